@@ -1,0 +1,3 @@
+module github.com/streamview/streamview
+
+go 1.26.8
