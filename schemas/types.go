@@ -75,8 +75,8 @@ type ProductCreated struct {
 type ProductDetailsUpdated struct {
 	Name         *string  `json:"name,omitempty"`
 	Description  *string  `json:"description,omitempty"`
-	Tags         []string `json:"tags,omitempty"`      // nil: unchanged; empty non-nil: cleared
-	ImageURLs    []string `json:"imageUrls,omitempty"` // nil: unchanged; empty non-nil: cleared
+	Tags         []string `json:"tags"`      // nil (JSON null): unchanged; empty non-nil: cleared
+	ImageURLs    []string `json:"imageUrls"` // nil (JSON null): unchanged; empty non-nil: cleared
 	CategoryID   *string  `json:"categoryId,omitempty"`
 	CategoryName *string  `json:"categoryName,omitempty"`
 	BrandID      *string  `json:"brandId,omitempty"`

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/schemas"
+)
+
+func writeJSONL(t *testing.T, events []schemas.Event, corrupt map[int]string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	for i, e := range events {
+		if line, ok := corrupt[i+1]; ok {
+			buf.WriteString(line + "\n")
+			continue
+		}
+		b, err := schemas.MarshalEventJSON(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func newTopic(t *testing.T, brokers []string, partitions int32) (*kadm.Client, string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	adm := kadm.NewClient(cl)
+	topic := testenv.Name("t.publish")
+	if _, err := adm.CreateTopic(context.Background(), partitions, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { adm.DeleteTopics(context.Background(), topic) })
+	return adm, topic
+}
+
+func TestPublishLandsEveryEventOnItsKeyPartition(t *testing.T) {
+	brokers := testenv.KafkaOrFake(t)
+	const partitions, n = 6, 10000
+	_, topic := newTopic(t, brokers, partitions)
+	events := eventgen.Stream(eventgen.Options{Products: 700, Events: n, Seed: 11})
+	path := writeJSONL(t, events, nil)
+
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"publish", "--brokers", strings.Join(brokers, ","), "--topic", topic, path}, nil, &out, &errOut)
+	if err != nil {
+		t.Fatalf("publish: %v\n%s", err, &errOut)
+	}
+	if !strings.Contains(out.String(), "published 10000 events") {
+		t.Fatalf("no final count: %q", out.String())
+	}
+	if !strings.Contains(errOut.String(), "10000/10000") {
+		t.Errorf("no progress line in stderr: %q", errOut.String())
+	}
+
+	codec, _ := schemas.NewCodec()
+	want := map[string]schemas.Event{}
+	for _, e := range events {
+		want[e.ID] = e
+	}
+	partitioner := kgo.StickyKeyPartitioner(nil).ForTopic(topic)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	lastVersion := map[string]int64{}
+	for got := 0; got < n; {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read back %d of %d events", got, n)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			got++
+			e, err := codec.DecodeEvent(r.Value)
+			if err != nil {
+				t.Fatalf("offset %d: %v", r.Offset, err)
+			}
+			if _, ok := want[e.ID]; !ok {
+				t.Fatalf("event %s read twice or never sent", e.ID)
+			}
+			delete(want, e.ID)
+			if p := partitioner.Partition(r, partitions); p != int(r.Partition) {
+				t.Fatalf("event of %s on partition %d, default partitioner says %d", e.AggregateID, r.Partition, p)
+			}
+			if string(r.Key) != e.AggregateID || producers.Header(r, producers.HeaderEventType) != e.Type() {
+				t.Fatalf("key %q / event-type header %q for %s %s", r.Key, producers.Header(r, producers.HeaderEventType), e.AggregateID, e.Type())
+			}
+			if e.Version != lastVersion[e.AggregateID]+1 {
+				t.Fatalf("%s: version %d after %d: order lost", e.AggregateID, e.Version, lastVersion[e.AggregateID])
+			}
+			lastVersion[e.AggregateID] = e.Version
+		})
+	}
+	if len(want) != 0 {
+		t.Fatalf("%d events missing", len(want))
+	}
+}
+
+func TestPublishWithABadLinePublishesNothing(t *testing.T) {
+	brokers := testenv.KafkaOrFake(t)
+	adm, topic := newTopic(t, brokers, 3)
+	events := eventgen.Stream(eventgen.Options{Products: 10, Events: 100, Seed: 12})
+	path := writeJSONL(t, events, map[int]string{57: `{"eventId": "not json`})
+
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"publish", "--brokers", strings.Join(brokers, ","), "--topic", topic, path}, nil, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "nothing published") {
+		t.Fatalf("publish with a bad line: err %v", err)
+	}
+	if !strings.Contains(errOut.String(), "events.jsonl:57:") {
+		t.Fatalf("bad line not named: %q", errOut.String())
+	}
+	ends, err := adm.ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset != 0 {
+			t.Errorf("partition %d has %d records; nothing should be published", o.Partition, o.Offset)
+		}
+	})
+
+	// --skip-invalid publishes the 99 good ones.
+	out.Reset()
+	errOut.Reset()
+	if err := run(context.Background(), []string{"publish", "--skip-invalid", "--brokers", strings.Join(brokers, ","), "--topic", topic, path}, nil, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "published 99 events") || !strings.Contains(out.String(), "skipped 1 invalid") {
+		t.Fatalf("skip-invalid output: %q", out.String())
+	}
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/streamview/streamview/topics"
+)
+
+func init() {
+	commands["topics"] = command{
+		summary: "create and align Kafka topics from topics.yaml (topics apply [--dry-run])",
+		usage:   "apply [--dry-run] [--file topics.yaml] [--brokers host:port]",
+		help: `Brings the cluster in line with topics.yaml: creates missing topics with
+their partitions, replication and configs, and sets configs that differ.
+It refuses, changing nothing, to change the partition count of a keyed topic
+(keys would move to other partitions and lose their order) and checks that
+co-partitioned topics have equal counts. A second run reports no changes.`,
+		run: runTopics,
+	}
+}
+
+func runTopics(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "topics")
+	var k kafkaFlags
+	k.register(fs, e)
+	file := fs.String("file", "topics.yaml", "the topics file")
+	dry := fs.Bool("dry-run", false, "print what would change and change nothing")
+	if len(args) == 0 || args[0] != "apply" {
+		fs.Usage()
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return flag.ErrHelp
+		}
+		return errUsage
+	}
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	spec, err := topics.Load(*file)
+	if err != nil {
+		return err
+	}
+	adm, closeFn, err := k.admin(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	if _, err := topics.Apply(ctx, adm, spec, *dry, e.stdout); err != nil {
+		return fmt.Errorf("%w", err)
+	}
+	return nil
+}

@@ -1,0 +1,24 @@
+package testenv
+
+import (
+	"os"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// KafkaOrFake returns the real brokers when the integration tier runs, and
+// otherwise the seed of an in-process kfake cluster that lives as long as
+// the test, so that the fast tier still exercises the Kafka code paths.
+func KafkaOrFake(t testing.TB) []string {
+	t.Helper()
+	if !testing.Short() && os.Getenv("KAFKA_BROKERS") != "" {
+		return Kafka(t)
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}

@@ -1,0 +1,75 @@
+package processors
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config declares one projection generation.
+type Config struct {
+	// Name of the projection, e.g. "product-view". Required.
+	Name string
+	// Generation is the projection's generation, 1 or more. Required.
+	Generation int
+	// Topic is the events topic; "catalog.product-events" when empty.
+	Topic string
+	// DeadLetterTopic receives records that can never be applied;
+	// "catalog.<Name>.dlq" when empty.
+	DeadLetterTopic string
+	// MaxBatch bounds the records handed to the projection at once; 2000
+	// when 0.
+	MaxBatch int
+	// MinBackoff and MaxBackoff bound the retry delay of a failing sink;
+	// 50ms and 5s when 0. The delay doubles per attempt with full jitter.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives progress and errors; nil discards.
+	Logger *slog.Logger
+}
+
+// Group is the consumer group of the generation.
+func (c Config) Group() string { return GroupName(c.Name, c.Generation) }
+
+// GroupName is the consumer group of generation gen of projection name.
+func GroupName(name string, gen int) string { return fmt.Sprintf("streamview.%s.g%d", name, gen) }
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Name == "" {
+		errs = append(errs, errors.New("processors: Name is required"))
+	}
+	if c.Generation < 1 {
+		errs = append(errs, fmt.Errorf("processors: Generation must be at least 1, got %d", c.Generation))
+	}
+	if c.MaxBatch < 0 {
+		errs = append(errs, fmt.Errorf("processors: MaxBatch must not be negative"))
+	}
+	if c.MinBackoff < 0 || c.MaxBackoff < 0 || (c.MaxBackoff > 0 && c.MinBackoff > c.MaxBackoff) {
+		errs = append(errs, fmt.Errorf("processors: backoff bounds %v..%v are not an interval", c.MinBackoff, c.MaxBackoff))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) withDefaults() Config {
+	if c.Topic == "" {
+		c.Topic = "catalog.product-events"
+	}
+	if c.DeadLetterTopic == "" {
+		c.DeadLetterTopic = "catalog." + c.Name + ".dlq"
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 2000
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = 50 * time.Millisecond
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}

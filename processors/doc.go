@@ -1,0 +1,10 @@
+// Package processors is the projection runtime: it runs one projection
+// generation as a Kafka consumer group over the events topic, in partition
+// order and in batches, decodes records, dead-letters what can never be
+// applied, hands the rest to the projection, retries a failing sink with
+// exponential backoff and jitter, and commits offsets only after the sink has
+// everything before them.
+//
+// Projections themselves live in sub-packages (productview, productsearch)
+// and know nothing of Kafka.
+package processors

@@ -1,0 +1,288 @@
+package processors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/schemas"
+)
+
+// Projection is what the runtime drives: Apply must store every event of
+// batch (events of one aggregate come in version order) and be idempotent,
+// because after a crash or a failed attempt the same events come again.
+// Errors are retried with backoff, except a *PermanentError, which
+// dead-letters the event it names.
+type Projection interface {
+	Apply(ctx context.Context, batch []schemas.Event) error
+}
+
+// Decoder turns a record value into an event; *schemas.Codec is one.
+type Decoder interface {
+	DecodeEvent([]byte) (schemas.Event, error)
+}
+
+// PermanentError is returned by a projection when the event at Index of the
+// batch can never be applied (the store rejects the document itself). The
+// runtime dead-letters that event and applies the rest again.
+type PermanentError struct {
+	Index int
+	Err   error
+}
+
+func (e *PermanentError) Error() string { return fmt.Sprintf("event %d of batch: %v", e.Index, e.Err) }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Processor runs one projection generation.
+type Processor struct {
+	cfg   Config
+	dec   Decoder
+	proj  Projection
+	opts  []kgo.Opt
+	stats stats
+}
+
+// New returns a processor for cfg. opts configure the Kafka client (at least
+// kgo.SeedBrokers); the group, topic, isolation and commit options are set
+// by the processor.
+func New(cfg Config, dec Decoder, proj Projection, opts ...kgo.Opt) (*Processor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	return &Processor{cfg: cfg, dec: dec, proj: proj, opts: opts, stats: stats{offsets: map[int32]int64{}}}, nil
+}
+
+// Config is the processor's configuration with defaults filled in.
+func (p *Processor) Config() Config { return p.cfg }
+
+// Run consumes until ctx is done or a fatal error. A batch in flight when ctx
+// ends is abandoned uncommitted; its records come again to the next owner.
+func (p *Processor) Run(ctx context.Context) error {
+	log := p.cfg.Logger.With("projection", p.cfg.Name, "generation", p.cfg.Generation)
+	opts := append([]kgo.Opt{
+		kgo.ConsumerGroup(p.cfg.Group()),
+		kgo.ConsumeTopics(p.cfg.Topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchMaxWait(500 * time.Millisecond),
+	}, p.opts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("projection %s: kafka client: %w", p.cfg.Group(), err)
+	}
+	defer cl.CloseAllowingRebalance()
+	log.Info("projection started", "group", p.cfg.Group(), "topic", p.cfg.Topic)
+
+	for {
+		fetches := cl.PollRecords(ctx, p.cfg.MaxBatch)
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			log.Info("projection stopped")
+			return nil
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
+		})
+		recs := fetches.Records()
+		if len(recs) > 0 {
+			if err := p.process(ctx, cl, log, recs); err != nil {
+				cl.AllowRebalance()
+				if ctx.Err() != nil {
+					log.Info("projection stopped; batch abandoned uncommitted", "records", len(recs))
+					return nil
+				}
+				return err
+			}
+		}
+		cl.AllowRebalance()
+	}
+}
+
+// process handles one polled batch: decode, dead-letter, apply, commit.
+func (p *Processor) process(ctx context.Context, cl *kgo.Client, log *slog.Logger, recs []*kgo.Record) error {
+	events := make([]schemas.Event, 0, len(recs))
+	origin := make([]*kgo.Record, 0, len(recs))
+	var dead []*kgo.Record
+	for _, r := range recs {
+		e, err := p.decode(r)
+		if err != nil {
+			dead = append(dead, p.deadLetter(r, err))
+			log.Warn("dead-lettering record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "aggregate_id", string(r.Key), "err", err)
+			continue
+		}
+		events = append(events, e)
+		origin = append(origin, r)
+	}
+
+	b := backoff{min: p.cfg.MinBackoff, max: p.cfg.MaxBackoff}
+	for len(events) > 0 {
+		err := p.proj.Apply(ctx, events)
+		if err == nil {
+			break
+		}
+		var perm *PermanentError
+		if errors.As(err, &perm) && perm.Index >= 0 && perm.Index < len(events) {
+			r := origin[perm.Index]
+			log.Warn("dead-lettering event the store rejects", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+				"aggregate_id", events[perm.Index].AggregateID, "event_type", events[perm.Index].Type(), "err", perm.Err)
+			dead = append(dead, p.deadLetter(r, fmt.Errorf("%w: %w", errRejected, perm.Err)))
+			events = append(events[:perm.Index:perm.Index], events[perm.Index+1:]...)
+			origin = append(origin[:perm.Index:perm.Index], origin[perm.Index+1:]...)
+			continue
+		}
+		p.stats.retries.Add(1)
+		d := b.next()
+		log.Warn("sink failed; retrying", "err", err, "in", d, "attempt", b.attempt, "events", len(events))
+		if !sleep(ctx, d) {
+			return ctx.Err()
+		}
+	}
+
+	if len(dead) > 0 {
+		if err := p.produceDead(ctx, cl, log, dead); err != nil {
+			return err
+		}
+	}
+
+	// The sink has every event before these offsets: commit them. A failed
+	// commit (we lost the partition) only means the next owner applies the
+	// batch again, which the projection tolerates.
+	if err := cl.CommitRecords(ctx, recs...); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		log.Warn("commit failed; records will be applied again by the next owner", "err", err)
+	}
+	p.stats.record(recs, len(events), len(dead))
+	return nil
+}
+
+var errRejected = errors.New("rejected by the store")
+
+func (p *Processor) decode(r *kgo.Record) (schemas.Event, error) {
+	e, err := p.dec.DecodeEvent(r.Value)
+	if err != nil {
+		return e, err
+	}
+	if err := e.Validate(); err != nil {
+		return e, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return e, nil
+}
+
+// ErrInvalid marks an event that decoded but fails validation.
+var ErrInvalid = errors.New("invalid event")
+
+// produceDead writes dead letters, retrying until the broker takes them:
+// committing past a record that was not dead-lettered would lose it.
+func (p *Processor) produceDead(ctx context.Context, cl *kgo.Client, log *slog.Logger, dead []*kgo.Record) error {
+	b := backoff{min: p.cfg.MinBackoff, max: p.cfg.MaxBackoff}
+	for {
+		err := cl.ProduceSync(ctx, dead...).FirstErr()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d := b.next()
+		log.Warn("dead-letter produce failed; retrying", "topic", p.cfg.DeadLetterTopic, "err", err, "in", d)
+		if !sleep(ctx, d) {
+			return ctx.Err()
+		}
+	}
+}
+
+// Dead-letter header keys.
+const (
+	HeaderDLQError      = "dlq-error"
+	HeaderDLQReason     = "dlq-reason"
+	HeaderDLQTopic      = "dlq-source-topic"
+	HeaderDLQPartition  = "dlq-source-partition"
+	HeaderDLQOffset     = "dlq-source-offset"
+	HeaderDLQProjection = "dlq-projection"
+	HeaderDLQTime       = "dlq-time"
+)
+
+// Reason classifies why a record was dead-lettered.
+func Reason(err error) string {
+	switch {
+	case errors.Is(err, schemas.ErrUnknownSchema):
+		return "unknown-schema"
+	case errors.Is(err, schemas.ErrUnknownType):
+		return "unknown-event-type"
+	case errors.Is(err, ErrInvalid):
+		return "invalid"
+	case errors.Is(err, errRejected):
+		return "rejected"
+	}
+	return "undecodable"
+}
+
+func (p *Processor) deadLetter(r *kgo.Record, err error) *kgo.Record {
+	headers := append([]kgo.RecordHeader(nil), r.Headers...)
+	headers = append(headers,
+		kgo.RecordHeader{Key: HeaderDLQError, Value: []byte(err.Error())},
+		kgo.RecordHeader{Key: HeaderDLQReason, Value: []byte(Reason(err))},
+		kgo.RecordHeader{Key: HeaderDLQTopic, Value: []byte(r.Topic)},
+		kgo.RecordHeader{Key: HeaderDLQPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+		kgo.RecordHeader{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
+		kgo.RecordHeader{Key: HeaderDLQProjection, Value: []byte(p.cfg.Group())},
+		kgo.RecordHeader{Key: HeaderDLQTime, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
+	)
+	return &kgo.Record{Topic: p.cfg.DeadLetterTopic, Key: r.Key, Value: r.Value, Headers: headers}
+}
+
+// Stats is a snapshot of a processor's counters.
+type Stats struct {
+	Records      int64           // records consumed and committed
+	Applied      int64           // events handed to the projection and stored
+	DeadLettered int64           // records sent to the dead-letter topic
+	Retries      int64           // failed sink attempts
+	Offsets      map[int32]int64 // last committed offset per partition (next to read)
+	LastBatch    time.Time
+}
+
+type stats struct {
+	records, applied, dead, retries atomic.Int64
+	mu                              sync.Mutex
+	offsets                         map[int32]int64
+	last                            time.Time
+}
+
+func (s *stats) record(recs []*kgo.Record, applied, dead int) {
+	s.records.Add(int64(len(recs)))
+	s.applied.Add(int64(applied))
+	s.dead.Add(int64(dead))
+	s.mu.Lock()
+	for _, r := range recs {
+		if r.Offset+1 > s.offsets[r.Partition] {
+			s.offsets[r.Partition] = r.Offset + 1
+		}
+	}
+	s.last = time.Now()
+	s.mu.Unlock()
+}
+
+// Stats returns a snapshot of the counters.
+func (p *Processor) Stats() Stats {
+	p.stats.mu.Lock()
+	defer p.stats.mu.Unlock()
+	offs := make(map[int32]int64, len(p.stats.offsets))
+	for k, v := range p.stats.offsets {
+		offs[k] = v
+	}
+	return Stats{
+		Records: p.stats.records.Load(), Applied: p.stats.applied.Load(), DeadLettered: p.stats.dead.Load(),
+		Retries: p.stats.retries.Load(), Offsets: offs, LastBatch: p.stats.last,
+	}
+}

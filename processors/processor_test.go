@@ -1,0 +1,258 @@
+package processors_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/schemas"
+)
+
+// memProjection is an idempotent in-memory projection that can be told to
+// fail, to watch the runtime from the sink's side.
+type memProjection struct {
+	mu       sync.Mutex
+	versions map[string]int64
+	applied  int
+	dups     int
+	outOfOrd int
+	failNext int
+}
+
+func newMem() *memProjection { return &memProjection{versions: map[string]int64{}} }
+
+func (m *memProjection) Apply(_ context.Context, batch []schemas.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failNext > 0 {
+		m.failNext--
+		return errors.New("sink down")
+	}
+	for _, e := range batch {
+		have := m.versions[e.AggregateID]
+		switch {
+		case e.Version <= have:
+			m.dups++
+		case e.Version != have+1:
+			m.outOfOrd++
+		default:
+			m.versions[e.AggregateID] = e.Version
+			m.applied++
+		}
+	}
+	return nil
+}
+
+func (m *memProjection) counts() (applied, dups, outOfOrder int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.applied, m.dups, m.outOfOrd
+}
+
+type fixture struct {
+	brokers []string
+	cl      *kgo.Client
+	codec   *schemas.Codec
+	topic   string
+	dlq     string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	brokers := testenv.KafkaOrFake(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	f := &fixture{brokers: brokers, cl: cl, topic: testenv.Name("t.events"), dlq: testenv.Name("t.dlq")}
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	if _, err := adm.CreateTopic(ctx, 3, 1, nil, f.topic); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, f.dlq); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { adm.DeleteTopics(context.Background(), f.topic, f.dlq) })
+	if f.codec, err = schemas.NewCodec(); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) publish(t *testing.T, events []schemas.Event) {
+	t.Helper()
+	if _, err := producers.NewPublisher(f.cl, f.codec, f.topic).Publish(context.Background(), events...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) start(t *testing.T, proj processors.Projection, name string) (*processors.Processor, func()) {
+	t.Helper()
+	p, err := processors.New(processors.Config{
+		Name: name, Generation: 1, Topic: f.topic, DeadLetterTopic: f.dlq,
+		MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, MaxBatch: 100,
+	}, f.codec, proj, kgo.SeedBrokers(f.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	stop := func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+	return p, stop
+}
+
+func TestProcessorDeadLettersPoisonAndGoesOn(t *testing.T) {
+	f := newFixture(t)
+	events := eventgen.Stream(eventgen.Options{Products: 20, Events: 200, Seed: 1})
+	f.publish(t, events[:100])
+
+	r := rand.New(rand.NewPCG(7, 7))
+	garbage := make([]byte, 64)
+	for i := range garbage {
+		garbage[i] = byte(r.Uint32())
+	}
+	unknown := append([]byte{0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8}, 0x02, 0x00)
+	cmd, err := f.codec.EncodeCommand(schemas.Command{
+		ID: eventgen.UUID(r), ProductID: eventgen.UUID(r), IssuedAt: time.Now(),
+		Metadata: schemas.Metadata{CorrelationID: eventgen.UUID(r), CausationID: eventgen.UUID(r), UserID: "u"},
+		Data:     &schemas.ChangeProductStock{Quantity: 3},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := events[0]
+	bad.Version = 0 // encodes, but is not a valid event
+	badBytes, err := f.codec.EncodeEvent(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poison := map[string][]byte{"undecodable": garbage, "unknown-schema": unknown, "unknown-event-type": cmd, "invalid": badBytes}
+	for reason, v := range poison {
+		if err := f.cl.ProduceSync(context.Background(), &kgo.Record{Topic: f.topic, Key: []byte(reason), Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.publish(t, events[100:])
+
+	mem := newMem()
+	p, stop := f.start(t, mem, testenv.Name("poison"))
+	defer stop()
+	testenv.Eventually(t, 60*time.Second, func() error {
+		if s := p.Stats(); s.Applied != 200 || s.DeadLettered != 4 {
+			return testenv.Errorf("applied %d of 200, dead-lettered %d of 4", s.Applied, s.DeadLettered)
+		}
+		return nil
+	})
+	if applied, dups, ooo := mem.counts(); applied != 200 || dups != 0 || ooo != 0 {
+		t.Fatalf("projection saw applied=%d dups=%d out-of-order=%d", applied, dups, ooo)
+	}
+
+	got := map[string]*kgo.Record{}
+	consumeN(t, f.brokers, f.dlq, 4, func(r *kgo.Record) { got[string(r.Key)] = r })
+	for reason := range poison {
+		r := got[reason]
+		if r == nil {
+			t.Errorf("no dead letter for %s", reason)
+			continue
+		}
+		if h := producers.Header(r, processors.HeaderDLQReason); h != reason {
+			t.Errorf("%s: reason header %q", reason, h)
+		}
+		for _, k := range []string{processors.HeaderDLQError, processors.HeaderDLQOffset, processors.HeaderDLQPartition, processors.HeaderDLQTime} {
+			if producers.Header(r, k) == "" {
+				t.Errorf("%s: header %s missing", reason, k)
+			}
+		}
+		if producers.Header(r, processors.HeaderDLQTopic) != f.topic || string(r.Value) != string(poison[reason]) {
+			t.Errorf("%s: source topic %q or value not kept", reason, producers.Header(r, processors.HeaderDLQTopic))
+		}
+	}
+}
+
+func TestProcessorRetriesAFailingSinkWithoutDeadLettering(t *testing.T) {
+	f := newFixture(t)
+	events := eventgen.Stream(eventgen.Options{Products: 10, Events: 150, Seed: 2})
+	f.publish(t, events)
+	mem := newMem()
+	mem.failNext = 8
+	p, stop := f.start(t, mem, testenv.Name("retry"))
+	defer stop()
+	testenv.Eventually(t, 60*time.Second, func() error {
+		if s := p.Stats(); s.Applied != 150 {
+			return testenv.Errorf("applied %d of 150", s.Applied)
+		}
+		return nil
+	})
+	s := p.Stats()
+	if s.DeadLettered != 0 || s.Retries < 8 {
+		t.Fatalf("dead-lettered %d (want 0), retries %d (want >= 8)", s.DeadLettered, s.Retries)
+	}
+	if applied, _, ooo := mem.counts(); applied != 150 || ooo != 0 {
+		t.Fatalf("projection applied %d, out of order %d", applied, ooo)
+	}
+}
+
+func TestProcessorResumesFromCommittedOffsets(t *testing.T) {
+	f := newFixture(t)
+	events := eventgen.Stream(eventgen.Options{Products: 10, Events: 200, Seed: 3})
+	f.publish(t, events[:120])
+	name := testenv.Name("resume")
+	mem := newMem()
+	p, stop := f.start(t, mem, name)
+	testenv.Eventually(t, 60*time.Second, func() error {
+		if s := p.Stats(); s.Records != 120 {
+			return testenv.Errorf("records %d of 120", s.Records)
+		}
+		return nil
+	})
+	stop()
+
+	f.publish(t, events[120:])
+	p2, stop2 := f.start(t, mem, name)
+	defer stop2()
+	testenv.Eventually(t, 60*time.Second, func() error {
+		if s := p2.Stats(); s.Records != 80 {
+			return testenv.Errorf("second run consumed %d of the 80 new records", s.Records)
+		}
+		return nil
+	})
+	if applied, dups, ooo := mem.counts(); applied != 200 || dups != 0 || ooo != 0 {
+		t.Fatalf("applied %d dups %d out-of-order %d", applied, dups, ooo)
+	}
+}
+
+func consumeN(t *testing.T, brokers []string, topic string, n int, fn func(*kgo.Record)) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for got := 0; got < n; {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records from %s", got, n, topic)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got++; fn(r) })
+	}
+}

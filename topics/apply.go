@@ -1,0 +1,271 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ErrRefused is returned (wrapped) when the cluster cannot be brought in line
+// with the spec without breaking a guarantee; nothing is changed then.
+var ErrRefused = errors.New("refused")
+
+// Action is one change Apply makes to the cluster.
+type Action struct {
+	Topic string
+	Kind  string // "create", "config", "partitions"
+	// For "config": the key and the values before and after.
+	Key, From, To string
+	topic         Topic
+}
+
+func (a Action) String() string {
+	switch a.Kind {
+	case "create":
+		return fmt.Sprintf("create topic %s (%d partitions, replication %d, %d configs)", a.Topic, a.topic.Partitions, a.topic.ReplicationFactor, len(a.topic.Configs))
+	case "config":
+		from := a.From
+		if from == "" {
+			from = "(default)"
+		}
+		return fmt.Sprintf("set %s %s: %s -> %s", a.Topic, a.Key, from, a.To)
+	case "partitions":
+		return fmt.Sprintf("grow %s partitions: %s -> %s", a.Topic, a.From, a.To)
+	}
+	return a.Kind + " " + a.Topic
+}
+
+// Plan is what Apply would do.
+type Plan struct {
+	Actions  []Action
+	Refusals []string // each says what and why
+}
+
+// Empty reports whether the cluster already matches the spec.
+func (p Plan) Empty() bool { return len(p.Actions) == 0 && len(p.Refusals) == 0 }
+
+// Compare reads the cluster's topics and configs and works out the plan.
+func Compare(ctx context.Context, adm *kadm.Client, s Spec) (Plan, error) {
+	details, err := listSettled(ctx, adm, names(s), false)
+	if err != nil {
+		return Plan{}, err
+	}
+	var existing []string
+	for _, t := range s.Topics {
+		if d, ok := details[t.Name]; ok && d.Err == nil {
+			existing = append(existing, t.Name)
+		}
+	}
+	current := map[string]map[string]kadm.Config{}
+	if len(existing) > 0 {
+		rcs, err := adm.DescribeTopicConfigs(ctx, existing...)
+		if err != nil {
+			return Plan{}, fmt.Errorf("topics: describe configs: %w", err)
+		}
+		for _, rc := range rcs {
+			if rc.Err != nil {
+				return Plan{}, fmt.Errorf("topics: describe configs of %s: %w", rc.Name, rc.Err)
+			}
+			m := map[string]kadm.Config{}
+			for _, c := range rc.Configs {
+				m[c.Key] = c
+			}
+			current[rc.Name] = m
+		}
+	}
+
+	var p Plan
+	partitions := map[string]int32{}
+	for _, t := range s.Topics {
+		t.ReplicationFactor = s.replication(t)
+		d, ok := details[t.Name]
+		if !ok || d.Err != nil {
+			partitions[t.Name] = t.Partitions
+			p.Actions = append(p.Actions, Action{Topic: t.Name, Kind: "create", topic: t})
+			continue
+		}
+		have := int32(len(d.Partitions))
+		partitions[t.Name] = have
+		switch {
+		case have == t.Partitions:
+		case t.Keyed:
+			p.Refusals = append(p.Refusals, fmt.Sprintf(
+				"%s has %d partitions, topics.yaml says %d: refusing to change the partition count of a keyed topic in place, "+
+					"because it moves aggregate IDs to other partitions and breaks their order; create a new topic and migrate to it",
+				t.Name, have, t.Partitions))
+		case have > t.Partitions:
+			p.Refusals = append(p.Refusals, fmt.Sprintf(
+				"%s has %d partitions, topics.yaml says %d: Kafka cannot remove partitions; delete and recreate the topic or raise the count in topics.yaml",
+				t.Name, have, t.Partitions))
+		default:
+			p.Actions = append(p.Actions, Action{Topic: t.Name, Kind: "partitions", From: fmt.Sprint(have), To: fmt.Sprint(t.Partitions), topic: t})
+		}
+		if rf := int16(len(d.Partitions[0].Replicas)); len(d.Partitions) > 0 && rf != t.ReplicationFactor {
+			p.Refusals = append(p.Refusals, fmt.Sprintf(
+				"%s has replication factor %d, topics.yaml says %d: changing it needs a partition reassignment, which topics apply does not do",
+				t.Name, rf, t.ReplicationFactor))
+		}
+		for _, key := range sortedKeys(t.Configs) {
+			want := t.Configs[key]
+			c, found := current[t.Name][key]
+			if found && c.MaybeValue() == want {
+				continue
+			}
+			from := ""
+			if found && c.Source == kmsg.ConfigSourceDynamicTopicConfig {
+				from = c.MaybeValue()
+			}
+			p.Actions = append(p.Actions, Action{Topic: t.Name, Kind: "config", Key: key, From: from, To: want})
+		}
+	}
+	for _, group := range s.Copartition {
+		var counts []string
+		same := true
+		for _, name := range group {
+			counts = append(counts, fmt.Sprintf("%s=%d", name, partitions[name]))
+			same = same && partitions[name] == partitions[group[0]]
+		}
+		if !same {
+			p.Refusals = append(p.Refusals, fmt.Sprintf(
+				"topics %s must be co-partitioned (the decider reads partition P of one beside partition P of the other) but have %s",
+				strings.Join(group, ", "), strings.Join(counts, ", ")))
+		}
+	}
+	return p, nil
+}
+
+// Apply brings the cluster in line with s and writes what it does to w. With
+// dryRun it only writes the plan. When any change is refused it changes
+// nothing and returns an error wrapping ErrRefused that says why.
+func Apply(ctx context.Context, adm *kadm.Client, s Spec, dryRun bool, w io.Writer) (Plan, error) {
+	p, err := Compare(ctx, adm, s)
+	if err != nil {
+		return p, err
+	}
+	if len(p.Refusals) > 0 {
+		for _, r := range p.Refusals {
+			fmt.Fprintln(w, "refused:", r)
+		}
+		return p, fmt.Errorf("topics: %w: %s", ErrRefused, strings.Join(p.Refusals, "; "))
+	}
+	if p.Empty() {
+		fmt.Fprintf(w, "no changes: %d topics match topics.yaml\n", len(s.Topics))
+		return p, nil
+	}
+	for _, a := range p.Actions {
+		if dryRun {
+			fmt.Fprintln(w, "would", a)
+			continue
+		}
+		if err := execute(ctx, adm, a); err != nil {
+			return p, err
+		}
+		fmt.Fprintln(w, "done:", a)
+	}
+	if !dryRun {
+		// Metadata of new topics and partitions spreads to brokers
+		// asynchronously: wait so that callers (and a second run) see it.
+		if _, err := listSettled(ctx, adm, names(s), true); err != nil {
+			return p, err
+		}
+	}
+	if dryRun {
+		fmt.Fprintf(w, "dry run: %d changes not applied\n", len(p.Actions))
+	} else {
+		fmt.Fprintf(w, "applied %d changes\n", len(p.Actions))
+	}
+	return p, nil
+}
+
+func names(s Spec) []string {
+	out := make([]string, len(s.Topics))
+	for i, t := range s.Topics {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// listSettled lists topics, waiting (up to 30s) while a topic or partition
+// is still being set up: a topic that exists but has no leader yet is
+// neither missing nor ready. With mustExist, an unknown topic is not settled
+// either (it was just created).
+func listSettled(ctx context.Context, adm *kadm.Client, topics []string, mustExist bool) (kadm.TopicDetails, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		details, err := adm.ListTopics(ctx, topics...)
+		if err != nil {
+			return nil, fmt.Errorf("topics: list: %w", err)
+		}
+		var unsettled error
+		for _, d := range details {
+			if d.Err != nil && (mustExist || !errors.Is(d.Err, kerr.UnknownTopicOrPartition)) {
+				unsettled = fmt.Errorf("topic %s: %w", d.Topic, d.Err)
+			}
+			if d.Err == nil && len(d.Partitions) == 0 {
+				unsettled = fmt.Errorf("topic %s has no partitions yet", d.Topic)
+			}
+			for _, pd := range d.Partitions {
+				if pd.Err != nil || pd.Leader < 0 {
+					unsettled = fmt.Errorf("topic %s partition %d has no leader yet", d.Topic, pd.Partition)
+				}
+			}
+		}
+		if unsettled == nil {
+			return details, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("topics: not settled after 30s: %w", unsettled)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func execute(ctx context.Context, adm *kadm.Client, a Action) error {
+	switch a.Kind {
+	case "create":
+		configs := map[string]*string{}
+		for k, v := range a.topic.Configs {
+			configs[k] = &v
+		}
+		resp, err := adm.CreateTopic(ctx, a.topic.Partitions, a.topic.ReplicationFactor, configs, a.Topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			return fmt.Errorf("topics: create %s: %w %s", a.Topic, err, resp.ErrMessage)
+		}
+	case "config":
+		v := a.To
+		resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: a.Key, Value: &v}}, a.Topic)
+		if err == nil {
+			for _, r := range resps {
+				if r.Err != nil {
+					err = fmt.Errorf("%w %s", r.Err, r.ErrMessage)
+				}
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("topics: set %s %s=%s: %w", a.Topic, a.Key, a.To, err)
+		}
+	case "partitions":
+		resps, err := adm.UpdatePartitions(ctx, int(a.topic.Partitions), a.Topic)
+		if err == nil {
+			err = resps.Error()
+		}
+		if err != nil {
+			return fmt.Errorf("topics: grow %s to %d partitions: %w", a.Topic, a.topic.Partitions, err)
+		}
+	}
+	return nil
+}
