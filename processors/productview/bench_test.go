@@ -1,0 +1,127 @@
+package productview_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/sinks/redis/storetest"
+)
+
+// The benchmarks run on miniredis and, with REDIS_ADDR set, on the real
+// server; compare BenchmarkRedisApply with BenchmarkRedisRawHSET of the same
+// backend and batch size: the raw one is the ceiling (one pipelined HSET per
+// event, no script, no version check).
+
+var benchBatches = []int{100, 1000}
+
+// BenchmarkRedisApply: Projector.Apply of batches of events, every event
+// newer than the stored view (all applied). "spread" has one event per
+// product per batch (one script call per event); "grouped" has 10 events per
+// product per batch (one script call per 10 events).
+func BenchmarkRedisApply(b *testing.B) {
+	for _, be := range storetest.Backends {
+		b.Run(be.Name, func(b *testing.B) {
+			c := be.Client(b)
+			for _, size := range benchBatches {
+				for _, shape := range []struct {
+					name     string
+					products int
+				}{{"spread", size}, {"grouped", size / 10}} {
+					b.Run(fmt.Sprintf("%s/batch=%d", shape.name, size), func(b *testing.B) {
+						benchApply(b, c, size, shape.products)
+					})
+				}
+			}
+		})
+	}
+}
+
+func benchApply(b *testing.B, c goredis.UniversalClient, size, products int) {
+	ctx := context.Background()
+	store := storetest.NewStore(b, c)
+	p, err := productview.New(store, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, products)
+	created := make([]schemas.Event, products)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%08x-0000-4000-8000-000000000000", i)
+		created[i] = schemas.Event{AggregateID: ids[i], Version: 1, Timestamp: time.Now(), Data: &schemas.ProductCreated{
+			Name: "Bench", Description: "bench product", Price: schemas.Money{Amount: 999, Currency: "EUR"},
+			CategoryID: "c", CategoryName: "C", BrandID: "b", BrandName: "B", Tags: []string{"a", "b"}, Stock: 1,
+		}}
+	}
+	if err := p.Apply(ctx, created); err != nil {
+		b.Fatal(err)
+	}
+	version := int64(1)
+	batch := make([]schemas.Event, size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		for j := range batch {
+			if j%products == 0 {
+				version++
+			}
+			var d schemas.EventData
+			switch j % 3 {
+			case 0:
+				d = &schemas.ProductStockChanged{Quantity: int64(j)}
+			case 1:
+				d = &schemas.ProductPriceChanged{NewPrice: schemas.Money{Amount: int64(100 + j), Currency: "EUR"}}
+			default:
+				d = &schemas.ProductReviewAdded{Rating: 4}
+			}
+			batch[j] = schemas.Event{AggregateID: ids[j%products], Version: version, Timestamp: time.Now(), Data: d}
+		}
+		if err := p.Apply(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
+	if st := p.Stats(); st.Duplicates != 0 {
+		b.Fatalf("stats %+v: the benchmark meant every event to apply", st)
+	}
+}
+
+// BenchmarkRedisRawHSET: the raw limit, one HSET of two fields per event
+// into as many hashes, pipelined per batch.
+func BenchmarkRedisRawHSET(b *testing.B) {
+	for _, be := range storetest.Backends {
+		b.Run(be.Name, func(b *testing.B) {
+			c := be.Client(b)
+			for _, size := range benchBatches {
+				b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+					ctx := context.Background()
+					store := storetest.NewStore(b, c)
+					keys := make([]string, size)
+					for i := range keys {
+						keys[i] = store.Key(1, fmt.Sprintf("%08x-0000-4000-8000-000000000000", i))
+					}
+					n := 0
+					b.ReportAllocs()
+					b.ResetTimer()
+					for b.Loop() {
+						pipe := c.Pipeline()
+						for _, k := range keys {
+							n++
+							pipe.HSet(ctx, k, "stock", strconv.Itoa(n), "updatedAt", productview.FormatTime(time.Now()))
+						}
+						if _, err := pipe.Exec(ctx); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
+				})
+			}
+		})
+	}
+}

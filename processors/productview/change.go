@@ -1,0 +1,175 @@
+package productview
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/sinks/redis"
+)
+
+// ErrInvalidEvent marks an event the view cannot take: an unknown event type,
+// no payload, no aggregate ID, a version < 1. It is permanent: retrying the
+// batch does not help (dead-letter the event instead).
+var ErrInvalidEvent = errors.New("invalid product event")
+
+// Names of the stored hash fields. Derived values (averageRating, inStock)
+// are not stored; reviewCount and ratingSum are counters.
+const (
+	fieldName          = "name"
+	fieldDescription   = "description"
+	fieldPriceAmount   = "priceAmount" // minor units, decimal integer
+	fieldPriceCurrency = "priceCurrency"
+	fieldCategoryID    = "categoryId"
+	fieldCategoryName  = "categoryName"
+	fieldBrandID       = "brandId"
+	fieldBrandName     = "brandName"
+	fieldStock         = "stock"
+	fieldTags          = "tags"      // JSON array
+	fieldImageURLs     = "imageUrls" // JSON array
+	fieldDiscontinued  = "discontinued"
+	fieldCreatedAt     = "createdAt" // TimeLayout
+	fieldUpdatedAt     = "updatedAt" // TimeLayout
+	fieldReviewCount   = "reviewCount"
+	fieldRatingSum     = "ratingSum"
+)
+
+// Change is what event e does to its product's stored view: fields to set and
+// counters to increment, at e's version. It is pure; the store applies it
+// only when e.Version is newer than the view's version.
+func Change(e schemas.Event) (redis.Change, error) {
+	if e.AggregateID == "" || e.Version < 1 {
+		return redis.Change{}, fmt.Errorf("%w: aggregate ID %q, version %d", ErrInvalidEvent, e.AggregateID, e.Version)
+	}
+	c := redis.Change{ID: e.AggregateID, Version: e.Version}
+	set := func(name, value string) { c.Set = append(c.Set, redis.Field{Name: name, Value: value}) }
+	setIf := func(name string, value *string) {
+		if value != nil {
+			set(name, *value)
+		}
+	}
+	missing := fmt.Errorf("%w: %s without payload", ErrInvalidEvent, e.Type())
+
+	switch d := e.Data.(type) {
+	case *schemas.ProductCreated:
+		if d == nil {
+			return redis.Change{}, missing
+		}
+		set(fieldName, d.Name)
+		set(fieldDescription, d.Description)
+		set(fieldPriceAmount, strconv.FormatInt(d.Price.Amount, 10))
+		set(fieldPriceCurrency, d.Price.Currency)
+		set(fieldCategoryID, d.CategoryID)
+		set(fieldCategoryName, d.CategoryName)
+		set(fieldBrandID, d.BrandID)
+		set(fieldBrandName, d.BrandName)
+		set(fieldTags, jsonList(d.Tags))
+		set(fieldImageURLs, jsonList(d.ImageURLs))
+		set(fieldStock, strconv.FormatInt(d.Stock, 10))
+		set(fieldCreatedAt, FormatTime(e.Timestamp))
+	case *schemas.ProductDetailsUpdated:
+		if d == nil {
+			return redis.Change{}, missing
+		}
+		setIf(fieldName, d.Name)
+		setIf(fieldDescription, d.Description)
+		setIf(fieldCategoryID, d.CategoryID)
+		setIf(fieldCategoryName, d.CategoryName)
+		setIf(fieldBrandID, d.BrandID)
+		setIf(fieldBrandName, d.BrandName)
+		if d.Tags != nil {
+			set(fieldTags, jsonList(d.Tags))
+		}
+		if d.ImageURLs != nil {
+			set(fieldImageURLs, jsonList(d.ImageURLs))
+		}
+	case *schemas.ProductPriceChanged:
+		if d == nil {
+			return redis.Change{}, missing
+		}
+		set(fieldPriceAmount, strconv.FormatInt(d.NewPrice.Amount, 10))
+		set(fieldPriceCurrency, d.NewPrice.Currency)
+	case *schemas.ProductStockChanged:
+		if d == nil {
+			return redis.Change{}, missing
+		}
+		set(fieldStock, strconv.FormatInt(d.Quantity, 10))
+	case *schemas.ProductReviewAdded:
+		if d == nil {
+			return redis.Change{}, missing
+		}
+		c.Incr = []redis.Incr{{Name: fieldReviewCount, By: 1}, {Name: fieldRatingSum, By: int64(d.Rating)}}
+	case *schemas.ProductDiscontinued:
+		if d == nil {
+			return redis.Change{}, missing
+		}
+		set(fieldDiscontinued, "1")
+	default:
+		return redis.Change{}, fmt.Errorf("%w: unknown event type %q", ErrInvalidEvent, e.Type())
+	}
+	set(fieldUpdatedAt, FormatTime(e.Timestamp))
+	return c, nil
+}
+
+func jsonList(s []string) string {
+	if s == nil {
+		return "[]"
+	}
+	b, _ := json.Marshal(s) // cannot fail for a []string
+	return string(b)
+}
+
+// Decode turns a stored document into its view. Absent fields take the
+// view's defaults (0, "", false, empty lists).
+func Decode(d redis.Doc) (View, error) {
+	f := d.Fields
+	v := View{
+		ID:           d.ID,
+		Version:      d.Version,
+		Name:         f[fieldName],
+		Description:  f[fieldDescription],
+		CategoryID:   f[fieldCategoryID],
+		CategoryName: f[fieldCategoryName],
+		BrandID:      f[fieldBrandID],
+		BrandName:    f[fieldBrandName],
+		Discontinued: f[fieldDiscontinued] == "1",
+		CreatedAt:    f[fieldCreatedAt],
+		UpdatedAt:    f[fieldUpdatedAt],
+	}
+	var errs []error
+	num := func(name string) int64 {
+		s, ok := f[name]
+		if !ok {
+			return 0
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("field %s = %q: not an integer", name, s))
+		}
+		return n
+	}
+	list := func(name string) []string {
+		var l []string
+		if s, ok := f[name]; ok {
+			if err := json.Unmarshal([]byte(s), &l); err != nil {
+				errs = append(errs, fmt.Errorf("field %s = %q: %v", name, s, err))
+			}
+		}
+		return l
+	}
+	v.Stock = num(fieldStock)
+	v.ReviewCount = num(fieldReviewCount)
+	v.RatingSum = num(fieldRatingSum)
+	v.Tags = list(fieldTags)
+	v.ImageURLs = list(fieldImageURLs)
+	if cur, ok := f[fieldPriceCurrency]; ok {
+		v.Price = PriceOf(schemas.Money{Amount: num(fieldPriceAmount), Currency: cur})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return View{}, fmt.Errorf("%w: product %q generation %d: %w", redis.ErrCorrupt, d.ID, d.Generation, err)
+	}
+	v.derive()
+	return v, nil
+}

@@ -1,0 +1,80 @@
+package productview
+
+import (
+	"time"
+
+	"github.com/streamview/streamview/schemas"
+)
+
+// Name is the projection's name: its consumer groups are
+// streamview.product-view.g<N> and its Redis keys sv:product-view:g<N>:{id}.
+const Name = "product-view"
+
+// View is the product view of GET /v1/products/{id}, field for field as in
+// API.md.
+type View struct {
+	ID            string   `json:"id"`
+	Name          string   `json:"name"`
+	Description   string   `json:"description"`
+	Price         Price    `json:"price"`
+	CategoryID    string   `json:"categoryId"`
+	CategoryName  string   `json:"categoryName"`
+	BrandID       string   `json:"brandId"`
+	BrandName     string   `json:"brandName"`
+	AverageRating float64  `json:"averageRating"` // AverageRating(RatingSum, ReviewCount)
+	ReviewCount   int64    `json:"reviewCount"`
+	InStock       bool     `json:"inStock"` // Stock > 0
+	Stock         int64    `json:"stock"`
+	Tags          []string `json:"tags"`      // in the order sent; never nil
+	ImageURLs     []string `json:"imageUrls"` // in the order sent; never nil
+	Discontinued  bool     `json:"discontinued"`
+	CreatedAt     string   `json:"createdAt"` // TimeLayout, from ProductCreated's timestamp
+	UpdatedAt     string   `json:"updatedAt"` // TimeLayout, from the newest event's timestamp
+	Version       int64    `json:"version"`   // the newest applied event's version: the ETag
+
+	// RatingSum is the sum of all ratings, kept so that the average stays
+	// exact. It is not part of the JSON.
+	RatingSum int64 `json:"-"`
+}
+
+// Price is money as the API shows it: a decimal string with exactly the
+// currency's minor-unit digits ("19.99", "1500" for JPY).
+type Price struct {
+	Amount   string `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+// PriceOf formats m for a view.
+func PriceOf(m schemas.Money) Price {
+	return Price{Amount: schemas.FormatAmount(m.Amount, m.Currency), Currency: m.Currency}
+}
+
+// TimeLayout is the views' time format: RFC 3339, UTC, with milliseconds.
+const TimeLayout = "2006-01-02T15:04:05.000Z"
+
+// FormatTime formats t in TimeLayout, truncating below the millisecond.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+// AverageRating is sum/count rounded half up to 2 decimals, and 0 when count
+// is 0. Computed in integers, so equal inputs give the same float on every
+// path, and the JSON shows at most 2 decimals.
+func AverageRating(sum, count int64) float64 {
+	if count <= 0 {
+		return 0
+	}
+	// round(sum*100/count) = floor((200*sum + count) / (2*count)) for sum >= 0.
+	hundredths := (200*sum + count) / (2 * count)
+	return float64(hundredths) / 100
+}
+
+// derive sets the fields that follow from others and the never-nil lists.
+func (v *View) derive() {
+	v.AverageRating = AverageRating(v.RatingSum, v.ReviewCount)
+	v.InStock = v.Stock > 0
+	if v.Tags == nil {
+		v.Tags = []string{}
+	}
+	if v.ImageURLs == nil {
+		v.ImageURLs = []string{}
+	}
+}

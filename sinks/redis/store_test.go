@@ -1,0 +1,117 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/streamview/streamview/sinks/redis"
+	"github.com/streamview/streamview/sinks/redis/storetest"
+)
+
+func TestContract(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, c goredis.UniversalClient) {
+		storetest.Run(t, func(t *testing.T) storetest.Store { return storetest.NewStore(t, c) })
+	})
+}
+
+// After SCRIPT FLUSH (or a restart) EVALSHA fails with NOSCRIPT; Apply must
+// still apply every change exactly once. SCRIPT FLUSH empties the whole
+// server's script cache, so on a real server the test runs only when
+// REDIS_SCRIPT_FLUSH=1 says the server is this test's alone.
+func TestNoScript(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, c goredis.UniversalClient) {
+		if strings.HasSuffix(t.Name(), "/"+storetest.Real) && os.Getenv("REDIS_SCRIPT_FLUSH") != "1" {
+			t.Skip("SCRIPT FLUSH is server-wide: set REDIS_SCRIPT_FLUSH=1 to run this on a private server")
+		}
+		ctx := context.Background()
+		s := storetest.NewStore(t, c)
+		for round := range 3 {
+			if err := c.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			v := int64(round + 1)
+			res, err := s.Apply(ctx, 1, []redis.Change{
+				{ID: "a", Version: v, Incr: []redis.Incr{{Name: "n", By: 1}}},
+				{ID: "b", Version: v, Incr: []redis.Incr{{Name: "n", By: 1}}},
+				{ID: "a", Version: v, Incr: []redis.Incr{{Name: "n", By: 1}}},
+			})
+			if err != nil || res != (redis.Result{Applied: 2, Duplicates: 1}) {
+				t.Fatalf("round %d: Apply = %+v, %v; want 2 applied, 1 duplicate", round, res, err)
+			}
+		}
+		d, _, err := s.GetAt(ctx, 1, "a")
+		if err != nil || d.Version != 3 || d.Fields["n"] != "3" {
+			t.Fatalf("a = %+v, %v; want version 3, n 3", d, err)
+		}
+	})
+}
+
+// A server that is gone yields an error, never a silent success.
+func TestServerDown(t *testing.T) {
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1})
+	defer c.Close()
+	s, err := redis.New(c, redis.Config{Projection: "down"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	res, err := s.Apply(ctx, 1, []redis.Change{{ID: "a", Version: 1}, {ID: "b", Version: 1}})
+	if err == nil || res != (redis.Result{}) {
+		t.Fatalf("Apply on a closed port = %+v, %v; want an error and nothing counted", res, err)
+	}
+	if _, _, err := s.GetAt(ctx, 1, "a"); err == nil {
+		t.Fatal("GetAt on a closed port: no error")
+	}
+	if _, err := s.Count(ctx, 1); err == nil {
+		t.Fatal("Count on a closed port: no error")
+	}
+	if _, err := s.Live(ctx); err == nil || errors.Is(err, redis.ErrNoLive) {
+		t.Fatalf("Live on a closed port = %v; want a server error, not ErrNoLive", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  redis.Config
+		ok   bool
+	}{
+		{"ok", redis.Config{Projection: "product-view"}, true},
+		{"ok with scan count", redis.Config{Projection: "p.v_2", ScanCount: 10}, true},
+		{"missing projection", redis.Config{}, false},
+		{"glob in projection", redis.Config{Projection: "a*"}, false},
+		{"upper case", redis.Config{Projection: "Product"}, false},
+		{"negative scan count", redis.Config{Projection: "p", ScanCount: -1}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+				t.Fatalf("Validate() = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+	err := redis.Config{Projection: "A*", ScanCount: -1}.Validate()
+	if err == nil || len(err.(interface{ Unwrap() []error }).Unwrap()) != 2 {
+		t.Fatalf("Validate() = %v; want both problems reported", err)
+	}
+}
+
+func TestKeys(t *testing.T) {
+	s, err := redis.New(goredis.NewClient(&goredis.Options{}), redis.Config{Projection: "product-view"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for got, want := range map[string]string{
+		s.Key(3, "0b9f"): "sv:product-view:g3:{0b9f}",
+		s.Prefix(12):     "sv:product-view:g12:",
+		s.LiveKey():      "sv:product-view:live",
+	} {
+		if got != want {
+			t.Errorf("key %q, want %q", got, want)
+		}
+	}
+}
