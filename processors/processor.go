@@ -40,6 +40,15 @@ type PermanentError struct {
 func (e *PermanentError) Error() string { return fmt.Sprintf("event %d of batch: %v", e.Index, e.Err) }
 func (e *PermanentError) Unwrap() error { return e.Err }
 
+// PermanentEvent names the event; any error with this method is treated as
+// a PermanentError, so projections need not import this package.
+func (e *PermanentError) PermanentEvent() int { return e.Index }
+
+type permanentEvent interface {
+	error
+	PermanentEvent() int
+}
+
 // Processor runs one projection generation.
 type Processor struct {
 	cfg   Config
@@ -129,14 +138,15 @@ func (p *Processor) process(ctx context.Context, cl *kgo.Client, log *slog.Logge
 		if err == nil {
 			break
 		}
-		var perm *PermanentError
-		if errors.As(err, &perm) && perm.Index >= 0 && perm.Index < len(events) {
-			r := origin[perm.Index]
-			log.Warn("dead-lettering event the store rejects", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
-				"aggregate_id", events[perm.Index].AggregateID, "event_type", events[perm.Index].Type(), "err", perm.Err)
-			dead = append(dead, p.deadLetter(r, fmt.Errorf("%w: %w", errRejected, perm.Err)))
-			events = append(events[:perm.Index:perm.Index], events[perm.Index+1:]...)
-			origin = append(origin[:perm.Index:perm.Index], origin[perm.Index+1:]...)
+		var perm permanentEvent
+		if errors.As(err, &perm) && perm.PermanentEvent() >= 0 && perm.PermanentEvent() < len(events) {
+			i := perm.PermanentEvent()
+			r := origin[i]
+			log.Warn("dead-lettering event the projection rejects", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+				"aggregate_id", events[i].AggregateID, "event_type", events[i].Type(), "err", perm)
+			dead = append(dead, p.deadLetter(r, fmt.Errorf("%w: %w", errRejected, perm)))
+			events = append(events[:i:i], events[i+1:]...)
+			origin = append(origin[:i:i], origin[i+1:]...)
 			continue
 		}
 		p.stats.retries.Add(1)

@@ -48,6 +48,10 @@ func (e *EventError) Error() string {
 
 func (e *EventError) Unwrap() error { return e.Err }
 
+// PermanentEvent tells the projection runtime which event of the batch to
+// dead-letter: no retry makes an invalid event valid.
+func (e *EventError) PermanentEvent() int { return e.Index }
+
 // Apply writes every event of batch, in the order given (partition order),
 // to the store in one round trip. It returns nil only when the store holds
 // them all. It is idempotent: events already applied (a redelivery, a

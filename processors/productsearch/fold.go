@@ -1,0 +1,152 @@
+package productsearch
+
+import (
+	"time"
+
+	"github.com/streamview/streamview/schemas"
+)
+
+// Doc is one product as the search index stores it: the fold of the
+// product's events. Its JSON form is the stored document.
+//
+// A discontinued product keeps its document (with Discontinued set) so that
+// the version survives and a redelivered older event cannot bring the
+// product back; searches never return it.
+type Doc struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Price is in minor units of Currency.
+	Price        int64    `json:"price"`
+	Currency     string   `json:"currency"`
+	CategoryID   string   `json:"categoryId"`
+	CategoryName string   `json:"categoryName"`
+	BrandID      string   `json:"brandId"`
+	BrandName    string   `json:"brandName"`
+	Tags         []string `json:"tags"` // never nil, so that a stored and a folded Doc compare equal
+	// AverageRating is RatingSum / ReviewCount, 0 before any review.
+	AverageRating float64 `json:"averageRating"`
+	ReviewCount   int64   `json:"reviewCount"`
+	RatingSum     int64   `json:"ratingSum"`
+	InStock       bool    `json:"inStock"` // Stock > 0
+	Stock         int64   `json:"stock"`
+	// CreatedAt and UpdatedAt are event timestamps in UTC, truncated to the
+	// millisecond: the precision of the API and of an Elasticsearch date, so
+	// that sorting in the index and in Go agree.
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+	Version      int64     `json:"version"` // version of the last applied event
+	Discontinued bool      `json:"discontinued"`
+}
+
+// Fold returns d with e applied. An event whose version is not newer than
+// d.Version is a duplicate and returns d unchanged: that is what makes every
+// index idempotent. An event type Fold does not know only moves the version.
+// d is not modified and the result shares no slices with e.
+func Fold(d Doc, e schemas.Event) Doc {
+	if e.Version <= d.Version {
+		return d
+	}
+	ts := e.Timestamp.UTC().Truncate(time.Millisecond)
+	if d.ID == "" {
+		d.ID = e.AggregateID
+	}
+	if d.CreatedAt.IsZero() {
+		// Only a lost ProductCreated gets here; its first event is the best guess.
+		d.CreatedAt = ts
+	}
+	switch p := e.Data.(type) {
+	case *schemas.ProductCreated:
+		if p == nil {
+			break
+		}
+		d.Name, d.Description = p.Name, p.Description
+		d.Price, d.Currency = p.Price.Amount, p.Price.Currency
+		d.CategoryID, d.CategoryName = p.CategoryID, p.CategoryName
+		d.BrandID, d.BrandName = p.BrandID, p.BrandName
+		d.Tags = cloneTags(p.Tags)
+		d.Stock = p.Stock
+		d.CreatedAt = ts
+	case *schemas.ProductDetailsUpdated:
+		if p == nil {
+			break
+		}
+		setIf(&d.Name, p.Name)
+		setIf(&d.Description, p.Description)
+		setIf(&d.CategoryID, p.CategoryID)
+		setIf(&d.CategoryName, p.CategoryName)
+		setIf(&d.BrandID, p.BrandID)
+		setIf(&d.BrandName, p.BrandName)
+		if p.Tags != nil {
+			d.Tags = cloneTags(p.Tags)
+		}
+	case *schemas.ProductPriceChanged:
+		if p != nil {
+			d.Price, d.Currency = p.NewPrice.Amount, p.NewPrice.Currency
+		}
+	case *schemas.ProductStockChanged:
+		if p != nil {
+			d.Stock = p.Quantity
+		}
+	case *schemas.ProductReviewAdded:
+		if p != nil {
+			d.ReviewCount++
+			d.RatingSum += int64(p.Rating)
+		}
+	case *schemas.ProductDiscontinued:
+		if p != nil {
+			d.Discontinued = true
+		}
+	}
+	if d.Tags == nil {
+		d.Tags = []string{}
+	}
+	d.InStock = d.Stock > 0
+	d.AverageRating = 0
+	if d.ReviewCount > 0 {
+		d.AverageRating = float64(d.RatingSum) / float64(d.ReviewCount)
+	}
+	d.UpdatedAt = ts
+	d.Version = e.Version
+	return d
+}
+
+// FoldAll folds events into d in order and reports how many were applied
+// and how many were duplicates (not newer than the version before them).
+func FoldAll(d Doc, events []schemas.Event) (out Doc, applied, duplicates int) {
+	for _, e := range events {
+		if e.Version <= d.Version {
+			duplicates++
+			continue
+		}
+		d = Fold(d, e)
+		applied++
+	}
+	return d, applied, duplicates
+}
+
+// Hit is the part of d a search answer shows.
+func (d Doc) Hit() Hit {
+	return Hit{
+		ID:            d.ID,
+		Name:          d.Name,
+		Price:         schemas.Money{Amount: d.Price, Currency: d.Currency},
+		CategoryID:    d.CategoryID,
+		CategoryName:  d.CategoryName,
+		BrandID:       d.BrandID,
+		BrandName:     d.BrandName,
+		AverageRating: d.AverageRating,
+		ReviewCount:   d.ReviewCount,
+		InStock:       d.InStock,
+	}
+}
+
+func setIf(dst *string, v *string) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func cloneTags(l []string) []string {
+	return append(make([]string, 0, len(l)), l...)
+}

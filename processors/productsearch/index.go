@@ -1,0 +1,32 @@
+package productsearch
+
+import (
+	"context"
+	"errors"
+
+	"github.com/streamview/streamview/schemas"
+)
+
+// Index is the port every search index implements (Elasticsearch, the
+// embedded index). indextest.Run is its contract.
+type Index interface {
+	// Apply folds a batch of decoded, validated product events into the
+	// index. Events of one aggregate come in version order; aggregates are
+	// mixed. Apply is idempotent: an event not newer than the stored
+	// document's version is skipped, so a batch may be applied any number of
+	// times. It returns nil only when the store holds every change. A
+	// transient failure (store down, overloaded) is returned as-is for the
+	// caller to retry the whole batch; a per-document problem that no retry
+	// can fix is wrapped with ErrPermanent.
+	Apply(ctx context.Context, batch []schemas.Event) error
+	// Search answers q. A bad q returns a *ValidationError.
+	Search(ctx context.Context, q Query) (Result, error)
+	// Count is the number of searchable products: discontinued ones are not
+	// counted.
+	Count(ctx context.Context) (int64, error)
+}
+
+// ErrPermanent marks an Apply error that retrying cannot fix, such as a
+// document the store rejects; the runtime dead-letters the batch's events
+// instead of retrying. Test with errors.Is.
+var ErrPermanent = errors.New("productsearch: permanent failure")

@@ -1,0 +1,13 @@
+// Package indextest is the contract of productsearch.Index: one suite that
+// every search index implementation (Elasticsearch, the embedded index)
+// passes, with the fixed test catalogue it runs on and the brute-force model
+// it checks against.
+//
+// An implementation's test calls Run with a constructor of empty indexes:
+//
+//	func TestContract(t *testing.T) {
+//		indextest.Run(t, newTestIndex, refreshTestIndex)
+//	}
+//
+// It owns no index: it only calls the port.
+package indextest

@@ -1,0 +1,262 @@
+package productview_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/sinks/redis"
+	"github.com/streamview/streamview/sinks/redis/storetest"
+)
+
+// pipeline is one events topic on the real broker with a Redis view store.
+type pipeline struct {
+	brokers []string
+	topic   string
+	dlq     string
+	codec   *schemas.Codec
+	store   *redis.Store
+}
+
+func newPipeline(t *testing.T, rc goredis.UniversalClient, events []schemas.Event) *pipeline {
+	t.Helper()
+	brokers := testenv.Kafka(t)
+	p := &pipeline{brokers: brokers, topic: testenv.Name("t.events"), dlq: testenv.Name("t.dlq")}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	for topic, n := range map[string]int32{p.topic: 6, p.dlq: 1} {
+		if _, err := adm.CreateTopic(ctx, n, 1, nil, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		cl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...))
+		kadm.NewClient(cl).DeleteTopics(context.Background(), p.topic, p.dlq)
+		cl.Close()
+	})
+	if p.codec, err = schemas.NewCodec(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := producers.NewPublisher(cl, p.codec, p.topic).Publish(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+	p.store = storetest.NewStore(t, rc)
+	return p
+}
+
+func (p *pipeline) run(ctx context.Context, t *testing.T, proj processors.Projection, group string) (*processors.Processor, chan error) {
+	t.Helper()
+	proc, err := processors.New(processors.Config{
+		Name: group, Generation: 1, Topic: p.topic, DeadLetterTopic: p.dlq, MaxBatch: 1000,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
+	}, p.codec, proj, kgo.SeedBrokers(p.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- proc.Run(ctx) }()
+	return proc, done
+}
+
+// checkViews compares every view in the store with the pure fold.
+func checkStoreViews(t *testing.T, store *redis.Store, events []schemas.Event) {
+	t.Helper()
+	want := map[string]productview.View{}
+	for _, e := range events {
+		want[e.AggregateID] = productview.Fold(want[e.AggregateID], e)
+	}
+	reader := productview.NewReader(store)
+	for id, w := range want {
+		got, ok, err := reader.GetAt(context.Background(), 1, id)
+		if err != nil || !ok {
+			t.Fatalf("view %s: found %v, err %v", id, ok, err)
+		}
+		if !reflect.DeepEqual(got, w) {
+			t.Fatalf("view %s differs from the fold:\n got %+v\nwant %+v", id, got, w)
+		}
+	}
+	if n, err := store.Count(context.Background(), 1); err != nil || n != len(want) {
+		t.Fatalf("store holds %d views (err %v), want %d", n, err, len(want))
+	}
+}
+
+// crashing applies half of one batch and then fails and kills its
+// processor: the store has part of a batch whose offsets are not committed.
+type crashing struct {
+	inner  *productview.Projector
+	after  int64 // crash once this many events were handed over
+	seen   int64
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+func (c *crashing) Apply(ctx context.Context, batch []schemas.Event) error {
+	c.seen += int64(len(batch))
+	if c.seen < c.after {
+		return c.inner.Apply(ctx, batch)
+	}
+	crashed := false
+	c.once.Do(func() {
+		_ = c.inner.Apply(ctx, batch[:len(batch)/2])
+		c.cancel()
+		crashed = true
+	})
+	if crashed {
+		return errors.New("crash")
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestCrashMidBatchConverges(t *testing.T) {
+	rc := storetest.RealRedis(t)
+	events := eventgen.Stream(eventgen.Options{Products: 2000, Events: 50000, Seed: 41, Discontinue: true})
+	p := newPipeline(t, rc, events)
+	group := testenv.Name("crash")
+
+	first, err := productview.New(p.store, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	proc, done := p.run(ctx, t, &crashing{inner: first, after: 20000, cancel: cancel}, group)
+	if err := <-done; err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	if s := proc.Stats(); s.Records >= int64(len(events)) || s.Records == 0 {
+		t.Fatalf("first run committed %d of %d records; the crash should come mid-stream", s.Records, len(events))
+	}
+	t.Logf("crashed after committing %d of %d records", proc.Stats().Records, len(events))
+
+	second, _ := productview.New(p.store, 1)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	proc2, done2 := p.run(ctx2, t, second, group)
+	testenv.Eventually(t, 3*time.Minute, func() error {
+		if s := proc.Stats().Records + proc2.Stats().Records; s != int64(len(events)) {
+			return fmt.Errorf("committed %d of %d records", s, len(events))
+		}
+		return nil
+	})
+	cancel2()
+	if err := <-done2; err != nil {
+		t.Fatal(err)
+	}
+	if s := proc2.Stats(); s.DeadLettered != 0 {
+		t.Fatalf("%d dead letters", s.DeadLettered)
+	}
+	t.Logf("second run: %d applied, %d duplicates skipped", second.Stats().Applied, second.Stats().Duplicates)
+	if second.Stats().Duplicates == 0 {
+		t.Errorf("the second run should have skipped the half batch the crash left behind")
+	}
+	checkStoreViews(t, p.store, events)
+}
+
+// TestRedisOutageResumes stops a Redis server of the test's own for ten
+// seconds in the middle of a stream (persisted to disk, so it comes back
+// with its data): the projection retries, dead-letters nothing, and
+// converges once Redis is back.
+func TestRedisOutageResumes(t *testing.T) {
+	testenv.Kafka(t)
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not installed; `make services-up` installs it")
+	}
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--dir", dir, "--appendonly", "yes", "--save", "")
+		logf, err := os.OpenFile(filepath.Join(dir, "redis.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	srv := start()
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	rc := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 2 * time.Second})
+	t.Cleanup(func() { rc.Close() })
+	testenv.Eventually(t, 10*time.Second, func() error { return rc.Ping(context.Background()).Err() })
+
+	events := eventgen.Stream(eventgen.Options{Products: 500, Events: 20000, Seed: 43})
+	p := newPipeline(t, rc, events)
+	proj, _ := productview.New(p.store, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	proc, done := p.run(ctx, t, proj, testenv.Name("outage"))
+
+	testenv.Eventually(t, time.Minute, func() error {
+		if n := proc.Stats().Records; n < 5000 {
+			return fmt.Errorf("%d records so far", n)
+		}
+		return nil
+	})
+	// Stop Redis (it writes its append-only file on shutdown).
+	if err := rc.Do(context.Background(), "SHUTDOWN").Err(); err != nil && !errors.Is(err, goredis.ErrClosed) && err.Error() != "EOF" {
+		t.Logf("shutdown: %v", err)
+	}
+	srv.Wait()
+	before := proc.Stats().Retries
+	downAt := time.Now()
+	testenv.Eventually(t, time.Minute, func() error {
+		if proc.Stats().Retries < before+3 {
+			return fmt.Errorf("no retries yet")
+		}
+		return nil
+	})
+	time.Sleep(10*time.Second - time.Since(downAt)) // the outage the scenario calls for, not a wait for a condition
+	srv = start()
+
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		if s := proc.Stats(); s.Records != int64(len(events)) {
+			return fmt.Errorf("committed %d of %d records after the outage", s.Records, len(events))
+		}
+		return nil
+	})
+	cancel()
+	<-done
+	s := proc.Stats()
+	if s.DeadLettered != 0 {
+		t.Fatalf("%d records dead-lettered during a Redis outage", s.DeadLettered)
+	}
+	t.Logf("retries during the outage: %d", s.Retries-before)
+	checkStoreViews(t, p.store, events)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
