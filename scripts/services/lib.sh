@@ -1,0 +1,220 @@
+# shellcheck shell=bash disable=SC2034
+# Shared helpers for scripts/services/{up,down,status}.sh. Sourced, not run.
+#
+# Layout:
+#   $SV_CACHE  (${STREAMVIEW_CACHE:-$HOME/.cache/streamview}) downloads: Maven
+#              local repo, Kafka lib/ folder, unpacked Elasticsearch.
+#   $SV_RUN    (<repo>/.services, git-ignored) runtime data, configs, logs, pids.
+
+SV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+SV_CACHE="${STREAMVIEW_CACHE:-${HOME:-/root}/.cache/streamview}"
+SV_RUN="${STREAMVIEW_SERVICES_DIR:-$SV_ROOT/.services}"
+SV_ALL=(kafka elasticsearch redis)
+
+KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms512m -Xmx768m}"
+KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
+
+ES_VERSION="${ES_VERSION:-8.19.21}"
+ES_PORT="${ES_PORT:-9200}"
+ES_TRANSPORT_PORT="${ES_TRANSPORT_PORT:-9300}"
+ES_HEAP="${ES_HEAP:-1g}"
+ES_USER="${ES_USER:-streamview-es}"
+ES_START_TIMEOUT="${ES_START_TIMEOUT:-180}"
+# Fallback home for everything the Elasticsearch user must read or write when
+# the cache or the repo is not reachable by it (e.g. under /root, mode 700).
+ES_SHARED_DIR="${ES_SHARED_DIR:-/var/tmp/streamview-es}"
+
+REDIS_PORT="${REDIS_PORT:-6379}"
+REDIS_START_TIMEOUT="${REDIS_START_TIMEOUT:-20}"
+
+MVN_DEP_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+
+sv_log() { printf '%s\n' "$*"; }
+sv_err() { printf '%s\n' "$*" >&2; }
+sv_now() { date +%s.%N; }
+sv_elapsed() { awk -v a="$1" -v b="$(sv_now)" 'BEGIN{printf "%.1fs", b-a}'; }
+
+sv_docker_mode() {
+  [[ "${STREAMVIEW_NO_DOCKER:-}" == 1 ]] && return 1
+  command -v docker >/dev/null 2>&1 && timeout 15 docker info >/dev/null 2>&1
+}
+
+sv_compose() {
+  if docker compose version >/dev/null 2>&1; then
+    docker compose -f "$SV_ROOT/docker-compose.yml" "$@"
+  elif command -v docker-compose >/dev/null 2>&1; then
+    docker-compose -f "$SV_ROOT/docker-compose.yml" "$@"
+  else
+    sv_err "docker engine found but neither 'docker compose' nor 'docker-compose' is installed"
+    return 1
+  fi
+}
+
+# Validate and normalise service names given on the command line.
+sv_parse_services() {
+  local s
+  SV_SERVICES=()
+  if [[ $# -eq 0 ]]; then SV_SERVICES=("${SV_ALL[@]}"); return 0; fi
+  for s in "$@"; do
+    case "$s" in
+      kafka) SV_SERVICES+=(kafka) ;;
+      elasticsearch|es) SV_SERVICES+=(elasticsearch) ;;
+      redis) SV_SERVICES+=(redis) ;;
+      all) SV_SERVICES=("${SV_ALL[@]}") ;;
+      *) sv_err "unknown service '$s' (expected: kafka elasticsearch redis)"; return 2 ;;
+    esac
+  done
+}
+
+# ---------------------------------------------------------------- processes
+
+sv_pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+
+sv_cmdline() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true; }
+
+# sv_read_pid FILE PATTERN: print the pid in FILE if that process is alive and
+# its command line contains PATTERN.
+sv_read_pid() {
+  local file="$1" pattern="$2" pid
+  [[ -s "$file" ]] || return 1
+  pid="$(tr -dc '0-9' <"$file")"
+  sv_pid_alive "$pid" || return 1
+  [[ "$(sv_cmdline "$pid")" == *"$pattern"* ]] || return 1
+  printf '%s\n' "$pid"
+}
+
+# sv_port_line PORT: the `ss` line of a TCP listener on PORT (any address).
+sv_port_line() {
+  ss -Hltnp 2>/dev/null | awk -v p=":$1" '!found && substr($4, length($4)-length(p)+1) == p { print; found=1 }' || true
+}
+sv_port_pid() { sv_port_line "$1" | grep -o 'pid=[0-9]*' | awk -F= 'NR==1{print $2}' || true; }
+sv_port_busy() { [[ -n "$(sv_port_line "$1")" ]]; }
+
+sv_port_holder() {
+  local line pid
+  line="$(sv_port_line "$1")"
+  pid="$(printf '%s' "$line" | grep -o 'pid=[0-9]*' | awk -F= 'NR==1{print $2}' || true)"
+  if [[ -n "$pid" ]]; then
+    printf 'pid %s: %s' "$pid" "$(sv_cmdline "$pid" | cut -c1-160 | sed 's/ *$//')"
+  else
+    printf '%s' "${line:-unknown process}"
+  fi
+}
+
+sv_port_taken_error() { # NAME PORT ENVVAR
+  local name="$1" port="$2" var="$3"
+  sv_err "$name: ERROR: port $port is already in use by another process, not by a $name server started by these scripts."
+  sv_err "$name:   held by: $(sv_port_holder "$port")"
+  sv_err "$name:   ss: $(sv_port_line "$port")"
+  local pid; pid="$(sv_port_pid "$port")"
+  sv_err "$name:   fix: stop that process (kill ${pid:-<pid>}), or pick another port, e.g. $var=<free port> $0 $name"
+}
+
+sv_tail_log() { # NAME FILE...
+  local name="$1" f; shift
+  for f in "$@"; do
+    [[ -f "$f" ]] || continue
+    sv_err "$name: ---- last 40 lines of $f ----"
+    tail -n 40 "$f" >&2 || true
+  done
+}
+
+# sv_stop NAME PID TIMEOUT: TERM, wait, then KILL.
+sv_stop() {
+  local name="$1" pid="$2" timeout="$3" i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < timeout * 10; i++)); do
+    sv_pid_alive "$pid" || { sv_log "$name: stopped (pid $pid)"; return 0; }
+    sleep 0.1
+  done
+  sv_err "$name: pid $pid still alive after ${timeout}s, sending KILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do sv_pid_alive "$pid" || break; sleep 0.1; done
+  sv_log "$name: killed (pid $pid)"
+}
+
+# ---------------------------------------------------------------- probes
+
+# Kafka: ApiVersions v0 (correlation id 7) must come back with error 0.
+sv_kafka_apiversions() {
+  local port="${1:-$KAFKA_PORT}" out
+  out="$(timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$port"' || exit 1
+    printf "\x00\x00\x00\x0c\x00\x12\x00\x00\x00\x00\x00\x07\x00\x02sv" >&3
+    head -c 10 <&3 | od -An -tx1' 2>/dev/null)" || return 1
+  local b; read -ra b <<<"$out"
+  [[ "${b[*]:4:6}" == "00 00 00 07 00 00" ]]
+}
+
+# Kafka: Metadata v4 (no topics, correlation id 8); print the number of live
+# brokers (> 0 once the broker is registered and unfenced).
+sv_kafka_metadata_brokers() {
+  local port="${1:-$KAFKA_PORT}" out
+  out="$(timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$port"' || exit 1
+    printf "\x00\x00\x00\x11\x00\x03\x00\x04\x00\x00\x00\x08\x00\x02sv\x00\x00\x00\x00\x00" >&3
+    head -c 16 <&3 | od -An -tu1' 2>/dev/null)" || return 1
+  # shellcheck disable=SC2206
+  local b=($out)
+  [[ ${#b[@]} -eq 16 && "${b[4]} ${b[5]} ${b[6]} ${b[7]}" == "0 0 0 8" ]] || return 1
+  local n=$(( (b[12] << 24) | (b[13] << 16) | (b[14] << 8) | b[15] ))
+  printf '%s\n' "$n"
+  (( n > 0 ))
+}
+
+sv_kafka_ready() { sv_kafka_apiversions "$1" && sv_kafka_metadata_brokers "$1" >/dev/null; }
+
+sv_es_ready() { # PORT
+  local body
+  body="$(curl -fsS -m 3 "http://127.0.0.1:$1/_cluster/health?wait_for_status=yellow&timeout=1s" 2>/dev/null)" || return 1
+  [[ "$body" == *'"status":"yellow"'* || "$body" == *'"status":"green"'* ]]
+}
+
+sv_redis_ready() { # PORT
+  local out
+  out="$(timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$1"' || exit 1
+    printf "PING\r\n" >&3; head -c 7 <&3' 2>/dev/null)" || return 1
+  [[ "$out" == "+PONG"* ]]
+}
+
+# ---------------------------------------------------------------- paths
+
+KAFKA_DIR="$SV_RUN/kafka"
+KAFKA_PIDFILE="$KAFKA_DIR/kafka.pid"
+KAFKA_LIB="$SV_CACHE/kafka-$KAFKA_VERSION/lib"
+REDIS_DIR="$SV_RUN/redis"
+REDIS_PIDFILE="$REDIS_DIR/redis.pid"
+
+# Elasticsearch runs as $ES_USER, which must be able to reach its runtime dir.
+# The repo's .services/elasticsearch is used when that user can write it;
+# otherwise a per-repo dir under $ES_SHARED_DIR. The choice is recorded in
+# .services/elasticsearch.dir so down/status find it.
+ES_POINTER="$SV_RUN/elasticsearch.dir"
+sv_es_run_dir() {
+  if [[ -s "$ES_POINTER" ]]; then cat "$ES_POINTER"; else printf '%s\n' "$SV_RUN/elasticsearch"; fi
+}
+ES_SERVER_CLASS="org.elasticsearch.bootstrap.Elasticsearch"
+ES_LAUNCHER_CLASS="org.elasticsearch.launcher.CliToolLauncher"
+
+# sv_es_pid RUNDIR [server|launcher]: pid of our Elasticsearch server (or of
+# its start-up launcher): es.pid if valid, else any process of that class whose
+# environment has ES_PATH_CONF=RUNDIR/config (es.pid is only written once the
+# node is up, and is removed by a node that fails to start).
+sv_es_pid() {
+  local esrun="$1" kind="${2:-server}" class f p envs
+  if [[ "$kind" == server ]]; then
+    class="$ES_SERVER_CLASS"
+    if p="$(sv_read_pid "$esrun/es.pid" "$class")"; then printf '%s\n' "$p"; return 0; fi
+  else
+    class="$ES_LAUNCHER_CLASS"
+  fi
+  for f in $(grep -lsF -- "$class" /proc/[0-9]*/cmdline 2>/dev/null || true); do
+    p="${f#/proc/}"; p="${p%/cmdline}"
+    envs="$(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null || true)"
+    if [[ $'\n'"$envs"$'\n' == *$'\n'"ES_PATH_CONF=$esrun/config"$'\n'* ]]; then
+      printf '%s\n' "$p"; return 0
+    fi
+  done
+  return 1
+}
