@@ -260,6 +260,7 @@ type Stats struct {
 	Retries      int64           // failed sink attempts
 	Offsets      map[int32]int64 // last committed offset per partition (next to read)
 	LastBatch    time.Time
+	Rate         float64 // records per second, smoothed over recent batches
 }
 
 type stats struct {
@@ -267,6 +268,7 @@ type stats struct {
 	mu                              sync.Mutex
 	offsets                         map[int32]int64
 	last                            time.Time
+	rate                            float64
 }
 
 func (s *stats) record(recs []*kgo.Record, applied, dead int) {
@@ -279,7 +281,18 @@ func (s *stats) record(recs []*kgo.Record, applied, dead int) {
 			s.offsets[r.Partition] = r.Offset + 1
 		}
 	}
-	s.last = time.Now()
+	now := time.Now()
+	if !s.last.IsZero() {
+		if d := now.Sub(s.last).Seconds(); d > 0 {
+			inst := float64(len(recs)) / d
+			if s.rate == 0 {
+				s.rate = inst
+			} else {
+				s.rate = 0.7*s.rate + 0.3*inst
+			}
+		}
+	}
+	s.last = now
 	s.mu.Unlock()
 }
 
@@ -293,6 +306,6 @@ func (p *Processor) Stats() Stats {
 	}
 	return Stats{
 		Records: p.stats.records.Load(), Applied: p.stats.applied.Load(), DeadLettered: p.stats.dead.Load(),
-		Retries: p.stats.retries.Load(), Offsets: offs, LastBatch: p.stats.last,
+		Retries: p.stats.retries.Load(), Offsets: offs, LastBatch: p.stats.last, Rate: p.stats.rate,
 	}
 }

@@ -3,6 +3,7 @@ package productsearch
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/streamview/streamview/schemas"
 )
@@ -30,3 +31,23 @@ type Index interface {
 // document the store rejects; the runtime dead-letters the batch's events
 // instead of retrying. Test with errors.Is.
 var ErrPermanent = errors.New("productsearch: permanent failure")
+
+// EventError reports that batch[Index] of an Apply can never be stored (the
+// store rejects the document it makes). The runtime dead-letters that event
+// and applies the rest of the batch again; the events before it are stored
+// already. It matches ErrPermanent and Err with errors.Is, and its
+// PermanentEvent method is what the processors runtime looks for.
+type EventError struct {
+	Index int // position of the event in the batch given to Apply
+	Err   error
+}
+
+func (e *EventError) Error() string {
+	return fmt.Sprintf("event %d of the batch cannot be applied: %v", e.Index, e.Err)
+}
+
+// Unwrap gives ErrPermanent and the cause.
+func (e *EventError) Unwrap() []error { return []error{ErrPermanent, e.Err} }
+
+// PermanentEvent is the batch index of the event to dead-letter.
+func (e *EventError) PermanentEvent() int { return e.Index }

@@ -1,0 +1,272 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/streamview/streamview/producers/commandbus"
+	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/schemas"
+)
+
+// commandStatus is the answer of the command endpoints and of
+// GET /v1/commands/{commandId}.
+type commandStatus struct {
+	CommandID string `json:"commandId"`
+	ProductID string `json:"productId"`
+	Status    string `json:"status"` // statusPending, schemas.StatusAccepted or schemas.StatusRejected
+	Version   int64  `json:"version,omitempty"`
+	Code      string `json:"code,omitempty"`   // schemas.Reject*, when rejected
+	Reason    string `json:"reason,omitempty"` // when rejected
+}
+
+const statusPending = commandbus.StatePending
+
+// commandBody is the decoded body of a command request.
+type commandBody interface {
+	// command returns the command's payload; errs collects the invalid
+	// values found on the way.
+	command(s *Server, errs *fieldErrors) schemas.CommandData
+}
+
+// commandHandler serves one command endpoint whose body newBody decodes;
+// an optional body may be empty.
+func (s *Server) commandHandler(newBody func() commandBody, optional bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.command(w, r, newBody(), optional) }
+}
+
+// commandHeaders are the headers every command endpoint reads.
+type commandHeaders struct {
+	wait            time.Duration // 0: answer at once
+	expectedVersion *int64
+	key             string
+	correlationID   string
+	userID          string
+}
+
+func (s *Server) readCommandHeaders(h http.Header) (ch commandHeaders, err error) {
+	if ch.wait, err = preferWait(h, s.cfg.MaxWait); err != nil {
+		return ch, err
+	}
+	if ch.expectedVersion, err = ifMatchVersion(h); err != nil {
+		return ch, err
+	}
+	if ch.key, err = idempotencyKey(h); err != nil {
+		return ch, err
+	}
+	if ch.correlationID, err = metadataHeader(h, headerCorrelationID); err != nil {
+		return ch, err
+	}
+	if ch.userID, err = metadataHeader(h, headerUserID); err != nil {
+		return ch, err
+	}
+	if ch.userID == "" {
+		ch.userID = anonymousUser
+	}
+	return ch, nil
+}
+
+// command runs the steps every command endpoint shares: path ID and
+// headers (400), body (400, 413, 415), stateless rules (422), then publish
+// and answer 202, or wait for the outcome with Prefer: wait.
+func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBody, optional bool) {
+	bus := s.deps.Commands
+	if bus == nil {
+		unavailable(w, "This server does not take commands.")
+		return
+	}
+	// The request's path in canonical form, for the command ID.
+	_, path, _ := strings.Cut(r.Pattern, " ")
+	var productID string
+	if strings.Contains(path, "{id}") { // every command but a create names its product in the path
+		id := r.PathValue("id")
+		if !isUUID(id) {
+			badRequest(w, "id", "must be a UUID")
+			return
+		}
+		productID = canonicalID(id)
+		path = strings.Replace(path, "{id}", productID, 1)
+	}
+	h, err := s.readCommandHeaders(r.Header)
+	if err != nil {
+		asHeaderError(w, err)
+		return
+	}
+	if !decodeBody(w, r, s.cfg.MaxBodyBytes, body, optional) {
+		return // answered
+	}
+	var errs fieldErrors
+	data := body.command(s, &errs)
+	create, _ := body.(*createRequest)
+
+	cmd := schemas.Command{
+		// The same on every retry with the key; random without one.
+		ID:              commandbus.CommandID(h.key, r.Method, path),
+		ProductID:       productID,
+		IssuedAt:        time.Now().UTC().Truncate(time.Millisecond),
+		ExpectedVersion: h.expectedVersion,
+		IdempotencyKey:  h.key,
+		Data:            data,
+	}
+	if create != nil {
+		if create.ProductID.given() {
+			cmd.ProductID = canonicalID(create.ProductID.Value)
+		} else {
+			cmd.ProductID = commandbus.ProductID(h.key) // a retry creates the same product
+		}
+	}
+	cmd.Metadata = schemas.Metadata{CorrelationID: h.correlationID, CausationID: cmd.ID, UserID: h.userID}
+	if cmd.Metadata.CorrelationID == "" {
+		cmd.Metadata.CorrelationID = cmd.ID
+	}
+
+	if bad := merge(errs, fromProduct(product.Check(cmd, s.rules))); len(bad) > 0 {
+		s.metrics.command(cmd.Type(), "invalid")
+		unprocessable(w, bad)
+		return
+	}
+
+	if h.key != "" {
+		// A retry: answer the first outcome, and publish nothing while the
+		// first attempt is pending (publishing again would be safe, as the
+		// decider carries out a command ID once, but it is not needed).
+		if st, known := bus.Status(cmd.ID); known {
+			s.metrics.command(cmd.Type(), "replayed")
+			if st.State != commandbus.StatePending {
+				s.writeOutcome(w, st.Result, create != nil)
+				return
+			}
+			cmd.ProductID = st.ProductID
+			s.awaitOutcome(w, r, cmd, create != nil, h)
+			return
+		}
+	}
+	if _, err := bus.Send(r.Context(), cmd); err != nil {
+		s.metrics.command(cmd.Type(), "failed")
+		s.internalError(w, r, "publish the command", err, "aggregate_id", cmd.ProductID, "command_id", cmd.ID)
+		return
+	}
+	s.metrics.command(cmd.Type(), "sent")
+	s.awaitOutcome(w, r, cmd, create != nil, h)
+}
+
+// awaitOutcome answers a published command: 202, or with Prefer: wait its
+// outcome if the decider reaches one in time.
+func (s *Server) awaitOutcome(w http.ResponseWriter, r *http.Request, cmd schemas.Command, create bool, h commandHeaders) {
+	if h.wait > 0 {
+		ctx, cancel := waitContext(r, h.wait)
+		res, err := s.deps.Commands.Wait(ctx, cmd.ID)
+		cancel()
+		if r.Context().Err() != nil {
+			return // the client has gone
+		}
+		w.Header().Set("Preference-Applied", preferenceApplied(h.wait))
+		if err == nil {
+			s.writeOutcome(w, res, create)
+			return
+		}
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			// Published all the same: the client can follow it at the Location.
+			s.log.Warn("api: waiting for a command's result", "command_id", cmd.ID, "aggregate_id", cmd.ProductID, "err", err)
+		}
+	}
+	w.Header().Set("Location", "/v1/commands/"+cmd.ID)
+	writeJSON(w, http.StatusAccepted, commandStatus{CommandID: cmd.ID, ProductID: cmd.ProductID, Status: statusPending})
+}
+
+// writeOutcome answers with a decided command: 201 or 200 when accepted,
+// the rejection's 404, 409 or 422 otherwise.
+func (s *Server) writeOutcome(w http.ResponseWriter, res schemas.CommandResult, create bool) {
+	w.Header().Set("Content-Location", "/v1/commands/"+res.CommandID)
+	if res.Status == schemas.StatusAccepted {
+		status := http.StatusOK
+		if create {
+			status = http.StatusCreated
+			w.Header().Set("Location", "/v1/products/"+res.ProductID)
+		}
+		writeJSON(w, status, commandStatus{CommandID: res.CommandID, ProductID: res.ProductID, Status: schemas.StatusAccepted, Version: res.Version})
+		return
+	}
+	status, typ := rejectionStatus(res.Code)
+	p := newProblem(status, typ, res.Reason)
+	if p.Detail == "" {
+		p.Detail = "The command was rejected (" + res.Code + ")."
+	}
+	p.CommandID, p.ProductID, p.Version = res.CommandID, res.ProductID, res.Version
+	writeProblem(w, p)
+}
+
+// rejectionStatus maps a rejection code to its HTTP status and problem type.
+func rejectionStatus(code string) (int, string) {
+	switch code {
+	case schemas.RejectNotFound:
+		return http.StatusNotFound, problemNotFound
+	case schemas.RejectConflict:
+		return http.StatusConflict, problemConflict
+	case schemas.RejectInvalid:
+		return http.StatusUnprocessableEntity, problemInvalid
+	}
+	// A code this server does not know yet: the product's state refused it.
+	return http.StatusConflict, problemRejected
+}
+
+func fromProduct(errs []product.FieldError) []FieldError {
+	out := make([]FieldError, len(errs))
+	for i, e := range errs {
+		out[i] = FieldError{Field: e.Field, Message: e.Message}
+	}
+	return out
+}
+
+// getCommand answers GET /v1/commands/{commandId}: the decided outcome,
+// "pending" for a command this server published, or 404. With Prefer: wait
+// it waits for a pending command's outcome.
+func (s *Server) getCommand(w http.ResponseWriter, r *http.Request) {
+	bus := s.deps.Commands
+	if bus == nil {
+		unavailable(w, "This server does not take commands.")
+		return
+	}
+	id := r.PathValue("commandId")
+	if !isUUID(id) {
+		badRequest(w, "commandId", "must be a UUID")
+		return
+	}
+	id = canonicalID(id)
+	wait, err := preferWait(r.Header, s.cfg.MaxWait)
+	if err != nil {
+		asHeaderError(w, err)
+		return
+	}
+	st, known := bus.Status(id)
+	if !known {
+		writeProblem(w, newProblem(http.StatusNotFound, problemNotFound, "No command "+id+" is known."))
+		return
+	}
+	res := st.Result
+	if st.State == commandbus.StatePending {
+		decided := false
+		if wait > 0 {
+			ctx, cancel := waitContext(r, wait)
+			res, err = bus.Wait(ctx, id)
+			cancel()
+			if r.Context().Err() != nil {
+				return // the client has gone
+			}
+			w.Header().Set("Preference-Applied", preferenceApplied(wait))
+			decided = err == nil
+		}
+		if !decided {
+			writeJSON(w, http.StatusOK, commandStatus{CommandID: id, ProductID: st.ProductID, Status: statusPending})
+			return
+		}
+	}
+	answer := commandStatus{CommandID: res.CommandID, ProductID: res.ProductID, Status: res.Status, Version: res.Version}
+	if res.Status == schemas.StatusRejected {
+		answer.Code, answer.Reason = res.Code, res.Reason
+	}
+	writeJSON(w, http.StatusOK, answer)
+}

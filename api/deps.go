@@ -1,0 +1,74 @@
+package api
+
+import (
+	"context"
+	"io"
+
+	"github.com/streamview/streamview/processors/productsearch"
+	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/producers/commandbus"
+	"github.com/streamview/streamview/schemas"
+)
+
+// Deps are the parts a Server talks to. A nil part turns its endpoints into
+// 503s, so that a server can run with the query side only, say.
+type Deps struct {
+	// Commands publishes commands and reports the decider's results.
+	Commands CommandBus
+	// Views reads product views: a *productview.Reader.
+	Views ViewReader
+	// Search answers product searches: any productsearch.Index.
+	Search Searcher
+	// Ready are the checks of GET /readyz (Kafka, Redis, Elasticsearch).
+	Ready []Check
+	// Projections returns the state of each projection and generation for
+	// GET /v1/projections, marshalled as JSON. Nil answers 503.
+	Projections func(ctx context.Context) (any, error)
+	// Metrics writes further metrics in the Prometheus text format after
+	// the server's own on GET /metrics (consumer lag, sink latencies...).
+	Metrics func(w io.Writer)
+}
+
+// CommandBus publishes commands and reports their outcomes. A
+// *commandbus.Sender has Send and a *commandbus.Results the rest, so cmd
+// wires both as one:
+//
+//	struct {
+//		*commandbus.Sender
+//		*commandbus.Results
+//	}{sender, results}
+//
+// with the Sender's Tracker set to the Results, so that a command is known
+// as pending from the moment it is sent.
+type CommandBus interface {
+	// Send publishes cmd on the commands topic, keyed by its product ID,
+	// and returns once the broker has it.
+	Send(ctx context.Context, cmd schemas.Command) (commandbus.Sent, error)
+	// Status returns what is known of commandID: its outcome, or that it
+	// is pending; false when neither.
+	Status(commandID string) (commandbus.Status, bool)
+	// Wait returns commandID's outcome as soon as it is known (at once when
+	// it is already), or ctx's error when ctx ends first.
+	Wait(ctx context.Context, commandID string) (schemas.CommandResult, error)
+}
+
+// ViewReader reads product views, as *productview.Reader does.
+type ViewReader interface {
+	// Get reads product id's view; found is false for an unknown product.
+	Get(ctx context.Context, id string) (v productview.View, found bool, err error)
+}
+
+// Searcher answers product searches, as every productsearch.Index does.
+type Searcher interface {
+	// Search answers q; a bad q returns a *productsearch.ValidationError.
+	Search(ctx context.Context, q productsearch.Query) (productsearch.Result, error)
+}
+
+// Check is one readiness check of GET /readyz.
+type Check struct {
+	// Name names the part checked in the answer: "kafka", "redis".
+	Name string
+	// Check returns nil when the part is reachable. It gets a context
+	// bounded by Config.ReadyTimeout.
+	Check func(ctx context.Context) error
+}

@@ -1,0 +1,106 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/streamview/streamview/processors/productview"
+)
+
+// getProduct answers GET /v1/products/{id}: the product's view with its
+// version as ETag. With ?minVersion=V it first waits, up to ?wait= seconds,
+// for the view to reach version V (read-your-writes); if it does not, the
+// answer is the current view marked X-Stale, or 404 if there is none.
+func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {
+	views := s.deps.Views
+	if views == nil {
+		unavailable(w, "This server does not serve product views.")
+		return
+	}
+	id := r.PathValue("id")
+	if !isUUID(id) {
+		badRequest(w, "id", "must be a UUID")
+		return
+	}
+	id = canonicalID(id)
+	q, ok := queryParams(w, r, []string{"minVersion", "wait"}, nil)
+	if !ok {
+		return
+	}
+	var errs []FieldError
+	var minVersion int64
+	waitFor := q.Has("minVersion")
+	if waitFor {
+		v := q.Get("minVersion")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if !allDigits(v) || err != nil {
+			errs = append(errs, FieldError{Field: "minVersion", Message: "must be a version: a whole number"})
+		}
+		minVersion = n
+	}
+	wait, bad := waitParam(q, s.cfg.ReadWait, s.cfg.MaxWait)
+	if bad != nil {
+		errs = append(errs, *bad)
+	}
+	if len(errs) > 0 {
+		badParams(w, errs)
+		return
+	}
+
+	v, found, err := views.Get(r.Context(), id)
+	if waitFor && wait > 0 && (err != nil || !found || v.Version < minVersion) {
+		v, found, err = s.waitForVersion(r, views, id, minVersion, wait)
+	}
+	if err != nil {
+		s.internalError(w, r, "read the product view", err, "aggregate_id", id)
+		return
+	}
+	if !found {
+		writeProblem(w, newProblem(http.StatusNotFound, problemNotFound, "No product "+id+" is known."))
+		return
+	}
+	if v.Tags == nil {
+		v.Tags = []string{}
+	}
+	if v.ImageURLs == nil {
+		v.ImageURLs = []string{}
+	}
+	tag := etag(v.Version)
+	w.Header().Set("ETag", tag)
+	w.Header().Set("Cache-Control", "no-cache")
+	if waitFor && v.Version < minVersion {
+		w.Header().Set("X-Stale", "true")
+	}
+	if noneMatch(r.Header, tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// waitForVersion reads the view every PollInterval until it has reached
+// version min or the wait is over, and returns the last read. A read that
+// fails is tried again at the next tick, so that a store starting up or
+// failing over for a moment costs the client nothing.
+func (s *Server) waitForVersion(r *http.Request, views ViewReader, id string, min int64, wait time.Duration) (productview.View, bool, error) {
+	ctx, cancel := waitContext(r, wait)
+	defer cancel()
+	t := time.NewTicker(s.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// One last read: the view may have moved since the last tick.
+			return views.Get(r.Context(), id)
+		case <-t.C:
+		}
+		v, found, err := views.Get(ctx, id)
+		if ctx.Err() != nil {
+			continue // the wait ended during the read: the last read decides
+		}
+		if err == nil && found && v.Version >= min {
+			return v, found, nil
+		}
+	}
+}

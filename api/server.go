@@ -1,0 +1,241 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/streamview/streamview/producers/product"
+)
+
+// Server is the HTTP API. Build it with New; serve it with ListenAndServe or
+// mount Handler in a server of your own. It is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	rules   product.Rules
+	log     *slog.Logger
+	mux     *http.ServeMux
+	routes  []route
+	known   map[string]bool // the patterns of routes
+	metrics *httpMetrics
+	handler http.Handler
+}
+
+// route is one endpoint: a ServeMux pattern "METHOD /path".
+type route struct {
+	pattern string
+	handle  http.HandlerFunc
+}
+
+// New returns a Server with cfg's defaults applied. It panics if
+// cfg.Validate fails, which is a programming error: call Validate first to
+// report a bad configuration to a person.
+func New(cfg Config, deps Deps) *Server {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{
+		cfg:     cfg,
+		deps:    deps,
+		rules:   product.Rules{Currency: cfg.Currency},
+		log:     cfg.Logger,
+		mux:     http.NewServeMux(),
+		known:   map[string]bool{},
+		metrics: newHTTPMetrics(),
+	}
+	s.routes = []route{
+		{"POST /v1/products", s.commandHandler(func() commandBody { return new(createRequest) }, false)},
+		{"PATCH /v1/products/{id}", s.commandHandler(func() commandBody { return new(updateRequest) }, false)},
+		{"PUT /v1/products/{id}/price", s.commandHandler(func() commandBody { return new(priceRequest) }, false)},
+		{"PUT /v1/products/{id}/stock", s.commandHandler(func() commandBody { return new(stockRequest) }, false)},
+		{"POST /v1/products/{id}/reviews", s.commandHandler(func() commandBody { return new(reviewRequest) }, false)},
+		{"DELETE /v1/products/{id}", s.commandHandler(func() commandBody { return new(discontinueRequest) }, true)},
+		{"GET /v1/commands/{commandId}", s.getCommand},
+		{"GET /v1/products/{id}", s.getProduct},
+		{"GET /v1/products/search", s.search},
+		{"GET /v1/projections", s.projections},
+		{"GET /v1/openapi.json", s.openAPI},
+		{"GET /healthz", s.healthz},
+		{"GET /readyz", s.readyz},
+		{"GET /metrics", s.serveMetrics},
+	}
+	for _, rt := range s.routes {
+		s.mux.HandleFunc(rt.pattern, rt.handle)
+		s.known[rt.pattern] = true
+	}
+	s.handler = http.HandlerFunc(s.serve)
+	return s
+}
+
+// Handler returns the API's handler: every route of API.md, with request
+// metrics, panic recovery and problem+json for unknown routes (404) and
+// methods (405).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ListenAndServe serves the API on addr (DefaultAddr when empty) until ctx
+// ends, then shuts down gracefully: it stops accepting connections, ends the
+// waits of Prefer: wait and ?minVersion= early, and lets running requests
+// finish for up to Config.ShutdownTimeout. It returns nil after a graceful
+// shutdown.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("api: listen on %s: %w", addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// drainKey keys the context, in every request's context, that ends when
+// the server begins to shut down.
+type drainKey struct{}
+
+// Serve is ListenAndServe on a listener of the caller's; it closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	drain, startDrain := context.WithCancel(context.Background())
+	defer startDrain()
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// Long enough for the longest wait and an answer after it.
+		WriteTimeout: s.cfg.MaxWait + 30*time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), drainKey{}, drain)
+		},
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("api: serving", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: serve on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	startDrain()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if err != nil {
+		err = errors.Join(fmt.Errorf("api: graceful shutdown: %w", err), srv.Close())
+	}
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	s.log.Info("api: stopped", "addr", ln.Addr().String())
+	return err
+}
+
+// waitContext bounds a wait of a request to d; it also ends when the server
+// begins to shut down, or the client goes away.
+func waitContext(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	drain, ok := r.Context().Value(drainKey{}).(context.Context)
+	if !ok {
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(drain, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// serve wraps the mux: metrics, an access log, recovery, and problem+json
+// for what the mux itself answers (unknown route or method).
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	_, pattern := s.mux.Handler(r)
+	rw := &responseWriter{ResponseWriter: w, problemize: !s.known[pattern]}
+	s.metrics.inFlight.Add(1)
+	defer func() {
+		s.metrics.inFlight.Add(-1)
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("api: handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v)
+			if !rw.wroteHeader {
+				writeProblem(rw, newProblem(http.StatusInternalServerError, problemBlank, "The server failed to answer the request."))
+			}
+		}
+		status := rw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		routeLabel := "unmatched"
+		if s.known[pattern] {
+			_, routeLabel, _ = strings.Cut(pattern, " ")
+		}
+		elapsed := time.Since(start)
+		s.metrics.observe(r.Method, routeLabel, status, elapsed)
+		s.log.Debug("api: request", "method", r.Method, "path", r.URL.Path, "status", status, "duration", elapsed)
+	}()
+	s.mux.ServeHTTP(rw, r)
+}
+
+// responseWriter records the status of an answer and, for the mux's own
+// 404 and 405 answers, writes problem+json in place of their plain text.
+type responseWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+	problemize  bool // the request matched no route of ours
+	swallow     bool // the body being written is the mux's plain text
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.wroteHeader {
+		return
+	}
+	if w.problemize && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		w.problemize = false // writeProblem comes back here
+		w.Header().Del("Content-Length")
+		detail := "No such resource; see /v1/openapi.json for the API."
+		if code == http.StatusMethodNotAllowed {
+			detail = "The resource does not support this method; see the Allow header."
+		}
+		writeProblem(w, newProblem(code, problemBlank, detail))
+		w.swallow = true
+		return
+	}
+	w.status, w.wroteHeader = code, true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if w.swallow {
+		return len(b), nil
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// unavailable is a 503 for a part the server was not given or cannot reach.
+func unavailable(w http.ResponseWriter, detail string) {
+	w.Header().Set("Retry-After", "1")
+	writeProblem(w, newProblem(http.StatusServiceUnavailable, problemBlank, detail))
+}
+
+// internalError logs err and answers 503: a store or broker that fails is
+// worth a retry.
+func (s *Server) internalError(w http.ResponseWriter, r *http.Request, what string, err error, attrs ...any) {
+	if r.Context().Err() != nil {
+		return // the client has gone
+	}
+	s.log.Error("api: "+what, append([]any{"method", r.Method, "path", r.URL.Path, "err", err}, attrs...)...)
+	unavailable(w, "The server could not "+what+"; try again.")
+}

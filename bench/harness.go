@@ -1,0 +1,375 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/schemas"
+)
+
+// Partitions is the partition count of a run's events topic, as
+// catalog.product-events has.
+const Partitions = 6
+
+// Sink is one view store under measurement: it writes the raw limit and
+// provides the projection that the harness runs through the runtime.
+type Sink interface {
+	// Name names the sink in the report: "redis".
+	Name() string
+	// Raw writes d's events straight to the store, bypassing the
+	// projection: one write per event, in batches of d.Batch, into as many
+	// documents as d has products. It calls progress with each batch's
+	// size and returns the writes and the time they took.
+	Raw(ctx context.Context, d *Dataset, progress func(n int)) (Figure, error)
+	// Projection returns the projection that the runtime drives over d's
+	// topic, writing a generation of its own, and the table label of its
+	// figure.
+	Projection(ctx context.Context, d *Dataset) (processors.Projection, string, error)
+	// Stored counts the documents the projection stored.
+	Stored(ctx context.Context) (int, error)
+	// Cleanup removes everything Raw and the projection wrote.
+	Cleanup(ctx context.Context) error
+}
+
+// Dataset is what a run produced, shared by its steps.
+type Dataset struct {
+	// Run names this run uniquely ("bench-1a2b3c4d5e6f"); sinks derive
+	// their key prefixes and index names from it.
+	Run string
+	// Topic holds the events, on Partitions partitions.
+	Topic string
+	// Events are the produced events, in produce order.
+	Events []schemas.Event
+	// Products is the number of distinct products in Events.
+	Products int
+	// Batch is Config.Batch.
+	Batch int
+	// Ends is each partition's end offset after producing.
+	Ends map[int32]int64
+}
+
+// Run measures sink: it makes the data set, measures the raw consume, the
+// raw sink writes and the projection, writes the table to cfg.Out, and
+// removes everything it made. An error after measuring still returns the
+// report of what was measured.
+func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
+	if err := cfg.Validate(); err != nil {
+		return Report{}, err
+	}
+	cfg = cfg.withDefaults()
+	out := cfg.Out
+	d := &Dataset{Run: runID(), Batch: cfg.Batch}
+	d.Topic = d.Run + ".events"
+	dlq := d.Run + ".dlq"
+	rep = Report{Sink: sink.Name(), Topic: d.Topic, Batch: cfg.Batch}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(10*time.Millisecond))
+	if err != nil {
+		return rep, fmt.Errorf("bench: kafka client for %v: %w", cfg.Brokers, err)
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = cl.Ping(pctx)
+	cancel()
+	if err != nil {
+		return rep, fmt.Errorf("bench: kafka at %v does not answer: %w", cfg.Brokers, err)
+	}
+	adm := kadm.NewClient(cl)
+	group := processors.GroupName(d.Run, 1)
+	defer func() {
+		// The caller's context may be done (Ctrl-C): clean up regardless.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		err = errors.Join(err, cleanup(cctx, adm, sink, group, d.Topic, dlq))
+	}()
+	if err := createTopics(ctx, adm, map[string]int32{d.Topic: Partitions, dlq: 1}); err != nil {
+		return rep, err
+	}
+
+	fmt.Fprintf(out, "bench %s: generating %s events of %s products\n", sink.Name(), count(cfg.Events), count(cfg.Products))
+	d.Events = eventgen.Stream(eventgen.Options{Products: cfg.Products, Events: cfg.Events, Seed: cfg.Seed})
+	d.Products = distinct(d.Events)
+	rep.Events, rep.Products = len(d.Events), d.Products
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		return rep, err
+	}
+	if rep.Produce, err = produce(ctx, cl, codec, d, out); err != nil {
+		return rep, err
+	}
+	if d.Ends, err = endOffsets(ctx, adm, d.Topic, len(d.Events)); err != nil {
+		return rep, err
+	}
+
+	if rep.Consume, err = rawConsume(ctx, cfg.Brokers, d, out); err != nil {
+		return rep, err
+	}
+	m := startMeter(out, "raw "+sink.Name(), "writes", len(d.Events))
+	rep.Raw, err = sink.Raw(ctx, d, m.add)
+	m.finish()
+	if err != nil {
+		return rep, fmt.Errorf("bench: raw %s: %w", sink.Name(), err)
+	}
+
+	proj, label, err := sink.Projection(ctx, d)
+	if err != nil {
+		return rep, err
+	}
+	if rep.Projection, rep.DeadLettered, err = project(ctx, cfg, d, codec, proj, label, dlq, out); err != nil {
+		return rep, err
+	}
+	if rep.Stored, err = sink.Stored(ctx); err != nil {
+		return rep, err
+	}
+	if werr := rep.WriteTable(out); werr != nil {
+		return rep, werr
+	}
+	if rep.Stored != rep.Products {
+		return rep, fmt.Errorf("bench: the projection stored %d documents, want one per product: %d", rep.Stored, rep.Products)
+	}
+	if rep.DeadLettered > 0 {
+		return rep, fmt.Errorf("bench: the runtime dead-lettered %d records of valid events", rep.DeadLettered)
+	}
+	return rep, nil
+}
+
+func runID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "bench-" + hex.EncodeToString(b[:])
+}
+
+func distinct(events []schemas.Event) int {
+	seen := make(map[string]struct{})
+	for _, e := range events {
+		seen[e.AggregateID] = struct{}{}
+	}
+	return len(seen)
+}
+
+func createTopics(ctx context.Context, adm *kadm.Client, topics map[string]int32) error {
+	for topic, partitions := range topics {
+		res, err := adm.CreateTopic(ctx, partitions, 1, nil, topic)
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil {
+			return fmt.Errorf("bench: create topic %s: %w", topic, err)
+		}
+	}
+	return nil
+}
+
+func cleanup(ctx context.Context, adm *kadm.Client, sink Sink, group string, topics ...string) error {
+	var errs []error
+	if err := sink.Cleanup(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("bench: clean up %s: %w", sink.Name(), err))
+	}
+	// The group exists only if the projection ran; a missing one is fine.
+	if res, err := adm.DeleteGroups(ctx, group); err != nil {
+		errs = append(errs, fmt.Errorf("bench: delete group %s: %w", group, err))
+	} else if r, ok := res[group]; ok && r.Err != nil && !errors.Is(r.Err, kerr.GroupIDNotFound) {
+		errs = append(errs, fmt.Errorf("bench: delete group %s: %w", group, r.Err))
+	}
+	res, err := adm.DeleteTopics(ctx, topics...)
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("bench: delete topics %v: %w", topics, err))
+	}
+	return errors.Join(errs...)
+}
+
+// produce writes d.Events to d.Topic: encoded ahead of the producer, which
+// lingers and keeps several requests in flight (idempotent, acks=all, as
+// the real publisher).
+func produce(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, d *Dataset, out io.Writer) (Figure, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	pub := producers.NewPublisher(cl, codec, d.Topic)
+	m := startMeter(out, "produce", "events", len(d.Events))
+	defer m.finish()
+	start := time.Now()
+
+	// Encoding is the costly part: one goroutine encodes while another hands
+	// records to the client, whose Produce blocks while its buffer is full.
+	recs := make(chan *kgo.Record, 4096)
+	var encErr error
+	go func() {
+		defer close(recs)
+		for _, e := range d.Events {
+			r, err := pub.Record(e)
+			if err != nil {
+				encErr = err
+				return
+			}
+			select {
+			case recs <- r:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	for r := range recs {
+		cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+			if err != nil {
+				once.Do(func() {
+					cancel(fmt.Errorf("bench: produce to %s partition %d: %w", r.Topic, r.Partition, err))
+				})
+				return
+			}
+			m.add(1)
+		})
+	}
+	if err := cl.Flush(ctx); err != nil && context.Cause(ctx) == nil {
+		return Figure{}, fmt.Errorf("bench: flush %s: %w", d.Topic, err)
+	}
+	if encErr != nil {
+		return Figure{}, fmt.Errorf("bench: %w", encErr)
+	}
+	if err := context.Cause(ctx); err != nil {
+		return Figure{}, err
+	}
+	return Figure{Label: "produce", Unit: "events", Count: len(d.Events), Elapsed: time.Since(start)}, nil
+}
+
+func endOffsets(ctx context.Context, adm *kadm.Client, topic string, want int) (map[int32]int64, error) {
+	listed, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = listed.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bench: list end offsets of %s: %w", topic, err)
+	}
+	ends := make(map[int32]int64)
+	var sum int64
+	listed.Each(func(o kadm.ListedOffset) {
+		ends[o.Partition] = o.Offset
+		sum += o.Offset
+	})
+	if sum != int64(want) {
+		return nil, fmt.Errorf("bench: %s holds %d records, want the %d produced", topic, sum, want)
+	}
+	return ends, nil
+}
+
+// rawConsume reads every partition of d.Topic from the start to its end
+// offset with a bare client (no group, no decoding, no commits) and counts
+// the records: the fastest the events can come out of Kafka.
+func rawConsume(ctx context.Context, brokers []string, d *Dataset, out io.Writer) (Figure, error) {
+	start := time.Now()
+	parts := make(map[int32]kgo.Offset, len(d.Ends))
+	for p := range d.Ends {
+		parts[p] = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{d.Topic: parts}))
+	if err != nil {
+		return Figure{}, fmt.Errorf("bench: kafka client: %w", err)
+	}
+	defer cl.Close()
+	m := startMeter(out, "raw consume", "records", len(d.Events))
+	defer m.finish()
+
+	next := make(map[int32]int64, len(d.Ends))
+	behind := func() bool {
+		for p, end := range d.Ends {
+			if next[p] < end {
+				return true
+			}
+		}
+		return false
+	}
+	n := 0
+	for behind() {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return Figure{}, ctx.Err()
+		}
+		var ferr error
+		fetches.EachError(func(topic string, p int32, err error) {
+			ferr = errors.Join(ferr, fmt.Errorf("bench: consume %s partition %d: %w", topic, p, err))
+		})
+		if ferr != nil {
+			return Figure{}, ferr
+		}
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) > 0 {
+				n += len(p.Records)
+				next[p.Partition] = p.Records[len(p.Records)-1].Offset + 1
+			}
+		})
+		m.set(int64(n))
+	}
+	return Figure{Label: "raw consume (franz-go)", Unit: "records", Count: n, Elapsed: time.Since(start)}, nil
+}
+
+// project runs proj through the runtime on a group of its own from offset
+// 0 until the committed offsets reach the end of every partition.
+func project(ctx context.Context, cfg Config, d *Dataset, codec *schemas.Codec, proj processors.Projection, label, dlq string, out io.Writer) (Figure, int64, error) {
+	proc, err := processors.New(processors.Config{
+		Name: d.Run, Generation: 1, Topic: d.Topic, DeadLetterTopic: dlq, MaxBatch: cfg.Batch,
+	}, codec, proj, kgo.SeedBrokers(cfg.Brokers...))
+	if err != nil {
+		return Figure{}, 0, err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	m := startMeter(out, "projection", "events", len(d.Events))
+	defer m.finish()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- proc.Run(runCtx) }()
+
+	// Poll the runtime's counters: its offsets are committed ones, so
+	// caught up means stored.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				err = ctx.Err()
+			}
+			if err == nil {
+				err = errors.New("stopped before catching up")
+			}
+			return Figure{}, 0, fmt.Errorf("bench: projection: %w", err)
+		case <-tick.C:
+		}
+		st := proc.Stats()
+		m.set(st.Records)
+		if caughtUp(st.Offsets, d.Ends) {
+			elapsed := time.Since(start)
+			stop()
+			if err := <-done; err != nil {
+				return Figure{}, 0, fmt.Errorf("bench: projection: %w", err)
+			}
+			return Figure{Label: label, Unit: "events", Count: int(st.Records), Elapsed: elapsed}, st.DeadLettered, nil
+		}
+	}
+}
+
+func caughtUp(offsets, ends map[int32]int64) bool {
+	for p, end := range ends {
+		if offsets[p] < end {
+			return false
+		}
+	}
+	return true
+}

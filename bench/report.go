@@ -1,0 +1,133 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Target is the share of the smaller raw figure that the projection should
+// reach.
+const Target = 0.5
+
+// Figure is one timed step: Count items of Unit in Elapsed.
+type Figure struct {
+	Label   string        // what was measured, for the table
+	Unit    string        // what Count counts: "records", "writes", "events"
+	Count   int           // items done
+	Elapsed time.Duration // time they took
+}
+
+// Rate is items per second, 0 for an untimed figure.
+func (f Figure) Rate() float64 {
+	if f.Elapsed <= 0 {
+		return 0
+	}
+	return float64(f.Count) / f.Elapsed.Seconds()
+}
+
+// MarshalJSON adds the rate, so scripts need not divide.
+func (f Figure) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Label     string  `json:"label"`
+		Unit      string  `json:"unit"`
+		Count     int     `json:"count"`
+		Seconds   float64 `json:"seconds"`
+		PerSecond float64 `json:"perSecond"`
+	}{f.Label, f.Unit, f.Count, f.Elapsed.Seconds(), f.Rate()})
+}
+
+// Report is the outcome of one run.
+type Report struct {
+	Sink     string `json:"sink"`  // Sink.Name
+	Topic    string `json:"topic"` // the run's events topic (deleted afterwards)
+	Events   int    `json:"events"`
+	Products int    `json:"products"`
+	Batch    int    `json:"batch"`
+
+	Produce    Figure `json:"produce"`    // making the data set; not a limit
+	Consume    Figure `json:"consume"`    // raw limit: bare franz-go consume
+	Raw        Figure `json:"raw"`        // raw limit: bare sink writes
+	Projection Figure `json:"projection"` // the runtime with the projection
+
+	Stored       int   `json:"stored"`       // documents the projection stored
+	DeadLettered int64 `json:"deadLettered"` // records the runtime dead-lettered
+}
+
+// Limit is the smaller of the two raw figures: what the projection runs
+// against.
+func (r Report) Limit() Figure {
+	if r.Raw.Rate() < r.Consume.Rate() {
+		return r.Raw
+	}
+	return r.Consume
+}
+
+// Ratio is the projection's rate over the smaller raw rate.
+func (r Report) Ratio() float64 {
+	l := r.Limit().Rate()
+	if l == 0 {
+		return 0
+	}
+	return r.Projection.Rate() / l
+}
+
+// MeetsTarget reports whether the projection reached Target of the smaller
+// raw rate.
+func (r Report) MeetsTarget() bool { return r.Ratio() >= Target }
+
+// MarshalJSON adds the ratio and the verdict.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	return json.Marshal(struct {
+		plain
+		Limit       string  `json:"limit"`
+		Ratio       float64 `json:"ratio"`
+		Target      float64 `json:"target"`
+		MeetsTarget bool    `json:"meetsTarget"`
+	}{plain(r), r.Limit().Label, r.Ratio(), Target, r.MeetsTarget()})
+}
+
+// WriteTable writes the figures as a table, with the ratio and verdict.
+func (r Report) WriteTable(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%s events of %s products, batch %d, topic %s\n\n",
+		count(r.Events), count(r.Products), r.Batch, r.Topic)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "step\tcount\tunit\tseconds\tper second\t")
+	for _, f := range []Figure{r.Consume, r.Raw, r.Projection} {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%s\t\n", f.Label, count(f.Count), f.Unit, f.Elapsed.Seconds(), count(int(f.Rate())))
+	}
+	tw.Flush()
+	verdict := "met"
+	if !r.MeetsTarget() {
+		verdict = "NOT met"
+	}
+	fmt.Fprintf(&b, "\nprojection / smaller raw (%s): %.2f; target %.2f %s\n", r.Limit().Label, r.Ratio(), Target, verdict)
+	fmt.Fprintf(&b, "stored %s of %s products; %d dead-lettered; data set produced at %s events/s (not a limit)\n",
+		count(r.Stored), count(r.Products), r.DeadLettered, count(int(r.Produce.Rate())))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// count formats n with thousands separators.
+func count(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	es "github.com/elastic/go-elasticsearch/v8"
+
+	"github.com/streamview/streamview/processors/productsearch"
+	"github.com/streamview/streamview/sinks/elasticsearch"
+)
+
+// attachElasticsearch gives st the Elasticsearch search index at url: reads
+// through the alias, writes per generation.
+func attachElasticsearch(ctx context.Context, st *stack, url string) error {
+	client, err := es.NewClient(es.Config{Addresses: []string{url}})
+	if err != nil {
+		return fmt.Errorf("elasticsearch client for %s: %w", url, err)
+	}
+	newIndex := func(gen int) (*elasticsearch.Index, error) {
+		return elasticsearch.New(client, elasticsearch.Config{Generation: gen, Currency: st.currency, Logger: st.logger})
+	}
+	reader, err := newIndex(1)
+	if err != nil {
+		return err
+	}
+	st.search = reader
+	st.searchWrite = func(gen int) (productsearch.Index, error) { return newIndex(gen) }
+	st.searchLive = func(ctx context.Context) (int, error) { return ensureSearchLive(ctx, reader) }
+	st.searchReady = func(ctx context.Context) error {
+		res, err := client.Cluster.Health(client.Cluster.Health.WithContext(ctx))
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("cluster health: %s", res.Status())
+		}
+		return nil
+	}
+	return nil
+}
+
+// ensureSearchLive returns the generation the read alias points to, creating
+// generation 1 behind it on first start.
+func ensureSearchLive(ctx context.Context, ix *elasticsearch.Index) (int, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		gen, err := ix.LiveGeneration(ctx)
+		if err == nil && gen > 0 {
+			return gen, nil
+		}
+		if err == nil {
+			if err = ix.EnsureIndex(ctx, 1); err == nil {
+				err = ix.SwapAlias(ctx, 0, 1)
+				if err == nil || errors.Is(err, elasticsearch.ErrAliasMoved) {
+					continue // another process may have won the race: read again
+				}
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return 0, fmt.Errorf("elasticsearch: no live search generation: %w (is Elasticsearch up?)", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"net/http"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/streamview/streamview/api"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/productsearch"
+	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/producers/commandbus"
+	"github.com/streamview/streamview/producers/decider"
+	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/sinks/redis"
+)
+
+func init() {
+	commands["serve"] = command{
+		summary: "run the API, the command decider and the projectors against Kafka, Redis and Elasticsearch",
+		usage:   "[--roles api,decider,projector] [--addr 127.0.0.1:8080] [--projections product-view,product-search] [connection flags]",
+		help: `Runs the pipeline's long-lived roles in one process (all by default); run
+several processes with different --roles to scale them apart:
+
+  api        the HTTP API (commands in, product views and search out, health,
+             metrics, /v1/openapi.json) on --addr
+  decider    decides commands from catalog.product-commands and writes events
+             and results in Kafka transactions (exactly once)
+  projector  projects catalog.product-events into the Redis product view and
+             the Elasticsearch search index, each in its live generation
+
+SIGINT/SIGTERM stop it cleanly: in-flight batches are finished or abandoned
+uncommitted, HTTP requests drain.`,
+		run: runServe,
+	}
+}
+
+// stack is where the pipeline's parts live: real servers for serve, the
+// embedded ones for dev.
+type stack struct {
+	brokers  []string
+	kafkaOpt []kgo.Opt
+	redis    goredis.UniversalClient
+	// search returns the search index that serves queries, and a function
+	// giving the index that generation gen of the projection writes.
+	search      productsearch.Index
+	searchWrite func(gen int) (productsearch.Index, error)
+	searchLive  func(ctx context.Context) (int, error)
+	searchReady func(ctx context.Context) error
+	currency    string
+	logger      *slog.Logger
+	// ready, when set, is called with the API's address once it listens.
+	ready func(addr string)
+}
+
+type serveFlags struct {
+	kafka       kafkaFlags
+	roles       string
+	addr        string
+	projections string
+	redisAddr   string
+	esURL       string
+	currency    string
+	logLevel    string
+}
+
+func (f *serveFlags) register(e env, name string) *flag.FlagSet {
+	fs := newFlags(e, name)
+	f.kafka.register(fs, e)
+	fs.StringVar(&f.roles, "roles", "api,decider,projector", "roles to run, comma separated")
+	fs.StringVar(&f.addr, "addr", e.or("STREAMVIEW_ADDR", "127.0.0.1:8080"), "HTTP listen address of the api role (env STREAMVIEW_ADDR)")
+	fs.StringVar(&f.projections, "projections", productview.Name+","+searchProjection, "projections the projector role runs")
+	fs.StringVar(&f.redisAddr, "redis", e.or("REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env REDIS_ADDR)")
+	fs.StringVar(&f.esURL, "elasticsearch", e.or("ELASTICSEARCH_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (env ELASTICSEARCH_URL)")
+	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", product.DefaultCurrency), "the catalogue's ISO 4217 currency (env STREAMVIEW_CURRENCY)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	return fs
+}
+
+const searchProjection = "product-search"
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func runServe(ctx context.Context, e env, args []string) error {
+	var f serveFlags
+	fs := f.register(e, "serve")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	roles, err := parseRoles(f.roles)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(e.stderr, f.logLevel)
+	if err != nil {
+		return err
+	}
+	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, logger: logger}
+	st.redis = goredis.NewClient(&goredis.Options{Addr: f.redisAddr})
+	defer st.redis.Close()
+	if err := attachElasticsearch(ctx, &st, f.esURL); err != nil {
+		return err
+	}
+	st.ready = testReady
+	return serveStack(ctx, st, roles, f.addr, splitList(f.projections))
+}
+
+// testReady, set by tests only, learns the API's address.
+var testReady func(addr string)
+
+func parseRoles(s string) (map[string]bool, error) {
+	roles := map[string]bool{}
+	for _, r := range splitList(s) {
+		if !slices.Contains([]string{"api", "decider", "projector"}, r) {
+			return nil, fmt.Errorf("--roles: unknown role %q (want api, decider, projector)", r)
+		}
+		roles[r] = true
+	}
+	if len(roles) == 0 {
+		return nil, errors.New("--roles: name at least one of api, decider, projector")
+	}
+	return roles, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// serveStack runs the roles on st until ctx ends or one fails.
+func serveStack(ctx context.Context, st stack, roles map[string]bool, addr string, projections []string) error {
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		return err
+	}
+	rules := product.Rules{Currency: st.currency}
+	if err := rules.Validate(); err != nil {
+		return err
+	}
+	views, err := redis.New(st.redis, redis.Config{Projection: productview.Name})
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	var procs []*processors.Processor
+
+	if roles["projector"] {
+		for _, name := range projections {
+			p, err := newProjector(ctx, st, codec, views, name)
+			if err != nil {
+				return err
+			}
+			procs = append(procs, p)
+			g.Go(func() error { return p.Run(ctx) })
+		}
+	}
+	if roles["decider"] {
+		d, err := decider.New(decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return d.Run(ctx) })
+	}
+	if roles["api"] {
+		results, err := commandbus.NewResults(commandbus.ResultsConfig{Brokers: st.brokers, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
+		if err != nil {
+			return err
+		}
+		sender, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: st.brokers, Tracker: results, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
+		if err != nil {
+			return err
+		}
+		defer sender.Close()
+		cfg := api.Config{Currency: st.currency, Logger: st.logger}
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		deps := api.Deps{
+			Commands:    busOf{results, sender},
+			Views:       productview.NewReader(views),
+			Ready:       readiness(st),
+			Projections: func(ctx context.Context) (any, error) { return projectionsReport(ctx, st, procs) },
+			Metrics:     func(w io.Writer) { writeProcessorMetrics(w, procs) },
+		}
+		if st.search != nil {
+			deps.Search = st.search
+		}
+		srv := api.New(cfg, deps)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("api: listen on %s: %w (another streamview running? pass --addr)", addr, err)
+		}
+		st.logger.Info("api listening", "addr", "http://"+ln.Addr().String())
+		if st.ready != nil {
+			st.ready(ln.Addr().String())
+		}
+		g.Go(func() error { return results.Run(ctx) })
+		g.Go(func() error { return srv.Serve(ctx, ln) })
+	}
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) || errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// busOf joins the command sender and the results reader into the API's
+// command bus.
+type busOf struct {
+	*commandbus.Results
+	*commandbus.Sender
+}
+
+// newProjector prepares the live generation of projection name and returns
+// its processor.
+func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *redis.Store, name string) (*processors.Processor, error) {
+	var (
+		proj processors.Projection
+		gen  int
+		err  error
+	)
+	switch name {
+	case productview.Name:
+		if gen, err = views.EnsureLive(ctx, 1); err != nil {
+			return nil, fmt.Errorf("projection %s: live generation: %w (is Redis up?)", name, err)
+		}
+		proj, err = productview.New(views, gen)
+	case searchProjection:
+		if st.searchWrite == nil {
+			return nil, fmt.Errorf("projection %s: no search index configured", name)
+		}
+		if gen, err = st.searchLive(ctx); err != nil {
+			return nil, fmt.Errorf("projection %s: live generation: %w", name, err)
+		}
+		proj, err = st.searchWrite(gen)
+	default:
+		return nil, fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return processors.New(processors.Config{Name: name, Generation: gen, Logger: st.logger}, codec, proj,
+		append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
+}
+
+func readiness(st stack) []api.Check {
+	checks := []api.Check{
+		{Name: "kafka", Check: func(ctx context.Context) error {
+			cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			return cl.Ping(ctx)
+		}},
+		{Name: "redis", Check: func(ctx context.Context) error { return st.redis.Ping(ctx).Err() }},
+	}
+	if st.searchReady != nil {
+		checks = append(checks, api.Check{Name: "elasticsearch", Check: st.searchReady})
+	}
+	return checks
+}
+
+// projectionReport is one generation in GET /v1/projections.
+type projectionReport struct {
+	Projection   string                    `json:"projection"`
+	Generation   int                       `json:"generation"`
+	State        string                    `json:"state"` // live or building
+	Group        string                    `json:"group"`
+	Partitions   []processors.PartitionLag `json:"partitions"`
+	Lag          int64                     `json:"lag"`
+	Applied      int64                     `json:"applied"`
+	DeadLettered int64                     `json:"deadLettered"`
+	RatePerSec   float64                   `json:"ratePerSecond"`
+	LastBatch    *time.Time                `json:"lastBatch,omitempty"`
+}
+
+func projectionsReport(ctx context.Context, st stack, procs []*processors.Processor) (any, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	out := []projectionReport{}
+	for _, p := range procs {
+		cfg, s := p.Config(), p.Stats()
+		lag, err := processors.Lag(ctx, adm, cfg.Group(), cfg.Topic)
+		if err != nil {
+			return nil, err
+		}
+		r := projectionReport{Projection: cfg.Name, Generation: cfg.Generation, State: "live", Group: cfg.Group(),
+			Partitions: lag, Applied: s.Applied, DeadLettered: s.DeadLettered, RatePerSec: s.Rate}
+		for _, l := range lag {
+			r.Lag += l.Lag
+		}
+		if !s.LastBatch.IsZero() {
+			r.LastBatch = &s.LastBatch
+		}
+		out = append(out, r)
+	}
+	return map[string]any{"projections": out}, nil
+}
+
+func writeProcessorMetrics(w io.Writer, procs []*processors.Processor) {
+	for _, m := range []struct{ name, help string }{
+		{"streamview_projection_records_total", "Records consumed and committed by a projection generation."},
+		{"streamview_projection_applied_total", "Events applied to a projection's store."},
+		{"streamview_projection_dead_lettered_total", "Records sent to a projection's dead-letter topic."},
+		{"streamview_projection_retries_total", "Failed sink attempts that were retried."},
+	} {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", m.name, m.help, m.name)
+		for _, p := range procs {
+			s, cfg := p.Stats(), p.Config()
+			v := map[string]int64{
+				"streamview_projection_records_total": s.Records, "streamview_projection_applied_total": s.Applied,
+				"streamview_projection_dead_lettered_total": s.DeadLettered, "streamview_projection_retries_total": s.Retries,
+			}[m.name]
+			fmt.Fprintf(w, "%s{projection=%q,generation=\"%d\"} %d\n", m.name, cfg.Name, cfg.Generation, v)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package deadletter_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/deadletter"
+)
+
+func TestParsePosition(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want deadletter.Position
+		err  bool
+	}{
+		{in: "0", want: deadletter.Position{Offset: 0}},
+		{in: "42", want: deadletter.Position{Offset: 42}},
+		{in: " 7 ", want: deadletter.Position{Offset: 7}},
+		{in: "2/42", want: deadletter.Position{Partition: 2, Offset: 42}},
+		{in: "", err: true},
+		{in: "-1", err: true},
+		{in: "x", err: true},
+		{in: "1/", err: true},
+		{in: "/1", err: true},
+		{in: "1/2/3", err: true},
+	} {
+		got, err := deadletter.ParsePosition(tc.in)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("ParsePosition(%q) = %v, %v; want %v, error %v", tc.in, got, err, tc.want, tc.err)
+		}
+		if err == nil {
+			if back, _ := deadletter.ParsePosition(got.String()); back != got {
+				t.Errorf("%v does not round-trip through %q", got, got.String())
+			}
+		}
+	}
+}
+
+func TestFromRecord(t *testing.T) {
+	at := time.Date(2026, 11, 26, 10, 0, 0, 123e6, time.UTC)
+	r := &kgo.Record{
+		Topic: "catalog.product-view.dlq", Partition: 0, Offset: 9, Key: []byte("p1"), Value: []byte{1, 2},
+		Timestamp: at.Add(time.Hour),
+		Headers: []kgo.RecordHeader{
+			{Key: "event-type", Value: []byte("ProductCreated")},
+			{Key: deadletter.HeaderRedrivenFrom, Value: []byte("catalog.product-view.dlq/3")}, // an earlier redrive
+			{Key: processors.HeaderDLQError, Value: []byte("boom\nmore")},
+			{Key: processors.HeaderDLQReason, Value: []byte("rejected")},
+			{Key: processors.HeaderDLQTopic, Value: []byte("catalog.product-events")},
+			{Key: processors.HeaderDLQPartition, Value: []byte("4")},
+			{Key: processors.HeaderDLQOffset, Value: []byte("1042")},
+			{Key: processors.HeaderDLQProjection, Value: []byte("streamview.product-view.g1")},
+			{Key: processors.HeaderDLQTime, Value: []byte(at.Format(time.RFC3339Nano))},
+		},
+	}
+	l := deadletter.FromRecord(r)
+	if l.ID() != "catalog.product-view.dlq/9" || l.Error != "boom\nmore" || l.Reason != "rejected" ||
+		l.SourceTopic != "catalog.product-events" || l.SourcePartition != 4 || l.SourceOffset != 1042 ||
+		l.Projection != "streamview.product-view.g1" || !l.Time.Equal(at) {
+		t.Fatalf("parsed %+v", l)
+	}
+	rec, err := l.RedriveRecord()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Topic != "catalog.product-events" || string(rec.Key) != "p1" || string(rec.Value) != "\x01\x02" {
+		t.Fatalf("redrive record %+v", rec)
+	}
+	want := []string{"event-type=ProductCreated", deadletter.HeaderRedrivenFrom + "=catalog.product-view.dlq/9"}
+	if len(rec.Headers) != len(want) {
+		t.Fatalf("redrive headers %v, want %v", rec.Headers, want)
+	}
+	for i, h := range rec.Headers {
+		if h.Key+"="+string(h.Value) != want[i] {
+			t.Errorf("header %d: %s=%s, want %s", i, h.Key, h.Value, want[i])
+		}
+	}
+
+	// A letter without the runtime's headers still parses, and says why it
+	// cannot be re-driven.
+	bare := deadletter.FromRecord(&kgo.Record{Topic: "t", Partition: 1, Offset: 2, Timestamp: at})
+	if bare.SourcePartition != -1 || bare.SourceOffset != -1 || !bare.Time.Equal(at) || bare.ID() != "t/1/2" {
+		t.Fatalf("bare letter %+v", bare)
+	}
+	if _, err := bare.RedriveRecord(); err == nil {
+		t.Fatal("a letter without a source topic re-drives")
+	}
+}

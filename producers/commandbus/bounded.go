@@ -1,0 +1,69 @@
+package commandbus
+
+// bounded is a map that keeps at most max entries, forgetting the oldest
+// insertion first. Overwriting a key makes it the newest. Not safe for
+// concurrent use.
+type bounded[V any] struct {
+	max  int
+	m    map[string]slot[V]
+	q    []queued // insertion order; entries whose seq no longer matches are stale
+	head int
+	seq  uint64
+}
+
+type slot[V any] struct {
+	v   V
+	seq uint64
+}
+
+type queued struct {
+	key string
+	seq uint64
+}
+
+func newBounded[V any](max int) *bounded[V] {
+	return &bounded[V]{max: max, m: make(map[string]slot[V])}
+}
+
+func (b *bounded[V]) get(k string) (V, bool) {
+	s, ok := b.m[k]
+	return s.v, ok
+}
+
+func (b *bounded[V]) put(k string, v V) {
+	b.seq++
+	b.m[k] = slot[V]{v: v, seq: b.seq}
+	b.q = append(b.q, queued{key: k, seq: b.seq})
+	for len(b.m) > b.max && b.head < len(b.q) {
+		e := b.q[b.head]
+		b.q[b.head] = queued{}
+		b.head++
+		if s, ok := b.m[e.key]; ok && s.seq == e.seq {
+			delete(b.m, e.key)
+		}
+	}
+	b.compact()
+}
+
+func (b *bounded[V]) delete(k string) {
+	delete(b.m, k)
+	b.compact()
+}
+
+func (b *bounded[V]) len() int { return len(b.m) }
+
+// compact drops the consumed head and stale entries once they outnumber
+// the live ones, so that overwrites and deletes cannot grow q without
+// bound.
+func (b *bounded[V]) compact() {
+	if len(b.q)-b.head <= 2*len(b.m)+64 {
+		return
+	}
+	live := make([]queued, 0, len(b.m))
+	for _, e := range b.q[b.head:] {
+		if s, ok := b.m[e.key]; ok && s.seq == e.seq {
+			live = append(live, e)
+		}
+	}
+	b.q, b.head = live, 0
+}

@@ -1,0 +1,43 @@
+package commandbus
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestBounded(t *testing.T) {
+	b := newBounded[int](3)
+	for i := range 5 {
+		b.put(fmt.Sprint(i), i)
+	}
+	for i, want := range []bool{false, false, true, true, true} {
+		if _, ok := b.get(fmt.Sprint(i)); ok != want {
+			t.Errorf("key %d present %v, want %v", i, ok, want)
+		}
+	}
+	// Overwriting makes a key the newest.
+	b.put("2", 20)
+	b.put("5", 5)
+	if _, ok := b.get("3"); ok {
+		t.Error("3 should be the oldest and gone")
+	}
+	if v, ok := b.get("2"); !ok || v != 20 {
+		t.Errorf("2 = %v, %v; want 20", v, ok)
+	}
+	b.delete("2")
+	if b.len() != 2 {
+		t.Errorf("len %d after delete, want 2", b.len())
+	}
+
+	// Overwrites and deletes do not grow the queue without bound.
+	c := newBounded[int](10)
+	for i := range 100_000 {
+		c.put(fmt.Sprint(i%5), i)
+		if i%7 == 0 {
+			c.delete(fmt.Sprint(i % 5))
+		}
+	}
+	if n := len(c.q) - c.head; n > 2*c.len()+64 {
+		t.Errorf("queue holds %d entries for %d keys", n, c.len())
+	}
+}

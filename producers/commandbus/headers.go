@@ -1,0 +1,43 @@
+package commandbus
+
+import (
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/schemas"
+)
+
+// Header keys on command and result records, beside the shared ones in
+// package producers (aggregate-id, correlation-id, content-type,
+// traceparent). They let the decider name a command it cannot decode, and
+// let Results track commands without decoding them.
+const (
+	HeaderCommandID   = "command-id"
+	HeaderCommandType = "command-type"
+	HeaderStatus      = "status"
+)
+
+// CommandHeaders returns the record headers of c.
+func CommandHeaders(c schemas.Command) []kgo.RecordHeader {
+	return []kgo.RecordHeader{
+		{Key: HeaderCommandID, Value: []byte(c.ID)},
+		{Key: HeaderCommandType, Value: []byte(c.Type())},
+		{Key: producers.HeaderAggregateID, Value: []byte(c.ProductID)},
+		{Key: producers.HeaderCorrelationID, Value: []byte(c.Metadata.CorrelationID)},
+		{Key: producers.HeaderContentType, Value: []byte(producers.ContentTypeAvro)},
+		{Key: producers.HeaderTraceparent, Value: []byte(producers.Traceparent(c.Metadata.CorrelationID, c.ID))},
+	}
+}
+
+// ResultHeaders returns the record headers of r, the outcome of a command
+// with the given correlation ID.
+func ResultHeaders(r schemas.CommandResult, correlationID string) []kgo.RecordHeader {
+	return []kgo.RecordHeader{
+		{Key: HeaderCommandID, Value: []byte(r.CommandID)},
+		{Key: HeaderStatus, Value: []byte(r.Status)},
+		{Key: producers.HeaderAggregateID, Value: []byte(r.ProductID)},
+		{Key: producers.HeaderCorrelationID, Value: []byte(correlationID)},
+		{Key: producers.HeaderContentType, Value: []byte(producers.ContentTypeAvro)},
+		{Key: producers.HeaderTraceparent, Value: []byte(producers.Traceparent(correlationID, r.CommandID))},
+	}
+}

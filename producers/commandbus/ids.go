@@ -1,0 +1,91 @@
+package commandbus
+
+import (
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/hex"
+	"strings"
+)
+
+// The namespaces of the name-based IDs (RFC 9562 version 5). They are fixed
+// forever: changing one would give a request retried across a deploy
+// another ID, and it would be carried out twice.
+var (
+	commandNamespace = mustUUID("8a1f6d1e-4b5e-5c2a-9f3e-6d0b7c4e2a91")
+	productNamespace = mustUUID("3c9e2b7a-1d4f-5e8b-a6c2-9b0e4f7d1a35")
+)
+
+// CommandID is the ID of the command that a request makes: a version-5
+// UUID over the request's method, path and Idempotency-Key, so that a
+// retried request (same key, same method and path) is the same command,
+// which the decider carries out once and answers with its first outcome.
+// The body is not part of the name: a retry with another body still gets
+// the first outcome, as with any idempotency key. Pass the path in its
+// canonical form (lower-case UUIDs, no trailing slash), or two spellings of
+// one request become two commands.
+//
+// Without a key (idempotencyKey == "") every request is a new command and
+// CommandID returns a random version-4 UUID.
+func CommandID(idempotencyKey, method, path string) string {
+	if idempotencyKey == "" {
+		return NewID()
+	}
+	return nameUUID(commandNamespace, strings.ToUpper(method)+" "+path+"\x00"+idempotencyKey)
+}
+
+// ProductID is the ID a create without a productId gives its product: a
+// version-5 UUID of the Idempotency-Key, so that a retried create names
+// the same product (and the decider answers it from its first outcome
+// instead of creating a second product). Without a key it returns a random
+// version-4 UUID.
+func ProductID(idempotencyKey string) string {
+	if idempotencyKey == "" {
+		return NewID()
+	}
+	return nameUUID(productNamespace, idempotencyKey)
+}
+
+// NewID returns a random version-4 UUID.
+func NewID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return format(u)
+}
+
+// nameUUID is RFC 9562's version 5: SHA-1 over namespace and name.
+func nameUUID(ns [16]byte, name string) string {
+	h := sha1.New()
+	h.Write(ns[:])
+	h.Write([]byte(name))
+	var u [16]byte
+	copy(u[:], h.Sum(nil))
+	u[6] = u[6]&0x0f | 0x50
+	u[8] = u[8]&0x3f | 0x80
+	return format(u)
+}
+
+func format(u [16]byte) string {
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
+}
+
+func mustUUID(s string) [16]byte {
+	var u [16]byte
+	raw, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+	if err != nil || len(raw) != 16 {
+		panic("commandbus: bad namespace UUID " + s)
+	}
+	copy(u[:], raw)
+	return u
+}

@@ -1,0 +1,446 @@
+package commandbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/schemas"
+)
+
+// ResultDecoder turns a record value into a command result;
+// *schemas.Codec is one.
+type ResultDecoder interface {
+	DecodeResult([]byte) (schemas.CommandResult, error)
+}
+
+// Defaults of ResultsConfig.
+const (
+	DefaultLookBack   = time.Hour
+	DefaultMaxResults = 100_000
+	DefaultMaxPending = 100_000
+)
+
+// ResultsConfig configures Results. The zero value with Brokers set works.
+type ResultsConfig struct {
+	// Brokers are the seed brokers. Required.
+	Brokers []string
+	// Topic is the results topic; DefaultResultsTopic when "".
+	Topic string
+	// CommandsTopic is read (keys and headers only) to learn of commands
+	// that other instances sent, so that they answer "pending" too;
+	// DefaultCommandsTopic when "", and "-" to read none and only know
+	// what this process's Sender tracks.
+	CommandsTopic string
+	// LookBack is how far back in time Run starts reading, so that a
+	// restarted instance still knows recent outcomes (GET
+	// /v1/commands/{id}); DefaultLookBack (1h) when 0. Negative reads
+	// everything the topics retain.
+	LookBack time.Duration
+	// MaxResults bounds the outcomes kept; the oldest are forgotten first.
+	// DefaultMaxResults when 0.
+	MaxResults int
+	// MaxPending bounds the pending commands kept; DefaultMaxPending when
+	// 0.
+	MaxPending int
+	// Logger receives progress and errors; nil discards.
+	Logger *slog.Logger
+	// ClientOpts are extra Kafka client options, applied after Run's own.
+	ClientOpts []kgo.Opt
+}
+
+// Validate reports every problem at once.
+func (c ResultsConfig) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("commandbus: results: Brokers is required"))
+	}
+	if c.MaxResults < 0 {
+		errs = append(errs, fmt.Errorf("commandbus: results: MaxResults must not be negative, got %d", c.MaxResults))
+	}
+	if c.MaxPending < 0 {
+		errs = append(errs, fmt.Errorf("commandbus: results: MaxPending must not be negative, got %d", c.MaxPending))
+	}
+	return errors.Join(errs...)
+}
+
+func (c ResultsConfig) withDefaults() ResultsConfig {
+	if c.Topic == "" {
+		c.Topic = DefaultResultsTopic
+	}
+	if c.CommandsTopic == "" {
+		c.CommandsTopic = DefaultCommandsTopic
+	}
+	if c.LookBack == 0 {
+		c.LookBack = DefaultLookBack
+	}
+	if c.MaxResults == 0 {
+		c.MaxResults = DefaultMaxResults
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = DefaultMaxPending
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// ErrStopped is returned by Wait when Run has ended before the outcome
+// arrived.
+var ErrStopped = errors.New("commandbus: results reader stopped")
+
+// StatePending is the state of a command sent but not yet decided; the
+// decided states are schemas.StatusAccepted and schemas.StatusRejected.
+const StatePending = "pending"
+
+// Status is what is known of one command.
+type Status struct {
+	CommandID string
+	ProductID string
+	// State is StatePending, schemas.StatusAccepted or
+	// schemas.StatusRejected.
+	State string
+	// Result is the outcome when State is not pending.
+	Result schemas.CommandResult
+}
+
+// Results follows the results topic from every partition (no consumer
+// group: every API instance needs every outcome), read_committed, so it
+// sees an outcome exactly when the decider's transaction that wrote it
+// committed. It keeps the latest outcomes in a bounded map, wakes waiters,
+// and tracks pending commands (see the package documentation).
+//
+// Run it in its own goroutine; the other methods are safe for concurrent
+// use, also before Run has caught up (they then know less).
+type Results struct {
+	cfg ResultsConfig
+	dec ResultDecoder
+	log *slog.Logger
+
+	running atomic.Bool
+	ready   chan struct{}
+	stopped chan struct{}
+
+	mu      sync.Mutex
+	results *bounded[schemas.CommandResult]
+	pending *bounded[string] // command ID → product ID
+	waiters map[string][]chan schemas.CommandResult
+
+	seen, undecodable atomic.Int64
+}
+
+// NewResults returns a results reader; call Run.
+func NewResults(cfg ResultsConfig, dec ResultDecoder) (*Results, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if dec == nil {
+		return nil, errors.New("commandbus: results: nil decoder")
+	}
+	cfg = cfg.withDefaults()
+	return &Results{
+		cfg:     cfg,
+		dec:     dec,
+		log:     cfg.Logger,
+		ready:   make(chan struct{}),
+		stopped: make(chan struct{}),
+		results: newBounded[schemas.CommandResult](cfg.MaxResults),
+		pending: newBounded[string](cfg.MaxPending),
+		waiters: make(map[string][]chan schemas.CommandResult),
+	}, nil
+}
+
+// Ready is closed once Run has read what the topics held when it started
+// (from the look-back on), so that Lookup and Status answer for commands
+// decided before a restart.
+func (r *Results) Ready() <-chan struct{} { return r.ready }
+
+// Lookup returns the latest outcome of commandID, if known.
+func (r *Results) Lookup(commandID string) (schemas.CommandResult, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.results.get(commandID)
+}
+
+// Status returns what is known of commandID: its outcome, or that it is
+// pending; false when neither.
+func (r *Results) Status(commandID string) (Status, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if res, ok := r.results.get(commandID); ok {
+		return Status{CommandID: commandID, ProductID: res.ProductID, State: res.Status, Result: res}, true
+	}
+	if pid, ok := r.pending.get(commandID); ok {
+		return Status{CommandID: commandID, ProductID: pid, State: StatePending}, true
+	}
+	return Status{}, false
+}
+
+// Track notes commandID of productID as pending, unless its outcome is
+// known already.
+func (r *Results) Track(commandID, productID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.trackLocked(commandID, productID)
+}
+
+func (r *Results) trackLocked(commandID, productID string) {
+	if _, ok := r.results.get(commandID); ok {
+		return
+	}
+	r.pending.put(commandID, productID)
+}
+
+// Untrack forgets a pending command (one whose send failed).
+func (r *Results) Untrack(commandID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending.delete(commandID)
+}
+
+// Wait returns the outcome of commandID as soon as it is known, at once
+// when it is known already. It returns ctx's error when ctx ends first
+// (the API then answers 202) and ErrStopped when Run has ended.
+func (r *Results) Wait(ctx context.Context, commandID string) (schemas.CommandResult, error) {
+	r.mu.Lock()
+	if res, ok := r.results.get(commandID); ok {
+		r.mu.Unlock()
+		return res, nil
+	}
+	ch := make(chan schemas.CommandResult, 1)
+	r.waiters[commandID] = append(r.waiters[commandID], ch)
+	r.mu.Unlock()
+
+	select {
+	case res := <-ch:
+		return res, nil
+	case <-ctx.Done():
+		r.dropWaiter(commandID, ch)
+		return schemas.CommandResult{}, ctx.Err()
+	case <-r.stopped:
+		r.dropWaiter(commandID, ch)
+		select {
+		case res := <-ch: // arrived while stopping
+			return res, nil
+		default:
+		}
+		return schemas.CommandResult{}, ErrStopped
+	}
+}
+
+func (r *Results) dropWaiter(commandID string, ch chan schemas.CommandResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ws := r.waiters[commandID]
+	for i, w := range ws {
+		if w == ch {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(r.waiters, commandID)
+	} else {
+		r.waiters[commandID] = ws
+	}
+}
+
+// add records an outcome and wakes its waiters.
+func (r *Results) add(res schemas.CommandResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.results.put(res.CommandID, res)
+	r.pending.delete(res.CommandID)
+	for _, ch := range r.waiters[res.CommandID] {
+		ch <- res // buffered, one send per waiter
+	}
+	delete(r.waiters, res.CommandID)
+}
+
+// ResultsStats are counters of a Results.
+type ResultsStats struct {
+	Results     int   // outcomes held
+	Pending     int   // pending commands held
+	Waiters     int   // commands someone waits for
+	Seen        int64 // result records read
+	Undecodable int64 // result records that did not decode (skipped)
+}
+
+// Stats returns the current counters.
+func (r *Results) Stats() ResultsStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return ResultsStats{
+		Results: r.results.len(), Pending: r.pending.len(), Waiters: len(r.waiters),
+		Seen: r.seen.Load(), Undecodable: r.undecodable.Load(),
+	}
+}
+
+// Run reads until ctx ends; it returns nil then, or an error when it cannot
+// start (a topic is missing). Run may be called once.
+func (r *Results) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("commandbus: results: Run called twice")
+	}
+	defer close(r.stopped)
+
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(r.cfg.Brokers...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(), // a transaction marker is often the last record before the end
+		kgo.FetchMaxWait(500 * time.Millisecond),
+	}, r.cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("commandbus: results client: %w", err)
+	}
+	defer cl.Close()
+
+	topics := []string{r.cfg.Topic}
+	if r.cfg.CommandsTopic != "-" {
+		topics = append(topics, r.cfg.CommandsTopic)
+	}
+	var starts, ends kadm.ListedOffsets
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(topicWait)
+	for {
+		// A topic just created may take a moment to show up everywhere.
+		starts, ends, err = r.positions(ctx, adm, topics)
+		if err == nil || !errors.Is(err, kerr.UnknownTopicOrPartition) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	cl.AddConsumePartitions(starts.KOffsets())
+	r.log.Info("command results reader started", "topic", r.cfg.Topic, "commands_topic", r.cfg.CommandsTopic, "look_back", r.cfg.LookBack)
+
+	// behind holds the partitions not yet read up to where they ended at
+	// start. A read_committed fetch never returns an aborted record, so the
+	// one before the end may never come (when its transaction's marker
+	// came after the end): a poll that stays empty for a while also means
+	// caught up, since a fetch behind the end returns at once.
+	behind := map[string]map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		s, _ := starts.Lookup(o.Topic, o.Partition)
+		if o.Offset > s.Offset {
+			if behind[o.Topic] == nil {
+				behind[o.Topic] = map[int32]int64{}
+			}
+			behind[o.Topic][o.Partition] = o.Offset
+		}
+	})
+	began := time.Now()
+	caughtUp := func() {
+		select {
+		case <-r.ready:
+		default:
+			close(r.ready)
+			r.log.Info("command results reader caught up", "topic", r.cfg.Topic, "took", time.Since(began), "results", r.Stats().Results)
+		}
+	}
+	if len(behind) == 0 {
+		caughtUp()
+	}
+
+	for {
+		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		if len(behind) > 0 {
+			pollCtx, cancel = context.WithTimeout(ctx, 2*time.Second)
+		}
+		fetches := cl.PollFetches(pollCtx)
+		cancel()
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			return nil
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				r.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
+			}
+		})
+		n := 0
+		fetches.EachRecord(func(rec *kgo.Record) {
+			n++
+			r.handle(rec)
+			if end, ok := behind[rec.Topic][rec.Partition]; ok && rec.Offset+1 >= end {
+				delete(behind[rec.Topic], rec.Partition)
+				if len(behind[rec.Topic]) == 0 {
+					delete(behind, rec.Topic)
+				}
+			}
+		})
+		if len(behind) > 0 && n == 0 {
+			behind = nil
+		}
+		if len(behind) == 0 {
+			caughtUp()
+		}
+	}
+}
+
+func (r *Results) handle(rec *kgo.Record) {
+	if rec.Attrs.IsControl() {
+		return
+	}
+	if rec.Topic != r.cfg.Topic {
+		// A command: note it as pending from its headers.
+		if id := producers.Header(rec, HeaderCommandID); id != "" {
+			r.Track(id, string(rec.Key))
+		}
+		return
+	}
+	r.seen.Add(1)
+	res, err := r.dec.DecodeResult(rec.Value)
+	if err != nil || res.CommandID == "" {
+		r.undecodable.Add(1)
+		r.log.Warn("skipping undecodable command result", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
+			"aggregate_id", string(rec.Key), "err", err)
+		return
+	}
+	r.add(res)
+}
+
+// topicWait bounds how long Run waits for its topics to show up.
+const topicWait = 15 * time.Second
+
+// positions lists where to start reading (the look-back) and where the
+// topics end now (for Ready).
+func (r *Results) positions(ctx context.Context, adm *kadm.Client, topics []string) (starts, ends kadm.ListedOffsets, err error) {
+	if r.cfg.LookBack < 0 {
+		starts, err = adm.ListStartOffsets(ctx, topics...)
+	} else {
+		starts, err = adm.ListOffsetsAfterMilli(ctx, time.Now().Add(-r.cfg.LookBack).UnixMilli(), topics...)
+	}
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("commandbus: list offsets of %v: %w", topics, err)
+	}
+	ends, err = adm.ListCommittedOffsets(ctx, topics...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("commandbus: list end offsets of %v: %w", topics, err)
+	}
+	return starts, ends, nil
+}

@@ -1,0 +1,283 @@
+package commandbus_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/producers/commandbus"
+	"github.com/streamview/streamview/schemas"
+)
+
+type fixture struct {
+	brokers          []string
+	commands, result string
+	codec            *schemas.Codec
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	brokers := testenv.KafkaOrFake(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	f := &fixture{brokers: brokers, commands: testenv.Name("t.commands"), result: testenv.Name("t.results")}
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopics(context.Background(), 3, 1, nil, f.commands, f.result); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { adm.DeleteTopics(context.Background(), f.commands, f.result) })
+	if f.codec, err = schemas.NewCodec(); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// results starts a Results reader that runs until the test ends or stop.
+func (f *fixture) results(t *testing.T, cfg commandbus.ResultsConfig) (*commandbus.Results, func()) {
+	t.Helper()
+	cfg.Brokers, cfg.Topic = f.brokers, f.result
+	if cfg.CommandsTopic == "" {
+		cfg.CommandsTopic = f.commands
+	}
+	r, err := commandbus.NewResults(cfg, f.codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return r, stop
+}
+
+// decide writes results in one transaction, as the decider does, and
+// commits or aborts it.
+func (f *fixture) decide(t *testing.T, commit bool, rs ...schemas.CommandResult) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.brokers...), kgo.DefaultProduceTopic(f.result), kgo.TransactionalID(testenv.Name("t.txn")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, r := range rs {
+		v, err := f.codec.EncodeResult(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(r.ProductID), Value: v, Headers: commandbus.ResultHeaders(r, "")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func accepted(commandID, productID string, version int64) schemas.CommandResult {
+	return schemas.CommandResult{CommandID: commandID, ProductID: productID, Status: schemas.StatusAccepted, Version: version,
+		DecidedAt: time.Now().UTC().Truncate(time.Millisecond)}
+}
+
+func waitCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestResultsWait(t *testing.T) {
+	f := newFixture(t)
+	r, stop := f.results(t, commandbus.ResultsConfig{LookBack: -1})
+	pid := commandbus.NewID()
+
+	// A waiter before the result exists wakes when it commits.
+	first := accepted(commandbus.NewID(), pid, 1)
+	got := make(chan schemas.CommandResult, 1)
+	go func() {
+		res, err := r.Wait(waitCtx(t), first.CommandID)
+		if err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+		got <- res
+	}()
+	aborted := accepted(commandbus.NewID(), pid, 2)
+	f.decide(t, false, aborted)
+	f.decide(t, true, first)
+	if res := <-got; res.CommandID != first.CommandID || res.Version != 1 || res.Status != schemas.StatusAccepted {
+		t.Errorf("Wait = %+v, want %+v", res, first)
+	}
+
+	// Seen before the call: at once.
+	res, err := r.Wait(waitCtx(t), first.CommandID)
+	if err != nil || res.Version != 1 {
+		t.Errorf("Wait after the result = %+v, %v", res, err)
+	}
+	if _, ok := r.Lookup(first.CommandID); !ok {
+		t.Error("Lookup misses a seen result")
+	}
+	// An aborted transaction's result is never seen, even after a later
+	// committed one is.
+	later := accepted(commandbus.NewID(), pid, 2)
+	f.decide(t, true, later)
+	if _, err := r.Wait(waitCtx(t), later.CommandID); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Lookup(aborted.CommandID); ok {
+		t.Error("Lookup finds the result of an aborted transaction")
+	}
+
+	// A wait that runs out returns ctx's error.
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := r.Wait(short, commandbus.NewID()); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Wait for an unknown command = %v, want a deadline", err)
+	}
+	if s := r.Stats(); s.Waiters != 0 {
+		t.Errorf("%d waiters left behind", s.Waiters)
+	}
+
+	// Once Run has ended, a wait cannot succeed.
+	stop()
+	if _, err := r.Wait(waitCtx(t), commandbus.NewID()); !errors.Is(err, commandbus.ErrStopped) {
+		t.Errorf("Wait after Run ended = %v, want ErrStopped", err)
+	}
+}
+
+// TestResultsAfterRestart: a new reader (a restarted or another API
+// instance) knows the outcomes of its look-back.
+func TestResultsAfterRestart(t *testing.T) {
+	f := newFixture(t)
+	var rs []schemas.CommandResult
+	for i := range 20 {
+		rs = append(rs, accepted(commandbus.NewID(), commandbus.NewID(), int64(i+1)))
+	}
+	f.decide(t, true, rs...)
+	f.decide(t, false, accepted(commandbus.NewID(), commandbus.NewID(), 1)) // an aborted tail
+
+	for _, tc := range []struct {
+		name     string
+		lookBack time.Duration
+	}{{"from the start", -1}, {"default hour", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := f.results(t, commandbus.ResultsConfig{LookBack: tc.lookBack})
+			select {
+			case <-r.Ready():
+			case <-time.After(30 * time.Second):
+				t.Fatal("never ready")
+			}
+			for _, want := range rs {
+				if got, ok := r.Lookup(want.CommandID); !ok || got.Version != want.Version {
+					t.Errorf("Lookup(%s) = %+v, %v; want version %d", want.CommandID, got, ok, want.Version)
+				}
+			}
+		})
+	}
+	t.Run("look-back excludes older", func(t *testing.T) {
+		r, _ := f.results(t, commandbus.ResultsConfig{LookBack: time.Nanosecond})
+		<-r.Ready()
+		if n := r.Stats().Results; n != 0 {
+			t.Errorf("%d results from before the look-back", n)
+		}
+	})
+}
+
+// TestPendingAcrossInstances: the sending instance and another one both
+// answer pending until the result arrives, then its outcome.
+func TestPendingAcrossInstances(t *testing.T) {
+	f := newFixture(t)
+	mine, _ := f.results(t, commandbus.ResultsConfig{})
+	other, _ := f.results(t, commandbus.ResultsConfig{})
+	local, _ := f.results(t, commandbus.ResultsConfig{CommandsTopic: "-"})
+	snd, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: f.brokers, Topic: f.commands, Tracker: mine}, f.codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close()
+
+	cmd := schemas.Command{ID: commandbus.NewID(), ProductID: commandbus.NewID(), Data: &schemas.DiscontinueProduct{Reason: "old"}}
+	sent, err := snd.Send(waitCtx(t), cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent.CommandID != cmd.ID || sent.ProductID != cmd.ProductID || sent.Offset < 0 {
+		t.Errorf("Sent = %+v", sent)
+	}
+	if st, ok := mine.Status(cmd.ID); !ok || st.State != commandbus.StatePending || st.ProductID != cmd.ProductID {
+		t.Errorf("sender's Status = %+v, %v; want pending", st, ok)
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if st, ok := other.Status(cmd.ID); !ok || st.State != commandbus.StatePending {
+			return testenv.Errorf("other instance's Status = %+v, %v; want pending", st, ok)
+		}
+		return nil
+	})
+	if _, ok := local.Status(cmd.ID); ok {
+		t.Error("an instance that reads no commands knows another's command")
+	}
+
+	f.decide(t, true, schemas.CommandResult{CommandID: cmd.ID, ProductID: cmd.ProductID, Status: schemas.StatusRejected,
+		Code: schemas.RejectNotFound, Reason: "no such product", DecidedAt: time.Now()})
+	for name, r := range map[string]*commandbus.Results{"sender": mine, "other": other, "local": local} {
+		if _, err := r.Wait(waitCtx(t), cmd.ID); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		st, ok := r.Status(cmd.ID)
+		if !ok || st.State != schemas.StatusRejected || st.Result.Code != schemas.RejectNotFound {
+			t.Errorf("%s Status after the result = %+v, %v", name, st, ok)
+		}
+		if s := r.Stats(); s.Pending != 0 {
+			t.Errorf("%s still holds %d pending", name, s.Pending)
+		}
+	}
+}
+
+func TestSenderNeedsIDs(t *testing.T) {
+	f := newFixture(t)
+	snd, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: f.brokers, Topic: f.commands}, f.codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close()
+	for _, c := range []schemas.Command{
+		{ProductID: commandbus.NewID(), Data: &schemas.DiscontinueProduct{}},
+		{ID: commandbus.NewID(), Data: &schemas.DiscontinueProduct{}},
+	} {
+		if _, err := snd.Send(context.Background(), c); !errors.Is(err, commandbus.ErrNoID) {
+			t.Errorf("Send(%+v) = %v, want ErrNoID", c, err)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := (commandbus.ResultsConfig{MaxResults: -1}).Validate(); err == nil {
+		t.Error("ResultsConfig without brokers and with negative bound validates")
+	}
+	if err := (commandbus.SenderConfig{}).Validate(); err == nil {
+		t.Error("SenderConfig without brokers validates")
+	}
+	if err := (commandbus.ResultsConfig{Brokers: []string{"x"}}).Validate(); err != nil {
+		t.Errorf("minimal ResultsConfig: %v", err)
+	}
+}

@@ -1,0 +1,164 @@
+package decider
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/producers/product"
+)
+
+// Defaults of Config.
+const (
+	DefaultCommandsTopic      = "catalog.product-commands"
+	DefaultEventsTopic        = "catalog.product-events"
+	DefaultResultsTopic       = "catalog.product-command-results"
+	DefaultGroup              = "streamview.decider"
+	DefaultMaxBatch           = 1000
+	DefaultTransactionTimeout = 10 * time.Second
+	DefaultIdempotencyWindow  = 24 * time.Hour
+	DefaultMaxDecided         = 250_000
+)
+
+// Config declares a decider. The zero value with Brokers set works.
+type Config struct {
+	// Brokers are the seed brokers. Required.
+	Brokers []string
+	// CommandsTopic, EventsTopic and ResultsTopic default to the
+	// catalog.product-* topics of topics.yaml. The commands and events
+	// topics must have the same number of partitions.
+	CommandsTopic, EventsTopic, ResultsTopic string
+	// Group is the consumer group on the commands topic; DefaultGroup
+	// when "".
+	Group string
+	// TransactionalID must be unique per running instance. Default: the
+	// host name and a random suffix. Set a stable one per replica (a
+	// StatefulSet pod name) where you can: a restarted instance then
+	// fences its predecessor and ends its open transaction at once,
+	// instead of after TransactionTimeout.
+	TransactionalID string
+	// Rules are the catalogue's rules (its currency).
+	Rules product.Rules
+	// Logger receives progress and errors; nil discards.
+	Logger *slog.Logger
+
+	// MaxBatch bounds the commands decided in one transaction;
+	// DefaultMaxBatch when 0.
+	MaxBatch int
+	// TransactionTimeout is how long the broker lets a transaction stay
+	// open before it aborts it; DefaultTransactionTimeout (10s) when 0.
+	// After a crash, the events and results partitions the dead instance
+	// wrote to stay unreadable (read_committed) for up to this long.
+	TransactionTimeout time.Duration
+	// StableWait bounds how long a partition's state rebuild waits for
+	// transactions open on its events partition to end; default
+	// TransactionTimeout + 5s, so that a crashed owner's transaction has
+	// been aborted by the broker before the read.
+	StableWait time.Duration
+	// IdempotencyWindow is how long a decided command ID is remembered
+	// (see the package documentation); DefaultIdempotencyWindow (24h)
+	// when 0.
+	IdempotencyWindow time.Duration
+	// MaxDecided bounds the remembered command IDs per partition, the
+	// oldest forgotten first; DefaultMaxDecided (250,000, some 25 MiB)
+	// when 0. Past about MaxDecided × partitions commands a day, the
+	// effective window is shorter than IdempotencyWindow.
+	MaxDecided int
+	// SessionTimeout and RebalanceTimeout of the group member; the
+	// franz-go defaults (45s, 60s) when 0.
+	SessionTimeout, RebalanceTimeout time.Duration
+	// ClientOpts are extra Kafka connection options (TLS, SASL, a
+	// dialer), applied after the decider's own to every client it makes.
+	ClientOpts []kgo.Opt
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("decider: Brokers is required"))
+	}
+	d := c.withDefaults()
+	if d.CommandsTopic == d.EventsTopic || d.CommandsTopic == d.ResultsTopic || d.EventsTopic == d.ResultsTopic {
+		errs = append(errs, fmt.Errorf("decider: the commands (%s), events (%s) and results (%s) topics must differ",
+			d.CommandsTopic, d.EventsTopic, d.ResultsTopic))
+	}
+	if c.MaxBatch < 0 {
+		errs = append(errs, fmt.Errorf("decider: MaxBatch must not be negative, got %d", c.MaxBatch))
+	}
+	if c.MaxDecided < 0 {
+		errs = append(errs, fmt.Errorf("decider: MaxDecided must not be negative, got %d", c.MaxDecided))
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"TransactionTimeout", c.TransactionTimeout}, {"StableWait", c.StableWait},
+		{"IdempotencyWindow", c.IdempotencyWindow}, {"SessionTimeout", c.SessionTimeout},
+		{"RebalanceTimeout", c.RebalanceTimeout},
+	} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("decider: %s must not be negative, got %v", f.name, f.v))
+		}
+	}
+	if c.TransactionTimeout > 0 && c.TransactionTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("decider: TransactionTimeout must be at least 1s, got %v", c.TransactionTimeout))
+	}
+	if err := c.Rules.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("decider: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) withDefaults() Config {
+	if c.CommandsTopic == "" {
+		c.CommandsTopic = DefaultCommandsTopic
+	}
+	if c.EventsTopic == "" {
+		c.EventsTopic = DefaultEventsTopic
+	}
+	if c.ResultsTopic == "" {
+		c.ResultsTopic = DefaultResultsTopic
+	}
+	if c.Group == "" {
+		c.Group = DefaultGroup
+	}
+	if c.TransactionalID == "" {
+		c.TransactionalID = defaultTransactionalID()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = DefaultTransactionTimeout
+	}
+	if c.StableWait == 0 {
+		c.StableWait = c.TransactionTimeout + 5*time.Second
+	}
+	if c.IdempotencyWindow == 0 {
+		c.IdempotencyWindow = DefaultIdempotencyWindow
+	}
+	if c.MaxDecided == 0 {
+		c.MaxDecided = DefaultMaxDecided
+	}
+	return c
+}
+
+func defaultTransactionalID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return "streamview-decider-" + host + "-" + hex.EncodeToString(b[:])
+}

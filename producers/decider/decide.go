@@ -1,0 +1,151 @@
+package decider
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/producers/commandbus"
+	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/schemas"
+)
+
+// decide turns one command record into the records to produce: the
+// command's events, if any, and its result. An error means the command
+// could not be decoded now but may be later; the batch must be retried.
+func (d *Decider) decide(r *kgo.Record, o *overlay, now time.Time, t *tally) ([]*kgo.Record, error) {
+	key := string(r.Key)
+	cmd, err := d.codec.DecodeCommand(r.Value)
+	if err != nil {
+		if !permanent(err) {
+			return nil, err
+		}
+		t.undecodable++
+		id := producers.Header(r, commandbus.HeaderCommandID)
+		d.log.Warn("undecodable command", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+			"aggregate_id", key, "command_id", id, "err", err)
+		if id == "" {
+			return nil, nil // nobody to answer
+		}
+		t.rejected++
+		res := schemas.CommandResult{CommandID: id, ProductID: key, Status: schemas.StatusRejected, Code: schemas.RejectInvalid,
+			Reason: "undecodable command: " + err.Error(), DecidedAt: now}
+		return d.resultRecord(r, res, ""), nil
+	}
+	if cmd.ID == "" {
+		cmd.ID = producers.Header(r, commandbus.HeaderCommandID)
+	}
+	if cmd.ID == "" {
+		t.undecodable++
+		d.log.Warn("command without an ID; skipped", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+			"aggregate_id", key, "command_type", cmd.Type())
+		return nil, nil
+	}
+	log := d.log.With("topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "aggregate_id", cmd.ProductID,
+		"command_type", cmd.Type(), "command_id", cmd.ID)
+
+	if prev, ok := o.outcome(cmd.ID); ok {
+		// A retried request: answer as the first time, change nothing.
+		t.duplicates++
+		res := prev.result(cmd.ID, cmd.ProductID)
+		log.Debug("command decided before; answering again", "status", res.Status, "version", res.Version)
+		res.IdempotencyKey = cmd.IdempotencyKey
+		return d.resultRecord(r, res, cmd.Metadata.CorrelationID), nil
+	}
+
+	reject := func(code, reason string, version int64) []*kgo.Record {
+		t.rejected++
+		log.Debug("command rejected", "code", code, "reason", reason)
+		out := outcome{version: version, at: now.UnixMilli(), rejected: &rejection{code: code, reason: reason}}
+		o.decide(cmd.ID, out)
+		res := out.result(cmd.ID, cmd.ProductID)
+		res.IdempotencyKey = cmd.IdempotencyKey
+		return d.resultRecord(r, res, cmd.Metadata.CorrelationID)
+	}
+
+	if cmd.ProductID != "" && cmd.ProductID != key {
+		// Its product's events and commands may live on another
+		// partition; this owner cannot know the product's state.
+		return reject(schemas.RejectInvalid, fmt.Sprintf("command record key %q is not its productId %q", key, cmd.ProductID), 0), nil
+	}
+	s, broken := o.product(cmd.ProductID)
+	if broken != "" {
+		return reject(schemas.RejectConflict, "the product's state cannot be read now, retry later: "+broken, s.Version), nil
+	}
+	payloads, rej := product.Decide(s, cmd, d.cfg.Rules)
+	if rej != nil {
+		return reject(rej.Code, rej.Reason, s.Version), nil
+	}
+
+	correlation := cmd.Metadata.CorrelationID
+	if correlation == "" {
+		correlation = cmd.ID
+	}
+	next := s
+	events := make([]*kgo.Record, 0, len(payloads)+1)
+	for i, p := range payloads {
+		e := schemas.Event{
+			ID:            EventID(cmd.ID, i),
+			AggregateType: schemas.AggregateProduct,
+			AggregateID:   cmd.ProductID,
+			Version:       next.Version + 1,
+			Timestamp:     now,
+			Metadata:      schemas.Metadata{CorrelationID: correlation, CausationID: cmd.ID, UserID: cmd.Metadata.UserID},
+			Data:          p,
+		}
+		v, err := d.codec.EncodeEvent(e)
+		if err != nil {
+			log.Error("event does not encode; rejecting the command", "event_type", e.Type(), "err", err)
+			return reject(schemas.RejectInvalid, fmt.Sprintf("its %s event cannot be encoded: %v", e.Type(), err), s.Version), nil
+		}
+		events = append(events, &kgo.Record{
+			Topic:     d.cfg.EventsTopic,
+			Partition: r.Partition, // co-partitioned: the product's events live where its commands do
+			Key:       []byte(e.AggregateID),
+			Value:     v,
+			Headers:   producers.EventHeaders(e),
+			Timestamp: now,
+		})
+		next = product.Evolve(next, e)
+		log.Debug("event", "event_type", e.Type(), "version", e.Version)
+	}
+	o.products[cmd.ProductID] = next
+	t.accepted++
+	t.events += int64(len(events))
+	out := outcome{version: next.Version, at: now.UnixMilli()}
+	o.decide(cmd.ID, out)
+	res := out.result(cmd.ID, cmd.ProductID)
+	res.IdempotencyKey = cmd.IdempotencyKey
+	return append(events, d.resultRecord(r, res, correlation)...), nil
+}
+
+// resultRecord is the results-topic record of res.
+func (d *Decider) resultRecord(cmdRec *kgo.Record, res schemas.CommandResult, correlationID string) []*kgo.Record {
+	v, err := d.codec.EncodeResult(res)
+	if err != nil {
+		// Cannot happen with a sane codec; answer without the reason
+		// rather than not at all.
+		d.log.Error("result does not encode", "topic", d.cfg.ResultsTopic, "aggregate_id", res.ProductID, "command_id", res.CommandID, "err", err)
+		res.Reason = ""
+		if v, err = d.codec.EncodeResult(res); err != nil {
+			return nil
+		}
+	}
+	return []*kgo.Record{{
+		Topic:     d.cfg.ResultsTopic,
+		Key:       []byte(res.ProductID),
+		Value:     v,
+		Headers:   commandbus.ResultHeaders(res, correlationID),
+		Timestamp: res.DecidedAt,
+	}}
+}
+
+// permanent reports whether a decode error will happen again with the same
+// bytes.
+func permanent(err error) bool {
+	return errors.Is(err, schemas.ErrMalformed) || errors.Is(err, schemas.ErrUnknownSchema) ||
+		errors.Is(err, schemas.ErrUnknownType) || errors.Is(err, schemas.ErrNoRegistry)
+}

@@ -1,0 +1,376 @@
+package decider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/schemas"
+)
+
+// Codec is the wire format the decider reads and writes; *schemas.Codec
+// is one.
+type Codec interface {
+	DecodeCommand([]byte) (schemas.Command, error)
+	EncodeEvent(schemas.Event) ([]byte, error)
+	DecodeEvent([]byte) (schemas.Event, error)
+	EncodeResult(schemas.CommandResult) ([]byte, error)
+}
+
+// Decider runs the product aggregate on the commands topic; see the
+// package documentation.
+type Decider struct {
+	cfg   Config
+	codec Codec
+	log   *slog.Logger
+	reg   *registry
+	stats counters
+
+	// crash, when set (tests only), is asked after a batch's records are
+	// produced and before its transaction ends; true makes the session
+	// vanish there, as a killed process would.
+	crash func() bool
+}
+
+// New returns a decider for cfg.
+func New(cfg Config, codec Codec) (*Decider, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if codec == nil {
+		return nil, errors.New("decider: nil codec")
+	}
+	cfg = cfg.withDefaults()
+	return &Decider{cfg: cfg, codec: codec, log: cfg.Logger, reg: newRegistry()}, nil
+}
+
+// Config is the decider's configuration with defaults filled in.
+func (d *Decider) Config() Config { return d.cfg }
+
+// ErrNotCopartitioned is returned by Run when the commands and events
+// topics have different partition counts.
+var ErrNotCopartitioned = errors.New("decider: commands and events topics are not co-partitioned")
+
+// errCrashed ends a session that the crash hook killed.
+var errCrashed = errors.New("decider: crashed (test hook)")
+
+// maxFailedSessions is how many sessions in a row may fail without
+// committing anything before Run gives up.
+const maxFailedSessions = 5
+
+// Run decides commands until ctx ends, then finishes the batch in hand,
+// leaves the group and returns nil. It returns an error when the topics are
+// missing or not co-partitioned, or when sessions keep failing.
+func (d *Decider) Run(ctx context.Context) error {
+	if err := d.checkTopics(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	failed := 0
+	for {
+		progressed, err := d.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, errCrashed) {
+			return err
+		}
+		if progressed {
+			failed = 0
+		}
+		failed++
+		if failed > maxFailedSessions {
+			return fmt.Errorf("decider: %d sessions in a row failed; last: %w", failed, err)
+		}
+		wait := time.Duration(failed) * time.Second
+		d.log.Error("decider session failed; starting a new one", "err", err, "in", wait, "attempt", failed)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// checkTopics makes sure the topics exist and that commands and events are
+// co-partitioned. A topic just created may take a moment to show up
+// everywhere, so missing topics are asked for again for a while.
+func (d *Decider) checkTopics(ctx context.Context) error {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(d.cfg.Brokers...)}, d.cfg.ClientOpts...)...)
+	if err != nil {
+		return fmt.Errorf("decider: client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(topicWait)
+	for {
+		err := d.topicsReady(ctx, adm)
+		if err == nil || errors.Is(err, ErrNotCopartitioned) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// topicWait bounds how long Run waits for its topics to show up.
+const topicWait = 15 * time.Second
+
+func (d *Decider) topicsReady(ctx context.Context, adm *kadm.Client) error {
+	topics := []string{d.cfg.CommandsTopic, d.cfg.EventsTopic, d.cfg.ResultsTopic}
+	tds, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("decider: list topics: %w", err)
+	}
+	var errs []error
+	for _, t := range topics {
+		td, ok := tds[t]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("decider: topic %s does not exist (run `streamview topics apply`)", t))
+		case td.Err != nil:
+			errs = append(errs, fmt.Errorf("decider: topic %s: %w (run `streamview topics apply`)", t, td.Err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if c, e := len(tds[d.cfg.CommandsTopic].Partitions), len(tds[d.cfg.EventsTopic].Partitions); c != e {
+		return fmt.Errorf("%w: %s has %d partitions, %s has %d", ErrNotCopartitioned, d.cfg.CommandsTopic, c, d.cfg.EventsTopic, e)
+	}
+	return nil
+}
+
+// session runs one group membership with one transactional producer. It
+// reports whether any transaction committed.
+func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
+	d.stats.sessions.Add(1)
+	drop := func(_ context.Context, _ *kgo.Client, m map[string][]int32) { d.reg.drop(m[d.cfg.CommandsTopic]) }
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(d.cfg.Brokers...),
+		kgo.ConsumerGroup(d.cfg.Group),
+		kgo.ConsumeTopics(d.cfg.CommandsTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.TransactionalID(d.cfg.TransactionalID),
+		kgo.TransactionTimeout(d.cfg.TransactionTimeout),
+		kgo.RecordPartitioner(partitioner{events: d.cfg.EventsTopic}),
+		kgo.ProducerLinger(0),
+		kgo.FetchMaxWait(time.Second),
+		// A newly assigned partition starts without state; a revoked or
+		// lost one forgets it (another member may change it now).
+		kgo.OnPartitionsAssigned(drop),
+		kgo.OnPartitionsRevoked(drop),
+		kgo.OnPartitionsLost(drop),
+	}
+	if d.cfg.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(d.cfg.SessionTimeout), kgo.HeartbeatInterval(d.cfg.SessionTimeout/4))
+	}
+	if d.cfg.RebalanceTimeout > 0 {
+		opts = append(opts, kgo.RebalanceTimeout(d.cfg.RebalanceTimeout))
+	}
+	sess, err := kgo.NewGroupTransactSession(append(opts, d.cfg.ClientOpts...)...)
+	if err != nil {
+		return false, fmt.Errorf("decider: group session: %w", err)
+	}
+	crashed := false
+	defer func() {
+		d.reg.dropAll()
+		if crashed {
+			go sess.Close() // its connections are gone; let it give up on its own
+			return
+		}
+		sess.Close()
+	}()
+
+	// Loading the producer ID with our transactional ID fences an earlier
+	// producer with the same ID and ends its open transaction, so nothing
+	// of it can commit after we have read the events.
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	_, _, err = sess.Client().ProducerID(pctx)
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("decider: init producer %s: %w", d.cfg.TransactionalID, err)
+	}
+	d.log.Info("decider session started", "group", d.cfg.Group, "topic", d.cfg.CommandsTopic, "transactional_id", d.cfg.TransactionalID)
+
+	adm := kadm.NewClient(sess.Client())
+	for {
+		fetches := sess.PollRecords(ctx, d.cfg.MaxBatch)
+		if ctx.Err() != nil {
+			return progressed, nil
+		}
+		if fetches.IsClientClosed() {
+			return progressed, errors.New("decider: client closed")
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			d.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+		})
+		recs := fetches.Records()
+		if len(recs) == 0 {
+			continue
+		}
+		committed, err := d.batch(ctx, sess, adm, recs)
+		if errors.Is(err, errCrashed) {
+			crashed = true
+			return progressed, err
+		}
+		if err != nil {
+			return progressed, err
+		}
+		progressed = progressed || committed
+	}
+}
+
+// batchTimeout bounds finishing a batch once it is under way.
+const batchTimeout = time.Minute
+
+// batch decides recs in one transaction. An error means the session must
+// end: the transaction's outcome is unknown or the producer is fenced.
+func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm *kadm.Client, recs []*kgo.Record) (bool, error) {
+	// A shutdown lets the transaction in hand finish, for as long as the
+	// broker would keep it open anyway.
+	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	defer cancel()
+	defer context.AfterFunc(ctx, func() { time.AfterFunc(d.cfg.TransactionTimeout, cancel) })()
+
+	overlays, err := d.states(ctx, adm, recs)
+	if err != nil {
+		// Without state nothing can be decided: rewind to the committed
+		// offsets (an empty aborted transaction does that) and retry.
+		if ctx.Err() == nil {
+			d.log.Warn("cannot build partition state; retrying the batch", "topic", d.cfg.EventsTopic, "err", err)
+		}
+		if err := sess.Begin(); err != nil {
+			return false, fmt.Errorf("decider: begin transaction: %w", err)
+		}
+		if _, err := sess.End(work, kgo.TryAbort); err != nil {
+			return false, fmt.Errorf("decider: abort transaction: %w", err)
+		}
+		d.stats.aborted.Add(1)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+		return false, nil
+	}
+
+	if err := sess.Begin(); err != nil {
+		return false, fmt.Errorf("decider: begin transaction: %w", err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var (
+		out []*kgo.Record
+		t   tally
+	)
+	for _, r := range recs {
+		rs, err := d.decide(r, overlays[r.Partition], now, &t)
+		if err != nil {
+			// A decode that may work later (a schema registry that does
+			// not answer): abort, and the batch comes again.
+			d.log.Warn("cannot decode command now; retrying the batch", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+				"aggregate_id", string(r.Key), "err", err)
+			if _, err := sess.End(work, kgo.TryAbort); err != nil {
+				return false, fmt.Errorf("decider: abort transaction: %w", err)
+			}
+			d.stats.aborted.Add(1)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			return false, nil
+		}
+		out = append(out, rs...)
+	}
+
+	promise := kgo.AbortingFirstErrPromise(sess.Client())
+	for _, r := range out {
+		sess.Produce(work, r, promise.Promise())
+	}
+	perr := promise.Err()
+	if perr != nil {
+		d.log.Warn("produce failed; aborting the batch", "err", perr, "commands", len(recs))
+	}
+	if d.crash != nil && d.crash() {
+		return false, errCrashed
+	}
+	committed, err := sess.End(work, kgo.TransactionEndTry(perr == nil))
+	if err != nil {
+		d.stats.aborted.Add(1)
+		return false, fmt.Errorf("decider: end transaction of %d commands: %w", len(recs), err)
+	}
+	if !committed {
+		// Nothing of the batch landed; the session has rewound to the
+		// committed offsets and the states never saw the batch.
+		d.stats.aborted.Add(1)
+		d.log.Info("transaction aborted; its commands come again", "commands", len(recs))
+		return false, nil
+	}
+	oldest := now.Add(-d.cfg.IdempotencyWindow).UnixMilli()
+	for _, o := range overlays {
+		o.commit(oldest, d.cfg.MaxDecided)
+	}
+	d.stats.committed.Add(1)
+	d.stats.add(t)
+	return true, nil
+}
+
+// states returns an overlay over the state of each partition in recs,
+// rebuilding the states the registry lacks.
+func (d *Decider) states(ctx context.Context, adm *kadm.Client, recs []*kgo.Record) (map[int32]*overlay, error) {
+	var (
+		missing []int32
+		gens    = map[int32]uint64{}
+		out     = map[int32]*overlay{}
+	)
+	for _, r := range recs {
+		if _, seen := gens[r.Partition]; seen {
+			continue
+		}
+		st, gen := d.reg.get(r.Partition)
+		gens[r.Partition] = gen
+		if st == nil {
+			missing = append(missing, r.Partition)
+			continue
+		}
+		out[r.Partition] = newOverlay(st)
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	slices.Sort(missing)
+	built, err := d.rebuild(ctx, adm, missing)
+	if err != nil {
+		return nil, err
+	}
+	for p, st := range built {
+		if !d.reg.install(p, st, gens[p]) {
+			return nil, fmt.Errorf("partition %d was revoked while its state was rebuilt", p)
+		}
+		out[p] = newOverlay(st)
+	}
+	return out, nil
+}
+
+// partitioner puts events on the partition number of their command (set
+// on the record) and keys everything else by hash.
+type partitioner struct{ events string }
+
+func (p partitioner) ForTopic(t string) kgo.TopicPartitioner {
+	if t == p.events {
+		return kgo.ManualPartitioner().ForTopic(t)
+	}
+	return kgo.StickyKeyPartitioner(nil).ForTopic(t)
+}

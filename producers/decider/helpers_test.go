@@ -1,0 +1,378 @@
+package decider
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/producers/commandbus"
+	"github.com/streamview/streamview/schemas"
+)
+
+// kafka returns the real brokers in the integration tier, and otherwise an
+// in-process kfake cluster whose group timeouts allow the short session
+// timeouts the crash tests use (testenv.KafkaOrFake's cluster keeps
+// kfake's 6s minimum).
+func kafka(t testing.TB) []string {
+	t.Helper()
+	if !testing.Short() && os.Getenv("KAFKA_BROKERS") != "" {
+		return testenv.Kafka(t)
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+// fixture is a set of co-partitioned topics on a cluster, with a codec.
+type fixture struct {
+	brokers                  []string
+	commands, events, result string
+	group                    string
+	codec                    *schemas.Codec
+	adm                      *kadm.Client
+}
+
+func newFixture(t testing.TB, partitions int32) *fixture {
+	t.Helper()
+	brokers := kafka(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	f := &fixture{
+		brokers:  brokers,
+		commands: testenv.Name("t.commands"),
+		events:   testenv.Name("t.events"),
+		result:   testenv.Name("t.results"),
+		group:    testenv.Name("t.decider"),
+		adm:      kadm.NewClient(cl),
+	}
+	ctx := context.Background()
+	forever := "-1"
+	for _, tc := range []struct {
+		name string
+		cfg  map[string]*string
+	}{
+		{f.commands, nil},
+		{f.events, map[string]*string{"retention.ms": &forever}},
+		{f.result, nil},
+	} {
+		if _, err := f.adm.CreateTopic(ctx, partitions, 1, tc.cfg, tc.name); err != nil {
+			t.Fatalf("create topic %s: %v", tc.name, err)
+		}
+	}
+	t.Cleanup(func() { f.adm.DeleteTopics(context.Background(), f.commands, f.events, f.result) })
+	if f.codec, err = schemas.NewCodec(); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) config() Config {
+	return Config{
+		Brokers: f.brokers, CommandsTopic: f.commands, EventsTopic: f.events, ResultsTopic: f.result,
+		Group: f.group, TransactionalID: testenv.Name("t.txn"),
+		Logger:     testLogger(),
+		ClientOpts: kgoLog(),
+	}
+}
+
+// kgoLog logs the Kafka clients to stderr when KGO_LOG is set.
+func kgoLog() []kgo.Opt {
+	if os.Getenv("KGO_LOG") == "" {
+		return nil
+	}
+	lvl := kgo.LogLevelInfo
+	if os.Getenv("KGO_LOG") == "debug" {
+		lvl = kgo.LogLevelDebug
+	}
+	return []kgo.Opt{kgo.WithLogger(kgo.BasicLogger(os.Stderr, lvl, nil))}
+}
+
+// running is a decider running in the background.
+type running struct {
+	d      *Decider
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (f *fixture) start(t testing.TB, cfg Config, crash func(*Decider) bool) *running {
+	t.Helper()
+	d, err := New(cfg, f.codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if crash != nil {
+		d.crash = func() bool { return crash(d) }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{d: d, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- d.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// stop ends a decider cleanly (or notes that it crashed).
+func (r *running) stop(t testing.TB) {
+	t.Helper()
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	if err := <-r.done; err != nil && !errors.Is(err, errCrashed) {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+// bus is the API side: a sender and a results reader.
+type bus struct {
+	send    *commandbus.Sender
+	results *commandbus.Results
+}
+
+func (f *fixture) bus(t testing.TB) *bus {
+	t.Helper()
+	res, err := commandbus.NewResults(commandbus.ResultsConfig{
+		Brokers: f.brokers, Topic: f.result, CommandsTopic: f.commands, LookBack: -1,
+	}, f.codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: f.brokers, Topic: f.commands, Tracker: res}, f.codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- res.Run(ctx) }()
+	t.Cleanup(func() {
+		snd.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Results.Run: %v", err)
+		}
+	})
+	return &bus{send: snd, results: res}
+}
+
+// do sends cmd and waits for its result.
+func (b *bus) do(t testing.TB, cmd schemas.Command) schemas.CommandResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := b.send.Send(ctx, cmd); err != nil {
+		t.Fatalf("send %s: %v", cmd.Type(), err)
+	}
+	res, err := b.results.Wait(ctx, cmd.ID)
+	if err != nil {
+		t.Fatalf("wait for %s %s: %v", cmd.Type(), cmd.ID, err)
+	}
+	return res
+}
+
+// produceCommands writes cmds to the commands topic as the Sender would,
+// but in bulk.
+func (f *fixture) produceCommands(t testing.TB, cmds []schemas.Command) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.brokers...), kgo.DefaultProduceTopic(f.commands))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var (
+		mu   sync.Mutex
+		perr error
+	)
+	for _, c := range cmds {
+		v, err := f.codec.EncodeCommand(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl.Produce(context.Background(), &kgo.Record{Key: []byte(c.ProductID), Value: v, Headers: commandbus.CommandHeaders(c)},
+			func(_ *kgo.Record, err error) {
+				if err != nil {
+					mu.Lock()
+					perr = err
+					mu.Unlock()
+				}
+			})
+	}
+	if err := cl.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if perr != nil {
+		t.Fatal(perr)
+	}
+}
+
+// readAll reads topic from its start to its last stable offset,
+// read_committed, once no transaction is open on it any more.
+func (f *fixture) readAll(t testing.TB, topic string) []*kgo.Record {
+	t.Helper()
+	ctx := context.Background()
+	var ends kadm.ListedOffsets
+	testenv.Eventually(t, 60*time.Second, func() error {
+		hw, err := f.adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return err
+		}
+		lso, err := f.adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			return err
+		}
+		var open []int32
+		lso.Each(func(o kadm.ListedOffset) {
+			if h, _ := hw.Lookup(o.Topic, o.Partition); o.Offset < h.Offset {
+				open = append(open, o.Partition)
+			}
+		})
+		if len(open) > 0 {
+			return fmt.Errorf("transactions open on %s partitions %v", topic, open)
+		}
+		ends = lso
+		return nil
+	})
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	deadline := time.Now().Add(60 * time.Second)
+	for len(want) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("reading %s: partitions %v not read to their end", topic, want)
+		}
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
+				delete(want, r.Partition)
+			}
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+		})
+		if n == 0 {
+			break // the last records before the end were aborted
+		}
+	}
+	return out
+}
+
+func (f *fixture) readEvents(t testing.TB) []schemas.Event {
+	t.Helper()
+	var out []schemas.Event
+	for _, r := range f.readAll(t, f.events) {
+		e, err := f.codec.DecodeEvent(r.Value)
+		if err != nil {
+			t.Fatalf("event at partition %d offset %d: %v", r.Partition, r.Offset, err)
+		}
+		if string(r.Key) != e.AggregateID {
+			t.Errorf("event %s keyed %q, want its aggregate ID %s", e.ID, r.Key, e.AggregateID)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func (f *fixture) readResults(t testing.TB) []schemas.CommandResult {
+	t.Helper()
+	var out []schemas.CommandResult
+	for _, r := range f.readAll(t, f.result) {
+		res, err := f.codec.DecodeResult(r.Value)
+		if err != nil {
+			t.Fatalf("result at partition %d offset %d: %v", r.Partition, r.Offset, err)
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+// netCut is a dialer whose connections can all be cut at once, to kill a
+// client as a crashed process would: no leave, no abort, no commit. Armed
+// with an API key, it cuts just before a request of that kind is sent.
+type netCut struct {
+	mu     sync.Mutex
+	cut    bool
+	conns  []net.Conn
+	cutOn  atomic.Int32 // API key, or -1
+	killed chan struct{}
+}
+
+func newNetCut() *netCut {
+	n := &netCut{killed: make(chan struct{})}
+	n.cutOn.Store(-1)
+	return n
+}
+
+func (n *netCut) dial(ctx context.Context, network, host string) (net.Conn, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cut {
+		return nil, errors.New("network cut")
+	}
+	c, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, host)
+	if err != nil {
+		return nil, err
+	}
+	n.conns = append(n.conns, c)
+	return cutConn{Conn: c, n: n}, nil
+}
+
+func (n *netCut) kill() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cut {
+		return
+	}
+	n.cut = true
+	for _, c := range n.conns {
+		c.Close()
+	}
+	close(n.killed)
+}
+
+type cutConn struct {
+	net.Conn
+	n *netCut
+}
+
+// Write sees one whole request: 4 bytes of size, then the API key.
+func (c cutConn) Write(b []byte) (int, error) {
+	if k := c.n.cutOn.Load(); k >= 0 && len(b) >= 6 && int32(binary.BigEndian.Uint16(b[4:6])) == k {
+		c.n.kill()
+		return 0, errors.New("network cut")
+	}
+	return c.Conn.Write(b)
+}
+
+func kadmClient(cl *kgo.Client) *kadm.Client { return kadm.NewClient(cl) }

@@ -1,0 +1,306 @@
+package decider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/schemas"
+)
+
+// rebuildIdle ends the read of a partition whose last records before its
+// stable offset were aborted: read_committed never returns those, so the
+// read cannot see that it reached the end, but a fetch behind the end
+// answers at once, so a poll that stays empty this long is at the end.
+const rebuildIdle = 3 * time.Second
+
+// rebuild builds the states of partitions ps from the events topic.
+func (d *Decider) rebuild(ctx context.Context, adm *kadm.Client, ps []int32) (map[int32]*partState, error) {
+	began := time.Now()
+	topic := d.cfg.EventsTopic
+	ends, err := d.stableEnds(ctx, adm, ps)
+	if err != nil {
+		return nil, err
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: list start offsets of %s: %w", topic, err)
+	}
+
+	states := make(map[int32]*partState, len(ps))
+	from := map[int32]kgo.Offset{}
+	for _, p := range ps {
+		states[p] = newPartState()
+		s, _ := starts.Lookup(topic, p)
+		if ends[p] > s.Offset {
+			from[p] = kgo.NewOffset().At(s.Offset)
+		}
+	}
+	var read int64
+	if len(from) > 0 {
+		if read, err = d.read(ctx, from, ends, states); err != nil {
+			return nil, err
+		}
+	}
+
+	took := time.Since(began)
+	d.stats.rebuilds.Add(int64(len(ps)))
+	d.stats.rebuildEvents.Add(read)
+	d.stats.rebuildNanos.Add(int64(took))
+	for _, p := range ps {
+		d.log.Info("partition state rebuilt", "topic", topic, "partition", p, "offset", ends[p],
+			"products", len(states[p].products), "commands_remembered", len(states[p].decided), "took", took)
+	}
+	return states, nil
+}
+
+// stableEnds returns the last stable offset of each partition in ps once no
+// transaction that was open on it when asked is open any more, or once
+// StableWait has passed.
+func (d *Decider) stableEnds(ctx context.Context, adm *kadm.Client, ps []int32) (map[int32]int64, error) {
+	topic := d.cfg.EventsTopic
+	hw, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = hw.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: list end offsets of %s: %w", topic, err)
+	}
+	deadline := time.Now().Add(d.cfg.StableWait)
+	delay := 10 * time.Millisecond
+	for {
+		lso, err := adm.ListCommittedOffsets(ctx, topic)
+		if err == nil {
+			err = lso.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rebuild: list stable offsets of %s: %w", topic, err)
+		}
+		ends := make(map[int32]int64, len(ps))
+		var open []int32
+		for _, p := range ps {
+			l, ok := lso.Lookup(topic, p)
+			if !ok {
+				return nil, fmt.Errorf("rebuild: %s has no partition %d", topic, p)
+			}
+			ends[p] = l.Offset
+			if h, _ := hw.Lookup(topic, p); l.Offset < h.Offset {
+				open = append(open, p)
+			}
+		}
+		if len(open) == 0 {
+			return ends, nil
+		}
+		if time.Now().After(deadline) {
+			d.log.Warn("transactions still open on events partitions; reading up to their last stable offset",
+				"topic", topic, "partitions", open, "waited", d.cfg.StableWait)
+			return ends, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 250*time.Millisecond)
+	}
+}
+
+// read folds the events of partitions from their offsets up to ends into
+// states, decoding while the next fetch runs.
+func (d *Decider) read(ctx context.Context, from map[int32]kgo.Offset, ends map[int32]int64, states map[int32]*partState) (int64, error) {
+	topic := d.cfg.EventsTopic
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(d.cfg.Brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(), // markers show where a transaction ended
+		kgo.FetchMaxBytes(64 << 20),
+		kgo.FetchMaxPartitionBytes(16 << 20),
+		kgo.FetchMaxWait(250 * time.Millisecond),
+	}, d.cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return 0, fmt.Errorf("rebuild: client: %w", err)
+	}
+	defer cl.Close()
+
+	// Decoding is most of the work and needs no order: chunks of records
+	// are decoded on every core, and each partition's folder takes its
+	// chunks back in fetch order.
+	oldest := time.Now().Add(-d.cfg.IdempotencyWindow).UnixMilli()
+	jobs := make(chan decodeJob)
+	var decoders sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		decoders.Go(func() {
+			for j := range jobs {
+				j.done <- d.decodeChunk(j.recs, ends[j.recs[0].Partition])
+			}
+		})
+	}
+	var (
+		wg      sync.WaitGroup
+		feeds   = map[int32]chan chan []decoded{}
+		folders = map[int32]*folder{}
+	)
+	for p := range from {
+		f := &folder{d: d, st: states[p], oldest: oldest}
+		ch := make(chan chan []decoded, 8)
+		feeds[p], folders[p] = ch, f
+		wg.Go(func() {
+			for done := range ch {
+				f.fold(<-done)
+			}
+		})
+	}
+	send := func(p int32, recs []*kgo.Record) {
+		done := make(chan []decoded, 1)
+		feeds[p] <- done
+		jobs <- decodeJob{recs: recs, done: done}
+	}
+	finish := func() {
+		for _, ch := range feeds {
+			close(ch)
+		}
+		close(jobs)
+		decoders.Wait()
+		wg.Wait()
+	}
+
+	remaining := len(from)
+	for remaining > 0 {
+		pctx, cancel := context.WithTimeout(ctx, rebuildIdle)
+		fetches := cl.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			finish()
+			return 0, ctx.Err()
+		}
+		var ferr error
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && ferr == nil {
+				ferr = fmt.Errorf("rebuild: fetch %s partition %d: %w", t, p, err)
+			}
+		})
+		if ferr != nil {
+			finish()
+			return 0, ferr
+		}
+		got := 0
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			ch, ok := feeds[fp.Partition]
+			if !ok || len(fp.Records) == 0 {
+				return
+			}
+			got += len(fp.Records)
+			last := fp.Records[len(fp.Records)-1].Offset
+			for recs := range slices.Chunk(fp.Records, 2048) {
+				send(fp.Partition, recs)
+			}
+			if last+1 >= ends[fp.Partition] {
+				close(ch)
+				delete(feeds, fp.Partition)
+				remaining--
+				cl.PauseFetchPartitions(map[string][]int32{topic: {fp.Partition}})
+			}
+		})
+		if got == 0 {
+			var idle []int32
+			for p := range feeds {
+				idle = append(idle, p)
+			}
+			slices.Sort(idle)
+			d.log.Info("rebuild read went idle before the stable offset (aborted records at the end); taking it as the end",
+				"topic", topic, "partitions", idle)
+			break
+		}
+	}
+	finish()
+
+	var read int64
+	for _, f := range folders {
+		read += f.read
+	}
+	return read, nil
+}
+
+type decodeJob struct {
+	recs []*kgo.Record
+	done chan []decoded
+}
+
+// decoded is one event record, decoded.
+type decoded struct {
+	rec *kgo.Record
+	e   schemas.Event
+	err error
+}
+
+// decodeChunk decodes the event records of recs before end.
+func (d *Decider) decodeChunk(recs []*kgo.Record, end int64) []decoded {
+	out := make([]decoded, 0, len(recs))
+	for _, r := range recs {
+		if r.Offset >= end || r.Attrs.IsControl() {
+			continue
+		}
+		e, err := d.codec.DecodeEvent(r.Value)
+		out = append(out, decoded{rec: r, e: e, err: err})
+	}
+	return out
+}
+
+// folder folds one partition's events into its state, in order.
+type folder struct {
+	d      *Decider
+	st     *partState
+	oldest int64
+	read   int64
+}
+
+func (f *folder) fold(chunk []decoded) {
+	log := f.d.log
+	for _, c := range chunk {
+		f.read++
+		r, e := c.rec, c.e
+		if c.err != nil {
+			// The product's later commands would be decided on a state
+			// that misses this event; refuse them instead.
+			id := string(r.Key)
+			f.st.broken[id] = fmt.Sprintf("event at %s partition %d offset %d does not decode: %v", r.Topic, r.Partition, r.Offset, c.err)
+			f.d.stats.undecodableEvents.Add(1)
+			log.Error("undecodable event; refusing the product's commands", "topic", r.Topic, "partition", r.Partition,
+				"offset", r.Offset, "aggregate_id", id, "err", c.err)
+			continue
+		}
+		if e.AggregateType != "" && e.AggregateType != schemas.AggregateProduct {
+			continue
+		}
+		s := f.st.products[e.AggregateID]
+		switch {
+		case e.Version <= s.Version:
+			log.Warn("skipping event at or below the product's version", "topic", r.Topic, "partition", r.Partition,
+				"offset", r.Offset, "aggregate_id", e.AggregateID, "event_type", e.Type(), "version", e.Version, "at", s.Version)
+			continue
+		case e.Version != s.Version+1:
+			log.Warn("gap in the product's versions", "topic", r.Topic, "partition", r.Partition,
+				"offset", r.Offset, "aggregate_id", e.AggregateID, "event_type", e.Type(), "version", e.Version, "at", s.Version)
+		}
+		f.st.products[e.AggregateID] = product.Evolve(s, e)
+		if cid := e.Metadata.CausationID; cid != "" {
+			if at := e.Timestamp.UnixMilli(); at >= f.oldest {
+				f.st.remember(cid, outcome{version: e.Version, at: at})
+			}
+		}
+	}
+	f.st.forget(f.oldest, f.d.cfg.MaxDecided)
+}

@@ -1,0 +1,178 @@
+package decider
+
+import (
+	"sync"
+
+	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/schemas"
+)
+
+// outcome is a decided command, enough to answer it again; small, since a
+// partition remembers up to MaxDecided of them. The product ID is not kept:
+// a command ID names one request to one product.
+type outcome struct {
+	version  int64
+	at       int64      // decided, Unix ms
+	rejected *rejection // nil: accepted
+}
+
+type rejection struct{ code, reason string }
+
+func (o outcome) result(commandID, productID string) schemas.CommandResult {
+	r := schemas.CommandResult{
+		CommandID: commandID, ProductID: productID, Status: schemas.StatusAccepted, Version: o.version, DecidedAt: msTime(o.at),
+	}
+	if o.rejected != nil {
+		r.Status, r.Code, r.Reason = schemas.StatusRejected, o.rejected.code, o.rejected.reason
+	}
+	return r
+}
+
+type decidedRef struct {
+	id string
+	at int64
+}
+
+// partState is what the decider knows of one commands partition: the
+// products of its events partition and the command IDs decided lately.
+// Only the Run goroutine reads or writes it.
+type partState struct {
+	products map[string]product.State
+	// broken names products whose state cannot be trusted (an event of
+	// theirs did not decode), with why; their commands are rejected.
+	broken  map[string]string
+	decided map[string]outcome
+	order   []decidedRef // decided in insertion order, for forgetting
+	head    int
+}
+
+func newPartState() *partState {
+	return &partState{products: map[string]product.State{}, broken: map[string]string{}, decided: map[string]outcome{}}
+}
+
+// remember notes a decided command ID.
+func (s *partState) remember(id string, o outcome) {
+	s.decided[id] = o
+	s.order = append(s.order, decidedRef{id: id, at: o.at})
+}
+
+// forget drops remembered command IDs decided before oldest (Unix ms) and
+// the oldest beyond max.
+func (s *partState) forget(oldest int64, max int) {
+	for s.head < len(s.order) {
+		r := s.order[s.head]
+		if r.at >= oldest && len(s.decided) <= max {
+			break
+		}
+		if o, ok := s.decided[r.id]; ok && o.at == r.at {
+			delete(s.decided, r.id)
+		}
+		s.order[s.head] = decidedRef{}
+		s.head++
+	}
+	if s.head > 1024 && s.head > len(s.order)/2 {
+		s.order = append([]decidedRef(nil), s.order[s.head:]...)
+		s.head = 0
+	}
+}
+
+// overlay holds one batch's changes to a partition's state until its
+// transaction commits.
+type overlay struct {
+	base     *partState
+	products map[string]product.State
+	decided  map[string]outcome
+	order    []decidedRef
+}
+
+func newOverlay(base *partState) *overlay {
+	return &overlay{base: base, products: map[string]product.State{}, decided: map[string]outcome{}}
+}
+
+func (o *overlay) product(id string) (product.State, string) {
+	if s, ok := o.products[id]; ok {
+		return s, ""
+	}
+	return o.base.products[id], o.base.broken[id]
+}
+
+func (o *overlay) outcome(commandID string) (outcome, bool) {
+	if out, ok := o.decided[commandID]; ok {
+		return out, true
+	}
+	out, ok := o.base.decided[commandID]
+	return out, ok
+}
+
+func (o *overlay) decide(commandID string, out outcome) {
+	o.decided[commandID] = out
+	o.order = append(o.order, decidedRef{id: commandID, at: out.at})
+}
+
+// commit merges the overlay into its base.
+func (o *overlay) commit(oldest int64, max int) {
+	for id, s := range o.products {
+		o.base.products[id] = s
+	}
+	for _, r := range o.order {
+		o.base.remember(r.id, o.decided[r.id])
+	}
+	o.base.forget(oldest, max)
+}
+
+// registry holds the states of the partitions this member owns. The Run
+// goroutine reads and installs states; the group's callbacks drop them.
+// A generation per partition, bumped on every drop, keeps a rebuild that
+// raced with a revocation from installing a state that is stale.
+type registry struct {
+	mu    sync.Mutex
+	parts map[int32]*partState
+	gen   map[int32]uint64
+}
+
+func newRegistry() *registry {
+	return &registry{parts: map[int32]*partState{}, gen: map[int32]uint64{}}
+}
+
+func (r *registry) get(p int32) (*partState, uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.parts[p], r.gen[p]
+}
+
+// install sets p's state unless p was dropped since gen was read.
+func (r *registry) install(p int32, s *partState, gen uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gen[p] != gen {
+		return false
+	}
+	r.parts[p] = s
+	return true
+}
+
+func (r *registry) drop(ps []int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range ps {
+		delete(r.parts, p)
+		r.gen[p]++
+	}
+}
+
+func (r *registry) dropAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for p := range r.parts {
+		delete(r.parts, p)
+	}
+	for p := range r.gen {
+		r.gen[p]++
+	}
+}
+
+func (r *registry) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.parts)
+}

@@ -1,0 +1,82 @@
+package decider
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/schemas"
+)
+
+func TestForget(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		oldest int64
+		max    int
+		want   []string
+	}{
+		{"keeps all", 0, 10, []string{"c0", "c1", "c2", "c3", "c4"}},
+		{"by age", 3, 10, []string{"c3", "c4"}},
+		{"by count", 0, 2, []string{"c3", "c4"}},
+		{"both", 4, 3, []string{"c4"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newPartState()
+			for i := range 5 {
+				s.remember(fmt.Sprintf("c%d", i), outcome{version: int64(i), at: int64(i)})
+			}
+			s.forget(tc.oldest, tc.max)
+			if len(s.decided) != len(tc.want) {
+				t.Errorf("remembers %d, want %v", len(s.decided), tc.want)
+			}
+			for _, id := range tc.want {
+				if _, ok := s.decided[id]; !ok {
+					t.Errorf("forgot %s", id)
+				}
+			}
+		})
+	}
+}
+
+func TestOverlay(t *testing.T) {
+	base := newPartState()
+	base.products["p"] = product.State{Exists: true, Version: 1}
+	base.broken["q"] = "bad event"
+	base.remember("old", outcome{version: 1, at: 1})
+
+	o := newOverlay(base)
+	o.products["p"] = product.State{Exists: true, Version: 2}
+	o.decide("new", outcome{version: 2, at: 2, rejected: &rejection{code: schemas.RejectConflict, reason: "x"}})
+	if s, _ := o.product("p"); s.Version != 2 {
+		t.Errorf("overlay product version %d, want 2", s.Version)
+	}
+	if _, broken := o.product("q"); broken == "" {
+		t.Error("overlay hides a broken product")
+	}
+	if _, ok := o.outcome("old"); !ok {
+		t.Error("overlay hides the base's outcomes")
+	}
+	if base.products["p"].Version != 1 || len(base.decided) != 1 {
+		t.Fatal("overlay changed its base before commit")
+	}
+
+	// An abort is dropping the overlay; a commit merges it.
+	o.commit(0, 10)
+	if base.products["p"].Version != 2 {
+		t.Errorf("base version %d after commit, want 2", base.products["p"].Version)
+	}
+	out, ok := base.decided["new"]
+	if res := out.result("new", "p"); !ok || res.Status != schemas.StatusRejected || res.Code != schemas.RejectConflict || res.ProductID != "p" {
+		t.Errorf("committed outcome %+v", res)
+	}
+}
+
+func TestEventID(t *testing.T) {
+	a, b := EventID("cmd", 0), EventID("cmd", 1)
+	if a == b || a != EventID("cmd", 0) || EventID("cmd2", 0) == a {
+		t.Errorf("EventID not deterministic and distinct: %s %s", a, b)
+	}
+	if len(a) != 36 || a[14] != '5' {
+		t.Errorf("EventID %s is not a version-5 UUID", a)
+	}
+}

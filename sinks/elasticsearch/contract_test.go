@@ -1,0 +1,16 @@
+package elasticsearch_test
+
+import (
+	"testing"
+
+	"github.com/streamview/streamview/processors/productsearch"
+	"github.com/streamview/streamview/processors/productsearch/indextest"
+	"github.com/streamview/streamview/sinks/elasticsearch"
+)
+
+func TestContract(t *testing.T) {
+	c := client(t)
+	indextest.Run(t, func(t *testing.T) productsearch.Index {
+		return newIndex(t, c, elasticsearch.Config{})
+	}, refresh)
+}
