@@ -80,6 +80,10 @@ func (p *Processor) Run(ctx context.Context) error {
 		kgo.ConsumerGroup(p.cfg.Group()),
 		kgo.ConsumeTopics(p.cfg.Topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers come through so that commits move past them:
+		// otherwise a caught-up group shows a lag of 1 per partition after
+		// every transaction, and "caught up" could never be told.
+		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
@@ -122,6 +126,9 @@ func (p *Processor) process(ctx context.Context, cl *kgo.Client, log *slog.Logge
 	origin := make([]*kgo.Record, 0, len(recs))
 	var dead []*kgo.Record
 	for _, r := range recs {
+		if r.Attrs.IsControl() {
+			continue
+		}
 		e, err := p.decode(r)
 		if err != nil {
 			dead = append(dead, p.deadLetter(r, err))
@@ -254,7 +261,7 @@ func (p *Processor) deadLetter(r *kgo.Record, err error) *kgo.Record {
 
 // Stats is a snapshot of a processor's counters.
 type Stats struct {
-	Records      int64           // records consumed and committed
+	Records      int64           // data records consumed and committed (transaction markers not counted)
 	Applied      int64           // events handed to the projection and stored
 	DeadLettered int64           // records sent to the dead-letter topic
 	Retries      int64           // failed sink attempts
@@ -272,7 +279,13 @@ type stats struct {
 }
 
 func (s *stats) record(recs []*kgo.Record, applied, dead int) {
-	s.records.Add(int64(len(recs)))
+	data := 0
+	for _, r := range recs {
+		if !r.Attrs.IsControl() {
+			data++
+		}
+	}
+	s.records.Add(int64(data))
 	s.applied.Add(int64(applied))
 	s.dead.Add(int64(dead))
 	s.mu.Lock()

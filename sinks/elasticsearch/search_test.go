@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +64,25 @@ func TestDeepPaging(t *testing.T) {
 	}
 	if len(seen) != n || pages != (n+99)/100 {
 		t.Fatalf("cursors visited %d products in %d pages, want %d in %d", len(seen), pages, n, (n+99)/100)
+	}
+}
+
+// TestOversizedValues checks that no value an event can carry makes
+// Elasticsearch reject the document: Lucene refuses keyword terms over 32 KB
+// and the mapping ignores such values instead.
+func TestOversizedValues(t *testing.T) {
+	c := client(t)
+	ix := newIndex(t, c, elasticsearch.Config{})
+	huge := strings.Repeat("x", 40<<10)
+	e := schemas.Event{ID: "1", AggregateType: schemas.AggregateProduct, AggregateID: "big", Version: 1, Timestamp: time.Now(),
+		Data: &schemas.ProductCreated{Name: "Huge " + huge, Description: huge, Price: schemas.Money{Amount: 100, Currency: "EUR"},
+			CategoryID: huge, CategoryName: "Giant " + huge, BrandID: huge, BrandName: huge, Tags: []string{huge}, Stock: 1}}
+	if err := ix.Apply(t.Context(), []schemas.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	refresh(t, ix)
+	r, err := ix.Search(t.Context(), productsearch.Query{Text: "giant", Page: 1, PageSize: 10})
+	if err != nil || r.Total != 1 {
+		t.Fatalf("Search = %+v, %v", r.Total, err)
 	}
 }

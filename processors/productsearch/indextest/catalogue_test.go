@@ -5,8 +5,6 @@ import (
 	"flag"
 	"os"
 	"testing"
-
-	"github.com/streamview/streamview/processors/productsearch"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/catalogue.jsonl from Generate")
@@ -56,5 +54,4 @@ func TestCatalogueShape(t *testing.T) {
 			t.Fatalf("product %s: read back %+v, generated %+v", id, got, d)
 		}
 	}
-	_ = productsearch.Doc{}
 }

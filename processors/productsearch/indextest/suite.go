@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -272,7 +273,7 @@ func lower(l []string) []string {
 func (s *suite) testTextWords(t *testing.T) {
 	// A word of the name and one of the brand: both must match, in any field.
 	var d productsearch.Doc
-	for _, id := range slices.Sorted(mapsKeys(s.model.Docs)) {
+	for _, id := range slices.Sorted(maps.Keys(s.model.Docs)) {
 		if d = s.model.Docs[id]; !d.Discontinued {
 			break
 		}
@@ -285,16 +286,6 @@ func (s *suite) testTextWords(t *testing.T) {
 		q := productsearch.Query{Text: text, PageSize: 100}
 		want, _ := s.model.Search(q)
 		sameHits(t, show(q), searchAll(t, s.ix, q), hits(want), false)
-	}
-}
-
-func mapsKeys(m map[string]productsearch.Doc) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
 

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/eventgen"
+)
+
+// demoSize is the demo catalogue: products per category and brand.
+const (
+	demoProducts = 1200
+	demoWorkers  = 8
+)
+
+var (
+	demoCategories = []struct{ id, name, noun string }{
+		{"running-shoes", "Running Shoes", "Runner"}, {"lamps", "Lamps", "Lamp"}, {"coffee", "Coffee", "Roast"},
+		{"kettles", "Kettles", "Kettle"}, {"backpacks", "Backpacks", "Backpack"}, {"headphones", "Headphones", "Headphones"},
+		{"chairs", "Chairs", "Chair"}, {"books", "Books", "Handbook"}, {"tents", "Tents", "Tent"},
+		{"bikes", "Bikes", "Bike"}, {"watches", "Watches", "Watch"}, {"jackets", "Jackets", "Jacket"},
+	}
+	demoBrands = []string{"Acme", "Northwind", "Lumen", "Bergfalke", "Kestrel", "Oakridge", "Nordlys", "Tidewater",
+		"Fjell", "Cobalt", "Juniper", "Sierra", "Halcyon", "Marlow", "Vireo", "Quill", "Ember", "Solace", "Drift", "Atlas"}
+	demoAdjectives = []string{"Classic", "Trail", "Urban", "Compact", "Pro", "Light", "Everyday", "Alpine", "Studio", "Travel", "Quiet", "Bright"}
+	demoTags       = []string{"bestseller", "new", "eco", "gift", "outdoor", "premium", "budget", "limited"}
+)
+
+// seedDemo creates the demo catalogue through the command API, unless the
+// event log already has events.
+func seedDemo(ctx context.Context, base string, brokers []string, w io.Writer) error {
+	if n, err := eventCount(ctx, brokers); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(w, "demo catalogue: the event log already holds %d events; not seeding again\n", n)
+		return nil
+	}
+	fmt.Fprintf(w, "seeding the demo catalogue: %d products in %d categories and %d brands…\n", demoProducts, len(demoCategories), len(demoBrands))
+	start := time.Now()
+	var (
+		sent atomic.Int64
+		mu   sync.Mutex
+		last = map[int]string{} // worker → its last command's status URL
+	)
+	jobs := make(chan int)
+	errc := make(chan error, demoWorkers)
+	var wg sync.WaitGroup
+	for wk := 0; wk < demoWorkers; wk++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				loc, err := seedProduct(ctx, base, i, &sent)
+				if err != nil {
+					errc <- err
+					return
+				}
+				mu.Lock()
+				last[wk] = loc
+				mu.Unlock()
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for i := 0; i < demoProducts; i++ {
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				fmt.Fprintf(w, "  %d/%d products, %d commands\n", i, demoProducts, sent.Load())
+				i--
+			}
+		}
+	}()
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+	}
+	// Commands of one product are decided in order, so each worker's last
+	// command being decided means its products are done.
+	for _, loc := range last {
+		if err := waitDecided(ctx, base+loc); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "demo catalogue: %d commands sent and decided in %s\n", sent.Load(), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// seedProduct sends product i's commands: a create, sometimes price and
+// stock changes, and a few reviews. It returns the last command's URL.
+func seedProduct(ctx context.Context, base string, i int, sent *atomic.Int64) (string, error) {
+	r := rand.New(rand.NewPCG(uint64(i), 2026))
+	id := eventgen.UUID(r)
+	c := demoCategories[i%len(demoCategories)]
+	brand := demoBrands[(i/len(demoCategories)+i)%len(demoBrands)]
+	adj := demoAdjectives[r.IntN(len(demoAdjectives))]
+	price := 5 + r.IntN(400)
+	cents := []int{0, 50, 90, 95, 99}[r.IntN(5)]
+	tags := fmt.Sprintf(`["%s","%s"]`, demoTags[r.IntN(len(demoTags))], strings.ToLower(adj))
+	body := fmt.Sprintf(`{"productId":%q,"name":"%s %s %s %d","description":"The %s %s by %s: %s and made to last.",`+
+		`"price":{"amount":"%d.%02d","currency":"EUR"},"categoryId":%q,"categoryName":%q,"brandId":%q,"brandName":%q,`+
+		`"tags":%s,"imageUrls":["https://img.example.com/%s.jpg"],"stock":%d}`,
+		id, brand, adj, c.noun, 100+i, strings.ToLower(adj), strings.ToLower(c.noun), brand, demoTags[r.IntN(len(demoTags))],
+		price, cents, c.id, c.name, strings.ToLower(brand), brand, tags, id, r.IntN(60))
+	cmds := []struct{ method, path, body string }{{"POST", "/v1/products", body}}
+	if r.IntN(3) == 0 {
+		cmds = append(cmds, struct{ method, path, body string }{"PUT", "/v1/products/" + id + "/price",
+			fmt.Sprintf(`{"price":{"amount":"%d.%02d","currency":"EUR"}}`, max(1, price-r.IntN(5)), cents)})
+	}
+	for k := r.IntN(4); k > 0; k-- {
+		cmds = append(cmds, struct{ method, path, body string }{"POST", "/v1/products/" + id + "/reviews",
+			fmt.Sprintf(`{"rating":%d,"userId":"user-%d","comment":"%s"}`, 1+r.IntN(5), r.IntN(500), []string{"Great", "Does the job", "Not for me", "Love it"}[r.IntN(4)])})
+	}
+	var loc string
+	for _, c := range cmds {
+		req, err := http.NewRequestWithContext(ctx, c.method, base+c.path, bytes.NewBufferString(c.body))
+		if err != nil {
+			return "", err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return "", fmt.Errorf("%s %s: %s: %s", c.method, c.path, resp.Status, b)
+		}
+		sent.Add(1)
+		loc = resp.Header.Get("Location")
+	}
+	return loc, nil
+}
+
+func waitDecided(ctx context.Context, url string) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+		req.Header.Set("Prefer", "wait=10")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && !bytes.Contains(b, []byte(`"pending"`)) {
+			return nil
+		}
+	}
+	return errors.New("demo commands were not decided within 2 minutes")
+}
+
+func eventCount(ctx context.Context, brokers []string) (int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, eventsTopic)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n, nil
+}

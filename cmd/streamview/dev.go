@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	streamview "github.com/streamview/streamview"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/productsearch"
+	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/sinks/bleve"
+	"github.com/streamview/streamview/topics"
+)
+
+func init() {
+	commands["dev"] = command{
+		summary: "run the whole pipeline in one process on embedded Kafka, Redis and search (nothing to install)",
+		usage:   "[--data .streamview] [--addr 127.0.0.1:8080] [--seed-demo] [--kafka host:port] [--redis addr] [--elasticsearch url]",
+		help: `Starts, in one process: an embedded Kafka-protocol broker (franz-go's kfake,
+its log kept in --data so a restart keeps every event), an embedded Redis
+(miniredis) and an embedded search index (bleve), then the topics of
+topics.yaml, the command decider, both projectors and the HTTP API.
+
+Redis and the search index live in memory: at every start the views are
+rebuilt from the kept log (progress is shown) before the API is announced.
+
+Any embedded part can be swapped for a real server:
+  --kafka host:port       use a real Kafka instead of the embedded broker
+  --redis host:port       use a real Redis instead of miniredis
+  --elasticsearch URL     use a real Elasticsearch instead of bleve
+
+--seed-demo creates a demo catalogue through the command API (1,200 products
+in 12 categories and 20 brands, with price changes and reviews) when the
+event log is empty.`,
+		run: runDev,
+	}
+}
+
+// devKafkaPort is the embedded broker's port: off Kafka's 9092 so that a real
+// broker can run beside it.
+const devKafkaPort = 19092
+
+func runDev(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "dev")
+	data := fs.String("data", ".streamview", "folder for the embedded broker's log")
+	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
+	kafkaAddr := fs.String("kafka", "", "a real Kafka's seed brokers instead of the embedded one")
+	kafkaPort := fs.Int("kafka-port", devKafkaPort, "port of the embedded broker")
+	redisAddr := fs.String("redis", "", "a real Redis instead of the embedded one")
+	esURL := fs.String("elasticsearch", "", "a real Elasticsearch instead of the embedded search index")
+	seed := fs.Bool("seed-demo", false, "create the demo catalogue when the event log is empty")
+	currency := fs.String("currency", "EUR", "the catalogue's currency")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	logger, err := newLogger(e.stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(e.stdout, format+"\n", args...) }
+	st := stack{currency: *currency, logger: logger}
+
+	// Kafka.
+	if *kafkaAddr != "" {
+		st.brokers = strings.Split(*kafkaAddr, ",")
+		say("kafka: %s", *kafkaAddr)
+	} else {
+		dir := filepath.Join(*data, "kafka")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(*kafkaPort), kfake.DataDir(dir),
+			kfake.GroupMinSessionTimeout(time.Second))
+		if err != nil {
+			return fmt.Errorf("embedded kafka on port %d: %w (another `streamview dev` running? pass --kafka-port)", *kafkaPort, err)
+		}
+		defer cluster.Close()
+		st.brokers = cluster.ListenAddrs()
+		say("kafka: embedded at %s, log in %s", st.brokers[0], dir)
+	}
+	if err := applyTopics(ctx, st.brokers); err != nil {
+		return err
+	}
+
+	// Redis.
+	embeddedViews := *redisAddr == ""
+	if embeddedViews {
+		mr := miniredis.NewMiniRedis()
+		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+			return fmt.Errorf("embedded redis: %w", err)
+		}
+		defer mr.Close()
+		*redisAddr = mr.Addr()
+		say("redis: embedded at %s (in memory; rebuilt from the log)", mr.Addr())
+	} else {
+		say("redis: %s", *redisAddr)
+	}
+	st.redis = goredis.NewClient(&goredis.Options{Addr: *redisAddr})
+	defer st.redis.Close()
+
+	// Search.
+	embeddedSearch := *esURL == ""
+	if embeddedSearch {
+		ix, err := bleve.NewMemory(bleve.WithCurrency(*currency), bleve.WithLogger(logger))
+		if err != nil {
+			return err
+		}
+		defer ix.Close()
+		st.search = ix
+		st.searchWrite = func(int) (productsearch.Index, error) { return ix, nil }
+		st.searchLive = func(context.Context) (int, error) { return 1, nil }
+		say("search: embedded bleve index (in memory; rebuilt from the log)")
+	} else {
+		if err := attachElasticsearch(ctx, &st, *esURL); err != nil {
+			return err
+		}
+		say("search: %s", *esURL)
+	}
+
+	// Stores that start empty must read the log from the start.
+	var rebuild []string
+	if embeddedViews {
+		rebuild = append(rebuild, productview.Name)
+	}
+	if embeddedSearch {
+		rebuild = append(rebuild, searchProjection)
+	}
+	if err := resetGroups(ctx, st, rebuild); err != nil {
+		return err
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	listening := make(chan string, 1)
+	st.ready = func(a string) { listening <- a }
+	if testReady != nil {
+		ready := testReady
+		st.ready = func(a string) { listening <- a; ready(a) }
+	}
+	g.Go(func() error {
+		return serveStack(ctx, st, map[string]bool{"api": true, "decider": true, "projector": true}, *addr,
+			[]string{productview.Name, searchProjection})
+	})
+	g.Go(func() error {
+		var base string
+		select {
+		case a := <-listening:
+			base = "http://" + a
+		case <-ctx.Done():
+			return nil
+		}
+		if err := waitCaughtUp(ctx, st, e.stdout); err != nil {
+			return err
+		}
+		if *seed {
+			if err := seedDemo(ctx, base, st.brokers, e.stdout); err != nil {
+				return fmt.Errorf("seeding the demo catalogue: %w", err)
+			}
+		}
+		printWelcome(e.stdout, base)
+		return nil
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	say("streamview dev stopped")
+	return err
+}
+
+func applyTopics(ctx context.Context, brokers []string) error {
+	spec, err := topics.Parse(streamview.TopicsYAML)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	_, err = topics.Apply(ctx, kadm.NewClient(cl), spec, false, io.Discard)
+	return err
+}
+
+// resetGroups points the live generation of each projection back at the
+// start of the events topic.
+func resetGroups(ctx context.Context, st stack, projections []string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(st.brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	for _, name := range projections {
+		if _, err := processors.ResetToStart(ctx, adm, processors.GroupName(name, 1), eventsTopic, false); err != nil {
+			return fmt.Errorf("projection %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+const eventsTopic = "catalog.product-events"
+
+// waitCaughtUp prints progress until the projections have read the whole
+// log as it stood at start.
+func waitCaughtUp(ctx context.Context, st stack, w io.Writer) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(st.brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	start := time.Now()
+	var total int64 = -1
+	for {
+		var behind int64
+		for _, name := range []string{productview.Name, searchProjection} {
+			lag, err := processors.Lag(ctx, adm, processors.GroupName(name, 1), eventsTopic)
+			if err != nil {
+				return err
+			}
+			for _, l := range lag {
+				behind += l.Lag
+			}
+		}
+		if total < 0 {
+			total = behind
+			if total > 0 {
+				fmt.Fprintf(w, "rebuilding views from %d events in the log…\n", total/2)
+			}
+		}
+		if behind == 0 {
+			if total > 0 {
+				fmt.Fprintf(w, "views rebuilt in %s\n", time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		}
+		if total > 0 {
+			done := total - behind
+			fmt.Fprintf(w, "  %d%% (%d events behind)\n", 100*done/total, behind/2)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func printWelcome(w io.Writer, base string) {
+	fmt.Fprintf(w, `
+streamview is running: %[1]s
+  API docs      %[1]s/v1/openapi.json
+  health        %[1]s/readyz
+  projections   %[1]s/v1/projections
+  metrics       %[1]s/metrics
+
+Try:
+  curl -s '%[1]s/v1/products/search?q=lamp&pageSize=3'
+  curl -s -X POST %[1]s/v1/products -H 'Content-Type: application/json' -H 'Prefer: wait=5' \
+    -d '{"name":"Desk Lamp","description":"Warm light","price":{"amount":"24.50","currency":"EUR"},"categoryId":"lamps","categoryName":"Lamps","brandId":"lumen","brandName":"Lumen"}'
+
+Ctrl-C stops it; the event log stays in .streamview/ for the next run.
+`, base)
+}
