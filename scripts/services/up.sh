@@ -389,6 +389,7 @@ EOF
       ES_TMPDIR="$esrun/tmp" ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP ${ES_EXTRA_JAVA_OPTS:-}" \
       "$home/bin/elasticsearch" -d -p "$pidfile" >>"$esrun/logs/es.out" 2>&1 </dev/null 9>&-
   ) &
+  ES_BG_PID=$!
 }
 
 start_redis() {
@@ -450,7 +451,9 @@ wait_elasticsearch() {
     fi
     # Neither the node nor its launcher (which exits once the node is up or
     # has failed) is running: look once more for the node, then give up.
-    if [[ -z "$pid" ]] && ! sv_es_pid "$esrun" launcher >/dev/null; then
+    # The launcher starts as a shell script before it execs java, so the
+    # background job we started counts as the launcher until it exits.
+    if [[ -z "$pid" ]] && ! sv_pid_alive "${ES_BG_PID:-}" && ! sv_es_pid "$esrun" launcher >/dev/null; then
       sleep 0.5
       if ! sv_es_pid "$esrun" server >/dev/null; then
         fail_start elasticsearch "no Elasticsearch process is running" "${logs[@]}"; return
