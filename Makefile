@@ -16,7 +16,7 @@ build:
 
 ## run: the whole pipeline in one process on embedded Kafka, Redis and search.
 run: build
-	./bin/streamview dev $(RUN_FLAGS)
+	./bin/streamview dev --seed-demo $(RUN_FLAGS)
 
 ## test: start the real servers, then every test (unit and integration) with -race.
 test: services-up

@@ -16,7 +16,7 @@ import (
 
 // startServe runs `streamview serve` with every role against the real
 // servers and returns the API's base URL.
-func startServe(t *testing.T) string {
+func startServeBrokers(t *testing.T) (string, []string) {
 	t.Helper()
 	brokers := strings.Join(testenv.Kafka(t), ",")
 	redisAddr := testenv.Redis(t)
@@ -29,7 +29,7 @@ func startServe(t *testing.T) string {
 	addrCh := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serveForTest(ctx, []string{"--brokers", brokers, "--redis", redisAddr, "--elasticsearch", esURL, "--addr", "127.0.0.1:0", "--log-level", "warn"}, addrCh)
+		done <- serveForTest(ctx, []string{"serve", "--brokers", brokers, "--redis", redisAddr, "--elasticsearch", esURL, "--addr", "127.0.0.1:0", "--log-level", "warn"}, addrCh)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -37,6 +37,12 @@ func startServe(t *testing.T) string {
 			t.Errorf("serve: %v", err)
 		}
 	})
+	return waitListening(t, addrCh, done), strings.Split(brokers, ",")
+}
+
+// waitListening waits for the API's address and for /readyz to say 200.
+func waitListening(t *testing.T, addrCh chan string, done chan error) string {
+	t.Helper()
 	select {
 	case addr := <-addrCh:
 		base := "http://" + addr
@@ -59,12 +65,13 @@ func startServe(t *testing.T) string {
 	return ""
 }
 
-// serveForTest is runServe with a hook that reports the listen address.
+// serveForTest runs a serving command (serve or dev) with a hook that
+// reports the listen address.
 func serveForTest(ctx context.Context, args []string, addr chan<- string) error {
 	testReady = func(a string) { addr <- a }
 	defer func() { testReady = nil }()
 	var errOut bytes.Buffer
-	err := run(ctx, append([]string{"serve"}, args...), nil, io.Discard, &errOut)
+	err := run(ctx, args, nil, io.Discard, &errOut)
 	if err != nil {
 		return fmt.Errorf("%w\n%s", err, errOut.String())
 	}
@@ -109,7 +116,14 @@ func call(t *testing.T, method, url, body string, headers ...string) answer {
 }
 
 func TestServeEndToEnd(t *testing.T) {
-	base := startServe(t)
+	base, brokers := startServeBrokers(t)
+	endToEnd(t, base)
+	commandsEndToEnd(t, base, brokers)
+}
+
+// endToEnd drives commands through the API and watches them reach the
+// product view and the search index.
+func endToEnd(t *testing.T, base string) {
 	create := `{"name":"Trail Runner 2","description":"A light trail shoe","price":{"amount":"89.90","currency":"EUR"},
 		"categoryId":"shoes","categoryName":"Shoes","brandId":"acme","brandName":"ACME","tags":["trail","running"],"stock":3}`
 	a := call(t, "POST", base+"/v1/products", create, "Prefer", "wait=20")

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamview/streamview/internal/testenv"
+)
+
+// startDev runs `streamview dev` on its embedded Kafka, Redis and search
+// index with its log in dir, and returns the API's base URL, the embedded
+// broker's address and a stop function (the Ctrl-C of a user).
+func startDev(t *testing.T, dir string) (base string, brokers []string, stop func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrCh := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serveForTest(ctx, []string{"dev", "--data", dir, "--addr", "127.0.0.1:0", "--kafka-port", strconv.Itoa(port), "--log-level", "error"}, addrCh)
+	}()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("dev: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("dev did not stop within 30s of Ctrl-C")
+		}
+	}
+	t.Cleanup(stop)
+	return waitListening(t, addrCh, done), []string{fmt.Sprintf("127.0.0.1:%d", port)}, stop
+}
+
+// The fast tier runs the whole pipeline end to end on the embedded stack.
+func TestDevEndToEnd(t *testing.T) {
+	base, brokers, _ := startDev(t, t.TempDir())
+	endToEnd(t, base)
+	commandsEndToEnd(t, base, brokers)
+}
+
+// A restart keeps every event: the views come back from the kept log.
+func TestDevRestartKeepsTheCatalogue(t *testing.T) {
+	dir := t.TempDir()
+	base, _, stop := startDev(t, dir)
+	a := call(t, "POST", base+"/v1/products", `{"name":"Kept Kettle","description":"","price":{"amount":"30.00","currency":"EUR"},
+		"categoryId":"kettles","categoryName":"Kettles","brandId":"acme","brandName":"Acme"}`, "Prefer", "wait=20")
+	if a.status != 201 {
+		t.Fatalf("create: %d %v", a.status, a.body)
+	}
+	id := a.body["productId"].(string)
+	if a = call(t, "POST", base+"/v1/products/"+id+"/reviews", `{"rating":4,"userId":"u1"}`, "Prefer", "wait=20"); a.status != 200 {
+		t.Fatalf("review: %d %v", a.status, a.body)
+	}
+	before := call(t, "GET", base+"/v1/products/"+id+"?minVersion=2&wait=20", "")
+	stop()
+
+	base, _, _ = startDev(t, dir)
+	testenv.Eventually(t, 60*time.Second, func() error {
+		after := call(t, "GET", base+"/v1/products/"+id, "")
+		if after.status != 200 || fmt.Sprint(after.body) != fmt.Sprint(before.body) {
+			return fmt.Errorf("after restart: %d %v, before %v", after.status, after.body, before.body)
+		}
+		return nil
+	})
+	testenv.Eventually(t, 60*time.Second, func() error {
+		s := call(t, "GET", base+"/v1/products/search?q=kettle", "")
+		if !hasProduct(s.body, id) {
+			return fmt.Errorf("not searchable after restart: %v", s.body)
+		}
+		return nil
+	})
+}
+
+// The README's example curl commands work as written (only the address is
+// the test's own) and answer what the README says.
+func TestReadmeCurlExamples(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile("(?s)<!-- curl-examples -->\\s*```sh\\n(.*?)```").FindSubmatch(readme)
+	if block == nil {
+		t.Fatal("README.md has no <!-- curl-examples --> block")
+	}
+	var cmds []string
+	for _, line := range strings.Split(strings.ReplaceAll(string(block[1]), "\\\n", ""), "\n") {
+		if line = strings.TrimSpace(line); strings.HasPrefix(line, "curl ") {
+			cmds = append(cmds, line)
+		}
+	}
+	// What each example's answer must contain, in README order.
+	want := [][]string{
+		{`"status":"accepted"`, `"version":1`},
+		{`"name":"Desk Lamp"`, `"version":1`, `"amount":"24.50"`},
+		{`"status":"accepted"`, `"version":2`},
+		{`"name":"Desk Lamp"`, `"total":1`},
+		{`"status":"pending"`},
+	}
+	if len(cmds) != len(want) {
+		t.Fatalf("README has %d curl examples, the test knows %d: update both together", len(cmds), len(want))
+	}
+	base, _, _ := startDev(t, t.TempDir())
+	for i, c := range cmds {
+		c = strings.ReplaceAll(c, "http://127.0.0.1:8080", base)
+		var out []byte
+		testenv.Eventually(t, 30*time.Second, func() error {
+			var err error
+			out, err = exec.Command("bash", "-c", c).Output()
+			if err != nil {
+				return fmt.Errorf("%s: %v", c, err)
+			}
+			for _, w := range want[i] {
+				if !strings.Contains(string(out), w) {
+					return fmt.Errorf("example %d answered %s; want it to contain %s", i+1, out, w)
+				}
+			}
+			return nil
+		})
+	}
+}
