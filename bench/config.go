@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 )
 
 // Config shapes one run. Its zero value measures 1M events of 100k products
@@ -27,6 +28,9 @@ type Config struct {
 	Seed uint64
 	// Out receives progress lines and the final table; nil discards.
 	Out io.Writer
+	// Logger receives the projection runtime's log (retries, dead
+	// letters); nil discards.
+	Logger *slog.Logger
 }
 
 // Default sizes.
@@ -71,6 +75,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Out == nil {
 		c.Out = io.Discard
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }

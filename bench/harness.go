@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"runtime/pprof"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -51,8 +54,12 @@ type Dataset struct {
 	Run string
 	// Topic holds the events, on Partitions partitions.
 	Topic string
-	// Events are the produced events, in produce order.
+	// Events are the produced events, in produce order. They are dropped
+	// (nil) before the projection runs.
 	Events []schemas.Event
+	// Records is the number of events in the topic: len(Events) until they
+	// are dropped.
+	Records int
 	// Products is the number of distinct products in Events.
 	Products int
 	// Batch is Config.Batch.
@@ -101,7 +108,7 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 
 	fmt.Fprintf(out, "bench %s: generating %s events of %s products\n", sink.Name(), count(cfg.Events), count(cfg.Products))
 	d.Events = eventgen.Stream(eventgen.Options{Products: cfg.Products, Events: cfg.Events, Seed: cfg.Seed})
-	d.Products = distinct(d.Events)
+	d.Records, d.Products = len(d.Events), distinct(d.Events)
 	rep.Events, rep.Products = len(d.Events), d.Products
 	codec, err := schemas.NewCodec()
 	if err != nil {
@@ -124,13 +131,21 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 		return rep, fmt.Errorf("bench: raw %s: %w", sink.Name(), err)
 	}
 
+	// The projection's process should not carry the data set: a projector
+	// holds one batch, not a million events, and a large live heap makes
+	// every garbage collection cost more.
+	d.Events = nil
+	runtime.GC()
+
 	proj, label, err := sink.Projection(ctx, d)
 	if err != nil {
 		return rep, err
 	}
-	if rep.Projection, rep.DeadLettered, err = project(ctx, cfg, d, codec, proj, label, dlq, out); err != nil {
+	timed := &timedProjection{inner: proj}
+	if rep.Projection, rep.DeadLettered, err = project(ctx, cfg, d, codec, timed, label, dlq, out); err != nil {
 		return rep, err
 	}
+	rep.InApply = time.Duration(timed.nanos.Load())
 	if rep.Stored, err = sink.Stored(ctx); err != nil {
 		return rep, err
 	}
@@ -160,9 +175,15 @@ func distinct(events []schemas.Event) int {
 	return len(seen)
 }
 
+// topicConfig keeps a run's records for as long as the run needs them: the
+// generated events carry their own timestamps (from 2026-01-01 on), and a
+// time-based retention would delete them within minutes of producing, under
+// the consumers' feet.
+var topicConfig = map[string]*string{"retention.ms": kadm.StringPtr("-1")}
+
 func createTopics(ctx context.Context, adm *kadm.Client, topics map[string]int32) error {
 	for topic, partitions := range topics {
-		res, err := adm.CreateTopic(ctx, partitions, 1, nil, topic)
+		res, err := adm.CreateTopic(ctx, partitions, 1, topicConfig, topic)
 		if err == nil {
 			err = res.Err
 		}
@@ -297,7 +318,12 @@ func rawConsume(ctx context.Context, brokers []string, d *Dataset, out io.Writer
 	}
 	n := 0
 	for behind() {
-		fetches := cl.PollFetches(ctx)
+		pctx, cancel := context.WithTimeout(ctx, stallAfter)
+		fetches := cl.PollFetches(pctx)
+		cancel()
+		if fetches.Err0() != nil && ctx.Err() == nil && errors.Is(fetches.Err0(), context.DeadlineExceeded) {
+			return Figure{}, fmt.Errorf("bench: raw consume: no records for %v at %d of %d (next %v, ends %v)", stallAfter, n, len(d.Events), next, d.Ends)
+		}
 		if ctx.Err() != nil {
 			return Figure{}, ctx.Err()
 		}
@@ -321,28 +347,43 @@ func rawConsume(ctx context.Context, brokers []string, d *Dataset, out io.Writer
 
 // project runs proj through the runtime on a group of its own from offset
 // 0 until the committed offsets reach the end of every partition.
-func project(ctx context.Context, cfg Config, d *Dataset, codec *schemas.Codec, proj processors.Projection, label, dlq string, out io.Writer) (Figure, int64, error) {
+func project(ctx context.Context, cfg Config, d *Dataset, codec *schemas.Codec, proj processors.Projection, label, dlq string, out io.Writer) (_ Figure, _ int64, err error) {
 	proc, err := processors.New(processors.Config{
-		Name: d.Run, Generation: 1, Topic: d.Topic, DeadLetterTopic: dlq, MaxBatch: cfg.Batch,
+		Name: d.Run, Generation: 1, Topic: d.Topic, DeadLetterTopic: dlq, MaxBatch: cfg.Batch, Logger: cfg.Logger,
 	}, codec, proj, kgo.SeedBrokers(cfg.Brokers...))
 	if err != nil {
 		return Figure{}, 0, err
 	}
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	m := startMeter(out, "projection", "events", len(d.Events))
+	m := startMeter(out, "projection", "events", d.Records)
 	defer m.finish()
 	start := time.Now()
 	done := make(chan error, 1)
-	go func() { done <- proc.Run(runCtx) }()
+	// The label marks the projection's goroutines (the runtime's, its Kafka
+	// client's, the sink's) in a CPU profile: -tagfocus step=projection.
+	go pprof.Do(runCtx, pprof.Labels("step", "projection"), func(ctx context.Context) { done <- proc.Run(ctx) })
+	running := true
+	// However this ends, the processor has stopped writing before the
+	// caller cleans up after it.
+	defer func() {
+		stop()
+		if running {
+			if rerr := <-done; rerr != nil && err == nil {
+				err = fmt.Errorf("bench: projection: %w", rerr)
+			}
+		}
+	}()
 
 	// Poll the runtime's counters: its offsets are committed ones, so
 	// caught up means stored.
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	var last int64
+	lastMove := time.Now()
 	for {
 		select {
 		case err := <-done:
+			running = false
 			if err == nil {
 				err = ctx.Err()
 			}
@@ -354,16 +395,21 @@ func project(ctx context.Context, cfg Config, d *Dataset, codec *schemas.Codec, 
 		}
 		st := proc.Stats()
 		m.set(st.Records)
+		if st.Records != last {
+			last, lastMove = st.Records, time.Now()
+		} else if time.Since(lastMove) > stallAfter {
+			return Figure{}, 0, fmt.Errorf("bench: projection: no progress for %v at %d of %d records, %d failed sink attempts (committed %v, ends %v)",
+				stallAfter, st.Records, d.Records, st.Retries, st.Offsets, d.Ends)
+		}
 		if caughtUp(st.Offsets, d.Ends) {
-			elapsed := time.Since(start)
-			stop()
-			if err := <-done; err != nil {
-				return Figure{}, 0, fmt.Errorf("bench: projection: %w", err)
-			}
-			return Figure{Label: label, Unit: "events", Count: int(st.Records), Elapsed: elapsed}, st.DeadLettered, nil
+			return Figure{Label: label, Unit: "events", Count: int(st.Records), Elapsed: time.Since(start)}, st.DeadLettered, nil
 		}
 	}
 }
+
+// stallAfter is how long a step may make no progress before the run fails
+// instead of waiting forever.
+const stallAfter = time.Minute
 
 func caughtUp(offsets, ends map[int32]int64) bool {
 	for p, end := range ends {
@@ -372,4 +418,19 @@ func caughtUp(offsets, ends map[int32]int64) bool {
 		}
 	}
 	return true
+}
+
+// timedProjection adds up the time its projection spends in Apply: the
+// part of the projection's time that is the sink's; the rest is the
+// runtime's (poll, decode, commit).
+type timedProjection struct {
+	inner processors.Projection
+	nanos atomic.Int64
+}
+
+func (p *timedProjection) Apply(ctx context.Context, batch []schemas.Event) error {
+	start := time.Now()
+	err := p.inner.Apply(ctx, batch)
+	p.nanos.Add(int64(time.Since(start)))
+	return err
 }

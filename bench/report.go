@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -54,6 +53,11 @@ type Report struct {
 	Raw        Figure `json:"raw"`        // raw limit: bare sink writes
 	Projection Figure `json:"projection"` // the runtime with the projection
 
+	// InApply is the part of Projection.Elapsed spent in the projection's
+	// Apply (mostly the sink); the rest is the runtime's: poll, decode,
+	// commit.
+	InApply time.Duration `json:"inApplyNanos"`
+
 	Stored       int   `json:"stored"`       // documents the projection stored
 	DeadLettered int64 `json:"deadLettered"` // records the runtime dead-lettered
 }
@@ -97,17 +101,30 @@ func (r Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s events of %s products, batch %d, topic %s\n\n",
 		count(r.Events), count(r.Products), r.Batch, r.Topic)
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "step\tcount\tunit\tseconds\tper second\t")
+	rows := [][]string{{"step", "count", "", "seconds", "per second", ""}}
 	for _, f := range []Figure{r.Consume, r.Raw, r.Projection} {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%s\t\n", f.Label, count(f.Count), f.Unit, f.Elapsed.Seconds(), count(int(f.Rate())))
+		rows = append(rows, []string{f.Label, count(f.Count), f.Unit, fmt.Sprintf("%.2f", f.Elapsed.Seconds()), count(int(f.Rate())), f.Unit + "/s"})
 	}
-	tw.Flush()
+	// Labels and units left, numbers right.
+	width := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, c := range row {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	for _, row := range rows {
+		line := fmt.Sprintf("  %-*s  %*s %-*s  %*s  %*s %s", width[0], row[0], width[1], row[1], width[2], row[2], width[3], row[3], width[4], row[4], row[5])
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
+	}
 	verdict := "met"
 	if !r.MeetsTarget() {
 		verdict = "NOT met"
 	}
 	fmt.Fprintf(&b, "\nprojection / smaller raw (%s): %.2f; target %.2f %s\n", r.Limit().Label, r.Ratio(), Target, verdict)
+	if r.Projection.Elapsed > 0 {
+		fmt.Fprintf(&b, "projection time in Apply (the sink): %.2f s (%.0f%%); in the runtime (poll, decode, commit): %.2f s\n",
+			r.InApply.Seconds(), 100*r.InApply.Seconds()/r.Projection.Elapsed.Seconds(), (r.Projection.Elapsed - r.InApply).Seconds())
+	}
 	fmt.Fprintf(&b, "stored %s of %s products; %d dead-lettered; data set produced at %s events/s (not a limit)\n",
 		count(r.Stored), count(r.Products), r.DeadLettered, count(int(r.Produce.Rate())))
 	_, err := io.WriteString(w, b.String())

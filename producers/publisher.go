@@ -46,7 +46,10 @@ type Published struct {
 	Offset    int64
 }
 
-// Record encodes e as the record the publisher would write.
+// Record encodes e as the record the publisher would write. The record's
+// timestamp is left to the producer (the time of writing): the event's own
+// time is in its payload, and a back-dated record timestamp would let a
+// topic's time-based retention delete a replayed history at once.
 func (p *Publisher) Record(e schemas.Event) (*kgo.Record, error) {
 	if e.AggregateID == "" {
 		return nil, fmt.Errorf("publish %s event %s: aggregate ID is empty", e.Type(), e.ID)
@@ -55,7 +58,7 @@ func (p *Publisher) Record(e schemas.Event) (*kgo.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publish %s event %s of %s: %w", e.Type(), e.ID, e.AggregateID, err)
 	}
-	return &kgo.Record{Topic: p.topic, Key: []byte(e.AggregateID), Value: v, Headers: EventHeaders(e), Timestamp: e.Timestamp}, nil
+	return &kgo.Record{Topic: p.topic, Key: []byte(e.AggregateID), Value: v, Headers: EventHeaders(e)}, nil
 }
 
 // Publish encodes and produces events and waits until the broker has

@@ -13,7 +13,7 @@ import (
 func init() {
 	commands["bench"] = command{
 		summary: "measure a projection against raw Kafka and store limits (bench redis)",
-		usage:   "redis [--events 1000000] [--products N] [--batch 2000] [--seed N] [--json] [--brokers host:port] [--redis host:port]",
+		usage:   "redis [--events 1000000] [--products N] [--batch 2000] [--seed N] [--json] [--log-level warn] [--brokers host:port] [--redis host:port]",
 		help: `Measures how fast the product-view projection rebuilds into Redis, beside
 the two limits it runs between, in one run on one data set:
 
@@ -50,6 +50,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	batch := fs.Int("batch", bench.DefaultBatch, "the runtime's MaxBatch and the raw pipeline's size")
 	seed := fs.Uint64("seed", 1, "seed of the event stream")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (the table goes to stderr)")
+	logLevel := fs.String("log-level", "warn", "the projection runtime's log level on stderr: debug, info, warn or error")
 	if len(args) == 0 || args[0] != "redis" {
 		fs.Usage()
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -64,13 +65,18 @@ func runBench(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "streamview bench: unexpected arguments %q\n", fs.Args())
+		fs.Usage()
+		fmt.Fprintf(e.stderr, "\nstreamview bench: unexpected arguments %q\n", fs.Args())
 		return errUsage
+	}
+	logger, err := newLogger(e.stderr, *logLevel)
+	if err != nil {
+		return err
 	}
 	cfg := bench.Config{
 		Brokers: strings.Split(k.brokers, ","), RedisAddr: *redisAddr,
 		Events: *events, Products: *products, Batch: *batch, Seed: *seed,
-		Out: e.stdout,
+		Out: e.stdout, Logger: logger,
 	}
 	if *asJSON {
 		cfg.Out = e.stderr

@@ -44,19 +44,23 @@ func Change(e schemas.Event) (redis.Change, error) {
 		return redis.Change{}, fmt.Errorf("%w: aggregate ID %q, version %d", ErrInvalidEvent, e.AggregateID, e.Version)
 	}
 	c := redis.Change{ID: e.AggregateID, Version: e.Version}
+	// Set is made once per event at its final size: Change runs for every
+	// event a projection applies.
+	fields := func(n int) { c.Set = make([]redis.Field, 0, n+1) } // +1: updatedAt
 	set := func(name, value string) { c.Set = append(c.Set, redis.Field{Name: name, Value: value}) }
 	setIf := func(name string, value *string) {
 		if value != nil {
 			set(name, *value)
 		}
 	}
-	missing := fmt.Errorf("%w: %s without payload", ErrInvalidEvent, e.Type())
+	missing := func() error { return fmt.Errorf("%w: %s without payload", ErrInvalidEvent, e.Type()) }
 
 	switch d := e.Data.(type) {
 	case *schemas.ProductCreated:
 		if d == nil {
-			return redis.Change{}, missing
+			return redis.Change{}, missing()
 		}
+		fields(12)
 		set(fieldName, d.Name)
 		set(fieldDescription, d.Description)
 		set(fieldPriceAmount, strconv.FormatInt(d.Price.Amount, 10))
@@ -71,8 +75,9 @@ func Change(e schemas.Event) (redis.Change, error) {
 		set(fieldCreatedAt, FormatTime(e.Timestamp))
 	case *schemas.ProductDetailsUpdated:
 		if d == nil {
-			return redis.Change{}, missing
+			return redis.Change{}, missing()
 		}
+		fields(8)
 		setIf(fieldName, d.Name)
 		setIf(fieldDescription, d.Description)
 		setIf(fieldCategoryID, d.CategoryID)
@@ -87,24 +92,28 @@ func Change(e schemas.Event) (redis.Change, error) {
 		}
 	case *schemas.ProductPriceChanged:
 		if d == nil {
-			return redis.Change{}, missing
+			return redis.Change{}, missing()
 		}
+		fields(2)
 		set(fieldPriceAmount, strconv.FormatInt(d.NewPrice.Amount, 10))
 		set(fieldPriceCurrency, d.NewPrice.Currency)
 	case *schemas.ProductStockChanged:
 		if d == nil {
-			return redis.Change{}, missing
+			return redis.Change{}, missing()
 		}
+		fields(1)
 		set(fieldStock, strconv.FormatInt(d.Quantity, 10))
 	case *schemas.ProductReviewAdded:
 		if d == nil {
-			return redis.Change{}, missing
+			return redis.Change{}, missing()
 		}
+		fields(0)
 		c.Incr = []redis.Incr{{Name: fieldReviewCount, By: 1}, {Name: fieldRatingSum, By: int64(d.Rating)}}
 	case *schemas.ProductDiscontinued:
 		if d == nil {
-			return redis.Change{}, missing
+			return redis.Change{}, missing()
 		}
+		fields(1)
 		set(fieldDiscontinued, "1")
 	default:
 		return redis.Change{}, fmt.Errorf("%w: unknown event type %q", ErrInvalidEvent, e.Type())
@@ -113,12 +122,45 @@ func Change(e schemas.Event) (redis.Change, error) {
 	return c, nil
 }
 
+// jsonList is json.Marshal(s), with nil as []. Lists of plain ASCII strings
+// (the usual tags and URLs) are written directly, byte for byte as
+// json.Marshal would, without its reflection.
 func jsonList(s []string) string {
 	if s == nil {
 		return "[]"
 	}
-	b, _ := json.Marshal(s) // cannot fail for a []string
+	n := 2
+	for _, v := range s {
+		if !plainJSON(v) {
+			b, _ := json.Marshal(s) // cannot fail for a []string
+			return string(b)
+		}
+		n += len(v) + 3
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, v := range s {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, v...)
+		b = append(b, '"')
+	}
+	b = append(b, ']')
 	return string(b)
+}
+
+// plainJSON reports whether json.Marshal writes s as is between quotes:
+// printable ASCII that it neither escapes nor HTML-escapes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c >= 0x80, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // Decode turns a stored document into its view. Absent fields take the

@@ -53,7 +53,40 @@ func PriceOf(m schemas.Money) Price {
 const TimeLayout = "2006-01-02T15:04:05.000Z"
 
 // FormatTime formats t in TimeLayout, truncating below the millisecond.
-func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+// It is what t.UTC().Format(TimeLayout) gives, written out by hand: it runs
+// once or twice per projected event.
+func FormatTime(t time.Time) string {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(TimeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	var b [len(TimeLayout)]byte
+	digits(b[0:4], year)
+	b[4] = '-'
+	digits(b[5:7], int(month))
+	b[7] = '-'
+	digits(b[8:10], day)
+	b[10] = 'T'
+	digits(b[11:13], hour)
+	b[13] = ':'
+	digits(b[14:16], minute)
+	b[16] = ':'
+	digits(b[17:19], sec)
+	b[19] = '.'
+	digits(b[20:23], t.Nanosecond()/1e6)
+	b[23] = 'Z'
+	return string(b[:])
+}
+
+// digits writes v into b in decimal, zero-padded to len(b).
+func digits(b []byte, v int) {
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+}
 
 // AverageRating is sum/count rounded half up to 2 decimals, and 0 when count
 // is 0. Computed in integers, so equal inputs give the same float on every

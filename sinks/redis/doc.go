@@ -8,6 +8,10 @@
 //	sv:P:gN:{ID}   hash: the document's fields plus "_v", its version
 //	sv:P:live      string: the generation that queries read
 //
+// Apply sends a batch in pipelined script calls; on a single server one call
+// carries many documents (the script's start-up cost, not its writes, would
+// otherwise bound the throughput), on a cluster one document each.
+//
 // The ID is a hash tag, so every key of one document lands in one cluster
 // slot. A generation owns everything under its prefix "sv:P:gN:", so a
 // rebuild writes generation N+1 beside the live one and SetLive swaps the

@@ -37,6 +37,13 @@ type Config struct {
 	// ScanCount is the COUNT hint of each SCAN and so the most keys Clear
 	// unlinks per round trip. Default 1000.
 	ScanCount int
+	// DocsPerCall is the most documents one script call of Apply carries on
+	// a single server (a *goredis.Client). Default 100; 1 makes one call per
+	// document, as a cluster or ring client always gets.
+	DocsPerCall int
+	// DocsPerPipeline is the most documents one round trip of Apply
+	// carries; a larger batch goes out in several at once. Default 500.
+	DocsPerPipeline int
 }
 
 // Validate reports every problem of c at once.
@@ -54,15 +61,23 @@ func (c Config) Validate() error {
 	if c.ScanCount < 0 {
 		errs = append(errs, fmt.Errorf("redis store: ScanCount %d is negative", c.ScanCount))
 	}
+	if c.DocsPerCall < 0 {
+		errs = append(errs, fmt.Errorf("redis store: DocsPerCall %d is negative", c.DocsPerCall))
+	}
+	if c.DocsPerPipeline < 0 {
+		errs = append(errs, fmt.Errorf("redis store: DocsPerPipeline %d is negative", c.DocsPerPipeline))
+	}
 	return errors.Join(errs...)
 }
 
 // Store keeps the versioned documents of one projection, in any number of
 // generations, on a Redis server or cluster. It is safe for concurrent use.
 type Store struct {
-	client     goredis.UniversalClient
-	projection string
-	scanCount  int
+	client          goredis.UniversalClient
+	projection      string
+	scanCount       int
+	docsPerCall     int
+	docsPerPipeline int
 }
 
 // New returns a Store on client. The client stays the caller's to close.
@@ -73,7 +88,14 @@ func New(client goredis.UniversalClient, cfg Config) (*Store, error) {
 	if cfg.ScanCount == 0 {
 		cfg.ScanCount = 1000
 	}
-	return &Store{client: client, projection: cfg.Projection, scanCount: cfg.ScanCount}, nil
+	if cfg.DocsPerCall == 0 {
+		cfg.DocsPerCall = 100
+	}
+	if cfg.DocsPerPipeline == 0 {
+		cfg.DocsPerPipeline = 500
+	}
+	return &Store{client: client, projection: cfg.Projection, scanCount: cfg.ScanCount,
+		docsPerCall: cfg.DocsPerCall, docsPerPipeline: cfg.DocsPerPipeline}, nil
 }
 
 // Projection is the projection name the store was configured with.

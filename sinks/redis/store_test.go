@@ -3,10 +3,12 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/streamview/streamview/sinks/redis"
@@ -16,6 +18,32 @@ import (
 func TestContract(t *testing.T) {
 	storetest.ForEachBackend(t, func(t *testing.T, c goredis.UniversalClient) {
 		storetest.Run(t, func(t *testing.T) storetest.Store { return storetest.NewStore(t, c) })
+	})
+}
+
+// Apply packs documents into script calls and calls into concurrent
+// pipelines; every packing must keep the contract, and a ring (like a
+// cluster) gets one document per call.
+func TestContractPacking(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  redis.Config
+	}{
+		{"one document per call and pipeline", redis.Config{DocsPerCall: 1, DocsPerPipeline: 1}},
+		{"small calls and pipelines", redis.Config{DocsPerCall: 7, DocsPerPipeline: 50}},
+		{"one call per pipeline", redis.Config{DocsPerCall: 1000, DocsPerPipeline: 1000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.ForEachBackend(t, func(t *testing.T, c goredis.UniversalClient) {
+				storetest.Run(t, func(t *testing.T) storetest.Store { return storetest.NewStoreConfig(t, c, tc.cfg) })
+			})
+		})
+	}
+	t.Run("ring", func(t *testing.T) {
+		srv := miniredis.RunT(t)
+		ring := goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"one": srv.Addr()}})
+		t.Cleanup(func() { ring.Close() })
+		storetest.Run(t, func(t *testing.T) storetest.Store { return storetest.NewStoreConfig(t, ring, redis.Config{}) })
 	})
 }
 
@@ -47,6 +75,42 @@ func TestNoScript(t *testing.T) {
 		d, _, err := s.GetAt(ctx, 1, "a")
 		if err != nil || d.Version != 3 || d.Fields["n"] != "3" {
 			t.Fatalf("a = %+v, %v; want version 3, n 3", d, err)
+		}
+	})
+}
+
+// NOSCRIPT fails whole script calls; with many documents per call and
+// several pipelines at once, every document must still be applied once.
+func TestNoScriptManyDocuments(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, c goredis.UniversalClient) {
+		if strings.HasSuffix(t.Name(), "/"+storetest.Real) && os.Getenv("REDIS_SCRIPT_FLUSH") != "1" {
+			t.Skip("SCRIPT FLUSH is server-wide: set REDIS_SCRIPT_FLUSH=1 to run this on a private server")
+		}
+		ctx := context.Background()
+		s := storetest.NewStoreConfig(t, c, redis.Config{DocsPerCall: 7, DocsPerPipeline: 50})
+		const docs = 300
+		for round := range 3 {
+			if err := c.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			v := int64(round + 1)
+			var batch []redis.Change
+			for i := range docs {
+				id := fmt.Sprintf("d%03d", i)
+				batch = append(batch,
+					redis.Change{ID: id, Version: v, Incr: []redis.Incr{{Name: "n", By: 1}}},
+					redis.Change{ID: id, Version: v, Incr: []redis.Incr{{Name: "n", By: 1}}}) // duplicate
+			}
+			res, err := s.Apply(ctx, 1, batch)
+			if err != nil || res != (redis.Result{Applied: docs, Duplicates: docs}) {
+				t.Fatalf("round %d: Apply = %+v, %v; want %d applied, %d duplicates", round, res, err, docs, docs)
+			}
+		}
+		for i := range docs {
+			d, _, err := s.GetAt(ctx, 1, fmt.Sprintf("d%03d", i))
+			if err != nil || d.Version != 3 || d.Fields["n"] != "3" {
+				t.Fatalf("d%03d = %+v, %v; want version 3, n 3", i, d, err)
+			}
 		}
 	})
 }
@@ -87,6 +151,8 @@ func TestConfigValidate(t *testing.T) {
 		{"glob in projection", redis.Config{Projection: "a*"}, false},
 		{"upper case", redis.Config{Projection: "Product"}, false},
 		{"negative scan count", redis.Config{Projection: "p", ScanCount: -1}, false},
+		{"negative docs per call", redis.Config{Projection: "p", DocsPerCall: -1}, false},
+		{"negative docs per pipeline", redis.Config{Projection: "p", DocsPerPipeline: -1}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.cfg.Validate(); (err == nil) != tc.ok {

@@ -85,9 +85,17 @@ func ForEachBackend(t *testing.T, f func(t *testing.T, c goredis.UniversalClient
 // cleanup.
 func NewStore(tb testing.TB, c goredis.UniversalClient) *redis.Store {
 	tb.Helper()
+	return NewStoreConfig(tb, c, redis.Config{})
+}
+
+// NewStoreConfig is NewStore with cfg; its Projection is replaced by a name
+// of the store's own.
+func NewStoreConfig(tb testing.TB, c goredis.UniversalClient, cfg redis.Config) *redis.Store {
+	tb.Helper()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	s, err := redis.New(c, redis.Config{Projection: "test-" + hex.EncodeToString(b[:])})
+	cfg.Projection = "test-" + hex.EncodeToString(b[:])
+	s, err := redis.New(c, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func figure(label, unit string, n int, d time.Duration) Figure {
+	return Figure{Label: label, Unit: unit, Count: n, Elapsed: d}
+}
+
+func TestReportRatio(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		consume, raw, proj Figure
+		wantLimit          string
+		wantRatio          float64
+		wantMeets          bool
+	}{
+		{"redis is the limit, met",
+			figure("consume", "records", 1000, time.Second), figure("redis", "writes", 1000, 2*time.Second),
+			figure("projection", "events", 1000, 3*time.Second), "redis", 2.0 / 3, true},
+		{"consume is the limit, not met",
+			figure("consume", "records", 1000, time.Second), figure("redis", "writes", 1000, time.Second/2),
+			figure("projection", "events", 1000, 4*time.Second), "consume", 0.25, false},
+		{"exactly the target",
+			figure("consume", "records", 100, time.Second), figure("redis", "writes", 100, time.Second),
+			figure("projection", "events", 100, 2*time.Second), "consume", 0.5, true},
+		{"nothing measured", Figure{}, Figure{}, Figure{}, "", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Report{Consume: tc.consume, Raw: tc.raw, Projection: tc.proj}
+			if got := r.Limit().Label; got != tc.wantLimit {
+				t.Errorf("Limit = %q, want %q", got, tc.wantLimit)
+			}
+			if got := r.Ratio(); got < tc.wantRatio-1e-9 || got > tc.wantRatio+1e-9 {
+				t.Errorf("Ratio = %v, want %v", got, tc.wantRatio)
+			}
+			if got := r.MeetsTarget(); got != tc.wantMeets {
+				t.Errorf("MeetsTarget = %v, want %v", got, tc.wantMeets)
+			}
+		})
+	}
+}
+
+func TestReportOutputs(t *testing.T) {
+	r := Report{
+		Sink: "redis", Topic: "bench-x.events", Events: 1_000_000, Products: 100_000, Batch: 2000,
+		Consume:    figure("raw consume (franz-go)", "records", 1_000_000, 2*time.Second),
+		Raw:        figure("raw redis (pipelined HSET)", "writes", 1_000_000, 4*time.Second),
+		Projection: figure("projection (product-view)", "events", 1_000_000, 10*time.Second),
+		InApply:    6 * time.Second, Stored: 100_000,
+	}
+	var b strings.Builder
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"1,000,000 events of 100,000 products, batch 2000",
+		"500,000 records/s", "250,000 writes/s", "100,000 events/s",
+		"projection / smaller raw (raw redis (pipelined HSET)): 0.40; target 0.50 NOT met",
+		"in Apply (the sink): 6.00 s (60%)",
+		"stored 100,000 of 100,000 products",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+
+	js, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Raw         struct{ PerSecond float64 }
+		Ratio       float64
+		MeetsTarget bool
+		Limit       string
+	}
+	if err := json.Unmarshal(js, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Raw.PerSecond != 250_000 || got.Ratio != 0.4 || got.MeetsTarget || got.Limit != r.Raw.Label {
+		t.Errorf("JSON = %s", js)
+	}
+}
+
+func TestCount(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -45000: "-45,000"} {
+		if got := count(n); got != want {
+			t.Errorf("count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"zero value", Config{}, true},
+		{"small", Config{Events: 20000, Products: 2000}, true},
+		{"products default to a tenth", Config{Events: 5}, true},
+		{"negative", Config{Events: -1, Products: -1, Batch: -1}, false},
+		{"more products than events", Config{Events: 10, Products: 11}, false},
+		{"more products than the default events", Config{Products: 2_000_000}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+				t.Fatalf("Validate() = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+	err := Config{Events: -1, Products: -1, Batch: -1}.Validate()
+	if err == nil || len(err.(interface{ Unwrap() []error }).Unwrap()) != 3 {
+		t.Fatalf("Validate() = %v; want the three problems reported", err)
+	}
+	if d := (Config{Events: 5}).withDefaults(); d.Products != 1 {
+		t.Errorf("5 events default to %d products, want 1", d.Products)
+	}
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+
+	"github.com/streamview/streamview/internal/testenv"
+)
+
+// A short run against the real servers: the report must be sane, and the
+// projection must have stored every product.
+func TestBenchRedisSmall(t *testing.T) {
+	brokers := testenv.Kafka(t)
+	addr := testenv.Redis(t)
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"bench", "redis", "--events", "20000", "--products", "2000", "--json",
+		"--brokers", strings.Join(brokers, ","), "--redis", addr}, strings.NewReader(""), &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr.String())
+	}
+	type figure struct {
+		Count     int     `json:"count"`
+		PerSecond float64 `json:"perSecond"`
+	}
+	var rep struct {
+		Events, Products, Stored int
+		Consume, Raw, Projection figure
+		Ratio                    float64
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, stdout.String())
+	}
+	if rep.Events != 20000 || rep.Products != 2000 {
+		t.Errorf("report of %d events of %d products, want 20000 of 2000", rep.Events, rep.Products)
+	}
+	for name, f := range map[string]figure{"consume": rep.Consume, "raw": rep.Raw, "projection": rep.Projection} {
+		if f.Count != rep.Events || f.PerSecond <= 0 {
+			t.Errorf("%s: %d at %.0f/s, want %d at a positive rate", name, f.Count, f.PerSecond, rep.Events)
+		}
+	}
+	if rep.Stored != rep.Products {
+		t.Errorf("the projection stored %d documents, want one per product: %d", rep.Stored, rep.Products)
+	}
+	if rep.Ratio <= 0 {
+		t.Errorf("ratio %v, want > 0", rep.Ratio)
+	}
+	for _, want := range []string{"raw consume", "raw redis", "projection", "target 0.50"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
+func TestBenchUsage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want error
+	}{
+		{"no target", []string{"bench"}, errUsage},
+		{"unknown target", []string{"bench", "postgres"}, errUsage},
+		{"help", []string{"bench", "--help"}, flag.ErrHelp},
+		{"help of redis", []string{"bench", "redis", "--help"}, flag.ErrHelp},
+		{"bad flag", []string{"bench", "redis", "--events", "many"}, errUsage},
+		{"stray argument", []string{"bench", "redis", "now"}, errUsage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), tc.args, strings.NewReader(""), &out, &errOut)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("run(%q) = %v, want %v", tc.args, err, tc.want)
+			}
+			if !strings.Contains(errOut.String(), "Usage: streamview bench redis") {
+				t.Errorf("no usage on stderr:\n%s", errOut.String())
+			}
+		})
+	}
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"bench", "redis", "--events", "10", "--products", "20"}, strings.NewReader(""), &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "20 products need at least as many events") {
+		t.Errorf("more products than events = %v, want a config error", err)
+	}
+}
