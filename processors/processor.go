@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -125,11 +126,12 @@ func (p *Processor) process(ctx context.Context, cl *kgo.Client, log *slog.Logge
 	events := make([]schemas.Event, 0, len(recs))
 	origin := make([]*kgo.Record, 0, len(recs))
 	var dead []*kgo.Record
-	for _, r := range recs {
+	decoded := p.decodeAll(recs)
+	for i, r := range recs {
 		if r.Attrs.IsControl() {
 			continue
 		}
-		e, err := p.decode(r)
+		e, err := decoded[i].event, decoded[i].err
 		if err != nil {
 			dead = append(dead, p.deadLetter(r, err))
 			log.Warn("dead-lettering record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "aggregate_id", string(r.Key), "err", err)
@@ -184,6 +186,38 @@ func (p *Processor) process(ctx context.Context, cl *kgo.Client, log *slog.Logge
 }
 
 var errRejected = errors.New("rejected by the store")
+
+type decoded struct {
+	event schemas.Event
+	err   error
+}
+
+// decodeAll decodes a poll's records on every core: decoding is the
+// runtime's largest CPU cost per event, and the records are independent.
+// The result is in record order.
+func (p *Processor) decodeAll(recs []*kgo.Record) []decoded {
+	out := make([]decoded, len(recs))
+	workers := runtime.GOMAXPROCS(0)
+	if len(recs) < 512 || workers < 2 {
+		workers = 1
+	}
+	chunk := (len(recs) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for start := 0; start < len(recs); start += chunk {
+		end := min(start+chunk, len(recs))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := start; i < end; i++ {
+				if !recs[i].Attrs.IsControl() {
+					out[i].event, out[i].err = p.decode(recs[i])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
 
 func (p *Processor) decode(r *kgo.Record) (schemas.Event, error) {
 	e, err := p.dec.DecodeEvent(r.Value)
