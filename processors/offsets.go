@@ -103,3 +103,10 @@ func Lag(ctx context.Context, adm *kadm.Client, group, topic string) ([]Partitio
 	sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
 	return out, nil
 }
+
+// CheckIdle returns nil when group has no live members (or does not exist),
+// and otherwise an error wrapping ErrGroupActive that names them: what must
+// hold before a group's offsets are reset or the group is deleted.
+func CheckIdle(ctx context.Context, adm *kadm.Client, group string) error {
+	return ensureEmpty(ctx, adm, group)
+}

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	es "github.com/elastic/go-elasticsearch/v8"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/processors/rebuild"
+	"github.com/streamview/streamview/sinks/elasticsearch"
+	"github.com/streamview/streamview/sinks/redis"
+)
+
+func init() {
+	commands["projections"] = command{
+		summary: "show each projection's generations: live or building, lag per partition, rate, dead letters",
+		usage:   "[--projections product-view,product-search] [--sample 1s] [--json] [connection flags]",
+		help: `Shows, for each projection, its live generation and any generation a rebuild
+is building (or swapping, or retiring): the consumer group and how many
+consumers it has, the lag per partition and in all, the rate in records per
+second (measured over --sample from the committed offsets; 0 skips it), the
+records of the generation in the projection's dead-letter topic, and a
+rebuild's progress. GET /v1/projections answers the same.
+
+Examples:
+  streamview projections
+  streamview projections --projections product-view --json`,
+		run: runProjections,
+	}
+}
+
+// projectionFlags are the flags of the commands that act on projections'
+// generations: replay, rebuild, projections.
+type projectionFlags struct {
+	kafka       kafkaFlags
+	redisAddr   string
+	esURL       string
+	topic       string
+	indexPrefix string
+	alias       string
+	name        string
+	currency    string
+	cacheDocs   int
+	logLevel    string
+}
+
+func (f *projectionFlags) register(fs *flag.FlagSet, e env) {
+	f.kafka.register(fs, e)
+	fs.StringVar(&f.redisAddr, "redis", e.or("REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env REDIS_ADDR): the views and every projection's rebuild state")
+	fs.StringVar(&f.esURL, "elasticsearch", e.or("ELASTICSEARCH_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (env ELASTICSEARCH_URL)")
+	fs.StringVar(&f.topic, "topic", rebuild.DefaultTopic, "the events topic")
+	fs.StringVar(&f.indexPrefix, "index-prefix", searchProjection, "product-search: the indices are <prefix>-g<N>")
+	fs.StringVar(&f.alias, "alias", searchProjection, "product-search: the read alias")
+	fs.StringVar(&f.name, "name", "", "the name the projection runs under, when not its own: groups streamview.<name>.g<N>, Redis keys sv:<name>:…")
+	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", "EUR"), "the catalogue's currency (env STREAMVIEW_CURRENCY)")
+	fs.IntVar(&f.cacheDocs, "cache-docs", 200_000, "product-search: documents the index writer remembers; a rebuild writes every product, and one it remembers needs no _mget")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+// projectionEnv is what the flags connect to, for some projections.
+type projectionEnv struct {
+	kafka   *kgo.Client
+	redis   goredis.UniversalClient
+	es      *es.Client
+	targets []rebuild.Target
+	closers []func()
+}
+
+func (p *projectionEnv) Close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+}
+
+func (p *projectionEnv) control(t rebuild.Target) *rebuild.Control {
+	return rebuild.NewControl(p.redis, t.Name())
+}
+
+// open connects to what projections need (Kafka, Redis, and Elasticsearch
+// for product-search) and makes their targets.
+func (f *projectionFlags) open(ctx context.Context, projections []string) (*projectionEnv, error) {
+	if f.name != "" && len(projections) != 1 {
+		return nil, fmt.Errorf("--name renames one projection; name one with --projection")
+	}
+	for _, name := range projections {
+		if name != productview.Name && name != searchProjection {
+			return nil, fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
+		}
+	}
+	p := &projectionEnv{}
+	cl, err := f.kafka.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.kafka = cl
+	p.closers = append(p.closers, cl.Close)
+	p.redis = goredis.NewClient(&goredis.Options{Addr: f.redisAddr})
+	p.closers = append(p.closers, func() { p.redis.Close() })
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = p.redis.Ping(pctx).Err()
+	cancel()
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("redis at %s does not answer: %w (start one with `make services-up`, or pass --redis)", f.redisAddr, err)
+	}
+	for _, name := range projections {
+		as := name
+		if f.name != "" {
+			as = f.name
+		}
+		switch name {
+		case productview.Name:
+			store, err := redis.New(p.redis, redis.Config{Projection: as})
+			if err != nil {
+				p.Close()
+				return nil, err
+			}
+			p.targets = append(p.targets, rebuild.NewViews(store))
+		case searchProjection:
+			if p.es == nil {
+				if p.es, err = es.NewClient(es.Config{Addresses: strings.Split(f.esURL, ",")}); err != nil {
+					p.Close()
+					return nil, fmt.Errorf("elasticsearch client for %s: %w", f.esURL, err)
+				}
+			}
+			t, err := rebuild.NewSearch(as, p.es, elasticsearch.Config{IndexPrefix: f.indexPrefix, Alias: f.alias, Currency: f.currency, CacheDocs: f.cacheDocs})
+			if err != nil {
+				p.Close()
+				return nil, err
+			}
+			p.targets = append(p.targets, t)
+		default:
+			p.Close()
+			return nil, fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
+		}
+	}
+	return p, nil
+}
+
+// config is the rebuild configuration the flags give.
+func (f *projectionFlags) config(logger *slog.Logger) rebuild.Config {
+	return rebuild.Config{Brokers: strings.Split(f.kafka.brokers, ","), Topic: f.topic, Logger: logger}
+}
+
+func runProjections(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "projections")
+	var f projectionFlags
+	f.register(fs, e)
+	list := fs.String("projections", productview.Name+","+searchProjection, "the projections to show, comma separated")
+	sample := fs.Duration("sample", time.Second, "measure rates over this long (0: no rates)")
+	asJSON := fs.Bool("json", false, "print JSON, as GET /v1/projections answers")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "streamview projections: unexpected arguments %q\n", fs.Args())
+		return errUsage
+	}
+	p, err := f.open(ctx, splitList(*list))
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	var sources []rebuild.Source
+	for _, t := range p.targets {
+		sources = append(sources, rebuild.Source{Target: t, Control: p.control(t)})
+	}
+	rs, err := rebuild.Report(ctx, p.kafka, rebuild.ReportConfig{Topic: f.topic, Sample: *sample}, sources...)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"projections": rs})
+	}
+	return writeProjections(e.stdout, rs, *sample > 0)
+}
+
+// writeProjections prints the report as a table.
+func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROJECTION\tGEN\tSTATE\tCONSUMERS\tLAG\tRATE/s\tDEAD\tLAG BY PARTITION\tBUILD")
+	for _, r := range rs {
+		rate := "-"
+		if rates || r.RatePerSec > 0 {
+			rate = rebuild.Count(int64(r.RatePerSec + 0.5))
+		}
+		var parts []string
+		for _, p := range r.Partitions {
+			parts = append(parts, fmt.Sprintf("%d:%d", p.Partition, p.Lag))
+		}
+		build := ""
+		if b := r.Build; b != nil {
+			build = fmt.Sprintf("%d%% of %s records, replaces g%d", b.Percent, rebuild.Count(b.Total), b.Replaces)
+			if b.LeftSec > 0 {
+				build += fmt.Sprintf(", %v left", time.Duration(b.LeftSec*float64(time.Second)).Round(time.Second))
+			}
+		}
+		fmt.Fprintf(tw, "%s\tg%d\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", r.Projection, r.Generation, r.State, r.Consumers,
+			rebuild.Count(r.Lag), rate, r.DeadLettered, strings.Join(parts, " "), build)
+	}
+	if len(rs) == 0 {
+		fmt.Fprintln(tw, "(no projection has a live generation yet: the projector's first start makes generation 1)")
+	}
+	return tw.Flush()
+}
+
+// projectionsOverview answers GET /v1/projections for a serving stack:
+// every projection's live and building generations, with the stats of the
+// processors running in this process (procs).
+func projectionsOverview(ctx context.Context, st stack, procs []*processors.Processor) (any, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	local := map[string]*processors.Processor{}
+	var sources []rebuild.Source
+	for _, p := range procs {
+		cfg := p.Config()
+		local[fmt.Sprintf("%s/%d", cfg.Name, cfg.Generation)] = p
+	}
+	seen := map[string]bool{}
+	for _, p := range procs {
+		name := p.Config().Name
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		live, err := reportLive(st, name)
+		if err != nil {
+			return nil, err
+		}
+		sources = append(sources, rebuild.Source{Target: namedLive{name, live}, Control: rebuild.NewControl(st.redis, name),
+			DeadLetterTopic: p.Config().DeadLetterTopic})
+	}
+	rs, err := rebuild.Report(ctx, cl, rebuild.ReportConfig{Topic: eventsTopic, Local: func(name string, gen int) (processors.Stats, bool) {
+		p, ok := local[fmt.Sprintf("%s/%d", name, gen)]
+		if !ok {
+			return processors.Stats{}, false
+		}
+		return p.Stats(), true
+	}}, sources...)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"projections": rs}, nil
+}
+
+// namedLive is a projection's name and live generation, for reports.
+type namedLive struct {
+	name string
+	live func(context.Context) (int, error)
+}
+
+func (n namedLive) Name() string                          { return n.name }
+func (n namedLive) Live(ctx context.Context) (int, error) { return n.live(ctx) }
+
+// reportLive returns how a report reads projection name's live
+// generation: like liveFunc, but never creating the first search index.
+func reportLive(st stack, name string) (func(context.Context) (int, error), error) {
+	if ix, ok := st.search.(*elasticsearch.Index); ok && name == searchProjection {
+		return ix.LiveGeneration, nil
+	}
+	return liveFunc(st, name)
+}
+
+// liveFunc returns how the stack reads projection name's live generation,
+// as the projector role does.
+func liveFunc(st stack, name string) (func(context.Context) (int, error), error) {
+	switch name {
+	case productview.Name:
+		views, err := redis.New(st.redis, redis.Config{Projection: name})
+		if err != nil {
+			return nil, err
+		}
+		return rebuild.NewViews(views).Live, nil
+	case searchProjection:
+		if st.searchLive == nil {
+			return nil, errors.New("projection product-search: no search index configured")
+		}
+		return st.searchLive, nil
+	}
+	return nil, fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
+}

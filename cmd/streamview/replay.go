@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/streamview/streamview/processors/rebuild"
+)
+
+func init() {
+	commands["replay"] = command{
+		summary: "replay a projection's live generation from the start of the log, in place (with downtime)",
+		usage:   "--projection NAME [--dry-run] [connection flags]",
+		help: `Resets the consumer group of the projection's live generation to the start
+offset of every partition of the events topic (where the log starts now, not a
+literal 0: retention may have removed the head) and empties the generation's
+store (its Redis keys, or its Elasticsearch index, deleted and created again).
+The next projector start reads the whole log again and rebuilds it.
+
+The group must have no live members: stop the projector role of
+` + "`streamview serve`" + ` first (the command names the members that are still
+running). Queries answer 404 or nothing until the projector has caught up
+again; ` + "`streamview rebuild`" + ` rebuilds beside the live generation instead,
+with no downtime. --dry-run says what it would do and changes nothing.
+
+Examples:
+  streamview replay --projection product-view --dry-run
+  streamview replay --projection product-search`,
+		run: runReplay,
+	}
+}
+
+func runReplay(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "replay")
+	var f projectionFlags
+	f.register(fs, e)
+	projection := fs.String("projection", "", "the projection to replay: product-view or product-search")
+	dryRun := fs.Bool("dry-run", false, "say what would be done and change nothing")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *projection == "" || fs.NArg() > 0 {
+		fmt.Fprintln(e.stderr, "streamview replay: name the projection with --projection product-view or --projection product-search")
+		return errUsage
+	}
+	logger, err := newLogger(e.stderr, f.logLevel)
+	if err != nil {
+		return err
+	}
+	p, err := f.open(ctx, []string{*projection})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	target := p.targets[0]
+	res, err := rebuild.Replay(ctx, f.config(logger), target, p.control(target), *dryRun)
+	if err != nil {
+		return err
+	}
+	printReplay(e.stdout, res)
+	return nil
+}
+
+func printReplay(w io.Writer, r rebuild.ReplayResult) {
+	would := func(done, dry string) string {
+		if r.DryRun {
+			return dry
+		}
+		return done
+	}
+	var offs []string
+	for _, p := range slices.Sorted(maps.Keys(r.Offsets)) {
+		offs = append(offs, fmt.Sprintf("%d@%d", p, r.Offsets[p]))
+	}
+	fmt.Fprintf(w, "replay %s: generation %d (group %s)%s\n", r.Projection, r.Generation, r.Group, would("", " (dry run: nothing changed)"))
+	fmt.Fprintf(w, "  %s offsets to the start of %s: %s\n", would("reset", "would reset"), r.Topic, strings.Join(offs, " "))
+	fmt.Fprintf(w, "  %s %s documents\n", would("removed", "would remove"), rebuild.Count(r.Documents))
+	fmt.Fprintf(w, "  the next projector start reads %s records to rebuild it (`streamview serve --roles projector`)\n", rebuild.Count(r.Records))
+}

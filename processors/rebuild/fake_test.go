@@ -1,0 +1,112 @@
+package rebuild_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/rebuild"
+	"github.com/streamview/streamview/sinks/redis/storetest"
+)
+
+// The whole life of a view generation on an in-process broker and Redis
+// (the fast tier): a rebuild with a running Follower swaps and hands over,
+// a killed one is aborted, a replay empties the live one.
+func TestViewsLifeFake(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	w := newWorld(t, cluster.ListenAddrs())
+	rc := storetest.Miniredis(t)
+	ctx := context.Background()
+	events := eventgen.Stream(eventgen.Options{Products: 300, Events: 3000, Seed: 3, Discontinue: true})
+	w.publish(t, events)
+	vt, store, vctl := views(t, rc)
+	if _, err := store.EnsureLive(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	f := w.follow(t, vt, vctl, 1)
+	w.waitCommitted(t, processors.GroupName(vt.Name(), 1), time.Minute)
+	ids := keys(foldViews(events))
+	checkViews(t, viewSnapshot(t, store, 1, ids), foldViews(events))
+
+	var phases []rebuild.Phase
+	cfg := w.config()
+	cfg.ProgressInterval = 10 * time.Millisecond
+	cfg.Progress = func(p rebuild.Progress) {
+		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+			phases = append(phases, p.Phase)
+		}
+	}
+	r, err := rebuild.New(cfg, vt, vctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Swapped || res.To != 2 || res.Documents != 300 || res.Expected != 300 || res.LiveDocuments != 300 || res.Records != int64(len(events)) {
+		t.Fatalf("rebuild = %+v", res)
+	}
+	if want := []rebuild.Phase{rebuild.Building, rebuild.Handover, rebuild.Swapped}; !slices.Equal(phases, want) {
+		t.Fatalf("phases %v, want %v", phases, want)
+	}
+	if live, _ := vt.Live(ctx); live != 2 {
+		t.Fatalf("live generation %d, want 2", live)
+	}
+	checkViews(t, viewSnapshot(t, store, 2, ids), foldViews(events))
+	if n, _ := store.Count(ctx, 1); n != 0 {
+		t.Fatalf("generation 1 still holds %d views", n)
+	}
+	waitGen(t, f, 2)
+
+	// Events after the swap reach generation 2 through the follower.
+	more := eventgen.Stream(eventgen.Options{Products: 10, Events: 30, Seed: 99})
+	w.publish(t, more)
+	all := append(events, more...)
+	w.waitCommitted(t, processors.GroupName(vt.Name(), 2), time.Minute)
+	checkViews(t, viewSnapshot(t, store, 2, keys(foldViews(all))), foldViews(all))
+
+	// A rebuild stopped at once is abandoned.
+	kctx, kill := context.WithCancel(ctx)
+	cfg.Progress = func(rebuild.Progress) { kill() }
+	r, _ = rebuild.New(cfg, vt, vctl)
+	if _, err := r.Run(kctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("killed rebuild: %v", err)
+	}
+	if s, ok, _ := vctl.Load(ctx); !ok || s.Generation != 3 {
+		t.Fatalf("state after the kill: %+v %v", s, ok)
+	}
+	ab, err := r.Abort(ctx)
+	if err != nil || ab.Generation != 3 || !ab.Recorded {
+		t.Fatalf("abort = %+v, %v", ab, err)
+	}
+	if _, ok, _ := vctl.Load(ctx); ok {
+		t.Fatal("state left after the abort")
+	}
+
+	// Replay refuses a running projector, then empties the live generation.
+	if _, err := rebuild.Replay(ctx, w.config(), vt, vctl, false); !errors.Is(err, processors.ErrGroupActive) {
+		t.Fatalf("replay with the follower running = %v, want ErrGroupActive", err)
+	}
+}
+
+func waitGen(t *testing.T, f *rebuild.Follower, gen int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.Processor().Config().Generation != gen {
+		if time.Now().After(deadline) {
+			t.Fatalf("the follower runs generation %d, want %d", f.Processor().Config().Generation, gen)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

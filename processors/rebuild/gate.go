@@ -1,0 +1,111 @@
+package rebuild
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/schemas"
+)
+
+// gate wraps a projection so that its writes can be paused between batches:
+// while paused, Apply waits before writing, so the store holds exactly the
+// batches applied so far, and the runtime has committed their offsets once
+// settled says so.
+type gate struct {
+	inner processors.Projection
+
+	mu     sync.Mutex
+	open   chan struct{} // closed while writes may go on
+	active int
+
+	applied atomic.Int64 // events of successful Apply calls
+}
+
+func newGate(inner processors.Projection) *gate {
+	open := make(chan struct{})
+	close(open)
+	return &gate{inner: inner, open: open}
+}
+
+func (g *gate) Apply(ctx context.Context, batch []schemas.Event) error {
+	for {
+		g.mu.Lock()
+		open := g.open
+		select {
+		case <-open:
+			g.active++
+			g.mu.Unlock()
+			err := g.inner.Apply(ctx, batch)
+			if err == nil {
+				g.applied.Add(int64(len(batch)))
+			}
+			g.mu.Lock()
+			g.active--
+			g.mu.Unlock()
+			return err
+		default:
+		}
+		g.mu.Unlock()
+		select {
+		case <-open:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// pause stops writes and waits until none is in flight.
+func (g *gate) pause(ctx context.Context) error {
+	g.mu.Lock()
+	select {
+	case <-g.open:
+		g.open = make(chan struct{})
+	default:
+	}
+	g.mu.Unlock()
+	return poll(ctx, 2*time.Millisecond, func() (bool, error) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.active == 0, nil
+	})
+}
+
+// settled waits, with writes paused, until the runtime has committed the
+// last batch the gate let through: its Applied counter (bumped after the
+// commit) has reached the gate's.
+func (g *gate) settled(ctx context.Context, proc *processors.Processor) error {
+	return poll(ctx, 2*time.Millisecond, func() (bool, error) {
+		return proc.Stats().Applied >= g.applied.Load(), nil
+	})
+}
+
+// resume lets writes go on.
+func (g *gate) resume() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
+// poll calls cond every d until it reports true or an error, or ctx ends.
+func poll(ctx context.Context, d time.Duration, cond func() (bool, error)) error {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		ok, err := cond()
+		if err != nil || ok {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}

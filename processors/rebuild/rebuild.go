@@ -1,0 +1,652 @@
+package rebuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/schemas"
+)
+
+// Errors callers can test with errors.Is.
+var (
+	// ErrNoLive: the projection has no live generation to rebuild or
+	// replay; the projector's first start makes generation 1 live.
+	ErrNoLive = errors.New("no live generation")
+	// ErrMismatch: the new generation does not hold the products the log
+	// makes; nothing was swapped (Config.Force swaps anyway).
+	ErrMismatch = errors.New("the new generation's documents do not match the log")
+	// ErrNoHandover: the old generation's projectors did not stop when
+	// asked; nothing was swapped.
+	ErrNoHandover = errors.New("the old generation's projectors did not hand over")
+	// ErrSwapped: the rebuild has swapped already; it cannot be aborted,
+	// only finished.
+	ErrSwapped = errors.New("the rebuild has swapped already")
+	// ErrStale: the recorded rebuild does not start from the live
+	// generation (it was swapped by other means); abort it.
+	ErrStale = errors.New("the recorded rebuild does not replace the live generation")
+)
+
+// Rebuilder builds a new generation of one projection beside the live one
+// from the start of the log, and swaps to it. See the package documentation.
+type Rebuilder struct {
+	cfg     Config
+	target  Target
+	control *Control
+	dec     processors.Decoder
+}
+
+// New returns a Rebuilder of target that keeps its state in control.
+func New(cfg Config, target Target, control *Control) (*Rebuilder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if target == nil || control == nil {
+		return nil, errors.New("rebuild: target and control are required")
+	}
+	cfg = cfg.withDefaults()
+	dec := cfg.Decoder
+	if dec == nil {
+		codec, err := schemas.NewCodec()
+		if err != nil {
+			return nil, err
+		}
+		dec = codec
+	}
+	return &Rebuilder{cfg: cfg, target: target, control: control, dec: dec}, nil
+}
+
+// Result is what a rebuild did.
+type Result struct {
+	Projection string
+	From, To   int  // the old and the new live generation
+	Resumed    bool // it continued a rebuild that had been stopped
+	// Records is how many records the new generation consumed in this run
+	// until it caught up, in Build.
+	Records int64
+	Build   time.Duration
+	// Check: documents in the new generation, products the log makes up to
+	// the same offsets, and the old generation's documents at that time.
+	Documents, Expected, LiveDocuments int64
+	// Swapped is false when the run only finished retiring an earlier
+	// swap. OldRemoved is false with KeepOld.
+	Swapped, OldRemoved bool
+	Elapsed             time.Duration
+}
+
+// Rate is the build's records per second.
+func (r Result) Rate() float64 {
+	if r.Build <= 0 {
+		return 0
+	}
+	return float64(r.Records) / r.Build.Seconds()
+}
+
+func (r *Rebuilder) log() *slog.Logger {
+	return r.cfg.Logger.With("projection", r.target.Name())
+}
+
+func (r *Rebuilder) admin() (*kgo.Client, *kadm.Client, error) {
+	cl, err := kgo.NewClient(r.cfg.kafkaOpts()...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rebuild: kafka client: %w", err)
+	}
+	return cl, kadm.NewClient(cl), nil
+}
+
+// Run builds generation N+1 (or continues the recorded rebuild), checks it,
+// swaps it live, hands the live stream over and retires generation N. When
+// ctx ends the rebuild stops where it is, recorded: Run again continues,
+// Abort removes it; the live generation is untouched until the swap.
+func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
+	began := time.Now()
+	name := r.target.Name()
+	res.Projection = name
+	defer func() { res.Elapsed = time.Since(began) }()
+	cl, adm, err := r.admin()
+	if err != nil {
+		return res, err
+	}
+	defer cl.Close()
+
+	live, err := r.target.Live(ctx)
+	if err != nil {
+		return res, err
+	}
+	if live == 0 {
+		return res, fmt.Errorf("rebuild %s: %w yet: start the projector first (it makes generation 1 live)", name, ErrNoLive)
+	}
+	st, ok, err := r.control.Load(ctx)
+	if err != nil {
+		return res, err
+	}
+	switch {
+	case ok && st.Generation == live:
+		// Swapped before it was stopped: only the retiring is left.
+		res.From, res.To, res.Resumed = st.From, st.Generation, true
+		st.KeepOld = st.KeepOld || r.cfg.KeepOld
+		r.log().Info("finishing the retirement of an earlier rebuild", "from", st.From, "to", st.Generation)
+		return res, r.retire(ctx, adm, &st, &res)
+	case ok && st.From != live:
+		return res, fmt.Errorf("rebuild %s: %w: it builds g%d to replace g%d, but g%d is live; run it with --abort", name, ErrStale, st.Generation, st.From, live)
+	case ok:
+		res.Resumed = true
+		st.Phase = Building // a handover cut short starts over
+		r.log().Info("resuming rebuild", "generation", st.Generation, "from", st.From)
+	default:
+		st = State{Generation: live + 1, From: live, Phase: Building, Started: time.Now()}
+		// Leftovers of an attempt whose state is gone: start clean.
+		if _, _, err := r.remove(ctx, adm, st.Generation); err != nil {
+			return res, err
+		}
+		r.log().Info("starting rebuild", "generation", st.Generation, "from", st.From)
+	}
+	st.KeepOld = r.cfg.KeepOld
+	res.From, res.To = st.From, st.Generation
+	group := processors.GroupName(name, st.Generation)
+	if err := processors.CheckIdle(ctx, adm, group); err != nil {
+		return res, fmt.Errorf("rebuild %s: is another rebuild running? %w", name, err)
+	}
+	if err := r.control.Save(ctx, st); err != nil {
+		return res, err
+	}
+	if err := r.target.Create(ctx, st.Generation); err != nil {
+		return res, err
+	}
+
+	rn, err := r.start(ctx, st.Generation)
+	if err != nil {
+		return res, err
+	}
+	defer rn.halt()
+	tr, err := r.newTracker(ctx, adm, &st, group)
+	if err != nil {
+		return res, err
+	}
+
+	if err := tr.catchUp(ctx, rn, "from the start of the log"); err != nil {
+		return res, err
+	}
+	res.Records, res.Build = rn.proc.Stats().Records, time.Since(began)
+	r.log().Info("caught up", "generation", st.Generation, "records", res.Records, "in", res.Build.Round(time.Millisecond),
+		"records_per_second", int64(res.Rate()))
+
+	if err := r.verify(ctx, adm, rn, tr, &res); err != nil {
+		return res, err
+	}
+	projectors, err := r.swap(ctx, adm, rn, tr)
+	if err != nil {
+		return res, err
+	}
+	res.Swapped = true
+	if projectors {
+		r.awaitTakeover(ctx, adm, group, tr)
+	}
+	if err := rn.halt(); err != nil {
+		r.log().Warn("the rebuild's processor stopped with an error after the swap", "err", err)
+	}
+	return res, r.retire(ctx, adm, &st, &res)
+}
+
+// runner is the new generation's processor running in this process.
+type runner struct {
+	proc *processors.Processor
+	gate *gate
+	stop context.CancelFunc
+	done chan error
+	err  error
+	over bool
+}
+
+func (r *Rebuilder) start(ctx context.Context, gen int) (*runner, error) {
+	proj, err := r.target.Projection(gen)
+	if err != nil {
+		return nil, err
+	}
+	g := newGate(proj)
+	proc, err := processors.New(processors.Config{
+		Name: r.target.Name(), Generation: gen, Topic: r.cfg.Topic, DeadLetterTopic: r.cfg.DeadLetterTopic,
+		MaxBatch: r.cfg.MaxBatch, Logger: r.cfg.Logger,
+	}, r.dec, g, r.cfg.kafkaOpts(kgo.ClientID(ClientID))...)
+	if err != nil {
+		return nil, err
+	}
+	pctx, stop := context.WithCancel(ctx)
+	rn := &runner{proc: proc, gate: g, stop: stop, done: make(chan error, 1)}
+	go func() { rn.done <- proc.Run(pctx) }()
+	return rn, nil
+}
+
+// halt stops the processor and waits for it; it may be called again.
+func (rn *runner) halt() error {
+	if rn.over {
+		return rn.err
+	}
+	rn.stop()
+	rn.gate.resume()
+	rn.err, rn.over = <-rn.done, true
+	return rn.err
+}
+
+// check returns an error when the processor stopped on its own.
+func (rn *runner) check() error {
+	if rn.over {
+		return fmt.Errorf("rebuild: the new generation's processor stopped: %v", rn.err)
+	}
+	select {
+	case err := <-rn.done:
+		rn.err, rn.over = err, true
+		if err == nil {
+			err = errors.New("stopped")
+		}
+		return fmt.Errorf("rebuild: the new generation's processor stopped: %w", err)
+	default:
+		return nil
+	}
+}
+
+// tracker measures and reports the new generation's progress.
+type tracker struct {
+	r      *Rebuilder
+	adm    *kadm.Client
+	st     *State
+	group  string
+	began  time.Time
+	starts partitionOffsets
+	// ends are the end offsets when the build began; pastStart is set once
+	// the group has reached them.
+	ends                 partitionOffsets
+	pastStart            bool
+	meter                meter
+	lastReport, lastSave time.Time
+	last                 Progress
+}
+
+func (r *Rebuilder) newTracker(ctx context.Context, adm *kadm.Client, st *State, group string) (*tracker, error) {
+	starts, err := startOffsets(ctx, adm, r.cfg.Topic)
+	if err != nil {
+		return nil, err
+	}
+	ends, err := endOffsets(ctx, adm, r.cfg.Topic)
+	if err != nil {
+		return nil, err
+	}
+	return &tracker{r: r, adm: adm, st: st, group: group, began: time.Now(), starts: starts, ends: ends}, nil
+}
+
+// update measures the group's lag and reports it when the interval has
+// passed, or at once with force.
+func (t *tracker) update(ctx context.Context, step string, force bool) (Progress, error) {
+	lag, err := processors.Lag(ctx, t.adm, t.group, t.r.cfg.Topic)
+	if err != nil {
+		return Progress{}, err
+	}
+	now := time.Now()
+	p := Progress{Projection: t.r.target.Name(), Generation: t.st.Generation, Phase: t.st.Phase, Step: step,
+		Left: -1, Elapsed: now.Sub(t.began)}
+	past := true
+	for _, l := range lag {
+		start := t.starts[l.Partition]
+		at := max(l.Committed, start)
+		past = past && at >= t.ends[l.Partition]
+		p.Done += at - start
+		p.Total += l.End - start
+		p.Lag += l.Lag
+	}
+	t.pastStart = t.pastStart || past
+	p.Rate = t.meter.add(p.Done, now)
+	if p.Rate > 0 {
+		p.Left = time.Duration(float64(p.Lag) / p.Rate * float64(time.Second))
+	}
+	t.last = p
+	every := t.r.cfg.ProgressInterval
+	if force || now.Sub(t.lastReport) >= every {
+		t.lastReport = now
+		if t.r.cfg.Progress != nil {
+			t.r.cfg.Progress(p)
+		}
+	}
+	if force || now.Sub(t.lastSave) >= max(every, 2*time.Second) {
+		t.lastSave = now
+		t.st.Done, t.st.Total, t.st.Rate, t.st.Updated = p.Done, p.Total, p.Rate, now
+		if err := t.r.control.Save(ctx, *t.st); err != nil {
+			t.r.log().Warn("could not record progress", "err", err)
+		}
+	}
+	return p, nil
+}
+
+// catchUp waits until the new group is within CaughtUpLag records of the
+// end, or, once it has read the log as it was when the build began, within
+// a second at the rate it consumes: under a steady load a group that keeps
+// up may never be seen at lag 0. The exact checks come after.
+func (t *tracker) catchUp(ctx context.Context, rn *runner, step string) error {
+	tick := time.NewTicker(min(250*time.Millisecond, t.r.cfg.ProgressInterval))
+	defer tick.Stop()
+	for {
+		if err := rn.check(); err != nil {
+			return err
+		}
+		p, err := t.update(ctx, step, false)
+		if err != nil {
+			return err
+		}
+		if p.Lag <= t.r.cfg.CaughtUpLag || (t.pastStart && p.Left >= 0 && p.Left <= time.Second) {
+			_, err := t.update(ctx, "caught up", true)
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// verify pauses the new generation's writes, counts its documents and the
+// offsets they come from, and compares them with the products the log
+// makes up to those offsets. A mismatch is tried again twice, in case a
+// failed write of the paused batch left extra documents behind.
+func (r *Rebuilder) verify(ctx context.Context, adm *kadm.Client, rn *runner, tr *tracker, res *Result) error {
+	name, gen := r.target.Name(), tr.st.Generation
+	for attempt := 1; ; attempt++ {
+		if _, err := tr.update(ctx, "checking document counts", true); err != nil {
+			return err
+		}
+		docs, upto, err := r.countPaused(ctx, adm, rn, tr)
+		if err != nil {
+			return err
+		}
+		lc, err := countLog(ctx, r.cfg.kafkaOpts(), r.dec, r.cfg.Topic, tr.starts, upto)
+		if err != nil {
+			return err
+		}
+		expected := lc.Searchable()
+		if r.target.CountsDiscontinued() {
+			expected = lc.Products
+		}
+		liveDocs, err := r.target.Count(ctx, tr.st.From)
+		if err != nil {
+			return err
+		}
+		res.Documents, res.Expected, res.LiveDocuments = docs, expected, liveDocs
+		r.log().Info("checked the new generation", "generation", gen, "documents", docs, "expected", expected,
+			"live_documents", liveDocs, "records", lc.Records, "invalid", lc.Invalid, "offsets", upto.String())
+		if docs == expected {
+			return nil
+		}
+		if attempt < 3 {
+			continue
+		}
+		err = fmt.Errorf("rebuild %s: %w: g%d holds %d documents, the log up to offsets %s makes %d (%d records, %d invalid; %d dead-lettered by this run; the live g%d holds %d); nothing was swapped: rerun to check again, --force to swap anyway, --abort to give up",
+			name, ErrMismatch, gen, docs, upto, expected, lc.Records, lc.Invalid, rn.proc.Stats().DeadLettered, tr.st.From, liveDocs)
+		if !r.cfg.Force {
+			return err
+		}
+		r.log().Warn("swapping despite the mismatch (forced)", "err", err)
+		return nil
+	}
+}
+
+// countPaused counts generation gen's documents with its writes paused and
+// settled, and returns the committed offsets the documents come from.
+func (r *Rebuilder) countPaused(ctx context.Context, adm *kadm.Client, rn *runner, tr *tracker) (int64, partitionOffsets, error) {
+	if err := rn.gate.pause(ctx); err != nil {
+		return 0, nil, err
+	}
+	defer rn.gate.resume()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err := rn.gate.settled(sctx, rn.proc)
+	cancel()
+	if err != nil {
+		if cerr := rn.check(); cerr != nil {
+			return 0, nil, cerr
+		}
+		return 0, nil, fmt.Errorf("rebuild: waiting for the last batch's commit: %w", err)
+	}
+	upto, err := committed(ctx, adm, tr.group, r.cfg.Topic)
+	if err != nil {
+		return 0, nil, err
+	}
+	for p, s := range tr.starts {
+		if _, ok := upto[p]; !ok {
+			upto[p] = s
+		}
+	}
+	docs, err := r.target.Count(ctx, tr.st.Generation)
+	return docs, upto, err
+}
+
+// swap hands over and swaps; it reports whether projectors were running
+// the old generation.
+func (r *Rebuilder) swap(ctx context.Context, adm *kadm.Client, rn *runner, tr *tracker) (projectors bool, err error) {
+	st := tr.st
+	oldGroup := processors.GroupName(r.target.Name(), st.From)
+	ms, err := members(ctx, adm, oldGroup)
+	if err != nil {
+		return false, err
+	}
+	revert := func(cause error) error {
+		st.Phase = Building
+		st.Requested = time.Time{}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := r.control.Save(cctx, *st); err != nil {
+			return errors.Join(cause, err)
+		}
+		return cause
+	}
+	if len(ms) > 0 {
+		projectors = true
+		// Close in on the end again, so that the old generation is frozen
+		// for as short a time as possible.
+		if err := tr.catchUp(ctx, rn, "closing in on the end"); err != nil {
+			return true, err
+		}
+		st.Phase, st.Requested = Handover, time.Now()
+		if err := r.control.Save(ctx, *st); err != nil {
+			return true, err
+		}
+		r.log().Info("asking the old generation's projectors to hand over", "from", st.From, "members", describeMembers(ms))
+		if _, err := tr.update(ctx, fmt.Sprintf("waiting for the projectors of g%d to stop", st.From), true); err != nil {
+			return true, revert(err)
+		}
+		hctx, cancel := context.WithTimeout(ctx, r.cfg.HandoverTimeout)
+		err := poll(hctx, 50*time.Millisecond, func() (bool, error) {
+			if err := rn.check(); err != nil {
+				return false, err
+			}
+			ms, err = members(hctx, adm, oldGroup)
+			return len(ms) == 0, err
+		})
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("rebuild %s: %w within %v: group %s still has %s; they may run a streamview that does not follow rebuilds: stop them and run the rebuild again (it resumes)",
+					r.target.Name(), ErrNoHandover, r.cfg.HandoverTimeout, oldGroup, describeMembers(ms))
+			}
+			return true, revert(err)
+		}
+		r.log().Info("the old generation's projectors stopped", "from", st.From)
+	}
+
+	// The old generation is frozen now: once the new one has committed the
+	// end as it is now, it holds everything the old one holds.
+	ends, err := endOffsets(ctx, adm, r.cfg.Topic)
+	if err != nil {
+		return projectors, revert(err)
+	}
+	err = poll(ctx, 10*time.Millisecond, func() (bool, error) {
+		if err := rn.check(); err != nil {
+			return false, err
+		}
+		have, err := committed(ctx, adm, tr.group, r.cfg.Topic)
+		return reached(have, ends), err
+	})
+	if err != nil {
+		return projectors, revert(err)
+	}
+	if projectors {
+		if ms, err := members(ctx, adm, oldGroup); err != nil || len(ms) > 0 {
+			if err == nil {
+				err = fmt.Errorf("rebuild %s: %w: a projector of g%d came back before the swap (%s); run the rebuild again",
+					r.target.Name(), ErrNoHandover, st.From, describeMembers(ms))
+			}
+			return projectors, revert(err)
+		}
+	}
+	if err := r.target.Promote(ctx, st.From, st.Generation); err != nil {
+		return projectors, revert(err)
+	}
+	st.Phase = Swapped
+	if err := r.control.Save(context.WithoutCancel(ctx), *st); err != nil {
+		return projectors, err
+	}
+	r.log().Info("swapped", "from", st.From, "to", st.Generation, "end_offsets", ends.String())
+	_, _ = tr.update(ctx, fmt.Sprintf("g%d is live", st.Generation), true)
+	return projectors, nil
+}
+
+// awaitTakeover waits until a projector (a member other than a rebuild)
+// has joined the new generation's group.
+func (r *Rebuilder) awaitTakeover(ctx context.Context, adm *kadm.Client, group string, tr *tracker) {
+	_, _ = tr.update(ctx, "waiting for the projectors to take over", true)
+	tctx, cancel := context.WithTimeout(ctx, r.cfg.TakeoverTimeout)
+	defer cancel()
+	err := poll(tctx, 50*time.Millisecond, func() (bool, error) {
+		ms, err := members(tctx, adm, group)
+		for _, m := range ms {
+			if m.ClientID != ClientID {
+				return true, nil
+			}
+		}
+		return false, err
+	})
+	if err != nil {
+		r.log().Warn("no projector took over the new generation; the next projector start continues from its committed offsets",
+			"group", group, "waited", r.cfg.TakeoverTimeout, "err", err)
+		return
+	}
+	r.log().Info("a projector took over the new generation", "group", group)
+}
+
+// retire deletes the old generation's group and, after the grace period,
+// its documents, then clears the state.
+func (r *Rebuilder) retire(ctx context.Context, adm *kadm.Client, st *State, res *Result) error {
+	name := r.target.Name()
+	oldGroup := processors.GroupName(name, st.From)
+	// A projector that started on the old generation just before the swap
+	// moves on within its Follower's poll interval.
+	wctx, cancel := context.WithTimeout(ctx, r.cfg.HandoverTimeout)
+	err := poll(wctx, 100*time.Millisecond, func() (bool, error) {
+		return processors.CheckIdle(wctx, adm, oldGroup) == nil, nil
+	})
+	cancel()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		err := processors.CheckIdle(ctx, adm, oldGroup)
+		return fmt.Errorf("rebuild %s: g%d is live but g%d still runs: %w; run the rebuild again to finish retiring it", name, st.Generation, st.From, err)
+	}
+	if _, err := deleteGroup(ctx, adm, oldGroup); err != nil {
+		return err
+	}
+	if st.KeepOld {
+		r.log().Info("kept the old generation's documents", "generation", st.From)
+	} else {
+		if r.cfg.Grace > 0 {
+			if r.cfg.Progress != nil {
+				r.cfg.Progress(Progress{Projection: name, Generation: st.Generation, Phase: Swapped, Left: r.cfg.Grace,
+					Step: fmt.Sprintf("removing g%d in %v", st.From, r.cfg.Grace)})
+			}
+			t := time.NewTimer(r.cfg.Grace)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("rebuild %s: stopped before removing g%d (run the rebuild again to remove it): %w", name, st.From, ctx.Err())
+			case <-t.C:
+			}
+		}
+		if _, err := r.target.Drop(ctx, st.From); err != nil {
+			return err
+		}
+		res.OldRemoved = true
+		r.log().Info("removed the old generation", "generation", st.From)
+	}
+	return r.control.Clear(ctx)
+}
+
+// AbortResult says what Abort removed.
+type AbortResult struct {
+	Projection string
+	Generation int  // the abandoned generation
+	Recorded   bool // a rebuild state was there
+	Group      bool // its consumer group existed and was deleted
+	Documents  bool // it had documents, now removed
+}
+
+// Abort abandons the recorded rebuild, or the leftovers of one (generation
+// live+1) when none is recorded: it deletes the new generation's group and
+// documents and the state. The rebuild must not be running. A rebuild that
+// has swapped cannot be aborted (ErrSwapped).
+func (r *Rebuilder) Abort(ctx context.Context) (AbortResult, error) {
+	name := r.target.Name()
+	out := AbortResult{Projection: name}
+	cl, adm, err := r.admin()
+	if err != nil {
+		return out, err
+	}
+	defer cl.Close()
+	live, err := r.target.Live(ctx)
+	if err != nil {
+		return out, err
+	}
+	st, ok, err := r.control.Load(ctx)
+	if err != nil {
+		return out, err
+	}
+	out.Recorded = ok
+	gen := live + 1
+	if ok {
+		gen = st.Generation
+		if gen == live || st.Phase == Swapped {
+			return out, fmt.Errorf("rebuild %s: %w: g%d is live; run the rebuild again to finish retiring g%d", name, ErrSwapped, st.Generation, st.From)
+		}
+	}
+	if live == 0 && !ok {
+		return out, nil
+	}
+	out.Generation = gen
+	group := processors.GroupName(name, gen)
+	if err := processors.CheckIdle(ctx, adm, group); err != nil {
+		return out, fmt.Errorf("rebuild %s: the rebuild is still running (stop it first): %w", name, err)
+	}
+	// The state goes first: a projector frozen for a handover resumes.
+	if ok {
+		if err := r.control.Clear(ctx); err != nil {
+			return out, err
+		}
+	}
+	out.Group, out.Documents, err = r.remove(ctx, adm, gen)
+	return out, err
+}
+
+// remove deletes generation gen's group and documents.
+func (r *Rebuilder) remove(ctx context.Context, adm *kadm.Client, gen int) (group, docs bool, err error) {
+	name := processors.GroupName(r.target.Name(), gen)
+	if err := processors.CheckIdle(ctx, adm, name); err != nil {
+		return false, false, fmt.Errorf("rebuild %s: %w", r.target.Name(), err)
+	}
+	if group, err = deleteGroup(ctx, adm, name); err != nil {
+		return group, false, err
+	}
+	docs, err = r.target.Drop(ctx, gen)
+	return group, docs, err
+}

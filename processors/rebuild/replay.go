@@ -1,0 +1,94 @@
+package rebuild
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/processors"
+)
+
+// ReplayResult says what Replay did, or with DryRun would do.
+type ReplayResult struct {
+	Projection string
+	Generation int    // the live generation, replayed in place
+	Group      string // its consumer group
+	Topic      string
+	// Offsets are the partitions' start offsets, where the group now points.
+	Offsets map[int32]int64
+	// Records is how many offsets lie between them and the end: what the
+	// next projector start reads.
+	Records int64
+	// Documents is how many documents the generation held and were
+	// removed (with DryRun: would be).
+	Documents int64
+	DryRun    bool
+}
+
+// Replay rebuilds the live generation of target in place, with downtime:
+// the generation's group must have no members (processors.ErrGroupActive
+// names them otherwise); its committed offsets go back to each partition's
+// start offset (the log start, not 0: retention may have removed the head)
+// and its store is emptied. The next projector start reads the log again.
+// control, when not nil, is checked for a rebuild handing over: then the
+// replay waits for it (it refuses). Only cfg's Kafka fields and Topic are
+// used.
+func Replay(ctx context.Context, cfg Config, target Target, control *Control, dryRun bool) (ReplayResult, error) {
+	cfg = cfg.withDefaults()
+	name := target.Name()
+	res := ReplayResult{Projection: name, Topic: cfg.Topic, DryRun: dryRun}
+	cl, err := kgo.NewClient(cfg.kafkaOpts()...)
+	if err != nil {
+		return res, fmt.Errorf("replay: kafka client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+
+	live, err := target.Live(ctx)
+	if err != nil {
+		return res, err
+	}
+	if live == 0 {
+		return res, fmt.Errorf("replay %s: %w: nothing to replay", name, ErrNoLive)
+	}
+	if control != nil {
+		st, ok, err := control.Load(ctx)
+		if err != nil {
+			return res, err
+		}
+		if ok && st.Phase == Handover && st.From == live {
+			return res, fmt.Errorf("replay %s: a rebuild is swapping g%d for g%d right now; wait for it or abort it", name, live, st.Generation)
+		}
+	}
+	res.Generation, res.Group = live, processors.GroupName(name, live)
+	offsets, err := processors.ResetToStart(ctx, adm, res.Group, cfg.Topic, dryRun)
+	if err != nil {
+		return res, fmt.Errorf("replay %s: %w", name, err)
+	}
+	res.Offsets = map[int32]int64{}
+	for _, o := range offsets[cfg.Topic] {
+		res.Offsets[o.Partition] = o.At
+	}
+	ends, err := endOffsets(ctx, adm, cfg.Topic)
+	if err != nil {
+		return res, err
+	}
+	for p, end := range ends {
+		res.Records += end - res.Offsets[p]
+	}
+	if dryRun {
+		res.Documents, err = target.Count(ctx, live)
+		return res, err
+	}
+	if res.Documents, err = target.Reset(ctx, live); err != nil {
+		return res, fmt.Errorf("replay %s: offsets reset, but emptying g%d failed (run the replay again): %w", name, live, err)
+	}
+	// A projector that started meanwhile may have written into the store
+	// while it was emptied.
+	if err := processors.CheckIdle(ctx, adm, res.Group); err != nil {
+		return res, fmt.Errorf("replay %s: a projector started during the replay; stop it and run the replay again: %w", name, err)
+	}
+	return res, nil
+}

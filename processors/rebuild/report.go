@@ -1,0 +1,236 @@
+package rebuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/deadletter"
+)
+
+// Generation states in a report.
+const (
+	StateLive     = "live"
+	StateBuilding = "building"
+	StateHandover = "handover" // building, caught up, swapping
+	StateRetiring = "retiring" // replaced, its documents not yet removed
+)
+
+// GenerationReport is one generation of one projection, as GET
+// /v1/projections and `streamview projections` show it.
+type GenerationReport struct {
+	Projection string                    `json:"projection"`
+	Generation int                       `json:"generation"`
+	State      string                    `json:"state"`
+	Group      string                    `json:"group"`
+	Consumers  int                       `json:"consumers"` // live members of the group
+	Partitions []processors.PartitionLag `json:"partitions"`
+	Lag        int64                     `json:"lag"`
+	// RatePerSec is records per second: from the processor when it runs in
+	// the reporting process, else sampled from the committed offsets, else
+	// the rebuild's recorded rate.
+	RatePerSec   float64 `json:"ratePerSecond"`
+	DeadLettered int64   `json:"deadLettered"` // this generation's records in the dead-letter topic
+	// Applied and LastBatch come from a processor in the reporting process.
+	Applied   int64      `json:"applied,omitempty"`
+	LastBatch *time.Time `json:"lastBatch,omitempty"`
+	// Build is the progress of a generation being built.
+	Build *BuildReport `json:"build,omitempty"`
+}
+
+// BuildReport is a rebuild's recorded progress.
+type BuildReport struct {
+	Replaces int       `json:"replaces"`
+	Done     int64     `json:"done"`  // records consumed
+	Total    int64     `json:"total"` // records in the log
+	Percent  int64     `json:"percent"`
+	LeftSec  float64   `json:"secondsLeft,omitempty"`
+	Started  time.Time `json:"started"`
+	Updated  time.Time `json:"updated"`
+}
+
+// Source is one projection to report on.
+type Source struct {
+	// Target gives the name and the live generation.
+	Target interface {
+		Name() string
+		Live(ctx context.Context) (int, error)
+	}
+	// Control is the projection's rebuild state; nil: none is shown.
+	Control *Control
+	// DeadLetterTopic defaults to catalog.<name>.dlq.
+	DeadLetterTopic string
+}
+
+// ReportConfig says where to look.
+type ReportConfig struct {
+	// Topic is the events topic; DefaultTopic when empty.
+	Topic string
+	// Sample, when positive, measures the rate of generations that do not
+	// run in this process from their committed offsets over this long.
+	Sample time.Duration
+	// Local returns the stats of the processor of generation gen of
+	// projection name when it runs in this process.
+	Local func(name string, gen int) (processors.Stats, bool)
+}
+
+// Report describes every live and building generation of sources. cl is a
+// plain client (not a group member) on the cluster.
+func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...Source) ([]GenerationReport, error) {
+	if cfg.Topic == "" {
+		cfg.Topic = DefaultTopic
+	}
+	adm := kadm.NewClient(cl)
+	out := []GenerationReport{}
+	dlqs := map[string]map[string]int64{} // topic → group → count
+	for _, src := range sources {
+		name := src.Target.Name()
+		live, err := src.Target.Live(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("projection %s: live generation: %w", name, err)
+		}
+		var st State
+		var building bool
+		if src.Control != nil {
+			if st, building, err = src.Control.Load(ctx); err != nil {
+				return nil, err
+			}
+		}
+		type gen struct {
+			n     int
+			state string
+		}
+		var gens []gen
+		if live > 0 {
+			gens = append(gens, gen{live, StateLive})
+		}
+		if building {
+			switch {
+			case st.Generation == live && st.From != live:
+				gens = append(gens, gen{st.From, StateRetiring})
+			case st.Generation != live && st.Phase == Handover:
+				gens = append(gens, gen{st.Generation, StateHandover})
+			case st.Generation != live:
+				gens = append(gens, gen{st.Generation, StateBuilding})
+			}
+		}
+		dlq := src.DeadLetterTopic
+		if dlq == "" {
+			dlq = "catalog." + name + ".dlq"
+		}
+		if _, ok := dlqs[dlq]; !ok {
+			if dlqs[dlq], err = countDeadLetters(ctx, cl, dlq); err != nil {
+				return nil, err
+			}
+		}
+		for _, g := range gens {
+			r := GenerationReport{Projection: name, Generation: g.n, State: g.state, Group: processors.GroupName(name, g.n)}
+			if r.Partitions, err = processors.Lag(ctx, adm, r.Group, cfg.Topic); err != nil {
+				return nil, err
+			}
+			for _, p := range r.Partitions {
+				r.Lag += p.Lag
+			}
+			ms, err := members(ctx, adm, r.Group)
+			if err != nil {
+				return nil, err
+			}
+			r.Consumers = len(ms)
+			r.DeadLettered = dlqs[dlq][r.Group]
+			if cfg.Local != nil {
+				if s, ok := cfg.Local(name, g.n); ok {
+					r.RatePerSec, r.Applied = s.Rate, s.Applied
+					if !s.LastBatch.IsZero() {
+						r.LastBatch = &s.LastBatch
+					}
+				}
+			}
+			if building && g.n == st.Generation && g.state != StateLive {
+				b := &BuildReport{Replaces: st.From, Done: st.Done, Total: st.Total, Started: st.Started, Updated: st.Updated}
+				if b.Total > 0 {
+					b.Percent = 100 * b.Done / b.Total
+				}
+				if st.Rate > 0 {
+					b.LeftSec = float64(r.Lag) / st.Rate
+				}
+				r.Build = b
+				if r.RatePerSec == 0 {
+					r.RatePerSec = st.Rate
+				}
+			}
+			out = append(out, r)
+		}
+	}
+	if cfg.Sample > 0 {
+		if err := sampleRates(ctx, adm, cfg, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// sampleRates measures, over cfg.Sample, the committed progress of the
+// generations that have no processor in this process.
+func sampleRates(ctx context.Context, adm *kadm.Client, cfg ReportConfig, rs []GenerationReport) error {
+	var idx []int
+	for i, r := range rs {
+		if r.Applied == 0 && r.LastBatch == nil {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	sum := func(group string) (int64, error) {
+		o, err := committed(ctx, adm, group, cfg.Topic)
+		var n int64
+		for _, v := range o {
+			n += v
+		}
+		return n, err
+	}
+	before := make([]int64, len(idx))
+	t0 := time.Now()
+	for k, i := range idx {
+		var err error
+		if before[k], err = sum(rs[i].Group); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(cfg.Sample):
+	}
+	dt := time.Since(t0).Seconds()
+	for k, i := range idx {
+		after, err := sum(rs[i].Group)
+		if err != nil {
+			return err
+		}
+		rs[i].RatePerSec = float64(after-before[k]) / dt
+	}
+	return nil
+}
+
+// countDeadLetters counts the letters of topic per group (their
+// dlq-projection header); a missing topic has none.
+func countDeadLetters(ctx context.Context, cl *kgo.Client, topic string) (map[string]int64, error) {
+	out := map[string]int64{}
+	for l, err := range deadletter.NewReader(cl, topic).All(ctx) {
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dead letters of %s: %w", topic, err)
+		}
+		out[l.Projection]++
+	}
+	return out, nil
+}

@@ -1,0 +1,124 @@
+package rebuild
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Phase is where a rebuild stands.
+type Phase string
+
+// The phases of a rebuild, in order.
+const (
+	// Building: the new generation consumes the log; the old one is live.
+	Building Phase = "building"
+	// Handover: the rebuild asks the old generation's projectors to stop,
+	// and swaps once they have.
+	Handover Phase = "handover"
+	// Swapped: the new generation is live; the old one is being retired.
+	Swapped Phase = "swapped"
+)
+
+// State is a rebuild's record in Redis.
+type State struct {
+	Generation int   // the generation being built
+	From       int   // the generation it replaces
+	Phase      Phase // building, handover or swapped
+	KeepOld    bool  // keep From's documents after the swap
+	Started    time.Time
+	// Requested is when the handover was asked for; a Follower answers
+	// each request once.
+	Requested time.Time
+	// Progress of the build, refreshed every few seconds.
+	Done, Total int64   // records consumed and in the log, since the start offsets
+	Rate        float64 // records per second
+	Updated     time.Time
+}
+
+// Control keeps the rebuild state of one projection in one Redis hash,
+// sv:<projection>:rebuild.
+type Control struct {
+	client goredis.UniversalClient
+	key    string
+}
+
+// NewControl returns the control of projection on client.
+func NewControl(client goredis.UniversalClient, projection string) *Control {
+	return &Control{client: client, key: "sv:" + projection + ":rebuild"}
+}
+
+// Key is the Redis key of the state.
+func (c *Control) Key() string { return c.key }
+
+// Load returns the state; ok is false when no rebuild is under way.
+func (c *Control) Load(ctx context.Context) (s State, ok bool, err error) {
+	m, err := c.client.HGetAll(ctx, c.key).Result()
+	if err != nil {
+		return State{}, false, fmt.Errorf("rebuild: redis hgetall %s: %w", c.key, err)
+	}
+	if len(m) == 0 {
+		return State{}, false, nil
+	}
+	var errs []error
+	num := func(k string) int64 {
+		if m[k] == "" {
+			return 0
+		}
+		v, err := strconv.ParseInt(m[k], 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q", k, m[k]))
+		}
+		return v
+	}
+	at := func(k string) time.Time {
+		if n := num(k); n > 0 {
+			return time.UnixMilli(n)
+		}
+		return time.Time{}
+	}
+	s = State{
+		Generation: int(num("generation")), From: int(num("from")), Phase: Phase(m["phase"]),
+		KeepOld: m["keepOld"] == "1", Started: at("started"), Requested: at("requested"),
+		Done: num("done"), Total: num("total"), Updated: at("updated"),
+	}
+	s.Rate, _ = strconv.ParseFloat(m["rate"], 64)
+	if len(errs) > 0 || s.Generation < 1 || s.From < 0 {
+		return State{}, false, fmt.Errorf("rebuild: %s holds a state this version did not write: %v", c.key, m)
+	}
+	return s, true, nil
+}
+
+// Save writes s whole.
+func (c *Control) Save(ctx context.Context, s State) error {
+	ms := func(t time.Time) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.UnixMilli()
+	}
+	keep := "0"
+	if s.KeepOld {
+		keep = "1"
+	}
+	err := c.client.HSet(ctx, c.key,
+		"generation", s.Generation, "from", s.From, "phase", string(s.Phase), "keepOld", keep,
+		"started", ms(s.Started), "requested", ms(s.Requested),
+		"done", s.Done, "total", s.Total, "rate", strconv.FormatFloat(s.Rate, 'f', 1, 64), "updated", ms(s.Updated),
+	).Err()
+	if err != nil {
+		return fmt.Errorf("rebuild: redis hset %s: %w", c.key, err)
+	}
+	return nil
+}
+
+// Clear removes the state: no rebuild is under way.
+func (c *Control) Clear(ctx context.Context) error {
+	if err := c.client.Del(ctx, c.key).Err(); err != nil {
+		return fmt.Errorf("rebuild: redis del %s: %w", c.key, err)
+	}
+	return nil
+}
