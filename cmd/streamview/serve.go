@@ -11,10 +11,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/processors/rebuild"
 	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/producers/decider"
 	"github.com/streamview/streamview/producers/product"
@@ -167,7 +166,8 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	var procs []*processors.Processor
+	var followers []*rebuild.Follower
+	procs := func() []*processors.Processor { return followed(followers) }
 
 	if roles["projector"] {
 		for _, name := range projections {
@@ -175,8 +175,14 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			if err != nil {
 				return err
 			}
-			procs = append(procs, p)
-			g.Go(func() error { return p.Run(ctx) })
+			// A follower runs the live generation and switches to a rebuilt
+			// one when `streamview rebuild` hands it over.
+			f, err := followRebuilds(st, codec, views, p)
+			if err != nil {
+				return err
+			}
+			followers = append(followers, f)
+			g.Go(func() error { return f.Run(ctx) })
 		}
 	}
 	if roles["decider"] {
@@ -204,8 +210,8 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			Commands:    busOf{results, sender},
 			Views:       productview.NewReader(views),
 			Ready:       readiness(st),
-			Projections: func(ctx context.Context) (any, error) { return projectionsReport(ctx, st, procs) },
-			Metrics:     func(w io.Writer) { writeProcessorMetrics(w, procs) },
+			Projections: func(ctx context.Context) (any, error) { return projectionsOverview(ctx, st, procs()) },
+			Metrics:     func(w io.Writer) { writeProcessorMetrics(w, procs()) },
 		}
 		if st.search != nil {
 			deps.Search = st.search
@@ -284,47 +290,6 @@ func readiness(st stack) []api.Check {
 		checks = append(checks, api.Check{Name: "elasticsearch", Check: st.searchReady})
 	}
 	return checks
-}
-
-// projectionReport is one generation in GET /v1/projections.
-type projectionReport struct {
-	Projection   string                    `json:"projection"`
-	Generation   int                       `json:"generation"`
-	State        string                    `json:"state"` // live or building
-	Group        string                    `json:"group"`
-	Partitions   []processors.PartitionLag `json:"partitions"`
-	Lag          int64                     `json:"lag"`
-	Applied      int64                     `json:"applied"`
-	DeadLettered int64                     `json:"deadLettered"`
-	RatePerSec   float64                   `json:"ratePerSecond"`
-	LastBatch    *time.Time                `json:"lastBatch,omitempty"`
-}
-
-func projectionsReport(ctx context.Context, st stack, procs []*processors.Processor) (any, error) {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	out := []projectionReport{}
-	for _, p := range procs {
-		cfg, s := p.Config(), p.Stats()
-		lag, err := processors.Lag(ctx, adm, cfg.Group(), cfg.Topic)
-		if err != nil {
-			return nil, err
-		}
-		r := projectionReport{Projection: cfg.Name, Generation: cfg.Generation, State: "live", Group: cfg.Group(),
-			Partitions: lag, Applied: s.Applied, DeadLettered: s.DeadLettered, RatePerSec: s.Rate}
-		for _, l := range lag {
-			r.Lag += l.Lag
-		}
-		if !s.LastBatch.IsZero() {
-			r.LastBatch = &s.LastBatch
-		}
-		out = append(out, r)
-	}
-	return map[string]any{"projections": out}, nil
 }
 
 func writeProcessorMetrics(w io.Writer, procs []*processors.Processor) {
