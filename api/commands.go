@@ -83,7 +83,7 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 	var productID string
 	if strings.Contains(path, "{id}") { // every command but a create names its product in the path
 		id := r.PathValue("id")
-		if !isUUID(id) {
+		if !schemas.IsUUID(id) {
 			badRequest(w, "id", "must be a UUID")
 			return
 		}
@@ -231,7 +231,7 @@ func (s *Server) getCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("commandId")
-	if !isUUID(id) {
+	if !schemas.IsUUID(id) {
 		badRequest(w, "commandId", "must be a UUID")
 		return
 	}

@@ -127,7 +127,7 @@ func TestCommandsArePublished(t *testing.T) {
 			if loc := w.Header().Get("Location"); loc != "/v1/commands/"+cmd.ID {
 				t.Errorf("Location = %q, want /v1/commands/%s", loc, cmd.ID)
 			}
-			if !isUUID(cmd.ID) || !isUUID(cmd.ProductID) || cmd.ProductID != strings.ToLower(cmd.ProductID) {
+			if !schemas.IsUUID(cmd.ID) || !schemas.IsUUID(cmd.ProductID) || cmd.ProductID != strings.ToLower(cmd.ProductID) {
 				t.Errorf("IDs %q, %q: want lower-case UUIDs", cmd.ID, cmd.ProductID)
 			}
 			if tt.productID != "" && cmd.ProductID != tt.productID {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/schemas"
 )
 
 // getProduct answers GET /v1/products/{id}: the product's view with its
@@ -19,7 +20,7 @@ func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if !isUUID(id) {
+	if !schemas.IsUUID(id) {
 		badRequest(w, "id", "must be a UUID")
 		return
 	}

@@ -50,7 +50,7 @@ func (p *problems) uuid(field, s string) {
 	switch {
 	case s == "":
 		p.add(field, "missing")
-	case !isUUID(s):
+	case !IsUUID(s):
 		p.add(field, "not a UUID: %q", s)
 	}
 }
@@ -88,9 +88,9 @@ func (p *problems) rating(field string, r int32) {
 
 func (p problems) err() error { return errors.Join(p...) }
 
-// isUUID reports whether s has the 8-4-4-4-12 hex shape of a UUID, of any
-// version.
-func isUUID(s string) bool {
+// IsUUID reports whether s is a UUID in its 36-character text form
+// (8-4-4-4-12 hex digits), of any version and in either case.
+func IsUUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}

@@ -50,7 +50,7 @@ func Check(c schemas.Command, cfg Rules) []FieldError {
 	switch {
 	case c.ProductID == "":
 		v.add("productId", "is required")
-	case !isUUID(c.ProductID):
+	case !schemas.IsUUID(c.ProductID):
 		v.add("productId", "must be a UUID")
 	}
 	switch d := c.Data.(type) {
@@ -256,26 +256,4 @@ func checkImageURL(s string) string {
 		return "must not contain credentials"
 	}
 	return ""
-}
-
-// isUUID reports whether s is a UUID in its 36-character text form, of any
-// version and in either case.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
