@@ -2,9 +2,10 @@ package commandbus
 
 import (
 	"crypto/rand"
-	"crypto/sha1"
 	"encoding/hex"
 	"strings"
+
+	"github.com/streamview/streamview/schemas"
 )
 
 // The namespaces of the name-based IDs (RFC 9562 version 5). They are fixed
@@ -55,30 +56,9 @@ func NewID() string {
 }
 
 // nameUUID is RFC 9562's version 5: SHA-1 over namespace and name.
-func nameUUID(ns [16]byte, name string) string {
-	h := sha1.New()
-	h.Write(ns[:])
-	h.Write([]byte(name))
-	var u [16]byte
-	copy(u[:], h.Sum(nil))
-	u[6] = u[6]&0x0f | 0x50
-	u[8] = u[8]&0x3f | 0x80
-	return format(u)
-}
+func nameUUID(ns [16]byte, name string) string { return schemas.NameUUID(ns, name) }
 
-func format(u [16]byte) string {
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:])
-}
+func format(u [16]byte) string { return schemas.FormatUUID(u) }
 
 func mustUUID(s string) [16]byte {
 	var u [16]byte

@@ -1,10 +1,10 @@
 package decider
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
 	"strconv"
 	"time"
+
+	"github.com/streamview/streamview/schemas"
 )
 
 // eventNamespace is the namespace of event IDs. Fixed forever.
@@ -15,26 +15,7 @@ var eventNamespace = [16]byte{0x5b, 0x2e, 0x8f, 0x41, 0x7c, 0x3d, 0x4a, 0x19, 0x
 // aborted transaction yields the very same event IDs, and a consumer that
 // saw the aborted attempt (read_uncommitted) can tell.
 func EventID(commandID string, i int) string {
-	h := sha1.New()
-	h.Write(eventNamespace[:])
-	h.Write([]byte(commandID))
-	h.Write([]byte{0})
-	h.Write([]byte(strconv.Itoa(i)))
-	var u [16]byte
-	copy(u[:], h.Sum(nil))
-	u[6] = u[6]&0x0f | 0x50
-	u[8] = u[8]&0x3f | 0x80
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:])
+	return schemas.NameUUID(eventNamespace, commandID+"\x00"+strconv.Itoa(i))
 }
 
 func msTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
