@@ -150,6 +150,24 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 }
 
 // config is the rebuild configuration the flags give.
+// openOne is the common start of replay and rebuild: exactly one
+// --projection, a logger, and the stores of that projection.
+func (f *projectionFlags) openOne(ctx context.Context, e env, fs *flag.FlagSet, projection string) (*projectionEnv, *slog.Logger, error) {
+	if projection == "" || fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "streamview %s: name the projection with --projection product-view or --projection product-search\n", fs.Name())
+		return nil, nil, errUsage
+	}
+	logger, err := newLogger(e.stderr, f.logLevel)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := f.open(ctx, []string{projection})
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, logger, nil
+}
+
 func (f *projectionFlags) config(logger *slog.Logger) rebuild.Config {
 	return rebuild.Config{Brokers: strings.Split(f.kafka.brokers, ","), Topic: f.topic, Logger: logger}
 }

@@ -43,15 +43,7 @@ func runReplay(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *projection == "" || fs.NArg() > 0 {
-		fmt.Fprintln(e.stderr, "streamview replay: name the projection with --projection product-view or --projection product-search")
-		return errUsage
-	}
-	logger, err := newLogger(e.stderr, f.logLevel)
-	if err != nil {
-		return err
-	}
-	p, err := f.open(ctx, []string{*projection})
+	p, logger, err := f.openOne(ctx, e, fs, *projection)
 	if err != nil {
 		return err
 	}
