@@ -21,6 +21,10 @@ type Config struct {
 	// MaxBatch bounds the records handed to the projection at once; 2000
 	// when 0.
 	MaxBatch int
+	// BatchesPerPoll is how many batches one poll may bring: they are
+	// applied one after another while the next is decoded, and their offsets
+	// committed together after the last. 8 when 0; 1 turns the overlap off.
+	BatchesPerPoll int
 	// MinBackoff and MaxBackoff bound the retry delay of a failing sink;
 	// 50ms and 5s when 0. The delay doubles per attempt with full jitter.
 	MinBackoff, MaxBackoff time.Duration
@@ -46,6 +50,9 @@ func (c Config) Validate() error {
 	if c.MaxBatch < 0 {
 		errs = append(errs, fmt.Errorf("processors: MaxBatch must not be negative"))
 	}
+	if c.BatchesPerPoll < 0 {
+		errs = append(errs, fmt.Errorf("processors: BatchesPerPoll must not be negative"))
+	}
 	if c.MinBackoff < 0 || c.MaxBackoff < 0 || (c.MaxBackoff > 0 && c.MinBackoff > c.MaxBackoff) {
 		errs = append(errs, fmt.Errorf("processors: backoff bounds %v..%v are not an interval", c.MinBackoff, c.MaxBackoff))
 	}
@@ -61,6 +68,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 2000
+	}
+	if c.BatchesPerPoll == 0 {
+		c.BatchesPerPoll = 8
 	}
 	if c.MinBackoff == 0 {
 		c.MinBackoff = 50 * time.Millisecond

@@ -98,7 +98,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	log.Info("projection started", "group", p.cfg.Group(), "topic", p.cfg.Topic)
 
 	for {
-		fetches := cl.PollRecords(ctx, p.cfg.MaxBatch)
+		fetches := cl.PollRecords(ctx, p.cfg.MaxBatch*p.cfg.BatchesPerPoll)
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			log.Info("projection stopped")
 			return nil
@@ -121,11 +121,72 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 }
 
-// process handles one polled batch: decode, dead-letter, apply, commit.
+// process handles one poll: its records in batches of up to MaxBatch, each
+// decoded, its undecodable records set aside for the dead-letter topic, and
+// applied; then the dead letters are produced and the offsets committed.
+//
+// The batches go through two stages that overlap: while the projection
+// applies batch i, batch i+1 is being decoded, so neither the sink nor the
+// decoding waits for the other. Batches are applied one at a time, in
+// order, so a partition's events reach the projection in order. The commit
+// comes once per poll, after the sink has acknowledged every batch of it.
 func (p *Processor) process(ctx context.Context, cl *kgo.Client, log *slog.Logger, recs []*kgo.Record) error {
-	events := make([]schemas.Event, 0, len(recs))
-	origin := make([]*kgo.Record, 0, len(recs))
+	batches := make(chan batch, 1) // decoded at most one batch ahead
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(batches)
+		for start := 0; start < len(recs); start += p.cfg.MaxBatch {
+			b := p.decodeBatch(log, recs[start:min(start+p.cfg.MaxBatch, len(recs))])
+			select {
+			case batches <- b:
+			case <-stop:
+				return
+			}
+		}
+	}()
+
 	var dead []*kgo.Record
+	applied := 0
+	for b := range batches {
+		dead = append(dead, b.dead...)
+		n, more, err := p.apply(ctx, log, b)
+		dead = append(dead, more...)
+		applied += n
+		if err != nil {
+			return err
+		}
+	}
+
+	if len(dead) > 0 {
+		if err := p.produceDead(ctx, cl, log, dead); err != nil {
+			return err
+		}
+	}
+
+	// The sink has every event before these offsets: commit them. A failed
+	// commit (we lost the partition) only means the next owner applies the
+	// records again, which the projection tolerates.
+	if err := cl.CommitRecords(ctx, recs...); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		log.Warn("commit failed; records will be applied again by the next owner", "err", err)
+	}
+	p.stats.record(recs, applied, len(dead))
+	return nil
+}
+
+// batch is the decoded records of one batch: the events, the record each
+// came from, and the dead letters of the records that did not decode.
+type batch struct {
+	events []schemas.Event
+	origin []*kgo.Record
+	dead   []*kgo.Record
+}
+
+func (p *Processor) decodeBatch(log *slog.Logger, recs []*kgo.Record) batch {
+	b := batch{events: make([]schemas.Event, 0, len(recs)), origin: make([]*kgo.Record, 0, len(recs))}
 	decoded := p.decodeAll(recs)
 	for i, r := range recs {
 		if r.Attrs.IsControl() {
@@ -133,15 +194,24 @@ func (p *Processor) process(ctx context.Context, cl *kgo.Client, log *slog.Logge
 		}
 		e, err := decoded[i].event, decoded[i].err
 		if err != nil {
-			dead = append(dead, p.deadLetter(r, err))
+			b.dead = append(b.dead, p.deadLetter(r, err))
 			log.Warn("dead-lettering record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "aggregate_id", string(r.Key), "err", err)
 			continue
 		}
-		events = append(events, e)
-		origin = append(origin, r)
+		b.events = append(b.events, e)
+		b.origin = append(b.origin, r)
 	}
+	return b
+}
 
-	b := backoff{min: p.cfg.MinBackoff, max: p.cfg.MaxBackoff}
+// apply hands b's events to the projection until it has stored them all,
+// retrying failures with backoff and dead-lettering the events it rejects
+// as permanent. It returns how many events were stored, the dead letters,
+// and an error only when ctx ends first.
+func (p *Processor) apply(ctx context.Context, log *slog.Logger, b batch) (int, []*kgo.Record, error) {
+	events, origin := b.events, b.origin
+	var dead []*kgo.Record
+	bo := backoff{min: p.cfg.MinBackoff, max: p.cfg.MaxBackoff}
 	for len(events) > 0 {
 		err := p.proj.Apply(ctx, events)
 		if err == nil {
@@ -159,30 +229,13 @@ func (p *Processor) process(ctx context.Context, cl *kgo.Client, log *slog.Logge
 			continue
 		}
 		p.stats.retries.Add(1)
-		d := b.next()
-		log.Warn("sink failed; retrying", "err", err, "in", d, "attempt", b.attempt, "events", len(events))
+		d := bo.next()
+		log.Warn("sink failed; retrying", "err", err, "in", d, "attempt", bo.attempt, "events", len(events))
 		if !sleep(ctx, d) {
-			return ctx.Err()
+			return 0, dead, ctx.Err()
 		}
 	}
-
-	if len(dead) > 0 {
-		if err := p.produceDead(ctx, cl, log, dead); err != nil {
-			return err
-		}
-	}
-
-	// The sink has every event before these offsets: commit them. A failed
-	// commit (we lost the partition) only means the next owner applies the
-	// batch again, which the projection tolerates.
-	if err := cl.CommitRecords(ctx, recs...); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		log.Warn("commit failed; records will be applied again by the next owner", "err", err)
-	}
-	p.stats.record(recs, len(events), len(dead))
-	return nil
+	return len(events), dead, nil
 }
 
 var errRejected = errors.New("rejected by the store")

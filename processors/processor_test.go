@@ -27,6 +27,8 @@ type memProjection struct {
 	dups     int
 	outOfOrd int
 	failNext int
+	batches  int
+	maxBatch int
 }
 
 func newMem() *memProjection { return &memProjection{versions: map[string]int64{}} }
@@ -38,6 +40,8 @@ func (m *memProjection) Apply(_ context.Context, batch []schemas.Event) error {
 		m.failNext--
 		return errors.New("sink down")
 	}
+	m.batches++
+	m.maxBatch = max(m.maxBatch, len(batch))
 	for _, e := range batch {
 		have := m.versions[e.AggregateID]
 		switch {
@@ -207,6 +211,33 @@ func TestProcessorRetriesAFailingSinkWithoutDeadLettering(t *testing.T) {
 	}
 	if applied, _, ooo := mem.counts(); applied != 150 || ooo != 0 {
 		t.Fatalf("projection applied %d, out of order %d", applied, ooo)
+	}
+}
+
+// A poll brings up to BatchesPerPoll batches; they reach the projection one
+// at a time, none larger than MaxBatch, every partition in order, while the
+// next is being decoded.
+func TestProcessorAppliesAPollInOrderedBatches(t *testing.T) {
+	f := newFixture(t)
+	events := eventgen.Stream(eventgen.Options{Products: 20, Events: 3000, Seed: 4})
+	f.publish(t, events)
+	mem := newMem()
+	p, stop := f.start(t, mem, testenv.Name("batches"))
+	defer stop()
+	testenv.Eventually(t, 60*time.Second, func() error {
+		if s := p.Stats(); s.Records != 3000 {
+			return testenv.Errorf("records %d of 3000", s.Records)
+		}
+		return nil
+	})
+	mem.mu.Lock()
+	batches, maxBatch := mem.batches, mem.maxBatch
+	mem.mu.Unlock()
+	if applied, dups, ooo := mem.counts(); applied != 3000 || dups != 0 || ooo != 0 {
+		t.Fatalf("applied %d dups %d out-of-order %d", applied, dups, ooo)
+	}
+	if maxBatch > 100 || batches < 30 {
+		t.Fatalf("%d batches, the largest of %d events; want at least 30 of at most MaxBatch 100", batches, maxBatch)
 	}
 }
 
