@@ -127,45 +127,55 @@ func (c *Codec) EncodeResult(r CommandResult) ([]byte, error) {
 }
 
 // DecodeEvent decodes an event in either framing, upcasting a retired
-// writer schema to the current type.
-func (c *Codec) DecodeEvent(b []byte) (Event, error) {
-	m, native, err := c.decode(b, KindEvent)
+// writer schema to the current type. Bytes written with the current schema,
+// almost all of them, are read straight into the Go values (binary.go);
+// others go through goavro.
+func (c *Codec) DecodeEvent(b []byte) (Event, error) { return c.decodeEvent(b, true) }
+
+// DecodeCommand decodes a command in either framing.
+func (c *Codec) DecodeCommand(b []byte) (Command, error) { return c.decodeCommand(b, true) }
+
+// DecodeResult decodes a command result in either framing.
+func (c *Codec) DecodeResult(b []byte) (CommandResult, error) { return c.decodeResult(b, true) }
+
+// decodeEvent, decodeCommand and decodeResult take direct false to decode
+// through goavro even what could be read directly, which the tests compare.
+func (c *Codec) decodeEvent(b []byte, direct bool) (Event, error) {
+	m, w, body, err := c.resolve(b, KindEvent)
 	if err != nil {
 		return Event{}, err
 	}
 	var e Event
 	data := eventTypes[m.info.Type]()
-	if err := m.rec.decode(native, reflect.ValueOf(&e).Elem(), reflect.ValueOf(data).Elem()); err != nil {
-		return Event{}, malformed("%s: %v", m.info.Type, err)
+	if err := m.decode(w, body, direct, reflect.ValueOf(&e).Elem(), reflect.ValueOf(data).Elem()); err != nil {
+		return Event{}, err
 	}
 	e.Data = data
 	return e, nil
 }
 
-// DecodeCommand decodes a command in either framing.
-func (c *Codec) DecodeCommand(b []byte) (Command, error) {
-	m, native, err := c.decode(b, KindCommand)
+func (c *Codec) decodeCommand(b []byte, direct bool) (Command, error) {
+	m, w, body, err := c.resolve(b, KindCommand)
 	if err != nil {
 		return Command{}, err
 	}
 	var cmd Command
 	data := commandTypes[m.info.Type]()
-	if err := m.rec.decode(native, reflect.ValueOf(&cmd).Elem(), reflect.ValueOf(data).Elem()); err != nil {
-		return Command{}, malformed("%s: %v", m.info.Type, err)
+	if err := m.decode(w, body, direct, reflect.ValueOf(&cmd).Elem(), reflect.ValueOf(data).Elem()); err != nil {
+		return Command{}, err
 	}
 	cmd.Data = data
 	return cmd, nil
 }
 
-// DecodeResult decodes a command result in either framing.
-func (c *Codec) DecodeResult(b []byte) (CommandResult, error) {
-	m, native, err := c.decode(b, KindResult)
+func (c *Codec) decodeResult(b []byte, direct bool) (CommandResult, error) {
+	m, w, body, err := c.resolve(b, KindResult)
 	if err != nil {
 		return CommandResult{}, err
 	}
 	var r CommandResult
-	if err := m.rec.decode(native, reflect.ValueOf(&r).Elem()); err != nil {
-		return CommandResult{}, malformed("%s: %v", m.info.Type, err)
+	if err := m.decode(w, body, direct, reflect.ValueOf(&r).Elem()); err != nil {
+		return CommandResult{}, err
 	}
 	return r, nil
 }
@@ -215,12 +225,12 @@ func (c *Codec) header(m *message) ([]byte, error) {
 	return binary.BigEndian.AppendUint32(buf, uint32(id)), nil
 }
 
-// decode resolves b's writer schema, checks it is of the kind asked for,
-// and returns its record in native form, upcast to the current shape.
-func (c *Codec) decode(b []byte, want Kind) (*message, map[string]any, error) {
+// resolve finds b's writer schema and checks that it is of the kind asked
+// for; it returns the message type, the writer and the Avro binary.
+func (c *Codec) resolve(b []byte, want Kind) (*message, *writer, []byte, error) {
 	w, body, err := c.writerOf(b)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	m := c.cat.byName[w.name]
 	if m == nil || m.info.Kind != want {
@@ -228,25 +238,49 @@ func (c *Codec) decode(b []byte, want Kind) (*message, map[string]any, error) {
 		if m != nil {
 			got = m.info.Kind.String()
 		}
-		return nil, nil, fmt.Errorf("%w: want %s, got %s (%s)", ErrUnknownType, want, w.name, got)
+		return nil, nil, nil, fmt.Errorf("%w: want %s, got %s (%s)", ErrUnknownType, want, w.name, got)
+	}
+	return m, w, body, nil
+}
+
+// decode sets srcs, zero on entry, from body, written with w. With direct
+// set, bytes written with m's current schema are read directly
+// (binary.go); others, and those the direct read gives up on, go through
+// goavro's native form, upcast to the current shape, and are resolved by
+// field name.
+func (m *message) decode(w *writer, body []byte, direct bool, srcs ...reflect.Value) error {
+	if direct && w == m.w {
+		err := m.rec.readAll(body, srcs...)
+		if err == nil {
+			return nil
+		}
+		if err != errFallback { // a *hugeBlockError
+			return malformed("%s: %w", m.info.Type, err)
+		}
+		for _, v := range srcs {
+			v.SetZero()
+		}
 	}
 	n, rest, err := w.codec.NativeFromBinary(body)
 	if err != nil {
-		return nil, nil, malformed("%s: %v", m.info.Type, err)
+		return malformed("%s: %v", m.info.Type, err)
 	}
 	if len(rest) > 0 {
-		return nil, nil, malformed("%s: %d bytes after the record", m.info.Type, len(rest))
+		return malformed("%s: %d bytes after the record", m.info.Type, len(rest))
 	}
 	native, ok := n.(map[string]any)
 	if !ok {
-		return nil, nil, malformed("%s: not a record", m.info.Type)
+		return malformed("%s: not a record", m.info.Type)
 	}
 	if w.up != nil {
 		if native, err = w.up(native); err != nil {
-			return nil, nil, malformed("%s: upcast: %v", m.info.Type, err)
+			return malformed("%s: upcast: %v", m.info.Type, err)
 		}
 	}
-	return m, native, nil
+	if err := m.rec.decode(native, srcs...); err != nil {
+		return malformed("%s: %v", m.info.Type, err)
+	}
+	return nil
 }
 
 // Framing bytes.

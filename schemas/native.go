@@ -33,10 +33,14 @@ type field struct {
 	conv       conv
 }
 
-// conv converts one value; dec sets v, which is settable.
+// conv converts one value; dec sets v, which is settable, from native
+// form, and read from Avro binary (see binary.go); size is the fewest bytes
+// the value takes in Avro binary.
 type conv struct {
-	enc func(v reflect.Value) any
-	dec func(n any, v reflect.Value) error
+	enc  func(v reflect.Value) any
+	dec  func(n any, v reflect.Value) error
+	read readFn
+	size int
 }
 
 func (r *record) encode(srcs ...reflect.Value) map[string]any {
@@ -167,6 +171,10 @@ func (p *planner) recordConv(def map[string]any, ns string, t reflect.Type) (con
 	if err != nil {
 		return conv{}, err
 	}
+	size := 0
+	for _, f := range r.fields {
+		size += f.conv.size
+	}
 	return conv{
 		enc: func(v reflect.Value) any { return r.encode(v) },
 		dec: func(n any, v reflect.Value) error {
@@ -176,6 +184,8 @@ func (p *planner) recordConv(def map[string]any, ns string, t reflect.Type) (con
 			}
 			return r.decode(m, v)
 		},
+		read: func(b []byte, v reflect.Value) ([]byte, error) { return r.read(b, v) },
+		size: size,
 	}, nil
 }
 
@@ -186,6 +196,9 @@ func (p *planner) array(items any, ns string, t reflect.Type) (conv, error) {
 	item, err := p.conv(items, ns, t.Elem())
 	if err != nil {
 		return conv{}, err
+	}
+	if item.size == 0 { // arrayReader bounds a block's count by the bytes left
+		return conv{}, errors.New("array items that take no bytes are not supported")
 	}
 	return conv{
 		enc: func(v reflect.Value) any {
@@ -210,6 +223,8 @@ func (p *planner) array(items any, ns string, t reflect.Type) (conv, error) {
 			v.Set(s)
 			return nil
 		},
+		read: arrayReader(t, item.read, item.size),
+		size: 1,
 	}, nil
 }
 
@@ -269,6 +284,8 @@ func (p *planner) union(members []any, ns string, t reflect.Type) (conv, error) 
 			v.Set(e)
 			return nil
 		},
+		read: unionReader(t, inner.read),
+		size: 1,
 	}, nil
 }
 
@@ -311,6 +328,8 @@ func primitive(typ, logical string, t reflect.Type) (conv, error) {
 				v.SetString(s)
 				return nil
 			},
+			read: readString,
+			size: 1,
 		}, nil
 	case typ == "long" && logical == "timestamp-millis" && t == timeType:
 		return conv{
@@ -326,6 +345,8 @@ func primitive(typ, logical string, t reflect.Type) (conv, error) {
 				}
 				return nil
 			},
+			read: readTimestampMillis,
+			size: 1,
 		}, nil
 	case typ == "long" && t.Kind() == reflect.Int64:
 		return conv{
@@ -341,6 +362,8 @@ func primitive(typ, logical string, t reflect.Type) (conv, error) {
 				}
 				return nil
 			},
+			read: readLong,
+			size: 1,
 		}, nil
 	case typ == "int" && t.Kind() == reflect.Int32:
 		return conv{
@@ -359,6 +382,8 @@ func primitive(typ, logical string, t reflect.Type) (conv, error) {
 				}
 				return nil
 			},
+			read: readInt,
+			size: 1,
 		}, nil
 	}
 	if logical != "" {

@@ -33,3 +33,34 @@ func FormatUUID(u [16]byte) string {
 	hex.Encode(b[24:], u[10:])
 	return string(b[:])
 }
+
+// IsUUID reports whether s is a UUID in its 36-character text form
+// (8-4-4-4-12 hex digits), of any version and in either case.
+func IsUUID(s string) bool {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return false
+	}
+	for _, i := range uuidHexAt {
+		if !isHex[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// uuidHexAt are the positions of the hex digits in a UUID's text form.
+var uuidHexAt = [32]uint8{
+	0, 1, 2, 3, 4, 5, 6, 7,
+	9, 10, 11, 12,
+	14, 15, 16, 17,
+	19, 20, 21, 22,
+	24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
+}
+
+// isHex marks the bytes that are hex digits, in either case.
+var isHex = func() (t [256]bool) {
+	for _, c := range []byte("0123456789abcdefABCDEF") {
+		t[c] = true
+	}
+	return t
+}()

@@ -88,28 +88,6 @@ func (p *problems) rating(field string, r int32) {
 
 func (p problems) err() error { return errors.Join(p...) }
 
-// IsUUID reports whether s is a UUID in its 36-character text form
-// (8-4-4-4-12 hex digits), of any version and in either case.
-func IsUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // Validate checks that e is a well-formed event: UUID-shaped IDs, a known
 // aggregate and event type, version >= 1, a timestamp, a correlation ID, a
 // causation ID (the command's UUID), and a payload within its ranges. It
