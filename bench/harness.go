@@ -420,17 +420,31 @@ func caughtUp(offsets, ends map[int32]int64) bool {
 	return true
 }
 
-// timedProjection adds up the time its projection spends in Apply: the
+// timedProjection adds up the time during which its projection is in Apply
+// (in at least one call: the runtime applies partitions concurrently): the
 // part of the projection's time that is the sink's; the rest is the
-// runtime's (poll, decode, commit).
+// runtime's alone (poll, decode, commit).
 type timedProjection struct {
-	inner processors.Projection
-	nanos atomic.Int64
+	inner  processors.Projection
+	mu     sync.Mutex
+	active int
+	since  time.Time
+	nanos  atomic.Int64
 }
 
 func (p *timedProjection) Apply(ctx context.Context, batch []schemas.Event) error {
-	start := time.Now()
+	p.mu.Lock()
+	if p.active == 0 {
+		p.since = time.Now()
+	}
+	p.active++
+	p.mu.Unlock()
 	err := p.inner.Apply(ctx, batch)
-	p.nanos.Add(int64(time.Since(start)))
+	p.mu.Lock()
+	p.active--
+	if p.active == 0 {
+		p.nanos.Add(int64(time.Since(p.since)))
+	}
+	p.mu.Unlock()
 	return err
 }

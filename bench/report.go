@@ -122,7 +122,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\nprojection / smaller raw (%s): %.2f; target %.2f %s\n", r.Limit().Label, r.Ratio(), Target, verdict)
 	if r.Projection.Elapsed > 0 {
-		fmt.Fprintf(&b, "projection time in Apply (the sink): %.2f s (%.0f%%); in the runtime (poll, decode, commit): %.2f s\n",
+		fmt.Fprintf(&b, "projection time with an Apply in flight (the sink): %.2f s (%.0f%%); with none (poll, decode, commit): %.2f s\n",
 			r.InApply.Seconds(), 100*r.InApply.Seconds()/r.Projection.Elapsed.Seconds(), (r.Projection.Elapsed - r.InApply).Seconds())
 	}
 	fmt.Fprintf(&b, "stored %s of %s products; %d dead-lettered; data set produced at %s events/s (not a limit)\n",

@@ -25,6 +25,10 @@ type Config struct {
 	// applied one after another while the next is decoded, and their offsets
 	// committed together after the last. 8 when 0; 1 turns the overlap off.
 	BatchesPerPoll int
+	// Concurrency is how many partitions' batches are applied at once; 8
+	// when 0. The projection must then be safe for concurrent use; 1 applies
+	// one batch at a time.
+	Concurrency int
 	// MinBackoff and MaxBackoff bound the retry delay of a failing sink;
 	// 50ms and 5s when 0. The delay doubles per attempt with full jitter.
 	MinBackoff, MaxBackoff time.Duration
@@ -50,6 +54,9 @@ func (c Config) Validate() error {
 	if c.MaxBatch < 0 {
 		errs = append(errs, fmt.Errorf("processors: MaxBatch must not be negative"))
 	}
+	if c.Concurrency < 0 {
+		errs = append(errs, fmt.Errorf("processors: Concurrency must not be negative"))
+	}
 	if c.BatchesPerPoll < 0 {
 		errs = append(errs, fmt.Errorf("processors: BatchesPerPoll must not be negative"))
 	}
@@ -68,6 +75,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 2000
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 8
 	}
 	if c.BatchesPerPoll == 0 {
 		c.BatchesPerPoll = 8

@@ -19,6 +19,8 @@ import (
 // Projection is what the runtime drives: Apply must store every event of
 // batch (events of one aggregate come in version order) and be idempotent,
 // because after a crash or a failed attempt the same events come again.
+// Apply is called concurrently for batches of different partitions (which
+// hold different aggregates), never for two batches of one partition.
 // Errors are retried with backoff, except a *PermanentError, which
 // dead-letters the event it names.
 type Projection interface {
@@ -75,8 +77,17 @@ func (p *Processor) Config() Config { return p.cfg }
 
 // Run consumes until ctx is done or a fatal error. A batch in flight when ctx
 // ends is abandoned uncommitted; its records come again to the next owner.
+//
+// Each assigned partition has a lane, a goroutine that applies the
+// partition's records in order, in batches, and commits them; the poll loop
+// only hands records to the lanes, so polling, decoding, applying and
+// committing of different partitions overlap (partitions hold disjoint
+// aggregates). Up to Concurrency lanes apply at once. When partitions are
+// revoked, the rebalance waits until their lanes have applied and committed
+// what they were given; lost partitions' lanes are abandoned.
 func (p *Processor) Run(ctx context.Context) error {
 	log := p.cfg.Logger.With("projection", p.cfg.Name, "generation", p.cfg.Generation)
+	ls := &lanes{p: p, log: log, ctx: ctx, slots: make(chan struct{}, p.cfg.Concurrency), byTP: map[topicPartition]*lane{}}
 	opts := append([]kgo.Opt{
 		kgo.ConsumerGroup(p.cfg.Group()),
 		kgo.ConsumeTopics(p.cfg.Topic),
@@ -87,14 +98,22 @@ func (p *Processor) Run(ctx context.Context) error {
 		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
+		// Records handed to the lanes before a rebalance are in their
+		// queues when the revoke callback drains them.
 		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) { ls.stop(revoked, true) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { ls.stop(lost, false) }),
 		kgo.FetchMaxWait(500 * time.Millisecond),
 	}, p.opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("projection %s: kafka client: %w", p.cfg.Group(), err)
 	}
-	defer cl.CloseAllowingRebalance()
+	ls.cl = cl
+	defer func() {
+		ls.stopAll() // before the close: its revoke must not wait for lanes
+		cl.CloseAllowingRebalance()
+	}()
 	log.Info("projection started", "group", p.cfg.Group(), "topic", p.cfg.Topic)
 
 	for {
@@ -106,31 +125,145 @@ func (p *Processor) Run(ctx context.Context) error {
 		fetches.EachError(func(topic string, partition int32, err error) {
 			log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
 		})
-		recs := fetches.Records()
-		if len(recs) > 0 {
-			if err := p.process(ctx, cl, log, recs); err != nil {
-				cl.AllowRebalance()
-				if ctx.Err() != nil {
-					log.Info("projection stopped; batch abandoned uncommitted", "records", len(recs))
-					return nil
-				}
-				return err
+		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+			if len(ftp.Records) > 0 {
+				ls.give(topicPartition{ftp.Topic, ftp.Partition}, ftp.Records)
 			}
-		}
+		})
 		cl.AllowRebalance()
 	}
 }
 
-// process handles one poll: its records in batches of up to MaxBatch, each
-// decoded, its undecodable records set aside for the dead-letter topic, and
-// applied; then the dead letters are produced and the offsets committed.
-//
-// The batches go through two stages that overlap: while the projection
-// applies batch i, batch i+1 is being decoded, so neither the sink nor the
-// decoding waits for the other. Batches are applied one at a time, in
-// order, so a partition's events reach the projection in order. The commit
-// comes once per poll, after the sink has acknowledged every batch of it.
-func (p *Processor) process(ctx context.Context, cl *kgo.Client, log *slog.Logger, recs []*kgo.Record) error {
+// commitTimeout bounds the commit of records the sink has stored.
+const commitTimeout = 10 * time.Second
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// lanes are the lanes of one Run.
+type lanes struct {
+	p     *Processor
+	log   *slog.Logger
+	ctx   context.Context // Run's
+	cl    *kgo.Client
+	slots chan struct{} // one per lane applying
+
+	mu   sync.Mutex
+	byTP map[topicPartition]*lane
+}
+
+// lane applies one partition's records, in order.
+type lane struct {
+	in     chan []*kgo.Record
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// give queues recs, records of one partition, on its lane, starting the
+// lane if there is none. It waits while the lane has a poll's worth queued.
+func (ls *lanes) give(tp topicPartition, recs []*kgo.Record) {
+	ls.mu.Lock()
+	l := ls.byTP[tp]
+	if l == nil {
+		ctx, cancel := context.WithCancel(ls.ctx)
+		l = &lane{in: make(chan []*kgo.Record, 1), cancel: cancel, done: make(chan struct{})}
+		ls.byTP[tp] = l
+		go func() {
+			defer close(l.done)
+			ls.run(ctx, tp, l.in)
+		}()
+	}
+	ls.mu.Unlock()
+	select {
+	case l.in <- recs:
+	case <-ls.ctx.Done():
+	}
+}
+
+// stop ends the lanes of parts. With drain, each first applies and commits
+// what it was given (the partitions are being revoked); without, what it
+// holds is abandoned (they are lost: another member may own them already).
+func (ls *lanes) stop(parts map[string][]int32, drain bool) {
+	var stopping []*lane
+	ls.mu.Lock()
+	for topic, ps := range parts {
+		for _, partition := range ps {
+			tp := topicPartition{topic, partition}
+			if l := ls.byTP[tp]; l != nil {
+				stopping = append(stopping, l)
+				delete(ls.byTP, tp)
+			}
+		}
+	}
+	ls.mu.Unlock()
+	for _, l := range stopping {
+		if !drain {
+			l.cancel()
+		}
+		close(l.in)
+	}
+	for _, l := range stopping {
+		<-l.done
+		l.cancel()
+	}
+}
+
+// stopAll abandons every lane; Run's context is done.
+func (ls *lanes) stopAll() {
+	ls.mu.Lock()
+	all := ls.byTP
+	ls.byTP = map[topicPartition]*lane{}
+	ls.mu.Unlock()
+	for _, l := range all {
+		l.cancel()
+		close(l.in)
+	}
+	for _, l := range all {
+		<-l.done
+	}
+}
+
+// run applies the records given to the lane of tp until in is closed or
+// ctx ends: per poll's records, their batches, then their dead letters,
+// then the commit.
+func (ls *lanes) run(ctx context.Context, tp topicPartition, in <-chan []*kgo.Record) {
+	p := ls.p
+	for recs := range in {
+		if ctx.Err() != nil {
+			continue // abandoned; drain in so that give does not block
+		}
+		applied, dead, err := p.applyAll(ctx, ls.log, ls.slots, recs)
+		if err == nil && len(dead) > 0 {
+			err = p.produceDead(ctx, ls.cl, ls.log, dead)
+		}
+		if err != nil {
+			ls.log.Info("projection stopping; records abandoned uncommitted", "topic", tp.topic, "partition", tp.partition, "records", len(recs))
+			continue
+		}
+		// The sink has every event before these offsets: commit them, also
+		// when Run is stopping (what is stored need not come again). A
+		// failed commit (we lost the partition) only means the next owner
+		// applies the records again, which the projection tolerates.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		err = ls.cl.CommitRecords(cctx, recs...)
+		cancel()
+		if err != nil {
+			ls.log.Warn("commit failed; records will be applied again by the next owner", "topic", tp.topic, "partition", tp.partition, "err", err)
+			continue
+		}
+		p.stats.record(recs, applied, len(dead))
+	}
+}
+
+// applyAll applies recs, records of one partition, in batches of up to
+// MaxBatch: each decoded, its undecodable records set aside for the
+// dead-letter topic, and applied holding one of slots. Two stages overlap:
+// while the projection applies batch i, batch i+1 is being decoded. It
+// returns the events stored, the dead letters, and an error only when ctx
+// ends first.
+func (p *Processor) applyAll(ctx context.Context, log *slog.Logger, slots chan struct{}, recs []*kgo.Record) (int, []*kgo.Record, error) {
 	batches := make(chan batch, 1) // decoded at most one batch ahead
 	stop := make(chan struct{})
 	defer close(stop)
@@ -150,31 +283,23 @@ func (p *Processor) process(ctx context.Context, cl *kgo.Client, log *slog.Logge
 	applied := 0
 	for b := range batches {
 		dead = append(dead, b.dead...)
+		if len(b.events) == 0 {
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return applied, dead, ctx.Err()
+		}
 		n, more, err := p.apply(ctx, log, b)
+		<-slots
 		dead = append(dead, more...)
 		applied += n
 		if err != nil {
-			return err
+			return applied, dead, err
 		}
 	}
-
-	if len(dead) > 0 {
-		if err := p.produceDead(ctx, cl, log, dead); err != nil {
-			return err
-		}
-	}
-
-	// The sink has every event before these offsets: commit them. A failed
-	// commit (we lost the partition) only means the next owner applies the
-	// records again, which the projection tolerates.
-	if err := cl.CommitRecords(ctx, recs...); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		log.Warn("commit failed; records will be applied again by the next owner", "err", err)
-	}
-	p.stats.record(recs, applied, len(dead))
-	return nil
+	return applied, dead, nil
 }
 
 // batch is the decoded records of one batch: the events, the record each

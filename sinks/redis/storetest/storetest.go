@@ -41,6 +41,7 @@ var cases = []struct {
 	{"OlderVersionSkipped", testOlder},
 	{"DuplicatesWithinOneBatch", testWithinBatch},
 	{"IncrementsExact", testIncrements},
+	{"IncrementsOneChangePerCall", testIncrementsOneByOne},
 	{"BatchOfManyDocuments", testManyDocuments},
 	{"VersionsPast2To53", testHugeVersions},
 	{"GenerationIsolation", testGenerations},
@@ -148,6 +149,22 @@ func testIncrements(t *testing.T, s Store) {
 	apply(t, s, 1, redis.Result{Applied: 100, Duplicates: 50}, batch[50:]...)
 	apply(t, s, 1, redis.Result{Duplicates: 200}, batch...)
 	wantDoc(t, get(t, s, 1, "p1"), 200, "count", "200", "sum", strconv.FormatInt(sum, 10))
+}
+
+// Counters of changes applied one per Apply, with values around and past
+// 2^53 where a float would round, stay exact.
+func testIncrementsOneByOne(t *testing.T, s Store) {
+	steps := []int64{1, -3, 1<<53 - 2, 1, 1, 1, 1 << 62, -(1 << 62), -(1 << 53), 7, -9}
+	var sum int64
+	for i, by := range steps {
+		v := int64(i + 1)
+		sum += by
+		c := redis.Change{ID: "p1", Version: v, Set: set("last", strconv.FormatInt(v, 10)),
+			Incr: []redis.Incr{{Name: "count", By: 1}, {Name: "sum", By: by}}}
+		apply(t, s, 1, redis.Result{Applied: 1}, c)
+		apply(t, s, 1, redis.Result{Duplicates: 1}, c)
+		wantDoc(t, get(t, s, 1, "p1"), v, "count", strconv.FormatInt(v, 10), "sum", strconv.FormatInt(sum, 10), "last", strconv.FormatInt(v, 10))
+	}
 }
 
 func testManyDocuments(t *testing.T, s Store) {
