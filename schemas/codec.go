@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 )
 
@@ -281,6 +282,20 @@ func (m *message) decode(w *writer, body []byte, direct bool, srcs ...reflect.Va
 		return malformed("%s: %v", m.info.Type, err)
 	}
 	return nil
+}
+
+// maxBlockCount bounds the items goavro reads in one array block. goavro
+// reserves room for a block's items before reading them, and its default
+// bound is 2^31-1: one hostile count in a record of a retired schema (the
+// ones decoded through goavro) would make it ask for tens of gigabytes and
+// kill the process. A record arrives in one Kafka message, so no honest
+// block holds more items than a message has bytes.
+const maxBlockCount = 1 << 20
+
+func init() {
+	if goavro.MaxBlockCount > maxBlockCount {
+		goavro.MaxBlockCount = maxBlockCount
+	}
 }
 
 // Framing bytes.

@@ -1,7 +1,9 @@
 package schemas
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -92,5 +94,26 @@ func TestDecodeProductCreatedV1(t *testing.T) {
 				t.Fatalf("got %#v\nwant %#v", got.Data, want.Data)
 			}
 		})
+	}
+}
+
+// A retired-schema record whose array claims 2^31-1 items is malformed, not
+// a request for tens of gigabytes (goavro reserves a block's room first).
+func TestDecodeHugeArrayCountOfRetiredSchema(t *testing.T) {
+	b, err := os.ReadFile(v1Fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail := []byte{0x02, 0x0e, 'k', 'i', 't', 'c', 'h', 'e', 'n', 0x00} // tags: ["kitchen"]
+	if !bytes.HasSuffix(b, tail) {
+		t.Fatalf("fixture does not end with its tags array % x", tail)
+	}
+	hostile := append(b[:len(b)-len(tail):len(b)-len(tail)], 0xfe, 0xff, 0xff, 0xff, 0x0f) // count 2^31-1, then nothing
+	c, err := NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DecodeEvent(hostile); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("DecodeEvent = %v, want ErrMalformed", err)
 	}
 }
