@@ -64,7 +64,7 @@ func runRebuild(ctx context.Context, e env, args []string) error {
 	abort := fs.Bool("abort", false, "abandon the rebuild under way: delete its group, documents and state")
 	handover := fs.Duration("handover-timeout", time.Minute, "how long the running projectors have to hand over")
 	caughtUp := fs.Int64("caught-up-lag", 1000, "records behind the end that count as caught up, before the exact checks")
-	batch := fs.Int("batch", 0, "records per batch of the new generation (default: the runtime's 2000)")
+	batch := fs.Int("batch", 0, "records per batch of the new generation (default: 5000 for product-search, the runtime's 2000 for product-view)")
 	progress := fs.String("progress", "auto", "auto, terminal (one updating line), log (log lines) or off")
 	every := fs.Duration("progress-interval", 5*time.Second, "time between progress log lines")
 	if err := parse(fs, args); err != nil {
@@ -78,6 +78,9 @@ func runRebuild(ctx context.Context, e env, args []string) error {
 	target := p.targets[0]
 	cfg := f.config(logger)
 	cfg.KeepOld, cfg.Grace, cfg.Force, cfg.HandoverTimeout, cfg.CaughtUpLag, cfg.MaxBatch = *keepOld, *grace, *force, *handover, *caughtUp, *batch
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = batchOf(*projection)
+	}
 	pp, err := newProgressPrinter(e, *progress, *every, logger)
 	if err != nil {
 		return err
@@ -272,7 +275,7 @@ func projectorAt(st stack, codec *schemas.Codec, views *redis.Store, name string
 	if err != nil {
 		return nil, err
 	}
-	return processors.New(processors.Config{Name: name, Generation: gen, Logger: st.logger}, codec, proj,
+	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), Logger: st.logger}, codec, proj,
 		append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 }
 

@@ -92,6 +92,18 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 
 const searchProjection = "product-search"
 
+// batchOf is the runtime's batch size for projection name: the search
+// index takes 5000 events per Apply, because Elasticsearch indexes large
+// bulk requests faster and a larger batch folds more events of one product
+// into one write (see the search benchmark in README); the view keeps the
+// runtime's default.
+func batchOf(name string) int {
+	if name == searchProjection {
+		return 5000
+	}
+	return 0
+}
+
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
@@ -270,7 +282,7 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 	if err != nil {
 		return nil, err
 	}
-	return processors.New(processors.Config{Name: name, Generation: gen, Logger: st.logger}, codec, proj,
+	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), Logger: st.logger}, codec, proj,
 		append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 }
 

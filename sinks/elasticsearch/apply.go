@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
@@ -165,7 +166,12 @@ func (ix *Index) applyRound(ctx context.Context, products []*product, single boo
 		ix.cfg.Logger.WarnContext(ctx, "search document rejected", "aggregate_id", p.id, "event_type", p.events[i].Type(),
 			"version", p.events[i].Version, "err", why, "projection", "product-search")
 	}
+	// The bulk writer hands results over from its own goroutine while this
+	// one folds the next documents: mu guards r.
+	var mu sync.Mutex
 	w := ix.newBulkWriter(func(op *bulkOp, item bulkItem) {
+		mu.Lock()
+		defer mu.Unlock()
 		id := op.product.id
 		switch status := item.Status; {
 		case status < 300:
@@ -204,12 +210,15 @@ func (ix *Index) applyRound(ctx context.Context, products []*product, single boo
 			folded: doc, applied: applied, duplicates: dups, firstNew: first}
 		body, err := json.Marshal(doc)
 		if err != nil { // a timestamp past year 9999, say
+			mu.Lock()
 			reject(op, fmt.Errorf("encoding the document: %w", err))
+			mu.Unlock()
 			return nil
 		}
 		op.doc = body
 		return w.add(ctx, op)
 	}
+	defer w.wait() // on an early return, no result may come in after it
 	for start := 0; start < len(products); start += ix.cfg.BulkMaxDocs {
 		chunk := products[start:min(start+ix.cfg.BulkMaxDocs, len(products))]
 		// A cached document with something newer to fold needs no read; the
@@ -243,8 +252,10 @@ func (ix *Index) applyRound(ctx context.Context, products []*product, single boo
 				// Nothing can be folded onto it; each retry dead-letters one
 				// of the product's events until someone repairs the document.
 				ix.stats.permanent.Add(1)
+				mu.Lock()
 				r.permanent = append(r.permanent, &productsearch.EventError{Index: p.at[0],
 					Err: fmt.Errorf("product %s in %s: %w", p.id, ix.write, s.err)})
+				mu.Unlock()
 				continue
 			}
 			if err := write(p, s); err != nil {

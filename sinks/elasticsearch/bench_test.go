@@ -47,9 +47,10 @@ func benchEnv(name string, def int) int {
 // Knobs (environment): SV_BENCH_EVENTS (default 20000; the full run uses
 // 200000), SV_BENCH_BATCH (events per Apply, default 1000), SV_BENCH_PARTITIONS
 // (concurrent Apply callers, each with its own aggregates, default 2).
-// About ten events per product.
+// About ten events per product. The full run uses the search projector's
+// batch, 5000 (streamview serve's product-search).
 //
-//	SV_BENCH_EVENTS=200000 SV_BENCH_BATCH=2000 SV_BENCH_PARTITIONS=4 go test -run '^$' -bench Projection -benchtime 1x ./sinks/elasticsearch
+//	SV_BENCH_EVENTS=200000 SV_BENCH_BATCH=5000 SV_BENCH_PARTITIONS=4 go test -run '^$' -bench Projection -benchtime 1x ./sinks/elasticsearch
 func BenchmarkProjection(b *testing.B) {
 	c := client(b)
 	target := benchEnv("SV_BENCH_EVENTS", 20000)

@@ -30,12 +30,18 @@ type bulkOp struct {
 // request holds BulkMaxDocs documents or BulkMaxBytes of body, or when its
 // oldest document has waited BulkFlushInterval. Each item's status goes to
 // result, in order.
+//
+// A full request is sent in the background while the caller goes on
+// folding and encoding the next one; at most one is in flight, so result
+// sees the answers of one request at a time, in order, though not on the
+// caller's goroutine. flush sends the rest and waits for every answer.
 type bulkWriter struct {
-	ix     *Index
-	result func(op *bulkOp, r bulkItem)
-	buf    bytes.Buffer
-	ops    []*bulkOp
-	oldest time.Time
+	ix       *Index
+	result   func(op *bulkOp, r bulkItem)
+	buf      bytes.Buffer
+	ops      []*bulkOp
+	oldest   time.Time
+	inflight chan error // the answer of the request in flight, if any
 }
 
 func (ix *Index) newBulkWriter(result func(*bulkOp, bulkItem)) *bulkWriter {
@@ -46,7 +52,7 @@ func (w *bulkWriter) add(ctx context.Context, op *bulkOp) error {
 	cfg := &w.ix.cfg
 	// Keep a request under BulkMaxBytes unless one document alone is larger.
 	if len(w.ops) > 0 && w.buf.Len()+len(op.doc)+128 > cfg.BulkMaxBytes {
-		if err := w.flush(ctx); err != nil {
+		if err := w.send(ctx); err != nil {
 			return err
 		}
 	}
@@ -71,7 +77,7 @@ func (w *bulkWriter) add(ctx context.Context, op *bulkOp) error {
 	w.ops = append(w.ops, op)
 	if len(w.ops) >= cfg.BulkMaxDocs || w.buf.Len() >= cfg.BulkMaxBytes ||
 		(cfg.BulkFlushInterval > 0 && time.Since(w.oldest) >= cfg.BulkFlushInterval) {
-		return w.flush(ctx)
+		return w.send(ctx)
 	}
 	return nil
 }
@@ -97,17 +103,48 @@ type bulkItem struct {
 
 var bulkFilter = []string{"errors", "items.*.status", "items.*._seq_no", "items.*._primary_term", "items.*.error.type", "items.*.error.reason"}
 
-// flush sends what is buffered. A failure of the whole request (transport,
-// 429, 5xx) is returned; per-item outcomes go to w.result.
+// flush sends what is buffered and waits for the answers of every request.
+// A failure of a whole request (transport, 429, 5xx) is returned; per-item
+// outcomes go to w.result.
 func (w *bulkWriter) flush(ctx context.Context) error {
+	if err := w.send(ctx); err != nil {
+		return err
+	}
+	return w.wait()
+}
+
+// send starts sending what is buffered once the request in flight has been
+// answered, and returns that request's error.
+func (w *bulkWriter) send(ctx context.Context) error {
 	if len(w.ops) == 0 {
 		return nil
 	}
-	ops := w.ops
-	w.ops = nil
-	defer w.buf.Reset()
+	if err := w.wait(); err != nil {
+		return err
+	}
+	ops, body := w.ops, w.buf.Bytes()
+	w.ops, w.buf = nil, bytes.Buffer{}
+	done := make(chan error, 1)
+	w.inflight = done
+	go func() { done <- w.do(ctx, ops, body) }()
+	return nil
+}
+
+// wait waits for the request in flight, if any, and returns its error.
+func (w *bulkWriter) wait() error {
+	if w.inflight == nil {
+		return nil
+	}
+	err := <-w.inflight
+	w.inflight = nil
+	return err
+}
+
+// do sends one bulk request of ops, encoded in body, and hands each item's
+// outcome to w.result.
+func (w *bulkWriter) do(ctx context.Context, ops []*bulkOp, body []byte) error {
 	ix := w.ix
-	req := esapi.BulkRequest{Index: ix.write, Body: bytes.NewReader(w.buf.Bytes()), FilterPath: bulkFilter}
+	req := esapi.BulkRequest{Index: ix.write, Body: bytes.NewReader(body), FilterPath: bulkFilter}
 	if ix.cfg.Refresh != "" {
 		req.Refresh = ix.cfg.Refresh
 	}

@@ -40,7 +40,7 @@ type Config struct {
 
 	// BulkMaxDocs, BulkMaxBytes and BulkFlushInterval are the thresholds of
 	// the bulk writer: a bulk request is sent when it holds BulkMaxDocs
-	// documents (default 1000, also the size of one _mget), when it reaches
+	// documents (default 5000, also the size of one _mget), when it reaches
 	// BulkMaxBytes of body (default 5 MiB), or when its oldest document has
 	// waited BulkFlushInterval while the batch is still being folded
 	// (default 1s). Apply always sends what is left before returning.
@@ -84,7 +84,7 @@ func (c Config) withDefaults() Config {
 		c.RefreshInterval = "1s"
 	}
 	if c.BulkMaxDocs == 0 {
-		c.BulkMaxDocs = 1000
+		c.BulkMaxDocs = 5000
 	}
 	if c.BulkMaxBytes == 0 {
 		c.BulkMaxBytes = 5 << 20
