@@ -61,7 +61,7 @@ func TestReportOutputs(t *testing.T) {
 		"1,000,000 events of 100,000 products, batch 2000",
 		"500,000 records/s", "250,000 writes/s", "100,000 events/s",
 		"projection / smaller raw (raw redis (pipelined HSET)): 0.40; target 0.50 NOT met",
-		"in Apply (the sink): 6.00 s (60%)",
+		"with an Apply in flight (the sink): 6.00 s (60%)",
 		"stored 100,000 of 100,000 products",
 	} {
 		if !strings.Contains(b.String(), want) {

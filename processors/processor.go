@@ -154,11 +154,15 @@ type lanes struct {
 	byTP map[topicPartition]*lane
 }
 
-// lane applies one partition's records, in order.
+// lane applies one partition's records, in order. in is never closed (a
+// send could race with the close): closing tells the lane to apply what is
+// queued and end.
 type lane struct {
-	in     chan []*kgo.Record
-	cancel context.CancelFunc
-	done   chan struct{}
+	in      chan []*kgo.Record
+	closing chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // give queues recs, records of one partition, on its lane, starting the
@@ -168,17 +172,17 @@ func (ls *lanes) give(tp topicPartition, recs []*kgo.Record) {
 	l := ls.byTP[tp]
 	if l == nil {
 		ctx, cancel := context.WithCancel(ls.ctx)
-		l = &lane{in: make(chan []*kgo.Record, 1), cancel: cancel, done: make(chan struct{})}
+		l = &lane{in: make(chan []*kgo.Record, 1), closing: make(chan struct{}), ctx: ctx, cancel: cancel, done: make(chan struct{})}
 		ls.byTP[tp] = l
 		go func() {
 			defer close(l.done)
-			ls.run(ctx, tp, l.in)
+			ls.run(ctx, tp, l)
 		}()
 	}
 	ls.mu.Unlock()
 	select {
 	case l.in <- recs:
-	case <-ls.ctx.Done():
+	case <-l.ctx.Done(): // stopped meanwhile: the records come again to the next owner
 	}
 }
 
@@ -202,7 +206,7 @@ func (ls *lanes) stop(parts map[string][]int32, drain bool) {
 		if !drain {
 			l.cancel()
 		}
-		close(l.in)
+		close(l.closing)
 	}
 	for _, l := range stopping {
 		<-l.done
@@ -218,43 +222,60 @@ func (ls *lanes) stopAll() {
 	ls.mu.Unlock()
 	for _, l := range all {
 		l.cancel()
-		close(l.in)
+		close(l.closing)
 	}
 	for _, l := range all {
 		<-l.done
 	}
 }
 
-// run applies the records given to the lane of tp until in is closed or
-// ctx ends: per poll's records, their batches, then their dead letters,
-// then the commit.
-func (ls *lanes) run(ctx context.Context, tp topicPartition, in <-chan []*kgo.Record) {
-	p := ls.p
-	for recs := range in {
-		if ctx.Err() != nil {
-			continue // abandoned; drain in so that give does not block
+// run applies the records given to lane l of tp until it is closed (then
+// it applies what is queued) or ctx ends: per poll's records, their
+// batches, then their dead letters, then the commit.
+func (ls *lanes) run(ctx context.Context, tp topicPartition, l *lane) {
+	for {
+		select {
+		case recs := <-l.in:
+			ls.take(ctx, tp, recs)
+		case <-l.closing:
+			for {
+				select {
+				case recs := <-l.in:
+					ls.take(ctx, tp, recs)
+				default:
+					return
+				}
+			}
 		}
-		applied, dead, err := p.applyAll(ctx, ls.log, ls.slots, recs)
-		if err == nil && len(dead) > 0 {
-			err = p.produceDead(ctx, ls.cl, ls.log, dead)
-		}
-		if err != nil {
-			ls.log.Info("projection stopping; records abandoned uncommitted", "topic", tp.topic, "partition", tp.partition, "records", len(recs))
-			continue
-		}
-		// The sink has every event before these offsets: commit them, also
-		// when Run is stopping (what is stored need not come again). A
-		// failed commit (we lost the partition) only means the next owner
-		// applies the records again, which the projection tolerates.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-		err = ls.cl.CommitRecords(cctx, recs...)
-		cancel()
-		if err != nil {
-			ls.log.Warn("commit failed; records will be applied again by the next owner", "topic", tp.topic, "partition", tp.partition, "err", err)
-			continue
-		}
-		p.stats.record(recs, applied, len(dead))
 	}
+}
+
+// take applies and commits recs, records of tp, unless ctx has ended.
+func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record) {
+	p := ls.p
+	if ctx.Err() != nil {
+		return // abandoned: the records come again to the next owner
+	}
+	applied, dead, err := p.applyAll(ctx, ls.log, ls.slots, recs)
+	if err == nil && len(dead) > 0 {
+		err = p.produceDead(ctx, ls.cl, ls.log, dead)
+	}
+	if err != nil {
+		ls.log.Info("projection stopping; records abandoned uncommitted", "topic", tp.topic, "partition", tp.partition, "records", len(recs))
+		return
+	}
+	// The sink has every event before these offsets: commit them, also
+	// when Run is stopping (what is stored need not come again). A
+	// failed commit (we lost the partition) only means the next owner
+	// applies the records again, which the projection tolerates.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	err = ls.cl.CommitRecords(cctx, recs...)
+	cancel()
+	if err != nil {
+		ls.log.Warn("commit failed; records will be applied again by the next owner", "topic", tp.topic, "partition", tp.partition, "err", err)
+		return
+	}
+	p.stats.record(recs, applied, len(dead))
 }
 
 // applyAll applies recs, records of one partition, in batches of up to
