@@ -27,26 +27,6 @@ import (
 // and reports what is wrong with them, if anything.
 var errFallback = errors.New("schemas: not read directly")
 
-// hugeBlock bounds the item count of the first block of an array that is
-// handed to goavro when the bytes left cannot hold it. goavro allocates
-// the count in advance, 16 bytes an item, so that a count near 2^31 in a
-// few corrupt bytes would be a fatal out-of-memory error, not an error
-// value; the direct read reports such a count as a *hugeBlockError
-// instead. Smaller impossible counts still go to goavro, which reports
-// them as it always did.
-const hugeBlock = 1 << 16
-
-// hugeBlockError is an array block count over hugeBlock that the bytes
-// left cannot hold.
-type hugeBlockError struct {
-	count int64
-	left  int
-}
-
-func (e *hugeBlockError) Error() string {
-	return fmt.Sprintf("array block of %d items in %d bytes", e.count, e.left)
-}
-
 // readFn reads one value from the front of b into v, which is settable
 // and holds its zero value, and returns the rest of b.
 type readFn func(b []byte, v reflect.Value) ([]byte, error)
@@ -82,7 +62,8 @@ func (r *record) readAll(body []byte, srcs ...reflect.Value) error {
 // varint reads an unsigned varint exactly as goavro does: with no limit on
 // its length, ignoring what a byte past the tenth would add (a Go shift of
 // 64 or more gives 0), so that the direct read fails only where goavro
-// fails, and no later array count escapes the hugeBlock check.
+// fails. (goavro's own bound on an array block, maxBlockCount in codec.go,
+// keeps a hostile count from making it allocate gigabytes.)
 func varint(b []byte) (uint64, []byte, bool) {
 	var u uint64
 	var shift uint
@@ -161,7 +142,7 @@ func arrayReader(t reflect.Type, item readFn, size int) readFn {
 	empty := reflect.MakeSlice(t, 0, 0)
 	return func(b []byte, v reflect.Value) ([]byte, error) {
 		v.Set(empty)
-		for first := true; ; first = false {
+		for {
 			n, rest, ok := long(b)
 			if !ok {
 				return nil, errFallback
@@ -182,9 +163,6 @@ func arrayReader(t reflect.Type, item readFn, size int) readFn {
 				return nil, errFallback
 			}
 			if n > int64(len(rest)/size) { // too few bytes left: malformed
-				if first && n > hugeBlock {
-					return nil, &hugeBlockError{n, len(rest)}
-				}
 				return nil, errFallback
 			}
 			b = rest

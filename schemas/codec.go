@@ -255,7 +255,7 @@ func (m *message) decode(w *writer, body []byte, direct bool, srcs ...reflect.Va
 		if err == nil {
 			return nil
 		}
-		if err != errFallback { // a *hugeBlockError
+		if err != errFallback {
 			return malformed("%s: %w", m.info.Type, err)
 		}
 		for _, v := range srcs {
