@@ -142,7 +142,10 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 		return rep, err
 	}
 	timed := &timedProjection{inner: proj}
-	if rep.Projection, rep.DeadLettered, err = project(ctx, cfg, d, codec, timed, label, dlq, out); err != nil {
+	var st processors.Stats
+	rep.Projection, st, err = project(ctx, cfg, d, codec, timed, label, dlq, out)
+	rep.DeadLettered, rep.Retries = st.DeadLettered, st.Retries
+	if err != nil {
 		return rep, err
 	}
 	rep.InApply = time.Duration(timed.nanos.Load())
@@ -347,12 +350,12 @@ func rawConsume(ctx context.Context, brokers []string, d *Dataset, out io.Writer
 
 // project runs proj through the runtime on a group of its own from offset
 // 0 until the committed offsets reach the end of every partition.
-func project(ctx context.Context, cfg Config, d *Dataset, codec *schemas.Codec, proj processors.Projection, label, dlq string, out io.Writer) (_ Figure, _ int64, err error) {
+func project(ctx context.Context, cfg Config, d *Dataset, codec *schemas.Codec, proj processors.Projection, label, dlq string, out io.Writer) (_ Figure, _ processors.Stats, err error) {
 	proc, err := processors.New(processors.Config{
 		Name: d.Run, Generation: 1, Topic: d.Topic, DeadLetterTopic: dlq, MaxBatch: cfg.Batch, Logger: cfg.Logger,
 	}, codec, proj, kgo.SeedBrokers(cfg.Brokers...))
 	if err != nil {
-		return Figure{}, 0, err
+		return Figure{}, processors.Stats{}, err
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	m := startMeter(out, "projection", "events", d.Records)
@@ -390,7 +393,7 @@ func project(ctx context.Context, cfg Config, d *Dataset, codec *schemas.Codec, 
 			if err == nil {
 				err = errors.New("stopped before catching up")
 			}
-			return Figure{}, 0, fmt.Errorf("bench: projection: %w", err)
+			return Figure{}, processors.Stats{}, fmt.Errorf("bench: projection: %w", err)
 		case <-tick.C:
 		}
 		st := proc.Stats()
@@ -398,11 +401,11 @@ func project(ctx context.Context, cfg Config, d *Dataset, codec *schemas.Codec, 
 		if st.Records != last {
 			last, lastMove = st.Records, time.Now()
 		} else if time.Since(lastMove) > stallAfter {
-			return Figure{}, 0, fmt.Errorf("bench: projection: no progress for %v at %d of %d records, %d failed sink attempts (committed %v, ends %v)",
+			return Figure{}, st, fmt.Errorf("bench: projection: no progress for %v at %d of %d records, %d failed sink attempts (committed %v, ends %v)",
 				stallAfter, st.Records, d.Records, st.Retries, st.Offsets, d.Ends)
 		}
 		if caughtUp(st.Offsets, d.Ends) {
-			return Figure{Label: label, Unit: "events", Count: int(st.Records), Elapsed: time.Since(start)}, st.DeadLettered, nil
+			return Figure{Label: label, Unit: "events", Count: int(st.Records), Elapsed: time.Since(start)}, st, nil
 		}
 	}
 }

@@ -53,13 +53,14 @@ type Report struct {
 	Raw        Figure `json:"raw"`        // raw limit: bare sink writes
 	Projection Figure `json:"projection"` // the runtime with the projection
 
-	// InApply is the part of Projection.Elapsed spent in the projection's
-	// Apply (mostly the sink); the rest is the runtime's: poll, decode,
-	// commit.
+	// InApply is the part of Projection.Elapsed during which at least one
+	// Apply of the projection was in flight (mostly the sink); the rest is
+	// the runtime's alone: poll, decode, commit.
 	InApply time.Duration `json:"inApplyNanos"`
 
 	Stored       int   `json:"stored"`       // documents the projection stored
 	DeadLettered int64 `json:"deadLettered"` // records the runtime dead-lettered
+	Retries      int64 `json:"retries"`      // failed sink attempts the runtime retried
 }
 
 // Limit is the smaller of the two raw figures: what the projection runs
@@ -125,8 +126,8 @@ func (r Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "projection time with an Apply in flight (the sink): %.2f s (%.0f%%); with none (poll, decode, commit): %.2f s\n",
 			r.InApply.Seconds(), 100*r.InApply.Seconds()/r.Projection.Elapsed.Seconds(), (r.Projection.Elapsed - r.InApply).Seconds())
 	}
-	fmt.Fprintf(&b, "stored %s of %s products; %d dead-lettered; data set produced at %s events/s (not a limit)\n",
-		count(r.Stored), count(r.Products), r.DeadLettered, count(int(r.Produce.Rate())))
+	fmt.Fprintf(&b, "stored %s of %s products; %d dead-lettered; %d sink attempts retried; data set produced at %s events/s (not a limit)\n",
+		count(r.Stored), count(r.Products), r.DeadLettered, r.Retries, count(int(r.Produce.Rate())))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
