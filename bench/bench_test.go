@@ -41,3 +41,34 @@ func BenchmarkRedisProjection(b *testing.B) {
 	b.ReportMetric(rep.Projection.Rate(), "projection-events/s")
 	b.ReportMetric(rep.Ratio(), "ratio")
 }
+
+// BenchmarkSearchProjection is the `make bench` path of `streamview bench
+// search`: one full run per iteration on $BENCH_SEARCH_EVENTS events
+// (default 200k) in batches of 5000, the search projector's.
+func BenchmarkSearchProjection(b *testing.B) {
+	brokers := testenv.Kafka(b)
+	url := testenv.Elasticsearch(b)
+	events := bench.DefaultSearchEvents
+	if v := os.Getenv("BENCH_SEARCH_EVENTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatalf("BENCH_SEARCH_EVENTS=%q: %v", v, err)
+		}
+		events = n
+	}
+	var rep bench.Report
+	for range b.N {
+		var err error
+		rep, err = bench.SearchProjection(context.Background(), bench.Config{
+			Brokers: brokers, ElasticsearchURL: url, Events: events, Batch: bench.DefaultSearchBatch, Out: os.Stderr,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(rep.Consume.Rate(), "consume-records/s")
+	b.ReportMetric(rep.Raw.Rate(), "raw-search-writes/s")
+	b.ReportMetric(rep.Projection.Rate(), "projection-events/s")
+	b.ReportMetric(rep.Ratio(), "ratio")
+}

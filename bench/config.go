@@ -15,6 +15,9 @@ type Config struct {
 	// RedisAddr is the Redis server of RedisProjection; 127.0.0.1:6379 when
 	// empty.
 	RedisAddr string
+	// ElasticsearchURL is the Elasticsearch of SearchProjection;
+	// http://127.0.0.1:9200 when empty.
+	ElasticsearchURL string
 	// Events is how many events are produced and projected; 1,000,000 when 0.
 	Events int
 	// Products is how many products the events belong to; Events/10 when 0
@@ -37,6 +40,10 @@ type Config struct {
 const (
 	DefaultEvents = 1_000_000
 	DefaultBatch  = 2000
+	// The search run's: the 200k events, and the search projector's
+	// batch (streamview serve).
+	DefaultSearchEvents = 200_000
+	DefaultSearchBatch  = 5000
 )
 
 // Validate reports every problem at once.
@@ -63,6 +70,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RedisAddr == "" {
 		c.RedisAddr = "127.0.0.1:6379"
+	}
+	if c.ElasticsearchURL == "" {
+		c.ElasticsearchURL = "http://127.0.0.1:9200"
 	}
 	if c.Events == 0 {
 		c.Events = DefaultEvents

@@ -45,6 +45,9 @@ type Sink interface {
 	Stored(ctx context.Context) (int, error)
 	// Cleanup removes everything Raw and the projection wrote.
 	Cleanup(ctx context.Context) error
+	// Target is the share of the smaller raw rate the projection should
+	// reach.
+	Target() float64
 }
 
 // Dataset is what a run produced, shared by its steps.
@@ -81,7 +84,7 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 	d := &Dataset{Run: runID(), Batch: cfg.Batch}
 	d.Topic = d.Run + ".events"
 	dlq := d.Run + ".dlq"
-	rep = Report{Sink: sink.Name(), Topic: d.Topic, Batch: cfg.Batch}
+	rep = Report{Sink: sink.Name(), Topic: d.Topic, Batch: cfg.Batch, Target: sink.Target()}
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(10*time.Millisecond))
 	if err != nil {

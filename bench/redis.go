@@ -44,6 +44,8 @@ type redisSink struct {
 
 func (s *redisSink) Name() string { return "redis" }
 
+func (s *redisSink) Target() float64 { return Target }
+
 func (s *redisSink) stores(d *Dataset) error {
 	if s.store != nil {
 		return nil

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// Target is the share of the smaller raw figure that the projection should
-// reach.
+// Target is the share of the smaller raw figure that the Redis projection
+// should reach; a Sink may set its own (Report.Target).
 const Target = 0.5
 
 // Figure is one timed step: Count items of Unit in Elapsed.
@@ -61,6 +61,17 @@ type Report struct {
 	Stored       int   `json:"stored"`       // documents the projection stored
 	DeadLettered int64 `json:"deadLettered"` // records the runtime dead-lettered
 	Retries      int64 `json:"retries"`      // failed sink attempts the runtime retried
+
+	// Target is the share of the smaller raw rate the projection should
+	// reach; Target (0.50) when 0.
+	Target float64 `json:"target"`
+}
+
+func (r Report) target() float64 {
+	if r.Target > 0 {
+		return r.Target
+	}
+	return Target
 }
 
 // Limit is the smaller of the two raw figures: what the projection runs
@@ -81,9 +92,9 @@ func (r Report) Ratio() float64 {
 	return r.Projection.Rate() / l
 }
 
-// MeetsTarget reports whether the projection reached Target of the smaller
-// raw rate.
-func (r Report) MeetsTarget() bool { return r.Ratio() >= Target }
+// MeetsTarget reports whether the projection reached its target share of
+// the smaller raw rate.
+func (r Report) MeetsTarget() bool { return r.Ratio() >= r.target() }
 
 // MarshalJSON adds the ratio and the verdict.
 func (r Report) MarshalJSON() ([]byte, error) {
@@ -94,7 +105,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		Ratio       float64 `json:"ratio"`
 		Target      float64 `json:"target"`
 		MeetsTarget bool    `json:"meetsTarget"`
-	}{plain(r), r.Limit().Label, r.Ratio(), Target, r.MeetsTarget()})
+	}{plain(r), r.Limit().Label, r.Ratio(), r.target(), r.MeetsTarget()})
 }
 
 // WriteTable writes the figures as a table, with the ratio and verdict.
@@ -121,7 +132,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	if !r.MeetsTarget() {
 		verdict = "NOT met"
 	}
-	fmt.Fprintf(&b, "\nprojection / smaller raw (%s): %.2f; target %.2f %s\n", r.Limit().Label, r.Ratio(), Target, verdict)
+	fmt.Fprintf(&b, "\nprojection / smaller raw (%s): %.2f; target %.2f %s\n", r.Limit().Label, r.Ratio(), r.target(), verdict)
 	if r.Projection.Elapsed > 0 {
 		fmt.Fprintf(&b, "projection time with an Apply in flight (the sink): %.2f s (%.0f%%); with none (poll, decode, commit): %.2f s\n",
 			r.InApply.Seconds(), 100*r.InApply.Seconds()/r.Projection.Elapsed.Seconds(), (r.Projection.Elapsed - r.InApply).Seconds())

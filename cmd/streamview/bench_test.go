@@ -12,14 +12,24 @@ import (
 	"github.com/streamview/streamview/internal/testenv"
 )
 
-// A short run against the real servers: the report must be sane, and the
-// projection must have stored every product.
-func TestBenchRedisSmall(t *testing.T) {
+// A short run of each target against the real servers: the report must be
+// sane, and the projection must have stored every product (the search run
+// also checks each stored document against the fold).
+func TestBenchSmall(t *testing.T) {
+	t.Run("redis", func(t *testing.T) {
+		benchSmall(t, []string{"redis", "--redis", testenv.Redis(t)}, "raw redis", "target 0.50")
+	})
+	t.Run("search", func(t *testing.T) {
+		benchSmall(t, []string{"search", "--es", testenv.Elasticsearch(t)}, "raw search", "target 0.70")
+	})
+}
+
+func benchSmall(t *testing.T, args []string, wantStderr ...string) {
+	t.Helper()
 	brokers := testenv.Kafka(t)
-	addr := testenv.Redis(t)
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"bench", "redis", "--events", "20000", "--products", "2000", "--json",
-		"--brokers", strings.Join(brokers, ","), "--redis", addr}, strings.NewReader(""), &stdout, &stderr)
+	args = append(append([]string{"bench"}, args...), "--events", "20000", "--products", "2000", "--json", "--brokers", strings.Join(brokers, ","))
+	err := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, stderr.String())
 	}
@@ -49,7 +59,7 @@ func TestBenchRedisSmall(t *testing.T) {
 	if rep.Ratio <= 0 {
 		t.Errorf("ratio %v, want > 0", rep.Ratio)
 	}
-	for _, want := range []string{"raw consume", "raw redis", "projection", "target 0.50"} {
+	for _, want := range append([]string{"raw consume", "projection"}, wantStderr...) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}
@@ -66,6 +76,7 @@ func TestBenchUsage(t *testing.T) {
 		{"unknown target", []string{"bench", "postgres"}, errUsage},
 		{"help", []string{"bench", "--help"}, flag.ErrHelp},
 		{"help of redis", []string{"bench", "redis", "--help"}, flag.ErrHelp},
+		{"help of search", []string{"bench", "search", "--help"}, flag.ErrHelp},
 		{"bad flag", []string{"bench", "redis", "--events", "many"}, errUsage},
 		{"stray argument", []string{"bench", "redis", "now"}, errUsage},
 	} {
@@ -75,7 +86,7 @@ func TestBenchUsage(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("run(%q) = %v, want %v", tc.args, err, tc.want)
 			}
-			if !strings.Contains(errOut.String(), "Usage: streamview bench redis") {
+			if !strings.Contains(errOut.String(), "Usage: streamview bench redis|search") {
 				t.Errorf("no usage on stderr:\n%s", errOut.String())
 			}
 		})

@@ -1,0 +1,191 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esutil"
+
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/productsearch"
+	"github.com/streamview/streamview/sinks/elasticsearch"
+)
+
+// SearchTarget is the share of the smaller raw rate that the search
+// projection should reach.
+const SearchTarget = 0.7
+
+// SearchProjection measures the product search projection on Elasticsearch
+// (sinks/elasticsearch through the runtime) against a bare franz-go consume
+// and a bare esutil.BulkIndexer, on cfg.Events pre-produced events.
+func SearchProjection(ctx context.Context, cfg Config) (Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return Report{}, err
+	}
+	url := cfg.withDefaults().ElasticsearchURL
+	client, err := es.NewClient(es.Config{Addresses: strings.Split(url, ",")})
+	if err != nil {
+		return Report{}, fmt.Errorf("bench: elasticsearch client for %s: %w", url, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	res, err := client.Cluster.Health(client.Cluster.Health.WithContext(pctx))
+	cancel()
+	if err == nil {
+		res.Body.Close()
+		if res.IsError() {
+			err = errors.New(res.Status())
+		}
+	}
+	if err != nil {
+		return Report{}, fmt.Errorf("bench: elasticsearch at %s does not answer: %w", url, err)
+	}
+	return Run(ctx, cfg, &searchSink{client: client})
+}
+
+// searchSink measures the search projection. The projection writes
+// generation 1 of index <run>; the raw writes go to <run>-raw, a fresh
+// index of the same mapping.
+type searchSink struct {
+	client *es.Client
+	index  *elasticsearch.Index // the projection's
+	raw    *elasticsearch.Index // where the raw writes go
+	folded map[string]productsearch.Doc
+}
+
+func (s *searchSink) Name() string { return "search" }
+
+func (s *searchSink) Target() float64 { return SearchTarget }
+
+func (s *searchSink) indexes(d *Dataset) error {
+	if s.index != nil {
+		return nil
+	}
+	var err error
+	if s.index, err = elasticsearch.New(s.client, elasticsearch.Config{IndexPrefix: d.Run, Alias: d.Run + "-read"}); err != nil {
+		return err
+	}
+	s.raw, err = elasticsearch.New(s.client, elasticsearch.Config{IndexPrefix: d.Run + "-raw", Alias: d.Run + "-raw-read"})
+	return err
+}
+
+// Raw bulk-indexes one document per event: the event's product as it is
+// after the event (the pure fold), with plain index actions and no version
+// check, through esutil.BulkIndexer with as many workers as the runtime
+// applies partitions at once. That is the projection's job done without its
+// reads, versions, runtime or Kafka, and without folding several events of
+// one product into one write: the per-event work a bare sink would do.
+// Encoding the documents is not timed; indexing them is.
+func (s *searchSink) Raw(ctx context.Context, d *Dataset, progress func(int)) (Figure, error) {
+	if err := s.indexes(d); err != nil {
+		return Figure{}, err
+	}
+	if err := s.raw.EnsureIndex(ctx, 1); err != nil {
+		return Figure{}, err
+	}
+	var failed atomic.Int64
+	var firstFailure atomic.Value
+	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{Client: s.client, Index: s.raw.IndexName(1), NumWorkers: 4, FlushBytes: 5 << 20})
+	if err != nil {
+		return Figure{}, err
+	}
+	s.folded = make(map[string]productsearch.Doc, d.Products)
+	var elapsed time.Duration
+	for i := 0; i < len(d.Events); i += d.Batch {
+		batch := d.Events[i:min(i+d.Batch, len(d.Events))]
+		bodies := make([][]byte, len(batch))
+		for j, e := range batch {
+			doc := productsearch.Fold(s.folded[e.AggregateID], e)
+			s.folded[e.AggregateID] = doc
+			if bodies[j], err = json.Marshal(doc); err != nil {
+				return Figure{}, fmt.Errorf("event %d (product %s): %w", i+j, e.AggregateID, err)
+			}
+		}
+		start := time.Now()
+		for j, e := range batch {
+			err := bi.Add(ctx, esutil.BulkIndexerItem{Action: "index", DocumentID: e.AggregateID, Body: bytes.NewReader(bodies[j]),
+				OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, r esutil.BulkIndexerResponseItem, err error) {
+					failed.Add(1)
+					if err == nil {
+						err = fmt.Errorf("%d %s: %s", r.Status, r.Error.Type, r.Error.Reason)
+					}
+					firstFailure.CompareAndSwap(nil, err)
+				}})
+			if err != nil {
+				return Figure{}, err
+			}
+		}
+		elapsed += time.Since(start)
+		progress(len(batch))
+	}
+	start := time.Now()
+	err = bi.Close(ctx)
+	elapsed += time.Since(start)
+	if err != nil {
+		return Figure{}, err
+	}
+	if n := failed.Load(); n > 0 {
+		return Figure{}, fmt.Errorf("%d raw documents failed, the first: %v", n, firstFailure.Load())
+	}
+	return Figure{Label: "raw search (BulkIndexer, a doc per event)", Unit: "writes", Count: len(d.Events), Elapsed: elapsed}, nil
+}
+
+func (s *searchSink) Projection(ctx context.Context, d *Dataset) (processors.Projection, string, error) {
+	if err := s.indexes(d); err != nil {
+		return nil, "", err
+	}
+	return s.index, "projection (product-search)", nil
+}
+
+// Stored counts the projection's documents, reading every product the data
+// set has; a document that differs from the fold of its events is an error.
+func (s *searchSink) Stored(ctx context.Context) (int, error) {
+	if s.index == nil || s.folded == nil {
+		return 0, errors.New("bench: the projection did not run")
+	}
+	ids := make([]string, 0, len(s.folded))
+	for id := range s.folded {
+		ids = append(ids, id)
+	}
+	got, err := s.index.Get(ctx, ids...)
+	if err != nil {
+		return 0, err
+	}
+	for id, doc := range got {
+		if !sameDoc(doc, s.folded[id]) {
+			return len(got), fmt.Errorf("bench: product %s: the projection stored %+v, the fold of its events is %+v", id, doc, s.folded[id])
+		}
+	}
+	return len(got), nil
+}
+
+// sameDoc compares two documents as their JSON: what the index stores.
+func sameDoc(a, b productsearch.Doc) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+}
+
+// Cleanup deletes both indices (and with them the alias the projection's
+// first write put on its index).
+func (s *searchSink) Cleanup(ctx context.Context) error {
+	if s.index == nil {
+		return nil
+	}
+	res, err := s.client.Indices.Delete([]string{s.index.IndexName(1), s.raw.IndexName(1)},
+		s.client.Indices.Delete.WithContext(ctx), s.client.Indices.Delete.WithIgnoreUnavailable(true))
+	if err != nil {
+		return fmt.Errorf("bench: deleting the indices: %w", err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return fmt.Errorf("bench: deleting the indices: %s", res.String())
+	}
+	return nil
+}
