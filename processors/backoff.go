@@ -19,7 +19,8 @@ func (b *backoff) next() time.Duration {
 		ceil = b.max
 	}
 	b.attempt++
-	return b.min/2 + rand.N(ceil-b.min/2+1)
+	floor := min(b.min/2, ceil)
+	return floor + rand.N(max(ceil-floor, 0)+1)
 }
 
 func (b *backoff) reset() { b.attempt = 0 }

@@ -82,11 +82,15 @@ func (c Config) withDefaults() Config {
 	if c.BatchesPerPoll == 0 {
 		c.BatchesPerPoll = 8
 	}
+	// A bound left out never crosses the one given.
 	if c.MinBackoff == 0 {
 		c.MinBackoff = 50 * time.Millisecond
+		if c.MaxBackoff > 0 {
+			c.MinBackoff = min(c.MinBackoff, c.MaxBackoff)
+		}
 	}
 	if c.MaxBackoff == 0 {
-		c.MaxBackoff = 5 * time.Second
+		c.MaxBackoff = max(5*time.Second, c.MinBackoff)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -233,15 +233,16 @@ func (ls *lanes) stopAll() {
 // it applies what is queued) or ctx ends: per poll's records, their
 // batches, then their dead letters, then the commit.
 func (ls *lanes) run(ctx context.Context, tp topicPartition, l *lane) {
+	var carry uncounted
 	for {
 		select {
 		case recs := <-l.in:
-			ls.take(ctx, tp, recs)
+			ls.take(ctx, tp, recs, &carry)
 		case <-l.closing:
 			for {
 				select {
 				case recs := <-l.in:
-					ls.take(ctx, tp, recs)
+					ls.take(ctx, tp, recs, &carry)
 				default:
 					return
 				}
@@ -250,8 +251,12 @@ func (ls *lanes) run(ctx context.Context, tp topicPartition, l *lane) {
 	}
 }
 
+// uncounted is what a lane applied whose commit failed: the lane's next
+// commit covers it, and counts it.
+type uncounted struct{ data, applied, dead int }
+
 // take applies and commits recs, records of tp, unless ctx has ended.
-func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record) {
+func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record, carry *uncounted) {
 	p := ls.p
 	if ctx.Err() != nil {
 		return // abandoned: the records come again to the next owner
@@ -265,17 +270,20 @@ func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record
 		return
 	}
 	// The sink has every event before these offsets: commit them, also
-	// when Run is stopping (what is stored need not come again). A
-	// failed commit (we lost the partition) only means the next owner
-	// applies the records again, which the projection tolerates.
+	// when Run is stopping (what is stored need not come again). A failed
+	// commit (we lost the partition) only means the next owner applies the
+	// records again, which the projection tolerates.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	err = ls.cl.CommitRecords(cctx, recs...)
 	cancel()
+	data := dataRecords(recs)
 	if err != nil {
 		ls.log.Warn("commit failed; records will be applied again by the next owner", "topic", tp.topic, "partition", tp.partition, "err", err)
+		carry.data, carry.applied, carry.dead = carry.data+data, carry.applied+applied, carry.dead+len(dead)
 		return
 	}
-	p.stats.record(recs, applied, len(dead))
+	p.stats.record(recs, data+carry.data, applied+carry.applied, len(dead)+carry.dead)
+	*carry = uncounted{}
 }
 
 // applyAll applies recs, records of one partition, in batches of up to
@@ -437,7 +445,7 @@ var ErrInvalid = errors.New("invalid event")
 func (p *Processor) produceDead(ctx context.Context, cl *kgo.Client, log *slog.Logger, dead []*kgo.Record) error {
 	b := backoff{min: p.cfg.MinBackoff, max: p.cfg.MaxBackoff}
 	for {
-		err := cl.ProduceSync(ctx, dead...).FirstErr()
+		err := produceAll(ctx, cl, dead)
 		if err == nil {
 			return nil
 		}
@@ -450,6 +458,41 @@ func (p *Processor) produceDead(ctx context.Context, cl *kgo.Client, log *slog.L
 			return ctx.Err()
 		}
 	}
+}
+
+// produceAll produces recs and waits for every result, or until ctx ends:
+// unlike ProduceSync, which waits as long as kgo holds a record it cannot
+// safely fail (an idempotent batch already sent to a broker that went
+// away), so that a stopping lane would hang.
+func produceAll(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	wg.Add(len(recs))
+	for _, r := range recs {
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err() // the results come when the client closes
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return first
 }
 
 // Dead-letter header keys.
@@ -511,13 +554,20 @@ type stats struct {
 	rate                            float64
 }
 
-func (s *stats) record(recs []*kgo.Record, applied, dead int) {
-	data := 0
+// dataRecords counts the records of recs that are not transaction markers.
+func dataRecords(recs []*kgo.Record) int {
+	n := 0
 	for _, r := range recs {
 		if !r.Attrs.IsControl() {
-			data++
+			n++
 		}
 	}
+	return n
+}
+
+// record counts a commit of recs, which also covers data records of earlier
+// polls whose own commit failed (commits are cumulative).
+func (s *stats) record(recs []*kgo.Record, data, applied, dead int) {
 	s.records.Add(int64(data))
 	s.applied.Add(int64(applied))
 	s.dead.Add(int64(dead))
