@@ -29,6 +29,12 @@ type Config struct {
 	// when 0. The projection must then be safe for concurrent use; 1 applies
 	// one batch at a time.
 	Concurrency int
+	// DrainTimeout bounds how long a rebalance waits for the lanes of the
+	// revoked partitions to apply and commit what they hold; what is left
+	// then is abandoned, to come again to the next owner. 30s when 0: under
+	// the group's rebalance timeout (60s by default), so that a sink that is
+	// down does not get the member evicted.
+	DrainTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the retry delay of a failing sink;
 	// 50ms and 5s when 0. The delay doubles per attempt with full jitter.
 	MinBackoff, MaxBackoff time.Duration
@@ -54,6 +60,9 @@ func (c Config) Validate() error {
 	if c.MaxBatch < 0 {
 		errs = append(errs, fmt.Errorf("processors: MaxBatch must not be negative"))
 	}
+	if c.DrainTimeout < 0 {
+		errs = append(errs, fmt.Errorf("processors: DrainTimeout must not be negative"))
+	}
 	if c.Concurrency < 0 {
 		errs = append(errs, fmt.Errorf("processors: Concurrency must not be negative"))
 	}
@@ -78,6 +87,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 8
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 30 * time.Second
 	}
 	if c.BatchesPerPoll == 0 {
 		c.BatchesPerPoll = 8

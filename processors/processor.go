@@ -82,9 +82,11 @@ func (p *Processor) Config() Config { return p.cfg }
 // partition's records in order, in batches, and commits them; the poll loop
 // only hands records to the lanes, so polling, decoding, applying and
 // committing of different partitions overlap (partitions hold disjoint
-// aggregates). Up to Concurrency lanes apply at once. When partitions are
-// revoked, the rebalance waits until their lanes have applied and committed
-// what they were given; lost partitions' lanes are abandoned.
+// aggregates). Up to Concurrency lanes apply at once. The poll loop never
+// waits for a lane (a lane that falls behind has its partition paused), so
+// it always lets a rebalance through. When partitions are revoked, the
+// rebalance waits until their lanes have applied and committed what they
+// were given, for up to DrainTimeout; lost partitions' lanes are abandoned.
 func (p *Processor) Run(ctx context.Context) error {
 	log := p.cfg.Logger.With("projection", p.cfg.Name, "generation", p.cfg.Generation)
 	ls := &lanes{p: p, log: log, ctx: ctx, slots: make(chan struct{}, p.cfg.Concurrency), byTP: map[topicPartition]*lane{}}
@@ -154,41 +156,82 @@ type lanes struct {
 	byTP map[topicPartition]*lane
 }
 
-// lane applies one partition's records, in order. in is never closed (a
-// send could race with the close): closing tells the lane to apply what is
-// queued and end.
+// lane applies one partition's records, in order, from its queue. The
+// poll loop never waits for a lane: it queues and goes on (so that it can
+// always allow a rebalance), and a lane with maxQueued polls waiting has its
+// partition's fetching paused until it has caught up. kgo keeps a paused
+// partition's fetch position, so nothing is skipped. closing tells the lane
+// to apply what is queued and end.
 type lane struct {
-	in      chan []*kgo.Record
+	tp      topicPartition
+	mu      sync.Mutex
+	queue   [][]*kgo.Record
+	paused  bool
+	wake    chan struct{} // capacity 1: something was queued
 	closing chan struct{}
 	ctx     context.Context
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
 
+// maxQueued is how many polls' records a lane holds before its partition
+// is paused.
+const maxQueued = 2
+
 // give queues recs, records of one partition, on its lane, starting the
-// lane if there is none. It waits while the lane has a poll's worth queued.
+// lane if there is none. It never waits.
 func (ls *lanes) give(tp topicPartition, recs []*kgo.Record) {
 	ls.mu.Lock()
 	l := ls.byTP[tp]
 	if l == nil {
 		ctx, cancel := context.WithCancel(ls.ctx)
-		l = &lane{in: make(chan []*kgo.Record, 1), closing: make(chan struct{}), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+		l = &lane{tp: tp, wake: make(chan struct{}, 1), closing: make(chan struct{}), ctx: ctx, cancel: cancel, done: make(chan struct{})}
 		ls.byTP[tp] = l
 		go func() {
 			defer close(l.done)
-			ls.run(ctx, tp, l)
+			ls.run(ctx, l)
 		}()
 	}
 	ls.mu.Unlock()
+	l.mu.Lock()
+	l.queue = append(l.queue, recs)
+	if len(l.queue) >= maxQueued && !l.paused {
+		l.paused = true
+		ls.cl.PauseFetchPartitions(map[string][]int32{tp.topic: {tp.partition}})
+	}
+	l.mu.Unlock()
 	select {
-	case l.in <- recs:
-	case <-l.ctx.Done(): // stopped meanwhile: the records come again to the next owner
+	case l.wake <- struct{}{}:
+	default:
 	}
 }
 
+// next takes the oldest queued poll of l, resuming its partition once the
+// queue is empty again.
+func (ls *lanes) next(l *lane) ([]*kgo.Record, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.queue) == 0 {
+		return nil, false
+	}
+	recs := l.queue[0]
+	l.queue[0] = nil
+	l.queue = l.queue[1:]
+	if len(l.queue) == 0 && l.paused {
+		l.paused = false
+		ls.cl.ResumeFetchPartitions(map[string][]int32{l.tp.topic: {l.tp.partition}})
+	}
+	return recs, true
+}
+
 // stop ends the lanes of parts. With drain, each first applies and commits
-// what it was given (the partitions are being revoked); without, what it
-// holds is abandoned (they are lost: another member may own them already).
+// what it was given (the partitions are being revoked), for up to
+// DrainTimeout, after which what is left is abandoned: a rebalance must not
+// wait on a sink that is down until the broker evicts the member. Without
+// drain, what the lanes hold is abandoned at once (the partitions are lost:
+// another member may own them already). Abandoned records come again to the
+// partition's next owner. A stopped lane's partition is no longer paused,
+// should it come back.
 func (ls *lanes) stop(parts map[string][]int32, drain bool) {
 	var stopping []*lane
 	ls.mu.Lock()
@@ -208,9 +251,27 @@ func (ls *lanes) stop(parts map[string][]int32, drain bool) {
 		}
 		close(l.closing)
 	}
+	deadline := time.NewTimer(ls.p.cfg.DrainTimeout)
+	defer deadline.Stop()
 	for _, l := range stopping {
-		<-l.done
+		select {
+		case <-l.done:
+		case <-deadline.C:
+			ls.log.Warn("revoked partition's lane still applying after the drain timeout; abandoning what it holds",
+				"topic", l.tp.topic, "partition", l.tp.partition, "timeout", ls.p.cfg.DrainTimeout)
+			for _, m := range stopping {
+				m.cancel()
+			}
+			<-l.done
+		}
+	}
+	resume := map[string][]int32{}
+	for _, l := range stopping {
 		l.cancel()
+		resume[l.tp.topic] = append(resume[l.tp.topic], l.tp.partition)
+	}
+	if len(resume) > 0 {
+		ls.cl.ResumeFetchPartitions(resume)
 	}
 }
 
@@ -229,23 +290,28 @@ func (ls *lanes) stopAll() {
 	}
 }
 
-// run applies the records given to lane l of tp until it is closed (then
-// it applies what is queued) or ctx ends: per poll's records, their
-// batches, then their dead letters, then the commit.
-func (ls *lanes) run(ctx context.Context, tp topicPartition, l *lane) {
+// run applies the polls queued on lane l until it is closed (then it
+// applies what is left, unless cancelled) or ctx ends: per poll's records,
+// their batches, then their dead letters, then the commit.
+func (ls *lanes) run(ctx context.Context, l *lane) {
 	var carry uncounted
 	for {
+		for {
+			recs, ok := ls.next(l)
+			if !ok {
+				break
+			}
+			ls.take(ctx, l.tp, recs, &carry)
+		}
 		select {
-		case recs := <-l.in:
-			ls.take(ctx, tp, recs, &carry)
+		case <-l.wake:
 		case <-l.closing:
 			for {
-				select {
-				case recs := <-l.in:
-					ls.take(ctx, tp, recs, &carry)
-				default:
+				recs, ok := ls.next(l)
+				if !ok {
 					return
 				}
+				ls.take(ctx, l.tp, recs, &carry)
 			}
 		}
 	}

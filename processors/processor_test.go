@@ -99,6 +99,23 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// waitMembers waits until group is stable with n members.
+func (f *fixture) waitMembers(t *testing.T, group string, n int) {
+	t.Helper()
+	adm := kadm.NewClient(f.cl)
+	testenv.Eventually(t, time.Minute, func() error {
+		gs, err := adm.DescribeGroups(context.Background(), group)
+		if err != nil {
+			return err
+		}
+		g := gs[group]
+		if g.State != "Stable" || len(g.Members) != n {
+			return testenv.Errorf("group %s: %s with %d members, want Stable with %d", group, g.State, len(g.Members), n)
+		}
+		return nil
+	})
+}
+
 func (f *fixture) publish(t *testing.T, events []schemas.Event) {
 	t.Helper()
 	if _, err := producers.NewPublisher(f.cl, f.codec, f.topic).Publish(context.Background(), events...); err != nil {
@@ -108,10 +125,20 @@ func (f *fixture) publish(t *testing.T, events []schemas.Event) {
 
 func (f *fixture) start(t *testing.T, proj processors.Projection, name string) (*processors.Processor, func()) {
 	t.Helper()
-	p, err := processors.New(processors.Config{
+	return f.startWith(t, proj, name, nil)
+}
+
+// startWith starts a processor whose config tune may change.
+func (f *fixture) startWith(t *testing.T, proj processors.Projection, name string, tune func(*processors.Config)) (*processors.Processor, func()) {
+	t.Helper()
+	cfg := processors.Config{
 		Name: name, Generation: 1, Topic: f.topic, DeadLetterTopic: f.dlq,
 		MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, MaxBatch: 100,
-	}, f.codec, proj, kgo.SeedBrokers(f.brokers...))
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	p, err := processors.New(cfg, f.codec, proj, kgo.SeedBrokers(f.brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,10 +342,12 @@ func TestProcessorRebalancesWithoutLoss(t *testing.T) {
 	f.publish(t, events[:10000])
 	waitApplied(2000)
 	p2, stop2 := f.start(t, mem, name) // joins: partitions move to it
+	f.waitMembers(t, processors.GroupName(name, 1), 2)
 	f.publish(t, events[10000:20000])
 	waitApplied(12000)
 	stop1() // leaves: its partitions move to the others
 	p3, stop3 := f.start(t, mem, name)
+	f.waitMembers(t, processors.GroupName(name, 1), 2)
 	f.publish(t, events[20000:])
 	waitApplied(len(events))
 	stop2()
@@ -333,4 +362,48 @@ func TestProcessorRebalancesWithoutLoss(t *testing.T) {
 		t.Fatalf("applied %d of %d, %d out of order (a gap: records committed before they were applied)", applied, len(events), ooo)
 	}
 	t.Logf("%d events applied once, %d redelivered and skipped", applied, dups)
+}
+
+// A member whose sink is down does not hold a rebalance up: the lanes of
+// its revoked partitions are abandoned after DrainTimeout (uncommitted), the
+// joining member takes those partitions, and once the sink is back every
+// event is applied, without a gap.
+func TestProcessorRevokeDoesNotWaitForADeadSink(t *testing.T) {
+	f := newFixture(t)
+	events := eventgen.Stream(eventgen.Options{Products: 60, Events: 3000, Seed: 6})
+	f.publish(t, events)
+	mem := newMem()
+	mem.failNext = 1 << 30 // down
+	name := testenv.Name("dead-sink")
+	tune := func(c *processors.Config) { c.DrainTimeout = time.Second; c.MaxBackoff = 100 * time.Millisecond }
+	p1, stop1 := f.startWith(t, mem, name, tune)
+	defer stop1()
+	testenv.Eventually(t, time.Minute, func() error {
+		if r := p1.Stats().Retries; r < 3 {
+			return testenv.Errorf("first member: %d retries", r)
+		}
+		return nil
+	})
+	p2, stop2 := f.startWith(t, mem, name, tune)
+	defer stop2()
+	// The join completes while the sink is still down: the second member
+	// gets partitions and tries them too.
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if r := p2.Stats().Retries; r == 0 {
+			return testenv.Errorf("second member has not tried any partition yet")
+		}
+		return nil
+	})
+	mem.mu.Lock()
+	mem.failNext = 0 // back
+	mem.mu.Unlock()
+	testenv.Eventually(t, time.Minute, func() error {
+		if applied, _, _ := mem.counts(); applied != len(events) {
+			return testenv.Errorf("applied %d of %d", applied, len(events))
+		}
+		return nil
+	})
+	if _, _, ooo := mem.counts(); ooo != 0 {
+		t.Fatalf("%d events out of order", ooo)
+	}
 }
