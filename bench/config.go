@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/streamview/streamview/processors/productsearch"
 )
 
 // Config shapes one run. Its zero value measures 1M events of 100k products
@@ -40,10 +42,9 @@ type Config struct {
 const (
 	DefaultEvents = 1_000_000
 	DefaultBatch  = 2000
-	// The search run's: the 200k events, and the search projector's
-	// batch (streamview serve).
+	// The search run's: 200k events, and the search projector's batch.
 	DefaultSearchEvents = 200_000
-	DefaultSearchBatch  = 5000
+	DefaultSearchBatch  = productsearch.Batch
 )
 
 // Validate reports every problem at once.

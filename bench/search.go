@@ -158,18 +158,11 @@ func (s *searchSink) Stored(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for id, doc := range got {
-		if !sameDoc(doc, s.folded[id]) {
+		if !productsearch.SameStored(doc, s.folded[id]) {
 			return len(got), fmt.Errorf("bench: product %s: the projection stored %+v, the fold of its events is %+v", id, doc, s.folded[id])
 		}
 	}
 	return len(got), nil
-}
-
-// sameDoc compares two documents as their JSON: what the index stores.
-func sameDoc(a, b productsearch.Doc) bool {
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }
 
 // Cleanup deletes both indices (and with them the alias the projection's

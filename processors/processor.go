@@ -169,7 +169,6 @@ type lane struct {
 	paused  bool
 	wake    chan struct{} // capacity 1: something was queued
 	closing chan struct{}
-	ctx     context.Context
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -185,7 +184,7 @@ func (ls *lanes) give(tp topicPartition, recs []*kgo.Record) {
 	l := ls.byTP[tp]
 	if l == nil {
 		ctx, cancel := context.WithCancel(ls.ctx)
-		l = &lane{tp: tp, wake: make(chan struct{}, 1), closing: make(chan struct{}), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+		l = &lane{tp: tp, wake: make(chan struct{}, 1), closing: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 		ls.byTP[tp] = l
 		go func() {
 			defer close(l.done)
@@ -277,17 +276,13 @@ func (ls *lanes) stop(parts map[string][]int32, drain bool) {
 
 // stopAll abandons every lane; Run's context is done.
 func (ls *lanes) stopAll() {
+	all := map[string][]int32{}
 	ls.mu.Lock()
-	all := ls.byTP
-	ls.byTP = map[topicPartition]*lane{}
+	for tp := range ls.byTP {
+		all[tp.topic] = append(all[tp.topic], tp.partition)
+	}
 	ls.mu.Unlock()
-	for _, l := range all {
-		l.cancel()
-		close(l.closing)
-	}
-	for _, l := range all {
-		<-l.done
-	}
+	ls.stop(all, false)
 }
 
 // run applies the polls queued on lane l until it is closed (then it

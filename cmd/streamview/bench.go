@@ -57,6 +57,15 @@ Examples:
 	}
 }
 
+// benchTargets are what `streamview bench` measures, with their defaults.
+var benchTargets = map[string]struct {
+	events, batch int
+	run           func(context.Context, bench.Config) (bench.Report, error)
+}{
+	"redis":  {bench.DefaultEvents, bench.DefaultBatch, bench.RedisProjection},
+	"search": {bench.DefaultSearchEvents, bench.DefaultSearchBatch, bench.SearchProjection},
+}
+
 func runBench(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "bench")
 	var k kafkaFlags
@@ -74,7 +83,8 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 {
 		target = args[0]
 	}
-	if target != "redis" && target != "search" {
+	bt, ok := benchTargets[target]
+	if !ok {
 		fs.Usage()
 		if target == "-h" || target == "--help" {
 			return flag.ErrHelp
@@ -93,10 +103,10 @@ func runBench(ctx context.Context, e env, args []string) error {
 		return errUsage
 	}
 	if *events == 0 {
-		*events = map[string]int{"redis": bench.DefaultEvents, "search": bench.DefaultSearchEvents}[target]
+		*events = bt.events
 	}
 	if *batch == 0 {
-		*batch = map[string]int{"redis": bench.DefaultBatch, "search": bench.DefaultSearchBatch}[target]
+		*batch = bt.batch
 	}
 	logger, err := newLogger(e.stderr, *logLevel)
 	if err != nil {
@@ -124,11 +134,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	run := bench.RedisProjection
-	if target == "search" {
-		run = bench.SearchProjection
-	}
-	rep, err := run(ctx, cfg)
+	rep, err := bt.run(ctx, cfg)
 	if err != nil {
 		return err
 	}

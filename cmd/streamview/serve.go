@@ -93,13 +93,10 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 const searchProjection = "product-search"
 
 // batchOf is the runtime's batch size for projection name: the search
-// index takes 5000 events per Apply, because Elasticsearch indexes large
-// bulk requests faster and a larger batch folds more events of one product
-// into one write (see the search benchmark in README); the view keeps the
-// runtime's default.
+// index takes productsearch.Batch; the view keeps the runtime's default.
 func batchOf(name string) int {
 	if name == searchProjection {
-		return 5000
+		return productsearch.Batch
 	}
 	return 0
 }

@@ -1,6 +1,8 @@
 package productsearch
 
 import (
+	"bytes"
+	"encoding/json"
 	"time"
 
 	"github.com/streamview/streamview/schemas"
@@ -149,4 +151,14 @@ func setIf(dst *string, v *string) {
 
 func cloneTags(l []string) []string {
 	return append(make([]string, 0, len(l)), l...)
+}
+
+// SameStored reports whether a and b store alike (their JSON forms match),
+// so that a document read back from an index compares equal to its fold
+// (a nil and an empty list, say, are told apart only by a store that keeps
+// the difference).
+func SameStored(a, b Doc) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }

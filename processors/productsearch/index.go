@@ -8,6 +8,12 @@ import (
 	"github.com/streamview/streamview/schemas"
 )
 
+// Batch is how many events the runtime hands a search index at once
+// (streamview serve and rebuild, and the search benchmark): Elasticsearch
+// indexes large bulk requests faster, and a larger batch folds more events
+// of one product into one write.
+const Batch = 5000
+
 // Index is the port every search index implements (Elasticsearch, the
 // embedded index). indextest.Run is its contract.
 type Index interface {

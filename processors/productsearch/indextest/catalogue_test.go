@@ -50,7 +50,7 @@ func TestCatalogueShape(t *testing.T) {
 	// Round trip: what ReadEvents gives folds to what Generate folds to.
 	direct := NewModel(Currency, Generate(CatalogueSeed, CatalogueProducts, CatalogueMaxUpdates))
 	for id, d := range direct.Docs {
-		if got := m.Docs[id]; !equalDocs(got, d) {
+		if got := m.Docs[id]; !EqualDocs(got, d) {
 			t.Fatalf("product %s: read back %+v, generated %+v", id, got, d)
 		}
 	}
