@@ -13,14 +13,14 @@ import (
 	"strings"
 	"sync"
 
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/streamview/streamview/api"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redis"
+	"github.com/streamview/streamview/sinks/redisview"
 )
 
 // instantBus stands in for the command bus: it accepts every command at
@@ -110,13 +110,13 @@ func ExampleServer_ListenAndServe() {
 	}
 	defer sender.Close()
 
-	rdb := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:6379"})
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer rdb.Close()
-	store, err := redis.New(rdb, redis.Config{Projection: productview.Name})
+	store, err := redisview.New(rdb, redisview.Config{Projection: productview.Name})
 	if err != nil {
 		log.Fatal(err)
 	}
-	var index productsearch.Index // sinks/elasticsearch.New(...), or the embedded index
+	var index productsearch.Index // sinks/esindex.New(...), or the embedded index
 
 	cfg := api.Config{Currency: "EUR", Logger: logger}
 	if err := cfg.Validate(); err != nil {

@@ -7,22 +7,22 @@ import (
 	"strconv"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productview"
-	"github.com/streamview/streamview/sinks/redis"
+	"github.com/streamview/streamview/sinks/redisview"
 )
 
 // RedisProjection measures the product view on Redis (processors/productview
-// writing through sinks/redis) against a bare franz-go consume and bare
+// writing through sinks/redisview) against a bare franz-go consume and bare
 // pipelined HSETs, on cfg.Events pre-produced events.
 func RedisProjection(ctx context.Context, cfg Config) (Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return Report{}, err
 	}
 	addr := cfg.withDefaults().RedisAddr
-	client := goredis.NewClient(&goredis.Options{Addr: addr})
+	client := redis.NewClient(&redis.Options{Addr: addr})
 	defer client.Close()
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err := client.Ping(pctx).Err()
@@ -37,9 +37,9 @@ func RedisProjection(ctx context.Context, cfg Config) (Report, error) {
 // writes generation 1 of projection <run>; the raw writes go to projection
 // <run>-raw, so both are cleared by the store's own Clear.
 type redisSink struct {
-	client *goredis.Client
-	store  *redis.Store // the projection's
-	raw    *redis.Store // where the raw writes go
+	client *redis.Client
+	store  *redisview.Store // the projection's
+	raw    *redisview.Store // where the raw writes go
 }
 
 func (s *redisSink) Name() string { return "redis" }
@@ -51,10 +51,10 @@ func (s *redisSink) stores(d *Dataset) error {
 		return nil
 	}
 	var err error
-	if s.store, err = redis.New(s.client, redis.Config{Projection: d.Run}); err != nil {
+	if s.store, err = redisview.New(s.client, redisview.Config{Projection: d.Run}); err != nil {
 		return err
 	}
-	s.raw, err = redis.New(s.client, redis.Config{Projection: d.Run + "-raw"})
+	s.raw, err = redisview.New(s.client, redisview.Config{Projection: d.Run + "-raw"})
 	return err
 }
 
@@ -83,7 +83,7 @@ func (s *redisSink) Raw(ctx context.Context, d *Dataset, progress func(int)) (Fi
 			for _, f := range c.Incr {
 				a = append(a, f.Name, strconv.FormatInt(f.By, 10))
 			}
-			a = append(a, redis.VersionField, strconv.FormatInt(c.Version, 10))
+			a = append(a, redisview.VersionField, strconv.FormatInt(c.Version, 10))
 			keys = append(keys, s.raw.Key(1, c.ID))
 			args = append(args, a)
 		}

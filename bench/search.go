@@ -10,12 +10,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productsearch"
-	"github.com/streamview/streamview/sinks/elasticsearch"
+	"github.com/streamview/streamview/sinks/esindex"
 )
 
 // SearchTarget is the share of the smaller raw rate that the search
@@ -23,14 +23,14 @@ import (
 const SearchTarget = 0.7
 
 // SearchProjection measures the product search projection on Elasticsearch
-// (sinks/elasticsearch through the runtime) against a bare franz-go consume
+// (sinks/esindex through the runtime) against a bare franz-go consume
 // and a bare esutil.BulkIndexer, on cfg.Events pre-produced events.
 func SearchProjection(ctx context.Context, cfg Config) (Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return Report{}, err
 	}
 	url := cfg.withDefaults().ElasticsearchURL
-	client, err := es.NewClient(es.Config{Addresses: strings.Split(url, ",")})
+	client, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: strings.Split(url, ",")})
 	if err != nil {
 		return Report{}, fmt.Errorf("bench: elasticsearch client for %s: %w", url, err)
 	}
@@ -53,9 +53,9 @@ func SearchProjection(ctx context.Context, cfg Config) (Report, error) {
 // generation 1 of index <run>; the raw writes go to <run>-raw, a fresh
 // index of the same mapping.
 type searchSink struct {
-	client *es.Client
-	index  *elasticsearch.Index // the projection's
-	raw    *elasticsearch.Index // where the raw writes go
+	client *elasticsearch.Client
+	index  *esindex.Index // the projection's
+	raw    *esindex.Index // where the raw writes go
 	folded map[string]productsearch.Doc
 }
 
@@ -68,10 +68,10 @@ func (s *searchSink) indexes(d *Dataset) error {
 		return nil
 	}
 	var err error
-	if s.index, err = elasticsearch.New(s.client, elasticsearch.Config{IndexPrefix: d.Run, Alias: d.Run + "-read"}); err != nil {
+	if s.index, err = esindex.New(s.client, esindex.Config{IndexPrefix: d.Run, Alias: d.Run + "-read"}); err != nil {
 		return err
 	}
-	s.raw, err = elasticsearch.New(s.client, elasticsearch.Config{IndexPrefix: d.Run + "-raw", Alias: d.Run + "-raw-read"})
+	s.raw, err = esindex.New(s.client, esindex.Config{IndexPrefix: d.Run + "-raw", Alias: d.Run + "-raw-read"})
 	return err
 }
 

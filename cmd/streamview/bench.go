@@ -47,7 +47,7 @@ two: do not point it at production.
 The search projection folds the events of one product in a batch into one
 write, so it can beat the per-event raw rate; for the sink alone against a
 bulk indexer doing its very same writes, see BenchmarkProjection in
-sinks/elasticsearch (README, Measured here).
+sinks/esindex (README, Measured here).
 
 Examples:
   streamview bench redis --events 1000000

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -21,7 +21,7 @@ import (
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
-	"github.com/streamview/streamview/sinks/bleve"
+	"github.com/streamview/streamview/sinks/bleveindex"
 	"github.com/streamview/streamview/topics"
 )
 
@@ -109,13 +109,13 @@ func runDev(ctx context.Context, e env, args []string) error {
 	} else {
 		say("redis: %s", *redisAddr)
 	}
-	st.redis = goredis.NewClient(&goredis.Options{Addr: *redisAddr})
+	st.redis = redis.NewClient(&redis.Options{Addr: *redisAddr})
 	defer st.redis.Close()
 
 	// Search.
 	embeddedSearch := *esURL == ""
 	if embeddedSearch {
-		ix, err := bleve.NewMemory(bleve.WithCurrency(*currency), bleve.WithLogger(logger))
+		ix, err := bleveindex.NewMemory(bleveindex.WithCurrency(*currency), bleveindex.WithLogger(logger))
 		if err != nil {
 			return err
 		}

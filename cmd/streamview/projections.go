@@ -12,15 +12,15 @@ import (
 	"text/tabwriter"
 	"time"
 
-	es "github.com/elastic/go-elasticsearch/v8"
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/processors/rebuild"
-	"github.com/streamview/streamview/sinks/elasticsearch"
-	"github.com/streamview/streamview/sinks/redis"
+	"github.com/streamview/streamview/sinks/esindex"
+	"github.com/streamview/streamview/sinks/redisview"
 )
 
 func init() {
@@ -72,8 +72,8 @@ func (f *projectionFlags) register(fs *flag.FlagSet, e env) {
 // projectionEnv is what the flags connect to, for some projections.
 type projectionEnv struct {
 	kafka   *kgo.Client
-	redis   goredis.UniversalClient
-	es      *es.Client
+	redis   redis.UniversalClient
+	es      *elasticsearch.Client
 	targets []rebuild.Target
 	closers []func()
 }
@@ -106,7 +106,7 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 	}
 	p.kafka = cl
 	p.closers = append(p.closers, cl.Close)
-	p.redis = goredis.NewClient(&goredis.Options{Addr: f.redisAddr})
+	p.redis = redis.NewClient(&redis.Options{Addr: f.redisAddr})
 	p.closers = append(p.closers, func() { p.redis.Close() })
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err = p.redis.Ping(pctx).Err()
@@ -122,7 +122,7 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 		}
 		switch name {
 		case productview.Name:
-			store, err := redis.New(p.redis, redis.Config{Projection: as})
+			store, err := redisview.New(p.redis, redisview.Config{Projection: as})
 			if err != nil {
 				p.Close()
 				return nil, err
@@ -130,12 +130,12 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 			p.targets = append(p.targets, rebuild.NewViews(store))
 		case searchProjection:
 			if p.es == nil {
-				if p.es, err = es.NewClient(es.Config{Addresses: strings.Split(f.esURL, ",")}); err != nil {
+				if p.es, err = elasticsearch.NewClient(elasticsearch.Config{Addresses: strings.Split(f.esURL, ",")}); err != nil {
 					p.Close()
 					return nil, fmt.Errorf("elasticsearch client for %s: %w", f.esURL, err)
 				}
 			}
-			t, err := rebuild.NewSearch(as, p.es, elasticsearch.Config{IndexPrefix: f.indexPrefix, Alias: f.alias, Currency: f.currency, CacheDocs: f.cacheDocs})
+			t, err := rebuild.NewSearch(as, p.es, esindex.Config{IndexPrefix: f.indexPrefix, Alias: f.alias, Currency: f.currency, CacheDocs: f.cacheDocs})
 			if err != nil {
 				p.Close()
 				return nil, err
@@ -290,7 +290,7 @@ func (n namedLive) Live(ctx context.Context) (int, error) { return n.live(ctx) }
 // reportLive returns how a report reads projection name's live
 // generation: like liveFunc, but never creating the first search index.
 func reportLive(st stack, name string) (func(context.Context) (int, error), error) {
-	if ix, ok := st.search.(*elasticsearch.Index); ok && name == searchProjection {
+	if ix, ok := st.search.(*esindex.Index); ok && name == searchProjection {
 		return ix.LiveGeneration, nil
 	}
 	return liveFunc(st, name)
@@ -301,7 +301,7 @@ func reportLive(st stack, name string) (func(context.Context) (int, error), erro
 func liveFunc(st stack, name string) (func(context.Context) (int, error), error) {
 	switch name {
 	case productview.Name:
-		views, err := redis.New(st.redis, redis.Config{Projection: name})
+		views, err := redisview.New(st.redis, redisview.Config{Projection: name})
 		if err != nil {
 			return nil, err
 		}

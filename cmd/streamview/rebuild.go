@@ -14,7 +14,7 @@ import (
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/processors/rebuild"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redis"
+	"github.com/streamview/streamview/sinks/redisview"
 )
 
 func init() {
@@ -239,7 +239,7 @@ func isTerminal(w io.Writer) bool {
 // generation that newProjector made, under a rebuild.Follower: when a
 // rebuild asks, it stops p for the handover and then runs the new live
 // generation. The projector role of serve runs each projection this way.
-func followRebuilds(st stack, codec *schemas.Codec, views *redis.Store, p *processors.Processor) (*rebuild.Follower, error) {
+func followRebuilds(st stack, codec *schemas.Codec, views *redisview.Store, p *processors.Processor) (*rebuild.Follower, error) {
 	name := p.Config().Name
 	live, err := liveFunc(st, name)
 	if err != nil {
@@ -256,7 +256,7 @@ func followRebuilds(st stack, codec *schemas.Codec, views *redis.Store, p *proce
 }
 
 // projectorAt returns the processor of generation gen of projection name.
-func projectorAt(st stack, codec *schemas.Codec, views *redis.Store, name string, gen int) (*processors.Processor, error) {
+func projectorAt(st stack, codec *schemas.Codec, views *redisview.Store, name string, gen int) (*processors.Processor, error) {
 	var (
 		proj processors.Projection
 		err  error

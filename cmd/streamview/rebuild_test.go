@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	es "github.com/elastic/go-elasticsearch/v8"
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,8 +23,8 @@ import (
 	"github.com/streamview/streamview/processors/rebuild"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/elasticsearch"
-	"github.com/streamview/streamview/sinks/redis"
+	"github.com/streamview/streamview/sinks/esindex"
+	"github.com/streamview/streamview/sinks/redisview"
 )
 
 // publishTo creates topic (6 partitions) on brokers and publishes events.
@@ -70,13 +70,13 @@ func TestRebuildCommandsFake(t *testing.T) {
 	events := eventgen.Stream(eventgen.Options{Products: 200, Events: 2000, Seed: 1, Discontinue: true})
 	codec := publishTo(t, brokers, eventsTopic, events)
 	mr := miniredis.RunT(t)
-	rc := goredis.NewClient(&goredis.Options{Addr: mr.Addr()})
+	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer rc.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
 	st := stack{brokers: brokers, redis: rc, logger: nil}
-	views, err := redis.New(rc, redis.Config{Projection: productview.Name})
+	views, err := redisview.New(rc, redisview.Config{Projection: productview.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,11 +211,11 @@ func TestRebuildSearchCommand(t *testing.T) {
 	name := testenv.Name("cmd-search")
 	prefix := testenv.Name("cmd-ps")
 	ctx := context.Background()
-	client, err := es.NewClient(es.Config{Addresses: []string{esURL}})
+	client, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{esURL}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix, err := elasticsearch.New(client, elasticsearch.Config{IndexPrefix: prefix, Alias: prefix + "-read"})
+	ix, err := esindex.New(client, esindex.Config{IndexPrefix: prefix, Alias: prefix + "-read"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestRebuildSearchCommand(t *testing.T) {
 	if err := ix.SwapAlias(ctx, 0, 1); err != nil {
 		t.Fatal(err)
 	}
-	rc := goredis.NewClient(&goredis.Options{Addr: redisAddr})
+	rc := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer rc.Close()
 	t.Cleanup(func() {
 		req := client.Indices.Delete

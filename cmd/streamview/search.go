@@ -7,21 +7,21 @@ import (
 	"net/http"
 	"time"
 
-	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/streamview/streamview/processors/productsearch"
-	"github.com/streamview/streamview/sinks/elasticsearch"
+	"github.com/streamview/streamview/sinks/esindex"
 )
 
 // attachElasticsearch gives st the Elasticsearch search index at url: reads
 // through the alias, writes per generation.
 func attachElasticsearch(ctx context.Context, st *stack, url string) error {
-	client, err := es.NewClient(es.Config{Addresses: []string{url}})
+	client, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{url}})
 	if err != nil {
 		return fmt.Errorf("elasticsearch client for %s: %w", url, err)
 	}
-	newIndex := func(gen int) (*elasticsearch.Index, error) {
-		return elasticsearch.New(client, elasticsearch.Config{Generation: gen, Currency: st.currency, Logger: st.logger})
+	newIndex := func(gen int) (*esindex.Index, error) {
+		return esindex.New(client, esindex.Config{Generation: gen, Currency: st.currency, Logger: st.logger})
 	}
 	reader, err := newIndex(1)
 	if err != nil {
@@ -46,7 +46,7 @@ func attachElasticsearch(ctx context.Context, st *stack, url string) error {
 
 // ensureSearchLive returns the generation the read alias points to, creating
 // generation 1 behind it on first start.
-func ensureSearchLive(ctx context.Context, ix *elasticsearch.Index) (int, error) {
+func ensureSearchLive(ctx context.Context, ix *esindex.Index) (int, error) {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		gen, err := ix.LiveGeneration(ctx)
@@ -56,7 +56,7 @@ func ensureSearchLive(ctx context.Context, ix *elasticsearch.Index) (int, error)
 		if err == nil {
 			if err = ix.EnsureIndex(ctx, 1); err == nil {
 				err = ix.SwapAlias(ctx, 0, 1)
-				if err == nil || errors.Is(err, elasticsearch.ErrAliasMoved) {
+				if err == nil || errors.Is(err, esindex.ErrAliasMoved) {
 					continue // another process may have won the race: read again
 				}
 			}

@@ -12,7 +12,7 @@ import (
 	"slices"
 	"strings"
 
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -25,7 +25,7 @@ import (
 	"github.com/streamview/streamview/producers/decider"
 	"github.com/streamview/streamview/producers/product"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redis"
+	"github.com/streamview/streamview/sinks/redisview"
 )
 
 func init() {
@@ -53,7 +53,7 @@ uncommitted, HTTP requests drain.`,
 type stack struct {
 	brokers  []string
 	kafkaOpt []kgo.Opt
-	redis    goredis.UniversalClient
+	redis    redis.UniversalClient
 	// search returns the search index that serves queries, and a function
 	// giving the index that generation gen of the projection writes.
 	search      productsearch.Index
@@ -124,7 +124,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, logger: logger}
-	st.redis = goredis.NewClient(&goredis.Options{Addr: f.redisAddr})
+	st.redis = redis.NewClient(&redis.Options{Addr: f.redisAddr})
 	defer st.redis.Close()
 	if err := attachElasticsearch(ctx, &st, f.esURL); err != nil {
 		return err
@@ -170,7 +170,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	if err := rules.Validate(); err != nil {
 		return err
 	}
-	views, err := redis.New(st.redis, redis.Config{Projection: productview.Name})
+	views, err := redisview.New(st.redis, redisview.Config{Projection: productview.Name})
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,7 @@ type busOf struct {
 
 // newProjector prepares the live generation of projection name and returns
 // its processor.
-func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *redis.Store, name string) (*processors.Processor, error) {
+func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *redisview.Store, name string) (*processors.Processor, error) {
 	var (
 		proj processors.Projection
 		gen  int

@@ -6,7 +6,7 @@
 // price facet edges and the opaque cursor), and the port that a search index
 // implements (Index) with its error classes (ErrPermanent, ValidationError).
 //
-// It does no I/O: Elasticsearch lives in sinks/elasticsearch, the embedded
+// It does no I/O: Elasticsearch lives in sinks/esindex, the embedded
 // index in its own sink, and the consumer loop in the processors runtime.
 // Package indextest is the contract suite every Index implementation passes.
 package productsearch

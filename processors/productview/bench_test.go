@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redis/storetest"
+	"github.com/streamview/streamview/sinks/redisview/storetest"
 )
 
 // The benchmarks run on miniredis and, with REDIS_ADDR set, on the real
@@ -43,7 +43,7 @@ func BenchmarkRedisApply(b *testing.B) {
 	}
 }
 
-func benchApply(b *testing.B, c goredis.UniversalClient, size, products int) {
+func benchApply(b *testing.B, c redis.UniversalClient, size, products int) {
 	ctx := context.Background()
 	store := storetest.NewStore(b, c)
 	p, err := productview.New(store, 1)

@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redis"
+	"github.com/streamview/streamview/sinks/redisview"
 )
 
 // ErrInvalidEvent marks an event the view cannot take: an unknown event type,
@@ -39,15 +39,15 @@ const (
 // Change is what event e does to its product's stored view: fields to set and
 // counters to increment, at e's version. It is pure; the store applies it
 // only when e.Version is newer than the view's version.
-func Change(e schemas.Event) (redis.Change, error) {
+func Change(e schemas.Event) (redisview.Change, error) {
 	if e.AggregateID == "" || e.Version < 1 {
-		return redis.Change{}, fmt.Errorf("%w: aggregate ID %q, version %d", ErrInvalidEvent, e.AggregateID, e.Version)
+		return redisview.Change{}, fmt.Errorf("%w: aggregate ID %q, version %d", ErrInvalidEvent, e.AggregateID, e.Version)
 	}
-	c := redis.Change{ID: e.AggregateID, Version: e.Version}
+	c := redisview.Change{ID: e.AggregateID, Version: e.Version}
 	// Set is made once per event at its final size: Change runs for every
 	// event a projection applies.
-	fields := func(n int) { c.Set = make([]redis.Field, 0, n+1) } // +1: updatedAt
-	set := func(name, value string) { c.Set = append(c.Set, redis.Field{Name: name, Value: value}) }
+	fields := func(n int) { c.Set = make([]redisview.Field, 0, n+1) } // +1: updatedAt
+	set := func(name, value string) { c.Set = append(c.Set, redisview.Field{Name: name, Value: value}) }
 	setIf := func(name string, value *string) {
 		if value != nil {
 			set(name, *value)
@@ -58,7 +58,7 @@ func Change(e schemas.Event) (redis.Change, error) {
 	switch d := e.Data.(type) {
 	case *schemas.ProductCreated:
 		if d == nil {
-			return redis.Change{}, missing()
+			return redisview.Change{}, missing()
 		}
 		fields(12)
 		set(fieldName, d.Name)
@@ -75,7 +75,7 @@ func Change(e schemas.Event) (redis.Change, error) {
 		set(fieldCreatedAt, FormatTime(e.Timestamp))
 	case *schemas.ProductDetailsUpdated:
 		if d == nil {
-			return redis.Change{}, missing()
+			return redisview.Change{}, missing()
 		}
 		fields(8)
 		setIf(fieldName, d.Name)
@@ -92,31 +92,31 @@ func Change(e schemas.Event) (redis.Change, error) {
 		}
 	case *schemas.ProductPriceChanged:
 		if d == nil {
-			return redis.Change{}, missing()
+			return redisview.Change{}, missing()
 		}
 		fields(2)
 		set(fieldPriceAmount, strconv.FormatInt(d.NewPrice.Amount, 10))
 		set(fieldPriceCurrency, d.NewPrice.Currency)
 	case *schemas.ProductStockChanged:
 		if d == nil {
-			return redis.Change{}, missing()
+			return redisview.Change{}, missing()
 		}
 		fields(1)
 		set(fieldStock, strconv.FormatInt(d.Quantity, 10))
 	case *schemas.ProductReviewAdded:
 		if d == nil {
-			return redis.Change{}, missing()
+			return redisview.Change{}, missing()
 		}
 		fields(0)
-		c.Incr = []redis.Incr{{Name: fieldReviewCount, By: 1}, {Name: fieldRatingSum, By: int64(d.Rating)}}
+		c.Incr = []redisview.Incr{{Name: fieldReviewCount, By: 1}, {Name: fieldRatingSum, By: int64(d.Rating)}}
 	case *schemas.ProductDiscontinued:
 		if d == nil {
-			return redis.Change{}, missing()
+			return redisview.Change{}, missing()
 		}
 		fields(1)
 		set(fieldDiscontinued, "1")
 	default:
-		return redis.Change{}, fmt.Errorf("%w: unknown event type %q", ErrInvalidEvent, e.Type())
+		return redisview.Change{}, fmt.Errorf("%w: unknown event type %q", ErrInvalidEvent, e.Type())
 	}
 	set(fieldUpdatedAt, FormatTime(e.Timestamp))
 	return c, nil
@@ -165,7 +165,7 @@ func plainJSON(s string) bool {
 
 // Decode turns a stored document into its view. Absent fields take the
 // view's defaults (0, "", false, empty lists).
-func Decode(d redis.Doc) (View, error) {
+func Decode(d redisview.Doc) (View, error) {
 	f := d.Fields
 	v := View{
 		ID:           d.ID,
@@ -210,7 +210,7 @@ func Decode(d redis.Doc) (View, error) {
 		v.Price = PriceOf(schemas.Money{Amount: num(fieldPriceAmount), Currency: cur})
 	}
 	if err := errors.Join(errs...); err != nil {
-		return View{}, fmt.Errorf("%w: product %q generation %d: %w", redis.ErrCorrupt, d.ID, d.Generation, err)
+		return View{}, fmt.Errorf("%w: product %q generation %d: %w", redisview.ErrCorrupt, d.ID, d.Generation, err)
 	}
 	v.derive()
 	return v, nil

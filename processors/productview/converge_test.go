@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redis/storetest"
+	"github.com/streamview/streamview/sinks/redisview/storetest"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "seed of TestConvergence's random stream (0: the fixed default)")
@@ -51,7 +51,7 @@ func TestConvergence(t *testing.T) {
 		parts[p] = append(parts[p], e)
 	}
 
-	storetest.ForEachBackend(t, func(t *testing.T, c goredis.UniversalClient) {
+	storetest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
 		ctx := context.Background()
 		store := storetest.NewStore(t, c)
 		proj, err := productview.New(store, 1)

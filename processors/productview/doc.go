@@ -6,7 +6,7 @@
 // Projector that the projection runtime calls with each batch, and the Reader
 // that turns stored documents back into views. It does not own consuming
 // Kafka, retries or commits (the runtime in processors/) nor Redis (the
-// generic versioned store in sinks/redis).
+// generic versioned store in sinks/redisview).
 //
 // Review averages are exact: the store keeps reviewCount and ratingSum as
 // integers and AverageRating divides them when a view is read, rounding half

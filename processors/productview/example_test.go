@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redis"
+	"github.com/streamview/streamview/sinks/redisview"
 )
 
 func ExampleFold() {
@@ -33,11 +33,11 @@ func ExampleFold() {
 func ExampleProjector() {
 	srv, _ := miniredis.Run() // any Redis will do
 	defer srv.Close()
-	client := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer client.Close()
 	ctx := context.Background()
 
-	store, _ := redis.New(client, redis.Config{Projection: productview.Name})
+	store, _ := redisview.New(client, redisview.Config{Projection: productview.Name})
 	proj, _ := productview.New(store, 1) // generation 1
 	created := schemas.Event{AggregateID: "p-1", Version: 1, Timestamp: time.Unix(0, 0), Data: &schemas.ProductCreated{
 		Name: "Kettle", Price: schemas.Money{Amount: 2999, Currency: "EUR"}, Tags: []string{"kitchen"},

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/streamview/streamview/processors/productview"
-	"github.com/streamview/streamview/sinks/redis/storetest"
+	"github.com/streamview/streamview/sinks/redisview/storetest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the pure Fold")
@@ -70,7 +70,7 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("Fold of %s differs from %s (run with -update after checking):\n got: %s\nwant: %s", path, golden, got, want)
 			}
 
-			storetest.ForEachBackend(t, func(t *testing.T, c goredis.UniversalClient) {
+			storetest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
 				ctx := context.Background()
 				store := storetest.NewStore(t, c)
 				p, err := productview.New(store, 1)

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -24,8 +24,8 @@ import (
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redis"
-	"github.com/streamview/streamview/sinks/redis/storetest"
+	"github.com/streamview/streamview/sinks/redisview"
+	"github.com/streamview/streamview/sinks/redisview/storetest"
 )
 
 // pipeline is one events topic on the real broker with a Redis view store.
@@ -34,10 +34,10 @@ type pipeline struct {
 	topic   string
 	dlq     string
 	codec   *schemas.Codec
-	store   *redis.Store
+	store   *redisview.Store
 }
 
-func newPipeline(t *testing.T, rc goredis.UniversalClient, events []schemas.Event) *pipeline {
+func newPipeline(t *testing.T, rc redis.UniversalClient, events []schemas.Event) *pipeline {
 	t.Helper()
 	brokers := testenv.Kafka(t)
 	p := &pipeline{brokers: brokers, topic: testenv.Name("t.events"), dlq: testenv.Name("t.dlq")}
@@ -93,7 +93,7 @@ func (p *pipeline) run(ctx context.Context, t *testing.T, proj processors.Projec
 }
 
 // checkViews compares every view in the store with the pure fold.
-func checkStoreViews(t *testing.T, store *redis.Store, events []schemas.Event) {
+func checkStoreViews(t *testing.T, store *redisview.Store, events []schemas.Event) {
 	t.Helper()
 	want := map[string]productview.View{}
 	for _, e := range events {
@@ -212,7 +212,7 @@ func TestRedisOutageResumes(t *testing.T) {
 	}
 	srv := start()
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	rc := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 2 * time.Second})
+	rc := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 2 * time.Second})
 	t.Cleanup(func() { rc.Close() })
 	testenv.Eventually(t, 10*time.Second, func() error { return rc.Ping(context.Background()).Err() })
 
@@ -232,7 +232,7 @@ func TestRedisOutageResumes(t *testing.T) {
 		return nil
 	})
 	// Stop Redis (it writes its append-only file on shutdown).
-	if err := rc.Do(context.Background(), "SHUTDOWN").Err(); err != nil && !errors.Is(err, goredis.ErrClosed) && err.Error() != "EOF" {
+	if err := rc.Do(context.Background(), "SHUTDOWN").Err(); err != nil && !errors.Is(err, redis.ErrClosed) && err.Error() != "EOF" {
 		t.Logf("shutdown: %v", err)
 	}
 	srv.Wait()

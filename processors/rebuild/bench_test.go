@@ -8,7 +8,7 @@ import (
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors/rebuild"
-	"github.com/streamview/streamview/sinks/redis/storetest"
+	"github.com/streamview/streamview/sinks/redisview/storetest"
 )
 
 // BenchmarkRebuild measures a whole rebuild of each projection on the real

@@ -7,7 +7,7 @@
 // read pointers, handing the live stream over to the running projectors
 // and retiring N. It does not own the consumer loop (the runtime in
 // processors/), the events' meaning (productview, productsearch) nor the
-// stores (sinks/redis, sinks/elasticsearch), which it reaches through a
+// stores (sinks/redisview, sinks/esindex), which it reaches through a
 // Target.
 //
 // # Replay

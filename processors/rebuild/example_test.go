@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/alicebob/miniredis/v2"
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -14,7 +14,7 @@ import (
 	"github.com/streamview/streamview/processors/rebuild"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redis"
+	"github.com/streamview/streamview/sinks/redisview"
 )
 
 // Rebuild the product views beside the live generation and swap to it.
@@ -25,7 +25,7 @@ func ExampleRebuilder_Run() {
 	defer cluster.Close()
 	mr, _ := miniredis.Run()
 	defer mr.Close()
-	rc := goredis.NewClient(&goredis.Options{Addr: mr.Addr()})
+	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer rc.Close()
 
 	// A log of 100 events of 10 products, and generation 1 live (empty:
@@ -36,7 +36,7 @@ func ExampleRebuilder_Run() {
 	codec, _ := schemas.NewCodec()
 	events := eventgen.Stream(eventgen.Options{Products: 10, Events: 100, Seed: 1})
 	producers.NewPublisher(cl, codec, "events").Publish(ctx, events...)
-	store, _ := redis.New(rc, redis.Config{Projection: "product-view"})
+	store, _ := redisview.New(rc, redisview.Config{Projection: "product-view"})
 	store.EnsureLive(ctx, 1)
 
 	r, err := rebuild.New(rebuild.Config{Brokers: cluster.ListenAddrs(), Topic: "events"},

@@ -12,7 +12,7 @@ import (
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/rebuild"
-	"github.com/streamview/streamview/sinks/redis/storetest"
+	"github.com/streamview/streamview/sinks/redisview/storetest"
 )
 
 // The whole life of a view generation on an in-process broker and Redis

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	es "github.com/elastic/go-elasticsearch/v8"
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -23,9 +23,9 @@ import (
 	"github.com/streamview/streamview/processors/rebuild"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/elasticsearch"
-	"github.com/streamview/streamview/sinks/redis"
-	"github.com/streamview/streamview/sinks/redis/storetest"
+	"github.com/streamview/streamview/sinks/esindex"
+	"github.com/streamview/streamview/sinks/redisview"
+	"github.com/streamview/streamview/sinks/redisview/storetest"
 )
 
 // world is one events topic with its dead-letter topic on a broker.
@@ -156,15 +156,15 @@ func (w *world) waitCommitted(t testing.TB, group string, timeout time.Duration)
 
 // views makes a Redis view target with a unique projection name, and its
 // control; every key goes at cleanup.
-func views(t testing.TB, rc goredis.UniversalClient) (*rebuild.Views, *redis.Store, *rebuild.Control) {
+func views(t testing.TB, rc redis.UniversalClient) (*rebuild.Views, *redisview.Store, *rebuild.Control) {
 	t.Helper()
 	store := storetest.NewStore(t, rc)
 	return rebuild.NewViews(store), store, rebuild.NewControl(rc, store.Projection())
 }
 
-func esClient(t testing.TB) *es.Client {
+func esClient(t testing.TB) *elasticsearch.Client {
 	t.Helper()
-	c, err := es.NewClient(es.Config{Addresses: strings.Split(testenv.Elasticsearch(t), ",")})
+	c, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: strings.Split(testenv.Elasticsearch(t), ",")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,11 +173,11 @@ func esClient(t testing.TB) *es.Client {
 
 // search makes an Elasticsearch search target with unique index names
 // (generation 1 live) and its control; the indices go at cleanup.
-func search(t testing.TB, c *es.Client, rc goredis.UniversalClient) (*rebuild.Search, *rebuild.Control) {
+func search(t testing.TB, c *elasticsearch.Client, rc redis.UniversalClient) (*rebuild.Search, *rebuild.Control) {
 	t.Helper()
 	name := testenv.Name("rb-search")
 	prefix := testenv.Name("rb-ps")
-	target, err := rebuild.NewSearch(name, c, elasticsearch.Config{IndexPrefix: prefix, Alias: prefix + "-read", Currency: "EUR"})
+	target, err := rebuild.NewSearch(name, c, esindex.Config{IndexPrefix: prefix, Alias: prefix + "-read", Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func foldDocs(events []schemas.Event) map[string]productsearch.Doc {
 
 // viewSnapshot reads every view of generation gen, by the IDs of want,
 // and checks that the generation holds no others.
-func viewSnapshot(t testing.TB, store *redis.Store, gen int, ids []string) map[string]productview.View {
+func viewSnapshot(t testing.TB, store *redisview.Store, gen int, ids []string) map[string]productview.View {
 	t.Helper()
 	ctx := context.Background()
 	reader := productview.NewReader(store)
@@ -243,7 +243,7 @@ func viewSnapshot(t testing.TB, store *redis.Store, gen int, ids []string) map[s
 
 // docSnapshot reads every search document of generation gen by the IDs
 // given, and checks that the index holds no others.
-func docSnapshot(t testing.TB, c *es.Client, target *rebuild.Search, gen int, ids []string) map[string]productsearch.Doc {
+func docSnapshot(t testing.TB, c *elasticsearch.Client, target *rebuild.Search, gen int, ids []string) map[string]productsearch.Doc {
 	t.Helper()
 	ctx := context.Background()
 	ix, err := target.Index(gen)
@@ -261,7 +261,7 @@ func docSnapshot(t testing.TB, c *es.Client, target *rebuild.Search, gen int, id
 }
 
 // countAll counts every document of index, discontinued ones included.
-func countAll(t testing.TB, c *es.Client, index string) int64 {
+func countAll(t testing.TB, c *elasticsearch.Client, index string) int64 {
 	t.Helper()
 	if _, err := c.Indices.Refresh(c.Indices.Refresh.WithIndex(index)); err != nil {
 		t.Fatal(err)
@@ -283,7 +283,7 @@ func countAll(t testing.TB, c *es.Client, index string) int64 {
 	return body.Count
 }
 
-func indexExists(t testing.TB, c *es.Client, index string) bool {
+func indexExists(t testing.TB, c *elasticsearch.Client, index string) bool {
 	t.Helper()
 	res, err := c.Indices.Exists([]string{index})
 	if err != nil {

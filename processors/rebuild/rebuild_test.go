@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
@@ -25,7 +25,7 @@ import (
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/processors/rebuild"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redis/storetest"
+	"github.com/streamview/streamview/sinks/redisview/storetest"
 )
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -58,7 +58,7 @@ func (w *world) follow(t testing.TB, target rebuild.Target, control *rebuild.Con
 // version older than one seen before.
 type querier struct {
 	views *productview.Reader
-	es    *es.Client
+	es    *elasticsearch.Client
 	alias string
 	ids   []string
 	// hot are products that change all the time: half the reads go there.

@@ -13,7 +13,7 @@ import (
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/rebuild"
-	"github.com/streamview/streamview/sinks/redis/storetest"
+	"github.com/streamview/streamview/sinks/redisview/storetest"
 )
 
 // envInt reads a size from the environment, for running the tests bigger.

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9"
 )
 
 // Phase is where a rebuild stands.
@@ -42,12 +42,12 @@ type State struct {
 // Control keeps the rebuild state of one projection in one Redis hash,
 // sv:<projection>:rebuild.
 type Control struct {
-	client goredis.UniversalClient
+	client redis.UniversalClient
 	key    string
 }
 
 // NewControl returns the control of projection on client.
-func NewControl(client goredis.UniversalClient, projection string) *Control {
+func NewControl(client redis.UniversalClient, projection string) *Control {
 	return &Control{client: client, key: "sv:" + projection + ":rebuild"}
 }
 

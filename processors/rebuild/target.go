@@ -7,12 +7,12 @@ import (
 	"slices"
 	"sync"
 
-	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productview"
-	"github.com/streamview/streamview/sinks/elasticsearch"
-	"github.com/streamview/streamview/sinks/redis"
+	"github.com/streamview/streamview/sinks/esindex"
+	"github.com/streamview/streamview/sinks/redisview"
 )
 
 // Target is one projection's store of generations, as replays and rebuilds
@@ -49,18 +49,18 @@ var ErrLive = errors.New("rebuild: refusing to remove the live generation")
 // Views is the product-view projection's target: generations of a Redis
 // view store, the live one named by its live pointer.
 type Views struct {
-	store *redis.Store
+	store *redisview.Store
 }
 
 // NewViews returns the target of store; the projection's name is the
 // store's Projection.
-func NewViews(store *redis.Store) *Views { return &Views{store: store} }
+func NewViews(store *redisview.Store) *Views { return &Views{store: store} }
 
 func (v *Views) Name() string { return v.store.Projection() }
 
 func (v *Views) Live(ctx context.Context) (int, error) {
 	gen, err := v.store.Live(ctx)
-	if errors.Is(err, redis.ErrNoLive) {
+	if errors.Is(err, redisview.ErrNoLive) {
 		return 0, nil
 	}
 	return gen, err
@@ -113,20 +113,20 @@ func (v *Views) Reset(ctx context.Context, gen int) (int64, error) {
 // index per generation behind the read alias.
 type Search struct {
 	name   string
-	client *es.Client
-	cfg    elasticsearch.Config
+	client *elasticsearch.Client
+	cfg    esindex.Config
 
 	mu      sync.Mutex
-	indices map[int]*elasticsearch.Index
+	indices map[int]*esindex.Index
 }
 
 // NewSearch returns the target of projection name whose indices cfg
 // describes (IndexPrefix, Alias, Currency...; cfg.Generation is ignored).
-func NewSearch(name string, client *es.Client, cfg elasticsearch.Config) (*Search, error) {
+func NewSearch(name string, client *elasticsearch.Client, cfg esindex.Config) (*Search, error) {
 	if name == "" {
 		return nil, errors.New("rebuild: search projection name is required")
 	}
-	s := &Search{name: name, client: client, cfg: cfg, indices: map[int]*elasticsearch.Index{}}
+	s := &Search{name: name, client: client, cfg: cfg, indices: map[int]*esindex.Index{}}
 	if _, err := s.Index(1); err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func NewSearch(name string, client *es.Client, cfg elasticsearch.Config) (*Searc
 
 // Index is the index object that writes generation gen. One per generation
 // is kept, so that its write cache serves the whole build.
-func (s *Search) Index(gen int) (*elasticsearch.Index, error) {
+func (s *Search) Index(gen int) (*esindex.Index, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ix, ok := s.indices[gen]; ok {
@@ -143,7 +143,7 @@ func (s *Search) Index(gen int) (*elasticsearch.Index, error) {
 	}
 	cfg := s.cfg
 	cfg.Generation = gen
-	ix, err := elasticsearch.New(s.client, cfg)
+	ix, err := esindex.New(s.client, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("rebuild: search generation %d: %w", gen, err)
 	}
@@ -151,7 +151,7 @@ func (s *Search) Index(gen int) (*elasticsearch.Index, error) {
 	return ix, nil
 }
 
-func (s *Search) any() *elasticsearch.Index {
+func (s *Search) any() *esindex.Index {
 	ix, _ := s.Index(1) // checked by NewSearch
 	return ix
 }

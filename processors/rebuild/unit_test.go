@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/streamview/streamview/processors/rebuild"
-	"github.com/streamview/streamview/sinks/redis/storetest"
+	"github.com/streamview/streamview/sinks/redisview/storetest"
 )
 
 func TestProgressString(t *testing.T) {

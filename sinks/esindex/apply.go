@@ -1,0 +1,375 @@
+package esindex
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/streamview/streamview/processors/productsearch"
+	"github.com/streamview/streamview/schemas"
+)
+
+// product is one product's share of a batch: its events in version order,
+// with their positions in the batch.
+type product struct {
+	id     string
+	events []schemas.Event
+	at     []int // at[i] is the batch index of events[i]
+}
+
+func (p *product) maxVersion() int64 {
+	var v int64
+	for _, e := range p.events {
+		v = max(v, e.Version)
+	}
+	return v
+}
+
+// firstNew is the index into p.events of the first event newer than
+// version, or -1.
+func (p *product) firstNew(version int64) int {
+	for i, e := range p.events {
+		if e.Version > version {
+			return i
+		}
+	}
+	return -1
+}
+
+// maxIDLength is Elasticsearch's limit on a document _id, in bytes.
+const maxIDLength = 512
+
+// groupEvents splits a batch per aggregate, keeping each aggregate's order
+// and the order in which aggregates first appear. An event no document can
+// hold (no aggregate ID, or one too long for an _id) comes back as an
+// *productsearch.EventError.
+func groupEvents(batch []schemas.Event) ([]*product, []error) {
+	byID := make(map[string]*product)
+	var out []*product
+	var bad []error
+	for i, e := range batch {
+		if e.AggregateID == "" || len(e.AggregateID) > maxIDLength {
+			bad = append(bad, &productsearch.EventError{Index: i, Err: fmt.Errorf("event %s (%s v%d): aggregate ID %q cannot be a document ID",
+				e.ID, e.Type(), e.Version, e.AggregateID)})
+			continue
+		}
+		p := byID[e.AggregateID]
+		if p == nil {
+			p = &product{id: e.AggregateID}
+			byID[e.AggregateID] = p
+			out = append(out, p)
+		}
+		p.events = append(p.events, e)
+		p.at = append(p.at, i)
+	}
+	return out, bad
+}
+
+// Apply folds batch into the write index. See productsearch.Index.
+//
+// Per round it reads the batch's documents with _mget (realtime, with
+// _seq_no and _primary_term), folds each product's events in Go and writes
+// the changed documents in bulk: op_type=create for a product the index
+// lacks, index with if_seq_no/if_primary_term otherwise. A product this
+// Index wrote recently is folded from its cache instead of read, when the
+// batch holds something newer than the cached version; the conditional
+// write checks that guess. Documents that meet a version conflict (a
+// concurrent writer, or a redelivery racing this one) are re-read and
+// re-folded in the next round; 429/5xx items are re-sent after a doubling
+// pause. Events whose version the stored document already has are skipped
+// and counted as duplicates.
+//
+// A document Elasticsearch rejects (a 4xx other than 409/429) is written
+// again one event at a time to find the event that makes it unacceptable;
+// that event comes back as a *productsearch.EventError once the rest of the
+// batch is stored, so the runtime dead-letters exactly that event.
+func (ix *Index) Apply(ctx context.Context, batch []schemas.Event) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := ix.ensureWrite(ctx); err != nil {
+		return err
+	}
+	ix.stats.events.Add(int64(len(batch)))
+	pending, permanent := groupEvents(batch)
+	var rejected []*product
+	pause := ix.cfg.RetryBackoff
+	for round := 1; len(pending) > 0; round++ {
+		if round > ix.cfg.MaxRounds {
+			return fmt.Errorf("elasticsearch: %d products of the batch still in conflict or throttled after %d rounds (first %s)", len(pending), ix.cfg.MaxRounds, pending[0].id)
+		}
+		if round > 1 {
+			ix.cfg.Logger.DebugContext(ctx, "re-folding products", "products", len(pending), "round", round, "projection", "product-search")
+		}
+		r, err := ix.applyRound(ctx, pending, false)
+		if err != nil {
+			return err
+		}
+		permanent = append(permanent, r.permanent...)
+		rejected = append(rejected, r.rejected...)
+		pending = r.retry
+		if r.throttled && len(pending) > 0 {
+			if err := sleep(ctx, pause); err != nil {
+				return err
+			}
+			pause *= 2
+		}
+	}
+	for _, p := range rejected {
+		if err := ix.isolate(ctx, p, &permanent); err != nil {
+			return err
+		}
+	}
+	return errors.Join(permanent...)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+type roundResult struct {
+	retry     []*product // conflict or throttled: read and fold again
+	throttled bool
+	rejected  []*product // a document of several new events was rejected
+	permanent []error
+}
+
+// applyRound reads, folds and writes products once, in chunks of
+// BulkMaxDocs. With single it folds only the first new event of each
+// product.
+func (ix *Index) applyRound(ctx context.Context, products []*product, single bool) (roundResult, error) {
+	var r roundResult
+	reject := func(op *bulkOp, why error) {
+		if op.applied > 1 {
+			r.rejected = append(r.rejected, op.product) // find which event
+			return
+		}
+		ix.stats.permanent.Add(1)
+		p, i := op.product, op.firstNew
+		r.permanent = append(r.permanent, &productsearch.EventError{Index: p.at[i],
+			Err: fmt.Errorf("product %s, %s v%d, in %s: %w", p.id, p.events[i].Type(), p.events[i].Version, ix.write, why)})
+		ix.cfg.Logger.WarnContext(ctx, "search document rejected", "aggregate_id", p.id, "event_type", p.events[i].Type(),
+			"version", p.events[i].Version, "err", why, "projection", "product-search")
+	}
+	// The bulk writer hands results over from its own goroutine while this
+	// one folds the next documents: mu guards r.
+	var mu sync.Mutex
+	w := ix.newBulkWriter(func(op *bulkOp, item bulkItem) {
+		mu.Lock()
+		defer mu.Unlock()
+		id := op.product.id
+		switch status := item.Status; {
+		case status < 300:
+			ix.stats.writes.Add(1)
+			ix.stats.applied.Add(int64(op.applied))
+			ix.stats.duplicates.Add(int64(op.duplicates))
+			ix.cache.put(id, cachedDoc{doc: op.folded, seqNo: item.SeqNo, primaryTerm: item.PrimaryTerm})
+			if single && op.firstNew < len(op.product.events)-1 {
+				r.retry = append(r.retry, op.product) // on to the next event
+			}
+		case status == http.StatusConflict:
+			ix.stats.conflicts.Add(1)
+			ix.cache.drop(id)
+			r.retry = append(r.retry, op.product)
+		case retryableStatus(status):
+			ix.stats.throttled.Add(1)
+			r.throttled = true
+			r.retry = append(r.retry, op.product)
+		default:
+			ix.cache.drop(id)
+			reject(op, fmt.Errorf("%d %s: %s", status, item.Error.Type, item.Error.Reason))
+		}
+	})
+	write := func(p *product, s storedDoc) error {
+		first := p.firstNew(s.doc.Version)
+		if first < 0 {
+			ix.stats.duplicates.Add(int64(len(p.events)))
+			return nil
+		}
+		events := p.events
+		if single {
+			events = events[:first+1]
+		}
+		doc, applied, dups := productsearch.FoldAll(s.doc, events)
+		op := &bulkOp{product: p, create: !s.found, seqNo: s.seqNo, primaryTerm: s.primaryTerm,
+			folded: doc, applied: applied, duplicates: dups, firstNew: first}
+		body, err := json.Marshal(doc)
+		if err != nil { // a timestamp past year 9999, say
+			mu.Lock()
+			reject(op, fmt.Errorf("encoding the document: %w", err))
+			mu.Unlock()
+			return nil
+		}
+		op.doc = body
+		return w.add(ctx, op)
+	}
+	defer w.wait() // on an early return, no result may come in after it
+	for start := 0; start < len(products); start += ix.cfg.BulkMaxDocs {
+		chunk := products[start:min(start+ix.cfg.BulkMaxDocs, len(products))]
+		// A cached document with something newer to fold needs no read; the
+		// conditional write checks the guess. Anything else is read.
+		var read []*product
+		for _, p := range chunk {
+			c, ok := ix.cache.get(p.id)
+			if !ok || p.maxVersion() <= c.doc.Version {
+				read = append(read, p)
+				continue
+			}
+			ix.stats.cacheHits.Add(1)
+			if err := write(p, storedDoc{found: true, doc: c.doc, seqNo: c.seqNo, primaryTerm: c.primaryTerm}); err != nil {
+				return r, err
+			}
+		}
+		if len(read) == 0 {
+			continue
+		}
+		ids := make([]string, len(read))
+		for i, p := range read {
+			ids[i] = p.id
+		}
+		stored, err := ix.mget(ctx, ids)
+		if err != nil {
+			return r, err
+		}
+		for i, p := range read {
+			s := stored[i]
+			if s.err != nil {
+				// Nothing can be folded onto it; each retry dead-letters one
+				// of the product's events until someone repairs the document.
+				ix.stats.permanent.Add(1)
+				mu.Lock()
+				r.permanent = append(r.permanent, &productsearch.EventError{Index: p.at[0],
+					Err: fmt.Errorf("product %s in %s: %w", p.id, ix.write, s.err)})
+				mu.Unlock()
+				continue
+			}
+			if err := write(p, s); err != nil {
+				return r, err
+			}
+		}
+	}
+	err := w.flush(ctx) // before r is read: the flush fills it
+	return r, err
+}
+
+// isolate writes a rejected product one event at a time, so that the events
+// before the culprit are stored and the culprit is reported.
+func (ix *Index) isolate(ctx context.Context, p *product, permanent *[]error) error {
+	pending := []*product{p}
+	pause := ix.cfg.RetryBackoff
+	for steps := 0; len(pending) > 0; steps++ {
+		if steps > len(p.events)+ix.cfg.MaxRounds {
+			return fmt.Errorf("elasticsearch: product %s still in conflict or throttled while isolating a rejected event", p.id)
+		}
+		r, err := ix.applyRound(ctx, pending, true)
+		if err != nil {
+			return err
+		}
+		*permanent = append(*permanent, r.permanent...)
+		if len(r.permanent) > 0 {
+			return nil // the culprit; the events after it wait for the runtime's next attempt
+		}
+		pending = r.retry
+		if r.throttled {
+			if err := sleep(ctx, pause); err != nil {
+				return err
+			}
+			pause *= 2
+		}
+	}
+	return nil
+}
+
+// storedDoc is one document as _mget returned it.
+type storedDoc struct {
+	found       bool
+	doc         productsearch.Doc
+	seqNo       int64
+	primaryTerm int64
+	err         error // the stored source does not decode
+}
+
+// mget reads the current documents of ids (no duplicates), in their order.
+func (ix *Index) mget(ctx context.Context, ids []string) ([]storedDoc, error) {
+	body, _ := json.Marshal(map[string]any{"ids": ids})
+	var res struct {
+		Docs []struct {
+			ID          string          `json:"_id"`
+			Found       bool            `json:"found"`
+			SeqNo       int64           `json:"_seq_no"`
+			PrimaryTerm int64           `json:"_primary_term"`
+			Source      json.RawMessage `json:"_source"`
+			Error       *errorBody      `json:"error"`
+		} `json:"docs"`
+	}
+	op := "mget " + ix.write
+	start := time.Now()
+	defer func() { ix.stats.mgetNanos.Add(int64(time.Since(start))) }()
+	err := ix.do(ctx, op, esapi.MgetRequest{Index: ix.write, Body: bytes.NewReader(body)}, &res)
+	ix.stats.mgets.Add(1)
+	if err != nil {
+		if isType(err, "index_not_found_exception") {
+			ix.ensured.Store(false) // deleted under us: recreate it on the next Apply
+			ix.cache.clear()
+		}
+		return nil, err
+	}
+	if len(res.Docs) != len(ids) {
+		return nil, fmt.Errorf("elasticsearch %s: asked for %d documents, got %d", op, len(ids), len(res.Docs))
+	}
+	out := make([]storedDoc, len(ids))
+	for i, d := range res.Docs {
+		switch {
+		case d.Error != nil:
+			// A shard-level failure for this document: retry the batch later.
+			return nil, fmt.Errorf("elasticsearch %s: product %s: %s: %s", op, ids[i], d.Error.Type, d.Error.Reason)
+		case d.ID != ids[i]:
+			return nil, fmt.Errorf("elasticsearch %s: answer out of order: %s for %s", op, d.ID, ids[i])
+		case !d.Found:
+			continue
+		}
+		out[i] = storedDoc{found: true, seqNo: d.SeqNo, primaryTerm: d.PrimaryTerm}
+		if err := json.Unmarshal(d.Source, &out[i].doc); err != nil {
+			out[i].err = fmt.Errorf("stored document does not decode: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// Get reads the stored documents of ids from the write index, discontinued
+// ones included, realtime (no refresh needed). Absent products are absent
+// from the map.
+func (ix *Index) Get(ctx context.Context, ids ...string) (map[string]productsearch.Doc, error) {
+	out := make(map[string]productsearch.Doc, len(ids))
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	for chunk := range slices.Chunk(ids, ix.cfg.BulkMaxDocs) {
+		stored, err := ix.mget(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		for i, s := range stored {
+			switch {
+			case s.err != nil:
+				return nil, fmt.Errorf("elasticsearch: product %s in %s: %w", chunk[i], ix.write, s.err)
+			case s.found:
+				out[chunk[i]] = s.doc
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,170 @@
+package esindex
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/streamview/streamview/processors/productsearch"
+)
+
+// bulkOp is one document write of Apply.
+type bulkOp struct {
+	product     *product
+	create      bool // op_type=create: the index had no such document
+	seqNo       int64
+	primaryTerm int64
+	doc         []byte
+	folded      productsearch.Doc // what doc encodes
+	// applied and duplicates are the fold's counts, recorded on success.
+	applied, duplicates int
+	firstNew            int // index into product.events of the first applied event
+}
+
+// bulkWriter batches document writes into _bulk requests, sent when the
+// request holds BulkMaxDocs documents or BulkMaxBytes of body, or when its
+// oldest document has waited BulkFlushInterval. Each item's status goes to
+// result, in order.
+//
+// A full request is sent in the background while the caller goes on
+// folding and encoding the next one; at most one is in flight, so result
+// sees the answers of one request at a time, in order, though not on the
+// caller's goroutine. flush sends the rest and waits for every answer.
+type bulkWriter struct {
+	ix       *Index
+	result   func(op *bulkOp, r bulkItem)
+	buf      bytes.Buffer
+	ops      []*bulkOp
+	oldest   time.Time
+	inflight chan error // the answer of the request in flight, if any
+}
+
+func (ix *Index) newBulkWriter(result func(*bulkOp, bulkItem)) *bulkWriter {
+	return &bulkWriter{ix: ix, result: result}
+}
+
+func (w *bulkWriter) add(ctx context.Context, op *bulkOp) error {
+	cfg := &w.ix.cfg
+	// Keep a request under BulkMaxBytes unless one document alone is larger.
+	if len(w.ops) > 0 && w.buf.Len()+len(op.doc)+128 > cfg.BulkMaxBytes {
+		if err := w.send(ctx); err != nil {
+			return err
+		}
+	}
+	if len(w.ops) == 0 {
+		w.oldest = time.Now()
+	}
+	w.buf.WriteString(`{"`)
+	if op.create {
+		w.buf.WriteString(`create":{"_id":`)
+		writeJSONString(&w.buf, op.product.id)
+	} else {
+		w.buf.WriteString(`index":{"_id":`)
+		writeJSONString(&w.buf, op.product.id)
+		w.buf.WriteString(`,"if_seq_no":`)
+		w.buf.WriteString(strconv.FormatInt(op.seqNo, 10))
+		w.buf.WriteString(`,"if_primary_term":`)
+		w.buf.WriteString(strconv.FormatInt(op.primaryTerm, 10))
+	}
+	w.buf.WriteString("}}\n")
+	w.buf.Write(op.doc)
+	w.buf.WriteByte('\n')
+	w.ops = append(w.ops, op)
+	if len(w.ops) >= cfg.BulkMaxDocs || w.buf.Len() >= cfg.BulkMaxBytes ||
+		(cfg.BulkFlushInterval > 0 && time.Since(w.oldest) >= cfg.BulkFlushInterval) {
+		return w.send(ctx)
+	}
+	return nil
+}
+
+func writeJSONString(b *bytes.Buffer, s string) {
+	q, _ := json.Marshal(s) // a string always marshals
+	b.Write(q)
+}
+
+// bulkAnswer is a _bulk answer cut down by filter_path.
+type bulkAnswer struct {
+	Errors bool                  `json:"errors"`
+	Items  []map[string]bulkItem `json:"items"`
+}
+
+// bulkItem is one item's outcome; Error is never nil when passed on.
+type bulkItem struct {
+	Status      int        `json:"status"`
+	SeqNo       int64      `json:"_seq_no"`
+	PrimaryTerm int64      `json:"_primary_term"`
+	Error       *errorBody `json:"error"`
+}
+
+var bulkFilter = []string{"errors", "items.*.status", "items.*._seq_no", "items.*._primary_term", "items.*.error.type", "items.*.error.reason"}
+
+// flush sends what is buffered and waits for the answers of every request.
+// A failure of a whole request (transport, 429, 5xx) is returned; per-item
+// outcomes go to w.result.
+func (w *bulkWriter) flush(ctx context.Context) error {
+	if err := w.send(ctx); err != nil {
+		return err
+	}
+	return w.wait()
+}
+
+// send starts sending what is buffered once the request in flight has been
+// answered, and returns that request's error.
+func (w *bulkWriter) send(ctx context.Context) error {
+	if len(w.ops) == 0 {
+		return nil
+	}
+	if err := w.wait(); err != nil {
+		return err
+	}
+	ops, body := w.ops, w.buf.Bytes()
+	w.ops, w.buf = nil, bytes.Buffer{}
+	done := make(chan error, 1)
+	w.inflight = done
+	go func() { done <- w.do(ctx, ops, body) }()
+	return nil
+}
+
+// wait waits for the request in flight, if any, and returns its error.
+func (w *bulkWriter) wait() error {
+	if w.inflight == nil {
+		return nil
+	}
+	err := <-w.inflight
+	w.inflight = nil
+	return err
+}
+
+// do sends one bulk request of ops, encoded in body, and hands each item's
+// outcome to w.result.
+func (w *bulkWriter) do(ctx context.Context, ops []*bulkOp, body []byte) error {
+	ix := w.ix
+	req := esapi.BulkRequest{Index: ix.write, Body: bytes.NewReader(body), FilterPath: bulkFilter}
+	if ix.cfg.Refresh != "" {
+		req.Refresh = ix.cfg.Refresh
+	}
+	var res bulkAnswer
+	ix.stats.bulks.Add(1)
+	start := time.Now()
+	defer func() { ix.stats.bulkNanos.Add(int64(time.Since(start))) }()
+	if err := ix.do(ctx, "bulk "+ix.write, req, &res); err != nil {
+		return err
+	}
+	if len(res.Items) != len(ops) {
+		return fmt.Errorf("elasticsearch bulk %s: sent %d documents, %d answered", ix.write, len(ops), len(res.Items))
+	}
+	for i, item := range res.Items {
+		for _, r := range item { // one key: the action
+			if r.Error == nil {
+				r.Error = &errorBody{}
+			}
+			w.result(ops[i], r)
+		}
+	}
+	return nil
+}

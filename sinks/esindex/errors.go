@@ -1,0 +1,95 @@
+package esindex
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+)
+
+// ResponseError is an error answer of Elasticsearch to a whole request.
+type ResponseError struct {
+	Op     string // what was asked: "bulk product-search-g1", "search product-search", …
+	Status int
+	Type   string // Elasticsearch's error type, e.g. index_not_found_exception
+	Reason string
+}
+
+func (e *ResponseError) Error() string {
+	return fmt.Sprintf("elasticsearch %s: %d %s: %s", e.Op, e.Status, e.Type, e.Reason)
+}
+
+// Retryable reports whether the same request may succeed later: 429 (the
+// cluster is overloaded) and 5xx.
+func (e *ResponseError) Retryable() bool { return retryableStatus(e.Status) }
+
+// Temporary is Retryable under the name other libraries test for.
+func (e *ResponseError) Temporary() bool { return e.Retryable() }
+
+func retryableStatus(s int) bool { return s == http.StatusTooManyRequests || s >= 500 }
+
+// errorBody is the "error" object of an Elasticsearch answer; in some
+// answers (a 404 of GET _alias) it is a plain string.
+type errorBody struct {
+	Type   string `json:"type"`
+	Reason string `json:"reason"`
+}
+
+func (b *errorBody) UnmarshalJSON(data []byte) error {
+	var s string
+	if json.Unmarshal(data, &s) == nil {
+		b.Reason = s
+		return nil
+	}
+	type plain errorBody
+	return json.Unmarshal(data, (*plain)(b))
+}
+
+// do sends req and decodes a 2xx body into out (when not nil). An error
+// answer becomes a *ResponseError; a transport failure is wrapped as-is, so
+// the caller sees connection refused for what it is.
+func (ix *Index) do(ctx context.Context, op string, req esapi.Request, out any) error {
+	res, err := req.Do(ctx, ix.client)
+	if err != nil {
+		return fmt.Errorf("elasticsearch %s: %w", op, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return readError(op, res)
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, res.Body)
+		return nil
+	}
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+		return fmt.Errorf("elasticsearch %s: decoding the answer: %w", op, err)
+	}
+	return nil
+}
+
+func readError(op string, res *esapi.Response) error {
+	var body struct {
+		Error errorBody `json:"error"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	if json.Unmarshal(b, &body) != nil || (body.Error.Type == "" && body.Error.Reason == "") {
+		body.Error.Reason = string(b)
+	}
+	return &ResponseError{Op: op, Status: res.StatusCode, Type: body.Error.Type, Reason: body.Error.Reason}
+}
+
+// isStatus reports whether err is a *ResponseError with status s.
+func isStatus(err error, s int) bool {
+	var re *ResponseError
+	return errors.As(err, &re) && re.Status == s
+}
+
+// isType reports whether err is a *ResponseError of Elasticsearch type t.
+func isType(err error, t string) bool {
+	var re *ResponseError
+	return errors.As(err, &re) && re.Type == t
+}

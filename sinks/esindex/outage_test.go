@@ -1,0 +1,140 @@
+package esindex_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/internal/netcut"
+	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/productsearch"
+	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/sinks/esindex"
+)
+
+// TestElasticsearchOutageResumes cuts the projection off Elasticsearch for
+// 20 seconds in the middle of a stream (through a proxy, so the shared
+// server keeps serving other tests): the runtime retries with backoff,
+// dead-letters nothing, and every document equals the fold once it is back.
+func TestElasticsearchOutageResumes(t *testing.T) {
+	brokers := testenv.Kafka(t)
+	url := testenv.Elasticsearch(t)
+	proxy, err := netcut.New(strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	direct := client(t)
+	viaProxy, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{"http://" + proxy.Addr()}, MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := newIndex(t, direct, esindex.Config{})
+	cfg := ix.Config()
+	proj, err := esindex.New(viaProxy, esindex.Config{IndexPrefix: cfg.IndexPrefix, Alias: cfg.Alias, Currency: "EUR", Generation: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	events := eventgen.Stream(eventgen.Options{Products: 400, Events: 12000, Seed: 51, Discontinue: true})
+	topic, dlq := testenv.Name("t.events"), testenv.Name("t.dlq")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	for name, n := range map[string]int32{topic: 4, dlq: 1} {
+		if _, err := adm.CreateTopic(context.Background(), n, 1, nil, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer adm.DeleteTopics(context.Background(), topic, dlq)
+	// The first quarter of the stream is published before the outage, the
+	// rest while Elasticsearch is unreachable.
+	const first = 3000
+	codec, _ := schemas.NewCodec()
+	publish := func(events []schemas.Event) {
+		if _, err := producers.NewPublisher(cl, codec, topic).Publish(context.Background(), events...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(events[:first])
+
+	proc, err := processors.New(processors.Config{Name: testenv.Name("es-outage"), Generation: 1, Topic: topic, DeadLetterTopic: dlq,
+		MaxBatch: 500, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second}, codec, proj, kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- proc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		if n := proc.Stats().Records; n < first {
+			return fmt.Errorf("%d of the first %d records so far", n, first)
+		}
+		return nil
+	})
+	proxy.Cut()
+	cutAt := time.Now()
+	publish(events[first:])
+	before := proc.Stats()
+	testenv.Eventually(t, time.Minute, func() error {
+		if proc.Stats().Retries < before.Retries+3 {
+			return fmt.Errorf("no retries yet")
+		}
+		return nil
+	})
+	if got := proc.Stats().Records; got != first {
+		t.Fatalf("%d records committed while Elasticsearch was unreachable", got-first)
+	}
+	time.Sleep(20*time.Second - time.Since(cutAt)) // the outage the scenario calls for, not a wait for a condition
+	if err := proxy.Restore(); err != nil {
+		t.Fatal(err)
+	}
+
+	testenv.Eventually(t, 3*time.Minute, func() error {
+		if s := proc.Stats(); s.Records != int64(len(events)) {
+			return fmt.Errorf("committed %d of %d records after the outage", s.Records, len(events))
+		}
+		return nil
+	})
+	s := proc.Stats()
+	if s.DeadLettered != 0 {
+		t.Fatalf("%d records dead-lettered during an Elasticsearch outage", s.DeadLettered)
+	}
+	t.Logf("retries during the outage: %d", s.Retries-before.Retries)
+
+	want := map[string]productsearch.Doc{}
+	for _, e := range events {
+		want[e.AggregateID] = productsearch.Fold(want[e.AggregateID], e)
+	}
+	ids := make([]string, 0, len(want))
+	for id := range want {
+		ids = append(ids, id)
+	}
+	got, err := ix.Get(context.Background(), ids...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, w := range want {
+		g, ok := got[id]
+		if !ok {
+			t.Fatalf("document %s missing after the outage", id)
+		}
+		if fmt.Sprint(g) != fmt.Sprint(w) {
+			t.Fatalf("document %s differs from the fold:\n got %+v\nwant %+v", id, g, w)
+		}
+	}
+}

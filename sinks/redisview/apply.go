@@ -1,0 +1,306 @@
+package redisview
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Change is what one event does to one document: set some fields, add to
+// some integer fields, and move the document to Version. Redis applies it
+// only when Version is newer than the version the document holds.
+type Change struct {
+	ID      string  // document ID, the event's aggregate ID
+	Version int64   // the event's aggregate version, >= 1
+	Set     []Field // fields to set, in order
+	Incr    []Incr  // integer fields to add to (HINCRBY)
+}
+
+// Field is one hash field and its new value.
+type Field struct {
+	Name, Value string
+}
+
+// Incr adds By to the integer held in field Name (0 when absent).
+type Incr struct {
+	Name string
+	By   int64
+}
+
+// Result counts the changes of one Apply: Applied were newer than the stored
+// document and are now in it; Duplicates were not and were skipped.
+type Result struct {
+	Applied    int
+	Duplicates int
+}
+
+// Add returns the sum of r and o.
+func (r Result) Add(o Result) Result {
+	return Result{Applied: r.Applied + o.Applied, Duplicates: r.Duplicates + o.Duplicates}
+}
+
+//go:embed apply.lua
+var applySource string
+
+// applyScript is shared by all Stores: go-redis computes its SHA-1 once.
+var applyScript = redis.NewScript(applySource)
+
+// Apply writes changes to generation gen and reports how many were applied
+// and how many were duplicates. Changes of one document go together into one
+// script call, which Redis runs atomically, in the order given: partition
+// order, so versions ascend (one older than the document's version is a
+// duplicate).
+//
+// On a single server one script call carries the changes of up to
+// Config.DocsPerCall documents: starting a script costs Redis several times
+// what its HGET and HSET do, so one call per document would make the script
+// calls, not the writes, the limit. On a cluster or ring each call carries
+// one document, whose keys share a slot. The calls go out pipelined, in
+// round trips of up to Config.DocsPerPipeline documents that run at once, so
+// that Redis works on one while the client encodes the next.
+//
+// Apply is idempotent: running it again with the same or older changes
+// counts them as duplicates and changes nothing. It returns nil only when
+// every change is applied or known to be a duplicate; on error the result
+// counts what is known to be done, and the caller should retry the whole
+// slice. Server and network errors are returned wrapped with %w; invalid
+// changes wrap ErrInvalidChange and are refused before anything is sent.
+func (s *Store) Apply(ctx context.Context, gen int, changes []Change) (Result, error) {
+	if err := checkGen(gen); err != nil {
+		return Result{}, err
+	}
+	docs, err := group(changes)
+	if err != nil {
+		return Result{}, err
+	}
+	if len(docs) == 0 {
+		return Result{}, nil
+	}
+
+	res, retry, err := s.exec(ctx, gen, docs, false)
+	if err == nil && len(retry) > 0 {
+		// Nothing of these documents ran (NOSCRIPT fails a call before its
+		// first command), so running all their changes again is safe.
+		// (Another client may reload the script between two commands of one
+		// pipeline: that is why one document's changes never span two script
+		// calls.) EVAL also caches the script for the next EVALSHAs.
+		var more Result
+		more, _, err = s.exec(ctx, gen, retry, true)
+		res = res.Add(more)
+	}
+	return res, err
+}
+
+// exec sends docs in script calls, in pipelines of up to docsPerPipeline
+// documents that run concurrently, and returns what was applied, the
+// documents whose call failed with NOSCRIPT, and the first other error (of
+// the earliest documents).
+func (s *Store) exec(ctx context.Context, gen int, docs []doc, eval bool) (Result, []doc, error) {
+	per := s.docsPerPipeline
+	if len(docs) <= per {
+		return s.pipeline(ctx, gen, docs, eval)
+	}
+	type outcome struct {
+		res      Result
+		noScript []doc
+		err      error
+	}
+	outs := make([]outcome, (len(docs)+per-1)/per)
+	var wg sync.WaitGroup
+	for i := range outs {
+		chunk := docs[i*per : min((i+1)*per, len(docs))]
+		wg.Go(func() {
+			o := &outs[i]
+			o.res, o.noScript, o.err = s.pipeline(ctx, gen, chunk, eval)
+		})
+	}
+	wg.Wait()
+	var (
+		res      Result
+		noScript []doc
+		firstErr error
+	)
+	for _, o := range outs {
+		res = res.Add(o.res)
+		noScript = append(noScript, o.noScript...)
+		if firstErr == nil {
+			firstErr = o.err
+		}
+	}
+	return res, noScript, firstErr
+}
+
+// pipeline sends docs in script calls of one pipeline (one round trip per
+// cluster node).
+func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) (Result, []doc, error) {
+	calls := s.calls(gen, docs)
+	pipe := s.client.Pipeline()
+	cmds := make([]*redis.Cmd, len(calls))
+	for i, c := range calls {
+		if eval {
+			cmds[i] = applyScript.Eval(ctx, pipe, c.keys, c.args...)
+		} else {
+			cmds[i] = applyScript.EvalSha(ctx, pipe, c.keys, c.args...)
+		}
+	}
+	_, execErr := pipe.Exec(ctx)
+
+	var (
+		res      Result
+		noScript []doc
+		firstErr error
+	)
+	for i, cmd := range cmds {
+		c := &calls[i]
+		applied, err := cmd.Int()
+		switch {
+		case err == nil && applied >= 0 && applied <= c.n:
+			res = res.Add(Result{Applied: applied, Duplicates: c.n - applied})
+			continue
+		case err == nil:
+			err = fmt.Errorf("%w: script returned %d for %d changes", ErrCorrupt, applied, c.n)
+		case redis.HasErrorPrefix(err, "NOSCRIPT"):
+			noScript = append(noScript, c.docs...)
+			continue
+		case cmd.Err() == nil && execErr != nil:
+			// The command never ran (no reply): the pipeline's error says why.
+			err = execErr
+		}
+		if firstErr == nil {
+			firstErr = fmt.Errorf("redis apply %s (%d changes): %w", c.describe(), c.n, err)
+		}
+	}
+	return res, noScript, firstErr
+}
+
+// call is one script call: the changes of consecutive documents of an Apply.
+type call struct {
+	docs []doc
+	keys []string // one per document
+	args []any    // per document: its number of changes, then the changes
+	n    int      // number of changes
+}
+
+func (c *call) describe() string {
+	if len(c.docs) == 1 {
+		return c.keys[0]
+	}
+	return fmt.Sprintf("%s and %d more documents", c.keys[0], len(c.docs)-1)
+}
+
+// calls packs docs into script calls: up to docsPerCall documents each on a
+// single server, one each on a cluster or ring (or any other client), where
+// the documents of one call could live on different nodes.
+func (s *Store) calls(gen int, docs []doc) []call {
+	per := s.docsPerCall
+	if _, single := s.client.(*redis.Client); !single {
+		per = 1
+	}
+	prefix := s.Prefix(gen)
+	out := make([]call, 0, (len(docs)+per-1)/per)
+	for start := 0; start < len(docs); start += per {
+		ds := docs[start:min(start+per, len(docs))]
+		nargs := 0
+		for _, d := range ds {
+			nargs += d.nargs
+		}
+		c := call{docs: ds, keys: make([]string, len(ds)), args: make([]any, 0, nargs)}
+		for j, d := range ds {
+			c.keys[j] = prefix + "{" + d.id + "}"
+			c.args = append(c.args, d.n)
+			for _, ch := range d.changes {
+				// The version goes as an int64: go-redis writes it in
+				// canonical decimal, the form the script compares.
+				c.args = append(c.args, ch.Version, len(ch.Set), len(ch.Incr))
+				for _, f := range ch.Set {
+					c.args = append(c.args, f.Name, f.Value)
+				}
+				for _, f := range ch.Incr {
+					c.args = append(c.args, f.Name, f.By)
+				}
+			}
+			c.n += d.n
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// doc is the changes of one document in one Apply, in the order given.
+type doc struct {
+	id      string
+	changes []Change
+	n       int // len(changes), counted before they are gathered
+	nargs   int // script arguments the changes take
+}
+
+// group validates changes and gathers them by document, keeping the order of
+// first appearance and, within a document, the order given.
+func group(changes []Change) ([]doc, error) {
+	// Two passes over one backing array instead of a slice per document:
+	// a batch is mostly documents with one change each.
+	of := make([]int32, len(changes)) // change → its document
+	index := make(map[string]int32, len(changes))
+	var docs []doc
+	for i, c := range changes {
+		if err := c.validate(); err != nil {
+			return nil, fmt.Errorf("%w: change %d (document %q, version %d): %w", ErrInvalidChange, i, c.ID, c.Version, err)
+		}
+		j, ok := index[c.ID]
+		if !ok {
+			j = int32(len(docs))
+			index[c.ID] = j
+			docs = append(docs, doc{id: c.ID, nargs: 1})
+		}
+		of[i] = j
+		d := &docs[j]
+		d.n++
+		d.nargs += 3 + 2*len(c.Set) + 2*len(c.Incr)
+	}
+	sorted := make([]Change, len(changes))
+	next := 0
+	for j := range docs {
+		n := docs[j].n
+		docs[j].changes = sorted[next : next : next+n]
+		next += n
+	}
+	for i, c := range changes {
+		d := &docs[of[i]]
+		d.changes = append(d.changes, c)
+	}
+	return docs, nil
+}
+
+func (c Change) validate() error {
+	if err := checkID(c.ID); err != nil {
+		return err
+	}
+	if c.Version < 1 {
+		return errors.New("version must be >= 1")
+	}
+	for _, f := range c.Set {
+		if err := checkField(f.Name); err != nil {
+			return err
+		}
+	}
+	for _, f := range c.Incr {
+		if err := checkField(f.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkField(name string) error {
+	switch name {
+	case "":
+		return errors.New("empty field name")
+	case VersionField:
+		return fmt.Errorf("field %q is reserved for the version", VersionField)
+	}
+	return nil
+}

@@ -1,0 +1,23 @@
+// Package redis is the Redis view store: a generic store of versioned
+// documents, one Redis hash per document, written atomically by a Lua script
+// that applies a change only when its version is newer than the version the
+// hash holds (the rule of ARCHITECTURE.md, Idempotency and order).
+//
+// Key layout, for projection P, generation N and document ID:
+//
+//	sv:P:gN:{ID}   hash: the document's fields plus "_v", its version
+//	sv:P:live      string: the generation that queries read
+//
+// Apply sends a batch in pipelined script calls; on a single server one call
+// carries many documents (the script's start-up cost, not its writes, would
+// otherwise bound the throughput), on a cluster one document each.
+//
+// The ID is a hash tag, so every key of one document lands in one cluster
+// slot. A generation owns everything under its prefix "sv:P:gN:", so a
+// rebuild writes generation N+1 beside the live one and SetLive swaps the
+// pointer in one step; Clear wipes one generation for a replay.
+//
+// It owns neither the meaning of the fields (the projection packages under
+// processors/ map events to Changes and hashes back to views) nor the
+// consumption of Kafka (the projection runtime in processors/).
+package redisview

@@ -1,0 +1,131 @@
+package redisview
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors callers can test with errors.Is.
+var (
+	// ErrInvalidChange marks a Change that no store could apply (empty or
+	// malformed ID, version < 1, empty or reserved field name). It is
+	// permanent: retrying does not help.
+	ErrInvalidChange = errors.New("invalid change")
+	// ErrGeneration marks a generation number < 1.
+	ErrGeneration = errors.New("generation must be >= 1")
+	// ErrNoLive is returned when no generation has been made live yet.
+	ErrNoLive = errors.New("no live generation")
+	// ErrCorrupt marks a stored value that the store did not write.
+	ErrCorrupt = errors.New("corrupt stored value")
+)
+
+// VersionField is the hash field holding a document's version; Change.Set
+// and Change.Incr may not name it.
+const VersionField = "_v"
+
+// Config configures a Store. Its zero value is invalid only for lack of a
+// Projection.
+type Config struct {
+	// Projection names the projection whose documents the store holds, such
+	// as "product-view"; it is part of every key. Required: lower-case ASCII
+	// letters, digits, '-', '_' and '.'.
+	Projection string
+	// ScanCount is the COUNT hint of each SCAN and so the most keys Clear
+	// unlinks per round trip. Default 1000.
+	ScanCount int
+	// DocsPerCall is the most documents one script call of Apply carries on
+	// a single server (a *redis.Client). Default 100; 1 makes one call per
+	// document, as a cluster or ring client always gets.
+	DocsPerCall int
+	// DocsPerPipeline is the most documents one round trip of Apply
+	// carries; a larger batch goes out in several at once. Default 500.
+	DocsPerPipeline int
+}
+
+// Validate reports every problem of c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Projection == "" {
+		errs = append(errs, errors.New("redis store: Projection is required"))
+	}
+	for _, r := range c.Projection {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			errs = append(errs, fmt.Errorf("redis store: Projection %q: only a-z, 0-9, '-', '_' and '.' are allowed", c.Projection))
+			break
+		}
+	}
+	if c.ScanCount < 0 {
+		errs = append(errs, fmt.Errorf("redis store: ScanCount %d is negative", c.ScanCount))
+	}
+	if c.DocsPerCall < 0 {
+		errs = append(errs, fmt.Errorf("redis store: DocsPerCall %d is negative", c.DocsPerCall))
+	}
+	if c.DocsPerPipeline < 0 {
+		errs = append(errs, fmt.Errorf("redis store: DocsPerPipeline %d is negative", c.DocsPerPipeline))
+	}
+	return errors.Join(errs...)
+}
+
+// Store keeps the versioned documents of one projection, in any number of
+// generations, on a Redis server or cluster. It is safe for concurrent use.
+type Store struct {
+	client          redis.UniversalClient
+	projection      string
+	scanCount       int
+	docsPerCall     int
+	docsPerPipeline int
+}
+
+// New returns a Store on client. The client stays the caller's to close.
+func New(client redis.UniversalClient, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.ScanCount == 0 {
+		cfg.ScanCount = 1000
+	}
+	if cfg.DocsPerCall == 0 {
+		cfg.DocsPerCall = 100
+	}
+	if cfg.DocsPerPipeline == 0 {
+		cfg.DocsPerPipeline = 500
+	}
+	return &Store{client: client, projection: cfg.Projection, scanCount: cfg.ScanCount,
+		docsPerCall: cfg.DocsPerCall, docsPerPipeline: cfg.DocsPerPipeline}, nil
+}
+
+// Projection is the projection name the store was configured with.
+func (s *Store) Projection() string { return s.projection }
+
+// Prefix is the key prefix of generation gen: "sv:<projection>:g<gen>:".
+func (s *Store) Prefix(gen int) string {
+	return "sv:" + s.projection + ":g" + strconv.Itoa(gen) + ":"
+}
+
+// Key is the hash key of document id in generation gen.
+func (s *Store) Key(gen int, id string) string { return s.Prefix(gen) + "{" + id + "}" }
+
+// LiveKey is the key of the live-generation pointer.
+func (s *Store) LiveKey() string { return "sv:" + s.projection + ":live" }
+
+func checkGen(gen int) error {
+	if gen < 1 {
+		return fmt.Errorf("%w: got %d", ErrGeneration, gen)
+	}
+	return nil
+}
+
+// checkID refuses IDs that would break the hash tag of a key.
+func checkID(id string) error {
+	if id == "" {
+		return errors.New("empty document ID")
+	}
+	if strings.ContainsAny(id, "{}") {
+		return fmt.Errorf("document ID %q contains '{' or '}'", id)
+	}
+	return nil
+}
