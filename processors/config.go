@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/streamview/streamview/internal/backoff"
 )
 
 // Config declares one projection generation.
@@ -35,8 +37,9 @@ type Config struct {
 	// the group's rebalance timeout (60s by default), so that a sink that is
 	// down does not get the member evicted.
 	DrainTimeout time.Duration
-	// MinBackoff and MaxBackoff bound the retry delay of a failing sink;
-	// 50ms and 5s when 0. The delay doubles per attempt with full jitter.
+	// MinBackoff and MaxBackoff bound the retry delay of a failing sink
+	// (a backoff.Policy); 50ms and 5s when 0, a default never crossing a
+	// bound that is set. The delay doubles per attempt with full jitter.
 	MinBackoff, MaxBackoff time.Duration
 	// Logger receives progress and errors; nil discards.
 	Logger *slog.Logger
@@ -69,8 +72,8 @@ func (c Config) Validate() error {
 	if c.BatchesPerPoll < 0 {
 		errs = append(errs, fmt.Errorf("processors: BatchesPerPoll must not be negative"))
 	}
-	if c.MinBackoff < 0 || c.MaxBackoff < 0 || (c.MaxBackoff > 0 && c.MinBackoff > c.MaxBackoff) {
-		errs = append(errs, fmt.Errorf("processors: backoff bounds %v..%v are not an interval", c.MinBackoff, c.MaxBackoff))
+	if err := c.retryPolicy().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("processors: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -94,18 +97,16 @@ func (c Config) withDefaults() Config {
 	if c.BatchesPerPoll == 0 {
 		c.BatchesPerPoll = 8
 	}
-	// A bound left out never crosses the one given.
-	if c.MinBackoff == 0 {
-		c.MinBackoff = 50 * time.Millisecond
-		if c.MaxBackoff > 0 {
-			c.MinBackoff = min(c.MinBackoff, c.MaxBackoff)
-		}
-	}
-	if c.MaxBackoff == 0 {
-		c.MaxBackoff = max(5*time.Second, c.MinBackoff)
-	}
+	bo := c.retryPolicy().WithDefaults(backoff.DefaultMin, backoff.DefaultMax)
+	c.MinBackoff, c.MaxBackoff = bo.Min, bo.Max
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+// retryPolicy is the backoff between attempts to apply a batch or to
+// produce dead letters.
+func (c Config) retryPolicy() backoff.Policy {
+	return backoff.Policy{Min: c.MinBackoff, Max: c.MaxBackoff}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/schemas"
 )
 
@@ -426,7 +427,7 @@ func (p *Processor) decodeBatch(log *slog.Logger, recs []*kgo.Record) batch {
 func (p *Processor) apply(ctx context.Context, log *slog.Logger, b batch) (int, []*kgo.Record, error) {
 	events, origin := b.events, b.origin
 	var dead []*kgo.Record
-	bo := backoff{min: p.cfg.MinBackoff, max: p.cfg.MaxBackoff}
+	bo := p.cfg.retryPolicy().Start()
 	for len(events) > 0 {
 		err := p.proj.Apply(ctx, events)
 		if err == nil {
@@ -444,9 +445,9 @@ func (p *Processor) apply(ctx context.Context, log *slog.Logger, b batch) (int, 
 			continue
 		}
 		p.stats.retries.Add(1)
-		d := bo.next()
-		log.Warn("sink failed; retrying", "err", err, "in", d, "attempt", bo.attempt, "events", len(events))
-		if !sleep(ctx, d) {
+		d := bo.Next()
+		log.Warn("sink failed; retrying", "err", err, "in", d, "attempt", bo.Attempt(), "events", len(events))
+		if !backoff.Sleep(ctx, d) {
 			return 0, dead, ctx.Err()
 		}
 	}
@@ -504,7 +505,7 @@ var ErrInvalid = errors.New("invalid event")
 // produceDead writes dead letters, retrying until the broker takes them:
 // committing past a record that was not dead-lettered would lose it.
 func (p *Processor) produceDead(ctx context.Context, cl *kgo.Client, log *slog.Logger, dead []*kgo.Record) error {
-	b := backoff{min: p.cfg.MinBackoff, max: p.cfg.MaxBackoff}
+	b := p.cfg.retryPolicy().Start()
 	for {
 		err := produceAll(ctx, cl, dead)
 		if err == nil {
@@ -513,9 +514,9 @@ func (p *Processor) produceDead(ctx context.Context, cl *kgo.Client, log *slog.L
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		d := b.next()
+		d := b.Next()
 		log.Warn("dead-letter produce failed; retrying", "topic", p.cfg.DeadLetterTopic, "err", err, "in", d)
-		if !sleep(ctx, d) {
+		if !backoff.Sleep(ctx, d) {
 			return ctx.Err()
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/producers/product"
 )
 
@@ -24,6 +25,8 @@ const (
 	DefaultTransactionTimeout = 10 * time.Second
 	DefaultIdempotencyWindow  = 24 * time.Hour
 	DefaultMaxDecided         = 250_000
+	DefaultRetryMin           = time.Second
+	DefaultRetryMax           = 5 * time.Second
 )
 
 // Config declares a decider. The zero value with Brokers set works.
@@ -70,6 +73,13 @@ type Config struct {
 	// when 0. Past about MaxDecided × partitions commands a day, the
 	// effective window is shorter than IdempotencyWindow.
 	MaxDecided int
+	// Retry spaces the attempts after a failure: a batch aborted because
+	// its partitions' state cannot be built or its commands decoded now,
+	// and a new session after one that failed. The pause doubles, with
+	// jitter, from Retry.Min (DefaultRetryMin, 1s) up to Retry.Max
+	// (DefaultRetryMax, 5s), and starts again from Min after a committed
+	// batch.
+	Retry backoff.Policy
 	// SessionTimeout and RebalanceTimeout of the group member; the
 	// franz-go defaults (45s, 60s) when 0.
 	SessionTimeout, RebalanceTimeout time.Duration
@@ -109,6 +119,9 @@ func (c Config) Validate() error {
 	}
 	if c.TransactionTimeout > 0 && c.TransactionTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("decider: TransactionTimeout must be at least 1s, got %v", c.TransactionTimeout))
+	}
+	if err := c.Retry.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("decider: Retry: %w", err))
 	}
 	if err := c.Rules.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("decider: %w", err))
@@ -150,6 +163,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxDecided == 0 {
 		c.MaxDecided = DefaultMaxDecided
 	}
+	c.Retry = c.Retry.WithDefaults(DefaultRetryMin, DefaultRetryMax)
 	return c
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/schemas"
 )
 
@@ -74,7 +75,7 @@ func (d *Decider) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	failed := 0
+	retry := d.cfg.Retry.Start()
 	for {
 		progressed, err := d.session(ctx)
 		if ctx.Err() != nil {
@@ -84,18 +85,15 @@ func (d *Decider) Run(ctx context.Context) error {
 			return err
 		}
 		if progressed {
-			failed = 0
+			retry.Reset()
 		}
-		failed++
-		if failed > maxFailedSessions {
-			return fmt.Errorf("decider: %d sessions in a row failed; last: %w", failed, err)
+		if retry.Attempt() >= maxFailedSessions {
+			return fmt.Errorf("decider: %d sessions in a row failed; last: %w", retry.Attempt()+1, err)
 		}
-		wait := time.Duration(failed) * time.Second
-		d.log.Error("decider session failed; starting a new one", "err", err, "in", wait, "attempt", failed)
-		select {
-		case <-ctx.Done():
+		wait := retry.Next()
+		d.log.Error("decider session failed; starting a new one", "err", err, "in", wait, "attempt", retry.Attempt())
+		if !backoff.Sleep(ctx, wait) {
 			return nil
-		case <-time.After(wait):
 		}
 	}
 }
@@ -207,6 +205,7 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 	d.log.Info("decider session started", "group", d.cfg.Group, "topic", d.cfg.CommandsTopic, "transactional_id", d.cfg.TransactionalID)
 
 	adm := kadm.NewClient(sess.Client())
+	retry := d.cfg.Retry.Start()
 	for {
 		fetches := sess.PollRecords(ctx, d.cfg.MaxBatch)
 		if ctx.Err() != nil {
@@ -222,13 +221,16 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 		if len(recs) == 0 {
 			continue
 		}
-		committed, err := d.batch(ctx, sess, adm, recs)
+		committed, err := d.batch(ctx, sess, adm, recs, retry)
 		if errors.Is(err, errCrashed) {
 			crashed = true
 			return progressed, err
 		}
 		if err != nil {
 			return progressed, err
+		}
+		if committed {
+			retry.Reset()
 		}
 		progressed = progressed || committed
 	}
@@ -238,8 +240,10 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 const batchTimeout = time.Minute
 
 // batch decides recs in one transaction. An error means the session must
-// end: the transaction's outcome is unknown or the producer is fenced.
-func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm *kadm.Client, recs []*kgo.Record) (bool, error) {
+// end: the transaction's outcome is unknown or the producer is fenced. A
+// batch that cannot be decided now is aborted, to come again after a pause
+// from retry.
+func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm *kadm.Client, recs []*kgo.Record, retry *backoff.Sequence) (bool, error) {
 	// A shutdown lets the transaction in hand finish, for as long as the
 	// broker would keep it open anyway.
 	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
@@ -260,10 +264,7 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 			return false, fmt.Errorf("decider: abort transaction: %w", err)
 		}
 		d.stats.aborted.Add(1)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
+		backoff.Sleep(ctx, retry.Next())
 		return false, nil
 	}
 
@@ -286,10 +287,7 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 				return false, fmt.Errorf("decider: abort transaction: %w", err)
 			}
 			d.stats.aborted.Add(1)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
+			backoff.Sleep(ctx, retry.Next())
 			return false, nil
 		}
 		out = append(out, rs...)

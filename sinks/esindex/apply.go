@@ -13,6 +13,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/schemas"
 )
@@ -83,9 +84,9 @@ func groupEvents(batch []schemas.Event) ([]*product, []error) {
 // batch holds something newer than the cached version; the conditional
 // write checks that guess. Documents that meet a version conflict (a
 // concurrent writer, or a redelivery racing this one) are re-read and
-// re-folded in the next round; 429/5xx items are re-sent after a doubling
-// pause. Events whose version the stored document already has are skipped
-// and counted as duplicates.
+// re-folded in the next round; 429/5xx items are re-sent after a pause that
+// doubles, with jitter, up to a cap (Config.Retry). Events whose version
+// the stored document already has are skipped and counted as duplicates.
 //
 // A document Elasticsearch rejects (a 4xx other than 409/429) is written
 // again one event at a time to find the event that makes it unacceptable;
@@ -101,7 +102,7 @@ func (ix *Index) Apply(ctx context.Context, batch []schemas.Event) error {
 	ix.stats.events.Add(int64(len(batch)))
 	pending, permanent := groupEvents(batch)
 	var rejected []*product
-	pause := ix.cfg.RetryBackoff
+	pause := ix.cfg.Retry.Start()
 	for round := 1; len(pending) > 0; round++ {
 		if round > ix.cfg.MaxRounds {
 			return fmt.Errorf("elasticsearch: %d products of the batch still in conflict or throttled after %d rounds (first %s)", len(pending), ix.cfg.MaxRounds, pending[0].id)
@@ -116,11 +117,8 @@ func (ix *Index) Apply(ctx context.Context, batch []schemas.Event) error {
 		permanent = append(permanent, r.permanent...)
 		rejected = append(rejected, r.rejected...)
 		pending = r.retry
-		if r.throttled && len(pending) > 0 {
-			if err := sleep(ctx, pause); err != nil {
-				return err
-			}
-			pause *= 2
+		if r.throttled && len(pending) > 0 && !backoff.Sleep(ctx, pause.Next()) {
+			return ctx.Err()
 		}
 	}
 	for _, p := range rejected {
@@ -129,17 +127,6 @@ func (ix *Index) Apply(ctx context.Context, batch []schemas.Event) error {
 		}
 	}
 	return errors.Join(permanent...)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 type roundResult struct {
@@ -271,7 +258,7 @@ func (ix *Index) applyRound(ctx context.Context, products []*product, single boo
 // before the culprit are stored and the culprit is reported.
 func (ix *Index) isolate(ctx context.Context, p *product, permanent *[]error) error {
 	pending := []*product{p}
-	pause := ix.cfg.RetryBackoff
+	pause := ix.cfg.Retry.Start()
 	for steps := 0; len(pending) > 0; steps++ {
 		if steps > len(p.events)+ix.cfg.MaxRounds {
 			return fmt.Errorf("elasticsearch: product %s still in conflict or throttled while isolating a rejected event", p.id)
@@ -285,11 +272,8 @@ func (ix *Index) isolate(ctx context.Context, p *product, permanent *[]error) er
 			return nil // the culprit; the events after it wait for the runtime's next attempt
 		}
 		pending = r.retry
-		if r.throttled {
-			if err := sleep(ctx, pause); err != nil {
-				return err
-			}
-			pause *= 2
+		if r.throttled && !backoff.Sleep(ctx, pause.Next()) {
+			return ctx.Err()
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 
+	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/esindex"
@@ -29,7 +30,7 @@ func stock(id string, version, q int64) schemas.Event {
 
 func fakeIndex(t *testing.T, c *elasticsearch.Client) *esindex.Index {
 	t.Helper()
-	ix, err := esindex.New(c, esindex.Config{IndexPrefix: "t", Alias: "t-read", RetryBackoff: time.Millisecond, MaxRounds: 4})
+	ix, err := esindex.New(c, esindex.Config{IndexPrefix: "t", Alias: "t-read", Retry: backoff.Policy{Min: time.Millisecond}, MaxRounds: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/schemas"
 )
 
@@ -56,9 +57,10 @@ type Config struct {
 	// _mget (the conditional write still checks it). Default 50000, about
 	// 30 MB; negative disables the cache.
 	CacheDocs int
-	// RetryBackoff is the first pause before re-sending throttled (429/5xx)
-	// documents; it doubles each round. Default 100ms.
-	RetryBackoff time.Duration
+	// Retry spaces the rounds that re-send throttled (429/5xx) documents:
+	// the pause doubles each round, with jitter, from Retry.Min (default
+	// 100ms) up to Retry.Max (default 5s).
+	Retry backoff.Policy
 
 	// Logger receives debug and warning records; nil discards them.
 	Logger *slog.Logger
@@ -98,9 +100,7 @@ func (c Config) withDefaults() Config {
 	if c.CacheDocs == 0 {
 		c.CacheDocs = 50000
 	}
-	if c.RetryBackoff == 0 {
-		c.RetryBackoff = 100 * time.Millisecond
-	}
+	c.Retry = c.Retry.WithDefaults(100*time.Millisecond, 5*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -136,8 +136,11 @@ func (c Config) Validate() error {
 	if c.BulkMaxDocs < 1 || c.BulkMaxBytes < 1 || c.BulkFlushInterval < 0 {
 		errs = append(errs, errors.New("BulkMaxDocs, BulkMaxBytes must be positive and BulkFlushInterval not negative"))
 	}
-	if c.MaxRounds < 1 || c.RetryBackoff < 0 {
-		errs = append(errs, errors.New("MaxRounds must be positive and RetryBackoff not negative"))
+	if c.MaxRounds < 1 {
+		errs = append(errs, errors.New("MaxRounds must be positive"))
+	}
+	if err := c.Retry.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("Retry: %w", err))
 	}
 	return errors.Join(errs...)
 }

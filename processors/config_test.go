@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// The delays stay within the bounds, double up to the ceiling, and a bound
-// left to its default never crosses the one given (which used to make the
-// jitter's range negative and panic on the first retry).
-func TestBackoffBounds(t *testing.T) {
+// The retry bounds of a Config are a backoff.Policy's (whose delays
+// internal/backoff tests): a bound left to its default never crosses the
+// one given, and a crossed pair fails Validate.
+func TestConfigBackoffBounds(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		cfg      Config
@@ -29,18 +29,13 @@ func TestBackoffBounds(t *testing.T) {
 			if c.MinBackoff != tc.min || c.MaxBackoff != tc.max {
 				t.Fatalf("bounds %v..%v, want %v..%v", c.MinBackoff, c.MaxBackoff, tc.min, tc.max)
 			}
-			b := backoff{min: c.MinBackoff, max: c.MaxBackoff}
-			var top time.Duration
-			for range 200 {
-				d := b.next()
-				if d < c.MinBackoff/2 || d > c.MaxBackoff {
-					t.Fatalf("delay %v outside %v..%v", d, c.MinBackoff/2, c.MaxBackoff)
-				}
-				top = max(top, d)
-			}
-			if c.MaxBackoff >= 4*c.MinBackoff && top < c.MaxBackoff/2 {
-				t.Fatalf("200 delays all below %v: not growing toward %v", top, c.MaxBackoff)
+			if p := c.retryPolicy(); p.Min != tc.min || p.Max != tc.max {
+				t.Fatalf("policy %v..%v, want %v..%v", p.Min, p.Max, tc.min, tc.max)
 			}
 		})
+	}
+	crossed := Config{Name: "p", Generation: 1, MinBackoff: time.Second, MaxBackoff: time.Millisecond}
+	if err := crossed.Validate(); err == nil {
+		t.Fatal("Validate accepted MinBackoff above MaxBackoff")
 	}
 }
