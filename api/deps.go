@@ -24,8 +24,9 @@ type Deps struct {
 	// Projections returns the state of each projection and generation for
 	// GET /v1/projections, marshalled as JSON. Nil answers 503.
 	Projections func(ctx context.Context) (any, error)
-	// Metrics writes further metrics in the Prometheus text format after
-	// the server's own on GET /metrics (consumer lag, sink latencies...).
+	// Metrics writes further metrics in the Prometheus text format (with a
+	// MetricWriter) after the server's own on GET /metrics (consumer lag,
+	// sink latencies...).
 	Metrics func(w io.Writer)
 }
 

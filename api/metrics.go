@@ -2,9 +2,7 @@ package api
 
 import (
 	"bufio"
-	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -18,9 +16,7 @@ import (
 // histogram: from a cached read to the longest Prefer: wait.
 var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
-// httpMetrics are the server's own metrics, written in the Prometheus text
-// format (version 0.0.4) by hand: a few counters and one histogram do not
-// need a client library.
+// httpMetrics are the server's own metrics, written with a MetricWriter.
 type httpMetrics struct {
 	inFlight atomic.Int64
 
@@ -102,38 +98,37 @@ func (m *httpMetrics) write(w io.Writer) {
 		return cmpAll(strings.Compare(a.typ, b.typ), strings.Compare(a.result, b.result))
 	})
 
-	fmt.Fprint(w, "# HELP streamview_http_requests_total HTTP requests answered, by method, route and status code.\n")
-	fmt.Fprint(w, "# TYPE streamview_http_requests_total counter\n")
+	mw := NewMetricWriter(w)
+	mw.Family("streamview_http_requests_total", "counter", "HTTP requests answered, by method, route and status code.")
 	for _, k := range reqKeys {
-		fmt.Fprintf(w, "streamview_http_requests_total{%s} %d\n", k.labels(), m.requests[k].count)
+		mw.Uint("streamview_http_requests_total", m.requests[k].count, k.labels()...)
 	}
-	fmt.Fprint(w, "# HELP streamview_http_request_duration_seconds Time to answer an HTTP request, by method, route and status code.\n")
-	fmt.Fprint(w, "# TYPE streamview_http_request_duration_seconds histogram\n")
+	mw.Family("streamview_http_request_duration_seconds", "histogram", "Time to answer an HTTP request, by method, route and status code.")
 	for _, k := range reqKeys {
 		h, l := m.requests[k], k.labels()
 		var cum uint64
 		for i, le := range durationBuckets {
 			cum += h.counts[i]
-			fmt.Fprintf(w, "streamview_http_request_duration_seconds_bucket{%s,le=\"%s\"} %d\n", l, formatFloat(le), cum)
+			mw.Uint("streamview_http_request_duration_seconds_bucket", cum, append(l, Label{"le", formatFloat(le)})...)
 		}
-		fmt.Fprintf(w, "streamview_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %d\n", l, h.count)
-		fmt.Fprintf(w, "streamview_http_request_duration_seconds_sum{%s} %s\n", l, formatFloat(h.sum))
-		fmt.Fprintf(w, "streamview_http_request_duration_seconds_count{%s} %d\n", l, h.count)
+		mw.Uint("streamview_http_request_duration_seconds_bucket", h.count, append(l, Label{"le", "+Inf"})...)
+		mw.Float("streamview_http_request_duration_seconds_sum", h.sum, l...)
+		mw.Uint("streamview_http_request_duration_seconds_count", h.count, l...)
 	}
-	fmt.Fprint(w, "# HELP streamview_api_commands_total Command requests, by command type and result: sent, invalid, replayed, failed.\n")
-	fmt.Fprint(w, "# TYPE streamview_api_commands_total counter\n")
+	mw.Family("streamview_api_commands_total", "counter", "Command requests, by command type and result: sent, invalid, replayed, failed.")
 	for _, k := range cmdKeys {
-		fmt.Fprintf(w, "streamview_api_commands_total{type=\"%s\",result=\"%s\"} %d\n", escapeLabel(k.typ), escapeLabel(k.result), m.commands[k])
+		mw.Uint("streamview_api_commands_total", m.commands[k], Label{"type", k.typ}, Label{"result", k.result})
 	}
 	m.mu.Unlock()
 
-	fmt.Fprint(w, "# HELP streamview_http_requests_in_flight HTTP requests being answered.\n")
-	fmt.Fprint(w, "# TYPE streamview_http_requests_in_flight gauge\n")
-	fmt.Fprintf(w, "streamview_http_requests_in_flight %d\n", m.inFlight.Load())
+	mw.Family("streamview_http_requests_in_flight", "gauge", "HTTP requests being answered.")
+	mw.Int("streamview_http_requests_in_flight", m.inFlight.Load())
 }
 
-func (k requestKey) labels() string {
-	return fmt.Sprintf("method=\"%s\",route=\"%s\",code=\"%d\"", escapeLabel(k.method), escapeLabel(k.route), k.code)
+// labels are the request's labels, with room for one more (le) so that
+// appending it does not touch the shared array.
+func (k requestKey) labels() []Label {
+	return append(make([]Label, 0, 4), Label{"method", k.method}, Label{"route", k.route}, Label{"code", strconv.Itoa(k.code)})
 }
 
 func cmpAll(cs ...int) int {
@@ -143,24 +138,6 @@ func cmpAll(cs ...int) int {
 		}
 	}
 	return 0
-}
-
-// escapeLabel escapes a label value as the text format asks: backslash,
-// double quote and line feed.
-func escapeLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
-}
-
-func formatFloat(f float64) string {
-	switch {
-	case math.IsInf(f, +1):
-		return "+Inf"
-	case math.IsInf(f, -1):
-		return "-Inf"
-	case math.IsNaN(f):
-		return "NaN"
-	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
 // serveMetrics answers GET /metrics: the server's metrics, then those of

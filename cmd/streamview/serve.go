@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -302,20 +303,21 @@ func readiness(st stack) []api.Check {
 }
 
 func writeProcessorMetrics(w io.Writer, procs []*processors.Processor) {
+	mw := api.NewMetricWriter(w)
 	for _, m := range []struct{ name, help string }{
 		{"streamview_projection_records_total", "Records consumed and committed by a projection generation."},
 		{"streamview_projection_applied_total", "Events applied to a projection's store."},
 		{"streamview_projection_dead_lettered_total", "Records sent to a projection's dead-letter topic."},
 		{"streamview_projection_retries_total", "Failed sink attempts that were retried."},
 	} {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", m.name, m.help, m.name)
+		mw.Family(m.name, "counter", m.help)
 		for _, p := range procs {
 			s, cfg := p.Stats(), p.Config()
 			v := map[string]int64{
 				"streamview_projection_records_total": s.Records, "streamview_projection_applied_total": s.Applied,
 				"streamview_projection_dead_lettered_total": s.DeadLettered, "streamview_projection_retries_total": s.Retries,
 			}[m.name]
-			fmt.Fprintf(w, "%s{projection=%q,generation=\"%d\"} %d\n", m.name, cfg.Name, cfg.Generation, v)
+			mw.Int(m.name, v, api.Label{Name: "projection", Value: cfg.Name}, api.Label{Name: "generation", Value: strconv.Itoa(cfg.Generation)})
 		}
 	}
 }
