@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/internal/thousands"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
@@ -109,7 +110,7 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 		return rep, err
 	}
 
-	fmt.Fprintf(out, "bench %s: generating %s events of %s products\n", sink.Name(), count(cfg.Events), count(cfg.Products))
+	fmt.Fprintf(out, "bench %s: generating %s events of %s products\n", sink.Name(), thousands.Format(cfg.Events), thousands.Format(cfg.Products))
 	d.Events = eventgen.Stream(eventgen.Options{Products: cfg.Products, Events: cfg.Events, Seed: cfg.Seed})
 	d.Records, d.Products = len(d.Events), distinct(d.Events)
 	rep.Events, rep.Products = len(d.Events), d.Products

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/streamview/streamview/internal/thousands"
 )
 
 // progressEvery is how often a long step prints where it is.
@@ -48,7 +50,7 @@ func (m *meter) set(n int64) { m.done.Store(n) }
 func (m *meter) print() {
 	n := m.done.Load()
 	rate := float64(n) / time.Since(m.start).Seconds()
-	fmt.Fprintf(m.out, "%-12s %s/%s %s (%s/s)\n", m.step, count(int(n)), count(m.total), m.unit, count(int(rate)))
+	fmt.Fprintf(m.out, "%-12s %s/%s %s (%s/s)\n", m.step, thousands.Format(int(n)), thousands.Format(m.total), m.unit, thousands.Format(int(rate)))
 }
 
 // finish stops the meter and prints a last line.

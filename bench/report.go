@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/streamview/streamview/internal/thousands"
 )
 
 // Target is the share of the smaller raw figure that the Redis projection
@@ -112,10 +113,10 @@ func (r Report) MarshalJSON() ([]byte, error) {
 func (r Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s events of %s products, batch %d, topic %s\n\n",
-		count(r.Events), count(r.Products), r.Batch, r.Topic)
+		thousands.Format(r.Events), thousands.Format(r.Products), r.Batch, r.Topic)
 	rows := [][]string{{"step", "count", "", "seconds", "per second", ""}}
 	for _, f := range []Figure{r.Consume, r.Raw, r.Projection} {
-		rows = append(rows, []string{f.Label, count(f.Count), f.Unit, fmt.Sprintf("%.2f", f.Elapsed.Seconds()), count(int(f.Rate())), f.Unit + "/s"})
+		rows = append(rows, []string{f.Label, thousands.Format(f.Count), f.Unit, fmt.Sprintf("%.2f", f.Elapsed.Seconds()), thousands.Format(int(f.Rate())), f.Unit + "/s"})
 	}
 	// Labels and units left, numbers right.
 	width := make([]int, len(rows[0]))
@@ -138,25 +139,7 @@ func (r Report) WriteTable(w io.Writer) error {
 			r.InApply.Seconds(), 100*r.InApply.Seconds()/r.Projection.Elapsed.Seconds(), (r.Projection.Elapsed - r.InApply).Seconds())
 	}
 	fmt.Fprintf(&b, "stored %s of %s products; %d dead-lettered; %d sink attempts retried; data set produced at %s events/s (not a limit)\n",
-		count(r.Stored), count(r.Products), r.DeadLettered, r.Retries, count(int(r.Produce.Rate())))
+		thousands.Format(r.Stored), thousands.Format(r.Products), r.DeadLettered, r.Retries, thousands.Format(int(r.Produce.Rate())))
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// count formats n with thousands separators.
-func count(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }

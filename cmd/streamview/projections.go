@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/thousands"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/processors/rebuild"
@@ -214,7 +215,7 @@ func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool) er
 	for _, r := range rs {
 		rate := "-"
 		if rates || r.RatePerSec > 0 {
-			rate = rebuild.Count(int64(r.RatePerSec + 0.5))
+			rate = thousands.Format(int64(r.RatePerSec + 0.5))
 		}
 		var parts []string
 		for _, p := range r.Partitions {
@@ -222,13 +223,13 @@ func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool) er
 		}
 		build := ""
 		if b := r.Build; b != nil {
-			build = fmt.Sprintf("%d%% of %s records, replaces g%d", b.Percent, rebuild.Count(b.Total), b.Replaces)
+			build = fmt.Sprintf("%d%% of %s records, replaces g%d", b.Percent, thousands.Format(b.Total), b.Replaces)
 			if b.LeftSec > 0 {
 				build += fmt.Sprintf(", %v left", time.Duration(b.LeftSec*float64(time.Second)).Round(time.Second))
 			}
 		}
 		fmt.Fprintf(tw, "%s\tg%d\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", r.Projection, r.Generation, r.State, r.Consumers,
-			rebuild.Count(r.Lag), rate, r.DeadLettered, strings.Join(parts, " "), build)
+			thousands.Format(r.Lag), rate, r.DeadLettered, strings.Join(parts, " "), build)
 	}
 	if len(rs) == 0 {
 		fmt.Fprintln(tw, "(no projection has a live generation yet: the projector's first start makes generation 1)")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/thousands"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/processors/rebuild"
@@ -121,9 +122,9 @@ func printRebuild(w io.Writer, r rebuild.Result, cfg rebuild.Config) {
 		if r.Resumed {
 			how = "continued an interrupted build:"
 		}
-		fmt.Fprintf(w, "  %s %s records in %v (%s records/s)\n", how, rebuild.Count(r.Records), r.Build.Round(time.Millisecond), rebuild.Count(int64(r.Rate()+0.5)))
+		fmt.Fprintf(w, "  %s %s records in %v (%s records/s)\n", how, thousands.Format(r.Records), r.Build.Round(time.Millisecond), thousands.Format(int64(r.Rate()+0.5)))
 		fmt.Fprintf(w, "  checked: %s documents, as many as the log makes (generation %d had %s)\n",
-			rebuild.Count(r.Documents), r.From, rebuild.Count(r.LiveDocuments))
+			thousands.Format(r.Documents), r.From, thousands.Format(r.LiveDocuments))
 	}
 	group := processors.GroupName(name, r.From)
 	switch {

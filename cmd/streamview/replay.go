@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/streamview/streamview/internal/thousands"
 	"github.com/streamview/streamview/processors/rebuild"
 )
 
@@ -70,6 +71,6 @@ func printReplay(w io.Writer, r rebuild.ReplayResult) {
 	}
 	fmt.Fprintf(w, "replay %s: generation %d (group %s)%s\n", r.Projection, r.Generation, r.Group, would("", " (dry run: nothing changed)"))
 	fmt.Fprintf(w, "  %s offsets to the start of %s: %s\n", would("reset", "would reset"), r.Topic, strings.Join(offs, " "))
-	fmt.Fprintf(w, "  %s %s documents\n", would("removed", "would remove"), rebuild.Count(r.Documents))
-	fmt.Fprintf(w, "  the next projector start reads %s records to rebuild it (`streamview serve --roles projector`)\n", rebuild.Count(r.Records))
+	fmt.Fprintf(w, "  %s %s documents\n", would("removed", "would remove"), thousands.Format(r.Documents))
+	fmt.Fprintf(w, "  the next projector start reads %s records to rebuild it (`streamview serve --roles projector`)\n", thousands.Format(r.Records))
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/internal/thousands"
 	"github.com/streamview/streamview/processors/rebuild"
 	"github.com/streamview/streamview/sinks/redisview/storetest"
 )
@@ -27,7 +28,7 @@ func BenchmarkRebuild(b *testing.B) {
 	start := time.Now()
 	events := eventgen.Stream(eventgen.Options{Products: n / 10, Events: n, Seed: 42, Discontinue: true})
 	w.publish(b, events)
-	b.Logf("published %s events of %s products in %v", rebuild.Count(int64(n)), rebuild.Count(int64(n/10)), time.Since(start).Round(time.Millisecond))
+	b.Logf("published %s events of %s products in %v", thousands.Format(int64(n)), thousands.Format(int64(n/10)), time.Since(start).Round(time.Millisecond))
 	events = nil
 
 	vt, store, vctl := views(b, rc)
@@ -56,8 +57,8 @@ func BenchmarkRebuild(b *testing.B) {
 				b.ReportMetric(res.Rate(), "records/s")
 				b.ReportMetric(float64(res.Records)/res.Elapsed.Seconds(), "records/s-all")
 				b.Logf("%s: %s records in %v (%s records/s); checked %s documents; g%d live after %v in all",
-					c.name, rebuild.Count(res.Records), res.Build.Round(time.Millisecond), rebuild.Count(int64(res.Rate())),
-					rebuild.Count(res.Documents), res.To, res.Elapsed.Round(time.Millisecond))
+					c.name, thousands.Format(res.Records), res.Build.Round(time.Millisecond), thousands.Format(int64(res.Rate())),
+					thousands.Format(res.Documents), res.To, res.Elapsed.Round(time.Millisecond))
 			}
 		})
 	}

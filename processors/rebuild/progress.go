@@ -2,9 +2,10 @@ package rebuild
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/streamview/streamview/internal/thousands"
 )
 
 // Progress is a snapshot of a rebuild, given to Config.Progress.
@@ -33,32 +34,14 @@ func (p Progress) String() string {
 	if p.Total == 0 {
 		return b.String()
 	}
-	fmt.Fprintf(&b, ": %s/%s records", Count(p.Done), Count(p.Total))
+	fmt.Fprintf(&b, ": %s/%s records", thousands.Format(p.Done), thousands.Format(p.Total))
 	fmt.Fprintf(&b, " (%d%%)", 100*p.Done/p.Total)
-	fmt.Fprintf(&b, ", %s records/s", Count(int64(p.Rate+0.5)))
+	fmt.Fprintf(&b, ", %s records/s", thousands.Format(int64(p.Rate+0.5)))
 	switch {
 	case p.Lag == 0:
 		b.WriteString(", caught up")
 	case p.Left >= 0:
 		fmt.Fprintf(&b, ", %s left", p.Left.Round(time.Second))
-	}
-	return b.String()
-}
-
-// Count writes n with thousands separators: 1,000,000.
-func Count(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
 	}
 	return b.String()
 }

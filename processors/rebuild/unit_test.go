@@ -33,14 +33,6 @@ func TestProgressString(t *testing.T) {
 	}
 }
 
-func TestCount(t *testing.T) {
-	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -45000: "-45,000"} {
-		if got := rebuild.Count(n); got != want {
-			t.Errorf("Count(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 func TestConfigValidate(t *testing.T) {
 	if err := (rebuild.Config{Brokers: []string{"x"}}).Validate(); err != nil {
 		t.Fatalf("minimal config: %v", err)
