@@ -9,6 +9,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 
+	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/sinks/esindex"
 )
@@ -64,9 +65,6 @@ func ensureSearchLive(ctx context.Context, ix *esindex.Index) (int, error) {
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return 0, fmt.Errorf("elasticsearch: no live search generation: %w (is Elasticsearch up?)", err)
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
+		backoff.Sleep(ctx, time.Second)
 	}
 }

@@ -114,10 +114,8 @@ func (d *Decider) checkTopics(ctx context.Context) error {
 		if err == nil || errors.Is(err, ErrNotCopartitioned) || time.Now().After(deadline) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
+		if !backoff.Sleep(ctx, 250*time.Millisecond) {
 			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }
