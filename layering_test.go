@@ -35,8 +35,8 @@ var contractSuites = []string{"processors/productview/storetest", "processors/pr
 
 // leaves import nothing of this module beyond what is listed.
 var leaves = map[string][]string{
-	"schemas":          nil,
-	"topics":           nil,
+	"schemas":            nil,
+	"topics":             nil,
 	"processors/batch":   nil,
 	"internal/backoff":   nil,
 	"internal/thousands": nil,
