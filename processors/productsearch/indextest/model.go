@@ -1,7 +1,6 @@
 package indextest
 
 import (
-	"cmp"
 	"slices"
 	"strings"
 	"unicode"
@@ -102,26 +101,13 @@ func (m *Model) Search(q productsearch.Query) ([]productsearch.Doc, productsearc
 	slices.SortFunc(hits, func(a, b productsearch.Doc) int { return productsearch.Compare(q.Sort, a, b) })
 
 	f := productsearch.Facets{Price: productsearch.PriceBands(m.Currency)}
-	type acc struct {
-		count  int64
-		labels map[string]int64
-	}
-	cats, brands := map[string]*acc{}, map[string]*acc{}
-	count := func(into map[string]*acc, value, label string) {
-		a := into[value]
-		if a == nil {
-			a = &acc{labels: map[string]int64{}}
-			into[value] = a
-		}
-		a.count++
-		a.labels[label]++
-	}
+	var cats, brands productsearch.TermFacet
 	for _, d := range m.Docs {
 		if m.matches(q, words, d, facetCategory) {
-			count(cats, d.CategoryID, d.CategoryName)
+			cats.Add(d.CategoryID, d.CategoryName, 1)
 		}
 		if m.matches(q, words, d, facetBrand) {
-			count(brands, d.BrandID, d.BrandName)
+			brands.Add(d.BrandID, d.BrandName, 1)
 		}
 		if m.matches(q, words, d, facetPrice) {
 			for i := range f.Price {
@@ -131,26 +117,7 @@ func (m *Model) Search(q productsearch.Query) ([]productsearch.Doc, productsearc
 			}
 		}
 	}
-	buckets := func(in map[string]*acc) []productsearch.Bucket {
-		out := []productsearch.Bucket{}
-		for v, a := range in {
-			label, best := "", int64(-1)
-			for l, n := range a.labels {
-				if n > best || (n == best && l < label) {
-					label, best = l, n
-				}
-			}
-			out = append(out, productsearch.Bucket{Value: v, Label: label, Count: a.count})
-		}
-		slices.SortFunc(out, func(a, b productsearch.Bucket) int {
-			if c := cmp.Compare(b.Count, a.Count); c != 0 {
-				return c
-			}
-			return strings.Compare(a.Value, b.Value)
-		})
-		return out[:min(len(out), productsearch.MaxFacetValues)]
-	}
-	f.Category, f.Brand = buckets(cats), buckets(brands)
+	f.Category, f.Brand = cats.Buckets(), brands.Buckets()
 	return hits, f
 }
 
