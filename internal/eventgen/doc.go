@@ -11,6 +11,7 @@
 // category renames, skewed brands and prices at the facet edges exercise a
 // search index (the productsearch contract suite's fixed catalogue).
 //
-// It owns no fixture files and no reference folds; callers fold with what
-// they test against.
+// It also owns the JSON Lines form of event fixture files (WriteJSONL,
+// ReadJSONL), which keeps timestamps at full precision. It owns no fixture
+// file and no reference fold; callers fold with what they test against.
 package eventgen

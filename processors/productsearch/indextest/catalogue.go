@@ -25,7 +25,7 @@ const (
 var catalogueJSONL []byte
 
 var catalogue = sync.OnceValues(func() ([]schemas.Event, error) {
-	return ReadEvents(bytes.NewReader(catalogueJSONL))
+	return eventgen.ReadJSONL(bytes.NewReader(catalogueJSONL))
 })
 
 // Catalogue returns the events of the fixed test catalogue in log order:
