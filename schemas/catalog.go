@@ -31,6 +31,16 @@ var (
 	}
 )
 
+// NewEventData returns a new, empty payload of event type typ; false for a
+// type schemas does not know.
+func NewEventData(typ string) (EventData, bool) {
+	newData, ok := eventTypes[typ]
+	if !ok {
+		return nil, false
+	}
+	return newData(), true
+}
+
 // TypeCommandResult is the type name of CommandResult, for SchemaFor.
 const TypeCommandResult = "CommandResult"
 

@@ -12,6 +12,10 @@
 // specification (see Fingerprint), not goavro's own, so that other Avro
 // implementations resolve them.
 //
+// It also owns the one reading of the product details an event carries,
+// which every fold shares: ProductCreated sets them all, and
+// ProductDetailsUpdated changes the non-nil ones (EachChange, ApplyTo).
+//
 // It does not own transport (see producers and processors) nor business
 // rules (see producers/product); Validate methods here check only what a
 // value must satisfy to be a well-formed message.

@@ -62,26 +62,15 @@ func Fold(d Doc, e schemas.Event) Doc {
 		if p == nil {
 			break
 		}
-		d.Name, d.Description = p.Name, p.Description
+		p.ApplyTo(d.details())
 		d.Price, d.Currency = p.Price.Amount, p.Price.Currency
-		d.CategoryID, d.CategoryName = p.CategoryID, p.CategoryName
-		d.BrandID, d.BrandName = p.BrandID, p.BrandName
-		d.Tags = cloneTags(p.Tags)
 		d.Stock = p.Stock
 		d.CreatedAt = ts
 	case *schemas.ProductDetailsUpdated:
 		if p == nil {
 			break
 		}
-		setIf(&d.Name, p.Name)
-		setIf(&d.Description, p.Description)
-		setIf(&d.CategoryID, p.CategoryID)
-		setIf(&d.CategoryName, p.CategoryName)
-		setIf(&d.BrandID, p.BrandID)
-		setIf(&d.BrandName, p.BrandName)
-		if p.Tags != nil {
-			d.Tags = cloneTags(p.Tags)
-		}
+		p.ApplyTo(d.details())
 	case *schemas.ProductPriceChanged:
 		if p != nil {
 			d.Price, d.Currency = p.NewPrice.Amount, p.NewPrice.Currency
@@ -143,14 +132,11 @@ func (d Doc) Hit() Hit {
 	}
 }
 
-func setIf(dst *string, v *string) {
-	if v != nil {
-		*dst = *v
-	}
-}
-
-func cloneTags(l []string) []string {
-	return append(make([]string, 0, len(l)), l...)
+// details points at d's product details, for the events that set them;
+// a search document keeps no image URLs.
+func (d *Doc) details() schemas.ProductDetailFields {
+	return schemas.ProductDetailFields{Name: &d.Name, Description: &d.Description, CategoryID: &d.CategoryID, CategoryName: &d.CategoryName,
+		BrandID: &d.BrandID, BrandName: &d.BrandName, Tags: &d.Tags}
 }
 
 // SameStored reports whether a and b store alike (their JSON forms match),

@@ -36,6 +36,14 @@ const (
 	fieldRatingSum     = "ratingSum"
 )
 
+// detailFields are the stored fields of the product details.
+var detailFields = [...]string{
+	schemas.DetailName: fieldName, schemas.DetailDescription: fieldDescription,
+	schemas.DetailCategoryID: fieldCategoryID, schemas.DetailCategoryName: fieldCategoryName,
+	schemas.DetailBrandID: fieldBrandID, schemas.DetailBrandName: fieldBrandName,
+	schemas.DetailTags: fieldTags, schemas.DetailImageURLs: fieldImageURLs,
+}
+
 // Change is what event e does to its product's stored view: fields to set and
 // counters to increment, at e's version. It is pure; the store applies it
 // only when e.Version is newer than the view's version.
@@ -48,11 +56,6 @@ func Change(e schemas.Event) (redisview.Change, error) {
 	// event a projection applies.
 	fields := func(n int) { c.Set = make([]redisview.Field, 0, n+1) } // +1: updatedAt
 	set := func(name, value string) { c.Set = append(c.Set, redisview.Field{Name: name, Value: value}) }
-	setIf := func(name string, value *string) {
-		if value != nil {
-			set(name, *value)
-		}
-	}
 	missing := func() error { return fmt.Errorf("%w: %s without payload", ErrInvalidEvent, e.Type()) }
 
 	switch d := e.Data.(type) {
@@ -78,18 +81,12 @@ func Change(e schemas.Event) (redisview.Change, error) {
 			return redisview.Change{}, missing()
 		}
 		fields(8)
-		setIf(fieldName, d.Name)
-		setIf(fieldDescription, d.Description)
-		setIf(fieldCategoryID, d.CategoryID)
-		setIf(fieldCategoryName, d.CategoryName)
-		setIf(fieldBrandID, d.BrandID)
-		setIf(fieldBrandName, d.BrandName)
-		if d.Tags != nil {
-			set(fieldTags, jsonList(d.Tags))
-		}
-		if d.ImageURLs != nil {
-			set(fieldImageURLs, jsonList(d.ImageURLs))
-		}
+		d.EachChange(func(detail schemas.ProductDetail, text string, list []string) {
+			if detail == schemas.DetailTags || detail == schemas.DetailImageURLs {
+				text = jsonList(list)
+			}
+			set(detailFields[detail], text)
+		})
 	case *schemas.ProductPriceChanged:
 		if d == nil {
 			return redisview.Change{}, missing()

@@ -10,10 +10,10 @@ import (
 	"reflect"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/redisview/storetest"
@@ -36,7 +36,14 @@ func TestConvergence(t *testing.T) {
 	}
 	t.Logf("seed %d (rerun with -seed=%d)", seed, seed)
 	const products, partitions = 250, 6
-	stream := randomStream(rand.New(rand.NewPCG(seed, 0)), products)
+	// Long lives (10 to 38 events a product), details updates that change
+	// several fields and lists with words JSON escapes, a third of the
+	// products discontinued.
+	stream := eventgen.Stream(eventgen.Options{
+		Products: products, Seed: seed, Updates: eventgen.Range{Min: 9, Max: 37},
+		Mix:         eventgen.Mix{Price: 15, Stock: 25, Review: 45, Details: 15},
+		ManyDetails: true, Discontinue: true, DiscontinueOneIn: 3,
+	})
 	if len(stream) < 5000 {
 		t.Fatalf("stream has %d events, want >= 5000", len(stream))
 	}
@@ -207,100 +214,4 @@ func checkViews(t *testing.T, r *productview.Reader, gen int, want map[string]pr
 			}
 		}
 	}
-}
-
-// randomStream makes a valid event stream: per product, versions 1, 2, 3 …
-// starting with ProductCreated and, for some, ending with ProductDiscontinued;
-// products interleaved at random.
-func randomStream(rng *rand.Rand, products int) []schemas.Event {
-	words := []string{"steel", "oak", "led", "kids", "eco", "sale", "new", "café", "<b>"}
-	pick := func(max int) []string {
-		l := []string{}
-		for range rng.IntN(max + 1) {
-			l = append(l, words[rng.IntN(len(words))])
-		}
-		return l
-	}
-	money := func() schemas.Money { return schemas.Money{Amount: 1 + rng.Int64N(100_000), Currency: "EUR"} }
-
-	perProduct := make([][]schemas.EventData, products)
-	for i := range perProduct {
-		n := 10 + rng.IntN(29)
-		evs := []schemas.EventData{&schemas.ProductCreated{
-			Name: fmt.Sprintf("Product %d", i), Description: fmt.Sprintf("about %d", rng.IntN(1000)),
-			Price:      money(),
-			CategoryID: fmt.Sprintf("c-%d", rng.IntN(5)), CategoryName: fmt.Sprintf("Category %d", rng.IntN(5)),
-			BrandID: fmt.Sprintf("b-%d", rng.IntN(5)), BrandName: fmt.Sprintf("Brand %d", rng.IntN(5)),
-			Tags: pick(3), ImageURLs: pick(2), Stock: rng.Int64N(21),
-		}}
-		stock := int64(0)
-		for len(evs) < n {
-			switch r := rng.IntN(100); {
-			case r < 15:
-				d := &schemas.ProductDetailsUpdated{}
-				if rng.IntN(2) == 0 {
-					d.Name = ptr(fmt.Sprintf("Product %d v%d", i, len(evs)))
-				}
-				if rng.IntN(3) == 0 {
-					d.Description = ptr(fmt.Sprintf("text %d", rng.IntN(1000)))
-				}
-				if rng.IntN(3) == 0 {
-					d.Tags = pick(3)
-				}
-				if rng.IntN(5) == 0 {
-					d.ImageURLs = pick(2)
-				}
-				if rng.IntN(5) == 0 {
-					c := rng.IntN(9)
-					d.CategoryID, d.CategoryName = ptr(fmt.Sprintf("c-%d", c)), ptr(fmt.Sprintf("Category %d", c))
-				}
-				if rng.IntN(5) == 0 {
-					b := rng.IntN(9)
-					d.BrandID, d.BrandName = ptr(fmt.Sprintf("b-%d", b)), ptr(fmt.Sprintf("Brand %d", b))
-				}
-				evs = append(evs, d)
-			case r < 30:
-				evs = append(evs, &schemas.ProductPriceChanged{OldPrice: money(), NewPrice: money()})
-			case r < 55:
-				q := rng.Int64N(31)
-				evs = append(evs, &schemas.ProductStockChanged{OldQuantity: stock, Quantity: q})
-				stock = q
-			default:
-				evs = append(evs, &schemas.ProductReviewAdded{
-					ReviewID: fmt.Sprintf("r-%d-%d", i, len(evs)), Rating: int32(1 + rng.IntN(5)), UserID: "u",
-				})
-			}
-		}
-		if rng.IntN(3) == 0 {
-			evs = append(evs, &schemas.ProductDiscontinued{Reason: "gone"})
-		}
-		perProduct[i] = evs
-	}
-
-	base := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	var stream []schemas.Event
-	next := make([]int, products)
-	open := make([]int, products)
-	for i := range open {
-		open[i] = i
-	}
-	for len(open) > 0 {
-		k := rng.IntN(len(open))
-		i := open[k]
-		v := next[i]
-		next[i]++
-		stream = append(stream, schemas.Event{
-			ID:            fmt.Sprintf("e-%d-%d", i, v+1),
-			AggregateType: schemas.AggregateProduct,
-			AggregateID:   fmt.Sprintf("%08x-0000-4000-8000-%012d", i, i),
-			Version:       int64(v + 1),
-			Timestamp:     base.Add(time.Duration(len(stream)) * 1234567 * time.Nanosecond),
-			Data:          perProduct[i][v],
-		})
-		if next[i] == len(perProduct[i]) {
-			open[k] = open[len(open)-1]
-			open = open[:len(open)-1]
-		}
-	}
-	return stream
 }

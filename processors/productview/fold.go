@@ -1,16 +1,14 @@
 package productview
 
-import (
-	"slices"
-
-	"github.com/streamview/streamview/schemas"
-)
+import "github.com/streamview/streamview/schemas"
 
 // Fold is the reference semantics of the view: v after event e. It follows
 // the store's rule: an event whose version is not newer than v.Version is a
 // duplicate and leaves v as it is; so does an event that Change refuses
 // (ErrInvalidEvent). Fold is written apart from Change on purpose: tests compare what the
 // store builds from Changes with what Fold builds, so one checks the other.
+// Both read the product details through schemas (ApplyTo, EachChange),
+// whose own tests check that reading.
 func Fold(v View, e schemas.Event) View {
 	if e.Version <= v.Version || e.AggregateID == "" {
 		return v
@@ -20,29 +18,15 @@ func Fold(v View, e schemas.Event) View {
 		if d == nil {
 			return v
 		}
-		v.Name, v.Description = d.Name, d.Description
+		d.ApplyTo(v.details())
 		v.Price = PriceOf(d.Price)
-		v.CategoryID, v.CategoryName = d.CategoryID, d.CategoryName
-		v.BrandID, v.BrandName = d.BrandID, d.BrandName
-		v.Tags, v.ImageURLs = slices.Clone(d.Tags), slices.Clone(d.ImageURLs)
 		v.Stock = d.Stock
 		v.CreatedAt = FormatTime(e.Timestamp)
 	case *schemas.ProductDetailsUpdated:
 		if d == nil {
 			return v
 		}
-		setIf(&v.Name, d.Name)
-		setIf(&v.Description, d.Description)
-		setIf(&v.CategoryID, d.CategoryID)
-		setIf(&v.CategoryName, d.CategoryName)
-		setIf(&v.BrandID, d.BrandID)
-		setIf(&v.BrandName, d.BrandName)
-		if d.Tags != nil {
-			v.Tags = slices.Clone(d.Tags)
-		}
-		if d.ImageURLs != nil {
-			v.ImageURLs = slices.Clone(d.ImageURLs)
-		}
+		d.ApplyTo(v.details())
 	case *schemas.ProductPriceChanged:
 		if d == nil {
 			return v
@@ -74,8 +58,8 @@ func Fold(v View, e schemas.Event) View {
 	return v
 }
 
-func setIf(dst *string, src *string) {
-	if src != nil {
-		*dst = *src
-	}
+// details points at v's product details, for the events that set them.
+func (v *View) details() schemas.ProductDetailFields {
+	return schemas.ProductDetailFields{Name: &v.Name, Description: &v.Description, CategoryID: &v.CategoryID, CategoryName: &v.CategoryName,
+		BrandID: &v.BrandID, BrandName: &v.BrandName, Tags: &v.Tags, ImageURLs: &v.ImageURLs}
 }

@@ -226,42 +226,22 @@ func (l *loader) steadiness() (maxGap time.Duration, minPerSec, maxPerSec int) {
 }
 
 // hotTail continues initial with n events on a few products that are not
-// discontinued, round robin: each of them changes every few milliseconds
-// under load. It returns their IDs and the events.
+// discontinued: stock changes and reviews, so that each of them changes
+// every few milliseconds under load. It returns their IDs and the events.
 func hotTail(initial []schemas.Event, products, n int) ([]string, []schemas.Event) {
 	views := foldViews(initial)
-	last := initial[len(initial)-1].Timestamp
 	var hot []string
+	var cont []eventgen.Continued
 	for _, id := range slices.Sorted(maps.Keys(views)) {
-		if !views[id].Discontinued && len(hot) < products {
+		if v := views[id]; !v.Discontinued && len(hot) < products {
 			hot = append(hot, id)
+			cont = append(cont, eventgen.Continued{ID: id, Version: v.Version, Stock: v.Stock})
 		}
 	}
-	r := rand.New(rand.NewPCG(3, 4))
-	version := map[string]int64{}
-	stock := map[string]int64{}
-	for _, id := range hot {
-		version[id], stock[id] = views[id].Version, views[id].Stock
-	}
-	out := make([]schemas.Event, 0, n)
-	for i := range n {
-		id := hot[i%len(hot)]
-		version[id]++
-		e := schemas.Event{
-			ID: eventgen.UUID(r), AggregateType: schemas.AggregateProduct, AggregateID: id, Version: version[id],
-			Timestamp: last.Add(time.Duration(i+1) * time.Millisecond),
-			Metadata:  schemas.Metadata{CorrelationID: eventgen.UUID(r), CausationID: eventgen.UUID(r), UserID: "load"},
-		}
-		if i%2 == 0 {
-			q := int64(r.IntN(100))
-			e.Data = &schemas.ProductStockChanged{OldQuantity: stock[id], Quantity: q}
-			stock[id] = q
-		} else {
-			e.Data = &schemas.ProductReviewAdded{ReviewID: eventgen.UUID(r), Rating: int32(1 + r.IntN(5)), UserID: "load"}
-		}
-		out = append(out, e)
-	}
-	return hot, out
+	return hot, eventgen.Stream(eventgen.Options{
+		Continue: cont, Events: n, Seed: 3, Start: initial[len(initial)-1].Timestamp,
+		Mix: eventgen.Mix{Stock: 1, Review: 1},
+	})
 }
 
 // slowTarget delays every write of the generations it builds.

@@ -37,30 +37,16 @@ func Evolve(s State, e schemas.Event) State {
 			break
 		}
 		s.Exists = true
-		s.Name = d.Name
-		s.Description = d.Description
+		d.ApplyTo(s.details())
 		s.Price = d.Price
-		s.CategoryID, s.CategoryName = d.CategoryID, d.CategoryName
-		s.BrandID, s.BrandName = d.BrandID, d.BrandName
-		s.Tags = cloneList(d.Tags)
-		s.ImageURLs = cloneList(d.ImageURLs)
 		s.Stock = d.Stock
+		s.emptyListsNil()
 	case *schemas.ProductDetailsUpdated:
 		if d == nil {
 			break
 		}
-		setIf(&s.Name, d.Name)
-		setIf(&s.Description, d.Description)
-		setIf(&s.CategoryID, d.CategoryID)
-		setIf(&s.CategoryName, d.CategoryName)
-		setIf(&s.BrandID, d.BrandID)
-		setIf(&s.BrandName, d.BrandName)
-		if d.Tags != nil {
-			s.Tags = cloneList(d.Tags)
-		}
-		if d.ImageURLs != nil {
-			s.ImageURLs = cloneList(d.ImageURLs)
-		}
+		d.ApplyTo(s.details())
+		s.emptyListsNil()
 	case *schemas.ProductPriceChanged:
 		if d != nil {
 			s.Price = d.NewPrice
@@ -78,16 +64,18 @@ func Evolve(s State, e schemas.Event) State {
 	return s
 }
 
-func setIf(dst *string, v *string) {
-	if v != nil {
-		*dst = *v
-	}
+// details points at s's product details, for the events that set them.
+func (s *State) details() schemas.ProductDetailFields {
+	return schemas.ProductDetailFields{Name: &s.Name, Description: &s.Description, CategoryID: &s.CategoryID, CategoryName: &s.CategoryName,
+		BrandID: &s.BrandID, BrandName: &s.BrandName, Tags: &s.Tags, ImageURLs: &s.ImageURLs}
 }
 
-// cloneList copies l, turning an empty list into nil.
-func cloneList(l []string) []string {
-	if len(l) == 0 {
-		return nil
+// emptyListsNil turns empty lists into nil (see State).
+func (s *State) emptyListsNil() {
+	if len(s.Tags) == 0 {
+		s.Tags = nil
 	}
-	return append([]string(nil), l...)
+	if len(s.ImageURLs) == 0 {
+		s.ImageURLs = nil
+	}
 }

@@ -1,14 +1,12 @@
 package bleveindex
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search"
@@ -387,45 +385,16 @@ func facets(f *productsearch.Facets, res search.FacetResults) {
 	}
 }
 
-// termBuckets turns the counts of [id, name] pairs into buckets: per ID the
-// sum, labelled by the name most of its products carry (ties: the
-// smallest); the largest MaxFacetValues counts, ties by ID.
+// termBuckets turns the counts of [id, name] pairs into buckets
+// (productsearch.TermFacet).
 func termBuckets(r *search.FacetResult) []productsearch.Bucket {
-	type acc struct {
-		count  int64
-		labels map[string]int64
-	}
-	byID := map[string]*acc{}
+	var f productsearch.TermFacet
 	for _, t := range r.Terms.Terms() {
-		id, name, ok := parsePair(t.Term)
-		if !ok {
-			continue
+		if id, name, ok := parsePair(t.Term); ok {
+			f.Add(id, name, int64(t.Count))
 		}
-		a := byID[id]
-		if a == nil {
-			a = &acc{labels: map[string]int64{}}
-			byID[id] = a
-		}
-		a.count += int64(t.Count)
-		a.labels[name] += int64(t.Count)
 	}
-	out := make([]productsearch.Bucket, 0, len(byID))
-	for id, a := range byID {
-		label, best := "", int64(-1)
-		for l, n := range a.labels {
-			if n > best || (n == best && l < label) {
-				label, best = l, n
-			}
-		}
-		out = append(out, productsearch.Bucket{Value: id, Label: label, Count: a.count})
-	}
-	slices.SortFunc(out, func(a, b productsearch.Bucket) int {
-		if c := cmp.Compare(b.Count, a.Count); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Value, b.Value)
-	})
-	return out[:min(len(out), productsearch.MaxFacetValues)]
+	return f.Buckets()
 }
 
 func toFloat(p *int64) *float64 {

@@ -5,13 +5,15 @@ import (
 	"flag"
 	"os"
 	"testing"
+
+	"github.com/streamview/streamview/internal/eventgen"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/catalogue.jsonl from Generate")
 
 func TestCatalogueGolden(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteEvents(&b, Generate(CatalogueSeed, CatalogueProducts, CatalogueMaxUpdates)); err != nil {
+	if err := eventgen.WriteJSONL(&b, Generate(CatalogueSeed, CatalogueProducts, CatalogueMaxUpdates)); err != nil {
 		t.Fatal(err)
 	}
 	if *update {
@@ -47,7 +49,7 @@ func TestCatalogueShape(t *testing.T) {
 	if discontinued == 0 || outOfStock == 0 || reviewed == 0 {
 		t.Fatal("the catalogue lacks discontinued, out-of-stock or reviewed products")
 	}
-	// Round trip: what ReadEvents gives folds to what Generate folds to.
+	// Round trip: what eventgen.ReadJSONL gives folds to what Generate folds to.
 	direct := NewModel(Currency, Generate(CatalogueSeed, CatalogueProducts, CatalogueMaxUpdates))
 	for id, d := range direct.Docs {
 		if got := m.Docs[id]; !EqualDocs(got, d) {

@@ -1,7 +1,8 @@
 // Package indextest is the contract of productsearch.Index: one suite that
 // every search index implementation (Elasticsearch, the embedded index)
 // passes, with the fixed test catalogue it runs on and the brute-force model
-// it checks against.
+// it checks against. The model folds events with its own fold, not with
+// productsearch.Fold, so that it can catch a bug there.
 //
 // An implementation's test calls Run with a constructor of empty indexes:
 //

@@ -1,9 +1,10 @@
 package indextest
 
 import (
-	"cmp"
+	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/streamview/streamview/processors/productsearch"
@@ -12,6 +13,13 @@ import (
 
 // Model is the brute-force reference index: every document in a map,
 // every search a scan. The suite checks implementations against it.
+//
+// It folds events with its own fold, written from the event semantics
+// (ARCHITECTURE.md, the schemas and productsearch.Doc's field comments) and
+// not with productsearch.Fold, which the indexes use: an oracle that shared
+// the code under test could not catch a bug in it. The two are meant to
+// agree; processors/productsearch's tests check that they do, and that a
+// broken fold does not.
 type Model struct {
 	Currency string
 	Docs     map[string]productsearch.Doc
@@ -24,11 +32,96 @@ func NewModel(currency string, events []schemas.Event) *Model {
 	return m
 }
 
-// Apply folds events in.
+// Apply folds events in, in order. An event not newer than its product's
+// document is a redelivery and changes nothing.
 func (m *Model) Apply(events []schemas.Event) {
 	for _, e := range events {
-		m.Docs[e.AggregateID] = productsearch.Fold(m.Docs[e.AggregateID], e)
+		if d := m.Docs[e.AggregateID]; e.Version > d.Version {
+			m.Docs[e.AggregateID] = modelFold(d, e)
+		}
 	}
+}
+
+// modelFold is what event e, newer than d, makes of product document d.
+func modelFold(d productsearch.Doc, e schemas.Event) productsearch.Doc {
+	// Stores keep milliseconds, in UTC.
+	at := e.Timestamp.UTC().Truncate(time.Millisecond)
+	d.ID = e.AggregateID
+	d.Version = e.Version
+	d.UpdatedAt = at
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = at // its ProductCreated was lost: the first event seen stands in
+	}
+	switch p := e.Data.(type) {
+	case *schemas.ProductCreated:
+		if p != nil {
+			d.Name = p.Name
+			d.Description = p.Description
+			d.Price = p.Price.Amount
+			d.Currency = p.Price.Currency
+			d.CategoryID = p.CategoryID
+			d.CategoryName = p.CategoryName
+			d.BrandID = p.BrandID
+			d.BrandName = p.BrandName
+			d.Tags = slices.Clone(p.Tags)
+			d.Stock = p.Stock
+			d.CreatedAt = at
+		}
+	case *schemas.ProductDetailsUpdated:
+		// Only the fields present change; an empty tag list clears.
+		if p == nil {
+			break
+		}
+		if p.Name != nil {
+			d.Name = *p.Name
+		}
+		if p.Description != nil {
+			d.Description = *p.Description
+		}
+		if p.CategoryID != nil {
+			d.CategoryID = *p.CategoryID
+		}
+		if p.CategoryName != nil {
+			d.CategoryName = *p.CategoryName
+		}
+		if p.BrandID != nil {
+			d.BrandID = *p.BrandID
+		}
+		if p.BrandName != nil {
+			d.BrandName = *p.BrandName
+		}
+		if p.Tags != nil {
+			d.Tags = slices.Clone(p.Tags)
+		}
+	case *schemas.ProductPriceChanged:
+		if p != nil {
+			d.Price = p.NewPrice.Amount
+			d.Currency = p.NewPrice.Currency
+		}
+	case *schemas.ProductStockChanged:
+		if p != nil {
+			d.Stock = p.Quantity
+		}
+	case *schemas.ProductReviewAdded:
+		if p != nil {
+			d.ReviewCount++
+			d.RatingSum += int64(p.Rating)
+		}
+	case *schemas.ProductDiscontinued:
+		if p != nil {
+			d.Discontinued = true
+		}
+	}
+	// What follows from the rest.
+	if d.Tags == nil {
+		d.Tags = []string{}
+	}
+	d.InStock = d.Stock > 0
+	d.AverageRating = 0
+	if d.ReviewCount > 0 {
+		d.AverageRating = float64(d.RatingSum) / float64(d.ReviewCount)
+	}
+	return d
 }
 
 // Count is the number of searchable products.
@@ -102,26 +195,13 @@ func (m *Model) Search(q productsearch.Query) ([]productsearch.Doc, productsearc
 	slices.SortFunc(hits, func(a, b productsearch.Doc) int { return productsearch.Compare(q.Sort, a, b) })
 
 	f := productsearch.Facets{Price: productsearch.PriceBands(m.Currency)}
-	type acc struct {
-		count  int64
-		labels map[string]int64
-	}
-	cats, brands := map[string]*acc{}, map[string]*acc{}
-	count := func(into map[string]*acc, value, label string) {
-		a := into[value]
-		if a == nil {
-			a = &acc{labels: map[string]int64{}}
-			into[value] = a
-		}
-		a.count++
-		a.labels[label]++
-	}
+	var cats, brands productsearch.TermFacet
 	for _, d := range m.Docs {
 		if m.matches(q, words, d, facetCategory) {
-			count(cats, d.CategoryID, d.CategoryName)
+			cats.Add(d.CategoryID, d.CategoryName, 1)
 		}
 		if m.matches(q, words, d, facetBrand) {
-			count(brands, d.BrandID, d.BrandName)
+			brands.Add(d.BrandID, d.BrandName, 1)
 		}
 		if m.matches(q, words, d, facetPrice) {
 			for i := range f.Price {
@@ -131,27 +211,29 @@ func (m *Model) Search(q productsearch.Query) ([]productsearch.Doc, productsearc
 			}
 		}
 	}
-	buckets := func(in map[string]*acc) []productsearch.Bucket {
-		out := []productsearch.Bucket{}
-		for v, a := range in {
-			label, best := "", int64(-1)
-			for l, n := range a.labels {
-				if n > best || (n == best && l < label) {
-					label, best = l, n
-				}
-			}
-			out = append(out, productsearch.Bucket{Value: v, Label: label, Count: a.count})
-		}
-		slices.SortFunc(out, func(a, b productsearch.Bucket) int {
-			if c := cmp.Compare(b.Count, a.Count); c != 0 {
-				return c
-			}
-			return strings.Compare(a.Value, b.Value)
-		})
-		return out[:min(len(out), productsearch.MaxFacetValues)]
-	}
-	f.Category, f.Brand = buckets(cats), buckets(brands)
+	f.Category, f.Brand = cats.Buckets(), brands.Buckets()
 	return hits, f
+}
+
+// Mismatches lists, sorted, the products whose document in docs does not
+// store alike (EqualDocs) the model's, and those only one side has. An
+// index's stored documents, or a fold's, should give none.
+func (m *Model) Mismatches(docs map[string]productsearch.Doc) []string {
+	var out []string
+	for id, want := range m.Docs {
+		if got, ok := docs[id]; !ok {
+			out = append(out, id+": missing")
+		} else if !EqualDocs(got, want) {
+			out = append(out, fmt.Sprintf("%s: got %+v, want %+v", id, got, want))
+		}
+	}
+	for id := range docs {
+		if _, ok := m.Docs[id]; !ok {
+			out = append(out, id+": not in the model")
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // EqualDocs reports whether a and b store alike: productsearch.SameStored.

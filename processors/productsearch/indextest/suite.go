@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/schemas"
 )
@@ -227,21 +228,22 @@ func (s *suite) pickWord(t *testing.T, vocab []string, field func(productsearch.
 }
 
 func (s *suite) testTextFields(t *testing.T) {
+	v := eventgen.CatalogueVocabulary()
 	cases := []struct {
 		field string
 		vocab []string
 		of    func(productsearch.Doc) string
 	}{
-		{"name", nameNouns, func(d productsearch.Doc) string { return d.Name }},
-		{"description", descWords, func(d productsearch.Doc) string { return d.Description }},
-		{"tags", tagWords, func(d productsearch.Doc) string { return strings.Join(d.Tags, " ") }},
-		{"brandName", lower(brandNames()), func(d productsearch.Doc) string { return d.BrandName }},
-		{"categoryName", lower(categoryNames), func(d productsearch.Doc) string { return d.CategoryName }},
+		{"name", v.NameNouns, func(d productsearch.Doc) string { return d.Name }},
+		{"description", v.DescriptionWords, func(d productsearch.Doc) string { return d.Description }},
+		{"tags", v.Tags, func(d productsearch.Doc) string { return strings.Join(d.Tags, " ") }},
+		{"brandName", lower(v.BrandNames), func(d productsearch.Doc) string { return d.BrandName }},
+		{"categoryName", lower(v.CategoryNames), func(d productsearch.Doc) string { return d.CategoryName }},
 	}
 	for _, c := range cases {
 		t.Run(c.field, func(t *testing.T) {
 			w := s.pickWord(t, c.vocab, c.of)
-			for _, text := range []string{w, strings.ToUpper(w), "  " + cap1(w) + "  "} {
+			for _, text := range []string{w, strings.ToUpper(w), "  " + strings.ToUpper(w[:1]) + w[1:] + "  "} {
 				q := productsearch.Query{Text: text, PageSize: 100}
 				want, _ := s.model.Search(q)
 				got := searchAll(t, s.ix, q)
@@ -252,14 +254,6 @@ func (s *suite) testTextFields(t *testing.T) {
 			}
 		})
 	}
-}
-
-func brandNames() []string {
-	out := make([]string, BrandCount)
-	for i := range out {
-		out[i] = brandName(i + 1)
-	}
-	return out
 }
 
 func lower(l []string) []string {
@@ -291,18 +285,18 @@ func (s *suite) testTextWords(t *testing.T) {
 
 func (s *suite) filterCases() []productsearch.Query {
 	return []productsearch.Query{
-		{Categories: []string{CategoryID(3)}},
-		{Categories: []string{CategoryID(1), CategoryID(7)}},
+		{Categories: []string{eventgen.CategoryID(3)}},
+		{Categories: []string{eventgen.CategoryID(1), eventgen.CategoryID(7)}},
 		{Categories: []string{"cat-none"}},
-		{Brands: []string{BrandID(1)}},
-		{Brands: []string{BrandID(2), BrandID(5), BrandID(40)}},
+		{Brands: []string{eventgen.BrandID(1)}},
+		{Brands: []string{eventgen.BrandID(2), eventgen.BrandID(5), eventgen.BrandID(40)}},
 		{MinPrice: p64(2500)},
 		{MaxPrice: p64(2500)},
 		{MinPrice: p64(1000), MaxPrice: p64(4999)},
 		{MinPrice: p64(2500), MaxPrice: p64(2500)},
 		{InStockOnly: true},
 		{Text: "lamp", InStockOnly: true, MaxPrice: p64(20000)},
-		{Categories: []string{CategoryID(2), CategoryID(4)}, Brands: []string{BrandID(1), BrandID(3)}, MinPrice: p64(500), InStockOnly: true},
+		{Categories: []string{eventgen.CategoryID(2), eventgen.CategoryID(4)}, Brands: []string{eventgen.BrandID(1), eventgen.BrandID(3)}, MinPrice: p64(500), InStockOnly: true},
 	}
 }
 
@@ -316,7 +310,7 @@ func (s *suite) testFilters(t *testing.T) {
 
 func (s *suite) testSorts(t *testing.T) {
 	for _, sort := range []string{productsearch.SortNewest, productsearch.SortPriceAsc, productsearch.SortPriceDesc, productsearch.SortRating, productsearch.SortRelevance} {
-		for _, base := range []productsearch.Query{{}, {InStockOnly: true, Categories: []string{CategoryID(1), CategoryID(2), CategoryID(3)}}} {
+		for _, base := range []productsearch.Query{{}, {InStockOnly: true, Categories: []string{eventgen.CategoryID(1), eventgen.CategoryID(2), eventgen.CategoryID(3)}}} {
 			q := base
 			q.Sort, q.PageSize = sort, 100
 			want, _ := s.model.Search(q)
@@ -423,9 +417,9 @@ func (s *suite) testCursor(t *testing.T) {
 	for _, q := range []productsearch.Query{
 		{Sort: productsearch.SortNewest, PageSize: 13},
 		{Sort: productsearch.SortPriceDesc, InStockOnly: true, PageSize: 13},
-		{Sort: productsearch.SortRating, Categories: []string{CategoryID(1), CategoryID(5)}, PageSize: 7},
+		{Sort: productsearch.SortRating, Categories: []string{eventgen.CategoryID(1), eventgen.CategoryID(5)}, PageSize: 7},
 		{Text: "lamp", PageSize: 3},
-		{Text: s.pickWord(t, descWords, func(d productsearch.Doc) string { return d.Description }), PageSize: 11},
+		{Text: s.pickWord(t, eventgen.CatalogueVocabulary().DescriptionWords, func(d productsearch.Doc) string { return d.Description }), PageSize: 11},
 		{Sort: productsearch.SortRelevance, PageSize: 41},
 	} {
 		want, _ := s.model.Search(q)
