@@ -7,26 +7,25 @@ import (
 	"sync/atomic"
 
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redisview"
 )
 
 // Projector applies batches of product events to one generation of the view
 // store. It is what the projection runtime calls; it is safe for concurrent
 // use by the goroutines of several partitions.
 type Projector struct {
-	store      *redisview.Store
+	store      Store
 	gen        int
 	applied    atomic.Int64
 	duplicates atomic.Int64
 }
 
 // New returns a Projector that writes generation gen (>= 1) of store.
-func New(store *redisview.Store, gen int) (*Projector, error) {
+func New(store Store, gen int) (*Projector, error) {
 	if store == nil {
 		return nil, errors.New("productview: nil store")
 	}
 	if gen < 1 {
-		return nil, fmt.Errorf("productview: %w: got %d", redisview.ErrGeneration, gen)
+		return nil, fmt.Errorf("productview: %w: got %d", ErrGeneration, gen)
 	}
 	return &Projector{store: store, gen: gen}, nil
 }
@@ -62,9 +61,9 @@ func (e *EventError) PermanentEvent() int { return e.Index }
 // *EventError wrapping ErrInvalidEvent (permanent). Any other error is the
 // store's (network, server) and worth retrying with backoff.
 func (p *Projector) Apply(ctx context.Context, batch []schemas.Event) error {
-	changes := make([]redisview.Change, len(batch))
+	changes := make([]Change, len(batch))
 	for i, e := range batch {
-		c, err := Change(e)
+		c, err := ChangeOf(e)
 		if err != nil {
 			return &EventError{Index: i, Event: e, Err: err}
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors/rebuild"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 // BenchmarkRebuild measures a whole rebuild of each projection on the real
@@ -20,7 +20,7 @@ import (
 //	REBUILD_BENCH_EVENTS=1000000 go test -run '^$' -bench Rebuild -benchtime 1x ./processors/rebuild/
 func BenchmarkRebuild(b *testing.B) {
 	w := newWorld(b, testenv.Kafka(b))
-	rc := storetest.RealRedis(b)
+	rc := redistest.RealRedis(b)
 	ec := esClient(b)
 	ctx := context.Background()
 	n := envInt("REBUILD_BENCH_EVENTS", 200_000)

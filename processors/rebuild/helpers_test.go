@@ -25,7 +25,7 @@ import (
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/esindex"
 	"github.com/streamview/streamview/sinks/redisview"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 // world is one events topic with its dead-letter topic on a broker.
@@ -158,7 +158,7 @@ func (w *world) waitCommitted(t testing.TB, group string, timeout time.Duration)
 // control; every key goes at cleanup.
 func views(t testing.TB, rc redis.UniversalClient) (*rebuild.Views, *redisview.Store, *rebuild.Control) {
 	t.Helper()
-	store := storetest.NewStore(t, rc)
+	store := redistest.NewStore(t, rc)
 	return rebuild.NewViews(store), store, rebuild.NewControl(rc, store.Projection())
 }
 

@@ -25,7 +25,7 @@ import (
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/processors/rebuild"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -295,7 +295,7 @@ func (s slowProjection) Apply(ctx context.Context, batch []schemas.Event) error 
 // view is the fold of the whole log and generation 1 is gone.
 func TestRebuildUnderLoad(t *testing.T) {
 	w := newWorld(t, testenv.Kafka(t))
-	rc := storetest.RealRedis(t)
+	rc := redistest.RealRedis(t)
 	ec := esClient(t)
 	ctx := context.Background()
 
@@ -446,7 +446,7 @@ func TestRebuildUnderLoad(t *testing.T) {
 // killed, is abandoned with Abort, which removes all it made.
 func TestRebuildKilled(t *testing.T) {
 	w := newWorld(t, testenv.Kafka(t))
-	rc := storetest.RealRedis(t)
+	rc := redistest.RealRedis(t)
 	ec := esClient(t)
 	ctx := context.Background()
 	events := eventgen.Stream(eventgen.Options{Products: 3000, Events: envInt("REBUILD_KILL_EVENTS", 40_000), Seed: 5, Discontinue: true})

@@ -13,7 +13,7 @@ import (
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/rebuild"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 // envInt reads a size from the environment, for running the tests bigger.
@@ -28,7 +28,7 @@ func envInt(key string, def int) int {
 // every search document exactly as it was.
 func TestReplay(t *testing.T) {
 	w := newWorld(t, testenv.Kafka(t))
-	rc := storetest.RealRedis(t)
+	rc := redistest.RealRedis(t)
 	ec := esClient(t)
 	ctx := context.Background()
 

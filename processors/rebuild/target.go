@@ -60,7 +60,7 @@ func (v *Views) Name() string { return v.store.Projection() }
 
 func (v *Views) Live(ctx context.Context) (int, error) {
 	gen, err := v.store.Live(ctx)
-	if errors.Is(err, redisview.ErrNoLive) {
+	if errors.Is(err, productview.ErrNoLive) {
 		return 0, nil
 	}
 	return gen, err

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/streamview/streamview/processors/rebuild"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 func TestProgressString(t *testing.T) {
@@ -58,7 +58,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestControlRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	c := rebuild.NewControl(storetest.Miniredis(t), "product-view")
+	c := rebuild.NewControl(redistest.Miniredis(t), "product-view")
 	if c.Key() != "sv:product-view:rebuild" {
 		t.Fatalf("key %q", c.Key())
 	}

@@ -8,40 +8,9 @@ import (
 	"sync"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/streamview/streamview/processors/productview"
 )
-
-// Change is what one event does to one document: set some fields, add to
-// some integer fields, and move the document to Version. Redis applies it
-// only when Version is newer than the version the document holds.
-type Change struct {
-	ID      string  // document ID, the event's aggregate ID
-	Version int64   // the event's aggregate version, >= 1
-	Set     []Field // fields to set, in order
-	Incr    []Incr  // integer fields to add to (HINCRBY)
-}
-
-// Field is one hash field and its new value.
-type Field struct {
-	Name, Value string
-}
-
-// Incr adds By to the integer held in field Name (0 when absent).
-type Incr struct {
-	Name string
-	By   int64
-}
-
-// Result counts the changes of one Apply: Applied were newer than the stored
-// document and are now in it; Duplicates were not and were skipped.
-type Result struct {
-	Applied    int
-	Duplicates int
-}
-
-// Add returns the sum of r and o.
-func (r Result) Add(o Result) Result {
-	return Result{Applied: r.Applied + o.Applied, Duplicates: r.Duplicates + o.Duplicates}
-}
 
 //go:embed apply.lua
 var applySource string
@@ -69,16 +38,16 @@ var applyScript = redis.NewScript(applySource)
 // counts what is known to be done, and the caller should retry the whole
 // slice. Server and network errors are returned wrapped with %w; invalid
 // changes wrap ErrInvalidChange and are refused before anything is sent.
-func (s *Store) Apply(ctx context.Context, gen int, changes []Change) (Result, error) {
+func (s *Store) Apply(ctx context.Context, gen int, changes []productview.Change) (productview.Result, error) {
 	if err := checkGen(gen); err != nil {
-		return Result{}, err
+		return productview.Result{}, err
 	}
 	docs, err := group(changes)
 	if err != nil {
-		return Result{}, err
+		return productview.Result{}, err
 	}
 	if len(docs) == 0 {
-		return Result{}, nil
+		return productview.Result{}, nil
 	}
 
 	res, retry, err := s.exec(ctx, gen, docs, false)
@@ -88,7 +57,7 @@ func (s *Store) Apply(ctx context.Context, gen int, changes []Change) (Result, e
 		// (Another client may reload the script between two commands of one
 		// pipeline: that is why one document's changes never span two script
 		// calls.) EVAL also caches the script for the next EVALSHAs.
-		var more Result
+		var more productview.Result
 		more, _, err = s.exec(ctx, gen, retry, true)
 		res = res.Add(more)
 	}
@@ -99,13 +68,13 @@ func (s *Store) Apply(ctx context.Context, gen int, changes []Change) (Result, e
 // documents that run concurrently, and returns what was applied, the
 // documents whose call failed with NOSCRIPT, and the first other error (of
 // the earliest documents).
-func (s *Store) exec(ctx context.Context, gen int, docs []doc, eval bool) (Result, []doc, error) {
+func (s *Store) exec(ctx context.Context, gen int, docs []doc, eval bool) (productview.Result, []doc, error) {
 	per := s.docsPerPipeline
 	if len(docs) <= per {
 		return s.pipeline(ctx, gen, docs, eval)
 	}
 	type outcome struct {
-		res      Result
+		res      productview.Result
 		noScript []doc
 		err      error
 	}
@@ -120,7 +89,7 @@ func (s *Store) exec(ctx context.Context, gen int, docs []doc, eval bool) (Resul
 	}
 	wg.Wait()
 	var (
-		res      Result
+		res      productview.Result
 		noScript []doc
 		firstErr error
 	)
@@ -136,7 +105,7 @@ func (s *Store) exec(ctx context.Context, gen int, docs []doc, eval bool) (Resul
 
 // pipeline sends docs in script calls of one pipeline (one round trip per
 // cluster node).
-func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) (Result, []doc, error) {
+func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) (productview.Result, []doc, error) {
 	calls := s.calls(gen, docs)
 	pipe := s.client.Pipeline()
 	cmds := make([]*redis.Cmd, len(calls))
@@ -150,7 +119,7 @@ func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) (R
 	_, execErr := pipe.Exec(ctx)
 
 	var (
-		res      Result
+		res      productview.Result
 		noScript []doc
 		firstErr error
 	)
@@ -159,10 +128,10 @@ func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) (R
 		applied, err := cmd.Int()
 		switch {
 		case err == nil && applied >= 0 && applied <= c.n:
-			res = res.Add(Result{Applied: applied, Duplicates: c.n - applied})
+			res = res.Add(productview.Result{Applied: applied, Duplicates: c.n - applied})
 			continue
 		case err == nil:
-			err = fmt.Errorf("%w: script returned %d for %d changes", ErrCorrupt, applied, c.n)
+			err = fmt.Errorf("%w: script returned %d for %d changes", productview.ErrCorrupt, applied, c.n)
 		case redis.HasErrorPrefix(err, "NOSCRIPT"):
 			noScript = append(noScript, c.docs...)
 			continue
@@ -233,22 +202,22 @@ func (s *Store) calls(gen int, docs []doc) []call {
 // doc is the changes of one document in one Apply, in the order given.
 type doc struct {
 	id      string
-	changes []Change
+	changes []productview.Change
 	n       int // len(changes), counted before they are gathered
 	nargs   int // script arguments the changes take
 }
 
 // group validates changes and gathers them by document, keeping the order of
 // first appearance and, within a document, the order given.
-func group(changes []Change) ([]doc, error) {
+func group(changes []productview.Change) ([]doc, error) {
 	// Two passes over one backing array instead of a slice per document:
 	// a batch is mostly documents with one change each.
 	of := make([]int32, len(changes)) // change → its document
 	index := make(map[string]int32, len(changes))
 	var docs []doc
 	for i, c := range changes {
-		if err := c.validate(); err != nil {
-			return nil, fmt.Errorf("%w: change %d (document %q, version %d): %w", ErrInvalidChange, i, c.ID, c.Version, err)
+		if err := validate(c); err != nil {
+			return nil, fmt.Errorf("%w: change %d (document %q, version %d): %w", productview.ErrInvalidChange, i, c.ID, c.Version, err)
 		}
 		j, ok := index[c.ID]
 		if !ok {
@@ -261,7 +230,7 @@ func group(changes []Change) ([]doc, error) {
 		d.n++
 		d.nargs += 3 + 2*len(c.Set) + 2*len(c.Incr)
 	}
-	sorted := make([]Change, len(changes))
+	sorted := make([]productview.Change, len(changes))
 	next := 0
 	for j := range docs {
 		n := docs[j].n
@@ -275,7 +244,7 @@ func group(changes []Change) ([]doc, error) {
 	return docs, nil
 }
 
-func (c Change) validate() error {
+func validate(c productview.Change) error {
 	if err := checkID(c.ID); err != nil {
 		return err
 	}
@@ -299,8 +268,8 @@ func checkField(name string) error {
 	switch name {
 	case "":
 		return errors.New("empty field name")
-	case VersionField:
-		return fmt.Errorf("field %q is reserved for the version", VersionField)
+	case productview.VersionField:
+		return fmt.Errorf("field %q is reserved for the version", productview.VersionField)
 	}
 	return nil
 }
