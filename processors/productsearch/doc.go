@@ -4,7 +4,8 @@
 // It owns the search document (Doc) and its fold over product events (Fold),
 // the query model of GET /v1/products/search (Query, Result, Facets, the
 // price facet edges and the opaque cursor), and the port that a search index
-// implements (Index) with its error classes (ErrPermanent, ValidationError).
+// implements (Index), which reports refused documents as a *batch.Error, and
+// a bad query as a ValidationError.
 //
 // It does no I/O: Elasticsearch lives in sinks/esindex, the embedded
 // index in its own sink, and the consumer loop in the processors runtime.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 
+	"github.com/streamview/streamview/processors/batch"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productsearch/indextest"
 	"github.com/streamview/streamview/sinks/bleveindex"
@@ -201,8 +202,11 @@ func TestEmptyProductIDIsPermanent(t *testing.T) {
 	bad := slices.Clone(ok)
 	bad[0].AggregateID = ""
 	err = ix.Apply(t.Context(), append(bad, ok...))
-	if !errors.Is(err, productsearch.ErrPermanent) {
-		t.Fatalf("Apply = %v, want ErrPermanent", err)
+	// The index names the event, so the runtime can dead-letter it rather
+	// than retry the batch for ever.
+	var be *batch.Error
+	if !errors.As(err, &be) || len(be.Failures) != 1 || be.Failures[0].Index != 0 || !be.Failures[0].Permanent {
+		t.Fatalf("Apply = %v, want a batch.Error naming event 0 as permanent", err)
 	}
 	// The rest of the batch is written.
 	if n, err := ix.Count(t.Context()); err != nil || n != 1 {
