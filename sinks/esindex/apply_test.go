@@ -158,7 +158,7 @@ func TestApplyRejectedDocumentIsPermanent(t *testing.T) {
 	err := ix.Apply(t.Context(), []schemas.Event{created("ok", 1, "fine"), created("bad", 1, "broken")})
 	if !slices.Equal(permanentAt(err), []int{1}) ||
 		!strings.Contains(err.Error(), "bad") || !strings.Contains(err.Error(), "document_parsing_exception") {
-		t.Fatalf("Apply = %v, want an EventError for event 1 naming product bad", err)
+		t.Fatalf("Apply = %v, want event 1 named as permanent naming product bad", err)
 	}
 	if _, ok := f.stored("ok"); !ok {
 		t.Fatal("the good document of the batch was not written")
@@ -188,7 +188,7 @@ func TestApplyIsolatesTheRejectedEvent(t *testing.T) {
 	}
 	err := ix.Apply(t.Context(), events)
 	if !slices.Equal(permanentAt(err), []int{3}) {
-		t.Fatalf("Apply = %v, want an EventError for event 3", err)
+		t.Fatalf("Apply = %v, want event 3 named as permanent", err)
 	}
 	if a, _ := f.stored("a"); a["version"] != 2.0 || a["stock"] != 3.0 {
 		t.Fatalf("before the culprit: stored %v, want version 2", a)
@@ -210,7 +210,7 @@ func TestApplyUnencodableDocumentIsPermanent(t *testing.T) {
 	e.Timestamp = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) // JSON has no year 10000
 	err := ix.Apply(t.Context(), []schemas.Event{e})
 	if !slices.Equal(permanentAt(err), []int{0}) {
-		t.Fatalf("Apply = %v, want an EventError for event 0", err)
+		t.Fatalf("Apply = %v, want event 0 named as permanent", err)
 	}
 }
 

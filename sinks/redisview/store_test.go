@@ -19,7 +19,7 @@ import (
 
 func TestContract(t *testing.T) {
 	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-		storetest.Run(t, func(t *testing.T) storetest.Store { return redistest.NewStore(t, c) })
+		storetest.Run(t, redistest.Backend{Client: c})
 	})
 }
 
@@ -37,7 +37,7 @@ func TestContractPacking(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-				storetest.Run(t, func(t *testing.T) storetest.Store { return redistest.NewStoreConfig(t, c, tc.cfg) })
+				storetest.Run(t, redistest.Backend{Client: c, Config: tc.cfg})
 			})
 		})
 	}
@@ -45,7 +45,7 @@ func TestContractPacking(t *testing.T) {
 		srv := miniredis.RunT(t)
 		ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"one": srv.Addr()}})
 		t.Cleanup(func() { ring.Close() })
-		storetest.Run(t, func(t *testing.T) storetest.Store { return redistest.NewStoreConfig(t, ring, redisview.Config{}) })
+		storetest.Run(t, redistest.Backend{Client: ring})
 	})
 }
 

@@ -21,12 +21,24 @@ type Store interface {
 	Clear(ctx context.Context, gen int) (int, error)
 }
 
+// Backend makes the stores the suite runs on.
+type Backend interface {
+	// New returns a fresh, empty store of a projection of its own.
+	New(t *testing.T) Store
+	// Refuse makes s refuse document id of generation gen for good, the
+	// way the store refuses a document it cannot hold (for Redis: a key of
+	// another type where the document's hash goes).
+	Refuse(t *testing.T, s Store, gen int, id string)
+}
+
 // Run runs the contract suite, one subtest per case, each on a fresh, empty
-// store from newStore.
-func Run(t *testing.T, newStore func(t *testing.T) Store) {
+// store from b.
+func Run(t *testing.T, b Backend) {
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
+		t.Run(c.name, func(t *testing.T) { c.run(t, b.New(t)) })
 	}
+	t.Run("RefusedDocumentNamedRestApplied", func(t *testing.T) { testRefused(t, b) })
+	t.Run("RefusedEventDeadLettered", func(t *testing.T) { testRefusedDeadLettered(t, b) })
 }
 
 var cases = []struct {
