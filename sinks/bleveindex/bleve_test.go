@@ -18,14 +18,14 @@ import (
 )
 
 func TestContractMemory(t *testing.T) {
-	indextest.Run(t, func(t *testing.T) productsearch.Index {
+	indextest.Run(t, indextest.Backend{New: func(t *testing.T) productsearch.Index {
 		ix, err := bleveindex.NewMemory(bleveindex.WithCurrency(indextest.Currency))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = ix.Close() })
 		return ix
-	}, nil)
+	}, Refuse: refuse})
 }
 
 // TestContractDisk runs the contract on the engine of on-disk indexes
@@ -35,9 +35,17 @@ func TestContractDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the on-disk contract runs without -short")
 	}
-	indextest.Run(t, func(t *testing.T) productsearch.Index {
+	indextest.Run(t, indextest.Backend{New: func(t *testing.T) productsearch.Index {
 		return openDisk(t, filepath.Join(t.TempDir(), "search"))
-	}, nil)
+	}, Refuse: refuse})
+}
+
+// refuse plants a stored document that does not decode at id.
+func refuse(t *testing.T, ix productsearch.Index, id string) {
+	t.Helper()
+	if err := bleveindex.PlantUnreadable(ix.(*bleveindex.Index), id); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func openDisk(t *testing.T, path string) *bleveindex.Index {
