@@ -34,7 +34,7 @@ func BenchmarkRebuild(b *testing.B) {
 	if _, err := store.EnsureLive(ctx, 1); err != nil {
 		b.Fatal(err)
 	}
-	st, sctl := search(b, ec, rc)
+	st, _, sctl := search(b, ec, rc)
 	for _, c := range []struct {
 		name    string
 		target  rebuild.Target
