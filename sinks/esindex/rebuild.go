@@ -67,7 +67,9 @@ func (g *Generations) Name() string { return g.name }
 func (g *Generations) Live(ctx context.Context) (int, error) { return g.any().LiveGeneration(ctx) }
 
 // Create makes generation gen's index with the mapping.
-func (g *Generations) Create(ctx context.Context, gen int) error { return g.any().EnsureIndex(ctx, gen) }
+func (g *Generations) Create(ctx context.Context, gen int) error {
+	return g.any().EnsureIndex(ctx, gen)
+}
 
 // Count is the number of searchable (not discontinued) documents of
 // generation gen, after a refresh.
