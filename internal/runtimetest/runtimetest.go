@@ -111,14 +111,3 @@ func read(t *testing.T, brokers []string, topic string, n int) []*kgo.Record {
 	}
 	return out
 }
-
-// Header returns the value of r's last header named key, or "".
-func Header(r *kgo.Record, key string) string {
-	v := ""
-	for _, h := range r.Headers {
-		if h.Key == key {
-			v = string(h.Value)
-		}
-	}
-	return v
-}

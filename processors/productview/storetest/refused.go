@@ -12,6 +12,7 @@ import (
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/batch"
 	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/producers"
 )
 
 // A document the store refuses fails its own changes, named as permanent
@@ -56,9 +57,9 @@ func testRefusedDeadLettered(t *testing.T, b Backend) {
 	}
 	out := runtimetest.Run(t, proj, events, wantDead)
 	for _, r := range out.Dead {
-		if string(r.Key) != refused || runtimetest.Header(r, processors.HeaderDLQReason) != "rejected" {
+		if string(r.Key) != refused || producers.Header(r, processors.HeaderDLQReason) != "rejected" {
 			t.Errorf("dead letter of %s, reason %q; want only %s's events, reason rejected",
-				r.Key, runtimetest.Header(r, processors.HeaderDLQReason), refused)
+				r.Key, producers.Header(r, processors.HeaderDLQReason), refused)
 		}
 	}
 	if got := proj.Stats().Applied; got != int64(len(events)-wantDead) {
