@@ -54,6 +54,8 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+var _ productview.Store = (*Store)(nil)
+
 // Store keeps the versioned documents of one projection, in any number of
 // generations, on a Redis server or cluster. It is safe for concurrent use.
 type Store struct {
