@@ -72,7 +72,7 @@ func (s *redisSink) Raw(ctx context.Context, d *Dataset, progress func(int)) (Fi
 	for i := 0; i < len(d.Events); i += d.Batch {
 		keys, args = keys[:0], args[:0]
 		for _, e := range d.Events[i:min(i+d.Batch, len(d.Events))] {
-			c, err := productview.Change(e)
+			c, err := productview.ChangeOf(e)
 			if err != nil {
 				return Figure{}, err
 			}
@@ -83,7 +83,7 @@ func (s *redisSink) Raw(ctx context.Context, d *Dataset, progress func(int)) (Fi
 			for _, f := range c.Incr {
 				a = append(a, f.Name, strconv.FormatInt(f.By, 10))
 			}
-			a = append(a, redisview.VersionField, strconv.FormatInt(c.Version, 10))
+			a = append(a, productview.VersionField, strconv.FormatInt(c.Version, 10))
 			keys = append(keys, s.raw.Key(1, c.ID))
 			args = append(args, a)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/processors/batch"
 	"github.com/streamview/streamview/schemas"
 )
 
@@ -22,8 +24,9 @@ import (
 // because after a crash or a failed attempt the same events come again.
 // Apply is called concurrently for batches of different partitions (which
 // hold different aggregates), never for two batches of one partition.
-// Errors are retried with backoff, except a *PermanentError, which
-// dead-letters the event it names.
+// A *batch.Error names the events that failed: the runtime dead-letters
+// those it names as permanent and applies the rest again. Any other error,
+// and a batch error with transient failures, is retried with backoff.
 type Projection interface {
 	Apply(ctx context.Context, batch []schemas.Event) error
 }
@@ -31,26 +34,6 @@ type Projection interface {
 // Decoder turns a record value into an event; *schemas.Codec is one.
 type Decoder interface {
 	DecodeEvent([]byte) (schemas.Event, error)
-}
-
-// PermanentError is returned by a projection when the event at Index of the
-// batch can never be applied (the store rejects the document itself). The
-// runtime dead-letters that event and applies the rest again.
-type PermanentError struct {
-	Index int
-	Err   error
-}
-
-func (e *PermanentError) Error() string { return fmt.Sprintf("event %d of batch: %v", e.Index, e.Err) }
-func (e *PermanentError) Unwrap() error { return e.Err }
-
-// PermanentEvent names the event; any error with this method is treated as
-// a PermanentError, so projections need not import this package.
-func (e *PermanentError) PermanentEvent() int { return e.Index }
-
-type permanentEvent interface {
-	error
-	PermanentEvent() int
 }
 
 // Processor runs one projection generation.
@@ -355,7 +338,7 @@ func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record
 // returns the events stored, the dead letters, and an error only when ctx
 // ends first.
 func (p *Processor) applyAll(ctx context.Context, log *slog.Logger, slots chan struct{}, recs []*kgo.Record) (int, []*kgo.Record, error) {
-	batches := make(chan batch, 1) // decoded at most one batch ahead
+	batches := make(chan decodedBatch, 1) // decoded at most one batch ahead
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
@@ -393,16 +376,16 @@ func (p *Processor) applyAll(ctx context.Context, log *slog.Logger, slots chan s
 	return applied, dead, nil
 }
 
-// batch is the decoded records of one batch: the events, the record each
+// decodedBatch is the decoded records of one batch: the events, the record each
 // came from, and the dead letters of the records that did not decode.
-type batch struct {
+type decodedBatch struct {
 	events []schemas.Event
 	origin []*kgo.Record
 	dead   []*kgo.Record
 }
 
-func (p *Processor) decodeBatch(log *slog.Logger, recs []*kgo.Record) batch {
-	b := batch{events: make([]schemas.Event, 0, len(recs)), origin: make([]*kgo.Record, 0, len(recs))}
+func (p *Processor) decodeBatch(log *slog.Logger, recs []*kgo.Record) decodedBatch {
+	b := decodedBatch{events: make([]schemas.Event, 0, len(recs)), origin: make([]*kgo.Record, 0, len(recs))}
 	decoded := p.decodeAll(recs)
 	for i, r := range recs {
 		if r.Attrs.IsControl() {
@@ -424,7 +407,7 @@ func (p *Processor) decodeBatch(log *slog.Logger, recs []*kgo.Record) batch {
 // retrying failures with backoff and dead-lettering the events it rejects
 // as permanent. It returns how many events were stored, the dead letters,
 // and an error only when ctx ends first.
-func (p *Processor) apply(ctx context.Context, log *slog.Logger, b batch) (int, []*kgo.Record, error) {
+func (p *Processor) apply(ctx context.Context, log *slog.Logger, b decodedBatch) (int, []*kgo.Record, error) {
 	events, origin := b.events, b.origin
 	var dead []*kgo.Record
 	bo := p.cfg.retryPolicy().Start()
@@ -433,16 +416,27 @@ func (p *Processor) apply(ctx context.Context, log *slog.Logger, b batch) (int, 
 		if err == nil {
 			break
 		}
-		var perm permanentEvent
-		if errors.As(err, &perm) && perm.PermanentEvent() >= 0 && perm.PermanentEvent() < len(events) {
-			i := perm.PermanentEvent()
-			r := origin[i]
-			log.Warn("dead-lettering event the projection rejects", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
-				"aggregate_id", events[i].AggregateID, "event_type", events[i].Type(), "err", perm)
-			dead = append(dead, p.deadLetter(r, fmt.Errorf("%w: %w", errRejected, perm)))
-			events = append(events[:i:i], events[i+1:]...)
-			origin = append(origin[:i:i], origin[i+1:]...)
-			continue
+		var be *batch.Error
+		if errors.As(err, &be) {
+			var rejected []int
+			for _, f := range be.Failures {
+				i := f.Index
+				if !f.Permanent || i < 0 || i >= len(events) || slices.Contains(rejected, i) {
+					continue
+				}
+				r := origin[i]
+				log.Warn("dead-lettering event the projection rejects", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+					"aggregate_id", events[i].AggregateID, "event_type", events[i].Type(), "err", f.Err)
+				dead = append(dead, p.deadLetter(r, fmt.Errorf("%w: event %d of batch: %w", errRejected, i, f.Err)))
+				rejected = append(rejected, i)
+			}
+			if len(rejected) > 0 {
+				slices.Sort(rejected) // an Error not made by batch.Fail may be out of order
+				events, origin = without(events, rejected), without(origin, rejected)
+				if !be.Transient() {
+					continue // the rest is stored: applying it again only confirms that
+				}
+			}
 		}
 		p.stats.retries.Add(1)
 		d := bo.Next()
@@ -455,6 +449,18 @@ func (p *Processor) apply(ctx context.Context, log *slog.Logger, b batch) (int, 
 }
 
 var errRejected = errors.New("rejected by the store")
+
+// without returns s less the elements at drop (ascending indexes), in a new
+// slice: s may be the caller's.
+func without[T any](s []T, drop []int) []T {
+	out := make([]T, 0, len(s)-len(drop))
+	next := 0
+	for _, i := range drop {
+		out = append(out, s[next:i]...)
+		next = i + 1
+	}
+	return append(out, s[next:]...)
+}
 
 type decoded struct {
 	event schemas.Event

@@ -17,6 +17,7 @@ import (
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/batch"
 	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
@@ -452,15 +453,15 @@ type fixableProjection struct {
 	gaps     int // events that came out of version order
 }
 
-func (p *fixableProjection) Apply(_ context.Context, batch []schemas.Event) error {
+func (p *fixableProjection) Apply(_ context.Context, events []schemas.Event) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for i, e := range batch {
+	for i, e := range events {
 		if p.broken[e.AggregateID] {
-			return &processors.PermanentError{Index: i, Err: errors.New("mapper_parsing_exception: failed to parse field [price]")}
+			return batch.Fail(batch.Permanent(i, errors.New("mapper_parsing_exception: failed to parse field [price]")))
 		}
 	}
-	for _, e := range batch {
+	for _, e := range events {
 		switch have := p.versions[e.AggregateID]; {
 		case e.Version == have+1:
 			p.versions[e.AggregateID] = e.Version

@@ -86,7 +86,28 @@ func (p *projectionEnv) Close() {
 }
 
 func (p *projectionEnv) control(t rebuild.Target) *rebuild.Control {
-	return rebuild.NewControl(p.redis, t.Name())
+	return rebuildControl(p.redis, t.Name())
+}
+
+// rebuildControl is projection name's rebuild state, in its Redis hash.
+func rebuildControl(rc redis.UniversalClient, name string) *rebuild.Control {
+	return rebuild.NewControl(redisview.RebuildState(rc, name))
+}
+
+// viewsTarget is the product-view projection as rebuilds see it: the
+// generations of store, and the projector of a generation.
+func viewsTarget(store *redisview.Store) rebuild.Target {
+	return rebuild.Target{Generations: store.Generations(), Projection: func(gen int) (processors.Projection, error) {
+		return productview.New(store, gen)
+	}}
+}
+
+// searchTarget is the product-search projection as rebuilds see it: one
+// index per generation, each its own writer.
+func searchTarget(gens *esindex.Generations) rebuild.Target {
+	return rebuild.Target{Generations: gens, Projection: func(gen int) (processors.Projection, error) {
+		return gens.Index(gen)
+	}}
 }
 
 // open connects to what projections need (Kafka, Redis, and Elasticsearch
@@ -128,7 +149,7 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 				p.Close()
 				return nil, err
 			}
-			p.targets = append(p.targets, rebuild.NewViews(store))
+			p.targets = append(p.targets, viewsTarget(store))
 		case searchProjection:
 			if p.es == nil {
 				if p.es, err = elasticsearch.NewClient(elasticsearch.Config{Addresses: strings.Split(f.esURL, ",")}); err != nil {
@@ -136,12 +157,12 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 					return nil, fmt.Errorf("elasticsearch client for %s: %w", f.esURL, err)
 				}
 			}
-			t, err := rebuild.NewSearch(as, p.es, esindex.Config{IndexPrefix: f.indexPrefix, Alias: f.alias, Currency: f.currency, CacheDocs: f.cacheDocs})
+			gens, err := esindex.NewGenerations(as, p.es, esindex.Config{IndexPrefix: f.indexPrefix, Alias: f.alias, Currency: f.currency, CacheDocs: f.cacheDocs})
 			if err != nil {
 				p.Close()
 				return nil, err
 			}
-			p.targets = append(p.targets, t)
+			p.targets = append(p.targets, searchTarget(gens))
 		default:
 			p.Close()
 			return nil, fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
@@ -263,7 +284,7 @@ func projectionsOverview(ctx context.Context, st stack, procs []*processors.Proc
 		if err != nil {
 			return nil, err
 		}
-		sources = append(sources, rebuild.Source{Target: namedLive{name, live}, Control: rebuild.NewControl(st.redis, name),
+		sources = append(sources, rebuild.Source{Target: namedLive{name, live}, Control: rebuildControl(st.redis, name),
 			DeadLetterTopic: p.Config().DeadLetterTopic})
 	}
 	rs, err := rebuild.Report(ctx, cl, rebuild.ReportConfig{Topic: eventsTopic, Local: func(name string, gen int) (processors.Stats, bool) {
@@ -306,7 +327,7 @@ func liveFunc(st stack, name string) (func(context.Context) (int, error), error)
 		if err != nil {
 			return nil, err
 		}
-		return rebuild.NewViews(views).Live, nil
+		return views.Generations().Live, nil
 	case searchProjection:
 		if st.searchLive == nil {
 			return nil, errors.New("projection product-search: no search index configured")

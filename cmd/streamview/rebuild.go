@@ -247,7 +247,7 @@ func followRebuilds(st stack, codec *schemas.Codec, views *redisview.Store, p *p
 		return nil, err
 	}
 	return rebuild.NewFollower(rebuild.FollowerConfig{
-		Control: rebuild.NewControl(st.redis, name),
+		Control: rebuildControl(st.redis, name),
 		Live:    live,
 		Processor: func(gen int) (*processors.Processor, error) {
 			return projectorAt(st, codec, views, name, gen)

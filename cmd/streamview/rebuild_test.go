@@ -232,7 +232,7 @@ func TestRebuildSearchCommand(t *testing.T) {
 		if res, err := req([]string{prefix + "-g*"}, req.WithContext(ctx)); err == nil {
 			res.Body.Close()
 		}
-		rebuild.NewControl(rc, name).Clear(ctx)
+		rebuildControl(rc, name).Clear(ctx)
 		cl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...))
 		adm := kadm.NewClient(cl)
 		adm.DeleteGroups(ctx, processors.GroupName(name, 1), processors.GroupName(name, 2))

@@ -2,8 +2,6 @@ package productsearch
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/streamview/streamview/schemas"
 )
@@ -23,8 +21,11 @@ type Index interface {
 	// document's version is skipped, so a batch may be applied any number of
 	// times. It returns nil only when the store holds every change. A
 	// transient failure (store down, overloaded) is returned as-is for the
-	// caller to retry the whole batch; a per-document problem that no retry
-	// can fix is wrapped with ErrPermanent.
+	// caller to retry the whole batch. An event whose document the store
+	// refuses for good is named, by its index in batch, as permanent in a
+	// *batch.Error, returned once the rest of the batch is stored or can
+	// be stored by applying it again: the runtime dead-letters that event
+	// and applies the rest again.
 	Apply(ctx context.Context, batch []schemas.Event) error
 	// Search answers q. A bad q returns a *ValidationError.
 	Search(ctx context.Context, q Query) (Result, error)
@@ -32,28 +33,3 @@ type Index interface {
 	// counted.
 	Count(ctx context.Context) (int64, error)
 }
-
-// ErrPermanent marks an Apply error that retrying cannot fix, such as a
-// document the store rejects; the runtime dead-letters the batch's events
-// instead of retrying. Test with errors.Is.
-var ErrPermanent = errors.New("productsearch: permanent failure")
-
-// EventError reports that batch[Index] of an Apply can never be stored (the
-// store rejects the document it makes). The runtime dead-letters that event
-// and applies the rest of the batch again; the events before it are stored
-// already. It matches ErrPermanent and Err with errors.Is, and its
-// PermanentEvent method is what the processors runtime looks for.
-type EventError struct {
-	Index int // position of the event in the batch given to Apply
-	Err   error
-}
-
-func (e *EventError) Error() string {
-	return fmt.Sprintf("event %d of the batch cannot be applied: %v", e.Index, e.Err)
-}
-
-// Unwrap gives ErrPermanent and the cause.
-func (e *EventError) Unwrap() []error { return []error{ErrPermanent, e.Err} }
-
-// PermanentEvent is the batch index of the event to dead-letter.
-func (e *EventError) PermanentEvent() int { return e.Index }

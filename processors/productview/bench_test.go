@@ -11,7 +11,7 @@ import (
 
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 // The benchmarks run on miniredis and, with REDIS_ADDR set, on the real
@@ -26,7 +26,7 @@ var benchBatches = []int{100, 1000}
 // product per batch (one script call per event); "grouped" has 10 events per
 // product per batch (one script call per 10 events).
 func BenchmarkRedisApply(b *testing.B) {
-	for _, be := range storetest.Backends {
+	for _, be := range redistest.Backends {
 		b.Run(be.Name, func(b *testing.B) {
 			c := be.Client(b)
 			for _, size := range benchBatches {
@@ -45,7 +45,7 @@ func BenchmarkRedisApply(b *testing.B) {
 
 func benchApply(b *testing.B, c redis.UniversalClient, size, products int) {
 	ctx := context.Background()
-	store := storetest.NewStore(b, c)
+	store := redistest.NewStore(b, c)
 	p, err := productview.New(store, 1)
 	if err != nil {
 		b.Fatal(err)
@@ -95,13 +95,13 @@ func benchApply(b *testing.B, c redis.UniversalClient, size, products int) {
 // BenchmarkRedisRawHSET: the raw limit, one HSET of two fields per event
 // into as many hashes, pipelined per batch.
 func BenchmarkRedisRawHSET(b *testing.B) {
-	for _, be := range storetest.Backends {
+	for _, be := range redistest.Backends {
 		b.Run(be.Name, func(b *testing.B) {
 			c := be.Client(b)
 			for _, size := range benchBatches {
 				b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 					ctx := context.Background()
-					store := storetest.NewStore(b, c)
+					store := redistest.NewStore(b, c)
 					keys := make([]string, size)
 					for i := range keys {
 						keys[i] = store.Key(1, fmt.Sprintf("%08x-0000-4000-8000-000000000000", i))

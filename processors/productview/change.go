@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redisview"
 )
 
 // ErrInvalidEvent marks an event the view cannot take: an unknown event type,
@@ -44,24 +43,24 @@ var detailFields = [...]string{
 	schemas.DetailTags: fieldTags, schemas.DetailImageURLs: fieldImageURLs,
 }
 
-// Change is what event e does to its product's stored view: fields to set and
+// ChangeOf is what event e does to its product's stored view: fields to set and
 // counters to increment, at e's version. It is pure; the store applies it
 // only when e.Version is newer than the view's version.
-func Change(e schemas.Event) (redisview.Change, error) {
+func ChangeOf(e schemas.Event) (Change, error) {
 	if e.AggregateID == "" || e.Version < 1 {
-		return redisview.Change{}, fmt.Errorf("%w: aggregate ID %q, version %d", ErrInvalidEvent, e.AggregateID, e.Version)
+		return Change{}, fmt.Errorf("%w: aggregate ID %q, version %d", ErrInvalidEvent, e.AggregateID, e.Version)
 	}
-	c := redisview.Change{ID: e.AggregateID, Version: e.Version}
+	c := Change{ID: e.AggregateID, Version: e.Version}
 	// Set is made once per event at its final size: Change runs for every
 	// event a projection applies.
-	fields := func(n int) { c.Set = make([]redisview.Field, 0, n+1) } // +1: updatedAt
-	set := func(name, value string) { c.Set = append(c.Set, redisview.Field{Name: name, Value: value}) }
+	fields := func(n int) { c.Set = make([]Field, 0, n+1) } // +1: updatedAt
+	set := func(name, value string) { c.Set = append(c.Set, Field{Name: name, Value: value}) }
 	missing := func() error { return fmt.Errorf("%w: %s without payload", ErrInvalidEvent, e.Type()) }
 
 	switch d := e.Data.(type) {
 	case *schemas.ProductCreated:
 		if d == nil {
-			return redisview.Change{}, missing()
+			return Change{}, missing()
 		}
 		fields(12)
 		set(fieldName, d.Name)
@@ -78,7 +77,7 @@ func Change(e schemas.Event) (redisview.Change, error) {
 		set(fieldCreatedAt, FormatTime(e.Timestamp))
 	case *schemas.ProductDetailsUpdated:
 		if d == nil {
-			return redisview.Change{}, missing()
+			return Change{}, missing()
 		}
 		fields(8)
 		d.EachChange(func(detail schemas.ProductDetail, text string, list []string) {
@@ -89,31 +88,31 @@ func Change(e schemas.Event) (redisview.Change, error) {
 		})
 	case *schemas.ProductPriceChanged:
 		if d == nil {
-			return redisview.Change{}, missing()
+			return Change{}, missing()
 		}
 		fields(2)
 		set(fieldPriceAmount, strconv.FormatInt(d.NewPrice.Amount, 10))
 		set(fieldPriceCurrency, d.NewPrice.Currency)
 	case *schemas.ProductStockChanged:
 		if d == nil {
-			return redisview.Change{}, missing()
+			return Change{}, missing()
 		}
 		fields(1)
 		set(fieldStock, strconv.FormatInt(d.Quantity, 10))
 	case *schemas.ProductReviewAdded:
 		if d == nil {
-			return redisview.Change{}, missing()
+			return Change{}, missing()
 		}
 		fields(0)
-		c.Incr = []redisview.Incr{{Name: fieldReviewCount, By: 1}, {Name: fieldRatingSum, By: int64(d.Rating)}}
+		c.Incr = []Incr{{Name: fieldReviewCount, By: 1}, {Name: fieldRatingSum, By: int64(d.Rating)}}
 	case *schemas.ProductDiscontinued:
 		if d == nil {
-			return redisview.Change{}, missing()
+			return Change{}, missing()
 		}
 		fields(1)
 		set(fieldDiscontinued, "1")
 	default:
-		return redisview.Change{}, fmt.Errorf("%w: unknown event type %q", ErrInvalidEvent, e.Type())
+		return Change{}, fmt.Errorf("%w: unknown event type %q", ErrInvalidEvent, e.Type())
 	}
 	set(fieldUpdatedAt, FormatTime(e.Timestamp))
 	return c, nil
@@ -162,7 +161,7 @@ func plainJSON(s string) bool {
 
 // Decode turns a stored document into its view. Absent fields take the
 // view's defaults (0, "", false, empty lists).
-func Decode(d redisview.Doc) (View, error) {
+func Decode(d Doc) (View, error) {
 	f := d.Fields
 	v := View{
 		ID:           d.ID,
@@ -207,7 +206,7 @@ func Decode(d redisview.Doc) (View, error) {
 		v.Price = PriceOf(schemas.Money{Amount: num(fieldPriceAmount), Currency: cur})
 	}
 	if err := errors.Join(errs...); err != nil {
-		return View{}, fmt.Errorf("%w: product %q generation %d: %w", redisview.ErrCorrupt, d.ID, d.Generation, err)
+		return View{}, fmt.Errorf("%w: product %q generation %d: %w", ErrCorrupt, d.ID, d.Generation, err)
 	}
 	v.derive()
 	return v, nil

@@ -8,7 +8,6 @@ import (
 
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redisview"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -19,10 +18,10 @@ func event(version int64, data schemas.EventData) schemas.Event {
 	return schemas.Event{ID: "e", AggregateType: schemas.AggregateProduct, AggregateID: "p-1", Version: version, Timestamp: ts, Data: data}
 }
 
-func fields(kv ...string) []redisview.Field {
-	var fs []redisview.Field
+func fields(kv ...string) []productview.Field {
+	var fs []productview.Field
 	for i := 0; i < len(kv); i += 2 {
-		fs = append(fs, redisview.Field{Name: kv[i], Value: kv[i+1]})
+		fs = append(fs, productview.Field{Name: kv[i], Value: kv[i+1]})
 	}
 	return fs
 }
@@ -32,37 +31,37 @@ func TestChange(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		e    schemas.Event
-		want redisview.Change
+		want productview.Change
 	}{
 		{"created", event(1, &schemas.ProductCreated{
 			Name: "Kettle", Description: "d", Price: schemas.Money{Amount: 2999, Currency: "EUR"},
 			CategoryID: "c", CategoryName: "C", BrandID: "b", BrandName: "B",
 			Tags: []string{"x", "y"}, ImageURLs: nil, Stock: 4,
-		}), redisview.Change{ID: "p-1", Version: 1, Set: fields(
+		}), productview.Change{ID: "p-1", Version: 1, Set: fields(
 			"name", "Kettle", "description", "d", "priceAmount", "2999", "priceCurrency", "EUR",
 			"categoryId", "c", "categoryName", "C", "brandId", "b", "brandName", "B",
 			"tags", `["x","y"]`, "imageUrls", `[]`, "stock", "4", "createdAt", at, "updatedAt", at,
 		)}},
 		{"details, some fields", event(2, &schemas.ProductDetailsUpdated{
 			Name: ptr("N"), Tags: []string{}, BrandID: ptr("b2"), BrandName: ptr("B2"),
-		}), redisview.Change{ID: "p-1", Version: 2, Set: fields(
+		}), productview.Change{ID: "p-1", Version: 2, Set: fields(
 			"name", "N", "brandId", "b2", "brandName", "B2", "tags", "[]", "updatedAt", at,
 		)}},
 		{"details, nothing", event(3, &schemas.ProductDetailsUpdated{}),
-			redisview.Change{ID: "p-1", Version: 3, Set: fields("updatedAt", at)}},
+			productview.Change{ID: "p-1", Version: 3, Set: fields("updatedAt", at)}},
 		{"price", event(4, &schemas.ProductPriceChanged{
 			OldPrice: schemas.Money{Amount: 1, Currency: "EUR"}, NewPrice: schemas.Money{Amount: 1500, Currency: "JPY"},
-		}), redisview.Change{ID: "p-1", Version: 4, Set: fields("priceAmount", "1500", "priceCurrency", "JPY", "updatedAt", at)}},
+		}), productview.Change{ID: "p-1", Version: 4, Set: fields("priceAmount", "1500", "priceCurrency", "JPY", "updatedAt", at)}},
 		{"stock", event(5, &schemas.ProductStockChanged{OldQuantity: 3, Quantity: 0}),
-			redisview.Change{ID: "p-1", Version: 5, Set: fields("stock", "0", "updatedAt", at)}},
+			productview.Change{ID: "p-1", Version: 5, Set: fields("stock", "0", "updatedAt", at)}},
 		{"review", event(6, &schemas.ProductReviewAdded{ReviewID: "r", Rating: 4, UserID: "u"}),
-			redisview.Change{ID: "p-1", Version: 6, Set: fields("updatedAt", at),
-				Incr: []redisview.Incr{{Name: "reviewCount", By: 1}, {Name: "ratingSum", By: 4}}}},
+			productview.Change{ID: "p-1", Version: 6, Set: fields("updatedAt", at),
+				Incr: []productview.Incr{{Name: "reviewCount", By: 1}, {Name: "ratingSum", By: 4}}}},
 		{"discontinued", event(7, &schemas.ProductDiscontinued{Reason: "r"}),
-			redisview.Change{ID: "p-1", Version: 7, Set: fields("discontinued", "1", "updatedAt", at)}},
+			productview.Change{ID: "p-1", Version: 7, Set: fields("discontinued", "1", "updatedAt", at)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := productview.Change(tc.e)
+			got, err := productview.ChangeOf(tc.e)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +89,7 @@ func TestChangeInvalid(t *testing.T) {
 		{"no aggregate ID", func() schemas.Event { e := event(1, &schemas.ProductDiscontinued{}); e.AggregateID = ""; return e }()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := productview.Change(tc.e); !errors.Is(err, productview.ErrInvalidEvent) {
+			if _, err := productview.ChangeOf(tc.e); !errors.Is(err, productview.ErrInvalidEvent) {
 				t.Fatalf("Change = %v, want ErrInvalidEvent", err)
 			}
 			// Fold ignores what Change refuses.
@@ -145,7 +144,7 @@ func TestDecodeCorrupt(t *testing.T) {
 		"price":       {"priceCurrency": "EUR", "priceAmount": "x"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := productview.Decode(redisview.Doc{ID: "p", Generation: 1, Version: 1, Fields: f}); !errors.Is(err, redisview.ErrCorrupt) {
+			if _, err := productview.Decode(productview.Doc{ID: "p", Generation: 1, Version: 1, Fields: f}); !errors.Is(err, productview.ErrCorrupt) {
 				t.Fatalf("Decode = %v, want ErrCorrupt", err)
 			}
 		})

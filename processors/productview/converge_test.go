@@ -16,7 +16,7 @@ import (
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "seed of TestConvergence's random stream (0: the fixed default)")
@@ -58,9 +58,9 @@ func TestConvergence(t *testing.T) {
 		parts[p] = append(parts[p], e)
 	}
 
-	storetest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
 		ctx := context.Background()
-		store := storetest.NewStore(t, c)
+		store := redistest.NewStore(t, c)
 		proj, err := productview.New(store, 1)
 		if err != nil {
 			t.Fatal(err)

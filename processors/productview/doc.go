@@ -2,11 +2,13 @@
 // GET /v1/products/{id} serves (View), kept in Redis.
 //
 // It owns the view's semantics: which fields an event sets or increments
-// (Change, pure), the reference fold of events into a view (Fold, pure), the
-// Projector that the projection runtime calls with each batch, and the Reader
-// that turns stored documents back into views. It does not own consuming
-// Kafka, retries or commits (the runtime in processors/) nor Redis (the
-// generic versioned store in sinks/redisview).
+// (ChangeOf, pure), the reference fold of events into a view (Fold, pure),
+// the Projector that the projection runtime calls with each batch, and the
+// Reader that turns stored documents back into views. It owns the store's
+// vocabulary (Change, Field, Incr, Result, Doc and the errors) and the port
+// the store implements (Store), whose contract suite is storetest. It does
+// not own consuming Kafka, retries or commits (the runtime in processors/)
+// nor Redis (sinks/redisview implements Store); it imports only schemas.
 //
 // Review averages are exact: the store keeps reviewCount and ratingSum as
 // integers and AverageRating divides them when a view is read, rounding half

@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/streamview/streamview/processors/productview"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the pure Fold")
@@ -70,9 +70,9 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("Fold of %s differs from %s (run with -update after checking):\n got: %s\nwant: %s", path, golden, got, want)
 			}
 
-			storetest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+			redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
 				ctx := context.Background()
-				store := storetest.NewStore(t, c)
+				store := redistest.NewStore(t, c)
 				p, err := productview.New(store, 1)
 				if err != nil {
 					t.Fatal(err)

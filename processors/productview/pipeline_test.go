@@ -25,7 +25,7 @@ import (
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/redisview"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 // pipeline is one events topic on the real broker with a Redis view store.
@@ -62,7 +62,7 @@ func newPipeline(t *testing.T, rc redis.UniversalClient, events []schemas.Event)
 		t.Fatal(err)
 	}
 	p.publish(t, events)
-	p.store = storetest.NewStore(t, rc)
+	p.store = redistest.NewStore(t, rc)
 	return p
 }
 
@@ -142,7 +142,7 @@ func (c *crashing) Apply(ctx context.Context, batch []schemas.Event) error {
 }
 
 func TestCrashMidBatchConverges(t *testing.T) {
-	rc := storetest.RealRedis(t)
+	rc := redistest.RealRedis(t)
 	events := eventgen.Stream(eventgen.Options{Products: 2000, Events: 50000, Seed: 41, Discontinue: true})
 	p := newPipeline(t, rc, events)
 	group := testenv.Name("crash")

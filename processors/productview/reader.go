@@ -3,21 +3,19 @@ package productview
 import (
 	"context"
 	"fmt"
-
-	"github.com/streamview/streamview/sinks/redisview"
 )
 
 // Reader reads product views from the store: what GET /v1/products/{id}
 // calls.
 type Reader struct {
-	store *redisview.Store
+	store Store
 }
 
 // NewReader returns a Reader of store.
-func NewReader(store *redisview.Store) *Reader { return &Reader{store: store} }
+func NewReader(store Store) *Reader { return &Reader{store: store} }
 
 // Get reads product id's view from the live generation. found is false for
-// an unknown product; the error wraps redisview.ErrNoLive when no generation is
+// an unknown product; the error wraps ErrNoLive when no generation is
 // live yet.
 func (r *Reader) Get(ctx context.Context, id string) (v View, found bool, err error) {
 	d, found, err := r.store.Get(ctx, id)
@@ -30,7 +28,7 @@ func (r *Reader) GetAt(ctx context.Context, gen int, id string) (v View, found b
 	return decode(d, found, err)
 }
 
-func decode(d redisview.Doc, found bool, err error) (View, bool, error) {
+func decode(d Doc, found bool, err error) (View, bool, error) {
 	if err != nil {
 		return View{}, false, fmt.Errorf("productview: %w", err)
 	}

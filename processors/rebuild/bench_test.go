@@ -9,7 +9,7 @@ import (
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/internal/thousands"
 	"github.com/streamview/streamview/processors/rebuild"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 // BenchmarkRebuild measures a whole rebuild of each projection on the real
@@ -21,7 +21,7 @@ import (
 //	REBUILD_BENCH_EVENTS=1000000 go test -run '^$' -bench Rebuild -benchtime 1x ./processors/rebuild/
 func BenchmarkRebuild(b *testing.B) {
 	w := newWorld(b, testenv.Kafka(b))
-	rc := storetest.RealRedis(b)
+	rc := redistest.RealRedis(b)
 	ec := esClient(b)
 	ctx := context.Background()
 	n := envInt("REBUILD_BENCH_EVENTS", 200_000)
@@ -35,7 +35,7 @@ func BenchmarkRebuild(b *testing.B) {
 	if _, err := store.EnsureLive(ctx, 1); err != nil {
 		b.Fatal(err)
 	}
-	st, sctl := search(b, ec, rc)
+	st, _, sctl := search(b, ec, rc)
 	for _, c := range []struct {
 		name    string
 		target  rebuild.Target

@@ -7,8 +7,11 @@
 // read pointers, handing the live stream over to the running projectors
 // and retiring N. It does not own the consumer loop (the runtime in
 // processors/), the events' meaning (productview, productsearch) nor the
-// stores (sinks/redisview, sinks/esindex), which it reaches through a
-// Target.
+// stores: it knows them through ports only. A store's generations implement
+// Generations (sinks/redisview and sinks/esindex do, in plain types, without
+// importing this package); a Target pairs them with the projection of a
+// generation, which the wiring (cmd/streamview) supplies; the rebuild state
+// is kept through StateStore (sinks/redisview keeps it in a Redis hash).
 //
 // # Replay
 //
@@ -32,11 +35,11 @@
 // # State
 //
 // A rebuild keeps its state in one Redis hash per projection,
-// sv:<projection>:rebuild (Control): the generation being built, the one it
-// replaces, the phase (building, handover, swapped) and the progress. Redis
-// holds it for both projections because it is the one store every
-// streamview service and the CLI talk to, and the projectors must read it
-// to follow a handover. Progress itself is the new generation's consumer
+// sv:<projection>:rebuild (Control, through redisview.RebuildState): the
+// generation being built, the one it replaces, the phase (building,
+// handover, swapped) and the progress. Redis holds it for both projections
+// because it is the one store every streamview service and the CLI talk
+// to, and the projectors must read it to follow a handover. Progress itself is the new generation's consumer
 // group, streamview.<projection>.g<N+1>: a killed rebuild that is started
 // again continues from the group's committed offsets; --abort deletes the
 // group and the generation's documents (Redis keys, Elasticsearch index) and

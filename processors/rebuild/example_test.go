@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/processors/rebuild"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
@@ -39,8 +41,13 @@ func ExampleRebuilder_Run() {
 	store, _ := redisview.New(rc, redisview.Config{Projection: "product-view"})
 	store.EnsureLive(ctx, 1)
 
+	// The wiring (cmd/streamview) puts the store's generations and the
+	// projection of a generation together.
+	target := rebuild.Target{Generations: store.Generations(), Projection: func(gen int) (processors.Projection, error) {
+		return productview.New(store, gen)
+	}}
 	r, err := rebuild.New(rebuild.Config{Brokers: cluster.ListenAddrs(), Topic: "events"},
-		rebuild.NewViews(store), rebuild.NewControl(rc, "product-view"))
+		target, rebuild.NewControl(redisview.RebuildState(rc, "product-view")))
 	if err != nil {
 		panic(err)
 	}

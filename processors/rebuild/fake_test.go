@@ -12,7 +12,7 @@ import (
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/rebuild"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 // The whole life of a view generation on an in-process broker and Redis
@@ -25,7 +25,7 @@ func TestViewsLifeFake(t *testing.T) {
 	}
 	t.Cleanup(cluster.Close)
 	w := newWorld(t, cluster.ListenAddrs())
-	rc := storetest.Miniredis(t)
+	rc := redistest.Miniredis(t)
 	ctx := context.Background()
 	events := eventgen.Stream(eventgen.Options{Products: 300, Events: 3000, Seed: 3, Discontinue: true})
 	w.publish(t, events)

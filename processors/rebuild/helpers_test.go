@@ -25,7 +25,7 @@ import (
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/esindex"
 	"github.com/streamview/streamview/sinks/redisview"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 // world is one events topic with its dead-letter topic on a broker.
@@ -156,10 +156,18 @@ func (w *world) waitCommitted(t testing.TB, group string, timeout time.Duration)
 
 // views makes a Redis view target with a unique projection name, and its
 // control; every key goes at cleanup.
-func views(t testing.TB, rc redis.UniversalClient) (*rebuild.Views, *redisview.Store, *rebuild.Control) {
+func views(t testing.TB, rc redis.UniversalClient) (rebuild.Target, *redisview.Store, *rebuild.Control) {
 	t.Helper()
-	store := storetest.NewStore(t, rc)
-	return rebuild.NewViews(store), store, rebuild.NewControl(rc, store.Projection())
+	store := redistest.NewStore(t, rc)
+	return viewsTarget(store), store, rebuild.NewControl(redisview.RebuildState(rc, store.Projection()))
+}
+
+// viewsTarget is the product-view target of store, wired as cmd/streamview
+// wires it.
+func viewsTarget(store *redisview.Store) rebuild.Target {
+	return rebuild.Target{Generations: store.Generations(), Projection: func(gen int) (processors.Projection, error) {
+		return productview.New(store, gen)
+	}}
 }
 
 func esClient(t testing.TB) *elasticsearch.Client {
@@ -173,23 +181,23 @@ func esClient(t testing.TB) *elasticsearch.Client {
 
 // search makes an Elasticsearch search target with unique index names
 // (generation 1 live) and its control; the indices go at cleanup.
-func search(t testing.TB, c *elasticsearch.Client, rc redis.UniversalClient) (*rebuild.Search, *rebuild.Control) {
+func search(t testing.TB, c *elasticsearch.Client, rc redis.UniversalClient) (rebuild.Target, *esindex.Generations, *rebuild.Control) {
 	t.Helper()
 	name := testenv.Name("rb-search")
 	prefix := testenv.Name("rb-ps")
-	target, err := rebuild.NewSearch(name, c, esindex.Config{IndexPrefix: prefix, Alias: prefix + "-read", Currency: "EUR"})
+	gens, err := esindex.NewGenerations(name, c, esindex.Config{IndexPrefix: prefix, Alias: prefix + "-read", Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	ix, _ := target.Index(1)
+	ix, _ := gens.Index(1)
 	if err := ix.EnsureIndex(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := ix.SwapAlias(ctx, 0, 1); err != nil {
 		t.Fatal(err)
 	}
-	control := rebuild.NewControl(rc, name)
+	control := rebuild.NewControl(redisview.RebuildState(rc, name))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -199,7 +207,8 @@ func search(t testing.TB, c *elasticsearch.Client, rc redis.UniversalClient) (*r
 		}
 		control.Clear(ctx)
 	})
-	return target, control
+	target := rebuild.Target{Generations: gens, Projection: func(gen int) (processors.Projection, error) { return gens.Index(gen) }}
+	return target, gens, control
 }
 
 // foldViews is the reference view of every product.
@@ -243,7 +252,7 @@ func viewSnapshot(t testing.TB, store *redisview.Store, gen int, ids []string) m
 
 // docSnapshot reads every search document of generation gen by the IDs
 // given, and checks that the index holds no others.
-func docSnapshot(t testing.TB, c *elasticsearch.Client, target *rebuild.Search, gen int, ids []string) map[string]productsearch.Doc {
+func docSnapshot(t testing.TB, c *elasticsearch.Client, target *esindex.Generations, gen int, ids []string) map[string]productsearch.Doc {
 	t.Helper()
 	ctx := context.Background()
 	ix, err := target.Index(gen)

@@ -47,8 +47,8 @@ func New(cfg Config, target Target, control *Control) (*Rebuilder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if target == nil || control == nil {
-		return nil, errors.New("rebuild: target and control are required")
+	if target.Generations == nil || target.Projection == nil || control == nil {
+		return nil, errors.New("rebuild: target (its Generations and Projection) and control are required")
 	}
 	cfg = cfg.withDefaults()
 	dec := cfg.Decoder
@@ -574,7 +574,7 @@ func (r *Rebuilder) retire(ctx context.Context, adm *kadm.Client, st *State, res
 			case <-t.C:
 			}
 		}
-		if _, err := r.target.Drop(ctx, st.From); err != nil {
+		if _, err := drop(ctx, r.target, st.From); err != nil {
 			return err
 		}
 		res.OldRemoved = true
@@ -647,6 +647,6 @@ func (r *Rebuilder) remove(ctx context.Context, adm *kadm.Client, gen int) (grou
 	if group, err = deleteGroup(ctx, adm, name); err != nil {
 		return group, false, err
 	}
-	docs, err = r.target.Drop(ctx, gen)
+	docs, err = drop(ctx, r.target, gen)
 	return group, docs, err
 }

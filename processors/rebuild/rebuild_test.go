@@ -25,7 +25,7 @@ import (
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/processors/rebuild"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -244,15 +244,15 @@ func hotTail(initial []schemas.Event, products, n int) ([]string, []schemas.Even
 	})
 }
 
-// slowTarget delays every write of the generations it builds.
-type slowTarget struct {
-	rebuild.Target
-	delay time.Duration
-}
-
-func (s slowTarget) Projection(gen int) (processors.Projection, error) {
-	p, err := s.Target.Projection(gen)
-	return slowProjection{p, s.delay}, err
+// slowTarget is target with every write of the generations it builds
+// delayed.
+func slowTarget(target rebuild.Target, delay time.Duration) rebuild.Target {
+	inner := target.Projection
+	target.Projection = func(gen int) (processors.Projection, error) {
+		p, err := inner(gen)
+		return slowProjection{p, delay}, err
+	}
+	return target
 }
 
 type slowProjection struct {
@@ -275,7 +275,7 @@ func (s slowProjection) Apply(ctx context.Context, batch []schemas.Event) error 
 // view is the fold of the whole log and generation 1 is gone.
 func TestRebuildUnderLoad(t *testing.T) {
 	w := newWorld(t, testenv.Kafka(t))
-	rc := storetest.RealRedis(t)
+	rc := redistest.RealRedis(t)
 	ec := esClient(t)
 	ctx := context.Background()
 
@@ -286,7 +286,7 @@ func TestRebuildUnderLoad(t *testing.T) {
 	hot, live := hotTail(initial, 8, rate*180)
 
 	vt, store, vctl := views(t, rc)
-	st, sctl := search(t, ec, rc)
+	st, sg, sctl := search(t, ec, rc)
 	w.cleanupGroups(t, vt.Name())
 	w.cleanupGroups(t, st.Name())
 	if _, err := store.EnsureLive(ctx, 1); err != nil {
@@ -297,7 +297,7 @@ func TestRebuildUnderLoad(t *testing.T) {
 	w.waitCommitted(t, processors.GroupName(vt.Name(), 1), 5*time.Minute)
 	w.waitCommitted(t, processors.GroupName(st.Name(), 1), 5*time.Minute)
 
-	ix, _ := st.Index(1)
+	ix, _ := sg.Index(1)
 	q := &querier{views: productview.NewReader(store), es: ec, alias: ix.Alias(), ids: keys(foldViews(initial)), hot: hot}
 	l := &loader{w: w, rate: rate}
 	var stops []func()
@@ -329,7 +329,7 @@ func TestRebuildUnderLoad(t *testing.T) {
 		// The new generation writes each batch late, so that it trails the
 		// old one by that much: a swap that did not stop the old one first
 		// would let the query loop see versions go back.
-		slow := slowTarget{Target: tc.target, delay: 100 * time.Millisecond}
+		slow := slowTarget(tc.target, 100*time.Millisecond)
 		cfg := w.config()
 		cfg.Grace = time.Second // for queries that read the old pointer just before the swap
 		cfg.CaughtUpLag = 200
@@ -412,7 +412,7 @@ func TestRebuildUnderLoad(t *testing.T) {
 	all := append(slices.Clone(initial), l.published...)
 	ids := keys(foldViews(all))
 	checkViews(t, viewSnapshot(t, store, 2, ids), foldViews(all))
-	checkDocs(t, docSnapshot(t, ec, st, 2, ids), foldDocs(all))
+	checkDocs(t, docSnapshot(t, ec, sg, 2, ids), foldDocs(all))
 	if n, err := store.Count(ctx, 1); err != nil || n != 0 {
 		t.Fatalf("generation 1 still holds %d views (err %v)", n, err)
 	}
@@ -426,14 +426,14 @@ func TestRebuildUnderLoad(t *testing.T) {
 // killed, is abandoned with Abort, which removes all it made.
 func TestRebuildKilled(t *testing.T) {
 	w := newWorld(t, testenv.Kafka(t))
-	rc := storetest.RealRedis(t)
+	rc := redistest.RealRedis(t)
 	ec := esClient(t)
 	ctx := context.Background()
 	events := eventgen.Stream(eventgen.Options{Products: 3000, Events: envInt("REBUILD_KILL_EVENTS", 40_000), Seed: 5, Discontinue: true})
 	w.publish(t, events)
 
 	vt, store, vctl := views(t, rc)
-	st, sctl := search(t, ec, rc)
+	st, sg, sctl := search(t, ec, rc)
 	if _, err := store.EnsureLive(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -449,8 +449,8 @@ func TestRebuildKilled(t *testing.T) {
 			func(gen int) any { return viewSnapshot(t, store, gen, keys(foldViews(events))) },
 			func(gen int) bool { n, err := store.Count(ctx, gen); return err == nil && n == 0 }},
 		{"search", st, sctl,
-			func(gen int) any { return docSnapshot(t, ec, st, gen, keys(foldViews(events))) },
-			func(gen int) bool { ix, _ := st.Index(gen); return !indexExists(t, ec, ix.IndexName(gen)) }},
+			func(gen int) any { return docSnapshot(t, ec, sg, gen, keys(foldViews(events))) },
+			func(gen int) bool { ix, _ := sg.Index(gen); return !indexExists(t, ec, ix.IndexName(gen)) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w.cleanupGroups(t, c.target.Name())

@@ -35,7 +35,7 @@ type ReplayResult struct {
 // control, when not nil, is checked for a rebuild handing over: then the
 // replay waits for it (it refuses). Only cfg's Kafka fields and Topic are
 // used.
-func Replay(ctx context.Context, cfg Config, target Target, control *Control, dryRun bool) (ReplayResult, error) {
+func Replay(ctx context.Context, cfg Config, target Generations, control *Control, dryRun bool) (ReplayResult, error) {
 	cfg = cfg.withDefaults()
 	name := target.Name()
 	res := ReplayResult{Projection: name, Topic: cfg.Topic, DryRun: dryRun}

@@ -13,7 +13,7 @@ import (
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/rebuild"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 // envInt reads a size from the environment, for running the tests bigger.
@@ -28,7 +28,7 @@ func envInt(key string, def int) int {
 // every search document exactly as it was.
 func TestReplay(t *testing.T) {
 	w := newWorld(t, testenv.Kafka(t))
-	rc := storetest.RealRedis(t)
+	rc := redistest.RealRedis(t)
 	ec := esClient(t)
 	ctx := context.Background()
 
@@ -39,7 +39,7 @@ func TestReplay(t *testing.T) {
 	t.Logf("published %d events of %d products in %v", len(events), n/10, time.Since(start).Round(time.Millisecond))
 
 	vt, store, vctl := views(t, rc)
-	st, sctl := search(t, ec, rc)
+	st, sg, sctl := search(t, ec, rc)
 	w.cleanupGroups(t, vt.Name())
 	w.cleanupGroups(t, st.Name())
 	if _, err := store.EnsureLive(ctx, 1); err != nil {
@@ -61,7 +61,7 @@ func TestReplay(t *testing.T) {
 
 	ids := keys(foldViews(events))
 	beforeViews := viewSnapshot(t, store, 1, ids)
-	beforeDocs := docSnapshot(t, ec, st, 1, ids)
+	beforeDocs := docSnapshot(t, ec, sg, 1, ids)
 	checkViews(t, beforeViews, foldViews(events))
 	checkDocs(t, beforeDocs, foldDocs(events))
 
@@ -77,8 +77,11 @@ func TestReplay(t *testing.T) {
 		})
 	})
 
-	for _, target := range []rebuild.Target{vt, st} {
-		ctl := map[rebuild.Target]*rebuild.Control{vt: vctl, st: sctl}[target]
+	for _, tc := range []struct {
+		target rebuild.Target
+		ctl    *rebuild.Control
+	}{{vt, vctl}, {st, sctl}} {
+		target, ctl := tc.target, tc.ctl
 		dry, err := rebuild.Replay(ctx, w.config(), target, ctl, true)
 		if err != nil {
 			t.Fatalf("dry run of %s: %v", target.Name(), err)
@@ -117,7 +120,7 @@ func TestReplay(t *testing.T) {
 
 	project("replay")
 	afterViews := viewSnapshot(t, store, 1, ids)
-	afterDocs := docSnapshot(t, ec, st, 1, ids)
+	afterDocs := docSnapshot(t, ec, sg, 1, ids)
 	if !reflect.DeepEqual(afterViews, beforeViews) {
 		checkViews(t, afterViews, beforeViews)
 		t.Fatal("views differ after the replay")

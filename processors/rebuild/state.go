@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Phase is where a rebuild stands.
@@ -39,26 +37,34 @@ type State struct {
 	Updated     time.Time
 }
 
-// Control keeps the rebuild state of one projection in one Redis hash,
-// sv:<projection>:rebuild.
+// StateStore keeps one projection's rebuild state as flat string fields:
+// the state port, which sinks/redisview implements with one Redis hash,
+// sv:<projection>:rebuild (the one store every streamview service and the
+// CLI talk to). Control owns the encoding.
+type StateStore interface {
+	// Load returns every field; none when no state is kept.
+	Load(ctx context.Context) (map[string]string, error)
+	// Save sets fields.
+	Save(ctx context.Context, fields map[string]string) error
+	// Delete removes the state.
+	Delete(ctx context.Context) error
+}
+
+// Control keeps the rebuild state of one projection in a StateStore.
 type Control struct {
-	client redis.UniversalClient
-	key    string
+	store StateStore
 }
 
-// NewControl returns the control of projection on client.
-func NewControl(client redis.UniversalClient, projection string) *Control {
-	return &Control{client: client, key: "sv:" + projection + ":rebuild"}
+// NewControl returns the control of the state store keeps.
+func NewControl(store StateStore) *Control {
+	return &Control{store: store}
 }
-
-// Key is the Redis key of the state.
-func (c *Control) Key() string { return c.key }
 
 // Load returns the state; ok is false when no rebuild is under way.
 func (c *Control) Load(ctx context.Context) (s State, ok bool, err error) {
-	m, err := c.client.HGetAll(ctx, c.key).Result()
+	m, err := c.store.Load(ctx)
 	if err != nil {
-		return State{}, false, fmt.Errorf("rebuild: redis hgetall %s: %w", c.key, err)
+		return State{}, false, fmt.Errorf("rebuild: loading the state: %w", err)
 	}
 	if len(m) == 0 {
 		return State{}, false, nil
@@ -87,38 +93,39 @@ func (c *Control) Load(ctx context.Context) (s State, ok bool, err error) {
 	}
 	s.Rate, _ = strconv.ParseFloat(m["rate"], 64)
 	if len(errs) > 0 || s.Generation < 1 || s.From < 0 {
-		return State{}, false, fmt.Errorf("rebuild: %s holds a state this version did not write: %v", c.key, m)
+		return State{}, false, fmt.Errorf("rebuild: the stored state is not one this version wrote: %v", m)
 	}
 	return s, true, nil
 }
 
 // Save writes s whole.
 func (c *Control) Save(ctx context.Context, s State) error {
-	ms := func(t time.Time) int64 {
+	ms := func(t time.Time) string {
 		if t.IsZero() {
-			return 0
+			return "0"
 		}
-		return t.UnixMilli()
+		return strconv.FormatInt(t.UnixMilli(), 10)
 	}
 	keep := "0"
 	if s.KeepOld {
 		keep = "1"
 	}
-	err := c.client.HSet(ctx, c.key,
-		"generation", s.Generation, "from", s.From, "phase", string(s.Phase), "keepOld", keep,
-		"started", ms(s.Started), "requested", ms(s.Requested),
-		"done", s.Done, "total", s.Total, "rate", strconv.FormatFloat(s.Rate, 'f', 1, 64), "updated", ms(s.Updated),
-	).Err()
+	err := c.store.Save(ctx, map[string]string{
+		"generation": strconv.Itoa(s.Generation), "from": strconv.Itoa(s.From), "phase": string(s.Phase), "keepOld": keep,
+		"started": ms(s.Started), "requested": ms(s.Requested),
+		"done": strconv.FormatInt(s.Done, 10), "total": strconv.FormatInt(s.Total, 10),
+		"rate": strconv.FormatFloat(s.Rate, 'f', 1, 64), "updated": ms(s.Updated),
+	})
 	if err != nil {
-		return fmt.Errorf("rebuild: redis hset %s: %w", c.key, err)
+		return fmt.Errorf("rebuild: saving the state: %w", err)
 	}
 	return nil
 }
 
 // Clear removes the state: no rebuild is under way.
 func (c *Control) Clear(ctx context.Context) error {
-	if err := c.client.Del(ctx, c.key).Err(); err != nil {
-		return fmt.Errorf("rebuild: redis del %s: %w", c.key, err)
+	if err := c.store.Delete(ctx); err != nil {
+		return fmt.Errorf("rebuild: clearing the state: %w", err)
 	}
 	return nil
 }

@@ -4,20 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
-
-	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/streamview/streamview/processors"
-	"github.com/streamview/streamview/processors/productview"
-	"github.com/streamview/streamview/sinks/esindex"
-	"github.com/streamview/streamview/sinks/redisview"
 )
 
-// Target is one projection's store of generations, as replays and rebuilds
-// see it. Views (Redis) and Search (Elasticsearch) are the two.
-type Target interface {
+// Generations is one projection's store of generations, as replays and
+// rebuilds see it: the port a sink implements (sinks/redisview and
+// sinks/esindex do) with plain types, so that it needs import neither this
+// package nor the runtime.
+type Generations interface {
 	// Name is the projection's name: its groups are
 	// streamview.<Name>.g<N>.
 	Name() string
@@ -25,188 +20,41 @@ type Target interface {
 	Live(ctx context.Context) (int, error)
 	// Create makes generation gen ready to be written (an empty index).
 	Create(ctx context.Context, gen int) error
-	// Projection is what the runtime applies generation gen's events to.
-	Projection(gen int) (processors.Projection, error)
 	// Count is the number of documents generation gen holds, counted as
 	// CountsDiscontinued says, with every acknowledged write visible.
 	Count(ctx context.Context, gen int) (int64, error)
 	// CountsDiscontinued tells whether Count includes discontinued
 	// products.
 	CountsDiscontinued() bool
-	// Promote makes generation to live in place of from, in one step.
+	// Promote makes generation to live in place of from, in one step, and
+	// fails when from is not live (another rebuild swapped).
 	Promote(ctx context.Context, from, to int) error
 	// Drop removes generation gen's documents and reports whether there were
-	// any. It refuses the live generation.
+	// any. Rebuilds call it for a generation that is not live.
 	Drop(ctx context.Context, gen int) (bool, error)
 	// Reset empties generation gen, live or not, for a replay, and returns
 	// how many documents it held.
 	Reset(ctx context.Context, gen int) (int64, error)
 }
 
+// Target is one projection as replays and rebuilds see it: its generations,
+// and what the runtime applies generation gen's events to. The wiring
+// (cmd/streamview, bench) puts the two together, so that a sink never
+// imports the runtime.
+type Target struct {
+	Generations
+	Projection func(gen int) (processors.Projection, error)
+}
+
 // ErrLive is returned when an operation would remove the live generation.
 var ErrLive = errors.New("rebuild: refusing to remove the live generation")
 
-// Views is the product-view projection's target: generations of a Redis
-// view store, the live one named by its live pointer.
-type Views struct {
-	store *redisview.Store
-}
-
-// NewViews returns the target of store; the projection's name is the
-// store's Projection.
-func NewViews(store *redisview.Store) *Views { return &Views{store: store} }
-
-func (v *Views) Name() string { return v.store.Projection() }
-
-func (v *Views) Live(ctx context.Context) (int, error) {
-	gen, err := v.store.Live(ctx)
-	if errors.Is(err, redisview.ErrNoLive) {
-		return 0, nil
-	}
-	return gen, err
-}
-
-func (v *Views) Create(context.Context, int) error { return nil }
-
-func (v *Views) Projection(gen int) (processors.Projection, error) {
-	return productview.New(v.store, gen)
-}
-
-func (v *Views) Count(ctx context.Context, gen int) (int64, error) {
-	n, err := v.store.Count(ctx, gen)
-	return int64(n), err
-}
-
-func (v *Views) CountsDiscontinued() bool { return true }
-
-// Promote sets the live pointer. It checks the pointer first, so that two
-// rebuilds cannot both swap; the check and the set are two commands, which
-// is enough because only a rebuild moves the pointer and its group admits
-// one rebuild at a time.
-func (v *Views) Promote(ctx context.Context, from, to int) error {
-	live, err := v.Live(ctx)
-	if err != nil {
-		return err
-	}
-	if live != from {
-		return fmt.Errorf("rebuild: %s: live generation is %d, not %d: another rebuild swapped it", v.store.LiveKey(), live, from)
-	}
-	return v.store.SetLive(ctx, to)
-}
-
-func (v *Views) Drop(ctx context.Context, gen int) (bool, error) {
-	if live, err := v.Live(ctx); err != nil {
+// drop removes generation gen's documents unless gen is live.
+func drop(ctx context.Context, g Generations, gen int) (bool, error) {
+	if live, err := g.Live(ctx); err != nil {
 		return false, err
 	} else if live == gen {
-		return false, fmt.Errorf("%w: g%d (%s) is live", ErrLive, gen, v.store.Prefix(gen))
+		return false, fmt.Errorf("%w: %s g%d is live", ErrLive, g.Name(), gen)
 	}
-	n, err := v.store.Clear(ctx, gen)
-	return n > 0, err
+	return g.Drop(ctx, gen)
 }
-
-func (v *Views) Reset(ctx context.Context, gen int) (int64, error) {
-	n, err := v.store.Clear(ctx, gen)
-	return int64(n), err
-}
-
-// Search is the product-search projection's target: one Elasticsearch
-// index per generation behind the read alias.
-type Search struct {
-	name   string
-	client *elasticsearch.Client
-	cfg    esindex.Config
-
-	mu      sync.Mutex
-	indices map[int]*esindex.Index
-}
-
-// NewSearch returns the target of projection name whose indices cfg
-// describes (IndexPrefix, Alias, Currency...; cfg.Generation is ignored).
-func NewSearch(name string, client *elasticsearch.Client, cfg esindex.Config) (*Search, error) {
-	if name == "" {
-		return nil, errors.New("rebuild: search projection name is required")
-	}
-	s := &Search{name: name, client: client, cfg: cfg, indices: map[int]*esindex.Index{}}
-	if _, err := s.Index(1); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// Index is the index object that writes generation gen. One per generation
-// is kept, so that its write cache serves the whole build.
-func (s *Search) Index(gen int) (*esindex.Index, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ix, ok := s.indices[gen]; ok {
-		return ix, nil
-	}
-	cfg := s.cfg
-	cfg.Generation = gen
-	ix, err := esindex.New(s.client, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("rebuild: search generation %d: %w", gen, err)
-	}
-	s.indices[gen] = ix
-	return ix, nil
-}
-
-func (s *Search) any() *esindex.Index {
-	ix, _ := s.Index(1) // checked by NewSearch
-	return ix
-}
-
-func (s *Search) Name() string { return s.name }
-
-func (s *Search) Live(ctx context.Context) (int, error) { return s.any().LiveGeneration(ctx) }
-
-func (s *Search) Create(ctx context.Context, gen int) error { return s.any().EnsureIndex(ctx, gen) }
-
-func (s *Search) Projection(gen int) (processors.Projection, error) { return s.Index(gen) }
-
-func (s *Search) Count(ctx context.Context, gen int) (int64, error) {
-	ix, err := s.Index(gen)
-	if err != nil {
-		return 0, err
-	}
-	if err := ix.Refresh(ctx); err != nil {
-		return 0, err
-	}
-	return ix.CountGeneration(ctx, gen)
-}
-
-func (s *Search) CountsDiscontinued() bool { return false }
-
-func (s *Search) Promote(ctx context.Context, from, to int) error {
-	return s.any().SwapAlias(ctx, from, to)
-}
-
-func (s *Search) Drop(ctx context.Context, gen int) (bool, error) {
-	gens, err := s.any().Generations(ctx)
-	if err != nil || !slices.Contains(gens, gen) {
-		return false, err
-	}
-	ix, err := s.Index(gen)
-	if err != nil {
-		return false, err
-	}
-	if err := ix.DeleteIndex(ctx, gen); err != nil {
-		return false, err
-	}
-	return true, nil
-}
-
-func (s *Search) Reset(ctx context.Context, gen int) (int64, error) {
-	ix, err := s.Index(gen)
-	if err != nil {
-		return 0, err
-	}
-	n, err := ix.CountGeneration(ctx, gen)
-	if err != nil {
-		return 0, err
-	}
-	return n, ix.ResetIndex(ctx, gen)
-}
-
-// Generations lists the generations that have an index.
-func (s *Search) Generations(ctx context.Context) ([]int, error) { return s.any().Generations(ctx) }

@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/streamview/streamview/processors/rebuild"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 func TestProgressString(t *testing.T) {
@@ -50,10 +51,11 @@ func TestConfigValidate(t *testing.T) {
 
 func TestControlRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	c := rebuild.NewControl(storetest.Miniredis(t), "product-view")
-	if c.Key() != "sv:product-view:rebuild" {
-		t.Fatalf("key %q", c.Key())
+	state := redisview.RebuildState(redistest.Miniredis(t), "product-view")
+	if state.Key() != "sv:product-view:rebuild" {
+		t.Fatalf("key %q", state.Key())
 	}
+	c := rebuild.NewControl(state)
 	if _, ok, err := c.Load(ctx); ok || err != nil {
 		t.Fatalf("empty Load = %v, %v", ok, err)
 	}

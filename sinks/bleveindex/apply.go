@@ -8,22 +8,25 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 
+	"github.com/streamview/streamview/processors/batch"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/schemas"
 )
 
-// product is one product's share of a batch: its events in version order.
+// product is one product's share of a batch: its events in version order,
+// with their positions in the batch.
 type product struct {
 	id     string
 	events []schemas.Event
+	at     []int // at[i] is the batch index of events[i]
 }
 
 // groupEvents splits a batch per aggregate, keeping each aggregate's order
 // and the order in which aggregates first appear.
-func groupEvents(batch []schemas.Event) []*product {
+func groupEvents(events []schemas.Event) []*product {
 	byID := make(map[string]*product)
 	var out []*product
-	for _, e := range batch {
+	for i, e := range events {
 		p := byID[e.AggregateID]
 		if p == nil {
 			p = &product{id: e.AggregateID}
@@ -31,6 +34,7 @@ func groupEvents(batch []schemas.Event) []*product {
 			out = append(out, p)
 		}
 		p.events = append(p.events, e)
+		p.at = append(p.at, i)
 	}
 	return out
 }
@@ -41,10 +45,13 @@ func groupEvents(batch []schemas.Event) []*product {
 // product's events into it (events not newer than its version are skipped
 // as duplicates) and writes the changed documents in one bleve batch. On
 // disk, that batch is synced before Apply returns. A document bleve rejects
-// (such as one with an empty product ID) is left out and reported with
-// productsearch.ErrPermanent after the rest is written.
-func (ix *Index) Apply(ctx context.Context, batch []schemas.Event) error {
-	if len(batch) == 0 {
+// (such as one with an empty product ID) is written up to the event that
+// makes it unacceptable, and that event is named as permanent in a
+// *batch.Error after the rest is written; so is the first event of a
+// product whose stored document does not decode (nothing can be folded onto
+// it). The runtime dead-letters those events and applies the rest again.
+func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
+	if len(events) == 0 {
 		return nil
 	}
 	ix.mu.Lock()
@@ -52,34 +59,46 @@ func (ix *Index) Apply(ctx context.Context, batch []schemas.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ix.stats.events.Add(int64(len(batch)))
-	products := groupEvents(batch)
+	ix.stats.events.Add(int64(len(events)))
+	products := groupEvents(events)
 	ids := make([]string, 0, len(products))
 	for _, p := range products {
 		if p.id != "" {
 			ids = append(ids, p.id)
 		}
 	}
-	stored, err := ix.load(ctx, ids)
+	stored, unreadable, err := ix.load(ctx, ids)
 	if err != nil {
 		return err
 	}
 
 	b := ix.idx.NewBatch()
-	var permanent []error
+	var permanent []batch.Failure
+	reject := func(p *product, i int, err error) {
+		ix.stats.permanent.Add(1)
+		ev := p.events[i]
+		ix.opts.logger.WarnContext(ctx, "search document rejected", "aggregate_id", p.id, "event_type", ev.Type(), "error", err, "projection", "product-search")
+		permanent = append(permanent, batch.Permanent(p.at[i], fmt.Errorf("bleve: product %q, %s v%d: %w", p.id, ev.Type(), ev.Version, err)))
+	}
 	for _, p := range products {
+		if err := unreadable[p.id]; err != nil {
+			reject(p, 0, err)
+			continue
+		}
 		d, applied, duplicates := productsearch.FoldAll(stored[p.id], p.events)
 		ix.stats.duplicates.Add(int64(duplicates))
 		if applied == 0 {
 			continue
 		}
-		err := ix.add(b, p.id, d)
-		if err != nil {
-			ix.stats.permanent.Add(1)
-			ev := p.events[len(p.events)-1]
-			ix.opts.logger.WarnContext(ctx, "search document rejected", "aggregate_id", p.id, "event_type", ev.Type(), "error", err, "projection", "product-search")
-			permanent = append(permanent, fmt.Errorf("%w: bleve: product %q at version %d (%s): %v", productsearch.ErrPermanent, p.id, d.Version, ev.Type(), err))
-			continue
+		if err := ix.add(b, p.id, d); err != nil {
+			i, good, applied, err := ix.culprit(stored[p.id], p, err)
+			reject(p, i, err)
+			if applied == 0 {
+				continue
+			}
+			if err := ix.add(b, p.id, good); err != nil { // accepted once already
+				return fmt.Errorf("bleve: product %q: %w", p.id, err)
+			}
 		}
 		ix.stats.applied.Add(int64(applied))
 	}
@@ -93,7 +112,27 @@ func (ix *Index) Apply(ctx context.Context, batch []schemas.Event) error {
 		ix.stats.writes.Add(int64(n))
 		ix.stats.batches.Add(1)
 	}
-	return errors.Join(permanent...)
+	return batch.Fail(permanent...)
+}
+
+// culprit folds p's events onto base one at a time to find the first whose
+// document bleve refuses (refused says why the whole fold was refused, in
+// case none is). It returns that event's index in p.events, why, and the
+// document of the events before it with how many of them it applies.
+func (ix *Index) culprit(base productsearch.Doc, p *product, refused error) (int, productsearch.Doc, int, error) {
+	probe := ix.idx.NewBatch()
+	d, applied := base, 0
+	for i := range p.events {
+		next, n, _ := productsearch.FoldAll(d, p.events[i:i+1])
+		if n == 0 {
+			continue
+		}
+		if err := ix.add(probe, p.id, next); err != nil {
+			return i, d, applied, err
+		}
+		d, applied = next, applied+1
+	}
+	return len(p.events) - 1, base, 0, refused
 }
 
 func (ix *Index) add(b *bleve.Batch, id string, d productsearch.Doc) error {
@@ -107,27 +146,33 @@ func (ix *Index) add(b *bleve.Batch, id string, d productsearch.Doc) error {
 	return b.Index(id, fields)
 }
 
-// load returns the stored Doc of each of ids that the index has.
-func (ix *Index) load(ctx context.Context, ids []string) (map[string]productsearch.Doc, error) {
+// load returns the stored Doc of each of ids that the index has, and why
+// for each whose stored document does not decode.
+func (ix *Index) load(ctx context.Context, ids []string) (map[string]productsearch.Doc, map[string]error, error) {
 	out := make(map[string]productsearch.Doc, len(ids))
+	var unreadable map[string]error
 	if len(ids) == 0 {
-		return out, nil
+		return out, nil, nil
 	}
 	req := bleve.NewSearchRequestOptions(bleve.NewDocIDQuery(ids), len(ids), 0, false)
 	req.Score = bleve.ScoreNone
 	req.Fields = []string{fieldSource}
 	res, err := ix.idx.SearchInContext(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("bleve: reading %d stored documents: %w", len(ids), err)
+		return nil, nil, fmt.Errorf("bleve: reading %d stored documents: %w", len(ids), err)
 	}
 	for _, h := range res.Hits {
 		d, err := source(h.ID, h.Fields)
 		if err != nil {
-			return nil, err
+			if unreadable == nil {
+				unreadable = make(map[string]error)
+			}
+			unreadable[h.ID] = err
+			continue
 		}
 		out[h.ID] = d
 	}
-	return out, nil
+	return out, unreadable, nil
 }
 
 // source decodes the stored Doc of a hit.

@@ -11,20 +11,21 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 
+	"github.com/streamview/streamview/processors/batch"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productsearch/indextest"
 	"github.com/streamview/streamview/sinks/bleveindex"
 )
 
 func TestContractMemory(t *testing.T) {
-	indextest.Run(t, func(t *testing.T) productsearch.Index {
+	indextest.Run(t, indextest.Backend{New: func(t *testing.T) productsearch.Index {
 		ix, err := bleveindex.NewMemory(bleveindex.WithCurrency(indextest.Currency))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = ix.Close() })
 		return ix
-	}, nil)
+	}, Refuse: refuse})
 }
 
 // TestContractDisk runs the contract on the engine of on-disk indexes
@@ -34,9 +35,17 @@ func TestContractDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the on-disk contract runs without -short")
 	}
-	indextest.Run(t, func(t *testing.T) productsearch.Index {
+	indextest.Run(t, indextest.Backend{New: func(t *testing.T) productsearch.Index {
 		return openDisk(t, filepath.Join(t.TempDir(), "search"))
-	}, nil)
+	}, Refuse: refuse})
+}
+
+// refuse plants a stored document that does not decode at id.
+func refuse(t *testing.T, ix productsearch.Index, id string) {
+	t.Helper()
+	if err := bleveindex.PlantUnreadable(ix.(*bleveindex.Index), id); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func openDisk(t *testing.T, path string) *bleveindex.Index {
@@ -201,8 +210,11 @@ func TestEmptyProductIDIsPermanent(t *testing.T) {
 	bad := slices.Clone(ok)
 	bad[0].AggregateID = ""
 	err = ix.Apply(t.Context(), append(bad, ok...))
-	if !errors.Is(err, productsearch.ErrPermanent) {
-		t.Fatalf("Apply = %v, want ErrPermanent", err)
+	// The index names the event, so the runtime can dead-letter it rather
+	// than retry the batch for ever.
+	var be *batch.Error
+	if !errors.As(err, &be) || len(be.Failures) != 1 || be.Failures[0].Index != 0 || !be.Failures[0].Permanent {
+		t.Fatalf("Apply = %v, want a batch.Error naming event 0 as permanent", err)
 	}
 	// The rest of the batch is written.
 	if n, err := ix.Count(t.Context()); err != nil || n != 1 {

@@ -1,4 +1,4 @@
-// Package bleve is the embedded product-search index of the all-in-one
+// Package bleveindex is the embedded product-search index of the all-in-one
 // `streamview dev` mode: it implements productsearch.Index on
 // github.com/blevesearch/bleve/v2, on disk (Open) or in memory (NewMemory),
 // with the query semantics of the Elasticsearch index, and passes the same
@@ -10,7 +10,9 @@
 // (productsearch.Fold) and skips events not newer than its version, and
 // Search builds hits from it. A discontinued product stays as a tombstone
 // (its stored Doc and nothing searchable) so that its version survives and a
-// redelivered older event cannot bring it back.
+// redelivered older event cannot bring it back. A document bleve refuses,
+// or a stored one that does not decode, is reported as a *batch.Error
+// naming the event (permanent), after the rest of the batch is written.
 //
 // It does not own the consumer loop, offsets or retries (the processors
 // runtime), generations and their swap (one Index per generation, opened by

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/processors/batch"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/schemas"
 )
@@ -50,16 +50,16 @@ const maxIDLength = 512
 
 // groupEvents splits a batch per aggregate, keeping each aggregate's order
 // and the order in which aggregates first appear. An event no document can
-// hold (no aggregate ID, or one too long for an _id) comes back as an
-// *productsearch.EventError.
-func groupEvents(batch []schemas.Event) ([]*product, []error) {
+// hold (no aggregate ID, or one too long for an _id) comes back as a
+// permanent failure.
+func groupEvents(events []schemas.Event) ([]*product, []batch.Failure) {
 	byID := make(map[string]*product)
 	var out []*product
-	var bad []error
-	for i, e := range batch {
+	var bad []batch.Failure
+	for i, e := range events {
 		if e.AggregateID == "" || len(e.AggregateID) > maxIDLength {
-			bad = append(bad, &productsearch.EventError{Index: i, Err: fmt.Errorf("event %s (%s v%d): aggregate ID %q cannot be a document ID",
-				e.ID, e.Type(), e.Version, e.AggregateID)})
+			bad = append(bad, batch.Permanent(i, fmt.Errorf("event %s (%s v%d): aggregate ID %q cannot be a document ID",
+				e.ID, e.Type(), e.Version, e.AggregateID)))
 			continue
 		}
 		p := byID[e.AggregateID]
@@ -90,17 +90,17 @@ func groupEvents(batch []schemas.Event) ([]*product, []error) {
 //
 // A document Elasticsearch rejects (a 4xx other than 409/429) is written
 // again one event at a time to find the event that makes it unacceptable;
-// that event comes back as a *productsearch.EventError once the rest of the
-// batch is stored, so the runtime dead-letters exactly that event.
-func (ix *Index) Apply(ctx context.Context, batch []schemas.Event) error {
-	if len(batch) == 0 {
+// that event comes back named as permanent in a *batch.Error once the rest
+// of the batch is stored, so the runtime dead-letters exactly that event.
+func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
+	if len(events) == 0 {
 		return nil
 	}
 	if err := ix.ensureWrite(ctx); err != nil {
 		return err
 	}
-	ix.stats.events.Add(int64(len(batch)))
-	pending, permanent := groupEvents(batch)
+	ix.stats.events.Add(int64(len(events)))
+	pending, permanent := groupEvents(events)
 	var rejected []*product
 	pause := ix.cfg.Retry.Start()
 	for round := 1; len(pending) > 0; round++ {
@@ -126,14 +126,14 @@ func (ix *Index) Apply(ctx context.Context, batch []schemas.Event) error {
 			return err
 		}
 	}
-	return errors.Join(permanent...)
+	return batch.Fail(permanent...)
 }
 
 type roundResult struct {
 	retry     []*product // conflict or throttled: read and fold again
 	throttled bool
 	rejected  []*product // a document of several new events was rejected
-	permanent []error
+	permanent []batch.Failure
 }
 
 // applyRound reads, folds and writes products once, in chunks of
@@ -148,8 +148,8 @@ func (ix *Index) applyRound(ctx context.Context, products []*product, single boo
 		}
 		ix.stats.permanent.Add(1)
 		p, i := op.product, op.firstNew
-		r.permanent = append(r.permanent, &productsearch.EventError{Index: p.at[i],
-			Err: fmt.Errorf("product %s, %s v%d, in %s: %w", p.id, p.events[i].Type(), p.events[i].Version, ix.write, why)})
+		r.permanent = append(r.permanent, batch.Permanent(p.at[i],
+			fmt.Errorf("product %s, %s v%d, in %s: %w", p.id, p.events[i].Type(), p.events[i].Version, ix.write, why)))
 		ix.cfg.Logger.WarnContext(ctx, "search document rejected", "aggregate_id", p.id, "event_type", p.events[i].Type(),
 			"version", p.events[i].Version, "err", why, "projection", "product-search")
 	}
@@ -240,8 +240,8 @@ func (ix *Index) applyRound(ctx context.Context, products []*product, single boo
 				// of the product's events until someone repairs the document.
 				ix.stats.permanent.Add(1)
 				mu.Lock()
-				r.permanent = append(r.permanent, &productsearch.EventError{Index: p.at[0],
-					Err: fmt.Errorf("product %s in %s: %w", p.id, ix.write, s.err)})
+				r.permanent = append(r.permanent, batch.Permanent(p.at[0],
+					fmt.Errorf("product %s in %s: %w", p.id, ix.write, s.err)))
 				mu.Unlock()
 				continue
 			}
@@ -256,7 +256,7 @@ func (ix *Index) applyRound(ctx context.Context, products []*product, single boo
 
 // isolate writes a rejected product one event at a time, so that the events
 // before the culprit are stored and the culprit is reported.
-func (ix *Index) isolate(ctx context.Context, p *product, permanent *[]error) error {
+func (ix *Index) isolate(ctx context.Context, p *product, permanent *[]batch.Failure) error {
 	pending := []*product{p}
 	pause := ix.cfg.Retry.Start()
 	for steps := 0; len(pending) > 0; steps++ {

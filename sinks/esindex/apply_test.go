@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,7 +13,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/streamview/streamview/internal/backoff"
-	"github.com/streamview/streamview/processors/productsearch"
+	"github.com/streamview/streamview/processors/batch"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/esindex"
 )
@@ -141,7 +142,7 @@ func TestApplyGivesUpOnEndlessConflicts(t *testing.T) {
 	ix := fakeIndex(t, c)
 	f.item = func(string, int, []byte) (int, string) { return 409, "version_conflict_engine_exception" }
 	err := ix.Apply(t.Context(), []schemas.Event{created("a", 1, "A")})
-	if err == nil || errors.Is(err, productsearch.ErrPermanent) {
+	if err == nil || batch.IsPermanent(err) {
 		t.Fatalf("Apply = %v, want a retryable error", err)
 	}
 }
@@ -156,10 +157,9 @@ func TestApplyRejectedDocumentIsPermanent(t *testing.T) {
 		return 0, ""
 	}
 	err := ix.Apply(t.Context(), []schemas.Event{created("ok", 1, "fine"), created("bad", 1, "broken")})
-	var ee *productsearch.EventError
-	if !errors.Is(err, productsearch.ErrPermanent) || !errors.As(err, &ee) || ee.PermanentEvent() != 1 ||
+	if !slices.Equal(permanentAt(err), []int{1}) ||
 		!strings.Contains(err.Error(), "bad") || !strings.Contains(err.Error(), "document_parsing_exception") {
-		t.Fatalf("Apply = %v, want an EventError for event 1 naming product bad", err)
+		t.Fatalf("Apply = %v, want event 1 named as permanent naming product bad", err)
 	}
 	if _, ok := f.stored("ok"); !ok {
 		t.Fatal("the good document of the batch was not written")
@@ -179,7 +179,7 @@ func TestApplyIsolatesTheRejectedEvent(t *testing.T) {
 		return 0, ""
 	}
 	poison := "poison"
-	batch := []schemas.Event{
+	events := []schemas.Event{
 		created("other", 1, "Other"),
 		created("a", 1, "A"),
 		stock("a", 2, 3),
@@ -187,16 +187,15 @@ func TestApplyIsolatesTheRejectedEvent(t *testing.T) {
 			Data: &schemas.ProductDetailsUpdated{Name: &poison}},
 		stock("a", 4, 9),
 	}
-	err := ix.Apply(t.Context(), batch)
-	var ee *productsearch.EventError
-	if !errors.As(err, &ee) || ee.PermanentEvent() != 3 || !errors.Is(err, productsearch.ErrPermanent) {
-		t.Fatalf("Apply = %v, want an EventError for event 3", err)
+	err := ix.Apply(t.Context(), events)
+	if !slices.Equal(permanentAt(err), []int{3}) {
+		t.Fatalf("Apply = %v, want event 3 named as permanent", err)
 	}
 	if a, _ := f.stored("a"); a["version"] != 2.0 || a["stock"] != 3.0 {
 		t.Fatalf("before the culprit: stored %v, want version 2", a)
 	}
 	// The runtime dead-letters event 3 and applies the rest again.
-	rest := append(batch[:3:3], batch[4])
+	rest := append(events[:3:3], events[4])
 	if err := ix.Apply(t.Context(), rest); err != nil {
 		t.Fatal(err)
 	}
@@ -211,9 +210,8 @@ func TestApplyUnencodableDocumentIsPermanent(t *testing.T) {
 	e := created("a", 1, "A")
 	e.Timestamp = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) // JSON has no year 10000
 	err := ix.Apply(t.Context(), []schemas.Event{e})
-	var ee *productsearch.EventError
-	if !errors.As(err, &ee) || ee.Index != 0 {
-		t.Fatalf("Apply = %v, want an EventError for event 0", err)
+	if !slices.Equal(permanentAt(err), []int{0}) {
+		t.Fatalf("Apply = %v, want event 0 named as permanent", err)
 	}
 }
 
@@ -221,9 +219,8 @@ func TestApplyEventWithoutAggregateIsPermanent(t *testing.T) {
 	f, c := newFake(t)
 	ix := fakeIndex(t, c)
 	err := ix.Apply(t.Context(), []schemas.Event{created("a", 1, "A"), created("", 1, "nameless")})
-	var ee *productsearch.EventError
-	if !errors.Is(err, productsearch.ErrPermanent) || !errors.As(err, &ee) || ee.Index != 1 {
-		t.Fatalf("Apply = %v, want ErrPermanent", err)
+	if !slices.Equal(permanentAt(err), []int{1}) {
+		t.Fatalf("Apply = %v, want event 1 permanent", err)
 	}
 	if _, ok := f.stored("a"); !ok {
 		t.Fatal("the rest of the batch was not written")
@@ -241,7 +238,7 @@ func TestApplyReturnsTransientErrorsAsIs(t *testing.T) {
 	}
 	err := ix.Apply(t.Context(), []schemas.Event{created("a", 1, "A")})
 	var re *esindex.ResponseError
-	if !errors.As(err, &re) || re.Status != 429 || !re.Retryable() || errors.Is(err, productsearch.ErrPermanent) {
+	if !errors.As(err, &re) || re.Status != 429 || !re.Retryable() || batch.IsPermanent(err) {
 		t.Fatalf("Apply = %v, want a retryable *ResponseError", err)
 	}
 	f.request = func(string) int { return 502 }
@@ -262,7 +259,7 @@ func TestApplyReturnsTransientErrorsAsIs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	err = ix.Apply(ctx, []schemas.Event{created("a", 1, "A")})
-	if !errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, productsearch.ErrPermanent) {
+	if !errors.Is(err, syscall.ECONNREFUSED) || batch.IsPermanent(err) {
 		t.Fatalf("Apply = %v, want connection refused", err)
 	}
 }
@@ -315,4 +312,20 @@ func TestConfigValidate(t *testing.T) {
 	if err := (esindex.Config{IndexPrefix: "x", Alias: "x-g1"}).Validate(); err == nil {
 		t.Error("an alias named like a generation index passed")
 	}
+}
+
+// permanentAt is the batch indexes err names as failed for good, or nil
+// when err is no *batch.Error.
+func permanentAt(err error) []int {
+	var be *batch.Error
+	if !errors.As(err, &be) {
+		return nil
+	}
+	var at []int
+	for _, f := range be.Failures {
+		if f.Permanent {
+			at = append(at, f.Index)
+		}
+	}
+	return at
 }

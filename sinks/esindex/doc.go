@@ -1,11 +1,14 @@
-// Package elasticsearch is the product-search index on Elasticsearch 8: it
-// implements productsearch.Index.
+// Package esindex is the product-search index on Elasticsearch 8: it
+// implements productsearch.Index, and with Generations the generations port
+// of processors/rebuild (in plain types: it imports neither rebuild nor the
+// runtime).
 //
 // It owns the index mapping, one concrete index per projection generation
 // (<IndexPrefix>-g<N>) behind a read alias, the versioned write path and the
-// search query. It does not own the consumer loop, offsets or retries of
-// whole batches (the processors runtime), nor the HTTP answer (the api
-// package).
+// search query. A document Elasticsearch refuses is reported as a
+// *batch.Error naming the event that makes it unacceptable (permanent). It
+// does not own the consumer loop, offsets or retries of whole batches (the
+// processors runtime), nor the HTTP answer (the api package).
 //
 // # Writes
 //

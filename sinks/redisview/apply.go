@@ -8,40 +8,10 @@ import (
 	"sync"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/streamview/streamview/processors/batch"
+	"github.com/streamview/streamview/processors/productview"
 )
-
-// Change is what one event does to one document: set some fields, add to
-// some integer fields, and move the document to Version. Redis applies it
-// only when Version is newer than the version the document holds.
-type Change struct {
-	ID      string  // document ID, the event's aggregate ID
-	Version int64   // the event's aggregate version, >= 1
-	Set     []Field // fields to set, in order
-	Incr    []Incr  // integer fields to add to (HINCRBY)
-}
-
-// Field is one hash field and its new value.
-type Field struct {
-	Name, Value string
-}
-
-// Incr adds By to the integer held in field Name (0 when absent).
-type Incr struct {
-	Name string
-	By   int64
-}
-
-// Result counts the changes of one Apply: Applied were newer than the stored
-// document and are now in it; Duplicates were not and were skipped.
-type Result struct {
-	Applied    int
-	Duplicates int
-}
-
-// Add returns the sum of r and o.
-func (r Result) Add(o Result) Result {
-	return Result{Applied: r.Applied + o.Applied, Duplicates: r.Duplicates + o.Duplicates}
-}
 
 //go:embed apply.lua
 var applySource string
@@ -66,77 +36,103 @@ var applyScript = redis.NewScript(applySource)
 // Apply is idempotent: running it again with the same or older changes
 // counts them as duplicates and changes nothing. It returns nil only when
 // every change is applied or known to be a duplicate; on error the result
-// counts what is known to be done, and the caller should retry the whole
-// slice. Server and network errors are returned wrapped with %w; invalid
-// changes wrap ErrInvalidChange and are refused before anything is sent.
-func (s *Store) Apply(ctx context.Context, gen int, changes []Change) (Result, error) {
+// counts what is known to be done. Server and network errors are returned
+// wrapped with %w, and the caller should retry the whole slice; invalid
+// changes wrap productview.ErrInvalidChange and are refused before anything
+// is sent. A document whose key holds another type (WRONGTYPE) is skipped by
+// the script: once every other change is applied, Apply returns a
+// *batch.Error naming that document's changes, by index, as permanent.
+func (s *Store) Apply(ctx context.Context, gen int, changes []productview.Change) (productview.Result, error) {
 	if err := checkGen(gen); err != nil {
-		return Result{}, err
+		return productview.Result{}, err
 	}
 	docs, err := group(changes)
 	if err != nil {
-		return Result{}, err
+		return productview.Result{}, err
 	}
 	if len(docs) == 0 {
-		return Result{}, nil
+		return productview.Result{}, nil
 	}
 
-	res, retry, err := s.exec(ctx, gen, docs, false)
-	if err == nil && len(retry) > 0 {
+	o := s.exec(ctx, gen, docs, false)
+	if o.err == nil && len(o.noScript) > 0 {
 		// Nothing of these documents ran (NOSCRIPT fails a call before its
 		// first command), so running all their changes again is safe.
 		// (Another client may reload the script between two commands of one
 		// pipeline: that is why one document's changes never span two script
 		// calls.) EVAL also caches the script for the next EVALSHAs.
-		var more Result
-		more, _, err = s.exec(ctx, gen, retry, true)
-		res = res.Add(more)
+		more := s.exec(ctx, gen, o.noScript, true)
+		o.res = o.res.Add(more.res)
+		o.refused = append(o.refused, more.refused...)
+		o.err = more.err
 	}
-	return res, err
+	if o.err != nil || len(o.refused) == 0 {
+		return o.res, o.err
+	}
+	// Every other document is written: name the refused ones' changes.
+	why := make(map[string]error, len(o.refused))
+	for _, r := range o.refused {
+		why[r.id] = r.err
+	}
+	var fs []batch.Failure
+	for i, c := range changes {
+		if err, ok := why[c.ID]; ok {
+			fs = append(fs, batch.Permanent(i, err))
+		}
+	}
+	return o.res, batch.Fail(fs...)
+}
+
+// outcome is what script calls did: the changes applied, the documents
+// whose call failed with NOSCRIPT, the documents the server refused, and
+// the first other error (of the earliest documents).
+type outcome struct {
+	res      productview.Result
+	noScript []doc
+	refused  []refusal
+	err      error
+}
+
+// refusal is a document whose hash the script could not read, such as a
+// key of another type in its place (WRONGTYPE): no retry writes it.
+type refusal struct {
+	id  string
+	err error
+}
+
+func (o *outcome) add(p outcome) {
+	o.res = o.res.Add(p.res)
+	o.noScript = append(o.noScript, p.noScript...)
+	o.refused = append(o.refused, p.refused...)
+	if o.err == nil {
+		o.err = p.err
+	}
 }
 
 // exec sends docs in script calls, in pipelines of up to docsPerPipeline
-// documents that run concurrently, and returns what was applied, the
-// documents whose call failed with NOSCRIPT, and the first other error (of
-// the earliest documents).
-func (s *Store) exec(ctx context.Context, gen int, docs []doc, eval bool) (Result, []doc, error) {
+// documents that run concurrently.
+func (s *Store) exec(ctx context.Context, gen int, docs []doc, eval bool) outcome {
 	per := s.docsPerPipeline
 	if len(docs) <= per {
 		return s.pipeline(ctx, gen, docs, eval)
-	}
-	type outcome struct {
-		res      Result
-		noScript []doc
-		err      error
 	}
 	outs := make([]outcome, (len(docs)+per-1)/per)
 	var wg sync.WaitGroup
 	for i := range outs {
 		chunk := docs[i*per : min((i+1)*per, len(docs))]
-		wg.Go(func() {
-			o := &outs[i]
-			o.res, o.noScript, o.err = s.pipeline(ctx, gen, chunk, eval)
-		})
+		wg.Go(func() { outs[i] = s.pipeline(ctx, gen, chunk, eval) })
 	}
 	wg.Wait()
-	var (
-		res      Result
-		noScript []doc
-		firstErr error
-	)
-	for _, o := range outs {
-		res = res.Add(o.res)
-		noScript = append(noScript, o.noScript...)
-		if firstErr == nil {
-			firstErr = o.err
-		}
+	var o outcome
+	for _, p := range outs {
+		o.add(p)
 	}
-	return res, noScript, firstErr
+	return o
 }
 
 // pipeline sends docs in script calls of one pipeline (one round trip per
 // cluster node).
-func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) (Result, []doc, error) {
+func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) outcome {
 	calls := s.calls(gen, docs)
 	pipe := s.client.Pipeline()
 	cmds := make([]*redis.Cmd, len(calls))
@@ -149,32 +145,70 @@ func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) (R
 	}
 	_, execErr := pipe.Exec(ctx)
 
-	var (
-		res      Result
-		noScript []doc
-		firstErr error
-	)
+	var o outcome
 	for i, cmd := range cmds {
 		c := &calls[i]
-		applied, err := cmd.Int()
+		reply, err := cmd.Result()
+		var refused []refusal
+		if err == nil {
+			reply, refused, err = c.refusals(reply)
+		}
+		applied, isInt := reply.(int64)
 		switch {
-		case err == nil && applied >= 0 && applied <= c.n:
-			res = res.Add(Result{Applied: applied, Duplicates: c.n - applied})
+		case err == nil && isInt && applied >= 0 && int(applied) <= c.n:
+			o.res = o.res.Add(productview.Result{Applied: int(applied), Duplicates: c.n - int(applied) - c.skipped(refused)})
+			o.refused = append(o.refused, refused...)
 			continue
 		case err == nil:
-			err = fmt.Errorf("%w: script returned %d for %d changes", ErrCorrupt, applied, c.n)
+			err = fmt.Errorf("%w: script returned %v for %d changes", productview.ErrCorrupt, reply, c.n)
 		case redis.HasErrorPrefix(err, "NOSCRIPT"):
-			noScript = append(noScript, c.docs...)
+			o.noScript = append(o.noScript, c.docs...)
 			continue
 		case cmd.Err() == nil && execErr != nil:
 			// The command never ran (no reply): the pipeline's error says why.
 			err = execErr
 		}
-		if firstErr == nil {
-			firstErr = fmt.Errorf("redis apply %s (%d changes): %w", c.describe(), c.n, err)
+		if o.err == nil {
+			o.err = fmt.Errorf("redis apply %s (%d changes): %w", c.describe(), c.n, err)
 		}
 	}
-	return res, noScript, firstErr
+	return o
+}
+
+// refusals splits a script reply into the number of changes applied and
+// the documents the script skipped (an array reply: applied, then per
+// skipped document its 1-based position in the call's keys and the error).
+func (c *call) refusals(reply any) (any, []refusal, error) {
+	a, ok := reply.([]any)
+	if !ok {
+		return reply, nil, nil
+	}
+	if len(a) == 0 || len(a)%2 != 1 {
+		return reply, nil, fmt.Errorf("%w: script returned %v", productview.ErrCorrupt, reply)
+	}
+	var out []refusal
+	for j := 1; j < len(a); j += 2 {
+		k, ok := a[j].(int64)
+		if !ok || k < 1 || int(k) > len(c.docs) {
+			return reply, nil, fmt.Errorf("%w: script returned %v", productview.ErrCorrupt, reply)
+		}
+		out = append(out, refusal{id: c.docs[k-1].id,
+			err: fmt.Errorf("redis apply %s: %v", c.keys[k-1], a[j+1])})
+	}
+	return a[0], out, nil
+}
+
+// skipped is how many changes of c the refused documents hold.
+func (c *call) skipped(refused []refusal) int {
+	n := 0
+	for _, r := range refused {
+		for _, d := range c.docs {
+			if d.id == r.id {
+				n += d.n
+			}
+		}
+	}
+	return n
 }
 
 // call is one script call: the changes of consecutive documents of an Apply.
@@ -233,22 +267,22 @@ func (s *Store) calls(gen int, docs []doc) []call {
 // doc is the changes of one document in one Apply, in the order given.
 type doc struct {
 	id      string
-	changes []Change
+	changes []productview.Change
 	n       int // len(changes), counted before they are gathered
 	nargs   int // script arguments the changes take
 }
 
 // group validates changes and gathers them by document, keeping the order of
 // first appearance and, within a document, the order given.
-func group(changes []Change) ([]doc, error) {
+func group(changes []productview.Change) ([]doc, error) {
 	// Two passes over one backing array instead of a slice per document:
 	// a batch is mostly documents with one change each.
 	of := make([]int32, len(changes)) // change → its document
 	index := make(map[string]int32, len(changes))
 	var docs []doc
 	for i, c := range changes {
-		if err := c.validate(); err != nil {
-			return nil, fmt.Errorf("%w: change %d (document %q, version %d): %w", ErrInvalidChange, i, c.ID, c.Version, err)
+		if err := validate(c); err != nil {
+			return nil, fmt.Errorf("%w: change %d (document %q, version %d): %w", productview.ErrInvalidChange, i, c.ID, c.Version, err)
 		}
 		j, ok := index[c.ID]
 		if !ok {
@@ -261,7 +295,7 @@ func group(changes []Change) ([]doc, error) {
 		d.n++
 		d.nargs += 3 + 2*len(c.Set) + 2*len(c.Incr)
 	}
-	sorted := make([]Change, len(changes))
+	sorted := make([]productview.Change, len(changes))
 	next := 0
 	for j := range docs {
 		n := docs[j].n
@@ -275,7 +309,7 @@ func group(changes []Change) ([]doc, error) {
 	return docs, nil
 }
 
-func (c Change) validate() error {
+func validate(c productview.Change) error {
 	if err := checkID(c.ID); err != nil {
 		return err
 	}
@@ -299,8 +333,8 @@ func checkField(name string) error {
 	switch name {
 	case "":
 		return errors.New("empty field name")
-	case VersionField:
-		return fmt.Errorf("field %q is reserved for the version", VersionField)
+	case productview.VersionField:
+		return fmt.Errorf("field %q is reserved for the version", productview.VersionField)
 	}
 	return nil
 }

@@ -11,7 +11,10 @@
 -- strings (by length, then bytes) so that they stay exact past 2^53, where
 -- Lua's numbers round. Per document, the sets of all applied changes and the
 -- new "_v" go out in one HSET, in order, so a later change's value wins.
--- Returns the number of changes applied, over all documents.
+-- Returns the number of changes applied, over all documents; when the hash of
+-- some document cannot be read (a key of another type holds its place), that
+-- document is skipped and the reply is an array instead: the number applied,
+-- then for each skipped document its position in KEYS and the error.
 local function newer(a, b)
   if #a ~= #b then
     return #a > #b
@@ -20,12 +23,24 @@ local function newer(a, b)
 end
 
 local total = 0
+local failed = nil
 local i = 1
 for k = 1, #KEYS do
   local key = KEYS[k]
-  local cur = redis.call('HGET', key, '_v') or '0'
+  local cur = redis.pcall('HGET', key, '_v')
   local n = tonumber(ARGV[i])
   i = i + 1
+  if type(cur) == 'table' then
+    -- HGET failed (WRONGTYPE): skip the document's changes.
+    failed = failed or {}
+    failed[#failed + 1] = k
+    failed[#failed + 1] = cur.err or 'error'
+    for _ = 1, n do
+      i = i + 3 + 2 * tonumber(ARGV[i + 1]) + 2 * tonumber(ARGV[i + 2])
+    end
+    n = 0
+  end
+  cur = cur or '0'
   if n == 1 then
     -- The common case, one change: no table, the arguments go straight out.
     local version = ARGV[i]
@@ -69,5 +84,9 @@ for k = 1, #KEYS do
     redis.call('HSET', key, unpack(sets))
   end
   total = total + applied
+end
+if failed then
+  table.insert(failed, 1, total)
+  return failed
 end
 return total

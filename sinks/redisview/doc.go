@@ -1,4 +1,4 @@
-// Package redis is the Redis view store: a generic store of versioned
+// Package redisview is the Redis view store: a generic store of versioned
 // documents, one Redis hash per document, written atomically by a Lua script
 // that applies a change only when its version is newer than the version the
 // hash holds (the rule of ARCHITECTURE.md, Idempotency and order).
@@ -7,6 +7,8 @@
 //
 //	sv:P:gN:{ID}   hash: the document's fields plus "_v", its version
 //	sv:P:live      string: the generation that queries read
+//	sv:P:rebuild   hash: a rebuild's state (RebuildState; its fields are
+//	               processors/rebuild's)
 //
 // Apply sends a batch in pipelined script calls; on a single server one call
 // carries many documents (the script's start-up cost, not its writes, would
@@ -17,7 +19,14 @@
 // rebuild writes generation N+1 beside the live one and SetLive swaps the
 // pointer in one step; Clear wipes one generation for a replay.
 //
-// It owns neither the meaning of the fields (the projection packages under
-// processors/ map events to Changes and hashes back to views) nor the
-// consumption of Kafka (the projection runtime in processors/).
+// It implements the port of processors/productview (productview.Store) in
+// that package's vocabulary (productview.Change, Doc, Result and errors), and
+// passes its contract suite (productview/storetest) on miniredis and on a
+// real server (redistest holds the test servers). A document whose key
+// holds another type is reported as a *batch.Error naming its changes
+// (permanent). Generations and RebuildState implement the ports of
+// processors/rebuild in plain types, without importing it. It owns neither the
+// meaning of the fields (productview maps events to Changes and hashes back
+// to views) nor the consumption of Kafka (the projection runtime in
+// processors/).
 package redisview

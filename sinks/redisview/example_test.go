@@ -7,6 +7,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/sinks/redisview"
 )
 
@@ -23,9 +24,9 @@ func Example() {
 	}
 	fmt.Println(store.Key(1, "4b1d"))
 
-	review := redisview.Change{ID: "4b1d", Version: 2, Incr: []redisview.Incr{{Name: "reviewCount", By: 1}}}
-	res, _ := store.Apply(ctx, 1, []redisview.Change{
-		{ID: "4b1d", Version: 1, Set: []redisview.Field{{Name: "name", Value: "Kettle"}}},
+	review := productview.Change{ID: "4b1d", Version: 2, Incr: []productview.Incr{{Name: "reviewCount", By: 1}}}
+	res, _ := store.Apply(ctx, 1, []productview.Change{
+		{ID: "4b1d", Version: 1, Set: []productview.Field{{Name: "name", Value: "Kettle"}}},
 		review,
 		review, // redelivered: skipped by version
 	})

@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/streamview/streamview/processors/productview"
 )
 
 // SetLive makes generation gen the one that Get reads. Queries switch in one
@@ -37,14 +39,14 @@ func (s *Store) EnsureLive(ctx context.Context, gen int) (int, error) {
 func (s *Store) Live(ctx context.Context) (int, error) {
 	v, err := s.client.Get(ctx, s.LiveKey()).Result()
 	if errors.Is(err, redis.Nil) {
-		return 0, fmt.Errorf("%w: %s is not set", ErrNoLive, s.LiveKey())
+		return 0, fmt.Errorf("%w: %s is not set", productview.ErrNoLive, s.LiveKey())
 	}
 	if err != nil {
 		return 0, fmt.Errorf("redis get %s: %w", s.LiveKey(), err)
 	}
 	gen, err := strconv.Atoi(v)
 	if err != nil || gen < 1 {
-		return 0, fmt.Errorf("%w: %s = %q", ErrCorrupt, s.LiveKey(), v)
+		return 0, fmt.Errorf("%w: %s = %q", productview.ErrCorrupt, s.LiveKey(), v)
 	}
 	return gen, nil
 }

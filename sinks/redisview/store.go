@@ -7,25 +7,9 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
-)
 
-// Errors callers can test with errors.Is.
-var (
-	// ErrInvalidChange marks a Change that no store could apply (empty or
-	// malformed ID, version < 1, empty or reserved field name). It is
-	// permanent: retrying does not help.
-	ErrInvalidChange = errors.New("invalid change")
-	// ErrGeneration marks a generation number < 1.
-	ErrGeneration = errors.New("generation must be >= 1")
-	// ErrNoLive is returned when no generation has been made live yet.
-	ErrNoLive = errors.New("no live generation")
-	// ErrCorrupt marks a stored value that the store did not write.
-	ErrCorrupt = errors.New("corrupt stored value")
+	"github.com/streamview/streamview/processors/productview"
 )
-
-// VersionField is the hash field holding a document's version; Change.Set
-// and Change.Incr may not name it.
-const VersionField = "_v"
 
 // Config configures a Store. Its zero value is invalid only for lack of a
 // Projection.
@@ -69,6 +53,8 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+var _ productview.Store = (*Store)(nil)
 
 // Store keeps the versioned documents of one projection, in any number of
 // generations, on a Redis server or cluster. It is safe for concurrent use.
@@ -114,7 +100,7 @@ func (s *Store) LiveKey() string { return "sv:" + s.projection + ":live" }
 
 func checkGen(gen int) error {
 	if gen < 1 {
-		return fmt.Errorf("%w: got %d", ErrGeneration, gen)
+		return fmt.Errorf("%w: got %d", productview.ErrGeneration, gen)
 	}
 	return nil
 }

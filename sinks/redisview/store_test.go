@@ -11,13 +11,15 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/processors/productview/storetest"
 	"github.com/streamview/streamview/sinks/redisview"
-	"github.com/streamview/streamview/sinks/redisview/storetest"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 func TestContract(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-		storetest.Run(t, func(t *testing.T) storetest.Store { return storetest.NewStore(t, c) })
+	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+		storetest.Run(t, redistest.Backend{Client: c})
 	})
 }
 
@@ -34,8 +36,8 @@ func TestContractPacking(t *testing.T) {
 		{"one call per pipeline", redisview.Config{DocsPerCall: 1000, DocsPerPipeline: 1000}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			storetest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-				storetest.Run(t, func(t *testing.T) storetest.Store { return storetest.NewStoreConfig(t, c, tc.cfg) })
+			redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+				storetest.Run(t, redistest.Backend{Client: c, Config: tc.cfg})
 			})
 		})
 	}
@@ -43,7 +45,7 @@ func TestContractPacking(t *testing.T) {
 		srv := miniredis.RunT(t)
 		ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"one": srv.Addr()}})
 		t.Cleanup(func() { ring.Close() })
-		storetest.Run(t, func(t *testing.T) storetest.Store { return storetest.NewStoreConfig(t, ring, redisview.Config{}) })
+		storetest.Run(t, redistest.Backend{Client: ring})
 	})
 }
 
@@ -52,23 +54,23 @@ func TestContractPacking(t *testing.T) {
 // server's script cache, so on a real server the test runs only when
 // REDIS_SCRIPT_FLUSH=1 says the server is this test's alone.
 func TestNoScript(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-		if strings.HasSuffix(t.Name(), "/"+storetest.Real) && os.Getenv("REDIS_SCRIPT_FLUSH") != "1" {
+	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+		if strings.HasSuffix(t.Name(), "/"+redistest.Real) && os.Getenv("REDIS_SCRIPT_FLUSH") != "1" {
 			t.Skip("SCRIPT FLUSH is server-wide: set REDIS_SCRIPT_FLUSH=1 to run this on a private server")
 		}
 		ctx := context.Background()
-		s := storetest.NewStore(t, c)
+		s := redistest.NewStore(t, c)
 		for round := range 3 {
 			if err := c.ScriptFlush(ctx).Err(); err != nil {
 				t.Fatal(err)
 			}
 			v := int64(round + 1)
-			res, err := s.Apply(ctx, 1, []redisview.Change{
-				{ID: "a", Version: v, Incr: []redisview.Incr{{Name: "n", By: 1}}},
-				{ID: "b", Version: v, Incr: []redisview.Incr{{Name: "n", By: 1}}},
-				{ID: "a", Version: v, Incr: []redisview.Incr{{Name: "n", By: 1}}},
+			res, err := s.Apply(ctx, 1, []productview.Change{
+				{ID: "a", Version: v, Incr: []productview.Incr{{Name: "n", By: 1}}},
+				{ID: "b", Version: v, Incr: []productview.Incr{{Name: "n", By: 1}}},
+				{ID: "a", Version: v, Incr: []productview.Incr{{Name: "n", By: 1}}},
 			})
-			if err != nil || res != (redisview.Result{Applied: 2, Duplicates: 1}) {
+			if err != nil || res != (productview.Result{Applied: 2, Duplicates: 1}) {
 				t.Fatalf("round %d: Apply = %+v, %v; want 2 applied, 1 duplicate", round, res, err)
 			}
 		}
@@ -82,27 +84,27 @@ func TestNoScript(t *testing.T) {
 // NOSCRIPT fails whole script calls; with many documents per call and
 // several pipelines at once, every document must still be applied once.
 func TestNoScriptManyDocuments(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-		if strings.HasSuffix(t.Name(), "/"+storetest.Real) && os.Getenv("REDIS_SCRIPT_FLUSH") != "1" {
+	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+		if strings.HasSuffix(t.Name(), "/"+redistest.Real) && os.Getenv("REDIS_SCRIPT_FLUSH") != "1" {
 			t.Skip("SCRIPT FLUSH is server-wide: set REDIS_SCRIPT_FLUSH=1 to run this on a private server")
 		}
 		ctx := context.Background()
-		s := storetest.NewStoreConfig(t, c, redisview.Config{DocsPerCall: 7, DocsPerPipeline: 50})
+		s := redistest.NewStoreConfig(t, c, redisview.Config{DocsPerCall: 7, DocsPerPipeline: 50})
 		const docs = 300
 		for round := range 3 {
 			if err := c.ScriptFlush(ctx).Err(); err != nil {
 				t.Fatal(err)
 			}
 			v := int64(round + 1)
-			var batch []redisview.Change
+			var batch []productview.Change
 			for i := range docs {
 				id := fmt.Sprintf("d%03d", i)
 				batch = append(batch,
-					redisview.Change{ID: id, Version: v, Incr: []redisview.Incr{{Name: "n", By: 1}}},
-					redisview.Change{ID: id, Version: v, Incr: []redisview.Incr{{Name: "n", By: 1}}}) // duplicate
+					productview.Change{ID: id, Version: v, Incr: []productview.Incr{{Name: "n", By: 1}}},
+					productview.Change{ID: id, Version: v, Incr: []productview.Incr{{Name: "n", By: 1}}}) // duplicate
 			}
 			res, err := s.Apply(ctx, 1, batch)
-			if err != nil || res != (redisview.Result{Applied: docs, Duplicates: docs}) {
+			if err != nil || res != (productview.Result{Applied: docs, Duplicates: docs}) {
 				t.Fatalf("round %d: Apply = %+v, %v; want %d applied, %d duplicates", round, res, err, docs, docs)
 			}
 		}
@@ -124,8 +126,8 @@ func TestServerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	res, err := s.Apply(ctx, 1, []redisview.Change{{ID: "a", Version: 1}, {ID: "b", Version: 1}})
-	if err == nil || res != (redisview.Result{}) {
+	res, err := s.Apply(ctx, 1, []productview.Change{{ID: "a", Version: 1}, {ID: "b", Version: 1}})
+	if err == nil || res != (productview.Result{}) {
 		t.Fatalf("Apply on a closed port = %+v, %v; want an error and nothing counted", res, err)
 	}
 	if _, _, err := s.GetAt(ctx, 1, "a"); err == nil {
@@ -134,7 +136,7 @@ func TestServerDown(t *testing.T) {
 	if _, err := s.Count(ctx, 1); err == nil {
 		t.Fatal("Count on a closed port: no error")
 	}
-	if _, err := s.Live(ctx); err == nil || errors.Is(err, redisview.ErrNoLive) {
+	if _, err := s.Live(ctx); err == nil || errors.Is(err, productview.ErrNoLive) {
 		t.Fatalf("Live on a closed port = %v; want a server error, not ErrNoLive", err)
 	}
 }

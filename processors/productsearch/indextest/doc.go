@@ -7,7 +7,7 @@
 // An implementation's test calls Run with a constructor of empty indexes:
 //
 //	func TestContract(t *testing.T) {
-//		indextest.Run(t, newTestIndex, refreshTestIndex)
+//		indextest.Run(t, indextest.Backend{New: newTestIndex, Refresh: refreshTestIndex, Refuse: plantUnreadable})
 //	}
 //
 // It owns no index: it only calls the port.

@@ -23,12 +23,26 @@ type NewIndex func(t *testing.T) productsearch.Index
 // refresh); nil when writes are searchable as soon as Apply returns.
 type Refresh func(t *testing.T, ix productsearch.Index)
 
-// Run runs the contract of productsearch.Index on indexes from newIndex: one
+// Refuse plants in ix, at product id, a document the index can never fold
+// an event onto (a stored document that does not decode), so that ix
+// refuses id's events for good. The planted document is a discontinued
+// one: searches and Count never see it.
+type Refuse func(t *testing.T, ix productsearch.Index, id string)
+
+// Backend is what the suite runs on.
+type Backend struct {
+	New     NewIndex
+	Refresh Refresh // nil when writes are searchable at once
+	Refuse  Refuse
+}
+
+// Run runs the contract of productsearch.Index on indexes from b.New: one
 // loaded with the fixed catalogue for the read-only cases, a fresh small one
 // for each case that writes. The catalogue's currency is Currency: the
 // implementation under test must use it for price facets.
-func Run(t *testing.T, newIndex NewIndex, refresh Refresh) {
-	s := &suite{newIndex: newIndex, refresh: refresh}
+func Run(t *testing.T, b Backend) {
+	newIndex := b.New
+	s := &suite{newIndex: newIndex, refresh: b.Refresh, refuse: b.Refuse}
 
 	t.Run("Catalogue", func(t *testing.T) {
 		events := Catalogue()
@@ -62,11 +76,14 @@ func Run(t *testing.T, newIndex NewIndex, refresh Refresh) {
 	t.Run("PriceChangeMovesBetweenFilters", s.testPriceChange)
 	t.Run("DiscontinueHidesProduct", s.testDiscontinue)
 	t.Run("RedeliveredBatchesConverge", s.testRedelivery)
+	t.Run("RefusedDocumentNamedRestApplied", s.testRefused)
+	t.Run("RefusedEventDeadLettered", s.testRefusedDeadLettered)
 }
 
 type suite struct {
 	newIndex NewIndex
 	refresh  Refresh
+	refuse   Refuse
 	ix       productsearch.Index // loaded with the catalogue
 	model    *Model
 }

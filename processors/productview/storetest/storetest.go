@@ -7,14 +7,13 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/streamview/streamview/sinks/redisview"
+	"github.com/streamview/streamview/processors/productview"
 )
 
-// Store is the port every versioned view store implements.
+// Store is what the suite tests: the port, productview.Store, and the
+// generation management that rebuilds and tests use besides.
 type Store interface {
-	Apply(ctx context.Context, gen int, changes []redisview.Change) (redisview.Result, error)
-	GetAt(ctx context.Context, gen int, id string) (redisview.Doc, bool, error)
-	Get(ctx context.Context, id string) (redisview.Doc, bool, error)
+	productview.Store
 	SetLive(ctx context.Context, gen int) error
 	EnsureLive(ctx context.Context, gen int) (int, error)
 	Live(ctx context.Context) (int, error)
@@ -22,14 +21,24 @@ type Store interface {
 	Clear(ctx context.Context, gen int) (int, error)
 }
 
-var _ Store = (*redisview.Store)(nil)
+// Backend makes the stores the suite runs on.
+type Backend interface {
+	// New returns a fresh, empty store of a projection of its own.
+	New(t *testing.T) Store
+	// Refuse makes s refuse document id of generation gen for good, the
+	// way the store refuses a document it cannot hold (for Redis: a key of
+	// another type where the document's hash goes).
+	Refuse(t *testing.T, s Store, gen int, id string)
+}
 
 // Run runs the contract suite, one subtest per case, each on a fresh, empty
-// store from newStore.
-func Run(t *testing.T, newStore func(t *testing.T) Store) {
+// store from b.
+func Run(t *testing.T, b Backend) {
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
+		t.Run(c.name, func(t *testing.T) { c.run(t, b.New(t)) })
 	}
+	t.Run("RefusedDocumentNamedRestApplied", func(t *testing.T) { testRefused(t, b) })
+	t.Run("RefusedEventDeadLettered", func(t *testing.T) { testRefusedDeadLettered(t, b) })
 }
 
 var cases = []struct {
@@ -52,15 +61,15 @@ var cases = []struct {
 	{"EmptyBatch", testEmpty},
 }
 
-func set(kv ...string) []redisview.Field {
-	var fs []redisview.Field
+func set(kv ...string) []productview.Field {
+	var fs []productview.Field
 	for i := 0; i+1 < len(kv); i += 2 {
-		fs = append(fs, redisview.Field{Name: kv[i], Value: kv[i+1]})
+		fs = append(fs, productview.Field{Name: kv[i], Value: kv[i+1]})
 	}
 	return fs
 }
 
-func apply(t *testing.T, s Store, gen int, want redisview.Result, changes ...redisview.Change) {
+func apply(t *testing.T, s Store, gen int, want productview.Result, changes ...productview.Change) {
 	t.Helper()
 	got, err := s.Apply(context.Background(), gen, changes)
 	if err != nil {
@@ -71,7 +80,7 @@ func apply(t *testing.T, s Store, gen int, want redisview.Result, changes ...red
 	}
 }
 
-func get(t *testing.T, s Store, gen int, id string) redisview.Doc {
+func get(t *testing.T, s Store, gen int, id string) productview.Doc {
 	t.Helper()
 	d, ok, err := s.GetAt(context.Background(), gen, id)
 	if err != nil || !ok {
@@ -80,7 +89,7 @@ func get(t *testing.T, s Store, gen int, id string) redisview.Doc {
 	return d
 }
 
-func wantDoc(t *testing.T, d redisview.Doc, version int64, kv ...string) {
+func wantDoc(t *testing.T, d productview.Doc, version int64, kv ...string) {
 	t.Helper()
 	want := map[string]string{}
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -92,10 +101,10 @@ func wantDoc(t *testing.T, d redisview.Doc, version int64, kv ...string) {
 }
 
 func testApply(t *testing.T, s Store) {
-	apply(t, s, 1, redisview.Result{Applied: 1}, redisview.Change{
+	apply(t, s, 1, productview.Result{Applied: 1}, productview.Change{
 		ID: "p1", Version: 1,
 		Set:  set("name", "Kettle", "empty", "", "unicode", "Grüße ☕"),
-		Incr: []redisview.Incr{{Name: "count", By: 2}},
+		Incr: []productview.Incr{{Name: "count", By: 2}},
 	})
 	d := get(t, s, 1, "p1")
 	if d.ID != "p1" || d.Generation != 1 {
@@ -103,39 +112,39 @@ func testApply(t *testing.T, s Store) {
 	}
 	wantDoc(t, d, 1, "name", "Kettle", "empty", "", "unicode", "Grüße ☕", "count", "2")
 
-	apply(t, s, 1, redisview.Result{Applied: 1}, redisview.Change{ID: "p1", Version: 2, Set: set("name", "Teapot")})
+	apply(t, s, 1, productview.Result{Applied: 1}, productview.Change{ID: "p1", Version: 2, Set: set("name", "Teapot")})
 	wantDoc(t, get(t, s, 1, "p1"), 2, "name", "Teapot", "empty", "", "unicode", "Grüße ☕", "count", "2")
 }
 
 func testDuplicate(t *testing.T, s Store) {
-	c := redisview.Change{ID: "p1", Version: 1, Set: set("name", "a"), Incr: []redisview.Incr{{Name: "n", By: 1}}}
-	apply(t, s, 1, redisview.Result{Applied: 1}, c)
-	apply(t, s, 1, redisview.Result{Duplicates: 1}, c)
+	c := productview.Change{ID: "p1", Version: 1, Set: set("name", "a"), Incr: []productview.Incr{{Name: "n", By: 1}}}
+	apply(t, s, 1, productview.Result{Applied: 1}, c)
+	apply(t, s, 1, productview.Result{Duplicates: 1}, c)
 	// A redelivery is skipped by version alone, whatever it carries.
-	apply(t, s, 1, redisview.Result{Duplicates: 1}, redisview.Change{ID: "p1", Version: 1, Set: set("name", "b")})
+	apply(t, s, 1, productview.Result{Duplicates: 1}, productview.Change{ID: "p1", Version: 1, Set: set("name", "b")})
 	wantDoc(t, get(t, s, 1, "p1"), 1, "name", "a", "n", "1")
 }
 
 func testOlder(t *testing.T, s Store) {
-	apply(t, s, 1, redisview.Result{Applied: 1}, redisview.Change{ID: "p1", Version: 3, Set: set("name", "v3")})
-	apply(t, s, 1, redisview.Result{Duplicates: 2},
-		redisview.Change{ID: "p1", Version: 2, Set: set("name", "v2"), Incr: []redisview.Incr{{Name: "n", By: 5}}},
-		redisview.Change{ID: "p1", Version: 1, Set: set("name", "v1", "other", "x")},
+	apply(t, s, 1, productview.Result{Applied: 1}, productview.Change{ID: "p1", Version: 3, Set: set("name", "v3")})
+	apply(t, s, 1, productview.Result{Duplicates: 2},
+		productview.Change{ID: "p1", Version: 2, Set: set("name", "v2"), Incr: []productview.Incr{{Name: "n", By: 5}}},
+		productview.Change{ID: "p1", Version: 1, Set: set("name", "v1", "other", "x")},
 	)
 	wantDoc(t, get(t, s, 1, "p1"), 3, "name", "v3")
 }
 
 func testWithinBatch(t *testing.T, s Store) {
-	inc := func(v int64) redisview.Change {
-		return redisview.Change{ID: "p1", Version: v, Set: set("last", strconv.FormatInt(v, 10)), Incr: []redisview.Incr{{Name: "n", By: v}}}
+	inc := func(v int64) productview.Change {
+		return productview.Change{ID: "p1", Version: v, Set: set("last", strconv.FormatInt(v, 10)), Incr: []productview.Incr{{Name: "n", By: v}}}
 	}
 	// A crash mid-batch replays its start: 1 and 2 come again inside the batch.
-	apply(t, s, 1, redisview.Result{Applied: 3, Duplicates: 3}, inc(1), inc(2), inc(1), inc(2), inc(3), inc(3))
+	apply(t, s, 1, productview.Result{Applied: 3, Duplicates: 3}, inc(1), inc(2), inc(1), inc(2), inc(3), inc(3))
 	wantDoc(t, get(t, s, 1, "p1"), 3, "last", "3", "n", "6")
 }
 
 func testIncrements(t *testing.T, s Store) {
-	var batch []redisview.Change
+	var batch []productview.Change
 	var sum int64
 	for v := int64(1); v <= 200; v++ {
 		by := v%5 + 1
@@ -143,11 +152,11 @@ func testIncrements(t *testing.T, s Store) {
 			by = -3
 		}
 		sum += by
-		batch = append(batch, redisview.Change{ID: "p1", Version: v, Incr: []redisview.Incr{{Name: "count", By: 1}, {Name: "sum", By: by}}})
+		batch = append(batch, productview.Change{ID: "p1", Version: v, Incr: []productview.Incr{{Name: "count", By: 1}, {Name: "sum", By: by}}})
 	}
-	apply(t, s, 1, redisview.Result{Applied: 100}, batch[:100]...)
-	apply(t, s, 1, redisview.Result{Applied: 100, Duplicates: 50}, batch[50:]...)
-	apply(t, s, 1, redisview.Result{Duplicates: 200}, batch...)
+	apply(t, s, 1, productview.Result{Applied: 100}, batch[:100]...)
+	apply(t, s, 1, productview.Result{Applied: 100, Duplicates: 50}, batch[50:]...)
+	apply(t, s, 1, productview.Result{Duplicates: 200}, batch...)
 	wantDoc(t, get(t, s, 1, "p1"), 200, "count", "200", "sum", strconv.FormatInt(sum, 10))
 }
 
@@ -159,28 +168,28 @@ func testIncrementsOneByOne(t *testing.T, s Store) {
 	for i, by := range steps {
 		v := int64(i + 1)
 		sum += by
-		c := redisview.Change{ID: "p1", Version: v, Set: set("last", strconv.FormatInt(v, 10)),
-			Incr: []redisview.Incr{{Name: "count", By: 1}, {Name: "sum", By: by}}}
-		apply(t, s, 1, redisview.Result{Applied: 1}, c)
-		apply(t, s, 1, redisview.Result{Duplicates: 1}, c)
+		c := productview.Change{ID: "p1", Version: v, Set: set("last", strconv.FormatInt(v, 10)),
+			Incr: []productview.Incr{{Name: "count", By: 1}, {Name: "sum", By: by}}}
+		apply(t, s, 1, productview.Result{Applied: 1}, c)
+		apply(t, s, 1, productview.Result{Duplicates: 1}, c)
 		wantDoc(t, get(t, s, 1, "p1"), v, "count", strconv.FormatInt(v, 10), "sum", strconv.FormatInt(sum, 10), "last", strconv.FormatInt(v, 10))
 	}
 }
 
 func testManyDocuments(t *testing.T, s Store) {
 	const docs, perDoc = 300, 4
-	var batch []redisview.Change
+	var batch []productview.Change
 	for v := int64(1); v <= perDoc; v++ { // interleaved: every document's v1, then every v2 …
 		for i := range docs {
-			batch = append(batch, redisview.Change{
+			batch = append(batch, productview.Change{
 				ID: fmt.Sprintf("doc-%03d", i), Version: v,
 				Set:  set("v", strconv.FormatInt(v, 10)),
-				Incr: []redisview.Incr{{Name: "n", By: int64(i)}},
+				Incr: []productview.Incr{{Name: "n", By: int64(i)}},
 			})
 		}
 	}
-	apply(t, s, 1, redisview.Result{Applied: docs * perDoc}, batch...)
-	apply(t, s, 1, redisview.Result{Duplicates: docs * perDoc}, batch...)
+	apply(t, s, 1, productview.Result{Applied: docs * perDoc}, batch...)
+	apply(t, s, 1, productview.Result{Duplicates: docs * perDoc}, batch...)
 	for i := range docs {
 		wantDoc(t, get(t, s, 1, fmt.Sprintf("doc-%03d", i)), perDoc, "v", "4", "n", strconv.Itoa(i*perDoc))
 	}
@@ -191,18 +200,18 @@ func testManyDocuments(t *testing.T, s Store) {
 
 func testHugeVersions(t *testing.T, s Store) {
 	const big = int64(1) << 60 // 2^60 and 2^60+1 are the same float64
-	apply(t, s, 1, redisview.Result{Applied: 1}, redisview.Change{ID: "p1", Version: big, Set: set("v", "a")})
-	apply(t, s, 1, redisview.Result{Applied: 1}, redisview.Change{ID: "p1", Version: big + 1, Set: set("v", "b")})
-	apply(t, s, 1, redisview.Result{Duplicates: 1}, redisview.Change{ID: "p1", Version: big, Set: set("v", "c")})
-	apply(t, s, 1, redisview.Result{Duplicates: 1}, redisview.Change{ID: "p1", Version: 9, Set: set("v", "d")})
+	apply(t, s, 1, productview.Result{Applied: 1}, productview.Change{ID: "p1", Version: big, Set: set("v", "a")})
+	apply(t, s, 1, productview.Result{Applied: 1}, productview.Change{ID: "p1", Version: big + 1, Set: set("v", "b")})
+	apply(t, s, 1, productview.Result{Duplicates: 1}, productview.Change{ID: "p1", Version: big, Set: set("v", "c")})
+	apply(t, s, 1, productview.Result{Duplicates: 1}, productview.Change{ID: "p1", Version: 9, Set: set("v", "d")})
 	wantDoc(t, get(t, s, 1, "p1"), big+1, "v", "b")
 }
 
 func testGenerations(t *testing.T, s Store) {
-	apply(t, s, 1, redisview.Result{Applied: 1}, redisview.Change{ID: "p1", Version: 5, Set: set("g", "1")})
+	apply(t, s, 1, productview.Result{Applied: 1}, productview.Change{ID: "p1", Version: 5, Set: set("g", "1")})
 	// The same version in another generation is new there.
-	apply(t, s, 2, redisview.Result{Applied: 1}, redisview.Change{ID: "p1", Version: 5, Set: set("g", "2")})
-	apply(t, s, 2, redisview.Result{Applied: 1}, redisview.Change{ID: "p2", Version: 1, Set: set("g", "2")})
+	apply(t, s, 2, productview.Result{Applied: 1}, productview.Change{ID: "p1", Version: 5, Set: set("g", "2")})
+	apply(t, s, 2, productview.Result{Applied: 1}, productview.Change{ID: "p2", Version: 1, Set: set("g", "2")})
 	wantDoc(t, get(t, s, 1, "p1"), 5, "g", "1")
 	wantDoc(t, get(t, s, 2, "p1"), 5, "g", "2")
 	if _, ok, err := s.GetAt(context.Background(), 1, "p2"); ok || err != nil {
@@ -213,21 +222,21 @@ func testGenerations(t *testing.T, s Store) {
 			t.Errorf("Count(%d) = %d, %v; want %d", gen, n, err, want)
 		}
 	}
-	if _, err := s.Apply(context.Background(), 0, nil); !errors.Is(err, redisview.ErrGeneration) {
+	if _, err := s.Apply(context.Background(), 0, nil); !errors.Is(err, productview.ErrGeneration) {
 		t.Errorf("Apply(gen 0) = %v, want ErrGeneration", err)
 	}
 }
 
 func testLive(t *testing.T, s Store) {
 	ctx := context.Background()
-	if _, err := s.Live(ctx); !errors.Is(err, redisview.ErrNoLive) {
+	if _, err := s.Live(ctx); !errors.Is(err, productview.ErrNoLive) {
 		t.Fatalf("Live before any = %v, want ErrNoLive", err)
 	}
-	if _, _, err := s.Get(ctx, "p1"); !errors.Is(err, redisview.ErrNoLive) {
+	if _, _, err := s.Get(ctx, "p1"); !errors.Is(err, productview.ErrNoLive) {
 		t.Fatalf("Get before any live = %v, want ErrNoLive", err)
 	}
-	apply(t, s, 1, redisview.Result{Applied: 1}, redisview.Change{ID: "p1", Version: 1, Set: set("g", "1")})
-	apply(t, s, 2, redisview.Result{Applied: 1}, redisview.Change{ID: "p1", Version: 1, Set: set("g", "2")})
+	apply(t, s, 1, productview.Result{Applied: 1}, productview.Change{ID: "p1", Version: 1, Set: set("g", "1")})
+	apply(t, s, 2, productview.Result{Applied: 1}, productview.Change{ID: "p1", Version: 1, Set: set("g", "2")})
 
 	if g, err := s.EnsureLive(ctx, 1); err != nil || g != 1 {
 		t.Fatalf("EnsureLive(1) = %d, %v; want 1", g, err)
@@ -255,7 +264,7 @@ func testLive(t *testing.T, s Store) {
 	if _, ok, err := s.Get(ctx, "p2"); ok || err != nil {
 		t.Fatalf("Get(unknown) = found %v, %v; want not found", ok, err)
 	}
-	if err := s.SetLive(ctx, 0); !errors.Is(err, redisview.ErrGeneration) {
+	if err := s.SetLive(ctx, 0); !errors.Is(err, productview.ErrGeneration) {
 		t.Fatalf("SetLive(0) = %v, want ErrGeneration", err)
 	}
 }
@@ -264,11 +273,11 @@ func testClear(t *testing.T, s Store) {
 	ctx := context.Background()
 	// Generation 10 shares the text "g1" with generation 1: Clear(1) must spare it.
 	for _, gen := range []int{1, 2, 10} {
-		var batch []redisview.Change
+		var batch []productview.Change
 		for i := range 1200 {
-			batch = append(batch, redisview.Change{ID: fmt.Sprintf("p%d", i), Version: 1, Set: set("g", strconv.Itoa(gen))})
+			batch = append(batch, productview.Change{ID: fmt.Sprintf("p%d", i), Version: 1, Set: set("g", strconv.Itoa(gen))})
 		}
-		apply(t, s, gen, redisview.Result{Applied: len(batch)}, batch...)
+		apply(t, s, gen, productview.Result{Applied: len(batch)}, batch...)
 	}
 	if err := s.SetLive(ctx, 1); err != nil {
 		t.Fatal(err)
@@ -289,7 +298,7 @@ func testClear(t *testing.T, s Store) {
 	}
 	wantDoc(t, get(t, s, 2, "p1"), 1, "g", "2")
 	// A cleared generation takes every version again: what a replay needs.
-	apply(t, s, 1, redisview.Result{Applied: 1}, redisview.Change{ID: "p1", Version: 1, Set: set("g", "1")})
+	apply(t, s, 1, productview.Result{Applied: 1}, productview.Change{ID: "p1", Version: 1, Set: set("g", "1")})
 	if n, err := s.Clear(ctx, 3); err != nil || n != 0 {
 		t.Errorf("Clear(empty generation) = %d, %v; want 0", n, err)
 	}
@@ -304,18 +313,18 @@ func testUnknown(t *testing.T, s Store) {
 }
 
 func testInvalid(t *testing.T, s Store) {
-	good := redisview.Change{ID: "p1", Version: 1, Set: set("name", "a")}
-	for _, bad := range []redisview.Change{
+	good := productview.Change{ID: "p1", Version: 1, Set: set("name", "a")}
+	for _, bad := range []productview.Change{
 		{ID: "", Version: 1},
 		{ID: "a{b}", Version: 1},
 		{ID: "p2", Version: 0},
 		{ID: "p2", Version: -4},
 		{ID: "p2", Version: 1, Set: set("", "x")},
-		{ID: "p2", Version: 1, Set: set(redisview.VersionField, "9")},
-		{ID: "p2", Version: 1, Incr: []redisview.Incr{{Name: redisview.VersionField, By: 1}}},
+		{ID: "p2", Version: 1, Set: set(productview.VersionField, "9")},
+		{ID: "p2", Version: 1, Incr: []productview.Incr{{Name: productview.VersionField, By: 1}}},
 	} {
-		res, err := s.Apply(context.Background(), 1, []redisview.Change{good, bad})
-		if !errors.Is(err, redisview.ErrInvalidChange) || res != (redisview.Result{}) {
+		res, err := s.Apply(context.Background(), 1, []productview.Change{good, bad})
+		if !errors.Is(err, productview.ErrInvalidChange) || res != (productview.Result{}) {
 			t.Errorf("Apply(good, %+v) = %+v, %v; want ErrInvalidChange", bad, res, err)
 		}
 	}
@@ -325,7 +334,7 @@ func testInvalid(t *testing.T, s Store) {
 }
 
 func testEmpty(t *testing.T, s Store) {
-	apply(t, s, 1, redisview.Result{})
+	apply(t, s, 1, productview.Result{})
 	if n, err := s.Count(context.Background(), 1); err != nil || n != 0 {
 		t.Errorf("Count = %d, %v; want 0", n, err)
 	}

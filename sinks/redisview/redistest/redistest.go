@@ -1,4 +1,10 @@
-package storetest
+// Package redistest is the test scaffolding of the Redis view store: the
+// servers its tests run against (an in-process miniredis always, the real
+// server named by REDIS_ADDR when set: ForEachBackend) and stores of a
+// projection name of their own on them (NewStore).
+//
+// It owns no production code; only tests import it.
+package redistest
 
 import (
 	"context"
@@ -12,6 +18,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/streamview/streamview/processors/productview/storetest"
 	"github.com/streamview/streamview/sinks/redisview"
 )
 
@@ -110,4 +117,27 @@ func NewStoreConfig(tb testing.TB, c redis.UniversalClient, cfg redisview.Config
 		}
 	})
 	return s
+}
+
+// Backend is the contract suite's backend (storetest.Backend) on Client:
+// each store has Config, with a projection name of its own.
+type Backend struct {
+	Client redis.UniversalClient
+	Config redisview.Config
+}
+
+// New returns a fresh store; see NewStoreConfig.
+func (b Backend) New(t *testing.T) storetest.Store { return NewStoreConfig(t, b.Client, b.Config) }
+
+// Refuse puts a string where the hash of document id goes, so that the
+// apply script's HGET fails with WRONGTYPE for that document only.
+func (b Backend) Refuse(t *testing.T, s storetest.Store, gen int, id string) {
+	t.Helper()
+	rs, ok := s.(*redisview.Store)
+	if !ok {
+		t.Fatalf("redistest: Refuse on a %T, want a *redisview.Store", s)
+	}
+	if err := b.Client.Set(context.Background(), rs.Key(gen, id), "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
 }

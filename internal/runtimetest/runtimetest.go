@@ -1,0 +1,113 @@
+// Package runtimetest runs a projection through the real projection runtime
+// (processors) on Kafka, real brokers in the integration tier and kfake
+// otherwise: what the stores' contract suites use to show that an event a
+// store refuses for good ends in the dead-letter topic while the rest of its
+// batch is applied.
+//
+// It owns no production code; only tests import it.
+package runtimetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/schemas"
+)
+
+// Outcome is what a Run did.
+type Outcome struct {
+	Stats processors.Stats // the processor's counters once every record was committed
+	Dead  []*kgo.Record    // the dead-letter topic's records, in order
+}
+
+// Run publishes events to an events topic of its own with one partition (so
+// that the runtime hands them to proj in as few batches as it can), runs
+// proj on it until every record is committed and wantDead records are
+// dead-lettered, and returns the dead letters. It fails t when that does
+// not happen within two minutes.
+func Run(t *testing.T, proj processors.Projection, events []schemas.Event, wantDead int) Outcome {
+	t.Helper()
+	brokers := testenv.KafkaOrFake(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	topic, dlq := testenv.Name("t.events"), testenv.Name("t.dlq")
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	for _, tp := range []string{topic, dlq} {
+		if _, err := adm.CreateTopic(ctx, 1, 1, nil, tp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+		if err != nil {
+			return
+		}
+		defer cl.Close()
+		_, _ = kadm.NewClient(cl).DeleteTopics(context.Background(), topic, dlq)
+	})
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := producers.NewPublisher(cl, codec, topic).Publish(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := processors.New(processors.Config{
+		Name: testenv.Name("contract"), Generation: 1, Topic: topic, DeadLetterTopic: dlq,
+		MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxBatch: max(len(events), 1),
+	}, codec, proj, kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		if s := p.Stats(); s.Records != int64(len(events)) || s.DeadLettered != int64(wantDead) {
+			return testenv.Errorf("committed %d of %d records, dead-lettered %d of %d (retries %d)",
+				s.Records, len(events), s.DeadLettered, wantDead, s.Retries)
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return Outcome{Stats: p.Stats(), Dead: read(t, brokers, dlq, wantDead)}
+}
+
+// read reads the first n records of topic.
+func read(t *testing.T, brokers []string, topic string, n int) []*kgo.Record {
+	t.Helper()
+	var out []*kgo.Record
+	if n == 0 {
+		return out
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for len(out) < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records from %s", len(out), n, topic)
+		}
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+	}
+	return out
+}

@@ -1,0 +1,86 @@
+package productview
+
+import (
+	"context"
+	"errors"
+)
+
+// Store is the port the view's store implements (sinks/redisview is one):
+// versioned documents, one per product, in numbered generations, of which
+// one is live. storetest.Run is its contract.
+type Store interface {
+	// Apply writes changes to generation gen, in the order given (partition
+	// order), each only when its version is newer than the version its
+	// document holds; the others are counted as duplicates. It is
+	// idempotent. It returns nil only when every change is applied or known
+	// to be a duplicate. Invalid changes wrap ErrInvalidChange and are
+	// refused, the whole slice, before anything is written. A document the
+	// store refuses for good is reported as a *batch.Error naming its
+	// changes (by index in changes) as permanent, once every other change is
+	// applied; any other error is transient: retry the whole slice.
+	Apply(ctx context.Context, gen int, changes []Change) (Result, error)
+	// Get reads document id from the live generation; found is false when
+	// it is not there, and err wraps ErrNoLive when no generation is live.
+	Get(ctx context.Context, id string) (d Doc, found bool, err error)
+	// GetAt reads document id from generation gen.
+	GetAt(ctx context.Context, gen int, id string) (d Doc, found bool, err error)
+}
+
+// Change is what one event does to one document: set some fields, add to
+// some integer fields, and move the document to Version. The store applies
+// it only when Version is newer than the version the document holds.
+type Change struct {
+	ID      string  // document ID, the event's aggregate ID
+	Version int64   // the event's aggregate version, >= 1
+	Set     []Field // fields to set, in order
+	Incr    []Incr  // integer fields to add to
+}
+
+// Field is one document field and its new value.
+type Field struct {
+	Name, Value string
+}
+
+// Incr adds By to the integer held in field Name (0 when absent).
+type Incr struct {
+	Name string
+	By   int64
+}
+
+// VersionField is the document field holding its version; Change.Set and
+// Change.Incr may not name it.
+const VersionField = "_v"
+
+// Result counts the changes of one Apply: Applied were newer than the stored
+// document and are now in it; Duplicates were not and were skipped.
+type Result struct {
+	Applied    int
+	Duplicates int
+}
+
+// Add returns the sum of r and o.
+func (r Result) Add(o Result) Result {
+	return Result{Applied: r.Applied + o.Applied, Duplicates: r.Duplicates + o.Duplicates}
+}
+
+// Doc is one stored document.
+type Doc struct {
+	ID         string
+	Generation int
+	Version    int64             // the newest applied change's version
+	Fields     map[string]string // every field but VersionField
+}
+
+// Errors of a Store, to test with errors.Is.
+var (
+	// ErrInvalidChange marks a Change that no store could apply (empty or
+	// malformed ID, version < 1, empty or reserved field name). It is
+	// permanent: retrying does not help.
+	ErrInvalidChange = errors.New("invalid change")
+	// ErrGeneration marks a generation number < 1.
+	ErrGeneration = errors.New("generation must be >= 1")
+	// ErrNoLive is returned when no generation has been made live yet.
+	ErrNoLive = errors.New("no live generation")
+	// ErrCorrupt marks a stored value that the store did not write.
+	ErrCorrupt = errors.New("corrupt stored value")
+)
