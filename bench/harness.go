@@ -24,7 +24,7 @@ import (
 )
 
 // Partitions is the partition count of a run's events topic, as
-// catalog.product-events has.
+// topics.Events has in topics.yaml.
 const Partitions = 6
 
 // Sink is one view store under measurement: it writes the raw limit and

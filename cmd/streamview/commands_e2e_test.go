@@ -14,9 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/topics"
 )
-
-const commandsTopic = "catalog.product-commands"
 
 // commandsEndToEnd checks the write side through the API against a running
 // pipeline whose broker is at brokers: bad requests publish nothing,
@@ -30,7 +29,7 @@ func commandsEndToEnd(t *testing.T, base string, brokers []string) {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	ends := func() map[int32]int64 {
-		o, err := adm.ListEndOffsets(context.Background(), commandsTopic)
+		o, err := adm.ListEndOffsets(context.Background(), topics.Commands)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +167,7 @@ func commandsEndToEnd(t *testing.T, base string, brokers []string) {
 // aggregate id's events of type typ, sorted.
 func eventVersions(t *testing.T, brokers []string, id, typ string) []int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(eventsTopic),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topics.Events),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +175,7 @@ func eventVersions(t *testing.T, brokers []string, id, typ string) []int64 {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, eventsTopic)
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topics.Events)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +190,7 @@ func eventVersions(t *testing.T, brokers []string, id, typ string) []int64 {
 	for len(remaining) > 0 {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("reading %s: %v (still to read: %v)", eventsTopic, ctx.Err(), remaining)
+			t.Fatalf("reading %s: %v (still to read: %v)", topics.Events, ctx.Err(), remaining)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			if r.Offset+1 >= remaining[r.Partition] {

@@ -25,6 +25,7 @@ import (
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/esindex"
 	"github.com/streamview/streamview/sinks/redisview"
+	"github.com/streamview/streamview/topics"
 )
 
 // publishTo creates topic (6 partitions) on brokers and publishes events.
@@ -68,7 +69,7 @@ func TestRebuildCommandsFake(t *testing.T) {
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
 	events := eventgen.Stream(eventgen.Options{Products: 200, Events: 2000, Seed: 1, Discontinue: true})
-	codec := publishTo(t, brokers, eventsTopic, events)
+	codec := publishTo(t, brokers, topics.Events, events)
 	mr := miniredis.RunT(t)
 	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer rc.Close()
@@ -134,7 +135,7 @@ func TestRebuildCommandsFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := producers.NewPublisher(cl, codec, eventsTopic).Publish(ctx, more...); err != nil {
+	if _, err := producers.NewPublisher(cl, codec, topics.Events).Publish(ctx, more...); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 10*time.Second, func() error {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/topics"
 )
 
 // ResultDecoder turns a record value into a command result;
@@ -34,11 +35,11 @@ const (
 type ResultsConfig struct {
 	// Brokers are the seed brokers. Required.
 	Brokers []string
-	// Topic is the results topic; DefaultResultsTopic when "".
+	// Topic is the results topic; topics.CommandResults when "".
 	Topic string
 	// CommandsTopic is read (keys and headers only) to learn of commands
 	// that other instances sent, so that they answer "pending" too;
-	// DefaultCommandsTopic when "", and "-" to read none and only know
+	// topics.Commands when "", and "-" to read none and only know
 	// what this process's Sender tracks.
 	CommandsTopic string
 	// LookBack is how far back in time Run starts reading, so that a
@@ -75,10 +76,10 @@ func (c ResultsConfig) Validate() error {
 
 func (c ResultsConfig) withDefaults() ResultsConfig {
 	if c.Topic == "" {
-		c.Topic = DefaultResultsTopic
+		c.Topic = topics.CommandResults
 	}
 	if c.CommandsTopic == "" {
-		c.CommandsTopic = DefaultCommandsTopic
+		c.CommandsTopic = topics.Commands
 	}
 	if c.LookBack == 0 {
 		c.LookBack = DefaultLookBack
