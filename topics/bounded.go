@@ -67,7 +67,7 @@ const boundedIdle = 3 * time.Second
 //
 // fn receives the data records of one partition from one fetch, in offset
 // order, never empty; calls for different partitions interleave, calls for
-// one partition come in order. fn's slice is valid only during the call.
+// one partition come in order. fn may keep the slice and the records.
 // When fn returns an error the read stops and returns it unchanged.
 //
 // The read is read_committed: records of aborted transactions are skipped,

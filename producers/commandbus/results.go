@@ -297,26 +297,25 @@ func (r *Results) Run(ctx context.Context) error {
 
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(r.cfg.Brokers...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(), // a transaction marker is often the last record before the end
 		kgo.FetchMaxWait(500 * time.Millisecond),
 	}, r.cfg.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
 	if err != nil {
 		return fmt.Errorf("commandbus: results client: %w", err)
 	}
 	defer cl.Close()
 
-	topics := []string{r.cfg.Topic}
+	names := []string{r.cfg.Topic}
 	if r.cfg.CommandsTopic != "-" {
-		topics = append(topics, r.cfg.CommandsTopic)
+		// Commands first: each comes before its result, as when live.
+		names = []string{r.cfg.CommandsTopic, r.cfg.Topic}
 	}
 	var starts, ends kadm.ListedOffsets
 	adm := kadm.NewClient(cl)
 	deadline := time.Now().Add(topicWait)
 	for {
 		// A topic just created may take a moment to show up everywhere.
-		starts, ends, err = r.positions(ctx, adm, topics)
+		starts, ends, err = r.positions(ctx, adm, names)
 		if err == nil || !errors.Is(err, kerr.UnknownTopicOrPartition) || time.Now().After(deadline) {
 			break
 		}
@@ -331,69 +330,45 @@ func (r *Results) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	cl.AddConsumePartitions(starts.KOffsets())
 	r.log.Info("command results reader started", "topic", r.cfg.Topic, "commands_topic", r.cfg.CommandsTopic, "look_back", r.cfg.LookBack)
 
-	// behind holds the partitions not yet read up to where they ended at
-	// start. A read_committed fetch never returns an aborted record, so the
-	// one before the end may never come (when its transaction's marker
-	// came after the end): a poll that stays empty for a while also means
-	// caught up, since a fetch behind the end returns at once.
-	behind := map[string]map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		s, _ := starts.Lookup(o.Topic, o.Partition)
-		if o.Offset > s.Offset {
-			if behind[o.Topic] == nil {
-				behind[o.Topic] = map[int32]int64{}
-			}
-			behind[o.Topic][o.Partition] = o.Offset
-		}
-	})
+	// Catch up: read each topic from the look-back to where it ended at
+	// start, then Ready; then follow from there.
 	began := time.Now()
-	caughtUp := func() {
-		select {
-		case <-r.ready:
-		default:
-			close(r.ready)
-			r.log.Info("command results reader caught up", "topic", r.cfg.Topic, "took", time.Since(began), "results", r.Stats().Results)
+	for _, topic := range names {
+		spans := map[int32]topics.Span{}
+		ends.Each(func(o kadm.ListedOffset) {
+			if o.Topic == topic {
+				s, _ := starts.Lookup(o.Topic, o.Partition)
+				spans[o.Partition] = topics.Span{From: s.Offset, To: o.Offset}
+			}
+		})
+		err := topics.ReadBounded(ctx, opts, topic, spans, func(recs []*kgo.Record) error {
+			for _, rec := range recs {
+				r.handle(rec)
+			}
+			return nil
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("commandbus: catch up: %w", err)
 		}
 	}
-	if len(behind) == 0 {
-		caughtUp()
-	}
+	close(r.ready)
+	r.log.Info("command results reader caught up", "topic", r.cfg.Topic, "took", time.Since(began), "results", r.Stats().Results)
 
+	cl.AddConsumePartitions(ends.KOffsets())
 	for {
-		pollCtx, cancel := ctx, context.CancelFunc(func() {})
-		if len(behind) > 0 {
-			pollCtx, cancel = context.WithTimeout(ctx, 2*time.Second)
-		}
-		fetches := cl.PollFetches(pollCtx)
-		cancel()
+		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			return nil
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				r.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
-			}
+			r.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
 		})
-		n := 0
-		fetches.EachRecord(func(rec *kgo.Record) {
-			n++
-			r.handle(rec)
-			if end, ok := behind[rec.Topic][rec.Partition]; ok && rec.Offset+1 >= end {
-				delete(behind[rec.Topic], rec.Partition)
-				if len(behind[rec.Topic]) == 0 {
-					delete(behind, rec.Topic)
-				}
-			}
-		})
-		if len(behind) > 0 && n == 0 {
-			behind = nil
-		}
-		if len(behind) == 0 {
-			caughtUp()
-		}
+		fetches.EachRecord(r.handle)
 	}
 }
 
@@ -424,24 +399,24 @@ const topicWait = 15 * time.Second
 
 // positions lists where to start reading (the look-back) and where the
 // topics end now (for Ready).
-func (r *Results) positions(ctx context.Context, adm *kadm.Client, topics []string) (starts, ends kadm.ListedOffsets, err error) {
+func (r *Results) positions(ctx context.Context, adm *kadm.Client, names []string) (starts, ends kadm.ListedOffsets, err error) {
 	if r.cfg.LookBack < 0 {
-		starts, err = adm.ListStartOffsets(ctx, topics...)
+		starts, err = adm.ListStartOffsets(ctx, names...)
 	} else {
-		starts, err = adm.ListOffsetsAfterMilli(ctx, time.Now().Add(-r.cfg.LookBack).UnixMilli(), topics...)
+		starts, err = adm.ListOffsetsAfterMilli(ctx, time.Now().Add(-r.cfg.LookBack).UnixMilli(), names...)
 	}
 	if err == nil {
 		err = starts.Error()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("commandbus: list offsets of %v: %w", topics, err)
+		return nil, nil, fmt.Errorf("commandbus: list offsets of %v: %w", names, err)
 	}
-	ends, err = adm.ListCommittedOffsets(ctx, topics...)
+	ends, err = adm.ListCommittedOffsets(ctx, names...)
 	if err == nil {
 		err = ends.Error()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("commandbus: list end offsets of %v: %w", topics, err)
+		return nil, nil, fmt.Errorf("commandbus: list end offsets of %v: %w", names, err)
 	}
 	return starts, ends, nil
 }
