@@ -14,6 +14,7 @@ import (
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
 )
@@ -208,16 +209,16 @@ func TestProcessorDeadLettersPoisonAndGoesOn(t *testing.T) {
 			t.Errorf("no dead letter for %s", reason)
 			continue
 		}
-		if h := producers.Header(r, processors.HeaderDLQReason); h != reason {
+		if h := producers.Header(r, deadletter.HeaderReason); h != reason {
 			t.Errorf("%s: reason header %q", reason, h)
 		}
-		for _, k := range []string{processors.HeaderDLQError, processors.HeaderDLQOffset, processors.HeaderDLQPartition, processors.HeaderDLQTime} {
+		for _, k := range []string{deadletter.HeaderError, deadletter.HeaderSourceOffset, deadletter.HeaderSourcePartition, deadletter.HeaderTime} {
 			if producers.Header(r, k) == "" {
 				t.Errorf("%s: header %s missing", reason, k)
 			}
 		}
-		if producers.Header(r, processors.HeaderDLQTopic) != f.topic || string(r.Value) != string(poison[reason]) {
-			t.Errorf("%s: source topic %q or value not kept", reason, producers.Header(r, processors.HeaderDLQTopic))
+		if producers.Header(r, deadletter.HeaderSourceTopic) != f.topic || string(r.Value) != string(poison[reason]) {
+			t.Errorf("%s: source topic %q or value not kept", reason, producers.Header(r, deadletter.HeaderSourceTopic))
 		}
 	}
 }

@@ -92,16 +92,16 @@ func newDLQFixture(t *testing.T) *dlqFixture {
 	}
 	for i, src := range f.sources {
 		w := whys[i]
-		// As processors.(*Processor).deadLetter writes it.
+		// As deadletter.Record writes it.
 		headers := append([]kgo.RecordHeader(nil), src.Headers...)
 		headers = append(headers,
-			kgo.RecordHeader{Key: processors.HeaderDLQError, Value: []byte(w.err)},
-			kgo.RecordHeader{Key: processors.HeaderDLQReason, Value: []byte(w.reason)},
-			kgo.RecordHeader{Key: processors.HeaderDLQTopic, Value: []byte(f.source)},
-			kgo.RecordHeader{Key: processors.HeaderDLQPartition, Value: []byte(strconv.Itoa(int(w.partition)))},
-			kgo.RecordHeader{Key: processors.HeaderDLQOffset, Value: []byte(strconv.FormatInt(w.offset, 10))},
-			kgo.RecordHeader{Key: processors.HeaderDLQProjection, Value: []byte(f.projection)},
-			kgo.RecordHeader{Key: processors.HeaderDLQTime, Value: []byte(w.at.Format(time.RFC3339Nano))},
+			kgo.RecordHeader{Key: deadletter.HeaderError, Value: []byte(w.err)},
+			kgo.RecordHeader{Key: deadletter.HeaderReason, Value: []byte(w.reason)},
+			kgo.RecordHeader{Key: deadletter.HeaderSourceTopic, Value: []byte(f.source)},
+			kgo.RecordHeader{Key: deadletter.HeaderSourcePartition, Value: []byte(strconv.Itoa(int(w.partition)))},
+			kgo.RecordHeader{Key: deadletter.HeaderSourceOffset, Value: []byte(strconv.FormatInt(w.offset, 10))},
+			kgo.RecordHeader{Key: deadletter.HeaderProjection, Value: []byte(f.projection)},
+			kgo.RecordHeader{Key: deadletter.HeaderTime, Value: []byte(w.at.Format(time.RFC3339Nano))},
 		)
 		rec := &kgo.Record{Topic: f.dlq, Key: src.Key, Value: src.Value, Headers: headers}
 		if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
@@ -384,7 +384,7 @@ func TestDlqRedriveAllByReason(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 	got := consume(t, f.brokers, f.source, 1)
-	if string(got[0].Key) != "poison-key" || producers.Header(got[0], processors.HeaderDLQReason) != "" {
+	if string(got[0].Key) != "poison-key" || producers.Header(got[0], deadletter.HeaderReason) != "" {
 		t.Errorf("re-drove key %q with headers %v", got[0].Key, got[0].Headers)
 	}
 	if n := records(t, f.adm, f.source); n != 1 {

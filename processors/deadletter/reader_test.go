@@ -12,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/testenv"
-	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/deadletter"
 )
 
@@ -35,7 +34,7 @@ func newTopic(t *testing.T, partitions int32) ([]string, *kgo.Client, string) {
 
 func letter(topic string, partition int32, i int) *kgo.Record {
 	return &kgo.Record{Topic: topic, Partition: partition, Key: []byte("k" + strconv.Itoa(i)), Value: []byte{byte(i)},
-		Headers: []kgo.RecordHeader{{Key: processors.HeaderDLQReason, Value: []byte("undecodable")}}}
+		Headers: []kgo.RecordHeader{{Key: deadletter.HeaderReason, Value: []byte("undecodable")}}}
 }
 
 func TestReaderAllReadsEveryPartitionToItsEndInOrder(t *testing.T) {
