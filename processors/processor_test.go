@@ -84,16 +84,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	f := &fixture{brokers: brokers, cl: cl, topic: testenv.Name("t.events"), dlq: testenv.Name("t.dlq")}
-	adm := kadm.NewClient(cl)
-	ctx := context.Background()
-	if _, err := adm.CreateTopic(ctx, 3, 1, nil, f.topic); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, f.dlq); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { adm.DeleteTopics(context.Background(), f.topic, f.dlq) })
+	f := &fixture{brokers: brokers, cl: cl, topic: testenv.Topic(t, brokers, "t.events", 3), dlq: testenv.Topic(t, brokers, "t.dlq", 1)}
 	if f.codec, err = schemas.NewCodec(); err != nil {
 		t.Fatal(err)
 	}

@@ -46,17 +46,10 @@ func newDLQFixture(t *testing.T) *dlqFixture {
 	t.Cleanup(cl.Close)
 	f := &dlqFixture{
 		brokers: brokers, cl: cl, adm: kadm.NewClient(cl),
-		source: testenv.Name("t.dlq-source"), dlq: testenv.Name("t.dlq"),
+		source: testenv.Topic(t, brokers, "t.dlq-source", 3), dlq: testenv.Topic(t, brokers, "t.dlq", 1),
 		projection: "streamview.product-view.g1",
 	}
 	ctx := context.Background()
-	if _, err := f.adm.CreateTopic(ctx, 3, 1, nil, f.source); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.adm.CreateTopic(ctx, 1, 1, nil, f.dlq); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.adm.DeleteTopics(context.Background(), f.source, f.dlq) })
 
 	codec, err := schemas.NewCodec()
 	if err != nil {
@@ -493,16 +486,8 @@ func TestDlqRedriveAfterFixReachesTheProjection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	ctx := context.Background()
-	source, dlq := testenv.Name("t.dlq-events"), testenv.Name("t.dlq")
-	if _, err := adm.CreateTopic(ctx, 3, 1, nil, source); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, dlq); err != nil {
-		t.Fatal(err)
-	}
-	defer adm.DeleteTopics(context.Background(), source, dlq)
+	source, dlq := testenv.Topic(t, brokers, "t.dlq-events", 3), testenv.Topic(t, brokers, "t.dlq", 1)
 	codec, err := schemas.NewCodec()
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,16 @@ func Admin(t testing.TB, brokers []string) *kadm.Client {
 // key, value pairs: Topic(t, brokers, "t.events", 3, "retention.ms", "-1").
 func Topic(t testing.TB, brokers []string, prefix string, partitions int32, configs ...string) string {
 	t.Helper()
+	return TopicNamed(t, brokers, Name(prefix), partitions, configs...)
+}
+
+// TopicNamed is Topic under the very name given, for a test whose code
+// under test reads a fixed topic (on a cluster of the test's own: a shared
+// broker needs unique names). Close such a cluster in a t.Cleanup
+// registered before, not in a defer, so that it is still up for the
+// deletion.
+func TopicNamed(t testing.TB, brokers []string, name string, partitions int32, configs ...string) string {
+	t.Helper()
 	if len(configs)%2 != 0 {
 		t.Fatalf("testenv.Topic: configs must be key, value pairs, got %q", configs)
 	}
@@ -35,7 +45,6 @@ func Topic(t testing.TB, brokers []string, prefix string, partitions int32, conf
 	for i := 0; i < len(configs); i += 2 {
 		cfg[configs[i]] = &configs[i+1]
 	}
-	name := Name(prefix)
 	// Its own client, so that the deletion at cleanup does not depend on
 	// the order of the test's other cleanups.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))

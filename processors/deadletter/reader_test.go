@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -23,13 +22,7 @@ func newTopic(t *testing.T, partitions int32) ([]string, *kgo.Client, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	adm := kadm.NewClient(cl)
-	topic := testenv.Name("t.deadletter")
-	if _, err := adm.CreateTopic(context.Background(), partitions, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { adm.DeleteTopics(context.Background(), topic) })
-	return brokers, cl, topic
+	return brokers, cl, testenv.Topic(t, brokers, "t.deadletter", partitions)
 }
 
 func letter(topic string, partition int32, i int) *kgo.Record {
