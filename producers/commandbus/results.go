@@ -340,7 +340,7 @@ func (r *Results) Run(ctx context.Context) error {
 		ends.Each(func(o kadm.ListedOffset) {
 			if o.Topic == topic {
 				s, _ := starts.Lookup(o.Topic, o.Partition)
-				spans[o.Partition] = topics.Span{From: s.Offset, To: o.Offset}
+				spans[o.Partition] = topics.Span{From: min(s.Offset, o.Offset), To: o.Offset}
 			}
 		})
 		err := topics.ReadBounded(ctx, opts, topic, spans, func(recs []*kgo.Record) error {
@@ -398,8 +398,18 @@ func (r *Results) handle(rec *kgo.Record) {
 const topicWait = 15 * time.Second
 
 // positions lists where to start reading (the look-back) and where the
-// topics end now (for Ready).
+// topics end now (for Ready). The ends are listed first: a listing by time
+// that finds no record falls back to the end offset at its own time, which
+// may be past a record that landed since; a start past the end listed
+// before is taken as that end, and the record is read.
 func (r *Results) positions(ctx context.Context, adm *kadm.Client, names []string) (starts, ends kadm.ListedOffsets, err error) {
+	ends, err = adm.ListCommittedOffsets(ctx, names...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("commandbus: list end offsets of %v: %w", names, err)
+	}
 	if r.cfg.LookBack < 0 {
 		starts, err = adm.ListStartOffsets(ctx, names...)
 	} else {
@@ -410,13 +420,6 @@ func (r *Results) positions(ctx context.Context, adm *kadm.Client, names []strin
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("commandbus: list offsets of %v: %w", names, err)
-	}
-	ends, err = adm.ListCommittedOffsets(ctx, names...)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("commandbus: list end offsets of %v: %w", names, err)
 	}
 	return starts, ends, nil
 }
