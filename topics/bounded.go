@@ -217,12 +217,11 @@ func idleCheck(ctx context.Context, cl *kgo.Client, topic string, ends map[int32
 	}
 	for _, p := range slices.Sorted(maps.Keys(ends)) {
 		o, ok := starts.Lookup(topic, p)
-		if !ok || o.Err != nil {
-			err := errors.New("not listed")
-			if ok {
-				err = o.Err
-			}
-			return fmt.Errorf("topics: read %s partition %d: idle before offset %d and the broker does not answer: %w", topic, p, ends[p], err)
+		switch {
+		case !ok:
+			return fmt.Errorf("topics: read %s partition %d: the topic has no such partition", topic, p)
+		case o.Err != nil:
+			return fmt.Errorf("topics: read %s partition %d: idle before offset %d and the broker does not answer: %w", topic, p, ends[p], o.Err)
 		}
 		done(p)
 	}
