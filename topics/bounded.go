@@ -80,10 +80,14 @@ const boundedIdle = 3 * time.Second
 // retention deleted the rest of the span (the read then goes on from the new
 // log start: a record deleted before it is read is not an error), or the
 // span ends with records of a transaction that was aborted with its marker
-// at or past To, which read_committed never returns. When a poll brings
-// nothing for a while, the read checks with the broker: a partition whose
-// log start is at or past To is done, and so is one that the broker still
-// answers for, since a fetch of available records returns at once.
+// at or past To, which read_committed never returns (another transaction,
+// still open when the span was listed, holds the last stable offset before
+// that marker). Neither leaves a position to see, so when a poll brings
+// nothing for 3s the partitions still behind are taken as done, provided
+// the broker answers a listing of their offsets: a fetch of records the
+// broker has comes back at once, so a quiet poll with a broker that answers
+// means there is nothing left below To. A broker that does not answer is an
+// error, not an end.
 //
 // opts are the connection options (seed brokers, TLS, SASL) and may tune the
 // fetch sizes; the read adds its own consume options after them. Fetch
