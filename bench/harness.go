@@ -22,10 +22,11 @@ import (
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/topics"
 )
 
 // Partitions is the partition count of a run's events topic, as
-// catalog.product-events has.
+// topics.Events has in topics.yaml.
 const Partitions = 6
 
 // Sink is one view store under measurement: it writes the raw limit and
@@ -301,53 +302,24 @@ func endOffsets(ctx context.Context, adm *kadm.Client, topic string, want int) (
 // the records: the fastest the events can come out of Kafka.
 func rawConsume(ctx context.Context, brokers []string, d *Dataset, out io.Writer) (Figure, error) {
 	start := time.Now()
-	parts := make(map[int32]kgo.Offset, len(d.Ends))
-	for p := range d.Ends {
-		parts[p] = kgo.NewOffset().AtStart()
+	spans := make(map[int32]topics.Span, len(d.Ends))
+	for p, end := range d.Ends {
+		spans[p] = topics.Span{From: 0, To: end}
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{d.Topic: parts}))
-	if err != nil {
-		return Figure{}, fmt.Errorf("bench: kafka client: %w", err)
-	}
-	defer cl.Close()
 	m := startMeter(out, "raw consume", "records", len(d.Events))
 	defer m.finish()
-
-	next := make(map[int32]int64, len(d.Ends))
-	behind := func() bool {
-		for p, end := range d.Ends {
-			if next[p] < end {
-				return true
-			}
-		}
-		return false
-	}
 	n := 0
-	for behind() {
-		pctx, cancel := context.WithTimeout(ctx, stallAfter)
-		fetches := cl.PollFetches(pctx)
-		cancel()
-		if fetches.Err0() != nil && ctx.Err() == nil && errors.Is(fetches.Err0(), context.DeadlineExceeded) {
-			return Figure{}, fmt.Errorf("bench: raw consume: no records for %v at %d of %d (next %v, ends %v)", stallAfter, n, len(d.Events), next, d.Ends)
-		}
-		if ctx.Err() != nil {
-			return Figure{}, ctx.Err()
-		}
-		var ferr error
-		fetches.EachError(func(topic string, p int32, err error) {
-			ferr = errors.Join(ferr, fmt.Errorf("bench: consume %s partition %d: %w", topic, p, err))
-		})
-		if ferr != nil {
-			return Figure{}, ferr
-		}
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			if len(p.Records) > 0 {
-				n += len(p.Records)
-				next[p.Partition] = p.Records[len(p.Records)-1].Offset + 1
-			}
-		})
+	err := topics.ReadBounded(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, d.Topic, spans, func(recs []*kgo.Record) error {
+		n += len(recs)
 		m.set(int64(n))
+		return nil
+	})
+	if err != nil {
+		return Figure{}, fmt.Errorf("bench: raw consume: %w", err)
+	}
+	if n != len(d.Events) {
+		// The reader stopped at an idle poll short of the ends.
+		return Figure{}, fmt.Errorf("bench: raw consume: the read stalled at %d of %d records (ends %v)", n, len(d.Events), d.Ends)
 	}
 	return Figure{Label: "raw consume (franz-go)", Unit: "records", Count: n, Elapsed: time.Since(start)}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/topics"
 )
 
 // Config declares one projection generation.
@@ -15,10 +16,10 @@ type Config struct {
 	Name string
 	// Generation is the projection's generation, 1 or more. Required.
 	Generation int
-	// Topic is the events topic; "catalog.product-events" when empty.
+	// Topic is the events topic; topics.Events when empty.
 	Topic string
 	// DeadLetterTopic receives records that can never be applied;
-	// "catalog.<Name>.dlq" when empty.
+	// topics.DeadLetter(Name) (catalog.<Name>.dlq) when empty.
 	DeadLetterTopic string
 	// MaxBatch bounds the records handed to the projection at once; 2000
 	// when 0.
@@ -80,10 +81,10 @@ func (c Config) Validate() error {
 
 func (c Config) withDefaults() Config {
 	if c.Topic == "" {
-		c.Topic = "catalog.product-events"
+		c.Topic = topics.Events
 	}
 	if c.DeadLetterTopic == "" {
-		c.DeadLetterTopic = "catalog." + c.Name + ".dlq"
+		c.DeadLetterTopic = topics.DeadLetter(c.Name)
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 2000

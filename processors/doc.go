@@ -7,5 +7,6 @@
 // everything before them.
 //
 // Projections themselves live in sub-packages (productview, productsearch)
-// and know nothing of Kafka.
+// and know nothing of Kafka. The dead-letter record's format belongs to
+// package deadletter, which the runtime uses to build it.
 package processors

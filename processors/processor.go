@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/processors/batch"
+	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/schemas"
 )
 
@@ -448,7 +448,9 @@ func (p *Processor) apply(ctx context.Context, log *slog.Logger, b decodedBatch)
 	return len(events), dead, nil
 }
 
-var errRejected = errors.New("rejected by the store")
+// errRejected marks an event the store rejected: deadletter's sentinel, so
+// that the dead letter's reason says "rejected".
+var errRejected = deadletter.ErrRejected
 
 // without returns s less the elements at drop (ascending indexes), in a new
 // slice: s may be the caller's.
@@ -505,8 +507,9 @@ func (p *Processor) decode(r *kgo.Record) (schemas.Event, error) {
 	return e, nil
 }
 
-// ErrInvalid marks an event that decoded but fails validation.
-var ErrInvalid = errors.New("invalid event")
+// ErrInvalid marks an event that decoded but fails validation. It is
+// deadletter.ErrInvalid, so that the dead letter's reason says "invalid".
+var ErrInvalid = deadletter.ErrInvalid
 
 // produceDead writes dead letters, retrying until the broker takes them:
 // committing past a record that was not dead-lettered would lose it.
@@ -563,44 +566,9 @@ func produceAll(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
 	return first
 }
 
-// Dead-letter header keys.
-const (
-	HeaderDLQError      = "dlq-error"
-	HeaderDLQReason     = "dlq-reason"
-	HeaderDLQTopic      = "dlq-source-topic"
-	HeaderDLQPartition  = "dlq-source-partition"
-	HeaderDLQOffset     = "dlq-source-offset"
-	HeaderDLQProjection = "dlq-projection"
-	HeaderDLQTime       = "dlq-time"
-)
-
-// Reason classifies why a record was dead-lettered.
-func Reason(err error) string {
-	switch {
-	case errors.Is(err, schemas.ErrUnknownSchema):
-		return "unknown-schema"
-	case errors.Is(err, schemas.ErrUnknownType):
-		return "unknown-event-type"
-	case errors.Is(err, ErrInvalid):
-		return "invalid"
-	case errors.Is(err, errRejected):
-		return "rejected"
-	}
-	return "undecodable"
-}
-
+// deadLetter is the dead letter of r; package deadletter owns its format.
 func (p *Processor) deadLetter(r *kgo.Record, err error) *kgo.Record {
-	headers := append([]kgo.RecordHeader(nil), r.Headers...)
-	headers = append(headers,
-		kgo.RecordHeader{Key: HeaderDLQError, Value: []byte(err.Error())},
-		kgo.RecordHeader{Key: HeaderDLQReason, Value: []byte(Reason(err))},
-		kgo.RecordHeader{Key: HeaderDLQTopic, Value: []byte(r.Topic)},
-		kgo.RecordHeader{Key: HeaderDLQPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
-		kgo.RecordHeader{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
-		kgo.RecordHeader{Key: HeaderDLQProjection, Value: []byte(p.cfg.Group())},
-		kgo.RecordHeader{Key: HeaderDLQTime, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
-	)
-	return &kgo.Record{Topic: p.cfg.DeadLetterTopic, Key: r.Key, Value: r.Value, Headers: headers}
+	return deadletter.Record(r, err, p.cfg.Group(), p.cfg.DeadLetterTopic)
 }
 
 // Stats is a snapshot of a processor's counters.

@@ -14,6 +14,7 @@ import (
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
 )
@@ -83,16 +84,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	f := &fixture{brokers: brokers, cl: cl, topic: testenv.Name("t.events"), dlq: testenv.Name("t.dlq")}
-	adm := kadm.NewClient(cl)
-	ctx := context.Background()
-	if _, err := adm.CreateTopic(ctx, 3, 1, nil, f.topic); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, f.dlq); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { adm.DeleteTopics(context.Background(), f.topic, f.dlq) })
+	f := &fixture{brokers: brokers, cl: cl, topic: testenv.Topic(t, brokers, "t.events", 3), dlq: testenv.Topic(t, brokers, "t.dlq", 1)}
 	if f.codec, err = schemas.NewCodec(); err != nil {
 		t.Fatal(err)
 	}
@@ -208,16 +200,16 @@ func TestProcessorDeadLettersPoisonAndGoesOn(t *testing.T) {
 			t.Errorf("no dead letter for %s", reason)
 			continue
 		}
-		if h := producers.Header(r, processors.HeaderDLQReason); h != reason {
+		if h := producers.Header(r, deadletter.HeaderReason); h != reason {
 			t.Errorf("%s: reason header %q", reason, h)
 		}
-		for _, k := range []string{processors.HeaderDLQError, processors.HeaderDLQOffset, processors.HeaderDLQPartition, processors.HeaderDLQTime} {
+		for _, k := range []string{deadletter.HeaderError, deadletter.HeaderSourceOffset, deadletter.HeaderSourcePartition, deadletter.HeaderTime} {
 			if producers.Header(r, k) == "" {
 				t.Errorf("%s: header %s missing", reason, k)
 			}
 		}
-		if producers.Header(r, processors.HeaderDLQTopic) != f.topic || string(r.Value) != string(poison[reason]) {
-			t.Errorf("%s: source topic %q or value not kept", reason, producers.Header(r, processors.HeaderDLQTopic))
+		if producers.Header(r, deadletter.HeaderSourceTopic) != f.topic || string(r.Value) != string(poison[reason]) {
+			t.Errorf("%s: source topic %q or value not kept", reason, producers.Header(r, deadletter.HeaderSourceTopic))
 		}
 	}
 }

@@ -11,8 +11,8 @@ import (
 
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
-	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/batch"
+	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
 )
@@ -87,8 +87,8 @@ func TestProcessorDeadLettersWhatABatchErrorRejects(t *testing.T) {
 		t.Errorf("projection applied %d (want %d), %d out of order", applied, len(events)-wantDead, ooo)
 	}
 	consumeN(t, f.brokers, f.dlq, wantDead, func(r *kgo.Record) {
-		if string(r.Key) != refused || producers.Header(r, processors.HeaderDLQReason) != "rejected" {
-			t.Errorf("dead letter of %s, reason %q; want only %s, rejected", r.Key, producers.Header(r, processors.HeaderDLQReason), refused)
+		if string(r.Key) != refused || producers.Header(r, deadletter.HeaderReason) != deadletter.ReasonRejected {
+			t.Errorf("dead letter of %s, reason %q; want only %s, rejected", r.Key, producers.Header(r, deadletter.HeaderReason), refused)
 		}
 	})
 }

@@ -9,10 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/topics"
 )
-
-// DefaultEventsTopic is where product events go.
-const DefaultEventsTopic = "catalog.product-events"
 
 // Encoder turns an event into record value bytes; *schemas.Codec is one.
 type Encoder interface {
@@ -31,10 +29,10 @@ type Publisher struct {
 	topic  string
 }
 
-// NewPublisher returns a publisher to topic (DefaultEventsTopic when "").
+// NewPublisher returns a publisher to topic (topics.Events when "").
 func NewPublisher(client *kgo.Client, enc Encoder, topic string) *Publisher {
 	if topic == "" {
-		topic = DefaultEventsTopic
+		topic = topics.Events
 	}
 	return &Publisher{client: client, enc: enc, topic: topic}
 }

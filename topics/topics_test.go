@@ -142,3 +142,40 @@ func countKind(p Plan, kind string) int {
 	}
 	return n
 }
+
+// The names the code uses are the ones topics.yaml declares, so that a
+// topic renamed in one place fails here rather than in production.
+func TestNamesAreDeclared(t *testing.T) {
+	s, err := Load("../topics.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, topic string
+		keyed       bool
+	}{
+		{"commands", Commands, true},
+		{"events", Events, true},
+		{"command results", CommandResults, true},
+		{"product-view dead letters", DeadLetter("product-view"), false},
+		{"product-search dead letters", DeadLetter("product-search"), false},
+	}
+	declared := map[string]bool{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tp, ok := s.Topic(tt.topic)
+			if !ok {
+				t.Fatalf("topics.yaml does not declare %s", tt.topic)
+			}
+			if tp.Keyed != tt.keyed {
+				t.Errorf("%s: keyed = %v in topics.yaml, want %v", tt.topic, tp.Keyed, tt.keyed)
+			}
+		})
+		declared[tt.topic] = true
+	}
+	for _, tp := range s.Topics {
+		if !declared[tp.Name] {
+			t.Errorf("topics.yaml declares %s, which has no name in package topics", tp.Name)
+		}
+	}
+}

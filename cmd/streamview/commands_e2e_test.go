@@ -13,10 +13,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/topics"
 )
-
-const commandsTopic = "catalog.product-commands"
 
 // commandsEndToEnd checks the write side through the API against a running
 // pipeline whose broker is at brokers: bad requests publish nothing,
@@ -30,7 +30,7 @@ func commandsEndToEnd(t *testing.T, base string, brokers []string) {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	ends := func() map[int32]int64 {
-		o, err := adm.ListEndOffsets(context.Background(), commandsTopic)
+		o, err := adm.ListEndOffsets(context.Background(), topics.Commands)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,46 +168,31 @@ func commandsEndToEnd(t *testing.T, base string, brokers []string) {
 // aggregate id's events of type typ, sorted.
 func eventVersions(t *testing.T, brokers []string, id, typ string) []int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(eventsTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, eventsTopic)
+	spans, err := topics.Spans(ctx, testenv.Admin(t, brokers), topics.Events)
 	if err != nil {
 		t.Fatal(err)
 	}
-	remaining := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			remaining[o.Partition] = o.Offset
-		}
-	})
 	codec, _ := schemas.NewCodec()
 	var versions []int64
-	for len(remaining) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("reading %s: %v (still to read: %v)", eventsTopic, ctx.Err(), remaining)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if r.Offset+1 >= remaining[r.Partition] {
-				delete(remaining, r.Partition)
-			}
-			if r.Attrs.IsControl() || string(r.Key) != id {
-				return
+	err = topics.ReadBounded(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, topics.Events, spans, func(recs []*kgo.Record) error {
+		for _, r := range recs {
+			if string(r.Key) != id {
+				continue
 			}
 			e, err := codec.DecodeEvent(r.Value)
 			if err != nil {
-				t.Fatalf("partition %d offset %d: %v", r.Partition, r.Offset, err)
+				return fmt.Errorf("partition %d offset %d: %w", r.Partition, r.Offset, err)
 			}
 			if e.Type() == typ {
 				versions = append(versions, e.Version)
 			}
-		})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	sort.Slice(versions, func(i, j int) bool { return versions[i] < versions[j] })
 	return versions

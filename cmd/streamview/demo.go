@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/topics"
 )
 
 // demoSize is the demo catalogue: products per category and brand.
@@ -176,7 +177,7 @@ func eventCount(ctx context.Context, brokers []string) (int64, error) {
 		return 0, err
 	}
 	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, eventsTopic)
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics.Events)
 	if err != nil {
 		return 0, err
 	}

@@ -205,14 +205,12 @@ func resetGroups(ctx context.Context, st stack, projections []string) error {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	for _, name := range projections {
-		if _, err := processors.ResetToStart(ctx, adm, processors.GroupName(name, 1), eventsTopic, false); err != nil {
+		if _, err := processors.ResetToStart(ctx, adm, processors.GroupName(name, 1), topics.Events, false); err != nil {
 			return fmt.Errorf("projection %s: %w", name, err)
 		}
 	}
 	return nil
 }
-
-const eventsTopic = "catalog.product-events"
 
 // waitCaughtUp prints progress until the projections have read the whole
 // log as it stood at start.
@@ -228,7 +226,7 @@ func waitCaughtUp(ctx context.Context, st stack, w io.Writer) error {
 	for {
 		var behind int64
 		for _, name := range []string{productview.Name, searchProjection} {
-			lag, err := processors.Lag(ctx, adm, processors.GroupName(name, 1), eventsTopic)
+			lag, err := processors.Lag(ctx, adm, processors.GroupName(name, 1), topics.Events)
 			if err != nil {
 				return err
 			}

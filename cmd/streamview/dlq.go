@@ -20,6 +20,7 @@ import (
 
 	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/topics"
 )
 
 func init() {
@@ -122,7 +123,7 @@ func (d *dlqFlags) register(fs *flag.FlagSet, e env) {
 func (d *dlqFlags) dlqTopic() (string, error) {
 	byName := ""
 	if d.projection != "" {
-		byName = "catalog." + d.projection + ".dlq"
+		byName = topics.DeadLetter(d.projection)
 	}
 	switch {
 	case d.topic == "" && byName == "":

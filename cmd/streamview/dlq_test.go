@@ -47,17 +47,10 @@ func newDLQFixture(t *testing.T) *dlqFixture {
 	t.Cleanup(cl.Close)
 	f := &dlqFixture{
 		brokers: brokers, cl: cl, adm: kadm.NewClient(cl),
-		source: testenv.Name("t.dlq-source"), dlq: testenv.Name("t.dlq"),
+		source: testenv.Topic(t, brokers, "t.dlq-source", 3), dlq: testenv.Topic(t, brokers, "t.dlq", 1),
 		projection: "streamview.product-view.g1",
 	}
 	ctx := context.Background()
-	if _, err := f.adm.CreateTopic(ctx, 3, 1, nil, f.source); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.adm.CreateTopic(ctx, 1, 1, nil, f.dlq); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.adm.DeleteTopics(context.Background(), f.source, f.dlq) })
 
 	codec, err := schemas.NewCodec()
 	if err != nil {
@@ -93,16 +86,16 @@ func newDLQFixture(t *testing.T) *dlqFixture {
 	}
 	for i, src := range f.sources {
 		w := whys[i]
-		// As processors.(*Processor).deadLetter writes it.
+		// As deadletter.Record writes it.
 		headers := append([]kgo.RecordHeader(nil), src.Headers...)
 		headers = append(headers,
-			kgo.RecordHeader{Key: processors.HeaderDLQError, Value: []byte(w.err)},
-			kgo.RecordHeader{Key: processors.HeaderDLQReason, Value: []byte(w.reason)},
-			kgo.RecordHeader{Key: processors.HeaderDLQTopic, Value: []byte(f.source)},
-			kgo.RecordHeader{Key: processors.HeaderDLQPartition, Value: []byte(strconv.Itoa(int(w.partition)))},
-			kgo.RecordHeader{Key: processors.HeaderDLQOffset, Value: []byte(strconv.FormatInt(w.offset, 10))},
-			kgo.RecordHeader{Key: processors.HeaderDLQProjection, Value: []byte(f.projection)},
-			kgo.RecordHeader{Key: processors.HeaderDLQTime, Value: []byte(w.at.Format(time.RFC3339Nano))},
+			kgo.RecordHeader{Key: deadletter.HeaderError, Value: []byte(w.err)},
+			kgo.RecordHeader{Key: deadletter.HeaderReason, Value: []byte(w.reason)},
+			kgo.RecordHeader{Key: deadletter.HeaderSourceTopic, Value: []byte(f.source)},
+			kgo.RecordHeader{Key: deadletter.HeaderSourcePartition, Value: []byte(strconv.Itoa(int(w.partition)))},
+			kgo.RecordHeader{Key: deadletter.HeaderSourceOffset, Value: []byte(strconv.FormatInt(w.offset, 10))},
+			kgo.RecordHeader{Key: deadletter.HeaderProjection, Value: []byte(f.projection)},
+			kgo.RecordHeader{Key: deadletter.HeaderTime, Value: []byte(w.at.Format(time.RFC3339Nano))},
 		)
 		rec := &kgo.Record{Topic: f.dlq, Key: src.Key, Value: src.Value, Headers: headers}
 		if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
@@ -385,7 +378,7 @@ func TestDlqRedriveAllByReason(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 	got := consume(t, f.brokers, f.source, 1)
-	if string(got[0].Key) != "poison-key" || producers.Header(got[0], processors.HeaderDLQReason) != "" {
+	if string(got[0].Key) != "poison-key" || producers.Header(got[0], deadletter.HeaderReason) != "" {
 		t.Errorf("re-drove key %q with headers %v", got[0].Key, got[0].Headers)
 	}
 	if n := records(t, f.adm, f.source); n != 1 {
@@ -494,16 +487,8 @@ func TestDlqRedriveAfterFixReachesTheProjection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	ctx := context.Background()
-	source, dlq := testenv.Name("t.dlq-events"), testenv.Name("t.dlq")
-	if _, err := adm.CreateTopic(ctx, 3, 1, nil, source); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, dlq); err != nil {
-		t.Fatal(err)
-	}
-	defer adm.DeleteTopics(context.Background(), source, dlq)
+	source, dlq := testenv.Topic(t, brokers, "t.dlq-events", 3), testenv.Topic(t, brokers, "t.dlq", 1)
 	codec, err := schemas.NewCodec()
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/streamview/streamview/processors/rebuild"
 	"github.com/streamview/streamview/sinks/esindex"
 	"github.com/streamview/streamview/sinks/redisview"
+	"github.com/streamview/streamview/topics"
 )
 
 func init() {
@@ -61,7 +62,7 @@ func (f *projectionFlags) register(fs *flag.FlagSet, e env) {
 	f.kafka.register(fs, e)
 	fs.StringVar(&f.redisAddr, "redis", e.or("REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env REDIS_ADDR): the views and every projection's rebuild state")
 	fs.StringVar(&f.esURL, "elasticsearch", e.or("ELASTICSEARCH_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (env ELASTICSEARCH_URL)")
-	fs.StringVar(&f.topic, "topic", rebuild.DefaultTopic, "the events topic")
+	fs.StringVar(&f.topic, "topic", topics.Events, "the events topic")
 	fs.StringVar(&f.indexPrefix, "index-prefix", searchProjection, "product-search: the indices are <prefix>-g<N>")
 	fs.StringVar(&f.alias, "alias", searchProjection, "product-search: the read alias")
 	fs.StringVar(&f.name, "name", "", "the name the projection runs under, when not its own: groups streamview.<name>.g<N>, Redis keys sv:<name>:…")
@@ -287,7 +288,7 @@ func projectionsOverview(ctx context.Context, st stack, procs []*processors.Proc
 		sources = append(sources, rebuild.Source{Target: namedLive{name, live}, Control: rebuildControl(st.redis, name),
 			DeadLetterTopic: p.Config().DeadLetterTopic})
 	}
-	rs, err := rebuild.Report(ctx, cl, rebuild.ReportConfig{Topic: eventsTopic, Local: func(name string, gen int) (processors.Stats, bool) {
+	rs, err := rebuild.Report(ctx, cl, rebuild.ReportConfig{Topic: topics.Events, Local: func(name string, gen int) (processors.Stats, bool) {
 		p, ok := local[fmt.Sprintf("%s/%d", name, gen)]
 		if !ok {
 			return processors.Stats{}, false

@@ -13,6 +13,7 @@ import (
 
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/topics"
 )
 
 func init() {
@@ -42,7 +43,7 @@ func runPublish(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "publish")
 	var k kafkaFlags
 	k.register(fs, e)
-	topic := fs.String("topic", producers.DefaultEventsTopic, "topic to publish to")
+	topic := fs.String("topic", topics.Events, "topic to publish to")
 	skip := fs.Bool("skip-invalid", false, "publish the valid lines and report the invalid ones")
 	if err := parse(fs, args); err != nil {
 		return err

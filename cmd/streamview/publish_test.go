@@ -47,13 +47,7 @@ func newTopic(t *testing.T, brokers []string, partitions int32) (*kadm.Client, s
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	adm := kadm.NewClient(cl)
-	topic := testenv.Name("t.publish")
-	if _, err := adm.CreateTopic(context.Background(), partitions, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { adm.DeleteTopics(context.Background(), topic) })
-	return adm, topic
+	return kadm.NewClient(cl), testenv.Topic(t, brokers, "t.publish", partitions)
 }
 
 func TestPublishLandsEveryEventOnItsKeyPartition(t *testing.T) {

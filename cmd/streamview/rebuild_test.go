@@ -25,9 +25,10 @@ import (
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/esindex"
 	"github.com/streamview/streamview/sinks/redisview"
+	"github.com/streamview/streamview/topics"
 )
 
-// publishTo creates topic (6 partitions) on brokers and publishes events.
+// publishTo publishes events to topic on brokers.
 func publishTo(t *testing.T, brokers []string, topic string, events []schemas.Event) *schemas.Codec {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
@@ -36,9 +37,6 @@ func publishTo(t *testing.T, brokers []string, topic string, events []schemas.Ev
 	}
 	defer cl.Close()
 	ctx := context.Background()
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 6, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
 	codec, err := schemas.NewCodec()
 	if err != nil {
 		t.Fatal(err)
@@ -65,10 +63,10 @@ func TestRebuildCommandsFake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cluster.Close()
+	t.Cleanup(cluster.Close)
 	brokers := cluster.ListenAddrs()
 	events := eventgen.Stream(eventgen.Options{Products: 200, Events: 2000, Seed: 1, Discontinue: true})
-	codec := publishTo(t, brokers, eventsTopic, events)
+	codec := publishTo(t, brokers, testenv.TopicNamed(t, brokers, topics.Events, 6), events)
 	mr := miniredis.RunT(t)
 	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer rc.Close()
@@ -134,7 +132,7 @@ func TestRebuildCommandsFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := producers.NewPublisher(cl, codec, eventsTopic).Publish(ctx, more...); err != nil {
+	if _, err := producers.NewPublisher(cl, codec, topics.Events).Publish(ctx, more...); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 10*time.Second, func() error {
@@ -205,7 +203,7 @@ func TestRebuildSearchCommand(t *testing.T) {
 	brokers := testenv.Kafka(t)
 	redisAddr := testenv.Redis(t)
 	esURL := testenv.Elasticsearch(t)
-	topic := testenv.Name("t.cmd-events")
+	topic := testenv.Topic(t, brokers, "t.cmd-events", 6)
 	events := eventgen.Stream(eventgen.Options{Products: 400, Events: 4000, Seed: 2, Discontinue: true})
 	publishTo(t, brokers, topic, events)
 	name := testenv.Name("cmd-search")
@@ -236,7 +234,6 @@ func TestRebuildSearchCommand(t *testing.T) {
 		cl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...))
 		adm := kadm.NewClient(cl)
 		adm.DeleteGroups(ctx, processors.GroupName(name, 1), processors.GroupName(name, 2))
-		adm.DeleteTopics(ctx, topic)
 		cl.Close()
 	})
 	conn := []string{"--projection", searchProjection, "--name", name, "--topic", topic, "--index-prefix", prefix, "--alias", prefix + "-read",

@@ -1,12 +1,15 @@
-// Package deadletter reads a projection's dead-letter topic and re-drives
-// its records to the topics they came from.
+// Package deadletter owns the dead-letter record of a projection: its format
+// (the original key, value and headers plus the dlq-* headers saying why and
+// where from), the classification of why (Reason, over ErrInvalid,
+// ErrRejected and the schemas errors), and the tools on the other side of
+// the dead-letter topic.
 //
-// The projection runtime (package processors) writes dead letters: the
-// original key, value and headers plus dlq-* headers saying why and where
-// from. This package is the other side: Letter parses one, Reader reads a
-// dead-letter topic without a consumer group (it commits nothing, so reading
-// never disturbs a projection), and Redrive publishes letters back to their
-// source topics once the cause is fixed.
+// The projection runtime (package processors) builds each dead letter with
+// Record and produces it; this package does not import the runtime. Letter
+// parses a dead letter, Reader reads a dead-letter topic without a consumer
+// group (it commits nothing, so reading never disturbs a projection), and
+// Redrive publishes letters back to their source topics once the cause is
+// fixed.
 //
 // It does not delete dead letters (Kafka cannot delete single records; they
 // leave with the topic's retention) and it does not print anything: the

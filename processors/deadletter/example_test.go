@@ -5,7 +5,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/deadletter"
 )
 
@@ -14,8 +13,8 @@ func ExampleLetter_RedriveRecord() {
 		Topic: "catalog.product-view.dlq", Offset: 42, Key: []byte("0b7e…"), Value: []byte("…"),
 		Headers: []kgo.RecordHeader{
 			{Key: "event-type", Value: []byte("ProductPriceChanged")},
-			{Key: processors.HeaderDLQReason, Value: []byte("rejected")},
-			{Key: processors.HeaderDLQTopic, Value: []byte("catalog.product-events")},
+			{Key: deadletter.HeaderReason, Value: []byte("rejected")},
+			{Key: deadletter.HeaderSourceTopic, Value: []byte("catalog.product-events")},
 		},
 	})
 	r, err := l.RedriveRecord()

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/streamview/streamview/processors"
 )
 
 // HeaderPrefix starts every header the runtime adds to a dead letter.
@@ -86,21 +84,21 @@ func FromRecord(r *kgo.Record) Letter {
 		Topic:    r.Topic,
 		Position: Position{Partition: r.Partition, Offset: r.Offset},
 		Key:      r.Key, Value: r.Value, Headers: r.Headers,
-		Error:           lastHeader(r.Headers, processors.HeaderDLQError),
-		Reason:          lastHeader(r.Headers, processors.HeaderDLQReason),
-		Projection:      lastHeader(r.Headers, processors.HeaderDLQProjection),
-		SourceTopic:     lastHeader(r.Headers, processors.HeaderDLQTopic),
+		Error:           lastHeader(r.Headers, HeaderError),
+		Reason:          lastHeader(r.Headers, HeaderReason),
+		Projection:      lastHeader(r.Headers, HeaderProjection),
+		SourceTopic:     lastHeader(r.Headers, HeaderSourceTopic),
 		SourcePartition: -1,
 		SourceOffset:    -1,
 		Time:            r.Timestamp,
 	}
-	if p, err := strconv.ParseInt(lastHeader(r.Headers, processors.HeaderDLQPartition), 10, 32); err == nil {
+	if p, err := strconv.ParseInt(lastHeader(r.Headers, HeaderSourcePartition), 10, 32); err == nil {
 		l.SourcePartition = int32(p)
 	}
-	if o, err := strconv.ParseInt(lastHeader(r.Headers, processors.HeaderDLQOffset), 10, 64); err == nil {
+	if o, err := strconv.ParseInt(lastHeader(r.Headers, HeaderSourceOffset), 10, 64); err == nil {
 		l.SourceOffset = o
 	}
-	if t, err := time.Parse(time.RFC3339Nano, lastHeader(r.Headers, processors.HeaderDLQTime)); err == nil {
+	if t, err := time.Parse(time.RFC3339Nano, lastHeader(r.Headers, HeaderTime)); err == nil {
 		l.Time = t
 	}
 	return l
@@ -134,7 +132,7 @@ func (l Letter) OriginalHeaders() []kgo.RecordHeader {
 
 // ErrNoSource means a letter does not say which topic it came from, so it
 // cannot be re-driven.
-var ErrNoSource = errors.New("dead letter has no " + processors.HeaderDLQTopic + " header")
+var ErrNoSource = errors.New("dead letter has no " + HeaderSourceTopic + " header")
 
 // RedriveRecord returns the record that puts l back on its source topic:
 // the original key, value and headers, plus HeaderRedrivenFrom. Its

@@ -6,7 +6,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/deadletter"
 )
 
@@ -47,13 +46,13 @@ func TestFromRecord(t *testing.T) {
 		Headers: []kgo.RecordHeader{
 			{Key: "event-type", Value: []byte("ProductCreated")},
 			{Key: deadletter.HeaderRedrivenFrom, Value: []byte("catalog.product-view.dlq/3")}, // an earlier redrive
-			{Key: processors.HeaderDLQError, Value: []byte("boom\nmore")},
-			{Key: processors.HeaderDLQReason, Value: []byte("rejected")},
-			{Key: processors.HeaderDLQTopic, Value: []byte("catalog.product-events")},
-			{Key: processors.HeaderDLQPartition, Value: []byte("4")},
-			{Key: processors.HeaderDLQOffset, Value: []byte("1042")},
-			{Key: processors.HeaderDLQProjection, Value: []byte("streamview.product-view.g1")},
-			{Key: processors.HeaderDLQTime, Value: []byte(at.Format(time.RFC3339Nano))},
+			{Key: deadletter.HeaderError, Value: []byte("boom\nmore")},
+			{Key: deadletter.HeaderReason, Value: []byte("rejected")},
+			{Key: deadletter.HeaderSourceTopic, Value: []byte("catalog.product-events")},
+			{Key: deadletter.HeaderSourcePartition, Value: []byte("4")},
+			{Key: deadletter.HeaderSourceOffset, Value: []byte("1042")},
+			{Key: deadletter.HeaderProjection, Value: []byte("streamview.product-view.g1")},
+			{Key: deadletter.HeaderTime, Value: []byte(at.Format(time.RFC3339Nano))},
 		},
 	}
 	l := deadletter.FromRecord(r)

@@ -7,12 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/testenv"
-	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/deadletter"
 )
 
@@ -24,18 +22,12 @@ func newTopic(t *testing.T, partitions int32) ([]string, *kgo.Client, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	adm := kadm.NewClient(cl)
-	topic := testenv.Name("t.deadletter")
-	if _, err := adm.CreateTopic(context.Background(), partitions, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { adm.DeleteTopics(context.Background(), topic) })
-	return brokers, cl, topic
+	return brokers, cl, testenv.Topic(t, brokers, "t.deadletter", partitions)
 }
 
 func letter(topic string, partition int32, i int) *kgo.Record {
 	return &kgo.Record{Topic: topic, Partition: partition, Key: []byte("k" + strconv.Itoa(i)), Value: []byte{byte(i)},
-		Headers: []kgo.RecordHeader{{Key: processors.HeaderDLQReason, Value: []byte("undecodable")}}}
+		Headers: []kgo.RecordHeader{{Key: deadletter.HeaderReason, Value: []byte("undecodable")}}}
 }
 
 func TestReaderAllReadsEveryPartitionToItsEndInOrder(t *testing.T) {

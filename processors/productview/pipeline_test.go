@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/eventgen"
@@ -40,24 +39,12 @@ type pipeline struct {
 func newPipeline(t *testing.T, rc redis.UniversalClient, events []schemas.Event) *pipeline {
 	t.Helper()
 	brokers := testenv.Kafka(t)
-	p := &pipeline{brokers: brokers, topic: testenv.Name("t.events"), dlq: testenv.Name("t.dlq")}
+	p := &pipeline{brokers: brokers, topic: testenv.Topic(t, brokers, "t.events", 6), dlq: testenv.Topic(t, brokers, "t.dlq", 1)}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ctx := context.Background()
-	for topic, n := range map[string]int32{p.topic: 6, p.dlq: 1} {
-		if _, err := adm.CreateTopic(ctx, n, 1, nil, topic); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		cl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...))
-		kadm.NewClient(cl).DeleteTopics(context.Background(), p.topic, p.dlq)
-		cl.Close()
-	})
 	if p.codec, err = schemas.NewCodec(); err != nil {
 		t.Fatal(err)
 	}

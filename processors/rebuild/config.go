@@ -9,10 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/topics"
 )
-
-// DefaultTopic is the events topic a generation consumes.
-const DefaultTopic = "catalog.product-events"
 
 // ClientID is the Kafka client ID of a rebuild's consumer, so that the
 // rebuild can tell a projector that joined its group from itself.
@@ -26,10 +24,10 @@ type Config struct {
 	// ClientOpts are extra Kafka client options (TLS, SASL, a dialer),
 	// applied after the package's own to every client it makes.
 	ClientOpts []kgo.Opt
-	// Topic is the events topic; DefaultTopic when empty.
+	// Topic is the events topic; topics.Events when empty.
 	Topic string
 	// DeadLetterTopic receives the new generation's dead letters; the
-	// runtime's default, catalog.<projection>.dlq, when empty.
+	// runtime's default, topics.DeadLetter(projection), when empty.
 	DeadLetterTopic string
 	// Decoder decodes the events; a *schemas.Codec when nil.
 	Decoder processors.Decoder
@@ -95,7 +93,7 @@ func (c Config) Validate() error {
 
 func (c Config) withDefaults() Config {
 	if c.Topic == "" {
-		c.Topic = DefaultTopic
+		c.Topic = topics.Events
 	}
 	if c.HandoverTimeout == 0 {
 		c.HandoverTimeout = time.Minute

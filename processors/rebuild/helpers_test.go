@@ -41,7 +41,7 @@ type world struct {
 
 func newWorld(t testing.TB, brokers []string) *world {
 	t.Helper()
-	w := &world{brokers: brokers, topic: testenv.Name("rb.events"), dlq: testenv.Name("rb.dlq")}
+	w := &world{brokers: brokers, topic: testenv.Topic(t, brokers, "rb.events", 6), dlq: testenv.Topic(t, brokers, "rb.dlq", 1)}
 	var err error
 	if w.codec, err = schemas.NewCodec(); err != nil {
 		t.Fatal(err)
@@ -51,22 +51,7 @@ func newWorld(t testing.TB, brokers []string) *world {
 		t.Fatal(err)
 	}
 	w.adm = kadm.NewClient(w.cl)
-	ctx := context.Background()
-	for topic, n := range map[string]int32{w.topic: 6, w.dlq: 1} {
-		res, err := w.adm.CreateTopic(ctx, n, 1, nil, topic)
-		if err == nil {
-			err = res.Err
-		}
-		if err != nil {
-			t.Fatalf("create topic %s: %v", topic, err)
-		}
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		w.adm.DeleteTopics(ctx, w.topic, w.dlq)
-		w.cl.Close()
-	})
+	t.Cleanup(w.cl.Close)
 	w.pub = producers.NewPublisher(w.cl, w.codec, w.topic)
 	return w
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/deadletter"
+	"github.com/streamview/streamview/topics"
 )
 
 // Generation states in a report.
@@ -64,13 +65,13 @@ type Source struct {
 	}
 	// Control is the projection's rebuild state; nil: none is shown.
 	Control *Control
-	// DeadLetterTopic defaults to catalog.<name>.dlq.
+	// DeadLetterTopic defaults to topics.DeadLetter(name).
 	DeadLetterTopic string
 }
 
 // ReportConfig says where to look.
 type ReportConfig struct {
-	// Topic is the events topic; DefaultTopic when empty.
+	// Topic is the events topic; topics.Events when empty.
 	Topic string
 	// Sample, when positive, measures the rate of generations that do not
 	// run in this process from their committed offsets over this long.
@@ -84,7 +85,7 @@ type ReportConfig struct {
 // plain client (not a group member) on the cluster.
 func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...Source) ([]GenerationReport, error) {
 	if cfg.Topic == "" {
-		cfg.Topic = DefaultTopic
+		cfg.Topic = topics.Events
 	}
 	adm := kadm.NewClient(cl)
 	out := []GenerationReport{}
@@ -122,7 +123,7 @@ func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...So
 		}
 		dlq := src.DeadLetterTopic
 		if dlq == "" {
-			dlq = "catalog." + name + ".dlq"
+			dlq = topics.DeadLetter(name)
 		}
 		if _, ok := dlqs[dlq]; !ok {
 			if dlqs[dlq], err = countDeadLetters(ctx, cl, dlq); err != nil {

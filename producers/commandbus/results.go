@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/topics"
 )
 
 // ResultDecoder turns a record value into a command result;
@@ -34,11 +35,11 @@ const (
 type ResultsConfig struct {
 	// Brokers are the seed brokers. Required.
 	Brokers []string
-	// Topic is the results topic; DefaultResultsTopic when "".
+	// Topic is the results topic; topics.CommandResults when "".
 	Topic string
 	// CommandsTopic is read (keys and headers only) to learn of commands
 	// that other instances sent, so that they answer "pending" too;
-	// DefaultCommandsTopic when "", and "-" to read none and only know
+	// topics.Commands when "", and "-" to read none and only know
 	// what this process's Sender tracks.
 	CommandsTopic string
 	// LookBack is how far back in time Run starts reading, so that a
@@ -75,10 +76,10 @@ func (c ResultsConfig) Validate() error {
 
 func (c ResultsConfig) withDefaults() ResultsConfig {
 	if c.Topic == "" {
-		c.Topic = DefaultResultsTopic
+		c.Topic = topics.CommandResults
 	}
 	if c.CommandsTopic == "" {
-		c.CommandsTopic = DefaultCommandsTopic
+		c.CommandsTopic = topics.Commands
 	}
 	if c.LookBack == 0 {
 		c.LookBack = DefaultLookBack
@@ -296,26 +297,25 @@ func (r *Results) Run(ctx context.Context) error {
 
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(r.cfg.Brokers...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(), // a transaction marker is often the last record before the end
 		kgo.FetchMaxWait(500 * time.Millisecond),
 	}, r.cfg.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
 	if err != nil {
 		return fmt.Errorf("commandbus: results client: %w", err)
 	}
 	defer cl.Close()
 
-	topics := []string{r.cfg.Topic}
+	names := []string{r.cfg.Topic}
 	if r.cfg.CommandsTopic != "-" {
-		topics = append(topics, r.cfg.CommandsTopic)
+		// Commands first: each comes before its result, as when live.
+		names = []string{r.cfg.CommandsTopic, r.cfg.Topic}
 	}
 	var starts, ends kadm.ListedOffsets
 	adm := kadm.NewClient(cl)
 	deadline := time.Now().Add(topicWait)
 	for {
 		// A topic just created may take a moment to show up everywhere.
-		starts, ends, err = r.positions(ctx, adm, topics)
+		starts, ends, err = r.positions(ctx, adm, names)
 		if err == nil || !errors.Is(err, kerr.UnknownTopicOrPartition) || time.Now().After(deadline) {
 			break
 		}
@@ -330,69 +330,45 @@ func (r *Results) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	cl.AddConsumePartitions(starts.KOffsets())
 	r.log.Info("command results reader started", "topic", r.cfg.Topic, "commands_topic", r.cfg.CommandsTopic, "look_back", r.cfg.LookBack)
 
-	// behind holds the partitions not yet read up to where they ended at
-	// start. A read_committed fetch never returns an aborted record, so the
-	// one before the end may never come (when its transaction's marker
-	// came after the end): a poll that stays empty for a while also means
-	// caught up, since a fetch behind the end returns at once.
-	behind := map[string]map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		s, _ := starts.Lookup(o.Topic, o.Partition)
-		if o.Offset > s.Offset {
-			if behind[o.Topic] == nil {
-				behind[o.Topic] = map[int32]int64{}
-			}
-			behind[o.Topic][o.Partition] = o.Offset
-		}
-	})
+	// Catch up: read each topic from the look-back to where it ended at
+	// start, then Ready; then follow from there.
 	began := time.Now()
-	caughtUp := func() {
-		select {
-		case <-r.ready:
-		default:
-			close(r.ready)
-			r.log.Info("command results reader caught up", "topic", r.cfg.Topic, "took", time.Since(began), "results", r.Stats().Results)
+	for _, topic := range names {
+		spans := map[int32]topics.Span{}
+		ends.Each(func(o kadm.ListedOffset) {
+			if o.Topic == topic {
+				s, _ := starts.Lookup(o.Topic, o.Partition)
+				spans[o.Partition] = topics.Span{From: min(s.Offset, o.Offset), To: o.Offset}
+			}
+		})
+		err := topics.ReadBounded(ctx, opts, topic, spans, func(recs []*kgo.Record) error {
+			for _, rec := range recs {
+				r.handle(rec)
+			}
+			return nil
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("commandbus: catch up: %w", err)
 		}
 	}
-	if len(behind) == 0 {
-		caughtUp()
-	}
+	close(r.ready)
+	r.log.Info("command results reader caught up", "topic", r.cfg.Topic, "took", time.Since(began), "results", r.Stats().Results)
 
+	cl.AddConsumePartitions(ends.KOffsets())
 	for {
-		pollCtx, cancel := ctx, context.CancelFunc(func() {})
-		if len(behind) > 0 {
-			pollCtx, cancel = context.WithTimeout(ctx, 2*time.Second)
-		}
-		fetches := cl.PollFetches(pollCtx)
-		cancel()
+		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			return nil
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				r.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
-			}
+			r.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
 		})
-		n := 0
-		fetches.EachRecord(func(rec *kgo.Record) {
-			n++
-			r.handle(rec)
-			if end, ok := behind[rec.Topic][rec.Partition]; ok && rec.Offset+1 >= end {
-				delete(behind[rec.Topic], rec.Partition)
-				if len(behind[rec.Topic]) == 0 {
-					delete(behind, rec.Topic)
-				}
-			}
-		})
-		if len(behind) > 0 && n == 0 {
-			behind = nil
-		}
-		if len(behind) == 0 {
-			caughtUp()
-		}
+		fetches.EachRecord(r.handle)
 	}
 }
 
@@ -422,25 +398,28 @@ func (r *Results) handle(rec *kgo.Record) {
 const topicWait = 15 * time.Second
 
 // positions lists where to start reading (the look-back) and where the
-// topics end now (for Ready).
-func (r *Results) positions(ctx context.Context, adm *kadm.Client, topics []string) (starts, ends kadm.ListedOffsets, err error) {
+// topics end now (for Ready). The ends are listed first: a listing by time
+// that finds no record falls back to the end offset at its own time, which
+// may be past a record that landed since; a start past the end listed
+// before is taken as that end, and the record is read.
+func (r *Results) positions(ctx context.Context, adm *kadm.Client, names []string) (starts, ends kadm.ListedOffsets, err error) {
+	ends, err = adm.ListCommittedOffsets(ctx, names...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("commandbus: list end offsets of %v: %w", names, err)
+	}
 	if r.cfg.LookBack < 0 {
-		starts, err = adm.ListStartOffsets(ctx, topics...)
+		starts, err = adm.ListStartOffsets(ctx, names...)
 	} else {
-		starts, err = adm.ListOffsetsAfterMilli(ctx, time.Now().Add(-r.cfg.LookBack).UnixMilli(), topics...)
+		starts, err = adm.ListOffsetsAfterMilli(ctx, time.Now().Add(-r.cfg.LookBack).UnixMilli(), names...)
 	}
 	if err == nil {
 		err = starts.Error()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("commandbus: list offsets of %v: %w", topics, err)
-	}
-	ends, err = adm.ListCommittedOffsets(ctx, topics...)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("commandbus: list end offsets of %v: %w", topics, err)
+		return nil, nil, fmt.Errorf("commandbus: list offsets of %v: %w", names, err)
 	}
 	return starts, ends, nil
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/testenv"
@@ -23,17 +22,8 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	brokers := testenv.KafkaOrFake(t)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	f := &fixture{brokers: brokers, commands: testenv.Name("t.commands"), result: testenv.Name("t.results")}
-	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopics(context.Background(), 3, 1, nil, f.commands, f.result); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { adm.DeleteTopics(context.Background(), f.commands, f.result) })
+	f := &fixture{brokers: brokers, commands: testenv.Topic(t, brokers, "t.commands", 3), result: testenv.Topic(t, brokers, "t.results", 3)}
+	var err error
 	if f.codec, err = schemas.NewCodec(); err != nil {
 		t.Fatal(err)
 	}

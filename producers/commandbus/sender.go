@@ -10,12 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/schemas"
-)
-
-// Default topics.
-const (
-	DefaultCommandsTopic = "catalog.product-commands"
-	DefaultResultsTopic  = "catalog.product-command-results"
+	"github.com/streamview/streamview/topics"
 )
 
 // CommandEncoder turns a command into record value bytes; *schemas.Codec
@@ -37,7 +32,7 @@ type Tracker interface {
 type SenderConfig struct {
 	// Brokers are the seed brokers. Required.
 	Brokers []string
-	// Topic is the commands topic; DefaultCommandsTopic when "".
+	// Topic is the commands topic; topics.Commands when "".
 	Topic string
 	// Tracker, when set, is told of every command before it is produced
 	// (and of a failed send after), usually the process's *Results.
@@ -80,7 +75,7 @@ func NewSender(cfg SenderConfig, enc CommandEncoder) (*Sender, error) {
 		return nil, errors.New("commandbus: sender: nil encoder")
 	}
 	if cfg.Topic == "" {
-		cfg.Topic = DefaultCommandsTopic
+		cfg.Topic = topics.Commands
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -13,13 +13,11 @@ import (
 
 	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/topics"
 )
 
 // Defaults of Config.
 const (
-	DefaultCommandsTopic      = "catalog.product-commands"
-	DefaultEventsTopic        = "catalog.product-events"
-	DefaultResultsTopic       = "catalog.product-command-results"
 	DefaultGroup              = "streamview.decider"
 	DefaultMaxBatch           = 1000
 	DefaultTransactionTimeout = 10 * time.Second
@@ -33,8 +31,8 @@ const (
 type Config struct {
 	// Brokers are the seed brokers. Required.
 	Brokers []string
-	// CommandsTopic, EventsTopic and ResultsTopic default to the
-	// catalog.product-* topics of topics.yaml. The commands and events
+	// CommandsTopic, EventsTopic and ResultsTopic default to
+	// topics.Commands, topics.Events and topics.CommandResults. The commands and events
 	// topics must have the same number of partitions.
 	CommandsTopic, EventsTopic, ResultsTopic string
 	// Group is the consumer group on the commands topic; DefaultGroup
@@ -131,13 +129,13 @@ func (c Config) Validate() error {
 
 func (c Config) withDefaults() Config {
 	if c.CommandsTopic == "" {
-		c.CommandsTopic = DefaultCommandsTopic
+		c.CommandsTopic = topics.Commands
 	}
 	if c.EventsTopic == "" {
-		c.EventsTopic = DefaultEventsTopic
+		c.EventsTopic = topics.Events
 	}
 	if c.ResultsTopic == "" {
-		c.ResultsTopic = DefaultResultsTopic
+		c.ResultsTopic = topics.CommandResults
 	}
 	if c.Group == "" {
 		c.Group = DefaultGroup

@@ -57,27 +57,12 @@ func newFixture(t testing.TB, partitions int32) *fixture {
 	t.Cleanup(cl.Close)
 	f := &fixture{
 		brokers:  brokers,
-		commands: testenv.Name("t.commands"),
-		events:   testenv.Name("t.events"),
-		result:   testenv.Name("t.results"),
+		commands: testenv.Topic(t, brokers, "t.commands", partitions),
+		events:   testenv.Topic(t, brokers, "t.events", partitions, "retention.ms", "-1"),
+		result:   testenv.Topic(t, brokers, "t.results", partitions),
 		group:    testenv.Name("t.decider"),
 		adm:      kadm.NewClient(cl),
 	}
-	ctx := context.Background()
-	forever := "-1"
-	for _, tc := range []struct {
-		name string
-		cfg  map[string]*string
-	}{
-		{f.commands, nil},
-		{f.events, map[string]*string{"retention.ms": &forever}},
-		{f.result, nil},
-	} {
-		if _, err := f.adm.CreateTopic(ctx, partitions, 1, tc.cfg, tc.name); err != nil {
-			t.Fatalf("create topic %s: %v", tc.name, err)
-		}
-	}
-	t.Cleanup(func() { f.adm.DeleteTopics(context.Background(), f.commands, f.events, f.result) })
 	if f.codec, err = schemas.NewCodec(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package decider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -14,13 +13,8 @@ import (
 
 	"github.com/streamview/streamview/producers/product"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/topics"
 )
-
-// rebuildIdle ends the read of a partition whose last records before its
-// stable offset were aborted: read_committed never returns those, so the
-// read cannot see that it reached the end, but a fetch behind the end
-// answers at once, so a poll that stays empty this long is at the end.
-const rebuildIdle = 3 * time.Second
 
 // rebuild builds the states of partitions ps from the events topic.
 func (d *Decider) rebuild(ctx context.Context, adm *kadm.Client, ps []int32) (map[int32]*partState, error) {
@@ -39,17 +33,17 @@ func (d *Decider) rebuild(ctx context.Context, adm *kadm.Client, ps []int32) (ma
 	}
 
 	states := make(map[int32]*partState, len(ps))
-	from := map[int32]kgo.Offset{}
+	spans := map[int32]topics.Span{}
 	for _, p := range ps {
 		states[p] = newPartState()
 		s, _ := starts.Lookup(topic, p)
 		if ends[p] > s.Offset {
-			from[p] = kgo.NewOffset().At(s.Offset)
+			spans[p] = topics.Span{From: s.Offset, To: ends[p]}
 		}
 	}
 	var read int64
-	if len(from) > 0 {
-		if read, err = d.read(ctx, from, ends, states); err != nil {
+	if len(spans) > 0 {
+		if read, err = d.read(ctx, spans, states); err != nil {
 			return nil, err
 		}
 	}
@@ -116,24 +110,15 @@ func (d *Decider) stableEnds(ctx context.Context, adm *kadm.Client, ps []int32) 
 	}
 }
 
-// read folds the events of partitions from their offsets up to ends into
-// states, decoding while the next fetch runs.
-func (d *Decider) read(ctx context.Context, from map[int32]kgo.Offset, ends map[int32]int64, states map[int32]*partState) (int64, error) {
-	topic := d.cfg.EventsTopic
+// read folds the events of the partitions' spans into states, decoding
+// while the next fetch runs.
+func (d *Decider) read(ctx context.Context, spans map[int32]topics.Span, states map[int32]*partState) (int64, error) {
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(d.cfg.Brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(), // markers show where a transaction ended
 		kgo.FetchMaxBytes(64 << 20),
 		kgo.FetchMaxPartitionBytes(16 << 20),
 		kgo.FetchMaxWait(250 * time.Millisecond),
 	}, d.cfg.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return 0, fmt.Errorf("rebuild: client: %w", err)
-	}
-	defer cl.Close()
 
 	// Decoding is most of the work and needs no order: chunks of records
 	// are decoded on every core, and each partition's folder takes its
@@ -144,7 +129,7 @@ func (d *Decider) read(ctx context.Context, from map[int32]kgo.Offset, ends map[
 	for range runtime.GOMAXPROCS(0) {
 		decoders.Go(func() {
 			for j := range jobs {
-				j.done <- d.decodeChunk(j.recs, ends[j.recs[0].Partition])
+				j.done <- d.decodeChunk(j.recs)
 			}
 		})
 	}
@@ -153,7 +138,7 @@ func (d *Decider) read(ctx context.Context, from map[int32]kgo.Offset, ends map[
 		feeds   = map[int32]chan chan []decoded{}
 		folders = map[int32]*folder{}
 	)
-	for p := range from {
+	for p := range spans {
 		f := &folder{d: d, st: states[p], oldest: oldest}
 		ch := make(chan chan []decoded, 8)
 		feeds[p], folders[p] = ch, f
@@ -163,69 +148,23 @@ func (d *Decider) read(ctx context.Context, from map[int32]kgo.Offset, ends map[
 			}
 		})
 	}
-	send := func(p int32, recs []*kgo.Record) {
-		done := make(chan []decoded, 1)
-		feeds[p] <- done
-		jobs <- decodeJob{recs: recs, done: done}
+	err := topics.ReadBounded(ctx, opts, d.cfg.EventsTopic, spans, func(recs []*kgo.Record) error {
+		for chunk := range slices.Chunk(recs, 2048) {
+			done := make(chan []decoded, 1)
+			feeds[chunk[0].Partition] <- done
+			jobs <- decodeJob{recs: chunk, done: done}
+		}
+		return nil
+	})
+	for _, ch := range feeds {
+		close(ch)
 	}
-	finish := func() {
-		for _, ch := range feeds {
-			close(ch)
-		}
-		close(jobs)
-		decoders.Wait()
-		wg.Wait()
+	close(jobs)
+	decoders.Wait()
+	wg.Wait()
+	if err != nil {
+		return 0, fmt.Errorf("rebuild: %w", err)
 	}
-
-	remaining := len(from)
-	for remaining > 0 {
-		pctx, cancel := context.WithTimeout(ctx, rebuildIdle)
-		fetches := cl.PollFetches(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			finish()
-			return 0, ctx.Err()
-		}
-		var ferr error
-		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && ferr == nil {
-				ferr = fmt.Errorf("rebuild: fetch %s partition %d: %w", t, p, err)
-			}
-		})
-		if ferr != nil {
-			finish()
-			return 0, ferr
-		}
-		got := 0
-		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-			ch, ok := feeds[fp.Partition]
-			if !ok || len(fp.Records) == 0 {
-				return
-			}
-			got += len(fp.Records)
-			last := fp.Records[len(fp.Records)-1].Offset
-			for recs := range slices.Chunk(fp.Records, 2048) {
-				send(fp.Partition, recs)
-			}
-			if last+1 >= ends[fp.Partition] {
-				close(ch)
-				delete(feeds, fp.Partition)
-				remaining--
-				cl.PauseFetchPartitions(map[string][]int32{topic: {fp.Partition}})
-			}
-		})
-		if got == 0 {
-			var idle []int32
-			for p := range feeds {
-				idle = append(idle, p)
-			}
-			slices.Sort(idle)
-			d.log.Info("rebuild read went idle before the stable offset (aborted records at the end); taking it as the end",
-				"topic", topic, "partitions", idle)
-			break
-		}
-	}
-	finish()
 
 	var read int64
 	for _, f := range folders {
@@ -246,13 +185,10 @@ type decoded struct {
 	err error
 }
 
-// decodeChunk decodes the event records of recs before end.
-func (d *Decider) decodeChunk(recs []*kgo.Record, end int64) []decoded {
+// decodeChunk decodes the event records of recs.
+func (d *Decider) decodeChunk(recs []*kgo.Record) []decoded {
 	out := make([]decoded, 0, len(recs))
 	for _, r := range recs {
-		if r.Offset >= end || r.Attrs.IsControl() {
-			continue
-		}
 		e, err := d.codec.DecodeEvent(r.Value)
 		out = append(out, decoded{rec: r, e: e, err: err})
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/eventgen"
@@ -46,19 +45,12 @@ func TestElasticsearchOutageResumes(t *testing.T) {
 	}
 
 	events := eventgen.Stream(eventgen.Options{Products: 400, Events: 12000, Seed: 51, Discontinue: true})
-	topic, dlq := testenv.Name("t.events"), testenv.Name("t.dlq")
+	topic, dlq := testenv.Topic(t, brokers, "t.events", 4), testenv.Topic(t, brokers, "t.dlq", 1)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	for name, n := range map[string]int32{topic: 4, dlq: 1} {
-		if _, err := adm.CreateTopic(context.Background(), n, 1, nil, name); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer adm.DeleteTopics(context.Background(), topic, dlq)
 	// The first quarter of the stream is published before the outage, the
 	// rest while Elasticsearch is unreachable.
 	const first = 3000

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/streamview/streamview/internal/runtimetest"
-	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/batch"
+	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
@@ -55,9 +55,9 @@ func (s *suite) testRefusedDeadLettered(t *testing.T) {
 	s.refuse(t, ix, id)
 	out := runtimetest.Run(t, ix, events, len(theirs))
 	for _, r := range out.Dead {
-		if string(r.Key) != id || producers.Header(r, processors.HeaderDLQReason) != "rejected" {
+		if string(r.Key) != id || producers.Header(r, deadletter.HeaderReason) != deadletter.ReasonRejected {
 			t.Errorf("dead letter of %s, reason %q; want only %s's events, reason rejected",
-				r.Key, producers.Header(r, processors.HeaderDLQReason), id)
+				r.Key, producers.Header(r, deadletter.HeaderReason), id)
 		}
 	}
 	if s.refresh != nil {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/runtimetest"
-	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/batch"
+	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/producers"
 )
@@ -57,9 +57,9 @@ func testRefusedDeadLettered(t *testing.T, b Backend) {
 	}
 	out := runtimetest.Run(t, proj, events, wantDead)
 	for _, r := range out.Dead {
-		if string(r.Key) != refused || producers.Header(r, processors.HeaderDLQReason) != "rejected" {
+		if string(r.Key) != refused || producers.Header(r, deadletter.HeaderReason) != deadletter.ReasonRejected {
 			t.Errorf("dead letter of %s, reason %q; want only %s's events, reason rejected",
-				r.Key, producers.Header(r, processors.HeaderDLQReason), refused)
+				r.Key, producers.Header(r, deadletter.HeaderReason), refused)
 		}
 	}
 	if got := proj.Stats().Applied; got != int64(len(events)-wantDead) {
