@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/topics"
 )
 
 // Outcome is what a Run did.
@@ -40,22 +40,9 @@ func Run(t *testing.T, proj processors.Projection, events []schemas.Event, wantD
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	topic, dlq := testenv.Name("t.events"), testenv.Name("t.dlq")
-	adm := kadm.NewClient(cl)
+	topic := testenv.Topic(t, brokers, "t.events", 1)
+	dlq := testenv.Topic(t, brokers, "t.dlq", 1)
 	ctx := context.Background()
-	for _, tp := range []string{topic, dlq} {
-		if _, err := adm.CreateTopic(ctx, 1, 1, nil, tp); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-		if err != nil {
-			return
-		}
-		defer cl.Close()
-		_, _ = kadm.NewClient(cl).DeleteTopics(context.Background(), topic, dlq)
-	})
 	codec, err := schemas.NewCodec()
 	if err != nil {
 		t.Fatal(err)
@@ -88,26 +75,25 @@ func Run(t *testing.T, proj processors.Projection, events []schemas.Event, wantD
 	return Outcome{Stats: p.Stats(), Dead: read(t, brokers, dlq, wantDead)}
 }
 
-// read reads the first n records of topic.
+// read reads every record of topic, which must be n.
 func read(t *testing.T, brokers []string, topic string, n int) []*kgo.Record {
 	t.Helper()
-	var out []*kgo.Record
-	if n == 0 {
-		return out
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	spans, err := topics.Spans(ctx, testenv.Admin(t, brokers), topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for len(out) < n {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d records from %s", len(out), n, topic)
-		}
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+	var out []*kgo.Record
+	err = topics.ReadBounded(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, topic, spans, func(recs []*kgo.Record) error {
+		out = append(out, recs...)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("read %s: %v", topic, err)
+	}
+	if len(out) != n {
+		t.Fatalf("%s holds %d records, want %d", topic, len(out), n)
 	}
 	return out
 }
