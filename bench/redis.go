@@ -106,7 +106,7 @@ func (s *redisSink) Projection(ctx context.Context, d *Dataset) (processors.Proj
 	if err := s.stores(d); err != nil {
 		return nil, "", err
 	}
-	p, err := productview.New(s.store, 1)
+	p, err := productview.NewWriter(s.store, 1)
 	if err != nil {
 		return nil, "", err
 	}

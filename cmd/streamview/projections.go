@@ -99,7 +99,7 @@ func rebuildControl(rc redis.UniversalClient, name string) *rebuild.Control {
 // generations of store, and the projector of a generation.
 func viewsTarget(store *redisview.Store) rebuild.Target {
 	return rebuild.Target{Generations: store.Generations(), Projection: func(gen int) (processors.Projection, error) {
-		return productview.New(store, gen)
+		return productview.NewWriter(store, gen)
 	}}
 }
 
@@ -262,13 +262,13 @@ func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool) er
 // projectionsOverview answers GET /v1/projections for a serving stack:
 // every projection's live and building generations, with the stats of the
 // processors running in this process (procs).
-func projectionsOverview(ctx context.Context, st stack, procs []*processors.Processor) (any, error) {
+func projectionsOverview(ctx context.Context, st stack, procs []*processors.Runner) (any, error) {
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
-	local := map[string]*processors.Processor{}
+	local := map[string]*processors.Runner{}
 	var sources []rebuild.Source
 	for _, p := range procs {
 		cfg := p.Config()

@@ -240,7 +240,7 @@ func isTerminal(w io.Writer) bool {
 // generation that newProjector made, under a rebuild.Follower: when a
 // rebuild asks, it stops p for the handover and then runs the new live
 // generation. The projector role of serve runs each projection this way.
-func followRebuilds(st stack, codec *schemas.Codec, views *redisview.Store, p *processors.Processor) (*rebuild.Follower, error) {
+func followRebuilds(st stack, codec *schemas.Codec, views *redisview.Store, p *processors.Runner) (*rebuild.Follower, error) {
 	name := p.Config().Name
 	live, err := liveFunc(st, name)
 	if err != nil {
@@ -249,7 +249,7 @@ func followRebuilds(st stack, codec *schemas.Codec, views *redisview.Store, p *p
 	return rebuild.NewFollower(rebuild.FollowerConfig{
 		Control: rebuildControl(st.redis, name),
 		Live:    live,
-		Processor: func(gen int) (*processors.Processor, error) {
+		Runner: func(gen int) (*processors.Runner, error) {
 			return projectorAt(st, codec, views, name, gen)
 		},
 		Logger: st.logger,
@@ -257,14 +257,14 @@ func followRebuilds(st stack, codec *schemas.Codec, views *redisview.Store, p *p
 }
 
 // projectorAt returns the processor of generation gen of projection name.
-func projectorAt(st stack, codec *schemas.Codec, views *redisview.Store, name string, gen int) (*processors.Processor, error) {
+func projectorAt(st stack, codec *schemas.Codec, views *redisview.Store, name string, gen int) (*processors.Runner, error) {
 	var (
 		proj processors.Projection
 		err  error
 	)
 	switch name {
 	case productview.Name:
-		proj, err = productview.New(views, gen)
+		proj, err = productview.NewWriter(views, gen)
 	case searchProjection:
 		if st.searchWrite == nil {
 			return nil, fmt.Errorf("projection %s: no search index configured", name)
@@ -282,10 +282,10 @@ func projectorAt(st stack, codec *schemas.Codec, views *redisview.Store, name st
 
 // followed returns the processors the followers run now, for reports and
 // metrics.
-func followed(fs []*rebuild.Follower) []*processors.Processor {
-	out := make([]*processors.Processor, len(fs))
+func followed(fs []*rebuild.Follower) []*processors.Runner {
+	out := make([]*processors.Runner, len(fs))
 	for i, f := range fs {
-		out[i] = f.Processor()
+		out[i] = f.Runner()
 	}
 	return out
 }

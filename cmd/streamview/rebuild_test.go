@@ -105,7 +105,7 @@ func TestRebuildCommandsFake(t *testing.T) {
 		}
 	}
 	testenv.Eventually(t, 10*time.Second, func() error {
-		if g := f.Processor().Config().Generation; g != 2 {
+		if g := f.Runner().Config().Generation; g != 2 {
 			return testenv.Errorf("serve's projector runs generation %d", g)
 		}
 		return nil

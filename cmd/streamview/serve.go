@@ -177,7 +177,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	var followers []*rebuild.Follower
-	procs := func() []*processors.Processor { return followed(followers) }
+	procs := func() []*processors.Runner { return followed(followers) }
 
 	if roles["projector"] {
 		for _, name := range projections {
@@ -254,7 +254,7 @@ type busOf struct {
 
 // newProjector prepares the live generation of projection name and returns
 // its processor.
-func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *redisview.Store, name string) (*processors.Processor, error) {
+func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *redisview.Store, name string) (*processors.Runner, error) {
 	var (
 		proj processors.Projection
 		gen  int
@@ -265,7 +265,7 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 		if gen, err = views.EnsureLive(ctx, 1); err != nil {
 			return nil, fmt.Errorf("projection %s: live generation: %w (is Redis up?)", name, err)
 		}
-		proj, err = productview.New(views, gen)
+		proj, err = productview.NewWriter(views, gen)
 	case searchProjection:
 		if st.searchWrite == nil {
 			return nil, fmt.Errorf("projection %s: no search index configured", name)
@@ -302,7 +302,7 @@ func readiness(st stack) []api.Check {
 	return checks
 }
 
-func writeProcessorMetrics(w io.Writer, procs []*processors.Processor) {
+func writeProcessorMetrics(w io.Writer, procs []*processors.Runner) {
 	mw := api.NewMetricWriter(w)
 	for _, m := range []struct{ name, help string }{
 		{"streamview_projection_records_total", "Records consumed and committed by a projection generation."},

@@ -21,7 +21,7 @@ import (
 
 var benchBatches = []int{100, 1000}
 
-// BenchmarkRedisApply: Projector.Apply of batches of events, every event
+// BenchmarkRedisApply: Writer.Apply of batches of events, every event
 // newer than the stored view (all applied). "spread" has one event per
 // product per batch (one script call per event); "grouped" has 10 events per
 // product per batch (one script call per 10 events).
@@ -46,7 +46,7 @@ func BenchmarkRedisApply(b *testing.B) {
 func benchApply(b *testing.B, c redis.UniversalClient, size, products int) {
 	ctx := context.Background()
 	store := redistest.NewStore(b, c)
-	p, err := productview.New(store, 1)
+	p, err := productview.NewWriter(store, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

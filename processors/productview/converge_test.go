@@ -24,7 +24,7 @@ var seedFlag = flag.Uint64("seed", 0, "seed of TestConvergence's random stream (
 const defaultSeed = 20261126
 
 // TestConvergence applies a random stream of product events through
-// Projector, the way the runtime delivers it at its worst: partitions in
+// Writer, the way the runtime delivers it at its worst: partitions in
 // parallel, batches of random size, events redelivered inside batches, half
 // batches applied before a crash and then whole, runs of batches delivered
 // again after a rewind, and finally the whole topic again (a replay over the
@@ -61,7 +61,7 @@ func TestConvergence(t *testing.T) {
 	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
 		ctx := context.Background()
 		store := redistest.NewStore(t, c)
-		proj, err := productview.New(store, 1)
+		proj, err := productview.NewWriter(store, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestConvergence(t *testing.T) {
 		}
 
 		// A rebuild: generation 2 beside the live one, then the swap.
-		proj2, err := productview.New(store, 2)
+		proj2, err := productview.NewWriter(store, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +140,7 @@ func TestConvergence(t *testing.T) {
 
 // deliver applies events, one partition in order, as a flaky runtime would,
 // and returns how many events it handed to Apply.
-func deliver(ctx context.Context, rng *rand.Rand, p *productview.Projector, events []schemas.Event) (int, error) {
+func deliver(ctx context.Context, rng *rand.Rand, p *productview.Writer, events []schemas.Event) (int, error) {
 	var batches [][]schemas.Event
 	for len(events) > 0 {
 		n := min(len(events), 1+rng.IntN(64))

@@ -30,7 +30,7 @@ func ExampleFold() {
 	// Output: 29.99 3 4.33 true 2026-11-26T06:33:49.123Z 4
 }
 
-func ExampleProjector() {
+func ExampleWriter() {
 	srv, _ := miniredis.Run() // any Redis will do
 	defer srv.Close()
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
@@ -38,7 +38,7 @@ func ExampleProjector() {
 	ctx := context.Background()
 
 	store, _ := redisview.New(client, redisview.Config{Projection: productview.Name})
-	proj, _ := productview.New(store, 1) // generation 1
+	proj, _ := productview.NewWriter(store, 1) // generation 1
 	created := schemas.Event{AggregateID: "p-1", Version: 1, Timestamp: time.Unix(0, 0), Data: &schemas.ProductCreated{
 		Name: "Kettle", Price: schemas.Money{Amount: 2999, Currency: "EUR"}, Tags: []string{"kitchen"},
 	}}

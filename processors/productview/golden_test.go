@@ -39,7 +39,7 @@ func marshalViews(t *testing.T, views map[string]productview.View) []byte {
 
 // TestGolden folds each testdata/<name>.jsonl stream with Fold and compares
 // the views with testdata/<name>.golden.json; then it applies the same
-// stream through Projector and the store (in batches of 3, the whole stream
+// stream through Writer and the store (in batches of 3, the whole stream
 // twice more as redeliveries) and compares what Reader returns with the same
 // file.
 func TestGolden(t *testing.T) {
@@ -73,7 +73,7 @@ func TestGolden(t *testing.T) {
 			redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
 				ctx := context.Background()
 				store := redistest.NewStore(t, c)
-				p, err := productview.New(store, 1)
+				p, err := productview.NewWriter(store, 1)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -65,7 +65,7 @@ func (p *pipeline) publish(t *testing.T, events []schemas.Event) {
 	}
 }
 
-func (p *pipeline) run(ctx context.Context, t *testing.T, proj processors.Projection, group string) (*processors.Processor, chan error) {
+func (p *pipeline) run(ctx context.Context, t *testing.T, proj processors.Projection, group string) (*processors.Runner, chan error) {
 	t.Helper()
 	proc, err := processors.New(processors.Config{
 		Name: group, Generation: 1, Topic: p.topic, DeadLetterTopic: p.dlq, MaxBatch: 1000,
@@ -104,7 +104,7 @@ func checkStoreViews(t *testing.T, store *redisview.Store, events []schemas.Even
 // crashing applies half of one batch and then fails and kills its
 // processor: the store has part of a batch whose offsets are not committed.
 type crashing struct {
-	inner  *productview.Projector
+	inner  *productview.Writer
 	after  int64 // crash once this many events were handed over
 	seen   atomic.Int64
 	cancel context.CancelFunc
@@ -134,7 +134,7 @@ func TestCrashMidBatchConverges(t *testing.T) {
 	p := newPipeline(t, rc, events)
 	group := testenv.Name("crash")
 
-	first, err := productview.New(p.store, 1)
+	first, err := productview.NewWriter(p.store, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestCrashMidBatchConverges(t *testing.T) {
 	}
 	t.Logf("crashed after committing %d of %d records", proc.Stats().Records, len(events))
 
-	second, _ := productview.New(p.store, 1)
+	second, _ := productview.NewWriter(p.store, 1)
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	proc2, done2 := p.run(ctx2, t, second, group)
@@ -207,7 +207,7 @@ func TestRedisOutageResumes(t *testing.T) {
 	// rest while Redis is down.
 	events := eventgen.Stream(eventgen.Options{Products: 500, Events: 20000, Seed: 43})
 	p := newPipeline(t, rc, events[:5000])
-	proj, _ := productview.New(p.store, 1)
+	proj, _ := productview.NewWriter(p.store, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	proc, done := p.run(ctx, t, proj, testenv.Name("outage"))

@@ -44,7 +44,7 @@ func ExampleRebuilder_Run() {
 	// The wiring (cmd/streamview) puts the store's generations and the
 	// projection of a generation together.
 	target := rebuild.Target{Generations: store.Generations(), Projection: func(gen int) (processors.Projection, error) {
-		return productview.New(store, gen)
+		return productview.NewWriter(store, gen)
 	}}
 	r, err := rebuild.New(rebuild.Config{Brokers: cluster.ListenAddrs(), Topic: "events"},
 		target, rebuild.NewControl(redisview.RebuildState(rc, "product-view")))

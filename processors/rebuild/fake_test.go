@@ -103,9 +103,9 @@ func TestViewsLifeFake(t *testing.T) {
 func waitGen(t *testing.T, f *rebuild.Follower, gen int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for f.Processor().Config().Generation != gen {
+	for f.Runner().Config().Generation != gen {
 		if time.Now().After(deadline) {
-			t.Fatalf("the follower runs generation %d, want %d", f.Processor().Config().Generation, gen)
+			t.Fatalf("the follower runs generation %d, want %d", f.Runner().Config().Generation, gen)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

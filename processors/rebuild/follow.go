@@ -17,8 +17,8 @@ type FollowerConfig struct {
 	Control *Control
 	// Live returns the live generation, 0 when none. Required.
 	Live func(ctx context.Context) (int, error)
-	// Processor returns a processor of generation gen. Required.
-	Processor func(gen int) (*processors.Processor, error)
+	// Runner returns a processor of generation gen. Required.
+	Runner func(gen int) (*processors.Runner, error)
 	// Poll is how often the live generation and the rebuild state are read.
 	// Default 1 second.
 	Poll time.Duration
@@ -37,15 +37,15 @@ type FollowerConfig struct {
 // role of `streamview serve` runs for each projection.
 type Follower struct {
 	cfg FollowerConfig
-	cur atomic.Pointer[processors.Processor]
+	cur atomic.Pointer[processors.Runner]
 }
 
 // NewFollower returns a Follower that starts with first, the processor of
 // the live generation.
-func NewFollower(cfg FollowerConfig, first *processors.Processor) (*Follower, error) {
+func NewFollower(cfg FollowerConfig, first *processors.Runner) (*Follower, error) {
 	var errs []error
-	if cfg.Control == nil || cfg.Live == nil || cfg.Processor == nil {
-		errs = append(errs, errors.New("rebuild: follower: Control, Live and Processor are required"))
+	if cfg.Control == nil || cfg.Live == nil || cfg.Runner == nil {
+		errs = append(errs, errors.New("rebuild: follower: Control, Live and Runner are required"))
 	}
 	if first == nil {
 		errs = append(errs, errors.New("rebuild: follower: a first processor is required"))
@@ -70,8 +70,8 @@ func NewFollower(cfg FollowerConfig, first *processors.Processor) (*Follower, er
 	return f, nil
 }
 
-// Processor is the processor running now, for stats and reports.
-func (f *Follower) Processor() *processors.Processor { return f.cur.Load() }
+// Runner is the processor running now, for stats and reports.
+func (f *Follower) Runner() *processors.Runner { return f.cur.Load() }
 
 // Run runs the live generation until ctx ends or a processor fails.
 func (f *Follower) Run(ctx context.Context) error {
@@ -107,7 +107,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		}
 		if next != gen {
 			log.Info("the live generation moved: switching", "to", next)
-			if p, err = f.cfg.Processor(next); err != nil {
+			if p, err = f.cfg.Runner(next); err != nil {
 				return fmt.Errorf("rebuild: follower: processor of generation %d: %w", next, err)
 			}
 		}

@@ -76,7 +76,7 @@ func (g *gate) pause(ctx context.Context) error {
 // settled waits, with writes paused, until the runtime has committed the
 // last batch the gate let through: its Applied counter (bumped after the
 // commit) has reached the gate's.
-func (g *gate) settled(ctx context.Context, proc *processors.Processor) error {
+func (g *gate) settled(ctx context.Context, proc *processors.Runner) error {
 	return poll(ctx, 2*time.Millisecond, func() (bool, error) {
 		return proc.Stats().Applied >= g.applied.Load(), nil
 	})

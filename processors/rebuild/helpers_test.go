@@ -87,7 +87,7 @@ func (w *world) cleanupGroups(t testing.TB, name string) {
 
 // processor returns a processor of generation gen of target on the world's
 // topic: what serve runs.
-func (w *world) processor(t testing.TB, target rebuild.Target, gen int) *processors.Processor {
+func (w *world) processor(t testing.TB, target rebuild.Target, gen int) *processors.Runner {
 	t.Helper()
 	proj, err := target.Projection(gen)
 	if err != nil {
@@ -151,7 +151,7 @@ func views(t testing.TB, rc redis.UniversalClient) (rebuild.Target, *redisview.S
 // wires it.
 func viewsTarget(store *redisview.Store) rebuild.Target {
 	return rebuild.Target{Generations: store.Generations(), Projection: func(gen int) (processors.Projection, error) {
-		return productview.New(store, gen)
+		return productview.NewWriter(store, gen)
 	}}
 }
 

@@ -196,7 +196,7 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 
 // runner is the new generation's processor running in this process.
 type runner struct {
-	proc *processors.Processor
+	proc *processors.Runner
 	gate *gate
 	stop context.CancelFunc
 	done chan error

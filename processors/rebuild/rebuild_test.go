@@ -40,11 +40,11 @@ func testLogger(t testing.TB) *slog.Logger {
 func (w *world) follow(t testing.TB, target rebuild.Target, control *rebuild.Control, gen int) *rebuild.Follower {
 	t.Helper()
 	f, err := rebuild.NewFollower(rebuild.FollowerConfig{
-		Control:   control,
-		Live:      target.Live,
-		Processor: func(gen int) (*processors.Processor, error) { return w.processor(t, target, gen), nil },
-		Poll:      100 * time.Millisecond,
-		Logger:    testLogger(t),
+		Control: control,
+		Live:    target.Live,
+		Runner:  func(gen int) (*processors.Runner, error) { return w.processor(t, target, gen), nil },
+		Poll:    100 * time.Millisecond,
+		Logger:  testLogger(t),
 	}, w.processor(t, target, gen))
 	if err != nil {
 		t.Fatal(err)
@@ -392,7 +392,7 @@ func TestRebuildUnderLoad(t *testing.T) {
 			t.Fatalf("%s: live generation %d (err %v), want 2", c.name, gen, err)
 		}
 		testenv.Eventually(t, 10*time.Second, func() error {
-			if g := c.f.Processor().Config().Generation; g != 2 {
+			if g := c.f.Runner().Config().Generation; g != 2 {
 				return fmt.Errorf("%s follower runs generation %d", c.name, g)
 			}
 			return nil
@@ -486,7 +486,7 @@ func TestRebuildKilled(t *testing.T) {
 				if gen, err := c.target.Live(ctx); err != nil || gen != live {
 					t.Fatalf("live generation %d (err %v) after the kill, want %d", gen, err, live)
 				}
-				if g := f.Processor().Config().Generation; g != live {
+				if g := f.Runner().Config().Generation; g != live {
 					t.Fatalf("the follower runs generation %d after the kill, want %d", g, live)
 				}
 				if !reflect.DeepEqual(c.snapshot(live), before) {
@@ -514,7 +514,7 @@ func TestRebuildKilled(t *testing.T) {
 				t.Fatal("generation 1 is still there")
 			}
 			testenv.Eventually(t, 10*time.Second, func() error {
-				if g := f.Processor().Config().Generation; g != 2 {
+				if g := f.Runner().Config().Generation; g != 2 {
 					return fmt.Errorf("the follower runs generation %d", g)
 				}
 				return nil

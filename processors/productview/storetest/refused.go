@@ -51,7 +51,7 @@ func testRefusedDeadLettered(t *testing.T, b Backend) {
 	}
 	s := b.New(t)
 	b.Refuse(t, s, 1, refused)
-	proj, err := productview.New(s, 1)
+	proj, err := productview.NewWriter(s, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

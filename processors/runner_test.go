@@ -115,13 +115,13 @@ func (f *fixture) publish(t *testing.T, events []schemas.Event) {
 	}
 }
 
-func (f *fixture) start(t *testing.T, proj processors.Projection, name string) (*processors.Processor, func()) {
+func (f *fixture) start(t *testing.T, proj processors.Projection, name string) (*processors.Runner, func()) {
 	t.Helper()
 	return f.startWith(t, proj, name, nil)
 }
 
 // startWith starts a processor whose config tune may change.
-func (f *fixture) startWith(t *testing.T, proj processors.Projection, name string, tune func(*processors.Config)) (*processors.Processor, func()) {
+func (f *fixture) startWith(t *testing.T, proj processors.Projection, name string, tune func(*processors.Config)) (*processors.Runner, func()) {
 	t.Helper()
 	cfg := processors.Config{
 		Name: name, Generation: 1, Topic: f.topic, DeadLetterTopic: f.dlq,
@@ -344,7 +344,7 @@ func TestProcessorRebalancesWithoutLoss(t *testing.T) {
 	waitApplied(len(events))
 	stop2()
 	stop3()
-	for i, p := range []*processors.Processor{p1, p2, p3} {
+	for i, p := range []*processors.Runner{p1, p2, p3} {
 		if p.Stats().Records == 0 {
 			t.Errorf("member %d committed nothing: the partitions did not move", i+1)
 		}

@@ -36,8 +36,9 @@ type Decoder interface {
 	DecodeEvent([]byte) (schemas.Event, error)
 }
 
-// Processor runs one projection generation.
-type Processor struct {
+// Runner runs one generation of one projection: a consumer group member
+// that applies the events topic to a Projection.
+type Runner struct {
 	cfg   Config
 	dec   Decoder
 	proj  Projection
@@ -45,19 +46,19 @@ type Processor struct {
 	stats stats
 }
 
-// New returns a processor for cfg. opts configure the Kafka client (at least
+// New returns a runner for cfg. opts configure the Kafka client (at least
 // kgo.SeedBrokers); the group, topic, isolation and commit options are set
-// by the processor.
-func New(cfg Config, dec Decoder, proj Projection, opts ...kgo.Opt) (*Processor, error) {
+// by the runner.
+func New(cfg Config, dec Decoder, proj Projection, opts ...kgo.Opt) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Processor{cfg: cfg, dec: dec, proj: proj, opts: opts, stats: stats{offsets: map[int32]int64{}}}, nil
+	return &Runner{cfg: cfg, dec: dec, proj: proj, opts: opts, stats: stats{offsets: map[int32]int64{}}}, nil
 }
 
-// Config is the processor's configuration with defaults filled in.
-func (p *Processor) Config() Config { return p.cfg }
+// Config is the runner's configuration with defaults filled in.
+func (p *Runner) Config() Config { return p.cfg }
 
 // Run consumes until ctx is done or a fatal error. A batch in flight when ctx
 // ends is abandoned uncommitted; its records come again to the next owner.
@@ -71,7 +72,7 @@ func (p *Processor) Config() Config { return p.cfg }
 // it always lets a rebalance through. When partitions are revoked, the
 // rebalance waits until their lanes have applied and committed what they
 // were given, for up to DrainTimeout; lost partitions' lanes are abandoned.
-func (p *Processor) Run(ctx context.Context) error {
+func (p *Runner) Run(ctx context.Context) error {
 	log := p.cfg.Logger.With("projection", p.cfg.Name, "generation", p.cfg.Generation)
 	ls := &lanes{p: p, log: log, ctx: ctx, slots: make(chan struct{}, p.cfg.Concurrency), byTP: map[topicPartition]*lane{}}
 	opts := append([]kgo.Opt{
@@ -130,7 +131,7 @@ type topicPartition struct {
 
 // lanes are the lanes of one Run.
 type lanes struct {
-	p     *Processor
+	p     *Runner
 	log   *slog.Logger
 	ctx   context.Context // Run's
 	cl    *kgo.Client
@@ -337,7 +338,7 @@ func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record
 // while the projection applies batch i, batch i+1 is being decoded. It
 // returns the events stored, the dead letters, and an error only when ctx
 // ends first.
-func (p *Processor) applyAll(ctx context.Context, log *slog.Logger, slots chan struct{}, recs []*kgo.Record) (int, []*kgo.Record, error) {
+func (p *Runner) applyAll(ctx context.Context, log *slog.Logger, slots chan struct{}, recs []*kgo.Record) (int, []*kgo.Record, error) {
 	batches := make(chan decodedBatch, 1) // decoded at most one batch ahead
 	stop := make(chan struct{})
 	defer close(stop)
@@ -384,7 +385,7 @@ type decodedBatch struct {
 	dead   []*kgo.Record
 }
 
-func (p *Processor) decodeBatch(log *slog.Logger, recs []*kgo.Record) decodedBatch {
+func (p *Runner) decodeBatch(log *slog.Logger, recs []*kgo.Record) decodedBatch {
 	b := decodedBatch{events: make([]schemas.Event, 0, len(recs)), origin: make([]*kgo.Record, 0, len(recs))}
 	decoded := p.decodeAll(recs)
 	for i, r := range recs {
@@ -407,7 +408,7 @@ func (p *Processor) decodeBatch(log *slog.Logger, recs []*kgo.Record) decodedBat
 // retrying failures with backoff and dead-lettering the events it rejects
 // as permanent. It returns how many events were stored, the dead letters,
 // and an error only when ctx ends first.
-func (p *Processor) apply(ctx context.Context, log *slog.Logger, b decodedBatch) (int, []*kgo.Record, error) {
+func (p *Runner) apply(ctx context.Context, log *slog.Logger, b decodedBatch) (int, []*kgo.Record, error) {
 	events, origin := b.events, b.origin
 	var dead []*kgo.Record
 	bo := p.cfg.retryPolicy().Start()
@@ -472,7 +473,7 @@ type decoded struct {
 // decodeAll decodes a poll's records on every core: decoding is the
 // runtime's largest CPU cost per event, and the records are independent.
 // The result is in record order.
-func (p *Processor) decodeAll(recs []*kgo.Record) []decoded {
+func (p *Runner) decodeAll(recs []*kgo.Record) []decoded {
 	out := make([]decoded, len(recs))
 	workers := runtime.GOMAXPROCS(0)
 	if len(recs) < 512 || workers < 2 {
@@ -496,7 +497,7 @@ func (p *Processor) decodeAll(recs []*kgo.Record) []decoded {
 	return out
 }
 
-func (p *Processor) decode(r *kgo.Record) (schemas.Event, error) {
+func (p *Runner) decode(r *kgo.Record) (schemas.Event, error) {
 	e, err := p.dec.DecodeEvent(r.Value)
 	if err != nil {
 		return e, err
@@ -513,7 +514,7 @@ var ErrInvalid = deadletter.ErrInvalid
 
 // produceDead writes dead letters, retrying until the broker takes them:
 // committing past a record that was not dead-lettered would lose it.
-func (p *Processor) produceDead(ctx context.Context, cl *kgo.Client, log *slog.Logger, dead []*kgo.Record) error {
+func (p *Runner) produceDead(ctx context.Context, cl *kgo.Client, log *slog.Logger, dead []*kgo.Record) error {
 	b := p.cfg.retryPolicy().Start()
 	for {
 		err := produceAll(ctx, cl, dead)
@@ -567,11 +568,11 @@ func produceAll(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
 }
 
 // deadLetter is the dead letter of r; package deadletter owns its format.
-func (p *Processor) deadLetter(r *kgo.Record, err error) *kgo.Record {
+func (p *Runner) deadLetter(r *kgo.Record, err error) *kgo.Record {
 	return deadletter.Record(r, err, p.cfg.Group(), p.cfg.DeadLetterTopic)
 }
 
-// Stats is a snapshot of a processor's counters.
+// Stats is a snapshot of a runner's counters.
 type Stats struct {
 	Records      int64           // data records consumed and committed (transaction markers not counted)
 	Applied      int64           // events handed to the projection and stored
@@ -629,7 +630,7 @@ func (s *stats) record(recs []*kgo.Record, data, applied, dead int) {
 }
 
 // Stats returns a snapshot of the counters.
-func (p *Processor) Stats() Stats {
+func (p *Runner) Stats() Stats {
 	p.stats.mu.Lock()
 	defer p.stats.mu.Unlock()
 	offs := make(map[int32]int64, len(p.stats.offsets))

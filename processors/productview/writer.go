@@ -10,29 +10,30 @@ import (
 	"github.com/streamview/streamview/schemas"
 )
 
-// Projector applies batches of product events to one generation of the view
-// store. It is what the projection runtime calls; it is safe for concurrent
-// use by the goroutines of several partitions.
-type Projector struct {
+// Writer applies batches of product events to one generation of the view
+// store: it implements the runtime's Projection port (Apply), beside the
+// Reader that reads views back. It is safe for concurrent use by the lanes
+// of several partitions.
+type Writer struct {
 	store      Store
 	gen        int
 	applied    atomic.Int64
 	duplicates atomic.Int64
 }
 
-// New returns a Projector that writes generation gen (>= 1) of store.
-func New(store Store, gen int) (*Projector, error) {
+// NewWriter returns a Writer that writes generation gen (>= 1) of store.
+func NewWriter(store Store, gen int) (*Writer, error) {
 	if store == nil {
 		return nil, errors.New("productview: nil store")
 	}
 	if gen < 1 {
 		return nil, fmt.Errorf("productview: %w: got %d", ErrGeneration, gen)
 	}
-	return &Projector{store: store, gen: gen}, nil
+	return &Writer{store: store, gen: gen}, nil
 }
 
 // Generation is the generation p writes.
-func (p *Projector) Generation() int { return p.gen }
+func (p *Writer) Generation() int { return p.gen }
 
 // Apply writes every event of batch, in the order given (partition order),
 // to the store in one round trip. It returns nil only when the store holds
@@ -46,7 +47,7 @@ func (p *Projector) Generation() int { return p.gen }
 // *batch.Error naming its events as permanent, the rest of the batch
 // stored (the store's changes are one per event, in batch order). Any other
 // error is the store's (network, server) and worth retrying with backoff.
-func (p *Projector) Apply(ctx context.Context, events []schemas.Event) error {
+func (p *Writer) Apply(ctx context.Context, events []schemas.Event) error {
 	changes := make([]Change, len(events))
 	for i, e := range events {
 		c, err := ChangeOf(e)
@@ -75,6 +76,6 @@ type Stats struct {
 }
 
 // Stats returns p's counters.
-func (p *Projector) Stats() Stats {
+func (p *Writer) Stats() Stats {
 	return Stats{Applied: p.applied.Load(), Duplicates: p.duplicates.Load()}
 }
