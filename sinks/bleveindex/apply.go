@@ -13,32 +13,6 @@ import (
 	"github.com/streamview/streamview/schemas"
 )
 
-// product is one product's share of a batch: its events in version order,
-// with their positions in the batch.
-type product struct {
-	id     string
-	events []schemas.Event
-	at     []int // at[i] is the batch index of events[i]
-}
-
-// groupEvents splits a batch per aggregate, keeping each aggregate's order
-// and the order in which aggregates first appear.
-func groupEvents(events []schemas.Event) []*product {
-	byID := make(map[string]*product)
-	var out []*product
-	for i, e := range events {
-		p := byID[e.AggregateID]
-		if p == nil {
-			p = &product{id: e.AggregateID}
-			byID[e.AggregateID] = p
-			out = append(out, p)
-		}
-		p.events = append(p.events, e)
-		p.at = append(p.at, i)
-	}
-	return out
-}
-
 // Apply folds batch into the index. See productsearch.Index.
 //
 // It reads the stored Doc of every product in the batch, folds the
@@ -60,11 +34,11 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 		return err
 	}
 	ix.stats.events.Add(int64(len(events)))
-	products := groupEvents(events)
+	products := productsearch.Shares(events)
 	ids := make([]string, 0, len(products))
 	for _, p := range products {
-		if p.id != "" {
-			ids = append(ids, p.id)
+		if p.ID != "" {
+			ids = append(ids, p.ID)
 		}
 	}
 	stored, unreadable, err := ix.load(ctx, ids)
@@ -74,30 +48,30 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 
 	b := ix.idx.NewBatch()
 	var permanent []batch.Failure
-	reject := func(p *product, i int, err error) {
+	reject := func(p *productsearch.Share, i int, err error) {
 		ix.stats.permanent.Add(1)
-		ev := p.events[i]
-		ix.opts.logger.WarnContext(ctx, "search document rejected", "aggregate_id", p.id, "event_type", ev.Type(), "error", err, "projection", "product-search")
-		permanent = append(permanent, batch.Permanent(p.at[i], fmt.Errorf("bleve: product %q, %s v%d: %w", p.id, ev.Type(), ev.Version, err)))
+		ev := p.Events[i]
+		ix.opts.logger.WarnContext(ctx, "search document rejected", "aggregate_id", p.ID, "event_type", ev.Type(), "error", err, "projection", "product-search")
+		permanent = append(permanent, batch.Permanent(p.At[i], fmt.Errorf("bleve: product %q, %s v%d: %w", p.ID, ev.Type(), ev.Version, err)))
 	}
 	for _, p := range products {
-		if err := unreadable[p.id]; err != nil {
+		if err := unreadable[p.ID]; err != nil {
 			reject(p, 0, err)
 			continue
 		}
-		d, applied, duplicates := productsearch.FoldAll(stored[p.id], p.events)
+		d, applied, duplicates := productsearch.FoldAll(stored[p.ID], p.Events)
 		ix.stats.duplicates.Add(int64(duplicates))
 		if applied == 0 {
 			continue
 		}
-		if err := ix.add(b, p.id, d); err != nil {
-			i, good, applied, err := ix.culprit(stored[p.id], p, err)
+		if err := ix.add(b, p.ID, d); err != nil {
+			i, good, applied, err := ix.culprit(stored[p.ID], p, err)
 			reject(p, i, err)
 			if applied == 0 {
 				continue
 			}
-			if err := ix.add(b, p.id, good); err != nil { // accepted once already
-				return fmt.Errorf("bleve: product %q: %w", p.id, err)
+			if err := ix.add(b, p.ID, good); err != nil { // accepted once already
+				return fmt.Errorf("bleve: product %q: %w", p.ID, err)
 			}
 		}
 		ix.stats.applied.Add(int64(applied))
@@ -117,22 +91,22 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 
 // culprit folds p's events onto base one at a time to find the first whose
 // document bleve refuses (refused says why the whole fold was refused, in
-// case none is). It returns that event's index in p.events, why, and the
+// case none is). It returns that event's index in p.Events, why, and the
 // document of the events before it with how many of them it applies.
-func (ix *Index) culprit(base productsearch.Doc, p *product, refused error) (int, productsearch.Doc, int, error) {
+func (ix *Index) culprit(base productsearch.Doc, p *productsearch.Share, refused error) (int, productsearch.Doc, int, error) {
 	probe := ix.idx.NewBatch()
 	d, applied := base, 0
-	for i := range p.events {
-		next, n, _ := productsearch.FoldAll(d, p.events[i:i+1])
+	for i := range p.Events {
+		next, n, _ := productsearch.FoldAll(d, p.Events[i:i+1])
 		if n == 0 {
 			continue
 		}
-		if err := ix.add(probe, p.id, next); err != nil {
+		if err := ix.add(probe, p.ID, next); err != nil {
 			return i, d, applied, err
 		}
 		d, applied = next, applied+1
 	}
-	return len(p.events) - 1, base, 0, refused
+	return len(p.Events) - 1, base, 0, refused
 }
 
 func (ix *Index) add(b *bleve.Batch, id string, d productsearch.Doc) error {

@@ -18,58 +18,24 @@ import (
 	"github.com/streamview/streamview/schemas"
 )
 
-// product is one product's share of a batch: its events in version order,
-// with their positions in the batch.
-type product struct {
-	id     string
-	events []schemas.Event
-	at     []int // at[i] is the batch index of events[i]
-}
-
-func (p *product) maxVersion() int64 {
-	var v int64
-	for _, e := range p.events {
-		v = max(v, e.Version)
-	}
-	return v
-}
-
-// firstNew is the index into p.events of the first event newer than
-// version, or -1.
-func (p *product) firstNew(version int64) int {
-	for i, e := range p.events {
-		if e.Version > version {
-			return i
-		}
-	}
-	return -1
-}
-
 // maxIDLength is Elasticsearch's limit on a document _id, in bytes.
 const maxIDLength = 512
 
-// groupEvents splits a batch per aggregate, keeping each aggregate's order
-// and the order in which aggregates first appear. An event no document can
-// hold (no aggregate ID, or one too long for an _id) comes back as a
-// permanent failure.
-func groupEvents(events []schemas.Event) ([]*product, []batch.Failure) {
-	byID := make(map[string]*product)
-	var out []*product
+// groupEvents splits a batch per product (productsearch.Shares). The events
+// of a product no document can hold (no aggregate ID, or one too long for
+// an _id) come back as permanent failures instead.
+func groupEvents(events []schemas.Event) ([]*productsearch.Share, []batch.Failure) {
+	var out []*productsearch.Share
 	var bad []batch.Failure
-	for i, e := range events {
-		if e.AggregateID == "" || len(e.AggregateID) > maxIDLength {
-			bad = append(bad, batch.Permanent(i, fmt.Errorf("event %s (%s v%d): aggregate ID %q cannot be a document ID",
-				e.ID, e.Type(), e.Version, e.AggregateID)))
+	for _, p := range productsearch.Shares(events) {
+		if p.ID != "" && len(p.ID) <= maxIDLength {
+			out = append(out, p)
 			continue
 		}
-		p := byID[e.AggregateID]
-		if p == nil {
-			p = &product{id: e.AggregateID}
-			byID[e.AggregateID] = p
-			out = append(out, p)
+		for i, e := range p.Events {
+			bad = append(bad, batch.Permanent(p.At[i], fmt.Errorf("event %s (%s v%d): aggregate ID %q cannot be a document ID",
+				e.ID, e.Type(), e.Version, e.AggregateID)))
 		}
-		p.events = append(p.events, e)
-		p.at = append(p.at, i)
 	}
 	return out, bad
 }
@@ -101,11 +67,11 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 	}
 	ix.stats.events.Add(int64(len(events)))
 	pending, permanent := groupEvents(events)
-	var rejected []*product
+	var rejected []*productsearch.Share
 	pause := ix.cfg.Retry.Start()
 	for round := 1; len(pending) > 0; round++ {
 		if round > ix.cfg.MaxRounds {
-			return fmt.Errorf("elasticsearch: %d products of the batch still in conflict or throttled after %d rounds (first %s)", len(pending), ix.cfg.MaxRounds, pending[0].id)
+			return fmt.Errorf("elasticsearch: %d products of the batch still in conflict or throttled after %d rounds (first %s)", len(pending), ix.cfg.MaxRounds, pending[0].ID)
 		}
 		if round > 1 {
 			ix.cfg.Logger.DebugContext(ctx, "re-folding products", "products", len(pending), "round", round, "projection", "product-search")
@@ -130,16 +96,16 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 }
 
 type roundResult struct {
-	retry     []*product // conflict or throttled: read and fold again
+	retry     []*productsearch.Share // conflict or throttled: read and fold again
 	throttled bool
-	rejected  []*product // a document of several new events was rejected
+	rejected  []*productsearch.Share // a document of several new events was rejected
 	permanent []batch.Failure
 }
 
 // applyRound reads, folds and writes products once, in chunks of
 // BulkMaxDocs. With single it folds only the first new event of each
 // product.
-func (ix *Index) applyRound(ctx context.Context, products []*product, single bool) (roundResult, error) {
+func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share, single bool) (roundResult, error) {
 	var r roundResult
 	reject := func(op *bulkOp, why error) {
 		if op.applied > 1 {
@@ -148,10 +114,10 @@ func (ix *Index) applyRound(ctx context.Context, products []*product, single boo
 		}
 		ix.stats.permanent.Add(1)
 		p, i := op.product, op.firstNew
-		r.permanent = append(r.permanent, batch.Permanent(p.at[i],
-			fmt.Errorf("product %s, %s v%d, in %s: %w", p.id, p.events[i].Type(), p.events[i].Version, ix.write, why)))
-		ix.cfg.Logger.WarnContext(ctx, "search document rejected", "aggregate_id", p.id, "event_type", p.events[i].Type(),
-			"version", p.events[i].Version, "err", why, "projection", "product-search")
+		r.permanent = append(r.permanent, batch.Permanent(p.At[i],
+			fmt.Errorf("product %s, %s v%d, in %s: %w", p.ID, p.Events[i].Type(), p.Events[i].Version, ix.write, why)))
+		ix.cfg.Logger.WarnContext(ctx, "search document rejected", "aggregate_id", p.ID, "event_type", p.Events[i].Type(),
+			"version", p.Events[i].Version, "err", why, "projection", "product-search")
 	}
 	// The bulk writer hands results over from its own goroutine while this
 	// one folds the next documents: mu guards r.
@@ -159,14 +125,14 @@ func (ix *Index) applyRound(ctx context.Context, products []*product, single boo
 	w := ix.newBulkWriter(func(op *bulkOp, item bulkItem) {
 		mu.Lock()
 		defer mu.Unlock()
-		id := op.product.id
+		id := op.product.ID
 		switch status := item.Status; {
 		case status < 300:
 			ix.stats.writes.Add(1)
 			ix.stats.applied.Add(int64(op.applied))
 			ix.stats.duplicates.Add(int64(op.duplicates))
 			ix.cache.put(id, cachedDoc{doc: op.folded, seqNo: item.SeqNo, primaryTerm: item.PrimaryTerm})
-			if single && op.firstNew < len(op.product.events)-1 {
+			if single && op.firstNew < len(op.product.Events)-1 {
 				r.retry = append(r.retry, op.product) // on to the next event
 			}
 		case status == http.StatusConflict:
@@ -182,13 +148,13 @@ func (ix *Index) applyRound(ctx context.Context, products []*product, single boo
 			reject(op, fmt.Errorf("%d %s: %s", status, item.Error.Type, item.Error.Reason))
 		}
 	})
-	write := func(p *product, s storedDoc) error {
-		first := p.firstNew(s.doc.Version)
+	write := func(p *productsearch.Share, s storedDoc) error {
+		first := p.FirstNew(s.doc.Version)
 		if first < 0 {
-			ix.stats.duplicates.Add(int64(len(p.events)))
+			ix.stats.duplicates.Add(int64(len(p.Events)))
 			return nil
 		}
-		events := p.events
+		events := p.Events
 		if single {
 			events = events[:first+1]
 		}
@@ -210,10 +176,10 @@ func (ix *Index) applyRound(ctx context.Context, products []*product, single boo
 		chunk := products[start:min(start+ix.cfg.BulkMaxDocs, len(products))]
 		// A cached document with something newer to fold needs no read; the
 		// conditional write checks the guess. Anything else is read.
-		var read []*product
+		var read []*productsearch.Share
 		for _, p := range chunk {
-			c, ok := ix.cache.get(p.id)
-			if !ok || p.maxVersion() <= c.doc.Version {
+			c, ok := ix.cache.get(p.ID)
+			if !ok || p.MaxVersion() <= c.doc.Version {
 				read = append(read, p)
 				continue
 			}
@@ -227,7 +193,7 @@ func (ix *Index) applyRound(ctx context.Context, products []*product, single boo
 		}
 		ids := make([]string, len(read))
 		for i, p := range read {
-			ids[i] = p.id
+			ids[i] = p.ID
 		}
 		stored, err := ix.mget(ctx, ids)
 		if err != nil {
@@ -240,8 +206,8 @@ func (ix *Index) applyRound(ctx context.Context, products []*product, single boo
 				// of the product's events until someone repairs the document.
 				ix.stats.permanent.Add(1)
 				mu.Lock()
-				r.permanent = append(r.permanent, batch.Permanent(p.at[0],
-					fmt.Errorf("product %s in %s: %w", p.id, ix.write, s.err)))
+				r.permanent = append(r.permanent, batch.Permanent(p.At[0],
+					fmt.Errorf("product %s in %s: %w", p.ID, ix.write, s.err)))
 				mu.Unlock()
 				continue
 			}
@@ -256,12 +222,12 @@ func (ix *Index) applyRound(ctx context.Context, products []*product, single boo
 
 // isolate writes a rejected product one event at a time, so that the events
 // before the culprit are stored and the culprit is reported.
-func (ix *Index) isolate(ctx context.Context, p *product, permanent *[]batch.Failure) error {
-	pending := []*product{p}
+func (ix *Index) isolate(ctx context.Context, p *productsearch.Share, permanent *[]batch.Failure) error {
+	pending := []*productsearch.Share{p}
 	pause := ix.cfg.Retry.Start()
 	for steps := 0; len(pending) > 0; steps++ {
-		if steps > len(p.events)+ix.cfg.MaxRounds {
-			return fmt.Errorf("elasticsearch: product %s still in conflict or throttled while isolating a rejected event", p.id)
+		if steps > len(p.Events)+ix.cfg.MaxRounds {
+			return fmt.Errorf("elasticsearch: product %s still in conflict or throttled while isolating a rejected event", p.ID)
 		}
 		r, err := ix.applyRound(ctx, pending, true)
 		if err != nil {

@@ -15,7 +15,7 @@ import (
 
 // bulkOp is one document write of Apply.
 type bulkOp struct {
-	product     *product
+	product     *productsearch.Share
 	create      bool // op_type=create: the index had no such document
 	seqNo       int64
 	primaryTerm int64
@@ -23,7 +23,7 @@ type bulkOp struct {
 	folded      productsearch.Doc // what doc encodes
 	// applied and duplicates are the fold's counts, recorded on success.
 	applied, duplicates int
-	firstNew            int // index into product.events of the first applied event
+	firstNew            int // index into product.Events of the first applied event
 }
 
 // bulkWriter batches document writes into _bulk requests, sent when the
@@ -62,10 +62,10 @@ func (w *bulkWriter) add(ctx context.Context, op *bulkOp) error {
 	w.buf.WriteString(`{"`)
 	if op.create {
 		w.buf.WriteString(`create":{"_id":`)
-		writeJSONString(&w.buf, op.product.id)
+		writeJSONString(&w.buf, op.product.ID)
 	} else {
 		w.buf.WriteString(`index":{"_id":`)
-		writeJSONString(&w.buf, op.product.id)
+		writeJSONString(&w.buf, op.product.ID)
 		w.buf.WriteString(`,"if_seq_no":`)
 		w.buf.WriteString(strconv.FormatInt(op.seqNo, 10))
 		w.buf.WriteString(`,"if_primary_term":`)
