@@ -1,5 +1,3 @@
-// Command streamview is the one binary of the streamview pipeline. Run
-// `streamview help` for its subcommands.
 package main
 
 import (

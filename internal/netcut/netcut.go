@@ -1,6 +1,3 @@
-// Package netcut is a TCP proxy for tests that can cut a server off the
-// network and bring it back, without stopping a server that other tests
-// share.
 package netcut
 
 import (

@@ -1,10 +1,3 @@
-// Package testenv tells integration tests where the real servers are.
-//
-// `make test` starts a real Kafka broker, Redis and Elasticsearch and exports
-// KAFKA_BROKERS, REDIS_ADDR and ELASTICSEARCH_URL. A test that needs one calls
-// the matching function: it skips when the variable is unset or with
-// `go test -short` (the fast tier), and fails when the variable is set but the
-// server does not answer, because then the environment is broken, not absent.
 package testenv
 
 import (

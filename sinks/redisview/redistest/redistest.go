@@ -1,9 +1,3 @@
-// Package redistest is the test scaffolding of the Redis view store: the
-// servers its tests run against (an in-process miniredis always, the real
-// server named by REDIS_ADDR when set: ForEachBackend) and stores of a
-// projection name of their own on them (NewStore).
-//
-// It owns no production code; only tests import it.
 package redistest
 
 import (
