@@ -1,5 +1,10 @@
 // Package producers owns the write side's path onto Kafka: the event
 // Publisher (keyed by aggregate ID, idempotent, acks=all, with correlation
-// and tracing headers). The pure product aggregate lives in
-// producers/product and the command decider service in producers/decider.
+// and tracing headers). Below it: the pure product aggregate
+// (producers/product), the command decider service that runs it on the
+// commands topic (producers/decider), and the API's end of the command
+// channel (producers/commandbus), which writes commands and follows their
+// outcomes back from the results topic: a command's round trip is one
+// concern of the write side, so its reader lives here too, not among the
+// projections in processors/.
 package producers
