@@ -17,13 +17,14 @@ import (
 // unknown fields, values of the right JSON types, nothing after it. On any
 // problem it answers (400, 413 or 415) and returns false. When
 // optional, an empty body (no Content-Type needed) leaves dst as it is.
-func decodeBody(w http.ResponseWriter, r *http.Request, max int64, dst any, optional bool) bool {
+// It returns the body as read, too.
+func decodeBody(w http.ResponseWriter, r *http.Request, max int64, dst any, optional bool) ([]byte, bool) {
 	if !optional && !jsonContentType(w, r) {
-		return false
+		return nil, false
 	}
 	if r.ContentLength > max {
 		tooLarge(w, max)
-		return false
+		return nil, false
 	}
 	body := http.MaxBytesReader(w, r.Body, max)
 	data, err := io.ReadAll(body)
@@ -33,40 +34,40 @@ func decodeBody(w http.ResponseWriter, r *http.Request, max int64, dst any, opti
 		} else {
 			badRequest(w, "", "the body could not be read: "+err.Error())
 		}
-		return false
+		return nil, false
 	}
 	if optional {
 		if len(data) == 0 {
-			return true
+			return data, true
 		}
 		if !jsonContentType(w, r) {
-			return false
+			return nil, false
 		}
 	}
 	switch trimmed := bytes.TrimSpace(data); {
 	case len(trimmed) == 0:
 		badRequest(w, "", "the body is empty; it must be a JSON object")
-		return false
+		return nil, false
 	case trimmed[0] != '{':
 		badRequest(w, "", "the body must be a JSON object")
-		return false
+		return nil, false
 	case !utf8.Valid(data):
 		// encoding/json would quietly replace the bad bytes.
 		badRequest(w, "", "the body is not valid UTF-8")
-		return false
+		return nil, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		field, msg := describeJSONError(err)
 		badRequest(w, field, msg)
-		return false
+		return nil, false
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		badRequest(w, "", fmt.Sprintf("the body must hold one JSON value; more follows at offset %d", dec.InputOffset()))
-		return false
+		return nil, false
 	}
-	return true
+	return data, true
 }
 
 func tooLarge(w http.ResponseWriter, max int64) {

@@ -95,7 +95,8 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		asHeaderError(w, err)
 		return
 	}
-	if !decodeBody(w, r, s.cfg.MaxBodyBytes, body, optional) {
+	raw, ok := decodeBody(w, r, s.cfg.MaxBodyBytes, body, optional)
+	if !ok {
 		return // answered
 	}
 	var errs fieldErrors
@@ -129,7 +130,22 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		return
 	}
 
+	var fingerprint string
 	if h.key != "" {
+		// The key is bound to this request; see commandbus.Request.
+		fingerprint = commandbus.Request{Caller: callerOf(r), Method: r.Method, Path: path, Body: raw}.Fingerprint()
+		if b, bound := bus.Bound(commandbus.KeyID(h.key)); bound {
+			switch {
+			case !b.Matches(fingerprint) || b.CommandID != cmd.ID:
+				s.metrics.command(cmd.Type(), "key_reused")
+				keyReused(w)
+				return
+			case b.Writing:
+				s.metrics.command(cmd.Type(), "in_flight")
+				keyInFlight(w)
+				return
+			}
+		}
 		// A retry: answer the first outcome, and publish nothing while the
 		// first attempt is pending (publishing again would be safe, as the
 		// decider carries out a command ID once, but it is not needed).
@@ -144,13 +160,55 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 			return
 		}
 	}
-	if _, err := bus.Send(r.Context(), cmd); err != nil {
-		s.metrics.command(cmd.Type(), "failed")
-		s.internalError(w, r, "publish the command", err, "aggregate_id", cmd.ProductID, "command_id", cmd.ID)
+	if _, err := bus.SendBound(r.Context(), cmd, fingerprint); err != nil {
+		switch {
+		case errors.Is(err, commandbus.ErrKeyReused): // raced a request with the same key
+			s.metrics.command(cmd.Type(), "key_reused")
+			keyReused(w)
+		case errors.Is(err, commandbus.ErrInFlight):
+			s.metrics.command(cmd.Type(), "in_flight")
+			keyInFlight(w)
+		case errors.Is(err, commandbus.ErrTimeout) && r.Context().Err() == nil:
+			s.metrics.command(cmd.Type(), "failed")
+			s.log.Warn("api: publish the command", "method", r.Method, "path", r.URL.Path, "aggregate_id", cmd.ProductID, "command_id", cmd.ID, "err", err)
+			unavailable(w, "Kafka did not take the command within the delivery timeout; it was not carried out. Try again, with the same Idempotency-Key.")
+		default:
+			s.metrics.command(cmd.Type(), "failed")
+			s.internalError(w, r, "publish the command", err, "aggregate_id", cmd.ProductID, "command_id", cmd.ID)
+		}
 		return
 	}
 	s.metrics.command(cmd.Type(), "sent")
 	s.awaitOutcome(w, r, cmd, create != nil, h)
+}
+
+// callerKey is the request context key of the authenticated caller.
+type callerKey struct{}
+
+// callerOf returns who sent r, for the binding of an Idempotency-Key. It
+// is "" for everyone until the API authenticates callers (issue 13): the
+// authentication middleware will put the token's subject under callerKey,
+// and the binding then holds per caller with no other change. The
+// X-User-ID header is not the caller: it is metadata the client asserts.
+func callerOf(r *http.Request) string {
+	c, _ := r.Context().Value(callerKey{}).(string)
+	return c
+}
+
+// keyReused is the 422 of an Idempotency-Key used again for another
+// request: nothing is published.
+func keyReused(w http.ResponseWriter) {
+	writeProblem(w, newProblem(http.StatusUnprocessableEntity, problemKeyReused,
+		"The Idempotency-Key was used for another request (method, path, body or caller); use a new key for a new request.",
+		FieldError{Field: headerIdempotencyKey, Message: "is bound to another request"}))
+}
+
+// keyInFlight is the 409 of a retry that arrives while the first request
+// with its key is still being written to Kafka.
+func keyInFlight(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	writeProblem(w, newProblem(http.StatusConflict, problemInFlight,
+		"A request with this Idempotency-Key is still being written; retry in a moment for its outcome."))
 }
 
 // awaitOutcome answers a published command: 202, or with Prefer: wait its

@@ -31,22 +31,30 @@ type Deps struct {
 }
 
 // CommandBus publishes commands and reports their outcomes. A
-// *commandbus.Sender has Send and a *commandbus.Results the rest, so cmd
-// wires both as one:
+// *commandbus.Sender has SendBound and a *commandbus.Results the rest, so
+// cmd wires both as one:
 //
 //	struct {
 //		*commandbus.Sender
 //		*commandbus.Results
 //	}{sender, results}
 //
-// with the Sender's Tracker set to the Results, so that a command is known
-// as pending from the moment it is sent.
+// with the Sender's Tracker set to the Results, so that a keyed command is
+// claimed while it is being written and known as pending once it is.
 type CommandBus interface {
-	// Send publishes cmd on the commands topic, keyed by its product ID,
-	// and returns once the broker has it.
-	Send(ctx context.Context, cmd schemas.Command) (commandbus.Sent, error)
+	// SendBound publishes cmd on the commands topic, keyed by its product
+	// ID, and returns once the broker has it; commandbus.ErrTimeout when
+	// it has not taken it within the delivery timeout. For a keyed cmd,
+	// fingerprint binds the key to the request; it fails with
+	// commandbus.ErrInFlight while another send of the key is being
+	// written and commandbus.ErrKeyReused when the key is bound to another
+	// request.
+	SendBound(ctx context.Context, cmd schemas.Command, fingerprint string) (commandbus.Sent, error)
+	// Bound returns what the Idempotency-Key with keyID
+	// (commandbus.KeyID) is bound to, if known.
+	Bound(keyID string) (commandbus.KeyBinding, bool)
 	// Status returns what is known of commandID: its outcome, or that it
-	// is pending; false when neither.
+	// is pending (in Kafka); false when neither.
 	Status(commandID string) (commandbus.Status, bool)
 	// Wait returns commandID's outcome as soon as it is known (at once when
 	// it is already), or ctx's error when ctx ends first.

@@ -73,8 +73,9 @@ func knownMethod(m string) bool {
 }
 
 // command counts one command request by its type and what became of it:
-// sent, invalid (422), replayed (an Idempotency-Key retry), failed (not
-// published).
+// sent, invalid (422), replayed (an Idempotency-Key retry), key_reused
+// (422, the key bound to another request), in_flight (409, the key's
+// first request still being written), failed (not published).
 func (m *httpMetrics) command(typ, result string) {
 	m.mu.Lock()
 	m.commands[commandKey{typ, result}]++
@@ -115,7 +116,7 @@ func (m *httpMetrics) write(w io.Writer) {
 		mw.Float("streamview_http_request_duration_seconds_sum", h.sum, l...)
 		mw.Uint("streamview_http_request_duration_seconds_count", h.count, l...)
 	}
-	mw.Family("streamview_api_commands_total", "counter", "Command requests, by command type and result: sent, invalid, replayed, failed.")
+	mw.Family("streamview_api_commands_total", "counter", "Command requests, by command type and result: sent, invalid, replayed, key_reused, in_flight, failed.")
 	for _, k := range cmdKeys {
 		mw.Uint("streamview_api_commands_total", m.commands[k], Label{"type", k.typ}, Label{"result", k.result})
 	}

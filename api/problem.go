@@ -8,11 +8,13 @@ import (
 // Problem types of this API (RFC 9457). They are tag URIs: names, not pages
 // to fetch. A problem whose status code says it all has type about:blank.
 const (
-	problemMalformed = "tag:streamview,2025:problem/malformed-request" // 400
-	problemInvalid   = "tag:streamview,2025:problem/invalid-fields"    // 422
-	problemNotFound  = "tag:streamview,2025:problem/not-found"         // 404 of a product or command
-	problemConflict  = "tag:streamview,2025:problem/conflict"          // 409
-	problemRejected  = "tag:streamview,2025:problem/command-rejected"  // a rejection without a known code
+	problemMalformed = "tag:streamview,2025:problem/malformed-request"         // 400
+	problemInvalid   = "tag:streamview,2025:problem/invalid-fields"            // 422
+	problemNotFound  = "tag:streamview,2025:problem/not-found"                 // 404 of a product or command
+	problemConflict  = "tag:streamview,2025:problem/conflict"                  // 409
+	problemRejected  = "tag:streamview,2025:problem/command-rejected"          // a rejection without a known code
+	problemKeyReused = "tag:streamview,2025:problem/idempotency-key-reused"    // 422: the key is bound to another request
+	problemInFlight  = "tag:streamview,2025:problem/idempotency-key-in-flight" // 409: the key's first request is being written
 	problemBlank     = "about:blank"
 )
 

@@ -15,6 +15,11 @@ const (
 	HeaderCommandID   = "command-id"
 	HeaderCommandType = "command-type"
 	HeaderStatus      = "status"
+	// HeaderKeyID (KeyID of the Idempotency-Key) and HeaderFingerprint
+	// (Request.Fingerprint) bind a keyed command to the request that made
+	// it; Results reads them from the commands topic.
+	HeaderKeyID       = "idempotency-key-id"
+	HeaderFingerprint = "request-fingerprint"
 )
 
 // CommandHeaders returns the record headers of c.

@@ -14,14 +14,16 @@ import (
 var (
 	commandNamespace = mustUUID("8a1f6d1e-4b5e-5c2a-9f3e-6d0b7c4e2a91")
 	productNamespace = mustUUID("3c9e2b7a-1d4f-5e8b-a6c2-9b0e4f7d1a35")
+	keyNamespace     = mustUUID("d4b1e7c2-6a3f-5b9e-8c0d-2f7a9e1b4c68")
 )
 
 // CommandID is the ID of the command that a request makes: a version-5
 // UUID over the request's method, path and Idempotency-Key, so that a
 // retried request (same key, same method and path) is the same command,
 // which the decider carries out once and answers with its first outcome.
-// The body is not part of the name: a retry with another body still gets
-// the first outcome, as with any idempotency key. Pass the path in its
+// The body is not part of the name; the key is bound to its first request
+// by KeyID and Request.Fingerprint instead, so that a reuse with another
+// method, path, body or caller is refused (ErrKeyReused). Pass the path in its
 // canonical form (lower-case UUIDs, no trailing slash), or two spellings of
 // one request become two commands.
 //
@@ -44,6 +46,16 @@ func ProductID(idempotencyKey string) string {
 		return NewID()
 	}
 	return nameUUID(productNamespace, idempotencyKey)
+}
+
+// KeyID names an Idempotency-Key in record headers (HeaderKeyID) and in
+// Results' bindings: a version-5 UUID of the key, so that the key itself,
+// which may be long, is not repeated there. "" without a key.
+func KeyID(idempotencyKey string) string {
+	if idempotencyKey == "" {
+		return ""
+	}
+	return nameUUID(keyNamespace, idempotencyKey)
 }
 
 // NewID returns a random version-4 UUID.

@@ -136,6 +136,11 @@ type Results struct {
 	results *bounded[schemas.CommandResult]
 	pending *bounded[string] // command ID → product ID
 	waiters map[string][]chan schemas.CommandResult
+	// bindings maps a key ID to the command that first used the key, from
+	// the commands topic and this process's sends; claims holds the keys
+	// this process is writing now.
+	bindings *bounded[KeyBinding]
+	claims   map[string]Claim
 
 	seen, undecodable atomic.Int64
 }
@@ -150,14 +155,16 @@ func NewResults(cfg ResultsConfig, dec ResultDecoder) (*Results, error) {
 	}
 	cfg = cfg.withDefaults()
 	return &Results{
-		cfg:     cfg,
-		dec:     dec,
-		log:     cfg.Logger,
-		ready:   make(chan struct{}),
-		stopped: make(chan struct{}),
-		results: newBounded[schemas.CommandResult](cfg.MaxResults),
-		pending: newBounded[string](cfg.MaxPending),
-		waiters: make(map[string][]chan schemas.CommandResult),
+		cfg:      cfg,
+		dec:      dec,
+		log:      cfg.Logger,
+		ready:    make(chan struct{}),
+		stopped:  make(chan struct{}),
+		results:  newBounded[schemas.CommandResult](cfg.MaxResults),
+		pending:  newBounded[string](cfg.MaxPending),
+		waiters:  make(map[string][]chan schemas.CommandResult),
+		bindings: newBounded[KeyBinding](cfg.MaxResults),
+		claims:   make(map[string]Claim),
 	}, nil
 }
 
@@ -187,8 +194,8 @@ func (r *Results) Status(commandID string) (Status, bool) {
 	return Status{}, false
 }
 
-// Track notes commandID of productID as pending, unless its outcome is
-// known already.
+// Track notes commandID of productID as pending (Kafka has it), unless its
+// outcome is known already.
 func (r *Results) Track(commandID, productID string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -202,11 +209,82 @@ func (r *Results) trackLocked(commandID, productID string) {
 	r.pending.put(commandID, productID)
 }
 
-// Untrack forgets a pending command (one whose send failed).
-func (r *Results) Untrack(commandID string) {
+// KeyBinding is the command an Idempotency-Key was first used for.
+type KeyBinding struct {
+	CommandID string
+	// Fingerprint is Request.Fingerprint of the request; "" when it was
+	// sent without one (then nothing is checked against it).
+	Fingerprint string
+	// Writing says that this process is writing the command to Kafka now:
+	// it is not pending yet, and may still fail.
+	Writing bool
+}
+
+// Matches reports whether a request with fingerprint may use the key: the
+// same request, or one of the two fingerprints unknown.
+func (b KeyBinding) Matches(fingerprint string) bool {
+	return b.Fingerprint == "" || fingerprint == "" || b.Fingerprint == fingerprint
+}
+
+// Bound returns what the key with keyID (KeyID) is bound to: the command
+// this process is writing for it, or the first command with it read from
+// the commands topic or sent from here; false when neither.
+func (r *Results) Bound(keyID string) (KeyBinding, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.pending.delete(commandID)
+	if c, ok := r.claims[keyID]; ok {
+		return KeyBinding{CommandID: c.CommandID, Fingerprint: c.Fingerprint, Writing: true}, true
+	}
+	return r.bindings.get(keyID)
+}
+
+// Claim implements Tracker: a keyed command is refused with ErrInFlight
+// while its key is being written from this process, and with ErrKeyReused
+// when its key is bound to another request.
+func (r *Results) Claim(c Claim) error {
+	if c.KeyID == "" {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w, ok := r.claims[c.KeyID]; ok {
+		if !(KeyBinding{Fingerprint: w.Fingerprint}).Matches(c.Fingerprint) || w.CommandID != c.CommandID {
+			return ErrKeyReused
+		}
+		return ErrInFlight
+	}
+	if b, ok := r.bindings.get(c.KeyID); ok && (!b.Matches(c.Fingerprint) || b.CommandID != c.CommandID) {
+		return ErrKeyReused
+	}
+	r.claims[c.KeyID] = c
+	return nil
+}
+
+// Release implements Tracker: a written command is pending and binds its
+// key; an unwritten one frees its key.
+func (r *Results) Release(c Claim, written bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w, ok := r.claims[c.KeyID]; ok && w.CommandID == c.CommandID {
+		delete(r.claims, c.KeyID)
+	}
+	if !written {
+		return
+	}
+	r.trackLocked(c.CommandID, c.ProductID)
+	if c.KeyID != "" {
+		r.bindLocked(c.KeyID, KeyBinding{CommandID: c.CommandID, Fingerprint: c.Fingerprint})
+	}
+}
+
+// bindLocked keeps the first binding of a key: a later command with it
+// can only be a retry, or a reuse from another instance that raced the
+// first before either was read here.
+func (r *Results) bindLocked(keyID string, b KeyBinding) {
+	if old, ok := r.bindings.get(keyID); ok && old.Fingerprint != "" {
+		return
+	}
+	r.bindings.put(keyID, b)
 }
 
 // Wait returns the outcome of commandID as soon as it is known, at once
@@ -272,6 +350,8 @@ func (r *Results) add(res schemas.CommandResult) {
 type ResultsStats struct {
 	Results     int   // outcomes held
 	Pending     int   // pending commands held
+	Bindings    int   // idempotency keys bound
+	Writing     int   // keyed commands being written from this process
 	Waiters     int   // commands someone waits for
 	Seen        int64 // result records read
 	Undecodable int64 // result records that did not decode (skipped)
@@ -283,6 +363,7 @@ func (r *Results) Stats() ResultsStats {
 	defer r.mu.Unlock()
 	return ResultsStats{
 		Results: r.results.len(), Pending: r.pending.len(), Waiters: len(r.waiters),
+		Bindings: r.bindings.len(), Writing: len(r.claims),
 		Seen: r.seen.Load(), Undecodable: r.undecodable.Load(),
 	}
 }
@@ -379,7 +460,12 @@ func (r *Results) handle(rec *kgo.Record) {
 	if rec.Topic != r.cfg.Topic {
 		// A command: note it as pending from its headers.
 		if id := producers.Header(rec, HeaderCommandID); id != "" {
-			r.Track(id, string(rec.Key))
+			r.mu.Lock()
+			r.trackLocked(id, string(rec.Key))
+			if key := producers.Header(rec, HeaderKeyID); key != "" {
+				r.bindLocked(key, KeyBinding{CommandID: id, Fingerprint: producers.Header(rec, HeaderFingerprint)})
+			}
+			r.mu.Unlock()
 		}
 		return
 	}

@@ -19,14 +19,35 @@ type CommandEncoder interface {
 	EncodeCommand(schemas.Command) ([]byte, error)
 }
 
-// Tracker learns of commands as they are sent, so that it can answer
-// "pending" before their result arrives; *Results is one.
-type Tracker interface {
-	// Track notes that commandID (of productID) is being sent.
-	Track(commandID, productID string)
-	// Untrack forgets a command whose send failed.
-	Untrack(commandID string)
+// Claim is a command that a Sender is about to write, as its Tracker sees
+// it.
+type Claim struct {
+	CommandID string
+	ProductID string
+	// KeyID (KeyID of the command's Idempotency-Key) and Fingerprint
+	// (Request.Fingerprint of the request that made it) are "" for a
+	// command without a key.
+	KeyID       string
+	Fingerprint string
 }
+
+// Tracker learns of commands as they are written, so that it can answer
+// "pending" once Kafka has them and hold a retry off while they are being
+// written; *Results is one.
+type Tracker interface {
+	// Claim notes that c is being written. For a keyed c it returns
+	// ErrInFlight while another send of the key is being written and
+	// ErrKeyReused when the key is bound to another fingerprint; the Sender
+	// then writes nothing.
+	Claim(c Claim) error
+	// Release ends a successful Claim once the write is over: written says
+	// whether Kafka has the command (it is pending then) or not (its key is
+	// free again).
+	Release(c Claim, written bool)
+}
+
+// DefaultDeliveryTimeout is SenderConfig.DeliveryTimeout's default.
+const DefaultDeliveryTimeout = 10 * time.Second
 
 // SenderConfig configures a Sender. The zero value with Brokers set works.
 type SenderConfig struct {
@@ -34,9 +55,13 @@ type SenderConfig struct {
 	Brokers []string
 	// Topic is the commands topic; topics.Commands when "".
 	Topic string
-	// Tracker, when set, is told of every command before it is produced
-	// (and of a failed send after), usually the process's *Results.
+	// Tracker, when set, claims every command before it is produced and
+	// is told after whether Kafka has it; usually the process's *Results.
 	Tracker Tracker
+	// DeliveryTimeout bounds each send: a command that Kafka has not
+	// acknowledged by then fails with ErrTimeout (the API answers 503).
+	// DefaultDeliveryTimeout (10s) when 0.
+	DeliveryTimeout time.Duration
 	// Logger receives errors; nil discards.
 	Logger *slog.Logger
 	// ClientOpts are extra Kafka client options (TLS, SASL, a dialer),
@@ -50,6 +75,9 @@ func (c SenderConfig) Validate() error {
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("commandbus: sender: Brokers is required"))
 	}
+	if c.DeliveryTimeout < 0 {
+		errs = append(errs, fmt.Errorf("commandbus: sender: DeliveryTimeout must not be negative, got %v", c.DeliveryTimeout))
+	}
 	return errors.Join(errs...)
 }
 
@@ -58,11 +86,21 @@ func (c SenderConfig) Validate() error {
 // partition, in order. Its client is idempotent with acks=all (the
 // franz-go defaults), and it sends with no linger: a command is one record
 // that a person is waiting for.
+//
+// A send is bounded by the delivery timeout. The client may fail a record
+// that is already on the wire when its time is up
+// (kgo.AllowIdempotentProduceCancellation), since without that a broker
+// that accepts and never answers would hold the send for good; such a
+// record may still land. A keyed command is then safe: its retry has the
+// same command ID, which the decider carries out once, and Results learns
+// of the landed record from the commands topic. A command without a key
+// that landed so is carried out although its sender was told it failed.
 type Sender struct {
 	cl      *kgo.Client
 	enc     CommandEncoder
 	topic   string
 	tracker Tracker
+	timeout time.Duration
 	log     *slog.Logger
 }
 
@@ -80,17 +118,22 @@ func NewSender(cfg SenderConfig, enc CommandEncoder) (*Sender, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.DeliveryTimeout == 0 {
+		cfg.DeliveryTimeout = DefaultDeliveryTimeout
+	}
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.DefaultProduceTopic(cfg.Topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
+		kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout),
+		kgo.AllowIdempotentProduceCancellation(),
 	}, cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("commandbus: sender client: %w", err)
 	}
-	return &Sender{cl: cl, enc: enc, topic: cfg.Topic, tracker: cfg.Tracker, log: cfg.Logger}, nil
+	return &Sender{cl: cl, enc: enc, topic: cfg.Topic, tracker: cfg.Tracker, timeout: cfg.DeliveryTimeout, log: cfg.Logger}, nil
 }
 
 // Sent says where a command landed.
@@ -105,11 +148,26 @@ type Sent struct {
 // ID: the decider could neither answer nor route it.
 var ErrNoID = errors.New("commandbus: command needs a commandId and a productId")
 
-// Send produces cmd and returns once the broker has acknowledged it (all
-// in-sync replicas). An IssuedAt of zero is set to now. A failed send may
-// still have landed (a timeout after the broker wrote it); a retry with the
-// same command ID is safe, since the decider carries out a command ID once.
+// ErrTimeout is returned by Send when Kafka has not acknowledged the
+// command within the delivery timeout.
+var ErrTimeout = errors.New("commandbus: Kafka did not take the command within the delivery timeout")
+
+// Send is SendBound without a fingerprint: a keyed command is held off
+// while another send of its key is being written, but not checked against
+// the request that first used the key.
 func (s *Sender) Send(ctx context.Context, cmd schemas.Command) (Sent, error) {
+	return s.SendBound(ctx, cmd, "")
+}
+
+// SendBound produces cmd and returns once the broker has acknowledged it
+// (all in-sync replicas), or ErrTimeout after the delivery timeout, or
+// ctx's error. An IssuedAt of zero is set to now. For a command with an
+// IdempotencyKey, fingerprint (Request.Fingerprint) binds the key to its
+// request in the record's headers; the Tracker refuses the send with
+// ErrInFlight or ErrKeyReused (see Tracker.Claim). A failed send may still
+// have landed (see Sender); a retry with the same command ID is safe, since
+// the decider carries out a command ID once.
+func (s *Sender) SendBound(ctx context.Context, cmd schemas.Command, fingerprint string) (Sent, error) {
 	if cmd.ID == "" || cmd.ProductID == "" {
 		return Sent{}, ErrNoID
 	}
@@ -120,25 +178,59 @@ func (s *Sender) Send(ctx context.Context, cmd schemas.Command) (Sent, error) {
 	if err != nil {
 		return Sent{}, fmt.Errorf("encode %s command %s of %s: %w", cmd.Type(), cmd.ID, cmd.ProductID, err)
 	}
+	c := Claim{CommandID: cmd.ID, ProductID: cmd.ProductID, KeyID: KeyID(cmd.IdempotencyKey)}
+	headers := CommandHeaders(cmd)
+	if c.KeyID != "" {
+		c.Fingerprint = fingerprint
+		headers = append(headers, kgo.RecordHeader{Key: HeaderKeyID, Value: []byte(c.KeyID)})
+		if fingerprint != "" {
+			headers = append(headers, kgo.RecordHeader{Key: HeaderFingerprint, Value: []byte(fingerprint)})
+		}
+	}
 	rec := &kgo.Record{
 		Topic:     s.topic,
 		Key:       []byte(cmd.ProductID),
 		Value:     v,
-		Headers:   CommandHeaders(cmd),
+		Headers:   headers,
 		Timestamp: cmd.IssuedAt,
 	}
 	if s.tracker != nil {
-		s.tracker.Track(cmd.ID, cmd.ProductID)
+		if err := s.tracker.Claim(c); err != nil {
+			return Sent{}, fmt.Errorf("send %s command %s of %s: %w", cmd.Type(), cmd.ID, cmd.ProductID, err)
+		}
 	}
-	r, err := s.cl.ProduceSync(ctx, rec).First()
-	if err != nil {
+
+	// The record's context ends with the delivery timeout, so that the
+	// client drops a record it could not write in time. The claim is
+	// released when the client reports on the record, not when this call
+	// gives up waiting: until then a retry of the key is told to wait
+	// (ErrInFlight), never that a command is pending that may yet fail.
+	pctx, cancel := context.WithTimeoutCause(ctx, s.timeout, ErrTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	s.cl.Produce(pctx, rec, func(_ *kgo.Record, err error) {
 		if s.tracker != nil {
-			s.tracker.Untrack(cmd.ID)
+			s.tracker.Release(c, err == nil)
+		}
+		done <- err
+	})
+	select {
+	case err = <-done:
+	case <-pctx.Done():
+		select {
+		case err = <-done: // reported in the same instant
+		default:
+			err = context.Cause(pctx)
+		}
+	}
+	if err != nil {
+		if !errors.Is(err, ErrTimeout) && (errors.Is(err, kgo.ErrRecordTimeout) || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil) {
+			err = fmt.Errorf("%w: %w", ErrTimeout, err)
 		}
 		s.log.Warn("send failed", "topic", s.topic, "aggregate_id", cmd.ProductID, "command_id", cmd.ID, "err", err)
 		return Sent{}, fmt.Errorf("send %s command %s of %s to %s: %w", cmd.Type(), cmd.ID, cmd.ProductID, s.topic, err)
 	}
-	return Sent{CommandID: cmd.ID, ProductID: cmd.ProductID, Partition: r.Partition, Offset: r.Offset}, nil
+	return Sent{CommandID: cmd.ID, ProductID: cmd.ProductID, Partition: rec.Partition, Offset: rec.Offset}, nil
 }
 
 // Close flushes nothing (Send is synchronous) and closes the client.
