@@ -461,10 +461,13 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Errorf("bus got %d commands, want 1", n)
 	}
 
-	// The same key on another request is another command.
+	// The same key on another request is a reuse: 422, nothing published.
 	other := serve(t, s.Handler(), request{method: "DELETE", path: "/v1/products/" + productID, header: map[string]string{"Idempotency-Key": "order-77"}})
-	if got := decodeAs[commandStatus](t, other); got.CommandID == a.CommandID {
-		t.Errorf("a delete with the create's key got the create's command ID")
+	if p := wantProblem(t, other, http.StatusUnprocessableEntity); !strings.HasSuffix(p.Type, "/idempotency-key-reused") {
+		t.Errorf("problem type %q, want one ending /idempotency-key-reused", p.Type)
+	}
+	if n := len(bus.commands()); n != 1 {
+		t.Errorf("bus got %d commands, want 1", n)
 	}
 }
 

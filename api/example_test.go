@@ -31,12 +31,15 @@ type instantBus struct {
 	results map[string]schemas.CommandResult
 }
 
-func (b *instantBus) Send(_ context.Context, c schemas.Command) (commandbus.Sent, error) {
+func (b *instantBus) SendBound(_ context.Context, c schemas.Command, _ string) (commandbus.Sent, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.results[c.ID] = schemas.CommandResult{CommandID: c.ID, ProductID: c.ProductID, Status: schemas.StatusAccepted, Version: 1}
 	return commandbus.Sent{CommandID: c.ID, ProductID: c.ProductID}, nil
 }
+
+// Bound knows no keys: an example has no retries to check.
+func (b *instantBus) Bound(string) (commandbus.KeyBinding, bool) { return commandbus.KeyBinding{}, false }
 
 func (b *instantBus) Status(id string) (commandbus.Status, bool) {
 	b.mu.Lock()

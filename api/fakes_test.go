@@ -20,12 +20,20 @@ import (
 
 // fakeBus is an in-memory CommandBus. A sent command is pending (as the
 // Sender's Tracker makes it) until decide, or the decider func, settles it.
+// Keys are claimed while being written and bound to their first request's
+// fingerprint once written, as commandbus.Results does.
 type fakeBus struct {
-	mu      sync.Mutex
-	sent    []schemas.Command
-	status  map[string]commandbus.Status
-	waiters map[string][]chan schemas.CommandResult
-	sendErr error
+	mu       sync.Mutex
+	sent     []schemas.Command
+	status   map[string]commandbus.Status
+	waiters  map[string][]chan schemas.CommandResult
+	bindings map[string]commandbus.KeyBinding // key ID → first written command
+	writing  map[string]commandbus.KeyBinding // key ID → command being written
+	sendErr  error
+	// gate, when set, holds every send until it receives the send's
+	// outcome: nil writes the command, an error fails the send with it.
+	gate    chan error
+	sending chan string // gets each command ID held at the gate
 	// decider, when set, decides each command as it is sent.
 	decider func(schemas.Command) schemas.CommandResult
 	// timeOut makes Wait end at once as if its deadline had passed.
@@ -38,16 +46,50 @@ type fakeBus struct {
 func newFakeBus() *fakeBus {
 	return &fakeBus{
 		status:  map[string]commandbus.Status{},
-		waiters: map[string][]chan schemas.CommandResult{},
-		waiting: make(chan string, 16),
+		waiters:  map[string][]chan schemas.CommandResult{},
+		bindings: map[string]commandbus.KeyBinding{},
+		writing:  map[string]commandbus.KeyBinding{},
+		waiting:  make(chan string, 16),
+		sending:  make(chan string, 16),
 	}
 }
 
-func (b *fakeBus) Send(ctx context.Context, cmd schemas.Command) (commandbus.Sent, error) {
+func (b *fakeBus) SendBound(ctx context.Context, cmd schemas.Command, fingerprint string) (commandbus.Sent, error) {
+	keyID := commandbus.KeyID(cmd.IdempotencyKey)
 	b.mu.Lock()
 	if b.sendErr != nil {
 		b.mu.Unlock()
 		return commandbus.Sent{}, b.sendErr
+	}
+	if keyID != "" {
+		if w, ok := b.writing[keyID]; ok {
+			b.mu.Unlock()
+			if !w.Matches(fingerprint) || w.CommandID != cmd.ID {
+				return commandbus.Sent{}, commandbus.ErrKeyReused
+			}
+			return commandbus.Sent{}, commandbus.ErrInFlight
+		}
+		if bd, ok := b.bindings[keyID]; ok && (!bd.Matches(fingerprint) || bd.CommandID != cmd.ID) {
+			b.mu.Unlock()
+			return commandbus.Sent{}, commandbus.ErrKeyReused
+		}
+		b.writing[keyID] = commandbus.KeyBinding{CommandID: cmd.ID, Fingerprint: fingerprint, Writing: true}
+	}
+	gate := b.gate
+	b.mu.Unlock()
+	var err error
+	if gate != nil {
+		b.sending <- cmd.ID
+		err = <-gate
+	}
+	b.mu.Lock()
+	delete(b.writing, keyID)
+	if err != nil {
+		b.mu.Unlock()
+		return commandbus.Sent{}, err
+	}
+	if _, ok := b.bindings[keyID]; keyID != "" && !ok {
+		b.bindings[keyID] = commandbus.KeyBinding{CommandID: cmd.ID, Fingerprint: fingerprint}
 	}
 	b.sent = append(b.sent, cmd)
 	b.status[cmd.ID] = commandbus.Status{CommandID: cmd.ID, ProductID: cmd.ProductID, State: commandbus.StatePending}
@@ -57,6 +99,16 @@ func (b *fakeBus) Send(ctx context.Context, cmd schemas.Command) (commandbus.Sen
 		b.decide(decider(cmd))
 	}
 	return commandbus.Sent{CommandID: cmd.ID, ProductID: cmd.ProductID}, nil
+}
+
+func (b *fakeBus) Bound(keyID string) (commandbus.KeyBinding, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if w, ok := b.writing[keyID]; ok {
+		return w, true
+	}
+	bd, ok := b.bindings[keyID]
+	return bd, ok
 }
 
 func (b *fakeBus) Status(id string) (commandbus.Status, bool) {

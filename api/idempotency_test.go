@@ -1,0 +1,158 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/streamview/streamview/producers/commandbus"
+)
+
+// createBodyReordered is createBody with its keys in another order and
+// other whitespace: the same request as parsed JSON.
+const createBodyReordered = `{ "stock": 12, "imageUrls": ["https://img.example/1.jpg"], "tags": ["trail", "run"],
+	"brandName": "ACME", "brandId": "acme", "categoryName": "Shoes", "categoryId": "shoes",
+	"price": {"currency": "EUR", "amount": "89.9"}, "description": "Light.", "name": "Trail Shoe" }`
+
+func keyed(rq request, key string) request {
+	rq.header = map[string]string{"Idempotency-Key": key}
+	return rq
+}
+
+func wantKeyReused(t *testing.T, w *httptest.ResponseRecorder) {
+	t.Helper()
+	if p := wantProblem(t, w, http.StatusUnprocessableEntity, "Idempotency-Key"); !strings.HasSuffix(p.Type, "/idempotency-key-reused") {
+		t.Errorf("problem type %q, want one ending /idempotency-key-reused", p.Type)
+	}
+}
+
+// TestConcurrentRetry: a retry while the first request with its key is
+// being written is a 409 with Retry-After, never a 202; when the first
+// write fails, the key is free again.
+func TestConcurrentRetry(t *testing.T) {
+	bus := newFakeBus()
+	bus.gate = make(chan error)
+	s := testServer(t, Deps{Commands: bus})
+	create := keyed(request{method: "POST", path: "/v1/products", body: createBody}, "order-9")
+
+	first := make(chan *httptest.ResponseRecorder, 1)
+	go func() { first <- serve(t, s.Handler(), create) }()
+	id := <-bus.sending // the first request is inside its write
+
+	retry := serve(t, s.Handler(), create)
+	p := wantProblem(t, retry, http.StatusConflict)
+	if !strings.HasSuffix(p.Type, "/idempotency-key-in-flight") {
+		t.Errorf("problem type %q, want one ending /idempotency-key-in-flight", p.Type)
+	}
+	if ra := retry.Header().Get("Retry-After"); ra != "1" {
+		t.Errorf("Retry-After = %q, want 1", ra)
+	}
+	// Not written yet: no command to follow.
+	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/commands/" + id}), http.StatusNotFound)
+	// Another body meanwhile is a reuse.
+	wantKeyReused(t, serve(t, s.Handler(), keyed(request{method: "POST", path: "/v1/products", body: strings.Replace(createBody, "Trail Shoe", "Road Shoe", 1)}, "order-9")))
+
+	bus.gate <- fmt.Errorf("send: %w", commandbus.ErrTimeout)
+	w := <-first
+	wantProblem(t, w, http.StatusServiceUnavailable)
+	if w.Header().Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if n := len(bus.commands()); n != 0 {
+		t.Fatalf("bus has %d commands after a failed write, want 0", n)
+	}
+
+	// The key is free again: the next retry writes the command.
+	go func() {
+		<-bus.sending
+		bus.gate <- nil
+	}()
+	again := serve(t, s.Handler(), create)
+	if again.Code != http.StatusAccepted {
+		t.Fatalf("retry after the failed write: status %d, want 202; body %s", again.Code, again.Body)
+	}
+	if got := decodeAs[commandStatus](t, again); got.CommandID != id {
+		t.Errorf("commandId %s, want the first request's %s", got.CommandID, id)
+	}
+	if n := len(bus.commands()); n != 1 {
+		t.Errorf("bus has %d commands, want 1", n)
+	}
+}
+
+// TestKeyReuse: the key is bound to method, path, parsed body and caller.
+func TestKeyReuse(t *testing.T) {
+	price := "/v1/products/" + productID + "/price"
+	tests := []struct {
+		name   string
+		first  request
+		second request
+		caller string // of the second request
+		same   bool   // the same request: the first's command, nothing new published
+	}{
+		{"same body, other key order and spacing", request{method: "POST", path: "/v1/products", body: createBody},
+			request{method: "POST", path: "/v1/products", body: createBodyReordered}, "", true},
+		{"other body", request{method: "POST", path: "/v1/products", body: createBody},
+			request{method: "POST", path: "/v1/products", body: strings.Replace(createBody, `"stock":12`, `"stock":13`, 1)}, "", false},
+		{"other path", request{method: "PUT", path: price, body: `{"price":{"amount":"5","currency":"EUR"}}`},
+			request{method: "PUT", path: "/v1/products/" + otherID + "/price", body: `{"price":{"amount":"5","currency":"EUR"}}`}, "", false},
+		{"other method and path", request{method: "PUT", path: price, body: `{"price":{"amount":"5","currency":"EUR"}}`},
+			request{method: "DELETE", path: "/v1/products/" + productID}, "", false},
+		{"same body, spelled apart", request{method: "PUT", path: price, body: `{"price":{"amount":"5","currency":"EUR"}}`},
+			request{method: "PUT", path: price, body: "{\"price\" : {\"currency\":\"\\u0045UR\", \"amount\":\"5\"}}\n"}, "", true},
+		{"other caller", request{method: "PUT", path: price, body: `{"price":{"amount":"5","currency":"EUR"}}`},
+			request{method: "PUT", path: price, body: `{"price":{"amount":"5","currency":"EUR"}}`}, "someone-else", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bus := newFakeBus()
+			s := testServer(t, Deps{Commands: bus})
+			first := serve(t, s.Handler(), keyed(tt.first, "k-1"))
+			if first.Code != http.StatusAccepted {
+				t.Fatalf("first: status %d; body %s", first.Code, first.Body)
+			}
+			r := keyed(tt.second, "k-1").build(t)
+			if tt.caller != "" {
+				r = r.WithContext(context.WithValue(r.Context(), callerKey{}, tt.caller))
+			}
+			second := httptest.NewRecorder()
+			s.Handler().ServeHTTP(second, r)
+			if tt.same {
+				if second.Code != http.StatusAccepted {
+					t.Fatalf("second: status %d, want 202; body %s", second.Code, second.Body)
+				}
+				if a, b := decodeAs[commandStatus](t, first), decodeAs[commandStatus](t, second); a != b {
+					t.Errorf("answers differ: %+v and %+v", a, b)
+				}
+			} else {
+				wantKeyReused(t, second)
+			}
+			if n := len(bus.commands()); n != 1 {
+				t.Errorf("bus got %d commands, want 1", n)
+			}
+			// The first request still gets its outcome.
+			bus.decide(accept(1)(bus.commands()[0]))
+			if again := serve(t, s.Handler(), keyed(tt.first, "k-1")); again.Code/100 != 2 {
+				t.Errorf("first request again: status %d; body %s", again.Code, again.Body)
+			}
+		})
+	}
+}
+
+// TestDeliveryTimeout: Kafka that does not take a command in time is a
+// 503 with Retry-After.
+func TestDeliveryTimeout(t *testing.T) {
+	bus := newFakeBus()
+	bus.sendErr = fmt.Errorf("send ProductStockChanged command: %w", commandbus.ErrTimeout)
+	s := testServer(t, Deps{Commands: bus})
+	w := serve(t, s.Handler(), keyed(request{method: "PUT", path: "/v1/products/" + productID + "/stock", body: `{"quantity":3}`}, "k-2"))
+	p := wantProblem(t, w, http.StatusServiceUnavailable)
+	if w.Header().Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if !strings.Contains(p.Detail, "delivery timeout") {
+		t.Errorf("detail %q does not say the delivery timeout ran out", p.Detail)
+	}
+}
