@@ -64,6 +64,8 @@ func runDev(ctx context.Context, e env, args []string) error {
 	seed := fs.Bool("seed-demo", false, "create the demo catalogue when the event log is empty")
 	currency := fs.String("currency", "EUR", "the catalogue's currency")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	var delivery time.Duration
+	deliveryTimeoutFlag(fs, &delivery)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -73,6 +75,9 @@ func runDev(ctx context.Context, e env, args []string) error {
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(e.stdout, format+"\n", args...) }
 	st := stack{currency: *currency, logger: logger}
+	if st.deliveryTimeout, err = deliveryTimeout(fs, e, delivery); err != nil {
+		return err
+	}
 
 	// Kafka.
 	if *kafkaAddr != "" {

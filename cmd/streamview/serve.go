@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -32,7 +33,7 @@ import (
 func init() {
 	commands["serve"] = command{
 		summary: "run the API, the command decider and the projectors against Kafka, Redis and Elasticsearch",
-		usage:   "[--roles api,decider,projector] [--addr 127.0.0.1:8080] [--projections product-view,product-search] [connection flags]",
+		usage:   "[--roles api,decider,projector] [--addr 127.0.0.1:8080] [--projections product-view,product-search] [--delivery-timeout 10s] [connection flags]",
 		help: `Runs the pipeline's long-lived roles in one process (all by default); run
 several processes with different --roles to scale them apart:
 
@@ -63,6 +64,9 @@ type stack struct {
 	searchReady func(ctx context.Context) error
 	currency    string
 	logger      *slog.Logger
+	// deliveryTimeout bounds each command's send to Kafka (the API's 503);
+	// 0 is commandbus.DefaultDeliveryTimeout.
+	deliveryTimeout time.Duration
 	// ready, when set, is called with the API's address once it listens.
 	ready func(addr string)
 }
@@ -76,6 +80,7 @@ type serveFlags struct {
 	esURL       string
 	currency    string
 	logLevel    string
+	delivery    time.Duration
 }
 
 func (f *serveFlags) register(e env, name string) *flag.FlagSet {
@@ -88,7 +93,33 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	fs.StringVar(&f.esURL, "elasticsearch", e.or("ELASTICSEARCH_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (env ELASTICSEARCH_URL)")
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", product.DefaultCurrency), "the catalogue's ISO 4217 currency (env STREAMVIEW_CURRENCY)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	deliveryTimeoutFlag(fs, &f.delivery)
 	return fs
+}
+
+// envDeliveryTimeout is the environment variable of --delivery-timeout.
+const envDeliveryTimeout = "STREAMVIEW_DELIVERY_TIMEOUT"
+
+// deliveryTimeoutFlag registers --delivery-timeout of serve and dev.
+func deliveryTimeoutFlag(fs *flag.FlagSet, d *time.Duration) {
+	fs.DurationVar(d, "delivery-timeout", commandbus.DefaultDeliveryTimeout,
+		"how long a command may take to reach Kafka before the API answers 503 (env "+envDeliveryTimeout+")")
+}
+
+// deliveryTimeout returns --delivery-timeout, or STREAMVIEW_DELIVERY_TIMEOUT
+// when the flag is not given.
+func deliveryTimeout(fs *flag.FlagSet, e env, flagValue time.Duration) (time.Duration, error) {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "delivery-timeout" })
+	v := e.getenv(envDeliveryTimeout)
+	if given || v == "" {
+		return flagValue, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s %q: want a positive duration such as 10s", envDeliveryTimeout, v)
+	}
+	return d, nil
 }
 
 const searchProjection = "product-search"
@@ -125,6 +156,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, logger: logger}
+	if st.deliveryTimeout, err = deliveryTimeout(fs, e, f.delivery); err != nil {
+		return err
+	}
 	st.redis = redis.NewClient(&redis.Options{Addr: f.redisAddr})
 	defer st.redis.Close()
 	if err := attachElasticsearch(ctx, &st, f.esURL); err != nil {
@@ -207,7 +241,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		if err != nil {
 			return err
 		}
-		sender, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: st.brokers, Tracker: results, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
+		sender, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: st.brokers, Tracker: results, DeliveryTimeout: st.deliveryTimeout, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
 		if err != nil {
 			return err
 		}
