@@ -126,7 +126,9 @@ func NewSender(cfg SenderConfig, enc CommandEncoder) (*Sender, error) {
 		kgo.DefaultProduceTopic(cfg.Topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
-		kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout),
+		// The context of each record holds the exact bound; franz-go takes
+		// no record timeout under a second.
+		kgo.RecordDeliveryTimeout(max(cfg.DeliveryTimeout, time.Second)),
 		kgo.AllowIdempotentProduceCancellation(),
 	}, cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
