@@ -103,6 +103,7 @@ func TestSendWhileKafkaIsCut(t *testing.T) {
 	proxy.Cut()
 
 	cmd := keyedCommand("during-the-cut")
+	start0 := time.Now()
 	var (
 		wg      sync.WaitGroup
 		sendErr error
@@ -137,6 +138,7 @@ func TestSendWhileKafkaIsCut(t *testing.T) {
 	if _, ok := tracker.Status(cmd.ID); ok {
 		t.Error("a command that failed to send is known as pending")
 	}
+	t.Logf("send failed after %v", took)
 	// The client drops the record; then the key is free.
 	testenv.Eventually(t, 30*time.Second, func() error {
 		if s := tracker.Stats(); s.Writing != 0 {
@@ -145,6 +147,7 @@ func TestSendWhileKafkaIsCut(t *testing.T) {
 		return nil
 	})
 
+	t.Logf("key free after %v", time.Since(start0))
 	if got := f.commandIDs(t); len(got) != 1 || got[0] != before.ID {
 		t.Errorf("commands topic holds %v after the failed send, want only %s", got, before.ID)
 	}
@@ -157,6 +160,7 @@ func TestSendWhileKafkaIsCut(t *testing.T) {
 		_, err := snd.SendBound(waitCtx(t), cmd, "fp")
 		return err
 	})
+	t.Logf("written after %v", time.Since(start0))
 	if st, ok := tracker.Status(cmd.ID); !ok || st.State != commandbus.StatePending {
 		t.Errorf("Status after the retry = %+v, %v; want pending", st, ok)
 	}
