@@ -121,6 +121,19 @@ func TestOpenAPIDescribesErrors(t *testing.T) {
 				t.Errorf("%s %s: no %s response", c[1], c[0], code)
 			}
 		}
+		// The idempotency and delivery answers: 409 and 503 with
+		// Retry-After, 422 naming the key's reuse.
+		for code, want := range map[string]string{"409": "idempotency-key-in-flight", "422": "idempotency-key-reused", "503": "delivery timeout"} {
+			ref, _ := o["responses"].(map[string]any)[code].(map[string]any)["$ref"].(string)
+			resp, _ := resolve(doc, ref).(map[string]any)
+			if desc, _ := resp["description"].(string); !strings.Contains(desc, want) {
+				t.Errorf("%s %s: the %s response does not describe %q", c[1], c[0], code, want)
+			}
+			headers, _ := resp["headers"].(map[string]any)
+			if _, ok := headers["Retry-After"]; !ok && code != "422" {
+				t.Errorf("%s %s: the %s response has no Retry-After", c[1], c[0], code)
+			}
+		}
 		var params []string
 		for _, p := range o["parameters"].([]any) {
 			params = append(params, resolve(doc, p.(map[string]any)["$ref"].(string)).(map[string]any)["name"].(string))
