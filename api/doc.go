@@ -36,8 +36,15 @@
 //     product anyway) and is ignored. On a create, "0" means "must not exist".
 //   - A retried request with an Idempotency-Key whose first outcome is known
 //     gets that outcome (201/200/404/409/422) even without Prefer: wait; one
-//     still pending is not published again. The body is checked (400/422)
-//     before the key is looked at, and is not compared with the first one.
+//     still pending is not published again; one still being written from
+//     this process is a 409 with Retry-After: 1. The body is checked
+//     (400/422) before the key is looked at; then the request is compared
+//     with the one the key is bound to (commandbus.Request: caller, method,
+//     path, body as parsed JSON): another one is a 422
+//     (idempotency-key-reused). The caller is "" until authentication
+//     (issue 13) sets it (callerOf).
+//   - A command Kafka does not take within the sender's delivery timeout is
+//     a 503 with Retry-After (commandbus.ErrTimeout).
 //   - A command accepted with Prefer: wait answers Content-Location (the
 //     command) and, for a create, Location: /v1/products/{id} (RFC 9110
 //     §15.3.2); a rejection is problem+json with commandId, productId and

@@ -11,13 +11,23 @@
 //
 // # Pending commands across API instances
 //
-// A command is pending from the moment it is sent until its result is on
-// the results topic. Results knows a command as pending in two ways: the
-// Sender of the same process tracks what it sends before producing it, and
-// Results also reads the commands topic (it looks at keys and headers only
-// and decodes nothing), so that every API instance, including one
-// restarted since, answers "pending" for a command any instance sent. The second way lags
-// the first by one fetch, milliseconds; an instance that neither sent a
-// command nor has read it yet answers 404 for that short while. Set
+// A command is pending from the moment Kafka has it until its result is
+// on the results topic. Results knows a command as pending in two ways:
+// the Sender of the same process reports what it has written (and, while a
+// keyed command is being written, holds its key: a retry gets ErrInFlight,
+// never "pending" for a command that may not get written), and Results
+// also reads the commands topic (keys and headers only, nothing decoded),
+// so that every API instance, including one restarted since, answers
+// "pending" for a command any instance sent. The second way lags the first
+// by one fetch, milliseconds; an instance that neither sent a command nor
+// has read it yet answers 404 for that short while. Set
 // ResultsConfig.CommandsTopic to "-" to track only this process's sends.
+//
+// # Idempotency keys bound to their request
+//
+// A keyed command's record carries HeaderKeyID and HeaderFingerprint
+// (Request.Fingerprint: caller, method, path, canonical JSON body). Results
+// keeps the first binding of each key it reads or writes, so that the same
+// key with another request is refused (ErrKeyReused) on every instance and
+// after restarts, for as long as Results looks back.
 package commandbus
