@@ -39,7 +39,9 @@ func (b *instantBus) SendBound(_ context.Context, c schemas.Command, _ string) (
 }
 
 // Bound knows no keys: an example has no retries to check.
-func (b *instantBus) Bound(string) (commandbus.KeyBinding, bool) { return commandbus.KeyBinding{}, false }
+func (b *instantBus) Bound(string) (commandbus.KeyBinding, bool) {
+	return commandbus.KeyBinding{}, false
+}
 
 func (b *instantBus) Status(id string) (commandbus.Status, bool) {
 	b.mu.Lock()

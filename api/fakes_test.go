@@ -45,7 +45,7 @@ type fakeBus struct {
 
 func newFakeBus() *fakeBus {
 	return &fakeBus{
-		status:  map[string]commandbus.Status{},
+		status:   map[string]commandbus.Status{},
 		waiters:  map[string][]chan schemas.CommandResult{},
 		bindings: map[string]commandbus.KeyBinding{},
 		writing:  map[string]commandbus.KeyBinding{},

@@ -23,11 +23,17 @@ func TestFingerprint(t *testing.T) {
 		{"key order and whitespace", with(func(r *commandbus.Request) {
 			r.Body = []byte(" { \"n\" : [ 1 , 2 ],\n \"price\": {\"currency\":\"EUR\", \"amount\":\"5.0\"} } ")
 		}), true},
-		{"escapes", with(func(r *commandbus.Request) { r.Body = []byte(`{"price":{"amount":"5.0","currency":"\u0045UR"},"n":[1,2]}`) }), true},
-		{"number spelling", with(func(r *commandbus.Request) { r.Body = []byte(`{"price":{"amount":"5.0","currency":"EUR"},"n":[1.0,2e0]}`) }), true},
+		{"escapes", with(func(r *commandbus.Request) {
+			r.Body = []byte(`{"price":{"amount":"5.0","currency":"\u0045UR"},"n":[1,2]}`)
+		}), true},
+		{"number spelling", with(func(r *commandbus.Request) {
+			r.Body = []byte(`{"price":{"amount":"5.0","currency":"EUR"},"n":[1.0,2e0]}`)
+		}), true},
 		{"lower-case method", with(func(r *commandbus.Request) { r.Method = "put" }), true},
 		{"other value", with(func(r *commandbus.Request) { r.Body = []byte(`{"price":{"amount":"5.00","currency":"EUR"},"n":[1,2]}`) }), false},
-		{"number as string", with(func(r *commandbus.Request) { r.Body = []byte(`{"price":{"amount":"5.0","currency":"EUR"},"n":["1",2]}`) }), false},
+		{"number as string", with(func(r *commandbus.Request) {
+			r.Body = []byte(`{"price":{"amount":"5.0","currency":"EUR"},"n":["1",2]}`)
+		}), false},
 		{"array order", with(func(r *commandbus.Request) { r.Body = []byte(`{"price":{"amount":"5.0","currency":"EUR"},"n":[2,1]}`) }), false},
 		{"other path", with(func(r *commandbus.Request) { r.Path = "/v1/products/q/price" }), false},
 		{"other method", with(func(r *commandbus.Request) { r.Method = "POST" }), false},
