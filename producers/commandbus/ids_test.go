@@ -50,3 +50,16 @@ func TestProductID(t *testing.T) {
 		t.Errorf("without a key: want random version-4 UUIDs, got %s", a)
 	}
 }
+
+func TestKeyID(t *testing.T) {
+	k := commandbus.KeyID("key-1")
+	if !v5.MatchString(k) || commandbus.KeyID("key-1") != k || commandbus.KeyID("key-2") == k {
+		t.Errorf("KeyID not a deterministic version-5 UUID: %s", k)
+	}
+	if k == commandbus.ProductID("key-1") || k == commandbus.CommandID("key-1", "POST", "/v1/products") {
+		t.Error("a key shares its ID with its product or command")
+	}
+	if commandbus.KeyID("") != "" {
+		t.Error("KeyID of no key is not empty")
+	}
+}

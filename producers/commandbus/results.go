@@ -47,8 +47,8 @@ type ResultsConfig struct {
 	// /v1/commands/{id}); DefaultLookBack (1h) when 0. Negative reads
 	// everything the topics retain.
 	LookBack time.Duration
-	// MaxResults bounds the outcomes kept; the oldest are forgotten first.
-	// DefaultMaxResults when 0.
+	// MaxResults bounds the outcomes kept, and the Idempotency-Key
+	// bindings; the oldest are forgotten first. DefaultMaxResults when 0.
 	MaxResults int
 	// MaxPending bounds the pending commands kept; DefaultMaxPending when
 	// 0.
