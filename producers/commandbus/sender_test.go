@@ -225,3 +225,42 @@ func TestSendToSilentBroker(t *testing.T) {
 		t.Errorf("Send took %v, delivery timeout %v", took, timeout)
 	}
 }
+
+// TestBindingAcrossInstances: a key bound by one instance's send is known,
+// with its fingerprint, to another instance and to one started after it,
+// from the commands topic: both refuse a reuse.
+func TestBindingAcrossInstances(t *testing.T) {
+	f := newFixture(t)
+	mine, _ := f.results(t, commandbus.ResultsConfig{})
+	other, _ := f.results(t, commandbus.ResultsConfig{})
+	snd, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: f.brokers, Topic: f.commands, Tracker: mine}, f.codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close()
+	cmd := keyedCommand("shared-key")
+	fp := commandbus.Request{Method: "DELETE", Path: "/v1/products/p"}.Fingerprint()
+	if _, err := snd.SendBound(waitCtx(t), cmd, fp); err != nil {
+		t.Fatal(err)
+	}
+	key := commandbus.KeyID(cmd.IdempotencyKey)
+	reuse := commandbus.Claim{CommandID: cmd.ID, ProductID: cmd.ProductID, KeyID: key, Fingerprint: "another request"}
+
+	restarted, _ := f.results(t, commandbus.ResultsConfig{})
+	select {
+	case <-restarted.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("restarted reader never ready")
+	}
+	for name, r := range map[string]*commandbus.Results{"sender": mine, "other": other, "restarted": restarted} {
+		testenv.Eventually(t, 30*time.Second, func() error {
+			if b, ok := r.Bound(key); !ok || b.Fingerprint != fp || b.CommandID != cmd.ID || b.Writing {
+				return testenv.Errorf("%s: Bound = %+v, %v; want %s bound to %s", name, b, ok, cmd.ID, fp)
+			}
+			return nil
+		})
+		if err := r.Claim(reuse); !errors.Is(err, commandbus.ErrKeyReused) {
+			t.Errorf("%s: Claim of another request with the key = %v, want ErrKeyReused", name, err)
+		}
+	}
+}
