@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -62,20 +63,23 @@ type stack struct {
 	searchLive  func(ctx context.Context) (int, error)
 	searchReady func(ctx context.Context) error
 	currency    string
-	logger      *slog.Logger
+	// queryTimeout bounds each store read of the API (api.Config.QueryTimeout).
+	queryTimeout time.Duration
+	logger       *slog.Logger
 	// ready, when set, is called with the API's address once it listens.
 	ready func(addr string)
 }
 
 type serveFlags struct {
-	kafka       kafkaFlags
-	roles       string
-	addr        string
-	projections string
-	redisAddr   string
-	esURL       string
-	currency    string
-	logLevel    string
+	kafka        kafkaFlags
+	roles        string
+	addr         string
+	projections  string
+	redisAddr    string
+	esURL        string
+	currency     string
+	logLevel     string
+	queryTimeout time.Duration
 }
 
 func (f *serveFlags) register(e env, name string) *flag.FlagSet {
@@ -88,6 +92,8 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	fs.StringVar(&f.esURL, "elasticsearch", e.or("ELASTICSEARCH_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (env ELASTICSEARCH_URL)")
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", product.DefaultCurrency), "the catalogue's ISO 4217 currency (env STREAMVIEW_CURRENCY)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&f.queryTimeout, "query-timeout", api.DefaultQueryTimeout,
+		"bound of each Redis or Elasticsearch read of the API; a store that has not answered by then makes the request a 503 with Retry-After")
 	return fs
 }
 
@@ -124,14 +130,32 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, logger: logger}
-	st.redis = redis.NewClient(&redis.Options{Addr: f.redisAddr})
+	if f.queryTimeout <= 0 {
+		return fmt.Errorf("--query-timeout %v: must be positive", f.queryTimeout)
+	}
+	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, queryTimeout: f.queryTimeout, logger: logger}
+	st.redis = newRedis(f.redisAddr)
 	defer st.redis.Close()
 	if err := attachElasticsearch(ctx, &st, f.esURL); err != nil {
 		return err
 	}
 	st.ready = testReady
 	return serveStack(ctx, st, roles, f.addr, splitList(f.projections))
+}
+
+// newRedis returns the Redis client of the view store. Reads and writes
+// end at their context's deadline (ContextTimeoutEnabled), so that the API's
+// query timeout holds against a server that accepts and never answers; a
+// read without a deadline (the projector's) ends after ReadTimeout (the
+// go-redis defaults, written out).
+func newRedis(addr string) *redis.Client {
+	return redis.NewClient(&redis.Options{
+		Addr:                  addr,
+		DialTimeout:           5 * time.Second,
+		ReadTimeout:           3 * time.Second,
+		WriteTimeout:          3 * time.Second,
+		ContextTimeoutEnabled: true,
+	})
 }
 
 // testReady, set by tests only, learns the API's address.
@@ -212,7 +236,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			return err
 		}
 		defer sender.Close()
-		cfg := api.Config{Currency: st.currency, Logger: st.logger}
+		cfg := api.Config{Currency: st.currency, QueryTimeout: st.queryTimeout, Logger: st.logger}
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
