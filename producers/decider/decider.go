@@ -27,9 +27,9 @@ type Codec interface {
 // Decider runs the product aggregate on the commands topic; see the
 // package documentation.
 type Decider struct {
-	cfg   Config
-	codec Codec
-	log   *slog.Logger
+	cfg    Config
+	codec  Codec
+	log    *slog.Logger
 	reg    *registry
 	stats  counters
 	health health
