@@ -219,11 +219,13 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			g.Go(func() error { return f.Run(ctx) })
 		}
 	}
+	var checks []api.Check
 	if roles["decider"] {
 		d, err := decider.New(decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
 		if err != nil {
 			return err
 		}
+		checks = append(checks, api.Check{Name: "decider", Check: func(context.Context) error { return d.Health().Error() }})
 		g.Go(func() error { return d.Run(ctx) })
 	}
 	if roles["api"] {
@@ -236,6 +238,14 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			return err
 		}
 		defer sender.Close()
+		// One client for every readiness check: a new one per GET /readyz
+		// would dial the cluster each time and leak connections under
+		// polling.
+		readyKafka, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
+		if err != nil {
+			return fmt.Errorf("api: kafka client for /readyz: %w", err)
+		}
+		defer readyKafka.Close()
 		cfg := api.Config{Currency: st.currency, QueryTimeout: st.queryTimeout, Logger: st.logger}
 		if err := cfg.Validate(); err != nil {
 			return err
@@ -243,7 +253,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		deps := api.Deps{
 			Commands:    busOf{results, sender},
 			Views:       productview.NewReader(views),
-			Ready:       readiness(st),
+			Ready:       append(readiness(st, readyKafka), checks...),
 			Projections: func(ctx context.Context) (any, error) { return projectionsOverview(ctx, st, procs()) },
 			Metrics:     func(w io.Writer) { writeProcessorMetrics(w, procs()) },
 		}
@@ -308,16 +318,11 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 		append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 }
 
-func readiness(st stack) []api.Check {
+// readiness returns the checks of GET /readyz on st's servers; kafka is
+// the long-lived client that pings the cluster.
+func readiness(st stack, kafka *kgo.Client) []api.Check {
 	checks := []api.Check{
-		{Name: "kafka", Check: func(ctx context.Context) error {
-			cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			return cl.Ping(ctx)
-		}},
+		{Name: "kafka", Check: kafka.Ping},
 		{Name: "redis", Check: func(ctx context.Context) error { return st.redis.Ping(ctx).Err() }},
 	}
 	if st.searchReady != nil {
