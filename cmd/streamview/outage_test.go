@@ -23,18 +23,19 @@ const (
 	answerBound  = queryTimeout + 5*time.Second
 )
 
-// startAPI runs `streamview serve --roles api` against redisAddr and esURL
-// (either may be a blackhole) and returns the API's base URL. It does not
-// wait for /readyz: a blackholed store keeps it at 503.
-func startAPI(t *testing.T, redisAddr, esURL string) string {
+// startAPI runs `streamview serve --roles api` (and extra flags) against
+// redisAddr and esURL (either may be a blackhole) and returns the API's
+// base URL. It does not wait for /readyz: a blackholed store keeps it at
+// 503.
+func startAPI(t *testing.T, redisAddr, esURL string, extra ...string) string {
 	t.Helper()
 	brokers := strings.Join(testenv.Kafka(t), ",")
 	ctx, cancel := context.WithCancel(context.Background())
 	addrCh := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serveForTest(ctx, []string{"serve", "--roles", "api", "--brokers", brokers, "--redis", redisAddr,
-			"--elasticsearch", esURL, "--addr", "127.0.0.1:0", "--log-level", "error", "--query-timeout", queryTimeout.String()}, addrCh)
+		done <- serveForTest(ctx, append([]string{"serve", "--roles", "api", "--brokers", brokers, "--redis", redisAddr,
+			"--elasticsearch", esURL, "--addr", "127.0.0.1:0", "--log-level", "error", "--query-timeout", queryTimeout.String()}, extra...), addrCh)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -127,8 +128,9 @@ func readyzNames(t *testing.T, base, failing string) {
 }
 
 // TestBlackholedElasticsearch: against an Elasticsearch that accepts and
-// never answers, a search is a 503 within the query timeout and product
-// views still answer from the real Redis.
+// never answers, serve starts (its search projector waits for
+// Elasticsearch in the background), a search is a 503 within the query
+// timeout and product views still answer from the real Redis.
 func TestBlackholedElasticsearch(t *testing.T) {
 	redisAddr := testenv.Redis(t)
 	hole, err := netcut.NewBlackhole()
@@ -137,7 +139,7 @@ func TestBlackholedElasticsearch(t *testing.T) {
 	}
 	defer hole.Close()
 	id := seedView(t, redisAddr)
-	base := startAPI(t, redisAddr, "http://"+hole.Addr())
+	base := startAPI(t, redisAddr, "http://"+hole.Addr(), "--roles", "api,projector", "--projections", "product-search")
 
 	for range 2 { // the second search meets the connection the first left behind
 		wantUnavailable(t, timedCall(t, base+"/v1/products/search?q=shoe"), "search")

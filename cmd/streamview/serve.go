@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/streamview/streamview/api"
+	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
@@ -200,22 +202,57 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	var followers []*rebuild.Follower
-	procs := func() []*processors.Runner { return followed(followers) }
+	var (
+		followersMu sync.Mutex
+		followers   []*rebuild.Follower
+	)
+	procs := func() []*processors.Runner {
+		followersMu.Lock()
+		defer followersMu.Unlock()
+		return followed(followers)
+	}
+	// follow runs p under a follower, which runs the live generation and
+	// switches to a rebuilt one when `streamview rebuild` hands it over.
+	follow := func(p *processors.Runner) (*rebuild.Follower, error) {
+		f, err := followRebuilds(st, codec, views, p)
+		if err != nil {
+			return nil, err
+		}
+		followersMu.Lock()
+		followers = append(followers, f)
+		followersMu.Unlock()
+		return f, nil
+	}
 
 	if roles["projector"] {
 		for _, name := range projections {
-			p, err := newProjector(ctx, st, codec, views, name)
+			if err := checkProjection(st, name); err != nil {
+				return err
+			}
+			startCtx, cancel := context.WithTimeout(ctx, projectorStartTimeout)
+			p, err := newProjector(startCtx, st, codec, views, name)
+			cancel()
+			if err != nil {
+				// A store that cannot be reached now does not stop the
+				// other roles: this projector waits for it.
+				st.logger.Error("projector cannot start; retrying in the background", "projection", name, "err", err)
+				g.Go(func() error {
+					p, err := awaitProjector(ctx, st, codec, views, name)
+					if err != nil {
+						return nil // ctx ended
+					}
+					f, err := follow(p)
+					if err != nil {
+						return err
+					}
+					return f.Run(ctx)
+				})
+				continue
+			}
+			f, err := follow(p)
 			if err != nil {
 				return err
 			}
-			// A follower runs the live generation and switches to a rebuilt
-			// one when `streamview rebuild` hands it over.
-			f, err := followRebuilds(st, codec, views, p)
-			if err != nil {
-				return err
-			}
-			followers = append(followers, f)
 			g.Go(func() error { return f.Run(ctx) })
 		}
 	}
@@ -284,6 +321,51 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 type busOf struct {
 	*commandbus.Results
 	*commandbus.Sender
+}
+
+// checkProjection reports a projection that st cannot run at all: a
+// configuration error, not an outage.
+func checkProjection(st stack, name string) error {
+	switch name {
+	case productview.Name:
+		return nil
+	case searchProjection:
+		if st.searchWrite == nil {
+			return fmt.Errorf("projection %s: no search index configured", name)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
+}
+
+// projectorStartTimeout bounds the first attempt to start a projector,
+// made before the API listens: a store that hangs must not keep the API
+// from serving what does not need it.
+const projectorStartTimeout = 10 * time.Second
+
+// projectorRetry spaces the attempts to start a projector whose store
+// cannot be reached.
+var projectorRetry = backoff.Policy{Min: time.Second, Max: 30 * time.Second}
+
+// awaitProjector is newProjector, tried again with backoff until it works
+// or ctx ends (then it returns ctx's error).
+func awaitProjector(ctx context.Context, st stack, codec *schemas.Codec, views *redisview.Store, name string) (*processors.Runner, error) {
+	retry := projectorRetry.Start()
+	for {
+		wait := retry.Next()
+		if !backoff.Sleep(ctx, wait) {
+			return nil, ctx.Err()
+		}
+		p, err := newProjector(ctx, st, codec, views, name)
+		if err == nil {
+			st.logger.Info("projector started", "projection", name, "attempts", retry.Attempt()+1)
+			return p, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		st.logger.Error("projector cannot start; retrying", "projection", name, "err", err, "attempt", retry.Attempt())
+	}
 }
 
 // newProjector prepares the live generation of projection name and returns
