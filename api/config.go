@@ -18,6 +18,7 @@ const (
 	DefaultReadWait        = 5 * time.Second
 	DefaultPollInterval    = 50 * time.Millisecond
 	DefaultReadyTimeout    = 2 * time.Second
+	DefaultQueryTimeout    = 5 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultMaxBodyBytes    = 1 << 20
 )
@@ -40,6 +41,13 @@ type Config struct {
 	// ReadyTimeout bounds each readiness check of GET /readyz. Default
 	// DefaultReadyTimeout (2s).
 	ReadyTimeout time.Duration
+	// QueryTimeout bounds each read of a store: a product search, a read of
+	// a product view. A store that has not answered by then (down, or
+	// accepting connections and never answering) makes the request a 503
+	// with Retry-After instead of a hang. A read with ?minVersion= may
+	// wait its ?wait= and then one more read. Default DefaultQueryTimeout
+	// (5s).
+	QueryTimeout time.Duration
 	// ShutdownTimeout bounds the graceful shutdown of ListenAndServe.
 	// Default DefaultShutdownTimeout (10s).
 	ShutdownTimeout time.Duration
@@ -62,7 +70,7 @@ func (c Config) Validate() error {
 		v    time.Duration
 	}{
 		{"MaxWait", c.MaxWait}, {"ReadWait", c.ReadWait}, {"PollInterval", c.PollInterval},
-		{"ReadyTimeout", c.ReadyTimeout}, {"ShutdownTimeout", c.ShutdownTimeout},
+		{"ReadyTimeout", c.ReadyTimeout}, {"QueryTimeout", c.QueryTimeout}, {"ShutdownTimeout", c.ShutdownTimeout},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("api: %s %v is negative", d.name, d.v))
@@ -93,6 +101,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReadyTimeout == 0 {
 		c.ReadyTimeout = DefaultReadyTimeout
+	}
+	if c.QueryTimeout == 0 {
+		c.QueryTimeout = DefaultQueryTimeout
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout

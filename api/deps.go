@@ -19,7 +19,8 @@ type Deps struct {
 	Views ViewReader
 	// Search answers product searches: any productsearch.Index.
 	Search Searcher
-	// Ready are the checks of GET /readyz (Kafka, Redis, Elasticsearch).
+	// Ready are the checks of GET /readyz (Kafka, Redis, Elasticsearch,
+	// the decider).
 	Ready []Check
 	// Projections returns the state of each projection and generation for
 	// GET /v1/projections, marshalled as JSON. Nil answers 503.
@@ -75,7 +76,8 @@ type Searcher interface {
 
 // Check is one readiness check of GET /readyz.
 type Check struct {
-	// Name names the part checked in the answer: "kafka", "redis".
+	// Name names the part checked in the answer: "kafka", "redis",
+	// "elasticsearch", "decider".
 	Name string
 	// Check returns nil when the part is reachable. It gets a context
 	// bounded by Config.ReadyTimeout.

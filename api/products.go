@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -49,7 +50,7 @@ func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	v, found, err := views.Get(r.Context(), id)
+	v, found, err := s.readView(r.Context(), views, id)
 	if waitFor && wait > 0 && (err != nil || !found || v.Version < minVersion) {
 		v, found, err = s.waitForVersion(r, views, id, minVersion, wait)
 	}
@@ -93,10 +94,10 @@ func (s *Server) waitForVersion(r *http.Request, views ViewReader, id string, mi
 		select {
 		case <-ctx.Done():
 			// One last read: the view may have moved since the last tick.
-			return views.Get(r.Context(), id)
+			return s.readView(r.Context(), views, id)
 		case <-t.C:
 		}
-		v, found, err := views.Get(ctx, id)
+		v, found, err := s.readView(ctx, views, id)
 		if ctx.Err() != nil {
 			continue // the wait ended during the read: the last read decides
 		}
@@ -104,4 +105,15 @@ func (s *Server) waitForVersion(r *http.Request, views ViewReader, id string, mi
 			return v, found, nil
 		}
 	}
+}
+
+// readView reads product id's view within Config.QueryTimeout.
+func (s *Server) readView(ctx context.Context, views ViewReader, id string) (productview.View, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	v, found, err := views.Get(ctx, id)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		err = &queryTimeout{timeout: s.cfg.QueryTimeout, err: err}
+	}
+	return v, found, err
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -69,7 +70,12 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		badParams(w, errs)
 		return
 	}
-	res, err := index.Search(r.Context(), q)
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	res, err := index.Search(ctx, q)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		err = &queryTimeout{timeout: s.cfg.QueryTimeout, err: err}
+	}
 	if err != nil {
 		if ve, ok := errors.AsType[*productsearch.ValidationError](err); ok {
 			badParams(w, fromSearch(ve.Errors))

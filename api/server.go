@@ -237,5 +237,21 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, what stri
 		return // the client has gone
 	}
 	s.log.Error("api: "+what, append([]any{"method", r.Method, "path", r.URL.Path, "err", err}, attrs...)...)
+	if qt, ok := errors.AsType[*queryTimeout](err); ok {
+		unavailable(w, fmt.Sprintf("The server could not %s: the store did not answer within %v; try again.", what, qt.timeout))
+		return
+	}
 	unavailable(w, "The server could not "+what+"; try again.")
 }
+
+// queryTimeout is a store read that did not end within Config.QueryTimeout.
+type queryTimeout struct {
+	timeout time.Duration
+	err     error
+}
+
+func (e *queryTimeout) Error() string {
+	return fmt.Sprintf("no answer within the query timeout %v: %v", e.timeout, e.err)
+}
+
+func (e *queryTimeout) Unwrap() error { return e.err }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -114,7 +113,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 	} else {
 		say("redis: %s", *redisAddr)
 	}
-	st.redis = redis.NewClient(&redis.Options{Addr: *redisAddr})
+	st.redis = newRedis(*redisAddr)
 	defer st.redis.Close()
 
 	// Search.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 // attachElasticsearch gives st the Elasticsearch search index at url: reads
 // through the alias, writes per generation.
 func attachElasticsearch(ctx context.Context, st *stack, url string) error {
-	client, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{url}})
+	client, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{url}, Transport: esTransport()})
 	if err != nil {
 		return fmt.Errorf("elasticsearch client for %s: %w", url, err)
 	}
@@ -43,6 +44,24 @@ func attachElasticsearch(ctx context.Context, st *stack, url string) error {
 		return nil
 	}
 	return nil
+}
+
+// Bounds of every Elasticsearch request, so that a server that accepts
+// connections and never answers fails a request instead of hanging it. The
+// API's reads are bounded tighter by their context (--query-timeout); the
+// projector's bulk writes may take longer on a busy cluster, and a write
+// that runs out is retried by the runtime with backoff.
+const (
+	esDialTimeout     = 5 * time.Second
+	esResponseTimeout = 60 * time.Second // until the answer's headers
+)
+
+func esTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: esDialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = esDialTimeout
+	t.ResponseHeaderTimeout = esResponseTimeout
+	return t
 }
 
 // ensureSearchLive returns the generation the read alias points to, creating

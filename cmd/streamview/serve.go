@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/streamview/streamview/api"
+	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
@@ -63,7 +65,9 @@ type stack struct {
 	searchLive  func(ctx context.Context) (int, error)
 	searchReady func(ctx context.Context) error
 	currency    string
-	logger      *slog.Logger
+	// queryTimeout bounds each store read of the API (api.Config.QueryTimeout).
+	queryTimeout time.Duration
+	logger       *slog.Logger
 	// deliveryTimeout bounds each command's send to Kafka (the API's 503);
 	// 0 is commandbus.DefaultDeliveryTimeout.
 	deliveryTimeout time.Duration
@@ -72,15 +76,16 @@ type stack struct {
 }
 
 type serveFlags struct {
-	kafka       kafkaFlags
-	roles       string
-	addr        string
-	projections string
-	redisAddr   string
-	esURL       string
-	currency    string
-	logLevel    string
-	delivery    time.Duration
+	kafka        kafkaFlags
+	roles        string
+	addr         string
+	projections  string
+	redisAddr    string
+	esURL        string
+	currency     string
+	logLevel     string
+	queryTimeout time.Duration
+	delivery     time.Duration
 }
 
 func (f *serveFlags) register(e env, name string) *flag.FlagSet {
@@ -94,6 +99,8 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", product.DefaultCurrency), "the catalogue's ISO 4217 currency (env STREAMVIEW_CURRENCY)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	deliveryTimeoutFlag(fs, &f.delivery)
+	fs.DurationVar(&f.queryTimeout, "query-timeout", api.DefaultQueryTimeout,
+		"bound of each Redis or Elasticsearch read of the API; a store that has not answered by then makes the request a 503 with Retry-After")
 	return fs
 }
 
@@ -155,17 +162,35 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, logger: logger}
+	if f.queryTimeout <= 0 {
+		return fmt.Errorf("--query-timeout %v: must be positive", f.queryTimeout)
+	}
+	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, queryTimeout: f.queryTimeout, logger: logger}
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, f.delivery); err != nil {
 		return err
 	}
-	st.redis = redis.NewClient(&redis.Options{Addr: f.redisAddr})
+	st.redis = newRedis(f.redisAddr)
 	defer st.redis.Close()
 	if err := attachElasticsearch(ctx, &st, f.esURL); err != nil {
 		return err
 	}
 	st.ready = testReady
 	return serveStack(ctx, st, roles, f.addr, splitList(f.projections))
+}
+
+// newRedis returns the Redis client of the view store. Reads and writes
+// end at their context's deadline (ContextTimeoutEnabled), so that the API's
+// query timeout holds against a server that accepts and never answers; a
+// read without a deadline (the projector's) ends after ReadTimeout (the
+// go-redis defaults, written out).
+func newRedis(addr string) *redis.Client {
+	return redis.NewClient(&redis.Options{
+		Addr:                  addr,
+		DialTimeout:           5 * time.Second,
+		ReadTimeout:           3 * time.Second,
+		WriteTimeout:          3 * time.Second,
+		ContextTimeoutEnabled: true,
+	})
 }
 
 // testReady, set by tests only, learns the API's address.
@@ -210,30 +235,67 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	var followers []*rebuild.Follower
-	procs := func() []*processors.Runner { return followed(followers) }
+	var (
+		followersMu sync.Mutex
+		followers   []*rebuild.Follower
+	)
+	procs := func() []*processors.Runner {
+		followersMu.Lock()
+		defer followersMu.Unlock()
+		return followed(followers)
+	}
+	// follow runs p under a follower, which runs the live generation and
+	// switches to a rebuilt one when `streamview rebuild` hands it over.
+	follow := func(p *processors.Runner) (*rebuild.Follower, error) {
+		f, err := followRebuilds(st, codec, views, p)
+		if err != nil {
+			return nil, err
+		}
+		followersMu.Lock()
+		followers = append(followers, f)
+		followersMu.Unlock()
+		return f, nil
+	}
 
 	if roles["projector"] {
 		for _, name := range projections {
-			p, err := newProjector(ctx, st, codec, views, name)
+			if err := checkProjection(st, name); err != nil {
+				return err
+			}
+			startCtx, cancel := context.WithTimeout(ctx, projectorStartTimeout)
+			p, err := newProjector(startCtx, st, codec, views, name)
+			cancel()
+			if err != nil {
+				// A store that cannot be reached now does not stop the
+				// other roles: this projector waits for it.
+				st.logger.Error("projector cannot start; retrying in the background", "projection", name, "err", err)
+				g.Go(func() error {
+					p, err := awaitProjector(ctx, st, codec, views, name)
+					if err != nil {
+						return nil // ctx ended
+					}
+					f, err := follow(p)
+					if err != nil {
+						return err
+					}
+					return f.Run(ctx)
+				})
+				continue
+			}
+			f, err := follow(p)
 			if err != nil {
 				return err
 			}
-			// A follower runs the live generation and switches to a rebuilt
-			// one when `streamview rebuild` hands it over.
-			f, err := followRebuilds(st, codec, views, p)
-			if err != nil {
-				return err
-			}
-			followers = append(followers, f)
 			g.Go(func() error { return f.Run(ctx) })
 		}
 	}
+	var checks []api.Check
 	if roles["decider"] {
 		d, err := decider.New(decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
 		if err != nil {
 			return err
 		}
+		checks = append(checks, api.Check{Name: "decider", Check: func(context.Context) error { return d.Health().Error() }})
 		g.Go(func() error { return d.Run(ctx) })
 	}
 	if roles["api"] {
@@ -246,14 +308,22 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			return err
 		}
 		defer sender.Close()
-		cfg := api.Config{Currency: st.currency, Logger: st.logger}
+		// One client for every readiness check: a new one per GET /readyz
+		// would dial the cluster each time and leak connections under
+		// polling.
+		readyKafka, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
+		if err != nil {
+			return fmt.Errorf("api: kafka client for /readyz: %w", err)
+		}
+		defer readyKafka.Close()
+		cfg := api.Config{Currency: st.currency, QueryTimeout: st.queryTimeout, Logger: st.logger}
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
 		deps := api.Deps{
 			Commands:    busOf{results, sender},
 			Views:       productview.NewReader(views),
-			Ready:       readiness(st),
+			Ready:       append(readiness(st, readyKafka), checks...),
 			Projections: func(ctx context.Context) (any, error) { return projectionsOverview(ctx, st, procs()) },
 			Metrics:     func(w io.Writer) { writeProcessorMetrics(w, procs()) },
 		}
@@ -284,6 +354,51 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 type busOf struct {
 	*commandbus.Results
 	*commandbus.Sender
+}
+
+// checkProjection reports a projection that st cannot run at all: a
+// configuration error, not an outage.
+func checkProjection(st stack, name string) error {
+	switch name {
+	case productview.Name:
+		return nil
+	case searchProjection:
+		if st.searchWrite == nil {
+			return fmt.Errorf("projection %s: no search index configured", name)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
+}
+
+// projectorStartTimeout bounds the first attempt to start a projector,
+// made before the API listens: a store that hangs must not keep the API
+// from serving what does not need it.
+const projectorStartTimeout = 10 * time.Second
+
+// projectorRetry spaces the attempts to start a projector whose store
+// cannot be reached.
+var projectorRetry = backoff.Policy{Min: time.Second, Max: 30 * time.Second}
+
+// awaitProjector is newProjector, tried again with backoff until it works
+// or ctx ends (then it returns ctx's error).
+func awaitProjector(ctx context.Context, st stack, codec *schemas.Codec, views *redisview.Store, name string) (*processors.Runner, error) {
+	retry := projectorRetry.Start()
+	for {
+		wait := retry.Next()
+		if !backoff.Sleep(ctx, wait) {
+			return nil, ctx.Err()
+		}
+		p, err := newProjector(ctx, st, codec, views, name)
+		if err == nil {
+			st.logger.Info("projector started", "projection", name, "attempts", retry.Attempt()+1)
+			return p, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		st.logger.Error("projector cannot start; retrying", "projection", name, "err", err, "attempt", retry.Attempt())
+	}
 }
 
 // newProjector prepares the live generation of projection name and returns
@@ -318,16 +433,11 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 		append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 }
 
-func readiness(st stack) []api.Check {
+// readiness returns the checks of GET /readyz on st's servers; kafka is
+// the long-lived client that pings the cluster.
+func readiness(st stack, kafka *kgo.Client) []api.Check {
 	checks := []api.Check{
-		{Name: "kafka", Check: func(ctx context.Context) error {
-			cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			return cl.Ping(ctx)
-		}},
+		{Name: "kafka", Check: kafka.Ping},
 		{Name: "redis", Check: func(ctx context.Context) error { return st.redis.Ping(ctx).Err() }},
 	}
 	if st.searchReady != nil {

@@ -27,11 +27,12 @@ type Codec interface {
 // Decider runs the product aggregate on the commands topic; see the
 // package documentation.
 type Decider struct {
-	cfg   Config
-	codec Codec
-	log   *slog.Logger
-	reg   *registry
-	stats counters
+	cfg    Config
+	codec  Codec
+	log    *slog.Logger
+	reg    *registry
+	stats  counters
+	health health
 
 	// crash, when set (tests only), is asked after a batch's records are
 	// produced and before its transaction ends; true makes the session
@@ -61,13 +62,11 @@ var ErrNotCopartitioned = errors.New("decider: commands and events topics are no
 // errCrashed ends a session that the crash hook killed.
 var errCrashed = errors.New("decider: crashed (test hook)")
 
-// maxFailedSessions is how many sessions in a row may fail without
-// committing anything before Run gives up.
-const maxFailedSessions = 5
-
 // Run decides commands until ctx ends, then finishes the batch in hand,
-// leaves the group and returns nil. It returns an error when the topics are
-// missing or not co-partitioned, or when sessions keep failing.
+// leaves the group and returns nil. It returns an error only when the
+// topics are missing or not co-partitioned: a Kafka it cannot reach, or a
+// session that fails, is retried for as long as it takes, with the backoff
+// of Config.Retry, and reported by Health meanwhile.
 func (d *Decider) Run(ctx context.Context) error {
 	if err := d.checkTopics(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -87,9 +86,7 @@ func (d *Decider) Run(ctx context.Context) error {
 		if progressed {
 			retry.Reset()
 		}
-		if retry.Attempt() >= maxFailedSessions {
-			return fmt.Errorf("decider: %d sessions in a row failed; last: %w", retry.Attempt()+1, err)
-		}
+		d.health.fail(err)
 		wait := retry.Next()
 		d.log.Error("decider session failed; starting a new one", "err", err, "in", wait, "attempt", retry.Attempt())
 		if !backoff.Sleep(ctx, wait) {
@@ -100,7 +97,8 @@ func (d *Decider) Run(ctx context.Context) error {
 
 // checkTopics makes sure the topics exist and that commands and events are
 // co-partitioned. A topic just created may take a moment to show up
-// everywhere, so missing topics are asked for again for a while.
+// everywhere, so missing topics are asked for again for a while; a cluster
+// that does not answer at all is asked again until it does.
 func (d *Decider) checkTopics(ctx context.Context) error {
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(d.cfg.Brokers...)}, d.cfg.ClientOpts...)...)
 	if err != nil {
@@ -109,9 +107,23 @@ func (d *Decider) checkTopics(ctx context.Context) error {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	deadline := time.Now().Add(topicWait)
+	retry := d.cfg.Retry.Start()
 	for {
 		err := d.topicsReady(ctx, adm)
-		if err == nil || errors.Is(err, ErrNotCopartitioned) || time.Now().After(deadline) {
+		var unreachable *listError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &unreachable):
+			d.health.fail(err)
+			deadline = time.Now().Add(topicWait) // the topics have not been seen missing yet
+			wait := retry.Next()
+			d.log.Error("decider cannot list its topics; trying again", "err", err, "in", wait, "attempt", retry.Attempt())
+			if !backoff.Sleep(ctx, wait) {
+				return ctx.Err()
+			}
+			continue
+		case errors.Is(err, ErrNotCopartitioned) || time.Now().After(deadline):
 			return err
 		}
 		if !backoff.Sleep(ctx, 250*time.Millisecond) {
@@ -120,6 +132,12 @@ func (d *Decider) checkTopics(ctx context.Context) error {
 	}
 }
 
+// listError is a failure to list the topics at all: Kafka unreachable.
+type listError struct{ err error }
+
+func (e *listError) Error() string { return "decider: list topics: " + e.err.Error() }
+func (e *listError) Unwrap() error { return e.err }
+
 // topicWait bounds how long Run waits for its topics to show up.
 const topicWait = 15 * time.Second
 
@@ -127,7 +145,7 @@ func (d *Decider) topicsReady(ctx context.Context, adm *kadm.Client) error {
 	topics := []string{d.cfg.CommandsTopic, d.cfg.EventsTopic, d.cfg.ResultsTopic}
 	tds, err := adm.ListTopics(ctx, topics...)
 	if err != nil {
-		return fmt.Errorf("decider: list topics: %w", err)
+		return &listError{err}
 	}
 	var errs []error
 	for _, t := range topics {
@@ -201,6 +219,7 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 		return false, fmt.Errorf("decider: init producer %s: %w", d.cfg.TransactionalID, err)
 	}
 	d.log.Info("decider session started", "group", d.cfg.Group, "topic", d.cfg.CommandsTopic, "transactional_id", d.cfg.TransactionalID)
+	d.health.ok()
 
 	adm := kadm.NewClient(sess.Client())
 	retry := d.cfg.Retry.Start()

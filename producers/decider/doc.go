@@ -36,6 +36,16 @@
 // new session with the same transactional ID, which fences the old producer
 // and settles its open transaction before the new one reads anything.
 //
+// # Outages
+//
+// Run does not give up on Kafka: a session that fails (a transaction whose
+// end failed, a producer ID that cannot be loaded while the brokers are
+// down) is followed by a new one after a pause from Config.Retry, for as
+// long as it takes, and a cluster that cannot be reached at start is asked
+// again until it answers. Health says meanwhile since when it has been
+// retrying and why, for GET /readyz. Only missing or mismatched topics end
+// Run: waiting would not fix them.
+//
 // # Idempotency
 //
 // A command ID is decided once. The decider remembers each partition's
