@@ -137,7 +137,7 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 			ix.stats.writes.Add(1)
 			ix.stats.applied.Add(int64(op.applied))
 			ix.stats.duplicates.Add(int64(op.duplicates))
-			ix.cache.put(id, cachedDoc{doc: op.folded, seqNo: item.SeqNo, primaryTerm: item.PrimaryTerm})
+			ix.cache.put(id, cachedDoc{doc: op.folded, seqNo: item.SeqNo, primaryTerm: item.PrimaryTerm, size: len(op.doc)})
 			if single && op.firstNew < len(op.product.Events)-1 {
 				r.retry = append(r.retry, op.product) // on to the next event
 			}
