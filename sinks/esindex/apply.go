@@ -58,6 +58,12 @@ func groupEvents(events []schemas.Event) ([]*productsearch.Share, []batch.Failur
 // again one event at a time to find the event that makes it unacceptable;
 // that event comes back named as permanent in a *batch.Error once the rest
 // of the batch is stored, so the runtime dead-letters exactly that event.
+// A _bulk or _mget request refused whole (400, 413: refusedRequest) names
+// no document, so its documents are sent again in halves until the ones at
+// fault stand alone in a request: a document whose write alone is refused
+// is rejected as above; one whose read alone is refused has nothing to fold
+// onto, and its first event is named permanent. Any other failure of a
+// whole request (429, 5xx, the network) is returned as it is: transient.
 func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -131,7 +137,7 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 			ix.stats.writes.Add(1)
 			ix.stats.applied.Add(int64(op.applied))
 			ix.stats.duplicates.Add(int64(op.duplicates))
-			ix.cache.put(id, cachedDoc{doc: op.folded, seqNo: item.SeqNo, primaryTerm: item.PrimaryTerm})
+			ix.cache.put(id, cachedDoc{doc: op.folded, seqNo: item.SeqNo, primaryTerm: item.PrimaryTerm, size: len(op.doc)})
 			if single && op.firstNew < len(op.product.Events)-1 {
 				r.retry = append(r.retry, op.product) // on to the next event
 			}
@@ -251,11 +257,38 @@ type storedDoc struct {
 	doc         productsearch.Doc
 	seqNo       int64
 	primaryTerm int64
-	err         error // the stored source does not decode
+	// err says why the document cannot be read: its stored source does not
+	// decode, or a request reading it alone is refused (refusedRequest).
+	err error
 }
 
 // mget reads the current documents of ids (no duplicates), in their order.
+// A request Elasticsearch refuses whole (refusedRequest) is sent again in
+// halves, down to requests of one document, whose refusal is that
+// document's err; the other documents are read.
 func (ix *Index) mget(ctx context.Context, ids []string) ([]storedDoc, error) {
+	out, err := ix.mget1(ctx, ids)
+	if !refusedRequest(err) {
+		return out, err
+	}
+	ix.stats.refused.Add(1)
+	if len(ids) == 1 {
+		return []storedDoc{{err: fmt.Errorf("reading it alone: %w", err)}}, nil
+	}
+	half := len(ids) / 2
+	a, err := ix.mget(ctx, ids[:half])
+	if err != nil {
+		return nil, err
+	}
+	b, err := ix.mget(ctx, ids[half:])
+	if err != nil {
+		return nil, err
+	}
+	return append(a, b...), nil
+}
+
+// mget1 reads the current documents of ids in one request.
+func (ix *Index) mget1(ctx context.Context, ids []string) ([]storedDoc, error) {
 	body, _ := json.Marshal(map[string]any{"ids": ids})
 	var res struct {
 		Docs []struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -59,27 +60,32 @@ func (w *bulkWriter) add(ctx context.Context, op *bulkOp) error {
 	if len(w.ops) == 0 {
 		w.oldest = time.Now()
 	}
-	w.buf.WriteString(`{"`)
-	if op.create {
-		w.buf.WriteString(`create":{"_id":`)
-		writeJSONString(&w.buf, op.product.ID)
-	} else {
-		w.buf.WriteString(`index":{"_id":`)
-		writeJSONString(&w.buf, op.product.ID)
-		w.buf.WriteString(`,"if_seq_no":`)
-		w.buf.WriteString(strconv.FormatInt(op.seqNo, 10))
-		w.buf.WriteString(`,"if_primary_term":`)
-		w.buf.WriteString(strconv.FormatInt(op.primaryTerm, 10))
-	}
-	w.buf.WriteString("}}\n")
-	w.buf.Write(op.doc)
-	w.buf.WriteByte('\n')
+	encodeOp(&w.buf, op)
 	w.ops = append(w.ops, op)
 	if len(w.ops) >= cfg.BulkMaxDocs || w.buf.Len() >= cfg.BulkMaxBytes ||
 		(cfg.BulkFlushInterval > 0 && time.Since(w.oldest) >= cfg.BulkFlushInterval) {
 		return w.send(ctx)
 	}
 	return nil
+}
+
+// encodeOp appends op's action line and document to a bulk body.
+func encodeOp(b *bytes.Buffer, op *bulkOp) {
+	b.WriteString(`{"`)
+	if op.create {
+		b.WriteString(`create":{"_id":`)
+		writeJSONString(b, op.product.ID)
+	} else {
+		b.WriteString(`index":{"_id":`)
+		writeJSONString(b, op.product.ID)
+		b.WriteString(`,"if_seq_no":`)
+		b.WriteString(strconv.FormatInt(op.seqNo, 10))
+		b.WriteString(`,"if_primary_term":`)
+		b.WriteString(strconv.FormatInt(op.primaryTerm, 10))
+	}
+	b.WriteString("}}\n")
+	b.Write(op.doc)
+	b.WriteByte('\n')
 }
 
 func writeJSONString(b *bytes.Buffer, s string) {
@@ -142,7 +148,39 @@ func (w *bulkWriter) wait() error {
 
 // do sends one bulk request of ops, encoded in body, and hands each item's
 // outcome to w.result.
+//
+// A request Elasticsearch refuses whole (refusedRequest: 400, 413) names no
+// document: do sends its halves again, each as a request of its own, down
+// to requests of one document, whose refusal is that document's outcome
+// (w.result gets it as the item's status, for Apply to name it permanent).
+// The other documents are written.
 func (w *bulkWriter) do(ctx context.Context, ops []*bulkOp, body []byte) error {
+	err := w.send1(ctx, ops, body)
+	var re *ResponseError
+	if !refusedRequest(err) || !errors.As(err, &re) {
+		return err
+	}
+	w.ix.stats.refused.Add(1)
+	if len(ops) == 1 {
+		w.result(ops[0], bulkItem{Status: re.Status, Error: &errorBody{Type: re.Type, Reason: "bulk request refused: " + re.Reason}})
+		return nil
+	}
+	half := len(ops) / 2
+	for _, part := range [][]*bulkOp{ops[:half], ops[half:]} {
+		var b bytes.Buffer
+		for _, op := range part {
+			encodeOp(&b, op)
+		}
+		if err := w.do(ctx, part, b.Bytes()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// send1 sends one bulk request of ops, encoded in body, and hands each
+// item's outcome to w.result.
+func (w *bulkWriter) send1(ctx context.Context, ops []*bulkOp, body []byte) error {
 	ix := w.ix
 	req := esapi.BulkRequest{Index: ix.write, Body: bytes.NewReader(body), FilterPath: bulkFilter}
 	if ix.cfg.Refresh != "" {

@@ -1,6 +1,7 @@
 package esindex
 
 import (
+	"container/list"
 	"sync"
 
 	"github.com/streamview/streamview/processors/productsearch"
@@ -13,23 +14,37 @@ import (
 // that the cached version already holds are confirmed with an _mget before
 // they are skipped, so a store emptied behind the Index's back (a replay)
 // is rebuilt, not skipped.
+//
+// It holds at most maxDocs documents and maxBytes of them, each counted as
+// the size of its JSON as written (a document can be tens of KB: a count
+// alone bounds nothing). When either bound is passed, the documents written
+// longest ago go first; a document larger than maxBytes alone is not kept.
 type docCache struct {
-	mu  sync.Mutex
-	max int
-	m   map[string]cachedDoc
+	mu       sync.Mutex
+	maxDocs  int
+	maxBytes int64
+	bytes    int64
+	m        map[string]*list.Element // of *cacheEntry
+	order    list.List                // oldest write first
 }
 
 type cachedDoc struct {
 	doc         productsearch.Doc
 	seqNo       int64
 	primaryTerm int64
+	size        int // bytes of the document's JSON
 }
 
-func newDocCache(max int) *docCache {
-	if max <= 0 {
+type cacheEntry struct {
+	id string
+	cachedDoc
+}
+
+func newDocCache(maxDocs int, maxBytes int64) *docCache {
+	if maxDocs <= 0 || maxBytes <= 0 {
 		return nil
 	}
-	return &docCache{max: max, m: make(map[string]cachedDoc)}
+	return &docCache{maxDocs: maxDocs, maxBytes: maxBytes, m: make(map[string]*list.Element)}
 }
 
 func (c *docCache) get(id string) (cachedDoc, bool) {
@@ -38,23 +53,28 @@ func (c *docCache) get(id string) (cachedDoc, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d, ok := c.m[id]
-	return d, ok
+	if e, ok := c.m[id]; ok {
+		return e.Value.(*cacheEntry).cachedDoc, true
+	}
+	return cachedDoc{}, false
 }
 
+// put remembers d as id's newest write.
 func (c *docCache) put(id string, d cachedDoc) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[id]; !ok && len(c.m) >= c.max {
-		for k := range c.m { // an arbitrary victim: map order is random
-			delete(c.m, k)
-			break
-		}
+	c.remove(id)
+	if int64(d.size) > c.maxBytes {
+		return
 	}
-	c.m[id] = d
+	for c.order.Len() > 0 && (c.order.Len() >= c.maxDocs || c.bytes+int64(d.size) > c.maxBytes) {
+		c.remove(c.order.Front().Value.(*cacheEntry).id)
+	}
+	c.m[id] = c.order.PushBack(&cacheEntry{id: id, cachedDoc: d})
+	c.bytes += int64(d.size)
 }
 
 func (c *docCache) drop(id string) {
@@ -63,6 +83,17 @@ func (c *docCache) drop(id string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.remove(id)
+}
+
+// remove forgets id; c.mu is held.
+func (c *docCache) remove(id string) {
+	e, ok := c.m[id]
+	if !ok {
+		return
+	}
+	c.bytes -= int64(e.Value.(*cacheEntry).size)
+	c.order.Remove(e)
 	delete(c.m, id)
 }
 
@@ -73,4 +104,16 @@ func (c *docCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.m)
+	c.order.Init()
+	c.bytes = 0
+}
+
+// usage is how many documents and bytes c holds.
+func (c *docCache) usage() (docs int, bytes int64) {
+	if c == nil {
+		return 0, 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.order.Len(), c.bytes
 }

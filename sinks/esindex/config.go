@@ -55,8 +55,13 @@ type Config struct {
 	// CacheDocs is how many documents Apply remembers after writing them,
 	// with their _seq_no, so that a product's next batch is folded without an
 	// _mget (the conditional write still checks it). Default 50000, about
-	// 30 MB; negative disables the cache.
+	// 30 MB of usual documents; negative disables the cache.
 	CacheDocs int
+	// CacheBytes bounds the same cache by the size of its documents' JSON:
+	// a document may be up to ~34 KB, so 50000 of them could take 1.7 GB.
+	// Past either bound the documents written longest ago are forgotten
+	// first. Default 64 MiB; it must not be negative.
+	CacheBytes int64
 	// Retry spaces the rounds that re-send throttled (429/5xx) documents:
 	// the pause doubles each round, with jitter, from Retry.Min (default
 	// 100ms) up to Retry.Max (default 5s).
@@ -65,6 +70,9 @@ type Config struct {
 	// Logger receives debug and warning records; nil discards them.
 	Logger *slog.Logger
 }
+
+// DefaultCacheBytes is Config.CacheBytes when not set: 64 MiB.
+const DefaultCacheBytes = 64 << 20
 
 func (c Config) withDefaults() Config {
 	if c.IndexPrefix == "" {
@@ -99,6 +107,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CacheDocs == 0 {
 		c.CacheDocs = 50000
+	}
+	if c.CacheBytes == 0 {
+		c.CacheBytes = DefaultCacheBytes
 	}
 	c.Retry = c.Retry.WithDefaults(100*time.Millisecond, 5*time.Second)
 	if c.Logger == nil {
@@ -138,6 +149,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRounds < 1 {
 		errs = append(errs, errors.New("MaxRounds must be positive"))
+	}
+	if c.CacheBytes < 0 {
+		errs = append(errs, fmt.Errorf("CacheBytes %d: must not be negative (CacheDocs < 0 disables the cache)", c.CacheBytes))
 	}
 	if err := c.Retry.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("Retry: %w", err))

@@ -23,7 +23,8 @@
 // survives; every read filters it out.
 //
 // Most _mget calls are saved by a write-through cache of the documents this
-// Index wrote (Config.CacheDocs): the conditional write validates the guess,
+// Index wrote (bounded by Config.CacheDocs and Config.CacheBytes, oldest
+// write forgotten first): the conditional write validates the guess,
 // and a batch that the cache says holds only duplicates is still confirmed by
 // a read, so an index emptied under a running process is rebuilt, not
 // skipped.

@@ -32,6 +32,18 @@ func (e *ResponseError) Temporary() bool { return e.Retryable() }
 
 func retryableStatus(s int) bool { return s == http.StatusTooManyRequests || s >= 500 }
 
+// refusedRequest reports whether Elasticsearch refused a whole request for
+// what it holds: 400 (a malformed body, a mapping error at request level)
+// or 413 (too large). The same request fails again, so retrying it as it is
+// would block the partition for good; but the status names no document, so
+// the caller sends the documents again in smaller requests (halving) until
+// the ones at fault stand alone. Any other error (429, 5xx, a transport
+// failure, 401/403, 404) stays transient.
+func refusedRequest(err error) bool {
+	var re *ResponseError
+	return errors.As(err, &re) && (re.Status == http.StatusBadRequest || re.Status == http.StatusRequestEntityTooLarge)
+}
+
 // errorBody is the "error" object of an Elasticsearch answer; in some
 // answers (a 404 of GET _alias) it is a plain string.
 type errorBody struct {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,7 +31,13 @@ type fakeES struct {
 	attempts map[string]int
 	// request, when set, may fail a whole request with its status.
 	request func(path string) int
-	bulks   int
+	// poisonBulk and poisonMget refuse a whole _bulk or _mget request (400,
+	// nothing written) that holds one of their document IDs, as
+	// Elasticsearch refuses a malformed request; refusedBulks and
+	// refusedMgets count those answers.
+	poisonBulk, poisonMget     map[string]bool
+	refusedBulks, refusedMgets int
+	bulks                      int
 }
 
 type fakeDoc struct {
@@ -68,6 +75,11 @@ func (f *fakeES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasSuffix(r.URL.Path, "/_mget"):
 		var req struct{ IDs []string }
 		json.NewDecoder(r.Body).Decode(&req)
+		if slices.ContainsFunc(req.IDs, func(id string) bool { return f.poisonMget[id] }) {
+			f.refusedMgets++
+			refuse(w)
+			return
+		}
 		var docs []map[string]any
 		for _, id := range req.IDs {
 			d, ok := f.docs[id]
@@ -82,17 +94,33 @@ func (f *fakeES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.bulks++
 		sc := bufio.NewScanner(r.Body)
 		sc.Buffer(nil, 10<<20)
-		var items []any
-		errors := false
+		type bulkAction = map[string]struct {
+			ID            string `json:"_id"`
+			IfSeqNo       *int64 `json:"if_seq_no"`
+			IfPrimaryTerm *int64 `json:"if_primary_term"`
+		}
+		var actions []bulkAction
+		var sources []json.RawMessage
+		poisoned := false
 		for sc.Scan() {
-			var action map[string]struct {
-				ID            string `json:"_id"`
-				IfSeqNo       *int64 `json:"if_seq_no"`
-				IfPrimaryTerm *int64 `json:"if_primary_term"`
-			}
+			var action bulkAction
 			json.Unmarshal(sc.Bytes(), &action)
 			sc.Scan()
-			source := json.RawMessage(bytes.Clone(sc.Bytes()))
+			actions = append(actions, action)
+			sources = append(sources, json.RawMessage(bytes.Clone(sc.Bytes())))
+			for _, a := range action {
+				poisoned = poisoned || f.poisonBulk[a.ID]
+			}
+		}
+		if poisoned {
+			f.refusedBulks++
+			refuse(w)
+			return
+		}
+		var items []any
+		errors := false
+		for i, action := range actions {
+			source := sources[i]
 			for op, a := range action {
 				f.attempts[a.ID]++
 				status, errType := 0, ""
@@ -128,6 +156,13 @@ func (f *fakeES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, `{"error":{"type":"not_implemented","reason":"the fake does not answer `+r.URL.Path+`"}}`)
 	}
+}
+
+// refuse answers 400 to a whole request, as Elasticsearch answers a
+// malformed one.
+func refuse(w http.ResponseWriter) {
+	w.WriteHeader(http.StatusBadRequest)
+	io.WriteString(w, `{"error":{"type":"illegal_argument_exception","reason":"Malformed action/metadata line [1], expected START_OBJECT"},"status":400}`)
 }
 
 // stored decodes one stored document's source.

@@ -47,7 +47,7 @@ func New(client *elasticsearch.Client, cfg Config) (*Index, error) {
 		return nil, fmt.Errorf("elasticsearch: config: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	return &Index{client: client, cfg: cfg, write: indexName(cfg.IndexPrefix, cfg.Generation), cache: newDocCache(cfg.CacheDocs)}, nil
+	return &Index{client: client, cfg: cfg, write: indexName(cfg.IndexPrefix, cfg.Generation), cache: newDocCache(cfg.CacheDocs, cfg.CacheBytes)}, nil
 }
 
 // IndexName is the concrete index of generation gen: <IndexPrefix>-g<gen>.

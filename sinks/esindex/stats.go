@@ -17,13 +17,16 @@ type Stats struct {
 	CacheHits  int64 // products folded from the cache, without an _mget
 	Mgets      int64 // _mget requests
 	Bulks      int64 // _bulk requests
+	// Refused counts the _bulk and _mget requests refused whole (400, 413),
+	// whose documents were sent again in halves.
+	Refused int64
 	// MgetTime and BulkTime add up the time spent in those requests (by all
 	// concurrent Apply calls).
 	MgetTime, BulkTime time.Duration
 }
 
 type stats struct {
-	events, applied, duplicates, writes, conflicts, throttled, permanent, cacheHits, mgets, bulks, mgetNanos, bulkNanos atomic.Int64
+	events, applied, duplicates, writes, conflicts, throttled, permanent, cacheHits, mgets, bulks, refused, mgetNanos, bulkNanos atomic.Int64
 }
 
 // Stats returns the counters so far.
@@ -32,7 +35,7 @@ func (ix *Index) Stats() Stats {
 	return Stats{
 		Events: s.events.Load(), Applied: s.applied.Load(), Duplicates: s.duplicates.Load(),
 		Writes: s.writes.Load(), Conflicts: s.conflicts.Load(), Throttled: s.throttled.Load(),
-		Permanent: s.permanent.Load(), CacheHits: s.cacheHits.Load(), Mgets: s.mgets.Load(), Bulks: s.bulks.Load(),
+		Permanent: s.permanent.Load(), CacheHits: s.cacheHits.Load(), Mgets: s.mgets.Load(), Bulks: s.bulks.Load(), Refused: s.refused.Load(),
 		MgetTime: time.Duration(s.mgetNanos.Load()), BulkTime: time.Duration(s.bulkNanos.Load()),
 	}
 }

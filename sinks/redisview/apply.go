@@ -36,12 +36,15 @@ var applyScript = redis.NewScript(applySource)
 // Apply is idempotent: running it again with the same or older changes
 // counts them as duplicates and changes nothing. It returns nil only when
 // every change is applied or known to be a duplicate; on error the result
-// counts what is known to be done. Server and network errors are returned
+// counts what is known to be done. Server and network errors (a script
+// error such as OOM, BUSY, LOADING or READONLY included) are returned
 // wrapped with %w, and the caller should retry the whole slice; invalid
 // changes wrap productview.ErrInvalidChange and are refused before anything
 // is sent. A document whose key holds another type (WRONGTYPE) is skipped by
 // the script: once every other change is applied, Apply returns a
-// *batch.Error naming that document's changes, by index, as permanent.
+// *batch.Error naming that document's changes, by index, as permanent. So
+// does a script reply that Apply cannot read (wrapping
+// productview.ErrCorrupt), for the documents of that script call.
 func (s *Store) Apply(ctx context.Context, gen int, changes []productview.Change) (productview.Result, error) {
 	if err := checkGen(gen); err != nil {
 		return productview.Result{}, err
@@ -149,24 +152,39 @@ func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) ou
 	for i, cmd := range cmds {
 		c := &calls[i]
 		reply, err := cmd.Result()
-		var refused []refusal
-		if err == nil {
-			reply, refused, err = c.refusals(reply)
+		if err == nil && reply == nil {
+			// The command never ran (no reply; the script always answers):
+			// the pipeline's error says why.
+			if err = execErr; err == nil {
+				err = errors.New("no reply")
+			}
 		}
-		applied, isInt := reply.(int64)
-		switch {
-		case err == nil && isInt && applied >= 0 && int(applied) <= c.n:
-			o.res = o.res.Add(productview.Result{Applied: int(applied), Duplicates: c.n - int(applied) - c.skipped(refused)})
-			o.refused = append(o.refused, refused...)
+		if err == nil {
+			reply, refused, err := c.refusals(reply)
+			applied, isInt := reply.(int64)
+			if err == nil && isInt && applied >= 0 && int(applied) <= c.n {
+				o.res = o.res.Add(productview.Result{Applied: int(applied), Duplicates: c.n - int(applied) - c.skipped(refused)})
+				o.refused = append(o.refused, refused...)
+				continue
+			}
+			// A reply this code does not read: the script and the code
+			// disagree, and running the same call again gets the same
+			// answer, so a retry would block the partition for good.
+			// The call's documents are refused (their changes named
+			// permanent, to be dead-lettered; re-driving them is safe, as
+			// what the script did apply comes back as duplicates).
+			// Errors of the server and the network stay transient.
+			if err == nil {
+				err = fmt.Errorf("%w: script returned %v for %d changes", productview.ErrCorrupt, reply, c.n)
+			}
+			for j, d := range c.docs {
+				o.refused = append(o.refused, refusal{id: d.id, err: fmt.Errorf("redis apply %s: %w", c.keys[j], err)})
+			}
 			continue
-		case err == nil:
-			err = fmt.Errorf("%w: script returned %v for %d changes", productview.ErrCorrupt, reply, c.n)
-		case redis.HasErrorPrefix(err, "NOSCRIPT"):
+		}
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
 			o.noScript = append(o.noScript, c.docs...)
 			continue
-		case cmd.Err() == nil && execErr != nil:
-			// The command never ran (no reply): the pipeline's error says why.
-			err = execErr
 		}
 		if o.err == nil {
 			o.err = fmt.Errorf("redis apply %s (%d changes): %w", c.describe(), c.n, err)

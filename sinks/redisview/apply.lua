@@ -10,7 +10,9 @@
 -- duplicate and skipped. Versions are canonical decimal strings, compared as
 -- strings (by length, then bytes) so that they stay exact past 2^53, where
 -- Lua's numbers round. Per document, the sets of all applied changes and the
--- new "_v" go out in one HSET, in order, so a later change's value wins.
+-- new "_v" go out in HSETs, in order, so a later change's value wins: one
+-- HSET for the usual few changes, one per CHUNK values for a burst of them
+-- (unpack, and a command called from Lua, take at most about 8,000 values).
 -- Returns the number of changes applied, over all documents; when the hash of
 -- some document cannot be read (a key of another type holds its place), that
 -- document is skipped and the reply is an array instead: the number applied,
@@ -21,6 +23,11 @@ local function newer(a, b)
   end
   return a > b
 end
+
+-- CHUNK is the most values one HSET of the sets takes: even (field, value
+-- pairs), far below Lua's limit, and large enough that a burst pays one
+-- HSET per hundreds of changes.
+local CHUNK = 1000
 
 local total = 0
 local failed = nil
@@ -42,23 +49,29 @@ for k = 1, #KEYS do
   end
   cur = cur or '0'
   if n == 1 then
-    -- The common case, one change: no table, the arguments go straight out.
+    -- The common case, one change: no table, the arguments go straight out
+    -- (unless the change alone sets more than CHUNK values).
     local version = ARGV[i]
     local nset = tonumber(ARGV[i + 1])
-    local nincr = tonumber(ARGV[i + 2])
-    local s = i + 3
-    local incrs = s + 2 * nset
-    i = incrs + 2 * nincr
-    if newer(version, cur) then
-      for j = incrs, i - 1, 2 do
-        redis.call('HINCRBY', key, ARGV[j], ARGV[j + 1])
+    if 2 * nset <= CHUNK then
+      local nincr = tonumber(ARGV[i + 2])
+      local s = i + 3
+      local incrs = s + 2 * nset
+      i = incrs + 2 * nincr
+      if newer(version, cur) then
+        for j = incrs, i - 1, 2 do
+          redis.call('HINCRBY', key, ARGV[j], ARGV[j + 1])
+        end
+        redis.call('HSET', key, '_v', version, unpack(ARGV, s, incrs - 1))
+        total = total + 1
       end
-      redis.call('HSET', key, '_v', version, unpack(ARGV, s, incrs - 1))
-      total = total + 1
+      n = 0
     end
-    n = 0
   end
+  -- sets[1..m] are the values not yet written; the table is reused after
+  -- each HSET of CHUNK values, so only 1..m count.
   local sets = {}
+  local m = 0
   local applied = 0
   for _ = 1, n do
     local version = ARGV[i]
@@ -69,7 +82,12 @@ for k = 1, #KEYS do
     i = incrs + 2 * nincr
     if newer(version, cur) then
       for j = s, incrs - 1 do
-        sets[#sets + 1] = ARGV[j]
+        m = m + 1
+        sets[m] = ARGV[j]
+        if m == CHUNK then
+          redis.call('HSET', key, unpack(sets, 1, m))
+          m = 0
+        end
       end
       for j = incrs, i - 1, 2 do
         redis.call('HINCRBY', key, ARGV[j], ARGV[j + 1])
@@ -79,9 +97,9 @@ for k = 1, #KEYS do
     end
   end
   if applied > 0 then
-    sets[#sets + 1] = '_v'
-    sets[#sets + 1] = cur
-    redis.call('HSET', key, unpack(sets))
+    sets[m + 1] = '_v'
+    sets[m + 2] = cur
+    redis.call('HSET', key, unpack(sets, 1, m + 2))
   end
   total = total + applied
 end

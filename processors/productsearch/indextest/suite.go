@@ -76,6 +76,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("PriceChangeMovesBetweenFilters", s.testPriceChange)
 	t.Run("DiscontinueHidesProduct", s.testDiscontinue)
 	t.Run("RedeliveredBatchesConverge", s.testRedelivery)
+	t.Run("BurstOfOneProduct", s.testBurst)
 	t.Run("RefusedDocumentNamedRestApplied", s.testRefused)
 	t.Run("RefusedEventDeadLettered", s.testRefusedDeadLettered)
 }

@@ -52,6 +52,7 @@ var cases = []struct {
 	{"IncrementsExact", testIncrements},
 	{"IncrementsOneChangePerCall", testIncrementsOneByOne},
 	{"BatchOfManyDocuments", testManyDocuments},
+	{"BurstOfOneDocument", testBurst},
 	{"VersionsPast2To53", testHugeVersions},
 	{"GenerationIsolation", testGenerations},
 	{"LivePointer", testLive},

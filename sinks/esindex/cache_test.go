@@ -1,0 +1,83 @@
+package esindex
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestDocCacheBounds(t *testing.T) {
+	type op struct {
+		id   string
+		size int // < 0: drop id
+	}
+	for _, tc := range []struct {
+		name      string
+		maxDocs   int
+		maxBytes  int64
+		ops       []op
+		want      []string // ids kept, oldest write first
+		wantBytes int64
+	}{
+		{"within both bounds", 10, 100, []op{{"a", 10}, {"b", 20}, {"c", 30}}, []string{"a", "b", "c"}, 60},
+		{"bytes evict the oldest first", 10, 100, []op{{"a", 40}, {"b", 40}, {"c", 40}}, []string{"b", "c"}, 80},
+		{"bytes evict as many as needed", 10, 100, []op{{"a", 30}, {"b", 30}, {"c", 30}, {"d", 90}}, []string{"d"}, 90},
+		{"count evicts the oldest first", 2, 1000, []op{{"a", 1}, {"b", 1}, {"c", 1}}, []string{"b", "c"}, 2},
+		{"a rewrite is the newest and counts its new size", 10, 100, []op{{"a", 40}, {"b", 40}, {"a", 50}, {"c", 10}}, []string{"b", "a", "c"}, 100},
+		{"a rewrite that grows evicts others, not itself", 10, 100, []op{{"a", 40}, {"b", 40}, {"b", 70}}, []string{"b"}, 70},
+		{"a document larger than the bound is not kept", 10, 100, []op{{"a", 40}, {"big", 101}}, []string{"a"}, 40},
+		{"nor its older version", 10, 100, []op{{"big", 60}, {"a", 10}, {"big", 101}}, []string{"a"}, 10},
+		{"exactly the bound fits", 10, 100, []op{{"a", 100}}, []string{"a"}, 100},
+		{"drop frees its bytes", 10, 100, []op{{"a", 60}, {"a", -1}, {"b", 60}, {"c", 40}}, []string{"b", "c"}, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newDocCache(tc.maxDocs, tc.maxBytes)
+			for _, o := range tc.ops {
+				if o.size < 0 {
+					c.drop(o.id)
+					continue
+				}
+				c.put(o.id, cachedDoc{seqNo: int64(o.size), size: o.size})
+			}
+			var got []string
+			for e := c.order.Front(); e != nil; e = e.Next() {
+				got = append(got, e.Value.(*cacheEntry).id)
+			}
+			docs, bytes := c.usage()
+			if !slices.Equal(got, tc.want) || bytes != tc.wantBytes || docs != len(tc.want) || len(c.m) != len(tc.want) {
+				t.Fatalf("kept %v (%d docs, %d in the map), %d bytes; want %v, %d bytes", got, docs, len(c.m), bytes, tc.want, tc.wantBytes)
+			}
+			for _, id := range tc.want {
+				if d, ok := c.get(id); !ok || d.size != int(d.seqNo) {
+					t.Fatalf("get(%s) = %+v, %v", id, d, ok)
+				}
+			}
+			c.clear()
+			if docs, bytes := c.usage(); docs != 0 || bytes != 0 || len(c.m) != 0 {
+				t.Fatalf("after clear: %d docs, %d bytes", docs, bytes)
+			}
+		})
+	}
+}
+
+func TestDocCacheDisabled(t *testing.T) {
+	for _, c := range []*docCache{newDocCache(-1, 100), newDocCache(10, -1)} {
+		c.put("a", cachedDoc{size: 1})
+		if _, ok := c.get("a"); ok {
+			t.Fatal("a disabled cache kept a document")
+		}
+		c.drop("a")
+		c.clear()
+	}
+}
+
+func TestConfigCacheBytes(t *testing.T) {
+	if got := (Config{}).withDefaults().CacheBytes; got != DefaultCacheBytes || DefaultCacheBytes != 64<<20 {
+		t.Fatalf("default CacheBytes = %d, want 64 MiB", got)
+	}
+	if err := (Config{CacheBytes: -1}).Validate(); err == nil {
+		t.Fatal("a negative CacheBytes passed Validate")
+	}
+	if err := (Config{CacheBytes: 1 << 20}).Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+}
