@@ -24,8 +24,9 @@ func TestRejectedFloodKeepsAccepted(t *testing.T) {
 	f.decide(t, true, first)
 	var flood []schemas.CommandResult
 	var floodBytes int64
+	pid := commandbus.NewID() // one partition: read in the order written
 	for i := range 1000 {
-		res := schemas.CommandResult{CommandID: commandbus.NewID(), ProductID: commandbus.NewID(), Status: schemas.StatusRejected,
+		res := schemas.CommandResult{CommandID: commandbus.NewID(), ProductID: pid, Status: schemas.StatusRejected,
 			Code: schemas.RejectNotFound, Reason: fmt.Sprintf("product %d does not exist", i), DecidedAt: time.Now().UTC()}
 		floodBytes += commandbus.ResultBytes(res)
 		flood = append(flood, res)
