@@ -41,3 +41,26 @@ func TestBounded(t *testing.T) {
 		t.Errorf("queue holds %d entries for %d keys", n, c.len())
 	}
 }
+
+func TestBoundedBytes(t *testing.T) {
+	b := newBoundedBytes(10, func(_ string, v int) int64 { return int64(v) })
+	b.put("a", 4)
+	b.put("b", 4)
+	b.put("a", 2) // overwrite: counted once, and the newest
+	if b.bytes != 6 {
+		t.Errorf("bytes %d, want 6", b.bytes)
+	}
+	b.put("c", 5) // 11 > 10: b, the oldest, goes
+	if _, ok := b.get("b"); ok || b.bytes != 7 || b.len() != 2 {
+		t.Errorf("after c: b present %v, bytes %d, len %d; want b gone, 7, 2", ok, b.bytes, b.len())
+	}
+	b.delete("a")
+	b.delete("nothing")
+	if b.bytes != 5 {
+		t.Errorf("bytes %d after delete, want 5", b.bytes)
+	}
+	b.put("big", 11) // heavier than the budget: nothing is kept
+	if b.len() != 0 || b.bytes != 0 {
+		t.Errorf("len %d, bytes %d after an entry over the budget; want 0, 0", b.len(), b.bytes)
+	}
+}

@@ -30,4 +30,14 @@
 // keeps the first binding of each key it reads or writes, so that the same
 // key with another request is refused (ErrKeyReused) on every instance and
 // after restarts, for as long as Results looks back.
+//
+// # Outcomes kept
+//
+// Results keeps outcomes in memory bounded by bytes (ResultBytes each),
+// accepted and rejected in two budgets (ResultsConfig.MaxAcceptedBytes,
+// MaxRejectedBytes), each forgetting its own oldest first: a flood of
+// cheap rejected commands cannot push out accepted outcomes. This cache
+// only answers GET /v1/commands/{id} and waits; a retried command gets its
+// first outcome from the decider, which keeps every outcome for its
+// idempotency window across restarts.
 package commandbus

@@ -32,8 +32,9 @@ type Config struct {
 	// Brokers are the seed brokers. Required.
 	Brokers []string
 	// CommandsTopic, EventsTopic and ResultsTopic default to
-	// topics.Commands, topics.Events and topics.CommandResults. The commands and events
-	// topics must have the same number of partitions.
+	// topics.Commands, topics.Events and topics.CommandResults. The three
+	// topics must have the same number of partitions, and the results
+	// topic must retain records for at least IdempotencyWindow.
 	CommandsTopic, EventsTopic, ResultsTopic string
 	// Group is the consumer group on the commands topic; DefaultGroup
 	// when "".
@@ -62,9 +63,9 @@ type Config struct {
 	// TransactionTimeout + 5s, so that a crashed owner's transaction has
 	// been aborted by the broker before the read.
 	StableWait time.Duration
-	// IdempotencyWindow is how long a decided command ID is remembered
-	// (see the package documentation); DefaultIdempotencyWindow (24h)
-	// when 0.
+	// IdempotencyWindow is how long a decided command ID is remembered,
+	// also across restarts (see the package documentation);
+	// DefaultIdempotencyWindow (24h) when 0.
 	IdempotencyWindow time.Duration
 	// MaxDecided bounds the remembered command IDs per partition, the
 	// oldest forgotten first; DefaultMaxDecided (250,000, some 25 MiB)

@@ -136,6 +136,7 @@ func (d *Decider) resultRecord(cmdRec *kgo.Record, res schemas.CommandResult, co
 	}
 	return []*kgo.Record{{
 		Topic:     d.cfg.ResultsTopic,
+		Partition: cmdRec.Partition, // co-partitioned: a rebuild of this partition reads it back
 		Key:       []byte(res.ProductID),
 		Value:     v,
 		Headers:   commandbus.ResultHeaders(res, correlationID),

@@ -22,6 +22,9 @@ type Codec interface {
 	EncodeEvent(schemas.Event) ([]byte, error)
 	DecodeEvent([]byte) (schemas.Event, error)
 	EncodeResult(schemas.CommandResult) ([]byte, error)
+	// DecodeResult reads the results topic back when a partition's state
+	// is rebuilt, to remember rejected and no-op outcomes too.
+	DecodeResult([]byte) (schemas.CommandResult, error)
 }
 
 // Decider runs the product aggregate on the commands topic; see the
@@ -55,9 +58,9 @@ func New(cfg Config, codec Codec) (*Decider, error) {
 // Config is the decider's configuration with defaults filled in.
 func (d *Decider) Config() Config { return d.cfg }
 
-// ErrNotCopartitioned is returned by Run when the commands and events
-// topics have different partition counts.
-var ErrNotCopartitioned = errors.New("decider: commands and events topics are not co-partitioned")
+// ErrNotCopartitioned is returned by Run when the commands, events and
+// results topics have different partition counts.
+var ErrNotCopartitioned = errors.New("decider: commands, events and results topics are not co-partitioned")
 
 // errCrashed ends a session that the crash hook killed.
 var errCrashed = errors.New("decider: crashed (test hook)")
@@ -160,8 +163,11 @@ func (d *Decider) topicsReady(ctx context.Context, adm *kadm.Client) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	if c, e := len(tds[d.cfg.CommandsTopic].Partitions), len(tds[d.cfg.EventsTopic].Partitions); c != e {
-		return fmt.Errorf("%w: %s has %d partitions, %s has %d", ErrNotCopartitioned, d.cfg.CommandsTopic, c, d.cfg.EventsTopic, e)
+	c := len(tds[d.cfg.CommandsTopic].Partitions)
+	for _, t := range []string{d.cfg.EventsTopic, d.cfg.ResultsTopic} {
+		if n := len(tds[t].Partitions); n != c {
+			return fmt.Errorf("%w: %s has %d partitions, %s has %d", ErrNotCopartitioned, d.cfg.CommandsTopic, c, t, n)
+		}
 	}
 	return nil
 }
@@ -180,7 +186,7 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 		kgo.RequireStableFetchOffsets(),
 		kgo.TransactionalID(d.cfg.TransactionalID),
 		kgo.TransactionTimeout(d.cfg.TransactionTimeout),
-		kgo.RecordPartitioner(partitioner{events: d.cfg.EventsTopic}),
+		kgo.RecordPartitioner(partitioner{events: d.cfg.EventsTopic, results: d.cfg.ResultsTopic}),
 		kgo.ProducerLinger(0),
 		kgo.FetchMaxWait(time.Second),
 		// A newly assigned partition starts without state; a revoked or
@@ -379,12 +385,13 @@ func (d *Decider) states(ctx context.Context, adm *kadm.Client, recs []*kgo.Reco
 	return out, nil
 }
 
-// partitioner puts events on the partition number of their command (set
-// on the record) and keys everything else by hash.
-type partitioner struct{ events string }
+// partitioner puts events and results on the partition number of their
+// command (set on the record), so that a rebuild finds a partition's
+// outcomes on its own results partition, and keys everything else by hash.
+type partitioner struct{ events, results string }
 
 func (p partitioner) ForTopic(t string) kgo.TopicPartitioner {
-	if t == p.events {
+	if t == p.events || t == p.results {
 		return kgo.ManualPartitioner().ForTopic(t)
 	}
 	return kgo.StickyKeyPartitioner(nil).ForTopic(t)

@@ -52,14 +52,20 @@
 // decided command IDs with their outcome for Config.IdempotencyWindow; a
 // command whose ID it has decided already (the API gives a retried request
 // with the same Idempotency-Key the same ID) yields no events and its
-// original outcome again. After a rebuild it knows the accepted commands
-// from the events' causationId; a rejected command is not in the log and
-// is decided afresh when retried, which may now accept it.
+// original outcome again. A rebuild restores them: the accepted commands
+// from the events' causationId, and every outcome (accepted, accepted
+// without events, rejected) from the results partition with the same
+// number, read_committed from the first record of the window (by
+// timestamp) to its last stable offset, beside the events. The results
+// topic's retention (a day) must therefore be at least the window. Results
+// written before results were co-partitioned (hashed by product ID) may
+// sit on another partition and are then not found.
 //
 // # Routing
 //
-// A command record's key must be its productId, and its events go to the
-// command's own partition number of the events topic, so a product's state
-// and its commands always meet in one owner, whatever partitioner the
-// commands' producer used. Run refuses topics that are not co-partitioned.
+// A command record's key must be its productId, and its events and its
+// result go to the command's own partition number of the events and
+// results topics, so a product's state, its outcomes and its commands
+// always meet in one owner, whatever partitioner the commands' producer
+// used. Run refuses topics that are not co-partitioned.
 package decider

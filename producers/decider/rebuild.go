@@ -16,11 +16,15 @@ import (
 	"github.com/streamview/streamview/topics"
 )
 
-// rebuild builds the states of partitions ps from the events topic.
+// rebuild builds the states of partitions ps from the events topic, and
+// the outcomes they remember from the events (accepted commands) and the
+// results topic (every outcome, rejections and no-ops too) of the
+// idempotency window.
 func (d *Decider) rebuild(ctx context.Context, adm *kadm.Client, ps []int32) (map[int32]*partState, error) {
 	began := time.Now()
 	topic := d.cfg.EventsTopic
-	ends, err := d.stableEnds(ctx, adm, ps)
+	oldest := began.Add(-d.cfg.IdempotencyWindow).UnixMilli()
+	ends, err := d.stableEnds(ctx, adm, topic, ps)
 	if err != nil {
 		return nil, err
 	}
@@ -31,21 +35,65 @@ func (d *Decider) rebuild(ctx context.Context, adm *kadm.Client, ps []int32) (ma
 	if err != nil {
 		return nil, fmt.Errorf("rebuild: list start offsets of %s: %w", topic, err)
 	}
+	// A crashed owner's transaction may have written results only (a
+	// batch of rejections); it has been waited for like the events'.
+	rends, err := d.stableEnds(ctx, adm, d.cfg.ResultsTopic, ps)
+	if err != nil {
+		return nil, err
+	}
+	rstarts, err := adm.ListOffsetsAfterMilli(ctx, oldest, d.cfg.ResultsTopic)
+	if err == nil {
+		err = rstarts.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: list offsets of %s after %d: %w", d.cfg.ResultsTopic, oldest, err)
+	}
 
 	states := make(map[int32]*partState, len(ps))
 	spans := map[int32]topics.Span{}
+	rspans := map[int32]topics.Span{}
 	for _, p := range ps {
 		states[p] = newPartState()
 		s, _ := starts.Lookup(topic, p)
 		if ends[p] > s.Offset {
 			spans[p] = topics.Span{From: s.Offset, To: ends[p]}
 		}
-	}
-	var read int64
-	if len(spans) > 0 {
-		if read, err = d.read(ctx, spans, states); err != nil {
-			return nil, err
+		// No record after oldest lists the end at the listing's time,
+		// which may be past the stable end listed before.
+		if rs, _ := rstarts.Lookup(d.cfg.ResultsTopic, p); rends[p] > rs.Offset {
+			rspans[p] = topics.Span{From: rs.Offset, To: rends[p]}
 		}
+	}
+	var (
+		read     int64
+		outcomes map[int32][]restored
+		rerr     error
+		rdone    = make(chan struct{})
+	)
+	go func() {
+		defer close(rdone)
+		if len(rspans) > 0 {
+			outcomes, rerr = d.readResults(ctx, rspans, oldest)
+		}
+	}()
+	if len(spans) > 0 {
+		read, err = d.read(ctx, spans, states, oldest)
+	}
+	<-rdone
+	if err != nil {
+		return nil, err
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	for p, os := range outcomes {
+		st := states[p]
+		for _, o := range os {
+			if _, ok := st.decided[o.id]; !ok {
+				st.remember(o.id, o.out)
+			}
+		}
+		st.forget(oldest, d.cfg.MaxDecided)
 	}
 
 	took := time.Since(began)
@@ -53,17 +101,16 @@ func (d *Decider) rebuild(ctx context.Context, adm *kadm.Client, ps []int32) (ma
 	d.stats.rebuildEvents.Add(read)
 	d.stats.rebuildNanos.Add(int64(took))
 	for _, p := range ps {
-		d.log.Info("partition state rebuilt", "topic", topic, "partition", p, "offset", ends[p],
+		d.log.Info("partition state rebuilt", "topic", topic, "partition", p, "offset", ends[p], "results_topic", d.cfg.ResultsTopic,
 			"products", len(states[p].products), "commands_remembered", len(states[p].decided), "took", took)
 	}
 	return states, nil
 }
 
-// stableEnds returns the last stable offset of each partition in ps once no
-// transaction that was open on it when asked is open any more, or once
-// StableWait has passed.
-func (d *Decider) stableEnds(ctx context.Context, adm *kadm.Client, ps []int32) (map[int32]int64, error) {
-	topic := d.cfg.EventsTopic
+// stableEnds returns the last stable offset of each partition in ps of
+// topic once no transaction that was open on it when asked is open any
+// more, or once StableWait has passed.
+func (d *Decider) stableEnds(ctx context.Context, adm *kadm.Client, topic string, ps []int32) (map[int32]int64, error) {
 	hw, err := adm.ListEndOffsets(ctx, topic)
 	if err == nil {
 		err = hw.Error()
@@ -97,7 +144,7 @@ func (d *Decider) stableEnds(ctx context.Context, adm *kadm.Client, ps []int32) 
 			return ends, nil
 		}
 		if time.Now().After(deadline) {
-			d.log.Warn("transactions still open on events partitions; reading up to their last stable offset",
+			d.log.Warn("transactions still open; reading up to their last stable offset",
 				"topic", topic, "partitions", open, "waited", d.cfg.StableWait)
 			return ends, nil
 		}
@@ -112,18 +159,12 @@ func (d *Decider) stableEnds(ctx context.Context, adm *kadm.Client, ps []int32) 
 
 // read folds the events of the partitions' spans into states, decoding
 // while the next fetch runs.
-func (d *Decider) read(ctx context.Context, spans map[int32]topics.Span, states map[int32]*partState) (int64, error) {
-	opts := append([]kgo.Opt{
-		kgo.SeedBrokers(d.cfg.Brokers...),
-		kgo.FetchMaxBytes(64 << 20),
-		kgo.FetchMaxPartitionBytes(16 << 20),
-		kgo.FetchMaxWait(250 * time.Millisecond),
-	}, d.cfg.ClientOpts...)
+func (d *Decider) read(ctx context.Context, spans map[int32]topics.Span, states map[int32]*partState, oldest int64) (int64, error) {
+	opts := d.readOpts()
 
 	// Decoding is most of the work and needs no order: chunks of records
 	// are decoded on every core, and each partition's folder takes its
 	// chunks back in fetch order.
-	oldest := time.Now().Add(-d.cfg.IdempotencyWindow).UnixMilli()
 	jobs := make(chan decodeJob)
 	var decoders sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
@@ -171,6 +212,56 @@ func (d *Decider) read(ctx context.Context, spans map[int32]topics.Span, states 
 		read += f.read
 	}
 	return read, nil
+}
+
+func (d *Decider) readOpts() []kgo.Opt {
+	return append([]kgo.Opt{
+		kgo.SeedBrokers(d.cfg.Brokers...),
+		kgo.FetchMaxBytes(64 << 20),
+		kgo.FetchMaxPartitionBytes(16 << 20),
+		kgo.FetchMaxWait(250 * time.Millisecond),
+	}, d.cfg.ClientOpts...)
+}
+
+// restored is one outcome read back from the results topic.
+type restored struct {
+	id  string
+	out outcome
+}
+
+// readResults reads the results of the partitions' spans (read_committed,
+// as topics.ReadBounded does) and returns, per partition and in log order,
+// the outcomes decided at or after oldest (Unix ms). It runs beside read:
+// results are few and small next to the events, so one goroutine decodes
+// them while read's fetches and decoders work.
+func (d *Decider) readResults(ctx context.Context, spans map[int32]topics.Span, oldest int64) (map[int32][]restored, error) {
+	out := map[int32][]restored{}
+	err := topics.ReadBounded(ctx, d.readOpts(), d.cfg.ResultsTopic, spans, func(recs []*kgo.Record) error {
+		for _, r := range recs {
+			res, err := d.codec.DecodeResult(r.Value)
+			if err != nil || res.CommandID == "" {
+				// Not an outcome this decider can answer with; the
+				// command, if retried, is decided again.
+				d.log.Warn("skipping undecodable command result", "topic", r.Topic, "partition", r.Partition,
+					"offset", r.Offset, "aggregate_id", string(r.Key), "err", err)
+				continue
+			}
+			at := res.DecidedAt.UnixMilli()
+			if at < oldest {
+				continue
+			}
+			o := outcome{version: res.Version, at: at}
+			if res.Status != schemas.StatusAccepted {
+				o.rejected = &rejection{code: res.Code, reason: res.Reason}
+			}
+			out[r.Partition] = append(out[r.Partition], restored{id: res.CommandID, out: o})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
+	}
+	return out, nil
 }
 
 type decodeJob struct {
