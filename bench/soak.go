@@ -235,7 +235,9 @@ func (r SoakReport) MarshalJSON() ([]byte, error) {
 	}{plain(r), r.Requests(), r.ServerErrors(), r.RSSGrowth()})
 }
 
-func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) }
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
+}
 
 func mib(b int64) string {
 	if b <= 0 {
