@@ -57,17 +57,20 @@ servers, on topics, consumer groups, Redis keys and an index of its own
 (soak-<random>.*), and drives it through the HTTP API at --rate requests/s
 for --duration: an open model, each request started on time whatever the
 earlier ones do (at most max(64, rate) in flight; a tick that finds them
-all busy is counted as dropped). The mix: creates (Prefer: wait) until
---products exist, then 40% commands (price, stock, review; a third with
-Prefer: wait), 40% view reads with ?minVersion= of a version a command
+all busy is counted as dropped). The mix: half the requests are creates
+(Prefer: wait) until --products are made; the others, and all after,
+are 40% commands (price, stock, review; a third with Prefer: wait), 40%
+view reads with ?minVersion= of a version a command
 returned (&wait=10; an answer still older is counted as "stale"), 20%
 searches. Every 10 s a progress line: requests, errors, dropped, p99 so
 far, each projection's lag, RSS, goroutines. At the end a table: per kind
 the requests, errors by status, p50/p90/p99/max; the projection lag
 samples over time (min, max, last); RSS (VmRSS) and goroutines at the
-start, middle and end; and a verdict line: any 5xx, and the RSS growth
-from the middle to the end. The process measured is this one: the stack
-and the load generator together.
+start (the stack up, before the first command), middle and end; and a
+verdict line: any 5xx, and the RSS growth from the middle to the end. The
+process measured is this one: the stack and the load generator together.
+With --json the report goes to stdout as JSON. Everything the run made is
+removed at the end, also when interrupted.
 
 Examples:
   streamview bench soak --duration 10m --rate 200
