@@ -553,7 +553,10 @@ loop:
 	if err := rep.WriteTable(cfg.Out); err != nil {
 		return rep, err
 	}
-	return rep, ctx.Err()
+	if ctx.Err() != nil {
+		return rep, fmt.Errorf("bench: soak stopped after %v of %v: %w", rep.Duration.Round(time.Second), cfg.Duration, context.Cause(ctx))
+	}
+	return rep, nil
 }
 
 func lagText(lag map[string]int64) string {
