@@ -520,6 +520,9 @@ loop:
 		case <-middle.C:
 			rep.Process = append(rep.Process, proc("middle"))
 		case <-progress.C:
+			if loadCtx.Err() != nil {
+				break loop // the end's sample follows
+			}
 			sample()
 		case <-tick.C:
 			due := int64(time.Since(loadStart).Seconds()*float64(cfg.Rate)) - issued
