@@ -23,6 +23,13 @@
 // on Redis; another store (the search index on Elasticsearch, with raw
 // esutil.BulkIndexer writes) plugs in as one more Sink passed to Run.
 //
+// Soak is the other kind of run: a steady open-model load (commands, view
+// reads with minVersion, searches) at a fixed rate through a running API for
+// a long time, reporting latency per kind, errors by status, projection lag
+// over time and the process's RSS and goroutines at the start, middle and
+// end. It drives HTTP only; cmd/streamview starts the stack it soaks
+// (`streamview bench soak`).
+//
 // It does not own the projections, the runtime or the stores; it only wires
 // them as cmd/ does and times them.
 package bench

@@ -14,8 +14,8 @@ import (
 
 func init() {
 	commands["bench"] = command{
-		summary: "measure a projection against raw Kafka and store limits (bench redis|search)",
-		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
+		summary: "measure a projection against raw Kafka and store limits (bench redis|search), or soak the whole service (bench soak)",
+		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
 		help: `Measures how fast a projection rebuilds from the log into its store,
 beside the two limits it runs between, in one run on one data set:
 
@@ -49,7 +49,31 @@ write, so it can beat the per-event raw rate; for the sink alone against a
 bulk indexer doing its very same writes, see BenchmarkProjection in
 sinks/esindex (README, Measured here).
 
+soak: a long run of the whole service under a steady mixed load, to see
+what time does to it (leaks, growing lag, errors), not a throughput limit.
+It starts the stack in this process as streamview serve does (the API, the
+decider, the product-view and product-search projectors) on the real
+servers, on topics, consumer groups, Redis keys and an index of its own
+(soak-<random>.*), and drives it through the HTTP API at --rate requests/s
+for --duration: an open model, each request started on time whatever the
+earlier ones do (at most max(64, rate) in flight; a tick that finds them
+all busy is counted as dropped). The mix: half the requests are creates
+(Prefer: wait) until --products are made; the others, and all after,
+are 40% commands (price, stock, review; a third with Prefer: wait), 40%
+view reads with ?minVersion= of a version a command
+returned (&wait=10; an answer still older is counted as "stale"), 20%
+searches. Every 10 s a progress line: requests, errors, dropped, p99 so
+far, each projection's lag, RSS, goroutines. At the end a table: per kind
+the requests, errors by status, p50/p90/p99/max; the projection lag
+samples over time (min, max, last); RSS (VmRSS) and goroutines at the
+start (the stack up, before the first command), middle and end; and a
+verdict line: any 5xx, and the RSS growth from the middle to the end. The
+process measured is this one: the stack and the load generator together.
+With --json the report goes to stdout as JSON. Everything the run made is
+removed at the end, also when interrupted.
+
 Examples:
+  streamview bench soak --duration 10m --rate 200
   streamview bench redis --events 1000000
   streamview bench search
   streamview bench redis --cpuprofile cpu.prof   # go tool pprof -tagfocus step=projection`,
@@ -83,6 +107,9 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 {
 		target = args[0]
 	}
+	if target == "soak" {
+		return runBenchSoak(ctx, e, args[1:])
+	}
 	bt, ok := benchTargets[target]
 	if !ok {
 		fs.Usage()
@@ -90,7 +117,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 			return flag.ErrHelp
 		}
 		if target != "" {
-			fmt.Fprintf(e.stderr, "\nstreamview bench: unknown target %q (want redis or search)\n", target)
+			fmt.Fprintf(e.stderr, "\nstreamview bench: unknown target %q (want redis, search or soak)\n", target)
 		}
 		return errUsage
 	}
@@ -135,6 +162,49 @@ func runBench(ctx context.Context, e env, args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	rep, err := bt.run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if !*asJSON {
+		return nil
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+func runBenchSoak(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "bench")
+	var k kafkaFlags
+	k.register(fs, e)
+	redisAddr := fs.String("redis", e.or("REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env REDIS_ADDR)")
+	esURL := fs.String("es", e.or("ELASTICSEARCH_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (env ELASTICSEARCH_URL)")
+	duration := fs.Duration("duration", bench.DefaultSoakDuration, "how long the load runs")
+	rate := fs.Int("rate", bench.DefaultSoakRate, "requests started per second")
+	products := fs.Int("products", bench.DefaultSoakProducts, "products the run creates and then works on")
+	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (progress and table go to stderr)")
+	logLevel := fs.String("log-level", "warn", "the stack's log level on stderr: debug, info, warn or error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		fmt.Fprintf(e.stderr, "\nstreamview bench soak: unexpected arguments %q\n", fs.Args())
+		return errUsage
+	}
+	if *duration <= 0 || *rate <= 0 || *products <= 0 {
+		return fmt.Errorf("streamview bench soak: --duration, --rate and --products must be positive (got %v, %d, %d)", *duration, *rate, *products)
+	}
+	logger, err := newLogger(e.stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	cfg := bench.SoakConfig{Duration: *duration, Rate: *rate, Products: *products, Out: e.stdout}
+	if *asJSON {
+		cfg.Out = e.stderr
+	}
+	srv := soakServers{brokers: strings.Split(k.brokers, ","), redisAddr: *redisAddr, esURL: *esURL, logger: logger}
+	rep, err := runSoak(ctx, srv, cfg)
 	if err != nil {
 		return err
 	}

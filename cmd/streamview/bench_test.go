@@ -66,6 +66,37 @@ func benchSmall(t *testing.T, args []string, wantStderr ...string) {
 	}
 }
 
+// A short soak of the whole stack against the real servers: it answers
+// requests, and none with a 5xx.
+func TestBenchSoak(t *testing.T) {
+	brokers := testenv.Kafka(t)
+	var stdout, stderr bytes.Buffer
+	args := []string{"bench", "soak", "--duration", "5s", "--rate", "20", "--products", "20", "--json",
+		"--brokers", strings.Join(brokers, ","), "--redis", testenv.Redis(t), "--es", testenv.Elasticsearch(t)}
+	if err := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); err != nil {
+		t.Fatalf("bench soak: %v\n%s", err, stderr.String())
+	}
+	var rep struct {
+		Requests, ServerErrors int
+		Kinds                  []struct{ Kind string }
+		Process                []struct{ Label string }
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, stdout.String())
+	}
+	if rep.Requests == 0 || rep.ServerErrors != 0 {
+		t.Errorf("%d requests, %d 5xx; want some and none\n%s", rep.Requests, rep.ServerErrors, stderr.String())
+	}
+	if len(rep.Kinds) == 0 || len(rep.Process) != 3 {
+		t.Errorf("kinds %v, process samples %v; want some kinds and start, middle, end", rep.Kinds, rep.Process)
+	}
+	for _, want := range []string{"kind", "verdict: "} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
 func TestBenchUsage(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -79,6 +110,9 @@ func TestBenchUsage(t *testing.T) {
 		{"help of search", []string{"bench", "search", "--help"}, flag.ErrHelp},
 		{"bad flag", []string{"bench", "redis", "--events", "many"}, errUsage},
 		{"stray argument", []string{"bench", "redis", "now"}, errUsage},
+		{"help of soak", []string{"bench", "soak", "--help"}, flag.ErrHelp},
+		{"soak bad flag", []string{"bench", "soak", "--rate", "fast"}, errUsage},
+		{"soak stray argument", []string{"bench", "soak", "now"}, errUsage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

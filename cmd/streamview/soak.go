@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/streamview/streamview/api"
+	"github.com/streamview/streamview/bench"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/productsearch"
+	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/producers/commandbus"
+	"github.com/streamview/streamview/producers/decider"
+	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/sinks/esindex"
+	"github.com/streamview/streamview/sinks/redisview"
+)
+
+// soakServers are the real servers a soak run starts its stack on.
+type soakServers struct {
+	brokers   []string
+	redisAddr string
+	esURL     string
+	logger    *slog.Logger
+}
+
+// soakNames are a run's own topics, groups, keys and index: nothing a
+// user's data lives in.
+type soakNames struct {
+	run                                string
+	commands, events, results          string
+	viewDLQ, searchDLQ                 string
+	viewName, searchName, deciderGroup string
+}
+
+func newSoakNames() soakNames {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	run := "soak-" + hex.EncodeToString(b[:])
+	return soakNames{
+		run: run, commands: run + ".commands", events: run + ".events", results: run + ".results",
+		viewDLQ: run + ".view.dlq", searchDLQ: run + ".search.dlq",
+		viewName: run + "-view", searchName: run + "-search", deciderGroup: run + ".decider",
+	}
+}
+
+// soakPartitions is the partition count of a run's commands, events and
+// results topics, as topics.yaml has them.
+const soakPartitions = 6
+
+// runSoak starts the whole stack in-process (API, decider, both
+// projectors) on fresh names on srv, drives cfg's load through it, and
+// removes everything it made, also when ctx ends.
+func runSoak(ctx context.Context, srv soakServers, cfg bench.SoakConfig) (rep bench.SoakReport, err error) {
+	n := newSoakNames()
+	log := srv.logger
+	cl, err := kgo.NewClient(kgo.SeedBrokers(srv.brokers...))
+	if err != nil {
+		return rep, fmt.Errorf("soak: kafka client for %v: %w", srv.brokers, err)
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = cl.Ping(pctx)
+	cancel()
+	if err != nil {
+		return rep, fmt.Errorf("soak: kafka at %v does not answer: %w (pass --brokers)", srv.brokers, err)
+	}
+	adm := kadm.NewClient(cl)
+	rc := newRedis(srv.redisAddr)
+	defer rc.Close()
+	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{srv.esURL}, Transport: esTransport()})
+	if err != nil {
+		return rep, fmt.Errorf("soak: elasticsearch client for %s: %w", srv.esURL, err)
+	}
+	views, err := redisview.New(rc, redisview.Config{Projection: n.viewName})
+	if err != nil {
+		return rep, err
+	}
+	index, err := esindex.New(es, esindex.Config{IndexPrefix: n.searchName, Alias: n.searchName, Generation: 1, Currency: product.DefaultCurrency, Logger: log})
+	if err != nil {
+		return rep, err
+	}
+
+	stackCtx, stopStack := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(stackCtx)
+	running := false
+	defer func() {
+		stopStack()
+		if running {
+			if serr := g.Wait(); serr != nil && !errors.Is(serr, context.Canceled) && !errors.Is(serr, http.ErrServerClosed) {
+				err = errors.Join(err, fmt.Errorf("soak: stack: %w", serr))
+			}
+		}
+		// The caller's context may be done (Ctrl-C): clean up regardless.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		err = errors.Join(err, soakCleanup(cctx, adm, rc, views, es, index, n))
+	}()
+
+	for topic, parts := range map[string]int32{n.commands: soakPartitions, n.events: soakPartitions, n.results: soakPartitions, n.viewDLQ: 1, n.searchDLQ: 1} {
+		res, err := adm.CreateTopic(ctx, parts, 1, nil, topic)
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil {
+			return rep, fmt.Errorf("soak: create topic %s: %w", topic, err)
+		}
+	}
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		return rep, err
+	}
+	if _, err := views.EnsureLive(ctx, 1); err != nil {
+		return rep, fmt.Errorf("soak: redis view generation: %w", err)
+	}
+	if _, err := ensureSearchLive(ctx, index); err != nil {
+		return rep, fmt.Errorf("soak: search index: %w", err)
+	}
+	viewWriter, err := productview.NewWriter(views, 1)
+	if err != nil {
+		return rep, err
+	}
+	var projectors []*processors.Runner
+	for _, p := range []struct {
+		name, dlq string
+		proj      processors.Projection
+		batch     int
+	}{{n.viewName, n.viewDLQ, viewWriter, 0}, {n.searchName, n.searchDLQ, index, productsearch.Batch}} {
+		r, err := processors.New(processors.Config{Name: p.name, Generation: 1, Topic: n.events, DeadLetterTopic: p.dlq, MaxBatch: p.batch, Logger: log},
+			codec, p.proj, kgo.SeedBrokers(srv.brokers...))
+		if err != nil {
+			return rep, err
+		}
+		projectors = append(projectors, r)
+	}
+	d, err := decider.New(decider.Config{Brokers: srv.brokers, CommandsTopic: n.commands, EventsTopic: n.events, ResultsTopic: n.results,
+		Group: n.deciderGroup, TransactionalID: n.deciderGroup, Rules: product.Rules{Currency: product.DefaultCurrency}, Logger: log}, codec)
+	if err != nil {
+		return rep, err
+	}
+	results, err := commandbus.NewResults(commandbus.ResultsConfig{Brokers: srv.brokers, Topic: n.results, CommandsTopic: n.commands, Logger: log}, codec)
+	if err != nil {
+		return rep, err
+	}
+	sender, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: srv.brokers, Topic: n.commands, Tracker: results, Logger: log}, codec)
+	if err != nil {
+		return rep, err
+	}
+	defer sender.Close()
+	apiCfg := api.Config{Currency: product.DefaultCurrency, Logger: log}
+	if err := apiCfg.Validate(); err != nil {
+		return rep, err
+	}
+	server := api.New(apiCfg, api.Deps{Commands: busOf{results, sender}, Views: productview.NewReader(views), Search: index})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return rep, fmt.Errorf("soak: listen: %w", err)
+	}
+	running = true
+	for _, p := range projectors {
+		g.Go(func() error { return p.Run(gctx) })
+	}
+	g.Go(func() error { return d.Run(gctx) })
+	g.Go(func() error { return results.Run(gctx) })
+	g.Go(func() error { return server.Serve(gctx, ln) })
+
+	cfg.Base = "http://" + ln.Addr().String()
+	cfg.Lag = func(ctx context.Context) (map[string]int64, error) {
+		out := map[string]int64{}
+		for _, p := range projectors {
+			c := p.Config()
+			parts, err := processors.Lag(ctx, adm, c.Group(), n.events)
+			if err != nil {
+				return nil, err
+			}
+			var sum int64
+			for _, pl := range parts {
+				sum += pl.Lag
+			}
+			// The report names the projections, not the run's copies.
+			name := productview.Name
+			if c.Name == n.searchName {
+				name = searchProjection
+			}
+			out[name] = sum
+		}
+		return out, nil
+	}
+	fmt.Fprintf(cfg.Out, "soak: stack on %s, topics %s.*\n", cfg.Base, n.run)
+	// The load stops when the stack fails, too.
+	return bench.Soak(gctx, cfg)
+}
+
+// soakCleanup removes a run's topics, groups, Redis keys and index.
+func soakCleanup(ctx context.Context, adm *kadm.Client, rc redis.UniversalClient, views *redisview.Store, es *elasticsearch.Client, index *esindex.Index, n soakNames) error {
+	var errs []error
+	groups := []string{processors.GroupName(n.viewName, 1), processors.GroupName(n.searchName, 1), n.deciderGroup}
+	if res, err := adm.DeleteGroups(ctx, groups...); err != nil {
+		errs = append(errs, fmt.Errorf("soak: delete groups %v: %w", groups, err))
+	} else {
+		for g, r := range res {
+			if r.Err != nil && !errors.Is(r.Err, kerr.GroupIDNotFound) {
+				errs = append(errs, fmt.Errorf("soak: delete group %s: %w", g, r.Err))
+			}
+		}
+	}
+	topics := []string{n.commands, n.events, n.results, n.viewDLQ, n.searchDLQ}
+	if res, err := adm.DeleteTopics(ctx, topics...); err != nil {
+		errs = append(errs, fmt.Errorf("soak: delete topics %v: %w", topics, err))
+	} else {
+		for _, r := range res {
+			if r.Err != nil && !errors.Is(r.Err, kerr.UnknownTopicOrPartition) {
+				errs = append(errs, fmt.Errorf("soak: delete topic %s: %w", r.Topic, r.Err))
+			}
+		}
+	}
+	if _, err := views.Clear(ctx, 1); err != nil {
+		errs = append(errs, fmt.Errorf("soak: clear redis keys of %s: %w", n.viewName, err))
+	}
+	if err := rc.Del(ctx, views.LiveKey()).Err(); err != nil {
+		errs = append(errs, fmt.Errorf("soak: delete %s: %w", views.LiveKey(), err))
+	}
+	res, err := es.Indices.Delete([]string{index.IndexName(1)}, es.Indices.Delete.WithContext(ctx), es.Indices.Delete.WithIgnoreUnavailable(true))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("soak: delete index %s: %w", index.IndexName(1), err))
+	} else {
+		res.Body.Close()
+		if res.IsError() {
+			errs = append(errs, fmt.Errorf("soak: delete index %s: %s", index.IndexName(1), res.Status()))
+		}
+	}
+	return errors.Join(errs...)
+}
