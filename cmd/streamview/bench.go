@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 	"strings"
@@ -168,9 +169,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if !*asJSON {
 		return nil
 	}
-	enc := json.NewEncoder(e.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
+	return writeJSON(e.stdout, rep)
 }
 
 func runBenchSoak(ctx context.Context, e env, args []string) error {
@@ -211,7 +210,13 @@ func runBenchSoak(ctx context.Context, e env, args []string) error {
 	if !*asJSON {
 		return nil
 	}
-	enc := json.NewEncoder(e.stdout)
+	return writeJSON(e.stdout, rep)
+}
+
+// writeJSON writes v to w as indented JSON: the --json output of bench and
+// projections.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
+	return enc.Encode(v)
 }

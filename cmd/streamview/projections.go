@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -223,9 +222,7 @@ func runProjections(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"projections": rs})
+		return writeJSON(e.stdout, map[string]any{"projections": rs})
 	}
 	return writeProjections(e.stdout, rs, *sample > 0)
 }

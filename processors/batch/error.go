@@ -99,7 +99,20 @@ func (e *Error) Transient() bool {
 
 // IsPermanent reports whether err is or wraps an *Error that names some
 // event as failed permanently.
-func IsPermanent(err error) bool {
+func IsPermanent(err error) bool { return len(PermanentAt(err)) > 0 }
+
+// PermanentAt returns the batch indexes that err (an *Error, or wrapping
+// one) names as failed permanently, ascending; nil for any other error.
+func PermanentAt(err error) []int {
 	var e *Error
-	return errors.As(err, &e) && slices.ContainsFunc(e.Failures, func(f Failure) bool { return f.Permanent })
+	if !errors.As(err, &e) {
+		return nil
+	}
+	var at []int
+	for _, f := range e.Failures {
+		if f.Permanent {
+			at = append(at, f.Index)
+		}
+	}
+	return at
 }

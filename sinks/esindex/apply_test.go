@@ -157,7 +157,7 @@ func TestApplyRejectedDocumentIsPermanent(t *testing.T) {
 		return 0, ""
 	}
 	err := ix.Apply(t.Context(), []schemas.Event{created("ok", 1, "fine"), created("bad", 1, "broken")})
-	if !slices.Equal(permanentAt(err), []int{1}) ||
+	if !slices.Equal(batch.PermanentAt(err), []int{1}) ||
 		!strings.Contains(err.Error(), "bad") || !strings.Contains(err.Error(), "document_parsing_exception") {
 		t.Fatalf("Apply = %v, want event 1 named as permanent naming product bad", err)
 	}
@@ -188,7 +188,7 @@ func TestApplyIsolatesTheRejectedEvent(t *testing.T) {
 		stock("a", 4, 9),
 	}
 	err := ix.Apply(t.Context(), events)
-	if !slices.Equal(permanentAt(err), []int{3}) {
+	if !slices.Equal(batch.PermanentAt(err), []int{3}) {
 		t.Fatalf("Apply = %v, want event 3 named as permanent", err)
 	}
 	if a, _ := f.stored("a"); a["version"] != 2.0 || a["stock"] != 3.0 {
@@ -210,7 +210,7 @@ func TestApplyUnencodableDocumentIsPermanent(t *testing.T) {
 	e := created("a", 1, "A")
 	e.Timestamp = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) // JSON has no year 10000
 	err := ix.Apply(t.Context(), []schemas.Event{e})
-	if !slices.Equal(permanentAt(err), []int{0}) {
+	if !slices.Equal(batch.PermanentAt(err), []int{0}) {
 		t.Fatalf("Apply = %v, want event 0 named as permanent", err)
 	}
 }
@@ -219,7 +219,7 @@ func TestApplyEventWithoutAggregateIsPermanent(t *testing.T) {
 	f, c := newFake(t)
 	ix := fakeIndex(t, c)
 	err := ix.Apply(t.Context(), []schemas.Event{created("a", 1, "A"), created("", 1, "nameless")})
-	if !slices.Equal(permanentAt(err), []int{1}) {
+	if !slices.Equal(batch.PermanentAt(err), []int{1}) {
 		t.Fatalf("Apply = %v, want event 1 permanent", err)
 	}
 	if _, ok := f.stored("a"); !ok {
@@ -312,20 +312,4 @@ func TestConfigValidate(t *testing.T) {
 	if err := (esindex.Config{IndexPrefix: "x", Alias: "x-g1"}).Validate(); err == nil {
 		t.Error("an alias named like a generation index passed")
 	}
-}
-
-// permanentAt is the batch indexes err names as failed for good, or nil
-// when err is no *batch.Error.
-func permanentAt(err error) []int {
-	var be *batch.Error
-	if !errors.As(err, &be) {
-		return nil
-	}
-	var at []int
-	for _, f := range be.Failures {
-		if f.Permanent {
-			at = append(at, f.Index)
-		}
-	}
-	return at
 }

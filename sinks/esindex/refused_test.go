@@ -45,7 +45,7 @@ func TestApplyRefusedBulkIsolatesTheDocuments(t *testing.T) {
 	f.poisonBulk = map[string]bool{"bad0": true, "bad2": true}
 	events, at := refusedBatch(map[string]int{"bad0": 1, "bad2": 1})
 	err := ix.Apply(t.Context(), events)
-	if got := permanentAt(err); !slices.Equal(got, at) {
+	if got := batch.PermanentAt(err); !slices.Equal(got, at) {
 		t.Fatalf("Apply = %v (permanent %v); want events %v named permanent", err, got, at)
 	}
 	if !strings.Contains(err.Error(), "illegal_argument_exception") {
@@ -73,7 +73,7 @@ func TestApplyRefusedBulkOfSeveralEvents(t *testing.T) {
 	f.poisonBulk = map[string]bool{"bad1": true}
 	events, at := refusedBatch(map[string]int{"bad1": 3})
 	err := ix.Apply(t.Context(), events)
-	if got := permanentAt(err); !slices.Equal(got, at) {
+	if got := batch.PermanentAt(err); !slices.Equal(got, at) {
 		t.Fatalf("Apply = %v (permanent %v); want event %v named permanent", err, got, at)
 	}
 	checkStoredExcept(t, f, events, "bad1")
@@ -87,7 +87,7 @@ func TestApplyRefusedMgetIsolatesTheDocument(t *testing.T) {
 	f.poisonMget = map[string]bool{"bad2": true}
 	events, at := refusedBatch(map[string]int{"bad2": 1})
 	err := ix.Apply(t.Context(), events)
-	if got := permanentAt(err); !slices.Equal(got, at) {
+	if got := batch.PermanentAt(err); !slices.Equal(got, at) {
 		t.Fatalf("Apply = %v (permanent %v); want events %v named permanent", err, got, at)
 	}
 	checkStoredExcept(t, f, events, "bad2")

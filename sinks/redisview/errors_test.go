@@ -158,7 +158,7 @@ func TestUnreadableReplyIsPermanent(t *testing.T) {
 						at = append(at, i)
 					}
 				}
-				if got := permanentAt(err); !slices.Equal(got, at) || !errors.Is(err, productview.ErrCorrupt) {
+				if got := batch.PermanentAt(err); !slices.Equal(got, at) || !errors.Is(err, productview.ErrCorrupt) {
 					t.Fatalf("Apply = %v (permanent %v); want b's changes %v named permanent, ErrCorrupt", err, got, at)
 				}
 				wantStored(t, s, "a", "c")
@@ -171,18 +171,4 @@ func TestUnreadableReplyIsPermanent(t *testing.T) {
 			})
 		})
 	}
-}
-
-func permanentAt(err error) []int {
-	var be *batch.Error
-	if !errors.As(err, &be) {
-		return nil
-	}
-	var at []int
-	for _, f := range be.Failures {
-		if f.Permanent {
-			at = append(at, f.Index)
-		}
-	}
-	return at
 }

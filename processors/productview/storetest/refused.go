@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"errors"
 	"reflect"
 	"slices"
 	"testing"
@@ -29,7 +28,7 @@ func testRefused(t *testing.T, b Backend) {
 	}
 	for round, want := range []productview.Result{{Applied: 3}, {Duplicates: 3}} {
 		res, err := s.Apply(context.Background(), 1, changes)
-		if got := permanentAt(err); !slices.Equal(got, []int{1, 3}) || res != want {
+		if got := batch.PermanentAt(err); !slices.Equal(got, []int{1, 3}) || res != want {
 			t.Fatalf("round %d: Apply = %+v, %v (permanent %v); want %+v and changes 1 and 3 named as permanent", round, res, err, got, want)
 		}
 	}
@@ -78,20 +77,4 @@ func testRefusedDeadLettered(t *testing.T, b Backend) {
 			t.Errorf("view %s = %+v, found %v, %v; want the fold %+v", id, got, ok, err, w)
 		}
 	}
-}
-
-// permanentAt is the indexes err names as failed for good, or nil when err
-// is no *batch.Error.
-func permanentAt(err error) []int {
-	var be *batch.Error
-	if !errors.As(err, &be) {
-		return nil
-	}
-	var at []int
-	for _, f := range be.Failures {
-		if f.Permanent {
-			at = append(at, f.Index)
-		}
-	}
-	return at
 }
