@@ -14,7 +14,8 @@ import (
 
 // decodeBody decodes the JSON object in r's body into dst, strictly: the
 // content type must be JSON, the body at most max bytes, one object with no
-// unknown fields, values of the right JSON types, nothing after it. On any
+// unknown fields, no duplicated or case-variant keys (checkKeys), values of
+// the right JSON types, nothing after it. On any
 // problem it answers (400, 413 or 415) and returns false. When
 // optional, an empty body (no Content-Type needed) leaves dst as it is.
 // It returns the body as read, too.
@@ -54,6 +55,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, max int64, dst any, opti
 	case !utf8.Valid(data):
 		// encoding/json would quietly replace the bad bytes.
 		badRequest(w, "", "the body is not valid UTF-8")
+		return nil, false
+	}
+	if ke := checkKeys(data, dst); ke != nil {
+		badRequest(w, ke.field, ke.msg)
 		return nil, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))

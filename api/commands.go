@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -100,6 +101,9 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		return // answered
 	}
 	var errs fieldErrors
+	if sub, ok := subjectOf(r); ok {
+		s.asSubject(sub, &h, body, &errs)
+	}
 	data := body.command(s, &errs)
 	create, _ := body.(*createRequest)
 
@@ -185,14 +189,32 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 // callerKey is the request context key of the authenticated caller.
 type callerKey struct{}
 
-// callerOf returns who sent r, for the binding of an Idempotency-Key. It
-// is "" for everyone until the API authenticates callers (issue 13): the
-// authentication middleware will put the token's subject under callerKey,
-// and the binding then holds per caller with no other change. The
-// X-User-ID header is not the caller: it is metadata the client asserts.
+// callerOf returns who sent r, for the binding of an Idempotency-Key: the
+// token's subject when auth is on (guard puts it under callerKey), "" for
+// everyone when it is off. The X-User-ID header is not the caller: it is
+// metadata the client asserts.
 func callerOf(r *http.Request) string {
 	c, _ := r.Context().Value(callerKey{}).(string)
 	return c
+}
+
+// asSubject makes the token's subject the command's user (API.md: with
+// auth on, a review's userId is the token's sub): a review without a
+// userId gets sub, one with another userId is a 422, and so is an
+// X-User-ID header naming someone else; the metadata's userId is sub.
+func (s *Server) asSubject(sub string, h *commandHeaders, body commandBody, errs *fieldErrors) {
+	if h.userID != anonymousUser && h.userID != sub {
+		errs.add(headerUserID, fmt.Sprintf("must be the token's subject %q, or left out", sub))
+	}
+	h.userID = sub
+	if rv, ok := body.(*reviewRequest); ok {
+		switch {
+		case !rv.UserID.given():
+			rv.UserID = opt[string]{Set: true, Value: sub}
+		case rv.UserID.Value != sub:
+			errs.add("userId", fmt.Sprintf("must be the token's subject %q, or left out", sub))
+		}
+	}
 }
 
 // keyReused is the 422 of an Idempotency-Key used again for another

@@ -1,11 +1,14 @@
 package api
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
+	"github.com/streamview/streamview/api/auth"
 	"github.com/streamview/streamview/producers/product"
 	"github.com/streamview/streamview/schemas"
 )
@@ -21,6 +24,7 @@ const (
 	DefaultQueryTimeout    = 5 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultMaxBodyBytes    = 1 << 20
+	DefaultRateClients     = 10000
 )
 
 // Config configures a Server. The zero value serves a EUR catalogue with the
@@ -57,6 +61,28 @@ type Config struct {
 	// Logger receives request failures (Error) and an access line per
 	// request (Debug). Nil discards.
 	Logger *slog.Logger
+
+	// Auth checks bearer tokens (API.md, "Authentication"). Nil: auth is
+	// off, every route answers without a token.
+	Auth *auth.Verifier
+	// PublicReads lets the catalog:read routes (queries, history) answer
+	// without a token while Auth is on. A bad token is refused all the same.
+	PublicReads bool
+	// RateLimit is the requests per second allowed to each caller: a
+	// token's subject, or the client's address without a valid token.
+	// Over it: 429 with Retry-After. 0: no limit. The open routes
+	// (/healthz, /readyz, /v1/openapi.json) are never limited.
+	RateLimit float64
+	// RateBurst is how many requests a caller may send at once above its
+	// rate. Default: RateLimit rounded up, at least 1.
+	RateBurst int
+	// RateClients bounds the callers whose rate is tracked (the least
+	// recently seen is forgotten first). Default DefaultRateClients.
+	RateClients int
+	// CursorSecret signs search cursors (HMAC-SHA256), so that a changed
+	// or forged cursor is a 400. Servers behind one load balancer need the
+	// same secret. Empty: a random secret per Server.
+	CursorSecret []byte
 }
 
 // Validate reports every problem of c at once.
@@ -78,6 +104,18 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("api: MaxBodyBytes %d is negative", c.MaxBodyBytes))
+	}
+	if c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
+		errs = append(errs, fmt.Errorf("api: RateLimit %v: want requests per second, 0 for none", c.RateLimit))
+	}
+	if c.RateBurst < 0 {
+		errs = append(errs, fmt.Errorf("api: RateBurst %d is negative", c.RateBurst))
+	}
+	if c.RateClients < 0 {
+		errs = append(errs, fmt.Errorf("api: RateClients %d is negative", c.RateClients))
+	}
+	if c.PublicReads && c.Auth == nil {
+		errs = append(errs, errors.New("api: PublicReads without Auth: reads are public anyway; configure a JWT secret or JWKS"))
 	}
 	if c.MaxWait > 0 && c.ReadWait > c.MaxWait {
 		errs = append(errs, fmt.Errorf("api: ReadWait %v exceeds MaxWait %v", c.ReadWait, c.MaxWait))
@@ -113,6 +151,16 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.RateLimit > 0 && c.RateBurst == 0 {
+		c.RateBurst = max(1, int(math.Ceil(c.RateLimit)))
+	}
+	if c.RateClients == 0 {
+		c.RateClients = DefaultRateClients
+	}
+	if len(c.CursorSecret) == 0 {
+		c.CursorSecret = make([]byte, 32)
+		rand.Read(c.CursorSecret) // never fails (crypto/rand)
 	}
 	return c
 }

@@ -63,6 +63,13 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q, errs := s.searchQuery(params)
+	if q.Cursor != "" {
+		if inner, ok := s.cursors.open(q, q.Cursor); ok {
+			q.Cursor = inner
+		} else {
+			errs = append(errs, FieldError{Field: "cursor", Message: errCursorInvalid})
+		}
+	}
 	if err := q.Validate(); err != nil {
 		errs = mergeSearchErrors(errs, err)
 	}
@@ -169,7 +176,7 @@ func (s *Server) searchAnswer(q productsearch.Query, res productsearch.Result) s
 		Total:      res.Total,
 		Page:       res.Page,
 		PageSize:   res.PageSize,
-		NextCursor: res.NextCursor,
+		NextCursor: s.cursors.sign(q, res.NextCursor),
 		Facets: searchFacets{
 			Category: nonNil(res.Facets.Category),
 			Brand:    nonNil(res.Facets.Brand),

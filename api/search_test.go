@@ -49,7 +49,7 @@ func TestSearchWithCursor(t *testing.T) {
 	idx := &fakeSearch{}
 	s := testServer(t, Deps{Search: idx})
 	// page is ignored with a cursor, even one past the deep-paging limit.
-	w := serve(t, s.Handler(), request{method: "GET", path: "/v1/products/search?q=shoe&pageSize=10&page=5000&cursor=" + cursor})
+	w := serve(t, s.Handler(), request{method: "GET", path: "/v1/products/search?q=shoe&pageSize=10&page=5000&cursor=" + s.cursors.sign(q, cursor)})
 	if w.Code != http.StatusOK {
 		t.Fatalf("status = %d; body %s", w.Code, w.Body)
 	}
@@ -154,6 +154,12 @@ func TestSearchAnswer(t *testing.T) {
 			},
 		},
 	}
+	// The index's cursor reaches the client signed for this query.
+	next, _ := got["nextCursor"].(string)
+	if inner, ok := s.cursors.open(productsearch.Query{Text: "shoe", PageSize: 1}, next); !ok || inner != "next" {
+		t.Errorf("nextCursor %q opens to %q, %v; want the index's \"next\"", next, inner, ok)
+	}
+	want["nextCursor"] = next
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("answer = %v\nwant     %v", got, want)
 	}

@@ -25,6 +25,8 @@ type Server struct {
 	known   map[string]bool // the patterns of routes
 	metrics *httpMetrics
 	handler http.Handler
+	limits  *limiters // nil: no rate limit
+	cursors cursorSigner
 }
 
 // route is one endpoint: a ServeMux pattern "METHOD /path".
@@ -49,6 +51,10 @@ func New(cfg Config, deps Deps) *Server {
 		mux:     http.NewServeMux(),
 		known:   map[string]bool{},
 		metrics: newHTTPMetrics(),
+		cursors: cursorSigner{key: cfg.CursorSecret},
+	}
+	if cfg.RateLimit > 0 {
+		s.limits = newLimiters(cfg.RateLimit, cfg.RateBurst, cfg.RateClients)
 	}
 	s.routes = []route{
 		{"POST /v1/products", s.commandHandler(func() commandBody { return new(createRequest) }, false)},
@@ -179,6 +185,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.metrics.observe(r.Method, routeLabel, status, elapsed)
 		s.log.Debug("api: request", "method", r.Method, "path", r.URL.Path, "status", status, "duration", elapsed)
 	}()
+	r, ok := s.guard(rw, r, pattern)
+	if !ok {
+		return // answered: 401, 403 or 429
+	}
 	s.mux.ServeHTTP(rw, r)
 }
 

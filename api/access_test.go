@@ -1,0 +1,304 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamview/streamview/api/auth"
+	"github.com/streamview/streamview/api/auth/authtest"
+	"github.com/streamview/streamview/schemas"
+)
+
+// TestEveryRouteHasAPolicy fails for a route whose scope nobody decided:
+// add its pattern to routePolicies (access.go).
+func TestEveryRouteHasAPolicy(t *testing.T) {
+	s := testServer(t, Deps{})
+	for _, rt := range s.routes {
+		if _, ok := routePolicies[rt.pattern]; !ok {
+			method, path, _ := strings.Cut(rt.pattern, " ")
+			rule := policyByRule(method, path)
+			t.Errorf("route %q has no entry in routePolicies (access.go); until it has, the rule gives it %v", rt.pattern, rule)
+		}
+	}
+}
+
+func authServer(t *testing.T, deps Deps, tweak ...func(*Config)) *Server {
+	t.Helper()
+	v, err := auth.NewVerifier(context.Background(), auth.Config{Secret: authtest.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testServer(t, deps, append([]func(*Config){func(c *Config) { c.Auth = v }}, tweak...)...)
+}
+
+func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+
+// concrete turns a route pattern into a request.
+func concrete(pattern string) request {
+	method, path, _ := strings.Cut(pattern, " ")
+	path = regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(path, productID)
+	rq := request{method: method, path: path}
+	if method != "GET" && method != "DELETE" {
+		rq.body = `{}`
+	}
+	return rq
+}
+
+// TestScopes runs every route with every token: a token works for exactly
+// its scopes (403 otherwise), no token is a 401, the open routes answer
+// anyone.
+func TestScopes(t *testing.T) {
+	tokens := map[string]string{"none": ""}
+	for _, set := range []string{"", "catalog:read", "catalog:write", "ops", "catalog:read catalog:write ops"} {
+		tokens["scope "+strconv.Quote(set)] = authtest.HS256(t, authtest.Secret, authtest.Valid("alice", set))
+	}
+	for _, public := range []bool{false, true} {
+		s := authServer(t, Deps{Commands: newFakeBus(), Views: newFakeViews(), Search: &fakeSearch{}}, func(c *Config) { c.PublicReads = public })
+		for _, rt := range s.routes {
+			p := routePolicies[rt.pattern]
+			for name, tok := range tokens {
+				t.Run(fmt.Sprintf("public=%v/%s/%s", public, rt.pattern, name), func(t *testing.T) {
+					rq := concrete(rt.pattern)
+					if tok != "" {
+						rq.header = bearer(tok)
+					}
+					w := serve(t, s.Handler(), rq)
+					var granted []auth.Scope
+					if tok != "" {
+						c, err := s.cfg.Auth.Verify(context.Background(), tok)
+						if err != nil {
+							t.Fatal(err)
+						}
+						granted = c.Scopes
+					}
+					isPublic := p.open || public && slices.Contains(p.scopes, auth.CatalogRead)
+					switch {
+					case isPublic || slices.ContainsFunc(p.scopes, func(s auth.Scope) bool { return slices.Contains(granted, s) }):
+						if w.Code == http.StatusUnauthorized || w.Code == http.StatusForbidden {
+							t.Errorf("status %d, want the route's own answer; body %s", w.Code, w.Body)
+						}
+					case tok == "":
+						wantProblem(t, w, http.StatusUnauthorized, "Authorization")
+						if got := w.Header().Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer ") {
+							t.Errorf("WWW-Authenticate = %q, want a Bearer challenge", got)
+						}
+					default:
+						wantProblem(t, w, http.StatusForbidden, "Authorization")
+						if got := w.Header().Get("WWW-Authenticate"); !strings.Contains(got, `error="insufficient_scope"`) {
+							t.Errorf("WWW-Authenticate = %q, want insufficient_scope", got)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestAuthOffByDefault: without a verifier every route answers without a
+// token, as before.
+func TestAuthOffByDefault(t *testing.T) {
+	bus := newFakeBus()
+	s := testServer(t, Deps{Commands: bus})
+	w := serve(t, s.Handler(), request{method: "POST", path: "/v1/products", body: createBody})
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("status %d; body %s", w.Code, w.Body)
+	}
+}
+
+// TestBadTokensAreRefused sends 1,000 bad tokens of every kind to command
+// routes: each is a 401 (a good token without the scope a 403), and
+// nothing is published.
+func TestBadTokensAreRefused(t *testing.T) {
+	keys := authtest.NewKeys(t)
+	v, err := auth.NewVerifier(context.Background(), auth.Config{Secret: authtest.Secret, JWKS: keys.WriteJWKS(t), Issuer: "iss", Audience: "aud"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := newFakeBus()
+	s := testServer(t, Deps{Commands: bus}, func(c *Config) { c.Auth = v })
+	bad := BadTokens(t, keys, "iss", "aud")
+	routes := []request{
+		{method: "POST", path: "/v1/products", body: createBody},
+		{method: "PUT", path: "/v1/products/" + productID + "/price", body: `{"price":{"amount":"1","currency":"EUR"}}`},
+		{method: "POST", path: "/v1/products/" + productID + "/reviews", body: `{"rating":5}`},
+		{method: "DELETE", path: "/v1/products/" + productID},
+	}
+	for i := range 1000 {
+		b := bad[i%len(bad)]
+		rq := routes[i%len(routes)]
+		rq.header = map[string]string{"Authorization": b.header}
+		w := serve(t, s.Handler(), rq)
+		if w.Code != b.status {
+			t.Fatalf("token %d (%s) on %s %s: status %d, want %d; body %s", i, b.name, rq.method, rq.path, w.Code, b.status, w.Body)
+		}
+		if b.status == http.StatusUnauthorized && !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Bearer") {
+			t.Fatalf("token %d (%s): no Bearer challenge", i, b.name)
+		}
+	}
+	if n := len(bus.commands()); n != 0 {
+		t.Fatalf("%d commands published for bad tokens, want none", n)
+	}
+	// The same server takes a good token.
+	rq := routes[0]
+	rq.header = bearer(authtest.RS256(t, keys.RSA, "rsa-1", authtest.Claims{Sub: "a", Scope: "catalog:write", Iss: "iss", Aud: []string{"aud"}, Exp: time.Now().Add(time.Minute)}))
+	if w := serve(t, s.Handler(), rq); w.Code != http.StatusAccepted {
+		t.Fatalf("a good token: status %d; body %s", w.Code, w.Body)
+	}
+}
+
+// badToken is an Authorization header and the status it must get.
+type badToken struct {
+	name, header string
+	status       int
+}
+
+// BadTokens are Authorization headers that a server configured with
+// authtest.Secret, keys' JWKS, issuer iss and audience aud must refuse
+// on a catalog:write route.
+func BadTokens(t testing.TB, keys authtest.Keys, iss, aud string) []badToken {
+	other := authtest.NewKeys(t)
+	now := time.Now()
+	good := func() authtest.Claims {
+		return authtest.Claims{Sub: "mallory", Scope: "catalog:write", Iss: iss, Aud: []string{aud}, Exp: now.Add(time.Hour)}
+	}
+	with := func(f func(*authtest.Claims)) authtest.Claims { c := good(); f(&c); return c }
+	hs := func(c authtest.Claims) string { return "Bearer " + authtest.HS256(t, authtest.Secret, c) }
+	return []badToken{
+		{"forged (another secret)", "Bearer " + authtest.HS256(t, []byte(strings.Repeat("f", 40)), good()), 401},
+		{"forged (tampered payload)", "Bearer " + authtest.Tamper(authtest.HS256(t, authtest.Secret, good())), 401},
+		{"forged RS256 (another key)", "Bearer " + authtest.RS256(t, other.RSA, "rsa-1", good()), 401},
+		{"forged ES256 (another key)", "Bearer " + authtest.ES256(t, other.EC, "ec-1", good()), 401},
+		{"expired", hs(with(func(c *authtest.Claims) { c.Exp = now.Add(-time.Hour) })), 401},
+		{"no exp", hs(with(func(c *authtest.Claims) { c.Exp = time.Time{} })), 401},
+		{"wrong audience", hs(with(func(c *authtest.Claims) { c.Aud = []string{"other"} })), 401},
+		{"wrong issuer", hs(with(func(c *authtest.Claims) { c.Iss = "other" })), 401},
+		{"alg none", "Bearer " + authtest.None(t, good()), 401},
+		{"HS256 with the RS256 public key", "Bearer " + authtest.HS256WithPublicKey(t, &keys.RSA.PublicKey, good()), 401},
+		{"malformed", "Bearer abc.def.ghi", 401},
+		{"not a JWT", "Bearer hello", 401},
+		{"empty bearer", "Bearer ", 401},
+		{"basic auth", "Basic YWxpY2U6c2VjcmV0", 401},
+		{"wrong scope (read)", hs(with(func(c *authtest.Claims) { c.Scope = "catalog:read" })), 403},
+		{"wrong scope (ops)", hs(with(func(c *authtest.Claims) { c.Scope = "ops" })), 403},
+		{"no scope", hs(with(func(c *authtest.Claims) { c.Scope = "" })), 403},
+	}
+}
+
+// TestReviewUserIsTheSubject: with auth on, a review's userId and the
+// command's metadata are the token's sub.
+func TestReviewUserIsTheSubject(t *testing.T) {
+	tok := authtest.HS256(t, authtest.Secret, authtest.Valid("alice", "catalog:write"))
+	path := "/v1/products/" + productID + "/reviews"
+	t.Run("absent: taken from sub", func(t *testing.T) {
+		bus := newFakeBus()
+		s := authServer(t, Deps{Commands: bus})
+		w := serve(t, s.Handler(), request{method: "POST", path: path, body: `{"rating":4}`, header: bearer(tok)})
+		if w.Code != http.StatusAccepted {
+			t.Fatalf("status %d; body %s", w.Code, w.Body)
+		}
+		cmds := bus.commands()
+		if len(cmds) != 1 || cmds[0].Data.(*schemas.AddProductReview).UserID != "alice" || cmds[0].Metadata.UserID != "alice" {
+			t.Fatalf("commands = %+v, want one review by alice", cmds)
+		}
+	})
+	t.Run("the same: accepted", func(t *testing.T) {
+		bus := newFakeBus()
+		s := authServer(t, Deps{Commands: bus})
+		w := serve(t, s.Handler(), request{method: "POST", path: path, body: `{"rating":4,"userId":"alice"}`, header: bearer(tok)})
+		if w.Code != http.StatusAccepted {
+			t.Fatalf("status %d; body %s", w.Code, w.Body)
+		}
+	})
+	for name, rq := range map[string]request{
+		"another userId":    {method: "POST", path: path, body: `{"rating":4,"userId":"bob"}`, header: bearer(tok)},
+		"another X-User-ID": {method: "POST", path: path, body: `{"rating":4}`, header: map[string]string{"Authorization": "Bearer " + tok, "X-User-ID": "bob"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			bus := newFakeBus()
+			s := authServer(t, Deps{Commands: bus})
+			wantProblem(t, serve(t, s.Handler(), rq), http.StatusUnprocessableEntity)
+			if n := len(bus.commands()); n != 0 {
+				t.Errorf("%d commands published, want none", n)
+			}
+		})
+	}
+}
+
+// TestIdempotencyKeyPerCaller: the key is bound to the token's subject, so
+// another caller reusing it gets a 422.
+func TestIdempotencyKeyPerCaller(t *testing.T) {
+	bus := newFakeBus()
+	s := authServer(t, Deps{Commands: bus})
+	send := func(sub string) *httptest.ResponseRecorder {
+		tok := authtest.HS256(t, authtest.Secret, authtest.Valid(sub, "catalog:write"))
+		return serve(t, s.Handler(), request{method: "PUT", path: "/v1/products/" + productID + "/stock", body: `{"quantity":3}`,
+			header: map[string]string{"Authorization": "Bearer " + tok, "Idempotency-Key": "k-1"}})
+	}
+	if w := send("alice"); w.Code != http.StatusAccepted {
+		t.Fatalf("alice: status %d; body %s", w.Code, w.Body)
+	}
+	if w := send("alice"); w.Code != http.StatusAccepted {
+		t.Fatalf("alice again: status %d; body %s", w.Code, w.Body)
+	}
+	p := wantProblem(t, send("bob"), http.StatusUnprocessableEntity, headerIdempotencyKey)
+	if p.Type != problemKeyReused {
+		t.Errorf("type %q, want %q", p.Type, problemKeyReused)
+	}
+	if n := len(bus.commands()); n != 1 {
+		t.Errorf("%d commands published, want 1", n)
+	}
+}
+
+// TestBadTokenOnPublicRead: public reads need no token, but a bad one is
+// still refused, so that its sender learns of it.
+func TestBadTokenOnPublicRead(t *testing.T) {
+	s := authServer(t, Deps{Views: newFakeViews(), Search: &fakeSearch{}}, func(c *Config) { c.PublicReads = true })
+	if w := serve(t, s.Handler(), request{method: "GET", path: "/v1/products/search"}); w.Code != http.StatusOK {
+		t.Fatalf("no token: status %d; body %s", w.Code, w.Body)
+	}
+	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/search", header: bearer("garbage")}), http.StatusUnauthorized)
+	// Open routes ignore the header altogether: probes must not fail.
+	if w := serve(t, s.Handler(), request{method: "GET", path: "/healthz", header: bearer("garbage")}); w.Code != http.StatusOK {
+		t.Fatalf("healthz with a bad token: status %d", w.Code)
+	}
+}
+
+// TestUnknownRoutesNeedATokenFirst: with auth on, an unknown path or
+// method does not reveal what exists to a caller without a token.
+func TestUnknownRoutesNeedATokenFirst(t *testing.T) {
+	s := authServer(t, Deps{})
+	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/nothing"}), http.StatusUnauthorized)
+	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/projections/x/secrets"}), http.StatusUnauthorized)
+	read := authtest.HS256(t, authtest.Secret, authtest.Valid("alice", "catalog:read"))
+	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/nothing", header: bearer(read)}), http.StatusNotFound)
+	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/projections/x/secrets", header: bearer(read)}), http.StatusForbidden)
+}
+
+func TestPolicyByRule(t *testing.T) {
+	tests := []struct {
+		method, path string
+		want         policy
+	}{
+		{"GET", "/metrics", opsScope},
+		{"GET", "/v1/projections/product-view/anything", opsScope},
+		{"POST", "/v1/projections/x", opsScope},
+		{"GET", "/v1/whatever", readScope},
+		{"HEAD", "/v1/whatever", readScope},
+		{"POST", "/v1/whatever", writeScope},
+		{"DELETE", "/v1/whatever", writeScope},
+		{"GET", "/healthz", readScope}, // open only by declaration
+	}
+	for _, tt := range tests {
+		if got := policyByRule(tt.method, tt.path); !slices.Equal(got.scopes, tt.want.scopes) || got.open != tt.want.open {
+			t.Errorf("policyByRule(%s %s) = %+v, want %+v", tt.method, tt.path, got, tt.want)
+		}
+	}
+}
