@@ -128,8 +128,11 @@ func seedProduct(ctx context.Context, base string, i int, sent *atomic.Int64) (s
 			fmt.Sprintf(`{"price":{"amount":"%d.%02d","currency":"EUR"}}`, max(1, price-r.IntN(5)), cents)})
 	}
 	for k := r.IntN(4); k > 0; k-- {
-		cmds = append(cmds, struct{ method, path, body string }{"POST", "/v1/products/" + id + "/reviews",
-			fmt.Sprintf(`{"rating":%d,"userId":"user-%d","comment":"%s"}`, 1+r.IntN(5), r.IntN(500), []string{"Great", "Does the job", "Not for me", "Love it"}[r.IntN(4)])})
+		body := fmt.Sprintf(`{"rating":%d,"userId":"user-%d","comment":"%s"}`, 1+r.IntN(5), r.IntN(500), []string{"Great", "Does the job", "Not for me", "Love it"}[r.IntN(4)])
+		if _, authed := ctx.Value(bearerKey{}).(string); authed {
+			body = withoutUserID(body) // with auth on, a review's userId is the token's subject
+		}
+		cmds = append(cmds, struct{ method, path, body string }{"POST", "/v1/products/" + id + "/reviews", body})
 	}
 	var loc string
 	for _, c := range cmds {
@@ -137,6 +140,7 @@ func seedProduct(ctx context.Context, base string, i int, sent *atomic.Int64) (s
 		if err != nil {
 			return "", err
 		}
+		authorize(req)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -157,6 +161,7 @@ func waitDecided(ctx context.Context, url string) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+		authorize(req)
 		req.Header.Set("Prefer", "wait=10")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -43,7 +43,12 @@ Any embedded part can be swapped for a real server:
 
 --seed-demo creates a demo catalogue through the command API (1,200 products
 in 12 categories and 20 brands, with price changes and reviews) when the
-event log is empty.`,
+event log is empty.
+
+Authentication is off by default here: dev listens on 127.0.0.1 only, like
+its embedded servers, and says so in a banner. --auth turns it on with a
+secret made for this run and prints a ready token with every scope; a
+configured STREAMVIEW_JWT_SECRET(_FILE) or STREAMVIEW_JWKS turns it on too.`,
 		run: runDev,
 	}
 }
@@ -65,6 +70,9 @@ func runDev(ctx context.Context, e env, args []string) error {
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	var delivery time.Duration
 	deliveryTimeoutFlag(fs, &delivery)
+	var acc accessFlags
+	acc.register(fs, e)
+	authOn := fs.Bool("auth", false, "turn API authentication on with a secret made for this run, and print a ready token")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +84,25 @@ func runDev(ctx context.Context, e env, args []string) error {
 	st := stack{currency: *currency, logger: logger}
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, delivery); err != nil {
 		return err
+	}
+	if st.access, err = acc.resolve(); err != nil {
+		return err
+	}
+	if *authOn && !st.access.auth.Enabled() {
+		st.access.auth.Secret = devSecret()
+	}
+	if err := checkListen(*addr, st.access.auth.Enabled(), acc.insecure); err != nil {
+		return err
+	}
+	if err := st.access.start(ctx); err != nil {
+		return err
+	}
+	devToken, err := devAccessBanner(e.stdout, st.access, *addr)
+	if err != nil {
+		return err
+	}
+	if *seed && st.access.auth.Enabled() && devToken == "" {
+		return errors.New("--seed-demo with JWKS-only authentication: dev cannot mint a token to seed with; add STREAMVIEW_JWT_SECRET_FILE or seed without auth")
 	}
 
 	// Kafka.
@@ -170,11 +197,16 @@ func runDev(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		if *seed {
+			ctx := ctx
+			if devToken != "" {
+				ctx = context.WithValue(ctx, bearerKey{}, devToken)
+			}
 			if err := seedDemo(ctx, base, st.brokers, e.stdout); err != nil {
 				return fmt.Errorf("seeding the demo catalogue: %w", err)
 			}
 		}
 		printWelcome(e.stdout, base)
+		printTokenWelcome(e.stdout, base, devToken)
 		return nil
 	})
 	err = g.Wait()

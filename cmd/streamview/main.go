@@ -48,15 +48,19 @@ type env struct {
 var commands = map[string]command{}
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	e := env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	return runEnv(ctx, args, env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv})
+}
+
+// runEnv is run with the environment e (tests give their own).
+func runEnv(ctx context.Context, args []string, e env) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			if c, ok := commands[args[1]]; ok {
-				printCommandHelp(stdout, args[1], c)
+				printCommandHelp(e.stdout, args[1], c)
 				return nil
 			}
 		}
-		printHelp(stdout)
+		printHelp(e.stdout)
 		if len(args) == 0 {
 			return errUsage
 		}
@@ -64,8 +68,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "streamview: unknown command %q\n\n", args[0])
-		printHelp(stderr)
+		fmt.Fprintf(e.stderr, "streamview: unknown command %q\n\n", args[0])
+		printHelp(e.stderr)
 		return errUsage
 	}
 	return c.run(ctx, e, args[1:])
@@ -91,12 +95,18 @@ Commands:
 	fmt.Fprint(w, `
 Run 'streamview help <command>' or 'streamview <command> --help' for details.
 
+Configuration: flags, environment variables and an optional YAML file
+(--config file.yaml or STREAMVIEW_CONFIG; keys are flag names, see
+streamview.example.yaml). Precedence: flags > environment > file > defaults.
+
 Environment (flags win over it):
   KAFKA_BROKERS        seed brokers, comma separated (default 127.0.0.1:9092)
   REDIS_ADDR           Redis address (default 127.0.0.1:6379)
   ELASTICSEARCH_URL    Elasticsearch URL (default http://127.0.0.1:9200)
   SCHEMA_REGISTRY_URL  Confluent-compatible schema registry; without it events
                        use Avro single-object encoding
+  STREAMVIEW_JWT_SECRET, STREAMVIEW_JWT_SECRET_FILE, STREAMVIEW_JWKS
+                       turn API authentication on (see 'streamview help token')
 `)
 }
 
@@ -114,6 +124,7 @@ func newFlags(e env, name string) *flag.FlagSet {
 		fmt.Fprintln(e.stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
+	registerConfig(fs, e, name)
 	return fs
 }
 
@@ -126,7 +137,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 		}
 		return errUsage
 	}
-	return nil
+	return applyConfigFile(fs)
 }
 
 // envOr returns the environment variable key, or def when it is empty.

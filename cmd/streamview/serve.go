@@ -73,6 +73,8 @@ type stack struct {
 	deliveryTimeout time.Duration
 	// ready, when set, is called with the API's address once it listens.
 	ready func(addr string)
+	// access is the API's authentication, rate limit and cursor secret.
+	access access
 }
 
 type serveFlags struct {
@@ -86,6 +88,7 @@ type serveFlags struct {
 	logLevel     string
 	queryTimeout time.Duration
 	delivery     time.Duration
+	access       accessFlags
 }
 
 func (f *serveFlags) register(e env, name string) *flag.FlagSet {
@@ -101,6 +104,7 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	deliveryTimeoutFlag(fs, &f.delivery)
 	fs.DurationVar(&f.queryTimeout, "query-timeout", api.DefaultQueryTimeout,
 		"bound of each Redis or Elasticsearch read of the API; a store that has not answered by then makes the request a 503 with Retry-After")
+	f.access.register(fs, e)
 	return fs
 }
 
@@ -168,6 +172,18 @@ func runServe(ctx context.Context, e env, args []string) error {
 	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, queryTimeout: f.queryTimeout, logger: logger}
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, f.delivery); err != nil {
 		return err
+	}
+	if st.access, err = f.access.resolve(); err != nil {
+		return err
+	}
+	if roles["api"] {
+		if err := checkListen(f.addr, st.access.auth.Enabled(), f.access.insecure); err != nil {
+			return err
+		}
+		if err := st.access.start(ctx); err != nil {
+			return err
+		}
+		logAccess(logger, st.access)
 	}
 	st.redis = newRedis(f.redisAddr)
 	defer st.redis.Close()
@@ -317,6 +333,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		}
 		defer readyKafka.Close()
 		cfg := api.Config{Currency: st.currency, QueryTimeout: st.queryTimeout, Logger: st.logger}
+		st.access.apply(&cfg)
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
