@@ -183,3 +183,47 @@ func Tamper(token string) string {
 	parts[1] = string(p)
 	return strings.Join(parts, ".")
 }
+
+// Bad is an Authorization header that a server must refuse with Status.
+type Bad struct {
+	Name, Header string
+	Status       int // 401, or 403 for a valid token without the scope
+}
+
+// BadTokens are Authorization headers that a server configured with
+// Secret, keys' JWKS, issuer iss and audience aud must refuse on a
+// catalog:write route: forged, expired, without exp, for another
+// audience or issuer, alg none, HS256 signed with the RS256 public key,
+// malformed, and valid but without the scope.
+func BadTokens(t testing.TB, keys Keys, iss, aud string) []Bad {
+	t.Helper()
+	other := NewKeys(t)
+	now := time.Now()
+	good := func() Claims {
+		return Claims{Sub: "mallory", Scope: "catalog:write", Iss: iss, Aud: []string{aud}, Exp: now.Add(time.Hour)}
+	}
+	with := func(f func(*Claims)) Claims { c := good(); f(&c); return c }
+	hs := func(c Claims) string { return "Bearer " + HS256(t, Secret, c) }
+	return []Bad{
+		{"forged (another secret)", "Bearer " + HS256(t, []byte(strings.Repeat("f", 40)), good()), 401},
+		{"forged (tampered payload)", "Bearer " + Tamper(HS256(t, Secret, good())), 401},
+		{"forged RS256 (another key)", "Bearer " + RS256(t, other.RSA, "rsa-1", good()), 401},
+		{"forged ES256 (another key)", "Bearer " + ES256(t, other.EC, "ec-1", good()), 401},
+		{"expired", hs(with(func(c *Claims) { c.Exp = now.Add(-time.Hour) })), 401},
+		{"expired RS256", "Bearer " + RS256(t, keys.RSA, "rsa-1", with(func(c *Claims) { c.Exp = now.Add(-time.Hour) })), 401},
+		{"no exp", hs(with(func(c *Claims) { c.Exp = time.Time{} })), 401},
+		{"wrong audience", hs(with(func(c *Claims) { c.Aud = []string{"other"} })), 401},
+		{"wrong audience ES256", "Bearer " + ES256(t, keys.EC, "ec-1", with(func(c *Claims) { c.Aud = []string{"other"} })), 401},
+		{"wrong issuer", hs(with(func(c *Claims) { c.Iss = "other" })), 401},
+		{"alg none", "Bearer " + None(t, good()), 401},
+		{"HS256 with the RS256 public key", "Bearer " + HS256WithPublicKey(t, &keys.RSA.PublicKey, good()), 401},
+		{"malformed", "Bearer abc.def.ghi", 401},
+		{"not a JWT", "Bearer hello", 401},
+		{"empty bearer", "Bearer ", 401},
+		{"basic auth", "Basic YWxpY2U6c2VjcmV0", 401},
+		{"no header", "", 401},
+		{"wrong scope (read)", hs(with(func(c *Claims) { c.Scope = "catalog:read" })), 403},
+		{"wrong scope (ops)", "Bearer " + RS256(t, keys.RSA, "rsa-1", with(func(c *Claims) { c.Scope = "ops" })), 403},
+		{"no scope", hs(with(func(c *Claims) { c.Scope = "" })), 403},
+	}
+}
