@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -250,4 +254,93 @@ func recordsWithKeys(t *testing.T, brokers []string, from, to kadm.ListedOffsets
 		}
 	}
 	return found
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a command writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestDevAuth: dev says when auth is off; with --auth it prints a token
+// that works, and requests without one are refused.
+func TestDevAuth(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprintf("auth=%v", on), func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := l.Addr().(*net.TCPAddr).Port
+			l.Close()
+			args := []string{"dev", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--kafka-port", strconv.Itoa(port), "--log-level", "error"}
+			if on {
+				args = append(args, "--auth")
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			var out lockedBuffer
+			addrCh, done := make(chan string, 1), make(chan error, 1)
+			testReady = func(a string) { addrCh <- a }
+			go func() { done <- runEnv(ctx, args, envOf(nil, &out, io.Discard)) }()
+			t.Cleanup(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("dev: %v", err)
+				}
+				testReady = nil
+			})
+			base := waitListening(t, addrCh, done)
+			var tok string
+			testenv.Eventually(t, 60*time.Second, func() error {
+				s := out.String()
+				if !strings.Contains(s, "streamview is running") {
+					return errors.New("no welcome yet")
+				}
+				if i := strings.Index(s, "export TOKEN="); i >= 0 {
+					tok, _, _ = strings.Cut(s[i+len("export TOKEN="):], "\n")
+				}
+				return nil
+			})
+			search := base + "/v1/products/search"
+			if !on {
+				if !strings.Contains(out.String(), "auth: OFF") || tok != "" {
+					t.Fatalf("no OFF banner, or a token:\n%s", out.String())
+				}
+				if a := call(t, "GET", search, ""); a.status != http.StatusOK {
+					t.Fatalf("search without a token: %d", a.status)
+				}
+				return
+			}
+			if tok == "" {
+				t.Fatalf("no token printed:\n%s", out.String())
+			}
+			if a := call(t, "GET", search, ""); a.status != http.StatusUnauthorized {
+				t.Fatalf("search without a token: %d, want 401", a.status)
+			}
+			for _, path := range []string{"/v1/products/search", "/v1/projections", "/metrics"} {
+				req, _ := http.NewRequest("GET", base+path, nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("%s with the printed token: %d", path, resp.StatusCode)
+				}
+			}
+		})
+	}
 }
