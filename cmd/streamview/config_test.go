@@ -173,3 +173,60 @@ func TestFlagsNameTheirEnvironment(t *testing.T) {
 		t.Errorf("flagEnv = %q", flagEnv(&f))
 	}
 }
+
+// TestExampleConfigFile: every key of streamview.example.yaml is a flag of
+// the command whose section holds it (or, at the top level, of serve, dev
+// or token), and the file applies without an error.
+func TestExampleConfigFile(t *testing.T) {
+	const path = "../../streamview.example.yaml"
+	dir := t.TempDir()
+	for _, name := range []string{"jwt-secret", "cursor-secret"} {
+		os.WriteFile(filepath.Join(dir, name), []byte(strings.Repeat("s", 40)), 0o600)
+	}
+	known := map[string]bool{}
+	for _, cmd := range []string{"serve", "dev", "token"} {
+		var out bytes.Buffer
+		_ = runEnv(t.Context(), []string{cmd, "--config", path, "--help"}, envOf(nil, &out, &out))
+		for _, line := range strings.Split(out.String(), "\n") {
+			if name, ok := strings.CutPrefix(strings.TrimSpace(line), "-"); ok {
+				name, _, _ = strings.Cut(name, " ")
+				known[name] = true
+			}
+		}
+		values, err := readConfigFile(path, cmd)
+		if err != nil {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+		if strings.Contains(out.String(), "not a flag") {
+			t.Errorf("%s: warnings: %s", cmd, &out)
+		}
+		for k, v := range values {
+			if v.section && !known[k] {
+				t.Errorf("%s.%s is not a flag of %s", cmd, k, cmd)
+			}
+		}
+	}
+	values, _ := readConfigFile(path, "none")
+	for k := range values {
+		if !known[k] {
+			t.Errorf("top-level key %s is not a flag of serve, dev or token", k)
+		}
+	}
+	// It parses into serve's flags (with the secrets' files present).
+	text, _ := os.ReadFile(path)
+	p := filepath.Join(dir, "c.yaml")
+	os.WriteFile(p, []byte(strings.ReplaceAll(string(text), "/etc/streamview", dir)), 0o600)
+	var f serveFlags
+	var out bytes.Buffer
+	fs := f.register(envOf(nil, &out, &out), "serve")
+	if err := parse(fs, []string{"--config", p}); err != nil {
+		t.Fatal(err)
+	}
+	if f.addr != "0.0.0.0:8080" || f.access.rateLimit != 50 || f.roles != "api,decider,projector" {
+		t.Errorf("serve flags from the example: addr %q rate %v roles %q", f.addr, f.access.rateLimit, f.roles)
+	}
+	ac, err := f.access.resolve()
+	if err != nil || !ac.auth.Enabled() || len(ac.cursor) == 0 {
+		t.Errorf("access from the example: %+v, %v", ac, err)
+	}
+}
