@@ -59,4 +59,18 @@
 //   - While the server shuts down, waiting requests stop waiting and answer
 //     with what they have (202, or X-Stale), instead of holding up the
 //     shutdown.
+//   - Authentication (Config.Auth, tokens checked by api/auth) runs before
+//     routing: routePolicies names the scope of each route, a rule covers
+//     the rest (never open). Without a token an unknown path is a 401, not
+//     a 404, so the route map is not shown to strangers. A bad token is a
+//     401 even where none is needed (public reads); the open routes
+//     (probes, the OpenAPI document) ignore the header.
+//   - With auth on, the token's sub is the caller: of the Idempotency-Key
+//     binding, of a review (userId), of the events' metadata; an X-User-ID
+//     naming someone else is a 422 like a different userId.
+//   - The rate limit is per caller (sub, else client address) with a token
+//     bucket; a refused request costs no token, and Retry-After is the wait
+//     rounded up to whole seconds, so a client waiting it gets through.
+//   - Search cursors are the index's cursors with an HMAC bound to the
+//     query; the index never sees a client's cursor unchecked.
 package api
