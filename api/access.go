@@ -142,7 +142,9 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, pattern string) (
 	if tokErr != nil && (hasAuth || !public) {
 		// A bad token is refused even where none is needed: a client
 		// sending one has a problem it should hear about.
-		s.log.Info("api: refused a token", "method", r.Method, "path", r.URL.Path, "err", tokErr)
+		// Debug, not Info: a flood of bad tokens must not flood the log;
+		// the 401s are counted in the request metrics.
+		s.log.Debug("api: refused a token", "method", r.Method, "path", r.URL.Path, "err", tokErr)
 		unauthorized(w, tokErr)
 		return r, false
 	}

@@ -25,6 +25,8 @@ const (
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultMaxBodyBytes    = 1 << 20
 	DefaultRateClients     = 10000
+	// MinCursorSecretBytes is the shortest Config.CursorSecret accepted.
+	MinCursorSecretBytes = 16
 )
 
 // Config configures a Server. The zero value serves a EUR catalogue with the
@@ -113,6 +115,9 @@ func (c Config) Validate() error {
 	}
 	if c.RateClients < 0 {
 		errs = append(errs, fmt.Errorf("api: RateClients %d is negative", c.RateClients))
+	}
+	if n := len(c.CursorSecret); n > 0 && n < MinCursorSecretBytes {
+		errs = append(errs, fmt.Errorf("api: CursorSecret has %d bytes; use at least %d (e.g. `openssl rand -base64 32`)", n, MinCursorSecretBytes))
 	}
 	if c.PublicReads && c.Auth == nil {
 		errs = append(errs, errors.New("api: PublicReads without Auth: reads are public anyway; configure a JWT secret or JWKS"))

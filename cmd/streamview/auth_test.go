@@ -134,7 +134,7 @@ func TestServeAuthOnRealKafka(t *testing.T) {
 	var logs bytes.Buffer
 	go func() {
 		done <- runEnv(ctx, []string{"serve", "--roles", "api", "--brokers", strings.Join(brokers, ","), "--redis", redisAddr,
-			"--elasticsearch", esURL, "--addr", "127.0.0.1:0", "--log-level", "warn"}, envOf(vars, io.Discard, &logs))
+			"--elasticsearch", esURL, "--addr", "127.0.0.1:0", "--log-level", "debug"}, envOf(vars, io.Discard, &logs))
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -142,6 +142,9 @@ func TestServeAuthOnRealKafka(t *testing.T) {
 			t.Errorf("serve: %v\n%s", err, &logs)
 		}
 		testReady = nil
+		if strings.Contains(logs.String(), string(authtest.Secret)) {
+			t.Error("the JWT secret shows in serve's log")
+		}
 	})
 	base := waitListening(t, addrCh, done)
 

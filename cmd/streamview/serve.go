@@ -47,7 +47,12 @@ several processes with different --roles to scale them apart:
              the Elasticsearch search index, each in its live generation
 
 SIGINT/SIGTERM stop it cleanly: in-flight batches are finished or abandoned
-uncommitted, HTTP requests drain.`,
+uncommitted, HTTP requests drain.
+
+With STREAMVIEW_JWT_SECRET(_FILE) or --jwks the API checks bearer tokens
+and scopes (see 'streamview help token'); without them it refuses a
+non-loopback --addr unless --insecure. Every flag can also come from the
+environment or a --config YAML file (flags > environment > file > defaults).`,
 		run: runServe,
 	}
 }
