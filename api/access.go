@@ -139,7 +139,7 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, pattern string) (
 	if !authOn {
 		return r, true
 	}
-	if tokErr != nil && (hasAuth || !public) {
+	if tokErr != nil {
 		// A bad token is refused even where none is needed: a client
 		// sending one has a problem it should hear about.
 		// Debug, not Info: a flood of bad tokens must not flood the log;
