@@ -52,7 +52,9 @@ func (c cursorSigner) open(q productsearch.Query, signed string) (string, bool) 
 		return "", false
 	}
 	inner := signed[:i]
-	got, err := base64.RawURLEncoding.DecodeString(signed[i+1:])
+	// Strict: the lax decoder ignores the spare bits of the last
+	// character, so a cursor differing there would pass as the same.
+	got, err := base64.RawURLEncoding.Strict().DecodeString(signed[i+1:])
 	if err != nil || !hmac.Equal(got, c.mac(q, inner)) {
 		return "", false
 	}
