@@ -3,7 +3,7 @@
 # timeout). Fine when nothing runs. Data stays in .services/; to reset it:
 #   scripts/services/down.sh && rm -rf .services
 #
-#   scripts/services/down.sh [kafka|elasticsearch|redis ...]   (default: all)
+#   scripts/services/down.sh [kafka|elasticsearch|redis|es-proxy ...]   (default: all)
 set -euo pipefail
 # shellcheck source=scripts/services/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -46,5 +46,6 @@ for s in "${SV_SERVICES[@]}"; do
       fi
       rm -f "$esrun/es.pid" ;;
     redis) stop_one redis "$REDIS_PIDFILE" redis-server 15 ;;
+    es-proxy) stop_one es-proxy "$ESPROXY_PIDFILE" nginx 15 ;;
   esac
 done
