@@ -80,8 +80,8 @@ type serveFlags struct {
 	roles        string
 	addr         string
 	projections  string
-	redisAddr    string
-	esURL        string
+	redis        redisFlags
+	es           esFlags
 	currency     string
 	logLevel     string
 	queryTimeout time.Duration
@@ -94,8 +94,8 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	fs.StringVar(&f.roles, "roles", "api,decider,projector", "roles to run, comma separated")
 	fs.StringVar(&f.addr, "addr", e.or("STREAMVIEW_ADDR", "127.0.0.1:8080"), "HTTP listen address of the api role (env STREAMVIEW_ADDR)")
 	fs.StringVar(&f.projections, "projections", productview.Name+","+searchProjection, "projections the projector role runs")
-	fs.StringVar(&f.redisAddr, "redis", e.or("REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env REDIS_ADDR)")
-	fs.StringVar(&f.esURL, "elasticsearch", e.or("ELASTICSEARCH_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (env ELASTICSEARCH_URL)")
+	f.redis.register(fs, e, "127.0.0.1:6379", "")
+	f.es.register(fs, e, "elasticsearch", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", product.DefaultCurrency), "the catalogue's ISO 4217 currency (env STREAMVIEW_CURRENCY)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	deliveryTimeoutFlag(fs, &f.delivery)
@@ -165,13 +165,33 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if f.queryTimeout <= 0 {
 		return fmt.Errorf("--query-timeout %v: must be positive", f.queryTimeout)
 	}
-	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, queryTimeout: f.queryTimeout, logger: logger}
+	kafkaConn, err := f.kafka.settings()
+	if err != nil {
+		return err
+	}
+	redisConn, err := f.redis.settings()
+	if err != nil {
+		return err
+	}
+	esConn, err := f.es.settings()
+	if err != nil {
+		return err
+	}
+	st := stack{brokers: kafkaConn.Brokers, currency: f.currency, queryTimeout: f.queryTimeout, logger: logger}
+	if st.kafkaOpt, err = kafkaConn.SecurityOpts(); err != nil {
+		return err
+	}
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, f.delivery); err != nil {
 		return err
 	}
-	st.redis = newRedis(f.redisAddr)
+	if st.redis, err = newRedisConn(redisConn); err != nil {
+		return err
+	}
 	defer st.redis.Close()
-	if err := attachElasticsearch(ctx, &st, f.esURL); err != nil {
+	if err := attachSearch(ctx, &st, esConn); err != nil {
+		return err
+	}
+	if err := preflight(ctx, st, connections{kafka: &kafkaConn, redis: &redisConn, es: &esConn}); err != nil {
 		return err
 	}
 	st.ready = testReady

@@ -147,6 +147,19 @@ func (c Elasticsearch) Config(base *http.Transport) (elasticsearch.Config, error
 
 var errFingerprint = errors.New("no certificate of the server matches ELASTICSEARCH_CA_FINGERPRINT")
 
+// Secured reports whether the connection uses TLS or credentials.
+func (c Elasticsearch) Secured() bool {
+	if c.Username != "" || !c.APIKey.IsZero() || c.CAFile != "" || c.CAFingerprint != "" {
+		return true
+	}
+	for _, u := range c.URLs {
+		if strings.HasPrefix(strings.ToLower(u), "https://") {
+			return true
+		}
+	}
+	return false
+}
+
 // Describe is the connection in a few words, for banners and logs.
 func (c Elasticsearch) Describe() string {
 	s := strings.Join(c.URLs, ",")

@@ -98,6 +98,10 @@ func (k Kafka) mechanism() sasl.Mechanism {
 	return nil
 }
 
+// Secured reports whether the connection uses TLS or SASL: whether a
+// setting can be wrong in a way Explain recognises.
+func (k Kafka) Secured() bool { return k.TLS.On() || k.Mechanism != "" }
+
 // Describe is the connection in a few words, for banners and logs; it
 // names the user, never the password.
 func (k Kafka) Describe() string {

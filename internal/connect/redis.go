@@ -57,6 +57,9 @@ func (r Redis) Options() (*redis.Options, error) {
 	return o, nil
 }
 
+// Secured reports whether the connection uses TLS or a login.
+func (r Redis) Secured() bool { return r.TLS.On() || r.Username != "" || !r.Password.IsZero() }
+
 // Describe is the connection in a few words, for banners and logs.
 func (r Redis) Describe() string {
 	s := r.Addr
