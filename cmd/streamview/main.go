@@ -98,6 +98,7 @@ Environment (flags win over it):
   SCHEMA_REGISTRY_URL  Confluent-compatible schema registry; without it events
                        use Avro single-object encoding
 `)
+	fmt.Fprint(w, connectionHelp)
 }
 
 func printCommandHelp(w io.Writer, name string, c command) {
