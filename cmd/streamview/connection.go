@@ -101,7 +101,7 @@ func (r *redisFlags) settings() (connect.Redis, error) { return r.sec.Load(r.add
 // newRedisConn is newRedis (the view store's timeouts) with conn's
 // address, ACL user and TLS.
 func newRedisConn(conn connect.Redis) (*redis.Client, error) {
-	o := newRedis(conn.Addr).Options()
+	o := redisOptions()
 	if err := conn.Apply(o); err != nil {
 		return nil, err
 	}

@@ -204,13 +204,20 @@ func runServe(ctx context.Context, e env, args []string) error {
 // read without a deadline (the projector's) ends after ReadTimeout (the
 // go-redis defaults, written out).
 func newRedis(addr string) *redis.Client {
-	return redis.NewClient(&redis.Options{
-		Addr:                  addr,
+	o := redisOptions()
+	o.Addr = addr
+	return redis.NewClient(o)
+}
+
+// redisOptions are newRedis's settings without the address (newRedisConn
+// adds a secured connection's).
+func redisOptions() *redis.Options {
+	return &redis.Options{
 		DialTimeout:           5 * time.Second,
 		ReadTimeout:           3 * time.Second,
 		WriteTimeout:          3 * time.Second,
 		ContextTimeoutEnabled: true,
-	})
+	}
 }
 
 // testReady, set by tests only, learns the API's address.
