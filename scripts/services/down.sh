@@ -12,7 +12,9 @@ sv_parse_services "$@"
 
 if sv_docker_mode; then
   sv_log "docker engine found: docker compose stop ${SV_SERVICES[*]}"
-  if [[ $# -eq 0 ]]; then sv_compose down; else sv_compose stop "${SV_SERVICES[@]}"; fi
+  compose=()
+  for s in "${SV_SERVICES[@]}"; do [[ "$s" == es-proxy ]] || compose+=("$s"); done
+  if [[ $# -eq 0 ]]; then sv_compose down; elif [[ ${#compose[@]} -gt 0 ]]; then sv_compose stop "${compose[@]}"; fi
   exit 0
 fi
 

@@ -22,8 +22,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 sv_parse_services "$@"
 
 if sv_docker_mode; then
-  sv_log "docker engine found: docker compose up ${SV_SERVICES[*]}"
-  sv_compose up -d --wait "${SV_SERVICES[@]}"
+  # docker-compose.yml has the plaintext servers only: no secured listeners.
+  compose=()
+  for s in "${SV_SERVICES[@]}"; do [[ "$s" == es-proxy ]] || compose+=("$s"); done
+  sv_log "docker engine found: docker compose up ${compose[*]} (no secured listeners in Docker mode)"
+  [[ ${#compose[@]} -eq 0 ]] || sv_compose up -d --wait "${compose[@]}"
   exit 0
 fi
 
