@@ -66,6 +66,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 	redisSec := connect.RegisterRedis(fs, e.getenv)
 	esURL := fs.String("elasticsearch", "", "a real Elasticsearch instead of the embedded search index (a URL without credentials)")
 	esSec := connect.RegisterElasticsearch(fs, e.getenv)
+	registry := connect.RegisterSchemaRegistry(fs, e.getenv)
 	seed := fs.Bool("seed-demo", false, "create the demo catalogue when the event log is empty")
 	currency := fs.String("currency", "EUR", "the catalogue's currency")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
@@ -159,6 +160,12 @@ func runDev(ctx context.Context, e env, args []string) error {
 		}
 		real.es = &conn
 		say("search: %s", conn.Describe())
+	}
+	if st.registry, err = registry.Load(); err != nil {
+		return err
+	}
+	if st.registry.On() {
+		say("schema registry: %s (Confluent framing)", st.registry.Describe())
 	}
 	if err := preflight(ctx, st, real); err != nil {
 		return err

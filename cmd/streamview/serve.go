@@ -21,6 +21,7 @@ import (
 
 	"github.com/streamview/streamview/api"
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
@@ -57,6 +58,8 @@ uncommitted, HTTP requests drain.`,
 type stack struct {
 	brokers  []string
 	kafkaOpt []kgo.Opt
+	// registry, when on, makes the codec write Confluent framing.
+	registry connect.SchemaRegistry
 	redis    redis.UniversalClient
 	// search returns the search index that serves queries, and a function
 	// giving the index that generation gen of the projection writes.
@@ -82,6 +85,7 @@ type serveFlags struct {
 	projections  string
 	redis        redisFlags
 	es           esFlags
+	registry     *connect.SchemaRegistryFlags
 	currency     string
 	logLevel     string
 	queryTimeout time.Duration
@@ -96,6 +100,7 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	fs.StringVar(&f.projections, "projections", productview.Name+","+searchProjection, "projections the projector role runs")
 	f.redis.register(fs, e, "127.0.0.1:6379", "")
 	f.es.register(fs, e, "elasticsearch", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
+	f.registry = connect.RegisterSchemaRegistry(fs, e.getenv)
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", product.DefaultCurrency), "the catalogue's ISO 4217 currency (env STREAMVIEW_CURRENCY)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	deliveryTimeoutFlag(fs, &f.delivery)
@@ -178,6 +183,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	st := stack{brokers: kafkaConn.Brokers, currency: f.currency, queryTimeout: f.queryTimeout, logger: logger}
+	if st.registry, err = f.registry.Load(); err != nil {
+		return err
+	}
 	if st.kafkaOpt, err = kafkaConn.SecurityOpts(); err != nil {
 		return err
 	}
@@ -249,7 +257,7 @@ func splitList(s string) []string {
 
 // serveStack runs the roles on st until ctx ends or one fails.
 func serveStack(ctx context.Context, st stack, roles map[string]bool, addr string, projections []string) error {
-	codec, err := schemas.NewCodec()
+	codec, err := newCodec(ctx, st.registry)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func (c Elasticsearch) Validate() error {
 		errs = append(errs, errors.New("ELASTICSEARCH_URL: name at least one node URL"))
 	}
 	for _, u := range c.URLs {
-		if err := checkURL(u); err != nil {
+		if err := checkURL("ELASTICSEARCH_URL", "set ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD (or ELASTICSEARCH_API_KEY) instead", u); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -64,18 +64,18 @@ func (c Elasticsearch) Validate() error {
 
 // checkURL refuses a URL with credentials in it: URLs end up in logs,
 // banners and error messages, so the secret goes in its own setting.
-func checkURL(raw string) error {
+func checkURL(variable, instead, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		// url's error would quote the URL, credentials and all.
-		return fmt.Errorf("ELASTICSEARCH_URL: not a URL (want http(s)://host:port)")
+		return fmt.Errorf("%s: not a URL (want http(s)://host:port)", variable)
 	}
 	if u.User != nil {
 		u.User = nil
-		return fmt.Errorf("ELASTICSEARCH_URL %s carries a user name or password: remove it from the URL and set ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD (or ELASTICSEARCH_API_KEY) instead", u.String())
+		return fmt.Errorf("%s %s carries a user name or password: remove it from the URL and %s", variable, u.String(), instead)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("ELASTICSEARCH_URL %s: want http(s)://host:port", u.String())
+		return fmt.Errorf("%s %s: want http(s)://host:port", variable, u.String())
 	}
 	return nil
 }

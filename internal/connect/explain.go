@@ -23,9 +23,10 @@ type Server struct {
 }
 
 var (
-	KafkaServer         = Server{"kafka", "KAFKA_SASL", "KAFKA_TLS"}
-	RedisServer         = Server{"redis", "REDIS", "REDIS_TLS"}
-	ElasticsearchServer = Server{"elasticsearch", "ELASTICSEARCH", "ELASTICSEARCH"}
+	KafkaServer          = Server{"kafka", "KAFKA_SASL", "KAFKA_TLS"}
+	RedisServer          = Server{"redis", "REDIS", "REDIS_TLS"}
+	ElasticsearchServer  = Server{"elasticsearch", "ELASTICSEARCH", "ELASTICSEARCH"}
+	SchemaRegistryServer = Server{"schema registry", "SCHEMA_REGISTRY", "SCHEMA_REGISTRY"}
 )
 
 // Error is a connection that failed for a reason a setting fixes: an
