@@ -35,6 +35,8 @@ Secured servers (flags of the same name win; see README "Run it securely"):
   ELASTICSEARCH_USERNAME, ELASTICSEARCH_PASSWORD or ELASTICSEARCH_PASSWORD_FILE
   ELASTICSEARCH_API_KEY or ELASTICSEARCH_API_KEY_FILE (instead of a user)
   ELASTICSEARCH_CA_FILE or ELASTICSEARCH_CA_FINGERPRINT
+  SCHEMA_REGISTRY_USERNAME, SCHEMA_REGISTRY_PASSWORD or SCHEMA_REGISTRY_PASSWORD_FILE,
+  SCHEMA_REGISTRY_CA_FILE
   Secrets come from these variables or files only, never from a flag, and
   are never printed. ELASTICSEARCH_URL must not carry credentials.
 `
