@@ -87,7 +87,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 
 	// Real servers are checked before anything starts: a refused
 	// certificate or login ends dev with the setting to fix.
-	var real connections
+	var given connections
 
 	// Kafka.
 	if *kafkaAddr != "" {
@@ -99,7 +99,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		st.brokers = conn.Brokers
-		real.kafka = &conn
+		given.kafka = &conn
 		say("kafka: %s", conn.Describe())
 	} else {
 		dir := filepath.Join(*data, "kafka")
@@ -130,7 +130,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 		if redisConn, err = redisSec.Load(*redisAddr); err != nil {
 			return err
 		}
-		real.redis = &redisConn
+		given.redis = &redisConn
 		say("redis: %s", redisConn.Describe())
 	}
 	if st.redis, err = newRedisConn(redisConn); err != nil {
@@ -158,7 +158,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 		if err := attachSearch(ctx, &st, conn); err != nil {
 			return err
 		}
-		real.es = &conn
+		given.es = &conn
 		say("search: %s", conn.Describe())
 	}
 	if st.registry, err = registry.Load(); err != nil {
@@ -167,7 +167,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 	if st.registry.On() {
 		say("schema registry: %s (Confluent framing)", st.registry.Describe())
 	}
-	if err := preflight(ctx, st, real); err != nil {
+	if err := preflight(ctx, st, given); err != nil {
 		return err
 	}
 	if err := applyTopics(ctx, st); err != nil {
