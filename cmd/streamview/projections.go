@@ -49,7 +49,9 @@ type projectionFlags struct {
 	kafka       kafkaFlags
 	redis       redisFlags
 	es          esFlags
-	kafkaOpt    []kgo.Opt // TLS and SASL, set by open
+	registry    *connect.SchemaRegistryFlags
+	kafkaOpt    []kgo.Opt          // TLS and SASL, set by open
+	decoder     processors.Decoder // with the schema registry, set by open; nil is the default codec
 	topic       string
 	indexPrefix string
 	alias       string
@@ -63,6 +65,7 @@ func (f *projectionFlags) register(fs *flag.FlagSet, e env) {
 	f.kafka.register(fs, e)
 	f.redis.register(fs, e, "127.0.0.1:6379", "the views and every projection's rebuild state")
 	f.es.register(fs, e, "elasticsearch", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
+	f.registry = connect.RegisterSchemaRegistry(fs, e.getenv)
 	fs.StringVar(&f.topic, "topic", topics.Events, "the events topic")
 	fs.StringVar(&f.indexPrefix, "index-prefix", searchProjection, "product-search: the indices are <prefix>-g<N>")
 	fs.StringVar(&f.alias, "alias", searchProjection, "product-search: the read alias")
@@ -138,6 +141,16 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 	if err != nil {
 		return nil, err
 	}
+	reg, err := f.registry.Load()
+	if err != nil {
+		return nil, err
+	}
+	if reg.On() {
+		// Events written with Confluent framing need the registry to be read.
+		if f.decoder, err = newCodec(ctx, reg); err != nil {
+			return nil, err
+		}
+	}
 	p := &projectionEnv{}
 	cl, err := newKafkaClient(ctx, kafkaConn)
 	if err != nil {
@@ -212,7 +225,7 @@ func (f *projectionFlags) openOne(ctx context.Context, e env, fs *flag.FlagSet, 
 }
 
 func (f *projectionFlags) config(logger *slog.Logger) rebuild.Config {
-	return rebuild.Config{Brokers: splitList(f.kafka.brokers), ClientOpts: f.kafkaOpt, Topic: f.topic, Logger: logger}
+	return rebuild.Config{Brokers: splitList(f.kafka.brokers), ClientOpts: f.kafkaOpt, Decoder: f.decoder, Topic: f.topic, Logger: logger}
 }
 
 func runProjections(ctx context.Context, e env, args []string) error {
