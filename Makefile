@@ -6,6 +6,13 @@ GO ?= go
 export KAFKA_BROKERS ?= 127.0.0.1:9092
 export REDIS_ADDR ?= 127.0.0.1:6379
 export ELASTICSEARCH_URL ?= http://127.0.0.1:9200
+# The secured listeners beside them (scripts/services/lib.sh): Kafka SASL_SSL,
+# Redis TLS with an ACL user, Elasticsearch behind a TLS proxy checking
+# credentials; the test CA, client certificate and secrets in STREAMVIEW_SECURE_DIR.
+export KAFKA_SASL_BROKERS ?= 127.0.0.1:9094
+export REDIS_TLS_ADDR ?= 127.0.0.1:6380
+export ELASTICSEARCH_PROXY_URL ?= https://127.0.0.1:9243
+export STREAMVIEW_SECURE_DIR ?= $(or $(STREAMVIEW_SERVICES_DIR),$(CURDIR)/.services)/secure
 
 .PHONY: all build run test test-short test-integration services-up services-down services-status topics bench vet
 

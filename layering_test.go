@@ -43,6 +43,7 @@ var leaves = map[string][]string{
 	// Tokens and scopes: the api's guard and cmd's `token` build on it.
 	"api/auth":          nil,
 	"api/auth/authtest": nil,
+	"internal/connect":  nil,
 }
 
 // rule is one clause of the dependency rule. It returns why pkg may not
@@ -159,6 +160,13 @@ var rules = []rule{
 		}
 		return ""
 	}},
+	{"connections are the wiring's", func(pkg, imp string) string {
+		rel, mine := ours(imp)
+		if !mine || rel != "internal/connect" || under(pkg, "cmd/streamview") || pkg == "bench" {
+			return ""
+		}
+		return "internal/connect builds the store clients' options from flags and environment: only cmd/streamview and bench wire clients; " + pkg + " takes a client or client options"
+	}},
 	{"nothing imports the binary", func(pkg, imp string) string {
 		rel, mine := ours(imp)
 		switch {
@@ -224,6 +232,10 @@ func TestDependencyRuleTable(t *testing.T) {
 		{"contract suite importing a sink", "processors/productsearch/indextest", m("sinks/bleveindex"), "contract suites test ports"},
 		{"contract suite importing the runtime", "processors/productview/storetest", m("processors"), ""},
 		{"anything importing cmd", "api", m("cmd/streamview"), "nothing imports the binary"},
+		{"cmd importing connect", "cmd/streamview", m("internal/connect"), ""},
+		{"sink importing connect", "sinks/redisview", m("internal/connect"), "connections are the wiring's"},
+		{"runtime importing connect", "processors", m("internal/connect"), "connections are the wiring's"},
+		{"connect importing a sink", "internal/connect", m("sinks/esindex"), "leaves"},
 		{"api importing bench", "api", m("bench"), "nothing imports the binary"},
 		{"auth importing api", "api/auth", m("api"), "leaves"},
 		{"api importing auth", "api", m("api/auth"), ""},

@@ -6,6 +6,10 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/streamview/streamview/processors/productsearch"
 )
 
@@ -20,6 +24,15 @@ type Config struct {
 	// ElasticsearchURL is the Elasticsearch of SearchProjection;
 	// http://127.0.0.1:9200 when empty.
 	ElasticsearchURL string
+	// KafkaOpts are added to every Kafka client of the run: TLS and SASL
+	// (cmd/streamview passes connect.Kafka.SecurityOpts).
+	KafkaOpts []kgo.Opt
+	// Redis, when set, is the Redis client's configuration (TLS, ACL user)
+	// and RedisAddr is ignored.
+	Redis *redis.Options
+	// Elasticsearch, when set, is the Elasticsearch client's configuration
+	// (credentials, TLS) and ElasticsearchURL is ignored.
+	Elasticsearch *elasticsearch.Config
 	// Events is how many events are produced and projected; 1,000,000 when 0.
 	Events int
 	// Products is how many products the events belong to; Events/10 when 0
@@ -91,4 +104,10 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+// kafkaOpts are the options of every Kafka client of the run.
+func (c Config) kafkaOpts(extra ...kgo.Opt) []kgo.Opt {
+	opts := append([]kgo.Opt{kgo.SeedBrokers(c.withDefaults().Brokers...)}, c.KafkaOpts...)
+	return append(opts, extra...)
 }

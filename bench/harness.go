@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 	dlq := d.Run + ".dlq"
 	rep = Report{Sink: sink.Name(), Topic: d.Topic, Batch: cfg.Batch, Target: sink.Target()}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(10*time.Millisecond))
+	cl, err := kgo.NewClient(cfg.kafkaOpts(kgo.ProducerLinger(10 * time.Millisecond))...)
 	if err != nil {
 		return rep, fmt.Errorf("bench: kafka client for %v: %w", cfg.Brokers, err)
 	}
@@ -126,7 +126,7 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 		return rep, err
 	}
 
-	if rep.Consume, err = rawConsume(ctx, cfg.Brokers, d, out); err != nil {
+	if rep.Consume, err = rawConsume(ctx, cfg.kafkaOpts(), d, out); err != nil {
 		return rep, err
 	}
 	m := startMeter(out, "raw "+sink.Name(), "writes", len(d.Events))
@@ -300,7 +300,7 @@ func endOffsets(ctx context.Context, adm *kadm.Client, topic string, want int) (
 // rawConsume reads every partition of d.Topic from the start to its end
 // offset with a bare client (no group, no decoding, no commits) and counts
 // the records: the fastest the events can come out of Kafka.
-func rawConsume(ctx context.Context, brokers []string, d *Dataset, out io.Writer) (Figure, error) {
+func rawConsume(ctx context.Context, opts []kgo.Opt, d *Dataset, out io.Writer) (Figure, error) {
 	start := time.Now()
 	spans := make(map[int32]topics.Span, len(d.Ends))
 	for p, end := range d.Ends {
@@ -309,7 +309,7 @@ func rawConsume(ctx context.Context, brokers []string, d *Dataset, out io.Writer
 	m := startMeter(out, "raw consume", "records", len(d.Events))
 	defer m.finish()
 	n := 0
-	err := topics.ReadBounded(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, d.Topic, spans, func(recs []*kgo.Record) error {
+	err := topics.ReadBounded(ctx, opts, d.Topic, spans, func(recs []*kgo.Record) error {
 		n += len(recs)
 		m.set(int64(n))
 		return nil
@@ -329,7 +329,7 @@ func rawConsume(ctx context.Context, brokers []string, d *Dataset, out io.Writer
 func project(ctx context.Context, cfg Config, d *Dataset, codec *schemas.Codec, proj processors.Projection, label, dlq string, out io.Writer) (_ Figure, _ processors.Stats, err error) {
 	proc, err := processors.New(processors.Config{
 		Name: d.Run, Generation: 1, Topic: d.Topic, DeadLetterTopic: dlq, MaxBatch: cfg.Batch, Logger: cfg.Logger,
-	}, codec, proj, kgo.SeedBrokers(cfg.Brokers...))
+	}, codec, proj, cfg.kafkaOpts()...)
 	if err != nil {
 		return Figure{}, processors.Stats{}, err
 	}

@@ -21,8 +21,12 @@ func RedisProjection(ctx context.Context, cfg Config) (Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return Report{}, err
 	}
-	addr := cfg.withDefaults().RedisAddr
-	client := redis.NewClient(&redis.Options{Addr: addr})
+	opts := &redis.Options{Addr: cfg.withDefaults().RedisAddr}
+	if cfg.Redis != nil {
+		opts = cfg.Redis
+	}
+	addr := opts.Addr
+	client := redis.NewClient(opts)
 	defer client.Close()
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err := client.Ping(pctx).Err()

@@ -30,7 +30,12 @@ func SearchProjection(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, err
 	}
 	url := cfg.withDefaults().ElasticsearchURL
-	client, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: strings.Split(url, ",")})
+	esCfg := elasticsearch.Config{Addresses: strings.Split(url, ",")}
+	if cfg.Elasticsearch != nil {
+		esCfg = *cfg.Elasticsearch
+		url = strings.Join(esCfg.Addresses, ",")
+	}
+	client, err := elasticsearch.NewClient(esCfg)
 	if err != nil {
 		return Report{}, fmt.Errorf("bench: elasticsearch client for %s: %w", url, err)
 	}

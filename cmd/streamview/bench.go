@@ -93,10 +93,14 @@ var benchTargets = map[string]struct {
 
 func runBench(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "bench")
-	var k kafkaFlags
+	var (
+		k  kafkaFlags
+		rf redisFlags
+		ef esFlags
+	)
 	k.register(fs, e)
-	redisAddr := fs.String("redis", e.or("REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env REDIS_ADDR)")
-	esURL := fs.String("es", e.or("ELASTICSEARCH_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (env ELASTICSEARCH_URL)")
+	rf.register(fs, e, "127.0.0.1:6379", "")
+	ef.register(fs, e, "es", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
 	events := fs.Int("events", 0, "events to produce and project (default 1000000 for redis, 200000 for search)")
 	products := fs.Int("products", 0, "products the events belong to (default events/10)")
 	batch := fs.Int("batch", 0, "the runtime's MaxBatch and the raw pipeline's size (default 2000 for redis, 5000 for search)")
@@ -140,11 +144,34 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	kafkaConn, err := k.settings()
+	if err != nil {
+		return err
+	}
+	redisConn, err := rf.settings()
+	if err != nil {
+		return err
+	}
+	esConn, err := ef.settings()
+	if err != nil {
+		return err
+	}
 	cfg := bench.Config{
-		Brokers: strings.Split(k.brokers, ","), RedisAddr: *redisAddr, ElasticsearchURL: *esURL,
+		Brokers: kafkaConn.Brokers, RedisAddr: redisConn.Addr, ElasticsearchURL: strings.Join(esConn.URLs, ","),
 		Events: *events, Products: *products, Batch: *batch, Seed: *seed,
 		Out: e.stdout, Logger: logger,
 	}
+	if cfg.KafkaOpts, err = kafkaConn.SecurityOpts(); err != nil {
+		return err
+	}
+	if cfg.Redis, err = redisConn.Options(); err != nil {
+		return err
+	}
+	esCfg, err := esConn.Config(esTransport())
+	if err != nil {
+		return err
+	}
+	cfg.Elasticsearch = &esCfg
 	if *asJSON {
 		cfg.Out = e.stderr
 	}
@@ -174,10 +201,14 @@ func runBench(ctx context.Context, e env, args []string) error {
 
 func runBenchSoak(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "bench")
-	var k kafkaFlags
+	var (
+		k  kafkaFlags
+		rf redisFlags
+		ef esFlags
+	)
 	k.register(fs, e)
-	redisAddr := fs.String("redis", e.or("REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env REDIS_ADDR)")
-	esURL := fs.String("es", e.or("ELASTICSEARCH_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (env ELASTICSEARCH_URL)")
+	rf.register(fs, e, "127.0.0.1:6379", "")
+	ef.register(fs, e, "es", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
 	duration := fs.Duration("duration", bench.DefaultSoakDuration, "how long the load runs")
 	rate := fs.Int("rate", bench.DefaultSoakRate, "requests started per second")
 	products := fs.Int("products", bench.DefaultSoakProducts, "products the run creates and then works on")
@@ -202,7 +233,16 @@ func runBenchSoak(ctx context.Context, e env, args []string) error {
 	if *asJSON {
 		cfg.Out = e.stderr
 	}
-	srv := soakServers{brokers: strings.Split(k.brokers, ","), redisAddr: *redisAddr, esURL: *esURL, logger: logger}
+	srv := soakServers{logger: logger}
+	if srv.kafka, err = k.settings(); err != nil {
+		return err
+	}
+	if srv.redis, err = rf.settings(); err != nil {
+		return err
+	}
+	if srv.es, err = ef.settings(); err != nil {
+		return err
+	}
 	rep, err := runSoak(ctx, srv, cfg)
 	if err != nil {
 		return err

@@ -41,8 +41,8 @@ var (
 
 // seedDemo creates the demo catalogue through the command API, unless the
 // event log already has events.
-func seedDemo(ctx context.Context, base string, brokers []string, w io.Writer) error {
-	if n, err := eventCount(ctx, brokers); err != nil {
+func seedDemo(ctx context.Context, base string, kafkaOpts []kgo.Opt, w io.Writer) error {
+	if n, err := eventCount(ctx, kafkaOpts); err != nil {
 		return err
 	} else if n > 0 {
 		fmt.Fprintf(w, "demo catalogue: the event log already holds %d events; not seeding again\n", n)
@@ -176,8 +176,8 @@ func waitDecided(ctx context.Context, url string) error {
 	return errors.New("demo commands were not decided within 2 minutes")
 }
 
-func eventCount(ctx context.Context, brokers []string) (int64, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func eventCount(ctx context.Context, kafkaOpts []kgo.Opt) (int64, error) {
+	cl, err := kgo.NewClient(kafkaOpts...)
 	if err != nil {
 		return 0, err
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	streamview "github.com/streamview/streamview"
+	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
@@ -27,7 +27,7 @@ import (
 func init() {
 	commands["dev"] = command{
 		summary: "run the whole pipeline in one process on embedded Kafka, Redis and search (nothing to install)",
-		usage:   "[--data .streamview] [--addr 127.0.0.1:8080] [--seed-demo] [--kafka host:port] [--redis addr] [--elasticsearch url]",
+		usage:   "[--data .streamview] [--addr 127.0.0.1:8080] [--seed-demo] [--kafka host:port] [--redis addr] [--elasticsearch url] [connection flags]",
 		help: `Starts, in one process: an embedded Kafka-protocol broker (franz-go's kfake,
 its log kept in --data so a restart keeps every event), an embedded Redis
 (miniredis) and an embedded search index (bleve), then the topics of
@@ -40,6 +40,9 @@ Any embedded part can be swapped for a real server:
   --kafka host:port       use a real Kafka instead of the embedded broker
   --redis host:port       use a real Redis instead of miniredis
   --elasticsearch URL     use a real Elasticsearch instead of bleve
+A real server's TLS, SASL/ACL user and credentials come from the same flags
+and environment as serve's (see 'streamview help'); the banner names the
+user, never a secret.
 
 --seed-demo creates a demo catalogue through the command API (1,200 products
 in 12 categories and 20 brands, with price changes and reviews) when the
@@ -62,9 +65,13 @@ func runDev(ctx context.Context, e env, args []string) error {
 	data := fs.String("data", ".streamview", "folder for the embedded broker's log")
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
 	kafkaAddr := fs.String("kafka", "", "a real Kafka's seed brokers instead of the embedded one")
+	kafkaSec := connect.RegisterKafka(fs, e.getenv)
 	kafkaPort := fs.Int("kafka-port", devKafkaPort, "port of the embedded broker")
 	redisAddr := fs.String("redis", "", "a real Redis instead of the embedded one")
-	esURL := fs.String("elasticsearch", "", "a real Elasticsearch instead of the embedded search index")
+	redisSec := connect.RegisterRedis(fs, e.getenv)
+	esURL := fs.String("elasticsearch", "", "a real Elasticsearch instead of the embedded search index (a URL without credentials)")
+	esSec := connect.RegisterElasticsearch(fs, e.getenv)
+	registry := connect.RegisterSchemaRegistry(fs, e.getenv)
 	seed := fs.Bool("seed-demo", false, "create the demo catalogue when the event log is empty")
 	currency := fs.String("currency", "EUR", "the catalogue's currency")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
@@ -105,10 +112,22 @@ func runDev(ctx context.Context, e env, args []string) error {
 		return errors.New("--seed-demo with JWKS-only authentication: dev cannot mint a token to seed with; add STREAMVIEW_JWT_SECRET_FILE or seed without auth")
 	}
 
+	// Real servers are checked before anything starts: a refused
+	// certificate or login ends dev with the setting to fix.
+	var given connections
+
 	// Kafka.
 	if *kafkaAddr != "" {
-		st.brokers = strings.Split(*kafkaAddr, ",")
-		say("kafka: %s", *kafkaAddr)
+		conn, err := kafkaSec.Load(splitList(*kafkaAddr))
+		if err != nil {
+			return err
+		}
+		if st.kafkaOpt, err = conn.SecurityOpts(); err != nil {
+			return err
+		}
+		st.brokers = conn.Brokers
+		given.kafka = &conn
+		say("kafka: %s", conn.Describe())
 	} else {
 		dir := filepath.Join(*data, "kafka")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -123,24 +142,27 @@ func runDev(ctx context.Context, e env, args []string) error {
 		st.brokers = cluster.ListenAddrs()
 		say("kafka: embedded at %s, log in %s", st.brokers[0], dir)
 	}
-	if err := applyTopics(ctx, st.brokers); err != nil {
-		return err
-	}
-
 	// Redis.
 	embeddedViews := *redisAddr == ""
+	var redisConn connect.Redis
 	if embeddedViews {
 		mr := miniredis.NewMiniRedis()
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 			return fmt.Errorf("embedded redis: %w", err)
 		}
 		defer mr.Close()
-		*redisAddr = mr.Addr()
+		redisConn = connect.Redis{Addr: mr.Addr()}
 		say("redis: embedded at %s (in memory; rebuilt from the log)", mr.Addr())
 	} else {
-		say("redis: %s", *redisAddr)
+		if redisConn, err = redisSec.Load(*redisAddr); err != nil {
+			return err
+		}
+		given.redis = &redisConn
+		say("redis: %s", redisConn.Describe())
 	}
-	st.redis = newRedis(*redisAddr)
+	if st.redis, err = newRedisConn(redisConn); err != nil {
+		return err
+	}
 	defer st.redis.Close()
 
 	// Search.
@@ -156,10 +178,27 @@ func runDev(ctx context.Context, e env, args []string) error {
 		st.searchLive = func(context.Context) (int, error) { return 1, nil }
 		say("search: embedded bleve index (in memory; rebuilt from the log)")
 	} else {
-		if err := attachElasticsearch(ctx, &st, *esURL); err != nil {
+		conn, err := esSec.Load(*esURL)
+		if err != nil {
 			return err
 		}
-		say("search: %s", *esURL)
+		if err := attachSearch(ctx, &st, conn); err != nil {
+			return err
+		}
+		given.es = &conn
+		say("search: %s", conn.Describe())
+	}
+	if st.registry, err = registry.Load(); err != nil {
+		return err
+	}
+	if st.registry.On() {
+		say("schema registry: %s (Confluent framing)", st.registry.Describe())
+	}
+	if err := preflight(ctx, st, given); err != nil {
+		return err
+	}
+	if err := applyTopics(ctx, st); err != nil {
+		return err
 	}
 
 	// Stores that start empty must read the log from the start.
@@ -201,7 +240,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 			if devToken != "" {
 				ctx = context.WithValue(ctx, bearerKey{}, devToken)
 			}
-			if err := seedDemo(ctx, base, st.brokers, e.stdout); err != nil {
+			if err := seedDemo(ctx, base, st.kafkaOpts(), e.stdout); err != nil {
 				return fmt.Errorf("seeding the demo catalogue: %w", err)
 			}
 		}
@@ -217,12 +256,12 @@ func runDev(ctx context.Context, e env, args []string) error {
 	return err
 }
 
-func applyTopics(ctx context.Context, brokers []string) error {
+func applyTopics(ctx context.Context, st stack) error {
 	spec, err := topics.Parse(streamview.TopicsYAML)
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	cl, err := kgo.NewClient(st.kafkaOpts()...)
 	if err != nil {
 		return err
 	}
@@ -234,7 +273,7 @@ func applyTopics(ctx context.Context, brokers []string) error {
 // resetGroups points the live generation of each projection back at the
 // start of the events topic.
 func resetGroups(ctx context.Context, st stack, projections []string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(st.brokers...))
+	cl, err := kgo.NewClient(st.kafkaOpts()...)
 	if err != nil {
 		return err
 	}
@@ -251,7 +290,7 @@ func resetGroups(ctx context.Context, st stack, projections []string) error {
 // waitCaughtUp prints progress until the projections have read the whole
 // log as it stood at start.
 func waitCaughtUp(ctx context.Context, st stack, w io.Writer) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(st.brokers...))
+	cl, err := kgo.NewClient(st.kafkaOpts()...)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
@@ -110,11 +111,13 @@ func dlqUsage(e env, sub, format string, args ...any) error {
 // dlqFlags are the flags every dlq subcommand shares.
 type dlqFlags struct {
 	kafkaFlags
+	registry          *connect.SchemaRegistryFlags
 	projection, topic string
 }
 
 func (d *dlqFlags) register(fs *flag.FlagSet, e env) {
 	d.kafkaFlags.register(fs, e)
+	d.registry = connect.RegisterSchemaRegistry(fs, e.getenv)
 	fs.StringVar(&d.projection, "projection", "", "the projection whose dead letters to read, e.g. product-view (topic catalog.<projection>.dlq)")
 	fs.StringVar(&d.topic, "topic", "", "the dead-letter topic itself, instead of --projection")
 }
@@ -284,7 +287,11 @@ func runDLQShow(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return dlqUsage(e, "show", "%v", err)
 	}
-	codec, err := schemas.NewCodec()
+	reg, err := d.registry.Load()
+	if err != nil {
+		return err
+	}
+	codec, err := newCodec(ctx, reg)
 	if err != nil {
 		return err
 	}

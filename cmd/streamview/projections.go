@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/internal/thousands"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productview"
@@ -46,8 +47,11 @@ Examples:
 // generations: replay, rebuild, projections.
 type projectionFlags struct {
 	kafka       kafkaFlags
-	redisAddr   string
-	esURL       string
+	redis       redisFlags
+	es          esFlags
+	registry    *connect.SchemaRegistryFlags
+	kafkaOpt    []kgo.Opt          // TLS and SASL, set by open
+	decoder     processors.Decoder // with the schema registry, set by open; nil is the default codec
 	topic       string
 	indexPrefix string
 	alias       string
@@ -59,8 +63,9 @@ type projectionFlags struct {
 
 func (f *projectionFlags) register(fs *flag.FlagSet, e env) {
 	f.kafka.register(fs, e)
-	fs.StringVar(&f.redisAddr, "redis", e.or("REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env REDIS_ADDR): the views and every projection's rebuild state")
-	fs.StringVar(&f.esURL, "elasticsearch", e.or("ELASTICSEARCH_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (env ELASTICSEARCH_URL)")
+	f.redis.register(fs, e, "127.0.0.1:6379", "the views and every projection's rebuild state")
+	f.es.register(fs, e, "elasticsearch", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
+	f.registry = connect.RegisterSchemaRegistry(fs, e.getenv)
 	fs.StringVar(&f.topic, "topic", topics.Events, "the events topic")
 	fs.StringVar(&f.indexPrefix, "index-prefix", searchProjection, "product-search: the indices are <prefix>-g<N>")
 	fs.StringVar(&f.alias, "alias", searchProjection, "product-search: the read alias")
@@ -121,21 +126,46 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 			return nil, fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
 		}
 	}
+	kafkaConn, err := f.kafka.settings()
+	if err != nil {
+		return nil, err
+	}
+	if f.kafkaOpt, err = kafkaConn.SecurityOpts(); err != nil {
+		return nil, err
+	}
+	redisConn, err := f.redis.settings()
+	if err != nil {
+		return nil, err
+	}
+	redisOpt, err := redisConn.Options()
+	if err != nil {
+		return nil, err
+	}
+	reg, err := f.registry.Load()
+	if err != nil {
+		return nil, err
+	}
+	if reg.On() {
+		// Events written with Confluent framing need the registry to be read.
+		if f.decoder, err = newCodec(ctx, reg); err != nil {
+			return nil, err
+		}
+	}
 	p := &projectionEnv{}
-	cl, err := f.kafka.client(ctx)
+	cl, err := newKafkaClient(ctx, kafkaConn)
 	if err != nil {
 		return nil, err
 	}
 	p.kafka = cl
 	p.closers = append(p.closers, cl.Close)
-	p.redis = redis.NewClient(&redis.Options{Addr: f.redisAddr})
+	p.redis = redis.NewClient(redisOpt)
 	p.closers = append(p.closers, func() { p.redis.Close() })
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	err = p.redis.Ping(pctx).Err()
-	cancel()
-	if err != nil {
+	if err := pingRedis(ctx, p.redis, redisConn); err != nil {
 		p.Close()
-		return nil, fmt.Errorf("redis at %s does not answer: %w (start one with `make services-up`, or pass --redis)", f.redisAddr, err)
+		if connect.IsConfig(err) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("redis at %s does not answer: %w (start one with `make services-up`, or pass --redis)", redisConn.Describe(), err)
 	}
 	for _, name := range projections {
 		as := name
@@ -152,9 +182,13 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 			p.targets = append(p.targets, viewsTarget(store))
 		case searchProjection:
 			if p.es == nil {
-				if p.es, err = elasticsearch.NewClient(elasticsearch.Config{Addresses: strings.Split(f.esURL, ",")}); err != nil {
+				esConn, err := f.es.settings()
+				if err == nil {
+					p.es, err = newElasticsearch(esConn)
+				}
+				if err != nil {
 					p.Close()
-					return nil, fmt.Errorf("elasticsearch client for %s: %w", f.esURL, err)
+					return nil, err
 				}
 			}
 			gens, err := esindex.NewGenerations(as, p.es, esindex.Config{IndexPrefix: f.indexPrefix, Alias: f.alias, Currency: f.currency, CacheDocs: f.cacheDocs})
@@ -191,7 +225,7 @@ func (f *projectionFlags) openOne(ctx context.Context, e env, fs *flag.FlagSet, 
 }
 
 func (f *projectionFlags) config(logger *slog.Logger) rebuild.Config {
-	return rebuild.Config{Brokers: strings.Split(f.kafka.brokers, ","), Topic: f.topic, Logger: logger}
+	return rebuild.Config{Brokers: splitList(f.kafka.brokers), ClientOpts: f.kafkaOpt, Decoder: f.decoder, Topic: f.topic, Logger: logger}
 }
 
 func runProjections(ctx context.Context, e env, args []string) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
@@ -43,6 +44,7 @@ func runPublish(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "publish")
 	var k kafkaFlags
 	k.register(fs, e)
+	registry := connect.RegisterSchemaRegistry(fs, e.getenv)
 	topic := fs.String("topic", topics.Events, "topic to publish to")
 	skip := fs.Bool("skip-invalid", false, "publish the valid lines and report the invalid ones")
 	if err := parse(fs, args); err != nil {
@@ -70,7 +72,11 @@ func runPublish(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("%s: %d invalid line(s), nothing published (fix them, or pass --skip-invalid to publish the %d valid ones)", name, len(bad), len(events))
 	}
 
-	codec, err := schemas.NewCodec()
+	reg, err := registry.Load()
+	if err != nil {
+		return err
+	}
+	codec, err := newCodec(ctx, reg)
 	if err != nil {
 		return err
 	}

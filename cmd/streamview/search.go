@@ -8,19 +8,24 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/elastic/go-elasticsearch/v8"
-
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/sinks/esindex"
 )
 
-// attachElasticsearch gives st the Elasticsearch search index at url: reads
-// through the alias, writes per generation.
+// attachElasticsearch gives st the search index of the Elasticsearch at
+// url, without credentials or TLS settings.
 func attachElasticsearch(ctx context.Context, st *stack, url string) error {
-	client, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{url}, Transport: esTransport()})
+	return attachSearch(ctx, st, connect.Elasticsearch{URLs: []string{url}})
+}
+
+// attachSearch gives st the Elasticsearch search index of conn: reads
+// through the alias, writes per generation.
+func attachSearch(ctx context.Context, st *stack, conn connect.Elasticsearch) error {
+	client, err := newElasticsearch(conn)
 	if err != nil {
-		return fmt.Errorf("elasticsearch client for %s: %w", url, err)
+		return err
 	}
 	newIndex := func(gen int) (*esindex.Index, error) {
 		return esindex.New(client, esindex.Config{Generation: gen, Currency: st.currency, Logger: st.logger})
@@ -32,17 +37,7 @@ func attachElasticsearch(ctx context.Context, st *stack, url string) error {
 	st.search = reader
 	st.searchWrite = func(gen int) (productsearch.Index, error) { return newIndex(gen) }
 	st.searchLive = func(ctx context.Context) (int, error) { return ensureSearchLive(ctx, reader) }
-	st.searchReady = func(ctx context.Context) error {
-		res, err := client.Cluster.Health(client.Cluster.Health.WithContext(ctx))
-		if err != nil {
-			return err
-		}
-		defer res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			return fmt.Errorf("cluster health: %s", res.Status())
-		}
-		return nil
-	}
+	st.searchReady = func(ctx context.Context) error { return esHealth(ctx, client, conn) }
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/streamview/streamview/api"
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
@@ -62,6 +63,8 @@ environment or a --config YAML file (flags > environment > file > defaults).`,
 type stack struct {
 	brokers  []string
 	kafkaOpt []kgo.Opt
+	// registry, when on, makes the codec write Confluent framing.
+	registry connect.SchemaRegistry
 	redis    redis.UniversalClient
 	// search returns the search index that serves queries, and a function
 	// giving the index that generation gen of the projection writes.
@@ -87,8 +90,9 @@ type serveFlags struct {
 	roles        string
 	addr         string
 	projections  string
-	redisAddr    string
-	esURL        string
+	redis        redisFlags
+	es           esFlags
+	registry     *connect.SchemaRegistryFlags
 	currency     string
 	logLevel     string
 	queryTimeout time.Duration
@@ -102,8 +106,9 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	fs.StringVar(&f.roles, "roles", "api,decider,projector", "roles to run, comma separated")
 	fs.StringVar(&f.addr, "addr", e.or("STREAMVIEW_ADDR", "127.0.0.1:8080"), "HTTP listen address of the api role (env STREAMVIEW_ADDR)")
 	fs.StringVar(&f.projections, "projections", productview.Name+","+searchProjection, "projections the projector role runs")
-	fs.StringVar(&f.redisAddr, "redis", e.or("REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env REDIS_ADDR)")
-	fs.StringVar(&f.esURL, "elasticsearch", e.or("ELASTICSEARCH_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (env ELASTICSEARCH_URL)")
+	f.redis.register(fs, e, "127.0.0.1:6379", "")
+	f.es.register(fs, e, "elasticsearch", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
+	f.registry = connect.RegisterSchemaRegistry(fs, e.getenv)
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", product.DefaultCurrency), "the catalogue's ISO 4217 currency (env STREAMVIEW_CURRENCY)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	deliveryTimeoutFlag(fs, &f.delivery)
@@ -174,7 +179,25 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if f.queryTimeout <= 0 {
 		return fmt.Errorf("--query-timeout %v: must be positive", f.queryTimeout)
 	}
-	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, queryTimeout: f.queryTimeout, logger: logger}
+	kafkaConn, err := f.kafka.settings()
+	if err != nil {
+		return err
+	}
+	redisConn, err := f.redis.settings()
+	if err != nil {
+		return err
+	}
+	esConn, err := f.es.settings()
+	if err != nil {
+		return err
+	}
+	st := stack{brokers: kafkaConn.Brokers, currency: f.currency, queryTimeout: f.queryTimeout, logger: logger}
+	if st.registry, err = f.registry.Load(); err != nil {
+		return err
+	}
+	if st.kafkaOpt, err = kafkaConn.SecurityOpts(); err != nil {
+		return err
+	}
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, f.delivery); err != nil {
 		return err
 	}
@@ -190,9 +213,14 @@ func runServe(ctx context.Context, e env, args []string) error {
 		}
 		logAccess(logger, st.access)
 	}
-	st.redis = newRedis(f.redisAddr)
+	if st.redis, err = newRedisConn(redisConn); err != nil {
+		return err
+	}
 	defer st.redis.Close()
-	if err := attachElasticsearch(ctx, &st, f.esURL); err != nil {
+	if err := attachSearch(ctx, &st, esConn); err != nil {
+		return err
+	}
+	if err := preflight(ctx, st, connections{kafka: &kafkaConn, redis: &redisConn, es: &esConn}); err != nil {
 		return err
 	}
 	st.ready = testReady
@@ -205,13 +233,20 @@ func runServe(ctx context.Context, e env, args []string) error {
 // read without a deadline (the projector's) ends after ReadTimeout (the
 // go-redis defaults, written out).
 func newRedis(addr string) *redis.Client {
-	return redis.NewClient(&redis.Options{
-		Addr:                  addr,
+	o := redisOptions()
+	o.Addr = addr
+	return redis.NewClient(o)
+}
+
+// redisOptions are newRedis's settings without the address (newRedisConn
+// adds a secured connection's).
+func redisOptions() *redis.Options {
+	return &redis.Options{
 		DialTimeout:           5 * time.Second,
 		ReadTimeout:           3 * time.Second,
 		WriteTimeout:          3 * time.Second,
 		ContextTimeoutEnabled: true,
-	})
+	}
 }
 
 // testReady, set by tests only, learns the API's address.
@@ -243,7 +278,7 @@ func splitList(s string) []string {
 
 // serveStack runs the roles on st until ctx ends or one fails.
 func serveStack(ctx context.Context, st stack, roles map[string]bool, addr string, projections []string) error {
-	codec, err := schemas.NewCodec()
+	codec, err := newCodec(ctx, st.registry)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/streamview/streamview/api"
 	"github.com/streamview/streamview/bench"
+	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
@@ -33,10 +34,10 @@ import (
 
 // soakServers are the real servers a soak run starts its stack on.
 type soakServers struct {
-	brokers   []string
-	redisAddr string
-	esURL     string
-	logger    *slog.Logger
+	kafka  connect.Kafka
+	redis  connect.Redis
+	es     connect.Elasticsearch
+	logger *slog.Logger
 }
 
 // soakNames are a run's own topics, groups, keys and index: nothing a
@@ -69,23 +70,28 @@ const soakPartitions = 6
 func runSoak(ctx context.Context, srv soakServers, cfg bench.SoakConfig) (rep bench.SoakReport, err error) {
 	n := newSoakNames()
 	log := srv.logger
-	cl, err := kgo.NewClient(kgo.SeedBrokers(srv.brokers...))
+	kafkaOpt, err := srv.kafka.SecurityOpts()
 	if err != nil {
-		return rep, fmt.Errorf("soak: kafka client for %v: %w", srv.brokers, err)
+		return rep, err
+	}
+	brokers := srv.kafka.Brokers
+	cl, err := newKafkaClient(ctx, srv.kafka)
+	if err != nil {
+		return rep, fmt.Errorf("soak: %w", err)
 	}
 	defer cl.Close()
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = cl.Ping(pctx)
-	cancel()
-	if err != nil {
-		return rep, fmt.Errorf("soak: kafka at %v does not answer: %w (pass --brokers)", srv.brokers, err)
-	}
 	adm := kadm.NewClient(cl)
-	rc := newRedis(srv.redisAddr)
-	defer rc.Close()
-	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{srv.esURL}, Transport: esTransport()})
+	rc, err := newRedisConn(srv.redis)
 	if err != nil {
-		return rep, fmt.Errorf("soak: elasticsearch client for %s: %w", srv.esURL, err)
+		return rep, err
+	}
+	defer rc.Close()
+	if err := pingRedis(ctx, rc, srv.redis); connect.IsConfig(err) {
+		return rep, err
+	}
+	es, err := newElasticsearch(srv.es)
+	if err != nil {
+		return rep, fmt.Errorf("soak: %w", err)
 	}
 	views, err := redisview.New(rc, redisview.Config{Projection: n.viewName})
 	if err != nil {
@@ -142,22 +148,22 @@ func runSoak(ctx context.Context, srv soakServers, cfg bench.SoakConfig) (rep be
 		batch     int
 	}{{n.viewName, n.viewDLQ, viewWriter, 0}, {n.searchName, n.searchDLQ, index, productsearch.Batch}} {
 		r, err := processors.New(processors.Config{Name: p.name, Generation: 1, Topic: n.events, DeadLetterTopic: p.dlq, MaxBatch: p.batch, Logger: log},
-			codec, p.proj, kgo.SeedBrokers(srv.brokers...))
+			codec, p.proj, append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, kafkaOpt...)...)
 		if err != nil {
 			return rep, err
 		}
 		projectors = append(projectors, r)
 	}
-	d, err := decider.New(decider.Config{Brokers: srv.brokers, CommandsTopic: n.commands, EventsTopic: n.events, ResultsTopic: n.results,
+	d, err := decider.New(decider.Config{Brokers: brokers, ClientOpts: kafkaOpt, CommandsTopic: n.commands, EventsTopic: n.events, ResultsTopic: n.results,
 		Group: n.deciderGroup, TransactionalID: n.deciderGroup, Rules: product.Rules{Currency: product.DefaultCurrency}, Logger: log}, codec)
 	if err != nil {
 		return rep, err
 	}
-	results, err := commandbus.NewResults(commandbus.ResultsConfig{Brokers: srv.brokers, Topic: n.results, CommandsTopic: n.commands, Logger: log}, codec)
+	results, err := commandbus.NewResults(commandbus.ResultsConfig{Brokers: brokers, ClientOpts: kafkaOpt, Topic: n.results, CommandsTopic: n.commands, Logger: log}, codec)
 	if err != nil {
 		return rep, err
 	}
-	sender, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: srv.brokers, Topic: n.commands, Tracker: results, Logger: log}, codec)
+	sender, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: brokers, ClientOpts: kafkaOpt, Topic: n.commands, Tracker: results, Logger: log}, codec)
 	if err != nil {
 		return rep, err
 	}

@@ -3,7 +3,7 @@
 # timeout). Fine when nothing runs. Data stays in .services/; to reset it:
 #   scripts/services/down.sh && rm -rf .services
 #
-#   scripts/services/down.sh [kafka|elasticsearch|redis ...]   (default: all)
+#   scripts/services/down.sh [kafka|elasticsearch|redis|es-proxy ...]   (default: all)
 set -euo pipefail
 # shellcheck source=scripts/services/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -12,7 +12,9 @@ sv_parse_services "$@"
 
 if sv_docker_mode; then
   sv_log "docker engine found: docker compose stop ${SV_SERVICES[*]}"
-  if [[ $# -eq 0 ]]; then sv_compose down; else sv_compose stop "${SV_SERVICES[@]}"; fi
+  compose=()
+  for s in "${SV_SERVICES[@]}"; do [[ "$s" == es-proxy ]] || compose+=("$s"); done
+  if [[ $# -eq 0 ]]; then sv_compose down; elif [[ ${#compose[@]} -gt 0 ]]; then sv_compose stop "${compose[@]}"; fi
   exit 0
 fi
 
@@ -46,5 +48,6 @@ for s in "${SV_SERVICES[@]}"; do
       fi
       rm -f "$esrun/es.pid" ;;
     redis) stop_one redis "$REDIS_PIDFILE" redis-server 15 ;;
+    es-proxy) stop_one es-proxy "$ESPROXY_PIDFILE" nginx 15 ;;
   esac
 done

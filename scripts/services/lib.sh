@@ -9,7 +9,7 @@
 SV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SV_CACHE="${STREAMVIEW_CACHE:-${HOME:-/root}/.cache/streamview}"
 SV_RUN="${STREAMVIEW_SERVICES_DIR:-$SV_ROOT/.services}"
-SV_ALL=(kafka elasticsearch redis)
+SV_ALL=(kafka elasticsearch redis es-proxy)
 
 KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
@@ -29,6 +29,28 @@ ES_SHARED_DIR="${ES_SHARED_DIR:-/var/tmp/streamview-es}"
 
 REDIS_PORT="${REDIS_PORT:-6379}"
 REDIS_START_TIMEOUT="${REDIS_START_TIMEOUT:-20}"
+
+# Secured listeners, beside the plaintext ports (which stay for every other
+# test). Fixed ports for the default instance:
+#   Kafka  SASL_SSL    127.0.0.1:9094  SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN,
+#                                      TLS with a required client certificate
+#   Redis  TLS         127.0.0.1:6380  ACL user, client certificate required
+#   Elasticsearch      https://127.0.0.1:9243  nginx terminating TLS, checking
+#                                      basic auth or an API key, proxying to ES_PORT
+# An instance on other plaintext ports gets them only when their port is
+# given (so that a second set of servers does not collide with the first);
+# an empty value (KAFKA_SASL_PORT=) turns one off. The test CA, the
+# certificates, users and passwords are made once by up.sh in $SV_SECURE_DIR:
+#   ca.pem                 the CA that signed every certificate below
+#   server.pem server.key  the servers' certificate (localhost, 127.0.0.1)
+#   client.pem client.key  a client certificate for Kafka and Redis
+#   user                   the user name of Kafka SCRAM/PLAIN, Redis ACL and ES basic auth
+#   kafka.password redis.password es.password es.apikey   the secrets (random)
+if [[ "$KAFKA_PORT" == 9092 ]]; then KAFKA_SASL_PORT="${KAFKA_SASL_PORT-9094}"; else KAFKA_SASL_PORT="${KAFKA_SASL_PORT-}"; fi
+if [[ "$REDIS_PORT" == 6379 ]]; then REDIS_TLS_PORT="${REDIS_TLS_PORT-6380}"; else REDIS_TLS_PORT="${REDIS_TLS_PORT-}"; fi
+if [[ "$ES_PORT" == 9200 ]]; then ES_PROXY_PORT="${ES_PROXY_PORT-9243}"; else ES_PROXY_PORT="${ES_PROXY_PORT-}"; fi
+SV_SECURE_DIR="$SV_RUN/secure"
+SV_SECURE_USER="${SV_SECURE_USER:-streamview}"
 
 MVN_DEP_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
@@ -63,8 +85,9 @@ sv_parse_services() {
       kafka) SV_SERVICES+=(kafka) ;;
       elasticsearch|es) SV_SERVICES+=(elasticsearch) ;;
       redis) SV_SERVICES+=(redis) ;;
+      es-proxy|elasticsearch-proxy) SV_SERVICES+=(es-proxy) ;;
       all) SV_SERVICES=("${SV_ALL[@]}") ;;
-      *) sv_err "unknown service '$s' (expected: kafka elasticsearch redis)"; return 2 ;;
+      *) sv_err "unknown service '$s' (expected: kafka elasticsearch redis es-proxy)"; return 2 ;;
     esac
   done
 }
@@ -178,6 +201,50 @@ sv_redis_ready() { # PORT
   [[ "$out" == "+PONG"* ]]
 }
 
+# sv_tls_ready PORT: a TLS handshake with our client certificate succeeds.
+sv_tls_ready() {
+  [[ -s "$SV_SECURE_DIR/ca.pem" ]] || return 1
+  timeout 5 openssl s_client -connect "127.0.0.1:$1" -CAfile "$SV_SECURE_DIR/ca.pem" \
+    -cert "$SV_SECURE_DIR/client.pem" -key "$SV_SECURE_DIR/client.key" -verify_return_error -brief </dev/null >/dev/null 2>&1
+}
+
+# sv_secure_material: the test CA, the server and client certificates and
+# the random passwords, made once (missing files only) in $SV_SECURE_DIR.
+sv_secure_material() {
+  local d="$SV_SECURE_DIR" f
+  mkdir -p "$d" && chmod 700 "$d"
+  (
+    set -e
+    cd "$d"
+    umask 077
+    if [[ ! -s ca.pem || ! -s ca.key ]]; then
+      openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 \
+        -subj "/CN=streamview test CA" -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+      rm -f server.pem client.pem
+    fi
+    if [[ ! -s server.pem ]]; then
+      openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' >server.ext
+      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 3650 -extfile server.ext 2>/dev/null
+      rm -f server.csr server.ext
+    fi
+    if [[ ! -s client.pem ]]; then
+      openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "/CN=$SV_SECURE_USER" 2>/dev/null
+      printf 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n' >client.ext
+      openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 3650 -extfile client.ext 2>/dev/null
+      rm -f client.csr client.ext
+    fi
+    # Kafka reads a PEM key store: the (PKCS#8) key, then the certificate.
+    cat server.key server.pem >kafka-keystore.pem
+    printf '%s\n' "$SV_SECURE_USER" >user
+    for f in kafka.password redis.password es.password es.apikey; do
+      [[ -s "$f" ]] || openssl rand -hex 16 | tr -d '\n' >"$f"
+    done
+  )
+}
+sv_secret() { cat "$SV_SECURE_DIR/$1"; }
+
 # ---------------------------------------------------------------- paths
 
 KAFKA_DIR="$SV_RUN/kafka"
@@ -185,6 +252,8 @@ KAFKA_PIDFILE="$KAFKA_DIR/kafka.pid"
 KAFKA_LIB="$SV_CACHE/kafka-$KAFKA_VERSION/lib"
 REDIS_DIR="$SV_RUN/redis"
 REDIS_PIDFILE="$REDIS_DIR/redis.pid"
+ESPROXY_DIR="$SV_RUN/es-proxy"
+ESPROXY_PIDFILE="$ESPROXY_DIR/nginx.pid"
 
 # Elasticsearch runs as $ES_USER, which must be able to reach its runtime dir.
 # The repo's .services/elasticsearch is used when that user can write it;

@@ -2,7 +2,7 @@
 # One line per server: up/down, pid, address. Exit 0 if all asked-for servers
 # answer, else 3.
 #
-#   scripts/services/status.sh [kafka|elasticsearch|redis ...]   (default: all)
+#   scripts/services/status.sh [kafka|elasticsearch|redis|es-proxy ...]   (default: all)
 set -euo pipefail
 # shellcheck source=scripts/services/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -30,13 +30,26 @@ for s in "${SV_SERVICES[@]}"; do
   case "$s" in
     kafka)
       ok=0; sv_kafka_ready "$KAFKA_PORT" && ok=1
-      line kafka "$ok" "$KAFKA_PIDFILE" kafka.Kafka "$KAFKA_PORT" "127.0.0.1:$KAFKA_PORT" ;;
+      line kafka "$ok" "$KAFKA_PIDFILE" kafka.Kafka "$KAFKA_PORT" "127.0.0.1:$KAFKA_PORT"
+      if [[ -n "$KAFKA_SASL_PORT" ]]; then
+        ok=0; sv_tls_ready "$KAFKA_SASL_PORT" && ok=1
+        line kafka-sasl "$ok" "$KAFKA_PIDFILE" kafka.Kafka "$KAFKA_SASL_PORT" "SASL_SSL 127.0.0.1:$KAFKA_SASL_PORT"
+      fi ;;
     elasticsearch)
       ok=0; sv_es_ready "$ES_PORT" && ok=1
       line elasticsearch "$ok" "$(sv_es_run_dir)/es.pid" "$ES_SERVER_CLASS" "$ES_PORT" "http://127.0.0.1:$ES_PORT" ;;
     redis)
       ok=0; sv_redis_ready "$REDIS_PORT" && ok=1
-      line redis "$ok" "$REDIS_PIDFILE" redis-server "$REDIS_PORT" "127.0.0.1:$REDIS_PORT" ;;
+      line redis "$ok" "$REDIS_PIDFILE" redis-server "$REDIS_PORT" "127.0.0.1:$REDIS_PORT"
+      if [[ -n "$REDIS_TLS_PORT" ]]; then
+        ok=0; sv_tls_ready "$REDIS_TLS_PORT" && ok=1
+        line redis-tls "$ok" "$REDIS_PIDFILE" redis-server "$REDIS_TLS_PORT" "TLS 127.0.0.1:$REDIS_TLS_PORT"
+      fi ;;
+    es-proxy)
+      [[ -n "$ES_PROXY_PORT" ]] || continue
+      ok=0
+      [[ "$(curl -sS -m 3 -o /dev/null -w '%{http_code}' --cacert "$SV_SECURE_DIR/ca.pem" "https://127.0.0.1:$ES_PROXY_PORT/" 2>/dev/null || true)" == 401 ]] && ok=1
+      line es-proxy "$ok" "$ESPROXY_PIDFILE" nginx "$ES_PROXY_PORT" "https://127.0.0.1:$ES_PROXY_PORT" ;;
   esac
 done
 if [[ $down == 1 ]]; then exit 3; fi

@@ -41,6 +41,7 @@ check() { # SERVICE VAR
 check redis REDIS_PORT
 check kafka KAFKA_PORT
 check elasticsearch ES_PORT
+check es-proxy ES_PROXY_PORT
 
 echo "test_port_taken: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start the real servers the tests use, on loopback, idempotently.
 #
-#   scripts/services/up.sh [kafka|elasticsearch|redis ...]   (default: all three)
+#   scripts/services/up.sh [kafka|elasticsearch|redis|es-proxy ...]   (default: all)
 #
 # With a working Docker engine (`docker info`), this is `docker compose up -d
 # --wait` on docker-compose.yml. Otherwise the servers run natively: Kafka
@@ -9,8 +9,12 @@
 # all installed on first use. Downloads are cached in
 # ${STREAMVIEW_CACHE:-$HOME/.cache/streamview}; data, configs and logs live in
 # <repo>/.services/. A server of ours that is already up is reused.
-# Env: KAFKA_PORT (9092) KAFKA_CONTROLLER_PORT (9093) ES_PORT (9200)
-#      REDIS_PORT (6379) KAFKA_VERSION ES_VERSION STREAMVIEW_CACHE.
+# Beside the plaintext ports, secured listeners (see lib.sh): Kafka SASL_SSL,
+# Redis TLS with an ACL user, and es-proxy, an nginx (Debian's) terminating
+# TLS and checking basic auth or an API key in front of Elasticsearch.
+# Env: KAFKA_PORT (9092) KAFKA_CONTROLLER_PORT (9093) KAFKA_SASL_PORT (9094)
+#      ES_PORT (9200) ES_PROXY_PORT (9243) REDIS_PORT (6379) REDIS_TLS_PORT (6380)
+#      KAFKA_VERSION ES_VERSION STREAMVIEW_CACHE STREAMVIEW_SERVICES_DIR.
 set -euo pipefail
 # shellcheck source=scripts/services/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,8 +22,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 sv_parse_services "$@"
 
 if sv_docker_mode; then
-  sv_log "docker engine found: docker compose up ${SV_SERVICES[*]}"
-  sv_compose up -d --wait "${SV_SERVICES[@]}"
+  # docker-compose.yml has the plaintext servers only: no secured listeners.
+  compose=()
+  for s in "${SV_SERVICES[@]}"; do [[ "$s" == es-proxy ]] || compose+=("$s"); done
+  sv_log "docker engine found: docker compose up ${compose[*]} (no secured listeners in Docker mode)"
+  [[ ${#compose[@]} -eq 0 ]] || sv_compose up -d --wait "${compose[@]}"
   exit 0
 fi
 
@@ -41,6 +48,10 @@ check_kafka() {
   if pid="$(sv_read_pid "$KAFKA_PIDFILE" kafka.Kafka)"; then
     if sv_kafka_ready "$KAFKA_PORT"; then
       sv_log "kafka: already running (pid $pid)"; STATE[kafka]=reuse
+      if [[ -n "$KAFKA_SASL_PORT" ]] && ! sv_port_busy "$KAFKA_SASL_PORT"; then
+        sv_err "kafka: WARNING: running without its SASL_SSL listener on 127.0.0.1:$KAFKA_SASL_PORT (started by an older up.sh);"
+        sv_err "kafka:   restart it to add it: scripts/services/down.sh kafka && scripts/services/up.sh kafka"
+      fi
     else
       sv_log "kafka: already started (pid $pid) but not ready yet; waiting"; STATE[kafka]="wait"
     fi
@@ -56,6 +67,9 @@ check_kafka() {
   fi
   if sv_port_busy "$KAFKA_CONTROLLER_PORT"; then
     sv_port_taken_error kafka "$KAFKA_CONTROLLER_PORT" KAFKA_CONTROLLER_PORT; return 1
+  fi
+  if [[ -n "$KAFKA_SASL_PORT" ]] && sv_port_busy "$KAFKA_SASL_PORT"; then
+    sv_port_taken_error kafka "$KAFKA_SASL_PORT" KAFKA_SASL_PORT; return 1
   fi
   STATE[kafka]=start
 }
@@ -87,7 +101,12 @@ check_elasticsearch() {
 check_redis() {
   local pid
   if pid="$(sv_read_pid "$REDIS_PIDFILE" redis-server)"; then
-    sv_log "redis: already running (pid $pid)"; STATE[redis]=reuse; return 0
+    sv_log "redis: already running (pid $pid)"; STATE[redis]=reuse
+    if [[ -n "$REDIS_TLS_PORT" ]] && ! sv_port_busy "$REDIS_TLS_PORT"; then
+      sv_err "redis: WARNING: running without its TLS port 127.0.0.1:$REDIS_TLS_PORT (started by an older up.sh);"
+      sv_err "redis:   restart it to add it: scripts/services/down.sh redis && scripts/services/up.sh redis"
+    fi
+    return 0
   fi
   if sv_port_busy "$REDIS_PORT"; then
     if sv_redis_ready "$REDIS_PORT"; then
@@ -96,11 +115,27 @@ check_redis() {
     fi
     sv_port_taken_error redis "$REDIS_PORT" REDIS_PORT; return 1
   fi
+  if [[ -n "$REDIS_TLS_PORT" ]] && sv_port_busy "$REDIS_TLS_PORT"; then
+    sv_port_taken_error redis "$REDIS_TLS_PORT" REDIS_TLS_PORT; return 1
+  fi
   STATE[redis]=start
 }
 
+check_es_proxy() {
+  local pid
+  if [[ -z "$ES_PROXY_PORT" ]]; then
+    sv_log "es-proxy: off (ES_PROXY_PORT is empty; it is on by default beside ES_PORT=9200 only)"; STATE[es-proxy]=off; return 0
+  fi
+  if pid="$(sv_read_pid "$ESPROXY_PIDFILE" nginx)"; then
+    sv_log "es-proxy: already running (pid $pid)"; STATE[es-proxy]=reuse; return 0
+  fi
+  if sv_port_busy "$ES_PROXY_PORT"; then
+    sv_port_taken_error es-proxy "$ES_PROXY_PORT" ES_PROXY_PORT; return 1
+  fi
+  STATE[es-proxy]=start
+}
 for s in "${SV_SERVICES[@]}"; do
-  "check_$s" || FAILED+=("$s")
+  "check_${s//-/_}" || FAILED+=("$s")
 done
 
 starting() { [[ "${STATE[$1]:-}" == start ]]; }
@@ -119,6 +154,13 @@ if starting elasticsearch; then
 fi
 if starting redis; then
   command -v redis-server >/dev/null 2>&1 || apt_pkgs+=(redis-server)
+fi
+if starting es-proxy; then
+  command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || apt_pkgs+=(nginx)
+  command -v curl >/dev/null 2>&1 || apt_pkgs+=(curl)
+fi
+if { starting kafka && [[ -n "$KAFKA_SASL_PORT" ]]; } || { starting redis && [[ -n "$REDIS_TLS_PORT" ]]; } || starting es-proxy; then
+  command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
 fi
 if [[ ${#apt_pkgs[@]} -gt 0 ]]; then
   t="$(sv_now)"
@@ -260,6 +302,11 @@ fi
 
 # ================================================================ phase 3: start
 
+# The test CA, certificates and passwords, before any secured listener.
+if { starting kafka && [[ -n "$KAFKA_SASL_PORT" ]]; } || { starting redis && [[ -n "$REDIS_TLS_PORT" ]]; } || starting es-proxy; then
+  if ! sv_secure_material; then sv_err "secure: making the test CA and certificates in $SV_SECURE_DIR failed"; exit 1; fi
+fi
+
 start_kafka() {
   local cid
   mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
@@ -268,11 +315,11 @@ start_kafka() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT${KAFKA_SASL_PORT:+,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT}
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT${KAFKA_SASL_PORT:+,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
 log.dirs=$KAFKA_DIR/data
 num.partitions=1
 num.network.threads=2
@@ -296,6 +343,23 @@ transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 transaction.remove.expired.transaction.cleanup.interval.ms=60000
 log.retention.hours=24
 EOF
+  chmod 600 "$KAFKA_DIR/server.properties"
+  if [[ -n "$KAFKA_SASL_PORT" ]]; then
+    # SCRAM users live in the cluster metadata (made at format time, or by
+    # ensure_kafka_scram for a log formatted before); PLAIN's are listed here.
+    cat >>"$KAFKA_DIR/server.properties" <<EOF
+# SASL_SSL: SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN over TLS, client certificate required.
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SV_SECURE_USER="$(sv_secret kafka.password)";
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$SV_SECURE_DIR/kafka-keystore.pem
+listener.name.sasl_ssl.ssl.truststore.type=PEM
+listener.name.sasl_ssl.ssl.truststore.location=$SV_SECURE_DIR/ca.pem
+listener.name.sasl_ssl.ssl.client.auth=required
+EOF
+  fi
   cat >"$KAFKA_DIR/log4j2.properties" <<'EOF'
 status = warn
 appender.file.type = RollingFile
@@ -322,11 +386,17 @@ EOF
     # KAFKA_FORMAT_ARGS, e.g. "--feature transaction.version=1", applies to a
     # fresh data dir only (rm -rf .services/kafka to re-format).
     cid="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    local scram=()
+    if [[ -n "$KAFKA_SASL_PORT" ]]; then
+      local pw; pw="$(sv_secret kafka.password)"
+      scram=(--add-scram "SCRAM-SHA-512=[name=$SV_SECURE_USER,password=$pw]" --add-scram "SCRAM-SHA-256=[name=$SV_SECURE_USER,password=$pw]")
+    fi
     # shellcheck disable=SC2086
     if ! "${jvm[@]}" -Xmx256m kafka.tools.StorageTool format -t "$cid" -c "$KAFKA_DIR/server.properties" -g ${KAFKA_FORMAT_ARGS:-} \
-        >"$KAFKA_DIR/logs/format.log" 2>&1 9>&-; then
+        "${scram[@]}" >"$KAFKA_DIR/logs/format.log" 2>&1 9>&-; then
       sv_err "kafka: formatting storage failed"; sv_tail_log kafka "$KAFKA_DIR/logs/format.log"; return 1
     fi
+    [[ ${#scram[@]} -eq 0 ]] || kafka_scram_stamp >"$KAFKA_DIR/data/.scram-users"
   fi
   : >"$KAFKA_DIR/logs/kafka.out"
   # Only "Kafka Server started" lines written after this start count.
@@ -337,6 +407,31 @@ EOF
     -XX:+ExplicitGCInvokesConcurrent kafka.Kafka "$KAFKA_DIR/server.properties" \
     >>"$KAFKA_DIR/logs/kafka.out" 2>&1 </dev/null 9>&- &
   echo $! >"$KAFKA_PIDFILE"
+}
+
+# kafka_scram_stamp: what the SCRAM users were made for (user and a hash of
+# the password), so that a changed password or an older log is noticed.
+kafka_scram_stamp() { printf '%s %s\n' "$SV_SECURE_USER" "$(sv_secret kafka.password | sha256sum | cut -c1-16)"; }
+
+# ensure_kafka_scram: a log formatted before the SASL_SSL listener existed
+# (or for another password) gets its SCRAM users through the admin API,
+# once, after the broker is up.
+ensure_kafka_scram() {
+  [[ -n "$KAFKA_SASL_PORT" ]] || return 0
+  [[ "$(cat "$KAFKA_DIR/data/.scram-users" 2>/dev/null)" == "$(kafka_scram_stamp)" ]] && return 0
+  local pw m; pw="$(sv_secret kafka.password)"
+  : >"$KAFKA_DIR/logs/scram.log"
+  # One mechanism per request: the broker refuses two changes of one user's
+  # credentials in a request.
+  for m in SCRAM-SHA-512 SCRAM-SHA-256; do
+    if ! java -Xmx256m -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$KAFKA_LIB/*" \
+        kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter --entity-type users --entity-name "$SV_SECURE_USER" \
+        --add-config "$m=[password=$pw]" >>"$KAFKA_DIR/logs/scram.log" 2>&1 9>&-; then
+      sv_err "kafka: creating the $m user failed"; sv_tail_log kafka "$KAFKA_DIR/logs/scram.log"; return 1
+    fi
+  done
+  kafka_scram_stamp >"$KAFKA_DIR/data/.scram-users"
+  sv_log "kafka: SCRAM-SHA-512/256 user $SV_SECURE_USER created"
 }
 
 start_elasticsearch() {
@@ -395,17 +490,87 @@ EOF
 start_redis() {
   mkdir -p "$REDIS_DIR"
   rm -f "$REDIS_PIDFILE"
+  local secure=()
+  if [[ -n "$REDIS_TLS_PORT" ]]; then
+    # The default user stays open (the plaintext tests use it); the ACL user
+    # has a password, stored hashed. Both ports serve the same data.
+    ( umask 077; printf 'user default on nopass ~* &* +@all\nuser %s on #%s ~* &* +@all\n' \
+        "$SV_SECURE_USER" "$(sv_secret redis.password | sha256sum | cut -d' ' -f1)" >"$REDIS_DIR/users.acl" )
+    secure=(--tls-port "$REDIS_TLS_PORT" --tls-cert-file "$SV_SECURE_DIR/server.pem" --tls-key-file "$SV_SECURE_DIR/server.key"
+      --tls-ca-cert-file "$SV_SECURE_DIR/ca.pem" --tls-auth-clients yes --aclfile "$REDIS_DIR/users.acl")
+  fi
   if ! redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --save "" --appendonly no \
-      --dir "$REDIS_DIR" --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_DIR/redis.log" 9>&-; then
+      --dir "$REDIS_DIR" --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_DIR/redis.log" "${secure[@]}" 9>&-; then
     sv_err "redis: redis-server refused to start"; sv_tail_log redis "$REDIS_DIR/redis.log"; return 1
   fi
 }
 
-for s in kafka elasticsearch redis; do
+# es-proxy: Debian's nginx terminating TLS in front of Elasticsearch, letting
+# through only requests with the basic-auth user or the API key (this
+# Elasticsearch has no security module). The credentials are dropped before
+# proxying; nginx's access log has no Authorization header.
+start_es_proxy() {
+  local nginx basic apikey
+  nginx="$(command -v nginx || echo /usr/sbin/nginx)"
+  mkdir -p "$ESPROXY_DIR/logs" "$ESPROXY_DIR/tmp"
+  basic="$(printf '%s:%s' "$SV_SECURE_USER" "$(sv_secret es.password)" | base64 -w0)"
+  apikey="$(sv_secret es.apikey)"
+  ( umask 077; cat >"$ESPROXY_DIR/nginx.conf" <<EOF
+# Written by scripts/services/up.sh; regenerated on every start.
+daemon on;
+worker_processes 1;
+pid $ESPROXY_PIDFILE;
+error_log $ESPROXY_DIR/logs/error.log warn;
+events { worker_connections 512; }
+http {
+  access_log $ESPROXY_DIR/logs/access.log;
+  client_body_temp_path $ESPROXY_DIR/tmp/body;
+  proxy_temp_path $ESPROXY_DIR/tmp/proxy;
+  fastcgi_temp_path $ESPROXY_DIR/tmp/fastcgi;
+  uwsgi_temp_path $ESPROXY_DIR/tmp/uwsgi;
+  scgi_temp_path $ESPROXY_DIR/tmp/scgi;
+  client_max_body_size 200m;
+  map_hash_bucket_size 256;
+  map \$http_authorization \$sv_authorized {
+    default 0;
+    "Basic $basic" 1;
+    "ApiKey $apikey" 1;
+  }
+  upstream elasticsearch {
+    server 127.0.0.1:$ES_PORT;
+    keepalive 16;
+  }
+  server {
+    listen 127.0.0.1:$ES_PROXY_PORT ssl;
+    ssl_certificate $SV_SECURE_DIR/server.pem;
+    ssl_certificate_key $SV_SECURE_DIR/server.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {
+      if (\$sv_authorized = 0) {
+        add_header WWW-Authenticate 'Basic realm="elasticsearch"' always;
+        return 401 '{"error":"es-proxy: missing or wrong credentials (basic auth or API key)","status":401}';
+      }
+      proxy_pass http://elasticsearch;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "";
+      proxy_read_timeout 120s;
+    }
+  }
+}
+EOF
+  )
+  rm -f "$ESPROXY_PIDFILE"
+  if ! "$nginx" -p "$ESPROXY_DIR" -c "$ESPROXY_DIR/nginx.conf" -e "$ESPROXY_DIR/logs/error.log" >"$ESPROXY_DIR/logs/nginx.out" 2>&1 9>&-; then
+    sv_err "es-proxy: nginx refused to start"; sv_tail_log es-proxy "$ESPROXY_DIR/logs/nginx.out" "$ESPROXY_DIR/logs/error.log"; return 1
+  fi
+}
+
+for s in kafka elasticsearch redis es-proxy; do
   starting "$s" || continue
   STARTED[$s]="$(sv_now)"
   sv_log "$s: starting"
-  if ! "start_$s"; then FAILED+=("$s"); STATE[$s]=failed; fi
+  if ! "start_${s//-/_}"; then FAILED+=("$s"); STATE[$s]=failed; fi
 done
 
 # ================================================================ phase 4: wait
@@ -428,6 +593,7 @@ wait_kafka() {
     fi
     if [[ "$(tail -n "+$KAFKA_LOG_MARK" "$KAFKA_DIR/logs/server.log" 2>/dev/null | grep -c 'Kafka Server started')" -gt 0 ]] && sv_kafka_ready "$KAFKA_PORT"; then
       sv_log "kafka: up on 127.0.0.1:$KAFKA_PORT (pid $pid, Kafka $KAFKA_VERSION) in $(sv_elapsed "${STARTED[kafka]}")"
+      wait_kafka_sasl
       return
     fi
     if (( $(date +%s) >= deadline )); then
@@ -435,6 +601,38 @@ wait_kafka() {
         "$KAFKA_DIR/logs/kafka.out" "$KAFKA_DIR/logs/server.log"; return
     fi
     sleep 0.5
+  done
+}
+
+wait_kafka_sasl() {
+  [[ -n "$KAFKA_SASL_PORT" ]] || return 0
+  ensure_kafka_scram || { FAILED+=(kafka); return; }
+  local i
+  for ((i = 0; i < 100; i++)); do
+    if sv_tls_ready "$KAFKA_SASL_PORT"; then
+      sv_log "kafka: SASL_SSL on 127.0.0.1:$KAFKA_SASL_PORT (SCRAM-SHA-512, SCRAM-SHA-256, PLAIN; user $SV_SECURE_USER)"
+      return
+    fi
+    sleep 0.2
+  done
+  fail_start kafka "no TLS handshake on the SASL_SSL listener 127.0.0.1:$KAFKA_SASL_PORT" "$KAFKA_DIR/logs/server.log"
+}
+
+wait_es_proxy() {
+  local deadline code
+  deadline=$(( $(date +%s) + 30 ))
+  while :; do
+    code="$(curl -sS -m 3 -o /dev/null -w '%{http_code}' --cacert "$SV_SECURE_DIR/ca.pem" \
+      -H "Authorization: ApiKey $(sv_secret es.apikey)" "https://127.0.0.1:$ES_PROXY_PORT/_cluster/health" 2>/dev/null || true)"
+    if [[ "$code" == 200 ]]; then
+      sv_log "es-proxy: up on https://127.0.0.1:$ES_PROXY_PORT (nginx, TLS, basic auth or API key) -> http://127.0.0.1:$ES_PORT in $(sv_elapsed "${STARTED[es-proxy]}")"
+      return
+    fi
+    if (( $(date +%s) >= deadline )); then
+      fail_start es-proxy "https://127.0.0.1:$ES_PROXY_PORT/_cluster/health answers ${code:-nothing}, want 200 (is Elasticsearch up on $ES_PORT?)" \
+        "$ESPROXY_DIR/logs/error.log"; return
+    fi
+    sleep 0.3
   done
 }
 
@@ -473,6 +671,10 @@ wait_redis() {
     pid="$(sv_read_pid "$REDIS_PIDFILE" redis-server || true)"
     if [[ -n "$pid" ]] && sv_redis_ready "$REDIS_PORT"; then
       sv_log "redis: up on 127.0.0.1:$REDIS_PORT (pid $pid, Redis $(redis-server --version | awk '{print $3}' | sed 's/^v=//')) in $(sv_elapsed "${STARTED[redis]}")"
+      if [[ -n "$REDIS_TLS_PORT" ]]; then
+        if sv_tls_ready "$REDIS_TLS_PORT"; then sv_log "redis: TLS on 127.0.0.1:$REDIS_TLS_PORT (ACL user $SV_SECURE_USER)"
+        else fail_start redis "no TLS handshake on 127.0.0.1:$REDIS_TLS_PORT" "$REDIS_DIR/redis.log"; fi
+      fi
       return
     fi
     if (( $(date +%s) >= deadline )); then
@@ -483,10 +685,15 @@ wait_redis() {
 }
 
 KAFKA_LOG_MARK="${KAFKA_LOG_MARK:-1}"
-for s in redis kafka elasticsearch; do
+for s in redis kafka elasticsearch es-proxy; do
   case "${STATE[$s]:-}" in
-    start) "wait_$s" ;;
-    wait) STARTED[$s]="$(sv_now)"; "wait_$s" ;;
+    reuse)
+      # A broker of ours whose log predates its SCRAM users gets them now.
+      if [[ "$s" == kafka ]] && sv_read_pid "$KAFKA_PIDFILE" kafka.Kafka >/dev/null && sv_port_busy "${KAFKA_SASL_PORT:-0}"; then
+        ensure_kafka_scram || FAILED+=(kafka)
+      fi ;;
+    start) "wait_${s//-/_}" ;;
+    wait) STARTED[$s]="$(sv_now)"; "wait_${s//-/_}" ;;
   esac
 done
 
@@ -504,3 +711,14 @@ for s in "${SV_SERVICES[@]}"; do
   esac
 done
 sv_log "services: for tests: ${env_line[*]}"
+secure_line=()
+for s in "${SV_SERVICES[@]}"; do
+  case "$s" in
+    kafka) [[ -z "$KAFKA_SASL_PORT" ]] || ! sv_port_busy "$KAFKA_SASL_PORT" || secure_line+=("KAFKA_SASL_BROKERS=127.0.0.1:$KAFKA_SASL_PORT") ;;
+    redis) [[ -z "$REDIS_TLS_PORT" ]] || ! sv_port_busy "$REDIS_TLS_PORT" || secure_line+=("REDIS_TLS_ADDR=127.0.0.1:$REDIS_TLS_PORT") ;;
+    es-proxy) [[ -z "$ES_PROXY_PORT" ]] || ! sv_port_busy "$ES_PROXY_PORT" || secure_line+=("ELASTICSEARCH_PROXY_URL=https://127.0.0.1:$ES_PROXY_PORT") ;;
+  esac
+done
+if [[ ${#secure_line[@]} -gt 0 ]]; then
+  sv_log "services: secured: ${secure_line[*]} STREAMVIEW_SECURE_DIR=$SV_SECURE_DIR"
+fi

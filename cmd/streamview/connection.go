@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/connect"
+)
+
+// This file wires internal/connect into the commands: the address flag of
+// each server with its security flags (registered together, once per
+// command), and the clients built from them. Every command that talks to
+// Kafka, Redis or Elasticsearch goes through kafkaFlags, redisFlags and
+// esFlags, so a TLS or login setting works the same everywhere.
+
+// connectionHelp is the environment of the security settings, for
+// `streamview help`. No value is printed, only names.
+const connectionHelp = `
+Secured servers (flags of the same name win; see README "Run it securely"):
+  KAFKA_SASL_MECHANISM      PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+  KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE
+  KAFKA_TLS=true, KAFKA_TLS_CA_FILE, KAFKA_TLS_CERT_FILE, KAFKA_TLS_KEY_FILE,
+  KAFKA_TLS_SERVER_NAME
+  REDIS_USERNAME, REDIS_PASSWORD or REDIS_PASSWORD_FILE
+  REDIS_TLS=true, REDIS_TLS_CA_FILE, REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE,
+  REDIS_TLS_SERVER_NAME
+  ELASTICSEARCH_USERNAME, ELASTICSEARCH_PASSWORD or ELASTICSEARCH_PASSWORD_FILE
+  ELASTICSEARCH_API_KEY or ELASTICSEARCH_API_KEY_FILE (instead of a user)
+  ELASTICSEARCH_CA_FILE or ELASTICSEARCH_CA_FINGERPRINT
+  SCHEMA_REGISTRY_USERNAME, SCHEMA_REGISTRY_PASSWORD or SCHEMA_REGISTRY_PASSWORD_FILE,
+  SCHEMA_REGISTRY_CA_FILE
+  Secrets come from these variables or files only, never from a flag, and
+  are never printed. ELASTICSEARCH_URL must not carry credentials.
+`
+
+// newKafkaClient connects with conn and checks that a broker answers, so
+// that a wrong address fails fast with advice and a refused certificate or
+// login says which setting to fix.
+func newKafkaClient(ctx context.Context, conn connect.Kafka, opts ...kgo.Opt) (*kgo.Client, error) {
+	base, err := conn.Opts()
+	if err != nil {
+		return nil, err
+	}
+	var dials connect.DialErrors
+	cl, err := kgo.NewClient(append(append(base, kgo.WithHooks(&dials)), opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client for %s: %w", conn.Describe(), err)
+	}
+	if err := pingKafka(ctx, cl, conn, &dials); err != nil {
+		cl.Close()
+		if connect.IsConfig(err) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("kafka at %s does not answer: %w (start one with `make services-up`, or pass --brokers)", conn.Describe(), err)
+	}
+	return cl, nil
+}
+
+// pingKafka pings the cluster for up to 10s; a failure is explained by the
+// last failed dial when there was one (franz-go retries a dial until the
+// deadline, and the deadline alone says nothing).
+func pingKafka(ctx context.Context, cl *kgo.Client, conn connect.Kafka, dials *connect.DialErrors) error {
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := cl.Ping(pctx)
+	if err == nil {
+		return nil
+	}
+	if last := dials.Last(); last != nil {
+		err = last
+	}
+	return connect.Explain(connect.KafkaServer, strings.Join(conn.Brokers, ","), conn.Username, err)
+}
+
+// redisFlags are the Redis address and security flags.
+type redisFlags struct {
+	addr string
+	sec  *connect.RedisFlags
+}
+
+// register adds --redis (default REDIS_ADDR, else def) and the Redis
+// security flags; what says what the command keeps in Redis.
+func (r *redisFlags) register(fs *flag.FlagSet, e env, def, what string) {
+	usage := "Redis address (env REDIS_ADDR)"
+	if what != "" {
+		usage = "Redis address (env REDIS_ADDR): " + what
+	}
+	fs.StringVar(&r.addr, "redis", e.or("REDIS_ADDR", def), usage)
+	r.sec = connect.RegisterRedis(fs, e.getenv)
+}
+
+// settings are the flags' connection settings for --redis.
+func (r *redisFlags) settings() (connect.Redis, error) { return r.sec.Load(r.addr) }
+
+// newRedisConn is newRedis (the view store's timeouts) with conn's
+// address, ACL user and TLS.
+func newRedisConn(conn connect.Redis) (*redis.Client, error) {
+	o := redisOptions()
+	if err := conn.Apply(o); err != nil {
+		return nil, err
+	}
+	return redis.NewClient(o), nil
+}
+
+// pingRedis pings once, within 5s, explaining a refused certificate or
+// login.
+func pingRedis(ctx context.Context, rc redis.UniversalClient, conn connect.Redis) error {
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return connect.Explain(connect.RedisServer, conn.Addr, conn.Username, rc.Ping(pctx).Err())
+}
+
+// esFlags are the Elasticsearch URL and security flags.
+type esFlags struct {
+	url string
+	sec *connect.ElasticsearchFlags
+}
+
+// register adds the URL flag (name, default ELASTICSEARCH_URL else def)
+// and the Elasticsearch security flags. A URL with credentials in the
+// environment is shown redacted: it is refused anyway.
+func (f *esFlags) register(fs *flag.FlagSet, e env, name, def, usage string) {
+	fs.StringVar(&f.url, name, connect.RedactURLs(e.or("ELASTICSEARCH_URL", def)), usage)
+	f.sec = connect.RegisterElasticsearch(fs, e.getenv)
+}
+
+// settings are the flags' connection settings for the URL flag.
+func (f *esFlags) settings() (connect.Elasticsearch, error) { return f.sec.Load(f.url) }
+
+// newElasticsearch returns a client for conn with esTransport's bounds.
+func newElasticsearch(conn connect.Elasticsearch) (*elasticsearch.Client, error) {
+	cfg, err := conn.Config(esTransport())
+	if err != nil {
+		return nil, err
+	}
+	client, err := elasticsearch.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch client for %s: %w", conn.Describe(), err)
+	}
+	return client, nil
+}
+
+// esHealth asks for the cluster's health once: nil when it answers 200,
+// an explained error for a refused certificate or credentials.
+func esHealth(ctx context.Context, client *elasticsearch.Client, conn connect.Elasticsearch) error {
+	res, err := client.Cluster.Health(client.Cluster.Health.WithContext(ctx))
+	addr := strings.Join(conn.URLs, ",")
+	if err != nil {
+		return connect.Explain(connect.ElasticsearchServer, addr, conn.Username, err)
+	}
+	defer res.Body.Close()
+	switch res.StatusCode {
+	case http.StatusOK:
+		return nil
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return &connect.Error{Server: "elasticsearch", Addr: addr, What: "the credentials were refused",
+			Fix: "check ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD (or _FILE), or ELASTICSEARCH_API_KEY (or _FILE): the base64 \"encoded\" key",
+			Err: fmt.Errorf("cluster health: %s", res.Status())}
+	}
+	return fmt.Errorf("cluster health: %s", res.Status())
+}
+
+// preflight checks each secured server of st (TLS or a login) once, before
+// anything starts: a refused certificate or login (a setting to fix) ends
+// the command with a message naming the server and the setting; a server
+// that is down only logs, since the roles wait for it (see serveStack). A
+// plaintext server without a login is not checked: nothing about it can be
+// set wrong that waiting would not show, and a check would delay the API
+// when it is down.
+func preflight(ctx context.Context, st stack, conn connections) error {
+	if conn.kafka != nil && !conn.kafka.Secured() {
+		conn.kafka = nil
+	}
+	if conn.redis != nil && !conn.redis.Secured() {
+		conn.redis = nil
+	}
+	if conn.es != nil && !conn.es.Secured() {
+		conn.es = nil
+	}
+	if conn.kafka != nil {
+		var dials connect.DialErrors
+		cl, err := kgo.NewClient(append(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...), kgo.WithHooks(&dials))...)
+		if err != nil {
+			return err
+		}
+		err = pingKafka(ctx, cl, *conn.kafka, &dials)
+		cl.Close()
+		if connect.IsConfig(err) {
+			return err
+		}
+		if err != nil {
+			st.logger.Warn("kafka does not answer yet", "brokers", strings.Join(st.brokers, ","), "err", err)
+		}
+	}
+	if conn.redis != nil {
+		err := pingRedis(ctx, st.redis, *conn.redis)
+		if connect.IsConfig(err) {
+			return err
+		}
+		if err != nil {
+			st.logger.Warn("redis does not answer yet", "addr", conn.redis.Addr, "err", err)
+		}
+	}
+	if conn.es != nil && st.searchReady != nil {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := st.searchReady(pctx)
+		cancel()
+		if connect.IsConfig(err) {
+			return err
+		}
+		if err != nil {
+			st.logger.Warn("elasticsearch does not answer yet", "url", strings.Join(conn.es.URLs, ","), "err", err)
+		}
+	}
+	return nil
+}
+
+// connections are the real servers a stack was given (nil: embedded or
+// not used), for preflight.
+type connections struct {
+	kafka *connect.Kafka
+	redis *connect.Redis
+	es    *connect.Elasticsearch
+}
+
+// kafkaOpts are the options of a client of st's cluster: seed brokers,
+// TLS and SASL, then extra.
+func (st stack) kafkaOpts(extra ...kgo.Opt) []kgo.Opt {
+	opts := append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)
+	return append(opts, extra...)
+}
