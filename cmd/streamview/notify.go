@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/processors/webhook"
@@ -145,7 +144,5 @@ func runNotify(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return n.Run(ctx) })
-	return g.Wait()
+	return n.Run(ctx)
 }
