@@ -12,8 +12,8 @@ import (
 
 	"github.com/streamview/streamview/internal/thousands"
 	"github.com/streamview/streamview/processors"
-	"github.com/streamview/streamview/processors/webhook"
 	"github.com/streamview/streamview/processors/rebuild"
+	"github.com/streamview/streamview/processors/webhook"
 )
 
 func init() {
