@@ -104,7 +104,9 @@ func (s *Store) Enqueue(ctx context.Context, ns []notifier.Notification, now tim
 	cmds := make([]*redis.Cmd, len(ns))
 	for i, n := range ns {
 		b, _ := json.Marshal(n)
-		cmds[i] = enqueue.Run(ctx, pipe, []string{s.key("out", n.SubscriptionID), s.key("msg"), s.key("done"), s.key("dead"), s.key("due")},
+		// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT, and a
+		// script cache flushed mid-pipeline must not fail the batch.
+		cmds[i] = enqueue.Eval(ctx, pipe, []string{s.key("out", n.SubscriptionID), s.key("msg"), s.key("done"), s.key("dead"), s.key("due")},
 			n.WebhookID, n.Offset, b, n.SubscriptionID, now.UnixMilli())
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
