@@ -2,9 +2,11 @@ package notifier
 
 import (
 	"fmt"
-	"net/http"
 	"time"
 )
+
+// statusGone is HTTP 410 (net/http is the runtime's, not this core's).
+const statusGone = 410
 
 // Attempts is the delivery state of the notification at the head of a
 // subscription's queue.
@@ -51,7 +53,7 @@ func Next(a Attempts, status int, err error, now time.Time, deadAfter time.Durat
 	switch {
 	case err == nil && status >= 200 && status < 300:
 		return Delivered, Attempts{}
-	case err == nil && status == http.StatusGone:
+	case err == nil && status == statusGone:
 		a.Count++
 		a.LastError = "the receiver answered 410 Gone"
 		return Gone, a
@@ -63,7 +65,7 @@ func Next(a Attempts, status int, err error, now time.Time, deadAfter time.Durat
 	if err != nil {
 		a.LastError = err.Error()
 	} else {
-		a.LastError = fmt.Sprintf("the receiver answered %d %s", status, http.StatusText(status))
+		a.LastError = fmt.Sprintf("the receiver answered %d", status)
 	}
 	if now.Sub(a.First) >= deadAfter {
 		return DeadLetter, a
