@@ -64,6 +64,7 @@ type notifyFlags struct {
 	retryMin    time.Duration
 	retryMax    time.Duration
 	lease       time.Duration
+	session     time.Duration
 	redisPrefix string
 	group       string
 	topic       string
@@ -77,6 +78,7 @@ func (f *notifyFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.retryMin, "retry-min", time.Second, "first backoff ceiling between attempts of a notification")
 	fs.DurationVar(&f.retryMax, "retry-max", 10*time.Minute, "largest backoff between attempts")
 	fs.DurationVar(&f.lease, "lease", 0, "how long a worker holds a subscription; a crashed one's are free after it (default max(30s, 3×timeout))")
+	fs.DurationVar(&f.session, "session-timeout", 0, "consumer group session timeout: how long a crashed notifier holds its partitions (default Kafka client's, 45s)")
 	fs.StringVar(&f.redisPrefix, "redis-prefix", redisnotify.DefaultPrefix, "prefix of the notifier's Redis keys")
 	fs.StringVar(&f.group, "group", webhook.Group, "consumer group")
 	fs.StringVar(&f.topic, "topic", "", "events topic (default catalog.product-events)")
@@ -99,7 +101,7 @@ func (f *notifyFlags) config(e env, st stack) (webhook.Config, error) {
 	}
 	cfg := webhook.Config{
 		Group: f.group, Topic: f.topic, DeadLetterTopic: f.dlqTopic, Workers: f.workers, Timeout: f.timeout,
-		Retry: backoff.Policy{Min: f.retryMin, Max: f.retryMax}, DeadLetterAfter: f.deadAfter, Lease: f.lease,
+		Retry: backoff.Policy{Min: f.retryMin, Max: f.retryMax}, DeadLetterAfter: f.deadAfter, Lease: f.lease, SessionTimeout: f.session,
 		Allowed: allow.Allows, Logger: st.logger,
 	}
 	return cfg, cfg.Validate()

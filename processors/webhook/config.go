@@ -45,6 +45,10 @@ type Config struct {
 	// a crashed worker's subscriptions are free again after it. At least
 	// twice Timeout; max(30s, 3×Timeout) when 0.
 	Lease time.Duration
+	// SessionTimeout is the consumer group session timeout: how long a
+	// crashed member holds its partitions. Kafka's client default (45s)
+	// when 0.
+	SessionTimeout time.Duration
 	// Poll is how often the deliverer looks for due subscriptions; 100ms
 	// when 0.
 	Poll time.Duration

@@ -85,7 +85,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 
 // consume queues the notifications of every polled batch, then commits it.
 func (n *Notifier) consume(ctx context.Context, prod *kgo.Client) error {
-	cl, err := kgo.NewClient(append([]kgo.Opt{
+	opts := []kgo.Opt{
 		kgo.ConsumerGroup(n.cfg.Group),
 		kgo.ConsumeTopics(n.cfg.Topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -94,7 +94,11 @@ func (n *Notifier) consume(ctx context.Context, prod *kgo.Client) error {
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchMaxWait(500 * time.Millisecond),
-	}, n.opts...)...)
+	}
+	if n.cfg.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(n.cfg.SessionTimeout), kgo.HeartbeatInterval(n.cfg.SessionTimeout/4))
+	}
+	cl, err := kgo.NewClient(append(opts, n.opts...)...)
 	if err != nil {
 		return fmt.Errorf("webhook: kafka consumer: %w", err)
 	}
