@@ -283,3 +283,9 @@ func (s *Store) DeliveredAt(ctx context.Context, wid string) (time.Time, bool, e
 	ms, _ := strconv.ParseInt(v, 10, 64)
 	return time.UnixMilli(ms), true, nil
 }
+
+// Queued is how many notifications of subscription sub wait, for tests
+// and tools.
+func (s *Store) Queued(ctx context.Context, sub string) (int64, error) {
+	return s.c.ZCard(ctx, s.key("out", sub)).Result()
+}
