@@ -152,7 +152,10 @@ func startNotifyChild(t *testing.T, args []string) *notifyChild {
 	t.Cleanup(func() {
 		c.cmd.Process.Kill()
 		c.cmd.Wait()
-		if t.Failed() {
+		if strings.Contains(c.out.String(), "WARNING: DATA RACE") {
+			t.Errorf("the notifier subprocess reported a data race")
+			t.Logf("notifier output:\n%s", tail(c.out.String(), 16384))
+		} else if t.Failed() {
 			t.Logf("notifier output (last 4 KiB):\n%s", tail(c.out.String(), 4096))
 		}
 	})
