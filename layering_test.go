@@ -27,7 +27,7 @@ var storeClients = []string{
 
 // pure are the pure cores: the aggregate and the projections. Each owns its
 // logic, its vocabulary and the port its store implements.
-var pure = []string{"producers/product", "processors/productview", "processors/productsearch"}
+var pure = []string{"producers/product", "producers/subscription", "processors/productview", "processors/productsearch", "processors/notifier"}
 
 // contractSuites are the ports' contract test suites: non-test packages that
 // only tests import, so they may drive the runtime and a fake broker.
@@ -95,7 +95,7 @@ var rules = []rule{
 		return ""
 	}},
 	{"the runtime knows ports, no store", func(pkg, imp string) string {
-		if pkg != "processors" && !under(pkg, "processors/rebuild") && pkg != "processors/deadletter" {
+		if pkg != "processors" && !under(pkg, "processors/rebuild") && pkg != "processors/deadletter" && pkg != "processors/webhook" {
 			return ""
 		}
 		rel, mine := ours(imp)

@@ -46,6 +46,7 @@ type commandHeaders struct {
 	key             string
 	correlationID   string
 	userID          string
+	subscriptionID  string // of a subscription being created
 }
 
 func (s *Server) readCommandHeaders(h http.Header) (ch commandHeaders, err error) {
@@ -91,6 +92,16 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		productID = canonicalID(id)
 		path = strings.Replace(path, "{id}", productID, 1)
 	}
+	subID := r.PathValue("subscriptionId")
+	if strings.Contains(path, "{subscriptionId}") { // DELETE /v1/subscriptions/{subscriptionId}: its product is inside
+		pid, ok := schemas.SubscriptionProduct(subID)
+		if !ok {
+			badRequest(w, "subscriptionId", "is not a subscription ID")
+			return
+		}
+		productID = pid
+		path = strings.Replace(path, "{subscriptionId}", subID, 1)
+	}
 	h, err := s.readCommandHeaders(r.Header)
 	if err != nil {
 		asHeaderError(w, err)
@@ -123,12 +134,28 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 			cmd.ProductID = commandbus.ProductID(h.key) // a retry creates the same product
 		}
 	}
+	switch d := data.(type) {
+	case *schemas.CreateSubscription:
+		d.SubscriptionID = schemas.SubscriptionID(cmd.ProductID, cmd.ID)
+		h.subscriptionID = d.SubscriptionID
+		if h.wait == 0 {
+			h.wait = min(defaultSubscribeWait, s.cfg.MaxWait) // to answer 201 as API.md shows
+		}
+	case *schemas.DeleteSubscription:
+		d.SubscriptionID = subID
+	}
 	cmd.Metadata = schemas.Metadata{CorrelationID: h.correlationID, CausationID: cmd.ID, UserID: h.userID}
 	if cmd.Metadata.CorrelationID == "" {
 		cmd.Metadata.CorrelationID = cmd.ID
 	}
 
-	if bad := merge(errs, fromProduct(product.Check(cmd, s.rules))); len(bad) > 0 {
+	check := func() []FieldError { return fromProduct(product.Check(cmd, s.rules)) }
+	if _, ok := data.(*schemas.CreateSubscription); ok {
+		check = func() []FieldError { return s.checkSubscription(cmd) }
+	} else if _, ok := data.(*schemas.DeleteSubscription); ok {
+		check = func() []FieldError { return nil }
+	}
+	if bad := merge(errs, check()); len(bad) > 0 {
 		s.metrics.command(cmd.Type(), "invalid")
 		unprocessable(w, bad)
 		return
@@ -156,7 +183,7 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		if st, known := bus.Status(cmd.ID); known {
 			s.metrics.command(cmd.Type(), "replayed")
 			if st.State != commandbus.StatePending {
-				s.writeOutcome(w, st.Result, create != nil)
+				s.writeOutcomeOf(w, st.Result, create != nil, h)
 				return
 			}
 			cmd.ProductID = st.ProductID
@@ -245,7 +272,7 @@ func (s *Server) awaitOutcome(w http.ResponseWriter, r *http.Request, cmd schema
 		}
 		w.Header().Set("Preference-Applied", preferenceApplied(h.wait))
 		if err == nil {
-			s.writeOutcome(w, res, create)
+			s.writeOutcomeOf(w, res, create, h)
 			return
 		}
 		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
@@ -254,7 +281,29 @@ func (s *Server) awaitOutcome(w http.ResponseWriter, r *http.Request, cmd schema
 		}
 	}
 	w.Header().Set("Location", "/v1/commands/"+cmd.ID)
-	writeJSON(w, http.StatusAccepted, commandStatus{CommandID: cmd.ID, ProductID: cmd.ProductID, Status: statusPending})
+	pending := commandStatus{CommandID: cmd.ID, ProductID: cmd.ProductID, Status: statusPending}
+	if h.subscriptionID != "" {
+		writeJSON(w, http.StatusAccepted, subscriptionAnswer{SubscriptionID: h.subscriptionID, commandStatus: pending})
+		return
+	}
+	writeJSON(w, http.StatusAccepted, pending)
+}
+
+// defaultSubscribeWait is how long a subscription's POST waits for the
+// decider without Prefer: wait, so that it can answer 201 with the ID.
+const defaultSubscribeWait = 10 * time.Second
+
+// writeOutcomeOf is writeOutcome, with a subscription's ID and a 201 for
+// an accepted subscription.
+func (s *Server) writeOutcomeOf(w http.ResponseWriter, res schemas.CommandResult, create bool, h commandHeaders) {
+	if h.subscriptionID == "" || res.Status != schemas.StatusAccepted {
+		s.writeOutcome(w, res, create)
+		return
+	}
+	w.Header().Set("Content-Location", "/v1/commands/"+res.CommandID)
+	w.Header().Set("Location", "/v1/subscriptions/"+h.subscriptionID)
+	writeJSON(w, http.StatusCreated, subscriptionAnswer{SubscriptionID: h.subscriptionID,
+		commandStatus: commandStatus{CommandID: res.CommandID, ProductID: res.ProductID, Status: schemas.StatusAccepted, Version: res.Version}})
 }
 
 // writeOutcome answers with a decided command: 201 or 200 when accepted,

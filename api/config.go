@@ -10,6 +10,7 @@ import (
 
 	"github.com/streamview/streamview/api/auth"
 	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/schemas"
 )
 
@@ -60,6 +61,10 @@ type Config struct {
 	// MaxBodyBytes is the largest request body; a larger one is a 413.
 	// Default DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64
+	// WebhookAllow is the allowlist of webhook target hosts
+	// (STREAMVIEW_WEBHOOK_ALLOW); a subscription to a URL outside it is a
+	// 422. nil allows loopback only.
+	WebhookAllow *subscription.Allowlist
 	// Logger receives request failures (Error) and an access line per
 	// request (Debug). Nil discards.
 	Logger *slog.Logger

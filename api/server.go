@@ -63,6 +63,8 @@ func New(cfg Config, deps Deps) *Server {
 		{"PUT /v1/products/{id}/stock", s.commandHandler(func() commandBody { return new(stockRequest) }, false)},
 		{"POST /v1/products/{id}/reviews", s.commandHandler(func() commandBody { return new(reviewRequest) }, false)},
 		{"DELETE /v1/products/{id}", s.commandHandler(func() commandBody { return new(discontinueRequest) }, true)},
+		{"POST /v1/products/{id}/subscriptions", s.commandHandler(func() commandBody { return new(subscribeRequest) }, false)},
+		{"DELETE /v1/subscriptions/{subscriptionId}", s.commandHandler(func() commandBody { return new(unsubscribeRequest) }, true)},
 		{"GET /v1/commands/{commandId}", s.getCommand},
 		{"GET /v1/products/{id}", s.getProduct},
 		{"GET /v1/products/search", s.search},

@@ -21,6 +21,11 @@ type Config struct {
 	// DeadLetterTopic receives records that can never be applied;
 	// topics.DeadLetter(Name) (catalog.<Name>.dlq) when empty.
 	DeadLetterTopic string
+	// Aggregates are the aggregate types whose events the projection
+	// takes; events of other types that share the topic (such as a
+	// product's webhook subscriptions) are skipped: committed, never
+	// applied. [schemas.AggregateProduct] when empty.
+	Aggregates []string
 	// MaxBatch bounds the records handed to the projection at once; 2000
 	// when 0.
 	MaxBatch int

@@ -398,10 +398,21 @@ func (p *Runner) decodeBatch(log *slog.Logger, recs []*kgo.Record) decodedBatch 
 			log.Warn("dead-lettering record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "aggregate_id", string(r.Key), "err", err)
 			continue
 		}
+		if !p.takes(e.AggregateType) {
+			continue
+		}
 		b.events = append(b.events, e)
 		b.origin = append(b.origin, r)
 	}
 	return b
+}
+
+// takes reports whether the projection applies events of aggregate type t.
+func (p *Runner) takes(t string) bool {
+	if len(p.cfg.Aggregates) == 0 {
+		return t == schemas.AggregateProduct
+	}
+	return slices.Contains(p.cfg.Aggregates, t)
 }
 
 // apply hands b's events to the projection until it has stored them all,

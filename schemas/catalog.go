@@ -20,6 +20,8 @@ var (
 		TypeProductStockChanged:   func() EventData { return new(ProductStockChanged) },
 		TypeProductReviewAdded:    func() EventData { return new(ProductReviewAdded) },
 		TypeProductDiscontinued:   func() EventData { return new(ProductDiscontinued) },
+		TypeSubscriptionCreated:   func() EventData { return new(SubscriptionCreated) },
+		TypeSubscriptionDeleted:   func() EventData { return new(SubscriptionDeleted) },
 	}
 	commandTypes = map[string]func() CommandData{
 		TypeCreateProduct:        func() CommandData { return new(CreateProduct) },
@@ -28,6 +30,8 @@ var (
 		TypeChangeProductStock:   func() CommandData { return new(ChangeProductStock) },
 		TypeAddProductReview:     func() CommandData { return new(AddProductReview) },
 		TypeDiscontinueProduct:   func() CommandData { return new(DiscontinueProduct) },
+		TypeCreateSubscription:   func() CommandData { return new(CreateSubscription) },
+		TypeDeleteSubscription:   func() CommandData { return new(DeleteSubscription) },
 	}
 )
 

@@ -65,6 +65,17 @@ var sampleEvents = []struct {
 	{"review added", event(5, &ProductReviewAdded{ReviewID: reviewID, Rating: 5, UserID: "bob", Comment: "Boils fast ☕"})},
 	{"discontinued", event(6, &ProductDiscontinued{Reason: "replaced by model 2"})},
 	{"discontinued without reason", event(6, &ProductDiscontinued{})},
+	{"subscription created", subscriptionEvent(1, &SubscriptionCreated{ProductID: productID, URL: "http://127.0.0.1:9/hook", Events: []string{NotifyPriceDrop, NotifyBackInStock}, Secret: "s3cret"})},
+	{"subscription deleted", subscriptionEvent(2, &SubscriptionDeleted{ProductID: productID})},
+}
+
+// subscriptionID is a subscription of productID.
+var subscriptionID = SubscriptionID(productID, reviewID)
+
+func subscriptionEvent(version int64, data EventData) Event {
+	e := event(version, data)
+	e.AggregateType, e.AggregateID = AggregateSubscription, subscriptionID
+	return e
 }
 
 var sampleCommands = []struct {
@@ -85,6 +96,8 @@ var sampleCommands = []struct {
 	{"change stock", command(nil, &ChangeProductStock{Quantity: 0})},
 	{"add review", command(nil, &AddProductReview{Rating: 1, UserID: "bob", Comment: ""})},
 	{"discontinue", command(nil, &DiscontinueProduct{Reason: "eol"})},
+	{"subscribe", command(nil, &CreateSubscription{SubscriptionID: subscriptionID, URL: "http://127.0.0.1:9/hook", Events: []string{NotifyPriceDrop}, Secret: "k"})},
+	{"unsubscribe", command(nil, &DeleteSubscription{SubscriptionID: subscriptionID})},
 }
 
 var sampleResults = []struct {

@@ -96,10 +96,18 @@ func (p problems) err() error { return errors.Join(p...) }
 func (e Event) Validate() error {
 	var p problems
 	p.uuid("eventId", e.ID)
-	if e.AggregateType != AggregateProduct {
-		p.add("aggregateType", "must be %q, got %q", AggregateProduct, e.AggregateType)
+	switch e.AggregateType {
+	case AggregateSubscription:
+		p.subscriptionID("aggregateId", e.AggregateID)
+	case AggregateProduct:
+		p.uuid("aggregateId", e.AggregateID)
+	default:
+		p.add("aggregateType", "must be %q or %q, got %q", AggregateProduct, AggregateSubscription, e.AggregateType)
+		p.uuid("aggregateId", e.AggregateID)
 	}
-	p.uuid("aggregateId", e.AggregateID)
+	if _, sub := e.Data.(interface{ subscriptionEvent() }); sub != (e.AggregateType == AggregateSubscription) && e.Data != nil {
+		p.add("aggregateType", "%q does not go with a %s event", e.AggregateType, e.Type())
+	}
 	if e.Version < 1 {
 		p.add("version", "must be >= 1, got %d", e.Version)
 	}
@@ -130,6 +138,14 @@ func (e Event) Validate() error {
 		p.rating("data.rating", d.Rating)
 		p.nonEmpty("data.userId", d.UserID)
 	case *ProductDiscontinued:
+	case *SubscriptionCreated:
+		p.uuid("data.productId", d.ProductID)
+		p.subscription("data.", d.URL, d.Events, d.Secret)
+		if pid, _ := SubscriptionProduct(e.AggregateID); pid != "" && pid != d.ProductID {
+			p.add("data.productId", "is not the product of subscription %s", e.AggregateID)
+		}
+	case *SubscriptionDeleted:
+		p.uuid("data.productId", d.ProductID)
 	default:
 		p.add("eventType", "unknown event type %q", e.Type())
 	}
@@ -170,6 +186,11 @@ func (c Command) Validate() error {
 		p.rating("data.rating", d.Rating)
 		p.nonEmpty("data.userId", d.UserID)
 	case *DiscontinueProduct:
+	case *CreateSubscription:
+		p.subscriptionID("data.subscriptionId", d.SubscriptionID)
+		p.subscription("data.", d.URL, d.Events, d.Secret)
+	case *DeleteSubscription:
+		p.subscriptionID("data.subscriptionId", d.SubscriptionID)
 	default:
 		p.add("commandType", "unknown command type %q", c.Type())
 	}

@@ -8,8 +8,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/streamview/streamview/internal/thousands"
+	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/rebuild"
+	"github.com/streamview/streamview/processors/webhook"
 )
 
 func init() {
@@ -28,7 +32,13 @@ running). Queries answer 404 or nothing until the projector has caught up
 again; ` + "`streamview rebuild`" + ` rebuilds beside the live generation instead,
 with no downtime. --dry-run says what it would do and changes nothing.
 
+--projection notifier resets the notifier's group (streamview.notifier, or
+--group) the same way and empties nothing: its store remembers every
+Webhook-Id it delivered or dead-lettered, so the replay reads the whole log
+again and sends nothing that was sent before.
+
 Examples:
+  streamview replay --projection notifier
   streamview replay --projection product-view --dry-run
   streamview replay --projection product-search`,
 		run: runReplay,
@@ -41,8 +51,12 @@ func runReplay(ctx context.Context, e env, args []string) error {
 	f.register(fs, e)
 	projection := fs.String("projection", "", "the projection to replay: product-view or product-search")
 	dryRun := fs.Bool("dry-run", false, "say what would be done and change nothing")
+	group := fs.String("group", webhook.Group, "notifier: its consumer group")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *projection == webhook.Name {
+		return replayNotifier(ctx, e, &f.kafka, *group, f.topic, *dryRun)
 	}
 	p, logger, err := f.openOne(ctx, e, fs, *projection)
 	if err != nil {
@@ -55,6 +69,29 @@ func runReplay(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	printReplay(e.stdout, res)
+	return nil
+}
+
+// replayNotifier resets the notifier's group to the start of the log.
+func replayNotifier(ctx context.Context, e env, kf *kafkaFlags, group, topic string, dryRun bool) error {
+	adm, done, err := kf.admin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	offsets, err := processors.ResetToStart(ctx, adm, group, topic, dryRun)
+	if err != nil {
+		return fmt.Errorf("replay notifier: %w", err)
+	}
+	var offs []string
+	offsets.Each(func(o kadm.Offset) { offs = append(offs, fmt.Sprintf("%d@%d", o.Partition, o.At)) })
+	slices.Sort(offs)
+	verb := "reset"
+	if dryRun {
+		verb = "would reset (dry run: nothing changed)"
+	}
+	fmt.Fprintf(e.stdout, "replay notifier (group %s): %s offsets to the start of %s: %s\n", group, verb, topic, strings.Join(offs, " "))
+	fmt.Fprintf(e.stdout, "  nothing is emptied: Webhook-Ids delivered or dead-lettered before are never sent again\n")
 	return nil
 }
 

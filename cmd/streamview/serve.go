@@ -29,6 +29,7 @@ import (
 	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/producers/decider"
 	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/redisview"
 )
@@ -46,6 +47,9 @@ several processes with different --roles to scale them apart:
              and results in Kafka transactions (exactly once)
   projector  projects catalog.product-events into the Redis product view and
              the Elasticsearch search index, each in its live generation
+  notifier   delivers webhooks for price drops and returns to stock (not in
+             the default roles; see streamview notify --help, whose flags
+             serve takes too)
 
 SIGINT/SIGTERM stop it cleanly: in-flight batches are finished or abandoned
 uncommitted, HTTP requests drain.
@@ -83,6 +87,10 @@ type stack struct {
 	ready func(addr string)
 	// access is the API's authentication, rate limit and cursor secret.
 	access access
+	// notifier, when set, runs with the other roles (--roles notifier).
+	notifier interface{ Run(context.Context) error }
+	// webhookAllow is the API's allowlist of webhook hosts.
+	webhookAllow *subscription.Allowlist
 }
 
 type serveFlags struct {
@@ -98,6 +106,7 @@ type serveFlags struct {
 	queryTimeout time.Duration
 	delivery     time.Duration
 	access       accessFlags
+	notify       notifyFlags
 }
 
 func (f *serveFlags) register(e env, name string) *flag.FlagSet {
@@ -112,6 +121,7 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", product.DefaultCurrency), "the catalogue's ISO 4217 currency (env STREAMVIEW_CURRENCY)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	deliveryTimeoutFlag(fs, &f.delivery)
+	f.notify.register(fs)
 	fs.DurationVar(&f.queryTimeout, "query-timeout", api.DefaultQueryTimeout,
 		"bound of each Redis or Elasticsearch read of the API; a store that has not answered by then makes the request a 503 with Retry-After")
 	f.access.register(fs, e)
@@ -224,6 +234,18 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	st.ready = testReady
+	if st.webhookAllow, err = webhookAllowlist(e); err != nil {
+		return err
+	}
+	if roles["notifier"] {
+		codec, err := schemas.NewCodec()
+		if err != nil {
+			return err
+		}
+		if st.notifier, err = newNotifier(e, st, &f.notify, codec); err != nil {
+			return err
+		}
+	}
 	return serveStack(ctx, st, roles, f.addr, splitList(f.projections))
 }
 
@@ -255,13 +277,13 @@ var testReady func(addr string)
 func parseRoles(s string) (map[string]bool, error) {
 	roles := map[string]bool{}
 	for _, r := range splitList(s) {
-		if !slices.Contains([]string{"api", "decider", "projector"}, r) {
-			return nil, fmt.Errorf("--roles: unknown role %q (want api, decider, projector)", r)
+		if !slices.Contains([]string{"api", "decider", "projector", "notifier"}, r) {
+			return nil, fmt.Errorf("--roles: unknown role %q (want api, decider, projector, notifier)", r)
 		}
 		roles[r] = true
 	}
 	if len(roles) == 0 {
-		return nil, errors.New("--roles: name at least one of api, decider, projector")
+		return nil, errors.New("--roles: name at least one of api, decider, projector, notifier")
 	}
 	return roles, nil
 }
@@ -345,6 +367,9 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			g.Go(func() error { return f.Run(ctx) })
 		}
 	}
+	if st.notifier != nil {
+		g.Go(func() error { return st.notifier.Run(ctx) })
+	}
 	var checks []api.Check
 	if roles["decider"] {
 		d, err := decider.New(decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
@@ -372,7 +397,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			return fmt.Errorf("api: kafka client for /readyz: %w", err)
 		}
 		defer readyKafka.Close()
-		cfg := api.Config{Currency: st.currency, QueryTimeout: st.queryTimeout, Logger: st.logger}
+		cfg := api.Config{Currency: st.currency, QueryTimeout: st.queryTimeout, WebhookAllow: st.webhookAllow, Logger: st.logger}
 		st.access.apply(&cfg)
 		if err := cfg.Validate(); err != nil {
 			return err

@@ -43,6 +43,9 @@ func countLog(ctx context.Context, opts []kgo.Opt, dec processors.Decoder, topic
 				c.Invalid++
 				continue
 			}
+			if e.AggregateType != schemas.AggregateProduct {
+				continue // a webhook subscription: no view, no document
+			}
 			_, isDisc := e.Data.(*schemas.ProductDiscontinued)
 			discontinued[e.AggregateID] = discontinued[e.AggregateID] || isDisc
 		}

@@ -3,6 +3,7 @@ package decider
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -10,6 +11,7 @@ import (
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/schemas"
 )
 
@@ -75,23 +77,44 @@ func (d *Decider) decide(r *kgo.Record, o *overlay, now time.Time, t *tally) ([]
 	if broken != "" {
 		return reject(schemas.RejectConflict, "the product's state cannot be read now, retry later: "+broken, s.Version), nil
 	}
+	if subID := subscription.AggregateID(cmd); subID != "" {
+		sub := o.subscription(subID)
+		payloads, rej := subscription.Decide(subscription.Product{Exists: s.Exists, Discontinued: s.Discontinued}, sub, cmd)
+		if rej != nil {
+			return reject(rej.Code, rej.Reason, sub.Version), nil
+		}
+		return d.accept(r, o, cmd, schemas.AggregateSubscription, subID, sub.Version, payloads, now, t, log, reject, func(e schemas.Event) {
+			sub = subscription.Evolve(sub, e)
+			o.subs[subID] = sub
+		})
+	}
 	payloads, rej := product.Decide(s, cmd, d.cfg.Rules)
 	if rej != nil {
 		return reject(rej.Code, rej.Reason, s.Version), nil
 	}
 
+	return d.accept(r, o, cmd, schemas.AggregateProduct, cmd.ProductID, s.Version, payloads, now, t, log, reject, func(e schemas.Event) {
+		s = product.Evolve(s, e)
+		o.products[cmd.ProductID] = s
+	})
+}
+
+// accept turns the payloads of an accepted command on aggregate
+// (aggType, aggID) at version into event records, each followed by
+// evolve, and the command's result.
+func (d *Decider) accept(r *kgo.Record, o *overlay, cmd schemas.Command, aggType, aggID string, version int64, payloads []schemas.EventData,
+	now time.Time, t *tally, log *slog.Logger, reject func(code, reason string, version int64) []*kgo.Record, evolve func(schemas.Event)) ([]*kgo.Record, error) {
 	correlation := cmd.Metadata.CorrelationID
 	if correlation == "" {
 		correlation = cmd.ID
 	}
-	next := s
 	events := make([]*kgo.Record, 0, len(payloads)+1)
 	for i, p := range payloads {
 		e := schemas.Event{
 			ID:            EventID(cmd.ID, i),
-			AggregateType: schemas.AggregateProduct,
-			AggregateID:   cmd.ProductID,
-			Version:       next.Version + 1,
+			AggregateType: aggType,
+			AggregateID:   aggID,
+			Version:       version + 1,
 			Timestamp:     now,
 			Metadata:      schemas.Metadata{CorrelationID: correlation, CausationID: cmd.ID, UserID: cmd.Metadata.UserID},
 			Data:          p,
@@ -99,23 +122,23 @@ func (d *Decider) decide(r *kgo.Record, o *overlay, now time.Time, t *tally) ([]
 		v, err := d.codec.EncodeEvent(e)
 		if err != nil {
 			log.Error("event does not encode; rejecting the command", "event_type", e.Type(), "err", err)
-			return reject(schemas.RejectInvalid, fmt.Sprintf("its %s event cannot be encoded: %v", e.Type(), err), s.Version), nil
+			return reject(schemas.RejectInvalid, fmt.Sprintf("its %s event cannot be encoded: %v", e.Type(), err), version), nil
 		}
 		events = append(events, &kgo.Record{
 			Topic:     d.cfg.EventsTopic,
-			Partition: r.Partition, // co-partitioned: the product's events live where its commands do
-			Key:       []byte(e.AggregateID),
+			Partition: r.Partition,           // co-partitioned: the product's events live where its commands do
+			Key:       []byte(cmd.ProductID), // a subscription's too: they follow its product
 			Value:     v,
 			Headers:   producers.EventHeaders(e),
 			Timestamp: now,
 		})
-		next = product.Evolve(next, e)
+		version = e.Version
+		evolve(e)
 		log.Debug("event", "event_type", e.Type(), "version", e.Version)
 	}
-	o.products[cmd.ProductID] = next
 	t.accepted++
 	t.events += int64(len(events))
-	out := outcome{version: next.Version, at: now.UnixMilli()}
+	out := outcome{version: version, at: now.UnixMilli()}
 	o.decide(cmd.ID, out)
 	res := out.result(cmd.ID, cmd.ProductID)
 	res.IdempotencyKey = cmd.IdempotencyKey

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
 )
@@ -309,6 +310,11 @@ func (f *folder) fold(chunk []decoded) {
 				"offset", r.Offset, "aggregate_id", id, "err", c.err)
 			continue
 		}
+		if e.AggregateType == schemas.AggregateSubscription {
+			f.st.subs[e.AggregateID] = subscription.Evolve(f.st.subs[e.AggregateID], e)
+			f.remember(e)
+			continue
+		}
 		if e.AggregateType != "" && e.AggregateType != schemas.AggregateProduct {
 			continue
 		}
@@ -323,11 +329,16 @@ func (f *folder) fold(chunk []decoded) {
 				"offset", r.Offset, "aggregate_id", e.AggregateID, "event_type", e.Type(), "version", e.Version, "at", s.Version)
 		}
 		f.st.products[e.AggregateID] = product.Evolve(s, e)
-		if cid := e.Metadata.CausationID; cid != "" {
-			if at := e.Timestamp.UnixMilli(); at >= f.oldest {
-				f.st.remember(cid, outcome{version: e.Version, at: at})
-			}
-		}
+		f.remember(e)
 	}
 	f.st.forget(f.oldest, f.d.cfg.MaxDecided)
+}
+
+// remember notes the command that caused e as decided.
+func (f *folder) remember(e schemas.Event) {
+	if cid := e.Metadata.CausationID; cid != "" {
+		if at := e.Timestamp.UnixMilli(); at >= f.oldest {
+			f.st.remember(cid, outcome{version: e.Version, at: at})
+		}
+	}
 }

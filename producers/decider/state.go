@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/schemas"
 )
 
@@ -38,6 +39,9 @@ type decidedRef struct {
 // Only the Run goroutine reads or writes it.
 type partState struct {
 	products map[string]product.State
+	// subs are the webhook subscriptions of those products, by
+	// subscription ID (their events are keyed by product ID).
+	subs map[string]subscription.State
 	// broken names products whose state cannot be trusted (an event of
 	// theirs did not decode), with why; their commands are rejected.
 	broken  map[string]string
@@ -47,7 +51,7 @@ type partState struct {
 }
 
 func newPartState() *partState {
-	return &partState{products: map[string]product.State{}, broken: map[string]string{}, decided: map[string]outcome{}}
+	return &partState{products: map[string]product.State{}, subs: map[string]subscription.State{}, broken: map[string]string{}, decided: map[string]outcome{}}
 }
 
 // remember notes a decided command ID.
@@ -81,12 +85,13 @@ func (s *partState) forget(oldest int64, max int) {
 type overlay struct {
 	base     *partState
 	products map[string]product.State
+	subs     map[string]subscription.State
 	decided  map[string]outcome
 	order    []decidedRef
 }
 
 func newOverlay(base *partState) *overlay {
-	return &overlay{base: base, products: map[string]product.State{}, decided: map[string]outcome{}}
+	return &overlay{base: base, products: map[string]product.State{}, subs: map[string]subscription.State{}, decided: map[string]outcome{}}
 }
 
 func (o *overlay) product(id string) (product.State, string) {
@@ -94,6 +99,13 @@ func (o *overlay) product(id string) (product.State, string) {
 		return s, ""
 	}
 	return o.base.products[id], o.base.broken[id]
+}
+
+func (o *overlay) subscription(id string) subscription.State {
+	if s, ok := o.subs[id]; ok {
+		return s
+	}
+	return o.base.subs[id]
 }
 
 func (o *overlay) outcome(commandID string) (outcome, bool) {
@@ -113,6 +125,9 @@ func (o *overlay) decide(commandID string, out outcome) {
 func (o *overlay) commit(oldest int64, max int) {
 	for id, s := range o.products {
 		o.base.products[id] = s
+	}
+	for id, s := range o.subs {
+		o.base.subs[id] = s
 	}
 	for _, r := range o.order {
 		o.base.remember(r.id, o.decided[r.id])

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/processors/webhook"
+	"github.com/streamview/streamview/producers/subscription"
+	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/sinks/redisnotify"
+)
+
+// envWebhookAllow is the allowlist of webhook target hosts.
+const envWebhookAllow = "STREAMVIEW_WEBHOOK_ALLOW"
+
+func init() {
+	commands["notify"] = command{
+		summary: "run the notifier alone: webhooks for price drops and returns to stock (serve --roles notifier)",
+		usage:   "[--redis ADDR] [--workers N] [--timeout D] [--dead-letter-after D] [--retry-min D] [--retry-max D] [connection flags]",
+		help: `Runs the notifier, consumer group streamview.notifier, on the events topic:
+for each price drop (a new price lower than the old) and each stock change
+from 0 to more, it POSTs a JSON notification to every live subscription of
+the product that asked for it, signed with the subscription's secret:
+
+  Webhook-Id         <eventId>.<subscriptionId>, the same on every attempt
+  Webhook-Timestamp  Unix seconds of the attempt
+  Webhook-Signature  v1=<hex HMAC-SHA256 of "<timestamp>.<body>">
+
+A 2xx is delivered. Another answer, a time-out (--timeout) or no connection
+is retried with exponential backoff and jitter (--retry-min..--retry-max),
+for --dead-letter-after (24h), then the notification goes to the
+dead-letter topic catalog.notifier.dlq (streamview dlq list --projection
+notifier). A 410 Gone dead-letters at once and stops deliveries to that
+subscription. A failing receiver parks only its own subscription: the
+others, and the partitions, go on. Each subscription's notifications are
+delivered in order.
+
+Its state lives in Redis under sv:notifier:{n}: (queues, delivered and
+dead-lettered Webhook-Ids, never forgotten), so a restart, a redelivery or
+"streamview replay --projection notifier" sends nothing twice. A crash
+between a receiver's 2xx and its record sends that one again: receivers
+should drop a Webhook-Id they have seen. Target hosts are checked against
+` + envWebhookAllow + ` (host or host:port, comma separated; default loopback
+only) before every attempt.
+
+Examples:
+  streamview notify
+  STREAMVIEW_WEBHOOK_ALLOW=hooks.example.com streamview notify --workers 32`,
+		run: runNotify,
+	}
+}
+
+// notifyFlags are the notifier's flags, shared by notify and serve.
+type notifyFlags struct {
+	workers     int
+	timeout     time.Duration
+	deadAfter   time.Duration
+	retryMin    time.Duration
+	retryMax    time.Duration
+	lease       time.Duration
+	session     time.Duration
+	redisPrefix string
+	group       string
+	topic       string
+	dlqTopic    string
+}
+
+func (f *notifyFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&f.workers, "workers", 16, "deliveries at once, each to another subscription")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "time-out of one delivery attempt")
+	fs.DurationVar(&f.deadAfter, "dead-letter-after", 24*time.Hour, "how long a notification is retried before it is dead-lettered")
+	fs.DurationVar(&f.retryMin, "retry-min", time.Second, "first backoff ceiling between attempts of a notification")
+	fs.DurationVar(&f.retryMax, "retry-max", 10*time.Minute, "largest backoff between attempts")
+	fs.DurationVar(&f.lease, "lease", 0, "how long a worker holds a subscription; a crashed one's are free after it (default max(30s, 3×timeout))")
+	fs.DurationVar(&f.session, "session-timeout", 0, "consumer group session timeout: how long a crashed notifier holds its partitions (default Kafka client's, 45s)")
+	fs.StringVar(&f.redisPrefix, "redis-prefix", redisnotify.DefaultPrefix, "prefix of the notifier's Redis keys")
+	fs.StringVar(&f.group, "group", webhook.Group, "consumer group")
+	fs.StringVar(&f.topic, "topic", "", "events topic (default catalog.product-events)")
+	fs.StringVar(&f.dlqTopic, "dlq-topic", "", "dead-letter topic (default catalog.notifier.dlq)")
+}
+
+// webhookAllowlist reads STREAMVIEW_WEBHOOK_ALLOW.
+func webhookAllowlist(e env) (*subscription.Allowlist, error) {
+	a, err := subscription.ParseAllowlist(e.getenv(envWebhookAllow))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envWebhookAllow, err)
+	}
+	return a, nil
+}
+
+func (f *notifyFlags) config(e env, st stack) (webhook.Config, error) {
+	allow, err := webhookAllowlist(e)
+	if err != nil {
+		return webhook.Config{}, err
+	}
+	cfg := webhook.Config{
+		Group: f.group, Topic: f.topic, DeadLetterTopic: f.dlqTopic, Workers: f.workers, Timeout: f.timeout,
+		Retry: backoff.Policy{Min: f.retryMin, Max: f.retryMax}, DeadLetterAfter: f.deadAfter, Lease: f.lease, SessionTimeout: f.session,
+		Allowed: allow.Allows, Logger: st.logger,
+	}
+	return cfg, cfg.Validate()
+}
+
+// newNotifier builds the notifier of st.
+func newNotifier(e env, st stack, f *notifyFlags, codec *schemas.Codec) (*webhook.Notifier, error) {
+	cfg, err := f.config(e, st)
+	if err != nil {
+		return nil, err
+	}
+	store := redisnotify.New(st.redis, f.redisPrefix)
+	return webhook.New(cfg, codec, store, append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
+}
+
+func runNotify(ctx context.Context, e env, args []string) error {
+	var (
+		kf       kafkaFlags
+		nf       notifyFlags
+		redis    string
+		logLevel string
+	)
+	fs := newFlags(e, "notify")
+	kf.register(fs, e)
+	nf.register(fs)
+	fs.StringVar(&redis, "redis", e.or("REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env REDIS_ADDR)")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	logger, err := newLogger(e.stderr, logLevel)
+	if err != nil {
+		return err
+	}
+	st := stack{brokers: strings.Split(kf.brokers, ","), logger: logger, redis: newRedis(redis)}
+	defer st.redis.Close()
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		return err
+	}
+	n, err := newNotifier(e, st, &nf, codec)
+	if err != nil {
+		return err
+	}
+	return n.Run(ctx)
+}

@@ -1,0 +1,111 @@
+package webhook
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/topics"
+)
+
+// Group is the notifier's consumer group. It has no generations: a
+// projection rebuild never touches it.
+const Group = "streamview.notifier"
+
+// Name is the notifier's name in dead letters and `streamview dlq
+// --projection notifier` (its dead-letter topic is catalog.notifier.dlq).
+const Name = "notifier"
+
+// Config configures the notifier. The zero value works with the defaults
+// below.
+type Config struct {
+	// Group is the consumer group; Group when empty.
+	Group string
+	// Topic is the events topic; topics.Events when empty.
+	Topic string
+	// DeadLetterTopic receives notifications given up on;
+	// topics.DeadLetter(Name) when empty.
+	DeadLetterTopic string
+	// Workers is how many deliveries run at once (each to another
+	// subscription); 16 when 0.
+	Workers int
+	// Timeout bounds one attempt, answer included; 10s when 0.
+	Timeout time.Duration
+	// Retry is the backoff between attempts of one notification (full
+	// jitter); 1s to 10m when zero.
+	Retry backoff.Policy
+	// DeadLetterAfter is how long a notification is retried before it
+	// goes to the dead-letter topic; 24h when 0.
+	DeadLetterAfter time.Duration
+	// Lease is how long a worker holds a subscription it took (no other
+	// notifier instance delivers to it meanwhile, which keeps its order);
+	// a crashed worker's subscriptions are free again after it. At least
+	// twice Timeout; max(30s, 3×Timeout) when 0.
+	Lease time.Duration
+	// SessionTimeout is the consumer group session timeout: how long a
+	// crashed member holds its partitions. Kafka's client default (45s)
+	// when 0.
+	SessionTimeout time.Duration
+	// Poll is how often the deliverer looks for due subscriptions; 100ms
+	// when 0.
+	Poll time.Duration
+	// Allowed re-checks each target URL before an attempt (the API checked
+	// it when the subscription was made; the allowlist may have changed
+	// since). A URL it refuses is dead-lettered unsent. nil allows all.
+	Allowed func(*url.URL) bool
+	// Logger receives progress and errors; nil discards.
+	Logger *slog.Logger
+}
+
+// Validate reports every problem of c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Workers < 0 {
+		errs = append(errs, fmt.Errorf("webhook: Workers %d is negative", c.Workers))
+	}
+	if c.Timeout < 0 || c.DeadLetterAfter < 0 || c.Lease < 0 || c.Poll < 0 {
+		errs = append(errs, errors.New("webhook: Timeout, DeadLetterAfter, Lease and Poll must not be negative"))
+	}
+	if err := c.Retry.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("webhook: Retry: %w", err))
+	}
+	if d := c.withDefaults(); d.Lease < 2*d.Timeout {
+		errs = append(errs, fmt.Errorf("webhook: Lease %v must be at least twice Timeout %v", d.Lease, d.Timeout))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) withDefaults() Config {
+	if c.Group == "" {
+		c.Group = Group
+	}
+	if c.Topic == "" {
+		c.Topic = topics.Events
+	}
+	if c.DeadLetterTopic == "" {
+		c.DeadLetterTopic = topics.DeadLetter(Name)
+	}
+	if c.Workers == 0 {
+		c.Workers = 16
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+	c.Retry = c.Retry.WithDefaults(time.Second, 10*time.Minute)
+	if c.DeadLetterAfter == 0 {
+		c.DeadLetterAfter = 24 * time.Hour
+	}
+	if c.Lease == 0 {
+		c.Lease = max(30*time.Second, 3*c.Timeout)
+	}
+	if c.Poll == 0 {
+		c.Poll = 100 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}

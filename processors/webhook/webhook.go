@@ -1,0 +1,220 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/processors/deadletter"
+	"github.com/streamview/streamview/processors/notifier"
+	"github.com/streamview/streamview/schemas"
+)
+
+// Decoder turns a record value into an event; *schemas.Codec is one.
+type Decoder interface {
+	DecodeEvent([]byte) (schemas.Event, error)
+}
+
+// Notifier is the notifier: a Consumer and a Deliverer over one store.
+type Notifier struct {
+	cfg   Config
+	dec   Decoder
+	store notifier.Store
+	opts  []kgo.Opt
+	log   *slog.Logger
+	kick  chan struct{}
+	stats counters
+}
+
+type counters struct {
+	events, queued, delivered, failed, deadLettered, undecodable atomic.Int64
+}
+
+// Stats counts what a Notifier did since it started.
+type Stats struct {
+	Events       int64 // events read
+	Queued       int64 // notifications queued (new Webhook-Ids)
+	Delivered    int64 // deliveries answered 2xx
+	Failed       int64 // attempts that failed (to be retried or dead-lettered)
+	DeadLettered int64 // notifications given up on
+	Undecodable  int64 // records that did not decode (dead-lettered)
+}
+
+// Stats returns the counters.
+func (n *Notifier) Stats() Stats {
+	return Stats{Events: n.stats.events.Load(), Queued: n.stats.queued.Load(), Delivered: n.stats.delivered.Load(),
+		Failed: n.stats.failed.Load(), DeadLettered: n.stats.deadLettered.Load(), Undecodable: n.stats.undecodable.Load()}
+}
+
+// New returns a notifier. opts configure its Kafka clients (at least
+// kgo.SeedBrokers).
+func New(cfg Config, dec Decoder, store notifier.Store, opts ...kgo.Opt) (*Notifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if dec == nil || store == nil {
+		return nil, errors.New("webhook: nil decoder or store")
+	}
+	cfg = cfg.withDefaults()
+	return &Notifier{cfg: cfg, dec: dec, store: store, opts: opts, log: cfg.Logger.With("projection", Name), kick: make(chan struct{}, 1)}, nil
+}
+
+// Config is the configuration with defaults filled in.
+func (n *Notifier) Config() Config { return n.cfg }
+
+// Run consumes and delivers until ctx ends.
+func (n *Notifier) Run(ctx context.Context) error {
+	prod, err := kgo.NewClient(append([]kgo.Opt{kgo.ProducerLinger(0)}, n.opts...)...)
+	if err != nil {
+		return fmt.Errorf("webhook: kafka producer: %w", err)
+	}
+	defer prod.Close()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return n.consume(gctx, prod) })
+	g.Go(func() error { return n.deliver(gctx, prod) })
+	return g.Wait()
+}
+
+// consume queues the notifications of every polled batch, then commits it.
+func (n *Notifier) consume(ctx context.Context, prod *kgo.Client) error {
+	opts := []kgo.Opt{
+		kgo.ConsumerGroup(n.cfg.Group),
+		kgo.ConsumeTopics(n.cfg.Topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(), // commits move past transaction markers
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchMaxWait(500 * time.Millisecond),
+	}
+	if n.cfg.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(n.cfg.SessionTimeout), kgo.HeartbeatInterval(n.cfg.SessionTimeout/4))
+	}
+	cl, err := kgo.NewClient(append(opts, n.opts...)...)
+	if err != nil {
+		return fmt.Errorf("webhook: kafka consumer: %w", err)
+	}
+	defer cl.CloseAllowingRebalance()
+	n.log.Info("notifier consuming", "group", n.cfg.Group, "topic", n.cfg.Topic)
+	for {
+		fetches := cl.PollRecords(ctx, 5000)
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			return nil
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			n.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+		})
+		recs := fetches.Records()
+		if len(recs) == 0 {
+			cl.AllowRebalance()
+			continue
+		}
+		if err := n.queue(ctx, prod, recs); err != nil {
+			return nil // ctx ended; the batch comes again to the next owner
+		}
+		if err := cl.CommitRecords(ctx, recs...); err != nil && ctx.Err() == nil {
+			n.log.Warn("commit failed; the batch may come again (queuing it twice is harmless)", "group", n.cfg.Group, "err", err)
+		}
+		cl.AllowRebalance()
+		select {
+		case n.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// queue plans recs and stores the result, retrying store errors until it
+// succeeds or ctx ends.
+func (n *Notifier) queue(ctx context.Context, prod *kgo.Client, recs []*kgo.Record) error {
+	var (
+		events   []notifier.Positioned
+		dead     []*kgo.Record
+		products []string
+	)
+	for _, r := range recs {
+		if r.Attrs.IsControl() {
+			continue
+		}
+		e, err := n.dec.DecodeEvent(r.Value)
+		if err == nil {
+			err = e.Validate()
+		}
+		if err != nil {
+			n.stats.undecodable.Add(1)
+			n.log.Warn("dead-lettering record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "aggregate_id", string(r.Key), "err", err)
+			dead = append(dead, deadletter.Record(r, err, n.cfg.Group, n.cfg.DeadLetterTopic))
+			continue
+		}
+		n.stats.events.Add(1)
+		if !notifier.Relevant(e) {
+			continue
+		}
+		events = append(events, notifier.Positioned{Event: e, Partition: r.Partition, Offset: r.Offset})
+		if pid := notifier.ProductOf(e); !slices.Contains(products, pid) {
+			products = append(products, pid)
+		}
+	}
+	if len(dead) > 0 {
+		err := n.retrying(ctx, "produce dead letters", func() error {
+			if err := prod.ProduceSync(ctx, dead...).FirstErr(); err != nil {
+				return fmt.Errorf("dead letters to %s: %w", n.cfg.DeadLetterTopic, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	return n.retrying(ctx, "queue a batch's notifications", func() error { return n.plan(ctx, events, products) })
+}
+
+// retrying calls fn until it succeeds or ctx ends, with backoff: a store
+// or broker that is down holds the partition, never skips it.
+func (n *Notifier) retrying(ctx context.Context, what string, fn func() error) error {
+	retry := backoff.Policy{}.Start()
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		wait := retry.Next()
+		n.log.Warn("cannot "+what+"; retrying", "topic", n.cfg.Topic, "err", err, "in", wait)
+		if !backoff.Sleep(ctx, wait) {
+			return ctx.Err()
+		}
+	}
+}
+
+func (n *Notifier) plan(ctx context.Context, events []notifier.Positioned, products []string) error {
+	known, err := n.store.Subscriptions(ctx, products)
+	if err != nil {
+		return err
+	}
+	changed, out := notifier.Plan(known, events)
+	if err := n.store.Save(ctx, changed); err != nil {
+		return err
+	}
+	q, err := n.store.Enqueue(ctx, out, time.Now())
+	if err != nil {
+		return err
+	}
+	n.stats.queued.Add(int64(q))
+	if q > 0 || len(changed) > 0 {
+		n.log.Debug("queued", "notifications", q, "planned", len(out), "subscriptions_changed", len(changed))
+	}
+	return nil
+}

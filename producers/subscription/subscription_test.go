@@ -1,0 +1,113 @@
+package subscription
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/streamview/streamview/schemas"
+)
+
+const (
+	productID = "0b6e0d8c-5d1e-4c71-9a38-2f4f1c1f6a01"
+	otherID   = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b04"
+)
+
+var subID = schemas.SubscriptionID(productID, otherID)
+
+func create(url string, events ...string) schemas.Command {
+	return schemas.Command{ID: otherID, ProductID: productID, Data: &schemas.CreateSubscription{SubscriptionID: subID, URL: url, Events: events, Secret: "k"}}
+}
+
+func TestAllowlist(t *testing.T) {
+	cases := []struct {
+		name, list, url string
+		want            bool
+	}{
+		{"default loopback v4", "", "http://127.0.0.1:8080/h", true},
+		{"default loopback 127/8", "", "http://127.3.4.5/h", true},
+		{"default localhost", "", "https://localhost/h", true},
+		{"default loopback v6", "", "http://[::1]:9/h", true},
+		{"default elsewhere", "", "http://example.com/h", false},
+		{"host any port", "hooks.example.com", "https://hooks.example.com:8443/x", true},
+		{"host:port", "hooks.example.com:443", "https://hooks.example.com/x", true},
+		{"host:port other port", "hooks.example.com:443", "http://hooks.example.com/x", false},
+		{"listed excludes loopback", "hooks.example.com", "http://127.0.0.1/x", false},
+		{"case", "Hooks.Example.COM", "http://hooks.example.com/x", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := ParseAllowlist(tc.list)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, _ := url.Parse(tc.url)
+			if got := a.Allows(u); got != tc.want {
+				t.Fatalf("Allows(%s) with %q = %v, want %v", tc.url, tc.list, got, tc.want)
+			}
+		})
+	}
+	if _, err := ParseAllowlist("http://x/"); err == nil {
+		t.Fatal("a URL as an entry was accepted")
+	}
+}
+
+func TestCheck(t *testing.T) {
+	cases := []struct {
+		name  string
+		c     schemas.Command
+		field string
+	}{
+		{"ok", create("http://127.0.0.1:1/h", schemas.NotifyPriceDrop), ""},
+		{"not allowed", create("http://example.com/h", schemas.NotifyPriceDrop), "url"},
+		{"ftp", create("ftp://127.0.0.1/h", schemas.NotifyPriceDrop), "url"},
+		{"no events", create("http://127.0.0.1/h"), "events"},
+		{"unknown event", create("http://127.0.0.1/h", "sale"), "events[0]"},
+		{"twice", create("http://127.0.0.1/h", schemas.NotifyBackInStock, schemas.NotifyBackInStock), "events[1]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			errs := Check(tc.c, &Allowlist{})
+			if tc.field == "" {
+				if len(errs) > 0 {
+					t.Fatalf("Check = %v, want none", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || errs[0].Field != tc.field {
+				t.Fatalf("Check = %v, want one on %s", errs, tc.field)
+			}
+		})
+	}
+}
+
+func TestDecide(t *testing.T) {
+	live := Product{Exists: true}
+	del := schemas.Command{ID: otherID, ProductID: productID, Data: &schemas.DeleteSubscription{SubscriptionID: subID}}
+	cases := []struct {
+		name string
+		p    Product
+		s    State
+		c    schemas.Command
+		code string // "" accepted
+	}{
+		{"create", live, State{}, create("http://x/h", schemas.NotifyPriceDrop), ""},
+		{"create on missing product", Product{}, State{}, create("http://x/h", schemas.NotifyPriceDrop), schemas.RejectNotFound},
+		{"create on discontinued", Product{Exists: true, Discontinued: true}, State{}, create("http://x/h", schemas.NotifyPriceDrop), schemas.RejectConflict},
+		{"create twice", live, State{Exists: true, Version: 1}, create("http://x/h", schemas.NotifyPriceDrop), schemas.RejectConflict},
+		{"delete", live, State{Exists: true, Version: 1}, del, ""},
+		{"delete unknown", live, State{}, del, schemas.RejectNotFound},
+		{"delete twice", live, State{Exists: true, Deleted: true, Version: 2}, del, schemas.RejectNotFound},
+		{"delete of a discontinued product's", Product{Exists: true, Discontinued: true}, State{Exists: true, Version: 1}, del, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			evs, rej := Decide(tc.p, tc.s, tc.c)
+			switch {
+			case tc.code == "" && (rej != nil || len(evs) != 1):
+				t.Fatalf("Decide = %v, %v; want one event", evs, rej)
+			case tc.code != "" && (rej == nil || rej.Code != tc.code):
+				t.Fatalf("Decide = %v, %v; want rejection %s", evs, rej, tc.code)
+			}
+		})
+	}
+}

@@ -1,0 +1,291 @@
+package redisnotify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/streamview/streamview/processors/notifier"
+)
+
+// DefaultPrefix starts every key of the notifier's store.
+const DefaultPrefix = "sv:notifier:"
+
+// Store implements notifier.Store on Redis. Safe for concurrent use.
+type Store struct {
+	c redis.UniversalClient
+	p string // prefix with the hash tag: "<prefix>{n}:"
+}
+
+var _ notifier.Store = (*Store)(nil)
+
+// New returns a store on c with keys under prefix (DefaultPrefix when "").
+// The client stays the caller's to close.
+func New(c redis.UniversalClient, prefix string) *Store {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return &Store{c: c, p: prefix + "{n}:"}
+}
+
+func (s *Store) key(parts ...string) string {
+	k := s.p
+	for i, p := range parts {
+		if i > 0 {
+			k += ":"
+		}
+		k += p
+	}
+	return k
+}
+
+// Subscriptions implements notifier.Store.
+func (s *Store) Subscriptions(ctx context.Context, productIDs []string) (map[string][]notifier.Subscription, error) {
+	pipe := s.c.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(productIDs))
+	for i, id := range productIDs {
+		cmds[i] = pipe.HGetAll(ctx, s.key("subs", id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redisnotify: read subscriptions: %w", err)
+	}
+	out := make(map[string][]notifier.Subscription, len(productIDs))
+	for i, id := range productIDs {
+		for sid, raw := range cmds[i].Val() {
+			var sub notifier.Subscription
+			if err := json.Unmarshal([]byte(raw), &sub); err != nil {
+				return nil, fmt.Errorf("redisnotify: subscription %s of product %s: %w", sid, id, err)
+			}
+			out[id] = append(out[id], sub)
+		}
+	}
+	return out, nil
+}
+
+// Save implements notifier.Store.
+func (s *Store) Save(ctx context.Context, subs []notifier.Subscription) error {
+	if len(subs) == 0 {
+		return nil
+	}
+	pipe := s.c.Pipeline()
+	for _, sub := range subs {
+		b, _ := json.Marshal(sub)
+		pipe.HSet(ctx, s.key("subs", sub.ProductID), sub.ID, b)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("redisnotify: save %d subscriptions: %w", len(subs), err)
+	}
+	return nil
+}
+
+// enqueue queues one notification unless its Webhook-Id is known.
+// KEYS: out, msg, done, dead, due. ARGV: wid, offset, json, sub, now.
+var enqueue = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 or redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
+  return 0
+end
+local added = redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
+redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[5], 'NX', ARGV[5], ARGV[4])
+return added
+`)
+
+// Enqueue implements notifier.Store.
+func (s *Store) Enqueue(ctx context.Context, ns []notifier.Notification, now time.Time) (int, error) {
+	if len(ns) == 0 {
+		return 0, nil
+	}
+	pipe := s.c.Pipeline()
+	cmds := make([]*redis.Cmd, len(ns))
+	for i, n := range ns {
+		b, _ := json.Marshal(n)
+		// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT, and a
+		// script cache flushed mid-pipeline must not fail the batch.
+		cmds[i] = enqueue.Eval(ctx, pipe, []string{s.key("out", n.SubscriptionID), s.key("msg"), s.key("done"), s.key("dead"), s.key("due")},
+			n.WebhookID, n.Offset, b, n.SubscriptionID, now.UnixMilli())
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("redisnotify: enqueue %d notifications: %w", len(ns), err)
+	}
+	queued := 0
+	for _, c := range cmds {
+		if v, _ := c.Int(); v == 1 {
+			queued++
+		}
+	}
+	return queued, nil
+}
+
+// claim takes up to ARGV[3] subscriptions due by ARGV[1], moving each to
+// ARGV[2] (the lease's end). KEYS: due.
+var claim = redis.NewScript(`
+local subs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, s in ipairs(subs) do
+  redis.call('ZADD', KEYS[1], ARGV[2], s)
+end
+return subs
+`)
+
+// Claim implements notifier.Store.
+func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, n int) ([]string, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	subs, err := claim.Run(ctx, s.c, []string{s.key("due")}, now.UnixMilli(), now.Add(lease).UnixMilli(), n).StringSlice()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redisnotify: claim: %w", err)
+	}
+	return subs, nil
+}
+
+// Head implements notifier.Store.
+func (s *Store) Head(ctx context.Context, sub string) (notifier.Notification, notifier.Attempts, bool, error) {
+	var (
+		n notifier.Notification
+		a notifier.Attempts
+	)
+	for {
+		ids, err := s.c.ZRange(ctx, s.key("out", sub), 0, 0).Result()
+		if err != nil {
+			return n, a, false, fmt.Errorf("redisnotify: head of %s: %w", sub, err)
+		}
+		if len(ids) == 0 {
+			return n, a, false, nil
+		}
+		pipe := s.c.Pipeline()
+		msg := pipe.HGet(ctx, s.key("msg"), ids[0])
+		try := pipe.HGet(ctx, s.key("try"), sub)
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return n, a, false, fmt.Errorf("redisnotify: head of %s: %w", sub, err)
+		}
+		raw, err := msg.Result()
+		if errors.Is(err, redis.Nil) {
+			// Dequeued meanwhile, or a torn write: drop the ID, look again.
+			if err := s.c.ZRem(ctx, s.key("out", sub), ids[0]).Err(); err != nil {
+				return n, a, false, fmt.Errorf("redisnotify: head of %s: %w", sub, err)
+			}
+			continue
+		}
+		if err := json.Unmarshal([]byte(raw), &n); err != nil {
+			return n, a, false, fmt.Errorf("redisnotify: notification %s: %w", ids[0], err)
+		}
+		if t, err := try.Result(); err == nil {
+			if err := json.Unmarshal([]byte(t), &a); err != nil || a.WebhookID != n.WebhookID {
+				a = notifier.Attempts{} // the attempts of an earlier head
+			}
+		}
+		return n, a, true, nil
+	}
+}
+
+// finish records a Webhook-Id in a set and dequeues it.
+// KEYS: set, out, msg, try, [gone]. ARGV: wid, now, sub.
+var finish = redis.NewScript(`
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[3])
+if KEYS[5] then redis.call('HSETNX', KEYS[5], ARGV[3], ARGV[2]) end
+return 1
+`)
+
+// Delivered implements notifier.Store.
+func (s *Store) Delivered(ctx context.Context, n notifier.Notification, now time.Time) error {
+	err := finish.Run(ctx, s.c, []string{s.key("done"), s.key("out", n.SubscriptionID), s.key("msg"), s.key("try")},
+		n.WebhookID, now.UnixMilli(), n.SubscriptionID).Err()
+	if err != nil {
+		return fmt.Errorf("redisnotify: record %s delivered: %w", n.WebhookID, err)
+	}
+	return nil
+}
+
+// DeadLettered implements notifier.Store.
+func (s *Store) DeadLettered(ctx context.Context, n notifier.Notification, now time.Time, gone bool) error {
+	keys := []string{s.key("dead"), s.key("out", n.SubscriptionID), s.key("msg"), s.key("try")}
+	if gone {
+		keys = append(keys, s.key("gone"))
+	}
+	if err := finish.Run(ctx, s.c, keys, n.WebhookID, now.UnixMilli(), n.SubscriptionID).Err(); err != nil {
+		return fmt.Errorf("redisnotify: record %s dead-lettered: %w", n.WebhookID, err)
+	}
+	return nil
+}
+
+// Failed implements notifier.Store.
+func (s *Store) Failed(ctx context.Context, n notifier.Notification, a notifier.Attempts, due time.Time) error {
+	a.WebhookID = n.WebhookID
+	b, _ := json.Marshal(a)
+	pipe := s.c.TxPipeline()
+	pipe.HSet(ctx, s.key("try"), n.SubscriptionID, b)
+	pipe.ZAdd(ctx, s.key("due"), redis.Z{Score: float64(due.UnixMilli()), Member: n.SubscriptionID})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("redisnotify: record a failed attempt of %s: %w", n.WebhookID, err)
+	}
+	return nil
+}
+
+// IsGone implements notifier.Store.
+func (s *Store) IsGone(ctx context.Context, sub string) (bool, error) {
+	ok, err := s.c.HExists(ctx, s.key("gone"), sub).Result()
+	if err != nil {
+		return false, fmt.Errorf("redisnotify: gone %s: %w", sub, err)
+	}
+	return ok, nil
+}
+
+// release keeps a subscription due at ARGV[2] while its queue holds
+// notifications, and drops it otherwise. KEYS: out, due. ARGV: sub, now.
+var release = redis.NewScript(`
+if redis.call('ZCARD', KEYS[1]) > 0 then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+else
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return 1
+`)
+
+// Release implements notifier.Store.
+func (s *Store) Release(ctx context.Context, sub string, now time.Time) error {
+	if err := release.Run(ctx, s.c, []string{s.key("out", sub), s.key("due")}, sub, now.UnixMilli()).Err(); err != nil {
+		return fmt.Errorf("redisnotify: release %s: %w", sub, err)
+	}
+	return nil
+}
+
+// Stats implements notifier.Store.
+func (s *Store) Stats(ctx context.Context) (notifier.Stats, error) {
+	pipe := s.c.Pipeline()
+	q := pipe.HLen(ctx, s.key("msg"))
+	d := pipe.ZCard(ctx, s.key("due"))
+	done := pipe.HLen(ctx, s.key("done"))
+	dead := pipe.HLen(ctx, s.key("dead"))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return notifier.Stats{}, fmt.Errorf("redisnotify: stats: %w", err)
+	}
+	return notifier.Stats{Queued: q.Val(), Subscriptions: d.Val(), Delivered: done.Val(), DeadLettered: dead.Val()}, nil
+}
+
+// Delivered reports when Webhook-Id wid was delivered, for tests and
+// tools; false when it was not.
+func (s *Store) DeliveredAt(ctx context.Context, wid string) (time.Time, bool, error) {
+	v, err := s.c.HGet(ctx, s.key("done"), wid).Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	ms, _ := strconv.ParseInt(v, 10, 64)
+	return time.UnixMilli(ms), true, nil
+}
+
+// Queued is how many notifications of subscription sub wait, for tests
+// and tools.
+func (s *Store) Queued(ctx context.Context, sub string) (int64, error) {
+	return s.c.ZCard(ctx, s.key("out", sub)).Result()
+}

@@ -1,0 +1,117 @@
+package redisnotify
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/streamview/streamview/processors/notifier"
+)
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { c.Close() })
+	return New(c, "t:")
+}
+
+func note(sub, wid string, offset int64) notifier.Notification {
+	return notifier.Notification{WebhookID: wid, SubscriptionID: sub, ProductID: "p", URL: "http://127.0.0.1/", Offset: offset, Body: []byte(`{}`)}
+}
+
+func TestQueue(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	t0 := time.UnixMilli(1_000_000)
+
+	// Queued in offset order, whatever the order of Enqueue; once only.
+	n, err := s.Enqueue(ctx, []notifier.Notification{note("a", "w2", 20), note("a", "w1", 10), note("b", "x1", 5), note("a", "w1", 10)}, t0)
+	if err != nil || n != 3 {
+		t.Fatalf("Enqueue = %d, %v; want 3 new", n, err)
+	}
+	subs, err := s.Claim(ctx, t0, time.Minute, 10)
+	if err != nil || len(subs) != 2 {
+		t.Fatalf("Claim = %v, %v; want a and b", subs, err)
+	}
+	if again, _ := s.Claim(ctx, t0.Add(time.Second), time.Minute, 10); len(again) != 0 {
+		t.Fatalf("claimed again during the lease: %v", again)
+	}
+	head, _, ok, err := s.Head(ctx, "a")
+	if err != nil || !ok || head.WebhookID != "w1" {
+		t.Fatalf("Head(a) = %+v, %v, %v; want w1", head, ok, err)
+	}
+
+	// A failed attempt parks a until its due time; its attempts stay with
+	// its head.
+	a := notifier.Attempts{Count: 1, First: t0, LastError: "503"}
+	if err := s.Failed(ctx, head, a, t0.Add(10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := s.Claim(ctx, t0.Add(5*time.Second), time.Minute, 10); len(due) != 0 {
+		t.Fatalf("parked subscription claimed early: %v", due)
+	}
+	if due, _ := s.Claim(ctx, t0.Add(10*time.Second), time.Minute, 10); len(due) != 1 || due[0] != "a" {
+		t.Fatalf("parked subscription not due: %v", due)
+	}
+	_, got, _, _ := s.Head(ctx, "a")
+	if got.Count != 1 || got.WebhookID != "w1" {
+		t.Fatalf("attempts %+v, want the stored one", got)
+	}
+
+	// Delivered: dequeued and never queued again, even by a replay.
+	if err := s.Delivered(ctx, head, t0); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.Enqueue(ctx, []notifier.Notification{note("a", "w1", 10)}, t0); n != 0 {
+		t.Fatalf("a delivered Webhook-Id was queued again")
+	}
+	head, got, _, _ = s.Head(ctx, "a")
+	if head.WebhookID != "w2" || got.Count != 0 {
+		t.Fatalf("next head %s with attempts %+v, want w2 with none", head.WebhookID, got)
+	}
+	if err := s.DeadLettered(ctx, head, t0, true); err != nil {
+		t.Fatal(err)
+	}
+	if gone, _ := s.IsGone(ctx, "a"); !gone {
+		t.Fatal("a not gone after a 410")
+	}
+	if n, _ := s.Enqueue(ctx, []notifier.Notification{note("a", "w2", 20)}, t0); n != 0 {
+		t.Fatalf("a dead-lettered Webhook-Id was queued again")
+	}
+	// An empty queue is released for good; a non-empty one is due again.
+	if err := s.Release(ctx, "a", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, "b", t0); err != nil {
+		t.Fatal(err)
+	}
+	due, _ := s.Claim(ctx, t0.Add(time.Hour), time.Minute, 10)
+	if len(due) != 1 || due[0] != "b" {
+		t.Fatalf("due after release: %v, want b only", due)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil || st.Queued != 1 || st.Delivered != 1 || st.DeadLettered != 1 {
+		t.Fatalf("Stats = %+v, %v", st, err)
+	}
+}
+
+func TestSubscriptions(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	a := notifier.Subscription{ID: "a", ProductID: "p", URL: "u", Events: []string{"priceDrop"}, Secret: "k", Created: 3, Deleted: -1}
+	if err := s.Save(ctx, []notifier.Subscription{a}); err != nil {
+		t.Fatal(err)
+	}
+	a.Deleted = 9
+	if err := s.Save(ctx, []notifier.Subscription{a}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Subscriptions(ctx, []string{"p", "q"})
+	if err != nil || len(got["p"]) != 1 || got["p"][0].Deleted != 9 || len(got["q"]) != 0 {
+		t.Fatalf("Subscriptions = %+v, %v", got, err)
+	}
+}
