@@ -6,8 +6,11 @@ GO ?= go
 export KAFKA_BROKERS ?= 127.0.0.1:9092
 export REDIS_ADDR ?= 127.0.0.1:6379
 export ELASTICSEARCH_URL ?= http://127.0.0.1:9200
+# Where scripts/services/tools.sh puts kafka-consumer-groups.sh, kcat and
+# promtool; the tests that drive them look there.
+export STREAMVIEW_TOOLS ?= $(or $(STREAMVIEW_CACHE),$(HOME)/.cache/streamview)/tools/bin
 
-.PHONY: all build run test test-short test-integration services-up services-down services-status topics bench vet
+.PHONY: all build run test test-short test-integration services-up services-down services-status tools topics bench vet
 
 all: build
 
@@ -19,7 +22,7 @@ run: build
 	./bin/streamview dev --seed-demo $(RUN_FLAGS)
 
 ## test: start the real servers, then every test (unit and integration) with -race.
-test: services-up
+test: services-up tools
 	bash scripts/services/test_port_taken.sh
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 40m ./...
@@ -30,6 +33,10 @@ test-short:
 
 services-up:
 	bash scripts/services/up.sh
+
+## tools: Kafka's kafka-consumer-groups.sh, kcat and promtool (see README, "Standard tools").
+tools:
+	bash scripts/services/tools.sh
 
 services-down:
 	bash scripts/services/down.sh
