@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/streamview/streamview/producers/product"
 	"github.com/streamview/streamview/schemas"
 )
@@ -57,6 +59,11 @@ type Config struct {
 	// Logger receives request failures (Error) and an access line per
 	// request (Debug). Nil discards.
 	Logger *slog.Logger
+	// TracerProvider, when set, traces each request (otelhttp): a server
+	// span named by the route pattern, child of the caller's W3C
+	// traceparent if it sent one; a command's record carries the span's
+	// context on to the decider. Nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Validate reports every problem of c at once.

@@ -92,6 +92,9 @@ func (p *Runner) Run(ctx context.Context) error {
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { ls.stop(lost, false) }),
 		kgo.FetchMaxWait(500 * time.Millisecond),
 	}, p.opts...)
+	if p.cfg.Hooks.Client != nil {
+		opts = append(opts, p.cfg.Hooks.Client()...)
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("projection %s: kafka client: %w", p.cfg.Group(), err)
@@ -113,6 +116,9 @@ func (p *Runner) Run(ctx context.Context) error {
 			log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
 		})
 		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+			if ftp.Err == nil {
+				p.stats.highWatermark(ftp.Partition, ftp.HighWatermark)
+			}
 			if len(ftp.Records) > 0 {
 				ls.give(topicPartition{ftp.Topic, ftp.Partition}, ftp.Records)
 			}
@@ -413,7 +419,7 @@ func (p *Runner) apply(ctx context.Context, log *slog.Logger, b decodedBatch) (i
 	var dead []*kgo.Record
 	bo := p.cfg.retryPolicy().Start()
 	for len(events) > 0 {
-		err := p.proj.Apply(ctx, events)
+		err := p.applyOnce(ctx, events, origin)
 		if err == nil {
 			break
 		}
@@ -447,6 +453,17 @@ func (p *Runner) apply(ctx context.Context, log *slog.Logger, b decodedBatch) (i
 		}
 	}
 	return len(events), dead, nil
+}
+
+// applyOnce is one call of the projection's Apply, under Hooks.Apply.
+func (p *Runner) applyOnce(ctx context.Context, events []schemas.Event, origin []*kgo.Record) error {
+	if p.cfg.Hooks.Apply == nil {
+		return p.proj.Apply(ctx, events)
+	}
+	actx, done := p.cfg.Hooks.Apply(ctx, origin)
+	err := p.proj.Apply(actx, events)
+	done(err)
+	return err
 }
 
 // errRejected marks an event the store rejected: deadletter's sentinel, so
@@ -579,14 +596,17 @@ type Stats struct {
 	DeadLettered int64           // records sent to the dead-letter topic
 	Retries      int64           // failed sink attempts
 	Offsets      map[int32]int64 // last committed offset per partition (next to read)
-	LastBatch    time.Time
-	Rate         float64 // records per second, smoothed over recent batches
+	// HighWatermarks are the partitions' end offsets as the latest fetch
+	// of each saw them: HighWatermarks[p] - Offsets[p] is p's lag.
+	HighWatermarks map[int32]int64
+	LastBatch      time.Time
+	Rate           float64 // records per second, smoothed over recent batches
 }
 
 type stats struct {
 	records, applied, dead, retries atomic.Int64
 	mu                              sync.Mutex
-	offsets                         map[int32]int64
+	offsets, hwm                    map[int32]int64
 	last                            time.Time
 	rate                            float64
 }
@@ -629,6 +649,18 @@ func (s *stats) record(recs []*kgo.Record, data, applied, dead int) {
 	s.mu.Unlock()
 }
 
+// highWatermark notes partition's end offset from a fetch.
+func (s *stats) highWatermark(partition int32, hwm int64) {
+	s.mu.Lock()
+	if s.hwm == nil {
+		s.hwm = map[int32]int64{}
+	}
+	if hwm > s.hwm[partition] {
+		s.hwm[partition] = hwm
+	}
+	s.mu.Unlock()
+}
+
 // Stats returns a snapshot of the counters.
 func (p *Runner) Stats() Stats {
 	p.stats.mu.Lock()
@@ -637,8 +669,12 @@ func (p *Runner) Stats() Stats {
 	for k, v := range p.stats.offsets {
 		offs[k] = v
 	}
+	hwm := make(map[int32]int64, len(p.stats.hwm))
+	for k, v := range p.stats.hwm {
+		hwm[k] = v
+	}
 	return Stats{
 		Records: p.stats.records.Load(), Applied: p.stats.applied.Load(), DeadLettered: p.stats.dead.Load(),
-		Retries: p.stats.retries.Load(), Offsets: offs, LastBatch: p.stats.last, Rate: p.stats.rate,
+		Retries: p.stats.retries.Load(), Offsets: offs, HighWatermarks: hwm, LastBatch: p.stats.last, Rate: p.stats.rate,
 	}
 }

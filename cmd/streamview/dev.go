@@ -63,12 +63,13 @@ func runDev(ctx context.Context, e env, args []string) error {
 	seed := fs.Bool("seed-demo", false, "create the demo catalogue when the event log is empty")
 	currency := fs.String("currency", "EUR", "the catalogue's currency")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	logFormat := logFormatFlag(fs, e)
 	var delivery time.Duration
 	deliveryTimeoutFlag(fs, &delivery)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	logger, err := newLogger(e.stderr, *logLevel)
+	logger, err := newLogger(e.stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
 	}

@@ -276,7 +276,7 @@ func projectorAt(st stack, codec *schemas.Codec, views *redisview.Store, name st
 	if err != nil {
 		return nil, err
 	}
-	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), Logger: st.logger}, codec, proj,
+	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), Logger: st.logger, Hooks: st.projectionHooks(name, gen)}, codec, proj,
 		append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 }
 

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/streamview/streamview/api"
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/internal/telemetry"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
@@ -73,6 +72,9 @@ type stack struct {
 	deliveryTimeout time.Duration
 	// ready, when set, is called with the API's address once it listens.
 	ready func(addr string)
+	// tel holds the metrics (GET /metrics) and, when tracing is on, the
+	// tracer; serveStack makes one with tracing off when nil.
+	tel *telemetry.Telemetry
 }
 
 type serveFlags struct {
@@ -84,6 +86,7 @@ type serveFlags struct {
 	esURL        string
 	currency     string
 	logLevel     string
+	logFormat    *string
 	queryTimeout time.Duration
 	delivery     time.Duration
 }
@@ -98,6 +101,7 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	fs.StringVar(&f.esURL, "elasticsearch", e.or("ELASTICSEARCH_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (env ELASTICSEARCH_URL)")
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", product.DefaultCurrency), "the catalogue's ISO 4217 currency (env STREAMVIEW_CURRENCY)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.logFormat = logFormatFlag(fs, e)
 	deliveryTimeoutFlag(fs, &f.delivery)
 	fs.DurationVar(&f.queryTimeout, "query-timeout", api.DefaultQueryTimeout,
 		"bound of each Redis or Elasticsearch read of the API; a store that has not answered by then makes the request a 503 with Retry-After")
@@ -140,14 +144,6 @@ func batchOf(name string) int {
 	return 0
 }
 
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
-}
-
 func runServe(ctx context.Context, e env, args []string) error {
 	var f serveFlags
 	fs := f.register(e, "serve")
@@ -158,7 +154,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger, err := newLogger(e.stderr, f.logLevel)
+	logger, err := newLogger(e.stderr, f.logLevel, *f.logFormat)
 	if err != nil {
 		return err
 	}
@@ -175,6 +171,17 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	st.ready = testReady
+	tp, shutdown, err := telemetry.Tracing(ctx, e.getenv)
+	if err != nil {
+		return err
+	}
+	defer shutdown(context.WithoutCancel(ctx))
+	tcfg := telemetry.Config{Logger: logger}
+	if tp != nil {
+		tcfg.TracerProvider = tp
+		logger.Info("tracing: exporting spans over OTLP", "endpoint", e.or("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", e.getenv("OTEL_EXPORTER_OTLP_ENDPOINT")))
+	}
+	st.tel = telemetry.New(tcfg)
 	return serveStack(ctx, st, roles, f.addr, splitList(f.projections))
 }
 
@@ -234,6 +241,9 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	if err != nil {
 		return err
 	}
+	if st.tel == nil {
+		st.tel = telemetry.New(telemetry.Config{Logger: st.logger})
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	var (
 		followersMu sync.Mutex
@@ -244,6 +254,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		defer followersMu.Unlock()
 		return followed(followers)
 	}
+	st.tel.WatchProjections(func() []telemetry.ProjectionStats { return projectionStats(procs()) })
 	// follow runs p under a follower, which runs the live generation and
 	// switches to a rebuilt one when `streamview rebuild` hands it over.
 	follow := func(p *processors.Runner) (*rebuild.Follower, error) {
@@ -291,19 +302,23 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	}
 	var checks []api.Check
 	if roles["decider"] {
-		d, err := decider.New(decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
+		d, err := decider.New(decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger,
+			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.KafkaLog("decider")...), Hooks: st.tel.Decider()}, codec)
 		if err != nil {
 			return err
 		}
+		st.tel.WatchDecider(func() telemetry.DeciderStats { return deciderStats(d.Stats()) })
 		checks = append(checks, api.Check{Name: "decider", Check: func(context.Context) error { return d.Health().Error() }})
 		g.Go(func() error { return d.Run(ctx) })
 	}
 	if roles["api"] {
-		results, err := commandbus.NewResults(commandbus.ResultsConfig{Brokers: st.brokers, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
+		results, err := commandbus.NewResults(commandbus.ResultsConfig{Brokers: st.brokers, Logger: st.logger,
+			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.Kafka("api-results")...), Decided: st.tel.Decided}, codec)
 		if err != nil {
 			return err
 		}
-		sender, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: st.brokers, Tracker: results, DeliveryTimeout: st.deliveryTimeout, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
+		sender, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: st.brokers, Tracker: results, DeliveryTimeout: st.deliveryTimeout, Logger: st.logger,
+			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.Kafka("api-sender")...)}, codec)
 		if err != nil {
 			return err
 		}
@@ -311,12 +326,15 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		// One client for every readiness check: a new one per GET /readyz
 		// would dial the cluster each time and leak connections under
 		// polling.
-		readyKafka, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
+		readyKafka, err := kgo.NewClient(append(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...), st.tel.KafkaLog("api-ready")...)...)
 		if err != nil {
 			return fmt.Errorf("api: kafka client for /readyz: %w", err)
 		}
 		defer readyKafka.Close()
 		cfg := api.Config{Currency: st.currency, QueryTimeout: st.queryTimeout, Logger: st.logger}
+		if tp := st.tel.TracerProvider(); tp != nil {
+			cfg.TracerProvider = tp
+		}
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
@@ -325,7 +343,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			Views:       productview.NewReader(views),
 			Ready:       append(readiness(st, readyKafka), checks...),
 			Projections: func(ctx context.Context) (any, error) { return projectionsOverview(ctx, st, procs()) },
-			Metrics:     func(w io.Writer) { writeProcessorMetrics(w, procs()) },
+			Metrics:     st.tel.Registry(),
 		}
 		if st.search != nil {
 			deps.Search = st.search
@@ -429,7 +447,7 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 	if err != nil {
 		return nil, err
 	}
-	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), Logger: st.logger}, codec, proj,
+	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), Logger: st.logger, Hooks: st.projectionHooks(name, gen)}, codec, proj,
 		append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 }
 
@@ -444,24 +462,4 @@ func readiness(st stack, kafka *kgo.Client) []api.Check {
 		checks = append(checks, api.Check{Name: "elasticsearch", Check: st.searchReady})
 	}
 	return checks
-}
-
-func writeProcessorMetrics(w io.Writer, procs []*processors.Runner) {
-	mw := api.NewMetricWriter(w)
-	for _, m := range []struct{ name, help string }{
-		{"streamview_projection_records_total", "Records consumed and committed by a projection generation."},
-		{"streamview_projection_applied_total", "Events applied to a projection's store."},
-		{"streamview_projection_dead_lettered_total", "Records sent to a projection's dead-letter topic."},
-		{"streamview_projection_retries_total", "Failed sink attempts that were retried."},
-	} {
-		mw.Family(m.name, "counter", m.help)
-		for _, p := range procs {
-			s, cfg := p.Stats(), p.Config()
-			v := map[string]int64{
-				"streamview_projection_records_total": s.Records, "streamview_projection_applied_total": s.Applied,
-				"streamview_projection_dead_lettered_total": s.DeadLettered, "streamview_projection_retries_total": s.Retries,
-			}[m.name]
-			mw.Int(m.name, v, api.Label{Name: "projection", Value: cfg.Name}, api.Label{Name: "generation", Value: strconv.Itoa(cfg.Generation)})
-		}
-	}
 }
