@@ -18,7 +18,7 @@ import (
 func (t *Telemetry) Kafka(client string) []kgo.Opt {
 	m := kprom.NewMetrics(Namespace,
 		kprom.Subsystem("kafka"),
-		kprom.Registerer(safeRegisterer{Registerer: t.reg, log: t.log}),
+		kprom.Registerer(&safeRegisterer{Registerer: t.reg, log: t.log}),
 		kprom.Gatherer(t.reg),
 		kprom.WithStaticLabel(prometheus.Labels{"client": client}),
 		kprom.FetchAndProduceDetail(kprom.ByTopic, kprom.Batches, kprom.Records, kprom.UncompressedBytes),

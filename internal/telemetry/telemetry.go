@@ -4,12 +4,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -109,6 +111,15 @@ func New(cfg Config) *Telemetry {
 	t.reg.MustRegister(t.apply, t.batch, t.applyErrors, t.txns, t.txnDuration, t.txnCommands, t.outcome,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		projectionCollector{t}, deciderCollector{t})
+	// Label values known in advance start at 0, so that dashboards and
+	// alerts see the series before the first event.
+	for _, o := range []string{"committed", "aborted"} {
+		t.txns.WithLabelValues(o)
+		t.txnDuration.WithLabelValues(o)
+	}
+	for _, s := range []string{"accepted", "rejected"} {
+		t.outcome.WithLabelValues(s)
+	}
 	return t
 }
 
@@ -139,20 +150,100 @@ func (t *Telemetry) Transaction(commands int, took time.Duration, committed bool
 	t.txnCommands.Observe(float64(commands))
 }
 
-// safeRegisterer registers like its Registerer but never panics: a Kafka
-// client whose label values another live client already has (a client
-// made while the last one with its role is still closing) loses its kprom
-// metrics, with a warning, instead of crashing the process.
+// safeRegisterer is the Registerer of one Kafka client's kprom metrics. It
+// never panics: a client whose label values another live client already
+// has (one made while the last one of its role is still closing) loses its
+// kprom metrics, with a warning, instead of crashing the process. And it
+// renames kprom's two gauges whose names end in _total, which Prometheus
+// keeps for counters (promtool check metrics refuses them).
 type safeRegisterer struct {
 	prometheus.Registerer
-	log *slog.Logger
+	log     *slog.Logger
+	mu      sync.Mutex
+	renamed map[prometheus.Collector]prometheus.Collector
 }
 
-func (r safeRegisterer) MustRegister(cs ...prometheus.Collector) {
+// gaugeRenames are kprom's gauges whose names break the conventions.
+var gaugeRenames = map[string]string{
+	Namespace + "_kafka_buffered_fetch_records_total":   Namespace + "_kafka_buffered_fetch_records",
+	Namespace + "_kafka_buffered_produce_records_total": Namespace + "_kafka_buffered_produce_records",
+}
+
+func (r *safeRegisterer) MustRegister(cs ...prometheus.Collector) {
 	for _, c := range cs {
 		if err := r.Register(c); err != nil {
 			r.log.Warn("telemetry: a Kafka client's metrics are not registered", "err", err)
 		}
+	}
+}
+
+func (r *safeRegisterer) Register(c prometheus.Collector) error {
+	if to := renameOf(c); to != nil {
+		r.mu.Lock()
+		if r.renamed == nil {
+			r.renamed = map[prometheus.Collector]prometheus.Collector{}
+		}
+		r.renamed[c] = to
+		r.mu.Unlock()
+		c = to
+	}
+	return r.Registerer.Register(c)
+}
+
+func (r *safeRegisterer) Unregister(c prometheus.Collector) bool {
+	r.mu.Lock()
+	if to, ok := r.renamed[c]; ok {
+		delete(r.renamed, c)
+		c = to
+	}
+	r.mu.Unlock()
+	return r.Registerer.Unregister(c)
+}
+
+// renameOf returns a collector that reports c's single gauge under its
+// conventional name, or nil when c needs no renaming.
+func renameOf(c prometheus.Collector) prometheus.Collector {
+	descs := make(chan *prometheus.Desc, 4)
+	go func() { c.Describe(descs); close(descs) }()
+	var all []*prometheus.Desc
+	for d := range descs {
+		all = append(all, d)
+	}
+	if len(all) != 1 {
+		return nil
+	}
+	for from, to := range gaugeRenames {
+		if strings.Contains(all[0].String(), `fqName: "`+from+`"`) {
+			return &renamedGauge{c: c, name: to}
+		}
+	}
+	return nil
+}
+
+// renamedGauge reports the gauge of c under name, with c's labels.
+type renamedGauge struct {
+	c    prometheus.Collector
+	name string
+}
+
+func (g *renamedGauge) Describe(ch chan<- *prometheus.Desc) {
+	prometheus.DescribeByCollect(g, ch)
+}
+
+func (g *renamedGauge) Collect(ch chan<- prometheus.Metric) {
+	ms := make(chan prometheus.Metric, 4)
+	go func() { g.c.Collect(ms); close(ms) }()
+	for m := range ms {
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil || pb.Gauge == nil {
+			continue
+		}
+		labels := prometheus.Labels{}
+		for _, l := range pb.Label {
+			labels[l.GetName()] = l.GetValue()
+		}
+		d := prometheus.NewDesc(g.name, "Records buffered in the client (kprom), waiting to be fetched by the application or produced.", nil, labels)
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, pb.Gauge.GetValue())
 	}
 }
 
