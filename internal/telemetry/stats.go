@@ -25,7 +25,7 @@ type ProjectionStats struct {
 // scrape.
 type DeciderStats struct {
 	Accepted, Rejected, Duplicates, Undecodable, Events int64
-	Partitions                                         int
+	Partitions                                          int
 }
 
 // WatchProjections makes each scrape report what stats returns: the

@@ -57,7 +57,9 @@ func TestMetricsScrape(t *testing.T) {
 			Offsets: map[int32]int64{0: 5, 1: 7}, HighWatermarks: map[int32]int64{0: 9, 1: 7},
 		}}
 	})
-	tel.WatchDecider(func() telemetry.DeciderStats { return telemetry.DeciderStats{Accepted: 4, Rejected: 1, Events: 4, Partitions: 3} })
+	tel.WatchDecider(func() telemetry.DeciderStats {
+		return telemetry.DeciderStats{Accepted: 4, Rejected: 1, Events: 4, Partitions: 3}
+	})
 
 	// A Kafka client with the telemetry's options: kprom's metrics.
 	brokers := testenv.KafkaOrFake(t)
@@ -185,4 +187,3 @@ func TestTracingEnabled(t *testing.T) {
 		_ = shutdown(ctx) // nothing listens: the flush may fail, it must not hang
 	})
 }
-

@@ -83,4 +83,3 @@ func serviceName(getenv func(string) string) string {
 	}
 	return "streamview"
 }
-
