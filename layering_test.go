@@ -40,6 +40,26 @@ var leaves = map[string][]string{
 	"processors/batch":   nil,
 	"internal/backoff":   nil,
 	"internal/thousands": nil,
+	"internal/logkey":    nil,
+}
+
+// Metric and trace libraries: only internal/telemetry (which implements
+// the runtime's and the decider's hooks), the HTTP edge (api) and the
+// wiring may touch them.
+var telemetryLibs = []string{
+	"github.com/prometheus/",
+	"go.opentelemetry.io/",
+	"github.com/twmb/franz-go/plugin/kprom",
+	"github.com/twmb/franz-go/plugin/kotel",
+}
+
+func isTelemetryLib(imp string) bool {
+	for _, l := range telemetryLibs {
+		if strings.HasPrefix(imp, l) {
+			return true
+		}
+	}
+	return false
 }
 
 // rule is one clause of the dependency rule. It returns why pkg may not
@@ -156,6 +176,12 @@ var rules = []rule{
 		}
 		return ""
 	}},
+	{"metrics and traces live in telemetry", func(pkg, imp string) string {
+		if !isTelemetryLib(imp) || under(pkg, "internal/telemetry") || under(pkg, "api") || under(pkg, "cmd") {
+			return ""
+		}
+		return pkg + " counts or traces through hooks (processors.Hooks, decider.Hooks, callbacks) that internal/telemetry implements; it does not import " + imp
+	}},
 	{"nothing imports the binary", func(pkg, imp string) string {
 		rel, mine := ours(imp)
 		switch {
@@ -222,6 +248,13 @@ func TestDependencyRuleTable(t *testing.T) {
 		{"contract suite importing the runtime", "processors/productview/storetest", m("processors"), ""},
 		{"anything importing cmd", "api", m("cmd/streamview"), "nothing imports the binary"},
 		{"api importing bench", "api", m("bench"), "nothing imports the binary"},
+		{"runtime importing prometheus", "processors", "github.com/prometheus/client_golang/prometheus", "metrics and traces live in telemetry"},
+		{"decider importing kotel", "producers/decider", "github.com/twmb/franz-go/plugin/kotel", "metrics and traces live in telemetry"},
+		{"projection importing otel", "processors/productview", "go.opentelemetry.io/otel/trace", "metrics and traces live in telemetry"},
+		{"telemetry importing kprom", "internal/telemetry", "github.com/twmb/franz-go/plugin/kprom", ""},
+		{"telemetry importing the runtime", "internal/telemetry", m("processors"), ""},
+		{"api importing otelhttp", "api", "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp", ""},
+		{"logkey importing schemas", "internal/logkey", m("schemas"), "leaves"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

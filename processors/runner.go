@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/processors/batch"
 	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/schemas"
@@ -73,7 +74,7 @@ func (p *Runner) Config() Config { return p.cfg }
 // rebalance waits until their lanes have applied and committed what they
 // were given, for up to DrainTimeout; lost partitions' lanes are abandoned.
 func (p *Runner) Run(ctx context.Context) error {
-	log := p.cfg.Logger.With("projection", p.cfg.Name, "generation", p.cfg.Generation)
+	log := p.cfg.Logger.With(logkey.Projection, p.cfg.Name, logkey.Generation, p.cfg.Generation)
 	ls := &lanes{p: p, log: log, ctx: ctx, slots: make(chan struct{}, p.cfg.Concurrency), byTP: map[topicPartition]*lane{}}
 	opts := append([]kgo.Opt{
 		kgo.ConsumerGroup(p.cfg.Group()),
@@ -104,7 +105,7 @@ func (p *Runner) Run(ctx context.Context) error {
 		ls.stopAll() // before the close: its revoke must not wait for lanes
 		cl.CloseAllowingRebalance()
 	}()
-	log.Info("projection started", "group", p.cfg.Group(), "topic", p.cfg.Topic)
+	log.Info("projection started", "group", p.cfg.Group(), logkey.Topic, p.cfg.Topic)
 
 	for {
 		fetches := cl.PollRecords(ctx, p.cfg.MaxBatch*p.cfg.BatchesPerPoll)
@@ -113,7 +114,7 @@ func (p *Runner) Run(ctx context.Context) error {
 			return nil
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
-			log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
+			log.Warn("fetch error", logkey.Topic, topic, logkey.Partition, partition, "err", err)
 		})
 		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
 			if ftp.Err == nil {
@@ -248,7 +249,7 @@ func (ls *lanes) stop(parts map[string][]int32, drain bool) {
 		case <-l.done:
 		case <-deadline.C:
 			ls.log.Warn("revoked partition's lane still applying after the drain timeout; abandoning what it holds",
-				"topic", l.tp.topic, "partition", l.tp.partition, "timeout", ls.p.cfg.DrainTimeout)
+				logkey.Topic, l.tp.topic, logkey.Partition, l.tp.partition, "timeout", ls.p.cfg.DrainTimeout)
 			for _, m := range stopping {
 				m.cancel()
 			}
@@ -318,7 +319,7 @@ func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record
 		err = p.produceDead(ctx, ls.cl, ls.log, dead)
 	}
 	if err != nil {
-		ls.log.Info("projection stopping; records abandoned uncommitted", "topic", tp.topic, "partition", tp.partition, "records", len(recs))
+		ls.log.Info("projection stopping; records abandoned uncommitted", logkey.Topic, tp.topic, logkey.Partition, tp.partition, "records", len(recs))
 		return
 	}
 	// The sink has every event before these offsets: commit them, also
@@ -330,7 +331,7 @@ func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record
 	cancel()
 	data := dataRecords(recs)
 	if err != nil {
-		ls.log.Warn("commit failed; records will be applied again by the next owner", "topic", tp.topic, "partition", tp.partition, "err", err)
+		ls.log.Warn("commit failed; records will be applied again by the next owner", logkey.Topic, tp.topic, logkey.Partition, tp.partition, "err", err)
 		carry.data, carry.applied, carry.dead = carry.data+data, carry.applied+applied, carry.dead+len(dead)
 		return
 	}
@@ -401,7 +402,7 @@ func (p *Runner) decodeBatch(log *slog.Logger, recs []*kgo.Record) decodedBatch 
 		e, err := decoded[i].event, decoded[i].err
 		if err != nil {
 			b.dead = append(b.dead, p.deadLetter(r, err))
-			log.Warn("dead-lettering record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "aggregate_id", string(r.Key), "err", err)
+			log.Warn("dead-lettering record", logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset, logkey.AggregateID, string(r.Key), "err", err)
 			continue
 		}
 		b.events = append(b.events, e)
@@ -432,8 +433,8 @@ func (p *Runner) apply(ctx context.Context, log *slog.Logger, b decodedBatch) (i
 					continue
 				}
 				r := origin[i]
-				log.Warn("dead-lettering event the projection rejects", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
-					"aggregate_id", events[i].AggregateID, "event_type", events[i].Type(), "err", f.Err)
+				log.Warn("dead-lettering event the projection rejects", logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset,
+					logkey.AggregateID, events[i].AggregateID, logkey.EventType, events[i].Type(), "err", f.Err)
 				dead = append(dead, p.deadLetter(r, fmt.Errorf("%w: event %d of batch: %w", errRejected, i, f.Err)))
 				rejected = append(rejected, i)
 			}
@@ -542,7 +543,7 @@ func (p *Runner) produceDead(ctx context.Context, cl *kgo.Client, log *slog.Logg
 			return ctx.Err()
 		}
 		d := b.Next()
-		log.Warn("dead-letter produce failed; retrying", "topic", p.cfg.DeadLetterTopic, "err", err, "in", d)
+		log.Warn("dead-letter produce failed; retrying", logkey.Topic, p.cfg.DeadLetterTopic, "err", err, "in", d)
 		if !backoff.Sleep(ctx, d) {
 			return ctx.Err()
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/streamview/streamview/api"
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/internal/telemetry"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productsearch"
@@ -279,7 +280,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			if err != nil {
 				// A store that cannot be reached now does not stop the
 				// other roles: this projector waits for it.
-				st.logger.Error("projector cannot start; retrying in the background", "projection", name, "err", err)
+				st.logger.Error("projector cannot start; retrying in the background", logkey.Projection, name, "err", err)
 				g.Go(func() error {
 					p, err := awaitProjector(ctx, st, codec, views, name)
 					if err != nil {
@@ -409,13 +410,13 @@ func awaitProjector(ctx context.Context, st stack, codec *schemas.Codec, views *
 		}
 		p, err := newProjector(ctx, st, codec, views, name)
 		if err == nil {
-			st.logger.Info("projector started", "projection", name, "attempts", retry.Attempt()+1)
+			st.logger.Info("projector started", logkey.Projection, name, "attempts", retry.Attempt()+1)
 			return p, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		st.logger.Error("projector cannot start; retrying", "projection", name, "err", err, "attempt", retry.Attempt())
+		st.logger.Error("projector cannot start; retrying", logkey.Projection, name, "err", err, "attempt", retry.Attempt())
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
@@ -507,7 +508,7 @@ func (r *Results) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	r.log.Info("command results reader started", "topic", r.cfg.Topic, "commands_topic", r.cfg.CommandsTopic, "look_back", r.cfg.LookBack)
+	r.log.Info("command results reader started", logkey.Topic, r.cfg.Topic, "commands_topic", r.cfg.CommandsTopic, "look_back", r.cfg.LookBack)
 
 	// Catch up: read each topic from the look-back to where it ended at
 	// start, then Ready; then follow from there.
@@ -534,7 +535,7 @@ func (r *Results) Run(ctx context.Context) error {
 		}
 	}
 	close(r.ready)
-	r.log.Info("command results reader caught up", "topic", r.cfg.Topic, "took", time.Since(began), "results", r.Stats().Results)
+	r.log.Info("command results reader caught up", logkey.Topic, r.cfg.Topic, "took", time.Since(began), "results", r.Stats().Results)
 
 	cl.AddConsumePartitions(ends.KOffsets())
 	for {
@@ -543,7 +544,7 @@ func (r *Results) Run(ctx context.Context) error {
 			return nil
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
-			r.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
+			r.log.Warn("fetch error", logkey.Topic, topic, logkey.Partition, partition, "err", err)
 		})
 		fetches.EachRecord(r.handle)
 	}
@@ -569,8 +570,8 @@ func (r *Results) handle(rec *kgo.Record) {
 	res, err := r.dec.DecodeResult(rec.Value)
 	if err != nil || res.CommandID == "" {
 		r.undecodable.Add(1)
-		r.log.Warn("skipping undecodable command result", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
-			"aggregate_id", string(rec.Key), "err", err)
+		r.log.Warn("skipping undecodable command result", logkey.Topic, rec.Topic, logkey.Partition, rec.Partition, logkey.Offset, rec.Offset,
+			logkey.AggregateID, string(rec.Key), "err", err)
 		return
 	}
 	r.add(res)

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/schemas"
 )
 
@@ -228,7 +229,7 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("decider: init producer %s: %w", d.cfg.TransactionalID, err)
 	}
-	d.log.Info("decider session started", "group", d.cfg.Group, "topic", d.cfg.CommandsTopic, "transactional_id", d.cfg.TransactionalID)
+	d.log.Info("decider session started", "group", d.cfg.Group, logkey.Topic, d.cfg.CommandsTopic, "transactional_id", d.cfg.TransactionalID)
 	d.health.ok()
 
 	adm := kadm.NewClient(sess.Client())
@@ -242,7 +243,7 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 			return progressed, errors.New("decider: client closed")
 		}
 		fetches.EachError(func(t string, p int32, err error) {
-			d.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			d.log.Warn("fetch error", logkey.Topic, t, logkey.Partition, p, "err", err)
 		})
 		recs := fetches.Records()
 		if len(recs) == 0 {
@@ -282,7 +283,7 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 		// Without state nothing can be decided: rewind to the committed
 		// offsets (an empty aborted transaction does that) and retry.
 		if ctx.Err() == nil {
-			d.log.Warn("cannot build partition state; retrying the batch", "topic", d.cfg.EventsTopic, "err", err)
+			d.log.Warn("cannot build partition state; retrying the batch", logkey.Topic, d.cfg.EventsTopic, "err", err)
 		}
 		if err := sess.Begin(); err != nil {
 			return false, fmt.Errorf("decider: begin transaction: %w", err)
@@ -321,8 +322,8 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 		if err != nil {
 			// A decode that may work later (a schema registry that does
 			// not answer): abort, and the batch comes again.
-			d.log.Warn("cannot decode command now; retrying the batch", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
-				"aggregate_id", string(r.Key), "err", err)
+			d.log.Warn("cannot decode command now; retrying the batch", logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset,
+				logkey.AggregateID, string(r.Key), "err", err)
 			if _, err := d.end(work, sess, kgo.TryAbort, len(recs)); err != nil {
 				return false, fmt.Errorf("decider: abort transaction: %w", err)
 			}
