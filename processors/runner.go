@@ -258,6 +258,7 @@ func (ls *lanes) stop(parts map[string][]int32, drain bool) {
 	}
 	resume := map[string][]int32{}
 	for _, l := range stopping {
+		ls.p.stats.forget(l.tp.partition) // another member reports its lag now
 		l.cancel()
 		resume[l.tp.topic] = append(resume[l.tp.topic], l.tp.partition)
 	}
@@ -659,6 +660,13 @@ func (s *stats) highWatermark(partition int32, hwm int64) {
 	if hwm > s.hwm[partition] {
 		s.hwm[partition] = hwm
 	}
+	s.mu.Unlock()
+}
+
+// forget drops partition's end offset: the partition is no longer ours.
+func (s *stats) forget(partition int32) {
+	s.mu.Lock()
+	delete(s.hwm, partition)
 	s.mu.Unlock()
 }
 
