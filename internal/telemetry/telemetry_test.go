@@ -3,9 +3,11 @@ package telemetry_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,4 +188,43 @@ func TestTracingEnabled(t *testing.T) {
 		defer cancel()
 		_ = shutdown(ctx) // nothing listens: the flush may fail, it must not hang
 	})
+}
+
+// TestKafkaClientLogs: the clients log through kslog into the process's
+// logger, each line saying which client it is.
+func TestKafkaClientLogs(t *testing.T) {
+	var b syncBuffer
+	tel := telemetry.New(telemetry.Config{Logger: slog.New(slog.NewJSONHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	brokers := testenv.KafkaOrFake(t)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, tel.KafkaLog("api-ready")...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	out := b.String()
+	if !strings.Contains(out, `"client":"api-ready"`) || !strings.Contains(out, `"msg":`) {
+		t.Errorf("no kgo log line of client api-ready:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
