@@ -78,6 +78,12 @@ func runDev(ctx context.Context, e env, args []string) error {
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, delivery); err != nil {
 		return err
 	}
+	tel, shutdown, err := newTelemetry(ctx, e, logger)
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	st.tel = tel
 
 	// Kafka.
 	if *kafkaAddr != "" {

@@ -35,7 +35,7 @@ import (
 func init() {
 	commands["serve"] = command{
 		summary: "run the API, the command decider and the projectors against Kafka, Redis and Elasticsearch",
-		usage:   "[--roles api,decider,projector] [--addr 127.0.0.1:8080] [--projections product-view,product-search] [--delivery-timeout 10s] [connection flags]",
+		usage:   "[--roles api,decider,projector] [--addr 127.0.0.1:8080] [--projections product-view,product-search] [--delivery-timeout 10s] [--log-format text|json] [connection flags]",
 		help: `Runs the pipeline's long-lived roles in one process (all by default); run
 several processes with different --roles to scale them apart:
 
@@ -45,6 +45,12 @@ several processes with different --roles to scale them apart:
              and results in Kafka transactions (exactly once)
   projector  projects catalog.product-events into the Redis product view and
              the Elasticsearch search index, each in its live generation
+
+Observability: GET /metrics on --addr (Prometheus; every streamview_*
+metric and each Kafka client's kprom metrics); traces over OTLP when
+OTEL_EXPORTER_OTLP_ENDPOINT is set or OTEL_TRACES_EXPORTER=otlp (the
+standard OTEL_* variables configure the exporter; off by default); logs on
+stderr as --log-format text or json, with --log-level.
 
 SIGINT/SIGTERM stop it cleanly: in-flight batches are finished or abandoned
 uncommitted, HTTP requests drain.`,
@@ -172,17 +178,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	st.ready = testReady
-	tp, shutdown, err := telemetry.Tracing(ctx, e.getenv)
+	tel, shutdown, err := newTelemetry(ctx, e, logger)
 	if err != nil {
 		return err
 	}
-	defer shutdown(context.WithoutCancel(ctx))
-	tcfg := telemetry.Config{Logger: logger}
-	if tp != nil {
-		tcfg.TracerProvider = tp
-		logger.Info("tracing: exporting spans over OTLP", "endpoint", e.or("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", e.getenv("OTEL_EXPORTER_OTLP_ENDPOINT")))
-	}
-	st.tel = telemetry.New(tcfg)
+	defer shutdown()
+	st.tel = tel
 	return serveStack(ctx, st, roles, f.addr, splitList(f.projections))
 }
 

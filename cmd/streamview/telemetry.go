@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"log/slog"
+	"time"
+
 	"github.com/streamview/streamview/internal/telemetry"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productview"
@@ -53,4 +57,28 @@ func deciderStats(s decider.Stats) telemetry.DeciderStats {
 		Accepted: s.Accepted, Rejected: s.Rejected, Duplicates: s.Duplicates, Undecodable: s.Undecodable,
 		Events: s.Events, Partitions: s.Partitions,
 	}
+}
+
+// newTelemetry returns the process's metrics and, when the OTEL_*
+// environment asks for it, its tracer exporting over OTLP; shutdown
+// flushes the spans still buffered.
+func newTelemetry(ctx context.Context, e env, logger *slog.Logger) (*telemetry.Telemetry, func(), error) {
+	tp, shutdownTP, err := telemetry.Tracing(ctx, e.getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := telemetry.Config{Logger: logger}
+	if tp != nil {
+		cfg.TracerProvider = tp
+		logger.Info("tracing: exporting spans over OTLP",
+			"endpoint", e.or("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", e.getenv("OTEL_EXPORTER_OTLP_ENDPOINT")))
+	}
+	shutdown := func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := shutdownTP(sctx); err != nil {
+			logger.Warn("tracing: flushing the last spans failed", "err", err)
+		}
+	}
+	return telemetry.New(cfg), shutdown, nil
 }
