@@ -13,8 +13,11 @@ export KAFKA_SASL_BROKERS ?= 127.0.0.1:9094
 export REDIS_TLS_ADDR ?= 127.0.0.1:6380
 export ELASTICSEARCH_PROXY_URL ?= https://127.0.0.1:9243
 export STREAMVIEW_SECURE_DIR ?= $(or $(STREAMVIEW_SERVICES_DIR),$(CURDIR)/.services)/secure
+# Where scripts/services/tools.sh puts kafka-consumer-groups.sh, kcat and
+# promtool; the tests that drive them look there.
+export STREAMVIEW_TOOLS ?= $(or $(STREAMVIEW_CACHE),$(HOME)/.cache/streamview)/tools/bin
 
-.PHONY: all build run test test-short test-integration services-up services-down services-status topics bench vet
+.PHONY: all build run test test-short test-integration services-up services-down services-status tools topics bench vet
 
 all: build
 
@@ -26,7 +29,7 @@ run: build
 	./bin/streamview dev --seed-demo $(RUN_FLAGS)
 
 ## test: start the real servers, then every test (unit and integration) with -race.
-test: services-up
+test: services-up tools
 	bash scripts/services/test_port_taken.sh
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 40m ./...
@@ -37,6 +40,10 @@ test-short:
 
 services-up:
 	bash scripts/services/up.sh
+
+## tools: Kafka's kafka-consumer-groups.sh, kcat and promtool (see README, "Standard tools").
+tools:
+	bash scripts/services/tools.sh
 
 services-down:
 	bash scripts/services/down.sh

@@ -44,6 +44,26 @@ var leaves = map[string][]string{
 	"api/auth":          nil,
 	"api/auth/authtest": nil,
 	"internal/connect":  nil,
+	"internal/logkey":   nil,
+}
+
+// Metric and trace libraries: only internal/telemetry (which implements
+// the runtime's and the decider's hooks), the HTTP edge (api) and the
+// wiring may touch them.
+var telemetryLibs = []string{
+	"github.com/prometheus/",
+	"go.opentelemetry.io/",
+	"github.com/twmb/franz-go/plugin/kprom",
+	"github.com/twmb/franz-go/plugin/kotel",
+}
+
+func isTelemetryLib(imp string) bool {
+	for _, l := range telemetryLibs {
+		if strings.HasPrefix(imp, l) {
+			return true
+		}
+	}
+	return false
 }
 
 // rule is one clause of the dependency rule. It returns why pkg may not
@@ -167,6 +187,12 @@ var rules = []rule{
 		}
 		return "internal/connect builds the store clients' options from flags and environment: only cmd/streamview and bench wire clients; " + pkg + " takes a client or client options"
 	}},
+	{"metrics and traces live in telemetry", func(pkg, imp string) string {
+		if !isTelemetryLib(imp) || under(pkg, "internal/telemetry") || under(pkg, "api") || under(pkg, "cmd") {
+			return ""
+		}
+		return pkg + " counts or traces through hooks (processors.Hooks, decider.Hooks, callbacks) that internal/telemetry implements; it does not import " + imp
+	}},
 	{"nothing imports the binary", func(pkg, imp string) string {
 		rel, mine := ours(imp)
 		switch {
@@ -239,6 +265,13 @@ func TestDependencyRuleTable(t *testing.T) {
 		{"api importing bench", "api", m("bench"), "nothing imports the binary"},
 		{"auth importing api", "api/auth", m("api"), "leaves"},
 		{"api importing auth", "api", m("api/auth"), ""},
+		{"runtime importing prometheus", "processors", "github.com/prometheus/client_golang/prometheus", "metrics and traces live in telemetry"},
+		{"decider importing kotel", "producers/decider", "github.com/twmb/franz-go/plugin/kotel", "metrics and traces live in telemetry"},
+		{"projection importing otel", "processors/productview", "go.opentelemetry.io/otel/trace", "metrics and traces live in telemetry"},
+		{"telemetry importing kprom", "internal/telemetry", "github.com/twmb/franz-go/plugin/kprom", ""},
+		{"telemetry importing the runtime", "internal/telemetry", m("processors"), ""},
+		{"api importing otelhttp", "api", "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp", ""},
+		{"logkey importing schemas", "internal/logkey", m("schemas"), "leaves"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

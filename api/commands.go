@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/producers/product"
 	"github.com/streamview/streamview/schemas"
@@ -201,11 +202,11 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 			keyInFlight(w)
 		case errors.Is(err, commandbus.ErrTimeout) && r.Context().Err() == nil:
 			s.metrics.command(cmd.Type(), "failed")
-			s.log.Warn("api: publish the command", "method", r.Method, "path", r.URL.Path, "aggregate_id", cmd.ProductID, "command_id", cmd.ID, "err", err)
+			s.log.Warn("api: publish the command", "method", r.Method, "path", r.URL.Path, logkey.AggregateID, cmd.ProductID, logkey.CommandID, cmd.ID, "err", err)
 			unavailable(w, "Kafka did not take the command within the delivery timeout; it was not carried out. Try again, with the same Idempotency-Key.")
 		default:
 			s.metrics.command(cmd.Type(), "failed")
-			s.internalError(w, r, "publish the command", err, "aggregate_id", cmd.ProductID, "command_id", cmd.ID)
+			s.internalError(w, r, "publish the command", err, logkey.AggregateID, cmd.ProductID, logkey.CommandID, cmd.ID)
 		}
 		return
 	}
@@ -277,7 +278,7 @@ func (s *Server) awaitOutcome(w http.ResponseWriter, r *http.Request, cmd schema
 		}
 		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 			// Published all the same: the client can follow it at the Location.
-			s.log.Warn("api: waiting for a command's result", "command_id", cmd.ID, "aggregate_id", cmd.ProductID, "err", err)
+			s.log.Warn("api: waiting for a command's result", logkey.CommandID, cmd.ID, logkey.AggregateID, cmd.ProductID, "err", err)
 		}
 	}
 	w.Header().Set("Location", "/v1/commands/"+cmd.ID)

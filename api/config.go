@@ -8,6 +8,8 @@ import (
 	"math"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/streamview/streamview/api/auth"
 	"github.com/streamview/streamview/producers/product"
 	"github.com/streamview/streamview/producers/subscription"
@@ -90,6 +92,11 @@ type Config struct {
 	// or forged cursor is a 400. Servers behind one load balancer need the
 	// same secret. Empty: a random secret per Server.
 	CursorSecret []byte
+	// TracerProvider, when set, traces each request (otelhttp): a server
+	// span named by the route pattern, child of the caller's W3C
+	// traceparent if it sent one; a command's record carries the span's
+	// context on to the decider. Nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Validate reports every problem of c at once.

@@ -2,7 +2,8 @@ package api
 
 import (
 	"context"
-	"io"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
@@ -25,10 +26,10 @@ type Deps struct {
 	// Projections returns the state of each projection and generation for
 	// GET /v1/projections, marshalled as JSON. Nil answers 503.
 	Projections func(ctx context.Context) (any, error)
-	// Metrics writes further metrics in the Prometheus text format (with a
-	// MetricWriter) after the server's own on GET /metrics (consumer lag,
-	// sink latencies...).
-	Metrics func(w io.Writer)
+	// Metrics gathers further metrics for GET /metrics, after the
+	// server's own (consumer lag, sink latencies, the Kafka clients...):
+	// the process's *prometheus.Registry.
+	Metrics prometheus.Gatherer
 }
 
 // CommandBus publishes commands and reports their outcomes. A

@@ -1,45 +1,52 @@
 package api
 
 import (
-	"bufio"
-	"io"
+	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // durationBuckets are the upper bounds, in seconds, of the request latency
 // histogram: from a cached read to the longest Prefer: wait.
 var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
-// httpMetrics are the server's own metrics, written with a MetricWriter.
+// httpMetrics are the server's own metrics, in a registry of the server's.
 type httpMetrics struct {
-	inFlight atomic.Int64
-
-	mu       sync.Mutex
-	requests map[requestKey]*histogram
-	commands map[commandKey]uint64
-}
-
-type requestKey struct {
-	method, route string
-	code          int
-}
-
-type commandKey struct{ typ, result string }
-
-type histogram struct {
-	counts []uint64 // per bucket, not cumulative; the last is +Inf
-	sum    float64
-	count  uint64
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	commands *prometheus.CounterVec
+	inFlight prometheus.Gauge
 }
 
 func newHTTPMetrics() *httpMetrics {
-	return &httpMetrics{requests: map[requestKey]*histogram{}, commands: map[commandKey]uint64{}}
+	labels := []string{"method", "route", "code"}
+	m := &httpMetrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamview_http_requests_total",
+			Help: "HTTP requests answered, by method, route pattern and status code.",
+		}, labels),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "streamview_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by method, route pattern and status code.",
+			Buckets: durationBuckets,
+		}, labels),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamview_api_commands_total",
+			Help: "Command requests, by command type and result: sent, invalid, replayed, key_reused, in_flight, failed.",
+		}, []string{"type", "result"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "streamview_http_requests_in_flight",
+			Help: "HTTP requests being answered.",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.duration, m.commands, m.inFlight)
+	return m
 }
 
 // observe counts one answered request. route is a pattern's path, or
@@ -48,19 +55,9 @@ func (m *httpMetrics) observe(method, route string, code int, d time.Duration) {
 	if !knownMethod(method) {
 		method = "other"
 	}
-	secs := d.Seconds()
-	k := requestKey{method, route, code}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	h := m.requests[k]
-	if h == nil {
-		h = &histogram{counts: make([]uint64, len(durationBuckets)+1)}
-		m.requests[k] = h
-	}
-	i, _ := slices.BinarySearch(durationBuckets, secs) // first bound >= secs
-	h.counts[i]++
-	h.sum += secs
-	h.count++
+	c := strconv.Itoa(code)
+	m.requests.WithLabelValues(method, route, c).Inc()
+	m.duration.WithLabelValues(method, route, c).Observe(d.Seconds())
 }
 
 func knownMethod(m string) bool {
@@ -77,78 +74,19 @@ func knownMethod(m string) bool {
 // (422, the key bound to another request), in_flight (409, the key's
 // first request still being written), failed (not published).
 func (m *httpMetrics) command(typ, result string) {
-	m.mu.Lock()
-	m.commands[commandKey{typ, result}]++
-	m.mu.Unlock()
+	m.commands.WithLabelValues(typ, result).Inc()
 }
 
-func (m *httpMetrics) write(w io.Writer) {
-	m.mu.Lock()
-	reqKeys := make([]requestKey, 0, len(m.requests))
-	for k := range m.requests {
-		reqKeys = append(reqKeys, k)
-	}
-	cmdKeys := make([]commandKey, 0, len(m.commands))
-	for k := range m.commands {
-		cmdKeys = append(cmdKeys, k)
-	}
-	slices.SortFunc(reqKeys, func(a, b requestKey) int {
-		return cmpAll(strings.Compare(a.route, b.route), strings.Compare(a.method, b.method), a.code-b.code)
-	})
-	slices.SortFunc(cmdKeys, func(a, b commandKey) int {
-		return cmpAll(strings.Compare(a.typ, b.typ), strings.Compare(a.result, b.result))
-	})
-
-	mw := NewMetricWriter(w)
-	mw.Family("streamview_http_requests_total", "counter", "HTTP requests answered, by method, route and status code.")
-	for _, k := range reqKeys {
-		mw.Uint("streamview_http_requests_total", m.requests[k].count, k.labels()...)
-	}
-	mw.Family("streamview_http_request_duration_seconds", "histogram", "Time to answer an HTTP request, by method, route and status code.")
-	for _, k := range reqKeys {
-		h, l := m.requests[k], k.labels()
-		var cum uint64
-		for i, le := range durationBuckets {
-			cum += h.counts[i]
-			mw.Uint("streamview_http_request_duration_seconds_bucket", cum, append(l, Label{"le", formatFloat(le)})...)
-		}
-		mw.Uint("streamview_http_request_duration_seconds_bucket", h.count, append(l, Label{"le", "+Inf"})...)
-		mw.Float("streamview_http_request_duration_seconds_sum", h.sum, l...)
-		mw.Uint("streamview_http_request_duration_seconds_count", h.count, l...)
-	}
-	mw.Family("streamview_api_commands_total", "counter", "Command requests, by command type and result: sent, invalid, replayed, key_reused, in_flight, failed.")
-	for _, k := range cmdKeys {
-		mw.Uint("streamview_api_commands_total", m.commands[k], Label{"type", k.typ}, Label{"result", k.result})
-	}
-	m.mu.Unlock()
-
-	mw.Family("streamview_http_requests_in_flight", "gauge", "HTTP requests being answered.")
-	mw.Int("streamview_http_requests_in_flight", m.inFlight.Load())
-}
-
-// labels are the request's labels, with room for one more (le) so that
-// appending it does not touch the shared array.
-func (k requestKey) labels() []Label {
-	return append(make([]Label, 0, 4), Label{"method", k.method}, Label{"route", k.route}, Label{"code", strconv.Itoa(k.code)})
-}
-
-func cmpAll(cs ...int) int {
-	for _, c := range cs {
-		if c != 0 {
-			return c
-		}
-	}
-	return 0
-}
-
-// serveMetrics answers GET /metrics: the server's metrics, then those of
+// serveMetrics answers GET /metrics in the Prometheus text format (or
+// OpenMetrics, when asked for): the server's metrics, then those of
 // Deps.Metrics.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	bw := bufio.NewWriter(w)
-	s.metrics.write(bw)
+	g := prometheus.Gatherers{s.metrics.reg}
 	if s.deps.Metrics != nil {
-		s.deps.Metrics(bw)
+		g = append(g, s.deps.Metrics)
 	}
-	bw.Flush()
+	promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		EnableOpenMetrics: true,
+	}).ServeHTTP(w, r)
 }

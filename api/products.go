@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
 )
@@ -55,7 +56,7 @@ func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {
 		v, found, err = s.waitForVersion(r, views, id, minVersion, wait)
 	}
 	if err != nil {
-		s.internalError(w, r, "read the product view", err, "aggregate_id", id)
+		s.internalError(w, r, "read the product view", err, logkey.AggregateID, id)
 		return
 	}
 	if !found {

@@ -79,6 +79,9 @@ func New(cfg Config, deps Deps) *Server {
 		s.known[rt.pattern] = true
 	}
 	s.handler = http.HandlerFunc(s.serve)
+	if cfg.TracerProvider != nil {
+		s.handler = s.traced(s.handler, cfg.TracerProvider)
+	}
 	return s
 }
 

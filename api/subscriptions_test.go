@@ -13,7 +13,7 @@ func TestSubscribe(t *testing.T) {
 	bus.decider = accept(1)
 	s := testServer(t, Deps{Commands: bus})
 	w := serve(t, s.Handler(), request{method: "POST", path: "/v1/products/" + productID + "/subscriptions",
-		body: `{"url":"http://127.0.0.1:9999/hook","events":["priceDrop","backInStock"],"secret":"k"}`,
+		body:   `{"url":"http://127.0.0.1:9999/hook","events":["priceDrop","backInStock"],"secret":"k"}`,
 		header: map[string]string{"Idempotency-Key": "sub-1"}})
 	got := decodeAs[subscriptionAnswer](t, w)
 	if w.Code != http.StatusCreated || got.Status != schemas.StatusAccepted || got.ProductID != productID {
@@ -36,7 +36,7 @@ func TestSubscribe(t *testing.T) {
 
 	// A retry with the key names the same subscription.
 	w = serve(t, s.Handler(), request{method: "POST", path: "/v1/products/" + productID + "/subscriptions",
-		body: `{"url":"http://127.0.0.1:9999/hook","events":["priceDrop","backInStock"],"secret":"k"}`,
+		body:   `{"url":"http://127.0.0.1:9999/hook","events":["priceDrop","backInStock"],"secret":"k"}`,
 		header: map[string]string{"Idempotency-Key": "sub-1"}})
 	if again := decodeAs[subscriptionAnswer](t, w); again.SubscriptionID != got.SubscriptionID {
 		t.Errorf("retry answered %+v, want subscription %s", again, got.SubscriptionID)

@@ -49,6 +49,9 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Logger receives progress and errors; nil discards.
 	Logger *slog.Logger
+	// Hooks watch the runner for metrics and traces; the zero value
+	// watches nothing.
+	Hooks Hooks
 }
 
 // Group is the consumer group of the generation.

@@ -17,5 +17,9 @@
 // It owns no store and no event semantics: the projections live in
 // sub-packages and know nothing of Kafka; the dead-letter record's format
 // belongs to package deadletter; topic names to package topics. Generations,
-// replays and rebuilds are package rebuild's.
+// replays and rebuilds are package rebuild's. Metrics and traces are not
+// its either: Config.Hooks lets internal/telemetry time each sink call,
+// trace it, and give the runner's Kafka client its kprom and kotel hooks;
+// Stats (with each partition's high watermark, for the lag) is read at each
+// scrape.
 package processors

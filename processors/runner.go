@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/processors/batch"
 	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/schemas"
@@ -73,7 +74,7 @@ func (p *Runner) Config() Config { return p.cfg }
 // rebalance waits until their lanes have applied and committed what they
 // were given, for up to DrainTimeout; lost partitions' lanes are abandoned.
 func (p *Runner) Run(ctx context.Context) error {
-	log := p.cfg.Logger.With("projection", p.cfg.Name, "generation", p.cfg.Generation)
+	log := p.cfg.Logger.With(logkey.Projection, p.cfg.Name, logkey.Generation, p.cfg.Generation)
 	ls := &lanes{p: p, log: log, ctx: ctx, slots: make(chan struct{}, p.cfg.Concurrency), byTP: map[topicPartition]*lane{}}
 	opts := append([]kgo.Opt{
 		kgo.ConsumerGroup(p.cfg.Group()),
@@ -92,6 +93,9 @@ func (p *Runner) Run(ctx context.Context) error {
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { ls.stop(lost, false) }),
 		kgo.FetchMaxWait(500 * time.Millisecond),
 	}, p.opts...)
+	if p.cfg.Hooks.Client != nil {
+		opts = append(opts, p.cfg.Hooks.Client()...)
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("projection %s: kafka client: %w", p.cfg.Group(), err)
@@ -101,7 +105,7 @@ func (p *Runner) Run(ctx context.Context) error {
 		ls.stopAll() // before the close: its revoke must not wait for lanes
 		cl.CloseAllowingRebalance()
 	}()
-	log.Info("projection started", "group", p.cfg.Group(), "topic", p.cfg.Topic)
+	log.Info("projection started", "group", p.cfg.Group(), logkey.Topic, p.cfg.Topic)
 
 	for {
 		fetches := cl.PollRecords(ctx, p.cfg.MaxBatch*p.cfg.BatchesPerPoll)
@@ -110,9 +114,12 @@ func (p *Runner) Run(ctx context.Context) error {
 			return nil
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
-			log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
+			log.Warn("fetch error", logkey.Topic, topic, logkey.Partition, partition, "err", err)
 		})
 		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+			if ftp.Err == nil {
+				p.stats.highWatermark(ftp.Partition, ftp.HighWatermark)
+			}
 			if len(ftp.Records) > 0 {
 				ls.give(topicPartition{ftp.Topic, ftp.Partition}, ftp.Records)
 			}
@@ -242,7 +249,7 @@ func (ls *lanes) stop(parts map[string][]int32, drain bool) {
 		case <-l.done:
 		case <-deadline.C:
 			ls.log.Warn("revoked partition's lane still applying after the drain timeout; abandoning what it holds",
-				"topic", l.tp.topic, "partition", l.tp.partition, "timeout", ls.p.cfg.DrainTimeout)
+				logkey.Topic, l.tp.topic, logkey.Partition, l.tp.partition, "timeout", ls.p.cfg.DrainTimeout)
 			for _, m := range stopping {
 				m.cancel()
 			}
@@ -251,6 +258,7 @@ func (ls *lanes) stop(parts map[string][]int32, drain bool) {
 	}
 	resume := map[string][]int32{}
 	for _, l := range stopping {
+		ls.p.stats.forget(l.tp.partition) // another member reports its lag now
 		l.cancel()
 		resume[l.tp.topic] = append(resume[l.tp.topic], l.tp.partition)
 	}
@@ -312,7 +320,7 @@ func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record
 		err = p.produceDead(ctx, ls.cl, ls.log, dead)
 	}
 	if err != nil {
-		ls.log.Info("projection stopping; records abandoned uncommitted", "topic", tp.topic, "partition", tp.partition, "records", len(recs))
+		ls.log.Info("projection stopping; records abandoned uncommitted", logkey.Topic, tp.topic, logkey.Partition, tp.partition, "records", len(recs))
 		return
 	}
 	// The sink has every event before these offsets: commit them, also
@@ -324,7 +332,7 @@ func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record
 	cancel()
 	data := dataRecords(recs)
 	if err != nil {
-		ls.log.Warn("commit failed; records will be applied again by the next owner", "topic", tp.topic, "partition", tp.partition, "err", err)
+		ls.log.Warn("commit failed; records will be applied again by the next owner", logkey.Topic, tp.topic, logkey.Partition, tp.partition, "err", err)
 		carry.data, carry.applied, carry.dead = carry.data+data, carry.applied+applied, carry.dead+len(dead)
 		return
 	}
@@ -395,7 +403,7 @@ func (p *Runner) decodeBatch(log *slog.Logger, recs []*kgo.Record) decodedBatch 
 		e, err := decoded[i].event, decoded[i].err
 		if err != nil {
 			b.dead = append(b.dead, p.deadLetter(r, err))
-			log.Warn("dead-lettering record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "aggregate_id", string(r.Key), "err", err)
+			log.Warn("dead-lettering record", logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset, logkey.AggregateID, string(r.Key), "err", err)
 			continue
 		}
 		if !p.takes(e.AggregateType) {
@@ -424,7 +432,7 @@ func (p *Runner) apply(ctx context.Context, log *slog.Logger, b decodedBatch) (i
 	var dead []*kgo.Record
 	bo := p.cfg.retryPolicy().Start()
 	for len(events) > 0 {
-		err := p.proj.Apply(ctx, events)
+		err := p.applyOnce(ctx, events, origin)
 		if err == nil {
 			break
 		}
@@ -437,8 +445,8 @@ func (p *Runner) apply(ctx context.Context, log *slog.Logger, b decodedBatch) (i
 					continue
 				}
 				r := origin[i]
-				log.Warn("dead-lettering event the projection rejects", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
-					"aggregate_id", events[i].AggregateID, "event_type", events[i].Type(), "err", f.Err)
+				log.Warn("dead-lettering event the projection rejects", logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset,
+					logkey.AggregateID, events[i].AggregateID, logkey.EventType, events[i].Type(), "err", f.Err)
 				dead = append(dead, p.deadLetter(r, fmt.Errorf("%w: event %d of batch: %w", errRejected, i, f.Err)))
 				rejected = append(rejected, i)
 			}
@@ -458,6 +466,17 @@ func (p *Runner) apply(ctx context.Context, log *slog.Logger, b decodedBatch) (i
 		}
 	}
 	return len(events), dead, nil
+}
+
+// applyOnce is one call of the projection's Apply, under Hooks.Apply.
+func (p *Runner) applyOnce(ctx context.Context, events []schemas.Event, origin []*kgo.Record) error {
+	if p.cfg.Hooks.Apply == nil {
+		return p.proj.Apply(ctx, events)
+	}
+	actx, done := p.cfg.Hooks.Apply(ctx, origin)
+	err := p.proj.Apply(actx, events)
+	done(err)
+	return err
 }
 
 // errRejected marks an event the store rejected: deadletter's sentinel, so
@@ -536,7 +555,7 @@ func (p *Runner) produceDead(ctx context.Context, cl *kgo.Client, log *slog.Logg
 			return ctx.Err()
 		}
 		d := b.Next()
-		log.Warn("dead-letter produce failed; retrying", "topic", p.cfg.DeadLetterTopic, "err", err, "in", d)
+		log.Warn("dead-letter produce failed; retrying", logkey.Topic, p.cfg.DeadLetterTopic, "err", err, "in", d)
 		if !backoff.Sleep(ctx, d) {
 			return ctx.Err()
 		}
@@ -590,14 +609,17 @@ type Stats struct {
 	DeadLettered int64           // records sent to the dead-letter topic
 	Retries      int64           // failed sink attempts
 	Offsets      map[int32]int64 // last committed offset per partition (next to read)
-	LastBatch    time.Time
-	Rate         float64 // records per second, smoothed over recent batches
+	// HighWatermarks are the partitions' end offsets as the latest fetch
+	// of each saw them: HighWatermarks[p] - Offsets[p] is p's lag.
+	HighWatermarks map[int32]int64
+	LastBatch      time.Time
+	Rate           float64 // records per second, smoothed over recent batches
 }
 
 type stats struct {
 	records, applied, dead, retries atomic.Int64
 	mu                              sync.Mutex
-	offsets                         map[int32]int64
+	offsets, hwm                    map[int32]int64
 	last                            time.Time
 	rate                            float64
 }
@@ -640,6 +662,25 @@ func (s *stats) record(recs []*kgo.Record, data, applied, dead int) {
 	s.mu.Unlock()
 }
 
+// highWatermark notes partition's end offset from a fetch.
+func (s *stats) highWatermark(partition int32, hwm int64) {
+	s.mu.Lock()
+	if s.hwm == nil {
+		s.hwm = map[int32]int64{}
+	}
+	if hwm > s.hwm[partition] {
+		s.hwm[partition] = hwm
+	}
+	s.mu.Unlock()
+}
+
+// forget drops partition's end offset: the partition is no longer ours.
+func (s *stats) forget(partition int32) {
+	s.mu.Lock()
+	delete(s.hwm, partition)
+	s.mu.Unlock()
+}
+
 // Stats returns a snapshot of the counters.
 func (p *Runner) Stats() Stats {
 	p.stats.mu.Lock()
@@ -648,8 +689,12 @@ func (p *Runner) Stats() Stats {
 	for k, v := range p.stats.offsets {
 		offs[k] = v
 	}
+	hwm := make(map[int32]int64, len(p.stats.hwm))
+	for k, v := range p.stats.hwm {
+		hwm[k] = v
+	}
 	return Stats{
 		Records: p.stats.records.Load(), Applied: p.stats.applied.Load(), DeadLettered: p.stats.dead.Load(),
-		Retries: p.stats.retries.Load(), Offsets: offs, LastBatch: p.stats.last, Rate: p.stats.rate,
+		Retries: p.stats.retries.Load(), Offsets: offs, HighWatermarks: hwm, LastBatch: p.stats.last, Rate: p.stats.rate,
 	}
 }

@@ -107,6 +107,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the event stream")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (the table goes to stderr)")
 	logLevel := fs.String("log-level", "warn", "the projection runtime's log level on stderr: debug, info, warn or error")
+	logFormat := logFormatFlag(fs, e)
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (samples of the projection step carry the label step=projection)")
 	target := ""
 	if len(args) > 0 {
@@ -140,7 +141,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if *batch == 0 {
 		*batch = bt.batch
 	}
-	logger, err := newLogger(e.stderr, *logLevel)
+	logger, err := newLogger(e.stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
 	}
@@ -214,6 +215,7 @@ func runBenchSoak(ctx context.Context, e env, args []string) error {
 	products := fs.Int("products", bench.DefaultSoakProducts, "products the run creates and then works on")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (progress and table go to stderr)")
 	logLevel := fs.String("log-level", "warn", "the stack's log level on stderr: debug, info, warn or error")
+	logFormat := logFormatFlag(fs, e)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -225,7 +227,7 @@ func runBenchSoak(ctx context.Context, e env, args []string) error {
 	if *duration <= 0 || *rate <= 0 || *products <= 0 {
 		return fmt.Errorf("streamview bench soak: --duration, --rate and --products must be positive (got %v, %d, %d)", *duration, *rate, *products)
 	}
-	logger, err := newLogger(e.stderr, *logLevel)
+	logger, err := newLogger(e.stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
 	}

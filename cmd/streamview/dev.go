@@ -75,6 +75,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 	seed := fs.Bool("seed-demo", false, "create the demo catalogue when the event log is empty")
 	currency := fs.String("currency", "EUR", "the catalogue's currency")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	logFormat := logFormatFlag(fs, e)
 	var delivery time.Duration
 	deliveryTimeoutFlag(fs, &delivery)
 	var acc accessFlags
@@ -83,7 +84,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	logger, err := newLogger(e.stderr, *logLevel)
+	logger, err := newLogger(e.stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
 	}
@@ -111,6 +112,13 @@ func runDev(ctx context.Context, e env, args []string) error {
 	if *seed && st.access.auth.Enabled() && devToken == "" {
 		return errors.New("--seed-demo with JWKS-only authentication: dev cannot mint a token to seed with; add STREAMVIEW_JWT_SECRET_FILE or seed without auth")
 	}
+
+	tel, shutdown, err := newTelemetry(ctx, e, logger)
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	st.tel = tel
 
 	// Real servers are checked before anything starts: a refused
 	// certificate or login ends dev with the setting to fix.

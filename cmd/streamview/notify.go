@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -121,22 +120,39 @@ func runNotify(ctx context.Context, e env, args []string) error {
 	var (
 		kf       kafkaFlags
 		nf       notifyFlags
-		redis    string
+		rf       redisFlags
 		logLevel string
 	)
 	fs := newFlags(e, "notify")
 	kf.register(fs, e)
 	nf.register(fs)
-	fs.StringVar(&redis, "redis", e.or("REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env REDIS_ADDR)")
+	rf.register(fs, e, "127.0.0.1:6379", "the subscriptions, queues and delivered Webhook-Ids")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	logFormat := logFormatFlag(fs, e)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	logger, err := newLogger(e.stderr, logLevel)
+	logger, err := newLogger(e.stderr, logLevel, *logFormat)
 	if err != nil {
 		return err
 	}
-	st := stack{brokers: strings.Split(kf.brokers, ","), logger: logger, redis: newRedis(redis)}
+	kconn, err := kf.settings()
+	if err != nil {
+		return err
+	}
+	kopts, err := kconn.SecurityOpts()
+	if err != nil {
+		return err
+	}
+	rconn, err := rf.settings()
+	if err != nil {
+		return err
+	}
+	rdb, err := newRedisConn(rconn)
+	if err != nil {
+		return err
+	}
+	st := stack{brokers: kconn.Brokers, kafkaOpt: kopts, logger: logger, redis: rdb}
 	defer st.redis.Close()
 	codec, err := schemas.NewCodec()
 	if err != nil {

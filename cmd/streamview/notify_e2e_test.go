@@ -516,7 +516,7 @@ func TestNotifierWebhooks(t *testing.T) {
 	if err := run(ctx, []string{"dlq", "list", "--topic", dlq, "--brokers", strings.Join(brokers, ",")}, nil, &dlqOut, &dlqOut); err != nil {
 		t.Fatalf("dlq list: %v\n%s", err, dlqOut.String())
 	}
-	for _, w := range []string{notifier.ReasonUndeliverable, notifier.ReasonGone, strconv.Itoa(len(want[silent])+len(want[gone]))} {
+	for _, w := range []string{notifier.ReasonUndeliverable, notifier.ReasonGone, strconv.Itoa(len(want[silent]) + len(want[gone]))} {
 		if !strings.Contains(dlqOut.String(), w) {
 			t.Errorf("dlq list does not mention %q:\n%s", w, tail(dlqOut.String(), 2000))
 		}

@@ -59,6 +59,7 @@ type projectionFlags struct {
 	currency    string
 	cacheDocs   int
 	logLevel    string
+	logFormat   *string
 }
 
 func (f *projectionFlags) register(fs *flag.FlagSet, e env) {
@@ -73,6 +74,7 @@ func (f *projectionFlags) register(fs *flag.FlagSet, e env) {
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", "EUR"), "the catalogue's currency (env STREAMVIEW_CURRENCY)")
 	fs.IntVar(&f.cacheDocs, "cache-docs", 200_000, "product-search: documents the index writer remembers; a rebuild writes every product, and one it remembers needs no _mget")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.logFormat = logFormatFlag(fs, e)
 }
 
 // projectionEnv is what the flags connect to, for some projections.
@@ -213,7 +215,7 @@ func (f *projectionFlags) openOne(ctx context.Context, e env, fs *flag.FlagSet, 
 		fmt.Fprintf(e.stderr, "streamview %s: name the projection with --projection product-view or --projection product-search\n", fs.Name())
 		return nil, nil, errUsage
 	}
-	logger, err := newLogger(e.stderr, f.logLevel)
+	logger, err := newLogger(e.stderr, f.logLevel, *f.logFormat)
 	if err != nil {
 		return nil, nil, err
 	}

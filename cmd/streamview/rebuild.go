@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/internal/thousands"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productview"
@@ -215,7 +216,7 @@ func (p *progressPrinter) show(pr rebuild.Progress) {
 	if pr.Left >= 0 {
 		left = pr.Left.Round(time.Second).String()
 	}
-	p.logger.Info("rebuild progress", "projection", pr.Projection, "generation", pr.Generation, "phase", pr.Phase,
+	p.logger.Info("rebuild progress", logkey.Projection, pr.Projection, logkey.Generation, pr.Generation, "phase", pr.Phase,
 		"step", pr.Step, "done", pr.Done, "total", pr.Total, "lag", pr.Lag, "records_per_second", int64(pr.Rate+0.5), "left", left)
 }
 
@@ -276,7 +277,7 @@ func projectorAt(st stack, codec *schemas.Codec, views *redisview.Store, name st
 	if err != nil {
 		return nil, err
 	}
-	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), Logger: st.logger}, codec, proj,
+	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), Logger: st.logger, Hooks: st.projectionHooks(name, gen)}, codec, proj,
 		append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 }
 

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +20,8 @@ import (
 	"github.com/streamview/streamview/api"
 	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/internal/connect"
+	"github.com/streamview/streamview/internal/logkey"
+	"github.com/streamview/streamview/internal/telemetry"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
@@ -37,7 +37,7 @@ import (
 func init() {
 	commands["serve"] = command{
 		summary: "run the API, the command decider and the projectors against Kafka, Redis and Elasticsearch",
-		usage:   "[--roles api,decider,projector] [--addr 127.0.0.1:8080] [--projections product-view,product-search] [--delivery-timeout 10s] [connection flags]",
+		usage:   "[--roles api,decider,projector] [--addr 127.0.0.1:8080] [--projections product-view,product-search] [--delivery-timeout 10s] [--log-format text|json] [connection flags]",
 		help: `Runs the pipeline's long-lived roles in one process (all by default); run
 several processes with different --roles to scale them apart:
 
@@ -50,6 +50,12 @@ several processes with different --roles to scale them apart:
   notifier   delivers webhooks for price drops and returns to stock (not in
              the default roles; see streamview notify --help, whose flags
              serve takes too)
+
+Observability: GET /metrics on --addr (Prometheus; every streamview_*
+metric and each Kafka client's kprom metrics); traces over OTLP when
+OTEL_EXPORTER_OTLP_ENDPOINT is set or OTEL_TRACES_EXPORTER=otlp (the
+standard OTEL_* variables configure the exporter; off by default); logs on
+stderr as --log-format text or json, with --log-level.
 
 SIGINT/SIGTERM stop it cleanly: in-flight batches are finished or abandoned
 uncommitted, HTTP requests drain.
@@ -91,6 +97,9 @@ type stack struct {
 	notifier interface{ Run(context.Context) error }
 	// webhookAllow is the API's allowlist of webhook hosts.
 	webhookAllow *subscription.Allowlist
+	// tel holds the metrics (GET /metrics) and, when tracing is on, the
+	// tracer; serveStack makes one with tracing off when nil.
+	tel *telemetry.Telemetry
 }
 
 type serveFlags struct {
@@ -103,6 +112,7 @@ type serveFlags struct {
 	registry     *connect.SchemaRegistryFlags
 	currency     string
 	logLevel     string
+	logFormat    *string
 	queryTimeout time.Duration
 	delivery     time.Duration
 	access       accessFlags
@@ -120,6 +130,7 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	f.registry = connect.RegisterSchemaRegistry(fs, e.getenv)
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", product.DefaultCurrency), "the catalogue's ISO 4217 currency (env STREAMVIEW_CURRENCY)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.logFormat = logFormatFlag(fs, e)
 	deliveryTimeoutFlag(fs, &f.delivery)
 	f.notify.register(fs)
 	fs.DurationVar(&f.queryTimeout, "query-timeout", api.DefaultQueryTimeout,
@@ -164,14 +175,6 @@ func batchOf(name string) int {
 	return 0
 }
 
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
-}
-
 func runServe(ctx context.Context, e env, args []string) error {
 	var f serveFlags
 	fs := f.register(e, "serve")
@@ -182,7 +185,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger, err := newLogger(e.stderr, f.logLevel)
+	logger, err := newLogger(e.stderr, f.logLevel, *f.logFormat)
 	if err != nil {
 		return err
 	}
@@ -246,6 +249,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 			return err
 		}
 	}
+	tel, shutdown, err := newTelemetry(ctx, e, logger)
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	st.tel = tel
 	return serveStack(ctx, st, roles, f.addr, splitList(f.projections))
 }
 
@@ -312,6 +321,9 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	if err != nil {
 		return err
 	}
+	if st.tel == nil {
+		st.tel = telemetry.New(telemetry.Config{Logger: st.logger})
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	var (
 		followersMu sync.Mutex
@@ -322,6 +334,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		defer followersMu.Unlock()
 		return followed(followers)
 	}
+	st.tel.WatchProjections(func() []telemetry.ProjectionStats { return projectionStats(procs()) })
 	// follow runs p under a follower, which runs the live generation and
 	// switches to a rebuilt one when `streamview rebuild` hands it over.
 	follow := func(p *processors.Runner) (*rebuild.Follower, error) {
@@ -346,7 +359,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			if err != nil {
 				// A store that cannot be reached now does not stop the
 				// other roles: this projector waits for it.
-				st.logger.Error("projector cannot start; retrying in the background", "projection", name, "err", err)
+				st.logger.Error("projector cannot start; retrying in the background", logkey.Projection, name, "err", err)
 				g.Go(func() error {
 					p, err := awaitProjector(ctx, st, codec, views, name)
 					if err != nil {
@@ -372,19 +385,23 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	}
 	var checks []api.Check
 	if roles["decider"] {
-		d, err := decider.New(decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
+		d, err := decider.New(decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger,
+			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.KafkaLog("decider")...), Hooks: st.tel.Decider()}, codec)
 		if err != nil {
 			return err
 		}
+		st.tel.WatchDecider(func() telemetry.DeciderStats { return deciderStats(d.Stats()) })
 		checks = append(checks, api.Check{Name: "decider", Check: func(context.Context) error { return d.Health().Error() }})
 		g.Go(func() error { return d.Run(ctx) })
 	}
 	if roles["api"] {
-		results, err := commandbus.NewResults(commandbus.ResultsConfig{Brokers: st.brokers, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
+		results, err := commandbus.NewResults(commandbus.ResultsConfig{Brokers: st.brokers, Logger: st.logger,
+			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.Kafka("api-results")...), Decided: st.tel.Decided}, codec)
 		if err != nil {
 			return err
 		}
-		sender, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: st.brokers, Tracker: results, DeliveryTimeout: st.deliveryTimeout, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
+		sender, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: st.brokers, Tracker: results, DeliveryTimeout: st.deliveryTimeout, Logger: st.logger,
+			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.Kafka("api-sender")...)}, codec)
 		if err != nil {
 			return err
 		}
@@ -392,13 +409,16 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		// One client for every readiness check: a new one per GET /readyz
 		// would dial the cluster each time and leak connections under
 		// polling.
-		readyKafka, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
+		readyKafka, err := kgo.NewClient(append(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...), st.tel.KafkaLog("api-ready")...)...)
 		if err != nil {
 			return fmt.Errorf("api: kafka client for /readyz: %w", err)
 		}
 		defer readyKafka.Close()
 		cfg := api.Config{Currency: st.currency, QueryTimeout: st.queryTimeout, WebhookAllow: st.webhookAllow, Logger: st.logger}
 		st.access.apply(&cfg)
+		if tp := st.tel.TracerProvider(); tp != nil {
+			cfg.TracerProvider = tp
+		}
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
@@ -407,7 +427,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			Views:       productview.NewReader(views),
 			Ready:       append(readiness(st, readyKafka), checks...),
 			Projections: func(ctx context.Context) (any, error) { return projectionsOverview(ctx, st, procs()) },
-			Metrics:     func(w io.Writer) { writeProcessorMetrics(w, procs()) },
+			Metrics:     st.tel.Registry(),
 		}
 		if st.search != nil {
 			deps.Search = st.search
@@ -473,13 +493,13 @@ func awaitProjector(ctx context.Context, st stack, codec *schemas.Codec, views *
 		}
 		p, err := newProjector(ctx, st, codec, views, name)
 		if err == nil {
-			st.logger.Info("projector started", "projection", name, "attempts", retry.Attempt()+1)
+			st.logger.Info("projector started", logkey.Projection, name, "attempts", retry.Attempt()+1)
 			return p, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		st.logger.Error("projector cannot start; retrying", "projection", name, "err", err, "attempt", retry.Attempt())
+		st.logger.Error("projector cannot start; retrying", logkey.Projection, name, "err", err, "attempt", retry.Attempt())
 	}
 }
 
@@ -511,7 +531,7 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 	if err != nil {
 		return nil, err
 	}
-	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), Logger: st.logger}, codec, proj,
+	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), Logger: st.logger, Hooks: st.projectionHooks(name, gen)}, codec, proj,
 		append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 }
 
@@ -526,24 +546,4 @@ func readiness(st stack, kafka *kgo.Client) []api.Check {
 		checks = append(checks, api.Check{Name: "elasticsearch", Check: st.searchReady})
 	}
 	return checks
-}
-
-func writeProcessorMetrics(w io.Writer, procs []*processors.Runner) {
-	mw := api.NewMetricWriter(w)
-	for _, m := range []struct{ name, help string }{
-		{"streamview_projection_records_total", "Records consumed and committed by a projection generation."},
-		{"streamview_projection_applied_total", "Events applied to a projection's store."},
-		{"streamview_projection_dead_lettered_total", "Records sent to a projection's dead-letter topic."},
-		{"streamview_projection_retries_total", "Failed sink attempts that were retried."},
-	} {
-		mw.Family(m.name, "counter", m.help)
-		for _, p := range procs {
-			s, cfg := p.Stats(), p.Config()
-			v := map[string]int64{
-				"streamview_projection_records_total": s.Records, "streamview_projection_applied_total": s.Applied,
-				"streamview_projection_dead_lettered_total": s.DeadLettered, "streamview_projection_retries_total": s.Retries,
-			}[m.name]
-			mw.Int(m.name, v, api.Label{Name: "projection", Value: cfg.Name}, api.Label{Name: "generation", Value: strconv.Itoa(cfg.Generation)})
-		}
-	}
 }

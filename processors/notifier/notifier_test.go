@@ -82,14 +82,14 @@ func TestPlan(t *testing.T) {
 	drop := &schemas.ProductPriceChanged{OldPrice: eur(200), NewPrice: eur(100)}
 	back := &schemas.ProductStockChanged{OldQuantity: 0, Quantity: 2}
 	l := new(log).
-		product(1, drop).                                                 // 0: nobody subscribed yet
+		product(1, drop).                                                    // 0: nobody subscribed yet
 		subscribe(subA, schemas.NotifyPriceDrop, schemas.NotifyBackInStock). // 1
-		product(2, drop).                                                 // 2: A
-		subscribe(subB, schemas.NotifyBackInStock).                       // 3
-		product(3, back).                                                 // 4: A, B
-		unsubscribe(subA).                                                // 5
-		product(4, back).                                                 // 6: B
-		product(5, drop)                                                  // 7: nobody wants it
+		product(2, drop).                                                    // 2: A
+		subscribe(subB, schemas.NotifyBackInStock).                          // 3
+		product(3, back).                                                    // 4: A, B
+		unsubscribe(subA).                                                   // 5
+		product(4, back).                                                    // 6: B
+		product(5, drop)                                                     // 7: nobody wants it
 
 	changed, out := Plan(nil, l.events)
 	want := []string{"priceDrop@" + subA[:4] + "#2", "backInStock@" + subA[:4] + "#4", "backInStock@" + subB[:4] + "#4", "backInStock@" + subB[:4] + "#6"}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/processors"
 )
 
@@ -80,7 +81,7 @@ func (f *Follower) Run(ctx context.Context) error {
 	for {
 		f.cur.Store(p)
 		gen := p.Config().Generation
-		log := f.cfg.Logger.With("projection", p.Config().Name, "generation", gen)
+		log := f.cfg.Logger.With(logkey.Projection, p.Config().Name, logkey.Generation, gen)
 		pctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- p.Run(pctx) }()

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/schemas"
 )
@@ -89,7 +90,7 @@ func (r Result) Rate() float64 {
 }
 
 func (r *Rebuilder) log() *slog.Logger {
-	return r.cfg.Logger.With("projection", r.target.Name())
+	return r.cfg.Logger.With(logkey.Projection, r.target.Name())
 }
 
 func (r *Rebuilder) admin() (*kgo.Client, *kadm.Client, error) {
@@ -138,14 +139,14 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 	case ok:
 		res.Resumed = true
 		st.Phase = Building // a handover cut short starts over
-		r.log().Info("resuming rebuild", "generation", st.Generation, "from", st.From)
+		r.log().Info("resuming rebuild", logkey.Generation, st.Generation, "from", st.From)
 	default:
 		st = State{Generation: live + 1, From: live, Phase: Building, Started: time.Now()}
 		// Leftovers of an attempt whose state is gone: start clean.
 		if _, _, err := r.remove(ctx, adm, st.Generation); err != nil {
 			return res, err
 		}
-		r.log().Info("starting rebuild", "generation", st.Generation, "from", st.From)
+		r.log().Info("starting rebuild", logkey.Generation, st.Generation, "from", st.From)
 	}
 	st.KeepOld = r.cfg.KeepOld
 	res.From, res.To = st.From, st.Generation
@@ -174,7 +175,7 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 		return res, err
 	}
 	res.Records, res.Build = rn.proc.Stats().Records, time.Since(began)
-	r.log().Info("caught up", "generation", st.Generation, "records", res.Records, "in", res.Build.Round(time.Millisecond),
+	r.log().Info("caught up", logkey.Generation, st.Generation, "records", res.Records, "in", res.Build.Round(time.Millisecond),
 		"records_per_second", int64(res.Rate()))
 
 	if err := r.verify(ctx, adm, rn, tr, &res); err != nil {
@@ -376,7 +377,7 @@ func (r *Rebuilder) verify(ctx context.Context, adm *kadm.Client, rn *runner, tr
 			return err
 		}
 		res.Documents, res.Expected, res.LiveDocuments = docs, expected, liveDocs
-		r.log().Info("checked the new generation", "generation", gen, "documents", docs, "expected", expected,
+		r.log().Info("checked the new generation", logkey.Generation, gen, "documents", docs, "expected", expected,
 			"live_documents", liveDocs, "records", lc.Records, "invalid", lc.Invalid, "offsets", upto.String())
 		if docs == expected {
 			return nil
@@ -559,7 +560,7 @@ func (r *Rebuilder) retire(ctx context.Context, adm *kadm.Client, st *State, res
 		return err
 	}
 	if st.KeepOld {
-		r.log().Info("kept the old generation's documents", "generation", st.From)
+		r.log().Info("kept the old generation's documents", logkey.Generation, st.From)
 	} else {
 		if r.cfg.Grace > 0 {
 			if r.cfg.Progress != nil {
@@ -578,7 +579,7 @@ func (r *Rebuilder) retire(ctx context.Context, adm *kadm.Client, st *State, res
 			return err
 		}
 		res.OldRemoved = true
-		r.log().Info("removed the old generation", "generation", st.From)
+		r.log().Info("removed the old generation", logkey.Generation, st.From)
 	}
 	return r.control.Clear(ctx)
 }

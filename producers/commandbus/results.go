@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
@@ -89,6 +90,10 @@ type ResultsConfig struct {
 	Logger *slog.Logger
 	// ClientOpts are extra Kafka client options, applied after Run's own.
 	ClientOpts []kgo.Opt
+	// Decided, when set, is told of the outcome of each command that this
+	// process's Sender claimed: its status and the time from the claim
+	// (the API's request) to the outcome being read here. For metrics.
+	Decided func(status string, took time.Duration)
 }
 
 // Validate reports every problem at once.
@@ -176,7 +181,8 @@ type Results struct {
 
 	mu      sync.Mutex
 	results outcomes
-	pending *bounded[string] // command ID → product ID
+	pending *bounded[string]    // command ID → product ID
+	claimed *bounded[time.Time] // command ID → when this process's Sender claimed it, for Decided
 	waiters map[string][]chan schemas.CommandResult
 	// bindings maps a key ID to the command that first used the key, from
 	// the commands topic and this process's sends; claims holds the keys
@@ -204,6 +210,7 @@ func NewResults(cfg ResultsConfig, dec ResultDecoder) (*Results, error) {
 		stopped:  make(chan struct{}),
 		results:  newOutcomes(cfg.MaxAcceptedBytes, cfg.MaxRejectedBytes),
 		pending:  newBounded[string](cfg.MaxPending),
+		claimed:  newBounded[time.Time](cfg.MaxPending),
 		waiters:  make(map[string][]chan schemas.CommandResult),
 		bindings: newBounded[KeyBinding](cfg.MaxResults),
 		claims:   make(map[string]Claim),
@@ -284,11 +291,12 @@ func (r *Results) Bound(keyID string) (KeyBinding, bool) {
 // while its key is being written from this process, and with ErrKeyReused
 // when its key is bound to another request.
 func (r *Results) Claim(c Claim) error {
-	if c.KeyID == "" {
-		return nil
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if c.KeyID == "" {
+		r.noteClaimLocked(c)
+		return nil
+	}
 	if w, ok := r.claims[c.KeyID]; ok {
 		if !(KeyBinding{Fingerprint: w.Fingerprint}).Matches(c.Fingerprint) || w.CommandID != c.CommandID {
 			return ErrKeyReused
@@ -299,7 +307,15 @@ func (r *Results) Claim(c Claim) error {
 		return ErrKeyReused
 	}
 	r.claims[c.KeyID] = c
+	r.noteClaimLocked(c)
 	return nil
+}
+
+// noteClaimLocked remembers when c was claimed, for Decided.
+func (r *Results) noteClaimLocked(c Claim) {
+	if r.cfg.Decided != nil && c.CommandID != "" {
+		r.claimed.put(c.CommandID, time.Now())
+	}
 }
 
 // Release implements Tracker: a written command is pending and binds its
@@ -311,6 +327,7 @@ func (r *Results) Release(c Claim, written bool) {
 		delete(r.claims, c.KeyID)
 	}
 	if !written {
+		r.claimed.delete(c.CommandID)
 		return
 	}
 	r.trackLocked(c.CommandID, c.ProductID)
@@ -380,6 +397,10 @@ func (r *Results) dropWaiter(commandID string, ch chan schemas.CommandResult) {
 func (r *Results) add(res schemas.CommandResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if at, ok := r.claimed.get(res.CommandID); ok {
+		r.claimed.delete(res.CommandID)
+		r.cfg.Decided(res.Status, time.Since(at))
+	}
 	r.results.put(res.CommandID, res)
 	r.pending.delete(res.CommandID)
 	for _, ch := range r.waiters[res.CommandID] {
@@ -487,7 +508,7 @@ func (r *Results) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	r.log.Info("command results reader started", "topic", r.cfg.Topic, "commands_topic", r.cfg.CommandsTopic, "look_back", r.cfg.LookBack)
+	r.log.Info("command results reader started", logkey.Topic, r.cfg.Topic, "commands_topic", r.cfg.CommandsTopic, "look_back", r.cfg.LookBack)
 
 	// Catch up: read each topic from the look-back to where it ended at
 	// start, then Ready; then follow from there.
@@ -514,7 +535,7 @@ func (r *Results) Run(ctx context.Context) error {
 		}
 	}
 	close(r.ready)
-	r.log.Info("command results reader caught up", "topic", r.cfg.Topic, "took", time.Since(began), "results", r.Stats().Results)
+	r.log.Info("command results reader caught up", logkey.Topic, r.cfg.Topic, "took", time.Since(began), "results", r.Stats().Results)
 
 	cl.AddConsumePartitions(ends.KOffsets())
 	for {
@@ -523,7 +544,7 @@ func (r *Results) Run(ctx context.Context) error {
 			return nil
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
-			r.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
+			r.log.Warn("fetch error", logkey.Topic, topic, logkey.Partition, partition, "err", err)
 		})
 		fetches.EachRecord(r.handle)
 	}
@@ -549,8 +570,8 @@ func (r *Results) handle(rec *kgo.Record) {
 	res, err := r.dec.DecodeResult(rec.Value)
 	if err != nil || res.CommandID == "" {
 		r.undecodable.Add(1)
-		r.log.Warn("skipping undecodable command result", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
-			"aggregate_id", string(rec.Key), "err", err)
+		r.log.Warn("skipping undecodable command result", logkey.Topic, rec.Topic, logkey.Partition, rec.Partition, logkey.Offset, rec.Offset,
+			logkey.AggregateID, string(rec.Key), "err", err)
 		return
 	}
 	r.add(res)

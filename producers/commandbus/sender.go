@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
 )
@@ -229,7 +230,7 @@ func (s *Sender) SendBound(ctx context.Context, cmd schemas.Command, fingerprint
 		if !errors.Is(err, ErrTimeout) && (errors.Is(err, kgo.ErrRecordTimeout) || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil) {
 			err = fmt.Errorf("%w: %w", ErrTimeout, err)
 		}
-		s.log.Warn("send failed", "topic", s.topic, "aggregate_id", cmd.ProductID, "command_id", cmd.ID, "err", err)
+		s.log.Warn("send failed", logkey.Topic, s.topic, logkey.AggregateID, cmd.ProductID, logkey.CommandID, cmd.ID, "err", err)
 		return Sent{}, fmt.Errorf("send %s command %s of %s to %s: %w", cmd.Type(), cmd.ID, cmd.ProductID, s.topic, err)
 	}
 	return Sent{CommandID: cmd.ID, ProductID: cmd.ProductID, Partition: rec.Partition, Offset: rec.Offset}, nil

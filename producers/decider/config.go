@@ -85,6 +85,9 @@ type Config struct {
 	// ClientOpts are extra Kafka connection options (TLS, SASL, a
 	// dialer), applied after the decider's own to every client it makes.
 	ClientOpts []kgo.Opt
+	// Hooks watch the decider for metrics and traces; the zero value
+	// watches nothing.
+	Hooks Hooks
 }
 
 // Validate reports every problem at once.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/producers/product"
@@ -27,8 +28,8 @@ func (d *Decider) decide(r *kgo.Record, o *overlay, now time.Time, t *tally) ([]
 		}
 		t.undecodable++
 		id := producers.Header(r, commandbus.HeaderCommandID)
-		d.log.Warn("undecodable command", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
-			"aggregate_id", key, "command_id", id, "err", err)
+		d.log.Warn("undecodable command", logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset,
+			logkey.AggregateID, key, logkey.CommandID, id, "err", err)
 		if id == "" {
 			return nil, nil // nobody to answer
 		}
@@ -42,12 +43,12 @@ func (d *Decider) decide(r *kgo.Record, o *overlay, now time.Time, t *tally) ([]
 	}
 	if cmd.ID == "" {
 		t.undecodable++
-		d.log.Warn("command without an ID; skipped", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
-			"aggregate_id", key, "command_type", cmd.Type())
+		d.log.Warn("command without an ID; skipped", logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset,
+			logkey.AggregateID, key, "command_type", cmd.Type())
 		return nil, nil
 	}
-	log := d.log.With("topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "aggregate_id", cmd.ProductID,
-		"command_type", cmd.Type(), "command_id", cmd.ID)
+	log := d.log.With(logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset, logkey.AggregateID, cmd.ProductID,
+		"command_type", cmd.Type(), logkey.CommandID, cmd.ID)
 
 	if prev, ok := o.outcome(cmd.ID); ok {
 		// A retried request: answer as the first time, change nothing.
@@ -121,7 +122,7 @@ func (d *Decider) accept(r *kgo.Record, o *overlay, cmd schemas.Command, aggType
 		}
 		v, err := d.codec.EncodeEvent(e)
 		if err != nil {
-			log.Error("event does not encode; rejecting the command", "event_type", e.Type(), "err", err)
+			log.Error("event does not encode; rejecting the command", logkey.EventType, e.Type(), "err", err)
 			return reject(schemas.RejectInvalid, fmt.Sprintf("its %s event cannot be encoded: %v", e.Type(), err), version), nil
 		}
 		events = append(events, &kgo.Record{
@@ -134,7 +135,7 @@ func (d *Decider) accept(r *kgo.Record, o *overlay, cmd schemas.Command, aggType
 		})
 		version = e.Version
 		evolve(e)
-		log.Debug("event", "event_type", e.Type(), "version", e.Version)
+		log.Debug("event", logkey.EventType, e.Type(), "version", e.Version)
 	}
 	t.accepted++
 	t.events += int64(len(events))
@@ -151,7 +152,7 @@ func (d *Decider) resultRecord(cmdRec *kgo.Record, res schemas.CommandResult, co
 	if err != nil {
 		// Cannot happen with a sane codec; answer without the reason
 		// rather than not at all.
-		d.log.Error("result does not encode", "topic", d.cfg.ResultsTopic, "aggregate_id", res.ProductID, "command_id", res.CommandID, "err", err)
+		d.log.Error("result does not encode", logkey.Topic, d.cfg.ResultsTopic, logkey.AggregateID, res.ProductID, logkey.CommandID, res.CommandID, "err", err)
 		res.Reason = ""
 		if v, err = d.codec.EncodeResult(res); err != nil {
 			return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/schemas"
 )
 
@@ -201,7 +202,11 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 	if d.cfg.RebalanceTimeout > 0 {
 		opts = append(opts, kgo.RebalanceTimeout(d.cfg.RebalanceTimeout))
 	}
-	sess, err := kgo.NewGroupTransactSession(append(opts, d.cfg.ClientOpts...)...)
+	opts = append(opts, d.cfg.ClientOpts...)
+	if d.cfg.Hooks.Session != nil {
+		opts = append(opts, d.cfg.Hooks.Session()...)
+	}
+	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return false, fmt.Errorf("decider: group session: %w", err)
 	}
@@ -224,7 +229,7 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("decider: init producer %s: %w", d.cfg.TransactionalID, err)
 	}
-	d.log.Info("decider session started", "group", d.cfg.Group, "topic", d.cfg.CommandsTopic, "transactional_id", d.cfg.TransactionalID)
+	d.log.Info("decider session started", "group", d.cfg.Group, logkey.Topic, d.cfg.CommandsTopic, "transactional_id", d.cfg.TransactionalID)
 	d.health.ok()
 
 	adm := kadm.NewClient(sess.Client())
@@ -238,7 +243,7 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 			return progressed, errors.New("decider: client closed")
 		}
 		fetches.EachError(func(t string, p int32, err error) {
-			d.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			d.log.Warn("fetch error", logkey.Topic, t, logkey.Partition, p, "err", err)
 		})
 		recs := fetches.Records()
 		if len(recs) == 0 {
@@ -278,12 +283,12 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 		// Without state nothing can be decided: rewind to the committed
 		// offsets (an empty aborted transaction does that) and retry.
 		if ctx.Err() == nil {
-			d.log.Warn("cannot build partition state; retrying the batch", "topic", d.cfg.EventsTopic, "err", err)
+			d.log.Warn("cannot build partition state; retrying the batch", logkey.Topic, d.cfg.EventsTopic, "err", err)
 		}
 		if err := sess.Begin(); err != nil {
 			return false, fmt.Errorf("decider: begin transaction: %w", err)
 		}
-		if _, err := sess.End(work, kgo.TryAbort); err != nil {
+		if _, err := d.end(work, sess, kgo.TryAbort, len(recs)); err != nil {
 			return false, fmt.Errorf("decider: abort transaction: %w", err)
 		}
 		d.stats.aborted.Add(1)
@@ -296,17 +301,30 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	var (
-		out []*kgo.Record
-		t   tally
+		out  []*kgo.Record
+		t    tally
+		ends []func()
 	)
+	defer func() {
+		for _, end := range ends {
+			end()
+		}
+	}()
 	for _, r := range recs {
 		rs, err := d.decide(r, overlays[r.Partition], now, &t)
+		if err == nil && d.cfg.Hooks.Command != nil {
+			ctx, end := d.cfg.Hooks.Command(work, r)
+			ends = append(ends, end)
+			for _, o := range rs {
+				o.Context = ctx
+			}
+		}
 		if err != nil {
 			// A decode that may work later (a schema registry that does
 			// not answer): abort, and the batch comes again.
-			d.log.Warn("cannot decode command now; retrying the batch", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
-				"aggregate_id", string(r.Key), "err", err)
-			if _, err := sess.End(work, kgo.TryAbort); err != nil {
+			d.log.Warn("cannot decode command now; retrying the batch", logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset,
+				logkey.AggregateID, string(r.Key), "err", err)
+			if _, err := d.end(work, sess, kgo.TryAbort, len(recs)); err != nil {
 				return false, fmt.Errorf("decider: abort transaction: %w", err)
 			}
 			d.stats.aborted.Add(1)
@@ -327,7 +345,7 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 	if d.crash != nil && d.crash() {
 		return false, errCrashed
 	}
-	committed, err := sess.End(work, kgo.TransactionEndTry(perr == nil))
+	committed, err := d.end(work, sess, kgo.TransactionEndTry(perr == nil), len(recs))
 	if err != nil {
 		d.stats.aborted.Add(1)
 		return false, fmt.Errorf("decider: end transaction of %d commands: %w", len(recs), err)
@@ -346,6 +364,16 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 	d.stats.committed.Add(1)
 	d.stats.add(t)
 	return true, nil
+}
+
+// end ends the session's transaction, telling Hooks.Transaction.
+func (d *Decider) end(ctx context.Context, sess *kgo.GroupTransactSession, try kgo.TransactionEndTry, commands int) (bool, error) {
+	began := time.Now()
+	committed, err := sess.End(ctx, try)
+	if d.cfg.Hooks.Transaction != nil {
+		d.cfg.Hooks.Transaction(commands, time.Since(began), committed && err == nil)
+	}
+	return committed, err
 }
 
 // states returns an overlay over the state of each partition in recs,

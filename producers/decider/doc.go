@@ -68,4 +68,12 @@
 // results topics, so a product's state, its outcomes and its commands
 // always meet in one owner, whatever partitioner the commands' producer
 // used. Run refuses topics that are not co-partitioned.
+//
+// # Metrics and traces
+//
+// Config.Hooks let internal/telemetry count transactions (commit latency,
+// commands per transaction), give each session's client its kprom and
+// kotel hooks, and start a decide span per command whose context the
+// produced records carry in their traceparent headers. The decider imports
+// neither Prometheus nor OpenTelemetry.
 package decider

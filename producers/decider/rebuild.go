@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/producers/product"
 	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/schemas"
@@ -102,7 +103,7 @@ func (d *Decider) rebuild(ctx context.Context, adm *kadm.Client, ps []int32) (ma
 	d.stats.rebuildEvents.Add(read)
 	d.stats.rebuildNanos.Add(int64(took))
 	for _, p := range ps {
-		d.log.Info("partition state rebuilt", "topic", topic, "partition", p, "offset", ends[p], "results_topic", d.cfg.ResultsTopic,
+		d.log.Info("partition state rebuilt", logkey.Topic, topic, logkey.Partition, p, logkey.Offset, ends[p], "results_topic", d.cfg.ResultsTopic,
 			"products", len(states[p].products), "commands_remembered", len(states[p].decided), "took", took)
 	}
 	return states, nil
@@ -146,7 +147,7 @@ func (d *Decider) stableEnds(ctx context.Context, adm *kadm.Client, topic string
 		}
 		if time.Now().After(deadline) {
 			d.log.Warn("transactions still open; reading up to their last stable offset",
-				"topic", topic, "partitions", open, "waited", d.cfg.StableWait)
+				logkey.Topic, topic, "partitions", open, "waited", d.cfg.StableWait)
 			return ends, nil
 		}
 		select {
@@ -243,8 +244,8 @@ func (d *Decider) readResults(ctx context.Context, spans map[int32]topics.Span, 
 			if err != nil || res.CommandID == "" {
 				// Not an outcome this decider can answer with; the
 				// command, if retried, is decided again.
-				d.log.Warn("skipping undecodable command result", "topic", r.Topic, "partition", r.Partition,
-					"offset", r.Offset, "aggregate_id", string(r.Key), "err", err)
+				d.log.Warn("skipping undecodable command result", logkey.Topic, r.Topic, logkey.Partition, r.Partition,
+					logkey.Offset, r.Offset, logkey.AggregateID, string(r.Key), "err", err)
 				continue
 			}
 			at := res.DecidedAt.UnixMilli()
@@ -306,8 +307,8 @@ func (f *folder) fold(chunk []decoded) {
 			id := string(r.Key)
 			f.st.broken[id] = fmt.Sprintf("event at %s partition %d offset %d does not decode: %v", r.Topic, r.Partition, r.Offset, c.err)
 			f.d.stats.undecodableEvents.Add(1)
-			log.Error("undecodable event; refusing the product's commands", "topic", r.Topic, "partition", r.Partition,
-				"offset", r.Offset, "aggregate_id", id, "err", c.err)
+			log.Error("undecodable event; refusing the product's commands", logkey.Topic, r.Topic, logkey.Partition, r.Partition,
+				logkey.Offset, r.Offset, logkey.AggregateID, id, "err", c.err)
 			continue
 		}
 		if e.AggregateType == schemas.AggregateSubscription {
@@ -321,12 +322,12 @@ func (f *folder) fold(chunk []decoded) {
 		s := f.st.products[e.AggregateID]
 		switch {
 		case e.Version <= s.Version:
-			log.Warn("skipping event at or below the product's version", "topic", r.Topic, "partition", r.Partition,
-				"offset", r.Offset, "aggregate_id", e.AggregateID, "event_type", e.Type(), "version", e.Version, "at", s.Version)
+			log.Warn("skipping event at or below the product's version", logkey.Topic, r.Topic, logkey.Partition, r.Partition,
+				logkey.Offset, r.Offset, logkey.AggregateID, e.AggregateID, logkey.EventType, e.Type(), "version", e.Version, "at", s.Version)
 			continue
 		case e.Version != s.Version+1:
-			log.Warn("gap in the product's versions", "topic", r.Topic, "partition", r.Partition,
-				"offset", r.Offset, "aggregate_id", e.AggregateID, "event_type", e.Type(), "version", e.Version, "at", s.Version)
+			log.Warn("gap in the product's versions", logkey.Topic, r.Topic, logkey.Partition, r.Partition,
+				logkey.Offset, r.Offset, logkey.AggregateID, e.AggregateID, logkey.EventType, e.Type(), "version", e.Version, "at", s.Version)
 		}
 		f.st.products[e.AggregateID] = product.Evolve(s, e)
 		f.remember(e)

@@ -13,6 +13,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/processors/batch"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/schemas"
@@ -80,7 +81,7 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 			return fmt.Errorf("elasticsearch: %d products of the batch still in conflict or throttled after %d rounds (first %s)", len(pending), ix.cfg.MaxRounds, pending[0].ID)
 		}
 		if round > 1 {
-			ix.cfg.Logger.DebugContext(ctx, "re-folding products", "products", len(pending), "round", round, "projection", "product-search")
+			ix.cfg.Logger.DebugContext(ctx, "re-folding products", "products", len(pending), "round", round, logkey.Projection, "product-search")
 		}
 		r, err := ix.applyRound(ctx, pending, false)
 		if err != nil {
@@ -122,8 +123,8 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 		p, i := op.product, op.firstNew
 		r.permanent = append(r.permanent, batch.Permanent(p.At[i],
 			fmt.Errorf("product %s, %s v%d, in %s: %w", p.ID, p.Events[i].Type(), p.Events[i].Version, ix.write, why)))
-		ix.cfg.Logger.WarnContext(ctx, "search document rejected", "aggregate_id", p.ID, "event_type", p.Events[i].Type(),
-			"version", p.Events[i].Version, "err", why, "projection", "product-search")
+		ix.cfg.Logger.WarnContext(ctx, "search document rejected", logkey.AggregateID, p.ID, logkey.EventType, p.Events[i].Type(),
+			"version", p.Events[i].Version, "err", why, logkey.Projection, "product-search")
 	}
 	// The bulk writer hands results over from its own goroutine while this
 	// one folds the next documents: mu guards r.

@@ -16,6 +16,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/processors/productsearch"
 )
 
@@ -82,7 +83,7 @@ func (ix *Index) EnsureIndex(ctx context.Context, gen int) error {
 	}
 	err = ix.do(ctx, "create index "+name, esapi.IndicesCreateRequest{Index: name, Body: bytes.NewReader(body)}, nil)
 	if err == nil {
-		ix.cfg.Logger.InfoContext(ctx, "created search index", "index", name, "projection", "product-search")
+		ix.cfg.Logger.InfoContext(ctx, "created search index", "index", name, logkey.Projection, "product-search")
 		return nil
 	}
 	if !isType(err, "resource_already_exists_exception") {
@@ -180,7 +181,7 @@ func (ix *Index) SwapAlias(ctx context.Context, from, to int) error {
 	if res.Errors {
 		return fmt.Errorf("%w: %s: %s", ErrAliasMoved, op, res.ActionResults)
 	}
-	ix.cfg.Logger.InfoContext(ctx, "swapped search alias", "alias", ix.cfg.Alias, "from", want, "to", ix.IndexName(to), "projection", "product-search")
+	ix.cfg.Logger.InfoContext(ctx, "swapped search alias", "alias", ix.cfg.Alias, "from", want, "to", ix.IndexName(to), logkey.Projection, "product-search")
 	return nil
 }
 

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/streamview/streamview/internal/telemetry"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/producers/decider"
+	"github.com/streamview/streamview/sinks/bleveindex"
+	"github.com/streamview/streamview/sinks/esindex"
+)
+
+// projectionHooks are the runtime hooks of generation gen of projection
+// name: st's telemetry, or none.
+func (st stack) projectionHooks(name string, gen int) processors.Hooks {
+	if st.tel == nil {
+		return processors.Hooks{}
+	}
+	return st.tel.Projection(name, gen)
+}
+
+// projectionStats reads the counters of the runners running now, and of
+// their sinks, for GET /metrics.
+func projectionStats(procs []*processors.Runner) []telemetry.ProjectionStats {
+	out := make([]telemetry.ProjectionStats, 0, len(procs))
+	for _, p := range procs {
+		s, cfg := p.Stats(), p.Config()
+		out = append(out, telemetry.ProjectionStats{
+			Projection: cfg.Name, Generation: cfg.Generation,
+			Records: s.Records, Applied: s.Applied, Duplicates: duplicates(p.Projection()),
+			DeadLettered: s.DeadLettered, Retries: s.Retries,
+			Offsets: s.Offsets, HighWatermarks: s.HighWatermarks,
+		})
+	}
+	return out
+}
+
+// duplicates is how many events a projection's sink skipped as already
+// stored; each sink counts them in its own Stats.
+func duplicates(p processors.Projection) int64 {
+	switch x := p.(type) {
+	case *productview.Writer:
+		return x.Stats().Duplicates
+	case *esindex.Index:
+		return x.Stats().Duplicates
+	case *bleveindex.Index:
+		return x.Stats().Duplicates
+	}
+	return 0
+}
+
+func deciderStats(s decider.Stats) telemetry.DeciderStats {
+	return telemetry.DeciderStats{
+		Accepted: s.Accepted, Rejected: s.Rejected, Duplicates: s.Duplicates, Undecodable: s.Undecodable,
+		Events: s.Events, Partitions: s.Partitions,
+	}
+}
+
+// newTelemetry returns the process's metrics and, when the OTEL_*
+// environment asks for it, its tracer exporting over OTLP; shutdown
+// flushes the spans still buffered.
+func newTelemetry(ctx context.Context, e env, logger *slog.Logger) (*telemetry.Telemetry, func(), error) {
+	tp, shutdownTP, err := telemetry.Tracing(ctx, e.getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := telemetry.Config{Logger: logger}
+	if tp != nil {
+		cfg.TracerProvider = tp
+		logger.Info("tracing: exporting spans over OTLP",
+			"endpoint", e.or("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", e.getenv("OTEL_EXPORTER_OTLP_ENDPOINT")))
+	}
+	shutdown := func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := shutdownTP(sctx); err != nil {
+			logger.Warn("tracing: flushing the last spans failed", "err", err)
+		}
+	}
+	return telemetry.New(cfg), shutdown, nil
+}

@@ -1,0 +1,94 @@
+package telemetry
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/streamview/streamview/internal/logkey"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/producers/decider"
+)
+
+// Projection returns the runtime hooks of generation gen of projection
+// name: the sink's latency, batch sizes and errors, the Kafka client's
+// metrics, and, with tracing on, an apply span per record of each batch,
+// a child of the record's own span (kotel's receive span, itself a child
+// of the publish span whose context travelled in the record's headers).
+func (t *Telemetry) Projection(name string, gen int) processors.Hooks {
+	g := itoa(gen)
+	apply, batch, errs := t.apply.WithLabelValues(name, g), t.batch.WithLabelValues(name, g), t.applyErrors.WithLabelValues(name, g)
+	client := "projector-" + name + "-g" + g
+	return processors.Hooks{
+		Client: func() []kgo.Opt { return t.Kafka(client) },
+		Apply: func(ctx context.Context, recs []*kgo.Record) (context.Context, func(error)) {
+			began := time.Now()
+			batch.Observe(float64(len(recs)))
+			spans := t.applySpans(name, gen, recs)
+			return ctx, func(err error) {
+				apply.Observe(time.Since(began).Seconds())
+				if err != nil {
+					errs.Inc()
+				}
+				for _, s := range spans {
+					if err != nil {
+						s.SetStatus(codes.Error, err.Error())
+					}
+					s.End()
+				}
+			}
+		},
+	}
+}
+
+// applySpans starts one span per traced record of a batch: the batch holds
+// many commands' events, each in its own trace.
+func (t *Telemetry) applySpans(name string, gen int, recs []*kgo.Record) []trace.Span {
+	if t.tracer == nil {
+		return nil
+	}
+	var spans []trace.Span
+	for _, r := range recs {
+		if r.Context == nil || !trace.SpanContextFromContext(r.Context).IsValid() {
+			continue
+		}
+		_, s := t.tracer.Start(r.Context, name+" apply", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			attribute.String(logkey.Projection, name), attribute.Int(logkey.Generation, gen),
+			attribute.String(logkey.Topic, r.Topic), attribute.Int(logkey.Partition, int(r.Partition)),
+			attribute.Int64(logkey.Offset, r.Offset), attribute.String(logkey.AggregateID, string(r.Key)),
+			attribute.Int("batch.events", len(recs)),
+		))
+		spans = append(spans, s)
+	}
+	return spans
+}
+
+// Decider returns the decider's hooks: transactions, their commit latency
+// and size, its session client's metrics, and, with tracing on, a decide
+// span per command record whose context the produced events carry.
+func (t *Telemetry) Decider() decider.Hooks {
+	h := decider.Hooks{
+		Transaction: t.Transaction,
+		Session:     func() []kgo.Opt { return t.Kafka("decider") },
+	}
+	if t.tracer != nil {
+		h.Command = func(ctx context.Context, r *kgo.Record) (context.Context, func()) {
+			// The span of the record (kotel's receive span) is the parent;
+			// ctx keeps the transaction's deadline for the produce.
+			parent := ctx
+			if r.Context != nil {
+				parent = trace.ContextWithSpan(ctx, trace.SpanFromContext(r.Context))
+			}
+			ctx, s := t.tracer.Start(parent, "decide", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+				attribute.String(logkey.Topic, r.Topic), attribute.Int(logkey.Partition, int(r.Partition)),
+				attribute.Int64(logkey.Offset, r.Offset), attribute.String(logkey.AggregateID, string(r.Key)),
+			))
+			return ctx, func() { s.End() }
+		}
+	}
+	return h
+}

@@ -1,0 +1,115 @@
+package telemetry
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ProjectionStats are one projection generation's counters, read at each
+// scrape from the runner (processors.Runner.Stats) and its sink.
+type ProjectionStats struct {
+	Projection string
+	Generation int
+	// Records are the records consumed and committed; Applied the events
+	// stored; Duplicates the events the sink skipped because it had their
+	// version already; DeadLettered the records sent to the dead-letter
+	// topic; Retries the failed sink calls retried.
+	Records, Applied, Duplicates, DeadLettered, Retries int64
+	// Offsets are the committed offsets and HighWatermarks the partitions'
+	// end offsets: their difference is the lag.
+	Offsets, HighWatermarks map[int32]int64
+}
+
+// DeciderStats are the decider's counters (decider.Stats), read at each
+// scrape.
+type DeciderStats struct {
+	Accepted, Rejected, Duplicates, Undecodable, Events int64
+	Partitions                                          int
+}
+
+// WatchProjections makes each scrape report what stats returns: the
+// projection generations running now (a rebuild changes them).
+func (t *Telemetry) WatchProjections(stats func() []ProjectionStats) {
+	t.mu.Lock()
+	t.projections = stats
+	t.mu.Unlock()
+}
+
+// WatchDecider makes each scrape report what stats returns.
+func (t *Telemetry) WatchDecider(stats func() DeciderStats) {
+	t.mu.Lock()
+	t.decider = stats
+	t.mu.Unlock()
+}
+
+var (
+	projLabels      = []string{"projection", "generation"}
+	descRecords     = prometheus.NewDesc(Namespace+"_projection_records_total", "Records consumed and committed by a projection generation (transaction markers not counted).", projLabels, nil)
+	descApplied     = prometheus.NewDesc(Namespace+"_projection_events_applied_total", "Events a projection generation stored in its sink.", projLabels, nil)
+	descDuplicates  = prometheus.NewDesc(Namespace+"_projection_events_duplicate_total", "Events a projection's sink skipped because the stored document had their version already (redelivery, replay).", projLabels, nil)
+	descDead        = prometheus.NewDesc(Namespace+"_projection_dead_letters_total", "Records a projection generation sent to its dead-letter topic.", projLabels, nil)
+	descRetries     = prometheus.NewDesc(Namespace+"_projection_retries_total", "Failed sink calls of a projection generation that were retried with backoff.", projLabels, nil)
+	descLag         = prometheus.NewDesc(Namespace+"_projection_lag_records", "Records of a partition the projection generation has not committed yet: the end offset its last fetch saw minus its committed offset.", append(projLabels, "partition"), nil)
+	descDecided     = prometheus.NewDesc(Namespace+"_decider_commands_total", "Command records the decider decided, in committed transactions, by result: accepted, rejected, duplicate (decided before, answered again), undecodable.", []string{"result"}, nil)
+	descEvents      = prometheus.NewDesc(Namespace+"_decider_events_total", "Events the decider produced in committed transactions.", nil, nil)
+	descPartitions  = prometheus.NewDesc(Namespace+"_decider_partitions", "Command partitions whose product state the decider holds now.", nil, nil)
+	projectionDescs = []*prometheus.Desc{descRecords, descApplied, descDuplicates, descDead, descRetries, descLag}
+)
+
+// projectionCollector reads the projections' counters at each scrape.
+type projectionCollector struct{ t *Telemetry }
+
+func (c projectionCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range projectionDescs {
+		ch <- d
+	}
+}
+
+func (c projectionCollector) Collect(ch chan<- prometheus.Metric) {
+	c.t.mu.Lock()
+	stats := c.t.projections
+	c.t.mu.Unlock()
+	if stats == nil {
+		return
+	}
+	for _, s := range stats() {
+		gen := strconv.Itoa(s.Generation)
+		counter := func(d *prometheus.Desc, v int64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), s.Projection, gen)
+		}
+		counter(descRecords, s.Records)
+		counter(descApplied, s.Applied)
+		counter(descDuplicates, s.Duplicates)
+		counter(descDead, s.DeadLettered)
+		counter(descRetries, s.Retries)
+		for p, hwm := range s.HighWatermarks {
+			lag := max(hwm-s.Offsets[p], 0)
+			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(lag), s.Projection, gen, strconv.Itoa(int(p)))
+		}
+	}
+}
+
+// deciderCollector reads the decider's counters at each scrape.
+type deciderCollector struct{ t *Telemetry }
+
+func (c deciderCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descDecided
+	ch <- descEvents
+	ch <- descPartitions
+}
+
+func (c deciderCollector) Collect(ch chan<- prometheus.Metric) {
+	c.t.mu.Lock()
+	stats := c.t.decider
+	c.t.mu.Unlock()
+	if stats == nil {
+		return
+	}
+	s := stats()
+	for result, v := range map[string]int64{"accepted": s.Accepted, "rejected": s.Rejected, "duplicate": s.Duplicates, "undecodable": s.Undecodable} {
+		ch <- prometheus.MustNewConstMetric(descDecided, prometheus.CounterValue, float64(v), result)
+	}
+	ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(s.Events))
+	ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(s.Partitions))
+}
