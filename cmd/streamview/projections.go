@@ -331,6 +331,8 @@ func liveFunc(st stack, name string) (func(context.Context) (int, error), error)
 			return nil, errors.New("projection product-search: no search index configured")
 		}
 		return st.searchLive, nil
+	case historyProjection:
+		return func(context.Context) (int, error) { return 1, nil }, nil
 	}
-	return nil, fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
+	return nil, fmt.Errorf("unknown projection %q (want %s, %s or %s)", name, productview.Name, searchProjection, historyProjection)
 }

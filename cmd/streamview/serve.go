@@ -29,6 +29,7 @@ import (
 	"github.com/streamview/streamview/producers/decider"
 	"github.com/streamview/streamview/producers/product"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/sinks/esindex"
 	"github.com/streamview/streamview/sinks/redisview"
 )
 
@@ -43,8 +44,10 @@ several processes with different --roles to scale them apart:
              metrics, /v1/openapi.json) on --addr
   decider    decides commands from catalog.product-commands and writes events
              and results in Kafka transactions (exactly once)
-  projector  projects catalog.product-events into the Redis product view and
-             the Elasticsearch search index, each in its live generation
+  projector  projects catalog.product-events into the Redis product view,
+             the Elasticsearch search index, each in its live generation, and
+             the product-history index (where each product's events lie, for
+             GET /v1/products/{id}/events)
 
 SIGINT/SIGTERM stop it cleanly: in-flight batches are finished or abandoned
 uncommitted, HTTP requests drain.`,
@@ -64,6 +67,9 @@ type stack struct {
 	searchWrite func(gen int) (productsearch.Index, error)
 	searchLive  func(ctx context.Context) (int, error)
 	searchReady func(ctx context.Context) error
+	// searchGens are the generations of an Elasticsearch search index,
+	// for rebuilds started over HTTP; nil for the embedded index.
+	searchGens *esindex.Generations
 	currency    string
 	// queryTimeout bounds each store read of the API (api.Config.QueryTimeout).
 	queryTimeout time.Duration
@@ -93,7 +99,7 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	f.kafka.register(fs, e)
 	fs.StringVar(&f.roles, "roles", "api,decider,projector", "roles to run, comma separated")
 	fs.StringVar(&f.addr, "addr", e.or("STREAMVIEW_ADDR", "127.0.0.1:8080"), "HTTP listen address of the api role (env STREAMVIEW_ADDR)")
-	fs.StringVar(&f.projections, "projections", productview.Name+","+searchProjection, "projections the projector role runs")
+	fs.StringVar(&f.projections, "projections", productview.Name+","+searchProjection+","+historyProjection, "projections the projector role runs")
 	fs.StringVar(&f.redisAddr, "redis", e.or("REDIS_ADDR", "127.0.0.1:6379"), "Redis address (env REDIS_ADDR)")
 	fs.StringVar(&f.esURL, "elasticsearch", e.or("ELASTICSEARCH_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (env ELASTICSEARCH_URL)")
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", product.DefaultCurrency), "the catalogue's ISO 4217 currency (env STREAMVIEW_CURRENCY)")
@@ -320,7 +326,18 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
+		history, err := newHistory(st, codec)
+		if err != nil {
+			return err
+		}
+		ops, err := newOperations(ctx, st, codec, views, projections)
+		if err != nil {
+			return err
+		}
+		defer ops.Close()
 		deps := api.Deps{
+			History:     history,
+			Operations:  ops,
 			Commands:    busOf{results, sender},
 			Views:       productview.NewReader(views),
 			Ready:       append(readiness(st, readyKafka), checks...),
@@ -360,7 +377,7 @@ type busOf struct {
 // configuration error, not an outage.
 func checkProjection(st stack, name string) error {
 	switch name {
-	case productview.Name:
+	case productview.Name, historyProjection:
 		return nil
 	case searchProjection:
 		if st.searchWrite == nil {
@@ -368,7 +385,7 @@ func checkProjection(st stack, name string) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
+	return fmt.Errorf("unknown projection %q (want %s, %s or %s)", name, productview.Name, searchProjection, historyProjection)
 }
 
 // projectorStartTimeout bounds the first attempt to start a projector,
@@ -423,8 +440,11 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 			return nil, fmt.Errorf("projection %s: live generation: %w", name, err)
 		}
 		proj, err = st.searchWrite(gen)
+	case historyProjection:
+		gen = 1
+		proj, err = historyIndexer(st)
 	default:
-		return nil, fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
+		return nil, fmt.Errorf("unknown projection %q (want %s, %s or %s)", name, productview.Name, searchProjection, historyProjection)
 	}
 	if err != nil {
 		return nil, err
