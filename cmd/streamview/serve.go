@@ -70,7 +70,7 @@ type stack struct {
 	// searchGens are the generations of an Elasticsearch search index,
 	// for rebuilds started over HTTP; nil for the embedded index.
 	searchGens *esindex.Generations
-	currency    string
+	currency   string
 	// queryTimeout bounds each store read of the API (api.Config.QueryTimeout).
 	queryTimeout time.Duration
 	logger       *slog.Logger
