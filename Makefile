@@ -7,7 +7,7 @@ export KAFKA_BROKERS ?= 127.0.0.1:9092
 export REDIS_ADDR ?= 127.0.0.1:6379
 export ELASTICSEARCH_URL ?= http://127.0.0.1:9200
 
-.PHONY: all build run test test-short test-integration services-up services-down services-status topics bench vet
+.PHONY: browser all build run test test-short test-integration services-up services-down services-status topics bench vet
 
 all: build
 
@@ -19,7 +19,7 @@ run: build
 	./bin/streamview dev --seed-demo $(RUN_FLAGS)
 
 ## test: start the real servers, then every test (unit and integration) with -race.
-test: services-up
+test: services-up browser
 	bash scripts/services/test_port_taken.sh
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 40m ./...
@@ -30,6 +30,10 @@ test-short:
 
 services-up:
 	bash scripts/services/up.sh
+
+## browser: Debian's chromium for the console's browser test.
+browser:
+	bash scripts/browser.sh
 
 services-down:
 	bash scripts/services/down.sh

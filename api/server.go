@@ -70,6 +70,8 @@ func New(cfg Config, deps Deps) *Server {
 		{"GET /healthz", s.healthz},
 		{"GET /readyz", s.readyz},
 		{"GET /metrics", s.serveMetrics},
+		{"GET /{$}", s.consolePage},
+		{"GET /console/{file}", s.consoleAsset},
 	}
 	for _, rt := range s.routes {
 		s.mux.HandleFunc(rt.pattern, rt.handle)

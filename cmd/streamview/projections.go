@@ -295,7 +295,12 @@ func projectionsOverview(ctx context.Context, st stack, procs []*processors.Runn
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"projections": rs}, nil
+	// The console offers a rebuild only where the store has generations.
+	rebuildable := []string{productview.Name}
+	if st.searchGens != nil {
+		rebuildable = append(rebuildable, searchProjection)
+	}
+	return map[string]any{"projections": rs, "rebuildable": rebuildable}, nil
 }
 
 // namedLive is a projection's name and live generation, for reports.
