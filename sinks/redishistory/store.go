@@ -147,3 +147,7 @@ func parse(id string, version int64, v string) (producthistory.Entry, error) {
 	}
 	return producthistory.Entry{AggregateID: id, Version: version, Partition: int32(p), Offset: o}, nil
 }
+
+// KeyPrefix is the prefix of every key of the store:
+// sv:<projection>:g<N>:, followed by {<productId>}.
+func (s *Store) KeyPrefix() string { return s.prefix }
