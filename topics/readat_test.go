@@ -35,7 +35,7 @@ func TestReadAt(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	opts := []kgo.Opt{kgo.SeedBrokers(brokers...)}
+	reader := w.client()
 	tests := []struct {
 		name      string
 		partition int32
@@ -51,7 +51,12 @@ func TestReadAt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ReadAt(ctx, opts, topic, tt.partition, tt.offsets)
+			if tt.partition == 1 && testing.Short() {
+				// kfake lists no aborted transaction to a fetch that
+				// starts inside it; a real broker does.
+				t.Skip("kfake: aborted transactions are checked on the real broker")
+			}
+			got, err := ReadAt(ctx, reader, topic, tt.partition, tt.offsets)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +73,7 @@ func TestReadAt(t *testing.T) {
 		})
 	}
 	t.Run("past the end", func(t *testing.T) {
-		_, err := ReadAt(ctx, opts, topic, 0, []int64{10, 5000})
+		_, err := ReadAt(ctx, reader, topic, 0, []int64{10, 5000})
 		if err == nil || !strings.Contains(err.Error(), "past the end") {
 			t.Errorf("ReadAt past the end = %v", err)
 		}

@@ -159,6 +159,7 @@ func TestNamesAreDeclared(t *testing.T) {
 		{"command results", CommandResults, true},
 		{"product-view dead letters", DeadLetter("product-view"), false},
 		{"product-search dead letters", DeadLetter("product-search"), false},
+		{"product-history dead letters", DeadLetter("product-history"), false},
 	}
 	declared := map[string]bool{}
 	for _, tt := range tests {

@@ -30,13 +30,23 @@ func newHistoryStore(rc redis.UniversalClient) (*redishistory.Store, error) {
 	return redishistory.New(rc, redishistory.Config{Projection: historyProjection})
 }
 
-// newHistory is the API's reader of product histories.
-func newHistory(st stack, codec *schemas.Codec) (*eventlog.Reader, error) {
+// newHistory is the API's reader of product histories; close the client
+// when done.
+func newHistory(st stack, codec *schemas.Codec) (*eventlog.Reader, *kgo.Client, error) {
 	store, err := newHistoryStore(st.redis)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return eventlog.New(eventlog.Config{ClientOpts: st.clientOpts()}, store, codec)
+	cl, err := kgo.NewClient(st.clientOpts()...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("history: kafka client: %w", err)
+	}
+	r, err := eventlog.New(eventlog.Config{Client: cl}, store, codec)
+	if err != nil {
+		cl.Close()
+		return nil, nil, err
+	}
+	return r, cl, nil
 }
 
 // clientOpts are the stack's Kafka connection options.

@@ -326,10 +326,11 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
-		history, err := newHistory(st, codec)
+		history, historyKafka, err := newHistory(st, codec)
 		if err != nil {
 			return err
 		}
+		defer historyKafka.Close()
 		ops, err := newOperations(ctx, st, codec, views, projections)
 		if err != nil {
 			return err

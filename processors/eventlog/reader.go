@@ -27,9 +27,9 @@ type Decoder interface {
 type Config struct {
 	// Topic is the events topic; topics.Events when empty.
 	Topic string
-	// ClientOpts are the Kafka connection options (seed brokers, TLS,
-	// SASL). Required: at least kgo.SeedBrokers.
-	ClientOpts []kgo.Opt
+	// Client reads the topic: a long-lived plain client of the caller's,
+	// which stays the caller's to close. Required.
+	Client *kgo.Client
 }
 
 // Reader reads products' events; safe for concurrent use.
@@ -46,8 +46,8 @@ var ErrIndex = errors.New("the history index does not match the events topic")
 
 // New returns a Reader of the events the index locates.
 func New(cfg Config, index Index, dec Decoder) (*Reader, error) {
-	if len(cfg.ClientOpts) == 0 {
-		return nil, errors.New("eventlog: ClientOpts must name the seed brokers")
+	if cfg.Client == nil {
+		return nil, errors.New("eventlog: a Kafka Client is required")
 	}
 	if cfg.Topic == "" {
 		cfg.Topic = topics.Events
@@ -72,7 +72,7 @@ func (r *Reader) Events(ctx context.Context, id string, from int64, limit int) (
 	}
 	recs := map[int32]map[int64]*kgo.Record{}
 	for p, offs := range byPartition {
-		got, err := topics.ReadAt(ctx, r.cfg.ClientOpts, r.cfg.Topic, p, offs)
+		got, err := topics.ReadAt(ctx, r.cfg.Client, r.cfg.Topic, p, offs)
 		if err != nil {
 			return nil, 0, true, fmt.Errorf("eventlog: events of %s: %w", id, err)
 		}

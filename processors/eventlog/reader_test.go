@@ -69,7 +69,7 @@ func TestEvents(t *testing.T) {
 		}
 		idx[e.AggregateID] = append(idx[e.AggregateID], producthistory.Entry{AggregateID: e.AggregateID, Version: e.Version, Partition: 1, Offset: rec.Offset})
 	}
-	r, err := eventlog.New(eventlog.Config{Topic: topic, ClientOpts: []kgo.Opt{kgo.SeedBrokers(brokers...)}}, idx, codec)
+	r, err := eventlog.New(eventlog.Config{Topic: topic, Client: cl}, idx, codec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestEvents(t *testing.T) {
 
 	t.Run("an index that does not match the topic", func(t *testing.T) {
 		wrong := mapIndex{a: {{AggregateID: a, Version: 1, Partition: 1, Offset: idx[b][0].Offset}}}
-		r, _ := eventlog.New(eventlog.Config{Topic: topic, ClientOpts: []kgo.Opt{kgo.SeedBrokers(brokers...)}}, wrong, codec)
+		r, _ := eventlog.New(eventlog.Config{Topic: topic, Client: cl}, wrong, codec)
 		if _, _, _, err := r.Events(ctx, a, 1, 10); !errors.Is(err, eventlog.ErrIndex) {
 			t.Errorf("Events = %v, want ErrIndex", err)
 		}
