@@ -27,8 +27,13 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
+// fill replaces el's children with nodes, skipping the empty ones.
+function fill(el, ...nodes) {
+  el.replaceChildren(...nodes.flat(Infinity).filter(n => n !== null && n !== undefined && n !== false && n !== ""));
+}
+
 function show(...nodes) {
-  app.replaceChildren(...nodes);
+  fill(app, ...nodes);
 }
 
 function say(msg, kind) {
@@ -140,8 +145,8 @@ async function searchPage(params) {
 
   const r = await api("/v1/products/search?" + qs(state));
   if (r.status !== 200) {
-    results.replaceChildren(h("div", { class: "empty" }, "Search failed: " + problemText(r)));
-    facets.replaceChildren();
+    fill(results, h("div", { class: "empty" }, "Search failed: " + problemText(r)));
+    fill(facets, );
     document.getElementById("total").textContent = "";
     return;
   }
@@ -156,7 +161,7 @@ async function searchPage(params) {
       h("span", {}, b.label || b.value), h("span", { class: "count" }, num(b.count)))) : h("div", { class: "muted" }, "—"));
   const minP = h("input", { type: "text", id: "min-price", placeholder: "min", value: state.minPrice, inputmode: "decimal" });
   const maxP = h("input", { type: "text", id: "max-price", placeholder: "max", value: state.maxPrice, inputmode: "decimal" });
-  facets.replaceChildren(
+  fill(facets, 
     facetBox("Category", "category", res.facets.category || [], state.category, "category"),
     facetBox("Brand", "brand", res.facets.brand || [], state.brand, "brand"),
     h("div", { class: "facet", id: "facet-price" }, h("h3", {}, "Price"),
@@ -172,12 +177,12 @@ async function searchPage(params) {
       h("button", { class: "secondary", onclick: () => go({ category: [], brand: [], minPrice: "", maxPrice: "", inStock: "" }) }, "Clear filters") : null);
 
   if (!res.products.length) {
-    results.replaceChildren(h("div", { class: "empty" }, "No products match."));
+    fill(results, h("div", { class: "empty" }, "No products match."));
     return;
   }
   const page = res.page || 1;
   const pages = Math.max(1, Math.ceil(res.total / res.pageSize));
-  results.replaceChildren(
+  fill(results, 
     h("table", { id: "results" },
       h("thead", {}, h("tr", {}, h("th", {}, "Product"), h("th", {}, "Brand"), h("th", {}, "Category"), h("th", { class: "num" }, "Price"), h("th", { class: "num" }, "Rating"), h("th", {}, "Stock"))),
       h("tbody", {}, res.products.map(p => h("tr", { dataset: { id: p.id } },
@@ -237,18 +242,18 @@ async function productPage(id) {
   async function loadView(minVersion) {
     const r = await api("/v1/products/" + encodeURIComponent(id) + (minVersion ? "?minVersion=" + minVersion + "&wait=10" : ""));
     if (r.status !== 200) {
-      head.replaceChildren(h("h1", {}, "Product " + id), h("div", { class: "result bad" }, problemText(r)));
+      fill(head, h("h1", {}, "Product " + id), h("div", { class: "result bad" }, problemText(r)));
       return false;
     }
     current = r.body;
-    head.replaceChildren(
+    fill(head, 
       h("div", { class: "toolbar" },
         h("div", { class: "grow" }, h("h1", { id: "product-name" }, current.name), h("div", { class: "muted mono" }, current.id)),
         h("span", { class: "badge ver", id: "view-version" }, "v" + current.version),
         current.discontinued ? h("span", { class: "badge bad" }, "discontinued") : null,
         h("span", { class: "price-big", id: "view-price" }, money(current.price))),
       commandForms());
-    viewPanel.replaceChildren(h("h2", {}, "Current view"), viewList(current, null, "view"));
+    fill(viewPanel, h("h2", {}, "Current view"), viewList(current, null, "view"));
     return true;
   }
 
@@ -302,7 +307,7 @@ async function productPage(id) {
         return true;
       }
       if (r.status !== 200 && r.status !== 404 && r.status !== 503) {
-        histPanel.replaceChildren(h("h2", {}, "History"), h("div", { class: "result bad" }, problemText(r)));
+        fill(histPanel, h("h2", {}, "History"), h("div", { class: "result bad" }, problemText(r)));
         return false;
       }
       await new Promise(res => setTimeout(res, 250));
@@ -311,7 +316,7 @@ async function productPage(id) {
   }
 
   function renderHistory(selected) {
-    histPanel.replaceChildren(h("h2", {}, "History ", h("span", { class: "muted" }, "(" + history.length + " events, from Kafka)")),
+    fill(histPanel, h("h2", {}, "History ", h("span", { class: "muted" }, "(" + history.length + " events, from Kafka)")),
       h("table", { id: "history" },
         h("thead", {}, h("tr", {}, h("th", { class: "num" }, "Version"), h("th", {}, "Event"), h("th", {}, "Time"), h("th", {}, "Change"), h("th", {}, "Command"), h("th", {}, "User"))),
         h("tbody", {}, history.slice().reverse().map(e => h("tr", { dataset: { version: e.version }, class: e.version === selected ? "current" : null },
@@ -332,16 +337,16 @@ async function productPage(id) {
       const r = await api("/v1/products/" + encodeURIComponent(id) + "?asOfVersion=" + v);
       if (mine !== seq) return; // a later move of the slider won
       if (r.status !== 200) {
-        body.replaceChildren(h("div", { class: "result bad" }, problemText(r)));
+        fill(body, h("div", { class: "result bad" }, problemText(r)));
         return;
       }
-      body.replaceChildren(viewList(r.body, current, "asof"));
+      fill(body, viewList(r.body, current, "asof"));
       body.dataset.version = String(r.body.version);
       renderHistory(v);
     };
     slider.addEventListener("input", () => load(Number(slider.value)));
     slider.addEventListener("change", () => load(Number(slider.value)));
-    asofPanel.replaceChildren(h("h2", {}, "As of version"),
+    fill(asofPanel, h("h2", {}, "As of version"),
       h("div", { class: "slider" }, h("span", { class: "muted" }, "v1"), slider, h("span", { class: "muted" }, "v" + max), label),
       body);
     await load(version);
@@ -350,8 +355,8 @@ async function productPage(id) {
   async function refresh(minVersion) {
     if (!(await loadView(minVersion))) return;
     if (!(await loadHistory(current.version))) {
-      histPanel.replaceChildren(h("h2", {}, "History"), h("div", { class: "muted" }, "The history index has not caught up yet; reload in a moment."));
-      asofPanel.replaceChildren(h("h2", {}, "As of version"), h("div", { class: "muted" }, "Waiting for the history index."));
+      fill(histPanel, h("h2", {}, "History"), h("div", { class: "muted" }, "The history index has not caught up yet; reload in a moment."));
+      fill(asofPanel, h("h2", {}, "As of version"), h("div", { class: "muted" }, "Waiting for the history index."));
       return;
     }
     await renderAsOf(current.version);
@@ -389,13 +394,13 @@ async function projectionsPage() {
     const r = await api("/v1/projections");
     if (!document.body.contains(table)) return;
     if (r.status !== 200) {
-      table.replaceChildren(h("div", { class: "empty" }, problemText(r)));
+      fill(table, h("div", { class: "empty" }, problemText(r)));
       return;
     }
     const gens = r.body.projections || [];
     const rebuildable = (name) => !Array.isArray(r.body.rebuildable) || r.body.rebuildable.includes(name);
     const building = new Set(gens.filter(g => g.state === "building" || g.state === "handover").map(g => g.projection));
-    table.replaceChildren(h("table", { id: "projections" },
+    fill(table, h("table", { id: "projections" },
       h("thead", {}, h("tr", {}, ["Projection", "Gen", "State", "Consumers", "Lag", "Lag by partition", "Rate /s", "Applied", "Dead letters", "Rebuild", ""].map((t, i) => h("th", { class: [3, 4, 6, 7, 8].includes(i) ? "num" : null }, t)))),
       h("tbody", {}, gens.map(g => {
         const maxLag = Math.max(1, ...(g.partitions || []).map(p => p.lag));
@@ -466,18 +471,18 @@ async function deadLettersPage(name) {
   async function load() {
     const r = await api("/v1/projections/" + encodeURIComponent(name) + "/dead-letters?limit=1000");
     if (r.status !== 200) {
-      body.replaceChildren(h("div", { class: "empty" }, problemText(r)));
+      fill(body, h("div", { class: "empty" }, problemText(r)));
       return;
     }
     const letters = r.body.deadLetters;
     selectedBtn.disabled = true;
     allBtn.disabled = letters.length === 0;
     if (!letters.length) {
-      body.replaceChildren(h("div", { class: "empty" }, "No dead letters. All is well."));
+      fill(body, h("div", { class: "empty" }, "No dead letters. All is well."));
       return;
     }
     const sync = () => { selectedBtn.disabled = !body.querySelector("input.pick:checked"); };
-    body.replaceChildren(h("table", { id: "dead-letters" },
+    fill(body, h("table", { id: "dead-letters" },
       h("thead", {}, h("tr", {}, ["", "Offset", "Time", "Reason", "Source", "Event type", "Aggregate", "Error"].map(t => h("th", {}, t)))),
       h("tbody", {}, letters.map(l => h("tr", { dataset: { offset: l.partition + "/" + l.offset, aggregate: l.aggregateId } },
         h("td", {}, h("input", { type: "checkbox", class: "pick", value: l.partition + "/" + l.offset, onchange: sync })),

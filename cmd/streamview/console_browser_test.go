@@ -291,6 +291,10 @@ func (tr *tour) fail(err error) {
 // shot saves a screenshot of the whole page as <prefix><name>.png.
 func (tr *tour) shot(name string) {
 	tr.t.Helper()
+	// What a page shows never has the marks of a rendering slip.
+	if bad, err := chromedp.Run(tr.ctx, chromedp.Evaluate[string](`(document.querySelector("main")?.innerText.match(/\bnull\b|\bundefined\b|\bNaN\b|\[object \w+\]/) || [""])[0]`)); err == nil && bad != "" && name != "failure" {
+		tr.t.Errorf("page %s shows %q", name, bad)
+	}
 	png, err := chromedp.Run(tr.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		tr.t.Errorf("screenshot %s: %v", name, err)
