@@ -40,8 +40,9 @@ func init() {
 		help: `Runs the pipeline's long-lived roles in one process (all by default); run
 several processes with different --roles to scale them apart:
 
-  api        the HTTP API (commands in, product views and search out, health,
-             metrics, /v1/openapi.json) on --addr
+  api        the HTTP API (commands in, product views, histories and search
+             out, health, metrics, operations on projections,
+             /v1/openapi.json) and the web console at / on --addr
   decider    decides commands from catalog.product-commands and writes events
              and results in Kafka transactions (exactly once)
   projector  projects catalog.product-events into the Redis product view,
