@@ -17,7 +17,7 @@ export STREAMVIEW_SECURE_DIR ?= $(or $(STREAMVIEW_SERVICES_DIR),$(CURDIR)/.servi
 # promtool; the tests that drive them look there.
 export STREAMVIEW_TOOLS ?= $(or $(STREAMVIEW_CACHE),$(HOME)/.cache/streamview)/tools/bin
 
-.PHONY: all build run test test-short test-integration services-up services-down services-status tools topics bench vet
+.PHONY: browser all build run test test-short test-integration services-up services-down services-status tools topics bench vet
 
 all: build
 
@@ -29,7 +29,7 @@ run: build
 	./bin/streamview dev --seed-demo $(RUN_FLAGS)
 
 ## test: start the real servers, then every test (unit and integration) with -race.
-test: services-up tools
+test: services-up tools browser
 	bash scripts/services/test_port_taken.sh
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 40m ./...
@@ -44,6 +44,9 @@ services-up:
 ## tools: Kafka's kafka-consumer-groups.sh, kcat and promtool (see README, "Standard tools").
 tools:
 	bash scripts/services/tools.sh
+## browser: Debian's chromium for the console's browser test.
+browser:
+	bash scripts/browser.sh
 
 services-down:
 	bash scripts/services/down.sh

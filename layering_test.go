@@ -27,7 +27,7 @@ var storeClients = []string{
 
 // pure are the pure cores: the aggregate and the projections. Each owns its
 // logic, its vocabulary and the port its store implements.
-var pure = []string{"producers/product", "producers/subscription", "processors/productview", "processors/productsearch", "processors/notifier"}
+var pure = []string{"producers/product", "producers/subscription", "processors/productview", "processors/productsearch", "processors/notifier", "processors/producthistory"}
 
 // contractSuites are the ports' contract test suites: non-test packages that
 // only tests import, so they may drive the runtime and a fake broker.
@@ -235,6 +235,7 @@ func TestDependencyRuleTable(t *testing.T) {
 		want string // rule name; "" when the import is allowed
 	}{
 		{"projection importing its store", "processors/productview", m("sinks/redisview"), "pure cores import only schemas"},
+		{"history index importing kafka", "processors/producthistory", "github.com/twmb/franz-go/pkg/kgo", "pure cores import only schemas"},
 		{"projection importing a client", "processors/productsearch", "github.com/elastic/go-elasticsearch/v8", "pure cores import only schemas"},
 		{"aggregate importing kafka", "producers/product", "github.com/twmb/franz-go/pkg/kgo", "pure cores import only schemas"},
 		{"projection importing schemas", "processors/productview", m("schemas"), ""},
@@ -306,7 +307,7 @@ func TestDependencyRule(t *testing.T) {
 // cores do not reach a store client through anything they import.
 func TestDependencyRuleTransitive(t *testing.T) {
 	graph := importGraph(t)
-	for _, pkg := range append([]string{"processors", "processors/rebuild", "processors/deadletter", "api"}, pure...) {
+	for _, pkg := range append([]string{"processors", "processors/rebuild", "processors/deadletter", "processors/eventlog", "api"}, pure...) {
 		for _, chain := range storeChains(graph, module+"/"+pkg) {
 			t.Errorf("%s reaches a store client: %s; the runtime, api and the pure cores reach stores only through ports",
 				pkg, strings.ReplaceAll(strings.Join(chain, " -> "), module+"/", ""))

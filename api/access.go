@@ -68,7 +68,8 @@ var routePolicies = map[string]policy{
 	"GET /healthz":         open,
 	"GET /readyz":          open,
 	"GET /v1/openapi.json": open,
-	"GET /":                open,
+	"GET /{$}":             open,
+	"GET /console/{file}":  open,
 }
 
 // policyOf returns the policy of a route pattern, or for a request that

@@ -44,6 +44,7 @@ func bearer(tok string) map[string]string { return map[string]string{"Authorizat
 // concrete turns a route pattern into a request.
 func concrete(pattern string) request {
 	method, path, _ := strings.Cut(pattern, " ")
+	path = strings.TrimSuffix(path, "{$}")
 	path = regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(path, productID)
 	rq := request{method: method, path: path}
 	if method != "GET" && method != "DELETE" {

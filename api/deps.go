@@ -20,6 +20,11 @@ type Deps struct {
 	Views ViewReader
 	// Search answers product searches: any productsearch.Index.
 	Search Searcher
+	// History reads products' events for GET /v1/products/{id}/events
+	// and ?asOfVersion=: an *eventlog.Reader.
+	History History
+	// Operations acts on projections: dead letters, rebuilds.
+	Operations Operations
 	// Ready are the checks of GET /readyz (Kafka, Redis, Elasticsearch,
 	// the decider).
 	Ready []Check

@@ -17,6 +17,7 @@ func TestOpenAPISecurity(t *testing.T) {
 	s := testServer(t, Deps{})
 	for _, rt := range s.routes {
 		method, path, _ := strings.Cut(rt.pattern, " ")
+		path = openAPIPath(path)
 		op, ok := paths[path].(map[string]any)[strings.ToLower(method)].(map[string]any)
 		if !ok {
 			continue // TestOpenAPICoversRoutes reports it

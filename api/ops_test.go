@@ -150,7 +150,11 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 	}{
 		{"unknown path", request{method: "GET", path: "/v2/products"}, 404, ""},
 		{"unknown subpath", request{method: "GET", path: "/v1/products/" + productID + "/colour"}, 404, ""},
-		{"root", request{method: "GET", path: "/"}, 404, ""},
+		// GET / is the console (API.md, "Operations"); what is not a
+		// route under it is still a problem+json 404.
+		{"a file under the root", request{method: "GET", path: "/index.html"}, 404, ""},
+		{"not a file of the console", request{method: "GET", path: "/console/nope.js"}, 404, ""},
+		{"POST to the console", request{method: "POST", path: "/", body: `{}`}, 405, "GET, HEAD"},
 		{"POST to a query", request{method: "POST", path: "/healthz", body: `{}`}, 405, "GET, HEAD"},
 		{"PUT a product", request{method: "PUT", path: "/v1/products/" + productID, body: `{}`}, 405, "DELETE, GET, HEAD, PATCH"},
 		{"GET a price", request{method: "GET", path: "/v1/products/" + productID + "/price"}, 405, "PUT"},

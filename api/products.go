@@ -17,18 +17,27 @@ import (
 // answer is the current view marked X-Stale, or 404 if there is none.
 func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {
 	views := s.deps.Views
-	if views == nil {
-		unavailable(w, "This server does not serve product views.")
-		return
-	}
 	id := r.PathValue("id")
 	if !schemas.IsUUID(id) {
 		badRequest(w, "id", "must be a UUID")
 		return
 	}
 	id = canonicalID(id)
-	q, ok := queryParams(w, r, []string{"minVersion", "wait"}, nil)
+	q, ok := queryParams(w, r, []string{"minVersion", "wait", "asOfVersion"}, nil)
 	if !ok {
+		return
+	}
+	if q.Has("asOfVersion") {
+		v := q.Get("asOfVersion")
+		n, err := strconv.ParseInt(v, 10, 64)
+		switch {
+		case !allDigits(v) || err != nil || n < 1:
+			badRequest(w, "asOfVersion", "must be a version: a whole number, 1 or more")
+		case q.Has("minVersion") || q.Has("wait"):
+			badRequest(w, "asOfVersion", "reads a past version: do not combine it with minVersion or wait")
+		default:
+			s.getProductAsOf(w, r, id, n)
+		}
 		return
 	}
 	var errs []FieldError
@@ -51,6 +60,10 @@ func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if views == nil {
+		unavailable(w, "This server does not serve product views.")
+		return
+	}
 	v, found, err := s.readView(r.Context(), views, id)
 	if waitFor && wait > 0 && (err != nil || !found || v.Version < minVersion) {
 		v, found, err = s.waitForVersion(r, views, id, minVersion, wait)

@@ -68,11 +68,18 @@ func New(cfg Config, deps Deps) *Server {
 		{"GET /v1/commands/{commandId}", s.getCommand},
 		{"GET /v1/products/{id}", s.getProduct},
 		{"GET /v1/products/search", s.search},
+		{"GET /v1/products/{id}/events", s.productEvents},
 		{"GET /v1/projections", s.projections},
+		{"GET /v1/projections/{name}/dead-letters", s.deadLetters},
+		{"POST /v1/projections/{name}/dead-letters/redrive", s.redrive},
+		{"POST /v1/projections/{name}/rebuild", s.startRebuild},
+		{"DELETE /v1/projections/{name}/rebuild", s.abortRebuild},
 		{"GET /v1/openapi.json", s.openAPI},
 		{"GET /healthz", s.healthz},
 		{"GET /readyz", s.readyz},
 		{"GET /metrics", s.serveMetrics},
+		{"GET /{$}", s.consolePage},
+		{"GET /console/{file}", s.consoleAsset},
 	}
 	for _, rt := range s.routes {
 		s.mux.HandleFunc(rt.pattern, rt.handle)

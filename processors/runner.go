@@ -468,15 +468,39 @@ func (p *Runner) apply(ctx context.Context, log *slog.Logger, b decodedBatch) (i
 	return len(events), dead, nil
 }
 
-// applyOnce is one call of the projection's Apply, under Hooks.Apply.
+// applyOnce is one call of the projection's Apply (or ApplyAt), under
+// Hooks.Apply.
 func (p *Runner) applyOnce(ctx context.Context, events []schemas.Event, origin []*kgo.Record) error {
 	if p.cfg.Hooks.Apply == nil {
-		return p.proj.Apply(ctx, events)
+		return p.applyBatch(ctx, events, origin)
 	}
 	actx, done := p.cfg.Hooks.Apply(ctx, origin)
-	err := p.proj.Apply(actx, events)
+	err := p.applyBatch(actx, events, origin)
 	done(err)
 	return err
+}
+
+// PositionedProjection is a Projection that also needs each event's place
+// in the topic (the history index keeps it): the runtime calls ApplyAt in
+// place of Apply. offsets[i] is the offset of events[i] in partition, and a
+// batch holds one partition's records. The rules of Apply hold.
+type PositionedProjection interface {
+	Projection
+	ApplyAt(ctx context.Context, events []schemas.Event, partition int32, offsets []int64) error
+}
+
+// applyBatch hands events to the projection, with their positions when it
+// asks for them.
+func (p *Runner) applyBatch(ctx context.Context, events []schemas.Event, origin []*kgo.Record) error {
+	pp, ok := p.proj.(PositionedProjection)
+	if !ok || len(origin) == 0 {
+		return p.proj.Apply(ctx, events)
+	}
+	offsets := make([]int64, len(origin))
+	for i, r := range origin {
+		offsets[i] = r.Offset
+	}
+	return pp.ApplyAt(ctx, events, origin[0].Partition, offsets)
 }
 
 // errRejected marks an event the store rejected: deadletter's sentinel, so

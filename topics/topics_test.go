@@ -19,7 +19,7 @@ func TestRepositoryTopicsFileIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"catalog.product-commands", "catalog.product-events", "catalog.product-command-results", "catalog.product-view.dlq", "catalog.product-search.dlq"} {
+	for _, name := range []string{"catalog.product-commands", "catalog.product-events", "catalog.product-command-results", "catalog.product-view.dlq", "catalog.product-search.dlq", "catalog.product-history.dlq"} {
 		if _, ok := s.Topic(name); !ok {
 			t.Errorf("topics.yaml lacks %s", name)
 		}
@@ -160,6 +160,7 @@ func TestNamesAreDeclared(t *testing.T) {
 		{"product-view dead letters", DeadLetter("product-view"), false},
 		{"product-search dead letters", DeadLetter("product-search"), false},
 		{"notifier dead letters", DeadLetter("notifier"), false},
+		{"product-history dead letters", DeadLetter("product-history"), false},
 	}
 	declared := map[string]bool{}
 	for _, tt := range tests {

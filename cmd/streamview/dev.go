@@ -212,7 +212,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 	// Stores that start empty must read the log from the start.
 	var rebuild []string
 	if embeddedViews {
-		rebuild = append(rebuild, productview.Name)
+		rebuild = append(rebuild, productview.Name, historyProjection)
 	}
 	if embeddedSearch {
 		rebuild = append(rebuild, searchProjection)
@@ -230,7 +230,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 	}
 	g.Go(func() error {
 		return serveStack(ctx, st, map[string]bool{"api": true, "decider": true, "projector": true}, *addr,
-			[]string{productview.Name, searchProjection})
+			[]string{productview.Name, searchProjection, historyProjection})
 	})
 	g.Go(func() error {
 		var base string
@@ -346,6 +346,7 @@ func printWelcome(w io.Writer, base string) {
 streamview is running: %[1]s
   API docs      %[1]s/v1/openapi.json
   health        %[1]s/readyz
+  console       %[1]s/
   projections   %[1]s/v1/projections
   metrics       %[1]s/metrics
 

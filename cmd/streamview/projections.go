@@ -331,7 +331,12 @@ func projectionsOverview(ctx context.Context, st stack, procs []*processors.Runn
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"projections": rs}, nil
+	// The console offers a rebuild only where the store has generations.
+	rebuildable := []string{productview.Name}
+	if st.searchGens != nil {
+		rebuildable = append(rebuildable, searchProjection)
+	}
+	return map[string]any{"projections": rs, "rebuildable": rebuildable}, nil
 }
 
 // namedLive is a projection's name and live generation, for reports.
@@ -367,6 +372,8 @@ func liveFunc(st stack, name string) (func(context.Context) (int, error), error)
 			return nil, errors.New("projection product-search: no search index configured")
 		}
 		return st.searchLive, nil
+	case historyProjection:
+		return func(context.Context) (int, error) { return 1, nil }, nil
 	}
-	return nil, fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
+	return nil, fmt.Errorf("unknown projection %q (want %s, %s or %s)", name, productview.Name, searchProjection, historyProjection)
 }

@@ -271,8 +271,10 @@ func projectorAt(st stack, codec *schemas.Codec, views *redisview.Store, name st
 			return nil, fmt.Errorf("projection %s: no search index configured", name)
 		}
 		proj, err = st.searchWrite(gen)
+	case historyProjection:
+		proj, err = historyIndexer(st)
 	default:
-		err = fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
+		err = fmt.Errorf("unknown projection %q (want %s, %s or %s)", name, productview.Name, searchProjection, historyProjection)
 	}
 	if err != nil {
 		return nil, err

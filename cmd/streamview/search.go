@@ -35,6 +35,9 @@ func attachSearch(ctx context.Context, st *stack, conn connect.Elasticsearch) er
 		return err
 	}
 	st.search = reader
+	if st.searchGens, err = esindex.NewGenerations(searchProjection, client, esindex.Config{Currency: st.currency, Logger: st.logger}); err != nil {
+		return err
+	}
 	st.searchWrite = func(gen int) (productsearch.Index, error) { return newIndex(gen) }
 	st.searchLive = func(ctx context.Context) (int, error) { return ensureSearchLive(ctx, reader) }
 	st.searchReady = func(ctx context.Context) error { return esHealth(ctx, client, conn) }

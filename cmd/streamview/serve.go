@@ -31,6 +31,7 @@ import (
 	"github.com/streamview/streamview/producers/product"
 	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/sinks/esindex"
 	"github.com/streamview/streamview/sinks/redisview"
 )
 
@@ -41,12 +42,15 @@ func init() {
 		help: `Runs the pipeline's long-lived roles in one process (all by default); run
 several processes with different --roles to scale them apart:
 
-  api        the HTTP API (commands in, product views and search out, health,
-             metrics, /v1/openapi.json) on --addr
+  api        the HTTP API (commands in, product views, histories and search
+             out, health, metrics, operations on projections,
+             /v1/openapi.json) and the web console at / on --addr
   decider    decides commands from catalog.product-commands and writes events
              and results in Kafka transactions (exactly once)
-  projector  projects catalog.product-events into the Redis product view and
-             the Elasticsearch search index, each in its live generation
+  projector  projects catalog.product-events into the Redis product view,
+             the Elasticsearch search index, each in its live generation, and
+             the product-history index (where each product's events lie, for
+             GET /v1/products/{id}/events)
   notifier   delivers webhooks for price drops and returns to stock (not in
              the default roles; see streamview notify --help, whose flags
              serve takes too)
@@ -82,7 +86,10 @@ type stack struct {
 	searchWrite func(gen int) (productsearch.Index, error)
 	searchLive  func(ctx context.Context) (int, error)
 	searchReady func(ctx context.Context) error
-	currency    string
+	// searchGens are the generations of an Elasticsearch search index,
+	// for rebuilds started over HTTP; nil for the embedded index.
+	searchGens *esindex.Generations
+	currency   string
 	// queryTimeout bounds each store read of the API (api.Config.QueryTimeout).
 	queryTimeout time.Duration
 	logger       *slog.Logger
@@ -124,7 +131,7 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	f.kafka.register(fs, e)
 	fs.StringVar(&f.roles, "roles", "api,decider,projector", "roles to run, comma separated")
 	fs.StringVar(&f.addr, "addr", e.or("STREAMVIEW_ADDR", "127.0.0.1:8080"), "HTTP listen address of the api role (env STREAMVIEW_ADDR)")
-	fs.StringVar(&f.projections, "projections", productview.Name+","+searchProjection, "projections the projector role runs")
+	fs.StringVar(&f.projections, "projections", productview.Name+","+searchProjection+","+historyProjection, "projections the projector role runs")
 	f.redis.register(fs, e, "127.0.0.1:6379", "")
 	f.es.register(fs, e, "elasticsearch", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
 	f.registry = connect.RegisterSchemaRegistry(fs, e.getenv)
@@ -422,7 +429,19 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
+		history, historyKafka, err := newHistory(st, codec)
+		if err != nil {
+			return err
+		}
+		defer historyKafka.Close()
+		ops, err := newOperations(ctx, st, codec, views, projections)
+		if err != nil {
+			return err
+		}
+		defer ops.Close()
 		deps := api.Deps{
+			History:     history,
+			Operations:  ops,
 			Commands:    busOf{results, sender},
 			Views:       productview.NewReader(views),
 			Ready:       append(readiness(st, readyKafka), checks...),
@@ -462,7 +481,7 @@ type busOf struct {
 // configuration error, not an outage.
 func checkProjection(st stack, name string) error {
 	switch name {
-	case productview.Name:
+	case productview.Name, historyProjection:
 		return nil
 	case searchProjection:
 		if st.searchWrite == nil {
@@ -470,7 +489,7 @@ func checkProjection(st stack, name string) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
+	return fmt.Errorf("unknown projection %q (want %s, %s or %s)", name, productview.Name, searchProjection, historyProjection)
 }
 
 // projectorStartTimeout bounds the first attempt to start a projector,
@@ -525,8 +544,11 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 			return nil, fmt.Errorf("projection %s: live generation: %w", name, err)
 		}
 		proj, err = st.searchWrite(gen)
+	case historyProjection:
+		gen = 1
+		proj, err = historyIndexer(st)
 	default:
-		return nil, fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
+		return nil, fmt.Errorf("unknown projection %q (want %s, %s or %s)", name, productview.Name, searchProjection, historyProjection)
 	}
 	if err != nil {
 		return nil, err

@@ -1,0 +1,526 @@
+// streamview console: a small app over the JSON API (see /v1/openapi.json).
+// No framework and no build step: views render into <main id="app"> by the
+// location hash (#/search, #/product/ID, #/projections, #/dead-letters/NAME).
+"use strict";
+
+const TOKEN_KEY = "streamview.token";
+const app = document.getElementById("app");
+const banner = document.getElementById("banner");
+let refreshTimer = null; // the projections page refreshes itself
+
+// h builds an element: h("a", {href: "#"}, "text", child...).
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else if (k === "width") el.style.width = v;
+    else if (k === "height") el.style.height = v;
+    else if (v === true) el.setAttribute(k, "");
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+// fill replaces el's children with nodes, skipping the empty ones.
+function fill(el, ...nodes) {
+  el.replaceChildren(...nodes.flat(Infinity).filter(n => n !== null && n !== undefined && n !== false && n !== ""));
+}
+
+function show(...nodes) {
+  fill(app, ...nodes);
+}
+
+function say(msg, kind) {
+  if (!msg) {
+    banner.hidden = true;
+    banner.textContent = "";
+    return;
+  }
+  banner.hidden = false;
+  banner.className = "banner" + (kind ? " " + kind : "");
+  banner.textContent = msg;
+}
+
+// api calls the JSON API with the session's token; it resolves to
+// {status, body, headers} and never rejects on an HTTP error status.
+async function api(path, opts) {
+  opts = opts || {};
+  const headers = Object.assign({ Accept: "application/json" }, opts.headers || {});
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = "Bearer " + token;
+  let body;
+  if (opts.json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(opts.json);
+  }
+  const resp = await fetch(path, { method: opts.method || "GET", headers, body });
+  const text = await resp.text();
+  let data = null;
+  if (text) {
+    try { data = JSON.parse(text); } catch (e) { data = { detail: text }; }
+  }
+  if (resp.status === 401) say("Sign in: paste a bearer token in the Token field (top right).");
+  else if (resp.status === 403) say("Your token lacks the scope this page needs (" + (data && data.detail || "forbidden") + ").");
+  return { status: resp.status, body: data, headers: resp.headers };
+}
+
+function problemText(r) {
+  const b = r.body || {};
+  let s = (b.detail || b.title || "HTTP " + r.status);
+  if (Array.isArray(b.errors) && b.errors.length) s += " " + b.errors.map(e => (e.field ? e.field + ": " : "") + e.message).join("; ");
+  return s;
+}
+
+// Minor-unit digits of the currencies whose digits are not 2.
+const MINOR = { JPY: 0, KRW: 0, VND: 0, CLP: 0, ISK: 0, BHD: 3, KWD: 3, JOD: 3, OMR: 3, TND: 3 };
+function minorMoney(m) {
+  if (!m || typeof m.amount !== "number") return "";
+  const d = MINOR[m.currency] === undefined ? 2 : MINOR[m.currency];
+  return (m.amount / Math.pow(10, d)).toFixed(d) + " " + m.currency;
+}
+function money(p) { return p ? p.amount + " " + p.currency : ""; }
+function num(n) { return (n || 0).toLocaleString("en-US"); }
+function when(s) {
+  if (!s) return "";
+  const d = new Date(s);
+  return isNaN(d) ? s : d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+function qs(params) {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (Array.isArray(v)) v.forEach(x => u.append(k, x));
+    else if (v !== undefined && v !== null && v !== "") u.set(k, v);
+  }
+  return u.toString();
+}
+
+// ---- routing ----
+
+function route() {
+  clearInterval(refreshTimer);
+  refreshTimer = null;
+  say("");
+  const hash = location.hash.replace(/^#\/?/, "");
+  const [path, query] = hash.split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const params = new URLSearchParams(query || "");
+  const page = parts[0] || "search";
+  document.querySelectorAll("[data-nav]").forEach(a => a.classList.toggle("active", a.dataset.nav === (page === "product" ? "search" : page)));
+  const views = { search: () => searchPage(params), product: () => productPage(parts[1]), projections: projectionsPage, "dead-letters": () => deadLettersPage(parts[1]) };
+  const view = views[page] || views.search;
+  Promise.resolve(view()).catch(err => say("The console failed: " + err.message));
+}
+
+// ---- catalogue search ----
+
+async function searchPage(params) {
+  const state = {
+    q: params.get("q") || "", category: params.getAll("category"), brand: params.getAll("brand"),
+    minPrice: params.get("minPrice") || "", maxPrice: params.get("maxPrice") || "",
+    inStock: params.get("inStock") || "", sort: params.get("sort") || "", page: params.get("page") || "1", pageSize: "20",
+  };
+  const go = (changes) => {
+    const next = Object.assign({}, state, changes);
+    if (!("page" in changes)) next.page = "1";
+    delete next.pageSize;
+    if (next.page === "1") delete next.page;
+    location.hash = "#/search?" + qs(next);
+  };
+
+  const q = h("input", { type: "search", id: "q", placeholder: "Search name, description, tags, brand, category…", value: state.q });
+  const sort = h("select", { id: "sort", onchange: () => go({ sort: sort.value }) },
+    [["", "Sort: default"], ["relevance", "Relevance"], ["newest", "Newest"], ["price_asc", "Price ↑"], ["price_desc", "Price ↓"], ["rating", "Rating"]]
+      .map(([v, l]) => h("option", { value: v, selected: v === state.sort }, l)));
+  const form = h("form", { class: "toolbar", id: "search-form", onsubmit: (e) => { e.preventDefault(); go({ q: q.value.trim() }); } },
+    q, h("button", { type: "submit", id: "search-go" }, "Search"), sort, h("span", { class: "spacer" }), h("span", { id: "total", class: "muted" }, "…"));
+  const facets = h("aside", { class: "side panel", id: "facets" }, h("div", { class: "muted" }, "Loading facets…"));
+  const results = h("div", { class: "panel grow", id: "results-panel" }, h("div", { class: "empty" }, "Searching…"));
+  show(form, h("div", { class: "row" }, facets, results));
+
+  const r = await api("/v1/products/search?" + qs(state));
+  if (r.status !== 200) {
+    fill(results, h("div", { class: "empty" }, "Search failed: " + problemText(r)));
+    fill(facets, );
+    document.getElementById("total").textContent = "";
+    return;
+  }
+  const res = r.body;
+  document.getElementById("total").textContent = num(res.total) + " products";
+
+  const facetBox = (title, id, buckets, selected, key) => h("div", { class: "facet", id: "facet-" + id },
+    h("h3", {}, title),
+    buckets.length ? buckets.map(b => h("label", {},
+      h("input", { type: "checkbox", value: b.value, checked: selected.includes(b.value),
+        onchange: (e) => go({ [key]: e.target.checked ? selected.concat(b.value) : selected.filter(x => x !== b.value) }) }),
+      h("span", {}, b.label || b.value), h("span", { class: "count" }, num(b.count)))) : h("div", { class: "muted" }, "—"));
+  const minP = h("input", { type: "text", id: "min-price", placeholder: "min", value: state.minPrice, inputmode: "decimal" });
+  const maxP = h("input", { type: "text", id: "max-price", placeholder: "max", value: state.maxPrice, inputmode: "decimal" });
+  fill(facets, 
+    facetBox("Category", "category", res.facets.category || [], state.category, "category"),
+    facetBox("Brand", "brand", res.facets.brand || [], state.brand, "brand"),
+    h("div", { class: "facet", id: "facet-price" }, h("h3", {}, "Price"),
+      (res.facets.price || []).map(b => h("label", {},
+        h("input", { type: "radio", name: "band", checked: state.minPrice === (b.from || "") && state.maxPrice === (b.to || ""),
+          onchange: () => go({ minPrice: b.from || "", maxPrice: b.to || "" }) }),
+        h("span", {}, (b.from || "0") + (b.to ? " – " + b.to : " +")), h("span", { class: "count" }, num(b.count)))),
+      h("form", { class: "range", onsubmit: (e) => { e.preventDefault(); go({ minPrice: minP.value.trim(), maxPrice: maxP.value.trim() }); } },
+        minP, maxP, h("button", { type: "submit", class: "secondary" }, "Go"))),
+    h("div", { class: "facet" }, h("h3", {}, "Availability"),
+      h("label", {}, h("input", { type: "checkbox", id: "in-stock", checked: state.inStock === "true", onchange: (e) => go({ inStock: e.target.checked ? "true" : "" }) }), "In stock only")),
+    (state.category.length || state.brand.length || state.minPrice || state.maxPrice || state.inStock) ?
+      h("button", { class: "secondary", onclick: () => go({ category: [], brand: [], minPrice: "", maxPrice: "", inStock: "" }) }, "Clear filters") : null);
+
+  if (!res.products.length) {
+    fill(results, h("div", { class: "empty" }, "No products match."));
+    return;
+  }
+  const page = res.page || 1;
+  const pages = Math.max(1, Math.ceil(res.total / res.pageSize));
+  fill(results, 
+    h("table", { id: "results" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Product"), h("th", {}, "Brand"), h("th", {}, "Category"), h("th", { class: "num" }, "Price"), h("th", { class: "num" }, "Rating"), h("th", {}, "Stock"))),
+      h("tbody", {}, res.products.map(p => h("tr", { dataset: { id: p.id } },
+        h("td", {}, h("a", { class: "product-link", href: "#/product/" + p.id }, p.name)),
+        h("td", {}, p.brandName), h("td", {}, p.categoryName),
+        h("td", { class: "num price" }, money(p.price)),
+        h("td", { class: "num" }, p.reviewCount ? p.averageRating.toFixed(2) + " (" + p.reviewCount + ")" : "—"),
+        h("td", {}, p.inStock ? h("span", { class: "badge live" }, "in stock") : h("span", { class: "badge" }, "out")))))),
+    h("div", { class: "pager" },
+      h("button", { class: "secondary", id: "prev-page", disabled: page <= 1, onclick: () => go({ page: String(page - 1) }) }, "← Prev"),
+      h("span", { class: "muted" }, "Page " + page + " of " + num(pages)),
+      h("button", { class: "secondary", id: "next-page", disabled: page >= pages || page * res.pageSize >= 10000, onclick: () => go({ page: String(page + 1) }) }, "Next →")));
+}
+
+// ---- product ----
+
+const VIEW_FIELDS = [
+  ["name", "Name"], ["description", "Description"], ["price", "Price", money], ["stock", "Stock"], ["inStock", "In stock", v => v ? "yes" : "no"],
+  ["categoryName", "Category", (v, p) => v + " (" + p.categoryId + ")"], ["brandName", "Brand", (v, p) => v + " (" + p.brandId + ")"],
+  ["averageRating", "Rating", (v, p) => p.reviewCount ? v.toFixed(2) + " from " + p.reviewCount + " reviews" : "no reviews"],
+  ["tags", "Tags", v => (v || []).join(", ") || "—"], ["discontinued", "Discontinued", v => v ? "yes" : "no"],
+  ["createdAt", "Created", when], ["updatedAt", "Updated", when], ["version", "Version"],
+];
+
+function viewList(p, compare, prefix) {
+  return h("dl", { class: "kv" }, VIEW_FIELDS.map(([k, label, fmt]) => {
+    const text = fmt ? fmt(p[k], p) : String(p[k]);
+    const changed = compare && JSON.stringify(p[k]) !== JSON.stringify(compare[k]);
+    return [h("dt", {}, label), h("dd", { id: prefix + "-" + k, class: changed ? "changed" : null }, text)];
+  }));
+}
+
+function eventSummary(e) {
+  const d = e.data || {};
+  switch (e.eventType) {
+    case "ProductCreated": return d.name + " at " + minorMoney(d.price) + ", stock " + (d.stock || 0);
+    case "ProductPriceChanged": return minorMoney(d.oldPrice) + " → " + minorMoney(d.newPrice);
+    case "ProductStockChanged": return "stock " + d.quantity;
+    case "ProductReviewAdded": return d.rating + "★ by " + d.userId + (d.comment ? ": " + d.comment : "");
+    case "ProductDiscontinued": return d.reason || "discontinued";
+    default: return JSON.stringify(d);
+  }
+}
+
+async function productPage(id) {
+  if (!id) { location.hash = "#/search"; return; }
+  const head = h("div", { class: "panel" }, h("div", { class: "muted" }, "Loading product…"));
+  const viewPanel = h("div", { class: "panel grow", id: "view" });
+  const asofPanel = h("div", { class: "panel grow", id: "asof-panel" });
+  const histPanel = h("div", { class: "panel", id: "history-panel" });
+  show(head, h("div", { class: "row" }, viewPanel, asofPanel), histPanel);
+
+  let current = null;
+  let history = [];
+  let lastResult = "";
+
+  async function loadView(minVersion) {
+    const r = await api("/v1/products/" + encodeURIComponent(id) + (minVersion ? "?minVersion=" + minVersion + "&wait=10" : ""));
+    if (r.status !== 200) {
+      fill(head, h("h1", {}, "Product " + id), h("div", { class: "result bad" }, problemText(r)));
+      return false;
+    }
+    current = r.body;
+    fill(head, 
+      h("div", { class: "toolbar" },
+        h("div", { class: "grow" }, h("h1", { id: "product-name" }, current.name), h("div", { class: "muted mono" }, current.id)),
+        h("span", { class: "badge ver", id: "view-version" }, "v" + current.version),
+        current.discontinued ? h("span", { class: "badge bad" }, "discontinued") : null,
+        h("span", { class: "price-big", id: "view-price" }, money(current.price))),
+      commandForms());
+    fill(viewPanel, h("h2", {}, "Current view"), viewList(current, null, "view"));
+    return true;
+  }
+
+  function commandForms() {
+    const amount = h("input", { type: "text", id: "price-amount", value: current.price.amount, size: 8, inputmode: "decimal", required: true });
+    const qty = h("input", { type: "number", id: "stock-qty", value: current.stock, min: 0, step: 1, required: true });
+    // The forms are drawn again with the view: keep the last outcome.
+    const result = h("div", { class: "result" + (lastResult ? " ok" : ""), id: "command-result" }, lastResult);
+    lastResult = "";
+    const send = async (path, body, btn) => {
+      btn.disabled = true;
+      result.className = "result";
+      result.textContent = "Sending…";
+      const r = await api(path, { method: "PUT", json: body, headers: { "Prefer": "wait=10", "If-Match": '"' + current.version + '"' } });
+      btn.disabled = false;
+      if (r.status === 200) {
+        lastResult = "Accepted: version " + r.body.version + ".";
+        await refresh(r.body.version);
+      } else if (r.status === 202) {
+        result.textContent = "Pending: the decider has not answered yet (" + r.body.commandId + ").";
+      } else {
+        result.className = "result bad";
+        result.textContent = "Rejected: " + problemText(r);
+      }
+    };
+    const priceBtn = h("button", { type: "submit", id: "price-go" }, "Change price");
+    const stockBtn = h("button", { type: "submit", id: "stock-go" }, "Set stock");
+    return h("div", {},
+      h("div", { class: "forms" },
+        h("form", { id: "price-form", onsubmit: (e) => { e.preventDefault(); send("/v1/products/" + id + "/price", { price: { amount: amount.value.trim(), currency: current.price.currency } }, priceBtn); } },
+          h("label", {}, "Price (" + current.price.currency + ")", amount), priceBtn),
+        h("form", { id: "stock-form", onsubmit: (e) => { e.preventDefault(); send("/v1/products/" + id + "/stock", { quantity: Number(qty.value) }, stockBtn); } },
+          h("label", {}, "Stock", qty), stockBtn)),
+      result);
+  }
+
+  async function loadHistory(minVersion) {
+    // The history index follows the events like the view: wait for it.
+    for (let i = 0; i < 40; i++) {
+      const all = [];
+      let from = 1;
+      let r;
+      do {
+        r = await api("/v1/products/" + encodeURIComponent(id) + "/events?limit=1000&fromVersion=" + from);
+        if (r.status !== 200) break;
+        all.push(...r.body.events);
+        from = r.body.nextFromVersion;
+      } while (from);
+      if (r.status === 200 && (!minVersion || all.length >= minVersion)) {
+        history = all;
+        return true;
+      }
+      if (r.status !== 200 && r.status !== 404 && r.status !== 503) {
+        fill(histPanel, h("h2", {}, "History"), h("div", { class: "result bad" }, problemText(r)));
+        return false;
+      }
+      await new Promise(res => setTimeout(res, 250));
+    }
+    return false;
+  }
+
+  function renderHistory(selected) {
+    fill(histPanel, h("h2", {}, "History ", h("span", { class: "muted" }, "(" + history.length + " events, from Kafka)")),
+      h("table", { id: "history" },
+        h("thead", {}, h("tr", {}, h("th", { class: "num" }, "Version"), h("th", {}, "Event"), h("th", {}, "Time"), h("th", {}, "Change"), h("th", {}, "Command"), h("th", {}, "User"))),
+        h("tbody", {}, history.slice().reverse().map(e => h("tr", { dataset: { version: e.version }, class: e.version === selected ? "current" : null },
+          h("td", { class: "num" }, e.version), h("td", {}, e.eventType), h("td", { class: "mono" }, when(e.timestamp)),
+          h("td", { class: "data" }, eventSummary(e)), h("td", { class: "mono", title: e.metadata.correlationId }, (e.metadata.causationId || "").slice(0, 8)),
+          h("td", {}, e.metadata.userId || "—"))))));
+  }
+
+  async function renderAsOf(version) {
+    const max = current.version;
+    const slider = h("input", { type: "range", id: "asof", min: 1, max: max, step: 1, value: version });
+    const label = h("span", { id: "asof-label", class: "badge ver" }, "v" + version);
+    const body = h("div", { id: "asof-view" }, h("div", { class: "muted" }, "Loading…"));
+    let seq = 0;
+    const load = async (v) => {
+      const mine = ++seq;
+      label.textContent = "v" + v;
+      const r = await api("/v1/products/" + encodeURIComponent(id) + "?asOfVersion=" + v);
+      if (mine !== seq) return; // a later move of the slider won
+      if (r.status !== 200) {
+        fill(body, h("div", { class: "result bad" }, problemText(r)));
+        return;
+      }
+      fill(body, viewList(r.body, current, "asof"));
+      body.dataset.version = String(r.body.version);
+      renderHistory(v);
+    };
+    slider.addEventListener("input", () => load(Number(slider.value)));
+    slider.addEventListener("change", () => load(Number(slider.value)));
+    fill(asofPanel, h("h2", {}, "As of version"),
+      h("div", { class: "slider" }, h("span", { class: "muted" }, "v1"), slider, h("span", { class: "muted" }, "v" + max), label),
+      body);
+    await load(version);
+  }
+
+  async function refresh(minVersion) {
+    if (!(await loadView(minVersion))) return;
+    if (!(await loadHistory(current.version))) {
+      fill(histPanel, h("h2", {}, "History"), h("div", { class: "muted" }, "The history index has not caught up yet; reload in a moment."));
+      fill(asofPanel, h("h2", {}, "As of version"), h("div", { class: "muted" }, "Waiting for the history index."));
+      return;
+    }
+    await renderAsOf(current.version);
+  }
+  await refresh(0);
+}
+
+// ---- projections ----
+
+async function projectionsPage() {
+  const table = h("div", { id: "projections-body" }, h("div", { class: "empty" }, "Loading…"));
+  const updated = h("span", { class: "muted", id: "projections-updated" });
+  const auto = h("input", { type: "checkbox", id: "auto-refresh", checked: true });
+  const result = h("div", { class: "result", id: "ops-result" });
+  show(h("div", { class: "panel" },
+    h("div", { class: "toolbar" }, h("h1", {}, "Projections"), h("span", { class: "spacer" }), updated,
+      h("label", {}, auto, " refresh every 2 s"), h("button", { class: "secondary", id: "projections-refresh", onclick: () => load() }, "Refresh")),
+    result, table));
+
+  const act = async (method, name) => {
+    result.className = "result";
+    result.textContent = (method === "POST" ? "Starting a rebuild of " : "Aborting the rebuild of ") + name + "…";
+    const r = await api("/v1/projections/" + encodeURIComponent(name) + "/rebuild", { method });
+    if (r.status === 202 || r.status === 200) {
+      result.className = "result ok";
+      result.textContent = method === "POST" ? "Rebuild of " + name + " started; progress below." : "Rebuild of " + name + " aborted (generation " + r.body.generation + ").";
+    } else {
+      result.className = "result bad";
+      result.textContent = problemText(r);
+    }
+    load();
+  };
+
+  async function load() {
+    const r = await api("/v1/projections");
+    if (!document.body.contains(table)) return;
+    if (r.status !== 200) {
+      fill(table, h("div", { class: "empty" }, problemText(r)));
+      return;
+    }
+    const gens = r.body.projections || [];
+    const rebuildable = (name) => !Array.isArray(r.body.rebuildable) || r.body.rebuildable.includes(name);
+    const building = new Set(gens.filter(g => g.state === "building" || g.state === "handover").map(g => g.projection));
+    fill(table, h("table", { id: "projections" },
+      h("thead", {}, h("tr", {}, ["Projection", "Gen", "State", "Consumers", "Lag", "Lag by partition", "Rate /s", "Applied", "Dead letters", "Rebuild", ""].map((t, i) => h("th", { class: [3, 4, 6, 7, 8].includes(i) ? "num" : null }, t)))),
+      h("tbody", {}, gens.map(g => {
+        const maxLag = Math.max(1, ...(g.partitions || []).map(p => p.lag));
+        const b = g.build;
+        return h("tr", { dataset: { projection: g.projection, generation: g.generation, state: g.state } },
+          h("td", {}, h("strong", {}, g.projection), h("div", { class: "muted mono" }, g.group)),
+          h("td", {}, "g" + g.generation),
+          h("td", {}, h("span", { class: "badge " + g.state }, g.state)),
+          h("td", { class: "num" }, g.consumers),
+          h("td", { class: "num lag" }, num(g.lag)),
+          h("td", {}, h("div", { class: "lags", title: (g.partitions || []).map(p => p.partition + ": " + p.lag + " behind, committed " + p.committed + " of " + p.end).join("\n") },
+            (g.partitions || []).map(p => h("span", { class: "p" + (p.lag > 0 ? " hot" : ""), height: (2 + 24 * p.lag / maxLag) + "px" })))),
+          h("td", { class: "num" }, num(Math.round(g.ratePerSecond || 0))),
+          h("td", { class: "num" }, g.applied ? num(g.applied) : "—"),
+          h("td", { class: "num" }, g.deadLettered ? h("a", { href: "#/dead-letters/" + g.projection }, num(g.deadLettered)) : "0"),
+          h("td", {}, b ? h("div", { class: "build" },
+            h("div", { class: "bar" + (g.state === "handover" ? " warn" : "") }, h("span", { width: Math.min(100, b.percent) + "%" })),
+            h("div", { class: "muted" }, b.percent + "% of " + num(b.total) + " records, replaces g" + b.replaces + (b.secondsLeft ? ", " + Math.ceil(b.secondsLeft) + " s left" : ""))) : ""),
+          h("td", {}, g.state === "live" && !building.has(g.projection) && rebuildable(g.projection) ?
+            h("button", { class: "secondary rebuild", dataset: { projection: g.projection }, onclick: () => act("POST", g.projection) }, "Rebuild") :
+            (g.state === "building" || g.state === "handover") ? h("button", { class: "danger abort", dataset: { projection: g.projection }, onclick: () => act("DELETE", g.projection) }, "Abort") : ""));
+      }))));
+    updated.textContent = "updated " + new Date().toLocaleTimeString();
+  }
+  await load();
+  refreshTimer = setInterval(() => { if (auto.checked) load(); }, 2000);
+}
+
+// ---- dead letters ----
+
+async function deadLettersPage(name) {
+  const pr = await api("/v1/projections");
+  const names = pr.status === 200 ? [...new Set((pr.body.projections || []).map(g => g.projection))] : ["product-view", "product-search", "product-history"];
+  name = name || names[0] || "product-view";
+  const select = h("select", { id: "dl-projection", onchange: () => { location.hash = "#/dead-letters/" + select.value; } },
+    names.map(n => h("option", { value: n, selected: n === name }, n)));
+  const body = h("div", { id: "dead-letters-body" }, h("div", { class: "empty" }, "Loading…"));
+  const result = h("div", { class: "result", id: "redrive-result" });
+  const selectedBtn = h("button", { id: "redrive-selected", disabled: true }, "Re-drive selected");
+  const allBtn = h("button", { class: "secondary", id: "redrive-all" }, "Re-drive all");
+  show(h("div", { class: "panel" },
+    h("div", { class: "toolbar" }, h("h1", {}, "Dead letters"), select, h("span", { class: "spacer" }), selectedBtn, allBtn,
+      h("button", { class: "secondary", onclick: () => load() }, "Refresh")),
+    h("p", { class: "muted" }, "Records the projection could not apply, from catalog." + name + ".dlq. Re-driving publishes them back to their source topic; they stay in the dead-letter topic, and one that fails again comes back at a new offset."),
+    result, body));
+
+  const redrive = async (payload, btn) => {
+    btn.disabled = true;
+    result.className = "result";
+    result.textContent = "Re-driving…";
+    const r = await api("/v1/projections/" + encodeURIComponent(name) + "/dead-letters/redrive", { method: "POST", json: payload });
+    btn.disabled = false;
+    if (r.status === 200 || r.status === 207) {
+      result.className = "result " + (r.status === 200 ? "ok" : "bad");
+      result.textContent = "Re-drove " + r.body.redriven.length + ": " + r.body.redriven.map(x => x.offset + " → " + x.topic + "[" + x.toPartition + "]@" + x.toOffset).join(", ") + (r.body.error ? " — " + r.body.error : "");
+    } else {
+      result.className = "result bad";
+      result.textContent = problemText(r);
+    }
+    load();
+  };
+  allBtn.addEventListener("click", () => redrive({ all: true }, allBtn));
+  selectedBtn.addEventListener("click", () => {
+    const offs = [...body.querySelectorAll("input.pick:checked")].map(c => c.value);
+    redrive({ offsets: offs }, selectedBtn);
+  });
+
+  async function load() {
+    const r = await api("/v1/projections/" + encodeURIComponent(name) + "/dead-letters?limit=1000");
+    if (r.status !== 200) {
+      fill(body, h("div", { class: "empty" }, problemText(r)));
+      return;
+    }
+    const letters = r.body.deadLetters;
+    selectedBtn.disabled = true;
+    allBtn.disabled = letters.length === 0;
+    if (!letters.length) {
+      fill(body, h("div", { class: "empty" }, "No dead letters. All is well."));
+      return;
+    }
+    const sync = () => { selectedBtn.disabled = !body.querySelector("input.pick:checked"); };
+    fill(body, h("table", { id: "dead-letters" },
+      h("thead", {}, h("tr", {}, ["", "Offset", "Time", "Reason", "Source", "Event type", "Aggregate", "Error"].map(t => h("th", {}, t)))),
+      h("tbody", {}, letters.map(l => h("tr", { dataset: { offset: l.partition + "/" + l.offset, aggregate: l.aggregateId } },
+        h("td", {}, h("input", { type: "checkbox", class: "pick", value: l.partition + "/" + l.offset, onchange: sync })),
+        h("td", { class: "num mono" }, l.partition ? l.partition + "/" + l.offset : l.offset),
+        h("td", { class: "mono" }, when(l.time)),
+        h("td", {}, h("span", { class: "badge bad" }, l.reason || "?")),
+        h("td", { class: "mono" }, l.sourceTopic + "[" + l.sourcePartition + "]@" + l.sourceOffset),
+        h("td", {}, l.eventType || "—"),
+        h("td", { class: "mono" }, l.aggregateId || "—"),
+        h("td", { class: "err", title: l.error }, l.error))))),
+    r.body.more ? h("div", { class: "muted" }, "Showing the first 1,000.") : null);
+  }
+  await load();
+}
+
+// ---- token ----
+
+function initToken() {
+  const form = document.getElementById("token-form");
+  const input = document.getElementById("token");
+  const mark = () => form.classList.toggle("set", !!sessionStorage.getItem(TOKEN_KEY));
+  input.value = sessionStorage.getItem(TOKEN_KEY) || "";
+  mark();
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const v = input.value.trim().replace(/^Bearer\s+/i, "");
+    if (v) sessionStorage.setItem(TOKEN_KEY, v); else sessionStorage.removeItem(TOKEN_KEY);
+    mark();
+    route();
+  });
+  document.getElementById("token-clear").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    input.value = "";
+    mark();
+    route();
+  });
+}
+
+initToken();
+window.addEventListener("hashchange", route);
+route();

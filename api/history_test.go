@@ -1,0 +1,166 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/streamview/streamview/schemas"
+)
+
+// fakeHistory serves the events of productID from memory.
+type fakeHistory struct {
+	events []schemas.Event
+	err    error
+	calls  int
+}
+
+func (h *fakeHistory) Events(_ context.Context, id string, from int64, limit int) ([]schemas.Event, int64, bool, error) {
+	h.calls++
+	if h.err != nil {
+		return nil, 0, false, h.err
+	}
+	if id != productID {
+		return nil, 0, false, nil
+	}
+	var out []schemas.Event
+	for _, e := range h.events {
+		if e.Version >= from && len(out) < limit {
+			out = append(out, e)
+		}
+	}
+	next := int64(0)
+	if len(out) == limit && from+int64(limit) <= int64(len(h.events)) {
+		next = from + int64(limit)
+	}
+	return out, next, true, nil
+}
+
+func historyOf(n int) *fakeHistory {
+	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	md := schemas.Metadata{CorrelationID: "corr", CausationID: "cmd", UserID: "u1"}
+	h := &fakeHistory{events: []schemas.Event{{ID: "e1", AggregateType: "Product", AggregateID: productID, Version: 1, Timestamp: at, Metadata: md,
+		Data: &schemas.ProductCreated{Name: "Lamp", Description: "Warm", Price: schemas.Money{Amount: 1000, Currency: "EUR"},
+			CategoryID: "lamps", CategoryName: "Lamps", BrandID: "lumen", BrandName: "Lumen", Stock: 1}}}}
+	for v := 2; v <= n; v++ {
+		h.events = append(h.events, schemas.Event{ID: "e" + string(rune('0'+v)), AggregateType: "Product", AggregateID: productID, Version: int64(v),
+			Timestamp: at.Add(time.Duration(v) * time.Minute), Metadata: md,
+			Data: &schemas.ProductPriceChanged{OldPrice: schemas.Money{Amount: int64(1000 + v - 1), Currency: "EUR"}, NewPrice: schemas.Money{Amount: int64(1000 + v), Currency: "EUR"}}})
+	}
+	return h
+}
+
+func TestProductEvents(t *testing.T) {
+	s := testServer(t, Deps{History: historyOf(5)})
+	tests := []struct {
+		name     string
+		query    string
+		versions []int64
+		next     int64
+	}{
+		{"all", "", []int64{1, 2, 3, 4, 5}, 0},
+		{"a page", "?limit=2", []int64{1, 2}, 3},
+		{"from the middle", "?fromVersion=4", []int64{4, 5}, 0},
+		{"the last page exactly", "?fromVersion=4&limit=2", []int64{4, 5}, 0},
+		{"past the end", "?fromVersion=9", nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "/events" + tt.query})
+			if w.Code != http.StatusOK {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			page := decodeAs[historyPage](t, w)
+			var got []int64
+			for _, e := range page.Events {
+				got = append(got, e.Version)
+			}
+			if len(got) != len(tt.versions) || page.NextFromVersion != tt.next {
+				t.Fatalf("versions %v next %d, want %v next %d", got, page.NextFromVersion, tt.versions, tt.next)
+			}
+			for i := range got {
+				if got[i] != tt.versions[i] {
+					t.Fatalf("versions %v, want %v", got, tt.versions)
+				}
+			}
+		})
+	}
+
+	w := serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "/events?limit=1"})
+	want := `{"events":[{"eventId":"e1","eventType":"ProductCreated","version":1,"timestamp":"2025-03-01T12:00:00.000Z",` +
+		`"data":{"name":"Lamp","description":"Warm","price":{"amount":1000,"currency":"EUR"},"categoryId":"lamps","categoryName":"Lamps",` +
+		`"brandId":"lumen","brandName":"Lumen","tags":null,"imageUrls":null,"stock":1},` +
+		`"metadata":{"correlationId":"corr","causationId":"cmd","userId":"u1"}}],"nextFromVersion":2}` + "\n"
+	if w.Body.String() != want {
+		t.Errorf("body\n%s\nwant\n%s", w.Body, want)
+	}
+}
+
+func TestProductEventsRefused(t *testing.T) {
+	s := testServer(t, Deps{History: historyOf(2)})
+	for _, tt := range []struct {
+		name, path string
+		status     int
+		fields     []string
+	}{
+		{"limit 0", "/v1/products/" + productID + "/events?limit=0", 400, []string{"limit"}},
+		{"limit over 1000", "/v1/products/" + productID + "/events?limit=1001", 400, []string{"limit"}},
+		{"fromVersion 0", "/v1/products/" + productID + "/events?fromVersion=0", 400, []string{"fromVersion"}},
+		{"fromVersion not a number", "/v1/products/" + productID + "/events?fromVersion=-1", 400, []string{"fromVersion"}},
+		{"unknown parameter", "/v1/products/" + productID + "/events?x=1", 400, []string{"x"}},
+		{"malformed id", "/v1/products/nope/events", 400, []string{"id"}},
+		{"unknown product", "/v1/products/7d0e2f5a-3b1c-4c8e-9a6f-2d4b8e1f0c3a/events", 404, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: tt.path}), tt.status, tt.fields...)
+		})
+	}
+	t.Run("no history configured", func(t *testing.T) {
+		s := testServer(t, Deps{})
+		wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "/events"}), 503)
+	})
+	t.Run("store fails", func(t *testing.T) {
+		s := testServer(t, Deps{History: &fakeHistory{err: errors.New("kafka down")}})
+		wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "/events"}), 503)
+	})
+}
+
+func TestGetProductAsOfVersion(t *testing.T) {
+	h := historyOf(1500) // more than one page of history
+	s := testServer(t, Deps{History: h, Views: newFakeViews(view(1500))})
+	for _, v := range []int64{1, 2, 1001, 1500} {
+		h.calls = 0
+		w := serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?asOfVersion=" + itoa64(v)})
+		if w.Code != http.StatusOK {
+			t.Fatalf("asOfVersion=%d: status %d: %s", v, w.Code, w.Body)
+		}
+		got := decodeAs[map[string]any](t, w)
+		wantAmount := "10.00"
+		if v > 1 {
+			wantAmount = formatCents(1000 + v)
+		}
+		if got["version"] != float64(v) || got["price"].(map[string]any)["amount"] != wantAmount || got["name"] != "Lamp" ||
+			w.Header().Get("ETag") != `"`+itoa64(v)+`"` {
+			t.Errorf("asOfVersion=%d: %v ETag %s, want price %s", v, got, w.Header().Get("ETag"), wantAmount)
+		}
+		if wantCalls := int((v + MaxHistoryLimit - 1) / MaxHistoryLimit); h.calls != wantCalls {
+			t.Errorf("asOfVersion=%d: %d reads of the history, want %d", v, h.calls, wantCalls)
+		}
+	}
+	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?asOfVersion=1501"}), 404)
+	// The view is at 1600 and the index not yet: try again, not 404.
+	behind := testServer(t, Deps{History: h, Views: newFakeViews(view(1600))})
+	wantProblem(t, serve(t, behind.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?asOfVersion=1501"}), 503)
+	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/7d0e2f5a-3b1c-4c8e-9a6f-2d4b8e1f0c3a?asOfVersion=1"}), 404)
+	for _, q := range []string{"asOfVersion=0", "asOfVersion=x", "asOfVersion=2&minVersion=1", "asOfVersion=1&asOfVersion=2"} {
+		wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?" + q}), 400)
+	}
+}
+
+func itoa64(v int64) string { return strconv.FormatInt(v, 10) }
+
+func formatCents(c int64) string { return fmt.Sprintf("%d.%02d", c/100, c%100) }

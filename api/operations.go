@@ -1,0 +1,259 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Operations acts on the projections for the operations endpoints: their
+// dead letters and rebuilds. cmd/streamview implements it over
+// processors/deadletter and processors/rebuild.
+type Operations interface {
+	// DeadLetters lists up to limit dead letters of projection name, in
+	// the dead-letter topic's order; more is true when others follow.
+	DeadLetters(ctx context.Context, name string, limit int) (letters []DeadLetter, more bool, err error)
+	// Redrive publishes the dead letters at offsets (or every one, with
+	// all) back to their source topic.
+	Redrive(ctx context.Context, name string, offsets []DeadLetterOffset, all bool) ([]Redriven, error)
+	// StartRebuild starts a zero-downtime rebuild of projection name in
+	// the background; ErrRebuildRunning when one runs already.
+	StartRebuild(ctx context.Context, name string) error
+	// AbortRebuild stops the rebuild of projection name and removes what
+	// it built; ErrNoRebuild when none is under way.
+	AbortRebuild(ctx context.Context, name string) (AbortedRebuild, error)
+}
+
+// Errors of Operations that the API answers with their own status.
+var (
+	// ErrUnknownProjection: 404.
+	ErrUnknownProjection = errors.New("no such projection")
+	// ErrRebuildRunning: 409.
+	ErrRebuildRunning = errors.New("a rebuild of this projection is under way")
+	// ErrNoRebuild: 409 on abort.
+	ErrNoRebuild = errors.New("no rebuild of this projection is under way")
+	// ErrNotRebuildable: 409, a projection whose store has no generations
+	// (the embedded search index).
+	ErrNotRebuildable = errors.New("this projection's store cannot build a second generation")
+	// ErrBadOffsets wraps the error of offsets that hold no dead letter:
+	// 422.
+	ErrBadOffsets = errors.New("no dead letter at these offsets")
+)
+
+// DeadLetterOffset locates a dead letter in its topic.
+type DeadLetterOffset struct {
+	Partition int32 `json:"partition"`
+	Offset    int64 `json:"offset"`
+}
+
+// DeadLetter is one record of a projection's dead-letter topic.
+type DeadLetter struct {
+	DeadLetterOffset
+	SourceTopic     string    `json:"sourceTopic"`
+	SourcePartition int32     `json:"sourcePartition"`
+	SourceOffset    int64     `json:"sourceOffset"`
+	Reason          string    `json:"reason"`
+	Error           string    `json:"error"`
+	EventType       string    `json:"eventType"`
+	AggregateID     string    `json:"aggregateId"`
+	Time            time.Time `json:"time"`
+}
+
+// Redriven says where a re-driven dead letter landed.
+type Redriven struct {
+	DeadLetterOffset
+	Topic       string `json:"topic"`
+	ToPartition int32  `json:"toPartition"`
+	ToOffset    int64  `json:"toOffset"`
+}
+
+// AbortedRebuild is what an abort removed.
+type AbortedRebuild struct {
+	Generation int  `json:"generation"`
+	Group      bool `json:"groupDeleted"`
+	Documents  bool `json:"documentsRemoved"`
+}
+
+// Bounds of GET /v1/projections/{name}/dead-letters?limit=.
+const (
+	DefaultDeadLetterLimit = 100
+	MaxDeadLetterLimit     = 1000
+)
+
+// opsError answers an Operations error.
+func (s *Server) opsError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	switch {
+	case errors.Is(err, ErrUnknownProjection):
+		writeProblem(w, newProblem(http.StatusNotFound, problemNotFound, "No projection "+r.PathValue("name")+" runs here; GET /v1/projections lists them."))
+	case errors.Is(err, ErrRebuildRunning), errors.Is(err, ErrNoRebuild), errors.Is(err, ErrNotRebuildable):
+		writeProblem(w, newProblem(http.StatusConflict, problemConflict, err.Error()))
+	case errors.Is(err, ErrBadOffsets):
+		unprocessable(w, []FieldError{{Field: "offsets", Message: err.Error()}})
+	default:
+		s.internalError(w, r, what, err, "projection", r.PathValue("name"))
+	}
+}
+
+func (s *Server) operations(w http.ResponseWriter) (Operations, bool) {
+	if s.deps.Operations == nil {
+		unavailable(w, "This server does not run operations on projections.")
+		return nil, false
+	}
+	return s.deps.Operations, true
+}
+
+// deadLetters answers GET /v1/projections/{name}/dead-letters?limit=.
+func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
+	ops, ok := s.operations(w)
+	if !ok {
+		return
+	}
+	q, ok := queryParams(w, r, []string{"limit"}, nil)
+	if !ok {
+		return
+	}
+	limit := DefaultDeadLetterLimit
+	if q.Has("limit") {
+		v := q.Get("limit")
+		n, err := strconv.Atoi(v)
+		if !allDigits(v) || err != nil || n < 1 || n > MaxDeadLetterLimit {
+			badRequest(w, "limit", fmt.Sprintf("must be a whole number from 1 to %d", MaxDeadLetterLimit))
+			return
+		}
+		limit = n
+	}
+	letters, more, err := ops.DeadLetters(r.Context(), r.PathValue("name"), limit)
+	if err != nil {
+		s.opsError(w, r, "list the dead letters", err)
+		return
+	}
+	if letters == nil {
+		letters = []DeadLetter{}
+	}
+	w.Header().Set("Cache-Control", "no-cache")
+	writeJSON(w, http.StatusOK, struct {
+		Projection  string       `json:"projection"`
+		DeadLetters []DeadLetter `json:"deadLetters"`
+		More        bool         `json:"more"`
+	}{r.PathValue("name"), letters, more})
+}
+
+// offsetJSON is a dead letter's offset in a redrive request: a number (in
+// partition 0: the dead-letter topics have one) or "PARTITION/OFFSET".
+type offsetJSON DeadLetterOffset
+
+func (o *offsetJSON) UnmarshalJSON(b []byte) error {
+	var n int64
+	if err := json.Unmarshal(b, &n); err == nil {
+		*o = offsetJSON{Offset: n}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("an offset is a number, or a string PARTITION/OFFSET")
+	}
+	ps, os, found := strings.Cut(s, "/")
+	if !found {
+		ps, os = "0", s
+	}
+	p, perr := strconv.ParseInt(ps, 10, 32)
+	n, oerr := strconv.ParseInt(os, 10, 64)
+	if perr != nil || oerr != nil {
+		return fmt.Errorf("offset %q: want a number, or PARTITION/OFFSET", s)
+	}
+	*o = offsetJSON{Partition: int32(p), Offset: n}
+	return nil
+}
+
+// redrive answers POST /v1/projections/{name}/dead-letters/redrive with
+// {"offsets":[…]} or {"all":true}.
+func (s *Server) redrive(w http.ResponseWriter, r *http.Request) {
+	ops, ok := s.operations(w)
+	if !ok {
+		return
+	}
+	var body struct {
+		Offsets []offsetJSON `json:"offsets"`
+		All     bool         `json:"all"`
+	}
+	if _, ok := decodeBody(w, r, s.cfg.MaxBodyBytes, &body, false); !ok {
+		return
+	}
+	switch {
+	case body.All && len(body.Offsets) > 0:
+		unprocessable(w, []FieldError{{Field: "all", Message: "give offsets or all, not both"}})
+		return
+	case !body.All && len(body.Offsets) == 0:
+		unprocessable(w, []FieldError{{Field: "offsets", Message: "name the dead letters to re-drive, or give \"all\": true"}})
+		return
+	}
+	var errs []FieldError
+	offsets := make([]DeadLetterOffset, len(body.Offsets))
+	for i, o := range body.Offsets {
+		if o.Offset < 0 || o.Partition < 0 {
+			errs = append(errs, FieldError{Field: fmt.Sprintf("offsets[%d]", i), Message: "must not be negative"})
+		}
+		offsets[i] = DeadLetterOffset(o)
+	}
+	if len(errs) > 0 {
+		unprocessable(w, errs)
+		return
+	}
+	done, err := ops.Redrive(r.Context(), r.PathValue("name"), offsets, body.All)
+	if err != nil && len(done) == 0 {
+		s.opsError(w, r, "re-drive the dead letters", err)
+		return
+	}
+	if done == nil {
+		done = []Redriven{}
+	}
+	status, msg := http.StatusOK, ""
+	if err != nil {
+		// Some landed: say which, and what failed.
+		status, msg = http.StatusMultiStatus, err.Error()
+	}
+	writeJSON(w, status, struct {
+		Redriven []Redriven `json:"redriven"`
+		Error    string     `json:"error,omitempty"`
+	}{done, msg})
+}
+
+// startRebuild answers POST /v1/projections/{name}/rebuild: 202, progress
+// in GET /v1/projections.
+func (s *Server) startRebuild(w http.ResponseWriter, r *http.Request) {
+	ops, ok := s.operations(w)
+	if !ok {
+		return
+	}
+	name := r.PathValue("name")
+	if err := ops.StartRebuild(r.Context(), name); err != nil {
+		s.opsError(w, r, "start the rebuild", err)
+		return
+	}
+	w.Header().Set("Location", "/v1/projections")
+	writeJSON(w, http.StatusAccepted, map[string]string{"projection": name, "status": "building"})
+}
+
+// abortRebuild answers DELETE /v1/projections/{name}/rebuild.
+func (s *Server) abortRebuild(w http.ResponseWriter, r *http.Request) {
+	ops, ok := s.operations(w)
+	if !ok {
+		return
+	}
+	name := r.PathValue("name")
+	res, err := ops.AbortRebuild(r.Context(), name)
+	if err != nil {
+		s.opsError(w, r, "abort the rebuild", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Projection string `json:"projection"`
+		Status     string `json:"status"`
+		AbortedRebuild
+	}{name, "aborted", res})
+}

@@ -1,0 +1,144 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// fakeOps records what the operations endpoints ask for.
+type fakeOps struct {
+	letters  []DeadLetter
+	redriven [][]DeadLetterOffset
+	all      []bool
+	started  []string
+	err      error
+}
+
+func (o *fakeOps) DeadLetters(_ context.Context, name string, limit int) ([]DeadLetter, bool, error) {
+	if o.err != nil {
+		return nil, false, o.err
+	}
+	if name != "product-view" {
+		return nil, false, fmt.Errorf("%q: %w", name, ErrUnknownProjection)
+	}
+	if len(o.letters) > limit {
+		return o.letters[:limit], true, nil
+	}
+	return o.letters, false, nil
+}
+
+func (o *fakeOps) Redrive(_ context.Context, name string, offsets []DeadLetterOffset, all bool) ([]Redriven, error) {
+	if o.err != nil {
+		return nil, o.err
+	}
+	o.redriven, o.all = append(o.redriven, offsets), append(o.all, all)
+	var out []Redriven
+	for _, off := range offsets {
+		out = append(out, Redriven{DeadLetterOffset: off, Topic: "catalog.product-events", ToPartition: 2, ToOffset: 100 + off.Offset})
+	}
+	return out, nil
+}
+
+func (o *fakeOps) StartRebuild(_ context.Context, name string) error {
+	if o.err != nil {
+		return o.err
+	}
+	o.started = append(o.started, name)
+	return nil
+}
+
+func (o *fakeOps) AbortRebuild(_ context.Context, name string) (AbortedRebuild, error) {
+	if o.err != nil {
+		return AbortedRebuild{}, o.err
+	}
+	return AbortedRebuild{Generation: 3, Group: true, Documents: true}, nil
+}
+
+func TestDeadLetters(t *testing.T) {
+	at := time.Date(2026, 11, 26, 10, 0, 1, 0, time.UTC)
+	ops := &fakeOps{letters: []DeadLetter{
+		{DeadLetterOffset{0, 4}, "catalog.product-events", 3, 77, "undecodable", "no header", "", "k1", at},
+		{DeadLetterOffset{0, 5}, "catalog.product-events", 1, 78, "rejected", "too big", "ProductCreated", "k2", at},
+	}}
+	s := testServer(t, Deps{Operations: ops})
+	w := serve(t, s.Handler(), request{method: "GET", path: "/v1/projections/product-view/dead-letters?limit=1"})
+	want := `{"projection":"product-view","deadLetters":[{"partition":0,"offset":4,"sourceTopic":"catalog.product-events","sourcePartition":3,` +
+		`"sourceOffset":77,"reason":"undecodable","error":"no header","eventType":"","aggregateId":"k1","time":"2026-11-26T10:00:01Z"}],"more":true}` + "\n"
+	if w.Code != 200 || w.Body.String() != want {
+		t.Errorf("%d %s\nwant %s", w.Code, w.Body, want)
+	}
+	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/projections/nope/dead-letters"}), 404)
+	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/projections/product-view/dead-letters?limit=1001"}), 400, "limit")
+	wantProblem(t, serve(t, testServer(t, Deps{}).Handler(), request{method: "GET", path: "/v1/projections/product-view/dead-letters"}), 503)
+	ops.err = errors.New("kafka down")
+	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/projections/product-view/dead-letters"}), 503)
+}
+
+func TestRedrive(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		status  int
+		fields  []string
+		offsets []DeadLetterOffset
+		all     bool
+	}{
+		{"numbers", `{"offsets":[4,5]}`, 200, nil, []DeadLetterOffset{{0, 4}, {0, 5}}, false},
+		{"partition/offset strings", `{"offsets":["1/7","9"]}`, 200, nil, []DeadLetterOffset{{1, 7}, {0, 9}}, false},
+		{"all", `{"all":true}`, 200, nil, []DeadLetterOffset{}, true},
+		{"neither", `{}`, 422, []string{"offsets"}, nil, false},
+		{"both", `{"all":true,"offsets":[1]}`, 422, []string{"all"}, nil, false},
+		{"negative", `{"offsets":[-1]}`, 422, []string{"offsets[0]"}, nil, false},
+		{"not an offset", `{"offsets":[{"a":1}]}`, 400, nil, nil, false},
+		{"bad string", `{"offsets":["x/y"]}`, 400, nil, nil, false},
+		{"unknown field", `{"offset":[1]}`, 400, nil, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ops := &fakeOps{}
+			s := testServer(t, Deps{Operations: ops})
+			w := serve(t, s.Handler(), request{method: "POST", path: "/v1/projections/product-view/dead-letters/redrive", body: tt.body})
+			if tt.status != 200 {
+				wantProblem(t, w, tt.status, tt.fields...)
+				if len(ops.redriven) > 0 {
+					t.Errorf("re-drove %v on a refused request", ops.redriven)
+				}
+				return
+			}
+			if w.Code != 200 || len(ops.redriven) != 1 || !reflect.DeepEqual(ops.redriven[0], tt.offsets) || ops.all[0] != tt.all {
+				t.Fatalf("%d %s: re-drove %v all %v, want %v all %v", w.Code, w.Body, ops.redriven, ops.all, tt.offsets, tt.all)
+			}
+		})
+	}
+	ops := &fakeOps{err: fmt.Errorf("%w: past the end", ErrBadOffsets)}
+	wantProblem(t, serve(t, testServer(t, Deps{Operations: ops}).Handler(),
+		request{method: "POST", path: "/v1/projections/product-view/dead-letters/redrive", body: `{"offsets":[99]}`}), 422, "offsets")
+}
+
+func TestRebuildStartAndAbort(t *testing.T) {
+	ops := &fakeOps{}
+	s := testServer(t, Deps{Operations: ops})
+	w := serve(t, s.Handler(), request{method: "POST", path: "/v1/projections/product-view/rebuild"})
+	if w.Code != http.StatusAccepted || w.Header().Get("Location") != "/v1/projections" || len(ops.started) != 1 || ops.started[0] != "product-view" {
+		t.Errorf("start: %d %s %v", w.Code, w.Body, ops.started)
+	}
+	w = serve(t, s.Handler(), request{method: "DELETE", path: "/v1/projections/product-view/rebuild"})
+	if want := `{"projection":"product-view","status":"aborted","generation":3,"groupDeleted":true,"documentsRemoved":true}` + "\n"; w.Code != 200 || w.Body.String() != want {
+		t.Errorf("abort: %d %s, want %s", w.Code, w.Body, want)
+	}
+	for _, tt := range []struct {
+		err    error
+		status int
+	}{
+		{ErrRebuildRunning, 409}, {ErrNoRebuild, 409}, {ErrNotRebuildable, 409}, {ErrUnknownProjection, 404}, {errors.New("redis down"), 503},
+	} {
+		ops.err = fmt.Errorf("rebuild x: %w", tt.err)
+		wantProblem(t, serve(t, s.Handler(), request{method: "POST", path: "/v1/projections/product-view/rebuild"}), tt.status)
+		wantProblem(t, serve(t, s.Handler(), request{method: "DELETE", path: "/v1/projections/product-view/rebuild"}), tt.status)
+	}
+}

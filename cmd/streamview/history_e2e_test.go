@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/streamview/streamview/producers/commandbus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/topics"
+)
+
+func TestDevHistoryAndOperations(t *testing.T) {
+	base, brokers, _ := startDev(t, t.TempDir())
+	historyEndToEnd(t, base)
+	deadLettersEndToEnd(t, base, brokers)
+	rebuildEndToEnd(t, base)
+}
+
+func TestServeHistoryAndOperations(t *testing.T) {
+	base, brokers := startServeBrokers(t)
+	historyEndToEnd(t, base)
+	deadLettersEndToEnd(t, base, brokers)
+}
+
+// historyEndToEnd changes a product's price twice and reads its history and
+// its past versions back.
+func historyEndToEnd(t *testing.T, base string) {
+	t.Helper()
+	a := call(t, "POST", base+"/v1/products", `{"name":"History Lamp","description":"Old light","price":{"amount":"10.00","currency":"EUR"},
+		"categoryId":"lamps","categoryName":"Lamps","brandId":"lumen","brandName":"Lumen","stock":2}`, "Prefer", "wait=20")
+	if a.status != 201 {
+		t.Fatalf("create: %d %v", a.status, a.body)
+	}
+	id := a.body["productId"].(string)
+	for i, price := range []string{"12.50", "9.99"} {
+		a = call(t, "PUT", base+"/v1/products/"+id+"/price", `{"price":{"amount":"`+price+`","currency":"EUR"}}`, "Prefer", "wait=20")
+		if a.status != 200 || a.body["version"] != float64(i+2) {
+			t.Fatalf("price %s: %d %v", price, a.status, a.body)
+		}
+	}
+	var h answer
+	testenv.Eventually(t, 60*time.Second, func() error {
+		h = call(t, "GET", base+"/v1/products/"+id+"/events", "")
+		if h.status != 200 || len(h.body["events"].([]any)) != 3 {
+			return fmt.Errorf("history: %d %v", h.status, h.body)
+		}
+		return nil
+	})
+	events := h.body["events"].([]any)
+	for i, want := range []string{"ProductCreated", "ProductPriceChanged", "ProductPriceChanged"} {
+		e := events[i].(map[string]any)
+		if e["eventType"] != want || e["version"] != float64(i+1) || e["eventId"] == "" || e["data"] == nil || e["timestamp"] == "" {
+			t.Errorf("event %d: %v, want %s version %d", i, e, want, i+1)
+		}
+		if md, ok := e["metadata"].(map[string]any); !ok || md["causationId"] == "" || md["correlationId"] == nil {
+			t.Errorf("event %d: metadata %v", i, e["metadata"])
+		}
+	}
+	if _, ok := h.body["nextFromVersion"]; ok {
+		t.Errorf("whole history: nextFromVersion %v, want none", h.body["nextFromVersion"])
+	}
+	p := call(t, "GET", base+"/v1/products/"+id+"/events?fromVersion=2&limit=1", "")
+	if p.status != 200 || len(p.body["events"].([]any)) != 1 || p.body["nextFromVersion"] != float64(3) ||
+		p.body["events"].([]any)[0].(map[string]any)["version"] != float64(2) {
+		t.Errorf("page from 2, limit 1: %d %v", p.status, p.body)
+	}
+	for _, bad := range []string{"?limit=0", "?limit=1001", "?fromVersion=0", "?fromVersion=x", "?other=1"} {
+		if b := call(t, "GET", base+"/v1/products/"+id+"/events"+bad, ""); b.status != 400 {
+			t.Errorf("events%s: %d, want 400", bad, b.status)
+		}
+	}
+	if u := call(t, "GET", base+"/v1/products/"+commandbus.NewID()+"/events", ""); u.status != 404 {
+		t.Errorf("history of an unknown product: %d, want 404", u.status)
+	}
+
+	for v, price := range map[int]string{1: "10.00", 2: "12.50", 3: "9.99"} {
+		o := call(t, "GET", fmt.Sprintf("%s/v1/products/%s?asOfVersion=%d", base, id, v), "")
+		if o.status != 200 || o.body["version"] != float64(v) || o.body["price"].(map[string]any)["amount"] != price || o.body["name"] != "History Lamp" {
+			t.Errorf("asOfVersion=%d: %d %v, want price %s", v, o.status, o.body, price)
+		}
+		if o.header.Get("ETag") != fmt.Sprintf(`"%d"`, v) {
+			t.Errorf("asOfVersion=%d: ETag %q", v, o.header.Get("ETag"))
+		}
+	}
+	if o := call(t, "GET", base+"/v1/products/"+id+"?asOfVersion=4", ""); o.status != 404 {
+		t.Errorf("asOfVersion=4 of a product at 3: %d %v, want 404", o.status, o.body)
+	}
+	if o := call(t, "GET", base+"/v1/products/"+id+"?asOfVersion=0", ""); o.status != 400 {
+		t.Errorf("asOfVersion=0: %d, want 400", o.status)
+	}
+}
+
+// deadLettersEndToEnd publishes a record no projection can decode, finds
+// its dead letter over HTTP and re-drives it: it fails again and comes back
+// at the offset the re-drive wrote.
+func deadLettersEndToEnd(t *testing.T, base string, brokers []string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	key := commandbus.NewID()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topics.Events, Key: []byte(key), Value: []byte("not avro")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	find := func(sourceOffset int64) (map[string]any, error) {
+		a := call(t, "GET", base+"/v1/projections/product-view/dead-letters?limit=1000", "")
+		if a.status != 200 {
+			return nil, fmt.Errorf("dead letters: %d %v", a.status, a.body)
+		}
+		for _, l := range a.body["deadLetters"].([]any) {
+			m := l.(map[string]any)
+			if m["aggregateId"] == key && (sourceOffset < 0 || m["sourceOffset"] == float64(sourceOffset)) {
+				return m, nil
+			}
+		}
+		return nil, fmt.Errorf("no dead letter of %s (source offset %d) among %d", key, sourceOffset, len(a.body["deadLetters"].([]any)))
+	}
+	var letter map[string]any
+	testenv.Eventually(t, 60*time.Second, func() (err error) {
+		letter, err = find(-1)
+		return err
+	})
+	if letter["reason"] != "undecodable" || letter["sourceTopic"] != topics.Events || letter["error"] == "" || letter["time"] == "" {
+		t.Errorf("dead letter: %v", letter)
+	}
+	r := call(t, "POST", base+"/v1/projections/product-view/dead-letters/redrive", fmt.Sprintf(`{"offsets":[%v]}`, letter["offset"]))
+	if r.status != 200 || len(r.body["redriven"].([]any)) != 1 {
+		t.Fatalf("redrive: %d %v", r.status, r.body)
+	}
+	rd := r.body["redriven"].([]any)[0].(map[string]any)
+	if rd["topic"] != topics.Events || rd["offset"] != letter["offset"] {
+		t.Errorf("redriven: %v", rd)
+	}
+	testenv.Eventually(t, 60*time.Second, func() error {
+		_, err := find(int64(rd["toOffset"].(float64)))
+		return err
+	})
+
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{"GET", "/v1/projections/no-such/dead-letters", "", 404},
+		{"POST", "/v1/projections/product-view/dead-letters/redrive", `{}`, 422},
+		{"POST", "/v1/projections/product-view/dead-letters/redrive", `{"all":true,"offsets":[1]}`, 422},
+		{"POST", "/v1/projections/product-view/dead-letters/redrive", `{"offsets":[999999999]}`, 422},
+		{"POST", "/v1/projections/product-view/dead-letters/redrive", `{"offsets":"x"}`, 400},
+		{"GET", "/v1/projections/product-view/dead-letters?limit=0", "", 400},
+		{"POST", "/v1/projections/no-such/rebuild", "", 404},
+		{"POST", "/v1/projections/product-history/rebuild", "", 409},
+	} {
+		if a := call(t, tc.method, base+tc.path, tc.body); a.status != tc.status {
+			t.Errorf("%s %s %s: %d %v, want %d", tc.method, tc.path, tc.body, a.status, a.body, tc.status)
+		}
+	}
+}
+
+// rebuildEndToEnd rebuilds product-view over HTTP and waits for the new
+// generation to be live.
+func rebuildEndToEnd(t *testing.T, base string) {
+	t.Helper()
+	live := func() (int, bool) {
+		a := call(t, "GET", base+"/v1/projections", "")
+		gen, building := 0, false
+		for _, p := range a.body["projections"].([]any) {
+			m := p.(map[string]any)
+			if m["projection"] != "product-view" {
+				continue
+			}
+			switch m["state"] {
+			case "live":
+				gen = int(m["generation"].(float64))
+			case "building", "handover":
+				building = true
+			}
+		}
+		return gen, building
+	}
+	before, _ := live()
+	if before == 0 {
+		t.Fatalf("product-view has no live generation")
+	}
+	if a := call(t, "DELETE", base+"/v1/projections/product-view/rebuild", ""); a.status != 409 {
+		t.Errorf("abort with no rebuild: %d %v, want 409", a.status, a.body)
+	}
+	if a := call(t, "POST", base+"/v1/projections/product-view/rebuild", ""); a.status != 202 {
+		t.Fatalf("rebuild: %d %v", a.status, a.body)
+	}
+	testenv.Eventually(t, 120*time.Second, func() error {
+		if gen, building := live(); gen != before+1 || building {
+			return fmt.Errorf("product-view live g%d (building %v), want g%d", gen, building, before+1)
+		}
+		return nil
+	})
+}

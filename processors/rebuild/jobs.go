@@ -1,0 +1,121 @@
+package rebuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+)
+
+// ErrRunning is Jobs.Start's error when a rebuild of the projection runs
+// in this process already.
+var ErrRunning = errors.New("a rebuild of this projection is running")
+
+// Jobs runs rebuilds in the background, at most one per projection, for a
+// long-lived process that starts and aborts them on request (the HTTP
+// API). A rebuild runs until it has swapped and retired the old generation,
+// fails, is aborted, or the context given to NewJobs ends; its progress is
+// in its Control, where Report reads it. Safe for concurrent use.
+type Jobs struct {
+	ctx  context.Context
+	make func(name string) (*Rebuilder, error)
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	running map[string]*job
+	last    map[string]Outcome
+}
+
+// Outcome is how the last rebuild a Jobs ran of a projection ended.
+type Outcome struct {
+	Result Result
+	Err    error
+}
+
+type job struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewJobs returns Jobs whose rebuilds live until ctx ends; newRebuilder
+// returns the Rebuilder of projection name (an error for a name it does
+// not know). logger may be nil.
+func NewJobs(ctx context.Context, newRebuilder func(name string) (*Rebuilder, error), logger *slog.Logger) *Jobs {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Jobs{ctx: ctx, make: newRebuilder, log: logger, running: map[string]*job{}, last: map[string]Outcome{}}
+}
+
+// Start starts a rebuild of projection name in the background. It
+// continues a rebuild that was stopped, as Rebuilder.Run does.
+func (j *Jobs) Start(name string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, ok := j.running[name]; ok {
+		return fmt.Errorf("rebuild %s: %w", name, ErrRunning)
+	}
+	r, err := j.make(name)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(j.ctx)
+	jb := &job{cancel: cancel, done: make(chan struct{})}
+	j.running[name] = jb
+	go func() {
+		defer close(jb.done)
+		defer cancel()
+		j.log.Info("rebuild started", "projection", name)
+		res, err := r.Run(ctx)
+		if err != nil {
+			j.log.Error("rebuild ended", "projection", name, "err", err)
+		} else {
+			j.log.Info("rebuild finished", "projection", name, "generation", res.To, "records", res.Records)
+		}
+		j.mu.Lock()
+		delete(j.running, name)
+		j.last[name] = Outcome{Result: res, Err: err}
+		j.mu.Unlock()
+	}()
+	return nil
+}
+
+// Running reports whether a rebuild of name runs in this process.
+func (j *Jobs) Running(name string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, ok := j.running[name]
+	return ok
+}
+
+// Last returns how the last rebuild of name that this Jobs ran ended.
+func (j *Jobs) Last(name string) (Outcome, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	o, ok := j.last[name]
+	return o, ok
+}
+
+// Abort stops the rebuild of name running here, if any, waits for it to
+// stop, and then abandons it with Rebuilder.Abort (which also removes
+// what a rebuild stopped earlier, or run by another process that has
+// stopped, left behind).
+func (j *Jobs) Abort(ctx context.Context, name string) (AbortResult, error) {
+	j.mu.Lock()
+	jb := j.running[name]
+	j.mu.Unlock()
+	if jb != nil {
+		jb.cancel()
+		select {
+		case <-jb.done:
+		case <-ctx.Done():
+			return AbortResult{Projection: name}, ctx.Err()
+		}
+	}
+	r, err := j.make(name)
+	if err != nil {
+		return AbortResult{Projection: name}, err
+	}
+	return r.Abort(ctx)
+}
