@@ -58,6 +58,19 @@ func (s *Store) Apply(ctx context.Context, gen int, changes []productview.Change
 	}
 
 	o := s.exec(ctx, gen, docs, false)
+	if o.err == nil && len(o.unfold) > 0 {
+		// Folded writes that met a version inside their span (part of the
+		// changes redelivered) did nothing: send their changes one by one,
+		// so the script tells the new from the duplicates.
+		for i := range o.unfold {
+			o.unfold[i].fold = nil
+		}
+		more := s.exec(ctx, gen, o.unfold, false)
+		o.res = o.res.Add(more.res)
+		o.refused = append(o.refused, more.refused...)
+		o.noScript = append(o.noScript, more.noScript...)
+		o.err = more.err
+	}
 	if o.err == nil && len(o.noScript) > 0 {
 		// Nothing of these documents ran (NOSCRIPT fails a call before its
 		// first command), so running all their changes again is safe.
@@ -92,6 +105,7 @@ func (s *Store) Apply(ctx context.Context, gen int, changes []productview.Change
 type outcome struct {
 	res      productview.Result
 	noScript []doc
+	unfold   []doc // folded writes to send again unfolded
 	refused  []refusal
 	err      error
 }
@@ -106,6 +120,7 @@ type refusal struct {
 func (o *outcome) add(p outcome) {
 	o.res = o.res.Add(p.res)
 	o.noScript = append(o.noScript, p.noScript...)
+	o.unfold = append(o.unfold, p.unfold...)
 	o.refused = append(o.refused, p.refused...)
 	if o.err == nil {
 		o.err = p.err
@@ -160,11 +175,12 @@ func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) ou
 			}
 		}
 		if err == nil {
-			reply, refused, err := c.refusals(reply)
+			reply, refused, unfold, err := c.refusals(reply)
 			applied, isInt := reply.(int64)
 			if err == nil && isInt && applied >= 0 && int(applied) <= c.n {
-				o.res = o.res.Add(productview.Result{Applied: int(applied), Duplicates: c.n - int(applied) - c.skipped(refused)})
+				o.res = o.res.Add(productview.Result{Applied: int(applied), Duplicates: c.n - int(applied) - c.skipped(refused) - changesOf(unfold)})
 				o.refused = append(o.refused, refused...)
+				o.unfold = append(o.unfold, unfold...)
 				continue
 			}
 			// A reply this code does not read: the script and the code
@@ -193,27 +209,43 @@ func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) ou
 	return o
 }
 
-// refusals splits a script reply into the number of changes applied and
-// the documents the script skipped (an array reply: applied, then per
-// skipped document its 1-based position in the call's keys and the error).
-func (c *call) refusals(reply any) (any, []refusal, error) {
+// refusals splits a script reply into the number of changes applied, the
+// documents the script refused and the folded writes it skipped (an array
+// reply: applied, then per skipped document its 1-based position in the
+// call's keys and the error; the position negated for a folded write to
+// send again unfolded).
+func (c *call) refusals(reply any) (any, []refusal, []doc, error) {
 	a, ok := reply.([]any)
 	if !ok {
-		return reply, nil, nil
+		return reply, nil, nil, nil
 	}
 	if len(a) == 0 || len(a)%2 != 1 {
-		return reply, nil, fmt.Errorf("%w: script returned %v", productview.ErrCorrupt, reply)
+		return reply, nil, nil, fmt.Errorf("%w: script returned %v", productview.ErrCorrupt, reply)
 	}
 	var out []refusal
+	var unfold []doc
 	for j := 1; j < len(a); j += 2 {
 		k, ok := a[j].(int64)
+		if ok && k < 0 && int(-k) <= len(c.docs) && c.docs[-k-1].fold != nil {
+			unfold = append(unfold, c.docs[-k-1])
+			continue
+		}
 		if !ok || k < 1 || int(k) > len(c.docs) {
-			return reply, nil, fmt.Errorf("%w: script returned %v", productview.ErrCorrupt, reply)
+			return reply, nil, nil, fmt.Errorf("%w: script returned %v", productview.ErrCorrupt, reply)
 		}
 		out = append(out, refusal{id: c.docs[k-1].id,
 			err: fmt.Errorf("redis apply %s: %v", c.keys[k-1], a[j+1])})
 	}
-	return a[0], out, nil
+	return a[0], out, unfold, nil
+}
+
+// changesOf is how many changes docs hold.
+func changesOf(docs []doc) int {
+	n := 0
+	for _, d := range docs {
+		n += d.n
+	}
+	return n
 }
 
 // skipped is how many changes of c the refused documents hold.
@@ -259,10 +291,24 @@ func (s *Store) calls(gen int, docs []doc) []call {
 		nargs := 0
 		for _, d := range ds {
 			nargs += d.nargs
+			if d.fold != nil {
+				nargs = nargs - d.nargs + d.fold.nargs
+			}
 		}
 		c := call{docs: ds, keys: make([]string, len(ds)), args: make([]any, 0, nargs)}
 		for j, d := range ds {
 			c.keys[j] = prefix + "{" + d.id + "}"
+			c.n += d.n
+			if f := d.fold; f != nil {
+				c.args = append(c.args, -d.n, f.first, f.last, len(f.set), len(f.incr))
+				for _, x := range f.set {
+					c.args = append(c.args, x.Name, x.Value)
+				}
+				for _, x := range f.incr {
+					c.args = append(c.args, x.Name, x.By)
+				}
+				continue
+			}
 			c.args = append(c.args, d.n)
 			for _, ch := range d.changes {
 				// The version goes as an int64: go-redis writes it in
@@ -275,7 +321,6 @@ func (s *Store) calls(gen int, docs []doc) []call {
 					c.args = append(c.args, f.Name, f.By)
 				}
 			}
-			c.n += d.n
 		}
 		out = append(out, c)
 	}
@@ -286,8 +331,59 @@ func (s *Store) calls(gen int, docs []doc) []call {
 type doc struct {
 	id      string
 	changes []productview.Change
-	n       int // len(changes), counted before they are gathered
-	nargs   int // script arguments the changes take
+	n       int     // len(changes), counted before they are gathered
+	nargs   int     // script arguments the changes take
+	fold    *folded // the changes as one write, when there are several
+}
+
+// folded is the changes of one document as one guarded write: the last
+// value of each field set, the deltas of each field summed, and the
+// versions of the first and last change. Applying it whole is applying the
+// changes one after another (the script writes the increments, then the
+// sets, in either case), when every change is newer than the document.
+type folded struct {
+	first, last int64
+	set         []productview.Field
+	incr        []productview.Incr
+	nargs       int
+}
+
+// foldChanges folds d's changes into one write when there are several and their
+// versions ascend strictly (partition order; a batch that repeats a
+// version within itself goes change by change, so that the script skips
+// the repeat).
+func (d *doc) foldChanges() {
+	if d.n < 2 {
+		return
+	}
+	for i := 1; i < len(d.changes); i++ {
+		if d.changes[i].Version <= d.changes[i-1].Version {
+			return
+		}
+	}
+	f := &folded{first: d.changes[0].Version, last: d.changes[len(d.changes)-1].Version}
+	setAt := make(map[string]int, 16)
+	incrAt := make(map[string]int, 2)
+	for _, c := range d.changes {
+		for _, x := range c.Set {
+			if j, ok := setAt[x.Name]; ok {
+				f.set[j].Value = x.Value
+				continue
+			}
+			setAt[x.Name] = len(f.set)
+			f.set = append(f.set, x)
+		}
+		for _, x := range c.Incr {
+			if j, ok := incrAt[x.Name]; ok {
+				f.incr[j].By += x.By
+				continue
+			}
+			incrAt[x.Name] = len(f.incr)
+			f.incr = append(f.incr, x)
+		}
+	}
+	f.nargs = 5 + 2*len(f.set) + 2*len(f.incr)
+	d.fold = f
 }
 
 // group validates changes and gathers them by document, keeping the order of
@@ -323,6 +419,9 @@ func group(changes []productview.Change) ([]doc, error) {
 	for i, c := range changes {
 		d := &docs[of[i]]
 		d.changes = append(d.changes, c)
+	}
+	for j := range docs {
+		docs[j].foldChanges()
 	}
 	return docs, nil
 }
