@@ -34,7 +34,7 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 		return err
 	}
 	ix.stats.events.Add(int64(len(events)))
-	products := productsearch.Shares(events)
+	products, unstorable := productsearch.StorableShares(events)
 	ids := make([]string, 0, len(products))
 	for _, p := range products {
 		if p.ID != "" {
@@ -47,7 +47,8 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 	}
 
 	b := ix.idx.NewBatch()
-	var permanent []batch.Failure
+	permanent := unstorable
+	ix.stats.permanent.Add(int64(len(unstorable)))
 	reject := func(p *productsearch.Share, i int, err error) {
 		ix.stats.permanent.Add(1)
 		ev := p.Events[i]

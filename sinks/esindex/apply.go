@@ -21,13 +21,14 @@ import (
 // maxIDLength is Elasticsearch's limit on a document _id, in bytes.
 const maxIDLength = 512
 
-// groupEvents splits a batch per product (productsearch.Shares). The events
+// groupEvents splits a batch per product (productsearch.StorableShares).
+// The events no document can hold (productsearch.Unstorable), and those
 // of a product no document can hold (no aggregate ID, or one too long for
-// an _id) come back as permanent failures instead.
+// an _id), come back as permanent failures instead.
 func groupEvents(events []schemas.Event) ([]*productsearch.Share, []batch.Failure) {
 	var out []*productsearch.Share
-	var bad []batch.Failure
-	for _, p := range productsearch.Shares(events) {
+	shares, bad := productsearch.StorableShares(events)
+	for _, p := range shares {
 		if p.ID != "" && len(p.ID) <= maxIDLength {
 			out = append(out, p)
 			continue
