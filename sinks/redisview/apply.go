@@ -25,6 +25,14 @@ var applyScript = redis.NewScript(applySource)
 // order, so versions ascend (one older than the document's version is a
 // duplicate).
 //
+// Several changes of one document (a hot product's events in one batch)
+// are folded into one guarded write: the last value of each field, the
+// deltas summed, applied whole when the document is older than the first
+// change and skipped when it holds the last. A document in between (part of
+// the changes redelivered) is left untouched by that call and its changes
+// are sent again one by one, which the script applies or skips each by its
+// version. Only changes whose versions ascend strictly are folded.
+//
 // On a single server one script call carries the changes of up to
 // Config.DocsPerCall documents: starting a script costs Redis several times
 // what its HGET and HSET do, so one call per document would make the script
@@ -455,3 +463,41 @@ func checkField(name string) error {
 	}
 	return nil
 }
+
+// Writes are the Redis writes Apply makes for changes, without its version
+// guard: per document, in order of first appearance, its HINCRBYs (field,
+// delta) and one HSET of the fields it sets and the version (or, for a
+// document whose versions do not ascend, those of each change in turn).
+// They are what a bare client would write to get the same hashes, for a
+// benchmark to set beside Apply. Invalid changes are refused as Apply
+// refuses them.
+func Writes(changes []productview.Change) ([]Write, error) {
+	docs, err := group(changes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Write, 0, len(docs))
+	for _, d := range docs {
+		if f := d.fold; f != nil {
+			out = append(out, Write{ID: d.id, Version: f.last, Set: f.set, Incr: f.incr})
+			continue
+		}
+		for _, c := range d.changes {
+			out = append(out, Write{ID: d.id, Version: c.Version, Set: c.Set, Incr: c.Incr})
+		}
+	}
+	return out, nil
+}
+
+// Write is one document's share of Writes: HINCRBY each of Incr, then HSET
+// Set and the version.
+type Write struct {
+	ID      string
+	Version int64
+	Set     []productview.Field
+	Incr    []productview.Incr
+}
+
+// DocsPerPipeline is the most documents one round trip of Apply carries
+// (Config.DocsPerPipeline).
+func (s *Store) DocsPerPipeline() int { return s.docsPerPipeline }
