@@ -15,8 +15,8 @@ import (
 
 func init() {
 	commands["bench"] = command{
-		summary: "measure a projection against raw Kafka and store limits (bench redis|search), or soak the whole service (bench soak)",
-		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
+		summary: "measure a projection against raw Kafka and store limits (bench redis|search), the write path and freshness under load (bench api), or soak the whole service (bench soak)",
+		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
 		help: `Measures how fast a projection rebuilds from the log into its store,
 beside the two limits it runs between, in one run on one data set:
 
@@ -55,6 +55,12 @@ stderr and the report, as JSON, to stdout.
 Everything it creates (topics, consumer group, keys, indices) is removed at
 the end, also when interrupted. It loads the servers hard for a minute or
 two: do not point it at production.
+
+api: commands at fixed rates through the HTTP API (vegeta, an open model),
+with and without Prefer: wait, on a stack it starts in this process (or
+--url): per rate the rate achieved, latency p50/p90/p99/max, errors by
+status, and freshness (command accepted to view and search updated).
+See streamview bench api --help.
 
 soak: a long run of the whole service under a steady mixed load, to see
 what time does to it (leaks, growing lag, errors), not a throughput limit.
@@ -115,8 +121,11 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 {
 		target = args[0]
 	}
-	if target == "soak" {
+	switch target {
+	case "soak":
 		return runBenchSoak(ctx, e, args[1:])
+	case "api":
+		return runBenchAPI(ctx, e, args[1:])
 	}
 	bt, ok := benchTargets[target]
 	if !ok {
@@ -125,7 +134,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 			return flag.ErrHelp
 		}
 		if target != "" {
-			fmt.Fprintf(e.stderr, "\nstreamview bench: unknown target %q (want redis, search or soak)\n", target)
+			fmt.Fprintf(e.stderr, "\nstreamview bench: unknown target %q (want redis, search, api or soak)\n", target)
 		}
 		return errUsage
 	}
