@@ -188,7 +188,7 @@ func API(ctx context.Context, cfg APIConfig) (APIReport, error) {
 	}
 	for _, wait := range cfg.Modes {
 		for _, rate := range cfg.Rates {
-			if err := ctx.Err(); err != nil {
+			if err := l.drain(ctx); err != nil {
 				return rep, err
 			}
 			st := l.step(ctx, rate, wait)
@@ -293,6 +293,30 @@ func (l *apiLoad) createProducts(ctx context.Context) error {
 		l.pick = func() int { return int(z.Uint64()) }
 	}
 	return nil
+}
+
+// drain waits until the stack has decided what earlier steps sent: until a
+// create waiting for its decision is answered within a second (up to two
+// minutes), so that one step's backlog does not load the next.
+func (l *apiLoad) drain(ctx context.Context) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		l.mu.Lock()
+		body := l.createBody(l.word(l.created.Add(1)))
+		l.mu.Unlock()
+		start := time.Now()
+		_, err := l.create(ctx, body)
+		if err == nil && time.Since(start) < time.Second {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintf(l.cfg.Out, "bench api: the stack is still busy with earlier steps after 2 minutes (last create: %v, %v); going on\n", time.Since(start), err)
+			return nil
+		}
+	}
 }
 
 func (l *apiLoad) create(ctx context.Context, body string) (string, error) {
@@ -463,8 +487,10 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	for _, c := range []*atomic.Int64{&l.viewMissed, &l.searchMiss, &l.viewSkip, &l.searchSkip} {
 		c.Store(0)
 	}
-	atk := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: l, Timeout: 30 * time.Second}),
-		vegeta.MaxBody(0), vegeta.KeepAlive(true), vegeta.Workers(uint64(max(10, rate/20))))
+	// Client last: vegeta's transport options would change its own
+	// transport, not this one.
+	atk := vegeta.NewAttacker(vegeta.MaxBody(0), vegeta.Workers(uint64(max(10, rate/20))),
+		vegeta.Client(&http.Client{Transport: l, Timeout: 30 * time.Second}))
 	var stop func()
 	if l.cfg.Profile != nil {
 		stop = l.cfg.Profile(rate, wait)
@@ -496,6 +522,10 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 				errs["transport"]++
 			case res.Code >= 300:
 				errs[strconv.Itoa(int(res.Code))]++
+			case wait && res.Code == http.StatusAccepted:
+				// Prefer: wait ran out before the decision: not the
+				// answer asked for.
+				errs["202-wait-ran-out"]++
 			default:
 				ok++
 			}

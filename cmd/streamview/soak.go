@@ -218,6 +218,29 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 		return out, nil
 	}
 	srv.logger.Info("stack started", "url", base, "topics", n.run+".*")
+	g.Go(func() error {
+		// Where the commands are, for a person reading the log at info:
+		// transactions and commands per transaction of the decider.
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		var last decider.Stats
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+			}
+			st := d.Stats()
+			txns := st.Committed - last.Committed
+			per := 0.0
+			if txns > 0 {
+				per = float64(st.Decided-last.Decided) / float64(txns)
+			}
+			srv.logger.Info("decider", "decided_per_s", float64(st.Decided-last.Decided)/5, "transactions_per_s", float64(txns)/5,
+				"commands_per_transaction", per, "aborted", st.Aborted-last.Aborted)
+			last = st
+		}
+	})
 	// The load stops when the stack fails, too.
 	return drive(gctx, base, lag)
 }
