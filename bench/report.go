@@ -170,7 +170,7 @@ func (r Report) WriteTable(w io.Writer) error {
 			continue
 		}
 		perEvent := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(c.n) }
-		fmt.Fprintf(&b, "%s: this process %.0f%% of a core, %.1f µs CPU/event", c.step,
+		fmt.Fprintf(&b, "CPU during %s: this process %.0f%% of a core, %.1f µs CPU/event", c.step,
 			100*c.cpu.Process.Seconds()/c.cpu.Wall.Seconds(), perEvent(c.cpu.Process))
 		if c.cpu.Server > 0 {
 			fmt.Fprintf(&b, "; %s server busy %.0f%% (shared), %.1f µs CPU/event", r.Sink,
