@@ -78,9 +78,11 @@ func TestDistributionShape(t *testing.T) {
 		if share := float64(top) / float64(updates); share < 0.4 || share > 0.65 {
 			t.Errorf("top 1%% of products got %.2f of the updates, want about half", share)
 		}
-		// Deterministic: the same options make the same stream; another
-		// seed another one.
-		if again := eventgen.Stream(o); !slices.EqualFunc(again, stream, func(a, b schemas.Event) bool { return a.ID == b.ID }) {
+		// Deterministic: the same options make the same stream.
+		small := o
+		small.Events = 20_000
+		same := func(a, b schemas.Event) bool { return a.ID == b.ID && a.AggregateID == b.AggregateID }
+		if !slices.EqualFunc(eventgen.Stream(small), eventgen.Stream(small), same) {
 			t.Error("the same options made another stream")
 		}
 	})
