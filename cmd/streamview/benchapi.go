@@ -57,7 +57,7 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 	base := fs.String("url", "", "drive the API at this base URL instead of starting a stack")
 	rates := fs.String("rates", "500,1000,2000,4000", "commands/s of the steps, comma-separated")
 	duration := fs.Duration("duration", bench.DefaultAPIDuration, "how long each step sends")
-	modes := fs.String("modes", "wait,nowait", "the steps' modes, in order: wait (Prefer: wait), nowait, or both")
+	modes := fs.String("modes", "wait,nowait", "the steps' modes, in order, comma-separated: wait (Prefer: wait) and nowait")
 	products := fs.Int("products", bench.DefaultAPIProducts, "products created before the steps, which the commands then pick")
 	distribution := fs.String("distribution", bench.DefaultDistribution, "how commands pick their product: zipf (s=1.1) or uniform")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the step at --profile-rate with Prefer: wait to this file")
@@ -92,7 +92,7 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 		case "nowait":
 			cfg.Modes = append(cfg.Modes, false)
 		default:
-			return fmt.Errorf("streamview bench api: --modes %q: want wait, nowait or both, comma-separated", *modes)
+			return fmt.Errorf("streamview bench api: --modes %q: want wait and nowait, comma-separated", *modes)
 		}
 	}
 	if *cpuProfile != "" {
@@ -116,8 +116,8 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 			return func() { pprof.StopCPUProfile(); f.Close() }
 		}
 	}
-	if err := cfg.Validate(); err != nil && *base != "" {
-		return err
+	if *duration <= 0 || *products <= 0 {
+		return fmt.Errorf("streamview bench api: --duration and --products must be positive (got %v, %d)", *duration, *products)
 	}
 	logger, err := newLogger(e.stderr, *logLevel)
 	if err != nil {
