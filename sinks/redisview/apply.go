@@ -66,28 +66,36 @@ func (s *Store) Apply(ctx context.Context, gen int, changes []productview.Change
 	}
 
 	o := s.exec(ctx, gen, docs, false)
-	if o.err == nil && len(o.unfold) > 0 {
-		// Folded writes that met a version inside their span (part of the
-		// changes redelivered) did nothing: send their changes one by one,
-		// so the script tells the new from the duplicates.
-		for i := range o.unfold {
-			o.unfold[i].fold = nil
+	// Two kinds of document come back untouched, to send again until none
+	// does (each pass ends with fewer: an EVAL never meets NOSCRIPT, an
+	// unfolded write is never unfolded again):
+	//   - NOSCRIPT: nothing of these documents ran (NOSCRIPT fails a call
+	//     before its first command), so running all their changes again
+	//     is safe. (Another client may reload the script between two
+	//     commands of one pipeline: that is why one document's changes
+	//     never span two script calls.) EVAL also caches the script for
+	//     the next EVALSHAs;
+	//   - folded writes that met a version inside their span (part of the
+	//     changes redelivered): their changes go again one by one, so the
+	//     script tells the new from the duplicates.
+	for o.err == nil && (len(o.noScript) > 0 || len(o.unfold) > 0) {
+		var more outcome
+		if len(o.noScript) > 0 {
+			again := o.noScript
+			o.noScript = nil
+			more = s.exec(ctx, gen, again, true)
+		} else {
+			again := o.unfold
+			o.unfold = nil
+			for i := range again {
+				again[i].fold = nil
+			}
+			more = s.exec(ctx, gen, again, false)
 		}
-		more := s.exec(ctx, gen, o.unfold, false)
 		o.res = o.res.Add(more.res)
 		o.refused = append(o.refused, more.refused...)
 		o.noScript = append(o.noScript, more.noScript...)
-		o.err = more.err
-	}
-	if o.err == nil && len(o.noScript) > 0 {
-		// Nothing of these documents ran (NOSCRIPT fails a call before its
-		// first command), so running all their changes again is safe.
-		// (Another client may reload the script between two commands of one
-		// pipeline: that is why one document's changes never span two script
-		// calls.) EVAL also caches the script for the next EVALSHAs.
-		more := s.exec(ctx, gen, o.noScript, true)
-		o.res = o.res.Add(more.res)
-		o.refused = append(o.refused, more.refused...)
+		o.unfold = append(o.unfold, more.unfold...)
 		o.err = more.err
 	}
 	if o.err != nil || len(o.refused) == 0 {
