@@ -23,7 +23,9 @@ import (
 // makes it unacceptable, and that event is named as permanent in a
 // *batch.Error after the rest is written; so is the first event of a
 // product whose stored document does not decode (nothing can be folded onto
-// it). The runtime dead-letters those events and applies the rest again.
+// it). So is each event no index can store (productsearch.Unstorable),
+// taken out before the fold, its product's other events written. The
+// runtime dead-letters those events and applies the rest again.
 func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 	if len(events) == 0 {
 		return nil

@@ -55,7 +55,10 @@ func groupEvents(events []schemas.Event) ([]*productsearch.Share, []batch.Failur
 // doubles, with jitter, up to a cap (Config.Retry). Events whose version
 // the stored document already has are skipped and counted as duplicates.
 //
-// A document Elasticsearch rejects (a 4xx other than 409/429) is written
+// An event no document can hold (productsearch.Unstorable) is taken out
+// before the fold and named as permanent on its own; its product's other
+// events are written. A document Elasticsearch rejects (a 4xx other than
+// 409/429) is written
 // again one event at a time to find the event that makes it unacceptable;
 // that event comes back named as permanent in a *batch.Error once the rest
 // of the batch is stored, so the runtime dead-letters exactly that event.
