@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/processors/productsearch"
 )
 
@@ -44,12 +45,20 @@ type Config struct {
 	Batch int
 	// Seed makes the event stream; runs with equal seeds measure equal data.
 	Seed uint64
+	// Distribution is how the events after the creates pick their product:
+	// "zipf" (the default: a few hot products get most events, s = 1.1, as
+	// in real catalogues) or "uniform".
+	Distribution string
 	// Out receives progress lines and the final table; nil discards.
 	Out io.Writer
 	// Logger receives the projection runtime's log (retries, dead
 	// letters); nil discards.
 	Logger *slog.Logger
 }
+
+// DefaultDistribution is the data set's distribution over products when
+// Config.Distribution is empty.
+const DefaultDistribution = "zipf"
 
 // Default sizes.
 const (
@@ -71,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if c.Batch < 0 {
 		errs = append(errs, fmt.Errorf("bench: Batch %d is negative", c.Batch))
+	}
+	if _, err := eventgen.ParseDistribution(c.withDefaults().Distribution); err != nil {
+		errs = append(errs, fmt.Errorf("bench: %w", err))
 	}
 	if d := c.withDefaults(); d.Events > 0 && d.Products > d.Events {
 		errs = append(errs, fmt.Errorf("bench: %d products need at least as many events, got %d", d.Products, d.Events))
@@ -96,6 +108,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Batch == 0 {
 		c.Batch = DefaultBatch
+	}
+	if c.Distribution == "" {
+		c.Distribution = DefaultDistribution
 	}
 	if c.Out == nil {
 		c.Out = io.Discard

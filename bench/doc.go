@@ -2,26 +2,39 @@
 // runs between, on the real servers and on one data set, in one run.
 //
 // A run makes a fresh events topic (6 partitions), pre-produces a
-// deterministic product event stream into it (internal/eventgen), and then
-// times, one after the other on the same records:
+// deterministic product event stream into it (internal/eventgen; updates
+// spread over the products by Config.Distribution: zipf, the default, or
+// uniform), and then times, one after the other on the same records:
 //
 //   - raw consume: a bare franz-go client, no consumer group, reading every
 //     partition from the start to its end offset without decoding;
-//   - raw sink: the sink written directly, as many writes as there are
-//     events, in the projection's batch size (for Redis: pipelined HSETs of
-//     the same fields into as many hashes);
+//   - raw sink: the very writes the projection makes, without its version
+//     guard, runtime or Kafka, at its concurrency: one lane per partition,
+//     all at once, each lane's batches in order, per batch the writes of
+//     the batch folded per product (Redis: redisview.Writes, pipelines of
+//     the store's size at once; search: the folded documents through
+//     esutil.BulkIndexer, a worker per lane), timed from the first event to
+//     the last write; Redis also gives the same writes on one connection
+//     as a second figure, shown and not compared with;
 //   - projection: the real path, a processors runtime with the projection
 //     on a fresh generation from offset 0 until it has caught up with the
 //     end of the topic: what a rebuild does.
 //
-// The report sets the projection's events/s beside the smaller raw figure;
-// the target is half of it or more. Everything a run creates (topics,
-// consumer group, keys) is removed at its end.
+// The report sets the projection's events/s beside the smaller raw figure,
+// with the sink's target (Redis 0.8, search 0.9), and the CPU each step
+// cost this process and (Redis) the server. It states the data set, the
+// lanes and the two sides of every ratio. Everything a run creates
+// (topics, consumer group, keys) is removed at its end.
 //
 // The harness is sink-agnostic: a Sink supplies the raw writes, the
 // projection and the stored count. RedisProjection measures the product view
-// on Redis; another store (the search index on Elasticsearch, with raw
-// esutil.BulkIndexer writes) plugs in as one more Sink passed to Run.
+// on Redis; SearchProjection the search index on Elasticsearch.
+//
+// API drives a running API with commands at fixed rates (vegeta, an open
+// model), with and without Prefer: wait, and reports per rate the rate
+// achieved, latency, errors by status and freshness: from a command's
+// accepted answer until the view (?minVersion=) and a search show it
+// (`streamview bench api`, which starts the stack).
 //
 // Soak is the other kind of run: a steady open-model load (commands, view
 // reads with minVersion, searches) at a fixed rate through a running API for

@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,6 +72,45 @@ type Dataset struct {
 	Batch int
 	// Ends is each partition's end offset after producing.
 	Ends map[int32]int64
+	// Partition is where each product's events went: the runtime applies
+	// each partition's events in a lane of its own, in batches of Batch.
+	Partition map[string]int32
+}
+
+// Lanes splits d.Events as the projection runtime meets them: per
+// partition, in order, in batches of d.Batch. Raw steps that mirror the
+// projection write each lane's batches one after another and the lanes at
+// once.
+func (d *Dataset) Lanes() [][][]schemas.Event {
+	by := map[int32][]schemas.Event{}
+	for _, e := range d.Events {
+		p := d.Partition[e.AggregateID]
+		by[p] = append(by[p], e)
+	}
+	var out [][][]schemas.Event
+	for p := range int32(Partitions) {
+		var batches [][]schemas.Event
+		for b := range slices.Chunk(by[p], d.Batch) {
+			batches = append(batches, b)
+		}
+		if len(batches) > 0 {
+			out = append(out, batches)
+		}
+	}
+	return out
+}
+
+// RawSecond is a Sink with a second raw figure, shown under the first but
+// not compared with: such as the same writes on one connection.
+type RawSecond interface {
+	RawSecond(ctx context.Context, d *Dataset, progress func(n int)) (Figure, error)
+}
+
+// ServerCPU is a Sink whose server reports the CPU time it has used (Redis:
+// INFO cpu), sampled around the raw and projection steps to say how busy
+// the server was and what each event cost it.
+type ServerCPU interface {
+	ServerCPU(ctx context.Context) (time.Duration, error)
 }
 
 // Run measures sink: it makes the data set, measures the raw consume, the
@@ -86,7 +126,7 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 	d := &Dataset{Run: runID(), Batch: cfg.Batch}
 	d.Topic = d.Run + ".events"
 	dlq := d.Run + ".dlq"
-	rep = Report{Sink: sink.Name(), Topic: d.Topic, Batch: cfg.Batch, Target: sink.Target()}
+	rep = Report{Sink: sink.Name(), Topic: d.Topic, Batch: cfg.Batch, Target: sink.Target(), Distribution: cfg.Distribution}
 
 	cl, err := kgo.NewClient(cfg.kafkaOpts(kgo.ProducerLinger(10 * time.Millisecond))...)
 	if err != nil {
@@ -111,8 +151,9 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 		return rep, err
 	}
 
-	fmt.Fprintf(out, "bench %s: generating %s events of %s products\n", sink.Name(), thousands.Format(cfg.Events), thousands.Format(cfg.Products))
-	d.Events = eventgen.Stream(eventgen.Options{Products: cfg.Products, Events: cfg.Events, Seed: cfg.Seed})
+	dist, _ := eventgen.ParseDistribution(cfg.Distribution) // validated
+	fmt.Fprintf(out, "bench %s: generating %s events of %s products, %s\n", sink.Name(), thousands.Format(cfg.Events), thousands.Format(cfg.Products), cfg.Distribution)
+	d.Events = eventgen.Stream(eventgen.Options{Products: cfg.Products, Events: cfg.Events, Seed: cfg.Seed, Distribution: dist})
 	d.Records, d.Products = len(d.Events), distinct(d.Events)
 	rep.Events, rep.Products = len(d.Events), d.Products
 	codec, err := schemas.NewCodec()
@@ -129,11 +170,23 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 	if rep.Consume, err = rawConsume(ctx, cfg.kafkaOpts(), d, out); err != nil {
 		return rep, err
 	}
-	m := startMeter(out, "raw "+sink.Name(), "writes", len(d.Events))
+	rep.Lanes = len(d.Lanes())
+	cpu, _ := sink.(ServerCPU)
+	m := startMeter(out, "raw "+sink.Name(), "events", len(d.Events))
+	probe := startProbe(ctx, cpu)
 	rep.Raw, err = sink.Raw(ctx, d, m.add)
+	rep.RawCPU = probe.stop(ctx)
 	m.finish()
 	if err != nil {
 		return rep, fmt.Errorf("bench: raw %s: %w", sink.Name(), err)
+	}
+	if second, ok := sink.(RawSecond); ok {
+		m := startMeter(out, "raw "+sink.Name()+" (second)", "events", len(d.Events))
+		rep.RawSecond, err = second.RawSecond(ctx, d, m.add)
+		m.finish()
+		if err != nil {
+			return rep, fmt.Errorf("bench: raw %s (second): %w", sink.Name(), err)
+		}
 	}
 
 	// The projection's process should not carry the data set: a projector
@@ -148,7 +201,9 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 	}
 	timed := &timedProjection{inner: proj}
 	var st processors.Stats
+	probe = startProbe(ctx, cpu)
 	rep.Projection, st, err = project(ctx, cfg, d, codec, timed, label, dlq, out)
+	rep.ProjectionCPU = probe.stop(ctx)
 	rep.DeadLettered, rep.Retries = st.DeadLettered, st.Retries
 	if err != nil {
 		return rep, err
@@ -254,6 +309,8 @@ func produce(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, d *Datas
 		}
 	}()
 	var once sync.Once
+	var mu sync.Mutex
+	d.Partition = make(map[string]int32)
 	for r := range recs {
 		cl.Produce(ctx, r, func(r *kgo.Record, err error) {
 			if err != nil {
@@ -262,6 +319,9 @@ func produce(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, d *Datas
 				})
 				return
 			}
+			mu.Lock()
+			d.Partition[string(r.Key)] = r.Partition
+			mu.Unlock()
 			m.add(1)
 		})
 	}

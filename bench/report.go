@@ -49,10 +49,24 @@ type Report struct {
 	Products int    `json:"products"`
 	Batch    int    `json:"batch"`
 
+	// Distribution is the data set's spread over products: "zipf" or
+	// "uniform".
+	Distribution string `json:"distribution"`
+	// Lanes is how many partitions the events are in: the runtime applies
+	// that many batches at once, and the raw writes mirror it.
+	Lanes int `json:"lanes"`
+
 	Produce    Figure `json:"produce"`    // making the data set; not a limit
 	Consume    Figure `json:"consume"`    // raw limit: bare franz-go consume
-	Raw        Figure `json:"raw"`        // raw limit: bare sink writes
+	Raw        Figure `json:"raw"`        // raw limit: bare sink writes, the projection's own, at its concurrency
+	RawSecond  Figure `json:"rawSecond"`  // another raw figure, shown, not compared with (may be zero)
 	Projection Figure `json:"projection"` // the runtime with the projection
+
+	// RawCPU and ProjectionCPU are the CPU time the raw writes and the
+	// projection cost the server (when the sink reports it) and this
+	// process.
+	RawCPU        CPU `json:"rawCpu"`
+	ProjectionCPU CPU `json:"projectionCpu"`
 
 	// InApply is the part of Projection.Elapsed during which at least one
 	// Apply of the projection was in flight (mostly the sink); the rest is
@@ -112,10 +126,20 @@ func (r Report) MarshalJSON() ([]byte, error) {
 // WriteTable writes the figures as a table, with the ratio and verdict.
 func (r Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%s events of %s products, batch %d, topic %s\n\n",
-		thousands.Format(r.Events), thousands.Format(r.Products), r.Batch, r.Topic)
+	dist := r.Distribution
+	if dist == "" {
+		dist = "uniform"
+	}
+	fmt.Fprintf(&b, "\n%s events of %s products, %s over products, batch %d, %d partitions (lanes), topic %s\n\n",
+		thousands.Format(r.Events), thousands.Format(r.Products), dist, r.Batch, r.Lanes, r.Topic)
 	rows := [][]string{{"step", "count", "", "seconds", "per second", ""}}
-	for _, f := range []Figure{r.Consume, r.Raw, r.Projection} {
+	figures := []Figure{r.Consume, r.Raw}
+	if r.RawSecond.Count > 0 {
+		second := r.RawSecond
+		second.Label += " [not compared]"
+		figures = append(figures, second)
+	}
+	for _, f := range append(figures, r.Projection) {
 		rows = append(rows, []string{f.Label, thousands.Format(f.Count), f.Unit, fmt.Sprintf("%.2f", f.Elapsed.Seconds()), thousands.Format(int(f.Rate())), f.Unit + "/s"})
 	}
 	// Labels and units left, numbers right.
@@ -134,6 +158,26 @@ func (r Report) WriteTable(w io.Writer) error {
 		verdict = "NOT met"
 	}
 	fmt.Fprintf(&b, "\nprojection / smaller raw (%s): %.2f; target %.2f %s\n", r.Limit().Label, r.Ratio(), r.target(), verdict)
+	if r.Raw.Rate() > 0 && r.Consume.Rate() > 0 {
+		fmt.Fprintf(&b, "projection / raw writes: %.2f; projection / raw consume: %.2f\n", r.Projection.Rate()/r.Raw.Rate(), r.Projection.Rate()/r.Consume.Rate())
+	}
+	for _, c := range []struct {
+		step string
+		cpu  CPU
+		n    int
+	}{{"raw writes", r.RawCPU, r.Raw.Count}, {"projection", r.ProjectionCPU, r.Projection.Count}} {
+		if c.cpu.Wall <= 0 || c.n == 0 {
+			continue
+		}
+		perEvent := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(c.n) }
+		fmt.Fprintf(&b, "CPU during %s: this process %.0f%% of a core, %.1f µs CPU/event", c.step,
+			100*c.cpu.Process.Seconds()/c.cpu.Wall.Seconds(), perEvent(c.cpu.Process))
+		if c.cpu.Server > 0 {
+			fmt.Fprintf(&b, "; %s server busy %.0f%% (shared), %.1f µs CPU/event", r.Sink,
+				100*c.cpu.Server.Seconds()/c.cpu.Wall.Seconds(), perEvent(c.cpu.Server))
+		}
+		b.WriteString("\n")
+	}
 	if r.Projection.Elapsed > 0 {
 		fmt.Fprintf(&b, "projection time with an Apply in flight (the sink): %.2f s (%.0f%%); with none (poll, decode, commit): %.2f s\n",
 			r.InApply.Seconds(), 100*r.InApply.Seconds()/r.Projection.Elapsed.Seconds(), (r.Projection.Elapsed - r.InApply).Seconds())

@@ -58,7 +58,7 @@ func TestReportOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"1,000,000 events of 100,000 products, batch 2000",
+		"1,000,000 events of 100,000 products, uniform over products, batch 2000",
 		"500,000 records/s", "250,000 writes/s", "100,000 events/s",
 		"projection / smaller raw (raw redis (pipelined HSET)): 0.40; target 0.50 NOT met",
 		"with an Apply in flight (the sink): 6.00 s (60%)",

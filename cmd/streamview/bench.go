@@ -15,40 +15,52 @@ import (
 
 func init() {
 	commands["bench"] = command{
-		summary: "measure a projection against raw Kafka and store limits (bench redis|search), or soak the whole service (bench soak)",
-		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
+		summary: "measure a projection against raw Kafka and store limits (bench redis|search), the write path and freshness under load (bench api), or soak the whole service (bench soak)",
+		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
 		help: `Measures how fast a projection rebuilds from the log into its store,
 beside the two limits it runs between, in one run on one data set:
 
   redis   the product-view projection into Redis (1,000,000 events, batches
-          of 2000 by default; target 0.50)
+          of 2000 by default; target 0.80)
   search  the product-search projection into Elasticsearch (200,000 events,
-          batches of 5000, as streamview serve runs it; target 0.70)
+          batches of 5000, as streamview serve runs it; target 0.90)
 
   1. makes a fresh 6-partition topic and pre-produces --events product events
-     of --products products (deterministic for a --seed);
+     of --products products (deterministic for a --seed): every product
+     created, then updates spread over the products by --distribution:
+     zipf (default; s=1.1: a few hot products get most updates, so a batch
+     holds many events of one product) or uniform;
   2. raw consume: a bare franz-go client (no group, no decoding) reads the
      whole topic: records/s;
-  3. raw store writes, one per event, without the projection:
-     redis: one pipelined HSET per event, --batch per round trip, with the
-     fields the event sets, into as many hashes;
-     search: esutil.BulkIndexer (4 workers) indexing each event's product
-     document as it is after the event, plain index actions;
+  3. raw store writes: the very writes the projection makes, without its
+     version guard, runtime or Kafka, at its concurrency: the events split
+     per partition (a lane each, all lanes at once) in batches of --batch,
+     timed from the first event to the last write:
+     redis: per batch and product the projection's folded writes (one HSET
+     of the fields and version, the review HINCRBYs), pipelines of 500
+     documents at once on one client's connection pool; then, as a second
+     line that is not compared with, the same writes on one connection,
+     one pipeline at a time;
+     search: per batch and product the folded document, plain index
+     actions through esutil.BulkIndexer with a worker per lane;
   4. projection: the projection runtime with the projector on a fresh
      generation, from offset 0 until it has committed the end of every
      partition: events/s. Then every stored document is checked.
 
-It prints progress lines, then a table: the three rates and the projection
-over the smaller raw rate, with the target. With --json they go to stderr
-and the report, as JSON, to stdout.
+It prints progress lines, then a table: the rates (all in events/s), the
+projection over the smaller raw rate with the target, the CPU each step
+cost this process and (redis) the server, as µs per event and % busy: the
+server is shared with whatever else runs on it. With --json they go to
+stderr and the report, as JSON, to stdout.
 Everything it creates (topics, consumer group, keys, indices) is removed at
 the end, also when interrupted. It loads the servers hard for a minute or
 two: do not point it at production.
 
-The search projection folds the events of one product in a batch into one
-write, so it can beat the per-event raw rate; for the sink alone against a
-bulk indexer doing its very same writes, see BenchmarkProjection in
-sinks/esindex (README, Measured here).
+api: commands at fixed rates through the HTTP API (vegeta, an open model),
+with and without Prefer: wait, on a stack it starts in this process (or
+--url): per rate the rate achieved, latency p50/p90/p99/max, errors by
+status, and freshness (command accepted to view and search updated).
+See streamview bench api --help.
 
 soak: a long run of the whole service under a steady mixed load, to see
 what time does to it (leaks, growing lag, errors), not a throughput limit.
@@ -105,6 +117,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	products := fs.Int("products", 0, "products the events belong to (default events/10)")
 	batch := fs.Int("batch", 0, "the runtime's MaxBatch and the raw pipeline's size (default 2000 for redis, 5000 for search)")
 	seed := fs.Uint64("seed", 1, "seed of the event stream")
+	distribution := fs.String("distribution", bench.DefaultDistribution, "how the events after the creates pick their product: zipf (s=1.1, a few hot products, as catalogues are) or uniform")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (the table goes to stderr)")
 	logLevel := fs.String("log-level", "warn", "the projection runtime's log level on stderr: debug, info, warn or error")
 	logFormat := logFormatFlag(fs, e)
@@ -113,8 +126,11 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 {
 		target = args[0]
 	}
-	if target == "soak" {
+	switch target {
+	case "soak":
 		return runBenchSoak(ctx, e, args[1:])
+	case "api":
+		return runBenchAPI(ctx, e, args[1:])
 	}
 	bt, ok := benchTargets[target]
 	if !ok {
@@ -123,7 +139,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 			return flag.ErrHelp
 		}
 		if target != "" {
-			fmt.Fprintf(e.stderr, "\nstreamview bench: unknown target %q (want redis, search or soak)\n", target)
+			fmt.Fprintf(e.stderr, "\nstreamview bench: unknown target %q (want redis, search, api or soak)\n", target)
 		}
 		return errUsage
 	}
@@ -159,7 +175,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	cfg := bench.Config{
 		Brokers: kafkaConn.Brokers, RedisAddr: redisConn.Addr, ElasticsearchURL: strings.Join(esConn.URLs, ","),
-		Events: *events, Products: *products, Batch: *batch, Seed: *seed,
+		Events: *events, Products: *products, Batch: *batch, Seed: *seed, Distribution: *distribution,
 		Out: e.stdout, Logger: logger,
 	}
 	if cfg.KafkaOpts, err = kafkaConn.SecurityOpts(); err != nil {

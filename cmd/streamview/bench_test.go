@@ -17,10 +17,10 @@ import (
 // also checks each stored document against the fold).
 func TestBenchSmall(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
-		benchSmall(t, []string{"redis", "--redis", testenv.Redis(t)}, "raw redis", "target 0.50")
+		benchSmall(t, []string{"redis", "--redis", testenv.Redis(t)}, "raw redis", "target 0.80", "zipf over products")
 	})
 	t.Run("search", func(t *testing.T) {
-		benchSmall(t, []string{"search", "--es", testenv.Elasticsearch(t)}, "raw search", "target 0.70")
+		benchSmall(t, []string{"search", "--es", testenv.Elasticsearch(t)}, "raw search", "target 0.90", "zipf over products")
 	})
 }
 
@@ -129,5 +129,46 @@ func TestBenchUsage(t *testing.T) {
 	err := run(context.Background(), []string{"bench", "redis", "--events", "10", "--products", "20"}, strings.NewReader(""), &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "20 products need at least as many events") {
 		t.Errorf("more products than events = %v, want a config error", err)
+	}
+}
+
+// A short bench api on a stack of its own against the real servers: every
+// step sends exactly rate × duration commands, and none is answered 5xx.
+func TestBenchAPI(t *testing.T) {
+	brokers := testenv.Kafka(t)
+	args := []string{"bench", "api", "--rates", "20", "--duration", "2s", "--products", "5", "--json",
+		"--brokers", strings.Join(brokers, ","), "--redis", testenv.Redis(t), "--es", testenv.Elasticsearch(t)}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); err != nil {
+		t.Fatalf("bench api: %v\n%s", err, stderr.String())
+	}
+	var rep struct {
+		Steps []struct {
+			Rate    int
+			Wait    bool
+			Latency struct {
+				Requests int
+				Errors   map[string]int
+			}
+		}
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, stdout.String())
+	}
+	if len(rep.Steps) != 2 || !rep.Steps[0].Wait || rep.Steps[1].Wait {
+		t.Fatalf("steps %+v, want 20/s with Prefer: wait, then without", rep.Steps)
+	}
+	for _, s := range rep.Steps {
+		if s.Rate != 20 || s.Latency.Requests != 40 {
+			t.Errorf("step %+v: want 40 commands at 20/s", s)
+		}
+		for status, n := range s.Latency.Errors {
+			if strings.HasPrefix(status, "5") {
+				t.Errorf("step wait=%v: %d answers %s", s.Wait, n, status)
+			}
+		}
+	}
+	if !strings.Contains(stderr.String(), "rate/s") {
+		t.Errorf("stderr lacks the table:\n%s", stderr.String())
 	}
 }

@@ -68,38 +68,54 @@ const soakPartitions = 6
 // projectors) on fresh names on srv, drives cfg's load through it, and
 // removes everything it made, also when ctx ends.
 func runSoak(ctx context.Context, srv soakServers, cfg bench.SoakConfig) (rep bench.SoakReport, err error) {
+	err = withStack(ctx, srv, func(ctx context.Context, base string, lag func(context.Context) (map[string]int64, error)) error {
+		cfg.Base = base
+		cfg.Lag = lag
+		fmt.Fprintf(cfg.Out, "soak: stack on %s\n", base)
+		var err error
+		rep, err = bench.Soak(ctx, cfg)
+		return err
+	})
+	return rep, err
+}
+
+// withStack starts the whole stack in-process (API, decider, both
+// projectors) on fresh names on srv (soak-<random>.*), runs drive against
+// its API at base (lag reads each projection's lag), and removes everything
+// it made, also when ctx ends. drive's context ends when the stack fails.
+func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Context, base string, lag func(context.Context) (map[string]int64, error)) error) (err error) {
 	n := newSoakNames()
 	log := srv.logger
 	kafkaOpt, err := srv.kafka.SecurityOpts()
 	if err != nil {
-		return rep, err
+		return err
 	}
 	brokers := srv.kafka.Brokers
 	cl, err := newKafkaClient(ctx, srv.kafka)
 	if err != nil {
-		return rep, fmt.Errorf("soak: %w", err)
+		return fmt.Errorf("soak: %w", err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	rc, err := newRedisConn(srv.redis)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	defer rc.Close()
 	if err := pingRedis(ctx, rc, srv.redis); connect.IsConfig(err) {
-		return rep, err
+		return err
 	}
 	es, err := newElasticsearch(srv.es)
 	if err != nil {
-		return rep, fmt.Errorf("soak: %w", err)
+		return fmt.Errorf("soak: %w", err)
 	}
 	views, err := redisview.New(rc, redisview.Config{Projection: n.viewName})
 	if err != nil {
-		return rep, err
+		return err
 	}
 	index, err := esindex.New(es, esindex.Config{IndexPrefix: n.searchName, Alias: n.searchName, Generation: 1, Currency: product.DefaultCurrency, Logger: log})
 	if err != nil {
-		return rep, err
+		return err
 	}
 
 	stackCtx, stopStack := context.WithCancel(ctx)
@@ -124,22 +140,22 @@ func runSoak(ctx context.Context, srv soakServers, cfg bench.SoakConfig) (rep be
 			err = res.Err
 		}
 		if err != nil {
-			return rep, fmt.Errorf("soak: create topic %s: %w", topic, err)
+			return fmt.Errorf("soak: create topic %s: %w", topic, err)
 		}
 	}
 	codec, err := schemas.NewCodec()
 	if err != nil {
-		return rep, err
+		return err
 	}
 	if _, err := views.EnsureLive(ctx, 1); err != nil {
-		return rep, fmt.Errorf("soak: redis view generation: %w", err)
+		return fmt.Errorf("soak: redis view generation: %w", err)
 	}
 	if _, err := ensureSearchLive(ctx, index); err != nil {
-		return rep, fmt.Errorf("soak: search index: %w", err)
+		return fmt.Errorf("soak: search index: %w", err)
 	}
 	viewWriter, err := productview.NewWriter(views, 1)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	var projectors []*processors.Runner
 	for _, p := range []struct {
@@ -150,32 +166,32 @@ func runSoak(ctx context.Context, srv soakServers, cfg bench.SoakConfig) (rep be
 		r, err := processors.New(processors.Config{Name: p.name, Generation: 1, Topic: n.events, DeadLetterTopic: p.dlq, MaxBatch: p.batch, Logger: log},
 			codec, p.proj, append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, kafkaOpt...)...)
 		if err != nil {
-			return rep, err
+			return err
 		}
 		projectors = append(projectors, r)
 	}
 	d, err := decider.New(decider.Config{Brokers: brokers, ClientOpts: kafkaOpt, CommandsTopic: n.commands, EventsTopic: n.events, ResultsTopic: n.results,
 		Group: n.deciderGroup, TransactionalID: n.deciderGroup, Rules: product.Rules{Currency: product.DefaultCurrency}, Logger: log}, codec)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	results, err := commandbus.NewResults(commandbus.ResultsConfig{Brokers: brokers, ClientOpts: kafkaOpt, Topic: n.results, CommandsTopic: n.commands, Logger: log}, codec)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	sender, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: brokers, ClientOpts: kafkaOpt, Topic: n.commands, Tracker: results, Logger: log}, codec)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	defer sender.Close()
 	apiCfg := api.Config{Currency: product.DefaultCurrency, Logger: log}
 	if err := apiCfg.Validate(); err != nil {
-		return rep, err
+		return err
 	}
 	server := api.New(apiCfg, api.Deps{Commands: busOf{results, sender}, Views: productview.NewReader(views), Search: index})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return rep, fmt.Errorf("soak: listen: %w", err)
+		return fmt.Errorf("soak: listen: %w", err)
 	}
 	running = true
 	for _, p := range projectors {
@@ -185,8 +201,8 @@ func runSoak(ctx context.Context, srv soakServers, cfg bench.SoakConfig) (rep be
 	g.Go(func() error { return results.Run(gctx) })
 	g.Go(func() error { return server.Serve(gctx, ln) })
 
-	cfg.Base = "http://" + ln.Addr().String()
-	cfg.Lag = func(ctx context.Context) (map[string]int64, error) {
+	base := "http://" + ln.Addr().String()
+	lag := func(ctx context.Context) (map[string]int64, error) {
 		out := map[string]int64{}
 		for _, p := range projectors {
 			c := p.Config()
@@ -207,9 +223,32 @@ func runSoak(ctx context.Context, srv soakServers, cfg bench.SoakConfig) (rep be
 		}
 		return out, nil
 	}
-	fmt.Fprintf(cfg.Out, "soak: stack on %s, topics %s.*\n", cfg.Base, n.run)
+	srv.logger.Info("stack started", "url", base, "topics", n.run+".*")
+	g.Go(func() error {
+		// Where the commands are, for a person reading the log at info:
+		// transactions and commands per transaction of the decider.
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		var last decider.Stats
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+			}
+			st := d.Stats()
+			txns := st.Committed - last.Committed
+			per := 0.0
+			if txns > 0 {
+				per = float64(st.Decided-last.Decided) / float64(txns)
+			}
+			srv.logger.Info("decider", "decided_per_s", float64(st.Decided-last.Decided)/5, "transactions_per_s", float64(txns)/5,
+				"commands_per_transaction", per, "aborted", st.Aborted-last.Aborted)
+			last = st
+		}
+	})
 	// The load stops when the stack fails, too.
-	return bench.Soak(gctx, cfg)
+	return drive(gctx, base, lag)
 }
 
 // soakCleanup removes a run's topics, groups, Redis keys and index.

@@ -45,6 +45,12 @@ type Options struct {
 	// event updates one of them, after its Version.
 	Continue []Continued
 
+	// Distribution is how a spread stream picks the product of each update
+	// (Uniform when zero); ZipfS is the exponent of Zipf (DefaultZipfS when
+	// 0; it must be > 1).
+	Distribution Distribution
+	ZipfS        float64
+
 	// Mix weighs the kinds of update; the zero Mix weighs them equally.
 	Mix Mix
 	// ManyDetails, in a catalogue, lets one ProductDetailsUpdated change

@@ -9,7 +9,8 @@ import (
 )
 
 // spread makes o.Events events: every product created first, in order,
-// then each next event on a random product that is not discontinued.
+// then each next event on a product that is not discontinued, picked by
+// o.Distribution.
 func spread(r *rand.Rand, o Options) []schemas.Event {
 	var ps []*product
 	if len(o.Continue) > 0 {
@@ -25,12 +26,13 @@ func spread(r *rand.Rand, o Options) []schemas.Event {
 	}
 	out := make([]schemas.Event, 0, o.Events)
 	ts := o.Start
+	pick := newPicker(r, o, len(ps))
 	for len(out) < o.Events {
 		var p *product
 		if i := len(out); i < o.Products {
 			p = ps[i]
 		} else {
-			p = ps[r.IntN(len(ps))]
+			p = ps[pick()]
 			if p.done {
 				continue
 			}

@@ -1,6 +1,12 @@
 package productsearch
 
-import "github.com/streamview/streamview/schemas"
+import (
+	"fmt"
+	"time"
+
+	"github.com/streamview/streamview/processors/batch"
+	"github.com/streamview/streamview/schemas"
+)
 
 // Share is one product's share of a batch: its events in the batch's order
 // (version order), with their positions in the batch. A search index folds
@@ -48,4 +54,51 @@ func (s *Share) FirstNew(version int64) int {
 		}
 	}
 	return -1
+}
+
+// Unstorable says why no index can store event e, whatever document it is
+// folded onto (nil when an index can): its timestamp, which becomes the
+// document's updatedAt, is outside the years 0 to 9999 that a JSON
+// document and an Elasticsearch date hold. Such an event fails alone, so
+// indexes check each event before folding a product's events into one
+// write: folded, a later event would overwrite its timestamp and hide it,
+// and an event that is dead-lettered alone must stay so.
+func Unstorable(e schemas.Event) error {
+	if y := e.Timestamp.UTC().Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("timestamp %s is outside the years 0..9999 a search document holds", e.Timestamp.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// StorableShares splits a batch per product as Shares does, after taking
+// out the events no index can store (Unstorable), which come back as
+// permanent failures, each named by its batch index.
+func StorableShares(events []schemas.Event) ([]*Share, []batch.Failure) {
+	var bad []batch.Failure
+	for i, e := range events {
+		if err := Unstorable(e); err != nil {
+			bad = append(bad, batch.Permanent(i, fmt.Errorf("product %s, %s v%d, event %s: %w", e.AggregateID, e.Type(), e.Version, e.ID, err)))
+		}
+	}
+	if len(bad) == 0 {
+		return Shares(events), nil
+	}
+	keep := make([]schemas.Event, 0, len(events)-len(bad))
+	at := make([]int, 0, len(events)-len(bad))
+	next := 0
+	for i, e := range events {
+		if next < len(bad) && bad[next].Index == i {
+			next++
+			continue
+		}
+		keep = append(keep, e)
+		at = append(at, i)
+	}
+	shares := Shares(keep)
+	for _, s := range shares {
+		for j := range s.At {
+			s.At[j] = at[s.At[j]]
+		}
+	}
+	return shares, bad
 }

@@ -40,22 +40,35 @@ func (p *Writer) Generation() int { return p.gen }
 // them all. It is idempotent: events already applied (a redelivery, a
 // retried batch, a replay over a live store) are skipped by version and
 // counted as duplicates, so the runtime may retry a failed batch whole.
+// The store folds the events of one product into one guarded write.
 //
-// An invalid event fails the batch before anything is written, with a
-// *batch.Error naming it as permanent (its cause wraps ErrInvalidEvent). A
-// document the store refuses comes back as the store reports it: a
-// *batch.Error naming its events as permanent, the rest of the batch
-// stored (the store's changes are one per event, in batch order). Any other
-// error is the store's (network, server) and worth retrying with backoff.
+// An invalid event (its cause wraps ErrInvalidEvent) is named as permanent
+// in a *batch.Error, each on its own, and the rest of the batch, the other
+// events of its product included, is written first. A document the store
+// refuses comes back as the store reports it: a *batch.Error naming its
+// events as permanent, the rest of the batch stored. Any other error is
+// the store's (network, server) and worth retrying with backoff.
 func (p *Writer) Apply(ctx context.Context, events []schemas.Event) error {
-	changes := make([]Change, len(events))
+	changes := make([]Change, 0, len(events))
+	var invalid []batch.Failure
+	var at []int // at[j] is the index in events of changes[j], once an event is invalid
 	for i, e := range events {
 		c, err := ChangeOf(e)
 		if err != nil {
-			return batch.Fail(batch.Permanent(i, fmt.Errorf("productview: aggregate_id %s, version %d, event_type %s, event %s: %w",
+			if at == nil {
+				at = make([]int, len(changes), len(events))
+				for j := range at {
+					at[j] = j
+				}
+			}
+			invalid = append(invalid, batch.Permanent(i, fmt.Errorf("productview: aggregate_id %s, version %d, event_type %s, event %s: %w",
 				e.AggregateID, e.Version, e.Type(), e.ID, err)))
+			continue
 		}
-		changes[i] = c
+		changes = append(changes, c)
+		if at != nil {
+			at = append(at, i)
+		}
 	}
 	res, err := p.store.Apply(ctx, p.gen, changes)
 	// Counted even on error: what Redis confirmed is done, and a retry will
@@ -63,9 +76,17 @@ func (p *Writer) Apply(ctx context.Context, events []schemas.Event) error {
 	p.applied.Add(int64(res.Applied))
 	p.duplicates.Add(int64(res.Duplicates))
 	if err != nil {
-		return fmt.Errorf("productview: apply batch of %d events to generation %d: %w", len(events), p.gen, err)
+		var be *batch.Error
+		if at == nil || !errors.As(err, &be) {
+			return fmt.Errorf("productview: apply batch of %d events to generation %d: %w", len(events), p.gen, err)
+		}
+		// The store names changes: name their events.
+		for _, f := range be.Failures {
+			f.Index = at[f.Index]
+			invalid = append(invalid, f)
+		}
 	}
-	return nil
+	return batch.Fail(invalid...)
 }
 
 // Stats counts the events p has applied and skipped as duplicates since it

@@ -24,7 +24,9 @@ import (
 // makes it unacceptable, and that event is named as permanent in a
 // *batch.Error after the rest is written; so is the first event of a
 // product whose stored document does not decode (nothing can be folded onto
-// it). The runtime dead-letters those events and applies the rest again.
+// it). So is each event no index can store (productsearch.Unstorable),
+// taken out before the fold, its product's other events written. The
+// runtime dead-letters those events and applies the rest again.
 func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -35,7 +37,7 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 		return err
 	}
 	ix.stats.events.Add(int64(len(events)))
-	products := productsearch.Shares(events)
+	products, unstorable := productsearch.StorableShares(events)
 	ids := make([]string, 0, len(products))
 	for _, p := range products {
 		if p.ID != "" {
@@ -48,7 +50,8 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 	}
 
 	b := ix.idx.NewBatch()
-	var permanent []batch.Failure
+	permanent := unstorable
+	ix.stats.permanent.Add(int64(len(unstorable)))
 	reject := func(p *productsearch.Share, i int, err error) {
 		ix.stats.permanent.Add(1)
 		ev := p.Events[i]

@@ -22,13 +22,14 @@ import (
 // maxIDLength is Elasticsearch's limit on a document _id, in bytes.
 const maxIDLength = 512
 
-// groupEvents splits a batch per product (productsearch.Shares). The events
+// groupEvents splits a batch per product (productsearch.StorableShares).
+// The events no document can hold (productsearch.Unstorable), and those
 // of a product no document can hold (no aggregate ID, or one too long for
-// an _id) come back as permanent failures instead.
+// an _id), come back as permanent failures instead.
 func groupEvents(events []schemas.Event) ([]*productsearch.Share, []batch.Failure) {
 	var out []*productsearch.Share
-	var bad []batch.Failure
-	for _, p := range productsearch.Shares(events) {
+	shares, bad := productsearch.StorableShares(events)
+	for _, p := range shares {
 		if p.ID != "" && len(p.ID) <= maxIDLength {
 			out = append(out, p)
 			continue
@@ -55,7 +56,10 @@ func groupEvents(events []schemas.Event) ([]*productsearch.Share, []batch.Failur
 // doubles, with jitter, up to a cap (Config.Retry). Events whose version
 // the stored document already has are skipped and counted as duplicates.
 //
-// A document Elasticsearch rejects (a 4xx other than 409/429) is written
+// An event no document can hold (productsearch.Unstorable) is taken out
+// before the fold and named as permanent on its own; its product's other
+// events are written. A document Elasticsearch rejects (a 4xx other than
+// 409/429) is written
 // again one event at a time to find the event that makes it unacceptable;
 // that event comes back named as permanent in a *batch.Error once the rest
 // of the batch is stored, so the runtime dead-letters exactly that event.

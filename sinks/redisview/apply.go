@@ -25,6 +25,14 @@ var applyScript = redis.NewScript(applySource)
 // order, so versions ascend (one older than the document's version is a
 // duplicate).
 //
+// Several changes of one document (a hot product's events in one batch)
+// are folded into one guarded write: the last value of each field, the
+// deltas summed, applied whole when the document is older than the first
+// change and skipped when it holds the last. A document in between (part of
+// the changes redelivered) is left untouched by that call and its changes
+// are sent again one by one, which the script applies or skips each by its
+// version. Only changes whose versions ascend strictly are folded.
+//
 // On a single server one script call carries the changes of up to
 // Config.DocsPerCall documents: starting a script costs Redis several times
 // what its HGET and HSET do, so one call per document would make the script
@@ -58,15 +66,36 @@ func (s *Store) Apply(ctx context.Context, gen int, changes []productview.Change
 	}
 
 	o := s.exec(ctx, gen, docs, false)
-	if o.err == nil && len(o.noScript) > 0 {
-		// Nothing of these documents ran (NOSCRIPT fails a call before its
-		// first command), so running all their changes again is safe.
-		// (Another client may reload the script between two commands of one
-		// pipeline: that is why one document's changes never span two script
-		// calls.) EVAL also caches the script for the next EVALSHAs.
-		more := s.exec(ctx, gen, o.noScript, true)
+	// Two kinds of document come back untouched, to send again until none
+	// does (each pass ends with fewer: an EVAL never meets NOSCRIPT, an
+	// unfolded write is never unfolded again):
+	//   - NOSCRIPT: nothing of these documents ran (NOSCRIPT fails a call
+	//     before its first command), so running all their changes again
+	//     is safe. (Another client may reload the script between two
+	//     commands of one pipeline: that is why one document's changes
+	//     never span two script calls.) EVAL also caches the script for
+	//     the next EVALSHAs;
+	//   - folded writes that met a version inside their span (part of the
+	//     changes redelivered): their changes go again one by one, so the
+	//     script tells the new from the duplicates.
+	for o.err == nil && (len(o.noScript) > 0 || len(o.unfold) > 0) {
+		var more outcome
+		if len(o.noScript) > 0 {
+			again := o.noScript
+			o.noScript = nil
+			more = s.exec(ctx, gen, again, true)
+		} else {
+			again := o.unfold
+			o.unfold = nil
+			for i := range again {
+				again[i].fold = nil
+			}
+			more = s.exec(ctx, gen, again, false)
+		}
 		o.res = o.res.Add(more.res)
 		o.refused = append(o.refused, more.refused...)
+		o.noScript = append(o.noScript, more.noScript...)
+		o.unfold = append(o.unfold, more.unfold...)
 		o.err = more.err
 	}
 	if o.err != nil || len(o.refused) == 0 {
@@ -92,6 +121,7 @@ func (s *Store) Apply(ctx context.Context, gen int, changes []productview.Change
 type outcome struct {
 	res      productview.Result
 	noScript []doc
+	unfold   []doc // folded writes to send again unfolded
 	refused  []refusal
 	err      error
 }
@@ -106,6 +136,7 @@ type refusal struct {
 func (o *outcome) add(p outcome) {
 	o.res = o.res.Add(p.res)
 	o.noScript = append(o.noScript, p.noScript...)
+	o.unfold = append(o.unfold, p.unfold...)
 	o.refused = append(o.refused, p.refused...)
 	if o.err == nil {
 		o.err = p.err
@@ -160,11 +191,12 @@ func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) ou
 			}
 		}
 		if err == nil {
-			reply, refused, err := c.refusals(reply)
+			reply, refused, unfold, err := c.refusals(reply)
 			applied, isInt := reply.(int64)
 			if err == nil && isInt && applied >= 0 && int(applied) <= c.n {
-				o.res = o.res.Add(productview.Result{Applied: int(applied), Duplicates: c.n - int(applied) - c.skipped(refused)})
+				o.res = o.res.Add(productview.Result{Applied: int(applied), Duplicates: c.n - int(applied) - c.skipped(refused) - changesOf(unfold)})
 				o.refused = append(o.refused, refused...)
+				o.unfold = append(o.unfold, unfold...)
 				continue
 			}
 			// A reply this code does not read: the script and the code
@@ -193,27 +225,43 @@ func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) ou
 	return o
 }
 
-// refusals splits a script reply into the number of changes applied and
-// the documents the script skipped (an array reply: applied, then per
-// skipped document its 1-based position in the call's keys and the error).
-func (c *call) refusals(reply any) (any, []refusal, error) {
+// refusals splits a script reply into the number of changes applied, the
+// documents the script refused and the folded writes it skipped (an array
+// reply: applied, then per skipped document its 1-based position in the
+// call's keys and the error; the position negated for a folded write to
+// send again unfolded).
+func (c *call) refusals(reply any) (any, []refusal, []doc, error) {
 	a, ok := reply.([]any)
 	if !ok {
-		return reply, nil, nil
+		return reply, nil, nil, nil
 	}
 	if len(a) == 0 || len(a)%2 != 1 {
-		return reply, nil, fmt.Errorf("%w: script returned %v", productview.ErrCorrupt, reply)
+		return reply, nil, nil, fmt.Errorf("%w: script returned %v", productview.ErrCorrupt, reply)
 	}
 	var out []refusal
+	var unfold []doc
 	for j := 1; j < len(a); j += 2 {
 		k, ok := a[j].(int64)
+		if ok && k < 0 && int(-k) <= len(c.docs) && c.docs[-k-1].fold != nil {
+			unfold = append(unfold, c.docs[-k-1])
+			continue
+		}
 		if !ok || k < 1 || int(k) > len(c.docs) {
-			return reply, nil, fmt.Errorf("%w: script returned %v", productview.ErrCorrupt, reply)
+			return reply, nil, nil, fmt.Errorf("%w: script returned %v", productview.ErrCorrupt, reply)
 		}
 		out = append(out, refusal{id: c.docs[k-1].id,
 			err: fmt.Errorf("redis apply %s: %v", c.keys[k-1], a[j+1])})
 	}
-	return a[0], out, nil
+	return a[0], out, unfold, nil
+}
+
+// changesOf is how many changes docs hold.
+func changesOf(docs []doc) int {
+	n := 0
+	for _, d := range docs {
+		n += d.n
+	}
+	return n
 }
 
 // skipped is how many changes of c the refused documents hold.
@@ -259,10 +307,24 @@ func (s *Store) calls(gen int, docs []doc) []call {
 		nargs := 0
 		for _, d := range ds {
 			nargs += d.nargs
+			if d.fold != nil {
+				nargs = nargs - d.nargs + d.fold.nargs
+			}
 		}
 		c := call{docs: ds, keys: make([]string, len(ds)), args: make([]any, 0, nargs)}
 		for j, d := range ds {
 			c.keys[j] = prefix + "{" + d.id + "}"
+			c.n += d.n
+			if f := d.fold; f != nil {
+				c.args = append(c.args, -d.n, f.first, f.last, len(f.set), len(f.incr))
+				for _, x := range f.set {
+					c.args = append(c.args, x.Name, x.Value)
+				}
+				for _, x := range f.incr {
+					c.args = append(c.args, x.Name, x.By)
+				}
+				continue
+			}
 			c.args = append(c.args, d.n)
 			for _, ch := range d.changes {
 				// The version goes as an int64: go-redis writes it in
@@ -275,7 +337,6 @@ func (s *Store) calls(gen int, docs []doc) []call {
 					c.args = append(c.args, f.Name, f.By)
 				}
 			}
-			c.n += d.n
 		}
 		out = append(out, c)
 	}
@@ -286,8 +347,59 @@ func (s *Store) calls(gen int, docs []doc) []call {
 type doc struct {
 	id      string
 	changes []productview.Change
-	n       int // len(changes), counted before they are gathered
-	nargs   int // script arguments the changes take
+	n       int     // len(changes), counted before they are gathered
+	nargs   int     // script arguments the changes take
+	fold    *folded // the changes as one write, when there are several
+}
+
+// folded is the changes of one document as one guarded write: the last
+// value of each field set, the deltas of each field summed, and the
+// versions of the first and last change. Applying it whole is applying the
+// changes one after another (the script writes the increments, then the
+// sets, in either case), when every change is newer than the document.
+type folded struct {
+	first, last int64
+	set         []productview.Field
+	incr        []productview.Incr
+	nargs       int
+}
+
+// foldChanges folds d's changes into one write when there are several and their
+// versions ascend strictly (partition order; a batch that repeats a
+// version within itself goes change by change, so that the script skips
+// the repeat).
+func (d *doc) foldChanges() {
+	if d.n < 2 {
+		return
+	}
+	for i := 1; i < len(d.changes); i++ {
+		if d.changes[i].Version <= d.changes[i-1].Version {
+			return
+		}
+	}
+	f := &folded{first: d.changes[0].Version, last: d.changes[len(d.changes)-1].Version}
+	setAt := make(map[string]int, 16)
+	incrAt := make(map[string]int, 2)
+	for _, c := range d.changes {
+		for _, x := range c.Set {
+			if j, ok := setAt[x.Name]; ok {
+				f.set[j].Value = x.Value
+				continue
+			}
+			setAt[x.Name] = len(f.set)
+			f.set = append(f.set, x)
+		}
+		for _, x := range c.Incr {
+			if j, ok := incrAt[x.Name]; ok {
+				f.incr[j].By += x.By
+				continue
+			}
+			incrAt[x.Name] = len(f.incr)
+			f.incr = append(f.incr, x)
+		}
+	}
+	f.nargs = 5 + 2*len(f.set) + 2*len(f.incr)
+	d.fold = f
 }
 
 // group validates changes and gathers them by document, keeping the order of
@@ -324,8 +436,16 @@ func group(changes []productview.Change) ([]doc, error) {
 		d := &docs[of[i]]
 		d.changes = append(d.changes, c)
 	}
+	if !noFold {
+		for j := range docs {
+			docs[j].foldChanges()
+		}
+	}
 	return docs, nil
 }
+
+// noFold turns folding off, for a benchmark to measure what it saves.
+var noFold bool
 
 func validate(c productview.Change) error {
 	if err := checkID(c.ID); err != nil {
@@ -356,3 +476,41 @@ func checkField(name string) error {
 	}
 	return nil
 }
+
+// Writes are the Redis writes Apply makes for changes, without its version
+// guard: per document, in order of first appearance, its HINCRBYs (field,
+// delta) and one HSET of the fields it sets and the version (or, for a
+// document whose versions do not ascend, those of each change in turn).
+// They are what a bare client would write to get the same hashes, for a
+// benchmark to set beside Apply. Invalid changes are refused as Apply
+// refuses them.
+func Writes(changes []productview.Change) ([]Write, error) {
+	docs, err := group(changes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Write, 0, len(docs))
+	for _, d := range docs {
+		if f := d.fold; f != nil {
+			out = append(out, Write{ID: d.id, Version: f.last, Set: f.set, Incr: f.incr})
+			continue
+		}
+		for _, c := range d.changes {
+			out = append(out, Write{ID: d.id, Version: c.Version, Set: c.Set, Incr: c.Incr})
+		}
+	}
+	return out, nil
+}
+
+// Write is one document's share of Writes: HINCRBY each of Incr, then HSET
+// Set and the version.
+type Write struct {
+	ID      string
+	Version int64
+	Set     []productview.Field
+	Incr    []productview.Incr
+}
+
+// DocsPerPipeline is the most documents one round trip of Apply carries
+// (Config.DocsPerPipeline).
+func (s *Store) DocsPerPipeline() int { return s.docsPerPipeline }

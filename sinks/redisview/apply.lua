@@ -3,7 +3,18 @@
 -- KEYS     the document hashes, each once
 -- ARGV     for each key in turn: n, then that document's n changes, each:
 --          version, nset, nincr, nset pairs (field, value) to HSET,
---          nincr pairs (field, delta) to HINCRBY
+--          nincr pairs (field, delta) to HINCRBY;
+--          or, for a document whose n changes the client folded into one
+--          write: -n, first, last, nset, nincr, then the pairs as above
+--          (first and last are the versions of the first and last change;
+--          the sets are the last value of each field, the deltas summed)
+--
+-- A folded write is all or nothing: when the hash's version is older than
+-- first, every change is newer and the write applies whole (n applied);
+-- when it is not older than last, every change is a duplicate. In between
+-- (a redelivery of part of the changes) the fold cannot say which of its
+-- values are new: the document is skipped, untouched, and named in the
+-- reply, for the client to send its changes again one by one.
 --
 -- A change is applied only when its version is greater than the version the
 -- hash holds in field "_v" ("0" when the hash is absent); otherwise it is a
@@ -14,9 +25,11 @@
 -- HSET for the usual few changes, one per CHUNK values for a burst of them
 -- (unpack, and a command called from Lua, take at most about 8,000 values).
 -- Returns the number of changes applied, over all documents; when the hash of
--- some document cannot be read (a key of another type holds its place), that
--- document is skipped and the reply is an array instead: the number applied,
--- then for each skipped document its position in KEYS and the error.
+-- some document cannot be read (a key of another type holds its place), or a
+-- folded write meets a version between its first and last, that document is
+-- skipped and the reply is an array instead: the number applied, then for
+-- each skipped document its position in KEYS and the error (the position
+-- negated, and "unfold", for a folded write to send again unfolded).
 local function newer(a, b)
   if #a ~= #b then
     return #a > #b
@@ -37,7 +50,40 @@ for k = 1, #KEYS do
   local cur = redis.pcall('HGET', key, '_v')
   local n = tonumber(ARGV[i])
   i = i + 1
-  if type(cur) == 'table' then
+  if n < 0 then
+    -- A folded write: one guarded write of -n changes.
+    local first, last = ARGV[i], ARGV[i + 1]
+    local nset = tonumber(ARGV[i + 2])
+    local nincr = tonumber(ARGV[i + 3])
+    local s = i + 4
+    local incrs = s + 2 * nset
+    i = incrs + 2 * nincr
+    if type(cur) == 'table' then
+      failed = failed or {}
+      failed[#failed + 1] = k
+      failed[#failed + 1] = cur.err or 'error'
+    else
+      cur = cur or '0'
+      if newer(first, cur) then
+        for j = incrs, i - 1, 2 do
+          redis.call('HINCRBY', key, ARGV[j], ARGV[j + 1])
+        end
+        -- The sets in HSETs of at most CHUNK values, the version last.
+        local j = s
+        while incrs - j > CHUNK do
+          redis.call('HSET', key, unpack(ARGV, j, j + CHUNK - 1))
+          j = j + CHUNK
+        end
+        redis.call('HSET', key, '_v', last, unpack(ARGV, j, incrs - 1))
+        total = total - n
+      elseif newer(last, cur) then
+        failed = failed or {}
+        failed[#failed + 1] = -k
+        failed[#failed + 1] = 'unfold'
+      end
+    end
+    n = 0
+  elseif type(cur) == 'table' then
     -- HGET failed (WRONGTYPE): skip the document's changes.
     failed = failed or {}
     failed[#failed + 1] = k

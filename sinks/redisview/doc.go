@@ -12,7 +12,12 @@
 //
 // Apply sends a batch in pipelined script calls; on a single server one call
 // carries many documents (the script's start-up cost, not its writes, would
-// otherwise bound the throughput), on a cluster one document each.
+// otherwise bound the throughput), on a cluster one document each. The
+// changes of one document in a batch (a hot product) are folded into one
+// guarded write: the last value of each field and the counters' deltas
+// summed, applied whole only when the hash is older than the first change;
+// a redelivery that meets a version inside the span sends them again one by
+// one. Writes gives the same writes without the guard, for benchmarks.
 //
 // The ID is a hash tag, so every key of one document lands in one cluster
 // slot. A generation owns everything under its prefix "sv:P:gN:", so a

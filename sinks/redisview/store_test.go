@@ -183,3 +183,34 @@ func TestKeys(t *testing.T) {
 		}
 	}
 }
+
+// A folded write sent again with EVAL after NOSCRIPT may meet a version
+// inside its span (part of the changes redelivered): its changes then go
+// one by one, and each is applied exactly once.
+func TestNoScriptFoldedPartlyRedelivered(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+		if strings.HasSuffix(t.Name(), "/"+redistest.Real) && os.Getenv("REDIS_SCRIPT_FLUSH") != "1" {
+			t.Skip("SCRIPT FLUSH is server-wide: set REDIS_SCRIPT_FLUSH=1 to run this on a private server")
+		}
+		ctx := context.Background()
+		s := redistest.NewStore(t, c)
+		var changes []productview.Change
+		for v := int64(1); v <= 10; v++ {
+			changes = append(changes, productview.Change{ID: "a", Version: v, Incr: []productview.Incr{{Name: "n", By: 1}}})
+		}
+		if res, err := s.Apply(ctx, 1, changes[:4]); err != nil || res != (productview.Result{Applied: 4}) {
+			t.Fatalf("first part: Apply = %+v, %v", res, err)
+		}
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Apply(ctx, 1, changes)
+		if err != nil || res != (productview.Result{Applied: 6, Duplicates: 4}) {
+			t.Fatalf("whole after SCRIPT FLUSH: Apply = %+v, %v; want 6 applied, 4 duplicates", res, err)
+		}
+		d, _, err := s.GetAt(ctx, 1, "a")
+		if err != nil || d.Version != 10 || d.Fields["n"] != "10" {
+			t.Fatalf("a = %+v, %v; want version 10, n 10", d, err)
+		}
+	})
+}

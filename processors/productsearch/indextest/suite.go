@@ -77,6 +77,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("DiscontinueHidesProduct", s.testDiscontinue)
 	t.Run("RedeliveredBatchesConverge", s.testRedelivery)
 	t.Run("BurstOfOneProduct", s.testBurst)
+	t.Run("ManyEventsOfOneProductSomeUnstorable", s.testMixedUnstorable)
 	t.Run("RefusedDocumentNamedRestApplied", s.testRefused)
 	t.Run("RefusedEventDeadLettered", s.testRefusedDeadLettered)
 }

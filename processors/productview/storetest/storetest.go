@@ -53,6 +53,8 @@ var cases = []struct {
 	{"IncrementsOneChangePerCall", testIncrementsOneByOne},
 	{"BatchOfManyDocuments", testManyDocuments},
 	{"BurstOfOneDocument", testBurst},
+	{"ManyEventsOfOneProductSomeInvalid", testMixedInvalid},
+	{"FoldedWritePartlyRedelivered", testFoldedPartlyRedelivered},
 	{"VersionsPast2To53", testHugeVersions},
 	{"GenerationIsolation", testGenerations},
 	{"LivePointer", testLive},

@@ -1,0 +1,579 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/url"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/streamview/streamview/internal/eventgen"
+)
+
+// API run defaults.
+const (
+	DefaultAPIDuration = 15 * time.Second
+	DefaultAPIProducts = 200
+	// APIFreshnessTimeout is how long a freshness reader waits for a
+	// command's version to show; later counts as missed.
+	APIFreshnessTimeout = 5 * time.Second
+)
+
+// DefaultAPIRates are the command rates of an API run.
+var DefaultAPIRates = []int{500, 1000, 2000, 4000}
+
+// APIConfig shapes an API run: commands at fixed rates through a running
+// API, an open model (vegeta: each request sent on time, whatever the
+// earlier ones do).
+type APIConfig struct {
+	// Base is the API's base URL ("http://127.0.0.1:8080"). Required.
+	Base string
+	// Rates are the commands/s of the steps, each held for Duration, once
+	// with Prefer: wait and once without (Modes); DefaultAPIRates when nil.
+	Rates []int
+	// Duration is how long each step sends; DefaultAPIDuration when 0.
+	Duration time.Duration
+	// Modes are the steps' Prefer: wait settings, in order; with and
+	// without when nil.
+	Modes []bool
+	// Products is how many products are created before the steps, which
+	// the price, stock and review commands then pick by Distribution;
+	// DefaultAPIProducts when 0.
+	Products int
+	// Distribution is "zipf" (default, s=1.1) or "uniform".
+	Distribution string
+	// ViewReaders and SearchReaders bound the freshness readers at once
+	// (32 and 8 when 0); a command that finds them busy is not sampled.
+	ViewReaders, SearchReaders int
+	// Profile, when set, is called at the start of each step and the func
+	// it returns at its end: for a CPU profile of one step.
+	Profile func(rate int, wait bool) func()
+	// Out receives progress lines and the tables; nil discards.
+	Out io.Writer
+}
+
+func (c APIConfig) withDefaults() APIConfig {
+	if c.Rates == nil {
+		c.Rates = DefaultAPIRates
+	}
+	if c.Duration == 0 {
+		c.Duration = DefaultAPIDuration
+	}
+	if c.Modes == nil {
+		c.Modes = []bool{true, false}
+	}
+	if c.Products == 0 {
+		c.Products = DefaultAPIProducts
+	}
+	if c.Distribution == "" {
+		c.Distribution = DefaultDistribution
+	}
+	if c.ViewReaders == 0 {
+		c.ViewReaders = 32
+	}
+	if c.SearchReaders == 0 {
+		c.SearchReaders = 8
+	}
+	if c.Out == nil {
+		c.Out = io.Discard
+	}
+	return c
+}
+
+// Validate reports every problem at once.
+func (c APIConfig) Validate() error {
+	var errs []error
+	if c.Base == "" {
+		errs = append(errs, errors.New("bench api: Base is required"))
+	}
+	for _, r := range c.Rates {
+		if r <= 0 {
+			errs = append(errs, fmt.Errorf("bench api: rate %d is not positive", r))
+		}
+	}
+	if c.Duration < 0 || c.Products < 0 || c.ViewReaders < 0 || c.SearchReaders < 0 {
+		errs = append(errs, errors.New("bench api: Duration, Products and the readers must not be negative"))
+	}
+	if _, err := eventgen.ParseDistribution(c.withDefaults().Distribution); err != nil {
+		errs = append(errs, fmt.Errorf("bench api: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Freshness is how long after a command's accepted answer its effect was
+// visible to a reader.
+type Freshness struct {
+	Samples int           `json:"samples"`
+	P50     time.Duration `json:"p50Nanos"`
+	P99     time.Duration `json:"p99Nanos"`
+	Max     time.Duration `json:"maxNanos"`
+	// Missed were not visible within APIFreshnessTimeout (or the read
+	// failed); Skipped found every reader busy and were not sampled.
+	Missed  int `json:"missed"`
+	Skipped int `json:"skipped"`
+}
+
+// APIStep is one rate and mode of an API run.
+type APIStep struct {
+	Rate     int     `json:"rate"`     // commands/s asked for
+	Wait     bool    `json:"wait"`     // with Prefer: wait
+	Achieved float64 `json:"achieved"` // commands/s sent
+	// Throughput is commands/s answered 2xx, over the step's time until
+	// the last answer.
+	Throughput float64     `json:"throughput"`
+	Latency    KindSummary `json:"latency"` // all commands; errors by status
+	// View is the time from a command's accepted answer (with its
+	// version; Prefer: wait only) until GET /v1/products/{id}?minVersion=
+	// answers that version or a later one. Search is the time from a price
+	// change's accepted answer until a search finds the product at that
+	// price or above (each price change sets a higher price than the last,
+	// so a higher one is a later change), refresh interval included.
+	View   Freshness `json:"view"`
+	Search Freshness `json:"search"`
+}
+
+// APIReport is what an API run measured.
+type APIReport struct {
+	Base         string        `json:"base"`
+	Products     int           `json:"products"`
+	Distribution string        `json:"distribution"`
+	Duration     time.Duration `json:"durationNanos"` // per step
+	Steps        []APIStep     `json:"steps"`
+}
+
+// Command kinds of an API run and their share of the mix, in percent.
+var apiMix = []struct {
+	kind  string
+	share int
+}{{KindCreate, 10}, {KindPrice, 30}, {KindStock, 30}, {KindReview, 30}}
+
+// Headers the load sets for its own transport; the API ignores them.
+const (
+	hdrKind  = "X-Bench-Kind"
+	hdrPrice = "X-Bench-Price" // the price a price change sets, in cents
+)
+
+// API runs the steps of cfg against the API at cfg.Base: it creates
+// cfg.Products products (Prefer: wait), then per mode and rate sends a mix
+// of commands (10% creates, 30% price, 30% stock, 30% review changes of
+// the products, picked by cfg.Distribution) for cfg.Duration with vegeta,
+// and samples freshness with readers. It writes progress and a table to
+// cfg.Out.
+func API(ctx context.Context, cfg APIConfig) (APIReport, error) {
+	if err := cfg.Validate(); err != nil {
+		return APIReport{}, err
+	}
+	cfg = cfg.withDefaults()
+	rep := APIReport{Base: cfg.Base, Products: cfg.Products, Distribution: cfg.Distribution, Duration: cfg.Duration}
+	l := newAPILoad(cfg)
+	defer l.transport.CloseIdleConnections()
+	fmt.Fprintf(cfg.Out, "bench api: creating %d products at %s\n", cfg.Products, cfg.Base)
+	if err := l.createProducts(ctx); err != nil {
+		return rep, err
+	}
+	for _, wait := range cfg.Modes {
+		for _, rate := range cfg.Rates {
+			if err := l.drain(ctx); err != nil {
+				return rep, err
+			}
+			st := l.step(ctx, rate, wait)
+			rep.Steps = append(rep.Steps, st)
+			fmt.Fprintf(cfg.Out, "bench api: %d/s wait=%v: sent %.0f/s, 2xx %.0f/s, p50 %s p99 %s ms, errors %s; view fresh p99 %s ms, search p99 %s ms\n",
+				rate, wait, st.Achieved, st.Throughput, ms(st.Latency.P50), ms(st.Latency.P99), errorsText(st.Latency.Errors), ms(st.View.P99), ms(st.Search.P99))
+		}
+	}
+	return rep, rep.WriteTable(cfg.Out)
+}
+
+// apiProduct is a product the load works on: its ID and a word only its
+// name holds, for searches that find it alone.
+type apiProduct struct {
+	id, word string
+}
+
+type apiLoad struct {
+	cfg       APIConfig
+	run       string
+	transport *http.Transport
+	client    *http.Client // for the freshness readers and the setup
+	products  []apiProduct
+	words     sync.Map // product ID → word
+
+	mu   sync.Mutex // guards rnd and pick
+	rnd  *mrand.Rand
+	pick func() int
+
+	price   atomic.Int64 // the last price set, in cents: each change sets a higher one
+	created atomic.Int64
+
+	// The current step's.
+	wait                   bool
+	stepCtx                context.Context
+	readers                sync.WaitGroup
+	viewSem, searchSem     chan struct{}
+	fmu                    sync.Mutex
+	view, search           []time.Duration
+	viewMissed, searchMiss atomic.Int64
+	viewSkip, searchSkip   atomic.Int64
+}
+
+func newAPILoad(cfg APIConfig) *apiLoad {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	tr := &http.Transport{MaxIdleConnsPerHost: 2000, MaxIdleConns: 2000, IdleConnTimeout: 30 * time.Second}
+	l := &apiLoad{cfg: cfg, run: "svb" + hex.EncodeToString(b[:]), transport: tr,
+		client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, rnd: mrand.New(mrand.NewPCG(7, 7))}
+	l.price.Store(10_000_00) // 10,000.00: above every price a create sets
+	return l
+}
+
+func (l *apiLoad) word(i int64) string { return l.run + "x" + strconv.FormatInt(i, 36) }
+
+func (l *apiLoad) createBody(word string) string {
+	return fmt.Sprintf(`{"name":"bench %s","description":"bench api product","price":{"amount":"%d.%02d","currency":"EUR"},"categoryId":"c1","categoryName":"Category 1","brandId":"b1","brandName":"Brand 1","tags":["bench"],"stock":10}`,
+		word, 1+l.rnd.IntN(500), l.rnd.IntN(100))
+}
+
+// createProducts makes cfg.Products products, 16 at a time, each waiting
+// for its decision.
+func (l *apiLoad) createProducts(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	l.products = make([]apiProduct, l.cfg.Products)
+	g := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	var first atomic.Value
+	for i := range l.products {
+		w := l.word(l.created.Add(1))
+		l.mu.Lock()
+		body := l.createBody(w)
+		l.mu.Unlock()
+		g <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-g }()
+			for attempt := 0; ; attempt++ {
+				id, err := l.create(ctx, body)
+				if err == nil {
+					l.products[i] = apiProduct{id: id, word: w}
+					l.words.Store(id, w)
+					return
+				}
+				if ctx.Err() != nil || attempt == 20 {
+					first.CompareAndSwap(nil, err)
+					return
+				}
+				time.Sleep(500 * time.Millisecond) // the stack may still be starting
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := first.Load().(error); err != nil {
+		return fmt.Errorf("bench api: creating the products: %w", err)
+	}
+	dist, _ := eventgen.ParseDistribution(l.cfg.Distribution)
+	n := len(l.products)
+	l.pick = func() int { return l.rnd.IntN(n) }
+	if dist == eventgen.Zipf && n > 1 {
+		z := mrand.NewZipf(l.rnd, eventgen.DefaultZipfS, 1, uint64(n-1))
+		l.pick = func() int { return int(z.Uint64()) }
+	}
+	return nil
+}
+
+// drain waits until the stack has decided what earlier steps sent: until a
+// create waiting for its decision is answered within a second (up to two
+// minutes), so that one step's backlog does not load the next.
+func (l *apiLoad) drain(ctx context.Context) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		l.mu.Lock()
+		body := l.createBody(l.word(l.created.Add(1)))
+		l.mu.Unlock()
+		start := time.Now()
+		_, err := l.create(ctx, body)
+		if err == nil && time.Since(start) < time.Second {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintf(l.cfg.Out, "bench api: the stack is still busy with earlier steps after 2 minutes (last create: %v, %v); going on\n", time.Since(start), err)
+			return nil
+		}
+	}
+}
+
+func (l *apiLoad) create(ctx context.Context, body string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.cfg.Base+"/v1/products", strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Prefer", "wait=10")
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var a struct {
+		ProductID string `json:"productId"`
+		Status    string `json:"status"`
+	}
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &a) != nil || a.ProductID == "" {
+		return "", fmt.Errorf("create answered %d %s", resp.StatusCode, b)
+	}
+	return a.ProductID, nil
+}
+
+// target makes the next command of the mix.
+func (l *apiLoad) target(t *vegeta.Target) error {
+	l.mu.Lock()
+	k := l.rnd.IntN(100)
+	kind := KindReview
+	for _, m := range apiMix {
+		if k < m.share {
+			kind = m.kind
+			break
+		}
+		k -= m.share
+	}
+	p := l.products[l.pick()]
+	var body string
+	t.Header = http.Header{"Content-Type": {"application/json"}, hdrKind: {kind}}
+	switch kind {
+	case KindCreate:
+		t.Method, t.URL = http.MethodPost, l.cfg.Base+"/v1/products"
+		body = l.createBody(l.word(l.created.Add(1)))
+	case KindPrice:
+		cents := l.price.Add(1)
+		t.Method, t.URL = http.MethodPut, l.cfg.Base+"/v1/products/"+p.id+"/price"
+		body = fmt.Sprintf(`{"price":{"amount":"%d.%02d","currency":"EUR"}}`, cents/100, cents%100)
+		t.Header.Set(hdrPrice, strconv.FormatInt(cents, 10))
+	case KindStock:
+		t.Method, t.URL = http.MethodPut, l.cfg.Base+"/v1/products/"+p.id+"/stock"
+		body = fmt.Sprintf(`{"quantity":%d}`, l.rnd.IntN(100))
+	default:
+		t.Method, t.URL = http.MethodPost, l.cfg.Base+"/v1/products/"+p.id+"/reviews"
+		body = fmt.Sprintf(`{"rating":%d,"userId":"u%d","comment":"bench"}`, 1+l.rnd.IntN(5), l.rnd.IntN(1000))
+	}
+	l.mu.Unlock()
+	t.Body = []byte(body)
+	if l.wait {
+		t.Header.Set("Prefer", "wait=10")
+	}
+	return nil
+}
+
+// RoundTrip sends req and, for a command accepted with its version, starts
+// the freshness readers at the moment the answer arrived.
+func (l *apiLoad) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.transport.RoundTrip(req)
+	kind := req.Header.Get(hdrKind)
+	if err != nil || kind == "" || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated) {
+		return resp, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	if err != nil {
+		return resp, nil // vegeta reads an empty body; the status counts
+	}
+	at := time.Now()
+	var a struct {
+		ProductID string `json:"productId"`
+		Version   int64  `json:"version"`
+	}
+	if json.Unmarshal(b, &a) != nil || a.ProductID == "" || a.Version < 1 {
+		return resp, nil
+	}
+	l.readView(a.ProductID, a.Version, at)
+	if cents, err := strconv.ParseInt(req.Header.Get(hdrPrice), 10, 64); err == nil {
+		if w, ok := l.words.Load(a.ProductID); ok {
+			l.readSearch(w.(string), cents, at)
+		}
+	}
+	return resp, nil
+}
+
+// readView reads the view with ?minVersion= until it shows version.
+func (l *apiLoad) readView(id string, version int64, at time.Time) {
+	select {
+	case l.viewSem <- struct{}{}:
+	default:
+		l.viewSkip.Add(1)
+		return
+	}
+	l.readers.Go(func() {
+		defer func() { <-l.viewSem }()
+		u := fmt.Sprintf("%s/v1/products/%s?minVersion=%d&wait=%d", l.cfg.Base, id, version, int(APIFreshnessTimeout.Seconds()))
+		status, h, _, err := l.get(u)
+		if err != nil || status != http.StatusOK || h.Get("X-Stale") == "true" {
+			l.viewMissed.Add(1)
+			return
+		}
+		l.sample(&l.view, time.Since(at))
+	})
+}
+
+// readSearch searches for the product's word at the price or above every
+// 20 ms until it is found.
+func (l *apiLoad) readSearch(word string, cents int64, at time.Time) {
+	select {
+	case l.searchSem <- struct{}{}:
+	default:
+		l.searchSkip.Add(1)
+		return
+	}
+	l.readers.Go(func() {
+		defer func() { <-l.searchSem }()
+		u := fmt.Sprintf("%s/v1/products/search?q=%s&minPrice=%d.%02d&pageSize=1", l.cfg.Base, url.QueryEscape(word), cents/100, cents%100)
+		for time.Since(at) < APIFreshnessTimeout {
+			status, _, body, err := l.get(u)
+			var r struct {
+				Total int64 `json:"total"`
+			}
+			if err == nil && status == http.StatusOK && json.Unmarshal(body, &r) == nil && r.Total > 0 {
+				l.sample(&l.search, time.Since(at))
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		l.searchMiss.Add(1)
+	})
+}
+
+func (l *apiLoad) get(u string) (int, http.Header, []byte, error) {
+	req, err := http.NewRequestWithContext(context.WithoutCancel(l.stepCtx), http.MethodGet, u, nil)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b, err
+}
+
+func (l *apiLoad) sample(to *[]time.Duration, d time.Duration) {
+	l.fmu.Lock()
+	*to = append(*to, d)
+	l.fmu.Unlock()
+}
+
+// step sends rate commands/s for cfg.Duration and waits for its readers.
+func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
+	l.wait, l.stepCtx = wait, ctx
+	l.viewSem, l.searchSem = make(chan struct{}, l.cfg.ViewReaders), make(chan struct{}, l.cfg.SearchReaders)
+	l.view, l.search = nil, nil
+	for _, c := range []*atomic.Int64{&l.viewMissed, &l.searchMiss, &l.viewSkip, &l.searchSkip} {
+		c.Store(0)
+	}
+	// Client last: vegeta's transport options would change its own
+	// transport, not this one.
+	atk := vegeta.NewAttacker(vegeta.MaxBody(0), vegeta.Workers(uint64(max(10, rate/20))),
+		vegeta.Client(&http.Client{Transport: l, Timeout: 30 * time.Second}))
+	var stop func()
+	if l.cfg.Profile != nil {
+		stop = l.cfg.Profile(rate, wait)
+	}
+	var (
+		lat    []time.Duration
+		errs   = map[string]int{}
+		ok     int
+		first  time.Time
+		last   time.Time
+		sent   int
+		cancel = context.AfterFunc(ctx, func() { atk.Stop() })
+	)
+	// The load's goroutines (vegeta's workers and their connections) carry
+	// side=load, so that a CPU profile of an in-process stack can leave
+	// them out: -tagignore side=load.
+	pprof.Do(ctx, pprof.Labels("side", "load"), func(context.Context) {
+		for res := range atk.Attack(l.target, vegeta.Rate{Freq: rate, Per: time.Second}, l.cfg.Duration, fmt.Sprintf("%d-%v", rate, wait)) {
+			sent++
+			if first.IsZero() || res.Timestamp.Before(first) {
+				first = res.Timestamp
+			}
+			if end := res.End(); end.After(last) {
+				last = end
+			}
+			lat = append(lat, res.Latency)
+			switch {
+			case res.Code == 0:
+				errs["transport"]++
+			case res.Code >= 300:
+				errs[strconv.Itoa(int(res.Code))]++
+			case wait && res.Code == http.StatusAccepted:
+				// Prefer: wait ran out before the decision: not the
+				// answer asked for.
+				errs["202-wait-ran-out"]++
+			default:
+				ok++
+			}
+		}
+	})
+	cancel()
+	if stop != nil {
+		stop()
+	}
+	l.readers.Wait()
+	st := APIStep{Rate: rate, Wait: wait, Latency: Summarize("commands", lat, errs)}
+	if span := last.Sub(first).Seconds(); span > 0 {
+		st.Throughput = float64(ok) / span
+	}
+	st.Achieved = float64(sent) / l.cfg.Duration.Seconds()
+	st.View = freshness(l.view, l.viewMissed.Load(), l.viewSkip.Load())
+	st.Search = freshness(l.search, l.searchMiss.Load(), l.searchSkip.Load())
+	return st
+}
+
+func freshness(samples []time.Duration, missed, skipped int64) Freshness {
+	f := Freshness{Samples: len(samples), Missed: int(missed), Skipped: int(skipped)}
+	if len(samples) == 0 {
+		return f
+	}
+	slices.Sort(samples)
+	f.P50, f.P99, f.Max = percentile(samples, 50), percentile(samples, 99), samples[len(samples)-1]
+	return f
+}
+
+// WriteTable writes one row per step.
+func (r APIReport) WriteTable(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nbench api: %s; %d products, commands pick them %s; mix 10%% create, 30%% price, 30%% stock, 30%% review; %v per step, open model (vegeta)\n",
+		r.Base, r.Products, r.Distribution, r.Duration)
+	b.WriteString("latency: from the request sent to the answer; freshness: from a command's accepted answer (Prefer: wait gives its version) to the view answering ?minVersion= of it, and to a search finding its price\n\n")
+	rows := [][]string{{"rate/s", "wait", "sent/s", "2xx/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "view p50", "view p99", "search p50", "search p99", "fresh samples (missed, skipped)"}}
+	for _, s := range r.Steps {
+		fresh := "-"
+		vp50, vp99, sp50, sp99 := "-", "-", "-", "-"
+		if s.Wait {
+			vp50, vp99, sp50, sp99 = ms(s.View.P50), ms(s.View.P99), ms(s.Search.P50), ms(s.Search.P99)
+			fresh = fmt.Sprintf("view %d (%d, %d), search %d (%d, %d)", s.View.Samples, s.View.Missed, s.View.Skipped, s.Search.Samples, s.Search.Missed, s.Search.Skipped)
+		}
+		rows = append(rows, []string{strconv.Itoa(s.Rate), strconv.FormatBool(s.Wait), fmt.Sprintf("%.0f", s.Achieved), fmt.Sprintf("%.0f", s.Throughput),
+			ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.Max), errorsText(s.Latency.Errors), vp50, vp99, sp50, sp99, fresh})
+	}
+	writeRows(&b, rows)
+	_, err := io.WriteString(w, b.String())
+	return err
+}

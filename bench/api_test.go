@@ -1,0 +1,113 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeAPI answers the commands, view reads and searches of an API run as
+// the real API does when everything is decided and visible at once.
+type fakeAPI struct {
+	mu       sync.Mutex
+	versions map[string]int64
+	next     atomic.Int64
+	commands atomic.Int64
+	waits    atomic.Int64
+}
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/") // v1 products [id [price|stock|reviews]]
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case r.Method == http.MethodGet && len(parts) == 3 && parts[2] == "search":
+		fmt.Fprint(w, `{"products":[],"total":1}`)
+	case r.Method == http.MethodGet && len(parts) == 3:
+		fmt.Fprintf(w, `{"id":%q,"version":%d}`, parts[2], f.versions[parts[2]])
+	case r.Method == http.MethodPost && len(parts) == 2:
+		f.command(w, r, fmt.Sprintf("p%d", f.next.Add(1)), http.StatusCreated)
+	case len(parts) == 4:
+		f.command(w, r, parts[2], http.StatusOK)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (f *fakeAPI) command(w http.ResponseWriter, r *http.Request, id string, status int) {
+	f.commands.Add(1)
+	if r.Header.Get("Prefer") == "" {
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintf(w, `{"commandId":"c","productId":%q,"status":"pending"}`, id)
+		return
+	}
+	f.waits.Add(1)
+	if f.versions == nil {
+		f.versions = map[string]int64{}
+	}
+	f.versions[id]++
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"commandId":"c","productId":%q,"status":"accepted","version":%d}`, id, f.versions[id])
+}
+
+// An API run sends exactly rate × duration commands per step, mixed, with
+// Prefer: wait in the first mode only, and samples freshness from the
+// accepted answers.
+func TestAPIRun(t *testing.T) {
+	f := &fakeAPI{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	var out strings.Builder
+	rep, err := API(context.Background(), APIConfig{Base: srv.URL, Rates: []int{40}, Duration: time.Second, Products: 5, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Steps) != 2 || !rep.Steps[0].Wait || rep.Steps[1].Wait {
+		t.Fatalf("steps %+v, want one with Prefer: wait, then one without", rep.Steps)
+	}
+	for _, s := range rep.Steps {
+		if s.Latency.Requests != 40 || s.Latency.ErrorCount() != 0 {
+			t.Errorf("step wait=%v: %d commands, errors %v; want 40, none", s.Wait, s.Latency.Requests, s.Latency.Errors)
+		}
+	}
+	w := rep.Steps[0]
+	if w.View.Samples+w.View.Skipped == 0 || w.View.Missed != 0 || w.Search.Samples == 0 || w.Search.Missed != 0 {
+		t.Errorf("freshness with Prefer: wait: view %+v, search %+v; want samples and none missed", w.View, w.Search)
+	}
+	if nw := rep.Steps[1]; nw.View.Samples != 0 || nw.Search.Samples != 0 {
+		t.Errorf("freshness without Prefer: wait: view %+v, search %+v; want none (no version in a 202)", nw.View, nw.Search)
+	}
+	// 5 products and a drain create per step, with Prefer: wait; 40 with
+	// it, 40 without.
+	if got := f.commands.Load(); got != 5+2+80 {
+		t.Errorf("the API got %d commands, want %d", got, 5+2+80)
+	}
+	if got := f.waits.Load(); got != 5+2+40 {
+		t.Errorf("%d commands with Prefer: wait, want %d", got, 5+2+40)
+	}
+	for _, want := range []string{"5 products, commands pick them zipf", "rate/s", "40"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table lacks %q:\n%s", want, out.String())
+		}
+	}
+	js, err := json.Marshal(rep)
+	if err != nil || !strings.Contains(string(js), `"rate":40`) {
+		t.Errorf("JSON %s, %v", js, err)
+	}
+}
+
+func TestAPIConfigValidate(t *testing.T) {
+	if err := (APIConfig{}).Validate(); err == nil {
+		t.Error("an APIConfig without Base is valid")
+	}
+	if err := (APIConfig{Base: "http://x", Rates: []int{0}, Distribution: "normal"}).Validate(); err == nil || !strings.Contains(err.Error(), "rate 0") || !strings.Contains(err.Error(), "normal") {
+		t.Errorf("Validate() = %v; want the rate and the distribution named", err)
+	}
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+
+	"github.com/streamview/streamview/bench"
+)
+
+const benchAPIHelp = `streamview bench api: the write path and freshness under a steady load.
+
+Starts the whole stack in this process as streamview serve does (the API,
+the decider, the product-view and product-search projectors) on the real
+servers, on topics, consumer groups, Redis keys and an index of its own
+(soak-<random>.*, removed at the end), or drives the API at --url. It
+creates --products products (Prefer: wait), then for each mode (with and
+without Prefer: wait) and each of --rates sends commands at that rate for
+--duration with vegeta (github.com/tsenart/vegeta/v12), an open model: each
+request is sent on time whatever the earlier ones do. The mix: 10% creates,
+30% price, 30% stock, 30% review changes of the products, picked by
+--distribution (zipf: a few hot products; or uniform).
+
+Per step it reports: the rate sent, 2xx answers/s, latency p50/p90/p99/max
+(from sending to the answer), errors by status, and freshness, from a
+command's accepted answer (Prefer: wait, which carries its version) until
+  view:   GET /v1/products/{id}?minVersion=<version> answers it (the
+          server looks every 50 ms while it waits), and
+  search: a search for the product's own word with minPrice=<its new
+          price> finds it (price changes only; every change sets a higher
+          price than the last; readers poll every 20 ms; the index's
+          refresh interval included),
+p50/p99 over the sampled commands (at most 32 view and 8 search readers at
+once; a command that finds them busy is not sampled).
+
+--cpuprofile FILE with --profile-rate N writes a CPU profile of the step at
+N commands/s with Prefer: wait. With the in-process stack the profile holds
+the load too: its goroutines carry the label side=load, so
+  go tool pprof -tagignore side=load streamview FILE
+shows the stack alone.
+
+Examples:
+  streamview bench api
+  streamview bench api --rates 1000 --duration 30s --modes wait
+  streamview bench api --cpuprofile api.prof --profile-rate 2000
+`
+
+func runBenchAPI(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "bench api")
+	var k kafkaFlags
+	k.register(fs, e)
+	var rf redisFlags
+	var ef esFlags
+	rf.register(fs, e, "127.0.0.1:6379", "")
+	ef.register(fs, e, "es", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
+	base := fs.String("url", "", "drive the API at this base URL instead of starting a stack")
+	rates := fs.String("rates", "500,1000,2000,4000", "commands/s of the steps, comma-separated")
+	duration := fs.Duration("duration", bench.DefaultAPIDuration, "how long each step sends")
+	modes := fs.String("modes", "wait,nowait", "the steps' modes, in order, comma-separated: wait (Prefer: wait) and nowait")
+	products := fs.Int("products", bench.DefaultAPIProducts, "products created before the steps, which the commands then pick")
+	distribution := fs.String("distribution", bench.DefaultDistribution, "how commands pick their product: zipf (s=1.1) or uniform")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the step at --profile-rate with Prefer: wait to this file")
+	profileRate := fs.Int("profile-rate", 0, "the rate whose step --cpuprofile profiles")
+	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (progress and table go to stderr)")
+	logLevel := fs.String("log-level", "warn", "the stack's log level on stderr: debug, info, warn or error")
+	logFormat := logFormatFlag(fs, e)
+	fs.Usage = func() { fmt.Fprint(e.stderr, benchAPIHelp+"\nFlags:\n"); fs.PrintDefaults() }
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		fmt.Fprintf(e.stderr, "\nstreamview bench api: unexpected arguments %q\n", fs.Args())
+		return errUsage
+	}
+	cfg := bench.APIConfig{Base: *base, Duration: *duration, Products: *products, Distribution: *distribution, Out: e.stdout}
+	if *asJSON {
+		cfg.Out = e.stderr
+	}
+	for _, r := range strings.Split(*rates, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil {
+			return fmt.Errorf("streamview bench api: --rates %q: %w", *rates, err)
+		}
+		cfg.Rates = append(cfg.Rates, n)
+	}
+	cfg.Modes = []bool{}
+	for _, m := range strings.Split(*modes, ",") {
+		switch strings.TrimSpace(m) {
+		case "wait":
+			cfg.Modes = append(cfg.Modes, true)
+		case "nowait":
+			cfg.Modes = append(cfg.Modes, false)
+		default:
+			return fmt.Errorf("streamview bench api: --modes %q: want wait and nowait, comma-separated", *modes)
+		}
+	}
+	if *cpuProfile != "" {
+		if *profileRate == 0 {
+			return fmt.Errorf("streamview bench api: --cpuprofile needs --profile-rate")
+		}
+		cfg.Profile = func(rate int, wait bool) func() {
+			if rate != *profileRate || !wait {
+				return func() {}
+			}
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "streamview bench api: --cpuprofile: %v\n", err)
+				return func() {}
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+				fmt.Fprintf(e.stderr, "streamview bench api: --cpuprofile: %v\n", err)
+				return func() {}
+			}
+			return func() { pprof.StopCPUProfile(); f.Close() }
+		}
+	}
+	if *duration <= 0 || *products <= 0 {
+		return fmt.Errorf("streamview bench api: --duration and --products must be positive (got %v, %d)", *duration, *products)
+	}
+	logger, err := newLogger(e.stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	var rep bench.APIReport
+	drive := func(ctx context.Context, url string) error {
+		cfg.Base = url
+		var err error
+		rep, err = bench.API(ctx, cfg)
+		return err
+	}
+	if *base != "" {
+		err = drive(ctx, *base)
+	} else {
+		srv := soakServers{logger: logger}
+		if srv.kafka, err = k.settings(); err != nil {
+			return err
+		}
+		if srv.redis, err = rf.settings(); err != nil {
+			return err
+		}
+		if srv.es, err = ef.settings(); err != nil {
+			return err
+		}
+		err = withStack(ctx, srv, func(ctx context.Context, url string, _ func(context.Context) (map[string]int64, error)) error {
+			return drive(ctx, url)
+		})
+	}
+	if err != nil {
+		return err
+	}
+	if !*asJSON {
+		return nil
+	}
+	return writeJSON(e.stdout, rep)
+}
