@@ -170,7 +170,7 @@ func TestSnapshotRestoreEqualsReplay(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 99))
 			const partitions = 3
 			f := newFixture(t, partitions)
-			cmds := randomCommands(rng, 40, 1500)
+			cmds := randomCommands(rng, 200, 1500)
 			f.produceCommands(t, cmds)
 
 			cfg := f.config()
@@ -214,6 +214,8 @@ func TestSnapshotRestoreEqualsReplay(t *testing.T) {
 				return nil
 			})
 			b.stop(t)
+			t.Logf("first decider: %+v", a.d.Stats())
+			t.Logf("second decider: %+v", b.d.Stats())
 			if b.d.Stats().SnapshotRestores == 0 {
 				t.Errorf("the second decider restored no partition from a snapshot: %+v", b.d.Stats())
 			}
