@@ -285,11 +285,12 @@ func money(minor int64) string {
 // TestManyInstances runs three `streamview serve` processes on the real
 // Kafka, Redis and Elasticsearch and sends commands over the three APIs
 // (creates, then price changes, stock changes and reviews, each with an
-// Idempotency-Key); halfway one instance is killed (SIGKILL) and a fourth
-// is started. Every command an API took (2xx) is decided exactly once
-// (one event per command), every product's versions are gap-free, and
-// every view and search document equals a fold of the log. Instances
-// answer Prefer: wait and minVersion for commands decided by the others.
+// Idempotency-Key); halfway one instance is killed (SIGKILL), and at three
+// quarters a fourth is started. Every command an API took (2xx) is decided
+// exactly once (one event per command), every product's versions are
+// gap-free, and every view and search document equals a fold of the log.
+// Instances answer Prefer: wait and minVersion for commands decided by the
+// others.
 //
 // STREAMVIEW_SCALE_COMMANDS sets the number of commands (20,000 by
 // default; a tenth of them are creates).
@@ -297,7 +298,35 @@ func TestManyInstances(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real processes on the real servers")
 	}
-	brokers := strings.Join(testenv.Kafka(t), ",")
+	var victim *instance
+	runScale(t, scaleRun{
+		brokers: strings.Join(testenv.Kafka(t), ","),
+		atHalf: func(_ *testing.T, p *pool, all []*instance, _ func(string) *instance) {
+			victim = all[0]
+			p.remove(victim)
+			victim.kill()
+			t.Logf("%s killed", victim.name)
+		},
+		atThreeQuarters: func(_ *testing.T, p *pool, _ []*instance, start func(string) *instance) {
+			p.add(start("serve-4"))
+			t.Log("serve-4 started")
+		},
+	})
+}
+
+// scaleRun is one run of the scale load.
+type scaleRun struct {
+	brokers    string   // comma-separated
+	topicsArgs []string // extra arguments of topics apply (an overlay)
+	// atHalf and atThreeQuarters run on the test goroutine when that
+	// share of the changes has been taken, while the load goes on.
+	atHalf, atThreeQuarters func(t *testing.T, p *pool, all []*instance, start func(name string) *instance)
+}
+
+// runScale starts three instances on r.brokers, sends the load, runs r's
+// faults, and checks the outcome (see TestManyInstances).
+func runScale(t *testing.T, r scaleRun) {
+	brokers := r.brokers
 	redisAddr := testenv.Redis(t)
 	esURL := testenv.Elasticsearch(t)
 	total := 20_000
@@ -306,19 +335,21 @@ func TestManyInstances(t *testing.T) {
 	}
 	nProducts := total / 10
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"topics", "apply", "--brokers", brokers, "--file", "../../topics.yaml"}, nil, &out, &out); err != nil {
+	apply := append([]string{"topics", "apply", "--brokers", brokers, "--file", "../../topics.yaml"}, r.topicsArgs...)
+	if err := run(context.Background(), apply, nil, &out, &out); err != nil {
 		t.Fatalf("topics apply: %v\n%s", err, &out)
 	}
 	bin := streamviewBinary(t)
 	args := []string{"--brokers", brokers, "--redis", redisAddr, "--elasticsearch", esURL}
+	start := func(name string) *instance { return startInstance(t, bin, name, args...) }
 	p := &pool{httpc: &http.Client{Timeout: 40 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	var all []*instance
 	for i := range 3 {
-		in := startInstance(t, bin, fmt.Sprint("serve-", i+1), args...)
+		in := start(fmt.Sprint("serve-", i+1))
 		all = append(all, in)
 		p.add(in)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 
 	// The load: creates first (waited for: a later change of a product
@@ -375,32 +406,35 @@ func TestManyInstances(t *testing.T) {
 	}
 	t.Logf("%d creates taken in %v", len(creates), time.Since(began).Round(time.Millisecond))
 
-	// Halfway through the changes, the first instance is killed and a
-	// fourth one started.
+	// The changes, with the faults at half and three quarters.
 	var sent atomic.Int64
-	killed := make(chan *instance, 1)
-	go func() {
-		defer close(killed)
-		for sent.Load() < int64(len(changes)/2) {
-			if ctx.Err() != nil {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		victim := all[0]
-		p.remove(victim)
-		victim.kill()
-		killed <- victim
-	}()
+	loaded := make(chan struct{})
 	began = time.Now()
-	sendAll(changes, 48, &sent)
-	victim := <-killed
-	if victim == nil {
-		t.Fatal("the load ended before the kill")
+	go func() {
+		defer close(loaded)
+		sendAll(changes, 48, &sent)
+	}()
+	for _, f := range []struct {
+		share int
+		fn    func(*testing.T, *pool, []*instance, func(string) *instance)
+	}{{2, r.atHalf}, {4, r.atThreeQuarters}} {
+		at := int64(len(changes) / f.share)
+		if f.share == 4 {
+			at *= 3
+		}
+		for sent.Load() < at {
+			select {
+			case <-loaded:
+				t.Fatalf("the load ended at %d of %d changes, before its faults", sent.Load(), len(changes))
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if f.fn != nil {
+			f.fn(t, p, all, start)
+		}
 	}
-	fourth := startInstance(t, bin, "serve-4", args...)
-	p.add(fourth)
-	t.Logf("%d changes taken in %v; %s killed halfway, serve-4 started", len(changes), time.Since(began).Round(time.Millisecond), victim.name)
+	<-loaded
+	t.Logf("%d changes taken in %v", len(changes), time.Since(began).Round(time.Millisecond))
 	if t.Failed() {
 		t.FailNow()
 	}
