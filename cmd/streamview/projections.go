@@ -55,6 +55,7 @@ type projectionFlags struct {
 	currency    string
 	cacheDocs   int
 	logLevel    string
+	esIndex     esIndexFlags
 }
 
 func (f *projectionFlags) register(fs *flag.FlagSet, e env) {
@@ -68,6 +69,7 @@ func (f *projectionFlags) register(fs *flag.FlagSet, e env) {
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", "EUR"), "the catalogue's currency (env STREAMVIEW_CURRENCY)")
 	fs.IntVar(&f.cacheDocs, "cache-docs", 200_000, "product-search: documents the index writer remembers; a rebuild writes every product, and one it remembers needs no _mget")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.esIndex.register(fs, e)
 }
 
 // projectionEnv is what the flags connect to, for some projections.
@@ -116,6 +118,9 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 	if f.name != "" && len(projections) != 1 {
 		return nil, fmt.Errorf("--name renames one projection; name one with --projection")
 	}
+	if err := f.esIndex.validate(); err != nil {
+		return nil, err
+	}
 	for _, name := range projections {
 		if name != productview.Name && name != searchProjection {
 			return nil, fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
@@ -157,7 +162,7 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 					return nil, fmt.Errorf("elasticsearch client for %s: %w", f.esURL, err)
 				}
 			}
-			gens, err := esindex.NewGenerations(as, p.es, esindex.Config{IndexPrefix: f.indexPrefix, Alias: f.alias, Currency: f.currency, CacheDocs: f.cacheDocs})
+			gens, err := esindex.NewGenerations(as, p.es, f.esIndex.apply(esindex.Config{IndexPrefix: f.indexPrefix, Alias: f.alias, Currency: f.currency, CacheDocs: f.cacheDocs}))
 			if err != nil {
 				p.Close()
 				return nil, err

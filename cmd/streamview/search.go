@@ -23,7 +23,11 @@ func attachElasticsearch(ctx context.Context, st *stack, url string) error {
 		return fmt.Errorf("elasticsearch client for %s: %w", url, err)
 	}
 	newIndex := func(gen int) (*esindex.Index, error) {
-		return esindex.New(client, esindex.Config{Generation: gen, Currency: st.currency, Logger: st.logger})
+		cfg := esindex.Config{Generation: gen, Currency: st.currency, Logger: st.logger}
+		if st.esIndex.shards > 0 { // dev leaves them to esindex's defaults
+			cfg = st.esIndex.apply(cfg)
+		}
+		return esindex.New(client, cfg)
 	}
 	reader, err := newIndex(1)
 	if err != nil {

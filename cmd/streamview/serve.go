@@ -73,6 +73,8 @@ type stack struct {
 	deliveryTimeout time.Duration
 	// ready, when set, is called with the API's address once it listens.
 	ready func(addr string)
+	// esIndex are the shards and replicas of the search indices it creates.
+	esIndex esIndexFlags
 }
 
 type serveFlags struct {
@@ -86,6 +88,7 @@ type serveFlags struct {
 	logLevel     string
 	queryTimeout time.Duration
 	delivery     time.Duration
+	esIndex      esIndexFlags
 }
 
 func (f *serveFlags) register(e env, name string) *flag.FlagSet {
@@ -99,6 +102,7 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", product.DefaultCurrency), "the catalogue's ISO 4217 currency (env STREAMVIEW_CURRENCY)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	deliveryTimeoutFlag(fs, &f.delivery)
+	f.esIndex.register(fs, e)
 	fs.DurationVar(&f.queryTimeout, "query-timeout", api.DefaultQueryTimeout,
 		"bound of each Redis or Elasticsearch read of the API; a store that has not answered by then makes the request a 503 with Retry-After")
 	return fs
@@ -165,7 +169,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if f.queryTimeout <= 0 {
 		return fmt.Errorf("--query-timeout %v: must be positive", f.queryTimeout)
 	}
-	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, queryTimeout: f.queryTimeout, logger: logger}
+	if err := f.esIndex.validate(); err != nil {
+		return err
+	}
+	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, queryTimeout: f.queryTimeout, logger: logger, esIndex: f.esIndex}
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, f.delivery); err != nil {
 		return err
 	}
