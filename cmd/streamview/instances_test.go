@@ -405,6 +405,9 @@ func runScale(t *testing.T, r scaleRun) {
 		t.FailNow()
 	}
 	t.Logf("%d creates taken in %v", len(creates), time.Since(began).Round(time.Millisecond))
+	// A create whose wait ran out (202) must be decided before its
+	// product's changes go out, or they would find no product.
+	awaitDecided(t, ctx, p, creates)
 
 	// The changes, with the faults at half and three quarters.
 	var sent atomic.Int64
@@ -469,31 +472,7 @@ func runScale(t *testing.T, r scaleRun) {
 
 	// Every command ends accepted, as any instance tells.
 	cmds := slices.Concat(creates, changes)
-	testenv.Eventually(t, 5*time.Minute, func() error {
-		pending := 0
-		for i, c := range cmds {
-			if c.version > 0 {
-				continue
-			}
-			r, err := p.do(ctx, i, "GET", "/v1/commands/"+c.commandID, "")
-			if err != nil {
-				return err
-			}
-			switch r.body["status"] {
-			case "accepted":
-				v, _ := r.body["version"].(float64)
-				c.version = int64(v)
-			case "rejected":
-				t.Fatalf("command %s %s rejected: %v", c.method, c.path, r.body)
-			default:
-				pending++
-			}
-		}
-		if pending > 0 {
-			return fmt.Errorf("%d of %d commands not decided yet", pending, len(cmds))
-		}
-		return nil
-	})
+	awaitDecided(t, ctx, p, cmds)
 
 	// Exactly once, gap-free: one event per command, versions 1..n.
 	byCause, folds := readScaleEvents(t, brokers, products)
@@ -529,6 +508,37 @@ func runScale(t *testing.T, r scaleRun) {
 	})
 	testenv.Eventually(t, 5*time.Minute, func() error { return matchSearchDocs(ctx, esURL, products, folds) })
 	t.Logf("%d commands over %d products, %d events: exactly once, gap-free, views and search documents equal the fold", len(cmds), len(products), events)
+}
+
+// awaitDecided waits until every command of cmds is accepted, asking any
+// instance (GET /v1/commands/{id}); a rejection fails the test.
+func awaitDecided(t *testing.T, ctx context.Context, p *pool, cmds []*scaleCommand) {
+	t.Helper()
+	testenv.Eventually(t, 5*time.Minute, func() error {
+		pending := 0
+		for i, c := range cmds {
+			if c.version > 0 {
+				continue
+			}
+			r, err := p.do(ctx, i, "GET", "/v1/commands/"+c.commandID, "")
+			if err != nil {
+				return err
+			}
+			switch r.body["status"] {
+			case "accepted":
+				v, _ := r.body["version"].(float64)
+				c.version = int64(v)
+			case "rejected":
+				t.Fatalf("command %s %s rejected: %v", c.method, c.path, r.body)
+			default:
+				pending++
+			}
+		}
+		if pending > 0 {
+			return fmt.Errorf("%d of %d commands not decided yet", pending, len(cmds))
+		}
+		return nil
+	})
 }
 
 func seqFrom1(n int) []int64 {
