@@ -75,6 +75,8 @@ type stack struct {
 	ready func(addr string)
 	// esIndex are the shards and replicas of the search indices it creates.
 	esIndex esIndexFlags
+	// snapshotEvery is decider.Config.SnapshotEvery (0: its default).
+	snapshotEvery int
 }
 
 type serveFlags struct {
@@ -89,6 +91,7 @@ type serveFlags struct {
 	queryTimeout time.Duration
 	delivery     time.Duration
 	esIndex      esIndexFlags
+	snapshot     int
 }
 
 func (f *serveFlags) register(e env, name string) *flag.FlagSet {
@@ -103,6 +106,7 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	deliveryTimeoutFlag(fs, &f.delivery)
 	f.esIndex.register(fs, e)
+	snapshotEveryFlag(fs, &f.snapshot)
 	fs.DurationVar(&f.queryTimeout, "query-timeout", api.DefaultQueryTimeout,
 		"bound of each Redis or Elasticsearch read of the API; a store that has not answered by then makes the request a 503 with Retry-After")
 	return fs
@@ -172,7 +176,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err := f.esIndex.validate(); err != nil {
 		return err
 	}
-	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, queryTimeout: f.queryTimeout, logger: logger, esIndex: f.esIndex}
+	if f.snapshot, err = snapshotEvery(fs, e, f.snapshot); err != nil {
+		return err
+	}
+	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, queryTimeout: f.queryTimeout, logger: logger, esIndex: f.esIndex,
+		snapshotEvery: f.snapshot}
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, f.delivery); err != nil {
 		return err
 	}
@@ -298,7 +306,8 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	}
 	var checks []api.Check
 	if roles["decider"] {
-		d, err := decider.New(decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger, ClientOpts: st.kafkaOpt}, codec)
+		d, err := decider.New(decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger, ClientOpts: st.kafkaOpt,
+			SnapshotEvery: st.snapshotEvery}, codec)
 		if err != nil {
 			return err
 		}
