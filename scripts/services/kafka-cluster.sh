@@ -170,6 +170,29 @@ stop_node() { # I SIGNAL
   rm -f "$(node_pidfile "$i")"
 }
 
+# start_retrying I: start node I and wait for it, again while its port is
+# taken. Ports in the kernel's ephemeral range (32768-60999 here; the
+# defaults 9092-9097 are below it) can be held for a moment by a client
+# that keeps reconnecting to the stopped node: its connect may pick the
+# very port it dials as its own and connect to itself (a TCP self-connect),
+# which the node then cannot bind.
+start_retrying() {
+  local i="$1" attempt log
+  log="$(node_dir "$i")/logs/server.log"
+  for ((attempt = 1; attempt <= 30; attempt++)); do
+    local mark=0
+    [[ -f "$log" ]] && mark=$(wc -l <"$log")
+    start_node "$i"
+    if wait_node "$i" 2>/dev/null; then return 0; fi
+    if ! tail -n "+$((mark + 1))" "$log" 2>/dev/null | grep -q 'Address already in use'; then
+      wait_node "$i"; return 1 # not a taken port: report it
+    fi
+    sv_log "kafka-$i: port taken (a client's self-connect?); trying again (attempt $attempt)"
+    sleep 1
+  done
+  sv_err "kafka-$i: its ports stayed taken"; return 1
+}
+
 node_arg() {
   if ! [[ "${1:-}" =~ ^[0-9]+$ ]] || (( $1 < 1 || $1 > KAFKA_NODES )); then
     sv_err "kafka-cluster: a node number 1..$KAFKA_NODES is required"; exit 2
@@ -202,6 +225,6 @@ case "${1:-}" in
   brokers) brokers ;;
   stop) node_arg "${2:-}"; stop_node "$2" TERM ;;
   kill) node_arg "${2:-}"; stop_node "$2" KILL ;;
-  start) node_arg "${2:-}"; start_node "$2"; wait_node "$2" ;;
+  start) node_arg "${2:-}"; start_retrying "$2" ;;
   *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
