@@ -172,10 +172,10 @@ stop_node() { # I SIGNAL
 
 # start_retrying I: start node I and wait for it, again while its port is
 # taken. Ports in the kernel's ephemeral range (32768-60999 here; the
-# defaults 9092-9097 are below it) can be held for a moment by a client
-# that keeps reconnecting to the stopped node: its connect may pick the
-# very port it dials as its own and connect to itself (a TCP self-connect),
-# which the node then cannot bind.
+# defaults 9092-9097 are below it) can be held for a while by any outgoing
+# connection on the machine that was given that port as its own, or by a
+# client that keeps reconnecting to the stopped node and connects to
+# itself (a TCP self-connect); the node then cannot bind it.
 start_retrying() {
   local i="$1" attempt log
   log="$(node_dir "$i")/logs/server.log"
@@ -207,12 +207,17 @@ case "${1:-}" in
     install_kafka
     T0="$(sv_now)"
     for ((i = 1; i <= KAFKA_NODES; i++)); do start_node "$i"; done
-    for ((i = 1; i <= KAFKA_NODES; i++)); do wait_node "$i"; done
+    for ((i = 1; i <= KAFKA_NODES; i++)); do
+      wait_node "$i" 2>/dev/null || start_retrying "$i"
+    done
     sv_log "kafka-cluster: $KAFKA_NODES nodes ready in $(sv_elapsed "$T0")"
     sv_log "kafka-cluster: for tests: KAFKA_BROKERS=$(brokers)" ;;
   down)
     exec 9>"$CLUSTER_DIR/.lock"; flock -w 600 9
-    for ((i = 1; i <= KAFKA_NODES; i++)); do stop_node "$i" TERM; done ;;
+    # All at once: a node stopped last, alone, waits for a quorum that is
+    # gone before it shuts down.
+    for ((i = 1; i <= KAFKA_NODES; i++)); do stop_node "$i" TERM 9>&- & done
+    wait ;;
   status)
     for ((i = 1; i <= KAFKA_NODES; i++)); do
       if pid="$(node_pid "$i")"; then
