@@ -3,6 +3,12 @@
 SHELL := /bin/bash
 GO ?= go
 
+# KAFKA_NODES=3: services-up starts a three-node KRaft cluster
+# (scripts/services/kafka-cluster.sh) instead of the single broker.
+KAFKA_NODES ?= 1
+ifneq ($(KAFKA_NODES),1)
+export KAFKA_BROKERS ?= $(shell KAFKA_NODES=$(KAFKA_NODES) bash scripts/services/kafka-cluster.sh brokers)
+endif
 export KAFKA_BROKERS ?= 127.0.0.1:9092
 export REDIS_ADDR ?= 127.0.0.1:6379
 export ELASTICSEARCH_URL ?= http://127.0.0.1:9200
@@ -39,7 +45,12 @@ test-short:
 	$(GO) test -short -count=1 ./...
 
 services-up:
+ifeq ($(KAFKA_NODES),1)
 	bash scripts/services/up.sh
+else
+	bash scripts/services/up.sh elasticsearch redis
+	KAFKA_NODES=$(KAFKA_NODES) bash scripts/services/kafka-cluster.sh up
+endif
 
 ## tools: Kafka's kafka-consumer-groups.sh, kcat and promtool (see README, "Standard tools").
 tools:
@@ -49,10 +60,18 @@ browser:
 	bash scripts/browser.sh
 
 services-down:
+ifeq ($(KAFKA_NODES),1)
 	bash scripts/services/down.sh
+else
+	bash scripts/services/down.sh elasticsearch redis
+	KAFKA_NODES=$(KAFKA_NODES) bash scripts/services/kafka-cluster.sh down
+endif
 
 services-status:
 	bash scripts/services/status.sh
+ifneq ($(KAFKA_NODES),1)
+	KAFKA_NODES=$(KAFKA_NODES) bash scripts/services/kafka-cluster.sh status
+endif
 
 ## topics: create the topics of topics.yaml on $(KAFKA_BROKERS).
 topics: build

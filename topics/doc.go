@@ -1,6 +1,7 @@
 // Package topics owns streamview's Kafka topics: their names (Events,
-// Commands, CommandResults, DeadLetter), the declared topology (topics.yaml)
-// and bringing a cluster in line with it: it creates missing topics, aligns
+// Commands, CommandResults, State, DeadLetter), the declared topology
+// (topics.yaml, adapted to an environment by an Overlay such as
+// topics.cluster.yaml) and bringing a cluster in line with it: it creates missing topics, aligns
 // their configs, refuses changes that would break per-aggregate order (the
 // partition count of a keyed topic), and checks co-partitioning.
 //

@@ -13,6 +13,11 @@ const (
 	// CommandResults carries the decider's outcome of each command, keyed
 	// by product ID, back to the API.
 	CommandResults = "catalog.product-command-results"
+	// State is the decider's compacted snapshot topic, keyed by product
+	// ID and co-partitioned with Events: the state of each product as of
+	// a recorded events offset, so that a restore reads the products and
+	// only the events after that offset.
+	State = "catalog.product-state"
 )
 
 // DeadLetter is the dead-letter topic of the projection called projection:

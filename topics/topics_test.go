@@ -19,13 +19,16 @@ func TestRepositoryTopicsFileIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"catalog.product-commands", "catalog.product-events", "catalog.product-command-results", "catalog.product-view.dlq", "catalog.product-search.dlq", "catalog.product-history.dlq"} {
+	for _, name := range []string{"catalog.product-commands", "catalog.product-events", "catalog.product-command-results", "catalog.product-state", "catalog.product-view.dlq", "catalog.product-search.dlq", "catalog.product-history.dlq"} {
 		if _, ok := s.Topic(name); !ok {
 			t.Errorf("topics.yaml lacks %s", name)
 		}
 	}
 	if ev, _ := s.Topic("catalog.product-events"); !ev.Keyed || ev.Configs["retention.ms"] != "-1" {
 		t.Errorf("events topic must be keyed and kept forever: %+v", ev)
+	}
+	if st, _ := s.Topic("catalog.product-state"); !st.Keyed || st.Configs["cleanup.policy"] != "compact" {
+		t.Errorf("state topic must be keyed and compacted: %+v", st)
 	}
 }
 
@@ -157,6 +160,7 @@ func TestNamesAreDeclared(t *testing.T) {
 		{"commands", Commands, true},
 		{"events", Events, true},
 		{"command results", CommandResults, true},
+		{"decider state", State, true},
 		{"product-view dead letters", DeadLetter("product-view"), false},
 		{"product-search dead letters", DeadLetter("product-search"), false},
 		{"notifier dead letters", DeadLetter("notifier"), false},

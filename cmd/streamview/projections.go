@@ -60,6 +60,7 @@ type projectionFlags struct {
 	cacheDocs   int
 	logLevel    string
 	logFormat   *string
+	esIndex     esIndexFlags
 }
 
 func (f *projectionFlags) register(fs *flag.FlagSet, e env) {
@@ -75,6 +76,7 @@ func (f *projectionFlags) register(fs *flag.FlagSet, e env) {
 	fs.IntVar(&f.cacheDocs, "cache-docs", 200_000, "product-search: documents the index writer remembers; a rebuild writes every product, and one it remembers needs no _mget")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.logFormat = logFormatFlag(fs, e)
+	f.esIndex.register(fs, e)
 }
 
 // projectionEnv is what the flags connect to, for some projections.
@@ -122,6 +124,9 @@ func searchTarget(gens *esindex.Generations) rebuild.Target {
 func (f *projectionFlags) open(ctx context.Context, projections []string) (*projectionEnv, error) {
 	if f.name != "" && len(projections) != 1 {
 		return nil, fmt.Errorf("--name renames one projection; name one with --projection")
+	}
+	if err := f.esIndex.validate(); err != nil {
+		return nil, err
 	}
 	for _, name := range projections {
 		if name != productview.Name && name != searchProjection {
@@ -193,7 +198,7 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 					return nil, err
 				}
 			}
-			gens, err := esindex.NewGenerations(as, p.es, esindex.Config{IndexPrefix: f.indexPrefix, Alias: f.alias, Currency: f.currency, CacheDocs: f.cacheDocs})
+			gens, err := esindex.NewGenerations(as, p.es, f.esIndex.apply(esindex.Config{IndexPrefix: f.indexPrefix, Alias: f.alias, Currency: f.currency, CacheDocs: f.cacheDocs}))
 			if err != nil {
 				p.Close()
 				return nil, err

@@ -28,7 +28,11 @@ func attachSearch(ctx context.Context, st *stack, conn connect.Elasticsearch) er
 		return err
 	}
 	newIndex := func(gen int) (*esindex.Index, error) {
-		return esindex.New(client, esindex.Config{Generation: gen, Currency: st.currency, Logger: st.logger})
+		cfg := esindex.Config{Generation: gen, Currency: st.currency, Logger: st.logger}
+		if st.esIndex.shards > 0 { // dev leaves them to esindex's defaults
+			cfg = st.esIndex.apply(cfg)
+		}
+		return esindex.New(client, cfg)
 	}
 	reader, err := newIndex(1)
 	if err != nil {

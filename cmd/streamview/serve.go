@@ -107,6 +107,10 @@ type stack struct {
 	// tel holds the metrics (GET /metrics) and, when tracing is on, the
 	// tracer; serveStack makes one with tracing off when nil.
 	tel *telemetry.Telemetry
+	// esIndex are the shards and replicas of the search indices it creates.
+	esIndex esIndexFlags
+	// snapshotEvery is decider.Config.SnapshotEvery (0: its default).
+	snapshotEvery int
 }
 
 type serveFlags struct {
@@ -124,6 +128,8 @@ type serveFlags struct {
 	delivery     time.Duration
 	access       accessFlags
 	notify       notifyFlags
+	esIndex      esIndexFlags
+	snapshot     int
 }
 
 func (f *serveFlags) register(e env, name string) *flag.FlagSet {
@@ -140,6 +146,7 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	f.logFormat = logFormatFlag(fs, e)
 	deliveryTimeoutFlag(fs, &f.delivery)
 	f.notify.register(fs)
+	snapshotEveryFlag(fs, &f.snapshot)
 	fs.DurationVar(&f.queryTimeout, "query-timeout", api.DefaultQueryTimeout,
 		"bound of each Redis or Elasticsearch read of the API; a store that has not answered by then makes the request a 503 with Retry-After")
 	f.access.register(fs, e)
@@ -218,6 +225,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if st.kafkaOpt, err = kafkaConn.SecurityOpts(); err != nil {
 		return err
 	}
+	if err := f.esIndex.validate(); err != nil {
+		return err
+	}
+	if f.snapshot, err = snapshotEvery(fs, e, f.snapshot); err != nil {
+		return err
+	}
+	st.esIndex, st.snapshotEvery = f.esIndex, f.snapshot
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, f.delivery); err != nil {
 		return err
 	}
@@ -393,7 +407,8 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	var checks []api.Check
 	if roles["decider"] {
 		d, err := decider.New(decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger,
-			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.KafkaLog("decider")...), Hooks: st.tel.Decider()}, codec)
+			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.KafkaLog("decider")...), Hooks: st.tel.Decider(),
+			SnapshotEvery: st.snapshotEvery}, codec)
 		if err != nil {
 			return err
 		}

@@ -44,7 +44,7 @@ type soakServers struct {
 // user's data lives in.
 type soakNames struct {
 	run                                string
-	commands, events, results          string
+	commands, events, results, state   string
 	viewDLQ, searchDLQ                 string
 	viewName, searchName, deciderGroup string
 }
@@ -54,7 +54,7 @@ func newSoakNames() soakNames {
 	_, _ = rand.Read(b[:])
 	run := "soak-" + hex.EncodeToString(b[:])
 	return soakNames{
-		run: run, commands: run + ".commands", events: run + ".events", results: run + ".results",
+		run: run, commands: run + ".commands", events: run + ".events", results: run + ".results", state: run + ".state",
 		viewDLQ: run + ".view.dlq", searchDLQ: run + ".search.dlq",
 		viewName: run + "-view", searchName: run + "-search", deciderGroup: run + ".decider",
 	}
@@ -134,8 +134,14 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 		err = errors.Join(err, soakCleanup(cctx, adm, rc, views, es, index, n))
 	}()
 
-	for topic, parts := range map[string]int32{n.commands: soakPartitions, n.events: soakPartitions, n.results: soakPartitions, n.viewDLQ: 1, n.searchDLQ: 1} {
-		res, err := adm.CreateTopic(ctx, parts, 1, nil, topic)
+	for topic, parts := range map[string]int32{n.commands: soakPartitions, n.events: soakPartitions, n.results: soakPartitions, n.state: soakPartitions,
+		n.viewDLQ: 1, n.searchDLQ: 1} {
+		var cfg map[string]*string
+		if topic == n.state {
+			compact := "compact"
+			cfg = map[string]*string{"cleanup.policy": &compact}
+		}
+		res, err := adm.CreateTopic(ctx, parts, 1, cfg, topic)
 		if err == nil {
 			err = res.Err
 		}
@@ -170,7 +176,7 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 		}
 		projectors = append(projectors, r)
 	}
-	d, err := decider.New(decider.Config{Brokers: brokers, ClientOpts: kafkaOpt, CommandsTopic: n.commands, EventsTopic: n.events, ResultsTopic: n.results,
+	d, err := decider.New(decider.Config{Brokers: brokers, ClientOpts: kafkaOpt, CommandsTopic: n.commands, EventsTopic: n.events, ResultsTopic: n.results, StateTopic: n.state,
 		Group: n.deciderGroup, TransactionalID: n.deciderGroup, Rules: product.Rules{Currency: product.DefaultCurrency}, Logger: log}, codec)
 	if err != nil {
 		return err
@@ -264,7 +270,7 @@ func soakCleanup(ctx context.Context, adm *kadm.Client, rc redis.UniversalClient
 			}
 		}
 	}
-	topics := []string{n.commands, n.events, n.results, n.viewDLQ, n.searchDLQ}
+	topics := []string{n.commands, n.events, n.results, n.state, n.viewDLQ, n.searchDLQ}
 	if res, err := adm.DeleteTopics(ctx, topics...); err != nil {
 		errs = append(errs, fmt.Errorf("soak: delete topics %v: %w", topics, err))
 	} else {

@@ -11,12 +11,16 @@ import (
 func init() {
 	commands["topics"] = command{
 		summary: "create and align Kafka topics from topics.yaml (topics apply [--dry-run])",
-		usage:   "apply [--dry-run] [--file topics.yaml] [--brokers host:port]",
+		usage:   "apply [--dry-run] [--file topics.yaml] [--overlay topics.cluster.yaml] [--brokers host:port]",
 		help: `Brings the cluster in line with topics.yaml: creates missing topics with
 their partitions, replication and configs, and sets configs that differ.
 It refuses, changing nothing, to change the partition count of a keyed topic
 (keys would move to other partitions and lose their order) and checks that
-co-partitioned topics have equal counts. A second run reports no changes.`,
+co-partitioned topics have equal counts. A second run reports no changes.
+
+--overlay adapts the file to an environment: topics.cluster.yaml, for a
+cluster of three or more brokers, sets replication 3 and
+min.insync.replicas 2 on every topic (env STREAMVIEW_TOPICS_OVERLAY).`,
 		run: runTopics,
 	}
 }
@@ -27,6 +31,7 @@ func runTopics(ctx context.Context, e env, args []string) error {
 	k.register(fs, e)
 	file := fs.String("file", "topics.yaml", "the topics file")
 	dry := fs.Bool("dry-run", false, "print what would change and change nothing")
+	overlay := fs.String("overlay", e.or("STREAMVIEW_TOPICS_OVERLAY", ""), "an overlay of the topics file for this environment, e.g. topics.cluster.yaml (env STREAMVIEW_TOPICS_OVERLAY)")
 	if len(args) == 0 || args[0] != "apply" {
 		fs.Usage()
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -40,6 +45,15 @@ func runTopics(ctx context.Context, e env, args []string) error {
 	spec, err := topics.Load(*file)
 	if err != nil {
 		return err
+	}
+	if *overlay != "" {
+		o, err := topics.LoadOverlay(*overlay)
+		if err != nil {
+			return err
+		}
+		if spec, err = spec.With(o); err != nil {
+			return fmt.Errorf("topics: %s over %s: %w", *overlay, *file, err)
+		}
 	}
 	adm, closeFn, err := k.admin(ctx)
 	if err != nil {

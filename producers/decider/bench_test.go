@@ -3,6 +3,7 @@ package decider
 import (
 	"context"
 	"os"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -222,4 +223,99 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
+}
+
+// BenchmarkRestore restores one partition's state twice in one run: by a
+// replay of its whole events log, and from a snapshot plus the events
+// written after it (DECIDER_RESTORE_TAIL, DefaultSnapshotEvery by default:
+// at most about that many commands' events follow the latest snapshot),
+// and checks that both hold the same products. It also reports the
+// decider's memory per 100,000 products (heap after GC, product states
+// only: the events are older than the idempotency window, so no command
+// outcomes are remembered by either path; those come from the results
+// topic, the same in both).
+//
+//	DECIDER_RESTORE_EVENTS=1000000 go test -run '^$' -bench BenchmarkRestore -benchtime 1x ./producers/decider
+func BenchmarkRestore(b *testing.B) {
+	n := envInt("DECIDER_RESTORE_EVENTS", 100_000)
+	products := max(1, n/10)
+	tail := min(envInt("DECIDER_RESTORE_TAIL", DefaultSnapshotEvery), n-products)
+	f := newFixture(b, 1)
+	events := eventgen.Stream(eventgen.Options{Products: products, Events: n, Seed: 42, Start: time.Now().Add(-48 * time.Hour)})
+	d, err := New(f.config(), f.codec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadmClient(cl)
+	ctx := context.Background()
+	ps := []int32{0}
+
+	// The snapshot is of the state before the tail, written as the
+	// decider writes a first snapshot: every product, then a checkpoint.
+	produceEvents(b, f, events[:n-tail])
+	head, err := d.rebuildFrom(ctx, adm, ps, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap, err := d.snapshotRecords(0, newOverlay(head[0]), time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, r := range snap {
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	head = nil
+	produceEvents(b, f, events[n-tail:])
+
+	var with, without runtime.MemStats
+	for b.Loop() {
+		s0 := d.Stats()
+		began := time.Now()
+		restored, err := d.rebuildFrom(ctx, adm, ps, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		snapTook := time.Since(began)
+		s1 := d.Stats()
+		if s1.SnapshotRestores-s0.SnapshotRestores != 1 {
+			b.Fatal("the restore did not start from the snapshot")
+		}
+
+		began = time.Now()
+		full, err := d.rebuildFrom(ctx, adm, ps, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fullTook := time.Since(began)
+		// The replayed state's size: the heap with it and without it.
+		runtime.GC()
+		runtime.ReadMemStats(&with)
+		if len(full[0].products) != products || !reflect.DeepEqual(full[0].products, restored[0].products) {
+			b.Fatalf("the restore from the snapshot holds %d products, the replay %d, or they differ", len(restored[0].products), len(full[0].products))
+		}
+		full = nil
+		runtime.GC()
+		runtime.ReadMemStats(&without)
+		heap := float64(with.HeapAlloc - min(without.HeapAlloc, with.HeapAlloc))
+
+		b.ReportMetric(fullTook.Seconds(), "replay-s")
+		b.ReportMetric(snapTook.Seconds(), "snapshot-s")
+		b.ReportMetric(float64(s1.RebuildEvents-s0.RebuildEvents), "events-after-snapshot")
+		b.ReportMetric(fullTook.Seconds()/snapTook.Seconds(), "speedup")
+		b.ReportMetric(heap/float64(products)*100_000/(1<<20), "MiB/100k-products")
+		b.ReportMetric(0, "ns/op")
+		runtime.KeepAlive(restored)
+	}
 }

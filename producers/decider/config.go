@@ -25,6 +25,8 @@ const (
 	DefaultMaxDecided         = 250_000
 	DefaultRetryMin           = time.Second
 	DefaultRetryMax           = 5 * time.Second
+	DefaultSnapshotEvery      = 10_000
+	DefaultSnapshotInterval   = time.Minute
 )
 
 // Config declares a decider. The zero value with Brokers set works.
@@ -36,6 +38,21 @@ type Config struct {
 	// topics must have the same number of partitions, and the results
 	// topic must retain records for at least IdempotencyWindow.
 	CommandsTopic, EventsTopic, ResultsTopic string
+	// StateTopic is the compacted snapshot topic, co-partitioned with
+	// the others; topics.State when "". See the package documentation,
+	// "Snapshots".
+	StateTopic string
+	// SnapshotEvery is how many decided commands of a partition lead to
+	// a snapshot of the products they changed, written in the same
+	// transaction as the batch that reaches it; DefaultSnapshotEvery
+	// (10,000) when 0, no snapshots at all (and no state topic needed)
+	// when negative. A restore reads at most about this many commands'
+	// events beyond the snapshot.
+	SnapshotEvery int
+	// SnapshotInterval bounds how long changed products wait for a
+	// snapshot when fewer than SnapshotEvery commands come;
+	// DefaultSnapshotInterval (1 min) when 0.
+	SnapshotInterval time.Duration
 	// Group is the consumer group on the commands topic; DefaultGroup
 	// when "".
 	Group string
@@ -101,6 +118,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("decider: the commands (%s), events (%s) and results (%s) topics must differ",
 			d.CommandsTopic, d.EventsTopic, d.ResultsTopic))
 	}
+	if d.snapshots() && (d.StateTopic == d.CommandsTopic || d.StateTopic == d.EventsTopic || d.StateTopic == d.ResultsTopic) {
+		errs = append(errs, fmt.Errorf("decider: the state topic (%s) must differ from the commands, events and results topics", d.StateTopic))
+	}
 	if c.MaxBatch < 0 {
 		errs = append(errs, fmt.Errorf("decider: MaxBatch must not be negative, got %d", c.MaxBatch))
 	}
@@ -113,7 +133,7 @@ func (c Config) Validate() error {
 	}{
 		{"TransactionTimeout", c.TransactionTimeout}, {"StableWait", c.StableWait},
 		{"IdempotencyWindow", c.IdempotencyWindow}, {"SessionTimeout", c.SessionTimeout},
-		{"RebalanceTimeout", c.RebalanceTimeout},
+		{"RebalanceTimeout", c.RebalanceTimeout}, {"SnapshotInterval", c.SnapshotInterval},
 	} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("decider: %s must not be negative, got %v", f.name, f.v))
@@ -140,6 +160,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ResultsTopic == "" {
 		c.ResultsTopic = topics.CommandResults
+	}
+	if c.StateTopic == "" {
+		c.StateTopic = topics.State
+	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = DefaultSnapshotEvery
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = DefaultSnapshotInterval
 	}
 	if c.Group == "" {
 		c.Group = DefaultGroup
@@ -168,6 +197,9 @@ func (c Config) withDefaults() Config {
 	c.Retry = c.Retry.WithDefaults(DefaultRetryMin, DefaultRetryMax)
 	return c
 }
+
+// snapshots reports whether the decider writes and reads snapshots.
+func (c Config) snapshots() bool { return c.SnapshotEvery >= 0 }
 
 func defaultTransactionalID() string {
 	host, err := os.Hostname()

@@ -59,9 +59,9 @@ func New(cfg Config, codec Codec) (*Decider, error) {
 // Config is the decider's configuration with defaults filled in.
 func (d *Decider) Config() Config { return d.cfg }
 
-// ErrNotCopartitioned is returned by Run when the commands, events and
-// results topics have different partition counts.
-var ErrNotCopartitioned = errors.New("decider: commands, events and results topics are not co-partitioned")
+// ErrNotCopartitioned is returned by Run when the commands, events,
+// results and state topics have different partition counts.
+var ErrNotCopartitioned = errors.New("decider: commands, events, results and state topics are not co-partitioned")
 
 // errCrashed ends a session that the crash hook killed.
 var errCrashed = errors.New("decider: crashed (test hook)")
@@ -147,6 +147,9 @@ const topicWait = 15 * time.Second
 
 func (d *Decider) topicsReady(ctx context.Context, adm *kadm.Client) error {
 	topics := []string{d.cfg.CommandsTopic, d.cfg.EventsTopic, d.cfg.ResultsTopic}
+	if d.cfg.snapshots() {
+		topics = append(topics, d.cfg.StateTopic)
+	}
 	tds, err := adm.ListTopics(ctx, topics...)
 	if err != nil {
 		return &listError{err}
@@ -165,7 +168,7 @@ func (d *Decider) topicsReady(ctx context.Context, adm *kadm.Client) error {
 		return errors.Join(errs...)
 	}
 	c := len(tds[d.cfg.CommandsTopic].Partitions)
-	for _, t := range []string{d.cfg.EventsTopic, d.cfg.ResultsTopic} {
+	for _, t := range topics[1:] {
 		if n := len(tds[t].Partitions); n != c {
 			return fmt.Errorf("%w: %s has %d partitions, %s has %d", ErrNotCopartitioned, d.cfg.CommandsTopic, c, t, n)
 		}
@@ -187,7 +190,7 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 		kgo.RequireStableFetchOffsets(),
 		kgo.TransactionalID(d.cfg.TransactionalID),
 		kgo.TransactionTimeout(d.cfg.TransactionTimeout),
-		kgo.RecordPartitioner(partitioner{events: d.cfg.EventsTopic, results: d.cfg.ResultsTopic}),
+		kgo.RecordPartitioner(partitioner{events: d.cfg.EventsTopic, results: d.cfg.ResultsTopic, state: d.cfg.StateTopic}),
 		kgo.ProducerLinger(0),
 		kgo.FetchMaxWait(time.Second),
 		// A newly assigned partition starts without state; a revoked or
@@ -339,6 +342,12 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 		sess.Produce(work, r, promise.Promise())
 	}
 	perr := promise.Err()
+	var snaps []*kgo.Record
+	if perr == nil && d.cfg.snapshots() {
+		// The snapshot records the events offset the batch reached, so
+		// it is written once the events have theirs.
+		snaps, perr = d.snapshot(work, sess, overlays, out, now)
+	}
 	if perr != nil {
 		d.log.Warn("produce failed; aborting the batch", "err", perr, "commands", len(recs))
 	}
@@ -359,7 +368,11 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 	}
 	oldest := now.Add(-d.cfg.IdempotencyWindow).UnixMilli()
 	for _, o := range overlays {
-		o.commit(oldest, d.cfg.MaxDecided)
+		o.commit(oldest, d.cfg.MaxDecided, d.cfg.snapshots())
+	}
+	if len(snaps) > 0 {
+		d.stats.snapshots.Add(1)
+		d.stats.snapshotRecords.Add(int64(len(snaps)))
 	}
 	d.stats.committed.Add(1)
 	d.stats.add(t)
@@ -416,10 +429,10 @@ func (d *Decider) states(ctx context.Context, adm *kadm.Client, recs []*kgo.Reco
 // partitioner puts events and results on the partition number of their
 // command (set on the record), so that a rebuild finds a partition's
 // outcomes on its own results partition, and keys everything else by hash.
-type partitioner struct{ events, results string }
+type partitioner struct{ events, results, state string }
 
 func (p partitioner) ForTopic(t string) kgo.TopicPartitioner {
-	if t == p.events || t == p.results {
+	if t == p.events || t == p.results || t == p.state {
 		return kgo.ManualPartitioner().ForTopic(t)
 	}
 	return kgo.StickyKeyPartitioner(nil).ForTopic(t)

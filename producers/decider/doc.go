@@ -25,8 +25,9 @@
 // last stable offset; while a transaction is still open on it (a previous
 // owner's commit markers not yet written, or the open transaction of a
 // crashed one) it waits, at most Config.StableWait, and then reads the
-// partition from its start to the last stable offset, read_committed. It
-// drops a partition's state when the partition is revoked or lost.
+// partition from its start (or from its latest snapshot, see Snapshots) to
+// the last stable offset, read_committed. It drops a partition's state when
+// the partition is revoked or lost.
 //
 // A batch's changes go to an overlay over the partition states and are
 // merged only when the transaction committed; an aborted batch leaves the
@@ -35,6 +36,55 @@
 // unknown), the decider closes the session, drops every state and starts a
 // new session with the same transactional ID, which fences the old producer
 // and settles its open transaction before the new one reads anything.
+//
+// # Snapshots
+//
+// Replaying a whole events partition at every start and rebalance grows
+// with the log (hours at a billion events), so the decider also keeps a
+// snapshot of each partition in the compacted state topic
+// (Config.StateTopic, co-partitioned with the others), and a restore is the
+// latest snapshot plus the events written after it: O(products + recent
+// events), not O(events).
+//
+// A snapshot is written inside a batch's transaction, after the batch's
+// events (their offsets are known once produced): one record per product,
+// keyed by product ID, holding its state (and, for a product whose events
+// did not decode, why it is refused), then a checkpoint record, keyed by a
+// reserved key, holding the events offset the products reflect (the offset
+// after the batch's last event on that partition). The transaction makes
+// the snapshot atomic with the events: if it aborts, neither exists, and the
+// previous checkpoint still describes what the log holds. A partition gets
+// one when the batch brings its decided commands since the last one to
+// Config.SnapshotEvery (10,000), or when products changed and
+// Config.SnapshotInterval (1 min) has passed, and at its first batch after
+// a restore that found no usable snapshot. That first one writes every
+// product of the partition; later ones only the products changed since the
+// previous one. Per product rather than one blob per partition: compaction
+// then keeps exactly the latest record of each product and the latest
+// checkpoint, a snapshot costs what changed, not the whole partition, and
+// no record grows with the partition.
+//
+// A restore reads the state partition, read_committed, up to its last
+// stable offset (after waiting for open transactions, as for the events):
+// the latest record per key. Every product record of a committed snapshot
+// precedes its checkpoint, so the latest checkpoint covers every product
+// record read. It then folds the events partition from the checkpoint's
+// offset to its last stable offset. read_committed makes "the events after
+// the snapshot" exactly the committed ones: the offset right after a
+// snapshot's events is its own transaction's commit marker, and records of
+// aborted transactions after it are skipped, as in a full replay. A state
+// partition without a checkpoint, with a record of another format (an older
+// or newer decider's; every value starts with its format number) or one
+// that does not decode, or a checkpoint past the end of the events (a
+// recreated topic), is not used: the partition is replayed whole, and its
+// next snapshot writes every product again. The outcomes a partition
+// remembers come, as before, from the events read and from the results
+// topic, which holds every outcome of the idempotency window.
+//
+// What a snapshot does not bound is memory: a partition's state holds
+// every product of it (some 400 bytes per product; see the README).
+// Config.SnapshotEvery < 0 turns snapshots off; the state topic is then not
+// needed.
 //
 // # Outages
 //

@@ -40,11 +40,11 @@ func kafka(t testing.TB) []string {
 
 // fixture is a set of co-partitioned topics on a cluster, with a codec.
 type fixture struct {
-	brokers                  []string
-	commands, events, result string
-	group                    string
-	codec                    *schemas.Codec
-	adm                      *kadm.Client
+	brokers                         []string
+	commands, events, result, state string
+	group                           string
+	codec                           *schemas.Codec
+	adm                             *kadm.Client
 }
 
 func newFixture(t testing.TB, partitions int32) *fixture {
@@ -60,6 +60,7 @@ func newFixture(t testing.TB, partitions int32) *fixture {
 		commands: testenv.Topic(t, brokers, "t.commands", partitions),
 		events:   testenv.Topic(t, brokers, "t.events", partitions, "retention.ms", "-1"),
 		result:   testenv.Topic(t, brokers, "t.results", partitions),
+		state:    testenv.Topic(t, brokers, "t.state", partitions, "cleanup.policy", "compact"),
 		group:    testenv.Name("t.decider"),
 		adm:      kadm.NewClient(cl),
 	}
@@ -71,7 +72,7 @@ func newFixture(t testing.TB, partitions int32) *fixture {
 
 func (f *fixture) config() Config {
 	return Config{
-		Brokers: f.brokers, CommandsTopic: f.commands, EventsTopic: f.events, ResultsTopic: f.result,
+		Brokers: f.brokers, CommandsTopic: f.commands, EventsTopic: f.events, ResultsTopic: f.result, StateTopic: f.state,
 		Group: f.group, TransactionalID: testenv.Name("t.txn"),
 		Logger:     testLogger(),
 		ClientOpts: kgoLog(),
@@ -281,8 +282,12 @@ func (f *fixture) readEvents(t testing.TB) []schemas.Event {
 		if err != nil {
 			t.Fatalf("event at partition %d offset %d: %v", r.Partition, r.Offset, err)
 		}
-		if string(r.Key) != e.AggregateID {
-			t.Errorf("event %s keyed %q, want its aggregate ID %s", e.ID, r.Key, e.AggregateID)
+		key := e.AggregateID
+		if e.AggregateType == schemas.AggregateSubscription {
+			key, _ = schemas.SubscriptionProduct(e.AggregateID) // on its product's partition
+		}
+		if string(r.Key) != key {
+			t.Errorf("event %s keyed %q, want %s", e.ID, r.Key, key)
 		}
 		out = append(out, e)
 	}

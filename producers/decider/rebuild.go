@@ -18,11 +18,20 @@ import (
 	"github.com/streamview/streamview/topics"
 )
 
-// rebuild builds the states of partitions ps from the events topic, and
+// rebuild builds the states of partitions ps: from their snapshots and
+// the events after them when the decider keeps snapshots, from the whole
+// events partitions otherwise. See rebuildFrom.
+func (d *Decider) rebuild(ctx context.Context, adm *kadm.Client, ps []int32) (map[int32]*partState, error) {
+	return d.rebuildFrom(ctx, adm, ps, d.cfg.snapshots())
+}
+
+// rebuildFrom builds the states of partitions ps from the events topic, and
 // the outcomes they remember from the events (accepted commands) and the
 // results topic (every outcome, rejections and no-ops too) of the
-// idempotency window.
-func (d *Decider) rebuild(ctx context.Context, adm *kadm.Client, ps []int32) (map[int32]*partState, error) {
+// idempotency window. With fromSnapshot, a partition whose state topic
+// holds a usable snapshot starts from it and reads only the events after
+// its checkpoint's offset; any other replays its whole events partition.
+func (d *Decider) rebuildFrom(ctx context.Context, adm *kadm.Client, ps []int32, fromSnapshot bool) (map[int32]*partState, error) {
 	began := time.Now()
 	topic := d.cfg.EventsTopic
 	oldest := began.Add(-d.cfg.IdempotencyWindow).UnixMilli()
@@ -51,15 +60,8 @@ func (d *Decider) rebuild(ctx context.Context, adm *kadm.Client, ps []int32) (ma
 		return nil, fmt.Errorf("rebuild: list offsets of %s after %d: %w", d.cfg.ResultsTopic, oldest, err)
 	}
 
-	states := make(map[int32]*partState, len(ps))
-	spans := map[int32]topics.Span{}
 	rspans := map[int32]topics.Span{}
 	for _, p := range ps {
-		states[p] = newPartState()
-		s, _ := starts.Lookup(topic, p)
-		if ends[p] > s.Offset {
-			spans[p] = topics.Span{From: s.Offset, To: ends[p]}
-		}
 		// No record after oldest lists the end at the listing's time,
 		// which may be past the stable end listed before.
 		if rs, _ := rstarts.Lookup(d.cfg.ResultsTopic, p); rends[p] > rs.Offset {
@@ -78,6 +80,40 @@ func (d *Decider) rebuild(ctx context.Context, adm *kadm.Client, ps []int32) (ma
 			outcomes, rerr = d.readResults(ctx, rspans, oldest)
 		}
 	}()
+	var snaps map[int32]*restoredSnapshot
+	if fromSnapshot {
+		snaps, err = d.readSnapshots(ctx, adm, ps)
+		if err != nil {
+			<-rdone
+			return nil, err
+		}
+	}
+	states := make(map[int32]*partState, len(ps))
+	spans := map[int32]topics.Span{}
+	for _, p := range ps {
+		st := newPartState()
+		st.eventsEnd, st.lastSnapshot = ends[p], began.UnixMilli()
+		states[p] = st
+		s, _ := starts.Lookup(topic, p)
+		from := s.Offset
+		if sn := snaps[p]; sn != nil {
+			switch {
+			case sn.ok && sn.at.eventsEnd > ends[p]:
+				d.log.Warn("snapshot is past the end of the events; replaying the whole partition", "topic", d.cfg.StateTopic,
+					"partition", p, "offset", sn.at.eventsEnd, "events_end", ends[p])
+			case sn.ok:
+				st.products, st.subs, st.broken, st.snapshotted = sn.products, sn.subs, sn.broken, true
+				from = max(from, sn.at.eventsEnd)
+				d.stats.snapshotRestores.Add(1)
+				d.stats.snapshotProducts.Add(int64(len(sn.products)))
+			default:
+				d.log.Info("no usable snapshot; replaying the whole partition", "topic", d.cfg.StateTopic, "partition", p, "why", sn.why)
+			}
+		}
+		if ends[p] > from {
+			spans[p] = topics.Span{From: from, To: ends[p]}
+		}
+	}
 	if len(spans) > 0 {
 		read, err = d.read(ctx, spans, states, oldest)
 	}
@@ -104,7 +140,8 @@ func (d *Decider) rebuild(ctx context.Context, adm *kadm.Client, ps []int32) (ma
 	d.stats.rebuildNanos.Add(int64(took))
 	for _, p := range ps {
 		d.log.Info("partition state rebuilt", logkey.Topic, topic, logkey.Partition, p, logkey.Offset, ends[p], "results_topic", d.cfg.ResultsTopic,
-			"products", len(states[p].products), "commands_remembered", len(states[p].decided), "took", took)
+			"products", len(states[p].products), "commands_remembered", len(states[p].decided), "from_snapshot", states[p].snapshotted,
+			"events_read", spans[p].To-spans[p].From, "took", took)
 	}
 	return states, nil
 }
@@ -306,6 +343,7 @@ func (f *folder) fold(chunk []decoded) {
 			// that misses this event; refuse them instead.
 			id := string(r.Key)
 			f.st.broken[id] = fmt.Sprintf("event at %s partition %d offset %d does not decode: %v", r.Topic, r.Partition, r.Offset, c.err)
+			f.changed(id)
 			f.d.stats.undecodableEvents.Add(1)
 			log.Error("undecodable event; refusing the product's commands", logkey.Topic, r.Topic, logkey.Partition, r.Partition,
 				logkey.Offset, r.Offset, logkey.AggregateID, id, "err", c.err)
@@ -313,6 +351,7 @@ func (f *folder) fold(chunk []decoded) {
 		}
 		if e.AggregateType == schemas.AggregateSubscription {
 			f.st.subs[e.AggregateID] = subscription.Evolve(f.st.subs[e.AggregateID], e)
+			f.changed(subKey(e.AggregateID))
 			f.remember(e)
 			continue
 		}
@@ -330,6 +369,7 @@ func (f *folder) fold(chunk []decoded) {
 				logkey.Offset, r.Offset, logkey.AggregateID, e.AggregateID, logkey.EventType, e.Type(), "version", e.Version, "at", s.Version)
 		}
 		f.st.products[e.AggregateID] = product.Evolve(s, e)
+		f.changed(e.AggregateID)
 		f.remember(e)
 	}
 	f.st.forget(f.oldest, f.d.cfg.MaxDecided)
@@ -341,5 +381,14 @@ func (f *folder) remember(e schemas.Event) {
 		if at := e.Timestamp.UnixMilli(); at >= f.oldest {
 			f.st.remember(cid, outcome{version: e.Version, at: at})
 		}
+	}
+}
+
+// changed notes a product the events after a snapshot changed, for the
+// next snapshot; after a full replay the next snapshot writes every
+// product anyway.
+func (f *folder) changed(id string) {
+	if f.st.snapshotted {
+		f.st.dirty[id] = struct{}{}
 	}
 }

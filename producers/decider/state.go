@@ -48,10 +48,24 @@ type partState struct {
 	decided map[string]outcome
 	order   []decidedRef // decided in insertion order, for forgetting
 	head    int
+
+	// Snapshot bookkeeping (see snapshot.go). eventsEnd is the events
+	// offset the products reflect: every committed event of the
+	// partition before it is folded in. snapshotted says the state topic
+	// holds a usable snapshot of every product; without one the next
+	// snapshot writes them all. dirty names the products changed since
+	// the last snapshot, sinceSnapshot counts the commands decided since,
+	// lastSnapshot is when it was written (or the state restored), Unix ms.
+	eventsEnd     int64
+	snapshotted   bool
+	dirty         map[string]struct{}
+	sinceSnapshot int
+	lastSnapshot  int64
 }
 
 func newPartState() *partState {
-	return &partState{products: map[string]product.State{}, subs: map[string]subscription.State{}, broken: map[string]string{}, decided: map[string]outcome{}}
+	return &partState{products: map[string]product.State{}, subs: map[string]subscription.State{}, broken: map[string]string{}, decided: map[string]outcome{},
+		dirty: map[string]struct{}{}}
 }
 
 // remember notes a decided command ID.
@@ -88,6 +102,14 @@ type overlay struct {
 	subs     map[string]subscription.State
 	decided  map[string]outcome
 	order    []decidedRef
+
+	// eventsEnd is the offset after the batch's last event on this
+	// partition, 0 when it wrote none or snapshots are off; snap says
+	// the batch's transaction holds a snapshot of the partition, taken
+	// at snapAt (Unix ms).
+	eventsEnd int64
+	snap      bool
+	snapAt    int64
 }
 
 func newOverlay(base *partState) *overlay {
@@ -121,18 +143,35 @@ func (o *overlay) decide(commandID string, out outcome) {
 	o.order = append(o.order, decidedRef{id: commandID, at: out.at})
 }
 
-// commit merges the overlay into its base.
-func (o *overlay) commit(oldest int64, max int) {
+// commit merges the overlay into its base; track keeps the snapshot
+// bookkeeping (off when the decider writes no snapshots, so that the dirty
+// set does not grow for nothing).
+func (o *overlay) commit(oldest int64, maxDecided int, track bool) {
+	b := o.base
 	for id, s := range o.products {
-		o.base.products[id] = s
+		b.products[id] = s
+		if track && !o.snap {
+			b.dirty[id] = struct{}{}
+		}
+	}
+	if track {
+		b.eventsEnd = max(b.eventsEnd, o.eventsEnd)
+		b.sinceSnapshot += len(o.order)
+		if o.snap {
+			clear(b.dirty)
+			b.snapshotted, b.sinceSnapshot, b.lastSnapshot = true, 0, o.snapAt
+		}
 	}
 	for id, s := range o.subs {
-		o.base.subs[id] = s
+		b.subs[id] = s
+		if track && !o.snap {
+			b.dirty[subKey(id)] = struct{}{}
+		}
 	}
 	for _, r := range o.order {
 		o.base.remember(r.id, o.decided[r.id])
 	}
-	o.base.forget(oldest, max)
+	o.base.forget(oldest, maxDecided)
 }
 
 // registry holds the states of the partitions this member owns. The Run

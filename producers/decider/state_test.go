@@ -61,7 +61,7 @@ func TestOverlay(t *testing.T) {
 	}
 
 	// An abort is dropping the overlay; a commit merges it.
-	o.commit(0, 10)
+	o.commit(0, 10, true)
 	if base.products["p"].Version != 2 {
 		t.Errorf("base version %d after commit, want 2", base.products["p"].Version)
 	}

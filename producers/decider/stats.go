@@ -23,14 +23,22 @@ type Stats struct {
 	RebuildEvents     int64         // events read by those rebuilds
 	RebuildTime       time.Duration // time spent in them, waits for open transactions included
 	UndecodableEvents int64         // events that did not decode while rebuilding
+	// SnapshotRestores counts rebuilds that started from a snapshot
+	// (the rest replayed the partition's whole events log);
+	// SnapshotProducts the product records they read.
+	SnapshotRestores, SnapshotProducts int64
+	// Snapshots counts committed transactions that wrote a snapshot,
+	// SnapshotRecords the records they wrote (products and checkpoints).
+	Snapshots, SnapshotRecords int64
 
 	Partitions int // partition states held now
 }
 
 type counters struct {
-	decided, accepted, rejected, duplicates, undecodable, events atomic.Int64
-	committed, aborted, sessions                                 atomic.Int64
-	rebuilds, rebuildEvents, rebuildNanos, undecodableEvents     atomic.Int64
+	decided, accepted, rejected, duplicates, undecodable, events   atomic.Int64
+	committed, aborted, sessions                                   atomic.Int64
+	rebuilds, rebuildEvents, rebuildNanos, undecodableEvents       atomic.Int64
+	snapshotRestores, snapshotProducts, snapshots, snapshotRecords atomic.Int64
 }
 
 // tally counts one batch until it commits.
@@ -56,6 +64,8 @@ func (d *Decider) Stats() Stats {
 		Committed: c.committed.Load(), Aborted: c.aborted.Load(), Sessions: c.sessions.Load(),
 		Rebuilds: c.rebuilds.Load(), RebuildEvents: c.rebuildEvents.Load(),
 		RebuildTime: time.Duration(c.rebuildNanos.Load()), UndecodableEvents: c.undecodableEvents.Load(),
+		SnapshotRestores: c.snapshotRestores.Load(), SnapshotProducts: c.snapshotProducts.Load(),
+		Snapshots: c.snapshots.Load(), SnapshotRecords: c.snapshotRecords.Load(),
 		Partitions: d.reg.len(),
 	}
 }

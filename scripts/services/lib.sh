@@ -159,6 +159,51 @@ sv_stop() {
   sv_log "$name: killed (pid $pid)"
 }
 
+# ---------------------------------------------------------------- installs
+
+# install_kafka fetches Kafka's jars (and a log4j binding) into $KAFKA_LIB
+# with Maven, once; for up.sh and kafka-cluster.sh.
+install_kafka() {
+  local base="$SV_CACHE/kafka-$KAFKA_VERSION" log4j binding
+  [[ -f "$KAFKA_LIB/.complete" ]] && return 0
+  case "$KAFKA_VERSION" in
+    4.0.*|4.1.*) log4j="${KAFKA_LOG4J_VERSION:-2.24.3}" ;;
+    *) log4j="${KAFKA_LOG4J_VERSION:-2.25.3}" ;;
+  esac
+  mkdir -p "$base"
+  # Both SLF4J bindings are fetched; the one that does not match the SLF4J API
+  # that Kafka pulls in (1.7.x for Kafka 4.0/4.1) is dropped below.
+  cat >"$base/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.streamview</groupId>
+  <artifactId>kafka-server-libs</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$log4j</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$log4j</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId><version>$log4j</version></dependency>
+  </dependencies>
+</project>
+EOF
+  rm -rf "$KAFKA_LIB.tmp"
+  if ! mvn -q -B -f "$base/pom.xml" -Dmaven.repo.local="$SV_CACHE/m2" \
+      "$MVN_DEP_PLUGIN:copy-dependencies" -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIB.tmp" \
+      >"$base/mvn.log" 2>&1; then
+    sv_err "kafka: fetching org.apache.kafka:kafka_2.13:$KAFKA_VERSION with Maven failed"
+    sv_tail_log kafka "$base/mvn.log"; return 1
+  fi
+  if compgen -G "$KAFKA_LIB.tmp/slf4j-api-1.*.jar" >/dev/null; then
+    binding="log4j-slf4j-impl"; rm -f "$KAFKA_LIB.tmp"/log4j-slf4j2-impl-*.jar
+  else
+    binding="log4j-slf4j2-impl"; rm -f "$KAFKA_LIB.tmp"/log4j-slf4j-impl-*.jar
+  fi
+  rm -rf "$KAFKA_LIB" && mv "$KAFKA_LIB.tmp" "$KAFKA_LIB"
+  printf 'kafka_2.13 %s, log4j %s (%s)\n' "$KAFKA_VERSION" "$log4j" "$binding" >"$KAFKA_LIB/.complete"
+}
+
 # ---------------------------------------------------------------- probes
 
 # Kafka: ApiVersions v0 (correlation id 7) must come back with error 0.
