@@ -16,7 +16,7 @@ import (
 func init() {
 	commands["bench"] = command{
 		summary: "measure a projection against raw Kafka and store limits (bench redis|search), or soak the whole service (bench soak)",
-		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
+		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--json] [--pprof 127.0.0.1:6060] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
 		help: `Measures how fast a projection rebuilds from the log into its store,
 beside the two limits it runs between, in one run on one data set:
 
@@ -183,6 +183,8 @@ func runBenchSoak(ctx context.Context, e env, args []string) error {
 	products := fs.Int("products", bench.DefaultSoakProducts, "products the run creates and then works on")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (progress and table go to stderr)")
 	logLevel := fs.String("log-level", "warn", "the stack's log level on stderr: debug, info, warn or error")
+	var pprofAddr string
+	pprofFlag(fs, &pprofAddr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -196,6 +198,9 @@ func runBenchSoak(ctx context.Context, e env, args []string) error {
 	}
 	logger, err := newLogger(e.stderr, *logLevel)
 	if err != nil {
+		return err
+	}
+	if err := startPprof(ctx, pprofAddr, logger); err != nil {
 		return err
 	}
 	cfg := bench.SoakConfig{Duration: *duration, Rate: *rate, Products: *products, Out: e.stdout}

@@ -86,6 +86,7 @@ type serveFlags struct {
 	logLevel     string
 	queryTimeout time.Duration
 	delivery     time.Duration
+	pprof        string
 }
 
 func (f *serveFlags) register(e env, name string) *flag.FlagSet {
@@ -99,6 +100,7 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", product.DefaultCurrency), "the catalogue's ISO 4217 currency (env STREAMVIEW_CURRENCY)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	deliveryTimeoutFlag(fs, &f.delivery)
+	pprofFlag(fs, &f.pprof)
 	fs.DurationVar(&f.queryTimeout, "query-timeout", api.DefaultQueryTimeout,
 		"bound of each Redis or Elasticsearch read of the API; a store that has not answered by then makes the request a 503 with Retry-After")
 	return fs
@@ -164,6 +166,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	if f.queryTimeout <= 0 {
 		return fmt.Errorf("--query-timeout %v: must be positive", f.queryTimeout)
+	}
+	if err := startPprof(ctx, f.pprof, logger); err != nil {
+		return err
 	}
 	st := stack{brokers: strings.Split(f.kafka.brokers, ","), currency: f.currency, queryTimeout: f.queryTimeout, logger: logger}
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, f.delivery); err != nil {

@@ -29,6 +29,9 @@ ES_SHARED_DIR="${ES_SHARED_DIR:-/var/tmp/streamview-es}"
 
 REDIS_PORT="${REDIS_PORT:-6379}"
 REDIS_START_TIMEOUT="${REDIS_START_TIMEOUT:-20}"
+# yes: an append-only file in the data dir keeps the data across a restart
+# (the outage tests restart Redis as a store that persists would be).
+REDIS_APPENDONLY="${REDIS_APPENDONLY:-no}"
 
 MVN_DEP_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 

@@ -10,7 +10,8 @@
 # ${STREAMVIEW_CACHE:-$HOME/.cache/streamview}; data, configs and logs live in
 # <repo>/.services/. A server of ours that is already up is reused.
 # Env: KAFKA_PORT (9092) KAFKA_CONTROLLER_PORT (9093) ES_PORT (9200)
-#      REDIS_PORT (6379) KAFKA_VERSION ES_VERSION STREAMVIEW_CACHE.
+#      REDIS_PORT (6379) KAFKA_VERSION ES_VERSION STREAMVIEW_CACHE
+#      REDIS_APPENDONLY (no; yes keeps Redis's data across a restart).
 set -euo pipefail
 # shellcheck source=scripts/services/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -395,7 +396,7 @@ EOF
 start_redis() {
   mkdir -p "$REDIS_DIR"
   rm -f "$REDIS_PIDFILE"
-  if ! redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --save "" --appendonly no \
+  if ! redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --save "" --appendonly "$REDIS_APPENDONLY" \
       --dir "$REDIS_DIR" --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_DIR/redis.log" 9>&-; then
     sv_err "redis: redis-server refused to start"; sv_tail_log redis "$REDIS_DIR/redis.log"; return 1
   fi
