@@ -341,7 +341,7 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 	}
 	oldest := now.Add(-d.cfg.IdempotencyWindow).UnixMilli()
 	for _, o := range overlays {
-		o.commit(oldest, d.cfg.MaxDecided)
+		o.commit(oldest, d.cfg.MaxDecided, d.cfg.MaxDecidedBytes)
 	}
 	d.stats.committed.Add(1)
 	d.stats.add(t)

@@ -93,7 +93,7 @@ func (d *Decider) rebuild(ctx context.Context, adm *kadm.Client, ps []int32) (ma
 				st.remember(o.id, o.out)
 			}
 		}
-		st.forget(oldest, d.cfg.MaxDecided)
+		st.forget(oldest, d.cfg.MaxDecided, d.cfg.MaxDecidedBytes)
 	}
 
 	took := time.Since(began)
@@ -329,5 +329,5 @@ func (f *folder) fold(chunk []decoded) {
 			}
 		}
 	}
-	f.st.forget(f.oldest, f.d.cfg.MaxDecided)
+	f.st.forget(f.oldest, f.d.cfg.MaxDecided, f.d.cfg.MaxDecidedBytes)
 }
