@@ -162,6 +162,7 @@ func (w *world) scenario(t *testing.T, outage func(t *testing.T, w *world, l *lo
 	start := time.Now()
 	l := w.load
 	l.done = nil
+	l.skipped.Store(0)
 	l.start()
 	halted := false
 	defer func() {

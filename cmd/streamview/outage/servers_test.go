@@ -116,6 +116,9 @@ func (s services) env() []string {
 		"KAFKA_PORT="+kafkaPort, "KAFKA_CONTROLLER_PORT="+kafkaControllerPort,
 		"REDIS_PORT="+redisPort, "REDIS_APPENDONLY=yes", // a restart keeps the views, as a persistent store does
 		"ES_PORT="+esPort, "ES_TRANSPORT_PORT="+esTransportPort,
+		// On a loaded 2-core machine Elasticsearch took over 3 minutes to
+		// start again; the outage is the point, not the start's speed.
+		"ES_START_TIMEOUT=600", "KAFKA_START_TIMEOUT=300",
 	)
 }
 
