@@ -14,9 +14,12 @@
 -- HSET for the usual few changes, one per CHUNK values for a burst of them
 -- (unpack, and a command called from Lua, take at most about 8,000 values).
 -- Returns the number of changes applied, over all documents; when the hash of
--- some document cannot be read (a key of another type holds its place), that
--- document is skipped and the reply is an array instead: the number applied,
--- then for each skipped document its position in KEYS and the error.
+-- some document cannot be read (a key of another type holds its place) or a
+-- counter field its changes increment holds what HINCRBY refuses (not an
+-- int64), that document is skipped
+-- whole, before any of its writes, and the reply is an array instead: the
+-- number applied, then for each skipped document its position in KEYS and
+-- the error.
 local function newer(a, b)
   if #a ~= #b then
     return #a > #b
@@ -29,6 +32,49 @@ end
 -- HSET per hundreds of changes.
 local CHUNK = 1000
 
+-- isInt64 reports whether v is a decimal integer HINCRBY reads: digits with
+-- an optional minus sign, within int64 (compared as strings, since Lua's
+-- numbers round past 2^53).
+local function isInt64(v)
+  local neg, digits = string.match(v, '^(%-?)(%d+)$')
+  if not digits or (#digits > 1 and string.sub(digits, 1, 1) == '0') then
+    return false
+  end
+  local limit = '9223372036854775807'
+  if neg == '-' then
+    limit = '9223372036854775808'
+  end
+  return #digits < #limit or (#digits == #limit and digits <= limit)
+end
+
+-- badCounter returns why HINCRBY would refuse one of the counter fields
+-- that the n changes from ARGV[i] increment in key's hash (a value that is
+-- not an int64), or nil.
+local function badCounter(key, i, n)
+  local fields = nil
+  for _ = 1, n do
+    local nset = tonumber(ARGV[i + 1])
+    local nincr = tonumber(ARGV[i + 2])
+    local incrs = i + 3 + 2 * nset
+    for j = incrs, incrs + 2 * nincr - 1, 2 do
+      fields = fields or {}
+      fields[#fields + 1] = ARGV[j]
+    end
+    i = incrs + 2 * nincr
+  end
+  if not fields then
+    return nil
+  end
+  local vals = redis.call('HMGET', key, unpack(fields))
+  for f = 1, #fields do
+    local v = vals[f]
+    if v and not isInt64(v) then
+      return 'counter field ' .. fields[f] .. ' holds ' .. string.sub(v, 1, 40) .. ', not an integer HINCRBY can add to'
+    end
+  end
+  return nil
+end
+
 local total = 0
 local failed = nil
 local i = 1
@@ -37,11 +83,18 @@ for k = 1, #KEYS do
   local cur = redis.pcall('HGET', key, '_v')
   local n = tonumber(ARGV[i])
   i = i + 1
+  local why = nil
   if type(cur) == 'table' then
-    -- HGET failed (WRONGTYPE): skip the document's changes.
+    -- HGET failed (WRONGTYPE).
+    why = cur.err or 'error'
+  else
+    why = badCounter(key, i, n)
+  end
+  if why then
+    -- Skip the document's changes: nothing of it is written.
     failed = failed or {}
     failed[#failed + 1] = k
-    failed[#failed + 1] = cur.err or 'error'
+    failed[#failed + 1] = why
     for _ = 1, n do
       i = i + 3 + 2 * tonumber(ARGV[i + 1]) + 2 * tonumber(ARGV[i + 2])
     end
