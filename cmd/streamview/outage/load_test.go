@@ -32,13 +32,18 @@ func isCommand(kind string) bool { return kind != kindView && kind != kindSearch
 // rest price, stock and review changes of the seeded products), plus view
 // reads and searches.
 const (
-	commandRate  = 200
-	viewRate     = 20
-	searchRate   = 10
-	maxInFlight  = 2000
-	clientBound  = 60 * time.Second // the client gives up: a hang shows as an error
-	preferWait   = 2                // seconds, on a third of the commands
-	answerMargin = 15 * time.Second // a loaded 2-core machine's slack over a configured bound
+	commandRate = 200
+	viewRate    = 20
+	searchRate  = 10
+	maxInFlight = 2000
+	clientBound = 60 * time.Second // the client gives up: a hang shows as an error
+	preferWait  = 2                // seconds, on a third of the commands
+	// answerMargin is a loaded machine's slack over a configured bound:
+	// with eight agents' builds and tests on 2 cores (load average 30), a
+	// 503 of the 5s delivery timeout was seen to take 21s end to end. A
+	// hang, what the issue saw, is an answer that never comes (the client
+	// gives up after clientBound).
+	answerMargin = 30 * time.Second
 )
 
 // Configured bounds of the serve under test.

@@ -7,7 +7,9 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -180,6 +182,7 @@ func (w *world) scenario(t *testing.T, outage func(t *testing.T, w *world, l *lo
 	halted = true
 	answers := l.all()
 	t.Logf("load: %d requests (%s), %d skipped at the in-flight bound", len(answers), summary(answers), l.skipped.Load())
+	t.Logf("slowest answers: %s", slowest(answers))
 	if stray := checkAnswers(t, answers); stray > 0 {
 		t.Logf("%d answers were 503s of a part that was up (slow: over its timeout on this machine)", stray)
 	}
@@ -414,4 +417,23 @@ func elasticsearchBlackholed(t *testing.T, w *world, l *load) {
 		t.Fatal(err)
 	}
 	recovered(t, l, "elasticsearch", w.probe(kindSearch))
+}
+
+// slowest names the slowest answer of each kind and status, for the log.
+func slowest(answers []*outcome) string {
+	worst := map[string]time.Duration{}
+	var keys []string
+	for _, o := range answers {
+		k := fmt.Sprintf("%s %d", o.kind, o.status)
+		if _, ok := worst[k]; !ok {
+			keys = append(keys, k)
+		}
+		worst[k] = max(worst[k], o.took)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s: %v", k, worst[k].Round(time.Millisecond))
+	}
+	return strings.Join(parts, ", ")
 }
