@@ -37,6 +37,12 @@ type soakServers struct {
 	redisAddr string
 	esURL     string
 	logger    *slog.Logger
+	// outcomeBytes, when positive, is the memory of the stack's outcome
+	// memories instead of their defaults: the API's accepted outcomes
+	// (a quarter of it for rejected ones) and the decider's, split among
+	// the commands topic's partitions. A soak sets it small to see them
+	// fill and the process's memory level off within the run.
+	outcomeBytes int64
 }
 
 // soakNames are a run's own topics, groups, keys and index: nothing a
@@ -148,12 +154,18 @@ func runSoak(ctx context.Context, srv soakServers, cfg bench.SoakConfig) (rep be
 		}
 		projectors = append(projectors, r)
 	}
-	d, err := decider.New(decider.Config{Brokers: srv.brokers, CommandsTopic: n.commands, EventsTopic: n.events, ResultsTopic: n.results,
-		Group: n.deciderGroup, TransactionalID: n.deciderGroup, Rules: product.Rules{Currency: product.DefaultCurrency}, Logger: log}, codec)
+	dcfg := decider.Config{Brokers: srv.brokers, CommandsTopic: n.commands, EventsTopic: n.events, ResultsTopic: n.results,
+		Group: n.deciderGroup, TransactionalID: n.deciderGroup, Rules: product.Rules{Currency: product.DefaultCurrency}, Logger: log}
+	rcfg := commandbus.ResultsConfig{Brokers: srv.brokers, Topic: n.results, CommandsTopic: n.commands, Logger: log}
+	if b := srv.outcomeBytes; b > 0 {
+		dcfg.MaxDecidedBytes = max(1, b/soakPartitions)
+		rcfg.MaxAcceptedBytes, rcfg.MaxRejectedBytes = b, max(1, b/4)
+	}
+	d, err := decider.New(dcfg, codec)
 	if err != nil {
 		return rep, err
 	}
-	results, err := commandbus.NewResults(commandbus.ResultsConfig{Brokers: srv.brokers, Topic: n.results, CommandsTopic: n.commands, Logger: log}, codec)
+	results, err := commandbus.NewResults(rcfg, codec)
 	if err != nil {
 		return rep, err
 	}
