@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"sort"
 	"strconv"
@@ -171,6 +172,11 @@ type ProcessSample struct {
 	At         time.Duration `json:"atNanos"`
 	RSS        int64         `json:"rssBytes"` // VmRSS; 0 where unknown
 	Goroutines int           `json:"goroutines"`
+	// HeapLive is the Go heap the last garbage collection found live: what
+	// a leak grows. RSS is larger: the runtime lets the heap reach twice
+	// the live size between collections (GOGC=100) and gives freed pages
+	// back to the system only gradually.
+	HeapLive int64 `json:"heapLiveBytes"`
 }
 
 // SoakReport is the outcome of a soak run.
@@ -289,9 +295,9 @@ func (r SoakReport) WriteTable(w io.Writer) error {
 	}
 
 	fmt.Fprintf(&b, "\nprocess\n")
-	rows = [][]string{{"when", "at", "RSS", "goroutines"}}
+	rows = [][]string{{"when", "at", "RSS", "goroutines", "live heap"}}
 	for _, p := range r.Process {
-		rows = append(rows, []string{p.Label, p.At.Round(time.Second).String(), mib(p.RSS), strconv.Itoa(p.Goroutines)})
+		rows = append(rows, []string{p.Label, p.At.Round(time.Second).String(), mib(p.RSS), strconv.Itoa(p.Goroutines), mib(p.HeapLive)})
 	}
 	writeRows(&b, rows)
 
@@ -373,6 +379,17 @@ func parseVmRSS(status []byte) int64 {
 		return kb << 10
 	}
 	return 0
+}
+
+// HeapLive returns the Go heap that the last garbage collection marked
+// live (runtime/metrics /gc/heap/live:bytes); 0 before the first one.
+func HeapLive() int64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(s[0].Value.Uint64())
 }
 
 // recorder collects answers by kind.
@@ -469,7 +486,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakReport, error) {
 	rep := SoakReport{Rate: cfg.Rate, Products: cfg.Products}
 	start := time.Now()
 	proc := func(label string) ProcessSample {
-		return ProcessSample{Label: label, At: time.Since(start), RSS: RSS(), Goroutines: runtime.NumGoroutine()}
+		return ProcessSample{Label: label, At: time.Since(start), RSS: RSS(), Goroutines: runtime.NumGoroutine(), HeapLive: HeapLive()}
 	}
 	rep.Process = append(rep.Process, proc("start"))
 
@@ -508,9 +525,9 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakReport, error) {
 			}
 		}
 		rep.Lag = append(rep.Lag, s)
-		fmt.Fprintf(cfg.Out, "%6s  requests %s  errors %s  dropped %s  p99 %s ms  lag %s  RSS %s  goroutines %d\n",
+		fmt.Fprintf(cfg.Out, "%6s  requests %s  errors %s  dropped %s  p99 %s ms  lag %s  RSS %s  live heap %s  goroutines %d\n",
 			s.At.Round(time.Second), thousands.Format(l.rec.total.Load()), thousands.Format(l.rec.failed.Load()),
-			thousands.Format(l.dropped.Load()), ms(l.rec.p99()), lagText(s.Lag), mib(RSS()), runtime.NumGoroutine())
+			thousands.Format(l.dropped.Load()), ms(l.rec.p99()), lagText(s.Lag), mib(RSS()), mib(HeapLive()), runtime.NumGoroutine())
 	}
 loop:
 	for {

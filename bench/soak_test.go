@@ -75,7 +75,7 @@ func soakReportFixture() SoakReport {
 		},
 		Process: []ProcessSample{
 			{Label: "start", RSS: 30 << 20, Goroutines: 20},
-			{Label: "middle", At: 30 * time.Second, RSS: 100 << 20, Goroutines: 90},
+			{Label: "middle", At: 30 * time.Second, RSS: 100 << 20, Goroutines: 90, HeapLive: 12 << 20},
 			{Label: "end", At: 60 * time.Second, RSS: 110 << 20, Goroutines: 91},
 		},
 	}
@@ -101,7 +101,7 @@ func TestSoakReportTable(t *testing.T) {
 		"view       4,000  503:2 stale:1     1.0     2.0     9.0    30.0",
 		"product-search   12   40    12  40 12",
 		"product-view      0    5     0  5 0",
-		"middle   30s  100.0 MiB          90",
+		"middle   30s  100.0 MiB          90   12.0 MiB",
 		"verdict: 0 5xx: NO (2); RSS middle to end +10.0%",
 	} {
 		if !strings.Contains(out, want) {

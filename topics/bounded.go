@@ -60,6 +60,16 @@ func Spans(ctx context.Context, adm *kadm.Client, topic string) (map[int32]Span,
 // behind have anything left to give; see ReadBounded.
 const boundedIdle = 3 * time.Second
 
+// boundedQuiet is how long a partition must have brought nothing, with its
+// broker answering, before an idle poll takes it as done (unless retention
+// has deleted its whole rest). A broker that has just restarted answers
+// listings before its fetches return data (its partitions' leaders are
+// still loading, the client is still reconnecting): ending a partition
+// after one quiet poll then dropped records below the end, and a decider
+// that rebuilt its state from such a read decided commands on a state
+// that missed products (404 for products that exist).
+var boundedQuiet = 30 * time.Second
+
 // ReadBounded reads the partitions of topic named in spans, each from its
 // span's From up to (not including) its To, and returns once every one is
 // done. It does not wait for records written later, and it commits nothing
@@ -83,11 +93,13 @@ const boundedIdle = 3 * time.Second
 // at or past To, which read_committed never returns (another transaction,
 // still open when the span was listed, holds the last stable offset before
 // that marker). Neither leaves a position to see, so when a poll brings
-// nothing for 3s the partitions still behind are taken as done, provided
-// the broker answers a listing of their offsets: a fetch of records the
-// broker has comes back at once, so a quiet poll with a broker that answers
-// means there is nothing left below To. A broker that does not answer is an
-// error, not an end.
+// nothing for 3s the partitions still behind are checked with a listing of
+// their offsets: one whose log now starts at or past To is done (retention),
+// and one that has brought nothing for 30s (boundedQuiet) while its broker
+// answers is done too (a fetch of records a ready broker has comes back at
+// once; 30s, not one quiet poll, because a broker that has just restarted
+// answers listings before its fetches return data). A broker that does not
+// answer is an error, not an end.
 //
 // opts are the connection options (seed brokers, TLS, SASL) and may tune the
 // fetch sizes; the read adds its own consume options after them. Fetch
@@ -122,6 +134,12 @@ func ReadBounded(ctx context.Context, opts []kgo.Opt, topic string, spans map[in
 		delete(ends, p)
 		cl.PauseFetchPartitions(map[string][]int32{topic: {p}})
 	}
+	// lastData is when each partition last brought records (or the read
+	// began).
+	lastData := map[int32]time.Time{}
+	for p := range ends {
+		lastData[p] = time.Now()
+	}
 	for len(ends) > 0 {
 		pctx, cancel := context.WithTimeout(ctx, boundedIdle)
 		fs := cl.PollFetches(pctx)
@@ -151,6 +169,7 @@ func ReadBounded(ctx context.Context, opts []kgo.Opt, topic string, spans map[in
 				return
 			}
 			got = true
+			lastData[ftp.Partition] = time.Now()
 			data, next := dataBefore(ftp.Records, end)
 			if len(data) > 0 {
 				if cbErr = fn(data); cbErr != nil {
@@ -165,7 +184,7 @@ func ReadBounded(ctx context.Context, opts []kgo.Opt, topic string, spans map[in
 			return cbErr
 		}
 		if !got && len(ends) > 0 {
-			if err := idleCheck(ctx, cl, topic, ends, done); err != nil {
+			if err := idleCheck(ctx, cl, topic, ends, lastData, done); err != nil {
 				return err
 			}
 		}
@@ -209,11 +228,14 @@ func dataBefore(recs []*kgo.Record, end int64) (data []*kgo.Record, next int64) 
 var idleChecks atomic.Int64
 
 // idleCheck ends the partitions still behind after a poll that brought
-// nothing: a fetch of records that read_committed would return comes back
-// at once, so a partition whose broker answers has nothing left below its
-// end. The listing is what tells a quiet broker from one that is away: an
-// error there is returned rather than taken for the end.
-func idleCheck(ctx context.Context, cl *kgo.Client, topic string, ends map[int32]int64, done func(int32)) error {
+// nothing: those whose log now starts at or past their end (retention
+// deleted the rest), and those that have brought nothing for boundedQuiet
+// while their broker answers: a fetch of records that read_committed would
+// return comes back at once from a broker that is up and ready, so such a
+// partition has nothing left below its end. The listing is what tells a
+// quiet broker from one that is away: an error there is returned rather
+// than taken for the end.
+func idleCheck(ctx context.Context, cl *kgo.Client, topic string, ends map[int32]int64, lastData map[int32]time.Time, done func(int32)) error {
 	idleChecks.Add(1)
 	starts, err := kadm.NewClient(cl).ListStartOffsets(ctx, topic)
 	if err != nil {
@@ -226,8 +248,9 @@ func idleCheck(ctx context.Context, cl *kgo.Client, topic string, ends map[int32
 			return fmt.Errorf("topics: read %s partition %d: the topic has no such partition", topic, p)
 		case o.Err != nil:
 			return fmt.Errorf("topics: read %s partition %d: idle before offset %d and the broker does not answer: %w", topic, p, ends[p], o.Err)
+		case o.Offset >= ends[p] || time.Since(lastData[p]) >= boundedQuiet:
+			done(p)
 		}
-		done(p)
 	}
 	return nil
 }

@@ -210,6 +210,9 @@ func TestReadBoundedAbortedTailPastTheEnd(t *testing.T) {
 	endSecond := w.begin(0, "open")
 	endFirst(kgo.TryAbort) // its marker goes after "open"
 	defer endSecond(kgo.TryAbort)
+	// Quiet for less than the default 30s, to keep the test short.
+	defer func(q time.Duration) { boundedQuiet = q }(boundedQuiet)
+	boundedQuiet = 5 * time.Second
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

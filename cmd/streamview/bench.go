@@ -16,7 +16,7 @@ import (
 func init() {
 	commands["bench"] = command{
 		summary: "measure a projection against raw Kafka and store limits (bench redis|search), the write path and freshness under load (bench api), or soak the whole service (bench soak)",
-		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
+		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--outcome-mib N] [--json] [--pprof 127.0.0.1:6060] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
 		help: `Measures how fast a projection rebuilds from the log into its store,
 beside the two limits it runs between, in one run on one data set:
 
@@ -76,12 +76,16 @@ are 40% commands (price, stock, review; a third with Prefer: wait), 40%
 view reads with ?minVersion= of a version a command
 returned (&wait=10; an answer still older is counted as "stale"), 20%
 searches. Every 10 s a progress line: requests, errors, dropped, p99 so
-far, each projection's lag, RSS, goroutines. At the end a table: per kind
-the requests, errors by status, p50/p90/p99/max; the projection lag
-samples over time (min, max, last); RSS (VmRSS) and goroutines at the
-start (the stack up, before the first command), middle and end; and a
-verdict line: any 5xx, and the RSS growth from the middle to the end. The
-process measured is this one: the stack and the load generator together.
+far, each projection's lag, RSS, the live Go heap, goroutines. At the end
+a table: per kind the requests, errors by status, p50/p90/p99/max; the
+projection lag samples over time (min, max, last); RSS (VmRSS), goroutines
+and the live heap at the start (the stack up, before the first command),
+middle and end; and a verdict line: any 5xx, and the RSS growth from the
+middle to the end. The process measured is this one: the stack and the
+load generator together. Memory grows while the outcome memories (each
+command's outcome, kept 24 h for retries) fill up to their byte budgets;
+--outcome-mib sets those budgets small to see them full within the run.
+--pprof serves heap and goroutine profiles during the run.
 With --json the report goes to stdout as JSON. Everything the run made is
 removed at the end, also when interrupted.
 
@@ -232,6 +236,10 @@ func runBenchSoak(ctx context.Context, e env, args []string) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (progress and table go to stderr)")
 	logLevel := fs.String("log-level", "warn", "the stack's log level on stderr: debug, info, warn or error")
 	logFormat := logFormatFlag(fs, e)
+	outcomeMiB := fs.Int("outcome-mib", 0, "MiB of each outcome memory of the stack (the API's accepted outcomes, a quarter of it for rejected ones, "+
+		"and the decider's, split among its partitions) instead of the defaults (64 MiB, 16 MiB, 39 MiB a partition): set it small to see them fill and RSS level off within the run")
+	var pprofAddr string
+	pprofFlag(fs, &pprofAddr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -247,11 +255,17 @@ func runBenchSoak(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := startPprof(ctx, pprofAddr, logger); err != nil {
+		return err
+	}
 	cfg := bench.SoakConfig{Duration: *duration, Rate: *rate, Products: *products, Out: e.stdout}
 	if *asJSON {
 		cfg.Out = e.stderr
 	}
-	srv := soakServers{logger: logger}
+	if *outcomeMiB < 0 {
+		return fmt.Errorf("streamview bench soak: --outcome-mib %d: must not be negative", *outcomeMiB)
+	}
+	srv := soakServers{logger: logger, outcomeBytes: int64(*outcomeMiB) << 20}
 	if srv.kafka, err = k.settings(); err != nil {
 		return err
 	}

@@ -130,6 +130,7 @@ type serveFlags struct {
 	notify       notifyFlags
 	esIndex      esIndexFlags
 	snapshot     int
+	pprof        string
 }
 
 func (f *serveFlags) register(e env, name string) *flag.FlagSet {
@@ -147,6 +148,7 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	deliveryTimeoutFlag(fs, &f.delivery)
 	f.notify.register(fs)
 	snapshotEveryFlag(fs, &f.snapshot)
+	pprofFlag(fs, &f.pprof)
 	fs.DurationVar(&f.queryTimeout, "query-timeout", api.DefaultQueryTimeout,
 		"bound of each Redis or Elasticsearch read of the API; a store that has not answered by then makes the request a 503 with Retry-After")
 	f.access.register(fs, e)
@@ -205,6 +207,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	if f.queryTimeout <= 0 {
 		return fmt.Errorf("--query-timeout %v: must be positive", f.queryTimeout)
+	}
+	if err := startPprof(ctx, f.pprof, logger); err != nil {
+		return err
 	}
 	kafkaConn, err := f.kafka.settings()
 	if err != nil {

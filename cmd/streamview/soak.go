@@ -38,6 +38,12 @@ type soakServers struct {
 	redis  connect.Redis
 	es     connect.Elasticsearch
 	logger *slog.Logger
+	// outcomeBytes, when positive, is the memory of the stack's outcome
+	// memories instead of their defaults: the API's accepted outcomes
+	// (a quarter of it for rejected ones) and the decider's, split among
+	// the commands topic's partitions. A soak sets it small to see them
+	// fill and the process's memory level off within the run.
+	outcomeBytes int64
 }
 
 // soakNames are a run's own topics, groups, keys and index: nothing a
@@ -176,12 +182,18 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 		}
 		projectors = append(projectors, r)
 	}
-	d, err := decider.New(decider.Config{Brokers: brokers, ClientOpts: kafkaOpt, CommandsTopic: n.commands, EventsTopic: n.events, ResultsTopic: n.results, StateTopic: n.state,
-		Group: n.deciderGroup, TransactionalID: n.deciderGroup, Rules: product.Rules{Currency: product.DefaultCurrency}, Logger: log}, codec)
+	dcfg := decider.Config{Brokers: brokers, ClientOpts: kafkaOpt, CommandsTopic: n.commands, EventsTopic: n.events, ResultsTopic: n.results, StateTopic: n.state,
+		Group: n.deciderGroup, TransactionalID: n.deciderGroup, Rules: product.Rules{Currency: product.DefaultCurrency}, Logger: log}
+	rcfg := commandbus.ResultsConfig{Brokers: brokers, ClientOpts: kafkaOpt, Topic: n.results, CommandsTopic: n.commands, Logger: log}
+	if b := srv.outcomeBytes; b > 0 {
+		dcfg.MaxDecidedBytes = max(1, b/soakPartitions)
+		rcfg.MaxAcceptedBytes, rcfg.MaxRejectedBytes = b, max(1, b/4)
+	}
+	d, err := decider.New(dcfg, codec)
 	if err != nil {
 		return err
 	}
-	results, err := commandbus.NewResults(commandbus.ResultsConfig{Brokers: brokers, ClientOpts: kafkaOpt, Topic: n.results, CommandsTopic: n.commands, Logger: log}, codec)
+	results, err := commandbus.NewResults(rcfg, codec)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,9 @@ import (
 	"sync"
 )
 
-// Proxy forwards connections from Addr to a target address.
+// Proxy forwards connections from Addr to a target address; Cut and
+// Blackhole take the target off the network in two ways, Restore brings it
+// back.
 type Proxy struct {
 	target string
 	mu     sync.Mutex
@@ -14,6 +16,8 @@ type Proxy struct {
 	addr   string
 	conns  map[net.Conn]bool
 	wg     sync.WaitGroup
+	// hole: accept connections and never answer them (Blackhole).
+	hole bool
 }
 
 // New starts a proxy on a free loopback port in front of target.
@@ -41,9 +45,34 @@ func (p *Proxy) serve(ln net.Listener) {
 			if err != nil {
 				return
 			}
-			go p.pipe(c)
+			p.mu.Lock()
+			hole := p.hole
+			p.mu.Unlock()
+			if hole {
+				go p.drop(c)
+			} else {
+				go p.pipe(c)
+			}
 		}
 	}()
+}
+
+// drop holds c open, reading and discarding what it sends, until the
+// proxy is cut or restored.
+func (p *Proxy) drop(c net.Conn) {
+	p.mu.Lock()
+	if p.ln == nil { // cut meanwhile
+		p.mu.Unlock()
+		c.Close()
+		return
+	}
+	p.conns[c] = true
+	p.mu.Unlock()
+	io.Copy(io.Discard, c)
+	c.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
 }
 
 func (p *Proxy) pipe(c net.Conn) {
@@ -88,14 +117,25 @@ func (p *Proxy) Cut() {
 	p.wg.Wait()
 }
 
-// Restore listens again on the same address.
-func (p *Proxy) Restore() error {
+// Blackhole closes every open connection (clients see them reset) and then
+// accepts new ones on the same address without ever forwarding or
+// answering them, as a hung server or a firewall that swallows packets
+// after the handshake would, until Restore.
+func (p *Proxy) Blackhole() error { return p.listen(true) }
+
+// Restore forwards again on the same address, after Cut or Blackhole (the
+// connections a blackhole held are closed first).
+func (p *Proxy) Restore() error { return p.listen(false) }
+
+func (p *Proxy) listen(hole bool) error {
+	p.Cut()
 	ln, err := net.Listen("tcp", p.addr)
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.hole = hole
 	p.serve(ln)
 	return nil
 }

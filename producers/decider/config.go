@@ -23,10 +23,14 @@ const (
 	DefaultTransactionTimeout = 10 * time.Second
 	DefaultIdempotencyWindow  = 24 * time.Hour
 	DefaultMaxDecided         = 250_000
-	DefaultRetryMin           = time.Second
-	DefaultRetryMax           = 5 * time.Second
-	DefaultSnapshotEvery      = 10_000
-	DefaultSnapshotInterval   = time.Minute
+	// DefaultMaxDecidedBytes holds DefaultMaxDecided outcomes of commands
+	// with UUID IDs (164 bytes each, see decidedBytes), so that the count
+	// stays the bound for them while longer IDs are bounded by bytes.
+	DefaultMaxDecidedBytes  = DefaultMaxDecided * (36 + decidedOverhead)
+	DefaultRetryMin         = time.Second
+	DefaultRetryMax         = 5 * time.Second
+	DefaultSnapshotEvery    = 10_000
+	DefaultSnapshotInterval = time.Minute
 )
 
 // Config declares a decider. The zero value with Brokers set works.
@@ -89,6 +93,12 @@ type Config struct {
 	// when 0. Past about MaxDecided × partitions commands a day, the
 	// effective window is shorter than IdempotencyWindow.
 	MaxDecided int
+	// MaxDecidedBytes bounds the memory of the remembered command IDs per
+	// partition (each counted by decidedBytes: its ID's length plus 128),
+	// the oldest forgotten first; DefaultMaxDecidedBytes (some 39 MiB)
+	// when 0. A process's whole memory of outcomes is at most this times
+	// the partitions it owns.
+	MaxDecidedBytes int64
 	// Retry spaces the attempts after a failure: a batch aborted because
 	// its partitions' state cannot be built or its commands decoded now,
 	// and a new session after one that failed. The pause doubles, with
@@ -126,6 +136,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxDecided < 0 {
 		errs = append(errs, fmt.Errorf("decider: MaxDecided must not be negative, got %d", c.MaxDecided))
+	}
+	if c.MaxDecidedBytes < 0 {
+		errs = append(errs, fmt.Errorf("decider: MaxDecidedBytes must not be negative, got %d", c.MaxDecidedBytes))
 	}
 	for _, f := range []struct {
 		name string
@@ -193,6 +206,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxDecided == 0 {
 		c.MaxDecided = DefaultMaxDecided
+	}
+	if c.MaxDecidedBytes == 0 {
+		c.MaxDecidedBytes = DefaultMaxDecidedBytes
 	}
 	c.Retry = c.Retry.WithDefaults(DefaultRetryMin, DefaultRetryMax)
 	return c

@@ -368,7 +368,7 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 	}
 	oldest := now.Add(-d.cfg.IdempotencyWindow).UnixMilli()
 	for _, o := range overlays {
-		o.commit(oldest, d.cfg.MaxDecided, d.cfg.snapshots())
+		o.commit(oldest, d.cfg.MaxDecided, d.cfg.MaxDecidedBytes, d.cfg.snapshots())
 	}
 	if len(snaps) > 0 {
 		d.stats.snapshots.Add(1)

@@ -131,7 +131,7 @@ func (d *Decider) rebuildFrom(ctx context.Context, adm *kadm.Client, ps []int32,
 				st.remember(o.id, o.out)
 			}
 		}
-		st.forget(oldest, d.cfg.MaxDecided)
+		st.forget(oldest, d.cfg.MaxDecided, d.cfg.MaxDecidedBytes)
 	}
 
 	took := time.Since(began)
@@ -372,7 +372,7 @@ func (f *folder) fold(chunk []decoded) {
 		f.changed(e.AggregateID)
 		f.remember(e)
 	}
-	f.st.forget(f.oldest, f.d.cfg.MaxDecided)
+	f.st.forget(f.oldest, f.d.cfg.MaxDecided, f.d.cfg.MaxDecidedBytes)
 }
 
 // remember notes the command that caused e as decided.

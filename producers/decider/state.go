@@ -61,7 +61,20 @@ type partState struct {
 	dirty         map[string]struct{}
 	sinceSnapshot int
 	lastSnapshot  int64
+
+	bytes int64 // decidedBytes of every entry of decided
 }
+
+// decidedOverhead is what a remembered outcome costs besides its command
+// ID's bytes: its map slot, the outcome and its place in order. A heap
+// measurement of 200,000 outcomes with 36-byte IDs (Go 1.26, amd64) gave
+// 137 bytes an entry, so 101 of overhead; 128 leaves room for a map that
+// has just doubled.
+const decidedOverhead = 128
+
+// decidedBytes is the memory a remembered outcome of command id is counted
+// for against Config.MaxDecidedBytes.
+func decidedBytes(id string) int64 { return int64(len(id)) + decidedOverhead }
 
 func newPartState() *partState {
 	return &partState{products: map[string]product.State{}, subs: map[string]subscription.State{}, broken: map[string]string{}, decided: map[string]outcome{},
@@ -70,20 +83,24 @@ func newPartState() *partState {
 
 // remember notes a decided command ID.
 func (s *partState) remember(id string, o outcome) {
+	if _, ok := s.decided[id]; !ok {
+		s.bytes += decidedBytes(id)
+	}
 	s.decided[id] = o
 	s.order = append(s.order, decidedRef{id: id, at: o.at})
 }
 
 // forget drops remembered command IDs decided before oldest (Unix ms) and
-// the oldest beyond max.
-func (s *partState) forget(oldest int64, max int) {
+// the oldest beyond max entries or maxBytes (decidedBytes).
+func (s *partState) forget(oldest int64, max int, maxBytes int64) {
 	for s.head < len(s.order) {
 		r := s.order[s.head]
-		if r.at >= oldest && len(s.decided) <= max {
+		if r.at >= oldest && len(s.decided) <= max && s.bytes <= maxBytes {
 			break
 		}
 		if o, ok := s.decided[r.id]; ok && o.at == r.at {
 			delete(s.decided, r.id)
+			s.bytes -= decidedBytes(r.id)
 		}
 		s.order[s.head] = decidedRef{}
 		s.head++
@@ -146,7 +163,7 @@ func (o *overlay) decide(commandID string, out outcome) {
 // commit merges the overlay into its base; track keeps the snapshot
 // bookkeeping (off when the decider writes no snapshots, so that the dirty
 // set does not grow for nothing).
-func (o *overlay) commit(oldest int64, maxDecided int, track bool) {
+func (o *overlay) commit(oldest int64, maxDecided int, maxBytes int64, track bool) {
 	b := o.base
 	for id, s := range o.products {
 		b.products[id] = s
@@ -171,7 +188,7 @@ func (o *overlay) commit(oldest int64, maxDecided int, track bool) {
 	for _, r := range o.order {
 		o.base.remember(r.id, o.decided[r.id])
 	}
-	o.base.forget(oldest, maxDecided)
+	o.base.forget(oldest, maxDecided, maxBytes)
 }
 
 // registry holds the states of the partitions this member owns. The Run

@@ -10,22 +10,28 @@ import (
 
 func TestForget(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		oldest int64
-		max    int
-		want   []string
+		name     string
+		oldest   int64
+		max      int
+		maxBytes int64
+		want     []string
 	}{
-		{"keeps all", 0, 10, []string{"c0", "c1", "c2", "c3", "c4"}},
-		{"by age", 3, 10, []string{"c3", "c4"}},
-		{"by count", 0, 2, []string{"c3", "c4"}},
-		{"both", 4, 3, []string{"c4"}},
+		{"keeps all", 0, 10, 1 << 20, []string{"c0", "c1", "c2", "c3", "c4"}},
+		{"by age", 3, 10, 1 << 20, []string{"c3", "c4"}},
+		{"by count", 0, 2, 1 << 20, []string{"c3", "c4"}},
+		{"by bytes", 0, 10, 3 * decidedBytes("c0"), []string{"c2", "c3", "c4"}},
+		{"bytes just short of one more", 0, 10, 2*decidedBytes("c0") - 1, []string{"c4"}},
+		{"age and count", 4, 3, 1 << 20, []string{"c4"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newPartState()
 			for i := range 5 {
 				s.remember(fmt.Sprintf("c%d", i), outcome{version: int64(i), at: int64(i)})
 			}
-			s.forget(tc.oldest, tc.max)
+			s.forget(tc.oldest, tc.max, tc.maxBytes)
+			if s.bytes != int64(len(s.decided))*decidedBytes("c0") {
+				t.Errorf("counts %d bytes for %d outcomes", s.bytes, len(s.decided))
+			}
 			if len(s.decided) != len(tc.want) {
 				t.Errorf("remembers %d, want %v", len(s.decided), tc.want)
 			}
@@ -61,7 +67,7 @@ func TestOverlay(t *testing.T) {
 	}
 
 	// An abort is dropping the overlay; a commit merges it.
-	o.commit(0, 10, true)
+	o.commit(0, 10, 1<<20, true)
 	if base.products["p"].Version != 2 {
 		t.Errorf("base version %d after commit, want 2", base.products["p"].Version)
 	}

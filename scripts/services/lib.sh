@@ -29,6 +29,9 @@ ES_SHARED_DIR="${ES_SHARED_DIR:-/var/tmp/streamview-es}"
 
 REDIS_PORT="${REDIS_PORT:-6379}"
 REDIS_START_TIMEOUT="${REDIS_START_TIMEOUT:-20}"
+# yes: an append-only file in the data dir keeps the data across a restart
+# (the outage tests restart Redis as a store that persists would be).
+REDIS_APPENDONLY="${REDIS_APPENDONLY:-no}"
 
 # Secured listeners, beside the plaintext ports (which stay for every other
 # test). Fixed ports for the default instance:

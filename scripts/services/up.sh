@@ -15,6 +15,7 @@
 # Env: KAFKA_PORT (9092) KAFKA_CONTROLLER_PORT (9093) KAFKA_SASL_PORT (9094)
 #      ES_PORT (9200) ES_PROXY_PORT (9243) REDIS_PORT (6379) REDIS_TLS_PORT (6380)
 #      KAFKA_VERSION ES_VERSION STREAMVIEW_CACHE STREAMVIEW_SERVICES_DIR.
+#      REDIS_APPENDONLY (no; yes keeps Redis's data across a restart).
 set -euo pipefail
 # shellcheck source=scripts/services/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -461,7 +462,7 @@ start_redis() {
     secure=(--tls-port "$REDIS_TLS_PORT" --tls-cert-file "$SV_SECURE_DIR/server.pem" --tls-key-file "$SV_SECURE_DIR/server.key"
       --tls-ca-cert-file "$SV_SECURE_DIR/ca.pem" --tls-auth-clients yes --aclfile "$REDIS_DIR/users.acl")
   fi
-  if ! redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --save "" --appendonly no \
+  if ! redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --save "" --appendonly "$REDIS_APPENDONLY" \
       --dir "$REDIS_DIR" --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_DIR/redis.log" "${secure[@]}" 9>&-; then
     sv_err "redis: redis-server refused to start"; sv_tail_log redis "$REDIS_DIR/redis.log"; return 1
   fi

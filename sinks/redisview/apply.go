@@ -48,9 +48,11 @@ var applyScript = redis.NewScript(applySource)
 // error such as OOM, BUSY, LOADING or READONLY included) are returned
 // wrapped with %w, and the caller should retry the whole slice; invalid
 // changes wrap productview.ErrInvalidChange and are refused before anything
-// is sent. A document whose key holds another type (WRONGTYPE) is skipped by
-// the script: once every other change is applied, Apply returns a
-// *batch.Error naming that document's changes, by index, as permanent. So
+// is sent. A document whose key holds another type (WRONGTYPE), or one of
+// whose counter fields holds what HINCRBY cannot add to (not an int64), is
+// skipped by the script before any of its writes: once
+// every other change is applied, Apply returns a *batch.Error naming that
+// document's changes, by index, as permanent. So
 // does a script reply that Apply cannot read (wrapping
 // productview.ErrCorrupt), for the documents of that script call.
 func (s *Store) Apply(ctx context.Context, gen int, changes []productview.Change) (productview.Result, error) {

@@ -25,9 +25,11 @@
 -- HSET for the usual few changes, one per CHUNK values for a burst of them
 -- (unpack, and a command called from Lua, take at most about 8,000 values).
 -- Returns the number of changes applied, over all documents; when the hash of
--- some document cannot be read (a key of another type holds its place), or a
--- folded write meets a version between its first and last, that document is
--- skipped and the reply is an array instead: the number applied, then for
+-- some document cannot be read (a key of another type holds its place), a
+-- counter field its changes increment holds what HINCRBY refuses (not an
+-- int64), or a folded write meets a version between its first and last,
+-- that document is skipped whole, before any of its writes, and the reply
+-- is an array instead: the number applied, then for
 -- each skipped document its position in KEYS and the error (the position
 -- negated, and "unfold", for a folded write to send again unfolded).
 local function newer(a, b)
@@ -41,6 +43,69 @@ end
 -- pairs), far below Lua's limit, and large enough that a burst pays one
 -- HSET per hundreds of changes.
 local CHUNK = 1000
+
+-- isInt64 reports whether v is a decimal integer HINCRBY reads: digits with
+-- an optional minus sign, within int64 (compared as strings, since Lua's
+-- numbers round past 2^53).
+local function isInt64(v)
+  local neg, digits = string.match(v, '^(%-?)(%d+)$')
+  if not digits or (#digits > 1 and string.sub(digits, 1, 1) == '0') then
+    return false
+  end
+  local limit = '9223372036854775807'
+  if neg == '-' then
+    limit = '9223372036854775808'
+  end
+  return #digits < #limit or (#digits == #limit and digits <= limit)
+end
+
+-- badCounter returns why HINCRBY would refuse one of the counter fields
+-- that the n changes from ARGV[i] increment in key's hash (a value that is
+-- not an int64), or nil.
+local function badCounter(key, i, n)
+  local fields = nil
+  for _ = 1, n do
+    local nset = tonumber(ARGV[i + 1])
+    local nincr = tonumber(ARGV[i + 2])
+    local incrs = i + 3 + 2 * nset
+    for j = incrs, incrs + 2 * nincr - 1, 2 do
+      fields = fields or {}
+      fields[#fields + 1] = ARGV[j]
+    end
+    i = incrs + 2 * nincr
+  end
+  if not fields then
+    return nil
+  end
+  local vals = redis.call('HMGET', key, unpack(fields))
+  for f = 1, #fields do
+    local v = vals[f]
+    if v and not isInt64(v) then
+      return 'counter field ' .. fields[f] .. ' holds ' .. string.sub(v, 1, 40) .. ', not an integer HINCRBY can add to'
+    end
+  end
+  return nil
+end
+
+-- badFolded is badCounter for a folded write's increments, the pairs in
+-- ARGV[from..to-1].
+local function badFolded(key, from, to)
+  if to <= from then
+    return nil
+  end
+  local fields = {}
+  for j = from, to - 1, 2 do
+    fields[#fields + 1] = ARGV[j]
+  end
+  local vals = redis.call('HMGET', key, unpack(fields))
+  for f = 1, #fields do
+    local v = vals[f]
+    if v and not isInt64(v) then
+      return 'counter field ' .. fields[f] .. ' holds ' .. string.sub(v, 1, 40) .. ', not an integer HINCRBY can add to'
+    end
+  end
+  return nil
+end
 
 local total = 0
 local failed = nil
@@ -58,10 +123,16 @@ for k = 1, #KEYS do
     local s = i + 4
     local incrs = s + 2 * nset
     i = incrs + 2 * nincr
+    local why = nil
     if type(cur) == 'table' then
+      why = cur.err or 'error'
+    else
+      why = badFolded(key, incrs, i)
+    end
+    if why then
       failed = failed or {}
       failed[#failed + 1] = k
-      failed[#failed + 1] = cur.err or 'error'
+      failed[#failed + 1] = why
     else
       cur = cur or '0'
       if newer(first, cur) then
@@ -83,15 +154,24 @@ for k = 1, #KEYS do
       end
     end
     n = 0
-  elseif type(cur) == 'table' then
-    -- HGET failed (WRONGTYPE): skip the document's changes.
-    failed = failed or {}
-    failed[#failed + 1] = k
-    failed[#failed + 1] = cur.err or 'error'
-    for _ = 1, n do
-      i = i + 3 + 2 * tonumber(ARGV[i + 1]) + 2 * tonumber(ARGV[i + 2])
+  else
+    local why = nil
+    if type(cur) == 'table' then
+      -- HGET failed (WRONGTYPE).
+      why = cur.err or 'error'
+    else
+      why = badCounter(key, i, n)
     end
-    n = 0
+    if why then
+      -- Skip the document's changes: nothing of it is written.
+      failed = failed or {}
+      failed[#failed + 1] = k
+      failed[#failed + 1] = why
+      for _ = 1, n do
+        i = i + 3 + 2 * tonumber(ARGV[i + 1]) + 2 * tonumber(ARGV[i + 2])
+      end
+      n = 0
+    end
   end
   cur = cur or '0'
   if n == 1 then

@@ -172,3 +172,50 @@ func TestUnreadableReplyIsPermanent(t *testing.T) {
 		})
 	}
 }
+
+// A counter field that HINCRBY cannot add to (not an int64) refuses its
+// document for good, before
+// any of its writes: Apply applies every other document and names that
+// document's changes permanent (to be dead-lettered), instead of failing
+// the whole call again on every retry and blocking its partition. Once the
+// field is mended, re-driving the dead letters applies them.
+func TestBadCounterIsPermanent(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{"not a number", "abc"},
+		{"a float", "1.5"},
+		{"past int64", "9223372036854775808"},
+		{"leading zero", "007"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+				ctx := context.Background()
+				s := redistest.NewStoreConfig(t, c, redisview.Config{DocsPerCall: 2})
+				if err := c.HSet(ctx, s.Key(1, "b"), "n", tc.value).Err(); err != nil {
+					t.Fatal(err)
+				}
+				changes := errorBatch()
+				res, err := s.Apply(ctx, 1, changes)
+				var at []int
+				for i, ch := range changes {
+					if ch.ID == "b" {
+						at = append(at, i)
+					}
+				}
+				if got := batch.PermanentAt(err); !slices.Equal(got, at) || !strings.Contains(err.Error(), "counter field n") {
+					t.Fatalf("Apply = %+v, %v (permanent %v); want b's changes %v named permanent for counter field n", res, err, got, at)
+				}
+				wantStored(t, s, "a", "c")
+				if got, _ := c.HGetAll(ctx, s.Key(1, "b")).Result(); len(got) != 1 || got["n"] != tc.value {
+					t.Fatalf("b's hash = %v: want it untouched", got)
+				}
+				if err := c.HDel(ctx, s.Key(1, "b"), "n").Err(); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Apply(ctx, 1, changes); err != nil {
+					t.Fatalf("after mending the field: %v", err)
+				}
+				wantStored(t, s, "a", "b", "c")
+			})
+		})
+	}
+}
