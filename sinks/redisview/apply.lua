@@ -59,22 +59,10 @@ local function isInt64(v)
   return #digits < #limit or (#digits == #limit and digits <= limit)
 end
 
--- badCounter returns why HINCRBY would refuse one of the counter fields
--- that the n changes from ARGV[i] increment in key's hash (a value that is
--- not an int64), or nil.
-local function badCounter(key, i, n)
-  local fields = nil
-  for _ = 1, n do
-    local nset = tonumber(ARGV[i + 1])
-    local nincr = tonumber(ARGV[i + 2])
-    local incrs = i + 3 + 2 * nset
-    for j = incrs, incrs + 2 * nincr - 1, 2 do
-      fields = fields or {}
-      fields[#fields + 1] = ARGV[j]
-    end
-    i = incrs + 2 * nincr
-  end
-  if not fields then
+-- counterError returns why HINCRBY would refuse one of fields in key's
+-- hash (a value that is not an int64), or nil.
+local function counterError(key, fields)
+  if #fields == 0 then
     return nil
   end
   local vals = redis.call('HMGET', key, unpack(fields))
@@ -87,24 +75,30 @@ local function badCounter(key, i, n)
   return nil
 end
 
--- badFolded is badCounter for a folded write's increments, the pairs in
+-- badCounter is counterError for the counter fields that the n changes
+-- from ARGV[i] increment.
+local function badCounter(key, i, n)
+  local fields = {}
+  for _ = 1, n do
+    local nset = tonumber(ARGV[i + 1])
+    local nincr = tonumber(ARGV[i + 2])
+    local incrs = i + 3 + 2 * nset
+    for j = incrs, incrs + 2 * nincr - 1, 2 do
+      fields[#fields + 1] = ARGV[j]
+    end
+    i = incrs + 2 * nincr
+  end
+  return counterError(key, fields)
+end
+
+-- badFolded is counterError for a folded write's increments, the pairs in
 -- ARGV[from..to-1].
 local function badFolded(key, from, to)
-  if to <= from then
-    return nil
-  end
   local fields = {}
   for j = from, to - 1, 2 do
     fields[#fields + 1] = ARGV[j]
   end
-  local vals = redis.call('HMGET', key, unpack(fields))
-  for f = 1, #fields do
-    local v = vals[f]
-    if v and not isInt64(v) then
-      return 'counter field ' .. fields[f] .. ' holds ' .. string.sub(v, 1, 40) .. ', not an integer HINCRBY can add to'
-    end
-  end
-  return nil
+  return counterError(key, fields)
 end
 
 local total = 0
