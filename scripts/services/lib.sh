@@ -62,6 +62,31 @@ sv_err() { printf '%s\n' "$*" >&2; }
 sv_now() { date +%s.%N; }
 sv_elapsed() { awk -v a="$1" -v b="$(sv_now)" 'BEGIN{printf "%.1fs", b-a}'; }
 
+# sv_kafka_log4j FILE: a broker's log4j2 configuration (server.log in
+# kafka.logs.dir, rolled at 50 MB; request and authorizer loggers at WARN).
+sv_kafka_log4j() {
+  cat >"$1" <<'EOF'
+status = warn
+appender.file.type = RollingFile
+appender.file.name = FILE
+appender.file.fileName = ${sys:kafka.logs.dir}/server.log
+appender.file.filePattern = ${sys:kafka.logs.dir}/server.log.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 50MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 2
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.authorizer.name = kafka.authorizer.logger
+logger.authorizer.level = WARN
+EOF
+}
+
 sv_docker_mode() {
   [[ "${STREAMVIEW_NO_DOCKER:-}" == 1 ]] && return 1
   command -v docker >/dev/null 2>&1 && timeout 15 docker info >/dev/null 2>&1

@@ -323,26 +323,7 @@ listener.name.sasl_ssl.ssl.truststore.location=$SV_SECURE_DIR/ca.pem
 listener.name.sasl_ssl.ssl.client.auth=required
 EOF
   fi
-  cat >"$KAFKA_DIR/log4j2.properties" <<'EOF'
-status = warn
-appender.file.type = RollingFile
-appender.file.name = FILE
-appender.file.fileName = ${sys:kafka.logs.dir}/server.log
-appender.file.filePattern = ${sys:kafka.logs.dir}/server.log.%i
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-appender.file.policies.type = Policies
-appender.file.policies.size.type = SizeBasedTriggeringPolicy
-appender.file.policies.size.size = 50MB
-appender.file.strategy.type = DefaultRolloverStrategy
-appender.file.strategy.max = 2
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = FILE
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-logger.authorizer.name = kafka.authorizer.logger
-logger.authorizer.level = WARN
-EOF
+  sv_kafka_log4j "$KAFKA_DIR/log4j2.properties"
   local jvm=(java -Dkafka.logs.dir="$KAFKA_DIR/logs" -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties"
     -Djava.awt.headless=true -cp "$KAFKA_LIB/*")
   if [[ ! -f "$KAFKA_DIR/data/meta.properties" ]]; then
