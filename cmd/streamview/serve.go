@@ -147,6 +147,7 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	f.logFormat = logFormatFlag(fs, e)
 	deliveryTimeoutFlag(fs, &f.delivery)
 	f.notify.register(fs)
+	f.esIndex.register(fs, e)
 	snapshotEveryFlag(fs, &f.snapshot)
 	pprofFlag(fs, &f.pprof)
 	fs.DurationVar(&f.queryTimeout, "query-timeout", api.DefaultQueryTimeout,

@@ -60,6 +60,7 @@ func waitListening(t *testing.T, addrCh chan string, done chan error) string {
 		})
 		return base
 	case err := <-done:
+		done <- err // for the caller's cleanup, which waits for it too
 		t.Fatalf("serve stopped: %v", err)
 	}
 	return ""

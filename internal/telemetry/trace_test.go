@@ -65,7 +65,7 @@ func startStack(t *testing.T, tel *telemetry.Telemetry) stack {
 	}
 	group := testenv.Name("t.trace.decider")
 	d, err := decider.New(decider.Config{Brokers: brokers, CommandsTopic: st.commands, EventsTopic: st.events, ResultsTopic: st.results,
-		Group: group, TransactionalID: group, Rules: product.Rules{Currency: "EUR"}, Hooks: tel.Decider(),
+		Group: group, TransactionalID: group, Rules: product.Rules{Currency: "EUR"}, Hooks: tel.Decider(), SnapshotEvery: -1,
 		ClientOpts: tel.KafkaLog("decider")}, codec)
 	if err != nil {
 		t.Fatal(err)

@@ -3,10 +3,13 @@ package deadletter_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -106,6 +109,20 @@ func TestReaderAllStopsAfterATransactionMarker(t *testing.T) {
 	if err := tx.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
+	// EndTransaction returns once the commit is decided; the marker that
+	// moves the last stable offset past the letters is written after.
+	// Wait for it, so that the read's span holds the letters and ends at
+	// the marker.
+	testenv.Eventually(t, 30*time.Second, func() error {
+		o, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			return err
+		}
+		if e, _ := o.Lookup(topic, 0); e.Offset < 3 {
+			return fmt.Errorf("last stable offset %d, want 3 (two letters and the marker)", e.Offset)
+		}
+		return nil
+	})
 	n := 0
 	for _, err := range deadletter.NewReader(cl, topic).All(ctx) {
 		if err != nil {
