@@ -424,7 +424,8 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	}
 	if roles["api"] {
 		results, err := commandbus.NewResults(commandbus.ResultsConfig{Brokers: st.brokers, Logger: st.logger,
-			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.Kafka("api-results")...), Decided: st.tel.Decided}, codec)
+			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.Kafka("api-results")...),
+			ReadOpts:   append(slices.Clip(st.kafkaOpt), st.tel.KafkaLog("api-results")...), Decided: st.tel.Decided}, codec)
 		if err != nil {
 			return err
 		}

@@ -90,6 +90,10 @@ type ResultsConfig struct {
 	Logger *slog.Logger
 	// ClientOpts are extra Kafka client options, applied after Run's own.
 	ClientOpts []kgo.Opt
+	// ReadOpts, when set, replace ClientOpts for the short-lived clients
+	// of the catch-up reads at start: connection settings without the
+	// hooks that may belong to one client only (kprom's metrics).
+	ReadOpts []kgo.Opt
 	// Decided, when set, is told of the outcome of each command that this
 	// process's Sender claimed: its status and the time from the claim
 	// (the API's request) to the outcome being read here. For metrics.
@@ -477,6 +481,10 @@ func (r *Results) Run(ctx context.Context) error {
 		kgo.SeedBrokers(r.cfg.Brokers...),
 		kgo.FetchMaxWait(500 * time.Millisecond),
 	}, r.cfg.ClientOpts...)
+	readOpts := opts
+	if r.cfg.ReadOpts != nil {
+		readOpts = append([]kgo.Opt{kgo.SeedBrokers(r.cfg.Brokers...), kgo.FetchMaxWait(500 * time.Millisecond)}, r.cfg.ReadOpts...)
+	}
 	cl, err := kgo.NewClient(append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
 	if err != nil {
 		return fmt.Errorf("commandbus: results client: %w", err)
@@ -521,7 +529,7 @@ func (r *Results) Run(ctx context.Context) error {
 				spans[o.Partition] = topics.Span{From: min(s.Offset, o.Offset), To: o.Offset}
 			}
 		})
-		err := topics.ReadBounded(ctx, opts, topic, spans, func(recs []*kgo.Record) error {
+		err := topics.ReadBounded(ctx, readOpts, topic, spans, func(recs []*kgo.Record) error {
 			for _, rec := range recs {
 				r.handle(rec)
 			}
