@@ -22,6 +22,8 @@ var (
 		TypeProductDiscontinued:   func() EventData { return new(ProductDiscontinued) },
 		TypeSubscriptionCreated:   func() EventData { return new(SubscriptionCreated) },
 		TypeSubscriptionDeleted:   func() EventData { return new(SubscriptionDeleted) },
+		TypeCategoryRenamed:       func() EventData { return new(CategoryRenamed) },
+		TypeBrandRenamed:          func() EventData { return new(BrandRenamed) },
 	}
 	commandTypes = map[string]func() CommandData{
 		TypeCreateProduct:        func() CommandData { return new(CreateProduct) },

@@ -67,6 +67,14 @@ var sampleEvents = []struct {
 	{"discontinued without reason", event(6, &ProductDiscontinued{})},
 	{"subscription created", subscriptionEvent(1, &SubscriptionCreated{ProductID: productID, URL: "http://127.0.0.1:9/hook", Events: []string{NotifyPriceDrop, NotifyBackInStock}, Secret: "s3cret"})},
 	{"subscription deleted", subscriptionEvent(2, &SubscriptionDeleted{ProductID: productID})},
+	{"category named", referenceEvent(AggregateCategory, "kitchen", 1, &CategoryRenamed{Name: "Kitchen"})},
+	{"brand renamed", referenceEvent(AggregateBrand, "acme.co", 3, &BrandRenamed{Name: "Acme ☕"})},
+}
+
+func referenceEvent(aggregateType, id string, version int64, data EventData) Event {
+	e := event(version, data)
+	e.AggregateType, e.AggregateID = aggregateType, id
+	return e
 }
 
 // subscriptionID is a subscription of productID.

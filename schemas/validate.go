@@ -101,11 +101,20 @@ func (e Event) Validate() error {
 		p.subscriptionID("aggregateId", e.AggregateID)
 	case AggregateProduct:
 		p.uuid("aggregateId", e.AggregateID)
+	case AggregateCategory, AggregateBrand:
+		if !ValidReferenceID(e.AggregateID) {
+			p.add("aggregateId", "must be 1..64 characters of [A-Za-z0-9._-], got %q", e.AggregateID)
+		}
 	default:
-		p.add("aggregateType", "must be %q or %q, got %q", AggregateProduct, AggregateSubscription, e.AggregateType)
+		p.add("aggregateType", "must be one of %q, %q, %q, %q, got %q", AggregateProduct, AggregateSubscription, AggregateCategory, AggregateBrand, e.AggregateType)
 		p.uuid("aggregateId", e.AggregateID)
 	}
 	if _, sub := e.Data.(interface{ subscriptionEvent() }); sub != (e.AggregateType == AggregateSubscription) && e.Data != nil {
+		p.add("aggregateType", "%q does not go with a %s event", e.AggregateType, e.Type())
+	}
+	if r, ok := e.Data.(interface{ referenceEvent() string }); ok && r.referenceEvent() != e.AggregateType {
+		p.add("aggregateType", "%q does not go with a %s event", e.AggregateType, e.Type())
+	} else if !ok && e.Data != nil && IsReference(e.AggregateType) {
 		p.add("aggregateType", "%q does not go with a %s event", e.AggregateType, e.Type())
 	}
 	if e.Version < 1 {
@@ -146,6 +155,10 @@ func (e Event) Validate() error {
 		}
 	case *SubscriptionDeleted:
 		p.uuid("data.productId", d.ProductID)
+	case *CategoryRenamed:
+		p.nonEmpty("data.name", d.Name)
+	case *BrandRenamed:
+		p.nonEmpty("data.name", d.Name)
 	default:
 		p.add("eventType", "unknown event type %q", e.Type())
 	}
