@@ -34,6 +34,8 @@ var (
 		TypeDiscontinueProduct:   func() CommandData { return new(DiscontinueProduct) },
 		TypeCreateSubscription:   func() CommandData { return new(CreateSubscription) },
 		TypeDeleteSubscription:   func() CommandData { return new(DeleteSubscription) },
+		TypeRenameCategory:       func() CommandData { return new(RenameCategory) },
+		TypeRenameBrand:          func() CommandData { return new(RenameBrand) },
 	}
 )
 

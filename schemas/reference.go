@@ -1,6 +1,9 @@
 package schemas
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // Aggregate types of reference data: categories and brands are aggregates
 // of their own, named by their events, and joined into the product read
@@ -57,4 +60,56 @@ func ReferenceKey(aggregateType, id string) string {
 // IsReference reports whether aggregateType is a category or a brand.
 func IsReference(aggregateType string) bool {
 	return aggregateType == AggregateCategory || aggregateType == AggregateBrand
+}
+
+// Reference command type names.
+const (
+	TypeRenameCategory = "RenameCategory"
+	TypeRenameBrand    = "RenameBrand"
+)
+
+// RenameCategory creates a category (its first name) or renames it. The
+// command's ProductID field holds the category's aggregate key,
+// ReferenceKey(AggregateCategory, id): commands are keyed by their
+// aggregate, and for reference data that key is not a product's UUID.
+type RenameCategory struct {
+	Name string `json:"name"`
+}
+
+// RenameBrand creates or renames a brand, as RenameCategory a category.
+type RenameBrand struct {
+	Name string `json:"name"`
+}
+
+func (*RenameCategory) CommandType() string { return TypeRenameCategory }
+func (*RenameBrand) CommandType() string    { return TypeRenameBrand }
+
+func (*RenameCategory) referenceCommand() string { return AggregateCategory }
+func (*RenameBrand) referenceCommand() string    { return AggregateBrand }
+
+// ReferenceAggregate is the aggregate type a reference command acts on
+// (AggregateCategory or AggregateBrand), and "" for any other command.
+func ReferenceAggregate(d CommandData) string {
+	if r, ok := d.(interface{ referenceCommand() string }); ok {
+		return r.referenceCommand()
+	}
+	return ""
+}
+
+// ParseReferenceKey splits a reference key made by ReferenceKey into its
+// aggregate type and ID; ok is false for anything else (a product's UUID
+// among them).
+func ParseReferenceKey(key string) (aggregateType, id string, ok bool) {
+	switch {
+	case strings.HasPrefix(key, "category:"):
+		aggregateType, id = AggregateCategory, key[len("category:"):]
+	case strings.HasPrefix(key, "brand:"):
+		aggregateType, id = AggregateBrand, key[len("brand:"):]
+	default:
+		return "", "", false
+	}
+	if !ValidReferenceID(id) {
+		return "", "", false
+	}
+	return aggregateType, id, true
 }

@@ -106,6 +106,15 @@ var sampleCommands = []struct {
 	{"discontinue", command(nil, &DiscontinueProduct{Reason: "eol"})},
 	{"subscribe", command(nil, &CreateSubscription{SubscriptionID: subscriptionID, URL: "http://127.0.0.1:9/hook", Events: []string{NotifyPriceDrop}, Secret: "k"})},
 	{"unsubscribe", command(nil, &DeleteSubscription{SubscriptionID: subscriptionID})},
+	{"rename category", referenceCommand(AggregateCategory, "home.kitchen_1", ptr[int64](2), &RenameCategory{Name: "Kitchen"})},
+	{"rename brand", referenceCommand(AggregateBrand, "acme", nil, &RenameBrand{Name: "ACME Corp"})},
+}
+
+// referenceCommand is command for the category or brand id.
+func referenceCommand(typ, id string, expected *int64, data CommandData) Command {
+	c := command(expected, data)
+	c.ProductID = ReferenceKey(typ, id)
+	return c
 }
 
 var sampleResults = []struct {

@@ -115,10 +115,14 @@ func (*ProductStockChanged) EventType() string   { return TypeProductStockChange
 func (*ProductReviewAdded) EventType() string    { return TypeProductReviewAdded }
 func (*ProductDiscontinued) EventType() string   { return TypeProductDiscontinued }
 
-// Command is a request to change one product, with its envelope. Data holds
-// one of the command payload types below.
+// Command is a request to change one aggregate, with its envelope. Data
+// holds one of the command payload types below.
 type Command struct {
-	ID        string    `json:"commandId"`
+	ID string `json:"commandId"`
+	// ProductID is the key of the command's aggregate, which also keys its
+	// record on the commands topic: a product's UUID (a subscription's
+	// product too), or a category's or brand's ReferenceKey
+	// ("category:<id>") for RenameCategory and RenameBrand.
 	ProductID string    `json:"productId"`
 	IssuedAt  time.Time `json:"issuedAt"`
 	Metadata  Metadata  `json:"metadata"`

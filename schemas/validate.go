@@ -172,7 +172,15 @@ func (e Event) Validate() error {
 func (c Command) Validate() error {
 	var p problems
 	p.uuid("commandId", c.ID)
-	p.uuid("productId", c.ProductID)
+	if r, ok := c.Data.(interface{ referenceCommand() string }); ok {
+		// A reference command's key is its aggregate's: "category:<id>".
+		if typ, _, ok := ParseReferenceKey(c.ProductID); !ok || typ != r.referenceCommand() {
+			p.add("productId", "must be the key %q of a %s (1..64 characters of [A-Za-z0-9._-]), got %q",
+				ReferenceKey(r.referenceCommand(), "<id>"), r.referenceCommand(), c.ProductID)
+		}
+	} else {
+		p.uuid("productId", c.ProductID)
+	}
 	if c.IssuedAt.IsZero() {
 		p.add("issuedAt", "missing")
 	}
@@ -204,6 +212,10 @@ func (c Command) Validate() error {
 		p.subscription("data.", d.URL, d.Events, d.Secret)
 	case *DeleteSubscription:
 		p.subscriptionID("data.subscriptionId", d.SubscriptionID)
+	case *RenameCategory:
+		p.nonEmpty("data.name", d.Name)
+	case *RenameBrand:
+		p.nonEmpty("data.name", d.Name)
 	default:
 		p.add("commandType", "unknown command type %q", c.Type())
 	}

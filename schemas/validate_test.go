@@ -99,3 +99,35 @@ func TestCommandValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestReferenceCommandKey(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		key  string
+		data CommandData
+		ok   bool
+	}{
+		{"category", "category:books", &RenameCategory{Name: "Books"}, true},
+		{"brand", "brand:a.b-c_9", &RenameBrand{Name: "ABC"}, true},
+		{"brand key on a category", "brand:books", &RenameCategory{Name: "Books"}, false},
+		{"uuid key", productID, &RenameCategory{Name: "Books"}, false},
+		{"bad id", "category:a b", &RenameCategory{Name: "Books"}, false},
+		{"empty id", "category:", &RenameCategory{Name: "Books"}, false},
+		{"reference key on a product command", "category:books", &DiscontinueProduct{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := command(nil, tc.data)
+			c.ProductID = tc.key
+			err := c.Validate()
+			if (err == nil) != tc.ok {
+				t.Fatalf("Validate() = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+	if typ, id, ok := ParseReferenceKey(ReferenceKey(AggregateBrand, "x.y")); !ok || typ != AggregateBrand || id != "x.y" {
+		t.Fatalf("ParseReferenceKey(brand:x.y) = %q, %q, %v", typ, id, ok)
+	}
+	if _, _, ok := ParseReferenceKey(productID); ok {
+		t.Fatal("ParseReferenceKey took a product ID for a reference key")
+	}
+}
