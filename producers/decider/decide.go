@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -12,6 +13,7 @@ import (
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/producers/reference"
 	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/schemas"
 )
@@ -74,6 +76,9 @@ func (d *Decider) decide(r *kgo.Record, o *overlay, now time.Time, t *tally) ([]
 		// partition; this owner cannot know the product's state.
 		return reject(schemas.RejectInvalid, fmt.Sprintf("command record key %q is not its productId %q", key, cmd.ProductID), 0), nil
 	}
+	if typ := schemas.ReferenceAggregate(cmd.Data); typ != "" {
+		return d.decideReference(r, o, cmd, typ, now, t, log, reject)
+	}
 	s, broken := o.product(cmd.ProductID)
 	if broken != "" {
 		return reject(schemas.RejectConflict, "the product's state cannot be read now, retry later: "+broken, s.Version), nil
@@ -97,6 +102,29 @@ func (d *Decider) decide(r *kgo.Record, o *overlay, now time.Time, t *tally) ([]
 	return d.accept(r, o, cmd, schemas.AggregateProduct, cmd.ProductID, s.Version, payloads, now, t, log, reject, func(e schemas.Event) {
 		s = product.Evolve(s, e)
 		o.products[cmd.ProductID] = s
+	})
+}
+
+// decideReference decides a RenameCategory or RenameBrand command of
+// aggregate type typ, keyed by its reference key.
+func (d *Decider) decideReference(r *kgo.Record, o *overlay, cmd schemas.Command, typ string, now time.Time, t *tally, log *slog.Logger,
+	reject func(code, reason string, version int64) []*kgo.Record) ([]*kgo.Record, error) {
+	key := cmd.ProductID
+	_, id, ok := schemas.ParseReferenceKey(key)
+	if !ok {
+		return reject(schemas.RejectInvalid, fmt.Sprintf("command key %q is not the key of a %s", key, strings.ToLower(typ)), 0), nil
+	}
+	s, broken := o.reference(key)
+	if broken != "" {
+		return reject(schemas.RejectConflict, "the "+strings.ToLower(typ)+"'s state cannot be read now, retry later: "+broken, s.Version), nil
+	}
+	payloads, rej := reference.Decide(s, cmd)
+	if rej != nil {
+		return reject(rej.Code, rej.Reason, s.Version), nil
+	}
+	return d.accept(r, o, cmd, typ, id, s.Version, payloads, now, t, log, reject, func(e schemas.Event) {
+		s = reference.Evolve(s, e)
+		o.refs[key] = s
 	})
 }
 
@@ -128,7 +156,7 @@ func (d *Decider) accept(r *kgo.Record, o *overlay, cmd schemas.Command, aggType
 		events = append(events, &kgo.Record{
 			Topic:     d.cfg.EventsTopic,
 			Partition: r.Partition,           // co-partitioned: the product's events live where its commands do
-			Key:       []byte(cmd.ProductID), // a subscription's too: they follow its product
+			Key:       []byte(cmd.ProductID), // a subscription's too: they follow its product; a category's is its reference key
 			Value:     v,
 			Headers:   producers.EventHeaders(e),
 			Timestamp: now,

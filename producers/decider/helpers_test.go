@@ -286,6 +286,9 @@ func (f *fixture) readEvents(t testing.TB) []schemas.Event {
 		if e.AggregateType == schemas.AggregateSubscription {
 			key, _ = schemas.SubscriptionProduct(e.AggregateID) // on its product's partition
 		}
+		if schemas.IsReference(e.AggregateType) {
+			key = schemas.ReferenceKey(e.AggregateType, e.AggregateID)
+		}
 		if string(r.Key) != key {
 			t.Errorf("event %s keyed %q, want %s", e.ID, r.Key, key)
 		}

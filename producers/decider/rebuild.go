@@ -13,6 +13,7 @@ import (
 
 	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/producers/reference"
 	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
@@ -102,7 +103,7 @@ func (d *Decider) rebuildFrom(ctx context.Context, adm *kadm.Client, ps []int32,
 				d.log.Warn("snapshot is past the end of the events; replaying the whole partition", "topic", d.cfg.StateTopic,
 					"partition", p, "offset", sn.at.eventsEnd, "events_end", ends[p])
 			case sn.ok:
-				st.products, st.subs, st.broken, st.snapshotted = sn.products, sn.subs, sn.broken, true
+				st.products, st.subs, st.refs, st.broken, st.snapshotted = sn.products, sn.subs, sn.refs, sn.broken, true
 				from = max(from, sn.at.eventsEnd)
 				d.stats.snapshotRestores.Add(1)
 				d.stats.snapshotProducts.Add(int64(len(sn.products)))
@@ -355,6 +356,10 @@ func (f *folder) fold(chunk []decoded) {
 			f.remember(e)
 			continue
 		}
+		if schemas.IsReference(e.AggregateType) {
+			f.foldReference(r, e)
+			continue
+		}
 		if e.AggregateType != "" && e.AggregateType != schemas.AggregateProduct {
 			continue
 		}
@@ -373,6 +378,21 @@ func (f *folder) fold(chunk []decoded) {
 		f.remember(e)
 	}
 	f.st.forget(f.oldest, f.d.cfg.MaxDecided, f.d.cfg.MaxDecidedBytes)
+}
+
+// foldReference folds a category's or brand's event into its state, under
+// its reference key, skipping one at or below the state's version.
+func (f *folder) foldReference(r *kgo.Record, e schemas.Event) {
+	key := schemas.ReferenceKey(e.AggregateType, e.AggregateID)
+	s := f.st.refs[key]
+	if e.Version <= s.Version {
+		f.d.log.Warn("skipping event at or below the aggregate's version", logkey.Topic, r.Topic, logkey.Partition, r.Partition,
+			logkey.Offset, r.Offset, logkey.AggregateID, key, logkey.EventType, e.Type(), "version", e.Version, "at", s.Version)
+		return
+	}
+	f.st.refs[key] = reference.Evolve(s, e)
+	f.changed(refKey(key))
+	f.remember(e)
 }
 
 // remember notes the command that caused e as decided.

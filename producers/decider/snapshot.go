@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/producers/reference"
 	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/topics"
 )
@@ -37,6 +38,7 @@ const (
 	kindProduct      byte = 1
 	kindCheckpoint   byte = 2
 	kindSubscription byte = 3
+	kindReference    byte = 4
 )
 
 // subKeyPrefix keys a webhook subscription's record (and marks it in the
@@ -47,6 +49,15 @@ const subKeyPrefix = "\x01sub:"
 
 // subKey is the state-topic key (and dirty-set entry) of subscription id.
 func subKey(id string) string { return subKeyPrefix + id }
+
+// refKeyPrefix keys a category's or brand's record (and marks it in the
+// dirty set), followed by its reference key ("category:<id>"): their
+// events are on the partition their key hashes to, like a product's.
+const refKeyPrefix = "\x01ref:"
+
+// refKey is the state-topic key (and dirty-set entry) of the category or
+// brand of reference key key.
+func refKey(key string) string { return refKeyPrefix + key }
 
 // checkpointKey keys a partition's checkpoint record. It cannot be a
 // product ID: those are UUIDs, and the NUL byte is not in any.
@@ -71,7 +82,7 @@ func (d *Decider) snapshot(ctx context.Context, sess *kgo.GroupTransactSession, 
 	for _, p := range slices.Sorted(maps.Keys(overlays)) {
 		o := overlays[p]
 		b := o.base
-		changed := len(b.dirty) > 0 || len(o.products) > 0 || len(o.subs) > 0
+		changed := len(b.dirty) > 0 || len(o.products) > 0 || len(o.subs) > 0 || len(o.refs) > 0
 		due := !b.snapshotted || b.sinceSnapshot+len(o.order) >= d.cfg.SnapshotEvery ||
 			(changed && at-b.lastSnapshot >= d.cfg.SnapshotInterval.Milliseconds())
 		if !due {
@@ -115,6 +126,11 @@ func (d *Decider) snapshotRecords(p int32, o *overlay, now time.Time) ([]*kgo.Re
 				ids = append(ids, subKey(id))
 			}
 		}
+		for key := range o.refs {
+			if _, ok := b.dirty[refKey(key)]; !ok {
+				ids = append(ids, refKey(key))
+			}
+		}
 	} else {
 		ids = slices.Collect(maps.Keys(b.products))
 		for id := range b.broken {
@@ -135,12 +151,26 @@ func (d *Decider) snapshotRecords(p int32, o *overlay, now time.Time) ([]*kgo.Re
 				ids = append(ids, subKey(id))
 			}
 		}
+		for key := range b.refs {
+			ids = append(ids, refKey(key))
+		}
+		for key := range o.refs {
+			if _, ok := b.refs[key]; !ok {
+				ids = append(ids, refKey(key))
+			}
+		}
 	}
 	recs := make([]*kgo.Record, 0, len(ids)+1)
 	for _, id := range ids {
 		if sub, ok := strings.CutPrefix(id, subKeyPrefix); ok {
 			recs = append(recs, &kgo.Record{Topic: d.cfg.StateTopic, Partition: p, Key: []byte(id),
 				Value: encodeSubscription(o.subscription(sub)), Timestamp: now})
+			continue
+		}
+		if key, ok := strings.CutPrefix(id, refKeyPrefix); ok {
+			s, broken := o.reference(key)
+			recs = append(recs, &kgo.Record{Topic: d.cfg.StateTopic, Partition: p, Key: []byte(id),
+				Value: encodeReference(s, broken), Timestamp: now})
 			continue
 		}
 		s, broken := o.product(id)
@@ -314,6 +344,27 @@ func decodeSubscription(v []byte) (subscription.State, error) {
 	return s, r.err
 }
 
+// encodeReference is a category's or brand's snapshot value: its state and
+// why it is broken ("" when it is not).
+func encodeReference(s reference.State, broken string) []byte {
+	b := []byte{snapshotFormat, kindReference}
+	b = binary.AppendVarint(b, s.Version)
+	b = appendString(b, broken)
+	return appendString(b, s.Name)
+}
+
+func decodeReference(v []byte) (reference.State, string, error) {
+	r := snapReader{b: v[2:]}
+	var s reference.State
+	s.Version = r.varint()
+	broken := r.string()
+	s.Name = r.string()
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("snapshot record has %d bytes too many", len(r.b))
+	}
+	return s, broken, r.err
+}
+
 func decodeCheckpoint(v []byte) (checkpoint, error) {
 	r := snapReader{b: v[2:]}
 	c := checkpoint{eventsEnd: r.varint(), products: r.varint()}
@@ -324,6 +375,7 @@ func decodeCheckpoint(v []byte) (checkpoint, error) {
 type restoredSnapshot struct {
 	products map[string]product.State
 	subs     map[string]subscription.State
+	refs     map[string]reference.State // by reference key
 	broken   map[string]string
 	at       checkpoint
 	ok       bool   // a usable snapshot: a checkpoint, everything in the current format
@@ -349,7 +401,7 @@ func (d *Decider) readSnapshots(ctx context.Context, adm *kadm.Client, ps []int3
 	out := map[int32]*restoredSnapshot{}
 	spans := map[int32]topics.Span{}
 	for _, p := range ps {
-		out[p] = &restoredSnapshot{products: map[string]product.State{}, subs: map[string]subscription.State{}, broken: map[string]string{}}
+		out[p] = &restoredSnapshot{products: map[string]product.State{}, subs: map[string]subscription.State{}, refs: map[string]reference.State{}, broken: map[string]string{}}
 		if s, _ := starts.Lookup(topic, p); ends[p] > s.Offset {
 			spans[p] = topics.Span{From: s.Offset, To: ends[p]}
 		}
@@ -369,11 +421,14 @@ func (d *Decider) readSnapshots(ctx context.Context, adm *kadm.Client, ps []int3
 			kind, err := snapshotKind(r.Value)
 			want := kindProduct
 			sub, isSub := strings.CutPrefix(key, subKeyPrefix)
+			ref, isRef := strings.CutPrefix(key, refKeyPrefix)
 			switch {
 			case key == checkpointKey:
 				want = kindCheckpoint
 			case isSub:
 				want = kindSubscription
+			case isRef:
+				want = kindReference
 			}
 			if err == nil && kind != want {
 				err = fmt.Errorf("record kind %d, want %d", kind, want)
@@ -403,6 +458,29 @@ func (d *Decider) readSnapshots(ctx context.Context, adm *kadm.Client, ps []int3
 				}
 				delete(stale[p], key)
 				rs.subs[sub] = ss
+				continue
+			}
+			if isRef {
+				var (
+					rs2    reference.State
+					broken string
+				)
+				if err == nil {
+					rs2, broken, err = decodeReference(r.Value)
+				}
+				if err != nil {
+					stale[p][key] = fmt.Sprintf("reference %s at offset %d: %v", ref, r.Offset, err)
+					delete(rs.refs, ref)
+					delete(rs.broken, ref)
+					continue
+				}
+				delete(stale[p], key)
+				rs.refs[ref] = rs2
+				if broken != "" {
+					rs.broken[ref] = broken
+				} else {
+					delete(rs.broken, ref)
+				}
 				continue
 			}
 			var (

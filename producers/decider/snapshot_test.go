@@ -14,6 +14,7 @@ import (
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/producers/reference"
 	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/schemas"
 )
@@ -57,6 +58,24 @@ func TestSnapshotRecordRoundTrip(t *testing.T) {
 			t.Errorf("subscription %+v decoded as %+v, %v", ss, got, err)
 		}
 	}
+	for _, rs := range []struct {
+		s      reference.State
+		broken string
+	}{{reference.State{}, ""}, {reference.State{Name: "Küche", Version: 3}, ""}, {reference.State{Name: "x", Version: 1}, "undecodable"}} {
+		v := encodeReference(rs.s, rs.broken)
+		if k, err := snapshotKind(v); err != nil || k != kindReference {
+			t.Fatalf("reference kind %d, %v", k, err)
+		}
+		got, broken, err := decodeReference(v)
+		if err != nil || got != rs.s || broken != rs.broken {
+			t.Errorf("reference %+v %q decoded as %+v %q, %v", rs.s, rs.broken, got, broken, err)
+		}
+		for n := 2; n < len(v)-1; n++ {
+			if _, _, err := decodeReference(v[:n]); err == nil {
+				t.Errorf("a reference value cut to %d of %d bytes decodes", n, len(v))
+			}
+		}
+	}
 	other := encodeCheckpoint(checkpoint{eventsEnd: 1})
 	other[0] = snapshotFormat + 1
 	if _, err := snapshotKind(other); err == nil {
@@ -79,7 +98,7 @@ func randomCommands(rng *rand.Rand, products, n int) []schemas.Command {
 	for range n {
 		pid := ids[rng.IntN(len(ids))]
 		var c schemas.Command
-		switch k := rng.IntN(22); {
+		switch k := rng.IntN(24); {
 		case k < 4:
 			c = createCmd(pid, 100+rng.Int64N(900))
 		case k < 8:
@@ -106,6 +125,10 @@ func randomCommands(rng *rand.Rand, products, n int) []schemas.Command {
 			}
 			ps := subs[rng.IntN(len(subs))]
 			c = unsubscribeCmd(ps[0], ps[1])
+		case k == 22: // a category's or brand's (re)name, often the same: their state is snapshotted too
+			c = renameCmd(schemas.AggregateCategory, fmt.Sprint("c", rng.IntN(5)), fmt.Sprint("Category ", rng.IntN(3)), nil)
+		case k == 23:
+			c = renameCmd(schemas.AggregateBrand, fmt.Sprint("b", rng.IntN(5)), fmt.Sprint("Brand ", rng.IntN(3)), nil)
 		default:
 			if len(out) == 0 {
 				continue
@@ -166,6 +189,9 @@ func sameStates(t *testing.T, snap, full map[int32]*partState) {
 		}
 		if !reflect.DeepEqual(got.subs, want.subs) {
 			t.Errorf("partition %d: subscriptions %v from the snapshot, %v replayed", p, got.subs, want.subs)
+		}
+		if !reflect.DeepEqual(got.refs, want.refs) {
+			t.Errorf("partition %d: categories and brands %v from the snapshot, %v replayed", p, got.refs, want.refs)
 		}
 		if !reflect.DeepEqual(got.broken, want.broken) {
 			t.Errorf("partition %d: broken %v from the snapshot, %v replayed", p, got.broken, want.broken)

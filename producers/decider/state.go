@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/producers/reference"
 	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/schemas"
 )
@@ -42,6 +43,9 @@ type partState struct {
 	// subs are the webhook subscriptions of those products, by
 	// subscription ID (their events are keyed by product ID).
 	subs map[string]subscription.State
+	// refs are the categories and brands whose keys (schemas.ReferenceKey)
+	// hash to this partition, by key.
+	refs map[string]reference.State
 	// broken names products whose state cannot be trusted (an event of
 	// theirs did not decode), with why; their commands are rejected.
 	broken  map[string]string
@@ -77,7 +81,7 @@ const decidedOverhead = 128
 func decidedBytes(id string) int64 { return int64(len(id)) + decidedOverhead }
 
 func newPartState() *partState {
-	return &partState{products: map[string]product.State{}, subs: map[string]subscription.State{}, broken: map[string]string{}, decided: map[string]outcome{},
+	return &partState{products: map[string]product.State{}, subs: map[string]subscription.State{}, refs: map[string]reference.State{}, broken: map[string]string{}, decided: map[string]outcome{},
 		dirty: map[string]struct{}{}}
 }
 
@@ -117,6 +121,7 @@ type overlay struct {
 	base     *partState
 	products map[string]product.State
 	subs     map[string]subscription.State
+	refs     map[string]reference.State
 	decided  map[string]outcome
 	order    []decidedRef
 
@@ -130,7 +135,7 @@ type overlay struct {
 }
 
 func newOverlay(base *partState) *overlay {
-	return &overlay{base: base, products: map[string]product.State{}, subs: map[string]subscription.State{}, decided: map[string]outcome{}}
+	return &overlay{base: base, products: map[string]product.State{}, subs: map[string]subscription.State{}, refs: map[string]reference.State{}, decided: map[string]outcome{}}
 }
 
 func (o *overlay) product(id string) (product.State, string) {
@@ -145,6 +150,15 @@ func (o *overlay) subscription(id string) subscription.State {
 		return s
 	}
 	return o.base.subs[id]
+}
+
+// reference returns the category or brand of reference key key, and why
+// its state cannot be trusted ("" when it can).
+func (o *overlay) reference(key string) (reference.State, string) {
+	if s, ok := o.refs[key]; ok {
+		return s, ""
+	}
+	return o.base.refs[key], o.base.broken[key]
 }
 
 func (o *overlay) outcome(commandID string) (outcome, bool) {
@@ -183,6 +197,12 @@ func (o *overlay) commit(oldest int64, maxDecided int, maxBytes int64, track boo
 		b.subs[id] = s
 		if track && !o.snap {
 			b.dirty[subKey(id)] = struct{}{}
+		}
+	}
+	for key, s := range o.refs {
+		b.refs[key] = s
+		if track && !o.snap {
+			b.dirty[refKey(key)] = struct{}{}
 		}
 	}
 	for _, r := range o.order {
