@@ -32,6 +32,15 @@ type Projection interface {
 	Apply(ctx context.Context, batch []schemas.Event) error
 }
 
+// AggregateProjection is a Projection that names the aggregate types it
+// takes, such as the product view joining categories and brands. New uses
+// them when Config.Aggregates is empty, so that every runner of the
+// projection (serve, replay, rebuild, benchmarks) takes the same events.
+type AggregateProjection interface {
+	Projection
+	Aggregates() []string
+}
+
 // Decoder turns a record value into an event; *schemas.Codec is one.
 type Decoder interface {
 	DecodeEvent([]byte) (schemas.Event, error)
@@ -55,6 +64,9 @@ func New(cfg Config, dec Decoder, proj Projection, opts ...kgo.Opt) (*Runner, er
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	if ap, ok := proj.(AggregateProjection); ok && len(cfg.Aggregates) == 0 {
+		cfg.Aggregates = ap.Aggregates()
+	}
 	return &Runner{cfg: cfg, dec: dec, proj: proj, opts: opts, stats: stats{offsets: map[int32]int64{}}}, nil
 }
 

@@ -33,6 +33,8 @@ const (
 	fieldUpdatedAt     = "updatedAt" // TimeLayout
 	fieldReviewCount   = "reviewCount"
 	fieldRatingSum     = "ratingSum"
+
+	fieldRefName = "name" // of a reference record
 )
 
 // detailFields are the stored fields of the product details.
@@ -111,11 +113,32 @@ func ChangeOf(e schemas.Event) (Change, error) {
 		}
 		fields(1)
 		set(fieldDiscontinued, "1")
+	case *schemas.CategoryRenamed:
+		if d == nil {
+			return Change{}, missing()
+		}
+		return referenceChange(e, d.Name)
+	case *schemas.BrandRenamed:
+		if d == nil {
+			return Change{}, missing()
+		}
+		return referenceChange(e, d.Name)
 	default:
 		return Change{}, fmt.Errorf("%w: unknown event type %q", ErrInvalidEvent, e.Type())
 	}
 	set(fieldUpdatedAt, FormatTime(e.Timestamp))
 	return c, nil
+}
+
+// referenceChange is the change of a category's or brand's event: its
+// reference record, keyed by schemas.ReferenceKey, takes the name, guarded
+// by the reference's version like any document.
+func referenceChange(e schemas.Event, name string) (Change, error) {
+	key := schemas.ReferenceKey(e.AggregateType, e.AggregateID)
+	if !IsReference(key) {
+		return Change{}, fmt.Errorf("%w: %s of aggregate %s %q", ErrInvalidEvent, e.Type(), e.AggregateType, e.AggregateID)
+	}
+	return Change{ID: key, Version: e.Version, Set: []Field{{Name: fieldRefName, Value: name}, {Name: fieldUpdatedAt, Value: FormatTime(e.Timestamp)}}}, nil
 }
 
 // jsonList is json.Marshal(s), with nil as []. Lists of plain ASCII strings

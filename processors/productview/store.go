@@ -3,6 +3,8 @@ package productview
 import (
 	"context"
 	"errors"
+
+	"github.com/streamview/streamview/schemas"
 )
 
 // Store is the port the view's store implements (sinks/redisview is one):
@@ -24,6 +26,22 @@ type Store interface {
 	Get(ctx context.Context, id string) (d Doc, found bool, err error)
 	// GetAt reads document id from generation gen.
 	GetAt(ctx context.Context, gen int, id string) (d Doc, found bool, err error)
+	// GetMany reads documents ids of generation gen (0: the live one) in
+	// one round trip; those not there are left out. The Reader joins the
+	// reference records of a view's category and brand with it.
+	GetMany(ctx context.Context, gen int, ids []string) (map[string]Doc, error)
+}
+
+// IsReference reports whether document ID id names a reference record, a
+// category's or brand's name (schemas.ReferenceKey: "category:<id>",
+// "brand:<id>"), rather than a product view. Stores keep reference records
+// in the generation with the views (written, cleared and swapped with
+// them) under keys of their own, and do not count them among a
+// generation's documents: a rebuild compares that count with the products
+// of the log.
+func IsReference(id string) bool {
+	_, _, ok := schemas.ParseReferenceKey(id)
+	return ok
 }
 
 // Change is what one event does to one document: set some fields, add to

@@ -30,6 +30,15 @@ func newGate(inner processors.Projection) *gate {
 	return &gate{inner: inner, open: open}
 }
 
+// Aggregates forwards the wrapped projection's aggregate types
+// (processors.AggregateProjection); nil leaves the runner's default.
+func (g *gate) Aggregates() []string {
+	if ap, ok := g.inner.(processors.AggregateProjection); ok {
+		return ap.Aggregates()
+	}
+	return nil
+}
+
 func (g *gate) Apply(ctx context.Context, batch []schemas.Event) error {
 	for {
 		g.mu.Lock()

@@ -39,7 +39,9 @@ type Rejection struct {
 	Code, Reason string
 }
 
-func (r *Rejection) Error() string { return "reference: command rejected (" + r.Code + "): " + r.Reason }
+func (r *Rejection) Error() string {
+	return "reference: command rejected (" + r.Code + "): " + r.Reason
+}
 
 // FieldError is one broken stateless rule, named by its JSON field.
 type FieldError struct{ Field, Message string }

@@ -315,7 +315,7 @@ func (s *Store) calls(gen int, docs []doc) []call {
 		}
 		c := call{docs: ds, keys: make([]string, len(ds)), args: make([]any, 0, nargs)}
 		for j, d := range ds {
-			c.keys[j] = prefix + "{" + d.id + "}"
+			c.keys[j] = docKey(prefix, d.id)
 			c.n += d.n
 			if f := d.fold; f != nil {
 				c.args = append(c.args, -d.n, f.first, f.last, len(f.set), len(f.incr))

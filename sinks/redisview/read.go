@@ -2,8 +2,11 @@ package redisview
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/streamview/streamview/processors/productview"
 )
@@ -32,6 +35,11 @@ func (s *Store) GetAt(ctx context.Context, gen int, id string) (d productview.Do
 	if err != nil {
 		return productview.Doc{}, false, fmt.Errorf("redis hgetall %s: %w", key, err)
 	}
+	return docOf(gen, id, key, fields)
+}
+
+// docOf is the document of hash fields read from key.
+func docOf(gen int, id, key string, fields map[string]string) (d productview.Doc, found bool, err error) {
 	if len(fields) == 0 {
 		return productview.Doc{}, false, nil
 	}
@@ -44,4 +52,53 @@ func (s *Store) GetAt(ctx context.Context, gen int, id string) (d productview.Do
 		delete(fields, productview.VersionField)
 	}
 	return d, true, nil
+}
+
+// GetMany reads documents ids of generation gen in one pipelined round trip
+// (each HGETALL on its own key, so a cluster serves them from their own
+// slots); gen 0 reads the live generation, one round trip more. Documents
+// not there are left out of the answer.
+func (s *Store) GetMany(ctx context.Context, gen int, ids []string) (map[string]productview.Doc, error) {
+	if gen == 0 {
+		var err error
+		if gen, err = s.Live(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkGen(gen); err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(ids))
+	cmds := make([]*redis.MapStringStringCmd, 0, len(ids))
+	pipe := s.client.Pipeline()
+	for _, id := range ids {
+		if checkID(id) != nil {
+			continue // no such document can exist
+		}
+		keys = append(keys, s.Key(gen, id))
+		cmds = append(cmds, pipe.HGetAll(ctx, keys[len(keys)-1]))
+	}
+	if len(cmds) == 0 {
+		return map[string]productview.Doc{}, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redis hgetall %s and %d more: %w", keys[0], len(keys)-1, err)
+	}
+	out := make(map[string]productview.Doc, len(cmds))
+	i := 0
+	for _, id := range ids {
+		if checkID(id) != nil {
+			continue
+		}
+		key, cmd := keys[i], cmds[i]
+		i++
+		d, found, err := docOf(gen, id, key, cmd.Val())
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out[id] = d
+		}
+	}
+	return out, nil
 }

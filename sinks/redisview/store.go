@@ -92,8 +92,22 @@ func (s *Store) Prefix(gen int) string {
 	return "sv:" + s.projection + ":g" + strconv.Itoa(gen) + ":"
 }
 
-// Key is the hash key of document id in generation gen.
-func (s *Store) Key(gen int, id string) string { return s.Prefix(gen) + "{" + id + "}" }
+// Key is the hash key of document id in generation gen:
+// "sv:<projection>:g<gen>:{<id>}", or for a reference record
+// (productview.IsReference: "category:<id>", "brand:<id>")
+// "sv:<projection>:g<gen>:ref:{<id>}". A reference record's key is its own
+// hash tag, as a product's is, so no script ever spans a product and a
+// reference; it lies under the generation's prefix, so Clear and a rebuild
+// take it with the views, but outside Count's "…:g<gen>:{*", which counts
+// product views only (what a rebuild compares with the log).
+func (s *Store) Key(gen int, id string) string { return docKey(s.Prefix(gen), id) }
+
+func docKey(prefix, id string) string {
+	if productview.IsReference(id) {
+		return prefix + "ref:{" + id + "}"
+	}
+	return prefix + "{" + id + "}"
+}
 
 // LiveKey is the key of the live-generation pointer.
 func (s *Store) LiveKey() string { return "sv:" + s.projection + ":live" }

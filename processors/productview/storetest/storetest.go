@@ -62,6 +62,7 @@ var cases = []struct {
 	{"UnknownNotFound", testUnknown},
 	{"InvalidChangesRefusedWhole", testInvalid},
 	{"EmptyBatch", testEmpty},
+	{"ReferenceRecords", testReferenceRecords},
 }
 
 func set(kv ...string) []productview.Field {
