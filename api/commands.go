@@ -48,6 +48,9 @@ type commandHeaders struct {
 	correlationID   string
 	userID          string
 	subscriptionID  string // of a subscription being created
+	// referenceID and referencePath name the category or brand of a
+	// reference command (its ID and /v1/categories/{id}).
+	referenceID, referencePath string
 }
 
 func (s *Server) readCommandHeaders(h http.Header) (ch commandHeaders, err error) {
@@ -103,11 +106,26 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		productID = pid
 		path = strings.Replace(path, "{subscriptionId}", subID, 1)
 	}
+	var refID, refPath string
+	for _, rp := range referencePaths { // PUT /v1/categories/{categoryId}, /v1/brands/{brandId}
+		if !strings.Contains(path, "{"+rp.param+"}") {
+			continue
+		}
+		refID = r.PathValue(rp.param)
+		if !schemas.ValidReferenceID(refID) {
+			badRequest(w, rp.param, "must be 1..64 characters of [A-Za-z0-9._-]")
+			return
+		}
+		productID = schemas.ReferenceKey(rp.aggregate, refID) // the aggregate's key
+		path = strings.Replace(path, "{"+rp.param+"}", refID, 1)
+		refPath = rp.collection + refID
+	}
 	h, err := s.readCommandHeaders(r.Header)
 	if err != nil {
 		asHeaderError(w, err)
 		return
 	}
+	h.referenceID, h.referencePath = refID, refPath
 	raw, ok := decodeBody(w, r, s.cfg.MaxBodyBytes, body, optional)
 	if !ok {
 		return // answered
@@ -155,6 +173,8 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		check = func() []FieldError { return s.checkSubscription(cmd) }
 	} else if _, ok := data.(*schemas.DeleteSubscription); ok {
 		check = func() []FieldError { return nil }
+	} else if schemas.ReferenceAggregate(data) != "" {
+		check = func() []FieldError { return checkReference(cmd) }
 	}
 	if bad := merge(errs, check()); len(bad) > 0 {
 		s.metrics.command(cmd.Type(), "invalid")
@@ -283,6 +303,10 @@ func (s *Server) awaitOutcome(w http.ResponseWriter, r *http.Request, cmd schema
 	}
 	w.Header().Set("Location", "/v1/commands/"+cmd.ID)
 	pending := commandStatus{CommandID: cmd.ID, ProductID: cmd.ProductID, Status: statusPending}
+	if h.referenceID != "" {
+		writeJSON(w, http.StatusAccepted, referenceAnswer{CommandID: cmd.ID, ID: h.referenceID, Status: statusPending})
+		return
+	}
 	if h.subscriptionID != "" {
 		writeJSON(w, http.StatusAccepted, subscriptionAnswer{SubscriptionID: h.subscriptionID, commandStatus: pending})
 		return
@@ -297,6 +321,10 @@ const defaultSubscribeWait = 10 * time.Second
 // writeOutcomeOf is writeOutcome, with a subscription's ID and a 201 for
 // an accepted subscription.
 func (s *Server) writeOutcomeOf(w http.ResponseWriter, res schemas.CommandResult, create bool, h commandHeaders) {
+	if h.referenceID != "" && res.Status == schemas.StatusAccepted {
+		s.writeReferenceOutcome(w, res, h)
+		return
+	}
 	if h.subscriptionID == "" || res.Status != schemas.StatusAccepted {
 		s.writeOutcome(w, res, create)
 		return

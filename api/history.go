@@ -165,6 +165,12 @@ func (s *Server) getProductAsOf(w http.ResponseWriter, r *http.Request, id strin
 		writeProblem(w, newProblem(http.StatusNotFound, problemNotFound, fmt.Sprintf("Product %s never had version %d.", id, v)))
 		return
 	}
+	// A past version with today's names: the reference name wins, whatever
+	// name the product's own events carried (API.md, "Reference data").
+	if view, err = s.joinReferences(r.Context(), view); err != nil {
+		s.internalError(w, r, "read the product's category and brand", err, "aggregate_id", id)
+		return
+	}
 	if view.Tags == nil {
 		view.Tags = []string{}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/streamview/streamview/schemas"
 	"log/slog"
 	"net"
 	"net/http"
@@ -65,6 +66,10 @@ func New(cfg Config, deps Deps) *Server {
 		{"DELETE /v1/products/{id}", s.commandHandler(func() commandBody { return new(discontinueRequest) }, true)},
 		{"POST /v1/products/{id}/subscriptions", s.commandHandler(func() commandBody { return new(subscribeRequest) }, false)},
 		{"DELETE /v1/subscriptions/{subscriptionId}", s.commandHandler(func() commandBody { return new(unsubscribeRequest) }, true)},
+		{"PUT /v1/categories/{categoryId}", s.commandHandler(func() commandBody { return new(categoryRequest) }, false)},
+		{"PUT /v1/brands/{brandId}", s.commandHandler(func() commandBody { return new(brandRequest) }, false)},
+		{"GET /v1/categories/{categoryId}", s.getReference(schemas.AggregateCategory, "categoryId")},
+		{"GET /v1/brands/{brandId}", s.getReference(schemas.AggregateBrand, "brandId")},
 		{"GET /v1/commands/{commandId}", s.getCommand},
 		{"GET /v1/products/{id}", s.getProduct},
 		{"GET /v1/products/search", s.search},

@@ -42,7 +42,7 @@
 // the latest of both. A rename costs one write instead of one per product.
 // The price is one more round trip per read, of two small hashes; and no
 // script spans a product and a reference key, which live in different
-// Redis Cluster slots. The search projection, which must find products by
-// the new name, cannot join at query time and fans out instead
-// (processors/productsearch).
+// Redis Cluster slots. (The search projection must find products by the
+// new name, so it cannot join at query time; processors/productsearch
+// owns how it applies renames.)
 package productview

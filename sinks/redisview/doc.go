@@ -6,6 +6,9 @@
 // Key layout, for projection P, generation N and document ID:
 //
 //	sv:P:gN:{ID}   hash: the document's fields plus "_v", its version
+//	sv:P:gN:ref:{K} hash: a reference record (productview.IsReference: K
+//	               is "category:<id>" or "brand:<id>"), versioned the
+//	               same way; not counted by Count
 //	sv:P:live      string: the generation that queries read
 //	sv:P:rebuild   hash: a rebuild's state (RebuildState; its fields are
 //	               processors/rebuild's)
