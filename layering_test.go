@@ -27,7 +27,7 @@ var storeClients = []string{
 
 // pure are the pure cores: the aggregate and the projections. Each owns its
 // logic, its vocabulary and the port its store implements.
-var pure = []string{"producers/product", "producers/subscription", "processors/productview", "processors/productsearch", "processors/notifier", "processors/producthistory"}
+var pure = []string{"producers/product", "producers/subscription", "producers/reference", "processors/productview", "processors/productsearch", "processors/notifier", "processors/producthistory"}
 
 // contractSuites are the ports' contract test suites: non-test packages that
 // only tests import, so they may drive the runtime and a fake broker.
