@@ -88,7 +88,10 @@ func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {
 	if waitFor && v.Version < minVersion {
 		w.Header().Set("X-Stale", "true")
 	}
-	if noneMatch(r.Header, tag) {
+	// The ETag is the product's version (what If-Match takes); a joined
+	// category or brand name can change under it, so such a view is
+	// always sent whole.
+	if !v.Joined && noneMatch(r.Header, tag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}

@@ -168,3 +168,19 @@ func TestGetReference(t *testing.T) {
 	plain := testServer(t, Deps{Views: struct{ ViewReader }{newFakeViews()}})
 	wantProblem(t, serve(t, plain.Handler(), request{method: "GET", path: "/v1/categories/books"}), http.StatusServiceUnavailable)
 }
+
+// A view whose category or brand name was joined may change under the same
+// version: If-None-Match on the version never answers 304 for it.
+func TestJoinedViewIsNotCachedByVersion(t *testing.T) {
+	v := productview.View{ID: productID, Name: "Lamp", CategoryID: "books", CategoryName: "Books", Version: 2, Joined: true}
+	plain := v
+	plain.ID, plain.Joined = "00000000-0000-4000-8000-000000000002", false
+	s := testServer(t, Deps{Views: newFakeViews(v, plain)})
+	w := serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID, header: map[string]string{"If-None-Match": `"2"`}})
+	if w.Code != http.StatusOK || w.Header().Get("ETag") != `"2"` {
+		t.Fatalf("joined view with If-None-Match of its version: %d ETag %q, want 200 and ETag \"2\"", w.Code, w.Header().Get("ETag"))
+	}
+	if w := serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + plain.ID, header: map[string]string{"If-None-Match": `"2"`}}); w.Code != http.StatusNotModified {
+		t.Fatalf("view without joined names: %d, want 304", w.Code)
+	}
+}

@@ -279,6 +279,34 @@ async function productPage(id) {
         result.textContent = "Rejected: " + problemText(r);
       }
     };
+    // Categories and brands are aggregates of their own: a rename is
+    // theirs (no If-Match of the product's version), and reaches the view
+    // through the read-time join, without a new product version.
+    const rename = async (kind, refId, input, btn) => {
+      const name = input.value.trim();
+      btn.disabled = true;
+      result.className = "result";
+      result.textContent = "Sending…";
+      const r = await api("/v1/" + kind + "/" + encodeURIComponent(refId), { method: "PUT", json: { name }, headers: { "Prefer": "wait=10" } });
+      btn.disabled = false;
+      if (r.status !== 200 && r.status !== 201) {
+        result.className = "result" + (r.status === 202 ? "" : " bad");
+        result.textContent = r.status === 202 ? "Pending: the decider has not answered yet (" + r.body.commandId + ")." : "Rejected: " + problemText(r);
+        return;
+      }
+      const field = kind === "categories" ? "categoryName" : "brandName";
+      for (let i = 0; i < 40; i++) { // the view store follows the events
+        const v = await api("/v1/products/" + encodeURIComponent(id));
+        if (v.status === 200 && v.body[field] === name) break;
+        await new Promise(res => setTimeout(res, 250));
+      }
+      lastResult = (kind === "categories" ? "Category " : "Brand ") + refId + " renamed: its version " + r.body.version + ".";
+      await refresh(current.version);
+    };
+    const catName = h("input", { type: "text", id: "category-name", value: current.categoryName, size: 14, maxlength: 200, required: true });
+    const brandName = h("input", { type: "text", id: "brand-name", value: current.brandName, size: 14, maxlength: 200, required: true });
+    const catBtn = h("button", { type: "submit", id: "category-go" }, "Rename category");
+    const brandBtn = h("button", { type: "submit", id: "brand-go" }, "Rename brand");
     const priceBtn = h("button", { type: "submit", id: "price-go" }, "Change price");
     const stockBtn = h("button", { type: "submit", id: "stock-go" }, "Set stock");
     return h("div", {},
@@ -286,7 +314,11 @@ async function productPage(id) {
         h("form", { id: "price-form", onsubmit: (e) => { e.preventDefault(); send("/v1/products/" + id + "/price", { price: { amount: amount.value.trim(), currency: current.price.currency } }, priceBtn); } },
           h("label", {}, "Price (" + current.price.currency + ")", amount), priceBtn),
         h("form", { id: "stock-form", onsubmit: (e) => { e.preventDefault(); send("/v1/products/" + id + "/stock", { quantity: Number(qty.value) }, stockBtn); } },
-          h("label", {}, "Stock", qty), stockBtn)),
+          h("label", {}, "Stock", qty), stockBtn),
+        h("form", { id: "category-form", onsubmit: (e) => { e.preventDefault(); rename("categories", current.categoryId, catName, catBtn); } },
+          h("label", {}, "Category " + current.categoryId, catName), catBtn),
+        h("form", { id: "brand-form", onsubmit: (e) => { e.preventDefault(); rename("brands", current.brandId, brandName, brandBtn); } },
+          h("label", {}, "Brand " + current.brandId, brandName), brandBtn)),
       result);
   }
 

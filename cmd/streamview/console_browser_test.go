@@ -160,6 +160,39 @@ func consoleTour(t *testing.T, browser, base string, brokers []string, name stri
 		})
 	})
 
+	tr.step("rename a category and a brand", func() {
+		// A product of a category and brand of its own (renaming a shared
+		// one would rename it for every other test's products), outside
+		// the tour's search word.
+		cat, brand := "cat-"+word, "brand-"+word
+		a := call(t, "POST", base+"/v1/products", fmt.Sprintf(`{"name":"Gale Fan","description":"d","price":{"amount":"15.00","currency":"EUR"},
+			"categoryId":%q,"categoryName":"Fans","brandId":%q,"brandName":"Gale","stock":1}`, cat, brand), "Prefer", "wait=20")
+		if a.status != 201 {
+			t.Fatalf("create: %d %v", a.status, a.body)
+		}
+		tr.open(base + "/#/product/" + a.body["productId"].(string))
+		tr.wait(`document.querySelector("#view-version")?.textContent === "v1" && document.querySelector("#category-name")?.value === "Fans"`)
+		tr.do(chromedp.SetValue(chromedp.CSS("#category-name"), "Air movers"), chromedp.Click(chromedp.CSS("#category-go")))
+		tr.wait(`document.querySelector("#command-result")?.textContent.includes("Category ` + cat + ` renamed: its version 1")`)
+		tr.wait(`document.querySelector("#view-categoryName")?.textContent.startsWith("Air movers") && document.querySelector("#category-name").value === "Air movers"`)
+		tr.do(chromedp.SetValue(chromedp.CSS("#brand-name"), "Gale Works"), chromedp.Click(chromedp.CSS("#brand-go")))
+		testenv.Eventually(t, 30*time.Second, func() error {
+			g := call(t, "GET", base+"/v1/brands/"+brand, "")
+			v := call(t, "GET", base+"/v1/products/"+a.body["productId"].(string), "")
+			if g.status != 200 || g.body["name"] != "Gale Works" || v.body["brandName"] != "Gale Works" {
+				return fmt.Errorf("the brand: %d %v; the view's brand name %v", g.status, g.body, v.body["brandName"])
+			}
+			return nil
+		})
+		tr.wait(`document.querySelector("#view-brandName")?.textContent.startsWith("Gale Works")`)
+		// The view's version did not move: a rename is the category's.
+		tr.wait(`document.querySelector("#view-version").textContent === "v1"`)
+		tr.shot("product-renamed")
+		if g := call(t, "GET", base+"/v1/categories/"+cat, ""); g.status != 200 || g.body["name"] != "Air movers" {
+			t.Errorf("GET the category: %d %v", g.status, g.body)
+		}
+	})
+
 	tr.step("projections and a rebuild", func() {
 		tr.do(chromedp.Navigate(base + "/#/projections"))
 		tr.wait(`document.querySelector('#projections tr[data-projection="product-view"][data-state="live"]') !== null`)

@@ -74,8 +74,20 @@ func referenceEndToEnd(t *testing.T, base string) (string, []string) {
 		return nil
 	})
 	if g := call(t, "GET", base+"/v1/brands/"+brand, ""); g.status != 404 {
-		t.Errorf("GET a brand never named: %d %v, want 404", g.status, g.body)
+		t.Errorf("GET a brand not named yet: %d %v, want 404", g.status, g.body)
 	}
+	// A brand named after its products were created.
+	if a := call(t, "PUT", base+"/v1/brands/"+brand, `{"name":"ACME `+brand+`"}`, "Prefer", "wait=20"); a.status != 201 {
+		t.Fatalf("name the brand: %d %v", a.status, a.body)
+	}
+	testenv.Eventually(t, 60*time.Second, func() error {
+		g := call(t, "GET", base+"/v1/brands/"+brand, "")
+		v := call(t, "GET", base+"/v1/products/"+products[0], "")
+		if g.status != 200 || g.body["name"] != "ACME "+brand || v.body["brandName"] != "ACME "+brand {
+			return fmt.Errorf("GET the brand: %d %v; the view's brand name %v", g.status, g.body, v.body["brandName"])
+		}
+		return nil
+	})
 	// A past version shows today's name too.
 	if o := call(t, "GET", base+"/v1/products/"+products[0]+"?asOfVersion=1", ""); o.status != 200 || o.body["categoryName"] != "Livres "+cat {
 		t.Errorf("asOfVersion=1: %d %v, want the category's current name", o.status, o.body)

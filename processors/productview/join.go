@@ -65,10 +65,10 @@ func (r *Reader) join(ctx context.Context, gen int, v *View) error {
 		return fmt.Errorf("productview: join the category and brand of %s: %w", v.ID, err)
 	}
 	if d, ok := docs[cat]; ok {
-		v.CategoryName = d.Fields[fieldRefName]
+		v.CategoryName, v.Joined = d.Fields[fieldRefName], true
 	}
 	if d, ok := docs[brand]; ok {
-		v.BrandName = d.Fields[fieldRefName]
+		v.BrandName, v.Joined = d.Fields[fieldRefName], true
 	}
 	return nil
 }

@@ -80,10 +80,10 @@ func joinedWant(products, refs []schemas.Event) map[string]productview.View {
 	want := foldAll(products)
 	for id, v := range want {
 		if n, ok := names[schemas.ReferenceKey(schemas.AggregateCategory, v.CategoryID)]; ok {
-			v.CategoryName = n
+			v.CategoryName, v.Joined = n, true
 		}
 		if n, ok := names[schemas.ReferenceKey(schemas.AggregateBrand, v.BrandID)]; ok {
-			v.BrandName = n
+			v.BrandName, v.Joined = n, true
 		}
 		want[id] = v
 	}

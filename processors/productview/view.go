@@ -35,6 +35,10 @@ type View struct {
 	// RatingSum is the sum of all ratings, kept so that the average stays
 	// exact. It is not part of the JSON.
 	RatingSum int64 `json:"-"`
+	// Joined says the category or brand name is a reference record's
+	// (Reader joins them): it may change while Version stays, so Version
+	// alone does not validate the representation (no 304 on it).
+	Joined bool `json:"-"`
 }
 
 // Price is money as the API shows it: a decimal string with exactly the
