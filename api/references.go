@@ -15,8 +15,10 @@ import (
 // category's or brand's reference key ("category:<id>", the command's
 // ProductID). Accepted, they answer 201 when the outcome is version 1 (the
 // category was created, by this request or an identical earlier one) and
-// 200 otherwise, with {"commandId","id","status","version"}. GET of the
-// same paths reads the view store's reference records.
+// 200 otherwise, with {"commandId","id","status","version"};
+// GET /v1/commands/{commandId} of such a command names the key
+// ("category:<id>") as its productId. GET of the same paths reads the view
+// store's reference records.
 
 // ReferenceReader reads categories and brands and joins their names into
 // views that do not come from the view store, as *productview.Reader does.
