@@ -15,6 +15,14 @@
 // It does not own the rules (producers/product), the wire format
 // (schemas) nor the API's view of results (producers/commandbus).
 //
+// Categories and brands (producers/reference) are aggregates of their own
+// on the same topics: their commands (RenameCategory, RenameBrand) and
+// events are keyed by schemas.ReferenceKey ("category:<id>"), so a
+// partition's state holds the categories and brands whose keys hash to it
+// beside its products (and the products' webhook subscriptions), decided in
+// the same transactions, folded on restore and written to the same
+// snapshots (a record kind of their own).
+//
 // # State
 //
 // A partition's state is built lazily, when the first commands of a newly
