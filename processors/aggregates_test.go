@@ -1,42 +1,47 @@
-package processors
+package processors_test
 
 import (
-	"context"
-	"slices"
 	"testing"
+	"time"
 
+	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/schemas"
 )
 
-type joiningProjection struct{}
-
-func (joiningProjection) Apply(context.Context, []schemas.Event) error { return nil }
-func (joiningProjection) Aggregates() []string {
-	return []string{schemas.AggregateProduct, schemas.AggregateCategory}
-}
-
-// A projection that names its aggregate types (AggregateProjection) gets
-// them when the Config names none; a Config that names some wins.
-func TestProjectionAggregates(t *testing.T) {
-	r, err := New(Config{Name: "joined", Generation: 1}, nil, joiningProjection{})
-	if err != nil {
-		t.Fatal(err)
+// Events of other aggregate types on the topic (a product's webhook
+// subscriptions) are skipped by a product projection: neither applied nor
+// dead-lettered, and committed past.
+func TestProcessorSkipsOtherAggregates(t *testing.T) {
+	f := newFixture(t)
+	events := eventgen.Stream(eventgen.Options{Products: 4, Events: 40, Seed: 5})
+	var mixed []schemas.Event
+	for i, e := range events {
+		mixed = append(mixed, e)
+		if i%10 == 0 {
+			sub := schemas.SubscriptionID(e.AggregateID, e.ID)
+			mixed = append(mixed, schemas.Event{
+				ID: schemas.NameUUID([16]byte{1}, sub), AggregateType: schemas.AggregateSubscription, AggregateID: sub, Version: 1,
+				Timestamp: e.Timestamp, Metadata: e.Metadata,
+				Data: &schemas.SubscriptionCreated{ProductID: e.AggregateID, URL: "http://127.0.0.1/h", Events: []string{schemas.NotifyPriceDrop}, Secret: "k"},
+			})
+		}
 	}
-	if !r.takes(schemas.AggregateCategory) || !r.takes(schemas.AggregateProduct) || r.takes(schemas.AggregateBrand) || r.takes(schemas.AggregateSubscription) {
-		t.Fatalf("takes: Aggregates %v", r.Config().Aggregates)
+	f.publish(t, mixed)
+	mem := newMem()
+	p, stop := f.start(t, mem, testenv.Name("skip"))
+	defer stop()
+	testenv.Eventually(t, 60*time.Second, func() error {
+		if s := p.Stats(); s.Records != int64(len(mixed)) {
+			return testenv.Errorf("records %d of %d", s.Records, len(mixed))
+		}
+		return nil
+	})
+	applied, dups, ooo := mem.counts()
+	if applied != len(events) || dups != 0 || ooo != 0 {
+		t.Fatalf("applied %d (want %d product events), dups %d, out of order %d", applied, len(events), dups, ooo)
 	}
-	r, err = New(Config{Name: "joined", Generation: 1, Aggregates: []string{schemas.AggregateBrand}}, nil, joiningProjection{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(r.Config().Aggregates, []string{schemas.AggregateBrand}) || r.takes(schemas.AggregateProduct) {
-		t.Fatalf("Config.Aggregates did not win: %v", r.Config().Aggregates)
-	}
-	plain, err := New(Config{Name: "plain", Generation: 1}, nil, struct{ Projection }{joiningProjection{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !plain.takes(schemas.AggregateProduct) || plain.takes(schemas.AggregateCategory) {
-		t.Fatalf("a projection without Aggregates takes products only: %v", plain.Config().Aggregates)
+	if s := p.Stats(); s.DeadLettered != 0 {
+		t.Fatalf("%d dead letters, want none", s.DeadLettered)
 	}
 }
