@@ -134,3 +134,10 @@ func Reindex(at []int, shares []*Share, failures []batch.Failure) {
 		failures[i].Index = at[failures[i].Index]
 	}
 }
+
+// Aggregates are the aggregate types whose events the search projection
+// takes (processors.Config.Aggregates): products, and the categories and
+// brands whose names it joins in.
+func Aggregates() []string {
+	return []string{schemas.AggregateProduct, schemas.AggregateCategory, schemas.AggregateBrand}
+}
