@@ -245,6 +245,9 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 		if err := ix.join(ctx, folded, joined); err != nil {
 			return r, err
 		}
+		if ix.afterJoin != nil {
+			ix.afterJoin()
+		}
 		for _, op := range folded {
 			if err := write(op); err != nil {
 				return r, err

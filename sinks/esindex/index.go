@@ -33,6 +33,11 @@ type Index struct {
 
 	cache *docCache
 	stats stats
+
+	// afterJoin, when set (by tests), runs after Apply joined a chunk's
+	// documents with the reference names and before it writes them: where
+	// a rename on another lane can overtake them.
+	afterJoin func()
 }
 
 var _ productsearch.Index = (*Index)(nil)
