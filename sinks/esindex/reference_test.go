@@ -51,7 +51,7 @@ func TestRenameOvertakesProductWrite(t *testing.T) {
 		})
 	})
 	if err := ix.Apply(ctx, []schemas.Event{
-		productEvent(b, 1, created("Kettle")),                                          // new: the fan-out cannot have seen it
+		productEvent(b, 1, created("Kettle")),                                         // new: the fan-out cannot have seen it
 		productEvent(a, 2, &schemas.ProductStockChanged{OldQuantity: 1, Quantity: 2}), // stored: the fan-out rewrote it
 	}); err != nil {
 		t.Fatal(err)
