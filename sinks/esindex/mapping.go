@@ -32,7 +32,9 @@ var mapping json.RawMessage
 
 // MappingVersion is _meta.streamview.mappingVersion of mapping.json. A
 // changed mapping gets a new version and needs a new generation: EnsureIndex
-// refuses an existing index of another version.
+// refuses an existing index of another version, except version 1, which
+// version 2 (the reference join's fields) only adds to: that one is
+// upgraded in place.
 const MappingVersion = 2
 
 // Mapping returns the index mapping (the "mappings" object) as JSON.

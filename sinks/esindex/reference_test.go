@@ -1,7 +1,9 @@
 package esindex_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -77,5 +79,57 @@ func TestRenameOvertakesProductWrite(t *testing.T) {
 	}
 	if res.Total != 2 || len(res.Facets.Category) != 1 || res.Facets.Category[0].Label != "Cookware" {
 		t.Errorf("search cookware: %d hits, category facet %+v; want both products, labelled Cookware", res.Total, res.Facets.Category)
+	}
+}
+
+// An index created with mapping version 1 (before the reference join) is
+// upgraded in place by EnsureIndex, and then takes renames.
+func TestMappingVersion1UpgradedInPlace(t *testing.T) {
+	c := client(t)
+	first := newIndex(t, c, esindex.Config{}) // its cleanup deletes generations 1 to 3
+	cfg := first.Config()
+	cfg.Generation = 2
+	ix, err := esindex.New(c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var m map[string]any
+	if err := json.Unmarshal(esindex.Mapping(), &m); err != nil {
+		t.Fatal(err)
+	}
+	props := m["properties"].(map[string]any)
+	for _, f := range []string{"categoryRefVersion", "brandRefVersion", "ref"} {
+		delete(props, f)
+	}
+	m["_meta"] = map[string]any{"streamview": map[string]any{"projection": "product-search", "mappingVersion": 1}}
+	body, _ := json.Marshal(map[string]any{"mappings": m})
+	res, err := c.Indices.Create(ix.IndexName(2), c.Indices.Create.WithBody(bytes.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		t.Fatalf("creating a version 1 index: %s", res.String())
+	}
+	if err := ix.EnsureIndex(ctx, 2); err != nil {
+		t.Fatalf("EnsureIndex on a version 1 index: %v", err)
+	}
+	if err := ix.EnsureIndex(ctx, 2); err != nil {
+		t.Fatalf("EnsureIndex again: %v", err)
+	}
+	a := "00000000-0000-4000-8000-0000000000cc"
+	if err := ix.Apply(ctx, []schemas.Event{
+		productEvent(a, 1, &schemas.ProductCreated{Name: "Lamp", Price: schemas.Money{Amount: 1, Currency: "EUR"}, CategoryID: "k", CategoryName: "Own", BrandID: "b", BrandName: "B", Tags: []string{}}),
+		refEvent(schemas.AggregateCategory, "k", 1, "Kitchen"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := ix.Get(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := docs[a]; d.CategoryName != "Kitchen" {
+		t.Fatalf("after the rename the product shows %q", d.CategoryName)
 	}
 }
