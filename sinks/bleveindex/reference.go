@@ -112,3 +112,7 @@ func (ix *Index) docsWith(ctx context.Context, field, value string) (map[string]
 		}
 	}
 }
+
+// Aggregates are the aggregate types this projection takes: products,
+// categories and brands (productsearch.Aggregates).
+func (ix *Index) Aggregates() []string { return productsearch.Aggregates() }

@@ -425,3 +425,8 @@ func (ix *Index) FanOut(ctx context.Context, r productsearch.Ref) error {
 		}
 	}
 }
+
+// Aggregates are the aggregate types this projection takes: products,
+// categories and brands (productsearch.Aggregates). A runtime that asks a
+// projection for them (rather than being told in its config) gets them here.
+func (ix *Index) Aggregates() []string { return productsearch.Aggregates() }
