@@ -102,6 +102,12 @@ func (d *Dataset) Lanes() [][][]schemas.Event {
 
 // RawSecond is a Sink with a second raw figure, shown under the first but
 // not compared with: such as the same writes on one connection.
+// Aggregated is a Sink whose projection takes the events of more aggregate
+// types than products (processors.Config.Aggregates).
+type Aggregated interface {
+	Aggregates() []string
+}
+
 type RawSecond interface {
 	RawSecond(ctx context.Context, d *Dataset, progress func(n int)) (Figure, error)
 }
@@ -202,7 +208,11 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 	timed := &timedProjection{inner: proj}
 	var st processors.Stats
 	probe = startProbe(ctx, cpu)
-	rep.Projection, st, err = project(ctx, cfg, d, codec, timed, label, dlq, out)
+	var aggregates []string
+	if a, ok := sink.(Aggregated); ok {
+		aggregates = a.Aggregates()
+	}
+	rep.Projection, st, err = project(ctx, cfg, d, codec, timed, label, dlq, aggregates, out)
 	rep.ProjectionCPU = probe.stop(ctx)
 	rep.DeadLettered, rep.Retries = st.DeadLettered, st.Retries
 	if err != nil {
@@ -386,9 +396,9 @@ func rawConsume(ctx context.Context, opts []kgo.Opt, d *Dataset, out io.Writer) 
 
 // project runs proj through the runtime on a group of its own from offset
 // 0 until the committed offsets reach the end of every partition.
-func project(ctx context.Context, cfg Config, d *Dataset, codec *schemas.Codec, proj processors.Projection, label, dlq string, out io.Writer) (_ Figure, _ processors.Stats, err error) {
+func project(ctx context.Context, cfg Config, d *Dataset, codec *schemas.Codec, proj processors.Projection, label, dlq string, aggregates []string, out io.Writer) (_ Figure, _ processors.Stats, err error) {
 	proc, err := processors.New(processors.Config{
-		Name: d.Run, Generation: 1, Topic: d.Topic, DeadLetterTopic: dlq, MaxBatch: cfg.Batch, Logger: cfg.Logger,
+		Name: d.Run, Generation: 1, Topic: d.Topic, DeadLetterTopic: dlq, MaxBatch: cfg.Batch, Aggregates: aggregates, Logger: cfg.Logger,
 	}, codec, proj, cfg.kafkaOpts()...)
 	if err != nil {
 		return Figure{}, processors.Stats{}, err

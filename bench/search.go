@@ -164,6 +164,9 @@ func (s *searchSink) Raw(ctx context.Context, d *Dataset, progress func(int)) (F
 		Unit: "events", Count: len(d.Events), Elapsed: elapsed}, nil
 }
 
+// Aggregates: the search projection joins category and brand names in.
+func (s *searchSink) Aggregates() []string { return productsearch.Aggregates() }
+
 func (s *searchSink) Projection(ctx context.Context, d *Dataset) (processors.Projection, string, error) {
 	if err := s.indexes(d); err != nil {
 		return nil, "", err

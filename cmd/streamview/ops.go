@@ -90,7 +90,7 @@ func newOperations(ctx context.Context, st stack, codec *schemas.Codec, views *r
 		default:
 			return nil, fmt.Errorf("rebuild %s: %w", name, api.ErrUnknownProjection)
 		}
-		return rebuild.New(rebuild.Config{Brokers: st.brokers, ClientOpts: st.kafkaOpt, Decoder: codec, MaxBatch: batchOf(name),
+		return rebuild.New(rebuild.Config{Brokers: st.brokers, ClientOpts: st.kafkaOpt, Decoder: codec, MaxBatch: batchOf(name), Aggregates: aggregatesOf(name),
 			Grace: rebuildGrace, Logger: st.logger}, target, rebuildControl(st.redis, name))
 	}, st.logger)
 	return o, nil

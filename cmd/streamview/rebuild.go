@@ -83,6 +83,7 @@ func runRebuild(ctx context.Context, e env, args []string) error {
 	if cfg.MaxBatch == 0 {
 		cfg.MaxBatch = batchOf(*projection)
 	}
+	cfg.Aggregates = aggregatesOf(*projection)
 	pp, err := newProgressPrinter(e, *progress, *every, logger)
 	if err != nil {
 		return err
@@ -279,7 +280,7 @@ func projectorAt(st stack, codec *schemas.Codec, views *redisview.Store, name st
 	if err != nil {
 		return nil, err
 	}
-	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), Logger: st.logger, Hooks: st.projectionHooks(name, gen)}, codec, proj,
+	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), Aggregates: aggregatesOf(name), Logger: st.logger, Hooks: st.projectionHooks(name, gen)}, codec, proj,
 		append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 }
 

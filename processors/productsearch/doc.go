@@ -9,6 +9,16 @@
 // reports refused documents as a *batch.Error, and a bad query as a
 // ValidationError.
 //
+// It also owns the reference join (reference.go): a category's or brand's
+// newest name (Ref, from CategoryRenamed and BrandRenamed) wins over the name
+// a product's own events carried. Doc records the reference version each
+// name shows (CategoryRefVersion, BrandRefVersion), so that Join is
+// idempotent and order-free: a name is replaced only by a newer reference
+// version, and a product event that sets a category or brand makes the name
+// the product's own again (version 0) until the index joins it once more.
+// SplitReferences separates a batch's reference events from its product
+// events; Aggregates lists the aggregate types the projection takes.
+//
 // It does no I/O: Elasticsearch lives in sinks/esindex, the embedded
 // index in its own sink, and the consumer loop in the processors runtime.
 // Package indextest is the contract suite every Index implementation passes.

@@ -19,13 +19,19 @@ type Doc struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
 	// Price is in minor units of Currency.
-	Price        int64    `json:"price"`
-	Currency     string   `json:"currency"`
-	CategoryID   string   `json:"categoryId"`
-	CategoryName string   `json:"categoryName"`
-	BrandID      string   `json:"brandId"`
-	BrandName    string   `json:"brandName"`
-	Tags         []string `json:"tags"` // never nil, so that a stored and a folded Doc compare equal
+	Price        int64  `json:"price"`
+	Currency     string `json:"currency"`
+	CategoryID   string `json:"categoryId"`
+	CategoryName string `json:"categoryName"`
+	BrandID      string `json:"brandId"`
+	BrandName    string `json:"brandName"`
+	// CategoryRefVersion and BrandRefVersion are the versions of the
+	// category's and brand's reference names (Ref) that CategoryName and
+	// BrandName show; 0 while they show the names the product's own events
+	// carried (see Join).
+	CategoryRefVersion int64    `json:"categoryRefVersion,omitempty"`
+	BrandRefVersion    int64    `json:"brandRefVersion,omitempty"`
+	Tags               []string `json:"tags"` // never nil, so that a stored and a folded Doc compare equal
 	// AverageRating is RatingSum / ReviewCount, 0 before any review.
 	AverageRating float64 `json:"averageRating"`
 	ReviewCount   int64   `json:"reviewCount"`
@@ -63,6 +69,7 @@ func Fold(d Doc, e schemas.Event) Doc {
 			break
 		}
 		p.ApplyTo(d.details())
+		d.CategoryRefVersion, d.BrandRefVersion = 0, 0
 		d.Price, d.Currency = p.Price.Amount, p.Price.Currency
 		d.Stock = p.Stock
 		d.CreatedAt = ts
@@ -71,6 +78,13 @@ func Fold(d Doc, e schemas.Event) Doc {
 			break
 		}
 		p.ApplyTo(d.details())
+		// A name or ID the product sets is its own until joined again.
+		if p.CategoryID != nil || p.CategoryName != nil {
+			d.CategoryRefVersion = 0
+		}
+		if p.BrandID != nil || p.BrandName != nil {
+			d.BrandRefVersion = 0
+		}
 	case *schemas.ProductPriceChanged:
 		if p != nil {
 			d.Price, d.Currency = p.NewPrice.Amount, p.NewPrice.Currency

@@ -34,6 +34,9 @@ type Config struct {
 	// MaxBatch is the new generation's batch size; the runtime's default
 	// (2000) when 0.
 	MaxBatch int
+	// Aggregates are the aggregate types the new generation takes
+	// (processors.Config.Aggregates); the runtime's default when empty.
+	Aggregates []string
 
 	// CaughtUpLag is how many records the new group may be behind the end
 	// of the topic, summed over partitions, to count as caught up; it

@@ -213,7 +213,7 @@ func (r *Rebuilder) start(ctx context.Context, gen int) (*runner, error) {
 	g := newGate(proj)
 	proc, err := processors.New(processors.Config{
 		Name: r.target.Name(), Generation: gen, Topic: r.cfg.Topic, DeadLetterTopic: r.cfg.DeadLetterTopic,
-		MaxBatch: r.cfg.MaxBatch, Logger: r.cfg.Logger,
+		MaxBatch: r.cfg.MaxBatch, Aggregates: r.cfg.Aggregates, Logger: r.cfg.Logger,
 	}, r.dec, g, r.cfg.kafkaOpts(kgo.ClientID(ClientID))...)
 	if err != nil {
 		return nil, err

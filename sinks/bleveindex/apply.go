@@ -37,7 +37,9 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 		return err
 	}
 	ix.stats.events.Add(int64(len(events)))
-	products, unstorable := productsearch.StorableShares(events)
+	productEvents, at, refs, refBad := productsearch.SplitReferences(events)
+	products, unstorable := productsearch.StorableShares(productEvents)
+	productsearch.Reindex(at, products, unstorable)
 	ids := make([]string, 0, len(products))
 	for _, p := range products {
 		if p.ID != "" {
@@ -50,8 +52,25 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 	}
 
 	b := ix.idx.NewBatch()
-	permanent := unstorable
-	ix.stats.permanent.Add(int64(len(unstorable)))
+	// Renames first: the product documents this batch writes overwrite
+	// their renamed copies in b, joined with the same names.
+	var keys []string
+	for _, p := range products {
+		keys = append(keys, stored[p.ID].RefKeys()...)
+		for _, e := range p.Events {
+			if c, ok := e.Data.(*schemas.ProductCreated); ok && c != nil {
+				keys = append(keys, productsearch.Doc{CategoryID: c.CategoryID, BrandID: c.BrandID}.RefKeys()...)
+			} else if u, ok := e.Data.(*schemas.ProductDetailsUpdated); ok && u != nil {
+				keys = append(keys, productsearch.Doc{CategoryID: deref(u.CategoryID), BrandID: deref(u.BrandID)}.RefKeys()...)
+			}
+		}
+	}
+	names, err := ix.renameAll(ctx, b, refs, keys)
+	if err != nil {
+		return err
+	}
+	permanent := append(refBad, unstorable...)
+	ix.stats.permanent.Add(int64(len(permanent)))
 	reject := func(p *productsearch.Share, i int, err error) {
 		ix.stats.permanent.Add(1)
 		ev := p.Events[i]
@@ -68,13 +87,14 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 		if applied == 0 {
 			continue
 		}
+		d = d.JoinAll(names)
 		if err := ix.add(b, p.ID, d); err != nil {
 			i, good, applied, err := ix.culprit(stored[p.ID], p, err)
 			reject(p, i, err)
 			if applied == 0 {
 				continue
 			}
-			if err := ix.add(b, p.ID, good); err != nil { // accepted once already
+			if err := ix.add(b, p.ID, good.JoinAll(names)); err != nil { // accepted once already
 				return fmt.Errorf("bleve: product %q: %w", p.ID, err)
 			}
 		}
@@ -97,6 +117,13 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 // document bleve refuses (refused says why the whole fold was refused, in
 // case none is). It returns that event's index in p.Events, why, and the
 // document of the events before it with how many of them it applies.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
 func (ix *Index) culprit(base productsearch.Doc, p *productsearch.Share, refused error) (int, productsearch.Doc, int, error) {
 	probe := ix.idx.NewBatch()
 	d, applied := base, 0

@@ -14,6 +14,13 @@
 // or a stored one that does not decode, is reported as a *batch.Error
 // naming the event (permanent), after the rest of the batch is written.
 //
+// Reference names (productsearch.Ref) live in the index's internal
+// key-value store, not as documents, so no search sees them. Apply holds
+// one lock, so the join needs no re-check: a rename stores the name and
+// rewrites every document of its category or brand in the same bleve
+// batch, and product documents are joined with the stored names as they
+// are folded.
+//
 // It does not own the consumer loop, offsets or retries (the processors
 // runtime), generations and their swap (one Index per generation, opened by
 // cmd/), nor the HTTP answer (the api package).

@@ -30,7 +30,7 @@ func groupEvents(events []schemas.Event) ([]*productsearch.Share, []batch.Failur
 	var out []*productsearch.Share
 	shares, bad := productsearch.StorableShares(events)
 	for _, p := range shares {
-		if p.ID != "" && len(p.ID) <= maxIDLength {
+		if p.ID != "" && len(p.ID) <= maxIDLength && !isRefKey(p.ID) {
 			out = append(out, p)
 			continue
 		}
@@ -77,7 +77,18 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 		return err
 	}
 	ix.stats.events.Add(int64(len(events)))
-	pending, permanent := groupEvents(events)
+	productEvents, at, refs, permanent := productsearch.SplitReferences(events)
+	if len(refs) > 0 {
+		failed, err := ix.applyRefs(ctx, refs)
+		if err != nil {
+			return err
+		}
+		permanent = append(permanent, failed...)
+	}
+	pending, bad := groupEvents(productEvents)
+	productsearch.Reindex(at, pending, bad)
+	permanent = append(permanent, bad...)
+	joined := newJoinLog()
 	var rejected []*productsearch.Share
 	pause := ix.cfg.Retry.Start()
 	for round := 1; len(pending) > 0; round++ {
@@ -87,7 +98,7 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 		if round > 1 {
 			ix.cfg.Logger.DebugContext(ctx, "re-folding products", "products", len(pending), "round", round, logkey.Projection, "product-search")
 		}
-		r, err := ix.applyRound(ctx, pending, false)
+		r, err := ix.applyRound(ctx, pending, false, joined)
 		if err != nil {
 			return err
 		}
@@ -99,9 +110,12 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 		}
 	}
 	for _, p := range rejected {
-		if err := ix.isolate(ctx, p, &permanent); err != nil {
+		if err := ix.isolate(ctx, p, &permanent, joined); err != nil {
 			return err
 		}
+	}
+	if err := ix.recheck(ctx, joined); err != nil {
+		return err
 	}
 	return batch.Fail(permanent...)
 }
@@ -116,7 +130,7 @@ type roundResult struct {
 // applyRound reads, folds and writes products once, in chunks of
 // BulkMaxDocs. With single it folds only the first new event of each
 // product.
-func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share, single bool) (roundResult, error) {
+func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share, single bool, joined *joinLog) (roundResult, error) {
 	var r roundResult
 	reject := func(op *bulkOp, why error) {
 		if op.applied > 1 {
@@ -159,20 +173,26 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 			reject(op, fmt.Errorf("%d %s: %s", status, item.Error.Type, item.Error.Reason))
 		}
 	})
-	write := func(p *productsearch.Share, s storedDoc) error {
+	// fold folds a product's new events; the chunk's folds are joined with
+	// the reference names of their categories and brands, read once per
+	// chunk, before they are written.
+	var folded []*bulkOp
+	fold := func(p *productsearch.Share, s storedDoc) {
 		first := p.FirstNew(s.doc.Version)
 		if first < 0 {
 			ix.stats.duplicates.Add(int64(len(p.Events)))
-			return nil
+			return
 		}
 		events := p.Events
 		if single {
 			events = events[:first+1]
 		}
 		doc, applied, dups := productsearch.FoldAll(s.doc, events)
-		op := &bulkOp{product: p, create: !s.found, seqNo: s.seqNo, primaryTerm: s.primaryTerm,
-			folded: doc, applied: applied, duplicates: dups, firstNew: first}
-		body, err := json.Marshal(doc)
+		folded = append(folded, &bulkOp{product: p, create: !s.found, seqNo: s.seqNo, primaryTerm: s.primaryTerm,
+			folded: doc, applied: applied, duplicates: dups, firstNew: first})
+	}
+	write := func(op *bulkOp) error {
+		body, err := json.Marshal(op.folded)
 		if err != nil { // a timestamp past year 9999, say
 			mu.Lock()
 			reject(op, fmt.Errorf("encoding the document: %w", err))
@@ -195,20 +215,18 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 				continue
 			}
 			ix.stats.cacheHits.Add(1)
-			if err := write(p, storedDoc{found: true, doc: c.doc, seqNo: c.seqNo, primaryTerm: c.primaryTerm}); err != nil {
+			fold(p, storedDoc{found: true, doc: c.doc, seqNo: c.seqNo, primaryTerm: c.primaryTerm})
+		}
+		var stored []storedDoc
+		if len(read) > 0 {
+			ids := make([]string, len(read))
+			for i, p := range read {
+				ids[i] = p.ID
+			}
+			var err error
+			if stored, err = ix.mget(ctx, ids); err != nil {
 				return r, err
 			}
-		}
-		if len(read) == 0 {
-			continue
-		}
-		ids := make([]string, len(read))
-		for i, p := range read {
-			ids[i] = p.ID
-		}
-		stored, err := ix.mget(ctx, ids)
-		if err != nil {
-			return r, err
 		}
 		for i, p := range read {
 			s := stored[i]
@@ -222,10 +240,20 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 				mu.Unlock()
 				continue
 			}
-			if err := write(p, s); err != nil {
+			fold(p, s)
+		}
+		if err := ix.join(ctx, folded, joined); err != nil {
+			return r, err
+		}
+		if ix.afterJoin != nil {
+			ix.afterJoin()
+		}
+		for _, op := range folded {
+			if err := write(op); err != nil {
 				return r, err
 			}
 		}
+		folded = folded[:0]
 	}
 	err := w.flush(ctx) // before r is read: the flush fills it
 	return r, err
@@ -233,14 +261,14 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 
 // isolate writes a rejected product one event at a time, so that the events
 // before the culprit are stored and the culprit is reported.
-func (ix *Index) isolate(ctx context.Context, p *productsearch.Share, permanent *[]batch.Failure) error {
+func (ix *Index) isolate(ctx context.Context, p *productsearch.Share, permanent *[]batch.Failure, joined *joinLog) error {
 	pending := []*productsearch.Share{p}
 	pause := ix.cfg.Retry.Start()
 	for steps := 0; len(pending) > 0; steps++ {
 		if steps > len(p.Events)+ix.cfg.MaxRounds {
 			return fmt.Errorf("elasticsearch: product %s still in conflict or throttled while isolating a rejected event", p.ID)
 		}
-		r, err := ix.applyRound(ctx, pending, true)
+		r, err := ix.applyRound(ctx, pending, true, joined)
 		if err != nil {
 			return err
 		}

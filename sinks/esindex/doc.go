@@ -12,7 +12,8 @@
 //
 // # Writes
 //
-// Writes need no server-side script, update- or delete-by-query: Apply reads
+// Writes need no server-side script, update- or delete-by-query (this
+// server has none): Apply reads
 // the batch's documents with their _seq_no/_primary_term (_mget, realtime),
 // folds the events in Go (productsearch.Fold) and writes back in one _bulk
 // with if_seq_no/if_primary_term, or op_type=create for a new product,
@@ -28,6 +29,37 @@
 // and a batch that the cache says holds only duplicates is still confirmed by
 // a read, so an index emptied under a running process is rebuilt, not
 // skipped.
+//
+// # Reference names
+//
+// A category's or brand's newest name (productsearch.Ref) is a document of
+// the generation's own index, at _id "category:<id>" or "brand:<id>"
+// (schemas.ReferenceKey, which no product UUID can be), holding only a
+// "ref" object that the mapping stores but does not index. Same index
+// rather than a sibling index per generation: the names are part of the
+// generation, so a rebuild builds them from the log with the products, the
+// alias swap, ResetIndex and DeleteIndex carry them along with no second
+// index to keep in step, and _mget reads products and names from one place.
+// Reads never see them: every read filters on discontinued:false, a field a
+// name document does not have.
+//
+// A product write joins the folded documents with the names read (realtime
+// _mget) per chunk. A rename stores the name (if_seq_no, skipped when a
+// newer one is stored) and fans it out: this Elasticsearch has neither
+// update_by_query nor scripts, so FanOut refreshes the index, pages with
+// search_after through the documents of that category or brand whose
+// reference version is older than the rename's (an indexed field), and
+// rewrites each with if_seq_no; conflicts are left for the next pass, and
+// a pass that finds none ends it. Redelivered renames fan out again, which
+// finds nothing when the first fan-out ended.
+//
+// The race between lanes: a product joined with the old name before the
+// rename was stored, and written after the fan-out searched, would keep
+// the old name. So after its writes are acknowledged, Apply reads the names
+// it joined again; any newer one makes it join those products again
+// (conditionally). Either that read sees the rename, or the rename was
+// stored after the product write, and the fan-out's refresh, which comes
+// after storing, makes the product visible to its search.
 //
 // # Reads
 //

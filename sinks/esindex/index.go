@@ -33,6 +33,11 @@ type Index struct {
 
 	cache *docCache
 	stats stats
+
+	// afterJoin, when set (by tests), runs after Apply joined a chunk's
+	// documents with the reference names and before it writes them: where
+	// a rename on another lane can overtake them.
+	afterJoin func()
 }
 
 var _ productsearch.Index = (*Index)(nil)
@@ -70,8 +75,9 @@ func parseGeneration(prefix, name string) (int, bool) {
 }
 
 // EnsureIndex creates the index of generation gen with the mapping unless
-// it exists. An existing index of another MappingVersion is an error: a
-// changed mapping needs a new generation.
+// it exists. An existing index of mapping version 1 is upgraded in place
+// (version 2 only adds the reference join's fields); one of another
+// MappingVersion is an error: a changed mapping needs a new generation.
 func (ix *Index) EnsureIndex(ctx context.Context, gen int) error {
 	if gen < 1 {
 		return fmt.Errorf("elasticsearch: generation %d: must be 1 or more", gen)
@@ -95,9 +101,38 @@ func (ix *Index) EnsureIndex(ctx context.Context, gen int) error {
 	if err := ix.do(ctx, "get mapping "+name, esapi.IndicesGetMappingRequest{Index: []string{name}}, &m); err != nil {
 		return err
 	}
-	if v := mappingVersionOf(m[name].Mappings); v != MappingVersion {
+	v := mappingVersionOf(m[name].Mappings)
+	if v == 1 {
+		return ix.upgradeMapping(ctx, name)
+	}
+	if v != MappingVersion {
 		return fmt.Errorf("elasticsearch: index %s has mapping version %d, this code writes %d: build a new generation", name, v, MappingVersion)
 	}
+	return nil
+}
+
+// upgradeMapping brings an index of mapping version 1 to version 2 in
+// place: version 2 only adds fields (the reference join's), which
+// Elasticsearch accepts on a live index, and a version 1 index holds no
+// reference names yet, so its documents are already what version 2 would
+// have written. Everything else in the mapping is the same.
+func (ix *Index) upgradeMapping(ctx context.Context, name string) error {
+	var full struct {
+		Meta       json.RawMessage            `json:"_meta"`
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(mapping, &full); err != nil {
+		return fmt.Errorf("elasticsearch: reading the mapping: %w", err)
+	}
+	added := map[string]json.RawMessage{}
+	for _, f := range []string{"categoryRefVersion", "brandRefVersion", "ref"} {
+		added[f] = full.Properties[f]
+	}
+	body, _ := json.Marshal(map[string]any{"_meta": full.Meta, "properties": added})
+	if err := ix.do(ctx, "upgrade mapping of "+name, esapi.IndicesPutMappingRequest{Index: []string{name}, Body: bytes.NewReader(body)}, nil); err != nil {
+		return err
+	}
+	ix.cfg.Logger.InfoContext(ctx, "upgraded search index mapping", "index", name, "from", 1, "to", MappingVersion, logkey.Projection, "product-search")
 	return nil
 }
 

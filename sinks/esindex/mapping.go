@@ -18,6 +18,11 @@ import (
 //   - ignore_above on keywords whose values come from users: an absurdly
 //     long category name is left out of facets instead of making the whole
 //     document a rejected write (Lucene refuses terms over 32 KB).
+//   - categoryRefVersion and brandRefVersion (the reference versions a
+//     document's names show) are indexed: a rename's fan-out searches for
+//     the documents older than it. "ref" is the one field of a category's or
+//     brand's own document (see reference.go), enabled:false: stored, not
+//     indexed, and absent from every product.
 //   - fields only read back (ratingSum, stock, updatedAt, version) are not
 //     indexed: doc values keep them sortable later, the inverted index is
 //     spared.
@@ -27,8 +32,10 @@ var mapping json.RawMessage
 
 // MappingVersion is _meta.streamview.mappingVersion of mapping.json. A
 // changed mapping gets a new version and needs a new generation: EnsureIndex
-// refuses an existing index of another version.
-const MappingVersion = 1
+// refuses an existing index of another version, except version 1, which
+// version 2 (the reference join's fields) only adds to: that one is
+// upgraded in place.
+const MappingVersion = 2
 
 // Mapping returns the index mapping (the "mappings" object) as JSON.
 func Mapping() json.RawMessage { return append(json.RawMessage(nil), mapping...) }

@@ -23,10 +23,14 @@ type Stats struct {
 	// MgetTime and BulkTime add up the time spent in those requests (by all
 	// concurrent Apply calls).
 	MgetTime, BulkTime time.Duration
+	// FannedOut counts documents a rename's fan-out joined with the new
+	// name; Rejoined those a product write joined again because a rename
+	// overtook it (Apply's recheck).
+	FannedOut, Rejoined int64
 }
 
 type stats struct {
-	events, applied, duplicates, writes, conflicts, throttled, permanent, cacheHits, mgets, bulks, refused, mgetNanos, bulkNanos atomic.Int64
+	events, applied, duplicates, writes, conflicts, throttled, permanent, cacheHits, mgets, bulks, refused, mgetNanos, bulkNanos, fannedOut, rejoined atomic.Int64
 }
 
 // Stats returns the counters so far.
@@ -37,5 +41,6 @@ func (ix *Index) Stats() Stats {
 		Writes: s.writes.Load(), Conflicts: s.conflicts.Load(), Throttled: s.throttled.Load(),
 		Permanent: s.permanent.Load(), CacheHits: s.cacheHits.Load(), Mgets: s.mgets.Load(), Bulks: s.bulks.Load(), Refused: s.refused.Load(),
 		MgetTime: time.Duration(s.mgetNanos.Load()), BulkTime: time.Duration(s.bulkNanos.Load()),
+		FannedOut: s.fannedOut.Load(), Rejoined: s.rejoined.Load(),
 	}
 }

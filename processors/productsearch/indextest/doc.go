@@ -10,5 +10,12 @@
 //		indextest.Run(t, indextest.Backend{New: newTestIndex, Refresh: refreshTestIndex, Refuse: plantUnreadable})
 //	}
 //
+// The suite covers the reference join too: a rename before a category's
+// first product, product events with stale names, older renames
+// redelivered, and random interleavings of product and reference events
+// applied by concurrent lanes with redeliveries, which must end with every
+// document, search and facet label showing the newest names (the Model
+// joins them its own way).
+//
 // It owns no index: it only calls the port.
 package indextest

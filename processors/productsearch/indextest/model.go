@@ -23,23 +23,64 @@ import (
 type Model struct {
 	Currency string
 	Docs     map[string]productsearch.Doc
+	// Refs are the newest names of categories and brands, by
+	// schemas.ReferenceKey.
+	Refs map[string]productsearch.Ref
 }
 
 // NewModel folds events into a new Model.
 func NewModel(currency string, events []schemas.Event) *Model {
-	m := &Model{Currency: currency, Docs: map[string]productsearch.Doc{}}
+	m := &Model{Currency: currency, Docs: map[string]productsearch.Doc{}, Refs: map[string]productsearch.Ref{}}
 	m.Apply(events)
 	return m
 }
 
 // Apply folds events in, in order. An event not newer than its product's
-// document is a redelivery and changes nothing.
+// document (or its category's or brand's name) is a redelivery and changes
+// nothing. Reference events rename every document of their category or
+// brand, and every document shows the newest reference name of its
+// category and brand, whichever came first.
 func (m *Model) Apply(events []schemas.Event) {
 	for _, e := range events {
+		if schemas.IsReference(e.AggregateType) {
+			m.rename(e)
+			continue
+		}
 		if d := m.Docs[e.AggregateID]; e.Version > d.Version {
-			m.Docs[e.AggregateID] = modelFold(d, e)
+			m.Docs[e.AggregateID] = m.join(modelFold(d, e))
 		}
 	}
+}
+
+func (m *Model) rename(e schemas.Event) {
+	r := productsearch.Ref{Type: e.AggregateType, ID: e.AggregateID, Version: e.Version}
+	switch p := e.Data.(type) {
+	case *schemas.CategoryRenamed:
+		r.Name = p.Name
+	case *schemas.BrandRenamed:
+		r.Name = p.Name
+	default:
+		return
+	}
+	key := schemas.ReferenceKey(r.Type, r.ID)
+	if r.Version <= m.Refs[key].Version {
+		return
+	}
+	m.Refs[key] = r
+	for id, d := range m.Docs {
+		m.Docs[id] = m.join(d)
+	}
+}
+
+// join shows the reference names of d's category and brand, when there are.
+func (m *Model) join(d productsearch.Doc) productsearch.Doc {
+	if r, ok := m.Refs[schemas.ReferenceKey(schemas.AggregateCategory, d.CategoryID)]; ok && d.CategoryID != "" {
+		d.CategoryName, d.CategoryRefVersion = r.Name, r.Version
+	}
+	if r, ok := m.Refs[schemas.ReferenceKey(schemas.AggregateBrand, d.BrandID)]; ok && d.BrandID != "" {
+		d.BrandName, d.BrandRefVersion = r.Name, r.Version
+	}
+	return d
 }
 
 // modelFold is what event e, newer than d, makes of product document d.
@@ -66,6 +107,7 @@ func modelFold(d productsearch.Doc, e schemas.Event) productsearch.Doc {
 			d.Tags = slices.Clone(p.Tags)
 			d.Stock = p.Stock
 			d.CreatedAt = at
+			d.CategoryRefVersion, d.BrandRefVersion = 0, 0 // its own names, until joined
 		}
 	case *schemas.ProductDetailsUpdated:
 		// Only the fields present change; an empty tag list clears.
@@ -80,15 +122,19 @@ func modelFold(d productsearch.Doc, e schemas.Event) productsearch.Doc {
 		}
 		if p.CategoryID != nil {
 			d.CategoryID = *p.CategoryID
+			d.CategoryRefVersion = 0
 		}
 		if p.CategoryName != nil {
 			d.CategoryName = *p.CategoryName
+			d.CategoryRefVersion = 0
 		}
 		if p.BrandID != nil {
 			d.BrandID = *p.BrandID
+			d.BrandRefVersion = 0
 		}
 		if p.BrandName != nil {
 			d.BrandName = *p.BrandName
+			d.BrandRefVersion = 0
 		}
 		if p.Tags != nil {
 			d.Tags = slices.Clone(p.Tags)

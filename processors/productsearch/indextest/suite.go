@@ -80,6 +80,8 @@ func Run(t *testing.T, b Backend) {
 	t.Run("ManyEventsOfOneProductSomeUnstorable", s.testMixedUnstorable)
 	t.Run("RefusedDocumentNamedRestApplied", s.testRefused)
 	t.Run("RefusedEventDeadLettered", s.testRefusedDeadLettered)
+	t.Run("ReferenceNamesJoined", s.testReferenceJoin)
+	t.Run("ReferenceInterleavingsConverge", s.testReferenceInterleavings)
 }
 
 type suite struct {
