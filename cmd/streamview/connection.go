@@ -100,14 +100,11 @@ func (r *redisFlags) register(fs *flag.FlagSet, e env, def, what string) {
 // settings are the flags' connection settings for --redis.
 func (r *redisFlags) settings() (connect.Redis, error) { return r.sec.Load(r.addr) }
 
-// newRedisConn is newRedis (the view store's timeouts) with conn's
-// address, ACL user and TLS.
-func newRedisConn(conn connect.Redis) (*redis.Client, error) {
-	o := redisOptions()
-	if err := conn.Apply(o); err != nil {
-		return nil, err
-	}
-	return redis.NewClient(o), nil
+// newRedisConn is a client with the view store's timeouts
+// (redisOptions) and conn's address, ACL user and TLS: a cluster client
+// when conn names a Redis Cluster (--redis-cluster), else one server's.
+func newRedisConn(conn connect.Redis) (redis.UniversalClient, error) {
+	return conn.Client(redisOptions())
 }
 
 // pingRedis pings once, within 5s, explaining a refused certificate or
