@@ -39,7 +39,6 @@ func (h *scriptCalls) count(cmd redis.Cmder) {
 	}
 }
 
-
 // sameSlotIDs returns n document IDs of each of slots different slots.
 func sameSlotIDs(t *testing.T, slots, n int) [][]string {
 	t.Helper()
