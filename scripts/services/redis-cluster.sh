@@ -55,6 +55,15 @@ cluster_ok() {
   done
 }
 
+# all_fresh: every node is alone, with no slot: ready for --cluster create.
+all_fresh() {
+  local i info
+  for ((i = 1; i <= REDIS_CLUSTER_NODES; i++)); do
+    info="$(cli "$(node_port "$i")" cluster info 2>/dev/null | tr -d '\r')" || return 1
+    [[ "$info" == *"cluster_known_nodes:1"* && "$info" == *"cluster_slots_assigned:0"* ]] || return 1
+  done
+}
+
 start_node() {
   local i="$1" port dir
   port="$(node_port "$i")"; dir="$(node_dir "$i")"
@@ -83,23 +92,41 @@ wait_nodes() {
   done
 }
 
+# install_redis installs Debian's redis-server (redis-cli with it) when
+# missing, as up.sh does: e.g. when up.sh ran its servers in Docker.
+install_redis() {
+  command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 && return 0
+  local log="$CLUSTER_DIR/apt-install.log" own_policy=0 rc=0
+  sv_log "redis-cluster: apt: installing redis-server"
+  # Keep Debian's init scripts from starting a system redis on 6379.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; } >"$log" 2>&1 || rc=$?
+  [[ $own_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d
+  [[ $rc == 0 ]] || { sv_err "redis-cluster: apt: installing redis-server failed (exit $rc)"; sv_tail_log apt "$log"; return 1; }
+}
+
 up() {
-  command -v redis-server >/dev/null && command -v redis-cli >/dev/null \
-    || { sv_err "redis-cluster: redis-server/redis-cli not installed: run scripts/services/up.sh redis first (it installs Debian's redis-server)"; return 1; }
   local start i
-  start="$(sv_now)"
   mkdir -p "$CLUSTER_DIR"
+  install_redis
+  start="$(sv_now)"
   exec 9>"$CLUSTER_DIR/.lock"
   flock -w 300 9 || { sv_err "redis-cluster: could not take $CLUSTER_DIR/.lock within 300s"; return 1; }
   if cluster_ok; then sv_log "redis-cluster: already up on $(addrs)"; print_env; return 0; fi
   for ((i = 1; i <= REDIS_CLUSTER_NODES; i++)); do start_node "$i"; done
   wait_nodes
-  local info
-  info="$(cluster_info)"
-  if [[ "$info" != *"cluster_known_nodes:$REDIS_CLUSTER_NODES"* || "$info" != *"cluster_slots_assigned:16384"* ]]; then
-    # Nodes that are part of another (half-made) cluster cannot join: start over.
-    if [[ "$info" != *"cluster_known_nodes:1"* ]] || [[ "$info" == *"cluster_slots_assigned:"[1-9]* ]]; then
-      for ((i = 1; i <= REDIS_CLUSTER_NODES; i++)); do cli "$(node_port "$i")" flushall >/dev/null 2>&1 || true; cli "$(node_port "$i")" cluster reset hard >/dev/null; done
+  if ! cluster_ok; then
+    # A node that was restarted (or left from a half-made cluster) does not
+    # rejoin the others: without persistence there is nothing to keep, so
+    # every node starts over empty and the cluster is created anew.
+    if ! all_fresh; then
+      sv_log "redis-cluster: nodes of an earlier cluster found: resetting them and creating the cluster anew"
+      for ((i = 1; i <= REDIS_CLUSTER_NODES; i++)); do
+        cli "$(node_port "$i")" flushall >/dev/null
+        cli "$(node_port "$i")" cluster reset hard >/dev/null
+      done
     fi
     local seeds=()
     for ((i = 1; i <= REDIS_CLUSTER_NODES; i++)); do seeds+=("127.0.0.1:$(node_port "$i")"); done
