@@ -89,9 +89,9 @@ type redisFlags struct {
 // register adds --redis (default REDIS_ADDR, else def) and the Redis
 // security flags; what says what the command keeps in Redis.
 func (r *redisFlags) register(fs *flag.FlagSet, e env, def, what string) {
-	usage := "Redis address (env REDIS_ADDR)"
+	usage := "Redis address host:port, or with --redis-cluster one or more nodes of the cluster, comma-separated (env REDIS_ADDR)"
 	if what != "" {
-		usage = "Redis address (env REDIS_ADDR): " + what
+		usage += ": " + what
 	}
 	fs.StringVar(&r.addr, "redis", e.or("REDIS_ADDR", def), usage)
 	r.sec = connect.RegisterRedis(fs, e.getenv)
