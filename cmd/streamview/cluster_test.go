@@ -2,113 +2,92 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
-	"github.com/streamview/streamview/processors"
-	"github.com/streamview/streamview/processors/productview"
-	"github.com/streamview/streamview/processors/rebuild"
-	"github.com/streamview/streamview/sinks/redisview"
-	"github.com/streamview/streamview/sinks/redisview/redistest"
+	"github.com/streamview/streamview/topics"
 )
 
-// The views' commands on a real Redis Cluster, under a name of their own,
-// configured as a user would (--redis with the seed nodes, --redis-cluster):
-// rebuild builds generation 2 over the cluster's masters and swaps, the
-// views are the fold of the log, projections reports the live generation,
-// and replay empties it.
-func TestViewsCommandsOnCluster(t *testing.T) {
-	brokers := testenv.Kafka(t)
-	rc := redistest.RealCluster(t)
-	seeds := os.Getenv(redistest.EnvClusterAddrs)
-	topic := testenv.Topic(t, brokers, "t.cluster-events", 6)
-	events := eventgen.Stream(eventgen.Options{Products: 300, Events: 3000, Seed: 5, Discontinue: true})
-	publishTo(t, brokers, topic, events)
-	name := strings.ToLower(testenv.Name("cmd-cluster"))
-	ctx := context.Background()
-
-	store, err := redisview.New(rc, redisview.Config{Projection: name})
+// clusterScript is scripts/services/kafka-cluster.sh, run with the
+// test's environment (KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_NODES,
+// STREAMVIEW_SERVICES_DIR name the cluster).
+func clusterScript(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("bash", append([]string{"../../scripts/services/kafka-cluster.sh"}, args...)...).CombinedOutput()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("kafka-cluster.sh %v: %v\n%s", args, err, out)
 	}
-	t.Cleanup(func() {
-		if _, err := redistest.DeleteKeys(ctx, rc, "sv:"+name+":*"); err != nil {
-			t.Logf("cleanup: %v", err)
-		}
-		cl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...))
-		kadm.NewClient(cl).DeleteGroups(ctx, processors.GroupName(name, 1), processors.GroupName(name, 2))
-		cl.Close()
-	})
-	if _, err := store.EnsureLive(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	conn := []string{"--projection", productview.Name, "--name", name, "--topic", topic,
-		"--brokers", strings.Join(brokers, ","), "--redis", seeds, "--redis-cluster", "--log-level", "warn"}
-
-	out, err := runCmd(t, append([]string{"rebuild", "--grace", "0", "--progress", "log"}, conn...)...)
-	if err != nil {
-		t.Fatalf("rebuild: %v\n%s", err, out)
-	}
-	for _, want := range []string{"generation 2 is live in place of generation 1", "checked: 300 documents"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("rebuild output lacks %q:\n%s", want, out)
-		}
-	}
-	if gen, err := store.Live(ctx); err != nil || gen != 2 {
-		t.Fatalf("live generation %d (err %v), want 2", gen, err)
-	}
-	want := map[string]productview.View{}
-	for _, e := range events {
-		want[e.AggregateID] = productview.Fold(want[e.AggregateID], e)
-	}
-	reader := productview.NewReader(store)
-	for id, w := range want {
-		got, found, err := reader.Get(ctx, id)
-		if err != nil || !found || got.Version != w.Version || got.Stock != w.Stock || got.Discontinued != w.Discontinued {
-			t.Fatalf("view %s = %+v, found %v, %v; want version %d", id, got, found, err, w.Version)
-		}
-	}
-
-	out, err = runCmd(t, "projections", "--projections", productview.Name, "--name", name, "--topic", topic,
-		"--brokers", strings.Join(brokers, ","), "--redis", seeds, "--redis-cluster", "--json", "--sample", "100ms")
-	if err != nil {
-		t.Fatalf("projections: %v\n%s", err, out)
-	}
-	var rep struct {
-		Projections []rebuild.GenerationReport `json:"projections"`
-	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("projections --json: %v\n%s", err, out)
-	}
-	if len(rep.Projections) != 1 || rep.Projections[0].Generation != 2 || rep.Projections[0].State != "live" {
-		t.Fatalf("projections: %+v, want generation 2 live", rep.Projections)
-	}
-
-	out, err = runCmd(t, append([]string{"replay"}, conn...)...)
-	if err != nil {
-		t.Fatalf("replay: %v\n%s", err, out)
-	}
-	if n, err := store.Count(ctx, 2); err != nil || n != 0 {
-		t.Fatalf("generation 2 holds %d documents after the replay (err %v)", n, err)
-	}
+	return strings.TrimSpace(string(out))
 }
 
-// Several addresses without --redis-cluster are refused with the setting
-// to fix, before anything connects.
-func TestRedisSeveralAddrsNeedCluster(t *testing.T) {
-	out, err := runCmd(t, "replay", "--projection", productview.Name, "--brokers", "127.0.0.1:1",
-		"--redis", "127.0.0.1:1,127.0.0.1:2")
-	if err == nil {
-		t.Fatalf("no error:\n%s", out)
+// TestKafkaClusterLeaderFailover is TestManyInstances' load on a Kafka
+// cluster of three brokers (topics with replication 3 and
+// min.insync.replicas 2, from topics.cluster.yaml): halfway the broker
+// that leads the most partitions of streamview's topics is killed
+// (SIGKILL), at three quarters it is started again. Nothing is lost or
+// doubled, and everything converges.
+//
+// By hand, on a cluster started by scripts/services/kafka-cluster.sh:
+//
+//	KAFKA_PORT=39092 KAFKA_CONTROLLER_PORT=39093 bash scripts/services/kafka-cluster.sh up
+//	STREAMVIEW_KAFKA_CLUSTER=1 KAFKA_PORT=39092 KAFKA_CONTROLLER_PORT=39093 \
+//	  REDIS_ADDR=127.0.0.1:6379 ELASTICSEARCH_URL=http://127.0.0.1:9200 \
+//	  go test -count=1 -run TestKafkaClusterLeaderFailover -timeout 30m ./cmd/streamview
+func TestKafkaClusterLeaderFailover(t *testing.T) {
+	if testing.Short() || os.Getenv("STREAMVIEW_KAFKA_CLUSTER") == "" {
+		t.Skip("set STREAMVIEW_KAFKA_CLUSTER=1 with a cluster of scripts/services/kafka-cluster.sh up")
 	}
-	if msg := out + err.Error(); !strings.Contains(msg, "REDIS_CLUSTER=true") {
-		t.Fatalf("error does not name REDIS_CLUSTER:\n%s", msg)
+	brokers := clusterScript(t, "brokers")
+	seeds := strings.Split(brokers, ",")
+	var leader int32 = -1
+	t.Cleanup(func() {
+		if leader >= 0 {
+			clusterScript(t, "start", itoa(leader)) // whatever happened, leave the cluster whole
+		}
+	})
+	runScale(t, scaleRun{
+		brokers:    brokers,
+		topicsArgs: []string{"--overlay", "../../topics.cluster.yaml"},
+		atHalf: func(t *testing.T, _ *pool, _ []*instance, _ func(string) *instance) {
+			leader = busiestLeader(t, seeds)
+			t.Logf("killing broker %d, the leader of the most partitions: %s", leader, clusterScript(t, "kill", itoa(leader)))
+		},
+		atThreeQuarters: func(t *testing.T, _ *pool, _ []*instance, _ func(string) *instance) {
+			t.Logf("starting broker %d again: %s", leader, clusterScript(t, "start", itoa(leader)))
+			leader = -1
+		},
+	})
+}
+
+func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+// busiestLeader returns the broker that leads the most partitions of the
+// commands, events, results and state topics.
+func busiestLeader(t *testing.T, seeds []string) int32 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tds, err := testenv.Admin(t, seeds).ListTopics(ctx, topics.Commands, topics.Events, topics.CommandResults, topics.State)
+	if err != nil {
+		t.Fatal(err)
 	}
+	count := map[int32]int{}
+	for _, td := range tds {
+		for _, p := range td.Partitions {
+			count[p.Leader]++
+		}
+	}
+	best := int32(-1)
+	for b, n := range count {
+		if best < 0 || n > count[best] || n == count[best] && b < best {
+			best = b
+		}
+	}
+	t.Logf("partition leaders per broker: %v", count)
+	return best
 }
