@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -110,5 +113,64 @@ func TestRedisSeveralAddrsNeedCluster(t *testing.T) {
 	}
 	if msg := out + err.Error(); !strings.Contains(msg, "REDIS_CLUSTER=true") {
 		t.Fatalf("error does not name REDIS_CLUSTER:\n%s", msg)
+	}
+}
+
+// dev's whole pipeline (API, decider, projectors, history, notifier) on
+// its embedded Kafka with the views on the real Redis Cluster
+// (--redis-cluster): the end-to-end suite of serve. dev keeps the default
+// key names (sv:product-view:…, sv:product-history:…, sv:notifier:…), which
+// no other test uses on the cluster; they are removed before and after.
+func TestDevOnRedisCluster(t *testing.T) {
+	rc := redistest.RealCluster(t)
+	seeds := os.Getenv(redistest.EnvClusterAddrs)
+	clear := func() {
+		for _, p := range []string{"sv:" + productview.Name + ":*", "sv:product-history:*", "sv:notifier:*"} {
+			if _, err := redistest.DeleteKeys(context.Background(), rc, p); err != nil {
+				t.Logf("clear %s: %v", p, err)
+			}
+		}
+	}
+	clear()
+	t.Cleanup(clear)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrCh := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serveForTest(ctx, []string{"dev", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--kafka-port", strconv.Itoa(port),
+			"--redis", seeds, "--redis-cluster", "--log-level", "error"}, addrCh)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("dev: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("dev did not stop within 30s of Ctrl-C")
+		}
+	})
+	base := waitListening(t, addrCh, done)
+	endToEnd(t, base)
+
+	// The views went to the cluster.
+	store, err := redisview.New(rc, redisview.Config{Projection: productview.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := store.Live(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := store.Count(ctx, gen); err != nil || c == 0 {
+		t.Fatalf("the cluster holds %d views (err %v)", c, err)
 	}
 }
