@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
@@ -172,5 +174,66 @@ func TestDevOnRedisCluster(t *testing.T) {
 	}
 	if c, err := store.Count(ctx, gen); err != nil || c == 0 {
 		t.Fatalf("the cluster holds %d views (err %v)", c, err)
+	}
+}
+
+// An ACL user reaches every node of the cluster with the single server's
+// settings (REDIS_USERNAME, REDIS_PASSWORD): the user is made on each
+// master for this test and removed after it. A wrong password is refused
+// with the setting to fix.
+func TestRedisClusterACLUser(t *testing.T) {
+	rc := redistest.RealCluster(t)
+	ctx := context.Background()
+	user := strings.ToLower(testenv.Name("sv-acl"))
+	password := testenv.Name("pw")
+	each := func(args ...any) error {
+		return rc.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			return m.Do(ctx, args...).Err()
+		})
+	}
+	if err := each("ACL", "SETUSER", user, "on", ">"+password, "~sv:"+user+":*", "+@all"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := each("ACL", "DELUSER", user); err != nil {
+			t.Logf("ACL DELUSER %s: %v", user, err)
+		}
+	})
+	conn := connect.Redis{Addr: os.Getenv(redistest.EnvClusterAddrs), Cluster: true, Username: user, Password: connect.NewSecret(password)}
+	c, err := newRedisConn(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := pingRedis(ctx, c, conn); err != nil {
+		t.Fatal(err)
+	}
+	// The user's keys are sv:<user>:…: a store of that name writes and
+	// counts on every master.
+	store, err := redisview.New(c, redisview.Config{Projection: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { redistest.DeleteKeys(ctx, rc, "sv:"+user+":*") })
+	var changes []productview.Change
+	for i := range 200 {
+		changes = append(changes, productview.Change{ID: "p" + strconv.Itoa(i), Version: 1, Set: []productview.Field{{Name: "name", Value: "x"}}})
+	}
+	if res, err := store.Apply(ctx, 1, changes); err != nil || res.Applied != 200 {
+		t.Fatalf("Apply = %+v, %v", res, err)
+	}
+	if n, err := store.Count(ctx, 1); err != nil || n != 200 {
+		t.Fatalf("Count = %d, %v; want 200", n, err)
+	}
+
+	conn.Password = connect.NewSecret("wrong")
+	bad, err := newRedisConn(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	err = pingRedis(ctx, bad, conn)
+	if err == nil || !strings.Contains(err.Error(), "REDIS_PASSWORD") {
+		t.Fatalf("wrong password: %v; want an error naming REDIS_PASSWORD", err)
 	}
 }
