@@ -12,6 +12,10 @@ endif
 export KAFKA_BROKERS ?= 127.0.0.1:9092
 export REDIS_ADDR ?= 127.0.0.1:6379
 export ELASTICSEARCH_URL ?= http://127.0.0.1:9200
+# The three-master Redis Cluster of scripts/services/redis-cluster.sh, for the
+# tests of the Redis stores on a cluster (REDIS_CLUSTER_PORT, 7001..7003).
+export REDIS_CLUSTER_PORT ?= 7001
+export REDIS_CLUSTER_ADDRS ?= $(shell bash scripts/services/redis-cluster.sh addrs)
 # The secured listeners beside them (scripts/services/lib.sh): Kafka SASL_SSL,
 # Redis TLS with an ACL user, Elasticsearch behind a TLS proxy checking
 # credentials; the test CA, client certificate and secrets in STREAMVIEW_SECURE_DIR.
@@ -54,6 +58,7 @@ else
 	bash scripts/services/up.sh elasticsearch redis
 	KAFKA_NODES=$(KAFKA_NODES) bash scripts/services/kafka-cluster.sh up
 endif
+	bash scripts/services/redis-cluster.sh up
 
 ## tools: Kafka's kafka-consumer-groups.sh, kcat and promtool (see README, "Standard tools").
 tools:
@@ -63,6 +68,7 @@ browser:
 	bash scripts/browser.sh
 
 services-down:
+	bash scripts/services/redis-cluster.sh down
 ifeq ($(KAFKA_NODES),1)
 	bash scripts/services/down.sh
 else
@@ -72,6 +78,7 @@ endif
 
 services-status:
 	bash scripts/services/status.sh
+	bash scripts/services/redis-cluster.sh status
 ifneq ($(KAFKA_NODES),1)
 	KAFKA_NODES=$(KAFKA_NODES) bash scripts/services/kafka-cluster.sh status
 endif

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -184,6 +185,11 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	if cfg.KafkaOpts, err = kafkaConn.SecurityOpts(); err != nil {
 		return err
+	}
+	if redisConn.Cluster {
+		// bench redis compares the projection with a bare client's writes
+		// to one server; its raw side does not route by slot.
+		return errors.New("bench: --redis-cluster: the benchmarks measure one Redis server; name one with --redis (REDIS_ADDR) and leave REDIS_CLUSTER unset")
 	}
 	if cfg.Redis, err = redisConn.Options(); err != nil {
 		return err

@@ -89,9 +89,9 @@ type redisFlags struct {
 // register adds --redis (default REDIS_ADDR, else def) and the Redis
 // security flags; what says what the command keeps in Redis.
 func (r *redisFlags) register(fs *flag.FlagSet, e env, def, what string) {
-	usage := "Redis address (env REDIS_ADDR)"
+	usage := "Redis address host:port, or with --redis-cluster one or more nodes of the cluster, comma-separated (env REDIS_ADDR)"
 	if what != "" {
-		usage = "Redis address (env REDIS_ADDR): " + what
+		usage += ": " + what
 	}
 	fs.StringVar(&r.addr, "redis", e.or("REDIS_ADDR", def), usage)
 	r.sec = connect.RegisterRedis(fs, e.getenv)
@@ -100,14 +100,11 @@ func (r *redisFlags) register(fs *flag.FlagSet, e env, def, what string) {
 // settings are the flags' connection settings for --redis.
 func (r *redisFlags) settings() (connect.Redis, error) { return r.sec.Load(r.addr) }
 
-// newRedisConn is newRedis (the view store's timeouts) with conn's
-// address, ACL user and TLS.
-func newRedisConn(conn connect.Redis) (*redis.Client, error) {
-	o := redisOptions()
-	if err := conn.Apply(o); err != nil {
-		return nil, err
-	}
-	return redis.NewClient(o), nil
+// newRedisConn is a client with the view store's timeouts
+// (redisOptions) and conn's address, ACL user and TLS: a cluster client
+// when conn names a Redis Cluster (--redis-cluster), else one server's.
+func newRedisConn(conn connect.Redis) (redis.UniversalClient, error) {
+	return conn.Client(redisOptions())
 }
 
 // pingRedis pings once, within 5s, explaining a refused certificate or

@@ -144,10 +144,6 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 	if err != nil {
 		return nil, err
 	}
-	redisOpt, err := redisConn.Options()
-	if err != nil {
-		return nil, err
-	}
 	reg, err := f.registry.Load()
 	if err != nil {
 		return nil, err
@@ -165,7 +161,10 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 	}
 	p.kafka = cl
 	p.closers = append(p.closers, cl.Close)
-	p.redis = redis.NewClient(redisOpt)
+	if p.redis, err = redisConn.Client(nil); err != nil {
+		p.Close()
+		return nil, err
+	}
 	p.closers = append(p.closers, func() { p.redis.Close() })
 	if err := pingRedis(ctx, p.redis, redisConn); err != nil {
 		p.Close()

@@ -297,7 +297,7 @@ func newRedis(addr string) *redis.Client {
 }
 
 // redisOptions are newRedis's settings without the address (newRedisConn
-// adds a secured connection's).
+// adds a secured connection's, on one server or a cluster).
 func redisOptions() *redis.Options {
 	return &redis.Options{
 		DialTimeout:           5 * time.Second,

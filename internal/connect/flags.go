@@ -52,6 +52,8 @@ type RedisFlags struct {
 // RegisterRedis adds Redis's ACL and TLS flags to fs.
 func RegisterRedis(fs *flag.FlagSet, getenv func(string) string) *RedisFlags {
 	f := &RedisFlags{getenv: getenv}
+	cluster, _ := strconv.ParseBool(getenv("REDIS_CLUSTER"))
+	fs.BoolVar(&f.r.Cluster, "redis-cluster", cluster, "the Redis address is a Redis Cluster: a comma-separated list of one or more of its nodes (host:port,...); views and every other key are hash-tagged so that each script and multi-key command stays in one slot (env REDIS_CLUSTER=true)")
 	fs.StringVar(&f.r.Username, "redis-username", getenv("REDIS_USERNAME"), "Redis ACL user; empty is the default user (env REDIS_USERNAME)")
 	fs.StringVar(&f.passwordFile, "redis-password-file", getenv("REDIS_PASSWORD_FILE"), "file holding the Redis password (env REDIS_PASSWORD_FILE; or the password itself in env REDIS_PASSWORD)")
 	registerTLS(fs, getenv, &f.r.TLS, "redis", "REDIS", "Redis")

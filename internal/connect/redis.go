@@ -3,14 +3,22 @@ package connect
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Redis is how to reach and log in to a Redis server. The zero value of
-// everything but Addr is a plaintext connection as the default user.
+// Redis is how to reach and log in to a Redis server or a Redis Cluster.
+// The zero value of everything but Addr is a plaintext connection as the
+// default user to one server.
 type Redis struct {
+	// Addr is the server's host:port; with Cluster, the comma-separated
+	// host:port of one or more of the cluster's nodes (the seeds the client
+	// learns the others from).
 	Addr string
+	// Cluster makes the client a Redis Cluster client (REDIS_CLUSTER). The
+	// ACL user and TLS settings apply to every node.
+	Cluster bool
 	// Username is the ACL user; empty is the default user (and a password
 	// alone is the legacy requirepass).
 	Username string
@@ -21,8 +29,13 @@ type Redis struct {
 // Validate reports every setting that cannot work, naming its variable.
 func (r Redis) Validate() error {
 	var errs []error
-	if r.Addr == "" {
+	switch addrs := r.Addrs(); {
+	case len(addrs) == 0 && r.Cluster:
+		errs = append(errs, errors.New("REDIS_ADDR: name one or more nodes of the Redis Cluster (host:port,host:port,...)"))
+	case len(addrs) == 0:
 		errs = append(errs, errors.New("REDIS_ADDR: name the Redis address (host:port)"))
+	case len(addrs) > 1 && !r.Cluster:
+		errs = append(errs, fmt.Errorf("REDIS_ADDR lists %d addresses (%s): for a Redis Cluster set REDIS_CLUSTER=true (--redis-cluster); otherwise name one server", len(addrs), r.Addr))
 	}
 	if r.Username != "" && r.Password.IsZero() {
 		errs = append(errs, errors.New("REDIS_USERNAME is set without REDIS_PASSWORD (or REDIS_PASSWORD_FILE)"))
@@ -33,11 +46,26 @@ func (r Redis) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Addrs is Addr split at commas, blanks dropped.
+func (r Redis) Addrs() []string {
+	var out []string
+	for _, a := range strings.Split(r.Addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // Apply sets the address, the ACL user and TLS on o, leaving its timeouts
-// and pool settings alone.
+// and pool settings alone. It is for one server: a cluster's settings
+// refuse it (use Client).
 func (r Redis) Apply(o *redis.Options) error {
 	if err := r.Validate(); err != nil {
 		return err
+	}
+	if r.Cluster {
+		return errors.New("REDIS_CLUSTER is set: a Redis Cluster needs a cluster client (connect.Redis.Client), not one server's options")
 	}
 	tc, err := r.TLS.Config("REDIS_TLS")
 	if err != nil {
@@ -57,12 +85,53 @@ func (r Redis) Options() (*redis.Options, error) {
 	return o, nil
 }
 
+// Client returns a client for the settings: a *redis.ClusterClient on the
+// Addr seeds when Cluster is set, else a *redis.Client on Addr. base gives
+// the timeouts, retries and pool settings (its address and credentials are
+// replaced); nil takes the library's defaults. The client is the caller's
+// to close.
+func (r Redis) Client(base *redis.Options) (redis.UniversalClient, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	o := &redis.Options{}
+	if base != nil {
+		c := *base
+		o = &c
+	}
+	if !r.Cluster {
+		if err := r.Apply(o); err != nil {
+			return nil, err
+		}
+		return redis.NewClient(o), nil
+	}
+	tc, err := r.TLS.Config("REDIS_TLS")
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs:    r.Addrs(),
+		Username: r.Username, Password: r.Password.Reveal(), TLSConfig: tc,
+		Protocol:   o.Protocol,
+		ClientName: o.ClientName,
+		MaxRetries: o.MaxRetries, MinRetryBackoff: o.MinRetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
+		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+		ContextTimeoutEnabled: o.ContextTimeoutEnabled,
+		PoolFIFO:              o.PoolFIFO, PoolSize: o.PoolSize, PoolTimeout: o.PoolTimeout,
+		MinIdleConns: o.MinIdleConns, MaxIdleConns: o.MaxIdleConns, MaxActiveConns: o.MaxActiveConns,
+		ConnMaxIdleTime: o.ConnMaxIdleTime, ConnMaxLifetime: o.ConnMaxLifetime,
+	}), nil
+}
+
 // Secured reports whether the connection uses TLS or a login.
 func (r Redis) Secured() bool { return r.TLS.On() || r.Username != "" || !r.Password.IsZero() }
 
 // Describe is the connection in a few words, for banners and logs.
 func (r Redis) Describe() string {
 	s := r.Addr
+	if r.Cluster {
+		s = "Redis Cluster " + s
+	}
 	switch {
 	case r.TLS.On() && r.Username != "":
 		s += fmt.Sprintf(" (TLS, ACL user %s)", r.Username)

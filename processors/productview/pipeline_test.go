@@ -128,8 +128,19 @@ func (c *crashing) Apply(ctx context.Context, batch []schemas.Event) error {
 	return ctx.Err()
 }
 
+// A projector killed in the middle of a batch (half of it written) and
+// started again converges to the fold of the log, on a real server and on a
+// real Redis Cluster.
 func TestCrashMidBatchConverges(t *testing.T) {
-	rc := redistest.RealRedis(t)
+	for _, b := range []struct {
+		name   string
+		client func(testing.TB) redis.UniversalClient
+	}{{redistest.Real, redistest.RealRedis}, {redistest.Cluster, redistest.RealCluster}} {
+		t.Run(b.name, func(t *testing.T) { crashMidBatchConverges(t, b.client(t)) })
+	}
+}
+
+func crashMidBatchConverges(t *testing.T, rc redis.UniversalClient) {
 	events := eventgen.Stream(eventgen.Options{Products: 2000, Events: 50000, Seed: 41, Discontinue: true})
 	p := newPipeline(t, rc, events)
 	group := testenv.Name("crash")

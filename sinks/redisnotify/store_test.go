@@ -5,27 +5,37 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors/notifier"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
-func newStore(t *testing.T) *Store {
-	t.Helper()
-	m := miniredis.RunT(t)
-	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	t.Cleanup(func() { c.Close() })
-	return New(c, "t:")
+// forEachStore runs f on a store under a prefix of its own on each server
+// of redistest.ForEachBackend: miniredis, the real server and the real Redis
+// Cluster (every key shares the hash tag {n}, so each script and
+// transaction stays in one slot). The prefix's keys go at cleanup.
+func forEachStore(t *testing.T, f func(t *testing.T, s *Store)) {
+	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+		prefix := "t:" + testenv.Name("notify") + ":"
+		t.Cleanup(func() {
+			if _, err := redistest.DeleteKeys(context.Background(), c, prefix+"*"); err != nil {
+				t.Logf("cleanup of %s: %v", prefix, err)
+			}
+		})
+		f(t, New(c, prefix))
+	})
 }
 
 func note(sub, wid string, offset int64) notifier.Notification {
 	return notifier.Notification{WebhookID: wid, SubscriptionID: sub, ProductID: "p", URL: "http://127.0.0.1/", Offset: offset, Body: []byte(`{}`)}
 }
 
-func TestQueue(t *testing.T) {
+func TestQueue(t *testing.T) { forEachStore(t, testQueue) }
+
+func testQueue(t *testing.T, s *Store) {
 	ctx := context.Background()
-	s := newStore(t)
 	t0 := time.UnixMilli(1_000_000)
 
 	// Queued in offset order, whatever the order of Enqueue; once only.
@@ -99,9 +109,10 @@ func TestQueue(t *testing.T) {
 	}
 }
 
-func TestSubscriptions(t *testing.T) {
+func TestSubscriptions(t *testing.T) { forEachStore(t, testSubscriptions) }
+
+func testSubscriptions(t *testing.T, s *Store) {
 	ctx := context.Background()
-	s := newStore(t)
 	a := notifier.Subscription{ID: "a", ProductID: "p", URL: "u", Events: []string{"priceDrop"}, Secret: "k", Created: 3, Deleted: -1}
 	if err := s.Save(ctx, []notifier.Subscription{a}); err != nil {
 		t.Fatal(err)

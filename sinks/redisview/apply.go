@@ -36,8 +36,9 @@ var applyScript = redis.NewScript(applySource)
 // On a single server one script call carries the changes of up to
 // Config.DocsPerCall documents: starting a script costs Redis several times
 // what its HGET and HSET do, so one call per document would make the script
-// calls, not the writes, the limit. On a cluster or ring each call carries
-// one document, whose keys share a slot. The calls go out pipelined, in
+// calls, not the writes, the limit. On a cluster a call carries the
+// documents of one hash slot (up to Config.DocsPerCall; a script's keys
+// must share a slot), on a ring one document. The calls go out pipelined, in
 // round trips of up to Config.DocsPerPipeline documents that run at once, so
 // that Redis works on one while the client encodes the next.
 //
@@ -295,17 +296,23 @@ func (c *call) describe() string {
 }
 
 // calls packs docs into script calls: up to docsPerCall documents each on a
-// single server, one each on a cluster or ring (or any other client), where
-// the documents of one call could live on different nodes.
+// single server; on a cluster up to docsPerCall documents of one hash slot
+// each (a script's keys must share a slot; a pipeline then goes to each
+// node its calls' slots live on); one each on a ring or any other client,
+// where the documents of one call could live on different nodes.
 func (s *Store) calls(gen int, docs []doc) []call {
-	per := s.docsPerCall
-	if _, single := s.client.(*redis.Client); !single {
-		per = 1
+	var runs [][]doc
+	switch s.client.(type) {
+	case *redis.Client:
+		runs = chunks(docs, s.docsPerCall)
+	case *redis.ClusterClient:
+		runs = bySlot(docs, s.docsPerCall)
+	default:
+		runs = chunks(docs, 1)
 	}
 	prefix := s.Prefix(gen)
-	out := make([]call, 0, (len(docs)+per-1)/per)
-	for start := 0; start < len(docs); start += per {
-		ds := docs[start:min(start+per, len(docs))]
+	out := make([]call, 0, len(runs))
+	for _, ds := range runs {
 		nargs := 0
 		for _, d := range ds {
 			nargs += d.nargs
@@ -341,6 +348,39 @@ func (s *Store) calls(gen int, docs []doc) []call {
 			}
 		}
 		out = append(out, c)
+	}
+	return out
+}
+
+// chunks cuts docs into runs of up to per documents, in order.
+func chunks(docs []doc, per int) [][]doc {
+	out := make([][]doc, 0, (len(docs)+per-1)/per)
+	for start := 0; start < len(docs); start += per {
+		out = append(out, docs[start:min(start+per, len(docs))])
+	}
+	return out
+}
+
+// bySlot gathers docs by the cluster hash slot of their ID (the tag of
+// every key of theirs) and cuts each slot's documents into runs of up to
+// per, keeping the order of first appearance. Documents are independent,
+// so their order across slots does not matter.
+func bySlot(docs []doc, per int) [][]doc {
+	at := make(map[int]int, len(docs)) // slot → its index in slots
+	var slots [][]doc
+	for _, d := range docs {
+		sl := int(crc16(d.id) % slotCount)
+		i, ok := at[sl]
+		if !ok {
+			i = len(slots)
+			at[sl] = i
+			slots = append(slots, nil)
+		}
+		slots[i] = append(slots[i], d)
+	}
+	out := make([][]doc, 0, len(slots))
+	for _, ds := range slots {
+		out = append(out, chunks(ds, per)...)
 	}
 	return out
 }

@@ -15,7 +15,8 @@
 //
 // Apply sends a batch in pipelined script calls; on a single server one call
 // carries many documents (the script's start-up cost, not its writes, would
-// otherwise bound the throughput), on a cluster one document each. The
+// otherwise bound the throughput), on a Redis Cluster the documents of one
+// hash slot (a script's keys must share a slot), pipelined per node. The
 // changes of one document in a batch (a hot product) are folded into one
 // guarded write: the last value of each field and the counters' deltas
 // summed, applied whole only when the hash is older than the first change;
@@ -23,14 +24,17 @@
 // one. Writes gives the same writes without the guard, for benchmarks.
 //
 // The ID is a hash tag, so every key of one document lands in one cluster
-// slot. A generation owns everything under its prefix "sv:P:gN:", so a
+// slot; the live pointer and the rebuild state are single keys, read and
+// written alone (no command or script spans them and a document), so they
+// live in whichever slot their name hashes to. Count and Clear scan every
+// master of a cluster. A generation owns everything under its prefix "sv:P:gN:", so a
 // rebuild writes generation N+1 beside the live one and SetLive swaps the
 // pointer in one step; Clear wipes one generation for a replay.
 //
 // It implements the port of processors/productview (productview.Store) in
 // that package's vocabulary (productview.Change, Doc, Result and errors), and
-// passes its contract suite (productview/storetest) on miniredis and on a
-// real server (redistest holds the test servers). A document whose key
+// passes its contract suite (productview/storetest) on miniredis, on a
+// real server and on a real Redis Cluster (redistest holds the test servers). A document whose key
 // holds another type is reported as a *batch.Error naming its changes
 // (permanent). Generations and RebuildState implement the ports of
 // processors/rebuild in plain types, without importing it. It owns neither the

@@ -21,9 +21,10 @@ type Config struct {
 	// ScanCount is the COUNT hint of each SCAN and so the most keys Clear
 	// unlinks per round trip. Default 1000.
 	ScanCount int
-	// DocsPerCall is the most documents one script call of Apply carries on
-	// a single server (a *redis.Client). Default 100; 1 makes one call per
-	// document, as a cluster or ring client always gets.
+	// DocsPerCall is the most documents one script call of Apply carries:
+	// on a single server (a *redis.Client) any documents, on a cluster (a
+	// *redis.ClusterClient) documents of one hash slot. Default 100; 1 makes
+	// one call per document, as a ring or any other client always gets.
 	DocsPerCall int
 	// DocsPerPipeline is the most documents one round trip of Apply
 	// carries; a larger batch goes out in several at once. Default 500.

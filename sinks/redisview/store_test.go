@@ -49,15 +49,25 @@ func TestContractPacking(t *testing.T) {
 	})
 }
 
+// skipSharedScriptFlush skips t on a real server or cluster, which other
+// tests share, unless REDIS_SCRIPT_FLUSH=1 says it is this test's alone:
+// SCRIPT FLUSH empties the script cache of a whole server (of every master
+// of a cluster).
+func skipSharedScriptFlush(t *testing.T) {
+	t.Helper()
+	shared := strings.HasSuffix(t.Name(), "/"+redistest.Real) || strings.HasSuffix(t.Name(), "/"+redistest.Cluster)
+	if shared && os.Getenv("REDIS_SCRIPT_FLUSH") != "1" {
+		t.Skip("SCRIPT FLUSH is server-wide: set REDIS_SCRIPT_FLUSH=1 to run this on a private server or cluster")
+	}
+}
+
 // After SCRIPT FLUSH (or a restart) EVALSHA fails with NOSCRIPT; Apply must
 // still apply every change exactly once. SCRIPT FLUSH empties the whole
 // server's script cache, so on a real server the test runs only when
 // REDIS_SCRIPT_FLUSH=1 says the server is this test's alone.
 func TestNoScript(t *testing.T) {
 	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-		if strings.HasSuffix(t.Name(), "/"+redistest.Real) && os.Getenv("REDIS_SCRIPT_FLUSH") != "1" {
-			t.Skip("SCRIPT FLUSH is server-wide: set REDIS_SCRIPT_FLUSH=1 to run this on a private server")
-		}
+		skipSharedScriptFlush(t)
 		ctx := context.Background()
 		s := redistest.NewStore(t, c)
 		for round := range 3 {
@@ -85,9 +95,7 @@ func TestNoScript(t *testing.T) {
 // several pipelines at once, every document must still be applied once.
 func TestNoScriptManyDocuments(t *testing.T) {
 	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-		if strings.HasSuffix(t.Name(), "/"+redistest.Real) && os.Getenv("REDIS_SCRIPT_FLUSH") != "1" {
-			t.Skip("SCRIPT FLUSH is server-wide: set REDIS_SCRIPT_FLUSH=1 to run this on a private server")
-		}
+		skipSharedScriptFlush(t)
 		ctx := context.Background()
 		s := redistest.NewStoreConfig(t, c, redisview.Config{DocsPerCall: 7, DocsPerPipeline: 50})
 		const docs = 300
@@ -189,9 +197,7 @@ func TestKeys(t *testing.T) {
 // one by one, and each is applied exactly once.
 func TestNoScriptFoldedPartlyRedelivered(t *testing.T) {
 	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-		if strings.HasSuffix(t.Name(), "/"+redistest.Real) && os.Getenv("REDIS_SCRIPT_FLUSH") != "1" {
-			t.Skip("SCRIPT FLUSH is server-wide: set REDIS_SCRIPT_FLUSH=1 to run this on a private server")
-		}
+		skipSharedScriptFlush(t)
 		ctx := context.Background()
 		s := redistest.NewStore(t, c)
 		var changes []productview.Change

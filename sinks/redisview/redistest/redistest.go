@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,10 +21,17 @@ import (
 // "host:port" or a redis:// URL.
 const EnvAddr = "REDIS_ADDR"
 
+// EnvClusterAddrs names the environment variable that points tests at a
+// real Redis Cluster: its seed addresses, "host:port,host:port,...".
+// `make services-up` starts one (scripts/services/redis-cluster.sh) and
+// `make test` sets it.
+const EnvClusterAddrs = "REDIS_CLUSTER_ADDRS"
+
 // Backend names are the subtest names ForEachBackend uses.
 const (
-	Mini = "miniredis"
-	Real = "redis"
+	Mini    = "miniredis"
+	Real    = "redis"
+	Cluster = "redis-cluster"
 )
 
 // Miniredis starts an in-process Redis for tb and returns a client on it;
@@ -64,6 +72,80 @@ func RealRedis(tb testing.TB) redis.UniversalClient {
 	return c
 }
 
+// RealCluster returns a cluster client on the Redis Cluster at
+// $REDIS_CLUSTER_ADDRS, or skips tb when the variable is unset or under
+// -short. A set but unreachable cluster, or one whose state is not ok,
+// fails. Tests share the cluster: keep to keys of your own (NewStore,
+// DeleteKeys), never FLUSHALL.
+func RealCluster(tb testing.TB) redis.UniversalClient {
+	tb.Helper()
+	addrs := os.Getenv(EnvClusterAddrs)
+	switch {
+	case addrs == "":
+		tb.Skipf("real Redis Cluster: %s is not set (e.g. %s=127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003, started by `make services-up` or scripts/services/redis-cluster.sh up)", EnvClusterAddrs, EnvClusterAddrs)
+	case testing.Short():
+		tb.Skipf("real Redis Cluster: skipped under -short")
+	}
+	var seeds []string
+	for _, a := range strings.Split(addrs, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			seeds = append(seeds, a)
+		}
+	}
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: seeds})
+	tb.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := c.ClusterInfo(ctx).Result()
+	if err != nil {
+		tb.Fatalf("real Redis Cluster at %s=%s is not reachable: %v", EnvClusterAddrs, addrs, err)
+	}
+	if !strings.Contains(info, "cluster_state:ok") {
+		tb.Fatalf("real Redis Cluster at %s=%s is not ok (scripts/services/redis-cluster.sh status):\n%s", EnvClusterAddrs, addrs, info)
+	}
+	// Every master answers, so that a scan over all of them sees every key.
+	if err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return m.Ping(ctx).Err() }); err != nil {
+		tb.Fatalf("real Redis Cluster at %s=%s: a master does not answer: %v", EnvClusterAddrs, addrs, err)
+	}
+	return c
+}
+
+// IsCluster reports whether c is a cluster client.
+func IsCluster(c redis.UniversalClient) bool {
+	_, ok := c.(*redis.ClusterClient)
+	return ok
+}
+
+// DeleteKeys unlinks every key matching the SCAN pattern, on every master
+// of a cluster, and returns how many it deleted: the cleanup of tests that
+// share a server or cluster, each under prefixes of its own.
+func DeleteKeys(ctx context.Context, c redis.UniversalClient, pattern string) (int, error) {
+	var (
+		mu sync.Mutex
+		n  int
+	)
+	one := func(ctx context.Context, node redis.Cmdable) error {
+		iter := node.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			// One key per command: keys of different slots.
+			d, err := node.Unlink(ctx, iter.Val()).Result()
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			n += int(d)
+			mu.Unlock()
+		}
+		return iter.Err()
+	}
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return one(ctx, m) })
+		return n, err
+	}
+	err := one(ctx, c)
+	return n, err
+}
+
 // Backends are the servers of ForEachBackend, by name.
 var Backends = []struct {
 	Name   string
@@ -71,10 +153,12 @@ var Backends = []struct {
 }{
 	{Mini, Miniredis},
 	{Real, RealRedis},
+	{Cluster, RealCluster},
 }
 
 // ForEachBackend runs f as one subtest per server: "miniredis" always,
-// "redis" when REDIS_ADDR is set and not under -short (skipped otherwise).
+// "redis" when REDIS_ADDR is set and "redis-cluster" when
+// REDIS_CLUSTER_ADDRS is set, both not under -short (skipped otherwise).
 func ForEachBackend(t *testing.T, f func(t *testing.T, c redis.UniversalClient)) {
 	for _, b := range Backends {
 		t.Run(b.Name, func(t *testing.T) { f(t, b.Client(t)) })
@@ -101,12 +185,7 @@ func NewStoreConfig(tb testing.TB, c redis.UniversalClient, cfg redisview.Config
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, "sv:"+s.Projection()+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Unlink(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
+		if _, err := DeleteKeys(context.Background(), c, "sv:"+s.Projection()+":*"); err != nil {
 			tb.Logf("cleanup of %s: %v", s.Projection(), err)
 		}
 	})
