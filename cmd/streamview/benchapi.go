@@ -65,7 +65,6 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the step at --profile-rate with Prefer: wait to this file")
 	profileRate := fs.Int("profile-rate", 0, "the rate whose step --cpuprofile profiles")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (progress and table go to stderr)")
-	members := fs.Int("decider-members", defaultDeciderMembers, "decider group members the in-process stack runs, each with its own transactional producer and share of the partitions (as serve --decider-members)")
 	logLevel := fs.String("log-level", "warn", "the stack's log level on stderr: debug, info, warn or error")
 	logFormat := logFormatFlag(fs, e)
 	fs.Usage = func() { fmt.Fprint(e.stderr, benchAPIHelp+"\nFlags:\n"); fs.PrintDefaults() }
@@ -137,7 +136,7 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 	if *base != "" {
 		err = drive(ctx, *base)
 	} else {
-		srv := soakServers{logger: logger, deciderMembers: *members}
+		srv := soakServers{logger: logger}
 		if srv.kafka, err = k.settings(); err != nil {
 			return err
 		}

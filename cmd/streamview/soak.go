@@ -44,9 +44,6 @@ type soakServers struct {
 	// the commands topic's partitions. A soak sets it small to see them
 	// fill and the process's memory level off within the run.
 	outcomeBytes int64
-	// deciderMembers is how many decider members the stack runs
-	// (decider.NewMembers; 0: decider.DefaultMembers).
-	deciderMembers int
 }
 
 // soakNames are a run's own topics, groups, keys and index: nothing a
@@ -192,7 +189,7 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 		dcfg.MaxDecidedBytes = max(1, b/soakPartitions)
 		rcfg.MaxAcceptedBytes, rcfg.MaxRejectedBytes = b, max(1, b/4)
 	}
-	d, err := decider.NewMembers(dcfg, codec, srv.deciderMembers)
+	d, err := decider.New(dcfg, codec)
 	if err != nil {
 		return err
 	}
