@@ -13,17 +13,19 @@ import (
 	"github.com/streamview/streamview/schemas"
 )
 
-// flakyCodec fails the first decode of one command with an error that
-// may pass later (a schema registry that does not answer), after the
-// commands before it in the batch have been decided and their records
-// produced.
+// flakyCodec fails one decode with an error that may pass later (a
+// schema registry that does not answer): the sixth command of a
+// transaction, once, and only after the records of the five before it
+// have reached the events log, so that the abort has produced records to
+// drop.
 type flakyCodec struct {
 	*schemas.Codec
-	failID string
-
+	t      *testing.T
+	f      *fixture
 	mu     sync.Mutex
 	failed bool
-	before int // commands decoded before the failure
+	since  int   // commands decoded since the last transaction ended
+	hwEnd  int64 // the events partition's end offset then
 }
 
 func (c *flakyCodec) DecodeCommand(b []byte) (schemas.Command, error) {
@@ -33,28 +35,52 @@ func (c *flakyCodec) DecodeCommand(b []byte) (schemas.Command, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cmd.ID == c.failID && !c.failed {
-		c.failed = true
-		return schemas.Command{}, errors.New("registry does not answer (test)")
+	if c.failed || c.since < 5 {
+		c.since++
+		return cmd, nil
 	}
-	if !c.failed {
-		c.before++
+	c.failed = true
+	// This runs on the decider's goroutine: report, never t.Fatal.
+	for deadline := time.Now().Add(time.Minute); c.eventsEnd() <= c.hwEnd; {
+		if time.Now().After(deadline) {
+			c.t.Errorf("the batch's first records never reached %s (end offset still %d): nothing produced before the abort", c.f.events, c.hwEnd)
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // polling a broker offset; the assertion is not timed
 	}
-	return cmd, nil
+	return schemas.Command{}, errors.New("registry does not answer (test)")
+}
+
+// ended is Hooks.Transaction.
+func (c *flakyCodec) ended(int, time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.since, c.hwEnd = 0, c.eventsEnd()
+}
+
+func (c *flakyCodec) eventsEnd() int64 {
+	hw, err := c.f.adm.ListEndOffsets(context.Background(), c.f.events)
+	if err != nil {
+		c.t.Errorf("list end offsets of %s: %v", c.f.events, err)
+		return -1
+	}
+	o, _ := hw.Lookup(c.f.events, 0)
+	return o.Offset
 }
 
 // TestTransientDecodeAbortsProducedRecords: the decider produces each
 // command's records as soon as it is decided, so when a later command of
-// the batch cannot be decoded now, records of the batch are already on
-// their way. The abort must drop them: after the retry every command has
+// the batch cannot be decoded now, records of the batch are already in
+// the log. The abort must drop them: after the retry every command has
 // exactly one result and one event.
 func TestTransientDecodeAbortsProducedRecords(t *testing.T) {
 	f := newFixture(t, 1)
 	cmds, want := crashWorkload(20, 4)
-	f.produceCommands(t, cmds) // all there before the decider polls: one batch
-	codec := &flakyCodec{Codec: f.codec, failID: cmds[len(cmds)/2].ID}
+	f.produceCommands(t, cmds)
+	codec := &flakyCodec{Codec: f.codec, t: t, f: f}
 	cfg := f.config()
 	cfg.Retry.Min, cfg.Retry.Max = 50*time.Millisecond, 100*time.Millisecond
+	cfg.Hooks.Transaction = codec.ended
 	d, err := New(cfg, codec)
 	if err != nil {
 		t.Fatal(err)
@@ -72,9 +98,10 @@ func TestTransientDecodeAbortsProducedRecords(t *testing.T) {
 		return nil
 	})
 	codec.mu.Lock()
-	defer codec.mu.Unlock()
-	if !codec.failed || codec.before == 0 {
-		t.Fatalf("the failure came after %d decoded commands (failed %v); want it mid-batch", codec.before, codec.failed)
+	failed := codec.failed
+	codec.mu.Unlock()
+	if !failed {
+		t.Fatal("no decode failed: the workload fit in transactions of under six commands")
 	}
 	// The aborted transaction's events did reach the log (and are not
 	// read): read uncommitted, the log holds more events than committed.
