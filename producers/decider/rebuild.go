@@ -36,16 +36,9 @@ func (d *Decider) rebuildFrom(ctx context.Context, adm *kadm.Client, ps []int32,
 	began := time.Now()
 	topic := d.cfg.EventsTopic
 	oldest := began.Add(-d.cfg.IdempotencyWindow).UnixMilli()
-	ends, err := d.stableEnds(ctx, adm, topic, ps)
+	bounds, err := d.bounds(ctx, adm, topic, ps)
 	if err != nil {
 		return nil, err
-	}
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("rebuild: list start offsets of %s: %w", topic, err)
 	}
 	// A crashed owner's transaction may have written results only (a
 	// batch of rejections); it has been waited for like the events'.
@@ -93,15 +86,14 @@ func (d *Decider) rebuildFrom(ctx context.Context, adm *kadm.Client, ps []int32,
 	spans := map[int32]topics.Span{}
 	for _, p := range ps {
 		st := newPartState()
-		st.eventsEnd, st.lastSnapshot = ends[p], began.UnixMilli()
+		end, from := bounds[p].To, bounds[p].From
+		st.eventsEnd, st.lastSnapshot = end, began.UnixMilli()
 		states[p] = st
-		s, _ := starts.Lookup(topic, p)
-		from := s.Offset
 		if sn := snaps[p]; sn != nil {
 			switch {
-			case sn.ok && sn.at.eventsEnd > ends[p]:
+			case sn.ok && sn.at.eventsEnd > end:
 				d.log.Warn("snapshot is past the end of the events; replaying the whole partition", "topic", d.cfg.StateTopic,
-					"partition", p, "offset", sn.at.eventsEnd, "events_end", ends[p])
+					"partition", p, "offset", sn.at.eventsEnd, "events_end", end)
 			case sn.ok:
 				st.products, st.subs, st.refs, st.broken, st.snapshotted = sn.products, sn.subs, sn.refs, sn.broken, true
 				from = max(from, sn.at.eventsEnd)
@@ -111,8 +103,8 @@ func (d *Decider) rebuildFrom(ctx context.Context, adm *kadm.Client, ps []int32,
 				d.log.Info("no usable snapshot; replaying the whole partition", "topic", d.cfg.StateTopic, "partition", p, "why", sn.why)
 			}
 		}
-		if ends[p] > from {
-			spans[p] = topics.Span{From: from, To: ends[p]}
+		if end > from {
+			spans[p] = topics.Span{From: from, To: end}
 		}
 	}
 	if len(spans) > 0 {
@@ -140,11 +132,34 @@ func (d *Decider) rebuildFrom(ctx context.Context, adm *kadm.Client, ps []int32,
 	d.stats.rebuildEvents.Add(read)
 	d.stats.rebuildNanos.Add(int64(took))
 	for _, p := range ps {
-		d.log.Info("partition state rebuilt", logkey.Topic, topic, logkey.Partition, p, logkey.Offset, ends[p], "results_topic", d.cfg.ResultsTopic,
+		d.log.Info("partition state rebuilt", logkey.Topic, topic, logkey.Partition, p, logkey.Offset, bounds[p].To, "results_topic", d.cfg.ResultsTopic,
 			"products", len(states[p].products), "commands_remembered", len(states[p].decided), "from_snapshot", states[p].snapshotted,
 			"events_read", spans[p].To-spans[p].From, "took", took)
 	}
 	return states, nil
+}
+
+// bounds returns, for each partition in ps of topic, the span from its
+// start offset to its last stable offset (see stableEnds): what a rebuild
+// reads of it. A span with To <= From holds nothing.
+func (d *Decider) bounds(ctx context.Context, adm *kadm.Client, topic string, ps []int32) (map[int32]topics.Span, error) {
+	ends, err := d.stableEnds(ctx, adm, topic, ps)
+	if err != nil {
+		return nil, err
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: list start offsets of %s: %w", topic, err)
+	}
+	out := make(map[int32]topics.Span, len(ps))
+	for _, p := range ps {
+		s, _ := starts.Lookup(topic, p)
+		out[p] = topics.Span{From: s.Offset, To: ends[p]}
+	}
+	return out, nil
 }
 
 // stableEnds returns the last stable offset of each partition in ps of

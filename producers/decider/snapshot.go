@@ -387,23 +387,16 @@ type restoredSnapshot struct {
 // and returns the snapshot of each, usable or not.
 func (d *Decider) readSnapshots(ctx context.Context, adm *kadm.Client, ps []int32) (map[int32]*restoredSnapshot, error) {
 	topic := d.cfg.StateTopic
-	ends, err := d.stableEnds(ctx, adm, topic, ps)
+	bounds, err := d.bounds(ctx, adm, topic, ps)
 	if err != nil {
 		return nil, err
-	}
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("restore: list start offsets of %s: %w", topic, err)
 	}
 	out := map[int32]*restoredSnapshot{}
 	spans := map[int32]topics.Span{}
 	for _, p := range ps {
 		out[p] = &restoredSnapshot{products: map[string]product.State{}, subs: map[string]subscription.State{}, refs: map[string]reference.State{}, broken: map[string]string{}}
-		if s, _ := starts.Lookup(topic, p); ends[p] > s.Offset {
-			spans[p] = topics.Span{From: s.Offset, To: ends[p]}
+		if b := bounds[p]; b.To > b.From {
+			spans[p] = b
 		}
 	}
 	// stale holds products whose latest record is of another format (or

@@ -1,0 +1,154 @@
+package decider
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/schemas"
+)
+
+// flakyCodec fails one decode with an error that may pass later (a
+// schema registry that does not answer): the sixth command of a
+// transaction, once, and only after the records of the five before it
+// have reached the events log, so that the abort has produced records to
+// drop.
+type flakyCodec struct {
+	*schemas.Codec
+	t      *testing.T
+	f      *fixture
+	mu     sync.Mutex
+	failed bool
+	since  int   // commands decoded since the last transaction ended
+	hwEnd  int64 // the events partition's end offset then
+}
+
+func (c *flakyCodec) DecodeCommand(b []byte) (schemas.Command, error) {
+	cmd, err := c.Codec.DecodeCommand(b)
+	if err != nil {
+		return cmd, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failed || c.since < 5 {
+		c.since++
+		return cmd, nil
+	}
+	c.failed = true
+	// This runs on the decider's goroutine: report, never t.Fatal.
+	for deadline := time.Now().Add(time.Minute); c.eventsEnd() <= c.hwEnd; {
+		if time.Now().After(deadline) {
+			c.t.Errorf("the batch's first records never reached %s (end offset still %d): nothing produced before the abort", c.f.events, c.hwEnd)
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // polling a broker offset; the assertion is not timed
+	}
+	return schemas.Command{}, errors.New("registry does not answer (test)")
+}
+
+// ended is Hooks.Transaction.
+func (c *flakyCodec) ended(int, time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.since, c.hwEnd = 0, c.eventsEnd()
+}
+
+func (c *flakyCodec) eventsEnd() int64 {
+	hw, err := c.f.adm.ListEndOffsets(context.Background(), c.f.events)
+	if err != nil {
+		c.t.Errorf("list end offsets of %s: %v", c.f.events, err)
+		return -1
+	}
+	o, _ := hw.Lookup(c.f.events, 0)
+	return o.Offset
+}
+
+// TestTransientDecodeAbortsProducedRecords: the decider produces each
+// command's records as soon as it is decided, so when a later command of
+// the batch cannot be decoded now, records of the batch are already in
+// the log. The abort must drop them: after the retry every command has
+// exactly one result and one event.
+func TestTransientDecodeAbortsProducedRecords(t *testing.T) {
+	f := newFixture(t, 1)
+	cmds, want := crashWorkload(20, 4)
+	f.produceCommands(t, cmds)
+	codec := &flakyCodec{Codec: f.codec, t: t, f: f}
+	cfg := f.config()
+	cfg.Retry.Min, cfg.Retry.Max = 50*time.Millisecond, 100*time.Millisecond
+	cfg.Hooks.Transaction = codec.ended
+	d, err := New(cfg, codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{d: d, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- d.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+
+	checkExactlyOnce(t, f, cmds, want)
+	testenv.Eventually(t, time.Minute, func() error {
+		if d.Stats().Aborted == 0 {
+			return errors.New("no transaction aborted yet")
+		}
+		return nil
+	})
+	codec.mu.Lock()
+	failed := codec.failed
+	codec.mu.Unlock()
+	if !failed {
+		t.Fatal("no decode failed: the workload fit in transactions of under six commands")
+	}
+	// The aborted transaction's events did reach the log (and are not
+	// read): read uncommitted, the log holds more events than committed.
+	committed := len(f.readAll(t, f.events))
+	if all := readUncommitted(t, f, f.events); all <= committed {
+		t.Errorf("%d events read uncommitted, %d committed: the aborted batch produced nothing before its abort", all, committed)
+	}
+}
+
+// readUncommitted counts the data records of topic's partition 0 up to
+// its end, aborted ones included.
+func readUncommitted(t *testing.T, f *fixture, topic string) int {
+	t.Helper()
+	ctx := context.Background()
+	hw, err := f.adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := hw.Lookup(topic, 0)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
+		kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	n := 0
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("reading %s uncommitted: offset %d not reached", topic, end.Offset)
+		}
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		last := int64(-1)
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			last = r.Offset
+		})
+		// The last offsets may be commit markers, which a consumer
+		// does not see: stop at the first empty poll after the data.
+		if last < 0 || last+1 >= end.Offset {
+			if last < 0 && n == 0 {
+				t.Fatalf("reading %s uncommitted: nothing", topic)
+			}
+			return n
+		}
+	}
+}
