@@ -219,6 +219,9 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 		return rep, err
 	}
 	rep.InApply = time.Duration(timed.nanos.Load())
+	if rep.RawAfter, rep.RawAfterCPU, err = rawAgain(ctx, cfg, sink, d, out); err != nil {
+		return rep, err
+	}
 	if rep.Stored, err = sink.Stored(ctx); err != nil {
 		return rep, err
 	}
@@ -232,6 +235,41 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 		return rep, fmt.Errorf("bench: the runtime dead-lettered %d records of valid events", rep.DeadLettered)
 	}
 	return rep, nil
+}
+
+// RawAgain is a Sink that can run its raw writes a second time: ResetRaw
+// puts the raw side back as it was before the first (an empty store, a
+// fresh index), so that the second run makes the same writes into the
+// same state.
+type RawAgain interface {
+	ResetRaw(ctx context.Context) error
+}
+
+// rawAgain runs sink's raw writes again after the projection, on the same
+// events (made again from the seed: the projection ran without them), so
+// that the projection is compared with raw writes on both sides of it. A
+// sink that cannot reset its raw side gives a zero figure.
+func rawAgain(ctx context.Context, cfg Config, sink Sink, d *Dataset, out io.Writer) (Figure, CPU, error) {
+	again, ok := sink.(RawAgain)
+	if !ok {
+		return Figure{}, CPU{}, nil
+	}
+	if err := again.ResetRaw(ctx); err != nil {
+		return Figure{}, CPU{}, fmt.Errorf("bench: reset raw %s: %w", sink.Name(), err)
+	}
+	dist, _ := eventgen.ParseDistribution(cfg.Distribution) // validated
+	d.Events = eventgen.Stream(eventgen.Options{Products: cfg.Products, Events: cfg.Events, Seed: cfg.Seed, Distribution: dist})
+	defer func() { d.Events = nil }()
+	cpu, _ := sink.(ServerCPU)
+	m := startMeter(out, "raw "+sink.Name()+" (after the projection)", "events", len(d.Events))
+	probe := startProbe(ctx, cpu)
+	f, err := sink.Raw(ctx, d, m.add)
+	c := probe.stop(ctx)
+	m.finish()
+	if err != nil {
+		return Figure{}, CPU{}, fmt.Errorf("bench: raw %s (after the projection): %w", sink.Name(), err)
+	}
+	return f, c, nil
 }
 
 func runID() string {

@@ -111,6 +111,13 @@ func (s *redisSink) Raw(ctx context.Context, d *Dataset, progress func(int)) (Fi
 		Unit: "events", Count: len(d.Events), Elapsed: time.Since(start)}, nil
 }
 
+// ResetRaw empties the raw side, for Raw to run again into the state it
+// first met.
+func (s *redisSink) ResetRaw(ctx context.Context) error {
+	_, err := s.raw.Clear(ctx, 1)
+	return err
+}
+
 // RawSecond writes the same as Raw on one connection: one batch and one
 // pipeline at a time. It is what a bare client without concurrency does, not
 // the limit the projection runs against.

@@ -114,3 +114,37 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("5 events default to %d products, want 1", d.Products)
 	}
 }
+
+// The raw writes run before and after the projection count with their
+// mean time; a second run of other writes (another count) is not mixed in.
+func TestReportRawWritesBeforeAndAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		raw, after Figure
+		wantRatio  float64
+		wantMean   bool
+	}{
+		{"no run after", figure("redis", "events", 1000, time.Second), Figure{}, 0.5, false},
+		{"slower after", figure("redis", "events", 1000, time.Second), figure("redis", "events", 1000, 3*time.Second), 1.0, true},
+		{"faster after", figure("redis", "events", 1000, 3*time.Second), figure("redis", "events", 1000, time.Second), 1.0, true},
+		{"other count after", figure("redis", "events", 1000, time.Second), figure("redis", "events", 10, 3*time.Second), 0.5, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Report{Consume: figure("consume", "records", 1000, time.Second/10), Raw: tc.raw, RawAfter: tc.after,
+				Projection: figure("projection", "events", 1000, 2*time.Second)}
+			if got := r.Ratio(); got < tc.wantRatio-1e-9 || got > tc.wantRatio+1e-9 {
+				t.Errorf("Ratio = %v, want %v", got, tc.wantRatio)
+			}
+			if got := strings.Contains(r.Limit().Label, "mean of the runs before and after"); got != tc.wantMean {
+				t.Errorf("Limit label %q: mean %v, want %v", r.Limit().Label, got, tc.wantMean)
+			}
+			var b strings.Builder
+			if err := r.WriteTable(&b); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(b.String(), "[after the projection]"); got != (tc.after.Count > 0) {
+				t.Errorf("table shows the run after: %v, want %v:\n%s", got, tc.after.Count > 0, b.String())
+			}
+		})
+	}
+}

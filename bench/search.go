@@ -167,6 +167,21 @@ func (s *searchSink) Raw(ctx context.Context, d *Dataset, progress func(int)) (F
 // Aggregates: the search projection joins category and brand names in.
 func (s *searchSink) Aggregates() []string { return productsearch.Aggregates() }
 
+// ResetRaw deletes the raw index, for Raw to run again into a fresh one:
+// creating documents, as the first run did, not overwriting them.
+func (s *searchSink) ResetRaw(ctx context.Context) error {
+	res, err := s.client.Indices.Delete([]string{s.raw.IndexName(1)},
+		s.client.Indices.Delete.WithContext(ctx), s.client.Indices.Delete.WithIgnoreUnavailable(true))
+	if err != nil {
+		return fmt.Errorf("deleting the raw index: %w", err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return fmt.Errorf("deleting the raw index: %s", res.String())
+	}
+	return nil
+}
+
 func (s *searchSink) Projection(ctx context.Context, d *Dataset) (processors.Projection, string, error) {
 	if err := s.indexes(d); err != nil {
 		return nil, "", err

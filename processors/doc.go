@@ -5,7 +5,8 @@
 // decoded while one is applied), hands the events to the Projection, retries
 // a failing sink with the one backoff policy (internal/backoff), dead-letters
 // what can never be applied and commits offsets only after the sink has
-// everything before them.
+// everything before them: in the background, one commit request for every
+// lane's progress at a time, so that no lane waits for a commit.
 //
 // The names say what each part is: a Projection is the port the runtime
 // drives (Apply a batch of events, idempotently), implemented by a

@@ -77,14 +77,18 @@ func (p *Runner) Config() Config { return p.cfg }
 // ends is abandoned uncommitted; its records come again to the next owner.
 //
 // Each assigned partition has a lane, a goroutine that applies the
-// partition's records in order, in batches, and commits them; the poll loop
-// only hands records to the lanes, so polling, decoding, applying and
-// committing of different partitions overlap (partitions hold disjoint
-// aggregates). Up to Concurrency lanes apply at once. The poll loop never
+// partition's records in order, in batches; the poll loop only hands
+// records to the lanes, so polling, decoding and applying of different
+// partitions overlap (partitions hold disjoint aggregates), and a lane's
+// next records are fetched while it applies. Up to Concurrency lanes apply
+// at once. A lane hands what it has applied to one committer, which
+// commits every lane's progress in one request at a time in the
+// background: no lane waits for a commit round trip. The poll loop never
 // waits for a lane (a lane that falls behind has its partition paused), so
 // it always lets a rebalance through. When partitions are revoked, the
-// rebalance waits until their lanes have applied and committed what they
-// were given, for up to DrainTimeout; lost partitions' lanes are abandoned.
+// rebalance waits until their lanes have applied what they were given, for
+// up to DrainTimeout, and commits it; lost partitions' lanes are abandoned,
+// their uncommitted progress dropped.
 func (p *Runner) Run(ctx context.Context) error {
 	log := p.cfg.Logger.With(logkey.Projection, p.cfg.Name, logkey.Generation, p.cfg.Generation)
 	ls := &lanes{p: p, log: log, ctx: ctx, slots: make(chan struct{}, p.cfg.Concurrency), byTP: map[topicPartition]*lane{}}
@@ -101,8 +105,8 @@ func (p *Runner) Run(ctx context.Context) error {
 		// Records handed to the lanes before a rebalance are in their
 		// queues when the revoke callback drains them.
 		kgo.BlockRebalanceOnPoll(),
-		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) { ls.stop(revoked, true) }),
-		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { ls.stop(lost, false) }),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) { ls.stop(revoked, true, true) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { ls.stop(lost, false, false) }),
 		kgo.FetchMaxWait(500 * time.Millisecond),
 	}, p.opts...)
 	if p.cfg.Hooks.Client != nil {
@@ -113,8 +117,17 @@ func (p *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("projection %s: kafka client: %w", p.cfg.Group(), err)
 	}
 	ls.cl = cl
+	ls.commits = newCommits(cl, &p.stats, log, p.cfg.retryPolicy())
+	cctx, stopCommits := context.WithCancel(ctx)
+	committing := make(chan struct{})
+	go func() {
+		defer close(committing)
+		ls.commits.run(cctx)
+	}()
 	defer func() {
 		ls.stopAll() // before the close: its revoke must not wait for lanes
+		stopCommits()
+		<-committing
 		cl.CloseAllowingRebalance()
 	}()
 	log.Info("projection started", "group", p.cfg.Group(), logkey.Topic, p.cfg.Topic)
@@ -155,6 +168,8 @@ type lanes struct {
 	ctx   context.Context // Run's
 	cl    *kgo.Client
 	slots chan struct{} // one per lane applying
+	// commits commits what the lanes applied, in the background.
+	commits *commits
 
 	mu   sync.Mutex
 	byTP map[topicPartition]*lane
@@ -178,8 +193,15 @@ type lane struct {
 }
 
 // maxQueued is how many polls' records a lane holds before its partition
-// is paused.
-const maxQueued = 2
+// is paused; resumeQueued is how few it must hold again for the partition
+// to be resumed: before the lane runs dry, so that the next fetch is on its
+// way while the lane applies what it holds (a hot partition's lane then
+// never waits for Kafka between polls). A poll brings at most the fetch's
+// bytes per partition (1 MiB by default), so a lane holds a few MiB.
+const (
+	maxQueued    = 4
+	resumeQueued = 1
+)
 
 // give queues recs, records of one partition, on its lane, starting the
 // lane if there is none. It never waits.
@@ -210,7 +232,7 @@ func (ls *lanes) give(tp topicPartition, recs []*kgo.Record) {
 }
 
 // next takes the oldest queued poll of l, resuming its partition once the
-// queue is empty again.
+// queue is down to resumeQueued.
 func (ls *lanes) next(l *lane) ([]*kgo.Record, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -220,22 +242,23 @@ func (ls *lanes) next(l *lane) ([]*kgo.Record, bool) {
 	recs := l.queue[0]
 	l.queue[0] = nil
 	l.queue = l.queue[1:]
-	if len(l.queue) == 0 && l.paused {
+	if len(l.queue) <= resumeQueued && l.paused {
 		l.paused = false
 		ls.cl.ResumeFetchPartitions(map[string][]int32{l.tp.topic: {l.tp.partition}})
 	}
 	return recs, true
 }
 
-// stop ends the lanes of parts. With drain, each first applies and commits
-// what it was given (the partitions are being revoked), for up to
-// DrainTimeout, after which what is left is abandoned: a rebalance must not
-// wait on a sink that is down until the broker evicts the member. Without
-// drain, what the lanes hold is abandoned at once (the partitions are lost:
-// another member may own them already). Abandoned records come again to the
-// partition's next owner. A stopped lane's partition is no longer paused,
-// should it come back.
-func (ls *lanes) stop(parts map[string][]int32, drain bool) {
+// stop ends the lanes of parts. With drain, each first applies what it was
+// given (the partitions are being revoked), for up to DrainTimeout, after
+// which what is left is abandoned: a rebalance must not wait on a sink that
+// is down until the broker evicts the member. Without drain, what the lanes
+// hold is abandoned at once (the partitions are lost: another member may
+// own them already, or Run is ending). Then, with commit, what they applied
+// is committed before stop returns; without, it is dropped. Abandoned
+// records come again to the partition's next owner. A stopped lane's
+// partition is no longer paused, should it come back.
+func (ls *lanes) stop(parts map[string][]int32, drain, commit bool) {
 	var stopping []*lane
 	ls.mu.Lock()
 	for topic, ps := range parts {
@@ -268,6 +291,11 @@ func (ls *lanes) stop(parts map[string][]int32, drain bool) {
 			<-l.done
 		}
 	}
+	tps := make([]topicPartition, 0, len(stopping))
+	for _, l := range stopping {
+		tps = append(tps, l.tp)
+	}
+	ls.commits.leave(ls.ctx, tps, commit)
 	resume := map[string][]int32{}
 	for _, l := range stopping {
 		ls.p.stats.forget(l.tp.partition) // another member reports its lag now
@@ -279,7 +307,8 @@ func (ls *lanes) stop(parts map[string][]int32, drain bool) {
 	}
 }
 
-// stopAll abandons every lane; Run's context is done.
+// stopAll abandons every lane, committing what they applied: Run's context
+// is done, the partitions are still this member's.
 func (ls *lanes) stopAll() {
 	all := map[string][]int32{}
 	ls.mu.Lock()
@@ -287,21 +316,21 @@ func (ls *lanes) stopAll() {
 		all[tp.topic] = append(all[tp.topic], tp.partition)
 	}
 	ls.mu.Unlock()
-	ls.stop(all, false)
+	ls.stop(all, false, true)
 }
 
 // run applies the polls queued on lane l until it is closed (then it
 // applies what is left, unless cancelled) or ctx ends: per poll's records,
-// their batches, then their dead letters, then the commit.
+// their batches, then their dead letters, then the hand-over to the
+// committer.
 func (ls *lanes) run(ctx context.Context, l *lane) {
-	var carry uncounted
 	for {
 		for {
 			recs, ok := ls.next(l)
 			if !ok {
 				break
 			}
-			ls.take(ctx, l.tp, recs, &carry)
+			ls.take(ctx, l.tp, recs)
 		}
 		select {
 		case <-l.wake:
@@ -311,20 +340,18 @@ func (ls *lanes) run(ctx context.Context, l *lane) {
 				if !ok {
 					return
 				}
-				ls.take(ctx, l.tp, recs, &carry)
+				ls.take(ctx, l.tp, recs)
 			}
 		}
 	}
 }
 
-// uncounted is what a lane applied whose commit failed: the lane's next
-// commit covers it, and counts it.
-type uncounted struct{ data, applied, dead int }
-
-// take applies and commits recs, records of tp, unless ctx has ended.
-func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record, carry *uncounted) {
+// take applies recs, records of tp, unless ctx has ended, and hands them
+// to the committer: the lane goes on with its next records while they are
+// committed.
+func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record) {
 	p := ls.p
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || len(recs) == 0 {
 		return // abandoned: the records come again to the next owner
 	}
 	applied, dead, err := p.applyAll(ctx, ls.log, ls.slots, recs)
@@ -335,21 +362,17 @@ func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record
 		ls.log.Info("projection stopping; records abandoned uncommitted", logkey.Topic, tp.topic, logkey.Partition, tp.partition, "records", len(recs))
 		return
 	}
-	// The sink has every event before these offsets: commit them, also
-	// when Run is stopping (what is stored need not come again). A failed
-	// commit (we lost the partition) only means the next owner applies the
+	// The sink has every event up to the last of recs: their offsets may
+	// be committed, also when Run is stopping (what is stored need not
+	// come again). A failed commit only means the next owner applies the
 	// records again, which the projection tolerates.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-	err = ls.cl.CommitRecords(cctx, recs...)
-	cancel()
-	data := dataRecords(recs)
-	if err != nil {
-		ls.log.Warn("commit failed; records will be applied again by the next owner", logkey.Topic, tp.topic, logkey.Partition, tp.partition, "err", err)
-		carry.data, carry.applied, carry.dead = carry.data+data, carry.applied+applied, carry.dead+len(dead)
-		return
+	last := recs[0]
+	for _, r := range recs[1:] {
+		if r.Offset > last.Offset {
+			last = r
+		}
 	}
-	p.stats.record(recs, data+carry.data, applied+carry.applied, len(dead)+carry.dead)
-	*carry = uncounted{}
+	ls.commits.applied(tp, last, dataRecords(recs), applied, len(dead))
 }
 
 // applyAll applies recs, records of one partition, in batches of up to
@@ -671,22 +694,23 @@ func dataRecords(recs []*kgo.Record) int {
 	return n
 }
 
-// record counts a commit of recs, which also covers data records of earlier
-// polls whose own commit failed (commits are cumulative).
-func (s *stats) record(recs []*kgo.Record, data, applied, dead int) {
+// record counts a commit of offsets (the next offset to read per
+// partition), which covered data records, applied events and dead letters
+// (commits are cumulative: also those of earlier commits that failed).
+func (s *stats) record(offsets map[int32]int64, data, applied, dead int) {
 	s.records.Add(int64(data))
 	s.applied.Add(int64(applied))
 	s.dead.Add(int64(dead))
 	s.mu.Lock()
-	for _, r := range recs {
-		if r.Offset+1 > s.offsets[r.Partition] {
-			s.offsets[r.Partition] = r.Offset + 1
+	for partition, next := range offsets {
+		if next > s.offsets[partition] {
+			s.offsets[partition] = next
 		}
 	}
 	now := time.Now()
 	if !s.last.IsZero() {
 		if d := now.Sub(s.last).Seconds(); d > 0 {
-			inst := float64(len(recs)) / d
+			inst := float64(data) / d
 			if s.rate == 0 {
 				s.rate = inst
 			} else {

@@ -46,10 +46,18 @@ beside the two limits it runs between, in one run on one data set:
      actions through esutil.BulkIndexer with a worker per lane;
   4. projection: the projection runtime with the projector on a fresh
      generation, from offset 0 until it has committed the end of every
-     partition: events/s. Then every stored document is checked.
+     partition (joining the group, fetching, decoding and committing
+     included, which the raw writes do not do): events/s. Then every stored
+     document is checked;
+  5. raw store writes again, the same as step 3 into an emptied store (a
+     fresh index): on a machine shared with other work the CPU a step gets
+     drifts within seconds, so the projection is compared with the raw
+     writes on both sides of it, in the mean of their two times.
 
 It prints progress lines, then a table: the rates (all in events/s), the
-projection over the smaller raw rate with the target, the CPU each step
+projection over the smaller raw rate (the consume, or the raw writes in
+the mean of their two times; against each run of them too) with the
+target, the CPU each step
 cost this process and (redis) the server, as µs per event and % busy: the
 server is shared with whatever else runs on it. With --json they go to
 stderr and the report, as JSON, to stdout.
