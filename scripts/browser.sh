@@ -15,12 +15,12 @@ for b in "${STREAMVIEW_CHROMIUM:-}" chromium chromium-browser; do
   fi
 done
 
-if [[ $(id -u) != 0 ]] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=; fi
+if [[ $(id -u) != 0 ]] && command -v sudo >/dev/null 2>&1; then exec sudo -E bash "$0" "$@"; fi
+# shellcheck source=scripts/services/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/services/lib.sh"
 echo "browser: installing Debian's chromium (apt)"
 log="$(mktemp)"
-# Other apt runs may hold the lock (services/up.sh): wait for it.
-if ! { $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq &&
-       DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium fonts-dejavu-core; } >"$log" 2>&1; then
+if ! sv_apt_install "$log" chromium fonts-dejavu-core; then
   echo "browser: installing chromium failed; the log:" >&2
   tail -n 30 "$log" >&2
   exit 1

@@ -62,6 +62,24 @@ sv_err() { printf '%s\n' "$*" >&2; }
 sv_now() { date +%s.%N; }
 sv_elapsed() { awk -v a="$1" -v b="$(sv_now)" 'BEGIN{printf "%.1fs", b-a}'; }
 
+# sv_apt_install LOG PACKAGE...: the one apt run of every script here, its
+# output in LOG. A policy-rc.d that refuses keeps Debian's init scripts from
+# starting the packages' own daemons (a system redis on 6379, nginx on 80)
+# while it runs; an existing one is left alone. Waits for another apt run's
+# lock rather than failing on it.
+sv_apt_install() {
+  local log="$1" own_policy=0 rc=0
+  shift
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  { apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@"; } \
+    >"$log" 2>&1 || rc=$?
+  [[ $own_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d
+  return $rc
+}
+
 # sv_kafka_log4j FILE: a broker's log4j2 configuration (server.log in
 # kafka.logs.dir, rolled at 50 MB; request and authorizer loggers at WARN).
 sv_kafka_log4j() {

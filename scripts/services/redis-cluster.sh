@@ -96,14 +96,9 @@ wait_nodes() {
 # missing, as up.sh does: e.g. when up.sh ran its servers in Docker.
 install_redis() {
   command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 && return 0
-  local log="$CLUSTER_DIR/apt-install.log" own_policy=0 rc=0
+  local log="$CLUSTER_DIR/apt-install.log" rc=0
   sv_log "redis-cluster: apt: installing redis-server"
-  # Keep Debian's init scripts from starting a system redis on 6379.
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
-  fi
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; } >"$log" 2>&1 || rc=$?
-  [[ $own_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d
+  sv_apt_install "$log" redis-server || rc=$?
   [[ $rc == 0 ]] || { sv_err "redis-cluster: apt: installing redis-server failed (exit $rc)"; sv_tail_log apt "$log"; return 1; }
 }
 

@@ -30,16 +30,7 @@ flock -w 600 9 || { sv_err "tools: could not take $TOOLS_DIR/.lock within 600s";
 
 failed=()
 
-apt_install() { # PACKAGE...
-  local own_policy=0 rc=0
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
-  fi
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; } \
-    >"$TOOLS_DIR/apt.log" 2>&1 || rc=$?
-  [[ $own_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d
-  return $rc
-}
+apt_install() { sv_apt_install "$TOOLS_DIR/apt.log" "$@"; }
 
 # kafka-tools and its dependencies; the broker's jars are not needed.
 install_kafka_tools() {

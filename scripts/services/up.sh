@@ -167,15 +167,8 @@ if [[ ${#apt_pkgs[@]} -gt 0 ]]; then
   t="$(sv_now)"
   sv_log "apt: installing ${apt_pkgs[*]}"
   apt_log="$SV_RUN/apt-install.log"
-  # Keep Debian's init scripts from starting a system redis on 6379.
-  own_policy=0
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
-  fi
   rc=0
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}"; } \
-    >"$apt_log" 2>&1 || rc=$?
-  [[ $own_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d
+  sv_apt_install "$apt_log" "${apt_pkgs[@]}" || rc=$?
   if [[ $rc != 0 ]]; then
     sv_err "apt: installing ${apt_pkgs[*]} failed (exit $rc)"; sv_tail_log apt "$apt_log"; exit 1
   fi
