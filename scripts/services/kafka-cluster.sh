@@ -52,45 +52,17 @@ voters() {
 node_pid() { sv_read_pid "$(node_pidfile "$1")" kafka.Kafka; }
 
 write_config() {
-  local i="$1" dir isr=$(( KAFKA_NODES > 2 ? 2 : 1 ))
+  local i="$1" dir
   dir="$(node_dir "$i")"
   mkdir -p "$dir/data" "$dir/logs"
-  cat >"$dir/server.properties" <<EOF
-# Written by scripts/services/kafka-cluster.sh; regenerated on every start.
-process.roles=broker,controller
-node.id=$i
-controller.quorum.voters=$(voters)
-listeners=PLAINTEXT://127.0.0.1:$(broker_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$i")
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$dir/data
-num.partitions=1
-num.network.threads=2
-num.io.threads=2
-auto.create.topics.enable=false
-default.replication.factor=$KAFKA_NODES
-offsets.topic.replication.factor=$KAFKA_NODES
-offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=$KAFKA_NODES
-transaction.state.log.min.isr=$isr
-transaction.state.log.num.partitions=10
-share.coordinator.state.topic.replication.factor=$KAFKA_NODES
-share.coordinator.state.topic.min.isr=$isr
+  sv_kafka_properties "$dir/server.properties" "$i" "$(voters)" \
+    "PLAINTEXT://127.0.0.1:$(broker_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")" \
+    "PLAINTEXT://127.0.0.1:$(broker_port "$i")" "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT" "$dir/data" "$KAFKA_NODES"
+  cat >>"$dir/server.properties" <<EOF
 # A restarted node becomes leader of its partitions again once in sync.
 auto.leader.rebalance.enable=true
 leader.imbalance.check.interval.seconds=10
 unclean.leader.election.enable=false
-group.initial.rebalance.delay.ms=0
-group.consumer.session.timeout.ms=6000
-group.consumer.min.session.timeout.ms=1000
-group.consumer.heartbeat.interval.ms=1000
-group.consumer.min.heartbeat.interval.ms=500
-group.min.session.timeout.ms=1000
-transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
-transaction.remove.expired.transaction.cleanup.interval.ms=60000
-log.retention.hours=24
 EOF
   sv_kafka_log4j "$dir/log4j2.properties"
 }

@@ -80,6 +80,53 @@ sv_apt_install() {
   return $rc
 }
 
+# sv_kafka_properties FILE NODE_ID VOTERS LISTENERS ADVERTISED PROTOCOL_MAP DATA_DIR REPLICAS:
+# a KRaft node's server.properties (broker and controller in one process),
+# the one writer for up.sh's single node and kafka-cluster.sh's nodes.
+# REPLICAS is the replication of the internal topics (1 for one node); their
+# min.insync.replicas is 2 from three nodes up. Callers append what is theirs
+# (the SASL_SSL listener's settings, a cluster's leader balancing). The file
+# holds passwords of the PLAIN listener once appended to, so it is 600.
+sv_kafka_properties() {
+  local file="$1" node="$2" voters="$3" listeners="$4" advertised="$5" protomap="$6" data="$7" replicas="$8"
+  local isr=$(( replicas > 2 ? 2 : 1 )) io=$(( replicas > 1 ? 2 : 4 ))
+  cat >"$file" <<EOF
+# Written by scripts/services/$(basename "$0"); regenerated on every start.
+process.roles=broker,controller
+node.id=$node
+controller.quorum.voters=$voters
+listeners=$listeners
+advertised.listeners=$advertised
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=$protomap
+log.dirs=$data
+num.partitions=1
+num.network.threads=2
+num.io.threads=$io
+auto.create.topics.enable=false
+default.replication.factor=$replicas
+offsets.topic.replication.factor=$replicas
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=$replicas
+transaction.state.log.min.isr=$isr
+transaction.state.log.num.partitions=10
+share.coordinator.state.topic.replication.factor=$replicas
+share.coordinator.state.topic.min.isr=$isr
+group.initial.rebalance.delay.ms=0
+# Fast failure detection for tests (KIP-848 "consumer" groups and classic groups).
+group.consumer.session.timeout.ms=6000
+group.consumer.min.session.timeout.ms=1000
+group.consumer.heartbeat.interval.ms=1000
+group.consumer.min.heartbeat.interval.ms=500
+group.min.session.timeout.ms=1000
+transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
+transaction.remove.expired.transaction.cleanup.interval.ms=60000
+log.retention.hours=24
+EOF
+  chmod 600 "$file"
+}
+
 # sv_kafka_log4j FILE: a broker's log4j2 configuration (server.log in
 # kafka.logs.dir, rolled at 50 MB; request and authorizer loggers at WARN).
 sv_kafka_log4j() {

@@ -266,40 +266,10 @@ fi
 start_kafka() {
   local cid
   mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
-  cat >"$KAFKA_DIR/server.properties" <<EOF
-# Written by scripts/services/up.sh; regenerated on every start.
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT${KAFKA_SASL_PORT:+,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT}
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT${KAFKA_SASL_PORT:+,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT}
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
-log.dirs=$KAFKA_DIR/data
-num.partitions=1
-num.network.threads=2
-num.io.threads=4
-auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=10
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-# Fast failure detection for tests (KIP-848 "consumer" groups and classic groups).
-group.consumer.session.timeout.ms=6000
-group.consumer.min.session.timeout.ms=1000
-group.consumer.heartbeat.interval.ms=1000
-group.consumer.min.heartbeat.interval.ms=500
-group.min.session.timeout.ms=1000
-transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
-transaction.remove.expired.transaction.cleanup.interval.ms=60000
-log.retention.hours=24
-EOF
-  chmod 600 "$KAFKA_DIR/server.properties"
+  sv_kafka_properties "$KAFKA_DIR/server.properties" 1 "1@127.0.0.1:$KAFKA_CONTROLLER_PORT" \
+    "PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT${KAFKA_SASL_PORT:+,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT}" \
+    "PLAINTEXT://127.0.0.1:$KAFKA_PORT${KAFKA_SASL_PORT:+,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT}" \
+    "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL" "$KAFKA_DIR/data" 1
   if [[ -n "$KAFKA_SASL_PORT" ]]; then
     # SCRAM users live in the cluster metadata (made at format time, or by
     # ensure_kafka_scram for a log formatted before); PLAIN's are listed here.
