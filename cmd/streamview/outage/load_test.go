@@ -81,7 +81,8 @@ type outcome struct {
 	commandID  string
 	productID  string
 	version    int64
-	raw        string
+	raw        string            // the body, cut to 300 bytes for messages
+	checks     map[string]string // /readyz's "checks", read from the whole body
 	retryOf    *outcome // a retry of a 503'd command: the first attempt
 }
 
@@ -144,6 +145,14 @@ func do(o *outcome, base string) {
 	resp.Body.Close()
 	o.took = time.Since(o.start)
 	o.status, o.err, o.raw = resp.StatusCode, err, string(bytes.TrimSpace(b))
+	if bytes.Contains(b, []byte(`"checks"`)) {
+		var body struct {
+			Checks map[string]string `json:"checks"`
+		}
+		if json.Unmarshal(b, &body) == nil {
+			o.checks = body.Checks
+		}
+	}
 	if len(o.raw) > 300 {
 		o.raw = o.raw[:300] + "…"
 	}
