@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/thousands"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productsearch"
@@ -164,7 +166,8 @@ func Rename(ctx context.Context, cfg RenameConfig) (rep RenameReport, err error)
 	cfg = cfg.withDefaults()
 	out := cfg.Out
 	run := runID()
-	r := &renameRun{cfg: cfg, run: run, topic: run + ".events", category: "cat-" + strings.TrimPrefix(run, "bench-")}
+	r := &renameRun{cfg: cfg, run: run, topic: run + ".events", category: "cat-" + strings.TrimPrefix(run, "bench-"),
+		rng: rand.New(rand.NewPCG(1, 2))}
 	rep = RenameReport{Products: cfg.Products, Brands: min(renameBrands, cfg.Products), Partitions: Partitions, Topic: r.topic}
 
 	if err := r.connect(ctx); err != nil {
@@ -190,7 +193,7 @@ func Rename(ctx context.Context, cfg RenameConfig) (rep RenameReport, err error)
 	for i := range cfg.Products {
 		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
 		r.ids[i] = id
-		events = append(events, schemas.Event{ID: fmt.Sprintf("%s-created-%d", run, i), AggregateType: schemas.AggregateProduct, AggregateID: id, Version: 1, Timestamp: at,
+		events = append(events, schemas.Event{ID: eventgen.UUID(r.rng), AggregateType: schemas.AggregateProduct, AggregateID: id, Version: 1, Timestamp: at, Metadata: r.metadata(),
 			Data: &schemas.ProductCreated{Name: fmt.Sprintf("Widget %d", i), Description: "a widget", Price: schemas.Money{Amount: int64(100 + i%5000), Currency: "EUR"},
 				CategoryID: r.category, CategoryName: renameOld, BrandID: fmt.Sprintf("brand-%d", i%renameBrands), BrandName: "Brand", Tags: []string{"bench"}, Stock: 1}})
 	}
@@ -282,23 +285,23 @@ func Rename(ctx context.Context, cfg RenameConfig) (rep RenameReport, err error)
 
 // renameRun is one run's clients and stores.
 type renameRun struct {
-	cfg            RenameConfig
-	run, topic     string
-	category       string
-	ids            []string
-	kafka          *kgo.Client
-	adm            *kadm.Client
-	pub            *producers.Publisher
-	codec          *schemas.Codec
-	rc             *redis.Client
-	es             *elasticsearch.Client
-	store          *redisview.Store
-	reader         *productview.Reader
-	index          *esindex.Index
-	view, search   *processors.Runner
-	stop           context.CancelFunc
-	done           chan error
-	projectionsRun bool
+	cfg          RenameConfig
+	rng          *rand.Rand // event and correlation IDs
+	run, topic   string
+	category     string
+	ids          []string
+	kafka        *kgo.Client
+	adm          *kadm.Client
+	pub          *producers.Publisher
+	codec        *schemas.Codec
+	rc           *redis.Client
+	es           *elasticsearch.Client
+	store        *redisview.Store
+	reader       *productview.Reader
+	index        *esindex.Index
+	view, search *processors.Runner
+	stop         context.CancelFunc
+	done         chan error
 }
 
 func (r *renameRun) name(kind string) string { return r.run + "-" + kind }
@@ -357,8 +360,13 @@ func (r *renameRun) close() {
 
 // renamed is CategoryRenamed version v of the run's category.
 func (r *renameRun) renamed(v int64, name string, at time.Time) schemas.Event {
-	return schemas.Event{ID: fmt.Sprintf("%s-renamed-%d", r.run, v), AggregateType: schemas.AggregateCategory, AggregateID: r.category,
-		Version: v, Timestamp: at, Data: &schemas.CategoryRenamed{Name: name}}
+	return schemas.Event{ID: eventgen.UUID(r.rng), AggregateType: schemas.AggregateCategory, AggregateID: r.category,
+		Version: v, Timestamp: at, Metadata: r.metadata(), Data: &schemas.CategoryRenamed{Name: name}}
+}
+
+// metadata is an event's metadata as the decider writes it.
+func (r *renameRun) metadata() schemas.Metadata {
+	return schemas.Metadata{CorrelationID: eventgen.UUID(r.rng), CausationID: eventgen.UUID(r.rng), UserID: "bench-rename"}
 }
 
 // produce writes events and waits for their acknowledgement. A category's
@@ -396,6 +404,14 @@ func (r *renameRun) startProjections(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bench rename: live generation: %w", err)
 	}
+	// The search index's live generation, as serve makes it: the index,
+	// and the read alias on it.
+	if err := r.index.EnsureIndex(ctx, 1); err != nil {
+		return fmt.Errorf("bench rename: %w", err)
+	}
+	if err := r.index.SwapAlias(ctx, 0, 1); err != nil {
+		return fmt.Errorf("bench rename: %w", err)
+	}
 	writer, err := productview.NewWriter(r.store, gen)
 	if err != nil {
 		return err
@@ -410,7 +426,7 @@ func (r *renameRun) startProjections(ctx context.Context) error {
 		return err
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	r.stop, r.done, r.projectionsRun = stop, make(chan error, 2), true
+	r.stop, r.done = stop, make(chan error, 2)
 	go func() { r.done <- r.view.Run(runCtx) }()
 	go func() { r.done <- r.search.Run(runCtx) }()
 	return nil
@@ -692,9 +708,10 @@ func (r *renameRun) cleanup(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("bench rename: delete %s: %w", r.store.LiveKey(), err))
 		}
 	}
-	if r.index != nil && r.projectionsRun {
-		if err := r.index.DeleteIndex(ctx, 1); err != nil {
-			errs = append(errs, fmt.Errorf("bench rename: delete the index: %w", err))
+	if r.es != nil {
+		// Deleting the index removes its alias too.
+		if err := deleteIndex(ctx, r.es, r.index.IndexName(1)); err != nil {
+			errs = append(errs, fmt.Errorf("bench rename: %w", err))
 		}
 	}
 	if r.adm != nil {
@@ -718,6 +735,18 @@ func (r *renameRun) cleanup(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func deleteIndex(ctx context.Context, es *elasticsearch.Client, name string) error {
+	res, err := es.Indices.Delete([]string{name}, es.Indices.Delete.WithContext(ctx), es.Indices.Delete.WithIgnoreUnavailable(true))
+	if err != nil {
+		return fmt.Errorf("delete index %s: %w", name, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return fmt.Errorf("delete index %s: %s", name, res.String())
+	}
+	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
