@@ -126,11 +126,11 @@ type RenameReport struct {
 	// new name; Views: every view has been read showing it.
 	ViewFirst time.Duration `json:"viewFirstNanos"`
 	Views     time.Duration `json:"viewsNanos"`
-	// SearchDocs: every search document (_mget) shows the new name;
-	// Search: besides, a search for the new name finds every product
-	// and the category facet is labelled with it.
-	SearchDocs time.Duration `json:"searchDocsNanos"`
+	// Search: a search for the new name finds every product and the
+	// category facet is labelled with it; SearchDocs: then every search
+	// document read (_mget) shows the new name.
 	Search     time.Duration `json:"searchNanos"`
+	SearchDocs time.Duration `json:"searchDocsNanos"`
 	// ViewPasses and DocPasses are how many read passes it took.
 	ViewPasses int `json:"viewPasses"`
 	DocPasses  int `json:"docPasses"`
@@ -253,9 +253,9 @@ func Rename(ctx context.Context, cfg RenameConfig) (rep RenameReport, err error)
 		return err
 	})
 	g.Go(func() error {
-		err := r.waitSearch(gctx, renameNew, &renameTimes{start: start, first: &rep.SearchDocs, all: &rep.Search, passes: &docPasses})
+		err := r.waitSearch(gctx, renameNew, &renameTimes{start: start, first: &rep.Search, all: &rep.SearchDocs, passes: &docPasses})
 		if err == nil {
-			fmt.Fprintf(out, "search     all %s documents show %s and a search for it finds them after %v\n", thousands.Format(cfg.Products), renameNew, rep.Search.Round(time.Millisecond))
+			fmt.Fprintf(out, "search     a search for %s finds all %s products after %v\n", renameNew, thousands.Format(cfg.Products), rep.Search.Round(time.Millisecond))
 		}
 		return err
 	})
@@ -586,13 +586,32 @@ func (r *renameRun) readViews(ctx context.Context, ids []string, name string) ([
 	return left, err
 }
 
-// waitSearch waits until every product's search document (_mget, which
-// sees writes before a refresh) shows category name, then until a search
-// for the name finds every product with the category facet labelled so.
+// waitSearch waits until a search for category name finds every product
+// with the category facet labelled so (one query, size 1, every 10 ms: a
+// light poll, which leaves the server to the fan-out it measures), then
+// reads every search document (_mget, in pages) until each shows the name.
 func (r *renameRun) waitSearch(ctx context.Context, name string, t *renameTimes) error {
 	deadline := time.Now().Add(renameWait)
+	for {
+		res, err := r.index.Search(ctx, productsearch.Query{Text: name, Page: 1, PageSize: 1})
+		if err != nil {
+			return fmt.Errorf("bench rename: search for %s: %w", name, err)
+		}
+		if res.Total == int64(len(r.ids)) && len(res.Facets.Category) == 1 && res.Facets.Category[0].Label == name {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench rename: after %v a search for %s finds %d of %d products, category facet %+v", renameWait, name, res.Total, len(r.ids), res.Facets.Category)
+		}
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	if t != nil {
+		*t.first = time.Since(t.start)
+	}
 	left := r.ids
-	for len(left) > 0 {
+	for {
 		var still []string
 		for page := range slices.Chunk(left, renamePage) {
 			docs, err := r.index.Get(ctx, page...)
@@ -610,31 +629,13 @@ func (r *renameRun) waitSearch(ctx context.Context, name string, t *renameTimes)
 			*t.passes++
 		}
 		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("bench rename: after %v %d search documents do not show category %q, such as %s", renameWait, len(left), name, left[0])
-		}
-		if err := sleep(ctx, 5*time.Millisecond); err != nil {
-			return err
-		}
-	}
-	if t != nil {
-		*t.first = time.Since(t.start)
-	}
-	for {
-		res, err := r.index.Search(ctx, productsearch.Query{Text: name, Page: 1, PageSize: 1})
-		if err != nil {
-			return fmt.Errorf("bench rename: search for %s: %w", name, err)
-		}
-		if res.Total == int64(len(r.ids)) && len(res.Facets.Category) == 1 && res.Facets.Category[0].Label == name {
 			if t != nil {
 				*t.all = time.Since(t.start)
 			}
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("bench rename: after %v a search for %s finds %d of %d products, category facet %+v", renameWait, name, res.Total, len(r.ids), res.Facets.Category)
+			return fmt.Errorf("bench rename: after %v %d search documents do not show category %q, such as %s", renameWait, len(left), name, left[0])
 		}
 		if err := sleep(ctx, 5*time.Millisecond); err != nil {
 			return err
@@ -788,8 +789,8 @@ func (rep RenameReport) print(out io.Writer) {
 	fmt.Fprintf(tw, "  raw: reading the %s views once, %d at a time\t%s\t%s views\n", thousands.Format(n), viewReaders, ms(rep.RawViewRead), rate(rep.RawViewRead))
 	fmt.Fprintf(tw, "search (Elasticsearch, fanned out)\t\t\n")
 	fmt.Fprintf(tw, "  projection committed the rename (fan-out done)\t%s\t%s docs\n", ms(rep.SearchCommitted), rate(rep.SearchCommitted))
-	fmt.Fprintf(tw, "  every document shows the new name (%d passes)\t%s\t\n", rep.DocPasses, ms(rep.SearchDocs))
 	fmt.Fprintf(tw, "  a search for it finds all, facet labelled so\t%s\t%s docs\n", ms(rep.Search), rate(rep.Search))
+	fmt.Fprintf(tw, "  then every document read shows it (%d passes)\t%s\t\n", rep.DocPasses, ms(rep.SearchDocs))
 	fmt.Fprintf(tw, "  raw: bulk index of the same renamed documents + refresh\t%s\t%s docs\n", ms(rep.RawSearch), rate(rep.RawSearch))
 	tw.Flush()
 	fmt.Fprintf(out, "fan-out: %s documents written, %d conflicts, %d bulks, %d mgets\n",

@@ -31,9 +31,12 @@ of its own (bench-<random>.*, removed at the end, also when interrupted):
                calls; the view joins the name when read) showing the new
                name; every view read showing it (16 reads at once, the
                views not yet seen with it read again until none is left);
-       search: the commit of the rename (the fan-out done); every document
-               (_mget) showing the new name; a search for the new name
-               finding all --products with the category facet labelled so;
+       search: the commit of the rename (the fan-out done); a search for
+               the new name (polled every 10 ms) finding all --products
+               with the category facet labelled so; then every document
+               read (_mget) showing the new name;
+     both read models are measured at once, as clients would read them:
+     on a small machine the view reads and the fan-out share its cores;
   4. raw sides: one read of every view through the Reader (a view's side
      of a rename is one write, the reference record, so its cost beyond
      that is reading), and a bare esutil.BulkIndexer writing the same
