@@ -43,6 +43,13 @@
 // end. It drives HTTP only; cmd/streamview starts the stack it soaks
 // (`streamview bench soak`).
 //
+// Rename measures reference data end to end: one category of many products
+// through the view and search projections (processors runtimes, as serve
+// wires them), then a CategoryRenamed, timed until every view read through
+// productview.Reader and every search document shows the new name and a
+// search for it finds them all, beside a read of every view and a bare bulk
+// write of the renamed documents (`streamview bench rename`).
+//
 // It does not own the projections, the runtime or the stores; it only wires
 // them as cmd/ does and times them.
 package bench

@@ -16,8 +16,8 @@ import (
 
 func init() {
 	commands["bench"] = command{
-		summary: "measure a projection against raw Kafka and store limits (bench redis|search), the write path and freshness under load (bench api), or soak the whole service (bench soak)",
-		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--outcome-mib N] [--json] [--pprof 127.0.0.1:6060] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
+		summary: "measure a projection against raw Kafka and store limits (bench redis|search), the write path and freshness under load (bench api), soak the whole service (bench soak), or time a category rename through views and search (bench rename)",
+		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--outcome-mib N] [--json] [--pprof 127.0.0.1:6060] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench rename [--products 10000] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
 		help: `Measures how fast a projection rebuilds from the log into its store,
 beside the two limits it runs between, in one run on one data set:
 
@@ -98,8 +98,16 @@ command's outcome, kept 24 h for retries) fill up to their byte budgets;
 With --json the report goes to stdout as JSON. Everything the run made is
 removed at the end, also when interrupted.
 
+rename: --products products (10,000) in one category through the view and
+search projections, then one CategoryRenamed: the time until every view
+read through the API's reader and every search document shows the new
+name and a search for it finds them all, beside a raw read of the views
+and a bare bulk write of the renamed documents.
+See streamview bench rename --help.
+
 Examples:
   streamview bench soak --duration 10m --rate 200
+  streamview bench rename --products 10000
   streamview bench redis --events 1000000
   streamview bench search
   streamview bench redis --cpuprofile cpu.prof   # go tool pprof -tagfocus step=projection`,
@@ -144,6 +152,8 @@ func runBench(ctx context.Context, e env, args []string) error {
 		return runBenchSoak(ctx, e, args[1:])
 	case "api":
 		return runBenchAPI(ctx, e, args[1:])
+	case "rename":
+		return runBenchRename(ctx, e, args[1:])
 	}
 	bt, ok := benchTargets[target]
 	if !ok {
@@ -152,7 +162,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 			return flag.ErrHelp
 		}
 		if target != "" {
-			fmt.Fprintf(e.stderr, "\nstreamview bench: unknown target %q (want redis, search, api or soak)\n", target)
+			fmt.Fprintf(e.stderr, "\nstreamview bench: unknown target %q (want redis, search, api, soak or rename)\n", target)
 		}
 		return errUsage
 	}
