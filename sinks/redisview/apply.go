@@ -329,9 +329,7 @@ func (s *Store) calls(gen int, docs []doc) []call {
 				for _, x := range f.set {
 					c.args = append(c.args, x.Name, x.Value)
 				}
-				for _, x := range f.incr {
-					c.args = append(c.args, x.Name, x.By)
-				}
+				c.args = appendIncr(c.args, f.incr)
 				continue
 			}
 			c.args = append(c.args, d.n)
@@ -342,14 +340,25 @@ func (s *Store) calls(gen int, docs []doc) []call {
 				for _, f := range ch.Set {
 					c.args = append(c.args, f.Name, f.Value)
 				}
-				for _, f := range ch.Incr {
-					c.args = append(c.args, f.Name, f.By)
-				}
+				c.args = appendIncr(c.args, ch.Incr)
 			}
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// appendIncr appends the counter fields' names, then their deltas: the
+// names side by side are one HMGET's arguments in the script, with the
+// version, without a table built in Lua.
+func appendIncr(args []any, incr []productview.Incr) []any {
+	for _, x := range incr {
+		args = append(args, x.Name)
+	}
+	for _, x := range incr {
+		args = append(args, x.By)
+	}
+	return args
 }
 
 // chunks cuts docs into runs of up to per documents, in order.
