@@ -35,8 +35,11 @@ var applyScript = redis.NewScript(applySource)
 //
 // On a single server one script call carries the changes of up to
 // Config.DocsPerCall documents: starting a script costs Redis several times
-// what its HGET and HSET do, so one call per document would make the script
-// calls, not the writes, the limit. On a cluster a call carries the
+// what its HMGET and HSET do, so one call per document would make the script
+// calls, not the writes, the limit. Within a call, a document of one change
+// or one folded write costs Redis two commands: one HMGET of the version
+// and the counter fields, one HSET of the counters' new values, the sets
+// and the version (apply.lua). On a cluster a call carries the
 // documents of one hash slot (up to Config.DocsPerCall; a script's keys
 // must share a slot), on a ring one document. The calls go out pipelined, in
 // round trips of up to Config.DocsPerPipeline documents that run at once, so
