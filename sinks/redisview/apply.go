@@ -35,8 +35,11 @@ var applyScript = redis.NewScript(applySource)
 //
 // On a single server one script call carries the changes of up to
 // Config.DocsPerCall documents: starting a script costs Redis several times
-// what its HGET and HSET do, so one call per document would make the script
-// calls, not the writes, the limit. On a cluster a call carries the
+// what its HMGET and HSET do, so one call per document would make the script
+// calls, not the writes, the limit. Within a call, a document of one change
+// or one folded write costs Redis two commands: one HMGET of the version
+// and the counter fields, one HSET of the counters' new values, the sets
+// and the version (apply.lua). On a cluster a call carries the
 // documents of one hash slot (up to Config.DocsPerCall; a script's keys
 // must share a slot), on a ring one document. The calls go out pipelined, in
 // round trips of up to Config.DocsPerPipeline documents that run at once, so
@@ -329,9 +332,7 @@ func (s *Store) calls(gen int, docs []doc) []call {
 				for _, x := range f.set {
 					c.args = append(c.args, x.Name, x.Value)
 				}
-				for _, x := range f.incr {
-					c.args = append(c.args, x.Name, x.By)
-				}
+				c.args = appendIncr(c.args, f.incr)
 				continue
 			}
 			c.args = append(c.args, d.n)
@@ -342,14 +343,25 @@ func (s *Store) calls(gen int, docs []doc) []call {
 				for _, f := range ch.Set {
 					c.args = append(c.args, f.Name, f.Value)
 				}
-				for _, f := range ch.Incr {
-					c.args = append(c.args, f.Name, f.By)
-				}
+				c.args = appendIncr(c.args, ch.Incr)
 			}
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// appendIncr appends the counter fields' names, then their deltas: the
+// names side by side are one HMGET's arguments in the script, with the
+// version, without a table built in Lua.
+func appendIncr(args []any, incr []productview.Incr) []any {
+	for _, x := range incr {
+		args = append(args, x.Name)
+	}
+	for _, x := range incr {
+		args = append(args, x.By)
+	}
+	return args
 }
 
 // chunks cuts docs into runs of up to per documents, in order.

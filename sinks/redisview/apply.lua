@@ -2,12 +2,14 @@
 --
 -- KEYS     the document hashes, each once
 -- ARGV     for each key in turn: n, then that document's n changes, each:
---          version, nset, nincr, nset pairs (field, value) to HSET,
---          nincr pairs (field, delta) to HINCRBY;
+--          version, nset, nincr, nset pairs (field, value) to HSET, the
+--          nincr counter field names, then their nincr deltas to add
+--          (HINCRBY);
 --          or, for a document whose n changes the client folded into one
---          write: -n, first, last, nset, nincr, then the pairs as above
---          (first and last are the versions of the first and last change;
---          the sets are the last value of each field, the deltas summed)
+--          write: -n, first, then one change as above whose version is
+--          last (first and last are the versions of the first and last
+--          change; the sets are the last value of each field, the deltas
+--          summed)
 --
 -- A folded write is all or nothing: when the hash's version is older than
 -- first, every change is newer and the write applies whole (n applied);
@@ -20,10 +22,21 @@
 -- hash holds in field "_v" ("0" when the hash is absent); otherwise it is a
 -- duplicate and skipped. Versions are canonical decimal strings, compared as
 -- strings (by length, then bytes) so that they stay exact past 2^53, where
--- Lua's numbers round. Per document, the sets of all applied changes and the
--- new "_v" go out in HSETs, in order, so a later change's value wins: one
--- HSET for the usual few changes, one per CHUNK values for a burst of them
--- (unpack, and a command called from Lua, take at most about 8,000 values).
+-- Lua's numbers round.
+--
+-- What Redis spends is mostly the commands called from here, so a document
+-- of one change or one folded write costs two: one HMGET reads the version
+-- and the counter fields at once (to check them before any write), and one
+-- HSET writes the counters' new values (the values read plus the deltas,
+-- added here when both are small enough to stay exact as Lua numbers;
+-- HINCRBY otherwise), then the sets, then "_v", so that a set wins over an
+-- increment of the same field, as HINCRBY-then-HSET would. A document of
+-- several unfolded changes (a redelivery, versions that do not ascend)
+-- goes the long way: HINCRBY per counter, the sets of all applied changes
+-- and the new "_v" in HSETs, in order, so a later change's value wins; one
+-- HSET per CHUNK values for a burst of them (unpack, and a command called
+-- from Lua, take at most about 8,000 values).
+--
 -- Returns the number of changes applied, over all documents; when the hash of
 -- some document cannot be read (a key of another type holds its place), a
 -- counter field its changes increment holds what HINCRBY refuses (not an
@@ -45,8 +58,8 @@ end
 local CHUNK = 1000
 
 -- isInt64 reports whether v is a decimal integer HINCRBY reads: digits with
--- an optional minus sign, within int64 (compared as strings, since Lua's
--- numbers round past 2^53).
+-- an optional minus sign, within int64, no leading zero and no "-0"
+-- (compared as strings, since Lua's numbers round past 2^53).
 local function isInt64(v)
   local neg, digits = string.match(v, '^(%-?)(%d+)$')
   if not digits or (#digits > 1 and string.sub(digits, 1, 1) == '0') then
@@ -54,51 +67,85 @@ local function isInt64(v)
   end
   local limit = '9223372036854775807'
   if neg == '-' then
+    if digits == '0' then
+      return false
+    end
     limit = '9223372036854775808'
   end
   return #digits < #limit or (#digits == #limit and digits <= limit)
 end
 
--- counterError returns why HINCRBY would refuse one of fields in key's
--- hash (a value that is not an int64), or nil.
-local function counterError(key, fields)
-  if #fields == 0 then
-    return nil
-  end
-  local vals = redis.call('HMGET', key, unpack(fields))
-  for f = 1, #fields do
-    local v = vals[f]
+-- counterError returns why HINCRBY would refuse the counter field
+-- names[f] (vals[f + 1], HMGET's reply with the version first), or nil.
+local function counterError(vals, names)
+  for f = 1, #names do
+    local v = vals[f + 1]
     if v and not isInt64(v) then
-      return 'counter field ' .. fields[f] .. ' holds ' .. string.sub(v, 1, 40) .. ', not an integer HINCRBY can add to'
+      return 'counter field ' .. names[f] .. ' holds ' .. string.sub(v, 1, 40) .. ', not an integer HINCRBY can add to'
     end
   end
   return nil
 end
 
--- badCounter is counterError for the counter fields that the n changes
--- from ARGV[i] increment.
-local function badCounter(key, i, n)
-  local fields = {}
-  for _ = 1, n do
-    local nset = tonumber(ARGV[i + 1])
-    local nincr = tonumber(ARGV[i + 2])
-    local incrs = i + 3 + 2 * nset
-    for j = incrs, incrs + 2 * nincr - 1, 2 do
-      fields[#fields + 1] = ARGV[j]
+-- argCounterError is counterError for the nincr counter names at
+-- ARGV[names..].
+local function argCounterError(vals, names, nincr)
+  for f = 1, nincr do
+    local v = vals[f + 1]
+    if v and not isInt64(v) then
+      return 'counter field ' .. ARGV[names + f - 1] .. ' holds ' .. string.sub(v, 1, 40) .. ', not an integer HINCRBY can add to'
     end
-    i = incrs + 2 * nincr
   end
-  return counterError(key, fields)
+  return nil
 end
 
--- badFolded is counterError for a folded write's increments, the pairs in
--- ARGV[from..to-1].
-local function badFolded(key, from, to)
-  local fields = {}
-  for j = from, to - 1, 2 do
-    fields[#fields + 1] = ARGV[j]
+-- sum is the counter value v (a checked int64, false when absent) plus the
+-- delta d, as HINCRBY would store it; nil when either has more than 15
+-- characters, where the sum could pass 2^53 and a Lua number round it.
+local function sum(v, d)
+  v = v or '0'
+  if #v > 15 or #d > 15 then
+    return nil
   end
-  return counterError(key, fields)
+  return string.format('%.0f', tonumber(v) + tonumber(d))
+end
+
+-- write applies one change (or folded write) to key: the counters whose
+-- names are ARGV[names..names+nincr-1] (current values vals[2..], deltas
+-- after the names), then the sets ARGV[s..names-1], then version.
+local function write(key, version, s, names, nincr, vals)
+  local e = names - 1
+  if e - s < CHUNK then
+    if nincr == 0 then
+      redis.call('HSET', key, '_v', version, unpack(ARGV, s, e))
+      return
+    elseif nincr == 1 then
+      local c = sum(vals[2], ARGV[names + 1])
+      if c then
+        redis.call('HSET', key, ARGV[names], c, '_v', version, unpack(ARGV, s, e))
+        return
+      end
+    elseif nincr == 2 and ARGV[names] ~= ARGV[names + 1] then
+      local c1 = sum(vals[2], ARGV[names + 2])
+      local c2 = sum(vals[3], ARGV[names + 3])
+      if c1 and c2 then
+        redis.call('HSET', key, ARGV[names], c1, ARGV[names + 1], c2, '_v', version, unpack(ARGV, s, e))
+        return
+      end
+    end
+  end
+  -- Large counters, a field incremented twice, more than two counters or
+  -- a burst of sets: HINCRBYs, then the sets in HSETs of at most CHUNK
+  -- values, the version last.
+  for f = names, names + nincr - 1 do
+    redis.call('HINCRBY', key, ARGV[f], ARGV[f + nincr])
+  end
+  local j = s
+  while e + 1 - j > CHUNK do
+    redis.call('HSET', key, unpack(ARGV, j, j + CHUNK - 1))
+    j = j + CHUNK
+  end
+  redis.call('HSET', key, '_v', version, unpack(ARGV, j, e))
 end
 
 local total = 0
@@ -106,122 +153,104 @@ local failed = nil
 local i = 1
 for k = 1, #KEYS do
   local key = KEYS[k]
-  local cur = redis.pcall('HGET', key, '_v')
   local n = tonumber(ARGV[i])
   i = i + 1
+  local first = nil
   if n < 0 then
-    -- A folded write: one guarded write of -n changes.
-    local first, last = ARGV[i], ARGV[i + 1]
-    local nset = tonumber(ARGV[i + 2])
-    local nincr = tonumber(ARGV[i + 3])
-    local s = i + 4
-    local incrs = s + 2 * nset
-    i = incrs + 2 * nincr
-    local why = nil
-    if type(cur) == 'table' then
-      why = cur.err or 'error'
-    else
-      why = badFolded(key, incrs, i)
-    end
+    first = ARGV[i]
+    i = i + 1
+    n = -n
+  end
+  if first or n == 1 then
+    -- One write: one change, or a folded write from first to its version.
+    local version = ARGV[i]
+    local nset = tonumber(ARGV[i + 1])
+    local nincr = tonumber(ARGV[i + 2])
+    local s = i + 3
+    local names = s + 2 * nset
+    i = names + 2 * nincr
+    local vals = redis.pcall('HMGET', key, '_v', unpack(ARGV, names, names + nincr - 1))
+    -- HMGET failed (WRONGTYPE), or a counter HINCRBY would refuse.
+    local why = vals.err or argCounterError(vals, names, nincr)
     if why then
       failed = failed or {}
       failed[#failed + 1] = k
       failed[#failed + 1] = why
     else
-      cur = cur or '0'
-      if newer(first, cur) then
-        for j = incrs, i - 1, 2 do
-          redis.call('HINCRBY', key, ARGV[j], ARGV[j + 1])
-        end
-        -- The sets in HSETs of at most CHUNK values, the version last.
-        local j = s
-        while incrs - j > CHUNK do
-          redis.call('HSET', key, unpack(ARGV, j, j + CHUNK - 1))
-          j = j + CHUNK
-        end
-        redis.call('HSET', key, '_v', last, unpack(ARGV, j, incrs - 1))
-        total = total - n
-      elseif newer(last, cur) then
+      local cur = vals[1] or '0'
+      if newer(first or version, cur) then
+        write(key, version, s, names, nincr, vals)
+        total = total + n
+      elseif first and newer(version, cur) then
         failed = failed or {}
         failed[#failed + 1] = -k
         failed[#failed + 1] = 'unfold'
       end
     end
-    n = 0
   else
-    local why = nil
-    if type(cur) == 'table' then
-      -- HGET failed (WRONGTYPE).
-      why = cur.err or 'error'
-    else
-      why = badCounter(key, i, n)
+    -- Several changes, one by one. The version and every counter field
+    -- first, in one HMGET.
+    local fields = { '_v' }
+    local j = i
+    for _ = 1, n do
+      local nset = tonumber(ARGV[j + 1])
+      local nincr = tonumber(ARGV[j + 2])
+      local names = j + 3 + 2 * nset
+      for f = names, names + nincr - 1 do
+        fields[#fields + 1] = ARGV[f]
+      end
+      j = names + 2 * nincr
+    end
+    local vals = redis.pcall('HMGET', key, unpack(fields))
+    local why = vals.err
+    if not why then
+      table.remove(fields, 1)
+      why = counterError(vals, fields)
     end
     if why then
       -- Skip the document's changes: nothing of it is written.
       failed = failed or {}
       failed[#failed + 1] = k
       failed[#failed + 1] = why
+      i = j
+    else
+      local cur = vals[1] or '0'
+      -- sets[1..m] are the values not yet written; the table is reused
+      -- after each HSET of CHUNK values, so only 1..m count.
+      local sets = {}
+      local m = 0
+      local applied = 0
       for _ = 1, n do
-        i = i + 3 + 2 * tonumber(ARGV[i + 1]) + 2 * tonumber(ARGV[i + 2])
-      end
-      n = 0
-    end
-  end
-  cur = cur or '0'
-  if n == 1 then
-    -- The common case, one change: no table, the arguments go straight out
-    -- (unless the change alone sets more than CHUNK values).
-    local version = ARGV[i]
-    local nset = tonumber(ARGV[i + 1])
-    if 2 * nset <= CHUNK then
-      local nincr = tonumber(ARGV[i + 2])
-      local s = i + 3
-      local incrs = s + 2 * nset
-      i = incrs + 2 * nincr
-      if newer(version, cur) then
-        for j = incrs, i - 1, 2 do
-          redis.call('HINCRBY', key, ARGV[j], ARGV[j + 1])
-        end
-        redis.call('HSET', key, '_v', version, unpack(ARGV, s, incrs - 1))
-        total = total + 1
-      end
-      n = 0
-    end
-  end
-  -- sets[1..m] are the values not yet written; the table is reused after
-  -- each HSET of CHUNK values, so only 1..m count.
-  local sets = {}
-  local m = 0
-  local applied = 0
-  for _ = 1, n do
-    local version = ARGV[i]
-    local nset = tonumber(ARGV[i + 1])
-    local nincr = tonumber(ARGV[i + 2])
-    local s = i + 3
-    local incrs = s + 2 * nset
-    i = incrs + 2 * nincr
-    if newer(version, cur) then
-      for j = s, incrs - 1 do
-        m = m + 1
-        sets[m] = ARGV[j]
-        if m == CHUNK then
-          redis.call('HSET', key, unpack(sets, 1, m))
-          m = 0
+        local version = ARGV[i]
+        local nset = tonumber(ARGV[i + 1])
+        local nincr = tonumber(ARGV[i + 2])
+        local s = i + 3
+        local names = s + 2 * nset
+        i = names + 2 * nincr
+        if newer(version, cur) then
+          for f = s, names - 1 do
+            m = m + 1
+            sets[m] = ARGV[f]
+            if m == CHUNK then
+              redis.call('HSET', key, unpack(sets, 1, m))
+              m = 0
+            end
+          end
+          for f = names, names + nincr - 1 do
+            redis.call('HINCRBY', key, ARGV[f], ARGV[f + nincr])
+          end
+          cur = version
+          applied = applied + 1
         end
       end
-      for j = incrs, i - 1, 2 do
-        redis.call('HINCRBY', key, ARGV[j], ARGV[j + 1])
+      if applied > 0 then
+        sets[m + 1] = '_v'
+        sets[m + 2] = cur
+        redis.call('HSET', key, unpack(sets, 1, m + 2))
       end
-      cur = version
-      applied = applied + 1
+      total = total + applied
     end
   end
-  if applied > 0 then
-    sets[m + 1] = '_v'
-    sets[m + 2] = cur
-    redis.call('HSET', key, unpack(sets, 1, m + 2))
-  end
-  total = total + applied
 end
 if failed then
   table.insert(failed, 1, total)

@@ -185,6 +185,7 @@ func TestBadCounterIsPermanent(t *testing.T) {
 		{"a float", "1.5"},
 		{"past int64", "9223372036854775808"},
 		{"leading zero", "007"},
+		{"minus zero", "-0"}, // Redis's HINCRBY refuses it too
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {

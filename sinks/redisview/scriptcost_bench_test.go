@@ -1,0 +1,160 @@
+package redisview
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/processors/productview"
+)
+
+// BenchmarkScriptCost measures what Redis spends (its used_cpu_user +
+// used_cpu_sys, so a server other clients share counts their work too)
+// per event on batches of 2000 zipf events, for Apply's script calls and
+// for scripts that do less with the same keys and arguments, beside the
+// bare writes of the same changes (Writes: HINCRBYs and one HSET per
+// document). It says where the script's cost over the bare writes goes:
+//
+//	evalsha-empty  the calls alone ("return 0": the arguments into Lua)
+//	hset           plus one HSET of the sets per document (no guard)
+//	hmget-hset     plus the HMGET of the version and counters: the least
+//	               a guarded write from Lua costs
+//	apply          apply.lua
+//	bare           the bare writes, pipelined, no script
+//
+// One op is one batch, on the Redis at REDIS_ADDR (skipped without):
+//
+//	REDIS_ADDR=127.0.0.1:6379 go test -run '^$' -bench ScriptCost -benchtime 100x ./sinks/redisview
+func BenchmarkScriptCost(b *testing.B) {
+	addr := os.Getenv("REDIS_ADDR")
+	if addr == "" {
+		b.Skip("REDIS_ADDR not set")
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	ctx := context.Background()
+	s, err := New(c, Config{Projection: "bench-scriptcost"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Clear(ctx, 1)
+	events := eventgen.Stream(eventgen.Options{Products: 20000, Events: 200_000, Seed: 3, Distribution: eventgen.Zipf})
+	var batches [][]productview.Change
+	for batch := range slices.Chunk(events, 2000) {
+		cs := make([]productview.Change, len(batch))
+		for i, e := range batch {
+			cs[i], _ = productview.ChangeOf(e)
+		}
+		batches = append(batches, cs)
+	}
+	// The scripts below read the arguments as apply.lua does, and skip
+	// documents of several unfolded changes (none in this data set).
+	const walk = `
+local i = 1
+for k = 1, #KEYS do
+  local n = tonumber(ARGV[i]); i = i + 1
+  if n < 0 then i = i + 1 end
+  local version = ARGV[i]
+  local nset, nincr = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local s = i + 3
+  local names = s + 2 * nset
+  i = names + 2 * nincr
+  %s
+end
+return 0`
+	scripts := map[string]*redis.Script{
+		"evalsha-empty": redis.NewScript("return 0"),
+		"hset":          redis.NewScript(strings.Replace(walk, "%s", `redis.call('HSET', KEYS[k], '_v', version, unpack(ARGV, s, names - 1))`, 1)),
+		"hmget-hset": redis.NewScript(strings.Replace(walk, "%s", `redis.call('HMGET', KEYS[k], '_v', unpack(ARGV, names, names + nincr - 1))
+  redis.call('HSET', KEYS[k], '_v', version, unpack(ARGV, s, names - 1))`, 1)),
+		"apply": applyScript,
+	}
+	for _, name := range []string{"evalsha-empty", "hset", "hmget-hset", "apply", "bare"} {
+		b.Run(name, func(b *testing.B) {
+			sc := scripts[name]
+			if sc != nil {
+				if err := sc.Load(ctx, c).Err(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			n := 0
+			cpu := 0.0
+			for i := 0; b.Loop(); i++ {
+				if i%len(batches) == 0 {
+					if _, err := s.Clear(ctx, 1); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cs := batches[i%len(batches)]
+				b.StopTimer()
+				// Grouped and packed outside the measure: this is about
+				// Redis.
+				docs, err := group(cs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, d := range docs {
+					if d.n > 1 && d.fold == nil {
+						b.Fatalf("document %s: %d changes not folded, which the scripts here do not read", d.id, d.n)
+					}
+				}
+				calls := s.calls(1, docs)
+				writes, _ := Writes(cs)
+				before := redisCPU(ctx, b, c)
+				b.StartTimer()
+				pipe := c.Pipeline()
+				if sc != nil {
+					for _, cl := range calls {
+						sc.EvalSha(ctx, pipe, cl.keys, cl.args...)
+					}
+				} else {
+					for _, w := range writes {
+						key := docKey(s.Prefix(1), w.ID)
+						for _, x := range w.Incr {
+							pipe.HIncrBy(ctx, key, x.Name, x.By)
+						}
+						args := []any{productview.VersionField, w.Version}
+						for _, f := range w.Set {
+							args = append(args, f.Name, f.Value)
+						}
+						pipe.HSet(ctx, key, args...)
+					}
+				}
+				if _, err := pipe.Exec(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				cpu += redisCPU(ctx, b, c) - before
+				b.StartTimer()
+				n += len(cs)
+			}
+			b.ReportMetric(cpu*1e6/float64(n), "redis-µs/event")
+		})
+	}
+}
+
+// redisCPU is the CPU seconds the server has used (user and system).
+func redisCPU(ctx context.Context, b *testing.B, c *redis.Client) float64 {
+	info, err := c.Info(ctx, "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	total := 0.0
+	for _, l := range strings.Split(info, "\r\n") {
+		name, v, ok := strings.Cut(l, ":")
+		if ok && (name == "used_cpu_user" || name == "used_cpu_sys") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO cpu %s: %v", l, err)
+			}
+			total += f
+		}
+	}
+	return total
+}
