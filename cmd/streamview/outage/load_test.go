@@ -83,7 +83,7 @@ type outcome struct {
 	version    int64
 	raw        string            // the body, cut to 300 bytes for messages
 	checks     map[string]string // /readyz's "checks", read from the whole body
-	retryOf    *outcome // a retry of a 503'd command: the first attempt
+	retryOf    *outcome          // a retry of a 503'd command: the first attempt
 }
 
 func (o *outcome) String() string {
