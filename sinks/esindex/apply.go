@@ -150,27 +150,20 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 	w := ix.newBulkWriter(func(op *bulkOp, item bulkItem) {
 		mu.Lock()
 		defer mu.Unlock()
-		id := op.product.ID
-		switch status := item.Status; {
-		case status < 300:
-			ix.stats.writes.Add(1)
+		switch ix.settle(op, item) {
+		case writeDone:
 			ix.stats.applied.Add(int64(op.applied))
 			ix.stats.duplicates.Add(int64(op.duplicates))
-			ix.cache.put(id, cachedDoc{doc: op.folded, seqNo: item.SeqNo, primaryTerm: item.PrimaryTerm, size: len(op.doc)})
 			if single && op.firstNew < len(op.product.Events)-1 {
 				r.retry = append(r.retry, op.product) // on to the next event
 			}
-		case status == http.StatusConflict:
-			ix.stats.conflicts.Add(1)
-			ix.cache.drop(id)
+		case writeConflict:
 			r.retry = append(r.retry, op.product)
-		case retryableStatus(status):
-			ix.stats.throttled.Add(1)
+		case writeThrottled:
 			r.throttled = true
 			r.retry = append(r.retry, op.product)
-		default:
-			ix.cache.drop(id)
-			reject(op, fmt.Errorf("%d %s: %s", status, item.Error.Type, item.Error.Reason))
+		case writeRefused:
+			reject(op, fmt.Errorf("%d %s: %s", item.Status, item.Error.Type, item.Error.Reason))
 		}
 	})
 	// fold folds a product's new events; the chunk's folds are joined with
@@ -388,4 +381,36 @@ func (ix *Index) Get(ctx context.Context, ids ...string) (map[string]productsear
 		}
 	}
 	return out, nil
+}
+
+// writeOutcome is what became of one conditional document write.
+type writeOutcome int
+
+const (
+	writeDone      writeOutcome = iota // written: the cache holds it
+	writeConflict                      // another write came first: read and fold again
+	writeThrottled                     // Elasticsearch was busy: write again later
+	writeRefused                       // refused for good
+)
+
+// settle does what every conditional document write's result needs, for
+// the projection's writes and the reference join's alike: the counters and
+// the document cache, by the item's status.
+func (ix *Index) settle(op *bulkOp, item bulkItem) writeOutcome {
+	switch status := item.Status; {
+	case status < 300:
+		ix.stats.writes.Add(1)
+		ix.cache.put(op.product.ID, cachedDoc{doc: op.folded, seqNo: item.SeqNo, primaryTerm: item.PrimaryTerm, size: len(op.doc)})
+		return writeDone
+	case status == http.StatusConflict:
+		ix.stats.conflicts.Add(1)
+		ix.cache.drop(op.product.ID)
+		return writeConflict
+	case retryableStatus(status):
+		ix.stats.throttled.Add(1)
+		return writeThrottled
+	default:
+		ix.cache.drop(op.product.ID)
+		return writeRefused
+	}
 }

@@ -222,24 +222,17 @@ func (ix *Index) writeJoined(ctx context.Context, ops []*bulkOp) (retry, refused
 		mu.Lock()
 		defer mu.Unlock()
 		id := op.product.ID
-		switch status := item.Status; {
-		case status < 300:
-			ix.stats.writes.Add(1)
-			ix.cache.put(id, cachedDoc{doc: op.folded, seqNo: item.SeqNo, primaryTerm: item.PrimaryTerm, size: len(op.doc)})
-		case status == http.StatusConflict:
-			ix.stats.conflicts.Add(1)
-			ix.cache.drop(id)
+		switch ix.settle(op, item) {
+		case writeConflict:
 			retry = append(retry, id)
-		case retryableStatus(status):
-			ix.stats.throttled.Add(1)
+		case writeThrottled:
 			throttled = true
 			retry = append(retry, id)
-		default:
-			ix.cache.drop(id)
+		case writeRefused:
 			ix.stats.permanent.Add(1)
 			refused = append(refused, id)
 			ix.cfg.Logger.WarnContext(ctx, "search document refused with a new reference name", logkey.AggregateID, id,
-				"err", fmt.Sprintf("%d %s: %s", status, item.Error.Type, item.Error.Reason), logkey.Projection, "product-search")
+				"err", fmt.Sprintf("%d %s: %s", item.Status, item.Error.Type, item.Error.Reason), logkey.Projection, "product-search")
 		}
 	})
 	defer w.wait()
