@@ -124,16 +124,39 @@ var benchTargets = map[string]struct {
 	"search": {bench.DefaultSearchEvents, bench.DefaultSearchBatch, bench.SearchProjection},
 }
 
+// benchFlags are the flags of the three servers every bench subcommand
+// reaches, with the bench's defaults (the servers of make services-up).
+type benchFlags struct {
+	k  kafkaFlags
+	rf redisFlags
+	ef esFlags
+}
+
+func (b *benchFlags) register(fs *flag.FlagSet, e env) {
+	b.k.register(fs, e)
+	b.rf.register(fs, e, "127.0.0.1:6379", "")
+	b.ef.register(fs, e, "es", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
+}
+
+// settings reads the three servers' settings; the caller adds the logger
+// and the budgets.
+func (b *benchFlags) settings() (srv soakServers, err error) {
+	if srv.kafka, err = b.k.settings(); err != nil {
+		return srv, err
+	}
+	if srv.redis, err = b.rf.settings(); err != nil {
+		return srv, err
+	}
+	if srv.es, err = b.ef.settings(); err != nil {
+		return srv, err
+	}
+	return srv, nil
+}
+
 func runBench(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "bench")
-	var (
-		k  kafkaFlags
-		rf redisFlags
-		ef esFlags
-	)
-	k.register(fs, e)
-	rf.register(fs, e, "127.0.0.1:6379", "")
-	ef.register(fs, e, "es", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
+	var servers benchFlags
+	servers.register(fs, e)
 	events := fs.Int("events", 0, "events to produce and project (default 1000000 for redis, 200000 for search)")
 	products := fs.Int("products", 0, "products the events belong to (default events/10)")
 	batch := fs.Int("batch", 0, "the runtime's MaxBatch and the raw pipeline's size (default 2000 for redis, 5000 for search)")
@@ -184,18 +207,11 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	kafkaConn, err := k.settings()
+	srv, err := servers.settings()
 	if err != nil {
 		return err
 	}
-	redisConn, err := rf.settings()
-	if err != nil {
-		return err
-	}
-	esConn, err := ef.settings()
-	if err != nil {
-		return err
-	}
+	kafkaConn, redisConn, esConn := srv.kafka, srv.redis, srv.es
 	cfg := bench.Config{
 		Brokers: kafkaConn.Brokers, RedisAddr: redisConn.Addr, ElasticsearchURL: strings.Join(esConn.URLs, ","),
 		Events: *events, Products: *products, Batch: *batch, Seed: *seed, Distribution: *distribution,
@@ -246,14 +262,8 @@ func runBench(ctx context.Context, e env, args []string) error {
 
 func runBenchSoak(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "bench")
-	var (
-		k  kafkaFlags
-		rf redisFlags
-		ef esFlags
-	)
-	k.register(fs, e)
-	rf.register(fs, e, "127.0.0.1:6379", "")
-	ef.register(fs, e, "es", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
+	var servers benchFlags
+	servers.register(fs, e)
 	duration := fs.Duration("duration", bench.DefaultSoakDuration, "how long the load runs")
 	rate := fs.Int("rate", bench.DefaultSoakRate, "requests started per second")
 	products := fs.Int("products", bench.DefaultSoakProducts, "products the run creates and then works on")
@@ -289,16 +299,11 @@ func runBenchSoak(ctx context.Context, e env, args []string) error {
 	if *outcomeMiB < 0 {
 		return fmt.Errorf("streamview bench soak: --outcome-mib %d: must not be negative", *outcomeMiB)
 	}
-	srv := soakServers{logger: logger, outcomeBytes: int64(*outcomeMiB) << 20}
-	if srv.kafka, err = k.settings(); err != nil {
+	srv, err := servers.settings()
+	if err != nil {
 		return err
 	}
-	if srv.redis, err = rf.settings(); err != nil {
-		return err
-	}
-	if srv.es, err = ef.settings(); err != nil {
-		return err
-	}
+	srv.logger, srv.outcomeBytes = logger, int64(*outcomeMiB)<<20
 	rep, err := runSoak(ctx, srv, cfg)
 	if err != nil {
 		return err

@@ -50,12 +50,8 @@ Examples:
 
 func runBenchAPI(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "bench api")
-	var k kafkaFlags
-	k.register(fs, e)
-	var rf redisFlags
-	var ef esFlags
-	rf.register(fs, e, "127.0.0.1:6379", "")
-	ef.register(fs, e, "es", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
+	var servers benchFlags
+	servers.register(fs, e)
 	base := fs.String("url", "", "drive the API at this base URL instead of starting a stack")
 	rates := fs.String("rates", "500,1000,2000,4000", "commands/s of the steps, comma-separated")
 	duration := fs.Duration("duration", bench.DefaultAPIDuration, "how long each step sends")
@@ -136,16 +132,11 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 	if *base != "" {
 		err = drive(ctx, *base)
 	} else {
-		srv := soakServers{logger: logger}
-		if srv.kafka, err = k.settings(); err != nil {
+		var srv soakServers
+		if srv, err = servers.settings(); err != nil {
 			return err
 		}
-		if srv.redis, err = rf.settings(); err != nil {
-			return err
-		}
-		if srv.es, err = ef.settings(); err != nil {
-			return err
-		}
+		srv.logger = logger
 		err = withStack(ctx, srv, func(ctx context.Context, url string, _ func(context.Context) (map[string]int64, error)) error {
 			return drive(ctx, url)
 		})

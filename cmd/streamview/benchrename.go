@@ -55,14 +55,8 @@ Examples:
 func runBenchRename(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "bench")
 	fs.Usage = func() { fmt.Fprint(e.stderr, benchRenameHelp+"\nFlags:\n"); fs.PrintDefaults() }
-	var (
-		k  kafkaFlags
-		rf redisFlags
-		ef esFlags
-	)
-	k.register(fs, e)
-	rf.register(fs, e, "127.0.0.1:6379", "")
-	ef.register(fs, e, "es", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
+	var servers benchFlags
+	servers.register(fs, e)
 	products := fs.Int("products", bench.DefaultRenameProducts, "products in the renamed category")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (progress and table go to stderr)")
 	logLevel := fs.String("log-level", "warn", "the projection runtimes' log level on stderr: debug, info, warn or error")
@@ -82,18 +76,11 @@ func runBenchRename(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	kafkaConn, err := k.settings()
+	srv, err := servers.settings()
 	if err != nil {
 		return err
 	}
-	redisConn, err := rf.settings()
-	if err != nil {
-		return err
-	}
-	esConn, err := ef.settings()
-	if err != nil {
-		return err
-	}
+	kafkaConn, redisConn, esConn := srv.kafka, srv.redis, srv.es
 	if redisConn.Cluster {
 		return errors.New("bench rename: --redis-cluster: the benchmark reads views from one Redis server; name one with --redis (REDIS_ADDR) and leave REDIS_CLUSTER unset")
 	}
