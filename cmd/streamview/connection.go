@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -107,12 +110,38 @@ func newRedisConn(conn connect.Redis) (redis.UniversalClient, error) {
 	return conn.Client(redisOptions())
 }
 
-// pingRedis pings once, within 5s, explaining a refused certificate or
-// login.
+// pingRedis pings within 5s, explaining a refused certificate or login.
+//
+// Over TLS 1.3 a server checks the client's certificate after the
+// handshake has ended on the client's side, so a refused certificate
+// shows either as the server's alert ("certificate required") or, when
+// the server closed first, as a reset or an end of file on the first
+// command. Those are tried again a few times, on new connections, until
+// the alert is read: a reset alone cannot tell a refused certificate from
+// a server going down.
 func pingRedis(ctx context.Context, rc redis.UniversalClient, conn connect.Redis) error {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return connect.Explain(connect.RedisServer, conn.Addr, conn.Username, rc.Ping(pctx).Err())
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		err = connect.Explain(connect.RedisServer, conn.Addr, conn.Username, rc.Ping(pctx).Err())
+		if err == nil || connect.IsConfig(err) || !conn.TLS.On() || !closedEarly(err) {
+			return err
+		}
+		select {
+		case <-pctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 50 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// closedEarly reports whether err is a connection the server closed under
+// the client: a reset, a broken pipe or an end of file.
+func closedEarly(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // esFlags are the Elasticsearch URL and security flags.
