@@ -107,7 +107,10 @@ func (p *Runner) Run(ctx context.Context) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) { ls.stop(revoked, true, true) }),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { ls.stop(lost, false, false) }),
-		kgo.FetchMaxWait(500 * time.Millisecond),
+		// The events are transactional and read with read_committed,
+		// whose empty fetches are not always answered when a commit's
+		// markers land: the bound is then part of a view's freshness.
+		kgo.FetchMaxWait(50 * time.Millisecond),
 	}, p.opts...)
 	if p.cfg.Hooks.Client != nil {
 		opts = append(opts, p.cfg.Hooks.Client()...)

@@ -469,6 +469,15 @@ func (r *Results) Stats() ResultsStats {
 	}
 }
 
+// ResultsFetchMaxWait bounds how long the broker holds an empty fetch of
+// the results. A read_committed fetch is not always answered when the
+// commit markers land (measured here: now and then a fetch waited its
+// whole bound after the decider's commit), so the bound is what such a
+// command's Prefer: wait pays on top of the decision. At 25 ms an idle
+// reader sends 40 small fetches a second; bench api measured p50 452 ms
+// with 500 ms here against 283 ms with 25 ms, at 100 commands/s.
+const ResultsFetchMaxWait = 25 * time.Millisecond
+
 // Run reads until ctx ends; it returns nil then, or an error when it cannot
 // start (a topic is missing). Run may be called once.
 func (r *Results) Run(ctx context.Context) error {
@@ -479,11 +488,11 @@ func (r *Results) Run(ctx context.Context) error {
 
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(r.cfg.Brokers...),
-		kgo.FetchMaxWait(500 * time.Millisecond),
+		kgo.FetchMaxWait(ResultsFetchMaxWait),
 	}, r.cfg.ClientOpts...)
 	readOpts := opts
 	if r.cfg.ReadOpts != nil {
-		readOpts = append([]kgo.Opt{kgo.SeedBrokers(r.cfg.Brokers...), kgo.FetchMaxWait(500 * time.Millisecond)}, r.cfg.ReadOpts...)
+		readOpts = append([]kgo.Opt{kgo.SeedBrokers(r.cfg.Brokers...), kgo.FetchMaxWait(ResultsFetchMaxWait)}, r.cfg.ReadOpts...)
 	}
 	cl, err := kgo.NewClient(append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
 	if err != nil {

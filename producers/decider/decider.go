@@ -192,7 +192,11 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 		kgo.TransactionTimeout(d.cfg.TransactionTimeout),
 		kgo.RecordPartitioner(partitioner{events: d.cfg.EventsTopic, results: d.cfg.ResultsTopic, state: d.cfg.StateTopic}),
 		kgo.ProducerLinger(0),
-		kgo.FetchMaxWait(time.Second),
+		// Commands are read with read_committed (a transactional
+		// session); an empty fetch is not always answered when a
+		// command lands, so the bound is a command's worst wait before
+		// its batch starts (see commandbus.ResultsFetchMaxWait).
+		kgo.FetchMaxWait(25 * time.Millisecond),
 		// A newly assigned partition starts without state; a revoked or
 		// lost one forgets it (another member may change it now).
 		kgo.OnPartitionsAssigned(drop),

@@ -121,6 +121,16 @@ group.consumer.heartbeat.interval.ms=1000
 group.consumer.min.heartbeat.interval.ms=500
 group.min.session.timeout.ms=1000
 transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
+# A transaction's first write to a partition is checked with the
+# transaction coordinator; while the previous transaction's commit markers
+# are still being written that check is refused and the broker holds the
+# produce request, trying again after this backoff (Kafka's default 20 ms,
+# doubling to 100). The decider commits a transaction over the same
+# partitions every few milliseconds, so nearly every one of them met a
+# 20 ms wait; the markers take about a millisecond here. (The maximum,
+# add.partitions.to.txn.retry.backoff.max.ms, stays 100 ms: it is the
+# time the broker keeps trying.)
+add.partitions.to.txn.retry.backoff.ms=1
 transaction.remove.expired.transaction.cleanup.interval.ms=60000
 log.retention.hours=24
 EOF
