@@ -98,14 +98,20 @@ func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-// waitForVersion reads the view every PollInterval until it has reached
-// version min or the wait is over, and returns the last read. A read that
-// fails is tried again at the next tick, so that a store starting up or
-// failing over for a moment costs the client nothing.
-func (s *Server) waitForVersion(r *http.Request, views ViewReader, id string, min int64, wait time.Duration) (productview.View, bool, error) {
+// waitForVersion reads the view again until it has reached version want or
+// the wait is over, and returns the last read. The pauses between reads
+// start at firstPoll and double up to PollInterval: a client that asks
+// right after its command's answer usually waits for a projection a few
+// milliseconds behind, and a fixed 50 ms tick made that up to 50 ms (bench
+// api: view freshness p99 124-141 ms at 1,000 commands/s); a long wait
+// still reads only every PollInterval. A read that fails is tried again at
+// the next pause's end, so that a store starting up or failing over for a
+// moment costs the client nothing.
+func (s *Server) waitForVersion(r *http.Request, views ViewReader, id string, want int64, wait time.Duration) (productview.View, bool, error) {
 	ctx, cancel := waitContext(r, wait)
 	defer cancel()
-	t := time.NewTicker(s.cfg.PollInterval)
+	pause := min(firstPoll, s.cfg.PollInterval)
+	t := time.NewTimer(pause)
 	defer t.Stop()
 	for {
 		select {
@@ -114,15 +120,20 @@ func (s *Server) waitForVersion(r *http.Request, views ViewReader, id string, mi
 			return s.readView(r.Context(), views, id)
 		case <-t.C:
 		}
+		pause = min(2*pause, s.cfg.PollInterval)
+		t.Reset(pause)
 		v, found, err := s.readView(ctx, views, id)
 		if ctx.Err() != nil {
 			continue // the wait ended during the read: the last read decides
 		}
-		if err == nil && found && v.Version >= min {
+		if err == nil && found && v.Version >= want {
 			return v, found, nil
 		}
 	}
 }
+
+// firstPoll is the first pause of waitForVersion.
+const firstPoll = 5 * time.Millisecond
 
 // readView reads product id's view within Config.QueryTimeout.
 func (s *Server) readView(ctx context.Context, views ViewReader, id string) (productview.View, bool, error) {

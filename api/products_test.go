@@ -157,6 +157,35 @@ func TestGetProductMinVersion(t *testing.T) {
 	}
 }
 
+// TestGetProductMinVersionPollsSoonFirst: the first reads of a wait come
+// within milliseconds, whatever PollInterval is: a view a few
+// milliseconds behind is answered at once, not at the first tick. With a
+// poll interval of an hour, only the pauses that start short and double
+// can read the view three times within the test.
+func TestGetProductMinVersionPollsSoonFirst(t *testing.T) {
+	views := newFakeViews(view(1))
+	s := testServer(t, Deps{Views: views}, func(c *Config) { c.PollInterval = time.Hour })
+	done := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		done <- serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?minVersion=2&wait=30"})
+	}()
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if n := views.readCount(); n < 3 {
+			return testenv.Errorf("the request has read the view %d times, want 3 reads within the first poll interval", n)
+		}
+		return nil
+	})
+	views.put(view(2))
+	select {
+	case w := <-done:
+		if w.Code != http.StatusOK || w.Header().Get("ETag") != `"2"` {
+			t.Errorf("status %d, ETag %q: want 200, \"2\"", w.Code, w.Header().Get("ETag"))
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no answer 20 s after the view reached version 2 (pauses should stay under a second for 20 s)")
+	}
+}
+
 func TestGetProductMinVersionNotReached(t *testing.T) {
 	t.Run("stale", func(t *testing.T) {
 		s := testServer(t, Deps{Views: newFakeViews(view(3))})
