@@ -21,8 +21,10 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/producers/decider"
 )
 
 // API run defaults.
@@ -60,6 +62,13 @@ type APIConfig struct {
 	// ViewReaders and SearchReaders bound the freshness readers at once
 	// (32 and 8 when 0); a command that finds them busy is not sampled.
 	ViewReaders, SearchReaders int
+	// RawKafka, when set, are the Kafka client options (seed brokers, TLS,
+	// SASL) of the raw side: after each step with Prefer: wait, the bare
+	// Kafka exactly-once round trip that step's commands are built on, at
+	// the same rate for the same Duration, keyed over as many products by
+	// Distribution, on topics of its own (bench-<random>.raw.*, removed
+	// at the end); see RawStep. Nil leaves it out.
+	RawKafka []kgo.Opt
 	// Profile, when set, is called at the start of each step and the func
 	// it returns at its end: for a CPU profile of one step.
 	Profile func(rate int, wait bool) func()
@@ -145,6 +154,9 @@ type APIStep struct {
 	// so a higher one is a later change), refresh interval included.
 	View   Freshness `json:"view"`
 	Search Freshness `json:"search"`
+	// Raw is the raw EOS round trip at this rate, measured right after
+	// this step (Prefer: wait steps, with APIConfig.RawKafka only).
+	Raw *RawStep `json:"raw,omitempty"`
 }
 
 // APIReport is what an API run measured.
@@ -153,7 +165,11 @@ type APIReport struct {
 	Products     int           `json:"products"`
 	Distribution string        `json:"distribution"`
 	Duration     time.Duration `json:"durationNanos"` // per step
-	Steps        []APIStep     `json:"steps"`
+	// RawTopics is the name prefix of the raw side's topics and group,
+	// and RawPartitions their partition count, when measured.
+	RawTopics     string    `json:"rawTopics,omitempty"`
+	RawPartitions int       `json:"rawPartitions,omitempty"`
+	Steps         []APIStep `json:"steps"`
 }
 
 // Command kinds of an API run and their share of the mix, in percent.
@@ -172,14 +188,23 @@ const (
 // cfg.Products products (Prefer: wait), then per mode and rate sends a mix
 // of commands (10% creates, 30% price, 30% stock, 30% review changes of
 // the products, picked by cfg.Distribution) for cfg.Duration with vegeta,
-// and samples freshness with readers. It writes progress and a table to
-// cfg.Out.
-func API(ctx context.Context, cfg APIConfig) (APIReport, error) {
+// and samples freshness with readers; with cfg.RawKafka, after each step
+// with Prefer: wait, the raw EOS round trip at the same rate. It writes
+// progress and a table to cfg.Out.
+func API(ctx context.Context, cfg APIConfig) (rep APIReport, err error) {
 	if err := cfg.Validate(); err != nil {
 		return APIReport{}, err
 	}
 	cfg = cfg.withDefaults()
-	rep := APIReport{Base: cfg.Base, Products: cfg.Products, Distribution: cfg.Distribution, Duration: cfg.Duration}
+	rep = APIReport{Base: cfg.Base, Products: cfg.Products, Distribution: cfg.Distribution, Duration: cfg.Duration}
+	var raw *rawEOS
+	if cfg.RawKafka != nil && slices.Contains(cfg.Modes, true) {
+		if raw, err = startRawEOS(ctx, cfg.RawKafka, cfg.Products, cfg.Distribution, cfg.Out); err != nil {
+			return rep, err
+		}
+		rep.RawTopics, rep.RawPartitions = raw.group, Partitions
+		defer func() { err = errors.Join(err, raw.close(ctx)) }()
+	}
 	l := newAPILoad(cfg)
 	defer l.transport.CloseIdleConnections()
 	fmt.Fprintf(cfg.Out, "bench api: creating %d products at %s\n", cfg.Products, cfg.Base)
@@ -192,9 +217,23 @@ func API(ctx context.Context, cfg APIConfig) (APIReport, error) {
 				return rep, err
 			}
 			st := l.step(ctx, rate, wait)
-			rep.Steps = append(rep.Steps, st)
 			fmt.Fprintf(cfg.Out, "bench api: %d/s wait=%v: sent %.0f/s, 2xx %.0f/s, p50 %s p99 %s ms, errors %s; view fresh p99 %s ms, search p99 %s ms\n",
 				rate, wait, st.Achieved, st.Throughput, ms(st.Latency.P50), ms(st.Latency.P99), errorsText(st.Latency.Errors), ms(st.View.P99), ms(st.Search.P99))
+			if wait && raw != nil {
+				// After the stack has decided what the step sent, so
+				// that its backlog does not load the raw side.
+				if err := l.drain(ctx); err != nil {
+					return rep, err
+				}
+				rs, err := raw.step(ctx, rate, cfg.Duration, 0)
+				if err != nil {
+					return rep, err
+				}
+				st.Raw = &rs
+				fmt.Fprintf(cfg.Out, "bench api: %d/s raw EOS round trip: sent %.0f/s, results %.0f/s, p50 %s p99 %s ms, errors %s\n",
+					rate, rs.Achieved, rs.Throughput, ms(rs.Latency.P50), ms(rs.Latency.P99), errorsText(rs.Latency.Errors))
+			}
+			rep.Steps = append(rep.Steps, st)
 		}
 	}
 	return rep, rep.WriteTable(cfg.Out)
@@ -556,13 +595,22 @@ func freshness(samples []time.Duration, missed, skipped int64) Freshness {
 	return f
 }
 
-// WriteTable writes one row per step.
+// WriteTable writes one row per step, and under a step with Prefer: wait
+// the raw EOS round trip at its rate, when measured.
 func (r APIReport) WriteTable(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nbench api: %s; %d products, commands pick them %s; mix 10%% create, 30%% price, 30%% stock, 30%% review; %v per step, open model (vegeta)\n",
+	fmt.Fprintf(&b, "\nbench api: %s; data set: %d products, commands pick them %s; mix 10%% create, 30%% price, 30%% stock, 30%% review; %v per step\n",
 		r.Base, r.Products, r.Distribution, r.Duration)
-	b.WriteString("latency: from the request sent to the answer; freshness: from a command's accepted answer (Prefer: wait gives its version) to the view answering ?minVersion= of it, and to a search finding its price\n\n")
-	rows := [][]string{{"rate/s", "wait", "sent/s", "2xx/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "view p50", "view p99", "search p50", "search p99", "fresh samples (missed, skipped)"}}
+	b.WriteString("concurrency: an open model, every command sent on schedule whatever the earlier ones do (vegeta: as many requests in flight as that takes)\n")
+	b.WriteString("stack: HTTP command -> API -> commands topic -> decider (one transaction per batch) -> results topic -> the API's answer; latency from the request sent to the answer\n")
+	if r.RawPartitions > 0 {
+		fmt.Fprintf(&b, "raw EOS: the same Kafka loop without streamview, after each wait step at its rate: %d-byte records keyed over %d products (%s) to a %d-partition topic "+
+			"(idempotent, linger 0), one consume-transform-produce transaction loop (read_committed, fetch max wait %v, batches up to %d, linger 0) copying each to an events and a results topic, "+
+			"a read_committed reader of the results; latency from the send to the result seen; its 2xx/s column is results seen/s\n",
+			rawRecordBytes, r.Products, r.Distribution, r.RawPartitions, rawFetchMaxWait, decider.DefaultMaxBatch)
+	}
+	b.WriteString("freshness: from a command's accepted answer (Prefer: wait gives its version) to the view answering ?minVersion= of it, and to a search finding its price\n\n")
+	rows := [][]string{{"side", "rate/s", "wait", "sent/s", "2xx/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "view p50", "view p99", "search p50", "search p99", "fresh samples (missed, skipped)"}}
 	for _, s := range r.Steps {
 		fresh := "-"
 		vp50, vp99, sp50, sp99 := "-", "-", "-", "-"
@@ -570,8 +618,12 @@ func (r APIReport) WriteTable(w io.Writer) error {
 			vp50, vp99, sp50, sp99 = ms(s.View.P50), ms(s.View.P99), ms(s.Search.P50), ms(s.Search.P99)
 			fresh = fmt.Sprintf("view %d (%d, %d), search %d (%d, %d)", s.View.Samples, s.View.Missed, s.View.Skipped, s.Search.Samples, s.Search.Missed, s.Search.Skipped)
 		}
-		rows = append(rows, []string{strconv.Itoa(s.Rate), strconv.FormatBool(s.Wait), fmt.Sprintf("%.0f", s.Achieved), fmt.Sprintf("%.0f", s.Throughput),
+		rows = append(rows, []string{"stack", strconv.Itoa(s.Rate), strconv.FormatBool(s.Wait), fmt.Sprintf("%.0f", s.Achieved), fmt.Sprintf("%.0f", s.Throughput),
 			ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.Max), errorsText(s.Latency.Errors), vp50, vp99, sp50, sp99, fresh})
+		if x := s.Raw; x != nil {
+			rows = append(rows, []string{"raw EOS", strconv.Itoa(s.Rate), "-", fmt.Sprintf("%.0f", x.Achieved), fmt.Sprintf("%.0f", x.Throughput),
+				ms(x.Latency.P50), ms(x.Latency.P90), ms(x.Latency.P99), ms(x.Latency.Max), errorsText(x.Latency.Errors), "-", "-", "-", "-", "-"})
+		}
 	}
 	writeRows(&b, rows)
 	_, err := io.WriteString(w, b.String())

@@ -11,6 +11,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/testenv"
 )
 
 // fakeAPI answers the commands, view reads and searches of an API run as
@@ -101,6 +105,60 @@ func TestAPIRun(t *testing.T) {
 	if err != nil || !strings.Contains(string(js), `"rate":40`) {
 		t.Errorf("JSON %s, %v", js, err)
 	}
+}
+
+// The raw side of an API run on the real Kafka, beside a stack that
+// answers at once: every record sent comes back as a result, the
+// percentiles are in order, and its topics are gone at the end.
+func TestAPIRawEOS(t *testing.T) {
+	brokers := testenv.Kafka(t)
+	srv := httptest.NewServer(&fakeAPI{})
+	defer srv.Close()
+	var out strings.Builder
+	rep, err := API(context.Background(), APIConfig{Base: srv.URL, Rates: []int{50}, Duration: time.Second, Modes: []bool{true}, Products: 5,
+		RawKafka: []kgo.Opt{kgo.SeedBrokers(brokers...)}, Out: &out})
+	if err != nil {
+		t.Fatalf("API: %v\n%s", err, out.String())
+	}
+	if len(rep.Steps) != 1 || rep.Steps[0].Raw == nil {
+		t.Fatalf("steps %+v, want one with a raw EOS round trip", rep.Steps)
+	}
+	raw := rep.Steps[0].Raw
+	l := raw.Latency
+	if raw.Sent != 50 || l.Requests != raw.Sent || l.ErrorCount() != 0 {
+		t.Errorf("raw: sent %d, %d results seen, errors %v; want 50, all, none", raw.Sent, l.Requests, l.Errors)
+	}
+	if !(0 < l.P50 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.Max) {
+		t.Errorf("raw percentiles p50 %v p90 %v p99 %v max %v: want 0 < p50 <= p90 <= p99 <= max", l.P50, l.P90, l.P99, l.Max)
+	}
+	if raw.Achieved <= 0 || raw.Throughput <= 0 {
+		t.Errorf("raw: achieved %.1f/s, results %.1f/s; want both positive", raw.Achieved, raw.Throughput)
+	}
+	for _, want := range []string{"raw EOS", "stack", "concurrency:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table lacks %q:\n%s", want, out.String())
+		}
+	}
+	js, err := json.Marshal(rep)
+	if err != nil || !strings.Contains(string(js), `"raw":{"sent":50`) {
+		t.Errorf("JSON %s, %v", js, err)
+	}
+	if !strings.HasPrefix(rep.RawTopics, "bench-") {
+		t.Fatalf("raw topics %q, want bench-<random>.raw", rep.RawTopics)
+	}
+	adm := testenv.Admin(t, brokers)
+	testenv.Eventually(t, 30*time.Second, func() error {
+		listed, err := adm.ListTopics(context.Background())
+		if err != nil {
+			return err
+		}
+		for _, topic := range listed.Names() {
+			if strings.HasPrefix(topic, rep.RawTopics) {
+				return testenv.Errorf("topic %s is left after the run", topic)
+			}
+		}
+		return nil
+	})
 }
 
 func TestAPIConfigValidate(t *testing.T) {

@@ -34,7 +34,13 @@
 // model), with and without Prefer: wait, and reports per rate the rate
 // achieved, latency, errors by status and freshness: from a command's
 // accepted answer until the view (?minVersion=) and a search show it
-// (`streamview bench api`, which starts the stack).
+// (`streamview bench api`, which starts the stack). Beside each rate with
+// Prefer: wait it measures the raw EOS round trip at the same rate: the
+// bare Kafka loop the write path is built on (a produce, a
+// consume-transform-produce transaction copying it to an events and a
+// results topic, a read_committed reader of the results), with the
+// producer, session and reader settings of commandbus and the decider and
+// nothing of streamview, on topics of its own.
 //
 // Soak is the other kind of run: a steady open-model load (commands, view
 // reads with minVersion, searches) at a fixed rate through a running API for

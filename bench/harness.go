@@ -305,10 +305,14 @@ func createTopics(ctx context.Context, adm *kadm.Client, topics map[string]int32
 	return nil
 }
 
+// cleanup removes what a run made: sink's data (none when nil), group and
+// topics.
 func cleanup(ctx context.Context, adm *kadm.Client, sink Sink, group string, topics ...string) error {
 	var errs []error
-	if err := sink.Cleanup(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("bench: clean up %s: %w", sink.Name(), err))
+	if sink != nil { // nil: only Kafka to clean (the raw side of an API run)
+		if err := sink.Cleanup(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("bench: clean up %s: %w", sink.Name(), err))
+		}
 	}
 	// The group exists only if the projection ran; a missing one is fine.
 	if res, err := adm.DeleteGroups(ctx, group); err != nil {

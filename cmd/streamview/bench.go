@@ -17,7 +17,7 @@ import (
 func init() {
 	commands["bench"] = command{
 		summary: "measure a projection against raw Kafka and store limits (bench redis|search), the write path and freshness under load (bench api), soak the whole service (bench soak), or time a category rename through views and search (bench rename)",
-		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--outcome-mib N] [--json] [--pprof 127.0.0.1:6060] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench rename [--products 10000] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
+		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--raw=false] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--outcome-mib N] [--json] [--pprof 127.0.0.1:6060] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench rename [--products 10000] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
 		help: `Measures how fast a projection rebuilds from the log into its store,
 beside the two limits it runs between, in one run on one data set:
 
@@ -68,7 +68,10 @@ two: do not point it at production.
 api: commands at fixed rates through the HTTP API (vegeta, an open model),
 with and without Prefer: wait, on a stack it starts in this process (or
 --url): per rate the rate achieved, latency p50/p90/p99/max, errors by
-status, and freshness (command accepted to view and search updated).
+status, and freshness (command accepted to view and search updated);
+beside each rate with Prefer: wait the raw EOS round trip: the bare Kafka
+produce, transactional copy and read_committed result the write path is
+built on, at the same rate (--raw=false leaves it out).
 See streamview bench api --help.
 
 soak: a long run of the whole service under a steady mixed load, to see

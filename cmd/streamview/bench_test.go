@@ -133,7 +133,9 @@ func TestBenchUsage(t *testing.T) {
 }
 
 // A short bench api on a stack of its own against the real servers: every
-// step sends exactly rate × duration commands, and none is answered 5xx.
+// step sends exactly rate × duration commands, and none is answered 5xx;
+// the step with Prefer: wait has its raw EOS round trip, every record of it
+// back as a result.
 func TestBenchAPI(t *testing.T) {
 	brokers := testenv.Kafka(t)
 	args := []string{"bench", "api", "--rates", "20", "--duration", "2s", "--products", "5", "--json",
@@ -149,6 +151,13 @@ func TestBenchAPI(t *testing.T) {
 			Latency struct {
 				Requests int
 				Errors   map[string]int
+			}
+			Raw *struct {
+				Sent    int
+				Latency struct {
+					Requests int
+					Errors   map[string]int
+				}
 			}
 		}
 	}
@@ -166,6 +175,14 @@ func TestBenchAPI(t *testing.T) {
 			if strings.HasPrefix(status, "5") {
 				t.Errorf("step wait=%v: %d answers %s", s.Wait, n, status)
 			}
+		}
+		switch r := s.Raw; {
+		case s.Wait && r == nil:
+			t.Errorf("step with Prefer: wait: no raw EOS round trip")
+		case s.Wait && (r.Sent != 40 || r.Latency.Requests != 40 || len(r.Latency.Errors) != 0):
+			t.Errorf("raw EOS round trip %+v: want 40 sent, 40 results, no errors", *r)
+		case !s.Wait && r != nil:
+			t.Errorf("step without Prefer: wait has a raw EOS round trip %+v", *r)
 		}
 	}
 	if !strings.Contains(stderr.String(), "rate/s") {

@@ -8,10 +8,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/streamview/streamview/bench"
 )
 
-const benchAPIHelp = `streamview bench api: the write path and freshness under a steady load.
+const benchAPIHelp = `streamview bench api: the write path and freshness under a steady load,
+beside the bare Kafka exactly-once round trip it is built on.
 
 Starts the whole stack in this process as streamview serve does (the API,
 the decider, the product-view and product-search projectors) on the real
@@ -36,6 +39,30 @@ command's accepted answer (Prefer: wait, which carries its version) until
 p50/p99 over the sampled commands (at most 32 view and 8 search readers at
 once; a command that finds them busy is not sampled).
 
+The two sides of each rate with Prefer: wait, one after the other, at the
+same rate for the same --duration, on the same machine and servers:
+  stack:   HTTP command -> API -> commands topic (idempotent producer,
+           linger 0) -> decider (a transactional group session,
+           read_committed, fetch max wait 25 ms, batches up to 1000: the
+           events and the result in one transaction with the consumed
+           offsets) -> results topic -> the API's read_committed reader ->
+           the answer; from the request sent to the answer.
+  raw EOS: the same Kafka loop with nothing of streamview in it: 450-byte
+           records (a command's size) keyed over --products keys picked by
+           --distribution, sent on schedule (open model) to a 6-partition
+           topic of its own with the same producer settings, copied by a
+           bare consume-transform-produce loop with the decider's session
+           options to an events and a results topic on the same partition,
+           committed with the offsets, and seen by a read_committed reader
+           with the results reader's fetch settings; from the send to the
+           result seen. Its topics and group (bench-<random>.raw.*) are
+           removed at the end. It runs after the stack has decided what the
+           step sent, on --brokers (with --url too: name the Kafka of that
+           API there). --raw=false leaves it out; without the wait mode
+           there is none.
+The raw row is what Kafka itself costs here: the stack's latency less it is
+what streamview adds (HTTP, encoding, deciding, the outcome memories).
+
 --cpuprofile FILE with --profile-rate N writes a CPU profile of the step at
 N commands/s with Prefer: wait. With the in-process stack the profile holds
 the load too: its goroutines carry the label side=load, so
@@ -45,6 +72,7 @@ shows the stack alone.
 Examples:
   streamview bench api
   streamview bench api --rates 1000 --duration 30s --modes wait
+  streamview bench api --rates 250,1000 --duration 8s --modes wait --raw=false
   streamview bench api --cpuprofile api.prof --profile-rate 2000
 `
 
@@ -60,6 +88,7 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 	distribution := fs.String("distribution", bench.DefaultDistribution, "how commands pick their product: zipf (s=1.1) or uniform")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the step at --profile-rate with Prefer: wait to this file")
 	profileRate := fs.Int("profile-rate", 0, "the rate whose step --cpuprofile profiles")
+	raw := fs.Bool("raw", true, "after each step with Prefer: wait, measure the raw EOS round trip (bare Kafka: produce, transactional copy loop, read_committed result) at the same rate on --brokers")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (progress and table go to stderr)")
 	logLevel := fs.String("log-level", "warn", "the stack's log level on stderr: debug, info, warn or error")
 	logFormat := logFormatFlag(fs, e)
@@ -121,6 +150,17 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 	logger, err := newLogger(e.stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
+	}
+	if *raw {
+		kc, err := servers.k.settings()
+		if err != nil {
+			return err
+		}
+		sec, err := kc.SecurityOpts()
+		if err != nil {
+			return err
+		}
+		cfg.RawKafka = append([]kgo.Opt{kgo.SeedBrokers(kc.Brokers...)}, sec...)
 	}
 	var rep bench.APIReport
 	drive := func(ctx context.Context, url string) error {
