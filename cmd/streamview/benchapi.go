@@ -31,7 +31,8 @@ Per step it reports: the rate sent, 2xx answers/s, latency p50/p90/p99/max
 (from sending to the answer), errors by status, and freshness, from a
 command's accepted answer (Prefer: wait, which carries its version) until
   view:   GET /v1/products/{id}?minVersion=<version> answers it (the
-          server looks every 50 ms while it waits), and
+          server looks again after 5 ms, the pause doubling up to 50 ms
+          while it waits), and
   search: a search for the product's own word with minPrice=<its new
           price> finds it (price changes only; every change sets a higher
           price than the last; readers poll every 20 ms; the index's
