@@ -518,9 +518,9 @@ func (l *apiLoad) sample(to *[]time.Duration, d time.Duration) {
 	l.fmu.Unlock()
 }
 
-// maxInFlight bounds the load's requests in flight: a second of the
-// stack's connections and the load's must stay within the process's file
-// descriptors (often 20,000 here).
+// maxInFlight bounds the load's requests in flight: the load's connections
+// and the in-process stack's share the process's file descriptors (20,000
+// here).
 const maxInFlight = 5000
 
 // step sends rate commands/s for cfg.Duration and waits for its readers.
