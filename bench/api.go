@@ -126,6 +126,12 @@ type Freshness struct {
 	// failed); Skipped found every reader busy and were not sampled.
 	Missed  int `json:"missed"`
 	Skipped int `json:"skipped"`
+	// Overlapped (search only) are price changes not sampled because
+	// another price change of the same product was in flight at the same
+	// time: the decider may order them either way, so the product can end
+	// at the lower price, and a search for a price says nothing about
+	// which change is visible.
+	Overlapped int `json:"overlapped,omitempty"`
 }
 
 // APIStep is one rate and mode of an API run.
@@ -164,8 +170,9 @@ var apiMix = []struct {
 
 // Headers the load sets for its own transport; the API ignores them.
 const (
-	hdrKind  = "X-Bench-Kind"
-	hdrPrice = "X-Bench-Price" // the price a price change sets, in cents
+	hdrKind        = "X-Bench-Kind"
+	hdrPrice       = "X-Bench-Price"        // the price a price change sets, in cents
+	hdrPriceFlight = "X-Bench-Price-Flight" // the price change's priceFlight
 )
 
 // API runs the steps of cfg against the API at cfg.Base: it creates
@@ -221,6 +228,12 @@ type apiLoad struct {
 	price   atomic.Int64 // the last price set, in cents: each change sets a higher one
 	created atomic.Int64
 
+	// The price changes in flight, from when their price is picked to
+	// their answer, by flight and by product; guarded by mu.
+	flights    map[int64]*priceFlight
+	inFlight   map[string][]*priceFlight
+	lastFlight int64
+
 	// The current step's.
 	wait                   bool
 	stepCtx                context.Context
@@ -230,6 +243,7 @@ type apiLoad struct {
 	view, search           []time.Duration
 	viewMissed, searchMiss atomic.Int64
 	viewSkip, searchSkip   atomic.Int64
+	searchOverlap          atomic.Int64
 }
 
 func newAPILoad(cfg APIConfig) *apiLoad {
@@ -366,6 +380,7 @@ func (l *apiLoad) target(t *vegeta.Target) error {
 		t.Method, t.URL = http.MethodPut, l.cfg.Base+"/v1/products/"+p.id+"/price"
 		body = fmt.Sprintf(`{"price":{"amount":"%d.%02d","currency":"EUR"}}`, cents/100, cents%100)
 		t.Header.Set(hdrPrice, strconv.FormatInt(cents, 10))
+		t.Header.Set(hdrPriceFlight, strconv.FormatInt(l.startPrice(p.id), 10))
 	case KindStock:
 		t.Method, t.URL = http.MethodPut, l.cfg.Base+"/v1/products/"+p.id+"/stock"
 		body = fmt.Sprintf(`{"quantity":%d}`, l.rnd.IntN(100))
@@ -385,6 +400,10 @@ func (l *apiLoad) target(t *vegeta.Target) error {
 // the freshness readers at the moment the answer arrived.
 func (l *apiLoad) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := l.transport.RoundTrip(req)
+	overlapped := false
+	if f, ferr := strconv.ParseInt(req.Header.Get(hdrPriceFlight), 10, 64); ferr == nil {
+		overlapped = l.endPrice(f)
+	}
 	kind := req.Header.Get(hdrKind)
 	if err != nil || kind == "" || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated) {
 		return resp, err
@@ -405,11 +424,59 @@ func (l *apiLoad) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	l.readView(a.ProductID, a.Version, at)
 	if cents, err := strconv.ParseInt(req.Header.Get(hdrPrice), 10, 64); err == nil {
-		if w, ok := l.words.Load(a.ProductID); ok {
+		if overlapped {
+			l.searchOverlap.Add(1)
+		} else if w, ok := l.words.Load(a.ProductID); ok {
 			l.readSearch(w.(string), cents, at)
 		}
 	}
 	return resp, nil
+}
+
+// priceFlight is one price change from when its price is picked until its
+// answer.
+type priceFlight struct {
+	product    string
+	overlapped bool // another price change of the product was in flight too
+}
+
+// startPrice notes a price change of product whose price was just picked
+// (the caller holds mu), marking it and those of the product in flight as
+// overlapped, and returns its flight.
+func (l *apiLoad) startPrice(product string) int64 {
+	if l.flights == nil {
+		l.flights, l.inFlight = map[int64]*priceFlight{}, map[string][]*priceFlight{}
+	}
+	f := &priceFlight{product: product}
+	others := l.inFlight[product]
+	for _, o := range others {
+		o.overlapped = true
+		f.overlapped = true
+	}
+	l.inFlight[product] = append(others, f)
+	l.lastFlight++
+	l.flights[l.lastFlight] = f
+	return l.lastFlight
+}
+
+// endPrice notes the answer (or failure) of flight and reports whether
+// another price change of its product was in flight at any time since its
+// price was picked: then the order the decider chose between them is
+// unknown, and the product may end at the lower price, so a search for
+// this change's price would time something else.
+func (l *apiLoad) endPrice(flight int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.flights[flight]
+	if f == nil {
+		return true
+	}
+	delete(l.flights, flight)
+	l.inFlight[f.product] = slices.DeleteFunc(l.inFlight[f.product], func(o *priceFlight) bool { return o == f })
+	if len(l.inFlight[f.product]) == 0 {
+		delete(l.inFlight, f.product)
+	}
+	return f.overlapped
 }
 
 // readView reads the view with ?minVersion= until it shows version.
@@ -482,9 +549,12 @@ func (l *apiLoad) sample(to *[]time.Duration, d time.Duration) {
 // step sends rate commands/s for cfg.Duration and waits for its readers.
 func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	l.wait, l.stepCtx = wait, ctx
+	l.mu.Lock()
+	l.flights, l.inFlight = nil, nil // a target vegeta made but never sent
+	l.mu.Unlock()
 	l.viewSem, l.searchSem = make(chan struct{}, l.cfg.ViewReaders), make(chan struct{}, l.cfg.SearchReaders)
 	l.view, l.search = nil, nil
-	for _, c := range []*atomic.Int64{&l.viewMissed, &l.searchMiss, &l.viewSkip, &l.searchSkip} {
+	for _, c := range []*atomic.Int64{&l.viewMissed, &l.searchMiss, &l.viewSkip, &l.searchSkip, &l.searchOverlap} {
 		c.Store(0)
 	}
 	// Client last: vegeta's transport options would change its own
@@ -543,6 +613,7 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	st.Achieved = float64(sent) / l.cfg.Duration.Seconds()
 	st.View = freshness(l.view, l.viewMissed.Load(), l.viewSkip.Load())
 	st.Search = freshness(l.search, l.searchMiss.Load(), l.searchSkip.Load())
+	st.Search.Overlapped = int(l.searchOverlap.Load())
 	return st
 }
 
@@ -568,7 +639,7 @@ func (r APIReport) WriteTable(w io.Writer) error {
 		vp50, vp99, sp50, sp99 := "-", "-", "-", "-"
 		if s.Wait {
 			vp50, vp99, sp50, sp99 = ms(s.View.P50), ms(s.View.P99), ms(s.Search.P50), ms(s.Search.P99)
-			fresh = fmt.Sprintf("view %d (%d, %d), search %d (%d, %d)", s.View.Samples, s.View.Missed, s.View.Skipped, s.Search.Samples, s.Search.Missed, s.Search.Skipped)
+			fresh = fmt.Sprintf("view %d (%d, %d), search %d (%d, %d, %d overlapped)", s.View.Samples, s.View.Missed, s.View.Skipped, s.Search.Samples, s.Search.Missed, s.Search.Skipped, s.Search.Overlapped)
 		}
 		rows = append(rows, []string{strconv.Itoa(s.Rate), strconv.FormatBool(s.Wait), fmt.Sprintf("%.0f", s.Achieved), fmt.Sprintf("%.0f", s.Throughput),
 			ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.Max), errorsText(s.Latency.Errors), vp50, vp99, sp50, sp99, fresh})

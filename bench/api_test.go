@@ -111,3 +111,41 @@ func TestAPIConfigValidate(t *testing.T) {
 		t.Errorf("Validate() = %v; want the rate and the distribution named", err)
 	}
 }
+
+// A price change overlapped by another of the same product, from when its
+// price is picked until its answer, is not sampled for search freshness:
+// the decider may order the two either way.
+func TestAPIPriceFlightsOverlap(t *testing.T) {
+	l := newAPILoad(APIConfig{}.withDefaults())
+	start := func(product string) int64 {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.startPrice(product)
+	}
+	a := start("p1")
+	if l.endPrice(a) {
+		t.Fatal("a price change alone in flight is overlapped")
+	}
+	b := start("p1")
+	other := start("p2")
+	c := start("p1") // while b is in flight
+	if !l.endPrice(b) {
+		t.Error("b: c was picked while b was in flight; want overlapped")
+	}
+	d := start("p1") // after b's answer, while c is in flight
+	if !l.endPrice(c) || !l.endPrice(d) {
+		t.Error("c and d were in flight together; want both overlapped")
+	}
+	if l.endPrice(other) {
+		t.Error("a change of another product is overlapped")
+	}
+	if e := start("p1"); l.endPrice(e) {
+		t.Error("a price change after the others' answers is overlapped")
+	}
+	if !l.endPrice(12345) {
+		t.Error("an unknown flight (picked before the step began) is sampled")
+	}
+	if len(l.flights) != 0 || len(l.inFlight) != 0 {
+		t.Errorf("flights left: %v, %v", l.flights, l.inFlight)
+	}
+}
