@@ -148,7 +148,9 @@ type APIStep struct {
 	// answers that version or a later one. Search is the time from a price
 	// change's accepted answer until a search finds the product at that
 	// price or above (each price change sets a higher price than the last,
-	// so a higher one is a later change), refresh interval included.
+	// so a higher one is a later change; one that overlapped another of
+	// the product in flight is not sampled: Overlapped), refresh interval
+	// included.
 	View   Freshness `json:"view"`
 	Search Freshness `json:"search"`
 }
