@@ -57,9 +57,10 @@ type APIConfig struct {
 	Products int
 	// Distribution is "zipf" (default, s=1.1) or "uniform".
 	Distribution string
-	// ViewReaders and SearchReaders bound the freshness readers at once
-	// (32 and 8 when 0); a command that finds them busy is not sampled.
-	ViewReaders, SearchReaders int
+	// ViewReaders bounds the view freshness readers at once (32 when 0);
+	// a command that finds them busy is not sampled. Search freshness has
+	// one poller for every price change (see APIStep.Search).
+	ViewReaders int
 	// Profile, when set, is called at the start of each step and the func
 	// it returns at its end: for a CPU profile of one step.
 	Profile func(rate int, wait bool) func()
@@ -86,9 +87,6 @@ func (c APIConfig) withDefaults() APIConfig {
 	if c.ViewReaders == 0 {
 		c.ViewReaders = 32
 	}
-	if c.SearchReaders == 0 {
-		c.SearchReaders = 8
-	}
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
@@ -106,7 +104,7 @@ func (c APIConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("bench api: rate %d is not positive", r))
 		}
 	}
-	if c.Duration < 0 || c.Products < 0 || c.ViewReaders < 0 || c.SearchReaders < 0 {
+	if c.Duration < 0 || c.Products < 0 || c.ViewReaders < 0 {
 		errs = append(errs, errors.New("bench api: Duration, Products and the readers must not be negative"))
 	}
 	if _, err := eventgen.ParseDistribution(c.withDefaults().Distribution); err != nil {
@@ -146,11 +144,16 @@ type APIStep struct {
 	// View is the time from a command's accepted answer (with its
 	// version; Prefer: wait only) until GET /v1/products/{id}?minVersion=
 	// answers that version or a later one. Search is the time from a price
-	// change's accepted answer until a search finds the product at that
+	// change's accepted answer until a search shows the product at that
 	// price or above (each price change sets a higher price than the last,
 	// so a higher one is a later change; one that overlapped another of
 	// the product in flight is not sampled: Overlapped), refresh interval
-	// included.
+	// included. Every other price change is sampled: one poller searches
+	// every 20 ms for the run's products at the lowest price still awaited
+	// or above, dearest first, and settles each change its answer shows.
+	// (Readers per change, freed when they found theirs, i.e. just after a
+	// refresh, sampled the changes answered just after a refresh, which
+	// wait about a whole refresh interval.)
 	View   Freshness `json:"view"`
 	Search Freshness `json:"search"`
 }
@@ -210,7 +213,7 @@ func API(ctx context.Context, cfg APIConfig) (APIReport, error) {
 }
 
 // apiProduct is a product the load works on: its ID and a word only its
-// name holds, for searches that find it alone.
+// name holds.
 type apiProduct struct {
 	id, word string
 }
@@ -221,7 +224,6 @@ type apiLoad struct {
 	transport *http.Transport
 	client    *http.Client // for the freshness readers and the setup
 	products  []apiProduct
-	words     sync.Map // product ID → word
 
 	mu   sync.Mutex // guards rnd and pick
 	rnd  *mrand.Rand
@@ -240,7 +242,9 @@ type apiLoad struct {
 	wait                   bool
 	stepCtx                context.Context
 	readers                sync.WaitGroup
-	viewSem, searchSem     chan struct{}
+	viewSem                chan struct{}
+	smu                    sync.Mutex
+	awaited                []awaitedPrice // price changes the search poller looks for
 	fmu                    sync.Mutex
 	view, search           []time.Duration
 	viewMissed, searchMiss atomic.Int64
@@ -260,8 +264,10 @@ func newAPILoad(cfg APIConfig) *apiLoad {
 
 func (l *apiLoad) word(i int64) string { return l.run + "x" + strconv.FormatInt(i, 36) }
 
+// createBody is a product named by word whose description holds the run's
+// tag, for the search poller to find the run's products by.
 func (l *apiLoad) createBody(word string) string {
-	return fmt.Sprintf(`{"name":"bench %s","description":"bench api product","price":{"amount":"%d.%02d","currency":"EUR"},"categoryId":"c1","categoryName":"Category 1","brandId":"b1","brandName":"Brand 1","tags":["bench"],"stock":10}`,
+	return fmt.Sprintf(`{"name":"bench %s","description":"bench api product `+l.run+`","price":{"amount":"%d.%02d","currency":"EUR"},"categoryId":"c1","categoryName":"Category 1","brandId":"b1","brandName":"Brand 1","tags":["bench"],"stock":10}`,
 		word, 1+l.rnd.IntN(500), l.rnd.IntN(100))
 }
 
@@ -286,7 +292,6 @@ func (l *apiLoad) createProducts(ctx context.Context) error {
 				id, err := l.create(ctx, body)
 				if err == nil {
 					l.products[i] = apiProduct{id: id, word: w}
-					l.words.Store(id, w)
 					return
 				}
 				if ctx.Err() != nil || attempt == 20 {
@@ -428,8 +433,10 @@ func (l *apiLoad) RoundTrip(req *http.Request) (*http.Response, error) {
 	if cents, err := strconv.ParseInt(req.Header.Get(hdrPrice), 10, 64); err == nil {
 		if overlapped {
 			l.searchOverlap.Add(1)
-		} else if w, ok := l.words.Load(a.ProductID); ok {
-			l.readSearch(w.(string), cents, at)
+		} else {
+			l.smu.Lock()
+			l.awaited = append(l.awaited, awaitedPrice{product: a.ProductID, cents: cents, at: at})
+			l.smu.Unlock()
 		}
 	}
 	return resp, nil
@@ -501,31 +508,118 @@ func (l *apiLoad) readView(id string, version int64, at time.Time) {
 	})
 }
 
-// readSearch searches for the product's word at the price or above every
-// 20 ms until it is found.
-func (l *apiLoad) readSearch(word string, cents int64, at time.Time) {
-	select {
-	case l.searchSem <- struct{}{}:
-	default:
-		l.searchSkip.Add(1)
-		return
-	}
-	l.readers.Go(func() {
-		defer func() { <-l.searchSem }()
-		u := fmt.Sprintf("%s/v1/products/search?q=%s&minPrice=%d.%02d&pageSize=1", l.cfg.Base, url.QueryEscape(word), cents/100, cents%100)
-		for time.Since(at) < APIFreshnessTimeout {
-			status, _, body, err := l.get(u)
-			var r struct {
-				Total int64 `json:"total"`
+// awaitedPrice is a price change whose answer came, awaited in search.
+type awaitedPrice struct {
+	product string
+	cents   int64
+	at      time.Time // its answer
+}
+
+// searchPollEvery is how often the search poller looks; maxSearchPages
+// bounds the pages of one look (100 products each).
+const (
+	searchPollEvery = 20 * time.Millisecond
+	maxSearchPages  = 20
+)
+
+// pollSearch settles the awaited price changes every searchPollEvery:
+// it searches for the run's products at the lowest awaited price or above
+// and takes as visible every change whose product it shows at its price or
+// above, from the moment the search's answer came; a change not visible
+// within APIFreshnessTimeout is missed. Changes answered after the search
+// was sent wait for the next. It returns once stop is closed and nothing
+// is awaited.
+func (l *apiLoad) pollSearch(stop <-chan struct{}) {
+	for {
+		sent := time.Now()
+		l.smu.Lock()
+		n := len(l.awaited)
+		low := int64(-1)
+		for _, a := range l.awaited {
+			if low < 0 || a.cents < low {
+				low = a.cents
 			}
-			if err == nil && status == http.StatusOK && json.Unmarshal(body, &r) == nil && r.Total > 0 {
-				l.sample(&l.search, time.Since(at))
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
 		}
-		l.searchMiss.Add(1)
-	})
+		l.smu.Unlock()
+		if n == 0 {
+			select {
+			case <-stop:
+				return
+			case <-time.After(searchPollEvery):
+				continue
+			}
+		}
+		prices, err := l.searchPrices(low)
+		now := time.Now()
+		l.smu.Lock()
+		keep := l.awaited[:0]
+		for _, a := range l.awaited {
+			switch p, ok := prices[a.product]; {
+			case a.at.After(sent):
+				keep = append(keep, a)
+			case err == nil && ok && p >= a.cents:
+				l.sample(&l.search, now.Sub(a.at))
+			case now.Sub(a.at) >= APIFreshnessTimeout:
+				l.searchMiss.Add(1)
+			default:
+				keep = append(keep, a)
+			}
+		}
+		clear(l.awaited[len(keep):])
+		l.awaited = keep
+		l.smu.Unlock()
+		time.Sleep(max(0, searchPollEvery-time.Since(sent)))
+	}
+}
+
+// searchPrices searches for the run's products priced at cents or above,
+// dearest first, and returns the price each shows, in cents.
+func (l *apiLoad) searchPrices(cents int64) (map[string]int64, error) {
+	q := url.Values{"q": {l.run}, "minPrice": {fmt.Sprintf("%d.%02d", cents/100, cents%100)}, "sort": {"price_desc"}, "pageSize": {"100"}}
+	out := map[string]int64{}
+	for range maxSearchPages {
+		status, _, body, err := l.get(l.cfg.Base + "/v1/products/search?" + q.Encode())
+		if err != nil {
+			return nil, err
+		}
+		var r struct {
+			Products []struct {
+				ID    string `json:"id"`
+				Price struct {
+					Amount string `json:"amount"`
+				} `json:"price"`
+			} `json:"products"`
+			NextCursor string `json:"nextCursor"`
+		}
+		if status != http.StatusOK || json.Unmarshal(body, &r) != nil {
+			return nil, fmt.Errorf("search answered %d %s", status, body)
+		}
+		for _, p := range r.Products {
+			if c, ok := parseCents(p.Price.Amount); ok {
+				out[p.ID] = c
+			}
+		}
+		if r.NextCursor == "" {
+			break
+		}
+		q.Set("cursor", r.NextCursor)
+	}
+	return out, nil
+}
+
+// parseCents reads a decimal amount of two decimals ("12.30") in cents.
+func parseCents(amount string) (int64, bool) {
+	whole, frac, _ := strings.Cut(amount, ".")
+	if len(frac) > 2 {
+		return 0, false
+	}
+	frac += strings.Repeat("0", 2-len(frac))
+	w, err1 := strconv.ParseInt(whole, 10, 64)
+	f, err2 := strconv.ParseInt(frac, 10, 64)
+	if err1 != nil || err2 != nil || w < 0 || f < 0 {
+		return 0, false
+	}
+	return w*100 + f, true
 }
 
 func (l *apiLoad) get(u string) (int, http.Header, []byte, error) {
@@ -554,7 +648,12 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	l.mu.Lock()
 	l.flights, l.inFlight = nil, nil // a target vegeta made but never sent
 	l.mu.Unlock()
-	l.viewSem, l.searchSem = make(chan struct{}, l.cfg.ViewReaders), make(chan struct{}, l.cfg.SearchReaders)
+	l.viewSem = make(chan struct{}, l.cfg.ViewReaders)
+	l.smu.Lock()
+	l.awaited = nil
+	l.smu.Unlock()
+	stopSearch := make(chan struct{})
+	l.readers.Go(func() { l.pollSearch(stopSearch) })
 	l.view, l.search = nil, nil
 	for _, c := range []*atomic.Int64{&l.viewMissed, &l.searchMiss, &l.viewSkip, &l.searchSkip, &l.searchOverlap} {
 		c.Store(0)
@@ -607,6 +706,7 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	if stop != nil {
 		stop()
 	}
+	close(stopSearch)
 	l.readers.Wait()
 	st := APIStep{Rate: rate, Wait: wait, Latency: Summarize("commands", lat, errs)}
 	if span := last.Sub(first).Seconds(); span > 0 {

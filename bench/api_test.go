@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,9 +20,13 @@ import (
 type fakeAPI struct {
 	mu       sync.Mutex
 	versions map[string]int64
-	next     atomic.Int64
-	commands atomic.Int64
-	waits    atomic.Int64
+	prices   map[string][]fakePrice // by product, oldest first
+	// lag is how long after a price change's answer a search shows it.
+	lag        time.Duration
+	priceWaits atomic.Int64 // price changes with Prefer: wait
+	next       atomic.Int64
+	commands   atomic.Int64
+	waits      atomic.Int64
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -29,7 +35,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	switch {
 	case r.Method == http.MethodGet && len(parts) == 3 && parts[2] == "search":
-		fmt.Fprint(w, `{"products":[],"total":1}`)
+		f.search(w, r)
 	case r.Method == http.MethodGet && len(parts) == 3:
 		fmt.Fprintf(w, `{"id":%q,"version":%d}`, parts[2], f.versions[parts[2]])
 	case r.Method == http.MethodPost && len(parts) == 2:
@@ -41,8 +47,46 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+type fakePrice struct {
+	cents   int64
+	visible time.Time
+}
+
+// search answers with the products whose visible price is minPrice or
+// above, dearest first, on one page.
+func (f *fakeAPI) search(w http.ResponseWriter, r *http.Request) {
+	low, ok := parseCents(r.URL.Query().Get("minPrice"))
+	if !ok || r.URL.Query().Get("sort") != "price_desc" {
+		http.Error(w, "want minPrice and sort=price_desc", http.StatusBadRequest)
+		return
+	}
+	type hit struct {
+		ID    string            `json:"id"`
+		Price map[string]string `json:"price"`
+		cents int64
+	}
+	var hits []hit
+	for id, ps := range f.prices {
+		c := int64(-1)
+		for _, p := range ps {
+			if !p.visible.After(time.Now()) {
+				c = p.cents
+			}
+		}
+		if c >= low {
+			hits = append(hits, hit{id, map[string]string{"amount": fmt.Sprintf("%d.%02d", c/100, c%100), "currency": "EUR"}, c})
+		}
+	}
+	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(b.cents, a.cents) })
+	json.NewEncoder(w).Encode(map[string]any{"products": hits, "total": len(hits)})
+}
+
 func (f *fakeAPI) command(w http.ResponseWriter, r *http.Request, id string, status int) {
 	f.commands.Add(1)
+	var body struct {
+		Price struct{ Amount string } `json:"price"`
+	}
+	json.NewDecoder(r.Body).Decode(&body)
 	if r.Header.Get("Prefer") == "" {
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, `{"commandId":"c","productId":%q,"status":"pending"}`, id)
@@ -53,6 +97,15 @@ func (f *fakeAPI) command(w http.ResponseWriter, r *http.Request, id string, sta
 		f.versions = map[string]int64{}
 	}
 	f.versions[id]++
+	if c, ok := parseCents(body.Price.Amount); ok {
+		if f.prices == nil {
+			f.prices = map[string][]fakePrice{}
+		}
+		f.prices[id] = append(f.prices[id], fakePrice{c, time.Now().Add(f.lag)})
+		if strings.HasSuffix(r.URL.Path, "/price") {
+			f.priceWaits.Add(1)
+		}
+	}
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"commandId":"c","productId":%q,"status":"accepted","version":%d}`, id, f.versions[id])
 }
@@ -80,6 +133,9 @@ func TestAPIRun(t *testing.T) {
 	w := rep.Steps[0]
 	if w.View.Samples+w.View.Skipped == 0 || w.View.Missed != 0 || w.Search.Samples == 0 || w.Search.Missed != 0 {
 		t.Errorf("freshness with Prefer: wait: view %+v, search %+v; want samples and none missed", w.View, w.Search)
+	}
+	if got, want := w.Search.Samples+w.Search.Overlapped, int(f.priceWaits.Load()); got != want || w.Search.Skipped != 0 {
+		t.Errorf("search freshness %+v: %d price changes sampled or overlapped, want all %d with Prefer: wait, none skipped", w.Search, got, want)
 	}
 	if nw := rep.Steps[1]; nw.View.Samples != 0 || nw.Search.Samples != 0 {
 		t.Errorf("freshness without Prefer: wait: view %+v, search %+v; want none (no version in a 202)", nw.View, nw.Search)
@@ -147,5 +203,22 @@ func TestAPIPriceFlightsOverlap(t *testing.T) {
 	}
 	if len(l.flights) != 0 || len(l.inFlight) != 0 {
 		t.Errorf("flights left: %v, %v", l.flights, l.inFlight)
+	}
+}
+
+// The search poller takes a price change as visible only once a search
+// shows it: with the index showing each change 300 ms after its answer,
+// no sample is much shorter.
+func TestAPISearchFreshnessWaitsForVisibility(t *testing.T) {
+	f := &fakeAPI{lag: 300 * time.Millisecond}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	rep, err := API(context.Background(), APIConfig{Base: srv.URL, Rates: []int{40}, Duration: time.Second, Products: 5, Modes: []bool{true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Steps[0].Search
+	if s.Samples == 0 || s.Missed != 0 || s.P50 < 250*time.Millisecond {
+		t.Fatalf("search freshness %+v: want samples, none missed, p50 at least 250 ms (the index shows a change 300 ms after its answer)", s)
 	}
 }
