@@ -59,9 +59,10 @@ type APIConfig struct {
 	Products int
 	// Distribution is "zipf" (default, s=1.1) or "uniform".
 	Distribution string
-	// ViewReaders and SearchReaders bound the freshness readers at once
-	// (32 and 8 when 0); a command that finds them busy is not sampled.
-	ViewReaders, SearchReaders int
+	// ViewReaders bounds the view freshness readers at once (32 when 0);
+	// a command that finds them busy is not sampled. Search freshness has
+	// one poller for every price change (see APIStep.Search).
+	ViewReaders int
 	// RawKafka, when set, are the Kafka client options (seed brokers, TLS,
 	// SASL) of the raw side: after each step with Prefer: wait, the bare
 	// Kafka exactly-once round trip that step's commands are built on, at
@@ -95,9 +96,6 @@ func (c APIConfig) withDefaults() APIConfig {
 	if c.ViewReaders == 0 {
 		c.ViewReaders = 32
 	}
-	if c.SearchReaders == 0 {
-		c.SearchReaders = 8
-	}
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
@@ -115,7 +113,7 @@ func (c APIConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("bench api: rate %d is not positive", r))
 		}
 	}
-	if c.Duration < 0 || c.Products < 0 || c.ViewReaders < 0 || c.SearchReaders < 0 {
+	if c.Duration < 0 || c.Products < 0 || c.ViewReaders < 0 {
 		errs = append(errs, errors.New("bench api: Duration, Products and the readers must not be negative"))
 	}
 	if _, err := eventgen.ParseDistribution(c.withDefaults().Distribution); err != nil {
@@ -135,6 +133,12 @@ type Freshness struct {
 	// failed); Skipped found every reader busy and were not sampled.
 	Missed  int `json:"missed"`
 	Skipped int `json:"skipped"`
+	// Overlapped (search only) are price changes not sampled because
+	// another price change of the same product was in flight at the same
+	// time: the decider may order them either way, so the product can end
+	// at the lower price, and a search for a price says nothing about
+	// which change is visible.
+	Overlapped int `json:"overlapped,omitempty"`
 }
 
 // APIStep is one rate and mode of an API run.
@@ -149,9 +153,16 @@ type APIStep struct {
 	// View is the time from a command's accepted answer (with its
 	// version; Prefer: wait only) until GET /v1/products/{id}?minVersion=
 	// answers that version or a later one. Search is the time from a price
-	// change's accepted answer until a search finds the product at that
+	// change's accepted answer until a search shows the product at that
 	// price or above (each price change sets a higher price than the last,
-	// so a higher one is a later change), refresh interval included.
+	// so a higher one is a later change; one that overlapped another of
+	// the product in flight is not sampled: Overlapped), refresh interval
+	// included. Every other price change is sampled: one poller searches
+	// every 20 ms for the run's products at the lowest price still awaited
+	// or above, dearest first, and settles each change its answer shows.
+	// (Readers per change, freed when they found theirs, i.e. just after a
+	// refresh, sampled the changes answered just after a refresh, which
+	// wait about a whole refresh interval.)
 	View   Freshness `json:"view"`
 	Search Freshness `json:"search"`
 	// Raw is the raw EOS round trip at this rate, measured right after
@@ -180,8 +191,9 @@ var apiMix = []struct {
 
 // Headers the load sets for its own transport; the API ignores them.
 const (
-	hdrKind  = "X-Bench-Kind"
-	hdrPrice = "X-Bench-Price" // the price a price change sets, in cents
+	hdrKind        = "X-Bench-Kind"
+	hdrPrice       = "X-Bench-Price"        // the price a price change sets, in cents
+	hdrPriceFlight = "X-Bench-Price-Flight" // the price change's priceFlight
 )
 
 // API runs the steps of cfg against the API at cfg.Base: it creates
@@ -240,7 +252,7 @@ func API(ctx context.Context, cfg APIConfig) (rep APIReport, err error) {
 }
 
 // apiProduct is a product the load works on: its ID and a word only its
-// name holds, for searches that find it alone.
+// name holds.
 type apiProduct struct {
 	id, word string
 }
@@ -251,7 +263,6 @@ type apiLoad struct {
 	transport *http.Transport
 	client    *http.Client // for the freshness readers and the setup
 	products  []apiProduct
-	words     sync.Map // product ID → word
 
 	mu   sync.Mutex // guards rnd and pick
 	rnd  *mrand.Rand
@@ -260,15 +271,24 @@ type apiLoad struct {
 	price   atomic.Int64 // the last price set, in cents: each change sets a higher one
 	created atomic.Int64
 
+	// The price changes in flight, from when their price is picked to
+	// their answer, by flight and by product; guarded by mu.
+	flights    map[int64]*priceFlight
+	inFlight   map[string][]*priceFlight
+	lastFlight int64
+
 	// The current step's.
 	wait                   bool
 	stepCtx                context.Context
 	readers                sync.WaitGroup
-	viewSem, searchSem     chan struct{}
+	viewSem                chan struct{}
+	smu                    sync.Mutex
+	awaited                []awaitedPrice // price changes the search poller looks for
 	fmu                    sync.Mutex
 	view, search           []time.Duration
 	viewMissed, searchMiss atomic.Int64
 	viewSkip, searchSkip   atomic.Int64
+	searchOverlap          atomic.Int64
 }
 
 func newAPILoad(cfg APIConfig) *apiLoad {
@@ -283,8 +303,10 @@ func newAPILoad(cfg APIConfig) *apiLoad {
 
 func (l *apiLoad) word(i int64) string { return l.run + "x" + strconv.FormatInt(i, 36) }
 
+// createBody is a product named by word whose description holds the run's
+// tag, for the search poller to find the run's products by.
 func (l *apiLoad) createBody(word string) string {
-	return fmt.Sprintf(`{"name":"bench %s","description":"bench api product","price":{"amount":"%d.%02d","currency":"EUR"},"categoryId":"c1","categoryName":"Category 1","brandId":"b1","brandName":"Brand 1","tags":["bench"],"stock":10}`,
+	return fmt.Sprintf(`{"name":"bench %s","description":"bench api product `+l.run+`","price":{"amount":"%d.%02d","currency":"EUR"},"categoryId":"c1","categoryName":"Category 1","brandId":"b1","brandName":"Brand 1","tags":["bench"],"stock":10}`,
 		word, 1+l.rnd.IntN(500), l.rnd.IntN(100))
 }
 
@@ -309,7 +331,6 @@ func (l *apiLoad) createProducts(ctx context.Context) error {
 				id, err := l.create(ctx, body)
 				if err == nil {
 					l.products[i] = apiProduct{id: id, word: w}
-					l.words.Store(id, w)
 					return
 				}
 				if ctx.Err() != nil || attempt == 20 {
@@ -405,6 +426,7 @@ func (l *apiLoad) target(t *vegeta.Target) error {
 		t.Method, t.URL = http.MethodPut, l.cfg.Base+"/v1/products/"+p.id+"/price"
 		body = fmt.Sprintf(`{"price":{"amount":"%d.%02d","currency":"EUR"}}`, cents/100, cents%100)
 		t.Header.Set(hdrPrice, strconv.FormatInt(cents, 10))
+		t.Header.Set(hdrPriceFlight, strconv.FormatInt(l.startPrice(p.id), 10))
 	case KindStock:
 		t.Method, t.URL = http.MethodPut, l.cfg.Base+"/v1/products/"+p.id+"/stock"
 		body = fmt.Sprintf(`{"quantity":%d}`, l.rnd.IntN(100))
@@ -424,6 +446,10 @@ func (l *apiLoad) target(t *vegeta.Target) error {
 // the freshness readers at the moment the answer arrived.
 func (l *apiLoad) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := l.transport.RoundTrip(req)
+	overlapped := false
+	if f, ferr := strconv.ParseInt(req.Header.Get(hdrPriceFlight), 10, 64); ferr == nil {
+		overlapped = l.endPrice(f)
+	}
 	kind := req.Header.Get(hdrKind)
 	if err != nil || kind == "" || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated) {
 		return resp, err
@@ -444,11 +470,61 @@ func (l *apiLoad) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	l.readView(a.ProductID, a.Version, at)
 	if cents, err := strconv.ParseInt(req.Header.Get(hdrPrice), 10, 64); err == nil {
-		if w, ok := l.words.Load(a.ProductID); ok {
-			l.readSearch(w.(string), cents, at)
+		if overlapped {
+			l.searchOverlap.Add(1)
+		} else {
+			l.smu.Lock()
+			l.awaited = append(l.awaited, awaitedPrice{product: a.ProductID, cents: cents, at: at})
+			l.smu.Unlock()
 		}
 	}
 	return resp, nil
+}
+
+// priceFlight is one price change from when its price is picked until its
+// answer.
+type priceFlight struct {
+	product    string
+	overlapped bool // another price change of the product was in flight too
+}
+
+// startPrice notes a price change of product whose price was just picked
+// (the caller holds mu), marking it and those of the product in flight as
+// overlapped, and returns its flight.
+func (l *apiLoad) startPrice(product string) int64 {
+	if l.flights == nil {
+		l.flights, l.inFlight = map[int64]*priceFlight{}, map[string][]*priceFlight{}
+	}
+	f := &priceFlight{product: product}
+	others := l.inFlight[product]
+	for _, o := range others {
+		o.overlapped = true
+		f.overlapped = true
+	}
+	l.inFlight[product] = append(others, f)
+	l.lastFlight++
+	l.flights[l.lastFlight] = f
+	return l.lastFlight
+}
+
+// endPrice notes the answer (or failure) of flight and reports whether
+// another price change of its product was in flight at any time since its
+// price was picked: then the order the decider chose between them is
+// unknown, and the product may end at the lower price, so a search for
+// this change's price would time something else.
+func (l *apiLoad) endPrice(flight int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.flights[flight]
+	if f == nil {
+		return true
+	}
+	delete(l.flights, flight)
+	l.inFlight[f.product] = slices.DeleteFunc(l.inFlight[f.product], func(o *priceFlight) bool { return o == f })
+	if len(l.inFlight[f.product]) == 0 {
+		delete(l.inFlight, f.product)
+	}
+	return f.overlapped
 }
 
 // readView reads the view with ?minVersion= until it shows version.
@@ -471,31 +547,118 @@ func (l *apiLoad) readView(id string, version int64, at time.Time) {
 	})
 }
 
-// readSearch searches for the product's word at the price or above every
-// 20 ms until it is found.
-func (l *apiLoad) readSearch(word string, cents int64, at time.Time) {
-	select {
-	case l.searchSem <- struct{}{}:
-	default:
-		l.searchSkip.Add(1)
-		return
-	}
-	l.readers.Go(func() {
-		defer func() { <-l.searchSem }()
-		u := fmt.Sprintf("%s/v1/products/search?q=%s&minPrice=%d.%02d&pageSize=1", l.cfg.Base, url.QueryEscape(word), cents/100, cents%100)
-		for time.Since(at) < APIFreshnessTimeout {
-			status, _, body, err := l.get(u)
-			var r struct {
-				Total int64 `json:"total"`
+// awaitedPrice is a price change whose answer came, awaited in search.
+type awaitedPrice struct {
+	product string
+	cents   int64
+	at      time.Time // its answer
+}
+
+// searchPollEvery is how often the search poller looks; maxSearchPages
+// bounds the pages of one look (100 products each).
+const (
+	searchPollEvery = 20 * time.Millisecond
+	maxSearchPages  = 20
+)
+
+// pollSearch settles the awaited price changes every searchPollEvery:
+// it searches for the run's products at the lowest awaited price or above
+// and takes as visible every change whose product it shows at its price or
+// above, from the moment the search's answer came; a change not visible
+// within APIFreshnessTimeout is missed. Changes answered after the search
+// was sent wait for the next. It returns once stop is closed and nothing
+// is awaited.
+func (l *apiLoad) pollSearch(stop <-chan struct{}) {
+	for {
+		sent := time.Now()
+		l.smu.Lock()
+		n := len(l.awaited)
+		low := int64(-1)
+		for _, a := range l.awaited {
+			if low < 0 || a.cents < low {
+				low = a.cents
 			}
-			if err == nil && status == http.StatusOK && json.Unmarshal(body, &r) == nil && r.Total > 0 {
-				l.sample(&l.search, time.Since(at))
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
 		}
-		l.searchMiss.Add(1)
-	})
+		l.smu.Unlock()
+		if n == 0 {
+			select {
+			case <-stop:
+				return
+			case <-time.After(searchPollEvery):
+				continue
+			}
+		}
+		prices, err := l.searchPrices(low)
+		now := time.Now()
+		l.smu.Lock()
+		keep := l.awaited[:0]
+		for _, a := range l.awaited {
+			switch p, ok := prices[a.product]; {
+			case a.at.After(sent):
+				keep = append(keep, a)
+			case err == nil && ok && p >= a.cents:
+				l.sample(&l.search, now.Sub(a.at))
+			case now.Sub(a.at) >= APIFreshnessTimeout:
+				l.searchMiss.Add(1)
+			default:
+				keep = append(keep, a)
+			}
+		}
+		clear(l.awaited[len(keep):])
+		l.awaited = keep
+		l.smu.Unlock()
+		time.Sleep(max(0, searchPollEvery-time.Since(sent)))
+	}
+}
+
+// searchPrices searches for the run's products priced at cents or above,
+// dearest first, and returns the price each shows, in cents.
+func (l *apiLoad) searchPrices(cents int64) (map[string]int64, error) {
+	q := url.Values{"q": {l.run}, "minPrice": {fmt.Sprintf("%d.%02d", cents/100, cents%100)}, "sort": {"price_desc"}, "pageSize": {"100"}}
+	out := map[string]int64{}
+	for range maxSearchPages {
+		status, _, body, err := l.get(l.cfg.Base + "/v1/products/search?" + q.Encode())
+		if err != nil {
+			return nil, err
+		}
+		var r struct {
+			Products []struct {
+				ID    string `json:"id"`
+				Price struct {
+					Amount string `json:"amount"`
+				} `json:"price"`
+			} `json:"products"`
+			NextCursor string `json:"nextCursor"`
+		}
+		if status != http.StatusOK || json.Unmarshal(body, &r) != nil {
+			return nil, fmt.Errorf("search answered %d %s", status, body)
+		}
+		for _, p := range r.Products {
+			if c, ok := parseCents(p.Price.Amount); ok {
+				out[p.ID] = c
+			}
+		}
+		if r.NextCursor == "" {
+			break
+		}
+		q.Set("cursor", r.NextCursor)
+	}
+	return out, nil
+}
+
+// parseCents reads a decimal amount of two decimals ("12.30") in cents.
+func parseCents(amount string) (int64, bool) {
+	whole, frac, _ := strings.Cut(amount, ".")
+	if len(frac) > 2 {
+		return 0, false
+	}
+	frac += strings.Repeat("0", 2-len(frac))
+	w, err1 := strconv.ParseInt(whole, 10, 64)
+	f, err2 := strconv.ParseInt(frac, 10, 64)
+	if err1 != nil || err2 != nil || w < 0 || f < 0 {
+		return 0, false
+	}
+	return w*100 + f, true
 }
 
 func (l *apiLoad) get(u string) (int, http.Header, []byte, error) {
@@ -526,9 +689,17 @@ const maxInFlight = 5000
 // step sends rate commands/s for cfg.Duration and waits for its readers.
 func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	l.wait, l.stepCtx = wait, ctx
-	l.viewSem, l.searchSem = make(chan struct{}, l.cfg.ViewReaders), make(chan struct{}, l.cfg.SearchReaders)
+	l.mu.Lock()
+	l.flights, l.inFlight = nil, nil // a target vegeta made but never sent
+	l.mu.Unlock()
+	l.viewSem = make(chan struct{}, l.cfg.ViewReaders)
+	l.smu.Lock()
+	l.awaited = nil
+	l.smu.Unlock()
+	stopSearch := make(chan struct{})
+	l.readers.Go(func() { l.pollSearch(stopSearch) })
 	l.view, l.search = nil, nil
-	for _, c := range []*atomic.Int64{&l.viewMissed, &l.searchMiss, &l.viewSkip, &l.searchSkip} {
+	for _, c := range []*atomic.Int64{&l.viewMissed, &l.searchMiss, &l.viewSkip, &l.searchSkip, &l.searchOverlap} {
 		c.Store(0)
 	}
 	// Client last: vegeta's transport options would change its own
@@ -582,6 +753,7 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	if stop != nil {
 		stop()
 	}
+	close(stopSearch)
 	l.readers.Wait()
 	st := APIStep{Rate: rate, Wait: wait, Latency: Summarize("commands", lat, errs)}
 	if span := last.Sub(first).Seconds(); span > 0 {
@@ -590,6 +762,7 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	st.Achieved = float64(sent) / l.cfg.Duration.Seconds()
 	st.View = freshness(l.view, l.viewMissed.Load(), l.viewSkip.Load())
 	st.Search = freshness(l.search, l.searchMiss.Load(), l.searchSkip.Load())
+	st.Search.Overlapped = int(l.searchOverlap.Load())
 	return st
 }
 
@@ -624,7 +797,7 @@ func (r APIReport) WriteTable(w io.Writer) error {
 		vp50, vp99, sp50, sp99 := "-", "-", "-", "-"
 		if s.Wait {
 			vp50, vp99, sp50, sp99 = ms(s.View.P50), ms(s.View.P99), ms(s.Search.P50), ms(s.Search.P99)
-			fresh = fmt.Sprintf("view %d (%d, %d), search %d (%d, %d)", s.View.Samples, s.View.Missed, s.View.Skipped, s.Search.Samples, s.Search.Missed, s.Search.Skipped)
+			fresh = fmt.Sprintf("view %d (%d, %d), search %d (%d, %d, %d overlapped)", s.View.Samples, s.View.Missed, s.View.Skipped, s.Search.Samples, s.Search.Missed, s.Search.Skipped, s.Search.Overlapped)
 		}
 		rows = append(rows, []string{"stack", strconv.Itoa(s.Rate), strconv.FormatBool(s.Wait), fmt.Sprintf("%.0f", s.Achieved), fmt.Sprintf("%.0f", s.Throughput),
 			ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.Max), errorsText(s.Latency.Errors), vp50, vp99, sp50, sp99, fresh})

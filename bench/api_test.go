@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,9 +24,13 @@ import (
 type fakeAPI struct {
 	mu       sync.Mutex
 	versions map[string]int64
-	next     atomic.Int64
-	commands atomic.Int64
-	waits    atomic.Int64
+	prices   map[string][]fakePrice // by product, oldest first
+	// lag is how long after a price change's answer a search shows it.
+	lag        time.Duration
+	priceWaits atomic.Int64 // price changes with Prefer: wait
+	next       atomic.Int64
+	commands   atomic.Int64
+	waits      atomic.Int64
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -33,7 +39,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	switch {
 	case r.Method == http.MethodGet && len(parts) == 3 && parts[2] == "search":
-		fmt.Fprint(w, `{"products":[],"total":1}`)
+		f.search(w, r)
 	case r.Method == http.MethodGet && len(parts) == 3:
 		fmt.Fprintf(w, `{"id":%q,"version":%d}`, parts[2], f.versions[parts[2]])
 	case r.Method == http.MethodPost && len(parts) == 2:
@@ -45,8 +51,46 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+type fakePrice struct {
+	cents   int64
+	visible time.Time
+}
+
+// search answers with the products whose visible price is minPrice or
+// above, dearest first, on one page.
+func (f *fakeAPI) search(w http.ResponseWriter, r *http.Request) {
+	low, ok := parseCents(r.URL.Query().Get("minPrice"))
+	if !ok || r.URL.Query().Get("sort") != "price_desc" {
+		http.Error(w, "want minPrice and sort=price_desc", http.StatusBadRequest)
+		return
+	}
+	type hit struct {
+		ID    string            `json:"id"`
+		Price map[string]string `json:"price"`
+		cents int64
+	}
+	var hits []hit
+	for id, ps := range f.prices {
+		c := int64(-1)
+		for _, p := range ps {
+			if !p.visible.After(time.Now()) {
+				c = p.cents
+			}
+		}
+		if c >= low {
+			hits = append(hits, hit{id, map[string]string{"amount": fmt.Sprintf("%d.%02d", c/100, c%100), "currency": "EUR"}, c})
+		}
+	}
+	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(b.cents, a.cents) })
+	json.NewEncoder(w).Encode(map[string]any{"products": hits, "total": len(hits)})
+}
+
 func (f *fakeAPI) command(w http.ResponseWriter, r *http.Request, id string, status int) {
 	f.commands.Add(1)
+	var body struct {
+		Price struct{ Amount string } `json:"price"`
+	}
+	json.NewDecoder(r.Body).Decode(&body)
 	if r.Header.Get("Prefer") == "" {
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, `{"commandId":"c","productId":%q,"status":"pending"}`, id)
@@ -57,6 +101,15 @@ func (f *fakeAPI) command(w http.ResponseWriter, r *http.Request, id string, sta
 		f.versions = map[string]int64{}
 	}
 	f.versions[id]++
+	if c, ok := parseCents(body.Price.Amount); ok {
+		if f.prices == nil {
+			f.prices = map[string][]fakePrice{}
+		}
+		f.prices[id] = append(f.prices[id], fakePrice{c, time.Now().Add(f.lag)})
+		if strings.HasSuffix(r.URL.Path, "/price") {
+			f.priceWaits.Add(1)
+		}
+	}
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"commandId":"c","productId":%q,"status":"accepted","version":%d}`, id, f.versions[id])
 }
@@ -84,6 +137,9 @@ func TestAPIRun(t *testing.T) {
 	w := rep.Steps[0]
 	if w.View.Samples+w.View.Skipped == 0 || w.View.Missed != 0 || w.Search.Samples == 0 || w.Search.Missed != 0 {
 		t.Errorf("freshness with Prefer: wait: view %+v, search %+v; want samples and none missed", w.View, w.Search)
+	}
+	if got, want := w.Search.Samples+w.Search.Overlapped, int(f.priceWaits.Load()); got != want || w.Search.Skipped != 0 {
+		t.Errorf("search freshness %+v: %d price changes sampled or overlapped, want all %d with Prefer: wait, none skipped", w.Search, got, want)
 	}
 	if nw := rep.Steps[1]; nw.View.Samples != 0 || nw.Search.Samples != 0 {
 		t.Errorf("freshness without Prefer: wait: view %+v, search %+v; want none (no version in a 202)", nw.View, nw.Search)
@@ -167,5 +223,60 @@ func TestAPIConfigValidate(t *testing.T) {
 	}
 	if err := (APIConfig{Base: "http://x", Rates: []int{0}, Distribution: "normal"}).Validate(); err == nil || !strings.Contains(err.Error(), "rate 0") || !strings.Contains(err.Error(), "normal") {
 		t.Errorf("Validate() = %v; want the rate and the distribution named", err)
+	}
+}
+
+// A price change overlapped by another of the same product, from when its
+// price is picked until its answer, is not sampled for search freshness:
+// the decider may order the two either way.
+func TestAPIPriceFlightsOverlap(t *testing.T) {
+	l := newAPILoad(APIConfig{}.withDefaults())
+	start := func(product string) int64 {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.startPrice(product)
+	}
+	a := start("p1")
+	if l.endPrice(a) {
+		t.Fatal("a price change alone in flight is overlapped")
+	}
+	b := start("p1")
+	other := start("p2")
+	c := start("p1") // while b is in flight
+	if !l.endPrice(b) {
+		t.Error("b: c was picked while b was in flight; want overlapped")
+	}
+	d := start("p1") // after b's answer, while c is in flight
+	if !l.endPrice(c) || !l.endPrice(d) {
+		t.Error("c and d were in flight together; want both overlapped")
+	}
+	if l.endPrice(other) {
+		t.Error("a change of another product is overlapped")
+	}
+	if e := start("p1"); l.endPrice(e) {
+		t.Error("a price change after the others' answers is overlapped")
+	}
+	if !l.endPrice(12345) {
+		t.Error("an unknown flight (picked before the step began) is sampled")
+	}
+	if len(l.flights) != 0 || len(l.inFlight) != 0 {
+		t.Errorf("flights left: %v, %v", l.flights, l.inFlight)
+	}
+}
+
+// The search poller takes a price change as visible only once a search
+// shows it: with the index showing each change 300 ms after its answer,
+// no sample is much shorter.
+func TestAPISearchFreshnessWaitsForVisibility(t *testing.T) {
+	f := &fakeAPI{lag: 300 * time.Millisecond}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	rep, err := API(context.Background(), APIConfig{Base: srv.URL, Rates: []int{40}, Duration: time.Second, Products: 5, Modes: []bool{true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Steps[0].Search
+	if s.Samples == 0 || s.Missed != 0 || s.P50 < 250*time.Millisecond {
+		t.Fatalf("search freshness %+v: want samples, none missed, p50 at least 250 ms (the index shows a change 300 ms after its answer)", s)
 	}
 }

@@ -33,12 +33,16 @@ command's accepted answer (Prefer: wait, which carries its version) until
   view:   GET /v1/products/{id}?minVersion=<version> answers it (the
           server looks again after 5 ms, the pause doubling up to 50 ms
           while it waits), and
-  search: a search for the product's own word with minPrice=<its new
-          price> finds it (price changes only; every change sets a higher
-          price than the last; readers poll every 20 ms; the index's
-          refresh interval included),
-p50/p99 over the sampled commands (at most 32 view and 8 search readers at
-once; a command that finds them busy is not sampled).
+  search: a search shows the product at its new price or above (price
+          changes only; every change sets a higher price than the last;
+          the index's refresh interval included). One poller searches
+          every 20 ms for the run's products priced at the lowest price
+          still awaited or above and settles every change it shows, so
+          every price change is sampled but those that overlapped
+          another change of the same product in flight (the decider may
+          order the two either way; counted as overlapped),
+p50/p99 over the sampled commands (at most 32 view readers at once; a
+command that finds them busy is not sampled).
 
 The two sides of each rate with Prefer: wait, one after the other, at the
 same rate for the same --duration, on the same machine and servers:

@@ -28,7 +28,9 @@
 // write forgotten first): the conditional write validates the guess,
 // and a batch that the cache says holds only duplicates is still confirmed by
 // a read, so an index emptied under a running process is rebuilt, not
-// skipped.
+// skipped. A product the cache does not hold whose batch starts with its
+// creation (version 1) is not read either: it is written with
+// op_type=create, which conflicts, and so is read, if it exists after all.
 //
 // # Reference names
 //

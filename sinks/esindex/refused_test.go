@@ -83,14 +83,35 @@ func TestApplyRefusedBulkOfSeveralEvents(t *testing.T) {
 // read and written; the refused one's first event is named permanent.
 func TestApplyRefusedMgetIsolatesTheDocument(t *testing.T) {
 	f, c := newFake(t)
-	ix := fakeIndex(t, c)
+	// The products exist, written by another Index: this one must read
+	// them (a create it would take to be new without a read).
+	events, _ := refusedBatch(map[string]int{"bad2": 1})
+	if err := fakeIndex(t, c).Apply(t.Context(), events); err != nil {
+		t.Fatal(err)
+	}
 	f.poisonMget = map[string]bool{"bad2": true}
-	events, at := refusedBatch(map[string]int{"bad2": 1})
-	err := ix.Apply(t.Context(), events)
+	ix := fakeIndex(t, c)
+	var changes []schemas.Event
+	var at []int
+	for _, e := range events {
+		if e.AggregateID == "bad2" {
+			at = append(at, len(changes))
+		}
+		changes = append(changes, stock(e.AggregateID, 2, 9))
+	}
+	err := ix.Apply(t.Context(), changes)
 	if got := batch.PermanentAt(err); !slices.Equal(got, at) {
 		t.Fatalf("Apply = %v (permanent %v); want events %v named permanent", err, got, at)
 	}
-	checkStoredExcept(t, f, events, "bad2")
+	for _, e := range changes {
+		want := 2.0
+		if e.AggregateID == "bad2" {
+			want = 1 // not read, so not written
+		}
+		if d, ok := f.stored(e.AggregateID); !ok || d["version"] != want {
+			t.Errorf("product %s: stored %v (found %v), want version %v", e.AggregateID, d, ok, want)
+		}
+	}
 	if f.refusedMgets == 0 {
 		t.Fatal("no _mget refused: the poison was never read")
 	}

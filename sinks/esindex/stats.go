@@ -15,6 +15,10 @@ type Stats struct {
 	Throttled  int64 // writes refused with 429/5xx and sent again
 	Permanent  int64 // documents rejected for good
 	CacheHits  int64 // products folded from the cache, without an _mget
+	// NewGuesses counts products taken to be new without an _mget: not
+	// cached, their events starting with version 1 (written with
+	// op_type=create; a conflict means the guess was wrong).
+	NewGuesses int64
 	Mgets      int64 // _mget requests
 	Bulks      int64 // _bulk requests
 	// Refused counts the _bulk and _mget requests refused whole (400, 413),
@@ -30,7 +34,7 @@ type Stats struct {
 }
 
 type stats struct {
-	events, applied, duplicates, writes, conflicts, throttled, permanent, cacheHits, mgets, bulks, refused, mgetNanos, bulkNanos, fannedOut, rejoined atomic.Int64
+	events, applied, duplicates, writes, conflicts, throttled, permanent, cacheHits, newGuesses, mgets, bulks, refused, mgetNanos, bulkNanos, fannedOut, rejoined atomic.Int64
 }
 
 // Stats returns the counters so far.
@@ -39,7 +43,7 @@ func (ix *Index) Stats() Stats {
 	return Stats{
 		Events: s.events.Load(), Applied: s.applied.Load(), Duplicates: s.duplicates.Load(),
 		Writes: s.writes.Load(), Conflicts: s.conflicts.Load(), Throttled: s.throttled.Load(),
-		Permanent: s.permanent.Load(), CacheHits: s.cacheHits.Load(), Mgets: s.mgets.Load(), Bulks: s.bulks.Load(), Refused: s.refused.Load(),
+		Permanent: s.permanent.Load(), CacheHits: s.cacheHits.Load(), NewGuesses: s.newGuesses.Load(), Mgets: s.mgets.Load(), Bulks: s.bulks.Load(), Refused: s.refused.Load(),
 		MgetTime: time.Duration(s.mgetNanos.Load()), BulkTime: time.Duration(s.bulkNanos.Load()),
 		FannedOut: s.fannedOut.Load(), Rejoined: s.rejoined.Load(),
 	}
