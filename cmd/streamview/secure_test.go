@@ -3,16 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -100,8 +93,7 @@ func TestSecuredConnectionErrors(t *testing.T) {
 	if err := os.WriteFile(wrong, []byte("not-the-password\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	otherCA := filepath.Join(dir, "other-ca.pem")
-	writeSelfSignedCA(t, otherCA)
+	otherCA, _ := testCA(t) // a CA that signed none of the servers
 	set := func(name, value string) func([]string) []string {
 		return func(f []string) []string { return append(without(f, name), name, value) }
 	}
@@ -337,26 +329,6 @@ func TestNoSecretInOutput(t *testing.T) {
 		if i := strings.Index(out, v); i >= 0 {
 			t.Errorf("the %s appears in the output: …%s…", name, out[max(0, i-200):min(len(out), i+len(v)+50)])
 		}
-	}
-}
-
-func writeSelfSignedCA(t *testing.T, path string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "not the streamview test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
 	}
 }
 
