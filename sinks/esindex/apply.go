@@ -348,7 +348,7 @@ func (ix *Index) mget1(ctx context.Context, ids []string) ([]storedDoc, error) {
 	if err != nil {
 		if isType(err, "index_not_found_exception") {
 			ix.ensured.Store(false) // deleted under us: recreate it on the next Apply
-			ix.cache.clear()
+			ix.forget()
 		}
 		return nil, err
 	}

@@ -53,7 +53,7 @@ func (ix *Index) ResetIndex(ctx context.Context, gen int) error {
 	}
 	if gen == ix.cfg.Generation {
 		ix.ensured.Store(false)
-		ix.cache.clear()
+		ix.forget()
 	}
 	if err := ix.EnsureIndex(ctx, gen); err != nil {
 		return err

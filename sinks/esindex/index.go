@@ -32,6 +32,7 @@ type Index struct {
 	ensured  atomic.Bool
 
 	cache *docCache
+	refs  refCache
 	stats stats
 
 	// afterJoin, when set (by tests), runs after Apply joined a chunk's
@@ -41,6 +42,13 @@ type Index struct {
 }
 
 var _ productsearch.Index = (*Index)(nil)
+
+// forget drops what Apply remembers of the write index (documents and
+// reference names): the index was deleted or reset.
+func (ix *Index) forget() {
+	ix.cache.clear()
+	ix.refs.clear()
+}
 
 // New returns an Index on client configured by cfg (see Config for the
 // defaults). It sends no request; Apply creates its generation's index on
@@ -171,7 +179,7 @@ func (ix *Index) DeleteIndex(ctx context.Context, gen int) error {
 	}
 	if err == nil && gen == ix.cfg.Generation {
 		ix.ensured.Store(false)
-		ix.cache.clear()
+		ix.forget()
 	}
 	return err
 }

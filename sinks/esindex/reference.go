@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -107,9 +108,9 @@ func (l *joinLog) add(key string, version int64, id string) {
 	l.ids[key] = append(l.ids[key], id)
 }
 
-// join shows, in each folded document of ops, the stored reference names of
-// its category and brand (productsearch.Doc.JoinAll), and logs what it
-// joined.
+// join shows, in each folded document of ops, the reference names of its
+// category and brand (productsearch.Doc.JoinAll), as remembered (refCache)
+// or else read, and logs what it joined.
 func (ix *Index) join(ctx context.Context, ops []*bulkOp, joined *joinLog) error {
 	if len(ops) == 0 {
 		return nil
@@ -119,11 +120,15 @@ func (ix *Index) join(ctx context.Context, ops []*bulkOp, joined *joinLog) error
 		keys = append(keys, op.folded.RefKeys()...)
 	}
 	slices.Sort(keys)
-	stored, err := ix.readRefs(ctx, slices.Compact(keys))
-	if err != nil {
-		return err
+	refs, missing := ix.refs.lookup(slices.Compact(keys))
+	if len(missing) > 0 {
+		stored, err := ix.readRefs(ctx, missing)
+		if err != nil {
+			return err
+		}
+		ix.refs.remember(missing, stored)
+		maps.Copy(refs, refsOf(stored))
 	}
-	refs := refsOf(stored)
 	for _, op := range ops {
 		op.folded = op.folded.JoinAll(refs)
 		for _, k := range op.folded.RefKeys() {
@@ -152,6 +157,7 @@ func (ix *Index) recheck(ctx context.Context, joined *joinLog) error {
 	if err != nil {
 		return err
 	}
+	ix.refs.remember(keys, stored)
 	var ids []string
 	for k, s := range stored {
 		if s.ref.Version > joined.version[k] {
@@ -323,6 +329,11 @@ func (ix *Index) applyRefs(ctx context.Context, refs []productsearch.RefAt) ([]b
 			return nil, ctx.Err()
 		}
 	}
+	known := make(map[string]storedRef, len(current))
+	for k, c := range current {
+		known[k] = storedRef{found: true, ref: c}
+	}
+	ix.refs.remember(slices.Collect(maps.Keys(known)), known)
 	for _, r := range refs {
 		if c, ok := current[r.Key()]; ok {
 			if err := ix.FanOut(ctx, c); err != nil {
@@ -423,3 +434,61 @@ func (ix *Index) FanOut(ctx context.Context, r productsearch.Ref) error {
 // categories and brands (productsearch.Aggregates). A runtime that asks a
 // projection for them (rather than being told in its config) gets them here.
 func (ix *Index) Aggregates() []string { return productsearch.Aggregates() }
+
+// refCache remembers the reference names last read from or written to the
+// index, so that joining a product write needs no read of them. A name
+// may be stale here (a rename stored by another instance or lane since):
+// recheck, which reads the names again after the writes, joins again the
+// products any newer name overtook, exactly as for a rename stored between
+// a read and the writes. A key read and not found is remembered too (no
+// name yet); a rename of it then shows in recheck the same way.
+type refCache struct {
+	mu   sync.Mutex
+	refs map[string]storedRef // by Ref key
+}
+
+// refCacheMax bounds the keys remembered: past it the cache starts over.
+// Categories and brands are few next to products.
+const refCacheMax = 100_000
+
+// lookup returns the remembered names of keys that are stored, and the keys
+// not remembered at all.
+func (c *refCache) lookup(keys []string) (known map[string]productsearch.Ref, missing []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	known = make(map[string]productsearch.Ref, len(keys))
+	for _, k := range keys {
+		s, ok := c.refs[k]
+		switch {
+		case !ok:
+			missing = append(missing, k)
+		case s.found:
+			known[k] = s.ref
+		}
+	}
+	return known, missing
+}
+
+// remember notes what a read of keys found (stored holds the found ones);
+// a version never goes back.
+func (c *refCache) remember(keys []string, stored map[string]storedRef) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refs == nil || len(c.refs)+len(keys) > refCacheMax {
+		c.refs = make(map[string]storedRef, len(keys))
+	}
+	for _, k := range keys {
+		s := stored[k]
+		if old, ok := c.refs[k]; ok && old.found && (!s.found || old.ref.Version > s.ref.Version) {
+			continue
+		}
+		c.refs[k] = storedRef{found: s.found, ref: s.ref}
+	}
+}
+
+// clear forgets every name: the index was deleted or reset.
+func (c *refCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refs = nil
+}

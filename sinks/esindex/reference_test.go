@@ -82,6 +82,58 @@ func TestRenameOvertakesProductWrite(t *testing.T) {
 	}
 }
 
+// Apply joins product writes with the reference names it remembers,
+// without reading them, and a rename stored by another instance meanwhile
+// still reaches them: the names read again after the writes show it, and
+// the product is joined again. Once that read has taught it the new name,
+// the next product is joined with it at once.
+func TestRememberedNameOvertakenByAnotherInstance(t *testing.T) {
+	c := client(t)
+	ix := newIndex(t, c, esindex.Config{})
+	other, err := esindex.New(c, ix.Config()) // another serve, same index
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, b, d := "00000000-0000-4000-8000-0000000000a1", "00000000-0000-4000-8000-0000000000b1", "00000000-0000-4000-8000-0000000000d1"
+	created := func(name string) *schemas.ProductCreated {
+		return &schemas.ProductCreated{Name: name, Description: "d", Price: schemas.Money{Amount: 100, Currency: "EUR"},
+			CategoryID: "garden", CategoryName: "Own Name", BrandID: "acme", BrandName: "Acme", Tags: []string{}, Stock: 1}
+	}
+	// ix learns that garden has no stored name yet.
+	if err := ix.Apply(ctx, []schemas.Event{productEvent(a, 1, created("Rake"))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Apply(ctx, []schemas.Event{refEvent(schemas.AggregateCategory, "garden", 1, "Outdoor")}); err != nil {
+		t.Fatal(err)
+	}
+	// ix still remembers no name: b is written with its own, then joined
+	// again.
+	if err := ix.Apply(ctx, []schemas.Event{productEvent(b, 1, created("Hose"))}); err != nil {
+		t.Fatal(err)
+	}
+	rejoined := ix.Stats().Rejoined
+	if rejoined < 1 {
+		t.Errorf("stats %+v: want b joined again (its write used the remembered, stale name)", ix.Stats())
+	}
+	if err := ix.Apply(ctx, []schemas.Event{productEvent(d, 1, created("Shovel"))}); err != nil {
+		t.Fatal(err)
+	}
+	if s := ix.Stats(); s.Rejoined != rejoined {
+		t.Errorf("stats %+v: d was joined again (%d rejoins, %d before); want it joined with the name learnt after b's write", s, s.Rejoined, rejoined)
+	}
+	docs, err := ix.Get(ctx, a, b, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{a, b, d} {
+		if doc := docs[id]; doc.CategoryName != "Outdoor" || doc.CategoryRefVersion != 1 {
+			t.Errorf("product %s shows category %q (reference version %d), want Outdoor (1)", id, doc.CategoryName, doc.CategoryRefVersion)
+		}
+	}
+}
+
 // An index created with mapping version 1 (before the reference join) is
 // upgraded in place by EnsureIndex, and then takes renames.
 func TestMappingVersion1UpgradedInPlace(t *testing.T) {
