@@ -15,7 +15,7 @@ import (
 // $BENCH_EVENTS events (default 1M), reporting the three rates and the
 // ratio as metrics. Progress and the table go to stderr.
 func BenchmarkRedisProjection(b *testing.B) {
-	cfg := bench.Config{Brokers: testenv.Kafka(b), RedisAddr: testenv.Redis(b),
+	cfg := bench.Config{Servers: bench.Servers{Brokers: testenv.Kafka(b), RedisAddr: testenv.Redis(b)},
 		Events: benchEvents(b, "BENCH_EVENTS", bench.DefaultEvents)}
 	benchRun(b, cfg, bench.RedisProjection, "raw-redis-writes/s")
 }
@@ -24,7 +24,7 @@ func BenchmarkRedisProjection(b *testing.B) {
 // search`: one full run per iteration on $BENCH_SEARCH_EVENTS events
 // (default 200k) in batches of 5000, the search projector's.
 func BenchmarkSearchProjection(b *testing.B) {
-	cfg := bench.Config{Brokers: testenv.Kafka(b), ElasticsearchURL: testenv.Elasticsearch(b),
+	cfg := bench.Config{Servers: bench.Servers{Brokers: testenv.Kafka(b), ElasticsearchURL: testenv.Elasticsearch(b)},
 		Events: benchEvents(b, "BENCH_SEARCH_EVENTS", bench.DefaultSearchEvents), Batch: bench.DefaultSearchBatch}
 	benchRun(b, cfg, bench.SearchProjection, "raw-search-writes/s")
 }

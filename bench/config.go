@@ -17,23 +17,8 @@ import (
 // Config shapes one run. Its zero value measures 1M events of 100k products
 // on the servers of `make services-up`.
 type Config struct {
-	// Brokers are the Kafka seed brokers; 127.0.0.1:9092 when empty.
-	Brokers []string
-	// RedisAddr is the Redis server of RedisProjection; 127.0.0.1:6379 when
-	// empty.
-	RedisAddr string
-	// ElasticsearchURL is the Elasticsearch of SearchProjection;
-	// http://127.0.0.1:9200 when empty.
-	ElasticsearchURL string
-	// KafkaOpts are added to every Kafka client of the run: TLS and SASL
-	// (cmd/streamview passes connect.Kafka.SecurityOpts).
-	KafkaOpts []kgo.Opt
-	// Redis, when set, is the Redis client's configuration (TLS, ACL user)
-	// and RedisAddr is ignored.
-	Redis *redis.Options
-	// Elasticsearch, when set, is the Elasticsearch client's configuration
-	// (credentials, TLS) and ElasticsearchURL is ignored.
-	Elasticsearch *elasticsearch.Config
+	// Servers are the Kafka, Redis and Elasticsearch of the run.
+	Servers
 	// Events is how many events are produced and projected; 1,000,000 when 0.
 	Events int
 	// Products is how many products the events belong to; Events/10 when 0
@@ -91,15 +76,7 @@ func (c Config) Validate() error {
 }
 
 func (c Config) withDefaults() Config {
-	if len(c.Brokers) == 0 {
-		c.Brokers = []string{"127.0.0.1:9092"}
-	}
-	if c.RedisAddr == "" {
-		c.RedisAddr = "127.0.0.1:6379"
-	}
-	if c.ElasticsearchURL == "" {
-		c.ElasticsearchURL = "http://127.0.0.1:9200"
-	}
+	c.Servers = c.Servers.withDefaults()
 	if c.Events == 0 {
 		c.Events = DefaultEvents
 	}
@@ -125,4 +102,38 @@ func (c Config) withDefaults() Config {
 func (c Config) kafkaOpts(extra ...kgo.Opt) []kgo.Opt {
 	opts := append([]kgo.Opt{kgo.SeedBrokers(c.withDefaults().Brokers...)}, c.KafkaOpts...)
 	return append(opts, extra...)
+}
+
+// Servers are the servers a benchmark reaches, with the defaults of make
+// services-up.
+type Servers struct {
+	// Brokers are the Kafka seed brokers; 127.0.0.1:9092 when empty.
+	Brokers []string
+	// RedisAddr is the Redis server; 127.0.0.1:6379 when empty.
+	RedisAddr string
+	// ElasticsearchURL is the Elasticsearch; http://127.0.0.1:9200 when
+	// empty.
+	ElasticsearchURL string
+	// KafkaOpts are added to every Kafka client of the run: TLS and SASL
+	// (cmd/streamview passes connect.Kafka.SecurityOpts).
+	KafkaOpts []kgo.Opt
+	// Redis, when set, is the Redis client's configuration (TLS, ACL user)
+	// and RedisAddr is ignored.
+	Redis *redis.Options
+	// Elasticsearch, when set, is the Elasticsearch client's configuration
+	// (credentials, TLS) and ElasticsearchURL is ignored.
+	Elasticsearch *elasticsearch.Config
+}
+
+func (s Servers) withDefaults() Servers {
+	if len(s.Brokers) == 0 {
+		s.Brokers = []string{"127.0.0.1:9092"}
+	}
+	if s.RedisAddr == "" {
+		s.RedisAddr = "127.0.0.1:6379"
+	}
+	if s.ElasticsearchURL == "" {
+		s.ElasticsearchURL = "http://127.0.0.1:9200"
+	}
+	return s
 }

@@ -61,14 +61,8 @@ const renamePage = 1000
 
 // RenameConfig shapes a rename run.
 type RenameConfig struct {
-	// Brokers, RedisAddr, ElasticsearchURL, KafkaOpts, Redis and
-	// Elasticsearch are the servers, as in Config.
-	Brokers          []string
-	RedisAddr        string
-	ElasticsearchURL string
-	KafkaOpts        []kgo.Opt
-	Redis            *redis.Options
-	Elasticsearch    *elasticsearch.Config
+	// Servers are the Kafka, Redis and Elasticsearch of the run.
+	Servers
 	// Products is how many products the category has; DefaultRenameProducts
 	// when 0.
 	Products int
@@ -87,15 +81,7 @@ func (c RenameConfig) Validate() error {
 }
 
 func (c RenameConfig) withDefaults() RenameConfig {
-	if len(c.Brokers) == 0 {
-		c.Brokers = []string{"127.0.0.1:9092"}
-	}
-	if c.RedisAddr == "" {
-		c.RedisAddr = "127.0.0.1:6379"
-	}
-	if c.ElasticsearchURL == "" {
-		c.ElasticsearchURL = "http://127.0.0.1:9200"
-	}
+	c.Servers = c.Servers.withDefaults()
 	if c.Products == 0 {
 		c.Products = DefaultRenameProducts
 	}

@@ -18,7 +18,7 @@ func TestRename(t *testing.T) {
 		t.Skip("needs Kafka, Redis and Elasticsearch")
 	}
 	var out strings.Builder
-	cfg := bench.RenameConfig{Brokers: testenv.Kafka(t), RedisAddr: testenv.Redis(t), ElasticsearchURL: testenv.Elasticsearch(t),
+	cfg := bench.RenameConfig{Servers: bench.Servers{Brokers: testenv.Kafka(t), RedisAddr: testenv.Redis(t), ElasticsearchURL: testenv.Elasticsearch(t)},
 		Products: 200, Out: &out}
 	rep, err := bench.Rename(context.Background(), cfg)
 	t.Log(out.String())

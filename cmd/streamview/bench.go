@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -156,6 +155,32 @@ func (b *benchFlags) settings() (srv soakServers, err error) {
 	return srv, nil
 }
 
+// oneRedis reads the three servers' settings as the bench package takes
+// them, for a benchmark that measures one Redis server (why: its reason):
+// a Redis Cluster is refused, naming cmd.
+func (b *benchFlags) oneRedis(cmd, why string) (bench.Servers, error) {
+	srv, err := b.settings()
+	if err != nil {
+		return bench.Servers{}, err
+	}
+	if srv.redis.Cluster {
+		return bench.Servers{}, fmt.Errorf("%s: --redis-cluster: %s; name one with --redis (REDIS_ADDR) and leave REDIS_CLUSTER unset", cmd, why)
+	}
+	out := bench.Servers{Brokers: srv.kafka.Brokers, RedisAddr: srv.redis.Addr, ElasticsearchURL: strings.Join(srv.es.URLs, ",")}
+	if out.KafkaOpts, err = srv.kafka.SecurityOpts(); err != nil {
+		return bench.Servers{}, err
+	}
+	if out.Redis, err = srv.redis.Options(); err != nil {
+		return bench.Servers{}, err
+	}
+	es, err := srv.es.Config(esTransport())
+	if err != nil {
+		return bench.Servers{}, err
+	}
+	out.Elasticsearch = &es
+	return out, nil
+}
+
 func runBench(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "bench")
 	var servers benchFlags
@@ -210,32 +235,16 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := servers.settings()
+	// bench redis compares the projection with a bare client's writes to
+	// one server; its raw side does not route by slot.
+	srv, err := servers.oneRedis("bench", "the benchmarks measure one Redis server")
 	if err != nil {
 		return err
 	}
-	kafkaConn, redisConn, esConn := srv.kafka, srv.redis, srv.es
 	cfg := bench.Config{
-		Brokers: kafkaConn.Brokers, RedisAddr: redisConn.Addr, ElasticsearchURL: strings.Join(esConn.URLs, ","),
-		Events: *events, Products: *products, Batch: *batch, Seed: *seed, Distribution: *distribution,
+		Servers: srv, Events: *events, Products: *products, Batch: *batch, Seed: *seed, Distribution: *distribution,
 		Out: e.stdout, Logger: logger,
 	}
-	if cfg.KafkaOpts, err = kafkaConn.SecurityOpts(); err != nil {
-		return err
-	}
-	if redisConn.Cluster {
-		// bench redis compares the projection with a bare client's writes
-		// to one server; its raw side does not route by slot.
-		return errors.New("bench: --redis-cluster: the benchmarks measure one Redis server; name one with --redis (REDIS_ADDR) and leave REDIS_CLUSTER unset")
-	}
-	if cfg.Redis, err = redisConn.Options(); err != nil {
-		return err
-	}
-	esCfg, err := esConn.Config(esTransport())
-	if err != nil {
-		return err
-	}
-	cfg.Elasticsearch = &esCfg
 	if *asJSON {
 		cfg.Out = e.stderr
 	}

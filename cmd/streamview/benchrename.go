@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/streamview/streamview/bench"
 )
@@ -76,27 +74,11 @@ func runBenchRename(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := servers.settings()
+	srv, err := servers.oneRedis("bench rename", "the benchmark reads views from one Redis server")
 	if err != nil {
 		return err
 	}
-	kafkaConn, redisConn, esConn := srv.kafka, srv.redis, srv.es
-	if redisConn.Cluster {
-		return errors.New("bench rename: --redis-cluster: the benchmark reads views from one Redis server; name one with --redis (REDIS_ADDR) and leave REDIS_CLUSTER unset")
-	}
-	cfg := bench.RenameConfig{Brokers: kafkaConn.Brokers, RedisAddr: redisConn.Addr, ElasticsearchURL: strings.Join(esConn.URLs, ","),
-		Products: *products, Out: e.stdout, Logger: logger}
-	if cfg.KafkaOpts, err = kafkaConn.SecurityOpts(); err != nil {
-		return err
-	}
-	if cfg.Redis, err = redisConn.Options(); err != nil {
-		return err
-	}
-	esCfg, err := esConn.Config(esTransport())
-	if err != nil {
-		return err
-	}
-	cfg.Elasticsearch = &esCfg
+	cfg := bench.RenameConfig{Servers: srv, Products: *products, Out: e.stdout, Logger: logger}
 	if *asJSON {
 		cfg.Out = e.stderr
 	}
