@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,36 +17,7 @@ import (
 // broker's address and a stop function (the Ctrl-C of a user).
 func startDev(t *testing.T, dir string) (base string, brokers []string, stop func()) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrCh := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serveForTest(ctx, []string{"dev", "--data", dir, "--addr", "127.0.0.1:0", "--kafka-port", strconv.Itoa(port), "--log-level", "error"}, addrCh)
-	}()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("dev: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("dev did not stop within 30s of Ctrl-C")
-		}
-	}
-	t.Cleanup(stop)
-	return waitListening(t, addrCh, done), []string{fmt.Sprintf("127.0.0.1:%d", port)}, stop
+	return startDevWith(t, dir)
 }
 
 // The fast tier runs the whole pipeline end to end on the embedded stack.

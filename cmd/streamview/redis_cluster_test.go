@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -136,34 +134,11 @@ func TestDevOnRedisCluster(t *testing.T) {
 	clear()
 	t.Cleanup(clear)
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrCh := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serveForTest(ctx, []string{"dev", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--kafka-port", strconv.Itoa(port),
-			"--redis", seeds, "--redis-cluster", "--log-level", "error"}, addrCh)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("dev: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("dev did not stop within 30s of Ctrl-C")
-		}
-	})
-	base := waitListening(t, addrCh, done)
+	base, _, _ := startDevWith(t, t.TempDir(), "--redis", seeds, "--redis-cluster")
 	endToEnd(t, base)
 
 	// The views went to the cluster.
+	ctx := context.Background()
 	store, err := redisview.New(rc, redisview.Config{Projection: productview.Name})
 	if err != nil {
 		t.Fatal(err)

@@ -44,8 +44,13 @@ func startDevWith(t *testing.T, dir string, extra ...string) (base string, broke
 		}
 		stopped = true
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("dev: %v", err)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("dev: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("dev did not stop within 30s of Ctrl-C")
 		}
 	}
 	t.Cleanup(stop)

@@ -86,20 +86,7 @@ func TestRebuildOnCluster(t *testing.T) {
 		t.Fatalf("result %+v: want swapped to generation 2 and generation 1 removed", res)
 	}
 
-	reads := q.reads.Load()
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if q.reads.Load() < reads+200 {
-			return errors.New("few queries since the swap")
-		}
-		return nil
-	})
-	stopLoad()
-	stopQueries()
-	q.mu.Lock()
-	if len(q.fails) > 0 {
-		t.Errorf("the query loops saw %d failures in %d reads: %v", len(q.fails), q.reads.Load(), q.fails)
-	}
-	q.mu.Unlock()
+	q.pastSwap(t, stopLoad, stopQueries)
 	if q.reads.Load() == 0 {
 		t.Fatal("no reads")
 	}

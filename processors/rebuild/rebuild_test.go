@@ -78,6 +78,26 @@ func (q *querier) fail(format string, args ...any) {
 
 // saw checks a read against the reads before it of the same loop: reads
 // of two loops running side by side are not ordered.
+// pastSwap keeps the load and the query loops running for 200 more reads
+// after a swap, stops them, and fails t for every failure the loops saw.
+func (q *querier) pastSwap(t *testing.T, stopLoad, stopQueries func()) {
+	t.Helper()
+	reads := q.reads.Load()
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if q.reads.Load() < reads+200 {
+			return errors.New("few queries since the swap")
+		}
+		return nil
+	})
+	stopLoad()
+	stopQueries()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.fails) > 0 {
+		t.Errorf("the query loops saw %d failures in %d reads: %v", len(q.fails), q.reads.Load(), q.fails)
+	}
+}
+
 func (q *querier) saw(seen map[string]int64, key string, version int64) {
 	if prev := seen[key]; version < prev {
 		q.fail("%s: version %d after %d", key, version, prev)
@@ -360,20 +380,7 @@ func TestRebuildUnderLoad(t *testing.T) {
 	}
 
 	// Keep loading and querying a little past the swap.
-	reads := q.reads.Load()
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if q.reads.Load() < reads+200 {
-			return errors.New("few queries since the swap")
-		}
-		return nil
-	})
-	stopLoad()
-	stopQueries()
-	q.mu.Lock()
-	if len(q.fails) > 0 {
-		t.Errorf("the query loop saw %d failures in %d reads: %v", len(q.fails), q.reads.Load(), q.fails)
-	}
-	q.mu.Unlock()
+	q.pastSwap(t, stopLoad, stopQueries)
 	gap, minRate, maxRate := l.steadiness()
 	t.Logf("load: %d events at %d/s target: longest pause %v, %d–%d events per second; %d reads by the query loop",
 		len(l.published), l.rate, gap.Round(time.Millisecond), minRate, maxRate, q.reads.Load())

@@ -21,22 +21,9 @@ import (
 //
 //	REDIS_ADDR=127.0.0.1:6379 go test -run '^$' -bench ApplyFold -count 3 ./sinks/redisview
 func BenchmarkApplyFold(b *testing.B) {
-	addr := os.Getenv("REDIS_ADDR")
-	if addr == "" {
-		b.Skip("REDIS_ADDR not set")
-	}
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
+	c := benchRedis(b)
 	for _, dist := range []eventgen.Distribution{eventgen.Zipf, eventgen.Uniform} {
-		events := eventgen.Stream(eventgen.Options{Products: 20000, Events: 220_000, Seed: 3, Distribution: dist})
-		var batches [][]productview.Change
-		for batch := range slices.Chunk(events, 2000) {
-			cs := make([]productview.Change, len(batch))
-			for i, e := range batch {
-				cs[i], _ = productview.ChangeOf(e)
-			}
-			batches = append(batches, cs)
-		}
+		batches := changeBatches(eventgen.Options{Products: 20000, Events: 220_000, Seed: 3, Distribution: dist})
 		for _, fold := range []bool{true, false} {
 			b.Run(fmt.Sprintf("%s/fold=%v", dist, fold), func(b *testing.B) {
 				noFold = !fold
@@ -66,4 +53,30 @@ func BenchmarkApplyFold(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchRedis is a client of the Redis at REDIS_ADDR, closed at the end of
+// b; b is skipped without it.
+func benchRedis(b *testing.B) *redis.Client {
+	addr := os.Getenv("REDIS_ADDR")
+	if addr == "" {
+		b.Skip("REDIS_ADDR not set")
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+// changeBatches is the stream of o as the view's changes, in batches of
+// 2000.
+func changeBatches(o eventgen.Options) [][]productview.Change {
+	var batches [][]productview.Change
+	for batch := range slices.Chunk(eventgen.Stream(o), 2000) {
+		cs := make([]productview.Change, len(batch))
+		for i, e := range batch {
+			cs[i], _ = productview.ChangeOf(e)
+		}
+		batches = append(batches, cs)
+	}
+	return batches
 }

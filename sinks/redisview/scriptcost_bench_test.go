@@ -2,8 +2,6 @@ package redisview
 
 import (
 	"context"
-	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,27 +30,14 @@ import (
 //
 //	REDIS_ADDR=127.0.0.1:6379 go test -run '^$' -bench ScriptCost -benchtime 100x ./sinks/redisview
 func BenchmarkScriptCost(b *testing.B) {
-	addr := os.Getenv("REDIS_ADDR")
-	if addr == "" {
-		b.Skip("REDIS_ADDR not set")
-	}
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
+	c := benchRedis(b)
 	ctx := context.Background()
 	s, err := New(c, Config{Projection: "bench-scriptcost"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Clear(ctx, 1)
-	events := eventgen.Stream(eventgen.Options{Products: 20000, Events: 200_000, Seed: 3, Distribution: eventgen.Zipf})
-	var batches [][]productview.Change
-	for batch := range slices.Chunk(events, 2000) {
-		cs := make([]productview.Change, len(batch))
-		for i, e := range batch {
-			cs[i], _ = productview.ChangeOf(e)
-		}
-		batches = append(batches, cs)
-	}
+	batches := changeBatches(eventgen.Options{Products: 20000, Events: 200_000, Seed: 3, Distribution: eventgen.Zipf})
 	// The scripts below read the arguments as apply.lua does, and skip
 	// documents of several unfolded changes (none in this data set).
 	const walk = `
