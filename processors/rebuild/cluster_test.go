@@ -2,7 +2,6 @@ package rebuild_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -47,22 +46,7 @@ func TestRebuildOnCluster(t *testing.T) {
 
 	q := &querier{views: productview.NewReader(store), ids: keys(foldViews(initial)), hot: hot}
 	l := &loader{w: w, rate: rate}
-	var stops []func()
-	for i := range 3 {
-		stops = append(stops, background(t, "query loop", func(ctx context.Context) error { return q.run(ctx, uint64(i)) }))
-	}
-	stopQueries := func() {
-		for _, stop := range stops {
-			stop()
-		}
-	}
-	stopLoad := background(t, "load", func(ctx context.Context) error { return l.run(ctx, live) })
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if q.reads.Load() < 50 || l.count() < l.rate {
-			return errors.New("load and queries not yet under way")
-		}
-		return nil
-	})
+	stopLoad, stopQueries := q.underLoad(t, l, live)
 
 	cfg := w.config()
 	cfg.Grace = time.Second

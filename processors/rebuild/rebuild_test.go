@@ -78,6 +78,29 @@ func (q *querier) fail(format string, args ...any) {
 
 // saw checks a read against the reads before it of the same loop: reads
 // of two loops running side by side are not ordered.
+// underLoad starts l publishing events and three query loops of q, and
+// returns once both are under way, with their stop functions.
+func (q *querier) underLoad(t *testing.T, l *loader, events []schemas.Event) (stopLoad, stopQueries func()) {
+	t.Helper()
+	var stops []func()
+	for i := range 3 {
+		stops = append(stops, background(t, "query loop", func(ctx context.Context) error { return q.run(ctx, uint64(i)) }))
+	}
+	stopQueries = func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}
+	stopLoad = background(t, "load", func(ctx context.Context) error { return l.run(ctx, events) })
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if q.reads.Load() < 50 || l.count() < l.rate {
+			return errors.New("load and queries not yet under way")
+		}
+		return nil
+	})
+	return stopLoad, stopQueries
+}
+
 // pastSwap keeps the load and the query loops running for 200 more reads
 // after a swap, stops them, and fails t for every failure the loops saw.
 func (q *querier) pastSwap(t *testing.T, stopLoad, stopQueries func()) {
@@ -320,24 +343,8 @@ func TestRebuildUnderLoad(t *testing.T) {
 	ix, _ := sg.Index(1)
 	q := &querier{views: productview.NewReader(store), es: ec, alias: ix.Alias(), ids: keys(foldViews(initial)), hot: hot}
 	l := &loader{w: w, rate: rate}
-	var stops []func()
-	for i := range 3 {
-		stops = append(stops, background(t, "query loop", func(ctx context.Context) error { return q.run(ctx, uint64(i)) }))
-	}
-	stopQueries := func() {
-		for _, stop := range stops {
-			stop()
-		}
-	}
-	stopLoad := background(t, "load", func(ctx context.Context) error { return l.run(ctx, live) })
-
-	// Let the load settle before the rebuilds start.
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if q.reads.Load() < 50 || l.count() < l.rate {
-			return errors.New("load and queries not yet under way")
-		}
-		return nil
-	})
+	// The load settles before the rebuilds start.
+	stopLoad, stopQueries := q.underLoad(t, l, live)
 
 	var wg sync.WaitGroup
 	results := make([]rebuild.Result, 2)
