@@ -137,21 +137,25 @@ async function searchPage(params) {
   const sort = h("select", { id: "sort", onchange: () => go({ sort: sort.value }) },
     [["", "Sort: default"], ["relevance", "Relevance"], ["newest", "Newest"], ["price_asc", "Price ↑"], ["price_desc", "Price ↓"], ["rating", "Rating"]]
       .map(([v, l]) => h("option", { value: v, selected: v === state.sort }, l)));
+  const total = h("span", { id: "total", class: "muted" }, "…");
   const form = h("form", { class: "toolbar", id: "search-form", onsubmit: (e) => { e.preventDefault(); go({ q: q.value.trim() }); } },
-    q, h("button", { type: "submit", id: "search-go" }, "Search"), sort, h("span", { class: "spacer" }), h("span", { id: "total", class: "muted" }, "…"));
+    q, h("button", { type: "submit", id: "search-go" }, "Search"), sort, h("span", { class: "spacer" }), total);
   const facets = h("aside", { class: "side panel", id: "facets" }, h("div", { class: "muted" }, "Loading facets…"));
   const results = h("div", { class: "panel grow", id: "results-panel" }, h("div", { class: "empty" }, "Searching…"));
   show(form, h("div", { class: "row" }, facets, results));
 
   const r = await api("/v1/products/search?" + qs(state));
+  // Another search (or page) replaced this one while it waited: its late
+  // answer must not show on the page now there.
+  if (!form.isConnected) return;
   if (r.status !== 200) {
     fill(results, h("div", { class: "empty" }, "Search failed: " + problemText(r)));
     fill(facets, );
-    document.getElementById("total").textContent = "";
+    total.textContent = "";
     return;
   }
   const res = r.body;
-  document.getElementById("total").textContent = num(res.total) + " products";
+  total.textContent = num(res.total) + " products";
 
   const facetBox = (title, id, buckets, selected, key) => h("div", { class: "facet", id: "facet-" + id },
     h("h3", {}, title),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -123,24 +124,24 @@ func consoleTour(t *testing.T, browser, base string, brokers []string, name stri
 	tr.step("search", func() {
 		testenv.Eventually(t, 60*time.Second, func() error {
 			tr.open(base + "/#/search")
-			tr.do(chromedp.SetValue(chromedp.CSS("#q"), word), chromedp.Click(chromedp.CSS("#search-go")))
+			tr.submit("#q", word, "#search-go")
 			return tr.poll(`document.querySelectorAll("#results tbody tr").length === 6`, 10*time.Second)
 		})
 		tr.wait(`document.querySelector("#total").textContent === "6 products"`)
 		tr.wait(`document.querySelectorAll("#facet-category input").length === 2`)
 		// A facet narrows the search.
-		tr.do(chromedp.Click(chromedp.CSS(`#facet-category input[value="lamps"]`)))
+		tr.click(`#facet-category input[value="lamps"]`)
 		tr.wait(`location.hash.includes("category=lamps") && document.querySelectorAll("#results tbody tr").length === 3`)
 		tr.shot("search")
 	})
 
 	tr.step("product", func() {
-		tr.do(chromedp.Click(chromedp.CSS(row + " a.product-link")))
+		tr.click(row + " a.product-link")
 		tr.wait(`document.querySelector("#view-version")?.textContent === "v1" && document.querySelectorAll("#history tbody tr").length === 1`)
 		tr.wait(`document.querySelector("#asof-view")?.dataset.version === "1"`)
 		// Change the price through the form: the view, the history and
 		// the as-of slider move to version 2.
-		tr.do(chromedp.SetValue(chromedp.CSS("#price-amount"), "77.70"), chromedp.Click(chromedp.CSS("#price-go")))
+		tr.submit("#price-amount", "77.70", "#price-go")
 		tr.wait(`document.querySelector("#command-result")?.textContent.includes("version 2")`)
 		tr.wait(`document.querySelector("#view-version")?.textContent === "v2" && document.querySelector("#view-price").textContent === "77.70 EUR"`)
 		tr.wait(`document.querySelector('#history tbody tr[data-version="2"]')?.textContent.includes("24.50 EUR → 77.70 EUR")`)
@@ -172,10 +173,10 @@ func consoleTour(t *testing.T, browser, base string, brokers []string, name stri
 		}
 		tr.open(base + "/#/product/" + a.body["productId"].(string))
 		tr.wait(`document.querySelector("#view-version")?.textContent === "v1" && document.querySelector("#category-name")?.value === "Fans"`)
-		tr.do(chromedp.SetValue(chromedp.CSS("#category-name"), "Air movers"), chromedp.Click(chromedp.CSS("#category-go")))
+		tr.submit("#category-name", "Air movers", "#category-go")
 		tr.wait(`document.querySelector("#command-result")?.textContent.includes("Category ` + cat + ` renamed: its version 1")`)
 		tr.wait(`document.querySelector("#view-categoryName")?.textContent.startsWith("Air movers") && document.querySelector("#category-name").value === "Air movers"`)
-		tr.do(chromedp.SetValue(chromedp.CSS("#brand-name"), "Gale Works"), chromedp.Click(chromedp.CSS("#brand-go")))
+		tr.submit("#brand-name", "Gale Works", "#brand-go")
 		testenv.Eventually(t, 30*time.Second, func() error {
 			g := call(t, "GET", base+"/v1/brands/"+brand, "")
 			v := call(t, "GET", base+"/v1/products/"+a.body["productId"].(string), "")
@@ -200,7 +201,7 @@ func consoleTour(t *testing.T, browser, base string, brokers []string, name stri
 		// leaves the old generation retiring: running it again finishes
 		// that first.
 		if tr.poll(`document.querySelector('#projections tr[data-projection="product-view"][data-state="retiring"]') !== null`, time.Second) == nil {
-			tr.do(chromedp.Click(chromedp.CSS(`button.rebuild[data-projection="product-view"]`)))
+			tr.click(`button.rebuild[data-projection="product-view"]`)
 			tr.waitFor(`document.querySelector('#projections tr[data-projection="product-view"][data-state="retiring"]') === null && document.querySelector('button.rebuild[data-projection="product-view"]') !== null`, 3*time.Minute)
 		}
 		gen, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#projections tr[data-projection="product-view"][data-state="live"]').dataset.generation`))
@@ -210,7 +211,7 @@ func consoleTour(t *testing.T, browser, base string, brokers []string, name stri
 		var next int
 		fmt.Sscan(gen, &next)
 		next++
-		tr.do(chromedp.Click(chromedp.CSS(`button.rebuild[data-projection="product-view"]`)))
+		tr.click(`button.rebuild[data-projection="product-view"]`)
 		tr.wait(`document.querySelector("#ops-result").textContent.includes("started")`)
 		tr.shot("projections-rebuilding")
 		// The page refreshes by itself until the new generation is live.
@@ -233,7 +234,7 @@ func consoleTour(t *testing.T, browser, base string, brokers []string, name stri
 			tr.open(base + "/#/dead-letters/product-view")
 			return tr.poll(fmt.Sprintf(`document.querySelectorAll(%q).length === 1`, mine), 5*time.Second)
 		})
-		tr.do(chromedp.Click(chromedp.CSS(mine+" input.pick")), chromedp.Click(chromedp.CSS("#redrive-selected")))
+		tr.click(mine+" input.pick", "#redrive-selected")
 		tr.wait(`document.querySelector("#redrive-result").textContent.startsWith("Re-drove 1:")`)
 		// Still undecodable, it comes back at a new offset: a second row.
 		testenv.Eventually(t, 60*time.Second, func() error {
@@ -292,6 +293,46 @@ func (tr *tour) do(actions ...chromedp.Action[chromedp.Void]) {
 	if err := chromedp.Do(tr.ctx, actions...); err != nil {
 		tr.fail(err)
 	}
+}
+
+// click clicks the elements of the CSS selectors, in order, in one
+// script run once they all exist. The console re-renders its pages (the
+// projections page every 2 s, a search when its answer comes), so a node
+// that chromedp's Click found may be gone when it clicks: "Could not find
+// node with given id". A script finds and clicks in one go.
+func (tr *tour) click(sels ...string) {
+	tr.t.Helper()
+	tr.run(nil, sels)
+}
+
+// submit sets the value of the input of field and clicks button, in one
+// script, as click does.
+func (tr *tour) submit(field, value, button string) {
+	tr.t.Helper()
+	tr.run([]string{field, value}, []string{button})
+}
+
+// run waits until every selector of set (selector, value pairs) and of
+// clicks finds an element, then sets the values and clicks, in one script.
+func (tr *tour) run(set, clicks []string) {
+	tr.t.Helper()
+	args, err := json.Marshal(struct {
+		Set    []string `json:"set"`
+		Clicks []string `json:"clicks"`
+	}{set, clicks})
+	if err != nil {
+		tr.t.Fatal(err)
+	}
+	tr.wait(fmt.Sprintf(`(a => {
+		const find = s => document.querySelector(s);
+		const fields = [], set = a.set || [];
+		for (let i = 0; i < set.length; i += 2) fields.push([find(set[i]), set[i + 1]]);
+		const buttons = a.clicks.map(find);
+		if (fields.some(([e]) => !e) || buttons.some(e => !e)) return false;
+		fields.forEach(([e, v]) => { e.value = v; });
+		buttons.forEach(e => e.click());
+		return true;
+	})(%s)`, args))
 }
 
 // poll waits up to d for the JavaScript condition; an error when it does
