@@ -124,7 +124,11 @@ func consoleTour(t *testing.T, browser, base string, brokers []string, name stri
 	tr.step("search", func() {
 		testenv.Eventually(t, 60*time.Second, func() error {
 			tr.open(base + "/#/search")
-			tr.submit("#q", word, "#search-go")
+			// Tried again with the rest: the page may still be
+			// reloading ("Cannot find context with specified id").
+			if err := tr.poll(script([]string{"#q", word}, []string{"#search-go"}), 10*time.Second); err != nil {
+				return err
+			}
 			return tr.poll(`document.querySelectorAll("#results tbody tr").length === 6`, 10*time.Second)
 		})
 		tr.wait(`document.querySelector("#total").textContent === "6 products"`)
@@ -302,28 +306,28 @@ func (tr *tour) do(actions ...chromedp.Action[chromedp.Void]) {
 // node with given id". A script finds and clicks in one go.
 func (tr *tour) click(sels ...string) {
 	tr.t.Helper()
-	tr.run(nil, sels)
+	tr.wait(script(nil, sels))
 }
 
 // submit sets the value of the input of field and clicks button, in one
 // script, as click does.
 func (tr *tour) submit(field, value, button string) {
 	tr.t.Helper()
-	tr.run([]string{field, value}, []string{button})
+	tr.wait(script([]string{field, value}, []string{button}))
 }
 
-// run waits until every selector of set (selector, value pairs) and of
-// clicks finds an element, then sets the values and clicks, in one script.
-func (tr *tour) run(set, clicks []string) {
-	tr.t.Helper()
+// script is the script that waits until every selector of set (selector,
+// value pairs) and of clicks finds an element, then sets the values and
+// clicks, in one go: true once done.
+func script(set, clicks []string) string {
 	args, err := json.Marshal(struct {
 		Set    []string `json:"set"`
 		Clicks []string `json:"clicks"`
 	}{set, clicks})
 	if err != nil {
-		tr.t.Fatal(err)
+		panic(err) // strings always marshal
 	}
-	tr.wait(fmt.Sprintf(`(a => {
+	return fmt.Sprintf(`(a => {
 		const find = s => document.querySelector(s);
 		const fields = [], set = a.set || [];
 		for (let i = 0; i < set.length; i += 2) fields.push([find(set[i]), set[i + 1]]);
@@ -332,17 +336,30 @@ func (tr *tour) run(set, clicks []string) {
 		fields.forEach(([e, v]) => { e.value = v; });
 		buttons.forEach(e => e.click());
 		return true;
-	})(%s)`, args))
+	})(%s)`, args)
 }
 
 // poll waits up to d for the JavaScript condition; an error when it does
 // not hold by then.
+// A poll that began while the page was being replaced (a reload just
+// after a navigation) loses its execution context; it is begun again.
 func (tr *tour) poll(cond string, d time.Duration) error {
-	_, err := chromedp.Run(tr.ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(d), chromedp.WithPollingInterval(100*time.Millisecond)))
-	if err != nil {
-		return fmt.Errorf("%s: %w", cond, err)
+	deadline := time.Now().Add(d)
+	for {
+		_, err := chromedp.Run(tr.ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(time.Until(deadline)), chromedp.WithPollingInterval(100*time.Millisecond)))
+		if err == nil {
+			return nil
+		}
+		if !contextLost(err) || time.Now().After(deadline) {
+			return fmt.Errorf("%s: %w", cond, err)
+		}
 	}
-	return nil
+}
+
+// contextLost reports the errors of a script whose page went away under it.
+func contextLost(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Cannot find context with specified id") || strings.Contains(msg, "Execution context was destroyed")
 }
 
 func (tr *tour) wait(cond string) { tr.t.Helper(); tr.waitFor(cond, 60*time.Second) }
