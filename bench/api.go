@@ -70,6 +70,10 @@ type APIConfig struct {
 	// Distribution, on topics of its own (bench-<random>.raw.*, removed
 	// at the end); see RawStep. Nil leaves it out.
 	RawKafka []kgo.Opt
+	// Hops, when set, is where the stack under test reports each command's
+	// time per hop (the stack in this process: cmd/streamview's bench api
+	// wires it); each step then reports them (APIStep.Hops).
+	Hops *Hops
 	// Profile, when set, is called at the start of each step and the func
 	// it returns at its end: for a CPU profile of one step.
 	Profile func(rate int, wait bool) func()
@@ -168,6 +172,9 @@ type APIStep struct {
 	// Raw is the raw EOS round trip at this rate, measured right after
 	// this step (Prefer: wait steps, with APIConfig.RawKafka only).
 	Raw *RawStep `json:"raw,omitempty"`
+	// Hops is where the step's commands spent their time, hop by hop (see
+	// HopSend and the rest), when the stack reports it (APIConfig.Hops).
+	Hops []KindSummary `json:"hops,omitempty"`
 }
 
 // APIReport is what an API run measured.
@@ -709,6 +716,9 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	// running out of file descriptors, as one run at 2,000/s did.
 	atk := vegeta.NewAttacker(vegeta.MaxBody(0), vegeta.Workers(uint64(max(10, rate/20))),
 		vegeta.MaxWorkers(maxInFlight), vegeta.Client(&http.Client{Transport: l, Timeout: 30 * time.Second}))
+	if l.cfg.Hops != nil {
+		l.cfg.Hops.take() // what the last step's stragglers reported
+	}
 	var stop func()
 	if l.cfg.Profile != nil {
 		stop = l.cfg.Profile(rate, wait)
@@ -756,6 +766,9 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	close(stopSearch)
 	l.readers.Wait()
 	st := APIStep{Rate: rate, Wait: wait, Latency: Summarize("commands", lat, errs)}
+	if l.cfg.Hops != nil {
+		st.Hops = l.cfg.Hops.take()
+	}
 	if span := last.Sub(first).Seconds(); span > 0 {
 		st.Throughput = float64(ok) / span
 	}
@@ -807,6 +820,51 @@ func (r APIReport) WriteTable(w io.Writer) error {
 		}
 	}
 	writeRows(&b, rows)
+	writeHops(&b, r.Steps)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeHops writes where each step's commands spent their time, when the
+// stack reported it: one row per hop, p50 and p99 of each step side by
+// side.
+func writeHops(b *strings.Builder, steps []APIStep) {
+	var with []APIStep
+	var names []string
+	for _, s := range steps {
+		if len(s.Hops) == 0 {
+			continue
+		}
+		with = append(with, s)
+		for _, h := range s.Hops {
+			if !slices.Contains(names, h.Kind) {
+				names = append(names, h.Kind)
+			}
+		}
+	}
+	if len(with) == 0 {
+		return
+	}
+	b.WriteString("\nwhere the stack's commands spent their time, per hop, p50 / p99 ms (a command's hops overlap: see bench.HopSend and the rest)\n")
+	head := []string{"hop"}
+	for _, s := range with {
+		mode := "nowait"
+		if s.Wait {
+			mode = "wait"
+		}
+		head = append(head, fmt.Sprintf("%d/s %s", s.Rate, mode))
+	}
+	rows := [][]string{head}
+	for _, name := range names {
+		row := []string{name}
+		for _, s := range with {
+			cell := "-"
+			if i := slices.IndexFunc(s.Hops, func(h KindSummary) bool { return h.Kind == name }); i >= 0 {
+				cell = ms(s.Hops[i].P50) + " / " + ms(s.Hops[i].P99)
+			}
+			row = append(row, cell)
+		}
+		rows = append(rows, row)
+	}
+	writeRows(b, rows)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/streamview/streamview/bench"
 	"github.com/streamview/streamview/internal/testenv"
 )
 
@@ -159,6 +160,10 @@ func TestBenchAPI(t *testing.T) {
 					Errors   map[string]int
 				}
 			}
+			Hops []struct {
+				Kind     string
+				Requests int
+			}
 		}
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
@@ -176,6 +181,25 @@ func TestBenchAPI(t *testing.T) {
 				t.Errorf("step wait=%v: %d answers %s", s.Wait, n, status)
 			}
 		}
+		// Where the commands' time went: every send, every wait, and the
+		// decider's and the results reader's hops (some of a step's may
+		// come just after it ends, so these are not counted exactly).
+		hops := map[string]int{}
+		for _, h := range s.Hops {
+			hops[h.Kind] = h.Requests
+		}
+		wantHops := map[string]int{bench.HopSend: 40}
+		if s.Wait {
+			wantHops[bench.HopWait] = 40
+			for _, h := range []string{bench.HopPolled, bench.HopDecide, bench.HopProduce, bench.HopCommit, bench.HopSeen} {
+				wantHops[h] = -1 // some
+			}
+		}
+		for h, n := range wantHops {
+			if got := hops[h]; (n < 0 && got == 0) || (n >= 0 && got != n) {
+				t.Errorf("step wait=%v: hop %q has %d samples, want %d (-1: some); hops %v", s.Wait, h, got, n, hops)
+			}
+		}
 		switch r := s.Raw; {
 		case s.Wait && r == nil:
 			t.Errorf("step with Prefer: wait: no raw EOS round trip")
@@ -184,6 +208,9 @@ func TestBenchAPI(t *testing.T) {
 		case !s.Wait && r != nil:
 			t.Errorf("step without Prefer: wait has a raw EOS round trip %+v", *r)
 		}
+	}
+	if !strings.Contains(stderr.String(), "where the stack's commands spent their time") {
+		t.Errorf("stderr lacks the hop table:\n%s", stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "rate/s") {
 		t.Errorf("stderr lacks the table:\n%s", stderr.String())

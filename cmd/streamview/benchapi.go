@@ -68,6 +68,21 @@ same rate for the same --duration, on the same machine and servers:
 The raw row is what Kafka itself costs here: the stack's latency less it is
 what streamview adds (HTTP, encoding, deciding, the outcome memories).
 
+With the stack in this process (no --url), a second table says where its
+commands spent their time, hop by hop, p50 / p99 per step (a command's
+hops overlap; each is timed where it happens):
+  send                        the API's produce of the command until Kafka
+                              acknowledged it (acks=all)
+  issued -> decider poll      the command's timestamp (set just before the
+                              send) to the decider's poll returning it: the
+                              send, the batch in flight, the fetch
+  batch: decide, produce,     the command's batch: state and decide (first
+  commit                      produce requests under way), the rest of the
+                              produce, ending the transaction
+  batch start -> result read  the batch, then the commit markers and the
+                              API's read_committed fetch of the result
+  acked -> result (API wait)  the API's wait for the result after the send
+
 --cpuprofile FILE with --profile-rate N writes a CPU profile of the step at
 N commands/s with Prefer: wait. With the in-process stack the profile holds
 the load too: its goroutines carry the label side=load, so
@@ -182,6 +197,9 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		srv.logger = logger
+		// The stack in this process reports where its commands' time goes.
+		srv.hops = &bench.Hops{}
+		cfg.Hops = srv.hops
 		err = withStack(ctx, srv, func(ctx context.Context, url string, _ func(context.Context) (map[string]int64, error)) error {
 			return drive(ctx, url)
 		})

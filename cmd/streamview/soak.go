@@ -44,6 +44,9 @@ type soakServers struct {
 	// the commands topic's partitions. A soak sets it small to see them
 	// fill and the process's memory level off within the run.
 	outcomeBytes int64
+	// hops, when set, receives each command's time per hop through the
+	// stack (bench api's breakdown).
+	hops *bench.Hops
 }
 
 // soakNames are a run's own topics, groups, keys and index: nothing a
@@ -189,6 +192,17 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 		dcfg.MaxDecidedBytes = max(1, b/soakPartitions)
 		rcfg.MaxAcceptedBytes, rcfg.MaxRejectedBytes = b, max(1, b/4)
 	}
+	if h := srv.hops; h != nil {
+		dcfg.Hooks.Batch = func(b decider.BatchTiming) {
+			for _, issued := range b.Issued {
+				h.Add(bench.HopPolled, b.Began.Sub(issued))
+				h.Add(bench.HopDecide, b.Decide)
+				h.Add(bench.HopProduce, b.Produce)
+				h.Add(bench.HopCommit, b.End)
+			}
+		}
+		rcfg.Read = func(d time.Duration) { h.Add(bench.HopSeen, d) }
+	}
 	d, err := decider.New(dcfg, codec)
 	if err != nil {
 		return err
@@ -206,7 +220,11 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 	if err := apiCfg.Validate(); err != nil {
 		return err
 	}
-	server := api.New(apiCfg, api.Deps{Commands: busOf{results, sender}, Views: productview.NewReader(views), Search: index})
+	var bus api.CommandBus = busOf{results, sender}
+	if srv.hops != nil {
+		bus = timedBus{busOf{results, sender}, srv.hops}
+	}
+	server := api.New(apiCfg, api.Deps{Commands: bus, Views: productview.NewReader(views), Search: index})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("soak: listen: %w", err)
@@ -308,4 +326,24 @@ func soakCleanup(ctx context.Context, adm *kadm.Client, rc redis.UniversalClient
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// timedBus is busOf telling hops how long each send and each wait took.
+type timedBus struct {
+	busOf
+	hops *bench.Hops
+}
+
+func (b timedBus) SendBound(ctx context.Context, cmd schemas.Command, fingerprint string) (commandbus.Sent, error) {
+	began := time.Now()
+	sent, err := b.busOf.SendBound(ctx, cmd, fingerprint)
+	b.hops.Add(bench.HopSend, time.Since(began))
+	return sent, err
+}
+
+func (b timedBus) Wait(ctx context.Context, commandID string) (schemas.CommandResult, error) {
+	began := time.Now()
+	res, err := b.busOf.Wait(ctx, commandID)
+	b.hops.Add(bench.HopWait, time.Since(began))
+	return res, err
 }

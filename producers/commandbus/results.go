@@ -98,6 +98,11 @@ type ResultsConfig struct {
 	// process's Sender claimed: its status and the time from the claim
 	// (the API's request) to the outcome being read here. For metrics.
 	Decided func(status string, took time.Duration)
+	// Read, when set, is told of each result read after the catch-up, as
+	// the reader takes it (before its waiters are answered): the time
+	// since its decidedAt, the start of the decider's batch. For a
+	// benchmark's breakdown of a command's wait.
+	Read func(sinceDecided time.Duration)
 }
 
 // Validate reports every problem at once.
@@ -590,6 +595,13 @@ func (r *Results) handle(rec *kgo.Record) {
 		r.log.Warn("skipping undecodable command result", logkey.Topic, rec.Topic, logkey.Partition, rec.Partition, logkey.Offset, rec.Offset,
 			logkey.AggregateID, string(rec.Key), "err", err)
 		return
+	}
+	if r.cfg.Read != nil {
+		select {
+		case <-r.ready: // live, not the catch-up
+			r.cfg.Read(time.Since(res.DecidedAt))
+		default:
+		}
 	}
 	r.add(res)
 }

@@ -3,6 +3,7 @@ package commandbus_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -269,5 +270,41 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := (commandbus.ResultsConfig{Brokers: []string{"x"}}).Validate(); err != nil {
 		t.Errorf("minimal ResultsConfig: %v", err)
+	}
+}
+
+// TestResultsRead: Read hears of each result read live, once, with the
+// time since its decision; not of those of the catch-up.
+func TestResultsRead(t *testing.T) {
+	f := newFixture(t)
+	old := accepted(commandbus.NewID(), commandbus.NewID(), 1)
+	f.decide(t, true, old)
+	var (
+		mu   sync.Mutex
+		read []time.Duration
+	)
+	r, _ := f.results(t, commandbus.ResultsConfig{LookBack: -1, Read: func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		read = append(read, d)
+	}})
+	select {
+	case <-r.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("never ready")
+	}
+	if _, ok := r.Lookup(old.CommandID); !ok {
+		t.Fatal("the catch-up missed the old result")
+	}
+	live := accepted(commandbus.NewID(), commandbus.NewID(), 1)
+	live.DecidedAt = live.DecidedAt.Add(-time.Hour) // decided an hour ago, read now
+	f.decide(t, true, live)
+	if _, err := r.Wait(waitCtx(t), live.CommandID); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(read) != 1 || read[0] < time.Hour || read[0] > time.Hour+time.Minute {
+		t.Errorf("Read heard %v, want once, an hour and the read's time (not the catch-up's result)", read)
 	}
 }

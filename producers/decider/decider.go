@@ -379,6 +379,7 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 			"produce", produced.Sub(decided), "end", time.Since(produced))
 	}()
 	committed, err := d.end(work, sess, kgo.TransactionEndTry(perr == nil), len(recs))
+	ended := time.Now()
 	if err != nil {
 		d.stats.aborted.Add(1)
 		return false, fmt.Errorf("decider: end transaction of %d commands: %w", len(recs), err)
@@ -397,6 +398,13 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 	if len(snaps) > 0 {
 		d.stats.snapshots.Add(1)
 		d.stats.snapshotRecords.Add(int64(len(snaps)))
+	}
+	if d.cfg.Hooks.Batch != nil {
+		issued := make([]time.Time, len(recs))
+		for i, r := range recs {
+			issued[i] = r.Timestamp
+		}
+		d.cfg.Hooks.Batch(BatchTiming{Began: began, Issued: issued, Decide: decided.Sub(began), Produce: produced.Sub(decided), End: ended.Sub(produced)})
 	}
 	d.stats.committed.Add(1)
 	d.stats.add(t)

@@ -22,8 +22,26 @@ type Hooks struct {
 	// command records it held, how long ending it took (the flush and the
 	// commit or abort), and whether it committed.
 	Transaction func(commands int, took time.Duration, committed bool)
+	// Batch is told where each committed batch's time went (the figures
+	// of the debug log "decider batch"), for a benchmark's breakdown of a
+	// command's wait.
+	Batch func(BatchTiming)
 	// Session are Kafka client options for each session's client only,
 	// made anew per session: hooks that belong to one client (kprom's
 	// metrics, kotel's tracer, kslog's logger).
 	Session func() []kgo.Opt
+}
+
+// BatchTiming is where a committed batch's time went.
+type BatchTiming struct {
+	// Began is when the decider took the batch from its poll; Issued are
+	// the timestamps of its command records (set by whoever sent them:
+	// the API, just before its send), in the batch's order.
+	Began  time.Time
+	Issued []time.Time
+	// Decide is building the state and deciding, with the first produce
+	// requests already under way; Produce the wait for the rest of the
+	// events and results; End ending the transaction (the offsets, the
+	// commit).
+	Decide, Produce, End time.Duration
 }
