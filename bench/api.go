@@ -63,6 +63,10 @@ type APIConfig struct {
 	// a command that finds them busy is not sampled. Search freshness has
 	// one poller for every price change (see APIStep.Search).
 	ViewReaders int
+	// NoFreshness leaves the freshness readers out (no view reads, no
+	// search poller): the commands alone, without the reads that measure
+	// freshness loading the machine the stack runs on.
+	NoFreshness bool
 	// RawKafka, when set, are the Kafka client options (seed brokers, TLS,
 	// SASL) of the raw side: after each step with Prefer: wait, the bare
 	// Kafka exactly-once round trip that step's commands are built on, at
@@ -177,6 +181,14 @@ type APIStep struct {
 	Hops []KindSummary `json:"hops,omitempty"`
 }
 
+// measuredFreshness reports whether the step's freshness was measured:
+// Prefer: wait, with the readers (APIConfig.NoFreshness unset), so that
+// some change was sampled, missed, skipped or overlapped.
+func (s APIStep) measuredFreshness() bool {
+	v, x := s.View, s.Search
+	return s.Wait && v.Samples+v.Missed+v.Skipped+x.Samples+x.Missed+x.Skipped+x.Overlapped > 0
+}
+
 // APIReport is what an API run measured.
 type APIReport struct {
 	Base         string        `json:"base"`
@@ -236,8 +248,12 @@ func API(ctx context.Context, cfg APIConfig) (rep APIReport, err error) {
 				return rep, err
 			}
 			st := l.step(ctx, rate, wait)
-			fmt.Fprintf(cfg.Out, "bench api: %d/s wait=%v: sent %.0f/s, 2xx %.0f/s, p50 %s p99 %s ms, errors %s; view fresh p99 %s ms, search p99 %s ms\n",
-				rate, wait, st.Achieved, st.Throughput, ms(st.Latency.P50), ms(st.Latency.P99), errorsText(st.Latency.Errors), ms(st.View.P99), ms(st.Search.P99))
+			fresh := "freshness not measured"
+			if st.measuredFreshness() {
+				fresh = fmt.Sprintf("view fresh p99 %s ms, search p99 %s ms", ms(st.View.P99), ms(st.Search.P99))
+			}
+			fmt.Fprintf(cfg.Out, "bench api: %d/s wait=%v: sent %.0f/s, 2xx %.0f/s, p50 %s p99 %s ms, errors %s; %s\n",
+				rate, wait, st.Achieved, st.Throughput, ms(st.Latency.P50), ms(st.Latency.P99), errorsText(st.Latency.Errors), fresh)
 			if wait && raw != nil {
 				// After the stack has decided what the step sent, so
 				// that its backlog does not load the raw side.
@@ -466,6 +482,9 @@ func (l *apiLoad) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	if err != nil {
 		return resp, nil // vegeta reads an empty body; the status counts
+	}
+	if l.cfg.NoFreshness {
+		return resp, nil
 	}
 	at := time.Now()
 	var a struct {
@@ -704,7 +723,9 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	l.awaited = nil
 	l.smu.Unlock()
 	stopSearch := make(chan struct{})
-	l.readers.Go(func() { l.pollSearch(stopSearch) })
+	if !l.cfg.NoFreshness {
+		l.readers.Go(func() { l.pollSearch(stopSearch) })
+	}
 	l.view, l.search = nil, nil
 	for _, c := range []*atomic.Int64{&l.viewMissed, &l.searchMiss, &l.viewSkip, &l.searchSkip, &l.searchOverlap} {
 		c.Store(0)
@@ -808,7 +829,7 @@ func (r APIReport) WriteTable(w io.Writer) error {
 	for _, s := range r.Steps {
 		fresh := "-"
 		vp50, vp99, sp50, sp99 := "-", "-", "-", "-"
-		if s.Wait {
+		if s.measuredFreshness() {
 			vp50, vp99, sp50, sp99 = ms(s.View.P50), ms(s.View.P99), ms(s.Search.P50), ms(s.Search.P99)
 			fresh = fmt.Sprintf("view %d (%d, %d), search %d (%d, %d, %d overlapped)", s.View.Samples, s.View.Missed, s.View.Skipped, s.Search.Samples, s.Search.Missed, s.Search.Skipped, s.Search.Overlapped)
 		}

@@ -31,12 +31,16 @@ type fakeAPI struct {
 	next       atomic.Int64
 	commands   atomic.Int64
 	waits      atomic.Int64
+	reads      atomic.Int64 // view reads and searches
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/") // v1 products [id [price|stock|reviews]]
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if r.Method == http.MethodGet {
+		f.reads.Add(1)
+	}
 	switch {
 	case r.Method == http.MethodGet && len(parts) == 3 && parts[2] == "search":
 		f.search(w, r)
@@ -141,6 +145,9 @@ func TestAPIRun(t *testing.T) {
 	if got, want := w.Search.Samples+w.Search.Overlapped, int(f.priceWaits.Load()); got != want || w.Search.Skipped != 0 {
 		t.Errorf("search freshness %+v: %d price changes sampled or overlapped, want all %d with Prefer: wait, none skipped", w.Search, got, want)
 	}
+	if f.reads.Load() == 0 {
+		t.Error("no view read and no search: freshness was not read")
+	}
 	if nw := rep.Steps[1]; nw.View.Samples != 0 || nw.Search.Samples != 0 {
 		t.Errorf("freshness without Prefer: wait: view %+v, search %+v; want none (no version in a 202)", nw.View, nw.Search)
 	}
@@ -160,6 +167,31 @@ func TestAPIRun(t *testing.T) {
 	js, err := json.Marshal(rep)
 	if err != nil || !strings.Contains(string(js), `"rate":40`) {
 		t.Errorf("JSON %s, %v", js, err)
+	}
+}
+
+// With NoFreshness an API run sends the same commands and reads nothing:
+// no view read, no search, no freshness in the report or the table.
+func TestAPIRunNoFreshness(t *testing.T) {
+	f := &fakeAPI{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	var out strings.Builder
+	rep, err := API(context.Background(), APIConfig{Base: srv.URL, Rates: []int{40}, Duration: time.Second, Products: 5, Modes: []bool{true}, NoFreshness: true, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Steps) != 1 || rep.Steps[0].Latency.Requests != 40 {
+		t.Fatalf("steps %+v, want one of 40 commands", rep.Steps)
+	}
+	if n := f.reads.Load(); n != 0 {
+		t.Errorf("%d reads, want none", n)
+	}
+	if s := rep.Steps[0]; s.measuredFreshness() {
+		t.Errorf("freshness measured: view %+v, search %+v", s.View, s.Search)
+	}
+	if !strings.Contains(out.String(), "freshness not measured") || strings.Contains(out.String(), "view fresh") {
+		t.Errorf("the output does not say that freshness was not measured:\n%s", out.String())
 	}
 }
 

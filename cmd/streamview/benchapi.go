@@ -83,6 +83,10 @@ hops overlap; each is timed where it happens):
                               API's read_committed fetch of the result
   acked -> result (API wait)  the API's wait for the result after the send
 
+The freshness readers share the machine with the stack they measure: at
+1,000/s, the view reads and the search poller are a good part of the
+load. --freshness=false leaves them out, to time the commands alone.
+
 --cpuprofile FILE with --profile-rate N writes a CPU profile of the step at
 N commands/s with Prefer: wait. With the in-process stack the profile holds
 the load too: its goroutines carry the label side=load, so
@@ -93,6 +97,7 @@ Examples:
   streamview bench api
   streamview bench api --rates 1000 --duration 30s --modes wait
   streamview bench api --rates 250,1000 --duration 8s --modes wait --raw=false
+  streamview bench api --rates 1000,2000 --modes wait --freshness=false
   streamview bench api --cpuprofile api.prof --profile-rate 2000
 `
 
@@ -108,6 +113,7 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 	distribution := fs.String("distribution", bench.DefaultDistribution, "how commands pick their product: zipf (s=1.1) or uniform")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the step at --profile-rate with Prefer: wait to this file")
 	profileRate := fs.Int("profile-rate", 0, "the rate whose step --cpuprofile profiles")
+	fresh := fs.Bool("freshness", true, "read views and search to measure freshness; false sends the commands alone (the readers load the machine the stack runs on)")
 	raw := fs.Bool("raw", true, "after each step with Prefer: wait, measure the raw EOS round trip (bare Kafka: produce, transactional copy loop, read_committed result) at the same rate on --brokers")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (progress and table go to stderr)")
 	logLevel := fs.String("log-level", "warn", "the stack's log level on stderr: debug, info, warn or error")
@@ -121,7 +127,7 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stderr, "\nstreamview bench api: unexpected arguments %q\n", fs.Args())
 		return errUsage
 	}
-	cfg := bench.APIConfig{Base: *base, Duration: *duration, Products: *products, Distribution: *distribution, Out: e.stdout}
+	cfg := bench.APIConfig{Base: *base, Duration: *duration, Products: *products, Distribution: *distribution, NoFreshness: !*fresh, Out: e.stdout}
 	if *asJSON {
 		cfg.Out = e.stderr
 	}
