@@ -241,7 +241,11 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 
 	adm := kadm.NewClient(sess.Client())
 	retry := d.cfg.Retry.Start()
+	cl := sess.Client()
 	for {
+		// The commands topic was paused while the last batch was decided
+		// (see below): fetch now, all that landed meanwhile in one go.
+		cl.ResumeFetchTopics(d.cfg.CommandsTopic)
 		fetches := sess.PollRecords(ctx, d.cfg.MaxBatch)
 		if ctx.Err() != nil {
 			return progressed, nil
@@ -256,6 +260,18 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 		if len(recs) == 0 {
 			continue
 		}
+		// No fetch while the batch is decided. franz-go sends the next
+		// fetch soon after a poll takes the last one and holds what it
+		// returns until the next poll, so the commands that land after
+		// that early answer wait for this batch and all of the next.
+		// Paused before that fetch is built (usually: it is built on
+		// another goroutine), the next fetch goes out when the batch is
+		// done and takes all that landed meanwhile. bench api measured it:
+		// from a command's send to the decider's poll, p50 10-29 ms
+		// before, 5-15 ms after, at 250-2,000 commands/s. A fetch that
+		// went out before the pause is only slower, as before: what it
+		// holds is read at the next poll, or fetched again.
+		cl.PauseFetchTopics(d.cfg.CommandsTopic)
 		committed, err := d.batch(ctx, sess, adm, recs, retry)
 		if errors.Is(err, errCrashed) {
 			crashed = true
