@@ -126,7 +126,7 @@ func consoleTour(t *testing.T, browser, base string, brokers []string, name stri
 			tr.open(base + "/#/search")
 			// Tried again with the rest: the page may still be
 			// reloading ("Cannot find context with specified id").
-			if err := tr.poll(script([]string{"#q", word}, []string{"#search-go"}), 10*time.Second); err != nil {
+			if err := tr.poll(script("#q", word, "#search-go"), 10*time.Second); err != nil {
 				return err
 			}
 			return tr.poll(`document.querySelectorAll("#results tbody tr").length === 6`, 10*time.Second)
@@ -306,34 +306,33 @@ func (tr *tour) do(actions ...chromedp.Action[chromedp.Void]) {
 // node with given id". A script finds and clicks in one go.
 func (tr *tour) click(sels ...string) {
 	tr.t.Helper()
-	tr.wait(script(nil, sels))
+	tr.wait(script("", "", sels...))
 }
 
 // submit sets the value of the input of field and clicks button, in one
 // script, as click does.
 func (tr *tour) submit(field, value, button string) {
 	tr.t.Helper()
-	tr.wait(script([]string{field, value}, []string{button}))
+	tr.wait(script(field, value, button))
 }
 
-// script is the script that waits until every selector of set (selector,
-// value pairs) and of clicks finds an element, then sets the values and
-// clicks, in one go: true once done.
-func script(set, clicks []string) string {
+// script is the script that waits until field (unless "") and every
+// selector of clicks find an element, then sets field's value and clicks,
+// in one go: true once done.
+func script(field, value string, clicks ...string) string {
 	args, err := json.Marshal(struct {
-		Set    []string `json:"set"`
+		Field  string   `json:"field"`
+		Value  string   `json:"value"`
 		Clicks []string `json:"clicks"`
-	}{set, clicks})
+	}{field, value, clicks})
 	if err != nil {
 		panic(err) // strings always marshal
 	}
 	return fmt.Sprintf(`(a => {
-		const find = s => document.querySelector(s);
-		const fields = [], set = a.set || [];
-		for (let i = 0; i < set.length; i += 2) fields.push([find(set[i]), set[i + 1]]);
-		const buttons = a.clicks.map(find);
-		if (fields.some(([e]) => !e) || buttons.some(e => !e)) return false;
-		fields.forEach(([e, v]) => { e.value = v; });
+		const input = a.field && document.querySelector(a.field);
+		const buttons = a.clicks.map(s => document.querySelector(s));
+		if ((a.field && !input) || buttons.some(e => !e)) return false;
+		if (input) input.value = a.value;
 		buttons.forEach(e => e.click());
 		return true;
 	})(%s)`, args)

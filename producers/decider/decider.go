@@ -239,9 +239,9 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 	d.log.Info("decider session started", "group", d.cfg.Group, logkey.Topic, d.cfg.CommandsTopic, "transactional_id", d.cfg.TransactionalID)
 	d.health.ok()
 
-	adm := kadm.NewClient(sess.Client())
-	retry := d.cfg.Retry.Start()
 	cl := sess.Client()
+	adm := kadm.NewClient(cl)
+	retry := d.cfg.Retry.Start()
 	for {
 		// The commands topic was paused while the last batch was decided
 		// (see below): fetch now, all that landed meanwhile in one go.

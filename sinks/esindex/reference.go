@@ -329,11 +329,7 @@ func (ix *Index) applyRefs(ctx context.Context, refs []productsearch.RefAt) ([]b
 			return nil, ctx.Err()
 		}
 	}
-	known := make(map[string]storedRef, len(current))
-	for k, c := range current {
-		known[k] = storedRef{found: true, ref: c}
-	}
-	ix.refs.remember(slices.Collect(maps.Keys(known)), known)
+	ix.refs.learn(current)
 	for _, r := range refs {
 		if c, ok := current[r.Key()]; ok {
 			if err := ix.FanOut(ctx, c); err != nil {
@@ -482,8 +478,17 @@ func (c *refCache) remember(keys []string, stored map[string]storedRef) {
 		if old, ok := c.refs[k]; ok && old.found && (!s.found || old.ref.Version > s.ref.Version) {
 			continue
 		}
-		c.refs[k] = storedRef{found: s.found, ref: s.ref}
+		c.refs[k] = storedRef{found: s.found, ref: s.ref} // its seqNo is of that read only
 	}
+}
+
+// learn notes names just written (stored), as remember does.
+func (c *refCache) learn(written map[string]productsearch.Ref) {
+	stored := make(map[string]storedRef, len(written))
+	for k, r := range written {
+		stored[k] = storedRef{found: true, ref: r}
+	}
+	c.remember(slices.Collect(maps.Keys(stored)), stored)
 }
 
 // clear forgets every name: the index was deleted or reset.
