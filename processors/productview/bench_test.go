@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
@@ -122,6 +123,68 @@ func BenchmarkRedisRawHSET(b *testing.B) {
 					b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
 				})
 			}
+		})
+	}
+}
+
+// BenchmarkRedisRead: Reader.Get of a product whose category and brand are
+// named (the join reads both), as the API's view read does, with the
+// store's live pointer read on every Get ("pointer every read") and trusted
+// for the default LiveCache ("pointer cached"); beside it the least such a
+// read can cost, one bare HGETALL ("raw HGETALL").
+func BenchmarkRedisRead(b *testing.B) {
+	for _, be := range redistest.Backends {
+		b.Run(be.Name, func(b *testing.B) {
+			ctx := context.Background()
+			c := be.Client(b)
+			store := redistest.NewStore(b, c)
+			p, err := productview.NewWriter(store, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			id := "00000001-0000-4000-8000-000000000000"
+			at := time.Now()
+			events := []schemas.Event{
+				{AggregateType: schemas.AggregateCategory, AggregateID: "c", Version: 1, Timestamp: at, Data: &schemas.CategoryRenamed{Name: "Cats"}},
+				{AggregateType: schemas.AggregateBrand, AggregateID: "b", Version: 1, Timestamp: at, Data: &schemas.BrandRenamed{Name: "Brands"}},
+				{AggregateType: schemas.AggregateProduct, AggregateID: id, Version: 1, Timestamp: at, Data: &schemas.ProductCreated{
+					Name: "Bench", Description: "bench product", Price: schemas.Money{Amount: 999, Currency: "EUR"},
+					CategoryID: "c", CategoryName: "C", BrandID: "b", BrandName: "B", Tags: []string{"a", "b"}, Stock: 1}},
+			}
+			if err := p.Apply(ctx, events); err != nil {
+				b.Fatal(err)
+			}
+			if err := store.SetLive(ctx, 1); err != nil {
+				b.Fatal(err)
+			}
+			for _, mode := range []struct {
+				name  string
+				cache time.Duration
+			}{{"pointer every read", -1}, {"pointer cached", 0}} {
+				b.Run(mode.name, func(b *testing.B) {
+					s, err := redisview.New(c, redisview.Config{Projection: store.Projection(), LiveCache: mode.cache})
+					if err != nil {
+						b.Fatal(err)
+					}
+					r := productview.NewReader(s)
+					b.ReportAllocs()
+					for b.Loop() {
+						v, ok, err := r.Get(ctx, id)
+						if err != nil || !ok || v.CategoryName != "Cats" || v.BrandName != "Brands" {
+							b.Fatalf("Get = %+v, found %v, %v; want the joined view", v, ok, err)
+						}
+					}
+				})
+			}
+			b.Run("raw HGETALL", func(b *testing.B) {
+				key := store.Key(1, id)
+				b.ReportAllocs()
+				for b.Loop() {
+					if n, err := c.HGetAll(ctx, key).Result(); err != nil || len(n) == 0 {
+						b.Fatalf("HGETALL %s = %d fields, %v", key, len(n), err)
+					}
+				}
+			})
 		})
 	}
 }

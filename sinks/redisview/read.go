@@ -13,9 +13,10 @@ import (
 
 // Get reads document id from the live generation. found is false when the
 // document is not there; err wraps ErrNoLive when no generation is live.
-// It costs two round trips: the live pointer, then the hash.
+// It costs one round trip, the hash's, when the live pointer was read or
+// set within Config.LiveCache, else two: the pointer, then the hash.
 func (s *Store) Get(ctx context.Context, id string) (d productview.Doc, found bool, err error) {
-	gen, err := s.Live(ctx)
+	gen, err := s.liveForRead(ctx)
 	if err != nil {
 		return productview.Doc{}, false, err
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -29,6 +31,14 @@ type Config struct {
 	// DocsPerPipeline is the most documents one round trip of Apply
 	// carries; a larger batch goes out in several at once. Default 500.
 	DocsPerPipeline int
+	// LiveCache is how long Get trusts the live generation this Store last
+	// read or set before it reads the pointer again: a view read is then
+	// one round trip, not two. Default 100ms; negative: read the pointer on
+	// every Get. A swap made through this Store (SetLive) is seen at once;
+	// one made elsewhere (a rebuild in another process) reaches this
+	// Store's reads within LiveCache, so a rebuild's grace period must be
+	// longer (its default is 30 s).
+	LiveCache time.Duration
 }
 
 // Validate reports every problem of c at once.
@@ -65,6 +75,8 @@ type Store struct {
 	scanCount       int
 	docsPerCall     int
 	docsPerPipeline int
+	liveCache       time.Duration
+	live            atomic.Pointer[liveRead] // the live generation last read or set
 }
 
 // New returns a Store on client. The client stays the caller's to close.
@@ -81,8 +93,11 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	if cfg.DocsPerPipeline == 0 {
 		cfg.DocsPerPipeline = 500
 	}
+	if cfg.LiveCache == 0 {
+		cfg.LiveCache = 100 * time.Millisecond
+	}
 	return &Store{client: client, projection: cfg.Projection, scanCount: cfg.ScanCount,
-		docsPerCall: cfg.DocsPerCall, docsPerPipeline: cfg.DocsPerPipeline}, nil
+		docsPerCall: cfg.DocsPerCall, docsPerPipeline: cfg.DocsPerPipeline, liveCache: cfg.LiveCache}, nil
 }
 
 // Projection is the projection name the store was configured with.

@@ -1,0 +1,85 @@
+package redisview_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/sinks/redisview"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
+)
+
+// Get trusts the live generation it last read for Config.LiveCache: a swap
+// made through another Store (another process's rebuild) reaches it within
+// that time, one made through the same Store at once, and with a negative
+// LiveCache every Get reads the pointer.
+func TestLiveCache(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+		ctx := context.Background()
+		other := redistest.NewStore(t, c) // the rebuild's Store, elsewhere
+		open := func(cache time.Duration) *redisview.Store {
+			s, err := redisview.New(c, redisview.Config{Projection: other.Projection(), LiveCache: cache})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		for gen := 1; gen <= 4; gen++ {
+			if _, err := other.Apply(ctx, gen, []productview.Change{{ID: "p", Version: 1, Set: []productview.Field{{Name: "n", Value: "x"}}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := other.SetLive(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		readsGen := func(s *redisview.Store) int {
+			t.Helper()
+			d, ok, err := s.Get(ctx, "p")
+			if err != nil || !ok {
+				t.Fatalf("Get = found %v, %v", ok, err)
+			}
+			return d.Generation
+		}
+
+		held, short, none := open(time.Hour), open(50*time.Millisecond), open(-1)
+		for _, s := range []*redisview.Store{held, short, none} {
+			if g := readsGen(s); g != 1 {
+				t.Fatalf("Get read g%d, want g1", g)
+			}
+		}
+		if err := other.SetLive(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+		if g := readsGen(none); g != 2 {
+			t.Errorf("with no cache, Get after the swap read g%d, want g2", g)
+		}
+		if g := readsGen(held); g != 1 {
+			t.Errorf("within its LiveCache, Get read g%d: it read the pointer again (want g1, the one it held)", g)
+		}
+		start := time.Now()
+		for readsGen(short) != 2 {
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("a Store with a LiveCache of 50ms still read g1 %v after the swap", time.Since(start))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if err := held.SetLive(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		if g := readsGen(held); g != 3 {
+			t.Errorf("after its own SetLive(3), Get read g%d, want g3", g)
+		}
+		if err := other.SetLive(ctx, 4); err != nil {
+			t.Fatal(err)
+		}
+		if g, err := held.Live(ctx); err != nil || g != 4 {
+			t.Fatalf("Live = %d, %v; want 4 (Live always reads the pointer)", g, err)
+		}
+		if g := readsGen(held); g != 4 {
+			t.Errorf("after Live read g4, Get read g%d, want g4", g)
+		}
+	})
+}
