@@ -11,9 +11,12 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/streamview/streamview/internal/memory"
 )
 
 func main() {
+	memory.Tune(os.Getenv, os.DirFS("/")) // GOGC=400 and a soft limit under the container's, unless GOGC/GOMEMLIMIT are set
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
