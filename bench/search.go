@@ -186,6 +186,12 @@ func (s *searchSink) Projection(ctx context.Context, d *Dataset) (processors.Pro
 	if err := s.indexes(d); err != nil {
 		return nil, "", err
 	}
+	// Made before the projection is timed, as a rebuild makes its
+	// generation's index before it starts the runtime and as Raw makes its
+	// own before it is timed.
+	if err := s.index.EnsureIndex(ctx, 1); err != nil {
+		return nil, "", err
+	}
 	return s.index, "projection (product-search)", nil
 }
 

@@ -44,10 +44,11 @@ beside the two limits it runs between, in one run on one data set:
      search: per batch and product the folded document, plain index
      actions through esutil.BulkIndexer with a worker per lane;
   4. projection: the projection runtime with the projector on a fresh
-     generation, from offset 0 until it has committed the end of every
-     partition (joining the group, fetching, decoding and committing
-     included, which the raw writes do not do): events/s. Then every stored
-     document is checked;
+     generation (search: its index made first, as a rebuild makes it and
+     as the raw side's is), from offset 0 until it has committed the end
+     of every partition (joining the group, fetching, decoding and
+     committing included, which the raw writes do not do): events/s. Then
+     every stored document is checked;
   5. raw store writes again, the same as step 3 into an emptied store (a
      fresh index): on a machine shared with other work the CPU a step gets
      drifts within seconds, so the projection is compared with the raw
