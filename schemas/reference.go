@@ -1,7 +1,6 @@
 package schemas
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -36,12 +35,22 @@ func (*BrandRenamed) EventType() string    { return TypeBrandRenamed }
 func (*CategoryRenamed) referenceEvent() string { return AggregateCategory }
 func (*BrandRenamed) referenceEvent() string    { return AggregateBrand }
 
-// referenceIDPattern is what API.md allows as a category or brand ID.
-var referenceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
 // ValidReferenceID reports whether id may name a category or brand: 1..64
-// characters of [A-Za-z0-9._-].
-func ValidReferenceID(id string) bool { return referenceIDPattern.MatchString(id) }
+// characters of [A-Za-z0-9._-], as API.md allows. (A loop, not a regular
+// expression: the search projection asks it for every document it writes.)
+func ValidReferenceID(id string) bool {
+	if len(id) < 1 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // ReferenceKey is the Kafka key of a reference aggregate's events and
 // commands: "category:<id>" or "brand:<id>", so that a category and a brand
