@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -57,7 +59,7 @@ func SearchProjection(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("bench: elasticsearch at %s does not answer: %w", url, err)
 	}
-	return Run(ctx, cfg, &searchSink{client: client})
+	return Run(ctx, cfg, &searchSink{client: client, local: loopback(esCfg.Addresses)})
 }
 
 // searchSink measures the search projection. The projection writes
@@ -65,6 +67,8 @@ func SearchProjection(ctx context.Context, cfg Config) (Report, error) {
 // index of the same mapping.
 type searchSink struct {
 	client *elasticsearch.Client
+	local  bool // every address is on this machine: its CPU can be read from /proc
+	pid    int  // the Elasticsearch process's, once found
 	index  *esindex.Index // the projection's
 	raw    *esindex.Index // where the raw writes go
 	folded map[string]productsearch.Doc
@@ -162,6 +166,61 @@ func (s *searchSink) Raw(ctx context.Context, d *Dataset, progress func(int)) (F
 	}
 	return Figure{Label: fmt.Sprintf("raw search: the same %s documents, BulkIndexer, %d workers", thousands.Format(int(writes.Load())), len(lanes)),
 		Unit: "events", Count: len(d.Events), Elapsed: elapsed}, nil
+}
+
+// ServerCPU is the CPU time the Elasticsearch process has used, read from
+// /proc when it runs on this machine (its own node stats refresh the
+// process's CPU once a second at most, too coarse for steps of a second or
+// two). Elsewhere it fails, and the report shows no server figure.
+func (s *searchSink) ServerCPU(ctx context.Context) (time.Duration, error) {
+	if !s.local {
+		return 0, errors.New("elasticsearch is not on this machine")
+	}
+	if s.pid == 0 {
+		var res struct {
+			Nodes map[string]struct {
+				Process struct {
+					ID int `json:"id"`
+				} `json:"process"`
+			} `json:"nodes"`
+		}
+		r, err := s.client.Nodes.Info(s.client.Nodes.Info.WithContext(ctx), s.client.Nodes.Info.WithNodeID("_local"),
+			s.client.Nodes.Info.WithMetric("process"), s.client.Nodes.Info.WithFilterPath("nodes.*.process.id"))
+		if err != nil {
+			return 0, err
+		}
+		defer r.Body.Close()
+		if r.IsError() {
+			return 0, fmt.Errorf("node info: %s", r.Status())
+		}
+		if err := json.NewDecoder(r.Body).Decode(&res); err != nil {
+			return 0, fmt.Errorf("node info: %w", err)
+		}
+		for _, n := range res.Nodes {
+			s.pid = n.Process.ID
+		}
+		if s.pid == 0 || len(res.Nodes) != 1 {
+			return 0, fmt.Errorf("node info: %d nodes, want the one local node's process id", len(res.Nodes))
+		}
+	}
+	return procCPU(s.pid)
+}
+
+// loopback reports whether every address (URLs) names this machine.
+func loopback(addrs []string) bool {
+	for _, a := range addrs {
+		u, err := url.Parse(strings.TrimSpace(a))
+		if err != nil {
+			return false
+		}
+		switch h := u.Hostname(); {
+		case h == "localhost":
+		case net.ParseIP(h) != nil && net.ParseIP(h).IsLoopback():
+		default:
+			return false
+		}
+	}
+	return len(addrs) > 0
 }
 
 // Aggregates: the search projection joins category and brand names in.

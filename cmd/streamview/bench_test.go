@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -21,7 +22,12 @@ func TestBenchSmall(t *testing.T) {
 		benchSmall(t, []string{"redis", "--redis", testenv.Redis(t)}, "raw redis", "target 0.80", "zipf over products")
 	})
 	t.Run("search", func(t *testing.T) {
-		benchSmall(t, []string{"search", "--es", testenv.Elasticsearch(t)}, "raw search", "target 0.90", "zipf over products")
+		es := testenv.Elasticsearch(t)
+		want := []string{"raw search", "target 0.90", "zipf over products"}
+		if u, err := url.Parse(es); err == nil && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost") {
+			want = append(want, "search server busy") // its CPU read from /proc
+		}
+		benchSmall(t, []string{"search", "--es", es}, want...)
 	})
 }
 
