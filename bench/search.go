@@ -67,8 +67,8 @@ func SearchProjection(ctx context.Context, cfg Config) (Report, error) {
 // index of the same mapping.
 type searchSink struct {
 	client *elasticsearch.Client
-	local  bool // every address is on this machine: its CPU can be read from /proc
-	pid    int  // the Elasticsearch process's, once found
+	local  bool           // every address is on this machine: its CPU can be read from /proc
+	pid    int            // the Elasticsearch process's, once found
 	index  *esindex.Index // the projection's
 	raw    *esindex.Index // where the raw writes go
 	folded map[string]productsearch.Doc
