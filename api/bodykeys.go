@@ -6,7 +6,9 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"unicode"
+	"unicode/utf8"
 )
 
 // keyError is a member name that encoding/json would take quietly but
@@ -54,10 +56,18 @@ func jsonTarget(t reflect.Type) reflect.Type {
 	return nil
 }
 
-// jsonFields returns the JSON member names of struct type t and their types.
+// fieldsOf caches jsonFields per type: the same few request types are
+// walked for every command.
+var fieldsOf sync.Map // reflect.Type → map[string]reflect.Type
+
+// jsonFields returns the JSON member names of struct type t and their
+// types; nil for any other type. The map is shared: do not change it.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
 	if t == nil || t.Kind() != reflect.Struct {
 		return nil
+	}
+	if m, ok := fieldsOf.Load(t); ok {
+		return m.(map[string]reflect.Type)
 	}
 	out := map[string]reflect.Type{}
 	for f := range t.Fields() {
@@ -73,6 +83,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		}
 		out[name] = f.Type
 	}
+	fieldsOf.Store(t, out)
 	return out
 }
 
@@ -142,6 +153,15 @@ func walkKeys(dec *json.Decoder, t reflect.Type, path string) error {
 	return err
 }
 
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
@@ -150,6 +170,17 @@ func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 // equal to one string: each rune replaced by the smallest of its case
 // orbit ("K", "k" and the Kelvin sign alike).
 func foldKey(s string) string {
+	if ascii(s) {
+		// An ASCII letter's orbit is its upper and lower case (and, for k
+		// and s, the Kelvin and long s signs, above ASCII): the least is
+		// the upper case.
+		return strings.ToUpper(s)
+	}
+	return foldRunes(s)
+}
+
+// foldRunes is foldKey rune by rune, for any string.
+func foldRunes(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		least := r

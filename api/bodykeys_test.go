@@ -55,3 +55,15 @@ func TestFoldKey(t *testing.T) {
 		}
 	}
 }
+
+// foldKey's ASCII shortcut must give what the rune-by-rune fold gives.
+func FuzzFoldKeyASCII(f *testing.F) {
+	for _, s := range []string{"price", "Price", "stocK", "kelvin", "s_S", "a-Z.09", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := foldKey(s), foldRunes(s); got != want {
+			t.Fatalf("foldKey(%q) = %q, folding each rune gives %q", s, got, want)
+		}
+	})
+}
