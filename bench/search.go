@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/internal/thousands"
 
 	"github.com/streamview/streamview/processors"
@@ -196,11 +196,14 @@ func (s *searchSink) ServerCPU(ctx context.Context) (time.Duration, error) {
 		if err := json.NewDecoder(r.Body).Decode(&res); err != nil {
 			return 0, fmt.Errorf("node info: %w", err)
 		}
+		if len(res.Nodes) != 1 {
+			return 0, fmt.Errorf("node info: %d nodes, want the one local node", len(res.Nodes))
+		}
 		for _, n := range res.Nodes {
 			s.pid = n.Process.ID
 		}
-		if s.pid == 0 || len(res.Nodes) != 1 {
-			return 0, fmt.Errorf("node info: %d nodes, want the one local node's process id", len(res.Nodes))
+		if s.pid == 0 {
+			return 0, errors.New("node info: no process id")
 		}
 	}
 	return procCPU(s.pid)
@@ -213,10 +216,7 @@ func loopback(addrs []string) bool {
 		if err != nil {
 			return false
 		}
-		switch h := u.Hostname(); {
-		case h == "localhost":
-		case net.ParseIP(h) != nil && net.ParseIP(h).IsLoopback():
-		default:
+		if !connect.IsLoopback(u.Hostname()) {
 			return false
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/streamview/streamview/api"
 	"github.com/streamview/streamview/api/auth"
+	"github.com/streamview/streamview/internal/connect"
 )
 
 // Environment variables of API authentication (API.md, "Authentication").
@@ -218,11 +219,7 @@ func isLoopback(addr string) bool {
 	if err != nil {
 		host = addr
 	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return connect.IsLoopback(host)
 }
 
 func init() {

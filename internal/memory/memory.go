@@ -24,7 +24,7 @@ const GCPercent = 400
 // cache of the files the process writes).
 const LimitShare = 0.8
 
-// Settings is what Tune set: 0 where it left the runtime's setting alone.
+// Settings is what Plan decides: 0 where the runtime's setting stays.
 type Settings struct {
 	GCPercent   int   // the pace set, when GOGC was not
 	MemoryLimit int64 // the soft limit set in bytes, when GOMEMLIMIT was not and a container limit was found
@@ -44,8 +44,8 @@ func Plan(getenv func(string) string, containerLimit int64) Settings {
 }
 
 // Tune applies Plan for this process, reading the container limit from
-// the cgroup files under root (os.DirFS("/")), and returns what it set.
-func Tune(getenv func(string) string, root fs.FS) Settings {
+// the cgroup files under root (os.DirFS("/")).
+func Tune(getenv func(string) string, root fs.FS) {
 	s := Plan(getenv, ContainerLimit(root))
 	if s.GCPercent > 0 {
 		debug.SetGCPercent(s.GCPercent)
@@ -53,7 +53,6 @@ func Tune(getenv func(string) string, root fs.FS) Settings {
 	if s.MemoryLimit > 0 {
 		debug.SetMemoryLimit(s.MemoryLimit)
 	}
-	return s
 }
 
 // ContainerLimit is the memory limit of this process's cgroup in bytes,
