@@ -37,6 +37,22 @@ type Config struct {
 	// when 0. The projection must then be safe for concurrent use; 1 applies
 	// one batch at a time.
 	Concurrency int
+	// MinApplyInterval is the least time between the starts of two
+	// batches of one partition's lane: records that come sooner wait for
+	// it, and go in the same batch as the records that come meanwhile (up
+	// to MaxBatch; a lane that holds a full batch does not wait). A lane
+	// that was idle for that long applies at once, so only a busy partition
+	// pays: at most this much added latency, for up to MaxBatch times fewer
+	// Apply calls (round trips to the store) than one per poll. 0 applies
+	// as soon as the lane is free.
+	MinApplyInterval time.Duration
+	// CommitInterval is the least time between two commits of the
+	// applied offsets (one commit carries every lane's progress since the
+	// previous one). Applied records not yet committed come again to the
+	// next owner after a crash, which the projection tolerates. 100ms when
+	// 0, as Kafka Streams commits under exactly-once; negative commits as
+	// soon as the previous commit is done.
+	CommitInterval time.Duration
 	// DrainTimeout bounds how long a rebalance waits for the lanes of the
 	// revoked partitions to apply and commit what they hold; what is left
 	// then is abandoned, to come again to the next owner. 30s when 0: under
@@ -53,6 +69,9 @@ type Config struct {
 	// watches nothing.
 	Hooks Hooks
 }
+
+// DefaultCommitInterval is Config.CommitInterval when it is 0.
+const DefaultCommitInterval = 100 * time.Millisecond
 
 // Group is the consumer group of the generation.
 func (c Config) Group() string { return GroupName(c.Name, c.Generation) }
@@ -71,6 +90,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatch < 0 {
 		errs = append(errs, fmt.Errorf("processors: MaxBatch must not be negative"))
+	}
+	if c.MinApplyInterval < 0 {
+		errs = append(errs, fmt.Errorf("processors: MinApplyInterval must not be negative"))
 	}
 	if c.DrainTimeout < 0 {
 		errs = append(errs, fmt.Errorf("processors: DrainTimeout must not be negative"))
@@ -102,6 +124,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 30 * time.Second
+	}
+	if c.CommitInterval == 0 {
+		c.CommitInterval = DefaultCommitInterval
 	}
 	if c.BatchesPerPoll == 0 {
 		c.BatchesPerPoll = 8

@@ -120,7 +120,7 @@ func (p *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("projection %s: kafka client: %w", p.cfg.Group(), err)
 	}
 	ls.cl = cl
-	ls.commits = newCommits(cl, &p.stats, log, p.cfg.retryPolicy())
+	ls.commits = newCommits(cl, &p.stats, log, p.cfg.retryPolicy(), p.cfg.CommitInterval)
 	cctx, stopCommits := context.WithCancel(ctx)
 	committing := make(chan struct{})
 	go func() {
@@ -193,6 +193,7 @@ type lane struct {
 	closing chan struct{}
 	cancel  context.CancelFunc
 	done    chan struct{}
+	began   time.Time // when its last batch began; the lane's goroutine's
 }
 
 // maxQueued is how many polls' records a lane holds before its partition
@@ -346,10 +347,12 @@ func (ls *lanes) stopAll() {
 func (ls *lanes) run(ctx context.Context, l *lane) {
 	for {
 		for {
+			ls.hold(ctx, l)
 			recs, ok := ls.next(l)
 			if !ok {
 				break
 			}
+			l.began = time.Now()
 			ls.take(ctx, l.tp, recs)
 		}
 		select {
@@ -364,6 +367,45 @@ func (ls *lanes) run(ctx context.Context, l *lane) {
 			}
 		}
 	}
+}
+
+// hold waits, before lane l's next batch, until MinApplyInterval has
+// passed since its previous batch began, while l holds records but not a
+// full batch (MaxBatch records), and l is not closing. Once maxQueued polls
+// wait, the partition is paused: what comes meanwhile stays in Kafka and
+// is fetched together after the batch.
+func (ls *lanes) hold(ctx context.Context, l *lane) {
+	wait := ls.p.cfg.MinApplyInterval - time.Since(l.began)
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		if n := l.queued(); n == 0 || n >= ls.p.cfg.MaxBatch {
+			return
+		}
+		select {
+		case <-t.C:
+			return
+		case <-l.wake: // more queued: full yet?
+		case <-l.closing:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// queued returns how many records l holds.
+func (l *lane) queued() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, recs := range l.queue {
+		n += len(recs)
+	}
+	return n
 }
 
 // take applies recs, records of tp, unless ctx has ended, and hands them

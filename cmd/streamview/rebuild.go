@@ -280,7 +280,7 @@ func projectorAt(st stack, codec *schemas.Codec, views *redisview.Store, name st
 	if err != nil {
 		return nil, err
 	}
-	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), Aggregates: aggregatesOf(name), Logger: st.logger, Hooks: st.projectionHooks(name, gen)}, codec, proj,
+	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), MinApplyInterval: applyIntervalOf(name), Aggregates: aggregatesOf(name), Logger: st.logger, Hooks: st.projectionHooks(name, gen)}, codec, proj,
 		append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 }
 

@@ -177,8 +177,9 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 		name, dlq string
 		proj      processors.Projection
 		batch     int
-	}{{n.viewName, n.viewDLQ, viewWriter, 0}, {n.searchName, n.searchDLQ, index, productsearch.Batch}} {
-		r, err := processors.New(processors.Config{Name: p.name, Generation: 1, Topic: n.events, DeadLetterTopic: p.dlq, MaxBatch: p.batch, Logger: log},
+		interval  time.Duration
+	}{{n.viewName, n.viewDLQ, viewWriter, 0, applyIntervalOf(productview.Name)}, {n.searchName, n.searchDLQ, index, productsearch.Batch, applyIntervalOf(searchProjection)}} {
+		r, err := processors.New(processors.Config{Name: p.name, Generation: 1, Topic: n.events, DeadLetterTopic: p.dlq, MaxBatch: p.batch, MinApplyInterval: p.interval, Logger: log},
 			codec, p.proj, append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, kafkaOpt...)...)
 		if err != nil {
 			return err
