@@ -768,6 +768,9 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 			lat = append(lat, res.Latency)
 			switch {
 			case res.Code == 0:
+				if errs["transport"] == 0 {
+					fmt.Fprintf(l.cfg.Out, "bench api: %d/s wait=%v: a request got no answer (counted as a transport error): %s\n", rate, wait, res.Error)
+				}
 				errs["transport"]++
 			case res.Code >= 300:
 				errs[strconv.Itoa(int(res.Code))]++
