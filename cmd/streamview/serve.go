@@ -183,8 +183,6 @@ func deliveryTimeout(fs *flag.FlagSet, e env, flagValue time.Duration) (time.Dur
 
 const searchProjection = "product-search"
 
-// batchOf is the runtime's batch size for projection name: the search
-// index takes productsearch.Batch; the view keeps the runtime's default.
 // applyIntervalOf is projection name's processors.Config.MinApplyInterval:
 // searchApplyInterval for the search index, none for the others.
 func applyIntervalOf(name string) time.Duration {
@@ -203,6 +201,8 @@ func applyIntervalOf(name string) time.Duration {
 // 280-400 _bulk and as many _mget requests a second, 50ms made 117-119.
 const searchApplyInterval = 50 * time.Millisecond
 
+// batchOf is the runtime's batch size for projection name: the search
+// index takes productsearch.Batch; the view keeps the runtime's default.
 func batchOf(name string) int {
 	if name == searchProjection {
 		return productsearch.Batch
