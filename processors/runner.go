@@ -375,6 +375,9 @@ func (ls *lanes) run(ctx context.Context, l *lane) {
 // wait, the partition is paused: what comes meanwhile stays in Kafka and
 // is fetched together after the batch.
 func (ls *lanes) hold(ctx context.Context, l *lane) {
+	if ls.p.cfg.MinApplyInterval == 0 {
+		return
+	}
 	wait := ls.p.cfg.MinApplyInterval - time.Since(l.began)
 	if wait <= 0 {
 		return

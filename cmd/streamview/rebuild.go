@@ -8,8 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/internal/thousands"
 	"github.com/streamview/streamview/processors"
@@ -280,8 +278,7 @@ func projectorAt(st stack, codec *schemas.Codec, views *redisview.Store, name st
 	if err != nil {
 		return nil, err
 	}
-	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), MinApplyInterval: applyIntervalOf(name), Aggregates: aggregatesOf(name), Logger: st.logger, Hooks: st.projectionHooks(name, gen)}, codec, proj,
-		append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
+	return projectorRunner(st, codec, name, gen, proj)
 }
 
 // followed returns the processors the followers run now, for reports and

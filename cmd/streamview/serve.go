@@ -593,6 +593,13 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 	if err != nil {
 		return nil, err
 	}
+	return projectorRunner(st, codec, name, gen, proj)
+}
+
+// projectorRunner returns the runtime of generation gen of projection name
+// writing through proj, with that projection's batch size and interval:
+// the same for the live generation and for a rebuilt one.
+func projectorRunner(st stack, codec *schemas.Codec, name string, gen int, proj processors.Projection) (*processors.Runner, error) {
 	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), MinApplyInterval: applyIntervalOf(name), Aggregates: aggregatesOf(name), Logger: st.logger, Hooks: st.projectionHooks(name, gen)}, codec, proj,
 		append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 }
