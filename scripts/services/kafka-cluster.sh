@@ -76,7 +76,8 @@ start_node() {
     if sv_port_busy "$port"; then sv_port_taken_error "kafka-$i" "$port" KAFKA_PORT; return 1; fi
   done
   write_config "$i"
-  local jvm=(java -Dkafka.logs.dir="$dir/logs" -Dlog4j2.configurationFile="$dir/log4j2.properties"
+  sv_kafka_jvm
+  local jvm=("$KAFKA_JAVA" -Dkafka.logs.dir="$dir/logs" -Dlog4j2.configurationFile="$dir/log4j2.properties"
     -Djava.awt.headless=true -cp "$KAFKA_LIB/*")
   if [[ ! -f "$dir/data/meta.properties" ]]; then
     # Every node is formatted with the cluster's one ID, kept beside them.
@@ -88,7 +89,7 @@ start_node() {
   fi
   : >"$dir/logs/kafka.out"
   # shellcheck disable=SC2086
-  nohup "${jvm[@]}" $KAFKA_CLUSTER_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+  nohup "${jvm[@]}" $KAFKA_CLUSTER_HEAP_OPTS $KAFKA_GC_OPTS \
     kafka.Kafka "$dir/server.properties" >>"$dir/logs/kafka.out" 2>&1 </dev/null 9>&- &
   echo $! >"$(node_pidfile "$i")"
   sv_log "kafka-$i: starting (pid $!) on 127.0.0.1:$(broker_port "$i"), controller 127.0.0.1:$(controller_port "$i")"

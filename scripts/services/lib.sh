@@ -15,6 +15,15 @@ KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms512m -Xmx768m}"
+# KAFKA_JAVA: the java that runs the broker (and its tools here). Default:
+# the newest of `java` and /usr/lib/jvm/*/bin/java.
+# KAFKA_GC_OPTS: its collector and settings, whole. Default: generational
+# ZGC on Java 21 or later, whose pauses stay under a few milliseconds; G1
+# on an older java. Under load G1's young pauses (10-70 ms, one every 1-2 s
+# on 2 cores) were in the tail of every Kafka round trip (README, "Kafka's
+# collector"). Both are settled by sv_kafka_jvm when a broker starts.
+KAFKA_JAVA="${KAFKA_JAVA:-}"
+KAFKA_GC_OPTS="${KAFKA_GC_OPTS:-}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
 
 ES_VERSION="${ES_VERSION:-8.19.21}"
@@ -434,4 +443,38 @@ sv_es_pid() {
     fi
   done
   return 1
+}
+
+# sv_java_major JAVA: the feature release of that java (17, 25, ...); 0
+# when it does not run.
+sv_java_major() {
+  local v
+  v="$("$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')"
+  if [[ "$v" =~ ^[0-9]+$ ]]; then echo "$v"; else echo 0; fi
+}
+
+# sv_kafka_jvm: settles KAFKA_JAVA and KAFKA_GC_OPTS when they are not set
+# (see above) and sets KAFKA_JAVA_MAJOR.
+sv_kafka_jvm() {
+  local j v
+  if [[ -z "$KAFKA_JAVA" ]]; then
+    KAFKA_JAVA=java
+    KAFKA_JAVA_MAJOR="$(sv_java_major java)"
+    for j in /usr/lib/jvm/*/bin/java; do
+      [[ -x "$j" ]] || continue
+      v="$(sv_java_major "$j")"
+      if (( v > KAFKA_JAVA_MAJOR )); then KAFKA_JAVA="$j"; KAFKA_JAVA_MAJOR="$v"; fi
+    done
+  else
+    KAFKA_JAVA_MAJOR="$(sv_java_major "$KAFKA_JAVA")"
+  fi
+  if [[ -z "$KAFKA_GC_OPTS" ]]; then
+    if (( KAFKA_JAVA_MAJOR >= 23 )); then
+      KAFKA_GC_OPTS="-XX:+UseZGC"
+    elif (( KAFKA_JAVA_MAJOR >= 21 )); then
+      KAFKA_GC_OPTS="-XX:+UseZGC -XX:+ZGenerational"
+    else
+      KAFKA_GC_OPTS="-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent"
+    fi
+  fi
 }

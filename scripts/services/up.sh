@@ -287,7 +287,9 @@ listener.name.sasl_ssl.ssl.client.auth=required
 EOF
   fi
   sv_kafka_log4j "$KAFKA_DIR/log4j2.properties"
-  local jvm=(java -Dkafka.logs.dir="$KAFKA_DIR/logs" -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties"
+  sv_kafka_jvm
+  sv_log "kafka: Java $KAFKA_JAVA_MAJOR ($KAFKA_JAVA), $KAFKA_GC_OPTS"
+  local jvm=("$KAFKA_JAVA" -Dkafka.logs.dir="$KAFKA_DIR/logs" -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties"
     -Djava.awt.headless=true -cp "$KAFKA_LIB/*")
   if [[ ! -f "$KAFKA_DIR/data/meta.properties" ]]; then
     # KAFKA_FORMAT_ARGS, e.g. "--feature transaction.version=1", applies to a
@@ -310,8 +312,7 @@ EOF
   KAFKA_LOG_MARK=1
   [[ -f "$KAFKA_DIR/logs/server.log" ]] && KAFKA_LOG_MARK=$(( $(wc -l <"$KAFKA_DIR/logs/server.log") + 1 ))
   # shellcheck disable=SC2086
-  nohup "${jvm[@]}" $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-    -XX:+ExplicitGCInvokesConcurrent kafka.Kafka "$KAFKA_DIR/server.properties" \
+  nohup "${jvm[@]}" $KAFKA_HEAP_OPTS $KAFKA_GC_OPTS kafka.Kafka "$KAFKA_DIR/server.properties" \
     >>"$KAFKA_DIR/logs/kafka.out" 2>&1 </dev/null 9>&- &
   echo $! >"$KAFKA_PIDFILE"
 }

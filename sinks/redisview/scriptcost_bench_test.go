@@ -2,6 +2,7 @@ package redisview
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,6 +25,10 @@ import (
 //	hmget-hset     plus the HMGET of the version and counters: the least
 //	               a guarded write from Lua costs
 //	apply          apply.lua
+//	watch          the guard without a script: WATCH the documents,
+//	               HMGET their versions and counters, then MULTI, one
+//	               HSET each that is newer, EXEC (what a client would do
+//	               in its place; per 500 documents)
 //	bare           the bare writes, pipelined, no script
 //
 // One op is one batch, on the Redis at REDIS_ADDR (skipped without):
@@ -60,7 +65,7 @@ return 0`
   redis.call('HSET', KEYS[k], '_v', version, unpack(ARGV, s, names - 1))`, 1)),
 		"apply": applyScript,
 	}
-	for _, name := range []string{"evalsha-empty", "hset", "hmget-hset", "apply", "bare"} {
+	for _, name := range []string{"evalsha-empty", "hset", "hmget-hset", "apply", "watch", "bare"} {
 		b.Run(name, func(b *testing.B) {
 			sc := scripts[name]
 			if sc != nil {
@@ -93,6 +98,14 @@ return 0`
 				writes, _ := Writes(cs)
 				before := redisCPU(ctx, b, c)
 				b.StartTimer()
+				if name == "watch" {
+					watchWrites(ctx, b, c, s.Prefix(1), writes)
+					b.StopTimer()
+					cpu += redisCPU(ctx, b, c) - before
+					b.StartTimer()
+					n += len(cs)
+					continue
+				}
 				pipe := c.Pipeline()
 				if sc != nil {
 					for _, cl := range calls {
@@ -142,4 +155,62 @@ func redisCPU(ctx context.Context, b *testing.B, c *redis.Client) float64 {
 		}
 	}
 	return total
+}
+
+// watchWrites makes writes as the guarded writes of a client that keeps
+// no script: per 500 documents, WATCH, the HMGETs of the versions and
+// counters, then in MULTI/EXEC an HSET of the counters' new values, the
+// sets and the version for each document older than its write.
+func watchWrites(ctx context.Context, b *testing.B, c *redis.Client, prefix string, writes []Write) {
+	for chunk := range slices.Chunk(writes, 500) {
+		keys := make([]string, len(chunk))
+		for i, w := range chunk {
+			keys[i] = docKey(prefix, w.ID)
+		}
+		err := c.Watch(ctx, func(tx *redis.Tx) error {
+			reads := make([]*redis.SliceCmd, len(chunk))
+			if _, err := tx.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, w := range chunk {
+					fields := []string{productview.VersionField}
+					for _, x := range w.Incr {
+						fields = append(fields, x.Name)
+					}
+					reads[i] = p.HMGet(ctx, keys[i], fields...)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				for i, w := range chunk {
+					vals := reads[i].Val()
+					cur := int64(0)
+					if v, ok := vals[0].(string); ok {
+						cur, _ = strconv.ParseInt(v, 10, 64)
+					}
+					if w.Version <= cur {
+						continue
+					}
+					args := make([]any, 0, 2+2*len(w.Set)+2*len(w.Incr))
+					for j, x := range w.Incr {
+						n := int64(0)
+						if v, ok := vals[j+1].(string); ok {
+							n, _ = strconv.ParseInt(v, 10, 64)
+						}
+						args = append(args, x.Name, n+x.By)
+					}
+					for _, f := range w.Set {
+						args = append(args, f.Name, f.Value)
+					}
+					args = append(args, productview.VersionField, w.Version)
+					p.HSet(ctx, keys[i], args...)
+				}
+				return nil
+			})
+			return err
+		}, keys...)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 }
