@@ -15,7 +15,7 @@ KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms512m -Xmx768m}"
-# KAFKA_JAVA: the java that runs the broker (and its tools here). Default:
+# KAFKA_JAVA: the java that runs the broker (a cluster's nodes too). Default:
 # the newest of `java` and /usr/lib/jvm/*/bin/java.
 # KAFKA_GC_OPTS: its collector and settings, whole. Default: generational
 # ZGC on Java 21 or later, whose pauses stay under a few milliseconds; G1
