@@ -559,11 +559,48 @@ func (r *Results) Run(ctx context.Context) error {
 	close(r.ready)
 	r.log.Info("command results reader caught up", logkey.Topic, r.cfg.Topic, "took", time.Since(began), "results", r.Stats().Results)
 
-	cl.AddConsumePartitions(ends.KOffsets())
+	live := ends.KOffsets()
+	if cmds, ok := live[r.cfg.CommandsTopic]; ok {
+		// The commands go to a client of their own that fetches them in
+		// bulk: in one client with the results, every command sent woke
+		// the shared fetch, a fetch a command (most of the broker's fetch
+		// requests at 1,000 commands/s), while a Prefer: wait needs only
+		// the results to be read at once.
+		delete(live, r.cfg.CommandsTopic)
+		ccl, err := kgo.NewClient(append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.FetchMaxWait(CommandsFetchMaxWait), kgo.FetchMinBytes(commandsFetchMinBytes))...)
+		if err != nil {
+			return fmt.Errorf("commandbus: commands client: %w", err)
+		}
+		defer ccl.Close()
+		ccl.AddConsumePartitions(map[string]map[int32]kgo.Offset{r.cfg.CommandsTopic: cmds})
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() { r.follow(ctx, ccl) })
+	}
+	cl.AddConsumePartitions(live)
+	r.follow(ctx, cl)
+	return nil
+}
+
+// CommandsFetchMaxWait bounds how long the broker holds a fetch of the
+// commands topic (the results reader's second client) for
+// commandsFetchMinBytes to gather: how late this process may learn of a
+// command another instance sent, as pending and as its Idempotency-Key's
+// binding. Its own sends it knows at once.
+const CommandsFetchMaxWait = 25 * time.Millisecond
+
+// commandsFetchMinBytes is what a fetch of the commands waits to gather
+// (some 70 commands) unless CommandsFetchMaxWait passes first.
+const commandsFetchMinBytes = 32 << 10
+
+// follow hands the records cl fetches to handle until ctx ends or cl is
+// closed.
+func (r *Results) follow(ctx context.Context, cl *kgo.Client) {
 	for {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil || fetches.IsClientClosed() {
-			return nil
+			return
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
 			r.log.Warn("fetch error", logkey.Topic, topic, logkey.Partition, partition, "err", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -307,4 +308,79 @@ func TestResultsRead(t *testing.T) {
 	if len(read) != 1 || read[0] < time.Hour || read[0] > time.Hour+time.Minute {
 		t.Errorf("Read heard %v, want once, an hour and the read's time (not the catch-up's result)", read)
 	}
+}
+
+// fetchCounter counts the Fetch requests its clients write.
+type fetchCounter struct{ n *atomic.Int64 }
+
+func (c fetchCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == 1 && err == nil { // Fetch
+		c.n.Add(1)
+	}
+}
+
+// TestCommandsFetchedInBulk: a steady trickle of commands (one every 2 ms
+// for a second, each a produce request of its own) does not make the
+// results reader fetch once per command: its commands are fetched by a
+// client that waits for CommandsFetchMaxWait or 32 KiB, and the results by
+// one that no command wakes, so the two send at most about one fetch each
+// per 25 ms. Every command is still known as pending.
+func TestCommandsFetchedInBulk(t *testing.T) {
+	f := newFixture(t)
+	var fetches atomic.Int64
+	other, _ := f.results(t, commandbus.ResultsConfig{ClientOpts: []kgo.Opt{kgo.WithHooks(fetchCounter{&fetches})}})
+	<-other.Ready()
+	snd, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: f.brokers, Topic: f.commands}, f.codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close()
+	// One send first, so that the sender's connection is up before timing.
+	first := schemas.Command{ID: commandbus.NewID(), ProductID: commandbus.NewID(), Data: &schemas.DiscontinueProduct{Reason: "old"}}
+	if _, err := snd.Send(waitCtx(t), first); err != nil {
+		t.Fatal(err)
+	}
+
+	const n = 500
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	before := fetches.Load()
+	began := time.Now()
+	for i := range n {
+		<-tick.C
+		cmd := schemas.Command{ID: commandbus.NewID(), ProductID: commandbus.NewID(), Data: &schemas.DiscontinueProduct{Reason: "old"}}
+		ids[i] = cmd.ID
+		wg.Go(func() {
+			if _, err := snd.Send(waitCtx(t), cmd); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(began)
+	got := fetches.Load() - before
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// Two clients, each about one fetch per 25 ms of the run (77 here)
+	// and one in flight at either end; twice that and a few more for
+	// slack (a fetch the broker answers early). Both in one client, as
+	// before, sent one a command (498 here).
+	limit := 2*2*(int64(elapsed/commandbus.CommandsFetchMaxWait)+2) + 10
+	t.Logf("%d commands in %v: %d fetches by the results reader (limit %d)", n, elapsed.Round(time.Millisecond), got, limit)
+	if got > limit {
+		t.Errorf("the results reader sent %d fetches while %d commands trickled in over %v; want at most %d", got, n, elapsed.Round(time.Millisecond), limit)
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		for _, id := range ids {
+			if st, ok := other.Status(id); !ok || st.State != commandbus.StatePending {
+				return testenv.Errorf("command %s: Status = %+v, %v; want pending", id, st, ok)
+			}
+		}
+		return nil
+	})
 }
