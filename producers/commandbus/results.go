@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,8 +92,9 @@ type ResultsConfig struct {
 	// ClientOpts are extra Kafka client options, applied after Run's own.
 	ClientOpts []kgo.Opt
 	// ReadOpts, when set, replace ClientOpts for the short-lived clients
-	// of the catch-up reads at start: connection settings without the
-	// hooks that may belong to one client only (kprom's metrics).
+	// of the catch-up reads at start and for the client that follows the
+	// commands topic: connection settings without the hooks that may
+	// belong to one client only (kprom's metrics).
 	ReadOpts []kgo.Opt
 	// Decided, when set, is told of the outcome of each command that this
 	// process's Sender claimed: its status and the time from the claim
@@ -567,7 +569,9 @@ func (r *Results) Run(ctx context.Context) error {
 		// requests at 1,000 commands/s), while a Prefer: wait needs only
 		// the results to be read at once.
 		delete(live, r.cfg.CommandsTopic)
-		ccl, err := kgo.NewClient(append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// readOpts: it runs beside cl, whose hooks may belong to one
+		// client only.
+		ccl, err := kgo.NewClient(append(slices.Clip(readOpts), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			kgo.FetchMaxWait(CommandsFetchMaxWait), kgo.FetchMinBytes(commandsFetchMinBytes))...)
 		if err != nil {
 			return fmt.Errorf("commandbus: commands client: %w", err)
