@@ -454,9 +454,11 @@ sv_java_major() {
 }
 
 # sv_kafka_jvm: settles KAFKA_JAVA and KAFKA_GC_OPTS when they are not set
-# (see above) and sets KAFKA_JAVA_MAJOR.
+# (see above) and sets KAFKA_JAVA_MAJOR, once per script (a cluster's nodes
+# share the answer).
 sv_kafka_jvm() {
   local j v
+  [[ -z "${KAFKA_JAVA_MAJOR:-}" ]] || return 0
   if [[ -z "$KAFKA_JAVA" ]]; then
     KAFKA_JAVA=java
     KAFKA_JAVA_MAJOR="$(sv_java_major java)"

@@ -100,32 +100,28 @@ return 0`
 				b.StartTimer()
 				if name == "watch" {
 					watchWrites(ctx, b, c, s.Prefix(1), writes)
-					b.StopTimer()
-					cpu += redisCPU(ctx, b, c) - before
-					b.StartTimer()
-					n += len(cs)
-					continue
-				}
-				pipe := c.Pipeline()
-				if sc != nil {
-					for _, cl := range calls {
-						sc.EvalSha(ctx, pipe, cl.keys, cl.args...)
-					}
 				} else {
-					for _, w := range writes {
-						key := docKey(s.Prefix(1), w.ID)
-						for _, x := range w.Incr {
-							pipe.HIncrBy(ctx, key, x.Name, x.By)
+					pipe := c.Pipeline()
+					if sc != nil {
+						for _, cl := range calls {
+							sc.EvalSha(ctx, pipe, cl.keys, cl.args...)
 						}
-						args := []any{productview.VersionField, w.Version}
-						for _, f := range w.Set {
-							args = append(args, f.Name, f.Value)
+					} else {
+						for _, w := range writes {
+							key := docKey(s.Prefix(1), w.ID)
+							for _, x := range w.Incr {
+								pipe.HIncrBy(ctx, key, x.Name, x.By)
+							}
+							args := []any{productview.VersionField, w.Version}
+							for _, f := range w.Set {
+								args = append(args, f.Name, f.Value)
+							}
+							pipe.HSet(ctx, key, args...)
 						}
-						pipe.HSet(ctx, key, args...)
 					}
-				}
-				if _, err := pipe.Exec(ctx); err != nil {
-					b.Fatal(err)
+					if _, err := pipe.Exec(ctx); err != nil {
+						b.Fatal(err)
+					}
 				}
 				b.StopTimer()
 				cpu += redisCPU(ctx, b, c) - before
