@@ -81,7 +81,7 @@ start_node() {
     -Djava.awt.headless=true -cp "$KAFKA_LIB/*")
   if [[ ! -f "$dir/data/meta.properties" ]]; then
     # Every node is formatted with the cluster's one ID, kept beside them.
-    [[ -f "$CLUSTER_DIR/cluster.id" ]] || head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' >"$CLUSTER_DIR/cluster.id"
+    [[ -f "$CLUSTER_DIR/cluster.id" ]] || sv_kafka_cluster_id >"$CLUSTER_DIR/cluster.id"
     if ! "${jvm[@]}" -Xmx256m kafka.tools.StorageTool format -t "$(cat "$CLUSTER_DIR/cluster.id")" -c "$dir/server.properties" -g \
         >"$dir/logs/format.log" 2>&1 9>&-; then
       sv_err "kafka-$i: formatting storage failed"; sv_tail_log "kafka-$i" "$dir/logs/format.log"; return 1

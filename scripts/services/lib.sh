@@ -453,6 +453,18 @@ sv_java_major() {
   if [[ "$v" =~ ^[0-9]+$ ]]; then echo "$v"; else echo 0; fi
 }
 
+# sv_kafka_cluster_id: prints a new cluster ID (16 random bytes, URL-safe
+# base64 as Kafka writes them). Like Kafka's Uuid.randomUuid it never starts
+# with "-": the storage tool would take such an ID for an option (1 in 64).
+sv_kafka_cluster_id() {
+  local id
+  while :; do
+    id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    [[ "$id" == -* ]] || break
+  done
+  printf '%s\n' "$id"
+}
+
 # sv_kafka_jvm: settles KAFKA_JAVA and KAFKA_GC_OPTS when they are not set
 # (see above) and sets KAFKA_JAVA_MAJOR, once per script (a cluster's nodes
 # share the answer).

@@ -294,7 +294,7 @@ EOF
   if [[ ! -f "$KAFKA_DIR/data/meta.properties" ]]; then
     # KAFKA_FORMAT_ARGS, e.g. "--feature transaction.version=1", applies to a
     # fresh data dir only (rm -rf .services/kafka to re-format).
-    cid="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    cid="$(sv_kafka_cluster_id)"
     local scram=()
     if [[ -n "$KAFKA_SASL_PORT" ]]; then
       local pw; pw="$(sv_secret kafka.password)"
