@@ -18,6 +18,12 @@ type Deps struct {
 	Commands CommandBus
 	// Views reads product views: a *productview.Reader.
 	Views ViewReader
+	// ViewChanges, when set, wakes a read waiting for ?minVersion= as soon
+	// as a projector in this process has written its product (a
+	// *productview.Changes its productview.Writer tells), instead of at
+	// its next look at the store; it still looks every PollInterval for
+	// the writes of other processes.
+	ViewChanges ViewChanges
 	// Search answers product searches: any productsearch.Index.
 	Search Searcher
 	// History reads products' events for GET /v1/products/{id}/events
@@ -72,6 +78,14 @@ type CommandBus interface {
 type ViewReader interface {
 	// Get reads product id's view; found is false for an unknown product.
 	Get(ctx context.Context, id string) (v productview.View, found bool, err error)
+}
+
+// ViewChanges tells of the products a projector in this process wrote, as
+// *productview.Changes does.
+type ViewChanges interface {
+	// Watch returns a channel closed at the next write of product id, and
+	// stop, to call once the caller no longer waits.
+	Watch(id string) (changed <-chan struct{}, stop func())
 }
 
 // Searcher answers product searches, as every productsearch.Index does.

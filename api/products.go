@@ -64,9 +64,12 @@ func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, "This server does not serve product views.")
 		return
 	}
+	changed, stop := s.watchView(waitFor && wait > 0, id) // before the read that may find the view behind
 	v, found, err := s.readView(r.Context(), views, id)
 	if waitFor && wait > 0 && (err != nil || !found || v.Version < minVersion) {
-		v, found, err = s.waitForVersion(r, views, id, minVersion, wait)
+		v, found, err = s.waitForVersion(r, views, id, minVersion, wait, changed, stop)
+	} else {
+		stop()
 	}
 	if err != nil {
 		s.internalError(w, r, "read the product view", err, logkey.AggregateID, id)
@@ -99,18 +102,21 @@ func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {
 }
 
 // waitForVersion reads the view again until it has reached version want or
-// the wait is over, and returns the last read. The pauses between reads
-// start at firstPoll and double up to PollInterval: a client that asks
-// right after its command's answer usually waits for a projection a few
-// milliseconds behind, and a fixed 50 ms tick made that up to 50 ms (bench
-// api: view freshness p99 124-141 ms at 1,000 commands/s); a long wait
-// still reads only every PollInterval. A read that fails is tried again at
-// the next pause's end, so that a store starting up or failing over for a
-// moment costs the client nothing.
-func (s *Server) waitForVersion(r *http.Request, views ViewReader, id string, want int64, wait time.Duration) (productview.View, bool, error) {
+// the wait is over, and returns the last read. It reads when changed (see
+// watchView, registered before the read that found the view behind) tells
+// of a write of the product by a projector in this process, and else after
+// pauses that start at firstPoll and double up to PollInterval: a client
+// that asks right after its command's answer usually waits for a
+// projection a few milliseconds behind, and a fixed 50 ms tick made that
+// up to 50 ms (bench api: view freshness p99 124-141 ms at 1,000
+// commands/s); a long wait still reads only every PollInterval. A read
+// that fails is tried again at the next pause's end, so that a store
+// starting up or failing over for a moment costs the client nothing.
+func (s *Server) waitForVersion(r *http.Request, views ViewReader, id string, want int64, wait time.Duration, changed <-chan struct{}, stop func()) (productview.View, bool, error) {
+	defer func() { stop() }()
 	ctx, cancel := waitContext(r, wait)
 	defer cancel()
-	pause := min(firstPoll, s.cfg.PollInterval)
+	pause := min(s.firstPoll, s.cfg.PollInterval)
 	t := time.NewTimer(pause)
 	defer t.Stop()
 	for {
@@ -119,9 +125,12 @@ func (s *Server) waitForVersion(r *http.Request, views ViewReader, id string, wa
 			// One last read: the view may have moved since the last tick.
 			return s.readView(r.Context(), views, id)
 		case <-t.C:
+			pause = min(2*pause, s.cfg.PollInterval)
+			t.Reset(pause)
+		case <-changed:
 		}
-		pause = min(2*pause, s.cfg.PollInterval)
-		t.Reset(pause)
+		stop()
+		changed, stop = s.watchView(true, id)
 		v, found, err := s.readView(ctx, views, id)
 		if ctx.Err() != nil {
 			continue // the wait ended during the read: the last read decides
@@ -130,6 +139,16 @@ func (s *Server) waitForVersion(r *http.Request, views ViewReader, id string, wa
 			return v, found, nil
 		}
 	}
+}
+
+// watchView watches product id's view for writes by this process's
+// projector, when wanted and Deps.ViewChanges is set; else changed is nil
+// (never ready) and stop does nothing.
+func (s *Server) watchView(want bool, id string) (changed <-chan struct{}, stop func()) {
+	if !want || s.deps.ViewChanges == nil {
+		return nil, func() {}
+	}
+	return s.deps.ViewChanges.Watch(id)
 }
 
 // firstPoll is the first pause of waitForVersion.

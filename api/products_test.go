@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -246,5 +247,113 @@ func TestGetProductMinVersionOutlastsStoreErrors(t *testing.T) {
 	views.mu.Unlock()
 	if w := <-done; w.Code != http.StatusOK || w.Header().Get("ETag") != `"1"` {
 		t.Errorf("status %d, ETag %q: want 200, \"1\"", w.Code, w.Header().Get("ETag"))
+	}
+}
+
+// fakeChanges is a ViewChanges whose changes the test tells.
+type fakeChanges struct {
+	mu      sync.Mutex
+	waiting map[string][]chan struct{}
+	watches int // Watch calls
+	active  int // watches not yet stopped
+}
+
+func (f *fakeChanges) Watch(id string) (<-chan struct{}, func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.waiting == nil {
+		f.waiting = map[string][]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	f.waiting[id] = append(f.waiting[id], ch)
+	f.watches++
+	f.active++
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.active--
+		})
+	}
+}
+
+// tell closes the channels of id's watches.
+func (f *fakeChanges) tell(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ch := range f.waiting[id] {
+		close(ch)
+	}
+	delete(f.waiting, id)
+}
+
+func (f *fakeChanges) counts() (watches, active int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.watches, f.active
+}
+
+// TestGetProductMinVersionWokenByChange: a wait reads the view again as
+// soon as ViewChanges tells of a write of the product, not at its next
+// poll. Polls are an hour apart here, so only the change can bring the
+// answer before the 30 s wait ends; and every watch is stopped once
+// answered.
+func TestGetProductMinVersionWokenByChange(t *testing.T) {
+	views := newFakeViews(view(1))
+	changes := new(fakeChanges)
+	s := testServer(t, Deps{Views: views, ViewChanges: changes}, func(c *Config) { c.PollInterval = time.Hour })
+	s.firstPoll = time.Hour
+	done := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		done <- serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?minVersion=3&wait=30"})
+	}()
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if w, _ := changes.counts(); w < 1 || views.readCount() < 1 {
+			return testenv.Errorf("the request has watched %d times and read %d times, want it waiting", w, views.readCount())
+		}
+		return nil
+	})
+	// A write that does not reach the version: read again, wait on.
+	views.put(view(2))
+	changes.tell(productID)
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if w, _ := changes.counts(); w < 2 || views.readCount() < 2 {
+			return testenv.Errorf("after a change: watched %d times, read %d times; want 2 and 2", w, views.readCount())
+		}
+		return nil
+	})
+	select {
+	case w := <-done:
+		t.Fatalf("answered before the view reached version 3: %d %s", w.Code, w.Body)
+	default:
+	}
+	views.put(view(3))
+	changes.tell(productID)
+	select {
+	case w := <-done:
+		if w.Code != http.StatusOK || w.Header().Get("X-Stale") != "" || w.Header().Get("ETag") != `"3"` {
+			t.Errorf("status %d, X-Stale %q, ETag %q: want 200, fresh, \"3\"", w.Code, w.Header().Get("X-Stale"), w.Header().Get("ETag"))
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no answer 20 s after the change was told (polls are an hour apart: the change did not wake the wait)")
+	}
+	if _, active := changes.counts(); active != 0 {
+		t.Errorf("%d watches left running after the answer", active)
+	}
+}
+
+// TestGetProductWatchesOnlyWhenWaiting: a read without ?minVersion=, or one
+// whose view is already there, stops any watch it made.
+func TestGetProductWatchesOnlyWhenWaiting(t *testing.T) {
+	changes := new(fakeChanges)
+	s := testServer(t, Deps{Views: newFakeViews(view(3)), ViewChanges: changes})
+	for _, path := range []string{"/v1/products/" + productID, "/v1/products/" + productID + "?minVersion=2", "/v1/products/" + productID + "?minVersion=5&wait=0"} {
+		if w := serve(t, s.Handler(), request{method: "GET", path: path}); w.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, w.Code, w.Body)
+		}
+	}
+	if _, active := changes.counts(); active != 0 {
+		t.Errorf("%d watches left running", active)
 	}
 }

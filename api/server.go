@@ -28,6 +28,9 @@ type Server struct {
 	handler http.Handler
 	limits  *limiters // nil: no rate limit
 	cursors cursorSigner
+	// firstPoll is the first pause of a ?minVersion= wait (the const
+	// firstPoll; tests lengthen it to see a wait woken by ViewChanges).
+	firstPoll time.Duration
 }
 
 // route is one endpoint: a ServeMux pattern "METHOD /path".
@@ -45,14 +48,15 @@ func New(cfg Config, deps Deps) *Server {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{
-		cfg:     cfg,
-		deps:    deps,
-		rules:   product.Rules{Currency: cfg.Currency},
-		log:     cfg.Logger,
-		mux:     http.NewServeMux(),
-		known:   map[string]bool{},
-		metrics: newHTTPMetrics(),
-		cursors: cursorSigner{key: cfg.CursorSecret},
+		cfg:       cfg,
+		deps:      deps,
+		rules:     product.Rules{Currency: cfg.Currency},
+		log:       cfg.Logger,
+		mux:       http.NewServeMux(),
+		known:     map[string]bool{},
+		metrics:   newHTTPMetrics(),
+		cursors:   cursorSigner{key: cfg.CursorSecret},
+		firstPoll: firstPoll,
 	}
 	if cfg.RateLimit > 0 {
 		s.limits = newLimiters(cfg.RateLimit, cfg.RateBurst, cfg.RateClients)

@@ -31,8 +31,9 @@ Per step it reports: the rate sent, 2xx answers/s, latency p50/p90/p99/max
 (from sending to the answer), errors by status, and freshness, from a
 command's accepted answer (Prefer: wait, which carries its version) until
   view:   GET /v1/products/{id}?minVersion=<version> answers it (the
-          server looks again after 5 ms, the pause doubling up to 50 ms
-          while it waits), and
+          server reads again as soon as the projector in this process
+          wrote the product, and after 5 ms, the pause doubling up to
+          50 ms, for the writes of other processes), and
   search: a search shows the product at its new price or above (price
           changes only; every change sets a higher price than the last;
           the index's refresh interval included). One poller searches

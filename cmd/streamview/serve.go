@@ -111,6 +111,10 @@ type stack struct {
 	esIndex esIndexFlags
 	// snapshotEvery is decider.Config.SnapshotEvery (0: its default).
 	snapshotEvery int
+	// viewChanges, set by serveStack when it runs the API beside the
+	// product-view projector, carries the projector's writes to the API's
+	// ?minVersion= reads (api.Deps.ViewChanges).
+	viewChanges *productview.Changes
 }
 
 type serveFlags struct {
@@ -366,6 +370,9 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	if err != nil {
 		return err
 	}
+	if roles["api"] && roles["projector"] && slices.Contains(projections, productview.Name) {
+		st.viewChanges = new(productview.Changes)
+	}
 	if st.tel == nil {
 		st.tel = telemetry.New(telemetry.Config{Logger: st.logger})
 	}
@@ -491,6 +498,9 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		if st.search != nil {
 			deps.Search = st.search
 		}
+		if st.viewChanges != nil {
+			deps.ViewChanges = st.viewChanges
+		}
 		srv := api.New(cfg, deps)
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -575,7 +585,11 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 		if gen, err = views.EnsureLive(ctx, 1); err != nil {
 			return nil, fmt.Errorf("projection %s: live generation: %w (is Redis up?)", name, err)
 		}
-		proj, err = productview.NewWriter(views, gen)
+		var w *productview.Writer
+		if w, err = productview.NewWriter(views, gen); err == nil {
+			w.Tell(st.viewChanges)
+			proj = w
+		}
 	case searchProjection:
 		if st.searchWrite == nil {
 			return nil, fmt.Errorf("projection %s: no search index configured", name)

@@ -172,6 +172,8 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 	if err != nil {
 		return err
 	}
+	changes := new(productview.Changes) // the API's ?minVersion= reads wake at the writer's writes, as in serve
+	viewWriter.Tell(changes)
 	var projectors []*processors.Runner
 	for _, p := range []struct {
 		name, dlq string
@@ -225,7 +227,7 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 	if srv.hops != nil {
 		bus = timedBus{busOf{results, sender}, srv.hops}
 	}
-	server := api.New(apiCfg, api.Deps{Commands: bus, Views: productview.NewReader(views), Search: index})
+	server := api.New(apiCfg, api.Deps{Commands: bus, Views: productview.NewReader(views), ViewChanges: changes, Search: index})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("soak: listen: %w", err)

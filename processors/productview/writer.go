@@ -19,6 +19,7 @@ type Writer struct {
 	gen        int
 	applied    atomic.Int64
 	duplicates atomic.Int64
+	changes    *Changes
 }
 
 // NewWriter returns a Writer that writes generation gen (>= 1) of store.
@@ -31,6 +32,10 @@ func NewWriter(store Store, gen int) (*Writer, error) {
 	}
 	return &Writer{store: store, gen: gen}, nil
 }
+
+// Tell makes p tell c of the products each Apply wrote (see Changes). Call
+// it before the first Apply.
+func (p *Writer) Tell(c *Changes) { p.changes = c }
 
 // Generation is the generation p writes.
 func (p *Writer) Generation() int { return p.gen }
@@ -71,6 +76,7 @@ func (p *Writer) Apply(ctx context.Context, events []schemas.Event) error {
 		}
 	}
 	res, err := p.store.Apply(ctx, p.gen, changes)
+	p.changes.tell(events)
 	// Counted even on error: what Redis confirmed is done, and a retry will
 	// count it as a duplicate. So Applied is exactly the events written.
 	p.applied.Add(int64(res.Applied))
