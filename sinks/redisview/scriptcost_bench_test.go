@@ -29,6 +29,14 @@ import (
 //	               HMGET their versions and counters, then MULTI, one
 //	               HSET each that is newer, EXEC (what a client would do
 //	               in its place; per 500 documents)
+//	fenced         no guard per document: the bare writes in one
+//	               MULTI/EXEC per batch with the batch's offset, under a
+//	               WATCH of that offset's key (GET, then the transaction):
+//	               what a projection would cost Redis if it kept its
+//	               partition's applied offset beside the views and skipped
+//	               redelivered offsets itself, instead of a version guard
+//	               per document (one Redis only: a cluster refuses a
+//	               transaction across slots)
 //	bare           the bare writes, pipelined, no script
 //
 // One op is one batch, on the Redis at REDIS_ADDR (skipped without):
@@ -65,7 +73,7 @@ return 0`
   redis.call('HSET', KEYS[k], '_v', version, unpack(ARGV, s, names - 1))`, 1)),
 		"apply": applyScript,
 	}
-	for _, name := range []string{"evalsha-empty", "hset", "hmget-hset", "apply", "watch", "bare"} {
+	for _, name := range []string{"evalsha-empty", "hset", "hmget-hset", "apply", "watch", "fenced", "bare"} {
 		b.Run(name, func(b *testing.B) {
 			sc := scripts[name]
 			if sc != nil {
@@ -98,26 +106,19 @@ return 0`
 				writes, _ := Writes(cs)
 				before := redisCPU(ctx, b, c)
 				b.StartTimer()
-				if name == "watch" {
+				switch name {
+				case "watch":
 					watchWrites(ctx, b, c, s.Prefix(1), writes)
-				} else {
+				case "fenced":
+					fencedWrites(ctx, b, c, s.Prefix(1), writes, i)
+				default:
 					pipe := c.Pipeline()
 					if sc != nil {
 						for _, cl := range calls {
 							sc.EvalSha(ctx, pipe, cl.keys, cl.args...)
 						}
 					} else {
-						for _, w := range writes {
-							key := docKey(s.Prefix(1), w.ID)
-							for _, x := range w.Incr {
-								pipe.HIncrBy(ctx, key, x.Name, x.By)
-							}
-							args := []any{productview.VersionField, w.Version}
-							for _, f := range w.Set {
-								args = append(args, f.Name, f.Value)
-							}
-							pipe.HSet(ctx, key, args...)
-						}
+						bareWrites(ctx, pipe, s.Prefix(1), writes)
 					}
 					if _, err := pipe.Exec(ctx); err != nil {
 						b.Fatal(err)
@@ -157,6 +158,42 @@ func redisCPU(ctx context.Context, b *testing.B, c *redis.Client) float64 {
 // no script: per 500 documents, WATCH, the HMGETs of the versions and
 // counters, then in MULTI/EXEC an HSET of the counters' new values, the
 // sets and the version for each document older than its write.
+// bareWrites queues writes on p as plain commands: the HINCRBYs and one
+// HSET of the sets and the version per document.
+func bareWrites(ctx context.Context, p redis.Pipeliner, prefix string, writes []Write) {
+	for _, w := range writes {
+		key := docKey(prefix, w.ID)
+		for _, x := range w.Incr {
+			p.HIncrBy(ctx, key, x.Name, x.By)
+		}
+		args := []any{productview.VersionField, w.Version}
+		for _, f := range w.Set {
+			args = append(args, f.Name, f.Value)
+		}
+		p.HSet(ctx, key, args...)
+	}
+}
+
+// fencedWrites makes writes as one transaction of bare writes with the
+// batch's offset, under a WATCH of the offset's key (see "fenced" above).
+func fencedWrites(ctx context.Context, b *testing.B, c *redis.Client, prefix string, writes []Write, offset int) {
+	fence := prefix + "offset:0"
+	err := c.Watch(ctx, func(tx *redis.Tx) error {
+		if err := tx.Get(ctx, fence).Err(); err != nil && err != redis.Nil {
+			return err
+		}
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			bareWrites(ctx, p, prefix, writes)
+			p.Set(ctx, fence, offset, 0)
+			return nil
+		})
+		return err
+	}, fence)
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
 func watchWrites(ctx context.Context, b *testing.B, c *redis.Client, prefix string, writes []Write) {
 	for chunk := range slices.Chunk(writes, 500) {
 		keys := make([]string, len(chunk))
