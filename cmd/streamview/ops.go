@@ -79,7 +79,7 @@ func newOperations(ctx context.Context, st stack, codec *schemas.Codec, views *r
 		var target rebuild.Target
 		switch name {
 		case productview.Name:
-			target = viewsTarget(views)
+			target = viewsTarget(views, st.viewChanges)
 		case searchProjection:
 			if st.searchGens == nil {
 				return nil, fmt.Errorf("rebuild %s: %w (the embedded bleve index has one generation; restart `streamview dev` to rebuild it)", name, api.ErrNotRebuildable)

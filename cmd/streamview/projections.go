@@ -104,10 +104,18 @@ func rebuildControl(rc redis.UniversalClient, name string) *rebuild.Control {
 }
 
 // viewsTarget is the product-view projection as rebuilds see it: the
-// generations of store, and the projector of a generation.
-func viewsTarget(store *redisview.Store) rebuild.Target {
+// generations of store, and the projector of a generation, which tells
+// changes (if not nil) of its writes, as the live projector does: once the
+// rebuilt generation is swapped in, it is the one the API's ?minVersion=
+// reads wait for.
+func viewsTarget(store *redisview.Store, changes *productview.Changes) rebuild.Target {
 	return rebuild.Target{Generations: store.Generations(), Projection: func(gen int) (processors.Projection, error) {
-		return productview.NewWriter(store, gen)
+		w, err := productview.NewWriter(store, gen)
+		if err != nil {
+			return nil, err
+		}
+		w.Tell(changes)
+		return w, nil
 	}}
 }
 
@@ -185,7 +193,7 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 				p.Close()
 				return nil, err
 			}
-			p.targets = append(p.targets, viewsTarget(store))
+			p.targets = append(p.targets, viewsTarget(store, nil))
 		case searchProjection:
 			if p.es == nil {
 				esConn, err := f.es.settings()

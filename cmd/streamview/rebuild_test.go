@@ -273,3 +273,38 @@ func TestRebuildSearchCommand(t *testing.T) {
 		t.Fatalf("generation 2 holds %d documents after the replay (err %v)", n, err)
 	}
 }
+
+// TestViewsTargetTellsChanges: the writer a rebuild makes for a generation
+// tells the API's Changes of its writes, as the live projector does, so
+// that ?minVersion= reads wake at its writes once its generation is
+// swapped in.
+func TestViewsTargetTellsChanges(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rc.Close()
+	store, err := redisview.New(rc, redisview.Config{Projection: productview.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := new(productview.Changes)
+	proj, err := viewsTarget(store, changes).Projection(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "00000000-0000-4000-8000-0000000000aa"
+	changed, stop := changes.Watch(id)
+	defer stop()
+	created := schemas.Event{AggregateID: id, AggregateType: schemas.AggregateProduct, Version: 1, Timestamp: time.Now(),
+		Data: &schemas.ProductCreated{Name: "Kettle", Price: schemas.Money{Amount: 1000, Currency: "EUR"}}}
+	if err := proj.Apply(context.Background(), []schemas.Event{created}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Fatal("the rebuild's writer wrote product " + id + " and told no one")
+	}
+	if _, err := viewsTarget(store, nil).Projection(3); err != nil { // the CLI's rebuild: no API to tell
+		t.Fatal(err)
+	}
+}
