@@ -3,6 +3,7 @@ package productview_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,5 +93,50 @@ func TestWriterWithoutChanges(t *testing.T) {
 	}
 	if err := w.Apply(context.Background(), []schemas.Event{priceEvent("00000000-0000-4000-8000-00000000000a", 2)}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestChangesConcurrent: readers watch, stop and watch again while writers
+// tell, all at once (run with -race); every watch made before a write of
+// its product and still waiting is woken by it.
+func TestChangesConcurrent(t *testing.T) {
+	changes := new(productview.Changes)
+	w, err := productview.NewWriter(tellingStore{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Tell(changes)
+	ids := []string{"00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003"}
+	var wg sync.WaitGroup
+	for r := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				ch, stop := changes.Watch(ids[(r+i)%len(ids)])
+				if i%2 == 0 {
+					select {
+					case <-ch:
+					default:
+					}
+				}
+				stop()
+			}
+		})
+	}
+	for wr := range 2 {
+		wg.Go(func() {
+			for i := range 500 {
+				_ = w.Apply(context.Background(), []schemas.Event{priceEvent(ids[(wr+i)%len(ids)], int64(i+2))})
+			}
+		})
+	}
+	wg.Wait()
+	// Whatever happened above, a new watch is woken by the next write.
+	for _, id := range ids {
+		ch, stop := changes.Watch(id)
+		_ = w.Apply(context.Background(), []schemas.Event{priceEvent(id, 1000)})
+		if !closed(ch) {
+			t.Errorf("product %s: a watch made after the concurrent run was not woken", id)
+		}
+		stop()
 	}
 }
