@@ -110,13 +110,19 @@ func rebuildControl(rc redis.UniversalClient, name string) *rebuild.Control {
 // reads wait for.
 func viewsTarget(store *redisview.Store, changes *productview.Changes) rebuild.Target {
 	return rebuild.Target{Generations: store.Generations(), Projection: func(gen int) (processors.Projection, error) {
-		w, err := productview.NewWriter(store, gen)
-		if err != nil {
-			return nil, err
-		}
-		w.Tell(changes)
-		return w, nil
+		return viewWriter(store, gen, changes)
 	}}
+}
+
+// viewWriter is the projector of generation gen of the product views in
+// store, telling changes (if not nil) of its writes.
+func viewWriter(store *redisview.Store, gen int, changes *productview.Changes) (processors.Projection, error) {
+	w, err := productview.NewWriter(store, gen)
+	if err != nil {
+		return nil, err
+	}
+	w.Tell(changes)
+	return w, nil
 }
 
 // searchTarget is the product-search projection as rebuilds see it: one

@@ -585,11 +585,7 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 		if gen, err = views.EnsureLive(ctx, 1); err != nil {
 			return nil, fmt.Errorf("projection %s: live generation: %w (is Redis up?)", name, err)
 		}
-		var w *productview.Writer
-		if w, err = productview.NewWriter(views, gen); err == nil {
-			w.Tell(st.viewChanges)
-			proj = w
-		}
+		proj, err = viewWriter(views, gen, st.viewChanges)
 	case searchProjection:
 		if st.searchWrite == nil {
 			return nil, fmt.Errorf("projection %s: no search index configured", name)

@@ -168,19 +168,18 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 	if _, err := ensureSearchLive(ctx, index); err != nil {
 		return fmt.Errorf("soak: search index: %w", err)
 	}
-	viewWriter, err := productview.NewWriter(views, 1)
+	changes := new(productview.Changes) // the API's ?minVersion= reads wake at the writer's writes, as in serve
+	viewProj, err := viewWriter(views, 1, changes)
 	if err != nil {
 		return err
 	}
-	changes := new(productview.Changes) // the API's ?minVersion= reads wake at the writer's writes, as in serve
-	viewWriter.Tell(changes)
 	var projectors []*processors.Runner
 	for _, p := range []struct {
 		name, dlq string
 		proj      processors.Projection
 		batch     int
 		interval  time.Duration
-	}{{n.viewName, n.viewDLQ, viewWriter, 0, applyIntervalOf(productview.Name)}, {n.searchName, n.searchDLQ, index, productsearch.Batch, applyIntervalOf(searchProjection)}} {
+	}{{n.viewName, n.viewDLQ, viewProj, 0, applyIntervalOf(productview.Name)}, {n.searchName, n.searchDLQ, index, productsearch.Batch, applyIntervalOf(searchProjection)}} {
 		r, err := processors.New(processors.Config{Name: p.name, Generation: 1, Topic: n.events, DeadLetterTopic: p.dlq, MaxBatch: p.batch, MinApplyInterval: p.interval, Logger: log},
 			codec, p.proj, append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, kafkaOpt...)...)
 		if err != nil {
