@@ -75,13 +75,26 @@ type Dataset struct {
 	// Partition is where each product's events went: the runtime applies
 	// each partition's events in a lane of its own, in batches of Batch.
 	Partition map[string]int32
+
+	lanes [][][]schemas.Event // Events split by Lanes, once
 }
+
+// use makes events the data set's events. Once their partitions are known
+// (produced), Lanes splits them once, before the timed steps, so that a
+// step's time and CPU do not include the split.
+func (d *Dataset) use(events []schemas.Event) { d.Events, d.lanes = events, nil }
+
+// drop lets the events go, lanes included.
+func (d *Dataset) drop() { d.Events, d.lanes = nil, nil }
 
 // Lanes splits d.Events as the projection runtime meets them: per
 // partition, in order, in batches of d.Batch. Raw steps that mirror the
 // projection write each lane's batches one after another and the lanes at
 // once.
 func (d *Dataset) Lanes() [][][]schemas.Event {
+	if d.lanes != nil {
+		return d.lanes
+	}
 	by := map[int32][]schemas.Event{}
 	for _, e := range d.Events {
 		p := d.Partition[e.AggregateID]
@@ -97,6 +110,7 @@ func (d *Dataset) Lanes() [][][]schemas.Event {
 			out = append(out, batches)
 		}
 	}
+	d.lanes = out
 	return out
 }
 
@@ -159,7 +173,7 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 
 	dist, _ := eventgen.ParseDistribution(cfg.Distribution) // validated
 	fmt.Fprintf(out, "bench %s: generating %s events of %s products, %s\n", sink.Name(), thousands.Format(cfg.Events), thousands.Format(cfg.Products), cfg.Distribution)
-	d.Events = eventgen.Stream(eventgen.Options{Products: cfg.Products, Events: cfg.Events, Seed: cfg.Seed, Distribution: dist})
+	d.use(eventgen.Stream(eventgen.Options{Products: cfg.Products, Events: cfg.Events, Seed: cfg.Seed, Distribution: dist}))
 	d.Records, d.Products = len(d.Events), distinct(d.Events)
 	rep.Events, rep.Products = len(d.Events), d.Products
 	codec, err := schemas.NewCodec()
@@ -173,13 +187,16 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 		return rep, err
 	}
 
-	if rep.Consume, err = rawConsume(ctx, cfg.kafkaOpts(), d, out); err != nil {
+	cpu, _ := sink.(ServerCPU)
+	probe := startProbe(ctx, nil)
+	rep.Consume, err = rawConsume(ctx, cfg.kafkaOpts(), d, out)
+	rep.ConsumeCPU = probe.stop(ctx)
+	if err != nil {
 		return rep, err
 	}
 	rep.Lanes = len(d.Lanes())
-	cpu, _ := sink.(ServerCPU)
 	m := startMeter(out, "raw "+sink.Name(), "events", len(d.Events))
-	probe := startProbe(ctx, cpu)
+	probe = startProbe(ctx, cpu)
 	rep.Raw, err = sink.Raw(ctx, d, m.add)
 	rep.RawCPU = probe.stop(ctx)
 	m.finish()
@@ -198,7 +215,7 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 	// The projection's process should not carry the data set: a projector
 	// holds one batch, not a million events, and a large live heap makes
 	// every garbage collection cost more.
-	d.Events = nil
+	d.drop()
 	runtime.GC()
 
 	proj, label, err := sink.Projection(ctx, d)
@@ -258,8 +275,9 @@ func rawAgain(ctx context.Context, cfg Config, sink Sink, d *Dataset, out io.Wri
 		return Figure{}, CPU{}, fmt.Errorf("bench: reset raw %s: %w", sink.Name(), err)
 	}
 	dist, _ := eventgen.ParseDistribution(cfg.Distribution) // validated
-	d.Events = eventgen.Stream(eventgen.Options{Products: cfg.Products, Events: cfg.Events, Seed: cfg.Seed, Distribution: dist})
-	defer func() { d.Events = nil }()
+	d.use(eventgen.Stream(eventgen.Options{Products: cfg.Products, Events: cfg.Events, Seed: cfg.Seed, Distribution: dist}))
+	defer d.drop()
+	d.Lanes() // not in the timed step
 	cpu, _ := sink.(ServerCPU)
 	m := startMeter(out, "raw "+sink.Name()+" (after the projection)", "events", len(d.Events))
 	probe := startProbe(ctx, cpu)

@@ -68,9 +68,10 @@ type Report struct {
 	// sides of it, in their mean time (Limit).
 	RawAfter Figure `json:"rawAfter"`
 
-	// RawCPU and ProjectionCPU are the CPU time the raw writes and the
-	// projection cost the server (when the sink reports it) and this
-	// process.
+	// ConsumeCPU, RawCPU and ProjectionCPU are the CPU time the raw
+	// consume, the raw writes and the projection cost the server (when the
+	// sink reports it), this process and the whole machine.
+	ConsumeCPU    CPU `json:"consumeCpu"`
 	RawCPU        CPU `json:"rawCpu"`
 	RawAfterCPU   CPU `json:"rawAfterCpu"`
 	ProjectionCPU CPU `json:"projectionCpu"`
@@ -132,16 +133,73 @@ func (r Report) Ratio() float64 {
 // the smaller raw rate.
 func (r Report) MeetsTarget() bool { return r.Ratio() >= r.target() }
 
-// MarshalJSON adds the ratio and the verdict.
+// Bound is what the machine's CPU says of the projection's figure: what
+// consuming and the raw writes cost all processes together (the servers
+// included) per event, and so the most a projection that did nothing else
+// could reach once every core is busy. It is an estimate on that one
+// assumption (CPU is the limit, as on a small machine that runs the servers
+// too), printed beside the measured ratio, not a verdict.
+type Bound struct {
+	Cores int `json:"cores"`
+	// Machine CPU per event, in µs: reading a record in the raw consume,
+	// making the raw writes of an event (mean of the runs before and
+	// after the projection), and the projection's whole work per event.
+	Consume    float64 `json:"consumeMicros"`
+	Writes     float64 `json:"writesMicros"`
+	Projection float64 `json:"projectionMicros"`
+	// WritesBusy and ProjectionBusy are the shares of the cores busy
+	// during the raw writes and the projection (0 to 1).
+	WritesBusy     float64 `json:"writesBusy"`
+	ProjectionBusy float64 `json:"projectionBusy"`
+	// Ceiling is the highest projection / raw writes ratio a projection
+	// could reach that only consumed and made the same writes, all cores
+	// busy: the raw writes' time over that projection's, Writes /
+	// (WritesBusy × (Consume + Writes)).
+	Ceiling float64 `json:"ceiling"`
+}
+
+// Bound computes the CPU bound; false when the machine's CPU was not
+// measured (not Linux) or a step did not run.
+func (r Report) Bound() (Bound, bool) {
+	consume, proj := r.ConsumeCPU, r.ProjectionCPU
+	raw := r.RawCPU
+	n := r.Raw.Count
+	if r.RawAfterCPU.Machine > 0 && r.RawAfter.Count > 0 {
+		raw.Wall += r.RawAfterCPU.Wall
+		raw.Machine += r.RawAfterCPU.Machine
+		n += r.RawAfter.Count
+	}
+	if consume.Machine <= 0 || raw.Machine <= 0 || proj.Machine <= 0 || r.Consume.Count == 0 || n == 0 || r.Projection.Count == 0 || raw.Busy() <= 0 {
+		return Bound{}, false
+	}
+	micros := func(d time.Duration, n int) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(n) }
+	b := Bound{
+		Cores:          raw.Cores,
+		Consume:        micros(consume.Machine, r.Consume.Count),
+		Writes:         micros(raw.Machine, n),
+		Projection:     micros(proj.Machine, r.Projection.Count),
+		WritesBusy:     raw.Busy(),
+		ProjectionBusy: proj.Busy(),
+	}
+	b.Ceiling = b.Writes / (b.WritesBusy * (b.Consume + b.Writes))
+	return b, true
+}
+
+// MarshalJSON adds the ratio, the verdict and the CPU bound.
 func (r Report) MarshalJSON() ([]byte, error) {
 	type plain Report
+	var bound *Bound
+	if b, ok := r.Bound(); ok {
+		bound = &b
+	}
 	return json.Marshal(struct {
 		plain
 		Limit       string  `json:"limit"`
 		Ratio       float64 `json:"ratio"`
 		Target      float64 `json:"target"`
 		MeetsTarget bool    `json:"meetsTarget"`
-	}{plain(r), r.Limit().Label, r.Ratio(), r.target(), r.MeetsTarget()})
+		Bound       *Bound  `json:"cpuBound,omitempty"`
+	}{plain(r), r.Limit().Label, r.Ratio(), r.target(), r.MeetsTarget(), bound})
 }
 
 // WriteTable writes the figures as a table, with the ratio and verdict.
@@ -196,18 +254,31 @@ func (r Report) WriteTable(w io.Writer) error {
 		step string
 		cpu  CPU
 		n    int
-	}{{"raw writes", r.RawCPU, r.Raw.Count}, {"projection", r.ProjectionCPU, r.Projection.Count}, {"raw writes after", r.RawAfterCPU, r.RawAfter.Count}} {
+		unit string
+	}{{"raw consume", r.ConsumeCPU, r.Consume.Count, "record"}, {"raw writes", r.RawCPU, r.Raw.Count, "event"}, {"projection", r.ProjectionCPU, r.Projection.Count, "event"}, {"raw writes after", r.RawAfterCPU, r.RawAfter.Count, "event"}} {
 		if c.cpu.Wall <= 0 || c.n == 0 {
 			continue
 		}
 		perEvent := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(c.n) }
-		fmt.Fprintf(&b, "CPU during %s: this process %.0f%% of a core, %.1f µs CPU/event", c.step,
-			100*c.cpu.Process.Seconds()/c.cpu.Wall.Seconds(), perEvent(c.cpu.Process))
+		fmt.Fprintf(&b, "CPU during %s: this process %.0f%% of a core, %.1f µs CPU/%s", c.step,
+			100*c.cpu.Process.Seconds()/c.cpu.Wall.Seconds(), perEvent(c.cpu.Process), c.unit)
 		if c.cpu.Server > 0 {
-			fmt.Fprintf(&b, "; %s server busy %.0f%% (shared), %.1f µs CPU/event", r.Sink,
-				100*c.cpu.Server.Seconds()/c.cpu.Wall.Seconds(), perEvent(c.cpu.Server))
+			fmt.Fprintf(&b, "; %s server busy %.0f%% (shared), %.1f µs CPU/%s", r.Sink,
+				100*c.cpu.Server.Seconds()/c.cpu.Wall.Seconds(), perEvent(c.cpu.Server), c.unit)
+		}
+		if c.cpu.Machine > 0 {
+			fmt.Fprintf(&b, "; machine %.0f%% of %d cores busy, %.1f µs CPU/%s", 100*c.cpu.Busy(), c.cpu.Cores, perEvent(c.cpu.Machine), c.unit)
+			if c.cpu.Steal > 0 {
+				fmt.Fprintf(&b, " (%.0f%% of a core stolen)", 100*c.cpu.Steal.Seconds()/c.cpu.Wall.Seconds())
+			}
 		}
 		b.WriteString("\n")
+	}
+	if bd, ok := r.Bound(); ok {
+		fmt.Fprintf(&b, "CPU bound (all processes, %d cores): a record consumed costs %.1f µs, an event's raw writes %.1f µs with %.0f%% of the cores busy; "+
+			"a projection that only consumed and made those writes would need %.1f µs/event, so with every core busy it reaches at most %.2f of the raw writes' rate (an estimate: CPU the limit). "+
+			"This projection used %.1f µs/event (%.1f more) with %.0f%% busy\n",
+			bd.Cores, bd.Consume, bd.Writes, 100*bd.WritesBusy, bd.Consume+bd.Writes, bd.Ceiling, bd.Projection, bd.Projection-bd.Consume-bd.Writes, 100*bd.ProjectionBusy)
 	}
 	if r.Projection.Elapsed > 0 {
 		fmt.Fprintf(&b, "projection time with an Apply in flight (the sink): %.2f s (%.0f%%); with none (poll, decode, commit): %.2f s\n",

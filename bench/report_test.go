@@ -148,3 +148,78 @@ func TestReportRawWritesBeforeAndAfter(t *testing.T) {
 		})
 	}
 }
+
+func TestReportBound(t *testing.T) {
+	cpu := func(wall, machine time.Duration) CPU {
+		return CPU{Wall: wall, Machine: machine, Cores: 2}
+	}
+	r := Report{
+		Sink:       "redis",
+		Consume:    figure("raw consume (franz-go)", "records", 1_000_000, 2*time.Second),
+		Raw:        figure("raw redis", "events", 1_000_000, 3*time.Second),
+		RawAfter:   figure("raw redis", "events", 1_000_000, 5*time.Second),
+		Projection: figure("projection (product-view)", "events", 1_000_000, 8*time.Second),
+		// Consume: 2 µs/record. Writes: (3+3 s)/2M = 3 µs/event with the
+		// cores (3+3 s)/((3+5 s) × 2) = 37.5% busy. Projection: 12 µs/event.
+		ConsumeCPU:    cpu(2*time.Second, 2*time.Second),
+		RawCPU:        cpu(3*time.Second, 3*time.Second),
+		RawAfterCPU:   cpu(5*time.Second, 3*time.Second),
+		ProjectionCPU: cpu(8*time.Second, 12*time.Second),
+	}
+	b, ok := r.Bound()
+	if !ok {
+		t.Fatal("Bound: not computed")
+	}
+	want := Bound{Cores: 2, Consume: 2, Writes: 3, Projection: 12, WritesBusy: 0.375, ProjectionBusy: 0.75,
+		Ceiling: 3 / (0.375 * 5)} // 1.6: the raw writes left most cores idle
+	near := func(a, b float64) bool { return a > b-1e-9 && a < b+1e-9 }
+	if b.Cores != want.Cores || !near(b.Consume, want.Consume) || !near(b.Writes, want.Writes) || !near(b.Projection, want.Projection) ||
+		!near(b.WritesBusy, want.WritesBusy) || !near(b.ProjectionBusy, want.ProjectionBusy) || !near(b.Ceiling, want.Ceiling) {
+		t.Errorf("Bound = %+v, want %+v", b, want)
+	}
+
+	var out strings.Builder
+	if err := r.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		"CPU during raw consume: this process 0% of a core, 0.0 µs CPU/record; machine 50% of 2 cores busy, 2.0 µs CPU/record",
+		"CPU during projection: this process 0% of a core, 0.0 µs CPU/event; machine 75% of 2 cores busy, 12.0 µs CPU/event",
+		"a projection that only consumed and made those writes would need 5.0 µs/event, so with every core busy it reaches at most 1.60 of the raw writes' rate",
+		"This projection used 12.0 µs/event (7.0 more) with 75% busy",
+	} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("table lacks %q:\n%s", line, out.String())
+		}
+	}
+	js, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Bound *Bound `json:"cpuBound"`
+	}
+	if err := json.Unmarshal(js, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Bound == nil || !near(got.Bound.Ceiling, want.Ceiling) {
+		t.Errorf("JSON cpuBound = %+v, want ceiling %v", got.Bound, want.Ceiling)
+	}
+
+	// Without the machine's CPU (not Linux) there is no bound, in the
+	// table or the JSON.
+	r.ConsumeCPU.Machine = 0
+	if _, ok := r.Bound(); ok {
+		t.Error("Bound computed without the raw consume's CPU")
+	}
+	out.Reset()
+	if err := r.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "CPU bound") {
+		t.Errorf("table prints a bound it did not measure:\n%s", out.String())
+	}
+	if js, _ := json.Marshal(r); strings.Contains(string(js), "cpuBound") {
+		t.Errorf("JSON has a cpuBound it did not measure: %s", js)
+	}
+}
