@@ -179,6 +179,9 @@ type APIStep struct {
 	// Hops is where the step's commands spent their time, hop by hop (see
 	// HopSend and the rest), when the stack reports it (APIConfig.Hops).
 	Hops []KindSummary `json:"hops,omitempty"`
+	// CPU is what the machine (every process: the servers, the stack and
+	// the load) and this process spent during the step.
+	CPU CPU `json:"cpu"`
 }
 
 // measuredFreshness reports whether the step's freshness was measured:
@@ -744,6 +747,7 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	if l.cfg.Profile != nil {
 		stop = l.cfg.Profile(rate, wait)
 	}
+	probe := startProbe(ctx, nil)
 	var (
 		lat    []time.Duration
 		errs   = map[string]int{}
@@ -784,12 +788,13 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 		}
 	})
 	cancel()
+	cpu := probe.stop(ctx)
 	if stop != nil {
 		stop()
 	}
 	close(stopSearch)
 	l.readers.Wait()
-	st := APIStep{Rate: rate, Wait: wait, Latency: Summarize("commands", lat, errs)}
+	st := APIStep{Rate: rate, Wait: wait, Latency: Summarize("commands", lat, errs), CPU: cpu}
 	if l.cfg.Hops != nil {
 		st.Hops = l.cfg.Hops.take()
 	}
@@ -801,6 +806,19 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	st.Search = freshness(l.search, l.searchMiss.Load(), l.searchSkip.Load())
 	st.Search.Overlapped = int(l.searchOverlap.Load())
 	return st
+}
+
+// busyText is the share of the cores busy during a step ("71%", with
+// "+9% stolen" when the hypervisor took some), or "-" when not measured.
+func busyText(c CPU) string {
+	if c.Machine <= 0 {
+		return "-"
+	}
+	t := fmt.Sprintf("%.0f%%", 100*c.Busy())
+	if c.Steal > 0 && c.Wall > 0 {
+		t += fmt.Sprintf(" +%.0f%% stolen", 100*c.Steal.Seconds()/c.Wall.Seconds())
+	}
+	return t
 }
 
 func freshness(samples []time.Duration, missed, skipped int64) Freshness {
@@ -827,8 +845,9 @@ func (r APIReport) WriteTable(w io.Writer) error {
 			"a read_committed reader of the results; latency from the send to the result seen; its 2xx/s column is results seen/s\n",
 			rawRecordBytes, r.Products, r.Distribution, r.RawPartitions, rawFetchMaxWait, decider.DefaultMaxBatch)
 	}
-	b.WriteString("freshness: from a command's accepted answer (Prefer: wait gives its version) to the view answering ?minVersion= of it, and to a search finding its price\n\n")
-	rows := [][]string{{"side", "rate/s", "wait", "sent/s", "2xx/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "view p50", "view p99", "search p50", "search p99", "fresh samples (missed, skipped)"}}
+	b.WriteString("freshness: from a command's accepted answer (Prefer: wait gives its version) to the view answering ?minVersion= of it, and to a search finding its price\n")
+	b.WriteString("busy: the share of the machine's cores busy during the step (every process: servers, stack, load, readers), and of a core stolen by the hypervisor\n\n")
+	rows := [][]string{{"side", "rate/s", "wait", "sent/s", "2xx/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "busy", "view p50", "view p99", "search p50", "search p99", "fresh samples (missed, skipped)"}}
 	for _, s := range r.Steps {
 		fresh := "-"
 		vp50, vp99, sp50, sp99 := "-", "-", "-", "-"
@@ -837,10 +856,10 @@ func (r APIReport) WriteTable(w io.Writer) error {
 			fresh = fmt.Sprintf("view %d (%d, %d), search %d (%d, %d, %d overlapped)", s.View.Samples, s.View.Missed, s.View.Skipped, s.Search.Samples, s.Search.Missed, s.Search.Skipped, s.Search.Overlapped)
 		}
 		rows = append(rows, []string{"stack", strconv.Itoa(s.Rate), strconv.FormatBool(s.Wait), fmt.Sprintf("%.0f", s.Achieved), fmt.Sprintf("%.0f", s.Throughput),
-			ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.Max), errorsText(s.Latency.Errors), vp50, vp99, sp50, sp99, fresh})
+			ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.Max), errorsText(s.Latency.Errors), busyText(s.CPU), vp50, vp99, sp50, sp99, fresh})
 		if x := s.Raw; x != nil {
 			rows = append(rows, []string{"raw EOS", strconv.Itoa(s.Rate), "-", fmt.Sprintf("%.0f", x.Achieved), fmt.Sprintf("%.0f", x.Throughput),
-				ms(x.Latency.P50), ms(x.Latency.P90), ms(x.Latency.P99), ms(x.Latency.Max), errorsText(x.Latency.Errors), "-", "-", "-", "-", "-"})
+				ms(x.Latency.P50), ms(x.Latency.P90), ms(x.Latency.P99), ms(x.Latency.Max), errorsText(x.Latency.Errors), busyText(x.CPU), "-", "-", "-", "-", "-"})
 		}
 	}
 	writeRows(&b, rows)

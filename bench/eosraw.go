@@ -54,6 +54,8 @@ type RawStep struct {
 	// over the results seen (Requests). Errors: "produce" (the send
 	// failed), "lost" (no result within 10 s of the last send).
 	Latency KindSummary `json:"latency"`
+	// CPU is what the machine and this process spent during the step.
+	CPU CPU `json:"cpu"`
 }
 
 // rawEOS is the raw side of an API run: its topics, the loop and the
@@ -270,6 +272,7 @@ func (r *rawEOS) step(ctx context.Context, rate int, d, wait time.Duration) (Raw
 	defer r.cur.Store(nil)
 	interval := time.Second / time.Duration(rate)
 	var last time.Duration
+	probe := startProbe(ctx, nil)
 	for i := range n {
 		if w := time.Until(run.base.Add(time.Duration(i) * interval)); w > 0 {
 			select {
@@ -298,6 +301,7 @@ func (r *rawEOS) step(ctx context.Context, rate int, d, wait time.Duration) (Raw
 	case <-ctx.Done():
 		return RawStep{}, ctx.Err()
 	}
+	cpu := probe.stop(ctx)
 	var lat []time.Duration
 	for i := range run.got {
 		if v := run.got[i].Load(); v > 0 {
@@ -311,7 +315,7 @@ func (r *rawEOS) step(ctx context.Context, rate int, d, wait time.Duration) (Raw
 	if lost := n - len(lat) - int(run.failed.Load()); lost > 0 {
 		errs["lost"] = lost
 	}
-	st := RawStep{Sent: n, Achieved: float64(n) / (last + interval).Seconds(), Latency: Summarize("raw EOS round trip", lat, errs)}
+	st := RawStep{Sent: n, Achieved: float64(n) / (last + interval).Seconds(), Latency: Summarize("raw EOS round trip", lat, errs), CPU: cpu}
 	if span := time.Duration(run.lastSeen.Load()); span > 0 && len(lat) > 0 {
 		st.Throughput = float64(len(lat)) / span.Seconds()
 	}

@@ -64,3 +64,34 @@ func TestWriteHops(t *testing.T) {
 		t.Errorf("a step without hops has a column: %q", lines[1])
 	}
 }
+
+// Each step's row says how busy the machine's cores were, the stolen share
+// when there was one, and "-" when the machine's CPU was not measured.
+func TestAPITableBusy(t *testing.T) {
+	rep := APIReport{Steps: []APIStep{
+		{Rate: 500, Wait: true, CPU: CPU{Wall: 10 * time.Second, Machine: 15 * time.Second, Cores: 2},
+			Raw: &RawStep{CPU: CPU{Wall: 10 * time.Second, Machine: 5 * time.Second, Steal: time.Second, Cores: 2}}},
+		{Rate: 1000, Wait: false},
+	}}
+	var b strings.Builder
+	if err := rep.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, line := range strings.Split(b.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && (f[0] == "stack" || f[0] == "raw") {
+			rows = append(rows, line)
+		}
+	}
+	if len(rows) != 3 {
+		t.Fatalf("%d step rows, want 3:\n%s", len(rows), b.String())
+	}
+	for i, want := range []string{" 75% ", " 25% +10% stolen "} {
+		if !strings.Contains(rows[i], want) {
+			t.Errorf("row %q lacks %q", rows[i], want)
+		}
+	}
+	if strings.Contains(rows[2], "%") {
+		t.Errorf("a step without the machine's CPU shows a share: %q", rows[2])
+	}
+}
