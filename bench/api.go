@@ -63,6 +63,11 @@ type APIConfig struct {
 	// a command that finds them busy is not sampled. Search freshness has
 	// one poller for every price change (see APIStep.Search).
 	ViewReaders int
+	// SearchPoll is how often the search poller looks (DefaultSearchPoll
+	// when 0): each look is a search of up to maxSearchPages pages, facets
+	// included, so a shorter interval measures finer and loads
+	// Elasticsearch, on the machine the stack runs on, more.
+	SearchPoll time.Duration
 	// NoFreshness leaves the freshness readers out (no view reads, no
 	// search poller): the commands alone, without the reads that measure
 	// freshness loading the machine the stack runs on.
@@ -104,6 +109,9 @@ func (c APIConfig) withDefaults() APIConfig {
 	if c.ViewReaders == 0 {
 		c.ViewReaders = 32
 	}
+	if c.SearchPoll == 0 {
+		c.SearchPoll = DefaultSearchPoll
+	}
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
@@ -121,8 +129,8 @@ func (c APIConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("bench api: rate %d is not positive", r))
 		}
 	}
-	if c.Duration < 0 || c.Products < 0 || c.ViewReaders < 0 {
-		errs = append(errs, errors.New("bench api: Duration, Products and the readers must not be negative"))
+	if c.Duration < 0 || c.Products < 0 || c.ViewReaders < 0 || c.SearchPoll < 0 {
+		errs = append(errs, errors.New("bench api: Duration, Products, the readers and the search poll must not be negative"))
 	}
 	if _, err := eventgen.ParseDistribution(c.withDefaults().Distribution); err != nil {
 		errs = append(errs, fmt.Errorf("bench api: %w", err))
@@ -583,14 +591,15 @@ type awaitedPrice struct {
 	at      time.Time // its answer
 }
 
-// searchPollEvery is how often the search poller looks; maxSearchPages
-// bounds the pages of one look (100 products each).
+// DefaultSearchPoll is how often the search poller looks by default
+// (APIConfig.SearchPoll); maxSearchPages bounds the pages of one look (100
+// products each).
 const (
-	searchPollEvery = 20 * time.Millisecond
-	maxSearchPages  = 20
+	DefaultSearchPoll = 20 * time.Millisecond
+	maxSearchPages    = 20
 )
 
-// pollSearch settles the awaited price changes every searchPollEvery:
+// pollSearch settles the awaited price changes every l.cfg.SearchPoll:
 // it searches for the run's products at the lowest awaited price or above
 // and takes as visible every change whose product it shows at its price or
 // above, from the moment the search's answer came; a change not visible
@@ -613,7 +622,7 @@ func (l *apiLoad) pollSearch(stop <-chan struct{}) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(searchPollEvery):
+			case <-time.After(l.cfg.SearchPoll):
 				continue
 			}
 		}
@@ -636,7 +645,7 @@ func (l *apiLoad) pollSearch(stop <-chan struct{}) {
 		clear(l.awaited[len(keep):])
 		l.awaited = keep
 		l.smu.Unlock()
-		time.Sleep(max(0, searchPollEvery-time.Since(sent)))
+		time.Sleep(max(0, l.cfg.SearchPoll-time.Since(sent)))
 	}
 }
 

@@ -32,6 +32,7 @@ type fakeAPI struct {
 	commands   atomic.Int64
 	waits      atomic.Int64
 	reads      atomic.Int64 // view reads and searches
+	searches   atomic.Int64
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -43,6 +44,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.Method == http.MethodGet && len(parts) == 3 && parts[2] == "search":
+		f.searches.Add(1)
 		f.search(w, r)
 	case r.Method == http.MethodGet && len(parts) == 3:
 		fmt.Fprintf(w, `{"id":%q,"version":%d}`, parts[2], f.versions[parts[2]])
@@ -310,5 +312,26 @@ func TestAPISearchFreshnessWaitsForVisibility(t *testing.T) {
 	s := rep.Steps[0].Search
 	if s.Samples == 0 || s.Missed != 0 || s.P50 < 250*time.Millisecond {
 		t.Fatalf("search freshness %+v: want samples, none missed, p50 at least 250 ms (the index shows a change 300 ms after its answer)", s)
+	}
+}
+
+// The search poller looks once per APIConfig.SearchPoll, not more often.
+func TestAPISearchPoll(t *testing.T) {
+	f := &fakeAPI{lag: 100 * time.Millisecond}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	const every = 250 * time.Millisecond
+	start := time.Now()
+	rep, err := API(context.Background(), APIConfig{Base: srv.URL, Rates: []int{40}, Duration: time.Second, Products: 5, Modes: []bool{true}, SearchPoll: every})
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rep.Steps[0].Search; s.Samples == 0 {
+		t.Fatalf("search freshness %+v: no samples", s)
+	}
+	// Every search returns one page here: one search per look.
+	if n, most := f.searches.Load(), int64(elapsed/every)+1; n > most {
+		t.Errorf("%d searches in %v polling every %v, want at most %d", n, elapsed, every, most)
 	}
 }

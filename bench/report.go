@@ -202,6 +202,16 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	}{plain(r), r.Limit().Label, r.Ratio(), r.target(), r.MeetsTarget(), bound})
 }
 
+// ratioText is ratio in two decimals, or three when two would round it to
+// the target it missed (0.899 is not "0.90; target 0.90 NOT met").
+func ratioText(ratio, target float64) string {
+	t := fmt.Sprintf("%.2f", ratio)
+	if ratio < target && t == fmt.Sprintf("%.2f", target) {
+		t = fmt.Sprintf("%.3f", ratio)
+	}
+	return t
+}
+
 // WriteTable writes the figures as a table, with the ratio and verdict.
 func (r Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
@@ -242,7 +252,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	if !r.MeetsTarget() {
 		verdict = "NOT met"
 	}
-	fmt.Fprintf(&b, "\nprojection / smaller raw (%s): %.2f; target %.2f %s\n", r.Limit().Label, r.Ratio(), r.target(), verdict)
+	fmt.Fprintf(&b, "\nprojection / smaller raw (%s): %s; target %.2f %s\n", r.Limit().Label, ratioText(r.Ratio(), r.target()), r.target(), verdict)
 	if r.Raw.Rate() > 0 && r.Consume.Rate() > 0 {
 		fmt.Fprintf(&b, "projection / raw writes: %.2f", r.Projection.Rate()/r.RawWrites().Rate())
 		if r.RawAfter.Rate() > 0 {

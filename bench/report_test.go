@@ -223,3 +223,20 @@ func TestReportBound(t *testing.T) {
 		t.Errorf("JSON has a cpuBound it did not measure: %s", js)
 	}
 }
+
+func TestRatioText(t *testing.T) {
+	for _, tc := range []struct {
+		ratio, target float64
+		want          string
+	}{
+		{0.8994, 0.9, "0.899"}, // two decimals would show the target it missed
+		{0.9, 0.9, "0.90"},
+		{0.9049, 0.9, "0.90"}, // met: two decimals say so
+		{0.47, 0.8, "0.47"},
+		{0.7951, 0.8, "0.795"},
+	} {
+		if got := ratioText(tc.ratio, tc.target); got != tc.want {
+			t.Errorf("ratioText(%v, %v) = %q, want %q", tc.ratio, tc.target, got, tc.want)
+		}
+	}
+}

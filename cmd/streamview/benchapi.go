@@ -86,7 +86,10 @@ hops overlap; each is timed where it happens):
 
 The freshness readers share the machine with the stack they measure: at
 1,000/s, the view reads and the search poller are a good part of the
-load. --freshness=false leaves them out, to time the commands alone.
+load (at 1,000/s on 2 cores, the poller's searches every 20 ms cost
+Elasticsearch about 0.4 of a core). --freshness=false leaves them out, to
+time the commands alone; --search-poll 100ms makes the poller lighter,
+its figures up to that much later than the documents became visible.
 
 --cpuprofile FILE with --profile-rate N writes a CPU profile of the step at
 N commands/s with Prefer: wait. With the in-process stack the profile holds
@@ -114,6 +117,7 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 	distribution := fs.String("distribution", bench.DefaultDistribution, "how commands pick their product: zipf (s=1.1) or uniform")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the step at --profile-rate with Prefer: wait to this file")
 	profileRate := fs.Int("profile-rate", 0, "the rate whose step --cpuprofile profiles")
+	searchPoll := fs.Duration("search-poll", bench.DefaultSearchPoll, "how often the search freshness poller searches (each look a search with facets, on the Elasticsearch the stack uses): shorter measures finer and loads the machine more")
 	fresh := fs.Bool("freshness", true, "read views and search to measure freshness; false sends the commands alone (the readers load the machine the stack runs on)")
 	raw := fs.Bool("raw", true, "after each step with Prefer: wait, measure the raw EOS round trip (bare Kafka: produce, transactional copy loop, read_committed result) at the same rate on --brokers")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (progress and table go to stderr)")
@@ -128,7 +132,7 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stderr, "\nstreamview bench api: unexpected arguments %q\n", fs.Args())
 		return errUsage
 	}
-	cfg := bench.APIConfig{Base: *base, Duration: *duration, Products: *products, Distribution: *distribution, NoFreshness: !*fresh, Out: e.stdout}
+	cfg := bench.APIConfig{Base: *base, Duration: *duration, Products: *products, Distribution: *distribution, NoFreshness: !*fresh, SearchPoll: *searchPoll, Out: e.stdout}
 	if *asJSON {
 		cfg.Out = e.stderr
 	}
