@@ -83,6 +83,10 @@ type APIConfig struct {
 	// time per hop (the stack in this process: cmd/streamview's bench api
 	// wires it); each step then reports them (APIStep.Hops).
 	Hops *Hops
+	// Requests, when set, counts the Kafka requests of the stack under
+	// test by client and kind (the stack in this process: cmd/streamview's
+	// bench api wires it); each step then reports them (APIStep.Requests).
+	Requests *Requests
 	// Profile, when set, is called at the start of each step and the func
 	// it returns at its end: for a CPU profile of one step.
 	Profile func(rate int, wait bool) func()
@@ -190,6 +194,10 @@ type APIStep struct {
 	// CPU is what the machine (every process: the servers, the stack and
 	// the load) and this process spent during the step.
 	CPU CPU `json:"cpu"`
+	// Requests are the Kafka requests the stack's clients wrote during
+	// the step, by client and kind, most first, when the stack counts
+	// them (APIConfig.Requests).
+	Requests []RequestCount `json:"kafkaRequests,omitempty"`
 }
 
 // measuredFreshness reports whether the step's freshness was measured:
@@ -757,6 +765,10 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 		stop = l.cfg.Profile(rate, wait)
 	}
 	probe := startProbe(ctx, nil)
+	var requests map[[2]string]int64
+	if l.cfg.Requests != nil {
+		requests = l.cfg.Requests.snapshot()
+	}
 	var (
 		lat    []time.Duration
 		errs   = map[string]int{}
@@ -798,12 +810,16 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	})
 	cancel()
 	cpu := probe.stop(ctx)
+	var counted []RequestCount
+	if l.cfg.Requests != nil {
+		counted = l.cfg.Requests.since(requests)
+	}
 	if stop != nil {
 		stop()
 	}
 	close(stopSearch)
 	l.readers.Wait()
-	st := APIStep{Rate: rate, Wait: wait, Latency: Summarize("commands", lat, errs), CPU: cpu}
+	st := APIStep{Rate: rate, Wait: wait, Latency: Summarize("commands", lat, errs), CPU: cpu, Requests: counted}
 	if l.cfg.Hops != nil {
 		st.Hops = l.cfg.Hops.take()
 	}
@@ -873,6 +889,7 @@ func (r APIReport) WriteTable(w io.Writer) error {
 	}
 	writeRows(&b, rows)
 	writeHops(&b, r.Steps)
+	writeRequests(&b, r.Steps)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

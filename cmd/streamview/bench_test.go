@@ -170,6 +170,10 @@ func TestBenchAPI(t *testing.T) {
 				Kind     string
 				Requests int
 			}
+			KafkaRequests []struct {
+				Client, Request string
+				Count           int
+			}
 		}
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
@@ -206,6 +210,24 @@ func TestBenchAPI(t *testing.T) {
 				t.Errorf("step wait=%v: hop %q has %d samples, want %d (-1: some); hops %v", s.Wait, h, got, n, hops)
 			}
 		}
+		// The stack's Kafka requests, by client: every command is sent
+		// (a Produce of the API's sender), every client that reads
+		// fetches, and the decider ends a transaction per batch (checked
+		// with Prefer: wait, whose commands are all decided within the
+		// step).
+		reqs := map[[2]string]int{}
+		for _, r := range s.KafkaRequests {
+			reqs[[2]string{r.Client, r.Request}] += r.Count
+		}
+		want := [][2]string{{"api-sender", "Produce"}, {"api-results", "Fetch"}, {"decider", "Fetch"}, {"projector-product-view", "Fetch"}, {"projector-product-search", "Fetch"}}
+		if s.Wait {
+			want = append(want, [2]string{"decider", "EndTxn"})
+		}
+		for _, k := range want {
+			if reqs[k] == 0 {
+				t.Errorf("step wait=%v: no %s request of %s counted; counted %v", s.Wait, k[1], k[0], reqs)
+			}
+		}
 		switch r := s.Raw; {
 		case s.Wait && r == nil:
 			t.Errorf("step with Prefer: wait: no raw EOS round trip")
@@ -214,6 +236,9 @@ func TestBenchAPI(t *testing.T) {
 		case !s.Wait && r != nil:
 			t.Errorf("step without Prefer: wait has a raw EOS round trip %+v", *r)
 		}
+	}
+	if !strings.Contains(stderr.String(), "Kafka requests the stack wrote at 20/s wait: ") {
+		t.Errorf("stderr lacks the Kafka requests per command:\n%s", stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "where the stack's commands spent their time") {
 		t.Errorf("stderr lacks the hop table:\n%s", stderr.String())

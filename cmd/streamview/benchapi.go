@@ -211,6 +211,9 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 		// The stack in this process reports where its commands' time goes.
 		srv.hops = &bench.Hops{}
 		cfg.Hops = srv.hops
+		// And which of its Kafka clients write which requests.
+		srv.requests = &bench.Requests{}
+		cfg.Requests = srv.requests
 		err = withStack(ctx, srv, func(ctx context.Context, url string, _ func(context.Context) (map[string]int64, error)) error {
 			return drive(ctx, url)
 		})

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -47,6 +48,18 @@ type soakServers struct {
 	// hops, when set, receives each command's time per hop through the
 	// stack (bench api's breakdown).
 	hops *bench.Hops
+	// requests, when set, counts each of the stack's Kafka clients'
+	// requests (bench api's breakdown).
+	requests *bench.Requests
+}
+
+// counted is the option that makes a client of the stack count its Kafka
+// requests as client, when srv counts them.
+func (srv soakServers) counted(client string) []kgo.Opt {
+	if srv.requests == nil {
+		return nil
+	}
+	return []kgo.Opt{srv.requests.Opt(client)}
 }
 
 // soakNames are a run's own topics, groups, keys and index: nothing a
@@ -175,21 +188,22 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 	}
 	var projectors []*processors.Runner
 	for _, p := range []struct {
-		name, dlq string
-		proj      processors.Projection
-		batch     int
-		interval  time.Duration
-	}{{n.viewName, n.viewDLQ, viewProj, 0, applyIntervalOf(productview.Name)}, {n.searchName, n.searchDLQ, index, productsearch.Batch, applyIntervalOf(searchProjection)}} {
+		name, dlq, label string
+		proj             processors.Projection
+		batch            int
+		interval         time.Duration
+	}{{n.viewName, n.viewDLQ, "projector-" + productview.Name, viewProj, 0, applyIntervalOf(productview.Name)},
+		{n.searchName, n.searchDLQ, "projector-" + searchProjection, index, productsearch.Batch, applyIntervalOf(searchProjection)}} {
 		r, err := processors.New(processors.Config{Name: p.name, Generation: 1, Topic: n.events, DeadLetterTopic: p.dlq, MaxBatch: p.batch, MinApplyInterval: p.interval, Logger: log},
-			codec, p.proj, append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, kafkaOpt...)...)
+			codec, p.proj, append(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, kafkaOpt...), srv.counted(p.label)...)...)
 		if err != nil {
 			return err
 		}
 		projectors = append(projectors, r)
 	}
-	dcfg := decider.Config{Brokers: brokers, ClientOpts: kafkaOpt, CommandsTopic: n.commands, EventsTopic: n.events, ResultsTopic: n.results, StateTopic: n.state,
+	dcfg := decider.Config{Brokers: brokers, ClientOpts: append(slices.Clip(kafkaOpt), srv.counted("decider")...), CommandsTopic: n.commands, EventsTopic: n.events, ResultsTopic: n.results, StateTopic: n.state,
 		Group: n.deciderGroup, TransactionalID: n.deciderGroup, Rules: product.Rules{Currency: product.DefaultCurrency}, Logger: log}
-	rcfg := commandbus.ResultsConfig{Brokers: brokers, ClientOpts: kafkaOpt, Topic: n.results, CommandsTopic: n.commands, Logger: log}
+	rcfg := commandbus.ResultsConfig{Brokers: brokers, ClientOpts: append(slices.Clip(kafkaOpt), srv.counted("api-results")...), Topic: n.results, CommandsTopic: n.commands, Logger: log}
 	if b := srv.outcomeBytes; b > 0 {
 		dcfg.MaxDecidedBytes = max(1, b/soakPartitions)
 		rcfg.MaxAcceptedBytes, rcfg.MaxRejectedBytes = b, max(1, b/4)
@@ -213,7 +227,7 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 	if err != nil {
 		return err
 	}
-	sender, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: brokers, ClientOpts: kafkaOpt, Topic: n.commands, Tracker: results, Logger: log}, codec)
+	sender, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: brokers, ClientOpts: append(slices.Clip(kafkaOpt), srv.counted("api-sender")...), Topic: n.commands, Tracker: results, Logger: log}, codec)
 	if err != nil {
 		return err
 	}
