@@ -1,8 +1,12 @@
 package telemetry
 
 import (
+	"sync/atomic"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/plugin/kotel"
 	"github.com/twmb/franz-go/plugin/kprom"
 	"github.com/twmb/franz-go/plugin/kslog"
@@ -12,9 +16,10 @@ import (
 
 // Kafka returns the options of one Kafka client whose role is client (e.g.
 // "decider", "api-sender", "projector-product-view-g1"): kprom's metrics
-// (streamview_kafka_*, labelled client=<role>), kotel's tracer when tracing
-// is on, and kslog's logger. Call it once per client: kprom's hooks belong
-// to one client at a time (clients made one after another may share them).
+// (streamview_kafka_*, labelled client=<role>), the requests it writes by
+// kind (streamview_kafka_requests_total), kotel's tracer when tracing is
+// on, and kslog's logger. Call it once per client: kprom's hooks belong to
+// one client at a time (clients made one after another may share them).
 func (t *Telemetry) Kafka(client string) []kgo.Opt {
 	m := kprom.NewMetrics(Namespace,
 		kprom.Subsystem("kafka"),
@@ -23,7 +28,7 @@ func (t *Telemetry) Kafka(client string) []kgo.Opt {
 		kprom.WithStaticLabel(prometheus.Labels{"client": client}),
 		kprom.FetchAndProduceDetail(kprom.ByTopic, kprom.Batches, kprom.Records, kprom.UncompressedBytes),
 	)
-	hooks := []kgo.Hook{m}
+	hooks := []kgo.Hook{m, &requestCounter{vec: t.kafkaRequests, client: client}}
 	if t.tp != nil {
 		hooks = append(hooks, t.kotel(client).Hooks()...)
 	}
@@ -43,4 +48,28 @@ func (t *Telemetry) kotel(client string) *kotel.Kotel {
 		kotel.TracerPropagator(t.prop),
 		kotel.ClientID(client),
 	)))
+}
+
+// requestCounter counts the requests of one client role by kind. The
+// counters are looked up once per kind and kept.
+type requestCounter struct {
+	vec    *prometheus.CounterVec
+	client string
+	byKey  [kmsg.MaxKey + 1]atomic.Pointer[prometheus.Counter]
+}
+
+var _ kgo.HookBrokerWrite = (*requestCounter)(nil)
+
+// OnBrokerWrite counts a request written in full.
+func (r *requestCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if err != nil || key < 0 || int(key) >= len(r.byKey) {
+		return
+	}
+	c := r.byKey[key].Load()
+	if c == nil {
+		n := r.vec.WithLabelValues(r.client, kmsg.NameForKey(key))
+		c = &n
+		r.byKey[key].Store(c)
+	}
+	(*c).Inc()
 }

@@ -49,6 +49,8 @@ type Telemetry struct {
 
 	outcome *prometheus.HistogramVec
 
+	kafkaRequests *prometheus.CounterVec
+
 	mu          sync.Mutex
 	projections func() []ProjectionStats
 	decider     func() DeciderStats
@@ -108,7 +110,11 @@ func New(cfg Config) *Telemetry {
 		Help:    "Time from a command's request to its outcome being known to the API that took it, by status: accepted or rejected.",
 		Buckets: latencyBuckets,
 	}, []string{"status"})
-	t.reg.MustRegister(t.apply, t.batch, t.applyErrors, t.txns, t.txnDuration, t.txnCommands, t.outcome,
+	t.kafkaRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "kafka", Name: "requests_total",
+		Help: "Requests a Kafka client wrote to the brokers, by client and request kind (the Kafka API: Produce, Fetch, EndTxn...): what loads the brokers.",
+	}, []string{"client", "request"})
+	t.reg.MustRegister(t.apply, t.batch, t.applyErrors, t.txns, t.txnDuration, t.txnCommands, t.outcome, t.kafkaRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		projectionCollector{t}, deciderCollector{t})
 	// Label values known in advance start at 0, so that dashboards and

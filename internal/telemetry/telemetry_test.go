@@ -112,6 +112,8 @@ func TestMetricsScrape(t *testing.T) {
 		// alerts see the series before the first event.
 		`streamview_command_outcome_duration_seconds_count{status="rejected"} 0`,
 		`streamview_kafka_buffered_produce_records{client="test-client"} 0`,
+		// The client's one ProduceSync: one Produce request.
+		`streamview_kafka_requests_total{client="test-client",request="Produce"} 1`,
 		`go_goroutines `,
 		`process_cpu_seconds_total `,
 	} {
