@@ -37,7 +37,7 @@ command's accepted answer (Prefer: wait, which carries its version) until
   search: a search shows the product at its new price or above (price
           changes only; every change sets a higher price than the last;
           the index's refresh interval included). One poller searches
-          every 20 ms for the run's products priced at the lowest price
+          every --search-poll (20 ms) for the run's products priced at the lowest price
           still awaited or above and settles every change it shows, so
           every price change is sampled but those that overlapped
           another change of the same product in flight (the decider may
@@ -83,6 +83,11 @@ hops overlap; each is timed where it happens):
   batch start -> result read  the batch, then the commit markers and the
                               API's read_committed fetch of the result
   acked -> result (API wait)  the API's wait for the result after the send
+
+Then, per step, the Kafka requests the stack's clients wrote per command:
+all, by kind (Produce, Fetch, EndTxn...) and by client (api-sender,
+decider, api-results, the projectors): what loads the broker. Every row
+also says how busy the machine's cores were (every process on it).
 
 The freshness readers share the machine with the stack they measure: at
 1,000/s, the view reads and the search poller are a good part of the
