@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -79,10 +80,7 @@ func (r *Requests) since(before map[[2]string]int64) []RequestCount {
 		}
 	}
 	slices.SortFunc(out, func(a, b RequestCount) int {
-		if a.Count != b.Count {
-			return int(b.Count - a.Count)
-		}
-		return strings.Compare(a.Client+a.Request, b.Client+b.Request)
+		return cmp.Or(mostFirst(a.Count, b.Count), strings.Compare(a.Client, b.Client), strings.Compare(a.Request, b.Request))
 	})
 	return out
 }
@@ -119,10 +117,7 @@ func perCommand(counts map[string]int64, per func(int64) string) string {
 		names = append(names, n)
 	}
 	slices.SortFunc(names, func(a, b string) int {
-		if counts[a] != counts[b] {
-			return int(counts[b] - counts[a])
-		}
-		return strings.Compare(a, b)
+		return cmp.Or(mostFirst(counts[a], counts[b]), strings.Compare(a, b))
 	})
 	parts := make([]string, len(names))
 	for i, n := range names {
@@ -130,3 +125,6 @@ func perCommand(counts map[string]int64, per func(int64) string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// mostFirst orders counts from the most to the fewest.
+func mostFirst(a, b int64) int { return cmp.Compare(b, a) }
