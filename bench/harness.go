@@ -542,13 +542,22 @@ type timedProjection struct {
 }
 
 func (p *timedProjection) Apply(ctx context.Context, batch []schemas.Event) error {
+	return p.timed(func() error { return p.inner.Apply(ctx, batch) })
+}
+
+// ApplyAt passes the positions on (processors.ApplyAt), timed as Apply.
+func (p *timedProjection) ApplyAt(ctx context.Context, batch []schemas.Event, partition int32, offsets []int64) error {
+	return p.timed(func() error { return processors.ApplyAt(ctx, p.inner, batch, partition, offsets) })
+}
+
+func (p *timedProjection) timed(apply func() error) error {
 	p.mu.Lock()
 	if p.active == 0 {
 		p.since = time.Now()
 	}
 	p.active++
 	p.mu.Unlock()
-	err := p.inner.Apply(ctx, batch)
+	err := apply()
 	p.mu.Lock()
 	p.active--
 	if p.active == 0 {

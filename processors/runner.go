@@ -589,6 +589,15 @@ type PositionedProjection interface {
 	ApplyAt(ctx context.Context, events []schemas.Event, partition int32, offsets []int64) error
 }
 
+// ApplyAt is p's ApplyAt when p is a PositionedProjection, else its Apply:
+// for projections that wrap another and pass the positions on.
+func ApplyAt(ctx context.Context, p Projection, batch []schemas.Event, partition int32, offsets []int64) error {
+	if pp, ok := p.(PositionedProjection); ok {
+		return pp.ApplyAt(ctx, batch, partition, offsets)
+	}
+	return p.Apply(ctx, batch)
+}
+
 // applyBatch hands events to the projection, with their positions when it
 // asks for them.
 func (p *Runner) applyBatch(ctx context.Context, events []schemas.Event, origin []*kgo.Record) error {

@@ -32,6 +32,17 @@ type Store interface {
 	GetMany(ctx context.Context, gen int, ids []string) (map[string]Doc, error)
 }
 
+// PartitionStore is a Store that can apply the changes of one partition of
+// the projection's topic faster when told which (sinks/redisview on a
+// single server: it remembers the partition's versions and writes
+// without a script). ApplyIn keeps every rule of Apply; the caller must
+// give it only changes of that partition. The Writer calls it when the
+// runtime names the partition (processors.PositionedProjection).
+type PartitionStore interface {
+	Store
+	ApplyIn(ctx context.Context, gen int, partition int32, changes []Change) (Result, error)
+}
+
 // IsReference reports whether document ID id names a reference record, a
 // category's or brand's name (schemas.ReferenceKey: "category:<id>",
 // "brand:<id>"), rather than a product view. Stores keep reference records

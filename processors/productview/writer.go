@@ -54,6 +54,19 @@ func (p *Writer) Generation() int { return p.gen }
 // events as permanent, the rest of the batch stored. Any other error is
 // the store's (network, server) and worth retrying with backoff.
 func (p *Writer) Apply(ctx context.Context, events []schemas.Event) error {
+	return p.apply(ctx, events, -1)
+}
+
+// ApplyAt is Apply for a batch of one partition (the runtime's
+// processors.PositionedProjection): a PartitionStore gets the partition
+// (ApplyIn); the offsets are not needed.
+func (p *Writer) ApplyAt(ctx context.Context, events []schemas.Event, partition int32, _ []int64) error {
+	return p.apply(ctx, events, partition)
+}
+
+// apply is Apply, through the store's ApplyIn when partition >= 0 and the
+// store is a PartitionStore.
+func (p *Writer) apply(ctx context.Context, events []schemas.Event, partition int32) error {
 	changes := make([]Change, 0, len(events))
 	var invalid []batch.Failure
 	var at []int // at[j] is the index in events of changes[j], once an event is invalid
@@ -75,7 +88,13 @@ func (p *Writer) Apply(ctx context.Context, events []schemas.Event) error {
 			at = append(at, i)
 		}
 	}
-	res, err := p.store.Apply(ctx, p.gen, changes)
+	var res Result
+	var err error
+	if ps, ok := p.store.(PartitionStore); ok && partition >= 0 {
+		res, err = ps.ApplyIn(ctx, p.gen, partition, changes)
+	} else {
+		res, err = p.store.Apply(ctx, p.gen, changes)
+	}
 	p.changes.tell(events)
 	// Counted even on error: what Redis confirmed is done, and a retry will
 	// count it as a duplicate. So Applied is exactly the events written.

@@ -40,6 +40,17 @@ func (g *gate) Aggregates() []string {
 }
 
 func (g *gate) Apply(ctx context.Context, batch []schemas.Event) error {
+	return g.through(ctx, batch, func() error { return g.inner.Apply(ctx, batch) })
+}
+
+// ApplyAt forwards the batch's positions to a wrapped
+// processors.PositionedProjection (Apply otherwise), under the same gate.
+func (g *gate) ApplyAt(ctx context.Context, batch []schemas.Event, partition int32, offsets []int64) error {
+	return g.through(ctx, batch, func() error { return processors.ApplyAt(ctx, g.inner, batch, partition, offsets) })
+}
+
+// through runs apply, the write of batch, once the gate is open.
+func (g *gate) through(ctx context.Context, batch []schemas.Event, apply func() error) error {
 	for {
 		g.mu.Lock()
 		open := g.open
@@ -47,7 +58,7 @@ func (g *gate) Apply(ctx context.Context, batch []schemas.Event) error {
 		case <-open:
 			g.active++
 			g.mu.Unlock()
-			err := g.inner.Apply(ctx, batch)
+			err := apply()
 			if err == nil {
 				g.applied.Add(int64(len(batch)))
 			}

@@ -73,3 +73,32 @@ func TestGate(t *testing.T) {
 	g.resume()
 	g.resume() // twice is harmless
 }
+
+// positionedProjection records the partition ApplyAt is given.
+type positionedProjection struct {
+	countingProjection
+	partition int32
+}
+
+func (p *positionedProjection) ApplyAt(ctx context.Context, batch []schemas.Event, partition int32, offsets []int64) error {
+	p.partition = partition
+	return p.Apply(ctx, batch)
+}
+
+// The gate passes the batch's positions on to a projection that takes them
+// (the product view's writer gives its store the partition), and counts
+// the events applied as Apply does.
+func TestGatePassesPositions(t *testing.T) {
+	inner := &positionedProjection{partition: -1}
+	g := newGate(inner)
+	if err := g.ApplyAt(context.Background(), make([]schemas.Event, 2), 4, []int64{7, 8}); err != nil {
+		t.Fatal(err)
+	}
+	if inner.partition != 4 || g.applied.Load() != 2 {
+		t.Fatalf("inner got partition %d, gate applied %d; want 4 and 2", inner.partition, g.applied.Load())
+	}
+	plain := &countingProjection{}
+	if err := newGate(plain).ApplyAt(context.Background(), make([]schemas.Event, 1), 4, []int64{7}); err != nil || plain.calls.Load() != 1 {
+		t.Fatalf("plain projection: %v, %d calls; want its Apply called", err, plain.calls.Load())
+	}
+}

@@ -174,7 +174,16 @@ func (s *Store) exec(ctx context.Context, gen int, docs []doc, eval bool) outcom
 // cluster node).
 func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) outcome {
 	calls := s.calls(gen, docs)
-	pipe := s.client.Pipeline()
+	// On a single server the calls bump the generation's epoch in the same
+	// transaction: ApplyIn's writers, which decide from the versions they
+	// remember, see that someone else wrote (see ApplyIn).
+	single, isSingle := s.client.(*redis.Client)
+	var pipe redis.Pipeliner
+	if isSingle {
+		pipe = single.TxPipeline()
+	} else {
+		pipe = s.client.Pipeline()
+	}
 	cmds := make([]*redis.Cmd, len(calls))
 	for i, c := range calls {
 		if eval {
@@ -182,6 +191,9 @@ func (s *Store) pipeline(ctx context.Context, gen int, docs []doc, eval bool) ou
 		} else {
 			cmds[i] = applyScript.EvalSha(ctx, pipe, c.keys, c.args...)
 		}
+	}
+	if isSingle {
+		pipe.Incr(ctx, epochKey(s.Prefix(gen)))
 	}
 	_, execErr := pipe.Exec(ctx)
 
@@ -457,8 +469,21 @@ func (d *doc) foldChanges() {
 }
 
 // group validates changes and gathers them by document, keeping the order of
-// first appearance and, within a document, the order given.
+// first appearance and, within a document, the order given, and folds each
+// document's changes into one write when it can.
 func group(changes []productview.Change) ([]doc, error) {
+	docs, err := gather(changes)
+	if err != nil || noFold {
+		return docs, err
+	}
+	for j := range docs {
+		docs[j].foldChanges()
+	}
+	return docs, nil
+}
+
+// gather is group without the fold.
+func gather(changes []productview.Change) ([]doc, error) {
 	// Two passes over one backing array instead of a slice per document:
 	// a batch is mostly documents with one change each.
 	of := make([]int32, len(changes)) // change → its document
@@ -489,11 +514,6 @@ func group(changes []productview.Change) ([]doc, error) {
 	for i, c := range changes {
 		d := &docs[of[i]]
 		d.changes = append(d.changes, c)
-	}
-	if !noFold {
-		for j := range docs {
-			docs[j].foldChanges()
-		}
 	}
 	return docs, nil
 }

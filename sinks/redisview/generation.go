@@ -33,7 +33,9 @@ func (s *Store) Count(ctx context.Context, gen int) (int, error) {
 }
 
 // Clear deletes every key of generation gen with SCAN and UNLINK, in batches
-// of Config.ScanCount keys per round trip, and returns how many it deleted.
+// of Config.ScanCount keys per round trip, and returns how many documents
+// (views and reference records) it deleted; the generation's bookkeeping
+// (ApplyIn's fences and the epoch) goes with them uncounted.
 // It does not touch other generations nor the live pointer. Stop the
 // generation's writers first: keys written during a Clear may survive it.
 func (s *Store) Clear(ctx context.Context, gen int) (int, error) {
@@ -41,7 +43,8 @@ func (s *Store) Clear(ctx context.Context, gen int) (int, error) {
 		return 0, err
 	}
 	var removed int
-	err := s.scan(ctx, globEscape(s.Prefix(gen))+"*", func(c redis.Cmdable, keys []string) error {
+	prefix := s.Prefix(gen)
+	err := s.scan(ctx, globEscape(prefix)+"*", func(c redis.Cmdable, keys []string) error {
 		// One key per UNLINK: keys of different documents live in different
 		// cluster slots.
 		pipe := c.Pipeline()
@@ -52,8 +55,10 @@ func (s *Store) Clear(ctx context.Context, gen int) (int, error) {
 		if _, err := pipe.Exec(ctx); err != nil {
 			return err
 		}
-		for _, cmd := range cmds {
-			removed += int(cmd.Val())
+		for i, cmd := range cmds {
+			if !bookkeeping(keys[i][len(prefix):]) {
+				removed += int(cmd.Val())
+			}
 		}
 		return nil
 	})
@@ -112,4 +117,10 @@ func globEscape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// bookkeeping reports whether the key named rest after a generation's
+// prefix is one of ApplyIn's fences or the epoch rather than a document.
+func bookkeeping(rest string) bool {
+	return rest == "epoch" || strings.HasPrefix(rest, "fence:")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,11 @@ type Config struct {
 	// Store's reads within LiveCache, so a rebuild's grace period must be
 	// longer (its default is 30 s).
 	LiveCache time.Duration
+	// VersionCache is the most document versions ApplyIn keeps per
+	// partition and generation, on a single server, to write without the
+	// script (see ApplyIn). Default 131072 (a few MB); negative: ApplyIn
+	// goes through Apply's script as a cluster does.
+	VersionCache int
 }
 
 // Validate reports every problem of c at once.
@@ -77,6 +83,10 @@ type Store struct {
 	docsPerPipeline int
 	liveCache       time.Duration
 	live            atomic.Pointer[liveRead] // the live generation last read or set
+	versionCache    int
+	writer          string   // this Store's prefix of fence values (ApplyIn)
+	fences          sync.Map // fenceID → *fence
+	settle          sync.Once
 }
 
 // New returns a Store on client. The client stays the caller's to close.
@@ -93,11 +103,15 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	if cfg.DocsPerPipeline == 0 {
 		cfg.DocsPerPipeline = 500
 	}
+	if cfg.VersionCache == 0 {
+		cfg.VersionCache = 1 << 17
+	}
 	if cfg.LiveCache == 0 {
 		cfg.LiveCache = 100 * time.Millisecond
 	}
 	return &Store{client: client, projection: cfg.Projection, scanCount: cfg.ScanCount,
-		docsPerCall: cfg.DocsPerCall, docsPerPipeline: cfg.DocsPerPipeline, liveCache: cfg.LiveCache}, nil
+		docsPerCall: cfg.DocsPerCall, docsPerPipeline: cfg.DocsPerPipeline, liveCache: cfg.LiveCache,
+		versionCache: cfg.VersionCache, writer: newWriterID()}, nil
 }
 
 // Projection is the projection name the store was configured with.

@@ -23,6 +23,20 @@ func TestContract(t *testing.T) {
 	})
 }
 
+// ApplyIn keeps the contract: without the script on a single server
+// (miniredis, the real one), through it on a cluster; with a version cache
+// so small that it starts over within most batches, too.
+func TestContractApplyIn(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+		storetest.Run(t, redistest.Backend{Client: c, Partitioned: true})
+	})
+	t.Run("tiny version cache", func(t *testing.T) {
+		redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+			storetest.Run(t, redistest.Backend{Client: c, Partitioned: true, Config: redisview.Config{VersionCache: 3}})
+		})
+	})
+}
+
 // Apply packs documents into script calls and calls into concurrent
 // pipelines; every packing must keep the contract, and a ring (like a
 // cluster) gets one document per call.

@@ -13,6 +13,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/processors/productview/storetest"
 	"github.com/streamview/streamview/sinks/redisview"
 )
@@ -197,16 +198,39 @@ func NewStoreConfig(tb testing.TB, c redis.UniversalClient, cfg redisview.Config
 type Backend struct {
 	Client redis.UniversalClient
 	Config redisview.Config
+	// Partitioned makes the stores' Apply the ApplyIn of partition 0 (see
+	// Partitioned), so that the suite holds ApplyIn to the contract.
+	Partitioned bool
 }
 
 // New returns a fresh store; see NewStoreConfig.
-func (b Backend) New(t *testing.T) storetest.Store { return NewStoreConfig(t, b.Client, b.Config) }
+func (b Backend) New(t *testing.T) storetest.Store {
+	s := NewStoreConfig(t, b.Client, b.Config)
+	if b.Partitioned {
+		return Partitioned{Store: s}
+	}
+	return s
+}
+
+// Partitioned is a Store whose Apply is ApplyIn of one partition.
+type Partitioned struct {
+	*redisview.Store
+	Partition int32
+}
+
+// Apply is p.ApplyIn of p.Partition.
+func (p Partitioned) Apply(ctx context.Context, gen int, changes []productview.Change) (productview.Result, error) {
+	return p.ApplyIn(ctx, gen, p.Partition, changes)
+}
 
 // Refuse puts a string where the hash of document id goes, so that the
 // apply script's HGET fails with WRONGTYPE for that document only.
 func (b Backend) Refuse(t *testing.T, s storetest.Store, gen int, id string) {
 	t.Helper()
 	rs, ok := s.(*redisview.Store)
+	if p, isP := s.(Partitioned); isP {
+		rs, ok = p.Store, true
+	}
 	if !ok {
 		t.Fatalf("redistest: Refuse on a %T, want a *redisview.Store", s)
 	}

@@ -1,0 +1,494 @@
+package redisview
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/streamview/streamview/processors/batch"
+	"github.com/streamview/streamview/processors/productview"
+)
+
+// ApplyIn is Apply for changes that all come from one partition of the
+// projection's topic (productview.PartitionStore), from the one writer
+// that consumes it. On a single server (a *redis.Client) it writes without
+// the script: the Store remembers the version of each document of the
+// partition it has read or written (up to Config.VersionCache), decides
+// itself which changes are newer, and sends the bare writes (per document
+// its HINCRBYs and one HSET of the sets and the version) in one MULTI/EXEC
+// per call. What keeps that exact is the partition's fence, a key every
+// such transaction sets to a value of its own, under a WATCH of it:
+//
+//   - the versions remembered are trusted only while the fence holds the
+//     value this Store last wrote or read with them; any other writer of
+//     the partition (a consumer that took it over, another process
+//     replaying it, Clear) changes or deletes it, and the Store reads the
+//     versions again;
+//   - a write whose fence changed between the read and EXEC is not made
+//     (EXEC aborts) and is decided again from fresh reads.
+//
+// Apply's script calls on a single server bump the generation's epoch key
+// in the same transaction, which every fenced write also watches, so that
+// writers with and without a partition may share a generation. The
+// results, the idempotency and the errors are Apply's, with one
+// difference: a counter field that a writer outside this package fills
+// with something HINCRBY cannot add to after the Store read it is found
+// only when HINCRBY refuses it in the transaction, and the document's
+// other writes of that call are made without the increment (the changes
+// are refused as permanent, as Apply refuses them). Config.VersionCache
+// < 0, a cluster and a ring go through Apply.
+func (s *Store) ApplyIn(ctx context.Context, gen int, partition int32, changes []productview.Change) (productview.Result, error) {
+	c, ok := s.client.(*redis.Client)
+	if !ok || s.versionCache < 0 {
+		return s.Apply(ctx, gen, changes)
+	}
+	if err := checkGen(gen); err != nil {
+		return productview.Result{}, err
+	}
+	docs, err := gather(changes)
+	if err != nil {
+		return productview.Result{}, err
+	}
+	if len(docs) == 0 {
+		return productview.Result{}, nil
+	}
+	// go-redis settles the connection options on the first connection it
+	// opens (a handshake Redis 7 refuses switches a setting off); the
+	// dedicated connections below share those options without its lock,
+	// so the Store's client opens one first (a data race otherwise).
+	s.settle.Do(func() { _ = c.Ping(ctx).Err() })
+	f := s.fenceOf(gen, partition)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var res productview.Result
+	for attempt := 1; ; attempt++ {
+		r, refused, err := f.apply(ctx, c, docs)
+		res = res.Add(r)
+		if err == nil {
+			return res, refusedError(changes, refused)
+		}
+		if !errors.Is(err, redis.TxFailedErr) || attempt == fenceAttempts {
+			return res, fmt.Errorf("redis apply %s (%d changes of partition %d): %w", f.key, len(changes), partition, err)
+		}
+		// Another writer of the partition wrote meanwhile: what it wrote
+		// is read again, and this call's changes decided again.
+	}
+}
+
+// fenceAttempts is how many times ApplyIn decides its writes again when
+// other writers of the partition keep writing between its read and its
+// EXEC, before it returns the error for the caller to retry later.
+const fenceAttempts = 8
+
+// refusedError names the changes of the refused documents as permanent,
+// or is nil.
+func refusedError(changes []productview.Change, refused []refusal) error {
+	if len(refused) == 0 {
+		return nil
+	}
+	why := make(map[string]error, len(refused))
+	for _, r := range refused {
+		why[r.id] = r.err
+	}
+	var fs []batch.Failure
+	for i, c := range changes {
+		if err, ok := why[c.ID]; ok {
+			fs = append(fs, batch.Permanent(i, err))
+		}
+	}
+	return batch.Fail(fs...)
+}
+
+// fence is what a Store knows of one partition's documents in one
+// generation: their versions as of the fence value seen.
+type fence struct {
+	prefix string // the generation's: "sv:P:gN:"
+	key    string // the fence: "sv:P:gN:fence:<partition>"
+	epoch  string // the generation's epoch key: "sv:P:gN:epoch"
+
+	mu        sync.Mutex
+	valid     bool   // known holds as long as the two keys hold seen and seenEpoch
+	seen      string // the fence's value ("" when absent)
+	seenEpoch string
+	known     map[string]known // by document ID
+	max       int              // the most documents known; more clear it
+	writer    string           // this Store's prefix of fence values
+	seq       uint64
+}
+
+// known is a document's version, and the counter fields found to hold what
+// HINCRBY adds to (or nothing).
+type known struct {
+	version  int64
+	counters []string
+}
+
+// counts reports whether every counter field c's changes add to has been
+// checked.
+func (k known) counts(d *doc) bool {
+	for _, c := range d.changes {
+		for _, x := range c.Incr {
+			found := false
+			for _, n := range k.counters {
+				if n == x.Name {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+type fenceID struct {
+	gen       int
+	partition int32
+}
+
+// fenceOf returns the Store's fence of partition in generation gen.
+func (s *Store) fenceOf(gen int, partition int32) *fence {
+	id := fenceID{gen, partition}
+	if f, ok := s.fences.Load(id); ok {
+		return f.(*fence)
+	}
+	prefix := s.Prefix(gen)
+	f, _ := s.fences.LoadOrStore(id, &fence{
+		prefix: prefix,
+		key:    prefix + "fence:" + strconv.Itoa(int(partition)),
+		epoch:  epochKey(prefix),
+		max:    s.versionCache,
+		writer: s.writer,
+	})
+	return f.(*fence)
+}
+
+// epochKey is the key Apply's script calls bump in generation prefix.
+func epochKey(prefix string) string { return prefix + "epoch" }
+
+// newWriterID is a random prefix for a Store's fence values: unique among
+// the writers of one generation.
+func newWriterID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// apply is one attempt: read what is not known, decide, write. It returns
+// redis.TxFailedErr (wrapped) when the fence moved before EXEC; nothing of
+// this attempt is then written, and nothing counted.
+func (f *fence) apply(ctx context.Context, c *redis.Client, docs []doc) (productview.Result, []refusal, error) {
+	conn := c.Conn()
+	defer conn.Close()
+	// ks[i] is docs[i]'s version and checked counters, from what f knows
+	// or from a read.
+	ks := make([]known, len(docs))
+	unknown := make([]int, 0, len(docs))
+	for i := range docs {
+		k, ok := f.known[docs[i].id]
+		if !f.valid || !ok || !k.counts(&docs[i]) {
+			unknown = append(unknown, i)
+			continue
+		}
+		ks[i] = k
+	}
+	// One round trip: watch and read the fence and the epoch, and read the
+	// documents not known.
+	pipe := conn.Pipeline()
+	watch := pipe.Do(ctx, "WATCH", f.key, f.epoch)
+	state := pipe.MGet(ctx, f.key, f.epoch)
+	reads := f.queueReads(ctx, pipe, docs, unknown)
+	_, _ = pipe.Exec(ctx)
+	if err := transportErr(watch, state); err != nil {
+		return productview.Result{}, nil, err
+	}
+	if err := readsErr(reads); err != nil {
+		return productview.Result{}, nil, err
+	}
+	fenceValue, epochValue := str(state.Val()[0]), str(state.Val()[1])
+	if !f.valid || fenceValue != f.seen || epochValue != f.seenEpoch {
+		// What f knows is stale: read the other documents too, still under
+		// the WATCH, so that EXEC fails if anyone writes after it.
+		f.forget()
+		var rest []int
+		for i := range docs {
+			if reads[i] == nil {
+				rest = append(rest, i)
+			}
+		}
+		if len(rest) > 0 {
+			pipe := conn.Pipeline()
+			more := f.queueReads(ctx, pipe, docs, rest)
+			_, _ = pipe.Exec(ctx)
+			if err := readsErr(more); err != nil {
+				return productview.Result{}, nil, err
+			}
+			for _, i := range rest {
+				reads[i] = more[i]
+			}
+		}
+		f.valid, f.seen, f.seenEpoch = true, fenceValue, epochValue
+	}
+	var res productview.Result
+	var refused []refusal
+	bad := make([]bool, len(docs))
+	for i, r := range reads {
+		if r == nil {
+			continue
+		}
+		k, err := readKnown(r, &docs[i])
+		if err != nil {
+			bad[i] = true
+			refused = append(refused, refusal{id: docs[i].id, err: fmt.Errorf("redis apply %s: %w", docKey(f.prefix, docs[i].id), err)})
+			continue
+		}
+		ks[i] = k
+	}
+
+	// Decide: per document the changes newer than its version, in order.
+	type write struct {
+		i       int // in docs
+		applied int
+		version int64
+		cmds    []redis.Cmder
+	}
+	var writes []write
+	for i := range docs {
+		if bad[i] {
+			continue
+		}
+		w := write{i: i, version: ks[i].version}
+		for _, ch := range docs[i].changes {
+			if ch.Version > w.version {
+				w.applied++
+				w.version = ch.Version
+			}
+		}
+		res.Duplicates += docs[i].n - w.applied
+		if w.applied > 0 {
+			writes = append(writes, w)
+		}
+	}
+	if len(writes) == 0 {
+		// Nothing newer: what was read holds as long as the fence does.
+		// (A failed UNWATCH leaves a broken connection, which the pool
+		// drops.)
+		f.rememberAll(docs, ks, bad)
+		_ = conn.Do(ctx, "UNWATCH").Err()
+		return res, refused, nil
+	}
+
+	f.seq++
+	token := f.writer + ":" + strconv.FormatUint(f.seq, 10)
+	var set *redis.StatusCmd
+	_, err := conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for j := range writes {
+			w := &writes[j]
+			w.cmds = queueWrite(ctx, p, docKey(f.prefix, docs[w.i].id), &docs[w.i], ks[w.i].version)
+		}
+		set = p.Set(ctx, f.key, token, 0)
+		return nil
+	})
+	if err != nil && (errors.Is(err, redis.TxFailedErr) || set.Err() != nil) {
+		// Not written (the fence moved), or not known whether it was (the
+		// network): the next attempt decides from what Redis holds.
+		f.forget()
+		return productview.Result{}, nil, err
+	}
+	f.seen = token
+	for _, w := range writes {
+		for _, cmd := range w.cmds {
+			if err := cmd.Err(); err != nil {
+				// Refused inside the transaction (a key of another type,
+				// a counter HINCRBY cannot add to): the document is not
+				// known any more, its changes refused.
+				bad[w.i] = true
+				res.Duplicates -= docs[w.i].n - w.applied
+				refused = append(refused, refusal{id: docs[w.i].id, err: fmt.Errorf("redis apply %s: %w", docKey(f.prefix, docs[w.i].id), err)})
+				break
+			}
+		}
+		if !bad[w.i] {
+			res.Applied += w.applied
+			ks[w.i].version = w.version
+		}
+	}
+	f.rememberAll(docs, ks, bad)
+	return res, refused, nil
+}
+
+// transportErr is the first error of cmds that is not the server's reply
+// (a network error, a timeout, a closed client), or nil: a reply error
+// such as WRONGTYPE is the command's own answer.
+func transportErr(cmds ...redis.Cmder) error {
+	for _, c := range cmds {
+		var re redis.Error
+		if err := c.Err(); err != nil && !errors.As(err, &re) {
+			return err
+		}
+	}
+	return nil
+}
+
+// queueReads queues on p, for docs[i] of each i in which, an HMGET of its
+// version and of the counter fields its changes add to; the reads are at
+// the documents' indexes, nil elsewhere.
+func (f *fence) queueReads(ctx context.Context, p redis.Pipeliner, docs []doc, which []int) []*redis.SliceCmd {
+	reads := make([]*redis.SliceCmd, len(docs))
+	for _, i := range which {
+		reads[i] = p.HMGet(ctx, docKey(f.prefix, docs[i].id), readFields(&docs[i])...)
+	}
+	return reads
+}
+
+// readFields is the version field, then each counter field d's changes
+// add to, once.
+func readFields(d *doc) []string {
+	fields := []string{productview.VersionField}
+	for _, c := range d.changes {
+		for _, x := range c.Incr {
+			if !slices.Contains(fields[1:], x.Name) {
+				fields = append(fields, x.Name)
+			}
+		}
+	}
+	return fields
+}
+
+// readKnown reads an HMGET of readFields(d): the version, and the counter
+// fields, which must hold what HINCRBY adds to (or nothing). A key of
+// another type (WRONGTYPE) is the command's error.
+func readKnown(r *redis.SliceCmd, d *doc) (known, error) {
+	vals, err := r.Result()
+	if err != nil {
+		return known{}, err
+	}
+	fields := readFields(d)
+	if len(vals) != len(fields) {
+		return known{}, fmt.Errorf("%w: HMGET of %d fields returned %d values", productview.ErrCorrupt, len(fields), len(vals))
+	}
+	var k known
+	if v, ok := vals[0].(string); ok {
+		if k.version, ok = int64Of(v); !ok || k.version < 1 {
+			return known{}, fmt.Errorf("%w: version field %s holds %.40q, not a version", productview.ErrCorrupt, productview.VersionField, v)
+		}
+	}
+	for j, name := range fields[1:] {
+		if v, ok := vals[j+1].(string); ok {
+			if _, ok := int64Of(v); !ok {
+				return known{}, fmt.Errorf("counter field %s holds %.40s, not an integer HINCRBY can add to", name, v)
+			}
+		}
+		k.counters = append(k.counters, name)
+	}
+	return k, nil
+}
+
+// int64Of parses v as HINCRBY and the script read an integer: canonical
+// decimal within int64 (no sign but '-', no leading zero, no "-0").
+func int64Of(v string) (int64, bool) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != v {
+		return 0, false
+	}
+	return n, true
+}
+
+// queueWrite queues on p the bare writes of d's changes newer than
+// version: one HINCRBY per counter field (the deltas summed), then one HSET
+// of the last value of each field set and the newest version, so that a
+// set wins over an increment of the same field, as in the script.
+func queueWrite(ctx context.Context, p redis.Pipeliner, key string, d *doc, version int64) []redis.Cmder {
+	var incr []productview.Incr
+	var set []any
+	at := make(map[string]int, 8) // field → its value's index in set
+	last := version
+	for _, c := range d.changes {
+		if c.Version <= last {
+			continue
+		}
+		last = c.Version
+		for _, x := range c.Incr {
+			if j := slices.IndexFunc(incr, func(y productview.Incr) bool { return y.Name == x.Name }); j >= 0 {
+				incr[j].By += x.By
+				continue
+			}
+			incr = append(incr, x)
+		}
+		for _, x := range c.Set {
+			if j, ok := at[x.Name]; ok {
+				set[j] = x.Value
+				continue
+			}
+			at[x.Name] = len(set) + 1
+			set = append(set, x.Name, x.Value)
+		}
+	}
+	cmds := make([]redis.Cmder, 0, len(incr)+1)
+	for _, x := range incr {
+		cmds = append(cmds, p.HIncrBy(ctx, key, x.Name, x.By))
+	}
+	set = append(set, productview.VersionField, last)
+	cmds = append(cmds, p.HSet(ctx, key, set...))
+	return cmds
+}
+
+// rememberAll records ks[i] as docs[i]'s, but for the bad ones, which it
+// forgets.
+func (f *fence) rememberAll(docs []doc, ks []known, bad []bool) {
+	for i := range docs {
+		if bad[i] {
+			delete(f.known, docs[i].id)
+			continue
+		}
+		f.remember(docs[i].id, ks[i])
+	}
+}
+
+// forget drops what f knows: the next attempt reads every document.
+func (f *fence) forget() {
+	f.valid = false
+	clear(f.known)
+}
+
+// remember records k as document id's, within f.max documents (past it,
+// f starts over: hot documents are soon known again).
+func (f *fence) remember(id string, k known) {
+	if f.known == nil {
+		f.known = make(map[string]known)
+	}
+	if _, ok := f.known[id]; !ok && len(f.known) >= f.max {
+		clear(f.known)
+	}
+	f.known[id] = k
+}
+
+// str is an MGET value as a string, "" for a missing key.
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// readsErr is transportErr of the reads queued (not nil).
+func readsErr(reads []*redis.SliceCmd) error {
+	for _, r := range reads {
+		if r == nil {
+			continue
+		}
+		if err := transportErr(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
