@@ -34,6 +34,11 @@ type Config struct {
 	// "zipf" (the default: a few hot products get most events, s = 1.1, as
 	// in real catalogues) or "uniform".
 	Distribution string
+	// RedisScript makes bench redis's projection check versions in Apply's
+	// script on every batch, as on a Redis Cluster, instead of
+	// remembering them per partition (redisview.Store.ApplyIn): to compare
+	// the two guards.
+	RedisScript bool
 	// Out receives progress lines and the final table; nil discards.
 	Out io.Writer
 	// Logger receives the projection runtime's log (retries, dead

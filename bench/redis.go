@@ -42,7 +42,7 @@ func RedisProjection(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("bench: redis at %s does not answer: %w", addr, err)
 	}
-	return Run(ctx, cfg, &redisSink{client: client})
+	return Run(ctx, cfg, &redisSink{client: client, script: cfg.RedisScript})
 }
 
 // redisSink measures the product view on one Redis server. The projection
@@ -50,6 +50,7 @@ func RedisProjection(ctx context.Context, cfg Config) (Report, error) {
 // <run>-raw, so both are cleared by the store's own Clear.
 type redisSink struct {
 	client *redis.Client
+	script bool             // the projection's guard: Apply's script (Config.RedisScript)
 	store  *redisview.Store // the projection's
 	raw    *redisview.Store // where the raw writes go
 }
@@ -68,7 +69,11 @@ func (s *redisSink) stores(d *Dataset) error {
 		return nil
 	}
 	var err error
-	if s.store, err = redisview.New(s.client, redisview.Config{Projection: d.Run}); err != nil {
+	cfg := redisview.Config{Projection: d.Run}
+	if s.script {
+		cfg.VersionCache = -1
+	}
+	if s.store, err = redisview.New(s.client, cfg); err != nil {
 		return err
 	}
 	s.raw, err = redisview.New(s.client, redisview.Config{Projection: d.Run + "-raw"})
@@ -216,7 +221,11 @@ func (s *redisSink) Projection(ctx context.Context, d *Dataset) (processors.Proj
 	if err != nil {
 		return nil, "", err
 	}
-	return p, "projection (" + productview.Name + ")", nil
+	guard := "versions known per partition, bare writes in MULTI/EXEC"
+	if s.script {
+		guard = "versions checked in the script"
+	}
+	return p, "projection (" + productview.Name + "; " + guard + ")", nil
 }
 
 func (s *redisSink) Stored(ctx context.Context) (int, error) {

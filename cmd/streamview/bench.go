@@ -16,7 +16,7 @@ import (
 func init() {
 	commands["bench"] = command{
 		summary: "measure a projection against raw Kafka and store limits (bench redis|search), the write path and freshness under load (bench api), soak the whole service (bench soak), or time a category rename through views and search (bench rename)",
-		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--raw=false] [--freshness=false] [--search-poll 20ms] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--outcome-mib N] [--json] [--pprof 127.0.0.1:6060] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench rename [--products 10000] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
+		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--script] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--raw=false] [--freshness=false] [--search-poll 20ms] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--outcome-mib N] [--json] [--pprof 127.0.0.1:6060] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench rename [--products 10000] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
 		help: `Measures how fast a projection rebuilds from the log into its store,
 beside the two limits it runs between, in one run on one data set:
 
@@ -45,7 +45,11 @@ beside the two limits it runs between, in one run on one data set:
      actions through esutil.BulkIndexer with a worker per lane;
   4. projection: the projection runtime with the projector on a fresh
      generation (search: its index made first, as a rebuild makes it and
-     as the raw side's is), from offset 0 until it has committed the end
+     as the raw side's is; redis: each lane's writer knows its partition's
+     versions and sends the bare writes in one MULTI/EXEC per batch under
+     the partition's fence, as streamview serve does on one Redis server,
+     or with --script checks them in Apply's script, as on a cluster),
+     from offset 0 until it has committed the end
      of every partition (joining the group, fetching, decoding and
      committing included, which the raw writes do not do): events/s. Then
      every stored document is checked;
@@ -193,6 +197,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	batch := fs.Int("batch", 0, "the runtime's MaxBatch and the raw pipeline's size (default 2000 for redis, 5000 for search)")
 	seed := fs.Uint64("seed", 1, "seed of the event stream")
 	distribution := fs.String("distribution", bench.DefaultDistribution, "how the events after the creates pick their product: zipf (s=1.1, a few hot products, as catalogues are) or uniform")
+	script := fs.Bool("script", false, "redis: the projection checks versions in Apply's script on every batch (as on a Redis Cluster) instead of knowing them per partition and writing them bare in MULTI/EXEC, to compare the two")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (the table goes to stderr)")
 	logLevel := fs.String("log-level", "warn", "the projection runtime's log level on stderr: debug, info, warn or error")
 	logFormat := logFormatFlag(fs, e)
@@ -246,7 +251,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	cfg := bench.Config{
 		Servers: srv, Events: *events, Products: *products, Batch: *batch, Seed: *seed, Distribution: *distribution,
-		Out: e.stdout, Logger: logger,
+		RedisScript: *script, Out: e.stdout, Logger: logger,
 	}
 	if *asJSON {
 		cfg.Out = e.stderr

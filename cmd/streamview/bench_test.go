@@ -19,7 +19,10 @@ import (
 // also checks each stored document against the fold).
 func TestBenchSmall(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
-		benchSmall(t, []string{"redis", "--redis", testenv.Redis(t)}, "raw redis", "target 0.80", "zipf over products")
+		benchSmall(t, []string{"redis", "--redis", testenv.Redis(t)}, "raw redis", "target 0.80", "zipf over products", "bare writes in MULTI/EXEC")
+	})
+	t.Run("redis --script", func(t *testing.T) {
+		benchSmall(t, []string{"redis", "--redis", testenv.Redis(t), "--script"}, "raw redis", "versions checked in the script")
 	})
 	t.Run("search", func(t *testing.T) {
 		es := testenv.Elasticsearch(t)

@@ -1,7 +1,10 @@
 // Package redisview is the Redis view store: a generic store of versioned
-// documents, one Redis hash per document, written atomically by a Lua script
-// that applies a change only when its version is newer than the version the
-// hash holds (the rule of ARCHITECTURE.md, Idempotency and order).
+// documents, one Redis hash per document, each change applied only when its
+// version is newer than the version the hash holds (the rule of
+// ARCHITECTURE.md, Idempotency and order): by a Lua script that checks and
+// writes atomically (Apply), or, for the changes of one partition on a
+// single server, by a writer that knows the partition's versions and sends
+// the bare writes in MULTI/EXEC under the partition's fence (ApplyIn).
 //
 // Key layout, for projection P, generation N and document ID:
 //
@@ -12,6 +15,11 @@
 //	sv:P:live      string: the generation that queries read
 //	sv:P:rebuild   hash: a rebuild's state (RebuildState; its fields are
 //	               processors/rebuild's)
+//	sv:P:gN:fence:<partition>
+//	               string: the value of the last ApplyIn transaction of
+//	               that partition (its writer's, unique); not counted
+//	sv:P:gN:epoch  integer: bumped by each transaction of Apply's script
+//	               calls on a single server; not counted
 //
 // Apply sends a batch in pipelined script calls; on a single server one call
 // carries many documents (the script's start-up cost, not its writes, would
@@ -22,6 +30,18 @@
 // summed, applied whole only when the hash is older than the first change;
 // a redelivery that meets a version inside the span sends them again one by
 // one. Writes gives the same writes without the guard, for benchmarks.
+//
+// ApplyIn (the product view's writer calls it with the partition the
+// runtime names) skips the script on a single server: what Redis spends
+// per document is then about what the bare writes cost, where the script
+// costs it twice that (receiving the arguments in Lua, and the read). The
+// versions it remembers are trusted only while the partition's fence and
+// the generation's epoch hold what they held when it read them: every
+// ApplyIn transaction sets the fence, every transaction of script calls
+// bumps the epoch, Clear deletes both, and each ApplyIn transaction
+// WATCHes both, so any other writer (a new owner after a rebalance, a
+// replay, a script call) makes it read again, and a write decided from
+// what another writer changed is never made.
 //
 // The ID is a hash tag, so every key of one document lands in one cluster
 // slot; the live pointer and the rebuild state are single keys, read and

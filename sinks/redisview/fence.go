@@ -411,8 +411,8 @@ func int64Of(v string) (int64, bool) {
 // set wins over an increment of the same field, as in the script.
 func queueWrite(ctx context.Context, p redis.Pipeliner, key string, d *doc, version int64) []redis.Cmder {
 	var incr []productview.Incr
-	var set []any
-	at := make(map[string]int, 8) // field → its value's index in set
+	var set []any // field, value, ...; then the version field and version
+	var at fieldIndex
 	last := version
 	for _, c := range d.changes {
 		if c.Version <= last {
@@ -426,12 +426,15 @@ func queueWrite(ctx context.Context, p redis.Pipeliner, key string, d *doc, vers
 			}
 			incr = append(incr, x)
 		}
+		if set == nil {
+			set = make([]any, 0, 2*len(c.Set)+2)
+		}
 		for _, x := range c.Set {
-			if j, ok := at[x.Name]; ok {
-				set[j] = x.Value
+			if j := at.find(set, x.Name); j >= 0 {
+				set[j+1] = x.Value
 				continue
 			}
-			at[x.Name] = len(set) + 1
+			at.add(set, x.Name, len(set))
 			set = append(set, x.Name, x.Value)
 		}
 	}
@@ -442,6 +445,43 @@ func queueWrite(ctx context.Context, p redis.Pipeliner, key string, d *doc, vers
 	set = append(set, productview.VersionField, last)
 	cmds = append(cmds, p.HSet(ctx, key, set...))
 	return cmds
+}
+
+// fieldIndex finds a field's place in a list of field, value pairs: a
+// product has a dozen fields, where a look along them costs less than a
+// map per document; past fieldsScanned fields (a burst of sets) a map.
+type fieldIndex map[string]int
+
+const fieldsScanned = 32
+
+func (m fieldIndex) find(pairs []any, name string) int {
+	if m != nil {
+		if j, ok := m[name]; ok {
+			return j
+		}
+		return -1
+	}
+	for j := 0; j < len(pairs); j += 2 {
+		if pairs[j].(string) == name {
+			return j
+		}
+	}
+	return -1
+}
+
+// add records name at j, the end of pairs; once there are too many fields
+// to scan, in a map of them all.
+func (m *fieldIndex) add(pairs []any, name string, j int) {
+	if *m == nil {
+		if j < 2*fieldsScanned {
+			return
+		}
+		*m = make(fieldIndex, 2*fieldsScanned)
+		for k := 0; k < j; k += 2 {
+			(*m)[pairs[k].(string)] = k
+		}
+	}
+	(*m)[name] = j
 }
 
 // rememberAll records ks[i] as docs[i]'s, but for the bad ones, which it
@@ -468,8 +508,10 @@ func (f *fence) remember(id string, k known) {
 	if f.known == nil {
 		f.known = make(map[string]known)
 	}
-	if _, ok := f.known[id]; !ok && len(f.known) >= f.max {
-		clear(f.known)
+	if len(f.known) >= f.max {
+		if _, ok := f.known[id]; !ok {
+			clear(f.known)
+		}
 	}
 	f.known[id] = k
 }

@@ -37,6 +37,10 @@ import (
 //	               redelivered offsets itself, instead of a version guard
 //	               per document (one Redis only: a cluster refuses a
 //	               transaction across slots)
+//	applyin        ApplyIn of partition 0: versions known per partition
+//	               (read once), the bare writes in one MULTI/EXEC under
+//	               the partition's fence (what the view projector does on
+//	               one server)
 //	bare           the bare writes, pipelined, no script
 //
 // One op is one batch, on the Redis at REDIS_ADDR (skipped without):
@@ -73,7 +77,7 @@ return 0`
   redis.call('HSET', KEYS[k], '_v', version, unpack(ARGV, s, names - 1))`, 1)),
 		"apply": applyScript,
 	}
-	for _, name := range []string{"evalsha-empty", "hset", "hmget-hset", "apply", "watch", "fenced", "bare"} {
+	for _, name := range []string{"evalsha-empty", "hset", "hmget-hset", "apply", "watch", "fenced", "applyin", "bare"} {
 		b.Run(name, func(b *testing.B) {
 			sc := scripts[name]
 			if sc != nil {
@@ -111,6 +115,10 @@ return 0`
 					watchWrites(ctx, b, c, s.Prefix(1), writes)
 				case "fenced":
 					fencedWrites(ctx, b, c, s.Prefix(1), writes, i)
+				case "applyin":
+					if _, err := s.ApplyIn(ctx, 1, 0, cs); err != nil {
+						b.Fatal(err)
+					}
 				default:
 					pipe := c.Pipeline()
 					if sc != nil {
