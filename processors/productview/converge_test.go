@@ -58,6 +58,25 @@ func TestConvergence(t *testing.T) {
 		parts[p] = append(parts[p], e)
 	}
 
+	// Batches without their partition go through the store's Apply (the
+	// script), with it through ApplyIn (on one server, versions known per
+	// partition), as the runtime hands them over.
+	for _, mode := range []struct {
+		name        string
+		partitioned bool
+	}{{"apply", false}, {"applyAt", true}} {
+		t.Run(mode.name, func(t *testing.T) { converge(t, seed, parts, stream, want, mode.partitioned) })
+	}
+}
+
+func converge(t *testing.T, seed uint64, parts [][]schemas.Event, stream []schemas.Event, want map[string]productview.View, partitioned bool) {
+	// apply hands events of partition i to p as the runtime would.
+	apply := func(ctx context.Context, p *productview.Writer, i int, events []schemas.Event) error {
+		if partitioned {
+			return p.ApplyAt(ctx, events, int32(i), nil)
+		}
+		return p.Apply(ctx, events)
+	}
 	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
 		ctx := context.Background()
 		store := redistest.NewStore(t, c)
@@ -75,7 +94,7 @@ func TestConvergence(t *testing.T) {
 		for i, events := range parts {
 			wg.Go(func() {
 				rng := rand.New(rand.NewPCG(seed, uint64(i)+1))
-				n, err := deliver(ctx, rng, proj, events)
+				n, err := deliver(rng, func(b []schemas.Event) error { return apply(ctx, proj, i, b) }, events)
 				mu.Lock()
 				defer mu.Unlock()
 				delivered += n
@@ -100,10 +119,10 @@ func TestConvergence(t *testing.T) {
 		checkViews(t, productview.NewReader(store), 0, want)
 
 		// A replay from offset zero over the live store changes nothing.
-		for _, events := range parts {
+		for i, events := range parts {
 			for len(events) > 0 {
 				n := min(len(events), 500)
-				if err := proj.Apply(ctx, events[:n]); err != nil {
+				if err := apply(ctx, proj, i, events[:n]); err != nil {
 					t.Fatal(err)
 				}
 				events = events[n:]
@@ -122,8 +141,8 @@ func TestConvergence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, events := range parts {
-			if err := proj2.Apply(ctx, events); err != nil {
+		for i, events := range parts {
+			if err := apply(ctx, proj2, i, events); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -138,9 +157,9 @@ func TestConvergence(t *testing.T) {
 	})
 }
 
-// deliver applies events, one partition in order, as a flaky runtime would,
-// and returns how many events it handed to Apply.
-func deliver(ctx context.Context, rng *rand.Rand, p *productview.Writer, events []schemas.Event) (int, error) {
+// deliver applies events, one partition in order, through write as a flaky
+// runtime would, and returns how many events it handed over.
+func deliver(rng *rand.Rand, write func([]schemas.Event) error, events []schemas.Event) (int, error) {
 	var batches [][]schemas.Event
 	for len(events) > 0 {
 		n := min(len(events), 1+rng.IntN(64))
@@ -150,7 +169,7 @@ func deliver(ctx context.Context, rng *rand.Rand, p *productview.Writer, events 
 	delivered := 0
 	apply := func(b []schemas.Event) error {
 		delivered += len(b)
-		return p.Apply(ctx, b)
+		return write(b)
 	}
 	rewinds := 0
 	for i := 0; i < len(batches); i++ {

@@ -157,7 +157,8 @@ func runJoin(t *testing.T, c redis.UniversalClient, rng *rand.Rand, order string
 		for i, events := range parts {
 			seed := rng.Uint64()
 			wg.Go(func() {
-				_, err := deliver(ctx, rand.New(rand.NewPCG(seed, uint64(i))), w, events)
+				write := func(b []schemas.Event) error { return w.ApplyAt(ctx, b, int32(i), nil) }
+				_, err := deliver(rand.New(rand.NewPCG(seed, uint64(i))), write, events)
 				if err != nil {
 					mu.Lock()
 					errs = append(errs, err)

@@ -36,7 +36,8 @@ type Store interface {
 // the projection's topic faster when told which (sinks/redisview on a
 // single server: it remembers the partition's versions and writes
 // without a script). ApplyIn keeps every rule of Apply; the caller must
-// give it only changes of that partition. The Writer calls it when the
+// give it only changes of that partition, and a document's changes must
+// always come from one partition (a topic keyed by aggregate ID). The Writer calls it when the
 // runtime names the partition (processors.PositionedProjection).
 type PartitionStore interface {
 	Store

@@ -17,8 +17,11 @@ import (
 )
 
 // ApplyIn is Apply for changes that all come from one partition of the
-// projection's topic (productview.PartitionStore), from the one writer
-// that consumes it. On a single server (a *redis.Client) it writes without
+// projection's topic (productview.PartitionStore), from the writer that
+// consumes it. A document's changes must always come from the same
+// partition, as they do on a topic keyed by aggregate ID whose partition
+// count never changes (topics apply refuses to change it): writers of
+// two partitions do not see each other's writes. On a single server (a *redis.Client) it writes without
 // the script: the Store remembers the version of each document of the
 // partition it has read or written (up to Config.VersionCache), decides
 // itself which changes are newer, and sends the bare writes (per document
