@@ -42,7 +42,8 @@ type Config struct {
 	LiveCache time.Duration
 	// VersionCache is the most document versions ApplyIn keeps per
 	// partition and generation, on a single server, to write without the
-	// script (see ApplyIn). Default 131072 (a few MB); negative: ApplyIn
+	// script (see ApplyIn); past it they are dropped and read again as
+	// needed. Default 32768 (about 4 MB a partition); negative: ApplyIn
 	// goes through Apply's script as a cluster does.
 	VersionCache int
 }
@@ -104,7 +105,7 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 		cfg.DocsPerPipeline = 500
 	}
 	if cfg.VersionCache == 0 {
-		cfg.VersionCache = 1 << 17
+		cfg.VersionCache = 1 << 15
 	}
 	if cfg.LiveCache == 0 {
 		cfg.LiveCache = 100 * time.Millisecond
