@@ -9,7 +9,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/streamview/streamview/processors/batch"
 	"github.com/streamview/streamview/processors/productview"
 )
 
@@ -104,21 +103,11 @@ func (s *Store) Apply(ctx context.Context, gen int, changes []productview.Change
 		o.unfold = append(o.unfold, more.unfold...)
 		o.err = more.err
 	}
-	if o.err != nil || len(o.refused) == 0 {
+	if o.err != nil {
 		return o.res, o.err
 	}
 	// Every other document is written: name the refused ones' changes.
-	why := make(map[string]error, len(o.refused))
-	for _, r := range o.refused {
-		why[r.id] = r.err
-	}
-	var fs []batch.Failure
-	for i, c := range changes {
-		if err, ok := why[c.ID]; ok {
-			fs = append(fs, batch.Permanent(i, err))
-		}
-	}
-	return o.res, batch.Fail(fs...)
+	return o.res, refusedError(changes, o.refused)
 }
 
 // outcome is what script calls did: the changes applied, the documents

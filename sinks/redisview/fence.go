@@ -70,10 +70,8 @@ func (s *Store) ApplyIn(ctx context.Context, gen int, partition int32, changes [
 	f := s.fenceOf(gen, partition)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var res productview.Result
 	for attempt := 1; ; attempt++ {
-		r, refused, err := f.apply(ctx, c, docs)
-		res = res.Add(r)
+		res, refused, err := f.apply(ctx, c, docs)
 		if err == nil {
 			return res, refusedError(changes, refused)
 		}
@@ -122,8 +120,7 @@ type fence struct {
 	seenEpoch string
 	known     map[string]known // by document ID
 	max       int              // the most documents known; more clear it
-	writer    string           // this Store's prefix of fence values
-	seq       uint64
+	token     func() string    // a fence value no other transaction writes
 }
 
 // known is a document's version, and the counter fields found to hold what
@@ -158,21 +155,45 @@ type fenceID struct {
 	partition int32
 }
 
-// fenceOf returns the Store's fence of partition in generation gen.
+// fenceOf returns the Store's fence of partition in generation gen. The
+// first fence of a generation drops those of generations older than the
+// one before it (a rebuild's swap is done with them): what they knew is
+// only memory, which a writer of theirs still running reads again.
 func (s *Store) fenceOf(gen int, partition int32) *fence {
 	id := fenceID{gen, partition}
 	if f, ok := s.fences.Load(id); ok {
 		return f.(*fence)
 	}
+	s.forgetFences(func(g int) bool { return g < gen-1 })
 	prefix := s.Prefix(gen)
 	f, _ := s.fences.LoadOrStore(id, &fence{
 		prefix: prefix,
 		key:    prefix + "fence:" + strconv.Itoa(int(partition)),
 		epoch:  epochKey(prefix),
 		max:    s.versionCache,
-		writer: s.writer,
+		token:  s.token,
 	})
 	return f.(*fence)
+}
+
+// forgetFences drops the Store's fences of the generations old says. A
+// writer holding one goes on with it; the next ApplyIn of its partition
+// makes a new one, which reads again.
+func (s *Store) forgetFences(old func(gen int) bool) {
+	s.fences.Range(func(k, _ any) bool {
+		if old(k.(fenceID).gen) {
+			s.fences.Delete(k)
+		}
+		return true
+	})
+}
+
+// token returns a fence value this Store never returned before: its
+// writer ID and a sequence number. Unique per Store, not per fence, so
+// that two fences of one partition (one dropped while its writer still
+// ran) never take each other's values for their own.
+func (s *Store) token() string {
+	return s.writer + ":" + strconv.FormatUint(s.seq.Add(1), 10)
 }
 
 // epochKey is the key Apply's script calls bump in generation prefix.
@@ -292,8 +313,7 @@ func (f *fence) apply(ctx context.Context, c *redis.Client, docs []doc) (product
 		return res, refused, nil
 	}
 
-	f.seq++
-	token := f.writer + ":" + strconv.FormatUint(f.seq, 10)
+	token := f.token()
 	var set *redis.StatusCmd
 	_, err := conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for j := range writes {

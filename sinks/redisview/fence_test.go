@@ -99,17 +99,54 @@ func TestApplyInAfterScript(t *testing.T) {
 }
 
 // Clear takes the fence with the documents: a writer writes again what it
-// wrote before the Clear.
+// wrote before the Clear, whether the Clear was its Store's (which forgets
+// what it knew of the generation) or another process's (whose Clear it
+// learns of from the fence).
 func TestApplyInAfterClear(t *testing.T) {
 	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
 		a := redistest.NewStore(t, c)
-		applyIn(t, a, reviews("p", 1, 2), productview.Result{Applied: 2})
-		if n, err := a.Clear(context.Background(), 1); err != nil || n != 1 {
-			t.Fatalf("Clear = %d, %v; want 1 document", n, err)
+		for _, clearer := range []*redisview.Store{a, sameProjection(t, c, a)} {
+			applyIn(t, a, reviews("p", 1, 2), productview.Result{Applied: 2})
+			if n, err := clearer.Clear(context.Background(), 1); err != nil || n != 1 {
+				t.Fatalf("Clear = %d, %v; want 1 document", n, err)
+			}
+			applyIn(t, a, reviews("p", 1, 2), productview.Result{Applied: 2})
+			wantReviews(t, a, "p", 2)
+			if _, err := a.Clear(context.Background(), 1); err != nil {
+				t.Fatal(err)
+			}
 		}
-		applyIn(t, a, reviews("p", 1, 2), productview.Result{Applied: 2})
-		wantReviews(t, a, "p", 2)
 	})
+}
+
+// A Store keeps what it knows of two generations at most (the live one
+// and a rebuild's): writing generation 3 drops generation 1's, and a
+// writer of generation 1 then reads again what it had known.
+func TestApplyInForgetsOldGenerations(t *testing.T) {
+	ctx := context.Background()
+	c := redistest.Miniredis(t)
+	s := redistest.NewStore(t, c)
+	var names commandNames
+	c.(*redis.Client).AddHook(&names)
+	write := func(gen int, from, to int64, want productview.Result) {
+		t.Helper()
+		if res, err := s.ApplyIn(ctx, gen, 0, reviews("p", from, to)); err != nil || res != want {
+			t.Fatalf("generation %d: ApplyIn = %+v, %v; want %+v", gen, res, err, want)
+		}
+	}
+	write(1, 1, 1, productview.Result{Applied: 1})
+	write(2, 1, 1, productview.Result{Applied: 1})
+	names.take()
+	write(1, 2, 2, productview.Result{Applied: 1})
+	if n := count(names.take(), "hmget"); n != 0 {
+		t.Fatalf("generation 1 read %d documents while the Store knew it", n)
+	}
+	write(3, 1, 1, productview.Result{Applied: 1})
+	names.take()
+	write(1, 2, 3, productview.Result{Applied: 1, Duplicates: 1})
+	if n := count(names.take(), "hmget"); n != 1 {
+		t.Fatalf("generation 1 read %d documents after generation 3 began; want 1: forgotten", n)
+	}
 }
 
 // A key that turns into another type behind a writer that knows the

@@ -42,6 +42,8 @@ func (s *Store) Clear(ctx context.Context, gen int) (int, error) {
 	if err := checkGen(gen); err != nil {
 		return 0, err
 	}
+	// What this Store knew of the generation goes with it.
+	s.forgetFences(func(g int) bool { return g == gen })
 	var removed int
 	prefix := s.Prefix(gen)
 	err := s.scan(ctx, globEscape(prefix)+"*", func(c redis.Cmdable, keys []string) error {
