@@ -85,7 +85,7 @@ type Store struct {
 	liveCache       time.Duration
 	live            atomic.Pointer[liveRead] // the live generation last read or set
 	versionCache    int
-	writer          string   // this Store's prefix of fence values (ApplyIn)
+	writer          string // this Store's prefix of fence values (ApplyIn)
 	seq             atomic.Uint64
 	fences          sync.Map // fenceID → *fence
 	settle          sync.Once
