@@ -3,8 +3,6 @@ package redisview_test
 import (
 	"context"
 	"fmt"
-	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -13,31 +11,6 @@ import (
 	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
-
-// scriptCalls counts the script calls (EVALSHA and EVAL) a client sends,
-// alone or in pipelines.
-type scriptCalls struct{ n atomic.Int64 }
-
-func (h *scriptCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *scriptCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.count(cmd)
-		return next(ctx, cmd)
-	}
-}
-func (h *scriptCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, c := range cmds {
-			h.count(c)
-		}
-		return next(ctx, cmds)
-	}
-}
-func (h *scriptCalls) count(cmd redis.Cmder) {
-	if n := strings.ToLower(cmd.Name()); n == "evalsha" || n == "eval" {
-		h.n.Add(1)
-	}
-}
 
 // sameSlotIDs returns n document IDs of each of slots different slots.
 func sameSlotIDs(t *testing.T, slots, n int) [][]string {
@@ -70,7 +43,7 @@ func sameSlotIDs(t *testing.T, slots, n int) [][]string {
 func TestManyDocumentsPerSlot(t *testing.T) {
 	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
 		ctx := context.Background()
-		h := &scriptCalls{}
+		h := &commandNames{}
 		c.AddHook(h)
 		s := redistest.NewStoreConfig(t, c, redisview.Config{DocsPerCall: 7, DocsPerPipeline: 20})
 		groups := sameSlotIDs(t, 3, 10)
@@ -87,7 +60,7 @@ func TestManyDocumentsPerSlot(t *testing.T) {
 					productview.Change{ID: id, Version: v, Set: []productview.Field{{Name: "id", Value: id}}, Incr: []productview.Incr{{Name: "n", By: 1}}},
 					productview.Change{ID: id, Version: v, Incr: []productview.Incr{{Name: "n", By: 1}}}) // duplicate
 			}
-			h.n.Store(0)
+			h.take()
 			res, err := s.Apply(ctx, 1, batch)
 			if err != nil || res != (productview.Result{Applied: len(ids), Duplicates: len(ids)}) {
 				t.Fatalf("v%d: Apply = %+v, %v; want %d applied, %d duplicates", v, res, err, len(ids), len(ids))
@@ -95,7 +68,7 @@ func TestManyDocumentsPerSlot(t *testing.T) {
 			// 30 documents, 7 per call: on a single server 5 calls; on a
 			// cluster 2 per slot (7 + 3), 6 in all; a NOSCRIPT retry of
 			// a fresh node adds its calls once more.
-			if calls := h.n.Load(); redistest.IsCluster(c) && v > 1 && calls != 6 {
+			if calls := scripts(h.take()); redistest.IsCluster(c) && v > 1 && calls != 6 {
 				t.Errorf("v%d: %d script calls for %d documents of 3 slots, want 6", v, calls, len(ids))
 			}
 		}
