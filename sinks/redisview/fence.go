@@ -39,7 +39,11 @@ import (
 //
 // Apply's script calls on a single server bump the generation's epoch key
 // in the same transaction, which every fenced write also watches, so that
-// writers with and without a partition may share a generation. The
+// writers with and without a partition may share a generation. Writers
+// that do neither (a streamview from before ApplyIn, any other client
+// writing the documents) are not seen: stop them before an ApplyIn writer
+// starts on their generation (a rolling upgrade from such a version goes
+// through a rebuild, or stops the old projectors first). The
 // results, the idempotency and the errors are Apply's, with one
 // difference: a counter field that a writer outside this package fills
 // with something HINCRBY cannot add to after the Store read it is found
@@ -66,7 +70,9 @@ func (s *Store) ApplyIn(ctx context.Context, gen int, partition int32, changes [
 	// opens (a handshake Redis 7 refuses switches a setting off); the
 	// dedicated connections below share those options without its lock,
 	// so the Store's client opens one first (a data race otherwise).
-	s.settle.Do(func() { _ = c.Ping(ctx).Err() })
+	if !s.settled.Load() && c.Ping(ctx).Err() == nil {
+		s.settled.Store(true)
+	}
 	f := s.fenceOf(gen, partition)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -234,8 +240,14 @@ func (f *fence) apply(ctx context.Context, c *redis.Client, docs []doc) (product
 	state := pipe.MGet(ctx, f.key, f.epoch)
 	reads := f.queueReads(ctx, pipe, docs, unknown)
 	_, _ = pipe.Exec(ctx)
-	if err := transportErr(watch, state); err != nil {
-		return productview.Result{}, nil, err
+	// Any error of these (the network's, or the server's: LOADING, BUSY,
+	// NOPERM) is worth retrying later; without the WATCH nothing may be
+	// written.
+	if err := watch.Err(); err != nil {
+		return productview.Result{}, nil, fmt.Errorf("WATCH %s: %w", f.key, err)
+	}
+	if err := state.Err(); err != nil || len(state.Val()) != 2 {
+		return productview.Result{}, nil, fmt.Errorf("MGET %s %s: %v, %w", f.key, f.epoch, state.Val(), err)
 	}
 	if err := readsErr(reads); err != nil {
 		return productview.Result{}, nil, err
@@ -262,7 +274,11 @@ func (f *fence) apply(ctx context.Context, c *redis.Client, docs []doc) (product
 				reads[i] = more[i]
 			}
 		}
-		f.valid, f.seen, f.seenEpoch = true, fenceValue, epochValue
+		// An absent fence is trusted for this attempt only (its reads are
+		// under the WATCH), not after it: once deleted (Clear), the epoch
+		// starts again from nothing and could come back to a value seen
+		// before.
+		f.valid, f.seen, f.seenEpoch = fenceValue != "", fenceValue, epochValue
 	}
 	var res productview.Result
 	var refused []refusal
@@ -306,10 +322,11 @@ func (f *fence) apply(ctx context.Context, c *redis.Client, docs []doc) (product
 	}
 	if len(writes) == 0 {
 		// Nothing newer: what was read holds as long as the fence does.
-		// (A failed UNWATCH leaves a broken connection, which the pool
-		// drops.)
+		if err := conn.Do(ctx, "UNWATCH").Err(); err != nil {
+			f.forget()
+			return productview.Result{}, nil, fmt.Errorf("UNWATCH: %w", err)
+		}
 		f.rememberAll(docs, ks, bad)
-		_ = conn.Do(ctx, "UNWATCH").Err()
 		return res, refused, nil
 	}
 
@@ -329,7 +346,7 @@ func (f *fence) apply(ctx context.Context, c *redis.Client, docs []doc) (product
 		f.forget()
 		return productview.Result{}, nil, err
 	}
-	f.seen = token
+	f.valid, f.seen = true, token
 	for _, w := range writes {
 		for _, cmd := range w.cmds {
 			if err := cmd.Err(); err != nil {
@@ -344,24 +361,12 @@ func (f *fence) apply(ctx context.Context, c *redis.Client, docs []doc) (product
 		}
 		if !bad[w.i] {
 			res.Applied += w.applied
+			ks[w.i].counters = unset(ks[w.i].counters, &docs[w.i], ks[w.i].version)
 			ks[w.i].version = w.version
 		}
 	}
 	f.rememberAll(docs, ks, bad)
 	return res, refused, nil
-}
-
-// transportErr is the first error of cmds that is not the server's reply
-// (a network error, a timeout, a closed client), or nil: a reply error
-// such as WRONGTYPE is the command's own answer.
-func transportErr(cmds ...redis.Cmder) error {
-	for _, c := range cmds {
-		var re redis.Error
-		if err := c.Err(); err != nil && !errors.As(err, &re) {
-			return err
-		}
-	}
-	return nil
 }
 
 // queueReads queues on p, for docs[i] of each i in which, an HMGET of its
@@ -545,15 +550,43 @@ func str(v any) string {
 	return s
 }
 
-// readsErr is transportErr of the reads queued (not nil).
+// readsErr is the first error of the reads queued that is not the
+// document's own refusal (WRONGTYPE: a key of another type in its place):
+// the network's, or the server's (LOADING, BUSY, NOPERM), worth retrying
+// later.
 func readsErr(reads []*redis.SliceCmd) error {
 	for _, r := range reads {
 		if r == nil {
 			continue
 		}
-		if err := transportErr(r); err != nil {
-			return err
+		if err := r.Err(); err != nil && !redis.HasErrorPrefix(err, "WRONGTYPE") {
+			return fmt.Errorf("HMGET %s: %w", r.Args()[1], err)
 		}
 	}
 	return nil
+}
+
+// unset is counters less the fields that d's changes newer than version
+// set: what they hold is no longer known to be an integer HINCRBY adds to.
+func unset(counters []string, d *doc, version int64) []string {
+	out := counters
+	copied := false
+	last := version
+	for _, c := range d.changes {
+		if c.Version <= last {
+			continue
+		}
+		last = c.Version
+		for _, x := range c.Set {
+			j := slices.Index(out, x.Name)
+			if j < 0 {
+				continue
+			}
+			if !copied {
+				out, copied = slices.Clone(out), true
+			}
+			out = slices.Delete(out, j, j+1)
+		}
+	}
+	return out
 }

@@ -337,3 +337,92 @@ func TestApplyInConcurrentWritersConverge(t *testing.T) {
 		}
 	})
 }
+
+// replyError is an error reply of the server, as go-redis gives it.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+func (replyError) RedisError()     {}
+
+// failing makes the next command named name (in a pipeline) fail with err
+// after the server answered it, as a reply of the server would.
+type failing struct {
+	mu   sync.Mutex
+	name string
+	err  error
+}
+
+func (h *failing) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *failing) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *failing) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, c := range cmds {
+			if h.name != "" && c.Name() == h.name {
+				c.SetErr(h.err)
+				h.name = ""
+			}
+		}
+		return err
+	}
+}
+
+func (h *failing) next(name string, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.name, h.err = name, err
+}
+
+// A server that answers the fence's read or a document's read with an
+// error (still loading its data, busy with a script, a missing
+// permission) fails the call for a retry: nothing written, nothing
+// refused for good, no panic; the retry applies.
+func TestApplyInServerErrorsAreTransient(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ name, cmd, reply string }{
+		{"fence read", "mget", "LOADING Redis is loading the dataset in memory"},
+		{"watch", "watch", "NOPERM this user has no permissions to run the 'watch' command"},
+		{"document read", "hmget", "BUSY Redis is busy running a script"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := redistest.Miniredis(t)
+			h := &failing{}
+			c.AddHook(h)
+			s := redistest.NewStore(t, c)
+			h.next(tc.cmd, replyError(tc.reply))
+			res, err := s.ApplyIn(ctx, 1, 0, reviews("p", 1, 2))
+			if err == nil || len(batch.PermanentAt(err)) > 0 || res != (productview.Result{}) || !strings.Contains(err.Error(), tc.reply) {
+				t.Fatalf("ApplyIn = %+v, %v; want a transient error naming %q, nothing counted", res, err, tc.reply)
+			}
+			if _, found, err := s.GetAt(ctx, 1, "p"); err != nil || found {
+				t.Fatalf("p found %v (%v): written although the call failed", found, err)
+			}
+			applyIn(t, s, reviews("p", 1, 2), productview.Result{Applied: 2})
+			wantReviews(t, s, "p", 2)
+		})
+	}
+}
+
+// A counter field that a change of the Store's own sets to a value
+// HINCRBY cannot add to is read again before the next increment: the
+// document is refused whole, as the script refuses it, and keeps the
+// version and values it had.
+func TestApplyInCounterSetThenAdded(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+		ctx := context.Background()
+		s := redistest.NewStore(t, c)
+		incr := []productview.Incr{{Name: "n", By: 1}}
+		applyIn(t, s, []productview.Change{{ID: "p", Version: 1, Incr: incr}}, productview.Result{Applied: 1})
+		applyIn(t, s, []productview.Change{{ID: "p", Version: 2, Set: []productview.Field{{Name: "n", Value: "x"}}}}, productview.Result{Applied: 1})
+		res, err := s.ApplyIn(ctx, 1, 0, []productview.Change{{ID: "p", Version: 3, Incr: incr}})
+		if got := batch.PermanentAt(err); !slices.Equal(got, []int{0}) || res != (productview.Result{}) {
+			t.Fatalf("ApplyIn = %+v, %v (permanent %v); want change 0 refused", res, err, got)
+		}
+		d, _, err := s.GetAt(ctx, 1, "p")
+		if err != nil || d.Version != 2 || d.Fields["n"] != "x" {
+			t.Fatalf("p = %+v, %v; want it untouched at version 2, n x", d, err)
+		}
+	})
+}

@@ -87,8 +87,8 @@ type Store struct {
 	versionCache    int
 	writer          string // this Store's prefix of fence values (ApplyIn)
 	seq             atomic.Uint64
-	fences          sync.Map // fenceID → *fence
-	settle          sync.Once
+	fences          sync.Map    // fenceID → *fence
+	settled         atomic.Bool // the client has opened a connection (ApplyIn)
 }
 
 // New returns a Store on client. The client stays the caller's to close.
