@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"sync"
@@ -309,11 +310,9 @@ func (f *fence) apply(ctx context.Context, c *redis.Client, docs []doc) (product
 			continue
 		}
 		w := write{i: i, version: ks[i].version}
-		for _, ch := range docs[i].changes {
-			if ch.Version > w.version {
-				w.applied++
-				w.version = ch.Version
-			}
+		for c := range newer(&docs[i], ks[i].version) {
+			w.applied++
+			w.version = c.Version
 		}
 		res.Duplicates += docs[i].n - w.applied
 		if w.applied > 0 {
@@ -433,6 +432,24 @@ func int64Of(v string) (int64, bool) {
 	return n, true
 }
 
+// newer yields d's changes that a document at version applies: in order,
+// each newer than the one before it.
+func newer(d *doc, version int64) iter.Seq[*productview.Change] {
+	return func(yield func(*productview.Change) bool) {
+		last := version
+		for i := range d.changes {
+			c := &d.changes[i]
+			if c.Version <= last {
+				continue
+			}
+			last = c.Version
+			if !yield(c) {
+				return
+			}
+		}
+	}
+}
+
 // queueWrite queues on p the bare writes of d's changes newer than
 // version: one HINCRBY per counter field (the deltas summed), then one HSET
 // of the last value of each field set and the newest version, so that a
@@ -442,10 +459,7 @@ func queueWrite(ctx context.Context, p redis.Pipeliner, key string, d *doc, vers
 	var set []any // field, value, ...; then the version field and version
 	var at fieldIndex
 	last := version
-	for _, c := range d.changes {
-		if c.Version <= last {
-			continue
-		}
+	for c := range newer(d, version) {
 		last = c.Version
 		for _, x := range c.Incr {
 			if j := slices.IndexFunc(incr, func(y productview.Incr) bool { return y.Name == x.Name }); j >= 0 {
@@ -571,12 +585,7 @@ func readsErr(reads []*redis.SliceCmd) error {
 func unset(counters []string, d *doc, version int64) []string {
 	out := counters
 	copied := false
-	last := version
-	for _, c := range d.changes {
-		if c.Version <= last {
-			continue
-		}
-		last = c.Version
+	for c := range newer(d, version) {
 		for _, x := range c.Set {
 			j := slices.Index(out, x.Name)
 			if j < 0 {
