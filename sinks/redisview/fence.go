@@ -122,8 +122,7 @@ type fence struct {
 	epoch  string // the generation's epoch key: "sv:P:gN:epoch"
 
 	mu        sync.Mutex
-	valid     bool   // known holds as long as the two keys hold seen and seenEpoch
-	seen      string // the fence's value ("" when absent)
+	seen      string // the fence's value with which known holds; "" trusts nothing
 	seenEpoch string
 	known     map[string]known // by document ID
 	max       int              // the most documents known; more clear it
@@ -228,7 +227,7 @@ func (f *fence) apply(ctx context.Context, c *redis.Client, docs []doc) (product
 	unknown := make([]int, 0, len(docs))
 	for i := range docs {
 		k, ok := f.known[docs[i].id]
-		if !f.valid || !ok || !k.counts(&docs[i]) {
+		if f.seen == "" || !ok || !k.counts(&docs[i]) {
 			unknown = append(unknown, i)
 			continue
 		}
@@ -254,7 +253,7 @@ func (f *fence) apply(ctx context.Context, c *redis.Client, docs []doc) (product
 		return productview.Result{}, nil, err
 	}
 	fenceValue, epochValue := str(state.Val()[0]), str(state.Val()[1])
-	if !f.valid || fenceValue != f.seen || epochValue != f.seenEpoch {
+	if f.seen == "" || fenceValue != f.seen || epochValue != f.seenEpoch {
 		// What f knows is stale: read the other documents too, still under
 		// the WATCH, so that EXEC fails if anyone writes after it.
 		f.forget()
@@ -279,7 +278,7 @@ func (f *fence) apply(ctx context.Context, c *redis.Client, docs []doc) (product
 		// under the WATCH), not after it: once deleted (Clear), the epoch
 		// starts again from nothing and could come back to a value seen
 		// before.
-		f.valid, f.seen, f.seenEpoch = fenceValue != "", fenceValue, epochValue
+		f.seen, f.seenEpoch = fenceValue, epochValue
 	}
 	var res productview.Result
 	var refused []refusal
@@ -288,7 +287,7 @@ func (f *fence) apply(ctx context.Context, c *redis.Client, docs []doc) (product
 		if r == nil {
 			continue
 		}
-		k, err := readKnown(r, &docs[i])
+		k, err := readKnown(r)
 		if err != nil {
 			bad[i] = true
 			refused = append(refused, refusal{id: docs[i].id, err: fmt.Errorf("redis apply %s: %w", docKey(f.prefix, docs[i].id), err)})
@@ -345,7 +344,7 @@ func (f *fence) apply(ctx context.Context, c *redis.Client, docs []doc) (product
 		f.forget()
 		return productview.Result{}, nil, err
 	}
-	f.valid, f.seen = true, token
+	f.seen = token
 	for _, w := range writes {
 		for _, cmd := range w.cmds {
 			if err := cmd.Err(); err != nil {
@@ -393,15 +392,19 @@ func readFields(d *doc) []string {
 	return fields
 }
 
-// readKnown reads an HMGET of readFields(d): the version, and the counter
-// fields, which must hold what HINCRBY adds to (or nothing). A key of
+// readKnown reads an HMGET of queueReads (its fields, read off the
+// command, are readFields'): the version, and the counter fields, which must hold what HINCRBY adds to (or nothing). A key of
 // another type (WRONGTYPE) is the command's error.
-func readKnown(r *redis.SliceCmd, d *doc) (known, error) {
+func readKnown(r *redis.SliceCmd) (known, error) {
 	vals, err := r.Result()
 	if err != nil {
 		return known{}, err
 	}
-	fields := readFields(d)
+	fields := make([]string, 0, len(r.Args())-2) // HMGET key fields...
+	for _, a := range r.Args()[2:] {
+		name, _ := a.(string)
+		fields = append(fields, name)
+	}
 	if len(vals) != len(fields) {
 		return known{}, fmt.Errorf("%w: HMGET of %d fields returned %d values", productview.ErrCorrupt, len(fields), len(vals))
 	}
@@ -540,7 +543,7 @@ func (f *fence) rememberAll(docs []doc, ks []known, bad []bool) {
 
 // forget drops what f knows: the next attempt reads every document.
 func (f *fence) forget() {
-	f.valid = false
+	f.seen = ""
 	clear(f.known)
 }
 
