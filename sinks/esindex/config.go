@@ -74,6 +74,9 @@ type Config struct {
 // DefaultCacheBytes is Config.CacheBytes when not set: 64 MiB.
 const DefaultCacheBytes = 64 << 20
 
+// DefaultBulkMaxDocs is Config.BulkMaxDocs when not set.
+const DefaultBulkMaxDocs = 5000
+
 func (c Config) withDefaults() Config {
 	if c.IndexPrefix == "" {
 		c.IndexPrefix = "product-search"
@@ -94,7 +97,7 @@ func (c Config) withDefaults() Config {
 		c.RefreshInterval = "1s"
 	}
 	if c.BulkMaxDocs == 0 {
-		c.BulkMaxDocs = 5000
+		c.BulkMaxDocs = DefaultBulkMaxDocs
 	}
 	if c.BulkMaxBytes == 0 {
 		c.BulkMaxBytes = 5 << 20
