@@ -550,6 +550,9 @@ func (p *timedProjection) ApplyAt(ctx context.Context, batch []schemas.Event, pa
 	return p.timed(func() error { return processors.ApplyAt(ctx, p.inner, batch, partition, offsets) })
 }
 
+// Forget passes the runtime's word on (processors.Forget).
+func (p *timedProjection) Forget(partition int32) { processors.Forget(p.inner, partition) }
+
 func (p *timedProjection) timed(apply func() error) error {
 	p.mu.Lock()
 	if p.active == 0 {

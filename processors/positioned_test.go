@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/schemas"
 )
 
@@ -72,5 +73,105 @@ func TestProcessorHandsPositionsToAPositionedProjection(t *testing.T) {
 		if proj.at[id] != at {
 			t.Errorf("event %s: at %s, want %s", id, proj.at[id], at)
 		}
+	}
+}
+
+// remembering records the partitions it applied and the runtime's Forget
+// calls, and whether one came while an Apply of its partition ran.
+type remembering struct {
+	mu       sync.Mutex
+	inFlight map[int32]int
+	applied  map[int32]bool // applied since last forgotten
+	forgot   map[int32]int
+	early    []int32 // forgotten during an Apply of theirs
+}
+
+func newRemembering() *remembering {
+	return &remembering{inFlight: map[int32]int{}, applied: map[int32]bool{}, forgot: map[int32]int{}}
+}
+
+func (p *remembering) Apply(context.Context, []schemas.Event) error { return nil }
+
+func (p *remembering) ApplyAt(_ context.Context, _ []schemas.Event, partition int32, _ []int64) error {
+	p.mu.Lock()
+	p.inFlight[partition]++
+	p.applied[partition] = true
+	p.mu.Unlock()
+	time.Sleep(time.Millisecond) // an Apply that takes time, for a Forget to meet
+	p.mu.Lock()
+	p.inFlight[partition]--
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *remembering) Forget(partition int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.inFlight[partition] > 0 {
+		p.early = append(p.early, partition)
+	}
+	p.forgot[partition]++
+	delete(p.applied, partition)
+}
+
+// holding is the partitions applied and not forgotten since.
+func (p *remembering) holding() []int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []int32
+	for part := range p.applied {
+		out = append(out, part)
+	}
+	return out
+}
+
+// A PartitionMemory is told to forget each partition the runtime takes from
+// it, after its last Apply: the partitions a joining member takes, then, as
+// Run ends, the rest.
+func TestProcessorTellsWhatPartitionsToForget(t *testing.T) {
+	f := newFixture(t)
+	events := eventgen.Stream(eventgen.Options{Products: 60, Events: 3000, Seed: 8})
+	f.publish(t, events[:1500])
+	first, second := newRemembering(), newRemembering()
+	name := testenv.Name("forget")
+	p1, stop1 := f.start(t, first, name)
+	testenv.Eventually(t, time.Minute, func() error {
+		if n := len(first.holding()); n != 3 {
+			return testenv.Errorf("first member applied %d partitions of 3", n)
+		}
+		return nil
+	})
+	p2, stop2 := f.start(t, second, name) // joins: partitions move to it
+	defer stop2()
+	f.waitMembers(t, processors.GroupName(name, 1), 2)
+	f.publish(t, events[1500:])
+	testenv.Eventually(t, time.Minute, func() error {
+		if r := p1.Stats().Records + p2.Stats().Records; r < 3000 {
+			return testenv.Errorf("committed %d of 3000", r)
+		}
+		return nil
+	})
+	moved := second.holding()
+	if len(moved) == 0 {
+		t.Fatal("the second member applied nothing: no partition moved")
+	}
+	first.mu.Lock()
+	for _, part := range moved {
+		if first.forgot[part] == 0 {
+			t.Errorf("partition %d moved to the second member; the first was not told to forget it", part)
+		}
+	}
+	first.mu.Unlock()
+	kept := first.holding()
+	stop1()
+	first.mu.Lock()
+	defer first.mu.Unlock()
+	for _, part := range kept {
+		if first.forgot[part] == 0 {
+			t.Errorf("partition %d: not forgotten when Run ended", part)
+		}
+	}
+	if len(first.early) > 0 {
+		t.Errorf("forgotten during an Apply of theirs: %v", first.early)
 	}
 }

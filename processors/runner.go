@@ -320,6 +320,7 @@ func (ls *lanes) stop(parts map[string][]int32, drain, commit bool) {
 	resume := map[string][]int32{}
 	for _, l := range stopping {
 		ls.p.stats.forget(l.tp.partition) // another member reports its lag now
+		Forget(ls.p.proj, l.tp.partition) // its lane is done: no Apply in flight
 		l.cancel()
 		resume[l.tp.topic] = append(resume[l.tp.topic], l.tp.partition)
 	}
@@ -596,6 +597,25 @@ func ApplyAt(ctx context.Context, p Projection, batch []schemas.Event, partition
 		return pp.ApplyAt(ctx, batch, partition, offsets)
 	}
 	return p.Apply(ctx, batch)
+}
+
+// PartitionMemory is a Projection that remembers something of each
+// partition it applies, as an optimisation only (the product view's
+// versions on one Redis server): the runtime calls Forget once a
+// partition's lane has stopped (revoked, lost, or Run ending), after the
+// lane's last Apply returned, so that a process does not keep what it
+// learnt of every partition it ever owned. Given the partition again, the
+// projection starts over.
+type PartitionMemory interface {
+	Forget(partition int32)
+}
+
+// Forget is p's Forget when p is a PartitionMemory: for projections that
+// wrap another and pass the call on.
+func Forget(p Projection, partition int32) {
+	if pm, ok := p.(PartitionMemory); ok {
+		pm.Forget(partition)
+	}
 }
 
 // applyBatch hands events to the projection, with their positions when it

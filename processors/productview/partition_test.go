@@ -2,6 +2,8 @@ package productview_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/streamview/streamview/internal/eventgen"
@@ -12,7 +14,12 @@ import (
 // partitionStore records which of Apply and ApplyIn the Writer calls.
 type partitionStore struct {
 	productview.Store
-	calls []int32 // the partition of each call, -1 for Apply
+	calls  []int32  // the partition of each call, -1 for Apply
+	forgot []string // "gen/partition" of each Forget
+}
+
+func (s *partitionStore) Forget(gen int, partition int32) {
+	s.forgot = append(s.forgot, fmt.Sprintf("%d/%d", gen, partition))
 }
 
 func (s *partitionStore) Apply(ctx context.Context, gen int, changes []productview.Change) (productview.Result, error) {
@@ -47,5 +54,20 @@ func TestWriterNamesPartition(t *testing.T) {
 	}
 	if got := w.Stats().Applied; got != int64(2*len(events)) {
 		t.Fatalf("applied %d; want %d", got, 2*len(events))
+	}
+}
+
+// The runtime's word that a partition is gone reaches the store, with the
+// writer's generation.
+func TestWriterForgetsPartition(t *testing.T) {
+	s := &partitionStore{}
+	w, err := productview.NewWriter(s, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var _ processors.PartitionMemory = w
+	processors.Forget(w, 2)
+	if want := []string{"4/2"}; !slices.Equal(s.forgot, want) {
+		t.Fatalf("store told to forget %v; want %v", s.forgot, want)
 	}
 }

@@ -38,10 +38,13 @@ type Store interface {
 // without a script). ApplyIn keeps every rule of Apply; the caller must
 // give it only changes of that partition, and a document's changes must
 // always come from one partition (a topic keyed by aggregate ID). The Writer calls it when the
-// runtime names the partition (processors.PositionedProjection).
+// runtime names the partition (processors.PositionedProjection), and
+// Forget when the runtime no longer gives this process the partition
+// (processors.PartitionMemory): what ApplyIn remembered of it is dropped.
 type PartitionStore interface {
 	Store
 	ApplyIn(ctx context.Context, gen int, partition int32, changes []Change) (Result, error)
+	Forget(gen int, partition int32)
 }
 
 // IsReference reports whether document ID id names a reference record, a

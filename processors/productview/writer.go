@@ -64,6 +64,14 @@ func (p *Writer) ApplyAt(ctx context.Context, events []schemas.Event, partition 
 	return p.apply(ctx, events, partition)
 }
 
+// Forget tells a PartitionStore that the runtime no longer gives this
+// writer partition (processors.PartitionMemory).
+func (p *Writer) Forget(partition int32) {
+	if ps, ok := p.store.(PartitionStore); ok {
+		ps.Forget(p.gen, partition)
+	}
+}
+
 // apply is Apply, through the store's ApplyIn when partition >= 0 and the
 // store is a PartitionStore.
 func (p *Writer) apply(ctx context.Context, events []schemas.Event, partition int32) error {

@@ -49,6 +49,10 @@ func (g *gate) ApplyAt(ctx context.Context, batch []schemas.Event, partition int
 	return g.through(ctx, batch, func() error { return processors.ApplyAt(ctx, g.inner, batch, partition, offsets) })
 }
 
+// Forget passes the runtime's word on to a wrapped
+// processors.PartitionMemory.
+func (g *gate) Forget(partition int32) { processors.Forget(g.inner, partition) }
+
 // through runs apply, the write of batch, once the gate is open.
 func (g *gate) through(ctx context.Context, batch []schemas.Event, apply func() error) error {
 	for {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/schemas"
 )
 
@@ -74,11 +75,15 @@ func TestGate(t *testing.T) {
 	g.resume() // twice is harmless
 }
 
-// positionedProjection records the partition ApplyAt is given.
+// positionedProjection records the partition ApplyAt is given, and the
+// one Forget is.
 type positionedProjection struct {
 	countingProjection
 	partition int32
+	forgot    int32
 }
+
+func (p *positionedProjection) Forget(partition int32) { p.forgot = partition }
 
 func (p *positionedProjection) ApplyAt(ctx context.Context, batch []schemas.Event, partition int32, offsets []int64) error {
 	p.partition = partition
@@ -86,16 +91,21 @@ func (p *positionedProjection) ApplyAt(ctx context.Context, batch []schemas.Even
 }
 
 // The gate passes the batch's positions on to a projection that takes them
-// (the product view's writer gives its store the partition), and counts
+// (the product view's writer gives its store the partition), and the
+// runtime's Forget, and counts
 // the events applied as Apply does.
 func TestGatePassesPositions(t *testing.T) {
-	inner := &positionedProjection{partition: -1}
+	inner := &positionedProjection{partition: -1, forgot: -1}
 	g := newGate(inner)
 	if err := g.ApplyAt(context.Background(), make([]schemas.Event, 2), 4, []int64{7, 8}); err != nil {
 		t.Fatal(err)
 	}
 	if inner.partition != 4 || g.applied.Load() != 2 {
 		t.Fatalf("inner got partition %d, gate applied %d; want 4 and 2", inner.partition, g.applied.Load())
+	}
+	processors.Forget(g, 5)
+	if inner.forgot != 5 {
+		t.Fatalf("inner told to forget partition %d; want 5", inner.forgot)
 	}
 	plain := &countingProjection{}
 	if err := newGate(plain).ApplyAt(context.Background(), make([]schemas.Event, 1), 4, []int64{7}); err != nil || plain.calls.Load() != 1 {

@@ -182,6 +182,13 @@ func (s *Store) fenceOf(gen int, partition int32) *fence {
 	return f.(*fence)
 }
 
+// Forget drops what ApplyIn knows of partition in generation gen
+// (productview.PartitionStore): the runtime gave the partition to
+// another process, or stopped. A later ApplyIn of it reads again.
+func (s *Store) Forget(gen int, partition int32) {
+	s.fences.Delete(fenceID{gen, partition})
+}
+
 // forgetFences drops the Store's fences of the generations old says. A
 // writer holding one goes on with it; the next ApplyIn of its partition
 // makes a new one, which reads again.

@@ -228,8 +228,21 @@ func TestApplyInWritesWithoutScript(t *testing.T) {
 		if n := count(second, "hmget"); n != 0 {
 			t.Errorf("second batch read %d documents (%v); want none: their versions are known", n, second)
 		}
-		wantReviews(t, a, "p", 4)
-		wantReviews(t, a, "q", 3)
+		// Forgetting another partition or generation keeps what it knows of
+		// this one; forgetting this one makes it read again.
+		a.Forget(1, 1)
+		a.Forget(2, 0)
+		applyIn(t, a, reviews("p", 5, 5), productview.Result{Applied: 1})
+		if n := count(names.take(), "hmget"); n != 0 {
+			t.Errorf("after forgetting other partitions read %d documents; want none", n)
+		}
+		a.Forget(1, 0)
+		applyIn(t, a, append(reviews("p", 5, 6), reviews("q", 4, 4)...), productview.Result{Applied: 2, Duplicates: 1})
+		if n := count(names.take(), "hmget"); n != 2 {
+			t.Errorf("after forgetting the partition read %d documents; want 2", n)
+		}
+		wantReviews(t, a, "p", 6)
+		wantReviews(t, a, "q", 4)
 	})
 }
 

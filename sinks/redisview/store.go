@@ -43,7 +43,9 @@ type Config struct {
 	// VersionCache is the most document versions ApplyIn keeps per
 	// partition and generation, on a single server, to write without the
 	// script (see ApplyIn); past it they are dropped and read again as
-	// needed. Default 32768 (about 4 MB a partition); negative: ApplyIn
+	// needed, and Forget drops a partition's (the runtime's word that the
+	// partition went elsewhere). Default 32768 (about 4 MB a partition);
+	// negative: ApplyIn
 	// goes through Apply's script as a cluster does.
 	VersionCache int
 }
