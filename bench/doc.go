@@ -12,10 +12,13 @@
 //     guard, runtime or Kafka, at its concurrency: one lane per partition,
 //     all at once, each lane's batches in order, per batch the writes of
 //     the batch folded per product (Redis: redisview.Writes, pipelines of
-//     the store's size at once; search: the folded documents through
-//     esutil.BulkIndexer, a worker per lane), timed from the first event to
-//     the last write; Redis also gives the same writes on one connection
-//     as a second figure, shown and not compared with;
+//     the store's size at once; search: the folded documents, a bulk
+//     request per batch of each lane, as the projection sends them), timed
+//     from the first event to the last write; as a second figure, shown and
+//     not compared with, Redis gives the same writes on one connection and
+//     search through one esutil.BulkIndexer whose 5 MiB buffers fill
+//     across batches (fewer, larger requests than a projection that
+//     commits after each batch can send);
 //   - projection: the real path, a processors runtime with the projection
 //     on a fresh generation from offset 0 until it has caught up with the
 //     end of the topic: what a rebuild does.
