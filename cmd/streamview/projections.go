@@ -73,7 +73,7 @@ func (f *projectionFlags) register(fs *flag.FlagSet, e env) {
 	fs.StringVar(&f.alias, "alias", searchProjection, "product-search: the read alias")
 	fs.StringVar(&f.name, "name", "", "the name the projection runs under, when not its own: groups streamview.<name>.g<N>, Redis keys sv:<name>:…")
 	fs.StringVar(&f.currency, "currency", e.or("STREAMVIEW_CURRENCY", "EUR"), "the catalogue's currency (env STREAMVIEW_CURRENCY)")
-	fs.IntVar(&f.cacheDocs, "cache-docs", 200_000, "product-search: documents the index writer remembers; a rebuild writes every product, and one it remembers needs no _mget")
+	fs.IntVar(&f.cacheDocs, "cache-docs", esindex.DefaultCacheDocs, "product-search: documents the index writer remembers; a rebuild writes every product, and one it remembers needs no _mget")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.logFormat = logFormatFlag(fs, e)
 	f.esIndex.register(fs, e)
