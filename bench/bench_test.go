@@ -22,7 +22,7 @@ func BenchmarkRedisProjection(b *testing.B) {
 
 // BenchmarkSearchProjection is the `make bench` path of `streamview bench
 // search`: one full run per iteration on $BENCH_SEARCH_EVENTS events
-// (default 200k) in batches of 5000, the search projector's.
+// (default 1M) in batches of 5000, the search projector's.
 func BenchmarkSearchProjection(b *testing.B) {
 	cfg := bench.Config{Servers: bench.Servers{Brokers: testenv.Kafka(b), ElasticsearchURL: testenv.Elasticsearch(b)},
 		Events: benchEvents(b, "BENCH_SEARCH_EVENTS", bench.DefaultSearchEvents), Batch: bench.DefaultSearchBatch}

@@ -54,8 +54,11 @@ const DefaultDistribution = "zipf"
 const (
 	DefaultEvents = 1_000_000
 	DefaultBatch  = 2000
-	// The search run's: 200k events, and the search projector's batch.
-	DefaultSearchEvents = 200_000
+	// The search run's: 1M events, as the Redis run's (at 200k each step
+	// lasts a second or two, and Elasticsearch's pace varies by a third
+	// between the raw runs before and after the projection), and the
+	// search projector's batch.
+	DefaultSearchEvents = 1_000_000
 	DefaultSearchBatch  = productsearch.Batch
 )
 

@@ -229,6 +229,7 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 	if a, ok := sink.(Aggregated); ok {
 		aggregates = a.Aggregates()
 	}
+	began := time.Now()
 	rep.Projection, st, err = project(ctx, cfg, d, codec, timed, label, dlq, aggregates, out)
 	rep.ProjectionCPU = probe.stop(ctx)
 	rep.DeadLettered, rep.Retries = st.DeadLettered, st.Retries
@@ -236,6 +237,9 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 		return rep, err
 	}
 	rep.InApply = time.Duration(timed.nanos.Load())
+	if first := timed.first.Load(); first > 0 {
+		rep.FirstApply = time.Duration(first - began.UnixNano())
+	}
 	if rep.RawAfter, rep.RawAfterCPU, err = rawAgain(ctx, cfg, sink, d, out); err != nil {
 		return rep, err
 	}
@@ -539,6 +543,7 @@ type timedProjection struct {
 	active int
 	since  time.Time
 	nanos  atomic.Int64
+	first  atomic.Int64 // when the first Apply began, in Unix nanoseconds
 }
 
 func (p *timedProjection) Apply(ctx context.Context, batch []schemas.Event) error {
@@ -557,6 +562,7 @@ func (p *timedProjection) timed(apply func() error) error {
 	p.mu.Lock()
 	if p.active == 0 {
 		p.since = time.Now()
+		p.first.CompareAndSwap(0, p.since.UnixNano())
 	}
 	p.active++
 	p.mu.Unlock()

@@ -22,8 +22,8 @@ beside the two limits it runs between, in one run on one data set:
 
   redis   the product-view projection into Redis (1,000,000 events, batches
           of 2000 by default; target 0.80)
-  search  the product-search projection into Elasticsearch (200,000 events,
-          batches of 5000, as streamview serve runs it; target 0.90)
+  search  the product-search projection into Elasticsearch (1,000,000
+          events, batches of 5000, as streamview serve runs it; target 0.90)
 
   1. makes a fresh 6-partition topic and pre-produces --events product events
      of --products products (deterministic for a --seed): every product
@@ -196,7 +196,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "bench")
 	var servers benchFlags
 	servers.register(fs, e)
-	events := fs.Int("events", 0, "events to produce and project (default 1000000 for redis, 200000 for search)")
+	events := fs.Int("events", 0, "events to produce and project (default 1000000)")
 	products := fs.Int("products", 0, "products the events belong to (default events/10)")
 	batch := fs.Int("batch", 0, "the runtime's MaxBatch and the raw pipeline's size (default 2000 for redis, 5000 for search)")
 	seed := fs.Uint64("seed", 1, "seed of the event stream")
