@@ -94,22 +94,22 @@ func (s *searchSink) indexes(d *Dataset) error {
 // projection sends them: per batch of each lane (partition), one document
 // per product, its events of the batch folded onto what it was
 // (productsearch.Fold), as plain index actions with no read and no version
-// check, in one bulk request per batch (an esutil.BulkIndexer closed at the
-// batch's end, 5,000 documents or 5 MiB at most a request, as the
-// projection's bulk writer), the lanes at once and each lane's batches in
-// order. It is timed as the projection is, from the first event to the last
-// write acknowledged, folding and encoding included. The gap to the
-// projection is its reads (_mget, on a cache miss), its conditional writes,
-// and its runtime (consuming, decoding, committing).
+// check, in one bare _bulk request per batch (5,000 documents or 5 MiB at
+// most a request, as the projection's bulk writer), the lanes at once and
+// each lane's batches in order. It is timed as the projection is, from the
+// first event to the last write acknowledged, folding and encoding
+// included. The gap to the projection is its reads (_mget, on a cache
+// miss), its conditional writes, and its runtime (consuming, decoding,
+// committing).
 func (s *searchSink) Raw(ctx context.Context, d *Dataset, progress func(int)) (Figure, error) {
 	return s.rawWrites(ctx, d, progress, true)
 }
 
-// RawSecond writes the same documents through one BulkIndexer shared by
-// the lanes, with its 5 MiB buffers filled across batches: fewer, larger
-// requests than any projection that commits its offsets after writing a
-// batch can send (a small run sends everything at the end), so it is shown
-// and not compared with.
+// RawSecond writes the same documents through one esutil.BulkIndexer
+// shared by the lanes, with its 5 MiB buffers filled across batches:
+// fewer, larger requests than any projection that commits its offsets
+// after writing a batch can send (a small run sends everything at the
+// end), so it is shown and not compared with.
 func (s *searchSink) RawSecond(ctx context.Context, d *Dataset, progress func(int)) (Figure, error) {
 	if err := s.ResetRaw(ctx); err != nil {
 		return Figure{}, err
@@ -118,7 +118,7 @@ func (s *searchSink) RawSecond(ctx context.Context, d *Dataset, progress func(in
 }
 
 // rawWrites writes the folded documents of d's batches into a fresh raw
-// index: in a request per batch when perBatch, else through one
+// index: in a bulk request per batch when perBatch, else through one
 // BulkIndexer for all lanes.
 func (s *searchSink) rawWrites(ctx context.Context, d *Dataset, progress func(int), perBatch bool) (Figure, error) {
 	if err := s.indexes(d); err != nil {
@@ -128,29 +128,51 @@ func (s *searchSink) rawWrites(ctx context.Context, d *Dataset, progress func(in
 		return Figure{}, err
 	}
 	lanes := d.Lanes()
-	var failed, writes, requests atomic.Int64
-	var firstFailure atomic.Value
-	onFailure := func(_ context.Context, _ esutil.BulkIndexerItem, r esutil.BulkIndexerResponseItem, err error) {
-		failed.Add(1)
-		if err == nil {
-			err = fmt.Errorf("%d %s: %s", r.Status, r.Error.Type, r.Error.Reason)
-		}
-		firstFailure.CompareAndSwap(nil, err)
-	}
-	indexer := func(workers int) (esutil.BulkIndexer, error) {
-		return esutil.NewBulkIndexer(esutil.BulkIndexerConfig{Client: s.client, Index: s.raw.IndexName(1), NumWorkers: workers, FlushBytes: 5 << 20})
-	}
-	closeIndexer := func(ctx context.Context, bi esutil.BulkIndexer) error {
-		err := bi.Close(ctx)
-		requests.Add(int64(bi.Stats().NumRequests))
-		return err
-	}
+	var writes atomic.Int64
 	start := time.Now()
-	var shared esutil.BulkIndexer
-	if !perBatch {
-		var err error
-		if shared, err = indexer(len(lanes)); err != nil {
+	var send func(ctx context.Context, l int, id string, body []byte, last bool) error // last: the batch's end (id "")
+	var finish func(ctx context.Context) (requests int, err error)
+	if perBatch {
+		bulks := make([]*rawBulk, len(lanes))
+		for l := range bulks {
+			bulks[l] = &rawBulk{client: s.client, index: s.raw.IndexName(1)}
+		}
+		send = func(ctx context.Context, l int, id string, body []byte, last bool) error {
+			return bulks[l].add(ctx, id, body, last)
+		}
+		finish = func(context.Context) (int, error) {
+			n := 0
+			for _, b := range bulks {
+				n += b.requests
+			}
+			return n, nil
+		}
+	} else {
+		var failed atomic.Int64
+		var firstFailure atomic.Value
+		bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{Client: s.client, Index: s.raw.IndexName(1), NumWorkers: len(lanes), FlushBytes: 5 << 20})
+		if err != nil {
 			return Figure{}, err
+		}
+		onFailure := func(_ context.Context, _ esutil.BulkIndexerItem, r esutil.BulkIndexerResponseItem, err error) {
+			failed.Add(1)
+			if err == nil {
+				err = fmt.Errorf("%d %s: %s", r.Status, r.Error.Type, r.Error.Reason)
+			}
+			firstFailure.CompareAndSwap(nil, err)
+		}
+		send = func(ctx context.Context, _ int, id string, body []byte, last bool) error {
+			if last {
+				return nil
+			}
+			return bi.Add(ctx, esutil.BulkIndexerItem{Action: "index", DocumentID: id, Body: bytes.NewReader(body), OnFailure: onFailure})
+		}
+		finish = func(ctx context.Context) (int, error) {
+			err := bi.Close(ctx) // also when a lane failed: its workers end
+			if n := failed.Load(); n > 0 && err == nil {
+				err = fmt.Errorf("%d raw documents failed, the first: %v", n, firstFailure.Load())
+			}
+			return int(bi.Stats().NumRequests), err
 		}
 	}
 	folded := make([]map[string]productsearch.Doc, len(lanes)) // a lane's products are its own
@@ -160,14 +182,6 @@ func (s *searchSink) rawWrites(ctx context.Context, d *Dataset, progress func(in
 		g.Go(func() error {
 			docs := folded[l]
 			for _, b := range lane {
-				bi := shared
-				if perBatch {
-					var err error
-					if bi, err = indexer(1); err != nil {
-						return err
-					}
-				}
-				n := 0
 				for _, p := range productsearch.Shares(b) {
 					doc, applied, _ := productsearch.FoldAll(docs[p.ID], p.Events)
 					if applied == 0 {
@@ -178,25 +192,13 @@ func (s *searchSink) rawWrites(ctx context.Context, d *Dataset, progress func(in
 					if err != nil {
 						return fmt.Errorf("product %s: %w", p.ID, err)
 					}
-					if perBatch && n == esindex.DefaultBulkMaxDocs {
-						if err := closeIndexer(gctx, bi); err != nil {
-							return err
-						}
-						if bi, err = indexer(1); err != nil {
-							return err
-						}
-						n = 0
-					}
-					n++
 					writes.Add(1)
-					if err := bi.Add(gctx, esutil.BulkIndexerItem{Action: "index", DocumentID: p.ID, Body: bytes.NewReader(body), OnFailure: onFailure}); err != nil {
+					if err := send(gctx, l, p.ID, body, false); err != nil {
 						return err
 					}
 				}
-				if perBatch {
-					if err := closeIndexer(gctx, bi); err != nil {
-						return err
-					}
+				if err := send(gctx, l, "", nil, true); err != nil {
+					return err
 				}
 				progress(len(b))
 			}
@@ -204,27 +206,92 @@ func (s *searchSink) rawWrites(ctx context.Context, d *Dataset, progress func(in
 		})
 	}
 	err := g.Wait()
-	if shared != nil {
-		if cerr := closeIndexer(ctx, shared); err == nil {
-			err = cerr
-		}
-	}
+	requests, ferr := finish(ctx)
 	elapsed := time.Since(start)
+	if err == nil {
+		err = ferr
+	}
 	if err != nil {
 		return Figure{}, err
-	}
-	if n := failed.Load(); n > 0 {
-		return Figure{}, fmt.Errorf("%d raw documents failed, the first: %v", n, firstFailure.Load())
 	}
 	s.folded = make(map[string]productsearch.Doc, d.Products)
 	for _, m := range folded {
 		maps.Copy(s.folded, m)
 	}
-	label := fmt.Sprintf("raw search: the same %s documents, a bulk request per batch, %d lanes at once, %d requests", thousands.Format(int(writes.Load())), len(lanes), requests.Load())
+	label := fmt.Sprintf("raw search: the same %s documents, a bulk request per batch, %d lanes at once, %d requests", thousands.Format(int(writes.Load())), len(lanes), requests)
 	if !perBatch {
-		label = fmt.Sprintf("raw search: the same documents, one BulkIndexer, %d workers, 5 MiB buffers across batches, %d requests", len(lanes), requests.Load())
+		label = fmt.Sprintf("raw search: the same documents, one BulkIndexer, %d workers, 5 MiB buffers across batches, %d requests", len(lanes), requests)
 	}
 	return Figure{Label: label, Unit: "events", Count: len(d.Events), Elapsed: elapsed}, nil
+}
+
+// rawBulkMaxBytes is the most body a raw bulk request holds before it is
+// sent, as the projection's (esindex.Config.BulkMaxBytes' default).
+const rawBulkMaxBytes = 5 << 20
+
+// rawBulk is one lane's bare _bulk requests of plain index actions: its
+// buffer is reused from request to request.
+type rawBulk struct {
+	client   *elasticsearch.Client
+	index    string
+	buf      bytes.Buffer
+	docs     int
+	requests int
+}
+
+// add appends an index action of id (unless last), and sends the request
+// when it is full, or at the batch's end (last).
+func (b *rawBulk) add(ctx context.Context, id string, body []byte, last bool) error {
+	if !last {
+		quoted, err := json.Marshal(id)
+		if err != nil {
+			return err
+		}
+		b.buf.WriteString(`{"index":{"_id":`)
+		b.buf.Write(quoted)
+		b.buf.WriteString("}}\n")
+		b.buf.Write(body)
+		b.buf.WriteByte('\n')
+		b.docs++
+	}
+	if b.docs == 0 || (!last && b.docs < esindex.DefaultBulkMaxDocs && b.buf.Len() < rawBulkMaxBytes) {
+		return nil
+	}
+	defer func() { b.buf.Reset(); b.docs = 0 }()
+	b.requests++
+	res, err := b.client.Bulk(bytes.NewReader(b.buf.Bytes()), b.client.Bulk.WithContext(ctx), b.client.Bulk.WithIndex(b.index),
+		b.client.Bulk.WithFilterPath("errors", "items.*.status", "items.*.error"))
+	if err != nil {
+		return fmt.Errorf("raw bulk of %d documents: %w", b.docs, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return fmt.Errorf("raw bulk of %d documents: %s", b.docs, res.String())
+	}
+	var reply struct {
+		Errors bool `json:"errors"`
+		Items  []map[string]struct {
+			Status int `json:"status"`
+			Error  *struct {
+				Type   string `json:"type"`
+				Reason string `json:"reason"`
+			} `json:"error"`
+		} `json:"items"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&reply); err != nil {
+		return fmt.Errorf("raw bulk of %d documents: reply: %w", b.docs, err)
+	}
+	if !reply.Errors {
+		return nil
+	}
+	for _, item := range reply.Items {
+		for _, r := range item {
+			if r.Error != nil {
+				return fmt.Errorf("raw bulk: a document failed: %d %s: %s", r.Status, r.Error.Type, r.Error.Reason)
+			}
+		}
+	}
+	return errors.New("raw bulk: errors reported, none named")
 }
 
 // ServerCPU is the CPU time the Elasticsearch process has used, read from

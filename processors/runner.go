@@ -605,7 +605,9 @@ func ApplyAt(ctx context.Context, p Projection, batch []schemas.Event, partition
 // partition's lane has stopped (revoked, lost, or Run ending), after the
 // lane's last Apply returned, so that a process does not keep what it
 // learnt of every partition it ever owned. Given the partition again, the
-// projection starts over.
+// projection starts over. Forget is a hint, not a fence: another Runner
+// whose projection shares the same store (a rebuild's and the live
+// follower's, in one process) may still be applying that partition.
 type PartitionMemory interface {
 	Forget(partition int32)
 }

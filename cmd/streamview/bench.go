@@ -42,11 +42,10 @@ beside the two limits it runs between, in one run on one data set:
      line that is not compared with, the same writes on one connection,
      one pipeline at a time;
      search: per batch and product the folded document, plain index
-     actions, one bulk request per batch (an esutil.BulkIndexer flushed
-     at the batch's end, 5,000 documents at most), the lanes at once, as
-     the projection sends them; then, as a second line that is not
-     compared with, one BulkIndexer for all lanes whose 5 MiB buffers
-     fill across batches;
+     actions, one bare _bulk request per batch (5,000 documents or 5 MiB
+     at most), the lanes at once, as the projection sends them; then, as
+     a second line that is not compared with, one esutil.BulkIndexer for
+     all lanes whose 5 MiB buffers fill across batches;
   4. projection: the projection runtime with the projector on a fresh
      generation (search: its index made first, as a rebuild makes it and
      as the raw side's is; redis: each lane's writer knows its partition's

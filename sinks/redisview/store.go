@@ -74,7 +74,9 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-var _ productview.Store = (*Store)(nil)
+// A PartitionStore: the Writer finds ApplyIn and Forget by assertion,
+// and falls back to Apply's script without a word when one is missing.
+var _ productview.PartitionStore = (*Store)(nil)
 
 // Store keeps the versioned documents of one projection, in any number of
 // generations, on a Redis server or cluster. It is safe for concurrent use.
