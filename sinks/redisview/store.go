@@ -45,8 +45,7 @@ type Config struct {
 	// script (see ApplyIn); past it they are dropped and read again as
 	// needed, and Forget drops a partition's (the runtime's word that the
 	// partition went elsewhere). Default 32768 (about 4 MB a partition);
-	// negative: ApplyIn
-	// goes through Apply's script as a cluster does.
+	// negative: ApplyIn goes through Apply's script as a cluster does.
 	VersionCache int
 }
 
