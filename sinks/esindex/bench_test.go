@@ -191,7 +191,10 @@ func BenchmarkProjection(b *testing.B) {
 			nwrites, rawBefore.Round(time.Millisecond), rawAfter.Round(time.Millisecond), rawWrites)
 		fmt.Printf("raw esutil.BulkIndexer, only the %d final documents into a fresh index: %v: %.0f documents/s (reference)\n",
 			len(ids), finalOnly.Round(time.Millisecond), float64(len(ids))/finalOnly.Seconds())
-		fmt.Printf("ratio: projection document writes/s ÷ raw documents/s = %.2f (target 0.70)\n", projWrites/rawWrites)
+		// No verdict: the raw side replays bodies encoded before it is timed,
+		// in 2 MiB buffers filled across batches, which the projection
+		// cannot do; `streamview bench search` compares like with like.
+		fmt.Printf("ratio: projection document writes/s ÷ raw documents/s = %.2f (Apply alone against a replay of encoded bodies: a sink figure, not the verdict of streamview bench search)\n", projWrites/rawWrites)
 		b.ReportMetric(float64(len(events))/projection.Seconds(), "events/s")
 		b.ReportMetric(projWrites, "proj-writes/s")
 		b.ReportMetric(rawWrites, "raw-docs/s")
