@@ -45,7 +45,13 @@ func TestESTransportReusesConnections(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	if n := opened.Load(); n > concurrent {
-		t.Errorf("%d rounds of %d concurrent requests opened %d connections, want at most %d (one per request in flight)", rounds, concurrent, n, concurrent)
+	// One connection per request in flight, and some spares: net/http
+	// puts a connection back as idle after its reader sees the body's end,
+	// which can come after the next round's request has started to dial
+	// (seen in CI: 17). Without the reuse each round closes all but two and
+	// dials the rest again: 124 connections here with net/http's two idle
+	// connections a host.
+	if n, most := opened.Load(), int64(2*concurrent); n > most {
+		t.Errorf("%d rounds of %d concurrent requests opened %d connections, want at most %d (one per request in flight, and spares)", rounds, concurrent, n, most)
 	}
 }
