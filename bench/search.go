@@ -130,50 +130,15 @@ func (s *searchSink) rawWrites(ctx context.Context, d *Dataset, progress func(in
 	lanes := d.Lanes()
 	var writes atomic.Int64
 	start := time.Now()
-	var send func(ctx context.Context, l int, id string, body []byte, last bool) error // last: the batch's end (id "")
-	var finish func(ctx context.Context) (requests int, err error)
+	var w rawWriter
 	if perBatch {
-		bulks := make([]*rawBulk, len(lanes))
-		for l := range bulks {
-			bulks[l] = &rawBulk{client: s.client, index: s.raw.IndexName(1)}
-		}
-		send = func(ctx context.Context, l int, id string, body []byte, last bool) error {
-			return bulks[l].add(ctx, id, body, last)
-		}
-		finish = func(context.Context) (int, error) {
-			n := 0
-			for _, b := range bulks {
-				n += b.requests
-			}
-			return n, nil
-		}
+		w = newRawBulks(s.client, s.raw.IndexName(1), len(lanes))
 	} else {
-		var failed atomic.Int64
-		var firstFailure atomic.Value
-		bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{Client: s.client, Index: s.raw.IndexName(1), NumWorkers: len(lanes), FlushBytes: 5 << 20})
+		bi, err := newSharedIndexer(s.client, s.raw.IndexName(1), len(lanes))
 		if err != nil {
 			return Figure{}, err
 		}
-		onFailure := func(_ context.Context, _ esutil.BulkIndexerItem, r esutil.BulkIndexerResponseItem, err error) {
-			failed.Add(1)
-			if err == nil {
-				err = fmt.Errorf("%d %s: %s", r.Status, r.Error.Type, r.Error.Reason)
-			}
-			firstFailure.CompareAndSwap(nil, err)
-		}
-		send = func(ctx context.Context, _ int, id string, body []byte, last bool) error {
-			if last {
-				return nil
-			}
-			return bi.Add(ctx, esutil.BulkIndexerItem{Action: "index", DocumentID: id, Body: bytes.NewReader(body), OnFailure: onFailure})
-		}
-		finish = func(ctx context.Context) (int, error) {
-			err := bi.Close(ctx) // also when a lane failed: its workers end
-			if n := failed.Load(); n > 0 && err == nil {
-				err = fmt.Errorf("%d raw documents failed, the first: %v", n, firstFailure.Load())
-			}
-			return int(bi.Stats().NumRequests), err
-		}
+		w = bi
 	}
 	folded := make([]map[string]productsearch.Doc, len(lanes)) // a lane's products are its own
 	g, gctx := errgroup.WithContext(ctx)
@@ -193,11 +158,11 @@ func (s *searchSink) rawWrites(ctx context.Context, d *Dataset, progress func(in
 						return fmt.Errorf("product %s: %w", p.ID, err)
 					}
 					writes.Add(1)
-					if err := send(gctx, l, p.ID, body, false); err != nil {
+					if err := w.add(gctx, l, p.ID, body); err != nil {
 						return err
 					}
 				}
-				if err := send(gctx, l, "", nil, true); err != nil {
+				if err := w.endBatch(gctx, l); err != nil {
 					return err
 				}
 				progress(len(b))
@@ -206,7 +171,7 @@ func (s *searchSink) rawWrites(ctx context.Context, d *Dataset, progress func(in
 		})
 	}
 	err := g.Wait()
-	requests, ferr := finish(ctx)
+	requests, ferr := w.close(ctx) // also when a lane failed: the shared indexer's workers end
 	elapsed := time.Since(start)
 	if err == nil {
 		err = ferr
@@ -225,42 +190,63 @@ func (s *searchSink) rawWrites(ctx context.Context, d *Dataset, progress func(in
 	return Figure{Label: label, Unit: "events", Count: len(d.Events), Elapsed: elapsed}, nil
 }
 
-// rawBulkMaxBytes is the most body a raw bulk request holds before it is
-// sent, as the projection's (esindex.Config.BulkMaxBytes' default).
-const rawBulkMaxBytes = 5 << 20
-
-// rawBulk is one lane's bare _bulk requests of plain index actions: its
-// buffer is reused from request to request.
-type rawBulk struct {
-	client   *elasticsearch.Client
-	index    string
-	buf      bytes.Buffer
-	docs     int
-	requests int
+// rawWriter sends the raw side's documents: add one of lane l, endBatch
+// at the end of each of its batches, close once the lanes are done (with
+// the number of requests sent).
+type rawWriter interface {
+	add(ctx context.Context, l int, id string, body []byte) error
+	endBatch(ctx context.Context, l int) error
+	close(ctx context.Context) (requests int, err error)
 }
 
-// add appends an index action of id (unless last), and sends the request
-// when it is full, or at the batch's end (last).
-func (b *rawBulk) add(ctx context.Context, id string, body []byte, last bool) error {
-	if !last {
-		quoted, err := json.Marshal(id)
-		if err != nil {
-			return err
-		}
-		b.buf.WriteString(`{"index":{"_id":`)
-		b.buf.Write(quoted)
-		b.buf.WriteString("}}\n")
-		b.buf.Write(body)
-		b.buf.WriteByte('\n')
-		b.docs++
+// rawBulks is the compared raw side: a lane's documents go in bare _bulk
+// requests of plain index actions, one per batch (or more: 5,000
+// documents or 5 MiB at most a request, the projection's bulk writer's
+// bounds), from a buffer reused per lane.
+type rawBulks struct {
+	client   *elasticsearch.Client
+	index    string
+	lanes    []rawBulk
+	requests atomic.Int64
+}
+
+type rawBulk struct {
+	buf  bytes.Buffer
+	docs int
+}
+
+func newRawBulks(client *elasticsearch.Client, index string, lanes int) *rawBulks {
+	return &rawBulks{client: client, index: index, lanes: make([]rawBulk, lanes)}
+}
+
+func (r *rawBulks) add(ctx context.Context, l int, id string, body []byte) error {
+	quoted, err := json.Marshal(id)
+	if err != nil {
+		return err
 	}
-	if b.docs == 0 || (!last && b.docs < esindex.DefaultBulkMaxDocs && b.buf.Len() < rawBulkMaxBytes) {
+	b := &r.lanes[l]
+	b.buf.WriteString(`{"index":{"_id":`)
+	b.buf.Write(quoted)
+	b.buf.WriteString("}}\n")
+	b.buf.Write(body)
+	b.buf.WriteByte('\n')
+	b.docs++
+	if b.docs < esindex.DefaultBulkMaxDocs && b.buf.Len() < esindex.DefaultBulkMaxBytes {
+		return nil
+	}
+	return r.endBatch(ctx, l)
+}
+
+// endBatch sends what lane l holds, if anything, and checks every item.
+func (r *rawBulks) endBatch(ctx context.Context, l int) error {
+	b := &r.lanes[l]
+	if b.docs == 0 {
 		return nil
 	}
 	defer func() { b.buf.Reset(); b.docs = 0 }()
-	b.requests++
-	res, err := b.client.Bulk(bytes.NewReader(b.buf.Bytes()), b.client.Bulk.WithContext(ctx), b.client.Bulk.WithIndex(b.index),
-		b.client.Bulk.WithFilterPath("errors", "items.*.status", "items.*.error"))
+	r.requests.Add(1)
+	res, err := r.client.Bulk(bytes.NewReader(b.buf.Bytes()), r.client.Bulk.WithContext(ctx), r.client.Bulk.WithIndex(r.index),
+		r.client.Bulk.WithFilterPath("errors", "items.*.status", "items.*.error"))
 	if err != nil {
 		return fmt.Errorf("raw bulk of %d documents: %w", b.docs, err)
 	}
@@ -285,13 +271,53 @@ func (b *rawBulk) add(ctx context.Context, id string, body []byte, last bool) er
 		return nil
 	}
 	for _, item := range reply.Items {
-		for _, r := range item {
-			if r.Error != nil {
-				return fmt.Errorf("raw bulk: a document failed: %d %s: %s", r.Status, r.Error.Type, r.Error.Reason)
+		for _, it := range item { // one key: the action
+			if it.Error != nil {
+				return fmt.Errorf("raw bulk: a document failed: %d %s: %s", it.Status, it.Error.Type, it.Error.Reason)
 			}
 		}
 	}
 	return errors.New("raw bulk: errors reported, none named")
+}
+
+func (r *rawBulks) close(context.Context) (int, error) { return int(r.requests.Load()), nil }
+
+// sharedIndexer is the second raw line: one esutil.BulkIndexer for all
+// lanes, its buffers filled across batches.
+type sharedIndexer struct {
+	bi           esutil.BulkIndexer
+	failed       atomic.Int64
+	firstFailure atomic.Value
+}
+
+func newSharedIndexer(client *elasticsearch.Client, index string, workers int) (*sharedIndexer, error) {
+	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{Client: client, Index: index, NumWorkers: workers, FlushBytes: esindex.DefaultBulkMaxBytes})
+	if err != nil {
+		return nil, err
+	}
+	return &sharedIndexer{bi: bi}, nil
+}
+
+func (s *sharedIndexer) add(ctx context.Context, _ int, id string, body []byte) error {
+	return s.bi.Add(ctx, esutil.BulkIndexerItem{Action: "index", DocumentID: id, Body: bytes.NewReader(body), OnFailure: s.onFailure})
+}
+
+func (s *sharedIndexer) onFailure(_ context.Context, _ esutil.BulkIndexerItem, r esutil.BulkIndexerResponseItem, err error) {
+	s.failed.Add(1)
+	if err == nil {
+		err = fmt.Errorf("%d %s: %s", r.Status, r.Error.Type, r.Error.Reason)
+	}
+	s.firstFailure.CompareAndSwap(nil, err)
+}
+
+func (s *sharedIndexer) endBatch(context.Context, int) error { return nil } // its buffers span batches
+
+func (s *sharedIndexer) close(ctx context.Context) (int, error) {
+	err := s.bi.Close(ctx)
+	if n := s.failed.Load(); n > 0 && err == nil {
+		err = fmt.Errorf("%d raw documents failed, the first: %v", n, s.firstFailure.Load())
+	}
+	return int(s.bi.Stats().NumRequests), err
 }
 
 // ServerCPU is the CPU time the Elasticsearch process has used, read from

@@ -82,8 +82,12 @@ const DefaultCacheBytes = 64 << 20
 // DefaultCacheDocs is Config.CacheDocs when not set.
 const DefaultCacheDocs = 200_000
 
-// DefaultBulkMaxDocs is Config.BulkMaxDocs when not set.
-const DefaultBulkMaxDocs = 5000
+// DefaultBulkMaxDocs and DefaultBulkMaxBytes are Config.BulkMaxDocs and
+// Config.BulkMaxBytes when not set.
+const (
+	DefaultBulkMaxDocs  = 5000
+	DefaultBulkMaxBytes = 5 << 20
+)
 
 func (c Config) withDefaults() Config {
 	if c.IndexPrefix == "" {
@@ -108,7 +112,7 @@ func (c Config) withDefaults() Config {
 		c.BulkMaxDocs = DefaultBulkMaxDocs
 	}
 	if c.BulkMaxBytes == 0 {
-		c.BulkMaxBytes = 5 << 20
+		c.BulkMaxBytes = DefaultBulkMaxBytes
 	}
 	if c.BulkFlushInterval == 0 {
 		c.BulkFlushInterval = time.Second

@@ -400,8 +400,9 @@ func readFields(d *doc) []string {
 }
 
 // readKnown reads an HMGET of queueReads (its fields, read off the
-// command, are readFields'): the version, and the counter fields, which must hold what HINCRBY adds to (or nothing). A key of
-// another type (WRONGTYPE) is the command's error.
+// command, are readFields'): the version, and the counter fields, which
+// must hold what HINCRBY adds to (or nothing). A key of another type
+// (WRONGTYPE) is the command's error.
 func readKnown(r *redis.SliceCmd) (known, error) {
 	vals, err := r.Result()
 	if err != nil {
