@@ -47,30 +47,44 @@ func (r *Reader) Join(ctx context.Context, v View) (View, error) {
 // join sets v's category and brand names from their reference records in
 // generation gen (0: the live one), in one round trip: the reference name
 // wins over the one a product command carried (API.md, "Reference data").
-// A category or brand never named keeps the product's own name.
+// A category or brand never named keeps the product's own name. The Reader
+// remembers which records it joined, to read them with v next time.
 func (r *Reader) join(ctx context.Context, gen int, v *View) error {
-	cat := schemas.ReferenceKey(schemas.AggregateCategory, v.CategoryID)
-	brand := schemas.ReferenceKey(schemas.AggregateBrand, v.BrandID)
-	ids := make([]string, 0, 2)
-	for _, k := range []string{cat, brand} {
-		if IsReference(k) {
-			ids = append(ids, k)
-		}
-	}
-	if len(ids) == 0 {
+	keys := keysOf(v)
+	if keys.empty() {
+		r.hints.forget(v.ID)
 		return nil
 	}
-	docs, err := r.store.GetMany(ctx, gen, ids)
+	docs, err := r.store.GetMany(ctx, gen, keys.ids())
 	if err != nil {
 		return fmt.Errorf("productview: join the category and brand of %s: %w", v.ID, err)
 	}
-	if d, ok := docs[cat]; ok {
+	joinNames(v, keys, docs)
+	r.hints.put(v.ID, keys)
+	return nil
+}
+
+// keysOf are the reference records v is joined with.
+func keysOf(v *View) joinKeys {
+	var k joinKeys
+	if cat := schemas.ReferenceKey(schemas.AggregateCategory, v.CategoryID); IsReference(cat) {
+		k.category = cat
+	}
+	if brand := schemas.ReferenceKey(schemas.AggregateBrand, v.BrandID); IsReference(brand) {
+		k.brand = brand
+	}
+	return k
+}
+
+// joinNames sets v's category and brand names from those of keys' records
+// among docs.
+func joinNames(v *View, keys joinKeys, docs map[string]Doc) {
+	if d, ok := docs[keys.category]; ok && keys.category != "" {
 		v.CategoryName, v.Joined = d.Fields[fieldRefName], true
 	}
-	if d, ok := docs[brand]; ok {
+	if d, ok := docs[keys.brand]; ok && keys.brand != "" {
 		v.BrandName, v.Joined = d.Fields[fieldRefName], true
 	}
-	return nil
 }
 
 // Aggregates are the aggregate types the view projection takes: products,

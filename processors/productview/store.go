@@ -26,9 +26,10 @@ type Store interface {
 	Get(ctx context.Context, id string) (d Doc, found bool, err error)
 	// GetAt reads document id from generation gen.
 	GetAt(ctx context.Context, gen int, id string) (d Doc, found bool, err error)
-	// GetMany reads documents ids of generation gen (0: the live one) in
-	// one round trip; those not there are left out. The Reader joins the
-	// reference records of a view's category and brand with it.
+	// GetMany reads documents ids of generation gen (0: the live one, as
+	// Get finds it) in one round trip; those not there are left out. The
+	// Reader joins the reference records of a view's category and brand
+	// with it, and reads a view with them.
 	GetMany(ctx context.Context, gen int, ids []string) (map[string]Doc, error)
 }
 

@@ -12,7 +12,9 @@ import (
 	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
-// Get trusts the live generation it last read for Config.LiveCache: a swap
+// Get (and GetMany of generation 0, which the Reader uses for a view and
+// its reference records) trusts the live generation it last read for
+// Config.LiveCache: a swap
 // made through another Store (another process's rebuild) reaches it within
 // that time, one made through the same Store at once, and with a negative
 // LiveCache every Get reads the pointer.
@@ -43,6 +45,14 @@ func TestLiveCache(t *testing.T) {
 			}
 			return d.Generation
 		}
+		manyReadsGen := func(s *redisview.Store) int {
+			t.Helper()
+			docs, err := s.GetMany(ctx, 0, []string{"p"})
+			if err != nil || len(docs) != 1 {
+				t.Fatalf("GetMany = %v, %v", docs, err)
+			}
+			return docs["p"].Generation
+		}
 
 		held, short, none := open(time.Hour), open(50*time.Millisecond), open(-1)
 		for _, s := range []*redisview.Store{held, short, none} {
@@ -58,6 +68,12 @@ func TestLiveCache(t *testing.T) {
 		}
 		if g := readsGen(held); g != 1 {
 			t.Errorf("within its LiveCache, Get read g%d: it read the pointer again (want g1, the one it held)", g)
+		}
+		if g := manyReadsGen(held); g != 1 {
+			t.Errorf("within its LiveCache, GetMany read g%d, want g1 as Get", g)
+		}
+		if g := manyReadsGen(none); g != 2 {
+			t.Errorf("with no cache, GetMany after the swap read g%d, want g2", g)
 		}
 		start := time.Now()
 		for readsGen(short) != 2 {

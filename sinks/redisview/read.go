@@ -57,12 +57,13 @@ func docOf(gen int, id, key string, fields map[string]string) (d productview.Doc
 
 // GetMany reads documents ids of generation gen in one pipelined round trip
 // (each HGETALL on its own key, so a cluster serves them from their own
-// slots); gen 0 reads the live generation, one round trip more. Documents
-// not there are left out of the answer.
+// slots); gen 0 reads the live generation as Get does (the one it trusts
+// for Config.LiveCache, else one round trip more). Documents not there are
+// left out of the answer.
 func (s *Store) GetMany(ctx context.Context, gen int, ids []string) (map[string]productview.Doc, error) {
 	if gen == 0 {
 		var err error
-		if gen, err = s.Live(ctx); err != nil {
+		if gen, err = s.liveForRead(ctx); err != nil {
 			return nil, err
 		}
 	}
