@@ -153,7 +153,7 @@ func (s *searchSink) rawWrites(ctx context.Context, d *Dataset, progress func(in
 						continue
 					}
 					docs[p.ID] = doc
-					body, err := json.Marshal(doc)
+					body, err := doc.EncodeJSON()
 					if err != nil {
 						return fmt.Errorf("product %s: %w", p.ID, err)
 					}

@@ -194,7 +194,7 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 			folded: doc, applied: applied, duplicates: dups, firstNew: first})
 	}
 	write := func(op *bulkOp) error {
-		body, err := json.Marshal(op.folded)
+		body, err := op.folded.EncodeJSON()
 		if err != nil { // a timestamp past year 9999, say
 			mu.Lock()
 			reject(op, fmt.Errorf("encoding the document: %w", err))

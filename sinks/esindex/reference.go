@@ -243,7 +243,7 @@ func (ix *Index) writeJoined(ctx context.Context, ops []*bulkOp) (retry, refused
 	})
 	defer w.wait()
 	for _, op := range ops {
-		if op.doc, err = json.Marshal(op.folded); err != nil {
+		if op.doc, err = op.folded.EncodeJSON(); err != nil {
 			continue // it was stored with the same fields before: cannot happen
 		}
 		if err := w.add(ctx, op); err != nil {
