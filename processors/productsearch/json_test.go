@@ -79,8 +79,12 @@ func TestAppendJSONIsMarshal(t *testing.T) {
 		{"a zone", func(d *productsearch.Doc) {
 			d.UpdatedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", -(5*3600+30*60)))
 		}},
-		{"a zone of seconds", func(d *productsearch.Doc) { d.UpdatedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600+7)) }},
-		{"a zone a day off", func(d *productsearch.Doc) { d.UpdatedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 24*3600)) }},
+		{"a zone of seconds", func(d *productsearch.Doc) {
+			d.UpdatedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600+7))
+		}},
+		{"a zone a day off", func(d *productsearch.Doc) {
+			d.UpdatedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 24*3600))
+		}},
 		{"year 0", func(d *productsearch.Doc) { d.CreatedAt = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC) }},
 		{"year 9999", func(d *productsearch.Doc) { d.CreatedAt = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC) }},
 		{"year 10000", func(d *productsearch.Doc) { d.CreatedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
