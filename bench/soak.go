@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/thousands"
 )
 
@@ -57,6 +58,11 @@ type SoakConfig struct {
 	// Products is how many products the run creates and then works on;
 	// DefaultSoakProducts when 0.
 	Products int
+	// Distribution is how the commands and view reads pick among the
+	// products made so far: "zipf" (default, s=1.1, the first made the
+	// hottest: a few products get most of the load, as in a catalogue) or
+	// "uniform".
+	Distribution string
 	// MaxInFlight bounds the requests in flight; a tick that finds them
 	// all busy skips its request and counts it as dropped. Rate (at least
 	// 64) when 0.
@@ -82,6 +88,9 @@ func (c SoakConfig) withDefaults() SoakConfig {
 	}
 	if c.Products == 0 {
 		c.Products = DefaultSoakProducts
+	}
+	if c.Distribution == "" {
+		c.Distribution = DefaultDistribution
 	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = max(64, c.Rate)
@@ -114,6 +123,9 @@ func (c SoakConfig) Validate() error {
 	}
 	if c.Products < 0 {
 		errs = append(errs, fmt.Errorf("bench: soak: Products %d is negative", c.Products))
+	}
+	if _, err := eventgen.ParseDistribution(c.withDefaults().Distribution); err != nil {
+		errs = append(errs, fmt.Errorf("bench: soak: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -181,13 +193,14 @@ type ProcessSample struct {
 
 // SoakReport is the outcome of a soak run.
 type SoakReport struct {
-	Duration time.Duration   `json:"durationNanos"` // the load's, as run
-	Rate     int             `json:"rate"`
-	Products int             `json:"products"`
-	Dropped  int64           `json:"dropped"` // ticks skipped: MaxInFlight busy
-	Kinds    []KindSummary   `json:"kinds"`
-	Lag      []LagSample     `json:"lag"`
-	Process  []ProcessSample `json:"process"`
+	Duration     time.Duration   `json:"durationNanos"` // the load's, as run
+	Rate         int             `json:"rate"`
+	Products     int             `json:"products"`
+	Distribution string          `json:"distribution"` // how the load picked the products: zipf or uniform
+	Dropped      int64           `json:"dropped"`      // ticks skipped: MaxInFlight busy
+	Kinds        []KindSummary   `json:"kinds"`
+	Lag          []LagSample     `json:"lag"`
+	Process      []ProcessSample `json:"process"`
 }
 
 // Requests is the sum of every kind's requests.
@@ -255,8 +268,8 @@ func mib(b int64) string {
 // WriteTable writes the report as tables and a verdict line.
 func (r SoakReport) WriteTable(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nsoak: %v at %d requests/s on %s products; %s requests, %s dropped (in-flight bound)\n\n",
-		r.Duration.Round(time.Second), r.Rate, thousands.Format(r.Products), thousands.Format(r.Requests()), thousands.Format(r.Dropped))
+	fmt.Fprintf(&b, "\nsoak: %v at %d requests/s on %s products picked %s; %s requests, %s dropped (in-flight bound)\n\n",
+		r.Duration.Round(time.Second), r.Rate, thousands.Format(r.Products), r.Distribution, thousands.Format(r.Requests()), thousands.Format(r.Dropped))
 	rows := [][]string{{"kind", "requests", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms"}}
 	for _, k := range r.Kinds {
 		rows = append(rows, []string{k.Kind, thousands.Format(k.Requests), errorsText(k.Errors), ms(k.P50), ms(k.P90), ms(k.P99), ms(k.Max)})
@@ -443,11 +456,13 @@ func (r *recorder) p99() time.Duration {
 	return Summarize("", all, nil).P99
 }
 
-// catalogue is the products the run made and their last known versions.
+// catalogue is the products the run made, in the order it learnt them,
+// and their last known versions.
 type catalogue struct {
 	mu       sync.Mutex
 	ids      []string
 	versions map[string]int64
+	zipf     bool // pick by rank, the first made the hottest; else uniformly
 }
 
 func (c *catalogue) add(id string, version int64) {
@@ -465,11 +480,20 @@ func (c *catalogue) size() int {
 	return len(c.ids)
 }
 
-// pick returns a random product and its last known version.
+// pick returns a random product and its last known version: of rank k
+// (in the order made) with a probability in 1/(k+1)^1.1 when zipf, any
+// alike otherwise. The catalogue grows during a run, so each pick draws
+// from a Zipf of its current size (rand.NewZipf sets up in constant time).
 func (c *catalogue) pick(rnd *rand.Rand) (string, int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := c.ids[rnd.IntN(len(c.ids))]
+	var i int
+	if n := len(c.ids); c.zipf && n > 1 {
+		i = int(rand.NewZipf(rnd, eventgen.DefaultZipfS, 1, uint64(n-1)).Uint64())
+	} else {
+		i = rnd.IntN(n)
+	}
+	id := c.ids[i]
 	return id, c.versions[id]
 }
 
@@ -482,8 +506,9 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakReport, error) {
 		return SoakReport{}, err
 	}
 	cfg = cfg.withDefaults()
-	l := &loader{cfg: cfg, rec: newRecorder(), cat: &catalogue{versions: map[string]int64{}}}
-	rep := SoakReport{Rate: cfg.Rate, Products: cfg.Products}
+	dist, _ := eventgen.ParseDistribution(cfg.Distribution) // validated
+	l := &loader{cfg: cfg, rec: newRecorder(), cat: &catalogue{versions: map[string]int64{}, zipf: dist == eventgen.Zipf}}
+	rep := SoakReport{Rate: cfg.Rate, Products: cfg.Products, Distribution: cfg.Distribution}
 	start := time.Now()
 	proc := func(label string) ProcessSample {
 		return ProcessSample{Label: label, At: time.Since(start), RSS: RSS(), Goroutines: runtime.NumGoroutine(), HeapLive: HeapLive()}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -64,7 +65,7 @@ func TestParseVmRSS(t *testing.T) {
 
 func soakReportFixture() SoakReport {
 	return SoakReport{
-		Duration: 60 * time.Second, Rate: 200, Products: 1000, Dropped: 3,
+		Duration: 60 * time.Second, Rate: 200, Products: 1000, Distribution: "zipf", Dropped: 3,
 		Kinds: []KindSummary{
 			{Kind: KindCreate, Requests: 1000, Errors: map[string]int{}, P50: 8 * time.Millisecond, P90: 20 * time.Millisecond, P99: 150 * time.Millisecond, Max: 200 * time.Millisecond},
 			{Kind: KindView, Requests: 4000, Errors: map[string]int{"stale": 1, "503": 2}, P50: time.Millisecond, P90: 2 * time.Millisecond, P99: 9 * time.Millisecond, Max: 30 * time.Millisecond},
@@ -95,7 +96,7 @@ func TestSoakReportTable(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"1m0s at 200 requests/s on 1,000 products; 5,000 requests, 3 dropped",
+		"1m0s at 200 requests/s on 1,000 products picked zipf; 5,000 requests, 3 dropped",
 		"kind    requests         errors  p50 ms  p90 ms  p99 ms  max ms",
 		"create     1,000              0     8.0    20.0   150.0   200.0",
 		"view       4,000  503:2 stale:1     1.0     2.0     9.0    30.0",
@@ -131,10 +132,60 @@ func TestSoakReportTable(t *testing.T) {
 }
 
 func TestSoakValidate(t *testing.T) {
-	err := SoakConfig{Rate: -1, Duration: -time.Second, Products: -2}.Validate()
-	for _, want := range []string{"Base is required", "Duration -1s", "Rate -1", "Products -2"} {
+	err := SoakConfig{Rate: -1, Duration: -time.Second, Products: -2, Distribution: "pareto"}.Validate()
+	for _, want := range []string{"Base is required", "Duration -1s", "Rate -1", "Products -2", "pareto"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate = %v, want it to say %q", err, want)
+		}
+	}
+}
+
+// The load picks among the products made so far: by rank when zipf (the
+// first made the hottest), alike when uniform, and products made later
+// get picked too.
+func TestCataloguePicks(t *testing.T) {
+	for _, c := range []struct {
+		zipf                   bool
+		firstAtLeast, firstMax float64 // the first product's share of the picks
+		topTenMin, topTenMax   float64 // the first ten's
+	}{
+		{zipf: true, firstAtLeast: 0.15, firstMax: 0.35, topTenMin: 0.5, topTenMax: 0.8},
+		{zipf: false, firstAtLeast: 0.005, firstMax: 0.02, topTenMin: 0.07, topTenMax: 0.13},
+	} {
+		cat := &catalogue{versions: map[string]int64{}, zipf: c.zipf}
+		for i := range 100 {
+			cat.add(fmt.Sprint(i), int64(i))
+		}
+		rnd := rand.New(rand.NewPCG(1, 2))
+		const picks = 20000
+		counts := map[string]int{}
+		for range picks {
+			id, version := cat.pick(rnd)
+			if fmt.Sprint(version) != id {
+				t.Fatalf("zipf %v: picked %s with version %d", c.zipf, id, version)
+			}
+			counts[id]++
+		}
+		top := 0
+		for i := range 10 {
+			top += counts[fmt.Sprint(i)]
+		}
+		first, topTen := float64(counts["0"])/picks, float64(top)/picks
+		if first < c.firstAtLeast || first > c.firstMax || topTen < c.topTenMin || topTen > c.topTenMax {
+			t.Errorf("zipf %v: the first product got %.3f of the picks (want %.3f..%.3f), the first ten %.3f (want %.2f..%.2f)",
+				c.zipf, first, c.firstAtLeast, c.firstMax, topTen, c.topTenMin, c.topTenMax)
+		}
+		for i := 100; i < 200; i++ {
+			cat.add(fmt.Sprint(i), int64(i))
+		}
+		later := 0
+		for range picks {
+			if id, _ := cat.pick(rnd); len(id) == 3 {
+				later++
+			}
+		}
+		if later == 0 {
+			t.Errorf("zipf %v: none of %d picks took a product made later", c.zipf, picks)
 		}
 	}
 }

@@ -11,12 +11,13 @@ import (
 	"strings"
 
 	"github.com/streamview/streamview/bench"
+	"github.com/streamview/streamview/internal/eventgen"
 )
 
 func init() {
 	commands["bench"] = command{
 		summary: "measure a projection against raw Kafka and store limits (bench redis|search), the write path and freshness under load (bench api), soak the whole service (bench soak), or time a category rename through views and search (bench rename)",
-		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--script] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--raw=false] [--freshness=false] [--search-poll 20ms] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--outcome-mib N] [--json] [--pprof 127.0.0.1:6060] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench rename [--products 10000] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
+		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--script] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--raw=false] [--freshness=false] [--search-poll 20ms] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--distribution zipf|uniform] [--outcome-mib N] [--json] [--pprof 127.0.0.1:6060] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench rename [--products 10000] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
 		help: `Measures how fast a projection rebuilds from the log into its store,
 beside the two limits it runs between, in one run on one data set:
 
@@ -96,7 +97,9 @@ all busy is counted as dropped). The mix: half the requests are creates
 are 40% commands (price, stock, review; a third with Prefer: wait), 40%
 view reads with ?minVersion= of a version a command
 returned (&wait=10; an answer still older is counted as "stale"), 20%
-searches. Every 10 s a progress line: requests, errors, dropped, p99 so
+searches. Commands and view reads pick among the products made so far by
+--distribution: zipf (default; s=1.1, the first made the hottest) or
+uniform. Every 10 s a progress line: requests, errors, dropped, p99 so
 far, each projection's lag, RSS, the live Go heap, goroutines. At the end
 a table: per kind the requests, errors by status, p50/p90/p99/max; the
 projection lag samples over time (min, max, last); RSS (VmRSS), goroutines
@@ -290,6 +293,7 @@ func runBenchSoak(ctx context.Context, e env, args []string) error {
 	duration := fs.Duration("duration", bench.DefaultSoakDuration, "how long the load runs")
 	rate := fs.Int("rate", bench.DefaultSoakRate, "requests started per second")
 	products := fs.Int("products", bench.DefaultSoakProducts, "products the run creates and then works on")
+	distribution := fs.String("distribution", bench.DefaultDistribution, "how commands and view reads pick among the products made so far: zipf (s=1.1, the first made the hottest, as catalogues are) or uniform")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (progress and table go to stderr)")
 	logLevel := fs.String("log-level", "warn", "the stack's log level on stderr: debug, info, warn or error")
 	logFormat := logFormatFlag(fs, e)
@@ -315,7 +319,10 @@ func runBenchSoak(ctx context.Context, e env, args []string) error {
 	if err := startPprof(ctx, pprofAddr, logger); err != nil {
 		return err
 	}
-	cfg := bench.SoakConfig{Duration: *duration, Rate: *rate, Products: *products, Out: e.stdout}
+	cfg := bench.SoakConfig{Duration: *duration, Rate: *rate, Products: *products, Distribution: *distribution, Out: e.stdout}
+	if err := checkDistribution("bench soak", *distribution); err != nil {
+		return err
+	}
 	if *asJSON {
 		cfg.Out = e.stderr
 	}
@@ -343,4 +350,13 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// checkDistribution refuses an unknown --distribution of command before
+// any server is touched.
+func checkDistribution(command, d string) error {
+	if _, err := eventgen.ParseDistribution(d); err != nil {
+		return fmt.Errorf("streamview %s: --distribution %q: want zipf or uniform", command, d)
+	}
+	return nil
 }

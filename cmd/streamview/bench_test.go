@@ -140,6 +140,14 @@ func TestBenchUsage(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "20 products need at least as many events") {
 		t.Errorf("more products than events = %v, want a config error", err)
 	}
+	// An unknown distribution is refused before a server is asked anything
+	// (no servers named here: a stack starting would fail otherwise).
+	for _, target := range []string{"soak", "api"} {
+		err := run(context.Background(), []string{"bench", target, "--distribution", "pareto", "--brokers", "127.0.0.1:1"}, strings.NewReader(""), &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), `--distribution "pareto": want zipf or uniform`) {
+			t.Errorf("bench %s --distribution pareto = %v, want the flag refused", target, err)
+		}
+	}
 }
 
 // A short bench api on a stack of its own against the real servers: every

@@ -137,6 +137,9 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stderr, "\nstreamview bench api: unexpected arguments %q\n", fs.Args())
 		return errUsage
 	}
+	if err := checkDistribution("bench api", *distribution); err != nil {
+		return err
+	}
 	cfg := bench.APIConfig{Base: *base, Duration: *duration, Products: *products, Distribution: *distribution, NoFreshness: !*fresh, SearchPoll: *searchPoll, Out: e.stdout}
 	if *asJSON {
 		cfg.Out = e.stderr
