@@ -14,6 +14,7 @@ import (
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
@@ -139,14 +140,7 @@ func runJoin(t *testing.T, c redis.UniversalClient, rng *rand.Rand, order string
 		}
 		return parts
 	}
-	store := redistest.NewStore(t, c)
-	if err := store.SetLive(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	w, err := productview.NewWriter(store, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, w := liveWriter(t, c)
 	run := func(parts [][]schemas.Event) {
 		t.Helper()
 		var (
@@ -253,6 +247,21 @@ func runJoin(t *testing.T, c redis.UniversalClient, rng *rand.Rand, order string
 			t.Fatalf("a later product of %s: %+v, %v, %v; want category name %q and its own brand name", key, v, ok, err, referenceNames(refs)[key])
 		}
 	}
+}
+
+// liveWriter is a store of its own on c with generation 1 live, and a
+// Writer of that generation.
+func liveWriter(t *testing.T, c redis.UniversalClient) (*redisview.Store, *productview.Writer) {
+	t.Helper()
+	store := redistest.NewStore(t, c)
+	if err := store.SetLive(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	w, err := productview.NewWriter(store, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, w
 }
 
 // referenceNames is the latest name of each category and brand of refs.

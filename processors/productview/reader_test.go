@@ -43,14 +43,7 @@ func (c *readCounter) GetMany(ctx context.Context, gen int, ids []string) (map[s
 func TestReaderReadsViewAndNamesInOneRoundTrip(t *testing.T) {
 	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
 		ctx := context.Background()
-		store := redistest.NewStore(t, c)
-		if err := store.SetLive(ctx, 1); err != nil {
-			t.Fatal(err)
-		}
-		w, err := productview.NewWriter(store, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		store, w := liveWriter(t, c)
 		const p = "00000000-0000-4000-8000-0000000000b1"
 		versions := map[string]int64{}
 		events := 0
