@@ -90,6 +90,11 @@ type message struct {
 	info SchemaInfo
 	w    *writer
 	rec  *record
+	// newEvent and newCommand make the payload of an event or a command
+	// type (eventTypes, commandTypes), found once here rather than by
+	// name on every decode.
+	newEvent   func() EventData
+	newCommand func() CommandData
 }
 
 // writer is a schema that bytes may have been written with: a current
@@ -98,6 +103,7 @@ type writer struct {
 	name  string // full record name
 	codec *goavro.Codec
 	up    upcaster
+	msg   *message // the message type it writes, when known at build; else found by name
 }
 
 // catalog is everything built from the embedded schemas. It never changes,
@@ -159,9 +165,12 @@ func buildCatalog() (*catalog, error) {
 				Type: typ, Kind: kind, Name: name, Schema: s.text,
 				Canonical: pcf, Fingerprint: fp,
 			},
-			w:   &writer{name: name, codec: gc},
-			rec: rec,
+			w:          &writer{name: name, codec: gc},
+			rec:        rec,
+			newEvent:   eventTypes[typ],
+			newCommand: commandTypes[typ],
 		}
+		m.w.msg = m
 		cat.byName[name], cat.byType[typ] = m, m
 		cat.list = append(cat.list, m)
 		cat.byFP[fp] = m.w

@@ -147,7 +147,7 @@ func (c *Codec) decodeEvent(b []byte, direct bool) (Event, error) {
 		return Event{}, err
 	}
 	var e Event
-	data := eventTypes[m.info.Type]()
+	data := m.newEvent()
 	if err := m.decode(w, body, direct, reflect.ValueOf(&e).Elem(), reflect.ValueOf(data).Elem()); err != nil {
 		return Event{}, err
 	}
@@ -161,7 +161,7 @@ func (c *Codec) decodeCommand(b []byte, direct bool) (Command, error) {
 		return Command{}, err
 	}
 	var cmd Command
-	data := commandTypes[m.info.Type]()
+	data := m.newCommand()
 	if err := m.decode(w, body, direct, reflect.ValueOf(&cmd).Elem(), reflect.ValueOf(data).Elem()); err != nil {
 		return Command{}, err
 	}
@@ -233,7 +233,10 @@ func (c *Codec) resolve(b []byte, want Kind) (*message, *writer, []byte, error) 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	m := c.cat.byName[w.name]
+	m := w.msg
+	if m == nil {
+		m = c.cat.byName[w.name]
+	}
 	if m == nil || m.info.Kind != want {
 		got := "no message type"
 		if m != nil {
