@@ -312,6 +312,9 @@ func runBenchSoak(ctx context.Context, e env, args []string) error {
 	if *duration <= 0 || *rate <= 0 || *products <= 0 {
 		return fmt.Errorf("streamview bench soak: --duration, --rate and --products must be positive (got %v, %d, %d)", *duration, *rate, *products)
 	}
+	if err := checkDistribution("bench soak", *distribution); err != nil {
+		return err
+	}
 	logger, err := newLogger(e.stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
@@ -320,9 +323,6 @@ func runBenchSoak(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	cfg := bench.SoakConfig{Duration: *duration, Rate: *rate, Products: *products, Distribution: *distribution, Out: e.stdout}
-	if err := checkDistribution("bench soak", *distribution); err != nil {
-		return err
-	}
 	if *asJSON {
 		cfg.Out = e.stderr
 	}
