@@ -103,7 +103,7 @@ type writer struct {
 	name  string // full record name
 	codec *goavro.Codec
 	up    upcaster
-	msg   *message // the message type it writes, when known at build; else found by name
+	msg   *message // the message type it writes; nil for a registry's, found by name
 }
 
 // catalog is everything built from the embedded schemas. It never changes,
@@ -195,7 +195,8 @@ func buildCatalog() (*catalog, error) {
 		if !ok {
 			return nil, fmt.Errorf("schemas: retired schema %s has no upcaster", file)
 		}
-		if cat.byName[s.name] == nil {
+		m := cat.byName[s.name]
+		if m == nil {
 			return nil, fmt.Errorf("schemas: retired schema %s: no current schema %s to upcast to", file, s.name)
 		}
 		gc, err := goavro.NewCodec(s.text)
@@ -209,7 +210,7 @@ func buildCatalog() (*catalog, error) {
 		if prev, dup := cat.byFP[fp]; dup {
 			return nil, fmt.Errorf("schemas: %s has the fingerprint of %s", file, prev.name)
 		}
-		cat.byFP[fp] = &writer{name: s.name, codec: gc, up: up}
+		cat.byFP[fp] = &writer{name: s.name, codec: gc, up: up, msg: m}
 	}
 	for file := range upcasters {
 		if retired[file] == nil {

@@ -40,9 +40,10 @@
 // at read time is correct whatever the order, by construction: each record
 // converges on its own under its version guard, and the answer combines
 // the latest of both. A rename costs one write instead of one per product.
-// The price is one more round trip per read, of two small hashes; and no
-// script spans a product and a reference key, which live in different
-// Redis Cluster slots. (The search projection must find products by the
+// The price is reading two small hashes with each view: in a second round
+// trip the first time the Reader reads a product, in the same one after
+// (Reader); and no script spans a product and a reference key, which live
+// in different Redis Cluster slots. (The search projection must find products by the
 // new name, so it cannot join at query time; processors/productsearch
 // owns how it applies renames.)
 package productview

@@ -47,12 +47,10 @@ func (r *Reader) Join(ctx context.Context, v View) (View, error) {
 // join sets v's category and brand names from their reference records in
 // generation gen (0: the live one), in one round trip: the reference name
 // wins over the one a product command carried (API.md, "Reference data").
-// A category or brand never named keeps the product's own name. The Reader
-// remembers which records it joined, to read them with v next time.
+// A category or brand never named keeps the product's own name.
 func (r *Reader) join(ctx context.Context, gen int, v *View) error {
 	keys := keysOf(v)
 	if keys.empty() {
-		r.hints.forget(v.ID)
 		return nil
 	}
 	docs, err := r.store.GetMany(ctx, gen, keys.ids())
@@ -60,7 +58,6 @@ func (r *Reader) join(ctx context.Context, gen int, v *View) error {
 		return fmt.Errorf("productview: join the category and brand of %s: %w", v.ID, err)
 	}
 	joinNames(v, keys, docs)
-	r.hints.put(v.ID, keys)
 	return nil
 }
 

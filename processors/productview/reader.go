@@ -14,9 +14,11 @@ import (
 // its category and brand are known. The Reader remembers which records
 // each product it read was joined with (up to maxJoinHints products), and
 // the next read of the product asks for the view and those records in one
-// round trip: it checks the view still names them, and joins again, as
-// before, when its category or brand has changed. What it remembers is
-// which records to read, never what they say.
+// round trip (the store's, one more when it reads the live generation's
+// pointer again: redisview's LiveCache): it checks the view still names
+// them, and joins again, as before, when its category or brand has
+// changed. What it remembers is which records to read, never what they
+// say.
 type Reader struct {
 	store Store
 	hints joinHints
@@ -37,6 +39,9 @@ func (r *Reader) Get(ctx context.Context, id string) (v View, found bool, err er
 
 // GetAt reads product id's view from generation gen, joined as Get.
 func (r *Reader) GetAt(ctx context.Context, gen int, id string) (v View, found bool, err error) {
+	if IsReference(id) {
+		return View{}, false, nil // a reference record is no product
+	}
 	if gen < 1 {
 		// Not the live one: the store says what is wrong with gen.
 		return decode(r.store.GetAt(ctx, gen, id))
@@ -64,10 +69,26 @@ func (r *Reader) get(ctx context.Context, gen int, id string) (View, bool, error
 	if err != nil || !found {
 		return v, found, err
 	}
-	if err := r.join(ctx, d.Generation, &v); err != nil {
+	if err := r.joinRemembered(ctx, d.Generation, &v); err != nil {
 		return View{}, false, err
 	}
 	return v, true, nil
+}
+
+// joinRemembered joins v as join does, and remembers which records it
+// joined for v's next read (only views read from the store: a past
+// version's, of Join, may name others than the product does now).
+func (r *Reader) joinRemembered(ctx context.Context, gen int, v *View) error {
+	keys := keysOf(v)
+	if keys.empty() {
+		r.hints.forget(v.ID)
+		return nil
+	}
+	if err := r.join(ctx, gen, v); err != nil {
+		return err
+	}
+	r.hints.put(v.ID, keys)
+	return nil
 }
 
 // getWith reads id's view and the reference records refs, which the last
@@ -88,7 +109,7 @@ func (r *Reader) getWith(ctx context.Context, gen int, id string, refs joinKeys)
 		return View{}, false, err
 	}
 	if keysOf(&v) != refs {
-		if err := r.join(ctx, d.Generation, &v); err != nil {
+		if err := r.joinRemembered(ctx, d.Generation, &v); err != nil {
 			return View{}, false, err
 		}
 		return v, true, nil
@@ -150,7 +171,7 @@ func (h *joinHints) get(id string) (joinKeys, bool) {
 func (h *joinHints) put(id string, k joinKeys) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.m == nil || len(h.m) >= maxJoinHints {
+	if _, known := h.m[id]; h.m == nil || (!known && len(h.m) >= maxJoinHints) {
 		h.m = make(map[string]joinKeys)
 	}
 	h.m[id] = k

@@ -91,6 +91,17 @@ func TestReaderReadsViewAndNamesInOneRoundTrip(t *testing.T) {
 		apply(schemas.AggregateProduct, p, &schemas.ProductDetailsUpdated{BrandID: str("never-named"), BrandName: str("Own brand")})
 		read("after the brand changed to one never named", "Beta", "Own brand", 2)
 		read("then", "Beta", "Own brand", 1)
+		// A past version joined (?asOfVersion=) names other records than
+		// the product does now: it shows their names, and the next read
+		// still asks for the current ones with the view.
+		past, err := reader.Join(ctx, productview.View{ID: p, CategoryID: "alpha", CategoryName: "own alpha", BrandID: "xeno", BrandName: "own xeno"})
+		if err != nil || past.CategoryName != "Alpha 2" || past.BrandName != "Xeno" {
+			t.Fatalf("Join of a past version = %+v, %v; want today's names Alpha 2 and Xeno", past, err)
+		}
+		read("after a past version was joined", "Beta", "Own brand", 1)
+		if _, ok, err := reader.GetAt(ctx, 0, "category:alpha"); ok || err != nil {
+			t.Fatalf("GetAt(0) of a reference record = found %v, %v; want not found: it is no product", ok, err)
+		}
 
 		// GetAt of a generation uses what Get learnt; of generation 0 it
 		// fails as the store's GetAt does.

@@ -212,11 +212,13 @@ func (w *bulkWriter) send1(ctx context.Context, ops []*bulkOp, body []byte) erro
 	if len(res.Items) != len(ops) {
 		return fmt.Errorf("elasticsearch bulk %s: sent %d documents, %d answered", ix.write, len(ops), len(res.Items))
 	}
-	for i, a := range res.Items {
-		r := a.item()
-		if r == nil {
+	for i, a := range res.Items { // all checked before any is passed on
+		if a.item() == nil {
 			return fmt.Errorf("elasticsearch bulk %s: item %d of the answer names no index or create action", ix.write, i)
 		}
+	}
+	for i, a := range res.Items {
+		r := a.item()
 		if r.Error == nil {
 			r.Error = &errorBody{}
 		}

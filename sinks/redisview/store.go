@@ -32,9 +32,9 @@ type Config struct {
 	// DocsPerPipeline is the most documents one round trip of Apply
 	// carries; a larger batch goes out in several at once. Default 500.
 	DocsPerPipeline int
-	// LiveCache is how long Get trusts the live generation this Store last
-	// read or set before it reads the pointer again: a view read is then
-	// one round trip, not two. Default 100ms; negative: read the pointer on
+	// LiveCache is how long Get (and GetMany of generation 0) trusts the
+	// live generation this Store last read or set before it reads the
+	// pointer again: a view read is then one round trip, not two. Default 100ms; negative: read the pointer on
 	// every Get. A swap made through this Store (SetLive) is seen at once;
 	// one made elsewhere (a rebuild in another process) reaches this
 	// Store's reads within LiveCache, so a rebuild's grace period must be
