@@ -38,7 +38,7 @@ func (r *Reader) Reference(ctx context.Context, aggregateType, id string) (ref R
 // live generation, for a view that did not come from the store (a past
 // version, ?asOfVersion=).
 func (r *Reader) Join(ctx context.Context, v View) (View, error) {
-	if err := r.join(ctx, 0, &v); err != nil {
+	if err := r.join(ctx, 0, &v, keysOf(&v)); err != nil {
 		return View{}, err
 	}
 	return v, nil
@@ -47,9 +47,9 @@ func (r *Reader) Join(ctx context.Context, v View) (View, error) {
 // join sets v's category and brand names from their reference records in
 // generation gen (0: the live one), in one round trip: the reference name
 // wins over the one a product command carried (API.md, "Reference data").
-// A category or brand never named keeps the product's own name.
-func (r *Reader) join(ctx context.Context, gen int, v *View) error {
-	keys := keysOf(v)
+// A category or brand never named keeps the product's own name. keys are
+// keysOf(v).
+func (r *Reader) join(ctx context.Context, gen int, v *View, keys joinKeys) error {
 	if keys.empty() {
 		return nil
 	}
@@ -76,10 +76,10 @@ func keysOf(v *View) joinKeys {
 // joinNames sets v's category and brand names from those of keys' records
 // among docs.
 func joinNames(v *View, keys joinKeys, docs map[string]Doc) {
-	if d, ok := docs[keys.category]; ok && keys.category != "" {
+	if d, ok := docs[keys.category]; ok { // "" is no document's key
 		v.CategoryName, v.Joined = d.Fields[fieldRefName], true
 	}
-	if d, ok := docs[keys.brand]; ok && keys.brand != "" {
+	if d, ok := docs[keys.brand]; ok {
 		v.BrandName, v.Joined = d.Fields[fieldRefName], true
 	}
 }

@@ -84,7 +84,7 @@ func (r *Reader) joinRemembered(ctx context.Context, gen int, v *View) error {
 		r.hints.forget(v.ID)
 		return nil
 	}
-	if err := r.join(ctx, gen, v); err != nil {
+	if err := r.join(ctx, gen, v, keys); err != nil {
 		return err
 	}
 	r.hints.put(v.ID, keys)
