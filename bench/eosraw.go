@@ -338,5 +338,5 @@ func (r *rawEOS) clean(ctx context.Context) error {
 	// The caller's context may be done (Ctrl-C): clean up regardless.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	return cleanup(cctx, r.adm, nil, r.group, r.commands, r.events, r.results)
+	return cleanup(cctx, r.adm, nil, []string{r.group}, r.commands, r.events, r.results)
 }

@@ -40,11 +40,13 @@ type Sink interface {
 	// documents as d has products. It calls progress with each batch's
 	// size and returns the writes and the time they took.
 	Raw(ctx context.Context, d *Dataset, progress func(n int)) (Figure, error)
-	// Projection returns the projection that the runtime drives over d's
-	// topic, writing a generation of its own, and the table label of its
-	// figure.
-	Projection(ctx context.Context, d *Dataset) (processors.Projection, string, error)
-	// Stored counts the documents the projection stored.
+	// Projection returns a fresh projection for round n (from 1) that the
+	// runtime drives over d's topic, and the table label of its figure. It
+	// writes generation n of its own into an empty store, remembering
+	// nothing of an earlier round's; Projection may remove what the
+	// earlier rounds wrote.
+	Projection(ctx context.Context, d *Dataset, n int) (processors.Projection, string, error)
+	// Stored counts the documents the last round's projection stored.
 	Stored(ctx context.Context) (int, error)
 	// Cleanup removes everything Raw and the projection wrote.
 	Cleanup(ctx context.Context) error
@@ -160,12 +162,15 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 		return rep, fmt.Errorf("bench: kafka at %v does not answer: %w", cfg.Brokers, err)
 	}
 	adm := kadm.NewClient(cl)
-	group := processors.GroupName(d.Run, 1)
+	groups := make([]string, cfg.Rounds) // a round's projection is generation n of the run's
+	for n := range groups {
+		groups[n] = processors.GroupName(d.Run, n+1)
+	}
 	defer func() {
 		// The caller's context may be done (Ctrl-C): clean up regardless.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
-		err = errors.Join(err, cleanup(cctx, adm, sink, group, d.Topic, dlq))
+		err = errors.Join(err, cleanup(cctx, adm, sink, groups, d.Topic, dlq))
 	}()
 	if err := createTopics(ctx, adm, map[string]int32{d.Topic: Partitions, dlq: 1}); err != nil {
 		return rep, err
@@ -218,44 +223,82 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 	d.drop()
 	runtime.GC()
 
-	proj, label, err := sink.Projection(ctx, d)
-	if err != nil {
-		return rep, err
-	}
-	timed := &timedProjection{inner: proj}
-	var st processors.Stats
-	probe = startProbe(ctx, cpu)
 	var aggregates []string
 	if a, ok := sink.(Aggregated); ok {
 		aggregates = a.Aggregates()
 	}
-	began := time.Now()
-	rep.Projection, st, err = project(ctx, cfg, d, codec, timed, label, dlq, aggregates, out)
-	rep.ProjectionCPU = probe.stop(ctx)
-	rep.DeadLettered, rep.Retries = st.DeadLettered, st.Retries
-	if err != nil {
-		return rep, err
+	// Each round projects the topic again on a fresh generation and group,
+	// then runs the raw writes again: raw, projection, raw, projection,
+	// raw ..., each projection compared with the raw runs beside it.
+	rounds := make([]Round, 0, cfg.Rounds)
+	before, beforeCPU := rep.Raw, rep.RawCPU
+	for n := 1; n <= cfg.Rounds; n++ {
+		rd, err := projectRound(ctx, cfg, sink, d, codec, n, dlq, aggregates, out)
+		rep.DeadLettered += rd.dead
+		rep.Retries += rd.retries
+		if err != nil {
+			return rep.median(rounds), err
+		}
+		rd.RawBefore, rd.RawBeforeCPU = before, beforeCPU
+		rounds = append(rounds, rd.Round)
+		if rounds[n-1].RawAfter, rounds[n-1].RawAfterCPU, err = rawAgain(ctx, cfg, sink, d, out); err != nil {
+			return rep.median(rounds), err
+		}
+		if rounds[n-1].RawAfter.Count > 0 {
+			before, beforeCPU = rounds[n-1].RawAfter, rounds[n-1].RawAfterCPU
+		}
 	}
-	rep.InApply = time.Duration(timed.nanos.Load())
-	if first := timed.first.Load(); first > 0 {
-		rep.FirstApply = time.Duration(first - began.UnixNano())
-	}
-	if rep.RawAfter, rep.RawAfterCPU, err = rawAgain(ctx, cfg, sink, d, out); err != nil {
-		return rep, err
-	}
-	if rep.Stored, err = sink.Stored(ctx); err != nil {
-		return rep, err
-	}
+	rep = rep.median(rounds)
 	if werr := rep.WriteTable(out); werr != nil {
 		return rep, werr
-	}
-	if rep.Stored != rep.Products {
-		return rep, fmt.Errorf("bench: the projection stored %d documents, want one per product: %d", rep.Stored, rep.Products)
 	}
 	if rep.DeadLettered > 0 {
 		return rep, fmt.Errorf("bench: the runtime dead-lettered %d records of valid events", rep.DeadLettered)
 	}
 	return rep, nil
+}
+
+// projected is a round's figures and what its runtime counted.
+type projected struct {
+	Round
+	dead, retries int64
+}
+
+// projectRound runs round n's projection: sink's fresh projection of
+// generation n through the runtime on a group of its own, from offset 0
+// to the end, then checks what it stored.
+func projectRound(ctx context.Context, cfg Config, sink Sink, d *Dataset, codec *schemas.Codec, n int, dlq string, aggregates []string, out io.Writer) (projected, error) {
+	rd := projected{Round: Round{N: n}}
+	runtime.GC() // the raw writes' garbage is not the projection's to collect
+	proj, label, err := sink.Projection(ctx, d, n)
+	if err != nil {
+		return rd, err
+	}
+	if cfg.Rounds > 1 {
+		label += fmt.Sprintf(", round %d", n)
+	}
+	timed := &timedProjection{inner: proj}
+	cpu, _ := sink.(ServerCPU)
+	probe := startProbe(ctx, cpu)
+	began := time.Now()
+	var st processors.Stats
+	rd.Projection, st, err = project(ctx, cfg, d, codec, timed, label, n, dlq, aggregates, out)
+	rd.ProjectionCPU = probe.stop(ctx)
+	rd.dead, rd.retries = st.DeadLettered, st.Retries
+	if err != nil {
+		return rd, err
+	}
+	rd.InApply = time.Duration(timed.nanos.Load())
+	if first := timed.first.Load(); first > 0 {
+		rd.FirstApply = time.Duration(first - began.UnixNano())
+	}
+	if rd.Stored, err = sink.Stored(ctx); err != nil {
+		return rd, err
+	}
+	if rd.Stored != d.Products {
+		return rd, fmt.Errorf("bench: round %d: the projection stored %d documents, want one per product: %d", n, rd.Stored, d.Products)
+	}
+	return rd, nil
 }
 
 // RawAgain is a Sink that can run its raw writes a second time: ResetRaw
@@ -327,20 +370,24 @@ func createTopics(ctx context.Context, adm *kadm.Client, topics map[string]int32
 	return nil
 }
 
-// cleanup removes what a run made: sink's data (none when nil), group and
+// cleanup removes what a run made: sink's data (none when nil), groups and
 // topics.
-func cleanup(ctx context.Context, adm *kadm.Client, sink Sink, group string, topics ...string) error {
+func cleanup(ctx context.Context, adm *kadm.Client, sink Sink, groups []string, topics ...string) error {
 	var errs []error
 	if sink != nil { // nil: only Kafka to clean (the raw side of an API run)
 		if err := sink.Cleanup(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("bench: clean up %s: %w", sink.Name(), err))
 		}
 	}
-	// The group exists only if the projection ran; a missing one is fine.
-	if res, err := adm.DeleteGroups(ctx, group); err != nil {
-		errs = append(errs, fmt.Errorf("bench: delete group %s: %w", group, err))
-	} else if r, ok := res[group]; ok && r.Err != nil && !errors.Is(r.Err, kerr.GroupIDNotFound) {
-		errs = append(errs, fmt.Errorf("bench: delete group %s: %w", group, r.Err))
+	// A group exists only if its projection ran; a missing one is fine.
+	if res, err := adm.DeleteGroups(ctx, groups...); err != nil {
+		errs = append(errs, fmt.Errorf("bench: delete groups %v: %w", groups, err))
+	} else {
+		for _, g := range groups {
+			if r, ok := res[g]; ok && r.Err != nil && !errors.Is(r.Err, kerr.GroupIDNotFound) {
+				errs = append(errs, fmt.Errorf("bench: delete group %s: %w", g, r.Err))
+			}
+		}
 	}
 	res, err := adm.DeleteTopics(ctx, topics...)
 	if err == nil {
@@ -460,9 +507,9 @@ func rawConsume(ctx context.Context, opts []kgo.Opt, d *Dataset, out io.Writer) 
 
 // project runs proj through the runtime on a group of its own from offset
 // 0 until the committed offsets reach the end of every partition.
-func project(ctx context.Context, cfg Config, d *Dataset, codec *schemas.Codec, proj processors.Projection, label, dlq string, aggregates []string, out io.Writer) (_ Figure, _ processors.Stats, err error) {
+func project(ctx context.Context, cfg Config, d *Dataset, codec *schemas.Codec, proj processors.Projection, label string, gen int, dlq string, aggregates []string, out io.Writer) (_ Figure, _ processors.Stats, err error) {
 	proc, err := processors.New(processors.Config{
-		Name: d.Run, Generation: 1, Topic: d.Topic, DeadLetterTopic: dlq, MaxBatch: cfg.Batch, Aggregates: aggregates, Logger: cfg.Logger,
+		Name: d.Run, Generation: gen, Topic: d.Topic, DeadLetterTopic: dlq, MaxBatch: cfg.Batch, Aggregates: aggregates, Logger: cfg.Logger,
 	}, codec, proj, cfg.kafkaOpts()...)
 	if err != nil {
 		return Figure{}, processors.Stats{}, err

@@ -45,13 +45,14 @@ func RedisProjection(ctx context.Context, cfg Config) (Report, error) {
 	return Run(ctx, cfg, &redisSink{client: client, script: cfg.RedisScript})
 }
 
-// redisSink measures the product view on one Redis server. The projection
-// writes generation 1 of projection <run>; the raw writes go to projection
-// <run>-raw, so both are cleared by the store's own Clear.
+// redisSink measures the product view on one Redis server. Round n's
+// projection writes generation n of projection <run>; the raw writes go to
+// projection <run>-raw, so both are cleared by the store's own Clear.
 type redisSink struct {
 	client *redis.Client
 	script bool             // the projection's guard: Apply's script (Config.RedisScript)
-	store  *redisview.Store // the projection's
+	store  *redisview.Store // the projection's, of the last round
+	gen    int              // the generation it writes: the round's number
 	raw    *redisview.Store // where the raw writes go
 }
 
@@ -64,18 +65,12 @@ const RedisTarget = 0.8
 
 func (s *redisSink) Target() float64 { return RedisTarget }
 
-func (s *redisSink) stores(d *Dataset) error {
-	if s.store != nil {
+// rawStore makes the store of the raw writes, once.
+func (s *redisSink) rawStore(d *Dataset) error {
+	if s.raw != nil {
 		return nil
 	}
 	var err error
-	cfg := redisview.Config{Projection: d.Run}
-	if s.script {
-		cfg.VersionCache = -1
-	}
-	if s.store, err = redisview.New(s.client, cfg); err != nil {
-		return err
-	}
 	s.raw, err = redisview.New(s.client, redisview.Config{Projection: d.Run + "-raw"})
 	return err
 }
@@ -89,7 +84,7 @@ func (s *redisSink) stores(d *Dataset) error {
 // is timed as the projection is, from the first event to the last write,
 // turning events into writes included.
 func (s *redisSink) Raw(ctx context.Context, d *Dataset, progress func(int)) (Figure, error) {
-	if err := s.stores(d); err != nil {
+	if err := s.rawStore(d); err != nil {
 		return Figure{}, err
 	}
 	lanes := d.Lanes()
@@ -213,11 +208,24 @@ func (s *redisSink) ServerCPU(ctx context.Context) (time.Duration, error) {
 	return time.Duration(total * float64(time.Second)), nil
 }
 
-func (s *redisSink) Projection(ctx context.Context, d *Dataset) (processors.Projection, string, error) {
-	if err := s.stores(d); err != nil {
+// Projection gives round n a new store (remembering no versions) writing
+// generation n, after clearing the generation of the round before.
+func (s *redisSink) Projection(ctx context.Context, d *Dataset, n int) (processors.Projection, string, error) {
+	if s.store != nil {
+		if _, err := s.store.Clear(ctx, s.gen); err != nil {
+			return nil, "", fmt.Errorf("clearing round %d's generation: %w", s.gen, err)
+		}
+	}
+	cfg := redisview.Config{Projection: d.Run}
+	if s.script {
+		cfg.VersionCache = -1
+	}
+	store, err := redisview.New(s.client, cfg)
+	if err != nil {
 		return nil, "", err
 	}
-	p, err := productview.NewWriter(s.store, 1)
+	s.store, s.gen = store, n
+	p, err := productview.NewWriter(s.store, n)
 	if err != nil {
 		return nil, "", err
 	}
@@ -232,14 +240,20 @@ func (s *redisSink) Stored(ctx context.Context) (int, error) {
 	if s.store == nil {
 		return 0, errors.New("bench: the projection did not run")
 	}
-	return s.store.Count(ctx, 1)
+	return s.store.Count(ctx, s.gen)
 }
 
+// Cleanup clears the last round's generation (Projection cleared the
+// earlier ones) and the raw writes', each that was made.
 func (s *redisSink) Cleanup(ctx context.Context) error {
-	if s.store == nil {
-		return nil
+	var errs []error
+	if s.store != nil {
+		_, err := s.store.Clear(ctx, s.gen)
+		errs = append(errs, err)
 	}
-	_, err1 := s.store.Clear(ctx, 1)
-	_, err2 := s.raw.Clear(ctx, 1)
-	return errors.Join(err1, err2)
+	if s.raw != nil {
+		_, err := s.raw.Clear(ctx, 1)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }

@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,6 +93,65 @@ type Report struct {
 	// Target is the share of the smaller raw rate the projection should
 	// reach; Target (0.50) when 0.
 	Target float64 `json:"target"`
+
+	// Rounds are the run's rounds when it had more than one (Config.Rounds):
+	// each a projection between two runs of the raw writes. The fields
+	// above (Raw, RawAfter, Projection, their CPU, InApply, FirstApply,
+	// Stored) are then those of Round, the median round, and Ratio is its
+	// ratio: one step's pace on a shared machine moves by more than the
+	// differences worth measuring, and the median of several
+	// alternations does not ride on one step's luck.
+	Rounds []Round `json:"rounds,omitempty"`
+	// Round is the number (from 1) of the round the fields above are of;
+	// 0 when the run had one round.
+	Round int `json:"round,omitempty"`
+}
+
+// Round is one projection of a run with the raw writes run just before
+// and just after it.
+type Round struct {
+	N             int           `json:"n"`
+	RawBefore     Figure        `json:"rawBefore"`
+	Projection    Figure        `json:"projection"`
+	RawAfter      Figure        `json:"rawAfter"`
+	RawBeforeCPU  CPU           `json:"rawBeforeCpu"`
+	ProjectionCPU CPU           `json:"projectionCpu"`
+	RawAfterCPU   CPU           `json:"rawAfterCpu"`
+	InApply       time.Duration `json:"inApplyNanos"`
+	FirstApply    time.Duration `json:"firstApplyNanos"`
+	Stored        int           `json:"stored"`
+	Ratio         float64       `json:"ratio"` // as Report.Ratio, of this round alone
+}
+
+// withRound is r with the figures of round rd.
+func (r Report) withRound(rd Round) Report {
+	r.Raw, r.RawCPU = rd.RawBefore, rd.RawBeforeCPU
+	r.Projection, r.ProjectionCPU = rd.Projection, rd.ProjectionCPU
+	r.RawAfter, r.RawAfterCPU = rd.RawAfter, rd.RawAfterCPU
+	r.InApply, r.FirstApply, r.Stored = rd.InApply, rd.FirstApply, rd.Stored
+	return r
+}
+
+// median sets each round's ratio and makes r the report of the median
+// round: the middle one by ratio, the lower of the two middle ones for an
+// even number (a verdict should not round up). One round, or none, leaves
+// r as it is.
+func (r Report) median(rounds []Round) Report {
+	if len(rounds) < 2 {
+		if len(rounds) == 1 {
+			r = r.withRound(rounds[0])
+		}
+		return r
+	}
+	for i := range rounds {
+		rounds[i].Ratio = r.withRound(rounds[i]).Ratio()
+	}
+	byRatio := slices.Clone(rounds)
+	slices.SortStableFunc(byRatio, func(a, b Round) int { return cmp.Compare(a.Ratio, b.Ratio) })
+	mid := byRatio[(len(byRatio)-1)/2]
+	r = r.withRound(mid)
+	r.Rounds, r.Round = rounds, mid.N
+	return r
 }
 
 func (r Report) target() float64 {
@@ -224,6 +285,9 @@ func (r Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\n%s events of %s products, %s over products, batch %d, %d partitions (lanes), topic %s\n\n",
 		thousands.Format(r.Events), thousands.Format(r.Products), dist, r.Batch, r.Lanes, r.Topic)
+	if len(r.Rounds) > 1 {
+		fmt.Fprintf(&b, "round %d of %d, the median by ratio (all rounds below the table):\n\n", r.Round, len(r.Rounds))
+	}
 	rows := [][]string{{"step", "count", "", "seconds", "per second", ""}}
 	figures := []Figure{r.Consume, r.Raw}
 	if r.RawSecond.Count > 0 {
@@ -262,6 +326,18 @@ func (r Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(&b, " (%.2f against the run before, %.2f against the run after)", r.Projection.Rate()/r.Raw.Rate(), r.Projection.Rate()/r.RawAfter.Rate())
 		}
 		fmt.Fprintf(&b, "; projection / raw consume: %.2f\n", r.Projection.Rate()/r.Consume.Rate())
+	}
+	if len(r.Rounds) > 1 {
+		fmt.Fprintf(&b, "rounds (each projection against the raw writes just before and after it, in the mean of their times; the verdict is the median's):\n")
+		for _, rd := range r.Rounds {
+			mark := ""
+			if rd.N == r.Round {
+				mark = "  <- the median, shown above"
+			}
+			fmt.Fprintf(&b, "  round %d: projection %s %s/s; raw writes %s before, %s after: %s%s\n", rd.N,
+				thousands.Format(int(rd.Projection.Rate())), rd.Projection.Unit, thousands.Format(int(rd.RawBefore.Rate())), thousands.Format(int(rd.RawAfter.Rate())),
+				ratioText(rd.Ratio, r.target()), mark)
+		}
 	}
 	for _, c := range []struct {
 		step string

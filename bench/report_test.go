@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -238,5 +239,85 @@ func TestRatioText(t *testing.T) {
 		if got := ratioText(tc.ratio, tc.target); got != tc.want {
 			t.Errorf("ratioText(%v, %v) = %q, want %q", tc.ratio, tc.target, got, tc.want)
 		}
+	}
+}
+
+// A run of several rounds reports the median round: its figures in the
+// table and the verdict, every round's ratio beneath.
+func TestReportMedianRound(t *testing.T) {
+	raw := func(d time.Duration) Figure { return figure("raw redis", "events", 1000, d) }
+	round := func(n int, before, proj, after time.Duration) Round {
+		return Round{N: n, RawBefore: raw(before), Projection: figure("projection", "events", 1000, proj), RawAfter: raw(after), Stored: 100 + n}
+	}
+	base := Report{Sink: "redis", Events: 1000, Products: 100, Target: 0.8,
+		Consume: figure("raw consume (franz-go)", "records", 1000, time.Second/10)}
+	for _, tc := range []struct {
+		name      string
+		rounds    []Round
+		wantRound int
+		wantRatio float64
+		wantRows  []string
+	}{
+		{"odd: the middle ratio", []Round{
+			round(1, time.Second, 2*time.Second, time.Second),         // 0.5
+			round(2, time.Second, 4*time.Second/3, 3*time.Second/2),   // 0.9375
+			round(3, 3*time.Second/2, 5*time.Second/3, time.Second/2), // 0.6: the raw runs in the mean of their times
+		}, 3, 0.6, []string{"round 3 of 3, the median by ratio", "round 2: projection 750 events/s; raw writes 1,000 before, 666 after: 0.94\n"}},
+		{"even: the lower middle", []Round{
+			round(1, time.Second, time.Second, time.Second),      // 1
+			round(2, time.Second, 2*time.Second, time.Second),    // 0.5
+			round(3, time.Second, 5*time.Second/4, time.Second),  // 0.8
+			round(4, time.Second, 10*time.Second/7, time.Second), // 0.7
+		}, 4, 0.7, []string{"round 4 of 4, the median by ratio", "round 3: projection 800 events/s; raw writes 1,000 before, 1,000 after: 0.80\n", "NOT met"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := base.median(tc.rounds)
+			if r.Round != tc.wantRound || len(r.Rounds) != len(tc.rounds) {
+				t.Fatalf("median round %d of %d, want %d of %d", r.Round, len(r.Rounds), tc.wantRound, len(tc.rounds))
+			}
+			if got := r.Ratio(); got < tc.wantRatio-1e-9 || got > tc.wantRatio+1e-9 {
+				t.Errorf("Ratio = %v, want %v", got, tc.wantRatio)
+			}
+			if want := tc.rounds[tc.wantRound-1]; r.Projection != want.Projection || r.Raw != want.RawBefore || r.RawAfter != want.RawAfter || r.Stored != want.Stored {
+				t.Errorf("the report's figures are not round %d's: %+v", tc.wantRound, r)
+			}
+			var b strings.Builder
+			if err := r.WriteTable(&b); err != nil {
+				t.Fatal(err)
+			}
+			rows := append(tc.wantRows, fmt.Sprintf("round %d: ", tc.wantRound))
+			for _, want := range rows {
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("table lacks %q:\n%s", want, b.String())
+				}
+			}
+			if n := strings.Count(b.String(), "<- the median"); n != 1 {
+				t.Errorf("%d rounds marked as the median, want 1:\n%s", n, b.String())
+			}
+			js, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				Round  int
+				Ratio  float64
+				Rounds []struct {
+					N     int
+					Ratio float64
+				}
+			}
+			if err := json.Unmarshal(js, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Round != tc.wantRound || len(got.Rounds) != len(tc.rounds) || got.Ratio != r.Ratio() || got.Rounds[tc.wantRound-1].Ratio != got.Ratio {
+				t.Errorf("JSON = %s", js)
+			}
+		})
+	}
+
+	// One round: the report is that round's, with no rounds listed.
+	r := base.median([]Round{round(1, time.Second, 2*time.Second, time.Second)})
+	if r.Round != 0 || r.Rounds != nil || r.Ratio() != 0.5 || r.Stored != 101 {
+		t.Errorf("one round: %+v", r)
 	}
 }

@@ -62,14 +62,15 @@ func SearchProjection(ctx context.Context, cfg Config) (Report, error) {
 	return Run(ctx, cfg, &searchSink{client: client, local: loopback(esCfg.Addresses)})
 }
 
-// searchSink measures the search projection. The projection writes
-// generation 1 of index <run>; the raw writes go to <run>-raw, a fresh
+// searchSink measures the search projection. Round n's projection writes
+// generation n of index <run>; the raw writes go to <run>-raw, a fresh
 // index of the same mapping.
 type searchSink struct {
 	client *elasticsearch.Client
 	local  bool           // every address is on this machine: its CPU can be read from /proc
 	pid    int            // the Elasticsearch process's, once found
-	index  *esindex.Index // the projection's
+	index  *esindex.Index // the projection's, of the last round
+	gen    int            // the generation it writes: the round's number
 	raw    *esindex.Index // where the raw writes go
 	folded map[string]productsearch.Doc
 }
@@ -78,14 +79,12 @@ func (s *searchSink) Name() string { return "search" }
 
 func (s *searchSink) Target() float64 { return SearchTarget }
 
-func (s *searchSink) indexes(d *Dataset) error {
-	if s.index != nil {
+// rawIndex makes the Index of the raw writes, once.
+func (s *searchSink) rawIndex(d *Dataset) error {
+	if s.raw != nil {
 		return nil
 	}
 	var err error
-	if s.index, err = esindex.New(s.client, esindex.Config{IndexPrefix: d.Run, Alias: d.Run + "-read"}); err != nil {
-		return err
-	}
 	s.raw, err = esindex.New(s.client, esindex.Config{IndexPrefix: d.Run + "-raw", Alias: d.Run + "-raw-read"})
 	return err
 }
@@ -121,7 +120,7 @@ func (s *searchSink) RawSecond(ctx context.Context, d *Dataset, progress func(in
 // index: in a bulk request per batch when perBatch, else through one
 // BulkIndexer for all lanes.
 func (s *searchSink) rawWrites(ctx context.Context, d *Dataset, progress func(int), perBatch bool) (Figure, error) {
-	if err := s.indexes(d); err != nil {
+	if err := s.rawIndex(d); err != nil {
 		return Figure{}, err
 	}
 	if err := s.raw.EnsureIndex(ctx, 1); err != nil {
@@ -383,26 +382,29 @@ func (s *searchSink) Aggregates() []string { return productsearch.Aggregates() }
 // ResetRaw deletes the raw index, for Raw to run again into a fresh one:
 // creating documents, as the first run did, not overwriting them.
 func (s *searchSink) ResetRaw(ctx context.Context) error {
-	res, err := s.client.Indices.Delete([]string{s.raw.IndexName(1)},
-		s.client.Indices.Delete.WithContext(ctx), s.client.Indices.Delete.WithIgnoreUnavailable(true))
-	if err != nil {
+	if err := s.deleteIndices(ctx, s.raw.IndexName(1)); err != nil {
 		return fmt.Errorf("deleting the raw index: %w", err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		return fmt.Errorf("deleting the raw index: %s", res.String())
 	}
 	return nil
 }
 
-func (s *searchSink) Projection(ctx context.Context, d *Dataset) (processors.Projection, string, error) {
-	if err := s.indexes(d); err != nil {
+// Projection gives round n a new Index (its document cache empty)
+// writing generation n, after deleting the round before's index.
+func (s *searchSink) Projection(ctx context.Context, d *Dataset, n int) (processors.Projection, string, error) {
+	if s.index != nil {
+		if err := s.deleteIndices(ctx, s.index.IndexName(s.gen)); err != nil {
+			return nil, "", fmt.Errorf("deleting round %d's index: %w", s.gen, err)
+		}
+	}
+	index, err := esindex.New(s.client, esindex.Config{IndexPrefix: d.Run, Alias: d.Run + "-read", Generation: n})
+	if err != nil {
 		return nil, "", err
 	}
+	s.index, s.gen = index, n
 	// Made before the projection is timed, as a rebuild makes its
 	// generation's index before it starts the runtime and as Raw makes its
 	// own before it is timed.
-	if err := s.index.EnsureIndex(ctx, 1); err != nil {
+	if err := s.index.EnsureIndex(ctx, n); err != nil {
 		return nil, "", err
 	}
 	return s.index, "projection (product-search)", nil
@@ -430,20 +432,35 @@ func (s *searchSink) Stored(ctx context.Context) (int, error) {
 	return len(got), nil
 }
 
-// Cleanup deletes both indices (and with them the alias the projection's
-// first write put on its index).
+// Cleanup deletes the last round's index (Projection deleted the earlier
+// ones) and the raw index, each that was made.
 func (s *searchSink) Cleanup(ctx context.Context) error {
-	if s.index == nil {
+	var names []string
+	if s.index != nil {
+		names = append(names, s.index.IndexName(s.gen))
+	}
+	if s.raw != nil {
+		names = append(names, s.raw.IndexName(1))
+	}
+	if len(names) == 0 {
 		return nil
 	}
-	res, err := s.client.Indices.Delete([]string{s.index.IndexName(1), s.raw.IndexName(1)},
+	if err := s.deleteIndices(ctx, names...); err != nil {
+		return fmt.Errorf("bench: deleting the indices: %w", err)
+	}
+	return nil
+}
+
+// deleteIndices deletes the named indices; a missing one is no error.
+func (s *searchSink) deleteIndices(ctx context.Context, names ...string) error {
+	res, err := s.client.Indices.Delete(names,
 		s.client.Indices.Delete.WithContext(ctx), s.client.Indices.Delete.WithIgnoreUnavailable(true))
 	if err != nil {
-		return fmt.Errorf("bench: deleting the indices: %w", err)
+		return err
 	}
 	defer res.Body.Close()
 	if res.IsError() {
-		return fmt.Errorf("bench: deleting the indices: %s", res.String())
+		return errors.New(res.String())
 	}
 	return nil
 }

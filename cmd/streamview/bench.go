@@ -17,7 +17,7 @@ import (
 func init() {
 	commands["bench"] = command{
 		summary: "measure a projection against raw Kafka and store limits (bench redis|search), the write path and freshness under load (bench api), soak the whole service (bench soak), or time a category rename through views and search (bench rename)",
-		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--script] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--raw=false] [--freshness=false] [--search-poll 20ms] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--distribution zipf|uniform] [--outcome-mib N] [--json] [--pprof 127.0.0.1:6060] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench rename [--products 10000] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
+		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--rounds 3] [--script] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--raw=false] [--freshness=false] [--search-poll 20ms] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--distribution zipf|uniform] [--outcome-mib N] [--json] [--pprof 127.0.0.1:6060] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench rename [--products 10000] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
 		help: `Measures how fast a projection rebuilds from the log into its store,
 beside the two limits it runs between, in one run on one data set:
 
@@ -60,16 +60,22 @@ beside the two limits it runs between, in one run on one data set:
   5. raw store writes again, the same as step 3 into an emptied store (a
      fresh index): on a machine shared with other work the CPU a step gets
      drifts within seconds, so the projection is compared with the raw
-     writes on both sides of it, in the mean of their two times.
+     writes on both sides of it, in the mean of their two times;
+  6. steps 4 and 5 again, --rounds times in all (3 by default), each
+     projection on a fresh generation and consumer group that remembers
+     nothing of the round before: raw, projection, raw, projection, raw,
+     ... One step's pace on a small machine running the servers moves by
+     a tenth or more between runs; the verdict is the median round's
+     ratio (for an even --rounds the lower middle one), and every round's
+     ratio is printed under the table.
 
-It prints progress lines, then a table: the rates (all in events/s), the
-projection over the smaller raw rate (the consume, or the raw writes in
-the mean of their two times; against each run of them too) with the
-target, the CPU each step
-cost this process and the server (Redis: INFO cpu; Elasticsearch: its
-process's /proc/<pid>/stat, when every --es address is on this machine),
-as µs per event and % busy: the server is shared with whatever else runs
-on it. With --json they go to
+It prints progress lines, then a table of the median round: the rates
+(all in events/s), the projection over the smaller raw rate (the
+consume, or the raw writes in the mean of their two times; against each
+run of them too) with the target, the CPU each step cost this process
+and the server (Redis: INFO cpu; Elasticsearch: its process's
+/proc/<pid>/stat, when every --es address is on this machine), as µs per
+event and % busy: the server is shared with whatever else runs on it. With --json they go to
 stderr and the report, as JSON, to stdout.
 Everything it creates (topics, consumer group, keys, indices) is removed at
 the end, also when interrupted. It loads the servers hard for a minute or
@@ -203,6 +209,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	batch := fs.Int("batch", 0, "the runtime's MaxBatch and the raw pipeline's size (default 2000 for redis, 5000 for search)")
 	seed := fs.Uint64("seed", 1, "seed of the event stream")
 	distribution := fs.String("distribution", bench.DefaultDistribution, "how the events after the creates pick their product: zipf (s=1.1, a few hot products, as catalogues are) or uniform")
+	rounds := fs.Int("rounds", bench.DefaultRounds, "how many times the projection runs, each between two runs of the raw writes; the verdict is the median round's")
 	script := fs.Bool("script", false, "redis: the projection checks versions in Apply's script on every batch (as on a Redis Cluster) instead of knowing them per partition and writing them bare in MULTI/EXEC, to compare the two")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (the table goes to stderr)")
 	logLevel := fs.String("log-level", "warn", "the projection runtime's log level on stderr: debug, info, warn or error")
@@ -239,6 +246,11 @@ func runBench(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stderr, "\nstreamview bench: unexpected arguments %q\n", fs.Args())
 		return errUsage
 	}
+	if *rounds < 1 {
+		fs.Usage()
+		fmt.Fprintf(e.stderr, "\nstreamview bench: --rounds %d: want 1 or more\n", *rounds)
+		return errUsage
+	}
 	if *events == 0 {
 		*events = bt.events
 	}
@@ -257,7 +269,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	cfg := bench.Config{
 		Servers: srv, Events: *events, Products: *products, Batch: *batch, Seed: *seed, Distribution: *distribution,
-		RedisScript: *script, Out: e.stdout, Logger: logger,
+		Rounds: *rounds, RedisScript: *script, Out: e.stdout, Logger: logger,
 	}
 	if *asJSON {
 		cfg.Out = e.stderr

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -51,6 +52,13 @@ func benchSmall(t *testing.T, args []string, wantStderr ...string) {
 		Events, Products, Stored int
 		Consume, Raw, Projection figure
 		Ratio                    float64
+		Round                    int
+		Rounds                   []struct {
+			N                               int
+			RawBefore, Projection, RawAfter figure
+			Stored                          int
+			Ratio                           float64
+		}
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("report is not JSON: %v\n%s", err, stdout.String())
@@ -69,7 +77,26 @@ func benchSmall(t *testing.T, args []string, wantStderr ...string) {
 	if rep.Ratio <= 0 {
 		t.Errorf("ratio %v, want > 0", rep.Ratio)
 	}
-	for _, want := range append([]string{"raw consume", "projection"}, wantStderr...) {
+	// Three rounds by default, each a whole projection between two raw
+	// runs, each checked; the verdict is the median round's.
+	if len(rep.Rounds) != 3 {
+		t.Fatalf("%d rounds, want 3 (the default)", len(rep.Rounds))
+	}
+	var ratios []float64
+	for i, rd := range rep.Rounds {
+		if rd.N != i+1 || rd.Projection.Count != rep.Events || rd.RawBefore.Count != rep.Events || rd.RawAfter.Count != rep.Events || rd.Stored != rep.Products || rd.Ratio <= 0 {
+			t.Errorf("round %d: %+v, want round %d of %d events, each step measured, %d stored", i+1, rd, i+1, rep.Events, rep.Products)
+		}
+		if i > 0 && rd.RawBefore != rep.Rounds[i-1].RawAfter {
+			t.Errorf("round %d's raw run before is not round %d's after", rd.N, i)
+		}
+		ratios = append(ratios, rd.Ratio)
+	}
+	slices.Sort(ratios)
+	if rep.Round < 1 || rep.Round > 3 || rep.Ratio != ratios[1] || rep.Rounds[rep.Round-1].Ratio != rep.Ratio {
+		t.Errorf("verdict on round %d at %v, want the median of %v", rep.Round, rep.Ratio, ratios)
+	}
+	for _, want := range append([]string{"raw consume", "projection", "the median by ratio", "<- the median, shown above"}, wantStderr...) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}
