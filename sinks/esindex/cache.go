@@ -1,7 +1,6 @@
 package esindex
 
 import (
-	"container/list"
 	"sync"
 
 	"github.com/streamview/streamview/processors/productsearch"
@@ -19,13 +18,19 @@ import (
 // the size of its JSON as written (a document can be tens of KB: a count
 // alone bounds nothing). When either bound is passed, the documents written
 // longest ago go first; a document larger than maxBytes alone is not kept.
+//
+// The entries are linked in write order through their own fields, and a
+// product written again is updated where it is and moved to the end: on a
+// skewed catalogue nearly every write is a rewrite, and this costs a map
+// lookup and a relink, not a delete, an insert and two allocations.
 type docCache struct {
 	mu       sync.Mutex
 	maxDocs  int
 	maxBytes int64
 	bytes    int64
-	m        map[string]*list.Element // of *cacheEntry
-	order    list.List                // oldest write first
+	m        map[string]*cacheEntry
+	// oldest and newest are the ends of the write order.
+	oldest, newest *cacheEntry
 }
 
 type cachedDoc struct {
@@ -36,7 +41,8 @@ type cachedDoc struct {
 }
 
 type cacheEntry struct {
-	id string
+	id         string
+	prev, next *cacheEntry // older, newer
 	cachedDoc
 }
 
@@ -44,7 +50,7 @@ func newDocCache(maxDocs int, maxBytes int64) *docCache {
 	if maxDocs <= 0 || maxBytes <= 0 {
 		return nil
 	}
-	return &docCache{maxDocs: maxDocs, maxBytes: maxBytes, m: make(map[string]*list.Element)}
+	return &docCache{maxDocs: maxDocs, maxBytes: maxBytes, m: make(map[string]*cacheEntry)}
 }
 
 func (c *docCache) get(id string) (cachedDoc, bool) {
@@ -54,7 +60,7 @@ func (c *docCache) get(id string) (cachedDoc, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.m[id]; ok {
-		return e.Value.(*cacheEntry).cachedDoc, true
+		return e.cachedDoc, true
 	}
 	return cachedDoc{}, false
 }
@@ -66,15 +72,26 @@ func (c *docCache) put(id string, d cachedDoc) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.remove(id)
+	e, ok := c.m[id]
 	if int64(d.size) > c.maxBytes {
+		if ok {
+			c.remove(e)
+		}
 		return
 	}
-	for c.order.Len() > 0 && (c.order.Len() >= c.maxDocs || c.bytes+int64(d.size) > c.maxBytes) {
-		c.remove(c.order.Front().Value.(*cacheEntry).id)
+	if ok {
+		c.bytes += int64(d.size - e.size)
+		e.cachedDoc = d
+		c.unlink(e)
+	} else {
+		e = &cacheEntry{id: id, cachedDoc: d}
+		c.m[id] = e
+		c.bytes += int64(d.size)
 	}
-	c.m[id] = c.order.PushBack(&cacheEntry{id: id, cachedDoc: d})
-	c.bytes += int64(d.size)
+	c.link(e)
+	for c.oldest != e && (len(c.m) > c.maxDocs || c.bytes > c.maxBytes) {
+		c.remove(c.oldest)
+	}
 }
 
 func (c *docCache) drop(id string) {
@@ -83,18 +100,41 @@ func (c *docCache) drop(id string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.remove(id)
+	if e, ok := c.m[id]; ok {
+		c.remove(e)
+	}
 }
 
-// remove forgets id; c.mu is held.
-func (c *docCache) remove(id string) {
-	e, ok := c.m[id]
-	if !ok {
-		return
+// remove forgets e; c.mu is held.
+func (c *docCache) remove(e *cacheEntry) {
+	c.unlink(e)
+	delete(c.m, e.id)
+	c.bytes -= int64(e.size)
+}
+
+// unlink takes e out of the write order; link puts it at the newest end.
+func (c *docCache) unlink(e *cacheEntry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		c.oldest = e.next
 	}
-	c.bytes -= int64(e.Value.(*cacheEntry).size)
-	c.order.Remove(e)
-	delete(c.m, id)
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		c.newest = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+func (c *docCache) link(e *cacheEntry) {
+	e.prev = c.newest
+	if c.newest != nil {
+		c.newest.next = e
+	} else {
+		c.oldest = e
+	}
+	c.newest = e
 }
 
 func (c *docCache) clear() {
@@ -104,7 +144,7 @@ func (c *docCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.m)
-	c.order.Init()
+	c.oldest, c.newest = nil, nil
 	c.bytes = 0
 }
 
@@ -115,5 +155,5 @@ func (c *docCache) usage() (docs int, bytes int64) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.order.Len(), c.bytes
+	return len(c.m), c.bytes
 }

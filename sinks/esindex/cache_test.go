@@ -1,6 +1,8 @@
 package esindex
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -27,6 +29,9 @@ func TestDocCacheBounds(t *testing.T) {
 		{"a document larger than the bound is not kept", 10, 100, []op{{"a", 40}, {"big", 101}}, []string{"a"}, 40},
 		{"nor its older version", 10, 100, []op{{"big", 60}, {"a", 10}, {"big", 101}}, []string{"a"}, 10},
 		{"exactly the bound fits", 10, 100, []op{{"a", 100}}, []string{"a"}, 100},
+		{"a rewrite is one document of the count", 2, 1000, []op{{"a", 1}, {"b", 1}, {"a", 1}, {"a", 1}}, []string{"b", "a"}, 2},
+		{"the oldest rewritten and grown evicts the next oldest", 10, 100, []op{{"a", 40}, {"b", 40}, {"a", 70}}, []string{"a"}, 70},
+		{"the newest rewritten in place", 10, 100, []op{{"a", 10}, {"b", 20}, {"b", 30}}, []string{"a", "b"}, 40},
 		{"drop frees its bytes", 10, 100, []op{{"a", 60}, {"a", -1}, {"b", 60}, {"c", 40}}, []string{"b", "c"}, 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,8 +44,16 @@ func TestDocCacheBounds(t *testing.T) {
 				c.put(o.id, cachedDoc{seqNo: int64(o.size), size: o.size})
 			}
 			var got []string
-			for e := c.order.Front(); e != nil; e = e.Next() {
-				got = append(got, e.Value.(*cacheEntry).id)
+			for e := c.oldest; e != nil; e = e.next {
+				got = append(got, e.id)
+			}
+			var back []string
+			for e := c.newest; e != nil; e = e.prev {
+				back = append(back, e.id)
+			}
+			slices.Reverse(back)
+			if !slices.Equal(got, back) {
+				t.Fatalf("the write order is %v from the oldest, %v from the newest", got, back)
 			}
 			docs, bytes := c.usage()
 			if !slices.Equal(got, tc.want) || bytes != tc.wantBytes || docs != len(tc.want) || len(c.m) != len(tc.want) {
@@ -79,5 +92,33 @@ func TestConfigCacheBytes(t *testing.T) {
 	}
 	if err := (Config{CacheBytes: 1 << 20}).Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
+	}
+}
+
+// BenchmarkDocCachePut is a projection's use of the cache on a skewed
+// catalogue: per written product a get, then a put of the new write, nearly
+// all of them rewrites of products it holds.
+func BenchmarkDocCachePut(b *testing.B) {
+	ids := make([]string, 100_000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("0b7f3c52-%04x-4d2e-9a1b-%012x", i%65536, i)
+	}
+	z := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, uint64(len(ids)-1))
+	picks := make([]int, 1<<20)
+	for i := range picks {
+		if i < len(ids) {
+			picks[i] = i // each product written once first, as created
+		} else {
+			picks[i] = int(z.Uint64())
+		}
+	}
+	c := newDocCache(DefaultCacheDocs, DefaultCacheBytes)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := ids[picks[i&(len(picks)-1)]]
+		if _, ok := c.get(id); !ok && i >= len(ids) {
+			b.Fatalf("product %s forgotten", id)
+		}
+		c.put(id, cachedDoc{seqNo: int64(i), size: 444})
 	}
 }
