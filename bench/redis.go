@@ -122,6 +122,9 @@ func (s *redisSink) ResetRaw(ctx context.Context) error {
 // pipeline at a time. It is what a bare client without concurrency does, not
 // the limit the projection runs against.
 func (s *redisSink) RawSecond(ctx context.Context, d *Dataset, progress func(int)) (Figure, error) {
+	if err := s.rawStore(d); err != nil {
+		return Figure{}, err
+	}
 	if _, err := s.raw.Clear(ctx, 1); err != nil {
 		return Figure{}, err
 	}

@@ -110,6 +110,9 @@ func (s *searchSink) Raw(ctx context.Context, d *Dataset, progress func(int)) (F
 // after writing a batch can send (a small run sends everything at the
 // end), so it is shown and not compared with.
 func (s *searchSink) RawSecond(ctx context.Context, d *Dataset, progress func(int)) (Figure, error) {
+	if err := s.rawIndex(d); err != nil {
+		return Figure{}, err
+	}
 	if err := s.ResetRaw(ctx); err != nil {
 		return Figure{}, err
 	}

@@ -39,14 +39,17 @@ beside the two limits it runs between, in one run on one data set:
      timed from the first event to the last write:
      redis: per batch and product the projection's folded writes (one HSET
      of the fields and version, the review HINCRBYs), pipelines of 500
-     documents at once on one client's connection pool; then, as a second
-     line that is not compared with, the same writes on one connection,
-     one pipeline at a time;
+     documents at once on one client's connection pool; before them, as a
+     second line that is not compared with, the same writes on one
+     connection, one pipeline at a time;
      search: per batch and product the folded document, plain index
      actions, one bare _bulk request per batch (5,000 documents or 5 MiB
-     at most), the lanes at once, as the projection sends them; then, as
-     a second line that is not compared with, one esutil.BulkIndexer for
-     all lanes whose 5 MiB buffers fill across batches;
+     at most), the lanes at once, as the projection sends them; before
+     them, as a second line that is not compared with, one
+     esutil.BulkIndexer for all lanes whose 5 MiB buffers fill across
+     batches. The second line runs first because a server's first writes
+     of a run are slower than its later ones: every compared raw run
+     meets it warm, as the projections do;
   4. projection: the projection runtime with the projector on a fresh
      generation (search: its index made first, as a rebuild makes it and
      as the raw side's is; redis: each lane's writer knows its partition's
