@@ -73,6 +73,10 @@ func (f *fixture) commandIDs(t *testing.T) []string {
 	err = topics.ReadBounded(ctx, []kgo.Opt{kgo.SeedBrokers(f.brokers...)}, f.commands, spans, func(recs []*kgo.Record) error {
 		for _, r := range recs {
 			ids = append(ids, producers.Header(r, commandbus.HeaderCommandID))
+			// Commands go one or a few to a batch: not worth compressing.
+			if c := r.Attrs.CompressionType(); c != 0 {
+				t.Errorf("command at partition %d offset %d in a batch compressed with codec %d, want none", r.Partition, r.Offset, c)
+			}
 		}
 		return nil
 	})

@@ -192,6 +192,11 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 		kgo.TransactionTimeout(d.cfg.TransactionTimeout),
 		kgo.RecordPartitioner(partitioner{events: d.cfg.EventsTopic, results: d.cfg.ResultsTopic, state: d.cfg.StateTopic}),
 		kgo.ProducerLinger(0),
+		// A transaction carries one poll's commands' events and results:
+		// small batches that compression hardly shrinks, and that the
+		// broker would decompress to validate, on every command's path (as
+		// the command sender's).
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		// Commands are read with read_committed (a transactional
 		// session); an empty fetch is not always answered when a
 		// command lands, so the bound is a command's worst wait before

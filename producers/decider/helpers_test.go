@@ -282,6 +282,7 @@ func (f *fixture) readEvents(t testing.TB) []schemas.Event {
 		if err != nil {
 			t.Fatalf("event at partition %d offset %d: %v", r.Partition, r.Offset, err)
 		}
+		uncompressed(t, r)
 		key := e.AggregateID
 		if e.AggregateType == schemas.AggregateSubscription {
 			key, _ = schemas.SubscriptionProduct(e.AggregateID) // on its product's partition
@@ -297,6 +298,15 @@ func (f *fixture) readEvents(t testing.TB) []schemas.Event {
 	return out
 }
 
+// uncompressed fails t when r came in a compressed batch: a transaction
+// carries one poll's events and results, too few to be worth compressing.
+func uncompressed(t testing.TB, r *kgo.Record) {
+	t.Helper()
+	if c := r.Attrs.CompressionType(); c != 0 {
+		t.Errorf("%s partition %d offset %d in a batch compressed with codec %d, want none", r.Topic, r.Partition, r.Offset, c)
+	}
+}
+
 func (f *fixture) readResults(t testing.TB) []schemas.CommandResult {
 	t.Helper()
 	var out []schemas.CommandResult
@@ -305,6 +315,7 @@ func (f *fixture) readResults(t testing.TB) []schemas.CommandResult {
 		if err != nil {
 			t.Fatalf("result at partition %d offset %d: %v", r.Partition, r.Offset, err)
 		}
+		uncompressed(t, r)
 		out = append(out, res)
 	}
 	return out
