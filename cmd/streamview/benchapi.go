@@ -37,11 +37,12 @@ command's accepted answer (Prefer: wait, which carries its version) until
   search: a search shows the product at its new price or above (price
           changes only; every change sets a higher price than the last;
           the index's refresh interval included). One poller searches
-          every --search-poll (20 ms) for the run's products priced at the lowest price
-          still awaited or above and settles every change it shows, so
-          every price change is sampled but those that overlapped
-          another change of the same product in flight (the decider may
-          order the two either way; counted as overlapped),
+          every --search-poll (50 ms) for the run's products priced at
+          the lowest price still awaited or above and settles every
+          change it shows, so every price change is sampled but those
+          that overlapped another change of the same product in flight
+          (the decider may order the two either way; counted as
+          overlapped),
 p50/p99 over the sampled commands (at most 32 view readers at once; a
 command that finds them busy is not sampled).
 
@@ -92,9 +93,10 @@ also says how busy the machine's cores were (every process on it).
 The freshness readers share the machine with the stack they measure: at
 1,000/s, the view reads and the search poller are a good part of the
 load (at 1,000/s on 2 cores, the poller's searches every 20 ms cost
-Elasticsearch about 0.4 of a core). --freshness=false leaves them out, to
-time the commands alone; --search-poll 100ms makes the poller lighter,
-its figures up to that much later than the documents became visible.
+Elasticsearch about 0.4 of a core and the commands' p99 15-25 ms; the
+default is every 50 ms). --freshness=false leaves them out, to time the
+commands alone; --search-poll 100ms makes the poller lighter, its
+figures up to that much later than the documents became visible.
 
 --cpuprofile FILE with --profile-rate N writes a CPU profile of the step at
 N commands/s with Prefer: wait. With the in-process stack the profile holds
