@@ -43,12 +43,12 @@ type Sink interface {
 	// Projection returns a fresh projection for round n (from 1) that the
 	// runtime drives over d's topic, and the table label of its figure. It
 	// writes generation n of its own into an empty store, remembering
-	// nothing of an earlier round's; Projection may remove what the
-	// earlier rounds wrote.
+	// nothing of an earlier round's; Projection removes what the earlier
+	// rounds wrote.
 	Projection(ctx context.Context, d *Dataset, n int) (processors.Projection, string, error)
 	// Stored counts the documents the last round's projection stored.
 	Stored(ctx context.Context) (int, error)
-	// Cleanup removes everything Raw and the projection wrote.
+	// Cleanup removes what Raw and the last round's projection wrote.
 	Cleanup(ctx context.Context) error
 	// Target is the share of the smaller raw rate the projection should
 	// reach.
@@ -194,7 +194,6 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 		return rep, err
 	}
 
-	cpu, _ := sink.(ServerCPU)
 	probe := startProbe(ctx, nil)
 	rep.Consume, err = rawConsume(ctx, cfg.kafkaOpts(), d, out)
 	rep.ConsumeCPU = probe.stop(ctx)
@@ -219,13 +218,8 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 			}
 		}
 	}
-	m := startMeter(out, "raw "+sink.Name(), "events", len(d.Events))
-	probe = startProbe(ctx, cpu)
-	rep.Raw, err = sink.Raw(ctx, d, m.add)
-	rep.RawCPU = probe.stop(ctx)
-	m.finish()
-	if err != nil {
-		return rep, fmt.Errorf("bench: raw %s: %w", sink.Name(), err)
+	if rep.Raw, rep.RawCPU, err = timedRaw(ctx, sink, d, "", out); err != nil {
+		return rep, err
 	}
 
 	// The projection's process should not carry the data set: a projector
@@ -240,20 +234,27 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 	}
 	// Each round projects the topic again on a fresh generation and group,
 	// then runs the raw writes again: raw, projection, raw, projection,
-	// raw ..., each projection compared with the raw runs beside it.
+	// raw ..., each projection compared with the raw runs beside it. A
+	// round that fails still shows what it measured.
 	rounds := make([]Round, 0, cfg.Rounds)
 	before, beforeCPU := rep.Raw, rep.RawCPU
 	for n := 1; n <= cfg.Rounds; n++ {
 		rd, err := projectRound(ctx, cfg, sink, d, codec, n, dlq, aggregates, out)
 		rep.DeadLettered += rd.dead
 		rep.Retries += rd.retries
-		if err != nil {
-			return rep.median(rounds), err
+		rd.Raw, rd.RawCPU = before, beforeCPU
+		if err == nil || rd.Projection.Count > 0 {
+			rounds = append(rounds, rd.Round)
 		}
-		rd.RawBefore, rd.RawBeforeCPU = before, beforeCPU
-		rounds = append(rounds, rd.Round)
-		if rounds[n-1].RawAfter, rounds[n-1].RawAfterCPU, err = rawAgain(ctx, cfg, sink, d, out); err != nil {
-			return rep.median(rounds), err
+		if err == nil {
+			rounds[n-1].RawAfter, rounds[n-1].RawAfterCPU, err = rawAgain(ctx, cfg, sink, d, out)
+		}
+		if err != nil {
+			rep = rep.median(rounds)
+			if len(rounds) > 0 {
+				_ = rep.WriteTable(out)
+			}
+			return rep, err
 		}
 		if rounds[n-1].RawAfter.Count > 0 {
 			before, beforeCPU = rounds[n-1].RawAfter, rounds[n-1].RawAfterCPU
@@ -307,7 +308,7 @@ func projectRound(ctx context.Context, cfg Config, sink Sink, d *Dataset, codec 
 		return rd, err
 	}
 	if rd.Stored != d.Products {
-		return rd, fmt.Errorf("bench: round %d: the projection stored %d documents, want one per product: %d", n, rd.Stored, d.Products)
+		return rd, fmt.Errorf("bench: round %d: the projection stored %d documents, want one per product: %d (a fault of the projection or its store: run it again with --rounds 1 --log-level debug to see its writes)", n, rd.Stored, d.Products)
 	}
 	return rd, nil
 }
@@ -336,14 +337,20 @@ func rawAgain(ctx context.Context, cfg Config, sink Sink, d *Dataset, out io.Wri
 	d.use(eventgen.Stream(eventgen.Options{Products: cfg.Products, Events: cfg.Events, Seed: cfg.Seed, Distribution: dist}))
 	defer d.drop()
 	d.Lanes() // not in the timed step
+	return timedRaw(ctx, sink, d, " (after the projection)", out)
+}
+
+// timedRaw runs sink's raw writes of d, measuring their time and CPU; what
+// names the step in the progress lines and errors.
+func timedRaw(ctx context.Context, sink Sink, d *Dataset, what string, out io.Writer) (Figure, CPU, error) {
 	cpu, _ := sink.(ServerCPU)
-	m := startMeter(out, "raw "+sink.Name()+" (after the projection)", "events", len(d.Events))
+	m := startMeter(out, "raw "+sink.Name()+what, "events", len(d.Events))
 	probe := startProbe(ctx, cpu)
 	f, err := sink.Raw(ctx, d, m.add)
 	c := probe.stop(ctx)
 	m.finish()
 	if err != nil {
-		return Figure{}, CPU{}, fmt.Errorf("bench: raw %s (after the projection): %w", sink.Name(), err)
+		return Figure{}, CPU{}, fmt.Errorf("bench: raw %s%s: %w", sink.Name(), what, err)
 	}
 	return f, c, nil
 }

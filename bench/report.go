@@ -58,10 +58,41 @@ type Report struct {
 	// that many batches at once, and the raw writes mirror it.
 	Lanes int `json:"lanes"`
 
-	Produce    Figure `json:"produce"`    // making the data set; not a limit
-	Consume    Figure `json:"consume"`    // raw limit: bare franz-go consume
+	Produce   Figure `json:"produce"`   // making the data set; not a limit
+	Consume   Figure `json:"consume"`   // raw limit: bare franz-go consume
+	RawSecond Figure `json:"rawSecond"` // another raw figure, shown, not compared with (may be zero)
+	// ConsumeCPU is the CPU time the raw consume cost this process and the
+	// whole machine.
+	ConsumeCPU CPU `json:"consumeCpu"`
+
+	// Measured is the projection and the raw writes beside it: of the
+	// median round when the run had several (Rounds).
+	Measured
+
+	// DeadLettered and Retries count over every round.
+	DeadLettered int64 `json:"deadLettered"` // records the runtime dead-lettered
+	Retries      int64 `json:"retries"`      // failed sink attempts the runtime retried
+
+	// Target is the share of the smaller raw rate the projection should
+	// reach; Target (0.50) when 0.
+	Target float64 `json:"target"`
+
+	// Rounds are the run's rounds when it had more than one (Config.Rounds):
+	// each a projection between two runs of the raw writes. Measured is
+	// then Round's, the median round's, and Ratio is its ratio: one step's
+	// pace on a shared machine moves by more than the differences worth
+	// measuring, and the median of several alternations does not ride on
+	// one step's luck.
+	Rounds []Round `json:"rounds,omitempty"`
+	// Round is the number (from 1) of the round Measured is of; 0 when the
+	// run had one round.
+	Round int `json:"round,omitempty"`
+}
+
+// Measured is one projection with the raw writes run just before and just
+// after it.
+type Measured struct {
 	Raw        Figure `json:"raw"`        // raw limit: bare sink writes, the projection's own, at its concurrency
-	RawSecond  Figure `json:"rawSecond"`  // another raw figure, shown, not compared with (may be zero)
 	Projection Figure `json:"projection"` // the runtime with the projection
 
 	// RawAfter is Raw run again after the projection (zero when it was
@@ -70,13 +101,12 @@ type Report struct {
 	// sides of it, in their mean time (Limit).
 	RawAfter Figure `json:"rawAfter"`
 
-	// ConsumeCPU, RawCPU and ProjectionCPU are the CPU time the raw
-	// consume, the raw writes and the projection cost the server (when the
-	// sink reports it), this process and the whole machine.
-	ConsumeCPU    CPU `json:"consumeCpu"`
+	// RawCPU, ProjectionCPU and RawAfterCPU are the CPU time the raw
+	// writes and the projection cost the server (when the sink reports
+	// it), this process and the whole machine.
 	RawCPU        CPU `json:"rawCpu"`
-	RawAfterCPU   CPU `json:"rawAfterCpu"`
 	ProjectionCPU CPU `json:"projectionCpu"`
+	RawAfterCPU   CPU `json:"rawAfterCpu"`
 
 	// InApply is the part of Projection.Elapsed during which at least one
 	// Apply of the projection was in flight (mostly the sink); the rest is
@@ -86,49 +116,19 @@ type Report struct {
 	// start: joining the group, fetching and decoding the first batch.
 	FirstApply time.Duration `json:"firstApplyNanos"`
 
-	Stored       int   `json:"stored"`       // documents the projection stored
-	DeadLettered int64 `json:"deadLettered"` // records the runtime dead-lettered
-	Retries      int64 `json:"retries"`      // failed sink attempts the runtime retried
-
-	// Target is the share of the smaller raw rate the projection should
-	// reach; Target (0.50) when 0.
-	Target float64 `json:"target"`
-
-	// Rounds are the run's rounds when it had more than one (Config.Rounds):
-	// each a projection between two runs of the raw writes. The fields
-	// above (Raw, RawAfter, Projection, their CPU, InApply, FirstApply,
-	// Stored) are then those of Round, the median round, and Ratio is its
-	// ratio: one step's pace on a shared machine moves by more than the
-	// differences worth measuring, and the median of several
-	// alternations does not ride on one step's luck.
-	Rounds []Round `json:"rounds,omitempty"`
-	// Round is the number (from 1) of the round the fields above are of;
-	// 0 when the run had one round.
-	Round int `json:"round,omitempty"`
+	Stored int `json:"stored"` // documents the projection stored
 }
 
-// Round is one projection of a run with the raw writes run just before
-// and just after it.
+// Round is one round of a run.
 type Round struct {
-	N             int           `json:"n"`
-	RawBefore     Figure        `json:"rawBefore"`
-	Projection    Figure        `json:"projection"`
-	RawAfter      Figure        `json:"rawAfter"`
-	RawBeforeCPU  CPU           `json:"rawBeforeCpu"`
-	ProjectionCPU CPU           `json:"projectionCpu"`
-	RawAfterCPU   CPU           `json:"rawAfterCpu"`
-	InApply       time.Duration `json:"inApplyNanos"`
-	FirstApply    time.Duration `json:"firstApplyNanos"`
-	Stored        int           `json:"stored"`
-	Ratio         float64       `json:"ratio"` // as Report.Ratio, of this round alone
+	N int `json:"n"`
+	Measured
+	Ratio float64 `json:"ratio"` // as Report.Ratio, of this round alone
 }
 
 // withRound is r with the figures of round rd.
 func (r Report) withRound(rd Round) Report {
-	r.Raw, r.RawCPU = rd.RawBefore, rd.RawBeforeCPU
-	r.Projection, r.ProjectionCPU = rd.Projection, rd.ProjectionCPU
-	r.RawAfter, r.RawAfterCPU = rd.RawAfter, rd.RawAfterCPU
-	r.InApply, r.FirstApply, r.Stored = rd.InApply, rd.FirstApply, rd.Stored
+	r.Measured = rd.Measured
 	return r
 }
 
@@ -292,7 +292,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	figures := []Figure{r.Consume, r.Raw}
 	if r.RawSecond.Count > 0 {
 		second := r.RawSecond
-		second.Label += " [not compared]"
+		second.Label += " [not compared; ran first]"
 		figures = append(figures, second)
 	}
 	figures = append(figures, r.Projection)
@@ -328,14 +328,14 @@ func (r Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "; projection / raw consume: %.2f\n", r.Projection.Rate()/r.Consume.Rate())
 	}
 	if len(r.Rounds) > 1 {
-		fmt.Fprintf(&b, "rounds (each projection against the raw writes just before and after it, in the mean of their times; the verdict is the median's):\n")
+		fmt.Fprintf(&b, "rounds (each projection over the smaller raw rate: the consume, or the raw writes just before and after it in the mean of their times; the verdict is the median's):\n")
 		for _, rd := range r.Rounds {
 			mark := ""
 			if rd.N == r.Round {
 				mark = "  <- the median, shown above"
 			}
 			fmt.Fprintf(&b, "  round %d: projection %s %s/s; raw writes %s before, %s after: %s%s\n", rd.N,
-				thousands.Format(int(rd.Projection.Rate())), rd.Projection.Unit, thousands.Format(int(rd.RawBefore.Rate())), thousands.Format(int(rd.RawAfter.Rate())),
+				thousands.Format(int(rd.Projection.Rate())), rd.Projection.Unit, thousands.Format(int(rd.Raw.Rate())), thousands.Format(int(rd.RawAfter.Rate())),
 				ratioText(rd.Ratio, r.target()), mark)
 		}
 	}
@@ -373,8 +373,12 @@ func (r Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "projection time with an Apply in flight (the sink): %.2f s (%.0f%%); with none (poll, decode, commit): %.2f s, of which %.2f s before the first Apply (joining the group, the first fetch and decode)\n",
 			r.InApply.Seconds(), 100*r.InApply.Seconds()/r.Projection.Elapsed.Seconds(), (r.Projection.Elapsed - r.InApply).Seconds(), r.FirstApply.Seconds())
 	}
-	fmt.Fprintf(&b, "stored %s of %s products; %d dead-lettered; %d sink attempts retried; data set produced at %s events/s (not a limit)\n",
-		thousands.Format(r.Stored), thousands.Format(r.Products), r.DeadLettered, r.Retries, thousands.Format(int(r.Produce.Rate())))
+	all := ""
+	if len(r.Rounds) > 1 {
+		all = " in all rounds"
+	}
+	fmt.Fprintf(&b, "stored %s of %s products; %d dead-lettered%s; %d sink attempts retried%s; data set produced at %s events/s (not a limit)\n",
+		thousands.Format(r.Stored), thousands.Format(r.Products), r.DeadLettered, all, r.Retries, all, thousands.Format(int(r.Produce.Rate())))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -32,7 +32,7 @@ func TestReportRatio(t *testing.T) {
 		{"nothing measured", Figure{}, Figure{}, Figure{}, "", 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := Report{Consume: tc.consume, Raw: tc.raw, Projection: tc.proj}
+			r := Report{Consume: tc.consume, Measured: Measured{Raw: tc.raw, Projection: tc.proj}}
 			if got := r.Limit().Label; got != tc.wantLimit {
 				t.Errorf("Limit = %q, want %q", got, tc.wantLimit)
 			}
@@ -49,10 +49,12 @@ func TestReportRatio(t *testing.T) {
 func TestReportOutputs(t *testing.T) {
 	r := Report{
 		Sink: "redis", Topic: "bench-x.events", Events: 1_000_000, Products: 100_000, Batch: 2000,
-		Consume:    figure("raw consume (franz-go)", "records", 1_000_000, 2*time.Second),
-		Raw:        figure("raw redis (pipelined HSET)", "writes", 1_000_000, 4*time.Second),
-		Projection: figure("projection (product-view)", "events", 1_000_000, 10*time.Second),
-		InApply:    6 * time.Second, Stored: 100_000,
+		Consume: figure("raw consume (franz-go)", "records", 1_000_000, 2*time.Second),
+		Measured: Measured{
+			Raw:        figure("raw redis (pipelined HSET)", "writes", 1_000_000, 4*time.Second),
+			Projection: figure("projection (product-view)", "events", 1_000_000, 10*time.Second),
+			InApply:    6 * time.Second, Stored: 100_000,
+		},
 	}
 	var b strings.Builder
 	if err := r.WriteTable(&b); err != nil {
@@ -131,8 +133,8 @@ func TestReportRawWritesBeforeAndAfter(t *testing.T) {
 		{"other count after", figure("redis", "events", 1000, time.Second), figure("redis", "events", 10, 3*time.Second), 0.5, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := Report{Consume: figure("consume", "records", 1000, time.Second/10), Raw: tc.raw, RawAfter: tc.after,
-				Projection: figure("projection", "events", 1000, 2*time.Second)}
+			r := Report{Consume: figure("consume", "records", 1000, time.Second/10), Measured: Measured{Raw: tc.raw, RawAfter: tc.after,
+				Projection: figure("projection", "events", 1000, 2*time.Second)}}
 			if got := r.Ratio(); got < tc.wantRatio-1e-9 || got > tc.wantRatio+1e-9 {
 				t.Errorf("Ratio = %v, want %v", got, tc.wantRatio)
 			}
@@ -155,17 +157,19 @@ func TestReportBound(t *testing.T) {
 		return CPU{Wall: wall, Machine: machine, Cores: 2}
 	}
 	r := Report{
-		Sink:       "redis",
-		Consume:    figure("raw consume (franz-go)", "records", 1_000_000, 2*time.Second),
-		Raw:        figure("raw redis", "events", 1_000_000, 3*time.Second),
-		RawAfter:   figure("raw redis", "events", 1_000_000, 5*time.Second),
-		Projection: figure("projection (product-view)", "events", 1_000_000, 8*time.Second),
+		Sink:    "redis",
+		Consume: figure("raw consume (franz-go)", "records", 1_000_000, 2*time.Second),
 		// Consume: 2 µs/record. Writes: (3+3 s)/2M = 3 µs/event with the
 		// cores (3+3 s)/((3+5 s) × 2) = 37.5% busy. Projection: 12 µs/event.
-		ConsumeCPU:    cpu(2*time.Second, 2*time.Second),
-		RawCPU:        cpu(3*time.Second, 3*time.Second),
-		RawAfterCPU:   cpu(5*time.Second, 3*time.Second),
-		ProjectionCPU: cpu(8*time.Second, 12*time.Second),
+		ConsumeCPU: cpu(2*time.Second, 2*time.Second),
+		Measured: Measured{
+			Raw:           figure("raw redis", "events", 1_000_000, 3*time.Second),
+			RawAfter:      figure("raw redis", "events", 1_000_000, 5*time.Second),
+			Projection:    figure("projection (product-view)", "events", 1_000_000, 8*time.Second),
+			RawCPU:        cpu(3*time.Second, 3*time.Second),
+			RawAfterCPU:   cpu(5*time.Second, 3*time.Second),
+			ProjectionCPU: cpu(8*time.Second, 12*time.Second),
+		},
 	}
 	b, ok := r.Bound()
 	if !ok {
@@ -247,7 +251,7 @@ func TestRatioText(t *testing.T) {
 func TestReportMedianRound(t *testing.T) {
 	raw := func(d time.Duration) Figure { return figure("raw redis", "events", 1000, d) }
 	round := func(n int, before, proj, after time.Duration) Round {
-		return Round{N: n, RawBefore: raw(before), Projection: figure("projection", "events", 1000, proj), RawAfter: raw(after), Stored: 100 + n}
+		return Round{N: n, Measured: Measured{Raw: raw(before), Projection: figure("projection", "events", 1000, proj), RawAfter: raw(after), Stored: 100 + n}}
 	}
 	base := Report{Sink: "redis", Events: 1000, Products: 100, Target: 0.8,
 		Consume: figure("raw consume (franz-go)", "records", 1000, time.Second/10)}
@@ -260,15 +264,15 @@ func TestReportMedianRound(t *testing.T) {
 	}{
 		{"odd: the middle ratio", []Round{
 			round(1, time.Second, 2*time.Second, time.Second),         // 0.5
-			round(2, time.Second, 4*time.Second/3, 3*time.Second/2),   // 0.9375
-			round(3, 3*time.Second/2, 5*time.Second/3, time.Second/2), // 0.6: the raw runs in the mean of their times
-		}, 3, 0.6, []string{"round 3 of 3, the median by ratio", "round 2: projection 750 events/s; raw writes 1,000 before, 666 after: 0.94\n"}},
+			round(2, 3*time.Second/2, 5*time.Second/3, time.Second/2), // 0.6: the raw runs in the mean of their times
+			round(3, time.Second, 4*time.Second/3, 3*time.Second/2),   // 0.9375
+		}, 2, 0.6, []string{"round 2 of 3, the median by ratio", "round 3: projection 750 events/s; raw writes 1,000 before, 666 after: 0.94\n"}},
 		{"even: the lower middle", []Round{
 			round(1, time.Second, time.Second, time.Second),      // 1
 			round(2, time.Second, 2*time.Second, time.Second),    // 0.5
-			round(3, time.Second, 5*time.Second/4, time.Second),  // 0.8
-			round(4, time.Second, 10*time.Second/7, time.Second), // 0.7
-		}, 4, 0.7, []string{"round 4 of 4, the median by ratio", "round 3: projection 800 events/s; raw writes 1,000 before, 1,000 after: 0.80\n", "NOT met"}},
+			round(3, time.Second, 10*time.Second/7, time.Second), // 0.7
+			round(4, time.Second, 5*time.Second/4, time.Second),  // 0.8
+		}, 3, 0.7, []string{"round 3 of 4, the median by ratio", "round 4: projection 800 events/s; raw writes 1,000 before, 1,000 after: 0.80\n", "NOT met"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := base.median(tc.rounds)
@@ -278,7 +282,7 @@ func TestReportMedianRound(t *testing.T) {
 			if got := r.Ratio(); got < tc.wantRatio-1e-9 || got > tc.wantRatio+1e-9 {
 				t.Errorf("Ratio = %v, want %v", got, tc.wantRatio)
 			}
-			if want := tc.rounds[tc.wantRound-1]; r.Projection != want.Projection || r.Raw != want.RawBefore || r.RawAfter != want.RawAfter || r.Stored != want.Stored {
+			if want := tc.rounds[tc.wantRound-1]; r.Projection != want.Projection || r.Raw != want.Raw || r.RawAfter != want.RawAfter || r.Stored != want.Stored {
 				t.Errorf("the report's figures are not round %d's: %+v", tc.wantRound, r)
 			}
 			var b strings.Builder

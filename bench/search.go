@@ -396,7 +396,7 @@ func (s *searchSink) ResetRaw(ctx context.Context) error {
 func (s *searchSink) Projection(ctx context.Context, d *Dataset, n int) (processors.Projection, string, error) {
 	if s.index != nil {
 		if err := s.deleteIndices(ctx, s.index.IndexName(s.gen)); err != nil {
-			return nil, "", fmt.Errorf("deleting round %d's index: %w", s.gen, err)
+			return nil, "", fmt.Errorf("bench: deleting round %d's index %s (the clean-up at the end tries again): %w", s.gen, s.index.IndexName(s.gen), err)
 		}
 	}
 	index, err := esindex.New(s.client, esindex.Config{IndexPrefix: d.Run, Alias: d.Run + "-read", Generation: n})
@@ -449,7 +449,7 @@ func (s *searchSink) Cleanup(ctx context.Context) error {
 		return nil
 	}
 	if err := s.deleteIndices(ctx, names...); err != nil {
-		return fmt.Errorf("bench: deleting the indices: %w", err)
+		return fmt.Errorf("deleting the indices %v (curl -XDELETE <es>/<index> removes one by hand): %w", names, err)
 	}
 	return nil
 }

@@ -80,9 +80,10 @@ and the server (Redis: INFO cpu; Elasticsearch: its process's
 /proc/<pid>/stat, when every --es address is on this machine), as µs per
 event and % busy: the server is shared with whatever else runs on it. With --json they go to
 stderr and the report, as JSON, to stdout.
-Everything it creates (topics, consumer group, keys, indices) is removed at
-the end, also when interrupted. It loads the servers hard for a minute or
-two: do not point it at production.
+Everything it creates (topics, consumer groups, keys, indices) is removed
+at the end, also when interrupted. It loads the servers hard for a few
+minutes (search, three rounds of 1M events: about a minute and a half
+here): do not point it at production.
 
 api: commands at fixed rates through the HTTP API (vegeta, an open model),
 with and without Prefer: wait, on a stack it starts in this process (or

@@ -54,10 +54,10 @@ func benchSmall(t *testing.T, args []string, wantStderr ...string) {
 		Ratio                    float64
 		Round                    int
 		Rounds                   []struct {
-			N                               int
-			RawBefore, Projection, RawAfter figure
-			Stored                          int
-			Ratio                           float64
+			N                         int
+			Raw, Projection, RawAfter figure
+			Stored                    int
+			Ratio                     float64
 		}
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
@@ -84,10 +84,10 @@ func benchSmall(t *testing.T, args []string, wantStderr ...string) {
 	}
 	var ratios []float64
 	for i, rd := range rep.Rounds {
-		if rd.N != i+1 || rd.Projection.Count != rep.Events || rd.RawBefore.Count != rep.Events || rd.RawAfter.Count != rep.Events || rd.Stored != rep.Products || rd.Ratio <= 0 {
+		if rd.N != i+1 || rd.Projection.Count != rep.Events || rd.Raw.Count != rep.Events || rd.RawAfter.Count != rep.Events || rd.Stored != rep.Products || rd.Ratio <= 0 {
 			t.Errorf("round %d: %+v, want round %d of %d events, each step measured, %d stored", i+1, rd, i+1, rep.Events, rep.Products)
 		}
-		if i > 0 && rd.RawBefore != rep.Rounds[i-1].RawAfter {
+		if i > 0 && rd.Raw != rep.Rounds[i-1].RawAfter {
 			t.Errorf("round %d's raw run before is not round %d's after", rd.N, i)
 		}
 		ratios = append(ratios, rd.Ratio)

@@ -195,7 +195,10 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 		// A transaction carries one poll's commands' events and results:
 		// small batches that compression hardly shrinks, and that the
 		// broker would decompress to validate, on every command's path (as
-		// the command sender's).
+		// the command sender's). The trade: a backlog's transactions (up to
+		// MaxBatch commands) and a full snapshot's state records would
+		// shrink, and the events topic is kept for ever; a team short of
+		// disk can pass kgo.ProducerBatchCompression in ClientOpts.
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		// Commands are read with read_committed (a transactional
 		// session); an empty fetch is not always answered when a
