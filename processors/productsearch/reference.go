@@ -100,6 +100,10 @@ type RefAt struct {
 // API.md does not allow), each named as permanent by its batch index.
 func SplitReferences(events []schemas.Event) (products []schemas.Event, at []int, refs []RefAt, bad []batch.Failure) {
 	seen := map[string]int{}
+	// Nearly every event is a product's: sized for all, as growing the
+	// slice of 144-byte events one append at a time copied it again and
+	// again.
+	products, at = make([]schemas.Event, 0, len(events)), make([]int, 0, len(events))
 	for i, e := range events {
 		if !IsReference(e) {
 			products = append(products, e)

@@ -20,15 +20,44 @@ type Share struct {
 
 // Shares splits a batch per product, keeping each product's order and the
 // order in which products first appear.
+//
+// It counts each product's events first and cuts the shares out of one
+// array of the batch's size: on a skewed catalogue a hot product holds
+// hundreds of a batch's events, which growing its slice one append at a
+// time copied again and again (5,000 events: 1.2 ms and 5,752 allocations
+// before, BenchmarkShares).
 func Shares(events []schemas.Event) []*Share {
-	byID := make(map[string]*Share)
-	var out []*Share
+	if len(events) == 0 {
+		return nil
+	}
+	byID := make(map[string]int32)
+	of := make([]int32, len(events)) // the share of each event
+	var counts []int
 	for i, e := range events {
-		s := byID[e.AggregateID]
-		if s == nil {
-			s = &Share{ID: e.AggregateID}
-			byID[e.AggregateID] = s
-			out = append(out, s)
+		n, ok := byID[e.AggregateID]
+		if !ok {
+			n = int32(len(counts))
+			byID[e.AggregateID] = n
+			counts = append(counts, 0)
+		}
+		of[i] = n
+		counts[n]++
+	}
+	out := make([]*Share, len(counts))
+	held := make([]Share, len(counts))
+	evs := make([]schemas.Event, len(events))
+	ats := make([]int, len(events))
+	off := 0
+	for n, c := range counts {
+		// Capped: an append to one share cannot run into the next.
+		held[n].Events, held[n].At = evs[off:off:off+c], ats[off:off:off+c]
+		out[n] = &held[n]
+		off += c
+	}
+	for i, e := range events {
+		s := out[of[i]]
+		if len(s.Events) == 0 {
+			s.ID = e.AggregateID
 		}
 		s.Events = append(s.Events, e)
 		s.At = append(s.At, i)

@@ -2,7 +2,10 @@ package productsearch_test
 
 import (
 	"reflect"
+	"slices"
 	"testing"
+
+	"github.com/streamview/streamview/internal/eventgen"
 
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/schemas"
@@ -54,5 +57,17 @@ func TestShareVersions(t *testing.T) {
 		if got := s.FirstNew(tt.stored); got != tt.want {
 			t.Errorf("FirstNew(%d) = %d, want %d", tt.stored, got, tt.want)
 		}
+	}
+}
+
+// BenchmarkShares splits batches of 5,000 events (the search projector's)
+// of a skewed catalogue, a few hot products holding hundreds of events
+// each, as the projection does before it folds.
+func BenchmarkShares(b *testing.B) {
+	events := eventgen.Stream(eventgen.Options{Products: 10_000, Events: 100_000, Seed: 1, Distribution: eventgen.Zipf})
+	batches := slices.Collect(slices.Chunk(events[10_000:], productsearch.Batch))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		productsearch.Shares(batches[i%len(batches)])
 	}
 }
