@@ -294,6 +294,16 @@ func TestSnapshotRestoreEqualsReplay(t *testing.T) {
 					st.SnapshotRestores, partitions, st.RebuildEvents, events)
 			}
 
+			// The snapshots come from the decider's own producer, which
+			// writes uncompressed batches.
+			state := f.readAll(t, f.state)
+			if len(state) == 0 {
+				t.Error("no snapshot record in the state topic")
+			}
+			for _, r := range state {
+				uncompressed(t, r)
+			}
+
 			// Versions stay gap-free across the crash and the snapshots.
 			versions := map[string][]int64{}
 			for _, e := range f.readEvents(t) {
