@@ -243,11 +243,11 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 		rep.DeadLettered += rd.dead
 		rep.Retries += rd.retries
 		rd.Raw, rd.RawCPU = before, beforeCPU
-		if err == nil || rd.Projection.Count > 0 {
-			rounds = append(rounds, rd.Round)
-		}
 		if err == nil {
-			rounds[n-1].RawAfter, rounds[n-1].RawAfterCPU, err = rawAgain(ctx, cfg, sink, d, out)
+			rd.RawAfter, rd.RawAfterCPU, err = rawAgain(ctx, cfg, sink, d, out)
+		}
+		if rd.Projection.Count > 0 {
+			rounds = append(rounds, rd.Round)
 		}
 		if err != nil {
 			rep = rep.median(rounds)
@@ -256,8 +256,8 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 			}
 			return rep, err
 		}
-		if rounds[n-1].RawAfter.Count > 0 {
-			before, beforeCPU = rounds[n-1].RawAfter, rounds[n-1].RawAfterCPU
+		if rd.RawAfter.Count > 0 {
+			before, beforeCPU = rd.RawAfter, rd.RawAfterCPU
 		}
 	}
 	rep = rep.median(rounds)

@@ -216,7 +216,7 @@ func (s *redisSink) ServerCPU(ctx context.Context) (time.Duration, error) {
 func (s *redisSink) Projection(ctx context.Context, d *Dataset, n int) (processors.Projection, string, error) {
 	if s.store != nil {
 		if _, err := s.store.Clear(ctx, s.gen); err != nil {
-			return nil, "", fmt.Errorf("bench: clearing round %d's generation %d of projection %s (the clean-up at the end tries again): %w", s.gen, s.gen, d.Run, err)
+			return nil, "", fmt.Errorf("bench: clearing round %d's generation of projection %s (the clean-up at the end tries again): %w", s.gen, d.Run, err)
 		}
 	}
 	cfg := redisview.Config{Projection: d.Run}

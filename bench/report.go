@@ -134,13 +134,10 @@ func (r Report) withRound(rd Round) Report {
 
 // median sets each round's ratio and makes r the report of the median
 // round: the middle one by ratio, the lower of the two middle ones for an
-// even number (a verdict should not round up). One round, or none, leaves
-// r as it is.
+// even number (a verdict should not round up). Rounds are listed when
+// there are several; none leaves r as it is.
 func (r Report) median(rounds []Round) Report {
-	if len(rounds) < 2 {
-		if len(rounds) == 1 {
-			r = r.withRound(rounds[0])
-		}
+	if len(rounds) == 0 {
 		return r
 	}
 	for i := range rounds {
@@ -150,7 +147,9 @@ func (r Report) median(rounds []Round) Report {
 	slices.SortStableFunc(byRatio, func(a, b Round) int { return cmp.Compare(a.Ratio, b.Ratio) })
 	mid := byRatio[(len(byRatio)-1)/2]
 	r = r.withRound(mid)
-	r.Rounds, r.Round = rounds, mid.N
+	if len(rounds) > 1 {
+		r.Rounds, r.Round = rounds, mid.N
+	}
 	return r
 }
 

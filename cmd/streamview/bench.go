@@ -78,8 +78,8 @@ consume, or the raw writes in the mean of their two times; against each
 run of them too) with the target, the CPU each step cost this process
 and the server (Redis: INFO cpu; Elasticsearch: its process's
 /proc/<pid>/stat, when every --es address is on this machine), as µs per
-event and % busy: the server is shared with whatever else runs on it. With --json they go to
-stderr and the report, as JSON, to stdout.
+event and % busy: the server is shared with whatever else runs on it.
+With --json they go to stderr and the report, as JSON, to stdout.
 Everything it creates (topics, consumer groups, keys, indices) is removed
 at the end, also when interrupted. It loads the servers hard for a few
 minutes (search, three rounds of 1M events: about a minute and a half

@@ -32,19 +32,20 @@ func Shares(events []schemas.Event) []*Share {
 	}
 	byID := make(map[string]int32)
 	of := make([]int32, len(events)) // the share of each event
+	var held []Share
 	var counts []int
 	for i, e := range events {
 		n, ok := byID[e.AggregateID]
 		if !ok {
-			n = int32(len(counts))
+			n = int32(len(held))
 			byID[e.AggregateID] = n
+			held = append(held, Share{ID: e.AggregateID})
 			counts = append(counts, 0)
 		}
 		of[i] = n
 		counts[n]++
 	}
-	out := make([]*Share, len(counts))
-	held := make([]Share, len(counts))
+	out := make([]*Share, len(held))
 	evs := make([]schemas.Event, len(events))
 	ats := make([]int, len(events))
 	off := 0
@@ -56,9 +57,6 @@ func Shares(events []schemas.Event) []*Share {
 	}
 	for i, e := range events {
 		s := out[of[i]]
-		if len(s.Events) == 0 {
-			s.ID = e.AggregateID
-		}
 		s.Events = append(s.Events, e)
 		s.At = append(s.At, i)
 	}

@@ -43,7 +43,7 @@
 // The price is reading two small hashes with each view: in a second round
 // trip the first time the Reader reads a product, in the same one after
 // (Reader); and no script spans a product and a reference key, which live
-// in different Redis Cluster slots. (The search projection must find products by the
-// new name, so it cannot join at query time; processors/productsearch
-// owns how it applies renames.)
+// in different Redis Cluster slots. (The search projection must find
+// products by the new name, so it cannot join at query time;
+// processors/productsearch owns how it applies renames.)
 package productview

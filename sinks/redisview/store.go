@@ -34,11 +34,11 @@ type Config struct {
 	DocsPerPipeline int
 	// LiveCache is how long Get (and GetMany of generation 0) trusts the
 	// live generation this Store last read or set before it reads the
-	// pointer again: a view read is then one round trip, not two. Default 100ms; negative: read the pointer on
-	// every Get. A swap made through this Store (SetLive) is seen at once;
-	// one made elsewhere (a rebuild in another process) reaches this
-	// Store's reads within LiveCache, so a rebuild's grace period must be
-	// longer (its default is 30 s).
+	// pointer again: a view read is then one round trip, not two. Default
+	// 100ms; negative: read the pointer on every Get. A swap made through
+	// this Store (SetLive) is seen at once; one made elsewhere (a rebuild
+	// in another process) reaches this Store's reads within LiveCache, so
+	// a rebuild's grace period must be longer (its default is 30 s).
 	LiveCache time.Duration
 	// VersionCache is the most document versions ApplyIn keeps per
 	// partition and generation, on a single server, to write without the
