@@ -87,6 +87,9 @@ type APIConfig struct {
 	// test by client and kind (the stack in this process: cmd/streamview's
 	// bench api wires it); each step then reports them (APIStep.Requests).
 	Requests *Requests
+	// Servers are the servers on this machine whose CPU time each step
+	// reports beside this process's (APIStep.Servers); see LocalServer.
+	Servers []Server
 	// Profile, when set, is called at the start of each step and the func
 	// it returns at its end: for a CPU profile of one step.
 	Profile func(rate int, wait bool) func()
@@ -194,6 +197,8 @@ type APIStep struct {
 	// CPU is what the machine (every process: the servers, the stack and
 	// the load) and this process spent during the step.
 	CPU CPU `json:"cpu"`
+	// Servers are what each of APIConfig.Servers spent during the step.
+	Servers []ServerSpent `json:"servers,omitempty"`
 	// Requests are the Kafka requests the stack's clients wrote during
 	// the step, by client and kind, most first, when the stack counts
 	// them (APIConfig.Requests).
@@ -776,6 +781,7 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 		stop = l.cfg.Profile(rate, wait)
 	}
 	probe := startProbe(ctx, nil)
+	servers := serverTimes(l.cfg.Servers)
 	var requests map[[2]string]int64
 	if l.cfg.Requests != nil {
 		requests = l.cfg.Requests.snapshot()
@@ -821,6 +827,7 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	})
 	cancel()
 	cpu := probe.stop(ctx)
+	spent := serverSpent(l.cfg.Servers, servers, serverTimes(l.cfg.Servers))
 	var counted []RequestCount
 	if l.cfg.Requests != nil {
 		counted = l.cfg.Requests.since(requests)
@@ -830,7 +837,7 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	}
 	close(stopSearch)
 	l.readers.Wait()
-	st := APIStep{Rate: rate, Wait: wait, Latency: Summarize("commands", lat, errs), CPU: cpu, Requests: counted}
+	st := APIStep{Rate: rate, Wait: wait, Latency: Summarize("commands", lat, errs), CPU: cpu, Servers: spent, Requests: counted}
 	if l.cfg.Hops != nil {
 		st.Hops = l.cfg.Hops.take()
 	}
@@ -900,9 +907,31 @@ func (r APIReport) WriteTable(w io.Writer) error {
 	}
 	writeRows(&b, rows)
 	writeHops(&b, r.Steps)
+	writeCPU(&b, r.Steps)
 	writeRequests(&b, r.Steps)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeCPU writes, per step, the CPU this process and each server spent
+// in % of a core, when the servers were given (APIConfig.Servers).
+func writeCPU(b *strings.Builder, steps []APIStep) {
+	head := false
+	for _, s := range steps {
+		if len(s.Servers) == 0 || s.CPU.Wall <= 0 {
+			continue
+		}
+		if !head {
+			b.WriteString("\nCPU by process during each step, % of a core (its CPU time over the step's)\n")
+			head = true
+		}
+		share := func(d time.Duration) string { return fmt.Sprintf("%.0f%%", 100*d.Seconds()/s.CPU.Wall.Seconds()) }
+		parts := []string{"this process (stack, load and readers) " + share(s.CPU.Process)}
+		for _, sv := range s.Servers {
+			parts = append(parts, sv.Name+" "+share(sv.CPU))
+		}
+		fmt.Fprintf(b, "  %d/s %s: %s\n", s.Rate, map[bool]string{true: "wait", false: "nowait"}[s.Wait], strings.Join(parts, ", "))
+	}
 }
 
 // writeHops writes where each step's commands spent their time, when the

@@ -212,6 +212,10 @@ func TestBenchAPI(t *testing.T) {
 				Client, Request string
 				Count           int
 			}
+			Servers []struct {
+				Name     string
+				CPUNanos int64
+			}
 		}
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
@@ -266,6 +270,19 @@ func TestBenchAPI(t *testing.T) {
 				t.Errorf("step wait=%v: no %s request of %s counted; counted %v", s.Wait, k[1], k[0], reqs)
 			}
 		}
+		// The servers on loopback, each found by its address, and each
+		// busy during the step (Kafka at least with the stack's requests;
+		// Redis and Elasticsearch with the projectors' writes).
+		var servers []string
+		for _, sv := range s.Servers {
+			servers = append(servers, sv.Name)
+			if sv.CPUNanos <= 0 {
+				t.Errorf("step wait=%v: server %s spent %d ns of CPU, want some", s.Wait, sv.Name, sv.CPUNanos)
+			}
+		}
+		if want := []string{"kafka", "elasticsearch", "redis"}; !slices.Equal(servers, want) {
+			t.Errorf("step wait=%v: CPU of servers %v, want %v", s.Wait, servers, want)
+		}
 		switch r := s.Raw; {
 		case s.Wait && r == nil:
 			t.Errorf("step with Prefer: wait: no raw EOS round trip")
@@ -280,6 +297,9 @@ func TestBenchAPI(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "where the stack's commands spent their time") {
 		t.Errorf("stderr lacks the hop table:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "  20/s wait: this process (stack, load and readers) ") {
+		t.Errorf("stderr lacks the CPU by process:\n%s", stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "rate/s") {
 		t.Errorf("stderr lacks the table:\n%s", stderr.String())

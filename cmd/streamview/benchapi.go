@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/url"
 	"os"
 	"runtime/pprof"
 	"strconv"
@@ -88,7 +90,12 @@ hops overlap; each is timed where it happens):
 Then, per step, the Kafka requests the stack's clients wrote per command:
 all, by kind (Produce, Fetch, EndTxn...) and by client (api-sender,
 decider, api-results, the projectors): what loads the broker. Every row
-also says how busy the machine's cores were (every process on it).
+also says how busy the machine's cores were (every process on it), and a
+last table how much of a core this process (the stack, the load and the
+readers) and each server spent during each step: Kafka, Elasticsearch
+and Redis as --brokers, --es and --redis name them, each the process
+listening on that address, when it is on this machine and /proc shows
+it (Linux; another user's process needs the rights to read it).
 
 The freshness readers share the machine with the stack they measure: at
 1,000/s, the view reads and the search poller are a good part of the
@@ -203,6 +210,9 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 		}
 		cfg.RawKafka = append([]kgo.Opt{kgo.SeedBrokers(kc.Brokers...)}, sec...)
 	}
+	if srv, err := servers.settings(); err == nil {
+		cfg.Servers = localServers(srv, e.stderr)
+	}
 	var rep bench.APIReport
 	drive := func(ctx context.Context, url string) error {
 		cfg.Base = url
@@ -235,4 +245,40 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 		return nil
 	}
 	return writeJSON(e.stdout, rep)
+}
+
+// localServers are srv's servers that listen on this machine, whose CPU
+// bench api reports per step; one that is not found is left out, with a
+// line on log saying why.
+func localServers(srv soakServers, log io.Writer) []bench.Server {
+	type named struct{ name, addr string }
+	var all []named
+	add := func(name string, addrs []string) {
+		for _, a := range addrs {
+			n := name
+			if len(addrs) > 1 {
+				n += " " + a
+			}
+			all = append(all, named{n, a})
+		}
+	}
+	add("kafka", srv.kafka.Brokers)
+	var es []string
+	for _, u := range srv.es.URLs {
+		if p, err := url.Parse(u); err == nil && p.Port() != "" {
+			es = append(es, p.Host)
+		}
+	}
+	add("elasticsearch", es)
+	add("redis", splitList(srv.redis.Addr))
+	var out []bench.Server
+	for _, n := range all {
+		s, err := bench.LocalServer(n.name, n.addr)
+		if err != nil {
+			fmt.Fprintf(log, "bench api: no CPU figure for %v\n", err)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }

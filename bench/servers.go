@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Server is a server on this machine whose CPU time each step of an API
+// run reports beside this process's (APIStep.Servers).
+type Server struct {
+	Name string
+	// CPU is the user and system CPU time the server has used so far.
+	CPU func() (time.Duration, error)
+}
+
+// ServerSpent is what one server spent during a step.
+type ServerSpent struct {
+	Name string        `json:"name"`
+	CPU  time.Duration `json:"cpuNanos"`
+}
+
+// LocalServer is the process listening on addr (host:port), found in
+// /proc (Linux): its listening socket's inode in /proc/net/tcp{,6}, then
+// the process holding it. It fails when the host is not a loopback
+// address, or when /proc does not show the process (another user's, read
+// without the rights to).
+func LocalServer(name, addr string) (Server, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return Server{}, fmt.Errorf("%s at %q: %w", name, addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return Server{}, fmt.Errorf("%s at %q: port: %w", name, addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return Server{}, fmt.Errorf("%s at %s is not on a loopback address", name, addr)
+	}
+	pid, err := listenerPID(port)
+	if err != nil {
+		return Server{}, fmt.Errorf("%s at %s: %w", name, addr, err)
+	}
+	return Server{Name: name, CPU: func() (time.Duration, error) { return procCPU(pid) }}, nil
+}
+
+// listenerPID is the process holding a socket that listens on port.
+func listenerPID(port int) (int, error) {
+	inodes := map[string]bool{}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		for _, in := range listening(string(b), port) {
+			inodes["socket:["+in+"]"] = true
+		}
+	}
+	if len(inodes) == 0 {
+		return 0, fmt.Errorf("nothing listens on port %d", port)
+	}
+	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	for _, fd := range fds {
+		if link, err := os.Readlink(fd); err == nil && inodes[link] {
+			return strconv.Atoi(strings.Split(fd, "/")[2])
+		}
+	}
+	return 0, fmt.Errorf("no process in /proc holds the socket listening on port %d (another user's?)", port)
+}
+
+// listening gives the inodes of the sockets in the listen state on port in
+// the text of /proc/net/tcp or tcp6 (a header line, then per socket: sl,
+// local address as hex IP:hex port, remote address, state (0A: listen),
+// queues, timer, retransmits, uid, timeout, inode, ...).
+func listening(table string, port int) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(table))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 10 || f[3] != "0A" {
+			continue
+		}
+		_, hexPort, ok := strings.Cut(f[1], ":")
+		if p, err := strconv.ParseUint(hexPort, 16, 16); ok && err == nil && int(p) == port {
+			out = append(out, f[9])
+		}
+	}
+	return out
+}
+
+// serverTimes reads each server's CPU time; a server that fails to answer
+// is left out.
+func serverTimes(servers []Server) map[string]time.Duration {
+	out := make(map[string]time.Duration, len(servers))
+	for _, s := range servers {
+		if t, err := s.CPU(); err == nil {
+			out[s.Name] = t
+		}
+	}
+	return out
+}
+
+// serverSpent is what each server spent between two serverTimes, in the
+// servers' order.
+func serverSpent(servers []Server, before, after map[string]time.Duration) []ServerSpent {
+	var out []ServerSpent
+	for _, s := range servers {
+		b, ok1 := before[s.Name]
+		a, ok2 := after[s.Name]
+		if ok1 && ok2 {
+			out = append(out, ServerSpent{Name: s.Name, CPU: a - b})
+		}
+	}
+	return out
+}

@@ -1,0 +1,78 @@
+package bench
+
+import (
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// A /proc/net/tcp: a listener on 9092 (0x2384) on loopback, one on any
+// address, an established connection from that port (not listening) and
+// a listener on another port.
+const procNetTCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:2384 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 41001 1 0000000000000000 100 0 0 10 0
+   1: 00000000:2384 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 41002 1 0000000000000000 100 0 0 10 0
+   2: 0100007F:2384 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 41003 1 0000000000000000 20 4 30 10 -1
+   3: 0100007F:18EB 00000000:0000 0A 00000000:00000000 00:00000000 00000000   999        0 41004 1 0000000000000000 100 0 0 10 0
+`
+
+func TestListening(t *testing.T) {
+	for _, tc := range []struct {
+		port int
+		want []string
+	}{
+		{9092, []string{"41001", "41002"}},
+		{6379, []string{"41004"}},
+		{9200, nil},
+	} {
+		if got := listening(procNetTCP, tc.port); !slices.Equal(got, tc.want) {
+			t.Errorf("port %d: %v, want %v", tc.port, got, tc.want)
+		}
+	}
+}
+
+// LocalServer finds the process listening on an address: this one, for a
+// listener of its own, whose CPU time it then reads; and refuses what is
+// not on this machine or not listened on.
+func TestLocalServer(t *testing.T) {
+	if _, err := os.Stat("/proc/net/tcp"); err != nil {
+		t.Skip("no /proc/net/tcp:", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s, err := LocalServer("self", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if pid, err := listenerPID(port); err != nil || pid != os.Getpid() {
+		t.Fatalf("listenerPID(%d) = %d, %v; want this process, %d", port, pid, err, os.Getpid())
+	}
+	before, err := s.CPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Spinning, this process's CPU time grows by a clock tick (10 ms)
+	// within a few.
+	after := before
+	for start := time.Now(); after <= before && time.Since(start) < 10*time.Second; {
+		if after, err = s.CPU(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after <= before {
+		t.Errorf("CPU %v, still %v after spinning 10 s; want it to grow", before, after)
+	}
+	ln.Close()
+	for _, addr := range []string{"192.0.2.1:9092", "example.com:9092", ln.Addr().String(), "127.0.0.1:" + strconv.Itoa(port) + "x"} {
+		if _, err := LocalServer("x", addr); err == nil {
+			t.Errorf("LocalServer(%q): no error", addr)
+		}
+	}
+}
