@@ -913,6 +913,14 @@ func (r APIReport) WriteTable(w io.Writer) error {
 	return err
 }
 
+// modeName names a step's mode: "wait" with Prefer: wait, else "nowait".
+func modeName(wait bool) string {
+	if wait {
+		return "wait"
+	}
+	return "nowait"
+}
+
 // writeCPU writes, per step, the CPU this process and each server spent
 // in % of a core, when the servers were given (APIConfig.Servers).
 func writeCPU(b *strings.Builder, steps []APIStep) {
@@ -930,7 +938,7 @@ func writeCPU(b *strings.Builder, steps []APIStep) {
 		for _, sv := range s.Servers {
 			parts = append(parts, sv.Name+" "+share(sv.CPU))
 		}
-		fmt.Fprintf(b, "  %d/s %s: %s\n", s.Rate, map[bool]string{true: "wait", false: "nowait"}[s.Wait], strings.Join(parts, ", "))
+		fmt.Fprintf(b, "  %d/s %s: %s\n", s.Rate, modeName(s.Wait), strings.Join(parts, ", "))
 	}
 }
 
@@ -957,11 +965,7 @@ func writeHops(b *strings.Builder, steps []APIStep) {
 	b.WriteString("\nwhere the stack's commands spent their time, per hop, p50 / p99 ms (a command's hops overlap: see bench.HopSend and the rest)\n")
 	head := []string{"hop"}
 	for _, s := range with {
-		mode := "nowait"
-		if s.Wait {
-			mode = "wait"
-		}
-		head = append(head, fmt.Sprintf("%d/s %s", s.Rate, mode))
+		head = append(head, fmt.Sprintf("%d/s %s", s.Rate, modeName(s.Wait)))
 	}
 	rows := [][]string{head}
 	for _, name := range names {

@@ -101,12 +101,8 @@ func writeRequests(b *strings.Builder, steps []APIStep) {
 			kinds[c.Request] += c.Count
 			clients[c.Client] += c.Count
 		}
-		mode := "nowait"
-		if s.Wait {
-			mode = "wait"
-		}
 		fmt.Fprintf(b, "\nKafka requests the stack wrote at %d/s %s: %s per command (%d in %d commands); by kind: %s; by client: %s\n",
-			s.Rate, mode, per(total), total, s.Latency.Requests, perCommand(kinds, per), perCommand(clients, per))
+			s.Rate, modeName(s.Wait), per(total), total, s.Latency.Requests, perCommand(kinds, per), perCommand(clients, per))
 	}
 }
 

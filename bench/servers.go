@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,9 +29,10 @@ type ServerSpent struct {
 
 // LocalServer is the process listening on addr (host:port), found in
 // /proc (Linux): its listening socket's inode in /proc/net/tcp{,6}, then
-// the process holding it. It fails when the host is not a loopback
-// address, or when /proc does not show the process (another user's, read
-// without the rights to).
+// the processes holding it (all of them, whose CPU times add up: a server
+// whose workers share the socket, as nginx's do). It fails when the host
+// is not a loopback address, or when /proc does not show the process
+// (another user's, read without the rights to).
 func LocalServer(name, addr string) (Server, error) {
 	host, p, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -43,15 +45,25 @@ func LocalServer(name, addr string) (Server, error) {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return Server{}, fmt.Errorf("%s at %s is not on a loopback address", name, addr)
 	}
-	pid, err := listenerPID(port)
+	pids, err := listenerPIDs(port)
 	if err != nil {
 		return Server{}, fmt.Errorf("%s at %s: %w", name, addr, err)
 	}
-	return Server{Name: name, CPU: func() (time.Duration, error) { return procCPU(pid) }}, nil
+	return Server{Name: name, CPU: func() (time.Duration, error) {
+		var sum time.Duration
+		for _, pid := range pids {
+			t, err := procCPU(pid)
+			if err != nil {
+				return 0, err
+			}
+			sum += t
+		}
+		return sum, nil
+	}}, nil
 }
 
-// listenerPID is the process holding a socket that listens on port.
-func listenerPID(port int) (int, error) {
+// listenerPIDs are the processes holding a socket that listens on port.
+func listenerPIDs(port int) ([]int, error) {
 	inodes := map[string]bool{}
 	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		b, err := os.ReadFile(f)
@@ -59,22 +71,29 @@ func listenerPID(port int) (int, error) {
 			continue
 		}
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		for _, in := range listening(string(b), port) {
 			inodes["socket:["+in+"]"] = true
 		}
 	}
 	if len(inodes) == 0 {
-		return 0, fmt.Errorf("nothing listens on port %d", port)
+		return nil, fmt.Errorf("nothing listens on port %d", port)
 	}
+	var pids []int
 	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
 	for _, fd := range fds {
 		if link, err := os.Readlink(fd); err == nil && inodes[link] {
-			return strconv.Atoi(strings.Split(fd, "/")[2])
+			pid, err := strconv.Atoi(strings.Split(fd, "/")[2])
+			if err == nil && !slices.Contains(pids, pid) {
+				pids = append(pids, pid)
+			}
 		}
 	}
-	return 0, fmt.Errorf("no process in /proc holds the socket listening on port %d (another user's?)", port)
+	if len(pids) == 0 {
+		return nil, fmt.Errorf("no process in /proc holds the socket listening on port %d (another user's?)", port)
+	}
+	return pids, nil
 }
 
 // listening gives the inodes of the sockets in the listen state on port in
