@@ -934,7 +934,11 @@ func writeCPU(b *strings.Builder, steps []APIStep) {
 			head = true
 		}
 		share := func(d time.Duration) string { return fmt.Sprintf("%.0f%%", 100*d.Seconds()/s.CPU.Wall.Seconds()) }
-		parts := []string{"this process (stack, load and readers) " + share(s.CPU.Process)}
+		self := "this process (load and readers) "
+		if len(s.Hops) > 0 { // the stack reports its hops when it runs in this process
+			self = "this process (stack, load and readers) "
+		}
+		parts := []string{self + share(s.CPU.Process)}
 		for _, sv := range s.Servers {
 			parts = append(parts, sv.Name+" "+share(sv.CPU))
 		}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -96,10 +97,11 @@ func listenerPIDs(port int) ([]int, error) {
 	return pids, nil
 }
 
-// listening gives the inodes of the sockets in the listen state on port in
-// the text of /proc/net/tcp or tcp6 (a header line, then per socket: sl,
-// local address as hex IP:hex port, remote address, state (0A: listen),
-// queues, timer, retransmits, uid, timeout, inode, ...).
+// listening gives the inodes of the sockets in the listen state on port,
+// on a loopback or any address, in the text of /proc/net/tcp or tcp6 (a
+// header line, then per socket: sl, local address as hex IP:hex port,
+// remote address, state (0A: listen), queues, timer, retransmits, uid,
+// timeout, inode, ...).
 func listening(table string, port int) []string {
 	var out []string
 	sc := bufio.NewScanner(strings.NewReader(table))
@@ -108,12 +110,29 @@ func listening(table string, port int) []string {
 		if len(f) < 10 || f[3] != "0A" {
 			continue
 		}
-		_, hexPort, ok := strings.Cut(f[1], ":")
-		if p, err := strconv.ParseUint(hexPort, 16, 16); ok && err == nil && int(p) == port {
+		hexIP, hexPort, ok := strings.Cut(f[1], ":")
+		p, err := strconv.ParseUint(hexPort, 16, 16)
+		if !ok || err != nil || int(p) != port {
+			continue
+		}
+		if ip := procIP(hexIP); ip != nil && (ip.IsLoopback() || ip.IsUnspecified()) {
 			out = append(out, f[9])
 		}
 	}
 	return out
+}
+
+// procIP reads an address of /proc/net/tcp (8 hex digits) or tcp6 (32):
+// the bytes of each 32-bit word in the host's order, little-endian here.
+func procIP(h string) net.IP {
+	b, err := hex.DecodeString(h)
+	if err != nil || (len(b) != 4 && len(b) != 16) {
+		return nil
+	}
+	for i := 0; i < len(b); i += 4 {
+		b[i], b[i+1], b[i+2], b[i+3] = b[i+3], b[i+2], b[i+1], b[i]
+	}
+	return net.IP(b)
 }
 
 // serverTimes reads each server's CPU time; a server that fails to answer
@@ -135,7 +154,7 @@ func serverSpent(servers []Server, before, after map[string]time.Duration) []Ser
 	for _, s := range servers {
 		b, ok1 := before[s.Name]
 		a, ok2 := after[s.Name]
-		if ok1 && ok2 {
+		if ok1 && ok2 && a >= b { // less: a pid gone and reused
 			out = append(out, ServerSpent{Name: s.Name, CPU: a - b})
 		}
 	}

@@ -270,18 +270,25 @@ func TestBenchAPI(t *testing.T) {
 				t.Errorf("step wait=%v: no %s request of %s counted; counted %v", s.Wait, k[1], k[0], reqs)
 			}
 		}
-		// The servers on loopback, each found by its address, and each
-		// busy during the step (Kafka at least with the stack's requests;
-		// Redis and Elasticsearch with the projectors' writes).
-		var servers []string
+		// The servers on loopback, each found by its address (named
+		// with it when there are several of a kind), Kafka busy with the
+		// stack's requests; unless one was not found (a port proxy,
+		// another user's process), which the run says.
+		var kinds []string
 		for _, sv := range s.Servers {
-			servers = append(servers, sv.Name)
-			if sv.CPUNanos <= 0 {
+			kind, _, _ := strings.Cut(sv.Name, " ")
+			if !slices.Contains(kinds, kind) {
+				kinds = append(kinds, kind)
+			}
+			if kind == "kafka" && sv.CPUNanos <= 0 {
 				t.Errorf("step wait=%v: server %s spent %d ns of CPU, want some", s.Wait, sv.Name, sv.CPUNanos)
 			}
 		}
-		if want := []string{"kafka", "elasticsearch", "redis"}; !slices.Equal(servers, want) {
-			t.Errorf("step wait=%v: CPU of servers %v, want %v", s.Wait, servers, want)
+		switch want := []string{"kafka", "elasticsearch", "redis"}; {
+		case strings.Contains(stderr.String(), "no CPU figure for"):
+			t.Logf("step wait=%v: CPU of servers %v; some not found: %s", s.Wait, kinds, stderr.String())
+		case !slices.Equal(kinds, want):
+			t.Errorf("step wait=%v: CPU of servers %v, want %v", s.Wait, kinds, want)
 		}
 		switch r := s.Raw; {
 		case s.Wait && r == nil:

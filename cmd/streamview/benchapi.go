@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"runtime/pprof"
@@ -91,11 +92,13 @@ Then, per step, the Kafka requests the stack's clients wrote per command:
 all, by kind (Produce, Fetch, EndTxn...) and by client (api-sender,
 decider, api-results, the projectors): what loads the broker. Every row
 also says how busy the machine's cores were (every process on it), and a
-last table how much of a core this process (the stack, the load and the
-readers) and each server spent during each step: Kafka, Elasticsearch
-and Redis as --brokers, --es and --redis name them, each the process
-listening on that address, when it is on this machine and /proc shows
-it (Linux; another user's process needs the rights to read it).
+line per step how much of a core this process (the load, the readers
+and, without --url, the stack) and each server spent: Kafka,
+Elasticsearch and Redis as --brokers, --es and --redis name them, each
+the processes listening on that address's port on a loopback or any
+address, when it is on this machine and /proc shows them (Linux; another
+user's process needs the rights to read it; under Docker it is the port
+proxy).
 
 The freshness readers share the machine with the stack they measure: at
 1,000/s, the view reads and the search poller are a good part of the
@@ -210,7 +213,8 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 		}
 		cfg.RawKafka = append([]kgo.Opt{kgo.SeedBrokers(kc.Brokers...)}, sec...)
 	}
-	if srv, err := servers.settings(); err == nil {
+	srv, srvErr := servers.settings()
+	if srvErr == nil {
 		cfg.Servers = localServers(srv, e.stderr)
 	}
 	var rep bench.APIReport
@@ -223,9 +227,8 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 	if *base != "" {
 		err = drive(ctx, *base)
 	} else {
-		var srv soakServers
-		if srv, err = servers.settings(); err != nil {
-			return err
+		if srvErr != nil {
+			return srvErr
 		}
 		srv.logger = logger
 		// The stack in this process reports where its commands' time goes.
@@ -265,12 +268,22 @@ func localServers(srv soakServers, log io.Writer) []bench.Server {
 	add("kafka", srv.kafka.Brokers)
 	var es []string
 	for _, u := range srv.es.URLs {
-		if p, err := url.Parse(u); err == nil && p.Port() != "" {
-			es = append(es, p.Host)
+		p, err := url.Parse(u)
+		if err != nil {
+			fmt.Fprintf(log, "bench api: no CPU figure for elasticsearch at %q: %v\n", u, err)
+			continue
 		}
+		port := p.Port()
+		if port == "" {
+			port = map[string]string{"https": "443"}[p.Scheme]
+			if port == "" {
+				port = "80"
+			}
+		}
+		es = append(es, net.JoinHostPort(p.Hostname(), port))
 	}
 	add("elasticsearch", es)
-	add("redis", splitList(srv.redis.Addr))
+	add("redis", srv.redis.Addrs())
 	var out []bench.Server
 	for _, n := range all {
 		s, err := bench.LocalServer(n.name, n.addr)
