@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/streamview/streamview/internal/connect"
 )
 
 // Server is a server on this machine whose CPU time each step of an API
@@ -43,7 +45,7 @@ func LocalServer(name, addr string) (Server, error) {
 	if err != nil {
 		return Server{}, fmt.Errorf("%s at %q: port: %w", name, addr, err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !connect.IsLoopback(host) {
 		return Server{}, fmt.Errorf("%s at %s is not on a loopback address", name, addr)
 	}
 	pids, err := listenerPIDs(port)

@@ -254,15 +254,19 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 // bench api reports per step; one that is not found is left out, with a
 // line on log saying why.
 func localServers(srv soakServers, log io.Writer) []bench.Server {
-	type named struct{ name, addr string }
-	var all []named
+	var out []bench.Server
 	add := func(name string, addrs []string) {
 		for _, a := range addrs {
 			n := name
 			if len(addrs) > 1 {
 				n += " " + a
 			}
-			all = append(all, named{n, a})
+			s, err := bench.LocalServer(n, a)
+			if err != nil {
+				fmt.Fprintf(log, "bench api: no CPU figure for %v\n", err)
+				continue
+			}
+			out = append(out, s)
 		}
 	}
 	add("kafka", srv.kafka.Brokers)
@@ -275,23 +279,14 @@ func localServers(srv soakServers, log io.Writer) []bench.Server {
 		}
 		port := p.Port()
 		if port == "" {
-			port = map[string]string{"https": "443"}[p.Scheme]
-			if port == "" {
-				port = "80"
+			port = "80"
+			if p.Scheme == "https" {
+				port = "443"
 			}
 		}
 		es = append(es, net.JoinHostPort(p.Hostname(), port))
 	}
 	add("elasticsearch", es)
 	add("redis", srv.redis.Addrs())
-	var out []bench.Server
-	for _, n := range all {
-		s, err := bench.LocalServer(n.name, n.addr)
-		if err != nil {
-			fmt.Fprintf(log, "bench api: no CPU figure for %v\n", err)
-			continue
-		}
-		out = append(out, s)
-	}
 	return out
 }
