@@ -436,10 +436,26 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		g.Go(func() error { return st.notifier.Run(ctx) })
 	}
 	var checks []api.Check
+	var results *commandbus.Results
+	if roles["api"] {
+		results, err = commandbus.NewResults(commandbus.ResultsConfig{Brokers: st.brokers, Logger: st.logger,
+			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.Kafka("api-results")...),
+			ReadOpts:   append(slices.Clip(st.kafkaOpt), st.tel.KafkaLog("api-results")...), Decided: st.tel.Decided}, codec)
+		if err != nil {
+			return err
+		}
+	}
 	if roles["decider"] {
-		d, err := decider.New(decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger,
+		dcfg := decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger,
 			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.KafkaLog("decider")...), Hooks: st.tel.Decider(),
-			SnapshotEvery: st.snapshotEvery}, codec)
+			SnapshotEvery: st.snapshotEvery}
+		if results != nil {
+			// The API here answers a Prefer: wait as soon as this
+			// decider's commit is acknowledged, not a fetch of the
+			// results topic later; other instances read the topic.
+			dcfg.Decided = results.Deliver
+		}
+		d, err := decider.New(dcfg, codec)
 		if err != nil {
 			return err
 		}
@@ -448,12 +464,6 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		g.Go(func() error { return d.Run(ctx) })
 	}
 	if roles["api"] {
-		results, err := commandbus.NewResults(commandbus.ResultsConfig{Brokers: st.brokers, Logger: st.logger,
-			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.Kafka("api-results")...),
-			ReadOpts:   append(slices.Clip(st.kafkaOpt), st.tel.KafkaLog("api-results")...), Decided: st.tel.Decided}, codec)
-		if err != nil {
-			return err
-		}
 		sender, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: st.brokers, Tracker: results, DeliveryTimeout: st.deliveryTimeout, Logger: st.logger,
 			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.Kafka("api-sender")...)}, codec)
 		if err != nil {

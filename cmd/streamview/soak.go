@@ -219,11 +219,12 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 		}
 		rcfg.Read = func(d time.Duration) { h.Add(bench.HopSeen, d) }
 	}
-	d, err := decider.New(dcfg, codec)
+	results, err := commandbus.NewResults(rcfg, codec)
 	if err != nil {
 		return err
 	}
-	results, err := commandbus.NewResults(rcfg, codec)
+	dcfg.Decided = results.Deliver // as serve wires an API beside its decider
+	d, err := decider.New(dcfg, codec)
 	if err != nil {
 		return err
 	}

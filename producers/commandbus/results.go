@@ -637,6 +637,29 @@ func (r *Results) handle(rec *kgo.Record) {
 			logkey.AggregateID, string(rec.Key), "err", err)
 		return
 	}
+	r.take(res)
+}
+
+// Deliver takes outcomes that a decider in this process has committed
+// (decider.Config.Decided): what this reader will read from the results
+// topic a fetch later, when the commit markers have landed. Their waiters
+// are answered now; the same outcomes read later change nothing. It does
+// not keep the slice.
+func (r *Results) Deliver(results []schemas.CommandResult) {
+	for _, res := range results {
+		r.take(res)
+	}
+}
+
+// take records res unless it is known already (delivered by this
+// process's decider, then read from the topic), telling Read first.
+func (r *Results) take(res schemas.CommandResult) {
+	r.mu.Lock()
+	known, ok := r.results.get(res.CommandID)
+	r.mu.Unlock()
+	if ok && sameOutcome(known, res) {
+		return
+	}
 	if r.cfg.Read != nil {
 		select {
 		case <-r.ready: // live, not the catch-up
@@ -645,6 +668,14 @@ func (r *Results) handle(rec *kgo.Record) {
 		}
 	}
 	r.add(res)
+}
+
+// sameOutcome reports whether a and b are one decision: a result record
+// and the outcome delivered before it, or a retried command's repeated
+// answer. A command decided anew (its first outcome forgotten by the
+// decider) has another decision time.
+func sameOutcome(a, b schemas.CommandResult) bool {
+	return a.Status == b.Status && a.Version == b.Version && a.Code == b.Code && a.DecidedAt.Equal(b.DecidedAt)
 }
 
 // topicWait bounds how long Run waits for its topics to show up.

@@ -3,6 +3,7 @@ package commandbus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -380,6 +381,79 @@ func TestCommandsFetchedInBulk(t *testing.T) {
 			if st, ok := other.Status(id); !ok || st.State != commandbus.StatePending {
 				return testenv.Errorf("command %s: Status = %+v, %v; want pending", id, st, ok)
 			}
+		}
+		return nil
+	})
+}
+
+// TestResultsDeliver: outcomes a decider in this process committed answer
+// their waiters before the results topic shows them; read from the topic
+// afterwards they change nothing and are not read twice, while a command
+// decided anew (its first outcome forgotten by the decider: another
+// decision time) replaces what was delivered.
+func TestResultsDeliver(t *testing.T) {
+	f := newFixture(t)
+	var read atomic.Int64
+	r, _ := f.results(t, commandbus.ResultsConfig{LookBack: -1, Read: func(time.Duration) { read.Add(1) }})
+	select {
+	case <-r.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("never ready")
+	}
+
+	pid := commandbus.NewID()
+	res := accepted(commandbus.NewID(), pid, 1)
+	got := make(chan schemas.CommandResult, 1)
+	waiting := make(chan struct{})
+	go func() {
+		close(waiting)
+		out, err := r.Wait(waitCtx(t), res.CommandID)
+		if err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+		got <- out
+	}()
+	<-waiting
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if n := r.Stats().Waiters; n != 1 {
+			return fmt.Errorf("%d waiters, want the one", n)
+		}
+		return nil
+	})
+	r.Deliver([]schemas.CommandResult{res}) // nothing in the topic yet
+	select {
+	case out := <-got:
+		if !out.DecidedAt.Equal(res.DecidedAt) || out.Version != 1 || out.Status != schemas.StatusAccepted {
+			t.Fatalf("waiter answered %+v, want %+v", out, res)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiter was not answered by the delivered outcome")
+	}
+	if n := read.Load(); n != 1 {
+		t.Fatalf("Read heard %d outcomes, want the delivered one", n)
+	}
+
+	// The same outcome from the topic, then a marker result after it: once
+	// the marker is known, the repeat has been taken, and changed nothing.
+	marker := accepted(commandbus.NewID(), commandbus.NewID(), 1)
+	f.decide(t, true, res, marker)
+	if _, err := r.Wait(waitCtx(t), marker.CommandID); err != nil {
+		t.Fatal(err)
+	}
+	if n := read.Load(); n != 2 {
+		t.Errorf("Read heard %d outcomes, want 2 (the delivered one, the marker): the repeat was read again", n)
+	}
+	if n := r.Stats().Results; n != 2 {
+		t.Errorf("%d outcomes held, want 2", n)
+	}
+
+	// Decided anew: another decision, which the topic brings.
+	again := accepted(res.CommandID, pid, 2)
+	again.DecidedAt = res.DecidedAt.Add(time.Minute)
+	f.decide(t, true, again)
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if out, _ := r.Lookup(res.CommandID); out.Version != 2 {
+			return fmt.Errorf("outcome %+v, want version 2 of the new decision", out)
 		}
 		return nil
 	})

@@ -81,6 +81,8 @@ func TestTransientDecodeAbortsProducedRecords(t *testing.T) {
 	cfg := f.config()
 	cfg.Retry.Min, cfg.Retry.Max = 50*time.Millisecond, 100*time.Millisecond
 	cfg.Hooks.Transaction = codec.ended
+	heard := new(heardOutcomes)
+	cfg.Decided = heard.hear
 	d, err := New(cfg, codec)
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +105,9 @@ func TestTransientDecodeAbortsProducedRecords(t *testing.T) {
 	if !failed {
 		t.Fatal("no decode failed: the workload fit in transactions of under six commands")
 	}
+	// Config.Decided heard of the committed outcomes only: the aborted
+	// batch's results (produced before its abort) not at all.
+	heard.check(t, f.readResults(t))
 	// The aborted transaction's events did reach the log (and are not
 	// read): read uncommitted, the log holds more events than committed.
 	committed := len(f.readAll(t, f.events))

@@ -38,7 +38,7 @@ func (d *Decider) decide(r *kgo.Record, o *overlay, now time.Time, t *tally) ([]
 		t.rejected++
 		res := schemas.CommandResult{CommandID: id, ProductID: key, Status: schemas.StatusRejected, Code: schemas.RejectInvalid,
 			Reason: "undecodable command: " + err.Error(), DecidedAt: now}
-		return d.resultRecord(r, res, ""), nil
+		return d.resultRecord(r, res, "", t), nil
 	}
 	if cmd.ID == "" {
 		cmd.ID = producers.Header(r, commandbus.HeaderCommandID)
@@ -58,7 +58,7 @@ func (d *Decider) decide(r *kgo.Record, o *overlay, now time.Time, t *tally) ([]
 		res := prev.result(cmd.ID, cmd.ProductID)
 		log.Debug("command decided before; answering again", "status", res.Status, "version", res.Version)
 		res.IdempotencyKey = cmd.IdempotencyKey
-		return d.resultRecord(r, res, cmd.Metadata.CorrelationID), nil
+		return d.resultRecord(r, res, cmd.Metadata.CorrelationID, t), nil
 	}
 
 	reject := func(code, reason string, version int64) []*kgo.Record {
@@ -68,7 +68,7 @@ func (d *Decider) decide(r *kgo.Record, o *overlay, now time.Time, t *tally) ([]
 		o.decide(cmd.ID, out)
 		res := out.result(cmd.ID, cmd.ProductID)
 		res.IdempotencyKey = cmd.IdempotencyKey
-		return d.resultRecord(r, res, cmd.Metadata.CorrelationID)
+		return d.resultRecord(r, res, cmd.Metadata.CorrelationID, t)
 	}
 
 	if cmd.ProductID != "" && cmd.ProductID != key {
@@ -171,11 +171,12 @@ func (d *Decider) accept(r *kgo.Record, o *overlay, cmd schemas.Command, aggType
 	o.decide(cmd.ID, out)
 	res := out.result(cmd.ID, cmd.ProductID)
 	res.IdempotencyKey = cmd.IdempotencyKey
-	return append(events, d.resultRecord(r, res, correlation)...), nil
+	return append(events, d.resultRecord(r, res, correlation, t)...), nil
 }
 
-// resultRecord is the results-topic record of res.
-func (d *Decider) resultRecord(cmdRec *kgo.Record, res schemas.CommandResult, correlationID string) []*kgo.Record {
+// resultRecord is the results-topic record of res, which it notes in t
+// for Config.Decided.
+func (d *Decider) resultRecord(cmdRec *kgo.Record, res schemas.CommandResult, correlationID string, t *tally) []*kgo.Record {
 	v, err := d.codec.EncodeResult(res)
 	if err != nil {
 		// Cannot happen with a sane codec; answer without the reason
@@ -186,6 +187,7 @@ func (d *Decider) resultRecord(cmdRec *kgo.Record, res schemas.CommandResult, co
 			return nil
 		}
 	}
+	t.results = append(t.results, res)
 	return []*kgo.Record{{
 		Topic:     d.cfg.ResultsTopic,
 		Partition: cmdRec.Partition, // co-partitioned: a rebuild of this partition reads it back

@@ -321,6 +321,8 @@ func TestCrashAndTakeOver(t *testing.T) {
 			cfg.MaxBatch = 500
 			cfg.SessionTimeout = 3 * time.Second
 			cfg.TransactionTimeout = 3 * time.Second
+			heard := new(heardOutcomes)
+			cfg.Decided = heard.hear
 			crashCfg := cfg
 			crashCfg.ClientOpts = append(slices.Clone(crashCfg.ClientOpts), kgo.Dialer(cut.dial))
 			a := f.start(t, crashCfg, func(d *Decider) bool {
@@ -359,6 +361,9 @@ func TestCrashAndTakeOver(t *testing.T) {
 			if st.RebuildEvents > decided {
 				t.Errorf("second decider rebuilt from %d events, more than the %d the first one committed", st.RebuildEvents, decided)
 			}
+			// Of the crashed transaction, nothing was heard: its commands
+			// were heard once, decided by the second.
+			heard.check(t, f.readResults(t))
 		})
 	}
 }

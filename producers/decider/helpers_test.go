@@ -380,3 +380,52 @@ func (c cutConn) Write(b []byte) (int, error) {
 }
 
 func kadmClient(cl *kgo.Client) *kadm.Client { return kadm.NewClient(cl) }
+
+// heardOutcomes collects what Config.Decided hears, from any number of
+// deciders.
+type heardOutcomes struct {
+	mu    sync.Mutex
+	heard []schemas.CommandResult
+}
+
+func (h *heardOutcomes) hear(rs []schemas.CommandResult) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.heard = append(h.heard, rs...)
+}
+
+// check fails t unless the outcomes heard are those of topic (the results
+// read_committed), each heard once, with the same decision: an outcome
+// heard of a transaction that did not commit is either extra or another
+// decision of its command.
+func (h *heardOutcomes) check(t *testing.T, topic []schemas.CommandResult) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	want := map[string]schemas.CommandResult{}
+	for _, r := range topic {
+		want[r.CommandID] = r
+	}
+	seen := map[string]bool{}
+	bad := 0
+	for _, got := range h.heard {
+		w, ok := want[got.CommandID]
+		switch {
+		case !ok:
+			t.Errorf("heard %+v, which no committed result holds", got)
+		case seen[got.CommandID]:
+			t.Errorf("heard command %s twice", got.CommandID)
+		case got.Status != w.Status || got.Version != w.Version || got.Code != w.Code || !got.DecidedAt.Equal(w.DecidedAt):
+			t.Errorf("heard %+v, the committed result is %+v", got, w)
+		default:
+			seen[got.CommandID] = true
+			continue
+		}
+		if bad++; bad >= 10 {
+			t.Fatalf("and more; %d heard, %d committed", len(h.heard), len(topic))
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("heard %d of the %d committed outcomes", len(seen), len(want))
+	}
+}

@@ -3,6 +3,8 @@ package decider
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/streamview/streamview/schemas"
 )
 
 // Stats are the decider's counters since New. Decisions count once their
@@ -44,6 +46,8 @@ type counters struct {
 // tally counts one batch until it commits.
 type tally struct {
 	accepted, rejected, duplicates, undecodable, events int64
+	// results are the outcomes of the batch's result records, in order.
+	results []schemas.CommandResult
 }
 
 func (c *counters) add(t tally) {
