@@ -23,6 +23,18 @@
 // has read it yet answers 404 for that short while. Set
 // ResultsConfig.CommandsTopic to "-" to track only this process's sends.
 //
+// # Outcomes of a decider in the same process
+//
+// When the decider runs in the API's process (streamview serve with both
+// roles, the default), it hands each committed transaction's outcomes to
+// Results.Deliver as soon as the broker acknowledges the commit
+// (decider.Config.Decided). A Prefer: wait is then answered without
+// waiting for the commit markers and the results fetch that reads them
+// (bench api: the wait from the decider's batch to the outcome, p50 7 ->
+// 5 ms, p99 30-44 -> 22-28 ms at 1,000 commands/s). The same outcome read
+// from the topic later changes nothing; commands that another instance's
+// decider owns are answered from the topic, as before.
+//
 // # Idempotency keys bound to their request
 //
 // A keyed command's record carries HeaderKeyID and HeaderFingerprint
