@@ -109,6 +109,8 @@ func TestServeMetrics(t *testing.T) {
 		for _, re := range []string{
 			`(?m)^streamview_projection_events_applied_total\{generation="\d+",projection="product-view"\} [1-9]`,
 			`(?m)^streamview_command_outcome_duration_seconds_count\{status="accepted"\} [1-9]`,
+			// serve runs the decider beside the API: it hands its outcomes over.
+			`(?m)^streamview_api_outcomes_total\{source="decider"\} [1-9]`,
 			`(?m)^streamview_http_requests_total\{code="201",method="POST",route="/v1/products"\} [1-9]`,
 		} {
 			if !regexp.MustCompile(re).MatchString(body) {

@@ -520,6 +520,10 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		if st.ready != nil {
 			st.ready(ln.Addr().String())
 		}
+		st.tel.WatchOutcomes(func() telemetry.OutcomeStats {
+			s := results.Stats()
+			return telemetry.OutcomeStats{Decider: s.Delivered, Topic: s.Read}
+		})
 		g.Go(func() error { return results.Run(ctx) })
 		g.Go(func() error { return srv.Serve(ctx, ln) })
 	}

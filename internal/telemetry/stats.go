@@ -28,6 +28,20 @@ type DeciderStats struct {
 	Partitions                                          int
 }
 
+// OutcomeStats count the command outcomes the API's results reader took,
+// by where it learnt each first (commandbus.ResultsStats Delivered and
+// Read), read at each scrape.
+type OutcomeStats struct {
+	Decider, Topic int64
+}
+
+// WatchOutcomes makes each scrape report what stats returns.
+func (t *Telemetry) WatchOutcomes(stats func() OutcomeStats) {
+	t.mu.Lock()
+	t.outcomes = stats
+	t.mu.Unlock()
+}
+
 // WatchProjections makes each scrape report what stats returns: the
 // projection generations running now (a rebuild changes them).
 func (t *Telemetry) WatchProjections(stats func() []ProjectionStats) {
@@ -53,6 +67,7 @@ var (
 	descLag         = prometheus.NewDesc(Namespace+"_projection_lag_records", "Records of a partition the projection generation has not committed yet: the end offset its last fetch saw minus its committed offset.", append(projLabels, "partition"), nil)
 	descDecided     = prometheus.NewDesc(Namespace+"_decider_commands_total", "Command records the decider decided, in committed transactions, by result: accepted, rejected, duplicate (decided before, answered again), undecodable.", []string{"result"}, nil)
 	descEvents      = prometheus.NewDesc(Namespace+"_decider_events_total", "Events the decider produced in committed transactions.", nil, nil)
+	descOutcomes    = prometheus.NewDesc(Namespace+"_api_outcomes_total", "Command outcomes the API's results reader took, by where it learnt each first: decider (this process's decider, at its commit) or topic (the results topic: another instance's decider, or before the decider here handed it over).", []string{"source"}, nil)
 	descPartitions  = prometheus.NewDesc(Namespace+"_decider_partitions", "Command partitions whose product state the decider holds now.", nil, nil)
 	projectionDescs = []*prometheus.Desc{descRecords, descApplied, descDuplicates, descDead, descRetries, descLag}
 )
@@ -112,4 +127,21 @@ func (c deciderCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(s.Events))
 	ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(s.Partitions))
+}
+
+// outcomeCollector reads the API's outcome counters at each scrape.
+type outcomeCollector struct{ t *Telemetry }
+
+func (c outcomeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descOutcomes }
+
+func (c outcomeCollector) Collect(ch chan<- prometheus.Metric) {
+	c.t.mu.Lock()
+	stats := c.t.outcomes
+	c.t.mu.Unlock()
+	if stats == nil {
+		return
+	}
+	s := stats()
+	ch <- prometheus.MustNewConstMetric(descOutcomes, prometheus.CounterValue, float64(s.Decider), "decider")
+	ch <- prometheus.MustNewConstMetric(descOutcomes, prometheus.CounterValue, float64(s.Topic), "topic")
 }

@@ -63,6 +63,7 @@ func TestMetricsScrape(t *testing.T) {
 	tel.WatchDecider(func() telemetry.DeciderStats {
 		return telemetry.DeciderStats{Accepted: 4, Rejected: 1, Events: 4, Partitions: 3}
 	})
+	tel.WatchOutcomes(func() telemetry.OutcomeStats { return telemetry.OutcomeStats{Decider: 6, Topic: 2} })
 
 	// A Kafka client with the telemetry's options: kprom's metrics.
 	brokers := testenv.KafkaOrFake(t)
@@ -107,6 +108,8 @@ func TestMetricsScrape(t *testing.T) {
 		`streamview_decider_transaction_commands_sum 5`,
 		`streamview_decider_commands_total{result="accepted"} 4`,
 		`streamview_decider_partitions 3`,
+		`streamview_api_outcomes_total{source="decider"} 6`,
+		`streamview_api_outcomes_total{source="topic"} 2`,
 		`streamview_command_outcome_duration_seconds_count{status="accepted"} 1`,
 		// Label sets known in advance start at 0, so that dashboards and
 		// alerts see the series before the first event.

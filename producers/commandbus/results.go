@@ -202,6 +202,7 @@ type Results struct {
 	claims   map[string]Claim
 
 	seen, undecodable atomic.Int64
+	delivered, read   atomic.Int64 // outcomes first known from Deliver, from the topic
 }
 
 // NewResults returns a results reader; call Run.
@@ -463,6 +464,10 @@ type ResultsStats struct {
 	Waiters     int   // commands someone waits for
 	Seen        int64 // result records read
 	Undecodable int64 // result records that did not decode (skipped)
+	// Delivered and Read count the outcomes by where this reader learnt
+	// each first: from this process's decider (Deliver), or from the
+	// results topic.
+	Delivered, Read int64
 }
 
 // Stats returns the current counters.
@@ -472,7 +477,7 @@ func (r *Results) Stats() ResultsStats {
 	return ResultsStats{
 		Results: r.results.len(), ResultBytes: r.results.accepted.bytes + r.results.rejected.bytes, Pending: r.pending.len(), Waiters: len(r.waiters),
 		Bindings: r.bindings.len(), Writing: len(r.claims),
-		Seen: r.seen.Load(), Undecodable: r.undecodable.Load(),
+		Seen: r.seen.Load(), Undecodable: r.undecodable.Load(), Delivered: r.delivered.Load(), Read: r.read.Load(),
 	}
 }
 
@@ -637,7 +642,9 @@ func (r *Results) handle(rec *kgo.Record) {
 			logkey.AggregateID, string(rec.Key), "err", err)
 		return
 	}
-	r.take(res)
+	if r.take(res) {
+		r.read.Add(1)
+	}
 }
 
 // Deliver takes outcomes that a decider in this process has committed
@@ -647,18 +654,21 @@ func (r *Results) handle(rec *kgo.Record) {
 // not keep the slice.
 func (r *Results) Deliver(results []schemas.CommandResult) {
 	for _, res := range results {
-		r.take(res)
+		if r.take(res) {
+			r.delivered.Add(1)
+		}
 	}
 }
 
 // take records res unless it is known already (delivered by this
-// process's decider, then read from the topic), telling Read first.
-func (r *Results) take(res schemas.CommandResult) {
+// process's decider, then read from the topic), telling Read first. It
+// reports whether res was new.
+func (r *Results) take(res schemas.CommandResult) bool {
 	r.mu.Lock()
 	known, ok := r.results.get(res.CommandID)
 	r.mu.Unlock()
 	if ok && sameOutcome(known, res) {
-		return
+		return false
 	}
 	if r.cfg.Read != nil {
 		select {
@@ -668,6 +678,7 @@ func (r *Results) take(res schemas.CommandResult) {
 		}
 	}
 	r.add(res)
+	return true
 }
 
 // sameOutcome reports whether a and b are one decision: a result record

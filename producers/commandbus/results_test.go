@@ -443,8 +443,8 @@ func TestResultsDeliver(t *testing.T) {
 	if n := read.Load(); n != 2 {
 		t.Errorf("Read heard %d outcomes, want 2 (the delivered one, the marker): the repeat was read again", n)
 	}
-	if n := r.Stats().Results; n != 2 {
-		t.Errorf("%d outcomes held, want 2", n)
+	if st := r.Stats(); st.Results != 2 || st.Delivered != 1 || st.Read != 1 {
+		t.Errorf("%d outcomes held, %d first delivered, %d first read; want 2, 1 (the delivered one), 1 (the marker)", st.Results, st.Delivered, st.Read)
 	}
 
 	// Decided anew: another decision, which the topic brings.
