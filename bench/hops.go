@@ -25,8 +25,12 @@ const (
 	// commit.
 	HopCommit = "batch: commit"
 	// HopSeen is from the batch's start (the result's decidedAt) until the
-	// API's results reader took the result: the batch, then the commit
-	// markers and the read_committed fetch.
+	// API's results reader took the result: the batch, then (the stack
+	// of bench api and bench soak runs the decider beside the API, as
+	// serve does) the decider handing its committed outcomes over. Before
+	// that hand-over (session 18) it was the commit markers and the
+	// read_committed fetch; a command another instance decides still
+	// takes that way.
 	HopSeen = "batch start -> result read"
 	// HopWait is the API's wait for the result, from the send's
 	// acknowledgement (Prefer: wait only).

@@ -444,6 +444,10 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		if err != nil {
 			return err
 		}
+		st.tel.WatchOutcomes(func() telemetry.OutcomeStats {
+			s := results.Stats()
+			return telemetry.OutcomeStats{Decider: s.Delivered, Topic: s.Read}
+		})
 	}
 	if roles["decider"] {
 		dcfg := decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger,
@@ -453,7 +457,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			// The API here answers a Prefer: wait as soon as this
 			// decider's commit is acknowledged, not a fetch of the
 			// results topic later; other instances read the topic.
-			dcfg.Decided = results.Deliver
+			dcfg.Outcomes = results.Deliver
 		}
 		d, err := decider.New(dcfg, codec)
 		if err != nil {
@@ -520,10 +524,6 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		if st.ready != nil {
 			st.ready(ln.Addr().String())
 		}
-		st.tel.WatchOutcomes(func() telemetry.OutcomeStats {
-			s := results.Stats()
-			return telemetry.OutcomeStats{Decider: s.Delivered, Topic: s.Read}
-		})
 		g.Go(func() error { return results.Run(ctx) })
 		g.Go(func() error { return srv.Serve(ctx, ln) })
 	}

@@ -223,7 +223,7 @@ func withStack(ctx context.Context, srv soakServers, drive func(ctx context.Cont
 	if err != nil {
 		return err
 	}
-	dcfg.Decided = results.Deliver // as serve wires an API beside its decider
+	dcfg.Outcomes = results.Deliver // as serve wires an API beside its decider
 	d, err := decider.New(dcfg, codec)
 	if err != nil {
 		return err

@@ -67,7 +67,7 @@ var (
 	descLag         = prometheus.NewDesc(Namespace+"_projection_lag_records", "Records of a partition the projection generation has not committed yet: the end offset its last fetch saw minus its committed offset.", append(projLabels, "partition"), nil)
 	descDecided     = prometheus.NewDesc(Namespace+"_decider_commands_total", "Command records the decider decided, in committed transactions, by result: accepted, rejected, duplicate (decided before, answered again), undecodable.", []string{"result"}, nil)
 	descEvents      = prometheus.NewDesc(Namespace+"_decider_events_total", "Events the decider produced in committed transactions.", nil, nil)
-	descOutcomes    = prometheus.NewDesc(Namespace+"_api_outcomes_total", "Command outcomes the API's results reader took, by where it learnt each first: decider (this process's decider, at its commit) or topic (the results topic: another instance's decider, or before the decider here handed it over).", []string{"source"}, nil)
+	descOutcomes    = prometheus.NewDesc(Namespace+"_api_outcomes_total", "Command outcomes the API's results reader took, by where it learnt each first: decider (this process's decider, at its commit) or topic (the results topic, after the start's catch-up: another instance's decider, or before the decider here handed it over).", []string{"source"}, nil)
 	descPartitions  = prometheus.NewDesc(Namespace+"_decider_partitions", "Command partitions whose product state the decider holds now.", nil, nil)
 	projectionDescs = []*prometheus.Desc{descRecords, descApplied, descDuplicates, descDead, descRetries, descLag}
 )

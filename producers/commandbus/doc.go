@@ -28,7 +28,7 @@
 // When the decider runs in the API's process (streamview serve with both
 // roles, the default), it hands each committed transaction's outcomes to
 // Results.Deliver as soon as the broker acknowledges the commit
-// (decider.Config.Decided). A Prefer: wait is then answered without
+// (decider.Config.Outcomes). A Prefer: wait is then answered without
 // waiting for the commit markers and the results fetch that reads them
 // (bench api: the wait from the decider's batch to the outcome, p50 7 ->
 // 5 ms, p99 30-44 -> 22-28 ms at 1,000 commands/s). The same outcome read

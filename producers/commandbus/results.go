@@ -98,12 +98,15 @@ type ResultsConfig struct {
 	ReadOpts []kgo.Opt
 	// Decided, when set, is told of the outcome of each command that this
 	// process's Sender claimed: its status and the time from the claim
-	// (the API's request) to the outcome being read here. For metrics.
+	// (the API's request) to the outcome being known here (read from the
+	// topic, or delivered by Deliver). For metrics.
 	Decided func(status string, took time.Duration)
-	// Read, when set, is told of each result read after the catch-up, as
-	// the reader takes it (before its waiters are answered): the time
-	// since its decidedAt, the start of the decider's batch. For a
-	// benchmark's breakdown of a command's wait.
+	// Read, when set, is told of each outcome taken after the catch-up
+	// (read from the topic, or delivered by Deliver; a repeat of one
+	// held not again), before its waiters are answered: the time since
+	// its decidedAt, the start of the decider's batch. It is called with
+	// the reader's lock held: it must be quick. For a benchmark's
+	// breakdown of a command's wait.
 	Read func(sinceDecided time.Duration)
 }
 
@@ -195,6 +198,9 @@ type Results struct {
 	pending *bounded[string]    // command ID → product ID
 	claimed *bounded[time.Time] // command ID → when this process's Sender claimed it, for Decided
 	waiters map[string][]chan schemas.CommandResult
+	// delivered holds the commands whose outcome held came from Deliver
+	// and has not been read from the topic yet.
+	delivered *bounded[struct{}]
 	// bindings maps a key ID to the command that first used the key, from
 	// the commands topic and this process's sends; claims holds the keys
 	// this process is writing now.
@@ -202,7 +208,9 @@ type Results struct {
 	claims   map[string]Claim
 
 	seen, undecodable atomic.Int64
-	delivered, read   atomic.Int64 // outcomes first known from Deliver, from the topic
+	// deliveredN and readN count the outcomes first known from Deliver,
+	// and from the topic once live.
+	deliveredN, readN atomic.Int64
 }
 
 // NewResults returns a results reader; call Run.
@@ -215,17 +223,18 @@ func NewResults(cfg ResultsConfig, dec ResultDecoder) (*Results, error) {
 	}
 	cfg = cfg.withDefaults()
 	return &Results{
-		cfg:      cfg,
-		dec:      dec,
-		log:      cfg.Logger,
-		ready:    make(chan struct{}),
-		stopped:  make(chan struct{}),
-		results:  newOutcomes(cfg.MaxAcceptedBytes, cfg.MaxRejectedBytes),
-		pending:  newBounded[string](cfg.MaxPending),
-		claimed:  newBounded[time.Time](cfg.MaxPending),
-		waiters:  make(map[string][]chan schemas.CommandResult),
-		bindings: newBounded[KeyBinding](cfg.MaxResults),
-		claims:   make(map[string]Claim),
+		cfg:       cfg,
+		dec:       dec,
+		log:       cfg.Logger,
+		ready:     make(chan struct{}),
+		stopped:   make(chan struct{}),
+		results:   newOutcomes(cfg.MaxAcceptedBytes, cfg.MaxRejectedBytes),
+		pending:   newBounded[string](cfg.MaxPending),
+		claimed:   newBounded[time.Time](cfg.MaxPending),
+		delivered: newBounded[struct{}](cfg.MaxPending),
+		waiters:   make(map[string][]chan schemas.CommandResult),
+		bindings:  newBounded[KeyBinding](cfg.MaxResults),
+		claims:    make(map[string]Claim),
 	}, nil
 }
 
@@ -405,20 +414,24 @@ func (r *Results) dropWaiter(commandID string, ch chan schemas.CommandResult) {
 	}
 }
 
-// add records an outcome and wakes its waiters.
-func (r *Results) add(res schemas.CommandResult) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if at, ok := r.claimed.get(res.CommandID); ok {
-		r.claimed.delete(res.CommandID)
-		r.cfg.Decided(res.Status, time.Since(at))
-	}
+// addLocked records an outcome and wakes its waiters.
+func (r *Results) addLocked(res schemas.CommandResult) {
+	r.settleClaimLocked(res)
 	r.results.put(res.CommandID, res)
 	r.pending.delete(res.CommandID)
 	for _, ch := range r.waiters[res.CommandID] {
 		ch <- res // buffered, one send per waiter
 	}
 	delete(r.waiters, res.CommandID)
+}
+
+// settleClaimLocked tells Decided of res if this process's Sender claimed
+// its command.
+func (r *Results) settleClaimLocked(res schemas.CommandResult) {
+	if at, ok := r.claimed.get(res.CommandID); ok {
+		r.claimed.delete(res.CommandID)
+		r.cfg.Decided(res.Status, time.Since(at))
+	}
 }
 
 // outcomes keeps accepted and rejected outcomes in two byte budgets, so
@@ -466,7 +479,7 @@ type ResultsStats struct {
 	Undecodable int64 // result records that did not decode (skipped)
 	// Delivered and Read count the outcomes by where this reader learnt
 	// each first: from this process's decider (Deliver), or from the
-	// results topic.
+	// results topic once caught up (the start's catch-up not counted).
 	Delivered, Read int64
 }
 
@@ -477,7 +490,7 @@ func (r *Results) Stats() ResultsStats {
 	return ResultsStats{
 		Results: r.results.len(), ResultBytes: r.results.accepted.bytes + r.results.rejected.bytes, Pending: r.pending.len(), Waiters: len(r.waiters),
 		Bindings: r.bindings.len(), Writing: len(r.claims),
-		Seen: r.seen.Load(), Undecodable: r.undecodable.Load(), Delivered: r.delivered.Load(), Read: r.read.Load(),
+		Seen: r.seen.Load(), Undecodable: r.undecodable.Load(), Delivered: r.deliveredN.Load(), Read: r.readN.Load(),
 	}
 }
 
@@ -642,42 +655,66 @@ func (r *Results) handle(rec *kgo.Record) {
 			logkey.AggregateID, string(rec.Key), "err", err)
 		return
 	}
-	if r.take(res) {
-		r.read.Add(1)
+	if r.take(res, false) && r.live() {
+		r.readN.Add(1)
 	}
 }
 
 // Deliver takes outcomes that a decider in this process has committed
-// (decider.Config.Decided): what this reader will read from the results
+// (decider.Config.Outcomes): what this reader will read from the results
 // topic a fetch later, when the commit markers have landed. Their waiters
 // are answered now; the same outcomes read later change nothing. It does
 // not keep the slice.
 func (r *Results) Deliver(results []schemas.CommandResult) {
 	for _, res := range results {
-		if r.take(res) {
-			r.delivered.Add(1)
+		if r.take(res, true) {
+			r.deliveredN.Add(1)
 		}
 	}
 }
 
-// take records res unless it is known already (delivered by this
-// process's decider, then read from the topic), telling Read first. It
-// reports whether res was new.
-func (r *Results) take(res schemas.CommandResult) bool {
-	r.mu.Lock()
-	known, ok := r.results.get(res.CommandID)
-	r.mu.Unlock()
-	if ok && sameOutcome(known, res) {
+// live reports whether Run has caught up.
+func (r *Results) live() bool {
+	select {
+	case <-r.ready:
+		return true
+	default:
 		return false
 	}
-	if r.cfg.Read != nil {
-		select {
-		case <-r.ready: // live, not the catch-up
-			r.cfg.Read(time.Since(res.DecidedAt))
-		default:
+}
+
+// take records res, delivered by this process's decider (local) or read
+// from the topic, unless this reader holds it already; it tells Read
+// first, and reports whether res was new. An outcome held is replaced by
+// another decision of its command (the decider had forgotten the first),
+// except by an older one read from the topic behind a newer one delivered
+// here: the topic brings a command's decisions in order, Deliver may come
+// ahead of them.
+func (r *Results) take(res schemas.CommandResult, local bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if known, ok := r.results.get(res.CommandID); ok {
+		_, delivered := r.delivered.get(res.CommandID)
+		switch {
+		case sameOutcome(known, res):
+			if !local {
+				r.delivered.delete(res.CommandID) // the topic has caught up with it
+			}
+			r.settleClaimLocked(res) // a retry claimed after the outcome came
+			return false
+		case !local && delivered && res.DecidedAt.Before(known.DecidedAt):
+			return false
 		}
 	}
-	r.add(res)
+	if r.cfg.Read != nil && r.live() {
+		r.cfg.Read(time.Since(res.DecidedAt))
+	}
+	r.addLocked(res)
+	if local {
+		r.delivered.put(res.CommandID, struct{}{})
+	} else {
+		r.delivered.delete(res.CommandID)
+	}
 	return true
 }
 

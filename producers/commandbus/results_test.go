@@ -388,13 +388,24 @@ func TestCommandsFetchedInBulk(t *testing.T) {
 
 // TestResultsDeliver: outcomes a decider in this process committed answer
 // their waiters before the results topic shows them; read from the topic
-// afterwards they change nothing and are not read twice, while a command
+// afterwards they change nothing and are not taken twice. A command
 // decided anew (its first outcome forgotten by the decider: another
-// decision time) replaces what was delivered.
+// decision time) replaces what was delivered when the topic brings it,
+// but an older decision read from the topic behind a newer one delivered
+// does not.
 func TestResultsDeliver(t *testing.T) {
 	f := newFixture(t)
-	var read atomic.Int64
-	r, _ := f.results(t, commandbus.ResultsConfig{LookBack: -1, Read: func(time.Duration) { read.Add(1) }})
+	var (
+		read    atomic.Int64
+		mu      sync.Mutex
+		decided []string
+	)
+	r, _ := f.results(t, commandbus.ResultsConfig{LookBack: -1, Read: func(time.Duration) { read.Add(1) },
+		Decided: func(status string, _ time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			decided = append(decided, status)
+		}})
 	select {
 	case <-r.Ready():
 	case <-time.After(30 * time.Second):
@@ -403,17 +414,18 @@ func TestResultsDeliver(t *testing.T) {
 
 	pid := commandbus.NewID()
 	res := accepted(commandbus.NewID(), pid, 1)
+	if err := r.Claim(commandbus.Claim{CommandID: res.CommandID, ProductID: pid}); err != nil {
+		t.Fatal(err)
+	}
+	r.Release(commandbus.Claim{CommandID: res.CommandID, ProductID: pid}, true)
 	got := make(chan schemas.CommandResult, 1)
-	waiting := make(chan struct{})
 	go func() {
-		close(waiting)
 		out, err := r.Wait(waitCtx(t), res.CommandID)
 		if err != nil {
 			t.Errorf("Wait: %v", err)
 		}
 		got <- out
 	}()
-	<-waiting
 	testenv.Eventually(t, 10*time.Second, func() error {
 		if n := r.Stats().Waiters; n != 1 {
 			return fmt.Errorf("%d waiters, want the one", n)
@@ -433,28 +445,50 @@ func TestResultsDeliver(t *testing.T) {
 		t.Fatalf("Read heard %d outcomes, want the delivered one", n)
 	}
 
-	// The same outcome from the topic, then a marker result after it: once
-	// the marker is known, the repeat has been taken, and changed nothing.
-	marker := accepted(commandbus.NewID(), commandbus.NewID(), 1)
+	// The same outcome from the topic, then a marker of the same product
+	// (so the same partition, after it): once the marker is known, the
+	// repeat has been taken, and changed nothing.
+	marker := accepted(commandbus.NewID(), pid, 2)
 	f.decide(t, true, res, marker)
 	if _, err := r.Wait(waitCtx(t), marker.CommandID); err != nil {
 		t.Fatal(err)
 	}
 	if n := read.Load(); n != 2 {
-		t.Errorf("Read heard %d outcomes, want 2 (the delivered one, the marker): the repeat was read again", n)
+		t.Errorf("Read heard %d outcomes, want 2 (the delivered one, the marker): the repeat was taken again", n)
 	}
 	if st := r.Stats(); st.Results != 2 || st.Delivered != 1 || st.Read != 1 {
 		t.Errorf("%d outcomes held, %d first delivered, %d first read; want 2, 1 (the delivered one), 1 (the marker)", st.Results, st.Delivered, st.Read)
 	}
+	mu.Lock()
+	if len(decided) != 1 {
+		t.Errorf("Decided heard %v, want the claimed command's outcome once", decided)
+	}
+	mu.Unlock()
 
 	// Decided anew: another decision, which the topic brings.
-	again := accepted(res.CommandID, pid, 2)
+	again := accepted(res.CommandID, pid, 3)
 	again.DecidedAt = res.DecidedAt.Add(time.Minute)
 	f.decide(t, true, again)
 	testenv.Eventually(t, 30*time.Second, func() error {
-		if out, _ := r.Lookup(res.CommandID); out.Version != 2 {
-			return fmt.Errorf("outcome %+v, want version 2 of the new decision", out)
+		if out, _ := r.Lookup(res.CommandID); out.Version != 3 {
+			return fmt.Errorf("outcome %+v, want version 3 of the new decision", out)
 		}
 		return nil
 	})
+
+	// A newer decision delivered, then an older one read from the topic
+	// (as when the topic is behind): the newer stays.
+	newer := accepted(res.CommandID, pid, 5)
+	newer.DecidedAt = again.DecidedAt.Add(2 * time.Minute)
+	r.Deliver([]schemas.CommandResult{newer})
+	older := accepted(res.CommandID, pid, 4)
+	older.DecidedAt = again.DecidedAt.Add(time.Minute)
+	marker2 := accepted(commandbus.NewID(), pid, 6)
+	f.decide(t, true, older, marker2)
+	if _, err := r.Wait(waitCtx(t), marker2.CommandID); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := r.Lookup(res.CommandID); out.Version != 5 {
+		t.Errorf("outcome %+v, want version 5, the newer decision delivered before the older one was read", out)
+	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/testenv"
@@ -82,7 +84,7 @@ func TestTransientDecodeAbortsProducedRecords(t *testing.T) {
 	cfg.Retry.Min, cfg.Retry.Max = 50*time.Millisecond, 100*time.Millisecond
 	cfg.Hooks.Transaction = codec.ended
 	heard := new(heardOutcomes)
-	cfg.Decided = heard.hear
+	cfg.Outcomes = heard.hear
 	d, err := New(cfg, codec)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +107,7 @@ func TestTransientDecodeAbortsProducedRecords(t *testing.T) {
 	if !failed {
 		t.Fatal("no decode failed: the workload fit in transactions of under six commands")
 	}
-	// Config.Decided heard of the committed outcomes only: the aborted
+	// Config.Outcomes heard of the committed outcomes only: the aborted
 	// batch's results (produced before its abort) not at all.
 	heard.check(t, f.readResults(t))
 	// The aborted transaction's events did reach the log (and are not
@@ -156,4 +158,58 @@ func readUncommitted(t *testing.T, f *fixture, topic string) int {
 			return n
 		}
 	}
+}
+
+// TestRefusedProduceAbortsUnheard: the broker refuses the batch's events
+// (larger than the events topic allows), so the decider ends the
+// transaction with an abort, which succeeds: End reports it not committed,
+// with no error. Config.Outcomes hears nothing of that batch; once the
+// topic takes such events again, the commands are decided anew, each
+// heard once, as committed.
+func TestRefusedProduceAbortsUnheard(t *testing.T) {
+	f := newFixture(t, 1)
+	ctx := context.Background()
+	// An event is a few hundred bytes: none fits in 100.
+	f.events = testenv.Topic(t, f.brokers, "t.events", 1, "retention.ms", "-1", "max.message.bytes", "100")
+	cmds, want := crashWorkload(5, 2)
+	f.produceCommands(t, cmds)
+	cfg := f.config()
+	cfg.Retry.Min, cfg.Retry.Max = 50*time.Millisecond, 100*time.Millisecond
+	heard := new(heardOutcomes)
+	cfg.Outcomes = heard.hear
+	var aborted atomic.Int64
+	cfg.Hooks.Transaction = func(_ int, _ time.Duration, committed bool) {
+		if !committed {
+			aborted.Add(1)
+		}
+	}
+	r := f.start(t, cfg, nil)
+	testenv.Eventually(t, time.Minute, func() error {
+		if aborted.Load() == 0 {
+			return errors.New("no transaction aborted yet")
+		}
+		return nil
+	})
+	if st := r.d.Stats(); st.Committed != 0 {
+		t.Fatalf("%d transactions committed with the events refused", st.Committed)
+	}
+	heard.mu.Lock()
+	n := len(heard.heard)
+	heard.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("Outcomes heard %d outcomes of transactions that aborted", n)
+	}
+	resps, err := f.adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: kadm.StringPtr("1048588")}}, f.events)
+	if err == nil {
+		var r kadm.AlterConfigsResponse
+		r, err = resps.On(f.events, nil)
+		if err == nil {
+			err = r.Err
+		}
+	}
+	if err != nil {
+		t.Fatalf("let %s take the events: %v", f.events, err)
+	}
+	checkExactlyOnce(t, f, cmds, want)
+	heard.check(t, f.readResults(t))
 }

@@ -116,17 +116,18 @@ type Config struct {
 	// Hooks watch the decider for metrics and traces; the zero value
 	// watches nothing.
 	Hooks Hooks
-	// Decided, when set, is told the outcomes of each transaction the
+	// Outcomes, when set, is told the outcomes of each transaction the
 	// decider committed, in the batch's order, once the broker has
 	// acknowledged the commit: the very results that read_committed
 	// readers of ResultsTopic will read, known here a fetch sooner (the
-	// commit markers, then the readers' fetch). An API in the same
+	// commit markers, then the readers' fetch). Never those of a
+	// transaction that aborted or whose end failed. An API in the same
 	// process passes its results reader's Deliver
 	// (commandbus.Results.Deliver), so that a Prefer: wait is answered
 	// without that round trip; the results topic stays the way for every
 	// other instance. It is called on the decider's goroutine, between
 	// batches: it must not block. It must not keep the slice.
-	Decided func([]schemas.CommandResult)
+	Outcomes func([]schemas.CommandResult)
 }
 
 // Validate reports every problem at once.

@@ -175,7 +175,7 @@ func (d *Decider) accept(r *kgo.Record, o *overlay, cmd schemas.Command, aggType
 }
 
 // resultRecord is the results-topic record of res, which it notes in t
-// for Config.Decided.
+// for Config.Outcomes.
 func (d *Decider) resultRecord(cmdRec *kgo.Record, res schemas.CommandResult, correlationID string, t *tally) []*kgo.Record {
 	v, err := d.codec.EncodeResult(res)
 	if err != nil {
@@ -187,7 +187,9 @@ func (d *Decider) resultRecord(cmdRec *kgo.Record, res schemas.CommandResult, co
 			return nil
 		}
 	}
-	t.results = append(t.results, res)
+	if d.cfg.Outcomes != nil {
+		t.results = append(t.results, res)
+	}
 	return []*kgo.Record{{
 		Topic:     d.cfg.ResultsTopic,
 		Partition: cmdRec.Partition, // co-partitioned: a rebuild of this partition reads it back

@@ -415,8 +415,8 @@ func (d *Decider) batch(ctx context.Context, sess *kgo.GroupTransactSession, adm
 		d.log.Info("transaction aborted; its commands come again", "commands", len(recs))
 		return false, nil
 	}
-	if d.cfg.Decided != nil && len(t.results) > 0 {
-		d.cfg.Decided(t.results)
+	if d.cfg.Outcomes != nil && len(t.results) > 0 {
+		d.cfg.Outcomes(t.results)
 	}
 	oldest := now.Add(-d.cfg.IdempotencyWindow).UnixMilli()
 	for _, o := range overlays {

@@ -322,7 +322,7 @@ func TestCrashAndTakeOver(t *testing.T) {
 			cfg.SessionTimeout = 3 * time.Second
 			cfg.TransactionTimeout = 3 * time.Second
 			heard := new(heardOutcomes)
-			cfg.Decided = heard.hear
+			cfg.Outcomes = heard.hear
 			crashCfg := cfg
 			crashCfg.ClientOpts = append(slices.Clone(crashCfg.ClientOpts), kgo.Dialer(cut.dial))
 			a := f.start(t, crashCfg, func(d *Decider) bool {

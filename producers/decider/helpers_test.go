@@ -381,7 +381,7 @@ func (c cutConn) Write(b []byte) (int, error) {
 
 func kadmClient(cl *kgo.Client) *kadm.Client { return kadm.NewClient(cl) }
 
-// heardOutcomes collects what Config.Decided hears, from any number of
+// heardOutcomes collects what Config.Outcomes hears, from any number of
 // deciders.
 type heardOutcomes struct {
 	mu    sync.Mutex

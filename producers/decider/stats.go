@@ -46,7 +46,8 @@ type counters struct {
 // tally counts one batch until it commits.
 type tally struct {
 	accepted, rejected, duplicates, undecodable, events int64
-	// results are the outcomes of the batch's result records, in order.
+	// results are the outcomes of the batch's result records, in order,
+	// kept only for Config.Outcomes.
 	results []schemas.CommandResult
 }
 
