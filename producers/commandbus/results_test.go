@@ -491,4 +491,21 @@ func TestResultsDeliver(t *testing.T) {
 	if out, _ := r.Lookup(res.CommandID); out.Version != 5 {
 		t.Errorf("outcome %+v, want version 5, the newer decision delivered before the older one was read", out)
 	}
+
+	// A retry claimed after its outcome was delivered: the decider's
+	// repeated answer, read from the topic, settles the claim (Decided).
+	if err := r.Claim(commandbus.Claim{CommandID: res.CommandID, ProductID: pid}); err != nil {
+		t.Fatal(err)
+	}
+	r.Release(commandbus.Claim{CommandID: res.CommandID, ProductID: pid}, true)
+	marker3 := accepted(commandbus.NewID(), pid, 7)
+	f.decide(t, true, newer, marker3)
+	if _, err := r.Wait(waitCtx(t), marker3.CommandID); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(decided) != 2 {
+		t.Errorf("Decided heard %v, want the first claim's outcome and the retry's", decided)
+	}
 }
