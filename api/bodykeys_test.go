@@ -1,8 +1,15 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"reflect"
+	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // TestStrictKeys: a duplicated key, or a key that matches a field only
@@ -66,4 +73,179 @@ func FuzzFoldKeyASCII(f *testing.F) {
 			t.Fatalf("foldKey(%q) = %q, folding each rune gives %q", s, got, want)
 		}
 	})
+}
+
+// checkKeysByTokens is what checkKeys was before it scanned the bytes
+// itself: a walk of json.Decoder's tokens. FuzzCheckKeys holds checkKeys
+// to it.
+func checkKeysByTokens(data []byte, dst any) *keyError {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var ke *keyError
+	if err := walkKeysByTokens(dec, reflect.TypeOf(dst), ""); errors.As(err, &ke) {
+		return ke
+	}
+	return nil
+}
+
+func walkKeysByTokens(dec *json.Decoder, t reflect.Type, path string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return nil // a scalar
+	}
+	t = jsonTarget(t)
+	switch d {
+	case '[':
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for i := 0; dec.More(); i++ {
+			if err := walkKeysByTokens(dec, elem, path+"["+itoa(i)+"]"); err != nil {
+				return err
+			}
+		}
+	case '{':
+		var fields map[string]reflect.Type
+		if fs := jsonFields(t); fs != nil {
+			fields = fs.types
+		}
+		var elem reflect.Type
+		if t != nil && t.Kind() == reflect.Map {
+			elem = t.Elem()
+		}
+		seen := map[string]string{} // foldKey → the key as sent
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := tok.(string)
+			at := key
+			if path != "" {
+				at = path + "." + key
+			}
+			folded := foldKey(key)
+			if prev, dup := seen[folded]; dup {
+				if prev == key {
+					return &keyError{field: at, msg: "is duplicated; send each member once"}
+				}
+				return &keyError{field: at, msg: "duplicates " + quote(prev) + " when case is ignored; send each member once, in the case of the API"}
+			}
+			seen[folded] = key
+			ft, exact := fields[key]
+			if !exact {
+				for name := range fields {
+					if strings.EqualFold(name, key) {
+						return &keyError{field: at, msg: "matches the field " + quote(name) + " only when case is ignored; member names are case-sensitive"}
+					}
+				}
+			}
+			if elem != nil {
+				ft = elem
+			}
+			if err := walkKeysByTokens(dec, ft, at); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = dec.Token() // the closing delimiter
+	return err
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// foldKey maps every key that strings.EqualFold (and encoding/json) holds
+// equal to one string: each rune replaced by the smallest of its case
+// orbit ("K", "k" and the Kelvin sign alike).
+func foldKey(s string) string {
+	if ascii(s) {
+		// An ASCII letter's orbit is its upper and lower case (and, for k
+		// and s, the Kelvin and long s signs, above ASCII): the least is
+		// the upper case.
+		return strings.ToUpper(s)
+	}
+	return foldRunes(s)
+}
+
+// foldRunes is foldKey rune by rune, for any string.
+func foldRunes(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
+}
+
+// FuzzCheckKeys: checkKeys finds what a walk of json.Decoder's tokens
+// finds (the same first key error, or none) for any UTF-8 body, decoded
+// into any of the request types (decodeBody refuses other bodies first).
+func FuzzCheckKeys(f *testing.F) {
+	dsts := []func() any{
+		func() any { return new(createRequest) }, func() any { return new(updateRequest) },
+		func() any { return new(priceRequest) }, func() any { return new(stockRequest) },
+		func() any { return new(reviewRequest) }, func() any { return new(subscribeRequest) },
+		func() any { return new(categoryRequest) }, func() any { return new(map[string]any) },
+	}
+	for _, s := range []string{
+		`{"price":{"amount":"1","currency":"EUR"},"price":{}}`, `{"Price":{"amount":"1"}}`, `{"price":{"Amount":"1","amount":"2"}}`,
+		`{"name":"a","tags":["x",{"a":1,"A":2}],"stock":12}`, `{"quantity":-0.5e+3,"quantity":1}`, `{"stoc\u004b":1,"stocK":2}`,
+		`{"a":01,"a":1}`, `{"a":tru,"a":1}`, `{"a":"\ud800","a":"x"}`, `{"k":1,"\u212a":2}`, `{"a":1}x{"a":1,"a":2}`,
+		`{"a":[1,2,{"b":null,"b":true}]}`, `{"a" : { } , "A" : [ ] }`, "{\"a\":\"\x01\",\"a\":1}", `{"webhookUrl":"x","WebhookURL":"y"}`,
+	} {
+		for k := range dsts {
+			f.Add(s, uint8(k))
+		}
+	}
+	f.Fuzz(func(t *testing.T, body string, kind uint8) {
+		if !utf8.ValidString(body) {
+			return
+		}
+		dst := dsts[int(kind)%len(dsts)]
+		got, want := checkKeys([]byte(body), dst()), checkKeysByTokens([]byte(body), dst())
+		if (got == nil) != (want == nil) || got != nil && *got != *want {
+			t.Fatalf("checkKeys(%q) = %v, the decoder's tokens give %v", body, got, want)
+		}
+	})
+}
+
+// TestCheckKeysDepth: nesting past encoding/json's bound is a syntax
+// error for its decoder (which then answers), not checkKeys' business, and
+// it bounds checkKeys' recursion; up to the bound the keys are checked. (A
+// walk of the decoder's tokens had no bound: it found such a key, and
+// recursed as deep as a body went.)
+func TestCheckKeysDepth(t *testing.T) {
+	deep := func(n int, inner string) []byte {
+		return []byte(strings.Repeat(`{"a":`, n-1) + inner + strings.Repeat("}", n-1))
+	}
+	if ke := checkKeys(deep(maxDepth, `{"b":1,"b":2}`), new(map[string]any)); ke == nil || !strings.HasSuffix(ke.field, ".b") {
+		t.Errorf("a duplicate %d objects deep: not found", maxDepth)
+	}
+	if ke := checkKeys(deep(maxDepth+1, `{"b":1,"b":2}`), new(map[string]any)); ke != nil {
+		t.Errorf("a duplicate %d objects deep, past the decoder's bound: found (%s), want nil", maxDepth+1, ke.msg)
+	}
+	var v any
+	if err := json.Unmarshal(deep(maxDepth+1, `{"b":1}`), &v); err == nil {
+		t.Errorf("the decoder took %d objects deep: the bound is not what checkKeys assumes", maxDepth+1)
+	}
+	if ke := checkKeys([]byte(strings.Repeat("[", 1<<20)), new(map[string]any)); ke != nil {
+		t.Errorf("a million open arrays: %s", ke.msg)
+	}
 }
