@@ -248,24 +248,8 @@ func (s *keyScanner) object(t reflect.Type) (*keyError, bool) {
 			return nil, false
 		}
 		s.i++
-		s.path = append(s.path, pathPart{key: key, index: -1})
-		ke, ok := s.value(ft)
-		s.path = s.path[:len(s.path)-1]
-		if ke != nil || !ok {
+		if ke, ok, end := s.element(pathPart{key: key, index: -1}, ft, '}'); end {
 			return ke, ok
-		}
-		s.space()
-		if s.i >= len(s.data) {
-			return nil, false
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil, true
-		default:
-			return nil, false
 		}
 	}
 }
@@ -285,26 +269,36 @@ func (s *keyScanner) array(t reflect.Type) (*keyError, bool) {
 		return nil, true
 	}
 	for n := 0; ; n++ {
-		s.path = append(s.path, pathPart{index: n})
-		ke, ok := s.value(elem)
-		s.path = s.path[:len(s.path)-1]
-		if ke != nil || !ok {
+		if ke, ok, end := s.element(pathPart{index: n}, elem, ']'); end {
 			return ke, ok
 		}
-		s.space()
-		if s.i >= len(s.data) {
-			return nil, false
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil, true
-		default:
-			return nil, false
-		}
 	}
+}
+
+// element scans the value of one member or element, part of the path,
+// which decodes into t, then what follows it: a comma (end false: more
+// to come) or closing (end true, the object or array done). A key error or
+// a syntax error ends it too.
+func (s *keyScanner) element(part pathPart, t reflect.Type, closing byte) (ke *keyError, ok, end bool) {
+	s.path = append(s.path, part)
+	ke, ok = s.value(t)
+	s.path = s.path[:len(s.path)-1]
+	if ke != nil || !ok {
+		return ke, ok, true
+	}
+	s.space()
+	if s.i >= len(s.data) {
+		return nil, false, true
+	}
+	switch s.data[s.i] {
+	case ',':
+		s.i++
+		return nil, true, false
+	case closing:
+		s.i++
+		return nil, true, true
+	}
+	return nil, false, true
 }
 
 // str scans a string and returns its value: its bytes when it has no
