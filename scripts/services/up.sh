@@ -16,11 +16,17 @@
 #      ES_PORT (9200) ES_PROXY_PORT (9243) REDIS_PORT (6379) REDIS_TLS_PORT (6380)
 #      KAFKA_VERSION ES_VERSION STREAMVIEW_CACHE STREAMVIEW_SERVICES_DIR.
 #      REDIS_APPENDONLY (no; yes keeps Redis's data across a restart).
+#      ES_NICE (0; up to 19: Elasticsearch's niceness, see lib.sh).
 set -euo pipefail
 # shellcheck source=scripts/services/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 sv_parse_services "$@"
+if [[ ! "$ES_NICE" =~ ^[0-9]+$ ]] || (( ES_NICE > 19 )); then
+  sv_err "ES_NICE must be a whole number from 0 to 19 (Elasticsearch's niceness), not '$ES_NICE'"
+  exit 2
+fi
+ES_NICE=$((10#$ES_NICE))
 
 if sv_docker_mode; then
   # docker-compose.yml has the plaintext servers only: no secured listeners.
@@ -385,9 +391,10 @@ EOF
   chown "$ES_USER:$ES_USER" "$esrun/logs/es.out"
   # -d: the launcher returns once the node has started (or failed); the
   # server itself keeps running detached, its pid in es.pid.
+  (( ES_NICE == 0 )) || sv_log "elasticsearch: niceness $ES_NICE (ES_NICE)"
   (
     cd "$esrun"
-    exec setpriv --reuid="$ES_USER" --regid="$ES_USER" --init-groups \
+    exec nice -n "$ES_NICE" setpriv --reuid="$ES_USER" --regid="$ES_USER" --init-groups \
       env -i PATH=/usr/bin:/bin HOME="$esrun" ES_HOME="$home" ES_JAVA_HOME="$java_home" ES_PATH_CONF="$esrun/config" \
       ES_TMPDIR="$esrun/tmp" ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP ${ES_EXTRA_JAVA_OPTS:-}" \
       "$home/bin/elasticsearch" -d -p "$pidfile" >>"$esrun/logs/es.out" 2>&1 </dev/null 9>&-

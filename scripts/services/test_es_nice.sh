@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Checks that up.sh refuses an ES_NICE that is not a niceness from 0 to 19
+# before it touches anything: it must exit 2 and say what it wants. Needs no
+# install and touches no running server (own scratch .services dir). That a
+# valid ES_NICE reaches every Elasticsearch thread was checked by hand
+# (README, "Elasticsearch at a lower priority").
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+
+passed=0 failed=0
+for bad in abc -1 20 1.5; do
+  rc=0
+  out="$(env STREAMVIEW_NO_DOCKER=1 STREAMVIEW_SERVICES_DIR="$scratch/services" STREAMVIEW_CACHE="$scratch/cache" \
+    ES_NICE="$bad" "$here/up.sh" elasticsearch 2>&1)" || rc=$?
+  if [[ $rc -eq 2 && "$out" == *"ES_NICE must be a whole number from 0 to 19"* && ! -e "$scratch/services" ]]; then
+    echo "ok   ES_NICE='$bad': refused (exit 2), nothing made"
+    passed=$((passed + 1))
+  else
+    echo "FAIL ES_NICE='$bad': up.sh exited $rc; output was:"; printf '%s\n' "$out" | sed 's/^/     /'
+    failed=$((failed + 1))
+  fi
+done
+echo "test_es_nice: $passed passed, $failed failed"
+[[ $failed -eq 0 && $passed -eq 4 ]]
