@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 )
 
 // keyError is a member name that encoding/json would take quietly but
@@ -123,6 +125,10 @@ type keyScanner struct {
 	depth int        // objects and arrays open
 }
 
+// linearKeys is how many keys of an object checkKeys compares one by one
+// before it puts them in a map.
+const linearKeys = 16
+
 // maxDepth is encoding/json's bound on nesting: deeper is a syntax error
 // for it, and so for checkKeys, whose recursion it also bounds.
 const maxDepth = 10000
@@ -211,6 +217,7 @@ func (s *keyScanner) object(t reflect.Type) (*keyError, bool) {
 	}
 	base := len(s.keys)
 	defer func() { s.keys = s.keys[:base] }()
+	var folded map[string]string // a wide object's keys by their fold (foldKey)
 	s.space()
 	if s.i < len(s.data) && s.data[s.i] == '}' {
 		s.i++
@@ -226,16 +233,38 @@ func (s *keyScanner) object(t reflect.Type) (*keyError, bool) {
 			return nil, false
 		}
 		// The key is checked before what follows it, as a walk of the
-		// decoder's tokens would.
-		for _, prev := range s.keys[base:] {
+		// decoder's tokens would. A few keys are compared one by one; a
+		// wide object's go in a map by their fold, so that a body of a
+		// hundred thousand keys costs no more than their number.
+		prev, dup := "", false
+		if folded != nil {
+			prev, dup = folded[foldKey(key)]
+		} else {
+			for _, k := range s.keys[base:] {
+				if strings.EqualFold(k, key) {
+					prev, dup = k, true
+					break
+				}
+			}
+		}
+		if dup {
 			if prev == key {
 				return &keyError{field: s.field(key), msg: "is duplicated; send each member once"}, true
 			}
-			if strings.EqualFold(prev, key) {
-				return &keyError{field: s.field(key), msg: "duplicates " + quote(prev) + " when case is ignored; send each member once, in the case of the API"}, true
-			}
+			return &keyError{field: s.field(key), msg: "duplicates " + quote(prev) + " when case is ignored; send each member once, in the case of the API"}, true
 		}
-		s.keys = append(s.keys, key)
+		switch n := len(s.keys) - base; {
+		case folded != nil:
+			folded[foldKey(key)] = key
+		case n+1 > linearKeys:
+			folded = make(map[string]string, 2*linearKeys)
+			for _, k := range s.keys[base:] {
+				folded[foldKey(k)] = k
+			}
+			folded[foldKey(key)] = key
+		default:
+			s.keys = append(s.keys, key)
+		}
 		ft, folded := fields.member(key)
 		if folded != "" {
 			return &keyError{field: s.field(key), msg: "matches the field " + quote(folded) + " only when case is ignored; member names are case-sensitive"}, true
@@ -402,3 +431,38 @@ func (s *keyScanner) literal(word string) bool {
 }
 
 func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// foldKey maps every key that strings.EqualFold (and encoding/json) holds
+// equal to one string: each rune replaced by the smallest of its case
+// orbit ("K", "k" and the Kelvin sign alike).
+func foldKey(s string) string {
+	if ascii(s) {
+		// An ASCII letter's orbit is its upper and lower case (and, for k
+		// and s, the Kelvin and long s signs, above ASCII): the least is
+		// the upper case.
+		return strings.ToUpper(s)
+	}
+	return foldRunes(s)
+}
+
+// foldRunes is foldKey rune by rune, for any string.
+func foldRunes(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
+}

@@ -60,3 +60,15 @@ func BenchmarkCheckKeys(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCheckKeysWide: one object of 100,000 keys (a 1 MiB body's
+// worth), which checkKeys must take in time proportional to its keys.
+func BenchmarkCheckKeysWide(b *testing.B) {
+	body := []byte(wideObject(100_000, ""))
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if ke := checkKeys(body, new(map[string]any)); ke != nil {
+			b.Fatal(ke)
+		}
+	}
+}

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -157,42 +157,7 @@ func walkKeysByTokens(dec *json.Decoder, t reflect.Type, path string) error {
 	return err
 }
 
-func ascii(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}
-
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
-
-// foldKey maps every key that strings.EqualFold (and encoding/json) holds
-// equal to one string: each rune replaced by the smallest of its case
-// orbit ("K", "k" and the Kelvin sign alike).
-func foldKey(s string) string {
-	if ascii(s) {
-		// An ASCII letter's orbit is its upper and lower case (and, for k
-		// and s, the Kelvin and long s signs, above ASCII): the least is
-		// the upper case.
-		return strings.ToUpper(s)
-	}
-	return foldRunes(s)
-}
-
-// foldRunes is foldKey rune by rune, for any string.
-func foldRunes(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		least := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			least = min(least, f)
-		}
-		b.WriteRune(least)
-	}
-	return b.String()
-}
 
 // FuzzCheckKeys: checkKeys finds what a walk of json.Decoder's tokens
 // finds (the same first key error, or none) for any UTF-8 body, decoded
@@ -208,15 +173,15 @@ func FuzzCheckKeys(f *testing.F) {
 		`{"price":{"amount":"1","currency":"EUR"},"price":{}}`, `{"Price":{"amount":"1"}}`, `{"price":{"Amount":"1","amount":"2"}}`,
 		`{"name":"a","tags":["x",{"a":1,"A":2}],"stock":12}`, `{"quantity":-0.5e+3,"quantity":1}`, `{"stoc\u004b":1,"stocK":2}`,
 		`{"a":01,"a":1}`, `{"a":tru,"a":1}`, `{"a":"\ud800","a":"x"}`, `{"k":1,"\u212a":2}`, `{"a":1}x{"a":1,"a":2}`,
-		`{"a":[1,2,{"b":null,"b":true}]}`, `{"a" : { } , "A" : [ ] }`, "{\"a\":\"\x01\",\"a\":1}", `{"webhookUrl":"x","WebhookURL":"y"}`,
+		`{"a":[1,2,{"b":null,"b":true}]}`, wideObject(20, `"k3"`), wideObject(20, `"K19"`), wideObject(40, `"k\u0033"`), `{"a" : { } , "A" : [ ] }`, "{\"a\":\"\x01\",\"a\":1}", `{"webhookUrl":"x","WebhookURL":"y"}`,
 	} {
 		for k := range dsts {
 			f.Add(s, uint8(k))
 		}
 	}
 	f.Fuzz(func(t *testing.T, body string, kind uint8) {
-		if !utf8.ValidString(body) {
-			return
+		if !utf8.ValidString(body) || strings.Count(body, "{")+strings.Count(body, "[") > maxDepth {
+			return // the old walk had no nesting bound (TestCheckKeysDepth)
 		}
 		dst := dsts[int(kind)%len(dsts)]
 		got, want := checkKeys([]byte(body), dst()), checkKeysByTokens([]byte(body), dst())
@@ -247,5 +212,56 @@ func TestCheckKeysDepth(t *testing.T) {
 	}
 	if ke := checkKeys([]byte(strings.Repeat("[", 1<<20)), new(map[string]any)); ke != nil {
 		t.Errorf("a million open arrays: %s", ke.msg)
+	}
+}
+
+// wideObject is an object of n keys k0..k(n-1), then the member last (a
+// key, or "" for none) with value 0.
+func wideObject(n int, last string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"k` + strconv.Itoa(i) + `":0`)
+	}
+	if last != "" {
+		b.WriteString("," + last + ":0")
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// TestCheckKeysWide: in an object of more keys than checkKeys compares
+// one by one (linearKeys), duplicates and case variants are still found,
+// at the start, at the switch to the map and far past it, as the old walk
+// finds them.
+func TestCheckKeysWide(t *testing.T) {
+	for _, tc := range []struct {
+		n          int
+		last, want string // want: the error's message start, "" for none
+	}{
+		{linearKeys - 1, `"k0"`, "is duplicated"},
+		{linearKeys, `"k0"`, "is duplicated"},
+		{linearKeys, `"K15"`, "duplicates \"k15\""},
+		{linearKeys + 1, `"K16"`, "duplicates \"k16\""},
+		{100_000, `"k99999"`, "is duplicated"},
+		{100_000, `"K0"`, "duplicates \"k0\""},
+		{100_000, `"\u212a7"`, "duplicates \"k7\""}, // the Kelvin sign folds to k
+		{100_000, `"x"`, ""},
+		{100_000, "", ""},
+	} {
+		body := []byte(wideObject(tc.n, tc.last))
+		got, want := checkKeys(body, new(map[string]any)), checkKeysByTokens(body, new(map[string]any))
+		if (got == nil) != (want == nil) || got != nil && *got != *want {
+			t.Errorf("%d keys then %s: checkKeys %v, the old walk %v", tc.n, tc.last, got, want)
+		}
+		switch {
+		case tc.want == "" && got != nil:
+			t.Errorf("%d keys then %s: %v, want none", tc.n, tc.last, got)
+		case tc.want != "" && (got == nil || !strings.HasPrefix(got.msg, tc.want)):
+			t.Errorf("%d keys then %s: %v, want %q", tc.n, tc.last, got, tc.want)
+		}
 	}
 }

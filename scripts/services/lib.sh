@@ -30,7 +30,9 @@ ES_VERSION="${ES_VERSION:-8.19.21}"
 ES_PORT="${ES_PORT:-9200}"
 ES_TRANSPORT_PORT="${ES_TRANSPORT_PORT:-9300}"
 ES_HEAP="${ES_HEAP:-1g}"
-# ES_NICE: the niceness Elasticsearch runs at, 0 (the default) to 19. On a
+# ES_NICE: the niceness added to Elasticsearch's (nice -n; up.sh's own is
+# normally 0), 0 (the default) to 19, applied when it starts (a server
+# already up is reused as it runs). On a
 # machine whose cores the servers share with the stack, 10 gives the
 # command path's Kafka and streamview the CPU first: in `bench api` at
 # 1,000 commands/s on 2 cores the command p99 was lower in 14 of 20

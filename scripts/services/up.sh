@@ -22,7 +22,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 sv_parse_services "$@"
-if [[ ! "$ES_NICE" =~ ^[0-9]+$ ]] || (( ES_NICE > 19 )); then
+if [[ ! "$ES_NICE" =~ ^0*1?[0-9]$ ]]; then # digits only, no arithmetic before: 08 is not octal, 2^64-1 not -1
   sv_err "ES_NICE must be a whole number from 0 to 19 (Elasticsearch's niceness), not '$ES_NICE'"
   exit 2
 fi
