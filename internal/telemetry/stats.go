@@ -82,13 +82,8 @@ func (c projectionCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c projectionCollector) Collect(ch chan<- prometheus.Metric) {
-	c.t.mu.Lock()
-	stats := c.t.projections
-	c.t.mu.Unlock()
-	if stats == nil {
-		return
-	}
-	for _, s := range stats() {
+	all, _ := watched(c.t, &c.t.projections)
+	for _, s := range all {
 		gen := strconv.Itoa(s.Generation)
 		counter := func(d *prometheus.Desc, v int64) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), s.Projection, gen)
@@ -115,13 +110,10 @@ func (c deciderCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c deciderCollector) Collect(ch chan<- prometheus.Metric) {
-	c.t.mu.Lock()
-	stats := c.t.decider
-	c.t.mu.Unlock()
-	if stats == nil {
+	s, ok := watched(c.t, &c.t.decider)
+	if !ok {
 		return
 	}
-	s := stats()
 	for result, v := range map[string]int64{"accepted": s.Accepted, "rejected": s.Rejected, "duplicate": s.Duplicates, "undecodable": s.Undecodable} {
 		ch <- prometheus.MustNewConstMetric(descDecided, prometheus.CounterValue, float64(v), result)
 	}
@@ -135,13 +127,23 @@ type outcomeCollector struct{ t *Telemetry }
 func (c outcomeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descOutcomes }
 
 func (c outcomeCollector) Collect(ch chan<- prometheus.Metric) {
-	c.t.mu.Lock()
-	stats := c.t.outcomes
-	c.t.mu.Unlock()
-	if stats == nil {
+	s, ok := watched(c.t, &c.t.outcomes)
+	if !ok {
 		return
 	}
-	s := stats()
 	ch <- prometheus.MustNewConstMetric(descOutcomes, prometheus.CounterValue, float64(s.Decider), "decider")
 	ch <- prometheus.MustNewConstMetric(descOutcomes, prometheus.CounterValue, float64(s.Topic), "topic")
+}
+
+// watched calls the stats function a Watch* call set in *fn (read under
+// t.mu); false when none is set.
+func watched[T any](t *Telemetry, fn *func() T) (T, bool) {
+	t.mu.Lock()
+	stats := *fn
+	t.mu.Unlock()
+	if stats == nil {
+		var zero T
+		return zero, false
+	}
+	return stats(), true
 }
