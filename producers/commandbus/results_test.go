@@ -89,6 +89,16 @@ func (f *fixture) decide(t *testing.T, commit bool, rs ...schemas.CommandResult)
 	}
 }
 
+// awaitReady fails t unless r has caught up within 30 s.
+func awaitReady(t *testing.T, r *commandbus.Results) {
+	t.Helper()
+	select {
+	case <-r.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("never ready")
+	}
+}
+
 func accepted(commandID, productID string, version int64) schemas.CommandResult {
 	return schemas.CommandResult{CommandID: commandID, ProductID: productID, Status: schemas.StatusAccepted, Version: version,
 		DecidedAt: time.Now().UTC().Truncate(time.Millisecond)}
@@ -175,11 +185,7 @@ func TestResultsAfterRestart(t *testing.T) {
 	}{{"from the start", -1}, {"default hour", 0}} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := f.results(t, commandbus.ResultsConfig{LookBack: tc.lookBack})
-			select {
-			case <-r.Ready():
-			case <-time.After(30 * time.Second):
-				t.Fatal("never ready")
-			}
+			awaitReady(t, r)
 			for _, want := range rs {
 				if got, ok := r.Lookup(want.CommandID); !ok || got.Version != want.Version {
 					t.Errorf("Lookup(%s) = %+v, %v; want version %d", want.CommandID, got, ok, want.Version)
@@ -290,11 +296,7 @@ func TestResultsRead(t *testing.T) {
 		defer mu.Unlock()
 		read = append(read, d)
 	}})
-	select {
-	case <-r.Ready():
-	case <-time.After(30 * time.Second):
-		t.Fatal("never ready")
-	}
+	awaitReady(t, r)
 	if _, ok := r.Lookup(old.CommandID); !ok {
 		t.Fatal("the catch-up missed the old result")
 	}
@@ -406,11 +408,7 @@ func TestResultsDeliver(t *testing.T) {
 			defer mu.Unlock()
 			decided = append(decided, status)
 		}})
-	select {
-	case <-r.Ready():
-	case <-time.After(30 * time.Second):
-		t.Fatal("never ready")
-	}
+	awaitReady(t, r)
 
 	pid := commandbus.NewID()
 	res := accepted(commandbus.NewID(), pid, 1)
