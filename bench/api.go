@@ -173,6 +173,8 @@ type APIStep struct {
 	// the last answer.
 	Throughput float64     `json:"throughput"`
 	Latency    KindSummary `json:"latency"` // all commands; errors by status
+	// Tail is how the commands at or above the p99 fell in time.
+	Tail Tail `json:"tail"`
 	// View is the time from a command's accepted answer (with its
 	// version; Prefer: wait only) until GET /v1/products/{id}?minVersion=
 	// answers that version or a later one. Search is the time from a price
@@ -788,6 +790,7 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	}
 	var (
 		lat    []time.Duration
+		ends   []time.Time // when each answer came, in lat's order
 		errs   = map[string]int{}
 		ok     int
 		first  time.Time
@@ -808,6 +811,7 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 				last = end
 			}
 			lat = append(lat, res.Latency)
+			ends = append(ends, res.End())
 			switch {
 			case res.Code == 0:
 				if errs["transport"] == 0 {
@@ -838,6 +842,7 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	close(stopSearch)
 	l.readers.Wait()
 	st := APIStep{Rate: rate, Wait: wait, Latency: Summarize("commands", lat, errs), CPU: cpu, Servers: spent, Requests: counted}
+	st.Tail = tailOf(lat, ends, st.Latency.P99, TailWindow)
 	if l.cfg.Hops != nil {
 		st.Hops = l.cfg.Hops.take()
 	}
@@ -907,6 +912,7 @@ func (r APIReport) WriteTable(w io.Writer) error {
 	}
 	writeRows(&b, rows)
 	writeHops(&b, r.Steps)
+	writeTail(&b, r.Steps)
 	writeCPU(&b, r.Steps)
 	writeRequests(&b, r.Steps)
 	_, err := io.WriteString(w, b.String())

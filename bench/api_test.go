@@ -161,7 +161,12 @@ func TestAPIRun(t *testing.T) {
 	if got := f.waits.Load(); got != 5+2+40 {
 		t.Errorf("%d commands with Prefer: wait, want %d", got, 5+2+40)
 	}
-	for _, want := range []string{"5 products, commands pick them zipf", "rate/s", "40"} {
+	for _, s := range rep.Steps {
+		if tl := s.Tail; tl.Slow == 0 || tl.Hit == 0 || tl.Hit > tl.Windows || tl.Top3 > tl.Slow {
+			t.Errorf("step wait=%v: tail %+v, want the commands at or above the p99 counted in their windows", s.Wait, tl)
+		}
+	}
+	for _, want := range []string{"5 products, commands pick them zipf", "rate/s", "40", "the tail in time"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the table lacks %q:\n%s", want, out.String())
 		}

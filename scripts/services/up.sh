@@ -297,6 +297,8 @@ EOF
   sv_log "kafka: Java $KAFKA_JAVA_MAJOR ($KAFKA_JAVA), $KAFKA_GC_OPTS"
   local jvm=("$KAFKA_JAVA" -Dkafka.logs.dir="$KAFKA_DIR/logs" -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties"
     -Djava.awt.headless=true -cp "$KAFKA_LIB/*")
+  local gclog=("-Xlog:gc:file=$KAFKA_DIR/logs/gc.log:time,uptime:filecount=5,filesize=20M")
+  [[ -n "${KAFKA_GC_LOG_OPTS+set}" ]] && read -ra gclog <<<"$KAFKA_GC_LOG_OPTS"
   if [[ ! -f "$KAFKA_DIR/data/meta.properties" ]]; then
     # KAFKA_FORMAT_ARGS, e.g. "--feature transaction.version=1", applies to a
     # fresh data dir only (rm -rf .services/kafka to re-format).
@@ -318,7 +320,7 @@ EOF
   KAFKA_LOG_MARK=1
   [[ -f "$KAFKA_DIR/logs/server.log" ]] && KAFKA_LOG_MARK=$(( $(wc -l <"$KAFKA_DIR/logs/server.log") + 1 ))
   # shellcheck disable=SC2086
-  nohup "${jvm[@]}" $KAFKA_HEAP_OPTS $KAFKA_GC_OPTS kafka.Kafka "$KAFKA_DIR/server.properties" \
+  nohup "${jvm[@]}" $KAFKA_HEAP_OPTS $KAFKA_GC_OPTS "${gclog[@]}" kafka.Kafka "$KAFKA_DIR/server.properties" \
     >>"$KAFKA_DIR/logs/kafka.out" 2>&1 </dev/null 9>&- &
   echo $! >"$KAFKA_PIDFILE"
 }

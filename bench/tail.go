@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// TailWindow is the width of the windows Tail counts the slowest
+// commands in.
+const TailWindow = 100 * time.Millisecond
+
+// Tail is how a step's slowest commands, those at or above its p99, fell
+// in time, by when their answers came. Spread over the step, they say the
+// queue for the cores is always a little long; held in a few windows,
+// they are bursts: something (a collector's cycle, a merge, a server's
+// pause) took the cores for a while and the commands in flight waited.
+// On this project's 2-core machine it was the second (README, "The
+// command tail comes in bursts").
+type Tail struct {
+	Slow    int           `json:"slow"`        // commands at or above the p99
+	Window  time.Duration `json:"windowNanos"` // the windows' width
+	Windows int           `json:"windows"`     // windows from the first answer to the last
+	Hit     int           `json:"hit"`         // windows in which a slow command's answer came
+	Top3    int           `json:"top3"`        // slow commands in the three windows that hold most
+}
+
+// tailOf counts the commands whose latency is at or above p99 by the
+// window of width w their answer came in (ends, in lat's order), windows
+// counted from the first answer.
+func tailOf(lat []time.Duration, ends []time.Time, p99, w time.Duration) Tail {
+	t := Tail{Window: w}
+	if len(lat) == 0 || len(lat) != len(ends) || p99 <= 0 || w <= 0 {
+		return t
+	}
+	first, last := ends[0], ends[0]
+	for _, e := range ends {
+		if e.Before(first) {
+			first = e
+		}
+		if e.After(last) {
+			last = e
+		}
+	}
+	t.Windows = int(last.Sub(first)/w) + 1
+	per := map[int]int{}
+	for i, d := range lat {
+		if d >= p99 {
+			t.Slow++
+			per[int(ends[i].Sub(first)/w)]++
+		}
+	}
+	t.Hit = len(per)
+	top := [3]int{}
+	for _, n := range per {
+		for j := range top {
+			if n > top[j] {
+				copy(top[j+1:], top[j:len(top)-1])
+				top[j] = n
+				break
+			}
+		}
+	}
+	t.Top3 = top[0] + top[1] + top[2]
+	return t
+}
+
+// writeTail writes, per step, how its slowest commands fell in time.
+func writeTail(b *strings.Builder, steps []APIStep) {
+	head := false
+	for _, s := range steps {
+		t := s.Tail
+		if t.Slow == 0 {
+			continue
+		}
+		if !head {
+			fmt.Fprintf(b, "\nthe tail in time: the commands at or above the p99, by the %v window their answer came in (a few full windows: bursts, a stall of the cores; many: a steady queue)\n", TailWindow)
+			head = true
+		}
+		fmt.Fprintf(b, "  %d/s %s: %d commands (>= %s ms) in %d of %d windows; the 3 fullest hold %d (%.0f%%)\n",
+			s.Rate, modeName(s.Wait), t.Slow, ms(s.Latency.P99), t.Hit, t.Windows, t.Top3, 100*float64(t.Top3)/float64(t.Slow))
+	}
+}
