@@ -84,9 +84,15 @@ hops overlap; each is timed where it happens):
   batch: decide, produce,     the command's batch: state and decide (first
   commit                      produce requests under way), the rest of the
                               produce, ending the transaction
-  batch start -> result read  the batch, then the commit markers and the
-                              API's read_committed fetch of the result
+  batch start -> result read  the batch, then the decider handing its
+                              committed outcomes to the API (one process)
   acked -> result (API wait)  the API's wait for the result after the send
+
+The tail in time, per step: the commands at or above the p99, counted by
+the 100 ms window their answer came in. A few full windows are bursts
+(something took the cores for a while: here mostly the broker's
+collections, README "The command tail comes in bursts"); many windows
+with a few each are a steady queue.
 
 Then, per step, the Kafka requests the stack's clients wrote per command:
 all, by kind (Produce, Fetch, EndTxn...) and by client (api-sender,
