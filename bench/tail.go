@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -14,9 +15,8 @@ const TailWindow = 100 * time.Millisecond
 // in time, by when their answers came. Spread over the step, they say the
 // queue for the cores is always a little long; held in a few windows,
 // they are bursts: something (a collector's cycle, a merge, a server's
-// pause) took the cores for a while and the commands in flight waited.
-// On this project's 2-core machine it was the second (README, "The
-// command tail comes in bursts").
+// pause) took the cores for a while and the commands in flight waited
+// (README, "The command tail comes in bursts").
 type Tail struct {
 	Slow    int           `json:"slow"`        // commands at or above the p99
 	Window  time.Duration `json:"windowNanos"` // the windows' width
@@ -27,7 +27,8 @@ type Tail struct {
 
 // tailOf counts the commands whose latency is at or above p99 by the
 // window of width w their answer came in (ends, in lat's order), windows
-// counted from the first answer.
+// counted from the first answer. It counts nothing (Tail{Window: w}) for
+// no commands, lengths that differ, or a p99 or w that is not positive.
 func tailOf(lat []time.Duration, ends []time.Time, p99, w time.Duration) Tail {
 	t := Tail{Window: w}
 	if len(lat) == 0 || len(lat) != len(ends) || p99 <= 0 || w <= 0 {
@@ -43,25 +44,23 @@ func tailOf(lat []time.Duration, ends []time.Time, p99, w time.Duration) Tail {
 		}
 	}
 	t.Windows = int(last.Sub(first)/w) + 1
-	per := map[int]int{}
+	per := make([]int, t.Windows) // slow commands per window
 	for i, d := range lat {
 		if d >= p99 {
 			t.Slow++
-			per[int(ends[i].Sub(first)/w)]++
+			per[ends[i].Sub(first)/w]++
 		}
 	}
-	t.Hit = len(per)
-	top := [3]int{}
-	for _, n := range per {
-		for j := range top {
-			if n > top[j] {
-				copy(top[j+1:], top[j:len(top)-1])
-				top[j] = n
-				break
-			}
+	slices.SortFunc(per, func(a, b int) int { return b - a })
+	for i, n := range per {
+		if n == 0 {
+			break
+		}
+		t.Hit++
+		if i < 3 {
+			t.Top3 += n
 		}
 	}
-	t.Top3 = top[0] + top[1] + top[2]
 	return t
 }
 
@@ -74,7 +73,7 @@ func writeTail(b *strings.Builder, steps []APIStep) {
 			continue
 		}
 		if !head {
-			fmt.Fprintf(b, "\nthe tail in time: the commands at or above the p99, by the %v window their answer came in (a few full windows: bursts, a stall of the cores; many: a steady queue)\n", TailWindow)
+			fmt.Fprintf(b, "\nthe tail in time: the commands at or above the p99, by the %v window their answer came in (a few full windows: bursts, a stall of the cores; many: a steady queue)\n", t.Window)
 			head = true
 		}
 		fmt.Fprintf(b, "  %d/s %s: %d commands (>= %s ms) in %d of %d windows; the 3 fullest hold %d (%.0f%%)\n",

@@ -55,8 +55,10 @@ same rate for the same --duration, on the same machine and servers:
            linger 0) -> decider (a transactional group session,
            read_committed, fetch max wait 25 ms, batches up to 1000: the
            events and the result in one transaction with the consumed
-           offsets) -> results topic -> the API's read_committed reader ->
-           the answer; from the request sent to the answer.
+           offsets), which hands the committed outcome to the API in
+           this process (without --url; the results topic, read
+           read_committed, brings another instance's) -> the answer; from
+           the request sent to the answer.
   raw EOS: the same Kafka loop with nothing of streamview in it: 450-byte
            records (a command's size) keyed over --products keys picked by
            --distribution, sent on schedule (open model) to a 6-partition
@@ -109,8 +111,9 @@ proxy).
 The freshness readers share the machine with the stack they measure: at
 1,000/s, the view reads and the search poller are a good part of the
 load (at 1,000/s on 2 cores, the poller's searches every 20 ms cost
-Elasticsearch about 0.4 of a core and the commands' p99 15-25 ms; the
-default is every 50 ms). --freshness=false leaves them out, to time the
+the commands' p99 15-25 ms in session 17, so the default is every 50 ms;
+in session 19 looking every 50 ms instead of every 200 ms cost
+Elasticsearch about 4% of a core). --freshness=false leaves them out, to time the
 commands alone; --search-poll 100ms makes the poller lighter, its
 figures up to that much later than the documents became visible.
 

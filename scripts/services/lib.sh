@@ -22,14 +22,16 @@ KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms512m -Xmx768m}"
 # on an older java. Under load G1's young pauses (10-70 ms, one every 1-2 s
 # on 2 cores) were in the tail of every Kafka round trip (README, "Kafka's
 # collector"). Both are settled by sv_kafka_jvm when a broker starts.
-# KAFKA_GC_LOG_OPTS: the single node's collector log (up.sh), one line a
-# cycle with its times, in .services/kafka/logs/gc.log (5 files of 20 MB at
-# most), as Kafka's own start scripts keep one. The commands' slowest 1% in
-# `bench api` came in bursts, and at this heap most of them during the
-# broker's collections (README, "The command tail comes in bursts"): this
-# log says when those ran. Set and empty: no log.
 KAFKA_JAVA="${KAFKA_JAVA:-}"
 KAFKA_GC_OPTS="${KAFKA_GC_OPTS:-}"
+# KAFKA_GC_LOG_OPTS: the single node's collector log (up.sh). Unset, the
+# default: -Xlog:gc:file="<.services/kafka>/logs/gc.log":time,uptime:filecount=5,filesize=20M,
+# one line a cycle with its times, as Kafka's own start scripts keep one.
+# The commands' slowest 1% in `bench api` came in bursts, at this heap most
+# of them during the broker's collections (README, "The command tail comes
+# in bursts"): this log says when those ran. Set, it replaces the default
+# (split on spaces, like KAFKA_HEAP_OPTS); set and empty: no log. Not
+# assigned here, since empty means no log.
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
 
 ES_VERSION="${ES_VERSION:-8.19.21}"

@@ -297,7 +297,7 @@ EOF
   sv_log "kafka: Java $KAFKA_JAVA_MAJOR ($KAFKA_JAVA), $KAFKA_GC_OPTS"
   local jvm=("$KAFKA_JAVA" -Dkafka.logs.dir="$KAFKA_DIR/logs" -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties"
     -Djava.awt.headless=true -cp "$KAFKA_LIB/*")
-  local gclog=("-Xlog:gc:file=$KAFKA_DIR/logs/gc.log:time,uptime:filecount=5,filesize=20M")
+  local gclog=("-Xlog:gc:file=\"$KAFKA_DIR/logs/gc.log\":time,uptime:filecount=5,filesize=20M") # quoted: a ':' in the path
   [[ -n "${KAFKA_GC_LOG_OPTS+set}" ]] && read -ra gclog <<<"$KAFKA_GC_LOG_OPTS"
   if [[ ! -f "$KAFKA_DIR/data/meta.properties" ]]; then
     # KAFKA_FORMAT_ARGS, e.g. "--feature transaction.version=1", applies to a
