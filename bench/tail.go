@@ -11,6 +11,9 @@ import (
 // commands in.
 const TailWindow = 100 * time.Millisecond
 
+// maxTailWindows bounds the windows tailOf counts in: a day of 100 ms.
+const maxTailWindows = 864_000
+
 // Tail is how a step's slowest commands, those at or above its p99, fell
 // in time, by when their answers came. Spread over the step, they say the
 // queue for the cores is always a little long; held in a few windows,
@@ -28,7 +31,9 @@ type Tail struct {
 // tailOf counts the commands whose latency is at or above p99 by the
 // window of width w their answer came in (ends, in lat's order), windows
 // counted from the first answer. It counts nothing (Tail{Window: w}) for
-// no commands, lengths that differ, or a p99 or w that is not positive.
+// no commands, lengths that differ, a p99 or w that is not positive, or
+// answers more than maxTailWindows windows apart (no step lasts that long:
+// a time is wrong).
 func tailOf(lat []time.Duration, ends []time.Time, p99, w time.Duration) Tail {
 	t := Tail{Window: w}
 	if len(lat) == 0 || len(lat) != len(ends) || p99 <= 0 || w <= 0 {
@@ -42,6 +47,9 @@ func tailOf(lat []time.Duration, ends []time.Time, p99, w time.Duration) Tail {
 		if e.After(last) {
 			last = e
 		}
+	}
+	if last.Sub(first)/w >= maxTailWindows {
+		return t
 	}
 	t.Windows = int(last.Sub(first)/w) + 1
 	per := make([]int, t.Windows) // slow commands per window

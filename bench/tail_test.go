@@ -48,6 +48,7 @@ func TestTailOf(t *testing.T) {
 		{"answers out of order", []time.Duration{msec(9), msec(1)}, []time.Time{t0.Add(msec(250)), t0}, msec(9),
 			Tail{Slow: 1, Window: msec(100), Windows: 3, Hit: 1, Top3: 1}},
 		{"none", nil, nil, 0, Tail{Window: msec(100)}},
+		{"answers a day apart", []time.Duration{msec(9), msec(9)}, []time.Time{t0, t0.Add(24 * time.Hour)}, msec(9), Tail{Window: msec(100)}},
 		{"lengths differ", []time.Duration{msec(1)}, nil, msec(1), Tail{Window: msec(100)}},
 	}
 	for _, tt := range tests {
