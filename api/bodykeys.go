@@ -253,16 +253,15 @@ func (s *keyScanner) object(t reflect.Type) (*keyError, bool) {
 			}
 			return &keyError{field: s.field(key), msg: "duplicates " + quote(prev) + " when case is ignored; send each member once, in the case of the API"}, true
 		}
-		switch n := len(s.keys) - base; {
-		case folded != nil:
-			folded[foldKey(key)] = key
-		case n+1 > linearKeys:
+		if folded == nil && len(s.keys)-base >= linearKeys {
 			folded = make(map[string]string, 2*linearKeys)
 			for _, k := range s.keys[base:] {
 				folded[foldKey(k)] = k
 			}
+		}
+		if folded != nil {
 			folded[foldKey(key)] = key
-		default:
+		} else {
 			s.keys = append(s.keys, key)
 		}
 		ft, folded := fields.member(key)
