@@ -50,6 +50,12 @@ type APIConfig struct {
 	Rates []int
 	// Duration is how long each step sends; DefaultAPIDuration when 0.
 	Duration time.Duration
+	// Warm, when positive, is the longest the load warms the stack and
+	// the servers before the steps: the first mode at the first rate, in
+	// rounds of WarmRound, not in the steps, until a round in which no
+	// server's JIT compiler took WarmJIT of a core (Servers with JIT
+	// figures; without any, for all of Warm).
+	Warm time.Duration
 	// Modes are the steps' Prefer: wait settings, in order; with and
 	// without when nil.
 	Modes []bool
@@ -95,6 +101,8 @@ type APIConfig struct {
 	Profile func(rate int, wait bool) func()
 	// Out receives progress lines and the tables; nil discards.
 	Out io.Writer
+
+	warmRound time.Duration // a warm-up round's length; WarmRound when 0 (tests shorten it)
 }
 
 func (c APIConfig) withDefaults() APIConfig {
@@ -122,6 +130,9 @@ func (c APIConfig) withDefaults() APIConfig {
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
+	if c.warmRound == 0 {
+		c.warmRound = WarmRound
+	}
 	return c
 }
 
@@ -136,8 +147,8 @@ func (c APIConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("bench api: rate %d is not positive", r))
 		}
 	}
-	if c.Duration < 0 || c.Products < 0 || c.ViewReaders < 0 || c.SearchPoll < 0 {
-		errs = append(errs, errors.New("bench api: Duration, Products, the readers and the search poll must not be negative"))
+	if c.Duration < 0 || c.Warm < 0 || c.Products < 0 || c.ViewReaders < 0 || c.SearchPoll < 0 {
+		errs = append(errs, errors.New("bench api: Duration, Warm, Products, the readers and the search poll must not be negative"))
 	}
 	if _, err := eventgen.ParseDistribution(c.withDefaults().Distribution); err != nil {
 		errs = append(errs, fmt.Errorf("bench api: %w", err))
@@ -223,9 +234,11 @@ type APIReport struct {
 	Duration     time.Duration `json:"durationNanos"` // per step
 	// RawTopics is the name prefix of the raw side's topics and group,
 	// and RawPartitions their partition count, when measured.
-	RawTopics     string    `json:"rawTopics,omitempty"`
-	RawPartitions int       `json:"rawPartitions,omitempty"`
-	Steps         []APIStep `json:"steps"`
+	RawTopics     string `json:"rawTopics,omitempty"`
+	RawPartitions int    `json:"rawPartitions,omitempty"`
+	// Warmup are the rounds of APIConfig.Warm, before the steps.
+	Warmup []APIStep `json:"warmup,omitempty"`
+	Steps  []APIStep `json:"steps"`
 }
 
 // Command kinds of an API run and their share of the mix, in percent.
@@ -268,12 +281,17 @@ func API(ctx context.Context, cfg APIConfig) (rep APIReport, err error) {
 	if err := l.createProducts(ctx); err != nil {
 		return rep, err
 	}
+	if cfg.Warm > 0 {
+		if rep.Warmup, err = l.warmUp(ctx); err != nil {
+			return rep, err
+		}
+	}
 	for _, wait := range cfg.Modes {
 		for _, rate := range cfg.Rates {
 			if err := l.drain(ctx); err != nil {
 				return rep, err
 			}
-			st := l.step(ctx, rate, wait)
+			st := l.step(ctx, rate, wait, cfg.Duration, true)
 			fresh := "freshness not measured"
 			if st.measuredFreshness() {
 				fresh = fmt.Sprintf("view fresh p99 %s ms, search p99 %s ms", ms(st.View.P99), ms(st.Search.P99))
@@ -750,8 +768,69 @@ func (l *apiLoad) sample(to *[]time.Duration, d time.Duration) {
 // here).
 const maxInFlight = 5000
 
-// step sends rate commands/s for cfg.Duration and waits for its readers.
-func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
+// WarmRound is how long each round of a warm-up (APIConfig.Warm) sends.
+const WarmRound = 30 * time.Second
+
+// warmUp sends the first mode's load at the first rate in rounds of
+// WarmRound (cfg.warmRound) until a round in which no server compiled WarmJIT of a core or
+// more (a round with no JIT figure does not count), or cfg.Warm has
+// passed; it returns the rounds.
+func (l *apiLoad) warmUp(ctx context.Context) ([]APIStep, error) {
+	rate, wait := l.cfg.Rates[0], l.cfg.Modes[0]
+	var jit []string
+	for _, s := range l.cfg.Servers {
+		if s.JIT != nil {
+			jit = append(jit, s.Name)
+		}
+	}
+	until := "until no server's JIT compiler takes " + strconv.Itoa(int(100*WarmJIT)) + "% of a core in a round (" + strings.Join(jit, ", ") + ")"
+	if len(jit) == 0 {
+		until = "(no server's JIT is read here, so all of it)"
+	}
+	fmt.Fprintf(l.cfg.Out, "bench api: warming up at %d/s %s, rounds of %v, for at most %v %s; not in the steps\n", rate, modeName(wait), l.cfg.warmRound, l.cfg.Warm, until)
+	var rounds []APIStep
+	start := time.Now()
+	for {
+		// A round of a tenth of one or less is not worth sending.
+		left := l.cfg.Warm - time.Since(start)
+		if left <= l.cfg.warmRound/10 {
+			if len(jit) > 0 {
+				fmt.Fprintf(l.cfg.Out, "bench api: --warm %v passed with a server still compiling; the steps' report says which\n", l.cfg.Warm)
+			}
+			return rounds, nil
+		}
+		if err := l.drain(ctx); err != nil {
+			return rounds, err
+		}
+		st := l.step(ctx, rate, wait, min(l.cfg.warmRound, left), false)
+		if err := ctx.Err(); err != nil {
+			return rounds, err
+		}
+		rounds = append(rounds, st)
+		var parts []string
+		measured := false
+		for _, sv := range st.Servers {
+			if sv.jitOK {
+				measured = true
+				parts = append(parts, fmt.Sprintf("%s %.0f%%", sv.Name, 100*sv.JIT.Seconds()/st.CPU.Wall.Seconds()))
+			}
+		}
+		jitText := ""
+		if len(parts) > 0 {
+			jitText = "; JIT " + strings.Join(parts, ", ")
+		}
+		fmt.Fprintf(l.cfg.Out, "bench api: warm-up round %d (%v of at most %v): p50 %s p99 %s ms, errors %s%s\n",
+			len(rounds), time.Since(start).Round(time.Second), l.cfg.Warm, ms(st.Latency.P50), ms(st.Latency.P99), errorsText(st.Latency.Errors), jitText)
+		if measured && len(st.Warming()) == 0 {
+			fmt.Fprintf(l.cfg.Out, "bench api: warm: no server's JIT took %.0f%% of a core in the last round\n", 100*WarmJIT)
+			return rounds, nil
+		}
+	}
+}
+
+// step sends rate commands/s for d and waits for its readers; profiled
+// calls cfg.Profile around it.
+func (l *apiLoad) step(ctx context.Context, rate int, wait bool, d time.Duration, profiled bool) APIStep {
 	l.wait, l.stepCtx = wait, ctx
 	l.mu.Lock()
 	l.flights, l.inFlight = nil, nil // a target vegeta made but never sent
@@ -779,7 +858,7 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 		l.cfg.Hops.take() // what the last step's stragglers reported
 	}
 	var stop func()
-	if l.cfg.Profile != nil {
+	if l.cfg.Profile != nil && profiled {
 		stop = l.cfg.Profile(rate, wait)
 	}
 	probe := startProbe(ctx, nil)
@@ -802,7 +881,7 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	// side=load, so that a CPU profile of an in-process stack can leave
 	// them out: -tagignore side=load.
 	pprof.Do(ctx, pprof.Labels("side", "load"), func(context.Context) {
-		for res := range atk.Attack(l.target, vegeta.Rate{Freq: rate, Per: time.Second}, l.cfg.Duration, fmt.Sprintf("%d-%v", rate, wait)) {
+		for res := range atk.Attack(l.target, vegeta.Rate{Freq: rate, Per: time.Second}, d, fmt.Sprintf("%d-%v", rate, wait)) {
 			sent++
 			if first.IsZero() || res.Timestamp.Before(first) {
 				first = res.Timestamp
@@ -849,7 +928,7 @@ func (l *apiLoad) step(ctx context.Context, rate int, wait bool) APIStep {
 	if span := last.Sub(first).Seconds(); span > 0 {
 		st.Throughput = float64(ok) / span
 	}
-	st.Achieved = float64(sent) / l.cfg.Duration.Seconds()
+	st.Achieved = float64(sent) / d.Seconds()
 	st.View = freshness(l.view, l.viewMissed.Load(), l.viewSkip.Load())
 	st.Search = freshness(l.search, l.searchMiss.Load(), l.searchSkip.Load())
 	st.Search.Overlapped = int(l.searchOverlap.Load())
@@ -946,9 +1025,56 @@ func writeCPU(b *strings.Builder, steps []APIStep) {
 		}
 		parts := []string{self + share(s.CPU.Process)}
 		for _, sv := range s.Servers {
-			parts = append(parts, sv.Name+" "+share(sv.CPU))
+			p := sv.Name + " " + share(sv.CPU)
+			if sv.JIT > 0 {
+				p += " (JIT " + share(sv.JIT) + ")"
+			}
+			parts = append(parts, p)
 		}
 		fmt.Fprintf(b, "  %d/s %s: %s\n", s.Rate, modeName(s.Wait), strings.Join(parts, ", "))
+	}
+	writeWarming(b, steps)
+}
+
+// WarmJIT is the share of a core a server's JIT compiler may take during
+// a step for the report to count the server as warm. A JVM compiles its
+// hot paths for minutes after it starts, under load, on the cores the
+// load needs; here Elasticsearch's compiler took 22-70% of a core in the
+// first 30 s steps at 1,000/s on freshly started servers, and 1-3% from
+// about 10 minutes on (session 20; README "The servers' warm-up").
+const WarmJIT = 0.05
+
+// Warming are the servers whose JIT compiler took WarmJIT of a core or
+// more during the step: still warming up.
+func (s APIStep) Warming() []ServerSpent {
+	var out []ServerSpent
+	for _, sv := range s.Servers {
+		if s.CPU.Wall > 0 && sv.JIT.Seconds() >= WarmJIT*s.CPU.Wall.Seconds() {
+			out = append(out, sv)
+		}
+	}
+	return out
+}
+
+// writeWarming says which steps ran on servers still compiling their
+// code, whose latencies are not yet the servers' steady ones.
+func writeWarming(b *strings.Builder, steps []APIStep) {
+	var lines []string
+	for _, s := range steps {
+		var parts []string
+		for _, sv := range s.Warming() {
+			parts = append(parts, fmt.Sprintf("%s %.0f%%", sv.Name, 100*sv.JIT.Seconds()/s.CPU.Wall.Seconds()))
+		}
+		if len(parts) > 0 {
+			lines = append(lines, fmt.Sprintf("  %d/s %s: %s\n", s.Rate, modeName(s.Wait), strings.Join(parts, ", ")))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nwarming up: these servers were still compiling their code (a JVM's JIT, %.0f%% of a core or more), on the cores the load needs, so these steps' latencies are not yet the servers' steady ones; run again, or warm them first with --warm:\n", 100*WarmJIT)
+	for _, l := range lines {
+		b.WriteString(l)
 	}
 }
 

@@ -340,3 +340,123 @@ func TestAPISearchPoll(t *testing.T) {
 		t.Errorf("%d searches in %v polling every %v, want at most %d", n, elapsed, every, most)
 	}
 }
+
+// jitServer is a server whose CPU grows with the wall clock and whose JIT
+// time is jit(call), call counting its readings from 0: two per round or
+// step, one at each end.
+func jitServer(name string, jit func(call int) time.Duration) Server {
+	start := time.Now()
+	var calls atomic.Int64
+	return Server{Name: name,
+		CPU: func() (time.Duration, error) { return time.Since(start) + time.Hour, nil },
+		JIT: func() (time.Duration, error) { return jit(int(calls.Add(1) - 1)), nil }}
+}
+
+// A warm-up sends the first step's load in rounds until a round in which
+// no server's JIT took WarmJIT of a core, or until Warm has passed; the
+// rounds are kept apart from the steps, and a step on a server still
+// compiling is named under "warming up".
+func TestAPIWarmUp(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		jit    func(call int) time.Duration // of the server "es"
+		rounds func(n int) bool
+		says   []string
+	}{
+		{name: "until warm",
+			// Round 1 compiles for a second (warming), round 2 not at all.
+			jit:    func(call int) time.Duration { return time.Duration(min(call, 1)) * time.Second },
+			rounds: func(n int) bool { return n == 2 },
+			says:   []string{"warm-up round 2", "warm: no server's JIT took 5% of a core in the last round"}},
+		{name: "still compiling when Warm has passed",
+			// Every reading a second more: warming in every round and step.
+			jit:    func(call int) time.Duration { return time.Duration(call) * time.Second },
+			rounds: func(n int) bool { return n >= 2 },
+			says:   []string{"passed with a server still compiling", "warming up: these servers", "  40/s wait: es "}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeAPI{}
+			srv := httptest.NewServer(f)
+			defer srv.Close()
+			var out strings.Builder
+			cfg := APIConfig{Base: srv.URL, Rates: []int{40}, Duration: time.Second, Modes: []bool{true}, Products: 5, Out: &out,
+				Warm: 2500 * time.Millisecond, warmRound: 500 * time.Millisecond, Servers: []Server{jitServer("es", tc.jit)}}
+			rep, err := API(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.rounds(len(rep.Warmup)) {
+				t.Fatalf("%d warm-up rounds:\n%s", len(rep.Warmup), out.String())
+			}
+			var warmed int64
+			for i, r := range rep.Warmup {
+				// The last round sends what is left of Warm.
+				if n := r.Latency.Requests; n != 20 && (i < len(rep.Warmup)-1 || n < 1 || n > 20) || !r.Wait || r.Rate != 40 {
+					t.Errorf("round %d: %d commands at %d/s wait=%v; want 20 (40/s for 0.5 s; the last up to 20) with Prefer: wait", i+1, n, r.Rate, r.Wait)
+				}
+				warmed += int64(r.Latency.Requests)
+			}
+			if last := rep.Warmup[len(rep.Warmup)-1]; tc.name == "until warm" && (len(rep.Warmup[0].Warming()) != 1 || len(last.Warming()) != 0) {
+				t.Errorf("round 1 warming %v, last %v; want es, then none", rep.Warmup[0].Warming(), last.Warming())
+			}
+			if len(rep.Steps) != 1 || rep.Steps[0].Latency.Requests != 40 {
+				t.Fatalf("steps %+v, want one of 40 commands after the warm-up", rep.Steps)
+			}
+			// The products, a drain create per round and per step, the
+			// rounds' commands and the step's.
+			if got, want := f.commands.Load(), 5+int64(len(rep.Warmup))+1+warmed+40; got != want {
+				t.Errorf("the API got %d commands, want %d", got, want)
+			}
+			for _, want := range append(tc.says, "warming up at 40/s wait, rounds of 500ms, for at most 2.5s until no server's JIT compiler takes 5% of a core in a round (es)") {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("the output lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
+	}
+}
+
+// Without a server whose JIT is read, a warm-up runs for all of Warm.
+func TestAPIWarmUpBlind(t *testing.T) {
+	srv := httptest.NewServer(&fakeAPI{})
+	defer srv.Close()
+	var out strings.Builder
+	start := time.Now()
+	rep, err := API(context.Background(), APIConfig{Base: srv.URL, Rates: []int{40}, Duration: 200 * time.Millisecond, Modes: []bool{true}, Products: 5, Out: &out,
+		Warm: 1500 * time.Millisecond, warmRound: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Warmup) < 3 || time.Since(start) < 1450*time.Millisecond {
+		t.Errorf("%d rounds in %v; want rounds for all of 1.5 s:\n%s", len(rep.Warmup), time.Since(start), out.String())
+	}
+	if !strings.Contains(out.String(), "(no server's JIT is read here, so all of it)") || strings.Contains(out.String(), "warm: no server") {
+		t.Errorf("the output does not say the warm-up runs blind:\n%s", out.String())
+	}
+}
+
+// The CPU block gives a Java server's JIT share, and names the steps on a
+// server still compiling.
+func TestWriteCPUJIT(t *testing.T) {
+	var b strings.Builder
+	writeCPU(&b, []APIStep{
+		{Rate: 1000, Wait: true, CPU: CPU{Wall: 10 * time.Second, Process: 7 * time.Second},
+			Servers: []ServerSpent{{Name: "kafka", CPU: 6 * time.Second, JIT: 300 * time.Millisecond}, {Name: "elasticsearch", CPU: 3 * time.Second, JIT: 1200 * time.Millisecond}, {Name: "redis", CPU: 600 * time.Millisecond}}},
+		{Rate: 2000, Wait: true, CPU: CPU{Wall: 10 * time.Second, Process: 8 * time.Second},
+			Servers: []ServerSpent{{Name: "kafka", CPU: 7 * time.Second, JIT: 100 * time.Millisecond}, {Name: "elasticsearch", CPU: 3 * time.Second, JIT: 499 * time.Millisecond}}},
+	})
+	for _, want := range []string{
+		"  1000/s wait: this process (load and readers) 70%, kafka 60% (JIT 3%), elasticsearch 30% (JIT 12%), redis 6%\n",
+		"  2000/s wait: this process (load and readers) 80%, kafka 70% (JIT 1%), elasticsearch 30% (JIT 5%)\n",
+		"warming up: these servers were still compiling",
+		"  1000/s wait: elasticsearch 12%\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("writeCPU lacks %q:\n%s", want, b.String())
+		}
+	}
+	// 4.99% is under WarmJIT: the 2000/s step is not warming.
+	if _, warming, _ := strings.Cut(b.String(), "warming up"); strings.Contains(warming, "2000/s") {
+		t.Errorf("the 2000/s step (JIT under 5%%) is named warming:\n%s", b.String())
+	}
+}

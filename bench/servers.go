@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -22,12 +23,22 @@ type Server struct {
 	Name string
 	// CPU is the user and system CPU time the server has used so far.
 	CPU func() (time.Duration, error)
+	// JIT, set for a Java server (Kafka, Elasticsearch), is the part of
+	// CPU its JIT compiler threads have used so far: compiling its code,
+	// which a JVM does for many minutes after it starts, as its hot paths
+	// show themselves under load.
+	JIT func() (time.Duration, error)
 }
 
 // ServerSpent is what one server spent during a step.
 type ServerSpent struct {
 	Name string        `json:"name"`
 	CPU  time.Duration `json:"cpuNanos"`
+	// JIT is the part of CPU spent compiling (Server.JIT), 0 for a server
+	// that is not a JVM.
+	JIT time.Duration `json:"jitNanos,omitempty"`
+
+	jitOK bool // JIT was read (at both ends, in serverSpent)
 }
 
 // LocalServer is the process listening on addr (host:port), found in
@@ -52,7 +63,7 @@ func LocalServer(name, addr string) (Server, error) {
 	if err != nil {
 		return Server{}, fmt.Errorf("%s at %s: %w", name, addr, err)
 	}
-	return Server{Name: name, CPU: func() (time.Duration, error) {
+	s := Server{Name: name, CPU: func() (time.Duration, error) {
 		var sum time.Duration
 		for _, pid := range pids {
 			t, err := procCPU(pid)
@@ -62,7 +73,64 @@ func LocalServer(name, addr string) (Server, error) {
 			sum += t
 		}
 		return sum, nil
-	}}, nil
+	}}
+	proc := os.DirFS("/proc")
+	jit := func() (time.Duration, int, error) {
+		var sum time.Duration
+		var threads int
+		for _, pid := range pids {
+			t, n, err := jitCPU(proc, pid)
+			if err != nil {
+				return 0, 0, err
+			}
+			sum, threads = sum+t, threads+n
+		}
+		return sum, threads, nil
+	}
+	if _, n, err := jit(); err == nil && n > 0 {
+		s.JIT = func() (time.Duration, error) {
+			t, _, err := jit()
+			return t, err
+		}
+	}
+	return s, nil
+}
+
+// jitCPU is the user and system CPU time the JIT compiler threads of
+// process pid have used, read from proc (a /proc: <pid>/task/<tid>/stat),
+// and how many there are. HotSpot names them "C1 CompilerThread<n>" and
+// "C2 CompilerThread<n>", which the kernel keeps to 15 bytes. A thread
+// that ended takes its time with it: HotSpot keeps the first compiler
+// thread of each kind for the life of the process, and on a small machine
+// has no others.
+func jitCPU(proc fs.FS, pid int) (time.Duration, int, error) {
+	dir := strconv.Itoa(pid) + "/task"
+	tasks, err := fs.ReadDir(proc, dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	var sum time.Duration
+	var n int
+	for _, t := range tasks {
+		b, err := fs.ReadFile(proc, dir+"/"+t.Name()+"/stat")
+		if err != nil {
+			continue // the thread ended after the listing
+		}
+		stat := string(b)
+		i, j := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
+		if i < 0 || j < i {
+			continue
+		}
+		if comm := stat[i+1 : j]; !strings.HasPrefix(comm, "C1 CompilerThre") && !strings.HasPrefix(comm, "C2 CompilerThre") {
+			continue
+		}
+		d, err := parseProcStat(stat)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s/%s/stat: %w", dir, t.Name(), err)
+		}
+		sum, n = sum+d, n+1
+	}
+	return sum, n, nil
 }
 
 // listenerPIDs are the processes holding a socket that listens on port.
@@ -137,28 +205,41 @@ func procIP(h string) net.IP {
 	return net.IP(b)
 }
 
-// serverTimes reads each server's CPU time; a server that fails to answer
-// is left out.
-func serverTimes(servers []Server) map[string]time.Duration {
-	out := make(map[string]time.Duration, len(servers))
+// serverTimes reads each server's CPU time and the part of it spent
+// compiling (JIT, when the server has it); a server whose CPU time fails
+// to answer is left out.
+func serverTimes(servers []Server) map[string]ServerSpent {
+	out := make(map[string]ServerSpent, len(servers))
 	for _, s := range servers {
-		if t, err := s.CPU(); err == nil {
-			out[s.Name] = t
+		t, err := s.CPU()
+		if err != nil {
+			continue
 		}
+		sp := ServerSpent{Name: s.Name, CPU: t}
+		if s.JIT != nil {
+			jit, err := s.JIT()
+			sp.JIT, sp.jitOK = jit, err == nil
+		}
+		out[s.Name] = sp
 	}
 	return out
 }
 
 // serverSpent is what each server spent between two serverTimes, in the
 // servers' order.
-func serverSpent(servers []Server, before, after map[string]time.Duration) []ServerSpent {
+func serverSpent(servers []Server, before, after map[string]ServerSpent) []ServerSpent {
 	var out []ServerSpent
 	for _, s := range servers {
 		b, ok1 := before[s.Name]
 		a, ok2 := after[s.Name]
-		if ok1 && ok2 && a >= b { // less: a pid gone and reused
-			out = append(out, ServerSpent{Name: s.Name, CPU: a - b})
+		if !ok1 || !ok2 || a.CPU < b.CPU { // less: a pid gone and reused
+			continue
 		}
+		sp := ServerSpent{Name: s.Name, CPU: a.CPU - b.CPU, jitOK: a.jitOK && b.jitOK}
+		if sp.jitOK && a.JIT > b.JIT {
+			sp.JIT = min(a.JIT-b.JIT, sp.CPU)
+		}
+		out = append(out, sp)
 	}
 	return out
 }

@@ -1,12 +1,17 @@
 package bench
 
 import (
+	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"slices"
 	"strconv"
 	"testing"
+	"testing/fstest"
 	"time"
+
+	"github.com/streamview/streamview/internal/testenv"
 )
 
 // A /proc/net/tcp: a listener on 9092 (0x2384) on loopback, one on any
@@ -87,5 +92,89 @@ func TestLocalServer(t *testing.T) {
 		if _, err := LocalServer("x", addr); err == nil {
 			t.Errorf("LocalServer(%q): no error", addr)
 		}
+	}
+}
+
+// jitCPU adds up the CPU times of a JVM's compiler threads, found by
+// their names in /proc/<pid>/task/<tid>/stat, and nothing else's: not a
+// thread whose name only contains "Compiler", nor one that ended between
+// the listing and the read.
+func TestJITCPU(t *testing.T) {
+	stat := func(tid int, comm string, utime, stime int) *fstest.MapFile {
+		return &fstest.MapFile{Data: []byte(fmt.Sprintf("%d (%s) S 1 1 1 0 -1 4194368 100 0 0 0 %d %d 0 0 20 0 40 0 1000 1 1 18446744073709551615\n", tid, comm, utime, stime))}
+	}
+	proc := fstest.MapFS{
+		"42/task/42/stat": stat(42, "java", 500, 100),
+		"42/task/43/stat": stat(43, "C2 CompilerThre", 3000, 349),
+		"42/task/44/stat": stat(44, "C1 CompilerThre", 450, 46),
+		"42/task/45/stat": stat(45, "VM Thread", 70, 0),
+		"42/task/46/stat": stat(46, "a) C2 CompilerThre", 900, 0), // a name with ") " in it
+		"42/task/47":      &fstest.MapFile{Mode: fs.ModeDir},      // ended: no stat
+		"7/task/7/stat":   stat(7, "redis-server", 800, 200),
+	}
+	got, n, err := jitCPU(proc, 42)
+	if want := (3000 + 349 + 450 + 46) * 10 * time.Millisecond; err != nil || got != want || n != 2 {
+		t.Errorf("jitCPU(42) = %v, %d threads, %v; want %v, 2", got, n, err, want)
+	}
+	if got, n, err := jitCPU(proc, 7); err != nil || got != 0 || n != 0 {
+		t.Errorf("jitCPU(7) (no JVM) = %v, %d threads, %v; want 0, 0", got, n, err)
+	}
+	if _, _, err := jitCPU(proc, 9); err == nil {
+		t.Error("jitCPU(9) of no process: no error")
+	}
+}
+
+// serverSpent gives the JIT time spent between two readings when both
+// were read, no more than the CPU time, and none when either failed.
+func TestServerSpentJIT(t *testing.T) {
+	servers := []Server{{Name: "kafka"}, {Name: "elasticsearch"}, {Name: "redis"}, {Name: "gone"}}
+	before := map[string]ServerSpent{
+		"kafka":         {CPU: 10 * time.Second, JIT: 2 * time.Second, jitOK: true},
+		"elasticsearch": {CPU: 20 * time.Second, JIT: 9 * time.Second, jitOK: true},
+		"redis":         {CPU: 1 * time.Second},
+		"gone":          {CPU: 5 * time.Second, JIT: time.Second, jitOK: true},
+	}
+	after := map[string]ServerSpent{
+		"kafka":         {CPU: 16 * time.Second, JIT: 2500 * time.Millisecond, jitOK: true},
+		"elasticsearch": {CPU: 23 * time.Second, JIT: 12 * time.Second}, // JIT not read
+		"redis":         {CPU: 1500 * time.Millisecond},
+		"gone":          {CPU: 4 * time.Second, JIT: 2 * time.Second, jitOK: true}, // another process on its pid
+	}
+	got := serverSpent(servers, before, after)
+	want := []ServerSpent{
+		{Name: "kafka", CPU: 6 * time.Second, JIT: 500 * time.Millisecond, jitOK: true},
+		{Name: "elasticsearch", CPU: 3 * time.Second},
+		{Name: "redis", CPU: 500 * time.Millisecond},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("serverSpent = %+v\nwant %+v", got, want)
+	}
+}
+
+// A Java server found by its address reads its compiler threads' time:
+// the broker of the tests, when it runs on this machine (make test's
+// does), has compiled something since it started; this process has no
+// JIT.
+func TestLocalServerJIT(t *testing.T) {
+	brokers := testenv.Kafka(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if self, err := LocalServer("self", ln.Addr().String()); err != nil || self.JIT != nil {
+		t.Errorf("LocalServer(this process) = JIT set %v, %v; want no JIT (not a JVM)", self.JIT != nil, err)
+	}
+	k, err := LocalServer("kafka", brokers[0])
+	if err != nil {
+		t.Skipf("the broker %s is not a process of this machine that /proc shows: %v", brokers[0], err)
+	}
+	if k.JIT == nil {
+		t.Fatalf("the broker at %s (a JVM) has no JIT figure", brokers[0])
+	}
+	jit, err := k.JIT()
+	cpu, cerr := k.CPU()
+	if err != nil || cerr != nil || jit <= 0 || jit > cpu {
+		t.Errorf("broker JIT %v (%v), CPU %v (%v); want 0 < JIT <= CPU", jit, err, cpu, cerr)
 	}
 }
