@@ -52,9 +52,9 @@ type APIConfig struct {
 	Duration time.Duration
 	// Warm, when positive, is the longest the load warms the stack and
 	// the servers before the steps: the first mode at the first rate, in
-	// rounds of WarmRound, not in the steps, until a round in which no
-	// server's JIT compiler took WarmJIT of a core (Servers with JIT
-	// figures; without any, for all of Warm).
+	// rounds of WarmRound, not in the steps, until WarmCalm rounds in a
+	// row in which no server's JIT compiler took WarmJIT of a core
+	// (Servers with JIT figures; without any, for all of Warm).
 	Warm time.Duration
 	// Modes are the steps' Prefer: wait settings, in order; with and
 	// without when nil.
@@ -768,13 +768,19 @@ func (l *apiLoad) sample(to *[]time.Duration, d time.Duration) {
 // here).
 const maxInFlight = 5000
 
-// WarmRound is how long each round of a warm-up (APIConfig.Warm) sends.
-const WarmRound = 30 * time.Second
+// WarmRound is how long each round of a warm-up (APIConfig.Warm) sends,
+// and WarmCalm how many rounds in a row must find no server compiling
+// (WarmJIT) to end it: a single round under WarmJIT came at 9 minutes
+// here, when the later ones still compiled more.
+const (
+	WarmRound = 30 * time.Second
+	WarmCalm  = 2
+)
 
 // warmUp sends the first mode's load at the first rate in rounds of
-// WarmRound (cfg.warmRound) until a round in which no server compiled WarmJIT of a core or
-// more (a round with no JIT figure does not count), or cfg.Warm has
-// passed; it returns the rounds.
+// WarmRound (cfg.warmRound) until WarmCalm rounds in a row in which no
+// server compiled WarmJIT of a core or more (a round with no JIT figure
+// does not count), or until cfg.Warm has passed; it returns the rounds.
 func (l *apiLoad) warmUp(ctx context.Context) ([]APIStep, error) {
 	rate, wait := l.cfg.Rates[0], l.cfg.Modes[0]
 	var jit []string
@@ -783,12 +789,13 @@ func (l *apiLoad) warmUp(ctx context.Context) ([]APIStep, error) {
 			jit = append(jit, s.Name)
 		}
 	}
-	until := "until no server's JIT compiler takes " + strconv.Itoa(int(100*WarmJIT)) + "% of a core in a round (" + strings.Join(jit, ", ") + ")"
+	until := fmt.Sprintf("until %d rounds in a row in which no server's JIT compiler takes %.0f%% of a core (%s)", WarmCalm, 100*WarmJIT, strings.Join(jit, ", "))
 	if len(jit) == 0 {
 		until = "(no server's JIT is read here, so all of it)"
 	}
 	fmt.Fprintf(l.cfg.Out, "bench api: warming up at %d/s %s, rounds of %v, for at most %v %s; not in the steps\n", rate, modeName(wait), l.cfg.warmRound, l.cfg.Warm, until)
 	var rounds []APIStep
+	calm := 0 // rounds in a row without a server compiling
 	start := time.Now()
 	for {
 		// A round of a tenth of one or less is not worth sending.
@@ -821,8 +828,12 @@ func (l *apiLoad) warmUp(ctx context.Context) ([]APIStep, error) {
 		}
 		fmt.Fprintf(l.cfg.Out, "bench api: warm-up round %d (%v of at most %v): p50 %s p99 %s ms, errors %s%s\n",
 			len(rounds), time.Since(start).Round(time.Second), l.cfg.Warm, ms(st.Latency.P50), ms(st.Latency.P99), errorsText(st.Latency.Errors), jitText)
-		if measured && len(st.Warming()) == 0 {
-			fmt.Fprintf(l.cfg.Out, "bench api: warm: no server's JIT took %.0f%% of a core in the last round\n", 100*WarmJIT)
+		calm++
+		if !measured || len(st.Warming()) > 0 {
+			calm = 0
+		}
+		if calm == WarmCalm {
+			fmt.Fprintf(l.cfg.Out, "bench api: warm: no server's JIT took %.0f%% of a core in the last %d rounds\n", 100*WarmJIT, WarmCalm)
 			return rounds, nil
 		}
 	}
@@ -1038,11 +1049,12 @@ func writeCPU(b *strings.Builder, steps []APIStep) {
 
 // WarmJIT is the share of a core a server's JIT compiler may take during
 // a step for the report to count the server as warm. A JVM compiles its
-// hot paths for minutes after it starts, under load, on the cores the
-// load needs; here Elasticsearch's compiler took 22-70% of a core in the
-// first 30 s steps at 1,000/s on freshly started servers, and 1-3% from
-// about 10 minutes on (session 20; README "The servers' warm-up").
-const WarmJIT = 0.05
+// hot paths for many minutes after it starts, under load, on the cores
+// the load needs. Here, at 1,000 commands/s on freshly started servers,
+// Elasticsearch's compiler took 1.8-3.0% of a core at 9-10 minutes and
+// 0.1-1.7% from 16 minutes on, when the p99 had settled (session 20;
+// README "The servers' warm-up").
+const WarmJIT = 0.02
 
 // Warming are the servers whose JIT compiler took WarmJIT of a core or
 // more during the step: still warming up.

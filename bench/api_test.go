@@ -352,25 +352,37 @@ func jitServer(name string, jit func(call int) time.Duration) Server {
 		JIT: func() (time.Duration, error) { return jit(int(calls.Add(1) - 1)), nil }}
 }
 
-// A warm-up sends the first step's load in rounds until a round in which
-// no server's JIT took WarmJIT of a core, or until Warm has passed; the
-// rounds are kept apart from the steps, and a step on a server still
-// compiling is named under "warming up".
+// A warm-up sends the first step's load in rounds until WarmCalm rounds in
+// a row in which no server's JIT took WarmJIT of a core, or until Warm has
+// passed; the rounds are kept apart from the steps, and a step on a
+// server still compiling is named under "warming up".
 func TestAPIWarmUp(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		jit    func(call int) time.Duration // of the server "es"
-		rounds func(n int) bool
-		says   []string
+		name    string
+		jit     func(call int) time.Duration // of the server "es"
+		warm    time.Duration
+		rounds  func(n int) bool
+		warming []int // the rounds that compiled, from 1; nil: all
+		says    []string
 	}{
 		{name: "until warm",
-			// Round 1 compiles for a second (warming), round 2 not at all.
-			jit:    func(call int) time.Duration { return time.Duration(min(call, 1)) * time.Second },
-			rounds: func(n int) bool { return n == 2 },
-			says:   []string{"warm-up round 2", "warm: no server's JIT took 5% of a core in the last round"}},
+			// Round 1 compiles for a second, rounds 2 and 3 not at all.
+			jit:     func(call int) time.Duration { return time.Duration(min(call, 1)) * time.Second },
+			warm:    time.Minute,
+			rounds:  func(n int) bool { return n == 3 },
+			warming: []int{1},
+			says:    []string{"warm-up round 3", "warm: no server's JIT took 2% of a core in the last 2 rounds"}},
+		{name: "a round compiling again starts the count over",
+			// Round 1 calm, round 2 compiles, rounds 3 and 4 calm.
+			jit:     func(call int) time.Duration { return time.Duration(min(max(call-2, 0), 1)) * time.Second },
+			warm:    time.Minute,
+			rounds:  func(n int) bool { return n == 4 },
+			warming: []int{2},
+			says:    []string{"warm-up round 4", "in the last 2 rounds"}},
 		{name: "still compiling when Warm has passed",
 			// Every reading a second more: warming in every round and step.
 			jit:    func(call int) time.Duration { return time.Duration(call) * time.Second },
+			warm:   2500 * time.Millisecond,
 			rounds: func(n int) bool { return n >= 2 },
 			says:   []string{"passed with a server still compiling", "warming up: these servers", "  40/s wait: es "}},
 	} {
@@ -380,7 +392,7 @@ func TestAPIWarmUp(t *testing.T) {
 			defer srv.Close()
 			var out strings.Builder
 			cfg := APIConfig{Base: srv.URL, Rates: []int{40}, Duration: time.Second, Modes: []bool{true}, Products: 5, Out: &out,
-				Warm: 2500 * time.Millisecond, warmRound: 500 * time.Millisecond, Servers: []Server{jitServer("es", tc.jit)}}
+				Warm: tc.warm, warmRound: 500 * time.Millisecond, Servers: []Server{jitServer("es", tc.jit)}}
 			rep, err := API(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -396,8 +408,14 @@ func TestAPIWarmUp(t *testing.T) {
 				}
 				warmed += int64(r.Latency.Requests)
 			}
-			if last := rep.Warmup[len(rep.Warmup)-1]; tc.name == "until warm" && (len(rep.Warmup[0].Warming()) != 1 || len(last.Warming()) != 0) {
-				t.Errorf("round 1 warming %v, last %v; want es, then none", rep.Warmup[0].Warming(), last.Warming())
+			for i, r := range rep.Warmup {
+				w := r.Warming()
+				switch compiled := tc.warming == nil || slices.Contains(tc.warming, i+1); {
+				case compiled && (len(w) != 1 || w[0].Name != "es"):
+					t.Errorf("round %d: warming %+v, want es", i+1, w)
+				case !compiled && len(w) > 0:
+					t.Errorf("round %d: warming %+v, want none", i+1, w)
+				}
 			}
 			if len(rep.Steps) != 1 || rep.Steps[0].Latency.Requests != 40 {
 				t.Fatalf("steps %+v, want one of 40 commands after the warm-up", rep.Steps)
@@ -407,7 +425,7 @@ func TestAPIWarmUp(t *testing.T) {
 			if got, want := f.commands.Load(), 5+int64(len(rep.Warmup))+1+warmed+40; got != want {
 				t.Errorf("the API got %d commands, want %d", got, want)
 			}
-			for _, want := range append(tc.says, "warming up at 40/s wait, rounds of 500ms, for at most 2.5s until no server's JIT compiler takes 5% of a core in a round (es)") {
+			for _, want := range append(tc.says, "warming up at 40/s wait, rounds of 500ms, for at most "+tc.warm.String()+" until 2 rounds in a row in which no server's JIT compiler takes 2% of a core (es)") {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("the output lacks %q:\n%s", want, out.String())
 				}
@@ -443,20 +461,20 @@ func TestWriteCPUJIT(t *testing.T) {
 		{Rate: 1000, Wait: true, CPU: CPU{Wall: 10 * time.Second, Process: 7 * time.Second},
 			Servers: []ServerSpent{{Name: "kafka", CPU: 6 * time.Second, JIT: 300 * time.Millisecond}, {Name: "elasticsearch", CPU: 3 * time.Second, JIT: 1200 * time.Millisecond}, {Name: "redis", CPU: 600 * time.Millisecond}}},
 		{Rate: 2000, Wait: true, CPU: CPU{Wall: 10 * time.Second, Process: 8 * time.Second},
-			Servers: []ServerSpent{{Name: "kafka", CPU: 7 * time.Second, JIT: 100 * time.Millisecond}, {Name: "elasticsearch", CPU: 3 * time.Second, JIT: 499 * time.Millisecond}}},
+			Servers: []ServerSpent{{Name: "kafka", CPU: 7 * time.Second, JIT: 100 * time.Millisecond}, {Name: "elasticsearch", CPU: 3 * time.Second, JIT: 199 * time.Millisecond}}},
 	})
 	for _, want := range []string{
 		"  1000/s wait: this process (load and readers) 70%, kafka 60% (JIT 3%), elasticsearch 30% (JIT 12%), redis 6%\n",
-		"  2000/s wait: this process (load and readers) 80%, kafka 70% (JIT 1%), elasticsearch 30% (JIT 5%)\n",
+		"  2000/s wait: this process (load and readers) 80%, kafka 70% (JIT 1%), elasticsearch 30% (JIT 2%)\n",
 		"warming up: these servers were still compiling",
-		"  1000/s wait: elasticsearch 12%\n",
+		"  1000/s wait: kafka 3%, elasticsearch 12%\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("writeCPU lacks %q:\n%s", want, b.String())
 		}
 	}
-	// 4.99% is under WarmJIT: the 2000/s step is not warming.
+	// 1.99% is under WarmJIT: the 2000/s step is not warming.
 	if _, warming, _ := strings.Cut(b.String(), "warming up"); strings.Contains(warming, "2000/s") {
-		t.Errorf("the 2000/s step (JIT under 5%%) is named warming:\n%s", b.String())
+		t.Errorf("the 2000/s step (JIT under 2%%) is named warming:\n%s", b.String())
 	}
 }

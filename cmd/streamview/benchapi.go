@@ -112,12 +112,13 @@ For a Java server (Kafka, Elasticsearch) the line also gives the part of
 that CPU its JIT compiler threads took ("JIT 12%"). A JVM compiles its hot
 paths for minutes after it starts, under load, on the cores the load
 needs: on freshly started servers here the first steps' p99 was several
-times the warm one. A step in which a server's JIT took 5% of a core or
+times the warm one. A step in which a server's JIT took 2% of a core or
 more is named under "warming up": its latencies are not yet the servers'
-steady ones. --warm 10m first sends the first step's load (first mode,
-first rate) in rounds of 30 s until a round in which no server's JIT takes
-5% of a core, for 10 minutes at most; the rounds are printed as they go
-and kept in the JSON report as "warmup", not in the steps.
+steady ones. --warm 15m first sends the first step's load (first mode,
+first rate) in rounds of 30 s until two rounds in a row in which no
+server's JIT takes 2% of a core, for 15 minutes at most; the rounds are
+printed as they go and kept in the JSON report as "warmup", not in the
+steps.
 
 The freshness readers share the machine with the stack they measure: at
 1,000/s, the view reads and the search poller are a good part of the
@@ -137,7 +138,7 @@ shows the stack alone.
 Examples:
   streamview bench api
   streamview bench api --rates 1000 --duration 30s --modes wait
-  streamview bench api --rates 1000 --duration 30s --modes wait --warm 10m
+  streamview bench api --rates 1000 --duration 30s --modes wait --warm 15m
   streamview bench api --rates 250,1000 --duration 8s --modes wait --raw=false
   streamview bench api --rates 1000,2000 --modes wait --freshness=false
   streamview bench api --cpuprofile api.prof --profile-rate 2000
@@ -150,7 +151,7 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 	base := fs.String("url", "", "drive the API at this base URL instead of starting a stack")
 	rates := fs.String("rates", "500,1000,2000,4000", "commands/s of the steps, comma-separated")
 	duration := fs.Duration("duration", bench.DefaultAPIDuration, "how long each step sends")
-	warm := fs.Duration("warm", 0, "before the steps, send the first step's load for at most this long, in rounds of 30s, until no server's JIT compiler takes 5% of a core in a round (not reported in the steps); 0: no warm-up")
+	warm := fs.Duration("warm", 0, "before the steps, send the first step's load for at most this long, in rounds of 30s, until two rounds in a row in which no server's JIT compiler takes 2% of a core (not reported in the steps); 0: no warm-up")
 	modes := fs.String("modes", "wait,nowait", "the steps' modes, in order, comma-separated: wait (Prefer: wait) and nowait")
 	products := fs.Int("products", bench.DefaultAPIProducts, "products created before the steps, which the commands then pick")
 	distribution := fs.String("distribution", bench.DefaultDistribution, "how commands pick their product: zipf (s=1.1) or uniform")
