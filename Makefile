@@ -43,6 +43,7 @@ test: services-up tools browser
 	bash scripts/services/test_port_taken.sh
 	bash scripts/services/test_cluster_id.sh
 	bash scripts/services/test_es_nice.sh
+	bash scripts/services/test_kafka_started.sh
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 40m $$($(GO) list ./... | grep -v '/cmd/streamview/outage$$')
 	# The outage tests stop and start servers of their own under a steady load:

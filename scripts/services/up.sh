@@ -316,9 +316,14 @@ EOF
     [[ ${#scram[@]} -eq 0 ]] || kafka_scram_stamp >"$KAFKA_DIR/data/.scram-users"
   fi
   : >"$KAFKA_DIR/logs/kafka.out"
-  # Only "Kafka Server started" lines written after this start count.
-  KAFKA_LOG_MARK=1
-  [[ -f "$KAFKA_DIR/logs/server.log" ]] && KAFKA_LOG_MARK=$(( $(wc -l <"$KAFKA_DIR/logs/server.log") + 1 ))
+  # Only "Kafka Server started" lines written after this start count: those
+  # after the log's present end (its line count, and its inode, for when
+  # log4j rolls it over at 50 MB while the broker starts).
+  KAFKA_LOG_MARK=1 KAFKA_LOG_INODE=
+  if [[ -f "$KAFKA_DIR/logs/server.log" ]]; then
+    KAFKA_LOG_MARK=$(( $(wc -l <"$KAFKA_DIR/logs/server.log") + 1 ))
+    KAFKA_LOG_INODE=$(stat -c %i "$KAFKA_DIR/logs/server.log")
+  fi
   # shellcheck disable=SC2086
   nohup "${jvm[@]}" $KAFKA_HEAP_OPTS $KAFKA_GC_OPTS "${gclog[@]}" kafka.Kafka "$KAFKA_DIR/server.properties" \
     >>"$KAFKA_DIR/logs/kafka.out" 2>&1 </dev/null 9>&- &
@@ -499,6 +504,21 @@ fail_start() { # NAME REASON LOGS...
   FAILED+=("$name")
 }
 
+# kafka_started_logged: the broker started since start_kafka, by its log.
+# When server.log was rolled over since (another inode, or fewer lines than
+# the mark), the old file is server.log.1, read from the mark, and all of
+# the new one is this start's.
+kafka_started_logged() {
+  local log="$KAFKA_DIR/logs/server.log" lines
+  if [[ -z "${KAFKA_LOG_INODE:-}" ]] || { [[ "$(stat -c %i "$log" 2>/dev/null)" == "$KAFKA_LOG_INODE" ]] &&
+      (( $(wc -l <"$log" 2>/dev/null || echo 0) + 1 >= KAFKA_LOG_MARK )); }; then
+    lines=$(tail -n "+$KAFKA_LOG_MARK" "$log" 2>/dev/null | grep -c 'Kafka Server started' || true)
+  else
+    lines=$({ tail -n "+$KAFKA_LOG_MARK" "$log.1" 2>/dev/null; cat "$log" 2>/dev/null; } | grep -c 'Kafka Server started' || true)
+  fi
+  [[ "$lines" -gt 0 ]]
+}
+
 wait_kafka() {
   local deadline pid
   deadline=$(( $(date +%s) + KAFKA_START_TIMEOUT ))
@@ -508,7 +528,7 @@ wait_kafka() {
       rm -f "$KAFKA_PIDFILE"
       fail_start kafka "process $pid exited" "$KAFKA_DIR/logs/kafka.out" "$KAFKA_DIR/logs/server.log"; return
     fi
-    if [[ "$(tail -n "+$KAFKA_LOG_MARK" "$KAFKA_DIR/logs/server.log" 2>/dev/null | grep -c 'Kafka Server started')" -gt 0 ]] && sv_kafka_ready "$KAFKA_PORT"; then
+    if kafka_started_logged && sv_kafka_ready "$KAFKA_PORT"; then
       sv_log "kafka: up on 127.0.0.1:$KAFKA_PORT (pid $pid, Kafka $KAFKA_VERSION) in $(sv_elapsed "${STARTED[kafka]}")"
       wait_kafka_sasl
       return
