@@ -118,7 +118,11 @@ steady ones. --warm 15m first sends the first step's load (first mode,
 first rate) in rounds of 30 s until two rounds in a row in which no
 server's JIT takes 2% of a core, for 15 minutes at most; the rounds are
 printed as they go and kept in the JSON report as "warmup", not in the
-steps.
+steps. Here that took about 7 minutes from a fresh start and took away
+the cold minutes (a p99 of 250-470 ms); the tail still settled over about
+20 minutes of load, Elasticsearch's CPU for the same load falling all that
+time, and each new run's topics and index make the servers compile a
+little more (README, "The servers' warm-up is their JIT compilers").
 
 The freshness readers share the machine with the stack they measure: at
 1,000/s, the view reads and the search poller are a good part of the
