@@ -798,12 +798,15 @@ func (l *apiLoad) warmUp(ctx context.Context) ([]APIStep, error) {
 	calm := 0 // rounds in a row without a server compiling
 	start := time.Now()
 	for {
-		// A round of a tenth of one or less is not worth sending.
+		// After the first round, a round of a tenth of one or less is not
+		// worth sending.
 		left := l.cfg.Warm - time.Since(start)
-		if left <= l.cfg.warmRound/10 {
-			if len(jit) > 0 {
-				fmt.Fprintf(l.cfg.Out, "bench api: --warm %v passed with a server still compiling; the steps' report says which\n", l.cfg.Warm)
+		if left <= 0 || len(rounds) > 0 && left <= l.cfg.warmRound/10 {
+			still := ""
+			if len(rounds) > 0 && len(rounds[len(rounds)-1].Warming()) > 0 {
+				still = " with a server still compiling in the last round; the steps' report says whether they were"
 			}
+			fmt.Fprintf(l.cfg.Out, "bench api: --warm %v passed%s\n", l.cfg.Warm, still)
 			return rounds, nil
 		}
 		if err := l.drain(ctx); err != nil {

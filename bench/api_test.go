@@ -384,7 +384,7 @@ func TestAPIWarmUp(t *testing.T) {
 			jit:    func(call int) time.Duration { return time.Duration(call) * time.Second },
 			warm:   2500 * time.Millisecond,
 			rounds: func(n int) bool { return n >= 2 },
-			says:   []string{"passed with a server still compiling", "warming up: these servers", "  40/s wait: es "}},
+			says:   []string{"passed with a server still compiling in the last round", "warming up: these servers", "  40/s wait: es "}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeAPI{}
@@ -448,7 +448,7 @@ func TestAPIWarmUpBlind(t *testing.T) {
 	if len(rep.Warmup) < 3 || time.Since(start) < 1450*time.Millisecond {
 		t.Errorf("%d rounds in %v; want rounds for all of 1.5 s:\n%s", len(rep.Warmup), time.Since(start), out.String())
 	}
-	if !strings.Contains(out.String(), "(no server's JIT is read here, so all of it)") || strings.Contains(out.String(), "warm: no server") {
+	if !strings.Contains(out.String(), "(no server's JIT is read here, so all of it)") || !strings.Contains(out.String(), "bench api: --warm 1.5s passed\n") {
 		t.Errorf("the output does not say the warm-up runs blind:\n%s", out.String())
 	}
 }
@@ -476,5 +476,20 @@ func TestWriteCPUJIT(t *testing.T) {
 	// 1.99% is under WarmJIT: the 2000/s step is not warming.
 	if _, warming, _ := strings.Cut(b.String(), "warming up"); strings.Contains(warming, "2000/s") {
 		t.Errorf("the 2000/s step (JIT under 2%%) is named warming:\n%s", b.String())
+	}
+}
+
+// A Warm shorter than a tenth of a round still sends one round, of Warm.
+func TestAPIWarmUpShort(t *testing.T) {
+	srv := httptest.NewServer(&fakeAPI{})
+	defer srv.Close()
+	var out strings.Builder
+	rep, err := API(context.Background(), APIConfig{Base: srv.URL, Rates: []int{40}, Duration: 200 * time.Millisecond, Modes: []bool{true}, Products: 5, Out: &out,
+		Warm: 250 * time.Millisecond, warmRound: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Warmup) != 1 || rep.Warmup[0].Latency.Requests != 10 {
+		t.Fatalf("%d warm-up rounds, want one of 10 commands (40/s for 250 ms):\n%s", len(rep.Warmup), out.String())
 	}
 }

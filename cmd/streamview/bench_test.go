@@ -167,6 +167,9 @@ func TestBenchUsage(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "20 products need at least as many events") {
 		t.Errorf("more products than events = %v, want a config error", err)
 	}
+	if err := run(context.Background(), []string{"bench", "api", "--warm", "-1s", "--brokers", "127.0.0.1:1"}, strings.NewReader(""), &out, &errOut); err == nil || !strings.Contains(err.Error(), "--warm -1s: must not be negative") {
+		t.Errorf("bench api --warm -1s = %v, want the flag refused", err)
+	}
 	// An unknown distribution is refused before a server is asked anything
 	// (no servers named here: a stack starting would fail otherwise).
 	for _, target := range []string{"soak", "api"} {
@@ -183,13 +186,18 @@ func TestBenchUsage(t *testing.T) {
 // back as a result.
 func TestBenchAPI(t *testing.T) {
 	brokers := testenv.Kafka(t)
-	args := []string{"bench", "api", "--rates", "20", "--duration", "2s", "--products", "5", "--json",
+	args := []string{"bench", "api", "--rates", "20", "--duration", "2s", "--products", "5", "--json", "--warm", "1s",
 		"--brokers", strings.Join(brokers, ","), "--redis", testenv.Redis(t), "--es", testenv.Elasticsearch(t)}
 	var stdout, stderr bytes.Buffer
 	if err := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); err != nil {
 		t.Fatalf("bench api: %v\n%s", err, stderr.String())
 	}
 	var rep struct {
+		Warmup []struct {
+			Rate    int
+			Wait    bool
+			Latency struct{ Requests int }
+		}
 		Steps []struct {
 			Rate    int
 			Wait    bool
@@ -223,6 +231,13 @@ func TestBenchAPI(t *testing.T) {
 	}
 	if len(rep.Steps) != 2 || !rep.Steps[0].Wait || rep.Steps[1].Wait {
 		t.Fatalf("steps %+v, want 20/s with Prefer: wait, then without", rep.Steps)
+	}
+	// --warm 1s: one round of the first step's load before the steps.
+	if w := rep.Warmup; len(w) != 1 || w[0].Rate != 20 || !w[0].Wait || w[0].Latency.Requests != 20 {
+		t.Errorf("warm-up %+v, want one round of 20 commands at 20/s with Prefer: wait", w)
+	}
+	if !strings.Contains(stderr.String(), "bench api: warm-up round 1 (") {
+		t.Errorf("stderr lacks the warm-up round:\n%s", stderr.String())
 	}
 	for _, s := range rep.Steps {
 		if s.Rate != 20 || s.Latency.Requests != 40 {
