@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
@@ -146,6 +147,9 @@ func (c APIConfig) Validate() error {
 		if r <= 0 {
 			errs = append(errs, fmt.Errorf("bench api: rate %d is not positive", r))
 		}
+	}
+	if c.Warm > 0 && (c.Rates != nil && len(c.Rates) == 0 || c.Modes != nil && len(c.Modes) == 0) {
+		errs = append(errs, errors.New("bench api: Warm needs a rate and a mode to warm with"))
 	}
 	if c.Duration < 0 || c.Warm < 0 || c.Products < 0 || c.ViewReaders < 0 || c.SearchPoll < 0 {
 		errs = append(errs, errors.New("bench api: Duration, Warm, Products, the readers and the search poll must not be negative"))
@@ -817,14 +821,16 @@ func (l *apiLoad) warmUp(ctx context.Context) ([]APIStep, error) {
 			return rounds, err
 		}
 		rounds = append(rounds, st)
+		// Calm counts only when every server with a JIT figure was read.
 		var parts []string
-		measured := false
+		read := 0
 		for _, sv := range st.Servers {
 			if sv.jitOK {
-				measured = true
-				parts = append(parts, fmt.Sprintf("%s %.0f%%", sv.Name, 100*sv.JIT.Seconds()/st.CPU.Wall.Seconds()))
+				read++
+				parts = append(parts, sv.Name+" "+jitShare(sv.JIT, st.CPU.Wall))
 			}
 		}
+		measured := read > 0 && read == len(jit)
 		jitText := ""
 		if len(parts) > 0 {
 			jitText = "; JIT " + strings.Join(parts, ", ")
@@ -1041,7 +1047,7 @@ func writeCPU(b *strings.Builder, steps []APIStep) {
 		for _, sv := range s.Servers {
 			p := sv.Name + " " + share(sv.CPU)
 			if sv.JIT > 0 {
-				p += " (JIT " + share(sv.JIT) + ")"
+				p += " (JIT " + jitShare(sv.JIT, s.CPU.Wall) + ")"
 			}
 			parts = append(parts, p)
 		}
@@ -1054,10 +1060,18 @@ func writeCPU(b *strings.Builder, steps []APIStep) {
 // a step for the report to count the server as warm. A JVM compiles its
 // hot paths for many minutes after it starts, under load, on the cores
 // the load needs. Here, at 1,000 commands/s on freshly started servers,
-// Elasticsearch's compiler took 1.8-3.0% of a core at 9-10 minutes and
-// 0.1-1.7% from 16 minutes on, when the p99 had settled (session 20;
-// README "The servers' warm-up").
+// Elasticsearch's compiler took 32-44% of a core in the first minutes,
+// 1.0-3.0% at 8.7-12.4 minutes and 0.1-1.7% from 16 minutes on, when the
+// p99 had settled (session 20; README "The servers' warm-up is their JIT
+// compilers").
 const WarmJIT = 0.02
+
+// jitShare is a server's JIT share of a core over wall, cut (not rounded)
+// to a tenth of a percent ("1.9%" for 1.99%), so that a share printed as
+// WarmJIT or more is one that Warming counts.
+func jitShare(jit, wall time.Duration) string {
+	return fmt.Sprintf("%.1f%%", math.Floor(1000*jit.Seconds()/wall.Seconds())/10)
+}
 
 // Warming are the servers whose JIT compiler took WarmJIT of a core or
 // more during the step: still warming up.
@@ -1078,7 +1092,7 @@ func writeWarming(b *strings.Builder, steps []APIStep) {
 	for _, s := range steps {
 		var parts []string
 		for _, sv := range s.Warming() {
-			parts = append(parts, fmt.Sprintf("%s %.0f%%", sv.Name, 100*sv.JIT.Seconds()/s.CPU.Wall.Seconds()))
+			parts = append(parts, sv.Name+" "+jitShare(sv.JIT, s.CPU.Wall))
 		}
 		if len(parts) > 0 {
 			lines = append(lines, fmt.Sprintf("  %d/s %s: %s\n", s.Rate, modeName(s.Wait), strings.Join(parts, ", ")))
@@ -1087,7 +1101,7 @@ func writeWarming(b *strings.Builder, steps []APIStep) {
 	if len(lines) == 0 {
 		return
 	}
-	fmt.Fprintf(b, "\nwarming up: these servers were still compiling their code (a JVM's JIT, %.0f%% of a core or more), on the cores the load needs, so these steps' latencies are not yet the servers' steady ones; run again, or warm them first with --warm:\n", 100*WarmJIT)
+	fmt.Fprintf(b, "\nwarming up: these servers were still compiling their code (a JVM's JIT, %.0f%% of a core or more) on the cores the load needs, so these steps ran on servers not yet warm; run again, or warm them first with --warm (the tail can take longer still to settle: see --help):\n", 100*WarmJIT)
 	for _, l := range lines {
 		b.WriteString(l)
 	}

@@ -23,11 +23,32 @@ type Server struct {
 	Name string
 	// CPU is the user and system CPU time the server has used so far.
 	CPU func() (time.Duration, error)
-	// JIT, set for a Java server (Kafka, Elasticsearch), is the part of
-	// CPU its JIT compiler threads have used so far: compiling its code,
-	// which a JVM does for many minutes after it starts, as its hot paths
-	// show themselves under load.
-	JIT func() (time.Duration, error)
+	// JIT, set for a Java server (Kafka, Elasticsearch), is the CPU time
+	// each of its JIT compiler threads has used so far: compiling its
+	// code, which a JVM does for many minutes after it starts, as its hot
+	// paths show themselves under load.
+	JIT func() (JITTimes, error)
+}
+
+// JITTimes are the CPU times of a server's JIT compiler threads, by thread
+// ("<pid>/<tid>"). HotSpot starts and stops compiler threads beyond the
+// first of each kind as its queue needs them (on machines with more than
+// two cores), and a thread that ended takes its time with it, so what was
+// spent between two readings is counted per thread (JITTimes.since).
+type JITTimes map[string]time.Duration
+
+// since is the CPU time the compiler threads spent after the reading
+// before: each thread's growth, all of a thread that started since; a
+// thread that ended meanwhile loses only its time after before.
+func (t JITTimes) since(before JITTimes) time.Duration {
+	var sum time.Duration
+	for id, d := range t {
+		if b, ok := before[id]; ok && b <= d {
+			d -= b
+		}
+		sum += d
+	}
+	return sum
 }
 
 // ServerSpent is what one server spent during a step.
@@ -38,7 +59,8 @@ type ServerSpent struct {
 	// that is not a JVM.
 	JIT time.Duration `json:"jitNanos,omitempty"`
 
-	jitOK bool // JIT was read (at both ends, in serverSpent)
+	jitOK bool     // JIT was read (at both ends, in serverSpent)
+	jit   JITTimes // in serverTimes: the reading
 }
 
 // LocalServer is the process listening on addr (host:port), found in
@@ -75,42 +97,31 @@ func LocalServer(name, addr string) (Server, error) {
 		return sum, nil
 	}}
 	proc := os.DirFS("/proc")
-	jit := func() (time.Duration, int, error) {
-		var sum time.Duration
-		var threads int
+	jit := func() (JITTimes, error) {
+		out := JITTimes{}
 		for _, pid := range pids {
-			t, n, err := jitCPU(proc, pid)
-			if err != nil {
-				return 0, 0, err
+			if err := jitCPU(proc, pid, out); err != nil {
+				return nil, err
 			}
-			sum, threads = sum+t, threads+n
 		}
-		return sum, threads, nil
+		return out, nil
 	}
-	if _, n, err := jit(); err == nil && n > 0 {
-		s.JIT = func() (time.Duration, error) {
-			t, _, err := jit()
-			return t, err
-		}
+	if t, err := jit(); err == nil && len(t) > 0 {
+		s.JIT = jit
 	}
 	return s, nil
 }
 
-// jitCPU is the user and system CPU time the JIT compiler threads of
-// process pid have used, read from proc (a /proc: <pid>/task/<tid>/stat),
-// and how many there are. HotSpot names them "C1 CompilerThread<n>" and
-// "C2 CompilerThread<n>", which the kernel keeps to 15 bytes. A thread
-// that ended takes its time with it: HotSpot keeps the first compiler
-// thread of each kind for the life of the process, and on a small machine
-// has no others.
-func jitCPU(proc fs.FS, pid int) (time.Duration, int, error) {
+// jitCPU adds to out the user and system CPU time of each JIT compiler
+// thread of process pid, read from proc (a /proc: <pid>/task/<tid>/stat).
+// HotSpot names them "C1 CompilerThread<n>" and "C2 CompilerThread<n>",
+// which the kernel keeps to 15 bytes.
+func jitCPU(proc fs.FS, pid int, out JITTimes) error {
 	dir := strconv.Itoa(pid) + "/task"
 	tasks, err := fs.ReadDir(proc, dir)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	var sum time.Duration
-	var n int
 	for _, t := range tasks {
 		b, err := fs.ReadFile(proc, dir+"/"+t.Name()+"/stat")
 		if err != nil {
@@ -126,11 +137,11 @@ func jitCPU(proc fs.FS, pid int) (time.Duration, int, error) {
 		}
 		d, err := parseProcStat(stat)
 		if err != nil {
-			return 0, 0, fmt.Errorf("%s/%s/stat: %w", dir, t.Name(), err)
+			return fmt.Errorf("%s/%s/stat: %w", dir, t.Name(), err)
 		}
-		sum, n = sum+d, n+1
+		out[strconv.Itoa(pid)+"/"+t.Name()] = d
 	}
-	return sum, n, nil
+	return nil
 }
 
 // listenerPIDs are the processes holding a socket that listens on port.
@@ -218,7 +229,7 @@ func serverTimes(servers []Server) map[string]ServerSpent {
 		sp := ServerSpent{Name: s.Name, CPU: t}
 		if s.JIT != nil {
 			jit, err := s.JIT()
-			sp.JIT, sp.jitOK = jit, err == nil
+			sp.jit, sp.jitOK = jit, err == nil
 		}
 		out[s.Name] = sp
 	}
@@ -236,8 +247,8 @@ func serverSpent(servers []Server, before, after map[string]ServerSpent) []Serve
 			continue
 		}
 		sp := ServerSpent{Name: s.Name, CPU: a.CPU - b.CPU, jitOK: a.jitOK && b.jitOK}
-		if sp.jitOK && a.JIT > b.JIT {
-			sp.JIT = min(a.JIT-b.JIT, sp.CPU)
+		if sp.jitOK {
+			sp.JIT = min(a.jit.since(b.jit), sp.CPU)
 		}
 		out = append(out, sp)
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"os"
 	"slices"
@@ -112,42 +113,56 @@ func TestJITCPU(t *testing.T) {
 		"42/task/47":      &fstest.MapFile{Mode: fs.ModeDir},      // ended: no stat
 		"7/task/7/stat":   stat(7, "redis-server", 800, 200),
 	}
-	got, n, err := jitCPU(proc, 42)
-	if want := (3000 + 349 + 450 + 46) * 10 * time.Millisecond; err != nil || got != want || n != 2 {
-		t.Errorf("jitCPU(42) = %v, %d threads, %v; want %v, 2", got, n, err, want)
+	got := JITTimes{}
+	err := jitCPU(proc, 42, got)
+	if want := (JITTimes{"42/43": 3349 * 10 * time.Millisecond, "42/44": 496 * 10 * time.Millisecond}); err != nil || !maps.Equal(got, want) {
+		t.Errorf("jitCPU(42) = %v, %v; want %v", got, err, want)
 	}
-	if got, n, err := jitCPU(proc, 7); err != nil || got != 0 || n != 0 {
-		t.Errorf("jitCPU(7) (no JVM) = %v, %d threads, %v; want 0, 0", got, n, err)
+	none := JITTimes{}
+	if err := jitCPU(proc, 7, none); err != nil || len(none) != 0 {
+		t.Errorf("jitCPU(7) (no JVM) = %v, %v; want none", none, err)
 	}
-	if _, _, err := jitCPU(proc, 9); err == nil {
+	if err := jitCPU(proc, 9, JITTimes{}); err == nil {
 		t.Error("jitCPU(9) of no process: no error")
 	}
 }
 
 // serverSpent gives the JIT time spent between two readings when both
-// were read, no more than the CPU time, and none when either failed.
+// were read, thread by thread (one that started since counts whole, one
+// that ended loses only its time since the first reading), no more than
+// the CPU time, and none when either reading failed.
 func TestServerSpentJIT(t *testing.T) {
-	servers := []Server{{Name: "kafka"}, {Name: "elasticsearch"}, {Name: "redis"}, {Name: "gone"}}
+	servers := []Server{{Name: "kafka"}, {Name: "elasticsearch"}, {Name: "redis"}, {Name: "gone"}, {Name: "busy"}}
+	s := time.Second
 	before := map[string]ServerSpent{
-		"kafka":         {CPU: 10 * time.Second, JIT: 2 * time.Second, jitOK: true},
-		"elasticsearch": {CPU: 20 * time.Second, JIT: 9 * time.Second, jitOK: true},
-		"redis":         {CPU: 1 * time.Second},
-		"gone":          {CPU: 5 * time.Second, JIT: time.Second, jitOK: true},
+		"kafka":         {CPU: 10 * s, jitOK: true, jit: JITTimes{"1/2": 2 * s, "1/3": s, "1/9": 4 * s}},
+		"elasticsearch": {CPU: 20 * s, jitOK: true, jit: JITTimes{"5/6": 9 * s}},
+		"redis":         {CPU: 1 * s},
+		"gone":          {CPU: 5 * s, jitOK: true, jit: JITTimes{"7/8": s}},
+		"busy":          {CPU: 5 * s, jitOK: true, jit: JITTimes{"4/4": s}},
 	}
 	after := map[string]ServerSpent{
-		"kafka":         {CPU: 16 * time.Second, JIT: 2500 * time.Millisecond, jitOK: true},
-		"elasticsearch": {CPU: 23 * time.Second, JIT: 12 * time.Second}, // JIT not read
+		// 1/2 grew by 0.5 s, 1/3 by none, 1/9 ended, 1/10 started: 0.3 s.
+		"kafka":         {CPU: 16 * s, jitOK: true, jit: JITTimes{"1/2": 2500 * time.Millisecond, "1/3": s, "1/10": 300 * time.Millisecond}},
+		"elasticsearch": {CPU: 23 * s, jit: JITTimes{"5/6": 12 * s}}, // not read
 		"redis":         {CPU: 1500 * time.Millisecond},
-		"gone":          {CPU: 4 * time.Second, JIT: 2 * time.Second, jitOK: true}, // another process on its pid
+		"gone":          {CPU: 4 * s, jitOK: true, jit: JITTimes{"7/8": 2 * s}}, // another process on its pid
+		"busy":          {CPU: 6 * s, jitOK: true, jit: JITTimes{"4/4": 3 * s}}, // more than the CPU: at most it
 	}
 	got := serverSpent(servers, before, after)
 	want := []ServerSpent{
-		{Name: "kafka", CPU: 6 * time.Second, JIT: 500 * time.Millisecond, jitOK: true},
-		{Name: "elasticsearch", CPU: 3 * time.Second},
+		{Name: "kafka", CPU: 6 * s, JIT: 800 * time.Millisecond, jitOK: true},
+		{Name: "elasticsearch", CPU: 3 * s},
 		{Name: "redis", CPU: 500 * time.Millisecond},
+		{Name: "busy", CPU: s, JIT: s, jitOK: true},
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("serverSpent = %+v\nwant %+v", got, want)
+	if len(got) != len(want) {
+		t.Fatalf("serverSpent = %+v\nwant %+v", got, want)
+	}
+	for i := range want {
+		if g, w := got[i], want[i]; g.Name != w.Name || g.CPU != w.CPU || g.JIT != w.JIT || g.jitOK != w.jitOK {
+			t.Errorf("serverSpent[%d] = %+v, want %+v", i, g, w)
+		}
 	}
 }
 
@@ -174,7 +189,7 @@ func TestLocalServerJIT(t *testing.T) {
 	}
 	jit, err := k.JIT()
 	cpu, cerr := k.CPU()
-	if err != nil || cerr != nil || jit <= 0 || jit > cpu {
-		t.Errorf("broker JIT %v (%v), CPU %v (%v); want 0 < JIT <= CPU", jit, err, cpu, cerr)
+	if sum := jit.since(nil); err != nil || cerr != nil || len(jit) < 2 || sum <= 0 || sum > cpu {
+		t.Errorf("broker JIT %v = %v (%v), CPU %v (%v); want a C1 and a C2 thread, 0 < JIT <= CPU", jit, sum, err, cpu, cerr)
 	}
 }

@@ -233,8 +233,8 @@ func TestBenchAPI(t *testing.T) {
 		t.Fatalf("steps %+v, want 20/s with Prefer: wait, then without", rep.Steps)
 	}
 	// --warm 1s: one round of the first step's load before the steps.
-	if w := rep.Warmup; len(w) != 1 || w[0].Rate != 20 || !w[0].Wait || w[0].Latency.Requests != 20 {
-		t.Errorf("warm-up %+v, want one round of 20 commands at 20/s with Prefer: wait", w)
+	if w := rep.Warmup; len(w) != 1 || w[0].Rate != 20 || !w[0].Wait || w[0].Latency.Requests < 19 || w[0].Latency.Requests > 20 {
+		t.Errorf("warm-up %+v, want one round of 20 commands (19 after a slow moment) at 20/s with Prefer: wait", w)
 	}
 	if !strings.Contains(stderr.String(), "bench api: warm-up round 1 (") {
 		t.Errorf("stderr lacks the warm-up round:\n%s", stderr.String())

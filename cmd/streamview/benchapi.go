@@ -118,8 +118,10 @@ steady ones. --warm 15m first sends the first step's load (first mode,
 first rate) in rounds of 30 s until two rounds in a row in which no
 server's JIT takes 2% of a core, for 15 minutes at most; the rounds are
 printed as they go and kept in the JSON report as "warmup", not in the
-steps. Here that took about 7 minutes from a fresh start and took away
-the cold minutes (a p99 of 250-470 ms); the tail still settled over about
+steps. With no server's JIT to read (not on this machine, another user's,
+behind a port proxy) it runs for all of --warm. Here it took about 7
+minutes from a fresh start and took away the cold minutes (a p99 of
+230-470 ms); the tail still settled over about
 20 minutes of load, Elasticsearch's CPU for the same load falling all that
 time, and each new run's topics and index make the servers compile a
 little more (README, "The servers' warm-up is their JIT compilers").
@@ -155,7 +157,7 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 	base := fs.String("url", "", "drive the API at this base URL instead of starting a stack")
 	rates := fs.String("rates", "500,1000,2000,4000", "commands/s of the steps, comma-separated")
 	duration := fs.Duration("duration", bench.DefaultAPIDuration, "how long each step sends")
-	warm := fs.Duration("warm", 0, "before the steps, send the first step's load for at most this long, in rounds of 30s, until two rounds in a row in which no server's JIT compiler takes 2% of a core (not reported in the steps); 0: no warm-up")
+	warm := fs.Duration("warm", 0, "before the steps, send the first step's load for at most this long, in rounds of 30s, until two rounds in a row in which no server's JIT compiler takes 2% of a core (not reported in the steps; with no server's JIT to read, all of it); 0: no warm-up")
 	modes := fs.String("modes", "wait,nowait", "the steps' modes, in order, comma-separated: wait (Prefer: wait) and nowait")
 	products := fs.Int("products", bench.DefaultAPIProducts, "products created before the steps, which the commands then pick")
 	distribution := fs.String("distribution", bench.DefaultDistribution, "how commands pick their product: zipf (s=1.1) or uniform")

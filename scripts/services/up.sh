@@ -505,16 +505,19 @@ fail_start() { # NAME REASON LOGS...
 }
 
 # kafka_started_logged: the broker started since start_kafka, by its log.
-# When server.log was rolled over since (another inode, or fewer lines than
-# the mark), the old file is server.log.1, read from the mark, and all of
-# the new one is this start's.
+# log4j may roll server.log over meanwhile (at 50 MB): the file that was
+# server.log at the start is then a server.log.<n> (the newest roll the
+# highest n), found by its inode and read from the mark, and all of the new
+# server.log is this start's. A server.log with the old inode but fewer
+# lines than the mark is a new file on a reused inode.
 kafka_started_logged() {
-  local log="$KAFKA_DIR/logs/server.log" lines
+  local log="$KAFKA_DIR/logs/server.log" old lines
   if [[ -z "${KAFKA_LOG_INODE:-}" ]] || { [[ "$(stat -c %i "$log" 2>/dev/null)" == "$KAFKA_LOG_INODE" ]] &&
       (( $(wc -l <"$log" 2>/dev/null || echo 0) + 1 >= KAFKA_LOG_MARK )); }; then
     lines=$(tail -n "+$KAFKA_LOG_MARK" "$log" 2>/dev/null | grep -c 'Kafka Server started' || true)
   else
-    lines=$({ tail -n "+$KAFKA_LOG_MARK" "$log.1" 2>/dev/null; cat "$log" 2>/dev/null; } | grep -c 'Kafka Server started' || true)
+    old=$(find "$KAFKA_DIR/logs" -maxdepth 1 -name 'server.log.*' -inum "$KAFKA_LOG_INODE" -print -quit 2>/dev/null || true)
+    lines=$({ [[ -z "$old" ]] || tail -n "+$KAFKA_LOG_MARK" "$old" 2>/dev/null; cat "$log" 2>/dev/null; } | grep -c 'Kafka Server started' || true)
   fi
   [[ "$lines" -gt 0 ]]
 }
