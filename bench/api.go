@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/internal/thousands"
 	"github.com/streamview/streamview/producers/decider"
 )
 
@@ -993,7 +994,9 @@ func (r APIReport) WriteTable(w io.Writer) error {
 			rawRecordBytes, r.Products, r.Distribution, r.RawPartitions, rawFetchMaxWait, decider.DefaultMaxBatch)
 	}
 	b.WriteString("freshness: from a command's accepted answer (Prefer: wait gives its version) to the view answering ?minVersion= of it, and to a search finding its price\n")
-	b.WriteString("busy: the share of the machine's cores busy during the step (every process: servers, stack, load, readers), and of a core stolen by the hypervisor\n\n")
+	b.WriteString("busy: the share of the machine's cores busy during the step (every process: servers, stack, load, readers), and of a core stolen by the hypervisor\n")
+	writeWarmup(&b, r.Warmup)
+	b.WriteString("\n")
 	rows := [][]string{{"side", "rate/s", "wait", "sent/s", "2xx/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "busy", "view p50", "view p99", "search p50", "search p99", "fresh samples (missed, skipped)"}}
 	for _, s := range r.Steps {
 		fresh := "-"
@@ -1016,6 +1019,33 @@ func (r APIReport) WriteTable(w io.Writer) error {
 	writeRequests(&b, r.Steps)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeWarmup says what the warm-up before the steps sent (APIConfig.Warm)
+// and how its first and last rounds went.
+func writeWarmup(b *strings.Builder, rounds []APIStep) {
+	if len(rounds) == 0 {
+		return
+	}
+	first, last := rounds[0], rounds[len(rounds)-1]
+	var sent int
+	var wall time.Duration
+	for _, r := range rounds {
+		sent += r.Latency.Requests
+		wall += r.CPU.Wall
+	}
+	fmt.Fprintf(b, "warm-up before the steps (not in them): %d rounds at %d/s %s, %s commands in %v; p99 %s ms in the first round, %s in the last",
+		len(rounds), first.Rate, modeName(first.Wait), thousands.Format(sent), wall.Round(time.Second), ms(first.Latency.P99), ms(last.Latency.P99))
+	var parts []string
+	for _, sv := range last.Servers {
+		if sv.jitOK {
+			parts = append(parts, sv.Name+" "+jitShare(sv.JIT, last.CPU.Wall))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(b, "; JIT in the last: %s", strings.Join(parts, ", "))
+	}
+	b.WriteString("\n")
 }
 
 // modeName names a step's mode: "wait" with Prefer: wait, else "nowait".

@@ -434,7 +434,8 @@ func TestAPIWarmUp(t *testing.T) {
 			if got, want := f.commands.Load(), 5+int64(len(rep.Warmup))+1+warmed+40; got != want {
 				t.Errorf("the API got %d commands, want %d", got, want)
 			}
-			for _, want := range append(tc.says, "warming up at 40/s wait, rounds of 500ms, for at most "+tc.warm.String()+" until 2 rounds in a row in which no server's JIT compiler takes 2% of a core (es)") {
+			table := fmt.Sprintf("warm-up before the steps (not in them): %d rounds at 40/s wait, %d commands in ", len(rep.Warmup), warmed)
+			for _, want := range append(tc.says, "warming up at 40/s wait, rounds of 500ms, for at most "+tc.warm.String()+" until 2 rounds in a row in which no server's JIT compiler takes 2% of a core (es)", table, "; JIT in the last: es ") {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("the output lacks %q:\n%s", want, out.String())
 				}
