@@ -55,8 +55,8 @@ type APIConfig struct {
 	// Warm, when positive, is the longest the load warms the stack and
 	// the servers before the steps: the first mode at the first rate, in
 	// rounds of WarmRound, not in the steps, until WarmCalm rounds in a
-	// row in which no server's JIT compiler took WarmJIT of a core
-	// (Servers with JIT figures; without any, for all of Warm).
+	// row in which every server with a JIT figure was read and none took
+	// WarmJIT of a core (without any such server, for all of Warm).
 	Warm time.Duration
 	// Modes are the steps' Prefer: wait settings, in order; with and
 	// without when nil.
@@ -784,8 +784,9 @@ const (
 
 // warmUp sends the first mode's load at the first rate in rounds of
 // WarmRound (cfg.warmRound) until WarmCalm rounds in a row in which no
-// server compiled WarmJIT of a core or more (a round with no JIT figure
-// does not count), or until cfg.Warm has passed; it returns the rounds.
+// server compiled WarmJIT of a core or more (a round in which a server's
+// JIT figure could not be read does not count as calm), or until cfg.Warm
+// has passed; it returns the rounds.
 func (l *apiLoad) warmUp(ctx context.Context) ([]APIStep, error) {
 	rate, wait := l.cfg.Rates[0], l.cfg.Modes[0]
 	var jit []string
@@ -800,7 +801,8 @@ func (l *apiLoad) warmUp(ctx context.Context) ([]APIStep, error) {
 	}
 	fmt.Fprintf(l.cfg.Out, "bench api: warming up at %d/s %s, rounds of %v, for at most %v %s; not in the steps\n", rate, modeName(wait), l.cfg.warmRound, l.cfg.Warm, until)
 	var rounds []APIStep
-	calm := 0 // rounds in a row without a server compiling
+	calm := 0       // rounds in a row without a server compiling
+	unread := false // the last round could not read every server's JIT
 	start := time.Now()
 	for {
 		// After the first round, a round of a tenth of one or less is not
@@ -808,8 +810,11 @@ func (l *apiLoad) warmUp(ctx context.Context) ([]APIStep, error) {
 		left := l.cfg.Warm - time.Since(start)
 		if left <= 0 || len(rounds) > 0 && left <= l.cfg.warmRound/10 {
 			still := ""
-			if len(rounds) > 0 && len(rounds[len(rounds)-1].Warming()) > 0 {
+			switch {
+			case len(rounds) > 0 && len(rounds[len(rounds)-1].Warming()) > 0:
 				still = " with a server still compiling in the last round; the steps' report says whether they were"
+			case unread && len(jit) > 0:
+				still = " without reading every server's JIT in the last round (a server restarted?)"
 			}
 			fmt.Fprintf(l.cfg.Out, "bench api: --warm %v passed%s\n", l.cfg.Warm, still)
 			return rounds, nil
@@ -832,6 +837,7 @@ func (l *apiLoad) warmUp(ctx context.Context) ([]APIStep, error) {
 			}
 		}
 		measured := read > 0 && read == len(jit)
+		unread = !measured
 		jitText := ""
 		if len(parts) > 0 {
 			jitText = "; JIT " + strings.Join(parts, ", ")
@@ -1029,13 +1035,15 @@ func writeWarmup(b *strings.Builder, rounds []APIStep) {
 	}
 	first, last := rounds[0], rounds[len(rounds)-1]
 	var sent int
-	var wall time.Duration
 	for _, r := range rounds {
 		sent += r.Latency.Requests
-		wall += r.CPU.Wall
 	}
-	fmt.Fprintf(b, "warm-up before the steps (not in them): %d rounds at %d/s %s, %s commands in %v; p99 %s ms in the first round, %s in the last",
-		len(rounds), first.Rate, modeName(first.Wait), thousands.Format(sent), wall.Round(time.Second), ms(first.Latency.P99), ms(last.Latency.P99))
+	n := fmt.Sprintf("%d rounds", len(rounds))
+	if len(rounds) == 1 {
+		n = "1 round"
+	}
+	fmt.Fprintf(b, "warm-up before the steps (not in them): %s at %d/s %s, %s commands; p99 %s ms in the first round, %s in the last",
+		n, first.Rate, modeName(first.Wait), thousands.Format(sent), ms(first.Latency.P99), ms(last.Latency.P99))
 	var parts []string
 	for _, sv := range last.Servers {
 		if sv.jitOK {
@@ -1076,7 +1084,7 @@ func writeCPU(b *strings.Builder, steps []APIStep) {
 		parts := []string{self + share(s.CPU.Process)}
 		for _, sv := range s.Servers {
 			p := sv.Name + " " + share(sv.CPU)
-			if sv.JIT > 0 {
+			if jitTenths(sv.JIT, s.CPU.Wall) > 0 {
 				p += " (JIT " + jitShare(sv.JIT, s.CPU.Wall) + ")"
 			}
 			parts = append(parts, p)
@@ -1096,11 +1104,21 @@ func writeCPU(b *strings.Builder, steps []APIStep) {
 // compilers").
 const WarmJIT = 0.02
 
-// jitShare is a server's JIT share of a core over wall, cut (not rounded)
-// to a tenth of a percent ("1.9%" for 1.99%), so that a share printed as
-// WarmJIT or more is one that Warming counts.
+// jitTenths is a server's JIT share of a core over wall in tenths of a
+// percent, cut (not rounded): 19 for 1.99%; 0 for no wall time. Warming
+// compares it, and jitShare prints it, so that a share printed as WarmJIT
+// or more is one that counts.
+func jitTenths(jit, wall time.Duration) int64 {
+	if wall <= 0 {
+		return 0
+	}
+	return int64(jit) * 1000 / int64(wall)
+}
+
+// jitShare prints jitTenths as a percentage ("1.9%").
 func jitShare(jit, wall time.Duration) string {
-	return fmt.Sprintf("%.1f%%", math.Floor(1000*jit.Seconds()/wall.Seconds())/10)
+	t := jitTenths(jit, wall)
+	return fmt.Sprintf("%d.%d%%", t/10, t%10)
 }
 
 // Warming are the servers whose JIT compiler took WarmJIT of a core or
@@ -1108,7 +1126,7 @@ func jitShare(jit, wall time.Duration) string {
 func (s APIStep) Warming() []ServerSpent {
 	var out []ServerSpent
 	for _, sv := range s.Servers {
-		if s.CPU.Wall > 0 && sv.JIT.Seconds() >= WarmJIT*s.CPU.Wall.Seconds() {
+		if jitTenths(sv.JIT, s.CPU.Wall) >= int64(math.Round(1000*WarmJIT)) {
 			out = append(out, sv)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -434,13 +435,39 @@ func TestAPIWarmUp(t *testing.T) {
 			if got, want := f.commands.Load(), 5+int64(len(rep.Warmup))+1+warmed+40; got != want {
 				t.Errorf("the API got %d commands, want %d", got, want)
 			}
-			table := fmt.Sprintf("warm-up before the steps (not in them): %d rounds at 40/s wait, %d commands in ", len(rep.Warmup), warmed)
+			table := fmt.Sprintf("warm-up before the steps (not in them): %d rounds at 40/s wait, %d commands; p99 ", len(rep.Warmup), warmed)
 			for _, want := range append(tc.says, "warming up at 40/s wait, rounds of 500ms, for at most "+tc.warm.String()+" until 2 rounds in a row in which no server's JIT compiler takes 2% of a core (es)", table, "; JIT in the last: es ") {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("the output lacks %q:\n%s", want, out.String())
 				}
 			}
 		})
+	}
+}
+
+// A round in which a server's JIT could not be read is not calm: with one
+// JVM never compiling and another whose every other reading fails, the
+// warm-up runs for all of Warm and says why it did not end sooner.
+func TestAPIWarmUpUnread(t *testing.T) {
+	srv := httptest.NewServer(&fakeAPI{})
+	defer srv.Close()
+	flaky := jitServer("es", func(int) time.Duration { return 0 })
+	var calls atomic.Int64
+	read := flaky.JIT
+	flaky.JIT = func() (JITTimes, error) {
+		if calls.Add(1)%2 == 0 {
+			return nil, errors.New("no such process")
+		}
+		return read()
+	}
+	var out strings.Builder
+	rep, err := API(context.Background(), APIConfig{Base: srv.URL, Rates: []int{40}, Duration: 200 * time.Millisecond, Modes: []bool{true}, Products: 5, Out: &out,
+		Warm: 1500 * time.Millisecond, warmRound: 500 * time.Millisecond, Servers: []Server{jitServer("kafka", func(int) time.Duration { return 0 }), flaky}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Warmup) < 2 || strings.Contains(out.String(), "warm: no server") || !strings.Contains(out.String(), "without reading every server's JIT in the last round") {
+		t.Errorf("%d rounds; want it to run for all of Warm and say a JIT was not read:\n%s", len(rep.Warmup), out.String())
 	}
 }
 
