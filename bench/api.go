@@ -801,8 +801,7 @@ func (l *apiLoad) warmUp(ctx context.Context) ([]APIStep, error) {
 	}
 	fmt.Fprintf(l.cfg.Out, "bench api: warming up at %d/s %s, rounds of %v, for at most %v %s; not in the steps\n", rate, modeName(wait), l.cfg.warmRound, l.cfg.Warm, until)
 	var rounds []APIStep
-	calm := 0       // rounds in a row without a server compiling
-	unread := false // the last round could not read every server's JIT
+	calm := 0 // rounds in a row without a server compiling
 	start := time.Now()
 	for {
 		// After the first round, a round of a tenth of one or less is not
@@ -813,7 +812,7 @@ func (l *apiLoad) warmUp(ctx context.Context) ([]APIStep, error) {
 			switch {
 			case len(rounds) > 0 && len(rounds[len(rounds)-1].Warming()) > 0:
 				still = " with a server still compiling in the last round; the steps' report says whether they were"
-			case unread && len(jit) > 0:
+			case len(jit) > 0 && len(rounds) > 0 && len(rounds[len(rounds)-1].jitShares()) != len(jit):
 				still = " without reading every server's JIT in the last round (a server restarted?)"
 			}
 			fmt.Fprintf(l.cfg.Out, "bench api: --warm %v passed%s\n", l.cfg.Warm, still)
@@ -828,16 +827,8 @@ func (l *apiLoad) warmUp(ctx context.Context) ([]APIStep, error) {
 		}
 		rounds = append(rounds, st)
 		// Calm counts only when every server with a JIT figure was read.
-		var parts []string
-		read := 0
-		for _, sv := range st.Servers {
-			if sv.jitOK {
-				read++
-				parts = append(parts, sv.Name+" "+jitShare(sv.JIT, st.CPU.Wall))
-			}
-		}
-		measured := read > 0 && read == len(jit)
-		unread = !measured
+		parts := st.jitShares()
+		measured := len(parts) > 0 && len(parts) == len(jit)
 		jitText := ""
 		if len(parts) > 0 {
 			jitText = "; JIT " + strings.Join(parts, ", ")
@@ -1044,13 +1035,7 @@ func writeWarmup(b *strings.Builder, rounds []APIStep) {
 	}
 	fmt.Fprintf(b, "warm-up before the steps (not in them): %s at %d/s %s, %s commands; p99 %s ms in the first round, %s in the last",
 		n, first.Rate, modeName(first.Wait), thousands.Format(sent), ms(first.Latency.P99), ms(last.Latency.P99))
-	var parts []string
-	for _, sv := range last.Servers {
-		if sv.jitOK {
-			parts = append(parts, sv.Name+" "+jitShare(sv.JIT, last.CPU.Wall))
-		}
-	}
-	if len(parts) > 0 {
+	if parts := last.jitShares(); len(parts) > 0 {
 		fmt.Fprintf(b, "; JIT in the last: %s", strings.Join(parts, ", "))
 	}
 	b.WriteString("\n")
@@ -1119,6 +1104,18 @@ func jitTenths(jit, wall time.Duration) int64 {
 func jitShare(jit, wall time.Duration) string {
 	t := jitTenths(jit, wall)
 	return fmt.Sprintf("%d.%d%%", t/10, t%10)
+}
+
+// jitShares are the step's servers whose JIT was read, each as its name
+// and share ("elasticsearch 1.9%").
+func (s APIStep) jitShares() []string {
+	var out []string
+	for _, sv := range s.Servers {
+		if sv.jitOK {
+			out = append(out, sv.Name+" "+jitShare(sv.JIT, s.CPU.Wall))
+		}
+	}
+	return out
 }
 
 // Warming are the servers whose JIT compiler took WarmJIT of a core or

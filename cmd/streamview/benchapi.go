@@ -109,7 +109,7 @@ user's process needs the rights to read it; under Docker it is the port
 proxy).
 
 For a Java server (Kafka, Elasticsearch) the line also gives the part of
-that CPU its JIT compiler threads took ("JIT 12%"). A JVM compiles its hot
+that CPU its JIT compiler threads took ("JIT 12.0%"). A JVM compiles its hot
 paths for minutes after it starts, under load, on the cores the load
 needs: on freshly started servers here the first steps' p99 was several
 times the warm one. A step in which a server's JIT took 2% of a core or
@@ -121,10 +121,10 @@ printed as they go and kept in the JSON report as "warmup", not in the
 steps. With no server's JIT to read (not on this machine, another user's,
 behind a port proxy) it runs for all of --warm. Here it took about 7
 minutes from a fresh start and took away the cold minutes (a p99 of
-230-470 ms); the tail still settled over about
-20 minutes of load, Elasticsearch's CPU for the same load falling all that
-time, and each new run's topics and index make the servers compile a
-little more (README, "The servers' warm-up is their JIT compilers").
+230-470 ms); the tail still settled over about 20 minutes of load,
+Elasticsearch's CPU for the same load falling all that time, and each new
+run's topics and index make the servers compile a little more (README,
+"The servers' warm-up is their JIT compilers").
 
 The freshness readers share the machine with the stack they measure: at
 1,000/s, the view reads and the search poller are a good part of the

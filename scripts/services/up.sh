@@ -511,14 +511,15 @@ fail_start() { # NAME REASON LOGS...
 # server.log is this start's. A server.log with the old inode but fewer
 # lines than the mark is a new file on a reused inode.
 kafka_started_logged() {
-  local log="$KAFKA_DIR/logs/server.log" old lines
-  if [[ -z "${KAFKA_LOG_INODE:-}" ]] || { [[ "$(stat -c %i "$log" 2>/dev/null)" == "$KAFKA_LOG_INODE" ]] &&
+  local log="$KAFKA_DIR/logs/server.log" old new="" lines
+  old="$log"
+  if [[ -n "${KAFKA_LOG_INODE:-}" ]] && ! { [[ "$(stat -c %i "$log" 2>/dev/null)" == "$KAFKA_LOG_INODE" ]] &&
       (( $(wc -l <"$log" 2>/dev/null || echo 0) + 1 >= KAFKA_LOG_MARK )); }; then
-    lines=$(tail -n "+$KAFKA_LOG_MARK" "$log" 2>/dev/null | grep -c 'Kafka Server started' || true)
-  else
     old=$(find "$KAFKA_DIR/logs" -maxdepth 1 -name 'server.log.*' -inum "$KAFKA_LOG_INODE" -print -quit 2>/dev/null || true)
-    lines=$({ [[ -z "$old" ]] || tail -n "+$KAFKA_LOG_MARK" "$old" 2>/dev/null; cat "$log" 2>/dev/null; } | grep -c 'Kafka Server started' || true)
+    new="$log"
   fi
+  lines=$({ [[ -z "$old" ]] || tail -n "+$KAFKA_LOG_MARK" "$old" 2>/dev/null; [[ -z "$new" ]] || cat "$new" 2>/dev/null; } |
+    grep -c 'Kafka Server started' || true)
   [[ "$lines" -gt 0 ]]
 }
 
