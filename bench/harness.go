@@ -201,6 +201,9 @@ func Run(ctx context.Context, cfg Config, sink Sink) (rep Report, err error) {
 		return rep, err
 	}
 	rep.Lanes = len(d.Lanes())
+	for _, lane := range d.Lanes() {
+		rep.Batches += len(lane)
+	}
 	// The second raw figure runs first: a server's first writes of a run
 	// are slower than its later ones (Elasticsearch's first bulk run here
 	// was up to half the pace of the next), and the compared raw runs
@@ -301,6 +304,7 @@ func projectRound(ctx context.Context, cfg Config, sink Sink, d *Dataset, codec 
 		return rd, err
 	}
 	rd.InApply = time.Duration(timed.nanos.Load())
+	rd.Applies = timed.applies.Load()
 	if first := timed.first.Load(); first > 0 {
 		rd.FirstApply = time.Duration(first - began.UnixNano())
 	}
@@ -603,12 +607,13 @@ func caughtUp(offsets, ends map[int32]int64) bool {
 // part of the projection's time that is the sink's; the rest is the
 // runtime's alone (poll, decode, commit).
 type timedProjection struct {
-	inner  processors.Projection
-	mu     sync.Mutex
-	active int
-	since  time.Time
-	nanos  atomic.Int64
-	first  atomic.Int64 // when the first Apply began, in Unix nanoseconds
+	inner   processors.Projection
+	mu      sync.Mutex
+	active  int
+	since   time.Time
+	nanos   atomic.Int64
+	first   atomic.Int64 // when the first Apply began, in Unix nanoseconds
+	applies atomic.Int64 // Apply calls, retries included
 }
 
 func (p *timedProjection) Apply(ctx context.Context, batch []schemas.Event) error {
@@ -631,6 +636,7 @@ func (p *timedProjection) timed(apply func() error) error {
 	}
 	p.active++
 	p.mu.Unlock()
+	p.applies.Add(1)
 	err := apply()
 	p.mu.Lock()
 	p.active--

@@ -57,6 +57,10 @@ type Report struct {
 	// Lanes is how many partitions the events are in: the runtime applies
 	// that many batches at once, and the raw writes mirror it.
 	Lanes int `json:"lanes"`
+	// Batches is how many batches the raw writes make: each lane's events
+	// cut into batches of Batch. The projection folds as much only when
+	// its Apply calls get batches as full (Measured.Applies).
+	Batches int `json:"batches"`
 
 	Produce   Figure `json:"produce"`   // making the data set; not a limit
 	Consume   Figure `json:"consume"`   // raw limit: bare franz-go consume
@@ -117,6 +121,12 @@ type Measured struct {
 	FirstApply time.Duration `json:"firstApplyNanos"`
 
 	Stored int `json:"stored"` // documents the projection stored
+
+	// Applies counts the projection's Apply calls: as many as Batches
+	// when the runtime gave it batches as full as the raw writes', more
+	// when it gave fuller and emptier ones, each folding fewer events of
+	// a product into a write.
+	Applies int64 `json:"applies"`
 }
 
 // Round is one round of a run.
@@ -367,6 +377,10 @@ func (r Report) WriteTable(w io.Writer) error {
 			"a projection that only consumed and made those writes would need %.1f µs/event, so with every core busy it reaches at most %.2f of the raw writes' rate (an estimate: CPU the limit). "+
 			"This projection used %.1f µs/event (%.1f more) with %.0f%% busy\n",
 			bd.Cores, bd.Consume, bd.Writes, 100*bd.WritesBusy, bd.Consume+bd.Writes, bd.Ceiling, bd.Projection, bd.Projection-bd.Consume-bd.Writes, 100*bd.ProjectionBusy)
+	}
+	if r.Applies > 0 && r.Batches > 0 {
+		fmt.Fprintf(&b, "batches: the projection's runtime made %s Apply calls, %s events each on average; the raw writes %s batches (of at most %s events per lane)\n",
+			thousands.Format(int(r.Applies)), thousands.Format(r.Projection.Count/int(r.Applies)), thousands.Format(r.Batches), thousands.Format(r.Batch))
 	}
 	if r.Projection.Elapsed > 0 {
 		fmt.Fprintf(&b, "projection time with an Apply in flight (the sink): %.2f s (%.0f%%); with none (poll, decode, commit): %.2f s, of which %.2f s before the first Apply (joining the group, the first fetch and decode)\n",

@@ -50,6 +50,8 @@ func benchSmall(t *testing.T, args []string, wantStderr ...string) {
 	}
 	var rep struct {
 		Events, Products, Stored int
+		Batches                  int
+		Applies                  int64
 		Consume, Raw, Projection figure
 		Ratio                    float64
 		Round                    int
@@ -77,6 +79,11 @@ func benchSmall(t *testing.T, args []string, wantStderr ...string) {
 	if rep.Ratio <= 0 {
 		t.Errorf("ratio %v, want > 0", rep.Ratio)
 	}
+	// A projection's Apply holds at most a batch of one partition, as a
+	// raw batch does: at least as many calls as raw batches.
+	if rep.Batches < 6 || rep.Applies < int64(rep.Batches) {
+		t.Errorf("%d Apply calls for %d raw batches, want at least one per batch and a batch per partition", rep.Applies, rep.Batches)
+	}
 	// Three rounds by default, each a whole projection between two raw
 	// runs, each checked; the verdict is the median round's.
 	if len(rep.Rounds) != 3 {
@@ -96,7 +103,7 @@ func benchSmall(t *testing.T, args []string, wantStderr ...string) {
 	if rep.Round < 1 || rep.Round > 3 || rep.Ratio != ratios[1] || rep.Rounds[rep.Round-1].Ratio != rep.Ratio {
 		t.Errorf("verdict on round %d at %v, want the median of %v", rep.Round, rep.Ratio, ratios)
 	}
-	for _, want := range append([]string{"raw consume", "projection", "the median by ratio", "<- the median, shown above"}, wantStderr...) {
+	for _, want := range append([]string{"raw consume", "projection", "the median by ratio", "<- the median, shown above", "Apply calls"}, wantStderr...) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}
