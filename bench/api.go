@@ -1085,8 +1085,8 @@ func writeCPU(b *strings.Builder, steps []APIStep) {
 // the load needs. Here, at 1,000 commands/s on freshly started servers,
 // Elasticsearch's compiler took 32-44% of a core in the first minutes,
 // 1.0-3.0% at 8.7-12.4 minutes and 0.1-1.7% from 16 minutes on, when the
-// p99 had settled (session 20; README "The servers' warm-up is their JIT
-// compilers").
+// p99 had settled (session 20; docs/performance.md, "The servers' warm-up
+// is their JIT compilers").
 const WarmJIT = 0.02
 
 // jitTenths is a server's JIT share of a core over wall in tenths of a

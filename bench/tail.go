@@ -19,7 +19,7 @@ const maxTailWindows = 864_000
 // queue for the cores is always a little long; held in a few windows,
 // they are bursts: something (a collector's cycle, a merge, a server's
 // pause) took the cores for a while and the commands in flight waited
-// (README, "The command tail comes in bursts").
+// (docs/performance.md, "The command tail comes in bursts").
 type Tail struct {
 	Slow    int           `json:"slow"`        // commands at or above the p99
 	Window  time.Duration `json:"windowNanos"` // the windows' width

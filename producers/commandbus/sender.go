@@ -133,7 +133,7 @@ func NewSender(cfg SenderConfig, enc CommandEncoder) (*Sender, error) {
 		// validate it) CPU on the command's path: produced one at a time,
 		// 16 in flight, a snappy record cost the broker 36-38 µs of CPU and
 		// the producer 32-34, an uncompressed one 24-30 and 23-28 (see
-		// README, session 16).
+		// docs/performance.md, session 16).
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		// The context of each record holds the exact bound; franz-go takes
 		// no record timeout under a second.
