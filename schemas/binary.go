@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"time"
+	"unsafe"
 
 	"github.com/linkedin/goavro/v2"
 )
@@ -27,16 +28,31 @@ import (
 // and reports what is wrong with them, if anything.
 var errFallback = errors.New("schemas: not read directly")
 
-// readFn reads one value from the front of b into v, which is settable
-// and holds its zero value, and returns the rest of b.
-type readFn func(b []byte, v reflect.Value) ([]byte, error)
+// readFn reads one value from the front of b into the Go value at p, of
+// the conv's Go type, which holds its zero value, and returns the rest of
+// b. It writes through the pointer rather than a reflect.Value: a field's
+// reflect.Value (Value.Field checks the field's name is exported, every
+// time) and its setters cost a quarter of a decode. The planner takes each
+// pointer's type and offset from reflect once (newPlan), so that p is
+// always a value of the type the reader writes.
+type readFn func(b []byte, p unsafe.Pointer) ([]byte, error)
 
 // read sets the Go fields from b, the Avro binary of exactly r's schema,
-// field after field in schema order.
+// field after field in schema order. Each src must be addressable.
 func (r *record) read(b []byte, srcs ...reflect.Value) ([]byte, error) {
+	var held [4]unsafe.Pointer // a record is made of one or two Go structs
+	bases := held[:0]
+	for _, v := range srcs {
+		bases = append(bases, v.Addr().UnsafePointer())
+	}
+	return r.readAt(b, bases)
+}
+
+// readAt is read with the address of each Go struct.
+func (r *record) readAt(b []byte, bases []unsafe.Pointer) ([]byte, error) {
 	for _, f := range r.fields {
 		var err error
-		if b, err = f.conv.read(b, srcs[f.src].Field(f.index)); err != nil {
+		if b, err = f.conv.read(b, unsafe.Add(bases[f.src], f.offset)); err != nil {
 			if err != errFallback {
 				err = fmt.Errorf("%s: %w", f.name, err)
 			}
@@ -93,44 +109,42 @@ func lengthPrefixed(b []byte) ([]byte, []byte, bool) {
 	return b[:n], b[n:], true
 }
 
-func readString(b []byte, v reflect.Value) ([]byte, error) {
+func readString(b []byte, p unsafe.Pointer) ([]byte, error) {
 	s, b, ok := lengthPrefixed(b)
 	if !ok {
 		return nil, errFallback
 	}
-	v.SetString(string(s))
+	*(*string)(p) = string(s)
 	return b, nil
 }
 
-func readLong(b []byte, v reflect.Value) ([]byte, error) {
+func readLong(b []byte, p unsafe.Pointer) ([]byte, error) {
 	n, b, ok := long(b)
 	if !ok {
 		return nil, errFallback
 	}
-	v.SetInt(n)
+	*(*int64)(p) = n
 	return b, nil
 }
 
 // readInt truncates to 32 bits as goavro does.
-func readInt(b []byte, v reflect.Value) ([]byte, error) {
+func readInt(b []byte, p unsafe.Pointer) ([]byte, error) {
 	u, b, ok := varint(b)
 	if !ok {
 		return nil, errFallback
 	}
-	v.SetInt(int64(int32(u>>1) ^ -int32(u&1)))
+	*(*int32)(p) = int32(u>>1) ^ -int32(u&1)
 	return b, nil
 }
 
-// readTimestampMillis gives the time goavro gives, in UTC, to a
-// time.Time v; through its address, since boxing it in an interface for
-// v.Set would allocate.
-func readTimestampMillis(b []byte, v reflect.Value) ([]byte, error) {
+// readTimestampMillis gives the time goavro gives, in UTC, to a time.Time.
+func readTimestampMillis(b []byte, p unsafe.Pointer) ([]byte, error) {
 	ms, b, ok := long(b)
 	if !ok {
 		return nil, errFallback
 	}
 	sec := ms / 1e3
-	*v.Addr().Interface().(*time.Time) = time.Unix(sec, (ms-sec*1e3)*1e6).UTC()
+	*(*time.Time)(p) = time.Unix(sec, (ms-sec*1e3)*1e6).UTC()
 	return b, nil
 }
 
@@ -140,7 +154,9 @@ func readTimestampMillis(b []byte, v reflect.Value) ([]byte, error) {
 // conversion. size is the fewest bytes an item takes.
 func arrayReader(t reflect.Type, item readFn, size int) readFn {
 	empty := reflect.MakeSlice(t, 0, 0)
-	return func(b []byte, v reflect.Value) ([]byte, error) {
+	itemSize := t.Elem().Size()
+	return func(b []byte, p unsafe.Pointer) ([]byte, error) {
+		v := reflect.NewAt(t, p).Elem()
 		v.Set(empty)
 		for {
 			n, rest, ok := long(b)
@@ -169,9 +185,10 @@ func arrayReader(t reflect.Type, item readFn, size int) readFn {
 			l := v.Len()
 			v.Grow(int(n))
 			v.SetLen(l + int(n))
+			data := v.UnsafePointer() // after Grow: the items' array
 			for i := l; i < l+int(n); i++ {
 				var err error
-				if b, err = item(b, v.Index(i)); err != nil {
+				if b, err = item(b, unsafe.Add(data, uintptr(i)*itemSize)); err != nil {
 					return nil, err
 				}
 			}
@@ -183,23 +200,23 @@ func arrayReader(t reflect.Type, item readFn, size int) readFn {
 // or slice (nil is null) of type t.
 func unionReader(t reflect.Type, inner readFn) readFn {
 	ptr := t.Kind() == reflect.Pointer
-	return func(b []byte, v reflect.Value) ([]byte, error) {
+	return func(b []byte, p unsafe.Pointer) ([]byte, error) {
 		i, b, ok := long(b)
 		switch {
 		case !ok || i < 0 || i > 1:
 			return nil, errFallback
 		case i == 0:
-			v.SetZero()
+			reflect.NewAt(t, p).Elem().SetZero()
 			return b, nil
 		case !ptr:
-			return inner(b, v)
+			return inner(b, p)
 		}
 		e := reflect.New(t.Elem())
-		b, err := inner(b, e.Elem())
+		b, err := inner(b, e.UnsafePointer())
 		if err != nil {
 			return nil, err
 		}
-		v.Set(e)
+		reflect.NewAt(t, p).Elem().Set(e)
 		return b, nil
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // This file maps Go values onto goavro's native form (map[string]any with
@@ -27,9 +28,10 @@ type record struct {
 
 type field struct {
 	name       string
-	src, index int  // Go struct (argument position) and its field
-	hasDefault bool // a writer without the field yields dflt
-	dflt       any  // the reader's default, in native form
+	src, index int     // Go struct (argument position) and its field
+	offset     uintptr // the field's offset in its Go struct, for read
+	hasDefault bool    // a writer without the field yields dflt
+	dflt       any     // the reader's default, in native form
 	conv       conv
 }
 
@@ -123,7 +125,7 @@ func (p *planner) record(schema map[string]any, ns string, srcs []reflect.Type) 
 		if err != nil {
 			return nil, fmt.Errorf("%s.%s: %w", full, name, err)
 		}
-		f := field{name: name, src: l.src, index: l.index, conv: c}
+		f := field{name: name, src: l.src, index: l.index, offset: srcs[l.src].Field(l.index).Offset, conv: c}
 		f.dflt, f.hasDefault = fm["default"]
 		if n, ok := f.dflt.(float64); ok { // JSON numbers: our numeric fields are integers
 			f.dflt = int64(n)
@@ -184,7 +186,7 @@ func (p *planner) recordConv(def map[string]any, ns string, t reflect.Type) (con
 			}
 			return r.decode(m, v)
 		},
-		read: func(b []byte, v reflect.Value) ([]byte, error) { return r.read(b, v) },
+		read: func(b []byte, p unsafe.Pointer) ([]byte, error) { return r.readAt(b, []unsafe.Pointer{p}) },
 		size: size,
 	}, nil
 }
