@@ -613,7 +613,7 @@ type timedProjection struct {
 	since   time.Time
 	nanos   atomic.Int64
 	first   atomic.Int64 // when the first Apply began, in Unix nanoseconds
-	applies atomic.Int64 // Apply calls, retries included
+	applies atomic.Int64 // Apply calls that succeeded (a retried batch counts once)
 }
 
 func (p *timedProjection) Apply(ctx context.Context, batch []schemas.Event) error {
@@ -636,8 +636,10 @@ func (p *timedProjection) timed(apply func() error) error {
 	}
 	p.active++
 	p.mu.Unlock()
-	p.applies.Add(1)
 	err := apply()
+	if err == nil {
+		p.applies.Add(1)
+	}
 	p.mu.Lock()
 	p.active--
 	if p.active == 0 {

@@ -122,10 +122,11 @@ type Measured struct {
 
 	Stored int `json:"stored"` // documents the projection stored
 
-	// Applies counts the projection's Apply calls: as many as Batches
-	// when the runtime gave it batches as full as the raw writes', more
-	// when it gave fuller and emptier ones, each folding fewer events of
-	// a product into a write.
+	// Applies counts the projection's Apply calls that succeeded (a
+	// batch the runtime retried counts once): as many as Batches when the
+	// runtime gave it batches as full as the raw writes' (no call holds
+	// more than a batch of one partition), more when it gave shorter ones,
+	// each folding fewer of a product's events into a write.
 	Applies int64 `json:"applies"`
 }
 

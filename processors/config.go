@@ -29,9 +29,11 @@ type Config struct {
 	// MaxBatch bounds the records handed to the projection at once; 2000
 	// when 0.
 	MaxBatch int
-	// BatchesPerPoll is how many batches one poll may bring: they are
-	// applied one after another while the next is decoded, and their offsets
-	// committed together after the last. 8 when 0; 1 turns the overlap off.
+	// BatchesPerPoll is how many batches one poll may bring: a lane takes
+	// the whole batches of its part, applies them one after another while
+	// the next is decoded, and commits their offsets together after the
+	// last (a rest shorter than a batch goes with the next poll's records).
+	// 8 when 0; 1 turns the overlap off.
 	BatchesPerPoll int
 	// Concurrency is how many partitions' batches are applied at once; 8
 	// when 0. The projection must then be safe for concurrent use; 1 applies

@@ -93,8 +93,8 @@ hops overlap; each is timed where it happens):
 The tail in time, per step: the commands at or above the p99, counted by
 the 100 ms window their answer came in. A few full windows are bursts
 (something took the cores for a while: here mostly the broker's
-collections, docs/performance.md, "The command tail comes in bursts"); many windows
-with a few each are a steady queue.
+collections, docs/performance.md, "The command tail comes in bursts");
+many windows with a few each are a steady queue.
 
 Then, per step, the Kafka requests the stack's clients wrote per command:
 all, by kind (Produce, Fetch, EndTxn...) and by client (api-sender,
@@ -123,8 +123,8 @@ behind a port proxy) it runs for all of --warm. Here it took about 7
 minutes from a fresh start and took away the cold minutes (a p99 of
 230-470 ms); the tail still settled over about 20 minutes of load,
 Elasticsearch's CPU for the same load falling all that time, and each new
-run's topics and index make the servers compile a little more (docs/performance.md,
-"The servers' warm-up is their JIT compilers").
+run's topics and index make the servers compile a little more
+(docs/performance.md, "The servers' warm-up is their JIT compilers").
 
 The freshness readers share the machine with the stack they measure: at
 1,000/s, the view reads and the search poller are a good part of the

@@ -20,7 +20,7 @@ KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms512m -Xmx768m}"
 # KAFKA_GC_OPTS: its collector and settings, whole. Default: generational
 # ZGC on Java 21 or later, whose pauses stay under a few milliseconds; G1
 # on an older java. Under load G1's young pauses (10-70 ms, one every 1-2 s
-# on 2 cores) were in the tail of every Kafka round trip (README, "Kafka's
+# on 2 cores) were in the tail of every Kafka round trip (docs/performance.md, "Kafka's
 # collector"). Both are settled by sv_kafka_jvm when a broker starts.
 KAFKA_JAVA="${KAFKA_JAVA:-}"
 KAFKA_GC_OPTS="${KAFKA_GC_OPTS:-}"
@@ -28,7 +28,7 @@ KAFKA_GC_OPTS="${KAFKA_GC_OPTS:-}"
 # default: -Xlog:gc:file="<.services/kafka>/logs/gc.log":time,uptime:filecount=5,filesize=20M,
 # one line a cycle with its times, as Kafka's own start scripts keep one.
 # The commands' slowest 1% in `bench api` came in bursts, at this heap most
-# of them during the broker's collections (README, "The command tail comes
+# of them during the broker's collections (docs/performance.md, "The command tail comes
 # in bursts"): this log says when those ran. Set, it replaces the default
 # (split on spaces, like KAFKA_HEAP_OPTS); set and empty: no log. Not
 # assigned here, since empty means no log.
@@ -45,7 +45,7 @@ ES_HEAP="${ES_HEAP:-1g}"
 # command path's Kafka and streamview the CPU first: in `bench api` at
 # 1,000 commands/s on 2 cores the command p99 was lower in 14 of 20
 # alternated pairs (median 62.9 -> 51.8 ms) and search freshness p99 rose
-# (median 1.28 -> 1.37 s) (README, "Elasticsearch at a lower priority").
+# (median 1.28 -> 1.37 s) (docs/performance.md, "Elasticsearch at a lower priority").
 ES_NICE="${ES_NICE:-0}"
 ES_USER="${ES_USER:-streamview-es}"
 ES_START_TIMEOUT="${ES_START_TIMEOUT:-180}"

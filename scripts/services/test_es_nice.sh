@@ -4,7 +4,7 @@
 # anything: it must exit 2 and say what it wants. Needs no install and
 # touches no running server. That a
 # valid ES_NICE reaches every Elasticsearch thread was checked by hand
-# (README, "Elasticsearch at a lower priority").
+# (docs/performance.md, "Elasticsearch at a lower priority").
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 scratch="$(mktemp -d)"
