@@ -179,7 +179,7 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 	// the reference names of their categories and brands, read once per
 	// chunk, before they are written.
 	var folded []*bulkOp
-	fold := func(p *productsearch.Share, s storedDoc) {
+	fold := func(p *productsearch.Share, s storedDoc, slot cacheSlot) {
 		first := p.FirstNew(s.doc.Version)
 		if first < 0 {
 			ix.stats.duplicates.Add(int64(len(p.Events)))
@@ -191,7 +191,7 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 		}
 		doc, applied, dups := productsearch.FoldAll(s.doc, events)
 		folded = append(folded, &bulkOp{product: p, create: !s.found, seqNo: s.seqNo, primaryTerm: s.primaryTerm,
-			folded: doc, applied: applied, duplicates: dups, firstNew: first})
+			folded: doc, applied: applied, duplicates: dups, firstNew: first, slot: slot})
 	}
 	write := func(op *bulkOp) error {
 		body, err := op.folded.EncodeJSON()
@@ -211,10 +211,10 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 		// conditional write checks the guess. Anything else is read.
 		var read []*productsearch.Share
 		for _, p := range chunk {
-			c, ok := ix.cache.get(p.ID)
+			c, slot, ok := ix.cache.getSlot(p.ID)
 			if !ok && guessNew && p.Events[0].Version == 1 {
 				ix.stats.newGuesses.Add(1)
-				fold(p, storedDoc{})
+				fold(p, storedDoc{}, cacheSlot{})
 				continue
 			}
 			if !ok || p.MaxVersion() <= c.doc.Version {
@@ -222,7 +222,7 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 				continue
 			}
 			ix.stats.cacheHits.Add(1)
-			fold(p, storedDoc{found: true, doc: c.doc, seqNo: c.seqNo, primaryTerm: c.primaryTerm})
+			fold(p, storedDoc{found: true, doc: c.doc, seqNo: c.seqNo, primaryTerm: c.primaryTerm}, slot)
 		}
 		var stored []storedDoc
 		if len(read) > 0 {
@@ -247,7 +247,7 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 				mu.Unlock()
 				continue
 			}
-			fold(p, s)
+			fold(p, s, cacheSlot{})
 		}
 		if err := ix.join(ctx, folded, joined); err != nil {
 			return r, err
@@ -414,7 +414,7 @@ func (ix *Index) settle(op *bulkOp, item bulkItem) writeOutcome {
 	switch status := item.Status; {
 	case status < 300:
 		ix.stats.writes.Add(1)
-		ix.cache.put(op.product.ID, cachedDoc{doc: op.folded, seqNo: item.SeqNo, primaryTerm: item.PrimaryTerm, size: len(op.doc)})
+		ix.cache.putSlot(op.product.ID, cachedDoc{doc: op.folded, seqNo: item.SeqNo, primaryTerm: item.PrimaryTerm, size: len(op.doc)}, op.slot)
 		return writeDone
 	case status == http.StatusConflict:
 		ix.stats.conflicts.Add(1)

@@ -24,7 +24,8 @@ type bulkOp struct {
 	folded      productsearch.Doc // what doc encodes
 	// applied and duplicates are the fold's counts, recorded on success.
 	applied, duplicates int
-	firstNew            int // index into product.Events of the first applied event
+	firstNew            int       // index into product.Events of the first applied event
+	slot                cacheSlot // where the cache held the document folded onto, if it did
 }
 
 // bulkWriter batches document writes into _bulk requests, sent when the
