@@ -165,8 +165,10 @@ func (c *docCache) clear() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for e := c.oldest; e != nil; e = e.next {
-		e.gone = true
+	for e := c.oldest; e != nil; {
+		next := e.next
+		e.gone, e.prev, e.next = true, nil, nil // a slot held meanwhile keeps no other entry alive
+		e = next
 	}
 	clear(c.m)
 	c.oldest, c.newest = nil, nil
