@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
@@ -1123,7 +1122,7 @@ func (s APIStep) jitShares() []string {
 func (s APIStep) Warming() []ServerSpent {
 	var out []ServerSpent
 	for _, sv := range s.Servers {
-		if jitTenths(sv.JIT, s.CPU.Wall) >= int64(math.Round(1000*WarmJIT)) {
+		if jitTenths(sv.JIT, s.CPU.Wall) >= 1000*WarmJIT {
 			out = append(out, sv)
 		}
 	}

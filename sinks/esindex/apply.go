@@ -211,7 +211,7 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 		// conditional write checks the guess. Anything else is read.
 		var read []*productsearch.Share
 		for _, p := range chunk {
-			c, slot, ok := ix.cache.getSlot(p.ID)
+			c, slot, ok := ix.cache.get(p.ID)
 			if !ok && guessNew && p.Events[0].Version == 1 {
 				ix.stats.newGuesses.Add(1)
 				fold(p, storedDoc{}, cacheSlot{})
@@ -414,7 +414,7 @@ func (ix *Index) settle(op *bulkOp, item bulkItem) writeOutcome {
 	switch status := item.Status; {
 	case status < 300:
 		ix.stats.writes.Add(1)
-		ix.cache.putSlot(op.product.ID, cachedDoc{doc: op.folded, seqNo: item.SeqNo, primaryTerm: item.PrimaryTerm, size: len(op.doc)}, op.slot)
+		ix.cache.put(op.product.ID, cachedDoc{doc: op.folded, seqNo: item.SeqNo, primaryTerm: item.PrimaryTerm, size: len(op.doc)}, op.slot)
 		return writeDone
 	case status == http.StatusConflict:
 		ix.stats.conflicts.Add(1)

@@ -61,13 +61,8 @@ func newDocCache(maxDocs int, maxBytes int64) *docCache {
 	return &docCache{maxDocs: maxDocs, maxBytes: maxBytes, m: make(map[string]*cacheEntry)}
 }
 
-func (c *docCache) get(id string) (cachedDoc, bool) {
-	d, _, ok := c.getSlot(id)
-	return d, ok
-}
-
-// getSlot is get, with the slot put can take.
-func (c *docCache) getSlot(id string) (cachedDoc, cacheSlot, bool) {
+// get returns id's document, and the slot where it is for put.
+func (c *docCache) get(id string) (cachedDoc, cacheSlot, bool) {
 	if c == nil {
 		return cachedDoc{}, cacheSlot{}, false
 	}
@@ -79,12 +74,9 @@ func (c *docCache) getSlot(id string) (cachedDoc, cacheSlot, bool) {
 	return cachedDoc{}, cacheSlot{}, false
 }
 
-// put remembers d as id's newest write.
-func (c *docCache) put(id string, d cachedDoc) { c.putSlot(id, d, cacheSlot{}) }
-
-// putSlot is put, writing into slot (getSlot's for id) when it still
-// holds id, else looking id up.
-func (c *docCache) putSlot(id string, d cachedDoc, slot cacheSlot) {
+// put remembers d as id's newest write: in slot (get's for id) when it
+// still holds id, else where a lookup of id finds it (a zero slot: none).
+func (c *docCache) put(id string, d cachedDoc, slot cacheSlot) {
 	if c == nil {
 		return
 	}

@@ -11,8 +11,8 @@ func TestDocCacheBounds(t *testing.T) {
 	type op struct {
 		id   string
 		size int // < 0: drop id
-		// slot: "take" takes id's slot (getSlot), "put" puts through the
-		// slot last taken for id (putSlot); "clear" clears the cache.
+		// slot: "take" takes id's slot (get), "put" puts through the
+		// slot last taken for id (put); "clear" clears the cache.
 		slot string
 	}
 	for _, tc := range []struct {
@@ -50,10 +50,10 @@ func TestDocCacheBounds(t *testing.T) {
 			for _, o := range tc.ops {
 				switch o.slot {
 				case "take":
-					_, slots[o.id], _ = c.getSlot(o.id)
+					_, slots[o.id], _ = c.get(o.id)
 					continue
 				case "put":
-					c.putSlot(o.id, cachedDoc{seqNo: int64(o.size), size: o.size}, slots[o.id])
+					c.put(o.id, cachedDoc{seqNo: int64(o.size), size: o.size}, slots[o.id])
 					continue
 				case "clear":
 					c.clear()
@@ -63,7 +63,7 @@ func TestDocCacheBounds(t *testing.T) {
 					c.drop(o.id)
 					continue
 				}
-				c.put(o.id, cachedDoc{seqNo: int64(o.size), size: o.size})
+				c.put(o.id, cachedDoc{seqNo: int64(o.size), size: o.size}, cacheSlot{})
 			}
 			var got []string
 			for e := c.oldest; e != nil; e = e.next {
@@ -82,7 +82,7 @@ func TestDocCacheBounds(t *testing.T) {
 				t.Fatalf("kept %v (%d docs, %d in the map), %d bytes; want %v, %d bytes", got, docs, len(c.m), bytes, tc.want, tc.wantBytes)
 			}
 			for _, id := range tc.want {
-				if d, ok := c.get(id); !ok || d.size != int(d.seqNo) {
+				if d, _, ok := c.get(id); !ok || d.size != int(d.seqNo) {
 					t.Fatalf("get(%s) = %+v, %v", id, d, ok)
 				}
 			}
@@ -96,8 +96,8 @@ func TestDocCacheBounds(t *testing.T) {
 
 func TestDocCacheDisabled(t *testing.T) {
 	for _, c := range []*docCache{newDocCache(-1, 100), newDocCache(10, -1)} {
-		c.put("a", cachedDoc{size: 1})
-		if _, ok := c.get("a"); ok {
+		c.put("a", cachedDoc{size: 1}, cacheSlot{})
+		if _, _, ok := c.get("a"); ok {
 			t.Fatal("a disabled cache kept a document")
 		}
 		c.drop("a")
@@ -150,17 +150,17 @@ func BenchmarkDocCachePut(b *testing.B) {
 				n := min(batch, b.N-i)
 				for k := range n {
 					var ok bool
-					if _, slots[k], ok = c.getSlot(ids[picks[(i+k)&(len(picks)-1)]]); !ok && i >= len(ids) { // a batch after the first writes of all
+					if _, slots[k], ok = c.get(ids[picks[(i+k)&(len(picks)-1)]]); !ok && i >= len(ids) { // a batch after the first writes of all
 						b.Fatalf("product %s forgotten", ids[picks[(i+k)&(len(picks)-1)]])
 					}
 				}
 				for k := range n {
 					id, d := ids[picks[(i+k)&(len(picks)-1)]], cachedDoc{seqNo: int64(i + k), size: 444}
-					if viaSlot {
-						c.putSlot(id, d, slots[k])
-					} else {
-						c.put(id, d)
+					slot := slots[k]
+					if !viaSlot {
+						slot = cacheSlot{}
 					}
+					c.put(id, d, slot)
 				}
 			}
 		})
