@@ -53,7 +53,7 @@ func (p Plan) Empty() bool { return len(p.Actions) == 0 && len(p.Refusals) == 0 
 
 // Compare reads the cluster's topics and configs and works out the plan.
 func Compare(ctx context.Context, adm *kadm.Client, s Spec) (Plan, error) {
-	details, err := listSettled(ctx, adm, names(s), false)
+	details, err := listSettled(ctx, adm, names(s))
 	if err != nil {
 		return Plan{}, err
 	}
@@ -170,9 +170,7 @@ func Apply(ctx context.Context, adm *kadm.Client, s Spec, dryRun bool, w io.Writ
 		fmt.Fprintln(w, "done:", a)
 	}
 	if !dryRun {
-		// Metadata of new topics and partitions spreads to brokers
-		// asynchronously: wait so that callers (and a second run) see it.
-		if _, err := listSettled(ctx, adm, names(s), true); err != nil {
+		if err := awaitApplied(ctx, adm, s); err != nil {
 			return p, err
 		}
 	}
@@ -182,6 +180,38 @@ func Apply(ctx context.Context, adm *kadm.Client, s Spec, dryRun bool, w io.Writ
 		fmt.Fprintf(w, "applied %d changes\n", len(p.Actions))
 	}
 	return p, nil
+}
+
+// awaitApplied waits (up to 30s) until the cluster reports what Apply did.
+// New topics and partitions reach the brokers' metadata asynchronously, and
+// so does a config change: the controller accepts it before the broker that
+// answers DescribeConfigs has caught up. Waiting here means callers, and a
+// second run, see the cluster as applied.
+func awaitApplied(ctx context.Context, adm *kadm.Client, s Spec) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p, err := Compare(ctx, adm, s)
+		if err != nil {
+			return err
+		}
+		if p.Empty() {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			pending := make([]string, 0, len(p.Actions)+len(p.Refusals))
+			for _, a := range p.Actions {
+				pending = append(pending, a.String())
+			}
+			pending = append(pending, p.Refusals...)
+			return fmt.Errorf("topics: applied, but after 30s the cluster still differs from topics.yaml (%s); run topics apply again, or check the brokers' logs",
+				strings.Join(pending, "; "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func names(s Spec) []string {
@@ -194,9 +224,8 @@ func names(s Spec) []string {
 
 // listSettled lists topics, waiting (up to 30s) while a topic or partition
 // is still being set up: a topic that exists but has no leader yet is
-// neither missing nor ready. With mustExist, an unknown topic is not settled
-// either (it was just created).
-func listSettled(ctx context.Context, adm *kadm.Client, topics []string, mustExist bool) (kadm.TopicDetails, error) {
+// neither missing nor ready.
+func listSettled(ctx context.Context, adm *kadm.Client, topics []string) (kadm.TopicDetails, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		details, err := adm.ListTopics(ctx, topics...)
@@ -205,7 +234,7 @@ func listSettled(ctx context.Context, adm *kadm.Client, topics []string, mustExi
 		}
 		var unsettled error
 		for _, d := range details {
-			if d.Err != nil && (mustExist || !errors.Is(d.Err, kerr.UnknownTopicOrPartition)) {
+			if d.Err != nil && !errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
 				unsettled = fmt.Errorf("topic %s: %w", d.Topic, d.Err)
 			}
 			if d.Err == nil && len(d.Partitions) == 0 {
