@@ -169,42 +169,31 @@ func Apply(ctx context.Context, adm *kadm.Client, s Spec, dryRun bool, w io.Writ
 		}
 		fmt.Fprintln(w, "done:", a)
 	}
-	if !dryRun {
-		if err := awaitApplied(ctx, adm, s); err != nil {
-			return p, err
-		}
-	}
 	if dryRun {
 		fmt.Fprintf(w, "dry run: %d changes not applied\n", len(p.Actions))
-	} else {
-		fmt.Fprintf(w, "applied %d changes\n", len(p.Actions))
+		return p, nil
 	}
+	if err := awaitApplied(ctx, adm, s); err != nil {
+		return p, err
+	}
+	fmt.Fprintf(w, "applied %d changes\n", len(p.Actions))
 	return p, nil
 }
 
-// awaitApplied waits (up to 30s) until the cluster reports what Apply did.
-// New topics and partitions reach the brokers' metadata asynchronously, and
-// so does a config change: the controller accepts it before the broker that
-// answers DescribeConfigs has caught up. Waiting here means callers, and a
-// second run, see the cluster as applied.
-func awaitApplied(ctx context.Context, adm *kadm.Client, s Spec) error {
-	deadline := time.Now().Add(30 * time.Second)
+// settleTimeout is how long topics waits for the cluster to show a change.
+const settleTimeout = 30 * time.Second
+
+// poll calls try every 100ms until it is done or fails, and gives up after
+// settleTimeout with the last reason try gave for not being done.
+func poll(ctx context.Context, try func() (done bool, notYet, err error)) error {
+	deadline := time.Now().Add(settleTimeout)
 	for {
-		p, err := Compare(ctx, adm, s)
-		if err != nil {
+		done, notYet, err := try()
+		if err != nil || done {
 			return err
 		}
-		if p.Empty() {
-			return nil
-		}
 		if time.Now().After(deadline) {
-			pending := make([]string, 0, len(p.Actions)+len(p.Refusals))
-			for _, a := range p.Actions {
-				pending = append(pending, a.String())
-			}
-			pending = append(pending, p.Refusals...)
-			return fmt.Errorf("topics: applied, but after 30s the cluster still differs from topics.yaml (%s); run topics apply again, or check the brokers' logs",
-				strings.Join(pending, "; "))
+			return fmt.Errorf("not settled after %v: %w", settleTimeout, notYet)
 		}
 		select {
 		case <-ctx.Done():
@@ -212,6 +201,34 @@ func awaitApplied(ctx context.Context, adm *kadm.Client, s Spec) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// awaitApplied waits until the cluster reports what Apply did. New topics
+// and partitions reach the brokers' metadata asynchronously, and so does a
+// config change: the controller accepts it before the broker that answers
+// DescribeConfigs has caught up, and a broker that has not heard of a new
+// topic yet answers that it does not exist. Waiting here means callers,
+// and a second run, see the cluster as applied.
+func awaitApplied(ctx context.Context, adm *kadm.Client, s Spec) error {
+	err := poll(ctx, func() (bool, error, error) {
+		p, err := Compare(ctx, adm, s)
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return false, err, nil
+		}
+		if err != nil || p.Empty() {
+			return p.Empty(), nil, err
+		}
+		pending := make([]string, 0, len(p.Actions)+len(p.Refusals))
+		for _, a := range p.Actions {
+			pending = append(pending, a.String())
+		}
+		return false, errors.New(strings.Join(append(pending, p.Refusals...), "; ")), nil
+	})
+	if err != nil {
+		return fmt.Errorf("topics: applied, but the cluster does not show it: %w; "+
+			"a broker may report a config value in its own form (1.0 for 1): write it so in the spec; else run topics apply again or check the brokers' logs", err)
+	}
+	return nil
 }
 
 func names(s Spec) []string {
@@ -222,15 +239,14 @@ func names(s Spec) []string {
 	return out
 }
 
-// listSettled lists topics, waiting (up to 30s) while a topic or partition
-// is still being set up: a topic that exists but has no leader yet is
-// neither missing nor ready.
-func listSettled(ctx context.Context, adm *kadm.Client, topics []string) (kadm.TopicDetails, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		details, err := adm.ListTopics(ctx, topics...)
+// listSettled lists topics, waiting while a topic or partition is still
+// being set up: a topic that exists but has no leader yet is neither
+// missing nor ready.
+func listSettled(ctx context.Context, adm *kadm.Client, topics []string) (details kadm.TopicDetails, err error) {
+	err = poll(ctx, func() (bool, error, error) {
+		details, err = adm.ListTopics(ctx, topics...)
 		if err != nil {
-			return nil, fmt.Errorf("topics: list: %w", err)
+			return false, nil, fmt.Errorf("list: %w", err)
 		}
 		var unsettled error
 		for _, d := range details {
@@ -246,18 +262,12 @@ func listSettled(ctx context.Context, adm *kadm.Client, topics []string) (kadm.T
 				}
 			}
 		}
-		if unsettled == nil {
-			return details, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("topics: not settled after 30s: %w", unsettled)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		return unsettled == nil, unsettled, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("topics: %w", err)
 	}
+	return details, nil
 }
 
 func execute(ctx context.Context, adm *kadm.Client, a Action) error {

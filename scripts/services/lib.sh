@@ -18,9 +18,9 @@ KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms512m -Xmx768m}"
 # KAFKA_JAVA: the java that runs the broker (a cluster's nodes too). Default:
 # the newest of `java` and /usr/lib/jvm/*/bin/java.
 # KAFKA_GC_OPTS: its collector and settings, whole. Default: the parallel
-# collector with a fixed young generation of 128 MB, on any java: a young
-# pause of 2-15 ms about every second at 1,000 commands/s, and no
-# concurrent cycles. Generational ZGC (the default before) pauses for
+# collector with a fixed young generation of 128 MB, on any java: young
+# pauses of about 8 ms (90% under 16, the longest 46) about every second
+# at 1,000 commands/s, and no concurrent cycles. Generational ZGC (the default before) pauses for
 # under a millisecond but runs its cycles on a core of two already busy,
 # and stalls allocations in a fresh broker's first minute; with it the
 # commands' p99 was higher (docs/performance.md, "The broker's collector
