@@ -180,8 +180,9 @@ func Apply(ctx context.Context, adm *kadm.Client, s Spec, dryRun bool, w io.Writ
 	return p, nil
 }
 
-// settleTimeout is how long topics waits for the cluster to show a change.
-const settleTimeout = 30 * time.Second
+// settleTimeout is how long topics waits for the cluster to show a change
+// (a variable for the tests).
+var settleTimeout = 30 * time.Second
 
 // poll calls try every 100ms until it is done or fails, and gives up after
 // settleTimeout with the last reason try gave for not being done.
