@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/testenv"
@@ -587,6 +588,41 @@ func (f *scaleFold) matchView(r reply) error {
 	return nil
 }
 
+// awaitReadable waits until everything written to topic so far can be
+// read committed: a command is answered when the decider's transaction
+// commits, and its events can be read once the broker has written the
+// commit markers, a moment later. Transactions begun after the call do not
+// hold it back.
+func awaitReadable(t *testing.T, ctx context.Context, adm *kadm.Client, topic string) {
+	t.Helper()
+	written, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = written.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 60*time.Second, func() error {
+		stable, err := adm.ListCommittedOffsets(ctx, topic)
+		if err == nil {
+			err = stable.Error()
+		}
+		if err != nil {
+			return err
+		}
+		var behind []string
+		written.Each(func(w kadm.ListedOffset) {
+			if s, ok := stable.Lookup(w.Topic, w.Partition); !ok || s.Offset < w.Offset {
+				behind = append(behind, fmt.Sprintf("partition %d: stable %d, written %d", w.Partition, s.Offset, w.Offset))
+			}
+		})
+		if len(behind) > 0 {
+			return fmt.Errorf("%s not yet readable: %s", topic, strings.Join(behind, "; "))
+		}
+		return nil
+	})
+}
+
 // readScaleEvents reads the whole events topic and returns, for the
 // test's products, the number of events per causing command and the fold
 // of each product.
@@ -595,6 +631,7 @@ func readScaleEvents(t *testing.T, brokers string, products []string) (map[strin
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	seeds := strings.Split(brokers, ",")
+	awaitReadable(t, ctx, testenv.Admin(t, seeds), topics.Events)
 	spans, err := topics.Spans(ctx, testenv.Admin(t, seeds), topics.Events)
 	if err != nil {
 		t.Fatal(err)
