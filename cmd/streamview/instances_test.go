@@ -595,32 +595,14 @@ func (f *scaleFold) matchView(r reply) error {
 // hold it back.
 func awaitReadable(t *testing.T, ctx context.Context, adm *kadm.Client, topic string) {
 	t.Helper()
-	written, err := adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = written.Error()
-	}
+	wait := 60 * time.Second
+	ends, open, err := topics.StableEnds(ctx, adm, topic, nil, wait)
 	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 60*time.Second, func() error {
-		stable, err := adm.ListCommittedOffsets(ctx, topic)
-		if err == nil {
-			err = stable.Error()
-		}
-		if err != nil {
-			return err
-		}
-		var behind []string
-		written.Each(func(w kadm.ListedOffset) {
-			if s, ok := stable.Lookup(w.Topic, w.Partition); !ok || s.Offset < w.Offset {
-				behind = append(behind, fmt.Sprintf("partition %d: stable %d, written %d", w.Partition, s.Offset, w.Offset))
-			}
-		})
-		if len(behind) > 0 {
-			return fmt.Errorf("%s not yet readable: %s", topic, strings.Join(behind, "; "))
-		}
-		return nil
-	})
+	if len(open) > 0 {
+		t.Fatalf("%s: partitions %v not readable committed after %v (last stable offsets %v)", topic, open, wait, ends)
+	}
 }
 
 // readScaleEvents reads the whole events topic and returns, for the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/topics"
 )
 
 // kafka returns the real brokers in the integration tier, and otherwise an
@@ -209,38 +209,24 @@ func (f *fixture) produceCommands(t testing.TB, cmds []schemas.Command) {
 }
 
 // readAll reads topic from its start to its last stable offset,
-// read_committed, once no transaction is open on it any more.
+// read_committed, once everything written to it before the call can be read
+// committed (see topics.StableEnds).
 func (f *fixture) readAll(t testing.TB, topic string) []*kgo.Record {
 	t.Helper()
 	ctx := context.Background()
-	var ends kadm.ListedOffsets
-	testenv.Eventually(t, 60*time.Second, func() error {
-		hw, err := f.adm.ListEndOffsets(ctx, topic)
-		if err != nil {
-			return err
-		}
-		lso, err := f.adm.ListCommittedOffsets(ctx, topic)
-		if err != nil {
-			return err
-		}
-		var open []int32
-		lso.Each(func(o kadm.ListedOffset) {
-			if h, _ := hw.Lookup(o.Topic, o.Partition); o.Offset < h.Offset {
-				open = append(open, o.Partition)
-			}
-		})
-		if len(open) > 0 {
-			return fmt.Errorf("transactions open on %s partitions %v", topic, open)
-		}
-		ends = lso
-		return nil
-	})
+	ends, open, err := topics.StableEnds(ctx, f.adm, topic, nil, 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open) > 0 {
+		t.Fatalf("transactions open on %s partitions %v", topic, open)
+	}
 	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			want[o.Partition] = o.Offset
+	for p, o := range ends {
+		if o > 0 {
+			want[p] = o
 		}
-	})
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(f.brokers...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(), kgo.FetchMaxWait(200*time.Millisecond))

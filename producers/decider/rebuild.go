@@ -164,52 +164,17 @@ func (d *Decider) bounds(ctx context.Context, adm *kadm.Client, topic string, ps
 
 // stableEnds returns the last stable offset of each partition in ps of
 // topic once no transaction that was open on it when asked is open any
-// more, or once StableWait has passed.
+// more, or once StableWait has passed (see topics.StableEnds).
 func (d *Decider) stableEnds(ctx context.Context, adm *kadm.Client, topic string, ps []int32) (map[int32]int64, error) {
-	hw, err := adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = hw.Error()
-	}
+	ends, open, err := topics.StableEnds(ctx, adm, topic, ps, d.cfg.StableWait)
 	if err != nil {
-		return nil, fmt.Errorf("rebuild: list end offsets of %s: %w", topic, err)
+		return nil, fmt.Errorf("rebuild: %w", err)
 	}
-	deadline := time.Now().Add(d.cfg.StableWait)
-	delay := 10 * time.Millisecond
-	for {
-		lso, err := adm.ListCommittedOffsets(ctx, topic)
-		if err == nil {
-			err = lso.Error()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("rebuild: list stable offsets of %s: %w", topic, err)
-		}
-		ends := make(map[int32]int64, len(ps))
-		var open []int32
-		for _, p := range ps {
-			l, ok := lso.Lookup(topic, p)
-			if !ok {
-				return nil, fmt.Errorf("rebuild: %s has no partition %d", topic, p)
-			}
-			ends[p] = l.Offset
-			if h, _ := hw.Lookup(topic, p); l.Offset < h.Offset {
-				open = append(open, p)
-			}
-		}
-		if len(open) == 0 {
-			return ends, nil
-		}
-		if time.Now().After(deadline) {
-			d.log.Warn("transactions still open; reading up to their last stable offset",
-				logkey.Topic, topic, "partitions", open, "waited", d.cfg.StableWait)
-			return ends, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 250*time.Millisecond)
+	if len(open) > 0 {
+		d.log.Warn("transactions still open; reading up to their last stable offset",
+			logkey.Topic, topic, "partitions", open, "waited", d.cfg.StableWait)
 	}
+	return ends, nil
 }
 
 // read folds the events of the partitions' spans into states, decoding
