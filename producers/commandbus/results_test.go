@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/topics"
 )
 
 type fixture struct {
@@ -86,6 +88,11 @@ func (f *fixture) decide(t *testing.T, commit bool, rs ...schemas.CommandResult)
 	}
 	if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
 		t.Fatal(err)
+	}
+	// The broker answers EndTxn before it writes the markers; a reader
+	// started now could stop short of the results.
+	if _, open, err := topics.StableEnds(ctx, kadm.NewClient(cl), f.result, nil, 30*time.Second); err != nil || len(open) > 0 {
+		t.Fatalf("results of %s not readable: %v, open partitions %v", f.result, err, open)
 	}
 }
 
