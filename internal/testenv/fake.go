@@ -12,7 +12,7 @@ import (
 // the test, so that the fast tier still exercises the Kafka code paths.
 func KafkaOrFake(t testing.TB) []string {
 	t.Helper()
-	if !testing.Short() && os.Getenv("KAFKA_BROKERS") != "" {
+	if !FakeKafka() {
 		return Kafka(t)
 	}
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
@@ -21,4 +21,10 @@ func KafkaOrFake(t testing.TB) []string {
 	}
 	t.Cleanup(c.Close)
 	return c.ListenAddrs()
+}
+
+// FakeKafka reports whether KafkaOrFake gives kfake: in -short, or when
+// KAFKA_BROKERS names no broker.
+func FakeKafka() bool {
+	return testing.Short() || os.Getenv("KAFKA_BROKERS") == ""
 }
