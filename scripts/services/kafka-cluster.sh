@@ -88,8 +88,13 @@ start_node() {
     fi
   fi
   : >"$dir/logs/kafka.out"
+  # Each node's collector log, as the single node's (lib.sh,
+  # KAFKA_GC_LOG_OPTS): set and empty, none; a value of its own names one
+  # file, so it applies to the single node only.
+  local gclog=("-Xlog:gc:file=\"$dir/logs/gc.log\":time,uptime:filecount=5,filesize=20M")
+  [[ -n "${KAFKA_GC_LOG_OPTS+set}" && -z "$KAFKA_GC_LOG_OPTS" ]] && gclog=()
   # shellcheck disable=SC2086
-  nohup "${jvm[@]}" $KAFKA_CLUSTER_HEAP_OPTS $KAFKA_GC_OPTS \
+  nohup "${jvm[@]}" $KAFKA_CLUSTER_HEAP_OPTS $KAFKA_GC_OPTS "${gclog[@]}" \
     kafka.Kafka "$dir/server.properties" >>"$dir/logs/kafka.out" 2>&1 </dev/null 9>&- &
   echo $! >"$(node_pidfile "$i")"
   sv_log "kafka-$i: starting (pid $!) on 127.0.0.1:$(broker_port "$i"), controller 127.0.0.1:$(controller_port "$i")"

@@ -34,7 +34,9 @@ KAFKA_GC_OPTS="${KAFKA_GC_OPTS:-}"
 # of them during the broker's collections (docs/performance.md, "The command tail comes
 # in bursts"): this log says when those ran. Set, it replaces the default
 # (split on spaces, like KAFKA_HEAP_OPTS); set and empty: no log. Not
-# assigned here, since empty means no log.
+# assigned here, since empty means no log. A cluster's nodes
+# (kafka-cluster.sh) log to their own logs/gc.log; set and empty, they
+# do not either.
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
 
 ES_VERSION="${ES_VERSION:-8.19.21}"
