@@ -32,7 +32,10 @@ func clusterScript(t *testing.T, args ...string) string {
 // (SIGKILL), at three quarters it is started again. Nothing is lost or
 // doubled, and everything converges.
 //
-// By hand, on a cluster started by scripts/services/kafka-cluster.sh:
+// make test runs it through scripts/services/test_kafka_failover.sh, which
+// starts a cluster of its own, sets the environment below, and stops the
+// cluster after. By hand, on a cluster started by
+// scripts/services/kafka-cluster.sh:
 //
 //	KAFKA_PORT=39092 KAFKA_CONTROLLER_PORT=39093 bash scripts/services/kafka-cluster.sh up
 //	STREAMVIEW_KAFKA_CLUSTER=1 KAFKA_PORT=39092 KAFKA_CONTROLLER_PORT=39093 \
