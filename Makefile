@@ -50,7 +50,7 @@ test: services-up tools browser
 	# run alone, so that no other package's tests share the two cores with them.
 	$(GO) test -race -count=1 -timeout 20m ./cmd/streamview/outage
 	# A Kafka cluster of three brokers of its own, its busiest leader killed
-	# under load, stopped after (about 1.5 minutes).
+	# under load, stopped after (about 2 minutes).
 	GO=$(GO) bash scripts/services/test_kafka_failover.sh -race
 
 ## test-short: the fast tier; no servers needed.

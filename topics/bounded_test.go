@@ -54,7 +54,9 @@ func (w writer) plain(cl *kgo.Client, p int32, values ...string) {
 // begin opens a transaction on a client of its own and writes values to
 // partition p in it; end ends it and waits for its marker: the broker
 // answers EndTxn before it writes the markers, and a record written
-// meanwhile would land before the marker.
+// meanwhile would land before the marker. (Not StableEnds: another
+// transaction may be left open on p, which holds the last stable offset
+// below the end, but past this one's records.)
 func (w writer) begin(p int32, values ...string) (end func(kgo.TransactionEndTry)) {
 	w.t.Helper()
 	cl := w.client(kgo.TransactionalID(testenv.Name("t.txn")), kgo.TransactionTimeout(30*time.Second))
@@ -117,7 +119,7 @@ func readAll(t *testing.T, brokers []string, topic string, spans map[int32]Span)
 	return got, err
 }
 
-// TestReadBounded runs on the real broker, and on kfake in -short.
+// TestReadBounded runs on the real broker, and on kfake (testenv.KafkaOrFake).
 func TestReadBounded(t *testing.T) {
 	brokers := testenv.KafkaOrFake(t)
 	topic := testenv.Topic(t, brokers, "t.bounded", 4)

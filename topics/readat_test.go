@@ -14,7 +14,7 @@ import (
 	"github.com/streamview/streamview/internal/testenv"
 )
 
-// TestReadAt runs on the real broker, and on kfake in -short.
+// TestReadAt runs on the real broker, and on kfake (testenv.KafkaOrFake).
 func TestReadAt(t *testing.T) {
 	brokers := testenv.KafkaOrFake(t)
 	topic := testenv.Topic(t, brokers, "t.readat", 2)

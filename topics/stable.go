@@ -39,6 +39,7 @@ func StableEnds(ctx context.Context, adm *kadm.Client, topic string, ps []int32,
 		return nil, nil, fmt.Errorf("topics: end offsets of %s: %w", topic, err)
 	}
 	if len(ps) == 0 {
+		ps = nil // not the caller's array
 		written.Each(func(o kadm.ListedOffset) {
 			if o.Topic == topic {
 				ps = append(ps, o.Partition)
@@ -75,7 +76,7 @@ func StableEnds(ctx context.Context, adm *kadm.Client, topic string, ps []int32,
 		stableWaits.Add(1)
 		select {
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, nil, fmt.Errorf("topics: waiting for the last stable offsets of %s (partitions %v behind): %w", topic, open, ctx.Err())
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 250*time.Millisecond)

@@ -14,7 +14,7 @@ import (
 	"github.com/streamview/streamview/internal/testenv"
 )
 
-// TestStableEnds runs on the real broker, and on kfake in -short.
+// TestStableEnds runs on the real broker, and on kfake (testenv.KafkaOrFake).
 func TestStableEnds(t *testing.T) {
 	brokers := testenv.KafkaOrFake(t)
 	topic := testenv.Topic(t, brokers, "t.stable", 3)

@@ -596,13 +596,13 @@ func (f *scaleFold) matchView(r reply) error {
 func awaitReadable(t *testing.T, ctx context.Context, adm *kadm.Client, topic string) {
 	t.Helper()
 	wait := 60 * time.Second
-	ends, open, err := topics.StableEnds(ctx, adm, topic, nil, wait)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(open) > 0 {
-		t.Fatalf("%s: partitions %v not readable committed after %v (last stable offsets %v)", topic, open, wait, ends)
-	}
+	testenv.Eventually(t, wait, func() error { // a listing may fail while leaders move
+		ends, open, err := topics.StableEnds(ctx, adm, topic, nil, wait)
+		if err == nil && len(open) > 0 {
+			err = fmt.Errorf("%s: partitions %v not readable committed after %v (last stable offsets %v)", topic, open, wait, ends)
+		}
+		return err
+	})
 }
 
 // readScaleEvents reads the whole events topic and returns, for the

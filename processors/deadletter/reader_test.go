@@ -3,7 +3,6 @@ package deadletter_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors/deadletter"
+	"github.com/streamview/streamview/topics"
 )
 
 func newTopic(t *testing.T, partitions int32) ([]string, *kgo.Client, string) {
@@ -113,16 +113,10 @@ func TestReaderAllStopsAfterATransactionMarker(t *testing.T) {
 	// moves the last stable offset past the letters is written after.
 	// Wait for it, so that the read's span holds the letters and ends at
 	// the marker.
-	testenv.Eventually(t, 30*time.Second, func() error {
-		o, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
-		if err != nil {
-			return err
-		}
-		if e, _ := o.Lookup(topic, 0); e.Offset < 3 {
-			return fmt.Errorf("last stable offset %d, want 3 (two letters and the marker)", e.Offset)
-		}
-		return nil
-	})
+	ends, open, err := topics.StableEnds(ctx, kadm.NewClient(cl), topic, []int32{0}, 30*time.Second)
+	if err != nil || len(open) > 0 || ends[0] != 3 {
+		t.Fatalf("last stable offset %d, want 3 (two letters and the marker): %v", ends[0], err)
+	}
 	n := 0
 	for _, err := range deadletter.NewReader(cl, topic).All(ctx) {
 		if err != nil {

@@ -62,7 +62,7 @@ func (c *flakyCodec) ended(int, time.Duration, bool) {
 	defer c.mu.Unlock()
 	ends, open, err := topics.StableEnds(context.Background(), c.f.adm, c.f.events, []int32{0}, time.Minute)
 	if err != nil || len(open) > 0 {
-		c.t.Errorf("the transaction's markers never reached %s: %v", c.f.events, err)
+		c.t.Errorf("the transaction's markers never reached %s: %v (partitions behind: %v)", c.f.events, err, open)
 	}
 	c.since, c.hwEnd = 0, ends[0]
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"sync"
@@ -27,7 +28,7 @@ import (
 // kfake's 6s minimum).
 func kafka(t testing.TB) []string {
 	t.Helper()
-	if !testing.Short() && os.Getenv("KAFKA_BROKERS") != "" {
+	if !testenv.FakeKafka() {
 		return testenv.Kafka(t)
 	}
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(500*time.Millisecond))
@@ -214,13 +215,16 @@ func (f *fixture) produceCommands(t testing.TB, cmds []schemas.Command) {
 func (f *fixture) readAll(t testing.TB, topic string) []*kgo.Record {
 	t.Helper()
 	ctx := context.Background()
-	ends, open, err := topics.StableEnds(ctx, f.adm, topic, nil, 60*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(open) > 0 {
-		t.Fatalf("transactions open on %s partitions %v", topic, open)
-	}
+	var ends map[int32]int64
+	testenv.Eventually(t, 60*time.Second, func() error {
+		var open []int32
+		var err error
+		ends, open, err = topics.StableEnds(ctx, f.adm, topic, nil, 60*time.Second)
+		if err == nil && len(open) > 0 {
+			err = fmt.Errorf("transactions open on %s partitions %v", topic, open)
+		}
+		return err
+	})
 	want := map[int32]int64{}
 	for p, o := range ends {
 		if o > 0 {

@@ -159,8 +159,9 @@ func (w *world) readTopic(ctx context.Context, topic string, settled bool, fn fu
 
 // readLog reads the run's commands, events and results. The decider writes
 // a command's result and its events in one transaction, and may still be
-// deciding: the results are read after the events, once every transaction
-// begun before is settled, so that every event read has its result.
+// deciding: the results are read after the events, once everything written
+// to them before is settled (topics.StableEnds), so that every event read
+// has its result.
 func (w *world) readLog(ctx context.Context) (logState, error) {
 	codec, err := schemas.NewCodec()
 	if err != nil {
