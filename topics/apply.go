@@ -184,23 +184,30 @@ func Apply(ctx context.Context, adm *kadm.Client, s Spec, dryRun bool, w io.Writ
 // (a variable for the tests).
 var settleTimeout = 30 * time.Second
 
-// poll calls try every 100ms until it is done or fails, and gives up after
-// settleTimeout with the last reason try gave for not being done.
-func poll(ctx context.Context, try func() (done bool, notYet, err error)) error {
-	deadline := time.Now().Add(settleTimeout)
+// errNotSettled is poll's error when its time is up.
+var errNotSettled = errors.New("not settled")
+
+// poll calls try until it is done or fails, the pause between calls 10ms at
+// first and doubling up to 250ms, and gives up after timeout with
+// errNotSettled and the last reason try gave for not being done. With a
+// timeout of 0 it calls try once.
+func poll(ctx context.Context, timeout time.Duration, try func() (done bool, notYet, err error)) error {
+	deadline := time.Now().Add(timeout)
+	delay := 10 * time.Millisecond
 	for {
 		done, notYet, err := try()
 		if err != nil || done {
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not settled after %v: %w", settleTimeout, notYet)
+			return fmt.Errorf("%w after %v: %w", errNotSettled, timeout, notYet)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(delay):
 		}
+		delay = min(2*delay, 250*time.Millisecond)
 	}
 }
 
@@ -211,7 +218,7 @@ func poll(ctx context.Context, try func() (done bool, notYet, err error)) error 
 // topic yet answers that it does not exist. Waiting here means callers,
 // and a second run, see the cluster as applied.
 func awaitApplied(ctx context.Context, adm *kadm.Client, s Spec) error {
-	err := poll(ctx, func() (bool, error, error) {
+	err := poll(ctx, settleTimeout, func() (bool, error, error) {
 		p, err := Compare(ctx, adm, s)
 		if errors.Is(err, kerr.UnknownTopicOrPartition) {
 			return false, err, nil
@@ -244,7 +251,7 @@ func names(s Spec) []string {
 // being set up: a topic that exists but has no leader yet is neither
 // missing nor ready.
 func listSettled(ctx context.Context, adm *kadm.Client, topics []string) (details kadm.TopicDetails, err error) {
-	err = poll(ctx, func() (bool, error, error) {
+	err = poll(ctx, settleTimeout, func() (bool, error, error) {
 		details, err = adm.ListTopics(ctx, topics...)
 		if err != nil {
 			return false, nil, fmt.Errorf("list: %w", err)

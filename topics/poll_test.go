@@ -38,7 +38,7 @@ func TestPoll(t *testing.T) {
 				cancel()
 			}
 			calls := 0
-			err := poll(ctx, func() (bool, error, error) {
+			err := poll(ctx, settleTimeout, func() (bool, error, error) {
 				calls++
 				if calls == tt.failAt {
 					return false, nil, boom

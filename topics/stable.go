@@ -2,6 +2,7 @@ package topics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -11,7 +12,7 @@ import (
 )
 
 // stableWaits counts the rounds in which StableEnds found a partition
-// behind and waited (for the tests).
+// behind (for the tests).
 var stableWaits atomic.Int64
 
 // StableEnds returns the last stable offset of each partition of topic in ps
@@ -47,15 +48,13 @@ func StableEnds(ctx context.Context, adm *kadm.Client, topic string, ps []int32,
 		})
 		slices.Sort(ps)
 	}
-	deadline := time.Now().Add(wait)
-	delay := 10 * time.Millisecond
-	for {
+	err = poll(ctx, wait, func() (bool, error, error) {
 		stable, err := adm.ListCommittedOffsets(ctx, topic)
 		if err == nil {
 			err = stable.Error()
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("topics: last stable offsets of %s: %w", topic, err)
+			return false, nil, fmt.Errorf("topics: last stable offsets of %s: %w", topic, err)
 		}
 		ends = make(map[int32]int64, len(ps))
 		open = nil
@@ -63,22 +62,25 @@ func StableEnds(ctx context.Context, adm *kadm.Client, topic string, ps []int32,
 			s, ok := stable.Lookup(topic, p)
 			w, wok := written.Lookup(topic, p)
 			if !ok || !wok {
-				return nil, nil, fmt.Errorf("topics: %s has no partition %d", topic, p)
+				return false, nil, fmt.Errorf("topics: %s has no partition %d", topic, p)
 			}
 			ends[p] = s.Offset
 			if s.Offset < w.Offset {
 				open = append(open, p)
 			}
 		}
-		if len(open) == 0 || time.Now().After(deadline) {
-			return ends, open, nil
+		if len(open) == 0 {
+			return true, nil, nil
 		}
 		stableWaits.Add(1)
-		select {
-		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("topics: waiting for the last stable offsets of %s (partitions %v behind): %w", topic, open, ctx.Err())
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 250*time.Millisecond)
+		return false, fmt.Errorf("partitions %v behind", open), nil
+	})
+	switch {
+	case err == nil, errors.Is(err, errNotSettled):
+		return ends, open, nil
+	case ctx.Err() != nil:
+		return nil, nil, fmt.Errorf("topics: waiting for the last stable offsets of %s (partitions %v behind): %w", topic, open, err)
+	default:
+		return nil, nil, err
 	}
 }
