@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 )
@@ -112,6 +114,10 @@ func describeJSONError(err error) (field, msg string) {
 		if e.Field == "" {
 			return "", "the body must be a JSON object, not " + jsonKind(e.Value)
 		}
+		if lo, hi, ok := intRange(e.Type.Kind()); ok && isIntegerLiteral(strings.TrimPrefix(e.Value, "number ")) {
+			// A whole number too large for the field: say so, not "must be an integer".
+			return e.Field, fmt.Sprintf("must be an integer from %d to %d, not %s", lo, hi, jsonKind(e.Value))
+		}
 		return e.Field, "must be " + goKind(e.Type.Kind().String(), e.Type.String()) + ", not " + jsonKind(e.Value)
 	}
 	if e, ok := errors.AsType[*unknownFieldError](err); ok {
@@ -124,6 +130,23 @@ func describeJSONError(err error) (field, msg string) {
 		return "", "the body is not valid JSON: it ends too early"
 	}
 	return "", "the body is not valid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// intRange is the range of a signed integer kind.
+func intRange(k reflect.Kind) (lo, hi int64, ok bool) {
+	switch k {
+	case reflect.Int32:
+		return math.MinInt32, math.MaxInt32, true
+	case reflect.Int, reflect.Int64:
+		return math.MinInt64, math.MaxInt64, true
+	}
+	return 0, 0, false
+}
+
+// isIntegerLiteral reports whether a JSON number is written as a whole
+// number: an optional '-' and digits.
+func isIntegerLiteral(num string) bool {
+	return allDigits(strings.TrimPrefix(num, "-"))
 }
 
 // jsonKind names the JSON type in an UnmarshalTypeError's Value ("string",

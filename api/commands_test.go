@@ -250,6 +250,9 @@ func TestCommandsRefused(t *testing.T) {
 		{"If-Match unquoted", request{method: "PUT", path: stock, body: `{"quantity":1}`, header: map[string]string{"If-Match": "x"}}, 400, []string{"If-Match"}},
 		{"If-Match unquoted number", request{method: "PUT", path: stock, body: `{"quantity":1}`, header: map[string]string{"If-Match": "3"}}, 400, []string{"If-Match"}},
 		{"If-Match not a version", request{method: "PUT", path: stock, body: `{"quantity":1}`, header: map[string]string{"If-Match": `"abc"`}}, 400, []string{"If-Match"}},
+		{"If-Match leading zero", request{method: "PUT", path: stock, body: `{"quantity":1}`, header: map[string]string{"If-Match": `"03"`}}, 400, []string{"If-Match"}},
+		{"Prefer wait quoted empty", request{method: "PUT", path: stock, body: `{"quantity":1}`, header: map[string]string{"Prefer": `wait=""`}}, 400, []string{"Prefer"}},
+		{"Prefer wait quoted word", request{method: "PUT", path: stock, body: `{"quantity":1}`, header: map[string]string{"Prefer": `wait="soon"`}}, 400, []string{"Prefer"}},
 		{"If-Match weak", request{method: "PUT", path: stock, body: `{"quantity":1}`, header: map[string]string{"If-Match": `W/"3"`}}, 400, []string{"If-Match"}},
 		{"If-Match two versions", request{method: "PUT", path: stock, body: `{"quantity":1}`, header: map[string]string{"If-Match": `"3", "4"`}}, 400, []string{"If-Match"}},
 		{"Idempotency-Key too long", request{method: "PUT", path: stock, body: `{"quantity":1}`, header: map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}}, 400, []string{"Idempotency-Key"}},
@@ -385,7 +388,7 @@ func TestPreferWait(t *testing.T) {
 }
 
 func TestPreferWaitIsCapped(t *testing.T) {
-	for _, prefer := range []string{"wait=31", "wait=99999999999999999999999", "WAIT = 600; x=y, wait=1"} {
+	for _, prefer := range []string{"wait=31", "wait=99999999999999999999999", "WAIT = 600; x=y, wait=1", `wait="45"`} {
 		t.Run(prefer, func(t *testing.T) {
 			bus := newFakeBus()
 			bus.timeOut = true
@@ -617,5 +620,20 @@ func TestCatalogueCurrency(t *testing.T) {
 				t.Errorf("price = %v, want %d JPY", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestIntegerOutOfRangeSaysSo(t *testing.T) {
+	tests := []struct{ body, want string }{
+		{`{"quantity":99999999999999999999}`, "must be an integer from -9223372036854775808 to 9223372036854775807, not the number 99999999999999999999"},
+		{`{"quantity":1.5}`, "must be an integer, not the number 1.5"},
+	}
+	for _, tt := range tests {
+		s := testServer(t, Deps{Commands: newFakeBus()})
+		w := serve(t, s.Handler(), request{method: "PUT", path: "/v1/products/" + productID + "/stock", body: tt.body})
+		p := wantProblem(t, w, http.StatusBadRequest, "quantity")
+		if got := p.Errors[0].Message; got != tt.want {
+			t.Errorf("%s: message %q, want %q", tt.body, got, tt.want)
+		}
 	}
 }

@@ -48,7 +48,11 @@ func preferWait(h http.Header, max time.Duration) (time.Duration, error) {
 			if !strings.EqualFold(name, "wait") {
 				continue
 			}
+			// RFC 7240 allows the value as a quoted string: wait="10".
 			value = strings.TrimSpace(value)
+			if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
+				value = value[1 : len(value)-1]
+			}
 			if !hasValue || value == "" || !allDigits(value) {
 				return 0, &headerError{headerPrefer, "wait must be a whole number of seconds, as in wait=10"}
 			}
@@ -93,9 +97,14 @@ func ifMatchVersion(h http.Header) (*int64, error) {
 	return &v, nil
 }
 
-// versionOfTag reads a strong entity tag holding a version: "3".
+// versionOfTag reads a strong entity tag holding a version as the server
+// writes it in ETag: "3". Tags compare strongly, byte for byte, so "03"
+// would match no ETag: it is refused as not naming a version.
 func versionOfTag(tag string) (int64, bool) {
 	if len(tag) < 3 || tag[0] != '"' || tag[len(tag)-1] != '"' || !allDigits(tag[1:len(tag)-1]) {
+		return 0, false
+	}
+	if len(tag) > 3 && tag[1] == '0' {
 		return 0, false
 	}
 	v, err := strconv.ParseInt(tag[1:len(tag)-1], 10, 64)

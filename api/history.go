@@ -147,6 +147,10 @@ func (s *Server) getProductAsOf(w http.ResponseWriter, r *http.Request, id strin
 		unavailable(w, "This server does not serve product histories.")
 		return
 	}
+	if v == 0 { // well-formed, but no product has a version 0 (API.md: 404)
+		writeProblem(w, newProblem(http.StatusNotFound, problemNotFound, fmt.Sprintf("Product %s never had version %d.", id, v)))
+		return
+	}
 	view, found, err := s.viewAsOf(r.Context(), id, v)
 	if err != nil {
 		s.internalError(w, r, "read the product's history", err, "aggregate_id", id)

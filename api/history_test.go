@@ -156,7 +156,9 @@ func TestGetProductAsOfVersion(t *testing.T) {
 	behind := testServer(t, Deps{History: h, Views: newFakeViews(view(1600))})
 	wantProblem(t, serve(t, behind.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?asOfVersion=1501"}), 503)
 	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/7d0e2f5a-3b1c-4c8e-9a6f-2d4b8e1f0c3a?asOfVersion=1"}), 404)
-	for _, q := range []string{"asOfVersion=0", "asOfVersion=x", "asOfVersion=2&minVersion=1", "asOfVersion=1&asOfVersion=2"} {
+	// Version 0 is well-formed, and no product ever had it.
+	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?asOfVersion=0"}), 404)
+	for _, q := range []string{"asOfVersion=-1", "asOfVersion=x", "asOfVersion=2&minVersion=1", "asOfVersion=1&asOfVersion=2"} {
 		wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?" + q}), 400)
 	}
 }
