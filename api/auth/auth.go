@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -220,6 +221,36 @@ type tokenClaims struct {
 	Scope string `json:"scope,omitempty"`
 }
 
+// UnmarshalJSON refuses a time claim (exp, nbf, iat) that is not a JSON
+// number: RFC 7519 makes each a NumericDate, and the jwt package would
+// read a string of digits as one.
+func (tc *tokenClaims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		if v, ok := raw[name]; ok && !isJSONNumber(v) {
+			return &claimTypeError{name}
+		}
+	}
+	type plain tokenClaims // without this method
+	return json.Unmarshal(b, (*plain)(tc))
+}
+
+// claimTypeError is a time claim that is not a number.
+type claimTypeError struct{ claim string }
+
+func (e *claimTypeError) Error() string {
+	return "its " + e.claim + " claim is not a number of seconds (RFC 7519 NumericDate)"
+}
+
+// isJSONNumber reports whether v, one JSON value, is a number.
+func isJSONNumber(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	return len(v) > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9'))
+}
+
 // Verify checks token (the text after "Bearer ") and returns its claims,
 // or an error wrapping ErrInvalid that says why it was refused.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
@@ -298,6 +329,9 @@ func keyOfType(alg string, key any) (any, error) {
 func reason(err error) string {
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):
+		if e, ok := errors.AsType[*claimTypeError](err); ok {
+			return e.Error()
+		}
 		return "it is not a well-formed JWT"
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
 		return "it cannot be verified: " + lastCause(err)

@@ -62,6 +62,7 @@ func TestVerify(t *testing.T) {
 		{"wrong secret", v, authtest.HS256(t, []byte(strings.Repeat("x", 40)), good()), nil},
 		{"tampered", v, authtest.Tamper(authtest.HS256(t, authtest.Secret, good())), nil},
 		{"expired", v, authtest.HS256(t, authtest.Secret, with(func(c *authtest.Claims) { c.Exp = now.Add(-time.Hour) })), nil},
+		{"time claims as strings", v, authtest.HS256(t, authtest.Secret, with(func(c *authtest.Claims) { c.TimeStrings = true })), nil},
 		{"no exp", v, authtest.HS256(t, authtest.Secret, with(func(c *authtest.Claims) { c.Exp = time.Time{} })), nil},
 		{"not yet valid", v, authtest.HS256(t, authtest.Secret, with(func(c *authtest.Claims) { c.Nbf = now.Add(time.Hour) })), nil},
 		{"issued in the future", v, authtest.HS256(t, authtest.Secret, with(func(c *authtest.Claims) { c.Iat = now.Add(time.Hour) })), nil},

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,9 @@ type Claims struct {
 	Sub, Iss, Scope string
 	Aud             []string
 	Exp, Nbf, Iat   time.Time
+	// TimeStrings writes the time claims as strings of digits, which
+	// RFC 7519 does not allow ("exp":"1700000000").
+	TimeStrings bool
 }
 
 func (c Claims) mapClaims() jwt.MapClaims {
@@ -93,7 +97,11 @@ func (c Claims) mapClaims() jwt.MapClaims {
 		m["aud"] = c.Aud
 	}
 	for name, t := range map[string]time.Time{"exp": c.Exp, "nbf": c.Nbf, "iat": c.Iat} {
-		if !t.IsZero() {
+		switch {
+		case t.IsZero():
+		case c.TimeStrings:
+			m[name] = strconv.FormatInt(t.Unix(), 10)
+		default:
 			m[name] = t.Unix()
 		}
 	}
