@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // queryParams reads r's query string strictly: a parameter not in single or
@@ -33,6 +34,13 @@ func queryParams(w http.ResponseWriter, r *http.Request, single, repeated []stri
 			}
 		default:
 			errs = append(errs, FieldError{Field: name, Message: "is not a known parameter"})
+			continue
+		}
+		for _, v := range q[name] {
+			if !utf8.ValidString(v) {
+				errs = append(errs, FieldError{Field: name, Message: "must be UTF-8 (percent-encode its bytes as UTF-8)"})
+				break
+			}
 		}
 	}
 	if len(errs) > 0 {

@@ -103,9 +103,12 @@ func (s *Server) searchQuery(p url.Values) (productsearch.Query, []FieldError) {
 		Categories: p["category"],
 		Brands:     p["brand"],
 		Sort:       p.Get("sort"),
-		Page:       intParam(p, "page", 1, &errs),
+		Page:       1,
 		PageSize:   intParam(p, "pageSize", productsearch.DefaultPageSize, &errs),
 		Cursor:     p.Get("cursor"),
+	}
+	if !p.Has("cursor") { // API.md: page is ignored with a cursor, whatever it holds
+		q.Page = intParam(p, "page", 1, &errs)
 	}
 	q.MinPrice = s.priceParam(p, "minPrice", &errs)
 	q.MaxPrice = s.priceParam(p, "maxPrice", &errs)

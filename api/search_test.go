@@ -48,13 +48,16 @@ func TestSearchWithCursor(t *testing.T) {
 	cursor := productsearch.EncodeCursor(q, productsearch.Cursor{Page: 2, After: []json.RawMessage{json.RawMessage(`1.5`), json.RawMessage(`"id"`)}})
 	idx := &fakeSearch{}
 	s := testServer(t, Deps{Search: idx})
-	// page is ignored with a cursor, even one past the deep-paging limit.
-	w := serve(t, s.Handler(), request{method: "GET", path: "/v1/products/search?q=shoe&pageSize=10&page=5000&cursor=" + s.cursors.sign(q, cursor)})
-	if w.Code != http.StatusOK {
-		t.Fatalf("status = %d; body %s", w.Code, w.Body)
-	}
-	if got := idx.calls(); len(got) != 1 || got[0].Cursor != cursor {
-		t.Errorf("queries = %+v, want the cursor passed on", got)
+	// page is ignored with a cursor, even one past the deep-paging limit,
+	// or one that is not a number.
+	for i, page := range []string{"5000", "abc", ""} {
+		w := serve(t, s.Handler(), request{method: "GET", path: "/v1/products/search?q=shoe&pageSize=10&page=" + page + "&cursor=" + s.cursors.sign(q, cursor)})
+		if w.Code != http.StatusOK {
+			t.Fatalf("page=%s: status = %d; body %s", page, w.Code, w.Body)
+		}
+		if got := idx.calls(); len(got) != i+1 || got[i].Cursor != cursor {
+			t.Errorf("page=%s: queries = %+v, want the cursor passed on", page, got)
+		}
 	}
 }
 
@@ -66,6 +69,8 @@ func TestSearchRefused(t *testing.T) {
 	}{
 		{"unknown parameter", "color=red", []string{"color"}},
 		{"q twice", "q=a&q=b", []string{"q"}},
+		{"q not UTF-8", "q=%ff", []string{"q"}},
+		{"brand not UTF-8", "brand=acme&brand=a%ffb", []string{"brand"}},
 		{"empty category", "category=", []string{"category"}},
 		{"category too long", "category=" + strings.Repeat("c", 257), []string{"category"}},
 		{"empty brand", "brand=acme&brand=", []string{"brand"}},
