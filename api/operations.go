@@ -25,7 +25,8 @@ type Operations interface {
 	// the background; ErrRebuildRunning when one runs already.
 	StartRebuild(ctx context.Context, name string) error
 	// AbortRebuild stops the rebuild of projection name and removes what
-	// it built; ErrNoRebuild when none is under way.
+	// it built; ErrNoRebuild when none is under way, ErrRebuildSwapped when
+	// it has swapped already (it then finishes retiring the old generation).
 	AbortRebuild(ctx context.Context, name string) (AbortedRebuild, error)
 }
 
@@ -37,6 +38,8 @@ var (
 	ErrRebuildRunning = errors.New("a rebuild of this projection is under way")
 	// ErrNoRebuild: 409 on abort.
 	ErrNoRebuild = errors.New("no rebuild of this projection is under way")
+	// ErrRebuildSwapped: 409 on abort; the new generation is live already.
+	ErrRebuildSwapped = errors.New("the rebuild can no longer be aborted")
 	// ErrNotRebuildable: 409, a projection whose store has no generations
 	// (the embedded search index).
 	ErrNotRebuildable = errors.New("this projection's store cannot build a second generation")
@@ -90,7 +93,7 @@ func (s *Server) opsError(w http.ResponseWriter, r *http.Request, what string, e
 	switch {
 	case errors.Is(err, ErrUnknownProjection):
 		writeProblem(w, newProblem(http.StatusNotFound, problemNotFound, "No projection "+r.PathValue("name")+" runs here; GET /v1/projections lists them."))
-	case errors.Is(err, ErrRebuildRunning), errors.Is(err, ErrNoRebuild), errors.Is(err, ErrNotRebuildable):
+	case errors.Is(err, ErrRebuildRunning), errors.Is(err, ErrNoRebuild), errors.Is(err, ErrNotRebuildable), errors.Is(err, ErrRebuildSwapped):
 		writeProblem(w, newProblem(http.StatusConflict, problemConflict, err.Error()))
 	case errors.Is(err, ErrBadOffsets):
 		unprocessable(w, []FieldError{{Field: "offsets", Message: err.Error()}})

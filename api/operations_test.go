@@ -135,7 +135,7 @@ func TestRebuildStartAndAbort(t *testing.T) {
 		err    error
 		status int
 	}{
-		{ErrRebuildRunning, 409}, {ErrNoRebuild, 409}, {ErrNotRebuildable, 409}, {ErrUnknownProjection, 404}, {errors.New("redis down"), 503},
+		{ErrRebuildRunning, 409}, {ErrNoRebuild, 409}, {ErrRebuildSwapped, 409}, {ErrNotRebuildable, 409}, {ErrUnknownProjection, 404}, {errors.New("redis down"), 503},
 	} {
 		ops.err = fmt.Errorf("rebuild x: %w", tt.err)
 		wantProblem(t, serve(t, s.Handler(), request{method: "POST", path: "/v1/projections/product-view/rebuild"}), tt.status)

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,10 +16,16 @@ import (
 )
 
 func TestDevHistoryAndOperations(t *testing.T) {
+	// The old generation stays 15 s after the swap: the window in which
+	// abortAfterSwap's DELETE must land.
+	old := rebuildGrace
+	rebuildGrace = 15 * time.Second
+	t.Cleanup(func() { rebuildGrace = old })
 	base, brokers, _ := startDev(t, t.TempDir())
 	historyEndToEnd(t, base)
 	deadLettersEndToEnd(t, base, brokers)
 	rebuildEndToEnd(t, base)
+	abortAfterSwap(t, base)
 }
 
 func TestServeHistoryAndOperations(t *testing.T) {
@@ -89,8 +97,8 @@ func historyEndToEnd(t *testing.T, base string) {
 	if o := call(t, "GET", base+"/v1/products/"+id+"?asOfVersion=4", ""); o.status != 404 {
 		t.Errorf("asOfVersion=4 of a product at 3: %d %v, want 404", o.status, o.body)
 	}
-	if o := call(t, "GET", base+"/v1/products/"+id+"?asOfVersion=0", ""); o.status != 400 {
-		t.Errorf("asOfVersion=0: %d, want 400", o.status)
+	if o := call(t, "GET", base+"/v1/products/"+id+"?asOfVersion=0", ""); o.status != 404 {
+		t.Errorf("asOfVersion=0: %d, want 404 (no product has a version 0)", o.status)
 	}
 }
 
@@ -163,26 +171,33 @@ func deadLettersEndToEnd(t *testing.T, base string, brokers []string) {
 	}
 }
 
+// viewGenerations lists product-view's generations by state, from GET
+// /v1/projections.
+func viewGenerations(t *testing.T, base string) map[string][]int {
+	t.Helper()
+	a := call(t, "GET", base+"/v1/projections", "")
+	gens := map[string][]int{}
+	for _, p := range a.body["projections"].([]any) {
+		m := p.(map[string]any)
+		if m["projection"] == "product-view" {
+			state := m["state"].(string)
+			gens[state] = append(gens[state], int(m["generation"].(float64)))
+		}
+	}
+	return gens
+}
+
 // rebuildEndToEnd rebuilds product-view over HTTP and waits for the new
 // generation to be live.
 func rebuildEndToEnd(t *testing.T, base string) {
 	t.Helper()
 	live := func() (int, bool) {
-		a := call(t, "GET", base+"/v1/projections", "")
-		gen, building := 0, false
-		for _, p := range a.body["projections"].([]any) {
-			m := p.(map[string]any)
-			if m["projection"] != "product-view" {
-				continue
-			}
-			switch m["state"] {
-			case "live":
-				gen = int(m["generation"].(float64))
-			case "building", "handover":
-				building = true
-			}
+		gens := viewGenerations(t, base)
+		gen := 0
+		if l := gens["live"]; len(l) == 1 {
+			gen = l[0]
 		}
-		return gen, building
+		return gen, len(gens["building"])+len(gens["handover"]) > 0
 	}
 	before, _ := live()
 	if before == 0 {
@@ -197,6 +212,29 @@ func rebuildEndToEnd(t *testing.T, base string) {
 	testenv.Eventually(t, 120*time.Second, func() error {
 		if gen, building := live(); gen != before+1 || building {
 			return fmt.Errorf("product-view live g%d (building %v), want g%d", gen, building, before+1)
+		}
+		return nil
+	})
+}
+
+// abortAfterSwap aborts product-view's rebuild after rebuildEndToEnd's
+// swap, while the old generation is retiring: a 409 (the new generation is
+// live; there is nothing to abort), and the rebuild goes on to remove the
+// old generation. A DELETE here once stopped the retiring and answered 503
+// to every retry, leaving the old generation retiring for good.
+func abortAfterSwap(t *testing.T, base string) {
+	t.Helper()
+	gens := viewGenerations(t, base)
+	if len(gens["retiring"]) != 1 || len(gens["live"]) != 1 {
+		t.Fatalf("product-view generations %v: want one live and one retiring (the 15 s grace after the swap)", gens)
+	}
+	a := call(t, "DELETE", base+"/v1/projections/product-view/rebuild", "")
+	if detail, _ := a.body["detail"].(string); a.status != 409 || !strings.Contains(detail, "can no longer be aborted") {
+		t.Fatalf("abort after the swap: %d %v, want 409 saying it can no longer be aborted", a.status, a.body)
+	}
+	testenv.Eventually(t, 60*time.Second, func() error {
+		if now := viewGenerations(t, base); len(now["retiring"]) > 0 || len(now) != 1 || !slices.Equal(now["live"], gens["live"]) {
+			return fmt.Errorf("product-view generations %v, want only g%v live", now, gens["live"])
 		}
 		return nil
 	})

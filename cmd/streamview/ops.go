@@ -204,6 +204,9 @@ func (o *operations) AbortRebuild(ctx context.Context, name string) (api.Aborted
 		return api.AbortedRebuild{}, err
 	}
 	res, err := o.jobs.Abort(ctx, name)
+	if errors.Is(err, rebuild.ErrSwapped) {
+		return api.AbortedRebuild{}, fmt.Errorf("%w: %w", api.ErrRebuildSwapped, err)
+	}
 	if err != nil {
 		return api.AbortedRebuild{}, err
 	}

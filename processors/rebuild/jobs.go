@@ -101,11 +101,26 @@ func (j *Jobs) Last(name string) (Outcome, bool) {
 // stop, and then abandons it with Rebuilder.Abort (which also removes
 // what a rebuild stopped earlier, or run by another process that has
 // stopped, left behind).
+//
+// A rebuild running here that has swapped already is not stopped: it
+// finishes retiring the old generation, and Abort fails with ErrSwapped.
+// Stopping it would leave the old generation retiring until someone
+// started the rebuild again.
 func (j *Jobs) Abort(ctx context.Context, name string) (AbortResult, error) {
+	r, err := j.make(name)
+	if err != nil {
+		return AbortResult{Projection: name}, err
+	}
 	j.mu.Lock()
 	jb := j.running[name]
 	j.mu.Unlock()
 	if jb != nil {
+		if _, st, _, err := r.abortable(ctx); err != nil {
+			if errors.Is(err, ErrSwapped) {
+				err = fmt.Errorf("%w; it is retiring g%d and will finish by itself", err, st.From)
+			}
+			return AbortResult{Projection: name}, err
+		}
 		jb.cancel()
 		select {
 		case <-jb.done:
@@ -113,9 +128,14 @@ func (j *Jobs) Abort(ctx context.Context, name string) (AbortResult, error) {
 			return AbortResult{Projection: name}, ctx.Err()
 		}
 	}
-	r, err := j.make(name)
-	if err != nil {
-		return AbortResult{Projection: name}, err
+	res, err := r.Abort(ctx)
+	if errors.Is(err, ErrSwapped) && jb != nil {
+		// It swapped between the check and the stop: it goes on retiring.
+		if serr := j.Start(name); serr == nil || errors.Is(serr, ErrRunning) {
+			err = fmt.Errorf("rebuild %s: %w; it goes on retiring the old generation and will finish by itself", name, ErrSwapped)
+		} else {
+			err = errors.Join(err, serr)
+		}
 	}
-	return r.Abort(ctx)
+	return res, err
 }

@@ -605,21 +605,14 @@ func (r *Rebuilder) Abort(ctx context.Context) (AbortResult, error) {
 		return out, err
 	}
 	defer cl.Close()
-	live, err := r.target.Live(ctx)
+	live, st, ok, err := r.abortable(ctx)
 	if err != nil {
-		return out, err
-	}
-	st, ok, err := r.control.Load(ctx)
-	if err != nil {
-		return out, err
+		return out, fmt.Errorf("%w; run the rebuild again to finish retiring g%d", err, st.From)
 	}
 	out.Recorded = ok
 	gen := live + 1
 	if ok {
 		gen = st.Generation
-		if gen == live || st.Phase == Swapped {
-			return out, fmt.Errorf("rebuild %s: %w: g%d is live; run the rebuild again to finish retiring g%d", name, ErrSwapped, st.Generation, st.From)
-		}
 	}
 	if live == 0 && !ok {
 		return out, nil
@@ -637,6 +630,21 @@ func (r *Rebuilder) Abort(ctx context.Context) (AbortResult, error) {
 	}
 	out.Group, out.Documents, err = r.remove(ctx, adm, gen)
 	return out, err
+}
+
+// abortable reads the live generation and the recorded rebuild, if any
+// (ok), and fails with ErrSwapped when that rebuild has swapped already.
+func (r *Rebuilder) abortable(ctx context.Context) (live int, st State, ok bool, err error) {
+	if live, err = r.target.Live(ctx); err != nil {
+		return 0, st, false, err
+	}
+	if st, ok, err = r.control.Load(ctx); err != nil {
+		return 0, st, false, err
+	}
+	if ok && (st.Generation == live || st.Phase == Swapped) {
+		return live, st, ok, fmt.Errorf("rebuild %s: %w: g%d is live", r.target.Name(), ErrSwapped, st.Generation)
+	}
+	return live, st, ok, nil
 }
 
 // remove deletes generation gen's group and documents.
