@@ -68,8 +68,15 @@ func ensureEmpty(ctx context.Context, adm *kadm.Client, group string) error {
 type PartitionLag struct {
 	Partition int32 `json:"partition"`
 	Committed int64 `json:"committed"` // next offset the group reads; -1 when none committed
-	End       int64 `json:"end"`       // log end offset
-	Lag       int64 `json:"lag"`
+	// LastApplied is the offset of the last record the group has handled
+	// (stored, skipped as stored already, or dead-lettered) and committed:
+	// Committed - 1, as the projector commits the offset after the last
+	// record it handled. After a reset of the group's offsets it can be
+	// the offset of a transaction's commit marker. Absent before the
+	// first record.
+	LastApplied *int64 `json:"lastApplied,omitempty"`
+	End         int64  `json:"end"` // log end offset
+	Lag         int64  `json:"lag"`
 }
 
 // Lag reports per partition how far group is behind the end of topic.
@@ -95,6 +102,9 @@ func Lag(ctx context.Context, adm *kadm.Client, group, topic string) ([]Partitio
 		}
 		if c, ok := committed.Lookup(topic, o.Partition); ok && c.Err == nil && c.At >= 0 {
 			pl.Committed = c.At
+			if c.At > 0 {
+				pl.LastApplied = new(c.At - 1)
+			}
 			from = c.At
 		}
 		pl.Lag = max(0, o.Offset-from)

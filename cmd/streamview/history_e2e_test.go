@@ -151,6 +151,11 @@ func deadLettersEndToEnd(t *testing.T, base string, brokers []string) {
 		_, err := find(int64(rd["toOffset"].(float64)))
 		return err
 	})
+	// The re-driven record is handled (dead-lettered again), so its
+	// partition's last applied offset reaches it.
+	testenv.Eventually(t, 30*time.Second, func() error {
+		return lastAppliedReaches(t, base, int32(rd["toPartition"].(float64)), int64(rd["toOffset"].(float64)))
+	})
 
 	for _, tc := range []struct {
 		method, path, body string
@@ -238,4 +243,29 @@ func abortAfterSwap(t *testing.T, base string) {
 		}
 		return nil
 	})
+}
+
+// lastAppliedReaches checks that product-view's live generation reports a
+// last applied offset of at least offset on partition p.
+func lastAppliedReaches(t *testing.T, base string, p int32, offset int64) error {
+	t.Helper()
+	a := call(t, "GET", base+"/v1/projections", "")
+	for _, g := range a.body["projections"].([]any) {
+		m := g.(map[string]any)
+		if m["projection"] != "product-view" || m["state"] != "live" {
+			continue
+		}
+		for _, pl := range m["partitions"].([]any) {
+			pm := pl.(map[string]any)
+			if pm["partition"] != float64(p) {
+				continue
+			}
+			last, ok := pm["lastApplied"].(float64)
+			if !ok || int64(last) < offset || int64(last) != int64(pm["committed"].(float64))-1 {
+				return fmt.Errorf("product-view partition %d: %v, want lastApplied >= %d and committed - 1", p, pm, offset)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no live product-view partition %d in %v", p, a.body)
 }
