@@ -204,8 +204,18 @@ func (ac access) apply(c *api.Config) {
 	c.CursorSecret = ac.cursor
 }
 
-// checkListen refuses a non-loopback address without auth, unless insecure.
+// checkListen refuses an address that is not host:port, and a
+// non-loopback one without auth, unless insecure.
 func checkListen(addr string, authOn, insecure bool) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: want host:port, such as 127.0.0.1:8080 or :8080 (%v)", addr, err)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		if _, lerr := net.LookupPort("tcp", port); lerr != nil {
+			return fmt.Errorf("--addr %q: the port %q is not a port number (0 to 65535)", addr, port)
+		}
+	}
 	if authOn || insecure || isLoopback(addr) {
 		return nil
 	}
@@ -337,15 +347,14 @@ func devAccessBanner(w io.Writer, ac access, addr string) (string, error) {
 	return tok, nil
 }
 
-// printTokenWelcome prints dev's ready token, when it has one.
-func printTokenWelcome(w io.Writer, base, tok string) {
-	if tok == "" {
-		return
-	}
-	fmt.Fprintf(w, `Authentication is on. A token with every scope (sub "dev", valid 24h):
+// printTokenWelcome prints dev's ready token.
+func printTokenWelcome(w io.Writer, tok string) {
+	fmt.Fprintf(w, `
+Authentication is on. A token with every scope (sub "dev", valid 24h), which
+the requests below use:
   export TOKEN=%s
-  curl -s -H "Authorization: Bearer $TOKEN" '%s/v1/products/search?q=lamp&pageSize=3'
-More tokens: streamview token --scope "catalog:read" --sub someone, with the same secret
-(--auth alone makes a secret for this run; set STREAMVIEW_JWT_SECRET_FILE to keep one)
-`, tok, base)
+More tokens: streamview token --scope "catalog:read" --sub someone, given the
+same secret in STREAMVIEW_JWT_SECRET_FILE; --auth alone makes a secret for
+this run only, which no other command knows.
+`, tok)
 }

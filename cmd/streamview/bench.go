@@ -233,12 +233,14 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	bt, ok := benchTargets[target]
 	if !ok {
-		fs.Usage()
 		if target == "-h" || target == "--help" {
+			showHelp(fs)
 			return flag.ErrHelp
 		}
-		if target != "" {
-			fmt.Fprintf(e.stderr, "\nstreamview bench: unknown target %q (want redis, search, api, soak or rename)\n", target)
+		if target == "" {
+			fmt.Fprintf(e.stderr, "streamview bench: name what to measure: redis, search, api, soak or rename\nRun 'streamview bench --help' for each.\n")
+		} else {
+			fmt.Fprintf(e.stderr, "streamview bench: unknown target %q (want redis, search, api, soak or rename)\nRun 'streamview bench --help' for each.\n", target)
 		}
 		return errUsage
 	}
@@ -254,6 +256,14 @@ func runBench(ctx context.Context, e env, args []string) error {
 		fs.Usage()
 		fmt.Fprintf(e.stderr, "\nstreamview bench: --rounds %d: want 1 or more\n", *rounds)
 		return errUsage
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"events", *events}, {"products", *products}, {"batch", *batch}} {
+		if f.v < 0 {
+			return fmt.Errorf("bench %s: --%s %d: want a positive number (0: the default)", target, f.name, f.v)
+		}
 	}
 	if *events == 0 {
 		*events = bt.events

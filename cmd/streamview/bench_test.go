@@ -167,8 +167,12 @@ func TestBenchUsage(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("run(%q) = %v, want %v", tc.args, err, tc.want)
 			}
-			if !strings.Contains(errOut.String(), "Usage: streamview bench redis|search") {
-				t.Errorf("no usage on stderr:\n%s", errOut.String())
+			// Help on stdout; a misuse said on stderr, with where the help is.
+			if tc.want == flag.ErrHelp && !strings.Contains(out.String(), "Usage: streamview bench redis|search") {
+				t.Errorf("no usage on stdout:\n%s", out.String())
+			}
+			if tc.want == errUsage && (!strings.Contains(errOut.String(), "streamview bench") || !strings.Contains(errOut.String(), "--help") && !strings.Contains(errOut.String(), "Usage:")) {
+				t.Errorf("stderr does not say what is wrong and where the help is:\n%s", errOut.String())
 			}
 		})
 	}

@@ -169,7 +169,7 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (progress and table go to stderr)")
 	logLevel := fs.String("log-level", "warn", "the stack's log level on stderr: debug, info, warn or error")
 	logFormat := logFormatFlag(fs, e)
-	fs.Usage = func() { fmt.Fprint(e.stderr, benchAPIHelp+"\nFlags:\n"); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), benchAPIHelp+"\nFlags:\n"); fs.PrintDefaults() }
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -51,8 +51,8 @@ Examples:
 `
 
 func runBenchRename(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "bench")
-	fs.Usage = func() { fmt.Fprint(e.stderr, benchRenameHelp+"\nFlags:\n"); fs.PrintDefaults() }
+	fs := newFlags(e, "bench rename")
+	fs.Usage = func() { fmt.Fprint(fs.Output(), benchRenameHelp+"\nFlags:\n"); fs.PrintDefaults() }
 	var servers benchFlags
 	servers.register(fs, e)
 	products := fs.Int("products", bench.DefaultRenameProducts, "products in the renamed category")

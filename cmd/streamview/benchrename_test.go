@@ -25,9 +25,18 @@ func TestBenchRenameUsage(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("run(%q) = %v, want %v", tc.args, err, tc.want)
 			}
-			for _, want := range []string{"streamview bench rename:", "CategoryRenamed", "-products"} {
-				if !strings.Contains(errOut.String(), want) {
-					t.Errorf("the usage on stderr lacks %q:\n%s", want, errOut.String())
+			// The whole help for --help (stdout) and a stray argument
+			// (stderr); for a bad flag, the error and where the help is.
+			got, wants := errOut.String(), []string{"streamview bench rename:", "CategoryRenamed", "-products"}
+			switch tc.name {
+			case "help":
+				got = out.String()
+			case "bad flag":
+				wants = []string{"streamview bench rename:", "-products", "'streamview bench rename --help'"}
+			}
+			for _, want := range wants {
+				if !strings.Contains(got, want) {
+					t.Errorf("the output lacks %q:\n%s", want, got)
 				}
 			}
 		})

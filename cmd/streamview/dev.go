@@ -252,8 +252,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 				return fmt.Errorf("seeding the demo catalogue: %w", err)
 			}
 		}
-		printWelcome(e.stdout, base)
-		printTokenWelcome(e.stdout, base, devToken)
+		printWelcome(e.stdout, base, *data, devToken)
 		return nil
 	})
 	err = g.Wait()
@@ -341,7 +340,9 @@ func waitCaughtUp(ctx context.Context, st stack, w io.Writer) error {
 	}
 }
 
-func printWelcome(w io.Writer, base string) {
+// printWelcome tells where the running pipeline answers, with requests to
+// try (carrying dev's token when auth is on) and where its log stays.
+func printWelcome(w io.Writer, base, data, tok string) {
 	fmt.Fprintf(w, `
 streamview is running: %[1]s
   API docs      %[1]s/v1/openapi.json
@@ -349,12 +350,18 @@ streamview is running: %[1]s
   console       %[1]s/
   projections   %[1]s/v1/projections
   metrics       %[1]s/metrics
-
+`, base)
+	bearer := ""
+	if tok != "" {
+		printTokenWelcome(w, tok)
+		bearer = ` -H "Authorization: Bearer $TOKEN"`
+	}
+	fmt.Fprintf(w, `
 Try:
-  curl -s '%[1]s/v1/products/search?q=lamp&pageSize=3'
-  curl -s -X POST %[1]s/v1/products -H 'Content-Type: application/json' -H 'Prefer: wait=5' \
+  curl -s%[2]s '%[1]s/v1/products/search?q=lamp&pageSize=3'
+  curl -s%[2]s -X POST %[1]s/v1/products -H 'Content-Type: application/json' -H 'Prefer: wait=5' \
     -d '{"name":"Desk Lamp","description":"Warm light","price":{"amount":"24.50","currency":"EUR"},"categoryId":"lamps","categoryName":"Lamps","brandId":"lumen","brandName":"Lumen"}'
 
-Ctrl-C stops it; the event log stays in .streamview/ for the next run.
-`, base)
+Ctrl-C stops it; the event log stays in %[3]s for the next run.
+`, base, bearer, filepath.Clean(data)+string(filepath.Separator))
 }

@@ -70,43 +70,56 @@ func TestReadmeCurlExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	block := regexp.MustCompile("(?s)<!-- curl-examples -->\\s*```sh\\n(.*?)```").FindSubmatch(readme)
-	if block == nil {
-		t.Fatal("README.md has no <!-- curl-examples --> block")
-	}
-	var cmds []string
-	for _, line := range strings.Split(strings.ReplaceAll(string(block[1]), "\\\n", ""), "\n") {
-		if line = strings.TrimSpace(line); strings.HasPrefix(line, "curl ") {
-			cmds = append(cmds, line)
-		}
-	}
-	// What each example's answer must contain, in README order.
-	want := [][]string{
-		{`"status":"accepted"`, `"version":1`},
-		{`"name":"Desk Lamp"`, `"version":1`, `"amount":"24.50"`},
-		{`"status":"accepted"`, `"version":2`},
-		{`"name":"Desk Lamp"`, `"total":1`},
-		{`"status":"pending"`},
-	}
-	if len(cmds) != len(want) {
-		t.Fatalf("README has %d curl examples, the test knows %d: update both together", len(cmds), len(want))
+	// Each block's examples, and what each answer must contain, in README
+	// order.
+	blocks := []struct {
+		marker string
+		want   [][]string
+	}{
+		{"curl-examples", [][]string{
+			{`"status":"accepted"`, `"version":1`},
+			{`"name":"Desk Lamp"`, `"version":1`, `"amount":"24.50"`},
+			{`"status":"accepted"`, `"version":2`},
+			{`"name":"Desk Lamp"`, `"total":1`},
+			{`"status":"pending"`},
+		}},
+		{"curl-examples-categories", [][]string{
+			{`"status":"accepted"`, `"version":1`},
+			{`"status":"accepted"`, `"version":2`},
+			{`"id":"kitchen"`, `"name":"Cookware"`, `"version":2`},
+		}},
 	}
 	base, _, _ := startDev(t, t.TempDir())
-	for i, c := range cmds {
-		c = strings.ReplaceAll(c, "http://127.0.0.1:8080", base)
-		var out []byte
-		testenv.Eventually(t, 30*time.Second, func() error {
-			var err error
-			out, err = exec.Command("bash", "-c", c).Output()
-			if err != nil {
-				return fmt.Errorf("%s: %v", c, err)
+	for _, b := range blocks {
+		block := regexp.MustCompile("(?s)<!-- " + b.marker + " -->\\s*```sh\\n(.*?)```").FindSubmatch(readme)
+		if block == nil {
+			t.Fatalf("README.md has no <!-- %s --> block", b.marker)
+		}
+		var cmds []string
+		for _, line := range strings.Split(strings.ReplaceAll(string(block[1]), "\\\n", ""), "\n") {
+			if line = strings.TrimSpace(line); strings.HasPrefix(line, "curl ") {
+				cmds = append(cmds, line)
 			}
-			for _, w := range want[i] {
-				if !strings.Contains(string(out), w) {
-					return fmt.Errorf("example %d answered %s; want it to contain %s", i+1, out, w)
+		}
+		if len(cmds) != len(b.want) {
+			t.Fatalf("README's %s block has %d curl examples, the test knows %d: update both together", b.marker, len(cmds), len(b.want))
+		}
+		for i, c := range cmds {
+			c = strings.ReplaceAll(c, "http://127.0.0.1:8080", base)
+			var out []byte
+			testenv.Eventually(t, 30*time.Second, func() error {
+				var err error
+				out, err = exec.Command("bash", "-c", c).Output()
+				if err != nil {
+					return fmt.Errorf("%s: %v", c, err)
 				}
-			}
-			return nil
-		})
+				for _, w := range b.want[i] {
+					if !strings.Contains(string(out), w) {
+						return fmt.Errorf("%s example %d answered %s; want it to contain %s", b.marker, i+1, out, w)
+					}
+				}
+				return nil
+			})
+		}
 	}
 }

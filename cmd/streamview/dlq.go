@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/processors/deadletter"
+	"github.com/streamview/streamview/processors/notifier"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
 )
@@ -92,8 +94,7 @@ func runDLQ(ctx context.Context, e env, args []string) error {
 		printCommandHelp(e.stdout, "dlq", commands["dlq"])
 		return flag.ErrHelp
 	case "":
-		printCommandHelp(e.stderr, "dlq", commands["dlq"])
-		return errUsage
+		return dlqUsage(e, "", "name the subcommand: list, show or redrive")
 	}
 	return dlqUsage(e, "", "unknown subcommand %q (want list, show or redrive)", sub)
 }
@@ -196,6 +197,19 @@ func (p *positions) Set(v string) error {
 	return nil
 }
 
+// dlqReasons are the values of the dlq-reason header: the projections'
+// and the notifier's (catalog.notifier.dlq, read with --topic).
+var dlqReasons = []string{deadletter.ReasonUndecodable, deadletter.ReasonUnknownSchema, deadletter.ReasonUnknownEventType, deadletter.ReasonInvalid, deadletter.ReasonRejected,
+	notifier.ReasonUndeliverable, notifier.ReasonGone, notifier.ReasonForbidden}
+
+// checkReason refuses a --reason no dead letter can have.
+func checkReason(e env, sub, reason string) error {
+	if reason == "" || slices.Contains(dlqReasons, reason) {
+		return nil
+	}
+	return dlqUsage(e, sub, "--reason %q: want one of %s", reason, strings.Join(dlqReasons, ", "))
+}
+
 func runDLQList(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "dlq")
 	var d dlqFlags
@@ -211,6 +225,9 @@ func runDLQList(ctx context.Context, e env, args []string) error {
 	}
 	if *limit < 0 {
 		return dlqUsage(e, "list", "--limit must be 0 (all) or more, not %d", *limit)
+	}
+	if err := checkReason(e, "list", *reason); err != nil {
+		return err
 	}
 	topic, err := d.dlqTopic()
 	if err != nil {
@@ -378,6 +395,9 @@ func runDLQRedrive(ctx context.Context, e env, args []string) error {
 	dry := fs.Bool("dry-run", false, "print what would be re-driven and publish nothing")
 	args, err := parseDLQ(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := checkReason(e, "redrive", *reason); err != nil {
 		return err
 	}
 	for _, a := range args {

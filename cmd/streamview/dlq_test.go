@@ -392,7 +392,8 @@ func TestDlqUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no subcommand", []string{"dlq"}, "Usage: streamview dlq"},
+		{"no subcommand", []string{"dlq"}, "name the subcommand: list, show or redrive"},
+		{"unknown reason", []string{"dlq", "list", "--projection", "product-view", "--reason", "bogus"}, `--reason "bogus": want one of`},
 		{"unknown subcommand", []string{"dlq", "purge", "--projection", "x"}, `unknown subcommand "purge"`},
 		{"no topic", []string{"dlq", "list"}, "--projection NAME"},
 		{"projection and topic disagree", []string{"dlq", "list", "--projection", "product-view", "--topic", "other"}, "means topic catalog.product-view.dlq"},

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // logFormatFlag registers --log-format on fs, beside --log-level.
@@ -22,11 +26,26 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: l}
+	var logger *slog.Logger
 	switch format {
 	case "text", "":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		logger = slog.New(slog.NewTextHandler(w, opts))
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		logger = slog.New(slog.NewJSONHandler(w, opts))
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	// go-redis logs a few things of its own (a pool that cannot dial, a
+	// cluster's slots): through this logger, not as plain lines that break
+	// a JSON log.
+	redis.SetLogger(redisLogger{logger})
+	return logger, nil
+}
+
+// redisLogger is go-redis's logger on slog, at warn: what it logs is about
+// connections failing.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, strings.TrimSpace(fmt.Sprintf(format, v...)), "component", "go-redis")
 }

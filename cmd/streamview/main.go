@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/streamview/streamview/internal/memory"
@@ -58,10 +59,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func runEnv(ctx context.Context, args []string, e env) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				printCommandHelp(e.stdout, args[1], c)
-				return nil
+			c, ok := commands[args[1]]
+			if !ok {
+				fmt.Fprintf(e.stderr, "streamview: no command %q; 'streamview help' lists them\n", args[1])
+				return errUsage
 			}
+			// The same text as '<command> --help', flags included.
+			if err := c.run(ctx, e, []string{"--help"}); err != nil && !errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return nil
 		}
 		printHelp(e.stdout)
 		if len(args) == 0 {
@@ -119,30 +126,90 @@ func printCommandHelp(w io.Writer, name string, c command) {
 	fmt.Fprintf(w, "Usage: streamview %s %s\n\n%s\n", name, c.usage, strings.TrimSpace(c.help))
 }
 
-// newFlags returns a flag set for command name whose -h prints its help.
+// newFlags returns a flag set for command name. Its Usage writes the
+// command's whole help, flags included, to the set's output (stderr);
+// parse prints it on stdout for -h and --help, and only the error and a
+// pointer to --help for a flag it cannot read.
 func newFlags(e env, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		c := commands[name]
-		printCommandHelp(e.stderr, name, c)
-		fmt.Fprintln(e.stderr, "\nFlags:")
+		printCommandHelp(fs.Output(), name, commands[name])
+		fmt.Fprintln(fs.Output(), "\nFlags:")
 		fs.PrintDefaults()
 	}
+	helpOut.Store(fs, e.stdout)
 	registerConfig(fs, e, name)
 	return fs
 }
 
-// parse parses args, turning a parse failure into errUsage (already
-// reported by the flag package).
+// helpOut is where each flag set of newFlags writes its help when asked
+// for it: the command's stdout.
+var helpOut sync.Map // *flag.FlagSet -> io.Writer
+
+// parse parses args. -h and --help print the help on stdout and return
+// flag.ErrHelp; a flag it cannot read is reported in two lines on stderr
+// (what is wrong, where the help is) and returns errUsage.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
+	errOut, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard) // the flag package's own report: said below instead
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(errOut)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		showHelp(fs)
+		return err
+	case err != nil:
+		fmt.Fprintf(errOut, "streamview %s: %s\nRun 'streamview %s --help' for its flags.\n", fs.Name(), flagError(fs, err), fs.Name())
 		return errUsage
 	}
 	return applyConfigFile(fs)
+}
+
+// showHelp writes fs's help on its command's stdout.
+func showHelp(fs *flag.FlagSet) {
+	errOut := fs.Output()
+	if w, ok := helpOut.Load(fs); ok {
+		fs.SetOutput(w.(io.Writer))
+		defer fs.SetOutput(errOut)
+	}
+	fs.Usage()
+}
+
+// flagError is a flag package error with what the flag wants said: its
+// "invalid value "abc" for flag -ttl: parse error" does not.
+func flagError(fs *flag.FlagSet, err error) string {
+	msg := err.Error()
+	_, rest, ok := strings.Cut(msg, " for flag -")
+	if !ok {
+		return msg
+	}
+	name, _, _ := strings.Cut(rest, ":")
+	if f := fs.Lookup(name); f != nil {
+		if want := flagWants(f.Value); want != "" {
+			return msg + " (want " + want + ")"
+		}
+	}
+	return msg
+}
+
+// flagWants names what a flag of v's type takes, for an error.
+func flagWants(v flag.Value) string {
+	switch fmt.Sprintf("%T", v) {
+	case "*flag.durationValue":
+		return "a duration such as 500ms, 30s, 5m or 1h"
+	case "*flag.intValue", "*flag.int64Value":
+		return "a whole number"
+	case "*flag.uintValue", "*flag.uint64Value":
+		return "a whole number, 0 or more"
+	case "*flag.float64Value":
+		return "a number"
+	case "*flag.boolValue":
+		return "true or false"
+	}
+	return ""
 }
 
 // envOr returns the environment variable key, or def when it is empty.

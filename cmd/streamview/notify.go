@@ -93,7 +93,26 @@ func webhookAllowlist(e env) (*subscription.Allowlist, error) {
 	return a, nil
 }
 
+// check refuses flag values the notifier cannot run with, naming the flag.
+func (f *notifyFlags) check() error {
+	if f.workers < 1 {
+		return fmt.Errorf("--workers %d: want 1 or more deliveries at once", f.workers)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"timeout", f.timeout}, {"dead-letter-after", f.deadAfter}, {"retry-min", f.retryMin}, {"retry-max", f.retryMax}, {"lease", f.lease}, {"session-timeout", f.session}} {
+		if d.v < 0 {
+			return fmt.Errorf("--%s %v: want a duration of 0 or more", d.name, d.v)
+		}
+	}
+	return nil
+}
+
 func (f *notifyFlags) config(e env, st stack) (webhook.Config, error) {
+	if err := f.check(); err != nil {
+		return webhook.Config{}, err
+	}
 	allow, err := webhookAllowlist(e)
 	if err != nil {
 		return webhook.Config{}, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/processors/rebuild"
+	"github.com/streamview/streamview/processors/webhook"
 	"github.com/streamview/streamview/sinks/esindex"
 	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/topics"
@@ -143,7 +145,11 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 		return nil, err
 	}
 	for _, name := range projections {
-		if name != productview.Name && name != searchProjection {
+		switch name {
+		case productview.Name, searchProjection:
+		case historyProjection:
+			return nil, fmt.Errorf("projection %s: the history index has one generation and is idempotent: it is neither rebuilt nor replayed in place; reset its group (streamview.%s.g1) to the start of %s to index it again", name, name, topics.Events)
+		default:
 			return nil, fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
 		}
 	}
@@ -230,7 +236,11 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 // --projection, a logger, and the stores of that projection.
 func (f *projectionFlags) openOne(ctx context.Context, e env, fs *flag.FlagSet, projection string) (*projectionEnv, *slog.Logger, error) {
 	if projection == "" || fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "streamview %s: name the projection with --projection product-view or --projection product-search\n", fs.Name())
+		also := ""
+		if fs.Name() == "replay" {
+			also = " or --projection " + webhook.Name
+		}
+		fmt.Fprintf(e.stderr, "streamview %s: name the projection with --projection product-view or --projection product-search%s\n", fs.Name(), also)
 		return nil, nil, errUsage
 	}
 	logger, err := newLogger(e.stderr, f.logLevel, *f.logFormat)
@@ -252,7 +262,7 @@ func runProjections(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "projections")
 	var f projectionFlags
 	f.register(fs, e)
-	list := fs.String("projections", productview.Name+","+searchProjection, "the projections to show, comma separated")
+	list := fs.String("projections", productview.Name+","+searchProjection+","+historyProjection, "the projections to show, comma separated")
 	sample := fs.Duration("sample", time.Second, "measure rates over this long (0: no rates)")
 	asJSON := fs.Bool("json", false, "print JSON, as GET /v1/projections answers")
 	if err := parse(fs, args); err != nil {
@@ -262,7 +272,20 @@ func runProjections(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stderr, "streamview projections: unexpected arguments %q\n", fs.Args())
 		return errUsage
 	}
-	p, err := f.open(ctx, splitList(*list))
+	if *sample < 0 {
+		return fmt.Errorf("--sample %v: want a duration of 0 or more (0: no rates)", *sample)
+	}
+	if _, err := newLogger(e.stderr, f.logLevel, *f.logFormat); err != nil {
+		return err
+	}
+	// The history index has one generation and no rebuilds: it is listed
+	// as GET /v1/projections lists it, without opening a store of it.
+	names, history := splitList(*list), false
+	names = slices.DeleteFunc(names, func(n string) bool {
+		history = history || n == historyProjection
+		return n == historyProjection
+	})
+	p, err := f.open(ctx, names)
 	if err != nil {
 		return err
 	}
@@ -270,6 +293,10 @@ func runProjections(ctx context.Context, e env, args []string) error {
 	var sources []rebuild.Source
 	for _, t := range p.targets {
 		sources = append(sources, rebuild.Source{Target: t, Control: p.control(t)})
+	}
+	if history {
+		sources = append(sources, rebuild.Source{Target: namedLive{historyProjection, func(context.Context) (int, error) { return 1, nil }},
+			Control: rebuildControl(p.redis, historyProjection)})
 	}
 	rs, err := rebuild.Report(ctx, p.kafka, rebuild.ReportConfig{Topic: f.topic, Sample: *sample}, sources...)
 	if err != nil {

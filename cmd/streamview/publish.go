@@ -50,6 +50,10 @@ func runPublish(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(e.stderr, "streamview publish: one file at a time (or - for stdin), not %d: %q\n", fs.NArg(), fs.Args())
+		return errUsage
+	}
 	in, name := e.stdin, "stdin"
 	if f := fs.Arg(0); f != "" && f != "-" {
 		file, err := os.Open(f)

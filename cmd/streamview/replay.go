@@ -49,13 +49,16 @@ func runReplay(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "replay")
 	var f projectionFlags
 	f.register(fs, e)
-	projection := fs.String("projection", "", "the projection to replay: product-view or product-search")
+	projection := fs.String("projection", "", "the projection to replay: product-view, product-search or notifier")
 	dryRun := fs.Bool("dry-run", false, "say what would be done and change nothing")
 	group := fs.String("group", webhook.Group, "notifier: its consumer group")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *projection == webhook.Name {
+		if _, err := newLogger(e.stderr, f.logLevel, *f.logFormat); err != nil {
+			return err
+		}
 		return replayNotifier(ctx, e, &f.kafka, *group, f.topic, *dryRun)
 	}
 	p, logger, err := f.openOne(ctx, e, fs, *projection)

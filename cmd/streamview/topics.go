@@ -33,14 +33,23 @@ func runTopics(ctx context.Context, e env, args []string) error {
 	dry := fs.Bool("dry-run", false, "print what would change and change nothing")
 	overlay := fs.String("overlay", e.or("STREAMVIEW_TOPICS_OVERLAY", ""), "an overlay of the topics file for this environment, e.g. topics.cluster.yaml (env STREAMVIEW_TOPICS_OVERLAY)")
 	if len(args) == 0 || args[0] != "apply" {
-		fs.Usage()
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		switch {
+		case len(args) > 0 && (args[0] == "-h" || args[0] == "--help"):
+			showHelp(fs)
 			return flag.ErrHelp
+		case len(args) == 0:
+			fmt.Fprintln(e.stderr, "streamview topics: name the subcommand: apply (topics apply [--dry-run])\nRun 'streamview topics --help' for its flags.")
+		default:
+			fmt.Fprintf(e.stderr, "streamview topics: unknown subcommand %q (want apply)\nRun 'streamview topics --help' for its flags.\n", args[0])
 		}
 		return errUsage
 	}
 	if err := parse(fs, args[1:]); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "streamview topics apply: unexpected arguments %q (the topics come from --file)\n", fs.Args())
+		return errUsage
 	}
 	spec, err := topics.Load(*file)
 	if err != nil {
