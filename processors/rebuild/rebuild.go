@@ -606,8 +606,11 @@ func (r *Rebuilder) Abort(ctx context.Context) (AbortResult, error) {
 	}
 	defer cl.Close()
 	live, st, ok, err := r.abortable(ctx)
-	if err != nil {
+	if errors.Is(err, ErrSwapped) {
 		return out, fmt.Errorf("%w; run the rebuild again to finish retiring g%d", err, st.From)
+	}
+	if err != nil {
+		return out, err
 	}
 	out.Recorded = ok
 	gen := live + 1
