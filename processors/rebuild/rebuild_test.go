@@ -479,13 +479,16 @@ func TestRebuildKilled(t *testing.T) {
 				defer kill()
 				cfg := w.config()
 				cfg.MaxBatch = 300
-				cfg.ProgressInterval = 20 * time.Millisecond
-				cfg.Progress = func(p rebuild.Progress) {
-					if p.Phase == rebuild.Building && p.Done > p.Total/3 {
-						kill()
-					}
+				// The kill comes from the projection, at the batch that
+				// would take it past a third of the events, which it does
+				// not apply: work is left however fast the rebuild runs (a
+				// kill from the progress ticker came too late under load).
+				target, seen := c.target, new(atomic.Int64)
+				target.Projection = func(gen int) (processors.Projection, error) {
+					p, err := c.target.Projection(gen)
+					return stopper{inner: p, seen: seen, at: int64(len(events) / 3), kill: kill}, err
 				}
-				r, err := rebuild.New(cfg, c.target, c.control)
+				r, err := rebuild.New(cfg, target, c.control)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -561,4 +564,40 @@ func TestRebuildKilled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stopper is a projection that kills its rebuild when handed the batch
+// that would take it past at events, and does not apply that batch. It
+// forwards what the runtime asks of the projection it wraps.
+type stopper struct {
+	inner processors.Projection
+	seen  *atomic.Int64
+	at    int64
+	kill  context.CancelFunc
+}
+
+func (s stopper) Aggregates() []string {
+	if ap, ok := s.inner.(processors.AggregateProjection); ok {
+		return ap.Aggregates()
+	}
+	return nil
+}
+
+func (s stopper) Apply(ctx context.Context, batch []schemas.Event) error {
+	return s.through(ctx, batch, func() error { return s.inner.Apply(ctx, batch) })
+}
+
+func (s stopper) ApplyAt(ctx context.Context, batch []schemas.Event, partition int32, offsets []int64) error {
+	return s.through(ctx, batch, func() error { return processors.ApplyAt(ctx, s.inner, batch, partition, offsets) })
+}
+
+func (s stopper) Forget(partition int32) { processors.Forget(s.inner, partition) }
+
+func (s stopper) through(ctx context.Context, batch []schemas.Event, apply func() error) error {
+	if s.seen.Add(int64(len(batch))) > s.at {
+		s.kill()
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return apply()
 }
