@@ -77,7 +77,7 @@ func ifMatchVersion(h http.Header) (*int64, error) {
 	for _, l := range lines {
 		tags = append(tags, splitList(l)...)
 	}
-	const want = `must be one version in quotes, as in "3"`
+	const want = `must be one version in quotes, without leading zeros, as in "3"`
 	switch {
 	case len(tags) == 0:
 		return nil, &headerError{headerIfMatch, want}

@@ -32,7 +32,7 @@ func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.ParseInt(v, 10, 64)
 		switch {
 		case !allDigits(v) || err != nil:
-			badRequest(w, "asOfVersion", "must be a version: a whole number, 1 or more")
+			badRequest(w, "asOfVersion", "must be a version: a whole number")
 		case q.Has("minVersion") || q.Has("wait"):
 			badRequest(w, "asOfVersion", "reads a past version: do not combine it with minVersion or wait")
 		default:

@@ -211,10 +211,8 @@ func checkListen(addr string, authOn, insecure bool) error {
 	if err != nil {
 		return fmt.Errorf("--addr %q: want host:port, such as 127.0.0.1:8080 or :8080 (%v)", addr, err)
 	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
-		if _, lerr := net.LookupPort("tcp", port); lerr != nil {
-			return fmt.Errorf("--addr %q: the port %q is not a port number (0 to 65535)", addr, port)
-		}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("--addr %q: the port %q is not a port number (0 to 65535) nor a service name", addr, port)
 	}
 	if authOn || insecure || isLoopback(addr) {
 		return nil

@@ -308,7 +308,7 @@ func TestDevAuth(t *testing.T) {
 			var tok string
 			testenv.Eventually(t, 60*time.Second, func() error {
 				s := out.String()
-				if !strings.Contains(s, "streamview is running") {
+				if !strings.Contains(s, "Ctrl-C stops it") { // the banner's last line
 					return errors.New("no welcome yet")
 				}
 				if i := strings.Index(s, "export TOKEN="); i >= 0 {

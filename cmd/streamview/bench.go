@@ -262,7 +262,8 @@ func runBench(ctx context.Context, e env, args []string) error {
 		v    int
 	}{{"events", *events}, {"products", *products}, {"batch", *batch}} {
 		if f.v < 0 {
-			return fmt.Errorf("bench %s: --%s %d: want a positive number (0: the default)", target, f.name, f.v)
+			fmt.Fprintf(e.stderr, "streamview bench %s: --%s %d: want 0 (the default) or more\nRun 'streamview bench --help' for its flags.\n", target, f.name, f.v)
+			return errUsage
 		}
 	}
 	if *events == 0 {
@@ -313,7 +314,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 }
 
 func runBenchSoak(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "bench")
+	fs := newFlags(e, "bench soak")
 	var servers benchFlags
 	servers.register(fs, e)
 	duration := fs.Duration("duration", bench.DefaultSoakDuration, "how long the load runs")

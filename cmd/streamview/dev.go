@@ -88,6 +88,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	logRedisTo(logger)
 	say := func(format string, args ...any) { fmt.Fprintf(e.stdout, format+"\n", args...) }
 	st := stack{currency: *currency, logger: logger}
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, delivery); err != nil {
@@ -252,7 +253,11 @@ func runDev(ctx context.Context, e env, args []string) error {
 				return fmt.Errorf("seeding the demo catalogue: %w", err)
 			}
 		}
-		printWelcome(e.stdout, base, *data, devToken)
+		logDir := "" // a real Kafka keeps the log
+		if *kafkaAddr == "" {
+			logDir = filepath.Join(*data, "kafka")
+		}
+		printWelcome(e.stdout, base, logDir, devToken)
 		return nil
 	})
 	err = g.Wait()
@@ -341,8 +346,9 @@ func waitCaughtUp(ctx context.Context, st stack, w io.Writer) error {
 }
 
 // printWelcome tells where the running pipeline answers, with requests to
-// try (carrying dev's token when auth is on) and where its log stays.
-func printWelcome(w io.Writer, base, data, tok string) {
+// try (carrying dev's token when auth is on) and where the embedded
+// broker's log stays (logDir; "" with a real Kafka).
+func printWelcome(w io.Writer, base, logDir, tok string) {
 	fmt.Fprintf(w, `
 streamview is running: %[1]s
   API docs      %[1]s/v1/openapi.json
@@ -362,6 +368,10 @@ Try:
   curl -s%[2]s -X POST %[1]s/v1/products -H 'Content-Type: application/json' -H 'Prefer: wait=5' \
     -d '{"name":"Desk Lamp","description":"Warm light","price":{"amount":"24.50","currency":"EUR"},"categoryId":"lamps","categoryName":"Lamps","brandId":"lumen","brandName":"Lumen"}'
 
-Ctrl-C stops it; the event log stays in %[3]s for the next run.
-`, base, bearer, filepath.Clean(data)+string(filepath.Separator))
+`, base, bearer)
+	if logDir != "" {
+		fmt.Fprintf(w, "Ctrl-C stops it; the event log stays in %s for the next run.\n", logDir)
+	} else {
+		fmt.Fprintln(w, "Ctrl-C stops it; the events stay in the Kafka it was given.")
+	}
 }

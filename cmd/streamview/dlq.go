@@ -211,7 +211,7 @@ func checkReason(e env, sub, reason string) error {
 }
 
 func runDLQList(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "dlq")
+	fs := newFlags(e, "dlq list")
 	var d dlqFlags
 	d.register(fs, e)
 	limit := fs.Int("limit", 0, "print at most N dead letters (0: all)")
@@ -283,7 +283,7 @@ func runDLQList(ctx context.Context, e env, args []string) error {
 }
 
 func runDLQShow(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "dlq")
+	fs := newFlags(e, "dlq show")
 	var d dlqFlags
 	d.register(fs, e)
 	maxBytes := fs.Int("bytes", 256, "hex-dump at most N bytes of the value (0: all)")
@@ -385,7 +385,7 @@ func showLetter(w io.Writer, l deadletter.Letter, codec *schemas.Codec, maxBytes
 }
 
 func runDLQRedrive(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "dlq")
+	fs := newFlags(e, "dlq redrive")
 	var d dlqFlags
 	d.register(fs, e)
 	var at positions

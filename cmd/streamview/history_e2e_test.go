@@ -16,10 +16,10 @@ import (
 )
 
 func TestDevHistoryAndOperations(t *testing.T) {
-	// The old generation stays 15 s after the swap: the window in which
+	// The old generation stays 30 s after the swap: the window in which
 	// abortAfterSwap's DELETE must land.
 	old := rebuildGrace
-	rebuildGrace = 15 * time.Second
+	rebuildGrace = 30 * time.Second
 	t.Cleanup(func() { rebuildGrace = old })
 	base, brokers, _ := startDev(t, t.TempDir())
 	historyEndToEnd(t, base)
@@ -231,7 +231,7 @@ func abortAfterSwap(t *testing.T, base string) {
 	t.Helper()
 	gens := viewGenerations(t, base)
 	if len(gens["retiring"]) != 1 || len(gens["live"]) != 1 {
-		t.Fatalf("product-view generations %v: want one live and one retiring (the 15 s grace after the swap)", gens)
+		t.Fatalf("product-view generations %v: want one live and one retiring (the 30 s grace after the swap)", gens)
 	}
 	a := call(t, "DELETE", base+"/v1/projections/product-view/rebuild", "")
 	if detail, _ := a.body["detail"].(string); a.status != 409 || !strings.Contains(detail, "can no longer be aborted") {

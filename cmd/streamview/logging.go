@@ -35,17 +35,20 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
-	// go-redis logs a few things of its own (a pool that cannot dial, a
-	// cluster's slots): through this logger, not as plain lines that break
-	// a JSON log.
-	redis.SetLogger(redisLogger{logger})
 	return logger, nil
 }
 
-// redisLogger is go-redis's logger on slog, at warn: what it logs is about
-// connections failing.
+// logRedisTo makes go-redis log what it logs of its own (a pool that
+// cannot dial, a cluster's slots) through l, at error, instead of plain
+// lines on stderr that break a JSON log. go-redis has one logger per
+// process: the long-lived commands call this once, with their logger.
+func logRedisTo(l *slog.Logger) {
+	redis.SetLogger(redisLogger{l})
+}
+
+// redisLogger is go-redis's logger on slog.
 type redisLogger struct{ l *slog.Logger }
 
 func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	r.l.WarnContext(ctx, strings.TrimSpace(fmt.Sprintf(format, v...)), "component", "go-redis")
+	r.l.ErrorContext(ctx, strings.TrimSpace(fmt.Sprintf(format, v...)), "component", "go-redis")
 }

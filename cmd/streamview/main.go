@@ -10,8 +10,8 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
+	"time"
 
 	"github.com/streamview/streamview/internal/memory"
 )
@@ -31,7 +31,7 @@ func main() {
 	}
 }
 
-// errUsage marks an error already explained to the user with usage text.
+// errUsage marks a misuse already explained to the user (exit status 2).
 var errUsage = errors.New("usage")
 
 // command is one subcommand.
@@ -64,8 +64,8 @@ func runEnv(ctx context.Context, args []string, e env) error {
 				fmt.Fprintf(e.stderr, "streamview: no command %q; 'streamview help' lists them\n", args[1])
 				return errUsage
 			}
-			// The same text as '<command> --help', flags included.
-			if err := c.run(ctx, e, []string{"--help"}); err != nil && !errors.Is(err, flag.ErrHelp) {
+			// The same text as '<command> [subcommand] --help', flags included.
+			if err := c.run(ctx, e, append(args[2:], "--help")); err != nil && !errors.Is(err, flag.ErrHelp) {
 				return err
 			}
 			return nil
@@ -126,26 +126,23 @@ func printCommandHelp(w io.Writer, name string, c command) {
 	fmt.Fprintf(w, "Usage: streamview %s %s\n\n%s\n", name, c.usage, strings.TrimSpace(c.help))
 }
 
-// newFlags returns a flag set for command name. Its Usage writes the
-// command's whole help, flags included, to the set's output (stderr);
-// parse prints it on stdout for -h and --help, and only the error and a
-// pointer to --help for a flag it cannot read.
+// newFlags returns a flag set for command name ("serve", or a subcommand:
+// "dlq list"). Its Usage writes the command's whole help, flags included,
+// to the set's output (stderr); parse prints it on stdout for -h and
+// --help, and only the error and a pointer to --help for a flag it cannot
+// read. A subcommand has its command's help text and config file section.
 func newFlags(e env, name string) *flag.FlagSet {
+	cmd, _, _ := strings.Cut(name, " ")
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		printCommandHelp(fs.Output(), name, commands[name])
+		printCommandHelp(fs.Output(), cmd, commands[cmd])
 		fmt.Fprintln(fs.Output(), "\nFlags:")
 		fs.PrintDefaults()
 	}
-	helpOut.Store(fs, e.stdout)
-	registerConfig(fs, e, name)
+	registerConfig(fs, e, cmd)
 	return fs
 }
-
-// helpOut is where each flag set of newFlags writes its help when asked
-// for it: the command's stdout.
-var helpOut sync.Map // *flag.FlagSet -> io.Writer
 
 // parse parses args. -h and --help print the help on stdout and return
 // flag.ErrHelp; a flag it cannot read is reported in two lines on stderr
@@ -168,12 +165,15 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return applyConfigFile(fs)
 }
 
-// showHelp writes fs's help on its command's stdout.
+// showHelp writes fs's help on its command's stdout (the env that
+// newFlags gave its --config flag).
 func showHelp(fs *flag.FlagSet) {
-	errOut := fs.Output()
-	if w, ok := helpOut.Load(fs); ok {
-		fs.SetOutput(w.(io.Writer))
-		defer fs.SetOutput(errOut)
+	if f := fs.Lookup("config"); f != nil {
+		if cv, ok := f.Value.(*configValue); ok {
+			errOut := fs.Output()
+			fs.SetOutput(cv.e.stdout)
+			defer fs.SetOutput(errOut)
+		}
 	}
 	fs.Usage()
 }
@@ -183,6 +183,9 @@ func showHelp(fs *flag.FlagSet) {
 func flagError(fs *flag.FlagSet, err error) string {
 	msg := err.Error()
 	_, rest, ok := strings.Cut(msg, " for flag -")
+	if !ok {
+		_, rest, ok = strings.Cut(msg, " for -") // a bool's: "invalid boolean value "x" for -json: ..."
+	}
 	if !ok {
 		return msg
 	}
@@ -197,16 +200,20 @@ func flagError(fs *flag.FlagSet, err error) string {
 
 // flagWants names what a flag of v's type takes, for an error.
 func flagWants(v flag.Value) string {
-	switch fmt.Sprintf("%T", v) {
-	case "*flag.durationValue":
+	g, ok := v.(flag.Getter)
+	if !ok {
+		return ""
+	}
+	switch g.Get().(type) {
+	case time.Duration:
 		return "a duration such as 500ms, 30s, 5m or 1h"
-	case "*flag.intValue", "*flag.int64Value":
+	case int, int64:
 		return "a whole number"
-	case "*flag.uintValue", "*flag.uint64Value":
+	case uint, uint64:
 		return "a whole number, 0 or more"
-	case "*flag.float64Value":
+	case float64:
 		return "a number"
-	case "*flag.boolValue":
+	case bool:
 		return "true or false"
 	}
 	return ""

@@ -29,18 +29,23 @@ func TestHelpAndMisuse(t *testing.T) {
 		{"topics without a subcommand", []string{"topics"}, errUsage, nil, []string{"name the subcommand: apply"}},
 		{"topics apply with an argument", []string{"topics", "apply", "--dry-run", "extra"}, errUsage, nil, []string{`unexpected arguments ["extra"]`}},
 		{"bench without a target", []string{"bench"}, errUsage, nil, []string{"name what to measure: redis, search, api, soak or rename"}},
-		{"negative bench events", []string{"bench", "redis", "--events", "-5"}, nil, nil, nil},
+		{"negative bench events", []string{"bench", "redis", "--events", "-5"}, errUsage, nil, []string{"--events -5: want 0 (the default) or more"}},
 		{"publish two files", []string{"publish", "--brokers", "127.0.0.1:1", "a.jsonl", "b.jsonl"}, errUsage, nil, []string{"one file at a time"}},
 		{"serve on a malformed address", []string{"serve", "--addr", "notanaddr", "--brokers", "127.0.0.1:1"}, nil, nil, nil},
 		{"serve on a port out of range", []string{"serve", "--addr", "127.0.0.1:99999", "--brokers", "127.0.0.1:1"}, nil, nil, nil},
+		{"dlq list with a bad flag", []string{"dlq", "list", "--bogus"}, errUsage, nil, []string{"'streamview dlq list --help'"}},
+		{"bench soak with a bad number", []string{"bench", "soak", "--rate", "fast"}, errUsage, nil, []string{"'streamview bench soak --help'"}},
+		{"bad bool", []string{"projections", "--json=x"}, errUsage, nil, []string{"want true or false"}},
+		{"help of a subcommand", []string{"help", "dlq", "list"}, nil, []string{"Usage: streamview dlq", "-reason string"}, nil},
+		{"serve notifier with no workers", []string{"serve", "--roles", "notifier", "--workers", "0", "--brokers", "127.0.0.1:1"}, nil, nil, nil},
 		{"notify with no workers", []string{"notify", "--workers", "0", "--brokers", "127.0.0.1:1", "--redis", "127.0.0.1:1"}, nil, nil, nil},
 		{"projections with a bad log level", []string{"projections", "--log-level", "bogus", "--brokers", "127.0.0.1:1"}, nil, nil, nil},
 	}
 	wantMsg := map[string]string{
-		"negative bench events":            "--events -5: want a positive number",
 		"serve on a malformed address":     `--addr "notanaddr": want host:port`,
 		"serve on a port out of range":     `the port "99999" is not a port number`,
 		"notify with no workers":           "--workers 0: want 1 or more",
+		"serve notifier with no workers":   "--workers 0: want 1 or more",
 		"projections with a bad log level": `--log-level "bogus"`,
 	}
 	for _, tt := range tests {

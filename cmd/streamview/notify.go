@@ -155,6 +155,10 @@ func runNotify(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	logRedisTo(logger)
+	if err := nf.check(); err != nil {
+		return err
+	}
 	kconn, err := kf.settings()
 	if err != nil {
 		return err

@@ -148,7 +148,7 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 		switch name {
 		case productview.Name, searchProjection:
 		case historyProjection:
-			return nil, fmt.Errorf("projection %s: the history index has one generation and is idempotent: it is neither rebuilt nor replayed in place; reset its group (streamview.%s.g1) to the start of %s to index it again", name, name, topics.Events)
+			return nil, fmt.Errorf("projection %s: the history index has one generation and is idempotent: it is neither rebuilt nor replayed in place; reset its group (%s) to the start of %s to index it again", name, processors.GroupName(name, 1), topics.Events)
 		default:
 			return nil, fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
 		}
@@ -295,8 +295,11 @@ func runProjections(ctx context.Context, e env, args []string) error {
 		sources = append(sources, rebuild.Source{Target: t, Control: p.control(t)})
 	}
 	if history {
-		sources = append(sources, rebuild.Source{Target: namedLive{historyProjection, func(context.Context) (int, error) { return 1, nil }},
-			Control: rebuildControl(p.redis, historyProjection)})
+		live, err := liveFunc(stack{}, historyProjection)
+		if err != nil {
+			return err
+		}
+		sources = append(sources, rebuild.Source{Target: namedLive{historyProjection, live}, Control: rebuildControl(p.redis, historyProjection)})
 	}
 	rs, err := rebuild.Report(ctx, p.kafka, rebuild.ReportConfig{Topic: f.topic, Sample: *sample}, sources...)
 	if err != nil {

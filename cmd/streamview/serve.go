@@ -224,10 +224,16 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if roles["notifier"] {
+		if err := f.notify.check(); err != nil {
+			return err
+		}
+	}
 	logger, err := newLogger(e.stderr, f.logLevel, *f.logFormat)
 	if err != nil {
 		return err
 	}
+	logRedisTo(logger)
 	if f.queryTimeout <= 0 {
 		return fmt.Errorf("--query-timeout %v: must be positive", f.queryTimeout)
 	}

@@ -134,7 +134,9 @@ func (j *Jobs) Abort(ctx context.Context, name string) (AbortResult, error) {
 		if serr := j.Start(name); serr == nil || errors.Is(serr, ErrRunning) {
 			err = fmt.Errorf("rebuild %s: %w; it goes on retiring the old generation and will finish by itself", name, ErrSwapped)
 		} else {
-			err = errors.Join(err, serr)
+			// Not ErrSwapped: this abort stopped the retiring and could not
+			// start it again, which the caller must hear as a failure.
+			err = fmt.Errorf("rebuild %s: it had swapped, and the retiring it stopped could not start again (start the rebuild again to finish it): %v; %v", name, err, serr)
 		}
 	}
 	return res, err

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,9 +78,9 @@ type Claims struct {
 	Sub, Iss, Scope string
 	Aud             []string
 	Exp, Nbf, Iat   time.Time
-	// TimeStrings writes the time claims as strings of digits, which
-	// RFC 7519 does not allow ("exp":"1700000000").
-	TimeStrings bool
+	// StringTimes names time claims (exp, nbf, iat) written as strings of
+	// digits, which RFC 7519 does not allow ("exp":"1700000000").
+	StringTimes []string
 }
 
 func (c Claims) mapClaims() jwt.MapClaims {
@@ -99,7 +100,7 @@ func (c Claims) mapClaims() jwt.MapClaims {
 	for name, t := range map[string]time.Time{"exp": c.Exp, "nbf": c.Nbf, "iat": c.Iat} {
 		switch {
 		case t.IsZero():
-		case c.TimeStrings:
+		case slices.Contains(c.StringTimes, name):
 			m[name] = strconv.FormatInt(t.Unix(), 10)
 		default:
 			m[name] = t.Unix()
