@@ -3,6 +3,7 @@ package rebuild_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/rebuild"
 	"github.com/streamview/streamview/sinks/redisview/redistest"
@@ -108,5 +110,60 @@ func waitGen(t *testing.T, f *rebuild.Follower, gen int) {
 			t.Fatalf("the follower runs generation %d, want %d", f.Runner().Config().Generation, gen)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestJobsAbortAfterSwapFake: an abort of a rebuild that has swapped and is
+// retiring the old generation fails with ErrSwapped and leaves the job to
+// finish: the old generation is removed after the grace. (An abort once
+// stopped the retiring there, and the old generation stayed.)
+func TestJobsAbortAfterSwapFake(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	w := newWorld(t, cluster.ListenAddrs())
+	rc := redistest.Miniredis(t)
+	ctx := t.Context()
+	events := eventgen.Stream(eventgen.Options{Products: 100, Events: 1000, Seed: 4})
+	w.publish(t, events)
+	vt, store, vctl := views(t, rc)
+	if _, err := store.EnsureLive(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	jobs := rebuild.NewJobs(ctx, func(string) (*rebuild.Rebuilder, error) {
+		cfg := w.config()
+		cfg.Grace = 10 * time.Second // the window for the abort below
+		return rebuild.New(cfg, vt, vctl)
+	}, nil)
+	name := vt.Name()
+	if err := jobs.Start(name); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, func() error {
+		if st, ok, err := vctl.Load(ctx); err != nil || !ok || st.Phase != rebuild.Swapped {
+			return fmt.Errorf("rebuild state %+v, %v, %v; want swapped", st, ok, err)
+		}
+		return nil
+	})
+	if _, err := jobs.Abort(ctx, name); !errors.Is(err, rebuild.ErrSwapped) {
+		t.Fatalf("abort after the swap = %v, want ErrSwapped", err)
+	}
+	if !jobs.Running(name) {
+		t.Fatal("the abort stopped the job that was retiring the old generation")
+	}
+	testenv.Eventually(t, time.Minute, func() error {
+		o, ok := jobs.Last(name)
+		if jobs.Running(name) || !ok {
+			return errors.New("the rebuild is still running")
+		}
+		if o.Err != nil || !o.Result.OldRemoved {
+			return fmt.Errorf("the rebuild ended %+v, %v; want the old generation removed", o.Result, o.Err)
+		}
+		return nil
+	})
+	if n, err := store.Count(ctx, 1); err != nil || n != 0 {
+		t.Fatalf("generation 1 has %d views (%v) after the retiring", n, err)
 	}
 }
