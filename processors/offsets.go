@@ -69,11 +69,12 @@ type PartitionLag struct {
 	Partition int32 `json:"partition"`
 	Committed int64 `json:"committed"` // next offset the group reads; -1 when none committed
 	// LastApplied is the offset of the last record the group has handled
-	// (stored, skipped as stored already, or dead-lettered) and committed:
-	// Committed - 1, as the projector commits the offset after the last
-	// record it handled. After a reset of the group's offsets it can be
-	// the offset of a transaction's commit marker. Absent before the
-	// first record.
+	// and committed: Committed - 1, as the projector commits the offset
+	// after the last record it handled. That record is an event (stored,
+	// skipped as stored already, or dead-lettered) or, on a topic written
+	// in transactions such as the events topic, the commit marker after
+	// the transaction's events, which the projector reads so that its
+	// commits move past it. Absent before the first record.
 	LastApplied *int64 `json:"lastApplied,omitempty"`
 	End         int64  `json:"end"` // log end offset
 	Lag         int64  `json:"lag"`

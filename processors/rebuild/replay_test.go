@@ -108,6 +108,10 @@ func TestReplay(t *testing.T) {
 			if l.Committed != res.Offsets[l.Partition] {
 				t.Fatalf("partition %d committed at %d, want the start offset %d", l.Partition, l.Committed, res.Offsets[l.Partition])
 			}
+			// Nothing handled since the reset: no last applied offset at 0.
+			if want := l.Committed - 1; l.Committed == 0 && l.LastApplied != nil || l.Committed > 0 && (l.LastApplied == nil || *l.LastApplied != want) {
+				t.Fatalf("partition %d committed at %d, last applied %v; want none at 0, else %d", l.Partition, l.Committed, l.LastApplied, want)
+			}
 			behind += l.Lag
 		}
 		if behind != int64(len(events)) {
