@@ -10,7 +10,6 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/eventgen"
@@ -230,11 +229,6 @@ func TestBurstReplayRebuild(t *testing.T) {
 
 // The same for the views on an in-process broker and Redis (the fast tier).
 func TestBurstReplayRebuildFake(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
-	w := newWorld(t, cluster.ListenAddrs())
+	w := newWorld(t, fakeKafka(t))
 	testBurst(t, w, []burstCase{viewBurstCase(t, redistest.Miniredis(t))})
 }

@@ -17,16 +17,23 @@ import (
 	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
-// The whole life of a view generation on an in-process broker and Redis
-// (the fast tier): a rebuild with a running Follower swaps and hands over,
-// a killed one is aborted, a replay empties the live one.
-func TestViewsLifeFake(t *testing.T) {
+// fakeKafka starts an in-process broker for the test and returns its
+// address.
+func fakeKafka(t testing.TB) []string {
+	t.Helper()
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close)
-	w := newWorld(t, cluster.ListenAddrs())
+	return cluster.ListenAddrs()
+}
+
+// The whole life of a view generation on an in-process broker and Redis
+// (the fast tier): a rebuild with a running Follower swaps and hands over,
+// a killed one is aborted, a replay empties the live one.
+func TestViewsLifeFake(t *testing.T) {
+	w := newWorld(t, fakeKafka(t))
 	rc := redistest.Miniredis(t)
 	ctx := context.Background()
 	events := eventgen.Stream(eventgen.Options{Products: 300, Events: 3000, Seed: 3, Discontinue: true})
@@ -118,12 +125,7 @@ func waitGen(t *testing.T, f *rebuild.Follower, gen int) {
 // finish: the old generation is removed after the grace. (An abort once
 // stopped the retiring there, and the old generation stayed.)
 func TestJobsAbortAfterSwapFake(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
-	w := newWorld(t, cluster.ListenAddrs())
+	w := newWorld(t, fakeKafka(t))
 	rc := redistest.Miniredis(t)
 	ctx := t.Context()
 	events := eventgen.Stream(eventgen.Options{Products: 100, Events: 1000, Seed: 4})
