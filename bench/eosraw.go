@@ -163,6 +163,7 @@ func startRawEOS(ctx context.Context, opts []kgo.Opt, products int, distribution
 		kgo.TransactionTimeout(decider.DefaultTransactionTimeout),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0),
+		kgo.MetadataMinAge(decider.MetadataMinAge),
 		kgo.FetchMaxWait(rawFetchMaxWait),
 	)...)
 	if err != nil {

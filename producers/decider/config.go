@@ -32,6 +32,15 @@ const (
 	DefaultRetryMax         = 5 * time.Second
 	DefaultSnapshotEvery    = 10_000
 	DefaultSnapshotInterval = time.Minute
+	// MetadataMinAge is the least time between two metadata refreshes of
+	// the decider's client (franz-go's default is 5 s). Kafka 4 (KIP-890)
+	// may answer a produce in a new transaction CONCURRENT_TRANSACTIONS
+	// while the previous transaction's markers are still being written;
+	// franz-go retries the records after a metadata refresh, and with the
+	// default a second such answer within 5 s held a transaction, and
+	// every command in it, for up to 5 s (seen on the 3-broker cluster).
+	// Java clients back off 100 ms (retry.backoff.ms) there.
+	MetadataMinAge = 100 * time.Millisecond
 )
 
 // Config declares a decider. The zero value with Brokers set works.

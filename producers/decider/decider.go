@@ -192,6 +192,7 @@ func (d *Decider) session(ctx context.Context) (progressed bool, err error) {
 		kgo.TransactionTimeout(d.cfg.TransactionTimeout),
 		kgo.RecordPartitioner(partitioner{events: d.cfg.EventsTopic, results: d.cfg.ResultsTopic, state: d.cfg.StateTopic}),
 		kgo.ProducerLinger(0),
+		kgo.MetadataMinAge(MetadataMinAge),
 		// A transaction carries one poll's commands' events and results:
 		// small batches that compression hardly shrinks, and that the
 		// broker would decompress to validate, on every command's path (as
