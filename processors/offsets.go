@@ -68,13 +68,14 @@ func ensureEmpty(ctx context.Context, adm *kadm.Client, group string) error {
 type PartitionLag struct {
 	Partition int32 `json:"partition"`
 	Committed int64 `json:"committed"` // next offset the group reads; -1 when none committed
-	// LastApplied is the offset of the last record the group has handled
-	// and committed: Committed - 1, as the projector commits the offset
-	// after the last record it handled. That record is an event (stored,
-	// skipped as stored already, or dead-lettered) or, on a topic written
-	// in transactions such as the events topic, the commit marker after
-	// the transaction's events, which the projector reads so that its
-	// commits move past it. Absent before the first record.
+	// LastApplied is Committed - 1: the projector commits the offset
+	// after the last record it handled, so this is that record's offset.
+	// The record is an event (stored, skipped as stored already, or
+	// dead-lettered) or, on a topic written in transactions such as the
+	// events topic, a transaction's marker (commit or abort), which the
+	// projector reads so that its commits move past it. After the group's
+	// offsets are reset (replay) to S, it is S - 1 until the group has
+	// handled a record. Absent while Committed is 0 or less.
 	LastApplied *int64 `json:"lastApplied,omitempty"`
 	End         int64  `json:"end"` // log end offset
 	Lag         int64  `json:"lag"`

@@ -35,11 +35,15 @@ const (
 	// MetadataMinAge is the least time between two metadata refreshes of
 	// the decider's client (franz-go's default is 5 s). Kafka 4 (KIP-890)
 	// may answer a produce in a new transaction CONCURRENT_TRANSACTIONS
-	// while the previous transaction's markers are still being written;
-	// franz-go retries the records after a metadata refresh, and with the
-	// default a second such answer within 5 s held a transaction, and
-	// every command in it, for up to 5 s (seen on the 3-broker cluster).
-	// Java clients back off 100 ms (retry.backoff.ms) there.
+	// while the previous transaction's markers are still being written.
+	// franz-go v1.22 retries the records only after a metadata refresh,
+	// and an answer within the minimum age of the last refresh waited it
+	// out: a transaction, and every command in it, was held up to 5 s
+	// (seen on the 3-broker cluster). Java clients retry it after 100 ms,
+	// doubling to 1 s, without a refresh. The cost: while a partition of
+	// the decider's topics has no leader, its client asks for metadata
+	// about ten times a second instead of once in 5 s. ClientOpts can
+	// set another kgo.MetadataMinAge.
 	MetadataMinAge = 100 * time.Millisecond
 )
 
