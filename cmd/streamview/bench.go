@@ -238,11 +238,9 @@ func runBench(ctx context.Context, e env, args []string) error {
 			return flag.ErrHelp
 		}
 		if target == "" {
-			fmt.Fprintf(e.stderr, "streamview bench: name what to measure: redis, search, api, soak or rename\nRun 'streamview bench --help' for each.\n")
-		} else {
-			fmt.Fprintf(e.stderr, "streamview bench: unknown target %q (want redis, search, api, soak or rename)\nRun 'streamview bench --help' for each.\n", target)
+			return usageError(e.stderr, "bench", "name what to measure: redis, search, api, soak or rename")
 		}
-		return errUsage
+		return usageError(e.stderr, "bench", "unknown target %q (want redis, search, api, soak or rename)", target)
 	}
 	if err := parse(fs, args[1:]); err != nil {
 		return err
@@ -262,8 +260,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 		v    int
 	}{{"events", *events}, {"products", *products}, {"batch", *batch}} {
 		if f.v < 0 {
-			fmt.Fprintf(e.stderr, "streamview bench %s: --%s %d: want 0 (the default) or more\nRun 'streamview bench --help' for its flags.\n", target, f.name, f.v)
-			return errUsage
+			return usageError(e.stderr, "bench", "%s: --%s %d: want 0 (the default) or more", target, f.name, f.v)
 		}
 	}
 	if *events == 0 {

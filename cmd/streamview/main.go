@@ -159,10 +159,17 @@ func parse(fs *flag.FlagSet, args []string) error {
 		showHelp(fs)
 		return err
 	case err != nil:
-		fmt.Fprintf(errOut, "streamview %s: %s\nRun 'streamview %s --help' for its flags.\n", fs.Name(), flagError(fs, err), fs.Name())
-		return errUsage
+		return usageError(errOut, fs.Name(), "%s", flagError(fs, err))
 	}
 	return applyConfigFile(fs)
+}
+
+// usageError reports a misuse of command name (a subcommand: "topics
+// apply") on w in two lines, what is wrong and where the help is, and
+// returns errUsage.
+func usageError(w io.Writer, name, format string, args ...any) error {
+	fmt.Fprintf(w, "streamview %s: %s\nRun 'streamview %s --help' for its flags.\n", name, fmt.Sprintf(format, args...), name)
+	return errUsage
 }
 
 // showHelp writes fs's help on its command's stdout (the env that

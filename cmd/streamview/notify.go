@@ -109,10 +109,9 @@ func (f *notifyFlags) check() error {
 	return nil
 }
 
+// config is the notifier's configuration; its callers (notify, serve)
+// run check first, before they connect to anything.
 func (f *notifyFlags) config(e env, st stack) (webhook.Config, error) {
-	if err := f.check(); err != nil {
-		return webhook.Config{}, err
-	}
 	allow, err := webhookAllowlist(e)
 	if err != nil {
 		return webhook.Config{}, err

@@ -280,11 +280,9 @@ func runProjections(ctx context.Context, e env, args []string) error {
 	}
 	// The history index has one generation and no rebuilds: it is listed
 	// as GET /v1/projections lists it, without opening a store of it.
-	names, history := splitList(*list), false
-	names = slices.DeleteFunc(names, func(n string) bool {
-		history = history || n == historyProjection
-		return n == historyProjection
-	})
+	names := splitList(*list)
+	history := slices.Contains(names, historyProjection)
+	names = slices.DeleteFunc(names, func(n string) bool { return n == historyProjection })
 	p, err := f.open(ctx, names)
 	if err != nil {
 		return err

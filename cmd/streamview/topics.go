@@ -32,17 +32,14 @@ func runTopics(ctx context.Context, e env, args []string) error {
 	file := fs.String("file", "topics.yaml", "the topics file")
 	dry := fs.Bool("dry-run", false, "print what would change and change nothing")
 	overlay := fs.String("overlay", e.or("STREAMVIEW_TOPICS_OVERLAY", ""), "an overlay of the topics file for this environment, e.g. topics.cluster.yaml (env STREAMVIEW_TOPICS_OVERLAY)")
-	if len(args) == 0 || args[0] != "apply" {
-		switch {
-		case len(args) > 0 && (args[0] == "-h" || args[0] == "--help"):
-			showHelp(fs)
-			return flag.ErrHelp
-		case len(args) == 0:
-			fmt.Fprintln(e.stderr, "streamview topics: name the subcommand: apply (topics apply [--dry-run])\nRun 'streamview topics --help' for its flags.")
-		default:
-			fmt.Fprintf(e.stderr, "streamview topics: unknown subcommand %q (want apply)\nRun 'streamview topics --help' for its flags.\n", args[0])
-		}
-		return errUsage
+	switch {
+	case len(args) == 0:
+		return usageError(e.stderr, "topics", "name the subcommand: apply (topics apply [--dry-run])")
+	case args[0] == "-h" || args[0] == "--help":
+		showHelp(fs)
+		return flag.ErrHelp
+	case args[0] != "apply":
+		return usageError(e.stderr, "topics", "unknown subcommand %q (want apply)", args[0])
 	}
 	if err := parse(fs, args[1:]); err != nil {
 		return err
