@@ -63,7 +63,10 @@ func TestViewsLifeFake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Swapped || res.To != 2 || res.Documents != 300 || res.Expected != 300 || res.LiveDocuments != 300 || res.Records != int64(len(events)) {
+	// Records counts what was read until the build was caught up, which
+	// includes "under a second left" by its rate: under load that is
+	// before the end, and the handover reads the rest.
+	if !res.Swapped || res.To != 2 || res.Documents != 300 || res.Expected != 300 || res.LiveDocuments != 300 || res.Records <= 0 || res.Records > int64(len(events)) {
 		t.Fatalf("rebuild = %+v", res)
 	}
 	if want := []rebuild.Phase{rebuild.Building, rebuild.Handover, rebuild.Swapped}; !slices.Equal(phases, want) {
