@@ -20,6 +20,7 @@ import (
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/bleveindex"
 	"github.com/streamview/streamview/topics"
 )
@@ -31,10 +32,16 @@ func init() {
 		help: `Starts, in one process: an embedded Kafka-protocol broker (franz-go's kfake,
 its log kept in --data so a restart keeps every event), an embedded Redis
 (miniredis) and an embedded search index (bleve), then the topics of
-topics.yaml, the command decider, both projectors and the HTTP API.
+topics.yaml, the command decider, both projectors, the notifier (webhooks
+for price drops and returns to stock; see 'streamview help notify', whose
+flags dev takes too) and the HTTP API.
 
 Redis and the search index live in memory: at every start the views are
-rebuilt from the kept log (progress is shown) before the API is announced.
+rebuilt from the kept log (progress is shown) before the API is announced,
+and the notifier reads the log again to know its subscriptions. What it
+had sent before is not sent again; notifications still being retried at
+the stop are dropped (they lived in the in-memory Redis). Webhook targets
+are loopback only unless ` + envWebhookAllow + ` says more.
 
 Any embedded part can be swapped for a real server:
   --kafka host:port       use a real Kafka instead of the embedded broker
@@ -80,6 +87,8 @@ func runDev(ctx context.Context, e env, args []string) error {
 	deliveryTimeoutFlag(fs, &delivery)
 	var acc accessFlags
 	acc.register(fs, e)
+	var nf notifyFlags
+	nf.register(fs)
 	authOn := fs.Bool("auth", false, "turn API authentication on with a secret made for this run, and print a ready token")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -89,6 +98,9 @@ func runDev(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	logRedisTo(logger)
+	if err := nf.check(); err != nil {
+		return err
+	}
 	say := func(format string, args ...any) { fmt.Fprintf(e.stdout, format+"\n", args...) }
 	st := stack{currency: *currency, logger: logger}
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, delivery); err != nil {
@@ -209,6 +221,20 @@ func runDev(ctx context.Context, e env, args []string) error {
 	if err := applyTopics(ctx, st); err != nil {
 		return err
 	}
+	if st.webhookAllow, err = webhookAllowlist(e); err != nil {
+		return err
+	}
+	// The notifier's state lives in Redis: over the in-memory one it folds
+	// the subscriptions from the log again, sending nothing twice.
+	nf.refold = embeddedViews
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		return err
+	}
+	if st.notifier, err = newNotifier(e, st, &nf, codec); err != nil {
+		return err
+	}
+	say("notifier: webhooks to %s (%s)", st.webhookAllow, envWebhookAllow)
 
 	// Stores that start empty must read the log from the start.
 	var rebuild []string

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +60,66 @@ func TestDevRestartKeepsTheCatalogue(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// dev runs the notifier: a subscription's price drop and return to stock
+// are delivered. After a restart (dev's Redis is in memory) the notifier
+// knows the subscription again from the log and sends nothing twice: a
+// resent notification would queue before the new one of the same
+// subscription, which is delivered in order.
+func TestDevNotifies(t *testing.T) {
+	dir := t.TempDir()
+	const secret = "dev-webhook-secret-0123456789abcdef"
+	rcv := newReceiver(t, "dev", secret, func(int) (int, bool) { return http.StatusNoContent, false })
+	base, _, stop := startDev(t, dir)
+	a := call(t, "POST", base+"/v1/products", `{"name":"Watched Kettle","description":"","price":{"amount":"30.00","currency":"EUR"},
+		"categoryId":"kettles","categoryName":"Kettles","brandId":"acme","brandName":"Acme","stock":0}`, "Prefer", "wait=20")
+	if a.status != 201 {
+		t.Fatalf("create: %d %v", a.status, a.body)
+	}
+	id := a.body["productId"].(string)
+	sub := call(t, "POST", base+"/v1/products/"+id+"/subscriptions",
+		`{"url":"`+rcv.url("/hook")+`","events":["priceDrop","backInStock"],"secret":"`+secret+`"}`, "Prefer", "wait=20")
+	if sub.status != 201 {
+		t.Fatalf("subscribe: %d %v", sub.status, sub.body)
+	}
+	subID := sub.body["subscriptionId"].(string)
+	var versions []int64
+	command := func(method, path, body string) {
+		t.Helper()
+		a := call(t, method, base+"/v1/products/"+id+path, body, "Prefer", "wait=20")
+		if a.status != 200 {
+			t.Fatalf("%s %s: %d %v", method, path, a.status, a.body)
+		}
+		versions = append(versions, int64(a.body["version"].(float64)))
+	}
+	delivered := func() error {
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		if len(rcv.badSig) > 0 {
+			t.Fatalf("bad signatures or bodies: %v", rcv.badSig)
+		}
+		if got := rcv.order[subID]; !slices.Equal(got, versions) {
+			return fmt.Errorf("delivered versions %v, want %v", got, versions)
+		}
+		for wid, n := range rcv.accepted {
+			if n != 1 {
+				t.Fatalf("%s delivered %d times", wid, n)
+			}
+		}
+		return nil
+	}
+	command("PUT", "/price", `{"price":{"amount":"20.00","currency":"EUR"}}`)
+	command("PUT", "/stock", `{"quantity":5}`)
+	testenv.Eventually(t, 30*time.Second, delivered)
+	stop()
+
+	base, _, _ = startDev(t, dir)
+	command("PUT", "/price", `{"price":{"amount":"10.00","currency":"EUR"}}`)
+	testenv.Eventually(t, 30*time.Second, delivered)
+	if n := rcv.count(); n != len(versions) {
+		t.Fatalf("%d requests, want %d", n, len(versions))
+	}
 }
 
 // The README's example curl commands work as written (only the address is

@@ -68,6 +68,9 @@ type notifyFlags struct {
 	group       string
 	topic       string
 	dlqTopic    string
+	// refold is webhook.Config.Refold: set by dev over its in-memory
+	// Redis, not a flag.
+	refold bool
 }
 
 func (f *notifyFlags) register(fs *flag.FlagSet) {
@@ -119,7 +122,7 @@ func (f *notifyFlags) config(e env, st stack) (webhook.Config, error) {
 	cfg := webhook.Config{
 		Group: f.group, Topic: f.topic, DeadLetterTopic: f.dlqTopic, Workers: f.workers, Timeout: f.timeout,
 		Retry: backoff.Policy{Min: f.retryMin, Max: f.retryMax}, DeadLetterAfter: f.deadAfter, Lease: f.lease, SessionTimeout: f.session,
-		Allowed: allow.Allows, Logger: st.logger,
+		Allowed: allow.Allows, Logger: st.logger, Refold: f.refold,
 	}
 	return cfg, cfg.Validate()
 }

@@ -58,6 +58,14 @@ type Config struct {
 	Allowed func(*url.URL) bool
 	// Logger receives progress and errors; nil discards.
 	Logger *slog.Logger
+	// Refold says the store started empty while the group kept its
+	// offsets (dev's in-memory Redis): the notifier then reads each
+	// partition from its start the first time it is given it, to fold the
+	// subscriptions again. Events below the offset the group had committed
+	// queue no notification and write no dead letter (the run before did
+	// both), and its commits never move the group back, so a stop during
+	// that read loses nothing and sends nothing twice.
+	Refold bool
 }
 
 // Validate reports every problem of c at once.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,13 @@ type Notifier struct {
 	log   *slog.Logger
 	kick  chan struct{}
 	stats counters
+	// refolded holds, with Config.Refold, the offset each partition's
+	// group had committed when this process first got it: below it the
+	// notifier only folds subscriptions.
+	refolded struct {
+		sync.Mutex
+		marks map[int32]int64
+	}
 }
 
 type counters struct {
@@ -98,6 +106,9 @@ func (n *Notifier) consume(ctx context.Context, prod *kgo.Client) error {
 	if n.cfg.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(n.cfg.SessionTimeout), kgo.HeartbeatInterval(n.cfg.SessionTimeout/4))
 	}
+	if n.cfg.Refold {
+		opts = append(opts, kgo.AdjustFetchOffsetsFn(n.refold))
+	}
 	cl, err := kgo.NewClient(append(opts, n.opts...)...)
 	if err != nil {
 		return fmt.Errorf("webhook: kafka consumer: %w", err)
@@ -120,7 +131,7 @@ func (n *Notifier) consume(ctx context.Context, prod *kgo.Client) error {
 		if err := n.queue(ctx, prod, recs); err != nil {
 			return nil // ctx ended; the batch comes again to the next owner
 		}
-		if err := cl.CommitRecords(ctx, recs...); err != nil && ctx.Err() == nil {
+		if err := cl.CommitRecords(ctx, n.committable(recs)...); err != nil && ctx.Err() == nil {
 			n.log.Warn("commit failed; the batch may come again (queuing it twice is harmless)", "group", n.cfg.Group, "err", err)
 		}
 		cl.AllowRebalance()
@@ -149,6 +160,9 @@ func (n *Notifier) queue(ctx context.Context, prod *kgo.Client, recs []*kgo.Reco
 		}
 		if err != nil {
 			n.stats.undecodable.Add(1)
+			if n.folded(r.Partition, r.Offset) {
+				continue // dead-lettered by the run that read it first
+			}
 			n.log.Warn("dead-lettering record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "aggregate_id", string(r.Key), "err", err)
 			dead = append(dead, deadletter.Record(r, err, n.cfg.Group, n.cfg.DeadLetterTopic))
 			continue
@@ -205,6 +219,7 @@ func (n *Notifier) plan(ctx context.Context, events []notifier.Positioned, produ
 		return err
 	}
 	changed, out := notifier.Plan(known, events)
+	out = slices.DeleteFunc(out, func(x notifier.Notification) bool { return n.folded(x.Partition, x.Offset) })
 	if err := n.store.Save(ctx, changed); err != nil {
 		return err
 	}
@@ -217,4 +232,47 @@ func (n *Notifier) plan(ctx context.Context, events []notifier.Positioned, produ
 		n.log.Debug("queued", "notifications", q, "planned", len(out), "subscriptions_changed", len(changed))
 	}
 	return nil
+}
+
+// refold, the group's offset adjuster under Config.Refold, starts each
+// partition this process has not had before at the start of the log and
+// keeps the offset the group had committed as its mark.
+func (n *Notifier) refold(_ context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	n.refolded.Lock()
+	defer n.refolded.Unlock()
+	if n.refolded.marks == nil {
+		n.refolded.marks = map[int32]int64{}
+	}
+	for p, o := range offs[n.cfg.Topic] {
+		if _, had := n.refolded.marks[p]; had {
+			continue
+		}
+		at := o.EpochOffset().Offset // negative: no commit, the reset offset
+		n.refolded.marks[p] = at
+		if at > 0 {
+			n.log.Info("reading the partition from its start to fold the subscriptions again; its notifications were queued by an earlier run", "topic", n.cfg.Topic, "partition", p, "up_to", at)
+			offs[n.cfg.Topic][p] = kgo.NewOffset().AtStart()
+		}
+	}
+	return offs, nil
+}
+
+// folded reports whether the event at partition and offset only folds
+// subscriptions (Config.Refold).
+func (n *Notifier) folded(partition int32, offset int64) bool {
+	if !n.cfg.Refold {
+		return false
+	}
+	n.refolded.Lock()
+	defer n.refolded.Unlock()
+	return offset < n.refolded.marks[partition]
+}
+
+// committable leaves out of recs those whose commit would move the group
+// back below its mark (Config.Refold).
+func (n *Notifier) committable(recs []*kgo.Record) []*kgo.Record {
+	if !n.cfg.Refold {
+		return recs
+	}
+	return slices.DeleteFunc(slices.Clone(recs), func(r *kgo.Record) bool { return n.folded(r.Partition, r.Offset+1) })
 }
