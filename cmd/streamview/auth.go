@@ -263,9 +263,6 @@ func runToken(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("token: unexpected arguments %q", fs.Args())
-	}
 	scopes, err := auth.ParseScopes(*scope)
 	if err != nil {
 		return err

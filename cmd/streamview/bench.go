@@ -245,11 +245,6 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		fmt.Fprintf(e.stderr, "\nstreamview bench: unexpected arguments %q\n", fs.Args())
-		return errUsage
-	}
 	if *rounds < 1 {
 		fs.Usage()
 		fmt.Fprintf(e.stderr, "\nstreamview bench: --rounds %d: want 1 or more\n", *rounds)
@@ -327,11 +322,6 @@ func runBenchSoak(ctx context.Context, e env, args []string) error {
 	pprofFlag(fs, &pprofAddr)
 	if err := parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		fmt.Fprintf(e.stderr, "\nstreamview bench soak: unexpected arguments %q\n", fs.Args())
-		return errUsage
 	}
 	if *duration <= 0 || *rate <= 0 || *products <= 0 {
 		return fmt.Errorf("streamview bench soak: --duration, --rate and --products must be positive (got %v, %d, %d)", *duration, *rate, *products)

@@ -173,11 +173,6 @@ func runBenchAPI(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		fmt.Fprintf(e.stderr, "\nstreamview bench api: unexpected arguments %q\n", fs.Args())
-		return errUsage
-	}
 	if err := checkDistribution("bench api", *distribution); err != nil {
 		return err
 	}

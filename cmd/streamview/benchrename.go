@@ -62,11 +62,6 @@ func runBenchRename(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		fmt.Fprintf(e.stderr, "\nstreamview bench rename: unexpected arguments %q\n", fs.Args())
-		return errUsage
-	}
 	if *products <= 0 {
 		return fmt.Errorf("streamview bench rename: --products %d: must be positive", *products)
 	}

@@ -25,14 +25,14 @@ func TestBenchRenameUsage(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("run(%q) = %v, want %v", tc.args, err, tc.want)
 			}
-			// The whole help for --help (stdout) and a stray argument
-			// (stderr); for a bad flag, the error and where the help is.
-			got, wants := errOut.String(), []string{"streamview bench rename:", "CategoryRenamed", "-products"}
+			// The whole help for --help (stdout); for a misuse, the error
+			// and where the help is (stderr).
+			got, wants := out.String(), []string{"streamview bench rename", "CategoryRenamed", "-products"}
 			switch tc.name {
-			case "help":
-				got = out.String()
 			case "bad flag":
-				wants = []string{"streamview bench rename:", "-products", "'streamview bench rename --help'"}
+				got, wants = errOut.String(), []string{"streamview bench rename:", "-products", "'streamview bench rename --help'"}
+			case "stray argument":
+				got, wants = errOut.String(), []string{`streamview bench rename: unexpected argument "now"`, "'streamview bench rename --help'"}
 			}
 			for _, want := range wants {
 				if !strings.Contains(got, want) {

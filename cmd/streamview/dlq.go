@@ -105,8 +105,7 @@ func dlqUsage(e env, sub, format string, args ...any) error {
 	if sub != "" {
 		name += " " + sub
 	}
-	fmt.Fprintf(e.stderr, "streamview %s: %s\nRun 'streamview help dlq' for usage.\n", name, fmt.Sprintf(format, args...))
-	return errUsage
+	return usageError(e.stderr, name, format, args...)
 }
 
 // dlqFlags are the flags every dlq subcommand shares.
@@ -158,7 +157,7 @@ func (d *dlqFlags) explain(topic string, err error) error {
 func parseDLQ(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := parse(fs, args); err != nil {
+		if err := parseWithArgs(fs, args); err != nil {
 			return nil, err
 		}
 		rest := fs.Args()
@@ -199,8 +198,7 @@ func (p *positions) Set(v string) error {
 
 // dlqReasons are the values of the dlq-reason header: the projections'
 // and the notifier's (catalog.notifier.dlq, read with --topic).
-var dlqReasons = []string{deadletter.ReasonUndecodable, deadletter.ReasonUnknownSchema, deadletter.ReasonUnknownEventType, deadletter.ReasonInvalid, deadletter.ReasonRejected,
-	notifier.ReasonUndeliverable, notifier.ReasonGone, notifier.ReasonForbidden}
+var dlqReasons = append(deadletter.Reasons(), notifier.Reasons()...)
 
 // checkReason refuses a --reason no dead letter can have.
 func checkReason(e env, sub, reason string) error {

@@ -144,10 +144,24 @@ func newFlags(e env, name string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args. -h and --help print the help on stdout and return
-// flag.ErrHelp; a flag it cannot read is reported in two lines on stderr
-// (what is wrong, where the help is) and returns errUsage.
+// parse parses args, which must be flags only. -h and --help print the
+// help on stdout and return flag.ErrHelp; a flag it cannot read, or an
+// argument that is not a flag (`serve --roles api decider`, whose decider
+// would be dropped unseen), is reported in two lines on stderr (what is
+// wrong, where the help is) and returns errUsage.
 func parse(fs *flag.FlagSet, args []string) error {
+	if err := parseWithArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError(fs.Output(), fs.Name(), "unexpected argument %q: it takes flags only (a list is one comma-separated value)", fs.Arg(0))
+	}
+	return nil
+}
+
+// parseWithArgs is parse for a command that takes arguments after its
+// flags (fs.Args()).
+func parseWithArgs(fs *flag.FlagSet, args []string) error {
 	errOut, usage := fs.Output(), fs.Usage
 	fs.SetOutput(io.Discard) // the flag package's own report: said below instead
 	fs.Usage = func() {}

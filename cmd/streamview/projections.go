@@ -235,7 +235,7 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 // openOne is the common start of replay and rebuild: exactly one
 // --projection, a logger, and the stores of that projection.
 func (f *projectionFlags) openOne(ctx context.Context, e env, fs *flag.FlagSet, projection string) (*projectionEnv, *slog.Logger, error) {
-	if projection == "" || fs.NArg() > 0 {
+	if projection == "" {
 		also := ""
 		if fs.Name() == "replay" {
 			also = " or --projection " + webhook.Name
@@ -267,10 +267,6 @@ func runProjections(ctx context.Context, e env, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON, as GET /v1/projections answers")
 	if err := parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "streamview projections: unexpected arguments %q\n", fs.Args())
-		return errUsage
 	}
 	if *sample < 0 {
 		return fmt.Errorf("--sample %v: want a duration of 0 or more (0: no rates)", *sample)

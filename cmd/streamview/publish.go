@@ -47,7 +47,7 @@ func runPublish(ctx context.Context, e env, args []string) error {
 	registry := connect.RegisterSchemaRegistry(fs, e.getenv)
 	topic := fs.String("topic", topics.Events, "topic to publish to")
 	skip := fs.Bool("skip-invalid", false, "publish the valid lines and report the invalid ones")
-	if err := parse(fs, args); err != nil {
+	if err := parseWithArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {

@@ -26,7 +26,7 @@ min.insync.replicas 2 on every topic (env STREAMVIEW_TOPICS_OVERLAY).`,
 }
 
 func runTopics(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "topics")
+	fs := newFlags(e, "topics apply") // its only subcommand
 	var k kafkaFlags
 	k.register(fs, e)
 	file := fs.String("file", "topics.yaml", "the topics file")
@@ -43,10 +43,6 @@ func runTopics(ctx context.Context, e env, args []string) error {
 	}
 	if err := parse(fs, args[1:]); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "streamview topics apply: unexpected arguments %q (the topics come from --file)\n", fs.Args())
-		return errUsage
 	}
 	spec, err := topics.Load(*file)
 	if err != nil {

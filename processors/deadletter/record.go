@@ -32,6 +32,11 @@ const (
 	ReasonRejected         = "rejected"
 )
 
+// Reasons lists every reason above.
+func Reasons() []string {
+	return []string{ReasonUndecodable, ReasonUnknownSchema, ReasonUnknownEventType, ReasonInvalid, ReasonRejected}
+}
+
 // ErrInvalid marks an event that decoded but fails validation; the runtime
 // wraps validation errors with it (processors.ErrInvalid is this value).
 var ErrInvalid = errors.New("invalid event")

@@ -44,6 +44,9 @@ const (
 	ReasonForbidden     = "forbidden"     // the URL's host is not (any more) allowed
 )
 
+// Reasons lists every reason above.
+func Reasons() []string { return []string{ReasonUndeliverable, ReasonGone, ReasonForbidden} }
+
 // Next decides what follows an attempt that ended at now with HTTP status
 // (0 when there was no answer: a time-out, a refused connection) and err,
 // given the attempts before it (Count 0 for a first attempt). deadAfter is
