@@ -154,6 +154,11 @@ func runDev(ctx context.Context, e env, args []string) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
+		release, err := lockData(*data)
+		if err != nil {
+			return err
+		}
+		defer release()
 		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(*kafkaPort), kfake.DataDir(dir),
 			kfake.GroupMinSessionTimeout(time.Second))
 		if err != nil {

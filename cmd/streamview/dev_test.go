@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +65,26 @@ func TestDevRestartKeepsTheCatalogue(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A second dev on the folder of a running one is refused: both would write
+// the embedded log as their own and lose each other's records.
+func TestDevRefusesASecondOnItsData(t *testing.T) {
+	dir := t.TempDir()
+	startDev(t, dir)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errOut bytes.Buffer
+	err = run(ctx, []string{"dev", "--data", dir, "--addr", "127.0.0.1:0", "--kafka-port", strconv.Itoa(port)}, nil, io.Discard, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "is in use by process") || !strings.Contains(err.Error(), "another --data") {
+		t.Fatalf("second dev on %s: %v, want it refused as in use", dir, err)
+	}
 }
 
 // dev runs the notifier: a subscription's price drop and return to stock
