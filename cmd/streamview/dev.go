@@ -37,7 +37,7 @@ for price drops and returns to stock; see 'streamview help notify', whose
 flags dev takes too) and the HTTP API.
 
 Redis and the search index live in memory: at every start the views are
-rebuilt from the kept log (progress is shown) before the API is announced,
+rebuilt from the kept log (progress is shown) before the API listens,
 and the notifier reads the log again to know its subscriptions. What it
 had sent before is not sent again; notifications still being retried at
 the stop are dropped (they lived in the in-memory Redis). Webhook targets
@@ -253,6 +253,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 		return err
 	}
 
+	st.beforeListen = func(ctx context.Context) error { return waitCaughtUp(ctx, st, e.stdout) }
 	g, ctx := errgroup.WithContext(ctx)
 	listening := make(chan string, 1)
 	st.ready = func(a string) { listening <- a }
@@ -271,9 +272,6 @@ func runDev(ctx context.Context, e env, args []string) error {
 			base = "http://" + a
 		case <-ctx.Done():
 			return nil
-		}
-		if err := waitCaughtUp(ctx, st, e.stdout); err != nil {
-			return err
 		}
 		if *seed {
 			ctx := ctx
@@ -355,7 +353,7 @@ func waitCaughtUp(ctx context.Context, st stack, w io.Writer) error {
 		if total < 0 {
 			total = behind
 			if total > 0 {
-				fmt.Fprintf(w, "rebuilding views from %d events in the log…\n", total/2)
+				fmt.Fprintf(w, "rebuilding views from the log: %d records (events and transaction markers)…\n", total/2)
 			}
 		}
 		if behind == 0 {
@@ -366,7 +364,7 @@ func waitCaughtUp(ctx context.Context, st stack, w io.Writer) error {
 		}
 		if total > 0 {
 			done := total - behind
-			fmt.Fprintf(w, "  %d%% (%d events behind)\n", 100*done/total, behind/2)
+			fmt.Fprintf(w, "  %d%% (%d records behind)\n", 100*done/total, behind/2)
 		}
 		select {
 		case <-ctx.Done():

@@ -16,7 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/topics"
 )
 
 // startDev runs `streamview dev` on its embedded Kafka, Redis and search
@@ -37,7 +46,7 @@ func TestDevEndToEnd(t *testing.T) {
 // A restart keeps every event: the views come back from the kept log.
 func TestDevRestartKeepsTheCatalogue(t *testing.T) {
 	dir := t.TempDir()
-	base, _, stop := startDev(t, dir)
+	base, brokers, stop := startDev(t, dir)
 	a := call(t, "POST", base+"/v1/products", `{"name":"Kept Kettle","description":"","price":{"amount":"30.00","currency":"EUR"},
 		"categoryId":"kettles","categoryName":"Kettles","brandId":"acme","brandName":"Acme"}`, "Prefer", "wait=20")
 	if a.status != 201 {
@@ -48,20 +57,78 @@ func TestDevRestartKeepsTheCatalogue(t *testing.T) {
 		t.Fatalf("review: %d %v", a.status, a.body)
 	}
 	before := call(t, "GET", base+"/v1/products/"+id+"?minVersion=2&wait=20", "")
+	// A log long enough that its rebuild takes a while.
+	events := eventgen.Stream(eventgen.Options{Products: 2000, Events: 20000, Seed: 11})
+	publishEvents(t, brokers, events)
+	waitDevCaughtUp(t, brokers)
+	total := call(t, "GET", base+"/v1/products/search?pageSize=1", "").body["total"]
+	var sample []string
+	views := map[string]string{}
+	for i := 0; i < len(events); i += 1000 {
+		pid := events[i].AggregateID
+		sample = append(sample, pid)
+		views[pid] = fmt.Sprint(call(t, "GET", base+"/v1/products/"+pid, "").body)
+	}
 	stop()
 
+	// The API listens once the views are rebuilt: its first answers are
+	// the whole catalogue's (they were 404s and empty searches before).
 	base, _, _ = startDev(t, dir)
-	testenv.Eventually(t, 60*time.Second, func() error {
-		after := call(t, "GET", base+"/v1/products/"+id, "")
-		if after.status != 200 || fmt.Sprint(after.body) != fmt.Sprint(before.body) {
-			return fmt.Errorf("after restart: %d %v, before %v", after.status, after.body, before.body)
+	if after := call(t, "GET", base+"/v1/products/"+id, ""); after.status != 200 || fmt.Sprint(after.body) != fmt.Sprint(before.body) {
+		t.Fatalf("after restart: %d %v, before %v", after.status, after.body, before.body)
+	}
+	if s := call(t, "GET", base+"/v1/products/search?q=kettle", ""); !hasProduct(s.body, id) {
+		t.Fatalf("not searchable after restart: %v", s.body)
+	}
+	if got := call(t, "GET", base+"/v1/products/search?pageSize=1", "").body["total"]; got != total {
+		t.Fatalf("search total after restart %v, before %v", got, total)
+	}
+	for _, pid := range sample {
+		if got := fmt.Sprint(call(t, "GET", base+"/v1/products/"+pid, "").body); got != views[pid] {
+			t.Fatalf("view of %s after restart %s, before %s", pid, got, views[pid])
 		}
-		return nil
-	})
-	testenv.Eventually(t, 60*time.Second, func() error {
-		s := call(t, "GET", base+"/v1/products/search?q=kettle", "")
-		if !hasProduct(s.body, id) {
-			return fmt.Errorf("not searchable after restart: %v", s.body)
+	}
+}
+
+// publishEvents writes events to the events topic of the broker at
+// brokers, as `streamview publish` does.
+func publishEvents(t *testing.T, brokers []string, events []schemas.Event) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := producers.NewPublisher(cl, codec, topics.Events).Publish(context.Background(), events...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitDevCaughtUp waits until dev's view and search projectors have
+// committed the whole events topic.
+func waitDevCaughtUp(t *testing.T, brokers []string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		for _, name := range []string{productview.Name, searchProjection} {
+			lag, err := processors.Lag(context.Background(), adm, processors.GroupName(name, 1), topics.Events)
+			if err != nil {
+				return err
+			}
+			for _, l := range lag {
+				if l.Lag > 0 {
+					return fmt.Errorf("%s: partition %d %d behind", name, l.Partition, l.Lag)
+				}
+			}
 		}
 		return nil
 	})

@@ -98,6 +98,10 @@ type stack struct {
 	deliveryTimeout time.Duration
 	// ready, when set, is called with the API's address once it listens.
 	ready func(addr string)
+	// beforeListen, when set, runs with the other roles started, before
+	// the API listens: dev waits there for its views to be rebuilt, so
+	// that no read answers from a view still empty.
+	beforeListen func(context.Context) error
 	// access is the API's authentication, rate limit and cursor secret.
 	access access
 	// notifier, when set, runs with the other roles (--roles notifier).
@@ -522,6 +526,14 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			deps.ViewChanges = st.viewChanges
 		}
 		srv := api.New(cfg, deps)
+		if st.beforeListen != nil {
+			if err := st.beforeListen(ctx); err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return g.Wait() // another role failed meanwhile, or the stop
+			}
+		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("api: listen on %s: %w (another streamview running? pass --addr)", addr, err)
