@@ -21,6 +21,11 @@ type Config struct {
 	// DeadLetterTopic receives records that can never be applied;
 	// topics.DeadLetter(Name) (catalog.<Name>.dlq) when empty.
 	DeadLetterTopic string
+	// DeadLettered reports a record of the topic whose dead letter this
+	// group wrote before: a group reset to read its log again into a
+	// store that starts empty (dev's in-memory ones) does not write it
+	// twice. nil: every bad record is dead-lettered.
+	DeadLettered func(partition int32, offset int64) bool
 	// Aggregates are the aggregate types whose events the projection
 	// takes; events of other types that share the topic (such as a
 	// product's webhook subscriptions) are skipped: committed, never

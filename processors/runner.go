@@ -446,6 +446,12 @@ func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record
 		return // abandoned: the records come again to the next owner
 	}
 	applied, dead, err := p.applyAll(ctx, ls.log, ls.slots, recs)
+	if f := p.cfg.DeadLettered; f != nil {
+		dead = slices.DeleteFunc(dead, func(d *kgo.Record) bool {
+			l := deadletter.FromRecord(d)
+			return f(l.SourcePartition, l.SourceOffset)
+		})
+	}
 	if err == nil && len(dead) > 0 {
 		err = p.produceDead(ctx, ls.cl, ls.log, dead)
 	}

@@ -18,6 +18,7 @@ import (
 	streamview "github.com/streamview/streamview"
 	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
@@ -252,6 +253,9 @@ func runDev(ctx context.Context, e env, args []string) error {
 	if err := resetGroups(ctx, st, rebuild); err != nil {
 		return err
 	}
+	if st.deadLettered, err = deadLettered(ctx, st, rebuild); err != nil {
+		return err
+	}
 
 	st.beforeListen = func(ctx context.Context) error { return waitCaughtUp(ctx, st, e.stdout) }
 	g, ctx := errgroup.WithContext(ctx)
@@ -326,6 +330,31 @@ func resetGroups(ctx context.Context, st stack, projections []string) error {
 		}
 	}
 	return nil
+}
+
+// deadLettered returns, for each of projections, which records of the
+// events topic its generation 1 has dead-lettered: read again from the
+// start, they are not dead-lettered twice.
+func deadLettered(ctx context.Context, st stack, projections []string) (map[string]func(int32, int64) bool, error) {
+	cl, err := kgo.NewClient(st.kafkaOpts()...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	out := map[string]func(int32, int64) bool{}
+	for _, name := range projections {
+		seen := map[deadletter.Position]bool{}
+		for l, err := range deadletter.NewReader(cl, topics.DeadLetter(name)).All(ctx) {
+			if err != nil {
+				return nil, fmt.Errorf("projection %s: reading its dead letters: %w", name, err)
+			}
+			if l.Projection == processors.GroupName(name, 1) && l.SourceTopic == topics.Events {
+				seen[deadletter.Position{Partition: l.SourcePartition, Offset: l.SourceOffset}] = true
+			}
+		}
+		out[name] = func(p int32, o int64) bool { return seen[deadletter.Position{Partition: p, Offset: o}] }
+	}
+	return out, nil
 }
 
 // waitCaughtUp prints progress until the projections have read the whole

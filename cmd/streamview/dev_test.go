@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
@@ -86,6 +88,53 @@ func TestDevRestartKeepsTheCatalogue(t *testing.T) {
 	for _, pid := range sample {
 		if got := fmt.Sprint(call(t, "GET", base+"/v1/products/"+pid, "").body); got != views[pid] {
 			t.Fatalf("view of %s after restart %s, before %s", pid, got, views[pid])
+		}
+	}
+}
+
+// dev reads its whole log again at every start; a bad record it
+// dead-lettered before is not dead-lettered again (each start added a copy).
+func TestDevDeadLettersOnce(t *testing.T) {
+	dir := t.TempDir()
+	_, brokers, stop := startDev(t, dir)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	for _, v := range []string{"garbage", "more garbage"} {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topics.Events, Key: []byte("p-" + v), Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitDevCaughtUp(t, brokers)
+	letters := func(brokers []string) map[string]int {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		n := map[string]int{}
+		for _, name := range []string{productview.Name, searchProjection} {
+			for l, err := range deadletter.NewReader(cl, topics.DeadLetter(name)).All(ctx) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				n[name+" "+l.Reason]++
+			}
+		}
+		return n
+	}
+	want := map[string]int{productview.Name + " undecodable": 2, searchProjection + " undecodable": 2}
+	if got := letters(brokers); !maps.Equal(got, want) {
+		t.Fatalf("dead letters %v, want %v", got, want)
+	}
+	for range 2 {
+		stop()
+		_, brokers, stop = startDev(t, dir) // it listens once the views have read the log again
+		if got := letters(brokers); !maps.Equal(got, want) {
+			t.Fatalf("dead letters after a restart %v, want %v", got, want)
 		}
 	}
 }

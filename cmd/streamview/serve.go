@@ -102,6 +102,10 @@ type stack struct {
 	// the API listens: dev waits there for its views to be rebuilt, so
 	// that no read answers from a view still empty.
 	beforeListen func(context.Context) error
+	// deadLettered, by projection, reports the records of the events
+	// topic whose dead letters generation 1 wrote before (dev, which
+	// reads its log again at every start).
+	deadLettered map[string]func(partition int32, offset int64) bool
 	// access is the API's authentication, rate limit and cursor secret.
 	access access
 	// notifier, when set, runs with the other roles (--roles notifier).
@@ -642,8 +646,11 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 // writing through proj, with that projection's batch size and interval:
 // the same for the live generation and for a rebuilt one.
 func projectorRunner(st stack, codec *schemas.Codec, name string, gen int, proj processors.Projection) (*processors.Runner, error) {
-	return processors.New(processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), MinApplyInterval: applyIntervalOf(name), Aggregates: aggregatesOf(name), Logger: st.logger, Hooks: st.projectionHooks(name, gen)}, codec, proj,
-		append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
+	cfg := processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), MinApplyInterval: applyIntervalOf(name), Aggregates: aggregatesOf(name), Logger: st.logger, Hooks: st.projectionHooks(name, gen)}
+	if gen == 1 {
+		cfg.DeadLettered = st.deadLettered[name]
+	}
+	return processors.New(cfg, codec, proj, append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 }
 
 // readiness returns the checks of GET /readyz on st's servers; kafka is
