@@ -67,7 +67,7 @@ func New(cfg Config, dec Decoder, proj Projection, opts ...kgo.Opt) (*Runner, er
 	if ap, ok := proj.(AggregateProjection); ok && len(cfg.Aggregates) == 0 {
 		cfg.Aggregates = ap.Aggregates()
 	}
-	return &Runner{cfg: cfg, dec: dec, proj: proj, opts: opts, stats: stats{offsets: map[int32]int64{}}}, nil
+	return &Runner{cfg: cfg, dec: dec, proj: proj, opts: opts, stats: stats{offsets: map[int32]int64{}, started: time.Now()}}, nil
 }
 
 // Config is the runner's configuration with defaults filled in.
@@ -799,15 +799,54 @@ type Stats struct {
 	// of each saw them: HighWatermarks[p] - Offsets[p] is p's lag.
 	HighWatermarks map[int32]int64
 	LastBatch      time.Time
-	Rate           float64 // records per second, smoothed over recent batches
+	Rate           float64 // records per second committed over the last RateWindow (0 when idle that long)
 }
+
+// RateWindow is the span of Stats.Rate.
+const RateWindow = 10 * time.Second
 
 type stats struct {
 	records, applied, dead, retries atomic.Int64
 	mu                              sync.Mutex
 	offsets, hwm                    map[int32]int64
 	last                            time.Time
-	rate                            float64
+	started                         time.Time
+	recent                          []committed // within RateWindow, oldest first
+}
+
+// committed is one commit's count of data records, for the rate.
+type committed struct {
+	at      time.Time
+	records int
+}
+
+// rate is the data records per second committed over the RateWindow
+// before now (or since the runner was made, when that is shorter, but
+// at least a second).
+func (s *stats) rate(now time.Time) float64 {
+	s.trim(now)
+	n := 0
+	for _, c := range s.recent {
+		n += c.records
+	}
+	span := max(min(RateWindow, now.Sub(s.started)), time.Second)
+	return float64(n) / span.Seconds()
+}
+
+// add counts a commit of records data records at now.
+func (s *stats) add(now time.Time, records int) {
+	s.trim(now)
+	s.recent = append(s.recent, committed{at: now, records: records})
+	s.last = now
+}
+
+// trim drops the commits older than the RateWindow before now.
+func (s *stats) trim(now time.Time) {
+	i := 0
+	for i < len(s.recent) && now.Sub(s.recent[i].at) > RateWindow {
+		i++
+	}
+	s.recent = s.recent[i:]
 }
 
 // dataRecords counts the records of recs that are not transaction markers.
@@ -834,18 +873,7 @@ func (s *stats) record(offsets map[int32]int64, data, applied, dead int) {
 			s.offsets[partition] = next
 		}
 	}
-	now := time.Now()
-	if !s.last.IsZero() {
-		if d := now.Sub(s.last).Seconds(); d > 0 {
-			inst := float64(data) / d
-			if s.rate == 0 {
-				s.rate = inst
-			} else {
-				s.rate = 0.7*s.rate + 0.3*inst
-			}
-		}
-	}
-	s.last = now
+	s.add(time.Now(), data)
 	s.mu.Unlock()
 }
 
@@ -882,6 +910,6 @@ func (p *Runner) Stats() Stats {
 	}
 	return Stats{
 		Records: p.stats.records.Load(), Applied: p.stats.applied.Load(), DeadLettered: p.stats.dead.Load(),
-		Retries: p.stats.retries.Load(), Offsets: offs, HighWatermarks: hwm, LastBatch: p.stats.last, Rate: p.stats.rate,
+		Retries: p.stats.retries.Load(), Offsets: offs, HighWatermarks: hwm, LastBatch: p.stats.last, Rate: p.stats.rate(time.Now()),
 	}
 }

@@ -34,7 +34,7 @@ type GenerationReport struct {
 	Partitions []processors.PartitionLag `json:"partitions"`
 	Lag        int64                     `json:"lag"`
 	// RatePerSec is records per second: from the processor when it runs in
-	// the reporting process, else sampled from the committed offsets, else
+	// the reporting process (over its last processors.RateWindow), else sampled from the committed offsets, else
 	// the rebuild's recorded rate.
 	RatePerSec   float64 `json:"ratePerSecond"`
 	DeadLettered int64   `json:"deadLettered"` // this generation's records in the dead-letter topic
