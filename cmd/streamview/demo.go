@@ -8,6 +8,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
 )
 
@@ -39,16 +43,41 @@ var (
 	demoTags       = []string{"bestseller", "new", "eco", "gift", "outdoor", "premium", "budget", "limited"}
 )
 
-// seedDemo creates the demo catalogue through the command API, unless the
-// event log already has events.
-func seedDemo(ctx context.Context, base string, kafkaOpts []kgo.Opt, w io.Writer) error {
-	if n, err := eventCount(ctx, kafkaOpts); err != nil {
-		return err
-	} else if n > 0 {
-		fmt.Fprintf(w, "demo catalogue: the event log already holds %d events; not seeding again\n", n)
+// Marker files in dev's --data folder: a seeding under way (or stopped
+// before its end), and one finished.
+const (
+	demoSeeding = "demo-seeding"
+	demoSeeded  = "demo-seeded"
+)
+
+// seedDemo creates the demo catalogue through the command API, its prices
+// in currency, unless the event log already has events. A seeding stopped
+// before its end (dir keeps the mark) is run again: every command carries
+// an Idempotency-Key, so what was sent is not sent twice.
+func seedDemo(ctx context.Context, base string, kafkaOpts []kgo.Opt, currency, dir string, w io.Writer) error {
+	if _, err := os.Stat(filepath.Join(dir, demoSeeded)); err == nil {
+		fmt.Fprintln(w, "demo catalogue: seeded before; not seeding again")
 		return nil
 	}
-	fmt.Fprintf(w, "seeding the demo catalogue: %d products in %d categories and %d brands…\n", demoProducts, len(demoCategories), len(demoBrands))
+	_, err := os.Stat(filepath.Join(dir, demoSeeding))
+	resume := err == nil
+	if n, err := eventCount(ctx, kafkaOpts); err != nil {
+		return err
+	} else if n > 0 && !resume {
+		fmt.Fprintf(w, "demo catalogue: the event log already holds %d records; not seeding (rm -rf %s starts over)\n", n, dir)
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, demoSeeding), nil, 0o644); err != nil {
+		return err
+	}
+	if resume {
+		fmt.Fprintf(w, "resuming the demo catalogue, stopped before its end: %d products in %d categories and %d brands (commands sent before are not sent twice)…\n", demoProducts, len(demoCategories), len(demoBrands))
+	} else {
+		fmt.Fprintf(w, "seeding the demo catalogue: %d products in %d categories and %d brands…\n", demoProducts, len(demoCategories), len(demoBrands))
+	}
 	start := time.Now()
 	var (
 		sent atomic.Int64
@@ -63,7 +92,7 @@ func seedDemo(ctx context.Context, base string, kafkaOpts []kgo.Opt, w io.Writer
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				loc, err := seedProduct(ctx, base, i, &sent)
+				loc, err := seedProduct(ctx, base, i, currency, &sent)
 				if err != nil {
 					errc <- err
 					return
@@ -102,13 +131,32 @@ func seedDemo(ctx context.Context, base string, kafkaOpts []kgo.Opt, w io.Writer
 			return err
 		}
 	}
+	if err := os.WriteFile(filepath.Join(dir, demoSeeded), nil, 0o644); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(dir, demoSeeding)); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "demo catalogue: %d commands sent and decided in %s\n", sent.Load(), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
+// demoAmount writes units and cents (hundredths) in currency's minor
+// digits: 24.50 in EUR, 2450 in JPY, 24.500 in KWD.
+func demoAmount(currency string, units, cents int) string {
+	switch d := schemas.MinorDigits(currency); d {
+	case 0:
+		return strconv.Itoa(units*100 + cents)
+	case 1:
+		return fmt.Sprintf("%d.%d", units, cents/10)
+	default:
+		return fmt.Sprintf("%d.%02d", units, cents) + strings.Repeat("0", d-2)
+	}
+}
+
 // seedProduct sends product i's commands: a create, sometimes price and
 // stock changes, and a few reviews. It returns the last command's URL.
-func seedProduct(ctx context.Context, base string, i int, sent *atomic.Int64) (string, error) {
+func seedProduct(ctx context.Context, base string, i int, currency string, sent *atomic.Int64) (string, error) {
 	r := rand.New(rand.NewPCG(uint64(i), 2026))
 	id := eventgen.UUID(r)
 	c := demoCategories[i%len(demoCategories)]
@@ -118,14 +166,14 @@ func seedProduct(ctx context.Context, base string, i int, sent *atomic.Int64) (s
 	cents := []int{0, 50, 90, 95, 99}[r.IntN(5)]
 	tags := fmt.Sprintf(`["%s","%s"]`, demoTags[r.IntN(len(demoTags))], strings.ToLower(adj))
 	body := fmt.Sprintf(`{"productId":%q,"name":"%s %s %s %d","description":"The %s %s by %s: %s and made to last.",`+
-		`"price":{"amount":"%d.%02d","currency":"EUR"},"categoryId":%q,"categoryName":%q,"brandId":%q,"brandName":%q,`+
+		`"price":{"amount":%q,"currency":%q},"categoryId":%q,"categoryName":%q,"brandId":%q,"brandName":%q,`+
 		`"tags":%s,"imageUrls":["https://img.example.com/%s.jpg"],"stock":%d}`,
 		id, brand, adj, c.noun, 100+i, strings.ToLower(adj), strings.ToLower(c.noun), brand, demoTags[r.IntN(len(demoTags))],
-		price, cents, c.id, c.name, strings.ToLower(brand), brand, tags, id, r.IntN(60))
+		demoAmount(currency, price, cents), currency, c.id, c.name, strings.ToLower(brand), brand, tags, id, r.IntN(60))
 	cmds := []struct{ method, path, body string }{{"POST", "/v1/products", body}}
 	if r.IntN(3) == 0 {
 		cmds = append(cmds, struct{ method, path, body string }{"PUT", "/v1/products/" + id + "/price",
-			fmt.Sprintf(`{"price":{"amount":"%d.%02d","currency":"EUR"}}`, max(1, price-r.IntN(5)), cents)})
+			fmt.Sprintf(`{"price":{"amount":%q,"currency":%q}}`, demoAmount(currency, max(1, price-r.IntN(5)), cents), currency)})
 	}
 	for k := r.IntN(4); k > 0; k-- {
 		body := fmt.Sprintf(`{"rating":%d,"userId":"user-%d","comment":"%s"}`, 1+r.IntN(5), r.IntN(500), []string{"Great", "Does the job", "Not for me", "Love it"}[r.IntN(4)])
@@ -135,20 +183,22 @@ func seedProduct(ctx context.Context, base string, i int, sent *atomic.Int64) (s
 		cmds = append(cmds, struct{ method, path, body string }{"POST", "/v1/products/" + id + "/reviews", body})
 	}
 	var loc string
-	for _, c := range cmds {
+	for k, c := range cmds {
 		req, err := http.NewRequestWithContext(ctx, c.method, base+c.path, bytes.NewBufferString(c.body))
 		if err != nil {
 			return "", err
 		}
 		authorize(req)
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("demo-%d-%d", i, k)) // a resumed seeding sends it again
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return "", err
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
+		// 202 the first time; again, the first outcome (201/200 decided).
+		if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 			return "", fmt.Errorf("%s %s: %s: %s", c.method, c.path, resp.Status, b)
 		}
 		sent.Add(1)

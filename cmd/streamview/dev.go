@@ -68,7 +68,15 @@ configured STREAMVIEW_JWT_SECRET(_FILE) or STREAMVIEW_JWKS turns it on too.`,
 // broker can run beside it.
 const devKafkaPort = 19092
 
-func runDev(ctx context.Context, e env, args []string) error {
+func runDev(ctx context.Context, e env, args []string) (err error) {
+	defer func(stop context.Context) {
+		// A Ctrl-C while it starts is a stop, not the failure of the step
+		// it cut short.
+		if err != nil && stop.Err() != nil && !errors.Is(err, errUsage) {
+			fmt.Fprintln(e.stdout, "streamview dev stopped")
+			err = nil
+		}
+	}(ctx)
 	fs := newFlags(e, "dev")
 	data := fs.String("data", ".streamview", "folder for the embedded broker's log")
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
@@ -282,7 +290,7 @@ func runDev(ctx context.Context, e env, args []string) error {
 			if devToken != "" {
 				ctx = context.WithValue(ctx, bearerKey{}, devToken)
 			}
-			if err := seedDemo(ctx, base, st.kafkaOpts(), e.stdout); err != nil {
+			if err := seedDemo(ctx, base, st.kafkaOpts(), st.currency, *data, e.stdout); err != nil {
 				return fmt.Errorf("seeding the demo catalogue: %w", err)
 			}
 		}
