@@ -62,4 +62,4 @@ func (c cursorSigner) open(q productsearch.Query, signed string) (string, bool) 
 }
 
 // errCursorInvalid is the message of a cursor that open refused.
-const errCursorInvalid = "is an invalid cursor: it was changed, was not issued by this service, or belongs to another query (send the nextCursor as it came, with the same q, filters, sort and pageSize)"
+const errCursorInvalid = "is an invalid cursor: it was changed, belongs to another query, or was signed with another secret (a server restarted, or another instance, without the same --cursor-secret-file); send the nextCursor as it came, with the same q, filters, sort and pageSize, or start again from the first page without one"

@@ -8,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -293,6 +295,24 @@ func devSecret() []byte {
 	b := make([]byte, 32)
 	rand.Read(b) // never fails (crypto/rand)
 	return []byte(base64.RawURLEncoding.EncodeToString(b))
+}
+
+// keptSecret reads the secret in path, or makes one there (a file only
+// its owner reads) when it does not exist.
+func keptSecret(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+		return b, nil
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	s := devSecret()
+	if err := os.WriteFile(path, s, 0o600); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // bearerKey keys a context's bearer token, for the requests dev makes to

@@ -121,6 +121,12 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	if *authOn && !st.access.auth.Enabled() {
 		st.access.auth.Secret = devSecret()
 	}
+	if st.access.cursor == nil {
+		// Cursors outlive a restart, as the catalogue does.
+		if st.access.cursor, err = keptSecret(filepath.Join(*data, "cursor-secret")); err != nil {
+			return err
+		}
+	}
 	if err := checkListen(*addr, st.access.auth.Enabled(), acc.insecure); err != nil {
 		return err
 	}

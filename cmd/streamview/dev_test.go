@@ -64,6 +64,12 @@ func TestDevRestartKeepsTheCatalogue(t *testing.T) {
 	publishEvents(t, brokers, events)
 	waitDevCaughtUp(t, brokers)
 	total := call(t, "GET", base+"/v1/products/search?pageSize=1", "").body["total"]
+	page := call(t, "GET", base+"/v1/products/search?pageSize=5&sort=price_asc", "")
+	next, _ := page.body["nextCursor"].(string)
+	if next == "" {
+		t.Fatalf("no nextCursor: %v", page.body)
+	}
+	secondPage := fmt.Sprint(call(t, "GET", base+"/v1/products/search?pageSize=5&sort=price_asc&cursor="+next, "").body)
 	var sample []string
 	views := map[string]string{}
 	for i := 0; i < len(events); i += 1000 {
@@ -84,6 +90,10 @@ func TestDevRestartKeepsTheCatalogue(t *testing.T) {
 	}
 	if got := call(t, "GET", base+"/v1/products/search?pageSize=1", "").body["total"]; got != total {
 		t.Fatalf("search total after restart %v, before %v", got, total)
+	}
+	// A cursor outlives the restart (dev keeps its secret in --data).
+	if got := call(t, "GET", base+"/v1/products/search?pageSize=5&sort=price_asc&cursor="+next, ""); got.status != 200 || fmt.Sprint(got.body) != secondPage {
+		t.Fatalf("the cursor after restart: %d %v, before %v", got.status, got.body, secondPage)
 	}
 	for _, pid := range sample {
 		if got := fmt.Sprint(call(t, "GET", base+"/v1/products/"+pid, "").body); got != views[pid] {
