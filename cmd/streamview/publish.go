@@ -9,10 +9,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/connect"
+	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/producers/decider"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
 )
@@ -27,6 +30,14 @@ Avro schema, and publishes them keyed by aggregate ID with an idempotent
 acks=all producer. A bad line is named by its number; then nothing is
 published, unless --skip-invalid is given, which publishes the good lines and
 reports the bad ones. Progress goes to stderr; a count ends the run.
+
+The events go past the decider, which keeps each product's state in memory
+while it runs (it reads the log again when it starts): its next command on
+a product given events here would repeat a version the log has, and the
+views keep the published event, not the command's. So publish to the
+events topic refuses while the decider runs (consumer group
+streamview.decider: serve's decider role, or dev); stop it first, or pass
+--force for products it will never see commands for.
 
 Example line:
 {"eventId":"6f1c…","eventType":"ProductStockChanged","aggregateType":"Product",
@@ -47,6 +58,7 @@ func runPublish(ctx context.Context, e env, args []string) error {
 	registry := connect.RegisterSchemaRegistry(fs, e.getenv)
 	topic := fs.String("topic", topics.Events, "topic to publish to")
 	skip := fs.Bool("skip-invalid", false, "publish the valid lines and report the invalid ones")
+	force := fs.Bool("force", false, "publish to the events topic even while the decider runs (see above)")
 	if err := parseWithArgs(fs, args); err != nil {
 		return err
 	}
@@ -89,6 +101,15 @@ func runPublish(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer cl.Close()
+	if *topic == topics.Events && !*force {
+		err := processors.CheckIdle(ctx, kadm.NewClient(cl), decider.DefaultGroup)
+		if errors.Is(err, processors.ErrGroupActive) {
+			return fmt.Errorf("the decider is running (consumer group %s), and would not see these events: its next command on one of their products would repeat a version the log has. Stop it (serve's decider role, or dev) and publish again, or pass --force (see 'streamview publish --help'); nothing published", decider.DefaultGroup)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	pub := producers.NewPublisher(cl, codec, *topic)
 	n, err := publishAll(ctx, pub, events, e.stderr)
 	fmt.Fprintf(e.stdout, "published %d events to %s", n, *topic)

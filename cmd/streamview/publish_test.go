@@ -16,6 +16,7 @@ import (
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/topics"
 )
 
 func writeJSONL(t *testing.T, events []schemas.Event, corrupt map[int]string) string {
@@ -147,5 +148,43 @@ func TestPublishWithABadLinePublishesNothing(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "published 99 events") || !strings.Contains(out.String(), "skipped 1 invalid") {
 		t.Fatalf("skip-invalid output: %q", out.String())
+	}
+}
+
+// publish to the events topic refuses while the decider runs: its next
+// command on a published product would repeat a version the log has, and
+// the views would keep the published event, not the command's. --force
+// publishes anyway.
+func TestPublishRefusedWhileTheDeciderRuns(t *testing.T) {
+	_, brokers, _ := startDev(t, t.TempDir())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	records := func() int64 {
+		ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), topics.Events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+		return n
+	}
+	path := writeJSONL(t, eventgen.Stream(eventgen.Options{Products: 2, Events: 4, Seed: 12}), nil)
+	before := records()
+	var out, errOut bytes.Buffer
+	err = run(context.Background(), []string{"publish", "--brokers", strings.Join(brokers, ","), path}, nil, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "the decider is running") || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("publish with the decider running: %v, want it refused", err)
+	}
+	if n := records(); n != before {
+		t.Fatalf("the refused publish wrote %d records", n-before)
+	}
+	if err := run(context.Background(), []string{"publish", "--force", "--brokers", strings.Join(brokers, ","), path}, nil, &out, &errOut); err != nil {
+		t.Fatalf("publish --force: %v\n%s", err, errOut.String())
+	}
+	if n := records(); n != before+4 {
+		t.Fatalf("publish --force wrote %d records, want 4", n-before)
 	}
 }
