@@ -443,7 +443,7 @@ async function projectionsPage() {
         const b = g.build;
         return h("tr", { dataset: { projection: g.projection, generation: g.generation, state: g.state } },
           h("td", {}, h("strong", {}, g.projection), h("div", { class: "muted mono" }, g.group)),
-          h("td", {}, "g" + g.generation),
+          h("td", {}, g.generation ? "g" + g.generation : "—"),
           h("td", {}, h("span", { class: "badge " + g.state }, g.state)),
           h("td", { class: "num" }, g.consumers),
           h("td", { class: "num lag" }, num(g.lag)),
@@ -452,7 +452,7 @@ async function projectionsPage() {
           h("td", { class: "num" }, num(Math.round(g.ratePerSecond || 0))),
           h("td", { class: "num" }, g.applied ? num(g.applied) : "—"),
           h("td", { class: "num" }, g.deadLettered ? h("a", { href: "#/dead-letters/" + g.projection }, num(g.deadLettered)) : "0"),
-          h("td", {}, b ? h("div", { class: "build" },
+          h("td", {}, g.error ? h("div", { class: "muted" }, g.error) : b ? h("div", { class: "build" },
             h("div", { class: "bar" + (g.state === "handover" ? " warn" : "") }, h("span", { width: Math.min(100, b.percent) + "%" })),
             h("div", { class: "muted" }, b.percent + "% of " + num(b.total) + " records, replaces g" + b.replaces + (b.secondsLeft ? ", " + Math.ceil(b.secondsLeft) + " s left" : ""))) : ""),
           h("td", {}, g.state === "live" && !building.has(g.projection) && rebuildable(g.projection) ?

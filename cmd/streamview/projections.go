@@ -300,16 +300,32 @@ func runProjections(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(e.stdout, map[string]any{"projections": rs})
+		err = writeJSON(e.stdout, map[string]any{"projections": rs})
+	} else {
+		err = writeProjections(e.stdout, rs, *sample > 0, splitList(*list))
 	}
-	return writeProjections(e.stdout, rs, *sample > 0)
+	if err != nil {
+		return err
+	}
+	var unreachable []error
+	for _, r := range rs {
+		if r.State == rebuild.StateUnreachable {
+			unreachable = append(unreachable, fmt.Errorf("projection %s: %s", r.Projection, r.Error))
+		}
+	}
+	return errors.Join(unreachable...)
 }
 
-// writeProjections prints the report as a table.
-func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool) error {
+// writeProjections prints the report as a table, with a line for each of
+// names that has no generation.
+func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool, names []string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROJECTION\tGEN\tSTATE\tCONSUMERS\tLAG\tRATE/s\tDEAD\tLAG BY PARTITION\tBUILD")
 	for _, r := range rs {
+		if r.State == rebuild.StateUnreachable {
+			fmt.Fprintf(tw, "%s\t-\t%s\t\t\t\t\t\t%s\n", r.Projection, r.State, r.Error)
+			continue
+		}
 		rate := "-"
 		if rates || r.RatePerSec > 0 {
 			rate = thousands.Format(int64(r.RatePerSec + 0.5))
@@ -328,8 +344,10 @@ func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool) er
 		fmt.Fprintf(tw, "%s\tg%d\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", r.Projection, r.Generation, r.State, r.Consumers,
 			thousands.Format(r.Lag), rate, r.DeadLettered, strings.Join(parts, " "), build)
 	}
-	if len(rs) == 0 {
-		fmt.Fprintln(tw, "(no projection has a live generation yet: the projector's first start makes generation 1)")
+	for _, name := range names {
+		if !slices.ContainsFunc(rs, func(r rebuild.GenerationReport) bool { return r.Projection == name }) {
+			fmt.Fprintf(tw, "%s\t-\tnone\t\t\t\t\t\t(no live generation yet: the projector's first start makes g1)\n", name)
+		}
 	}
 	return tw.Flush()
 }

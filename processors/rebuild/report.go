@@ -21,6 +21,10 @@ const (
 	StateBuilding = "building"
 	StateHandover = "handover" // building, caught up, swapping
 	StateRetiring = "retiring" // replaced, its documents not yet removed
+	// StateUnreachable is a projection whose store did not say its
+	// generations (GenerationReport.Error says why): the others are
+	// still reported.
+	StateUnreachable = "unreachable"
 )
 
 // GenerationReport is one generation of one projection, as GET
@@ -41,6 +45,8 @@ type GenerationReport struct {
 	// Applied and LastBatch come from a processor in the reporting process.
 	Applied   int64      `json:"applied,omitempty"`
 	LastBatch *time.Time `json:"lastBatch,omitempty"`
+	// Error is why a projection is StateUnreachable.
+	Error string `json:"error,omitempty"`
 	// Build is the progress of a generation being built.
 	Build *BuildReport `json:"build,omitempty"`
 }
@@ -94,13 +100,15 @@ func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...So
 		name := src.Target.Name()
 		live, err := src.Target.Live(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("projection %s: live generation: %w", name, err)
+			out = append(out, GenerationReport{Projection: name, State: StateUnreachable, Error: fmt.Sprintf("live generation: %v", err)})
+			continue
 		}
 		var st State
 		var building bool
 		if src.Control != nil {
 			if st, building, err = src.Control.Load(ctx); err != nil {
-				return nil, err
+				out = append(out, GenerationReport{Projection: name, State: StateUnreachable, Error: fmt.Sprintf("rebuild state: %v", err)})
+				continue
 			}
 		}
 		type gen struct {
