@@ -60,7 +60,7 @@ func ensureEmpty(ctx context.Context, adm *kadm.Client, group string) error {
 		names = append(names, fmt.Sprintf("%s (client %s on %s)", m.MemberID, m.ClientID, m.ClientHost))
 	}
 	sort.Strings(names)
-	return fmt.Errorf("%w: group %s is %s with %d member(s): %s; stop them (the projector role of `streamview serve`) first",
+	return fmt.Errorf("%w: group %s is %s with %d member(s): %s; stop the processes they run in first (`streamview serve` with the role, or `streamview dev`)",
 		ErrGroupActive, group, strings.ToLower(g.State), len(names), strings.Join(names, ", "))
 }
 

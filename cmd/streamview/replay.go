@@ -31,6 +31,7 @@ The group must have no live members: stop the projector role of
 running). Queries answer 404 or nothing until the projector has caught up
 again; ` + "`streamview rebuild`" + ` rebuilds beside the live generation instead,
 with no downtime. --dry-run says what it would do and changes nothing.
+` + "`streamview dev`" + ` needs none: it rebuilds its embedded views at every start.
 
 --projection notifier resets the notifier's group (streamview.notifier, or
 --group) the same way and empties nothing: its store remembers every
