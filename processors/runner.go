@@ -590,6 +590,9 @@ func (p *Runner) apply(ctx context.Context, log *slog.Logger, b decodedBatch) (i
 				}
 			}
 		}
+		if ctx.Err() != nil {
+			return 0, dead, ctx.Err() // stopping: the sink failed because of it
+		}
 		p.stats.retries.Add(1)
 		d := bo.Next()
 		log.Warn("sink failed; retrying", "err", err, "in", d, "attempt", bo.Attempt(), "events", len(events))

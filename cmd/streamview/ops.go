@@ -193,7 +193,7 @@ func (o *operations) StartRebuild(_ context.Context, name string) error {
 	}
 	err := o.jobs.Start(name)
 	if errors.Is(err, rebuild.ErrRunning) {
-		return fmt.Errorf("%w: %w", api.ErrRebuildRunning, err)
+		return fmt.Errorf("%w in this server; its progress shows in GET /v1/projections", api.ErrRebuildRunning)
 	}
 	return err
 }

@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 
+	streamview "github.com/streamview/streamview"
 	"github.com/streamview/streamview/topics"
 )
 
@@ -17,6 +22,8 @@ their partitions, replication and configs, and sets configs that differ.
 It refuses, changing nothing, to change the partition count of a keyed topic
 (keys would move to other partitions and lose their order) and checks that
 co-partitioned topics have equal counts. A second run reports no changes.
+Without --file and without a topics.yaml here, it applies the one built
+into the binary (the repository's, which dev applies too).
 
 --overlay adapts the file to an environment: topics.cluster.yaml, for a
 cluster of three or more brokers, sets replication 3 and
@@ -44,7 +51,7 @@ func runTopics(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	spec, err := topics.Load(*file)
+	spec, err := loadTopics(fs, *file, e.stderr)
 	if err != nil {
 		return err
 	}
@@ -66,4 +73,16 @@ func runTopics(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("%w", err)
 	}
 	return nil
+}
+
+// loadTopics reads the topics file; the default one, when it is not here,
+// is the copy built into the binary.
+func loadTopics(flags *flag.FlagSet, file string, w io.Writer) (topics.Spec, error) {
+	given := false
+	flags.Visit(func(f *flag.Flag) { given = given || f.Name == "file" })
+	if _, err := os.Stat(file); !given && errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(w, "no %s here: applying the one built into streamview\n", file)
+		return topics.Parse(streamview.TopicsYAML)
+	}
+	return topics.Load(file)
 }

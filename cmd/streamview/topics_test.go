@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
+	"os"
 	"strings"
 	"testing"
 
@@ -43,5 +46,25 @@ func TestHelpExplainsEveryCommand(t *testing.T) {
 		if err := run(context.Background(), []string{"help", name}, nil, &h, &h); err != nil || !strings.Contains(h.String(), "Usage: streamview "+name) {
 			t.Errorf("help %s: %v %q", name, err, h.String())
 		}
+	}
+}
+
+// Without --file and without a topics.yaml in the working folder, topics
+// apply uses the copy built into the binary; a --file that is missing is
+// an error.
+func TestTopicsFileDefaultsToTheBuiltInOne(t *testing.T) {
+	t.Chdir(t.TempDir())
+	fs := flag.NewFlagSet("topics apply", flag.ContinueOnError)
+	file := fs.String("file", "topics.yaml", "")
+	var note bytes.Buffer
+	spec, err := loadTopics(fs, *file, &note)
+	if err != nil || len(spec.Topics) == 0 || !strings.Contains(note.String(), "built into streamview") {
+		t.Fatalf("loadTopics = %d topics, %v; note %q", len(spec.Topics), err, note.String())
+	}
+	if err := fs.Parse([]string{"--file", "topics.yaml"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadTopics(fs, *file, &note); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a given --file that is missing: %v, want not exist", err)
 	}
 }

@@ -34,6 +34,6 @@ func ExampleQuery_Validate() {
 		}
 	}
 	// Output:
-	// page: page × pageSize must not exceed 10000; page deeper with nextCursor
+	// page: times pageSize must not exceed 10000; page deeper with nextCursor
 	// minPrice: must not exceed maxPrice
 }

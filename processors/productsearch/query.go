@@ -118,7 +118,7 @@ func (q Query) Validate() error {
 		case q.Page < 1:
 			add("page", "must be 1 or more")
 		case pageSizeOK && q.Page > MaxWindow/q.PageSize:
-			add("page", "page × pageSize must not exceed %d; page deeper with nextCursor", MaxWindow)
+			add("page", "times pageSize must not exceed %d; page deeper with nextCursor", MaxWindow)
 		}
 	} else if _, err := DecodeCursor(q, q.Cursor); err != nil {
 		add("cursor", "%s", err.(*ValidationError).Errors[0].Message)
@@ -146,7 +146,7 @@ func (q Query) Validate() error {
 		}
 		for _, v := range f.values {
 			if v == "" || len(v) > MaxFilterValueLength {
-				add(f.field, "each value must be 1 to %d bytes", MaxFilterValueLength)
+				add(f.field, "values must each be 1 to %d bytes", MaxFilterValueLength)
 				break
 			}
 		}

@@ -238,7 +238,11 @@ func (s *Sender) SendBound(ctx context.Context, cmd schemas.Command, fingerprint
 		if !errors.Is(err, ErrTimeout) && (errors.Is(err, kgo.ErrRecordTimeout) || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil) {
 			err = fmt.Errorf("%w: %w", ErrTimeout, err)
 		}
-		s.log.Warn("send failed", logkey.Topic, s.topic, logkey.AggregateID, cmd.ProductID, logkey.CommandID, cmd.ID, "err", err)
+		level := slog.LevelWarn
+		if errors.Is(err, context.Canceled) {
+			level = slog.LevelInfo // the caller went away, or the server is stopping
+		}
+		s.log.Log(context.Background(), level, "send failed", logkey.Topic, s.topic, logkey.AggregateID, cmd.ProductID, logkey.CommandID, cmd.ID, "err", err)
 		return Sent{}, fmt.Errorf("send %s command %s of %s to %s: %w", cmd.Type(), cmd.ID, cmd.ProductID, s.topic, err)
 	}
 	return Sent{CommandID: cmd.ID, ProductID: cmd.ProductID, Partition: rec.Partition, Offset: rec.Offset}, nil
