@@ -19,10 +19,12 @@ import (
 	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/deadletter"
+	"github.com/streamview/streamview/processors/notifier"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/bleveindex"
+	"github.com/streamview/streamview/sinks/redisnotify"
 	"github.com/streamview/streamview/topics"
 )
 
@@ -39,10 +41,11 @@ flags dev takes too) and the HTTP API.
 
 Redis and the search index live in memory: at every start the views are
 rebuilt from the kept log (progress is shown) before the API listens,
-and the notifier reads the log again to know its subscriptions. What it
-had sent before is not sent again; notifications still being retried at
-the stop are dropped (they lived in the in-memory Redis). Webhook targets
-are loopback only unless ` + envWebhookAllow + ` says more.
+and the notifier reads the log again to know its subscriptions. A journal
+in --data keeps what it delivered or dead-lettered: that is not sent
+again, and a notification still being retried at the stop is retried
+after the start (its 24 hours start again). Webhook targets are loopback
+only unless ` + envWebhookAllow + ` says more.
 
 Any embedded part can be swapped for a real server:
   --kafka host:port       use a real Kafka instead of the embedded broker
@@ -244,14 +247,28 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	if st.webhookAllow, err = webhookAllowlist(e); err != nil {
 		return err
 	}
-	// The notifier's state lives in Redis: over the in-memory one it folds
-	// the subscriptions from the log again, sending nothing twice.
-	nf.refold = embeddedViews
+	// The notifier's state lives in Redis. Over the in-memory one it folds
+	// the subscriptions from the log again, and a journal in --data
+	// tells it what was delivered or dead-lettered: it sends nothing twice
+	// and retries what was waiting.
 	codec, err := schemas.NewCodec()
 	if err != nil {
 		return err
 	}
-	if st.notifier, err = newNotifier(e, st, &nf, codec); err != nil {
+	var notes notifier.Store = redisnotify.New(st.redis, nf.redisPrefix)
+	if embeddedViews {
+		nf.refold = true
+		j, n, err := openJournal(ctx, filepath.Join(*data, "notifier-journal"), notes)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		if n > 0 {
+			logger.Info("notifier journal read", "webhook_ids", n)
+		}
+		notes = j
+	}
+	if st.notifier, err = notifierOn(e, st, &nf, codec, notes); err != nil {
 		return err
 	}
 	say("notifier: webhooks to %s (%s)", st.webhookAllow, envWebhookAllow)

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"strings"
 	"testing"
 	"time"
@@ -215,26 +216,38 @@ func TestDevRefusesASecondOnItsData(t *testing.T) {
 
 // dev runs the notifier: a subscription's price drop and return to stock
 // are delivered. After a restart (dev's Redis is in memory) the notifier
-// knows the subscription again from the log and sends nothing twice: a
+// knows its subscriptions again from the log, sends nothing twice (a
 // resent notification would queue before the new one of the same
-// subscription, which is delivered in order.
+// subscription, which is delivered in order), and goes on retrying what a
+// failing receiver had not taken (it was dropped).
 func TestDevNotifies(t *testing.T) {
 	dir := t.TempDir()
 	const secret = "dev-webhook-secret-0123456789abcdef"
 	rcv := newReceiver(t, "dev", secret, func(int) (int, bool) { return http.StatusNoContent, false })
-	base, _, stop := startDev(t, dir)
+	var healthy atomic.Bool
+	late := newReceiver(t, "late", secret, func(int) (int, bool) {
+		if healthy.Load() {
+			return http.StatusNoContent, false
+		}
+		return http.StatusInternalServerError, false
+	})
+	base, _, stop := startDevWith(t, dir, "--retry-min", "100ms", "--retry-max", "200ms")
 	a := call(t, "POST", base+"/v1/products", `{"name":"Watched Kettle","description":"","price":{"amount":"30.00","currency":"EUR"},
 		"categoryId":"kettles","categoryName":"Kettles","brandId":"acme","brandName":"Acme","stock":0}`, "Prefer", "wait=20")
 	if a.status != 201 {
 		t.Fatalf("create: %d %v", a.status, a.body)
 	}
 	id := a.body["productId"].(string)
-	sub := call(t, "POST", base+"/v1/products/"+id+"/subscriptions",
-		`{"url":"`+rcv.url("/hook")+`","events":["priceDrop","backInStock"],"secret":"`+secret+`"}`, "Prefer", "wait=20")
-	if sub.status != 201 {
-		t.Fatalf("subscribe: %d %v", sub.status, sub.body)
+	subscribe := func(r *receiver) string {
+		t.Helper()
+		sub := call(t, "POST", base+"/v1/products/"+id+"/subscriptions",
+			`{"url":"`+r.url("/hook")+`","events":["priceDrop","backInStock"],"secret":"`+secret+`"}`, "Prefer", "wait=20")
+		if sub.status != 201 {
+			t.Fatalf("subscribe: %d %v", sub.status, sub.body)
+		}
+		return sub.body["subscriptionId"].(string)
 	}
-	subID := sub.body["subscriptionId"].(string)
+	subID, lateID := subscribe(rcv), subscribe(late)
 	var versions []int64
 	command := func(method, path, body string) {
 		t.Helper()
@@ -244,33 +257,43 @@ func TestDevNotifies(t *testing.T) {
 		}
 		versions = append(versions, int64(a.body["version"].(float64)))
 	}
-	delivered := func() error {
-		rcv.mu.Lock()
-		defer rcv.mu.Unlock()
-		if len(rcv.badSig) > 0 {
-			t.Fatalf("bad signatures or bodies: %v", rcv.badSig)
-		}
-		if got := rcv.order[subID]; !slices.Equal(got, versions) {
-			return fmt.Errorf("delivered versions %v, want %v", got, versions)
-		}
-		for wid, n := range rcv.accepted {
-			if n != 1 {
-				t.Fatalf("%s delivered %d times", wid, n)
+	delivered := func(r *receiver, sub string) func() error {
+		return func() error {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if len(r.badSig) > 0 {
+				t.Fatalf("%s: bad signatures or bodies: %v", r.name, r.badSig)
 			}
+			if got := r.order[sub]; !slices.Equal(got, versions) {
+				return fmt.Errorf("%s: delivered versions %v, want %v", r.name, got, versions)
+			}
+			for wid, n := range r.accepted {
+				if n != 1 {
+					t.Fatalf("%s: %s delivered %d times", r.name, wid, n)
+				}
+			}
+			return nil
 		}
-		return nil
 	}
 	command("PUT", "/price", `{"price":{"amount":"20.00","currency":"EUR"}}`)
 	command("PUT", "/stock", `{"quantity":5}`)
-	testenv.Eventually(t, 30*time.Second, delivered)
+	testenv.Eventually(t, 30*time.Second, delivered(rcv, subID))
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if n := late.count(); n < 3 {
+			return fmt.Errorf("the failing receiver was tried %d times", n)
+		}
+		return nil
+	})
 	stop()
 
-	base, _, _ = startDev(t, dir)
+	healthy.Store(true)
+	base, _, _ = startDevWith(t, dir, "--retry-min", "100ms", "--retry-max", "200ms")
 	command("PUT", "/price", `{"price":{"amount":"10.00","currency":"EUR"}}`)
-	testenv.Eventually(t, 30*time.Second, delivered)
+	testenv.Eventually(t, 30*time.Second, delivered(rcv, subID))
 	if n := rcv.count(); n != len(versions) {
 		t.Fatalf("%d requests, want %d", n, len(versions))
 	}
+	testenv.Eventually(t, 30*time.Second, delivered(late, lateID))
 }
 
 // The README's example curl commands work as written (only the address is

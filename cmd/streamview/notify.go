@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/processors/notifier"
 	"github.com/streamview/streamview/processors/webhook"
 	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/schemas"
@@ -129,11 +130,15 @@ func (f *notifyFlags) config(e env, st stack) (webhook.Config, error) {
 
 // newNotifier builds the notifier of st.
 func newNotifier(e env, st stack, f *notifyFlags, codec *schemas.Codec) (*webhook.Notifier, error) {
+	return notifierOn(e, st, f, codec, redisnotify.New(st.redis, f.redisPrefix))
+}
+
+// notifierOn builds the notifier of st over store.
+func notifierOn(e env, st stack, f *notifyFlags, codec *schemas.Codec, store notifier.Store) (*webhook.Notifier, error) {
 	cfg, err := f.config(e, st)
 	if err != nil {
 		return nil, err
 	}
-	store := redisnotify.New(st.redis, f.redisPrefix)
 	return webhook.New(cfg, codec, store, append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 }
 

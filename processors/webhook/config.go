@@ -58,13 +58,15 @@ type Config struct {
 	Allowed func(*url.URL) bool
 	// Logger receives progress and errors; nil discards.
 	Logger *slog.Logger
-	// Refold says the store started empty while the group kept its
-	// offsets (dev's in-memory Redis): the notifier then reads each
-	// partition from its start the first time it is given it, to fold the
-	// subscriptions again. Events below the offset the group had committed
-	// queue no notification and write no dead letter (the run before did
-	// both), and its commits never move the group back, so a stop during
-	// that read loses nothing and sends nothing twice.
+	// Refold says the store started without its subscriptions and queues
+	// while the group kept its offsets (dev's in-memory Redis), but knows
+	// the Webhook-Ids delivered and dead-lettered (dev reads them back from
+	// a journal): the notifier then reads each partition from its start the
+	// first time it is given it, folding the subscriptions again and
+	// queuing again what is not done (the store skips the rest). Records
+	// below the offset the group had committed are not dead-lettered again
+	// (the run before did that), and its commits never move the group back,
+	// so a stop during that read loses nothing.
 	Refold bool
 }
 

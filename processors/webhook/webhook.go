@@ -34,8 +34,8 @@ type Notifier struct {
 	kick  chan struct{}
 	stats counters
 	// refolded holds, with Config.Refold, the offset each partition's
-	// group had committed when this process first got it: below it the
-	// notifier only folds subscriptions.
+	// group had committed when this process first got it: the records
+	// below it were read by an earlier run.
 	refolded struct {
 		sync.Mutex
 		marks map[int32]int64
@@ -219,7 +219,6 @@ func (n *Notifier) plan(ctx context.Context, events []notifier.Positioned, produ
 		return err
 	}
 	changed, out := notifier.Plan(known, events)
-	out = slices.DeleteFunc(out, func(x notifier.Notification) bool { return n.folded(x.Partition, x.Offset) })
 	if err := n.store.Save(ctx, changed); err != nil {
 		return err
 	}
@@ -250,15 +249,15 @@ func (n *Notifier) refold(_ context.Context, offs map[string]map[int32]kgo.Offse
 		at := o.EpochOffset().Offset // negative: no commit, the reset offset
 		n.refolded.marks[p] = at
 		if at > 0 {
-			n.log.Info("reading the partition from its start to fold the subscriptions again; its notifications were queued by an earlier run", "topic", n.cfg.Topic, "partition", p, "up_to", at)
+			n.log.Info("reading the partition from its start to fold the subscriptions again (the store skips what was delivered or dead-lettered)", "topic", n.cfg.Topic, "partition", p, "up_to", at)
 			offs[n.cfg.Topic][p] = kgo.NewOffset().AtStart()
 		}
 	}
 	return offs, nil
 }
 
-// folded reports whether the event at partition and offset only folds
-// subscriptions (Config.Refold).
+// folded reports whether the record at partition and offset was read by
+// an earlier run (Config.Refold): below the group's mark.
 func (n *Notifier) folded(partition int32, offset int64) bool {
 	if !n.cfg.Refold {
 		return false
