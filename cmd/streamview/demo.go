@@ -124,6 +124,9 @@ func seedDemo(ctx context.Context, base string, kafkaOpts []kgo.Opt, currency, d
 		return err
 	default:
 	}
+	if err := ctx.Err(); err != nil {
+		return err // stopped: the next start with --seed-demo goes on
+	}
 	// Commands of one product are decided in order, so each worker's last
 	// command being decided means its products are done.
 	for _, loc := range last {

@@ -64,16 +64,17 @@ func TestDevSeedResumes(t *testing.T) {
 	}
 
 	whole := t.TempDir()
-	base, brokers, _ := startDevWith(t, whole, "--seed-demo")
+	base, brokers, stop := startDevWith(t, whole, "--seed-demo")
 	seeded(whole, brokers)
 	want := catalogue(base)
 	if len(want) != demoProducts {
 		t.Fatalf("the seeded catalogue has %d products, want %d", len(want), demoProducts)
 	}
+	stop() // one dev at a time on 2 cores
 
 	// A seeding stopped after a tenth of the products.
 	dir := t.TempDir()
-	base, _, stop := startDev(t, dir)
+	base, _, stop = startDev(t, dir)
 	if err := os.WriteFile(filepath.Join(dir, demoSeeding), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -72,16 +72,19 @@ configured STREAMVIEW_JWT_SECRET(_FILE) or STREAMVIEW_JWKS turns it on too.`,
 const devKafkaPort = 19092
 
 func runDev(ctx context.Context, e env, args []string) (err error) {
+	stopped := false // said so
 	defer func(stop context.Context) {
 		// A Ctrl-C while it starts is a stop, not the failure of the step
 		// it cut short.
 		if err != nil && stop.Err() != nil && !errors.Is(err, errUsage) {
-			fmt.Fprintln(e.stdout, "streamview dev stopped")
+			if !stopped {
+				fmt.Fprintln(e.stdout, "streamview dev stopped")
+			}
 			err = nil
 		}
 	}(ctx)
 	fs := newFlags(e, "dev")
-	data := fs.String("data", ".streamview", "folder for the embedded broker's log")
+	data := fs.String("data", ".streamview", "folder for the embedded broker's log and dev's own state (a lock, the notifier's journal, the cursor secret, the demo's marks)")
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
 	kafkaAddr := fs.String("kafka", "", "a real Kafka's seed brokers instead of the embedded one")
 	kafkaSec := connect.RegisterKafka(fs, e.getenv)
@@ -113,6 +116,16 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	if err := nf.check(); err != nil {
 		return err
 	}
+	// --data holds the embedded log and dev's own state (the notifier's
+	// journal, the cursor secret, the demo's marks): one dev at a time.
+	if err := os.MkdirAll(*data, 0o755); err != nil {
+		return err
+	}
+	release, err := lockData(*data)
+	if err != nil {
+		return err
+	}
+	defer release()
 	say := func(format string, args ...any) { fmt.Fprintf(e.stdout, format+"\n", args...) }
 	st := stack{currency: *currency, logger: logger}
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, delivery); err != nil {
@@ -172,11 +185,6 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		release, err := lockData(*data)
-		if err != nil {
-			return err
-		}
-		defer release()
 		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(*kafkaPort), kfake.DataDir(dir),
 			kfake.GroupMinSessionTimeout(time.Second))
 		if err != nil {
@@ -288,7 +296,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		return err
 	}
 
-	st.beforeListen = func(ctx context.Context) error { return waitCaughtUp(ctx, st, e.stdout) }
+	st.beforeListen = func(ctx context.Context) error { return waitCaughtUp(ctx, st, rebuild, e.stdout) }
 	g, ctx := errgroup.WithContext(ctx)
 	listening := make(chan string, 1)
 	st.ready = func(a string) { listening <- a }
@@ -329,6 +337,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		err = nil
 	}
 	say("streamview dev stopped")
+	stopped = true
 	return err
 }
 
@@ -390,7 +399,10 @@ func deadLettered(ctx context.Context, st stack, projections []string) (map[stri
 
 // waitCaughtUp prints progress until the projections have read the whole
 // log as it stood at start.
-func waitCaughtUp(ctx context.Context, st stack, w io.Writer) error {
+func waitCaughtUp(ctx context.Context, st stack, projections []string, w io.Writer) error {
+	if len(projections) == 0 {
+		return nil
+	}
 	cl, err := kgo.NewClient(st.kafkaOpts()...)
 	if err != nil {
 		return err
@@ -401,8 +413,11 @@ func waitCaughtUp(ctx context.Context, st stack, w io.Writer) error {
 	var total int64 = -1
 	for {
 		var behind int64
-		for _, name := range []string{productview.Name, searchProjection} {
+		for _, name := range projections {
 			lag, err := processors.Lag(ctx, adm, processors.GroupName(name, 1), topics.Events)
+			if ctx.Err() != nil {
+				return nil // the stop
+			}
 			if err != nil {
 				return err
 			}
@@ -413,7 +428,7 @@ func waitCaughtUp(ctx context.Context, st stack, w io.Writer) error {
 		if total < 0 {
 			total = behind
 			if total > 0 {
-				fmt.Fprintf(w, "rebuilding views from the log: %d records (events and transaction markers)…\n", total/2)
+				fmt.Fprintf(w, "rebuilding views from the log: %d records (events and transaction markers)…\n", total/int64(len(projections)))
 			}
 		}
 		if behind == 0 {
@@ -424,7 +439,7 @@ func waitCaughtUp(ctx context.Context, st stack, w io.Writer) error {
 		}
 		if total > 0 {
 			done := total - behind
-			fmt.Fprintf(w, "  %d%% (%d records behind)\n", 100*done/total, behind/2)
+			fmt.Fprintf(w, "  %d%% (%d records behind)\n", 100*done/total, behind/int64(len(projections)))
 		}
 		select {
 		case <-ctx.Done():

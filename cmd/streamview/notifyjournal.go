@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"sync"
@@ -44,8 +46,21 @@ func openJournal(ctx context.Context, path string, store notifier.Store) (*journ
 	if err != nil {
 		return nil, 0, err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
+		return nil, 0, fmt.Errorf("notifier journal: %w", err)
+	}
+	// Appends go after the last whole line: a line cut short would glue
+	// itself to the next one, and both would be lost.
+	b, err := os.ReadFile(path)
+	if err == nil {
+		err = f.Truncate(int64(bytes.LastIndexByte(b, '\n') + 1))
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekEnd)
+	}
+	if err != nil {
+		f.Close()
 		return nil, 0, fmt.Errorf("notifier journal: %w", err)
 	}
 	return &journaledStore{Store: store, f: f}, n, nil

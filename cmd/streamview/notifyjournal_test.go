@@ -57,4 +57,19 @@ func TestNotifierJournal(t *testing.T) {
 	if err != nil || queued != 1 {
 		t.Errorf("Enqueue after the journal queued %d, %v; want only e3.s1", queued, err)
 	}
+
+	// What is journaled after the cut line is read at the next start.
+	if err := j.Delivered(ctx, notifier.Notification{WebhookID: "e4.s1", SubscriptionID: "s1"}, at); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	store = redisnotify.New(redistest.Miniredis(t), "")
+	j, n, err = openJournal(ctx, path, store)
+	if err != nil || n != 3 {
+		t.Fatalf("reading the journal again: %d entries, %v; want 3", n, err)
+	}
+	j.Close()
+	if _, ok, err := store.DeliveredAt(ctx, "e4.s1"); err != nil || !ok {
+		t.Errorf("e4.s1, journaled after a cut line, delivered = %v %v, want true", ok, err)
+	}
 }

@@ -107,7 +107,7 @@ func runPublish(ctx context.Context, e env, args []string) error {
 			return fmt.Errorf("the decider is running (consumer group %s), and would not see these events: its next command on one of their products would repeat a version the log has. Stop it (serve's decider role, or dev) and publish again, or pass --force (see 'streamview publish --help'); nothing published", decider.DefaultGroup)
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("checking whether the decider runs (group %s): %w; pass --force to publish without this check", decider.DefaultGroup, err)
 		}
 	}
 	pub := producers.NewPublisher(cl, codec, *topic)

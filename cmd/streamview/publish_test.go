@@ -16,7 +16,6 @@ import (
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/topics"
 )
 
 func writeJSONL(t *testing.T, events []schemas.Event, corrupt map[int]string) string {
@@ -157,24 +156,17 @@ func TestPublishWithABadLinePublishesNothing(t *testing.T) {
 // publishes anyway.
 func TestPublishRefusedWhileTheDeciderRuns(t *testing.T) {
 	_, brokers, _ := startDev(t, t.TempDir())
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	records := func() int64 {
-		ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), topics.Events)
+		n, err := eventCount(context.Background(), []kgo.Opt{kgo.SeedBrokers(brokers...)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var n int64
-		ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
 		return n
 	}
 	path := writeJSONL(t, eventgen.Stream(eventgen.Options{Products: 2, Events: 4, Seed: 12}), nil)
 	before := records()
 	var out, errOut bytes.Buffer
-	err = run(context.Background(), []string{"publish", "--brokers", strings.Join(brokers, ","), path}, nil, &out, &errOut)
+	err := run(context.Background(), []string{"publish", "--brokers", strings.Join(brokers, ","), path}, nil, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "the decider is running") || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("publish with the decider running: %v, want it refused", err)
 	}

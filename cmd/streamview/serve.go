@@ -532,10 +532,10 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		srv := api.New(cfg, deps)
 		if st.beforeListen != nil {
 			if err := st.beforeListen(ctx); err != nil {
-				return err
+				g.Go(func() error { return err }) // stops the other roles
 			}
 			if ctx.Err() != nil {
-				return g.Wait() // another role failed meanwhile, or the stop
+				return g.Wait() // a role failed meanwhile, or the stop: the others end first
 			}
 		}
 		ln, err := net.Listen("tcp", addr)

@@ -100,14 +100,14 @@ func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...So
 		name := src.Target.Name()
 		live, err := src.Target.Live(ctx)
 		if err != nil {
-			out = append(out, GenerationReport{Projection: name, State: StateUnreachable, Error: fmt.Sprintf("live generation: %v", err)})
+			out = append(out, GenerationReport{Projection: name, State: StateUnreachable, Partitions: []processors.PartitionLag{}, Error: fmt.Sprintf("live generation: %v", err)})
 			continue
 		}
 		var st State
 		var building bool
 		if src.Control != nil {
 			if st, building, err = src.Control.Load(ctx); err != nil {
-				out = append(out, GenerationReport{Projection: name, State: StateUnreachable, Error: fmt.Sprintf("rebuild state: %v", err)})
+				out = append(out, GenerationReport{Projection: name, State: StateUnreachable, Partitions: []processors.PartitionLag{}, Error: fmt.Sprintf("rebuild state: %v", err)})
 				continue
 			}
 		}

@@ -123,7 +123,7 @@ func (n *Notifier) work(ctx context.Context, client *http.Client, prod *kgo.Clie
 			continue
 		}
 		status, perr := n.post(ctx, client, note)
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && (perr != nil || status/100 != 2) {
 			return // shutting down: the claim ends with its lease
 		}
 		now := time.Now()
@@ -131,7 +131,12 @@ func (n *Notifier) work(ctx context.Context, client *http.Client, prod *kgo.Clie
 		switch act {
 		case notifier.Delivered:
 			n.stats.delivered.Add(1)
-			if err := n.store.Delivered(ctx, note, now); err != nil {
+			// Recorded even when the stop came with the answer: else it
+			// is sent again.
+			rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			err := n.store.Delivered(rec, note, now)
+			cancel()
+			if err != nil {
 				// Sent again after the lease: at-least-once to the receiver.
 				log.Warn("delivered, but cannot record it", "webhook_id", note.WebhookID, "err", err)
 				return

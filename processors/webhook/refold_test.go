@@ -28,9 +28,16 @@ func TestRefold(t *testing.T) {
 			t.Errorf("partition %d starts at %d, want %d", p, at, want)
 		}
 	}
-	again, _ := n.refold(context.Background(), map[string]map[int32]kgo.Offset{"events": {0: kgo.NewOffset().At(12)}})
+	// Given again before the read passed the mark (no commit yet, the
+	// group is still at 8): read from the start again, the mark kept.
+	again, _ := n.refold(context.Background(), map[string]map[int32]kgo.Offset{"events": {0: kgo.NewOffset().At(8)}})
+	if at := again["events"][0].EpochOffset().Offset; at != -2 {
+		t.Errorf("partition 0 given again at its mark starts at %d, want -2 (the start)", at)
+	}
+	// Given again past the mark: where the group is.
+	again, _ = n.refold(context.Background(), map[string]map[int32]kgo.Offset{"events": {0: kgo.NewOffset().At(12)}})
 	if at := again["events"][0].EpochOffset().Offset; at != 12 {
-		t.Errorf("partition 0 given again starts at %d, want 12 (where the group is)", at)
+		t.Errorf("partition 0 given again past its mark starts at %d, want 12 (where the group is)", at)
 	}
 
 	for _, c := range []struct {

@@ -235,7 +235,10 @@ func (n *Notifier) plan(ctx context.Context, events []notifier.Positioned, produ
 
 // refold, the group's offset adjuster under Config.Refold, starts each
 // partition this process has not had before at the start of the log and
-// keeps the offset the group had committed as its mark.
+// keeps the offset the group had committed as its mark. A partition given
+// again while the group is still at or below its mark (the commits wait
+// until the read passes it) starts again from the start: where the read
+// had got to is not known, and the store skips what it has.
 func (n *Notifier) refold(_ context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	n.refolded.Lock()
 	defer n.refolded.Unlock()
@@ -243,11 +246,14 @@ func (n *Notifier) refold(_ context.Context, offs map[string]map[int32]kgo.Offse
 		n.refolded.marks = map[int32]int64{}
 	}
 	for p, o := range offs[n.cfg.Topic] {
-		if _, had := n.refolded.marks[p]; had {
-			continue
-		}
 		at := o.EpochOffset().Offset // negative: no commit, the reset offset
-		n.refolded.marks[p] = at
+		if mark, had := n.refolded.marks[p]; had {
+			if at > mark || mark <= 0 {
+				continue // past the mark, or nothing to read again
+			}
+		} else {
+			n.refolded.marks[p] = at
+		}
 		if at > 0 {
 			n.log.Info("reading the partition from its start to fold the subscriptions again (the store skips what was delivered or dead-lettered)", "topic", n.cfg.Topic, "partition", p, "up_to", at)
 			offs[n.cfg.Topic][p] = kgo.NewOffset().AtStart()
