@@ -24,11 +24,11 @@ import (
 	"github.com/streamview/streamview/topics"
 )
 
-// demoSize is the demo catalogue: products per category and brand.
-const (
-	demoProducts = 1200
-	demoWorkers  = 8
-)
+// demoProducts is the demo catalogue's size (a variable for the tests'
+// smaller one); demoWorkers send its commands at once.
+var demoProducts = 1200
+
+const demoWorkers = 8
 
 var (
 	demoCategories = []struct{ id, name, noun string }{

@@ -61,7 +61,7 @@ func TestDevRestartKeepsTheCatalogue(t *testing.T) {
 	}
 	before := call(t, "GET", base+"/v1/products/"+id+"?minVersion=2&wait=20", "")
 	// A log long enough that its rebuild takes a while.
-	events := eventgen.Stream(eventgen.Options{Products: 2000, Events: 20000, Seed: 11})
+	events := eventgen.Stream(eventgen.Options{Products: 600, Events: 6000, Seed: 11})
 	publishEvents(t, brokers, events)
 	waitDevCaughtUp(t, brokers)
 	total := call(t, "GET", base+"/v1/products/search?pageSize=1", "").body["total"]
@@ -73,7 +73,7 @@ func TestDevRestartKeepsTheCatalogue(t *testing.T) {
 	secondPage := fmt.Sprint(call(t, "GET", base+"/v1/products/search?pageSize=5&sort=price_asc&cursor="+next, "").body)
 	var sample []string
 	views := map[string]string{}
-	for i := 0; i < len(events); i += 1000 {
+	for i := 0; i < len(events); i += 300 {
 		pid := events[i].AggregateID
 		sample = append(sample, pid)
 		views[pid] = fmt.Sprint(call(t, "GET", base+"/v1/products/"+pid, "").body)
