@@ -409,7 +409,7 @@ func waitCaughtUp(ctx context.Context, st stack, projections []string, w io.Writ
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	start := time.Now()
+	start, said := time.Now(), time.Now()
 	var total int64 = -1
 	for {
 		var behind int64
@@ -437,14 +437,15 @@ func waitCaughtUp(ctx context.Context, st stack, projections []string, w io.Writ
 			}
 			return nil
 		}
-		if total > 0 {
+		if total > 0 && time.Since(said) >= time.Second {
 			done := total - behind
 			fmt.Fprintf(w, "  %d%% (%d records behind)\n", 100*done/total, behind/int64(len(projections)))
+			said = time.Now()
 		}
-		select {
+		select { // checked often, said once a second: the API waits for it
 		case <-ctx.Done():
 			return nil
-		case <-time.After(time.Second):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
