@@ -249,7 +249,15 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	if err := preflight(ctx, st, given); err != nil {
 		return err
 	}
-	if err := applyTopics(ctx, st); err != nil {
+	// One admin client for dev's own work on the broker: topics, group
+	// resets, dead letters, the wait for the views.
+	kcl, err := kgo.NewClient(st.kafkaOpts()...)
+	if err != nil {
+		return err
+	}
+	defer kcl.Close()
+	adm := kadm.NewClient(kcl)
+	if err := applyTopics(ctx, adm); err != nil {
 		return err
 	}
 	if st.webhookAllow, err = webhookAllowlist(e); err != nil {
@@ -289,14 +297,14 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	if embeddedSearch {
 		rebuild = append(rebuild, searchProjection)
 	}
-	if err := resetGroups(ctx, st, rebuild); err != nil {
+	if err := resetGroups(ctx, adm, rebuild); err != nil {
 		return err
 	}
-	if st.deadLettered, err = deadLettered(ctx, st, rebuild); err != nil {
+	if st.deadLettered, err = deadLettered(ctx, kcl, rebuild); err != nil {
 		return err
 	}
 
-	st.beforeListen = func(ctx context.Context) error { return waitCaughtUp(ctx, st, rebuild, e.stdout) }
+	st.beforeListen = func(ctx context.Context) error { return waitCaughtUp(ctx, adm, rebuild, e.stdout) }
 	g, ctx := errgroup.WithContext(ctx)
 	listening := make(chan string, 1)
 	st.ready = func(a string) { listening <- a }
@@ -341,29 +349,18 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	return err
 }
 
-func applyTopics(ctx context.Context, st stack) error {
+func applyTopics(ctx context.Context, adm *kadm.Client) error {
 	spec, err := topics.Parse(streamview.TopicsYAML)
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(st.kafkaOpts()...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	_, err = topics.Apply(ctx, kadm.NewClient(cl), spec, false, io.Discard)
+	_, err = topics.Apply(ctx, adm, spec, false, io.Discard)
 	return err
 }
 
 // resetGroups points the live generation of each projection back at the
 // start of the events topic.
-func resetGroups(ctx context.Context, st stack, projections []string) error {
-	cl, err := kgo.NewClient(st.kafkaOpts()...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+func resetGroups(ctx context.Context, adm *kadm.Client, projections []string) error {
 	for _, name := range projections {
 		if _, err := processors.ResetToStart(ctx, adm, processors.GroupName(name, 1), topics.Events, false); err != nil {
 			return fmt.Errorf("projection %s: %w", name, err)
@@ -375,12 +372,7 @@ func resetGroups(ctx context.Context, st stack, projections []string) error {
 // deadLettered returns, for each of projections, which records of the
 // events topic its generation 1 has dead-lettered: read again from the
 // start, they are not dead-lettered twice.
-func deadLettered(ctx context.Context, st stack, projections []string) (map[string]func(int32, int64) bool, error) {
-	cl, err := kgo.NewClient(st.kafkaOpts()...)
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
+func deadLettered(ctx context.Context, cl *kgo.Client, projections []string) (map[string]func(int32, int64) bool, error) {
 	out := map[string]func(int32, int64) bool{}
 	for _, name := range projections {
 		seen := map[deadletter.Position]bool{}
@@ -399,16 +391,10 @@ func deadLettered(ctx context.Context, st stack, projections []string) (map[stri
 
 // waitCaughtUp prints progress until the projections have read the whole
 // log as it stood at start.
-func waitCaughtUp(ctx context.Context, st stack, projections []string, w io.Writer) error {
+func waitCaughtUp(ctx context.Context, adm *kadm.Client, projections []string, w io.Writer) error {
 	if len(projections) == 0 {
 		return nil
 	}
-	cl, err := kgo.NewClient(st.kafkaOpts()...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	start, said := time.Now(), time.Now()
 	var total int64 = -1
 	for {

@@ -23,7 +23,6 @@ import (
 
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
-	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/producers"
@@ -177,21 +176,11 @@ func waitDevCaughtUp(t *testing.T, brokers []string) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	testenv.Eventually(t, 2*time.Minute, func() error {
-		for _, name := range []string{productview.Name, searchProjection} {
-			lag, err := processors.Lag(context.Background(), adm, processors.GroupName(name, 1), topics.Events)
-			if err != nil {
-				return err
-			}
-			for _, l := range lag {
-				if l.Lag > 0 {
-					return fmt.Errorf("%s: partition %d %d behind", name, l.Partition, l.Lag)
-				}
-			}
-		}
-		return nil
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := waitCaughtUp(ctx, kadm.NewClient(cl), []string{productview.Name, searchProjection}, io.Discard); err != nil || ctx.Err() != nil {
+		t.Fatalf("dev's view and search projectors did not catch up within 2 minutes: %v %v", err, ctx.Err())
+	}
 }
 
 // A second dev on the folder of a running one is refused: both would write
