@@ -273,6 +273,13 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	}
 	var notes notifier.Store = redisnotify.New(st.redis, nf.redisPrefix)
 	if embeddedViews {
+		// Its state is in memory and in the journal: a notifier elsewhere
+		// in the same group (serve's, on a --kafka cluster) would take
+		// partitions whose deliveries this one never learns of, and both
+		// would send them.
+		if err := processors.CheckIdle(ctx, adm, nf.group); err != nil {
+			return fmt.Errorf("notifier: %w; dev's notifier keeps what it delivered in --data, not in that group's Redis: stop that notifier, or give dev its own group (--group)", err)
+		}
 		nf.refold = true
 		j, n, err := openJournal(ctx, filepath.Join(*data, "notifier-journal"), notes)
 		if err != nil {

@@ -19,12 +19,14 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/processors/webhook"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
@@ -200,6 +202,51 @@ func TestDevRefusesASecondOnItsData(t *testing.T) {
 	err = run(ctx, []string{"dev", "--data", dir, "--addr", "127.0.0.1:0", "--kafka-port", strconv.Itoa(port)}, nil, io.Discard, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "is in use by process") || !strings.Contains(err.Error(), "another --data") {
 		t.Fatalf("second dev on %s: %v, want it refused as in use", dir, err)
+	}
+}
+
+// dev over a real Kafka keeps its notifier's state in memory and in
+// --data, so it refuses to join a notifier group with members elsewhere
+// (serve's notifier): they would take partitions whose deliveries dev
+// never learns of, and both would send them.
+func TestDevRefusesALiveNotifierGroup(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topics.Events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	member, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...),
+		kgo.ConsumerGroup(webhook.Group), kgo.ConsumeTopics(topics.Events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer member.Close()
+	polling, stopPolling := context.WithCancel(ctx)
+	defer stopPolling()
+	go func() {
+		for polling.Err() == nil {
+			member.PollFetches(polling)
+		}
+	}()
+	adm := kadm.NewClient(member)
+	for {
+		groups, err := adm.DescribeGroups(ctx, webhook.Group)
+		if err == nil && groups[webhook.Group].State == "Stable" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the notifier group never became stable: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+
+	var errOut bytes.Buffer
+	err = run(ctx, []string{"dev", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--kafka", strings.Join(cluster.ListenAddrs(), ",")}, nil, io.Discard, &errOut)
+	if err == nil || !strings.Contains(err.Error(), webhook.Group) || !strings.Contains(err.Error(), "--group") {
+		t.Fatalf("dev beside a live notifier group: %v, want it refused, naming the group and --group", err)
 	}
 }
 
