@@ -146,7 +146,7 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, pattern string) (
 		// Debug, not Info: a flood of bad tokens must not flood the log;
 		// the 401s are counted in the request metrics.
 		s.log.Debug("api: refused a token", "method", r.Method, "path", r.URL.Path, "err", tokErr)
-		unauthorized(w, tokErr)
+		unauthorized(w, tokErr, s.cfg.TokenHint)
 		return r, false
 	}
 	if !valid {
@@ -180,9 +180,12 @@ func (s *Server) authenticate(r *http.Request) (auth.Claims, error) {
 }
 
 // unauthorized is the 401 of a missing or invalid token (RFC 6750 §3).
-func unauthorized(w http.ResponseWriter, err error) {
+func unauthorized(w http.ResponseWriter, err error, hint string) {
+	if hint == "" {
+		hint = "mint one with `streamview token`"
+	}
 	challenge := `Bearer realm="streamview"`
-	detail := "The request needs a bearer token: send Authorization: Bearer <token> (mint one with `streamview token`)."
+	detail := "The request needs a bearer token: send Authorization: Bearer <token> (" + hint + ")."
 	msg := "is missing"
 	if !errors.Is(err, errNoToken) {
 		challenge += `, error="invalid_token"`

@@ -77,6 +77,9 @@ type Config struct {
 	// PublicReads lets the catalog:read routes (queries, history) answer
 	// without a token while Auth is on. A bad token is refused all the same.
 	PublicReads bool
+	// TokenHint says, in the 401 of a request without a token, where a
+	// caller gets one. Empty: "mint one with `streamview token`".
+	TokenHint string
 	// RateLimit is the requests per second allowed to each caller: a
 	// token's subject, or the client's address without a valid token.
 	// Over it: 429 with Retry-After. 0: no limit. The open routes

@@ -152,6 +152,7 @@ type access struct {
 	rateLimit   float64
 	rateBurst   int
 	cursor      []byte
+	tokenHint   string         // api.Config.TokenHint
 	verifier    *auth.Verifier // set by start
 }
 
@@ -201,6 +202,7 @@ func (ac *access) start(ctx context.Context) error {
 func (ac access) apply(c *api.Config) {
 	c.Auth = ac.verifier
 	c.PublicReads = ac.publicReads
+	c.TokenHint = ac.tokenHint
 	c.RateLimit = ac.rateLimit
 	c.RateBurst = ac.rateBurst
 	c.CursorSecret = ac.cursor

@@ -329,8 +329,10 @@ func TestDevAuth(t *testing.T) {
 			if tok == "" {
 				t.Fatalf("no token printed:\n%s", out.String())
 			}
-			if a := call(t, "GET", search, ""); a.status != http.StatusUnauthorized {
-				t.Fatalf("search without a token: %d, want 401", a.status)
+			// Its secret is this run's only: the 401 points at the banner,
+			// not at `streamview token`.
+			if a := call(t, "GET", search, ""); a.status != http.StatusUnauthorized || !strings.Contains(fmt.Sprint(a.body["detail"]), "the token dev printed") {
+				t.Fatalf("search without a token: %d %v, want 401 pointing at dev's token", a.status, a.body["detail"])
 			}
 			for _, path := range []string{"/v1/products/search", "/v1/projections", "/metrics"} {
 				req, _ := http.NewRequest("GET", base+path, nil)

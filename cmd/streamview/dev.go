@@ -136,6 +136,9 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	}
 	if *authOn && !st.access.auth.Enabled() {
 		st.access.auth.Secret = devSecret()
+		// No other process knows that secret: `streamview token` cannot
+		// mint for it.
+		st.access.tokenHint = "use the token dev printed when it started"
 	}
 	if st.access.cursor == nil {
 		// Cursors outlive a restart, as the catalogue does.
