@@ -112,7 +112,7 @@ function route() {
   const params = new URLSearchParams(query || "");
   const page = parts[0] || "search";
   document.querySelectorAll("[data-nav]").forEach(a => a.classList.toggle("active", a.dataset.nav === (page === "product" ? "search" : page)));
-  const views = { search: () => searchPage(params), product: () => productPage(parts[1]), projections: projectionsPage, "dead-letters": () => deadLettersPage(parts[1]) };
+  const views = { search: () => searchPage(params), product: () => productPage(parts[1]), projections: projectionsPage, "dead-letters": () => deadLettersPage(parts[1]), metrics: () => metricsPage(params) };
   const view = views[page] || views.search;
   Promise.resolve(view()).catch(err => say("The console failed: " + err.message));
 }
@@ -532,6 +532,38 @@ async function deadLettersPage(name) {
     r.body.more ? h("div", { class: "muted" }, "Showing the first 1,000.") : null);
   }
   await load();
+}
+
+// ---- metrics ----
+
+// metricsPage shows GET /metrics read with the session's token (a plain
+// link to /metrics carries none, and needs ops when auth is on), its
+// samples filtered by a substring.
+async function metricsPage(params) {
+  const filter = h("input", { type: "search", id: "metrics-filter", value: params.get("filter") ?? "streamview_", placeholder: "filter: a metric name or label" });
+  const count = h("span", { class: "muted", id: "metrics-count" });
+  const body = h("pre", { id: "metrics", class: "mono" }, "Loading…");
+  show(h("div", { class: "panel" },
+    h("form", { class: "toolbar", onsubmit: (e) => { e.preventDefault(); location.hash = "#/metrics?" + qs({ filter: filter.value }); } },
+      h("h1", {}, "Metrics"), filter, h("button", { type: "submit", id: "metrics-go" }, "Filter"), h("span", { class: "spacer" }), count),
+    body));
+  const headers = { Accept: "text/plain" };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = "Bearer " + token;
+  const resp = await fetch("/metrics", { headers });
+  const text = await resp.text();
+  if (resp.status !== 200) {
+    let r = { status: resp.status, body: null };
+    try { r.body = JSON.parse(text); } catch (e) { r.body = { detail: text }; }
+    if (resp.status === 401) say("Sign in: paste a bearer token in the Token field (top right).");
+    else if (resp.status === 403) say("Your token lacks the scope this page needs (" + problemText(r) + ").");
+    body.textContent = problemText(r);
+    return;
+  }
+  const want = filter.value.trim();
+  const lines = text.split("\n").filter(l => l && !l.startsWith("#") && (!want || l.includes(want)));
+  count.textContent = num(lines.length) + " samples";
+  body.textContent = lines.join("\n") || "No sample matches.";
 }
 
 // ---- token ----

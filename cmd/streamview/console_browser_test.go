@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/api/auth/authtest"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/topics"
@@ -70,6 +71,62 @@ func TestConsoleServe(t *testing.T) {
 	consoleTour(t, browser, base, brokers, "serve")
 }
 
+// TestConsoleSignIn: with auth on, the console asks for a token, keeps a
+// pasted one for the session, says when a page needs a scope the token
+// lacks, and reads /metrics with the token (a plain link to it carries
+// none).
+func TestConsoleSignIn(t *testing.T) {
+	browser := chromiumPath(t)
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, authtest.Secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, _, _ := startDevWith(t, t.TempDir(), "--jwt-secret-file", secretFile)
+	reader := authtest.HS256(t, authtest.Secret, authtest.Valid("reader", "catalog:read"))
+	operator := authtest.HS256(t, authtest.Secret, authtest.Valid("operator", "catalog:write catalog:read ops"))
+
+	word := "zq" + strings.ReplaceAll(commandbus.NewID()[:8], "-", "")
+	a := call(t, "POST", base+"/v1/products", fmt.Sprintf(`{"name":"Signed Lamp %s","description":"","price":{"amount":"9.99","currency":"EUR"},
+		"categoryId":"lamps","categoryName":"Lamps","brandId":"lumen","brandName":"Lumen"}`, word), "Prefer", "wait=20", "Authorization", "Bearer "+operator)
+	if a.status != 201 {
+		t.Fatalf("create: %d %v", a.status, a.body)
+	}
+	row := fmt.Sprintf(`#results tr[data-id=%q]`, a.body["productId"])
+	banner := func(text string) string {
+		return fmt.Sprintf(`!document.querySelector("#banner").hidden && document.querySelector("#banner").textContent.includes(%q)`, text)
+	}
+	tr := newTour(t, browser, base, "signin")
+	tr.step("no token: asked to sign in", func() {
+		tr.open(base + "/#/search?q=" + word)
+		tr.wait(banner("Sign in"))
+		tr.shot("sign-in")
+	})
+	tr.step("a reader's token: the catalogue, not the operations", func() {
+		tr.submit("#token", "Bearer "+reader, `#token-form button[type="submit"]`)
+		testenv.Eventually(t, 60*time.Second, func() error {
+			tr.open(base + "/#/search?q=" + word)
+			return tr.poll(fmt.Sprintf(`document.querySelector(%q) !== null && document.querySelector("#banner").hidden`, row), 10*time.Second)
+		})
+		tr.open(base + "/#/projections")
+		tr.wait(banner("lacks the scope"))
+		tr.open(base + "/#/metrics")
+		tr.wait(banner("lacks the scope"))
+	})
+	tr.step("an operator's token: projections and metrics", func() {
+		tr.submit("#token", operator, `#token-form button[type="submit"]`)
+		tr.open(base + "/#/projections")
+		tr.wait(`document.querySelector('#projections tr[data-projection="product-view"][data-state="live"]') !== null && document.querySelector("#banner").hidden`)
+		tr.open(base + "/#/metrics?filter=streamview_projection_")
+		tr.wait(`document.querySelector("#metrics").textContent.includes("streamview_projection_") && !document.querySelector("#metrics").textContent.includes("go_goroutines") && document.querySelector("#metrics-count").textContent.endsWith(" samples")`)
+		tr.shot("metrics")
+	})
+	tr.step("cleared: asked again", func() {
+		tr.click("#token-clear")
+		tr.open(base + "/#/search?q=" + word)
+		tr.wait(banner("Sign in"))
+	})
+}
+
 // tour is one browser session on a console.
 type tour struct {
 	t        *testing.T
@@ -81,7 +138,10 @@ type tour struct {
 	problems []string
 }
 
-func consoleTour(t *testing.T, browser, base string, brokers []string, name string) {
+// newTour starts a browser for a tour of the console at base, its
+// screenshots named after name; the browser stops with the test, and the
+// page's errors fail it then.
+func newTour(t *testing.T, browser, base, name string) *tour {
 	shots := os.Getenv("STREAMVIEW_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
@@ -92,14 +152,30 @@ func consoleTour(t *testing.T, browser, base string, brokers []string, name stri
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.WindowSize(1440, 1000),
 		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-gpu", true))...)
-	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
 	ctx, cancelT := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancelT()
 	tr := &tour{t: t, ctx: ctx, base: base, shots: shots, prefix: name + "-"}
+	t.Cleanup(func() {
+		cancelT()
+		cancel()
+		cancelAlloc()
+	})
 	tr.do(chromedp.Navigate("about:blank"))
 	tr.watchConsole()
+	t.Cleanup(func() {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		for _, p := range tr.problems {
+			t.Errorf("browser console: %s", p)
+		}
+		t.Logf("screenshots in %s", shots)
+	})
+	return tr
+}
+
+func consoleTour(t *testing.T, browser, base string, brokers []string, name string) {
+	tr := newTour(t, browser, base, name)
+	ctx := tr.ctx
 
 	// A small catalogue of its own, under a word no other test uses.
 	word := "zq" + strings.ReplaceAll(commandbus.NewID()[:8], "-", "")
@@ -247,13 +323,6 @@ func consoleTour(t *testing.T, browser, base string, brokers []string, name stri
 		})
 		tr.shot("dead-letters")
 	})
-
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	for _, p := range tr.problems {
-		t.Errorf("browser console: %s", p)
-	}
-	t.Logf("screenshots in %s", shots)
 }
 
 // watchConsole records the page's errors: exceptions, console.error and
@@ -269,7 +338,7 @@ func (tr *tour) watchConsole() {
 			if m.Type != chromedp.ConsoleError && !m.IsException() {
 				continue
 			}
-			if m.Source == "network" && strings.Contains(m.URL, "/v1/") {
+			if m.Source == "network" && (strings.Contains(m.URL, "/v1/") || strings.HasSuffix(m.URL, "/metrics")) {
 				continue
 			}
 			tr.mu.Lock()
