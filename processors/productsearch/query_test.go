@@ -121,7 +121,9 @@ func TestCursor(t *testing.T) {
 func TestPriceBands(t *testing.T) {
 	for cur, want := range map[string][]int64{
 		"EUR": {1000, 2500, 5000, 10000, 25000},
-		"JPY": {10, 25, 50, 100, 250},
+		"JPY": {1000, 2500, 5000, 10000, 25000},
+		"SEK": {10000, 25000, 50000, 100000, 250000},
+		"VND": {100000, 250000, 500000, 1000000, 2500000},
 		"KWD": {10000, 25000, 50000, 100000, 250000},
 	} {
 		if got := productsearch.PriceEdges(cur); !slices.Equal(got, want) {

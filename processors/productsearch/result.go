@@ -64,13 +64,29 @@ type PriceBucket struct {
 // priceEdgesMajor are the band edges in major units of the currency.
 var priceEdgesMajor = []int64{10, 25, 50, 100, 250}
 
+// priceEdgeScale multiplies the edges of currencies whose major unit is
+// worth about a hundredth of a euro or less (by tens, to the nearest
+// order), so that their bands split a catalogue as the euro's do: ¥1000 to
+// ¥25000 rather than ¥10 to ¥250, where every price would fall in the
+// last band.
+var priceEdgeScale = map[string]int64{
+	"JPY": 100, "INR": 100, "RUB": 100, "HUF": 100, "ISK": 100, "PKR": 100, "KES": 100, "DZD": 100,
+	"KRW": 1000, "CLP": 1000, "COP": 1000, "NGN": 1000, "ARS": 1000, "KZT": 1000, "HNL": 10, "UAH": 10,
+	"THB": 10, "PHP": 10, "CZK": 10, "MXN": 10, "ZAR": 10, "TRY": 10, "EGP": 10, "TWD": 10, "SEK": 10, "NOK": 10, "DKK": 10, "HKD": 10, "CNY": 10,
+	"VND": 10000, "IDR": 10000, "IRR": 10000, "LAK": 10000, "UZS": 10000,
+}
+
 // PriceEdges returns the inner edges of the price facet in minor units of
 // currency: 10, 25, 50, 100 and 250 major units, so the bands are under 10,
-// 10–25, 25–50, 50–100, 100–250 and 250 or more.
+// 10–25, 25–50, 50–100, 100–250 and 250 or more; times 10 to 10,000 for a
+// currency of a small major unit (priceEdgeScale: ¥1000, ¥2500, … in JPY).
 func PriceEdges(currency string) []int64 {
 	unit := int64(1)
 	for range schemas.MinorDigits(currency) {
 		unit *= 10
+	}
+	if s, ok := priceEdgeScale[currency]; ok {
+		unit *= s
 	}
 	out := make([]int64, len(priceEdgesMajor))
 	for i, e := range priceEdgesMajor {

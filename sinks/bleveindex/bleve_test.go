@@ -194,9 +194,10 @@ func TestOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// JPY has no minor unit: the first edge is 10 yen.
-	if to := r.Facets.Price[0].To; to == nil || *to != 10 {
-		t.Fatalf("first JPY price band ends at %v, want 10", to)
+	// JPY has no minor unit, and a yen is worth about a hundredth of a
+	// euro: the first edge is 1000 yen.
+	if to := r.Facets.Price[0].To; to == nil || *to != 1000 {
+		t.Fatalf("first JPY price band ends at %v, want 1000", to)
 	}
 }
 
