@@ -115,7 +115,7 @@ func runRebuild(ctx context.Context, e env, args []string) error {
 func printRebuild(w io.Writer, r rebuild.Result, cfg rebuild.Config) {
 	name := r.Projection
 	if !r.Swapped {
-		fmt.Fprintf(w, "rebuild %s: finished retiring generation %d (generation %d was live already)\n", name, r.From, r.To)
+		fmt.Fprintf(w, "rebuild %s: finished retiring generation %d (generation %d was live already, from an earlier rebuild); run it again to build generation %d\n", name, r.From, r.To, r.To+1)
 	} else {
 		fmt.Fprintf(w, "rebuild %s: generation %d is live in place of generation %d\n", name, r.To, r.From)
 		how := "built"

@@ -39,9 +39,10 @@ type Config struct {
 	Aggregates []string
 
 	// CaughtUpLag is how many records the new group may be behind the end
-	// of the topic, summed over partitions, to count as caught up; it
-	// counts as caught up too when it is less than a second behind at the
-	// rate it consumes. The check and the swap that follow wait for exact
+	// of the topic, summed over partitions, to count as caught up, once it
+	// has read the log as it was when the build began; it counts as caught
+	// up too when it is then less than a second behind at the rate it
+	// consumes. The check and the swap that follow wait for exact
 	// offsets either way.
 	CaughtUpLag int64
 	// KeepOld keeps the old generation's documents (Redis keys,

@@ -48,9 +48,10 @@
 //
 // # Checks before the swap
 //
-// Caught up means the new group is at most Config.CaughtUpLag records
-// behind the end of the topic, or, once it has read the log as it was when
-// the build began, less than a second behind at the rate it consumes (the
+// Caught up means the new group has read the log as it was when the build
+// began (all of it, however short: the check counts what it read), and is
+// then at most Config.CaughtUpLag records behind the end of the topic, or
+// less than a second behind at the rate it consumes (the
 // runtime commits past transaction markers, so the lag of an idle group
 // reaches 0; under steady load it may never). Then the new generation
 // is checked: its writes are paused (between batches, with the batch's

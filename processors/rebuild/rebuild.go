@@ -323,10 +323,12 @@ func (t *tracker) update(ctx context.Context, step string, force bool) (Progress
 	return p, nil
 }
 
-// catchUp waits until the new group is within CaughtUpLag records of the
-// end, or, once it has read the log as it was when the build began, within
+// catchUp waits until the new group has read the log as it was when the
+// build began and is then within CaughtUpLag records of the end, or within
 // a second at the rate it consumes: under a steady load a group that keeps
-// up may never be seen at lag 0. The exact checks come after.
+// up may never be seen at lag 0. The exact checks come after; they count
+// what the group has read, so a log shorter than CaughtUpLag must be read
+// first, or there would be nothing to check.
 func (t *tracker) catchUp(ctx context.Context, rn *runner, step string) error {
 	tick := time.NewTicker(min(250*time.Millisecond, t.r.cfg.ProgressInterval))
 	defer tick.Stop()
@@ -338,7 +340,7 @@ func (t *tracker) catchUp(ctx context.Context, rn *runner, step string) error {
 		if err != nil {
 			return err
 		}
-		if p.Lag <= t.r.cfg.CaughtUpLag || (t.pastStart && p.Left >= 0 && p.Left <= time.Second) {
+		if t.pastStart && (p.Lag <= t.r.cfg.CaughtUpLag || (p.Left >= 0 && p.Left <= time.Second)) {
 			_, err := t.update(ctx, "caught up", true)
 			return err
 		}
