@@ -334,7 +334,10 @@ func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool, na
 		for _, p := range r.Partitions {
 			parts = append(parts, fmt.Sprintf("%d:%d", p.Partition, p.Lag))
 		}
-		build := ""
+		build, lag := "", thousands.Format(r.Lag)
+		if r.State == rebuild.StateRetiring {
+			build, lag = "replaced; its documents are removed after the grace period", "-"
+		}
 		if b := r.Build; b != nil {
 			build = fmt.Sprintf("%d%% of %s records, replaces g%d", b.Percent, thousands.Format(b.Total), b.Replaces)
 			if b.LeftSec > 0 {
@@ -342,7 +345,7 @@ func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool, na
 			}
 		}
 		fmt.Fprintf(tw, "%s\tg%d\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", r.Projection, r.Generation, r.State, r.Consumers,
-			thousands.Format(r.Lag), rate, r.DeadLettered, strings.Join(parts, " "), build)
+			lag, rate, r.DeadLettered, strings.Join(parts, " "), build)
 	}
 	for _, name := range names {
 		if !slices.ContainsFunc(rs, func(r rebuild.GenerationReport) bool { return r.Projection == name }) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
@@ -182,6 +183,20 @@ func TestJobsAbortAfterSwapFake(t *testing.T) {
 		}
 		return nil
 	})
+	// The retiring generation's group is gone: the report gives it no
+	// lag (it once gave the whole log's).
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	rs, err := rebuild.Report(ctx, cl, rebuild.ReportConfig{Topic: w.topic}, rebuild.Source{Target: vt, Control: vctl, DeadLetterTopic: w.dlq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 || rs[1].State != rebuild.StateRetiring || rs[1].Generation != 1 || rs[1].Lag != 0 || rs[1].Partitions == nil || len(rs[1].Partitions) != 0 {
+		t.Fatalf("report during the retiring = %+v, want generation 1 retiring with no lag", rs)
+	}
 	if _, err := jobs.Abort(ctx, name); !errors.Is(err, rebuild.ErrSwapped) {
 		t.Fatalf("abort after the swap = %v, want ErrSwapped", err)
 	}

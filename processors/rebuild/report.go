@@ -139,9 +139,14 @@ func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...So
 			}
 		}
 		for _, g := range gens {
-			r := GenerationReport{Projection: name, Generation: g.n, State: g.state, Group: processors.GroupName(name, g.n)}
-			if r.Partitions, err = processors.Lag(ctx, adm, r.Group, cfg.Topic); err != nil {
-				return nil, err
+			r := GenerationReport{Projection: name, Generation: g.n, State: g.state, Group: processors.GroupName(name, g.n), Partitions: []processors.PartitionLag{}}
+			// A retiring generation reads nothing: its group is deleted
+			// at the swap, and a lag of the whole log would look like
+			// an incident.
+			if g.state != StateRetiring {
+				if r.Partitions, err = processors.Lag(ctx, adm, r.Group, cfg.Topic); err != nil {
+					return nil, err
+				}
 			}
 			for _, p := range r.Partitions {
 				r.Lag += p.Lag
