@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
@@ -53,7 +56,11 @@ Any embedded part can be swapped for a real server:
   --elasticsearch URL     use a real Elasticsearch instead of bleve
 A real server's TLS, SASL/ACL user and credentials come from the same flags
 and environment as serve's (see 'streamview help'); the banner names the
-user, never a secret.
+user, never a secret. On a real Kafka with an embedded Redis or search
+index, dev reads their projections' groups from the start at each start:
+it refuses groups with offsets it did not make (a deployment's projectors
+would skip what they had not read), and a notifier group with members
+elsewhere (give it --group).
 
 --seed-demo creates a demo catalogue through the command API (1,200 products
 in 12 categories and 20 brands, with price changes and reviews) when the
@@ -307,6 +314,11 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	if embeddedSearch {
 		rebuild = append(rebuild, searchProjection)
 	}
+	if *kafkaAddr != "" {
+		if err := claimGroups(ctx, adm, filepath.Join(*data, "kafka-groups"), rebuild); err != nil {
+			return err
+		}
+	}
 	if err := resetGroups(ctx, adm, rebuild); err != nil {
 		return err
 	}
@@ -377,6 +389,59 @@ func resetGroups(ctx context.Context, adm *kadm.Client, projections []string) er
 		}
 	}
 	return nil
+}
+
+// claimGroups makes sure that dev may reset the groups of projections on
+// a real cluster: those it reset before (named in the file mark, with the
+// cluster's ID), or groups with no offsets. A group with offsets dev did
+// not make is a deployment's (serve's projector, stopped now): reset, its
+// projector would skip what it had not read yet. The claimed groups are
+// written to mark.
+func claimGroups(ctx context.Context, adm *kadm.Client, mark string, projections []string) error {
+	meta, err := adm.BrokerMetadata(ctx)
+	if err != nil {
+		return fmt.Errorf("kafka: reading the cluster's ID: %w", err)
+	}
+	claimed := map[string]bool{}
+	if b, err := os.ReadFile(mark); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if id, group, ok := strings.Cut(line, " "); ok && id == meta.Cluster {
+				claimed[group] = true
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var add []string
+	for _, name := range projections {
+		group := processors.GroupName(name, 1)
+		if claimed[group] {
+			continue
+		}
+		offsets, err := adm.FetchOffsets(ctx, group)
+		if err == nil {
+			err = offsets.Error()
+		}
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			offsets, err = nil, nil
+		}
+		if err != nil {
+			return fmt.Errorf("kafka: reading the offsets of group %s: %w", group, err)
+		}
+		if len(offsets) > 0 {
+			return fmt.Errorf("group %s on this cluster has offsets that this --data's dev did not make: a deployment's projector (serve, stopped now?) reads from them. dev starts its in-memory stores from the start of the log and would reset them, and that projector would then skip what it had not read yet. Give dev a cluster of its own, or the deployment's stores (--redis, --elasticsearch: dev then leaves the groups as they are); if nothing else uses the group, delete it (kafka-consumer-groups.sh --delete --group %s)", group, group)
+		}
+		add = append(add, meta.Cluster+" "+group+"\n")
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	f, err := os.OpenFile(mark, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strings.Join(add, ""))
+	return errors.Join(err, f.Close())
 }
 
 // deadLettered returns, for each of projections, which records of the

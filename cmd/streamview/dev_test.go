@@ -250,6 +250,44 @@ func TestDevRefusesALiveNotifierGroup(t *testing.T) {
 	}
 }
 
+// dev over a real Kafka resets the groups of the projections it keeps in
+// memory, but only those it reset before (from the same --data) or that
+// have no offsets: a deployment's stopped projector would skip what it had
+// not read. (dev once reset them whatever they were, and serve, started
+// again, never had the events dev's commands made in its history.)
+func TestDevClaimsOnlyItsGroups(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	brokers := strings.Join(cluster.ListenAddrs(), ",")
+	dir := t.TempDir()
+	base, _, stop := startDevWith(t, dir, "--kafka", brokers)
+	a := call(t, "POST", base+"/v1/products", `{"name":"Kept Lamp","description":"","price":{"amount":"9.99","currency":"EUR"},"categoryId":"lamps","categoryName":"Lamps","brandId":"lumen","brandName":"Lumen"}`, "Prefer", "wait=20")
+	if a.status != 201 {
+		t.Fatalf("create: %d %v", a.status, a.body)
+	}
+	id := a.body["productId"].(string)
+	stop()
+
+	// The same --data again: its groups, read again from the start.
+	base, _, stop = startDevWith(t, dir, "--kafka", brokers)
+	if a := call(t, "GET", base+"/v1/products/"+id+"/events", ""); a.status != 200 {
+		t.Fatalf("history after dev's restart: %d %v", a.status, a.body)
+	}
+	stop()
+
+	// Another --data: the groups' offsets are not its own.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var errOut bytes.Buffer
+	err = run(ctx, []string{"dev", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--kafka", brokers}, nil, io.Discard, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "this --data's dev did not make") || !strings.Contains(err.Error(), "--delete --group streamview.") {
+		t.Fatalf("dev on another --data: %v, want the groups refused", err)
+	}
+}
+
 // dev runs the notifier: a subscription's price drop and return to stock
 // are delivered. After a restart (dev's Redis is in memory) the notifier
 // knows its subscriptions again from the log, sends nothing twice (a
