@@ -71,17 +71,38 @@ func newKafkaClient(ctx context.Context, conn connect.Kafka, opts ...kgo.Opt) (*
 // last failed dial when there was one (franz-go retries a dial until the
 // deadline, and the deadline alone says nothing).
 func pingKafka(ctx context.Context, cl *kgo.Client, conn connect.Kafka, dials *connect.DialErrors) error {
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	return pingKafkaWithin(ctx, cl, conn, dials, 10*time.Second)
+}
+
+// pingKafkaWithin is pingKafka bounded by d. A failure that is no setting
+// by its message is probed: a plaintext client at a port that speaks TLS
+// is one (probeTimeout more).
+func pingKafkaWithin(ctx context.Context, cl *kgo.Client, conn connect.Kafka, dials *connect.DialErrors, d time.Duration) error {
+	pctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	err := cl.Ping(pctx)
 	if err == nil {
 		return nil
 	}
+	addr := strings.Join(conn.Brokers, ",")
+	// The request's own error first: a broker that answered in TLS
+	// ("plaintext connection speaking to a tls endpoint") dialled fine.
+	if e := connect.Explain(connect.KafkaServer, addr, conn.Username, err); connect.IsConfig(e) {
+		return e
+	}
 	if last := dials.Last(); last != nil {
 		err = last
 	}
-	return connect.Explain(connect.KafkaServer, strings.Join(conn.Brokers, ","), conn.Username, err)
+	err = connect.Explain(connect.KafkaServer, addr, conn.Username, err)
+	prctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	return connect.ExplainProtocol(prctx, connect.KafkaServer, conn.Brokers, conn.TLS.On(), err)
 }
+
+// probeTimeout bounds the probe of a failed connection for the other
+// protocol (TLS or plaintext): a positive answer comes at once, and a
+// server that does not answer at all is only waited for.
+const probeTimeout = 2 * time.Second
 
 // redisFlags are the Redis address and security flags.
 type redisFlags struct {
@@ -110,7 +131,11 @@ func newRedisConn(conn connect.Redis) (redis.UniversalClient, error) {
 	return conn.Client(redisOptions())
 }
 
-// pingRedis pings within 5s, explaining a refused certificate or login.
+// pingRedis pings within 5s, explaining a refused certificate or login, a
+// TLS or plaintext client at a port that speaks the other (probed for
+// probeTimeout more) and a Redis Cluster met with the wrong client: a
+// cluster client at one server fails its first command, and one server's
+// client at a cluster node answers PING, so INFO cluster is asked too.
 //
 // Over TLS 1.3 a server checks the client's certificate after the
 // handshake has ended on the client's side, so a refused certificate
@@ -120,8 +145,34 @@ func newRedisConn(conn connect.Redis) (redis.UniversalClient, error) {
 // the alert is read: a reset alone cannot tell a refused certificate from
 // a server going down.
 func pingRedis(ctx context.Context, rc redis.UniversalClient, conn connect.Redis) error {
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	return pingRedisWithin(ctx, rc, conn, 5*time.Second)
+}
+
+// pingRedisWithin is pingRedis with the ping bounded by d.
+func pingRedisWithin(ctx context.Context, rc redis.UniversalClient, conn connect.Redis, d time.Duration) error {
+	pctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
+	err := pingRedisOnce(pctx, rc, conn)
+	switch {
+	case err == nil && conn.Cluster:
+		return nil
+	case err == nil:
+		info, err := rc.Info(pctx, "cluster").Result()
+		if err != nil {
+			return nil // a proxy, or a user not allowed INFO: nothing to tell
+		}
+		return conn.CheckNode(info)
+	case connect.IsConfig(err):
+		return err
+	}
+	prctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	return connect.ExplainProtocol(prctx, connect.RedisServer, conn.Addrs(), conn.TLS.On(), err)
+}
+
+// pingRedisOnce pings until pctx ends, trying again past the resets of a
+// refused client certificate (see pingRedis).
+func pingRedisOnce(pctx context.Context, rc redis.UniversalClient, conn connect.Redis) error {
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
 		err = connect.Explain(connect.RedisServer, conn.Addr, conn.Username, rc.Ping(pctx).Err())
@@ -194,30 +245,22 @@ func esHealth(ctx context.Context, client *elasticsearch.Client, conn connect.El
 	return fmt.Errorf("cluster health: %s", res.Status())
 }
 
-// preflight checks each secured server of st (TLS or a login) once, before
-// anything starts: a refused certificate or login (a setting to fix) ends
-// the command with a message naming the server and the setting; a server
-// that is down only logs, since the roles wait for it (see serveStack). A
-// plaintext server without a login is not checked: nothing about it can be
-// set wrong that waiting would not show, and a check would delay the API
-// when it is down.
+// preflight checks each server of st once, before anything starts: a
+// setting to fix (a refused certificate or login, TLS against a plaintext
+// port or the reverse, a Redis Cluster met with one server's client or the
+// reverse) ends the command with a message naming the server and the
+// setting; a server that is down only logs, since the roles wait for it
+// (see serveStack). A plaintext server without a login is given a shorter
+// bound (unsecuredCheck), so that one that is down delays the API little;
+// a plaintext Elasticsearch has only its port probed for TLS.
 func preflight(ctx context.Context, st stack, conn connections) error {
-	if conn.kafka != nil && !conn.kafka.Secured() {
-		conn.kafka = nil
-	}
-	if conn.redis != nil && !conn.redis.Secured() {
-		conn.redis = nil
-	}
-	if conn.es != nil && !conn.es.Secured() {
-		conn.es = nil
-	}
 	if conn.kafka != nil {
 		var dials connect.DialErrors
 		cl, err := kgo.NewClient(append(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...), kgo.WithHooks(&dials))...)
 		if err != nil {
 			return err
 		}
-		err = pingKafka(ctx, cl, *conn.kafka, &dials)
+		err = pingKafkaWithin(ctx, cl, *conn.kafka, &dials, checkBound(conn.kafka.Secured(), 10*time.Second))
 		cl.Close()
 		if connect.IsConfig(err) {
 			return err
@@ -227,7 +270,7 @@ func preflight(ctx context.Context, st stack, conn connections) error {
 		}
 	}
 	if conn.redis != nil {
-		err := pingRedis(ctx, st.redis, *conn.redis)
+		err := pingRedisWithin(ctx, st.redis, *conn.redis, checkBound(conn.redis.Secured(), 5*time.Second))
 		if connect.IsConfig(err) {
 			return err
 		}
@@ -235,7 +278,16 @@ func preflight(ctx context.Context, st stack, conn connections) error {
 			st.logger.Warn("redis does not answer yet", "addr", conn.redis.Addr, "err", err)
 		}
 	}
-	if conn.es != nil && st.searchReady != nil {
+	if conn.es != nil {
+		// Before the health check, which sends the credentials.
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		err := conn.es.CheckPlainURLs(pctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	if conn.es != nil && conn.es.Secured() && st.searchReady != nil {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := st.searchReady(pctx)
 		cancel()
@@ -247,6 +299,18 @@ func preflight(ctx context.Context, st stack, conn connections) error {
 		}
 	}
 	return nil
+}
+
+// unsecuredCheck bounds preflight's check of a plaintext server without a
+// login: enough for one that is up to answer, and its refusals come at
+// once.
+const unsecuredCheck = 3 * time.Second
+
+func checkBound(secured bool, d time.Duration) time.Duration {
+	if secured {
+		return d
+	}
+	return unsecuredCheck
 }
 
 // connections are the real servers a stack was given (nil: embedded or

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -19,6 +22,8 @@ import (
 	"time"
 
 	"github.com/streamview/streamview/internal/connect"
+	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 // TestPingRedisReadsTheAlertPastResets is the race CI met once: over TLS
@@ -78,6 +83,104 @@ func TestPingRedisReadsTheAlertPastResets(t *testing.T) {
 	}
 	if accepted.Load() <= resets {
 		t.Fatalf("only %d connections: the server's resets were not met", accepted.Load())
+	}
+}
+
+// TestPreflightSettingErrors: a server met with the wrong kind of client
+// (a Redis Cluster node with one server's, one server with a cluster's,
+// TLS at a plaintext port and plaintext at a TLS port, for each server)
+// stops serve at start with a message naming the server and the setting
+// to fix; before, serve waited for it forever as for a server that is
+// down. Each case needs its server and skips without it.
+func TestPreflightSettingErrors(t *testing.T) {
+	brokers := strings.Join(testenv.Kafka(t), ",")
+	redisAddr := testenv.Redis(t)
+	esURL := testenv.Elasticsearch(t)
+	otherCA, _ := testCA(t)
+	first := func(env string) string { a, _, _ := strings.Cut(os.Getenv(env), ","); return a }
+	cases := []struct {
+		name  string
+		needs string // the environment variable of the server it needs, if any
+		flags []string
+		want  []string
+	}{
+		{"redis cluster node without --redis-cluster", redistest.EnvClusterAddrs,
+			[]string{"--redis", first(redistest.EnvClusterAddrs)},
+			[]string{"redis at " + first(redistest.EnvClusterAddrs) + ": it is a node of a Redis Cluster: pass --redis-cluster (REDIS_CLUSTER=true)"}},
+		{"--redis-cluster at one server", "",
+			[]string{"--redis-cluster"},
+			[]string{"redis at " + redisAddr + ": it is not a Redis Cluster (cluster support disabled): drop --redis-cluster"}},
+		{"redis TLS client at the plaintext port", "",
+			[]string{"--redis-tls-ca-file", otherCA},
+			[]string{"redis at " + redisAddr + ": it speaks plain RESP, not TLS: unset REDIS_TLS and REDIS_TLS_*"}},
+		{"redis plaintext client at the TLS port", "REDIS_TLS_ADDR",
+			[]string{"--redis", os.Getenv("REDIS_TLS_ADDR")},
+			[]string{"redis at " + os.Getenv("REDIS_TLS_ADDR") + ": it speaks TLS on this port: set REDIS_TLS=true and its CA (REDIS_TLS_CA_FILE)"}},
+		{"elasticsearch http:// at the HTTPS port", "ELASTICSEARCH_PROXY_URL",
+			[]string{"--elasticsearch", strings.Replace(os.Getenv("ELASTICSEARCH_PROXY_URL"), "https://", "http://", 1)},
+			[]string{"it speaks TLS on this port: use https:// (ELASTICSEARCH_URL=" + os.Getenv("ELASTICSEARCH_PROXY_URL")}},
+		{"elasticsearch https:// at the HTTP port", "",
+			[]string{"--elasticsearch", strings.Replace(esURL, "http://", "https://", 1), "--elasticsearch-ca-file", otherCA},
+			[]string{"it does not speak TLS on this port: use an http:// URL"}},
+		{"kafka plaintext client at the SASL_SSL port, decider and projector", "KAFKA_SASL_BROKERS",
+			[]string{"--brokers", os.Getenv("KAFKA_SASL_BROKERS"), "--roles", "decider,projector"},
+			[]string{"kafka at " + os.Getenv("KAFKA_SASL_BROKERS") + ": the broker speaks TLS on this port: set KAFKA_TLS=true"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.needs != "" && os.Getenv(c.needs) == "" {
+				t.Skipf("%s is not set", c.needs)
+			}
+			flags := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "error",
+				"--brokers", brokers, "--redis", redisAddr, "--elasticsearch", esURL}, c.flags...) // the last of a flag wins
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var out bytes.Buffer
+			err := run(ctx, flags, nil, &out, &out)
+			if err == nil || ctx.Err() != nil || !connect.IsConfig(err) {
+				t.Fatalf("serve did not stop with a setting to fix (err %v, ctx %v)\n%s", err, ctx.Err(), &out)
+			}
+			t.Logf("serve: %v", err)
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestPreflightWaitsForADownServer: servers that are merely down, now
+// checked whether secured or not, are only logged: the roles wait for
+// them.
+func TestPreflightWaitsForADownServer(t *testing.T) {
+	down := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	kafkaConn := connect.Kafka{Brokers: []string{down()}}
+	redisConn := connect.Redis{Addr: down()}
+	esConn := connect.Elasticsearch{URLs: []string{"http://" + down()}}
+	var logs bytes.Buffer
+	st := stack{brokers: kafkaConn.Brokers, logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	rc, err := newRedisConn(redisConn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	st.redis = rc
+	st.searchReady = func(context.Context) error { return errors.New("down (test)") }
+	if err := preflight(context.Background(), st, connections{kafka: &kafkaConn, redis: &redisConn, es: &esConn}); err != nil {
+		t.Fatalf("preflight: %v; want servers that are down only logged", err)
+	}
+	for _, w := range []string{"kafka does not answer yet", "redis does not answer yet"} {
+		if !strings.Contains(logs.String(), w) {
+			t.Errorf("no %q in the log:\n%s", w, &logs)
+		}
 	}
 }
 

@@ -82,9 +82,10 @@ func TestServeSecuredEndToEnd(t *testing.T) {
 	commandsEndToEnd(t, base, plain)
 }
 
-// TestSecuredConnectionErrors: a wrong password, an untrusted CA and a
-// missing client certificate each stop serve before it starts, with an
-// error that names the server and the setting to fix, and no secret.
+// TestSecuredConnectionErrors: a wrong password, an untrusted CA, a
+// missing client certificate and TLS left off each stop serve before it
+// starts, with an error that names the server and the setting to fix, and
+// no secret.
 func TestSecuredConnectionErrors(t *testing.T) {
 	s := testenv.SecureServers(t)
 	flags := secureFlags(s)
@@ -128,6 +129,13 @@ func TestSecuredConnectionErrors(t *testing.T) {
 			[]string{"elasticsearch at", "credentials were refused", "ELASTICSEARCH_PASSWORD"}},
 		{"elasticsearch untrusted CA", set("--elasticsearch-ca-file", otherCA),
 			[]string{"elasticsearch at", "not signed by a CA this client trusts", "set ELASTICSEARCH_CA_FILE"}},
+		{"kafka without TLS", drop("--kafka-tls-ca-file", "--kafka-tls-cert-file", "--kafka-tls-key-file"),
+			[]string{"kafka at " + s.KafkaBrokers[0], "the broker speaks TLS on this port: set KAFKA_TLS=true"}},
+		{"redis without TLS", drop("--redis-tls-ca-file", "--redis-tls-cert-file", "--redis-tls-key-file"),
+			[]string{"redis at " + s.RedisAddr, "it speaks TLS on this port: set REDIS_TLS=true and its CA (REDIS_TLS_CA_FILE)"}},
+		{"elasticsearch http:// with a password", func(f []string) []string {
+			return set("--elasticsearch", strings.Replace(s.ESURL, "https://", "http://", 1))(esBasic(s.File("es.password"))(f))
+		}, []string{"elasticsearch at http://", "it speaks TLS on this port: use https:// (ELASTICSEARCH_URL=" + s.ESURL}},
 		{"elasticsearch credentials in the URL", set("--elasticsearch", strings.Replace(s.ESURL, "https://", "https://"+s.User+":"+s.Secret(t, "es.password")+"@", 1)),
 			[]string{"ELASTICSEARCH_URL", "carries a user name or password", "set ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD"}},
 	}

@@ -3,6 +3,7 @@ package connect
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -170,6 +171,11 @@ func TestExplain(t *testing.T) {
 		{"redis wrongpass", RedisServer, errors.New("WRONGPASS invalid username-password pair"), "REDIS_PASSWORD"},
 		{"redis noauth", RedisServer, errors.New("NOAUTH Authentication required."), "REDIS_USERNAME"},
 		{"not TLS", RedisServer, errors.New("tls: first record does not look like a TLS handshake"), "TLS port"},
+		{"elasticsearch not TLS", ElasticsearchServer, tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, "use an http:// URL"},
+		{"kafka plaintext to TLS", KafkaServer, errors.New("invalid large response size 352518912 > limit 104857600; the first three bytes received appear to be a tls alert record for TLS v1.2; is this a plaintext connection speaking to a tls endpoint?"),
+			"the broker speaks TLS on this port: set KAFKA_TLS=true"},
+		{"redis cluster client, one server", RedisServer, errors.New("ERR This instance has cluster support disabled"), "not a Redis Cluster (cluster support disabled): drop --redis-cluster"},
+		{"redis moved", RedisServer, errors.New("MOVED 8110 127.0.0.1:7002"), ""},
 		{"refused", KafkaServer, errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), ""},
 	}
 	for _, c := range cases {

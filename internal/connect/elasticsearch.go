@@ -2,12 +2,14 @@ package connect
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -170,4 +172,35 @@ func (c Elasticsearch) Describe() string {
 		s += fmt.Sprintf(" (basic auth as %s)", c.Username)
 	}
 	return s
+}
+
+// CheckPlainURLs probes the port of each http:// URL with a TLS handshake
+// within ctx, before a request sends anything (credentials included) in
+// plaintext to it: a port that answers with a certificate is an HTTPS
+// port, reported as an *Error. Behind nginx a plain request there is a
+// 400, which waiting never fixes. A port that does not answer passes: the
+// server may be down.
+func (c Elasticsearch) CheckPlainURLs(ctx context.Context) error {
+	for _, raw := range c.URLs {
+		u, err := url.Parse(raw)
+		if err != nil || !strings.EqualFold(u.Scheme, "http") {
+			continue
+		}
+		port := u.Port()
+		if port == "" {
+			port = "80"
+		}
+		cert := speaksTLS(ctx, net.JoinHostPort(u.Hostname(), port))
+		if cert == nil {
+			continue
+		}
+		e := plainToTLS(ElasticsearchServer, raw)
+		https := *u
+		https.Scheme = "https"
+		e.Fix = fmt.Sprintf("use https:// (ELASTICSEARCH_URL=%s), with its CA (ELASTICSEARCH_CA_FILE or ELASTICSEARCH_CA_FINGERPRINT)", https.String())
+		e.Err = fmt.Errorf("a TLS handshake with it was answered with a certificate for %q issued by %q, before any request",
+			cert.Subject.CommonName, cert.Issuer.CommonName)
+		return e
+	}
+	return nil
 }

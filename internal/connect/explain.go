@@ -90,7 +90,18 @@ func Explain(srv Server, addr, user string, err error) error {
 		e.Fix = fmt.Sprintf("set %s_CERT_FILE and %s_KEY_FILE to a client certificate and key the server accepts", srv.tls, srv.tls)
 	case errors.As(err, &header) || strings.Contains(msg, "first record does not look like a TLS handshake"):
 		e.What = "it does not speak TLS on this port"
-		e.Fix = fmt.Sprintf("turn TLS off (unset %s_*) or connect to the server's TLS port", srv.tls)
+		e.Fix = fmt.Sprintf("turn TLS off (unset %s and %s_*) or connect to the server's TLS port", srv.tls, srv.tls)
+		if srv == ElasticsearchServer {
+			e.Fix = "use an http:// URL in ELASTICSEARCH_URL, or the server's HTTPS port"
+		}
+	case srv == KafkaServer && strings.Contains(msg, "plaintext connection speaking to a tls endpoint"):
+		// franz-go's guess when a broker's first answer is a TLS alert.
+		t := plainToTLS(srv, addr)
+		e.What, e.Fix = t.What, t.Fix
+	case srv == RedisServer && strings.Contains(msg, "cluster support disabled"):
+		// A cluster client's first command (CLUSTER SLOTS) to one server.
+		e.What = "it is not a Redis Cluster (cluster support disabled)"
+		e.Fix = "drop --redis-cluster (unset REDIS_CLUSTER), or name nodes of a Redis Cluster"
 	case srv == KafkaServer && errors.Is(err, kerr.SaslAuthenticationFailed):
 		e.What = fmt.Sprintf("the login as %q was refused", user)
 		e.Fix = "check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE) and KAFKA_SASL_MECHANISM (a SCRAM user exists per hash: SHA-256 and SHA-512 are separate)"

@@ -142,3 +142,22 @@ func (r Redis) Describe() string {
 	}
 	return s
 }
+
+// CheckNode reports, as an *Error, a server whose INFO cluster section
+// (info) says it is a node of a Redis Cluster while r names one server: it
+// answers PING, and MOVED or CROSSSLOT to most commands on keys, forever.
+// A cluster's settings, and an info that says nothing of it (a proxy, a
+// user not allowed INFO), pass.
+func (r Redis) CheckNode(info string) error {
+	if r.Cluster {
+		return nil
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if strings.TrimSpace(line) == "cluster_enabled:1" {
+			return &Error{Server: RedisServer.Name, Addr: r.Addr, What: "it is a node of a Redis Cluster",
+				Fix: "pass --redis-cluster (REDIS_CLUSTER=true), with one or more of its nodes in REDIS_ADDR",
+				Err: errors.New("INFO cluster says cluster_enabled:1")}
+		}
+	}
+	return nil
+}

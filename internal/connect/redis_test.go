@@ -84,3 +84,25 @@ func TestRedisCluster(t *testing.T) {
 		}
 	}
 }
+
+func TestRedisCheckNode(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    Redis
+		info string
+		want string // "": no error
+	}{
+		{"a cluster node, one server's settings", Redis{Addr: "h:7001"}, "# Cluster\r\ncluster_enabled:1\r\n",
+			"redis at h:7001: it is a node of a Redis Cluster: pass --redis-cluster (REDIS_CLUSTER=true)"},
+		{"a cluster node, cluster settings", Redis{Addr: "h:7001", Cluster: true}, "# Cluster\r\ncluster_enabled:1\r\n", ""},
+		{"one server", Redis{Addr: "h:6379"}, "# Cluster\r\ncluster_enabled:0\r\n", ""},
+		{"no cluster section", Redis{Addr: "h:6379"}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.r.CheckNode(tc.info)
+			if tc.want == "" && err != nil || tc.want != "" && (!IsConfig(err) || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("CheckNode = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
