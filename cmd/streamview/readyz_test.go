@@ -4,18 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/api"
 	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/topics"
 )
 
 // switchDialer refuses every dial while down and closes the connections it
@@ -124,5 +130,80 @@ func TestReadyzKafkaClient(t *testing.T) {
 	deciderErr.Store(&e)
 	if code, checks := readyz(); code != 503 || checks["decider"] != "failing" || checks["kafka"] != "ok" {
 		t.Fatalf("readyz with a failing decider: %d %v", code, checks)
+	}
+}
+
+// TestServeWaitsForKafkaAtStart: a broker that is down when serve starts
+// is waited for, as README "Run it securely" says: the API listens,
+// /readyz names kafka, and once the broker is up commands are taken.
+// (The API's results reader once stopped serve at its first failed
+// listing: "commandbus: list end offsets …: unable to dial".)
+func TestServeWaitsForKafkaAtStart(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	views := miniredis.RunT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	addrCh, done := make(chan string, 1), make(chan error, 1)
+	var logs lockedBuffer
+	testReady = func(a string) { addrCh <- a }
+	go func() {
+		done <- runEnv(ctx, []string{"serve", "--roles", "api", "--brokers", fmt.Sprintf("127.0.0.1:%d", port),
+			"--redis", views.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "warn"}, envOf(nil, io.Discard, &logs))
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		testReady = nil
+	})
+	var base string
+	select {
+	case addr := <-addrCh:
+		base = "http://" + addr
+	case err := <-done:
+		done <- err
+		t.Fatalf("serve stopped: %v", err)
+	}
+	kafkaCheck := func() string {
+		a := call(t, "GET", base+"/readyz", "")
+		checks, _ := a.body["checks"].(map[string]any)
+		s, _ := checks["kafka"].(string)
+		return s
+	}
+	if s := kafkaCheck(); s != "failing" {
+		t.Fatalf("readyz with the broker down: kafka %q, want failing", s)
+	}
+	// The results reader has tried the broker before it comes up.
+	testenv.Eventually(t, time.Minute, func() error {
+		if !strings.Contains(logs.String(), "client=api-results") {
+			return errors.New("the API's results reader has not tried the broker yet")
+		}
+		return nil
+	})
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(6, topics.Commands, topics.CommandResults))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	testenv.Eventually(t, time.Minute, func() error {
+		select {
+		case err := <-done:
+			done <- err // for the cleanup, which waits for it too
+			t.Fatalf("serve stopped with the broker down: %v", err)
+		default:
+		}
+		if s := kafkaCheck(); s != "ok" {
+			return fmt.Errorf("readyz: kafka %q", s)
+		}
+		return nil
+	})
+	a := call(t, "POST", base+"/v1/products", `{"name":"Late Lamp","description":"","price":{"amount":"9.99","currency":"EUR"},"categoryId":"lamps","categoryName":"Lamps","brandId":"lumen","brandName":"Lumen"}`)
+	if a.status != http.StatusAccepted {
+		t.Fatalf("create once the broker is up: %d %v, want 202", a.status, a.body)
 	}
 }

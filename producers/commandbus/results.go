@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
@@ -533,16 +534,33 @@ func (r *Results) Run(ctx context.Context) error {
 	var starts, ends kadm.ListedOffsets
 	adm := kadm.NewClient(cl)
 	deadline := time.Now().Add(topicWait)
+	retry := positionsRetry.Start()
 	for {
-		// A topic just created may take a moment to show up everywhere.
 		starts, ends, err = r.positions(ctx, adm, names)
-		if err == nil || !errors.Is(err, kerr.UnknownTopicOrPartition) || time.Now().After(deadline) {
-			break
+		var kafkaErr *kerr.Error
+		switch {
+		case err == nil || ctx.Err() != nil:
+		case errors.Is(err, kerr.UnknownTopicOrPartition):
+			// A topic just created may take a moment to show up
+			// everywhere; one that never does is a setting (topics
+			// apply).
+			if time.Now().After(deadline) {
+				break
+			}
+			if backoff.Sleep(ctx, 250*time.Millisecond) {
+				continue
+			}
+		case errors.As(err, &kafkaErr) && !kafkaErr.Retriable:
+			// Refused (authorization, say): waiting will not help.
+		default:
+			// The broker is down or not reachable yet: waited for, as
+			// the decider and the projectors wait.
+			r.log.Warn("command results reader: kafka does not answer yet; trying again", "err", err, "attempt", retry.Attempt()+1)
+			if backoff.Sleep(ctx, retry.Next()) {
+				continue
+			}
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
-		}
+		break
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -728,6 +746,10 @@ func sameOutcome(a, b schemas.CommandResult) bool {
 
 // topicWait bounds how long Run waits for its topics to show up.
 const topicWait = 15 * time.Second
+
+// positionsRetry spaces Run's attempts to reach a broker that does not
+// answer at its start.
+var positionsRetry = backoff.Policy{Min: 250 * time.Millisecond, Max: 10 * time.Second}
 
 // positions lists where to start reading (the look-back) and where the
 // topics end now (for Ready). The ends are listed first: a listing by time
