@@ -223,7 +223,10 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		case errors.Is(err, commandbus.ErrTimeout) && r.Context().Err() == nil:
 			s.metrics.command(cmd.Type(), "failed")
 			s.log.Warn("api: publish the command", "method", r.Method, "path", r.URL.Path, logkey.AggregateID, cmd.ProductID, logkey.CommandID, cmd.ID, "err", err)
-			unavailable(w, "Kafka did not take the command within the delivery timeout; it was not carried out. Try again, with the same Idempotency-Key.")
+			// A write already on the wire when the time ran out may still
+			// land (the client gives up on it; Kafka may not): say so, and
+			// where to see it.
+			unavailable(w, "Kafka did not confirm the command within the delivery timeout: most likely it was not written, but a write already on its way may still land; GET /v1/commands/"+cmd.ID+" shows it if it does. Try again with the same Idempotency-Key: a command with a key is carried out once.")
 		default:
 			s.metrics.command(cmd.Type(), "failed")
 			s.internalError(w, r, "publish the command", err, logkey.AggregateID, cmd.ProductID, logkey.CommandID, cmd.ID)

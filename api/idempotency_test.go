@@ -155,4 +155,12 @@ func TestDeliveryTimeout(t *testing.T) {
 	if !strings.Contains(p.Detail, "delivery timeout") {
 		t.Errorf("detail %q does not say the delivery timeout ran out", p.Detail)
 	}
+	// A write on the wire may land after the client gave up on it: the
+	// answer must not say it was not carried out, and names where it
+	// would show. (It once said "it was not carried out", and an audit
+	// saw such commands applied.)
+	id := commandbus.CommandID("k-2", "PUT", "/v1/products/"+productID+"/stock")
+	if strings.Contains(p.Detail, "not carried out") || !strings.Contains(p.Detail, "may still land") || !strings.Contains(p.Detail, "/v1/commands/"+id) {
+		t.Errorf("detail %q: want it to say the command may still land, and where it would show (/v1/commands/%s)", p.Detail, id)
+	}
 }
