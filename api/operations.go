@@ -40,6 +40,9 @@ var (
 	ErrNoRebuild = errors.New("no rebuild of this projection is under way")
 	// ErrRebuildSwapped: 409 on abort; the new generation is live already.
 	ErrRebuildSwapped = errors.New("the rebuild can no longer be aborted")
+	// ErrNoLiveGeneration: 409 on a rebuild, a projection whose projector
+	// has not made a generation live yet.
+	ErrNoLiveGeneration = errors.New("the projection has no live generation")
 	// ErrNotRebuildable: 409, a projection whose store has no generations
 	// (the embedded search index).
 	ErrNotRebuildable = errors.New("this projection's store cannot build a second generation")
@@ -93,7 +96,7 @@ func (s *Server) opsError(w http.ResponseWriter, r *http.Request, what string, e
 	switch {
 	case errors.Is(err, ErrUnknownProjection):
 		writeProblem(w, newProblem(http.StatusNotFound, problemNotFound, "No projection "+r.PathValue("name")+" runs here; GET /v1/projections lists them."))
-	case errors.Is(err, ErrRebuildRunning), errors.Is(err, ErrNoRebuild), errors.Is(err, ErrNotRebuildable), errors.Is(err, ErrRebuildSwapped):
+	case errors.Is(err, ErrRebuildRunning), errors.Is(err, ErrNoRebuild), errors.Is(err, ErrNotRebuildable), errors.Is(err, ErrRebuildSwapped), errors.Is(err, ErrNoLiveGeneration):
 		writeProblem(w, newProblem(http.StatusConflict, problemConflict, err.Error()))
 	case errors.Is(err, ErrBadOffsets):
 		unprocessable(w, []FieldError{{Field: "offsets", Message: err.Error()}})

@@ -192,8 +192,13 @@ func (o *operations) StartRebuild(_ context.Context, name string) error {
 		return err
 	}
 	err := o.jobs.Start(name)
-	if errors.Is(err, rebuild.ErrRunning) {
+	switch {
+	case errors.Is(err, rebuild.ErrRunning) && o.jobs.Running(name):
 		return fmt.Errorf("%w in this server; its progress shows in GET /v1/projections", api.ErrRebuildRunning)
+	case errors.Is(err, rebuild.ErrRunning):
+		return fmt.Errorf("%w: %w", api.ErrRebuildRunning, err)
+	case errors.Is(err, rebuild.ErrNoLive):
+		return fmt.Errorf("%w: %w", api.ErrNoLiveGeneration, err)
 	}
 	return err
 }

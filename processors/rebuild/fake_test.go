@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,5 +217,52 @@ func TestJobsAbortAfterSwapFake(t *testing.T) {
 	})
 	if n, err := store.Count(ctx, 1); err != nil || n != 0 {
 		t.Fatalf("generation 1 has %d views (%v) after the retiring", n, err)
+	}
+}
+
+// TestJobsRefuseWhatCannotStart: a rebuild asked of Jobs is refused at
+// once, not started to fail in the background, when the projection has no
+// live generation yet, or when a rebuild of it runs elsewhere. (Both were
+// answered 202 over HTTP, and failed where only the log said so.)
+func TestJobsRefuseWhatCannotStart(t *testing.T) {
+	w := newWorld(t, fakeKafka(t))
+	rc := redistest.Miniredis(t)
+	ctx := t.Context()
+	w.publish(t, eventgen.Stream(eventgen.Options{Products: 50, Events: 500, Seed: 6}))
+	vt, store, vctl := views(t, rc)
+	jobs := rebuild.NewJobs(ctx, func(string) (*rebuild.Rebuilder, error) { return rebuild.New(w.config(), vt, vctl) }, nil)
+	if err := jobs.Start(vt.Name()); !errors.Is(err, rebuild.ErrNoLive) || jobs.Running(vt.Name()) {
+		t.Fatalf("Start without a live generation = %v (running %v), want ErrNoLive", err, jobs.Running(vt.Name()))
+	}
+
+	if _, err := store.EnsureLive(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	// A rebuild elsewhere (the CLI's), held while it builds.
+	building, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	cfg := w.config()
+	cfg.ProgressInterval = 10 * time.Millisecond
+	cfg.Progress = func(p rebuild.Progress) {
+		// Once it has committed, its group has joined: held there.
+		if p.Phase == rebuild.Building && p.Done > 0 {
+			once.Do(func() { close(building) })
+			<-release
+		}
+	}
+	elsewhere, err := rebuild.New(cfg, vt, vctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := elsewhere.Run(ctx); done <- err }()
+	<-building
+	err = jobs.Start(vt.Name())
+	close(release)
+	if !errors.Is(err, rebuild.ErrRunning) || !strings.Contains(err.Error(), "elsewhere") || jobs.Running(vt.Name()) {
+		t.Fatalf("Start while a rebuild runs elsewhere = %v (running %v), want ErrRunning, elsewhere", err, jobs.Running(vt.Name()))
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the rebuild elsewhere: %v", err)
 	}
 }

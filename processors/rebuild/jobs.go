@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 )
 
 // ErrRunning is Jobs.Start's error when a rebuild of the projection runs
-// in this process already.
+// in this process already, or elsewhere (Rebuilder.CanStart).
 var ErrRunning = errors.New("a rebuild of this projection is running")
 
 // Jobs runs rebuilds in the background, at most one per projection, for a
@@ -57,6 +58,12 @@ func (j *Jobs) Start(name string) error {
 		return fmt.Errorf("rebuild %s: %w", name, ErrRunning)
 	}
 	r, err := j.make(name)
+	if err != nil {
+		return err
+	}
+	cctx, stop := context.WithTimeout(j.ctx, 10*time.Second)
+	err = r.CanStart(cctx)
+	stop()
 	if err != nil {
 		return err
 	}

@@ -195,6 +195,35 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 	return res, r.retire(ctx, adm, &st, &res)
 }
 
+// CanStart reports, before Run, what would end a new rebuild at once: no
+// live generation yet (ErrNoLive), or a rebuild of the projection running
+// elsewhere (ErrRunning: its generation's group has live members).
+func (r *Rebuilder) CanStart(ctx context.Context) error {
+	name := r.target.Name()
+	live, err := r.target.Live(ctx)
+	if err != nil {
+		return err
+	}
+	if live == 0 {
+		return fmt.Errorf("rebuild %s: %w yet: start the projector first (it makes generation 1 live)", name, ErrNoLive)
+	}
+	st, ok, err := r.control.Load(ctx)
+	if err != nil || !ok || st.Generation == live {
+		return err
+	}
+	cl, adm, err := r.admin()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	group := processors.GroupName(name, st.Generation)
+	err = processors.CheckIdle(ctx, adm, group)
+	if errors.Is(err, processors.ErrGroupActive) {
+		return fmt.Errorf("rebuild %s: %w elsewhere (`streamview rebuild`, or another server): group %s builds generation %d; its progress shows in `streamview projections` and GET /v1/projections", name, ErrRunning, group, st.Generation)
+	}
+	return err
+}
+
 // runner is the new generation's processor running in this process.
 type runner struct {
 	proc *processors.Runner
