@@ -356,9 +356,9 @@ func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool, na
 }
 
 // projectionsOverview answers GET /v1/projections for a serving stack:
-// every projection's live and building generations, with the stats of the
-// processors running in this process (procs).
-func projectionsOverview(ctx context.Context, st stack, procs []*processors.Runner) (any, error) {
+// the live and building generations of every projection of names, with
+// the stats of the processors running in this process (procs).
+func projectionsOverview(ctx context.Context, st stack, names []string, procs []*processors.Runner) (any, error) {
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 	if err != nil {
 		return nil, err
@@ -370,19 +370,20 @@ func projectionsOverview(ctx context.Context, st stack, procs []*processors.Runn
 		cfg := p.Config()
 		local[fmt.Sprintf("%s/%d", cfg.Name, cfg.Generation)] = p
 	}
-	seen := map[string]bool{}
+	// Every projection of the stack, whether its projector runs in this
+	// process or in another (an API-only serve reports them all, as
+	// `streamview projections` does); a local processor adds its rate.
+	dlqs := map[string]string{}
 	for _, p := range procs {
-		name := p.Config().Name
-		if seen[name] {
-			continue
-		}
-		seen[name] = true
+		dlqs[p.Config().Name] = p.Config().DeadLetterTopic
+	}
+	for _, name := range names {
 		live, err := reportLive(st, name)
 		if err != nil {
 			return nil, err
 		}
 		sources = append(sources, rebuild.Source{Target: namedLive{name, live}, Control: rebuildControl(st.redis, name),
-			DeadLetterTopic: p.Config().DeadLetterTopic})
+			DeadLetterTopic: dlqs[name]})
 	}
 	rs, err := rebuild.Report(ctx, cl, rebuild.ReportConfig{Topic: topics.Events, Local: func(name string, gen int) (processors.Stats, bool) {
 		p, ok := local[fmt.Sprintf("%s/%d", name, gen)]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/streamview/streamview/api"
 	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/topics"
 )
 
@@ -205,5 +208,55 @@ func TestServeWaitsForKafkaAtStart(t *testing.T) {
 	a := call(t, "POST", base+"/v1/products", `{"name":"Late Lamp","description":"","price":{"amount":"9.99","currency":"EUR"},"categoryId":"lamps","categoryName":"Lamps","brandId":"lumen","brandName":"Lumen"}`)
 	if a.status != http.StatusAccepted {
 		t.Fatalf("create once the broker is up: %d %v, want 202", a.status, a.body)
+	}
+}
+
+// TestAPIOnlyReportsEveryProjection: GET /v1/projections of a serve that
+// runs the API alone reports the projections that run elsewhere, as
+// `streamview projections` does. (It answered an empty list.)
+func TestAPIOnlyReportsEveryProjection(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topics.Commands, topics.CommandResults, topics.Events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	views := miniredis.RunT(t)
+	store, err := redisview.New(newRedis(views.Addr()), redisview.Config{Projection: productview.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.EnsureLive(t.Context(), 1); err != nil { // as a projector elsewhere did
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrCh, done := make(chan string, 1), make(chan error, 1)
+	go func() {
+		done <- serveForTest(ctx, []string{"serve", "--roles", "api", "--brokers", strings.Join(cluster.ListenAddrs(), ","),
+			"--redis", views.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "error"}, addrCh)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	var base string
+	select {
+	case addr := <-addrCh:
+		base = "http://" + addr
+	case err := <-done:
+		done <- err
+		t.Fatalf("serve stopped: %v", err)
+	}
+	a := call(t, "GET", base+"/v1/projections", "")
+	list, _ := a.body["projections"].([]any)
+	got := map[string]string{}
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		got[fmt.Sprint(m["projection"])] = fmt.Sprint(m["state"])
+	}
+	want := map[string]string{productview.Name: "live", historyProjection: "live", searchProjection: "unreachable"}
+	if a.status != http.StatusOK || !maps.Equal(got, want) {
+		t.Fatalf("GET /v1/projections of an API-only serve: %d %v, want %v", a.status, got, want)
 	}
 }

@@ -136,7 +136,7 @@ func TestRebuildCommandsFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 10*time.Second, func() error {
-		v, err := projectionsOverview(ctx, st, followed([]*rebuild.Follower{f}))
+		v, err := projectionsOverview(ctx, st, []string{f.Runner().Config().Name}, followed([]*rebuild.Follower{f}))
 		if err != nil {
 			return err
 		}

@@ -520,7 +520,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			Commands:    busOf{results, sender},
 			Views:       productview.NewReader(views),
 			Ready:       append(readiness(st, readyKafka), checks...),
-			Projections: func(ctx context.Context) (any, error) { return projectionsOverview(ctx, st, procs()) },
+			Projections: func(ctx context.Context) (any, error) { return projectionsOverview(ctx, st, projections, procs()) },
 			Metrics:     st.tel.Registry(),
 		}
 		if st.search != nil {
