@@ -148,9 +148,9 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 		switch name {
 		case productview.Name, searchProjection:
 		case historyProjection:
-			return nil, fmt.Errorf("projection %s: the history index has one generation and is idempotent: it is neither rebuilt nor replayed in place; reset its group (%s) to the start of %s to index it again", name, processors.GroupName(name, 1), topics.Events)
+			return nil, fmt.Errorf("projection %s: the history index has one generation and is idempotent: it is not rebuilt beside itself; `streamview replay --projection %s` indexes the log again", name, name)
 		default:
-			return nil, fmt.Errorf("unknown projection %q (want %s or %s)", name, productview.Name, searchProjection)
+			return nil, fmt.Errorf("unknown projection %q (want %s or %s; replay takes %s and %s too)", name, productview.Name, searchProjection, historyProjection, webhook.Name)
 		}
 	}
 	kafkaConn, err := f.kafka.settings()

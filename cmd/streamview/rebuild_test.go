@@ -169,6 +169,11 @@ func TestRebuildCommandsFake(t *testing.T) {
 	if n, _ := views.Count(ctx, 2); n != 0 {
 		t.Fatalf("generation 2 holds %d views after the replay", n)
 	}
+	// The history index replays by its group alone: nothing to empty.
+	out, err = runCmd(t, append([]string{"replay", "--projection", historyProjection, "--dry-run"}, conn...)...)
+	if err != nil || !strings.Contains(out, "replay product-history (group streamview.product-history.g1): would reset (dry run: nothing changed) offsets to the start of") {
+		t.Fatalf("replay of the history index, --dry-run: %v\n%s", err, out)
+	}
 	out, err = runCmd(t, append([]string{"rebuild", "--projection", productview.Name, "--abort"}, conn...)...)
 	if err != nil || !strings.Contains(out, "nothing to remove") {
 		t.Fatalf("abort with nothing under way: %v\n%s", err, out)
@@ -184,6 +189,7 @@ func TestRebuildUsage(t *testing.T) {
 		{"rebuild without projection", []string{"rebuild"}, "--projection"},
 		{"replay without projection", []string{"replay"}, "--projection"},
 		{"unknown projection", []string{"rebuild", "--projection", "nope", "--brokers", "127.0.0.1:1"}, "unknown projection"},
+		{"the history index is replayed", []string{"rebuild", "--projection", historyProjection, "--brokers", "127.0.0.1:1"}, "streamview replay --projection product-history"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := runCmd(t, tc.args...)

@@ -38,8 +38,13 @@ with no downtime. --dry-run says what it would do and changes nothing.
 Webhook-Id it delivered or dead-lettered, so the replay reads the whole log
 again and sends nothing that was sent before.
 
+--projection product-history resets the history index's group the same way
+and empties nothing: indexing an event again is a no-op, so the replay
+fills in what the index lacks (after Redis lost its data, say).
+
 Examples:
   streamview replay --projection notifier
+  streamview replay --projection product-history
   streamview replay --projection product-view --dry-run
   streamview replay --projection product-search`,
 		run: runReplay,
@@ -50,7 +55,7 @@ func runReplay(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "replay")
 	var f projectionFlags
 	f.register(fs, e)
-	projection := fs.String("projection", "", "the projection to replay: product-view, product-search or notifier")
+	projection := fs.String("projection", "", "the projection to replay: product-view, product-search, product-history or notifier")
 	dryRun := fs.Bool("dry-run", false, "say what would be done and change nothing")
 	group := fs.String("group", webhook.Group, "notifier: its consumer group")
 	if err := parse(fs, args); err != nil {
@@ -60,7 +65,15 @@ func runReplay(ctx context.Context, e env, args []string) error {
 		if _, err := newLogger(e.stderr, f.logLevel, *f.logFormat); err != nil {
 			return err
 		}
-		return replayNotifier(ctx, e, &f.kafka, *group, f.topic, *dryRun)
+		return replayGroup(ctx, e, &f.kafka, webhook.Name, *group, f.topic, *dryRun,
+			"nothing is emptied: Webhook-Ids delivered or dead-lettered before are never sent again")
+	}
+	if *projection == historyProjection {
+		if _, err := newLogger(e.stderr, f.logLevel, *f.logFormat); err != nil {
+			return err
+		}
+		return replayGroup(ctx, e, &f.kafka, historyProjection, processors.GroupName(historyProjection, 1), f.topic, *dryRun,
+			"nothing is emptied: an event indexed again is a no-op, and what the index lacks is filled in")
 	}
 	p, logger, err := f.openOne(ctx, e, fs, *projection)
 	if err != nil {
@@ -76,8 +89,10 @@ func runReplay(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// replayNotifier resets the notifier's group to the start of the log.
-func replayNotifier(ctx context.Context, e env, kf *kafkaFlags, group, topic string, dryRun bool) error {
+// replayGroup resets the group of projection name (one that empties
+// nothing: the notifier, the history index) to the start of the log, and
+// says note.
+func replayGroup(ctx context.Context, e env, kf *kafkaFlags, name, group, topic string, dryRun bool, note string) error {
 	adm, done, err := kf.admin(ctx)
 	if err != nil {
 		return err
@@ -85,7 +100,7 @@ func replayNotifier(ctx context.Context, e env, kf *kafkaFlags, group, topic str
 	defer done()
 	offsets, err := processors.ResetToStart(ctx, adm, group, topic, dryRun)
 	if err != nil {
-		return fmt.Errorf("replay notifier: %w", err)
+		return fmt.Errorf("replay %s: %w", name, err)
 	}
 	var offs []string
 	offsets.Each(func(o kadm.Offset) { offs = append(offs, fmt.Sprintf("%d@%d", o.Partition, o.At)) })
@@ -94,8 +109,8 @@ func replayNotifier(ctx context.Context, e env, kf *kafkaFlags, group, topic str
 	if dryRun {
 		verb = "would reset (dry run: nothing changed)"
 	}
-	fmt.Fprintf(e.stdout, "replay notifier (group %s): %s offsets to the start of %s: %s\n", group, verb, topic, strings.Join(offs, " "))
-	fmt.Fprintf(e.stdout, "  nothing is emptied: Webhook-Ids delivered or dead-lettered before are never sent again\n")
+	fmt.Fprintf(e.stdout, "replay %s (group %s): %s offsets to the start of %s: %s\n", name, group, verb, topic, strings.Join(offs, " "))
+	fmt.Fprintf(e.stdout, "  %s\n", note)
 	return nil
 }
 
