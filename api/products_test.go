@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -223,6 +224,14 @@ func TestGetProductStoreFails(t *testing.T) {
 	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID}), http.StatusServiceUnavailable)
 
 	wantProblem(t, serve(t, testServer(t, Deps{}).Handler(), request{method: "GET", path: "/v1/products/" + productID}), http.StatusServiceUnavailable)
+
+	// A store without a live generation (never projected, or emptied)
+	// says what to do: a retry alone never mends it.
+	views.err = fmt.Errorf("read: %w: sv:product-view:live is not set", productview.ErrNoLive)
+	p := wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID}), http.StatusServiceUnavailable)
+	if !strings.Contains(p.Detail, "no live generation") || !strings.Contains(p.Detail, "streamview replay --projection product-view") {
+		t.Errorf("detail %q: want the missing live generation named, and the replay", p.Detail)
+	}
 }
 
 // TestGetProductMinVersionOutlastsStoreErrors: a store that fails for a

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/producers/product"
 )
 
@@ -270,6 +271,10 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, what stri
 	s.log.Error("api: "+what, append([]any{"method", r.Method, "path", r.URL.Path, "err", err}, attrs...)...)
 	if qt, ok := errors.AsType[*queryTimeout](err); ok {
 		unavailable(w, fmt.Sprintf("The server could not %s: the store did not answer within %v; try again.", what, qt.timeout))
+		return
+	}
+	if errors.Is(err, productview.ErrNoLive) {
+		unavailable(w, "The server could not "+what+": the product view has no live generation in its store. Its projector has not started yet, or the store lost its data: then replay it (`streamview replay --projection product-view`, and product-history).")
 		return
 	}
 	unavailable(w, "The server could not "+what+"; try again.")
