@@ -127,6 +127,10 @@ func printReplay(w io.Writer, r rebuild.ReplayResult) {
 	}
 	fmt.Fprintf(w, "replay %s: generation %d (group %s)%s\n", r.Projection, r.Generation, r.Group, would("", " (dry run: nothing changed)"))
 	fmt.Fprintf(w, "  %s offsets to the start of %s: %s\n", would("reset", "would reset"), r.Topic, strings.Join(offs, " "))
-	fmt.Fprintf(w, "  %s %s documents\n", would("removed", "would remove"), thousands.Format(r.Documents))
+	if r.NoLive {
+		fmt.Fprintf(w, "  the store holds no live generation (never projected, or it lost its data): the projector's next start makes generation 1 live\n")
+	} else {
+		fmt.Fprintf(w, "  %s %s documents\n", would("removed", "would remove"), thousands.Format(r.Documents))
+	}
 	fmt.Fprintf(w, "  the next projector start reads %s records to rebuild it (`streamview serve --roles projector`)\n", thousands.Format(r.Records))
 }

@@ -266,3 +266,39 @@ func TestJobsRefuseWhatCannotStart(t *testing.T) {
 		t.Fatalf("the rebuild elsewhere: %v", err)
 	}
 }
+
+// TestReplayAfterTheStoreLostItsData: a store emptied under its projector
+// (a Redis restarted without persistence) has no live generation; a
+// replay resets generation 1's group, and the projector's next start
+// makes it live and fills it from the log. (The replay refused: "no live
+// generation: nothing to replay".)
+func TestReplayAfterTheStoreLostItsData(t *testing.T) {
+	w := newWorld(t, fakeKafka(t))
+	rc := redistest.Miniredis(t)
+	ctx := t.Context()
+	events := eventgen.Stream(eventgen.Options{Products: 60, Events: 400, Seed: 8})
+	w.publish(t, events)
+	vt, store, vctl := views(t, rc)
+	project := func() {
+		t.Helper()
+		if _, err := store.EnsureLive(ctx, 1); err != nil { // as the projector role does at its start
+			t.Fatal(err)
+		}
+		stop := background(t, "view projector", w.processor(t, vt, 1).Run)
+		w.waitCommitted(t, processors.GroupName(vt.Name(), 1), time.Minute)
+		stop()
+	}
+	project()
+	ids := keys(foldViews(events))
+	checkViews(t, viewSnapshot(t, store, 1, ids), foldViews(events))
+
+	if err := rc.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := rebuild.Replay(ctx, w.config(), vt, vctl, false)
+	if err != nil || !res.NoLive || res.Generation != 1 || res.Records != int64(len(events)) {
+		t.Fatalf("replay of an emptied store = %+v, %v; want generation 1's group reset, %d records to read", res, err, len(events))
+	}
+	project()
+	checkViews(t, viewSnapshot(t, store, 1, ids), foldViews(events))
+}

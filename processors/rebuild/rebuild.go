@@ -121,7 +121,7 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 		return res, err
 	}
 	if live == 0 {
-		return res, fmt.Errorf("rebuild %s: %w yet: start the projector first (it makes generation 1 live)", name, ErrNoLive)
+		return res, fmt.Errorf("rebuild %s: %w: the projector makes generation 1 live at its start (if the store lost its data, `streamview replay` the projection first)", name, ErrNoLive)
 	}
 	st, ok, err := r.control.Load(ctx)
 	if err != nil {
@@ -205,7 +205,7 @@ func (r *Rebuilder) CanStart(ctx context.Context) error {
 		return err
 	}
 	if live == 0 {
-		return fmt.Errorf("rebuild %s: %w yet: start the projector first (it makes generation 1 live)", name, ErrNoLive)
+		return fmt.Errorf("rebuild %s: %w: the projector makes generation 1 live at its start (if the store lost its data, `streamview replay` the projection first)", name, ErrNoLive)
 	}
 	st, ok, err := r.control.Load(ctx)
 	if err != nil || !ok || st.Generation == live {

@@ -25,6 +25,10 @@ type ReplayResult struct {
 	// removed (with DryRun: would be).
 	Documents int64
 	DryRun    bool
+	// NoLive: the store held no live generation (never projected, or it
+	// lost its data); generation 1's group was reset, which the
+	// projector's next start makes live and fills from the log.
+	NoLive bool
 }
 
 // Replay rebuilds the live generation of target in place, with downtime:
@@ -33,8 +37,9 @@ type ReplayResult struct {
 // start offset (the log start, not 0: retention may have removed the head)
 // and its store is emptied. The next projector start reads the log again.
 // control, when not nil, is checked for a rebuild handing over: then the
-// replay waits for it (it refuses). Only cfg's Kafka fields and Topic are
-// used.
+// replay waits for it (it refuses). A store with no live generation has
+// generation 1's group reset (ReplayResult.NoLive): the projector's next
+// start makes it live. Only cfg's Kafka fields and Topic are used.
 func Replay(ctx context.Context, cfg Config, target Generations, control *Control, dryRun bool) (ReplayResult, error) {
 	cfg = cfg.withDefaults()
 	name := target.Name()
@@ -51,9 +56,13 @@ func Replay(ctx context.Context, cfg Config, target Generations, control *Contro
 		return res, err
 	}
 	if live == 0 {
-		return res, fmt.Errorf("replay %s: %w: nothing to replay", name, ErrNoLive)
+		// Never projected, or the store lost its data (a Redis restarted
+		// without persistence): the projector's next start makes
+		// generation 1 live, and reads the log from where that
+		// generation's group points.
+		live, res.NoLive = 1, true
 	}
-	if control != nil {
+	if control != nil && !res.NoLive {
 		st, ok, err := control.Load(ctx)
 		if err != nil {
 			return res, err
@@ -78,8 +87,10 @@ func Replay(ctx context.Context, cfg Config, target Generations, control *Contro
 	for p, end := range ends {
 		res.Records += end - res.Offsets[p]
 	}
-	if dryRun {
-		res.Documents, err = target.Count(ctx, live)
+	if dryRun || res.NoLive {
+		if !res.NoLive {
+			res.Documents, err = target.Count(ctx, live)
+		}
 		return res, err
 	}
 	if res.Documents, err = target.Reset(ctx, live); err != nil {
