@@ -15,7 +15,8 @@ import (
 const (
 	MaxNameLength        = 200  // name: 1..200
 	MaxDescriptionLength = 5000 // description: 0..5000
-	MaxRefLength         = 200  // categoryId, categoryName, brandId, brandName, userId: 1..200
+	MaxRefLength         = 200  // categoryName, brandName, userId: 1..200
+	MaxRefIDLength       = 64   // categoryId, brandId: 1..64 of [A-Za-z0-9._-], as reference data IDs
 	MaxCommentLength     = 2000 // a review's comment: 0..2000
 	MaxReasonLength      = 2000 // a discontinuation's reason: 0..2000
 	MaxTags              = 50   // tags per product
@@ -62,9 +63,9 @@ func Check(c schemas.Command, cfg Rules) []FieldError {
 		v.text("name", d.Name, MaxNameLength, required|singleLine)
 		v.text("description", d.Description, MaxDescriptionLength, 0)
 		v.price(d.Price, cfg.currency())
-		v.text("categoryId", d.CategoryID, MaxRefLength, required|singleLine)
+		v.refID("categoryId", d.CategoryID, required)
 		v.text("categoryName", d.CategoryName, MaxRefLength, required|singleLine)
-		v.text("brandId", d.BrandID, MaxRefLength, required|singleLine)
+		v.refID("brandId", d.BrandID, required)
 		v.text("brandName", d.BrandName, MaxRefLength, required|singleLine)
 		v.tags(d.Tags)
 		v.imageURLs(d.ImageURLs)
@@ -190,7 +191,7 @@ func (v *checker) price(p schemas.Money, currency string) {
 // pair checks an ID+name pair of an update: both or neither.
 func (v *checker) pair(idField string, id *string, nameField string, name *string) {
 	if id != nil {
-		v.text(idField, *id, MaxRefLength, required|singleLine|given)
+		v.refID(idField, *id, required|given)
 	} else if name != nil {
 		v.add(idField, "is required with "+nameField)
 	}
@@ -198,6 +199,15 @@ func (v *checker) pair(idField string, id *string, nameField string, name *strin
 		v.text(nameField, *name, MaxRefLength, required|singleLine|given)
 	} else if id != nil {
 		v.add(nameField, "is required with "+idField)
+	}
+}
+
+// refID checks a category's or brand's ID: what PUT /v1/categories/{id}
+// and /v1/brands/{id} take, so that the reference data can name it and a
+// rename reaches the product.
+func (v *checker) refID(field, id string, rule textRule) {
+	if v.text(field, id, MaxRefIDLength, rule|singleLine) && !schemas.ValidReferenceID(id) {
+		v.add(field, "must be characters of [A-Za-z0-9._-], as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})")
 	}
 }
 
