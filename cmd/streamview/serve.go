@@ -296,6 +296,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err := attachSearch(ctx, &st, esConn); err != nil {
 		return err
 	}
+	// What it connects to, and as whom (never a secret), as dev's banner.
+	logger.Info("servers", "kafka", kafkaConn.Describe(), "redis", redisConn.Describe(), "elasticsearch", esConn.Describe())
 	if err := preflight(ctx, st, connections{kafka: &kafkaConn, redis: &redisConn, es: &esConn}); err != nil {
 		return err
 	}
