@@ -328,6 +328,15 @@ func (s *Server) writeOutcomeOf(w http.ResponseWriter, res schemas.CommandResult
 		s.writeReferenceOutcome(w, res, h)
 		return
 	}
+	if h.referenceID != "" {
+		// Its productId is the key "category:<id>": named by its ID.
+		res.ProductID = ""
+		w.Header().Set("Content-Location", "/v1/commands/"+res.CommandID)
+		p := rejection(res)
+		p.ID = h.referenceID
+		writeProblem(w, p)
+		return
+	}
 	if h.subscriptionID == "" || res.Status != schemas.StatusAccepted {
 		s.writeOutcome(w, res, create)
 		return
@@ -351,13 +360,18 @@ func (s *Server) writeOutcome(w http.ResponseWriter, res schemas.CommandResult, 
 		writeJSON(w, status, commandStatus{CommandID: res.CommandID, ProductID: res.ProductID, Status: schemas.StatusAccepted, Version: res.Version})
 		return
 	}
+	writeProblem(w, rejection(res))
+}
+
+// rejection is the problem of a rejected command.
+func rejection(res schemas.CommandResult) *problem {
 	status, typ := rejectionStatus(res.Code)
 	p := newProblem(status, typ, res.Reason)
 	if p.Detail == "" {
 		p.Detail = "The command was rejected (" + res.Code + ")."
 	}
 	p.CommandID, p.ProductID, p.Version = res.CommandID, res.ProductID, res.Version
-	writeProblem(w, p)
+	return p
 }
 
 // rejectionStatus maps a rejection code to its HTTP status and problem type.

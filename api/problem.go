@@ -36,6 +36,9 @@ type problem struct {
 	// Extension members of a command's rejection.
 	CommandID string `json:"commandId,omitempty"`
 	ProductID string `json:"productId,omitempty"`
+	// ID is a category's or brand's ID, in the rejection of a reference
+	// command (in place of productId, which holds its internal key).
+	ID string `json:"id,omitempty"`
 	Version   int64  `json:"version,omitempty"`
 	// Checks names each readiness check and its state (GET /readyz).
 	Checks map[string]string `json:"checks,omitempty"`

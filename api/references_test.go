@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -97,6 +98,16 @@ func TestReferenceCommands(t *testing.T) {
 				}
 				if tt.status != 202 && (a.Status != "accepted" || w.Header().Get("ETag") != etag(a.Version)) {
 					t.Errorf("answer %+v, ETag %q", a, w.Header().Get("ETag"))
+				}
+			case 409, 422:
+				// A rejection names the category or brand by its ID, not
+				// by its internal key.
+				var body map[string]any
+				if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+					t.Fatal(err)
+				}
+				if body["id"] != id || body["productId"] != nil || body["commandId"] != sent[0].ID {
+					t.Errorf("rejection %v, want id %q, no productId, commandId %s", body, id, sent[0].ID)
 				}
 			}
 		})
