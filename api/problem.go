@@ -38,8 +38,8 @@ type problem struct {
 	ProductID string `json:"productId,omitempty"`
 	// ID is a category's or brand's ID, in the rejection of a reference
 	// command (in place of productId, which holds its internal key).
-	ID string `json:"id,omitempty"`
-	Version   int64  `json:"version,omitempty"`
+	ID      string `json:"id,omitempty"`
+	Version int64  `json:"version,omitempty"`
 	// Checks names each readiness check and its state (GET /readyz).
 	Checks map[string]string `json:"checks,omitempty"`
 }
