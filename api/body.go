@@ -104,6 +104,12 @@ func jsonContentType(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
+// valueError is a well-formed JSON value that a field's own decoder
+// refuses (a custom UnmarshalJSON): a 400 naming the field.
+type valueError struct{ field, msg string }
+
+func (e *valueError) Error() string { return e.field + ": " + e.msg }
+
 // describeJSONError turns a decoding error into the field it concerns and a
 // message for a person.
 func describeJSONError(err error) (field, msg string) {
@@ -122,6 +128,9 @@ func describeJSONError(err error) (field, msg string) {
 	}
 	if e, ok := errors.AsType[*unknownFieldError](err); ok {
 		return e.field, "is not a known field"
+	}
+	if e, ok := errors.AsType[*valueError](err); ok {
+		return e.field, e.msg
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return strings.Trim(name, `"`), "is not a known field"

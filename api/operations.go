@@ -161,7 +161,7 @@ func (o *offsetJSON) UnmarshalJSON(b []byte) error {
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return errors.New("an offset is a number, or a string PARTITION/OFFSET")
+		return &valueError{field: "offsets", msg: "each must be a number, or a string PARTITION/OFFSET"}
 	}
 	ps, os, found := strings.Cut(s, "/")
 	if !found {
@@ -170,7 +170,7 @@ func (o *offsetJSON) UnmarshalJSON(b []byte) error {
 	p, perr := strconv.ParseInt(ps, 10, 32)
 	n, oerr := strconv.ParseInt(os, 10, 64)
 	if perr != nil || oerr != nil {
-		return fmt.Errorf("offset %q: want a number, or PARTITION/OFFSET", s)
+		return &valueError{field: "offsets", msg: fmt.Sprintf("%q is not a number, nor PARTITION/OFFSET", s)}
 	}
 	*o = offsetJSON{Partition: int32(p), Offset: n}
 	return nil

@@ -94,8 +94,9 @@ func TestRedrive(t *testing.T) {
 		{"neither", `{}`, 422, []string{"offsets"}, nil, false},
 		{"both", `{"all":true,"offsets":[1]}`, 422, []string{"all"}, nil, false},
 		{"negative", `{"offsets":[-1]}`, 422, []string{"offsets[0]"}, nil, false},
-		{"not an offset", `{"offsets":[{"a":1}]}`, 400, nil, nil, false},
-		{"bad string", `{"offsets":["x/y"]}`, 400, nil, nil, false},
+		// Valid JSON that is no offset: the field is named, not "not valid JSON".
+		{"not an offset", `{"offsets":[{"a":1}]}`, 400, []string{"offsets"}, nil, false},
+		{"bad string", `{"offsets":["x/y"]}`, 400, []string{"offsets"}, nil, false},
 		{"unknown field", `{"offset":[1]}`, 400, nil, nil, false},
 	}
 	for _, tt := range tests {
