@@ -231,18 +231,22 @@ func (tc *tokenClaims) UnmarshalJSON(b []byte) error {
 	}
 	for _, name := range []string{"exp", "nbf", "iat"} {
 		if v, ok := raw[name]; ok && !isJSONNumber(v) {
-			return &claimTypeError{name}
+			return &claimTypeError{name, "is not a number of seconds (RFC 7519 NumericDate)"}
 		}
+	}
+	if v, ok := raw["scope"]; ok && !bytes.HasPrefix(bytes.TrimSpace(v), []byte(`"`)) {
+		return &claimTypeError{"scope", "is not a string of space-separated scopes (RFC 8693), such as \"catalog:read ops\""}
 	}
 	type plain tokenClaims // without this method
 	return json.Unmarshal(b, (*plain)(tc))
 }
 
-// claimTypeError is a time claim that is not a number.
-type claimTypeError struct{ claim string }
+// claimTypeError is a claim of the wrong JSON type: a time claim that is
+// not a number, a scope that is not a string.
+type claimTypeError struct{ claim, is string }
 
 func (e *claimTypeError) Error() string {
-	return "its " + e.claim + " claim is not a number of seconds (RFC 7519 NumericDate)"
+	return "its " + e.claim + " claim " + e.is
 }
 
 // isJSONNumber reports whether v, one JSON value, is a number.

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/streamview/streamview/api/auth"
 	"github.com/streamview/streamview/api/auth/authtest"
 )
@@ -123,6 +125,25 @@ func TestVerifyTimeClaimsAreNumbers(t *testing.T) {
 		if want := "its " + claim + " claim is not a number"; !errors.Is(err, auth.ErrInvalid) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s as a string: %v, want ErrInvalid saying %q", claim, err, want)
 		}
+	}
+}
+
+// TestVerifyScopeIsAString: a scope claim that is not a string (an array,
+// as some identity providers write "scp") is refused, and the reason
+// names the claim. (It said "it is not a well-formed JWT".)
+func TestVerifyScopeIsAString(t *testing.T) {
+	v, err := auth.NewVerifier(context.Background(), auth.Config{Secret: authtest.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(time.Hour).Unix(),
+		"scope": []string{"catalog:read"}}).SignedString(authtest.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Verify(context.Background(), tok)
+	if want := "its scope claim is not a string of space-separated scopes"; !errors.Is(err, auth.ErrInvalid) || !strings.Contains(err.Error(), want) {
+		t.Errorf("scope as an array: %v, want ErrInvalid saying %q", err, want)
 	}
 }
 
