@@ -32,7 +32,7 @@ export STREAMVIEW_TOOLS ?= $(or $(STREAMVIEW_CACHE),$(HOME)/.cache/streamview)/t
 all: build
 
 build:
-	$(GO) build -o bin/streamview ./cmd/streamview
+	$(GO) build -buildvcs=auto -o bin/streamview ./cmd/streamview
 
 ## run: the whole pipeline in one process on embedded Kafka, Redis and search.
 run: build

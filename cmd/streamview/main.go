@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -76,6 +77,10 @@ func runEnv(ctx context.Context, args []string, e env) error {
 		}
 		return nil
 	}
+	if args[0] == "version" || args[0] == "--version" || args[0] == "-version" {
+		fmt.Fprintln(e.stdout, versionLine())
+		return nil
+	}
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(e.stderr, "streamview: unknown command %q\n\n", args[0])
@@ -83,6 +88,33 @@ func runEnv(ctx context.Context, args []string, e env) error {
 		return errUsage
 	}
 	return c.run(ctx, e, args[1:])
+}
+
+// versionLine names the build: the module's version (a tagged install) or
+// the commit it was built from, with Go's version.
+func versionLine() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "streamview (no build information)"
+	}
+	v := bi.Main.Version
+	var rev, at, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = ", with uncommitted changes"
+			}
+		}
+	}
+	if rev != "" {
+		v += fmt.Sprintf(" (commit %.12s of %s%s)", rev, at, dirty)
+	}
+	return fmt.Sprintf("streamview %s, %s", v, bi.GoVersion)
 }
 
 func printHelp(w io.Writer) {
@@ -103,7 +135,8 @@ Commands:
 		fmt.Fprintf(w, "  %-14s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprint(w, `
-Run 'streamview help <command>' or 'streamview <command> --help' for details.
+Run 'streamview help <command>' or 'streamview <command> --help' for details;
+'streamview version' (or --version) prints the build.
 
 Configuration: flags, environment variables and an optional YAML file
 (--config file.yaml or STREAMVIEW_CONFIG; keys are flag names, see

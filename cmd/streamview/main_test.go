@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"strings"
+	"runtime"
 	"testing"
 )
 
@@ -40,6 +41,7 @@ func TestHelpAndMisuse(t *testing.T) {
 		{"bench soak with a bad number", []string{"bench", "soak", "--rate", "fast"}, errUsage, nil, []string{"'streamview bench soak --help'"}},
 		{"bad bool", []string{"projections", "--json=x"}, errUsage, nil, []string{"want true or false"}},
 		{"help of a subcommand", []string{"help", "dlq", "list"}, nil, []string{"Usage: streamview dlq", "-reason string"}, nil},
+		{"version", []string{"--version"}, nil, []string{"streamview ", runtime.Version()}, nil},
 		{"serve notifier with no workers", []string{"serve", "--roles", "notifier", "--workers", "0", "--brokers", "127.0.0.1:1"}, nil, nil, nil},
 		{"notify with no workers", []string{"notify", "--workers", "0", "--brokers", "127.0.0.1:1", "--redis", "127.0.0.1:1"}, nil, nil, nil},
 		{"projections with a bad log level", []string{"projections", "--log-level", "bogus", "--brokers", "127.0.0.1:1"}, nil, nil, nil},
