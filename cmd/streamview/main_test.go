@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"strings"
 	"runtime"
+	"strings"
 	"testing"
 )
 
