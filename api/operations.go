@@ -68,6 +68,11 @@ type DeadLetter struct {
 	EventType       string    `json:"eventType"`
 	AggregateID     string    `json:"aggregateId"`
 	Time            time.Time `json:"time"`
+	// Group is the consumer group that dead-lettered it: the projection's
+	// generation (streamview.product-view.g2). The topic keeps the letters
+	// of every generation; deadLettered in GET /v1/projections counts each
+	// generation's own.
+	Group string `json:"group"`
 }
 
 // Redriven says where a re-driven dead letter landed.

@@ -62,13 +62,13 @@ func (o *fakeOps) AbortRebuild(_ context.Context, name string) (AbortedRebuild, 
 func TestDeadLetters(t *testing.T) {
 	at := time.Date(2026, 11, 26, 10, 0, 1, 0, time.UTC)
 	ops := &fakeOps{letters: []DeadLetter{
-		{DeadLetterOffset{0, 4}, "catalog.product-events", 3, 77, "undecodable", "no header", "", "k1", at},
-		{DeadLetterOffset{0, 5}, "catalog.product-events", 1, 78, "rejected", "too big", "ProductCreated", "k2", at},
+		{DeadLetterOffset{0, 4}, "catalog.product-events", 3, 77, "undecodable", "no header", "", "k1", at, "streamview.product-view.g1"},
+		{DeadLetterOffset{0, 5}, "catalog.product-events", 1, 78, "rejected", "too big", "ProductCreated", "k2", at, "streamview.product-view.g2"},
 	}}
 	s := testServer(t, Deps{Operations: ops})
 	w := serve(t, s.Handler(), request{method: "GET", path: "/v1/projections/product-view/dead-letters?limit=1"})
 	want := `{"projection":"product-view","deadLetters":[{"partition":0,"offset":4,"sourceTopic":"catalog.product-events","sourcePartition":3,` +
-		`"sourceOffset":77,"reason":"undecodable","error":"no header","eventType":"","aggregateId":"k1","time":"2026-11-26T10:00:01Z"}],"more":true}` + "\n"
+		`"sourceOffset":77,"reason":"undecodable","error":"no header","eventType":"","aggregateId":"k1","time":"2026-11-26T10:00:01Z","group":"streamview.product-view.g1"}],"more":true}` + "\n"
 	if w.Code != 200 || w.Body.String() != want {
 		t.Errorf("%d %s\nwant %s", w.Code, w.Body, want)
 	}

@@ -125,7 +125,7 @@ func deadLettersEndToEnd(t *testing.T, base string, brokers []string) {
 		}
 		for _, l := range a.body["deadLetters"].([]any) {
 			m := l.(map[string]any)
-			if m["aggregateId"] == key && (sourceOffset < 0 || m["sourceOffset"] == float64(sourceOffset)) {
+			if m["aggregateId"] == key && (sourceOffset < 0 || m["sourceOffset"] == float64(sourceOffset)) && strings.HasPrefix(fmt.Sprint(m["group"]), "streamview.product-view.g") {
 				return m, nil
 			}
 		}

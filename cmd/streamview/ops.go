@@ -139,7 +139,7 @@ func deadLetterOf(l deadletter.Letter) api.DeadLetter {
 	d := api.DeadLetter{
 		DeadLetterOffset: api.DeadLetterOffset{Partition: l.Partition, Offset: l.Offset},
 		SourceTopic:      l.SourceTopic, SourcePartition: l.SourcePartition, SourceOffset: l.SourceOffset,
-		Reason: l.Reason, Error: l.Error, AggregateID: string(l.Key), Time: l.Time.UTC(),
+		Reason: l.Reason, Error: l.Error, AggregateID: string(l.Key), Time: l.Time.UTC(), Group: l.Projection,
 	}
 	for _, h := range l.Headers {
 		if h.Key == producers.HeaderEventType {
