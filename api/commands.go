@@ -168,20 +168,6 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		cmd.Metadata.CorrelationID = cmd.ID
 	}
 
-	check := func() []FieldError { return fromProduct(product.Check(cmd, s.rules)) }
-	if _, ok := data.(*schemas.CreateSubscription); ok {
-		check = func() []FieldError { return s.checkSubscription(cmd) }
-	} else if _, ok := data.(*schemas.DeleteSubscription); ok {
-		check = func() []FieldError { return nil }
-	} else if schemas.ReferenceAggregate(data) != "" {
-		check = func() []FieldError { return checkReference(cmd) }
-	}
-	if bad := merge(errs, check()); len(bad) > 0 {
-		s.metrics.command(cmd.Type(), "invalid")
-		unprocessable(w, bad)
-		return
-	}
-
 	var fingerprint string
 	if h.key != "" {
 		// The key is bound to this request; see commandbus.Request.
@@ -212,6 +198,22 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 			return
 		}
 	}
+
+	// A new command is checked; a retry above is answered with its first
+	// outcome, whatever the rules are now.
+	check := func() []FieldError { return fromProduct(product.Check(cmd, s.rules)) }
+	if _, ok := data.(*schemas.CreateSubscription); ok {
+		check = func() []FieldError { return s.checkSubscription(cmd) }
+	} else if _, ok := data.(*schemas.DeleteSubscription); ok {
+		check = func() []FieldError { return nil }
+	} else if schemas.ReferenceAggregate(data) != "" {
+		check = func() []FieldError { return checkReference(cmd) }
+	}
+	if bad := merge(errs, check()); len(bad) > 0 {
+		s.metrics.command(cmd.Type(), "invalid")
+		unprocessable(w, bad)
+		return
+	}
 	if _, err := bus.SendBound(r.Context(), cmd, fingerprint); err != nil {
 		switch {
 		case errors.Is(err, commandbus.ErrKeyReused): // raced a request with the same key
@@ -226,7 +228,11 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 			// A write already on the wire when the time ran out may still
 			// land (the client gives up on it; Kafka may not): say so, and
 			// where to see it.
-			unavailable(w, "Kafka did not confirm the command within the delivery timeout: most likely it was not written, but a write already on its way may still land; GET /v1/commands/"+cmd.ID+" shows it if it does. Try again with the same Idempotency-Key: a command with a key is carried out once.")
+			retry := "Try again with the same Idempotency-Key: a command with a key is carried out once."
+			if h.key == "" {
+				retry = "Sent again without an Idempotency-Key, it may be carried out twice: look there first, and send a key with the next."
+			}
+			unavailable(w, "Kafka did not confirm the command within the delivery timeout: most likely it was not written, but a write already on its way may still land; GET /v1/commands/"+cmd.ID+" shows it if it does. "+retry)
 		default:
 			s.metrics.command(cmd.Type(), "failed")
 			s.internalError(w, r, "publish the command", err, logkey.AggregateID, cmd.ProductID, logkey.CommandID, cmd.ID)

@@ -66,11 +66,11 @@ func Example() {
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 
-	post := func(body string) {
+	post := func(key, body string) {
 		req, _ := http.NewRequest("POST", ts.URL+"/v1/products", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Prefer", "wait=5")
-		req.Header.Set("Idempotency-Key", "example-order-1")
+		req.Header.Set("Idempotency-Key", key)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			fmt.Println(err)
@@ -81,9 +81,9 @@ func Example() {
 		fmt.Println(resp.Status, resp.Header.Get("Content-Type"))
 		fmt.Print(string(b))
 	}
-	post(`{"name":"Trail Shoe","description":"","price":{"amount":"89.90","currency":"EUR"},
+	post("example-order-1", `{"name":"Trail Shoe","description":"","price":{"amount":"89.90","currency":"EUR"},
 		"categoryId":"shoes","categoryName":"Shoes","brandId":"acme","brandName":"ACME"}`)
-	post(`{"name":"Trail Shoe","description":"","price":{"amount":"89.999","currency":"EUR"},
+	post("example-order-2", `{"name":"Trail Shoe","description":"","price":{"amount":"89.999","currency":"EUR"},
 		"categoryId":"shoes","categoryName":"Shoes","brandId":"acme","brandName":"ACME"}`)
 	// Output:
 	// 201 Created application/json

@@ -160,7 +160,33 @@ func TestDeliveryTimeout(t *testing.T) {
 	// would show. (It once said "it was not carried out", and an audit
 	// saw such commands applied.)
 	id := commandbus.CommandID("k-2", "PUT", "/v1/products/"+productID+"/stock")
-	if strings.Contains(p.Detail, "not carried out") || !strings.Contains(p.Detail, "may still land") || !strings.Contains(p.Detail, "/v1/commands/"+id) {
-		t.Errorf("detail %q: want it to say the command may still land, and where it would show (/v1/commands/%s)", p.Detail, id)
+	if strings.Contains(p.Detail, "not carried out") || !strings.Contains(p.Detail, "may still land") || !strings.Contains(p.Detail, "/v1/commands/"+id) || !strings.Contains(p.Detail, "same Idempotency-Key") {
+		t.Errorf("detail %q: want it to say the command may still land, where it would show (/v1/commands/%s), and to retry with the key", p.Detail, id)
 	}
+	// Without a key a retry is a new command: the answer says to look first.
+	w = serve(t, s.Handler(), request{method: "PUT", path: "/v1/products/" + productID + "/stock", body: `{"quantity":3}`})
+	if p := wantProblem(t, w, http.StatusServiceUnavailable); !strings.Contains(p.Detail, "may be carried out twice") || strings.Contains(p.Detail, "same Idempotency-Key") {
+		t.Errorf("detail without a key %q: want the warning that a resend may be carried out twice", p.Detail)
+	}
+}
+
+// TestRetryOutlivesTheRules: a retry of a command that an earlier API took
+// is answered with its first outcome, though this API's rules refuse its
+// body now (a categoryId reference data cannot take). It is not checked
+// again: a retry must never be told its command was invalid.
+func TestRetryOutlivesTheRules(t *testing.T) {
+	bus := newFakeBus()
+	s := testServer(t, Deps{Commands: bus})
+	create := keyed(request{method: "POST", path: "/v1/products", body: strings.Replace(createBody, `"categoryId":"shoes"`, `"categoryId":"Home & Garden"`, 1)}, "k-old")
+	s.rules.ReferenceIDs = false // the earlier API's rules
+	if first := serve(t, s.Handler(), create); first.Code != http.StatusAccepted {
+		t.Fatalf("first, under the earlier rules: %d %s", first.Code, first.Body)
+	}
+	s.rules.ReferenceIDs = true
+	bus.decide(accept(1)(bus.commands()[0]))
+	if again := serve(t, s.Handler(), create); again.Code/100 != 2 {
+		t.Fatalf("retry under today's rules: %d %s, want the first outcome", again.Code, again.Body)
+	}
+	// A new command with that body is refused.
+	wantProblem(t, serve(t, s.Handler(), keyed(create, "k-new")), http.StatusUnprocessableEntity, "categoryId")
 }

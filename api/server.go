@@ -51,7 +51,7 @@ func New(cfg Config, deps Deps) *Server {
 	s := &Server{
 		cfg:       cfg,
 		deps:      deps,
-		rules:     product.Rules{Currency: cfg.Currency},
+		rules:     product.Rules{Currency: cfg.Currency, ReferenceIDs: true},
 		log:       cfg.Logger,
 		mux:       http.NewServeMux(),
 		known:     map[string]bool{},

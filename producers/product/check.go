@@ -15,8 +15,8 @@ import (
 const (
 	MaxNameLength        = 200  // name: 1..200
 	MaxDescriptionLength = 5000 // description: 0..5000
-	MaxRefLength         = 200  // categoryName, brandName, userId: 1..200
-	MaxRefIDLength       = 64   // categoryId, brandId: 1..64 of [A-Za-z0-9._-], as reference data IDs
+	MaxRefLength         = 200  // categoryName, brandName, userId: 1..200; categoryId, brandId without Rules.ReferenceIDs
+	MaxRefIDLength       = 64   // categoryId, brandId with Rules.ReferenceIDs: 1..64 of [A-Za-z0-9._-], as reference data IDs
 	MaxCommentLength     = 2000 // a review's comment: 0..2000
 	MaxReasonLength      = 2000 // a discontinuation's reason: 0..2000
 	MaxTags              = 50   // tags per product
@@ -63,9 +63,9 @@ func Check(c schemas.Command, cfg Rules) []FieldError {
 		v.text("name", d.Name, MaxNameLength, required|singleLine)
 		v.text("description", d.Description, MaxDescriptionLength, 0)
 		v.price(d.Price, cfg.currency())
-		v.refID("categoryId", d.CategoryID, required)
+		v.refID("categoryId", d.CategoryID, required, cfg.ReferenceIDs)
 		v.text("categoryName", d.CategoryName, MaxRefLength, required|singleLine)
-		v.refID("brandId", d.BrandID, required)
+		v.refID("brandId", d.BrandID, required, cfg.ReferenceIDs)
 		v.text("brandName", d.BrandName, MaxRefLength, required|singleLine)
 		v.tags(d.Tags)
 		v.imageURLs(d.ImageURLs)
@@ -85,8 +85,8 @@ func Check(c schemas.Command, cfg Rules) []FieldError {
 		}
 		v.tags(d.Tags)
 		v.imageURLs(d.ImageURLs)
-		v.pair("categoryId", d.CategoryID, "categoryName", d.CategoryName)
-		v.pair("brandId", d.BrandID, "brandName", d.BrandName)
+		v.pair("categoryId", d.CategoryID, "categoryName", d.CategoryName, cfg.ReferenceIDs)
+		v.pair("brandId", d.BrandID, "brandName", d.BrandName, cfg.ReferenceIDs)
 	case *schemas.ChangeProductPrice:
 		if d == nil {
 			v.add("", "command has no payload")
@@ -189,9 +189,9 @@ func (v *checker) price(p schemas.Money, currency string) {
 }
 
 // pair checks an ID+name pair of an update: both or neither.
-func (v *checker) pair(idField string, id *string, nameField string, name *string) {
+func (v *checker) pair(idField string, id *string, nameField string, name *string, refIDs bool) {
 	if id != nil {
-		v.refID(idField, *id, required|given)
+		v.refID(idField, *id, required|given, refIDs)
 	} else if name != nil {
 		v.add(idField, "is required with "+nameField)
 	}
@@ -202,10 +202,14 @@ func (v *checker) pair(idField string, id *string, nameField string, name *strin
 	}
 }
 
-// refID checks a category's or brand's ID: what PUT /v1/categories/{id}
-// and /v1/brands/{id} take, so that the reference data can name it and a
-// rename reaches the product.
-func (v *checker) refID(field, id string, rule textRule) {
+// refID checks a category's or brand's ID; with refIDs (Rules.ReferenceIDs)
+// it must be what PUT /v1/categories/{id} and /v1/brands/{id} take, so
+// that the reference data can name it and a rename reaches the product.
+func (v *checker) refID(field, id string, rule textRule, refIDs bool) {
+	if !refIDs {
+		v.text(field, id, MaxRefLength, rule|singleLine)
+		return
+	}
 	if v.text(field, id, MaxRefIDLength, rule|singleLine) && !schemas.ValidReferenceID(id) {
 		v.add(field, "must be characters of [A-Za-z0-9._-], as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})")
 	}

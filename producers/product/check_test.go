@@ -35,6 +35,7 @@ func TestCheck(t *testing.T) {
 		return list(n, func(i int) string { return "https://img.example.com/" + strings.Repeat("x", i+1) + ".jpg" })
 	}
 	long := func(n int) string { return strings.Repeat("é", n) } // 2 bytes, 1 rune
+	refIDs := product.Rules{ReferenceIDs: true}
 
 	tests := []struct {
 		name  string
@@ -98,10 +99,24 @@ func TestCheck(t *testing.T) {
 			{"categoryId", "is required"}, {"categoryName", "must not be blank"},
 			{"brandId", "is required"}, {"brandName", "is required"},
 		}},
-		{name: "create category and brand at their limits", cmd: create(func(d *schemas.CreateProduct) {
+		// The decider's rules (no ReferenceIDs): what earlier APIs took.
+		{name: "create category and brand 200 runes", cmd: create(func(d *schemas.CreateProduct) {
+			d.CategoryID, d.CategoryName, d.BrandID, d.BrandName = long(200), long(200), long(200), long(200)
+		})},
+		{name: "create category and brand 201 runes", cmd: create(func(d *schemas.CreateProduct) {
+			d.CategoryID, d.CategoryName, d.BrandID, d.BrandName = long(201), long(201), long(201), long(201)
+		}), want: []fe{
+			{"categoryId", "must be 1 to 200 characters long, not 201"},
+			{"categoryName", "must be 1 to 200 characters long, not 201"},
+			{"brandId", "must be 1 to 200 characters long, not 201"},
+			{"brandName", "must be 1 to 200 characters long, not 201"},
+		}},
+		{name: "create category and brand IDs of an earlier API", cmd: create(func(d *schemas.CreateProduct) { d.CategoryID, d.BrandID = "Home & Garden", "brand/1" })},
+		// The API's (ReferenceIDs): IDs reference data can take.
+		{name: "create category and brand at their limits", rules: refIDs, cmd: create(func(d *schemas.CreateProduct) {
 			d.CategoryID, d.CategoryName, d.BrandID, d.BrandName = strings.Repeat("a", 64), long(200), strings.Repeat("Z.9_-", 12), long(200)
 		})},
-		{name: "create category and brand past their limits", cmd: create(func(d *schemas.CreateProduct) {
+		{name: "create category and brand past their limits", rules: refIDs, cmd: create(func(d *schemas.CreateProduct) {
 			d.CategoryID, d.CategoryName, d.BrandID, d.BrandName = strings.Repeat("a", 65), long(201), strings.Repeat("b", 65), long(201)
 		}), want: []fe{
 			{"categoryId", "must be 1 to 64 characters long, not 65"},
@@ -111,13 +126,13 @@ func TestCheck(t *testing.T) {
 		}},
 		// A rename reaches a product through its categoryId and brandId:
 		// they must be IDs that reference data can take.
-		{name: "create category and brand IDs reference data refuses", cmd: create(func(d *schemas.CreateProduct) {
+		{name: "create category and brand IDs reference data refuses", rules: refIDs, cmd: create(func(d *schemas.CreateProduct) {
 			d.CategoryID, d.BrandID = "bad id!", "brand/1"
 		}), want: []fe{
 			{"categoryId", "must be characters of [A-Za-z0-9._-], as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})"},
 			{"brandId", "must be characters of [A-Za-z0-9._-], as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})"},
 		}},
-		{name: "update categoryId reference data refuses", cmd: update(schemas.UpdateProductDetails{CategoryID: new("lamps & lights"), CategoryName: new("Lamps")}),
+		{name: "update categoryId reference data refuses", rules: refIDs, cmd: update(schemas.UpdateProductDetails{CategoryID: new("lamps & lights"), CategoryName: new("Lamps")}),
 			want: []fe{{"categoryId", "must be characters of [A-Za-z0-9._-], as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})"}}},
 		{name: "create 50 tags", cmd: create(func(d *schemas.CreateProduct) { d.Tags = tags(50) })},
 		{name: "create 51 tags", cmd: create(func(d *schemas.CreateProduct) { d.Tags = tags(51) }),

@@ -17,6 +17,12 @@ type Rules struct {
 	// Currency is the ISO 4217 code every price must be in. Default
 	// DefaultCurrency.
 	Currency string
+	// ReferenceIDs holds a new command's categoryId and brandId to what
+	// reference data takes (1..64 of [A-Za-z0-9._-]), so that a rename can
+	// reach the product: the API's rule. The decider leaves it off, and
+	// takes commands an earlier API accepted (1..200 characters, one
+	// line), as they may be in the commands topic still.
+	ReferenceIDs bool
 }
 
 // Validate reports a Currency that is not an ISO 4217 code.
