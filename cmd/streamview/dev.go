@@ -57,10 +57,11 @@ Any embedded part can be swapped for a real server:
 A real server's TLS, SASL/ACL user and credentials come from the same flags
 and environment as serve's (see 'streamview help'); the banner names the
 user, never a secret. On a real Kafka with an embedded Redis or search
-index, dev reads their projections' groups from the start at each start:
-it refuses groups with offsets it did not make (a deployment's projectors
-would skip what they had not read), and a notifier group with members
-elsewhere (give it --group).
+index, dev reads their projections' groups and its notifier's from the
+start at each start: it refuses groups with offsets it did not make (a
+deployment's projectors or notifier would skip what they had not read;
+--group gives dev's notifier its own) and a notifier group with members
+elsewhere.
 
 --seed-demo creates a demo catalogue through the command API (1,200 products
 in 12 categories and 20 brands, with price changes and reviews) when the
@@ -315,7 +316,17 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		rebuild = append(rebuild, searchProjection)
 	}
 	if *kafkaAddr != "" {
-		if err := claimGroups(ctx, adm, filepath.Join(*data, "kafka-groups"), rebuild); err != nil {
+		// The groups dev reads from the start (its notifier's too: it
+		// refolds, and commits past what a deployment's notifier has not
+		// read) must be dev's own.
+		var groups []string
+		for _, name := range rebuild {
+			groups = append(groups, processors.GroupName(name, 1))
+		}
+		if nf.refold {
+			groups = append(groups, nf.group)
+		}
+		if err := claimGroups(ctx, adm, filepath.Join(*data, "kafka-groups"), groups); err != nil {
 			return err
 		}
 	}
@@ -391,13 +402,13 @@ func resetGroups(ctx context.Context, adm *kadm.Client, projections []string) er
 	return nil
 }
 
-// claimGroups makes sure that dev may reset the groups of projections on
-// a real cluster: those it reset before (named in the file mark, with the
+// claimGroups makes sure that dev may read groups from the start on a real
+// cluster: those it claimed before (named in the file mark, with the
 // cluster's ID), or groups with no offsets. A group with offsets dev did
-// not make is a deployment's (serve's projector, stopped now): reset, its
-// projector would skip what it had not read yet. The claimed groups are
-// written to mark.
-func claimGroups(ctx context.Context, adm *kadm.Client, mark string, projections []string) error {
+// not make is a deployment's (serve's projector or notifier, stopped now):
+// reset or moved on by dev, it would skip what it had not read yet. The
+// claimed groups are written to mark.
+func claimGroups(ctx context.Context, adm *kadm.Client, mark string, groups []string) error {
 	meta, err := adm.BrokerMetadata(ctx)
 	if err != nil {
 		return fmt.Errorf("kafka: reading the cluster's ID: %w", err)
@@ -413,8 +424,7 @@ func claimGroups(ctx context.Context, adm *kadm.Client, mark string, projections
 		return err
 	}
 	var add []string
-	for _, name := range projections {
-		group := processors.GroupName(name, 1)
+	for _, group := range groups {
 		if claimed[group] {
 			continue
 		}
@@ -429,7 +439,7 @@ func claimGroups(ctx context.Context, adm *kadm.Client, mark string, projections
 			return fmt.Errorf("kafka: reading the offsets of group %s: %w", group, err)
 		}
 		if len(offsets) > 0 {
-			return fmt.Errorf("group %s on this cluster has offsets that this --data's dev did not make: a deployment's projector (serve, stopped now?) reads from them. dev starts its in-memory stores from the start of the log and would reset them, and that projector would then skip what it had not read yet. Give dev a cluster of its own, or the deployment's stores (--redis, --elasticsearch: dev then leaves the groups as they are); if nothing else uses the group, delete it (kafka-consumer-groups.sh --delete --group %s)", group, group)
+			return fmt.Errorf("group %s on this cluster has offsets that this --data's dev did not make (or a dev older than this check, which kept no mark): a deployment's projector or notifier (serve, stopped now?) reads from them. dev starts its in-memory stores from the start of the log and would reset or move them on, and the deployment would then skip what it had not read yet. Give dev a cluster of its own, or the deployment's stores (--redis, --elasticsearch: dev then leaves the groups as they are); if nothing else uses the group, delete it (kafka-consumer-groups.sh --delete --group %s)", group, group)
 		}
 		add = append(add, meta.Cluster+" "+group+"\n")
 	}

@@ -286,6 +286,28 @@ func TestDevClaimsOnlyItsGroups(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "this --data's dev did not make") || !strings.Contains(err.Error(), "--delete --group streamview.") {
 		t.Fatalf("dev on another --data: %v, want the groups refused", err)
 	}
+
+	// A deployment's notifier, stopped, on a cluster of its own: dev's
+	// notifier would commit past what it has not read.
+	other, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topics.Events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(other.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var offsets kadm.Offsets
+	offsets.Add(kadm.Offset{Topic: topics.Events, Partition: 0, At: 0})
+	if err := kadm.NewClient(cl).CommitAllOffsets(ctx, webhook.Group, offsets); err != nil {
+		t.Fatal(err)
+	}
+	err = run(ctx, []string{"dev", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--kafka", strings.Join(other.ListenAddrs(), ",")}, nil, io.Discard, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "group "+webhook.Group+" on this cluster has offsets") {
+		t.Fatalf("dev beside a stopped notifier's group: %v, want it refused", err)
+	}
 }
 
 // dev runs the notifier: a subscription's price drop and return to stock
