@@ -195,7 +195,7 @@ func (o *operations) StartRebuild(_ context.Context, name string) error {
 	switch {
 	case errors.Is(err, rebuild.ErrRunning) && o.jobs.Running(name):
 		return fmt.Errorf("%w in this server; its progress shows in GET /v1/projections", api.ErrRebuildRunning)
-	case errors.Is(err, rebuild.ErrRunning):
+	case errors.Is(err, rebuild.ErrRunning), errors.Is(err, rebuild.ErrStale):
 		return fmt.Errorf("%w: %w", api.ErrRebuildRunning, err)
 	case errors.Is(err, rebuild.ErrNoLive):
 		return fmt.Errorf("%w: %w", api.ErrNoLiveGeneration, err)

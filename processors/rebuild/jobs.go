@@ -53,23 +53,30 @@ func NewJobs(ctx context.Context, newRebuilder func(name string) (*Rebuilder, er
 // continues a rebuild that was stopped, as Rebuilder.Run does.
 func (j *Jobs) Start(name string) error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	if _, ok := j.running[name]; ok {
+		j.mu.Unlock()
 		return fmt.Errorf("rebuild %s: %w", name, ErrRunning)
 	}
-	r, err := j.make(name)
-	if err != nil {
-		return err
-	}
-	cctx, stop := context.WithTimeout(j.ctx, 10*time.Second)
-	err = r.CanStart(cctx)
-	stop()
-	if err != nil {
-		return err
-	}
+	// Held for name while it is checked, without the lock (the check
+	// reads the stores and Kafka): an abort meanwhile cancels it.
 	ctx, cancel := context.WithCancel(j.ctx)
 	jb := &job{cancel: cancel, done: make(chan struct{})}
 	j.running[name] = jb
+	j.mu.Unlock()
+	r, err := j.make(name)
+	if err == nil {
+		cctx, stop := context.WithTimeout(ctx, 10*time.Second)
+		err = r.CanStart(cctx)
+		stop()
+	}
+	if err != nil {
+		j.mu.Lock()
+		delete(j.running, name)
+		j.mu.Unlock()
+		cancel()
+		close(jb.done)
+		return err
+	}
 	go func() {
 		defer close(jb.done)
 		defer cancel()

@@ -196,8 +196,9 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 }
 
 // CanStart reports, before Run, what would end a new rebuild at once: no
-// live generation yet (ErrNoLive), or a rebuild of the projection running
-// elsewhere (ErrRunning: its generation's group has live members).
+// live generation yet (ErrNoLive), a recorded rebuild that no longer
+// replaces the live generation (ErrStale), or a rebuild of the projection
+// running elsewhere (ErrRunning: its generation's group has live members).
 func (r *Rebuilder) CanStart(ctx context.Context) error {
 	name := r.target.Name()
 	live, err := r.target.Live(ctx)
@@ -210,6 +211,9 @@ func (r *Rebuilder) CanStart(ctx context.Context) error {
 	st, ok, err := r.control.Load(ctx)
 	if err != nil || !ok || st.Generation == live {
 		return err
+	}
+	if st.From != live {
+		return fmt.Errorf("rebuild %s: %w: it builds g%d to replace g%d, but g%d is live; abort it first", name, ErrStale, st.Generation, st.From, live)
 	}
 	cl, adm, err := r.admin()
 	if err != nil {
