@@ -128,7 +128,7 @@ func printReplay(w io.Writer, r rebuild.ReplayResult) {
 	fmt.Fprintf(w, "replay %s: generation %d (group %s)%s\n", r.Projection, r.Generation, r.Group, would("", " (dry run: nothing changed)"))
 	fmt.Fprintf(w, "  %s offsets to the start of %s: %s\n", would("reset", "would reset"), r.Topic, strings.Join(offs, " "))
 	if r.NoLive {
-		fmt.Fprintf(w, "  the store holds no live generation (never projected, or it lost its data): the projector's next start makes generation 1 live\n")
+		fmt.Fprintf(w, "  the store holds no live generation (never projected, or it lost its data): the projector's next start makes generation 1 live (check --redis / --elasticsearch name the deployment's stores)\n")
 	} else {
 		fmt.Fprintf(w, "  %s %s documents\n", would("removed", "would remove"), thousands.Format(r.Documents))
 	}

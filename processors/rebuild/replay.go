@@ -87,10 +87,14 @@ func Replay(ctx context.Context, cfg Config, target Generations, control *Contro
 	for p, end := range ends {
 		res.Records += end - res.Offsets[p]
 	}
-	if dryRun || res.NoLive {
-		if !res.NoLive {
-			res.Documents, err = target.Count(ctx, live)
-		}
+	if res.NoLive {
+		// Nothing to empty that the store shows: what generation 1 may
+		// still hold (an index kept when its alias was lost) is older
+		// than the log, and the version guard writes the log over it.
+		return res, nil
+	}
+	if dryRun {
+		res.Documents, err = target.Count(ctx, live)
 		return res, err
 	}
 	if res.Documents, err = target.Reset(ctx, live); err != nil {
