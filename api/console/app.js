@@ -540,11 +540,17 @@ async function deadLettersPage(name) {
 // link to /metrics carries none, and needs ops when auth is on), its
 // samples filtered by a substring.
 async function metricsPage(params) {
-  const filter = h("input", { type: "search", id: "metrics-filter", value: params.get("filter") ?? "streamview_", placeholder: "filter: a metric name or label" });
+  const filter = h("input", { type: "search", id: "metrics-filter", value: params.has("filter") ? params.get("filter") : "streamview_", placeholder: "filter: a metric name or label (empty: all)" });
   const count = h("span", { class: "muted", id: "metrics-count" });
   const body = h("pre", { id: "metrics", class: "mono" }, "Loading…");
   show(h("div", { class: "panel" },
-    h("form", { class: "toolbar", onsubmit: (e) => { e.preventDefault(); location.hash = "#/metrics?" + qs({ filter: filter.value }); } },
+    h("form", { class: "toolbar", onsubmit: (e) => {
+      e.preventDefault();
+      // An empty filter is kept in the URL (it shows every sample); the
+      // same filter again reads the metrics again.
+      const next = "#/metrics?filter=" + encodeURIComponent(filter.value.trim());
+      if (location.hash === next) route(); else location.hash = next;
+    } },
       h("h1", {}, "Metrics"), filter, h("button", { type: "submit", id: "metrics-go" }, "Filter"), h("span", { class: "spacer" }), count),
     body));
   const headers = { Accept: "text/plain" };

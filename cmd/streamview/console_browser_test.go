@@ -119,6 +119,9 @@ func TestConsoleSignIn(t *testing.T) {
 		tr.open(base + "/#/metrics?filter=streamview_projection_")
 		tr.wait(`document.querySelector("#metrics").textContent.includes("streamview_projection_") && !document.querySelector("#metrics").textContent.includes("go_goroutines") && document.querySelector("#metrics-count").textContent.endsWith(" samples")`)
 		tr.shot("metrics")
+		// An empty filter shows every sample, the Go runtime's too.
+		tr.submit("#metrics-filter", "", "#metrics-go")
+		tr.wait(`document.querySelector("#metrics").textContent.includes("go_goroutines")`)
 	})
 	tr.step("cleared: asked again", func() {
 		tr.click("#token-clear")
