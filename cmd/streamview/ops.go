@@ -196,12 +196,19 @@ func (o *operations) StartRebuild(_ context.Context, name string) error {
 	case errors.Is(err, rebuild.ErrRunning) && o.jobs.Running(name):
 		return fmt.Errorf("%w in this server; its progress shows in GET /v1/projections", api.ErrRebuildRunning)
 	case errors.Is(err, rebuild.ErrRunning), errors.Is(err, rebuild.ErrStale):
-		return fmt.Errorf("%w: %w", api.ErrRebuildRunning, err)
+		return answeredAs{api.ErrRebuildRunning, err}
 	case errors.Is(err, rebuild.ErrNoLive):
-		return fmt.Errorf("%w: %w", api.ErrNoLiveGeneration, err)
+		return answeredAs{api.ErrNoLiveGeneration, err}
 	}
 	return err
 }
+
+// answeredAs is err, answered as the API answers status (one of its
+// errors): its message is err's alone, which says it already.
+type answeredAs struct{ status, err error }
+
+func (a answeredAs) Error() string   { return a.err.Error() }
+func (a answeredAs) Unwrap() []error { return []error{a.status, a.err} }
 
 // AbortRebuild stops and abandons the rebuild of name.
 func (o *operations) AbortRebuild(ctx context.Context, name string) (api.AbortedRebuild, error) {

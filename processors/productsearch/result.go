@@ -65,8 +65,8 @@ type PriceBucket struct {
 var priceEdgesMajor = []int64{10, 25, 50, 100, 250}
 
 // priceEdgeScale multiplies the edges of currencies whose major unit is
-// worth about a hundredth of a euro or less (by tens, to the nearest
-// order), so that their bands split a catalogue as the euro's do: ¥1000 to
+// worth a tenth of a euro or less, by the power of ten nearest to a euro's
+// worth, so that their bands split a catalogue as the euro's do: ¥1000 to
 // ¥25000 rather than ¥10 to ¥250, where every price would fall in the
 // last band.
 var priceEdgeScale = map[string]int64{

@@ -533,34 +533,36 @@ func (r *Results) Run(ctx context.Context) error {
 	}
 	var starts, ends kadm.ListedOffsets
 	adm := kadm.NewClient(cl)
-	deadline := time.Now().Add(topicWait)
+	var deadline time.Time // of the wait for the topics, from the first answer without them
 	retry := positionsRetry.Start()
+listing:
 	for {
 		starts, ends, err = r.positions(ctx, adm, names)
 		var kafkaErr *kerr.Error
 		switch {
 		case err == nil || ctx.Err() != nil:
+			break listing
 		case errors.Is(err, kerr.UnknownTopicOrPartition):
 			// A topic just created may take a moment to show up
 			// everywhere; one that never does is a setting (topics
 			// apply).
-			if time.Now().After(deadline) {
-				break
+			if deadline.IsZero() {
+				deadline = time.Now().Add(topicWait)
 			}
-			if backoff.Sleep(ctx, 250*time.Millisecond) {
-				continue
+			if time.Now().After(deadline) || !backoff.Sleep(ctx, 250*time.Millisecond) {
+				break listing
 			}
 		case errors.As(err, &kafkaErr) && !kafkaErr.Retriable:
 			// Refused (authorization, say): waiting will not help.
+			break listing
 		default:
 			// The broker is down or not reachable yet: waited for, as
 			// the decider and the projectors wait.
 			r.log.Warn("command results reader: kafka does not answer yet; trying again", "err", err, "attempt", retry.Attempt()+1)
-			if backoff.Sleep(ctx, retry.Next()) {
-				continue
+			if !backoff.Sleep(ctx, retry.Next()) {
+				break listing
 			}
 		}
-		break
 	}
 	if err != nil {
 		if ctx.Err() != nil {
