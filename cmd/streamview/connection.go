@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -254,48 +255,60 @@ func esHealth(ctx context.Context, client *elasticsearch.Client, conn connect.El
 // bound (unsecuredCheck), so that one that is down delays the API little;
 // a plaintext Elasticsearch has only its port probed for TLS.
 func preflight(ctx context.Context, st stack, conn connections) error {
+	// The three at once: the start waits for the slowest, not the sum.
+	var wg sync.WaitGroup
+	var kafkaErr, redisErr, esErr error
 	if conn.kafka != nil {
-		var dials connect.DialErrors
-		cl, err := kgo.NewClient(append(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...), kgo.WithHooks(&dials))...)
-		if err != nil {
-			return err
-		}
-		err = pingKafkaWithin(ctx, cl, *conn.kafka, &dials, checkBound(conn.kafka.Secured(), 10*time.Second))
-		cl.Close()
-		if connect.IsConfig(err) {
-			return err
-		}
-		if err != nil {
-			st.logger.Warn("kafka does not answer yet", "brokers", strings.Join(st.brokers, ","), "err", err)
-		}
+		wg.Go(func() {
+			var dials connect.DialErrors
+			cl, err := kgo.NewClient(append(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...), kgo.WithHooks(&dials))...)
+			if err != nil {
+				kafkaErr = err
+				return
+			}
+			defer cl.Close()
+			err = pingKafkaWithin(ctx, cl, *conn.kafka, &dials, checkBound(conn.kafka.Secured(), 10*time.Second))
+			if err != nil && !connect.IsConfig(err) {
+				st.logger.Warn("kafka does not answer yet", "brokers", strings.Join(st.brokers, ","), "err", err)
+				return
+			}
+			kafkaErr = err
+		})
 	}
 	if conn.redis != nil {
-		err := pingRedisWithin(ctx, st.redis, *conn.redis, checkBound(conn.redis.Secured(), 5*time.Second))
-		if connect.IsConfig(err) {
-			return err
-		}
-		if err != nil {
-			st.logger.Warn("redis does not answer yet", "addr", conn.redis.Addr, "err", err)
-		}
+		wg.Go(func() {
+			err := pingRedisWithin(ctx, st.redis, *conn.redis, checkBound(conn.redis.Secured(), 5*time.Second))
+			if err != nil && !connect.IsConfig(err) {
+				st.logger.Warn("redis does not answer yet", "addr", conn.redis.Addr, "err", err)
+				return
+			}
+			redisErr = err
+		})
 	}
 	if conn.es != nil {
-		// Before the health check, which sends the credentials.
-		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		err := conn.es.CheckPlainURLs(pctx)
-		cancel()
-		if err != nil {
-			return err
-		}
+		wg.Go(func() {
+			// Before the health check, which sends the credentials.
+			pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+			err := conn.es.CheckPlainURLs(pctx)
+			cancel()
+			if err != nil || !conn.es.Secured() || st.searchReady == nil {
+				esErr = err
+				return
+			}
+			pctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+			err = st.searchReady(pctx)
+			cancel()
+			if err != nil && !connect.IsConfig(err) {
+				st.logger.Warn("elasticsearch does not answer yet", "url", strings.Join(conn.es.URLs, ","), "err", err)
+				return
+			}
+			esErr = err
+		})
 	}
-	if conn.es != nil && conn.es.Secured() && st.searchReady != nil {
-		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := st.searchReady(pctx)
-		cancel()
-		if connect.IsConfig(err) {
-			return err
-		}
+	wg.Wait()
+	for _, err := range []error{kafkaErr, redisErr, esErr} {
 		if err != nil {
-			st.logger.Warn("elasticsearch does not answer yet", "url", strings.Join(conn.es.URLs, ","), "err", err)
+			return err
 		}
 	}
 	return nil

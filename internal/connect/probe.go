@@ -28,7 +28,10 @@ import (
 // explained, a refused connection (nothing listens: a server that is down)
 // or when no probe answers.
 func ExplainProtocol(ctx context.Context, srv Server, addrs []string, tlsOn bool, err error) error {
-	if err == nil || IsConfig(err) || errors.Is(err, syscall.ECONNREFUSED) {
+	// Nothing answered (refused, or no answer to the dial at all): there
+	// is nothing to probe, and a probe would only wait again.
+	var op *net.OpError
+	if err == nil || IsConfig(err) || errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial") {
 		return err
 	}
 	for _, addr := range addrs {
