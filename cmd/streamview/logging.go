@@ -35,6 +35,10 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
+	// A short command says what failed in its own error: go-redis's lines
+	// (a pool that cannot dial) only at debug. The long-lived ones log
+	// them at error (logRedisTo).
+	redis.SetLogger(redisLogger{logger, slog.LevelDebug})
 	return logger, nil
 }
 
@@ -43,12 +47,15 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 // lines on stderr that break a JSON log. go-redis has one logger per
 // process: the long-lived commands call this once, with their logger.
 func logRedisTo(l *slog.Logger) {
-	redis.SetLogger(redisLogger{l})
+	redis.SetLogger(redisLogger{l, slog.LevelError})
 }
 
-// redisLogger is go-redis's logger on slog.
-type redisLogger struct{ l *slog.Logger }
+// redisLogger is go-redis's logger on slog, at level.
+type redisLogger struct {
+	l     *slog.Logger
+	level slog.Level
+}
 
 func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	r.l.ErrorContext(ctx, strings.TrimSpace(fmt.Sprintf(format, v...)), "component", "go-redis")
+	r.l.Log(ctx, r.level, strings.TrimSpace(fmt.Sprintf(format, v...)), "component", "go-redis")
 }
