@@ -212,6 +212,16 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 				if err == nil {
 					p.es, err = newElasticsearch(esConn)
 				}
+				if err == nil {
+					// A setting to fix is said as serve says it (a
+					// refused CA or login); a store merely down is
+					// reported as unreachable further on.
+					hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					if herr := esHealth(hctx, p.es, esConn); connect.IsConfig(herr) {
+						err = herr
+					}
+					cancel()
+				}
 				if err != nil {
 					p.Close()
 					return nil, err

@@ -293,6 +293,13 @@ func TestNoSecretInOutput(t *testing.T) {
 			t.Error("topics apply with a wrong password worked")
 		}
 		t.Setenv("KAFKA_SASL_PASSWORD", secrets["kafka.password"])
+		// A CA not given is named, as serve names it (it printed the raw
+		// x509 error).
+		t.Setenv("ELASTICSEARCH_CA_FILE", "")
+		if err := runTo(ctx, "projections", "--sample", "0"); err == nil || !strings.Contains(err.Error(), "ELASTICSEARCH_CA_FILE") {
+			t.Errorf("projections without Elasticsearch's CA: %v, want the setting named", err)
+		}
+		t.Setenv("ELASTICSEARCH_CA_FILE", ca)
 	})
 
 	t.Run("dev banner", func(t *testing.T) {
