@@ -136,6 +136,34 @@ func TestReadyzKafkaClient(t *testing.T) {
 	}
 }
 
+// startListening runs a serving command (args), its output to logs, and
+// returns its API's base URL once it listens (not once /readyz is 200, as
+// waitListening does) and the channel of its end, which the test's
+// cleanup drains.
+func startListening(t *testing.T, args []string, logs io.Writer) (base string, done chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrCh := make(chan string, 1)
+	done = make(chan error, 1)
+	testReady = func(a string) { addrCh <- a }
+	go func() { done <- runEnv(ctx, args, envOf(nil, logs, logs)) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("%s: %v", args[0], err)
+		}
+		testReady = nil
+	})
+	select {
+	case addr := <-addrCh:
+		return "http://" + addr, done
+	case err := <-done:
+		done <- err
+		t.Fatalf("%s stopped: %v", args[0], err)
+	}
+	return "", done
+}
+
 // TestServeWaitsForKafkaAtStart: a broker that is down when serve starts
 // is waited for, as README "Run it securely" says: the API listens,
 // /readyz names kafka, and once the broker is up commands are taken.
@@ -149,29 +177,9 @@ func TestServeWaitsForKafkaAtStart(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	views := miniredis.RunT(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	addrCh, done := make(chan string, 1), make(chan error, 1)
 	var logs lockedBuffer
-	testReady = func(a string) { addrCh <- a }
-	go func() {
-		done <- runEnv(ctx, []string{"serve", "--roles", "api", "--brokers", fmt.Sprintf("127.0.0.1:%d", port),
-			"--redis", views.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "warn"}, envOf(nil, io.Discard, &logs))
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		testReady = nil
-	})
-	var base string
-	select {
-	case addr := <-addrCh:
-		base = "http://" + addr
-	case err := <-done:
-		done <- err
-		t.Fatalf("serve stopped: %v", err)
-	}
+	base, done := startListening(t, []string{"serve", "--roles", "api", "--brokers", fmt.Sprintf("127.0.0.1:%d", port),
+		"--redis", views.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "warn"}, &logs)
 	kafkaCheck := func() string {
 		a := call(t, "GET", base+"/readyz", "")
 		checks, _ := a.body["checks"].(map[string]any)
@@ -228,26 +236,8 @@ func TestAPIOnlyReportsEveryProjection(t *testing.T) {
 	if _, err := store.EnsureLive(t.Context(), 1); err != nil { // as a projector elsewhere did
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrCh, done := make(chan string, 1), make(chan error, 1)
-	go func() {
-		done <- serveForTest(ctx, []string{"serve", "--roles", "api", "--brokers", strings.Join(cluster.ListenAddrs(), ","),
-			"--redis", views.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "error"}, addrCh)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	var base string
-	select {
-	case addr := <-addrCh:
-		base = "http://" + addr
-	case err := <-done:
-		done <- err
-		t.Fatalf("serve stopped: %v", err)
-	}
+	base, _ := startListening(t, []string{"serve", "--roles", "api", "--brokers", strings.Join(cluster.ListenAddrs(), ","),
+		"--redis", views.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
 	a := call(t, "GET", base+"/v1/projections", "")
 	list, _ := a.body["projections"].([]any)
 	got := map[string]string{}
