@@ -250,3 +250,41 @@ func TestAPIOnlyReportsEveryProjection(t *testing.T) {
 		t.Fatalf("GET /v1/projections of an API-only serve: %d %v, want %v", a.status, got, want)
 	}
 }
+
+// TestReadyzNamesALostLiveGeneration: a Redis emptied under the deployment
+// (restarted without persistence) leaves the views without a live
+// generation, and every view read a 503: /readyz says so and names the
+// replay. Before any projector made one live, it does not fail.
+func TestReadyzNamesALostLiveGeneration(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topics.Commands, topics.CommandResults, topics.Events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	views := miniredis.RunT(t)
+	base, _ := startListening(t, []string{"serve", "--roles", "api", "--brokers", strings.Join(cluster.ListenAddrs(), ","),
+		"--redis", views.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
+	viewCheck := func() (string, string) {
+		a := call(t, "GET", base+"/readyz", "")
+		checks, _ := a.body["checks"].(map[string]any)
+		s, _ := checks[productview.Name].(string)
+		return s, fmt.Sprint(a.body["errors"])
+	}
+	if s, _ := viewCheck(); s != "ok" {
+		t.Fatalf("readyz before any live generation: product-view %q, want ok (a start, not a loss)", s)
+	}
+	store, err := redisview.New(newRedis(views.Addr()), redisview.Config{Projection: productview.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.EnsureLive(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := viewCheck(); s != "ok" {
+		t.Fatalf("readyz with a live generation: product-view %q", s)
+	}
+	views.FlushAll()
+	if s, errs := viewCheck(); s != "failing" || !strings.Contains(errs, "streamview replay --projection product-view") {
+		t.Fatalf("readyz after Redis was emptied: product-view %q (%s), want failing, naming the replay", s, errs)
+	}
+}

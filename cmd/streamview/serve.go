@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -521,7 +522,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			Operations:  ops,
 			Commands:    busOf{results, sender},
 			Views:       productview.NewReader(views),
-			Ready:       append(readiness(st, readyKafka), checks...),
+			Ready:       append(append(readiness(st, readyKafka), liveCheck(views)), checks...),
 			Projections: func(ctx context.Context) (any, error) { return projectionsOverview(ctx, st, projections, procs()) },
 			Metrics:     st.tel.Registry(),
 		}
@@ -653,6 +654,27 @@ func projectorRunner(st stack, codec *schemas.Codec, name string, gen int, proj 
 		cfg.DeadLettered = st.deadLettered[name]
 	}
 	return processors.New(cfg, codec, proj, append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
+}
+
+// liveCheck fails once the view store has lost the live generation it
+// had: a Redis emptied under the deployment (restarted without
+// persistence). Views answer 503 then until the projections are replayed.
+// Before any projector has made one live it passes: that is a start, not
+// a loss.
+func liveCheck(views *redisview.Store) api.Check {
+	var seen atomic.Bool
+	return api.Check{Name: productview.Name, Check: func(ctx context.Context) error {
+		_, err := views.Live(ctx)
+		switch {
+		case err == nil:
+			seen.Store(true)
+		case errors.Is(err, productview.ErrNoLive) && seen.Load():
+			return errors.New("Redis no longer holds the view's live generation (emptied, or restarted without persistence): replay the projections (`streamview replay --projection product-view`, and product-history)")
+		case errors.Is(err, productview.ErrNoLive):
+			return nil
+		}
+		return err
+	}}
 }
 
 // readiness returns the checks of GET /readyz on st's servers; kafka is
