@@ -17,12 +17,17 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/api"
+	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/topics"
 )
@@ -287,4 +292,54 @@ func TestReadyzNamesALostLiveGeneration(t *testing.T) {
 	if s, errs := viewCheck(); s != "failing" || !strings.Contains(errs, "streamview replay --projection product-view") {
 		t.Fatalf("readyz after Redis was emptied: product-view %q (%s), want failing, naming the replay", s, errs)
 	}
+}
+
+// TestServeRefillsALostRedis: serve started on a Redis that lost its data
+// (restarted without persistence), while generation 1's groups have their
+// offsets at the end of the log, reads the log again: views and histories
+// of products in the log answer. (They answered 404 for good, /readyz
+// said ok, and nothing was logged.)
+func TestServeRefillsALostRedis(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topics.Commands, topics.CommandResults, topics.Events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	events := eventgen.Stream(eventgen.Options{Products: 20, Events: 100, Seed: 21})
+	if _, err := producers.NewPublisher(cl, codec, topics.Events).Publish(t.Context(), events...); err != nil {
+		t.Fatal(err)
+	}
+	// The projectors of a Redis now lost had read it all.
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(t.Context(), topics.Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{productview.Name, historyProjection} {
+		if err := adm.CommitAllOffsets(t.Context(), processors.GroupName(name, 1), ends.Offsets()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	views := miniredis.RunT(t)
+	base, _ := startListening(t, []string{"serve", "--roles", "api,projector", "--projections", "product-view,product-history",
+		"--brokers", strings.Join(cluster.ListenAddrs(), ","), "--redis", views.Addr(), "--elasticsearch", "http://127.0.0.1:1",
+		"--addr", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
+	id := events[len(events)-1].AggregateID
+	testenv.Eventually(t, time.Minute, func() error {
+		for _, path := range []string{"/v1/products/" + id, "/v1/products/" + id + "/events"} {
+			if a := call(t, "GET", base+path, ""); a.status != http.StatusOK {
+				return fmt.Errorf("GET %s: %d", path, a.status)
+			}
+		}
+		return nil
+	})
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -34,6 +36,7 @@ import (
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/esindex"
 	"github.com/streamview/streamview/sinks/redisview"
+	"github.com/streamview/streamview/topics"
 )
 
 func init() {
@@ -418,6 +421,11 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	}
 
 	if roles["projector"] {
+		rctx, cancel := context.WithTimeout(ctx, projectorStartTimeout)
+		if err := replayLostRedis(rctx, st, views, projections); err != nil {
+			st.logger.Error("redis lost the views: reading the log again failed; replay them (streamview replay --projection product-view, and product-history)", "err", err)
+		}
+		cancel()
 		for _, name := range projections {
 			if err := checkProjection(st, name); err != nil {
 				return err
@@ -654,6 +662,50 @@ func projectorRunner(st stack, codec *schemas.Codec, name string, gen int, proj 
 		cfg.DeadLettered = st.deadLettered[name]
 	}
 	return processors.New(cfg, codec, proj, append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
+}
+
+// replayLostRedis reads the log again into a Redis that lost its data (a
+// restart without persistence): it holds no live view generation while
+// generation 1's group has offsets, so the projector would go on from
+// them over an empty store. The view's and the history index's groups
+// (the index lost its data with it) go back to the start of the log, as
+// `streamview replay` would do. A Redis that cannot be read is left to
+// the projector, which waits for it.
+func replayLostRedis(ctx context.Context, st stack, views *redisview.Store, projections []string) error {
+	if !slices.Contains(projections, productview.Name) && !slices.Contains(projections, historyProjection) {
+		return nil
+	}
+	if _, err := views.Live(ctx); !errors.Is(err, productview.ErrNoLive) {
+		return nil
+	}
+	cl, err := kgo.NewClient(st.kafkaOpts()...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	viewGroup := processors.GroupName(productview.Name, 1)
+	offsets, err := adm.FetchOffsets(ctx, viewGroup)
+	if err == nil {
+		err = offsets.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) || (err == nil && len(offsets) == 0) {
+		return nil // a first start
+	}
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{productview.Name, historyProjection} {
+		if !slices.Contains(projections, name) {
+			continue
+		}
+		group := processors.GroupName(name, 1)
+		if _, err := processors.ResetToStart(ctx, adm, group, topics.Events, false); err != nil {
+			return fmt.Errorf("projection %s: %w", name, err)
+		}
+		st.logger.Warn("redis holds no live view generation while group "+viewGroup+" has offsets: Redis lost its data; reading the log again", logkey.Projection, name, "group", group)
+	}
+	return nil
 }
 
 // liveCheck fails once the view store has lost the live generation it
