@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/api"
+	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/processors/eventlog"
 	"github.com/streamview/streamview/processors/producthistory"
@@ -218,6 +219,11 @@ func (o *operations) AbortRebuild(ctx context.Context, name string) (api.Aborted
 	res, err := o.jobs.Abort(ctx, name)
 	if errors.Is(err, rebuild.ErrSwapped) {
 		return api.AbortedRebuild{}, fmt.Errorf("%w: %w", api.ErrRebuildSwapped, err)
+	}
+	if errors.Is(err, processors.ErrGroupActive) {
+		// A rebuild running elsewhere (the CLI's, another server's): a
+		// conflict with its reason, not a failure to retry.
+		return api.AbortedRebuild{}, answeredAs{api.ErrRebuildRunning, err}
 	}
 	if err != nil {
 		return api.AbortedRebuild{}, err
