@@ -421,7 +421,8 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	}
 
 	if roles["projector"] {
-		rctx, cancel := context.WithTimeout(ctx, projectorStartTimeout)
+		// Short: a Redis that is down is the projectors' to wait for.
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		if err := replayLostRedis(rctx, st, views, projections); err != nil {
 			st.logger.Error("redis lost the views: reading the log again failed; replay them (streamview replay --projection product-view, and product-history)", "err", err)
 		}
@@ -430,9 +431,24 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			if err := checkProjection(st, name); err != nil {
 				return err
 			}
-			startCtx, cancel := context.WithTimeout(ctx, projectorStartTimeout)
-			p, err := newProjector(startCtx, st, codec, views, name)
-			cancel()
+		}
+		// Their first starts at once: a store that is down delays the API
+		// by one bound, not one per projection.
+		firsts := make([]struct {
+			p   *processors.Runner
+			err error
+		}, len(projections))
+		var wg sync.WaitGroup
+		for i, name := range projections {
+			wg.Go(func() {
+				startCtx, cancel := context.WithTimeout(ctx, projectorStartTimeout)
+				defer cancel()
+				firsts[i].p, firsts[i].err = newProjector(startCtx, st, codec, views, name)
+			})
+		}
+		wg.Wait()
+		for i, name := range projections {
+			p, err := firsts[i].p, firsts[i].err
 			if err != nil {
 				// A store that cannot be reached now does not stop the
 				// other roles: this projector waits for it.
@@ -592,7 +608,7 @@ func checkProjection(st stack, name string) error {
 // projectorStartTimeout bounds the first attempt to start a projector,
 // made before the API listens: a store that hangs must not keep the API
 // from serving what does not need it.
-const projectorStartTimeout = 10 * time.Second
+const projectorStartTimeout = 5 * time.Second
 
 // projectorRetry spaces the attempts to start a projector whose store
 // cannot be reached.
