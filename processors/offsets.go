@@ -116,6 +116,22 @@ func Lag(ctx context.Context, adm *kadm.Client, group, topic string) ([]Partitio
 	return out, nil
 }
 
+// HasOffsets reports whether group has committed offsets (a group that
+// does not exist has none): whether a consumer has read with it before.
+func HasOffsets(ctx context.Context, adm *kadm.Client, group string) (bool, error) {
+	offsets, err := adm.FetchOffsets(ctx, group)
+	if err == nil {
+		err = offsets.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("fetch offsets of group %s: %w", group, err)
+	}
+	return len(offsets) > 0, nil
+}
+
 // CheckIdle returns nil when group has no live members (or does not exist),
 // and otherwise an error wrapping ErrGroupActive that names them: what must
 // hold before a group's offsets are reset or the group is deleted.

@@ -48,7 +48,8 @@ function say(msg, kind) {
 }
 
 // api calls the JSON API with the session's token; it resolves to
-// {status, body, headers} and never rejects on an HTTP error status.
+// {status, body, headers, text} (text: the body as sent, for a page that
+// reads no JSON) and never rejects on an HTTP error status.
 async function api(path, opts) {
   opts = opts || {};
   const headers = Object.assign({ Accept: "application/json" }, opts.headers || {});
@@ -67,7 +68,7 @@ async function api(path, opts) {
   }
   if (resp.status === 401) say("Sign in: paste a bearer token in the Token field (top right).");
   else if (resp.status === 403) say("Your token lacks the scope this page needs (" + (data && data.detail || "forbidden") + ").");
-  return { status: resp.status, body: data, headers: resp.headers };
+  return { status: resp.status, body: data, headers: resp.headers, text };
 }
 
 function problemText(r) {
@@ -553,21 +554,13 @@ async function metricsPage(params) {
     } },
       h("h1", {}, "Metrics"), filter, h("button", { type: "submit", id: "metrics-go" }, "Filter"), h("span", { class: "spacer" }), count),
     body));
-  const headers = { Accept: "text/plain" };
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) headers.Authorization = "Bearer " + token;
-  const resp = await fetch("/metrics", { headers });
-  const text = await resp.text();
-  if (resp.status !== 200) {
-    let r = { status: resp.status, body: null };
-    try { r.body = JSON.parse(text); } catch (e) { r.body = { detail: text }; }
-    if (resp.status === 401) say("Sign in: paste a bearer token in the Token field (top right).");
-    else if (resp.status === 403) say("Your token lacks the scope this page needs (" + problemText(r) + ").");
+  const r = await api("/metrics", { headers: { Accept: "text/plain" } });
+  if (r.status !== 200) {
     body.textContent = problemText(r);
     return;
   }
   const want = filter.value.trim();
-  const lines = text.split("\n").filter(l => l && !l.startsWith("#") && (!want || l.includes(want)));
+  const lines = r.text.split("\n").filter(l => l && !l.startsWith("#") && (!want || l.includes(want)));
   count.textContent = num(lines.length) + " samples";
   body.textContent = lines.join("\n") || "No sample matches.";
 }

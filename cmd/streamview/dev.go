@@ -13,7 +13,6 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
@@ -428,17 +427,11 @@ func claimGroups(ctx context.Context, adm *kadm.Client, mark string, groups []st
 		if claimed[group] {
 			continue
 		}
-		offsets, err := adm.FetchOffsets(ctx, group)
-		if err == nil {
-			err = offsets.Error()
-		}
-		if errors.Is(err, kerr.GroupIDNotFound) {
-			offsets, err = nil, nil
-		}
+		used, err := processors.HasOffsets(ctx, adm, group)
 		if err != nil {
-			return fmt.Errorf("kafka: reading the offsets of group %s: %w", group, err)
+			return fmt.Errorf("kafka: %w", err)
 		}
-		if len(offsets) > 0 {
+		if used {
 			return fmt.Errorf("group %s on this cluster has offsets that this --data's dev did not make (or a dev older than this check, which kept no mark): a deployment's projector or notifier (serve, stopped now?) reads from them. dev starts its in-memory stores from the start of the log and would reset or move them on, and the deployment would then skip what it had not read yet. Give dev a cluster of its own, or the deployment's stores (--redis, --elasticsearch: dev then leaves the groups as they are); if nothing else uses the group, delete it (kafka-consumer-groups.sh --delete --group %s)", group, group)
 		}
 		add = append(add, meta.Cluster+" "+group+"\n")

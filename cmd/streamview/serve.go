@@ -16,7 +16,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -701,15 +700,8 @@ func replayLostRedis(ctx context.Context, st stack, views *redisview.Store, proj
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	viewGroup := processors.GroupName(productview.Name, 1)
-	offsets, err := adm.FetchOffsets(ctx, viewGroup)
-	if err == nil {
-		err = offsets.Error()
-	}
-	if errors.Is(err, kerr.GroupIDNotFound) || (err == nil && len(offsets) == 0) {
-		return nil // a first start
-	}
-	if err != nil {
-		return err
+	if used, err := processors.HasOffsets(ctx, adm, viewGroup); err != nil || !used {
+		return err // !used: a first start
 	}
 	for _, name := range []string{productview.Name, historyProjection} {
 		if !slices.Contains(projections, name) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -17,6 +18,8 @@ import (
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/rebuild"
+	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
@@ -32,19 +35,39 @@ func fakeKafka(t testing.TB) []string {
 	return cluster.ListenAddrs()
 }
 
+// fakeViews is the fast tier's world of the product view: an in-process
+// broker holding events, miniredis, and the view's target on it.
+type fakeViews struct {
+	w      *world
+	rc     redis.UniversalClient
+	events []schemas.Event
+	vt     rebuild.Target
+	store  *redisview.Store
+	vctl   *rebuild.Control
+}
+
+// newFakeViews publishes the events of opts and, with live, makes
+// generation 1 live, as the projector role does at its start.
+func newFakeViews(t *testing.T, opts eventgen.Options, live bool) fakeViews {
+	t.Helper()
+	f := fakeViews{w: newWorld(t, fakeKafka(t)), rc: redistest.Miniredis(t), events: eventgen.Stream(opts)}
+	f.w.publish(t, f.events)
+	f.vt, f.store, f.vctl = views(t, f.rc)
+	if live {
+		if _, err := f.store.EnsureLive(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
 // The whole life of a view generation on an in-process broker and Redis
 // (the fast tier): a rebuild with a running Follower swaps and hands over,
 // a killed one is aborted, a replay empties the live one.
 func TestViewsLifeFake(t *testing.T) {
-	w := newWorld(t, fakeKafka(t))
-	rc := redistest.Miniredis(t)
+	fv := newFakeViews(t, eventgen.Options{Products: 300, Events: 3000, Seed: 3, Discontinue: true}, true)
+	w, events, vt, store, vctl := fv.w, fv.events, fv.vt, fv.store, fv.vctl
 	ctx := context.Background()
-	events := eventgen.Stream(eventgen.Options{Products: 300, Events: 3000, Seed: 3, Discontinue: true})
-	w.publish(t, events)
-	vt, store, vctl := views(t, rc)
-	if _, err := store.EnsureLive(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
 	f := w.follow(t, vt, vctl, 1)
 	w.waitCommitted(t, processors.GroupName(vt.Name(), 1), time.Minute)
 	ids := keys(foldViews(events))
@@ -120,15 +143,9 @@ func TestViewsLifeFake(t *testing.T) {
 // once counted as caught up before reading anything, and checked 0
 // documents against the 0 that no records make.)
 func TestRebuildChecksAShortLog(t *testing.T) {
-	w := newWorld(t, fakeKafka(t))
-	rc := redistest.Miniredis(t)
+	fv := newFakeViews(t, eventgen.Options{Products: 40, Events: 200, Seed: 5}, true)
+	w, events, vt, store, vctl := fv.w, fv.events, fv.vt, fv.store, fv.vctl
 	ctx := context.Background()
-	events := eventgen.Stream(eventgen.Options{Products: 40, Events: 200, Seed: 5})
-	w.publish(t, events)
-	vt, store, vctl := views(t, rc)
-	if _, err := store.EnsureLive(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
 	cfg := w.config()
 	cfg.CaughtUpLag = 1000 // the CLI's default, above the log's 200
 	r, err := rebuild.New(cfg, vt, vctl)
@@ -161,15 +178,9 @@ func waitGen(t *testing.T, f *rebuild.Follower, gen int) {
 // finish: the old generation is removed after the grace. (An abort once
 // stopped the retiring there, and the old generation stayed.)
 func TestJobsAbortAfterSwapFake(t *testing.T) {
-	w := newWorld(t, fakeKafka(t))
-	rc := redistest.Miniredis(t)
+	fv := newFakeViews(t, eventgen.Options{Products: 100, Events: 1000, Seed: 4}, true)
+	w, vt, store, vctl := fv.w, fv.vt, fv.store, fv.vctl
 	ctx := t.Context()
-	events := eventgen.Stream(eventgen.Options{Products: 100, Events: 1000, Seed: 4})
-	w.publish(t, events)
-	vt, store, vctl := views(t, rc)
-	if _, err := store.EnsureLive(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
 	jobs := rebuild.NewJobs(ctx, func(string) (*rebuild.Rebuilder, error) {
 		cfg := w.config()
 		cfg.Grace = 10 * time.Second // the window for the abort below
@@ -225,11 +236,9 @@ func TestJobsAbortAfterSwapFake(t *testing.T) {
 // live generation yet, or when a rebuild of it runs elsewhere. (Both were
 // answered 202 over HTTP, and failed where only the log said so.)
 func TestJobsRefuseWhatCannotStart(t *testing.T) {
-	w := newWorld(t, fakeKafka(t))
-	rc := redistest.Miniredis(t)
+	fv := newFakeViews(t, eventgen.Options{Products: 50, Events: 500, Seed: 6}, false)
+	w, vt, store, vctl := fv.w, fv.vt, fv.store, fv.vctl
 	ctx := t.Context()
-	w.publish(t, eventgen.Stream(eventgen.Options{Products: 50, Events: 500, Seed: 6}))
-	vt, store, vctl := views(t, rc)
 	jobs := rebuild.NewJobs(ctx, func(string) (*rebuild.Rebuilder, error) { return rebuild.New(w.config(), vt, vctl) }, nil)
 	if err := jobs.Start(vt.Name()); !errors.Is(err, rebuild.ErrNoLive) || jobs.Running(vt.Name()) {
 		t.Fatalf("Start without a live generation = %v (running %v), want ErrNoLive", err, jobs.Running(vt.Name()))
@@ -273,12 +282,9 @@ func TestJobsRefuseWhatCannotStart(t *testing.T) {
 // makes it live and fills it from the log. (The replay refused: "no live
 // generation: nothing to replay".)
 func TestReplayAfterTheStoreLostItsData(t *testing.T) {
-	w := newWorld(t, fakeKafka(t))
-	rc := redistest.Miniredis(t)
+	fv := newFakeViews(t, eventgen.Options{Products: 60, Events: 400, Seed: 8}, false)
+	w, rc, events, vt, store, vctl := fv.w, fv.rc, fv.events, fv.vt, fv.store, fv.vctl
 	ctx := t.Context()
-	events := eventgen.Stream(eventgen.Options{Products: 60, Events: 400, Seed: 8})
-	w.publish(t, events)
-	vt, store, vctl := views(t, rc)
 	project := func() {
 		t.Helper()
 		if _, err := store.EnsureLive(ctx, 1); err != nil { // as the projector role does at its start
