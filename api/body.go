@@ -17,8 +17,9 @@ import (
 // decodeBody decodes the JSON object in r's body into dst, strictly: the
 // content type must be JSON, the body at most max bytes, one object with no
 // unknown fields, no duplicated or case-variant keys (checkKeys), values of
-// the right JSON types, nothing after it. On any
-// problem it answers (400, 413 or 415) and returns false. When
+// the right JSON types (no null in a list of strings: checkKeys too),
+// nothing after it. On any problem it answers (400, 413 or 415) and
+// returns false. When
 // optional, an empty body (no Content-Type needed) leaves dst as it is.
 // It returns the body as read, too.
 func decodeBody(w http.ResponseWriter, r *http.Request, max int64, dst any, optional bool) ([]byte, bool) {

@@ -12,12 +12,14 @@ import (
 	"unicode/utf8"
 )
 
-// keyError is a member name that encoding/json would take quietly but
-// API.md refuses (400): a duplicated key, whose last value would win, or a
-// key that matches a field only when case is ignored ("Price" for
-// "price"), which encoding/json matches case-insensitively.
+// keyError is what encoding/json would take quietly but API.md refuses
+// (400): a duplicated key, whose last value would win; a key that matches a
+// field only when case is ignored ("Price" for "price"), which
+// encoding/json matches case-insensitively; or a null element of a list of
+// strings, numbers or objects ("tags":["a",null]), which encoding/json
+// leaves as the zero value ("") for the rules to misreport as a 422.
 type keyError struct {
-	field string // the path of the member ("price.Amount")
+	field string // the path of the member ("price.Amount", "tags[1]")
 	msg   string
 }
 
@@ -25,11 +27,12 @@ func (e *keyError) Error() string { return e.field + " " + e.msg }
 
 // checkKeys walks the JSON value in data and returns a *keyError for the
 // first duplicated or case-variant key, comparing each object's keys with
-// the JSON names of the Go type it decodes into (dst). A syntax error is
-// not its business: it returns nil and lets the decoder report it. It
-// scans the bytes itself (a command body's keys cost a few hundred
-// nanoseconds, against microseconds through json.Decoder's tokens) and
-// finds what a walk of the decoder's tokens finds, in the same order:
+// the JSON names of the Go type it decodes into (dst), or for the first
+// null element of an array whose Go elements have no null (refusesNull).
+// A syntax error is not its business: it returns nil and lets the decoder
+// report it. It scans the bytes itself (a command body's keys cost a few
+// hundred nanoseconds, against microseconds through json.Decoder's tokens)
+// and finds what a walk of the decoder's tokens finds, in the same order:
 // FuzzCheckKeys holds it to that walk.
 func checkKeys(data []byte, dst any) *keyError {
 	s := keyScanner{data: data}
@@ -147,7 +150,17 @@ type pathPart struct {
 	index int
 }
 
+// field is the path of the member last of the object being scanned.
 func (s *keyScanner) field(last string) string {
+	at := s.at()
+	if at == "" {
+		return last
+	}
+	return at + "." + last
+}
+
+// at is the path of the value being scanned.
+func (s *keyScanner) at() string {
 	var b strings.Builder
 	for _, p := range s.path {
 		if p.index >= 0 {
@@ -161,10 +174,6 @@ func (s *keyScanner) field(last string) string {
 		}
 		b.WriteString(p.key)
 	}
-	if b.Len() > 0 {
-		b.WriteByte('.')
-	}
-	b.WriteString(last)
 	return b.String()
 }
 
@@ -291,16 +300,49 @@ func (s *keyScanner) array(t reflect.Type) (*keyError, bool) {
 	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 		elem = t.Elem()
 	}
+	noNull := refusesNull(elem)
 	s.space()
 	if s.i < len(s.data) && s.data[s.i] == ']' {
 		s.i++
 		return nil, true
 	}
 	for n := 0; ; n++ {
+		if noNull {
+			s.space()
+			if bytes.HasPrefix(s.data[s.i:], []byte("null")) {
+				s.path = append(s.path, pathPart{index: n})
+				field := s.at()
+				s.path = s.path[:len(s.path)-1]
+				return &keyError{field: field, msg: nullElement(elem)}, true
+			}
+		}
 		if ke, ok, end := s.element(pathPart{index: n}, elem, ']'); end {
 			return ke, ok
 		}
 	}
+}
+
+// refusesNull reports whether a null array element decoding into t would
+// pass unseen: encoding/json leaves a string, number, bool or struct as it
+// is (the zero value), and calls a value's own UnmarshalJSON with null.
+// Pointers, interfaces, maps, slices and opt[T] take null as what it is.
+func refusesNull(t reflect.Type) bool {
+	if t == nil || t.Implements(reflect.TypeFor[optional]()) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:
+		return false
+	}
+	return true
+}
+
+// nullElement is the message of a null element that decodes into t.
+func nullElement(t reflect.Type) string {
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		return "must not hold null; leave the element out"
+	}
+	return "must be " + goKind(t.Kind().String(), t.String()) + ", not null; leave the element out"
 }
 
 // element scans the value of one member or element, part of the path,

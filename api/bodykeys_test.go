@@ -54,6 +54,43 @@ func TestStrictKeys(t *testing.T) {
 	}
 }
 
+// TestNullElements: a null element of a list of strings (or of offsets) is
+// a wrong JSON type, a 400 naming the element; encoding/json would make it
+// "" (or offset 0) and the rules a 422 about an empty tag. Lists of
+// pointers or of anything keep their nulls.
+func TestNullElements(t *testing.T) {
+	tests := []struct {
+		name, body string
+		dst        any
+		field, msg string // "" field: no error
+	}{
+		{"tag", `{"tags":["a", null]}`, new(updateRequest), "tags[1]", "must be a string, not null; leave the element out"},
+		{"image URL on create", `{"imageUrls":[null]}`, new(createRequest), "imageUrls[0]", "must be a string, not null; leave the element out"},
+		{"event", `{"events":["priceDrop",null]}`, new(subscribeRequest), "events[1]", "must be a string, not null; leave the element out"},
+		{"offset", `{"offsets":[null]}`, new(struct {
+			Offsets []offsetJSON `json:"offsets"`
+		}), "offsets[0]", "must not hold null; leave the element out"},
+		{"the first problem wins", `{"tags":[null],"tags":[]}`, new(updateRequest), "tags[0]", "must be a string, not null; leave the element out"},
+		{"null list", `{"tags":null}`, new(updateRequest), "", ""},
+		{"strings that say null", `{"tags":["null"]}`, new(updateRequest), "", ""},
+		{"any value", `{"a":[null]}`, new(map[string]any), "", ""},
+		{"pointers", `{"a":[null]}`, new(struct {
+			A []*string `json:"a"`
+		}), "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ke := checkKeys([]byte(tt.body), tt.dst)
+			switch {
+			case tt.field == "" && ke != nil:
+				t.Fatalf("checkKeys: %v, want none", ke)
+			case tt.field != "" && (ke == nil || ke.field != tt.field || ke.msg != tt.msg):
+				t.Fatalf("checkKeys: %v, want %s %s", ke, tt.field, tt.msg)
+			}
+		})
+	}
+}
+
 func TestFoldKey(t *testing.T) {
 	for _, pair := range [][2]string{{"price", "PRICE"}, {"k", "\u212a"}, {"s", "\u017f"}, {"Straße", "STRASSE"}} {
 		same := foldKey(pair[0]) == foldKey(pair[1])
@@ -76,22 +113,27 @@ func FuzzFoldKeyASCII(f *testing.F) {
 }
 
 // checkKeysByTokens is what checkKeys was before it scanned the bytes
-// itself: a walk of json.Decoder's tokens. FuzzCheckKeys holds checkKeys
-// to it.
+// itself: a walk of json.Decoder's tokens (with the null elements it
+// refuses since). FuzzCheckKeys holds checkKeys to it.
 func checkKeysByTokens(data []byte, dst any) *keyError {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var ke *keyError
-	if err := walkKeysByTokens(dec, reflect.TypeOf(dst), ""); errors.As(err, &ke) {
+	if err := walkKeysByTokens(dec, reflect.TypeOf(dst), "", false); errors.As(err, &ke) {
 		return ke
 	}
 	return nil
 }
 
-func walkKeysByTokens(dec *json.Decoder, t reflect.Type, path string) error {
+// walkKeysByTokens walks the value that decodes into t; noNull: it is an
+// array element that must not be null.
+func walkKeysByTokens(dec *json.Decoder, t reflect.Type, path string, noNull bool) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return err
+	}
+	if tok == nil && noNull {
+		return &keyError{field: path, msg: nullElement(t)}
 	}
 	d, ok := tok.(json.Delim)
 	if !ok {
@@ -105,7 +147,7 @@ func walkKeysByTokens(dec *json.Decoder, t reflect.Type, path string) error {
 			elem = t.Elem()
 		}
 		for i := 0; dec.More(); i++ {
-			if err := walkKeysByTokens(dec, elem, path+"["+itoa(i)+"]"); err != nil {
+			if err := walkKeysByTokens(dec, elem, path+"["+itoa(i)+"]", refusesNull(elem)); err != nil {
 				return err
 			}
 		}
@@ -148,7 +190,7 @@ func walkKeysByTokens(dec *json.Decoder, t reflect.Type, path string) error {
 			if elem != nil {
 				ft = elem
 			}
-			if err := walkKeysByTokens(dec, ft, at); err != nil {
+			if err := walkKeysByTokens(dec, ft, at, false); err != nil {
 				return err
 			}
 		}
@@ -174,6 +216,7 @@ func FuzzCheckKeys(f *testing.F) {
 		`{"name":"a","tags":["x",{"a":1,"A":2}],"stock":12}`, `{"quantity":-0.5e+3,"quantity":1}`, `{"stoc\u004b":1,"stocK":2}`,
 		`{"a":01,"a":1}`, `{"a":tru,"a":1}`, `{"a":"\ud800","a":"x"}`, `{"k":1,"\u212a":2}`, `{"a":1}x{"a":1,"a":2}`,
 		`{"a":[1,2,{"b":null,"b":true}]}`, wideObject(20, `"k3"`), wideObject(20, `"K19"`), wideObject(40, `"k\u0033"`), `{"a" : { } , "A" : [ ] }`, "{\"a\":\"\x01\",\"a\":1}", `{"webhookUrl":"x","WebhookURL":"y"}`,
+		`{"tags":["a",null]}`, `{"tags":[null,"a","a"],"Tags":1}`, `{"imageUrls":[ null ]}`, `{"events":["priceDrop",nullx]}`, `{"tags":[nul]}`, `{"a":[null,{"b":1,"b":2}]}`,
 	} {
 		for k := range dsts {
 			f.Add(s, uint8(k))

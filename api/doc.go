@@ -25,7 +25,9 @@
 //     shape (a wrong JSON type, an unknown field: the first one found).
 //   - null counts as absent on create (a required field then "is required");
 //     in a PATCH it is refused (422), since a merge-patch null would mean
-//     "remove" and no field can be removed; send [] to clear a list.
+//     "remove" and no field can be removed; send [] to clear a list. A null
+//     element of a list ("tags":["a",null]) is a wrong JSON type, a 400
+//     naming it ("tags[1]").
 //   - DELETE takes an optional body {"reason"}, which ProductDiscontinued
 //     carries.
 //   - UUIDs are accepted in either case and used in lower case, so that one

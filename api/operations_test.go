@@ -97,6 +97,7 @@ func TestRedrive(t *testing.T) {
 		// Valid JSON that is no offset: the field is named, not "not valid JSON".
 		{"not an offset", `{"offsets":[{"a":1}]}`, 400, []string{"offsets"}, nil, false},
 		{"bad string", `{"offsets":["x/y"]}`, 400, []string{"offsets"}, nil, false},
+		{"null offset", `{"offsets":[3,null]}`, 400, []string{"offsets[1]"}, nil, false}, // not offset 0
 		{"unknown field", `{"offset":[1]}`, 400, nil, nil, false},
 	}
 	for _, tt := range tests {
