@@ -190,6 +190,11 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		if st, known := bus.Status(cmd.ID); known {
 			s.metrics.command(cmd.Type(), "replayed")
 			if st.State != commandbus.StatePending {
+				if h.wait > 0 {
+					// The outcome it would have waited for, as the first
+					// answer says when it waited for it (awaitOutcome).
+					w.Header().Set("Preference-Applied", preferenceApplied(h.wait))
+				}
 				s.writeOutcomeOf(w, st.Result, create != nil, h)
 				return
 			}

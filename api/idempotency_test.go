@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/streamview/streamview/producers/commandbus"
+	"github.com/streamview/streamview/schemas"
 )
 
 // createBodyReordered is createBody with its keys in another order and
@@ -189,4 +190,61 @@ func TestRetryOutlivesTheRules(t *testing.T) {
 	}
 	// A new command with that body is refused.
 	wantProblem(t, serve(t, s.Handler(), keyed(create, "k-new")), http.StatusUnprocessableEntity, "categoryId")
+}
+
+// TestReplayAppliesPreferWait: a retry with Prefer: wait of a command
+// already decided answers its outcome with Preference-Applied, as the first
+// request that waited for it did; a retry without Prefer has none.
+func TestReplayAppliesPreferWait(t *testing.T) {
+	stock := request{method: "PUT", path: "/v1/products/" + productID + "/stock", body: `{"quantity":3}`}
+	category := request{method: "PUT", path: "/v1/categories/books", body: `{"name":"Books"}`}
+	subscribe := request{method: "POST", path: "/v1/products/" + productID + "/subscriptions",
+		body: `{"url":"http://127.0.0.1:9/hook","events":["priceDrop"],"secret":"s3cret"}`}
+	tests := []struct {
+		name           string
+		rq             request
+		decider        func(schemas.Command) schemas.CommandResult
+		prefer         string // of the retry
+		status         int
+		applied        string // Preference-Applied of the retry
+		firstWithoutIt bool   // the first request did not wait
+	}{
+		{"accepted", stock, accept(4), "wait=10", http.StatusOK, "wait=10", false},
+		{"rejected", stock, reject(schemas.RejectConflict, "product is discontinued", 5), "wait=10", http.StatusConflict, "wait=10", false},
+		{"reference created", category, accept(1), "wait=5", http.StatusCreated, "wait=5", false},
+		{"subscription", subscribe, accept(1), "wait=7", http.StatusCreated, "wait=7", false},
+		{"first did not wait", stock, accept(4), "wait=3", http.StatusOK, "wait=3", true},
+		{"retry does not ask", stock, accept(4), "", http.StatusOK, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bus := newFakeBus()
+			bus.decider = tt.decider
+			s := testServer(t, Deps{Commands: bus})
+			first := tt.rq
+			first.header = map[string]string{"Idempotency-Key": "k-wait", "Prefer": "wait=10"}
+			if tt.firstWithoutIt {
+				delete(first.header, "Prefer")
+				bus.decider = nil
+			}
+			w := serve(t, s.Handler(), first)
+			if tt.firstWithoutIt {
+				bus.decide(tt.decider(bus.commands()[0]))
+			} else if w.Code != tt.status || w.Header().Get("Preference-Applied") != "wait=10" {
+				t.Fatalf("first: status %d, Preference-Applied %q; want %d, wait=10", w.Code, w.Header().Get("Preference-Applied"), tt.status)
+			}
+			retry := tt.rq
+			retry.header = map[string]string{"Idempotency-Key": "k-wait"}
+			if tt.prefer != "" {
+				retry.header["Prefer"] = tt.prefer
+			}
+			again := serve(t, s.Handler(), retry)
+			if again.Code != tt.status || again.Header().Get("Preference-Applied") != tt.applied {
+				t.Errorf("retry: status %d, Preference-Applied %q; want %d, %q", again.Code, again.Header().Get("Preference-Applied"), tt.status, tt.applied)
+			}
+			if n := len(bus.commands()); n != 1 {
+				t.Errorf("bus got %d commands, want 1", n)
+			}
+		})
+	}
 }
