@@ -446,13 +446,19 @@ func (s *Server) getCommand(w http.ResponseWriter, r *http.Request) {
 			decided = err == nil
 		}
 		if !decided {
-			writeJSON(w, http.StatusOK, commandStatus{CommandID: id, ProductID: st.ProductID, Status: statusPending})
-			return
+			res = schemas.CommandResult{CommandID: id, ProductID: st.ProductID, Status: statusPending}
 		}
 	}
 	answer := commandStatus{CommandID: res.CommandID, ProductID: res.ProductID, Status: res.Status, Version: res.Version}
 	if res.Status == schemas.StatusRejected {
 		answer.Code, answer.Reason = res.Code, res.Reason
+	}
+	if _, refID, ok := schemas.ParseReferenceKey(answer.ProductID); ok {
+		// A category's or brand's command: named by its ID, as its own
+		// answers name it, not by its internal key "category:<id>".
+		writeJSON(w, http.StatusOK, referenceAnswer{CommandID: answer.CommandID, ID: refID, Status: answer.Status,
+			Version: answer.Version, Code: answer.Code, Reason: answer.Reason})
+		return
 	}
 	writeJSON(w, http.StatusOK, answer)
 }

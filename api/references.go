@@ -16,9 +16,9 @@ import (
 // ProductID). Accepted, they answer 201 when the outcome is version 1 (the
 // category was created, by this request or an identical earlier one) and
 // 200 otherwise, with {"commandId","id","status","version"};
-// GET /v1/commands/{commandId} of such a command names the key
-// ("category:<id>") as its productId. GET of the same paths reads the view
-// store's reference records.
+// GET /v1/commands/{commandId} of such a command answers the same shape
+// (with "code" and "reason" when rejected): the key stays inside. GET of
+// the same paths reads the view store's reference records.
 
 // ReferenceReader reads categories and brands and joins their names into
 // views that do not come from the view store, as *productview.Reader does.
@@ -58,12 +58,15 @@ var referencePaths = []struct{ param, aggregate, collection string }{
 }
 
 // referenceAnswer is the body of an accepted or pending category or brand
-// command.
+// command, and of GET /v1/commands/{commandId} of one (which may show it
+// rejected, as commandStatus does a product's).
 type referenceAnswer struct {
 	CommandID string `json:"commandId"`
 	ID        string `json:"id"`
 	Status    string `json:"status"`
 	Version   int64  `json:"version,omitempty"`
+	Code      string `json:"code,omitempty"`   // schemas.Reject*, when rejected
+	Reason    string `json:"reason,omitempty"` // when rejected
 }
 
 // checkReference applies the stateless rules of a category or brand

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -155,6 +156,52 @@ func TestReferenceIdempotency(t *testing.T) {
 	}
 	if n := len(bus.commands()); n != 1 {
 		t.Fatalf("published %d commands, want 1", n)
+	}
+}
+
+// TestReferenceCommandStatus: GET /v1/commands/{id} of a category's or
+// brand's command names it by its ID, as the command's own answers do,
+// never by its internal key ("category:books") as a productId.
+func TestReferenceCommandStatus(t *testing.T) {
+	tests := []struct {
+		name    string
+		path    string
+		decider func(schemas.Command) schemas.CommandResult
+		want    map[string]any // without commandId
+	}{
+		{"pending", "/v1/categories/books", nil, map[string]any{"id": "books", "status": "pending"}},
+		{"accepted", "/v1/brands/acme", accept(2), map[string]any{"id": "acme", "status": "accepted", "version": 2.0}},
+		{"rejected", "/v1/categories/books", reject(schemas.RejectConflict, "If-Match names version 1, but the category is at version 2", 2),
+			map[string]any{"id": "books", "status": "rejected", "version": 2.0, "code": "conflict", "reason": "If-Match names version 1, but the category is at version 2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bus := newFakeBus()
+			bus.decider, bus.timeOut = tt.decider, tt.decider == nil // a wait for the pending one ends at once
+			s := testServer(t, Deps{Commands: bus})
+			put := serve(t, s.Handler(), request{method: "PUT", path: tt.path, body: `{"name":"B"}`})
+			if put.Code != http.StatusAccepted {
+				t.Fatalf("PUT: %d %s", put.Code, put.Body)
+			}
+			cmdID := decodeAs[referenceAnswer](t, put).CommandID
+			for _, prefer := range []string{"", "wait=1"} {
+				w := serve(t, s.Handler(), request{method: "GET", path: "/v1/commands/" + cmdID, header: map[string]string{"Prefer": prefer}})
+				if w.Code != http.StatusOK {
+					t.Fatalf("GET: %d %s", w.Code, w.Body)
+				}
+				var got map[string]any
+				if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+					t.Fatal(err)
+				}
+				if got["commandId"] != cmdID {
+					t.Errorf("Prefer %q: commandId %v, want %s", prefer, got["commandId"], cmdID)
+				}
+				delete(got, "commandId")
+				if !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("Prefer %q: answer %v, want %v", prefer, got, tt.want)
+				}
+			}
+		})
 	}
 }
 
