@@ -97,20 +97,20 @@ func Compare(ctx context.Context, adm *kadm.Client, s Spec) (Plan, error) {
 		case have == t.Partitions:
 		case t.Keyed:
 			p.Refusals = append(p.Refusals, fmt.Sprintf(
-				"%s has %d partitions, topics.yaml says %d: refusing to change the partition count of a keyed topic in place, "+
+				"%s has %d partitions, %s says %d: refusing to change the partition count of a keyed topic in place, "+
 					"because it moves aggregate IDs to other partitions and breaks their order; create a new topic and migrate to it",
-				t.Name, have, t.Partitions))
+				t.Name, have, s.source(t.partitionsFrom), t.Partitions))
 		case have > t.Partitions:
 			p.Refusals = append(p.Refusals, fmt.Sprintf(
-				"%s has %d partitions, topics.yaml says %d: Kafka cannot remove partitions; delete and recreate the topic or raise the count in topics.yaml",
-				t.Name, have, t.Partitions))
+				"%s has %d partitions, %s says %d: Kafka cannot remove partitions; delete and recreate the topic or raise the count in %[3]s",
+				t.Name, have, s.source(t.partitionsFrom), t.Partitions))
 		default:
 			p.Actions = append(p.Actions, Action{Topic: t.Name, Kind: "partitions", From: fmt.Sprint(have), To: fmt.Sprint(t.Partitions), topic: t})
 		}
 		if rf := int16(len(d.Partitions[0].Replicas)); len(d.Partitions) > 0 && rf != t.ReplicationFactor {
 			p.Refusals = append(p.Refusals, fmt.Sprintf(
-				"%s has replication factor %d, topics.yaml says %d: changing it needs a partition reassignment, which topics apply does not do",
-				t.Name, rf, t.ReplicationFactor))
+				"%s has replication factor %d, %s says %d: changing it needs a partition reassignment, which topics apply does not do",
+				t.Name, rf, s.source(t.replicationFrom), t.ReplicationFactor))
 		}
 		for _, key := range sortedKeys(t.Configs) {
 			want := t.Configs[key]

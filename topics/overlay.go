@@ -22,6 +22,9 @@ type Overlay struct {
 	Configs map[string]string `yaml:"configs"`
 	// Topics change single topics, by name; every name must be declared.
 	Topics []TopicOverlay `yaml:"topics"`
+	// File is the overlay's file (LoadOverlay sets it), named by what
+	// Compare refuses about a value it set; "" reads as "the overlay".
+	File string `yaml:"-"`
 }
 
 // TopicOverlay changes one declared topic.
@@ -47,7 +50,16 @@ func LoadOverlay(path string) (Overlay, error) {
 	if err := dec.Decode(&o); err != nil {
 		return Overlay{}, fmt.Errorf("topics: %s: %w", path, err)
 	}
+	o.File = path
 	return o, nil
+}
+
+// source is what names the overlay as the origin of a value.
+func (o Overlay) source() string {
+	if o.File == "" {
+		return "the overlay"
+	}
+	return o.File
 }
 
 // With returns s with the overlay applied, validated; s is not modified.
@@ -70,6 +82,7 @@ func (s Spec) With(o Overlay) (Spec, error) {
 		maps.Copy(t.Configs, o.Configs)
 		if o.ReplicationFactor > 0 {
 			t.ReplicationFactor = o.ReplicationFactor
+			t.replicationFrom = o.source()
 		}
 		out.Topics[i] = t
 		index[t.Name] = i
@@ -83,9 +96,11 @@ func (s Spec) With(o Overlay) (Spec, error) {
 		t := &out.Topics[i]
 		if to.Partitions > 0 {
 			t.Partitions = to.Partitions
+			t.partitionsFrom = o.source()
 		}
 		if to.ReplicationFactor > 0 {
 			t.ReplicationFactor = to.ReplicationFactor
+			t.replicationFrom = o.source()
 		}
 		if len(to.Configs) > 0 && t.Configs == nil {
 			t.Configs = map[string]string{}

@@ -1,8 +1,15 @@
 package topics
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/streamview/streamview/internal/testenv"
 )
 
 func TestOverlay(t *testing.T) {
@@ -60,5 +67,78 @@ func TestOverlay(t *testing.T) {
 	}
 	if ev, _ := s.Topic(Events); ev.Partitions != 12 {
 		t.Errorf("events partitions %d, want 12", ev.Partitions)
+	}
+}
+
+// TestRefusalNamesItsFile: what Compare refuses names the file the
+// refused value came from, the overlay's when the overlay set it; it said
+// topics.yaml whatever the file.
+func TestRefusalNamesItsFile(t *testing.T) {
+	brokers := testenv.KafkaOrFake(t)
+	keyed := testenv.Topic(t, brokers, "t.keyed", 3)
+	plain := testenv.Topic(t, brokers, "t.plain", 3)
+	adm := testenv.Admin(t, brokers)
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	base := func(partitions int) string {
+		return write("base.yaml", "topics:\n"+
+			"  - {name: "+keyed+", partitions: "+strconv.Itoa(partitions)+", keyed: true}\n"+
+			"  - {name: "+plain+", partitions: 3}\n")
+	}
+	tests := []struct {
+		name       string
+		partitions int    // of the keyed topic in the base file
+		overlay    string // "" for none
+		want       string // in a refusal
+		source     string // "base" or "overlay": the file it must name
+	}{
+		{"partitions from the base", 6, "", keyed + " has 3 partitions, %s says 6", "base"},
+		{"partitions from the overlay", 3, "topics:\n  - {name: " + keyed + ", partitions: 6}\n", keyed + " has 3 partitions, %s says 6", "overlay"},
+		{"fewer partitions from the overlay", 3, "topics:\n  - {name: " + plain + ", partitions: 1}\n", plain + " has 3 partitions, %s says 1: Kafka cannot remove partitions; delete and recreate the topic or raise the count in %s", "overlay"},
+		{"replication from the overlay", 3, "replicationFactor: 3\n", keyed + " has replication factor 1, %s says 3", "overlay"},
+		{"replication of one topic from the overlay", 3, "topics:\n  - {name: " + plain + ", replicationFactor: 2}\n", plain + " has replication factor 1, %s says 2", "overlay"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			basePath := base(tt.partitions)
+			s, err := Load(basePath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := basePath
+			if tt.overlay != "" {
+				ovPath := write("overlay.yaml", tt.overlay)
+				o, err := LoadOverlay(ovPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s, err = s.With(o); err != nil {
+					t.Fatal(err)
+				}
+				if tt.source == "overlay" {
+					file = ovPath
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			p, err := Compare(ctx, adm, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := strings.ReplaceAll(tt.want, "%s", file)
+			got := strings.Join(p.Refusals, "\n")
+			if !strings.Contains(got, want) {
+				t.Errorf("refusals:\n%s\nwant one containing %q", got, want)
+			}
+			if strings.Contains(got, "topics.yaml") {
+				t.Errorf("refusals name topics.yaml, which has no part in them:\n%s", got)
+			}
+		})
 	}
 }

@@ -17,6 +17,9 @@ type Spec struct {
 	// Copartition lists groups of topics that must share a partition count.
 	Copartition [][]string `yaml:"copartition"`
 	Topics      []Topic    `yaml:"topics"`
+	// File is the file the spec was read from (Load sets it), named by
+	// what Compare refuses about a value from it; "" reads as topics.yaml.
+	File string `yaml:"-"`
 }
 
 // Topic is one declared topic.
@@ -28,6 +31,9 @@ type Topic struct {
 	// Keyed topics never change their partition count in place.
 	Keyed   bool              `yaml:"keyed"`
 	Configs map[string]string `yaml:"configs"`
+	// The overlay files that set the partitions and the replication
+	// (Spec.With); "" for the spec's own file.
+	partitionsFrom, replicationFrom string
 }
 
 // Load reads and validates a topics file.
@@ -40,6 +46,7 @@ func Load(path string) (Spec, error) {
 	if err != nil {
 		return Spec{}, fmt.Errorf("topics: %s: %w", path, err)
 	}
+	s.File = path
 	return s, nil
 }
 
@@ -104,6 +111,18 @@ func (s Spec) Topic(name string) (Topic, bool) {
 		}
 	}
 	return Topic{}, false
+}
+
+// source names the file a value came from: from, the overlay that set it,
+// or else the spec's file.
+func (s Spec) source(from string) string {
+	switch {
+	case from != "":
+		return from
+	case s.File != "":
+		return s.File
+	}
+	return "topics.yaml"
 }
 
 func (s Spec) replication(t Topic) int16 {

@@ -61,7 +61,7 @@ func runTopics(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		if spec, err = spec.With(o); err != nil {
-			return fmt.Errorf("topics: %s over %s: %w", *overlay, *file, err)
+			return fmt.Errorf("topics: %s over %s: %w", *overlay, spec.File, err)
 		}
 	}
 	adm, closeFn, err := k.admin(ctx)
@@ -82,7 +82,9 @@ func loadTopics(flags *flag.FlagSet, file string, w io.Writer) (topics.Spec, err
 	flags.Visit(func(f *flag.Flag) { given = given || f.Name == "file" })
 	if _, err := os.Stat(file); !given && errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(w, "no %s here: applying the one built into streamview\n", file)
-		return topics.Parse(streamview.TopicsYAML)
+		s, err := topics.Parse(streamview.TopicsYAML)
+		s.File = "the topics.yaml built into streamview" // for what apply refuses
+		return s, err
 	}
 	return topics.Load(file)
 }

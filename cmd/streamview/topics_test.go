@@ -61,6 +61,9 @@ func TestTopicsFileDefaultsToTheBuiltInOne(t *testing.T) {
 	if err != nil || len(spec.Topics) == 0 || !strings.Contains(note.String(), "built into streamview") {
 		t.Fatalf("loadTopics = %d topics, %v; note %q", len(spec.Topics), err, note.String())
 	}
+	if !strings.Contains(spec.File, "built into streamview") {
+		t.Errorf("spec.File = %q: what apply refuses would name a topics.yaml that is not here", spec.File)
+	}
 	if err := fs.Parse([]string{"--file", "topics.yaml"}); err != nil {
 		t.Fatal(err)
 	}
