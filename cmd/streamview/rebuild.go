@@ -240,20 +240,29 @@ func isTerminal(w io.Writer) bool {
 // generation that newProjector made, under a rebuild.Follower: when a
 // rebuild asks, it stops p for the handover and then runs the new live
 // generation. The projector role of serve runs each projection this way.
-func followRebuilds(st stack, codec *schemas.Codec, views *redisview.Store, p *processors.Runner) (*rebuild.Follower, error) {
+func followRebuilds(ctx context.Context, st stack, codec *schemas.Codec, views *redisview.Store, p *processors.Runner) (*rebuild.Follower, error) {
 	name := p.Config().Name
 	live, err := liveFunc(st, name)
 	if err != nil {
 		return nil, err
 	}
-	return rebuild.NewFollower(rebuild.FollowerConfig{
+	cfg := rebuild.FollowerConfig{
 		Control: rebuildControl(st.redis, name),
 		Live:    live,
 		Runner: func(gen int) (*processors.Runner, error) {
 			return projectorAt(st, codec, views, name, gen)
 		},
 		Logger: st.logger,
-	}, p)
+	}
+	switch name {
+	case productview.Name:
+		r := newRedisRefill(ctx, st, name, views)
+		cfg.Lost, cfg.Refill = r.lost, r.refill
+	case historyProjection:
+		r := newRedisRefill(ctx, st, name, nil)
+		cfg.Lost, cfg.Refill = r.lost, r.refill
+	}
+	return rebuild.NewFollower(cfg, p)
 }
 
 // projectorAt returns the processor of generation gen of projection name.
@@ -264,7 +273,7 @@ func projectorAt(st stack, codec *schemas.Codec, views *redisview.Store, name st
 	)
 	switch name {
 	case productview.Name:
-		proj, err = productview.NewWriter(views, gen)
+		proj, err = viewWriter(views, gen, st.viewChanges)
 	case searchProjection:
 		if st.searchWrite == nil {
 			return nil, fmt.Errorf("projection %s: no search index configured", name)

@@ -35,7 +35,6 @@ import (
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/esindex"
 	"github.com/streamview/streamview/sinks/redisview"
-	"github.com/streamview/streamview/topics"
 )
 
 func init() {
@@ -126,6 +125,10 @@ type stack struct {
 	// product-view projector, carries the projector's writes to the API's
 	// ?minVersion= reads (api.Deps.ViewChanges).
 	viewChanges *productview.Changes
+	// refillAtStart, set by serveStack when Redis lost its data but another
+	// instance's projector kept its group busy, makes the Redis projections'
+	// followers refill at their first look (redisRefill).
+	refillAtStart bool
 }
 
 type serveFlags struct {
@@ -409,7 +412,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	// follow runs p under a follower, which runs the live generation and
 	// switches to a rebuilt one when `streamview rebuild` hands it over.
 	follow := func(p *processors.Runner) (*rebuild.Follower, error) {
-		f, err := followRebuilds(st, codec, views, p)
+		f, err := followRebuilds(ctx, st, codec, views, p)
 		if err != nil {
 			return nil, err
 		}
@@ -422,7 +425,12 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	if roles["projector"] {
 		// Short: a Redis that is down is the projectors' to wait for.
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if err := replayLostRedis(rctx, st, views, projections); err != nil {
+		if err := replayLostRedis(rctx, st, views, projections); errors.Is(err, processors.ErrGroupActive) {
+			// Another instance's projector runs: the followers refill
+			// beside it once it sees the loss too.
+			st.logger.Warn("redis lost the views while another instance's projector runs: refilling with it", "err", err)
+			st.refillAtStart = true
+		} else if err != nil {
 			st.logger.Error("redis lost the views: reading the log again failed; replay them (streamview replay --projection product-view, and product-history)", "err", err)
 		}
 		cancel()
@@ -644,7 +652,7 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 	)
 	switch name {
 	case productview.Name:
-		if gen, err = views.EnsureLive(ctx, 1); err != nil {
+		if gen, err = viewGeneration(ctx, st, views); err != nil {
 			return nil, fmt.Errorf("projection %s: live generation: %w (is Redis up?)", name, err)
 		}
 		proj, err = viewWriter(views, gen, st.viewChanges)
@@ -684,8 +692,10 @@ func projectorRunner(st stack, codec *schemas.Codec, name string, gen int, proj 
 // generation 1's group has offsets, so the projector would go on from
 // them over an empty store. The view's and the history index's groups
 // (the index lost its data with it) go back to the start of the log, as
-// `streamview replay` would do. A Redis that cannot be read is left to
-// the projector, which waits for it.
+// `streamview replay` would do, and what generation 1 holds (written by
+// a projector after the loss) is emptied (refillAt; see refill.go). The
+// projector makes it live once it has read the log again. A Redis that
+// cannot be read is left to the projector, which waits for it.
 func replayLostRedis(ctx context.Context, st stack, views *redisview.Store, projections []string) error {
 	if !slices.Contains(projections, productview.Name) && !slices.Contains(projections, historyProjection) {
 		return nil
@@ -703,15 +713,24 @@ func replayLostRedis(ctx context.Context, st stack, views *redisview.Store, proj
 	if used, err := processors.HasOffsets(ctx, adm, viewGroup); err != nil || !used {
 		return err // !used: a first start
 	}
+	if rf, ok, err := loadRefill(ctx, st.redis, productview.Name); err != nil {
+		return err
+	} else if ok {
+		if cur, err := redisview.Epoch(ctx, st.redis); err != nil || rf.epoch == cur {
+			return err // a refill under way: the projector goes on with it
+		}
+	}
 	for _, name := range []string{productview.Name, historyProjection} {
 		if !slices.Contains(projections, name) {
 			continue
 		}
-		group := processors.GroupName(name, 1)
-		if _, err := processors.ResetToStart(ctx, adm, group, topics.Events, false); err != nil {
-			return fmt.Errorf("projection %s: %w", name, err)
+		var store *redisview.Store
+		if name == productview.Name {
+			store = views
 		}
-		st.logger.Warn("redis holds no live view generation while group "+viewGroup+" has offsets: Redis lost its data; reading the log again", logkey.Projection, name, "group", group)
+		if err := refillAt(ctx, st, adm, store, name, 1); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -729,7 +748,7 @@ func liveCheck(views *redisview.Store) api.Check {
 		case err == nil:
 			seen.Store(true)
 		case errors.Is(err, productview.ErrNoLive) && seen.Load():
-			return errors.New("Redis no longer holds the view's live generation (emptied, or restarted without persistence): replay the projections (`streamview replay --projection product-view`, and product-history)")
+			return errors.New("Redis no longer holds the view's live generation (emptied, or restarted without persistence): a running product-view projector reads the log again by itself; without one, replay the projections (`streamview replay --projection product-view`, and product-history)")
 		case errors.Is(err, productview.ErrNoLive):
 			return nil
 		}

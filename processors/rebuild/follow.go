@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/streamview/streamview/internal/backoff"
 	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/processors"
 )
@@ -27,6 +28,18 @@ type FollowerConfig struct {
 	// processor stopped: without a swap by then, it resumes. Default 2
 	// minutes (longer than a rebuild's HandoverTimeout).
 	FreezeTimeout time.Duration
+	// Lost reports whether the store lost what the processor wrote: a
+	// Redis emptied under it, or restarted without persistence. The
+	// follower then stops the processor, calls Refill until it succeeds and
+	// runs the generation again from where Refill left its group. Optional;
+	// read at every Poll, like Live.
+	Lost func(ctx context.Context) (bool, error)
+	// Refill makes generation gen read the log again after Lost: it resets
+	// the generation's group to the start of the log (refused while any
+	// member runs, another instance's follower until it stops too: the
+	// follower tries again), empties what gen wrote since the loss and makes
+	// gen live again. Required with Lost.
+	Refill func(ctx context.Context, gen int) error
 	// Logger receives the switches; nil discards.
 	Logger *slog.Logger
 }
@@ -47,6 +60,9 @@ func NewFollower(cfg FollowerConfig, first *processors.Runner) (*Follower, error
 	var errs []error
 	if cfg.Control == nil || cfg.Live == nil || cfg.Runner == nil {
 		errs = append(errs, errors.New("rebuild: follower: Control, Live and Runner are required"))
+	}
+	if (cfg.Lost == nil) != (cfg.Refill == nil) {
+		errs = append(errs, errors.New("rebuild: follower: Lost and Refill go together"))
 	}
 	if first == nil {
 		errs = append(errs, errors.New("rebuild: follower: a first processor is required"))
@@ -86,7 +102,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		done := make(chan error, 1)
 		go func() { done <- p.Run(pctx) }()
 
-		next, req, err := f.watch(ctx, gen, done, answered)
+		next, req, lost, err := f.watch(ctx, gen, done, answered)
 		stop()
 		if err != nil || ctx.Err() != nil {
 			<-done
@@ -94,6 +110,14 @@ func (f *Follower) Run(ctx context.Context) error {
 		}
 		if perr := <-done; perr != nil {
 			return perr
+		}
+		if lost {
+			log.Warn("the store lost what this generation wrote (emptied, or restarted without persistence): stopped; the generation reads the log again from its start")
+			if err := f.refill(ctx, gen, log); err != nil {
+				return nil // ctx ended
+			}
+			log.Info("refilling: the generation's group is back at the start of the log")
+			continue
 		}
 		if !req.Requested.IsZero() {
 			answered = req.Requested
@@ -116,24 +140,25 @@ func (f *Follower) Run(ctx context.Context) error {
 }
 
 // watch returns when the processor of gen must stop: with the generation
-// to run next when the live one moved, or with the handover request to
-// answer. It returns an error when the processor stopped on its own.
-func (f *Follower) watch(ctx context.Context, gen int, done chan error, answered time.Time) (int, State, error) {
+// to run next when the live one moved, with the handover request to
+// answer, or with lost when the store lost what it wrote. It returns an
+// error when the processor stopped on its own.
+func (f *Follower) watch(ctx context.Context, gen int, done chan error, answered time.Time) (next int, req State, lost bool, err error) {
 	t := time.NewTicker(f.cfg.Poll)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return gen, State{}, nil
+			return gen, State{}, false, nil
 		case err := <-done:
 			done <- err // for the caller
 			if ctx.Err() != nil {
-				return gen, State{}, nil
+				return gen, State{}, false, nil
 			}
 			if err == nil {
 				err = errors.New("stopped")
 			}
-			return gen, State{}, fmt.Errorf("rebuild: follower: processor of generation %d: %w", gen, err)
+			return gen, State{}, false, fmt.Errorf("rebuild: follower: processor of generation %d: %w", gen, err)
 		case <-t.C:
 		}
 		live, err := f.cfg.Live(ctx)
@@ -142,7 +167,17 @@ func (f *Follower) watch(ctx context.Context, gen int, done chan error, answered
 			continue
 		}
 		if live > 0 && live != gen {
-			return live, State{}, nil
+			return live, State{}, false, nil
+		}
+		if f.cfg.Lost != nil {
+			lost, err := f.cfg.Lost(ctx)
+			if err != nil {
+				f.cfg.Logger.Warn("follower: checking the store for a loss failed", "err", err)
+				continue
+			}
+			if lost {
+				return gen, State{}, true, nil
+			}
 		}
 		st, ok, err := f.cfg.Control.Load(ctx)
 		if err != nil {
@@ -150,7 +185,27 @@ func (f *Follower) watch(ctx context.Context, gen int, done chan error, answered
 			continue
 		}
 		if ok && st.Phase == Handover && st.From == gen && st.Generation > gen && !st.Requested.Equal(answered) {
-			return gen, st, nil
+			return gen, st, false, nil
+		}
+	}
+}
+
+// refill calls Refill until it succeeds, with backoff: other instances'
+// processors of gen keep its group busy until their followers see the
+// loss too. It fails only when ctx ends.
+func (f *Follower) refill(ctx context.Context, gen int, log *slog.Logger) error {
+	retry := backoff.Policy{Min: f.cfg.Poll / 2, Max: 10 * f.cfg.Poll}.Start()
+	for {
+		err := f.cfg.Refill(ctx, gen)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		log.Warn("refilling the generation failed; trying again", "err", err, "attempt", retry.Attempt()+1)
+		if !backoff.Sleep(ctx, retry.Next()) {
+			return ctx.Err()
 		}
 	}
 }

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/logkey"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/sinks/redisview"
+	"github.com/streamview/streamview/topics"
+)
+
+// A Redis that lost its data (emptied, or restarted without persistence)
+// under a running serve is read again from the log by the projections kept
+// in it, product-view and product-history, without a restart:
+//
+//   - the projector wrote under one epoch (redisview.Epoch); a Redis that
+//     lost its data holds another, which the follower notices (Lost);
+//   - the follower stops the processor and refills (Refill): the
+//     generation's group goes back to the start of the log and what the
+//     processor wrote since the loss is emptied. Of the instances that
+//     notice, one refills (a lock in Redis); it records the refill
+//     (sv:<projection>:refill: the epoch, the generation and the log's end
+//     offsets then), and the others, finding it, only run again;
+//   - the view's generation is made live again once its group has read
+//     up to those end offsets: until then reads answer 503 (no live
+//     generation), never 404 for a product not read again yet.
+//
+// serve's start does the same for a Redis that lost its data while serve
+// was down (replayLostRedis).
+
+// refillLockTTL bounds how long a refiller that died keeps the others
+// waiting.
+const refillLockTTL = 30 * time.Second
+
+// refill is what a refill recorded in Redis.
+type refill struct {
+	epoch string          // Redis's epoch the refill was for
+	gen   int             // the generation read again
+	ends  map[int32]int64 // the events topic's end offsets when its group went back
+}
+
+func refillKey(name string) string { return "sv:" + name + ":refill" }
+
+func loadRefill(ctx context.Context, client redis.UniversalClient, name string) (refill, bool, error) {
+	m, err := client.HGetAll(ctx, refillKey(name)).Result()
+	if err != nil {
+		return refill{}, false, fmt.Errorf("redis hgetall %s: %w", refillKey(name), err)
+	}
+	if len(m) == 0 {
+		return refill{}, false, nil
+	}
+	r := refill{epoch: m["epoch"], ends: map[int32]int64{}}
+	r.gen, err = strconv.Atoi(m["generation"])
+	for pair := range strings.FieldsSeq(m["ends"]) {
+		p, o, ok := strings.Cut(pair, "=")
+		pi, err1 := strconv.ParseInt(p, 10, 32)
+		oi, err2 := strconv.ParseInt(o, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			err = errors.Join(err, fmt.Errorf("ends %q", pair))
+			continue
+		}
+		r.ends[int32(pi)] = oi
+	}
+	if err != nil || r.gen < 1 {
+		return refill{}, false, fmt.Errorf("redis %s: not a refill: %v (%v)", refillKey(name), m, err)
+	}
+	return r, true, nil
+}
+
+func saveRefill(ctx context.Context, client redis.UniversalClient, name string, r refill) error {
+	var ends []string
+	for p, o := range r.ends {
+		ends = append(ends, fmt.Sprintf("%d=%d", p, o))
+	}
+	err := client.HSet(ctx, refillKey(name), "epoch", r.epoch, "generation", r.gen, "ends", strings.Join(ends, " ")).Err()
+	if err != nil {
+		return fmt.Errorf("redis hset %s: %w", refillKey(name), err)
+	}
+	return nil
+}
+
+// refillAt sends generation gen of projection name back to the start of
+// the log: its group (refused while a member runs: nothing writes during
+// what follows), then the view's documents, and records the refill for
+// Redis's epoch now. The caller holds the lock, or knows no projector
+// runs.
+func refillAt(ctx context.Context, st stack, adm *kadm.Client, views *redisview.Store, name string, gen int) error {
+	group := processors.GroupName(name, gen)
+	if _, err := processors.ResetToStart(ctx, adm, group, topics.Events, false); err != nil {
+		return fmt.Errorf("projection %s: resetting group %s: %w", name, group, err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topics.Events)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("projection %s: end offsets of %s: %w", name, topics.Events, err)
+	}
+	r := refill{gen: gen, ends: map[int32]int64{}}
+	ends.Each(func(o kadm.ListedOffset) { r.ends[o.Partition] = o.Offset })
+	if views != nil {
+		// Writes between the loss and the stop left partial documents,
+		// whose versions would make the log's earlier events look old.
+		if _, err := views.Generations().Reset(ctx, gen); err != nil {
+			return fmt.Errorf("projection %s: emptying g%d: %w", name, gen, err)
+		}
+	}
+	if r.epoch, err = redisview.Epoch(ctx, st.redis); err != nil {
+		return err
+	}
+	if err := saveRefill(ctx, st.redis, name, r); err != nil {
+		return err
+	}
+	st.logger.Warn("redis lost its data: reading the log again", logkey.Projection, name, "group", group)
+	return nil
+}
+
+// viewGeneration is the generation product-view's projector writes: the
+// live one, the one being read again after Redis lost its data (not live
+// until it has read the log), or generation 1, made live, on a first
+// start.
+func viewGeneration(ctx context.Context, st stack, views *redisview.Store) (int, error) {
+	gen, err := views.Live(ctx)
+	if !errors.Is(err, productview.ErrNoLive) {
+		return gen, err
+	}
+	r, ok, err := loadRefill(ctx, st.redis, productview.Name)
+	if err != nil {
+		return 0, err
+	}
+	if ok {
+		cur, err := redisview.Epoch(ctx, st.redis)
+		if err != nil {
+			return 0, err
+		}
+		if r.epoch == cur {
+			return r.gen, nil
+		}
+	}
+	return views.EnsureLive(ctx, 1)
+}
+
+// redisRefill is a follower's Lost and Refill for a projection kept in
+// Redis.
+type redisRefill struct {
+	st    stack
+	name  string
+	views *redisview.Store // product-view's store; nil for product-history
+	epoch string           // the epoch the projector writes under; "" before the first read
+}
+
+func newRedisRefill(ctx context.Context, st stack, name string, views *redisview.Store) *redisRefill {
+	r := &redisRefill{st: st, name: name, views: views}
+	// Failing here, the first Lost reads it: a Redis down now is the
+	// projector's to wait for.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	r.epoch, _ = redisview.Epoch(ctx, st.redis)
+	if st.refillAtStart {
+		r.epoch = "lost at start" // never an epoch: the first look refills
+	}
+	return r
+}
+
+// lost reports whether Redis holds another epoch than the projector
+// writes under. It also makes a refilled view generation live once it
+// has read the log.
+func (r *redisRefill) lost(ctx context.Context) (bool, error) {
+	cur, err := redisview.Epoch(ctx, r.st.redis)
+	if err != nil {
+		return false, err
+	}
+	if r.epoch == "" {
+		r.epoch = cur
+	}
+	if cur != r.epoch {
+		return true, nil
+	}
+	if r.views != nil {
+		return false, r.promote(ctx, cur)
+	}
+	return false, nil
+}
+
+// promote makes the view's refilled generation live once its group has
+// committed the end offsets recorded at the refill. Any instance's
+// follower may: the pointer is set only when none is.
+func (r *redisRefill) promote(ctx context.Context, epoch string) error {
+	if _, err := r.views.Live(ctx); !errors.Is(err, productview.ErrNoLive) {
+		return err
+	}
+	rf, ok, err := loadRefill(ctx, r.st.redis, r.name)
+	if err != nil || !ok || rf.epoch != epoch {
+		return err
+	}
+	cl, err := kgo.NewClient(r.st.kafkaOpts()...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	group := processors.GroupName(r.name, rf.gen)
+	committed, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if err == nil {
+		err = committed.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("fetch offsets of group %s: %w", group, err)
+	}
+	for p, end := range rf.ends {
+		if o, ok := committed.Lookup(topics.Events, p); !ok || o.At < end {
+			return nil
+		}
+	}
+	if _, err := r.views.EnsureLive(ctx, rf.gen); err != nil {
+		return err
+	}
+	r.st.logger.Info("redis lost its data: the log is read again; the view is live", logkey.Projection, r.name, logkey.Generation, rf.gen)
+	return nil
+}
+
+// refill sends generation gen back to the start of the log (refillAt),
+// unless another instance did for Redis's epoch now. It fails while a
+// processor of gen runs anywhere (an instance that has not noticed yet)
+// or another instance refills: the follower tries again.
+func (r *redisRefill) refill(ctx context.Context, gen int) error {
+	cur, err := redisview.Epoch(ctx, r.st.redis)
+	if err != nil {
+		return err
+	}
+	if rf, ok, err := loadRefill(ctx, r.st.redis, r.name); err != nil {
+		return err
+	} else if ok && rf.epoch == cur {
+		r.epoch = cur
+		return nil
+	}
+	lockKey := "sv:" + r.name + ":refill-lock"
+	var b [8]byte
+	rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
+	ok, err := r.st.redis.SetNX(ctx, lockKey, token, refillLockTTL).Result()
+	if err != nil {
+		return fmt.Errorf("redis setnx %s: %w", lockKey, err)
+	}
+	if !ok {
+		return fmt.Errorf("another instance is refilling %s (it holds %s); waiting for it", r.name, lockKey)
+	}
+	defer func() {
+		// Ours only: past its TTL another refiller may hold it.
+		ctx := context.WithoutCancel(ctx)
+		if v, err := r.st.redis.Get(ctx, lockKey).Result(); err == nil && v == token {
+			r.st.redis.Del(ctx, lockKey)
+		}
+	}()
+	cl, err := kgo.NewClient(r.st.kafkaOpts()...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := refillAt(ctx, r.st, kadm.NewClient(cl), r.views, r.name, gen); err != nil {
+		return err
+	}
+	r.epoch = cur
+	return nil
+}
