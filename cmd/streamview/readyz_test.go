@@ -226,8 +226,9 @@ func TestServeWaitsForKafkaAtStart(t *testing.T) {
 }
 
 // TestAPIOnlyReportsEveryProjection: GET /v1/projections of a serve that
-// runs the API alone reports the projections that run elsewhere, as
-// `streamview projections` does. (It answered an empty list.)
+// runs the API alone, or beside a projector of some projections, reports
+// the projections that run elsewhere too, as `streamview projections`
+// does. (It answered an empty list, then only its projector's.)
 func TestAPIOnlyReportsEveryProjection(t *testing.T) {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topics.Commands, topics.CommandResults, topics.Events))
 	if err != nil {
@@ -242,18 +243,22 @@ func TestAPIOnlyReportsEveryProjection(t *testing.T) {
 	if _, err := store.EnsureLive(t.Context(), 1); err != nil { // as a projector elsewhere did
 		t.Fatal(err)
 	}
-	base, _ := startListening(t, []string{"serve", "--roles", "api", "--brokers", strings.Join(cluster.ListenAddrs(), ","),
-		"--redis", views.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
-	a := call(t, "GET", base+"/v1/projections", "")
-	list, _ := a.body["projections"].([]any)
-	got := map[string]string{}
-	for _, e := range list {
-		m, _ := e.(map[string]any)
-		got[fmt.Sprint(m["projection"])] = fmt.Sprint(m["state"])
-	}
-	want := map[string]string{productview.Name: "live", historyProjection: "live", searchProjection: "unreachable"}
-	if a.status != http.StatusOK || !maps.Equal(got, want) {
-		t.Fatalf("GET /v1/projections of an API-only serve: %d %v, want %v", a.status, got, want)
+	// An API-only serve, and one whose projector runs a subset (it once
+	// reported only that subset).
+	for _, roles := range [][]string{{"serve", "--roles", "api"}, {"serve", "--roles", "api,projector", "--projections", historyProjection}} {
+		base, _ := startListening(t, append(roles, "--brokers", strings.Join(cluster.ListenAddrs(), ","),
+			"--redis", views.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "error"), io.Discard)
+		a := call(t, "GET", base+"/v1/projections", "")
+		list, _ := a.body["projections"].([]any)
+		got := map[string]string{}
+		for _, e := range list {
+			m, _ := e.(map[string]any)
+			got[fmt.Sprint(m["projection"])] = fmt.Sprint(m["state"])
+		}
+		want := map[string]string{productview.Name: "live", historyProjection: "live", searchProjection: "unreachable"}
+		if a.status != http.StatusOK || !maps.Equal(got, want) {
+			t.Fatalf("GET /v1/projections of serve %v: %d %v, want %v", roles, a.status, got, want)
+		}
 	}
 }
 

@@ -549,13 +549,15 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		}
 		defer ops.Close()
 		deps := api.Deps{
-			History:     history,
-			Operations:  ops,
-			Commands:    busOf{results, sender},
-			Views:       productview.NewReader(views),
-			Ready:       append(append(readiness(st, readyKafka), liveCheck(views)), checks...),
-			Projections: func(ctx context.Context) (any, error) { return projectionsOverview(ctx, st, projections, procs()) },
-			Metrics:     st.tel.Registry(),
+			History:    history,
+			Operations: ops,
+			Commands:   busOf{results, sender},
+			Views:      productview.NewReader(views),
+			Ready:      append(append(readiness(st, readyKafka), liveCheck(views)), checks...),
+			Projections: func(ctx context.Context) (any, error) {
+				return projectionsOverview(ctx, st, reportedProjections(st), procs())
+			},
+			Metrics: st.tel.Registry(),
 		}
 		if st.search != nil {
 			deps.Search = st.search
@@ -685,6 +687,17 @@ func projectorRunner(st stack, codec *schemas.Codec, name string, gen int, proj 
 		cfg.DeadLettered = st.deadLettered[name]
 	}
 	return processors.New(cfg, codec, proj, append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
+}
+
+// reportedProjections are the projections GET /v1/projections reports:
+// every one of the deployment, whichever this instance's projector runs
+// (--projections), as `streamview projections` does.
+func reportedProjections(st stack) []string {
+	names := []string{productview.Name}
+	if st.search != nil || st.searchLive != nil {
+		names = append(names, searchProjection)
+	}
+	return append(names, historyProjection)
 }
 
 // replayLostRedis reads the log again into a Redis that lost its data (a
