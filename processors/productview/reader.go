@@ -102,6 +102,11 @@ func (r *Reader) getWith(ctx context.Context, gen int, id string, refs joinKeys)
 	d, found := docs[id]
 	if !found {
 		r.hints.forget(id)
+		if gen == 0 {
+			// Read again without the hint: the store's Get tells "not
+			// found" from a live pointer that moved or went meanwhile.
+			return r.get(ctx, 0, id)
+		}
 		return View{}, false, nil
 	}
 	v, err := Decode(d)

@@ -2,11 +2,13 @@ package redisview_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/sinks/redisview/redistest"
@@ -96,6 +98,86 @@ func TestLiveCache(t *testing.T) {
 		}
 		if g := readsGen(held); g != 4 {
 			t.Errorf("after Live read g4, Get read g%d, want g4", g)
+		}
+	})
+}
+
+// A document Get does not find in the generation its LiveCache holds is
+// looked for again through the pointer as it is: a Redis emptied under the
+// reads (here, this store's keys deleted) answers ErrNoLive, not "not
+// found", and a swap to a generation that has it finds it. (Reads within
+// the cache after a FLUSHALL answered 404 for products that exist.)
+func TestGetNotFoundReadsThePointer(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+		ctx := context.Background()
+		other := redistest.NewStore(t, c)
+		held, err := redisview.New(c, redisview.Config{Projection: other.Projection(), LiveCache: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		put := func(gen int, id string) {
+			t.Helper()
+			if _, err := other.Apply(ctx, gen, []productview.Change{{ID: id, Version: 1, Set: []productview.Field{{Name: "n", Value: "x"}}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put(1, "p")
+		put(2, "p")
+		put(2, "q") // only in g2
+		if err := other.SetLive(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := held.Get(ctx, "p"); err != nil || !ok {
+			t.Fatalf("Get(p) = %v, %v", ok, err)
+		}
+		if err := other.SetLive(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+		if d, ok, err := held.Get(ctx, "q"); err != nil || !ok || d.Generation != 2 {
+			t.Fatalf("Get(q) after a swap to g2, which has it = %+v, %v, %v; want found in g2", d, ok, err)
+		}
+		if _, ok, err := held.Get(ctx, "none"); err != nil || ok {
+			t.Fatalf("Get of a document no generation has = %v, %v; want not found", ok, err)
+		}
+		for _, gen := range []int{1, 2} {
+			if _, err := other.Clear(ctx, gen); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Del(ctx, other.LiveKey()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := held.Get(ctx, "p"); !errors.Is(err, productview.ErrNoLive) {
+			t.Fatalf("Get(p) after the store was emptied = found %v, %v; want ErrNoLive", ok, err)
+		}
+
+		// The Reader's second read of a product goes with its reference
+		// records in one round trip (the hint of the first): the same.
+		w, err := productview.NewWriter(other, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		created := eventgen.Stream(eventgen.Options{Products: 1, Events: 1, Seed: 5})
+		if err := w.Apply(ctx, created); err != nil {
+			t.Fatal(err)
+		}
+		if err := other.SetLive(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		reader, id := productview.NewReader(held), created[0].AggregateID
+		for range 2 {
+			if _, ok, err := reader.Get(ctx, id); err != nil || !ok {
+				t.Fatalf("Reader.Get = %v, %v", ok, err)
+			}
+		}
+		if _, err := other.Clear(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Del(ctx, other.LiveKey()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := reader.Get(ctx, id); !errors.Is(err, productview.ErrNoLive) {
+			t.Fatalf("Reader.Get after the store was emptied = found %v, %v; want ErrNoLive", ok, err)
 		}
 	})
 }

@@ -14,13 +14,23 @@ import (
 // Get reads document id from the live generation. found is false when the
 // document is not there; err wraps ErrNoLive when no generation is live.
 // It costs one round trip, the hash's, when the live pointer was read or
-// set within Config.LiveCache, else two: the pointer, then the hash.
+// set within Config.LiveCache, else two: the pointer, then the hash. A
+// document not found costs one more: the pointer, read again, may have
+// moved or gone since (a swap, or a Redis emptied under the reads), and
+// "not found" holds only of the live generation as it is.
 func (s *Store) Get(ctx context.Context, id string) (d productview.Doc, found bool, err error) {
 	gen, err := s.liveForRead(ctx)
 	if err != nil {
 		return productview.Doc{}, false, err
 	}
-	return s.GetAt(ctx, gen, id)
+	if d, found, err = s.GetAt(ctx, gen, id); err != nil || found {
+		return d, found, err
+	}
+	live, err := s.Live(ctx)
+	if err != nil || live == gen {
+		return productview.Doc{}, false, err
+	}
+	return s.GetAt(ctx, live, id)
 }
 
 // GetAt reads document id from generation gen.
