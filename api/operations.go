@@ -23,7 +23,7 @@ type Operations interface {
 	Redrive(ctx context.Context, name string, offsets []DeadLetterOffset, all bool) ([]Redriven, error)
 	// StartRebuild starts a zero-downtime rebuild of projection name in
 	// the background; ErrRebuildRunning when one runs already.
-	StartRebuild(ctx context.Context, name string) error
+	StartRebuild(ctx context.Context, name string) (RebuildStarted, error)
 	// AbortRebuild stops the rebuild of projection name and removes what
 	// it built; ErrNoRebuild when none is under way, ErrRebuildSwapped when
 	// it has swapped already (it then finishes retiring the old generation).
@@ -81,6 +81,15 @@ type Redriven struct {
 	Topic       string `json:"topic"`
 	ToPartition int32  `json:"toPartition"`
 	ToOffset    int64  `json:"toOffset"`
+}
+
+// RebuildStarted is what a rebuild started does.
+type RebuildStarted struct {
+	// Retiring: a rebuild that had swapped stopped while retiring the
+	// old generation, From; the one started only finishes that, and
+	// builds no new generation.
+	Retiring bool
+	From     int
 }
 
 // AbortedRebuild is what an abort removed.
@@ -242,11 +251,17 @@ func (s *Server) startRebuild(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	if err := ops.StartRebuild(r.Context(), name); err != nil {
+	started, err := ops.StartRebuild(r.Context(), name)
+	if err != nil {
 		s.opsError(w, r, "start the rebuild", err)
 		return
 	}
 	w.Header().Set("Location", "/v1/projections")
+	if started.Retiring {
+		writeJSON(w, http.StatusAccepted, map[string]string{"projection": name, "status": "retiring",
+			"detail": fmt.Sprintf("an earlier rebuild swapped and stopped while retiring g%d: this finishes retiring it and builds no new generation; start a rebuild again after it for one", started.From)})
+		return
+	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"projection": name, "status": "building"})
 }
 

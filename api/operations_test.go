@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,6 +18,7 @@ type fakeOps struct {
 	redriven [][]DeadLetterOffset
 	all      []bool
 	started  []string
+	start    RebuildStarted // what StartRebuild answers
 	err      error
 }
 
@@ -44,12 +47,12 @@ func (o *fakeOps) Redrive(_ context.Context, name string, offsets []DeadLetterOf
 	return out, nil
 }
 
-func (o *fakeOps) StartRebuild(_ context.Context, name string) error {
+func (o *fakeOps) StartRebuild(_ context.Context, name string) (RebuildStarted, error) {
 	if o.err != nil {
-		return o.err
+		return RebuildStarted{}, o.err
 	}
 	o.started = append(o.started, name)
-	return nil
+	return o.start, nil
 }
 
 func (o *fakeOps) AbortRebuild(_ context.Context, name string) (AbortedRebuild, error) {
@@ -129,6 +132,17 @@ func TestRebuildStartAndAbort(t *testing.T) {
 	if w.Code != http.StatusAccepted || w.Header().Get("Location") != "/v1/projections" || len(ops.started) != 1 || ops.started[0] != "product-view" {
 		t.Errorf("start: %d %s %v", w.Code, w.Body, ops.started)
 	}
+	if want := `{"projection":"product-view","status":"building"}` + "\n"; w.Body.String() != want {
+		t.Errorf("start: %s, want %s", w.Body, want)
+	}
+	// A start that only finishes a stopped rebuild's retiring says so.
+	ops.start = RebuildStarted{Retiring: true, From: 1}
+	w = serve(t, s.Handler(), request{method: "POST", path: "/v1/projections/product-view/rebuild"})
+	var body map[string]string
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != http.StatusAccepted || body["status"] != "retiring" || !strings.Contains(body["detail"], "retiring g1") {
+		t.Errorf("start during a retiring: %d %s, want 202 retiring, naming g1", w.Code, w.Body)
+	}
+	ops.start = RebuildStarted{}
 	w = serve(t, s.Handler(), request{method: "DELETE", path: "/v1/projections/product-view/rebuild"})
 	if want := `{"projection":"product-view","status":"aborted","generation":3,"groupDeleted":true,"documentsRemoved":true}` + "\n"; w.Code != 200 || w.Body.String() != want {
 		t.Errorf("abort: %d %s, want %s", w.Code, w.Body, want)

@@ -419,7 +419,9 @@ async function projectionsPage() {
     const r = await api("/v1/projections/" + encodeURIComponent(name) + "/rebuild", { method });
     if (r.status === 202 || r.status === 200) {
       result.className = "result ok";
-      result.textContent = method === "POST" ? "Rebuild of " + name + " started; progress below." : "Rebuild of " + name + " aborted (generation " + r.body.generation + ").";
+      result.textContent = method === "DELETE" ? "Rebuild of " + name + " aborted (generation " + r.body.generation + ")."
+        : r.body.status === "retiring" ? "Rebuild of " + name + ": " + r.body.detail + "."
+        : "Rebuild of " + name + " started; progress below.";
     } else {
       result.className = "result bad";
       result.textContent = problemText(r);

@@ -285,6 +285,7 @@ func consoleTour(t *testing.T, browser, base string, brokers []string, name stri
 		// that first.
 		if tr.poll(`document.querySelector('#projections tr[data-projection="product-view"][data-state="retiring"]') !== null`, time.Second) == nil {
 			tr.click(`button.rebuild[data-projection="product-view"]`)
+			tr.wait(`document.querySelector("#ops-result").textContent.includes("finishes retiring")`)
 			tr.waitFor(`document.querySelector('#projections tr[data-projection="product-view"][data-state="retiring"]') === null && document.querySelector('button.rebuild[data-projection="product-view"]') !== null`, 3*time.Minute)
 		}
 		gen, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#projections tr[data-projection="product-view"][data-state="live"]').dataset.generation`))

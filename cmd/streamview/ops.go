@@ -188,20 +188,20 @@ func (o *operations) Redrive(ctx context.Context, name string, offsets []api.Dea
 }
 
 // StartRebuild starts a rebuild of name in this process.
-func (o *operations) StartRebuild(_ context.Context, name string) error {
+func (o *operations) StartRebuild(_ context.Context, name string) (api.RebuildStarted, error) {
 	if err := o.known(name); err != nil {
-		return err
+		return api.RebuildStarted{}, err
 	}
-	err := o.jobs.Start(name)
+	start, err := o.jobs.Start(name)
 	switch {
 	case errors.Is(err, rebuild.ErrRunning) && o.jobs.Running(name):
-		return fmt.Errorf("%w in this server; its progress shows in GET /v1/projections", api.ErrRebuildRunning)
+		err = fmt.Errorf("%w in this server; its progress shows in GET /v1/projections", api.ErrRebuildRunning)
 	case errors.Is(err, rebuild.ErrRunning), errors.Is(err, rebuild.ErrStale):
-		return answeredAs{api.ErrRebuildRunning, err}
+		err = answeredAs{api.ErrRebuildRunning, err}
 	case errors.Is(err, rebuild.ErrNoLive):
-		return answeredAs{api.ErrNoLiveGeneration, err}
+		err = answeredAs{api.ErrNoLiveGeneration, err}
 	}
-	return err
+	return api.RebuildStarted{Retiring: start.Retiring, From: start.From}, err
 }
 
 // answeredAs is err, answered as the API answers status (one of its

@@ -187,8 +187,8 @@ func TestJobsAbortAfterSwapFake(t *testing.T) {
 		return rebuild.New(cfg, vt, vctl)
 	}, nil)
 	name := vt.Name()
-	if err := jobs.Start(name); err != nil {
-		t.Fatal(err)
+	if start, err := jobs.Start(name); err != nil || start.Retiring {
+		t.Fatalf("Start = %+v, %v", start, err)
 	}
 	testenv.Eventually(t, time.Minute, func() error {
 		if st, ok, err := vctl.Load(ctx); err != nil || !ok || st.Phase != rebuild.Swapped {
@@ -231,6 +231,56 @@ func TestJobsAbortAfterSwapFake(t *testing.T) {
 	}
 }
 
+// TestJobsSayTheyOnlyFinishARetiring: a rebuild asked of Jobs after an
+// earlier one swapped and stopped while retiring the old generation only
+// finishes that retiring, and Start says so. (Over HTTP it was answered
+// "building", and no new generation was built.)
+func TestJobsSayTheyOnlyFinishARetiring(t *testing.T) {
+	fv := newFakeViews(t, eventgen.Options{Products: 50, Events: 500, Seed: 9}, true)
+	w, vt, store, vctl := fv.w, fv.vt, fv.store, fv.vctl
+	ctx := t.Context()
+	cfg := w.config()
+	cfg.Grace = time.Hour // stopped during it
+	stopped, err := rebuild.New(cfg, vt, vctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { _, err := stopped.Run(rctx); done <- err }()
+	testenv.Eventually(t, time.Minute, func() error {
+		if st, ok, err := vctl.Load(ctx); err != nil || !ok || st.Phase != rebuild.Swapped {
+			return fmt.Errorf("rebuild state %+v, %v, %v; want swapped", st, ok, err)
+		}
+		return nil
+	})
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the stopped rebuild: %v", err)
+	}
+
+	jobs := rebuild.NewJobs(ctx, func(string) (*rebuild.Rebuilder, error) { return rebuild.New(w.config(), vt, vctl) }, nil)
+	start, err := jobs.Start(vt.Name())
+	if err != nil || !start.Retiring || start.From != 1 {
+		t.Fatalf("Start during a stopped rebuild's retiring = %+v, %v; want retiring g1", start, err)
+	}
+	testenv.Eventually(t, time.Minute, func() error {
+		if o, ok := jobs.Last(vt.Name()); jobs.Running(vt.Name()) || !ok || o.Err != nil || !o.Result.OldRemoved {
+			return fmt.Errorf("the job: running %v, last %+v", jobs.Running(vt.Name()), o)
+		}
+		return nil
+	})
+	if live, _ := vt.Live(ctx); live != 2 {
+		t.Fatalf("live generation %d, want 2 (no new one built)", live)
+	}
+	if n, err := store.Count(ctx, 1); err != nil || n != 0 {
+		t.Fatalf("generation 1 has %d views (%v) after the retiring", n, err)
+	}
+	if start, err := jobs.Start(vt.Name()); err != nil || start.Retiring {
+		t.Fatalf("Start after the retiring = %+v, %v; want a new build", start, err)
+	}
+}
+
 // TestJobsRefuseWhatCannotStart: a rebuild asked of Jobs is refused at
 // once, not started to fail in the background, when the projection has no
 // live generation yet, or when a rebuild of it runs elsewhere. (Both were
@@ -240,7 +290,7 @@ func TestJobsRefuseWhatCannotStart(t *testing.T) {
 	w, vt, store, vctl := fv.w, fv.vt, fv.store, fv.vctl
 	ctx := t.Context()
 	jobs := rebuild.NewJobs(ctx, func(string) (*rebuild.Rebuilder, error) { return rebuild.New(w.config(), vt, vctl) }, nil)
-	if err := jobs.Start(vt.Name()); !errors.Is(err, rebuild.ErrNoLive) || jobs.Running(vt.Name()) {
+	if _, err := jobs.Start(vt.Name()); !errors.Is(err, rebuild.ErrNoLive) || jobs.Running(vt.Name()) {
 		t.Fatalf("Start without a live generation = %v (running %v), want ErrNoLive", err, jobs.Running(vt.Name()))
 	}
 
@@ -266,7 +316,7 @@ func TestJobsRefuseWhatCannotStart(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := elsewhere.Run(ctx); done <- err }()
 	<-building
-	err = jobs.Start(vt.Name())
+	_, err = jobs.Start(vt.Name())
 	close(release)
 	if !errors.Is(err, rebuild.ErrRunning) || !strings.Contains(err.Error(), "elsewhere") || jobs.Running(vt.Name()) {
 		t.Fatalf("Start while a rebuild runs elsewhere = %v (running %v), want ErrRunning, elsewhere", err, jobs.Running(vt.Name()))

@@ -50,12 +50,13 @@ func NewJobs(ctx context.Context, newRebuilder func(name string) (*Rebuilder, er
 }
 
 // Start starts a rebuild of projection name in the background. It
-// continues a rebuild that was stopped, as Rebuilder.Run does.
-func (j *Jobs) Start(name string) error {
+// continues a rebuild that was stopped, as Rebuilder.Run does, and says
+// what it will do (Rebuilder.CanStart).
+func (j *Jobs) Start(name string) (Start, error) {
 	j.mu.Lock()
 	if _, ok := j.running[name]; ok {
 		j.mu.Unlock()
-		return fmt.Errorf("rebuild %s: %w", name, ErrRunning)
+		return Start{}, fmt.Errorf("rebuild %s: %w", name, ErrRunning)
 	}
 	// Held for name while it is checked, without the lock (the check
 	// reads the stores and Kafka): an abort meanwhile cancels it.
@@ -63,10 +64,11 @@ func (j *Jobs) Start(name string) error {
 	jb := &job{cancel: cancel, done: make(chan struct{})}
 	j.running[name] = jb
 	j.mu.Unlock()
+	var start Start
 	r, err := j.make(name)
 	if err == nil {
 		cctx, stop := context.WithTimeout(ctx, 10*time.Second)
-		err = r.CanStart(cctx)
+		start, err = r.CanStart(cctx)
 		stop()
 	}
 	if err != nil {
@@ -75,7 +77,7 @@ func (j *Jobs) Start(name string) error {
 		j.mu.Unlock()
 		cancel()
 		close(jb.done)
-		return err
+		return Start{}, err
 	}
 	go func() {
 		defer close(jb.done)
@@ -92,7 +94,7 @@ func (j *Jobs) Start(name string) error {
 		j.last[name] = Outcome{Result: res, Err: err}
 		j.mu.Unlock()
 	}()
-	return nil
+	return start, nil
 }
 
 // Running reports whether a rebuild of name runs in this process.
@@ -145,7 +147,7 @@ func (j *Jobs) Abort(ctx context.Context, name string) (AbortResult, error) {
 	res, err := r.Abort(ctx)
 	if errors.Is(err, ErrSwapped) && jb != nil {
 		// It swapped between the check and the stop: it goes on retiring.
-		if serr := j.Start(name); serr == nil || errors.Is(serr, ErrRunning) {
+		if _, serr := j.Start(name); serr == nil || errors.Is(serr, ErrRunning) {
 			err = fmt.Errorf("rebuild %s: %w; it goes on retiring the old generation and will finish by itself", name, ErrSwapped)
 		} else {
 			// Not ErrSwapped: this abort stopped the retiring and could not

@@ -195,37 +195,50 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 	return res, r.retire(ctx, adm, &st, &res)
 }
 
+// Start says what Run will do, as CanStart sees it before.
+type Start struct {
+	// Retiring: a rebuild swapped already and stopped while retiring the
+	// old generation, From: Run only finishes that; it builds no new
+	// generation (run it again after).
+	Retiring bool
+	From     int
+}
+
 // CanStart reports, before Run, what would end a new rebuild at once: no
 // live generation yet (ErrNoLive), a recorded rebuild that no longer
 // replaces the live generation (ErrStale), or a rebuild of the projection
-// running elsewhere (ErrRunning: its generation's group has live members).
-func (r *Rebuilder) CanStart(ctx context.Context) error {
+// running elsewhere (ErrRunning: its generation's group has live members);
+// and otherwise what Run will do.
+func (r *Rebuilder) CanStart(ctx context.Context) (Start, error) {
 	name := r.target.Name()
 	live, err := r.target.Live(ctx)
 	if err != nil {
-		return err
+		return Start{}, err
 	}
 	if live == 0 {
-		return fmt.Errorf("rebuild %s: %w: the projector makes generation 1 live at its start (if the store lost its data, `streamview replay` the projection first)", name, ErrNoLive)
+		return Start{}, fmt.Errorf("rebuild %s: %w: the projector makes generation 1 live at its start (if the store lost its data, `streamview replay` the projection first)", name, ErrNoLive)
 	}
 	st, ok, err := r.control.Load(ctx)
-	if err != nil || !ok || st.Generation == live {
-		return err
+	if err != nil || !ok {
+		return Start{}, err
+	}
+	if st.Generation == live {
+		return Start{Retiring: true, From: st.From}, nil
 	}
 	if st.From != live {
-		return fmt.Errorf("rebuild %s: %w: it builds g%d to replace g%d, but g%d is live; abort it first", name, ErrStale, st.Generation, st.From, live)
+		return Start{}, fmt.Errorf("rebuild %s: %w: it builds g%d to replace g%d, but g%d is live; abort it first", name, ErrStale, st.Generation, st.From, live)
 	}
 	cl, adm, err := r.admin()
 	if err != nil {
-		return err
+		return Start{}, err
 	}
 	defer cl.Close()
 	group := processors.GroupName(name, st.Generation)
 	err = processors.CheckIdle(ctx, adm, group)
 	if errors.Is(err, processors.ErrGroupActive) {
-		return fmt.Errorf("rebuild %s: %w elsewhere (`streamview rebuild`, or another server): group %s builds generation %d; its progress shows in `streamview projections` and GET /v1/projections", name, ErrRunning, group, st.Generation)
+		return Start{}, fmt.Errorf("rebuild %s: %w elsewhere (`streamview rebuild`, or another server): group %s builds generation %d; its progress shows in `streamview projections` and GET /v1/projections", name, ErrRunning, group, st.Generation)
 	}
-	return err
+	return Start{}, err
 }
 
 // runner is the new generation's processor running in this process.
