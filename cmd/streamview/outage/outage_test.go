@@ -29,9 +29,10 @@ const outageFor = 30 * time.Second
 // TestOutagesUnderLoad runs one `streamview serve` (all roles) on servers
 // of its own under ~200 commands/s through the HTTP API (creates, price
 // and stock changes, reviews, each with an Idempotency-Key, a third with
-// Prefer: wait) plus view reads and searches, through four outages in a
+// Prefer: wait) plus view reads and searches, through five outages in a
 // row: the Kafka broker stopped for 30 s and started again, Redis
-// restarted, Elasticsearch stopped for 30 s and started again, and
+// restarted, Redis emptied (its data lost under serve), Elasticsearch
+// stopped for 30 s and started again, and
 // Elasticsearch blackholed for 30 s (accepts, never answers).
 //
 // During each, every answer is a documented one within its configured
@@ -53,6 +54,7 @@ func TestOutagesUnderLoad(t *testing.T) {
 	}{
 		{"kafka stopped 30s", kafkaStopped},
 		{"redis restarted", redisRestarted},
+		{"redis emptied", redisEmptied},
 		{"elasticsearch stopped 30s", elasticsearchStopped},
 		{"elasticsearch blackholed 30s", elasticsearchBlackholed},
 	} {
@@ -380,6 +382,22 @@ func redisRestarted(t *testing.T, w *world, l *load) {
 	waitSeen(t, l, down, map[string]int{"command": 202, kindView: 503, kindSearch: 200})
 	readyzNames(t, w.base, "redis")
 	w.svc.script(t, "up.sh", "redis")
+	recovered(t, l, "redis", w.probe(kindView))
+}
+
+// redisEmptied: Redis loses its data under the running serve (FLUSHALL, as
+// a restart without persistence would). The projectors read the log again
+// by themselves: views answer 503 + Retry-After until the view has read
+// it, never 404 for a product that exists (checkAnswers); commands are
+// taken and searches answer. The settle then holds every view to the fold
+// of its product's events, as after every scenario.
+func redisEmptied(t *testing.T, w *world, l *load) {
+	l.setOutage("redis")
+	if err := w.rc.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now()
+	waitSeen(t, l, down, map[string]int{"command": 202, kindView: 503, kindSearch: 200})
 	recovered(t, l, "redis", w.probe(kindView))
 }
 
