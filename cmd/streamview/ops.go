@@ -92,12 +92,17 @@ func newOperations(ctx context.Context, st stack, codec *schemas.Codec, views *r
 			return nil, fmt.Errorf("rebuild %s: %w", name, api.ErrUnknownProjection)
 		}
 		return rebuild.New(rebuild.Config{Brokers: st.brokers, ClientOpts: st.kafkaOpt, Decoder: codec, MaxBatch: batchOf(name), Aggregates: aggregatesOf(name),
-			Grace: rebuildGrace, Logger: st.logger}, target, rebuildControl(st.redis, name))
+			Grace: rebuildGrace, Logger: st.logger, Hooks: func(gen int) processors.Hooks { return st.projectionHooks(name, gen) }},
+			target, rebuildControl(st.redis, name))
 	}, st.logger)
 	return o, nil
 }
 
 func (o *operations) Close() { o.cl.Close() }
+
+// Building returns the processors of the generations this server builds
+// now, for GET /metrics and GET /v1/projections.
+func (o *operations) Building() []*processors.Runner { return o.jobs.Building() }
 
 func (o *operations) known(name string) error {
 	for _, p := range o.projections {

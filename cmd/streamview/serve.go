@@ -402,11 +402,25 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	var (
 		followersMu sync.Mutex
 		followers   []*rebuild.Follower
+		building    func() []*processors.Runner // the API's rebuilds
 	)
 	procs := func() []*processors.Runner {
 		followersMu.Lock()
 		defer followersMu.Unlock()
-		return followed(followers)
+		ps := followed(followers)
+		if building == nil {
+			return ps
+		}
+		// A build that has handed over runs its generation beside the
+		// follower for a moment: one of them reports it.
+		for _, b := range building() {
+			if !slices.ContainsFunc(ps, func(p *processors.Runner) bool {
+				return p.Config().Name == b.Config().Name && p.Config().Generation == b.Config().Generation
+			}) {
+				ps = append(ps, b)
+			}
+		}
+		return ps
 	}
 	st.tel.WatchProjections(func() []telemetry.ProjectionStats { return projectionStats(procs()) })
 	// follow runs p under a follower, which runs the live generation and
@@ -548,6 +562,9 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			return err
 		}
 		defer ops.Close()
+		followersMu.Lock()
+		building = ops.Building
+		followersMu.Unlock()
 		deps := api.Deps{
 			History:    history,
 			Operations: ops,

@@ -70,6 +70,9 @@ type Config struct {
 	ProgressInterval time.Duration
 	// Logger receives progress and decisions; nil discards.
 	Logger *slog.Logger
+	// Hooks, when set, returns the hooks of the new generation's processor
+	// (its metrics), as the projector role gives its own.
+	Hooks func(gen int) processors.Hooks
 }
 
 // Validate reports every problem at once.

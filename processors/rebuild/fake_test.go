@@ -281,6 +281,55 @@ func TestJobsSayTheyOnlyFinishARetiring(t *testing.T) {
 	}
 }
 
+// TestJobsShowWhatTheyBuild: while a rebuild of Jobs builds, Building
+// returns its processor, made with the hooks Config.Hooks gives for the
+// new generation (its metrics). (The build ran without hooks, and a
+// serve's GET /metrics showed nothing of it.)
+func TestJobsShowWhatTheyBuild(t *testing.T) {
+	fv := newFakeViews(t, eventgen.Options{Products: 50, Events: 500, Seed: 10}, true)
+	w, vt, vctl := fv.w, fv.vt, fv.vctl
+	ctx := t.Context()
+	building, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var hooked []int
+	jobs := rebuild.NewJobs(ctx, func(string) (*rebuild.Rebuilder, error) {
+		cfg := w.config()
+		cfg.ProgressInterval = 10 * time.Millisecond
+		cfg.Progress = func(p rebuild.Progress) {
+			if p.Phase == rebuild.Building && p.Done > 0 {
+				once.Do(func() { close(building) })
+				<-release
+			}
+		}
+		cfg.Hooks = func(gen int) processors.Hooks {
+			hooked = append(hooked, gen)
+			return processors.Hooks{}
+		}
+		return rebuild.New(cfg, vt, vctl)
+	}, nil)
+	if len(jobs.Building()) != 0 {
+		t.Fatal("Building before any rebuild")
+	}
+	if _, err := jobs.Start(vt.Name()); err != nil {
+		t.Fatal(err)
+	}
+	<-building
+	ps := jobs.Building()
+	close(release)
+	if len(ps) != 1 || ps[0].Config().Generation != 2 || ps[0].Config().Name != vt.Name() {
+		t.Fatalf("Building while generation 2 builds = %d processors", len(ps))
+	}
+	if !slices.Equal(hooked, []int{2}) {
+		t.Fatalf("hooks asked for generations %v, want [2]", hooked)
+	}
+	testenv.Eventually(t, time.Minute, func() error {
+		if jobs.Running(vt.Name()) || len(jobs.Building()) != 0 {
+			return errors.New("still building")
+		}
+		return nil
+	})
+}
+
 // TestJobsRefuseWhatCannotStart: a rebuild asked of Jobs is refused at
 // once, not started to fail in the background, when the projection has no
 // live generation yet, or when a rebuild of it runs elsewhere. (Both were

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/streamview/streamview/processors"
 )
 
 // ErrRunning is Jobs.Start's error when a rebuild of the projection runs
@@ -37,6 +39,7 @@ type Outcome struct {
 type job struct {
 	cancel context.CancelFunc
 	done   chan struct{}
+	r      *Rebuilder // nil while Start checks
 }
 
 // NewJobs returns Jobs whose rebuilds live until ctx ends; newRebuilder
@@ -79,6 +82,9 @@ func (j *Jobs) Start(name string) (Start, error) {
 		close(jb.done)
 		return Start{}, err
 	}
+	j.mu.Lock()
+	jb.r = r
+	j.mu.Unlock()
 	go func() {
 		defer close(jb.done)
 		defer cancel()
@@ -95,6 +101,23 @@ func (j *Jobs) Start(name string) (Start, error) {
 		j.mu.Unlock()
 	}()
 	return start, nil
+}
+
+// Building returns the processors of the generations being built in this
+// process now, for reports and metrics.
+func (j *Jobs) Building() []*processors.Runner {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []*processors.Runner
+	for _, jb := range j.running {
+		if jb.r == nil {
+			continue
+		}
+		if p := jb.r.Building(); p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Running reports whether a rebuild of name runs in this process.

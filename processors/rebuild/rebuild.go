@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -41,7 +42,13 @@ type Rebuilder struct {
 	target  Target
 	control *Control
 	dec     processors.Decoder
+	// building is the new generation's processor while it runs here.
+	building atomic.Pointer[processors.Runner]
 }
+
+// Building is the processor of the generation being built while it runs
+// in this process, for reports and metrics; nil otherwise.
+func (r *Rebuilder) Building() *processors.Runner { return r.building.Load() }
 
 // New returns a Rebuilder of target that keeps its state in control.
 func New(cfg Config, target Target, control *Control) (*Rebuilder, error) {
@@ -257,16 +264,25 @@ func (r *Rebuilder) start(ctx context.Context, gen int) (*runner, error) {
 		return nil, err
 	}
 	g := newGate(proj)
+	var hooks processors.Hooks
+	if r.cfg.Hooks != nil {
+		hooks = r.cfg.Hooks(gen)
+	}
 	proc, err := processors.New(processors.Config{
 		Name: r.target.Name(), Generation: gen, Topic: r.cfg.Topic, DeadLetterTopic: r.cfg.DeadLetterTopic,
-		MaxBatch: r.cfg.MaxBatch, Aggregates: r.cfg.Aggregates, Logger: r.cfg.Logger,
+		MaxBatch: r.cfg.MaxBatch, Aggregates: r.cfg.Aggregates, Logger: r.cfg.Logger, Hooks: hooks,
 	}, r.dec, g, r.cfg.kafkaOpts(kgo.ClientID(ClientID))...)
 	if err != nil {
 		return nil, err
 	}
 	pctx, stop := context.WithCancel(ctx)
 	rn := &runner{proc: proc, gate: g, stop: stop, done: make(chan error, 1)}
-	go func() { rn.done <- proc.Run(pctx) }()
+	r.building.Store(proc)
+	go func() {
+		err := proc.Run(pctx)
+		r.building.CompareAndSwap(proc, nil)
+		rn.done <- err
+	}()
 	return rn, nil
 }
 
