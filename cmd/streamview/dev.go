@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/streamview/streamview/processors/notifier"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/producers/decider"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/bleveindex"
 	"github.com/streamview/streamview/sinks/redisnotify"
@@ -336,7 +338,13 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		return err
 	}
 
-	st.beforeListen = func(ctx context.Context) error { return waitCaughtUp(ctx, adm, rebuild, e.stdout) }
+	st.beforeListen = func(ctx context.Context) error {
+		if err := waitCaughtUp(ctx, adm, rebuild, e.stdout); err != nil {
+			return err
+		}
+		waitDeciderMember(ctx, adm, deciderJoinWait, logger)
+		return nil
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	listening := make(chan string, 1)
 	st.ready = func(a string) { listening <- a }
@@ -510,6 +518,37 @@ func waitCaughtUp(ctx context.Context, adm *kadm.Client, projections []string, w
 		case <-ctx.Done():
 			return nil
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// deciderJoinWait bounds how long dev waits, before it listens, for its
+// decider to join its group. It joins within milliseconds of its start, on
+// the embedded broker as on a real one; a Kafka that keeps it out is the
+// decider's to retry, and no reason to keep the API from serving reads.
+const deciderJoinWait = 10 * time.Second
+
+// waitDeciderMember waits until the decider's group has a member, at most
+// bound. A running decider is what publish refuses to publish beside (it
+// asks the group the same way), so dev says it is ready only once a
+// publish is refused: the decider starts with the API and joins a moment
+// after the views are read.
+func waitDeciderMember(ctx context.Context, adm *kadm.Client, bound time.Duration, logger *slog.Logger) {
+	deadline := time.Now().Add(bound)
+	for {
+		err := processors.CheckIdle(ctx, adm, decider.DefaultGroup)
+		if errors.Is(err, processors.ErrGroupActive) || ctx.Err() != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			logger.Warn("the decider has not joined its group yet; listening anyway (a publish meanwhile is not refused)",
+				"group", decider.DefaultGroup, "waited", bound, "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }

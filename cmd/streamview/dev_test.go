@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -24,10 +25,12 @@ import (
 
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/processors/webhook"
 	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/producers/decider"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
 )
@@ -183,6 +186,82 @@ func waitDevCaughtUp(t *testing.T, brokers []string) {
 	if err := waitCaughtUp(ctx, kadm.NewClient(cl), []string{productview.Name, searchProjection}, io.Discard); err != nil || ctx.Err() != nil {
 		t.Fatalf("dev's view and search projectors did not catch up within 2 minutes: %v %v", err, ctx.Err())
 	}
+}
+
+// dev listens (and prints its banner) only once its decider is a member of
+// its group: a publish to the events topic from then on is refused (see
+// TestPublishRefusedWhileTheDeciderRuns). It listened once its views were
+// read, and the decider joined a moment later. Each start is looked at the
+// moment dev listens, with a client connected already; a restart is a start
+// too.
+func TestDevListensOnceItsDeciderIsAMember(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	broker := fmt.Sprintf("127.0.0.1:%d", port)
+	dir := t.TempDir()
+	for start := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		checked := make(chan error, 1)
+		var adm atomic.Pointer[kadm.Client]
+		testReady = func(string) {
+			a := adm.Load()
+			if a == nil { // dev was quicker: a client dialled now
+				a = testenv.Admin(t, []string{broker})
+			}
+			checked <- processors.CheckIdle(ctx, a, decider.DefaultGroup)
+		}
+		began := time.Now()
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"dev", "--data", dir, "--addr", "127.0.0.1:0", "--kafka-port", strconv.Itoa(port), "--log-level", "error"}, nil, io.Discard, io.Discard)
+		}()
+		go func() { adm.Store(connectedAdmin(ctx, t, broker)) }()
+		select {
+		case err := <-checked:
+			if !errors.Is(err, processors.ErrGroupActive) {
+				t.Errorf("start %d: dev listened %s after its start with its decider's group %s not active (%v): a publish then is not refused",
+					start+1, time.Since(began).Round(time.Millisecond), decider.DefaultGroup, err)
+			}
+		case err := <-done:
+			t.Fatalf("start %d: dev stopped before it listened: %v", start+1, err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("start %d: dev: %v", start+1, err)
+		}
+		testReady = nil
+	}
+}
+
+// connectedAdmin returns, once broker listens, an admin client of it that
+// has answered once, so that its next request is a round trip, not a dial.
+func connectedAdmin(ctx context.Context, t *testing.T, broker string) *kadm.Client {
+	for ctx.Err() == nil {
+		c, err := net.Dial("tcp", broker)
+		if err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker))
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	t.Cleanup(cl.Close)
+	adm := kadm.NewClient(cl)
+	for ctx.Err() == nil {
+		if _, err := adm.DescribeGroups(ctx, decider.DefaultGroup); err == nil {
+			return adm
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
 }
 
 // A second dev on the folder of a running one is refused: both would write
