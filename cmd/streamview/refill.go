@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/logkey"
@@ -125,6 +126,36 @@ func refillAt(ctx context.Context, st stack, adm *kadm.Client, views *redisview.
 	}
 	st.logger.Warn("redis lost its data: reading the log again", logkey.Projection, name, "group", group)
 	return nil
+}
+
+// readPastStart reports whether group has committed an offset past the
+// start of a partition of the events topic: whether it has read anything
+// a store could have lost.
+func readPastStart(ctx context.Context, adm *kadm.Client, group string) (bool, error) {
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err == nil {
+		err = committed.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("fetch offsets of group %s: %w", group, err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, topics.Events)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return false, fmt.Errorf("start offsets of %s: %w", topics.Events, err)
+	}
+	read := false
+	committed.Each(func(o kadm.OffsetResponse) {
+		if s, ok := starts.Lookup(o.Topic, o.Partition); o.Topic == topics.Events && ok && o.At > s.Offset {
+			read = true
+		}
+	})
+	return read, nil
 }
 
 // viewGeneration is the generation product-view's projector writes: the

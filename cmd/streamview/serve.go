@@ -740,8 +740,8 @@ func replayLostRedis(ctx context.Context, st stack, views *redisview.Store, proj
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	viewGroup := processors.GroupName(productview.Name, 1)
-	if used, err := processors.HasOffsets(ctx, adm, viewGroup); err != nil || !used {
-		return err // !used: a first start
+	if read, err := readPastStart(ctx, adm, viewGroup); err != nil || !read {
+		return err // !read: a first start, or dev's, which reset its groups
 	}
 	if rf, ok, err := loadRefill(ctx, st.redis, productview.Name); err != nil {
 		return err
