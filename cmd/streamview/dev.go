@@ -262,8 +262,12 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		return err
 	}
 	// One admin client for dev's own work on the broker: topics, group
-	// resets, dead letters, the wait for the views.
-	kcl, err := kgo.NewClient(st.kafkaOpts()...)
+	// resets, dead letters, the wait for the views. Its metadata is kept
+	// for a short while only: applyTopics lists the topics, creates those
+	// missing, then lists them again until they show, and with the
+	// client's default of 5 s the second list answered from the first
+	// (no topics) until then: a first start took 5 s.
+	kcl, err := kgo.NewClient(st.kafkaOpts(kgo.MetadataMinAge(devMetadataMinAge))...)
 	if err != nil {
 		return err
 	}
@@ -521,6 +525,10 @@ func waitCaughtUp(ctx context.Context, adm *kadm.Client, projections []string, w
 		}
 	}
 }
+
+// devMetadataMinAge is how long dev's admin client keeps the cluster's
+// metadata before it may ask again (kgo's default is 5 s).
+const devMetadataMinAge = 100 * time.Millisecond
 
 // deciderJoinWait bounds how long dev waits, before it listens, for its
 // decider to join its group. It joins within milliseconds of its start, on

@@ -264,6 +264,18 @@ func connectedAdmin(ctx context.Context, t *testing.T, broker string) *kadm.Clie
 	return nil
 }
 
+// A first start, on an empty --data, creates the topics and listens at
+// once. It took 5 s: dev's admin client answered the list of the topics
+// just created from the list before (none), for kgo's default metadata age
+// of 5 s. The bound is under that age, far over what a start takes.
+func TestDevFirstStartIsQuick(t *testing.T) {
+	began := time.Now()
+	startDev(t, t.TempDir())
+	if took := time.Since(began); took > 4*time.Second {
+		t.Fatalf("dev's first start took %s to answer /readyz, want well under 4s", took.Round(time.Millisecond))
+	}
+}
+
 // A second dev on the folder of a running one is refused: both would write
 // the embedded log as their own and lose each other's records.
 func TestDevRefusesASecondOnItsData(t *testing.T) {
