@@ -301,53 +301,88 @@ func TestReadyzNamesALostLiveGeneration(t *testing.T) {
 }
 
 // TestServeRefillsALostRedis: serve started on a Redis that lost its data
-// (restarted without persistence), while generation 1's groups have their
+// (restarted without persistence), while the projection groups have their
 // offsets at the end of the log, reads the log again: views and histories
 // of products in the log answer. (They answered 404 for good, /readyz
-// said ok, and nothing was logged.)
+// passing.) Also when a rebuild had moved the view to generation 2 (the
+// start looked at generation 1's group only, and the histories stayed
+// empty), and when Redis answers only after serve has started (the start
+// checked once, for 2 s, and went on from the old offsets).
 func TestServeRefillsALostRedis(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topics.Commands, topics.CommandResults, topics.Events))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	codec, err := schemas.NewCodec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	events := eventgen.Stream(eventgen.Options{Products: 20, Events: 100, Seed: 21})
-	if _, err := producers.NewPublisher(cl, codec, topics.Events).Publish(t.Context(), events...); err != nil {
-		t.Fatal(err)
-	}
-	// The projectors of a Redis now lost had read it all.
-	adm := kadm.NewClient(cl)
-	ends, err := adm.ListEndOffsets(t.Context(), topics.Events)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{productview.Name, historyProjection} {
-		if err := adm.CommitAllOffsets(t.Context(), processors.GroupName(name, 1), ends.Offsets()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	views := miniredis.RunT(t)
-	base, _ := startListening(t, []string{"serve", "--roles", "api,projector", "--projections", "product-view,product-history",
-		"--brokers", strings.Join(cluster.ListenAddrs(), ","), "--redis", views.Addr(), "--elasticsearch", "http://127.0.0.1:1",
-		"--addr", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
-	id := events[len(events)-1].AggregateID
-	testenv.Eventually(t, time.Minute, func() error {
-		for _, path := range []string{"/v1/products/" + id, "/v1/products/" + id + "/events"} {
-			if a := call(t, "GET", base+path, ""); a.status != http.StatusOK {
-				return fmt.Errorf("GET %s: %d", path, a.status)
+	for _, tc := range []struct {
+		name    string
+		viewGen int
+		late    bool // Redis starts after serve
+	}{
+		{"generation 1", 1, false},
+		{"generation 2", 2, false},
+		{"redis late", 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topics.Commands, topics.CommandResults, topics.Events))
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		return nil
-	})
+			defer cluster.Close()
+			codec, err := schemas.NewCodec()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			events := eventgen.Stream(eventgen.Options{Products: 20, Events: 100, Seed: 21})
+			if _, err := producers.NewPublisher(cl, codec, topics.Events).Publish(t.Context(), events...); err != nil {
+				t.Fatal(err)
+			}
+			// The projectors of a Redis now lost had read it all.
+			adm := kadm.NewClient(cl)
+			ends, err := adm.ListEndOffsets(t.Context(), topics.Events)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, group := range []string{processors.GroupName(productview.Name, tc.viewGen), processors.GroupName(historyProjection, 1)} {
+				if err := adm.CommitAllOffsets(t.Context(), group, ends.Offsets()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			views := miniredis.NewMiniRedis()
+			addr := "127.0.0.1:0"
+			if tc.late {
+				l, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				addr = l.Addr().String()
+				l.Close()
+			} else if err := views.StartAddr(addr); err != nil {
+				t.Fatal(err)
+			} else {
+				addr = views.Addr()
+			}
+			defer views.Close()
+			base, _ := startListening(t, []string{"serve", "--roles", "api,projector", "--projections", "product-view,product-history",
+				"--brokers", strings.Join(cluster.ListenAddrs(), ","), "--redis", addr, "--elasticsearch", "http://127.0.0.1:1",
+				"--addr", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
+			if tc.late {
+				if err := views.StartAddr(addr); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, id := range []string{events[0].AggregateID, events[len(events)-1].AggregateID} {
+				testenv.Eventually(t, time.Minute, func() error {
+					for _, path := range []string{"/v1/products/" + id, "/v1/products/" + id + "/events"} {
+						if a := call(t, "GET", base+path, ""); a.status != http.StatusOK {
+							return fmt.Errorf("GET %s: %d", path, a.status)
+						}
+					}
+					return nil
+				})
+			}
+		})
+	}
 }
 
 // TestServeRefillsRedisEmptiedUnderIt: a Redis emptied under a running

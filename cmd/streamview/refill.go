@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,6 +20,7 @@ import (
 	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/processors/rebuild"
 	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/topics"
 )
@@ -39,7 +42,7 @@ import (
 //     generation), never 404 for a product not read again yet.
 //
 // serve's start does the same for a Redis that lost its data while serve
-// was down (replayLostRedis).
+// was down (lossCheck).
 
 // refillLockTTL bounds how long a refiller that died keeps the others
 // waiting.
@@ -117,6 +120,13 @@ func refillAt(ctx context.Context, st stack, adm *kadm.Client, views *redisview.
 		if _, err := views.Generations().Reset(ctx, gen); err != nil {
 			return fmt.Errorf("projection %s: emptying g%d: %w", name, gen, err)
 		}
+		// Not live before it has read the log again (promote): an
+		// instance started meanwhile may have made it so.
+		if live, err := views.Live(ctx); err == nil && live == gen {
+			if err := st.redis.Del(ctx, views.LiveKey()).Err(); err != nil {
+				return fmt.Errorf("projection %s: redis del %s: %w", name, views.LiveKey(), err)
+			}
+		}
 	}
 	if r.epoch, err = redisview.Epoch(ctx, st.redis); err != nil {
 		return err
@@ -158,9 +168,137 @@ func readPastStart(ctx context.Context, adm *kadm.Client, group string) (bool, e
 	return read, nil
 }
 
+// lossCheck is serve's check, at its start, for a Redis that lost its
+// data while serve was down (restarted without persistence): it holds no
+// live view generation while a projection group kept in it has read past
+// the start of the log, so the projectors would go on from there over an
+// empty store. The view's group (of the newest generation that read
+// anything: a rebuild may have moved it past 1) and the history index's
+// go back to the start of the log, as `streamview replay` would do, and
+// what they hold is emptied (refillAt); the view is made live once it has
+// read the log again (redisRefill.promote). When another instance's
+// projector still runs on the group, the followers refill with it at
+// their first look. The Redis projectors run it before they start, until
+// it has succeeded once: a Redis or Kafka that is down at serve's start
+// is waited for, not skipped.
+type lossCheck struct {
+	views       *redisview.Store
+	projections []string // those this serve projects
+
+	mu sync.Mutex
+	ok bool // it succeeded
+	// pending: the loss is to be refilled by the followers, of viewGen
+	// (0: the view had read nothing).
+	pending bool
+	viewGen int
+}
+
+// run runs the check unless it succeeded before; nil c checks nothing.
+func (c *lossCheck) run(ctx context.Context, st stack) error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ok {
+		return nil
+	}
+	if err := c.check(ctx, st); err != nil {
+		return fmt.Errorf("checking whether Redis lost its data: %w", err)
+	}
+	c.ok = true
+	return nil
+}
+
+// refillPending reports whether Redis lost its data and the followers
+// refill it, and the view's generation then.
+func (c *lossCheck) refillPending() (bool, int) {
+	if c == nil {
+		return false, 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pending, c.viewGen
+}
+
+func (c *lossCheck) check(ctx context.Context, st stack) error {
+	if _, err := c.views.Live(ctx); err == nil {
+		return nil
+	} else if !errors.Is(err, productview.ErrNoLive) {
+		return err
+	}
+	if rf, ok, err := loadRefill(ctx, st.redis, productview.Name); err != nil {
+		return err
+	} else if ok {
+		if cur, err := redisview.Epoch(ctx, st.redis); err != nil || rf.epoch == cur {
+			return err // a refill under way: the projector goes on with it
+		}
+	}
+	cl, err := kgo.NewClient(st.kafkaOpts()...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	viewGen, err := newestReadGeneration(ctx, adm, productview.Name)
+	if err != nil {
+		return err
+	}
+	historyRead, err := readPastStart(ctx, adm, processors.GroupName(historyProjection, 1))
+	if err != nil {
+		return err
+	}
+	c.viewGen = viewGen
+	for _, p := range []struct {
+		name  string
+		gen   int
+		views *redisview.Store
+	}{{productview.Name, viewGen, c.views}, {historyProjection, map[bool]int{true: 1}[historyRead], nil}} {
+		if p.gen == 0 || !slices.Contains(c.projections, p.name) {
+			continue // read nothing: nothing lost
+		}
+		err := refillAt(ctx, st, adm, p.views, p.name, p.gen)
+		if errors.Is(err, processors.ErrGroupActive) {
+			// Another instance's projector runs: the followers refill
+			// beside it once it sees the loss too.
+			st.logger.Warn("redis lost its data while another instance's projector runs: refilling with it", logkey.Projection, p.name, "err", err)
+			c.pending = true
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newestReadGeneration is the newest generation of projection name whose
+// group has read past the start of the log, 0 when none has.
+func newestReadGeneration(ctx context.Context, adm *kadm.Client, name string) (int, error) {
+	listed, err := adm.ListGroups(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list groups: %w", err)
+	}
+	prefix := strings.TrimSuffix(processors.GroupName(name, 1), "1")
+	var gens []int
+	for _, g := range listed.Groups() {
+		if n, err := strconv.Atoi(strings.TrimPrefix(g, prefix)); err == nil && strings.HasPrefix(g, prefix) && n >= 1 {
+			gens = append(gens, n)
+		}
+	}
+	slices.Sort(gens)
+	for _, gen := range slices.Backward(gens) {
+		read, err := readPastStart(ctx, adm, processors.GroupName(name, gen))
+		if err != nil || read {
+			return gen, err
+		}
+	}
+	return 0, nil
+}
+
 // viewGeneration is the generation product-view's projector writes: the
-// live one, the one being read again after Redis lost its data (not live
-// until it has read the log), or generation 1, made live, on a first
+// live one; the one being read again after Redis lost its data (not live
+// until it has read the log); or generation 1, made live, on a first
 // start.
 func viewGeneration(ctx context.Context, st stack, views *redisview.Store) (int, error) {
 	gen, err := views.Live(ctx)
@@ -179,6 +317,9 @@ func viewGeneration(ctx context.Context, st stack, views *redisview.Store) (int,
 		if r.epoch == cur {
 			return r.gen, nil
 		}
+	}
+	if pending, gen := st.loss.refillPending(); pending && gen > 0 {
+		return gen, nil // its follower refills it at its first look
 	}
 	return views.EnsureLive(ctx, 1)
 }
@@ -199,7 +340,7 @@ func newRedisRefill(ctx context.Context, st stack, name string, views *redisview
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	r.epoch, _ = redisview.Epoch(ctx, st.redis)
-	if st.refillAtStart {
+	if pending, _ := st.loss.refillPending(); pending {
 		r.epoch = "lost at start" // never an epoch: the first look refills
 	}
 	return r
@@ -285,7 +426,7 @@ func (r *redisRefill) refill(ctx context.Context, gen int) error {
 		return fmt.Errorf("redis setnx %s: %w", lockKey, err)
 	}
 	if !ok {
-		return fmt.Errorf("another instance is refilling %s (it holds %s); waiting for it", r.name, lockKey)
+		return fmt.Errorf("another instance is refilling %s (it holds %s): %w", r.name, lockKey, rebuild.ErrRefillWaits)
 	}
 	defer func() {
 		// Ours only: past its TTL another refiller may hold it.
@@ -299,7 +440,9 @@ func (r *redisRefill) refill(ctx context.Context, gen int) error {
 		return err
 	}
 	defer cl.Close()
-	if err := refillAt(ctx, r.st, kadm.NewClient(cl), r.views, r.name, gen); err != nil {
+	if err := refillAt(ctx, r.st, kadm.NewClient(cl), r.views, r.name, gen); errors.Is(err, processors.ErrGroupActive) {
+		return fmt.Errorf("%w: %w", err, rebuild.ErrRefillWaits)
+	} else if err != nil {
 		return err
 	}
 	r.epoch = cur

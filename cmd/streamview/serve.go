@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -125,10 +124,10 @@ type stack struct {
 	// product-view projector, carries the projector's writes to the API's
 	// ?minVersion= reads (api.Deps.ViewChanges).
 	viewChanges *productview.Changes
-	// refillAtStart, set by serveStack when Redis lost its data but another
-	// instance's projector kept its group busy, makes the Redis projections'
-	// followers refill at their first look (redisRefill).
-	refillAtStart bool
+	// loss is the start's check for a Redis that lost its data, which the
+	// Redis projectors run before their first start (refill.go); nil
+	// outside serve's projector role.
+	loss *lossCheck
 }
 
 type serveFlags struct {
@@ -437,17 +436,9 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	}
 
 	if roles["projector"] {
-		// Short: a Redis that is down is the projectors' to wait for.
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if err := replayLostRedis(rctx, st, views, projections); errors.Is(err, processors.ErrGroupActive) {
-			// Another instance's projector runs: the followers refill
-			// beside it once it sees the loss too.
-			st.logger.Warn("redis lost the views while another instance's projector runs: refilling with it", "err", err)
-			st.refillAtStart = true
-		} else if err != nil {
-			st.logger.Error("redis lost the views: reading the log again failed; replay them (streamview replay --projection product-view, and product-history)", "err", err)
-		}
-		cancel()
+		// Before the first Redis projector starts, once it can be read: a
+		// Redis that lost its data is read again from the log.
+		st.loss = &lossCheck{views: views, projections: projections}
 		for _, name := range projections {
 			if err := checkProjection(st, name); err != nil {
 				return err
@@ -671,6 +662,9 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 	)
 	switch name {
 	case productview.Name:
+		if err := st.loss.run(ctx, st); err != nil {
+			return nil, fmt.Errorf("projection %s: %w", name, err)
+		}
 		if gen, err = viewGeneration(ctx, st, views); err != nil {
 			return nil, fmt.Errorf("projection %s: live generation: %w (is Redis up?)", name, err)
 		}
@@ -684,6 +678,9 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 		}
 		proj, err = st.searchWrite(gen)
 	case historyProjection:
+		if err := st.loss.run(ctx, st); err != nil {
+			return nil, fmt.Errorf("projection %s: %w", name, err)
+		}
 		gen = 1
 		proj, err = historyIndexer(st)
 	default:
@@ -715,54 +712,6 @@ func reportedProjections(st stack) []string {
 		names = append(names, searchProjection)
 	}
 	return append(names, historyProjection)
-}
-
-// replayLostRedis reads the log again into a Redis that lost its data (a
-// restart without persistence): it holds no live view generation while
-// generation 1's group has offsets, so the projector would go on from
-// them over an empty store. The view's and the history index's groups
-// (the index lost its data with it) go back to the start of the log, as
-// `streamview replay` would do, and what generation 1 holds (written by
-// a projector after the loss) is emptied (refillAt; see refill.go). The
-// projector makes it live once it has read the log again. A Redis that
-// cannot be read is left to the projector, which waits for it.
-func replayLostRedis(ctx context.Context, st stack, views *redisview.Store, projections []string) error {
-	if !slices.Contains(projections, productview.Name) && !slices.Contains(projections, historyProjection) {
-		return nil
-	}
-	if _, err := views.Live(ctx); !errors.Is(err, productview.ErrNoLive) {
-		return nil
-	}
-	cl, err := kgo.NewClient(st.kafkaOpts()...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	viewGroup := processors.GroupName(productview.Name, 1)
-	if read, err := readPastStart(ctx, adm, viewGroup); err != nil || !read {
-		return err // !read: a first start, or dev's, which reset its groups
-	}
-	if rf, ok, err := loadRefill(ctx, st.redis, productview.Name); err != nil {
-		return err
-	} else if ok {
-		if cur, err := redisview.Epoch(ctx, st.redis); err != nil || rf.epoch == cur {
-			return err // a refill under way: the projector goes on with it
-		}
-	}
-	for _, name := range []string{productview.Name, historyProjection} {
-		if !slices.Contains(projections, name) {
-			continue
-		}
-		var store *redisview.Store
-		if name == productview.Name {
-			store = views
-		}
-		if err := refillAt(ctx, st, adm, store, name, 1); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // liveCheck fails once the view store has lost the live generation it

@@ -37,12 +37,18 @@ type FollowerConfig struct {
 	// Refill makes generation gen read the log again after Lost: it resets
 	// the generation's group to the start of the log (refused while any
 	// member runs, another instance's follower until it stops too: the
-	// follower tries again), empties what gen wrote since the loss and makes
-	// gen live again. Required with Lost.
+	// follower tries again; such an error wraps ErrRefillWaits), empties
+	// what gen wrote since the loss and makes gen live again. Required with
+	// Lost.
 	Refill func(ctx context.Context, gen int) error
 	// Logger receives the switches; nil discards.
 	Logger *slog.Logger
 }
+
+// ErrRefillWaits marks a Refill that cannot go on yet, as expected while
+// other instances' followers notice the loss too: the follower logs it
+// quietly and tries again.
+var ErrRefillWaits = errors.New("waiting for other instances")
 
 // Follower runs the live generation of one projection and follows
 // rebuilds: asked to hand over, it stops the live generation's processor
@@ -122,11 +128,16 @@ func (f *Follower) Run(ctx context.Context) error {
 		if !req.Requested.IsZero() {
 			answered = req.Requested
 			log.Info("handing the live stream over to a rebuilt generation: stopped", "to", req.Generation)
-			next, err = f.frozen(ctx, gen, req)
+			var withdrawn bool
+			next, withdrawn, err = f.frozen(ctx, gen, req)
 			if err != nil {
 				return err
 			}
-			if next == gen {
+			switch {
+			case next != gen:
+			case withdrawn:
+				log.Info("the rebuild withdrew its handover (it gave up, or was aborted); resuming the live generation")
+			default:
 				log.Warn("the rebuild did not swap in time; resuming the live generation", "waited", f.cfg.FreezeTimeout)
 			}
 		}
@@ -203,7 +214,11 @@ func (f *Follower) refill(ctx context.Context, gen int, log *slog.Logger) error 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		log.Warn("refilling the generation failed; trying again", "err", err, "attempt", retry.Attempt()+1)
+		level := slog.LevelWarn
+		if errors.Is(err, ErrRefillWaits) {
+			level = slog.LevelInfo // expected: other instances see the loss too
+		}
+		log.Log(ctx, level, "refilling the generation: not yet; trying again", "err", err, "attempt", retry.Attempt()+1)
 		if !backoff.Sleep(ctx, retry.Next()) {
 			return ctx.Err()
 		}
@@ -211,31 +226,31 @@ func (f *Follower) refill(ctx context.Context, gen int, log *slog.Logger) error 
 }
 
 // frozen waits, with no processor running, until the rebuild of req has
-// swapped (it returns the new generation), withdrawn its request or run out
-// of FreezeTimeout (it returns gen).
-func (f *Follower) frozen(ctx context.Context, gen int, req State) (int, error) {
+// swapped (it returns the new generation), withdrawn its request (gen,
+// withdrawn) or run out of FreezeTimeout (gen).
+func (f *Follower) frozen(ctx context.Context, gen int, req State) (next int, withdrawn bool, err error) {
 	deadline := time.Now().Add(f.cfg.FreezeTimeout)
 	t := time.NewTicker(min(f.cfg.Poll, 100*time.Millisecond))
 	defer t.Stop()
 	for time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
-			return gen, nil
+			return gen, false, nil
 		case <-t.C:
 		}
 		live, err := f.cfg.Live(ctx)
 		if err == nil && live > 0 && live != gen {
-			return live, nil
+			return live, false, nil
 		}
 		st, ok, err := f.cfg.Control.Load(ctx)
 		if err == nil && (!ok || st.Phase == Building || !st.Requested.Equal(req.Requested)) {
 			// Withdrawn (the rebuild gave up, or was aborted); one last look
 			// at the pointer, in case it swapped and then cleared its state.
 			if live, err := f.cfg.Live(ctx); err == nil && live > 0 && live != gen {
-				return live, nil
+				return live, false, nil
 			}
-			return gen, nil
+			return gen, true, nil
 		}
 	}
-	return gen, nil
+	return gen, false, nil
 }
