@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -231,6 +232,18 @@ func TestGetProductStoreFails(t *testing.T) {
 	p := wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID}), http.StatusServiceUnavailable)
 	if !strings.Contains(p.Detail, "no live generation") || !strings.Contains(p.Detail, "streamview replay --projection product-view") {
 		t.Errorf("detail %q: want the missing live generation named, and the replay", p.Detail)
+	}
+
+	// While a projector reads the log again every read is such a 503:
+	// logged once per noLiveLogEvery, as a warning. (Each was an error
+	// line: a hundred a second under load.)
+	var logs strings.Builder
+	s = testServer(t, Deps{Views: views}, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	for range 5 {
+		wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID}), http.StatusServiceUnavailable)
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("5 reads without a live generation logged:\n%s\nwant one warning", &logs)
 	}
 }
 

@@ -4,31 +4,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/streamview/streamview/schemas"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/producers/product"
+	"github.com/streamview/streamview/schemas"
 )
 
 // Server is the HTTP API. Build it with New; serve it with ListenAndServe or
 // mount Handler in a server of your own. It is safe for concurrent use.
 type Server struct {
-	cfg     Config
-	deps    Deps
-	rules   product.Rules
-	log     *slog.Logger
-	mux     *http.ServeMux
-	routes  []route
-	known   map[string]bool // the patterns of routes
-	metrics *httpMetrics
-	handler http.Handler
-	limits  *limiters // nil: no rate limit
-	cursors cursorSigner
+	cfg  Config
+	deps Deps
+	// noLiveLogged is when a read without a live view generation was last
+	// logged (Unix ns): while the projector refills, every read is one.
+	noLiveLogged atomic.Int64
+	rules        product.Rules
+	log          *slog.Logger
+	mux          *http.ServeMux
+	routes       []route
+	known        map[string]bool // the patterns of routes
+	metrics      *httpMetrics
+	handler      http.Handler
+	limits       *limiters // nil: no rate limit
+	cursors      cursorSigner
 	// firstPoll is the first pause of a ?minVersion= wait (the const
 	// firstPoll; tests lengthen it to see a wait woken by ViewChanges).
 	firstPoll time.Duration
@@ -268,17 +272,25 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, what stri
 	if r.Context().Err() != nil {
 		return // the client has gone
 	}
+	if errors.Is(err, productview.ErrNoLive) {
+		// One line per noLiveLogEvery: a refill makes every read one.
+		if last := s.noLiveLogged.Load(); time.Since(time.Unix(0, last)) >= noLiveLogEvery && s.noLiveLogged.CompareAndSwap(last, time.Now().UnixNano()) {
+			s.log.Warn("api: "+what+" (such reads are logged once per "+noLiveLogEvery.String()+")", append([]any{"method", r.Method, "path", r.URL.Path, "err", err}, attrs...)...)
+		}
+		unavailable(w, "The server could not "+what+": the product view has no live generation in its store. Its projector has not started yet, or is reading the log again after the store lost its data; without a projector running, replay it (`streamview replay --projection product-view`, and product-history).")
+		return
+	}
 	s.log.Error("api: "+what, append([]any{"method", r.Method, "path", r.URL.Path, "err", err}, attrs...)...)
 	if qt, ok := errors.AsType[*queryTimeout](err); ok {
 		unavailable(w, fmt.Sprintf("The server could not %s: the store did not answer within %v; try again.", what, qt.timeout))
 		return
 	}
-	if errors.Is(err, productview.ErrNoLive) {
-		unavailable(w, "The server could not "+what+": the product view has no live generation in its store. Its projector has not started yet, or the store lost its data: then replay it (`streamview replay --projection product-view`, and product-history).")
-		return
-	}
 	unavailable(w, "The server could not "+what+"; try again.")
 }
+
+// noLiveLogEvery spaces the log lines of reads without a live view
+// generation.
+const noLiveLogEvery = 10 * time.Second
 
 // queryTimeout is a store read that did not end within Config.QueryTimeout.
 type queryTimeout struct {
