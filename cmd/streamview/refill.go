@@ -98,9 +98,35 @@ func saveRefill(ctx context.Context, client redis.UniversalClient, name string, 
 // refillAt sends generation gen of projection name back to the start of
 // the log: its group (refused while a member runs: nothing writes during
 // what follows), then the view's documents, and records the refill for
-// Redis's epoch now. The caller holds the lock, or knows no projector
-// runs.
+// Redis's epoch now. One instance at a time, under a lock in Redis: one
+// whose processor started after its own refill must not find its writes
+// emptied by another's (an error wrapping rebuild.ErrRefillWaits).
 func refillAt(ctx context.Context, st stack, adm *kadm.Client, views *redisview.Store, name string, gen int) error {
+	lockKey := "sv:" + name + ":refill-lock"
+	var b [8]byte
+	rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
+	ok, err := st.redis.SetNX(ctx, lockKey, token, refillLockTTL).Result()
+	if err != nil {
+		return fmt.Errorf("redis setnx %s: %w", lockKey, err)
+	}
+	if !ok {
+		return fmt.Errorf("another instance is refilling %s (it holds %s): %w", name, lockKey, rebuild.ErrRefillWaits)
+	}
+	defer func() {
+		// Ours only: past its TTL another refiller may hold it.
+		ctx := context.WithoutCancel(ctx)
+		if v, err := st.redis.Get(ctx, lockKey).Result(); err == nil && v == token {
+			st.redis.Del(ctx, lockKey)
+		}
+	}()
+	if rf, ok, err := loadRefill(ctx, st.redis, name); err != nil {
+		return err
+	} else if cur, err := redisview.Epoch(ctx, st.redis); err != nil {
+		return err
+	} else if ok && rf.epoch == cur {
+		return nil // another instance's, just done
+	}
 	group := processors.GroupName(name, gen)
 	if _, err := processors.ResetToStart(ctx, adm, group, topics.Events, false); err != nil {
 		return fmt.Errorf("projection %s: resetting group %s: %w", name, group, err)
@@ -258,7 +284,7 @@ func (c *lossCheck) check(ctx context.Context, st stack) error {
 			continue // read nothing: nothing lost
 		}
 		err := refillAt(ctx, st, adm, p.views, p.name, p.gen)
-		if errors.Is(err, processors.ErrGroupActive) {
+		if errors.Is(err, processors.ErrGroupActive) || errors.Is(err, rebuild.ErrRefillWaits) {
 			// Another instance's projector runs: the followers refill
 			// beside it once it sees the loss too.
 			st.logger.Warn("redis lost its data while another instance's projector runs: refilling with it", logkey.Projection, p.name, "err", err)
@@ -417,24 +443,6 @@ func (r *redisRefill) refill(ctx context.Context, gen int) error {
 		r.epoch = cur
 		return nil
 	}
-	lockKey := "sv:" + r.name + ":refill-lock"
-	var b [8]byte
-	rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
-	ok, err := r.st.redis.SetNX(ctx, lockKey, token, refillLockTTL).Result()
-	if err != nil {
-		return fmt.Errorf("redis setnx %s: %w", lockKey, err)
-	}
-	if !ok {
-		return fmt.Errorf("another instance is refilling %s (it holds %s): %w", r.name, lockKey, rebuild.ErrRefillWaits)
-	}
-	defer func() {
-		// Ours only: past its TTL another refiller may hold it.
-		ctx := context.WithoutCancel(ctx)
-		if v, err := r.st.redis.Get(ctx, lockKey).Result(); err == nil && v == token {
-			r.st.redis.Del(ctx, lockKey)
-		}
-	}()
 	cl, err := kgo.NewClient(r.st.kafkaOpts()...)
 	if err != nil {
 		return err
