@@ -116,6 +116,7 @@ func (r Redis) Client(base *redis.Options) (redis.UniversalClient, error) {
 		ClientName: o.ClientName,
 		MaxRetries: o.MaxRetries, MinRetryBackoff: o.MinRetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
 		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+		DialerRetries: o.DialerRetries, DialerRetryTimeout: o.DialerRetryTimeout, DialerRetryBackoff: o.DialerRetryBackoff,
 		ContextTimeoutEnabled: o.ContextTimeoutEnabled,
 		PoolFIFO:              o.PoolFIFO, PoolSize: o.PoolSize, PoolTimeout: o.PoolTimeout,
 		MinIdleConns: o.MinIdleConns, MaxIdleConns: o.MaxIdleConns, MaxActiveConns: o.MaxActiveConns,

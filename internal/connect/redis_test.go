@@ -29,7 +29,7 @@ func TestRedisCluster(t *testing.T) {
 		})
 	}
 
-	base := &redis.Options{ReadTimeout: 7 * time.Second, ContextTimeoutEnabled: true, PoolSize: 9}
+	base := &redis.Options{ReadTimeout: 7 * time.Second, ContextTimeoutEnabled: true, PoolSize: 9, DialerRetries: 1}
 	c, err := Redis{Addr: "a:1, b:2", Cluster: true, Username: "u", Password: NewSecret("p")}.Client(base)
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +41,7 @@ func TestRedisCluster(t *testing.T) {
 	}
 	o := cc.Options()
 	if strings.Join(o.Addrs, ",") != "a:1,b:2" || o.Username != "u" || o.Password != "p" ||
-		o.ReadTimeout != 7*time.Second || !o.ContextTimeoutEnabled || o.PoolSize != 9 {
+		o.ReadTimeout != 7*time.Second || !o.ContextTimeoutEnabled || o.PoolSize != 9 || o.DialerRetries != 1 {
 		t.Fatalf("cluster options %+v", o)
 	}
 	one, err := Redis{Addr: "a:1"}.Client(base)
