@@ -25,6 +25,7 @@ import (
 	"github.com/streamview/streamview/processors/notifier"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/producers/decider"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/bleveindex"
@@ -197,8 +198,11 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
+		// A cluster ID of its own (kfake's default, "kfake", is every
+		// embedded broker's): another dev's group marks (claimGroups) must
+		// not match it. The first start's is kept in dir.
 		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(*kafkaPort), kfake.DataDir(dir),
-			kfake.GroupMinSessionTimeout(time.Second))
+			kfake.GroupMinSessionTimeout(time.Second), kfake.ClusterID("streamview-dev-"+commandbus.NewID()))
 		if err != nil {
 			return fmt.Errorf("embedded kafka on port %d: %w (another `streamview dev` running? pass --kafka-port)", *kafkaPort, err)
 		}

@@ -82,11 +82,26 @@ func TestDevRestartKeepsTheCatalogue(t *testing.T) {
 		sample = append(sample, pid)
 		views[pid] = fmt.Sprint(call(t, "GET", base+"/v1/products/"+pid, "").body)
 	}
+	// The embedded broker's cluster ID is its own, kept across restarts
+	// (every embedded broker was "kfake": another dev's group marks
+	// matched it).
+	clusterID := func(brokers []string) string {
+		t.Helper()
+		meta, err := testenv.Admin(t, brokers).BrokerMetadata(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return meta.Cluster
+	}
+	id1 := clusterID(brokers)
 	stop()
 
 	// The API listens once the views are rebuilt: its first answers are
 	// the whole catalogue's (they were 404s and empty searches before).
-	base, _, _ = startDev(t, dir)
+	base, brokers, _ = startDev(t, dir)
+	if id2 := clusterID(brokers); id1 == "kfake" || id2 != id1 {
+		t.Fatalf("the embedded broker's cluster ID %q, after a restart %q: want one of its own, kept", id1, id2)
+	}
 	if after := call(t, "GET", base+"/v1/products/"+id, ""); after.status != 200 || fmt.Sprint(after.body) != fmt.Sprint(before.body) {
 		t.Fatalf("after restart: %d %v, before %v", after.status, after.body, before.body)
 	}
