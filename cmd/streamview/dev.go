@@ -271,7 +271,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	// missing, then lists them again until they show, and with the
 	// client's default of 5 s the second list answered from the first
 	// (no topics) until then: a first start took 5 s.
-	kcl, err := kgo.NewClient(st.kafkaOpts(kgo.MetadataMinAge(devMetadataMinAge))...)
+	kcl, err := kgo.NewClient(st.kafkaOpts(kgo.MetadataMinAge(adminMetadataMinAge))...)
 	if err != nil {
 		return err
 	}
@@ -529,10 +529,6 @@ func waitCaughtUp(ctx context.Context, adm *kadm.Client, projections []string, w
 		}
 	}
 }
-
-// devMetadataMinAge is how long dev's admin client keeps the cluster's
-// metadata before it may ask again (kgo's default is 5 s).
-const devMetadataMinAge = 100 * time.Millisecond
 
 // deciderJoinWait bounds how long dev waits, before it listens, for its
 // decider to join its group. It joins within milliseconds of its start, on

@@ -3,12 +3,18 @@ package main
 import (
 	"context"
 	"flag"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/connect"
 )
+
+// adminMetadataMinAge is how long the short commands' and dev's admin
+// clients keep the cluster's metadata before they may ask again (kgo's
+// default is 5 s).
+const adminMetadataMinAge = 100 * time.Millisecond
 
 // kafkaFlags are the connection flags every Kafka-facing command shares:
 // the seed brokers, TLS and SASL.
@@ -36,7 +42,9 @@ func (k *kafkaFlags) client(ctx context.Context, opts ...kgo.Opt) (*kgo.Client, 
 }
 
 func (k *kafkaFlags) admin(ctx context.Context) (*kadm.Client, func(), error) {
-	cl, err := k.client(ctx)
+	// Its metadata young: topics apply lists the topics it has just
+	// created, which kgo's default (5 s) answered from the list before.
+	cl, err := k.client(ctx, kgo.MetadataMinAge(adminMetadataMinAge))
 	if err != nil {
 		return nil, nil, err
 	}
