@@ -300,6 +300,33 @@ func TestReadyzNamesALostLiveGeneration(t *testing.T) {
 	}
 }
 
+// fakeLog is an in-process broker with serve's topics, a client of it and
+// a publisher of events to it.
+type fakeLog struct {
+	cluster *kfake.Cluster
+	cl      *kgo.Client
+	pub     *producers.Publisher
+}
+
+func newFakeLog(t *testing.T) fakeLog {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topics.Commands, topics.CommandResults, topics.Events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return fakeLog{cluster: cluster, cl: cl, pub: producers.NewPublisher(cl, codec, topics.Events)}
+}
+
 // TestServeRefillsALostRedis: serve started on a Redis that lost its data
 // (restarted without persistence), while the projection groups have their
 // offsets at the end of the log, reads the log again: views and histories
@@ -319,22 +346,10 @@ func TestServeRefillsALostRedis(t *testing.T) {
 		{"redis late", 1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topics.Commands, topics.CommandResults, topics.Events))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cluster.Close()
-			codec, err := schemas.NewCodec()
-			if err != nil {
-				t.Fatal(err)
-			}
-			cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
+			fl := newFakeLog(t)
+			cluster, cl := fl.cluster, fl.cl
 			events := eventgen.Stream(eventgen.Options{Products: 20, Events: 100, Seed: 21})
-			if _, err := producers.NewPublisher(cl, codec, topics.Events).Publish(t.Context(), events...); err != nil {
+			if _, err := fl.pub.Publish(t.Context(), events...); err != nil {
 				t.Fatal(err)
 			}
 			// The projectors of a Redis now lost had read it all.
@@ -395,21 +410,8 @@ func TestServeRefillsALostRedis(t *testing.T) {
 // keep only their latest fields. (The view answered 503 and /readyz
 // failed until serve was restarted.)
 func TestServeRefillsRedisEmptiedUnderIt(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topics.Commands, topics.CommandResults, topics.Events))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	codec, err := schemas.NewCodec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	pub := producers.NewPublisher(cl, codec, topics.Events)
+	fl := newFakeLog(t)
+	cluster, pub := fl.cluster, fl.pub
 	events := eventgen.Stream(eventgen.Options{Products: 40, Events: 2000, Seed: 27})
 	before, after := events[:1500], events[1500:]
 	if _, err := pub.Publish(t.Context(), before...); err != nil {
