@@ -284,7 +284,20 @@ func TestReadyzNamesALostLiveGeneration(t *testing.T) {
 	if s, _ := viewCheck(); s != "ok" {
 		t.Fatalf("readyz before any live generation: product-view %q, want ok (a start, not a loss)", s)
 	}
-	store, err := redisview.New(newRedis(views.Addr()), redisview.Config{Projection: productview.Name})
+	// A refill under way, which this instance started too late to see
+	// the loss of (it said ok while every read answered 503).
+	rc := newRedis(views.Addr())
+	epoch, err := redisview.Epoch(t.Context(), rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.HSet(t.Context(), "sv:product-view:refill", "epoch", epoch, "generation", 1, "ends", "0=10").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if s, errs := viewCheck(); s != "failing" || !strings.Contains(errs, "reads the log again") {
+		t.Fatalf("readyz during a refill: product-view %q (%s), want failing, naming the refill", s, errs)
+	}
+	store, err := redisview.New(rc, redisview.Config{Projection: productview.Name})
 	if err != nil {
 		t.Fatal(err)
 	}

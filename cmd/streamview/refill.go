@@ -95,6 +95,21 @@ func saveRefill(ctx context.Context, client redis.UniversalClient, name string, 
 	return nil
 }
 
+// refillUnderWay reports whether product-view is being read again after
+// Redis lost its data: a refill is recorded for Redis's epoch now. It
+// reads the epoch without setting one.
+func refillUnderWay(ctx context.Context, client redis.UniversalClient) (bool, error) {
+	epoch, err := client.Get(ctx, redisview.EpochKey).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("redis get %s: %w", redisview.EpochKey, err)
+	}
+	rf, ok, err := loadRefill(ctx, client, productview.Name)
+	return ok && rf.epoch == epoch, err
+}
+
 // refillAt sends generation gen of projection name back to the start of
 // the log: its group (refused while a member runs: nothing writes during
 // what follows), then the view's documents, and records the refill for

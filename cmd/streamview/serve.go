@@ -561,7 +561,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			Operations: ops,
 			Commands:   busOf{results, sender},
 			Views:      productview.NewReader(views),
-			Ready:      append(append(readiness(st, readyKafka), liveCheck(views)), checks...),
+			Ready:      append(append(readiness(st, readyKafka), liveCheck(st.redis, views)), checks...),
 			Projections: func(ctx context.Context) (any, error) {
 				return projectionsOverview(ctx, st, reportedProjections(st), procs())
 			},
@@ -717,21 +717,28 @@ func reportedProjections(st stack) []string {
 // liveCheck fails once the view store has lost the live generation it
 // had: a Redis emptied under the deployment (restarted without
 // persistence). Views answer 503 then until the projections are replayed.
-// Before any projector has made one live it passes: that is a start, not
-// a loss.
-func liveCheck(views *redisview.Store) api.Check {
+// It fails as well while a projector reads the log again after such a
+// loss (a refill is recorded for Redis's epoch now), which an instance
+// started meanwhile has not seen. Before any projector has made one live
+// it passes: that is a start, not a loss.
+func liveCheck(client redis.UniversalClient, views *redisview.Store) api.Check {
 	var seen atomic.Bool
 	return api.Check{Name: productview.Name, Check: func(ctx context.Context) error {
 		_, err := views.Live(ctx)
 		switch {
 		case err == nil:
 			seen.Store(true)
-		case errors.Is(err, productview.ErrNoLive) && seen.Load():
-			return errors.New("Redis no longer holds the view's live generation (emptied, or restarted without persistence): a running product-view projector reads the log again by itself; without one, replay the projections (`streamview replay --projection product-view`, and product-history)")
-		case errors.Is(err, productview.ErrNoLive):
 			return nil
+		case !errors.Is(err, productview.ErrNoLive):
+			return err
+		case seen.Load():
+			return errors.New("Redis no longer holds the view's live generation (emptied, or restarted without persistence): a running product-view projector reads the log again by itself; without one, replay the projections (`streamview replay --projection product-view`, and product-history)")
 		}
-		return err
+		refilling, err := refillUnderWay(ctx, client)
+		if err != nil || !refilling {
+			return err
+		}
+		return errors.New("Redis lost its data: the product-view projector reads the log again; views answer 503 until it has")
 	}}
 }
 
