@@ -245,6 +245,16 @@ func TestGetProductStoreFails(t *testing.T) {
 	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("5 reads without a live generation logged:\n%s\nwant one warning", &logs)
 	}
+	// A store that fails (an outage): one error line a second, not one a
+	// read.
+	logs.Reset()
+	views.err = errors.New("redis: connection refused")
+	for range 5 {
+		wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID}), http.StatusServiceUnavailable)
+	}
+	if n := strings.Count(logs.String(), "level=ERROR"); n != 1 {
+		t.Errorf("5 reads of a failing store logged %d errors:\n%s\nwant one", n, &logs)
+	}
 }
 
 // TestGetProductMinVersionOutlastsStoreErrors: a store that fails for a

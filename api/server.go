@@ -8,7 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/streamview/streamview/processors/productview"
@@ -21,18 +21,18 @@ import (
 type Server struct {
 	cfg  Config
 	deps Deps
-	// noLiveLogged is when a read without a live view generation was last
-	// logged (Unix ns): while the projector refills, every read is one.
-	noLiveLogged atomic.Int64
-	rules        product.Rules
-	log          *slog.Logger
-	mux          *http.ServeMux
-	routes       []route
-	known        map[string]bool // the patterns of routes
-	metrics      *httpMetrics
-	handler      http.Handler
-	limits       *limiters // nil: no rate limit
-	cursors      cursorSigner
+	// failures spaces the log lines of reads that fail alike: during an
+	// outage or a refill every read is one.
+	failures logLimiter
+	rules    product.Rules
+	log      *slog.Logger
+	mux      *http.ServeMux
+	routes   []route
+	known    map[string]bool // the patterns of routes
+	metrics  *httpMetrics
+	handler  http.Handler
+	limits   *limiters // nil: no rate limit
+	cursors  cursorSigner
 	// firstPoll is the first pause of a ?minVersion= wait (the const
 	// firstPoll; tests lengthen it to see a wait woken by ViewChanges).
 	firstPoll time.Duration
@@ -272,15 +272,22 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, what stri
 	if r.Context().Err() != nil {
 		return // the client has gone
 	}
-	if errors.Is(err, productview.ErrNoLive) {
-		// One line per noLiveLogEvery: a refill makes every read one.
-		if last := s.noLiveLogged.Load(); time.Since(time.Unix(0, last)) >= noLiveLogEvery && s.noLiveLogged.CompareAndSwap(last, time.Now().UnixNano()) {
-			s.log.Warn("api: "+what+" (such reads are logged once per "+noLiveLogEvery.String()+")", append([]any{"method", r.Method, "path", r.URL.Path, "err", err}, attrs...)...)
+	noLive := errors.Is(err, productview.ErrNoLive)
+	level, every := slog.LevelError, failureLogEvery
+	if noLive {
+		level, every = slog.LevelWarn, noLiveLogEvery
+	}
+	if ok, left := s.failures.allow(what, noLive, every); ok {
+		attrs = append([]any{"method", r.Method, "path", r.URL.Path, "err", err}, attrs...)
+		if left > 0 {
+			attrs = append(attrs, "alikeNotLogged", left)
 		}
+		s.log.Log(r.Context(), level, "api: "+what+" (alike failures are logged once per "+every.String()+")", attrs...)
+	}
+	if noLive {
 		unavailable(w, "The server could not "+what+": the product view has no live generation in its store. Its projector has not started yet, or is reading the log again after the store lost its data; without a projector running, replay it (`streamview replay --projection product-view`, and product-history).")
 		return
 	}
-	s.log.Error("api: "+what, append([]any{"method", r.Method, "path", r.URL.Path, "err", err}, attrs...)...)
 	if qt, ok := errors.AsType[*queryTimeout](err); ok {
 		unavailable(w, fmt.Sprintf("The server could not %s: the store did not answer within %v; try again.", what, qt.timeout))
 		return
@@ -288,9 +295,52 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, what stri
 	unavailable(w, "The server could not "+what+"; try again.")
 }
 
-// noLiveLogEvery spaces the log lines of reads without a live view
-// generation.
-const noLiveLogEvery = 10 * time.Second
+// noLiveLogEvery and failureLogEvery space the log lines of reads that
+// fail alike: without a live view generation, and the other failures.
+const (
+	noLiveLogEvery  = 10 * time.Second
+	failureLogEvery = time.Second
+)
+
+// logLimiter lets one log line through per interval for each kind of
+// failure (what failed, and whether the view had no live generation),
+// and counts the others.
+type logLimiter struct {
+	mu    sync.Mutex
+	kinds map[logKind]*logSpacing
+}
+
+type logKind struct {
+	what   string
+	noLive bool
+}
+
+type logSpacing struct {
+	last time.Time
+	left int
+}
+
+// allow reports whether a failure of this kind may be logged now, and how
+// many alike were not logged since the last one that was.
+func (l *logLimiter) allow(what string, noLive bool, every time.Duration) (ok bool, left int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.kinds == nil {
+		l.kinds = map[logKind]*logSpacing{}
+	}
+	k := logKind{what, noLive}
+	sp := l.kinds[k]
+	if sp == nil {
+		sp = &logSpacing{}
+		l.kinds[k] = sp
+	}
+	if now := time.Now(); now.Sub(sp.last) >= every {
+		left, sp.last, sp.left = sp.left, now, 0
+		return true, left
+	}
+	sp.left++
+	return false, 0
+}
 
 // queryTimeout is a store read that did not end within Config.QueryTimeout.
 type queryTimeout struct {
