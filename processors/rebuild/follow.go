@@ -58,6 +58,21 @@ var ErrRefillWaits = errors.New("waiting for other instances")
 type Follower struct {
 	cfg FollowerConfig
 	cur atomic.Pointer[processors.Runner]
+	// warned is when watch last logged a failed read: a store that is
+	// down fails every Poll.
+	warned time.Time
+}
+
+// warnEvery spaces the follower's lines about failed reads.
+const warnEvery = 10 * time.Second
+
+// warn logs a failed read of the watch loop, once per warnEvery.
+func (f *Follower) warn(msg string, err error) {
+	if time.Since(f.warned) < warnEvery {
+		return
+	}
+	f.warned = time.Now()
+	f.cfg.Logger.Warn(msg+" (such failures are logged once per "+warnEvery.String()+")", "err", err)
 }
 
 // NewFollower returns a Follower that starts with first, the processor of
@@ -174,7 +189,7 @@ func (f *Follower) watch(ctx context.Context, gen int, done chan error, answered
 		}
 		live, err := f.cfg.Live(ctx)
 		if err != nil {
-			f.cfg.Logger.Warn("follower: reading the live generation failed", "err", err)
+			f.warn("follower: reading the live generation failed", err)
 			continue
 		}
 		if live > 0 && live != gen {
@@ -183,7 +198,7 @@ func (f *Follower) watch(ctx context.Context, gen int, done chan error, answered
 		if f.cfg.Lost != nil {
 			lost, err := f.cfg.Lost(ctx)
 			if err != nil {
-				f.cfg.Logger.Warn("follower: checking the store for a loss failed", "err", err)
+				f.warn("follower: checking the store for a loss failed", err)
 				continue
 			}
 			if lost {
@@ -192,7 +207,7 @@ func (f *Follower) watch(ctx context.Context, gen int, done chan error, answered
 		}
 		st, ok, err := f.cfg.Control.Load(ctx)
 		if err != nil {
-			f.cfg.Logger.Warn("follower: reading the rebuild state failed", "err", err)
+			f.warn("follower: reading the rebuild state failed", err)
 			continue
 		}
 		if ok && st.Phase == Handover && st.From == gen && st.Generation > gen && !st.Requested.Equal(answered) {
