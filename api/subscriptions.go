@@ -8,7 +8,10 @@ import (
 // Webhook subscriptions (API.md, "Notifications") are commands on their
 // product: POST /v1/products/{id}/subscriptions and DELETE
 // /v1/subscriptions/{subscriptionId} go through Server.command like every
-// command (If-Match, Idempotency-Key, Prefer: wait), keyed by the product.
+// command (Idempotency-Key, Prefer: wait, a malformed If-Match is a 400),
+// keyed by the product. Only the DELETE's decision reads If-Match's
+// version: a new subscription does not change the product, and API.md
+// gives If-Match no meaning for it.
 // The subscription ID is derived from the command ID (so a retry with the
 // same Idempotency-Key names the same subscription) and carries the
 // product ID, which routes a DELETE without a lookup.
