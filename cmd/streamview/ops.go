@@ -42,7 +42,7 @@ func newHistory(st stack, codec *schemas.Codec) (*eventlog.Reader, *kgo.Client, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("history: kafka client: %w", err)
 	}
-	r, err := eventlog.New(eventlog.Config{Client: cl}, store, codec)
+	r, err := eventlog.New(eventlog.Config{Client: cl}, &refillingIndex{Index: store, client: st.redis}, codec)
 	if err != nil {
 		cl.Close()
 		return nil, nil, err

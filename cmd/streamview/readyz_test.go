@@ -28,6 +28,7 @@ import (
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/topics"
@@ -297,6 +298,24 @@ func TestReadyzNamesALostLiveGeneration(t *testing.T) {
 	if s, errs := viewCheck(); s != "failing" || !strings.Contains(errs, "reads the log again") {
 		t.Fatalf("readyz during a refill: product-view %q (%s), want failing, naming the refill", s, errs)
 	}
+	// The history index's refill: its reads answer 503 until it is done
+	// (they answered a history cut short, or 404 for products that exist).
+	if err := rc.HSet(t.Context(), "sv:product-history:refill", "epoch", epoch, "generation", 1, "ends", "0=10", "done", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	history := base + "/v1/products/" + commandbus.NewID() + "/events"
+	if a := call(t, "GET", history, ""); a.status != http.StatusServiceUnavailable {
+		t.Fatalf("GET a history during its refill: %d %v, want 503", a.status, a.body)
+	}
+	if err := rc.HSet(t.Context(), "sv:product-history:refill", "done", 1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if a := call(t, "GET", history, ""); a.status != http.StatusNotFound {
+			return fmt.Errorf("GET a history of an unknown product after the refill: %d, want 404", a.status)
+		}
+		return nil
+	})
 	store, err := redisview.New(rc, redisview.Config{Projection: productview.Name})
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,8 @@ import (
 
 	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/eventlog"
+	"github.com/streamview/streamview/processors/producthistory"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/processors/rebuild"
 	"github.com/streamview/streamview/sinks/redisview"
@@ -53,6 +55,7 @@ type refill struct {
 	epoch string          // Redis's epoch the refill was for
 	gen   int             // the generation read again
 	ends  map[int32]int64 // the events topic's end offsets when its group went back
+	done  bool            // its group has read up to ends
 }
 
 func refillKey(name string) string { return "sv:" + name + ":refill" }
@@ -65,7 +68,7 @@ func loadRefill(ctx context.Context, client redis.UniversalClient, name string) 
 	if len(m) == 0 {
 		return refill{}, false, nil
 	}
-	r := refill{epoch: m["epoch"], ends: map[int32]int64{}}
+	r := refill{epoch: m["epoch"], ends: map[int32]int64{}, done: m["done"] == "1"}
 	r.gen, err = strconv.Atoi(m["generation"])
 	for pair := range strings.FieldsSeq(m["ends"]) {
 		p, o, ok := strings.Cut(pair, "=")
@@ -88,17 +91,22 @@ func saveRefill(ctx context.Context, client redis.UniversalClient, name string, 
 	for p, o := range r.ends {
 		ends = append(ends, fmt.Sprintf("%d=%d", p, o))
 	}
-	err := client.HSet(ctx, refillKey(name), "epoch", r.epoch, "generation", r.gen, "ends", strings.Join(ends, " ")).Err()
+	done := 0
+	if r.done {
+		done = 1
+	}
+	err := client.HSet(ctx, refillKey(name), "epoch", r.epoch, "generation", r.gen, "ends", strings.Join(ends, " "), "done", done).Err()
 	if err != nil {
 		return fmt.Errorf("redis hset %s: %w", refillKey(name), err)
 	}
 	return nil
 }
 
-// refillUnderWay reports whether product-view is being read again after
-// Redis lost its data: a refill is recorded for Redis's epoch now. It
-// reads the epoch without setting one.
-func refillUnderWay(ctx context.Context, client redis.UniversalClient) (bool, error) {
+// refillUnderWay reports whether projection name is being read again
+// after Redis lost its data: a refill is recorded for Redis's epoch now,
+// and its group has not read up to the end offsets recorded yet. It reads
+// the epoch without setting one.
+func refillUnderWay(ctx context.Context, client redis.UniversalClient, name string) (bool, error) {
 	epoch, err := client.Get(ctx, redisview.EpochKey).Result()
 	if errors.Is(err, redis.Nil) {
 		return false, nil
@@ -106,8 +114,43 @@ func refillUnderWay(ctx context.Context, client redis.UniversalClient) (bool, er
 	if err != nil {
 		return false, fmt.Errorf("redis get %s: %w", redisview.EpochKey, err)
 	}
-	rf, ok, err := loadRefill(ctx, client, productview.Name)
-	return ok && rf.epoch == epoch, err
+	rf, ok, err := loadRefill(ctx, client, name)
+	return ok && rf.epoch == epoch && !rf.done, err
+}
+
+// errHistoryRefilling is a history read while the history index is read
+// again after Redis lost its data: the API answers 503.
+var errHistoryRefilling = errors.New("the history index is being read again from the log after Redis lost its data")
+
+// refillingIndex is the history index of the API's reads: a read while
+// the index is refilled fails (errHistoryRefilling) instead of answering
+// a history cut short, or a 404 for a product that exists. The refill
+// state is read at most once per second.
+type refillingIndex struct {
+	eventlog.Index
+	client redis.UniversalClient
+
+	mu      sync.Mutex
+	checked time.Time
+	under   bool
+}
+
+func (ix *refillingIndex) Range(ctx context.Context, id string, from int64, n int) ([]producthistory.Entry, int64, error) {
+	ix.mu.Lock()
+	if time.Since(ix.checked) >= time.Second {
+		under, err := refillUnderWay(ctx, ix.client, historyProjection)
+		if err != nil {
+			ix.mu.Unlock()
+			return nil, 0, err
+		}
+		ix.checked, ix.under = time.Now(), under
+	}
+	under := ix.under
+	ix.mu.Unlock()
+	if under {
+		return nil, 0, errHistoryRefilling
+	}
+	return ix.Index.Range(ctx, id, from, n)
 }
 
 // refillAt sends generation gen of projection name back to the start of
@@ -401,21 +444,21 @@ func (r *redisRefill) lost(ctx context.Context) (bool, error) {
 	if cur != r.epoch {
 		return true, nil
 	}
-	if r.views != nil {
-		return false, r.promote(ctx, cur)
-	}
-	return false, nil
+	return false, r.promote(ctx, cur)
 }
 
-// promote makes the view's refilled generation live once its group has
-// committed the end offsets recorded at the refill. Any instance's
+// promote ends a refill once its group has committed the end offsets
+// recorded at it: it makes the view's generation live, and records the
+// refill done (the history index's reads wait for that). Any instance's
 // follower may: the pointer is set only when none is.
 func (r *redisRefill) promote(ctx context.Context, epoch string) error {
-	if _, err := r.views.Live(ctx); !errors.Is(err, productview.ErrNoLive) {
-		return err
+	if r.views != nil {
+		if _, err := r.views.Live(ctx); !errors.Is(err, productview.ErrNoLive) {
+			return err
+		}
 	}
 	rf, ok, err := loadRefill(ctx, r.st.redis, r.name)
-	if err != nil || !ok || rf.epoch != epoch {
+	if err != nil || !ok || rf.epoch != epoch || rf.done {
 		return err
 	}
 	cl, err := kgo.NewClient(r.st.kafkaOpts()...)
@@ -436,10 +479,16 @@ func (r *redisRefill) promote(ctx context.Context, epoch string) error {
 			return nil
 		}
 	}
-	if _, err := r.views.EnsureLive(ctx, rf.gen); err != nil {
+	if r.views != nil {
+		if _, err := r.views.EnsureLive(ctx, rf.gen); err != nil {
+			return err
+		}
+	}
+	rf.done = true
+	if err := saveRefill(ctx, r.st.redis, r.name, rf); err != nil {
 		return err
 	}
-	r.st.logger.Info("redis lost its data: the log is read again; the view is live", logkey.Projection, r.name, logkey.Generation, rf.gen)
+	r.st.logger.Info("redis lost its data: the log is read again", logkey.Projection, r.name, logkey.Generation, rf.gen)
 	return nil
 }
 

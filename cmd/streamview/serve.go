@@ -734,7 +734,7 @@ func liveCheck(client redis.UniversalClient, views *redisview.Store) api.Check {
 		case seen.Load():
 			return errors.New("Redis no longer holds the view's live generation (emptied, or restarted without persistence): a running product-view projector reads the log again by itself; without one, replay the projections (`streamview replay --projection product-view`, and product-history)")
 		}
-		refilling, err := refillUnderWay(ctx, client)
+		refilling, err := refillUnderWay(ctx, client, productview.Name)
 		if err != nil || !refilling {
 			return err
 		}
