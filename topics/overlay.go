@@ -94,6 +94,9 @@ func (s Spec) With(o Overlay) (Spec, error) {
 			continue
 		}
 		t := &out.Topics[i]
+		if to.Partitions < 0 || to.ReplicationFactor < 0 {
+			errs = append(errs, fmt.Errorf("overlay: topic %s: partitions and replicationFactor must be positive (or left out), got %d and %d", to.Name, to.Partitions, to.ReplicationFactor))
+		}
 		if to.Partitions > 0 {
 			t.Partitions = to.Partitions
 			t.partitionsFrom = o.source()

@@ -49,6 +49,8 @@ func TestOverlay(t *testing.T) {
 		{"unknown topic", Overlay{Topics: []TopicOverlay{{Name: "nope", Partitions: 2}}}, "nope is not declared"},
 		{"breaks co-partitioning", Overlay{Topics: []TopicOverlay{{Name: Events, Partitions: 12}}}, "need the same count"},
 		{"negative replication", Overlay{ReplicationFactor: -1}, "must be positive"},
+		{"a topic's negative partitions", Overlay{Topics: []TopicOverlay{{Name: Events, Partitions: -6}}}, "topic " + Events + ": partitions and replicationFactor must be positive"},
+		{"a topic's negative replication", Overlay{Topics: []TopicOverlay{{Name: Events, ReplicationFactor: -3}}}, "must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
