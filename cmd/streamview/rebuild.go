@@ -254,6 +254,10 @@ func followRebuilds(ctx context.Context, st stack, codec *schemas.Codec, views *
 		},
 		Logger: st.logger,
 	}
+	if st.tel != nil {
+		tel := st.tel
+		cfg.Switched = func(from, _ int) { tel.ForgetProjection(name, from) }
+	}
 	switch name {
 	case productview.Name:
 		r := newRedisRefill(ctx, st, name, views)

@@ -45,6 +45,17 @@ func (t *Telemetry) Projection(name string, gen int) processors.Hooks {
 	}
 }
 
+// ForgetProjection removes the sink's series (latency, batch sizes,
+// errors) of generation gen of projection name: a generation a rebuild
+// retired, whose series would otherwise stay, frozen, beside the new
+// one's. Its counters and lag go with its processor already.
+func (t *Telemetry) ForgetProjection(name string, gen int) {
+	g := itoa(gen)
+	t.apply.DeleteLabelValues(name, g)
+	t.batch.DeleteLabelValues(name, g)
+	t.applyErrors.DeleteLabelValues(name, g)
+}
+
 // applySpans starts one span per traced record of a batch: the batch holds
 // many commands' events, each in its own trace.
 func (t *Telemetry) applySpans(name string, gen int, recs []*kgo.Record) []trace.Span {

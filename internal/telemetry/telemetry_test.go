@@ -130,6 +130,26 @@ func TestMetricsScrape(t *testing.T) {
 	promtoolCheck(t, body)
 }
 
+// TestForgetProjection: a retired generation's sink series leave the
+// scrape; the live one's stay. (They stayed, frozen, after every rebuild.)
+func TestForgetProjection(t *testing.T) {
+	tel := telemetry.New(telemetry.Config{})
+	for _, gen := range []int{1, 2} {
+		_, done := tel.Projection("product-view", gen).Apply(context.Background(), make([]*kgo.Record, 2))
+		done(errors.New("sink down"))
+	}
+	tel.ForgetProjection("product-view", 1)
+	body := scrape(t, tel)
+	for _, m := range []string{"apply_duration_seconds_count", "batch_events_count", "apply_errors_total"} {
+		if strings.Contains(body, "streamview_projection_"+m+`{generation="1"`) {
+			t.Errorf("generation 1's %s is still scraped after ForgetProjection", m)
+		}
+		if !strings.Contains(body, "streamview_projection_"+m+`{generation="2",projection="product-view"} 1`) {
+			t.Errorf("generation 2's %s is gone:\n%s", m, body)
+		}
+	}
+}
+
 // TestKafkaClientsOneAfterAnother: clients of one role made one after
 // another (a decider's sessions) each report their metrics; one made while
 // another of its role is open does not panic.

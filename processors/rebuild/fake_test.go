@@ -68,7 +68,10 @@ func TestViewsLifeFake(t *testing.T) {
 	fv := newFakeViews(t, eventgen.Options{Products: 300, Events: 3000, Seed: 3, Discontinue: true}, true)
 	w, events, vt, store, vctl := fv.w, fv.events, fv.vt, fv.store, fv.vctl
 	ctx := context.Background()
-	f := w.follow(t, vt, vctl, 1)
+	switched := make(chan [2]int, 4)
+	f := w.follow(t, vt, vctl, 1, func(c *rebuild.FollowerConfig) {
+		c.Switched = func(from, to int) { switched <- [2]int{from, to} }
+	})
 	w.waitCommitted(t, processors.GroupName(vt.Name(), 1), time.Minute)
 	ids := keys(foldViews(events))
 	checkViews(t, viewSnapshot(t, store, 1, ids), foldViews(events))
@@ -106,6 +109,9 @@ func TestViewsLifeFake(t *testing.T) {
 		t.Fatalf("generation 1 still holds %d views", n)
 	}
 	waitGen(t, f, 2)
+	if got := <-switched; got != [2]int{1, 2} {
+		t.Fatalf("Switched(%d, %d), want (1, 2): the retired generation's metrics are forgotten there", got[0], got[1])
+	}
 
 	// Events after the swap reach generation 2 through the follower.
 	more := eventgen.Stream(eventgen.Options{Products: 10, Events: 30, Seed: 99})

@@ -41,6 +41,9 @@ type FollowerConfig struct {
 	// what gen wrote since the loss and makes gen live again. Required with
 	// Lost.
 	Refill func(ctx context.Context, gen int) error
+	// Switched, when set, is called after the follower moved from
+	// generation from to generation to (a rebuild swapped): from is retired.
+	Switched func(from, to int)
 	// Logger receives the switches; nil discards.
 	Logger *slog.Logger
 }
@@ -160,6 +163,9 @@ func (f *Follower) Run(ctx context.Context) error {
 			log.Info("the live generation moved: switching", "to", next)
 			if p, err = f.cfg.Runner(next); err != nil {
 				return fmt.Errorf("rebuild: follower: processor of generation %d: %w", next, err)
+			}
+			if f.cfg.Switched != nil {
+				f.cfg.Switched(gen, next)
 			}
 		}
 	}

@@ -36,16 +36,20 @@ func testLogger(t testing.TB) *slog.Logger {
 }
 
 // follow runs what serve's projector role runs for target: a Follower that
-// starts on generation gen.
-func (w *world) follow(t testing.TB, target rebuild.Target, control *rebuild.Control, gen int) *rebuild.Follower {
+// starts on generation gen. tweak, when given, changes its config.
+func (w *world) follow(t testing.TB, target rebuild.Target, control *rebuild.Control, gen int, tweak ...func(*rebuild.FollowerConfig)) *rebuild.Follower {
 	t.Helper()
-	f, err := rebuild.NewFollower(rebuild.FollowerConfig{
+	cfg := rebuild.FollowerConfig{
 		Control: control,
 		Live:    target.Live,
 		Runner:  func(gen int) (*processors.Runner, error) { return w.processor(t, target, gen), nil },
 		Poll:    100 * time.Millisecond,
 		Logger:  testLogger(t),
-	}, w.processor(t, target, gen))
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	f, err := rebuild.NewFollower(cfg, w.processor(t, target, gen))
 	if err != nil {
 		t.Fatal(err)
 	}
