@@ -119,17 +119,48 @@ func Lag(ctx context.Context, adm *kadm.Client, group, topic string) ([]Partitio
 // HasOffsets reports whether group has committed offsets (a group that
 // does not exist has none): whether a consumer has read with it before.
 func HasOffsets(ctx context.Context, adm *kadm.Client, group string) (bool, error) {
+	offsets, err := committedOffsets(ctx, adm, group)
+	return len(offsets) > 0, err
+}
+
+// ReadPastStart reports whether group has committed an offset past the
+// start offset of a partition of topic: whether it has read anything a
+// store could have lost (a group reset to the start has read nothing).
+func ReadPastStart(ctx context.Context, adm *kadm.Client, group, topic string) (bool, error) {
+	committed, err := committedOffsets(ctx, adm, group)
+	if err != nil || len(committed) == 0 {
+		return false, err
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return false, fmt.Errorf("start offsets of %s: %w", topic, err)
+	}
+	read := false
+	committed.Each(func(o kadm.OffsetResponse) {
+		if s, ok := starts.Lookup(o.Topic, o.Partition); o.Topic == topic && ok && o.At > s.Offset {
+			read = true
+		}
+	})
+	return read, nil
+}
+
+// committedOffsets are group's committed offsets; none for a group that
+// does not exist.
+func committedOffsets(ctx context.Context, adm *kadm.Client, group string) (kadm.OffsetResponses, error) {
 	offsets, err := adm.FetchOffsets(ctx, group)
 	if err == nil {
 		err = offsets.Error()
 	}
 	if errors.Is(err, kerr.GroupIDNotFound) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("fetch offsets of group %s: %w", group, err)
+		return nil, fmt.Errorf("fetch offsets of group %s: %w", group, err)
 	}
-	return len(offsets) > 0, nil
+	return offsets, nil
 }
 
 // CheckIdle returns nil when group has no live members (or does not exist),

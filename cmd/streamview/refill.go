@@ -14,7 +14,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/logkey"
@@ -84,6 +83,16 @@ func loadRefill(ctx context.Context, client redis.UniversalClient, name string) 
 		return refill{}, false, fmt.Errorf("redis %s: not a refill: %v (%v)", refillKey(name), m, err)
 	}
 	return r, true, nil
+}
+
+// currentRefill is projection name's refill recorded for Redis's epoch
+// now (setting one when Redis holds none); ok is false when there is none.
+func currentRefill(ctx context.Context, client redis.UniversalClient, name string) (rf refill, epoch string, ok bool, err error) {
+	if epoch, err = redisview.Epoch(ctx, client); err != nil {
+		return refill{}, "", false, err
+	}
+	rf, ok, err = loadRefill(ctx, client, name)
+	return rf, epoch, ok && err == nil && rf.epoch == epoch, err
 }
 
 func saveRefill(ctx context.Context, client redis.UniversalClient, name string, r refill) error {
@@ -178,12 +187,9 @@ func refillAt(ctx context.Context, st stack, adm *kadm.Client, views *redisview.
 			st.redis.Del(ctx, lockKey)
 		}
 	}()
-	if rf, ok, err := loadRefill(ctx, st.redis, name); err != nil {
-		return err
-	} else if cur, err := redisview.Epoch(ctx, st.redis); err != nil {
-		return err
-	} else if ok && rf.epoch == cur {
-		return nil // another instance's, just done
+	_, epoch, done, err := currentRefill(ctx, st.redis, name)
+	if err != nil || done {
+		return err // done: another instance's, just now
 	}
 	group := processors.GroupName(name, gen)
 	if _, err := processors.ResetToStart(ctx, adm, group, topics.Events, false); err != nil {
@@ -196,7 +202,7 @@ func refillAt(ctx context.Context, st stack, adm *kadm.Client, views *redisview.
 	if err != nil {
 		return fmt.Errorf("projection %s: end offsets of %s: %w", name, topics.Events, err)
 	}
-	r := refill{gen: gen, ends: map[int32]int64{}}
+	r := refill{epoch: epoch, gen: gen, ends: map[int32]int64{}}
 	ends.Each(func(o kadm.ListedOffset) { r.ends[o.Partition] = o.Offset })
 	if views != nil {
 		// Writes between the loss and the stop left partial documents,
@@ -212,44 +218,11 @@ func refillAt(ctx context.Context, st stack, adm *kadm.Client, views *redisview.
 			}
 		}
 	}
-	if r.epoch, err = redisview.Epoch(ctx, st.redis); err != nil {
-		return err
-	}
 	if err := saveRefill(ctx, st.redis, name, r); err != nil {
 		return err
 	}
 	st.logger.Warn("redis lost its data: reading the log again", logkey.Projection, name, "group", group)
 	return nil
-}
-
-// readPastStart reports whether group has committed an offset past the
-// start of a partition of the events topic: whether it has read anything
-// a store could have lost.
-func readPastStart(ctx context.Context, adm *kadm.Client, group string) (bool, error) {
-	committed, err := adm.FetchOffsets(ctx, group)
-	if err == nil {
-		err = committed.Error()
-	}
-	if errors.Is(err, kerr.GroupIDNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("fetch offsets of group %s: %w", group, err)
-	}
-	starts, err := adm.ListStartOffsets(ctx, topics.Events)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return false, fmt.Errorf("start offsets of %s: %w", topics.Events, err)
-	}
-	read := false
-	committed.Each(func(o kadm.OffsetResponse) {
-		if s, ok := starts.Lookup(o.Topic, o.Partition); o.Topic == topics.Events && ok && o.At > s.Offset {
-			read = true
-		}
-	})
-	return read, nil
 }
 
 // lossCheck is serve's check, at its start, for a Redis that lost its
@@ -311,12 +284,8 @@ func (c *lossCheck) check(ctx context.Context, st stack) error {
 	} else if !errors.Is(err, productview.ErrNoLive) {
 		return err
 	}
-	if rf, ok, err := loadRefill(ctx, st.redis, productview.Name); err != nil {
-		return err
-	} else if ok {
-		if cur, err := redisview.Epoch(ctx, st.redis); err != nil || rf.epoch == cur {
-			return err // a refill under way: the projector goes on with it
-		}
+	if _, _, under, err := currentRefill(ctx, st.redis, productview.Name); err != nil || under {
+		return err // under: a refill under way, which the projector goes on with
 	}
 	cl, err := kgo.NewClient(st.kafkaOpts()...)
 	if err != nil {
@@ -328,16 +297,20 @@ func (c *lossCheck) check(ctx context.Context, st stack) error {
 	if err != nil {
 		return err
 	}
-	historyRead, err := readPastStart(ctx, adm, processors.GroupName(historyProjection, 1))
+	historyRead, err := processors.ReadPastStart(ctx, adm, processors.GroupName(historyProjection, 1), topics.Events)
 	if err != nil {
 		return err
 	}
 	c.viewGen = viewGen
+	historyGen := 0
+	if historyRead {
+		historyGen = 1
+	}
 	for _, p := range []struct {
 		name  string
 		gen   int
 		views *redisview.Store
-	}{{productview.Name, viewGen, c.views}, {historyProjection, map[bool]int{true: 1}[historyRead], nil}} {
+	}{{productview.Name, viewGen, c.views}, {historyProjection, historyGen, nil}} {
 		if p.gen == 0 || !slices.Contains(c.projections, p.name) {
 			continue // read nothing: nothing lost
 		}
@@ -372,7 +345,7 @@ func newestReadGeneration(ctx context.Context, adm *kadm.Client, name string) (i
 	}
 	slices.Sort(gens)
 	for _, gen := range slices.Backward(gens) {
-		read, err := readPastStart(ctx, adm, processors.GroupName(name, gen))
+		read, err := processors.ReadPastStart(ctx, adm, processors.GroupName(name, gen), topics.Events)
 		if err != nil || read {
 			return gen, err
 		}
@@ -389,18 +362,9 @@ func viewGeneration(ctx context.Context, st stack, views *redisview.Store) (int,
 	if !errors.Is(err, productview.ErrNoLive) {
 		return gen, err
 	}
-	r, ok, err := loadRefill(ctx, st.redis, productview.Name)
-	if err != nil {
-		return 0, err
-	}
-	if ok {
-		cur, err := redisview.Epoch(ctx, st.redis)
-		if err != nil {
-			return 0, err
-		}
-		if r.epoch == cur {
-			return r.gen, nil
-		}
+	rf, _, ok, err := currentRefill(ctx, st.redis, productview.Name)
+	if err != nil || ok {
+		return rf.gen, err
 	}
 	if pending, gen := st.loss.refillPending(); pending && gen > 0 {
 		return gen, nil // its follower refills it at its first look
@@ -497,13 +461,11 @@ func (r *redisRefill) promote(ctx context.Context, epoch string) error {
 // processor of gen runs anywhere (an instance that has not noticed yet)
 // or another instance refills: the follower tries again.
 func (r *redisRefill) refill(ctx context.Context, gen int) error {
-	cur, err := redisview.Epoch(ctx, r.st.redis)
+	_, cur, done, err := currentRefill(ctx, r.st.redis, r.name)
 	if err != nil {
 		return err
 	}
-	if rf, ok, err := loadRefill(ctx, r.st.redis, r.name); err != nil {
-		return err
-	} else if ok && rf.epoch == cur {
+	if done {
 		r.epoch = cur
 		return nil
 	}

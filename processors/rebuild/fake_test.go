@@ -287,6 +287,22 @@ func TestJobsSayTheyOnlyFinishARetiring(t *testing.T) {
 	}
 }
 
+// heldWhileBuilding returns cfg with a Progress that holds the build once
+// it has committed (its group has joined): building is closed then, and
+// the build goes on when release is closed.
+func heldWhileBuilding(cfg rebuild.Config) (held rebuild.Config, building, release chan struct{}) {
+	building, release = make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	cfg.ProgressInterval = 10 * time.Millisecond
+	cfg.Progress = func(p rebuild.Progress) {
+		if p.Phase == rebuild.Building && p.Done > 0 {
+			once.Do(func() { close(building) })
+			<-release
+		}
+	}
+	return cfg, building, release
+}
+
 // TestJobsShowWhatTheyBuild: while a rebuild of Jobs builds, Building
 // returns its processor, made with the hooks Config.Hooks gives for the
 // new generation (its metrics). (The build ran without hooks, and a
@@ -295,18 +311,9 @@ func TestJobsShowWhatTheyBuild(t *testing.T) {
 	fv := newFakeViews(t, eventgen.Options{Products: 50, Events: 500, Seed: 10}, true)
 	w, vt, vctl := fv.w, fv.vt, fv.vctl
 	ctx := t.Context()
-	building, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
+	cfg, building, release := heldWhileBuilding(w.config())
 	var hooked []int
 	jobs := rebuild.NewJobs(ctx, func(string) (*rebuild.Rebuilder, error) {
-		cfg := w.config()
-		cfg.ProgressInterval = 10 * time.Millisecond
-		cfg.Progress = func(p rebuild.Progress) {
-			if p.Phase == rebuild.Building && p.Done > 0 {
-				once.Do(func() { close(building) })
-				<-release
-			}
-		}
 		cfg.Hooks = func(gen int) processors.Hooks {
 			hooked = append(hooked, gen)
 			return processors.Hooks{}
@@ -353,17 +360,7 @@ func TestJobsRefuseWhatCannotStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A rebuild elsewhere (the CLI's), held while it builds.
-	building, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	cfg := w.config()
-	cfg.ProgressInterval = 10 * time.Millisecond
-	cfg.Progress = func(p rebuild.Progress) {
-		// Once it has committed, its group has joined: held there.
-		if p.Phase == rebuild.Building && p.Done > 0 {
-			once.Do(func() { close(building) })
-			<-release
-		}
-	}
+	cfg, building, release := heldWhileBuilding(w.config())
 	elsewhere, err := rebuild.New(cfg, vt, vctl)
 	if err != nil {
 		t.Fatal(err)
