@@ -18,6 +18,10 @@ const (
 	// a recorded events offset, so that a restore reads the products and
 	// only the events after that offset.
 	State = "catalog.product-state"
+	// NotifierJournal keeps, keyed by Webhook-Id, every notification the
+	// notifier delivered or dead-lettered, so that a notifier whose Redis
+	// lost its data sends none of them again.
+	NotifierJournal = "catalog.notifier.journal"
 )
 
 // DeadLetter is the dead-letter topic of the projection called projection:

@@ -164,6 +164,7 @@ func TestNamesAreDeclared(t *testing.T) {
 		{"product-view dead letters", DeadLetter("product-view"), false},
 		{"product-search dead letters", DeadLetter("product-search"), false},
 		{"notifier dead letters", DeadLetter("notifier"), false},
+		{"notifier journal", NotifierJournal, false},
 		{"product-history dead letters", DeadLetter("product-history"), false},
 	}
 	declared := map[string]bool{}

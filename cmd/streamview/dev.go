@@ -22,7 +22,6 @@ import (
 	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/deadletter"
-	"github.com/streamview/streamview/processors/notifier"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/producers/commandbus"
@@ -291,7 +290,6 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	var notes notifier.Store = redisnotify.New(st.redis, nf.redisPrefix)
 	if embeddedViews {
 		// Its state is in memory and in the journal: a notifier elsewhere
 		// in the same group (serve's, on a --kafka cluster) would take
@@ -301,7 +299,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 			return fmt.Errorf("notifier: %w; dev's notifier keeps what it delivered in --data, not in that group's Redis: stop that notifier, or give dev its own group (--group)", err)
 		}
 		nf.refold = true
-		j, n, err := openJournal(ctx, filepath.Join(*data, "notifier-journal"), notes)
+		j, n, err := openJournal(ctx, filepath.Join(*data, "notifier-journal"), redisnotify.New(st.redis, nf.redisPrefix))
 		if err != nil {
 			return err
 		}
@@ -309,9 +307,11 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		if n > 0 {
 			logger.Info("notifier journal read", "webhook_ids", n)
 		}
-		notes = j
-	}
-	if st.notifier, err = notifierOn(e, st, &nf, codec, notes); err != nil {
+		if st.notifier, err = notifierOn(e, st, &nf, codec, j, nil); err != nil {
+			return err
+		}
+	} else if st.notifier, err = newNotifier(e, st, &nf, codec); err != nil {
+		// A Redis of the user's (--redis), as serve's.
 		return err
 	}
 	say("notifier: webhooks to %s (%s)", st.webhookAllow, envWebhookAllow)

@@ -14,6 +14,7 @@ import (
 	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/redisnotify"
+	"github.com/streamview/streamview/topics"
 )
 
 // envWebhookAllow is the allowlist of webhook target hosts.
@@ -43,7 +44,14 @@ delivered in order.
 
 Its state lives in Redis under sv:notifier:{n}: (queues, delivered and
 dead-lettered Webhook-Ids, never forgotten), so a restart, a redelivery or
-"streamview replay --projection notifier" sends nothing twice. A crash
+"streamview replay --projection notifier" sends nothing twice. Each
+Webhook-Id delivered or dead-lettered is also written to the topic
+catalog.notifier.journal (--journal-topic): when Redis loses its data
+(emptied, or restarted without persistence), the notifier notices within a
+second (or at its start), reads the journal back into Redis and the events
+log again from its start, so that the subscriptions come back, what was
+waiting is queued again (its retries start over), and nothing delivered is
+sent again. A crash
 between a receiver's 2xx and its record sends that one again: receivers
 should drop a Webhook-Id they have seen. Target hosts are checked against
 ` + envWebhookAllow + ` (host or host:port, comma separated; default loopback
@@ -69,6 +77,7 @@ type notifyFlags struct {
 	group       string
 	topic       string
 	dlqTopic    string
+	journal     string
 	// refold is webhook.Config.Refold: set by dev over its in-memory
 	// Redis, not a flag.
 	refold bool
@@ -86,6 +95,7 @@ func (f *notifyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.group, "group", webhook.Group, "consumer group")
 	fs.StringVar(&f.topic, "topic", "", "events topic (default catalog.product-events)")
 	fs.StringVar(&f.dlqTopic, "dlq-topic", "", "dead-letter topic (default catalog.notifier.dlq)")
+	fs.StringVar(&f.journal, "journal-topic", topics.NotifierJournal, "topic keeping every Webhook-Id delivered or dead-lettered, read back after Redis lost its data")
 }
 
 // webhookAllowlist reads STREAMVIEW_WEBHOOK_ALLOW.
@@ -114,8 +124,9 @@ func (f *notifyFlags) check() error {
 }
 
 // config is the notifier's configuration; its callers (notify, serve)
-// run check first, before they connect to anything.
-func (f *notifyFlags) config(e env, st stack) (webhook.Config, error) {
+// run check first, before they connect to anything. rec is its Recovery,
+// nil for none.
+func (f *notifyFlags) config(e env, st stack, rec webhook.Recovery) (webhook.Config, error) {
 	allow, err := webhookAllowlist(e)
 	if err != nil {
 		return webhook.Config{}, err
@@ -123,19 +134,51 @@ func (f *notifyFlags) config(e env, st stack) (webhook.Config, error) {
 	cfg := webhook.Config{
 		Group: f.group, Topic: f.topic, DeadLetterTopic: f.dlqTopic, Workers: f.workers, Timeout: f.timeout,
 		Retry: backoff.Policy{Min: f.retryMin, Max: f.retryMax}, DeadLetterAfter: f.deadAfter, Lease: f.lease, SessionTimeout: f.session,
-		Allowed: allow.Allows, Logger: st.logger, Refold: f.refold,
+		Allowed: allow.Allows, Logger: st.logger, Refold: f.refold, Recovery: rec,
 	}
 	return cfg, cfg.Validate()
 }
 
-// newNotifier builds the notifier of st.
-func newNotifier(e env, st stack, f *notifyFlags, codec *schemas.Codec) (*webhook.Notifier, error) {
-	return notifierOn(e, st, f, codec, redisnotify.New(st.redis, f.redisPrefix))
+// newNotifier builds the notifier of st over its Redis: each Webhook-Id
+// it delivers or dead-letters is also written to the journal topic, and
+// after Redis lost its data the notifier reads it back and the log again
+// (notifierRecovery).
+func newNotifier(e env, st stack, f *notifyFlags, codec *schemas.Codec) (*journaledNotifier, error) {
+	store := redisnotify.New(st.redis, f.redisPrefix)
+	events := f.topic
+	if events == "" {
+		events = topics.Events
+	}
+	rec := &notifierRecovery{st: st, store: store, group: f.group, events: events, journal: f.journal}
+	cl, err := kgo.NewClient(st.kafkaOpts(kgo.ProducerLinger(0))...)
+	if err != nil {
+		return nil, fmt.Errorf("notifier journal: %w", err)
+	}
+	journaled := &journaledStore{Store: store, j: &kafkaJournal{cl: cl, topic: f.journal}}
+	n, err := notifierOn(e, st, f, codec, journaled, rec)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return &journaledNotifier{Notifier: n, journal: journaled}, nil
 }
 
-// notifierOn builds the notifier of st over store.
-func notifierOn(e env, st stack, f *notifyFlags, codec *schemas.Codec, store notifier.Store) (*webhook.Notifier, error) {
-	cfg, err := f.config(e, st)
+// journaledNotifier is a notifier that closes its journal when it stops.
+type journaledNotifier struct {
+	*webhook.Notifier
+	journal *journaledStore
+}
+
+// Run runs the notifier until ctx ends, then closes its journal.
+func (n *journaledNotifier) Run(ctx context.Context) error {
+	defer n.journal.Close()
+	return n.Notifier.Run(ctx)
+}
+
+// notifierOn builds the notifier of st over store, with recovery rec (nil
+// for none).
+func notifierOn(e env, st stack, f *notifyFlags, codec *schemas.Codec, store notifier.Store, rec webhook.Recovery) (*webhook.Notifier, error) {
+	cfg, err := f.config(e, st, rec)
 	if err != nil {
 		return nil, err
 	}

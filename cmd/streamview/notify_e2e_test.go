@@ -186,6 +186,7 @@ func TestNotifierWebhooks(t *testing.T) {
 	redisAddr := testenv.Redis(t)
 	events := testenv.Topic(t, brokers, "notify-events", 4)
 	dlq := testenv.Topic(t, brokers, "notify-dlq", 1)
+	journal := testenv.Topic(t, brokers, "notify-journal", 1, "cleanup.policy", "compact")
 	group := testenv.Name("notify-group")
 	prefix := testenv.Name("svtest:notifier") + ":"
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
@@ -403,7 +404,7 @@ func TestNotifierWebhooks(t *testing.T) {
 	}
 
 	args := []string{"--brokers", strings.Join(brokers, ","), "--redis", redisAddr, "--group", group, "--topic", events,
-		"--dlq-topic", dlq, "--redis-prefix", prefix, "--workers", strconv.Itoa(workers), "--timeout", "500ms",
+		"--dlq-topic", dlq, "--journal-topic", journal, "--redis-prefix", prefix, "--workers", strconv.Itoa(workers), "--timeout", "500ms",
 		"--dead-letter-after", deadLetterAfter.String(), "--retry-min", "100ms", "--retry-max", "1s", "--lease", "3s", "--session-timeout", "6s", "--log-level", "info"}
 
 	// First half, then the second half; kill -9 the notifier as soon as it

@@ -16,14 +16,26 @@ import (
 	"github.com/streamview/streamview/processors/notifier"
 )
 
-// journaledStore is dev's notifier store: the in-memory Redis one, with
-// each Webhook-Id it records delivered or dead-lettered also appended to a
-// file in --data. The next start reads the file back into the empty store
-// before the notifier runs, so that the notifier, reading its log again,
-// queues again what was still waiting (a receiver that was failing is
-// retried after a restart, as API.md wants) and nothing that was done.
+// journaledStore is a notifier store with each Webhook-Id it records
+// delivered or dead-lettered also written to a journal that outlives the
+// store: dev's, over its in-memory Redis, a file in --data (fileJournal,
+// read back at every start); serve's and notify's, over a Redis that may
+// lose its data, a Kafka topic (kafkaJournal, read back by the notifier's
+// recovery after a loss). The journal is written first: a record that
+// fails after it sends the notification again after the lease, as a crash
+// would, and a journal that fails records nothing.
 type journaledStore struct {
 	notifier.Store
+	j journal
+}
+
+// journal keeps journalEntries where a loss of the store does not reach.
+type journal interface {
+	append(ctx context.Context, e journalEntry) error
+}
+
+// fileJournal is dev's journal, a file of JSON lines, fsynced.
+type fileJournal struct {
 	mu sync.Mutex
 	f  *os.File
 }
@@ -37,8 +49,24 @@ type journalEntry struct {
 	Gone           bool   `json:"gone,omitempty"`
 }
 
-// openJournal reads the journal at path into store and returns store
-// journaled to it, and how many entries it read. A last line cut short
+// record gives store what e says; false for an entry that says nothing
+// (cut short by a crash, or of a kind this build does not know).
+func (e journalEntry) record(ctx context.Context, store notifier.Store) (bool, error) {
+	if e.WebhookID == "" {
+		return false, nil
+	}
+	note := notifier.Notification{WebhookID: e.WebhookID, SubscriptionID: e.SubscriptionID}
+	switch e.Kind {
+	case "delivered":
+		return true, store.Delivered(ctx, note, time.UnixMilli(e.At))
+	case "dead":
+		return true, store.DeadLettered(ctx, note, time.UnixMilli(e.At), e.Gone)
+	}
+	return false, nil
+}
+
+// openJournal reads the file journal at path into store and returns
+// store journaled to it, and how many entries it read. A last line cut short
 // (a crash while it was written) is skipped: its notification is sent
 // once more, as after any crash between a 2xx and its record.
 func openJournal(ctx context.Context, path string, store notifier.Store) (*journaledStore, int, error) {
@@ -63,7 +91,7 @@ func openJournal(ctx context.Context, path string, store notifier.Store) (*journ
 		f.Close()
 		return nil, 0, fmt.Errorf("notifier journal: %w", err)
 	}
-	return &journaledStore{Store: store, f: f}, n, nil
+	return &journaledStore{Store: store, j: &fileJournal{f: f}}, n, nil
 }
 
 func replayJournal(ctx context.Context, path string, store notifier.Store) (int, error) {
@@ -79,22 +107,16 @@ func replayJournal(ctx context.Context, path string, store notifier.Store) (int,
 	n := 0
 	for sc.Scan() {
 		var e journalEntry
-		if json.Unmarshal(sc.Bytes(), &e) != nil || e.WebhookID == "" {
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
 			continue // cut short by a crash
 		}
-		note := notifier.Notification{WebhookID: e.WebhookID, SubscriptionID: e.SubscriptionID}
-		switch e.Kind {
-		case "delivered":
-			err = store.Delivered(ctx, note, time.UnixMilli(e.At))
-		case "dead":
-			err = store.DeadLettered(ctx, note, time.UnixMilli(e.At), e.Gone)
-		default:
-			continue
-		}
+		ok, err := e.record(ctx, store)
 		if err != nil {
 			return n, fmt.Errorf("notifier journal %s: %w", path, err)
 		}
-		n++
+		if ok {
+			n++
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return n, fmt.Errorf("notifier journal %s: %w", path, err)
@@ -104,21 +126,29 @@ func replayJournal(ctx context.Context, path string, store notifier.Store) (int,
 
 // Delivered implements notifier.Store.
 func (j *journaledStore) Delivered(ctx context.Context, n notifier.Notification, now time.Time) error {
-	if err := j.Store.Delivered(ctx, n, now); err != nil {
+	if err := j.j.append(ctx, journalEntry{Kind: "delivered", WebhookID: n.WebhookID, SubscriptionID: n.SubscriptionID, At: now.UnixMilli()}); err != nil {
 		return err
 	}
-	return j.append(journalEntry{Kind: "delivered", WebhookID: n.WebhookID, SubscriptionID: n.SubscriptionID, At: now.UnixMilli()})
+	return j.Store.Delivered(ctx, n, now)
 }
 
 // DeadLettered implements notifier.Store.
 func (j *journaledStore) DeadLettered(ctx context.Context, n notifier.Notification, now time.Time, gone bool) error {
-	if err := j.Store.DeadLettered(ctx, n, now, gone); err != nil {
+	if err := j.j.append(ctx, journalEntry{Kind: "dead", WebhookID: n.WebhookID, SubscriptionID: n.SubscriptionID, At: now.UnixMilli(), Gone: gone}); err != nil {
 		return err
 	}
-	return j.append(journalEntry{Kind: "dead", WebhookID: n.WebhookID, SubscriptionID: n.SubscriptionID, At: now.UnixMilli(), Gone: gone})
+	return j.Store.DeadLettered(ctx, n, now, gone)
 }
 
-func (j *journaledStore) append(e journalEntry) error {
+// Close closes the journal.
+func (j *journaledStore) Close() error {
+	if c, ok := j.j.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+func (j *fileJournal) append(_ context.Context, e journalEntry) error {
 	b, _ := json.Marshal(e)
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -132,4 +162,4 @@ func (j *journaledStore) append(e journalEntry) error {
 }
 
 // Close closes the journal's file.
-func (j *journaledStore) Close() error { return j.f.Close() }
+func (j *fileJournal) Close() error { return j.f.Close() }

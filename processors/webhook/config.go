@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,6 +69,29 @@ type Config struct {
 	// (the run before did that), and its commits never move the group back,
 	// so a stop during that read loses nothing.
 	Refold bool
+	// Recovery, when set, is how the notifier finds its store whole
+	// again after the store lost its data (a Redis emptied, or restarted
+	// without persistence): it asks Lost at its start and every
+	// CheckEvery, and after a loss it stops, has Recovery restore what
+	// outlives the store (the Webhook-Ids delivered and dead-lettered)
+	// and reads the log again as under Refold. nil: a store that cannot
+	// lose its data.
+	Recovery Recovery
+	// CheckEvery is how often Recovery.Lost is asked; 1s when 0.
+	CheckEvery time.Duration
+}
+
+// Recovery is a store's way back after a loss; see Config.Recovery.
+type Recovery interface {
+	// Lost reports whether the store lost its data since the last
+	// Restore, or, at the notifier's start, while no notifier ran.
+	Lost(ctx context.Context) (bool, error)
+	// Restore puts back into the store the Webhook-Ids delivered and
+	// dead-lettered (kept where the loss did not reach them) and marks the
+	// store whole, so that Lost answers false until the next loss. The
+	// notifier then reads the log again: the subscriptions fold again, and
+	// what was queued and not done is queued again.
+	Restore(ctx context.Context) error
 }
 
 // Validate reports every problem of c at once.
@@ -76,8 +100,8 @@ func (c Config) Validate() error {
 	if c.Workers < 0 {
 		errs = append(errs, fmt.Errorf("webhook: Workers %d is negative", c.Workers))
 	}
-	if c.Timeout < 0 || c.DeadLetterAfter < 0 || c.Lease < 0 || c.Poll < 0 {
-		errs = append(errs, errors.New("webhook: Timeout, DeadLetterAfter, Lease and Poll must not be negative"))
+	if c.Timeout < 0 || c.DeadLetterAfter < 0 || c.Lease < 0 || c.Poll < 0 || c.CheckEvery < 0 {
+		errs = append(errs, errors.New("webhook: Timeout, DeadLetterAfter, Lease, Poll and CheckEvery must not be negative"))
 	}
 	if err := c.Retry.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("webhook: Retry: %w", err))
@@ -113,6 +137,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Poll == 0 {
 		c.Poll = 100 * time.Millisecond
+	}
+	if c.CheckEvery == 0 {
+		c.CheckEvery = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -34,11 +34,12 @@ const (
 	HeaderDLQAttempts     = "webhook-attempts"
 )
 
-// deliver runs the workers until ctx ends: each takes a due subscription
-// and delivers its queued notifications in order until one fails (then
-// the subscription is parked until its next attempt is due) or the queue
-// is empty.
-func (n *Notifier) deliver(ctx context.Context, prod *kgo.Client) error {
+// deliver runs the workers until claims ends: each takes a due
+// subscription and delivers its queued notifications in order until one
+// fails (then the subscription is parked until its next attempt is due)
+// or the queue is empty. The workers run on ctx: when only claims ends,
+// they finish what they hold before deliver returns.
+func (n *Notifier) deliver(ctx, claims context.Context, prod *kgo.Client) error {
 	client := &http.Client{
 		Timeout: n.cfg.Timeout,
 		// A redirect is an answer other than 2xx: never followed, so it
@@ -61,8 +62,8 @@ func (n *Notifier) deliver(ctx context.Context, prod *kgo.Client) error {
 		var subs []string
 		if free > 0 {
 			var err error
-			subs, err = n.store.Claim(ctx, time.Now(), n.cfg.Lease, free)
-			if err != nil && ctx.Err() == nil {
+			subs, err = n.store.Claim(claims, time.Now(), n.cfg.Lease, free)
+			if err != nil && claims.Err() == nil {
 				n.log.Warn("cannot claim due subscriptions; trying again", "err", err)
 			}
 		}
@@ -78,7 +79,7 @@ func (n *Notifier) deliver(ctx context.Context, prod *kgo.Client) error {
 			continue // maybe more are due
 		}
 		select {
-		case <-ctx.Done():
+		case <-claims.Done():
 			return nil
 		case <-tick.C:
 		case <-n.kick:

@@ -14,6 +14,7 @@ import (
 func TestRefold(t *testing.T) {
 	n := &Notifier{cfg: Config{Refold: true, Topic: "events"}.withDefaults()}
 	n.log = n.cfg.Logger
+	n.refolded.on = true
 	offs := map[string]map[int32]kgo.Offset{"events": {
 		0: kgo.NewOffset().At(8),     // committed by the run before
 		1: kgo.NewOffset().At(0),     // committed at the start

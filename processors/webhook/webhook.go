@@ -33,17 +33,19 @@ type Notifier struct {
 	log   *slog.Logger
 	kick  chan struct{}
 	stats counters
-	// refolded holds, with Config.Refold, the offset each partition's
-	// group had committed when this process first got it: the records
-	// below it were read by an earlier run.
+	// refolded holds, while on (Config.Refold, or after a Recovery), the
+	// offset each partition's group had committed when this process
+	// first got it since: the records below it were read by an earlier
+	// run.
 	refolded struct {
 		sync.Mutex
+		on    bool
 		marks map[int32]int64
 	}
 }
 
 type counters struct {
-	events, queued, delivered, failed, deadLettered, undecodable atomic.Int64
+	events, queued, delivered, failed, deadLettered, undecodable, restored atomic.Int64
 }
 
 // Stats counts what a Notifier did since it started.
@@ -54,12 +56,14 @@ type Stats struct {
 	Failed       int64 // attempts that failed (to be retried or dead-lettered)
 	DeadLettered int64 // notifications given up on
 	Undecodable  int64 // records that did not decode (dead-lettered)
+	Restored     int64 // losses of the store recovered (Config.Recovery)
 }
 
 // Stats returns the counters.
 func (n *Notifier) Stats() Stats {
 	return Stats{Events: n.stats.events.Load(), Queued: n.stats.queued.Load(), Delivered: n.stats.delivered.Load(),
-		Failed: n.stats.failed.Load(), DeadLettered: n.stats.deadLettered.Load(), Undecodable: n.stats.undecodable.Load()}
+		Failed: n.stats.failed.Load(), DeadLettered: n.stats.deadLettered.Load(), Undecodable: n.stats.undecodable.Load(),
+		Restored: n.stats.restored.Load()}
 }
 
 // New returns a notifier. opts configure its Kafka clients (at least
@@ -72,23 +76,106 @@ func New(cfg Config, dec Decoder, store notifier.Store, opts ...kgo.Opt) (*Notif
 		return nil, errors.New("webhook: nil decoder or store")
 	}
 	cfg = cfg.withDefaults()
-	return &Notifier{cfg: cfg, dec: dec, store: store, opts: opts, log: cfg.Logger.With("projection", Name), kick: make(chan struct{}, 1)}, nil
+	n := &Notifier{cfg: cfg, dec: dec, store: store, opts: opts, log: cfg.Logger.With("projection", Name), kick: make(chan struct{}, 1)}
+	n.refolded.on = cfg.Refold
+	return n, nil
 }
 
 // Config is the configuration with defaults filled in.
 func (n *Notifier) Config() Config { return n.cfg }
 
-// Run consumes and delivers until ctx ends.
+// errStoreLost ends a run of the consumer and the deliverer: the store
+// lost its data (Config.Recovery).
+var errStoreLost = errors.New("webhook: the store lost its data")
+
+// Run consumes and delivers until ctx ends. With Config.Recovery it first
+// recovers a store that lost its data while no notifier ran, and recovers
+// a loss while it runs: the consumer and the deliverer stop (deliveries in
+// flight finish and are recorded), the store is restored, and both run
+// again, the consumer reading the log again from its start.
 func (n *Notifier) Run(ctx context.Context) error {
 	prod, err := kgo.NewClient(append([]kgo.Opt{kgo.ProducerLinger(0)}, n.opts...)...)
 	if err != nil {
 		return fmt.Errorf("webhook: kafka producer: %w", err)
 	}
 	defer prod.Close()
+	for {
+		if err := n.recover(ctx); err != nil {
+			return nil // ctx ended
+		}
+		err := n.run(ctx, prod)
+		if !errors.Is(err, errStoreLost) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// run runs the consumer and the deliverer, and the watch for a loss,
+// until ctx ends or the store is lost (errStoreLost).
+func (n *Notifier) run(ctx context.Context, prod *kgo.Client) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.consume(gctx, prod) })
-	g.Go(func() error { return n.deliver(gctx, prod) })
+	// A loss stops the claims (gctx); deliveries in flight finish on
+	// ctx, so that a receiver's 2xx is recorded and not sent again.
+	g.Go(func() error { return n.deliver(ctx, gctx, prod) })
+	if n.cfg.Recovery != nil {
+		g.Go(func() error { return n.watch(gctx) })
+	}
 	return g.Wait()
+}
+
+// watch asks Config.Recovery whether the store lost its data every
+// CheckEvery; errStoreLost when it did, nil when ctx ends.
+func (n *Notifier) watch(ctx context.Context) error {
+	tick := time.NewTicker(n.cfg.CheckEvery)
+	defer tick.Stop()
+	var warned time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		lost, err := n.cfg.Recovery.Lost(ctx)
+		if err != nil {
+			if ctx.Err() == nil && time.Since(warned) > 10*time.Second {
+				warned = time.Now()
+				n.log.Warn("cannot check whether the notifier's store lost its data; trying again", "err", err)
+			}
+			continue
+		}
+		if lost {
+			n.log.Warn("the notifier's store lost its data: stopping to restore it and read the log again", "topic", n.cfg.Topic, "group", n.cfg.Group)
+			return errStoreLost
+		}
+	}
+}
+
+// recover restores the store when Config.Recovery finds it lost, and
+// then has the consumer read every partition from its start again
+// (refold). It retries until it succeeds; an error only when ctx ended.
+func (n *Notifier) recover(ctx context.Context) error {
+	if n.cfg.Recovery == nil {
+		return nil
+	}
+	var lost bool
+	err := n.retrying(ctx, "check whether the store lost its data", func() (err error) {
+		lost, err = n.cfg.Recovery.Lost(ctx)
+		return err
+	})
+	if err != nil || !lost {
+		return err
+	}
+	if err := n.retrying(ctx, "restore the store", func() error { return n.cfg.Recovery.Restore(ctx) }); err != nil {
+		return err
+	}
+	n.refolded.Lock()
+	n.refolded.on, n.refolded.marks = true, nil
+	n.refolded.Unlock()
+	n.stats.restored.Add(1)
+	n.log.Warn("the notifier's store is restored: reading the log again to fold the subscriptions and queue again what was not done",
+		"topic", n.cfg.Topic, "group", n.cfg.Group)
+	return nil
 }
 
 // consume queues the notifications of every polled batch, then commits it.
@@ -106,9 +193,7 @@ func (n *Notifier) consume(ctx context.Context, prod *kgo.Client) error {
 	if n.cfg.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(n.cfg.SessionTimeout), kgo.HeartbeatInterval(n.cfg.SessionTimeout/4))
 	}
-	if n.cfg.Refold {
-		opts = append(opts, kgo.AdjustFetchOffsetsFn(n.refold))
-	}
+	opts = append(opts, kgo.AdjustFetchOffsetsFn(n.refold))
 	cl, err := kgo.NewClient(append(opts, n.opts...)...)
 	if err != nil {
 		return fmt.Errorf("webhook: kafka consumer: %w", err)
@@ -233,7 +318,8 @@ func (n *Notifier) plan(ctx context.Context, events []notifier.Positioned, produ
 	return nil
 }
 
-// refold, the group's offset adjuster under Config.Refold, starts each
+// refold, the group's offset adjuster, does nothing unless refolding is
+// on (Config.Refold, or after a Recovery). Then it starts each
 // partition this process has not had before at the start of the log and
 // keeps the offset the group had committed as its mark. A partition given
 // again while the group is still at or below its mark (the commits wait
@@ -242,6 +328,9 @@ func (n *Notifier) plan(ctx context.Context, events []notifier.Positioned, produ
 func (n *Notifier) refold(_ context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	n.refolded.Lock()
 	defer n.refolded.Unlock()
+	if !n.refolded.on {
+		return offs, nil
+	}
 	if n.refolded.marks == nil {
 		n.refolded.marks = map[int32]int64{}
 	}
@@ -263,20 +352,20 @@ func (n *Notifier) refold(_ context.Context, offs map[string]map[int32]kgo.Offse
 }
 
 // folded reports whether the record at partition and offset was read by
-// an earlier run (Config.Refold): below the group's mark.
+// an earlier run while refolding: below the group's mark.
 func (n *Notifier) folded(partition int32, offset int64) bool {
-	if !n.cfg.Refold {
-		return false
-	}
 	n.refolded.Lock()
 	defer n.refolded.Unlock()
-	return offset < n.refolded.marks[partition]
+	return n.refolded.on && offset < n.refolded.marks[partition]
 }
 
 // committable leaves out of recs those whose commit would move the group
-// back below its mark (Config.Refold).
+// back below its mark, while refolding.
 func (n *Notifier) committable(recs []*kgo.Record) []*kgo.Record {
-	if !n.cfg.Refold {
+	n.refolded.Lock()
+	on := n.refolded.on
+	n.refolded.Unlock()
+	if !on {
 		return recs
 	}
 	return slices.DeleteFunc(slices.Clone(recs), func(r *kgo.Record) bool { return n.folded(r.Partition, r.Offset+1) })

@@ -14,6 +14,8 @@
 //	done              hash  Webhook-Id → delivered at (Unix ms)
 //	dead              hash  Webhook-Id → dead-lettered at (Unix ms)
 //	gone              hash  subscription ID → when its receiver answered 410
+//	mark              string  the epoch of Redis under which the notifier last
+//	                        made the store whole (Mark, SetMark)
 //
 // done and dead are never trimmed: they are what makes a replay of the
 // notifier's group send nothing twice (a few dozen bytes per delivery).

@@ -289,3 +289,25 @@ func (s *Store) DeliveredAt(ctx context.Context, wid string) (time.Time, bool, e
 func (s *Store) Queued(ctx context.Context, sub string) (int64, error) {
 	return s.c.ZCard(ctx, s.key("out", sub)).Result()
 }
+
+// Mark is what SetMark left, "" when nothing: the notifier's recovery
+// keeps there the epoch of Redis (redisview.Epoch) under which it last
+// made the store whole. A loss of the store's data takes it too.
+func (s *Store) Mark(ctx context.Context) (string, error) {
+	v, err := s.c.Get(ctx, s.key("mark")).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("redisnotify: read the mark: %w", err)
+	}
+	return v, nil
+}
+
+// SetMark sets the mark Mark reads.
+func (s *Store) SetMark(ctx context.Context, v string) error {
+	if err := s.c.Set(ctx, s.key("mark"), v, 0).Err(); err != nil {
+		return fmt.Errorf("redisnotify: set the mark: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/schemas"
+	"github.com/streamview/streamview/sinks/redisnotify"
+	"github.com/streamview/streamview/topics"
+)
+
+// TestNotifierRecoversALostStore: the notifier's Redis loses its data
+// (FLUSHALL; on the shared real Redis, the store's keys deleted) while
+// the notifier runs, and again while it is stopped. Every notification is
+// delivered once: those of subscriptions made before the loss (known only
+// from the log), those waiting on a failing receiver at the loss, and
+// none of those delivered before it again. (Before the journal and the
+// recovery, the notifier lost its subscriptions with Redis and sent
+// nothing more.)
+func TestNotifierRecoversALostStore(t *testing.T) {
+	t.Run("flushall, embedded servers", func(t *testing.T) {
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "events"),
+			kfake.SeedTopics(1, "dlq", topics.NotifierJournal))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cluster.Close)
+		mr := miniredis.RunT(t)
+		testNotifierRecovery(t, notifierRecoveryEnv{
+			brokers: cluster.ListenAddrs(), redis: mr.Addr(), events: "events", dlq: "dlq",
+			journal: topics.NotifierJournal, prefix: redisnotify.DefaultPrefix, group: "notifier",
+			lose: func() { mr.FlushAll() },
+		})
+	})
+	t.Run("its keys deleted, real servers", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("real servers: not in -short")
+		}
+		brokers := testenv.Kafka(t)
+		addr := testenv.Redis(t)
+		prefix := testenv.Name("svtest:notifier") + ":"
+		rdb := redis.NewClient(&redis.Options{Addr: addr})
+		deleteAll := func() {
+			ctx := context.Background()
+			iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+			for iter.Next(ctx) {
+				rdb.Del(ctx, iter.Val())
+			}
+		}
+		t.Cleanup(func() { deleteAll(); rdb.Close() })
+		testNotifierRecovery(t, notifierRecoveryEnv{
+			brokers: brokers, redis: addr, prefix: prefix, group: testenv.Name("notify-recovery"),
+			events:  testenv.Topic(t, brokers, "notify-recovery-events", 2),
+			dlq:     testenv.Topic(t, brokers, "notify-recovery-dlq", 1),
+			journal: testenv.Topic(t, brokers, "notify-recovery-journal", 1, "cleanup.policy", "compact"),
+			lose:    deleteAll,
+		})
+	})
+}
+
+type notifierRecoveryEnv struct {
+	brokers              []string
+	redis, prefix, group string
+	events, dlq, journal string
+	lose                 func() // the store loses its data
+}
+
+func testNotifierRecovery(t *testing.T, env notifierRecoveryEnv) {
+	ctx := context.Background()
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	healthy := newReceiver(t, "healthy", "secret-one", func(int) (int, bool) { return http.StatusNoContent, false })
+	var flakyDown atomic.Bool
+	flakyDown.Store(true)
+	flaky := newReceiver(t, "flaky", "secret-two", func(int) (int, bool) {
+		if flakyDown.Load() {
+			return http.StatusServiceUnavailable, false
+		}
+		return http.StatusOK, false
+	})
+
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	n := 0
+	record := func(aggType, aggID, product string, version int64, data schemas.EventData) (*kgo.Record, schemas.Event) {
+		t.Helper()
+		n++
+		e := schemas.Event{ID: schemas.NameUUID([16]byte{11}, env.group+strconv.Itoa(n)), AggregateType: aggType, AggregateID: aggID,
+			Version: version, Timestamp: at, Metadata: schemas.Metadata{CorrelationID: "c", CausationID: schemas.NameUUID([16]byte{12}, strconv.Itoa(n)), UserID: "test"},
+			Data: data}
+		if err := e.Validate(); err != nil {
+			t.Fatalf("event %d: %v", n, err)
+		}
+		b, err := codec.EncodeEvent(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &kgo.Record{Topic: env.events, Key: []byte(product), Value: b}, e
+	}
+
+	// Three products, each with a subscription of healthy's; product 0
+	// also one of flaky's. Every change is a price drop.
+	var setup []*kgo.Record
+	products := make([]string, 3)
+	subs := map[string][]string{} // product → subscription IDs
+	var flakySub string
+	price := map[string]int64{}
+	version := map[string]int64{}
+	for i := range products {
+		p := schemas.NameUUID([16]byte{13}, env.group+strconv.Itoa(i))
+		products[i], price[p], version[p] = p, 1_000_000, 1
+		r, _ := record(schemas.AggregateProduct, p, p, 1, &schemas.ProductCreated{Name: "P", Price: schemas.Money{Amount: price[p], Currency: "EUR"}})
+		setup = append(setup, r)
+		receivers := []*receiver{healthy}
+		if i == 0 {
+			receivers = append(receivers, flaky)
+		}
+		for _, rc := range receivers {
+			id := schemas.SubscriptionID(p, schemas.NameUUID([16]byte{14}, env.group+rc.name+strconv.Itoa(i)))
+			r, _ := record(schemas.AggregateSubscription, id, p, 1, &schemas.SubscriptionCreated{ProductID: p, URL: rc.url("/hook"), Events: []string{schemas.NotifyPriceDrop}, Secret: rc.secret})
+			setup = append(setup, r)
+			subs[p] = append(subs[p], id)
+			if rc == flaky {
+				flakySub = id
+			}
+		}
+	}
+	want := map[*receiver]map[string]bool{healthy: {}, flaky: {}}
+	changes := func(count int) []*kgo.Record {
+		var out []*kgo.Record
+		for i := range count {
+			p := products[i%len(products)]
+			version[p]++
+			r, e := record(schemas.AggregateProduct, p, p, version[p], &schemas.ProductPriceChanged{
+				OldPrice: schemas.Money{Amount: price[p], Currency: "EUR"}, NewPrice: schemas.Money{Amount: price[p] - 100, Currency: "EUR"}})
+			price[p] -= 100
+			out = append(out, r)
+			for _, s := range subs[p] {
+				rc := healthy
+				if s == flakySub {
+					rc = flaky
+				}
+				want[rc][e.ID+"."+s] = true
+			}
+		}
+		return out
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(env.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	produce := func(recs []*kgo.Record) {
+		t.Helper()
+		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+	}
+	var logs lockedBuffer
+	startNotifier := func() (stop func()) {
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"notify", "--brokers", strings.Join(env.brokers, ","), "--redis", env.redis,
+				"--group", env.group, "--topic", env.events, "--dlq-topic", env.dlq, "--journal-topic", env.journal,
+				"--redis-prefix", env.prefix, "--timeout", "500ms", "--retry-min", "100ms", "--retry-max", "300ms",
+				"--lease", "3s", "--session-timeout", "6s", "--log-level", "info"}, nil, io.Discard, &logs)
+		}()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("notify: %v", err)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("notifier log:\n%s", tail(logs.String(), 8192))
+		}
+	})
+	delivered := func(rs ...*receiver) func() error {
+		return func() error {
+			for _, r := range rs {
+				if m := r.missing(want[r]); len(m) > 0 {
+					return testenv.Errorf("%s misses %d of %d deliveries, e.g. %s", r.name, len(m), len(want[r]), m[0])
+				}
+			}
+			return nil
+		}
+	}
+	once := func(when string) {
+		t.Helper()
+		for _, r := range []*receiver{healthy, flaky} {
+			r.mu.Lock()
+			for id, c := range r.accepted {
+				if c > 1 {
+					t.Errorf("%s: %s delivered %d times %s", r.name, id, c, when)
+				}
+				if !want[r][id] {
+					t.Errorf("%s: got %s, which it should not", r.name, id)
+				}
+			}
+			r.mu.Unlock()
+		}
+	}
+
+	// Before the loss: healthy has everything; flaky's notifications wait.
+	produce(setup)
+	produce(changes(30))
+	stop := startNotifier()
+	testenv.Eventually(t, time.Minute, delivered(healthy))
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if flaky.count() < 2 {
+			return testenv.Errorf("flaky has had %d attempts", flaky.count())
+		}
+		return nil
+	})
+	if len(flaky.missing(want[flaky])) != len(want[flaky]) {
+		t.Fatal("flaky accepted a delivery while answering 503")
+	}
+
+	// The store loses its data under the running notifier; then more
+	// changes, and flaky answers again.
+	env.lose()
+	produce(changes(30))
+	flakyDown.Store(false)
+	testenv.Eventually(t, time.Minute, delivered(healthy, flaky))
+	once("after a loss under the running notifier")
+
+	// The store loses its data while the notifier is stopped.
+	stop()
+	env.lose()
+	produce(changes(30))
+	stop = startNotifier()
+	defer stop()
+	testenv.Eventually(t, time.Minute, delivered(healthy, flaky))
+	once("after a loss while the notifier was stopped")
+	if !strings.Contains(logs.String(), "notifier journal read back") {
+		t.Error("the notifier's log does not say it read the journal back")
+	}
+	t.Logf("healthy: %d Webhook-Ids; flaky: %d, %d requests", len(want[healthy]), len(want[flaky]), flaky.count())
+}
