@@ -49,6 +49,9 @@ test: services-up tools browser
 	# The outage tests stop and start servers of their own under a steady load:
 	# run alone, so that no other package's tests share the two cores with them.
 	$(GO) test -race -count=1 -timeout 20m ./cmd/streamview/outage
+	# A Redis Cluster and a Redis of their own for the tests that empty them
+	# (FLUSHALL on one master): about 30 seconds.
+	GO=$(GO) bash scripts/services/test_redis_loss.sh -race
 	# A Kafka cluster of three brokers of its own, its busiest leader killed
 	# under load, stopped after (about 2 minutes).
 	GO=$(GO) bash scripts/services/test_kafka_failover.sh -race
