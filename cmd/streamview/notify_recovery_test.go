@@ -253,3 +253,79 @@ func testNotifierRecovery(t *testing.T, env notifierRecoveryEnv) {
 	}
 	t.Logf("healthy: %d Webhook-Ids; flaky: %d, %d requests", len(want[healthy]), len(want[flaky]), flaky.count())
 }
+
+// TestNotifierWaitsForItsJournalTopic: on a cluster whose topics were
+// applied before the journal existed, the notifier says what to do and
+// waits (it could record no delivery, and would send each again after
+// its lease); once the topic is there it delivers.
+func TestNotifierWaitsForItsJournalTopic(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "events", "dlq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	mr := miniredis.RunT(t)
+	brokers := strings.Join(cluster.ListenAddrs(), ",")
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := newReceiver(t, "hook", "s3cret", func(int) (int, bool) { return http.StatusOK, false })
+	p := schemas.NameUUID([16]byte{15}, "product")
+	sub := schemas.SubscriptionID(p, schemas.NameUUID([16]byte{15}, "sub"))
+	var recs []*kgo.Record
+	var drop schemas.Event
+	for i, e := range []schemas.Event{
+		{AggregateType: schemas.AggregateProduct, AggregateID: p, Version: 1, Data: &schemas.ProductCreated{Name: "P", Price: schemas.Money{Amount: 500, Currency: "EUR"}}},
+		{AggregateType: schemas.AggregateSubscription, AggregateID: sub, Version: 1, Data: &schemas.SubscriptionCreated{ProductID: p, URL: hook.url("/h"), Events: []string{schemas.NotifyPriceDrop}, Secret: "s3cret"}},
+		{AggregateType: schemas.AggregateProduct, AggregateID: p, Version: 2, Data: &schemas.ProductPriceChanged{OldPrice: schemas.Money{Amount: 500, Currency: "EUR"}, NewPrice: schemas.Money{Amount: 400, Currency: "EUR"}}},
+	} {
+		e.ID = schemas.NameUUID([16]byte{16}, strconv.Itoa(i))
+		e.Timestamp = time.Now().UTC().Truncate(time.Millisecond)
+		e.Metadata = schemas.Metadata{CorrelationID: "c", CausationID: e.ID, UserID: "test"}
+		b, err := codec.EncodeEvent(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Topic: "events", Key: []byte(p), Value: b})
+		drop = e
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"notify", "--brokers", brokers, "--redis", mr.Addr(), "--topic", "events", "--dlq-topic", "dlq",
+			"--journal-topic", "journal", "--retry-min", "100ms", "--retry-max", "200ms"}, nil, io.Discard, &logs)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("notify: %v", err)
+		}
+	}()
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if !strings.Contains(logs.String(), "topic journal does not exist (streamview topics apply creates it)") {
+			return testenv.Errorf("the notifier does not say its journal topic is missing:\n%s", logs.String())
+		}
+		return nil
+	})
+	if hook.count() != 0 {
+		t.Fatalf("the notifier sent %d notifications without a journal", hook.count())
+	}
+	testenv.TopicNamed(t, cluster.ListenAddrs(), "journal", 1)
+	id := drop.ID + "." + sub
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if m := hook.missing(map[string]bool{id: true}); len(m) > 0 {
+			return testenv.Errorf("not delivered yet")
+		}
+		return nil
+	})
+}

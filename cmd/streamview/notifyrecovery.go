@@ -92,6 +92,19 @@ func (r *notifierRecovery) Lost(ctx context.Context) (bool, error) {
 	if r.whole != "" {
 		return epoch != r.whole || mark != r.whole, nil
 	}
+	// The first look, at the start. Without its journal topic (a cluster
+	// whose topics were applied before it existed) the notifier could
+	// record no delivery, and would send each again after its lease: it
+	// waits for the topic instead.
+	cl, err := kgo.NewClient(r.st.kafkaOpts()...)
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := journalSpans(ctx, adm, r.journal); err != nil {
+		return false, err
+	}
 	if mark == epoch {
 		r.whole = epoch
 		return false, nil
@@ -99,12 +112,7 @@ func (r *notifierRecovery) Lost(ctx context.Context) (bool, error) {
 	if mark == "" {
 		// No mark: a store never used, or one lost while no notifier ran
 		// (or kept by a notifier older than the mark). Its group tells.
-		cl, err := kgo.NewClient(r.st.kafkaOpts()...)
-		if err != nil {
-			return false, err
-		}
-		defer cl.Close()
-		read, err := processors.ReadPastStart(ctx, kadm.NewClient(cl), r.group, r.events)
+		read, err := processors.ReadPastStart(ctx, adm, r.group, r.events)
 		if err != nil {
 			return false, err
 		}
@@ -117,6 +125,19 @@ func (r *notifierRecovery) Lost(ctx context.Context) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// journalSpans are the partitions of the journal topic, from their start
+// to their end; an error that says what to do when it does not exist.
+func journalSpans(ctx context.Context, adm *kadm.Client, topic string) (map[int32]topics.Span, error) {
+	spans, err := topics.Spans(ctx, adm, topic)
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return nil, fmt.Errorf("notifier journal: topic %s does not exist (streamview topics apply creates it): %w", topic, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("notifier journal %s: %w", topic, err)
+	}
+	return spans, nil
 }
 
 // Restore implements webhook.Recovery: the journal read back into the
@@ -158,13 +179,10 @@ func restoreJournal(ctx context.Context, st stack, topic string, store notifier.
 	if err != nil {
 		return 0, err
 	}
-	spans, err := topics.Spans(ctx, kadm.NewClient(cl), topic)
+	spans, err := journalSpans(ctx, kadm.NewClient(cl), topic)
 	cl.Close()
-	if errors.Is(err, kerr.UnknownTopicOrPartition) {
-		return 0, fmt.Errorf("notifier journal: topic %s does not exist (streamview topics apply creates it): %w", topic, err)
-	}
 	if err != nil {
-		return 0, fmt.Errorf("notifier journal %s: %w", topic, err)
+		return 0, err
 	}
 	n := 0
 	err = topics.ReadBounded(ctx, st.kafkaOpts(), topic, spans, func(recs []*kgo.Record) error {
