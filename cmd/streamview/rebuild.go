@@ -82,6 +82,7 @@ func runRebuild(ctx context.Context, e env, args []string) error {
 		cfg.MaxBatch = batchOf(*projection)
 	}
 	cfg.Aggregates = aggregatesOf(*projection)
+	cfg.StoreEpoch = storeEpoch(*projection, p.redis)
 	pp, err := newProgressPrinter(e, *progress, *every, logger)
 	if err != nil {
 		return err

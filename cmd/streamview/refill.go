@@ -482,3 +482,14 @@ func (r *redisRefill) refill(ctx context.Context, gen int) error {
 	r.epoch = cur
 	return nil
 }
+
+// storeEpoch is a rebuild's rebuild.Config.StoreEpoch: Redis's epoch for
+// the projection kept in Redis (product-view), nil for the others (a
+// Redis that loses its data takes only the rebuild's state from them,
+// which the rebuild records again).
+func storeEpoch(projection string, client redis.UniversalClient) func(context.Context) (string, error) {
+	if projection != productview.Name || client == nil {
+		return nil
+	}
+	return func(ctx context.Context) (string, error) { return redisview.Epoch(ctx, client) }
+}

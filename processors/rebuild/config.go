@@ -1,6 +1,7 @@
 package rebuild
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,6 +74,15 @@ type Config struct {
 	// Hooks, when set, returns the hooks of the new generation's processor
 	// (its metrics), as the projector role gives its own.
 	Hooks func(gen int) processors.Hooks
+	// StoreEpoch, when set, names the data the target's store holds
+	// (redisview.Epoch): another value than at the rebuild's start means
+	// the store lost its data (a Redis emptied, or restarted without
+	// persistence), and what the rebuild had built with it. The rebuild
+	// then stops with ErrStoreLost, removes what it built since and its
+	// state, and swaps nothing: the new generation would lack what it had
+	// written before the loss. Read about once a second while the
+	// rebuild builds, and just before the swap.
+	StoreEpoch func(ctx context.Context) (string, error)
 }
 
 // Validate reports every problem at once.

@@ -410,3 +410,71 @@ func TestReplayAfterTheStoreLostItsData(t *testing.T) {
 	project()
 	checkViews(t, viewSnapshot(t, store, 1, ids), foldViews(events))
 }
+
+// TestRebuildStopsWhenTheStoreLostItsData: Redis loses its data while a
+// rebuild of the view builds generation 2. The rebuild stops with
+// ErrStoreLost and swaps nothing, and removes generation 2's documents,
+// group and state, so that the next rebuild starts clean. (It went on
+// writing into the emptied Redis, and swapped in a generation that lacked
+// what it had written before the loss, or resumed it at the next run.)
+func TestRebuildStopsWhenTheStoreLostItsData(t *testing.T) {
+	fv := newFakeViews(t, eventgen.Options{Products: 50, Events: 500, Seed: 12}, true)
+	w, rc, events, vt, store, vctl := fv.w, fv.rc, fv.events, fv.vt, fv.store, fv.vctl
+	ctx := t.Context()
+	cfg, building, release := heldWhileBuilding(w.config())
+	cfg.StoreEpoch = func(ctx context.Context) (string, error) { return redisview.Epoch(ctx, rc) }
+	r, err := rebuild.New(cfg, vt, vctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ran struct {
+		res rebuild.Result
+		err error
+	}
+	done := make(chan ran, 1)
+	go func() {
+		res, err := r.Run(ctx)
+		done <- ran{res, err}
+	}()
+	<-building
+	if err := rc.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.EnsureLive(ctx, 1); err != nil { // as serve's refill does once it has read the log
+		t.Fatal(err)
+	}
+	close(release)
+	got := <-done
+	if !errors.Is(got.err, rebuild.ErrStoreLost) || got.res.Swapped {
+		t.Fatalf("rebuild across the loss = %+v, %v; want ErrStoreLost, nothing swapped", got.res, got.err)
+	}
+	if !strings.Contains(got.err.Error(), "run the rebuild again once g1 is live") {
+		t.Errorf("the error does not say what to do: %v", got.err)
+	}
+	if live, err := store.Live(ctx); err != nil || live != 1 {
+		t.Errorf("live generation after the stopped rebuild = %d, %v; want 1", live, err)
+	}
+	if _, ok, err := vctl.Load(ctx); err != nil || ok {
+		t.Errorf("the rebuild's state is still recorded (%v, %v): the next run would resume a generation missing what the loss took", ok, err)
+	}
+	if n, err := store.Count(ctx, 2); err != nil || n != 0 {
+		t.Errorf("generation 2 keeps %d documents written after the loss (%v)", n, err)
+	}
+	read, err := processors.ReadPastStart(ctx, w.adm, processors.GroupName(vt.Name(), 2), w.topic)
+	if err != nil || read {
+		t.Errorf("generation 2's group still has its offsets (read past start %v, %v)", read, err)
+	}
+
+	// The next rebuild starts from the start of the log, and swaps in
+	// every product.
+	cfg.Progress = nil
+	r, err = rebuild.New(cfg, vt, vctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(ctx)
+	if err != nil || !res.Swapped || res.Resumed || res.Records != int64(len(events)) {
+		t.Fatalf("the rebuild run again = %+v, %v; want a new build of every record, swapped", res, err)
+	}
+	checkViews(t, viewSnapshot(t, store, 2, keys(foldViews(events))), foldViews(events))
+}

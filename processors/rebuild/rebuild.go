@@ -33,6 +33,9 @@ var (
 	// ErrStale: the recorded rebuild does not start from the live
 	// generation (it was swapped by other means); abort it.
 	ErrStale = errors.New("the recorded rebuild does not replace the live generation")
+	// ErrStoreLost: the store lost its data during the rebuild
+	// (Config.StoreEpoch).
+	ErrStoreLost = errors.New("the store lost its data during the rebuild")
 )
 
 // Rebuilder builds a new generation of one projection beside the live one
@@ -122,6 +125,19 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 		return res, err
 	}
 	defer cl.Close()
+	epoch, err := r.storeEpoch(ctx)
+	if err != nil {
+		return res, err
+	}
+	var rn *runner
+	defer func() {
+		if errors.Is(err, ErrStoreLost) && res.To > 0 && !res.Swapped {
+			if rn != nil {
+				rn.halt()
+			}
+			err = errors.Join(err, r.forgetLost(context.WithoutCancel(ctx), adm, res.To))
+		}
+	}()
 
 	live, err := r.target.Live(ctx)
 	if err != nil {
@@ -168,7 +184,7 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 		return res, err
 	}
 
-	rn, err := r.start(ctx, st.Generation)
+	rn, err = r.start(ctx, st.Generation)
 	if err != nil {
 		return res, err
 	}
@@ -177,6 +193,7 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
+	tr.epoch = epoch
 
 	if err := tr.catchUp(ctx, rn, "from the start of the log"); err != nil {
 		return res, err
@@ -329,6 +346,10 @@ type tracker struct {
 	meter                meter
 	lastReport, lastSave time.Time
 	last                 Progress
+	// epoch is the store's epoch at the start (Config.StoreEpoch), read
+	// again at lastEpoch.
+	epoch     string
+	lastEpoch time.Time
 }
 
 func (r *Rebuilder) newTracker(ctx context.Context, adm *kadm.Client, st *State, group string) (*tracker, error) {
@@ -346,6 +367,12 @@ func (r *Rebuilder) newTracker(ctx context.Context, adm *kadm.Client, st *State,
 // update measures the group's lag and reports it when the interval has
 // passed, or at once with force.
 func (t *tracker) update(ctx context.Context, step string, force bool) (Progress, error) {
+	if force || time.Since(t.lastEpoch) >= time.Second {
+		t.lastEpoch = time.Now()
+		if err := t.storeLost(ctx); err != nil {
+			return Progress{}, err
+		}
+	}
 	lag, err := processors.Lag(ctx, t.adm, t.group, t.r.cfg.Topic)
 	if err != nil {
 		return Progress{}, err
@@ -566,6 +593,9 @@ func (r *Rebuilder) swap(ctx context.Context, adm *kadm.Client, rn *runner, tr *
 			return projectors, revert(err)
 		}
 	}
+	if err := tr.storeLost(ctx); err != nil {
+		return projectors, revert(err)
+	}
 	if err := r.target.Promote(ctx, st.From, st.Generation); err != nil {
 		return projectors, revert(err)
 	}
@@ -725,4 +755,67 @@ func (r *Rebuilder) remove(ctx context.Context, adm *kadm.Client, gen int) (grou
 	}
 	docs, err = drop(ctx, r.target, gen)
 	return group, docs, err
+}
+
+// storeEpoch is Config.StoreEpoch's value now, "" without one.
+func (r *Rebuilder) storeEpoch(ctx context.Context) (string, error) {
+	if r.cfg.StoreEpoch == nil {
+		return "", nil
+	}
+	e, err := r.cfg.StoreEpoch(ctx)
+	if err != nil {
+		return "", fmt.Errorf("rebuild %s: reading the store's epoch: %w", r.target.Name(), err)
+	}
+	return e, nil
+}
+
+// storeLost returns ErrStoreLost when the store holds another epoch than
+// at the start. A store that does not answer is not a loss: its writes
+// fail, and the processor retries them.
+func (t *tracker) storeLost(ctx context.Context) error {
+	if t.r.cfg.StoreEpoch == nil {
+		return nil
+	}
+	e, err := t.r.cfg.StoreEpoch(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			t.r.log().Warn("cannot read the store's epoch; going on", "err", err)
+		}
+		return nil
+	}
+	if e == t.epoch {
+		return nil
+	}
+	return fmt.Errorf("rebuild %s: %w: g%d and the rebuild's state went with it, and nothing was swapped; "+
+		"the projectors read the live generation g%d again (serve does it by itself); run the rebuild again once g%d is live (`streamview projections`)",
+		t.r.target.Name(), ErrStoreLost, t.st.Generation, t.st.From, t.st.From)
+}
+
+// forgetLost removes, after ErrStoreLost, what the rebuild of gen wrote
+// since the loss, its group and its state, so that the next rebuild
+// starts clean instead of resuming a generation that lacks what the loss
+// took. Its processor has stopped; its group empties once Kafka has seen
+// it leave.
+func (r *Rebuilder) forgetLost(ctx context.Context, adm *kadm.Client, gen int) error {
+	if err := r.control.Clear(ctx); err != nil {
+		return err
+	}
+	group := processors.GroupName(r.target.Name(), gen)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := poll(wctx, 100*time.Millisecond, func() (bool, error) {
+		err := processors.CheckIdle(wctx, adm, group)
+		if errors.Is(err, processors.ErrGroupActive) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild %s: removing g%d after the loss: %w (run the rebuild with --abort)", r.target.Name(), gen, err)
+	}
+	if _, _, err := r.remove(ctx, adm, gen); err != nil {
+		return fmt.Errorf("rebuild %s: removing g%d after the loss: %w (run the rebuild with --abort)", r.target.Name(), gen, err)
+	}
+	r.log().Warn("the store lost its data during the rebuild: removed what it built since, its group and its state", logkey.Generation, gen)
+	return nil
 }
