@@ -359,6 +359,33 @@ func newFakeLog(t *testing.T) fakeLog {
 	return fakeLog{cluster: cluster, cl: cl, pub: producers.NewPublisher(cl, codec, topics.Events)}
 }
 
+// foldsOf is the view of each product of events, folded.
+func foldsOf(events []schemas.Event) map[string]productview.View {
+	out := map[string]productview.View{}
+	for _, e := range events {
+		out[e.AggregateID] = productview.Fold(out[e.AggregateID], e)
+	}
+	return out
+}
+
+// liveEqualsFolds checks that the live generation of store holds want.
+func liveEqualsFolds(ctx context.Context, store *redisview.Store, want map[string]productview.View) error {
+	gen, err := store.Live(ctx)
+	if err != nil {
+		return err
+	}
+	for id, w := range want {
+		got, found, err := productview.NewReader(store).GetAt(ctx, gen, id)
+		if err != nil || !found {
+			return fmt.Errorf("view %s: found %v, %v", id, found, err)
+		}
+		if !reflect.DeepEqual(got, w) {
+			return fmt.Errorf("view %s is not the fold of its events:\n got %+v\nwant %+v", id, got, w)
+		}
+	}
+	return nil
+}
+
 // TestServeRefillsALostRedis: serve started on a Redis that lost its data
 // (restarted without persistence), while the projection groups have their
 // offsets at the end of the log, reads the log again: views and histories
@@ -457,29 +484,8 @@ func TestServeRefillsRedisEmptiedUnderIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	folds := func(events []schemas.Event) map[string]productview.View {
-		out := map[string]productview.View{}
-		for _, e := range events {
-			out[e.AggregateID] = productview.Fold(out[e.AggregateID], e)
-		}
-		return out
-	}
-	equalFolds := func(want map[string]productview.View) error {
-		gen, err := store.Live(t.Context())
-		if err != nil {
-			return err
-		}
-		for id, w := range want {
-			got, found, err := productview.NewReader(store).GetAt(t.Context(), gen, id)
-			if err != nil || !found {
-				return fmt.Errorf("view %s: found %v, %v", id, found, err)
-			}
-			if !reflect.DeepEqual(got, w) {
-				return fmt.Errorf("view %s is not the fold of its events:\n got %+v\nwant %+v", id, got, w)
-			}
-		}
-		return nil
-	}
+	folds := foldsOf
+	equalFolds := func(want map[string]productview.View) error { return liveEqualsFolds(t.Context(), store, want) }
 	viewCheck := func() string { // Elasticsearch is down: the view's check only
 		checks, _ := call(t, "GET", base+"/readyz", "").body["checks"].(map[string]any)
 		s, _ := checks[productview.Name].(string)

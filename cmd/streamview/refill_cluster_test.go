@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors/productview"
-	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
@@ -65,29 +63,8 @@ func TestServeRefillsAClusterMasterEmptiedUnderIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	folds := func(events []schemas.Event) map[string]productview.View {
-		out := map[string]productview.View{}
-		for _, e := range events {
-			out[e.AggregateID] = productview.Fold(out[e.AggregateID], e)
-		}
-		return out
-	}
-	equalFolds := func(want map[string]productview.View) error {
-		gen, err := store.Live(t.Context())
-		if err != nil {
-			return err
-		}
-		for id, w := range want {
-			got, found, err := productview.NewReader(store).GetAt(t.Context(), gen, id)
-			if err != nil || !found {
-				return fmt.Errorf("view %s: found %v, %v", id, found, err)
-			}
-			if !reflect.DeepEqual(got, w) {
-				return fmt.Errorf("view %s is not the fold of its events:\n got %+v\nwant %+v", id, got, w)
-			}
-		}
-		return nil
-	}
+	folds := foldsOf
+	equalFolds := func(want map[string]productview.View) error { return liveEqualsFolds(t.Context(), store, want) }
 	testenv.Eventually(t, time.Minute, func() error { return equalFolds(folds(before)) })
 
 	// The master to empty: not the epoch's, the one holding most views.
