@@ -145,16 +145,13 @@ func (f *notifyFlags) config(e env, st stack, rec webhook.Recovery) (webhook.Con
 // (notifierRecovery).
 func newNotifier(e env, st stack, f *notifyFlags, codec *schemas.Codec) (*journaledNotifier, error) {
 	store := redisnotify.New(st.redis, f.redisPrefix)
-	events := f.topic
-	if events == "" {
-		events = topics.Events
-	}
-	rec := &notifierRecovery{st: st, store: store, group: f.group, events: events, journal: f.journal}
 	cl, err := kgo.NewClient(st.kafkaOpts(kgo.ProducerLinger(0))...)
 	if err != nil {
 		return nil, fmt.Errorf("notifier journal: %w", err)
 	}
-	journaled := &journaledStore{Store: store, j: &kafkaJournal{cl: cl, topic: f.journal}}
+	kj := &kafkaJournal{cl: cl, topic: f.journal}
+	rec := &notifierRecovery{st: st, store: store, journal: kj}
+	journaled := &journaledStore{Store: store, j: kj}
 	n, err := notifierOn(e, st, f, codec, journaled, rec)
 	if err != nil {
 		cl.Close()

@@ -23,16 +23,20 @@ import (
 
 // TestNotifierRecoversALostStore: the notifier's Redis loses its data
 // (FLUSHALL; on the shared real Redis, the store's keys deleted) while
-// the notifier runs, and again while it is stopped. Every notification is
-// delivered once: those of subscriptions made before the loss (known only
-// from the log), those waiting on a failing receiver at the loss, and
-// none of those delivered before it again. (Before the journal and the
-// recovery, the notifier lost its subscriptions with Redis and sent
-// nothing more.)
+// the notifier runs; while it is stopped; while it is stopped and its
+// group is reset (`replay --projection notifier`); and after an upgrade
+// from a notifier without the journal (a store without the mark, whose
+// deliveries no journal holds). Every notification is delivered once:
+// those of subscriptions made before the loss (known only from the log),
+// those waiting on a failing receiver at the loss, and none of those
+// delivered before it again. (Before the journal and the recovery, the
+// notifier lost its subscriptions with Redis and sent nothing more; the
+// first recovery resent everything after a reset group, and what a
+// notifier older than the journal had delivered.)
 func TestNotifierRecoversALostStore(t *testing.T) {
 	t.Run("flushall, embedded servers", func(t *testing.T) {
 		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "events"),
-			kfake.SeedTopics(1, "dlq", topics.NotifierJournal))
+			kfake.SeedTopics(1, "dlq", topics.NotifierJournal, "journal2"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +44,7 @@ func TestNotifierRecoversALostStore(t *testing.T) {
 		mr := miniredis.RunT(t)
 		testNotifierRecovery(t, notifierRecoveryEnv{
 			brokers: cluster.ListenAddrs(), redis: mr.Addr(), events: "events", dlq: "dlq",
-			journal: topics.NotifierJournal, prefix: redisnotify.DefaultPrefix, group: "notifier",
+			journal: topics.NotifierJournal, journal2: "journal2", prefix: redisnotify.DefaultPrefix, group: "notifier",
 			lose: func() { mr.FlushAll() },
 		})
 	})
@@ -62,10 +66,11 @@ func TestNotifierRecoversALostStore(t *testing.T) {
 		t.Cleanup(func() { deleteAll(); rdb.Close() })
 		testNotifierRecovery(t, notifierRecoveryEnv{
 			brokers: brokers, redis: addr, prefix: prefix, group: testenv.Name("notify-recovery"),
-			events:  testenv.Topic(t, brokers, "notify-recovery-events", 2),
-			dlq:     testenv.Topic(t, brokers, "notify-recovery-dlq", 1),
-			journal: testenv.Topic(t, brokers, "notify-recovery-journal", 1, "cleanup.policy", "compact"),
-			lose:    deleteAll,
+			events:   testenv.Topic(t, brokers, "notify-recovery-events", 2),
+			dlq:      testenv.Topic(t, brokers, "notify-recovery-dlq", 1),
+			journal:  testenv.Topic(t, brokers, "notify-recovery-journal", 1, "cleanup.policy", "compact"),
+			journal2: testenv.Topic(t, brokers, "notify-recovery-journal2", 1, "cleanup.policy", "compact"),
+			lose:     deleteAll,
 		})
 	})
 }
@@ -74,6 +79,7 @@ type notifierRecoveryEnv struct {
 	brokers              []string
 	redis, prefix, group string
 	events, dlq, journal string
+	journal2             string // another, empty journal: an upgrade
 	lose                 func() // the store loses its data
 }
 
@@ -170,12 +176,13 @@ func testNotifierRecovery(t *testing.T, env notifierRecoveryEnv) {
 		}
 	}
 	var logs lockedBuffer
+	journal := env.journal
 	startNotifier := func() (stop func()) {
 		ctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() {
 			done <- run(ctx, []string{"notify", "--brokers", strings.Join(env.brokers, ","), "--redis", env.redis,
-				"--group", env.group, "--topic", env.events, "--dlq-topic", env.dlq, "--journal-topic", env.journal,
+				"--group", env.group, "--topic", env.events, "--dlq-topic", env.dlq, "--journal-topic", journal,
 				"--redis-prefix", env.prefix, "--timeout", "500ms", "--retry-min", "100ms", "--retry-max", "300ms",
 				"--lease", "3s", "--session-timeout", "6s", "--log-level", "info"}, nil, io.Discard, &logs)
 		}()
@@ -245,12 +252,50 @@ func testNotifierRecovery(t *testing.T, env notifierRecoveryEnv) {
 	env.lose()
 	produce(changes(30))
 	stop = startNotifier()
-	defer stop()
 	testenv.Eventually(t, time.Minute, delivered(healthy, flaky))
 	once("after a loss while the notifier was stopped")
 	if !strings.Contains(logs.String(), "notifier journal read back") {
 		t.Error("the notifier's log does not say it read the journal back")
 	}
+
+	// The same, and the group reset before the start (replay): it has
+	// not read past the start of the log, which the store's mark, gone,
+	// does not need.
+	stop()
+	env.lose()
+	var out lockedBuffer
+	if err := run(ctx, []string{"replay", "--projection", "notifier", "--group", env.group, "--topic", env.events,
+		"--brokers", strings.Join(env.brokers, ",")}, nil, &out, &out); err != nil {
+		t.Fatalf("replay: %v\n%s", err, out.String())
+	}
+	produce(changes(30))
+	stop = startNotifier()
+	testenv.Eventually(t, time.Minute, delivered(healthy, flaky))
+	once("after a loss and a replay while the notifier was stopped")
+
+	// An upgrade from a notifier without the journal: its store holds
+	// what it delivered, no mark, and no journal holds it. The first start
+	// copies the store's record into the journal; a loss after that
+	// sends none of it again.
+	stop()
+	rdb := redis.NewClient(&redis.Options{Addr: env.redis})
+	defer rdb.Close()
+	if err := rdb.Del(ctx, env.prefix+"{n}:mark").Err(); err != nil {
+		t.Fatal(err)
+	}
+	journal = env.journal2
+	stop = startNotifier()
+	defer func() { stop() }()
+	testenv.Eventually(t, time.Minute, func() error {
+		if !strings.Contains(logs.String(), "the store's record of deliveries copied into the journal") {
+			return testenv.Errorf("the notifier has not copied its store's record into the journal")
+		}
+		return nil
+	})
+	env.lose()
+	produce(changes(30))
+	testenv.Eventually(t, time.Minute, delivered(healthy, flaky))
+	once("after a loss following an upgrade")
 	t.Logf("healthy: %d Webhook-Ids; flaky: %d, %d requests", len(want[healthy]), len(want[flaky]), flaky.count())
 }
 
@@ -312,7 +357,7 @@ func TestNotifierWaitsForItsJournalTopic(t *testing.T) {
 		}
 	}()
 	testenv.Eventually(t, 30*time.Second, func() error {
-		if !strings.Contains(logs.String(), "topic journal does not exist (streamview topics apply creates it)") {
+		if !strings.Contains(logs.String(), "topic journal does not exist (create it, compacted, as topics.yaml's catalog.notifier.journal)") {
 			return testenv.Errorf("the notifier does not say its journal topic is missing:\n%s", logs.String())
 		}
 		return nil

@@ -1,17 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/notifier"
 	"github.com/streamview/streamview/processors/webhook"
 	"github.com/streamview/streamview/sinks/redisnotify"
@@ -30,9 +31,14 @@ import (
 //
 //   - Lost: the notifier's store keeps a mark, the epoch of Redis
 //     (redisview.Epoch) under which it was last made whole. Redis holding
-//     another epoch, or the mark gone, is a loss; at the start, a store
-//     with no mark whose group has read past the start of the log is one
-//     too (lost while no notifier ran);
+//     another epoch, or the mark gone, is a loss. At the start, a store
+//     without the mark is one too: lost while no notifier ran (even if
+//     the group was reset meanwhile), new, or kept by a notifier older
+//     than the journal, whose record of deliveries is then copied into
+//     the journal first;
+//   - meanwhile the store's Enqueue and Claim require the mark
+//     (redisnotify.Store.Expect): between a loss and its notice nothing
+//     is queued or sent over the emptied store;
 //   - Restore reads the journal back into the store and sets the mark;
 //     the notifier then reads the log again from its start, folding the
 //     subscriptions and queuing again what the journal does not have (the
@@ -47,15 +53,28 @@ type kafkaJournal struct {
 }
 
 func (j *kafkaJournal) append(ctx context.Context, e journalEntry) error {
+	return journalErr(j.topic, j.cl.ProduceSync(ctx, journalRecord(j.topic, e)).FirstErr())
+}
+
+func journalRecord(topic string, e journalEntry) *kgo.Record {
 	b, _ := json.Marshal(e)
-	err := j.cl.ProduceSync(ctx, &kgo.Record{Topic: j.topic, Key: []byte(e.WebhookID), Value: b}).FirstErr()
+	return &kgo.Record{Topic: topic, Key: []byte(e.WebhookID), Value: b}
+}
+
+// journalErr wraps err with the journal topic, saying what to do when
+// the topic does not exist.
+func journalErr(topic string, err error) error {
+	if err == nil {
+		return nil
+	}
 	if errors.Is(err, kerr.UnknownTopicOrPartition) {
-		return fmt.Errorf("notifier journal: topic %s does not exist (streamview topics apply creates it): %w", j.topic, err)
+		hint := "streamview topics apply creates it"
+		if topic != topics.NotifierJournal {
+			hint = "create it, compacted, as topics.yaml's " + topics.NotifierJournal
+		}
+		return fmt.Errorf("notifier journal: topic %s does not exist (%s): %w", topic, hint, err)
 	}
-	if err != nil {
-		return fmt.Errorf("notifier journal %s: %w", j.topic, err)
-	}
-	return nil
+	return fmt.Errorf("notifier journal %s: %w", topic, err)
 }
 
 // Close closes the journal's producer.
@@ -69,12 +88,14 @@ func (j *kafkaJournal) Close() error {
 type notifierRecovery struct {
 	st      stack
 	store   *redisnotify.Store // the store itself, not journaled
-	group   string             // the notifier's consumer group
-	events  string             // the events topic
-	journal string             // the journal topic
+	journal *kafkaJournal
 	// whole is the epoch under which this process last found or made the
 	// store whole; "" before the first Lost.
 	whole string
+	// copy: the store had no mark at the start; Restore copies its
+	// record into the journal first (a store kept by a notifier older
+	// than the journal).
+	copy bool
 }
 
 var _ webhook.Recovery = (*notifierRecovery)(nil)
@@ -101,41 +122,28 @@ func (r *notifierRecovery) Lost(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	if _, err := journalSpans(ctx, adm, r.journal); err != nil {
+	if _, err := journalSpans(ctx, kadm.NewClient(cl), r.journal.topic); err != nil {
 		return false, err
 	}
 	if mark == epoch {
-		r.whole = epoch
+		r.setWhole(epoch)
 		return false, nil
 	}
-	if mark == "" {
-		// No mark: a store never used, or one lost while no notifier ran
-		// (or kept by a notifier older than the mark). Its group tells.
-		read, err := processors.ReadPastStart(ctx, adm, r.group, r.events)
-		if err != nil {
-			return false, err
-		}
-		if !read {
-			if err := r.store.SetMark(ctx, epoch); err != nil {
-				return false, err
-			}
-			r.whole = epoch
-			return false, nil
-		}
-	}
+	r.copy = mark == ""
 	return true, nil
+}
+
+func (r *notifierRecovery) setWhole(epoch string) {
+	r.whole = epoch
+	r.store.Expect(epoch)
 }
 
 // journalSpans are the partitions of the journal topic, from their start
 // to their end; an error that says what to do when it does not exist.
 func journalSpans(ctx context.Context, adm *kadm.Client, topic string) (map[int32]topics.Span, error) {
 	spans, err := topics.Spans(ctx, adm, topic)
-	if errors.Is(err, kerr.UnknownTopicOrPartition) {
-		return nil, fmt.Errorf("notifier journal: topic %s does not exist (streamview topics apply creates it): %w", topic, err)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("notifier journal %s: %w", topic, err)
+		return nil, journalErr(topic, err)
 	}
 	return spans, nil
 }
@@ -144,12 +152,22 @@ func journalSpans(ctx context.Context, adm *kadm.Client, topic string) (map[int3
 // store, then the mark set. A Redis that loses its data again meanwhile
 // (another epoch at the end) is restored again.
 func (r *notifierRecovery) Restore(ctx context.Context) error {
+	if r.copy {
+		n, err := r.copyRecord(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			r.st.logger.Info("notifier: the store's record of deliveries copied into the journal", "topic", r.journal.topic, "entries", n)
+		}
+		r.copy = false
+	}
 	for {
 		epoch, err := redisview.Epoch(ctx, r.st.redis)
 		if err != nil {
 			return err
 		}
-		n, err := restoreJournal(ctx, r.st, r.journal, r.store)
+		n, err := restoreJournal(ctx, r.st, r.journal.topic, r.store)
 		if err != nil {
 			return err
 		}
@@ -163,10 +181,44 @@ func (r *notifierRecovery) Restore(ctx context.Context) error {
 		if err := r.store.SetMark(ctx, epoch); err != nil {
 			return err
 		}
-		r.whole = epoch
-		r.st.logger.Info("notifier journal read back into the store", "topic", r.journal, "webhook_ids", n)
+		r.setWhole(epoch)
+		r.st.logger.Info("notifier journal read back into the store", "topic", r.journal.topic, "webhook_ids", n)
 		return nil
 	}
+}
+
+// copyRecord writes the store's record of deliveries to the journal:
+// each Webhook-Id delivered or dead-lettered, and each subscription gone
+// (an entry of its own, "gone:<subscription ID>", dead-lettered and
+// gone). Entries already there are written again; compaction keeps one.
+func (r *notifierRecovery) copyRecord(ctx context.Context) (int, error) {
+	var (
+		n    int
+		mu   sync.Mutex
+		perr error
+	)
+	err := r.store.Records(ctx, func(kind, id string, at int64) error {
+		e := journalEntry{Kind: kind, WebhookID: id, At: at}
+		if kind == "gone" {
+			e = journalEntry{Kind: "dead", WebhookID: "gone:" + id, SubscriptionID: id, At: at, Gone: true}
+		}
+		n++
+		r.journal.cl.Produce(ctx, journalRecord(r.journal.topic, e), func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				perr = cmp.Or(perr, err)
+				mu.Unlock()
+			}
+		})
+		return nil
+	})
+	if ferr := r.journal.cl.Flush(ctx); err == nil {
+		err = ferr
+	}
+	if err == nil {
+		err = journalErr(r.journal.topic, perr)
+	}
+	return n, err
 }
 
 // restoreJournalWorkers is how many entries restoreJournal records at once.

@@ -2,8 +2,16 @@ package notifier
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrStoreLost is what a store's Enqueue and Claim return (wrapped) when
+// they find the store lost its data since it was last made whole (a Redis
+// emptied): they then change nothing, so that a notifier reading its log
+// again over the emptied store queues and sends nothing before its record
+// of what was delivered is back.
+var ErrStoreLost = errors.New("the notifier's store lost its data")
 
 // Store is the notifier's state, the port its store implements: the
 // subscriptions, one queue of notifications per subscription, and the

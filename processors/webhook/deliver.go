@@ -57,14 +57,16 @@ func (n *Notifier) deliver(ctx, claims context.Context, prod *kgo.Client) error 
 	defer wg.Wait()
 	tick := time.NewTicker(n.cfg.Poll)
 	defer tick.Stop()
+	var warned time.Time
 	for {
 		free := n.cfg.Workers - len(slots)
 		var subs []string
 		if free > 0 {
 			var err error
 			subs, err = n.store.Claim(claims, time.Now(), n.cfg.Lease, free)
-			if err != nil && claims.Err() == nil {
-				n.log.Warn("cannot claim due subscriptions; trying again", "err", err)
+			if err != nil && claims.Err() == nil && !n.lostStore(err) && time.Since(warned) >= 10*time.Second {
+				warned = time.Now()
+				n.log.Warn("cannot claim due subscriptions; trying again (logged once per 10 s)", "err", err)
 			}
 		}
 		for _, sub := range subs {

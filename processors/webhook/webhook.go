@@ -32,6 +32,9 @@ type Notifier struct {
 	opts  []kgo.Opt
 	log   *slog.Logger
 	kick  chan struct{}
+	// suspect wakes the watch at once when the store says it lost its
+	// data (notifier.ErrStoreLost).
+	suspect chan struct{}
 	stats counters
 	// refolded holds, while on (Config.Refold, or after a Recovery), the
 	// offset each partition's group had committed when this process
@@ -76,7 +79,7 @@ func New(cfg Config, dec Decoder, store notifier.Store, opts ...kgo.Opt) (*Notif
 		return nil, errors.New("webhook: nil decoder or store")
 	}
 	cfg = cfg.withDefaults()
-	n := &Notifier{cfg: cfg, dec: dec, store: store, opts: opts, log: cfg.Logger.With("projection", Name), kick: make(chan struct{}, 1)}
+	n := &Notifier{cfg: cfg, dec: dec, store: store, opts: opts, log: cfg.Logger.With("projection", Name), kick: make(chan struct{}, 1), suspect: make(chan struct{}, 1)}
 	n.refolded.on = cfg.Refold
 	return n, nil
 }
@@ -135,6 +138,7 @@ func (n *Notifier) watch(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case <-n.suspect:
 		}
 		lost, err := n.cfg.Recovery.Lost(ctx)
 		if err != nil {
@@ -173,7 +177,7 @@ func (n *Notifier) recover(ctx context.Context) error {
 	n.refolded.on, n.refolded.marks = true, nil
 	n.refolded.Unlock()
 	n.stats.restored.Add(1)
-	n.log.Warn("the notifier's store is restored: reading the log again to fold the subscriptions and queue again what was not done",
+	n.log.Info("the notifier's store has its record of what was delivered: reading the log from its start to fold the subscriptions and queue what was not done",
 		"topic", n.cfg.Topic, "group", n.cfg.Group)
 	return nil
 }
@@ -291,7 +295,11 @@ func (n *Notifier) retrying(ctx context.Context, what string, fn func() error) e
 			return ctx.Err()
 		}
 		wait := retry.Next()
-		n.log.Warn("cannot "+what+"; retrying", "topic", n.cfg.Topic, "err", err, "in", wait)
+		if n.lostStore(err) {
+			n.log.Debug("cannot "+what+" while the store is lost; retrying", "topic", n.cfg.Topic, "err", err, "in", wait)
+		} else {
+			n.log.Warn("cannot "+what+"; retrying", "topic", n.cfg.Topic, "err", err, "in", wait)
+		}
 		if !backoff.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
@@ -316,6 +324,19 @@ func (n *Notifier) plan(ctx context.Context, events []notifier.Positioned, produ
 		n.log.Debug("queued", "notifications", q, "planned", len(out), "subscriptions_changed", len(changed))
 	}
 	return nil
+}
+
+// lostStore reports whether err says the store lost its data, and then
+// wakes the watch.
+func (n *Notifier) lostStore(err error) bool {
+	if !errors.Is(err, notifier.ErrStoreLost) {
+		return false
+	}
+	select {
+	case n.suspect <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 // refold, the group's offset adjuster, does nothing unless refolding is

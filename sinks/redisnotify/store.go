@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,6 +22,29 @@ const DefaultPrefix = "sv:notifier:"
 type Store struct {
 	c redis.UniversalClient
 	p string // prefix with the hash tag: "<prefix>{n}:"
+	// expect is the mark Enqueue and Claim require (Expect); "" for none.
+	expect atomic.Pointer[string]
+}
+
+// Expect makes Enqueue and Claim change nothing and return
+// notifier.ErrStoreLost unless the store's mark (SetMark) is mark, checked
+// in the same script as the change: a Redis that lost its data lost the
+// mark too. "" turns the check off.
+func (s *Store) Expect(mark string) { s.expect.Store(&mark) }
+
+func (s *Store) expected() string {
+	if m := s.expect.Load(); m != nil {
+		return *m
+	}
+	return ""
+}
+
+// lost maps a script's LOST answer to notifier.ErrStoreLost.
+func lost(err error) error {
+	if err != nil && strings.HasPrefix(err.Error(), "LOST") {
+		return fmt.Errorf("redisnotify: %w (its mark is gone or another)", notifier.ErrStoreLost)
+	}
+	return err
 }
 
 var _ notifier.Store = (*Store)(nil)
@@ -83,9 +108,13 @@ func (s *Store) Save(ctx context.Context, subs []notifier.Subscription) error {
 	return nil
 }
 
-// enqueue queues one notification unless its Webhook-Id is known.
-// KEYS: out, msg, done, dead, due. ARGV: wid, offset, json, sub, now.
+// enqueue queues one notification unless its Webhook-Id is known, or the
+// mark is not the expected one (ARGV[6], "" for any).
+// KEYS: out, msg, done, dead, due, mark. ARGV: wid, offset, json, sub, now, expected mark.
 var enqueue = redis.NewScript(`
+if ARGV[6] ~= '' and redis.call('GET', KEYS[6]) ~= ARGV[6] then
+  return redis.error_reply('LOST the mark is not the one expected')
+end
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 or redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
   return 0
 end
@@ -102,15 +131,16 @@ func (s *Store) Enqueue(ctx context.Context, ns []notifier.Notification, now tim
 	}
 	pipe := s.c.Pipeline()
 	cmds := make([]*redis.Cmd, len(ns))
+	expect := s.expected()
 	for i, n := range ns {
 		b, _ := json.Marshal(n)
 		// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT, and a
 		// script cache flushed mid-pipeline must not fail the batch.
-		cmds[i] = enqueue.Eval(ctx, pipe, []string{s.key("out", n.SubscriptionID), s.key("msg"), s.key("done"), s.key("dead"), s.key("due")},
-			n.WebhookID, n.Offset, b, n.SubscriptionID, now.UnixMilli())
+		cmds[i] = enqueue.Eval(ctx, pipe, []string{s.key("out", n.SubscriptionID), s.key("msg"), s.key("done"), s.key("dead"), s.key("due"), s.key("mark")},
+			n.WebhookID, n.Offset, b, n.SubscriptionID, now.UnixMilli(), expect)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, fmt.Errorf("redisnotify: enqueue %d notifications: %w", len(ns), err)
+		return 0, fmt.Errorf("redisnotify: enqueue %d notifications: %w", len(ns), lost(err))
 	}
 	queued := 0
 	for _, c := range cmds {
@@ -122,8 +152,12 @@ func (s *Store) Enqueue(ctx context.Context, ns []notifier.Notification, now tim
 }
 
 // claim takes up to ARGV[3] subscriptions due by ARGV[1], moving each to
-// ARGV[2] (the lease's end). KEYS: due.
+// ARGV[2] (the lease's end), unless the mark is not the expected one
+// (ARGV[4], "" for any). KEYS: due, mark.
 var claim = redis.NewScript(`
+if ARGV[4] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[4] then
+  return redis.error_reply('LOST the mark is not the one expected')
+end
 local subs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, s in ipairs(subs) do
   redis.call('ZADD', KEYS[1], ARGV[2], s)
@@ -136,9 +170,9 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, n
 	if n <= 0 {
 		return nil, nil
 	}
-	subs, err := claim.Run(ctx, s.c, []string{s.key("due")}, now.UnixMilli(), now.Add(lease).UnixMilli(), n).StringSlice()
+	subs, err := claim.Run(ctx, s.c, []string{s.key("due"), s.key("mark")}, now.UnixMilli(), now.Add(lease).UnixMilli(), n, s.expected()).StringSlice()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("redisnotify: claim: %w", err)
+		return nil, fmt.Errorf("redisnotify: claim: %w", lost(err))
 	}
 	return subs, nil
 }
@@ -308,6 +342,30 @@ func (s *Store) Mark(ctx context.Context) (string, error) {
 func (s *Store) SetMark(ctx context.Context, v string) error {
 	if err := s.c.Set(ctx, s.key("mark"), v, 0).Err(); err != nil {
 		return fmt.Errorf("redisnotify: set the mark: %w", err)
+	}
+	return nil
+}
+
+// Records calls fn with what the store recorded: each Webhook-Id
+// delivered (kind "delivered") or dead-lettered ("dead"), and each
+// subscription whose receiver answered 410 ("gone", id the subscription
+// ID), with when, in Unix milliseconds.
+func (s *Store) Records(ctx context.Context, fn func(kind, id string, at int64) error) error {
+	for _, h := range []struct{ kind, key string }{{"delivered", "done"}, {"dead", "dead"}, {"gone", "gone"}} {
+		iter := s.c.HScan(ctx, s.key(h.key), 0, "", 1000).Iterator()
+		for iter.Next(ctx) {
+			id := iter.Val()
+			if !iter.Next(ctx) {
+				break
+			}
+			at, _ := strconv.ParseInt(iter.Val(), 10, 64)
+			if err := fn(h.kind, id, at); err != nil {
+				return err
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return fmt.Errorf("redisnotify: read the %s record: %w", h.kind, err)
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package redisnotify
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -125,4 +126,63 @@ func testSubscriptions(t *testing.T, s *Store) {
 	if err != nil || len(got["p"]) != 1 || got["p"][0].Deleted != 9 || len(got["q"]) != 0 {
 		t.Fatalf("Subscriptions = %+v, %v", got, err)
 	}
+}
+
+// TestExpectGuardsEnqueueAndClaim: with Expect, Enqueue and Claim change
+// nothing and answer notifier.ErrStoreLost once the mark is gone (its
+// keys deleted here, as a Redis that lost its data) or another; the
+// notifier reading its log again over an emptied store then queues and
+// sends nothing before its record is back (it resent 2,433 delivered
+// notifications at a second loss during such a read).
+func TestExpectGuardsEnqueueAndClaim(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		now := time.UnixMilli(2_000_000)
+		if err := s.SetMark(ctx, "e1"); err != nil {
+			t.Fatal(err)
+		}
+		s.Expect("e1")
+		if n, err := s.Enqueue(ctx, []notifier.Notification{note("s1", "w1", 1)}, now); err != nil || n != 1 {
+			t.Fatalf("Enqueue under the expected mark = %d, %v", n, err)
+		}
+		if subs, err := s.Claim(ctx, now, time.Minute, 5); err != nil || len(subs) != 1 {
+			t.Fatalf("Claim under the expected mark = %v, %v", subs, err)
+		}
+
+		// The store's keys gone, the mark with them.
+		if _, err := redistest.DeleteKeys(ctx, s.c, s.p+"*"); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.Enqueue(ctx, []notifier.Notification{note("s1", "w2", 2), note("s2", "w3", 3)}, now); !errors.Is(err, notifier.ErrStoreLost) || n != 0 {
+			t.Errorf("Enqueue after the loss = %d, %v; want notifier.ErrStoreLost", n, err)
+		}
+		if subs, err := s.Claim(ctx, now.Add(time.Hour), time.Minute, 5); !errors.Is(err, notifier.ErrStoreLost) || len(subs) != 0 {
+			t.Errorf("Claim after the loss = %v, %v; want notifier.ErrStoreLost", subs, err)
+		}
+		if st, err := s.Stats(ctx); err != nil || st.Queued != 0 || st.Subscriptions != 0 {
+			t.Errorf("after the refused Enqueue: %+v, %v; want nothing queued", st, err)
+		}
+		if err := s.SetMark(ctx, "e0"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Enqueue(ctx, []notifier.Notification{note("s1", "w2", 2)}, now); !errors.Is(err, notifier.ErrStoreLost) {
+			t.Errorf("Enqueue under another mark = %v; want notifier.ErrStoreLost", err)
+		}
+
+		// Made whole again under a new mark.
+		if err := s.SetMark(ctx, "e2"); err != nil {
+			t.Fatal(err)
+		}
+		s.Expect("e2")
+		if n, err := s.Enqueue(ctx, []notifier.Notification{note("s1", "w2", 2)}, now); err != nil || n != 1 {
+			t.Errorf("Enqueue under the new mark = %d, %v", n, err)
+		}
+		s.Expect("")
+		if _, err := redistest.DeleteKeys(ctx, s.c, s.p+"mark"); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.Enqueue(ctx, []notifier.Notification{note("s3", "w4", 4)}, now); err != nil || n != 1 {
+			t.Errorf("Enqueue without Expect = %d, %v", n, err)
+		}
+	})
 }
