@@ -35,7 +35,7 @@ type Notifier struct {
 	// suspect wakes the watch at once when the store says it lost its
 	// data (notifier.ErrStoreLost).
 	suspect chan struct{}
-	stats counters
+	stats   counters
 	// refolded holds, while on (Config.Refold, or after a Recovery), the
 	// offset each partition's group had committed when this process
 	// first got it since: the records below it were read by an earlier
