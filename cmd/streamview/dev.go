@@ -46,8 +46,9 @@ flags dev takes too) and the HTTP API.
 Redis and the search index live in memory: at every start the views are
 rebuilt from the kept log (progress is shown) before the API listens,
 and the notifier reads the log again to know its subscriptions. A journal
-in --data keeps what it delivered or dead-lettered: that is not sent
-again, and a notification still being retried at the stop is retried
+in --data (a file, and the topic catalog.notifier.journal) keeps what it
+delivered or dead-lettered: that is not sent again, with or without
+--redis, and a notification still being retried at the stop is retried
 after the start (its 24 hours start again). Webhook targets are loopback
 only unless ` + envWebhookAllow + ` says more.
 
@@ -290,6 +291,13 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	if err != nil {
 		return err
 	}
+	// dev keeps what its notifier delivered in two journals, read at every
+	// start and written at every delivery: a file in --data, and the
+	// journal topic (in --data too, on the embedded broker). Over the
+	// in-memory Redis the file was the only one, over --redis the topic:
+	// with both, a dev started the other way on the same --data sends
+	// nothing again.
+	journalFile := filepath.Join(*data, "notifier-journal")
 	if embeddedViews {
 		// Its state is in memory and in the journal: a notifier elsewhere
 		// in the same group (serve's, on a --kafka cluster) would take
@@ -299,20 +307,44 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 			return fmt.Errorf("notifier: %w; dev's notifier keeps what it delivered in --data, not in that group's Redis: stop that notifier, or give dev its own group (--group)", err)
 		}
 		nf.refold = true
-		j, n, err := openJournal(ctx, filepath.Join(*data, "notifier-journal"), redisnotify.New(st.redis, nf.redisPrefix))
+		store := redisnotify.New(st.redis, nf.redisPrefix)
+		j, n, err := openJournal(ctx, journalFile, store)
 		if err != nil {
 			return err
 		}
 		defer j.Close()
-		if n > 0 {
-			logger.Info("notifier journal read", "webhook_ids", n)
+		m, err := restoreJournal(ctx, st, nf.journal, store)
+		if err != nil {
+			return err
 		}
+		if n+m > 0 {
+			logger.Info("notifier journal read", "webhook_ids", n+m)
+		}
+		cl, err := kgo.NewClient(st.kafkaOpts(kgo.ProducerLinger(0))...)
+		if err != nil {
+			return fmt.Errorf("notifier journal: %w", err)
+		}
+		j.j = teeJournal{j.j, &kafkaJournal{cl: cl, topic: nf.journal}} // closed with j
 		if st.notifier, err = notifierOn(e, st, &nf, codec, j, nil); err != nil {
 			return err
 		}
-	} else if st.notifier, err = newNotifier(e, st, &nf, codec); err != nil {
-		// A Redis of the user's (--redis), as serve's.
-		return err
+	} else {
+		// A Redis of the user's (--redis), as serve's: the topic, and the
+		// recovery after a loss.
+		n, err := newNotifier(e, st, &nf, codec)
+		if err != nil {
+			return err
+		}
+		fj, read, err := openJournal(ctx, journalFile, n.journal.Store)
+		if err != nil {
+			return err
+		}
+		defer fj.Close()
+		if read > 0 {
+			logger.Info("notifier journal read", "webhook_ids", read)
+		}
+		n.journal.j = teeJournal{n.journal.j, fj.j}
+		st.notifier = n
 	}
 	say("notifier: webhooks to %s (%s)", st.webhookAllow, envWebhookAllow)
 

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -489,13 +490,32 @@ func TestDevNotifies(t *testing.T) {
 	stop()
 
 	healthy.Store(true)
-	base, _, _ = startDevWith(t, dir, "--retry-min", "100ms", "--retry-max", "200ms")
+	base, _, stop = startDevWith(t, dir, "--retry-min", "100ms", "--retry-max", "200ms")
 	command("PUT", "/price", `{"price":{"amount":"10.00","currency":"EUR"}}`)
 	testenv.Eventually(t, 30*time.Second, delivered(rcv, subID))
 	if n := rcv.count(); n != len(versions) {
 		t.Fatalf("%d requests, want %d", n, len(versions))
 	}
 	testenv.Eventually(t, 30*time.Second, delivered(late, lateID))
+
+	// The same --data with a Redis of the user's (--redis, empty), then
+	// without again: each way reads what the other delivered, and sends
+	// it not again. (Over --redis the journal was the topic only, without
+	// it the file only: each resent the other's.)
+	stop()
+	mr := miniredis.RunT(t)
+	base, _, stop = startDevWith(t, dir, "--redis", mr.Addr(), "--retry-min", "100ms", "--retry-max", "200ms")
+	command("PUT", "/price", `{"price":{"amount":"9.00","currency":"EUR"}}`)
+	testenv.Eventually(t, 30*time.Second, delivered(rcv, subID))
+	testenv.Eventually(t, 30*time.Second, delivered(late, lateID))
+	stop()
+	base, _, _ = startDevWith(t, dir, "--retry-min", "100ms", "--retry-max", "200ms")
+	command("PUT", "/price", `{"price":{"amount":"8.00","currency":"EUR"}}`)
+	testenv.Eventually(t, 30*time.Second, delivered(rcv, subID))
+	testenv.Eventually(t, 30*time.Second, delivered(late, lateID))
+	if n := rcv.count(); n != len(versions) {
+		t.Fatalf("%d requests, want %d: something was sent again", n, len(versions))
+	}
 }
 
 // The README's example curl commands work as written (only the address is

@@ -34,6 +34,27 @@ type journal interface {
 	append(ctx context.Context, e journalEntry) error
 }
 
+// teeJournal writes each entry to both its journals.
+type teeJournal [2]journal
+
+func (t teeJournal) append(ctx context.Context, e journalEntry) error {
+	if err := t[0].append(ctx, e); err != nil {
+		return err
+	}
+	return t[1].append(ctx, e)
+}
+
+// Close closes both journals.
+func (t teeJournal) Close() error {
+	var errs []error
+	for _, j := range t {
+		if c, ok := j.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // fileJournal is dev's journal, a file of JSON lines, fsynced.
 type fileJournal struct {
 	mu sync.Mutex
