@@ -3,6 +3,8 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,8 +151,9 @@ func journalSpans(ctx context.Context, adm *kadm.Client, topic string) (map[int3
 }
 
 // Restore implements webhook.Recovery: the journal read back into the
-// store, then the mark set. A Redis that loses its data again meanwhile
-// (another epoch at the end) is restored again.
+// store, then the mark set. The mark names the restore while it runs,
+// and becomes the epoch only if it still does at the end: a store that
+// loses its data meanwhile (its keys, or Redis's epoch) is restored again.
 func (r *notifierRecovery) Restore(ctx context.Context) error {
 	if r.copy {
 		n, err := r.copyRecord(ctx)
@@ -167,7 +170,15 @@ func (r *notifierRecovery) Restore(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		restoring := "restoring " + newToken()
+		if err := r.store.SetMark(ctx, restoring); err != nil {
+			return err
+		}
 		n, err := restoreJournal(ctx, r.st, r.journal.topic, r.store)
+		if err != nil {
+			return err
+		}
+		whole, err := r.store.SwapMark(ctx, restoring, epoch)
 		if err != nil {
 			return err
 		}
@@ -175,16 +186,21 @@ func (r *notifierRecovery) Restore(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if now != epoch {
+		if !whole || now != epoch {
+			r.st.logger.Warn("the notifier's store lost its data again while its journal was read back: reading it again", "topic", r.journal.topic)
 			continue
-		}
-		if err := r.store.SetMark(ctx, epoch); err != nil {
-			return err
 		}
 		r.setWhole(epoch)
 		r.st.logger.Info("notifier journal read back into the store", "topic", r.journal.topic, "webhook_ids", n)
 		return nil
 	}
+}
+
+// newToken is a random name.
+func newToken() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // copyRecord writes the store's record of deliveries to the journal:

@@ -338,6 +338,26 @@ func (s *Store) Mark(ctx context.Context) (string, error) {
 	return v, nil
 }
 
+// swapMark sets the mark to ARGV[2] if it is ARGV[1]; 1 if it did.
+// KEYS: mark.
+var swapMark = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+`)
+
+// SwapMark sets the mark to to if it is from, and reports whether it
+// did: a store that lost its data since from was set has no mark.
+func (s *Store) SwapMark(ctx context.Context, from, to string) (bool, error) {
+	n, err := swapMark.Run(ctx, s.c, []string{s.key("mark")}, from, to).Int()
+	if err != nil {
+		return false, fmt.Errorf("redisnotify: swap the mark: %w", err)
+	}
+	return n == 1, nil
+}
+
 // SetMark sets the mark Mark reads.
 func (s *Store) SetMark(ctx context.Context, v string) error {
 	if err := s.c.Set(ctx, s.key("mark"), v, 0).Err(); err != nil {

@@ -186,3 +186,26 @@ func TestExpectGuardsEnqueueAndClaim(t *testing.T) {
 		}
 	})
 }
+
+// TestSwapMark: the mark moves from one value to another only if it still
+// holds the first: a store emptied since holds none.
+func TestSwapMark(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		if ok, err := s.SwapMark(ctx, "restoring 1", "e1"); err != nil || ok {
+			t.Fatalf("SwapMark without a mark = %v, %v; want false", ok, err)
+		}
+		if err := s.SetMark(ctx, "restoring 1"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.SwapMark(ctx, "restoring 2", "e1"); err != nil || ok {
+			t.Fatalf("SwapMark from another value = %v, %v; want false", ok, err)
+		}
+		if ok, err := s.SwapMark(ctx, "restoring 1", "e1"); err != nil || !ok {
+			t.Fatalf("SwapMark = %v, %v; want true", ok, err)
+		}
+		if m, err := s.Mark(ctx); err != nil || m != "e1" {
+			t.Fatalf("Mark after the swap = %q, %v; want e1", m, err)
+		}
+	})
+}
