@@ -18,6 +18,15 @@
 // seen. The notifier records exactly one successful delivery per
 // Webhook-Id.
 //
+// A store that can lose its data (a Redis emptied, or restarted without
+// persistence) comes with a Config.Recovery: the notifier asks it every
+// second whether the store lost its data, and after a loss stops claiming
+// (deliveries in flight finish and are recorded), has it restore the
+// record of what was delivered from where the loss did not reach (the
+// journal topic, in cmd/streamview), and reads the log again from its
+// start. A store that notices the loss first refuses to queue or claim
+// (notifier.ErrStoreLost), which wakes the check at once.
+//
 // It owns no store (notifier.Store is a port) and no event logic (see
 // processors/notifier).
 package webhook
