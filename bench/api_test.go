@@ -412,9 +412,10 @@ func TestAPIWarmUp(t *testing.T) {
 			var warmed int64
 			for i, r := range rep.Warmup {
 				// The last round sends what is left of Warm; a slow moment
-				// at a round's end may leave its last command unsent.
-				if n := r.Latency.Requests; (n < 19 || n > 20) && (i < len(rep.Warmup)-1 || n < 1 || n > 20) || !r.Wait || r.Rate != 40 {
-					t.Errorf("round %d: %d commands at %d/s wait=%v; want 19-20 (40/s for 0.5 s; the last up to 20) with Prefer: wait", i+1, n, r.Rate, r.Wait)
+				// at a round's end may leave its last commands unsent (on
+				// two cores under a full make test, round 3 once sent 17).
+				if n := r.Latency.Requests; (n < 15 || n > 20) && (i < len(rep.Warmup)-1 || n < 1 || n > 20) || !r.Wait || r.Rate != 40 {
+					t.Errorf("round %d: %d commands at %d/s wait=%v; want 15-20 (40/s for 0.5 s; the last up to 20) with Prefer: wait", i+1, n, r.Rate, r.Wait)
 				}
 				warmed += int64(r.Latency.Requests)
 			}
