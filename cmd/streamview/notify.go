@@ -51,9 +51,10 @@ catalog.notifier.journal (--journal-topic): when Redis loses its data
 second (or at its start), reads the journal back into Redis and the events
 log again from its start, so that the subscriptions come back, what was
 waiting is queued again (its retries start over), and nothing delivered is
-sent again. A crash
-between a receiver's 2xx and its record sends that one again: receivers
-should drop a Webhook-Id they have seen. Target hosts are checked against
+sent again. A stop
+lets the attempts under way finish (each at most --timeout) and records
+them; a crash between a receiver's 2xx and its record sends that one again:
+receivers should drop a Webhook-Id they have seen. Target hosts are checked against
 ` + envWebhookAllow + ` (host or host:port, comma separated; default loopback
 only) before every attempt.
 

@@ -125,7 +125,10 @@ func (n *Notifier) work(ctx context.Context, client *http.Client, prod *kgo.Clie
 			}
 			continue
 		}
-		status, perr := n.post(ctx, client, note)
+		// An attempt under way when the notifier stops runs to its answer
+		// (or its time-out) and is recorded: cut short, a 2xx the receiver
+		// had already given would be sent again at the next start.
+		status, perr := n.post(context.WithoutCancel(ctx), client, note)
 		if ctx.Err() != nil && (perr != nil || status/100 != 2) {
 			return // shutting down: the claim ends with its lease
 		}
