@@ -124,8 +124,13 @@ func printRebuild(w io.Writer, r rebuild.Result, cfg rebuild.Config) {
 			how = "continued an interrupted build:"
 		}
 		fmt.Fprintf(w, "  %s %s records in %v (%s records/s)\n", how, thousands.Format(r.Records), r.Build.Round(time.Millisecond), thousands.Format(int64(r.Rate()+0.5)))
-		fmt.Fprintf(w, "  checked: %s documents, as many as the log makes (generation %d had %s)\n",
-			thousands.Format(r.Documents), r.From, thousands.Format(r.LiveDocuments))
+		if r.Documents == r.Expected {
+			fmt.Fprintf(w, "  checked: %s documents, as many as the log makes (generation %d had %s)\n",
+				thousands.Format(r.Documents), r.From, thousands.Format(r.LiveDocuments))
+		} else {
+			fmt.Fprintf(w, "  NOT checked (--force): %s documents where the log makes %s (generation %d had %s)\n",
+				thousands.Format(r.Documents), thousands.Format(r.Expected), r.From, thousands.Format(r.LiveDocuments))
+		}
 	}
 	group := processors.GroupName(name, r.From)
 	switch {

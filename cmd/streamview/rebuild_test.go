@@ -314,3 +314,21 @@ func TestViewsTargetTellsChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A swap forced over a count that did not match says so, with both
+// counts: it said "as many as the log makes".
+func TestPrintRebuildForced(t *testing.T) {
+	for _, tc := range []struct {
+		docs, expected int64
+		want, not      string
+	}{
+		{50, 50, "checked: 50 documents, as many as the log makes (generation 1 had 40)", "NOT checked"},
+		{43, 50, "NOT checked (--force): 43 documents where the log makes 50 (generation 1 had 40)", "as many as the log makes"},
+	} {
+		var out strings.Builder
+		printRebuild(&out, rebuild.Result{Projection: "product-view", From: 1, To: 2, Swapped: true, Documents: tc.docs, Expected: tc.expected, LiveDocuments: 40}, rebuild.Config{})
+		if !strings.Contains(out.String(), tc.want) || strings.Contains(out.String(), tc.not) {
+			t.Errorf("%d of %d documents: printed\n%s\nwant %q, not %q", tc.docs, tc.expected, out.String(), tc.want, tc.not)
+		}
+	}
+}

@@ -159,6 +159,15 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 		return res, r.retire(ctx, adm, &st, &res)
 	case ok && st.From != live:
 		return res, fmt.Errorf("rebuild %s: %w: it builds g%d to replace g%d, but g%d is live; run it with --abort", name, ErrStale, st.Generation, st.From, live)
+	case ok && st.Epoch != "" && epoch != "" && st.Epoch != epoch:
+		// The store lost data since the build stopped (a Redis Cluster's
+		// master, while the state lived on another): what it built lacks
+		// it, and a resumed build would not write it again.
+		r.log().Warn("the store lost data since this rebuild stopped: starting it again from the start", logkey.Generation, st.Generation, "from", st.From)
+		if _, _, err := r.remove(ctx, adm, st.Generation); err != nil {
+			return res, err
+		}
+		st = State{Generation: live + 1, From: live, Phase: Building, Started: time.Now()}
 	case ok:
 		res.Resumed = true
 		st.Phase = Building // a handover cut short starts over
@@ -171,7 +180,7 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 		}
 		r.log().Info("starting rebuild", logkey.Generation, st.Generation, "from", st.From)
 	}
-	st.KeepOld = r.cfg.KeepOld
+	st.KeepOld, st.Epoch = r.cfg.KeepOld, epoch
 	res.From, res.To = st.From, st.Generation
 	group := processors.GroupName(name, st.Generation)
 	if err := processors.CheckIdle(ctx, adm, group); err != nil {

@@ -35,6 +35,9 @@ type State struct {
 	Done, Total int64   // records consumed and in the log, since the start offsets
 	Rate        float64 // records per second
 	Updated     time.Time
+	// Epoch is the store's epoch the build began under
+	// (Config.StoreEpoch); "" without one.
+	Epoch string
 }
 
 // StateStore keeps one projection's rebuild state as flat string fields:
@@ -89,7 +92,7 @@ func (c *Control) Load(ctx context.Context) (s State, ok bool, err error) {
 	s = State{
 		Generation: int(num("generation")), From: int(num("from")), Phase: Phase(m["phase"]),
 		KeepOld: m["keepOld"] == "1", Started: at("started"), Requested: at("requested"),
-		Done: num("done"), Total: num("total"), Updated: at("updated"),
+		Done: num("done"), Total: num("total"), Updated: at("updated"), Epoch: m["epoch"],
 	}
 	s.Rate, _ = strconv.ParseFloat(m["rate"], 64)
 	if len(errs) > 0 || s.Generation < 1 || s.From < 0 {
@@ -114,7 +117,7 @@ func (c *Control) Save(ctx context.Context, s State) error {
 		"generation": strconv.Itoa(s.Generation), "from": strconv.Itoa(s.From), "phase": string(s.Phase), "keepOld": keep,
 		"started": ms(s.Started), "requested": ms(s.Requested),
 		"done": strconv.FormatInt(s.Done, 10), "total": strconv.FormatInt(s.Total, 10),
-		"rate": strconv.FormatFloat(s.Rate, 'f', 1, 64), "updated": ms(s.Updated),
+		"rate": strconv.FormatFloat(s.Rate, 'f', 1, 64), "updated": ms(s.Updated), "epoch": s.Epoch,
 	})
 	if err != nil {
 		return fmt.Errorf("rebuild: saving the state: %w", err)
