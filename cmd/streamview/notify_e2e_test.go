@@ -112,6 +112,20 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(status)
 }
 
+// eventRecord is e, checked and encoded, as a record of topic keyed by
+// product.
+func eventRecord(t *testing.T, codec *schemas.Codec, topic, product string, e schemas.Event) *kgo.Record {
+	t.Helper()
+	if err := e.Validate(); err != nil {
+		t.Fatalf("event %s: %v", e.ID, err)
+	}
+	b, err := codec.EncodeEvent(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &kgo.Record{Topic: topic, Key: []byte(product), Value: b}
+}
+
 func (r *receiver) url(path string) string { return r.srv.URL + path }
 
 // missing lists the expected Webhook-Ids r has not accepted yet.
@@ -264,14 +278,7 @@ func TestNotifierWebhooks(t *testing.T) {
 		e := schemas.Event{ID: schemas.NameUUID([16]byte{9}, group+strconv.Itoa(n)), AggregateType: aggType, AggregateID: aggID,
 			Version: v, Timestamp: at, Metadata: schemas.Metadata{CorrelationID: "c", CausationID: schemas.NameUUID([16]byte{10}, strconv.Itoa(n)), UserID: "test"},
 			Data: data}
-		if err := e.Validate(); err != nil {
-			t.Fatalf("event %d: %v", n, err)
-		}
-		b, err := codec.EncodeEvent(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &kgo.Record{Topic: events, Key: []byte(product), Value: b}, e
+		return eventRecord(t, codec, events, product, e), e
 	}
 	var setup []*kgo.Record
 	price := map[string]int64{}

@@ -107,14 +107,7 @@ func testNotifierRecovery(t *testing.T, env notifierRecoveryEnv) {
 		e := schemas.Event{ID: schemas.NameUUID([16]byte{11}, env.group+strconv.Itoa(n)), AggregateType: aggType, AggregateID: aggID,
 			Version: version, Timestamp: at, Metadata: schemas.Metadata{CorrelationID: "c", CausationID: schemas.NameUUID([16]byte{12}, strconv.Itoa(n)), UserID: "test"},
 			Data: data}
-		if err := e.Validate(); err != nil {
-			t.Fatalf("event %d: %v", n, err)
-		}
-		b, err := codec.EncodeEvent(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &kgo.Record{Topic: env.events, Key: []byte(product), Value: b}, e
+		return eventRecord(t, codec, env.events, product, e), e
 	}
 
 	// Three products, each with a subscription of healthy's; product 0
@@ -328,11 +321,7 @@ func TestNotifierWaitsForItsJournalTopic(t *testing.T) {
 		e.ID = schemas.NameUUID([16]byte{16}, strconv.Itoa(i))
 		e.Timestamp = time.Now().UTC().Truncate(time.Millisecond)
 		e.Metadata = schemas.Metadata{CorrelationID: "c", CausationID: e.ID, UserID: "test"}
-		b, err := codec.EncodeEvent(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, &kgo.Record{Topic: "events", Key: []byte(p), Value: b})
+		recs = append(recs, eventRecord(t, codec, "events", p, e))
 		drop = e
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
