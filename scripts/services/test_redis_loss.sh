@@ -17,7 +17,7 @@ export REDIS_CLUSTER_PORT="${REDIS_LOSS_CLUSTER_PORT:-7201}"
 single="${REDIS_LOSS_PORT:-6479}"
 export REDIS_FLUSHABLE=1 REDIS_ADDR="127.0.0.1:$single"
 export REDIS_CLUSTER_ADDRS="127.0.0.1:$REDIS_CLUSTER_PORT,127.0.0.1:$((REDIS_CLUSTER_PORT + 1)),127.0.0.1:$((REDIS_CLUSTER_PORT + 2))"
-tests='TestEpochSingleRedisLoss TestEpochSeesAMasterLoss TestEpochConcurrentCallsAgree TestEpochClusterUpgradeKeepsValue TestServeRefillsAClusterMasterEmptiedUnderIt'
+tests='TestEpochSingleRedisLoss TestEpochSeesAMasterLoss TestEpochConcurrentCallsAgree TestEpochClusterUpgradeKeepsValue TestGetAfterAMasterLossAnswersNoLive TestServeRefillsAClusterMasterEmptiedUnderIt'
 
 out="$(mktemp)"
 stop() {

@@ -2,6 +2,7 @@ package redisview_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"slices"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
@@ -245,5 +247,60 @@ func TestEpochClusterUpgradeKeepsValue(t *testing.T) {
 	flushAll(t, ms[len(ms)-1])
 	if e := epoch(t, c); e == "an epoch of before" {
 		t.Fatalf("FLUSHALL on master %s after the upgrade left the epoch as it was", ms[len(ms)-1].Options().Addr)
+	}
+}
+
+// TestGetAfterAMasterLossAnswersNoLive: on a real cluster, a master that
+// holds neither the live pointer nor its epoch record loses its data (it
+// may hold the epoch: a new one is then set, as different).
+// Reads of the views it held answer ErrNoLive until they are read again,
+// not "not found" (they answered 404 until the refill began, 2 to 30
+// reads in an audit).
+func TestGetAfterAMasterLossAnswersNoLive(t *testing.T) {
+	c := redistest.RealCluster(t)
+	flushable(t)
+	ctx := context.Background()
+	s := redistest.NewStore(t, c)
+	cc := c.(*redis.ClusterClient)
+	var changes []productview.Change
+	for i := range 200 {
+		changes = append(changes, productview.Change{ID: "p" + strconv.Itoa(i), Version: 1, Set: []productview.Field{{Name: "n", Value: "x"}}})
+	}
+	if _, err := s.Apply(ctx, 1, changes); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EnsureLive(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string]bool{}
+	for _, k := range []string{s.LiveKey(), s.LiveEpochKey()} {
+		m, err := cc.MasterForKey(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept[m.Options().Addr] = true
+	}
+	var victim *redis.Client
+	for _, m := range masters(t, c) {
+		if !kept[m.Options().Addr] {
+			victim = m
+		}
+	}
+	if victim == nil {
+		t.Fatal("no master without the live pointer or its epoch record")
+	}
+	var lost string
+	for _, ch := range changes {
+		if m, err := cc.MasterForKey(ctx, s.Key(1, ch.ID)); err == nil && m.Options().Addr == victim.Options().Addr {
+			lost = ch.ID
+			break
+		}
+	}
+	if lost == "" {
+		t.Fatalf("no view on master %s", victim.Options().Addr)
+	}
+	flushAll(t, victim)
+	if _, ok, err := s.Get(ctx, lost); !errors.Is(err, productview.ErrNoLive) || ok {
+		t.Fatalf("Get of %s, lost with master %s = %v, %v; want ErrNoLive", lost, victim.Options().Addr, ok, err)
 	}
 }

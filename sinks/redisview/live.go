@@ -23,7 +23,67 @@ func (s *Store) SetLive(ctx context.Context, gen int) error {
 		return fmt.Errorf("redis set %s = %d: %w", s.LiveKey(), gen, err)
 	}
 	s.remember(gen, at)
+	return s.markLiveEpoch(ctx)
+}
+
+// LiveEpochKey holds Redis's epoch (Epoch) when a generation was last
+// made live by SetLive or EnsureLive: the data the live generation was
+// read into. A view not found while Redis holds another epoch is data
+// lost and not read again yet (on a Redis Cluster, another master's loss
+// leaves the live pointer): Get answers ErrNoLive, not "not found".
+func (s *Store) LiveEpochKey() string { return "sv:" + s.projection + ":live-epoch" }
+
+func (s *Store) markLiveEpoch(ctx context.Context) error {
+	s.lossRead.Store(nil)
+	e, err := Epoch(ctx, s.client)
+	if err == nil {
+		err = s.client.Set(ctx, s.LiveEpochKey(), e, 0).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("redis set %s: %w", s.LiveEpochKey(), err)
+	}
 	return nil
+}
+
+// lostSinceLive reports whether Redis holds another epoch than when the
+// live generation was made live. Without a record (one made live by an
+// older streamview, or the record lost with its master) it cannot tell:
+// false.
+//
+// Its answer is kept for Config.LiveCache: a product read before its
+// projector wrote it (a `?minVersion=` wait polls) costs the epoch's
+// round trips at most that often.
+func (s *Store) lostSinceLive(ctx context.Context) (bool, error) {
+	if r := s.lossRead.Load(); r != nil && time.Since(r.at) < s.liveCache {
+		return r.lost, nil
+	}
+	at := time.Now()
+	lost, err := s.readLostSinceLive(ctx)
+	if err == nil {
+		s.lossRead.Store(&lossRead{lost: lost, at: at})
+	}
+	return lost, err
+}
+
+// lossRead is an answer of lostSinceLive and when it was asked.
+type lossRead struct {
+	lost bool
+	at   time.Time
+}
+
+func (s *Store) readLostSinceLive(ctx context.Context) (bool, error) {
+	was, err := s.client.Get(ctx, s.LiveEpochKey()).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("redis get %s: %w", s.LiveEpochKey(), err)
+	}
+	now, err := Epoch(ctx, s.client)
+	if err != nil {
+		return false, err
+	}
+	return now != was, nil
 }
 
 // EnsureLive makes gen live when no generation is live yet, and returns the
@@ -32,8 +92,14 @@ func (s *Store) EnsureLive(ctx context.Context, gen int) (int, error) {
 	if err := checkGen(gen); err != nil {
 		return 0, err
 	}
-	if err := s.client.SetNX(ctx, s.LiveKey(), gen, 0).Err(); err != nil {
+	set, err := s.client.SetNX(ctx, s.LiveKey(), gen, 0).Result()
+	if err != nil {
 		return 0, fmt.Errorf("redis setnx %s = %d: %w", s.LiveKey(), gen, err)
+	}
+	if set {
+		if err := s.markLiveEpoch(ctx); err != nil {
+			return 0, err
+		}
 	}
 	return s.Live(ctx)
 }

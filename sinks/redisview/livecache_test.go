@@ -181,3 +181,49 @@ func TestGetNotFoundReadsThePointer(t *testing.T) {
 		}
 	})
 }
+
+// TestGetAfterALossAnswersNoLive: a view not found while Redis holds
+// another epoch than when the live generation was made live is data lost
+// and not read again yet: Get answers ErrNoLive (the API's 503), not "not
+// found" (404). Here the loss is the view's hash gone and the epoch
+// moved, as a Redis Cluster master's loss leaves them (the live pointer on
+// another master); TestGetAfterAMasterLossAnswersNoLive does it on a
+// real cluster.
+func TestGetAfterALossAnswersNoLive(t *testing.T) {
+	ctx := context.Background()
+	c := redistest.Miniredis(t)
+	// Every read asks again: the answer is otherwise kept for LiveCache.
+	s, err := redisview.New(c, redisview.Config{Projection: redistest.NewStore(t, c).Projection(), LiveCache: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, 1, []productview.Change{{ID: "p", Version: 1, Set: []productview.Field{{Name: "n", Value: "x"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EnsureLive(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.Get(ctx, "none"); err != nil || ok {
+		t.Fatalf("Get of a product never written = %v, %v; want not found", ok, err)
+	}
+	if err := c.Del(ctx, s.Key(1, "p")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, redisview.EpochKey, "after-a-loss", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.Get(ctx, "p"); !errors.Is(err, productview.ErrNoLive) || ok {
+		t.Fatalf("Get of a view lost with the data = %v, %v; want ErrNoLive", ok, err)
+	}
+	// Read again and made live under the new epoch (a refill's promote):
+	// not found is not found again.
+	if err := c.Del(ctx, s.LiveKey()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EnsureLive(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.Get(ctx, "none"); err != nil || ok {
+		t.Fatalf("Get of a product never written after the refill = %v, %v; want not found", ok, err)
+	}
+}

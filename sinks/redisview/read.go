@@ -15,9 +15,13 @@ import (
 // document is not there; err wraps ErrNoLive when no generation is live.
 // It costs one round trip, the hash's, when the live pointer was read or
 // set within Config.LiveCache, else two: the pointer, then the hash. A
-// document not found costs one more: the pointer, read again, may have
-// moved or gone since (a swap, or a Redis emptied under the reads), and
-// "not found" holds only of the live generation as it is.
+// document not found costs more: the pointer, read again, may have moved
+// or gone since (a swap, or a Redis emptied under the reads), and "not
+// found" holds only of the live generation as it is; and Redis's epoch,
+// compared with the one the live generation was made live under
+// (LiveEpochKey): another one is data lost and not read again yet (on a
+// Redis Cluster, a master's loss leaves the live pointer on another), and
+// Get answers ErrNoLive.
 func (s *Store) Get(ctx context.Context, id string) (d productview.Doc, found bool, err error) {
 	gen, err := s.liveForRead(ctx)
 	if err != nil {
@@ -27,10 +31,19 @@ func (s *Store) Get(ctx context.Context, id string) (d productview.Doc, found bo
 		return d, found, err
 	}
 	live, err := s.Live(ctx)
-	if err != nil || live == gen {
+	if err != nil {
 		return productview.Doc{}, false, err
 	}
-	return s.GetAt(ctx, live, id)
+	if live != gen {
+		return s.GetAt(ctx, live, id)
+	}
+	if lost, err := s.lostSinceLive(ctx); err != nil || lost {
+		if lost {
+			err = fmt.Errorf("%w: Redis lost data since generation %d was made live (%s holds another epoch); it is being read again", productview.ErrNoLive, gen, EpochKey)
+		}
+		return productview.Doc{}, false, err
+	}
+	return productview.Doc{}, false, nil
 }
 
 // GetAt reads document id from generation gen.

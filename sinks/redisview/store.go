@@ -87,6 +87,7 @@ type Store struct {
 	docsPerPipeline int
 	liveCache       time.Duration
 	live            atomic.Pointer[liveRead] // the live generation last read or set
+	lossRead        atomic.Pointer[lossRead] // lostSinceLive's last answer
 	versionCache    int
 	writer          string // this Store's prefix of fence values (ApplyIn)
 	seq             atomic.Uint64
