@@ -13,6 +13,11 @@
 //	               is "category:<id>" or "brand:<id>"), versioned the
 //	               same way; not counted by Count
 //	sv:P:live      string: the generation that queries read
+//	sv:P:live-epoch string: Redis's epoch (Epoch) when a generation was last
+//	               made live; a miss under another epoch is ErrNoLive
+//	sv:epoch, sv:epoch:{T}
+//	               strings: the epoch and, on a cluster, its sentinels
+//	               (Epoch)
 //	sv:P:rebuild   hash: a rebuild's state (RebuildState; its fields are
 //	               processors/rebuild's)
 //	sv:P:gN:fence:<partition>
