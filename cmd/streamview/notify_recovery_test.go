@@ -18,6 +18,7 @@ import (
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/redisnotify"
+	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/topics"
 )
 
@@ -292,10 +293,11 @@ func testNotifierRecovery(t *testing.T, env notifierRecoveryEnv) {
 	t.Logf("healthy: %d Webhook-Ids; flaky: %d, %d requests", len(want[healthy]), len(want[flaky]), flaky.count())
 }
 
-// TestNotifierWaitsForItsJournalTopic: on a cluster whose topics were
-// applied before the journal existed, the notifier says what to do and
-// waits (it could record no delivery, and would send each again after
-// its lease); once the topic is there it delivers.
+// TestNotifierWaitsForItsJournalTopic: without its journal topic (a
+// cluster whose topics were applied before the journal existed, or the
+// topic deleted), the notifier says what to do and waits (it could record
+// no delivery, and would send each again after its lease); once the topic
+// is there it delivers.
 func TestNotifierWaitsForItsJournalTopic(t *testing.T) {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "events", "dlq"))
 	if err != nil {
@@ -303,6 +305,11 @@ func TestNotifierWaitsForItsJournalTopic(t *testing.T) {
 	}
 	t.Cleanup(cluster.Close)
 	mr := miniredis.RunT(t)
+	// A store that was whole (its mark is Redis's epoch): only the
+	// topic's check keeps the notifier from running without it. (A store
+	// without the mark waits in its read-back of the journal.)
+	mr.Set(redisview.EpochKey, "e1")
+	mr.Set(redisnotify.DefaultPrefix+"{n}:mark", "e1")
 	brokers := strings.Join(cluster.ListenAddrs(), ",")
 	codec, err := schemas.NewCodec()
 	if err != nil {
