@@ -66,6 +66,15 @@ type Config struct {
 	// the group's rebalance timeout (60s by default), so that a sink that is
 	// down does not get the member evicted.
 	DrainTimeout time.Duration
+	// SessionTimeout is the consumer group session timeout: how long the
+	// group waits for a member that stopped heartbeating (a process
+	// killed, a machine gone) before its partitions go to the others, so
+	// how long they go unprojected after a crash. A member that stops
+	// cleanly leaves at once whatever it is. Heartbeats go every quarter
+	// of it. 0 keeps the Kafka client's default (45s); the broker accepts
+	// values between its group.min.session.timeout.ms and
+	// group.max.session.timeout.ms (6s and 30min by default).
+	SessionTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the retry delay of a failing sink
 	// (a backoff.Policy); 50ms and 5s when 0, a default never crossing a
 	// bound that is set. The delay doubles per attempt with full jitter.
@@ -109,6 +118,9 @@ func (c Config) Validate() error {
 	}
 	if c.BatchesPerPoll < 0 {
 		errs = append(errs, fmt.Errorf("processors: BatchesPerPoll must not be negative"))
+	}
+	if c.SessionTimeout < 0 {
+		errs = append(errs, fmt.Errorf("processors: SessionTimeout must not be negative"))
 	}
 	if err := c.retryPolicy().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("processors: %w", err))

@@ -112,6 +112,9 @@ func (p *Runner) Run(ctx context.Context) error {
 		// markers land: the bound is then part of a view's freshness.
 		kgo.FetchMaxWait(50 * time.Millisecond),
 	}, p.opts...)
+	if d := p.cfg.SessionTimeout; d > 0 {
+		opts = append(opts, kgo.SessionTimeout(d), kgo.HeartbeatInterval(d/4))
+	}
 	if p.cfg.Hooks.Client != nil {
 		opts = append(opts, p.cfg.Hooks.Client()...)
 	}

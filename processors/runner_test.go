@@ -399,3 +399,71 @@ func TestProcessorRevokeDoesNotWaitForADeadSink(t *testing.T) {
 		t.Fatalf("%d events out of order", ooo)
 	}
 }
+
+// A member that stops without leaving the group (a process killed: no
+// LeaveGroup) holds its partitions until its session times out; then
+// they go to the others. With Config.SessionTimeout at 6s the survivor
+// takes them in well under the Kafka client's default of 45s. The crash is
+// a static member's stop (kgo.InstanceID), which leaves nothing.
+func TestProcessorTakesACrashedMembersPartitionsAfterSessionTimeout(t *testing.T) {
+	f := newFixture(t)
+	const session = 6 * time.Second
+	name := testenv.Name("session")
+	events := eventgen.Stream(eventgen.Options{Products: 60, Events: 1200, Seed: 9})
+	mem := newMem() // the two members' one store
+	short := func(c *processors.Config) { c.SessionTimeout = session }
+
+	// The victim, started first, owns every partition until the survivor joins.
+	cfg := processors.Config{Name: name, Generation: 1, Topic: f.topic, DeadLetterTopic: f.dlq, MaxBatch: 100, SessionTimeout: session}
+	victim, err := processors.New(cfg, f.codec, mem, kgo.SeedBrokers(f.brokers...), kgo.InstanceID(name+"-victim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, crash := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- victim.Run(ctx) }()
+	f.publish(t, events[:600])
+	testenv.Eventually(t, time.Minute, func() error {
+		if applied, _, _ := mem.counts(); applied < 600 {
+			return testenv.Errorf("the victim applied %d of 600", applied)
+		}
+		return nil
+	})
+	survivor, stop := f.startWith(t, mem, name, short)
+	defer stop()
+	f.waitMembers(t, processors.GroupName(name, 1), 2)
+
+	crash()
+	if err := <-done; err != nil {
+		t.Fatalf("victim Run: %v", err)
+	}
+	crashedAt := time.Now()
+	f.publish(t, events[600:])
+	// The victim's partitions come to the survivor once the session ends:
+	// every product then reaches its last version.
+	last := map[string]int64{}
+	for _, e := range events {
+		last[e.AggregateID] = e.Version
+	}
+	testenv.Eventually(t, 20*time.Second, func() error {
+		mem.mu.Lock()
+		defer mem.mu.Unlock()
+		for id, v := range last {
+			if mem.versions[id] < v {
+				return testenv.Errorf("product %s at %d of %d, %v after the crash", id, mem.versions[id], v, time.Since(crashedAt).Round(time.Millisecond))
+			}
+		}
+		return nil
+	})
+	took := time.Since(crashedAt)
+	if _, _, ooo := mem.counts(); ooo != 0 {
+		t.Errorf("%d events out of order: a gap", ooo)
+	}
+	if survivor.Stats().Records == 0 {
+		t.Error("the survivor committed nothing")
+	}
+	if took < session/2 {
+		t.Errorf("the partitions moved %v after the crash, before the session of %v could end: was it a crash?", took, session)
+	}
+	t.Logf("the crashed member's partitions moved %v after the crash (session timeout %v)", took.Round(time.Millisecond), session)
+}
