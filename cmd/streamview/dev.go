@@ -335,7 +335,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		if err != nil {
 			return err
 		}
-		fj, read, err := openJournal(ctx, journalFile, n.journal.Store)
+		fj, read, err := openJournal(ctx, journalFile, redisnotify.New(st.redis, nf.redisPrefix))
 		if err != nil {
 			return err
 		}

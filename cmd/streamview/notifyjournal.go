@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/streamview/streamview/processors/notifier"
+	"github.com/streamview/streamview/sinks/redisnotify"
 )
 
 // journaledStore is a notifier store with each Webhook-Id it records
@@ -70,27 +71,26 @@ type journalEntry struct {
 	Gone           bool   `json:"gone,omitempty"`
 }
 
-// record gives store what e says; false for an entry that says nothing
-// (cut short by a crash, or of a kind this build does not know).
-func (e journalEntry) record(ctx context.Context, store notifier.Store) (bool, error) {
-	if e.WebhookID == "" {
-		return false, nil
+// finished is what e says of its Webhook-Id; false for an entry that
+// says nothing (cut short by a crash, or of a kind this build does not
+// know).
+func (e journalEntry) finished() (redisnotify.Finished, bool) {
+	if e.WebhookID == "" || (e.Kind != "delivered" && e.Kind != "dead") {
+		return redisnotify.Finished{}, false
 	}
-	note := notifier.Notification{WebhookID: e.WebhookID, SubscriptionID: e.SubscriptionID}
-	switch e.Kind {
-	case "delivered":
-		return true, store.Delivered(ctx, note, time.UnixMilli(e.At))
-	case "dead":
-		return true, store.DeadLettered(ctx, note, time.UnixMilli(e.At), e.Gone)
-	}
-	return false, nil
+	return redisnotify.Finished{WebhookID: e.WebhookID, SubscriptionID: e.SubscriptionID, At: time.UnixMilli(e.At),
+		Dead: e.Kind == "dead", Gone: e.Gone}, true
 }
+
+// journalBatch is how many entries a read-back gives the store at once
+// (redisnotify.Store.Finish, one pipeline).
+const journalBatch = 2000
 
 // openJournal reads the file journal at path into store and returns
 // store journaled to it, and how many entries it read. A last line cut short
 // (a crash while it was written) is skipped: its notification is sent
 // once more, as after any crash between a 2xx and its record.
-func openJournal(ctx context.Context, path string, store notifier.Store) (*journaledStore, int, error) {
+func openJournal(ctx context.Context, path string, store *redisnotify.Store) (*journaledStore, int, error) {
 	n, err := replayJournal(ctx, path, store)
 	if err != nil {
 		return nil, 0, err
@@ -115,7 +115,7 @@ func openJournal(ctx context.Context, path string, store notifier.Store) (*journ
 	return &journaledStore{Store: store, j: &fileJournal{f: f}}, n, nil
 }
 
-func replayJournal(ctx context.Context, path string, store notifier.Store) (int, error) {
+func replayJournal(ctx context.Context, path string, store *redisnotify.Store) (int, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
@@ -126,23 +126,33 @@ func replayJournal(ctx context.Context, path string, store notifier.Store) (int,
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	n := 0
+	batch := make([]redisnotify.Finished, 0, journalBatch)
+	flush := func() error {
+		if err := store.Finish(ctx, batch); err != nil {
+			return fmt.Errorf("notifier journal %s: %w", path, err)
+		}
+		n += len(batch)
+		batch = batch[:0]
+		return nil
+	}
 	for sc.Scan() {
 		var e journalEntry
 		if json.Unmarshal(sc.Bytes(), &e) != nil {
 			continue // cut short by a crash
 		}
-		ok, err := e.record(ctx, store)
-		if err != nil {
-			return n, fmt.Errorf("notifier journal %s: %w", path, err)
+		if fin, ok := e.finished(); ok {
+			batch = append(batch, fin)
 		}
-		if ok {
-			n++
+		if len(batch) == journalBatch {
+			if err := flush(); err != nil {
+				return n, err
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return n, fmt.Errorf("notifier journal %s: %w", path, err)
 	}
-	return n, nil
+	return n, flush()
 }
 
 // Delivered implements notifier.Store.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -15,7 +16,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/streamview/streamview/processors/notifier"
 	"github.com/streamview/streamview/processors/webhook"
 	"github.com/streamview/streamview/sinks/redisnotify"
 	"github.com/streamview/streamview/sinks/redisview"
@@ -237,12 +237,12 @@ func (r *notifierRecovery) copyRecord(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// restoreJournalWorkers is how many entries restoreJournal records at once.
-const restoreJournalWorkers = 16
-
 // restoreJournal gives store every entry of the journal topic, up to its
-// end when the read began, and returns how many it gave.
-func restoreJournal(ctx context.Context, st stack, topic string, store notifier.Store) (int, error) {
+// end when the read began, and returns how many it gave. The entries go
+// in pipelines of journalBatch (redisnotify.Store.Finish), one at a time
+// and in the journal's order, written while the next are read and
+// decoded.
+func restoreJournal(ctx context.Context, st stack, topic string, store *redisnotify.Store) (int, error) {
 	cl, err := kgo.NewClient(st.kafkaOpts()...)
 	if err != nil {
 		return 0, err
@@ -252,25 +252,46 @@ func restoreJournal(ctx context.Context, st stack, topic string, store notifier.
 	if err != nil {
 		return 0, err
 	}
+	type batch struct {
+		fins        []redisnotify.Finished
+		first, last *kgo.Record
+	}
+	batches := make(chan batch, 1)
+	g, gctx := errgroup.WithContext(ctx)
 	n := 0
-	err = topics.ReadBounded(ctx, st.kafkaOpts(), topic, spans, func(recs []*kgo.Record) error {
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(restoreJournalWorkers)
-		for _, rec := range recs {
-			var e journalEntry
-			if json.Unmarshal(rec.Value, &e) != nil {
-				st.logger.Warn("skipping a notifier journal record that is not an entry", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset)
-				continue
+	g.Go(func() error {
+		for b := range batches {
+			if err := store.Finish(gctx, b.fins); err != nil {
+				return fmt.Errorf("notifier journal %s partition %d offsets %d to %d: %w", b.first.Topic, b.first.Partition, b.first.Offset, b.last.Offset, err)
 			}
-			n++
-			g.Go(func() error {
-				if _, err := e.record(gctx, store); err != nil {
-					return fmt.Errorf("notifier journal %s partition %d offset %d: %w", rec.Topic, rec.Partition, rec.Offset, err)
-				}
-				return nil
-			})
+			n += len(b.fins)
 		}
-		return g.Wait()
+		return nil
 	})
+	g.Go(func() error {
+		defer close(batches)
+		return topics.ReadBounded(gctx, st.kafkaOpts(), topic, spans, func(recs []*kgo.Record) error {
+			for chunk := range slices.Chunk(recs, journalBatch) {
+				b := batch{fins: make([]redisnotify.Finished, 0, len(chunk)), first: chunk[0], last: chunk[len(chunk)-1]}
+				for _, rec := range chunk {
+					var e journalEntry
+					if json.Unmarshal(rec.Value, &e) != nil {
+						st.logger.Warn("skipping a notifier journal record that is not an entry", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset)
+						continue
+					}
+					if fin, ok := e.finished(); ok {
+						b.fins = append(b.fins, fin)
+					}
+				}
+				select {
+				case batches <- b:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			return nil
+		})
+	})
+	err = g.Wait()
 	return n, err
 }

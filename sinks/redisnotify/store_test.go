@@ -3,6 +3,8 @@ package redisnotify
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,4 +210,80 @@ func TestSwapMark(t *testing.T) {
 			t.Fatalf("Mark after the swap = %q, %v; want e1", m, err)
 		}
 	})
+}
+
+// TestFinishAsDeliveredAndDeadLettered: Finish, the journal's read-back in
+// one pipeline, leaves the store as Delivered and DeadLettered called one
+// by one in the same order: queues emptied of what finished, attempts
+// dropped, a Webhook-Id finished twice holding its last record, a gone
+// subscription its first.
+func TestFinishAsDeliveredAndDeadLettered(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		one := New(s.c, s.p[:len(s.p)-len("{n}:")]+"one:")
+		t.Cleanup(func() { redistest.DeleteKeys(context.Background(), s.c, one.p+"*") })
+		t0 := time.UnixMilli(3_000_000)
+		fs := []Finished{
+			{WebhookID: "w1", SubscriptionID: "a", At: t0},
+			{WebhookID: "x1", SubscriptionID: "b", At: t0, Dead: true},
+			{WebhookID: "w0", SubscriptionID: "a", At: t0.Add(time.Second)}, // never queued here
+			{WebhookID: "w1", SubscriptionID: "a", At: t0.Add(2 * time.Second)},
+			{WebhookID: "y1", SubscriptionID: "c", At: t0.Add(3 * time.Second), Dead: true, Gone: true},
+			{WebhookID: "gone:c", SubscriptionID: "c", At: t0.Add(4 * time.Second), Dead: true, Gone: true},
+		}
+		for _, st := range []*Store{s, one} {
+			queue := []notifier.Notification{note("a", "w1", 1), note("a", "w2", 2), note("b", "x1", 3), note("c", "y1", 4), note("d", "z1", 5)}
+			if _, err := st.Enqueue(ctx, queue, t0); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []notifier.Notification{queue[0], queue[2], queue[4]} {
+				if err := st.Failed(ctx, n, notifier.Attempts{Count: 1, First: t0}, t0.Add(time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := s.Finish(ctx, fs); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
+			n := notifier.Notification{WebhookID: f.WebhookID, SubscriptionID: f.SubscriptionID}
+			var err error
+			if f.Dead {
+				err = one.DeadLettered(ctx, n, f.At, f.Gone)
+			} else {
+				err = one.Delivered(ctx, n, f.At)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, want := dumpStore(t, s), dumpStore(t, one)
+		if len(want) == 0 || got != want {
+			t.Errorf("after Finish:\n%s\nafter Delivered and DeadLettered:\n%s", got, want)
+		}
+	})
+}
+
+// dumpStore is what the keys a notification's record touches hold.
+func dumpStore(t *testing.T, s *Store) string {
+	t.Helper()
+	ctx := context.Background()
+	var lines []string
+	for _, k := range []string{"done", "dead", "gone", "msg", "try", "due", "out:a", "out:b", "out:c", "out:d"} {
+		var v any
+		var err error
+		switch typ, _ := s.c.Type(ctx, s.p+k).Result(); typ {
+		case "hash":
+			v, err = s.c.HGetAll(ctx, s.p+k).Result()
+		case "zset":
+			v, err = s.c.ZRangeWithScores(ctx, s.p+k, 0, -1).Result()
+		default:
+			v = typ
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, fmt.Sprintf("%s %v", k, v))
+	}
+	return strings.Join(lines, "\n")
 }
