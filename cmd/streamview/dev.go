@@ -308,8 +308,13 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		}
 		nf.refold = true
 		store := redisnotify.New(st.redis, nf.redisPrefix)
-		j, n, err := openJournal(ctx, journalFile, store)
+		kj, err := newKafkaJournal(st, nf.journal)
 		if err != nil {
+			return err
+		}
+		j, n, err := openJournal(ctx, journalFile, store, kj)
+		if err != nil {
+			kj.Close()
 			return err
 		}
 		defer j.Close()
@@ -320,31 +325,23 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		if n+m > 0 {
 			logger.Info("notifier journal read", "webhook_ids", n+m)
 		}
-		cl, err := kgo.NewClient(st.kafkaOpts(kgo.ProducerLinger(0))...)
-		if err != nil {
-			return fmt.Errorf("notifier journal: %w", err)
-		}
-		j.j = teeJournal{j.j, &kafkaJournal{cl: cl, topic: nf.journal}} // closed with j
 		if st.notifier, err = notifierOn(e, st, &nf, codec, j, nil); err != nil {
 			return err
 		}
 	} else {
 		// A Redis of the user's (--redis), as serve's: the topic, and the
-		// recovery after a loss.
-		n, err := newNotifier(e, st, &nf, codec)
+		// recovery after a loss; and the file.
+		fj, read, err := openFileJournal(ctx, journalFile, redisnotify.New(st.redis, nf.redisPrefix))
 		if err != nil {
 			return err
 		}
-		fj, read, err := openJournal(ctx, journalFile, redisnotify.New(st.redis, nf.redisPrefix))
-		if err != nil {
-			return err
-		}
-		defer fj.Close()
+		defer fj.Close() // also closed by the notifier when it stops
 		if read > 0 {
 			logger.Info("notifier journal read", "webhook_ids", read)
 		}
-		n.journal.j = teeJournal{n.journal.j, fj.j}
-		st.notifier = n
+		if st.notifier, err = newNotifier(e, st, &nf, codec, fj); err != nil {
+			return err
+		}
 	}
 	say("notifier: webhooks to %s (%s)", st.webhookAllow, envWebhookAllow)
 

@@ -142,20 +142,24 @@ func (f *notifyFlags) config(e env, st stack, rec webhook.Recovery) (webhook.Con
 
 // newNotifier builds the notifier of st over its Redis: each Webhook-Id
 // it delivers or dead-letters is also written to the journal topic, and
-// after Redis lost its data the notifier reads it back and the log again
-// (notifierRecovery).
-func newNotifier(e env, st stack, f *notifyFlags, codec *schemas.Codec) (*journaledNotifier, error) {
+// to also when not nil (dev's file; closed when the notifier stops), and
+// after Redis lost its data the notifier reads the topic back and the log
+// again (notifierRecovery).
+func newNotifier(e env, st stack, f *notifyFlags, codec *schemas.Codec, also journal) (*journaledNotifier, error) {
 	store := redisnotify.New(st.redis, f.redisPrefix)
-	cl, err := kgo.NewClient(st.kafkaOpts(kgo.ProducerLinger(0))...)
+	kj, err := newKafkaJournal(st, f.journal)
 	if err != nil {
-		return nil, fmt.Errorf("notifier journal: %w", err)
+		return nil, err
 	}
-	kj := &kafkaJournal{cl: cl, topic: f.journal}
 	rec := &notifierRecovery{st: st, store: store, journal: kj}
-	journaled := &journaledStore{Store: store, j: kj}
+	var j journal = kj
+	if also != nil {
+		j = teeJournal{kj, also}
+	}
+	journaled := &journaledStore{Store: store, j: j}
 	n, err := notifierOn(e, st, f, codec, journaled, rec)
 	if err != nil {
-		cl.Close()
+		kj.Close()
 		return nil, err
 	}
 	return &journaledNotifier{Notifier: n, journal: journaled}, nil
@@ -229,7 +233,7 @@ func runNotify(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := newNotifier(e, st, &nf, codec)
+	n, err := newNotifier(e, st, &nf, codec, nil)
 	if err != nil {
 		return err
 	}

@@ -87,10 +87,25 @@ func (e journalEntry) finished() (redisnotify.Finished, bool) {
 const journalBatch = 2000
 
 // openJournal reads the file journal at path into store and returns
-// store journaled to it, and how many entries it read. A last line cut short
-// (a crash while it was written) is skipped: its notification is sent
-// once more, as after any crash between a 2xx and its record.
-func openJournal(ctx context.Context, path string, store *redisnotify.Store) (*journaledStore, int, error) {
+// store journaled to it, and to also when not nil (closed with it), and
+// how many entries it read. A last line cut short (a crash while it was
+// written) is skipped: its notification is sent once more, as after any
+// crash between a 2xx and its record.
+func openJournal(ctx context.Context, path string, store *redisnotify.Store, also journal) (*journaledStore, int, error) {
+	fj, n, err := openFileJournal(ctx, path, store)
+	if err != nil {
+		return nil, 0, err
+	}
+	var j journal = fj
+	if also != nil {
+		j = teeJournal{fj, also}
+	}
+	return &journaledStore{Store: store, j: j}, n, nil
+}
+
+// openFileJournal reads the file journal at path into store and opens it
+// for appends; how many entries it read.
+func openFileJournal(ctx context.Context, path string, store *redisnotify.Store) (*fileJournal, int, error) {
 	n, err := replayJournal(ctx, path, store)
 	if err != nil {
 		return nil, 0, err
@@ -112,7 +127,7 @@ func openJournal(ctx context.Context, path string, store *redisnotify.Store) (*j
 		f.Close()
 		return nil, 0, fmt.Errorf("notifier journal: %w", err)
 	}
-	return &journaledStore{Store: store, j: &fileJournal{f: f}}, n, nil
+	return &fileJournal{f: f}, n, nil
 }
 
 func replayJournal(ctx context.Context, path string, store *redisnotify.Store) (int, error) {

@@ -54,6 +54,15 @@ type kafkaJournal struct {
 	topic string
 }
 
+// newKafkaJournal is a journal on topic, with a producer of its own.
+func newKafkaJournal(st stack, topic string) (*kafkaJournal, error) {
+	cl, err := kgo.NewClient(st.kafkaOpts(kgo.ProducerLinger(0))...)
+	if err != nil {
+		return nil, fmt.Errorf("notifier journal: %w", err)
+	}
+	return &kafkaJournal{cl: cl, topic: topic}, nil
+}
+
 func (j *kafkaJournal) append(ctx context.Context, e journalEntry) error {
 	return journalErr(j.topic, j.cl.ProduceSync(ctx, journalRecord(j.topic, e)).FirstErr())
 }

@@ -315,7 +315,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if st.notifier, err = newNotifier(e, st, &f.notify, codec); err != nil {
+		if st.notifier, err = newNotifier(e, st, &f.notify, codec, nil); err != nil {
 			return err
 		}
 	}
