@@ -486,6 +486,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		}
 	}
 	if st.notifier != nil {
+		watchNotifier(st.tel, st.notifier)
 		g.Go(func() error { return st.notifier.Run(ctx) })
 	}
 	var checks []api.Check

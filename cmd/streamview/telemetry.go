@@ -8,6 +8,7 @@ import (
 	"github.com/streamview/streamview/internal/telemetry"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/productview"
+	"github.com/streamview/streamview/processors/webhook"
 	"github.com/streamview/streamview/producers/decider"
 	"github.com/streamview/streamview/sinks/bleveindex"
 	"github.com/streamview/streamview/sinks/esindex"
@@ -57,6 +58,25 @@ func deciderStats(s decider.Stats) telemetry.DeciderStats {
 		Accepted: s.Accepted, Rejected: s.Rejected, Duplicates: s.Duplicates, Undecodable: s.Undecodable,
 		Events: s.Events, Partitions: s.Partitions,
 	}
+}
+
+// statsNotifier is a notifier with counters: *webhook.Notifier, and serve's
+// journaledNotifier around one.
+type statsNotifier interface{ Stats() webhook.Stats }
+
+var _ statsNotifier = (*journaledNotifier)(nil)
+
+// watchNotifier makes tel's scrapes report n's counters, when it has them.
+func watchNotifier(tel *telemetry.Telemetry, n any) {
+	sn, ok := n.(statsNotifier)
+	if !ok {
+		return
+	}
+	tel.WatchNotifier(func() telemetry.NotifierStats {
+		s := sn.Stats()
+		return telemetry.NotifierStats{Events: s.Events, Queued: s.Queued, Delivered: s.Delivered, Failed: s.Failed,
+			DeadLettered: s.DeadLettered, Undecodable: s.Undecodable, Restored: s.Restored}
+	})
 }
 
 // newTelemetry returns the process's metrics and, when the OTEL_*

@@ -35,6 +35,19 @@ type OutcomeStats struct {
 	Decider, Topic int64
 }
 
+// NotifierStats are the notifier's counters (webhook.Stats), read at each
+// scrape.
+type NotifierStats struct {
+	Events, Queued, Delivered, Failed, DeadLettered, Undecodable, Restored int64
+}
+
+// WatchNotifier makes each scrape report what stats returns.
+func (t *Telemetry) WatchNotifier(stats func() NotifierStats) {
+	t.mu.Lock()
+	t.notifier = stats
+	t.mu.Unlock()
+}
+
 // WatchOutcomes makes each scrape report what stats returns.
 func (t *Telemetry) WatchOutcomes(stats func() OutcomeStats) {
 	t.mu.Lock()
@@ -58,17 +71,26 @@ func (t *Telemetry) WatchDecider(stats func() DeciderStats) {
 }
 
 var (
-	projLabels      = []string{"projection", "generation"}
-	descRecords     = prometheus.NewDesc(Namespace+"_projection_records_total", "Records consumed and committed by a projection generation (transaction markers not counted).", projLabels, nil)
-	descApplied     = prometheus.NewDesc(Namespace+"_projection_events_applied_total", "Events a projection generation stored in its sink.", projLabels, nil)
-	descDuplicates  = prometheus.NewDesc(Namespace+"_projection_events_duplicate_total", "Events a projection's sink skipped because the stored document had their version already (redelivery, replay).", projLabels, nil)
-	descDead        = prometheus.NewDesc(Namespace+"_projection_dead_letters_total", "Records a projection generation sent to its dead-letter topic.", projLabels, nil)
-	descRetries     = prometheus.NewDesc(Namespace+"_projection_retries_total", "Failed sink calls of a projection generation that were retried with backoff.", projLabels, nil)
-	descLag         = prometheus.NewDesc(Namespace+"_projection_lag_records", "Records of a partition the projection generation has not committed yet: the end offset its last fetch saw minus its committed offset.", append(projLabels, "partition"), nil)
-	descDecided     = prometheus.NewDesc(Namespace+"_decider_commands_total", "Command records the decider decided, in committed transactions, by result: accepted, rejected, duplicate (decided before, answered again), undecodable.", []string{"result"}, nil)
-	descEvents      = prometheus.NewDesc(Namespace+"_decider_events_total", "Events the decider produced in committed transactions.", nil, nil)
-	descOutcomes    = prometheus.NewDesc(Namespace+"_api_outcomes_total", "Command outcomes the API's results reader took, by where it learnt each first: decider (this process's decider, at its commit) or topic (the results topic, after the start's catch-up: another instance's decider, or before the decider here handed it over).", []string{"source"}, nil)
-	descPartitions  = prometheus.NewDesc(Namespace+"_decider_partitions", "Command partitions whose product state the decider holds now.", nil, nil)
+	projLabels     = []string{"projection", "generation"}
+	descRecords    = prometheus.NewDesc(Namespace+"_projection_records_total", "Records consumed and committed by a projection generation (transaction markers not counted).", projLabels, nil)
+	descApplied    = prometheus.NewDesc(Namespace+"_projection_events_applied_total", "Events a projection generation stored in its sink.", projLabels, nil)
+	descDuplicates = prometheus.NewDesc(Namespace+"_projection_events_duplicate_total", "Events a projection's sink skipped because the stored document had their version already (redelivery, replay).", projLabels, nil)
+	descDead       = prometheus.NewDesc(Namespace+"_projection_dead_letters_total", "Records a projection generation sent to its dead-letter topic.", projLabels, nil)
+	descRetries    = prometheus.NewDesc(Namespace+"_projection_retries_total", "Failed sink calls of a projection generation that were retried with backoff.", projLabels, nil)
+	descLag        = prometheus.NewDesc(Namespace+"_projection_lag_records", "Records of a partition the projection generation has not committed yet: the end offset its last fetch saw minus its committed offset.", append(projLabels, "partition"), nil)
+	descDecided    = prometheus.NewDesc(Namespace+"_decider_commands_total", "Command records the decider decided, in committed transactions, by result: accepted, rejected, duplicate (decided before, answered again), undecodable.", []string{"result"}, nil)
+	descEvents     = prometheus.NewDesc(Namespace+"_decider_events_total", "Events the decider produced in committed transactions.", nil, nil)
+	descOutcomes   = prometheus.NewDesc(Namespace+"_api_outcomes_total", "Command outcomes the API's results reader took, by where it learnt each first: decider (this process's decider, at its commit) or topic (the results topic, after the start's catch-up: another instance's decider, or before the decider here handed it over).", []string{"source"}, nil)
+	descPartitions = prometheus.NewDesc(Namespace+"_decider_partitions", "Command partitions whose product state the decider holds now.", nil, nil)
+	descNotifier   = []*prometheus.Desc{
+		prometheus.NewDesc(Namespace+"_notifier_events_total", "Events the notifier read (read again after a recovery counted again).", nil, nil),
+		prometheus.NewDesc(Namespace+"_notifier_queued_total", "Notifications the notifier queued: new Webhook-Ids.", nil, nil),
+		prometheus.NewDesc(Namespace+"_notifier_delivered_total", "Deliveries a receiver answered 2xx.", nil, nil),
+		prometheus.NewDesc(Namespace+"_notifier_attempts_failed_total", "Delivery attempts that failed (retried later, or dead-lettered).", nil, nil),
+		prometheus.NewDesc(Namespace+"_notifier_dead_letters_total", "Notifications given up on and sent to the notifier's dead-letter topic.", nil, nil),
+		prometheus.NewDesc(Namespace+"_notifier_undecodable_total", "Records of the events topic the notifier could not decode (dead-lettered).", nil, nil),
+		prometheus.NewDesc(Namespace+"_notifier_store_restores_total", "Losses of the notifier's Redis data it recovered: its journal read back into Redis and the log read again.", nil, nil),
+	}
 	projectionDescs = []*prometheus.Desc{descRecords, descApplied, descDuplicates, descDead, descRetries, descLag}
 )
 
@@ -119,6 +141,25 @@ func (c deciderCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(s.Events))
 	ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(s.Partitions))
+}
+
+// notifierCollector reads the notifier's counters at each scrape.
+type notifierCollector struct{ t *Telemetry }
+
+func (c notifierCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range descNotifier {
+		ch <- d
+	}
+}
+
+func (c notifierCollector) Collect(ch chan<- prometheus.Metric) {
+	s, ok := watched(c.t, &c.t.notifier)
+	if !ok {
+		return
+	}
+	for i, v := range []int64{s.Events, s.Queued, s.Delivered, s.Failed, s.DeadLettered, s.Undecodable, s.Restored} {
+		ch <- prometheus.MustNewConstMetric(descNotifier[i], prometheus.CounterValue, float64(v))
+	}
 }
 
 // outcomeCollector reads the API's outcome counters at each scrape.

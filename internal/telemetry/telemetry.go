@@ -55,6 +55,7 @@ type Telemetry struct {
 	projections func() []ProjectionStats
 	decider     func() DeciderStats
 	outcomes    func() OutcomeStats
+	notifier    func() NotifierStats
 }
 
 // Propagator is the trace context format of HTTP headers and Kafka record
@@ -117,7 +118,7 @@ func New(cfg Config) *Telemetry {
 	}, []string{"client", "request"})
 	t.reg.MustRegister(t.apply, t.batch, t.applyErrors, t.txns, t.txnDuration, t.txnCommands, t.outcome, t.kafkaRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		projectionCollector{t}, deciderCollector{t}, outcomeCollector{t})
+		projectionCollector{t}, deciderCollector{t}, outcomeCollector{t}, notifierCollector{t})
 	// Label values known in advance start at 0, so that dashboards and
 	// alerts see the series before the first event.
 	for _, o := range []string{"committed", "aborted"} {

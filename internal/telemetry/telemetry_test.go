@@ -64,6 +64,9 @@ func TestMetricsScrape(t *testing.T) {
 		return telemetry.DeciderStats{Accepted: 4, Rejected: 1, Events: 4, Partitions: 3}
 	})
 	tel.WatchOutcomes(func() telemetry.OutcomeStats { return telemetry.OutcomeStats{Decider: 6, Topic: 2} })
+	tel.WatchNotifier(func() telemetry.NotifierStats {
+		return telemetry.NotifierStats{Events: 20, Queued: 9, Delivered: 7, Failed: 5, DeadLettered: 2, Undecodable: 1, Restored: 3}
+	})
 
 	// A Kafka client with the telemetry's options: kprom's metrics.
 	brokers := testenv.KafkaOrFake(t)
@@ -110,6 +113,13 @@ func TestMetricsScrape(t *testing.T) {
 		`streamview_decider_partitions 3`,
 		`streamview_api_outcomes_total{source="decider"} 6`,
 		`streamview_api_outcomes_total{source="topic"} 2`,
+		`streamview_notifier_events_total 20`,
+		`streamview_notifier_queued_total 9`,
+		`streamview_notifier_delivered_total 7`,
+		`streamview_notifier_attempts_failed_total 5`,
+		`streamview_notifier_dead_letters_total 2`,
+		`streamview_notifier_undecodable_total 1`,
+		`streamview_notifier_store_restores_total 3`,
 		`streamview_command_outcome_duration_seconds_count{status="accepted"} 1`,
 		// Label sets known in advance start at 0, so that dashboards and
 		// alerts see the series before the first event.
