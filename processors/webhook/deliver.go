@@ -57,16 +57,17 @@ func (n *Notifier) deliver(ctx, claims context.Context, prod *kgo.Client) error 
 	defer wg.Wait()
 	tick := time.NewTicker(n.cfg.Poll)
 	defer tick.Stop()
-	var warned time.Time
+	warn := throttle{every: warnEvery}
 	for {
 		free := n.cfg.Workers - len(slots)
 		var subs []string
 		if free > 0 {
 			var err error
 			subs, err = n.store.Claim(claims, time.Now(), n.cfg.Lease, free)
-			if err != nil && claims.Err() == nil && !n.lostStore(err) && time.Since(warned) >= 10*time.Second {
-				warned = time.Now()
-				n.log.Warn("cannot claim due subscriptions; trying again (logged once per 10 s)", "err", err)
+			if err != nil && claims.Err() == nil && !n.lostStore(err) {
+				if ok, failed := warn.allow(time.Now()); ok {
+					n.log.Warn("cannot claim due subscriptions; trying again (logged once per 10 s)", "err", err, "failed_attempts", failed)
+				}
 			}
 		}
 		for _, sub := range subs {

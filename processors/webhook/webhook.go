@@ -286,6 +286,7 @@ func (n *Notifier) queue(ctx context.Context, prod *kgo.Client, recs []*kgo.Reco
 // or broker that is down holds the partition, never skips it.
 func (n *Notifier) retrying(ctx context.Context, what string, fn func() error) error {
 	retry := backoff.Policy{}.Start()
+	warn := throttle{every: warnEvery}
 	for {
 		err := fn()
 		if err == nil {
@@ -297,13 +298,37 @@ func (n *Notifier) retrying(ctx context.Context, what string, fn func() error) e
 		wait := retry.Next()
 		if n.lostStore(err) {
 			n.log.Debug("cannot "+what+" while the store is lost; retrying", "topic", n.cfg.Topic, "err", err, "in", wait)
-		} else {
-			n.log.Warn("cannot "+what+"; retrying", "topic", n.cfg.Topic, "err", err, "in", wait)
+		} else if ok, failed := warn.allow(time.Now()); ok {
+			n.log.Warn("cannot "+what+"; retrying (logged once per 10 s)", "topic", n.cfg.Topic, "err", err, "failed_attempts", failed, "in", wait)
 		}
 		if !backoff.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
 	}
+}
+
+// warnEvery is how often a warning repeated while a store or broker stays
+// down is logged: at each backoff step it came about 13 times a second.
+const warnEvery = 10 * time.Second
+
+// throttle lets a repeated warning through once per every, counting the
+// failures in between.
+type throttle struct {
+	every  time.Duration
+	last   time.Time
+	failed int
+}
+
+// allow counts a failure at now and reports whether to log it, with how
+// many failures there were since the last one logged, this one included.
+func (t *throttle) allow(now time.Time) (bool, int) {
+	t.failed++
+	if !t.last.IsZero() && now.Sub(t.last) < t.every {
+		return false, 0
+	}
+	failed := t.failed
+	t.last, t.failed = now, 0
+	return true, failed
 }
 
 func (n *Notifier) plan(ctx context.Context, events []notifier.Positioned, products []string) error {
