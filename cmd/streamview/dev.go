@@ -29,6 +29,7 @@ import (
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/bleveindex"
 	"github.com/streamview/streamview/sinks/redisnotify"
+	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/topics"
 )
 
@@ -232,6 +233,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		return err
 	}
 	defer st.redis.Close()
+	st.epoch = redisview.NewEpochReader(st.redis, 0)
 
 	// Search.
 	embeddedSearch := *esURL == ""

@@ -87,12 +87,23 @@ func loadRefill(ctx context.Context, client redis.UniversalClient, name string) 
 
 // currentRefill is projection name's refill recorded for Redis's epoch
 // now (setting one when Redis holds none); ok is false when there is none.
-func currentRefill(ctx context.Context, client redis.UniversalClient, name string) (rf refill, epoch string, ok bool, err error) {
-	if epoch, err = redisview.Epoch(ctx, client); err != nil {
+// The epoch is read afresh (the stack's reader then answers it to the
+// pollers: none sees an older one after it).
+func currentRefill(ctx context.Context, st stack, name string) (rf refill, epoch string, ok bool, err error) {
+	if epoch, err = st.epochs().Fresh(ctx); err != nil {
 		return refill{}, "", false, err
 	}
-	rf, ok, err = loadRefill(ctx, client, name)
+	rf, ok, err = loadRefill(ctx, st.redis, name)
 	return rf, epoch, ok && err == nil && rf.epoch == epoch, err
+}
+
+// epochs is the stack's reader of Redis's epoch, or one of its own for a
+// stack made without it (tests): correct, only not shared.
+func (st stack) epochs() *redisview.EpochReader {
+	if st.epoch != nil {
+		return st.epoch
+	}
+	return redisview.NewEpochReader(st.redis, 0)
 }
 
 func saveRefill(ctx context.Context, client redis.UniversalClient, name string, r refill) error {
@@ -187,7 +198,7 @@ func refillAt(ctx context.Context, st stack, adm *kadm.Client, views *redisview.
 			st.redis.Del(ctx, lockKey)
 		}
 	}()
-	_, epoch, done, err := currentRefill(ctx, st.redis, name)
+	_, epoch, done, err := currentRefill(ctx, st, name)
 	if err != nil || done {
 		return err // done: another instance's, just now
 	}
@@ -284,7 +295,7 @@ func (c *lossCheck) check(ctx context.Context, st stack) error {
 	} else if !errors.Is(err, productview.ErrNoLive) {
 		return err
 	}
-	if _, _, under, err := currentRefill(ctx, st.redis, productview.Name); err != nil || under {
+	if _, _, under, err := currentRefill(ctx, st, productview.Name); err != nil || under {
 		return err // under: a refill under way, which the projector goes on with
 	}
 	cl, err := kgo.NewClient(st.kafkaOpts()...)
@@ -362,7 +373,7 @@ func viewGeneration(ctx context.Context, st stack, views *redisview.Store) (int,
 	if !errors.Is(err, productview.ErrNoLive) {
 		return gen, err
 	}
-	rf, _, ok, err := currentRefill(ctx, st.redis, productview.Name)
+	rf, _, ok, err := currentRefill(ctx, st, productview.Name)
 	if err != nil || ok {
 		return rf.gen, err
 	}
@@ -382,12 +393,13 @@ type redisRefill struct {
 }
 
 func newRedisRefill(ctx context.Context, st stack, name string, views *redisview.Store) *redisRefill {
+	st.epoch = st.epochs() // one for both calls below, in a stack made without it
 	r := &redisRefill{st: st, name: name, views: views}
 	// Failing here, the first Lost reads it: a Redis down now is the
 	// projector's to wait for.
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	r.epoch, _ = redisview.Epoch(ctx, st.redis)
+	r.epoch, _ = st.epoch.Epoch(ctx)
 	if pending, _ := st.loss.refillPending(); pending {
 		r.epoch = "lost at start" // never an epoch: the first look refills
 	}
@@ -396,9 +408,12 @@ func newRedisRefill(ctx context.Context, st stack, name string, views *redisview
 
 // lost reports whether Redis holds another epoch than the projector
 // writes under. It also makes a refilled view generation live once it
-// has read the log.
+// has read the log. The epoch is the stack's reader's (the other
+// followers' and the notifier's read): up to
+// redisview.DefaultEpochMaxAge old, so a loss is seen that much later at
+// most.
 func (r *redisRefill) lost(ctx context.Context) (bool, error) {
-	cur, err := redisview.Epoch(ctx, r.st.redis)
+	cur, err := r.st.epoch.Epoch(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -461,7 +476,7 @@ func (r *redisRefill) promote(ctx context.Context, epoch string) error {
 // processor of gen runs anywhere (an instance that has not noticed yet)
 // or another instance refills: the follower tries again.
 func (r *redisRefill) refill(ctx context.Context, gen int) error {
-	_, cur, done, err := currentRefill(ctx, r.st.redis, r.name)
+	_, cur, done, err := currentRefill(ctx, r.st, r.name)
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,11 @@ type stack struct {
 	// registry, when on, makes the codec write Confluent framing.
 	registry connect.SchemaRegistry
 	redis    redis.UniversalClient
+	// epoch reads Redis's epoch for the pollers of this process (the
+	// followers' Lost, the notifier's recovery): one read per
+	// redisview.DefaultEpochMaxAge, however many poll. Set beside redis;
+	// see epochs.
+	epoch *redisview.EpochReader
 	// search returns the search index that serves queries, and a function
 	// giving the index that generation gen of the projection writes.
 	search      productsearch.Index
@@ -298,6 +303,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.redis.Close()
+	st.epoch = redisview.NewEpochReader(st.redis, 0)
 	if err := attachSearch(ctx, &st, esConn); err != nil {
 		return err
 	}

@@ -1,0 +1,129 @@
+package redisview
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultEpochMaxAge is EpochReader's max age when NewEpochReader is given
+// 0: a little under the one-second poll of serve's watchers (the
+// followers' Lost, the notifier's recovery), so that the pollers of one
+// process share one read per poll however their ticks fall (a tick a few
+// milliseconds early does not find the last read still young), and a loss
+// is seen at most that much later than by a read of its own.
+const DefaultEpochMaxAge = 900 * time.Millisecond
+
+// EpochReader reads Epoch for the pollers of one process: on a Redis
+// Cluster one read is 129 GETs (EpochKey and its sentinels), and each
+// poller reading its own once a second multiplied them. A read younger
+// than its max age (measured from when it was sent) is answered again;
+// callers that come while a read is under way wait for it; an error is
+// answered to those who waited for that read, and kept for no one. A
+// read never replaces one sent after it, so a caller never sees an epoch
+// older than one it was answered before. It is safe for concurrent use;
+// its zero value is not: use NewEpochReader.
+type EpochReader struct {
+	client redis.UniversalClient
+	maxAge time.Duration
+	now    func() time.Time
+	read   func(context.Context) (string, error)
+
+	mu     sync.Mutex
+	seq    uint64       // reads sent so far
+	last   *epochRead   // the newest read answered without error
+	flight *epochFlight // the newest read under way, nil when none
+}
+
+// epochRead is an epoch read and when it was sent.
+type epochRead struct {
+	epoch string
+	sent  time.Time
+	seq   uint64
+}
+
+// epochFlight is a read under way: done is closed once epoch and err are
+// set. waiters counts the callers that joined it (a test's condition).
+type epochFlight struct {
+	seq     uint64
+	sent    time.Time
+	done    chan struct{}
+	epoch   string
+	err     error
+	waiters int
+}
+
+// NewEpochReader returns a reader of client's Epoch whose answers are at
+// most maxAge old; 0 is DefaultEpochMaxAge, a negative maxAge reads
+// every time (callers under way at once still share a read).
+func NewEpochReader(client redis.UniversalClient, maxAge time.Duration) *EpochReader {
+	if maxAge == 0 {
+		maxAge = DefaultEpochMaxAge
+	}
+	r := &EpochReader{client: client, maxAge: maxAge, now: time.Now}
+	r.read = func(ctx context.Context) (string, error) { return Epoch(ctx, r.client) }
+	return r
+}
+
+// Epoch returns Redis's epoch (Epoch) as read at most the max age ago,
+// reading it when no read is that young: the call of a poller.
+func (r *EpochReader) Epoch(ctx context.Context) (string, error) {
+	r.mu.Lock()
+	if l := r.last; l != nil && r.now().Sub(l.sent) < r.maxAge {
+		r.mu.Unlock()
+		return l.epoch, nil
+	}
+	f := r.flight
+	if f != nil {
+		f.waiters++
+	} else {
+		f = r.start()
+	}
+	r.mu.Unlock()
+	return r.wait(ctx, f)
+}
+
+// Fresh returns Redis's epoch as read by a read sent after the call: the
+// call of one that has reason to believe Redis lost data just now (a
+// script that found its mark gone), or that compares the epoch with a
+// state it has just read. It replaces what Epoch answers.
+func (r *EpochReader) Fresh(ctx context.Context) (string, error) {
+	r.mu.Lock()
+	f := r.start()
+	r.mu.Unlock()
+	return r.wait(ctx, f)
+}
+
+// start sends a read; r.mu is held. The read runs without ctx's
+// cancellation: others may wait for it. Its commands are bounded by the
+// client's timeouts.
+func (r *EpochReader) start() *epochFlight {
+	r.seq++
+	f := &epochFlight{seq: r.seq, sent: r.now(), done: make(chan struct{})}
+	r.flight = f
+	go func() {
+		ctx := context.Background()
+		f.epoch, f.err = r.read(ctx)
+		r.mu.Lock()
+		if r.flight == f {
+			r.flight = nil
+		}
+		if f.err == nil && (r.last == nil || r.last.seq < f.seq) {
+			r.last = &epochRead{epoch: f.epoch, sent: f.sent, seq: f.seq}
+		}
+		r.mu.Unlock()
+		close(f.done)
+	}()
+	return f
+}
+
+func (r *EpochReader) wait(ctx context.Context, f *epochFlight) (string, error) {
+	select {
+	case <-f.done:
+		return f.epoch, f.err
+	case <-ctx.Done():
+		return "", context.Cause(ctx)
+	}
+}

@@ -1,0 +1,226 @@
+package redisview
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// epochGets counts the GETs of EpochKey a client sends and, while held is
+// set, holds each one's answer until the channel it sends on holds is
+// closed.
+type epochGets struct {
+	n     atomic.Int64
+	held  atomic.Bool
+	holds chan chan struct{}
+}
+
+func (h *epochGets) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
+}
+
+func (h *epochGets) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if cmd.Name() == "get" && len(cmd.Args()) == 2 && cmd.Args()[1] == EpochKey {
+			h.n.Add(1)
+			if h.held.Load() {
+				release := make(chan struct{})
+				h.holds <- release
+				<-release
+			}
+		}
+		return err
+	}
+}
+
+func (h *epochGets) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// newTestEpochReader is an EpochReader on a miniredis whose clock is
+// clock, and its GETs.
+func newTestEpochReader(t *testing.T, clock *atomic.Int64) (*EpochReader, *miniredis.Miniredis, *epochGets) {
+	t.Helper()
+	srv := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { c.Close() })
+	gets := &epochGets{holds: make(chan chan struct{}, 16)}
+	c.AddHook(gets)
+	r := NewEpochReader(c, 0)
+	base := time.Now()
+	r.now = func() time.Time { return base.Add(time.Duration(clock.Load())) }
+	return r, srv, gets
+}
+
+func TestEpochReader(t *testing.T) {
+	type step struct {
+		advance time.Duration // the clock moves first
+		set     string        // then EpochKey is set to it, unless ""
+		fail    bool          // Redis answers every command with an error
+		fresh   bool          // Fresh, not Epoch
+		want    string        // "" : an error
+		gets    int64         // GETs of EpochKey sent so far
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"within the max age, the read is answered again", []step{
+			{set: "e1", want: "e1", gets: 1},
+			{advance: DefaultEpochMaxAge - time.Millisecond, set: "e2", want: "e1", gets: 1},
+		}},
+		{"past the max age, it reads again", []step{
+			{set: "e1", want: "e1", gets: 1},
+			{advance: DefaultEpochMaxAge, set: "e2", want: "e2", gets: 2},
+			{advance: DefaultEpochMaxAge / 2, want: "e2", gets: 2},
+		}},
+		{"Fresh reads at once, and Epoch answers its read", []step{
+			{set: "e1", want: "e1", gets: 1},
+			{set: "e2", fresh: true, want: "e2", gets: 2},
+			{want: "e2", gets: 2},
+			{fresh: true, want: "e2", gets: 3},
+		}},
+		{"an error is kept for no one", []step{
+			{set: "e1", fail: true, want: "", gets: 1},
+			{want: "e1", gets: 2},
+			{want: "e1", gets: 2},
+		}},
+		{"an error leaves the last read as it was", []step{
+			{set: "e1", want: "e1", gets: 1},
+			{set: "e2", fresh: true, fail: true, want: "", gets: 2},
+			{want: "e1", gets: 2},
+			{advance: DefaultEpochMaxAge, fail: true, want: "", gets: 3},
+			{want: "e2", gets: 4},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var clock atomic.Int64
+			r, srv, gets := newTestEpochReader(t, &clock)
+			for i, s := range tc.steps {
+				clock.Add(int64(s.advance))
+				if s.set != "" {
+					srv.Set(EpochKey, s.set)
+				}
+				if s.fail {
+					srv.SetError("LOADING a test's error")
+				}
+				read := r.Epoch
+				if s.fresh {
+					read = r.Fresh
+				}
+				got, err := read(context.Background())
+				srv.SetError("")
+				switch {
+				case s.want == "" && err == nil:
+					t.Fatalf("step %d: got %q, want an error", i+1, got)
+				case s.want != "" && (err != nil || got != s.want):
+					t.Fatalf("step %d: got %q, %v; want %q", i+1, got, err, s.want)
+				}
+				if n := gets.n.Load(); n != s.gets {
+					t.Fatalf("step %d: %d GETs of %s sent, want %d", i+1, n, EpochKey, s.gets)
+				}
+			}
+		})
+	}
+}
+
+// Callers that come while a read is under way wait for it: one read for
+// all. A Fresh call then does not take that read, sent before it.
+func TestEpochReaderSharesAReadUnderWay(t *testing.T) {
+	const callers = 8
+	var clock atomic.Int64
+	r, srv, gets := newTestEpochReader(t, &clock)
+	srv.Set(EpochKey, "e1")
+	gets.held.Store(true)
+	got := make([]string, callers)
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() { got[i], errs[i] = r.Epoch(context.Background()) })
+	}
+	// Every caller is in: waiting for the read, or (without the sharing)
+	// sending its own.
+	waitFor(t, "the callers", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		w := 0
+		if r.flight != nil {
+			w = r.flight.waiters
+		}
+		return int64(w)+gets.n.Load() == callers
+	})
+	srv.Set(EpochKey, "e2")
+	fresh := make(chan string, 1)
+	go func() {
+		e, err := r.Fresh(context.Background())
+		if err != nil {
+			e = err.Error()
+		}
+		fresh <- e
+	}()
+	first, second := <-gets.holds, <-gets.holds
+	close(second)
+	if e := <-fresh; e != "e2" {
+		t.Fatalf("Fresh = %q, want e2: a read sent after it", e)
+	}
+	close(first)
+	wg.Wait()
+	for i := range callers {
+		if errs[i] != nil || got[i] != "e1" {
+			t.Fatalf("caller %d: %q, %v; want e1", i, got[i], errs[i])
+		}
+	}
+	if n := gets.n.Load(); n != 2 {
+		t.Fatalf("%d GETs of %s for %d callers and a Fresh, want 2", n, EpochKey, callers)
+	}
+	// The older read, answered last, did not replace Fresh's.
+	if e, err := r.Epoch(context.Background()); err != nil || e != "e2" {
+		t.Fatalf("Epoch after Fresh = %q, %v; want e2", e, err)
+	}
+}
+
+// A caller whose context ends stops waiting; the read goes on for the
+// others.
+func TestEpochReaderCallerGivesUp(t *testing.T) {
+	var clock atomic.Int64
+	r, srv, gets := newTestEpochReader(t, &clock)
+	srv.Set(EpochKey, "e1")
+	gets.held.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Epoch(ctx)
+		done <- err
+	}()
+	release := <-gets.holds
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("Epoch with its context cancelled answered no error")
+	}
+	close(release)
+	if e, err := r.Epoch(context.Background()); err != nil || e != "e1" {
+		t.Fatalf("Epoch = %q, %v; want e1", e, err)
+	}
+	if n := gets.n.Load(); n != 1 {
+		t.Fatalf("%d GETs of %s, want 1: the read went on", n, EpochKey)
+	}
+}
+
+// waitFor polls cond until it holds, failing t after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10 s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
