@@ -15,6 +15,11 @@
 //	sv:P:live      string: the generation that queries read
 //	sv:P:live-epoch string: Redis's epoch (Epoch) when a generation was last
 //	               made live; a miss under another epoch is ErrNoLive
+//	sv:P:live-epoch:{T}
+//	               strings: on a cluster, its copies, one beside each
+//	               sentinel sv:epoch:{T}, in its slot (LiveEpochCopyKeys):
+//	               a miss with one missing or of another epoch is
+//	               ErrNoLive, whichever master was lost
 //	sv:epoch, sv:epoch:{T}
 //	               strings: the epoch and, on a cluster, its sentinels
 //	               (Epoch)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -169,6 +170,19 @@ func clusterEpoch(ctx context.Context, c *redis.ClusterClient) (string, error) {
 	return "", fmt.Errorf("redis: %s and its sentinels did not settle in %d reads (data lost over and over?)", EpochKey, epochAttempts)
 }
 
+// settledEpoch is epoch when a read of EpochKey (epoch) and its sentinels
+// found them settled: nothing missing, no change to make. clusterEpoch
+// then answers epoch without another read.
+func settledEpoch(epoch string, sentinels []string) (string, bool) {
+	if epoch == "" || slices.Contains(sentinels, "") {
+		return "", false
+	}
+	if _, ok := pendingChange(epoch, sentinels); ok {
+		return "", false
+	}
+	return epoch, true
+}
+
 // pendingChange is the next epoch of the first sentinel holding a change
 // based on epoch.
 func pendingChange(epoch string, sentinels []string) (string, bool) {
@@ -212,6 +226,22 @@ func getAll(ctx context.Context, c *redis.ClusterClient, keys []string) ([]strin
 		vals[i] = v
 	}
 	return vals, nil
+}
+
+// setAll SETs keys to v in one pipeline.
+func setAll(ctx context.Context, c *redis.ClusterClient, keys []string, v string) error {
+	pipe := c.Pipeline()
+	cmds := make([]*redis.StatusCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Set(ctx, k, v, 0)
+	}
+	_, _ = pipe.Exec(ctx)
+	for i, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			return fmt.Errorf("redis set %s: %w", keys[i], err)
+		}
+	}
+	return nil
 }
 
 // setNX SETNXes keys to v in one pipeline.

@@ -2,6 +2,8 @@ package redisview_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"os"
 	"slices"
@@ -251,56 +253,112 @@ func TestEpochClusterUpgradeKeepsValue(t *testing.T) {
 }
 
 // TestGetAfterAMasterLossAnswersNoLive: on a real cluster, a master that
-// holds neither the live pointer nor its epoch record loses its data (it
-// may hold the epoch: a new one is then set, as different).
-// Reads of the views it held answer ErrNoLive until they are read again,
-// not "not found" (they answered 404 until the refill began, 2 to 30
-// reads in an audit).
+// does not hold the live pointer loses its data: one holding neither the
+// pointer nor its epoch record, the one holding the record
+// (LiveEpochKey) and not EpochKey, the one holding both. Reads of the views it held
+// answer ErrNoLive until they are read again, not "not found" (they
+// answered 404 until the refill began, 2 to 30 reads in an audit; and,
+// with the record on one master, for the record's master's loss still).
 func TestGetAfterAMasterLossAnswersNoLive(t *testing.T) {
 	c := redistest.RealCluster(t)
 	flushable(t)
 	ctx := context.Background()
-	s := redistest.NewStore(t, c)
 	cc := c.(*redis.ClusterClient)
-	var changes []productview.Change
-	for i := range 200 {
-		changes = append(changes, productview.Change{ID: "p" + strconv.Itoa(i), Version: 1, Set: []productview.Field{{Name: "n", Value: "x"}}})
-	}
-	if _, err := s.Apply(ctx, 1, changes); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.EnsureLive(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	kept := map[string]bool{}
-	for _, k := range []string{s.LiveKey(), s.LiveEpochKey()} {
-		m, err := cc.MasterForKey(ctx, k)
+	masterOf := func(key string) string {
+		t.Helper()
+		m, err := cc.MasterForKey(ctx, key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		kept[m.Options().Addr] = true
+		return m.Options().Addr
 	}
-	var victim *redis.Client
-	for _, m := range masters(t, c) {
-		if !kept[m.Options().Addr] {
-			victim = m
-		}
-	}
-	if victim == nil {
-		t.Fatal("no master without the live pointer or its epoch record")
-	}
-	var lost string
-	for _, ch := range changes {
-		if m, err := cc.MasterForKey(ctx, s.Key(1, ch.ID)); err == nil && m.Options().Addr == victim.Options().Addr {
-			lost = ch.ID
-			break
-		}
-	}
-	if lost == "" {
-		t.Fatalf("no view on master %s", victim.Options().Addr)
-	}
-	flushAll(t, victim)
-	if _, ok, err := s.Get(ctx, lost); !errors.Is(err, productview.ErrNoLive) || ok {
-		t.Fatalf("Get of %s, lost with master %s = %v, %v; want ErrNoLive", lost, victim.Options().Addr, ok, err)
+	for _, tc := range []struct {
+		name string
+		// victim is the address of the master to empty, "" when the
+		// store's keys do not allow one of that case.
+		victim func(s *redisview.Store, ms []*redis.Client) string
+	}{
+		{"a master holding neither the live pointer nor its epoch record", func(s *redisview.Store, ms []*redis.Client) string {
+			for _, m := range ms {
+				if a := m.Options().Addr; a != masterOf(s.LiveKey()) && a != masterOf(s.LiveEpochKey()) {
+					return a
+				}
+			}
+			return ""
+		}},
+		{"the master holding the live generation's epoch record, not " + redisview.EpochKey, func(s *redisview.Store, _ []*redis.Client) string {
+			if m := masterOf(s.LiveEpochKey()); m != masterOf(redisview.EpochKey) {
+				return m
+			}
+			return ""
+		}},
+		{"the master holding the record and " + redisview.EpochKey, func(s *redisview.Store, _ []*redis.Client) string {
+			if m := masterOf(s.LiveEpochKey()); m == masterOf(redisview.EpochKey) {
+				return m
+			}
+			return ""
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ms := masters(t, c)
+			// A projection of the test's own whose live pointer is not on
+			// the master lost (that is ErrNoLive from the pointer alone).
+			var (
+				s      *redisview.Store
+				victim string
+			)
+			for range 100 {
+				var b [6]byte
+				rand.Read(b[:])
+				cand, err := redisview.New(c, redisview.Config{Projection: "test-" + hex.EncodeToString(b[:])})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v := tc.victim(cand, ms); v != "" && v != masterOf(cand.LiveKey()) {
+					s, victim = cand, v
+					break
+				}
+			}
+			if s == nil {
+				t.Fatal("no projection name in 100 whose keys fit the case")
+			}
+			t.Cleanup(func() { redistest.DeleteKeys(context.Background(), c, "sv:"+s.Projection()+":*") })
+			var changes []productview.Change
+			for i := range 200 {
+				changes = append(changes, productview.Change{ID: "p" + strconv.Itoa(i), Version: 1, Set: []productview.Field{{Name: "n", Value: "x"}}})
+			}
+			if _, err := s.Apply(ctx, 1, changes); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.EnsureLive(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			var lost string
+			for _, ch := range changes {
+				if masterOf(s.Key(1, ch.ID)) == victim {
+					lost = ch.ID
+					break
+				}
+			}
+			if lost == "" {
+				t.Fatalf("no view on master %s", victim)
+			}
+			for _, m := range ms {
+				if m.Options().Addr == victim {
+					flushAll(t, m)
+				}
+			}
+			if _, ok, err := s.Get(ctx, lost); !errors.Is(err, productview.ErrNoLive) || ok {
+				t.Fatalf("Get of %s, lost with master %s = %v, %v; want ErrNoLive", lost, victim, ok, err)
+			}
+			// Made live again under the new epoch (a refill's promote):
+			// a miss is not found again.
+			if err := s.SetLive(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, err := s.Get(ctx, "never-written"); err != nil || ok {
+				t.Fatalf("Get of a product never written, after SetLive = %v, %v; want not found", ok, err)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,15 +32,39 @@ func (s *Store) SetLive(ctx context.Context, gen int) error {
 // read into. A view not found while Redis holds another epoch is data
 // lost and not read again yet (on a Redis Cluster, another master's loss
 // leaves the live pointer): Get answers ErrNoLive, not "not found".
+//
+// On a Redis Cluster the key lives on one master, whose loss would take
+// the record with it: there the record has a copy more per bucket of the
+// epoch's sentinels (LiveEpochCopyKeys), each in its sentinel's slot, so
+// every master holds the copies of its slots and loses them with its
+// data. LiveEpochKey is still written there, after the copies, for the
+// instances of an older streamview during an upgrade (they read it
+// alone); see lostSinceLive for how it is read.
 func (s *Store) LiveEpochKey() string { return "sv:" + s.projection + ":live-epoch" }
+
+// LiveEpochCopyKeys are the copies of LiveEpochKey's record on a Redis
+// Cluster, one per sentinel of Epoch, in its slot:
+// "sv:<projection>:live-epoch:{T}" for the sentinel "sv:epoch:{T}".
+func (s *Store) LiveEpochCopyKeys() []string {
+	keys := make([]string, len(epochSentinels))
+	for i, k := range epochSentinels {
+		keys[i] = s.LiveEpochKey() + ":" + strings.TrimPrefix(k, EpochKey+":")
+	}
+	return keys
+}
 
 func (s *Store) markLiveEpoch(ctx context.Context) error {
 	s.lossRead.Store(nil)
 	e, err := Epoch(ctx, s.client)
-	if err == nil {
-		err = s.client.Set(ctx, s.LiveEpochKey(), e, 0).Err()
-	}
 	if err != nil {
+		return fmt.Errorf("redis: the epoch for %s: %w", s.LiveEpochKey(), err)
+	}
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		if err := setAll(ctx, cc, s.LiveEpochCopyKeys(), e); err != nil {
+			return err
+		}
+	}
+	if err := s.client.Set(ctx, s.LiveEpochKey(), e, 0).Err(); err != nil {
 		return fmt.Errorf("redis set %s: %w", s.LiveEpochKey(), err)
 	}
 	return nil
@@ -47,8 +72,9 @@ func (s *Store) markLiveEpoch(ctx context.Context) error {
 
 // lostSinceLive reports whether Redis holds another epoch than when the
 // live generation was made live. Without a record (one made live by an
-// older streamview, or the record lost with its master) it cannot tell:
-// false.
+// older streamview, or the record lost with its master on a single
+// server, which takes the live pointer too) it cannot tell: false. On a
+// cluster, see liveLost.
 //
 // Its answer is kept for Config.LiveCache: a product read before its
 // projector wrote it (a `?minVersion=` wait polls) costs the epoch's
@@ -72,6 +98,9 @@ type lossRead struct {
 }
 
 func (s *Store) readLostSinceLive(ctx context.Context) (bool, error) {
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		return s.clusterLostSinceLive(ctx, cc)
+	}
 	was, err := s.client.Get(ctx, s.LiveEpochKey()).Result()
 	if errors.Is(err, redis.Nil) {
 		return false, nil
@@ -84,6 +113,63 @@ func (s *Store) readLostSinceLive(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return now != was, nil
+}
+
+// clusterLostSinceLive is readLostSinceLive on a cluster: EpochKey, its
+// sentinels, LiveEpochKey and its copies in one pipelined round (one
+// round trip per master, 258 GETs), and Epoch's own reads only when the
+// epoch is not settled (a loss being seen, a first start).
+func (s *Store) clusterLostSinceLive(ctx context.Context, cc *redis.ClusterClient) (bool, error) {
+	n := len(epochSentinels)
+	keys := make([]string, 0, 2+2*n)
+	keys = append(append(append(keys, EpochKey), epochSentinels...), s.LiveEpochKey())
+	keys = append(keys, s.LiveEpochCopyKeys()...)
+	vals, err := getAll(ctx, cc, keys)
+	if err != nil {
+		return false, err
+	}
+	epoch, ok := settledEpoch(vals[0], vals[1:1+n])
+	if !ok {
+		if epoch, err = clusterEpoch(ctx, cc); err != nil {
+			return false, err
+		}
+	}
+	return liveLost(epoch, vals[1+n], vals[2+n:]), nil
+}
+
+// liveLost reports, on a cluster, whether the live generation's record
+// (single: LiveEpochKey's value, copies: its copies', "" when missing)
+// says that Redis lost data since the generation was made live under
+// epoch:
+//
+//   - LiveEpochKey holding the epoch: no loss. It is written after the
+//     copies, so the whole record was written under this epoch (or an
+//     older streamview, which writes it alone, made a generation live
+//     under it: after a master's loss, its refill done);
+//   - no copy at all: a record made by an older streamview, read as
+//     before: another epoch in LiveEpochKey is a loss, none is none seen.
+//     Until the next SetLive or EnsureLive that makes a generation live
+//     writes the copies, the loss of the master holding LiveEpochKey goes
+//     unseen (a miss answers "not found");
+//   - else a copy missing (its master lost its data) or holding another
+//     epoch is a loss; copies all holding the epoch are none
+//     (LiveEpochKey's master cannot lose it without the epoch moving: a
+//     SetLive that failed after the copies).
+func liveLost(epoch, single string, copies []string) bool {
+	if single == epoch {
+		return false
+	}
+	present, differ := 0, false
+	for _, v := range copies {
+		if v != "" {
+			present++
+		}
+		differ = differ || v != epoch
+	}
+	if present == 0 {
+		return single != ""
+	}
+	return differ
 }
 
 // EnsureLive makes gen live when no generation is live yet, and returns the

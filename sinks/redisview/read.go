@@ -21,7 +21,9 @@ import (
 // compared with the one the live generation was made live under
 // (LiveEpochKey): another one is data lost and not read again yet (on a
 // Redis Cluster, a master's loss leaves the live pointer on another), and
-// Get answers ErrNoLive.
+// Get answers ErrNoLive. On a cluster the record has a copy on every
+// master (LiveEpochCopyKeys), read with the epoch's keys in one pipelined
+// round; the answer is kept for Config.LiveCache.
 func (s *Store) Get(ctx context.Context, id string) (d productview.Doc, found bool, err error) {
 	gen, err := s.liveForRead(ctx)
 	if err != nil {
