@@ -18,7 +18,6 @@ import (
 
 	"github.com/streamview/streamview/processors/webhook"
 	"github.com/streamview/streamview/sinks/redisnotify"
-	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/topics"
 )
 
@@ -113,7 +112,10 @@ var _ webhook.Recovery = (*notifierRecovery)(nil)
 
 // Lost implements webhook.Recovery.
 func (r *notifierRecovery) Lost(ctx context.Context) (bool, error) {
-	epoch, err := redisview.Epoch(ctx, r.st.redis)
+	// The process's shared read (at most redisview.DefaultEpochMaxAge
+	// old): a loss its scripts report (a mark missing) is seen in the
+	// mark, read below, at once.
+	epoch, err := r.st.epochs().Epoch(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -175,7 +177,9 @@ func (r *notifierRecovery) Restore(ctx context.Context) error {
 		r.copy = false
 	}
 	for {
-		epoch, err := redisview.Epoch(ctx, r.st.redis)
+		// Fresh reads, here and after the read-back: a read kept from
+		// before could hide a loss during it.
+		epoch, err := r.st.epochs().Fresh(ctx)
 		if err != nil {
 			return err
 		}
@@ -191,7 +195,7 @@ func (r *notifierRecovery) Restore(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		now, err := redisview.Epoch(ctx, r.st.redis)
+		now, err := r.st.epochs().Fresh(ctx)
 		if err != nil {
 			return err
 		}
