@@ -14,6 +14,7 @@ import (
 	"github.com/streamview/streamview/producers/subscription"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/redisnotify"
+	"github.com/streamview/streamview/sinks/redisview"
 	"github.com/streamview/streamview/topics"
 )
 
@@ -84,6 +85,13 @@ type notifyFlags struct {
 	refold bool
 }
 
+// defaultSessionTimeout is --session-timeout's default. The Kafka client's
+// own, 45s, left a crashed instance's partitions unprocessed that long:
+// no command of theirs decided, no event projected. A member heartbeats
+// every quarter of it, so a member has to miss three heartbeats in a row
+// to be taken for dead.
+const defaultSessionTimeout = 10 * time.Second
+
 func (f *notifyFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.workers, "workers", 16, "deliveries at once, each to another subscription")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "time-out of one delivery attempt")
@@ -91,7 +99,7 @@ func (f *notifyFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.retryMin, "retry-min", time.Second, "first backoff ceiling between attempts of a notification")
 	fs.DurationVar(&f.retryMax, "retry-max", 10*time.Minute, "largest backoff between attempts")
 	fs.DurationVar(&f.lease, "lease", 0, "how long a worker holds a subscription; a crashed one's are free after it (default max(30s, 3×timeout))")
-	fs.DurationVar(&f.session, "session-timeout", 0, "consumer group session timeout: how long a crashed notifier holds its partitions (default Kafka client's, 45s)")
+	fs.DurationVar(&f.session, "session-timeout", defaultSessionTimeout, "consumer group session timeout of every group member of this process (serve's decider and projectors, the notifier): how long the partitions of an instance that crashed wait before the others take them (the broker allows 6s to 30m by default; 0 is the Kafka client's default, 45s)")
 	fs.StringVar(&f.redisPrefix, "redis-prefix", redisnotify.DefaultPrefix, "prefix of the notifier's Redis keys")
 	fs.StringVar(&f.group, "group", webhook.Group, "consumer group")
 	fs.StringVar(&f.topic, "topic", "", "events topic (default catalog.product-events)")
@@ -227,7 +235,7 @@ func runNotify(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st := stack{brokers: kconn.Brokers, kafkaOpt: kopts, logger: logger, redis: rdb}
+	st := stack{brokers: kconn.Brokers, kafkaOpt: kopts, logger: logger, redis: rdb, epoch: redisview.NewEpochReader(rdb, 0)}
 	defer st.redis.Close()
 	codec, err := schemas.NewCodec()
 	if err != nil {

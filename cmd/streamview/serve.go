@@ -125,6 +125,9 @@ type stack struct {
 	esIndex esIndexFlags
 	// snapshotEvery is decider.Config.SnapshotEvery (0: its default).
 	snapshotEvery int
+	// sessionTimeout is the consumer group session of the decider and
+	// the projectors (--session-timeout; 0: the Kafka client's default).
+	sessionTimeout time.Duration
 	// viewChanges, set by serveStack when it runs the API beside the
 	// product-view projector, carries the projector's writes to the API's
 	// ?minVersion= reads (api.Deps.ViewChanges).
@@ -255,6 +258,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if f.queryTimeout <= 0 {
 		return fmt.Errorf("--query-timeout %v: must be positive", f.queryTimeout)
 	}
+	if f.notify.session < 0 {
+		return fmt.Errorf("--session-timeout %v: want a duration of 0 or more", f.notify.session)
+	}
 	if err := startPprof(ctx, f.pprof, logger); err != nil {
 		return err
 	}
@@ -283,7 +289,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if f.snapshot, err = snapshotEvery(fs, e, f.snapshot); err != nil {
 		return err
 	}
-	st.esIndex, st.snapshotEvery = f.esIndex, f.snapshot
+	st.esIndex, st.snapshotEvery, st.sessionTimeout = f.esIndex, f.snapshot, f.notify.session
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, f.delivery); err != nil {
 		return err
 	}
@@ -512,7 +518,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	if roles["decider"] {
 		dcfg := decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger,
 			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.KafkaLog("decider")...), Hooks: st.tel.Decider(),
-			SnapshotEvery: st.snapshotEvery}
+			SnapshotEvery: st.snapshotEvery, SessionTimeout: st.sessionTimeout}
 		if results != nil {
 			// The API here answers a Prefer: wait as soon as this
 			// decider's commit is acknowledged, not a fetch of the
@@ -703,7 +709,7 @@ func newProjector(ctx context.Context, st stack, codec *schemas.Codec, views *re
 // writing through proj, with that projection's batch size and interval:
 // the same for the live generation and for a rebuilt one.
 func projectorRunner(st stack, codec *schemas.Codec, name string, gen int, proj processors.Projection) (*processors.Runner, error) {
-	cfg := processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), MinApplyInterval: applyIntervalOf(name), Aggregates: aggregatesOf(name), Logger: st.logger, Hooks: st.projectionHooks(name, gen)}
+	cfg := processors.Config{Name: name, Generation: gen, MaxBatch: batchOf(name), MinApplyInterval: applyIntervalOf(name), Aggregates: aggregatesOf(name), SessionTimeout: st.sessionTimeout, Logger: st.logger, Hooks: st.projectionHooks(name, gen)}
 	if gen == 1 {
 		cfg.DeadLettered = st.deadLettered[name]
 	}
