@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -148,9 +149,10 @@ func (s *Store) clusterLostSinceLive(ctx context.Context, cc *redis.ClusterClien
 //     under it: after a master's loss, its refill done);
 //   - no copy at all: a record made by an older streamview, read as
 //     before: another epoch in LiveEpochKey is a loss, none is none seen.
-//     Until the next SetLive or EnsureLive that makes a generation live
-//     writes the copies, the loss of the master holding LiveEpochKey goes
-//     unseen (a miss answers "not found");
+//     Until the copies are written (EnsureLive at the next start, when
+//     LiveEpochKey holds the epoch now; else the next SetLive), the loss
+//     of the master holding LiveEpochKey goes unseen (a miss answers "not
+//     found");
 //   - else a copy missing (its master lost its data) or holding another
 //     epoch is a loss; copies all holding the epoch are none
 //     (LiveEpochKey's master cannot lose it without the epoch moving: a
@@ -174,6 +176,12 @@ func liveLost(epoch, single string, copies []string) bool {
 
 // EnsureLive makes gen live when no generation is live yet, and returns the
 // live generation either way: what a projection's first start calls.
+//
+// On a Redis Cluster, a generation made live by an older streamview has
+// its epoch record without the copies (LiveEpochCopyKeys); EnsureLive
+// writes them when the record holds Redis's epoch now, so that an upgraded
+// deployment sees the loss of any master from its first start on, not
+// only after its next refill or rebuild.
 func (s *Store) EnsureLive(ctx context.Context, gen int) (int, error) {
 	if err := checkGen(gen); err != nil {
 		return 0, err
@@ -186,8 +194,36 @@ func (s *Store) EnsureLive(ctx context.Context, gen int) (int, error) {
 		if err := s.markLiveEpoch(ctx); err != nil {
 			return 0, err
 		}
+	} else if cc, ok := s.client.(*redis.ClusterClient); ok {
+		if err := s.copyLiveEpoch(ctx, cc); err != nil {
+			return 0, err
+		}
 	}
 	return s.Live(ctx)
+}
+
+// copyLiveEpoch writes the copies of LiveEpochKey's record when it has
+// none and holds Redis's epoch now. A record of another epoch, or none,
+// is left as it is: it vouches for nothing now (a loss since, not read
+// again yet), and the generation's next making live writes it whole.
+func (s *Store) copyLiveEpoch(ctx context.Context, cc *redis.ClusterClient) error {
+	copies := s.LiveEpochCopyKeys()
+	vals, err := getAll(ctx, cc, append([]string{s.LiveEpochKey()}, copies...))
+	if err != nil {
+		return err
+	}
+	if vals[0] == "" || slices.ContainsFunc(vals[1:], func(v string) bool { return v != "" }) {
+		return nil
+	}
+	epoch, err := Epoch(ctx, cc)
+	if err != nil {
+		return err
+	}
+	if vals[0] != epoch {
+		return nil
+	}
+	s.lossRead.Store(nil)
+	return setAll(ctx, cc, copies, epoch)
 }
 
 // Live returns the live generation, or ErrNoLive when none was set.

@@ -180,3 +180,64 @@ func TestLiveEpochCopyKeysShareTheSentinelsSlots(t *testing.T) {
 		}
 	}
 }
+
+// A generation made live by an older streamview has LiveEpochKey without
+// its copies. EnsureLive, at a projection's start, writes the copies when
+// the record holds Redis's epoch now: the loss of the master holding
+// LiveEpochKey is then seen (ErrNoLive), which before the next refill or
+// rebuild went unseen. A record of another epoch is left without copies.
+func TestEnsureLiveCopiesAnUpgradedRecord(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		record string // LiveEpochKey's value before EnsureLive; "" the epoch
+		copied bool
+	}{
+		{"the record of this epoch", "", true},
+		{"a record of another epoch", "an epoch of before", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			c, srv := miniCluster(t)
+			s, err := redisview.New(c, redisview.Config{Projection: "product-view", LiveCache: time.Nanosecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.EnsureLive(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			epoch, err := redisview.Epoch(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range s.LiveEpochCopyKeys() { // as an older streamview left it
+				srv.Del(k)
+			}
+			if tc.record != "" {
+				srv.Set(s.LiveEpochKey(), tc.record)
+			}
+			if gen, err := s.EnsureLive(ctx, 1); err != nil || gen != 1 {
+				t.Fatalf("EnsureLive = %d, %v; want 1", gen, err)
+			}
+			want := ""
+			if tc.copied {
+				want = epoch
+			}
+			for _, k := range s.LiveEpochCopyKeys() {
+				if v, _ := srv.Get(k); v != want {
+					t.Fatalf("after EnsureLive %s = %q, want %q", k, v, want)
+				}
+			}
+			if !tc.copied {
+				return
+			}
+			// The master holding LiveEpochKey loses its data.
+			cp := s.LiveEpochCopyKeys()[bucketOf(s.LiveEpochKey())]
+			for _, k := range []string{s.LiveEpochKey(), cp, sentinelOf(cp)} {
+				srv.Del(k)
+			}
+			if _, ok, err := s.Get(ctx, "p"); !errors.Is(err, productview.ErrNoLive) {
+				t.Fatalf("Get after the loss of LiveEpochKey's master = found %v, %v; want ErrNoLive", ok, err)
+			}
+		})
+	}
+}
