@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/producers/commandbus"
+	"github.com/streamview/streamview/producers/decider"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
 )
@@ -126,6 +128,24 @@ func startInstance(t *testing.T, bin, name string, args ...string) *instance {
 func (in *instance) kill() {
 	_ = in.cmd.Process.Kill()
 	<-in.done
+}
+
+// pause stops the process (SIGSTOP) until resume; the test's end resumes
+// it, so that it can be stopped.
+func (in *instance) pause(t *testing.T) {
+	t.Helper()
+	if err := in.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("pause %s: %v", in.name, err)
+	}
+	t.Cleanup(func() { _ = in.cmd.Process.Signal(syscall.SIGCONT) })
+}
+
+// resume lets a paused process run again (SIGCONT).
+func (in *instance) resume(t *testing.T) {
+	t.Helper()
+	if err := in.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("resume %s: %v", in.name, err)
+	}
 }
 
 // stop asks the process to shut down, and kills it if it does not.
@@ -315,9 +335,73 @@ func TestManyInstances(t *testing.T) {
 	})
 }
 
+// TestManyInstancesPausedInstance is TestManyInstances with one instance
+// paused (SIGSTOP, as a machine that stalls or a process swapped out)
+// halfway, for longer than the group session (--session-timeout, 10s by
+// default): its groups take it for dead and give its partitions to the
+// others. Once they have, it is resumed (SIGCONT): it finds itself out of
+// its groups, and whatever it still held (a decider's transaction, a
+// projector's batch, a delivery) must change nothing, as it rejoins. Every
+// command is decided exactly once and the views and search documents
+// equal the fold of the log, as in TestManyInstances.
+func TestManyInstancesPausedInstance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real processes on the real servers")
+	}
+	var victim *instance
+	var pausedAt time.Time
+	runScale(t, scaleRun{
+		brokers:  strings.Join(testenv.Kafka(t), ","),
+		commands: 4000,
+		atHalf: func(t *testing.T, p *pool, all []*instance, _ func(string) *instance) {
+			victim = all[0]
+			p.remove(victim)
+			victim.pause(t)
+			pausedAt = time.Now()
+			t.Logf("%s paused", victim.name)
+		},
+		atThreeQuarters: func(t *testing.T, p *pool, _ []*instance, _ func(string) *instance) {
+			waitGroupMembers(t, decider.DefaultGroup, 2)
+			t.Logf("the decider's group let %s go %v after its pause", victim.name, time.Since(pausedAt).Round(time.Millisecond))
+			victim.resume(t)
+			p.add(victim)
+			t.Logf("%s resumed", victim.name)
+		},
+	})
+}
+
+// kafkaAdmin is an admin client of the real Kafka, closed at the test's
+// end.
+func kafkaAdmin(t *testing.T) *kadm.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(testenv.Kafka(t)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return kadm.NewClient(cl)
+}
+
+// waitGroupMembers waits until group is stable with n members.
+func waitGroupMembers(t *testing.T, group string, n int) {
+	t.Helper()
+	adm := kafkaAdmin(t)
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		gs, err := adm.DescribeGroups(context.Background(), group)
+		if err != nil {
+			return err
+		}
+		if g := gs[group]; g.State != "Stable" || len(g.Members) != n {
+			return testenv.Errorf("group %s: %s with %d members, want Stable with %d", group, g.State, len(g.Members), n)
+		}
+		return nil
+	})
+}
+
 // scaleRun is one run of the scale load.
 type scaleRun struct {
 	brokers    string   // comma-separated
+	commands   int      // the load's commands; 0: STREAMVIEW_SCALE_COMMANDS or 20,000
 	topicsArgs []string // extra arguments of topics apply (an overlay)
 	// atHalf and atThreeQuarters run on the test goroutine when that
 	// share of the changes has been taken, while the load goes on.
@@ -333,6 +417,9 @@ func runScale(t *testing.T, r scaleRun) {
 	total := 20_000
 	if n, err := strconv.Atoi(os.Getenv("STREAMVIEW_SCALE_COMMANDS")); err == nil && n >= 100 {
 		total = n
+	}
+	if r.commands > 0 {
+		total = r.commands
 	}
 	nProducts := total / 10
 	var out bytes.Buffer

@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/producers/decider"
@@ -41,12 +38,7 @@ func TestServeHandsOverACrashedInstancesPartitions(t *testing.T) {
 
 	// Both instances in every group they run (the decider's, the
 	// projections' live generations): each then owns some partitions.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(testenv.Kafka(t)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	adm := kafkaAdmin(t)
 	testenv.Eventually(t, 2*time.Minute, func() error {
 		listed, err := adm.ListGroups(context.Background())
 		if err != nil {
