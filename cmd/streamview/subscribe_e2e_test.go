@@ -98,7 +98,12 @@ func TestServeSubscriptions(t *testing.T) {
 		`{"url":"http://example.com/x","events":["priceDrop"],"secret":"s3cret"}`); a.status != 422 {
 		t.Errorf("subscribe outside the allowlist: %d %v, want 422", a.status, a.body)
 	}
-	a = call(t, "POST", base+"/v1/products/"+id+"/subscriptions", `{"url":"`+hook.URL+`/first","events":["priceDrop","backInStock"],"secret":"s3cret"}`)
+	// If-Match names the product's version, as on every command to it.
+	if a := call(t, "POST", base+"/v1/products/"+id+"/subscriptions",
+		`{"url":"`+hook.URL+`/x","events":["priceDrop"],"secret":"s3cret"}`, "If-Match", `"2"`); a.status != 409 {
+		t.Errorf("subscribe with If-Match of another version: %d %v, want 409", a.status, a.body)
+	}
+	a = call(t, "POST", base+"/v1/products/"+id+"/subscriptions", `{"url":"`+hook.URL+`/first","events":["priceDrop","backInStock"],"secret":"s3cret"}`, "If-Match", `"1"`)
 	if a.status != 201 {
 		t.Fatalf("subscribe: %d %v", a.status, a.body)
 	}

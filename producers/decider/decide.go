@@ -85,7 +85,7 @@ func (d *Decider) decide(r *kgo.Record, o *overlay, now time.Time, t *tally) ([]
 	}
 	if subID := subscription.AggregateID(cmd); subID != "" {
 		sub := o.subscription(subID)
-		payloads, rej := subscription.Decide(subscription.Product{Exists: s.Exists, Discontinued: s.Discontinued}, sub, cmd)
+		payloads, rej := subscription.Decide(subscription.Product{Exists: s.Exists, Discontinued: s.Discontinued, Version: s.Version}, sub, cmd)
 		if rej != nil {
 			return reject(rej.Code, rej.Reason, sub.Version), nil
 		}

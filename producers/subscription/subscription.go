@@ -33,6 +33,7 @@ func Evolve(s State, e schemas.Event) State {
 // Product is what Decide needs to know of the subscription's product.
 type Product struct {
 	Exists, Discontinued bool
+	Version              int64 // the product's version: what a subscribe's If-Match names
 }
 
 // Rejection is why a command was refused; Code is a schemas.Reject* code.
@@ -128,6 +129,9 @@ func Decide(p Product, s State, c schemas.Command) ([]schemas.EventData, *Reject
 			return nil, &Rejection{schemas.RejectNotFound, fmt.Sprintf("product %s does not exist", c.ProductID)}
 		case p.Discontinued:
 			return nil, &Rejection{schemas.RejectConflict, fmt.Sprintf("product %s is discontinued", c.ProductID)}
+		case c.ExpectedVersion != nil && *c.ExpectedVersion != p.Version:
+			// If-Match on a command to a product (API.md): the product's version.
+			return nil, &Rejection{schemas.RejectConflict, fmt.Sprintf("product %s: expected version %d, but it is at %d", c.ProductID, *c.ExpectedVersion, p.Version)}
 		case s.Exists:
 			return nil, &Rejection{schemas.RejectConflict, fmt.Sprintf("subscription %s exists already", d.SubscriptionID)}
 		}

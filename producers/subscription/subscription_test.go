@@ -80,6 +80,12 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// ifMatch is c with If-Match's version v.
+func ifMatch(c schemas.Command, v int64) schemas.Command {
+	c.ExpectedVersion = &v
+	return c
+}
+
 func TestDecide(t *testing.T) {
 	live := Product{Exists: true}
 	del := schemas.Command{ID: otherID, ProductID: productID, Data: &schemas.DeleteSubscription{SubscriptionID: subID}}
@@ -94,6 +100,9 @@ func TestDecide(t *testing.T) {
 		{"create on missing product", Product{}, State{}, create("http://x/h", schemas.NotifyPriceDrop), schemas.RejectNotFound},
 		{"create on discontinued", Product{Exists: true, Discontinued: true}, State{}, create("http://x/h", schemas.NotifyPriceDrop), schemas.RejectConflict},
 		{"create twice", live, State{Exists: true, Version: 1}, create("http://x/h", schemas.NotifyPriceDrop), schemas.RejectConflict},
+		{"create with If-Match of the product's version", Product{Exists: true, Version: 4}, State{}, ifMatch(create("http://x/h", schemas.NotifyPriceDrop), 4), ""},
+		{"create with If-Match of another version", Product{Exists: true, Version: 4}, State{}, ifMatch(create("http://x/h", schemas.NotifyPriceDrop), 3), schemas.RejectConflict},
+		{"create with If-Match on a missing product", Product{}, State{}, ifMatch(create("http://x/h", schemas.NotifyPriceDrop), 1), schemas.RejectNotFound},
 		{"delete", live, State{Exists: true, Version: 1}, del, ""},
 		{"delete unknown", live, State{}, del, schemas.RejectNotFound},
 		{"delete twice", live, State{Exists: true, Deleted: true, Version: 2}, del, schemas.RejectNotFound},
