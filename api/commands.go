@@ -42,7 +42,11 @@ func (s *Server) commandHandler(newBody func() commandBody, optional bool) http.
 
 // commandHeaders are the headers every command endpoint reads.
 type commandHeaders struct {
-	wait            time.Duration // 0: answer at once
+	wait time.Duration // 0: answer at once
+	// ownWait: wait is the subscription POST's own (defaultSubscribeWait),
+	// not asked for with Prefer: wait, so no Preference-Applied says it
+	// was applied.
+	ownWait         bool
 	expectedVersion *int64
 	key             string
 	correlationID   string
@@ -159,6 +163,7 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		h.subscriptionID = d.SubscriptionID
 		if h.wait == 0 {
 			h.wait = min(defaultSubscribeWait, s.cfg.MaxWait) // to answer 201 as API.md shows
+			h.ownWait = true
 		}
 	case *schemas.DeleteSubscription:
 		d.SubscriptionID = subID
@@ -190,7 +195,7 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		if st, known := bus.Status(cmd.ID); known {
 			s.metrics.command(cmd.Type(), "replayed")
 			if st.State != commandbus.StatePending {
-				if h.wait > 0 {
+				if h.wait > 0 && !h.ownWait {
 					// The outcome it would have waited for, as the first
 					// answer says when it waited for it (awaitOutcome).
 					w.Header().Set("Preference-Applied", preferenceApplied(h.wait))
@@ -305,7 +310,9 @@ func (s *Server) awaitOutcome(w http.ResponseWriter, r *http.Request, cmd schema
 		if r.Context().Err() != nil {
 			return // the client has gone
 		}
-		w.Header().Set("Preference-Applied", preferenceApplied(h.wait))
+		if !h.ownWait {
+			w.Header().Set("Preference-Applied", preferenceApplied(h.wait))
+		}
 		if err == nil {
 			s.writeOutcomeOf(w, res, create, h)
 			return

@@ -8,10 +8,12 @@ import (
 // Webhook subscriptions (API.md, "Notifications") are commands on their
 // product: POST /v1/products/{id}/subscriptions and DELETE
 // /v1/subscriptions/{subscriptionId} go through Server.command like every
-// command (Idempotency-Key, Prefer: wait, a malformed If-Match is a 400),
-// keyed by the product. Only the DELETE's decision reads If-Match's
-// version: a new subscription does not change the product, and API.md
-// gives If-Match no meaning for it.
+// command (Idempotency-Key, Prefer: wait, If-Match), keyed by the product.
+// The POST's If-Match names the product's version, as on every command to
+// a product (a 409 when it is at another); the DELETE's, the
+// subscription's. Without Prefer: wait the POST waits for its outcome by
+// itself (defaultSubscribeWait), to answer 201 with the subscription's ID,
+// and says no Preference-Applied: none was asked for.
 // The subscription ID is derived from the command ID (so a retry with the
 // same Idempotency-Key names the same subscription) and carries the
 // product ID, which routes a DELETE without a lookup.

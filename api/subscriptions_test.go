@@ -25,6 +25,10 @@ func TestSubscribe(t *testing.T) {
 	if loc := w.Header().Get("Location"); loc != "/v1/subscriptions/"+got.SubscriptionID {
 		t.Errorf("Location %q", loc)
 	}
+	// It waited by itself, not for a Prefer: wait: nothing says one applied.
+	if pa := w.Header().Get("Preference-Applied"); pa != "" {
+		t.Errorf("Preference-Applied %q on a POST without Prefer", pa)
+	}
 	cmds := bus.commands()
 	if len(cmds) != 1 || cmds[0].ProductID != productID {
 		t.Fatalf("published %+v, want one command keyed by the product", cmds)
@@ -40,6 +44,23 @@ func TestSubscribe(t *testing.T) {
 		header: map[string]string{"Idempotency-Key": "sub-1"}})
 	if again := decodeAs[subscriptionAnswer](t, w); again.SubscriptionID != got.SubscriptionID {
 		t.Errorf("retry answered %+v, want subscription %s", again, got.SubscriptionID)
+	}
+
+	if pa := w.Header().Get("Preference-Applied"); pa != "" {
+		t.Errorf("Preference-Applied %q on a retry without Prefer", pa)
+	}
+
+	// With Prefer: wait it says so; If-Match goes to the decider (the
+	// product's version, producers/subscription).
+	w = serve(t, s.Handler(), request{method: "POST", path: "/v1/products/" + productID + "/subscriptions",
+		body:   `{"url":"http://127.0.0.1:9999/hook","events":["priceDrop"],"secret":"k"}`,
+		header: map[string]string{"Idempotency-Key": "sub-2", "Prefer": "wait=5", "If-Match": `"7"`}})
+	if w.Code != http.StatusCreated || w.Header().Get("Preference-Applied") != "wait=5" {
+		t.Fatalf("with Prefer: wait=5: status %d, Preference-Applied %q; want 201, wait=5", w.Code, w.Header().Get("Preference-Applied"))
+	}
+	cmds = bus.commands()
+	if ev := cmds[len(cmds)-1].ExpectedVersion; ev == nil || *ev != 7 {
+		t.Fatalf("If-Match \"7\" published expected version %v, want 7", ev)
 	}
 
 	w = serve(t, s.Handler(), request{method: "DELETE", path: "/v1/subscriptions/" + got.SubscriptionID})
