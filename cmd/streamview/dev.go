@@ -138,7 +138,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	}
 	defer release()
 	say := func(format string, args ...any) { fmt.Fprintf(e.stdout, format+"\n", args...) }
-	st := stack{currency: *currency, logger: logger}
+	st := stack{currency: *currency, logger: logger, sessionTimeout: nf.session}
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, delivery); err != nil {
 		return err
 	}
