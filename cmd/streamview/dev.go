@@ -314,13 +314,13 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		if err != nil {
 			return err
 		}
-		j, n, err := openJournal(ctx, journalFile, store, kj)
+		j, n, err := openJournal(ctx, journalFile, store, kj, nf.trimBefore(time.Now()))
 		if err != nil {
 			kj.Close()
 			return err
 		}
 		defer j.Close()
-		m, err := restoreJournal(ctx, st, nf.journal, store)
+		m, err := restoreJournal(ctx, st, nf.journal, store, nf.trimBefore(time.Now()))
 		if err != nil {
 			return err
 		}
@@ -333,7 +333,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	} else {
 		// A Redis of the user's (--redis), as serve's: the topic, and the
 		// recovery after a loss; and the file.
-		fj, read, err := openFileJournal(ctx, journalFile, redisnotify.New(st.redis, nf.redisPrefix))
+		fj, read, err := openFileJournal(ctx, journalFile, redisnotify.New(st.redis, nf.redisPrefix), nf.trimBefore(time.Now()))
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -80,10 +81,17 @@ type notifyFlags struct {
 	topic       string
 	dlqTopic    string
 	journal     string
+	horizon     time.Duration
 	// refold is webhook.Config.Refold: set by dev over its in-memory
 	// Redis, not a flag.
 	refold bool
+	// trimEvery and skew are webhook.Config.TrimEvery and Skew (their
+	// defaults when 0): not flags, tests set them small.
+	trimEvery, skew time.Duration
 }
+
+// defaultHorizon is --horizon's default.
+const defaultHorizon = 7 * 24 * time.Hour
 
 // defaultSessionTimeout is --session-timeout's default. The Kafka client's
 // own, 45s, left a crashed instance's partitions unprocessed that long:
@@ -105,6 +113,7 @@ func (f *notifyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.topic, "topic", "", "events topic (default catalog.product-events)")
 	fs.StringVar(&f.dlqTopic, "dlq-topic", "", "dead-letter topic (default catalog.notifier.dlq)")
 	fs.StringVar(&f.journal, "journal-topic", topics.NotifierJournal, "topic keeping every Webhook-Id delivered or dead-lettered, read back after Redis lost its data")
+	fs.DurationVar(&f.horizon, "horizon", defaultHorizon, "events older than this notify nothing, and the Webhook-Ids delivered or dead-lettered before it (and 1h for clock skew) are trimmed from Redis and the journal every hour; must exceed --dead-letter-after plus 1h; 0 keeps every Webhook-Id for ever")
 }
 
 // webhookAllowlist reads STREAMVIEW_WEBHOOK_ALLOW.
@@ -129,7 +138,18 @@ func (f *notifyFlags) check() error {
 			return fmt.Errorf("--%s %v: want a duration of 0 or more", d.name, d.v)
 		}
 	}
+	if f.horizon < 0 {
+		return fmt.Errorf("--horizon %v: want a duration of 0 (never) or more", f.horizon)
+	}
+	if skew := cmp.Or(f.skew, webhook.DefaultSkew); f.horizon > 0 && f.horizon <= f.deadAfter+skew {
+		return fmt.Errorf("--horizon %v must exceed --dead-letter-after %v plus %v for clock skew: a notification is retried for up to --dead-letter-after, and its event must not pass the horizon meanwhile (0 turns the horizon off)", f.horizon, f.deadAfter, skew)
+	}
 	return nil
+}
+
+// trimBefore is webhook.Config.TrimBefore under these flags.
+func (f *notifyFlags) trimBefore(now time.Time) time.Time {
+	return webhook.Config{Horizon: f.horizon, Skew: f.skew}.TrimBefore(now)
 }
 
 // config is the notifier's configuration; its callers (notify, serve)
@@ -144,6 +164,7 @@ func (f *notifyFlags) config(e env, st stack, rec webhook.Recovery) (webhook.Con
 		Group: f.group, Topic: f.topic, DeadLetterTopic: f.dlqTopic, Workers: f.workers, Timeout: f.timeout,
 		Retry: backoff.Policy{Min: f.retryMin, Max: f.retryMax}, DeadLetterAfter: f.deadAfter, Lease: f.lease, SessionTimeout: f.session,
 		Allowed: allow.Allows, Logger: st.logger, Refold: f.refold, Recovery: rec,
+		Horizon: f.horizon, TrimEvery: f.trimEvery, Skew: f.skew,
 	}
 	return cfg, cfg.Validate()
 }
@@ -159,7 +180,7 @@ func newNotifier(e env, st stack, f *notifyFlags, codec *schemas.Codec, also jou
 	if err != nil {
 		return nil, err
 	}
-	rec := &notifierRecovery{st: st, store: store, journal: kj}
+	rec := &notifierRecovery{st: st, store: store, journal: kj, trimBefore: f.trimBefore}
 	var j journal = kj
 	if also != nil {
 		j = teeJournal{kj, also}

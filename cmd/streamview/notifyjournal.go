@@ -10,6 +10,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +35,9 @@ type journaledStore struct {
 // journal keeps journalEntries where a loss of the store does not reach.
 type journal interface {
 	append(ctx context.Context, e journalEntry) error
+	// forget drops the entries of ids, trimmed from the store
+	// (journaledStore.Trim).
+	forget(ctx context.Context, ids []string) error
 }
 
 // teeJournal writes each entry to both its journals.
@@ -43,6 +48,13 @@ func (t teeJournal) append(ctx context.Context, e journalEntry) error {
 		return err
 	}
 	return t[1].append(ctx, e)
+}
+
+func (t teeJournal) forget(ctx context.Context, ids []string) error {
+	if err := t[0].forget(ctx, ids); err != nil {
+		return err
+	}
+	return t[1].forget(ctx, ids)
 }
 
 // Close closes both journals.
@@ -73,13 +85,30 @@ type journalEntry struct {
 
 // finished is what e says of its Webhook-Id; false for an entry that
 // says nothing (cut short by a crash, or of a kind this build does not
-// know).
-func (e journalEntry) finished() (redisnotify.Finished, bool) {
+// know) or that is past the horizon: finished before trimBefore
+// (webhook.Config.TrimBefore; the zero time keeps all), a Webhook-Id the
+// notifier no longer needs and trims. A gone subscription outlives the
+// horizon: an expired entry that says so gives its subscription's entry
+// (redisnotify.GonePrefix), which never expires.
+func (e journalEntry) finished(trimBefore time.Time) (redisnotify.Finished, bool) {
 	if e.WebhookID == "" || (e.Kind != "delivered" && e.Kind != "dead") {
 		return redisnotify.Finished{}, false
 	}
-	return redisnotify.Finished{WebhookID: e.WebhookID, SubscriptionID: e.SubscriptionID, At: time.UnixMilli(e.At),
-		Dead: e.Kind == "dead", Gone: e.Gone}, true
+	f := redisnotify.Finished{WebhookID: e.WebhookID, SubscriptionID: e.SubscriptionID, At: time.UnixMilli(e.At),
+		Dead: e.Kind == "dead", Gone: e.Gone}
+	if !f.At.Before(trimBefore) || strings.HasPrefix(f.WebhookID, redisnotify.GonePrefix) {
+		return f, true
+	}
+	if f.Dead && f.Gone && f.SubscriptionID != "" {
+		f.WebhookID = redisnotify.GonePrefix + f.SubscriptionID
+		return f, true
+	}
+	return redisnotify.Finished{}, false
+}
+
+// goneEntry is the journal's entry of subscription sub gone (410) at.
+func goneEntry(sub string, at int64) journalEntry {
+	return journalEntry{Kind: "dead", WebhookID: redisnotify.GonePrefix + sub, SubscriptionID: sub, At: at, Gone: true}
 }
 
 // journalBatch is how many entries a read-back gives the store at once
@@ -90,9 +119,10 @@ const journalBatch = 2000
 // store journaled to it, and to also when not nil (closed with it), and
 // how many entries it read. A last line cut short (a crash while it was
 // written) is skipped: its notification is sent once more, as after any
-// crash between a 2xx and its record.
-func openJournal(ctx context.Context, path string, store *redisnotify.Store, also journal) (*journaledStore, int, error) {
-	fj, n, err := openFileJournal(ctx, path, store)
+// crash between a 2xx and its record. So are the entries finished before
+// trimBefore (journalEntry.finished), which the file then loses.
+func openJournal(ctx context.Context, path string, store *redisnotify.Store, also journal, trimBefore time.Time) (*journaledStore, int, error) {
+	fj, n, err := openFileJournal(ctx, path, store, trimBefore)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -104,9 +134,11 @@ func openJournal(ctx context.Context, path string, store *redisnotify.Store, als
 }
 
 // openFileJournal reads the file journal at path into store and opens it
-// for appends; how many entries it read.
-func openFileJournal(ctx context.Context, path string, store *redisnotify.Store) (*fileJournal, int, error) {
-	n, err := replayJournal(ctx, path, store)
+// for appends; how many entries it read. The file keeps only those: it is
+// written again without the entries past the horizon (trimBefore) when
+// it had any, so that it does not grow for ever.
+func openFileJournal(ctx context.Context, path string, store *redisnotify.Store, trimBefore time.Time) (*fileJournal, int, error) {
+	n, err := replayJournal(ctx, path, store, trimBefore)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -130,7 +162,10 @@ func openFileJournal(ctx context.Context, path string, store *redisnotify.Store)
 	return &fileJournal{f: f}, n, nil
 }
 
-func replayJournal(ctx context.Context, path string, store *redisnotify.Store) (int, error) {
+// replayJournal reads the file journal at path into store, and writes it
+// again (a new file renamed over it) without its expired entries when it
+// had any.
+func replayJournal(ctx context.Context, path string, store *redisnotify.Store, trimBefore time.Time) (int, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
@@ -140,7 +175,8 @@ func replayJournal(ctx context.Context, path string, store *redisnotify.Store) (
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	n := 0
+	n, expired := 0, 0
+	var kept bytes.Buffer // the entries read, when trimBefore may expire some
 	batch := make([]redisnotify.Finished, 0, journalBatch)
 	flush := func() error {
 		if err := store.Finish(ctx, batch); err != nil {
@@ -155,8 +191,21 @@ func replayJournal(ctx context.Context, path string, store *redisnotify.Store) (
 		if json.Unmarshal(sc.Bytes(), &e) != nil {
 			continue // cut short by a crash
 		}
-		if fin, ok := e.finished(); ok {
+		fin, ok := e.finished(trimBefore)
+		if ok {
 			batch = append(batch, fin)
+		}
+		if !trimBefore.IsZero() {
+			switch {
+			case !ok:
+				expired++
+			case fin.WebhookID != e.WebhookID: // a gone subscription's entry
+				expired++
+				b, _ := json.Marshal(goneEntry(fin.SubscriptionID, e.At))
+				kept.Write(append(b, '\n'))
+			default:
+				kept.Write(append(sc.Bytes(), '\n'))
+			}
 		}
 		if len(batch) == journalBatch {
 			if err := flush(); err != nil {
@@ -167,7 +216,44 @@ func replayJournal(ctx context.Context, path string, store *redisnotify.Store) (
 	if err := sc.Err(); err != nil {
 		return n, fmt.Errorf("notifier journal %s: %w", path, err)
 	}
-	return n, flush()
+	if err := flush(); err != nil {
+		return n, err
+	}
+	if expired > 0 {
+		if err := rewriteJournal(path, kept.Bytes()); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// rewriteJournal replaces the file at path with b, durably: a crash
+// leaves either file whole.
+func rewriteJournal(path string, b []byte) error {
+	tmp := path + ".new"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("notifier journal: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("notifier journal: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
 }
 
 // Delivered implements notifier.Store.
@@ -184,6 +270,39 @@ func (j *journaledStore) DeadLettered(ctx context.Context, n notifier.Notificati
 		return err
 	}
 	return j.Store.DeadLettered(ctx, n, now, gone)
+}
+
+// storeTrimmer is the store a journaledStore journals: redisnotify.Store.
+type storeTrimmer interface {
+	TrimFunc(ctx context.Context, before time.Time, each func(context.Context, []redisnotify.Finished) error) (int, error)
+}
+
+// Trim implements notifier.Store: each batch of Webhook-Ids the store
+// trims is forgotten by the journal first (in Kafka, a tombstone per
+// Webhook-Id), the journal always ahead of the store. A trim cut short
+// leaves Webhook-Ids forgotten by the journal and still in the store,
+// past the horizon: the next trim, or a read-back, drops them. Each
+// subscription gone among them gets its own entry first, which outlives
+// the horizon (journalEntry.finished).
+func (j *journaledStore) Trim(ctx context.Context, before time.Time) (int, error) {
+	t, ok := j.Store.(storeTrimmer)
+	if !ok {
+		return j.Store.Trim(ctx, before)
+	}
+	return t.TrimFunc(ctx, before, func(ctx context.Context, fs []redisnotify.Finished) error {
+		ids := make([]string, len(fs))
+		gone := map[string]bool{}
+		for i, f := range fs {
+			ids[i] = f.WebhookID
+			if f.Gone && !gone[f.SubscriptionID] {
+				gone[f.SubscriptionID] = true
+				if err := j.j.append(ctx, goneEntry(f.SubscriptionID, f.At.UnixMilli())); err != nil {
+					return err
+				}
+			}
+		}
+		return j.j.forget(ctx, ids)
+	})
 }
 
 // Close closes the journal.
@@ -206,6 +325,11 @@ func (j *fileJournal) append(_ context.Context, e journalEntry) error {
 	}
 	return nil
 }
+
+// forget does nothing: a file cannot drop a line, and the entries of
+// the Webhook-Ids trimmed are past the horizon, which the next read-back
+// skips and drops (openFileJournal).
+func (j *fileJournal) forget(context.Context, []string) error { return nil }
 
 // Close closes the journal's file.
 func (j *fileJournal) Close() error { return j.f.Close() }

@@ -90,7 +90,7 @@ func BenchmarkNotifierJournalReadBack(b *testing.B) {
 		for range b.N {
 			store := redisnotify.New(rdb, prefix(b))
 			start := time.Now()
-			got, err := restoreJournal(ctx, st, topic, store)
+			got, err := restoreJournal(ctx, st, topic, store, time.Time{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -114,7 +114,7 @@ func BenchmarkNotifierJournalReadBack(b *testing.B) {
 	b.Run("redis", func(b *testing.B) {
 		fins := make([]redisnotify.Finished, len(entries))
 		for i, e := range entries {
-			fins[i], _ = e.finished()
+			fins[i], _ = e.finished(time.Time{})
 		}
 		for range b.N {
 			store := redisnotify.New(rdb, prefix(b))

@@ -19,7 +19,7 @@ func TestNotifierJournal(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "notifier-journal")
 	at := time.UnixMilli(1_796_500_000_000)
-	j, n, err := openJournal(ctx, path, redisnotify.New(redistest.Miniredis(t), ""), nil)
+	j, n, err := openJournal(ctx, path, redisnotify.New(redistest.Miniredis(t), ""), nil, time.Time{})
 	if err != nil || n != 0 {
 		t.Fatalf("a new journal: %d, %v", n, err)
 	}
@@ -38,7 +38,7 @@ func TestNotifierJournal(t *testing.T) {
 	f.Close()
 
 	store := redisnotify.New(redistest.Miniredis(t), "")
-	j, n, err = openJournal(ctx, path, store, nil)
+	j, n, err = openJournal(ctx, path, store, nil, time.Time{})
 	if err != nil || n != 2 {
 		t.Fatalf("reading the journal: %d entries, %v; want 2", n, err)
 	}
@@ -64,7 +64,7 @@ func TestNotifierJournal(t *testing.T) {
 	}
 	j.Close()
 	store = redisnotify.New(redistest.Miniredis(t), "")
-	j, n, err = openJournal(ctx, path, store, nil)
+	j, n, err = openJournal(ctx, path, store, nil, time.Time{})
 	if err != nil || n != 3 {
 		t.Fatalf("reading the journal again: %d entries, %v; want 3", n, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -66,6 +67,17 @@ func (j *kafkaJournal) append(ctx context.Context, e journalEntry) error {
 	return journalErr(j.topic, j.cl.ProduceSync(ctx, journalRecord(j.topic, e)).FirstErr())
 }
 
+// forget writes a tombstone (the Webhook-Id as key, no value) for each
+// of ids: compaction then drops their entries, and the tombstones after
+// the topic's delete.retention.ms.
+func (j *kafkaJournal) forget(ctx context.Context, ids []string) error {
+	recs := make([]*kgo.Record, len(ids))
+	for i, id := range ids {
+		recs[i] = &kgo.Record{Topic: j.topic, Key: []byte(id)}
+	}
+	return journalErr(j.topic, j.cl.ProduceSync(ctx, recs...).FirstErr())
+}
+
 func journalRecord(topic string, e journalEntry) *kgo.Record {
 	b, _ := json.Marshal(e)
 	return &kgo.Record{Topic: topic, Key: []byte(e.WebhookID), Value: b}
@@ -106,6 +118,18 @@ type notifierRecovery struct {
 	// record into the journal first (a store kept by a notifier older
 	// than the journal).
 	copy bool
+	// trimBefore is webhook.Config.TrimBefore: what a read-back skips,
+	// and a copy leaves out, as past the horizon; nil keeps all.
+	trimBefore func(now time.Time) time.Time
+}
+
+// cut is the time before which a finished Webhook-Id is past the horizon
+// now; the zero time without one.
+func (r *notifierRecovery) cut() time.Time {
+	if r.trimBefore == nil {
+		return time.Time{}
+	}
+	return r.trimBefore(time.Now())
 }
 
 var _ webhook.Recovery = (*notifierRecovery)(nil)
@@ -187,7 +211,7 @@ func (r *notifierRecovery) Restore(ctx context.Context) error {
 		if err := r.store.SetMark(ctx, restoring); err != nil {
 			return err
 		}
-		n, err := restoreJournal(ctx, r.st, r.journal.topic, r.store)
+		n, err := restoreJournal(ctx, r.st, r.journal.topic, r.store, r.cut())
 		if err != nil {
 			return err
 		}
@@ -220,16 +244,20 @@ func newToken() string {
 // each Webhook-Id delivered or dead-lettered, and each subscription gone
 // (an entry of its own, "gone:<subscription ID>", dead-lettered and
 // gone). Entries already there are written again; compaction keeps one.
+// Webhook-Ids past the horizon are left out: they are trimmed.
 func (r *notifierRecovery) copyRecord(ctx context.Context) (int, error) {
 	var (
 		n    int
 		mu   sync.Mutex
 		perr error
 	)
+	cut := r.cut().UnixMilli()
 	err := r.store.Records(ctx, func(kind, id string, at int64) error {
 		e := journalEntry{Kind: kind, WebhookID: id, At: at}
 		if kind == "gone" {
-			e = journalEntry{Kind: "dead", WebhookID: "gone:" + id, SubscriptionID: id, At: at, Gone: true}
+			e = goneEntry(id, at)
+		} else if at < cut {
+			return nil
 		}
 		n++
 		r.journal.cl.Produce(ctx, journalRecord(r.journal.topic, e), func(_ *kgo.Record, err error) {
@@ -251,11 +279,15 @@ func (r *notifierRecovery) copyRecord(ctx context.Context) (int, error) {
 }
 
 // restoreJournal gives store every entry of the journal topic, up to its
-// end when the read began, and returns how many it gave. The entries go
+// end when the read began, and returns how many it gave: not the
+// tombstones of Webhook-Ids trimmed, nor the entries finished before
+// trimBefore (journalEntry.finished; the zero time keeps all), past the
+// horizon, so that a restored store does not regrow what its trims
+// dropped. The entries go
 // in pipelines of journalBatch (redisnotify.Store.Finish), one at a time
 // and in the journal's order, written while the next are read and
 // decoded.
-func restoreJournal(ctx context.Context, st stack, topic string, store *redisnotify.Store) (int, error) {
+func restoreJournal(ctx context.Context, st stack, topic string, store *redisnotify.Store, trimBefore time.Time) (int, error) {
 	cl, err := kgo.NewClient(st.kafkaOpts()...)
 	if err != nil {
 		return 0, err
@@ -287,12 +319,15 @@ func restoreJournal(ctx context.Context, st stack, topic string, store *redisnot
 			for chunk := range slices.Chunk(recs, journalBatch) {
 				b := batch{fins: make([]redisnotify.Finished, 0, len(chunk)), first: chunk[0], last: chunk[len(chunk)-1]}
 				for _, rec := range chunk {
+					if rec.Value == nil {
+						continue // a tombstone: trimmed
+					}
 					var e journalEntry
 					if json.Unmarshal(rec.Value, &e) != nil {
 						st.logger.Warn("skipping a notifier journal record that is not an entry", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset)
 						continue
 					}
-					if fin, ok := e.finished(); ok {
+					if fin, ok := e.finished(trimBefore); ok {
 						b.fins = append(b.fins, fin)
 					}
 				}

@@ -38,7 +38,7 @@ type OutcomeStats struct {
 // NotifierStats are the notifier's counters (webhook.Stats), read at each
 // scrape.
 type NotifierStats struct {
-	Events, Queued, Delivered, Failed, DeadLettered, Undecodable, Restored int64
+	Events, Queued, Delivered, Failed, DeadLettered, Undecodable, Restored, Stale, Trimmed int64
 }
 
 // WatchNotifier makes each scrape report what stats returns.
@@ -90,6 +90,8 @@ var (
 		prometheus.NewDesc(Namespace+"_notifier_dead_letters_total", "Notifications given up on and sent to the notifier's dead-letter topic.", nil, nil),
 		prometheus.NewDesc(Namespace+"_notifier_undecodable_total", "Records of the events topic the notifier could not decode (dead-lettered).", nil, nil),
 		prometheus.NewDesc(Namespace+"_notifier_store_restores_total", "Losses of the notifier's Redis data it recovered: its journal read back into Redis and the log read again.", nil, nil),
+		prometheus.NewDesc(Namespace+"_notifier_stale_events_total", "Events that could notify, older than the notifier's horizon (--horizon) when read: no notification queued.", nil, nil),
+		prometheus.NewDesc(Namespace+"_notifier_trimmed_total", "Webhook-Ids delivered or dead-lettered before the horizon that the notifier trimmed from Redis (and its journal).", nil, nil),
 	}
 	projectionDescs = []*prometheus.Desc{descRecords, descApplied, descDuplicates, descDead, descRetries, descLag}
 )
@@ -157,7 +159,7 @@ func (c notifierCollector) Collect(ch chan<- prometheus.Metric) {
 	if !ok {
 		return
 	}
-	for i, v := range []int64{s.Events, s.Queued, s.Delivered, s.Failed, s.DeadLettered, s.Undecodable, s.Restored} {
+	for i, v := range []int64{s.Events, s.Queued, s.Delivered, s.Failed, s.DeadLettered, s.Undecodable, s.Restored, s.Stale, s.Trimmed} {
 		ch <- prometheus.MustNewConstMetric(descNotifier[i], prometheus.CounterValue, float64(v))
 	}
 }

@@ -15,8 +15,8 @@ var ErrStoreLost = errors.New("the notifier's store lost its data")
 
 // Store is the notifier's state, the port its store implements: the
 // subscriptions, one queue of notifications per subscription, and the
-// Webhook-Ids delivered or dead-lettered, which it never forgets, so that
-// no redelivery or replay queues a notification again.
+// Webhook-Ids delivered or dead-lettered, which it forgets only when told
+// (Trim), so that no redelivery or replay queues a notification again.
 type Store interface {
 	// Subscriptions returns the stored subscriptions of each product.
 	Subscriptions(ctx context.Context, productIDs []string) (map[string][]Subscription, error)
@@ -48,6 +48,11 @@ type Store interface {
 	// Release ends the claim of sub: due at now when notifications are
 	// queued, otherwise no longer due.
 	Release(ctx context.Context, sub string, now time.Time) error
+	// Trim forgets the Webhook-Ids delivered or dead-lettered before
+	// before, and returns how many it forgot: the notifier trims those
+	// whose events are past its horizon, which it never queues again.
+	// Trims running at once are harmless.
+	Trim(ctx context.Context, before time.Time) (int, error)
 	// Stats counts what is queued and due.
 	Stats(ctx context.Context) (Stats, error)
 }
@@ -56,6 +61,6 @@ type Store interface {
 type Stats struct {
 	Queued        int64 // notifications waiting
 	Subscriptions int64 // subscriptions with notifications waiting
-	Delivered     int64 // Webhook-Ids delivered, ever
-	DeadLettered  int64 // Webhook-Ids dead-lettered, ever
+	Delivered     int64 // Webhook-Ids delivered and not trimmed
+	DeadLettered  int64 // Webhook-Ids dead-lettered and not trimmed
 }

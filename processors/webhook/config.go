@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,6 +80,45 @@ type Config struct {
 	Recovery Recovery
 	// CheckEvery is how often Recovery.Lost is asked; 1s when 0.
 	CheckEvery time.Duration
+	// Horizon bounds what the notifier remembers. An event older than
+	// Horizon when it is read queues no notification (a stale price drop
+	// or return to stock; counted in Stats.Stale), and every TrimEvery
+	// the store forgets the Webhook-Ids finished (delivered or
+	// dead-lettered) before now − Horizon − Skew (Trim). That is safe: a
+	// Webhook-Id finished at t belongs to an event no later than t, so
+	// once t is before now − Horizon − Skew its event is older than the
+	// horizon, even on a clock up to Skew behind, and no redelivery,
+	// replay or refold queues it again: its record is no longer needed.
+	// It must exceed DeadLetterAfter plus Skew, so that an event does not
+	// pass the horizon while its notification may still be retried.
+	// 0: never; every Webhook-Id is kept for ever.
+	Horizon time.Duration
+	// TrimEvery is how often the store is trimmed under Horizon; 1h when
+	// 0.
+	TrimEvery time.Duration
+	// Skew is the margin kept beyond Horizon for clocks that disagree
+	// (the decider's, which stamps events, and the notifiers'); 1h when
+	// 0.
+	Skew time.Duration
+}
+
+// DefaultSkew is Config.Skew's default.
+const DefaultSkew = time.Hour
+
+// Stale reports whether an event stamped at ts is older than the horizon
+// at now, and queues no notification; never without a Horizon.
+func (c Config) Stale(ts, now time.Time) bool {
+	return c.Horizon > 0 && ts.Before(now.Add(-c.Horizon))
+}
+
+// TrimBefore is the time before which a finished Webhook-Id is no longer
+// needed at now: now − Horizon − Skew; the zero time (keep everything)
+// without a Horizon. Read-backs of a journal skip what it says is older.
+func (c Config) TrimBefore(now time.Time) time.Time {
+	if c.Horizon <= 0 {
+		return time.Time{}
+	}
+	return now.Add(-c.Horizon - cmp.Or(c.Skew, DefaultSkew))
 }
 
 // Recovery is a store's way back after a loss; see Config.Recovery.
@@ -100,8 +140,11 @@ func (c Config) Validate() error {
 	if c.Workers < 0 {
 		errs = append(errs, fmt.Errorf("webhook: Workers %d is negative", c.Workers))
 	}
-	if c.Timeout < 0 || c.DeadLetterAfter < 0 || c.Lease < 0 || c.Poll < 0 || c.CheckEvery < 0 {
-		errs = append(errs, errors.New("webhook: Timeout, DeadLetterAfter, Lease, Poll and CheckEvery must not be negative"))
+	if c.Timeout < 0 || c.DeadLetterAfter < 0 || c.Lease < 0 || c.Poll < 0 || c.CheckEvery < 0 || c.Horizon < 0 || c.TrimEvery < 0 || c.Skew < 0 {
+		errs = append(errs, errors.New("webhook: Timeout, DeadLetterAfter, Lease, Poll, CheckEvery, Horizon, TrimEvery and Skew must not be negative"))
+	}
+	if d := c.withDefaults(); c.Horizon > 0 && c.Horizon <= d.DeadLetterAfter+d.Skew {
+		errs = append(errs, fmt.Errorf("webhook: Horizon %v must exceed DeadLetterAfter %v plus Skew %v: a notification is retried for up to DeadLetterAfter, and its event must not pass the horizon meanwhile", c.Horizon, d.DeadLetterAfter, d.Skew))
 	}
 	if err := c.Retry.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("webhook: Retry: %w", err))
@@ -140,6 +183,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CheckEvery == 0 {
 		c.CheckEvery = time.Second
+	}
+	if c.TrimEvery == 0 {
+		c.TrimEvery = time.Hour
+	}
+	if c.Skew == 0 {
+		c.Skew = DefaultSkew
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -48,7 +48,7 @@ type Notifier struct {
 }
 
 type counters struct {
-	events, queued, delivered, failed, deadLettered, undecodable, restored atomic.Int64
+	events, queued, delivered, failed, deadLettered, undecodable, restored, stale, trimmed atomic.Int64
 }
 
 // Stats counts what a Notifier did since it started.
@@ -60,13 +60,15 @@ type Stats struct {
 	DeadLettered int64 // notifications given up on
 	Undecodable  int64 // records that did not decode (dead-lettered)
 	Restored     int64 // losses of the store recovered (Config.Recovery)
+	Stale        int64 // events that could notify, older than Config.Horizon: not planned
+	Trimmed      int64 // Webhook-Ids the store forgot (Config.Horizon)
 }
 
 // Stats returns the counters.
 func (n *Notifier) Stats() Stats {
 	return Stats{Events: n.stats.events.Load(), Queued: n.stats.queued.Load(), Delivered: n.stats.delivered.Load(),
 		Failed: n.stats.failed.Load(), DeadLettered: n.stats.deadLettered.Load(), Undecodable: n.stats.undecodable.Load(),
-		Restored: n.stats.restored.Load()}
+		Restored: n.stats.restored.Load(), Stale: n.stats.stale.Load(), Trimmed: n.stats.trimmed.Load()}
 }
 
 // New returns a notifier. opts configure its Kafka clients (at least
@@ -124,7 +126,37 @@ func (n *Notifier) run(ctx context.Context, prod *kgo.Client) error {
 	if n.cfg.Recovery != nil {
 		g.Go(func() error { return n.watch(gctx) })
 	}
+	if n.cfg.Horizon > 0 {
+		g.Go(func() error { return n.trim(gctx) })
+	}
 	return g.Wait()
+}
+
+// trim has the store forget, at the start and every TrimEvery, the
+// Webhook-Ids finished before Config.TrimBefore (see Config.Horizon for
+// why that is safe); nil when ctx ends. A trim that fails is tried again
+// at the next tick.
+func (n *Notifier) trim(ctx context.Context) error {
+	tick := time.NewTicker(n.cfg.TrimEvery)
+	defer tick.Stop()
+	for {
+		before := n.cfg.TrimBefore(time.Now())
+		t, err := n.store.Trim(ctx, before)
+		n.stats.trimmed.Add(int64(t))
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil && !n.lostStore(err):
+			n.log.Warn("cannot trim the record of Webhook-Ids past the horizon; trying again later", "trimmed", t, "before", before, "err", err, "in", n.cfg.TrimEvery)
+		case t > 0:
+			n.log.Info("trimmed the record of Webhook-Ids past the horizon", "trimmed", t, "before", before)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
 }
 
 // watch asks Config.Recovery whether the store lost its data every
@@ -238,6 +270,9 @@ func (n *Notifier) queue(ctx context.Context, prod *kgo.Client, recs []*kgo.Reco
 		events   []notifier.Positioned
 		dead     []*kgo.Record
 		products []string
+		stale    int
+		newest   time.Time // of the stale events
+		now      = time.Now()
 	)
 	for _, r := range recs {
 		if r.Attrs.IsControl() {
@@ -260,10 +295,23 @@ func (n *Notifier) queue(ctx context.Context, prod *kgo.Client, recs []*kgo.Reco
 		if !notifier.Relevant(e) {
 			continue
 		}
+		if e.AggregateType != schemas.AggregateSubscription && n.cfg.Stale(e.Timestamp, now) {
+			// Past the horizon: its Webhook-Ids may be trimmed already,
+			// so it must not be queued again (Config.Horizon).
+			stale++
+			if e.Timestamp.After(newest) {
+				newest = e.Timestamp
+			}
+			continue
+		}
 		events = append(events, notifier.Positioned{Event: e, Partition: r.Partition, Offset: r.Offset})
 		if pid := notifier.ProductOf(e); !slices.Contains(products, pid) {
 			products = append(products, pid)
 		}
+	}
+	if stale > 0 {
+		n.stats.stale.Add(int64(stale))
+		n.log.Info("events older than the horizon queue no notification", "topic", n.cfg.Topic, "events", stale, "newest", newest, "horizon", n.cfg.Horizon)
 	}
 	if len(dead) > 0 {
 		err := n.retrying(ctx, "produce dead letters", func() error {

@@ -451,3 +451,95 @@ func (s *Store) Records(ctx context.Context, fn func(kind, id string, at int64) 
 	}
 	return nil
 }
+
+// trimScan is how many fields one HSCAN of a trim asks for, and at most
+// how many Webhook-Ids one HDEL forgets.
+const trimScan = 1000
+
+// GonePrefix starts the journal's entry of a subscription whose receiver
+// answered 410 ("gone:<subscription ID>", dead-lettered and gone), which
+// a read-back puts among the dead-lettered Webhook-Ids: it names a
+// subscription, not a notification, and is never trimmed.
+const GonePrefix = "gone:"
+
+// Trim implements notifier.Store: TrimFunc without a callback.
+func (s *Store) Trim(ctx context.Context, before time.Time) (int, error) {
+	return s.TrimFunc(ctx, before, nil)
+}
+
+// TrimFunc forgets the Webhook-Ids delivered or dead-lettered before
+// before, in batches: each HSCAN of the done and dead hashes finds some,
+// each (when not nil, with SubscriptionID, Dead and Gone, whether the
+// subscription is gone) and then one pipelined HDEL forgets them. each
+// failing stops the trim with nothing of its batch forgotten: a journal
+// that each writes first outlives the store. It returns how many it
+// forgot. Trims at once, here or on other instances, forget the same
+// fields twice, which is harmless; so is a field recorded again meanwhile
+// (a read-back), which the next trim finds.
+func (s *Store) TrimFunc(ctx context.Context, before time.Time, each func(context.Context, []Finished) error) (int, error) {
+	cut := before.UnixMilli()
+	n := 0
+	for _, h := range []struct {
+		key  string
+		dead bool
+	}{{"done", false}, {"dead", true}} {
+		key := s.key(h.key)
+		var cursor uint64
+		for {
+			kv, next, err := s.c.HScan(ctx, key, cursor, "", trimScan).Result()
+			if err != nil {
+				return n, fmt.Errorf("redisnotify: trim %s: %w", key, err)
+			}
+			var batch []Finished
+			for i := 0; i+1 < len(kv); i += 2 {
+				at, err := strconv.ParseInt(kv[i+1], 10, 64)
+				if err != nil || at >= cut || strings.HasPrefix(kv[i], GonePrefix) {
+					continue
+				}
+				_, sub, _ := strings.Cut(kv[i], ".") // <eventId>.<subscriptionId>
+				batch = append(batch, Finished{WebhookID: kv[i], SubscriptionID: sub, At: time.UnixMilli(at), Dead: h.dead})
+			}
+			if len(batch) > 0 {
+				if err := s.forget(ctx, key, batch, each); err != nil {
+					return n, err
+				}
+				n += len(batch)
+			}
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
+	}
+	return n, nil
+}
+
+// forget hands batch, the expired fields of hash key, to each, then
+// deletes them.
+func (s *Store) forget(ctx context.Context, key string, batch []Finished, each func(context.Context, []Finished) error) error {
+	if each != nil {
+		if batch[0].Dead {
+			subs := make([]string, len(batch))
+			for i, f := range batch {
+				subs[i] = f.SubscriptionID
+			}
+			gone, err := s.c.HMGet(ctx, s.key("gone"), subs...).Result()
+			if err != nil {
+				return fmt.Errorf("redisnotify: trim %s: %w", key, err)
+			}
+			for i := range batch {
+				batch[i].Gone = gone[i] != nil
+			}
+		}
+		if err := each(ctx, batch); err != nil {
+			return err
+		}
+	}
+	ids := make([]string, len(batch))
+	for i, f := range batch {
+		ids[i] = f.WebhookID
+	}
+	if err := s.c.HDel(ctx, key, ids...).Err(); err != nil {
+		return fmt.Errorf("redisnotify: trim %d fields of %s: %w", len(ids), key, err)
+	}
+	return nil
+}
