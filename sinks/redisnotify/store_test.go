@@ -287,3 +287,94 @@ func dumpStore(t *testing.T, s *Store) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+func TestTrim(t *testing.T) { forEachStore(t, testTrim) }
+
+// testTrim: a trim forgets only the Webhook-Ids finished before its cut,
+// from both hashes, handing each batch to its callback while the store
+// still has it; a callback that fails forgets nothing; a gone
+// subscription's entry is never trimmed; trimming again finds nothing.
+func testTrim(t *testing.T, s *Store) {
+	ctx := context.Background()
+	cut := time.UnixMilli(1_800_000_000_000)
+	old, recent := cut.Add(-time.Millisecond), cut
+	for _, c := range []struct {
+		wid  string
+		at   time.Time
+		dead bool
+		gone bool
+	}{{"e1.s1", old, false, false}, {"e2.s1", recent, false, false}, {"e3.s2", old, true, false},
+		{"e4.s2", recent, true, false}, {"e5.s3", old, true, true}} {
+		_, sub, _ := strings.Cut(c.wid, ".")
+		n := note(sub, c.wid, 1)
+		var err error
+		if c.dead {
+			err = s.DeadLettered(ctx, n, c.at, c.gone)
+		} else {
+			err = s.Delivered(ctx, n, c.at)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Finish(ctx, []Finished{{WebhookID: GonePrefix + "s9", SubscriptionID: "s9", At: old, Dead: true, Gone: true}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A callback that fails: nothing forgotten.
+	fail := errors.New("journal down")
+	if n, err := s.TrimFunc(ctx, cut, func(context.Context, []Finished) error { return fail }); !errors.Is(err, fail) || n != 0 {
+		t.Fatalf("TrimFunc with a failing callback = %d, %v; want 0, %v", n, err, fail)
+	}
+	if st, _ := s.Stats(ctx); st.Delivered != 2 || st.DeadLettered != 4 {
+		t.Fatalf("after a failed trim: %+v, want everything kept", st)
+	}
+
+	got := map[string]Finished{}
+	n, err := s.TrimFunc(ctx, cut, func(ctx context.Context, fs []Finished) error {
+		for _, f := range fs {
+			got[f.WebhookID] = f
+			key := "done"
+			if f.Dead {
+				key = "dead"
+			}
+			if ok, err := s.c.HExists(ctx, s.key(key), f.WebhookID).Result(); err != nil || !ok {
+				t.Errorf("%s handed to the callback after the store forgot it (%v)", f.WebhookID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil || n != 3 {
+		t.Fatalf("TrimFunc = %d, %v; want 3", n, err)
+	}
+	want := map[string]Finished{
+		"e1.s1": {WebhookID: "e1.s1", SubscriptionID: "s1", At: old},
+		"e3.s2": {WebhookID: "e3.s2", SubscriptionID: "s2", At: old, Dead: true},
+		"e5.s3": {WebhookID: "e5.s3", SubscriptionID: "s3", At: old, Dead: true, Gone: true},
+	}
+	if len(got) != len(want) {
+		t.Errorf("callback got %v, want %v", got, want)
+	}
+	for id, w := range want {
+		if g := got[id]; g.SubscriptionID != w.SubscriptionID || !g.At.Equal(w.At) || g.Dead != w.Dead || g.Gone != w.Gone {
+			t.Errorf("callback got %+v, want %+v", g, w)
+		}
+	}
+	if st, _ := s.Stats(ctx); st.Delivered != 1 || st.DeadLettered != 2 {
+		t.Errorf("after the trim: %+v, want e2.s1 delivered, e4.s2 and gone:s9 dead-lettered", st)
+	}
+	if _, ok, _ := s.DeliveredAt(ctx, "e2.s1"); !ok {
+		t.Error("e2.s1, finished at the cut, was trimmed")
+	}
+	if gone, _ := s.IsGone(ctx, "s3"); !gone {
+		t.Error("a trim forgot that s3 is gone")
+	}
+	// What was trimmed can be queued again (the notifier never does: its
+	// event is past the horizon); what was kept cannot.
+	if q, err := s.Enqueue(ctx, []notifier.Notification{note("s1", "e1.s1", 5), note("s1", "e2.s1", 6)}, cut); err != nil || q != 1 {
+		t.Errorf("Enqueue after the trim queued %d, %v; want only e1.s1", q, err)
+	}
+	if n, err := s.Trim(ctx, cut); err != nil || n != 0 {
+		t.Errorf("a second trim = %d, %v; want 0", n, err)
+	}
+}
