@@ -25,7 +25,7 @@ const envWebhookAllow = "STREAMVIEW_WEBHOOK_ALLOW"
 func init() {
 	commands["notify"] = command{
 		summary: "run the notifier alone: webhooks for price drops and returns to stock (serve --roles notifier)",
-		usage:   "[--redis ADDR] [--workers N] [--timeout D] [--dead-letter-after D] [--retry-min D] [--retry-max D] [connection flags]",
+		usage:   "[--redis ADDR] [--workers N] [--timeout D] [--dead-letter-after D] [--horizon D] [--retry-min D] [--retry-max D] [connection flags]",
 		help: `Runs the notifier, consumer group streamview.notifier, on the events topic:
 for each price drop (a new price lower than the old) and each stock change
 from 0 to more, it POSTs a JSON notification to every live subscription of
@@ -45,8 +45,11 @@ others, and the partitions, go on. Each subscription's notifications are
 delivered in order.
 
 Its state lives in Redis under sv:notifier:{n}: (queues, delivered and
-dead-lettered Webhook-Ids, never forgotten), so a restart, a redelivery or
-"streamview replay --projection notifier" sends nothing twice. Each
+dead-lettered Webhook-Ids), so a restart, a redelivery or "streamview
+replay --projection notifier" sends nothing twice. An event older than
+--horizon (7 days; 0: never) notifies nothing, and every hour the
+Webhook-Ids finished before the horizon (and 1h for clock skew) are
+trimmed from Redis, and from the journal by a tombstone written first. Each
 Webhook-Id delivered or dead-lettered is also written to the topic
 catalog.notifier.journal (--journal-topic): when Redis loses its data
 (emptied, or restarted without persistence), the notifier notices within a

@@ -17,7 +17,9 @@
 //	mark              string  the epoch of Redis under which the notifier last
 //	                        made the store whole (Mark, SetMark)
 //
-// done and dead are never trimmed: they are what makes a replay of the
-// notifier's group send nothing twice (a few dozen bytes per delivery).
+// done and dead are what makes a replay of the notifier's group send
+// nothing twice (a few dozen bytes per delivery); they are trimmed only of
+// what is past the notifier's horizon (Trim, TrimFunc;
+// webhook.Config.Horizon), whose events it never queues again.
 // It does not deliver anything; processors/webhook does.
 package redisnotify
