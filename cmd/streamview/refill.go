@@ -370,6 +370,12 @@ func newestReadGeneration(ctx context.Context, adm *kadm.Client, name string) (i
 // start.
 func viewGeneration(ctx context.Context, st stack, views *redisview.Store) (int, error) {
 	gen, err := views.Live(ctx)
+	if err == nil {
+		// Live already: EnsureLive leaves the pointer, and on a Redis
+		// Cluster writes the copies of its epoch record that an older
+		// release left without them (redisview.Store.EnsureLive).
+		return views.EnsureLive(ctx, gen)
+	}
 	if !errors.Is(err, productview.ErrNoLive) {
 		return gen, err
 	}
