@@ -169,18 +169,7 @@ func TestNotifierHorizonTrimsAndReplays(t *testing.T) {
 	})
 	jn, stop = start()
 	defer func() { stop() }()
-	adm := kadm.NewClient(prod)
-	caughtUp := func() error {
-		lag, err := adm.Lag(ctx, group)
-		if err != nil {
-			return err
-		}
-		l := lag[group].Lag.TotalByTopic()[events]
-		if l.Lag != 0 || l.Topic == "" {
-			return testenv.Errorf("replay not caught up: lag %d", l.Lag)
-		}
-		return nil
-	}
+	caughtUp := groupCaughtUp(ctx, kadm.NewClient(prod), group, events)
 	testenv.Eventually(t, 60*time.Second, caughtUp)
 	s := jn.Stats()
 	if s.Stale != 1 || s.Queued != 0 {

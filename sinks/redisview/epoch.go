@@ -230,34 +230,29 @@ func getAll(ctx context.Context, c *redis.ClusterClient, keys []string) ([]strin
 
 // setAll SETs keys to v in one pipeline.
 func setAll(ctx context.Context, c *redis.ClusterClient, keys []string, v string) error {
-	pipe := c.Pipeline()
-	cmds := make([]*redis.StatusCmd, len(keys))
-	for i, k := range keys {
-		cmds[i] = pipe.Set(ctx, k, v, 0)
-	}
-	_, _ = pipe.Exec(ctx)
-	for i, cmd := range cmds {
-		if err := cmd.Err(); err != nil {
-			return fmt.Errorf("redis set %s: %w", keys[i], err)
-		}
-	}
-	return nil
+	return setEach(ctx, c, keys, "set", func(p redis.Pipeliner, k string) redis.Cmder { return p.Set(ctx, k, v, 0) })
 }
 
 // setNX SETNXes keys to v in one pipeline.
 func setNX(ctx context.Context, c *redis.ClusterClient, keys []string, v string) error {
+	return setEach(ctx, c, keys, "setnx", func(p redis.Pipeliner, k string) redis.Cmder { return p.SetNX(ctx, k, v, 0) })
+}
+
+// setEach queues set(key) for each of keys in one pipeline, and reports
+// the first command that failed, named verb.
+func setEach(ctx context.Context, c *redis.ClusterClient, keys []string, verb string, set func(redis.Pipeliner, string) redis.Cmder) error {
 	if len(keys) == 0 {
 		return nil
 	}
 	pipe := c.Pipeline()
-	cmds := make([]*redis.BoolCmd, len(keys))
+	cmds := make([]redis.Cmder, len(keys))
 	for i, k := range keys {
-		cmds[i] = pipe.SetNX(ctx, k, v, 0)
+		cmds[i] = set(pipe, k)
 	}
 	_, _ = pipe.Exec(ctx)
 	for i, cmd := range cmds {
 		if err := cmd.Err(); err != nil {
-			return fmt.Errorf("redis setnx %s: %w", keys[i], err)
+			return fmt.Errorf("redis %s %s: %w", verb, keys[i], err)
 		}
 	}
 	return nil
