@@ -28,7 +28,7 @@ import (
 // fails after it sends the notification again after the lease, as a crash
 // would, and a journal that fails records nothing.
 type journaledStore struct {
-	notifier.Store
+	*redisnotify.Store
 	j journal
 }
 
@@ -272,11 +272,6 @@ func (j *journaledStore) DeadLettered(ctx context.Context, n notifier.Notificati
 	return j.Store.DeadLettered(ctx, n, now, gone)
 }
 
-// storeTrimmer is the store a journaledStore journals: redisnotify.Store.
-type storeTrimmer interface {
-	TrimFunc(ctx context.Context, before time.Time, each func(context.Context, []redisnotify.Finished) error) (int, error)
-}
-
 // Trim implements notifier.Store: each batch of Webhook-Ids the store
 // trims is forgotten by the journal first (in Kafka, a tombstone per
 // Webhook-Id), the journal always ahead of the store. A trim cut short
@@ -285,11 +280,7 @@ type storeTrimmer interface {
 // subscription gone among them gets its own entry first, which outlives
 // the horizon (journalEntry.finished).
 func (j *journaledStore) Trim(ctx context.Context, before time.Time) (int, error) {
-	t, ok := j.Store.(storeTrimmer)
-	if !ok {
-		return j.Store.Trim(ctx, before)
-	}
-	return t.TrimFunc(ctx, before, func(ctx context.Context, fs []redisnotify.Finished) error {
+	return j.Store.TrimFunc(ctx, before, func(ctx context.Context, fs []redisnotify.Finished) error {
 		ids := make([]string, len(fs))
 		gone := map[string]bool{}
 		for i, f := range fs {
