@@ -45,13 +45,15 @@ func TestHelpAndMisuse(t *testing.T) {
 		{"serve notifier with no workers", []string{"serve", "--roles", "notifier", "--workers", "0", "--brokers", "127.0.0.1:1"}, nil, nil, nil},
 		{"notify with no workers", []string{"notify", "--workers", "0", "--brokers", "127.0.0.1:1", "--redis", "127.0.0.1:1"}, nil, nil, nil},
 		{"projections with a bad log level", []string{"projections", "--log-level", "bogus", "--brokers", "127.0.0.1:1"}, nil, nil, nil},
+		{"serve with a transaction timeout under a second", []string{"serve", "--transaction-timeout", "500ms", "--brokers", "127.0.0.1:1"}, nil, nil, nil},
 	}
 	wantMsg := map[string]string{
-		"serve on a malformed address":     `--addr "notanaddr": want host:port`,
-		"serve on a port out of range":     `the port "99999" is not a port number`,
-		"notify with no workers":           "--workers 0: want 1 or more",
-		"serve notifier with no workers":   "--workers 0: want 1 or more",
-		"projections with a bad log level": `--log-level "bogus"`,
+		"serve on a malformed address":                    `--addr "notanaddr": want host:port`,
+		"serve on a port out of range":                    `the port "99999" is not a port number`,
+		"notify with no workers":                          "--workers 0: want 1 or more",
+		"serve notifier with no workers":                  "--workers 0: want 1 or more",
+		"projections with a bad log level":                `--log-level "bogus"`,
+		"serve with a transaction timeout under a second": "--transaction-timeout 500ms: want at least 1s",
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -128,6 +128,12 @@ type stack struct {
 	// sessionTimeout is the consumer group session of the decider and
 	// the projectors (--session-timeout; 0: the Kafka client's default).
 	sessionTimeout time.Duration
+	// transactionTimeout is decider.Config.TransactionTimeout
+	// (--transaction-timeout; 0: its default).
+	transactionTimeout time.Duration
+	// transactionalID is decider.Config.TransactionalID
+	// (--transactional-id; "": its default).
+	transactionalID string
 	// viewChanges, set by serveStack when it runs the API beside the
 	// product-view projector, carries the projector's writes to the API's
 	// ?minVersion= reads (api.Deps.ViewChanges).
@@ -155,6 +161,8 @@ type serveFlags struct {
 	notify       notifyFlags
 	esIndex      esIndexFlags
 	snapshot     int
+	txnTimeout   time.Duration
+	txnID        string
 	pprof        string
 }
 
@@ -174,12 +182,22 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	f.notify.register(fs)
 	f.esIndex.register(fs, e)
 	snapshotEveryFlag(fs, &f.snapshot)
+	fs.DurationVar(&f.txnTimeout, "transaction-timeout", decider.DefaultTransactionTimeout,
+		"decider: how long the broker keeps one of its transactions open before aborting it; also how long a crashed instance's open transaction "+
+			"holds its partitions back from the others (at least 1s; the broker allows up to transaction.max.timeout.ms, 15m by default)")
+	fs.StringVar(&f.txnID, "transactional-id", e.getenv(envTransactionalID),
+		"decider: its Kafka transactional ID, unique per running instance (two instances with one fence each other in turn); give each replica a stable one, "+
+			"such as a StatefulSet pod's name, so that a restarted replica ends its predecessor's open transaction at once instead of after --transaction-timeout "+
+			"(default streamview-decider-<host>-<random>) (env "+envTransactionalID+")")
 	pprofFlag(fs, &f.pprof)
 	fs.DurationVar(&f.queryTimeout, "query-timeout", api.DefaultQueryTimeout,
 		"bound of each Redis or Elasticsearch read of the API; a store that has not answered by then makes the request a 503 with Retry-After")
 	f.access.register(fs, e)
 	return fs
 }
+
+// envTransactionalID is the environment variable of --transactional-id.
+const envTransactionalID = "STREAMVIEW_TRANSACTIONAL_ID"
 
 // envDeliveryTimeout is the environment variable of --delivery-timeout.
 const envDeliveryTimeout = "STREAMVIEW_DELIVERY_TIMEOUT"
@@ -261,6 +279,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if f.notify.session < 0 {
 		return fmt.Errorf("--session-timeout %v: want a duration of 0 or more", f.notify.session)
 	}
+	if f.txnTimeout < time.Second {
+		return fmt.Errorf("--transaction-timeout %v: want at least 1s (the default is %v)", f.txnTimeout, decider.DefaultTransactionTimeout)
+	}
 	if err := startPprof(ctx, f.pprof, logger); err != nil {
 		return err
 	}
@@ -289,7 +310,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if f.snapshot, err = snapshotEvery(fs, e, f.snapshot); err != nil {
 		return err
 	}
-	st.esIndex, st.snapshotEvery, st.sessionTimeout = f.esIndex, f.snapshot, f.notify.session
+	st.esIndex, st.snapshotEvery, st.sessionTimeout, st.transactionTimeout, st.transactionalID = f.esIndex, f.snapshot, f.notify.session, f.txnTimeout, f.txnID
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, f.delivery); err != nil {
 		return err
 	}
@@ -518,7 +539,8 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	if roles["decider"] {
 		dcfg := decider.Config{Brokers: st.brokers, Rules: rules, Logger: st.logger,
 			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.KafkaLog("decider")...), Hooks: st.tel.Decider(),
-			SnapshotEvery: st.snapshotEvery, SessionTimeout: st.sessionTimeout}
+			SnapshotEvery: st.snapshotEvery, SessionTimeout: st.sessionTimeout,
+			TransactionTimeout: st.transactionTimeout, TransactionalID: st.transactionalID}
 		if results != nil {
 			// The API here answers a Prefer: wait as soon as this
 			// decider's commit is acknowledged, not a fetch of the

@@ -5,9 +5,14 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/producers/commandbus"
@@ -20,7 +25,10 @@ import (
 // other are decided, and their views readable, once the crashed member's
 // sessions end: within the session timeout and a few seconds, not the
 // Kafka client's default of 45 s, during which a crashed instance's
-// partitions took no command and projected nothing.
+// partitions took no command and projected nothing. Both run with
+// --transaction-timeout 3s, which the broker must hold for their deciders'
+// transactional IDs (a transaction open at the crash holds its partitions
+// back for that long).
 func TestServeHandsOverACrashedInstancesPartitions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real processes on the real servers")
@@ -31,9 +39,11 @@ func TestServeHandsOverACrashedInstancesPartitions(t *testing.T) {
 		t.Fatalf("topics apply: %v\n%s", err, &out)
 	}
 	bin := streamviewBinary(t)
-	const session = 6 * time.Second
-	args := []string{"--brokers", brokers, "--redis", testenv.Redis(t), "--elasticsearch", testenv.Elasticsearch(t), "--session-timeout", session.String()}
-	victim := startInstance(t, bin, "serve-a", args...)
+	const session, txnTimeout = 6 * time.Second, 3 * time.Second
+	args := []string{"--brokers", brokers, "--redis", testenv.Redis(t), "--elasticsearch", testenv.Elasticsearch(t),
+		"--session-timeout", session.String(), "--transaction-timeout", txnTimeout.String(), "--log-level", "info"}
+	victimID := "streamview-decider-" + testenv.Name("session")
+	victim := startInstance(t, bin, "serve-a", append(slices.Clip(args), "--transactional-id", victimID)...)
 	survivor := startInstance(t, bin, "serve-b", args...)
 
 	// Both instances in every group they run (the decider's, the
@@ -64,6 +74,11 @@ func TestServeHandsOverACrashedInstancesPartitions(t *testing.T) {
 		}
 		return nil
 	})
+
+	if id := checkTransactionTimeout(t, adm, victim, txnTimeout); id != victimID {
+		t.Errorf("serve-a's decider has transactional ID %s, want --transactional-id's %s", id, victimID)
+	}
+	checkTransactionTimeout(t, adm, survivor, txnTimeout)
 
 	victim.kill()
 	crashed := time.Now()
@@ -99,4 +114,36 @@ func TestServeHandsOverACrashedInstancesPartitions(t *testing.T) {
 	if slowest < session/2 {
 		t.Errorf("every product was decided %v after the crash, before a session could end: the crashed instance owned no partition of theirs", slowest)
 	}
+}
+
+// checkTransactionTimeout reads the transactional ID of in's decider from
+// its log, asks the broker for the timeout it holds for it, and returns
+// the ID.
+func checkTransactionTimeout(t *testing.T, adm *kadm.Client, in *instance, want time.Duration) string {
+	t.Helper()
+	var id string
+	testenv.Eventually(t, time.Minute, func() error {
+		b, err := os.ReadFile(in.log)
+		if err != nil {
+			return err
+		}
+		m := regexp.MustCompile(`decider session started\W.*transactional_id=(\S+)`).FindSubmatch(b)
+		if m == nil {
+			return testenv.Errorf("%s has not logged its decider's session yet", in.name)
+		}
+		id = string(m[1])
+		return nil
+	})
+	described, err := adm.DescribeTransactions(context.Background(), id)
+	if err != nil {
+		t.Fatalf("describe transactional ID %s of %s: %v", id, in.name, err)
+	}
+	d, ok := described[id]
+	if !ok || d.Err != nil {
+		t.Fatalf("transactional ID %s of %s: not described (%v)", id, in.name, d.Err)
+	}
+	if got := time.Duration(d.TimeoutMillis) * time.Millisecond; got != want {
+		t.Errorf("the broker holds a transaction timeout of %v for %s's decider (%s), want --transaction-timeout's %v", got, in.name, id, want)
+	}
+	return id
 }
