@@ -341,7 +341,8 @@ func TestManyInstances(t *testing.T) {
 // default): its groups take it for dead and give its partitions to the
 // others. Once they have, it is resumed (SIGCONT): it finds itself out of
 // its groups, and whatever it still held (a decider's transaction, a
-// projector's batch, a delivery) must change nothing, as it rejoins. Every
+// projector's batch, a delivery) must change nothing, as it rejoins; the
+// load's last 600 changes go out then, over all three instances. Every
 // command is decided exactly once and the views and search documents
 // equal the fold of the log, as in TestManyInstances.
 func TestManyInstancesPausedInstance(t *testing.T) {
@@ -366,6 +367,20 @@ func TestManyInstancesPausedInstance(t *testing.T) {
 			victim.resume(t)
 			p.add(victim)
 			t.Logf("%s resumed", victim.name)
+		},
+		// Commands through the resumed instance too, while it rejoins.
+		after: 600,
+		checkAfter: func(t *testing.T, late []*scaleCommand) {
+			n := 0
+			for _, c := range late {
+				if c.by == victim {
+					n++
+				}
+			}
+			t.Logf("%d of the %d changes sent after the resume taken by %s", n, len(late), victim.name)
+			if n == 0 {
+				t.Errorf("no change sent after the resume was taken by %s", victim.name)
+			}
 		},
 	})
 }
@@ -406,6 +421,12 @@ type scaleRun struct {
 	// atHalf and atThreeQuarters run on the test goroutine when that
 	// share of the changes has been taken, while the load goes on.
 	atHalf, atThreeQuarters func(t *testing.T, p *pool, all []*instance, start func(name string) *instance)
+	// after holds back the load's last changes until both faults have run
+	// and the rest of the load is taken: they go out then, over the pool
+	// as the faults left it.
+	after int
+	// checkAfter, when set, checks those held-back changes once taken.
+	checkAfter func(t *testing.T, late []*scaleCommand)
 }
 
 // runScale starts three instances on r.brokers, sends the load, runs r's
@@ -497,26 +518,28 @@ func runScale(t *testing.T, r scaleRun) {
 	// product's changes go out, or they would find no product.
 	awaitDecided(t, ctx, p, creates)
 
-	// The changes, with the faults at half and three quarters.
+	// The changes, with the faults at half and three quarters, and
+	// r.after of them held back until both have run.
+	early, late := changes[:len(changes)-r.after], changes[len(changes)-r.after:]
 	var sent atomic.Int64
 	loaded := make(chan struct{})
 	began = time.Now()
 	go func() {
 		defer close(loaded)
-		sendAll(changes, 48, &sent)
+		sendAll(early, 48, &sent)
 	}()
 	for _, f := range []struct {
 		share int
 		fn    func(*testing.T, *pool, []*instance, func(string) *instance)
 	}{{2, r.atHalf}, {4, r.atThreeQuarters}} {
-		at := int64(len(changes) / f.share)
+		at := int64(len(early) / f.share)
 		if f.share == 4 {
 			at *= 3
 		}
 		for sent.Load() < at {
 			select {
 			case <-loaded:
-				t.Fatalf("the load ended at %d of %d changes, before its faults", sent.Load(), len(changes))
+				t.Fatalf("the load ended at %d of %d changes, before its faults", sent.Load(), len(early))
 			case <-time.After(20 * time.Millisecond):
 			}
 		}
@@ -525,7 +548,13 @@ func runScale(t *testing.T, r scaleRun) {
 		}
 	}
 	<-loaded
-	t.Logf("%d changes taken in %v", len(changes), time.Since(began).Round(time.Millisecond))
+	if len(late) > 0 {
+		sendAll(late, 16, nil)
+		if r.checkAfter != nil {
+			r.checkAfter(t, late)
+		}
+	}
+	t.Logf("%d changes taken in %v (%d after the faults)", len(changes), time.Since(began).Round(time.Millisecond), len(late))
 	if t.Failed() {
 		t.FailNow()
 	}
