@@ -144,8 +144,9 @@ func (f *notifyFlags) check() error {
 	if f.horizon < 0 {
 		return fmt.Errorf("--horizon %v: want a duration of 0 (never) or more", f.horizon)
 	}
-	if skew := cmp.Or(f.skew, webhook.DefaultSkew); f.horizon > 0 && f.horizon <= f.deadAfter+skew {
-		return fmt.Errorf("--horizon %v must exceed --dead-letter-after %v plus %v for clock skew: a notification is retried for up to --dead-letter-after, and its event must not pass the horizon meanwhile (0 turns the horizon off)", f.horizon, f.deadAfter, skew)
+	if (webhook.Config{Horizon: f.horizon, DeadLetterAfter: f.deadAfter, Skew: f.skew}).HorizonTooShort() {
+		return fmt.Errorf("--horizon %v must exceed --dead-letter-after %v plus %v for clock skew: a notification is retried for up to --dead-letter-after, and its event must not pass the horizon meanwhile (0 turns the horizon off)",
+			f.horizon, f.deadAfter, cmp.Or(f.skew, webhook.DefaultSkew))
 	}
 	return nil
 }

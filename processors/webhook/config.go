@@ -134,6 +134,14 @@ type Recovery interface {
 	Restore(ctx context.Context) error
 }
 
+// HorizonTooShort reports whether a notification could be retried past
+// the Horizon: a Horizon that does not exceed DeadLetterAfter plus Skew
+// (their defaults when 0). Validate refuses such a Config.
+func (c Config) HorizonTooShort() bool {
+	d := c.withDefaults()
+	return c.Horizon > 0 && c.Horizon <= d.DeadLetterAfter+d.Skew
+}
+
 // Validate reports every problem of c at once.
 func (c Config) Validate() error {
 	var errs []error
@@ -143,7 +151,7 @@ func (c Config) Validate() error {
 	if c.Timeout < 0 || c.DeadLetterAfter < 0 || c.Lease < 0 || c.Poll < 0 || c.CheckEvery < 0 || c.Horizon < 0 || c.TrimEvery < 0 || c.Skew < 0 {
 		errs = append(errs, errors.New("webhook: Timeout, DeadLetterAfter, Lease, Poll, CheckEvery, Horizon, TrimEvery and Skew must not be negative"))
 	}
-	if d := c.withDefaults(); c.Horizon > 0 && c.Horizon <= d.DeadLetterAfter+d.Skew {
+	if d := c.withDefaults(); c.HorizonTooShort() {
 		errs = append(errs, fmt.Errorf("webhook: Horizon %v must exceed DeadLetterAfter %v plus Skew %v: a notification is retried for up to DeadLetterAfter, and its event must not pass the horizon meanwhile", c.Horizon, d.DeadLetterAfter, d.Skew))
 	}
 	if err := c.Retry.Validate(); err != nil {
