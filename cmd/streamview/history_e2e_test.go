@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -26,6 +28,7 @@ func TestDevHistoryAndOperations(t *testing.T) {
 	deadLettersEndToEnd(t, base, brokers)
 	rebuildEndToEnd(t, base)
 	abortAfterSwap(t, base)
+	liveClientMetrics(t, base)
 }
 
 func TestServeHistoryAndOperations(t *testing.T) {
@@ -268,4 +271,39 @@ func lastAppliedReaches(t *testing.T, base string, p int32, offset int64) error 
 		}
 	}
 	return fmt.Errorf("no live product-view partition %d in %v", p, a.body)
+}
+
+// liveClientMetrics checks that after a rebuild over HTTP the projector of
+// the new live generation has its Kafka client's metrics in /metrics. The
+// rebuild's runner once had a client of the same name, projector-<name>-
+// g<N>: the live one's metrics could not be registered beside it, and the
+// rebuild's went when its client closed.
+func liveClientMetrics(t *testing.T, base string) {
+	t.Helper()
+	live := viewGenerations(t, base)["live"]
+	if len(live) != 1 {
+		t.Fatalf("product-view live generations %v, want one", live)
+	}
+	client := fmt.Sprintf(`client="projector-product-view-g%d"`, live[0])
+	testenv.Eventually(t, 30*time.Second, func() error {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		var seen []string
+		for line := range strings.Lines(string(b)) {
+			if strings.HasPrefix(line, "streamview_kafka_") && strings.Contains(line, client) {
+				if strings.HasPrefix(line, "streamview_kafka_connects_total{") {
+					return nil
+				}
+				seen = append(seen, strings.TrimSpace(line))
+			}
+		}
+		return testenv.Errorf("/metrics has no streamview_kafka_connects_total of %s; its series: %v", client, seen)
+	})
 }

@@ -23,6 +23,15 @@ func (st stack) projectionHooks(name string, gen int) processors.Hooks {
 	return st.tel.Projection(name, gen)
 }
 
+// rebuildHooks are projectionHooks for a rebuild's runner of generation
+// gen, whose Kafka client has a name of its own (telemetry.Rebuild).
+func (st stack) rebuildHooks(name string, gen int) processors.Hooks {
+	if st.tel == nil {
+		return processors.Hooks{}
+	}
+	return st.tel.Rebuild(name, gen)
+}
+
 // projectionStats reads the counters of the runners running now, and of
 // their sinks, for GET /metrics.
 func projectionStats(procs []*processors.Runner) []telemetry.ProjectionStats {

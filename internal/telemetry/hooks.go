@@ -16,13 +16,27 @@ import (
 
 // Projection returns the runtime hooks of generation gen of projection
 // name: the sink's latency, batch sizes and errors, the Kafka client's
-// metrics, and, with tracing on, an apply span per record of each batch,
-// a child of the record's own span (kotel's receive span, itself a child
-// of the publish span whose context travelled in the record's headers).
+// metrics (client "projector-<name>-g<gen>"), and, with tracing on, an
+// apply span per record of each batch, a child of the record's own span
+// (kotel's receive span, itself a child of the publish span whose context
+// travelled in the record's headers).
 func (t *Telemetry) Projection(name string, gen int) processors.Hooks {
+	return t.projection("projector-", name, gen)
+}
+
+// Rebuild is Projection for the runner of a rebuild that builds generation
+// gen beside the live one: its Kafka client is "rebuild-<name>-g<gen>".
+// The projector that runs gen once it is live has a client of its own,
+// whose metrics could not be registered under the same name while the
+// rebuild's were (and went with them when the rebuild's client closed).
+func (t *Telemetry) Rebuild(name string, gen int) processors.Hooks {
+	return t.projection("rebuild-", name, gen)
+}
+
+func (t *Telemetry) projection(role, name string, gen int) processors.Hooks {
 	g := itoa(gen)
 	apply, batch, errs := t.apply.WithLabelValues(name, g), t.batch.WithLabelValues(name, g), t.applyErrors.WithLabelValues(name, g)
-	client := "projector-" + name + "-g" + g
+	client := role + name + "-g" + g
 	return processors.Hooks{
 		Client: func() []kgo.Opt { return t.Kafka(client) },
 		Apply: func(ctx context.Context, recs []*kgo.Record) (context.Context, func(error)) {
