@@ -108,6 +108,8 @@ func applyConfigFile(fs *flag.FlagSet) error {
 			continue
 		case f == nil, name == "config", given[name]:
 			continue
+		case !v.section && sectionOnly[cv.cmd][name]:
+			continue // another command's meaning of the name
 		}
 		if ev := flagEnv(f); ev != "" && cv.e.getenv(ev) != "" {
 			continue // the environment wins over the file
@@ -117,6 +119,16 @@ func applyConfigFile(fs *flag.FlagSet) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// sectionOnly are, by command, the flags a config file sets only under
+// the command's own section: their top-level keys mean something else. The
+// top-level redis and elasticsearch are the servers of serve and the other
+// commands; in dev, --redis, --elasticsearch and --kafka swap an embedded
+// part for a real server, which a file shared with serve must not do by
+// the way.
+var sectionOnly = map[string]map[string]bool{
+	"dev": {"kafka": true, "redis": true, "elasticsearch": true},
 }
 
 // configEntry is one flag value of the file.

@@ -230,3 +230,34 @@ func TestExampleConfigFile(t *testing.T) {
 		t.Errorf("access from the example: %+v, %v", ac, err)
 	}
 }
+
+// TestConfigDevServersFromItsSectionOnly: the top-level redis and
+// elasticsearch of a file shared with serve are serve's servers; in dev
+// those flags swap an embedded part for a real server, so dev takes them
+// only from its own section.
+func TestConfigDevServersFromItsSectionOnly(t *testing.T) {
+	for _, tt := range []struct {
+		name, doc              string
+		kafka, redis, es, addr string
+	}{
+		{"top level only", "redis: 10.0.0.1:6379\nelasticsearch: http://10.0.0.2:9200\nkafka: 10.0.0.3:9092\naddr: 127.0.0.1:7000\n", "", "", "", "127.0.0.1:7000"},
+		{"dev's section", "redis: 10.0.0.1:6379\ndev:\n  redis: 127.0.0.1:6379\n  elasticsearch: http://127.0.0.1:9200\n  kafka: 127.0.0.1:9092\n",
+			"127.0.0.1:9092", "127.0.0.1:6379", "http://127.0.0.1:9200", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "streamview.yaml")
+			if err := os.WriteFile(p, []byte(tt.doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var errOut bytes.Buffer
+			fs := newFlags(envOf(nil, &errOut, &errOut), "dev")
+			kafka, redis, es, addr := fs.String("kafka", "", ""), fs.String("redis", "", ""), fs.String("elasticsearch", "", ""), fs.String("addr", "", "")
+			if err := parse(fs, []string{"--config", p}); err != nil {
+				t.Fatalf("parse: %v\n%s", err, &errOut)
+			}
+			if *kafka != tt.kafka || *redis != tt.redis || *es != tt.es || *addr != tt.addr {
+				t.Errorf("kafka %q, redis %q, elasticsearch %q, addr %q; want %q, %q, %q, %q", *kafka, *redis, *es, *addr, tt.kafka, tt.redis, tt.es, tt.addr)
+			}
+		})
+	}
+}
