@@ -116,8 +116,8 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 			continue
 		}
 		refID = r.PathValue(rp.param)
-		if !schemas.ValidReferenceID(refID) {
-			badRequest(w, rp.param, "must be 1..64 characters of [A-Za-z0-9._-]")
+		if !schemas.AddressableReferenceID(refID) {
+			badRequest(w, rp.param, "must be 1..64 characters of [A-Za-z0-9._-], and not . or .. (which a URL path cannot hold)")
 			return
 		}
 		productID = schemas.ReferenceKey(rp.aggregate, refID) // the aggregate's key

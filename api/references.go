@@ -98,8 +98,8 @@ func (s *Server) writeReferenceOutcome(w http.ResponseWriter, res schemas.Comman
 func (s *Server) getReference(aggregate, param string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue(param)
-		if !schemas.ValidReferenceID(id) {
-			badRequest(w, param, "must be 1..64 characters of [A-Za-z0-9._-]")
+		if !schemas.AddressableReferenceID(id) {
+			badRequest(w, param, "must be 1..64 characters of [A-Za-z0-9._-], and not . or .. (which a URL path cannot hold)")
 			return
 		}
 		if _, ok := queryParams(w, r, nil, nil); !ok {

@@ -54,6 +54,8 @@ func TestReferenceCommands(t *testing.T) {
 			reject(schemas.RejectInvalid, "name too long", 2), 422, nil, "category:books"},
 		{"ID with a space: 400", request{method: "PUT", path: "/v1/categories/a%20b", body: `{"name":"B"}`}, nil, 400, []string{"categoryId"}, ""},
 		{"ID of 65 characters: 400", request{method: "PUT", path: "/v1/brands/" + strings.Repeat("x", 65), body: `{"name":"B"}`}, nil, 400, []string{"brandId"}, ""},
+		{"ID ..: 400 (no URL can hold it)", request{method: "PUT", path: "/v1/brands/%2E%2E", body: `{"name":"B"}`}, nil, 400, []string{"brandId"}, ""},
+		{"ID .: 400", request{method: "PUT", path: "/v1/categories/%2E", body: `{"name":"B"}`}, nil, 400, []string{"categoryId"}, ""},
 		{"not JSON: 400", request{method: "PUT", path: "/v1/categories/books", body: `{"name":`}, nil, 400, nil, ""},
 		{"wrong type: 400", request{method: "PUT", path: "/v1/categories/books", body: `{"name":7}`}, nil, 400, nil, ""},
 		{"unknown field: 400", request{method: "PUT", path: "/v1/categories/books", body: `{"name":"B","id":"x"}`}, nil, 400, nil, ""},

@@ -35,6 +35,16 @@ func (*BrandRenamed) EventType() string    { return TypeBrandRenamed }
 func (*CategoryRenamed) referenceEvent() string { return AggregateCategory }
 func (*BrandRenamed) referenceEvent() string    { return AggregateBrand }
 
+// AddressableReferenceID reports whether a command may name a category or
+// brand id: ValidReferenceID, but not "." or "..". As a URL path segment
+// those mean the collection itself or its parent (RFC 3986's dot-segments):
+// clients and servers resolve them away, so /v1/brands/.. can never reach
+// the brand "..". The log's events and keys keep ValidReferenceID: an ID
+// accepted before stays readable.
+func AddressableReferenceID(id string) bool {
+	return id != "." && id != ".." && ValidReferenceID(id)
+}
+
 // ValidReferenceID reports whether id may name a category or brand: 1..64
 // characters of [A-Za-z0-9._-], as API.md allows. (A loop, not a regular
 // expression: the search projection asks it for every document it writes.)

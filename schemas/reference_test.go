@@ -34,6 +34,26 @@ func TestValidReferenceID(t *testing.T) {
 	}
 }
 
+func TestAddressableReferenceID(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{
+		{"shoes", true},
+		{"...", true},
+		{".a", true},
+		{"a..", true},
+		{".", false},
+		{"..", false},
+		{"", false},
+		{"a/b", false},
+	} {
+		if got := schemas.AddressableReferenceID(tc.id); got != tc.want {
+			t.Errorf("AddressableReferenceID(%q) = %v, want %v", tc.id, got, tc.want)
+		}
+	}
+}
+
 // FuzzValidReferenceID holds the loop to API.md's pattern.
 func FuzzValidReferenceID(f *testing.F) {
 	for _, s := range []string{"shoes", "", "a b", strings.Repeat("z", 64), strings.Repeat("z", 65), "é", "-._"} {

@@ -210,8 +210,8 @@ func (v *checker) refID(field, id string, rule textRule, refIDs bool) {
 		v.text(field, id, MaxRefLength, rule|singleLine)
 		return
 	}
-	if v.text(field, id, MaxRefIDLength, rule|singleLine) && !schemas.ValidReferenceID(id) {
-		v.add(field, "must be characters of [A-Za-z0-9._-], as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})")
+	if v.text(field, id, MaxRefIDLength, rule|singleLine) && !schemas.AddressableReferenceID(id) {
+		v.add(field, "must be characters of [A-Za-z0-9._-], and not . or .., as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})")
 	}
 }
 

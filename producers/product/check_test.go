@@ -129,11 +129,17 @@ func TestCheck(t *testing.T) {
 		{name: "create category and brand IDs reference data refuses", rules: refIDs, cmd: create(func(d *schemas.CreateProduct) {
 			d.CategoryID, d.BrandID = "bad id!", "brand/1"
 		}), want: []fe{
-			{"categoryId", "must be characters of [A-Za-z0-9._-], as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})"},
-			{"brandId", "must be characters of [A-Za-z0-9._-], as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})"},
+			{"categoryId", "must be characters of [A-Za-z0-9._-], and not . or .., as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})"},
+			{"brandId", "must be characters of [A-Za-z0-9._-], and not . or .., as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})"},
+		}},
+		{name: "create dot-segment IDs no URL can hold", rules: refIDs, cmd: create(func(d *schemas.CreateProduct) {
+			d.CategoryID, d.BrandID = "..", "."
+		}), want: []fe{
+			{"categoryId", "must be characters of [A-Za-z0-9._-], and not . or .., as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})"},
+			{"brandId", "must be characters of [A-Za-z0-9._-], and not . or .., as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})"},
 		}},
 		{name: "update categoryId reference data refuses", rules: refIDs, cmd: update(schemas.UpdateProductDetails{CategoryID: new("lamps & lights"), CategoryName: new("Lamps")}),
-			want: []fe{{"categoryId", "must be characters of [A-Za-z0-9._-], as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})"}}},
+			want: []fe{{"categoryId", "must be characters of [A-Za-z0-9._-], and not . or .., as a category's or brand's ID is (PUT /v1/categories/{id}, /v1/brands/{id})"}}},
 		{name: "create 50 tags", cmd: create(func(d *schemas.CreateProduct) { d.Tags = tags(50) })},
 		{name: "create 51 tags", cmd: create(func(d *schemas.CreateProduct) { d.Tags = tags(51) }),
 			want: []fe{{"tags", "must have at most 50 tags, not 51"}}},
