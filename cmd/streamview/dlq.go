@@ -99,13 +99,14 @@ func runDLQ(ctx context.Context, e env, args []string) error {
 	return dlqUsage(e, "", "unknown subcommand %q (want list, show or redrive)", sub)
 }
 
-// dlqUsage reports a misuse, briefly: the full help is long.
+// dlqUsage reports a misuse, briefly: the full help is long. The flags
+// are the subcommands': without one, it names their help.
 func dlqUsage(e env, sub, format string, args ...any) error {
-	name := "dlq"
-	if sub != "" {
-		name += " " + sub
+	if sub == "" {
+		fmt.Fprintf(e.stderr, "streamview dlq: %s\nRun 'streamview dlq list --help' (or show, redrive) for its flags, 'streamview dlq --help' for the whole help.\n", fmt.Sprintf(format, args...))
+		return errUsage
 	}
-	return usageError(e.stderr, name, format, args...)
+	return usageError(e.stderr, "dlq "+sub, format, args...)
 }
 
 // dlqFlags are the flags every dlq subcommand shares.

@@ -60,6 +60,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func runEnv(ctx context.Context, args []string, e env) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
+			switch args[1] {
+			case "version": // 'streamview help' names it beside the commands
+				fmt.Fprintln(e.stdout, "Usage: streamview version (or --version)\n\nPrints the build: the module's version or the commit it was built from, and Go's version.")
+				return nil
+			case "help", "-h", "--help":
+				printHelp(e.stdout)
+				return nil
+			}
 			c, ok := commands[args[1]]
 			if !ok {
 				fmt.Fprintf(e.stderr, "streamview: no command %q; 'streamview help' lists them\n", args[1])

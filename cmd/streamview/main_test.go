@@ -45,6 +45,11 @@ func TestHelpAndMisuse(t *testing.T) {
 		{"serve notifier with no workers", []string{"serve", "--roles", "notifier", "--workers", "0", "--brokers", "127.0.0.1:1"}, nil, nil, nil},
 		{"notify with no workers", []string{"notify", "--workers", "0", "--brokers", "127.0.0.1:1", "--redis", "127.0.0.1:1"}, nil, nil, nil},
 		{"projections with a bad log level", []string{"projections", "--log-level", "bogus", "--brokers", "127.0.0.1:1"}, nil, nil, nil},
+		{"help of version", []string{"help", "version"}, nil, []string{"Usage: streamview version"}, nil},
+		{"help of help", []string{"help", "help"}, nil, []string{"Usage: streamview <command>"}, nil},
+		{"dlq without a subcommand names the subcommands' help", []string{"dlq"}, errUsage, nil, []string{"name the subcommand", "'streamview dlq list --help'"}},
+		{"replay without a projection names them all", []string{"replay", "--brokers", "127.0.0.1:1"}, errUsage, nil, []string{"--projection product-view, --projection product-search, --projection product-history or --projection notifier"}},
+		{"publish with a flag after the file", []string{"publish", "a.jsonl", "--brokers", "127.0.0.1:1"}, errUsage, nil, []string{`flags go before the file: "--brokers" came after "a.jsonl"`}},
 		{"serve with a transaction timeout under a second", []string{"serve", "--transaction-timeout", "500ms", "--brokers", "127.0.0.1:1"}, nil, nil, nil},
 	}
 	wantMsg := map[string]string{

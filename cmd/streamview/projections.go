@@ -248,9 +248,12 @@ func (f *projectionFlags) openOne(ctx context.Context, e env, fs *flag.FlagSet, 
 	if projection == "" {
 		also := ""
 		if fs.Name() == "replay" {
-			also = " or --projection " + webhook.Name
+			also = ", --projection product-search, --projection " + historyProjection + " or --projection " + webhook.Name
 		}
-		fmt.Fprintf(e.stderr, "streamview %s: name the projection with --projection product-view or --projection product-search%s\n", fs.Name(), also)
+		if also == "" {
+			also = " or --projection product-search"
+		}
+		fmt.Fprintf(e.stderr, "streamview %s: name the projection with --projection product-view%s\n", fs.Name(), also)
 		return nil, nil, errUsage
 	}
 	logger, err := newLogger(e.stderr, f.logLevel, *f.logFormat)

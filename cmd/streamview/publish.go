@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -63,6 +65,9 @@ func runPublish(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if fs.NArg() > 1 {
+		if i := slices.IndexFunc(fs.Args()[1:], func(a string) bool { return strings.HasPrefix(a, "-") && a != "-" }); i >= 0 {
+			return usageError(e.stderr, "publish", "flags go before the file: %q came after %q", fs.Arg(1+i), fs.Arg(0))
+		}
 		fmt.Fprintf(e.stderr, "streamview publish: one file at a time (or - for stdin), not %d: %q\n", fs.NArg(), fs.Args())
 		return errUsage
 	}
