@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
@@ -45,8 +47,9 @@ for price drops and returns to stock; see 'streamview help notify', whose
 flags dev takes too) and the HTTP API.
 
 Redis and the search index live in memory: at every start the views are
-rebuilt from the kept log (progress is shown) before the API listens,
-and the notifier reads the log again to know its subscriptions. A journal
+rebuilt from the kept log (progress is shown) before the API listens, in
+generation 1 whichever a rebuild over the API made live before, and the
+notifier reads the log again to know its subscriptions. A journal
 in --data (a file, and the topic catalog.notifier.journal) keeps what it
 delivered or dead-lettered: that is not sent again, with or without
 --redis, and a notification still being retried at the stop is retried
@@ -369,9 +372,26 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		if err := claimGroups(ctx, adm, filepath.Join(*data, "kafka-groups"), groups); err != nil {
 			return err
 		}
+	} else if err := dropRebuilt(ctx, adm, rebuild); err != nil {
+		return err
 	}
 	if err := resetGroups(ctx, adm, rebuild); err != nil {
 		return err
+	}
+	if embeddedViews {
+		// The empty Redis's live generation is 1 before the projector
+		// starts, whichever a rebuild over the API had made live before
+		// the stop. Its start would otherwise take the newest group that
+		// read the log (a rebuild's, on a real Kafka that keeps it) for
+		// one whose views Redis lost, and read that one again instead of
+		// g1, which dev reset and waits for.
+		views, err := redisview.New(st.redis, redisview.Config{Projection: productview.Name})
+		if err != nil {
+			return err
+		}
+		if _, err := views.EnsureLive(ctx, 1); err != nil {
+			return fmt.Errorf("projection %s: making g1 live: %w", productview.Name, err)
+		}
 	}
 	if st.deadLettered, err = deadLettered(ctx, kcl, rebuild); err != nil {
 		return err
@@ -437,8 +457,8 @@ func applyTopics(ctx context.Context, adm *kadm.Client) error {
 	return err
 }
 
-// resetGroups points the live generation of each projection back at the
-// start of the events topic.
+// resetGroups points generation 1 of each projection, the one dev runs
+// over a store that starts empty, back at the start of the events topic.
 func resetGroups(ctx context.Context, adm *kadm.Client, projections []string) error {
 	for _, name := range projections {
 		if _, err := processors.ResetToStart(ctx, adm, processors.GroupName(name, 1), topics.Events, false); err != nil {
@@ -446,6 +466,44 @@ func resetGroups(ctx context.Context, adm *kadm.Client, projections []string) er
 		}
 	}
 	return nil
+}
+
+// dropRebuilt deletes, on dev's embedded broker, the groups of the
+// generations past 1 of projections: what rebuilds over the API built,
+// live or half built at the stop. dev runs generation 1 again over its
+// empty stores (resetGroups); a rebuild's group left behind would be taken
+// for the leftovers of a rebuild to abort, and its offsets would make it
+// look like a generation whose store lost its data.
+func dropRebuilt(ctx context.Context, adm *kadm.Client, projections []string) error {
+	listed, err := adm.ListGroups(ctx)
+	if err != nil {
+		return fmt.Errorf("kafka: list groups: %w", err)
+	}
+	var drop []string
+	for _, group := range listed.Groups() {
+		for _, name := range projections {
+			if gen, ok := generationOf(name, group); ok && gen > 1 {
+				drop = append(drop, group)
+			}
+		}
+	}
+	deleted, err := adm.DeleteGroups(ctx, drop...)
+	if err != nil {
+		return fmt.Errorf("kafka: delete groups %s: %w", strings.Join(drop, ", "), err)
+	}
+	for _, d := range deleted.Sorted() {
+		if d.Err != nil && !errors.Is(d.Err, kerr.GroupIDNotFound) {
+			return fmt.Errorf("kafka: delete group %s: %w", d.Group, d.Err)
+		}
+	}
+	return nil
+}
+
+// generationOf is the generation of projection name whose group is group.
+func generationOf(name, group string) (int, bool) {
+	n, ok := strings.CutPrefix(group, strings.TrimSuffix(processors.GroupName(name, 1), "1"))
+	gen, err := strconv.Atoi(n)
+	return gen, ok && err == nil && gen >= 1
 }
 
 // claimGroups makes sure that dev may read groups from the start on a real
@@ -495,8 +553,9 @@ func claimGroups(ctx context.Context, adm *kadm.Client, mark string, groups []st
 }
 
 // deadLettered returns, for each of projections, which records of the
-// events topic its generation 1 has dead-lettered: read again from the
-// start, they are not dead-lettered twice.
+// events topic any of its generations has dead-lettered: read again from
+// the start by generation 1, they are not dead-lettered twice (nor again
+// when a rebuild's generation, live at the stop, wrote their letters).
 func deadLettered(ctx context.Context, cl *kgo.Client, projections []string) (map[string]func(int32, int64) bool, error) {
 	out := map[string]func(int32, int64) bool{}
 	for _, name := range projections {
@@ -505,7 +564,7 @@ func deadLettered(ctx context.Context, cl *kgo.Client, projections []string) (ma
 			if err != nil {
 				return nil, fmt.Errorf("projection %s: reading its dead letters: %w", name, err)
 			}
-			if l.Projection == processors.GroupName(name, 1) && l.SourceTopic == topics.Events {
+			if _, ok := generationOf(name, l.Projection); ok && l.SourceTopic == topics.Events {
 				seen[deadletter.Position{Partition: l.SourcePartition, Offset: l.SourceOffset}] = true
 			}
 		}

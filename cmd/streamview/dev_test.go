@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -168,6 +169,182 @@ func TestDevDeadLettersOnce(t *testing.T) {
 			t.Fatalf("dead letters after a restart %v, want %v", got, want)
 		}
 	}
+}
+
+// A rebuild of product-view over the API makes g2 live and deletes g1's
+// group; dev, started again on the same --data, builds its in-memory views
+// in generation 1 again, listens, and rebuilds again. It waited at that
+// start for g1's group (reset to the start of the log, read by nobody)
+// while its projector read g2 again, printing "66% (n records behind)"
+// forever. A bad record that g2 dead-lettered is not dead-lettered again
+// by g1 after the restart. On its embedded broker dev deletes the
+// rebuilds' groups at its start: nothing is left to abort. On a real
+// Kafka (--kafka; a kfake cluster here) it leaves them, and the next
+// rebuild starts over what the last one left.
+func TestDevRestartsAfterARebuild(t *testing.T) {
+	old := rebuildGrace
+	rebuildGrace = 0
+	t.Cleanup(func() { rebuildGrace = old })
+	for _, tc := range []struct {
+		name  string
+		kafka bool
+	}{{"embedded broker", false}, {"real kafka", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var extra, kafka []string
+			if tc.kafka {
+				cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(cluster.Close)
+				kafka = cluster.ListenAddrs()
+				extra = []string{"--kafka", strings.Join(kafka, ",")}
+			}
+			rebuild := func(base string) {
+				t.Helper()
+				if tc.kafka {
+					rebuildView(t, base)
+				} else {
+					rebuildEndToEnd(t, base) // and nothing to abort before it
+				}
+			}
+			dir := t.TempDir()
+			base, brokers, stop := startDevWithin(t, dir, time.Minute, extra...)
+			if tc.kafka {
+				brokers = kafka
+			}
+			a := call(t, "POST", base+"/v1/products", `{"name":"Rebuilt Radio","description":"","price":{"amount":"45.00","currency":"EUR"},
+				"categoryId":"radios","categoryName":"Radios","brandId":"acme","brandName":"Acme"}`, "Prefer", "wait=20")
+			if a.status != 201 {
+				t.Fatalf("create: %d %v", a.status, a.body)
+			}
+			id := a.body["productId"].(string)
+			before := call(t, "GET", base+"/v1/products/"+id+"?minVersion=1&wait=20", "")
+			if before.status != 200 {
+				t.Fatalf("view: %d %v", before.status, before.body)
+			}
+			viewed := func(base string) {
+				t.Helper()
+				if a := call(t, "GET", base+"/v1/products/"+id, ""); a.status != 200 || fmt.Sprint(a.body) != fmt.Sprint(before.body) {
+					t.Fatalf("view after a restart: %d %v, before %v", a.status, a.body, before.body)
+				}
+			}
+			rebuild(base) // g2 live, g1's group deleted
+
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			client := func(brokers []string) *kgo.Client {
+				t.Helper()
+				cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return cl
+			}
+			cl := client(brokers)
+			err := cl.ProduceSync(ctx, &kgo.Record{Topic: topics.Events, Key: []byte("p-bad"), Value: []byte("not avro")}).FirstErr()
+			cl.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			letters := func(brokers []string) map[string]int {
+				t.Helper()
+				cl := client(brokers)
+				defer cl.Close()
+				n := map[string]int{}
+				for l, err := range deadletter.NewReader(cl, topics.DeadLetter(productview.Name)).All(ctx) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					n[l.Projection]++
+				}
+				return n
+			}
+			want := map[string]int{processors.GroupName(productview.Name, 2): 1}
+			testenv.Eventually(t, 30*time.Second, func() error {
+				if got := letters(brokers); !maps.Equal(got, want) {
+					return fmt.Errorf("product-view's dead letters by group %v, want %v", got, want)
+				}
+				return nil
+			})
+			stop()
+
+			base, brokers, stop = startDevWithin(t, dir, time.Minute, extra...)
+			if tc.kafka {
+				brokers = kafka
+			}
+			viewed(base)
+			if got := letters(brokers); !maps.Equal(got, want) {
+				t.Fatalf("product-view's dead letters by group after the restart %v, want %v (none again)", got, want)
+			}
+			rebuild(base) // after a restart
+			rebuild(base) // and from a rebuilt generation
+			viewed(base)
+			stop()
+
+			base, _, _ = startDevWithin(t, dir, time.Minute, extra...)
+			viewed(base)
+		})
+	}
+}
+
+// rebuildView rebuilds product-view over the API and waits until its next
+// generation is live.
+func rebuildView(t *testing.T, base string) {
+	t.Helper()
+	before := viewGenerations(t, base)["live"]
+	if len(before) != 1 {
+		t.Fatalf("product-view live generations %v, want one", before)
+	}
+	if a := call(t, "POST", base+"/v1/projections/product-view/rebuild", ""); a.status != 202 {
+		t.Fatalf("rebuild: %d %v", a.status, a.body)
+	}
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		if gens := viewGenerations(t, base); !slices.Equal(gens["live"], []int{before[0] + 1}) || len(gens) != 1 {
+			return fmt.Errorf("product-view generations %v, want only g%d live", gens, before[0]+1)
+		}
+		return nil
+	})
+}
+
+// startDevWithin is startDevWith, failing the test when dev does not
+// listen within bound of its start (startDevWith waits as long as the test
+// runs).
+func startDevWithin(t *testing.T, dir string, bound time.Duration, extra ...string) (base string, brokers []string, stop func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrCh := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serveForTest(ctx, append([]string{"dev", "--data", dir, "--addr", "127.0.0.1:0", "--kafka-port", strconv.Itoa(port), "--log-level", "error"}, extra...), addrCh)
+	}()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("dev: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("dev did not stop within 30s of Ctrl-C")
+		}
+	})
+	t.Cleanup(stop)
+	select {
+	case a := <-addrCh:
+		addrCh <- a
+	case <-time.After(bound):
+		t.Fatalf("dev did not listen within %v of its start", bound)
+	case err := <-done:
+		done <- err
+	}
+	return waitListening(t, addrCh, done), []string{fmt.Sprintf("127.0.0.1:%d", port)}, stop
 }
 
 // publishEvents writes events to the events topic of the broker at
