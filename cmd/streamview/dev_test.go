@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/api/auth"
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
@@ -345,6 +346,48 @@ func startDevWithin(t *testing.T, dir string, bound time.Duration, extra ...stri
 		done <- err
 	}
 	return waitListening(t, addrCh, done), []string{fmt.Sprintf("127.0.0.1:%d", port)}, stop
+}
+
+// dev's banner says which requests need a token. With --public-reads it
+// said "every request but /healthz, /readyz and /v1/openapi.json needs a
+// token" while the reads answered without one.
+func TestDevBanner(t *testing.T) {
+	secret := auth.Config{Secret: []byte("dev-banner-secret-0123456789abcdef")}
+	jwks := auth.Config{JWKS: "https://idp.example/.well-known/jwks.json"}
+	for _, tc := range []struct {
+		name   string
+		access access
+		says   []string
+		not    string
+		token  bool
+	}{
+		{"off", access{}, []string{"auth: OFF: no token needed"}, "auth: on", false},
+		{"on", access{auth: secret}, []string{"auth: on: every request but /healthz, /readyz and /v1/openapi.json needs a token"}, "public", true},
+		{"on, public reads", access{auth: secret, publicReads: true},
+			[]string{"auth: on, reads public (--public-reads): products, search, history, categories, brands and command outcomes answer without a token", "need one (one is printed"}, "every request", true},
+		{"JWKS", access{auth: jwks}, []string{"auth: on (JWKS): requests need a token from your identity provider"}, "public", false},
+		{"JWKS, public reads", access{auth: jwks, publicReads: true},
+			[]string{"auth: on (JWKS), reads public (--public-reads):", "need a token from your identity provider"}, "every request", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			tok, err := devBanner(&out, tc.access, "127.0.0.1:8080")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(out.String(), s) {
+					t.Errorf("banner %q, want it to say %q", out.String(), s)
+				}
+			}
+			if strings.Contains(out.String(), tc.not) || strings.Count(out.String(), "\n") != 1 {
+				t.Errorf("banner %q: want one line, without %q", out.String(), tc.not)
+			}
+			if (tok != "") != tc.token {
+				t.Errorf("token %q, want one: %v", tok, tc.token)
+			}
+		})
+	}
 }
 
 // publishEvents writes events to the events topic of the broker at
