@@ -109,6 +109,9 @@ type accessFlags struct {
 	rateBurst   int
 	cursorFile  string
 	insecure    bool
+	// secretLater says that auth will be on though no secret is
+	// configured: dev --auth makes one after resolve.
+	secretLater bool
 	errs        []error // environment values that did not parse
 }
 
@@ -168,7 +171,7 @@ func (a *accessFlags) resolve() (access, error) {
 	if a.rateBurst < 0 {
 		errs = append(errs, fmt.Errorf("--rate-burst %d: want ≥ 0", a.rateBurst))
 	}
-	if a.publicReads && !ac.Enabled() {
+	if a.publicReads && !ac.Enabled() && !a.secretLater {
 		errs = append(errs, errors.New("--public-reads needs auth on: reads are public anyway without a JWT secret or JWKS"))
 	}
 	inline := a.tokens.e.getenv(envCursorSecret)
@@ -352,15 +355,21 @@ func devAccessBanner(w io.Writer, ac access, addr string) (string, error) {
 		fmt.Fprintf(w, "auth: OFF: no token needed; anyone who can reach %s can change the catalogue (dev listens on loopback only; --auth turns tokens on)\n", addr)
 		return "", nil
 	}
+	how, token, tok := "", "a token (one is printed when the API is ready)", ""
 	if len(ac.auth.Secret) == 0 {
-		fmt.Fprintln(w, "auth: on (JWKS): requests need a token from your identity provider")
-		return "", nil
+		how, token = " (JWKS)", "a token from your identity provider"
+	} else {
+		var err error
+		if tok, err = auth.Mint(ac.auth.Secret, auth.Token{Subject: "dev", Scopes: auth.Scopes, TTL: 24 * time.Hour, Issuer: ac.auth.Issuer, Audience: ac.auth.Audience}); err != nil {
+			return "", err
+		}
 	}
-	tok, err := auth.Mint(ac.auth.Secret, auth.Token{Subject: "dev", Scopes: auth.Scopes, TTL: 24 * time.Hour, Issuer: ac.auth.Issuer, Audience: ac.auth.Audience})
-	if err != nil {
-		return "", err
+	if ac.publicReads {
+		// The routes that catalog:read allows.
+		fmt.Fprintf(w, "auth: on%s, reads public (--public-reads): products, search, history, categories, brands and command outcomes answer without a token; commands, subscriptions and operations (/v1/projections, /metrics) need %s\n", how, token)
+	} else {
+		fmt.Fprintf(w, "auth: on%s: every request but /healthz, /readyz and /v1/openapi.json needs %s\n", how, token)
 	}
-	fmt.Fprintln(w, "auth: on: every request but /healthz, /readyz and /v1/openapi.json needs a token (one is printed when the API is ready)")
 	return tok, nil
 }
 

@@ -145,6 +145,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	if st.deliveryTimeout, err = deliveryTimeout(fs, e, delivery); err != nil {
 		return err
 	}
+	acc.secretLater = *authOn
 	if st.access, err = acc.resolve(); err != nil {
 		return err
 	}
@@ -166,7 +167,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	if err := st.access.start(ctx); err != nil {
 		return err
 	}
-	devToken, err := devBanner(e.stdout, st.access, *addr)
+	devToken, err := devAccessBanner(e.stdout, st.access, *addr)
 	if err != nil {
 		return err
 	}
@@ -649,24 +650,6 @@ func waitDeciderMember(ctx context.Context, adm *kadm.Client, bound time.Duratio
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-}
-
-// devBanner is devAccessBanner, saying with --public-reads which requests
-// answer without a token: the routes that catalog:read allows.
-func devBanner(w io.Writer, ac access, addr string) (string, error) {
-	if !ac.auth.Enabled() || !ac.publicReads {
-		return devAccessBanner(w, ac, addr)
-	}
-	tok, err := devAccessBanner(io.Discard, ac, addr)
-	if err != nil {
-		return "", err
-	}
-	how, token := "", "one (one is printed when the API is ready)"
-	if tok == "" {
-		how, token = " (JWKS)", "a token from your identity provider"
-	}
-	fmt.Fprintf(w, "auth: on%s, reads public (--public-reads): products, search, history, categories, brands and command outcomes answer without a token; commands, subscriptions and operations (/v1/projections, /metrics) need %s\n", how, token)
-	return tok, nil
 }
 
 // printWelcome tells where the running pipeline answers, with requests to

@@ -364,14 +364,14 @@ func TestDevBanner(t *testing.T) {
 		{"off", access{}, []string{"auth: OFF: no token needed"}, "auth: on", false},
 		{"on", access{auth: secret}, []string{"auth: on: every request but /healthz, /readyz and /v1/openapi.json needs a token"}, "public", true},
 		{"on, public reads", access{auth: secret, publicReads: true},
-			[]string{"auth: on, reads public (--public-reads): products, search, history, categories, brands and command outcomes answer without a token", "need one (one is printed"}, "every request", true},
-		{"JWKS", access{auth: jwks}, []string{"auth: on (JWKS): requests need a token from your identity provider"}, "public", false},
+			[]string{"auth: on, reads public (--public-reads): products, search, history, categories, brands and command outcomes answer without a token", "need a token (one is printed"}, "every request", true},
+		{"JWKS", access{auth: jwks}, []string{"auth: on (JWKS): every request but /healthz, /readyz and /v1/openapi.json needs a token from your identity provider"}, "public", false},
 		{"JWKS, public reads", access{auth: jwks, publicReads: true},
 			[]string{"auth: on (JWKS), reads public (--public-reads):", "need a token from your identity provider"}, "every request", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			tok, err := devBanner(&out, tc.access, "127.0.0.1:8080")
+			tok, err := devAccessBanner(&out, tc.access, "127.0.0.1:8080")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -387,6 +387,30 @@ func TestDevBanner(t *testing.T) {
 				t.Errorf("token %q, want one: %v", tok, tc.token)
 			}
 		})
+	}
+}
+
+// TestDevAuthWithPublicReads: --public-reads needs auth on, which dev
+// --auth turns on with a secret made after the flags are resolved; the
+// combination was refused as if auth were off.
+func TestDevAuthWithPublicReads(t *testing.T) {
+	for _, later := range []bool{true, false} {
+		var errOut bytes.Buffer
+		e := envOf(nil, &errOut, &errOut)
+		fs := newFlags(e, "dev")
+		var acc accessFlags
+		acc.register(fs, e)
+		if err := parse(fs, []string{"--public-reads"}); err != nil {
+			t.Fatal(err)
+		}
+		acc.secretLater = later
+		_, err := acc.resolve()
+		if later && err != nil {
+			t.Errorf("--public-reads with a secret to come (dev --auth): %v", err)
+		}
+		if !later && (err == nil || !strings.Contains(err.Error(), "--public-reads needs auth on")) {
+			t.Errorf("--public-reads without auth: %v, want it refused", err)
+		}
 	}
 }
 
