@@ -36,8 +36,10 @@ const (
 // Scopes are all the scopes, in the order of API.md.
 var Scopes = []Scope{CatalogWrite, CatalogRead, Ops}
 
-// ParseScopes reads a space-separated scope string, as in a token's `scope`
-// claim or `streamview token --scope`; unknown scopes are an error.
+// ParseScopes reads a space-separated scope string that a person wrote,
+// as `streamview token --scope`: unknown scopes are an error, a typo
+// would mint a token without the scope meant. A token's `scope` claim is
+// read by GrantedScopes instead.
 func ParseScopes(s string) ([]Scope, error) {
 	var out []Scope
 	for _, f := range strings.Fields(s) {
@@ -49,6 +51,20 @@ func ParseScopes(s string) ([]Scope, error) {
 		}
 	}
 	return out, nil
+}
+
+// GrantedScopes returns the scopes a token's space-separated `scope` claim
+// grants, each once, in the claim's order. Values the API does not know
+// are ignored: an identity provider's token carries others ("openid",
+// "profile", another API's) beside the ones it grants here.
+func GrantedScopes(s string) []Scope {
+	var out []Scope
+	for _, f := range strings.Fields(s) {
+		if slices.Contains(Scopes, Scope(f)) && !slices.Contains(out, Scope(f)) {
+			out = append(out, Scope(f))
+		}
+	}
+	return out
 }
 
 // Default of Config.
@@ -259,18 +275,20 @@ func isJSONNumber(v json.RawMessage) bool {
 // or an error wrapping ErrInvalid that says why it was refused.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	var tc tokenClaims
-	_, err := v.parser.ParseWithClaims(token, &tc, v.keyFor(ctx))
+	t, err := v.parser.ParseWithClaims(token, &tc, v.keyFor(ctx))
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: %s", ErrInvalid, reason(err))
+	}
+	if _, ok := t.Header["crit"]; ok {
+		// RFC 7515 §4.1.11: a recipient refuses a JWS whose critical
+		// extensions it does not understand, and this one understands
+		// none (an empty or malformed crit is not allowed either).
+		return Claims{}, fmt.Errorf("%w: its header lists critical extensions (crit) that this server does not understand", ErrInvalid)
 	}
 	if tc.Subject == "" {
 		return Claims{}, fmt.Errorf("%w: it has no sub claim", ErrInvalid)
 	}
-	scopes, err := ParseScopes(tc.Scope)
-	if err != nil {
-		return Claims{}, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	c := Claims{Subject: tc.Subject, Scopes: scopes}
+	c := Claims{Subject: tc.Subject, Scopes: GrantedScopes(tc.Scope)}
 	if tc.ExpiresAt != nil {
 		c.ExpiresAt = tc.ExpiresAt.Time
 	}

@@ -72,7 +72,17 @@ func TestVerify(t *testing.T) {
 		{"wrong audience", v, authtest.HS256(t, authtest.Secret, with(func(c *authtest.Claims) { c.Aud = []string{"billing"} })), nil},
 		{"no audience", v, authtest.HS256(t, authtest.Secret, with(func(c *authtest.Claims) { c.Aud = nil })), nil},
 		{"no sub", v, authtest.HS256(t, authtest.Secret, with(func(c *authtest.Claims) { c.Sub = "" })), nil},
-		{"unknown scope", v, authtest.HS256(t, authtest.Secret, with(func(c *authtest.Claims) { c.Scope = "catalog:read admin" })), nil},
+		// An identity provider's token carries scopes of others beside
+		// the API's: they are ignored, not a reason to refuse it.
+		{"unknown scopes ignored", v, authtest.HS256(t, authtest.Secret, with(func(c *authtest.Claims) { c.Scope = "openid catalog:read admin catalog:read" })), []auth.Scope{auth.CatalogRead}},
+		{"unknown scopes only", v, authtest.HS256(t, authtest.Secret, with(func(c *authtest.Claims) { c.Scope = "openid catalog:*" })), []auth.Scope{}},
+		{"unknown scopes ignored RS256", v, authtest.RS256(t, keys.RSA, "rsa-1", with(func(c *authtest.Claims) { c.Scope = "profile ops email" })), []auth.Scope{auth.Ops}},
+		// RFC 7515 §4.1.11: critical extensions not understood (none is)
+		// make the token invalid.
+		{"crit", v, authtest.HS256(t, authtest.Secret, with(func(c *authtest.Claims) { c.Header = map[string]any{"crit": []string{"foo"}, "foo": "bar"} })), nil},
+		{"crit naming a registered claim", v, authtest.HS256(t, authtest.Secret, with(func(c *authtest.Claims) { c.Header = map[string]any{"crit": []string{"exp"}, "exp": 1} })), nil},
+		{"crit ES256", v, authtest.ES256(t, keys.EC, "ec-1", with(func(c *authtest.Claims) { c.Header = map[string]any{"crit": []string{"b64"}, "b64": true} })), nil},
+		{"crit empty", v, authtest.HS256(t, authtest.Secret, with(func(c *authtest.Claims) { c.Header = map[string]any{"crit": []string{}} })), nil},
 		{"alg none", v, authtest.None(t, good()), nil},
 		{"HS256 with the RSA public key", v, authtest.HS256WithPublicKey(t, &keys.RSA.PublicKey, good()), nil},
 		{"HS256 with the RSA public key, no secret configured", jwksOnly, authtest.HS256WithPublicKey(t, &keys.RSA.PublicKey, good()), nil},
@@ -241,7 +251,31 @@ func TestParseScopes(t *testing.T) {
 	if err != nil || !slices.Equal(got, []auth.Scope{auth.CatalogWrite, auth.CatalogRead}) {
 		t.Errorf("ParseScopes = %v, %v", got, err)
 	}
+	// A person's --scope is strict: a typo would mint a token without the
+	// scope meant.
 	if _, err := auth.ParseScopes("catalog:*"); err == nil {
 		t.Error("ParseScopes(catalog:*) succeeded")
+	}
+}
+
+// TestGrantedScopes: a token's scope claim grants the API's scopes in it
+// and ignores the rest, as identity providers put "openid" and other
+// APIs' scopes in the same claim. (Verify refused such a token.)
+func TestGrantedScopes(t *testing.T) {
+	for _, tc := range []struct {
+		name, claim string
+		want        []auth.Scope
+	}{
+		{"known", "catalog:write ops", []auth.Scope{auth.CatalogWrite, auth.Ops}},
+		{"others ignored", "openid catalog:read profile email", []auth.Scope{auth.CatalogRead}},
+		{"once each", "ops\topenid  ops catalog:read", []auth.Scope{auth.Ops, auth.CatalogRead}},
+		{"near misses are not granted", "catalog:* Ops catalog:reader catalog", nil},
+		{"empty", "  ", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := auth.GrantedScopes(tc.claim); !slices.Equal(got, tc.want) {
+				t.Errorf("GrantedScopes(%q) = %v, want %v", tc.claim, got, tc.want)
+			}
+		})
 	}
 }

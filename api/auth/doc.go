@@ -10,7 +10,10 @@
 // token checked with a public key; `none` never. `exp` is required, `iss`
 // and `aud` are checked when configured, `sub` is required (it is the
 // caller: a review's userId, the rate limit's key, the idempotency key's
-// owner). The `scope` claim is a space-separated string of Scope values.
+// owner). The `scope` claim is a space-separated string: the Scope values
+// in it are granted, others (an identity provider's "openid", say) are
+// ignored. A token whose header lists critical extensions (`crit`) is
+// refused: none is understood here (RFC 7515 §4.1.11).
 //
 // It owns tokens and scopes. It does not own which route needs which
 // scope, the HTTP answers (401, 403) or rate limits: those are the api

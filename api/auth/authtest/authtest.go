@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -81,6 +82,17 @@ type Claims struct {
 	// StringTimes names time claims (exp, nbf, iat) written as strings of
 	// digits, which RFC 7519 does not allow ("exp":"1700000000").
 	StringTimes []string
+	// Header holds JOSE header parameters to add beside alg and typ, such
+	// as "crit".
+	Header map[string]any
+}
+
+// token returns an unsigned token of c for m, with c's extra header
+// parameters.
+func (c Claims) token(m jwt.SigningMethod) *jwt.Token {
+	t := jwt.NewWithClaims(m, c.mapClaims())
+	maps.Copy(t.Header, c.Header)
+	return t
 }
 
 func (c Claims) mapClaims() jwt.MapClaims {
@@ -117,7 +129,7 @@ func Valid(sub, scope string) Claims {
 // HS256 signs c with secret.
 func HS256(t testing.TB, secret []byte, c Claims) string {
 	t.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c.mapClaims()).SignedString(secret)
+	s, err := c.token(jwt.SigningMethodHS256).SignedString(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +148,7 @@ func ES256(t testing.TB, key *ecdsa.PrivateKey, kid string, c Claims) string {
 
 func sign(t testing.TB, m jwt.SigningMethod, key any, kid string, c Claims) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(m, c.mapClaims())
+	tok := c.token(m)
 	if kid != "" {
 		tok.Header["kid"] = kid
 	}
@@ -150,7 +162,7 @@ func sign(t testing.TB, m jwt.SigningMethod, key any, kid string, c Claims) stri
 // None returns c as an unsigned token, alg "none".
 func None(t testing.TB, c Claims) string {
 	t.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodNone, c.mapClaims()).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	s, err := c.token(jwt.SigningMethodNone).SignedString(jwt.UnsafeAllowNoneSignatureType)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +179,7 @@ func HS256WithPublicKey(t testing.TB, pub *rsa.PublicKey, c Claims) string {
 		t.Fatal(err)
 	}
 	pem := "-----BEGIN PUBLIC KEY-----\n" + base64.StdEncoding.EncodeToString(der) + "\n-----END PUBLIC KEY-----\n"
-	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, c.mapClaims())
+	tok := c.token(jwt.SigningMethodHS256)
 	tok.Header["kid"] = "rsa-1"
 	s, err := tok.SignedString([]byte(pem))
 	if err != nil {
@@ -203,7 +215,8 @@ type Bad struct {
 // Secret, keys' JWKS, issuer iss and audience aud must refuse on a
 // catalog:write route: forged, expired, without exp, for another
 // audience or issuer, alg none, HS256 signed with the RS256 public key,
-// malformed, and valid but without the scope.
+// with a critical header extension, malformed, and valid but without the
+// scope (none, or only scopes the API does not know).
 func BadTokens(t testing.TB, keys Keys, iss, aud string) []Bad {
 	t.Helper()
 	other := NewKeys(t)
@@ -226,6 +239,8 @@ func BadTokens(t testing.TB, keys Keys, iss, aud string) []Bad {
 		{"wrong issuer", hs(with(func(c *Claims) { c.Iss = "other" })), 401},
 		{"alg none", "Bearer " + None(t, good()), 401},
 		{"HS256 with the RS256 public key", "Bearer " + HS256WithPublicKey(t, &keys.RSA.PublicKey, good()), 401},
+		{"critical header extension", hs(with(func(c *Claims) { c.Header = map[string]any{"crit": []string{"foo"}, "foo": true} })), 401},
+		{"critical header extension RS256", "Bearer " + RS256(t, keys.RSA, "rsa-1", with(func(c *Claims) { c.Header = map[string]any{"crit": []string{"exp"}, "exp": 1} })), 401},
 		{"malformed", "Bearer abc.def.ghi", 401},
 		{"not a JWT", "Bearer hello", 401},
 		{"empty bearer", "Bearer ", 401},
@@ -234,5 +249,6 @@ func BadTokens(t testing.TB, keys Keys, iss, aud string) []Bad {
 		{"wrong scope (read)", hs(with(func(c *Claims) { c.Scope = "catalog:read" })), 403},
 		{"wrong scope (ops)", "Bearer " + RS256(t, keys.RSA, "rsa-1", with(func(c *Claims) { c.Scope = "ops" })), 403},
 		{"no scope", hs(with(func(c *Claims) { c.Scope = "" })), 403},
+		{"only scopes of others", hs(with(func(c *Claims) { c.Scope = "openid profile catalog:writer" })), 403},
 	}
 }
