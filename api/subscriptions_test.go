@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/streamview/streamview/producers/subscription"
@@ -97,6 +98,24 @@ func TestSubscribeRefused(t *testing.T) {
 			s := testServer(t, Deps{Commands: bus})
 			w := serve(t, s.Handler(), tc.req)
 			wantProblem(t, w, tc.status, tc.fields...)
+			if n := len(bus.commands()); n != 0 {
+				t.Errorf("%d commands published", n)
+			}
+		})
+	}
+	// A port out of 1..65535 reaches no server: it was accepted (201),
+	// loopback being allowed on any port.
+	for _, port := range []string{"99999", "0", "65536", "00"} {
+		t.Run("port "+port, func(t *testing.T) {
+			bus := newFakeBus()
+			bus.decider = accept(1)
+			s := testServer(t, Deps{Commands: bus})
+			w := serve(t, s.Handler(), request{method: "POST", path: "/v1/products/" + productID + "/subscriptions",
+				body: `{"url":"http://127.0.0.1:` + port + `/hook","events":["priceDrop"],"secret":"k"}`})
+			p := wantProblem(t, w, 422, "url")
+			if want := "port " + port + " is out of range: must be 1 to 65535"; len(p.Errors) != 1 || !strings.Contains(p.Errors[0].Message, want) {
+				t.Errorf("errors %+v, want one saying %q", p.Errors, want)
+			}
 			if n := len(bus.commands()); n != 0 {
 				t.Errorf("%d commands published", n)
 			}

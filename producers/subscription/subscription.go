@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -51,7 +52,8 @@ const (
 type FieldError struct{ Field, Message string }
 
 // Check returns the stateless problems of a subscription command: an
-// absolute http(s) URL of at most MaxURLBytes whose host allow permits,
+// absolute http(s) URL of at most MaxURLBytes, with a port (when it names
+// one) of 1..65535, whose host allow permits,
 // one or both known notification kinds, a secret of 1..MaxSecretBytes.
 // A nil allow permits every host.
 func Check(c schemas.Command, allow *Allowlist) []FieldError {
@@ -103,10 +105,21 @@ func checkURL(raw string, allow *Allowlist) string {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
 		return "must be an absolute http or https URL without user info or fragment"
 	}
+	if p := u.Port(); p != "" && !validPort(p) {
+		// url.Parse takes any digits: :0 and :99999 reach no server.
+		return fmt.Sprintf("port %s is out of range: must be 1 to 65535", p)
+	}
 	if allow != nil && !allow.Allows(u) {
 		return fmt.Sprintf("host %s is not allowed (STREAMVIEW_WEBHOOK_ALLOW: %s)", u.Host, allow)
 	}
 	return ""
+}
+
+// validPort reports whether p, the digits of a URL's port, is a TCP port
+// of 1..65535.
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // Decide returns the payload of the event that c yields on subscription s
@@ -180,6 +193,9 @@ func ParseAllowlist(s string) (*Allowlist, error) {
 		}
 		if strings.ContainsAny(e, "/@ ") {
 			return nil, fmt.Errorf("webhook allowlist entry %q: want host or host:port", e)
+		}
+		if _, p, err := net.SplitHostPort(e); err == nil && !validPort(p) {
+			return nil, fmt.Errorf("webhook allowlist entry %q: port %s is out of range: want 1 to 65535", e, p)
 		}
 		a.entries = append(a.entries, e)
 	}

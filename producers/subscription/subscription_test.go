@@ -2,6 +2,7 @@ package subscription
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/streamview/streamview/schemas"
@@ -49,6 +50,16 @@ func TestAllowlist(t *testing.T) {
 	if _, err := ParseAllowlist("http://x/"); err == nil {
 		t.Fatal("a URL as an entry was accepted")
 	}
+	// An entry's port that no URL may name any more is a mistake to show
+	// at start.
+	for _, list := range []string{"hooks.example.com:0", "hooks.example.com:99999", "hooks.example.com:", "[::1]:65536"} {
+		if _, err := ParseAllowlist(list); err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("ParseAllowlist(%q) = %v, want a port out of range", list, err)
+		}
+	}
+	if _, err := ParseAllowlist("hooks.example.com:65535,[::1]:1"); err != nil {
+		t.Errorf("ports 65535 and 1: %v", err)
+	}
 }
 
 func TestCheck(t *testing.T) {
@@ -63,6 +74,15 @@ func TestCheck(t *testing.T) {
 		{"no events", create("http://127.0.0.1/h"), "events"},
 		{"unknown event", create("http://127.0.0.1/h", "sale"), "events[0]"},
 		{"twice", create("http://127.0.0.1/h", schemas.NotifyBackInStock, schemas.NotifyBackInStock), "events[1]"},
+		// url.Parse takes any digits as a port; these reach no server.
+		{"port 99999", create("http://127.0.0.1:99999/h", schemas.NotifyPriceDrop), "url"},
+		{"port 0", create("http://127.0.0.1:0/h", schemas.NotifyPriceDrop), "url"},
+		{"port 65536", create("https://localhost:65536/h", schemas.NotifyPriceDrop), "url"},
+		{"port 000", create("http://[::1]:000/h", schemas.NotifyPriceDrop), "url"},
+		{"port of 20 digits", create("http://127.0.0.1:18446744073709551617/h", schemas.NotifyPriceDrop), "url"},
+		{"port 65535", create("http://127.0.0.1:65535/h", schemas.NotifyPriceDrop), ""},
+		{"port 1 of localhost", create("https://localhost:1/h", schemas.NotifyPriceDrop), ""},
+		{"no port after the colon", create("http://127.0.0.1:/h", schemas.NotifyPriceDrop), ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,6 +95,9 @@ func TestCheck(t *testing.T) {
 			}
 			if len(errs) != 1 || errs[0].Field != tc.field {
 				t.Fatalf("Check = %v, want one on %s", errs, tc.field)
+			}
+			if strings.HasPrefix(tc.name, "port") && !strings.Contains(errs[0].Message, "is out of range: must be 1 to 65535") {
+				t.Errorf("message %q, want it to say the port is out of range", errs[0].Message)
 			}
 		})
 	}
