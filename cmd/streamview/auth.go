@@ -349,16 +349,22 @@ func withoutUserID(body string) string {
 }
 
 // devAccessBanner says how dev's API is protected and returns a token with
-// every scope when dev can mint one (auth on with an HS256 secret).
-func devAccessBanner(w io.Writer, ac access, addr string) (string, error) {
+// every scope when dev can mint one (auth on with an HS256 secret), for
+// dev's own requests (--seed-demo). runSecret says that the secret is
+// --auth's, made for this run: only that one's token is printed.
+func devAccessBanner(w io.Writer, ac access, addr string, runSecret bool) (string, error) {
 	if !ac.auth.Enabled() {
 		fmt.Fprintf(w, "auth: OFF: no token needed; anyone who can reach %s can change the catalogue (dev listens on loopback only; --auth turns tokens on)\n", addr)
 		return "", nil
 	}
 	how, token, tok := "", "a token (one is printed when the API is ready)", ""
-	if len(ac.auth.Secret) == 0 {
+	switch {
+	case len(ac.auth.Secret) == 0:
 		how, token = " (JWKS)", "a token from your identity provider"
-	} else {
+	case !runSecret:
+		token = "a token signed with the configured secret (how to mint one is printed when the API is ready)"
+	}
+	if len(ac.auth.Secret) > 0 {
 		var err error
 		if tok, err = auth.Mint(ac.auth.Secret, auth.Token{Subject: "dev", Scopes: auth.Scopes, TTL: 24 * time.Hour, Issuer: ac.auth.Issuer, Audience: ac.auth.Audience}); err != nil {
 			return "", err
@@ -373,14 +379,50 @@ func devAccessBanner(w io.Writer, ac access, addr string) (string, error) {
 	return tok, nil
 }
 
-// printTokenWelcome prints dev's ready token.
+// printTokenWelcome prints the token of dev --auth's secret.
 func printTokenWelcome(w io.Writer, tok string) {
 	fmt.Fprintf(w, `
-Authentication is on. A token with every scope (sub "dev", valid 24h), which
-the requests below use:
+Authentication is on (--auth), with a secret made for this run. A token with
+every scope (sub "dev"), which the requests below use:
   export TOKEN=%s
-More tokens: streamview token --scope "catalog:read" --sub someone, given the
-same secret in STREAMVIEW_JWT_SECRET_FILE; --auth alone makes a secret for
-this run only, which no other command knows.
+No other process knows the secret, so 'streamview token' cannot mint for it
+and this token stops working when dev stops. For tokens of your own,
+configure a secret (STREAMVIEW_JWT_SECRET_FILE) and mint them with
+'streamview token'.
 `, tok)
+}
+
+// printMintWelcome says how to mint a token for dev's configured HS256
+// secret: mint is the command (mintCommand).
+func printMintWelcome(w io.Writer, mint string) {
+	fmt.Fprintf(w, `
+Authentication is on, with the configured HS256 secret. dev prints no token
+for it: every server that shares the secret would take one. Mint one for the
+requests below (add ops to --scope for /v1/projections and /metrics):
+  export TOKEN=$(%s)
+`, mint)
+}
+
+// mintCommand is the `streamview token` command that mints a token for
+// the secret, issuer and audience t configures. The secret itself is never
+// in it: a file is named, an inline STREAMVIEW_JWT_SECRET is taken from
+// the environment, as dev took it.
+func mintCommand(t tokenFlags) string {
+	cmd := `streamview token --scope "catalog:write catalog:read" --sub dev`
+	for _, f := range []struct{ flag, value string }{
+		{"--jwt-secret-file", t.secretFile}, {"--jwt-issuer", t.issuer}, {"--jwt-audience", t.audience},
+	} {
+		if f.value != "" {
+			cmd += " " + f.flag + " " + shellQuote(f.value)
+		}
+	}
+	return cmd
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,/:=@+%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -73,10 +73,17 @@ elsewhere.
 in 12 categories and 20 brands, with price changes and reviews) when the
 event log is empty.
 
+--data is made readable by its owner only (0700): the log holds the
+webhook subscriptions' secrets. An existing folder is not changed; dev warns
+when others may read it.
+
 Authentication is off by default here: dev listens on 127.0.0.1 only, like
 its embedded servers, and says so in a banner. --auth turns it on with a
-secret made for this run and prints a ready token with every scope; a
-configured STREAMVIEW_JWT_SECRET(_FILE) or STREAMVIEW_JWKS turns it on too.`,
+secret made for this run and prints a ready token with every scope, which
+works until dev stops. A configured STREAMVIEW_JWT_SECRET(_FILE) or
+STREAMVIEW_JWKS turns it on too; with a configured secret dev prints no
+token (every server sharing the secret would take it) but the
+'streamview token' command that mints one.`,
 		run: runDev,
 	}
 }
@@ -132,7 +139,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	}
 	// --data holds the embedded log and dev's own state (the notifier's
 	// journal, the cursor secret, the demo's marks): one dev at a time.
-	if err := os.MkdirAll(*data, 0o755); err != nil {
+	if err := makeDataDir(*data, e.stderr); err != nil {
 		return err
 	}
 	release, err := lockData(*data)
@@ -149,7 +156,8 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	if st.access, err = acc.resolve(); err != nil {
 		return err
 	}
-	if *authOn && !st.access.auth.Enabled() {
+	runSecret := *authOn && !st.access.auth.Enabled()
+	if runSecret {
 		st.access.auth.Secret = devSecret()
 		// No other process knows that secret: `streamview token` cannot
 		// mint for it.
@@ -167,9 +175,17 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	if err := st.access.start(ctx); err != nil {
 		return err
 	}
-	devToken, err := devAccessBanner(e.stdout, st.access, *addr)
+	devToken, err := devAccessBanner(e.stdout, st.access, *addr, runSecret)
 	if err != nil {
 		return err
+	}
+	// Only the run's own secret's token is printed: one of a configured
+	// secret would be taken by every server sharing the secret, for 24
+	// hours, from wherever the output is kept. The welcome says how to
+	// mint one instead.
+	printed, mint := devToken, ""
+	if !runSecret && devToken != "" {
+		printed, mint = "", mintCommand(acc.tokens)
 	}
 	if *seed && st.access.auth.Enabled() && devToken == "" {
 		return errors.New("--seed-demo with JWKS-only authentication: dev cannot mint a token to seed with; add STREAMVIEW_JWT_SECRET_FILE or seed without auth")
@@ -200,7 +216,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		say("kafka: %s", conn.Describe())
 	} else {
 		dir := filepath.Join(*data, "kafka")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
 		// A cluster ID of its own (kfake's default, "kfake", is every
@@ -437,7 +453,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		if *kafkaAddr == "" {
 			logDir = filepath.Join(*data, "kafka")
 		}
-		printWelcome(e.stdout, base, logDir, devToken)
+		printWelcome(e.stdout, base, logDir, printed, mint)
 		return nil
 	})
 	err = g.Wait()
@@ -447,6 +463,20 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	say("streamview dev stopped")
 	stopped = true
 	return err
+}
+
+// makeDataDir makes dev's --data folder readable by its owner only: the
+// embedded broker's log in it holds the webhook subscriptions' secrets in
+// plain text. An existing folder is left as it is (it may be shared on
+// purpose), with a warning on w when group or others may read it, write
+// it or search it (the log's files have names known to all).
+func makeDataDir(dir string, w io.Writer) error {
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			fmt.Fprintf(w, "streamview dev: warning: --data %s is open to other users (mode %04o) and holds the event log, webhook subscription secrets included; chmod 700 %s\n", dir, perm, dir)
+		}
+	}
+	return os.MkdirAll(dir, 0o700)
 }
 
 func applyTopics(ctx context.Context, adm *kadm.Client) error {
@@ -653,9 +683,11 @@ func waitDeciderMember(ctx context.Context, adm *kadm.Client, bound time.Duratio
 }
 
 // printWelcome tells where the running pipeline answers, with requests to
-// try (carrying dev's token when auth is on) and where the embedded
-// broker's log stays (logDir; "" with a real Kafka).
-func printWelcome(w io.Writer, base, logDir, tok string) {
+// try (carrying $TOKEN when auth is on with an HS256 secret) and where the
+// embedded broker's log stays (logDir; "" with a real Kafka). tok is the
+// token of --auth's secret, to print; mint, with a configured secret, the
+// command that mints one.
+func printWelcome(w io.Writer, base, logDir, tok, mint string) {
 	fmt.Fprintf(w, `
 streamview is running: %[1]s
   API docs      %[1]s/v1/openapi.json
@@ -665,8 +697,12 @@ streamview is running: %[1]s
   metrics       %[1]s/metrics
 `, base)
 	bearer := ""
-	if tok != "" {
+	switch {
+	case tok != "":
 		printTokenWelcome(w, tok)
+		bearer = ` -H "Authorization: Bearer $TOKEN"`
+	case mint != "":
+		printMintWelcome(w, mint)
 		bearer = ` -H "Authorization: Bearer $TOKEN"`
 	}
 	fmt.Fprintf(w, `

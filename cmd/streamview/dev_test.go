@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -26,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/api/auth"
+	"github.com/streamview/streamview/api/auth/authtest"
 	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
@@ -351,27 +353,36 @@ func startDevWithin(t *testing.T, dir string, bound time.Duration, extra ...stri
 // dev's banner says which requests need a token. With --public-reads it
 // said "every request but /healthz, /readyz and /v1/openapi.json needs a
 // token" while the reads answered without one.
+//
+// The token it returns is for dev's own requests (--seed-demo), with the
+// run's secret and with a configured one; TestDevWelcome says which is
+// printed.
 func TestDevBanner(t *testing.T) {
 	secret := auth.Config{Secret: []byte("dev-banner-secret-0123456789abcdef")}
 	jwks := auth.Config{JWKS: "https://idp.example/.well-known/jwks.json"}
 	for _, tc := range []struct {
-		name   string
-		access access
-		says   []string
-		not    string
-		token  bool
+		name      string
+		access    access
+		runSecret bool // --auth's
+		says      []string
+		not       string
+		token     bool
 	}{
-		{"off", access{}, []string{"auth: OFF: no token needed"}, "auth: on", false},
-		{"on", access{auth: secret}, []string{"auth: on: every request but /healthz, /readyz and /v1/openapi.json needs a token"}, "public", true},
-		{"on, public reads", access{auth: secret, publicReads: true},
+		{"off", access{}, false, []string{"auth: OFF: no token needed"}, "auth: on", false},
+		{"on", access{auth: secret}, true, []string{"auth: on: every request but /healthz, /readyz and /v1/openapi.json needs a token (one is printed"}, "public", true},
+		{"on, public reads", access{auth: secret, publicReads: true}, true,
 			[]string{"auth: on, reads public (--public-reads): products, search, history, categories, brands and command outcomes answer without a token", "need a token (one is printed"}, "every request", true},
-		{"JWKS", access{auth: jwks}, []string{"auth: on (JWKS): every request but /healthz, /readyz and /v1/openapi.json needs a token from your identity provider"}, "public", false},
-		{"JWKS, public reads", access{auth: jwks, publicReads: true},
+		{"configured secret", access{auth: secret}, false,
+			[]string{"auth: on: every request but /healthz, /readyz and /v1/openapi.json needs a token signed with the configured secret (how to mint one is printed"}, "(one is printed", true},
+		{"configured secret, public reads", access{auth: secret, publicReads: true}, false,
+			[]string{"auth: on, reads public (--public-reads):", "need a token signed with the configured secret"}, "(one is printed", true},
+		{"JWKS", access{auth: jwks}, false, []string{"auth: on (JWKS): every request but /healthz, /readyz and /v1/openapi.json needs a token from your identity provider"}, "public", false},
+		{"JWKS, public reads", access{auth: jwks, publicReads: true}, false,
 			[]string{"auth: on (JWKS), reads public (--public-reads):", "need a token from your identity provider"}, "every request", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			tok, err := devAccessBanner(&out, tc.access, "127.0.0.1:8080")
+			tok, err := devAccessBanner(&out, tc.access, "127.0.0.1:8080", tc.runSecret)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -385,6 +396,171 @@ func TestDevBanner(t *testing.T) {
 			}
 			if (tok != "") != tc.token {
 				t.Errorf("token %q, want one: %v", tok, tc.token)
+			}
+		})
+	}
+}
+
+// TestDevWelcome: dev prints a ready token only for --auth's secret, made
+// for the run, which no other process knows. With a configured secret it
+// printed a 24-hour token with every scope, ops included, which every
+// serve sharing the secret took, into scrollback and CI logs; it prints
+// the command that mints one instead, naming the secret's file, never the
+// secret.
+func TestDevWelcome(t *testing.T) {
+	const tok = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkZXYifQ.c2ln"
+	tokens := tokenFlags{secretFile: "/etc/streamview/jwt secret", issuer: "https://idp.example", audience: "streamview"}
+	for _, tc := range []struct {
+		name, tok, mint string
+		says            []string
+		not             []string
+	}{
+		{"--auth", tok, "", []string{"export TOKEN=" + tok + "\n", "made for this run", "stops working when dev stops", `-H "Authorization: Bearer $TOKEN"`}, []string{"streamview token --scope"}},
+		{"configured secret", "", mintCommand(tokens), []string{
+			`export TOKEN=$(streamview token --scope "catalog:write catalog:read" --sub dev --jwt-secret-file '/etc/streamview/jwt secret' --jwt-issuer https://idp.example --jwt-audience streamview)` + "\n",
+			"dev prints no token", `-H "Authorization: Bearer $TOKEN"`,
+		}, []string{"eyJ", "made for this run"}},
+		{"configured secret in the environment", "", mintCommand(tokenFlags{}), []string{
+			`export TOKEN=$(streamview token --scope "catalog:write catalog:read" --sub dev)` + "\n",
+		}, []string{"eyJ", "--jwt-"}},
+		{"off or JWKS", "", "", []string{"curl -s '"}, []string{"TOKEN", "Authorization"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			printWelcome(&out, "http://127.0.0.1:8080", ".streamview/kafka", tc.tok, tc.mint)
+			for _, s := range tc.says {
+				if !strings.Contains(out.String(), s) {
+					t.Errorf("welcome:\n%s\nwant it to say %q", out.String(), s)
+				}
+			}
+			for _, s := range tc.not {
+				if strings.Contains(out.String(), s) {
+					t.Errorf("welcome:\n%s\nwant it not to say %q", out.String(), s)
+				}
+			}
+		})
+	}
+}
+
+// TestDevAuthWithAConfiguredSecret runs dev with STREAMVIEW_JWT_SECRET and
+// --seed-demo: it prints no token (TestDevWelcome) but how to mint one,
+// seeds the demo with a token of its own, and a token minted with the
+// secret works. Its --data, new, and the log's folder in it are its
+// owner's only.
+func TestDevAuthWithAConfiguredSecret(t *testing.T) {
+	defer func(n int) { demoProducts = n }(demoProducts)
+	demoProducts = 24 // the seeding's requests carry dev's own token
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	data := filepath.Join(t.TempDir(), "data")
+	args := []string{"dev", "--data", data, "--addr", "127.0.0.1:0", "--kafka-port", strconv.Itoa(port), "--log-level", "error", "--seed-demo"}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut lockedBuffer
+	addrCh, done := make(chan string, 1), make(chan error, 1)
+	testReady = func(a string) { addrCh <- a }
+	go func() {
+		done <- runEnv(ctx, args, envOf(map[string]string{envJWTSecret: string(authtest.Secret)}, &out, &errOut))
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dev: %v", err)
+		}
+		testReady = nil
+	})
+	base := waitListening(t, addrCh, done)
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		if !strings.Contains(out.String(), "Ctrl-C stops it") { // the welcome's last line, after the seeding
+			return errors.New("no welcome yet")
+		}
+		return nil
+	})
+	s := out.String()
+	if strings.Contains(s, "eyJ") || !strings.Contains(s, `export TOKEN=$(streamview token --scope "catalog:write catalog:read" --sub dev)`) {
+		t.Fatalf("dev's output shows a token, or not how to mint one:\n%s", s)
+	}
+	if _, err := os.Stat(filepath.Join(data, demoSeeded)); err != nil {
+		t.Fatalf("the demo was not seeded: %v\n%s", err, s)
+	}
+	search := base + "/v1/products/search?pageSize=1"
+	if a := call(t, "GET", search, ""); a.status != http.StatusUnauthorized {
+		t.Fatalf("search without a token: %d, want 401", a.status)
+	}
+	tok, err := auth.Mint(authtest.Secret, auth.Token{Subject: "alice", Scopes: []auth.Scope{auth.CatalogRead}, TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, func() error {
+		a := call(t, "GET", search, "", "Authorization", "Bearer "+tok)
+		if a.status != http.StatusOK || fmt.Sprint(a.body["total"]) != strconv.Itoa(demoProducts) {
+			return fmt.Errorf("search with a minted token: %d %v, want the %d seeded products", a.status, a.body["total"], demoProducts)
+		}
+		return nil
+	})
+	for _, dir := range []string{data, filepath.Join(data, "kafka")} {
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v %v, want mode 0700", dir, fi.Mode(), err)
+		}
+	}
+	if strings.Contains(errOut.String(), "warning") {
+		t.Errorf("a warning for the folder dev made:\n%s", errOut.String())
+	}
+}
+
+// TestDevDataFolder: dev makes --data its owner's only, the log in it
+// holding the webhook subscriptions' secrets (it was 0755, with the log's
+// files 0644); an existing folder keeps its mode, with one warning line
+// when others may read, write or search it.
+func TestDevDataFolder(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		existing os.FileMode // 0: made by dev
+		warns    bool
+	}{
+		{"new", 0, false},
+		{"existing 0700", 0o700, false},
+		{"existing 0755", 0o755, true},
+		{"existing 0750", 0o750, true},
+		{"existing 0711", 0o711, true}, // the log's file names are known
+		{"existing 0777", 0o777, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "a", ".streamview")
+			want := os.FileMode(0o700)
+			if tc.existing != 0 {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(dir, tc.existing); err != nil {
+					t.Fatal(err)
+				}
+				want = tc.existing
+			}
+			var w bytes.Buffer
+			if err := makeDataDir(dir, &w); err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != want {
+				t.Errorf("mode %v (%v), want %04o", fi.Mode(), err, want)
+			}
+			if !tc.warns {
+				if w.Len() > 0 {
+					t.Errorf("warned %q", w.String())
+				}
+				return
+			}
+			got := w.String()
+			for _, s := range []string{"warning", fmt.Sprintf("mode %04o", tc.existing), "event log", "webhook subscription secrets", "chmod 700 " + dir} {
+				if !strings.Contains(got, s) {
+					t.Errorf("warning %q, want it to say %q", got, s)
+				}
+			}
+			if strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") {
+				t.Errorf("warning %q: want one line", got)
 			}
 		})
 	}
