@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -114,6 +115,12 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, pattern string) (
 	}
 	authOn := s.cfg.Auth != nil
 	public := !authOn || s.cfg.PublicReads && slices.Contains(p.scopes, auth.CatalogRead)
+	if !authOn {
+		if err := s.unauthenticated(r); err != nil {
+			writeProblem(w, newProblem(http.StatusForbidden, problemBlank, err.Error()))
+			return r, false
+		}
+	}
 
 	var (
 		claims  auth.Claims
@@ -161,6 +168,48 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, pattern string) (
 	ctx := context.WithValue(r.Context(), subjectKey{}, claims.Subject)
 	ctx = context.WithValue(ctx, callerKey{}, claims.Subject)
 	return r.WithContext(ctx), true
+}
+
+// unauthenticated refuses, while auth is off, what a web page of another
+// site could make a browser on this machine send to an API that answers
+// anyone who reaches it (dev, serve on loopback):
+//   - a request whose Host is a name other than localhost, unless
+//     Config.AnyHost: a page's own name that its DNS turned to 127.0.0.1
+//     (DNS rebinding) would otherwise read and change everything;
+//   - a cross-origin request that changes something (net/http's
+//     CrossOriginProtection: Sec-Fetch-Site, or else Origin against Host):
+//     a form posted from another site, which needs no CORS preflight,
+//     started a rebuild.
+//
+// Clients other than browsers send neither header and name the host they
+// dial; the console is served by the API itself, same-origin.
+func (s *Server) unauthenticated(r *http.Request) error {
+	if !s.cfg.AnyHost && !localHost(r.Host) {
+		return fmt.Errorf("Host %q is not localhost or an IP address: with authentication off this API answers only those "+
+			"(a defence against DNS rebinding). Turn authentication on, address it by localhost or its IP, "+
+			"or pass --insecure if something in front of it authenticates", r.Host)
+	}
+	if err := s.crossOrigin.Check(r); err != nil {
+		return fmt.Errorf("%s %s from another site's page refused: with authentication off, only this API's own console "+
+			"and clients other than browsers may change anything (%v)", r.Method, r.URL.Path, err)
+	}
+	return nil
+}
+
+// localHost reports whether a Host header names localhost (or a name
+// under .localhost, which resolves to loopback), an IP address, or
+// nothing (an HTTP/1.0 request).
+func localHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "" || host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	_, err := netip.ParseAddr(host)
+	return err == nil
 }
 
 // errNoToken is the 401 of a request without a bearer token.

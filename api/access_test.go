@@ -266,3 +266,55 @@ func TestPolicyByRule(t *testing.T) {
 		}
 	}
 }
+
+// TestUnauthenticatedRefusesOtherSites: with auth off, the API answers
+// anyone who reaches it, and a browser on this machine reaches it. A page
+// of another site must not drive it: a form it posts (no CORS preflight)
+// started a rebuild, and under a DNS name turned to 127.0.0.1 (DNS
+// rebinding) it read and changed everything. Clients other than browsers
+// send neither Origin nor Sec-Fetch-Site, and name the host they dial.
+func TestUnauthenticatedRefusesOtherSites(t *testing.T) {
+	const form = "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name    string
+		anyHost bool
+		rq      request
+		host    string
+		status  int // 503 for GET /v1/projections: past the guard, the route itself (no Projections here)
+	}{
+		{"a client without browser headers", false, request{method: "POST", path: "/v1/products", body: createBody}, "127.0.0.1:8080", 202},
+		{"localhost", false, request{method: "POST", path: "/v1/products", body: createBody}, "localhost:8080", 202},
+		{"a name under .localhost", false, request{method: "GET", path: "/v1/projections"}, "api.localhost:8080", 503},
+		{"an IPv6 address", false, request{method: "GET", path: "/v1/projections"}, "[::1]:8080", 503},
+		{"the console, same origin", false, request{method: "POST", path: "/v1/products", body: createBody,
+			header: map[string]string{"Origin": "http://127.0.0.1:8080", "Sec-Fetch-Site": "same-origin"}}, "127.0.0.1:8080", 202},
+		{"a form posted from another site", false, request{method: "POST", path: "/v1/projections/product-view/rebuild",
+			header: map[string]string{"Origin": "http://evil.example", "Content-Type": form}}, "127.0.0.1:8080", 403},
+		{"another site, by Sec-Fetch-Site", false, request{method: "POST", path: "/v1/products", body: createBody,
+			header: map[string]string{"Sec-Fetch-Site": "cross-site"}}, "127.0.0.1:8080", 403},
+		{"a read from another site's page (a simple GET: the browser keeps the answer from it)", false,
+			request{method: "GET", path: "/v1/projections", header: map[string]string{"Sec-Fetch-Site": "cross-site"}}, "127.0.0.1:8080", 503},
+		{"DNS rebinding: a write", false, request{method: "POST", path: "/v1/products", body: createBody,
+			header: map[string]string{"Origin": "http://rebind.example:8080"}}, "rebind.example:8080", 403},
+		{"DNS rebinding: a read", false, request{method: "GET", path: "/v1/projections"}, "rebind.example:8080", 403},
+		{"--insecure: a proxy's host name", true, request{method: "POST", path: "/v1/products", body: createBody}, "api.example.com", 202},
+		{"--insecure: still no cross-site writes", true, request{method: "POST", path: "/v1/products", body: createBody,
+			header: map[string]string{"Origin": "http://evil.example"}}, "api.example.com", 403},
+		{"the probes answer any host", false, request{method: "GET", path: "/healthz"}, "rebind.example:8080", 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bus := newFakeBus()
+			s := testServer(t, Deps{Commands: bus, Operations: &fakeOps{}}, func(c *Config) { c.AnyHost = tc.anyHost })
+			r := tc.rq.build(t)
+			r.Host = tc.host
+			w := httptest.NewRecorder()
+			s.Handler().ServeHTTP(w, r)
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d; body %s", w.Code, tc.status, w.Body)
+			}
+			if tc.status == 403 && len(bus.commands()) != 0 {
+				t.Errorf("%d commands published by a refused request", len(bus.commands()))
+			}
+		})
+	}
+}

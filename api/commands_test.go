@@ -321,6 +321,7 @@ func TestBodyOverLimitWithoutLength(t *testing.T) {
 	s := testServer(t, Deps{Commands: bus})
 	body := `{"description":"` + strings.Repeat("x", 1<<20) + `"}`
 	r := httptest.NewRequest("PATCH", "/v1/products/"+productID, strings.NewReader(body))
+	r.Host = "127.0.0.1:8080"
 	r.ContentLength = -1 // as with chunked encoding: only reading finds out
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()

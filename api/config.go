@@ -74,6 +74,12 @@ type Config struct {
 	// Auth checks bearer tokens (API.md, "Authentication"). Nil: auth is
 	// off, every route answers without a token.
 	Auth *auth.Verifier
+	// AnyHost, while Auth is off, answers requests whatever their Host
+	// names: serve --insecure, behind something that authenticates and
+	// forwards its own host name. Without it, and without Auth, a request
+	// must name localhost or an IP address (see Server's DNS rebinding
+	// defence).
+	AnyHost bool
 	// PublicReads lets the catalog:read routes (queries, history) answer
 	// without a token while Auth is on. A bad token is refused all the same.
 	PublicReads bool

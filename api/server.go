@@ -32,7 +32,10 @@ type Server struct {
 	metrics  *httpMetrics
 	handler  http.Handler
 	limits   *limiters // nil: no rate limit
-	cursors  cursorSigner
+	// crossOrigin refuses, while auth is off, the cross-site requests a
+	// browser may send (see unauthenticated).
+	crossOrigin *http.CrossOriginProtection
+	cursors     cursorSigner
 	// firstPoll is the first pause of a ?minVersion= wait (the const
 	// firstPoll; tests lengthen it to see a wait woken by ViewChanges).
 	firstPoll time.Duration
@@ -53,15 +56,16 @@ func New(cfg Config, deps Deps) *Server {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{
-		cfg:       cfg,
-		deps:      deps,
-		rules:     product.Rules{Currency: cfg.Currency, ReferenceIDs: true},
-		log:       cfg.Logger,
-		mux:       http.NewServeMux(),
-		known:     map[string]bool{},
-		metrics:   newHTTPMetrics(),
-		cursors:   cursorSigner{key: cfg.CursorSecret},
-		firstPoll: firstPoll,
+		cfg:         cfg,
+		deps:        deps,
+		rules:       product.Rules{Currency: cfg.Currency, ReferenceIDs: true},
+		log:         cfg.Logger,
+		mux:         http.NewServeMux(),
+		known:       map[string]bool{},
+		metrics:     newHTTPMetrics(),
+		cursors:     cursorSigner{key: cfg.CursorSecret},
+		firstPoll:   firstPoll,
+		crossOrigin: http.NewCrossOriginProtection(),
 	}
 	if cfg.RateLimit > 0 {
 		s.limits = newLimiters(cfg.RateLimit, cfg.RateBurst, cfg.RateClients)

@@ -156,6 +156,7 @@ type access struct {
 	rateBurst   int
 	cursor      []byte
 	tokenHint   string         // api.Config.TokenHint
+	insecure    bool           // --insecure: api.Config.AnyHost
 	verifier    *auth.Verifier // set by start
 }
 
@@ -164,7 +165,7 @@ func (a *accessFlags) resolve() (access, error) {
 	errs := append([]error(nil), a.errs...)
 	ac, err := a.tokens.config()
 	errs = append(errs, err)
-	out := access{auth: ac, publicReads: a.publicReads, rateLimit: a.rateLimit, rateBurst: a.rateBurst}
+	out := access{auth: ac, publicReads: a.publicReads, rateLimit: a.rateLimit, rateBurst: a.rateBurst, insecure: a.insecure}
 	if a.rateLimit < 0 {
 		errs = append(errs, fmt.Errorf("--rate-limit %v: want requests per second ≥ 0", a.rateLimit))
 	}
@@ -204,6 +205,7 @@ func (ac *access) start(ctx context.Context) error {
 // apply puts the access settings into an API configuration.
 func (ac access) apply(c *api.Config) {
 	c.Auth = ac.verifier
+	c.AnyHost = ac.insecure
 	c.PublicReads = ac.publicReads
 	c.TokenHint = ac.tokenHint
 	c.RateLimit = ac.rateLimit
