@@ -258,11 +258,18 @@ func forbidden(w http.ResponseWriter, scopes []auth.Scope) {
 }
 
 // clientAddr is the host of r's peer; X-Forwarded-For is not trusted,
-// since any client can send one.
+// since any client can send one. An IPv6 peer is its /64: one host
+// usually holds a whole /64 and could take a fresh address, and so a
+// fresh rate, per request.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.Is6() && !a.Is4In6() {
+		if p, err := a.WithZone("").Prefix(64); err == nil {
+			return p.String()
+		}
 	}
 	return host
 }

@@ -132,3 +132,25 @@ func TestRateLimitHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestClientAddr: a caller without a token is its address, and an IPv6
+// caller its /64, which one host usually holds whole: cycling through its
+// addresses took a fresh bucket per request.
+func TestClientAddr(t *testing.T) {
+	for _, tc := range []struct{ remote, want string }{
+		{"192.0.2.7:4321", "192.0.2.7"},
+		{"[2001:db8:1:2:aaaa::1]:4321", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ffff:ffff:ffff:ffff]:80", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:3::1]:80", "2001:db8:1:3::/64"},
+		{"[fe80::1%eth0]:80", "fe80::/64"},
+		{"[::ffff:192.0.2.7]:80", "::ffff:192.0.2.7"},
+		{"[::1]:80", "::/64"},
+		{"not an address", "not an address"},
+	} {
+		r := httptest.NewRequest("GET", "/v1/products/search", nil)
+		r.RemoteAddr = tc.remote
+		if got := clientAddr(r); got != tc.want {
+			t.Errorf("clientAddr(%q) = %q, want %q", tc.remote, got, tc.want)
+		}
+	}
+}
