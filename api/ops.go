@@ -37,6 +37,26 @@ func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
 	w.Write(openAPIDocument)
 }
 
+// readyMessage is what /readyz says of a failing check. /readyz answers
+// without a token; with auth on, anyone may ask it, and a client's error
+// names the servers' addresses and the accounts it uses: the answer then
+// names the part only, and the log (once per failureLogEvery per part)
+// says why. With auth off the API answers this machine only, and the
+// error itself is the quickest help.
+func (s *Server) readyMessage(name string, err error) string {
+	if s.cfg.Auth == nil {
+		return err.Error()
+	}
+	if ok, left := s.failures.allow("be ready: "+name, false, failureLogEvery); ok {
+		attrs := []any{"check", name, "err", err}
+		if left > 0 {
+			attrs = append(attrs, "alikeNotLogged", left)
+		}
+		s.log.Warn("api: readiness check failing (alike failures are logged once per "+failureLogEvery.String()+")", attrs...)
+	}
+	return "failing; the server's log says why"
+}
+
 // healthz answers while the process can serve HTTP at all.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -65,7 +85,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		states[c.Name] = "failing"
-		failed = append(failed, FieldError{Field: c.Name, Message: results[i].Error()})
+		failed = append(failed, FieldError{Field: c.Name, Message: s.readyMessage(c.Name, results[i])})
 	}
 	if len(failed) == 0 {
 		writeJSON(w, http.StatusOK, struct {

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streamview/streamview/api/auth"
+	"github.com/streamview/streamview/api/auth/authtest"
 )
 
 func TestHealthz(t *testing.T) {
@@ -211,4 +214,32 @@ func TestNewPanicsOnBadConfig(t *testing.T) {
 		}
 	}()
 	New(Config{Currency: "eur"}, Deps{})
+}
+
+// TestReadyzHidesErrorsWithAuthOn: /readyz answers without a token, so
+// with auth on it names a failing part but not its error, which may name
+// servers' addresses and accounts; with auth off (this machine only) it
+// says the error.
+func TestReadyzHidesErrorsWithAuthOn(t *testing.T) {
+	down := func(context.Context) error {
+		return errors.New("dial tcp 10.0.3.4:6379: connection refused (user streamview-prod)")
+	}
+	v, err := auth.NewVerifier(context.Background(), auth.Config{Secret: authtest.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		auth  *auth.Verifier
+		shows bool
+	}{{"auth off", nil, true}, {"auth on", v, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testServer(t, Deps{Ready: []Check{{"redis", down}}}, func(c *Config) { c.Auth = tc.auth })
+			w := serve(t, s.Handler(), request{method: "GET", path: "/readyz"})
+			wantProblem(t, w, http.StatusServiceUnavailable, "redis")
+			if got := strings.Contains(w.Body.String(), "10.0.3.4"); got != tc.shows {
+				t.Errorf("the answer shows the error: %v, want %v; body %s", got, tc.shows, w.Body)
+			}
+		})
+	}
 }
