@@ -210,6 +210,14 @@ func TestDevRestartsAfterARebuild(t *testing.T) {
 				} else {
 					rebuildEndToEnd(t, base) // and nothing to abort before it
 				}
+				// The old generation retires after the swap; a rebuild
+				// asked for before it is gone is a 409 (one under way).
+				testenv.Eventually(t, time.Minute, func() error {
+					if gens := viewGenerations(t, base); len(gens) != 1 {
+						return fmt.Errorf("product-view generations %v, want only the live one", gens)
+					}
+					return nil
+				})
 			}
 			dir := t.TempDir()
 			base, brokers, stop := startDevWithin(t, dir, time.Minute, extra...)
