@@ -91,7 +91,7 @@ func newOperations(ctx context.Context, st stack, codec *schemas.Codec, views *r
 		default:
 			return nil, fmt.Errorf("rebuild %s: %w", name, api.ErrUnknownProjection)
 		}
-		return rebuild.New(rebuild.Config{Brokers: st.brokers, ClientOpts: st.kafkaOpt, Decoder: codec, MaxBatch: batchOf(name), Aggregates: aggregatesOf(name),
+		return rebuild.New(rebuild.Config{Brokers: st.brokers, ClientOpts: st.kafkaOpt, Decoder: codec, MaxBatch: batchOf(name), Aggregates: aggregatesOf(name), SessionTimeout: st.sessionTimeout,
 			Grace: rebuildGrace, Logger: st.logger, Hooks: func(gen int) processors.Hooks { return st.rebuildHooks(name, gen) },
 			StoreEpoch: storeEpoch(name, st.redis)},
 			target, rebuildControl(st.redis, name))

@@ -268,7 +268,10 @@ func (f *projectionFlags) openOne(ctx context.Context, e env, fs *flag.FlagSet, 
 }
 
 func (f *projectionFlags) config(logger *slog.Logger) rebuild.Config {
-	return rebuild.Config{Brokers: splitList(f.kafka.brokers), ClientOpts: f.kafkaOpt, Decoder: f.decoder, Topic: f.topic, Logger: logger}
+	// The session of serve's default (--session-timeout): a rebuild
+	// stopped by a crash frees its group that soon for the next to resume.
+	return rebuild.Config{Brokers: splitList(f.kafka.brokers), ClientOpts: f.kafkaOpt, Decoder: f.decoder, Topic: f.topic, Logger: logger,
+		SessionTimeout: defaultSessionTimeout}
 }
 
 func runProjections(ctx context.Context, e env, args []string) error {

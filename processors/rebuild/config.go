@@ -38,6 +38,12 @@ type Config struct {
 	// Aggregates are the aggregate types the new generation takes
 	// (processors.Config.Aggregates); the runtime's default when empty.
 	Aggregates []string
+	// SessionTimeout is the consumer group session of the new
+	// generation's processor (processors.Config.SessionTimeout): how long
+	// a rebuild whose process crashed keeps its group, and so keeps
+	// another from resuming or aborting it. The Kafka client's default
+	// (45s) when 0.
+	SessionTimeout time.Duration
 
 	// CaughtUpLag is how many records the new group may be behind the end
 	// of the topic, summed over partitions, to count as caught up, once it
@@ -100,7 +106,7 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"Grace", c.Grace}, {"HandoverTimeout", c.HandoverTimeout}, {"TakeoverTimeout", c.TakeoverTimeout}, {"ProgressInterval", c.ProgressInterval}} {
+	}{{"Grace", c.Grace}, {"HandoverTimeout", c.HandoverTimeout}, {"TakeoverTimeout", c.TakeoverTimeout}, {"ProgressInterval", c.ProgressInterval}, {"SessionTimeout", c.SessionTimeout}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("rebuild: %s must not be negative, got %v", d.name, d.v))
 		}

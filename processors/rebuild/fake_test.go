@@ -305,13 +305,16 @@ func heldWhileBuilding(cfg rebuild.Config) (held rebuild.Config, building, relea
 
 // TestJobsShowWhatTheyBuild: while a rebuild of Jobs builds, Building
 // returns its processor, made with the hooks Config.Hooks gives for the
-// new generation (its metrics). (The build ran without hooks, and a
-// serve's GET /metrics showed nothing of it.)
+// new generation (its metrics) and Config.SessionTimeout. (The build ran
+// without hooks, and a serve's GET /metrics showed nothing of it; and
+// with the Kafka client's 45 s session, so that a rebuild whose serve was
+// killed kept its group, and its resume and abort were refused, for 45 s.)
 func TestJobsShowWhatTheyBuild(t *testing.T) {
 	fv := newFakeViews(t, eventgen.Options{Products: 50, Events: 500, Seed: 10}, true)
 	w, vt, vctl := fv.w, fv.vt, fv.vctl
 	ctx := t.Context()
 	cfg, building, release := heldWhileBuilding(w.config())
+	cfg.SessionTimeout = 7 * time.Second
 	var hooked []int
 	jobs := rebuild.NewJobs(ctx, func(string) (*rebuild.Rebuilder, error) {
 		cfg.Hooks = func(gen int) processors.Hooks {
@@ -331,6 +334,9 @@ func TestJobsShowWhatTheyBuild(t *testing.T) {
 	close(release)
 	if len(ps) != 1 || ps[0].Config().Generation != 2 || ps[0].Config().Name != vt.Name() {
 		t.Fatalf("Building while generation 2 builds = %d processors", len(ps))
+	}
+	if got := ps[0].Config().SessionTimeout; got != cfg.SessionTimeout {
+		t.Errorf("the build's processor has a session timeout of %v, want Config.SessionTimeout's %v", got, cfg.SessionTimeout)
 	}
 	if !slices.Equal(hooked, []int{2}) {
 		t.Fatalf("hooks asked for generations %v, want [2]", hooked)

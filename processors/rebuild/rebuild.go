@@ -296,7 +296,7 @@ func (r *Rebuilder) start(ctx context.Context, gen int) (*runner, error) {
 	}
 	proc, err := processors.New(processors.Config{
 		Name: r.target.Name(), Generation: gen, Topic: r.cfg.Topic, DeadLetterTopic: r.cfg.DeadLetterTopic,
-		MaxBatch: r.cfg.MaxBatch, Aggregates: r.cfg.Aggregates, Logger: r.cfg.Logger, Hooks: hooks,
+		MaxBatch: r.cfg.MaxBatch, Aggregates: r.cfg.Aggregates, SessionTimeout: r.cfg.SessionTimeout, Logger: r.cfg.Logger, Hooks: hooks,
 	}, r.dec, g, r.cfg.kafkaOpts(kgo.ClientID(ClientID))...)
 	if err != nil {
 		return nil, err
