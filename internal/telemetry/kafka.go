@@ -58,7 +58,23 @@ type requestCounter struct {
 	byKey  [kmsg.MaxKey + 1]atomic.Pointer[prometheus.Counter]
 }
 
-var _ kgo.HookBrokerWrite = (*requestCounter)(nil)
+var (
+	_ kgo.HookBrokerWrite  = (*requestCounter)(nil)
+	_ kgo.HookClientClosed = (*requestCounter)(nil)
+)
+
+// OnClientClosed removes the client's series, as kprom removes its own: a
+// projector of a generation a rebuild retired, or a rebuild's runner, is
+// gone for good, and its series would stay in every scrape, one set more
+// per rebuild. (Each client has a name of its own while it runs.)
+// A client made after with the same options (a decider's next session)
+// counts anew.
+func (r *requestCounter) OnClientClosed(*kgo.Client) {
+	r.vec.DeletePartialMatch(prometheus.Labels{"client": r.client})
+	for i := range r.byKey {
+		r.byKey[i].Store(nil)
+	}
+}
 
 // OnBrokerWrite counts a request written in full.
 func (r *requestCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {

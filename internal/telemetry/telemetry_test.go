@@ -180,10 +180,19 @@ func TestKafkaClientsOneAfterAnother(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if body := scrape(t, tel); !strings.Contains(body, `streamview_kafka_connects_total{client="decider"`) {
+		body := scrape(t, tel)
+		if !strings.Contains(body, `streamview_kafka_connects_total{client="decider"`) {
 			t.Errorf("scrape lacks the client's connects:\n%s", body)
 		}
+		if !strings.Contains(body, `streamview_kafka_requests_total{client="decider"`) {
+			t.Errorf("scrape lacks the client's requests:\n%s", body)
+		}
 		cl.Close()
+		// A closed client leaves the scrape (a retired generation's
+		// projector, a rebuild's runner), its request counts too.
+		if body := scrape(t, tel); strings.Contains(body, `client="decider"`) {
+			t.Errorf("a closed client's series are still scraped:\n%s", body)
+		}
 	}
 	a, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, tel.Kafka("twin")...)...)
 	if err != nil {
