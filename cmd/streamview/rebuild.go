@@ -43,7 +43,9 @@ keeps them).
 Stopped (Ctrl-C, a crash), a rebuild leaves the live generation untouched:
 run it again to continue where it stopped (the group holds its progress), or
 with --abort to delete what it built. Its state is in Redis at
-sv:<projection>:rebuild.
+sv:<projection>:rebuild. A crash during the handover leaves its request
+there: projectors that had stopped for it resume within 2 minutes, and a
+serve started after the crash does not stop for it.
 
 Examples:
   streamview rebuild --projection product-view

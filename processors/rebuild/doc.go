@@ -89,7 +89,11 @@
 // the old group; the rebuild then gives up the handover after
 // Config.HandoverTimeout, names the members, and keeps its state: stop them
 // and start the rebuild again. A Follower that was asked to hand over and
-// sees no swap within its FreezeTimeout resumes the old generation.
+// sees no swap within its FreezeTimeout resumes the old generation. A
+// rebuild moves its state's Updated every second of the handover; a
+// Follower that finds a handover already asked for at its start obeys it
+// only once it sees that, so the request a rebuild that crashed during its
+// handover leaves behind stops no projector that starts later.
 //
 // # Retiring
 //

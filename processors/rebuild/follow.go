@@ -117,7 +117,7 @@ func (f *Follower) Runner() *processors.Runner { return f.cur.Load() }
 // Run runs the live generation until ctx ends or a processor fails.
 func (f *Follower) Run(ctx context.Context) error {
 	p := f.cur.Load()
-	var answered time.Time // the handover request already answered
+	var reqs requests
 	for {
 		f.cur.Store(p)
 		gen := p.Config().Generation
@@ -126,7 +126,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		done := make(chan error, 1)
 		go func() { done <- p.Run(pctx) }()
 
-		next, req, lost, err := f.watch(ctx, gen, done, answered)
+		next, req, lost, err := f.watch(ctx, gen, done, &reqs, log)
 		stop()
 		if err != nil || ctx.Err() != nil {
 			<-done
@@ -144,7 +144,7 @@ func (f *Follower) Run(ctx context.Context) error {
 			continue
 		}
 		if !req.Requested.IsZero() {
-			answered = req.Requested
+			reqs.answered = req.Requested
 			log.Info("handing the live stream over to a rebuilt generation: stopped", "to", req.Generation)
 			var withdrawn bool
 			next, withdrawn, err = f.frozen(ctx, gen, req)
@@ -171,11 +171,44 @@ func (f *Follower) Run(ctx context.Context) error {
 	}
 }
 
+// requests tells which handover requests a Follower obeys: each once; one
+// made while it watches at once; one already under way when it first read
+// the state only once the rebuild shows that it runs, by moving the
+// state's Updated (every beatEvery of a handover). A rebuild that crashed
+// during its handover leaves its request behind until it is run again or
+// aborted, and a follower that obeyed it stopped the live generation for
+// FreezeTimeout at every start.
+type requests struct {
+	read     bool      // a read of the state has succeeded
+	answered time.Time // the request answered last
+	// found is the request under way at the first read, beat its Updated
+	// then.
+	found, beat time.Time
+}
+
+// obey reports whether the processor of gen stops for st, the state read
+// now (ok: a rebuild is recorded).
+func (r *requests) obey(st State, ok bool, gen int, log *slog.Logger) bool {
+	first := !r.read
+	r.read = true
+	if !ok || st.Phase != Handover || st.From != gen || st.Generation <= gen || st.Requested.Equal(r.answered) {
+		return false
+	}
+	if first {
+		r.found, r.beat = st.Requested, st.Updated
+		log.Info("a rebuild's handover was under way before this follower started: it stops once the rebuild shows that it runs "+
+			"(one that crashed during its handover left its request behind: run the rebuild again, or abort it)",
+			"to", st.Generation, "requested", st.Requested)
+		return false
+	}
+	return !st.Requested.Equal(r.found) || !st.Updated.Equal(r.beat)
+}
+
 // watch returns when the processor of gen must stop: with the generation
 // to run next when the live one moved, with the handover request to
 // answer, or with lost when the store lost what it wrote. It returns an
 // error when the processor stopped on its own.
-func (f *Follower) watch(ctx context.Context, gen int, done chan error, answered time.Time) (next int, req State, lost bool, err error) {
+func (f *Follower) watch(ctx context.Context, gen int, done chan error, reqs *requests, log *slog.Logger) (next int, req State, lost bool, err error) {
 	t := time.NewTicker(f.cfg.Poll)
 	defer t.Stop()
 	for {
@@ -216,7 +249,7 @@ func (f *Follower) watch(ctx context.Context, gen int, done chan error, answered
 			f.warn("follower: reading the rebuild state failed", err)
 			continue
 		}
-		if ok && st.Phase == Handover && st.From == gen && st.Generation > gen && !st.Requested.Equal(answered) {
+		if reqs.obey(st, ok, gen, log) {
 			return gen, st, false, nil
 		}
 	}

@@ -563,6 +563,7 @@ func (r *Rebuilder) swap(ctx context.Context, adm *kadm.Client, rn *runner, tr *
 			if err := rn.check(); err != nil {
 				return false, err
 			}
+			tr.beat(hctx)
 			ms, err = members(hctx, adm, oldGroup)
 			return len(ms) == 0, err
 		})
@@ -586,6 +587,9 @@ func (r *Rebuilder) swap(ctx context.Context, adm *kadm.Client, rn *runner, tr *
 	err = poll(ctx, 10*time.Millisecond, func() (bool, error) {
 		if err := rn.check(); err != nil {
 			return false, err
+		}
+		if projectors {
+			tr.beat(ctx)
 		}
 		have, err := committed(ctx, adm, tr.group, r.cfg.Topic)
 		return reached(have, ends), err
@@ -615,6 +619,22 @@ func (r *Rebuilder) swap(ctx context.Context, adm *kadm.Client, rn *runner, tr *
 	r.log().Info("swapped", "from", st.From, "to", st.Generation, "end_offsets", ends.String())
 	_, _ = tr.update(ctx, fmt.Sprintf("g%d is live", st.Generation), true)
 	return projectors, nil
+}
+
+// beatEvery is how often a rebuild refreshes its state's Updated during
+// the handover: a Follower that started while the handover was under way
+// obeys it once it sees Updated move, which the request of a rebuild that
+// crashed never does.
+const beatEvery = time.Second
+
+// beat refreshes the state's Updated once per beatEvery. A failed write
+// only delays such a Follower.
+func (t *tracker) beat(ctx context.Context) {
+	if time.Since(t.st.Updated) < beatEvery {
+		return
+	}
+	t.st.Updated = time.Now()
+	_ = t.r.control.Save(ctx, *t.st)
 }
 
 // awaitTakeover waits until a projector (a member other than a rebuild)

@@ -29,12 +29,15 @@ type State struct {
 	KeepOld    bool  // keep From's documents after the swap
 	Started    time.Time
 	// Requested is when the handover was asked for; a Follower answers
-	// each request once.
+	// each request once, and one that was under way when it started only
+	// once Updated moves.
 	Requested time.Time
 	// Progress of the build, refreshed every few seconds.
 	Done, Total int64   // records consumed and in the log, since the start offsets
 	Rate        float64 // records per second
-	Updated     time.Time
+	// Updated is when the state was last written: at least once a second
+	// during the handover, which shows a Follower that the rebuild runs.
+	Updated time.Time
 	// Epoch is the store's epoch the build began under
 	// (Config.StoreEpoch); "" without one.
 	Epoch string
