@@ -14,6 +14,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/connect"
@@ -87,6 +88,7 @@ type projectionEnv struct {
 	redis   redis.UniversalClient
 	es      *elasticsearch.Client
 	targets []rebuild.Target
+	views   *redisview.Store // product-view's, when it is one of them
 	closers []func()
 }
 
@@ -206,6 +208,7 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 				return nil, err
 			}
 			p.targets = append(p.targets, viewsTarget(store, nil))
+			p.views = store
 		case searchProjection:
 			if p.es == nil {
 				esConn, err := f.es.settings()
@@ -318,7 +321,15 @@ func runProjections(ctx context.Context, e env, args []string) error {
 	if *asJSON {
 		err = writeJSON(e.stdout, map[string]any{"projections": rs})
 	} else {
-		err = writeProjections(e.stdout, rs, *sample > 0, splitList(*list))
+		idle := map[string]string{}
+		if p.views != nil && !slices.ContainsFunc(rs, func(r rebuild.GenerationReport) bool { return r.Projection == p.views.Projection() }) {
+			start, err := nextViewStart(ctx, p.redis, kadm.NewClient(p.kafka), p.views.Projection())
+			if err != nil {
+				return fmt.Errorf("projection %s: %w", p.views.Projection(), err)
+			}
+			idle[productview.Name] = start.note()
+		}
+		err = writeProjections(e.stdout, rs, *sample > 0, splitList(*list), idle)
 	}
 	if err != nil {
 		return err
@@ -333,8 +344,9 @@ func runProjections(ctx context.Context, e env, args []string) error {
 }
 
 // writeProjections prints the report as a table, with a line for each of
-// names that has no generation.
-func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool, names []string) error {
+// names that has no generation, which says idle[name] (by default, that
+// the projector's first start makes g1).
+func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool, names []string, idle map[string]string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROJECTION\tGEN\tSTATE\tCONSUMERS\tLAG\tRATE/s\tDEAD\tLAG BY PARTITION\tBUILD")
 	for _, r := range rs {
@@ -365,10 +377,26 @@ func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool, na
 	}
 	for _, name := range names {
 		if !slices.ContainsFunc(rs, func(r rebuild.GenerationReport) bool { return r.Projection == name }) {
-			fmt.Fprintf(tw, "%s\t-\tnone\t\t\t\t\t\t(no live generation yet: the projector's first start makes g1)\n", name)
+			note, ok := idle[name]
+			if !ok {
+				note = viewStart{gen: 1}.note()
+			}
+			fmt.Fprintf(tw, "%s\t-\tnone\t\t\t\t\t\t(%s)\n", name, note)
 		}
 	}
 	return tw.Flush()
+}
+
+// note says what the projector's next start does over a store with no
+// live generation.
+func (s viewStart) note() string {
+	switch {
+	case s.refilling:
+		return fmt.Sprintf("no live generation: g%d is being read again from the log after the store lost its data; live once it has caught up", s.gen)
+	case s.lost:
+		return fmt.Sprintf("no live generation: the store lost its data; the projector's next start reads the log again into g%d, the newest generation that had read it, and makes it live", s.gen)
+	}
+	return fmt.Sprintf("no live generation yet: the projector's first start makes g%d", s.gen)
 }
 
 // projectionsOverview answers GET /v1/projections for a serving stack:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/logkey"
@@ -244,7 +245,9 @@ func refillAt(ctx context.Context, st stack, adm *kadm.Client, views *redisview.
 // anything: a rebuild may have moved it past 1) and the history index's
 // go back to the start of the log, as `streamview replay` would do, and
 // what they hold is emptied (refillAt); the view is made live once it has
-// read the log again (redisRefill.promote). When another instance's
+// read the log again (redisRefill.promote), and the groups of its older
+// generations, which nothing runs again, are deleted
+// (dropOlderGenerations). When another instance's
 // projector still runs on the group, the followers refill with it at
 // their first look. The Redis projectors run it before they start, until
 // it has succeeded once: a Redis or Kafka that is down at serve's start
@@ -336,16 +339,104 @@ func (c *lossCheck) check(ctx context.Context, st stack) error {
 		if err != nil {
 			return err
 		}
+		// Not in the way of the start: a group left is only clutter.
+		dropped, err := dropOlderGenerations(ctx, adm, p.name, p.gen, false)
+		if len(dropped) > 0 {
+			st.logger.Info("redis lost its data: deleted the groups of older generations, which nothing runs again", logkey.Projection, p.name, "groups", dropped)
+		}
+		if err != nil {
+			st.logger.Warn("redis lost its data: groups of older generations are left", logkey.Projection, p.name, "err", err)
+		}
 	}
 	return nil
 }
 
-// newestReadGeneration is the newest generation of projection name whose
-// group has read past the start of the log, 0 when none has.
-func newestReadGeneration(ctx context.Context, adm *kadm.Client, name string) (int, error) {
+// viewStart is the generation of product-view that serve's next start
+// runs while Redis holds no live generation, and why.
+type viewStart struct {
+	gen int
+	// lost: gen's group had read the log, so Redis lost what gen held;
+	// the start reads the log again into gen (lossCheck) and makes it
+	// live once it has caught up.
+	lost bool
+	// refilling: a refill recorded for Redis's epoch now reads gen again
+	// (its serve stopped before it was done); the start goes on with it.
+	refilling bool
+}
+
+// nextViewStart is what serve's next start runs of the view projection
+// name while Redis holds no live generation, as lossCheck and
+// viewGeneration decide it: the generation a refill recorded for Redis's
+// epoch now reads again; else the newest generation that read anything (a
+// rebuild may have moved it past 1), read again; else generation 1, a
+// first start. It sets nothing, not even Redis's epoch.
+func nextViewStart(ctx context.Context, client redis.UniversalClient, adm *kadm.Client, name string) (viewStart, error) {
+	epoch, err := client.Get(ctx, redisview.EpochKey).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return viewStart{}, fmt.Errorf("redis get %s: %w", redisview.EpochKey, err)
+	}
+	if err == nil {
+		rf, ok, err := loadRefill(ctx, client, name)
+		if err != nil {
+			return viewStart{}, err
+		}
+		if ok && rf.epoch == epoch {
+			return viewStart{gen: rf.gen, refilling: true}, nil
+		}
+	}
+	gen, err := newestReadGeneration(ctx, adm, name)
+	if err != nil {
+		return viewStart{}, err
+	}
+	if gen == 0 {
+		return viewStart{gen: 1}, nil
+	}
+	return viewStart{gen: gen, lost: true}, nil
+}
+
+// dropOlderGenerations deletes the groups of projection name's generations
+// older than gen, the one read again after Redis lost its data: nothing
+// runs them again, and the rebuild that would have deleted one lost its
+// state with Redis (a live g7 whose rebuild to g8 was stopped: g8 is read
+// again). A group with members is left, and named in the error. It
+// returns the groups it deleted; with dryRun, those it would delete.
+func dropOlderGenerations(ctx context.Context, adm *kadm.Client, name string, gen int, dryRun bool) ([]string, error) {
+	gens, err := groupGenerations(ctx, adm, name)
+	if err != nil {
+		return nil, err
+	}
+	var older []string
+	for _, g := range gens {
+		if g < gen {
+			older = append(older, processors.GroupName(name, g))
+		}
+	}
+	if dryRun || len(older) == 0 {
+		return older, nil
+	}
+	res, err := adm.DeleteGroups(ctx, older...)
+	if err != nil {
+		return nil, fmt.Errorf("delete groups %s: %w", strings.Join(older, ", "), err)
+	}
+	var deleted []string
+	var errs []error
+	for _, r := range res.Sorted() {
+		switch {
+		case r.Err == nil:
+			deleted = append(deleted, r.Group)
+		case !errors.Is(r.Err, kerr.GroupIDNotFound):
+			errs = append(errs, fmt.Errorf("delete group %s: %w", r.Group, r.Err))
+		}
+	}
+	return deleted, errors.Join(errs...)
+}
+
+// groupGenerations are the generations of projection name that have a
+// group, oldest first.
+func groupGenerations(ctx context.Context, adm *kadm.Client, name string) ([]int, error) {
 	listed, err := adm.ListGroups(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("list groups: %w", err)
+		return nil, fmt.Errorf("list groups: %w", err)
 	}
 	prefix := strings.TrimSuffix(processors.GroupName(name, 1), "1")
 	var gens []int
@@ -355,6 +446,16 @@ func newestReadGeneration(ctx context.Context, adm *kadm.Client, name string) (i
 		}
 	}
 	slices.Sort(gens)
+	return gens, nil
+}
+
+// newestReadGeneration is the newest generation of projection name whose
+// group has read past the start of the log, 0 when none has.
+func newestReadGeneration(ctx context.Context, adm *kadm.Client, name string) (int, error) {
+	gens, err := groupGenerations(ctx, adm, name)
+	if err != nil {
+		return 0, err
+	}
 	for _, gen := range slices.Backward(gens) {
 		read, err := processors.ReadPastStart(ctx, adm, processors.GroupName(name, gen), topics.Events)
 		if err != nil || read {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/internal/thousands"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/rebuild"
@@ -32,6 +34,13 @@ running). Queries answer 404 or nothing until the projector has caught up
 again; ` + "`streamview rebuild`" + ` rebuilds beside the live generation instead,
 with no downtime. --dry-run says what it would do and changes nothing.
 ` + "`streamview dev`" + ` needs none: it rebuilds its embedded views at every start.
+
+A Redis that holds no live product-view generation (it lost its data while
+serve was down) is read again into the generation serve's next start runs:
+the newest whose group had read the log (a rebuild may have moved it past
+1), or generation 1 when none has. The replay resets that generation's group
+and records the refill, as serve's start would, and deletes the groups of
+older generations, which nothing runs again.
 
 --projection notifier resets the notifier's group (streamview.notifier, or
 --group) the same way and empties nothing: its store remembers every
@@ -81,13 +90,61 @@ func runReplay(ctx context.Context, e env, args []string) error {
 	}
 	defer p.Close()
 	target := p.targets[0]
-	res, err := rebuild.Replay(ctx, f.config(logger), target, p.control(target), *dryRun)
+	var (
+		gens    rebuild.Generations = target
+		start   viewStart
+		dropped []string
+	)
+	if p.views != nil {
+		if start, err = replayViewStart(ctx, p, *dryRun); err != nil {
+			return err
+		}
+		gens = startsAt{target, start.gen}
+	}
+	res, err := rebuild.Replay(ctx, f.config(logger), gens, p.control(target), *dryRun)
 	if err != nil {
 		return err
 	}
-	printReplay(e.stdout, res)
+	if res.NoLive && (start.lost || start.refilling) {
+		if dropped, err = dropOlderGenerations(ctx, kadm.NewClient(p.kafka), target.Name(), res.Generation, *dryRun); err != nil {
+			logger.Warn("groups of older generations are left", logkey.Projection, target.Name(), "err", err)
+		}
+	}
+	printReplay(e.stdout, res, start, dropped)
 	return nil
 }
+
+// replayViewStart is, while Redis holds no live view generation, the one
+// serve's next start runs (nextViewStart); gen 0 while one is live. For a
+// generation read again after Redis lost its data it records the refill
+// (refillAt) first, as serve's start would: a group reset to the start
+// has read nothing, and serve would choose another generation without it.
+// The replay's output says what serve's log would.
+func replayViewStart(ctx context.Context, p *projectionEnv, dryRun bool) (viewStart, error) {
+	name := p.views.Projection()
+	if live, err := p.views.Generations().Live(ctx); err != nil || live > 0 {
+		return viewStart{}, err
+	}
+	adm := kadm.NewClient(p.kafka)
+	start, err := nextViewStart(ctx, p.redis, adm, name)
+	if err != nil || !start.lost || dryRun {
+		return start, err
+	}
+	if err := refillAt(ctx, stack{redis: p.redis, logger: slog.New(slog.DiscardHandler)}, adm, p.views, name, start.gen); err != nil {
+		return start, fmt.Errorf("replay %s: %w", name, err)
+	}
+	return start, nil
+}
+
+// startsAt is a store whose projector's next start runs generation gen
+// while it holds no live generation (rebuild.NextStarter); 0 leaves it
+// to the replay (generation 1).
+type startsAt struct {
+	rebuild.Generations
+	gen int
+}
+
+func (s startsAt) NextStart(context.Context) (int, error) { return max(s.gen, 1), nil }
 
 // replayGroup resets the group of projection name (one that empties
 // nothing: the notifier, the history index) to the start of the log, and
@@ -114,7 +171,10 @@ func replayGroup(ctx context.Context, e env, kf *kafkaFlags, name, group, topic 
 	return nil
 }
 
-func printReplay(w io.Writer, r rebuild.ReplayResult) {
+// printReplay says what the replay did; start is what serve's next start
+// runs of a view store with no live generation, dropped the groups of
+// older generations deleted.
+func printReplay(w io.Writer, r rebuild.ReplayResult, start viewStart, dropped []string) {
 	would := func(done, dry string) string {
 		if r.DryRun {
 			return dry
@@ -127,10 +187,18 @@ func printReplay(w io.Writer, r rebuild.ReplayResult) {
 	}
 	fmt.Fprintf(w, "replay %s: generation %d (group %s)%s\n", r.Projection, r.Generation, r.Group, would("", " (dry run: nothing changed)"))
 	fmt.Fprintf(w, "  %s offsets to the start of %s: %s\n", would("reset", "would reset"), r.Topic, strings.Join(offs, " "))
-	if r.NoLive {
-		fmt.Fprintf(w, "  the store holds no live generation (never projected, or it lost its data): the projector's next start makes generation 1 live (check --redis / --elasticsearch name the deployment's stores)\n")
-	} else {
+	switch {
+	case r.NoLive && start.refilling:
+		fmt.Fprintf(w, "  the store lost its data and generation %d was being read again from the log: the projector's next start reads it again from the start and makes it live once it has caught up\n", r.Generation)
+	case r.NoLive && start.lost:
+		fmt.Fprintf(w, "  the store holds no live generation, but generation %d had read the log: the store lost its data (check --redis names the deployment's Redis); the projector's next start reads the log again into generation %d and makes it live once it has caught up\n", r.Generation, r.Generation)
+	case r.NoLive:
+		fmt.Fprintf(w, "  the store holds no live generation (never projected, or it lost its data): the projector's next start makes generation %d live (check --redis / --elasticsearch name the deployment's stores)\n", r.Generation)
+	default:
 		fmt.Fprintf(w, "  %s %s documents\n", would("removed", "would remove"), thousands.Format(r.Documents))
+	}
+	if len(dropped) > 0 {
+		fmt.Fprintf(w, "  %s the groups of older generations, which nothing runs again: %s\n", would("deleted", "would delete"), strings.Join(dropped, ", "))
 	}
 	fmt.Fprintf(w, "  the next projector start reads %s records to rebuild it (`streamview serve --roles projector`)\n", thousands.Format(r.Records))
 }

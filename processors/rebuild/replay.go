@@ -13,7 +13,7 @@ import (
 // ReplayResult says what Replay did, or with DryRun would do.
 type ReplayResult struct {
 	Projection string
-	Generation int    // the live generation, replayed in place
+	Generation int    // the live generation, replayed in place (NoLive: the next start's)
 	Group      string // its consumer group
 	Topic      string
 	// Offsets are the partitions' start offsets, where the group now points.
@@ -26,9 +26,21 @@ type ReplayResult struct {
 	Documents int64
 	DryRun    bool
 	// NoLive: the store held no live generation (never projected, or it
-	// lost its data); generation 1's group was reset, which the
-	// projector's next start makes live and fills from the log.
+	// lost its data); the group of the generation the projector's next
+	// start runs was reset (NextStarter; generation 1 without one), which
+	// that start fills from the log and makes live.
 	NoLive bool
+}
+
+// NextStarter is a store whose projector's next start, while the store
+// holds no live generation, may run another generation than 1: a Redis
+// that lost its data is read again into the newest generation that had
+// read anything, which a rebuild may have moved past 1. Replay resets that
+// generation's group: generation 1's would be one that nothing reads.
+type NextStarter interface {
+	// NextStart is the generation the projector's next start runs while
+	// the store holds no live generation.
+	NextStart(ctx context.Context) (int, error)
 }
 
 // Replay rebuilds the live generation of target in place, with downtime:
@@ -38,8 +50,10 @@ type ReplayResult struct {
 // and its store is emptied. The next projector start reads the log again.
 // control, when not nil, is checked for a rebuild handing over: then the
 // replay waits for it (it refuses). A store with no live generation has
-// generation 1's group reset (ReplayResult.NoLive): the projector's next
-// start makes it live. Only cfg's Kafka fields and Topic are used.
+// the group reset of the generation the projector's next start runs
+// (ReplayResult.NoLive): target's NextStart when it is a NextStarter,
+// generation 1 otherwise; that start makes it live. Only cfg's Kafka
+// fields and Topic are used.
 func Replay(ctx context.Context, cfg Config, target Generations, control *Control, dryRun bool) (ReplayResult, error) {
 	cfg = cfg.withDefaults()
 	name := target.Name()
@@ -57,10 +71,18 @@ func Replay(ctx context.Context, cfg Config, target Generations, control *Contro
 	}
 	if live == 0 {
 		// Never projected, or the store lost its data (a Redis restarted
-		// without persistence): the projector's next start makes
-		// generation 1 live, and reads the log from where that
-		// generation's group points.
+		// without persistence): the projector's next start makes a
+		// generation live (1, unless the store says another), and reads
+		// the log from where that generation's group points.
 		live, res.NoLive = 1, true
+		if ns, ok := target.(NextStarter); ok {
+			if live, err = ns.NextStart(ctx); err != nil {
+				return res, fmt.Errorf("replay %s: the generation the projector's next start runs: %w", name, err)
+			}
+			if live < 1 {
+				return res, fmt.Errorf("replay %s: the projector's next start runs generation %d: want 1 or more", name, live)
+			}
+		}
 	}
 	if control != nil && !res.NoLive {
 		st, ok, err := control.Load(ctx)
@@ -88,7 +110,7 @@ func Replay(ctx context.Context, cfg Config, target Generations, control *Contro
 		res.Records += end - res.Offsets[p]
 	}
 	if res.NoLive {
-		// Nothing to empty that the store shows: what generation 1 may
+		// Nothing to empty that the store shows: what the generation may
 		// still hold (an index kept when its alias was lost) is older
 		// than the log, and the version guard writes the log over it.
 		return res, nil

@@ -132,3 +132,52 @@ func TestReplay(t *testing.T) {
 	checkDocs(t, afterDocs, beforeDocs)
 	t.Logf("all %d views and %d search documents are identical after the replay", len(afterViews), len(afterDocs))
 }
+
+// nextStart is a store whose projector's next start runs generation gen
+// while the store holds no live generation.
+type nextStart struct {
+	rebuild.Generations
+	gen int
+}
+
+func (n nextStart) NextStart(context.Context) (int, error) { return n.gen, nil }
+
+// TestReplayResetsTheNextStartsGeneration: a Redis that lost its data
+// after two rebuilds is read again into generation 3, the newest that had
+// read anything, at the projector's next start (cmd/streamview's
+// NextStart says so); the replay resets generation 3's group. It reset
+// generation 1's, which nothing reads, and left generation 3's where it
+// was (audit on real servers).
+func TestReplayResetsTheNextStartsGeneration(t *testing.T) {
+	fv := newFakeViews(t, eventgen.Options{Products: 20, Events: 200, Seed: 9}, false)
+	w, vt, vctl := fv.w, fv.vt, fv.vctl
+	ctx := t.Context()
+	g1, g3 := processors.GroupName(vt.Name(), 1), processors.GroupName(vt.Name(), 3)
+	ends, err := w.adm.ListEndOffsets(ctx, w.topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.adm.CommitAllOffsets(ctx, g3, ends.Offsets()); err != nil { // g3 had read everything
+		t.Fatal(err)
+	}
+	for _, dry := range []bool{true, false} {
+		res, err := rebuild.Replay(ctx, w.config(), nextStart{vt, 3}, vctl, dry)
+		if err != nil || !res.NoLive || res.Generation != 3 || res.Group != g3 || res.Records != int64(len(fv.events)) {
+			t.Fatalf("replay (dry run %v) of a store that lost generation 3 = %+v, %v; want g3's group, %d records to read", dry, res, err, len(fv.events))
+		}
+		lag, err := processors.Lag(ctx, w.adm, g3, w.topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var behind int64
+		for _, l := range lag {
+			behind += l.Lag
+		}
+		if want := map[bool]int64{true: 0, false: int64(len(fv.events))}[dry]; behind != want {
+			t.Fatalf("after the replay (dry run %v) g3 is %d records behind, want %d", dry, behind, want)
+		}
+		if has, err := processors.HasOffsets(ctx, w.adm, g1); err != nil || has {
+			t.Fatalf("after the replay (dry run %v) g1 has offsets: %v (err %v); want none: nothing runs it", dry, has, err)
+		}
+	}
+}
