@@ -144,7 +144,7 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 		return res, err
 	}
 	if live == 0 {
-		return res, fmt.Errorf("rebuild %s: %w: the projector makes generation 1 live at its start (if the store lost its data, `streamview replay` the projection first)", name, ErrNoLive)
+		return res, fmt.Errorf("rebuild %s: %w: the projector's next start makes one live (generation 1 on a first start; after a loss of the store's data, the newest generation that had read the log: `streamview projections` names it, and `streamview replay` the projection reads it again)", name, ErrNoLive)
 	}
 	st, ok, err := r.control.Load(ctx)
 	if err != nil {
@@ -249,7 +249,7 @@ func (r *Rebuilder) CanStart(ctx context.Context) (Start, error) {
 		return Start{}, err
 	}
 	if live == 0 {
-		return Start{}, fmt.Errorf("rebuild %s: %w: the projector makes generation 1 live at its start (if the store lost its data, `streamview replay` the projection first)", name, ErrNoLive)
+		return Start{}, fmt.Errorf("rebuild %s: %w: the projector's next start makes one live (generation 1 on a first start; after a loss of the store's data, the newest generation that had read the log: `streamview projections` names it, and `streamview replay` the projection reads it again)", name, ErrNoLive)
 	}
 	st, ok, err := r.control.Load(ctx)
 	if err != nil || !ok {
