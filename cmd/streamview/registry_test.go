@@ -6,10 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,39 +20,11 @@ import (
 	"github.com/streamview/streamview/topics"
 )
 
-// startDevWith is startDev with extra flags.
+// startDevWith is startDev with extra flags; it waits for dev to listen
+// as long as the test runs.
 func startDevWith(t *testing.T, dir string, extra ...string) (base string, brokers []string, stop func()) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrCh := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serveForTest(ctx, append([]string{"dev", "--data", dir, "--addr", "127.0.0.1:0", "--kafka-port", strconv.Itoa(port), "--log-level", "error"}, extra...), addrCh)
-	}()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("dev: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("dev did not stop within 30s of Ctrl-C")
-		}
-	}
-	t.Cleanup(stop)
-	return waitListening(t, addrCh, done), []string{fmt.Sprintf("127.0.0.1:%d", port)}, stop
+	return startDevWithin(t, dir, 0, extra...)
 }
 
 // TestSchemaRegistry: with --schema-registry (franz-go's srfake, with
