@@ -9,13 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
@@ -506,35 +504,12 @@ func resetGroups(ctx context.Context, adm *kadm.Client, projections []string) er
 // for the leftovers of a rebuild to abort, and its offsets would make it
 // look like a generation whose store lost its data.
 func dropRebuilt(ctx context.Context, adm *kadm.Client, projections []string) error {
-	listed, err := adm.ListGroups(ctx)
-	if err != nil {
-		return fmt.Errorf("kafka: list groups: %w", err)
-	}
-	var drop []string
-	for _, group := range listed.Groups() {
-		for _, name := range projections {
-			if gen, ok := generationOf(name, group); ok && gen > 1 {
-				drop = append(drop, group)
-			}
-		}
-	}
-	deleted, err := adm.DeleteGroups(ctx, drop...)
-	if err != nil {
-		return fmt.Errorf("kafka: delete groups %s: %w", strings.Join(drop, ", "), err)
-	}
-	for _, d := range deleted.Sorted() {
-		if d.Err != nil && !errors.Is(d.Err, kerr.GroupIDNotFound) {
-			return fmt.Errorf("kafka: delete group %s: %w", d.Group, d.Err)
+	for _, name := range projections {
+		if _, err := dropGenerations(ctx, adm, name, func(gen int) bool { return gen > 1 }, false); err != nil {
+			return fmt.Errorf("kafka: %w", err)
 		}
 	}
 	return nil
-}
-
-// generationOf is the generation of projection name whose group is group.
-func generationOf(name, group string) (int, bool) {
-	n, ok := strings.CutPrefix(group, strings.TrimSuffix(processors.GroupName(name, 1), "1"))
-	gen, err := strconv.Atoi(n)
-	return gen, ok && err == nil && gen >= 1
 }
 
 // claimGroups makes sure that dev may read groups from the start on a real

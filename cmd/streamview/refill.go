@@ -401,22 +401,29 @@ func nextViewStart(ctx context.Context, client redis.UniversalClient, adm *kadm.
 // again). A group with members is left, and named in the error. It
 // returns the groups it deleted; with dryRun, those it would delete.
 func dropOlderGenerations(ctx context.Context, adm *kadm.Client, name string, gen int, dryRun bool) ([]string, error) {
+	return dropGenerations(ctx, adm, name, func(g int) bool { return g < gen }, dryRun)
+}
+
+// dropGenerations deletes the groups of the generations of projection
+// name that drop picks (dryRun: deletes nothing) and returns them; a group
+// already gone is not an error.
+func dropGenerations(ctx context.Context, adm *kadm.Client, name string, drop func(gen int) bool, dryRun bool) ([]string, error) {
 	gens, err := groupGenerations(ctx, adm, name)
 	if err != nil {
 		return nil, err
 	}
-	var older []string
+	var picked []string
 	for _, g := range gens {
-		if g < gen {
-			older = append(older, processors.GroupName(name, g))
+		if drop(g) {
+			picked = append(picked, processors.GroupName(name, g))
 		}
 	}
-	if dryRun || len(older) == 0 {
-		return older, nil
+	if dryRun || len(picked) == 0 {
+		return picked, nil
 	}
-	res, err := adm.DeleteGroups(ctx, older...)
+	res, err := adm.DeleteGroups(ctx, picked...)
 	if err != nil {
-		return nil, fmt.Errorf("delete groups %s: %w", strings.Join(older, ", "), err)
+		return nil, fmt.Errorf("delete groups %s: %w", strings.Join(picked, ", "), err)
 	}
 	var deleted []string
 	var errs []error
@@ -438,15 +445,21 @@ func groupGenerations(ctx context.Context, adm *kadm.Client, name string) ([]int
 	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}
-	prefix := strings.TrimSuffix(processors.GroupName(name, 1), "1")
 	var gens []int
 	for _, g := range listed.Groups() {
-		if n, err := strconv.Atoi(strings.TrimPrefix(g, prefix)); err == nil && strings.HasPrefix(g, prefix) && n >= 1 {
+		if n, ok := generationOf(name, g); ok {
 			gens = append(gens, n)
 		}
 	}
 	slices.Sort(gens)
 	return gens, nil
+}
+
+// generationOf is the generation of projection name whose group is group.
+func generationOf(name, group string) (int, bool) {
+	n, ok := strings.CutPrefix(group, strings.TrimSuffix(processors.GroupName(name, 1), "1"))
+	gen, err := strconv.Atoi(n)
+	return gen, ok && err == nil && gen >= 1
 }
 
 // newestReadGeneration is the newest generation of projection name whose
