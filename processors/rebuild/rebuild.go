@@ -144,7 +144,7 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 		return res, err
 	}
 	if live == 0 {
-		return res, fmt.Errorf("rebuild %s: %w: the projector's next start makes one live (generation 1 on a first start; after a loss of the store's data, the newest generation that had read the log: `streamview projections` names it, and `streamview replay` the projection reads it again)", name, ErrNoLive)
+		return res, noLive(name)
 	}
 	st, ok, err := r.control.Load(ctx)
 	if err != nil {
@@ -249,7 +249,7 @@ func (r *Rebuilder) CanStart(ctx context.Context) (Start, error) {
 		return Start{}, err
 	}
 	if live == 0 {
-		return Start{}, fmt.Errorf("rebuild %s: %w: the projector's next start makes one live (generation 1 on a first start; after a loss of the store's data, the newest generation that had read the log: `streamview projections` names it, and `streamview replay` the projection reads it again)", name, ErrNoLive)
+		return Start{}, noLive(name)
 	}
 	st, ok, err := r.control.Load(ctx)
 	if err != nil || !ok {
@@ -619,6 +619,13 @@ func (r *Rebuilder) swap(ctx context.Context, adm *kadm.Client, rn *runner, tr *
 	r.log().Info("swapped", "from", st.From, "to", st.Generation, "end_offsets", ends.String())
 	_, _ = tr.update(ctx, fmt.Sprintf("g%d is live", st.Generation), true)
 	return projectors, nil
+}
+
+// noLive is the refusal of a rebuild of projection name while its store
+// holds no live generation.
+func noLive(name string) error {
+	return fmt.Errorf("rebuild %s: %w: the projector's next start makes one live (generation 1 on a first start; after a loss of the store's data, "+
+		"the newest generation that had read the log: `streamview projections` names it, and `streamview replay` the projection reads it again)", name, ErrNoLive)
 }
 
 // beatEvery is how often a rebuild refreshes its state's Updated during
