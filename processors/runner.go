@@ -54,6 +54,8 @@ type Runner struct {
 	proj  Projection
 	opts  []kgo.Opt
 	stats stats
+	// from is the runner whose counters this one's continue (Continue).
+	from atomic.Pointer[Runner]
 }
 
 // New returns a runner for cfg. opts configure the Kafka client (at least
@@ -902,8 +904,31 @@ func (s *stats) forget(partition int32) {
 	s.mu.Unlock()
 }
 
-// Stats returns a snapshot of the counters.
+// Continue makes p's counters go on from from's, another runner of the
+// same projection generation in this process that ran before p (a
+// rebuild's processor, which the live projector follows after the swap):
+// Stats adds from's Records, Applied, DeadLettered and Retries, read at
+// each call, as from may still be finishing. A generation's counters then
+// never fall back (Prometheus would take it as a reset, and the projections
+// report would show the count start over). It is ignored for another
+// projection or generation, or for p itself.
+func (p *Runner) Continue(from *Runner) {
+	if from == nil || from == p || from.cfg.Name != p.cfg.Name || from.cfg.Generation != p.cfg.Generation {
+		return
+	}
+	p.from.Store(from)
+}
+
+// Continues is the runner whose counters p's continue, nil when none.
+func (p *Runner) Continues() *Runner { return p.from.Load() }
+
+// Stats returns a snapshot of the counters, with those of the runner p
+// continues (Continue) added.
 func (p *Runner) Stats() Stats {
+	var before Stats
+	if from := p.from.Load(); from != nil {
+		before = from.Stats()
+	}
 	p.stats.mu.Lock()
 	defer p.stats.mu.Unlock()
 	offs := make(map[int32]int64, len(p.stats.offsets))
@@ -915,7 +940,7 @@ func (p *Runner) Stats() Stats {
 		hwm[k] = v
 	}
 	return Stats{
-		Records: p.stats.records.Load(), Applied: p.stats.applied.Load(), DeadLettered: p.stats.dead.Load(),
-		Retries: p.stats.retries.Load(), Offsets: offs, HighWatermarks: hwm, LastBatch: p.stats.last, Rate: p.stats.rate(time.Now()),
+		Records: before.Records + p.stats.records.Load(), Applied: before.Applied + p.stats.applied.Load(),
+		DeadLettered: before.DeadLettered + p.stats.dead.Load(), Retries: before.Retries + p.stats.retries.Load(), Offsets: offs, HighWatermarks: hwm, LastBatch: p.stats.last, Rate: p.stats.rate(time.Now()),
 	}
 }

@@ -39,3 +39,41 @@ func TestStatsRate(t *testing.T) {
 		})
 	}
 }
+
+// A runner that continues another of its generation (the live projector
+// after a rebuild's processor, in one process) counts on from its
+// counters, as they grow; a runner of another generation or projection is
+// not continued.
+func TestStatsContinue(t *testing.T) {
+	runner := func(name string, gen int) *Runner {
+		t.Helper()
+		p, err := New(Config{Name: name, Generation: gen, Topic: "events"}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	built, live := runner("product-view", 2), runner("product-view", 2)
+	built.stats.record(map[int32]int64{0: 10}, 10, 9, 1)
+	built.stats.retries.Add(2)
+	live.Continue(built)
+	live.Continue(live) // ignored
+	live.stats.record(map[int32]int64{0: 12}, 2, 2, 0)
+	built.stats.record(map[int32]int64{1: 3}, 3, 3, 0) // the build finishing beside it
+	s := live.Stats()
+	if s.Records != 15 || s.Applied != 14 || s.DeadLettered != 1 || s.Retries != 2 {
+		t.Errorf("continued stats = %+v, want records 15, applied 14, dead 1, retries 2", s)
+	}
+	if s.Offsets[0] != 12 || len(s.Offsets) != 1 {
+		t.Errorf("offsets %v: want the live runner's own", s.Offsets)
+	}
+	if live.Continues() != built {
+		t.Errorf("Continues = %p, want the built runner %p", live.Continues(), built)
+	}
+	for _, other := range []*Runner{runner("product-view", 3), runner("product-search", 2)} {
+		other.Continue(built)
+		if other.Continues() != nil || other.Stats().Applied != 0 {
+			t.Errorf("%s g%d continued a runner of product-view g2", other.Config().Name, other.Config().Generation)
+		}
+	}
+}

@@ -29,6 +29,7 @@ func TestDevHistoryAndOperations(t *testing.T) {
 	rebuildEndToEnd(t, base)
 	abortAfterSwap(t, base)
 	liveClientMetrics(t, base)
+	countersContinue(t, base)
 }
 
 func TestServeHistoryAndOperations(t *testing.T) {
@@ -306,4 +307,39 @@ func liveClientMetrics(t *testing.T, base string) {
 		}
 		return testenv.Errorf("/metrics has no streamview_kafka_connects_total of %s; its series: %v", client, seen)
 	})
+}
+
+// countersContinue checks that after a rebuild over HTTP the new live
+// generation's counters go on from what its rebuild applied: the rebuild
+// stored every event of the log, and nothing came after it, so the live
+// projector applied nothing itself. They once started again from 0 at the
+// swap: the report's applied vanished and Prometheus saw a counter reset.
+func countersContinue(t *testing.T, base string) {
+	t.Helper()
+	live := viewGenerations(t, base)["live"]
+	if len(live) != 1 {
+		t.Fatalf("product-view live generations %v, want one", live)
+	}
+	var applied float64
+	for _, g := range call(t, "GET", base+"/v1/projections", "").body["projections"].([]any) {
+		if m := g.(map[string]any); m["projection"] == "product-view" && m["generation"] == float64(live[0]) {
+			applied, _ = m["applied"].(float64)
+		}
+	}
+	if applied < 3 { // historyEndToEnd's three events at least
+		t.Fatalf("product-view g%d reports %v events applied after its rebuild, want the rebuild's count (at least 3)", live[0], applied)
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := fmt.Sprintf(`streamview_projection_events_applied_total{generation="%d",projection="product-view"} %v`, live[0], applied)
+	if !strings.Contains(string(b), series+"\n") {
+		t.Errorf("/metrics lacks %q", series)
+	}
 }

@@ -105,6 +105,9 @@ func (o *operations) Close() { o.cl.Close() }
 // now, for GET /metrics and GET /v1/projections.
 func (o *operations) Building() []*processors.Runner { return o.jobs.Building() }
 
+// Built is the processor that built generation gen of name here, if any.
+func (o *operations) Built(name string, gen int) *processors.Runner { return o.jobs.Built(name, gen) }
+
 func (o *operations) known(name string) error {
 	for _, p := range o.projections {
 		if p == name {

@@ -248,7 +248,9 @@ func isTerminal(w io.Writer) bool {
 // generation that newProjector made, under a rebuild.Follower: when a
 // rebuild asks, it stops p for the handover and then runs the new live
 // generation. The projector role of serve runs each projection this way.
-func followRebuilds(ctx context.Context, st stack, codec *schemas.Codec, views *redisview.Store, p *processors.Runner) (*rebuild.Follower, error) {
+// built, when set, returns the processor that built a generation in this
+// process (the API's rebuilds): the live one continues its counters.
+func followRebuilds(ctx context.Context, st stack, codec *schemas.Codec, views *redisview.Store, p *processors.Runner, built func(name string, gen int) *processors.Runner) (*rebuild.Follower, error) {
 	name := p.Config().Name
 	live, err := liveFunc(st, name)
 	if err != nil {
@@ -258,7 +260,11 @@ func followRebuilds(ctx context.Context, st stack, codec *schemas.Codec, views *
 		Control: rebuildControl(st.redis, name),
 		Live:    live,
 		Runner: func(gen int) (*processors.Runner, error) {
-			return projectorAt(st, codec, views, name, gen)
+			p, err := projectorAt(st, codec, views, name, gen)
+			if err == nil && built != nil {
+				p.Continue(built(name, gen))
+			}
+			return p, err
 		},
 		Logger: st.logger,
 	}

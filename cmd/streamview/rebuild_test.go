@@ -85,7 +85,7 @@ func TestRebuildCommandsFake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := followRebuilds(t.Context(), st, codec, views, first)
+	f, err := followRebuilds(t.Context(), st, codec, views, first, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

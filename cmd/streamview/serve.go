@@ -435,6 +435,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		followersMu sync.Mutex
 		followers   []*rebuild.Follower
 		building    func() []*processors.Runner // the API's rebuilds
+		built       func(name string, gen int) *processors.Runner
 	)
 	procs := func() []*processors.Runner {
 		followersMu.Lock()
@@ -458,7 +459,14 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	// follow runs p under a follower, which runs the live generation and
 	// switches to a rebuilt one when `streamview rebuild` hands it over.
 	follow := func(p *processors.Runner) (*rebuild.Follower, error) {
-		f, err := followRebuilds(ctx, st, codec, views, p)
+		f, err := followRebuilds(ctx, st, codec, views, p, func(name string, gen int) *processors.Runner {
+			followersMu.Lock()
+			defer followersMu.Unlock()
+			if built == nil {
+				return nil
+			}
+			return built(name, gen)
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -589,7 +597,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		}
 		defer ops.Close()
 		followersMu.Lock()
-		building = ops.Building
+		building, built = ops.Building, ops.Built
 		followersMu.Unlock()
 		deps := api.Deps{
 			History:    history,

@@ -40,7 +40,7 @@ func projectionStats(procs []*processors.Runner) []telemetry.ProjectionStats {
 		s, cfg := p.Stats(), p.Config()
 		out = append(out, telemetry.ProjectionStats{
 			Projection: cfg.Name, Generation: cfg.Generation,
-			Records: s.Records, Applied: s.Applied, Duplicates: duplicates(p.Projection()),
+			Records: s.Records, Applied: s.Applied, Duplicates: duplicates(p),
 			DeadLettered: s.DeadLettered, Retries: s.Retries,
 			Offsets: s.Offsets, HighWatermarks: s.HighWatermarks,
 		})
@@ -48,18 +48,22 @@ func projectionStats(procs []*processors.Runner) []telemetry.ProjectionStats {
 	return out
 }
 
-// duplicates is how many events a projection's sink skipped as already
-// stored; each sink counts them in its own Stats.
-func duplicates(p processors.Projection) int64 {
-	switch x := p.(type) {
-	case *productview.Writer:
-		return x.Stats().Duplicates
-	case *esindex.Index:
-		return x.Stats().Duplicates
-	case *bleveindex.Index:
-		return x.Stats().Duplicates
+// duplicates is how many events p's sink, and those of the runners p
+// continues, skipped as already stored; each sink counts them in its own
+// Stats.
+func duplicates(p *processors.Runner) int64 {
+	var n int64
+	for ; p != nil; p = p.Continues() {
+		switch x := p.Projection().(type) {
+		case *productview.Writer:
+			n += x.Stats().Duplicates
+		case *esindex.Index:
+			n += x.Stats().Duplicates
+		case *bleveindex.Index:
+			n += x.Stats().Duplicates
+		}
 	}
-	return 0
+	return n
 }
 
 func deciderStats(s decider.Stats) telemetry.DeciderStats {

@@ -34,6 +34,7 @@ type Jobs struct {
 type Outcome struct {
 	Result Result
 	Err    error
+	r      *Rebuilder
 }
 
 type job struct {
@@ -97,7 +98,7 @@ func (j *Jobs) Start(name string) (Start, error) {
 		}
 		j.mu.Lock()
 		delete(j.running, name)
-		j.last[name] = Outcome{Result: res, Err: err}
+		j.last[name] = Outcome{Result: res, Err: err, r: r}
 		j.mu.Unlock()
 	}()
 	return start, nil
@@ -118,6 +119,32 @@ func (j *Jobs) Building() []*processors.Runner {
 		}
 	}
 	return out
+}
+
+// Built returns the processor that built generation gen of projection
+// name in this process, in the rebuild running now or the last one that
+// ended; nil when none did. The live projector that follows the swap to
+// gen continues its counters (processors.Runner.Continue).
+func (j *Jobs) Built(name string, gen int) *processors.Runner {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, r := range []*Rebuilder{j.running[name].rebuilder(), j.last[name].r} {
+		if r == nil {
+			continue
+		}
+		if p := r.Built(); p != nil && p.Config().Generation == gen {
+			return p
+		}
+	}
+	return nil
+}
+
+// rebuilder is jb's Rebuilder, nil for no job or one still being checked.
+func (jb *job) rebuilder() *Rebuilder {
+	if jb == nil {
+		return nil
+	}
+	return jb.r
 }
 
 // Running reports whether a rebuild of name runs in this process.

@@ -47,11 +47,19 @@ type Rebuilder struct {
 	dec     processors.Decoder
 	// building is the new generation's processor while it runs here.
 	building atomic.Pointer[processors.Runner]
+	// built is the last processor made here, kept once it has stopped.
+	built atomic.Pointer[processors.Runner]
 }
 
 // Building is the processor of the generation being built while it runs
 // in this process, for reports and metrics; nil otherwise.
 func (r *Rebuilder) Building() *processors.Runner { return r.building.Load() }
+
+// Built is the last processor of a new generation this Rebuilder ran,
+// running or stopped; nil before the first. The live projector that takes
+// the generation over in this process continues its counters
+// (processors.Runner.Continue).
+func (r *Rebuilder) Built() *processors.Runner { return r.built.Load() }
 
 // New returns a Rebuilder of target that keeps its state in control.
 func New(cfg Config, target Target, control *Control) (*Rebuilder, error) {
@@ -304,6 +312,7 @@ func (r *Rebuilder) start(ctx context.Context, gen int) (*runner, error) {
 	pctx, stop := context.WithCancel(ctx)
 	rn := &runner{proc: proc, gate: g, stop: stop, done: make(chan error, 1)}
 	r.building.Store(proc)
+	r.built.Store(proc)
 	go func() {
 		err := proc.Run(pctx)
 		r.building.CompareAndSwap(proc, nil)
