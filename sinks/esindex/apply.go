@@ -420,7 +420,7 @@ func (ix *Index) settle(op *bulkOp, item bulkItem) writeOutcome {
 		ix.stats.conflicts.Add(1)
 		ix.cache.drop(op.product.ID)
 		return writeConflict
-	case retryableStatus(status):
+	case retryableItem(item):
 		ix.stats.throttled.Add(1)
 		return writeThrottled
 	default:

@@ -124,15 +124,23 @@ func TestApplyResendsThrottledItems(t *testing.T) {
 		if id == "b" && attempt == 1 {
 			return 503, "unavailable_shards_exception"
 		}
+		if id == "c" && attempt == 1 { // index.blocks.write, lifted since
+			return 403, "cluster_block_exception"
+		}
+		if id == "d" && attempt == 1 { // privileges, granted since
+			return 403, "security_exception"
+		}
 		return 0, ""
 	}
-	if err := ix.Apply(t.Context(), []schemas.Event{created("a", 1, "A"), created("b", 1, "B")}); err != nil {
+	if err := ix.Apply(t.Context(), []schemas.Event{created("a", 1, "A"), created("b", 1, "B"), created("c", 1, "C"), created("d", 1, "D")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := f.stored("a"); !ok {
-		t.Fatal("a not stored")
+	for _, id := range []string{"a", "b", "c", "d"} {
+		if _, ok := f.stored(id); !ok {
+			t.Fatalf("%s not stored", id)
+		}
 	}
-	if st := ix.Stats(); st.Throttled != 3 || st.Writes != 2 {
+	if st := ix.Stats(); st.Throttled != 5 || st.Writes != 4 {
 		t.Fatalf("stats %+v", st)
 	}
 }

@@ -32,6 +32,21 @@ func (e *ResponseError) Temporary() bool { return e.Retryable() }
 
 func retryableStatus(s int) bool { return s == http.StatusTooManyRequests || s >= 500 }
 
+// retryableItem reports whether a bulk item failed for the state of the
+// cluster rather than for its document, so that the same write succeeds
+// once an operator has acted: 429 and 5xx as for a whole request; 401 and
+// 403 (credentials, privileges, and a write block on the index,
+// cluster_block_exception: index.blocks.write); and a missing index. Such
+// an item is written again with backoff, as a whole request refused so
+// would be, never dead-lettered (the next ones would all follow it).
+func retryableItem(item bulkItem) bool {
+	switch {
+	case retryableStatus(item.Status), item.Status == http.StatusUnauthorized, item.Status == http.StatusForbidden:
+		return true
+	}
+	return item.Error != nil && (item.Error.Type == "cluster_block_exception" || item.Error.Type == "index_not_found_exception")
+}
+
 // refusedRequest reports whether Elasticsearch refused a whole request for
 // what it holds: 400 (a malformed body, a mapping error at request level)
 // or 413 (too large). The same request fails again, so retrying it as it is

@@ -14,6 +14,7 @@ import (
 	"github.com/streamview/streamview/internal/netcut"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/batch"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
@@ -128,5 +129,45 @@ func TestElasticsearchOutageResumes(t *testing.T) {
 		if fmt.Sprint(g) != fmt.Sprint(w) {
 			t.Fatalf("document %s differs from the fold:\n got %+v\nwant %+v", id, g, w)
 		}
+	}
+}
+
+// An index with a write block (index.blocks.write, set by an operator or a
+// snapshot tool) refuses every bulk item with 403 cluster_block_exception:
+// the cluster's state, not the documents'. Apply retries and fails
+// transiently, dead-letters nothing, and writes once the block is lifted.
+// The items were refused for good, and every event dead-lettered, before.
+func TestApplyWaitsOutAWriteBlock(t *testing.T) {
+	c := client(t)
+	ix := newIndex(t, c, esindex.Config{MaxRounds: 2})
+	ctx := t.Context()
+	if err := ix.Apply(ctx, []schemas.Event{created("a", 1, "A")}); err != nil {
+		t.Fatal(err)
+	}
+	index := ix.IndexName(1)
+	block := func(on bool) {
+		t.Helper()
+		res, err := c.Indices.PutSettings(strings.NewReader(fmt.Sprintf(`{"index.blocks.write":%t}`, on)), c.Indices.PutSettings.WithIndex(index))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.IsError() {
+			t.Fatalf("write block %v on %s: %s", on, index, res)
+		}
+	}
+	block(true)
+	t.Cleanup(func() { block(false) })
+	changes := []schemas.Event{stock("a", 2, 7), created("b", 1, "B")}
+	err := ix.Apply(ctx, changes)
+	if err == nil || batch.IsPermanent(err) {
+		t.Fatalf("Apply to a write-blocked index = %v, want a transient error", err)
+	}
+	block(false)
+	if err := ix.Apply(ctx, changes); err != nil {
+		t.Fatalf("Apply once the block is lifted: %v", err)
+	}
+	if st := ix.Stats(); st.Throttled == 0 {
+		t.Errorf("stats %+v: the blocked writes were not counted as throttled", st)
 	}
 }
