@@ -19,6 +19,41 @@ const HeaderPrefix = "dlq-"
 // tell it from the original.
 const HeaderRedrivenFrom = "dlq-redriven-from"
 
+// HeaderRedrivenOrigin gives a re-driven record the position its record
+// first had in the source topic, "<partition>/<offset>" (ParsePosition
+// reads it), kept through later re-drives of the same record. A reader of
+// the source topic that judges an event by its position (the notifier: an
+// event notifies the subscriptions live at its offset) takes a re-driven
+// copy to be where the event first was, not where the copy landed.
+const HeaderRedrivenOrigin = "dlq-redriven-origin"
+
+// RedrivenOrigin is the position that HeaderRedrivenOrigin in hs gives:
+// where a re-driven record's event first sat in its source topic. ok is
+// false for a record that was not re-driven (or by a build without the
+// header).
+func RedrivenOrigin(hs []kgo.RecordHeader) (Position, bool) {
+	v := lastHeader(hs, HeaderRedrivenOrigin)
+	if v == "" {
+		return Position{}, false
+	}
+	p, err := ParsePosition(v)
+	return p, err == nil
+}
+
+// Origin is where l's record first sat in its source topic: its source
+// position, or, for a re-driven record dead-lettered again, the position
+// its first re-drive recorded (HeaderRedrivenOrigin). ok is false when the
+// letter does not say.
+func (l Letter) Origin() (Position, bool) {
+	if p, ok := RedrivenOrigin(l.Headers); ok {
+		return p, true
+	}
+	if l.SourcePartition < 0 || l.SourceOffset < 0 {
+		return Position{}, false
+	}
+	return Position{Partition: l.SourcePartition, Offset: l.SourceOffset}, true
+}
+
 // Position is where a record sits in a topic.
 type Position struct {
 	Partition int32
@@ -135,7 +170,8 @@ func (l Letter) OriginalHeaders() []kgo.RecordHeader {
 var ErrNoSource = errors.New("dead letter has no " + HeaderSourceTopic + " header")
 
 // RedriveRecord returns the record that puts l back on its source topic:
-// the original key, value and headers, plus HeaderRedrivenFrom. Its
+// the original key, value and headers, plus HeaderRedrivenFrom and, when
+// the letter says where its record first was, HeaderRedrivenOrigin. Its
 // partition is left to the producer's partitioner, which puts a keyed
 // record on its aggregate's partition as the publisher did.
 func (l Letter) RedriveRecord() (*kgo.Record, error) {
@@ -143,5 +179,8 @@ func (l Letter) RedriveRecord() (*kgo.Record, error) {
 		return nil, fmt.Errorf("%s: %w", l.ID(), ErrNoSource)
 	}
 	hs := append(l.OriginalHeaders(), kgo.RecordHeader{Key: HeaderRedrivenFrom, Value: []byte(l.ID())})
+	if o, ok := l.Origin(); ok {
+		hs = append(hs, kgo.RecordHeader{Key: HeaderRedrivenOrigin, Value: fmt.Appendf(nil, "%d/%d", o.Partition, o.Offset)})
+	}
 	return &kgo.Record{Topic: l.SourceTopic, Key: l.Key, Value: l.Value, Headers: hs}, nil
 }

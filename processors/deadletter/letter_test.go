@@ -68,15 +68,42 @@ func TestFromRecord(t *testing.T) {
 	if rec.Topic != "catalog.product-events" || string(rec.Key) != "p1" || string(rec.Value) != "\x01\x02" {
 		t.Fatalf("redrive record %+v", rec)
 	}
-	want := []string{"event-type=ProductCreated", deadletter.HeaderRedrivenFrom + "=catalog.product-view.dlq/9"}
-	if len(rec.Headers) != len(want) {
-		t.Fatalf("redrive headers %v, want %v", rec.Headers, want)
-	}
-	for i, h := range rec.Headers {
-		if h.Key+"="+string(h.Value) != want[i] {
-			t.Errorf("header %d: %s=%s, want %s", i, h.Key, h.Value, want[i])
+	want := []string{"event-type=ProductCreated", deadletter.HeaderRedrivenFrom + "=catalog.product-view.dlq/9",
+		deadletter.HeaderRedrivenOrigin + "=4/1042"}
+	checkHeaders := func(hs []kgo.RecordHeader, want []string) {
+		t.Helper()
+		if len(hs) != len(want) {
+			t.Fatalf("redrive headers %v, want %v", hs, want)
+		}
+		for i, h := range hs {
+			if h.Key+"="+string(h.Value) != want[i] {
+				t.Errorf("header %d: %s=%s, want %s", i, h.Key, h.Value, want[i])
+			}
 		}
 	}
+	checkHeaders(rec.Headers, want)
+	if o, ok := deadletter.RedrivenOrigin(rec.Headers); !ok || o != (deadletter.Position{Partition: 4, Offset: 1042}) {
+		t.Errorf("RedrivenOrigin = %v, %v; want 4/1042", o, ok)
+	}
+
+	// The re-driven copy, dead-lettered again from where it landed and
+	// re-driven again, keeps the position of the first record.
+	again := deadletter.FromRecord(&kgo.Record{
+		Topic: "catalog.product-view.dlq", Offset: 15, Key: []byte("p1"), Value: []byte{1, 2},
+		Headers: append(rec.Headers,
+			kgo.RecordHeader{Key: deadletter.HeaderSourceTopic, Value: []byte("catalog.product-events")},
+			kgo.RecordHeader{Key: deadletter.HeaderSourcePartition, Value: []byte("4")},
+			kgo.RecordHeader{Key: deadletter.HeaderSourceOffset, Value: []byte("2077")}),
+	})
+	if o, ok := again.Origin(); !ok || o != (deadletter.Position{Partition: 4, Offset: 1042}) {
+		t.Errorf("Origin of a re-driven record dead-lettered again = %v, %v; want 4/1042", o, ok)
+	}
+	rec2, err := again.RedriveRecord()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHeaders(rec2.Headers, []string{"event-type=ProductCreated", deadletter.HeaderRedrivenFrom + "=catalog.product-view.dlq/15",
+		deadletter.HeaderRedrivenOrigin + "=4/1042"})
 
 	// A letter without the runtime's headers still parses, and says why it
 	// cannot be re-driven.
