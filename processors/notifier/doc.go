@@ -8,7 +8,8 @@
 // topic, so the notifier meets them in order with the product's events.
 // Each subscription remembers the offsets of its creation and deletion,
 // and an event notifies exactly the subscriptions live at its offset
-// (Subscription.Active). That makes the set of notifications a pure
+// (Subscription.Active); a re-driven copy of a dead letter is positioned
+// at the offset its event first had (processors/webhook does that). That makes the set of notifications a pure
 // function of the log: a redelivery, a restart or a replay of the
 // notifier's group computes the same Webhook-Ids, and the store, which
 // remembers every Webhook-Id it delivered or dead-lettered, queues none of

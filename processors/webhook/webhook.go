@@ -273,6 +273,8 @@ func (n *Notifier) queue(ctx context.Context, prod *kgo.Client, recs []*kgo.Reco
 		stale    int
 		newest   time.Time // of the stale events
 		now      = time.Now()
+		lookups  []redriven              // copies whose origin their dead letter says
+		copies   = map[int]*kgo.Record{} // re-driven copies, by index in events
 	)
 	for _, r := range recs {
 		if r.Attrs.IsControl() {
@@ -304,7 +306,22 @@ func (n *Notifier) queue(ctx context.Context, prod *kgo.Client, recs []*kgo.Reco
 			}
 			continue
 		}
-		events = append(events, notifier.Positioned{Event: e, Partition: r.Partition, Offset: r.Offset})
+		p := notifier.Positioned{Event: e, Partition: r.Partition, Offset: r.Offset}
+		if e.AggregateType != schemas.AggregateSubscription {
+			// Judged where the event first sat (redriven.go). A re-driven
+			// subscription event folds where it landed: seen before when
+			// the original was read, and otherwise where the notifier
+			// learnt of it, the same on every read of the log.
+			switch pos, from, known := origin(r); {
+			case !known:
+				lookups = append(lookups, redriven{event: len(events), from: from})
+				copies[len(events)] = r
+			case pos.Partition != r.Partition || pos.Offset != r.Offset:
+				p.Partition, p.Offset = pos.Partition, pos.Offset
+				copies[len(events)] = r
+			}
+		}
+		events = append(events, p)
 		if pid := notifier.ProductOf(e); !slices.Contains(products, pid) {
 			products = append(products, pid)
 		}
@@ -321,6 +338,12 @@ func (n *Notifier) queue(ctx context.Context, prod *kgo.Client, recs []*kgo.Reco
 			return nil
 		})
 		if err != nil {
+			return err
+		}
+	}
+	if len(copies) > 0 {
+		var err error
+		if events, err = n.originals(ctx, prod, events, copies, lookups); err != nil {
 			return err
 		}
 	}
