@@ -20,7 +20,7 @@ type Operations interface {
 	DeadLetters(ctx context.Context, name string, limit int) (letters []DeadLetter, more bool, err error)
 	// Redrive publishes the dead letters at offsets (or every one, with
 	// all) back to their source topic.
-	Redrive(ctx context.Context, name string, offsets []DeadLetterOffset, all bool) ([]Redriven, error)
+	Redrive(ctx context.Context, name string, offsets []DeadLetterOffset, all bool) (RedriveResult, error)
 	// StartRebuild starts a zero-downtime rebuild of projection name in
 	// the background; ErrRebuildRunning when one runs already.
 	StartRebuild(ctx context.Context, name string) (RebuildStarted, error)
@@ -57,6 +57,15 @@ type DeadLetterOffset struct {
 	Offset    int64 `json:"offset"`
 }
 
+// String is the offset alone in partition 0 (a dead-letter topic has one
+// partition), "partition/offset" otherwise, as the CLI writes them.
+func (o DeadLetterOffset) String() string {
+	if o.Partition == 0 {
+		return strconv.FormatInt(o.Offset, 10)
+	}
+	return fmt.Sprintf("%d/%d", o.Partition, o.Offset)
+}
+
 // DeadLetter is one record of a projection's dead-letter topic.
 type DeadLetter struct {
 	DeadLetterOffset
@@ -73,6 +82,22 @@ type DeadLetter struct {
 	// of every generation; deadLettered in GET /v1/projections counts each
 	// generation's own.
 	Group string `json:"group"`
+}
+
+// RedriveResult is what a re-drive did: the letters published again, and
+// those left out, with why.
+type RedriveResult struct {
+	Redriven []Redriven
+	Skipped  []SkippedLetter
+}
+
+// SkippedLetter is a dead letter a re-drive left out: it names no source
+// topic, or one that is gone; its record still fails to decode or
+// validate; or it is the same record as another letter re-driven with it
+// (the dead letters of several generations or projections).
+type SkippedLetter struct {
+	DeadLetterOffset
+	Reason string `json:"reason"`
 }
 
 // Redriven says where a re-driven dead letter landed.
@@ -224,13 +249,25 @@ func (s *Server) redrive(w http.ResponseWriter, r *http.Request) {
 		unprocessable(w, errs)
 		return
 	}
-	done, err := ops.Redrive(r.Context(), r.PathValue("name"), offsets, body.All)
-	if err != nil && len(done) == 0 {
+	res, err := ops.Redrive(r.Context(), r.PathValue("name"), offsets, body.All)
+	if err != nil && len(res.Redriven) == 0 {
 		s.opsError(w, r, "re-drive the dead letters", err)
 		return
 	}
-	if done == nil {
-		done = []Redriven{}
+	if err == nil && len(res.Redriven) == 0 && len(res.Skipped) > 0 && !body.All {
+		// Every letter named is left out: nothing changed, and the
+		// request can only succeed once what it names does.
+		for _, sk := range res.Skipped {
+			errs = append(errs, FieldError{Field: "offsets", Message: fmt.Sprintf("dead letter %s: not re-driven: %s", sk.DeadLetterOffset, sk.Reason)})
+		}
+		unprocessable(w, errs)
+		return
+	}
+	if res.Redriven == nil {
+		res.Redriven = []Redriven{}
+	}
+	if res.Skipped == nil {
+		res.Skipped = []SkippedLetter{}
 	}
 	status, msg := http.StatusOK, ""
 	if err != nil {
@@ -238,9 +275,10 @@ func (s *Server) redrive(w http.ResponseWriter, r *http.Request) {
 		status, msg = http.StatusMultiStatus, err.Error()
 	}
 	writeJSON(w, status, struct {
-		Redriven []Redriven `json:"redriven"`
-		Error    string     `json:"error,omitempty"`
-	}{done, msg})
+		Redriven []Redriven      `json:"redriven"`
+		Skipped  []SkippedLetter `json:"skipped"`
+		Error    string          `json:"error,omitempty"`
+	}{res.Redriven, res.Skipped, msg})
 }
 
 // startRebuild answers POST /v1/projections/{name}/rebuild: 202, progress

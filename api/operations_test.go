@@ -19,6 +19,7 @@ type fakeOps struct {
 	all      []bool
 	started  []string
 	start    RebuildStarted // what StartRebuild answers
+	skip     map[int64]string // offsets Redrive leaves out, with why
 	err      error
 }
 
@@ -35,14 +36,18 @@ func (o *fakeOps) DeadLetters(_ context.Context, name string, limit int) ([]Dead
 	return o.letters, false, nil
 }
 
-func (o *fakeOps) Redrive(_ context.Context, name string, offsets []DeadLetterOffset, all bool) ([]Redriven, error) {
+func (o *fakeOps) Redrive(_ context.Context, name string, offsets []DeadLetterOffset, all bool) (RedriveResult, error) {
 	if o.err != nil {
-		return nil, o.err
+		return RedriveResult{}, o.err
 	}
 	o.redriven, o.all = append(o.redriven, offsets), append(o.all, all)
-	var out []Redriven
+	var out RedriveResult
 	for _, off := range offsets {
-		out = append(out, Redriven{DeadLetterOffset: off, Topic: "catalog.product-events", ToPartition: 2, ToOffset: 100 + off.Offset})
+		if why, ok := o.skip[off.Offset]; ok {
+			out.Skipped = append(out.Skipped, SkippedLetter{DeadLetterOffset: off, Reason: why})
+			continue
+		}
+		out.Redriven = append(out.Redriven, Redriven{DeadLetterOffset: off, Topic: "catalog.product-events", ToPartition: 2, ToOffset: 100 + off.Offset})
 	}
 	return out, nil
 }
@@ -123,6 +128,29 @@ func TestRedrive(t *testing.T) {
 	ops := &fakeOps{err: fmt.Errorf("%w: past the end", ErrBadOffsets)}
 	wantProblem(t, serve(t, testServer(t, Deps{Operations: ops}).Handler(),
 		request{method: "POST", path: "/v1/projections/product-view/dead-letters/redrive", body: `{"offsets":[99]}`}), 422, "offsets")
+
+	// Letters left out are listed beside those re-driven; when every
+	// letter named is left out, nothing changed: a 422 that says why.
+	ops = &fakeOps{skip: map[int64]string{5: "the record still fails (undecodable)"}}
+	h := testServer(t, Deps{Operations: ops}).Handler()
+	w := serve(t, h, request{method: "POST", path: "/v1/projections/product-view/dead-letters/redrive", body: `{"offsets":[4,5]}`})
+	var got struct {
+		Redriven []Redriven      `json:"redriven"`
+		Skipped  []SkippedLetter `json:"skipped"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &got); w.Code != 200 || err != nil || len(got.Redriven) != 1 || got.Redriven[0].Offset != 4 ||
+		len(got.Skipped) != 1 || got.Skipped[0].Offset != 5 || !strings.Contains(got.Skipped[0].Reason, "still fails") {
+		t.Errorf("one of two left out: %d %s", w.Code, w.Body)
+	}
+	w = serve(t, h, request{method: "POST", path: "/v1/projections/product-view/dead-letters/redrive", body: `{"offsets":[5]}`})
+	wantProblem(t, w, 422, "offsets")
+	if !strings.Contains(w.Body.String(), "dead letter 5: not re-driven: the record still fails") {
+		t.Errorf("every letter left out: %s, want the reason", w.Body)
+	}
+	w = serve(t, h, request{method: "POST", path: "/v1/projections/product-view/dead-letters/redrive", body: `{"all":true}`})
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"skipped":[]`) {
+		t.Errorf("all, none left: %d %s", w.Code, w.Body)
+	}
 }
 
 func TestRebuildStartAndAbort(t *testing.T) {

@@ -483,7 +483,7 @@ async function deadLettersPage(name) {
   show(h("div", { class: "panel" },
     h("div", { class: "toolbar" }, h("h1", {}, "Dead letters"), select, h("span", { class: "spacer" }), selectedBtn, allBtn,
       h("button", { class: "secondary", onclick: () => load() }, "Refresh")),
-    h("p", { class: "muted" }, "Records the projection could not apply, from catalog." + name + ".dlq. Re-driving publishes them back to their source topic; they stay in the dead-letter topic, and one that fails again comes back at a new offset."),
+    h("p", { class: "muted" }, "Records the projection could not apply, from catalog." + name + ".dlq. Re-driving publishes them back to their source topic, each record once; they stay in the dead-letter topic, and one that fails again comes back at a new offset. A record that still does not decode or validate is left out."),
     result, body));
 
   const redrive = async (payload, btn) => {
@@ -494,7 +494,10 @@ async function deadLettersPage(name) {
     btn.disabled = false;
     if (r.status === 200 || r.status === 207) {
       result.className = "result " + (r.status === 200 ? "ok" : "bad");
-      result.textContent = "Re-drove " + r.body.redriven.length + ": " + r.body.redriven.map(x => x.offset + " → " + x.topic + "[" + x.toPartition + "]@" + x.toOffset).join(", ") + (r.body.error ? " — " + r.body.error : "");
+      const skipped = r.body.skipped || [];
+      result.textContent = "Re-drove " + r.body.redriven.length + ": " + r.body.redriven.map(x => x.offset + " → " + x.topic + "[" + x.toPartition + "]@" + x.toOffset).join(", ") +
+        (skipped.length ? "; left out " + skipped.length + ": " + skipped.map(x => x.offset + " (" + x.reason + ")").join("; ") : "") +
+        (r.body.error ? " — " + r.body.error : "");
     } else {
       result.className = "result bad";
       result.textContent = problemText(r);

@@ -42,18 +42,28 @@ consumer group: they commit nothing and never disturb the projection.
            reason, source topic[partition]@offset, aggregate key, first line
            of the error; then a count. --limit N stops after N lines;
            --reason R lists only that reason (undecodable, unknown-schema,
-           unknown-event-type, invalid, rejected).
+           unknown-event-type, invalid, rejected; the notifier's:
+           undeliverable, gone, forbidden).
   show     Everything about the dead letters at OFFSET...: every header, the
            key, the value as a hex dump (the first --bytes bytes) and, when
            the value decodes, the event as JSON.
   redrive  Publishes dead letters back to their source topic (dlq-source-topic)
            with the original key, value and headers: the dlq-* headers are
-           removed and dlq-redriven-from: <dlq topic>/<offset> is added. Pick
-           them with --offset N (repeat it, or N,M, or give offsets as
-           arguments) or --all (with --reason R, only that reason).
-           --dry-run prints what would be published and publishes nothing.
-           Use it once the bug that made the projection fail is fixed: the
-           projection then sees the records again.
+           removed; dlq-redriven-from: <dlq topic>/<offset> and
+           dlq-redriven-origin: <partition>/<offset> (where the event first
+           was, which the notifier goes by) are added. Pick them with
+           --offset N (repeat it, or N,M, or give offsets as arguments) or
+           --all (with --reason R, only that reason). --dry-run prints what
+           would be published and publishes nothing. Use it once the bug
+           that made the projection fail is fixed: the projection then sees
+           the records again. It leaves out, and says why: a letter whose
+           record still does not decode or validate (every projection
+           would dead-letter it again); one whose source topic is not named
+           (the notifier's letters are notifications, not events) or gone;
+           and every letter of a record after its first (a replay, a
+           rebuild's generation or another projection dead-lettered it
+           too): each record goes back once. With --offset, a letter left
+           out makes the command exit 1.
 
 OFFSET is the offset list prints: N for partition 0 (the dead-letter topics
 of topics.yaml have one partition) or PARTITION/N for another.
@@ -64,7 +74,8 @@ removes them, and re-driving the same offset twice publishes it twice. A
 projection applies an event only when its version is newer than what the
 view holds: a re-driven event is skipped as a duplicate if a later event of
 the same product was applied meanwhile (rebuild the projection then). A
-record that fails again is dead-lettered again, at a new offset.
+record that fails again is dead-lettered again, at a new offset, by every
+projection that reads it.
 
 Examples:
   streamview dlq list --projection product-view
@@ -416,6 +427,14 @@ func runDLQRedrive(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return dlqUsage(e, "redrive", "%v", err)
 	}
+	reg, err := d.registry.Load()
+	if err != nil {
+		return err
+	}
+	codec, err := newCodec(ctx, reg)
+	if err != nil {
+		return err
+	}
 	cl, err := d.client(ctx)
 	if err != nil {
 		return err
@@ -448,30 +467,51 @@ func runDLQRedrive(ctx context.Context, e env, args []string) error {
 	}
 
 	if *dry {
-		var errs []error
-		for _, l := range letters {
+		keep, skipped, err := deadletter.Plan(ctx, cl, letters, redrivable(codec))
+		if err != nil {
+			return err
+		}
+		for _, l := range keep {
 			rec, err := l.RedriveRecord()
 			if err != nil {
-				errs = append(errs, err)
-				continue
+				return err
 			}
 			fmt.Fprintf(e.stdout, "would re-drive %s to %s: key %s, %d bytes, %d headers (was %s, %s)\n",
 				l.ID(), rec.Topic, printable(rec.Key, 64), len(rec.Value), len(rec.Headers), letterSource(l), orDash(l.Reason))
 		}
-		fmt.Fprintf(e.stdout, "dry run: %d of %d dead letters would be re-driven; nothing was published\n", len(letters)-len(errs), len(letters))
-		if len(errs) > 0 {
-			return fmt.Errorf("cannot re-drive: %w", errors.Join(errs...))
-		}
-		return nil
+		printSkipped(e.stdout, "would leave out", skipped)
+		fmt.Fprintf(e.stdout, "dry run: %d of %d dead letters would be re-driven; nothing was published\n", len(keep), len(letters))
+		return leftOut(skipped, *all)
 	}
 
-	done, err := deadletter.Redrive(ctx, cl, letters)
+	done, skipped, err := deadletter.Redrive(ctx, cl, letters, redrivable(codec))
 	for _, rd := range done {
 		fmt.Fprintf(e.stdout, "re-drove %s to %s[%d]@%d: key %s (was %s, %s)\n",
 			rd.Letter.ID(), rd.Record.Topic, rd.Record.Partition, rd.Record.Offset, printable(rd.Record.Key, 64), letterSource(rd.Letter), orDash(rd.Letter.Reason))
 	}
+	printSkipped(e.stdout, "left out", skipped)
 	fmt.Fprintf(e.stdout, "re-drove %d of %d dead letters; they stay in %s (Kafka cannot delete single records)\n", len(done), len(letters), topic)
-	return err
+	if err != nil {
+		return err
+	}
+	return leftOut(skipped, *all)
+}
+
+// printSkipped says which letters a re-drive leaves out, and why.
+func printSkipped(w io.Writer, verb string, skipped []deadletter.Skipped) {
+	for _, sk := range skipped {
+		fmt.Fprintf(w, "%s %s: %v\n", verb, sk.Letter.ID(), sk.Err)
+	}
+}
+
+// leftOut is the error of a re-drive of named letters that left some
+// out (the command exits 1); with --all, leaving out the letters that
+// cannot be re-driven is what was asked.
+func leftOut(skipped []deadletter.Skipped, all bool) error {
+	if all || len(skipped) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of the dead letters named cannot be re-driven (above)", len(skipped))
 }
 
 // unique drops repeated positions, keeping the first.

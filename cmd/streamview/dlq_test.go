@@ -290,32 +290,34 @@ func TestDlqShow(t *testing.T) {
 	})
 }
 
+// The letters named are re-driven, but for one whose event still fails
+// validation: it is left out, said why, and the command exits 1.
 func TestDlqRedrive(t *testing.T) {
 	f := newDLQFixture(t)
 	out, errOut, err := f.cli(t, "redrive", "--offset", "0", "2", "--offset", "0")
-	if err != nil {
-		t.Fatalf("redrive: %v\n%s", err, errOut)
+	if err == nil || !strings.Contains(err.Error(), "1 of the dead letters named cannot be re-driven") {
+		t.Fatalf("redrive with a letter still invalid: %v, want it named\n%s", err, errOut)
 	}
 	for _, s := range []string{
 		"re-drove " + f.dlq + "/0 to " + f.source + "[",
-		"re-drove " + f.dlq + "/2 to " + f.source + "[",
-		"re-drove 2 of 2 dead letters; they stay in " + f.dlq + " (Kafka cannot delete single records)",
+		"left out " + f.dlq + "/2: the record still fails (invalid): version: must be >= 1, got 0",
+		"re-drove 1 of 2 dead letters; they stay in " + f.dlq + " (Kafka cannot delete single records)",
 	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("output lacks %q:\n%s", s, out)
 		}
 	}
 
-	got := consume(t, f.brokers, f.source, 2)
-	if n := records(t, f.adm, f.source); n != 2 {
-		t.Fatalf("source topic has %d records, want the 2 re-driven", n)
+	got := consume(t, f.brokers, f.source, 1)
+	if n := records(t, f.adm, f.source); n != 1 {
+		t.Fatalf("source topic has %d records, want the 1 re-driven", n)
 	}
 	partitioner := kgo.StickyKeyPartitioner(nil).ForTopic(f.source)
 	byKey := map[string]*kgo.Record{}
 	for _, r := range got {
 		byKey[string(r.Key)] = r
 	}
-	for i, dlqOffset := range map[int]int{0: 0, 2: 2} {
+	for i, dlqOffset := range map[int]int{0: 0} {
 		src := f.sources[i]
 		r := byKey[string(src.Key)]
 		if r == nil {
@@ -329,7 +331,8 @@ func TestDlqRedrive(t *testing.T) {
 			t.Errorf("dead letter %d: on partition %d, its key's partition is %d", dlqOffset, r.Partition, p)
 		}
 		want := append(append([]kgo.RecordHeader(nil), src.Headers...),
-			kgo.RecordHeader{Key: deadletter.HeaderRedrivenFrom, Value: []byte(f.dlq + "/" + strconv.Itoa(dlqOffset))})
+			kgo.RecordHeader{Key: deadletter.HeaderRedrivenFrom, Value: []byte(f.dlq + "/" + strconv.Itoa(dlqOffset))},
+			kgo.RecordHeader{Key: deadletter.HeaderRedrivenOrigin, Value: []byte("2/17")})
 		if len(r.Headers) != len(want) {
 			t.Errorf("dead letter %d: headers %v, want %v", dlqOffset, r.Headers, want)
 			continue
@@ -354,13 +357,19 @@ func TestDlqRedriveDryRunPublishesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("redrive --dry-run: %v\n%s", err, errOut)
 	}
-	if n := strings.Count(out, "would re-drive "+f.dlq+"/"); n != 3 {
-		t.Errorf("%d would-re-drive lines, want 3:\n%s", n, out)
+	if n := strings.Count(out, "would re-drive "+f.dlq+"/"); n != 1 {
+		t.Errorf("%d would-re-drive lines, want 1:\n%s", n, out)
 	}
-	if !strings.Contains(out, "would re-drive "+f.dlq+"/1 to "+f.source+": key poison-key, 6 bytes, 2 headers (was "+f.source+"[0]@5, undecodable)") {
-		t.Errorf("dry run does not describe dead letter 1:\n%s", out)
+	for _, s := range []string{
+		"would re-drive " + f.dlq + "/0 to " + f.source + ": key " + string(f.sources[0].Key) + ", ",
+		"would leave out " + f.dlq + "/1: the record still fails (undecodable): ",
+		"would leave out " + f.dlq + "/2: the record still fails (invalid): ",
+	} {
+		if !strings.Contains(out, s) {
+			t.Errorf("dry run lacks %q:\n%s", s, out)
+		}
 	}
-	if !strings.Contains(out, "dry run: 3 of 3 dead letters would be re-driven; nothing was published") {
+	if !strings.Contains(out, "dry run: 1 of 3 dead letters would be re-driven; nothing was published") {
 		t.Errorf("no dry-run summary:\n%s", out)
 	}
 	if n := records(t, f.adm, f.source); n != 0 {
@@ -370,7 +379,7 @@ func TestDlqRedriveDryRunPublishesNothing(t *testing.T) {
 
 func TestDlqRedriveAllByReason(t *testing.T) {
 	f := newDLQFixture(t)
-	out, errOut, err := f.cli(t, "redrive", "--all", "--reason", "undecodable")
+	out, errOut, err := f.cli(t, "redrive", "--all", "--reason", "rejected")
 	if err != nil {
 		t.Fatalf("redrive: %v\n%s", err, errOut)
 	}
@@ -378,11 +387,64 @@ func TestDlqRedriveAllByReason(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 	got := consume(t, f.brokers, f.source, 1)
-	if string(got[0].Key) != "poison-key" || producers.Header(got[0], deadletter.HeaderReason) != "" {
+	if string(got[0].Key) != string(f.sources[0].Key) || producers.Header(got[0], deadletter.HeaderReason) != "" {
 		t.Errorf("re-drove key %q with headers %v", got[0].Key, got[0].Headers)
 	}
 	if n := records(t, f.adm, f.source); n != 1 {
 		t.Fatalf("source topic has %d records, want 1", n)
+	}
+
+	// The undecodable record still does not decode: --all leaves it out,
+	// says why, and succeeds; nothing more is published.
+	out, errOut, err = f.cli(t, "redrive", "--all", "--reason", "undecodable")
+	if err != nil {
+		t.Fatalf("redrive --all of a letter still undecodable: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(out, "left out "+f.dlq+"/1: the record still fails (undecodable)") || !strings.Contains(out, "re-drove 0 of 1 dead letters") {
+		t.Errorf("output:\n%s", out)
+	}
+	if n := records(t, f.adm, f.source); n != 1 {
+		t.Fatalf("source topic has %d records, want 1", n)
+	}
+}
+
+// A record dead-lettered several times (by a replay, a rebuild's new
+// generation, other projections) goes back once; a letter that names no
+// source topic (the notifier's) is left out, and the rest still go.
+func TestDlqRedriveEachRecordOnce(t *testing.T) {
+	f := newDLQFixture(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	first := consume(t, f.brokers, f.dlq, 1)[0]
+	again := *first // the same record, dead-lettered by generation 2
+	again.Headers = append(append([]kgo.RecordHeader(nil), first.Headers...),
+		kgo.RecordHeader{Key: deadletter.HeaderProjection, Value: []byte("streamview.product-view.g2")})
+	notification := &kgo.Record{Topic: f.dlq, Key: []byte("n-1"), Value: []byte(`{"event":"priceDrop"}`),
+		Headers: []kgo.RecordHeader{{Key: deadletter.HeaderReason, Value: []byte("undeliverable")}}}
+	for _, r := range []*kgo.Record{{Topic: f.dlq, Key: again.Key, Value: again.Value, Headers: again.Headers}, notification} {
+		if err := cl.ProduceSync(t.Context(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, err := f.cli(t, "redrive", "--all")
+	if err != nil {
+		t.Fatalf("redrive --all: %v\n%s", err, errOut)
+	}
+	for _, s := range []string{
+		"re-drove " + f.dlq + "/0 to ",
+		"left out " + f.dlq + "/3: the same record as another letter re-driven with it (" + f.dlq + "/0, from " + f.source + "[2]@17)",
+		"left out " + f.dlq + "/4: dead letter has no dlq-source-topic header: not a projection's dead letter of an event",
+		"re-drove 1 of 5 dead letters",
+	} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+	if n := records(t, f.adm, f.source); n != 1 {
+		t.Fatalf("source topic has %d records, want the one record once", n)
 	}
 }
 

@@ -10,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamview/streamview/internal/eventgen"
+	"github.com/streamview/streamview/processors/deadletter"
+	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/producers/commandbus"
+	"github.com/streamview/streamview/schemas"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/testenv"
@@ -143,20 +147,25 @@ func deadLettersEndToEnd(t *testing.T, base string, brokers []string) {
 	if letter["reason"] != "undecodable" || letter["sourceTopic"] != topics.Events || letter["error"] == "" || letter["time"] == "" {
 		t.Errorf("dead letter: %v", letter)
 	}
+	// Still undecodable: left out, with why, and nothing published.
 	r := call(t, "POST", base+"/v1/projections/product-view/dead-letters/redrive", fmt.Sprintf(`{"offsets":[%v]}`, letter["offset"]))
+	if r.status != 422 || !strings.Contains(fmt.Sprint(r.body), "the record still fails (undecodable)") {
+		t.Fatalf("redrive of a record still undecodable: %d %v, want 422 saying so", r.status, r.body)
+	}
+	// A letter whose record applies now (a store's refusal since mended):
+	// re-driven, the product's view appears.
+	offset, id := plantDeadLetter(t, cl)
+	r = call(t, "POST", base+"/v1/projections/product-view/dead-letters/redrive", fmt.Sprintf(`{"offsets":[%d]}`, offset))
 	if r.status != 200 || len(r.body["redriven"].([]any)) != 1 {
 		t.Fatalf("redrive: %d %v", r.status, r.body)
 	}
 	rd := r.body["redriven"].([]any)[0].(map[string]any)
-	if rd["topic"] != topics.Events || rd["offset"] != letter["offset"] {
+	if rd["topic"] != topics.Events || rd["offset"] != float64(offset) {
 		t.Errorf("redriven: %v", rd)
 	}
-	testenv.Eventually(t, 60*time.Second, func() error {
-		_, err := find(int64(rd["toOffset"].(float64)))
-		return err
-	})
-	// The re-driven record is handled (dead-lettered again), so its
-	// partition's last applied offset reaches it.
+	if a := call(t, "GET", base+"/v1/products/"+id+"?minVersion=1&wait=30", ""); a.status != 200 {
+		t.Errorf("the re-driven product's view: %d %v", a.status, a.body)
+	}
 	testenv.Eventually(t, 30*time.Second, func() error {
 		return lastAppliedReaches(t, base, int32(rd["toPartition"].(float64)), int64(rd["toOffset"].(float64)))
 	})
@@ -342,4 +351,34 @@ func countersContinue(t *testing.T, base string) {
 	if !strings.Contains(string(b), series+"\n") {
 		t.Errorf("/metrics lacks %q", series)
 	}
+}
+
+// plantDeadLetter writes a dead letter of product-view whose record is a
+// valid creation of a new product, as a store's refusal leaves one (the
+// store mended since, a re-drive applies it), and returns its offset in
+// the dead-letter topic and the product's ID.
+func plantDeadLetter(t *testing.T, cl *kgo.Client) (int64, string) {
+	t.Helper()
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := eventgen.Stream(eventgen.Options{Products: 1, Events: 1, Seed: uint64(time.Now().UnixNano())})[0]
+	e.ID, e.AggregateID = commandbus.NewID(), commandbus.NewID()
+	rec, err := producers.NewPublisher(cl, codec, topics.Events).Record(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Topic = topics.DeadLetter("product-view")
+	rec.Headers = append(rec.Headers,
+		kgo.RecordHeader{Key: deadletter.HeaderError, Value: []byte("rejected by the store: planted by the test")},
+		kgo.RecordHeader{Key: deadletter.HeaderReason, Value: []byte(deadletter.ReasonRejected)},
+		kgo.RecordHeader{Key: deadletter.HeaderSourceTopic, Value: []byte(topics.Events)},
+		kgo.RecordHeader{Key: deadletter.HeaderProjection, Value: []byte("streamview.product-view.g1")})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	return rec.Offset, e.AggregateID
 }

@@ -66,6 +66,7 @@ type operations struct {
 	cl          *kgo.Client // for listing offsets and producing re-driven records
 	jobs        *rebuild.Jobs
 	projections []string
+	redrivable  deadletter.Check
 }
 
 // newOperations returns the operations on st's projections; its rebuilds
@@ -75,7 +76,7 @@ func newOperations(ctx context.Context, st stack, codec *schemas.Codec, views *r
 	if err != nil {
 		return nil, fmt.Errorf("operations: kafka client: %w", err)
 	}
-	o := &operations{st: st, cl: cl, projections: projections}
+	o := &operations{st: st, cl: cl, projections: projections, redrivable: redrivable(codec)}
 	o.jobs = rebuild.NewJobs(ctx, func(name string) (*rebuild.Rebuilder, error) {
 		var target rebuild.Target
 		switch name {
@@ -160,16 +161,16 @@ func deadLetterOf(l deadletter.Letter) api.DeadLetter {
 }
 
 // Redrive re-drives the dead letters at offsets, or all of them.
-func (o *operations) Redrive(ctx context.Context, name string, offsets []api.DeadLetterOffset, all bool) ([]api.Redriven, error) {
+func (o *operations) Redrive(ctx context.Context, name string, offsets []api.DeadLetterOffset, all bool) (api.RedriveResult, error) {
 	r, err := o.reader(name)
 	if err != nil {
-		return nil, err
+		return api.RedriveResult{}, err
 	}
 	var letters []deadletter.Letter
 	if all {
 		for l, err := range r.All(ctx) {
 			if err != nil {
-				return nil, err
+				return api.RedriveResult{}, err
 			}
 			letters = append(letters, l)
 		}
@@ -184,16 +185,33 @@ func (o *operations) Redrive(ctx context.Context, name string, offsets []api.Dea
 			}
 		}
 		if letters, err = r.At(ctx, at...); err != nil {
-			return nil, fmt.Errorf("%w: %w", api.ErrBadOffsets, err)
+			return api.RedriveResult{}, fmt.Errorf("%w: %w", api.ErrBadOffsets, err)
 		}
 	}
-	done, err := deadletter.Redrive(ctx, o.cl, letters)
-	out := make([]api.Redriven, len(done))
+	done, skipped, err := deadletter.Redrive(ctx, o.cl, letters, o.redrivable)
+	out := api.RedriveResult{Redriven: make([]api.Redriven, len(done)), Skipped: make([]api.SkippedLetter, len(skipped))}
 	for i, rd := range done {
-		out[i] = api.Redriven{DeadLetterOffset: api.DeadLetterOffset{Partition: rd.Letter.Partition, Offset: rd.Letter.Offset},
+		out.Redriven[i] = api.Redriven{DeadLetterOffset: api.DeadLetterOffset{Partition: rd.Letter.Partition, Offset: rd.Letter.Offset},
 			Topic: rd.Record.Topic, ToPartition: rd.Record.Partition, ToOffset: rd.Record.Offset}
 	}
+	for i, sk := range skipped {
+		out.Skipped[i] = api.SkippedLetter{DeadLetterOffset: api.DeadLetterOffset{Partition: sk.Letter.Partition, Offset: sk.Letter.Offset},
+			Reason: sk.Err.Error()}
+	}
 	return out, err
+}
+
+// redrivable refuses to re-drive a dead letter whose record codec still
+// cannot decode, or whose event still fails validation: every projection
+// would dead-letter it again.
+func redrivable(codec *schemas.Codec) deadletter.Check {
+	return deadletter.Decodes(func(value []byte) error {
+		e, err := codec.DecodeEvent(value)
+		if err != nil {
+			return err
+		}
+		return e.Validate()
+	})
 }
 
 // StartRebuild starts a rebuild of name in this process.
