@@ -18,7 +18,7 @@ type fakeOps struct {
 	redriven [][]DeadLetterOffset
 	all      []bool
 	started  []string
-	start    RebuildStarted // what StartRebuild answers
+	start    RebuildStarted   // what StartRebuild answers
 	skip     map[int64]string // offsets Redrive leaves out, with why
 	err      error
 }
