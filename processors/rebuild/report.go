@@ -41,7 +41,7 @@ type GenerationReport struct {
 	// the reporting process (over its last processors.RateWindow), else sampled from the committed offsets, else
 	// the rebuild's recorded rate.
 	RatePerSec   float64 `json:"ratePerSecond"`
-	DeadLettered int64   `json:"deadLettered"` // this generation's records in the dead-letter topic
+	DeadLettered int64   `json:"deadLettered"` // the records this generation dead-lettered, each once
 	// Applied and LastBatch come from a processor in the reporting process.
 	Applied   int64      `json:"applied,omitempty"`
 	LastBatch *time.Time `json:"lastBatch,omitempty"`
@@ -233,16 +233,32 @@ func sampleRates(ctx context.Context, adm *kadm.Client, cfg ReportConfig, rs []G
 	return nil
 }
 
-// countDeadLetters counts the letters of topic per group (their
-// dlq-projection header); a missing topic has none.
+// countDeadLetters counts the records of topic's letters per group (their
+// dlq-projection header), each record once: a group read again from the
+// start (a replay, a refill after Redis lost its data) dead-letters the
+// same records again, and a re-driven copy that fails again is the same
+// record (deadletter.Letter.Origin). A letter that does not say where its
+// record was counts alone. A missing topic has none.
 func countDeadLetters(ctx context.Context, cl *kgo.Client, topic string) (map[string]int64, error) {
+	type record struct {
+		group, topic string
+		at           deadletter.Position
+	}
 	out := map[string]int64{}
+	seen := map[record]bool{}
 	for l, err := range deadletter.NewReader(cl, topic).All(ctx) {
 		if errors.Is(err, kerr.UnknownTopicOrPartition) {
 			return out, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("dead letters of %s: %w", topic, err)
+		}
+		if at, ok := l.Origin(); ok {
+			r := record{l.Projection, l.SourceTopic, at}
+			if seen[r] {
+				continue
+			}
+			seen[r] = true
 		}
 		out[l.Projection]++
 	}

@@ -8,6 +8,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/processors/rebuild"
 )
 
@@ -46,5 +48,50 @@ func TestReportGoesOnPastAnUnreachableStore(t *testing.T) {
 	}
 	if r := rs[1]; r.Projection != "t-up" || r.State != rebuild.StateLive || r.Generation != 1 || len(r.Partitions) != 3 || r.Error != "" {
 		t.Errorf("the reachable one: %+v", r)
+	}
+}
+
+// A generation's dead-letter count is of records, each once: read again
+// from the start (a replay, a refill), a group dead-letters the same
+// records again, and a re-driven copy that fails again is the same record.
+// Each letter counted (a replay doubled the count).
+func TestReportCountsEachDeadLetteredRecordOnce(t *testing.T) {
+	brokers := fakeKafka(t)
+	events := testenv.Topic(t, brokers, "t.report-events", 3)
+	dlq := testenv.Topic(t, brokers, "t.report-dlq", 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	letter := func(group string, headers ...string) *kgo.Record {
+		hs := []kgo.RecordHeader{{Key: deadletter.HeaderProjection, Value: []byte(group)}}
+		for i := 0; i < len(headers); i += 2 {
+			hs = append(hs, kgo.RecordHeader{Key: headers[i], Value: []byte(headers[i+1])})
+		}
+		return &kgo.Record{Topic: dlq, Value: []byte("x"), Headers: hs}
+	}
+	at := func(p, o string) []string {
+		return []string{deadletter.HeaderSourceTopic, events, deadletter.HeaderSourcePartition, p, deadletter.HeaderSourceOffset, o}
+	}
+	g1, g2 := processors.GroupName("t-view", 1), processors.GroupName("t-view", 2)
+	recs := []*kgo.Record{
+		letter(g1, at("0", "5")...),
+		letter(g1, at("0", "5")...), // the replay's
+		letter(g1, at("1", "9")...),
+		letter(g1, append([]string{deadletter.HeaderRedrivenOrigin, "0/5"}, at("0", "40")...)...), // re-driven, failed again
+		letter(g1), // says nothing of its record
+		letter(g2, at("0", "5")...),
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rebuild.Report(context.Background(), cl, rebuild.ReportConfig{Topic: events},
+		rebuild.Source{Target: liveOf{name: "t-view", gen: 1}, DeadLetterTopic: dlq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].DeadLettered != 3 {
+		t.Fatalf("report = %+v, want generation 1 with 3 records dead-lettered", rs)
 	}
 }
