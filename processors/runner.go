@@ -540,7 +540,11 @@ func (p *Runner) decodeBatch(log *slog.Logger, recs []*kgo.Record) decodedBatch 
 		e, err := decoded[i].event, decoded[i].err
 		if err != nil {
 			b.dead = append(b.dead, p.deadLetter(r, err))
-			log.Warn("dead-lettering record", logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset, logkey.AggregateID, string(r.Key), "err", err)
+			level, msg := slog.LevelWarn, "dead-lettering record"
+			if f := p.cfg.DeadLettered; f != nil && f(r.Partition, r.Offset) {
+				level, msg = slog.LevelDebug, "record dead-lettered before; not again" // take drops its letter
+			}
+			log.Log(context.Background(), level, msg, logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset, logkey.AggregateID, string(r.Key), "err", err)
 			continue
 		}
 		if !p.takes(e.AggregateType) {

@@ -1,9 +1,13 @@
 package processors_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -466,4 +470,53 @@ func TestProcessorTakesACrashedMembersPartitionsAfterSessionTimeout(t *testing.T
 		t.Errorf("the partitions moved %v after the crash, before the session of %v could end: was it a crash?", took, session)
 	}
 	t.Logf("the crashed member's partitions moved %v after the crash (session timeout %v)", took.Round(time.Millisecond), session)
+}
+
+// A record whose dead letter the group wrote before (Config.DeadLettered:
+// dev reading its log again) is not dead-lettered again, and not logged
+// as being dead-lettered: a warning said so at every dev start.
+func TestProcessorSkipsARecordDeadLetteredBefore(t *testing.T) {
+	f := newFixture(t)
+	f.publish(t, eventgen.Stream(eventgen.Options{Products: 3, Events: 10, Seed: 5}))
+	res := f.cl.ProduceSync(context.Background(), &kgo.Record{Topic: f.topic, Key: []byte("poison"), Value: []byte("not an event")})
+	if err := res.FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	poison := res[0].Record
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p, stop := f.startWith(t, newMem(), testenv.Name("dead-before"), func(c *processors.Config) {
+		c.Logger = logger
+		c.DeadLettered = func(partition int32, offset int64) bool {
+			return partition == poison.Partition && offset == poison.Offset
+		}
+	})
+	defer stop()
+	testenv.Eventually(t, 60*time.Second, func() error {
+		if s := p.Stats(); s.Records != 11 || s.Applied != 10 {
+			return testenv.Errorf("consumed %d of 11 records, applied %d of 10", s.Records, s.Applied)
+		}
+		return nil
+	})
+	if s := p.Stats(); s.DeadLettered != 0 {
+		t.Errorf("dead-lettered %d records, want none", s.DeadLettered)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if out := logs.String(); strings.Contains(out, "level=WARN msg=\"dead-lettering record\"") || !strings.Contains(out, "record dead-lettered before; not again") {
+		t.Errorf("logs:\n%s", out)
+	}
+}
+
+// lockedWriter writes to w under mu.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
