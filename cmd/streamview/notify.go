@@ -40,9 +40,10 @@ is retried with exponential backoff and jitter (--retry-min..--retry-max),
 for --dead-letter-after (24h), then the notification goes to the
 dead-letter topic catalog.notifier.dlq (streamview dlq list --projection
 notifier). A 410 Gone dead-letters at once and stops deliveries to that
-subscription. A failing receiver parks only its own subscription: the
-others, and the partitions, go on. Each subscription's notifications are
-delivered in order.
+subscription. A deleted subscription's waiting notifications, retries
+included, are dropped unsent. A failing receiver parks only its own
+subscription: the others, and the partitions, go on. Each subscription's
+notifications are delivered in order.
 
 Its state lives in Redis under sv:notifier:{n}: (queues, delivered and
 dead-lettered Webhook-Ids), so a restart, a redelivery or "streamview

@@ -45,6 +45,12 @@ type Store interface {
 	DeadLettered(ctx context.Context, n Notification, now time.Time, gone bool) error
 	// IsGone reports whether a receiver answered 410 for sub.
 	IsGone(ctx context.Context, sub string) (bool, error)
+	// Subscription is the stored subscription id of product productID;
+	// false when none is stored.
+	Subscription(ctx context.Context, productID, id string) (Subscription, bool, error)
+	// Drop dequeues n unsent and records nothing: its subscription was
+	// deleted, and the notifier queues nothing more for it.
+	Drop(ctx context.Context, n Notification) error
 	// Release ends the claim of sub: due at now when notifications are
 	// queued, otherwise no longer due.
 	Release(ctx context.Context, sub string, now time.Time) error

@@ -96,6 +96,12 @@ func (n *Notifier) work(ctx context.Context, client *http.Client, prod *kgo.Clie
 	// take the subscription then.
 	stop := time.Now().Add(n.cfg.Lease - n.cfg.Timeout - n.cfg.Timeout/2)
 	log := n.log.With("subscription", sub)
+	dropped := 0
+	defer func() {
+		if dropped > 0 {
+			log.Info("the subscription was deleted: its queued notifications were dropped unsent", "dropped", dropped)
+		}
+	}()
 	for ctx.Err() == nil {
 		if time.Now().After(stop) {
 			break
@@ -107,6 +113,22 @@ func (n *Notifier) work(ctx context.Context, client *http.Client, prod *kgo.Clie
 		}
 		if !ok {
 			break
+		}
+		// A subscription deleted since its notifications were queued
+		// gets none of them, retries of a failing receiver included.
+		s, known, err := n.store.Subscription(ctx, note.ProductID, sub)
+		if err != nil {
+			log.Warn("cannot read the subscription; it is retried when its lease ends", "err", err)
+			return
+		}
+		if known && s.Deleted >= 0 {
+			if err := n.store.Drop(ctx, note); err != nil {
+				log.Warn("cannot drop a notification of the deleted subscription; it is retried when its lease ends", "webhook_id", note.WebhookID, "err", err)
+				return
+			}
+			n.stats.dropped.Add(1)
+			dropped++
+			continue
 		}
 		gone, err := n.store.IsGone(ctx, sub)
 		if err != nil {

@@ -48,7 +48,7 @@ type Notifier struct {
 }
 
 type counters struct {
-	events, queued, delivered, failed, deadLettered, undecodable, restored, stale, trimmed atomic.Int64
+	events, queued, delivered, failed, deadLettered, undecodable, restored, stale, trimmed, dropped atomic.Int64
 }
 
 // Stats counts what a Notifier did since it started.
@@ -62,13 +62,14 @@ type Stats struct {
 	Restored     int64 // losses of the store recovered (Config.Recovery)
 	Stale        int64 // events that could notify, older than Config.Horizon: not planned
 	Trimmed      int64 // Webhook-Ids the store forgot (Config.Horizon)
+	Dropped      int64 // notifications of deleted subscriptions dequeued unsent
 }
 
 // Stats returns the counters.
 func (n *Notifier) Stats() Stats {
 	return Stats{Events: n.stats.events.Load(), Queued: n.stats.queued.Load(), Delivered: n.stats.delivered.Load(),
 		Failed: n.stats.failed.Load(), DeadLettered: n.stats.deadLettered.Load(), Undecodable: n.stats.undecodable.Load(),
-		Restored: n.stats.restored.Load(), Stale: n.stats.stale.Load(), Trimmed: n.stats.trimmed.Load()}
+		Restored: n.stats.restored.Load(), Stale: n.stats.stale.Load(), Trimmed: n.stats.trimmed.Load(), Dropped: n.stats.dropped.Load()}
 }
 
 // New returns a notifier. opts configure its Kafka clients (at least
@@ -411,6 +412,7 @@ func (n *Notifier) plan(ctx context.Context, events []notifier.Positioned, produ
 	if err := n.store.Save(ctx, changed); err != nil {
 		return err
 	}
+	out = undeleted(known, changed, out)
 	q, err := n.store.Enqueue(ctx, out, time.Now())
 	if err != nil {
 		return err
@@ -420,6 +422,22 @@ func (n *Notifier) plan(ctx context.Context, events []notifier.Positioned, produ
 		n.log.Debug("queued", "notifications", q, "planned", len(out), "subscriptions_changed", len(changed))
 	}
 	return nil
+}
+
+// undeleted leaves out of out the notifications of subscriptions deleted
+// by now (in known, or in changed): a delivery would drop them unsent, and
+// a replay after the deletion would queue them again.
+func undeleted(known map[string][]notifier.Subscription, changed []notifier.Subscription, out []notifier.Notification) []notifier.Notification {
+	deleted := map[string]bool{}
+	for _, subs := range known {
+		for _, s := range subs {
+			deleted[s.ID] = s.Deleted >= 0
+		}
+	}
+	for _, s := range changed {
+		deleted[s.ID] = s.Deleted >= 0
+	}
+	return slices.DeleteFunc(out, func(x notifier.Notification) bool { return deleted[x.SubscriptionID] })
 }
 
 // lostStore reports whether err says the store lost its data, and then

@@ -334,6 +334,40 @@ func (s *Store) IsGone(ctx context.Context, sub string) (bool, error) {
 	return ok, nil
 }
 
+// Subscription implements notifier.Store.
+func (s *Store) Subscription(ctx context.Context, productID, id string) (notifier.Subscription, bool, error) {
+	var sub notifier.Subscription
+	raw, err := s.c.HGet(ctx, s.key("subs", productID), id).Result()
+	if errors.Is(err, redis.Nil) {
+		return sub, false, nil
+	}
+	if err != nil {
+		return sub, false, fmt.Errorf("redisnotify: subscription %s of product %s: %w", id, productID, err)
+	}
+	if err := json.Unmarshal([]byte(raw), &sub); err != nil {
+		return sub, false, fmt.Errorf("redisnotify: subscription %s of product %s: %w", id, productID, err)
+	}
+	return sub, true, nil
+}
+
+// drop dequeues a Webhook-Id without recording it.
+// KEYS: out, msg, try. ARGV: wid, sub.
+var drop = redis.NewScript(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[2])
+return 1
+`)
+
+// Drop implements notifier.Store.
+func (s *Store) Drop(ctx context.Context, n notifier.Notification) error {
+	err := drop.Run(ctx, s.c, []string{s.key("out", n.SubscriptionID), s.key("msg"), s.key("try")}, n.WebhookID, n.SubscriptionID).Err()
+	if err != nil {
+		return fmt.Errorf("redisnotify: drop %s: %w", n.WebhookID, err)
+	}
+	return nil
+}
+
 // release keeps a subscription due at ARGV[2] while its queue holds
 // notifications, and drops it otherwise. KEYS: out, due. ARGV: sub, now.
 var release = redis.NewScript(`

@@ -378,3 +378,55 @@ func testTrim(t *testing.T, s *Store) {
 		t.Errorf("a second trim = %d, %v; want 0", n, err)
 	}
 }
+
+func TestDrop(t *testing.T) { forEachStore(t, testDrop) }
+
+// A subscription is read back by its product and ID; Drop dequeues a
+// notification and records it nowhere (a deleted subscription's).
+func testDrop(t *testing.T, s *Store) {
+	ctx := context.Background()
+	t0 := time.UnixMilli(1_000_000)
+	if _, ok, err := s.Subscription(ctx, "p", "a"); ok || err != nil {
+		t.Fatalf("Subscription of nothing stored = %v, %v; want none", ok, err)
+	}
+	deleted := notifier.Subscription{ID: "a", ProductID: "p", URL: "http://127.0.0.1/", Events: []string{"priceDrop"}, Created: 1, Deleted: 7}
+	if err := s.Save(ctx, []notifier.Subscription{deleted}); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := s.Subscription(ctx, "p", "a")
+	if err != nil || !ok || got.Deleted != 7 || got.Created != 1 || got.URL != deleted.URL {
+		t.Fatalf("Subscription = %+v, %v, %v; want %+v", got, ok, err, deleted)
+	}
+	if _, ok, _ := s.Subscription(ctx, "other", "a"); ok {
+		t.Fatal("Subscription found under another product")
+	}
+	if _, err := s.Enqueue(ctx, []notifier.Notification{note("a", "w1", 2), note("a", "w2", 3)}, t0); err != nil {
+		t.Fatal(err)
+	}
+	head, _, _, _ := s.Head(ctx, "a")
+	if err := s.Failed(ctx, head, notifier.Attempts{Count: 1, First: t0}, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for _, wid := range []string{"w1", "w2"} {
+		head, _, ok, err := s.Head(ctx, "a")
+		if err != nil || !ok || head.WebhookID != wid {
+			t.Fatalf("Head = %s, %v, %v; want %s", head.WebhookID, ok, err, wid)
+		}
+		if err := s.Drop(ctx, head); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, ok, _ := s.Head(ctx, "a"); ok {
+		t.Fatal("a notification left after dropping both")
+	}
+	st, err := s.Stats(ctx)
+	if err != nil || st.Queued != 0 || st.Delivered != 0 || st.DeadLettered != 0 {
+		t.Fatalf("Stats = %+v, %v; want nothing queued or recorded", st, err)
+	}
+	if err := s.Release(ctx, "a", t0); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := s.Claim(ctx, t0.Add(time.Hour), time.Minute, 10); len(due) != 0 {
+		t.Fatalf("due after its queue was dropped: %v", due)
+	}
+}
