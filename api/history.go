@@ -84,6 +84,25 @@ func (s *Server) productEvents(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "read the product's history", err, "aggregate_id", id)
 		return
 	}
+	if next == 0 && s.deps.Views != nil {
+		// The index ends the history here, or does not know the product:
+		// the view, which follows the same events, tells whether it ends
+		// here. After Redis lost its data both are read again from the
+		// log, and the index may end anywhere meanwhile.
+		cur, err := s.viewVersion(r.Context(), id)
+		if err != nil {
+			s.internalError(w, r, "read the product's history", err, "aggregate_id", id)
+			return
+		}
+		have := from + int64(len(events)) - 1
+		switch want := min(cur, from+int64(limit)-1); {
+		case have < want:
+			historyBehind(w, id, want)
+			return
+		case cur > have && len(events) == limit:
+			next = have + 1 // the view has more: the index will
+		}
+	}
 	if !found {
 		writeProblem(w, newProblem(http.StatusNotFound, problemNotFound, "No product "+id+" is known."))
 		return
@@ -113,8 +132,22 @@ func (s *Server) readHistory(ctx context.Context, id string, from int64, limit i
 	return events, next, found, err
 }
 
-// errHistoryBehind is a version the view has but the history index not yet.
-var errHistoryBehind = fmt.Errorf("the history index has not reached this version yet")
+// viewVersion is product id's version in the view, 0 when the view does
+// not know it; productview.ErrNoLive while the view has no live
+// generation (its store lost its data and the log is read again).
+func (s *Server) viewVersion(ctx context.Context, id string) (int64, error) {
+	v, found, err := s.readView(ctx, s.deps.Views, id)
+	if err != nil || !found {
+		return 0, err
+	}
+	return v.Version, nil
+}
+
+// historyBehind answers 503 for version v of product id, which the view
+// has and the history index not yet.
+func historyBehind(w http.ResponseWriter, id string, v int64) {
+	unavailable(w, fmt.Sprintf("The history index has not reached version %d of product %s, which the product view has: it follows the events a few milliseconds behind, or reads them again after its store lost its data. Try again.", v, id))
+}
 
 // viewAsOf folds product id's events up to version v with the view's own
 // fold (productview.Fold). found is false when the product never had
@@ -158,10 +191,15 @@ func (s *Server) getProductAsOf(w http.ResponseWriter, r *http.Request, id strin
 	}
 	if !found && s.deps.Views != nil {
 		// The index follows the events like the view does: a version the
-		// view has is one the index will have in a moment.
-		cur, ok, err := s.readView(r.Context(), s.deps.Views, id)
-		if err == nil && ok && cur.Version >= v {
-			s.internalError(w, r, "read the product's history", errHistoryBehind, "aggregate_id", id, "version", v)
+		// view has is one the index will have in a moment. A view without
+		// a live generation is being read again, the index too.
+		cur, err := s.viewVersion(r.Context(), id)
+		if err != nil {
+			s.internalError(w, r, "read the product's history", err, "aggregate_id", id)
+			return
+		}
+		if cur >= v {
+			historyBehind(w, id, v)
 			return
 		}
 	}

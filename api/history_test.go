@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
 )
 
@@ -24,7 +25,7 @@ func (h *fakeHistory) Events(_ context.Context, id string, from int64, limit int
 	if h.err != nil {
 		return nil, 0, false, h.err
 	}
-	if id != productID {
+	if id != productID || len(h.events) == 0 {
 		return nil, 0, false, nil
 	}
 	var out []schemas.Event
@@ -129,6 +130,69 @@ func TestProductEventsRefused(t *testing.T) {
 	})
 }
 
+// TestProductEventsCheckedAgainstTheView: where the history index ends a
+// product's history, the view, which follows the same events, says
+// whether it ends there. While Redis is read again after it lost its data
+// (the view has no live generation) or the index is behind the view, a
+// read answers 503 with Retry-After: it answered 404 for a product that
+// exists, or a page cut short without nextFromVersion.
+func TestProductEventsCheckedAgainstTheView(t *testing.T) {
+	noLive := fmt.Errorf("%w: sv:product-view:live is not set", productview.ErrNoLive)
+	tests := []struct {
+		name     string
+		index    int   // the index holds versions 1..index
+		view     int64 // the view's version, 0: unknown
+		viewErr  error
+		query    string
+		status   int
+		versions int   // events answered
+		next     int64 // nextFromVersion answered
+	}{
+		{"the index has all the view has", 5, 5, nil, "", 200, 5, 0},
+		{"the view behind the index", 5, 3, nil, "", 200, 5, 0},
+		{"a product the view does not know yet", 2, 0, nil, "", 200, 2, 0},
+		{"unknown to both", 0, 0, nil, "", 404, 0, 0},
+		{"unknown to the index, known to the view", 0, 4, nil, "", 503, 0, 0},
+		{"a page cut short of the view", 3, 5, nil, "", 503, 0, 0},
+		{"a page cut short within the limit", 3, 9, nil, "?limit=5", 503, 0, 0},
+		{"a full page where the index ends", 3, 5, nil, "?limit=3", 200, 3, 4},
+		{"a full page where both end", 3, 3, nil, "?limit=3", 200, 3, 0},
+		{"past the end of both", 3, 3, nil, "?fromVersion=4", 200, 0, 0},
+		{"past the end of the index, not of the view", 3, 5, nil, "?fromVersion=4", 503, 0, 0},
+		{"the view without a live generation", 3, 0, noLive, "", 503, 0, 0},
+		{"the view without a live generation, an unknown product", 0, 0, noLive, "", 503, 0, 0},
+		{"the view failing", 3, 0, errors.New("redis down"), "", 503, 0, 0},
+		{"a page the index continues: the view is not read", 5, 0, errors.New("not read"), "?limit=2", 200, 2, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := historyOf(max(tt.index, 1))
+			h.events = h.events[:tt.index]
+			views := newFakeViews()
+			if tt.view > 0 {
+				views.put(view(tt.view))
+			}
+			views.err = tt.viewErr
+			s := testServer(t, Deps{History: h, Views: views}, func(c *Config) { c.ReadWait = 20 * time.Millisecond })
+			w := serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "/events" + tt.query})
+			if tt.status != http.StatusOK {
+				wantProblem(t, w, tt.status)
+				if tt.status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+					t.Errorf("503 without Retry-After")
+				}
+				return
+			}
+			if w.Code != http.StatusOK {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			page := decodeAs[historyPage](t, w)
+			if len(page.Events) != tt.versions || page.NextFromVersion != tt.next {
+				t.Errorf("%d events, nextFromVersion %d; want %d, %d", len(page.Events), page.NextFromVersion, tt.versions, tt.next)
+			}
+		})
+	}
+}
+
 func TestGetProductAsOfVersion(t *testing.T) {
 	h := historyOf(1500) // more than one page of history
 	s := testServer(t, Deps{History: h, Views: newFakeViews(view(1500))})
@@ -156,6 +220,15 @@ func TestGetProductAsOfVersion(t *testing.T) {
 	behind := testServer(t, Deps{History: h, Views: newFakeViews(view(1600))})
 	wantProblem(t, serve(t, behind.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?asOfVersion=1501"}), 503)
 	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/7d0e2f5a-3b1c-4c8e-9a6f-2d4b8e1f0c3a?asOfVersion=1"}), 404)
+	// Redis lost its data: the view has no live generation and the index
+	// does not know the product yet. Try again, not "never had".
+	lost := newFakeViews()
+	lost.err = fmt.Errorf("%w: sv:product-view:live is not set", productview.ErrNoLive)
+	refilled := testServer(t, Deps{History: &fakeHistory{}, Views: lost})
+	w := serve(t, refilled.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?asOfVersion=2"})
+	if wantProblem(t, w, 503); w.Header().Get("Retry-After") == "" {
+		t.Errorf("asOfVersion while the view has no live generation: 503 without Retry-After")
+	}
 	// Version 0 is well-formed, and no product ever had it.
 	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?asOfVersion=0"}), 404)
 	for _, q := range []string{"asOfVersion=-1", "asOfVersion=x", "asOfVersion=2&minVersion=1", "asOfVersion=1&asOfVersion=2"} {
