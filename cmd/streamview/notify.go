@@ -107,7 +107,7 @@ const defaultSessionTimeout = 10 * time.Second
 func (f *notifyFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.workers, "workers", 16, "deliveries at once, each to another subscription")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "time-out of one delivery attempt")
-	fs.DurationVar(&f.deadAfter, "dead-letter-after", 24*time.Hour, "how long a notification is retried before it is dead-lettered")
+	fs.DurationVar(&f.deadAfter, "dead-letter-after", webhook.DefaultDeadLetterAfter, "how long a notification is retried before it is dead-lettered; 0 means the default")
 	fs.DurationVar(&f.retryMin, "retry-min", time.Second, "first backoff ceiling between attempts of a notification")
 	fs.DurationVar(&f.retryMax, "retry-max", 10*time.Minute, "largest backoff between attempts")
 	fs.DurationVar(&f.lease, "lease", 0, "how long a worker holds a subscription; a crashed one's are free after it (default max(30s, 3×timeout))")
@@ -145,9 +145,17 @@ func (f *notifyFlags) check() error {
 	if f.horizon < 0 {
 		return fmt.Errorf("--horizon %v: want a duration of 0 (never) or more", f.horizon)
 	}
+	if f.retryMax > 0 && f.retryMin > f.retryMax {
+		return fmt.Errorf("--retry-min %v must not exceed --retry-max %v: the backoff between attempts grows from the one to the other", f.retryMin, f.retryMax)
+	}
 	if (webhook.Config{Horizon: f.horizon, DeadLetterAfter: f.deadAfter, Skew: f.skew}).HorizonTooShort() {
-		return fmt.Errorf("--horizon %v must exceed --dead-letter-after %v plus %v for clock skew: a notification is retried for up to --dead-letter-after, and its event must not pass the horizon meanwhile (0 turns the horizon off)",
-			f.horizon, f.deadAfter, cmp.Or(f.skew, webhook.DefaultSkew))
+		// The check is of the values in effect: 0 is the default.
+		deadAfter := f.deadAfter.String()
+		if f.deadAfter == 0 {
+			deadAfter = webhook.DefaultDeadLetterAfter.String() + " (the default for 0)"
+		}
+		return fmt.Errorf("--horizon %v must exceed --dead-letter-after %s plus %v for clock skew: a notification is retried for up to --dead-letter-after, and its event must not pass the horizon meanwhile (0 turns the horizon off)",
+			f.horizon, deadAfter, cmp.Or(f.skew, webhook.DefaultSkew))
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -272,6 +273,8 @@ func TestNotifyFlagsHorizon(t *testing.T) {
 		{"the defaults", defaultHorizon, 24 * time.Hour, ""},
 		{"off", 0, 24 * time.Hour, ""},
 		{"too short", 25 * time.Hour, 24 * time.Hour, "--horizon 25h0m0s must exceed --dead-letter-after 24h0m0s plus 1h0m0s"},
+		// 0 is the default: the message says the value checked.
+		{"too short for the default", 2 * time.Hour, 0, "--horizon 2h0m0s must exceed --dead-letter-after 24h0m0s (the default for 0) plus 1h0m0s"},
 		{"negative", -time.Hour, 24 * time.Hour, "--horizon -1h0m0s"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -284,5 +287,36 @@ func TestNotifyFlagsHorizon(t *testing.T) {
 				t.Errorf("check = %v, want an error with %q", err, c.bad)
 			}
 		})
+	}
+}
+
+// The notifier's flag errors name the flags and the values in effect,
+// through the command (notify; serve and dev run the same check), and
+// --dead-letter-after's help says what 0 means.
+func TestNotifyFlagErrors(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a horizon within the default dead-letter time", []string{"--dead-letter-after", "0", "--horizon", "2h"},
+			"--horizon 2h0m0s must exceed --dead-letter-after 24h0m0s (the default for 0) plus 1h0m0s"},
+		{"retry bounds the wrong way round", []string{"--retry-min", "10s", "--retry-max", "1s"},
+			"--retry-min 10s must not exceed --retry-max 1s"},
+		{"retry bounds the wrong way round with the horizon off", []string{"--retry-min", "10s", "--retry-max", "1s", "--horizon", "0"},
+			"--retry-min 10s must not exceed --retry-max 1s"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(t.Context(), append([]string{"notify"}, c.args...), nil, &out, &out)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("notify %s = %v, want an error with %q\n%s", strings.Join(c.args, " "), err, c.want, out.String())
+			}
+		})
+	}
+	var out bytes.Buffer
+	_ = run(t.Context(), []string{"notify", "--help"}, nil, &out, &out)
+	if !strings.Contains(out.String(), "dead-lettered; 0 means the default") {
+		t.Errorf("notify --help does not say what --dead-letter-after 0 means:\n%s", out.String())
 	}
 }

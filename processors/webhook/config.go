@@ -105,6 +105,9 @@ type Config struct {
 // DefaultSkew is Config.Skew's default.
 const DefaultSkew = time.Hour
 
+// DefaultDeadLetterAfter is Config.DeadLetterAfter's default.
+const DefaultDeadLetterAfter = 24 * time.Hour
+
 // Stale reports whether an event stamped at ts is older than the horizon
 // at now, and queues no notification; never without a Horizon.
 func (c Config) Stale(ts, now time.Time) bool {
@@ -181,7 +184,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.Retry = c.Retry.WithDefaults(time.Second, 10*time.Minute)
 	if c.DeadLetterAfter == 0 {
-		c.DeadLetterAfter = 24 * time.Hour
+		c.DeadLetterAfter = DefaultDeadLetterAfter
 	}
 	if c.Lease == 0 {
 		c.Lease = max(30*time.Second, 3*c.Timeout)
