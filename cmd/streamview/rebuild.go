@@ -63,7 +63,7 @@ func runRebuild(ctx context.Context, e env, args []string) error {
 	keepOld := fs.Bool("keep-old", false, "keep the old generation's documents after the swap")
 	grace := fs.Duration("grace", 30*time.Second, "wait this long after the swap before removing the old generation's documents")
 	force := fs.Bool("force", false, "swap even when the new generation's document count differs from the log's")
-	abort := fs.Bool("abort", false, "abandon the rebuild under way: delete its group, documents and state")
+	abort := fs.Bool("abort", false, "abandon the rebuild under way: delete its group, documents and state (one running in a server or another terminal is asked to stop first; this waits up to 30 s for it)")
 	handover := fs.Duration("handover-timeout", time.Minute, "how long the running projectors have to hand over")
 	caughtUp := fs.Int64("caught-up-lag", 1000, "records behind the end that count as caught up, before the exact checks")
 	batch := fs.Int("batch", 0, "records per batch of the new generation (default: 5000 for product-search, the runtime's 2000 for product-view)")
@@ -105,6 +105,10 @@ func runRebuild(ctx context.Context, e env, args []string) error {
 	res, err := r.Run(ctx)
 	pp.end()
 	if err != nil {
+		if ctx.Err() != nil && res.Retiring {
+			return fmt.Errorf("rebuild of %s stopped while retiring generation %d; generation %d is live: run the same command to finish retiring (%w)",
+				target.Name(), res.From, res.To, err)
+		}
 		if ctx.Err() != nil && !res.Swapped && res.To > 0 {
 			return fmt.Errorf("rebuild of %s stopped; generation %d keeps what it built and the live generation %d is untouched: run the same command to continue, or add --abort to remove it (%w)",
 				target.Name(), res.To, res.From, err)

@@ -62,6 +62,10 @@ type Config struct {
 	// HandoverTimeout bounds the wait for the old generation's projectors
 	// to stop when asked. Default 1 minute.
 	HandoverTimeout time.Duration
+	// AbortTimeout bounds Abort's wait for a rebuild running in another
+	// process to stop when asked (it reads its state for the request once
+	// a second). Default 30 seconds.
+	AbortTimeout time.Duration
 	// TakeoverTimeout bounds the wait, after the swap, for a projector to
 	// join the new generation's group before the rebuild stops consuming.
 	// Default 30 seconds.
@@ -106,7 +110,7 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"Grace", c.Grace}, {"HandoverTimeout", c.HandoverTimeout}, {"TakeoverTimeout", c.TakeoverTimeout}, {"ProgressInterval", c.ProgressInterval}, {"SessionTimeout", c.SessionTimeout}} {
+	}{{"Grace", c.Grace}, {"HandoverTimeout", c.HandoverTimeout}, {"AbortTimeout", c.AbortTimeout}, {"TakeoverTimeout", c.TakeoverTimeout}, {"ProgressInterval", c.ProgressInterval}, {"SessionTimeout", c.SessionTimeout}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("rebuild: %s must not be negative, got %v", d.name, d.v))
 		}
@@ -123,6 +127,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TakeoverTimeout == 0 {
 		c.TakeoverTimeout = 30 * time.Second
+	}
+	if c.AbortTimeout == 0 {
+		c.AbortTimeout = 30 * time.Second
 	}
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = time.Second

@@ -44,7 +44,12 @@
 // again continues from the group's committed offsets; --abort deletes the
 // group and the generation's documents (Redis keys, Elasticsearch index) and
 // the state. A killed rebuild never touches the live generation: it has
-// written only under the new generation's names.
+// written only under the new generation's names. An abort from a process
+// that does not run the rebuild asks the one that does to stop, through
+// the state (State.AbortRequested, read once a second), waits for its group
+// to empty, and then removes what it built; a rebuild that is retiring the
+// old generation beats the state's Updated, so other processes leave it
+// to finish.
 //
 // # Checks before the swap
 //

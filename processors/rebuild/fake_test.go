@@ -530,3 +530,107 @@ func TestRebuildStoppedThenStoreLostStartsAgain(t *testing.T) {
 	}
 	checkViews(t, viewSnapshot(t, store, res.To, keys(foldViews(events))), foldViews(events))
 }
+
+// An abort asked of a process that does not run the rebuild (another
+// server behind the same load balancer, the CLI) asks the one that does to
+// stop, waits for its group to empty and removes what it built. It was
+// refused: "stop the processes they run in first".
+func TestAbortOfARebuildRunningElsewhereFake(t *testing.T) {
+	testAbortElsewhere(t, fakeKafka(t), redistest.Miniredis(t))
+}
+
+// The same on real Kafka and Redis.
+func TestAbortOfARebuildRunningElsewhere(t *testing.T) {
+	testAbortElsewhere(t, testenv.Kafka(t), redistest.RealRedis(t))
+}
+
+func testAbortElsewhere(t *testing.T, brokers []string, rc redis.UniversalClient) {
+	w := newWorld(t, brokers)
+	w.publish(t, eventgen.Stream(eventgen.Options{Products: 50, Events: 500, Seed: 12}))
+	vt, store, vctl := views(t, rc)
+	ctx := t.Context()
+	if _, err := store.EnsureLive(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	cfg, building, release := heldWhileBuilding(w.config())
+	running, err := rebuild.New(cfg, vt, vctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := running.Run(ctx); done <- err }()
+	<-building
+
+	elsewhere, err := rebuild.New(w.config(), vt, vctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type aborted struct {
+		res rebuild.AbortResult
+		err error
+	}
+	abort := make(chan aborted, 1)
+	go func() { res, err := elsewhere.Abort(ctx); abort <- aborted{res, err} }()
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if st, ok, err := vctl.Load(ctx); err != nil || !ok || st.AbortRequested.IsZero() {
+			return fmt.Errorf("rebuild state %+v, %v, %v; want an abort requested", st, ok, err)
+		}
+		return nil
+	})
+	close(release)
+	if err := <-done; !errors.Is(err, rebuild.ErrAborted) {
+		t.Fatalf("the running rebuild ended with %v, want ErrAborted", err)
+	}
+	a := <-abort
+	if a.err != nil || !a.res.Recorded || a.res.Generation != 2 || !a.res.Group {
+		t.Fatalf("abort from elsewhere = %+v, %v; want g2 recorded and its group deleted", a.res, a.err)
+	}
+	if _, ok, _ := vctl.Load(ctx); ok {
+		t.Fatal("state left after the abort")
+	}
+	if n, err := store.Count(ctx, 2); err != nil || n != 0 {
+		t.Fatalf("generation 2 holds %d views (%v) after the abort", n, err)
+	}
+	if live, _ := vt.Live(ctx); live != 1 {
+		t.Fatalf("live generation %d, want 1", live)
+	}
+	// The next rebuild builds again, undisturbed by the old request.
+	if res, err := running.Run(ctx); err != nil || !res.Swapped || res.To != 2 {
+		t.Fatalf("the rebuild after the abort = %+v, %v", res, err)
+	}
+}
+
+// While one process retires the old generation after its swap, another
+// neither starts a rebuild (it said "retiring" and retired the same
+// generation beside it) nor tells the user to run the rebuild again.
+func TestRetiringElsewhereIsRunningFake(t *testing.T) {
+	fv := newFakeViews(t, eventgen.Options{Products: 50, Events: 500, Seed: 13}, true)
+	w, vt, vctl := fv.w, fv.vt, fv.vctl
+	ctx := t.Context()
+	newJobs := func(grace time.Duration) *rebuild.Jobs {
+		return rebuild.NewJobs(ctx, func(string) (*rebuild.Rebuilder, error) {
+			cfg := w.config()
+			cfg.Grace = grace
+			return rebuild.New(cfg, vt, vctl)
+		}, nil)
+	}
+	a, b := newJobs(time.Hour), newJobs(0)
+	name := vt.Name()
+	if _, err := a.Start(name); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, func() error {
+		if st, ok, err := vctl.Load(ctx); err != nil || !ok || st.Phase != rebuild.Swapped {
+			return fmt.Errorf("rebuild state %+v, %v, %v; want swapped", st, ok, err)
+		}
+		return nil
+	})
+	if start, err := b.Start(name); !errors.Is(err, rebuild.ErrRunning) || !strings.Contains(fmt.Sprint(err), "retiring g1, which it finishes by itself") {
+		t.Fatalf("start elsewhere during the retiring = %+v, %v; want ErrRunning", start, err)
+	}
+	if _, err := b.Abort(ctx, name); !errors.Is(err, rebuild.ErrSwapped) || !strings.Contains(err.Error(), "it is retiring g1 and will finish by itself") {
+		t.Fatalf("abort elsewhere during the retiring = %v", err)
+	}
+	// (Stopped, a retiring beats no more, and another process finishes
+	// it at once: TestJobsSayTheyOnlyFinishARetiring.)
+}

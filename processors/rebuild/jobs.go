@@ -91,9 +91,12 @@ func (j *Jobs) Start(name string) (Start, error) {
 		defer cancel()
 		j.log.Info("rebuild started", "projection", name)
 		res, err := r.Run(ctx)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrAborted):
+			j.log.Info("rebuild aborted by another process", "projection", name, "err", err)
+		case err != nil:
 			j.log.Error("rebuild ended", "projection", name, "err", err)
-		} else {
+		default:
 			j.log.Info("rebuild finished", "projection", name, "generation", res.To, "records", res.Records)
 		}
 		j.mu.Lock()

@@ -36,6 +36,10 @@ var (
 	// ErrStoreLost: the store lost its data during the rebuild
 	// (Config.StoreEpoch).
 	ErrStoreLost = errors.New("the store lost its data during the rebuild")
+	// ErrAborted: another process asked the running rebuild to stop
+	// (Abort, from a process that does not run it); the asker removes
+	// what it built.
+	ErrAborted = errors.New("the rebuild was aborted")
 )
 
 // Rebuilder builds a new generation of one projection beside the live one
@@ -94,9 +98,9 @@ type Result struct {
 	// the same offsets, and the old generation's documents at that time.
 	Documents, Expected, LiveDocuments int64
 	// Swapped is false when the run only finished retiring an earlier
-	// swap. OldRemoved is false with KeepOld.
-	Swapped, OldRemoved bool
-	Elapsed             time.Duration
+	// swap (Retiring). OldRemoved is false with KeepOld.
+	Swapped, OldRemoved, Retiring bool
+	Elapsed                       time.Duration
 }
 
 // Rate is the build's records per second.
@@ -159,9 +163,11 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 		return res, err
 	}
 	switch {
+	case ok && st.Generation == live && retiringElsewhere(st):
+		return res, retiringError(name, st)
 	case ok && st.Generation == live:
 		// Swapped before it was stopped: only the retiring is left.
-		res.From, res.To, res.Resumed = st.From, st.Generation, true
+		res.From, res.To, res.Resumed, res.Retiring = st.From, st.Generation, true, true
 		st.KeepOld = st.KeepOld || r.cfg.KeepOld
 		r.log().Info("finishing the retirement of an earlier rebuild", "from", st.From, "to", st.Generation)
 		return res, r.retire(ctx, adm, &st, &res)
@@ -196,6 +202,13 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 	}
 	if err := r.control.Save(ctx, st); err != nil {
 		return res, err
+	}
+	if !st.AbortRequested.IsZero() {
+		// Asked of a run that stopped before it saw it: the asker
+		// found the group idle and removed what it could itself.
+		if err := r.control.RequestAbort(ctx, time.Time{}); err != nil {
+			return res, err
+		}
 	}
 	if err := r.target.Create(ctx, st.Generation); err != nil {
 		return res, err
@@ -264,6 +277,9 @@ func (r *Rebuilder) CanStart(ctx context.Context) (Start, error) {
 		return Start{}, err
 	}
 	if st.Generation == live {
+		if retiringElsewhere(st) {
+			return Start{}, retiringError(name, st)
+		}
 		return Start{Retiring: true, From: st.From}, nil
 	}
 	if st.From != live {
@@ -368,6 +384,30 @@ type tracker struct {
 	// again at lastEpoch.
 	epoch     string
 	lastEpoch time.Time
+	// lastAbort is when the state was last read for an abort request.
+	lastAbort time.Time
+}
+
+// abortCheckEvery is how often a running rebuild reads its state for an
+// abort requested by another process.
+const abortCheckEvery = time.Second
+
+// checkAbort fails with ErrAborted once another process has asked for an
+// abort (Control.RequestAbort); it reads the state once per
+// abortCheckEvery, and at each step with force. A failed read is not an
+// abort.
+func (t *tracker) checkAbort(ctx context.Context, force bool) error {
+	if !force && time.Since(t.lastAbort) < abortCheckEvery {
+		return nil
+	}
+	t.lastAbort = time.Now()
+	st, ok, err := t.r.control.Load(ctx)
+	if err != nil || !ok || st.AbortRequested.IsZero() || st.Generation != t.st.Generation {
+		return nil
+	}
+	name := t.r.target.Name()
+	return fmt.Errorf("rebuild %s: %w by another process (DELETE /v1/projections/%s/rebuild, or `streamview rebuild --abort`) at %s; it removes g%d",
+		name, ErrAborted, name, st.AbortRequested.UTC().Format(time.RFC3339), st.Generation)
 }
 
 func (r *Rebuilder) newTracker(ctx context.Context, adm *kadm.Client, st *State, group string) (*tracker, error) {
@@ -390,6 +430,9 @@ func (t *tracker) update(ctx context.Context, step string, force bool) (Progress
 		if err := t.storeLost(ctx); err != nil {
 			return Progress{}, err
 		}
+	}
+	if err := t.checkAbort(ctx, force); err != nil {
+		return Progress{}, err
 	}
 	lag, err := processors.Lag(ctx, t.adm, t.group, t.r.cfg.Topic)
 	if err != nil {
@@ -572,6 +615,9 @@ func (r *Rebuilder) swap(ctx context.Context, adm *kadm.Client, rn *runner, tr *
 			if err := rn.check(); err != nil {
 				return false, err
 			}
+			if err := tr.checkAbort(hctx, false); err != nil {
+				return false, err
+			}
 			tr.beat(hctx)
 			ms, err = members(hctx, adm, oldGroup)
 			return len(ms) == 0, err
@@ -595,6 +641,9 @@ func (r *Rebuilder) swap(ctx context.Context, adm *kadm.Client, rn *runner, tr *
 	}
 	err = poll(ctx, 10*time.Millisecond, func() (bool, error) {
 		if err := rn.check(); err != nil {
+			return false, err
+		}
+		if err := tr.checkAbort(ctx, false); err != nil {
 			return false, err
 		}
 		if projectors {
@@ -676,15 +725,48 @@ func (r *Rebuilder) awaitTakeover(ctx context.Context, adm *kadm.Client, group s
 	r.log().Info("a projector took over the new generation", "group", group)
 }
 
+// retiringElsewhere reports whether st, a rebuild that has swapped, is
+// being retired by a process now: it beats the state's Updated while it
+// retires (retire), so a fresh Updated means one runs.
+func retiringElsewhere(st State) bool {
+	return time.Since(st.Updated) < 3*beatEvery
+}
+
+// retiringError refuses to start or abort a rebuild of name that another
+// process is retiring.
+func retiringError(name string, st State) error {
+	return fmt.Errorf("rebuild %s: %w elsewhere (`streamview rebuild`, or another server): g%d is live and it is retiring g%d, which it finishes by itself",
+		name, ErrRunning, st.Generation, st.From)
+}
+
 // retire deletes the old generation's group and, after the grace period,
-// its documents, then clears the state.
-func (r *Rebuilder) retire(ctx context.Context, adm *kadm.Client, st *State, res *Result) error {
+// its documents, then clears the state. It beats the state's Updated
+// while it works, which tells other processes that it runs.
+func (r *Rebuilder) retire(ctx context.Context, adm *kadm.Client, st *State, res *Result) (err error) {
 	name := r.target.Name()
 	oldGroup := processors.GroupName(name, st.From)
+	beat := func(ctx context.Context) {
+		if time.Since(st.Updated) >= beatEvery {
+			st.Updated = time.Now()
+			_ = r.control.Save(ctx, *st)
+		}
+	}
+	beat(ctx)
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			// Stopped: no process retires it now, and another may
+			// finish it at once rather than after the beats go stale.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			st.Updated = time.Time{}
+			_ = r.control.Save(sctx, *st)
+		}
+	}()
 	// A projector that started on the old generation just before the swap
 	// moves on within its Follower's poll interval.
 	wctx, cancel := context.WithTimeout(ctx, r.cfg.HandoverTimeout)
-	err := poll(wctx, 100*time.Millisecond, func() (bool, error) {
+	err = poll(wctx, 100*time.Millisecond, func() (bool, error) {
+		beat(wctx)
 		return processors.CheckIdle(wctx, adm, oldGroup) == nil, nil
 	})
 	cancel()
@@ -707,11 +789,20 @@ func (r *Rebuilder) retire(ctx context.Context, adm *kadm.Client, st *State, res
 					Step: fmt.Sprintf("removing g%d in %v", st.From, r.cfg.Grace)})
 			}
 			t := time.NewTimer(r.cfg.Grace)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return fmt.Errorf("rebuild %s: stopped before removing g%d (run the rebuild again to remove it): %w", name, st.From, ctx.Err())
-			case <-t.C:
+			tick := time.NewTicker(beatEvery)
+		wait:
+			for {
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					tick.Stop()
+					return fmt.Errorf("rebuild %s: stopped before removing g%d (run the rebuild again to remove it): %w", name, st.From, ctx.Err())
+				case <-tick.C:
+					beat(ctx)
+				case <-t.C:
+					tick.Stop()
+					break wait
+				}
 			}
 		}
 		if _, err := drop(ctx, r.target, st.From); err != nil {
@@ -746,6 +837,9 @@ func (r *Rebuilder) Abort(ctx context.Context) (AbortResult, error) {
 	defer cl.Close()
 	live, st, ok, err := r.abortable(ctx)
 	if errors.Is(err, ErrSwapped) {
+		if retiringElsewhere(st) {
+			return out, fmt.Errorf("%w; it is retiring g%d and will finish by itself", err, st.From)
+		}
 		return out, fmt.Errorf("%w; run the rebuild again to finish retiring g%d", err, st.From)
 	}
 	if err != nil {
@@ -761,7 +855,30 @@ func (r *Rebuilder) Abort(ctx context.Context) (AbortResult, error) {
 	}
 	out.Generation = gen
 	group := processors.GroupName(name, gen)
-	if err := processors.CheckIdle(ctx, adm, group); err != nil {
+	err = processors.CheckIdle(ctx, adm, group)
+	if ok && errors.Is(err, processors.ErrGroupActive) {
+		// It runs in another process (a server's, the CLI's): ask it to
+		// stop, and wait for its group to empty.
+		if err := r.control.RequestAbort(ctx, time.Now()); err != nil {
+			return out, err
+		}
+		r.log().Info("asked the rebuild running in another process to stop", logkey.Generation, gen)
+		wctx, cancel := context.WithTimeout(ctx, r.cfg.AbortTimeout)
+		err = poll(wctx, 100*time.Millisecond, func() (bool, error) {
+			return processors.CheckIdle(wctx, adm, group) == nil, nil
+		})
+		cancel()
+		if err != nil {
+			err = processors.CheckIdle(ctx, adm, group)
+			return out, fmt.Errorf("rebuild %s: asked the rebuild running in another process to stop; it has not within %v (try again): %w", name, r.cfg.AbortTimeout, err)
+		}
+		// It may have swapped before it saw the request.
+		if _, st, ok, err = r.abortable(ctx); err != nil {
+			return out, fmt.Errorf("%w; it goes on retiring g%d", err, st.From)
+		}
+		out.Recorded = ok
+	}
+	if err != nil {
 		return out, fmt.Errorf("rebuild %s: the rebuild is still running (stop it first): %w", name, err)
 	}
 	// The state goes first: a projector frozen for a handover resumes.

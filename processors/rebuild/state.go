@@ -41,6 +41,12 @@ type State struct {
 	// Epoch is the store's epoch the build began under
 	// (Config.StoreEpoch); "" without one.
 	Epoch string
+	// AbortRequested is when an abort was asked for by a process that
+	// does not run the rebuild (Control.RequestAbort): the one that does
+	// stops at its next check, and the asker removes what it built.
+	// Save never writes it, so that the running rebuild's progress does
+	// not wipe a request out.
+	AbortRequested time.Time
 }
 
 // StateStore keeps one projection's rebuild state as flat string fields:
@@ -96,6 +102,7 @@ func (c *Control) Load(ctx context.Context) (s State, ok bool, err error) {
 		Generation: int(num("generation")), From: int(num("from")), Phase: Phase(m["phase"]),
 		KeepOld: m["keepOld"] == "1", Started: at("started"), Requested: at("requested"),
 		Done: num("done"), Total: num("total"), Updated: at("updated"), Epoch: m["epoch"],
+		AbortRequested: at("abortRequested"),
 	}
 	s.Rate, _ = strconv.ParseFloat(m["rate"], 64)
 	if len(errs) > 0 || s.Generation < 1 || s.From < 0 {
@@ -124,6 +131,20 @@ func (c *Control) Save(ctx context.Context, s State) error {
 	})
 	if err != nil {
 		return fmt.Errorf("rebuild: saving the state: %w", err)
+	}
+	return nil
+}
+
+// RequestAbort asks the process running the recorded rebuild to stop
+// (State.AbortRequested), at is the time of the request; the zero time
+// withdraws one.
+func (c *Control) RequestAbort(ctx context.Context, at time.Time) error {
+	v := "0"
+	if !at.IsZero() {
+		v = strconv.FormatInt(at.UnixMilli(), 10)
+	}
+	if err := c.store.Save(ctx, map[string]string{"abortRequested": v}); err != nil {
+		return fmt.Errorf("rebuild: asking for an abort: %w", err)
 	}
 	return nil
 }
