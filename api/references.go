@@ -114,7 +114,7 @@ func (s *Server) getReference(aggregate, param string) http.HandlerFunc {
 		ref, found, err := refs.Reference(ctx, aggregate, id)
 		cancel()
 		if err != nil {
-			s.internalError(w, r, "read the "+aggregate, err, "aggregate_id", schemas.ReferenceKey(aggregate, id))
+			s.internalError(w, r, "read the "+lower(aggregate), err, "aggregate_id", schemas.ReferenceKey(aggregate, id))
 			return
 		}
 		if !found {
