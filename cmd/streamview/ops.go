@@ -16,6 +16,7 @@ import (
 	"github.com/streamview/streamview/processors/producthistory"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/processors/rebuild"
+	"github.com/streamview/streamview/processors/webhook"
 	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/redishistory"
@@ -115,12 +116,21 @@ func (o *operations) known(name string) error {
 			return nil
 		}
 	}
+	if name == webhook.Name {
+		return fmt.Errorf("%s: %w: the notifier is not a projection, it keeps no generations (its dead letters are at GET /v1/projections/%s/dead-letters)",
+			name, api.ErrNotRebuildable, name)
+	}
 	return fmt.Errorf("projection %q: %w", name, api.ErrUnknownProjection)
 }
 
+// reader reads the dead letters of projection name, or of the notifier
+// (catalog.notifier.dlq: notifications given up on, which are listed but
+// not re-driven: they are not events).
 func (o *operations) reader(name string) (*deadletter.Reader, error) {
-	if err := o.known(name); err != nil {
-		return nil, err
+	if name != webhook.Name {
+		if err := o.known(name); err != nil {
+			return nil, err
+		}
 	}
 	return deadletter.NewReader(o.cl, topics.DeadLetter(name)), nil
 }
