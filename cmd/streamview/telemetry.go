@@ -88,7 +88,7 @@ func watchNotifier(tel *telemetry.Telemetry, n any) {
 	tel.WatchNotifier(func() telemetry.NotifierStats {
 		s := sn.Stats()
 		return telemetry.NotifierStats{Events: s.Events, Queued: s.Queued, Delivered: s.Delivered, Failed: s.Failed,
-			DeadLettered: s.DeadLettered, Undecodable: s.Undecodable, Restored: s.Restored, Stale: s.Stale, Trimmed: s.Trimmed}
+			DeadLettered: s.DeadLettered, Undecodable: s.Undecodable, Restored: s.Restored, Stale: s.Stale, Trimmed: s.Trimmed, Dropped: s.Dropped}
 	})
 }
 

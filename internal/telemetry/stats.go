@@ -38,7 +38,7 @@ type OutcomeStats struct {
 // NotifierStats are the notifier's counters (webhook.Stats), read at each
 // scrape.
 type NotifierStats struct {
-	Events, Queued, Delivered, Failed, DeadLettered, Undecodable, Restored, Stale, Trimmed int64
+	Events, Queued, Delivered, Failed, DeadLettered, Undecodable, Restored, Stale, Trimmed, Dropped int64
 }
 
 // WatchNotifier makes each scrape report what stats returns.
@@ -92,6 +92,7 @@ var (
 		prometheus.NewDesc(Namespace+"_notifier_store_restores_total", "Losses of the notifier's Redis data it recovered: its journal read back into Redis and the log read again.", nil, nil),
 		prometheus.NewDesc(Namespace+"_notifier_stale_events_total", "Events that could notify, older than the notifier's horizon (--horizon) when read: no notification queued.", nil, nil),
 		prometheus.NewDesc(Namespace+"_notifier_trimmed_total", "Webhook-Ids delivered or dead-lettered before the horizon that the notifier trimmed from Redis (and its journal).", nil, nil),
+		prometheus.NewDesc(Namespace+"_notifier_dropped_total", "Notifications of subscriptions deleted before their delivery, dequeued unsent.", nil, nil),
 	}
 	projectionDescs = []*prometheus.Desc{descRecords, descApplied, descDuplicates, descDead, descRetries, descLag}
 )
@@ -159,7 +160,7 @@ func (c notifierCollector) Collect(ch chan<- prometheus.Metric) {
 	if !ok {
 		return
 	}
-	for i, v := range []int64{s.Events, s.Queued, s.Delivered, s.Failed, s.DeadLettered, s.Undecodable, s.Restored, s.Stale, s.Trimmed} {
+	for i, v := range []int64{s.Events, s.Queued, s.Delivered, s.Failed, s.DeadLettered, s.Undecodable, s.Restored, s.Stale, s.Trimmed, s.Dropped} {
 		ch <- prometheus.MustNewConstMetric(descNotifier[i], prometheus.CounterValue, float64(v))
 	}
 }

@@ -65,7 +65,7 @@ func TestMetricsScrape(t *testing.T) {
 	})
 	tel.WatchOutcomes(func() telemetry.OutcomeStats { return telemetry.OutcomeStats{Decider: 6, Topic: 2} })
 	tel.WatchNotifier(func() telemetry.NotifierStats {
-		return telemetry.NotifierStats{Events: 20, Queued: 9, Delivered: 7, Failed: 5, DeadLettered: 2, Undecodable: 1, Restored: 3, Stale: 4, Trimmed: 6}
+		return telemetry.NotifierStats{Events: 20, Queued: 9, Delivered: 7, Failed: 5, DeadLettered: 2, Undecodable: 1, Restored: 3, Stale: 4, Trimmed: 6, Dropped: 8}
 	})
 
 	// A Kafka client with the telemetry's options: kprom's metrics.
@@ -122,6 +122,7 @@ func TestMetricsScrape(t *testing.T) {
 		`streamview_notifier_store_restores_total 3`,
 		`streamview_notifier_stale_events_total 4`,
 		`streamview_notifier_trimmed_total 6`,
+		`streamview_notifier_dropped_total 8`,
 		`streamview_command_outcome_duration_seconds_count{status="accepted"} 1`,
 		// Label sets known in advance start at 0, so that dashboards and
 		// alerts see the series before the first event.
