@@ -148,6 +148,9 @@ func (f *notifyFlags) check() error {
 	if f.retryMax > 0 && f.retryMin > f.retryMax {
 		return fmt.Errorf("--retry-min %v must not exceed --retry-max %v: the backoff between attempts grows from the one to the other", f.retryMin, f.retryMax)
 	}
+	if f.lease > 0 && f.lease < 2*cmp.Or(f.timeout, webhook.DefaultTimeout) {
+		return fmt.Errorf("--lease %v must be at least twice --timeout %v: a delivery attempt must end well within the lease its notifier holds on the notification", f.lease, cmp.Or(f.timeout, webhook.DefaultTimeout))
+	}
 	if (webhook.Config{Horizon: f.horizon, DeadLetterAfter: f.deadAfter, Skew: f.skew}).HorizonTooShort() {
 		// The check is of the values in effect: 0 is the default.
 		deadAfter := f.deadAfter.String()

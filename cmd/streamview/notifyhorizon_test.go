@@ -305,6 +305,8 @@ func TestNotifyFlagErrors(t *testing.T) {
 			"--retry-min 10s must not exceed --retry-max 1s"},
 		{"retry bounds the wrong way round with the horizon off", []string{"--retry-min", "10s", "--retry-max", "1s", "--horizon", "0"},
 			"--retry-min 10s must not exceed --retry-max 1s"},
+		{"lease under twice the timeout", []string{"--lease", "15s"}, "--lease 15s must be at least twice --timeout 10s"},
+		{"lease under twice a timeout given", []string{"--lease", "30s", "--timeout", "20s"}, "--lease 30s must be at least twice --timeout 20s"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out bytes.Buffer

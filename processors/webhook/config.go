@@ -166,6 +166,9 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// DefaultTimeout is a delivery attempt's timeout when Config.Timeout is 0.
+const DefaultTimeout = 10 * time.Second
+
 func (c Config) withDefaults() Config {
 	if c.Group == "" {
 		c.Group = Group
@@ -180,7 +183,7 @@ func (c Config) withDefaults() Config {
 		c.Workers = 16
 	}
 	if c.Timeout == 0 {
-		c.Timeout = 10 * time.Second
+		c.Timeout = DefaultTimeout
 	}
 	c.Retry = c.Retry.WithDefaults(time.Second, 10*time.Minute)
 	if c.DeadLetterAfter == 0 {
