@@ -19,6 +19,17 @@ import (
 // epoch it wrote under with the one Redis holds to notice the loss.
 const EpochKey = "sv:epoch"
 
+// ClockKey is bumped by every process's EpochReader at each of its reads
+// (about once a second): while Redis keeps what it is told, each bump
+// returns more than any before it. A Redis back from an older snapshot
+// (RDB after a crash, a failover to a replica that lagged) kept EpochKey
+// but lost the writes since, and hands a process a value not above one it
+// saw: the reader takes it as a loss and moves EpochKey (EpochReader).
+// Its hash tag puts it in EpochKey's slot, on a Redis Cluster too (the
+// home master's going back is seen, not another's). A going back of less
+// than one read's interval, or while no process runs, is not seen.
+const ClockKey = "{" + EpochKey + "}:clock"
+
 // Epoch returns the epoch of the Redis behind client, setting a new one
 // when it holds none. Every caller sees the same new value: the first set
 // wins. It is EpochKey's value, on a Redis Cluster too.

@@ -2,6 +2,7 @@ package redisview
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -35,6 +36,10 @@ type EpochReader struct {
 	seq    uint64       // reads sent so far
 	last   *epochRead   // the newest read answered without error
 	flight *epochFlight // the newest read under way, nil when none
+	// clock is the highest ClockKey value a read that has ended saw
+	// under clockEpoch, the epoch it read with it.
+	clock      int64
+	clockEpoch string
 }
 
 // epochRead is an epoch read and when it was sent.
@@ -63,8 +68,50 @@ func NewEpochReader(client redis.UniversalClient, maxAge time.Duration) *EpochRe
 		maxAge = DefaultEpochMaxAge
 	}
 	r := &EpochReader{client: client, maxAge: maxAge, now: time.Now}
-	r.read = func(ctx context.Context) (string, error) { return Epoch(ctx, r.client) }
+	r.read = r.readTicking
 	return r
+}
+
+// readTicking reads the epoch and bumps ClockKey. Under the same epoch,
+// a value not above the highest one a read ended before this one saw
+// means Redis went back in time (restarted from an older snapshot, a
+// failover to a lagging replica): it lost writes, though it kept
+// EpochKey, so the read moves EpochKey to a new epoch, the loss every
+// poller then sees. Under a new epoch the loss is seen already (an
+// emptied Redis, another process's move), and the count starts again. A
+// failed bump is not a loss (a Redis that refuses writes fails the
+// projectors anyway).
+func (r *EpochReader) readTicking(ctx context.Context) (string, error) {
+	r.mu.Lock()
+	base, baseEpoch := r.clock, r.clockEpoch
+	r.mu.Unlock()
+	epoch, err := Epoch(ctx, r.client)
+	if err != nil {
+		return "", err
+	}
+	clock, err := r.client.Incr(ctx, ClockKey).Result()
+	if err != nil {
+		return epoch, nil
+	}
+	back := epoch == baseEpoch && clock <= base
+	if back {
+		// Of the processes that see it, the first moves EpochKey; the
+		// others' moves find it moved and do nothing.
+		if err := changeEpoch.Run(ctx, r.client, []string{EpochKey}, epoch, newEpoch()).Err(); err != nil {
+			return "", fmt.Errorf("redis: changing %s after Redis went back in time (%s %d, %d seen before): %w", EpochKey, ClockKey, clock, base, err)
+		}
+		if epoch, err = Epoch(ctx, r.client); err != nil {
+			return "", err
+		}
+	}
+	r.mu.Lock()
+	if back || epoch != r.clockEpoch {
+		r.clock, r.clockEpoch = clock, epoch
+	} else {
+		r.clock = max(r.clock, clock)
+	}
+	r.mu.Unlock()
+	return epoch, nil
 }
 
 // Epoch returns Redis's epoch (Epoch) as read at most the max age ago,

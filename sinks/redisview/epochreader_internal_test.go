@@ -224,3 +224,65 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A Redis back from an older snapshot keeps EpochKey but not what was
+// written since: ClockKey, bumped by every read, goes back with it, and
+// the reader then moves the epoch, the loss its pollers see (the
+// projectors read the log again, the notifier reads its journal back).
+// An emptied Redis is one loss, not two; nothing lost, nothing moves.
+func TestEpochReaderSeesRedisGoBackInTime(t *testing.T) {
+	mr := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer c.Close()
+	ctx := context.Background()
+	r, other := NewEpochReader(c, -1), NewEpochReader(c, -1)
+	read := func(r *EpochReader) string {
+		t.Helper()
+		e, err := r.Epoch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	first := read(r)
+	for range 3 {
+		if e, o := read(r), read(other); e != first || o != first {
+			t.Fatalf("epoch moved with nothing lost: %q, then %q and %q", first, e, o)
+		}
+	}
+	if clock, err := c.Get(ctx, ClockKey).Int64(); err != nil || clock != 7 {
+		t.Fatalf("%s = %d, %v; want 7, one per read", ClockKey, clock, err)
+	}
+
+	// Back to the snapshot taken after the second read: the clock is
+	// behind what both readers saw.
+	if err := c.Set(ctx, ClockKey, 2, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	moved := read(r)
+	if moved == first {
+		t.Fatal("the epoch stayed after Redis went back in time")
+	}
+	if o := read(other); o != moved {
+		t.Fatalf("the other reader sees %q, want %q (one move for one loss)", o, moved)
+	}
+	for range 3 {
+		if e, o := read(r), read(other); e != moved || o != moved {
+			t.Fatalf("epoch moved again with nothing lost: %q, then %q and %q", moved, e, o)
+		}
+	}
+
+	// Emptied: a new epoch, and the clock starting again is not a
+	// second loss.
+	mr.FlushAll()
+	emptied := read(r)
+	if emptied == moved {
+		t.Fatal("the epoch stayed after FLUSHALL")
+	}
+	if o := read(other); o != emptied {
+		t.Fatalf("after FLUSHALL the other reader sees %q, want %q", o, emptied)
+	}
+	if e := read(r); e != emptied {
+		t.Fatalf("epoch moved again after FLUSHALL: %q, then %q", emptied, e)
+	}
+}
