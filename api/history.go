@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
@@ -79,29 +80,9 @@ func (s *Server) productEvents(w http.ResponseWriter, r *http.Request) {
 		badParams(w, errs)
 		return
 	}
-	events, next, found, err := s.readHistory(r.Context(), id, from, limit)
-	if err != nil {
-		s.internalError(w, r, "read the product's history", err, "aggregate_id", id)
+	events, next, found, ok := s.historyUpTo(w, r, id, from, limit)
+	if !ok {
 		return
-	}
-	if next == 0 && s.deps.Views != nil {
-		// The index ends the history here, or does not know the product:
-		// the view, which follows the same events, tells whether it ends
-		// here. After Redis lost its data both are read again from the
-		// log, and the index may end anywhere meanwhile.
-		cur, err := s.viewVersion(r.Context(), id)
-		if err != nil {
-			s.internalError(w, r, "read the product's history", err, "aggregate_id", id)
-			return
-		}
-		have := from + int64(len(events)) - 1
-		switch want := min(cur, from+int64(limit)-1); {
-		case have < want:
-			historyBehind(w, id, want)
-			return
-		case cur > have && len(events) == limit:
-			next = have + 1 // the view has more: the index will
-		}
 	}
 	if !found {
 		writeProblem(w, newProblem(http.StatusNotFound, problemNotFound, "No product "+id+" is known."))
@@ -119,6 +100,105 @@ func (s *Server) productEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-cache")
 	writeJSON(w, http.StatusOK, page)
+}
+
+// historyUpTo reads a page of product id's history that does not end
+// short of what the view has. Where the index ends the history (no next
+// page) or does not know the product, the view, which follows the same
+// events, says whether it ends there: if the view has a version the page
+// should hold and the index lacks it, the read waits for the index (see
+// historyWait), then answers 503 with Retry-After. A page of nothing
+// known yet (a product neither knows, a fromVersion past the end) waits
+// the same for its first version, which a command may have just
+// written, then is answered as it is. After Redis lost its data both are
+// read again from the log: a view without a live generation is a 503. A
+// full page where the index ends and the view has more gets next. ok is
+// false when it has answered.
+func (s *Server) historyUpTo(w http.ResponseWriter, r *http.Request, id string, from int64, limit int) (events []schemas.Event, next int64, found, ok bool) {
+	var wait context.Context
+	expired := false // the wait is over: what is read next is answered
+	for {
+		var err error
+		events, next, found, err = s.readHistory(r.Context(), id, from, limit)
+		if err != nil {
+			s.internalError(w, r, "read the product's history", err, "aggregate_id", id)
+			return nil, 0, false, false
+		}
+		if next != 0 || s.deps.Views == nil {
+			return events, next, found, true
+		}
+		cur, err := s.viewVersion(r.Context(), id)
+		if err != nil {
+			s.internalError(w, r, "read the product's history", err, "aggregate_id", id)
+			return nil, 0, false, false
+		}
+		have := from + int64(len(events)) - 1
+		need := cur // the version the index must hold: the view's, within the page
+		if cur >= from {
+			need = min(cur, from+int64(limit)-1)
+		}
+		var awaited int64 // the first version the index lacks
+		behind := cur > 0 && (!found || need >= from && have < need)
+		switch {
+		case behind && cur < from:
+			awaited = cur // the index does not know the product: not even at the view's version
+		case behind:
+			awaited = have + 1
+		case len(events) == 0:
+			awaited = from
+		case cur > have && len(events) == limit:
+			next = have + 1 // the view has more: the index will
+		}
+		if awaited == 0 {
+			return events, next, found, true
+		}
+		if !expired {
+			if wait == nil {
+				var cancel context.CancelFunc
+				wait, cancel = waitContext(r, s.historyWait())
+				defer cancel()
+			}
+			// Then read again, the view too: it may have moved on.
+			expired = !s.awaitHistory(wait, id, awaited)
+			continue
+		}
+		if behind {
+			historyBehind(w, id, need)
+			return nil, 0, false, false
+		}
+		return events, next, found, true
+	}
+}
+
+// historyWait bounds how long a history read waits for the index to hold
+// a version that is, or may be, in the log: one the view has, one asked
+// for. The index follows the events a few milliseconds behind, so a read
+// right after a command's answer finds its version in far less. At most
+// Config.ReadWait.
+const historyWait = time.Second
+
+func (s *Server) historyWait() time.Duration { return min(historyWait, s.cfg.ReadWait) }
+
+// awaitHistory waits until the history index holds version v of product
+// id, or ctx ends; it reports whether it does. It looks after pauses that
+// start at the first pause of a ?minVersion= wait and double up to
+// Config.PollInterval, each look a read of that one version.
+func (s *Server) awaitHistory(ctx context.Context, id string, v int64) bool {
+	pause := min(s.firstPoll, s.cfg.PollInterval)
+	t := time.NewTimer(pause)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+		if events, _, _, err := s.readHistory(ctx, id, v, 1); err == nil && len(events) == 1 {
+			return true
+		}
+		pause = min(2*pause, s.cfg.PollInterval)
+		t.Reset(pause)
+	}
 }
 
 // readHistory reads a page of history within Config.QueryTimeout.
@@ -150,8 +230,9 @@ func historyBehind(w http.ResponseWriter, id string, v int64) {
 }
 
 // viewAsOf folds product id's events up to version v with the view's own
-// fold (productview.Fold). found is false when the product never had
-// version v.
+// fold (productview.Fold). found is false when the index does not hold
+// version v and every one before it: the view returned is then the fold
+// up to the first version it lacks.
 func (s *Server) viewAsOf(ctx context.Context, id string, v int64) (productview.View, bool, error) {
 	var view productview.View
 	from := int64(1)
@@ -184,24 +265,38 @@ func (s *Server) getProductAsOf(w http.ResponseWriter, r *http.Request, id strin
 		writeProblem(w, newProblem(http.StatusNotFound, problemNotFound, fmt.Sprintf("Product %s never had version %d.", id, v)))
 		return
 	}
+	var wait context.Context
+	expired := false
 	view, found, err := s.viewAsOf(r.Context(), id, v)
+	for !found && err == nil && s.deps.Views != nil {
+		// The index follows the events like the view does: a version the
+		// view has is one the index will have in a moment, and one it has
+		// not may have just been written (a command's answer). A view
+		// without a live generation is being read again, the index too.
+		cur, verr := s.viewVersion(r.Context(), id)
+		if verr != nil {
+			err = verr
+			break
+		}
+		if expired {
+			if cur >= v {
+				historyBehind(w, id, v)
+				return
+			}
+			break
+		}
+		if wait == nil {
+			var cancel context.CancelFunc
+			wait, cancel = waitContext(r, s.historyWait())
+			defer cancel()
+		}
+		// The fold stopped at the first version the index lacks.
+		expired = !s.awaitHistory(wait, id, view.Version+1)
+		view, found, err = s.viewAsOf(r.Context(), id, v)
+	}
 	if err != nil {
 		s.internalError(w, r, "read the product's history", err, "aggregate_id", id)
 		return
-	}
-	if !found && s.deps.Views != nil {
-		// The index follows the events like the view does: a version the
-		// view has is one the index will have in a moment. A view without
-		// a live generation is being read again, the index too.
-		cur, err := s.viewVersion(r.Context(), id)
-		if err != nil {
-			s.internalError(w, r, "read the product's history", err, "aggregate_id", id)
-			return
-		}
-		if cur >= v {
-			historyBehind(w, id, v)
-			return
-		}
 	}
 	if !found {
 		writeProblem(w, newProblem(http.StatusNotFound, problemNotFound, fmt.Sprintf("Product %s never had version %d.", id, v)))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,6 +160,7 @@ func TestProductEventsCheckedAgainstTheView(t *testing.T) {
 		{"a full page where both end", 3, 3, nil, "?limit=3", 200, 3, 0},
 		{"past the end of both", 3, 3, nil, "?fromVersion=4", 200, 0, 0},
 		{"past the end of the index, not of the view", 3, 5, nil, "?fromVersion=4", 503, 0, 0},
+		{"unknown to the index, past the end of the view", 0, 4, nil, "?fromVersion=6", 503, 0, 0},
 		{"the view without a live generation", 3, 0, noLive, "", 503, 0, 0},
 		{"the view without a live generation, an unknown product", 0, 0, noLive, "", 503, 0, 0},
 		{"the view failing", 3, 0, errors.New("redis down"), "", 503, 0, 0},
@@ -195,7 +197,8 @@ func TestProductEventsCheckedAgainstTheView(t *testing.T) {
 
 func TestGetProductAsOfVersion(t *testing.T) {
 	h := historyOf(1500) // more than one page of history
-	s := testServer(t, Deps{History: h, Views: newFakeViews(view(1500))})
+	short := func(c *Config) { c.ReadWait = 20 * time.Millisecond }
+	s := testServer(t, Deps{History: h, Views: newFakeViews(view(1500))}, short)
 	for _, v := range []int64{1, 2, 1001, 1500} {
 		h.calls = 0
 		w := serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?asOfVersion=" + itoa64(v)})
@@ -217,14 +220,14 @@ func TestGetProductAsOfVersion(t *testing.T) {
 	}
 	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?asOfVersion=1501"}), 404)
 	// The view is at 1600 and the index not yet: try again, not 404.
-	behind := testServer(t, Deps{History: h, Views: newFakeViews(view(1600))})
+	behind := testServer(t, Deps{History: h, Views: newFakeViews(view(1600))}, short)
 	wantProblem(t, serve(t, behind.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?asOfVersion=1501"}), 503)
 	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/products/7d0e2f5a-3b1c-4c8e-9a6f-2d4b8e1f0c3a?asOfVersion=1"}), 404)
 	// Redis lost its data: the view has no live generation and the index
 	// does not know the product yet. Try again, not "never had".
 	lost := newFakeViews()
 	lost.err = fmt.Errorf("%w: sv:product-view:live is not set", productview.ErrNoLive)
-	refilled := testServer(t, Deps{History: &fakeHistory{}, Views: lost})
+	refilled := testServer(t, Deps{History: &fakeHistory{}, Views: lost}, short)
 	w := serve(t, refilled.Handler(), request{method: "GET", path: "/v1/products/" + productID + "?asOfVersion=2"})
 	if wantProblem(t, w, 503); w.Header().Get("Retry-After") == "" {
 		t.Errorf("asOfVersion while the view has no live generation: 503 without Retry-After")
@@ -239,3 +242,98 @@ func TestGetProductAsOfVersion(t *testing.T) {
 func itoa64(v int64) string { return strconv.FormatInt(v, 10) }
 
 func formatCents(c int64) string { return fmt.Sprintf("%d.%02d", c/100, c%100) }
+
+// laggingHistory is an index a few milliseconds behind the log: it holds
+// versions 1..shown of fakeHistory's events until at, then all of them.
+type laggingHistory struct {
+	fakeHistory
+	shown int
+	at    time.Time
+}
+
+func (h *laggingHistory) Events(ctx context.Context, id string, from int64, limit int) ([]schemas.Event, int64, bool, error) {
+	f := h.fakeHistory
+	if time.Now().Before(h.at) {
+		f.events = f.events[:h.shown]
+	}
+	return f.Events(ctx, id, from, limit)
+}
+
+// TestHistoryReadsItsWrites: right after a command's answer (version V),
+// the history has V: a read waits for the index, a few milliseconds
+// behind the log, when the view has a version it lacks, or when it asks
+// for what neither has yet. It answered 404 ("No product … is known",
+// "never had version 1") right after a create, a page without V, or a
+// 503 at once. An index that does not catch up within the wait is a 503
+// for what the view has, and the usual answer otherwise.
+func TestHistoryReadsItsWrites(t *testing.T) {
+	const lag = 30 * time.Millisecond
+	tests := []struct {
+		name       string
+		events     int   // the log holds versions 1..events
+		index      int   // the index holds 1..index for lag
+		view       int64 // the view's version for lag
+		viewAfter  int64 // then
+		never      bool  // the index does not catch up
+		path       string
+		status     int
+		version    int64 // asOfVersion's answer, or the last event's
+		wantEvents int
+	}{
+		{"events right after a create", 1, 0, 0, 1, false, "/events", 200, 1, 1},
+		{"events right after a change, the view has it", 3, 2, 3, 3, false, "/events", 200, 3, 3},
+		{"events right after a change, from its version", 3, 2, 2, 3, false, "/events?fromVersion=3", 200, 3, 1},
+		{"asOfVersion=1 right after a create", 1, 0, 0, 1, false, "?asOfVersion=1", 200, 1, 0},
+		{"asOfVersion right after a change, the view has it", 3, 2, 3, 3, false, "?asOfVersion=3", 200, 3, 0},
+		{"asOfVersion right after a change, the view has it not", 3, 2, 2, 3, false, "?asOfVersion=3", 200, 3, 0},
+		{"the index behind the view for good", 3, 2, 3, 3, true, "/events", 503, 0, 0},
+		{"asOfVersion behind the view for good", 3, 2, 3, 3, true, "?asOfVersion=3", 503, 0, 0},
+		{"an unknown product", 0, 0, 0, 0, true, "/events", 404, 0, 0},
+		{"a version never had", 3, 3, 3, 3, true, "?asOfVersion=4", 404, 0, 0},
+		{"past the end", 3, 3, 3, 3, true, "/events?fromVersion=4", 200, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &laggingHistory{fakeHistory: *historyOf(max(tt.events, 1)), shown: tt.index, at: time.Now().Add(lag)}
+			h.events = h.events[:tt.events]
+			if tt.never {
+				h.at = time.Now().Add(time.Hour)
+			}
+			views := newFakeViews()
+			if tt.view > 0 {
+				views.put(view(tt.view))
+			}
+			time.AfterFunc(lag, func() {
+				if tt.viewAfter > 0 {
+					views.put(view(tt.viewAfter))
+				}
+			})
+			s := testServer(t, Deps{History: h, Views: views}, func(c *Config) { c.ReadWait = 300 * time.Millisecond })
+			start := time.Now()
+			w := serve(t, s.Handler(), request{method: "GET", path: "/v1/products/" + productID + tt.path})
+			if tt.status != http.StatusOK {
+				wantProblem(t, w, tt.status)
+				if tt.status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+					t.Errorf("503 without Retry-After")
+				}
+				if took := time.Since(start); took < 300*time.Millisecond {
+					t.Errorf("answered %d after %v: before the index had a chance to catch up", tt.status, took)
+				}
+				return
+			}
+			if w.Code != http.StatusOK {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			if strings.HasPrefix(tt.path, "?") {
+				if v := decodeAs[map[string]any](t, w)["version"]; v != float64(tt.version) {
+					t.Errorf("version %v, want %d", v, tt.version)
+				}
+				return
+			}
+			page := decodeAs[historyPage](t, w)
+			if len(page.Events) != tt.wantEvents || len(page.Events) > 0 && page.Events[len(page.Events)-1].Version != tt.version {
+				t.Errorf("%d events, want %d up to version %d: %+v", len(page.Events), tt.wantEvents, tt.version, page)
+			}
+		})
+	}
+}
