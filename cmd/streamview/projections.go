@@ -31,7 +31,7 @@ import (
 func init() {
 	commands["projections"] = command{
 		summary: "show each projection's generations: live or building, lag per partition, rate, dead letters",
-		usage:   "[--projections product-view,product-search] [--sample 1s] [--json] [connection flags]",
+		usage:   "[--projections product-view,product-search,product-history] [--sample 1s] [--json] [connection flags]",
 		help: `Shows, for each projection, its live generation and any generation a rebuild
 is building (or swapping, or retiring): the consumer group and how many
 consumers it has, the lag per partition and in all, the rate in records per

@@ -39,7 +39,7 @@ import (
 func init() {
 	commands["serve"] = command{
 		summary: "run the API, the command decider and the projectors against Kafka, Redis and Elasticsearch",
-		usage:   "[--roles api,decider,projector] [--addr 127.0.0.1:8080] [--projections product-view,product-search] [--delivery-timeout 10s] [--log-format text|json] [connection flags]",
+		usage:   "[--roles api,decider,projector] [--addr 127.0.0.1:8080] [--projections product-view,product-search,product-history] [--delivery-timeout 10s] [--log-format text|json] [connection flags]",
 		help: `Runs the pipeline's long-lived roles in one process (all by default); run
 several processes with different --roles to scale them apart:
 
