@@ -134,6 +134,16 @@ func (d *dlqFlags) register(fs *flag.FlagSet, e env) {
 	fs.StringVar(&d.topic, "topic", "", "the dead-letter topic itself, instead of --projection")
 }
 
+// codec decodes events as the projections do, with the schema registry
+// the flags name, if any.
+func (d *dlqFlags) codec(ctx context.Context) (*schemas.Codec, error) {
+	reg, err := d.registry.Load()
+	if err != nil {
+		return nil, err
+	}
+	return newCodec(ctx, reg)
+}
+
 // dlqTopic is the dead-letter topic the flags name.
 func (d *dlqFlags) dlqTopic() (string, error) {
 	byName := ""
@@ -314,11 +324,7 @@ func runDLQShow(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return dlqUsage(e, "show", "%v", err)
 	}
-	reg, err := d.registry.Load()
-	if err != nil {
-		return err
-	}
-	codec, err := newCodec(ctx, reg)
+	codec, err := d.codec(ctx)
 	if err != nil {
 		return err
 	}
@@ -427,11 +433,7 @@ func runDLQRedrive(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return dlqUsage(e, "redrive", "%v", err)
 	}
-	reg, err := d.registry.Load()
-	if err != nil {
-		return err
-	}
-	codec, err := newCodec(ctx, reg)
+	codec, err := d.codec(ctx)
 	if err != nil {
 		return err
 	}

@@ -475,21 +475,9 @@ func TestServeRefillsALostRedis(t *testing.T) {
 // keep only their latest fields. (The view answered 503 and /readyz
 // failed until serve was restarted.)
 func TestServeRefillsRedisEmptiedUnderIt(t *testing.T) {
-	fl := newFakeLog(t)
-	cluster, pub := fl.cluster, fl.pub
 	events := eventgen.Stream(eventgen.Options{Products: 40, Events: 2000, Seed: 27})
 	before, after := events[:1500], events[1500:]
-	if _, err := pub.Publish(t.Context(), before...); err != nil {
-		t.Fatal(err)
-	}
-	mr := miniredis.RunT(t)
-	base, _ := startListening(t, []string{"serve", "--roles", "api,projector", "--projections", "product-view,product-history",
-		"--brokers", strings.Join(cluster.ListenAddrs(), ","), "--redis", mr.Addr(), "--elasticsearch", "http://127.0.0.1:1",
-		"--addr", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
-	store, err := redisview.New(newRedis(mr.Addr()), redisview.Config{Projection: productview.Name})
-	if err != nil {
-		t.Fatal(err)
-	}
+	base, mr, pub, store := serveOnMiniredis(t, before)
 	folds := foldsOf
 	equalFolds := func(want map[string]productview.View) error { return liveEqualsFolds(t.Context(), store, want) }
 	viewCheck := func() string { // Elasticsearch is down: the view's check only
@@ -531,21 +519,9 @@ func TestServeRefillsRedisEmptiedUnderIt(t *testing.T) {
 // view and history is whole again. (Nothing noticed: the products written
 // after the snapshot stayed missing, for good.)
 func TestServeSeesRedisGoBackInTime(t *testing.T) {
-	fl := newFakeLog(t)
-	cluster, pub := fl.cluster, fl.pub
 	events := eventgen.Stream(eventgen.Options{Products: 40, Events: 1200, Seed: 29})
 	before, after := events[:800], events[800:]
-	if _, err := pub.Publish(t.Context(), before...); err != nil {
-		t.Fatal(err)
-	}
-	mr := miniredis.RunT(t)
-	base, _ := startListening(t, []string{"serve", "--roles", "api,projector", "--projections", "product-view,product-history",
-		"--brokers", strings.Join(cluster.ListenAddrs(), ","), "--redis", mr.Addr(), "--elasticsearch", "http://127.0.0.1:1",
-		"--addr", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
-	store, err := redisview.New(newRedis(mr.Addr()), redisview.Config{Projection: productview.Name})
-	if err != nil {
-		t.Fatal(err)
-	}
+	base, mr, pub, store := serveOnMiniredis(t, before)
 	equalFolds := func(want map[string]productview.View) error { return liveEqualsFolds(t.Context(), store, want) }
 	testenv.Eventually(t, time.Minute, func() error { return equalFolds(foldsOf(before)) })
 	snapshot, err := mr.Get(redisview.ClockKey) // the clock when the snapshot was taken
@@ -602,4 +578,24 @@ func TestServeSeesRedisGoBackInTime(t *testing.T) {
 func atoi(s string) int64 {
 	n, _ := strconv.ParseInt(s, 10, 64)
 	return n
+}
+
+// serveOnMiniredis publishes events to an in-process broker and starts a
+// serve projecting product-view and product-history into a Redis of its
+// own (Elasticsearch down), whose data a test may take away.
+func serveOnMiniredis(t *testing.T, events []schemas.Event) (base string, mr *miniredis.Miniredis, pub *producers.Publisher, store *redisview.Store) {
+	t.Helper()
+	fl := newFakeLog(t)
+	if _, err := fl.pub.Publish(t.Context(), events...); err != nil {
+		t.Fatal(err)
+	}
+	mr = miniredis.RunT(t)
+	base, _ = startListening(t, []string{"serve", "--roles", "api,projector", "--projections", "product-view,product-history",
+		"--brokers", strings.Join(fl.cluster.ListenAddrs(), ","), "--redis", mr.Addr(), "--elasticsearch", "http://127.0.0.1:1",
+		"--addr", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
+	store, err := redisview.New(newRedis(mr.Addr()), redisview.Config{Projection: productview.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base, mr, fl.pub, store
 }
