@@ -915,10 +915,15 @@ func (s *stats) forget(partition int32) {
 // each call, as from may still be finishing. A generation's counters then
 // never fall back (Prometheus would take it as a reset, and the projections
 // report would show the count start over). It is ignored for another
-// projection or generation, or for p itself.
+// projection or generation, and for p itself or a runner that continues p.
 func (p *Runner) Continue(from *Runner) {
-	if from == nil || from == p || from.cfg.Name != p.cfg.Name || from.cfg.Generation != p.cfg.Generation {
+	if from == nil || from.cfg.Name != p.cfg.Name || from.cfg.Generation != p.cfg.Generation {
 		return
+	}
+	for q := from; q != nil; q = q.Continues() {
+		if q == p {
+			return // a cycle: Stats would never end
+		}
 	}
 	p.from.Store(from)
 }

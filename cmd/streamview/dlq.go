@@ -508,12 +508,19 @@ func printSkipped(w io.Writer, verb string, skipped []deadletter.Skipped) {
 
 // leftOut is the error of a re-drive of named letters that left some
 // out (the command exits 1); with --all, leaving out the letters that
-// cannot be re-driven is what was asked.
+// cannot be re-driven is what was asked. A letter of a record re-driven
+// with another is not left out: its record went.
 func leftOut(skipped []deadletter.Skipped, all bool) error {
-	if all || len(skipped) == 0 {
+	n := 0
+	for _, sk := range skipped {
+		if !errors.Is(sk.Err, deadletter.ErrSameRecord) {
+			n++
+		}
+	}
+	if all || n == 0 {
 		return nil
 	}
-	return fmt.Errorf("%d of the dead letters named cannot be re-driven (above)", len(skipped))
+	return fmt.Errorf("%d of the dead letters named cannot be re-driven (above)", n)
 }
 
 // unique drops repeated positions, keeping the first.

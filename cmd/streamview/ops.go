@@ -220,7 +220,10 @@ func redrivable(codec *schemas.Codec) deadletter.Check {
 		if err != nil {
 			return err
 		}
-		return e.Validate()
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", deadletter.ErrInvalid, err)
+		}
+		return nil
 	})
 }
 

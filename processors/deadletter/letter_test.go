@@ -1,12 +1,15 @@
 package deadletter_test
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/processors/deadletter"
+	"github.com/streamview/streamview/schemas"
 )
 
 func TestParsePosition(t *testing.T) {
@@ -113,5 +116,30 @@ func TestFromRecord(t *testing.T) {
 	}
 	if _, err := bare.RedriveRecord(); err == nil {
 		t.Fatal("a letter without a source topic re-drives")
+	}
+}
+
+// Decodes leaves a letter out only when its record still fails for the
+// reason it was dead-lettered for: a caller without what the projections
+// have (a schema registry) fails otherwise, and cannot tell.
+func TestDecodes(t *testing.T) {
+	invalid := fmt.Errorf("%w: version: must be >= 1", deadletter.ErrInvalid)
+	unknown := fmt.Errorf("%w: id 7", schemas.ErrUnknownSchema)
+	for _, tt := range []struct {
+		reason string
+		err    error // decode's now
+		out    bool
+	}{
+		{deadletter.ReasonUndecodable, errors.New("no single-object or Confluent header"), true},
+		{deadletter.ReasonUndecodable, nil, false},
+		{deadletter.ReasonInvalid, invalid, true},
+		{deadletter.ReasonInvalid, unknown, false}, // no registry here: cannot tell
+		{deadletter.ReasonUnknownSchema, unknown, true},
+		{deadletter.ReasonRejected, invalid, false}, // only applying it tells
+	} {
+		err := deadletter.Decodes(func([]byte) error { return tt.err })(deadletter.Letter{Reason: tt.reason})
+		if out := errors.Is(err, deadletter.ErrStillBad); out != tt.out {
+			t.Errorf("%s letter, decode now %v: left out %v (%v), want %v", tt.reason, tt.err, out, err, tt.out)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -45,15 +46,18 @@ type Check func(l Letter) error
 
 // Decodes is the Check of the projections' decoding: a letter dead-
 // lettered for what its record holds (undecodable, unknown schema or event
-// type, invalid) passes only if decode (decoding and validating a
-// record's value as the projections do) accepts it now, after a fix of
-// the code or of the schemas. A letter a store rejected passes: only
-// applying it tells.
+// type, invalid) is left out when decode (decoding and validating a
+// record's value as the projections do, its errors classified as Reason
+// does) still fails for the same reason; fixed code or schemas let it
+// through. A failure for another reason lets it through too: the caller
+// may lack what the projections have (a schema registry), and only the
+// projections tell. A letter a store rejected passes: only applying it
+// tells.
 func Decodes(decode func(value []byte) error) Check {
 	return func(l Letter) error {
 		switch l.Reason {
 		case ReasonUndecodable, ReasonUnknownSchema, ReasonUnknownEventType, ReasonInvalid:
-			if err := decode(l.Value); err != nil {
+			if err := decode(l.Value); err != nil && Reason(err) == l.Reason {
 				return fmt.Errorf("%w (%s): %w", ErrStillBad, l.Reason, err)
 			}
 		}
@@ -88,7 +92,19 @@ func Plan(ctx context.Context, cl *kgo.Client, letters []Letter, check Check) (k
 		if err != nil {
 			return nil, nil, fmt.Errorf("deadletter: source topics: %w", err)
 		}
-		tds.EachError(func(td kadm.TopicDetail) { missing[td.Topic] = td.Err })
+		// A topic that does not exist is the letter's; any other error
+		// (no leader yet, no authorization) is the caller's to retry.
+		var errs []error
+		tds.EachError(func(td kadm.TopicDetail) {
+			if errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+				missing[td.Topic] = td.Err
+			} else {
+				errs = append(errs, fmt.Errorf("source topic %s: %w", td.Topic, td.Err))
+			}
+		})
+		if len(errs) > 0 {
+			return nil, nil, fmt.Errorf("deadletter: %w", errors.Join(errs...))
+		}
 	}
 	for _, l := range letters {
 		var why error

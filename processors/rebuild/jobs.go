@@ -131,8 +131,11 @@ func (j *Jobs) Building() []*processors.Runner {
 func (j *Jobs) Built(name string, gen int) *processors.Runner {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for _, r := range []*Rebuilder{j.running[name].rebuilder(), j.last[name].r} {
-		if r == nil {
+	// The last one only if it swapped to gen: an aborted or failed build
+	// of the same generation number is not what went live.
+	last := j.last[name]
+	for _, r := range []*Rebuilder{j.running[name].rebuilder(), last.r} {
+		if r == nil || (r == last.r && (!last.Result.Swapped || last.Result.To != gen)) {
 			continue
 		}
 		if p := r.Built(); p != nil && p.Config().Generation == gen {

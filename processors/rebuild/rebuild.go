@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -203,12 +204,11 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 	if err := r.control.Save(ctx, st); err != nil {
 		return res, err
 	}
-	if !st.AbortRequested.IsZero() {
-		// Asked of a run that stopped before it saw it: the asker
-		// found the group idle and removed what it could itself.
-		if err := r.control.RequestAbort(ctx, time.Time{}); err != nil {
-			return res, err
-		}
+	// An abort asked of a run that stopped before it saw it (the asker
+	// found the group idle and removed what it could itself), or written
+	// after a state was cleared, is not this run's.
+	if err := r.control.RequestAbort(ctx, time.Time{}); err != nil {
+		return res, err
 	}
 	if err := r.target.Create(ctx, st.Generation); err != nil {
 		return res, err
@@ -667,6 +667,9 @@ func (r *Rebuilder) swap(ctx context.Context, adm *kadm.Client, rn *runner, tr *
 	if err := tr.storeLost(ctx); err != nil {
 		return projectors, revert(err)
 	}
+	if err := tr.checkAbort(ctx, true); err != nil {
+		return projectors, revert(err)
+	}
 	if err := r.target.Promote(ctx, st.From, st.Generation); err != nil {
 		return projectors, revert(err)
 	}
@@ -709,6 +712,7 @@ func (r *Rebuilder) awaitTakeover(ctx context.Context, adm *kadm.Client, group s
 	tctx, cancel := context.WithTimeout(ctx, r.cfg.TakeoverTimeout)
 	defer cancel()
 	err := poll(tctx, 50*time.Millisecond, func() (bool, error) {
+		tr.beat(tctx) // swapped: other processes see it runs (retiringElsewhere)
 		ms, err := members(tctx, adm, group)
 		for _, m := range ms {
 			if m.ClientID != ClientID {
@@ -729,7 +733,8 @@ func (r *Rebuilder) awaitTakeover(ctx context.Context, adm *kadm.Client, group s
 // being retired by a process now: it beats the state's Updated while it
 // retires (retire), so a fresh Updated means one runs.
 func retiringElsewhere(st State) bool {
-	return time.Since(st.Updated) < 3*beatEvery
+	d := time.Since(st.Updated) // negative when the writer's clock is ahead
+	return d > -3*beatEvery && d < 3*beatEvery
 }
 
 // retiringError refuses to start or abort a rebuild of name that another
@@ -745,14 +750,9 @@ func retiringError(name string, st State) error {
 func (r *Rebuilder) retire(ctx context.Context, adm *kadm.Client, st *State, res *Result) (err error) {
 	name := r.target.Name()
 	oldGroup := processors.GroupName(name, st.From)
-	beat := func(ctx context.Context) {
-		if time.Since(st.Updated) >= beatEvery {
-			st.Updated = time.Now()
-			_ = r.control.Save(ctx, *st)
-		}
-	}
-	beat(ctx)
+	stopBeats := r.beatWhileRetiring(ctx, *st)
 	defer func() {
+		stopBeats()
 		if err != nil && ctx.Err() != nil {
 			// Stopped: no process retires it now, and another may
 			// finish it at once rather than after the beats go stale.
@@ -766,7 +766,6 @@ func (r *Rebuilder) retire(ctx context.Context, adm *kadm.Client, st *State, res
 	// moves on within its Follower's poll interval.
 	wctx, cancel := context.WithTimeout(ctx, r.cfg.HandoverTimeout)
 	err = poll(wctx, 100*time.Millisecond, func() (bool, error) {
-		beat(wctx)
 		return processors.CheckIdle(wctx, adm, oldGroup) == nil, nil
 	})
 	cancel()
@@ -789,20 +788,11 @@ func (r *Rebuilder) retire(ctx context.Context, adm *kadm.Client, st *State, res
 					Step: fmt.Sprintf("removing g%d in %v", st.From, r.cfg.Grace)})
 			}
 			t := time.NewTimer(r.cfg.Grace)
-			tick := time.NewTicker(beatEvery)
-		wait:
-			for {
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					tick.Stop()
-					return fmt.Errorf("rebuild %s: stopped before removing g%d (run the rebuild again to remove it): %w", name, st.From, ctx.Err())
-				case <-tick.C:
-					beat(ctx)
-				case <-t.C:
-					tick.Stop()
-					break wait
-				}
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("rebuild %s: stopped before removing g%d (run the rebuild again to remove it): %w", name, st.From, ctx.Err())
+			case <-t.C:
 			}
 		}
 		if _, err := drop(ctx, r.target, st.From); err != nil {
@@ -811,7 +801,34 @@ func (r *Rebuilder) retire(ctx context.Context, adm *kadm.Client, st *State, res
 		res.OldRemoved = true
 		r.log().Info("removed the old generation", logkey.Generation, st.From)
 	}
+	stopBeats() // none may write the state after it is cleared
 	return r.control.Clear(ctx)
+}
+
+// beatWhileRetiring refreshes the state's Updated every half beatEvery
+// until the returned func is called (which waits for the last write) or
+// ctx ends: other processes take a rebuild whose Updated is fresh for
+// running (retiringElsewhere). It beats from its own goroutine, so that
+// a long step (the old generation's removal, a scan of keys) beats too.
+func (r *Rebuilder) beatWhileRetiring(ctx context.Context, st State) (stop func()) {
+	bctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(beatEvery / 2)
+		defer t.Stop()
+		for {
+			st.Updated = time.Now()
+			_ = r.control.Save(bctx, st)
+			select {
+			case <-bctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); <-done }) }
 }
 
 // AbortResult says what Abort removed.
@@ -868,13 +885,18 @@ func (r *Rebuilder) Abort(ctx context.Context) (AbortResult, error) {
 			return processors.CheckIdle(wctx, adm, group) == nil, nil
 		})
 		cancel()
-		if err != nil {
-			err = processors.CheckIdle(ctx, adm, group)
-			return out, fmt.Errorf("rebuild %s: asked the rebuild running in another process to stop; it has not within %v (try again): %w", name, r.cfg.AbortTimeout, err)
-		}
 		// It may have swapped before it saw the request.
-		if _, st, ok, err = r.abortable(ctx); err != nil {
-			return out, fmt.Errorf("%w; it goes on retiring g%d", err, st.From)
+		_, st, ok, aerr := r.abortable(ctx)
+		switch {
+		case errors.Is(aerr, ErrSwapped):
+			return out, fmt.Errorf("%w; it goes on retiring g%d", aerr, st.From)
+		case aerr != nil:
+			return out, aerr
+		case err != nil:
+			if err = processors.CheckIdle(ctx, adm, group); err == nil {
+				err = errors.New("it stopped just now")
+			}
+			return out, fmt.Errorf("rebuild %s: asked the rebuild running in another process to stop; it has not within %v (try again): %w", name, r.cfg.AbortTimeout, err)
 		}
 		out.Recorded = ok
 	}

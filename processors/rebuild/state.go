@@ -78,7 +78,9 @@ func (c *Control) Load(ctx context.Context) (s State, ok bool, err error) {
 	if err != nil {
 		return State{}, false, fmt.Errorf("rebuild: loading the state: %w", err)
 	}
-	if len(m) == 0 {
+	if len(m) == 0 || m["generation"] == "" {
+		// Nothing, or only an abort request written after the state was
+		// cleared (Control.RequestAbort races a Clear): no rebuild.
 		return State{}, false, nil
 	}
 	var errs []error

@@ -76,10 +76,29 @@ func TestControlRoundTrip(t *testing.T) {
 	if got != want {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
+	// An abort request is kept apart: Save does not write it over.
+	if err := c.RequestAbort(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Save(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := c.Load(ctx); err != nil || !ok || !got.AbortRequested.Equal(at) {
+		t.Fatalf("Load after an abort request and a Save = %+v, %v, %v; want the request kept", got, ok, err)
+	}
 	if err := c.Clear(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, _ := c.Load(ctx); ok {
 		t.Fatal("state left after Clear")
+	}
+	// An abort request that lands after a Clear (two aborts at once)
+	// leaves a record without a rebuild: it is no rebuild, not a state
+	// "this version did not write" that refused every later one.
+	if err := c.RequestAbort(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := c.Load(ctx); ok || err != nil {
+		t.Fatalf("Load of an abort request alone = %v, %v; want no rebuild", ok, err)
 	}
 }

@@ -77,13 +77,16 @@ func letterOrigins(ctx context.Context, cl *kgo.Client, froms []string) (map[str
 	adm := kadm.NewClient(cl)
 	for k, names := range want {
 		ends, err := adm.ListEndOffsets(ctx, k.topic)
+		if unreadable(err) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("webhook: end offsets of %s: %w", k.topic, err)
 		}
 		end, ok := ends.Lookup(k.topic, k.partition)
 		switch {
-		case !ok || errors.Is(end.Err, kerr.UnknownTopicOrPartition):
-			continue // the dead-letter topic or partition is gone
+		case !ok || errors.Is(end.Err, kerr.UnknownTopicOrPartition) || unreadable(end.Err):
+			continue // the dead-letter topic or partition is gone, or not ours to read
 		case end.Err != nil:
 			return nil, fmt.Errorf("webhook: end offset of %s partition %d: %w", k.topic, k.partition, end.Err)
 		}
@@ -94,6 +97,9 @@ func letterOrigins(ctx context.Context, cl *kgo.Client, froms []string) (map[str
 			}
 		}
 		recs, err := topics.ReadAt(ctx, cl, k.topic, k.partition, offsets)
+		if unreadable(err) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("webhook: read dead letters: %w", err)
 		}
@@ -170,4 +176,13 @@ func header(r *kgo.Record, key string) []byte {
 		}
 	}
 	return nil
+}
+
+// unreadable reports an error that retrying does not mend: the notifier's
+// principal may not read the dead-letter topic (a secured cluster whose
+// ACLs give it the events topic alone). The copies whose letters it holds
+// then have no known origin, and notify nobody, rather than holding the
+// notifier back for good.
+func unreadable(err error) bool {
+	return errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed)
 }
