@@ -2,6 +2,7 @@ package esindex
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -94,9 +95,13 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 	joined := newJoinLog()
 	var rejected []*productsearch.Share
 	pause := ix.cfg.Retry.Start()
+	var why string // the last throttled item's error
 	for round := 1; len(pending) > 0; round++ {
 		if round > ix.cfg.MaxRounds {
-			return fmt.Errorf("elasticsearch: %d products of the batch still in conflict or throttled after %d rounds (first %s)", len(pending), ix.cfg.MaxRounds, pending[0].ID)
+			if why != "" {
+				why = "; the last refusal: " + why
+			}
+			return fmt.Errorf("elasticsearch: %d products of the batch still in conflict or throttled after %d rounds (first %s)%s", len(pending), ix.cfg.MaxRounds, pending[0].ID, why)
 		}
 		if round > 1 {
 			ix.cfg.Logger.DebugContext(ctx, "re-folding products", "products", len(pending), "round", round, logkey.Projection, "product-search")
@@ -108,6 +113,7 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 		permanent = append(permanent, r.permanent...)
 		rejected = append(rejected, r.rejected...)
 		pending = r.retry
+		why = cmp.Or(r.why, why)
 		if r.throttled && len(pending) > 0 && !backoff.Sleep(ctx, pause.Next()) {
 			return ctx.Err()
 		}
@@ -126,6 +132,7 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 type roundResult struct {
 	retry     []*productsearch.Share // conflict or throttled: read and fold again
 	throttled bool
+	why       string                 // a throttled item's status and error, for the error of the last round
 	rejected  []*productsearch.Share // a document of several new events was rejected
 	permanent []batch.Failure
 }
@@ -170,6 +177,9 @@ func (ix *Index) applyRound(ctx context.Context, products []*productsearch.Share
 			r.retry = append(r.retry, op.product)
 		case writeThrottled:
 			r.throttled = true
+			if item.Error != nil {
+				r.why = fmt.Sprintf("%d %s: %s", item.Status, item.Error.Type, item.Error.Reason)
+			}
 			r.retry = append(r.retry, op.product)
 		case writeRefused:
 			reject(op, fmt.Errorf("%d %s: %s", item.Status, item.Error.Type, item.Error.Reason))
