@@ -324,7 +324,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		// partitions whose deliveries this one never learns of, and both
 		// would send them.
 		if err := processors.CheckIdle(ctx, adm, nf.group); err != nil {
-			return fmt.Errorf("notifier: %w; dev's notifier keeps what it delivered in --data, not in that group's Redis, and dev reads its projections' groups again at every start: stop that deployment's serve, or run dev on its own broker (without --kafka)", err)
+			return fmt.Errorf("notifier: %w; dev's notifier keeps what it delivered in --data, not in that group's Redis: stop that notifier, or give dev's its own group (--group). A deployment's serve running its projectors there refuses dev too (dev reads its projections' groups again at every start): stop it, or run dev on its own broker (without --kafka)", err)
 		}
 		nf.refold = true
 		store := redisnotify.New(st.redis, nf.redisPrefix)
