@@ -54,7 +54,11 @@ func projectionStats(procs []*processors.Runner) []telemetry.ProjectionStats {
 func duplicates(p *processors.Runner) int64 {
 	var n int64
 	for ; p != nil; p = p.Continues() {
-		switch x := p.Projection().(type) {
+		proj := p.Projection()
+		if w, ok := proj.(interface{ Unwrap() processors.Projection }); ok {
+			proj = w.Unwrap() // a rebuild's gate around its sink
+		}
+		switch x := proj.(type) {
 		case *productview.Writer:
 			n += x.Stats().Duplicates
 		case *esindex.Index:

@@ -24,6 +24,10 @@ type gate struct {
 	applied atomic.Int64 // events of successful Apply calls
 }
 
+// Unwrap is the projection the gate holds writes back for (a sink's
+// counters are read through it).
+func (g *gate) Unwrap() processors.Projection { return g.inner }
+
 func newGate(inner processors.Projection) *gate {
 	open := make(chan struct{})
 	close(open)
