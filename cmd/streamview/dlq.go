@@ -141,7 +141,7 @@ func (d *dlqFlags) codec(ctx context.Context) (*schemas.Codec, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newCodec(ctx, reg)
+	return newDecoder(ctx, reg)
 }
 
 // dlqTopic is the dead-letter topic the flags name.

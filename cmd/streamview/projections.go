@@ -172,7 +172,7 @@ func (f *projectionFlags) open(ctx context.Context, projections []string) (*proj
 	}
 	if reg.On() {
 		// Events written with Confluent framing need the registry to be read.
-		if f.decoder, err = newCodec(ctx, reg); err != nil {
+		if f.decoder, err = newDecoder(ctx, reg); err != nil {
 			return nil, err
 		}
 	}

@@ -6,15 +6,22 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
@@ -130,5 +137,85 @@ func TestSchemaRegistry(t *testing.T) {
 	}
 	if framing[soe] != "single-object" || framing[confluent] != "confluent" {
 		t.Fatalf("framing of the events: %v, want %s single-object and %s confluent", framing, soe, confluent)
+	}
+}
+
+// TestDecoderRegistersNothing: the codec of the commands that only read
+// events (dlq show and redrive, replay, rebuild, projections) reads a
+// Confluent-framed event by its schema ID and writes nothing to the
+// registry, where newCodec registers every schema; a refused password
+// says what to fix. A dry run registered the schemas, and read-only
+// registry credentials could not run dlq show.
+func TestDecoderRegistersNothing(t *testing.T) {
+	const user, password = "sv-reader", "reader-secret-7"
+	reg := srfake.New(srfake.WithAuth("Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))))
+	defer reg.Close()
+	target, err := url.Parse(reg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var writes []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			mu.Lock()
+			writes = append(writes, r.Method+" "+r.URL.Path)
+			mu.Unlock()
+		}
+		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	written := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(writes)
+	}
+	settings := func(pw string) connect.SchemaRegistry {
+		return connect.SchemaRegistry{URL: proxy.URL, Username: user, Password: connect.NewSecret(pw)}
+	}
+	ctx := context.Background()
+
+	writer, err := newCodec(ctx, settings(password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(written()) == 0 {
+		t.Fatal("newCodec registered no schema through the proxy: the proxy does not see the registry's writes")
+	}
+	const id = "00000000-0000-4000-8000-0000000000ab"
+	b, err := writer.EncodeEvent(schemas.Event{ID: schemas.NameUUID([16]byte{31}, "decoder"), AggregateID: id, AggregateType: schemas.AggregateProduct,
+		Version: 1, Timestamp: time.Now().UTC().Truncate(time.Millisecond),
+		Data: &schemas.ProductCreated{Name: "Kettle", Price: schemas.Money{Amount: 1000, Currency: "EUR"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[0] != 0 {
+		t.Fatalf("the event is not Confluent-framed: first byte %#02x", b[0])
+	}
+
+	before := len(written())
+	reader, err := newDecoder(ctx, settings(password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := reader.DecodeEvent(b)
+	if err != nil {
+		t.Fatalf("the decoder does not read the event: %v", err)
+	}
+	if e.AggregateID != id {
+		t.Fatalf("decoded product %s, want %s", e.AggregateID, id)
+	}
+	if w := written()[before:]; len(w) > 0 {
+		t.Fatalf("the decoder wrote to the registry: %v", w)
+	}
+
+	_, err = newDecoder(ctx, settings("wrong"))
+	if err == nil {
+		t.Fatal("the decoder took a wrong password")
+	}
+	for _, w := range []string{"schema registry at " + proxy.URL, "credentials were refused", "SCHEMA_REGISTRY_PASSWORD"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not say %q: %v", w, err)
+		}
 	}
 }
