@@ -251,7 +251,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		return err
 	}
 	defer st.redis.Close()
-	st.epoch = redisview.NewEpochReader(st.redis, 0)
+	st.epoch = redisview.NewEpochReader(st.redis, 0).Log(st.logger)
 
 	// Search.
 	embeddedSearch := *esURL == ""

@@ -272,7 +272,7 @@ func runNotify(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st := stack{brokers: kconn.Brokers, kafkaOpt: kopts, logger: logger, redis: rdb, epoch: redisview.NewEpochReader(rdb, 0)}
+	st := stack{brokers: kconn.Brokers, kafkaOpt: kopts, logger: logger, redis: rdb, epoch: redisview.NewEpochReader(rdb, 0).Log(logger)}
 	defer st.redis.Close()
 	codec, err := schemas.NewCodec()
 	if err != nil {

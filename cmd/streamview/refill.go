@@ -104,7 +104,7 @@ func (st stack) epochs() *redisview.EpochReader {
 	if st.epoch != nil {
 		return st.epoch
 	}
-	return redisview.NewEpochReader(st.redis, 0)
+	return redisview.NewEpochReader(st.redis, 0).Log(st.logger)
 }
 
 func saveRefill(ctx context.Context, client redis.UniversalClient, name string, r refill) error {

@@ -330,7 +330,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.redis.Close()
-	st.epoch = redisview.NewEpochReader(st.redis, 0)
+	st.epoch = redisview.NewEpochReader(st.redis, 0).Log(st.logger)
 	if err := attachSearch(ctx, &st, esConn); err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package redisview
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -31,6 +33,7 @@ type EpochReader struct {
 	maxAge time.Duration
 	now    func() time.Time
 	read   func(context.Context) (string, error)
+	logger *slog.Logger
 
 	mu     sync.Mutex
 	seq    uint64       // reads sent so far
@@ -40,6 +43,9 @@ type EpochReader struct {
 	// under clockEpoch, the epoch it read with it.
 	clock      int64
 	clockEpoch string
+	// clockRefused is set once a bump of ClockKey was refused by Redis
+	// (and warned of).
+	clockRefused bool
 }
 
 // epochRead is an epoch read and when it was sent.
@@ -72,6 +78,14 @@ func NewEpochReader(client redis.UniversalClient, maxAge time.Duration) *EpochRe
 	return r
 }
 
+// Log sets the logger that warns, once, when Redis refuses the bump of
+// ClockKey (an ACL without write access to it, NOPERM): without it a
+// Redis back from an older snapshot goes unseen. It returns r.
+func (r *EpochReader) Log(l *slog.Logger) *EpochReader {
+	r.logger = l
+	return r
+}
+
 // readTicking reads the epoch and bumps ClockKey. Under the same epoch,
 // a value not above the highest one a read ended before this one saw
 // means Redis went back in time (restarted from an older snapshot, a
@@ -91,6 +105,7 @@ func (r *EpochReader) readTicking(ctx context.Context) (string, error) {
 	}
 	clock, err := r.client.Incr(ctx, ClockKey).Result()
 	if err != nil {
+		r.clockFailed(err)
 		return epoch, nil
 	}
 	back := epoch == baseEpoch && clock <= base
@@ -112,6 +127,23 @@ func (r *EpochReader) readTicking(ctx context.Context) (string, error) {
 	}
 	r.mu.Unlock()
 	return epoch, nil
+}
+
+// clockFailed warns, once, of a bump of ClockKey that Redis refused: an
+// error reply, not a network error (which fails the next reads anyway).
+func (r *EpochReader) clockFailed(err error) {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return
+	}
+	r.mu.Lock()
+	first := !r.clockRefused
+	r.clockRefused = true
+	r.mu.Unlock()
+	if first && r.logger != nil {
+		r.logger.Warn("Redis refuses the bump of "+ClockKey+": a Redis restarted from an older snapshot or failed over to a lagging replica will not be seen, and the writes it lost stay missing from the views; give the Redis user write access to the key",
+			"key", ClockKey, "err", err)
+	}
 }
 
 // Epoch returns Redis's epoch (Epoch) as read at most the max age ago,

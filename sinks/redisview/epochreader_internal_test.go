@@ -2,7 +2,9 @@ package redisview
 
 import (
 	"context"
+	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/streamview/streamview/internal/testenv"
 )
 
 // epochGets counts the GETs of EpochKey a client sends and, while held is
@@ -285,4 +289,74 @@ func TestEpochReaderSeesRedisGoBackInTime(t *testing.T) {
 	if e := read(r); e != emptied {
 		t.Fatalf("epoch moved again after FLUSHALL: %q, then %q", emptied, e)
 	}
+}
+
+// TestEpochReaderWarnsOfARefusedClock: a Redis that refuses the bump of
+// ClockKey (an ACL user without INCR on a real Redis; a value that is no
+// integer on miniredis) leaves the epoch readable and is warned of once,
+// naming the key: the back-in-time check was silently off.
+func TestEpochReaderWarnsOfARefusedClock(t *testing.T) {
+	check := func(t *testing.T, c redis.UniversalClient, refusal string) {
+		t.Helper()
+		var logs syncLog
+		r := NewEpochReader(c, -1).Log(slog.New(slog.NewTextHandler(&logs, nil)))
+		ctx := context.Background()
+		first, err := r.Epoch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if e, err := r.Epoch(ctx); err != nil || e != first {
+				t.Fatalf("epoch %q, %v after a refused bump; want %q", e, err, first)
+			}
+		}
+		out := logs.String()
+		if n := strings.Count(out, "level=WARN"); n != 1 {
+			t.Fatalf("%d warnings over 4 refused bumps, want 1:\n%s", n, out)
+		}
+		for _, w := range []string{ClockKey, refusal, "older snapshot"} {
+			if !strings.Contains(out, w) {
+				t.Errorf("the warning does not say %q:\n%s", w, out)
+			}
+		}
+	}
+	t.Run("miniredis", func(t *testing.T) {
+		mr := miniredis.RunT(t)
+		c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		defer c.Close()
+		mr.Set(ClockKey, "not a number")
+		check(t, c, "not an integer")
+	})
+	t.Run("redis", func(t *testing.T) {
+		addr := testenv.Redis(t)
+		admin := redis.NewClient(&redis.Options{Addr: addr})
+		defer admin.Close()
+		ctx := context.Background()
+		user, password := testenv.Name("sv-noclock"), "noclock-secret-7"
+		if err := admin.Do(ctx, "ACL", "SETUSER", user, "on", ">"+password, "~*", "&*", "+@all", "-incr").Err(); err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Do(ctx, "ACL", "DELUSER", user)
+		c := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: password})
+		defer c.Close()
+		check(t, c, "NOPERM")
+	})
+}
+
+// syncLog is a log sink safe for concurrent writes.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
