@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -259,24 +258,6 @@ func recordsWithKeys(t *testing.T, brokers []string, from, to kadm.ListedOffsets
 	return found
 }
 
-// lockedBuffer is a bytes.Buffer safe to read while a command writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestDevAuth: dev says when auth is off; with --auth it prints a token
 // that works, and requests without one are refused.
 func TestDevAuth(t *testing.T) {
@@ -293,7 +274,7 @@ func TestDevAuth(t *testing.T) {
 				args = append(args, "--auth")
 			}
 			ctx, cancel := context.WithCancel(context.Background())
-			var out lockedBuffer
+			var out testenv.Buffer
 			addrCh, done := make(chan string, 1), make(chan error, 1)
 			testReady = func(a string) { addrCh <- a }
 			go func() { done <- runEnv(ctx, args, envOf(nil, &out, io.Discard)) }()

@@ -469,7 +469,7 @@ func TestDevAuthWithAConfiguredSecret(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	args := []string{"dev", "--data", data, "--addr", "127.0.0.1:0", "--kafka-port", strconv.Itoa(port), "--log-level", "error", "--seed-demo"}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
+	var out, errOut testenv.Buffer
 	addrCh, done := make(chan string, 1), make(chan error, 1)
 	testReady = func(a string) { addrCh <- a }
 	go func() {

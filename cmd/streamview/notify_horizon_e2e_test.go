@@ -79,7 +79,7 @@ func TestNotifierHorizonTrimsAndReplays(t *testing.T) {
 		}
 	}
 
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("notifier log:\n%s", tail(logs.String(), 8192))

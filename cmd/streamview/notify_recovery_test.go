@@ -169,7 +169,7 @@ func testNotifierRecovery(t *testing.T, env notifierRecoveryEnv) {
 			t.Fatalf("produce: %v", err)
 		}
 	}
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	journal := env.journal
 	startNotifier := func() (stop func()) {
 		ctx, cancel := context.WithCancel(ctx)
@@ -257,7 +257,7 @@ func testNotifierRecovery(t *testing.T, env notifierRecoveryEnv) {
 	// does not need.
 	stop()
 	env.lose()
-	var out lockedBuffer
+	var out testenv.Buffer
 	if err := run(ctx, []string{"replay", "--projection", "notifier", "--group", env.group, "--topic", env.events,
 		"--brokers", strings.Join(env.brokers, ",")}, nil, &out, &out); err != nil {
 		t.Fatalf("replay: %v\n%s", err, out.String())
@@ -339,7 +339,7 @@ func TestNotifierWaitsForItsJournalTopic(t *testing.T) {
 	if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {

@@ -85,7 +85,7 @@ func TestNotifierRedriveNotifiesNoLaterSubscriber(t *testing.T) {
 		}
 	}
 
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("notifier log:\n%s", tail(logs.String(), 8192))

@@ -185,7 +185,7 @@ func TestServeWaitsForKafkaAtStart(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	views := miniredis.RunT(t)
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	base, done := startListening(t, []string{"serve", "--roles", "api", "--brokers", fmt.Sprintf("127.0.0.1:%d", port),
 		"--redis", views.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "warn"}, &logs)
 	kafkaCheck := func() string {

@@ -73,7 +73,7 @@ func TestServeListensAtOnceWithRedisRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cluster.Close()
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	began := time.Now()
 	startListening(t, []string{"serve", "--roles", "api,projector", "--projections", productview.Name,
 		"--brokers", strings.Join(cluster.ListenAddrs(), ","), "--redis", refusedAddr(t),

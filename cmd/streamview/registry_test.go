@@ -77,7 +77,7 @@ func TestSchemaRegistry(t *testing.T) {
 		os.WriteFile(wrong, []byte("nope"), 0o600)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		var out syncBuffer
+		var out testenv.Buffer
 		err := run(ctx, []string{"dev", "--data", dir, "--addr", "127.0.0.1:0", "--kafka-port", "0", "--log-level", "error",
 			"--schema-registry", reg.URL(), "--schema-registry-username", user, "--schema-registry-password-file", wrong}, nil, &out, &out)
 		if err == nil {

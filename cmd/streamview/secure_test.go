@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -175,25 +174,6 @@ func secretsOf(t *testing.T, s testenv.Secure) map[string]string {
 	return m
 }
 
-// syncBuffer is a bytes.Buffer that a running command writes while the
-// test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestNoSecretInOutput runs the commands with every secret in the
 // environment (where the flags' defaults come from) and greps what they
 // print for each secret: the help of every command, serve at debug level
@@ -213,7 +193,7 @@ func TestNoSecretInOutput(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 	}
-	var all syncBuffer
+	var all testenv.Buffer
 	runTo := func(ctx context.Context, args ...string) error {
 		err := run(ctx, args, nil, &all, &all)
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -249,7 +248,7 @@ func TestTracingEnabled(t *testing.T) {
 // TestKafkaClientLogs: the clients log through kslog into the process's
 // logger, each line saying which client it is.
 func TestKafkaClientLogs(t *testing.T) {
-	var b syncBuffer
+	var b testenv.Buffer
 	tel := telemetry.New(telemetry.Config{Logger: slog.New(slog.NewJSONHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	brokers := testenv.KafkaOrFake(t)
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, tel.KafkaLog("api-ready")...)...)
@@ -266,21 +265,4 @@ func TestKafkaClientLogs(t *testing.T) {
 	if !strings.Contains(out, `"client":"api-ready"`) || !strings.Contains(out, `"msg":`) {
 		t.Errorf("no kgo log line of client api-ready:\n%s", out)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -298,7 +298,7 @@ func TestEpochReaderSeesRedisGoBackInTime(t *testing.T) {
 func TestEpochReaderWarnsOfARefusedClock(t *testing.T) {
 	check := func(t *testing.T, c redis.UniversalClient, refusal string) {
 		t.Helper()
-		var logs syncLog
+		var logs testenv.Buffer
 		r := NewEpochReader(c, -1).Log(slog.New(slog.NewTextHandler(&logs, nil)))
 		ctx := context.Background()
 		first, err := r.Epoch(ctx)
@@ -341,22 +341,4 @@ func TestEpochReaderWarnsOfARefusedClock(t *testing.T) {
 		defer c.Close()
 		check(t, c, "NOPERM")
 	})
-}
-
-// syncLog is a log sink safe for concurrent writes.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
