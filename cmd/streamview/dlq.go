@@ -129,7 +129,7 @@ type dlqFlags struct {
 
 func (d *dlqFlags) register(fs *flag.FlagSet, e env) {
 	d.kafkaFlags.register(fs, e)
-	d.registry = connect.RegisterSchemaRegistry(fs, e.getenv)
+	d.registry = connect.RegisterSchemaRegistryReader(fs, e.getenv)
 	fs.StringVar(&d.projection, "projection", "", "the projection whose dead letters to read, e.g. product-view (topic catalog.<projection>.dlq)")
 	fs.StringVar(&d.topic, "topic", "", "the dead-letter topic itself, instead of --projection")
 }

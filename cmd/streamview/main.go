@@ -154,9 +154,11 @@ Environment (flags win over it):
   KAFKA_BROKERS        seed brokers, comma separated (default 127.0.0.1:9092)
   REDIS_ADDR           Redis address (default 127.0.0.1:6379)
   ELASTICSEARCH_URL    Elasticsearch URL (default http://127.0.0.1:9200)
-  SCHEMA_REGISTRY_URL  Confluent-compatible schema registry (serve, dev, publish,
-                       dlq): events get Confluent framing, schemas registered;
-                       without it Avro single-object encoding. Both are read.
+  SCHEMA_REGISTRY_URL  Confluent-compatible schema registry: serve, dev and
+                       publish write Confluent framing and register the
+                       schemas; dlq, replay, rebuild and projections look them
+                       up by ID. Without it Avro single-object encoding. Both
+                       are read.
   STREAMVIEW_JWT_SECRET, STREAMVIEW_JWT_SECRET_FILE, STREAMVIEW_JWKS
                        turn API authentication on (see 'streamview help token')
 `)

@@ -70,7 +70,7 @@ func (f *projectionFlags) register(fs *flag.FlagSet, e env) {
 	f.kafka.register(fs, e)
 	f.redis.register(fs, e, "127.0.0.1:6379", "the views and every projection's rebuild state")
 	f.es.register(fs, e, "elasticsearch", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
-	f.registry = connect.RegisterSchemaRegistry(fs, e.getenv)
+	f.registry = connect.RegisterSchemaRegistryReader(fs, e.getenv)
 	fs.StringVar(&f.topic, "topic", topics.Events, "the events topic")
 	fs.StringVar(&f.indexPrefix, "index-prefix", searchProjection, "product-search: the indices are <prefix>-g<N>")
 	fs.StringVar(&f.alias, "alias", searchProjection, "product-search: the read alias")

@@ -219,3 +219,27 @@ func TestDecoderRegistersNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistryHelpSaysWhoRegisters: the help of the commands that only
+// read events says they register nothing, that of the writers that they
+// register (the readers' help said they registered too).
+func TestRegistryHelpSaysWhoRegisters(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dlq", "list", "--help"}, "none is registered"},
+		{[]string{"dlq", "redrive", "--help"}, "none is registered"},
+		{[]string{"replay", "--help"}, "none is registered"},
+		{[]string{"rebuild", "--help"}, "none is registered"},
+		{[]string{"projections", "--help"}, "none is registered"},
+		{[]string{"publish", "--help"}, "schemas registered"},
+		{[]string{"serve", "--help"}, "schemas registered"},
+	} {
+		var out strings.Builder
+		_ = run(context.Background(), c.args, strings.NewReader(""), &out, &out)
+		if !strings.Contains(out.String(), c.want) {
+			t.Errorf("%s: the help does not say %q of --schema-registry:\n%s", strings.Join(c.args, " "), c.want, out.String())
+		}
+	}
+}

@@ -79,10 +79,21 @@ type SchemaRegistryFlags struct {
 	passwordFile string
 }
 
-// RegisterSchemaRegistry adds --schema-registry and its login flags to fs.
+// RegisterSchemaRegistry adds --schema-registry and its login flags to
+// fs, for a command that writes events (and registers their schemas).
 func RegisterSchemaRegistry(fs *flag.FlagSet, getenv func(string) string) *SchemaRegistryFlags {
+	return registerSchemaRegistry(fs, getenv, "Confluent-compatible schema registry URL, without credentials: events are written with Confluent framing and their schemas registered (RecordNameStrategy subjects); empty writes Avro single-object encoding. Both are read either way (env SCHEMA_REGISTRY_URL)")
+}
+
+// RegisterSchemaRegistryReader is RegisterSchemaRegistry for a command that
+// only reads events: it looks schemas up by ID and registers nothing.
+func RegisterSchemaRegistryReader(fs *flag.FlagSet, getenv func(string) string) *SchemaRegistryFlags {
+	return registerSchemaRegistry(fs, getenv, "Confluent-compatible schema registry URL, without credentials, to read events written with Confluent framing: their schemas are looked up by ID, none is registered, so read-only credentials do; events in Avro single-object encoding are read without it (env SCHEMA_REGISTRY_URL)")
+}
+
+func registerSchemaRegistry(fs *flag.FlagSet, getenv func(string) string, usage string) *SchemaRegistryFlags {
 	f := &SchemaRegistryFlags{getenv: getenv}
-	fs.StringVar(&f.r.URL, "schema-registry", RedactURLs(getenv("SCHEMA_REGISTRY_URL")), "Confluent-compatible schema registry URL, without credentials: events are written with Confluent framing and their schemas registered (RecordNameStrategy subjects); empty writes Avro single-object encoding. Both are read either way (env SCHEMA_REGISTRY_URL)")
+	fs.StringVar(&f.r.URL, "schema-registry", RedactURLs(getenv("SCHEMA_REGISTRY_URL")), usage)
 	fs.StringVar(&f.r.Username, "schema-registry-username", getenv("SCHEMA_REGISTRY_USERNAME"), "schema registry basic-auth user (env SCHEMA_REGISTRY_USERNAME)")
 	fs.StringVar(&f.passwordFile, "schema-registry-password-file", getenv("SCHEMA_REGISTRY_PASSWORD_FILE"), "file holding the schema registry password (env SCHEMA_REGISTRY_PASSWORD_FILE; or the password itself in env SCHEMA_REGISTRY_PASSWORD)")
 	fs.StringVar(&f.r.CAFile, "schema-registry-ca-file", getenv("SCHEMA_REGISTRY_CA_FILE"), "PEM file of the CA that signs the schema registry's certificate (env SCHEMA_REGISTRY_CA_FILE)")
