@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/schemas"
 )
@@ -92,7 +93,7 @@ func (s *Server) productEvents(w http.ResponseWriter, r *http.Request) {
 	for _, e := range events {
 		data, err := json.Marshal(e.Data)
 		if err != nil {
-			s.internalError(w, r, "write the product's history", fmt.Errorf("event %s version %d: %w", e.ID, e.Version, err), "aggregate_id", id)
+			s.internalError(w, r, "write the product's history", fmt.Errorf("event %s version %d: %w", e.ID, e.Version, err), logkey.AggregateID, id)
 			return
 		}
 		page.Events = append(page.Events, historyEvent{EventID: e.ID, EventType: e.Type(), Version: e.Version,
@@ -121,7 +122,7 @@ func (s *Server) historyUpTo(w http.ResponseWriter, r *http.Request, id string, 
 		var err error
 		events, next, found, err = s.readHistory(r.Context(), id, from, limit)
 		if err != nil {
-			s.internalError(w, r, "read the product's history", err, "aggregate_id", id)
+			s.internalError(w, r, "read the product's history", err, logkey.AggregateID, id)
 			return nil, 0, false, false
 		}
 		if next != 0 || s.deps.Views == nil {
@@ -129,7 +130,7 @@ func (s *Server) historyUpTo(w http.ResponseWriter, r *http.Request, id string, 
 		}
 		cur, err := s.viewVersion(r.Context(), id)
 		if err != nil {
-			s.internalError(w, r, "read the product's history", err, "aggregate_id", id)
+			s.internalError(w, r, "read the product's history", err, logkey.AggregateID, id)
 			return nil, 0, false, false
 		}
 		have := from + int64(len(events)) - 1
@@ -295,7 +296,7 @@ func (s *Server) getProductAsOf(w http.ResponseWriter, r *http.Request, id strin
 		view, found, err = s.viewAsOf(r.Context(), id, v)
 	}
 	if err != nil {
-		s.internalError(w, r, "read the product's history", err, "aggregate_id", id)
+		s.internalError(w, r, "read the product's history", err, logkey.AggregateID, id)
 		return
 	}
 	if !found {
@@ -305,7 +306,7 @@ func (s *Server) getProductAsOf(w http.ResponseWriter, r *http.Request, id strin
 	// A past version with today's names: the reference name wins, whatever
 	// name the product's own events carried (API.md, "Reference data").
 	if view, err = s.joinReferences(r.Context(), view); err != nil {
-		s.internalError(w, r, "read the product's category and brand", err, "aggregate_id", id)
+		s.internalError(w, r, "read the product's category and brand", err, logkey.AggregateID, id)
 		return
 	}
 	if view.Tags == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/producers/reference"
 	"github.com/streamview/streamview/schemas"
@@ -114,7 +115,7 @@ func (s *Server) getReference(aggregate, param string) http.HandlerFunc {
 		ref, found, err := refs.Reference(ctx, aggregate, id)
 		cancel()
 		if err != nil {
-			s.internalError(w, r, "read the "+lower(aggregate), err, "aggregate_id", schemas.ReferenceKey(aggregate, id))
+			s.internalError(w, r, "read the "+lower(aggregate), err, logkey.AggregateID, schemas.ReferenceKey(aggregate, id))
 			return
 		}
 		if !found {

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/processors/notifier"
 	"github.com/streamview/streamview/topics"
@@ -156,12 +157,12 @@ func (n *Notifier) originals(ctx context.Context, cl *kgo.Client, events []notif
 				why = "it first sat in partition " + strconv.Itoa(int(p.Partition))
 			}
 			n.log.Warn("a re-driven event whose first offset in its partition is not known notifies nobody (what it could notify was queued when it was first read)",
-				"topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "aggregate_id", p.Event.AggregateID, "event_type", p.Event.Type(),
+				logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset, logkey.AggregateID, p.Event.AggregateID, logkey.EventType, p.Event.Type(),
 				"redriven_from", string(header(r, deadletter.HeaderRedrivenFrom)), "why", why)
 			continue
 		default:
 			n.log.Debug("a re-driven event notifies the subscriptions live at its first position",
-				"topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "aggregate_id", p.Event.AggregateID, "event_type", p.Event.Type(), "origin_offset", p.Offset)
+				logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset, logkey.AggregateID, p.Event.AggregateID, logkey.EventType, p.Event.Type(), "origin_offset", p.Offset)
 		}
 		out = append(out, p)
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/processors/notifier"
 	"github.com/streamview/streamview/schemas"
@@ -290,7 +291,7 @@ func (n *Notifier) queue(ctx context.Context, prod *kgo.Client, recs []*kgo.Reco
 			if n.folded(r.Partition, r.Offset) {
 				continue // dead-lettered by the run that read it first
 			}
-			n.log.Warn("dead-lettering record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "aggregate_id", string(r.Key), "err", err)
+			n.log.Warn("dead-lettering record", logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset, logkey.AggregateID, string(r.Key), "err", err)
 			dead = append(dead, deadletter.Record(r, err, n.cfg.Group, n.cfg.DeadLetterTopic))
 			continue
 		}
