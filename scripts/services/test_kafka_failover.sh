@@ -3,7 +3,7 @@
 # fresh cluster of three KRaft brokers of its own (kafka-cluster.sh; brokers
 # on 29092, 29094, 29096, controllers on 29093, 29095, 29097: below the
 # ephemeral ports, apart from the single broker's 9092-9094 and the outage
-# tests' 19092-19093; its data in .services/failover, wiped at the start),
+# tests' 19192-19193; its data in .services/failover, wiped at the start),
 # runs TestKafkaClusterLeaderFailover on it (three serve processes,
 # FAILOVER_SCALE_COMMANDS commands, 4,000 by default; the broker leading the
 # most partitions killed halfway and started again at three quarters), and

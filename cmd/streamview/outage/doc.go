@@ -6,7 +6,7 @@
 // the events log).
 //
 // The tests stop servers, so they start servers of their own through
-// scripts/services (Kafka on 19092/19093, Redis on 16379, Elasticsearch on
+// scripts/services (Kafka on 19192/19193, Redis on 16379, Elasticsearch on
 // 19200/19300, data under .services/outage), never the shared ones, and
 // stop them at the end. They run in the integration tier (`make test`) and
 // skip under -short. The package has no code besides its tests.

@@ -18,10 +18,11 @@ import (
 )
 
 // The servers of these tests, in the outage helper's port range: never the
-// shared ones on 9092/6379/9200, since the tests stop them.
+// shared ones on 9092/6379/9200, since the tests stop them, nor dev's
+// embedded broker on 19092 (make run beside make test).
 const (
-	kafkaPort           = "19092"
-	kafkaControllerPort = "19093"
+	kafkaPort           = "19192"
+	kafkaControllerPort = "19193"
 	redisPort           = "16379"
 	esPort              = "19200"
 	esTransportPort     = "19300"
