@@ -17,7 +17,7 @@ import (
 func init() {
 	commands["bench"] = command{
 		summary: "measure a projection against raw Kafka and store limits (bench redis|search), the write path and freshness under load (bench api), soak the whole service (bench soak), or time a category rename through views and search (bench rename)",
-		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--rounds 3] [--script] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--warm D] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--raw=false] [--freshness=false] [--search-poll 50ms] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--distribution zipf|uniform] [--outcome-mib N] [--json] [--pprof 127.0.0.1:6060] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]\n       streamview bench rename [--products 10000] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--es URL]",
+		usage:   "redis|search [--events N] [--products N] [--batch N] [--seed N] [--distribution zipf|uniform] [--rounds 3] [--script] [--json] [--cpuprofile FILE] [--log-level warn] [--brokers host:port] [--redis host:port] [--elasticsearch URL]\n       streamview bench api [--rates 500,1000,2000,4000] [--duration 15s] [--warm D] [--modes wait,nowait] [--products N] [--distribution zipf|uniform] [--url URL] [--raw=false] [--freshness=false] [--search-poll 50ms] [--cpuprofile FILE --profile-rate N] [--json]\n       streamview bench soak [--duration 10m] [--rate N] [--products N] [--distribution zipf|uniform] [--outcome-mib N] [--json] [--pprof 127.0.0.1:6060] [--log-level warn] [--brokers host:port] [--redis host:port] [--elasticsearch URL]\n       streamview bench rename [--products 10000] [--json] [--log-level warn] [--brokers host:port] [--redis host:port] [--elasticsearch URL]",
 		help: `Measures how fast a projection rebuilds from the log into its store,
 beside the two limits it runs between, in one run on one data set:
 
@@ -77,7 +77,7 @@ It prints progress lines, then a table of the median round: the rates
 consume, or the raw writes in the mean of their two times; against each
 run of them too) with the target, the CPU each step cost this process
 and the server (Redis: INFO cpu; Elasticsearch: its process's
-/proc/<pid>/stat, when every --es address is on this machine), as µs per
+/proc/<pid>/stat, when every --elasticsearch address is on this machine), as µs per
 event and % busy: the server is shared with whatever else runs on it.
 With --json they go to stderr and the report, as JSON, to stdout.
 Everything it creates (topics, consumer groups, keys, indices) is removed
@@ -160,7 +160,9 @@ type benchFlags struct {
 func (b *benchFlags) register(fs *flag.FlagSet, e env) {
 	b.k.register(fs, e)
 	b.rf.register(fs, e, "127.0.0.1:6379", "")
-	b.ef.register(fs, e, "es", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
+	b.ef.register(fs, e, "elasticsearch", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
+	// --es, the name of older releases, sets the same.
+	fs.StringVar(&b.ef.url, "es", b.ef.url, "the same as --elasticsearch")
 }
 
 // settings reads the three servers' settings; the caller adds the logger

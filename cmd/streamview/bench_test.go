@@ -160,6 +160,10 @@ func TestBenchUsage(t *testing.T) {
 		{"help of soak", []string{"bench", "soak", "--help"}, flag.ErrHelp},
 		{"soak bad flag", []string{"bench", "soak", "--rate", "fast"}, errUsage},
 		{"soak stray argument", []string{"bench", "soak", "now"}, errUsage},
+		// Every command names Elasticsearch's flag --elasticsearch; --es is kept.
+		{"elasticsearch flag", []string{"bench", "search", "--elasticsearch", "http://127.0.0.1:1", "--help"}, flag.ErrHelp},
+		{"es flag", []string{"bench", "search", "--es", "http://127.0.0.1:1", "--help"}, flag.ErrHelp},
+		{"soak elasticsearch flag", []string{"bench", "soak", "--elasticsearch", "http://127.0.0.1:1", "--help"}, flag.ErrHelp},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

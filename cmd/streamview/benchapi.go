@@ -102,7 +102,7 @@ decider, api-results, the projectors): what loads the broker. Every row
 also says how busy the machine's cores were (every process on it), and a
 line per step how much of a core this process (the load, the readers
 and, without --url, the stack) and each server spent: Kafka,
-Elasticsearch and Redis as --brokers, --es and --redis name them, each
+Elasticsearch and Redis as --brokers, --elasticsearch and --redis name them, each
 the processes listening on that address's port on a loopback or any
 address, when it is on this machine and /proc shows them (Linux; another
 user's process needs the rights to read it; under Docker it is the port
