@@ -161,6 +161,11 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 		{"POST to a query", request{method: "POST", path: "/healthz", body: `{}`}, 405, "GET, HEAD"},
 		{"PUT a product", request{method: "PUT", path: "/v1/products/" + productID, body: `{}`}, 405, "DELETE, GET, HEAD, PATCH"},
 		{"GET a price", request{method: "GET", path: "/v1/products/" + productID + "/price"}, 405, "PUT"},
+		// /v1/products/search is no product: the methods of
+		// /v1/products/{id} are not allowed there.
+		{"POST a search", request{method: "POST", path: "/v1/products/search", body: `{}`}, 405, "GET, HEAD"},
+		{"DELETE a search", request{method: "DELETE", path: "/v1/products/search"}, 405, "GET, HEAD"},
+		{"PATCH a search", request{method: "PATCH", path: "/v1/products/search", body: `{}`}, 405, "GET, HEAD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

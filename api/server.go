@@ -99,6 +99,12 @@ func New(cfg Config, deps Deps) *Server {
 		{"GET /{$}", s.consolePage},
 		{"GET /console/{file}", s.consoleAsset},
 	}
+	// /v1/products/search is no product ID: DELETE and PATCH there are a
+	// 405, not a command to a product "search" (a 400). Their patterns are
+	// no route of ours, so Allow leaves them out.
+	for _, m := range []string{"DELETE", "PATCH"} {
+		s.mux.HandleFunc(m+" /v1/products/search", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusMethodNotAllowed) })
+	}
 	for _, rt := range s.routes {
 		s.mux.HandleFunc(rt.pattern, rt.handle)
 		s.known[rt.pattern] = true
@@ -190,7 +196,7 @@ func waitContext(r *http.Request, d time.Duration) (context.Context, context.Can
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	_, pattern := s.mux.Handler(r)
-	rw := &responseWriter{ResponseWriter: w, problemize: !s.known[pattern]}
+	rw := &responseWriter{ResponseWriter: w, problemize: !s.known[pattern], allow: func() string { return s.allowed(r) }}
 	s.metrics.inFlight.Add(1)
 	defer func() {
 		s.metrics.inFlight.Add(-1)
@@ -230,6 +236,21 @@ type responseWriter struct {
 	wroteHeader bool
 	problemize  bool // the request matched no route of ours
 	swallow     bool // the body being written is the mux's plain text
+	allow       func() string
+}
+
+// allowed is the Allow header of a 405 for r's path: the methods that reach
+// a route of ours there. (The mux's own names every method of a pattern
+// that matches the path, also one a more specific pattern shadows: DELETE
+// and PATCH of /v1/products/{id} for /v1/products/search.)
+func (s *Server) allowed(r *http.Request) string {
+	var methods []string
+	for _, m := range []string{"DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"} {
+		if _, p := s.mux.Handler(&http.Request{Method: m, URL: r.URL, Host: r.Host}); s.known[p] {
+			methods = append(methods, m)
+		}
+	}
+	return strings.Join(methods, ", ")
 }
 
 func (w *responseWriter) WriteHeader(code int) {
@@ -242,6 +263,9 @@ func (w *responseWriter) WriteHeader(code int) {
 		detail := "No such resource; see /v1/openapi.json for the API."
 		if code == http.StatusMethodNotAllowed {
 			detail = "The resource does not support this method; see the Allow header."
+			if w.allow != nil {
+				w.Header().Set("Allow", w.allow())
+			}
 		}
 		writeProblem(w, newProblem(code, problemBlank, detail))
 		w.swallow = true
