@@ -51,7 +51,8 @@ type Config struct {
 	// DefaultReadyTimeout (2s).
 	ReadyTimeout time.Duration
 	// QueryTimeout bounds each read of a store: a product search, a read of
-	// a product view. A store that has not answered by then (down, or
+	// a product view, the history, GET /v1/projections, a list of dead
+	// letters. A store that has not answered by then (down, or
 	// accepting connections and never answering) makes the request a 503
 	// with Retry-After instead of a hang. A read with ?minVersion= may
 	// wait its ?wait= and then one more read. Default DefaultQueryTimeout

@@ -172,7 +172,12 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	letters, more, err := ops.DeadLetters(r.Context(), r.PathValue("name"), limit)
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	letters, more, err := ops.DeadLetters(ctx, r.PathValue("name"), limit)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		err = &queryTimeout{timeout: s.cfg.QueryTimeout, err: err}
+	}
 	if err != nil {
 		s.opsError(w, r, "list the dead letters", err)
 		return

@@ -21,9 +21,14 @@ type fakeOps struct {
 	start    RebuildStarted   // what StartRebuild answers
 	skip     map[int64]string // offsets Redrive leaves out, with why
 	err      error
+	hang     bool // DeadLetters waits for its context to end
 }
 
-func (o *fakeOps) DeadLetters(_ context.Context, name string, limit int) ([]DeadLetter, bool, error) {
+func (o *fakeOps) DeadLetters(ctx context.Context, name string, limit int) ([]DeadLetter, bool, error) {
+	if o.hang {
+		<-ctx.Done()
+		return nil, false, ctx.Err()
+	}
 	if o.err != nil {
 		return nil, false, o.err
 	}
@@ -184,5 +189,36 @@ func TestRebuildStartAndAbort(t *testing.T) {
 		ops.err = fmt.Errorf("rebuild x: %w", tt.err)
 		wantProblem(t, serve(t, s.Handler(), request{method: "POST", path: "/v1/projections/product-view/rebuild"}), tt.status)
 		wantProblem(t, serve(t, s.Handler(), request{method: "DELETE", path: "/v1/projections/product-view/rebuild"}), tt.status)
+	}
+}
+
+// The operations' reads are bounded by the query timeout: a store or a
+// broker that never answers is a 503 with Retry-After in QueryTimeout, not
+// a hang (GET /v1/projections hung for minutes on an Elasticsearch that
+// accepted connections and never answered, and both waited 40 s on a
+// stalled Kafka).
+func TestOperationsReadsAreBounded(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	hang := func(ctx context.Context) (any, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	s := testServer(t, Deps{Operations: &fakeOps{hang: true}, Projections: hang}, func(c *Config) { c.QueryTimeout = timeout })
+	for _, path := range []string{"/v1/projections", "/v1/projections/product-view/dead-letters"} {
+		t.Run(path, func(t *testing.T) {
+			start := time.Now()
+			w := serve(t, s.Handler(), request{method: "GET", path: path})
+			took := time.Since(start)
+			p := wantProblem(t, w, http.StatusServiceUnavailable)
+			if w.Header().Get("Retry-After") == "" {
+				t.Error("no Retry-After")
+			}
+			if !strings.Contains(p.Detail, "did not answer within "+timeout.String()) {
+				t.Errorf("detail %q does not name the timeout", p.Detail)
+			}
+			if took > 10*timeout {
+				t.Errorf("answered after %v, the query timeout is %v", took, timeout)
+			}
+		})
 	}
 }

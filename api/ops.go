@@ -135,7 +135,12 @@ func (s *Server) projections(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, "This server does not report on projections.")
 		return
 	}
-	v, err := s.deps.Projections(r.Context())
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	defer cancel()
+	v, err := s.deps.Projections(ctx)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		err = &queryTimeout{timeout: s.cfg.QueryTimeout, err: err}
+	}
 	if err != nil {
 		s.internalError(w, r, "read the state of the projections", err)
 		return

@@ -98,7 +98,9 @@ func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...So
 	dlqs := map[string]map[string]int64{} // topic → group → count
 	for _, src := range sources {
 		name := src.Target.Name()
-		live, err := src.Target.Live(ctx)
+		sctx, cancel := storeContext(ctx)
+		live, err := src.Target.Live(sctx)
+		cancel()
 		if err != nil {
 			out = append(out, GenerationReport{Projection: name, State: StateUnreachable, Partitions: []processors.PartitionLag{}, Error: fmt.Sprintf("live generation: %v", err)})
 			continue
@@ -106,7 +108,10 @@ func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...So
 		var st State
 		var building bool
 		if src.Control != nil {
-			if st, building, err = src.Control.Load(ctx); err != nil {
+			sctx, cancel := storeContext(ctx)
+			st, building, err = src.Control.Load(sctx)
+			cancel()
+			if err != nil {
 				out = append(out, GenerationReport{Projection: name, State: StateUnreachable, Partitions: []processors.PartitionLag{}, Error: fmt.Sprintf("rebuild state: %v", err)})
 				continue
 			}
@@ -188,6 +193,23 @@ func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...So
 	}
 	return out, nil
 }
+
+// storeContext bounds a read of one projection's store (its live
+// generation, its rebuild state) to half of what is left before ctx's
+// deadline, or to maxStoreRead without one: a store that accepts
+// connections and never answers makes that projection unreachable, and
+// the report still has time for the others and for Kafka.
+func storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := maxStoreRead
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl)/2)
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// maxStoreRead bounds a store read of a report without a deadline (the
+// CLI's).
+const maxStoreRead = 10 * time.Second
 
 // sampleRates measures, over cfg.Sample, the committed progress of the
 // generations that have no processor in this process.

@@ -3,7 +3,9 @@ package rebuild_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -93,5 +95,46 @@ func TestReportCountsEachDeadLetteredRecordOnce(t *testing.T) {
 	}
 	if len(rs) != 1 || rs[0].DeadLettered != 3 {
 		t.Fatalf("report = %+v, want generation 1 with 3 records dead-lettered", rs)
+	}
+}
+
+// hangingLive is a store that accepts the read and never answers.
+type hangingLive struct{ name string }
+
+func (h hangingLive) Name() string { return h.name }
+func (h hangingLive) Live(ctx context.Context) (int, error) {
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+// A store that never answers is reported unreachable within half of what
+// is left of the report's deadline, and the others are reported: GET
+// /v1/projections hung for minutes on an Elasticsearch that accepted
+// connections and never answered.
+func TestReportGoesOnPastAStoreThatNeverAnswers(t *testing.T) {
+	brokers := fakeKafka(t)
+	events := testenv.Topic(t, brokers, "t.report-events", 3)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	start := time.Now()
+	rs, err := rebuild.Report(ctx, cl, rebuild.ReportConfig{Topic: events},
+		rebuild.Source{Target: hangingLive{name: "t-hangs"}, DeadLetterTopic: events},
+		rebuild.Source{Target: liveOf{name: "t-up", gen: 1}, DeadLetterTopic: events})
+	if err != nil {
+		t.Fatalf("report after %v: %v", time.Since(start), err)
+	}
+	if len(rs) != 2 {
+		t.Fatalf("report = %+v, want two entries", rs)
+	}
+	if r := rs[0]; r.Projection != "t-hangs" || r.State != rebuild.StateUnreachable || !strings.Contains(r.Error, "deadline") {
+		t.Errorf("the store that never answers: %+v", r)
+	}
+	if r := rs[1]; r.Projection != "t-up" || r.State != rebuild.StateLive || len(r.Partitions) != 3 {
+		t.Errorf("the reachable one: %+v", r)
 	}
 }
