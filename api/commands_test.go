@@ -76,12 +76,6 @@ func TestCommandsArePublished(t *testing.T) {
 			want:      &schemas.ChangeProductPrice{Price: schemas.Money{Amount: 2450, Currency: "EUR"}},
 		},
 		{
-			name:      "change price with trailing zeros past the minor unit",
-			req:       request{method: "PUT", path: "/v1/products/" + productID + "/price", body: `{"price":{"amount":"24.500","currency":"EUR"}}`},
-			productID: productID,
-			want:      &schemas.ChangeProductPrice{Price: schemas.Money{Amount: 2450, Currency: "EUR"}},
-		},
-		{
 			name:      "change stock",
 			req:       request{method: "PUT", path: "/v1/products/" + productID + "/stock", body: `{"quantity":7}`},
 			productID: productID,
@@ -272,6 +266,8 @@ func TestCommandsRefused(t *testing.T) {
 		{"price zero", request{method: "PUT", path: price, body: `{"price":{"amount":"0.00","currency":"EUR"}}`}, 422, []string{"price.amount"}},
 		{"price negative", request{method: "PUT", path: price, body: `{"price":{"amount":"-1","currency":"EUR"}}`}, 422, []string{"price.amount"}},
 		{"price with three decimals", request{method: "PUT", path: price, body: `{"price":{"amount":"19.999","currency":"EUR"}}`}, 422, []string{"price.amount"}},
+		// API.md: at most the currency's minor-unit digits, zeros too.
+		{"price with a third decimal of zero", request{method: "PUT", path: price, body: `{"price":{"amount":"24.500","currency":"EUR"}}`}, 422, []string{"price.amount"}},
 		{"price not a decimal", request{method: "PUT", path: price, body: `{"price":{"amount":"1e3","currency":"EUR"}}`}, 422, []string{"price.amount"}},
 		{"price too large", request{method: "PUT", path: price, body: `{"price":{"amount":"99999999999999999999","currency":"EUR"}}`}, 422, []string{"price.amount"}},
 		{"price in another currency", request{method: "PUT", path: price, body: `{"price":{"amount":"19.99","currency":"USD"}}`}, 422, []string{"price.currency"}},
@@ -600,7 +596,7 @@ func TestCatalogueCurrency(t *testing.T) {
 		fields []string // the invalid fields, when refused
 	}{
 		{"whole yen", `{"amount":"1500","currency":"JPY"}`, 1500, nil},
-		{"trailing zero decimals", `{"amount":"1500.00","currency":"JPY"}`, 1500, nil},
+		{"decimals of zero", `{"amount":"1500.00","currency":"JPY"}`, 0, []string{"price.amount"}},
 		{"a fraction of a yen", `{"amount":"19.5","currency":"JPY"}`, 0, []string{"price.amount"}},
 		{"euros in a yen catalogue", `{"amount":"19.50","currency":"EUR"}`, 0, []string{"price.currency"}},
 		{"not a currency", `{"amount":"19","currency":"yen"}`, 0, []string{"price.currency"}},

@@ -78,6 +78,7 @@ func TestSearchRefused(t *testing.T) {
 		{"minPrice with a currency", "minPrice=10EUR", []string{"minPrice"}},
 		{"minPrice with an exponent", "minPrice=1e3", []string{"minPrice"}},
 		{"minPrice with three decimals", "minPrice=1.001", []string{"minPrice"}},
+		{"maxPrice with a third decimal of zero", "maxPrice=1.000", []string{"maxPrice"}},
 		{"minPrice negative", "minPrice=-1", []string{"minPrice"}},
 		{"maxPrice empty", "maxPrice=", []string{"maxPrice"}},
 		{"maxPrice too large", "maxPrice=999999999999999999999", []string{"maxPrice"}},

@@ -59,7 +59,8 @@ func ParseAmount(s, currency string) (int64, error) {
 	if whole == "" || (hasDot && frac == "") || !allDigits(whole) || !allDigits(frac) {
 		return 0, ErrAmountSyntax
 	}
-	frac = strings.TrimRight(frac, "0")
+	// "24.500" has three decimals, a zero or not: API.md allows at most
+	// the currency's minor-unit digits.
 	if len(frac) > digits {
 		return 0, ErrAmountPrecision
 	}

@@ -14,11 +14,12 @@ func TestParseAmount(t *testing.T) {
 	}{
 		{"two decimals", "19.99", "EUR", 1999, nil},
 		{"one decimal equals two", "24.5", "EUR", 2450, nil},
-		{"trailing zeros beyond precision", "24.500", "EUR", 2450, nil},
+		{"trailing zeros beyond precision count", "24.500", "EUR", 0, ErrAmountPrecision},
 		{"whole", "7", "EUR", 700, nil},
 		{"negative", "-1.5", "EUR", -150, nil},
 		{"yen has none", "120", "JPY", 120, nil},
 		{"yen decimals", "120.5", "JPY", 0, ErrAmountPrecision},
+		{"yen decimals of zero", "120.0", "JPY", 0, ErrAmountPrecision},
 		{"dinar three", "1.234", "KWD", 1234, nil},
 		{"too precise", "1.999", "EUR", 0, ErrAmountPrecision},
 		{"empty", "", "EUR", 0, ErrAmountSyntax},
