@@ -439,6 +439,12 @@ async function projectionsPage() {
     const gens = r.body.projections || [];
     const rebuildable = (name) => !Array.isArray(r.body.rebuildable) || r.body.rebuildable.includes(name);
     const building = new Set(gens.filter(g => g.state === "building" || g.state === "handover").map(g => g.projection));
+    // A rebuild that failed or was aborted leaves no generation: say so on the live one.
+    const unbuilt = new Map((r.body.rebuildsEnded || []).filter(e => e.outcome === "failed" || e.outcome === "aborted").map(e => [e.projection, e]));
+    const ended = (g) => {
+      const e = g.state === "live" && !building.has(g.projection) && unbuilt.get(g.projection);
+      return e ? h("div", { class: "muted rebuild-ended", title: e.at }, "last rebuild " + e.outcome + (e.error ? ": " + e.error : "")) : "";
+    };
     fill(table, h("table", { id: "projections" },
       h("thead", {}, h("tr", {}, ["Projection", "Gen", "State", "Consumers", "Lag", "Lag by partition", "Rate /s", "Applied", "Dead letters", "Rebuild", ""].map((t, i) => h("th", { class: [3, 4, 6, 7, 8].includes(i) ? "num" : null }, t)))),
       h("tbody", {}, gens.map(g => {
@@ -457,7 +463,7 @@ async function projectionsPage() {
           h("td", { class: "num" }, g.deadLettered ? h("a", { href: "#/dead-letters/" + g.projection }, num(g.deadLettered)) : "0"),
           h("td", {}, g.error ? h("div", { class: "muted" }, g.error) : b ? h("div", { class: "build" },
             h("div", { class: "bar" + (g.state === "handover" ? " warn" : "") }, h("span", { width: Math.min(100, b.percent) + "%" })),
-            h("div", { class: "muted" }, b.percent + "% of " + num(b.total) + " records, replaces g" + b.replaces + (b.secondsLeft ? ", " + Math.ceil(b.secondsLeft) + " s left" : ""))) : ""),
+            h("div", { class: "muted" }, b.percent + "% of " + num(b.total) + " records, replaces g" + b.replaces + (b.secondsLeft ? ", " + Math.ceil(b.secondsLeft) + " s left" : ""))) : ended(g)),
           h("td", {}, g.state === "live" && !building.has(g.projection) && rebuildable(g.projection) ?
             h("button", { class: "secondary rebuild", dataset: { projection: g.projection }, onclick: () => act("POST", g.projection) }, "Rebuild") :
             (g.state === "building" || g.state === "handover") ? h("button", { class: "danger abort", dataset: { projection: g.projection }, onclick: () => act("DELETE", g.projection) }, "Abort") : ""));

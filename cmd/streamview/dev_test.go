@@ -316,6 +316,13 @@ func rebuildView(t *testing.T, base string) {
 		}
 		return nil
 	})
+	// How rebuilds ended is reported beside the generations (this one
+	// still retires the old generation for its grace).
+	if a := call(t, "GET", base+"/v1/projections", ""); a.status != 200 {
+		t.Fatalf("GET /v1/projections: %d %v", a.status, a.body)
+	} else if _, ok := a.body["rebuildsEnded"].([]any); !ok {
+		t.Fatalf("GET /v1/projections has no rebuildsEnded list: %v", a.body)
+	}
 }
 
 // startDevWithin starts dev on dir with extra flags, failing the test

@@ -107,6 +107,10 @@ func (o *operations) Close() { o.cl.Close() }
 // now, for GET /metrics and GET /v1/projections.
 func (o *operations) Building() []*processors.Runner { return o.jobs.Building() }
 
+// Ended is how the last rebuild of each projection this server ran ended,
+// for GET /v1/projections.
+func (o *operations) Ended() []rebuild.Ended { return o.jobs.Ended() }
+
 // Built is the processor that built generation gen of name here, if any.
 func (o *operations) Built(name string, gen int) *processors.Runner { return o.jobs.Built(name, gen) }
 

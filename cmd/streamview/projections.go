@@ -402,7 +402,7 @@ func (s viewStart) note() string {
 // projectionsOverview answers GET /v1/projections for a serving stack:
 // the live and building generations of every projection of names, with
 // the stats of the processors running in this process (procs).
-func projectionsOverview(ctx context.Context, st stack, names []string, procs []*processors.Runner) (any, error) {
+func projectionsOverview(ctx context.Context, st stack, names []string, procs []*processors.Runner, ended []rebuild.Ended) (any, error) {
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 	if err != nil {
 		return nil, err
@@ -444,7 +444,10 @@ func projectionsOverview(ctx context.Context, st stack, names []string, procs []
 	if st.searchGens != nil {
 		rebuildable = append(rebuildable, searchProjection)
 	}
-	return map[string]any{"projections": rs, "rebuildable": rebuildable}, nil
+	if ended == nil {
+		ended = []rebuild.Ended{}
+	}
+	return map[string]any{"projections": rs, "rebuildable": rebuildable, "rebuildsEnded": ended}, nil
 }
 
 // namedLive is a projection's name and live generation, for reports.

@@ -136,7 +136,7 @@ func TestRebuildCommandsFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 10*time.Second, func() error {
-		v, err := projectionsOverview(ctx, st, []string{f.Runner().Config().Name}, followed([]*rebuild.Follower{f}))
+		v, err := projectionsOverview(ctx, st, []string{f.Runner().Config().Name}, followed([]*rebuild.Follower{f}), nil)
 		if err != nil {
 			return err
 		}

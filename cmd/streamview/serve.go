@@ -606,7 +606,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			Views:      productview.NewReader(views),
 			Ready:      append(append(readiness(st, readyKafka), liveCheck(st.redis, views)), checks...),
 			Projections: func(ctx context.Context) (any, error) {
-				return projectionsOverview(ctx, st, reportedProjections(st), procs())
+				return projectionsOverview(ctx, st, reportedProjections(st), procs(), ops.Ended())
 			},
 			Metrics: st.tel.Registry(),
 		}

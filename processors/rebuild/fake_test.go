@@ -638,3 +638,50 @@ func TestRetiringElsewhereIsRunningFake(t *testing.T) {
 	// (Stopped, a retiring beats no more, and another process finishes
 	// it at once: TestJobsSayTheyOnlyFinishARetiring.)
 }
+
+// TestJobsSayHowRebuildsEnded: Jobs.Ended gives the last rebuild of each
+// projection that has ended, failed with its error or swapped with its
+// generation, for GET /v1/projections (a rebuild started over HTTP that
+// failed left no trace there: its error was only in the log).
+func TestJobsSayHowRebuildsEnded(t *testing.T) {
+	fv := newFakeViews(t, eventgen.Options{Products: 30, Events: 300, Seed: 4}, true)
+	w, vt, vctl := fv.w, fv.vt, fv.vctl
+	ctx := t.Context()
+	refused := errors.New("the store refused the new generation")
+	broken := vt
+	broken.Projection = func(int) (processors.Projection, error) { return nil, refused }
+	target := broken
+	jobs := rebuild.NewJobs(ctx, func(string) (*rebuild.Rebuilder, error) { return rebuild.New(w.config(), target, vctl) }, nil)
+	if got := jobs.Ended(); len(got) != 0 {
+		t.Fatalf("Ended before any rebuild = %+v", got)
+	}
+	ended := func(want string) rebuild.Ended {
+		t.Helper()
+		var e rebuild.Ended
+		testenv.Eventually(t, time.Minute, func() error {
+			got := jobs.Ended()
+			if len(got) != 1 || got[0].Outcome != want {
+				return fmt.Errorf("Ended = %+v, want one %s", got, want)
+			}
+			e = got[0]
+			return nil
+		})
+		return e
+	}
+	if _, err := jobs.Start(vt.Name()); err != nil {
+		t.Fatal(err)
+	}
+	if e := ended("failed"); e.Projection != vt.Name() || !strings.Contains(e.Error, refused.Error()) || e.At.IsZero() {
+		t.Errorf("the failed rebuild: %+v", e)
+	}
+	if _, err := vt.Drop(ctx, 2); err != nil { // what the failed one may have left
+		t.Fatal(err)
+	}
+	target = vt
+	if _, err := jobs.Start(vt.Name()); err != nil {
+		t.Fatal(err)
+	}
+	if e := ended("swapped"); e.Generation != 2 || e.Error != "" {
+		t.Errorf("the rebuild that swapped: %+v", e)
+	}
+}

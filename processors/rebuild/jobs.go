@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,7 +36,53 @@ type Jobs struct {
 type Outcome struct {
 	Result Result
 	Err    error
+	At     time.Time // when it ended
 	r      *Rebuilder
+}
+
+// Ended is how a rebuild ended, as a report shows it: GET /v1/projections
+// shows the progress of a rebuild started over HTTP, and one that failed
+// leaves no generation to show (its error was only in the log).
+type Ended struct {
+	Projection string `json:"projection"`
+	// Generation is the generation it built, 0 when it ended before
+	// building one.
+	Generation int `json:"generation,omitempty"`
+	// Outcome is "swapped" (the new generation is live), "retired" (it
+	// finished retiring an earlier swap), "aborted" or "failed".
+	Outcome string    `json:"outcome"`
+	Error   string    `json:"error,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// Ended returns how the last rebuild of each projection that this Jobs
+// ran ended, for those none runs of now, by projection name.
+func (j *Jobs) Ended() []Ended {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := []Ended{}
+	for name, o := range j.last {
+		if _, running := j.running[name]; running {
+			continue
+		}
+		e := Ended{Projection: name, Generation: o.Result.To, At: o.At}
+		switch {
+		case errors.Is(o.Err, ErrAborted) || errors.Is(o.Err, context.Canceled):
+			e.Outcome = "aborted"
+		case o.Err != nil:
+			e.Outcome = "failed"
+		case o.Result.Swapped:
+			e.Outcome = "swapped"
+		default:
+			e.Outcome = "retired"
+		}
+		if o.Err != nil {
+			e.Error = o.Err.Error()
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b Ended) int { return strings.Compare(a.Projection, b.Projection) })
+	return out
 }
 
 type job struct {
@@ -101,7 +149,7 @@ func (j *Jobs) Start(name string) (Start, error) {
 		}
 		j.mu.Lock()
 		delete(j.running, name)
-		j.last[name] = Outcome{Result: res, Err: err, r: r}
+		j.last[name] = Outcome{Result: res, Err: err, At: time.Now().UTC(), r: r}
 		j.mu.Unlock()
 	}()
 	return start, nil
