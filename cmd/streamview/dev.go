@@ -26,7 +26,6 @@ import (
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/producers/decider"
-	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/bleveindex"
 	"github.com/streamview/streamview/sinks/redisnotify"
 	"github.com/streamview/streamview/sinks/redisview"
@@ -306,8 +305,9 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	// The notifier's state lives in Redis. Over the in-memory one it folds
 	// the subscriptions from the log again, and a journal in --data
 	// tells it what was delivered or dead-lettered: it sends nothing twice
-	// and retries what was waiting.
-	codec, err := schemas.NewCodec()
+	// and retries what was waiting. It reads the events: with a registry,
+	// their Confluent framing.
+	codec, err := newDecoder(ctx, st.registry)
 	if err != nil {
 		return err
 	}

@@ -156,9 +156,9 @@ Environment (flags win over it):
   ELASTICSEARCH_URL    Elasticsearch URL (default http://127.0.0.1:9200)
   SCHEMA_REGISTRY_URL  Confluent-compatible schema registry: serve, dev and
                        publish write Confluent framing and register the
-                       schemas; dlq, replay, rebuild and projections look them
-                       up by ID. Without it Avro single-object encoding. Both
-                       are read.
+                       schemas; notify, dlq, replay, rebuild and projections
+                       look them up by ID. Without it Avro single-object
+                       encoding. Both are read.
   STREAMVIEW_JWT_SECRET, STREAMVIEW_JWT_SECRET_FILE, STREAMVIEW_JWKS
                        turn API authentication on (see 'streamview help token')
 `)

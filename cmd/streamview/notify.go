@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/backoff"
+	"github.com/streamview/streamview/internal/connect"
 	"github.com/streamview/streamview/processors/notifier"
 	"github.com/streamview/streamview/processors/webhook"
 	"github.com/streamview/streamview/producers/subscription"
@@ -243,6 +244,7 @@ func runNotify(ctx context.Context, e env, args []string) error {
 	kf.register(fs, e)
 	nf.register(fs)
 	rf.register(fs, e, "127.0.0.1:6379", "the subscriptions, queues and delivered Webhook-Ids")
+	registry := connect.RegisterSchemaRegistryReader(fs, e.getenv)
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	logFormat := logFormatFlag(fs, e)
 	if err := parse(fs, args); err != nil {
@@ -274,7 +276,11 @@ func runNotify(ctx context.Context, e env, args []string) error {
 	}
 	st := stack{brokers: kconn.Brokers, kafkaOpt: kopts, logger: logger, redis: rdb, epoch: redisview.NewEpochReader(rdb, 0).Log(logger)}
 	defer st.redis.Close()
-	codec, err := schemas.NewCodec()
+	reg, err := registry.Load()
+	if err != nil {
+		return err
+	}
+	codec, err := newDecoder(ctx, reg)
 	if err != nil {
 		return err
 	}

@@ -344,7 +344,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if roles["notifier"] {
-		codec, err := schemas.NewCodec()
+		// It reads the events: with a registry, their Confluent framing.
+		codec, err := newDecoder(ctx, st.registry)
 		if err != nil {
 			return err
 		}
