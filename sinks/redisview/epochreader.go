@@ -2,7 +2,6 @@ package redisview
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -129,11 +128,12 @@ func (r *EpochReader) readTicking(ctx context.Context) (string, error) {
 	return epoch, nil
 }
 
-// clockFailed warns, once, of a bump of ClockKey that Redis refused: an
-// error reply, not a network error (which fails the next reads anyway).
+// clockFailed warns, once, of a bump of ClockKey that Redis refuses for
+// good: the user may not (NOPERM), or the key holds something else. A
+// transient refusal (READONLY during a failover, LOADING, OOM) and a
+// network error fail the next reads anyway, and are left to them.
 func (r *EpochReader) clockFailed(err error) {
-	var reply redis.Error
-	if !errors.As(err, &reply) {
+	if !redis.HasErrorPrefix(err, "NOPERM") && !redis.HasErrorPrefix(err, "WRONGTYPE") && !redis.HasErrorPrefix(err, "value is not an integer") {
 		return
 	}
 	r.mu.Lock()

@@ -327,6 +327,28 @@ func TestEpochReaderWarnsOfARefusedClock(t *testing.T) {
 		mr.Set(ClockKey, "not a number")
 		check(t, c, "not an integer")
 	})
+	t.Run("transient refusals first", func(t *testing.T) {
+		// READONLY (a failover under way) is no reason to warn, and does
+		// not use up the one warning of a NOPERM after it.
+		mr := miniredis.RunT(t)
+		c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		defer c.Close()
+		var refusal atomic.Value
+		refusal.Store(replyError("READONLY You can't write against a read only replica."))
+		c.AddHook(incrRefusal{&refusal})
+		var logs testenv.Buffer
+		r := NewEpochReader(c, -1).Log(slog.New(slog.NewTextHandler(&logs, nil)))
+		for range 3 {
+			if _, err := r.Epoch(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if out := logs.String(); out != "" {
+			t.Fatalf("warned of a READONLY refusal:\n%s", out)
+		}
+		refusal.Store(replyError("NOPERM User has no permissions to run the 'incr' command"))
+		check(t, c, "NOPERM")
+	})
 	t.Run("redis", func(t *testing.T) {
 		addr := testenv.Redis(t)
 		admin := redis.NewClient(&redis.Options{Addr: addr})
@@ -341,4 +363,28 @@ func TestEpochReaderWarnsOfARefusedClock(t *testing.T) {
 		defer c.Close()
 		check(t, c, "NOPERM")
 	})
+}
+
+// replyError is an error reply of Redis (go-redis's redis.Error).
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+func (replyError) RedisError()     {}
+
+// incrRefusal fails every INCR with the reply error it holds.
+type incrRefusal struct{ err *atomic.Value }
+
+func (h incrRefusal) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h incrRefusal) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h incrRefusal) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "incr" {
+			err := h.err.Load().(error)
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
 }
