@@ -47,6 +47,16 @@ func TestNoOtherSpellingOfAFixedKey(t *testing.T) {
 			return err
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
+			// A log call's attribute keys: "error" for err too.
+			if call, ok := n.(*ast.CallExpr); ok {
+				if sel, ok := call.Fun.(*ast.SelectorExpr); ok && logCalls[sel.Sel.Name] && len(call.Args) > 1 {
+					for _, a := range call.Args[1:] {
+						if lit, ok := a.(*ast.BasicLit); ok && lit.Kind == token.STRING && lit.Value == `"error"` {
+							t.Errorf("%s: log attribute \"error\": log it as logkey's %q", fset.Position(lit.Pos()), logkey.Err)
+						}
+					}
+				}
+			}
 			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
 				if v, err := strconv.Unquote(lit.Value); err == nil {
 					if k, bad := others[v]; bad {
@@ -61,4 +71,11 @@ func TestNoOtherSpellingOfAFixedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// logCalls are the slog methods whose arguments after the first are the
+// message and attributes.
+var logCalls = map[string]bool{
+	"Debug": true, "Info": true, "Warn": true, "Error": true,
+	"DebugContext": true, "InfoContext": true, "WarnContext": true, "ErrorContext": true, "Log": true,
 }

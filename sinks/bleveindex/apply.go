@@ -74,7 +74,7 @@ func (ix *Index) Apply(ctx context.Context, events []schemas.Event) error {
 	reject := func(p *productsearch.Share, i int, err error) {
 		ix.stats.permanent.Add(1)
 		ev := p.Events[i]
-		ix.opts.logger.WarnContext(ctx, "search document rejected", logkey.AggregateID, p.ID, logkey.EventType, ev.Type(), "error", err, logkey.Projection, "product-search")
+		ix.opts.logger.WarnContext(ctx, "search document rejected", logkey.AggregateID, p.ID, logkey.EventType, ev.Type(), logkey.Err, err, logkey.Projection, "product-search")
 		permanent = append(permanent, batch.Permanent(p.At[i], fmt.Errorf("bleve: product %q, %s v%d: %w", p.ID, ev.Type(), ev.Version, err)))
 	}
 	for _, p := range products {
