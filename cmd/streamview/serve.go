@@ -191,7 +191,7 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 			"(default streamview-decider-<host>-<random>) (env "+envTransactionalID+")")
 	pprofFlag(fs, &f.pprof)
 	fs.DurationVar(&f.queryTimeout, "query-timeout", api.DefaultQueryTimeout,
-		"bound of each Redis or Elasticsearch read of the API; a store that has not answered by then makes the request a 503 with Retry-After")
+		"bound of each store read of the API (Redis, Elasticsearch; Kafka for the history, GET /v1/projections and dead-letter lists); a store that has not answered by then makes the request a 503 with Retry-After")
 	f.access.register(fs, e)
 	return fs
 }
