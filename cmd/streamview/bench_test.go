@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -343,5 +344,37 @@ func TestBenchAPI(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "rate/s") {
 		t.Errorf("stderr lacks the table:\n%s", stderr.String())
+	}
+}
+
+// TestBenchElasticsearchFlags: --elasticsearch and its older name --es set
+// the one URL, the last given winning, over ELASTICSEARCH_URL.
+func TestBenchElasticsearchFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{nil, "", "http://127.0.0.1:9200"},
+		{nil, "http://env:9200", "http://env:9200"},
+		{[]string{"--elasticsearch", "http://a:9200"}, "http://env:9200", "http://a:9200"},
+		{[]string{"--es", "http://b:9200"}, "", "http://b:9200"},
+		{[]string{"--es", "http://b:9200", "--elasticsearch", "http://a:9200"}, "", "http://a:9200"},
+	} {
+		e := env{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string {
+			if k == "ELASTICSEARCH_URL" {
+				return tc.env
+			}
+			return ""
+		}}
+		fs := newFlags(e, "bench search")
+		var b benchFlags
+		b.register(fs, e)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if b.ef.url != tc.want {
+			t.Errorf("%v with ELASTICSEARCH_URL=%q: URL %q, want %q", tc.args, tc.env, b.ef.url, tc.want)
+		}
 	}
 }

@@ -48,7 +48,8 @@ type Ended struct {
 	// Generation is the generation it built, 0 when it ended before
 	// building one.
 	Generation int `json:"generation,omitempty"`
-	// Outcome is "swapped" (the new generation is live), "retired" (it
+	// Outcome is "swapped" (the new generation is live; Error says why
+	// the old one's retiring did not finish, if it did not), "retired" (it
 	// finished retiring an earlier swap), "aborted" or "failed".
 	Outcome string    `json:"outcome"`
 	Error   string    `json:"error,omitempty"`
@@ -67,12 +68,12 @@ func (j *Jobs) Ended() []Ended {
 		}
 		e := Ended{Projection: name, Generation: o.Result.To, At: o.At}
 		switch {
+		case o.Result.Swapped: // live, though its retiring may have failed
+			e.Outcome = "swapped"
 		case errors.Is(o.Err, ErrAborted) || errors.Is(o.Err, context.Canceled):
 			e.Outcome = "aborted"
 		case o.Err != nil:
 			e.Outcome = "failed"
-		case o.Result.Swapped:
-			e.Outcome = "swapped"
 		default:
 			e.Outcome = "retired"
 		}
