@@ -460,7 +460,7 @@ async function projectionsPage() {
             (g.partitions || []).map(p => h("span", { class: "p" + (p.lag > 0 ? " hot" : ""), height: (2 + 24 * p.lag / maxLag) + "px" })))),
           h("td", { class: "num" }, num(Math.round(g.ratePerSecond || 0))),
           h("td", { class: "num" }, g.applied ? num(g.applied) : "—"),
-          h("td", { class: "num" }, g.deadLettered ? h("a", { href: "#/dead-letters/" + g.projection }, num(g.deadLettered)) : "0"),
+          h("td", { class: "num" }, g.deadLettered ? h("a", { href: "#/dead-letters/" + g.projection, title: g.deadLetteredPartial ? "counting ran out of time: at least this many" : null }, (g.deadLetteredPartial ? "≥ " : "") + num(g.deadLettered)) : "0"),
           h("td", {}, g.error ? h("div", { class: "muted" }, g.error) : b ? h("div", { class: "build" },
             h("div", { class: "bar" + (g.state === "handover" ? " warn" : "") }, h("span", { width: Math.min(100, b.percent) + "%" })),
             h("div", { class: "muted" }, b.percent + "% of " + num(b.total) + " records, replaces g" + b.replaces + (b.secondsLeft ? ", " + Math.ceil(b.secondsLeft) + " s left" : ""))) : ended(g)),

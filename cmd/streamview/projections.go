@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -372,8 +373,12 @@ func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool, na
 				build += fmt.Sprintf(", %v left", time.Duration(b.LeftSec*float64(time.Second)).Round(time.Second))
 			}
 		}
-		fmt.Fprintf(tw, "%s\tg%d\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", r.Projection, r.Generation, r.State, r.Consumers,
-			lag, rate, r.DeadLettered, strings.Join(parts, " "), build)
+		dead := strconv.FormatInt(r.DeadLettered, 10)
+		if r.DeadLetteredPartial {
+			dead = ">=" + dead // counting ran out of time
+		}
+		fmt.Fprintf(tw, "%s\tg%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Projection, r.Generation, r.State, r.Consumers,
+			lag, rate, dead, strings.Join(parts, " "), build)
 	}
 	for _, name := range names {
 		if !slices.ContainsFunc(rs, func(r rebuild.GenerationReport) bool { return r.Projection == name }) {
