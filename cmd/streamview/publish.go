@@ -41,6 +41,11 @@ events topic refuses while the decider runs (consumer group
 streamview.decider: serve's decider role, or dev); stop it first, or pass
 --force for products it will never see commands for.
 
+Nor does publish read the log: a product's events must continue what the
+log holds, from its ProductCreated at version 1. An event of a product
+the log has no creation of makes a view without name, price or creation
+time, and a history that answers 503 (it lacks version 1).
+
 Example line:
 {"eventId":"6f1c…","eventType":"ProductStockChanged","aggregateType":"Product",
  "aggregateId":"0b7e…","version":2,"timestamp":"2026-11-26T10:00:00Z",
