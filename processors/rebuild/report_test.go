@@ -24,18 +24,26 @@ type liveOf struct {
 func (l liveOf) Name() string                      { return l.name }
 func (l liveOf) Live(context.Context) (int, error) { return l.gen, l.err }
 
-// A projection whose store does not answer is reported as unreachable,
-// with why; the others are reported as usual. (Its error failed the whole
-// report: `streamview projections` showed nothing while Elasticsearch was
-// down.)
-func TestReportGoesOnPastAnUnreachableStore(t *testing.T) {
+// reportKafka is a client of a fake broker holding an events topic of
+// three partitions, and the topic's name.
+func reportKafka(t *testing.T) (*kgo.Client, string) {
+	t.Helper()
 	brokers := fakeKafka(t)
 	events := testenv.Topic(t, brokers, "t.report-events", 3)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	t.Cleanup(cl.Close)
+	return cl, events
+}
+
+// A projection whose store does not answer is reported as unreachable,
+// with why; the others are reported as usual. (Its error failed the whole
+// report: `streamview projections` showed nothing while Elasticsearch was
+// down.)
+func TestReportGoesOnPastAnUnreachableStore(t *testing.T) {
+	cl, events := reportKafka(t)
 	rs, err := rebuild.Report(context.Background(), cl, rebuild.ReportConfig{Topic: events},
 		rebuild.Source{Target: liveOf{name: "t-down", err: errors.New("dial tcp: connection refused")}, DeadLetterTopic: events},
 		rebuild.Source{Target: liveOf{name: "t-up", gen: 1}, DeadLetterTopic: events})
@@ -112,13 +120,7 @@ func (h hangingLive) Live(ctx context.Context) (int, error) {
 // /v1/projections hung for minutes on an Elasticsearch that accepted
 // connections and never answered.
 func TestReportGoesOnPastAStoreThatNeverAnswers(t *testing.T) {
-	brokers := fakeKafka(t)
-	events := testenv.Topic(t, brokers, "t.report-events", 3)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl, events := reportKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
 	start := time.Now()
