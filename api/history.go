@@ -181,12 +181,11 @@ const historyWait = time.Second
 func (s *Server) historyWait() time.Duration { return min(historyWait, s.cfg.ReadWait) }
 
 // awaitHistory waits until the history index holds version v of product
-// id, or ctx ends; it reports whether it does. It looks after pauses that
-// start at the first pause of a ?minVersion= wait and double up to
-// Config.PollInterval, each look a read of that one version.
+// id, or ctx ends; it reports whether it does. It looks after the pauses
+// of a ?minVersion= wait (polls), each look a read of that one version.
 func (s *Server) awaitHistory(ctx context.Context, id string, v int64) bool {
-	pause := min(s.firstPoll, s.cfg.PollInterval)
-	t := time.NewTimer(pause)
+	p := s.polls()
+	t := time.NewTimer(p.pause())
 	defer t.Stop()
 	for {
 		select {
@@ -197,8 +196,7 @@ func (s *Server) awaitHistory(ctx context.Context, id string, v int64) bool {
 		if events, _, _, err := s.readHistory(ctx, id, v, 1); err == nil && len(events) == 1 {
 			return true
 		}
-		pause = min(2*pause, s.cfg.PollInterval)
-		t.Reset(pause)
+		t.Reset(p.pause())
 	}
 }
 

@@ -101,6 +101,21 @@ func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+// polls are the pauses between the looks of a wait: the first is
+// firstPoll, each next one twice as long, up to Config.PollInterval.
+type polls struct{ next, max time.Duration }
+
+func (s *Server) polls() *polls {
+	return &polls{next: min(s.firstPoll, s.cfg.PollInterval), max: s.cfg.PollInterval}
+}
+
+// pause returns the next pause.
+func (p *polls) pause() time.Duration {
+	d := p.next
+	p.next = min(2*p.next, p.max)
+	return d
+}
+
 // waitForVersion reads the view again until it has reached version want or
 // the wait is over, and returns the last read. It reads when changed (see
 // watchView, registered before the read that found the view behind) tells
@@ -116,8 +131,8 @@ func (s *Server) waitForVersion(r *http.Request, views ViewReader, id string, wa
 	defer func() { stop() }()
 	ctx, cancel := waitContext(r, wait)
 	defer cancel()
-	pause := min(s.firstPoll, s.cfg.PollInterval)
-	t := time.NewTimer(pause)
+	p := s.polls()
+	t := time.NewTimer(p.pause())
 	defer t.Stop()
 	for {
 		select {
@@ -125,8 +140,7 @@ func (s *Server) waitForVersion(r *http.Request, views ViewReader, id string, wa
 			// One last read: the view may have moved since the last tick.
 			return s.readView(r.Context(), views, id)
 		case <-t.C:
-			pause = min(2*pause, s.cfg.PollInterval)
-			t.Reset(pause)
+			t.Reset(p.pause())
 		case <-changed:
 		}
 		stop()
