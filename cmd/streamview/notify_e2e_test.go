@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -29,6 +30,7 @@ import (
 	"github.com/streamview/streamview/processors/webhook"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/redisnotify"
+	"github.com/streamview/streamview/sinks/redisview"
 )
 
 // envNotifyChild carries the arguments of `streamview notify` to
@@ -600,5 +602,63 @@ func groupCaughtUp(ctx context.Context, adm *kadm.Client, group, topic string) f
 			return testenv.Errorf("group %s not caught up on %s: lag %d", group, topic, l.Lag)
 		}
 		return nil
+	}
+}
+
+// notifyWorld is what the notifier's tests on real Kafka and Redis share:
+// a group, its events, dead-letter and journal topics, a Redis prefix
+// emptied at the end, the codec, a producer, and a stack that logs to
+// logs (shown when the test fails).
+type notifyWorld struct {
+	brokers                             []string
+	group, events, dlq, journal, prefix string
+	rdb                                 *redis.Client
+	codec                               *schemas.Codec
+	prod                                *kgo.Client
+	logs                                *testenv.Buffer
+	st                                  stack
+}
+
+func newNotifyWorld(t *testing.T, name string, partitions int32) *notifyWorld {
+	t.Helper()
+	w := &notifyWorld{brokers: testenv.Kafka(t), logs: &testenv.Buffer{}}
+	addr := testenv.Redis(t)
+	w.group = testenv.Name(name)
+	w.events = testenv.Topic(t, w.brokers, name+"-events", partitions)
+	w.dlq = testenv.Topic(t, w.brokers, name+"-dlq", 1)
+	w.journal = testenv.Topic(t, w.brokers, name+"-journal", 1, "cleanup.policy", "compact")
+	w.prefix = testenv.Name("svtest:notifier") + ":"
+	w.rdb = redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { w.deleteKeys(); w.rdb.Close() })
+	var err error
+	if w.codec, err = schemas.NewCodec(); err != nil {
+		t.Fatal(err)
+	}
+	if w.prod, err = kgo.NewClient(kgo.SeedBrokers(w.brokers...)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.prod.Close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("notifier log:\n%s", tail(w.logs.String(), 8192))
+		}
+	})
+	w.st = stack{brokers: w.brokers, logger: slog.New(slog.NewTextHandler(w.logs, nil)), redis: w.rdb, epoch: redisview.NewEpochReader(w.rdb, 0)}
+	return w
+}
+
+// deleteKeys deletes the world's Redis keys: the store loses its data.
+func (w *notifyWorld) deleteKeys() {
+	ctx := context.Background()
+	iter := w.rdb.Scan(ctx, 0, w.prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		w.rdb.Del(ctx, iter.Val())
+	}
+}
+
+func (w *notifyWorld) produce(t *testing.T, recs ...*kgo.Record) {
+	t.Helper()
+	if err := w.prod.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
 	}
 }

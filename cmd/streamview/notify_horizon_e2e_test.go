@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -11,14 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/redisnotify"
-	"github.com/streamview/streamview/sinks/redisview"
 )
 
 // TestNotifierHorizonTrimsAndReplays, on real Kafka and Redis, with a
@@ -31,26 +28,9 @@ import (
 // read-back of the journal does not bring the trimmed Webhook-Id back,
 // and the refold sends nothing again either.
 func TestNotifierHorizonTrimsAndReplays(t *testing.T) {
-	brokers := testenv.Kafka(t)
-	addr := testenv.Redis(t)
+	w := newNotifyWorld(t, "notify-horizon", 1)
 	ctx := context.Background()
-	group := testenv.Name("notify-horizon")
-	events := testenv.Topic(t, brokers, "notify-horizon-events", 1)
-	dlq := testenv.Topic(t, brokers, "notify-horizon-dlq", 1)
-	journal := testenv.Topic(t, brokers, "notify-horizon-journal", 1, "cleanup.policy", "compact")
-	prefix := testenv.Name("svtest:notifier") + ":"
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	deleteAll := func() {
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-	}
-	t.Cleanup(func() { deleteAll(); rdb.Close() })
-	codec, err := schemas.NewCodec()
-	if err != nil {
-		t.Fatal(err)
-	}
+	brokers, group, events, dlq, journal, prefix, rdb, codec, prod, st := w.brokers, w.group, w.events, w.dlq, w.journal, w.prefix, w.rdb, w.codec, w.prod, w.st
 	hook := newReceiver(t, "hook", "secret", func(int) (int, bool) { return http.StatusNoContent, false })
 
 	product := schemas.NameUUID([16]byte{21}, group)
@@ -67,25 +47,7 @@ func TestNotifierHorizonTrimsAndReplays(t *testing.T) {
 		return record(schemas.AggregateProduct, product, version, ts, &schemas.ProductPriceChanged{
 			OldPrice: schemas.Money{Amount: from, Currency: "EUR"}, NewPrice: schemas.Money{Amount: from - 100, Currency: "EUR"}})
 	}
-	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	produce := func(recs ...*kgo.Record) {
-		t.Helper()
-		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatalf("produce: %v", err)
-		}
-	}
-
-	var logs testenv.Buffer
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("notifier log:\n%s", tail(logs.String(), 8192))
-		}
-	})
-	st := stack{brokers: brokers, logger: slog.New(slog.NewTextHandler(&logs, nil)), redis: rdb, epoch: redisview.NewEpochReader(rdb, 0)}
+	produce := func(recs ...*kgo.Record) { t.Helper(); w.produce(t, recs...) }
 	nf := notifyFlags{workers: 4, timeout: time.Second, deadAfter: time.Second, retryMin: 100 * time.Millisecond, retryMax: 300 * time.Millisecond,
 		lease: 3 * time.Second, session: 6 * time.Second, redisPrefix: prefix, group: group, topic: events, dlqTopic: dlq, journal: journal,
 		horizon: 6 * time.Second, skew: time.Second, trimEvery: 200 * time.Millisecond}
@@ -181,7 +143,7 @@ func TestNotifierHorizonTrimsAndReplays(t *testing.T) {
 
 	// The store loses its keys: the journal read back does not bring the
 	// trimmed Webhook-Id back, and the refold sends nothing.
-	deleteAll()
+	w.deleteKeys()
 	testenv.Eventually(t, 60*time.Second, func() error {
 		if r := jn.Stats().Restored; r < 1 {
 			return testenv.Errorf("restored %d times", r)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -20,7 +18,6 @@ import (
 	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/sinks/redisnotify"
-	"github.com/streamview/streamview/sinks/redisview"
 )
 
 // TestNotifierRedriveNotifiesNoLaterSubscriber, on real Kafka and Redis:
@@ -31,27 +28,10 @@ import (
 // subscriber gets nothing, and the one subscribed before the drop gets it
 // once.
 func TestNotifierRedriveNotifiesNoLaterSubscriber(t *testing.T) {
-	brokers := testenv.Kafka(t)
-	addr := testenv.Redis(t)
+	w := newNotifyWorld(t, "notify-redrive", 2)
 	ctx := context.Background()
-	group := testenv.Name("notify-redrive")
-	events := testenv.Topic(t, brokers, "notify-redrive-events", 2)
-	dlq := testenv.Topic(t, brokers, "notify-redrive-dlq", 1)
+	brokers, group, events, dlq, journal, prefix, rdb, codec, prod, st := w.brokers, w.group, w.events, w.dlq, w.journal, w.prefix, w.rdb, w.codec, w.prod, w.st
 	viewDLQ := testenv.Topic(t, brokers, "notify-redrive-view-dlq", 1)
-	journal := testenv.Topic(t, brokers, "notify-redrive-journal", 1, "cleanup.policy", "compact")
-	prefix := testenv.Name("svtest:notifier") + ":"
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() {
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		rdb.Close()
-	})
-	codec, err := schemas.NewCodec()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ok := func(int) (int, bool) { return http.StatusNoContent, false }
 	before := newReceiver(t, "before", "secret", ok)
 	after := newReceiver(t, "after", "secret", ok)
@@ -73,25 +53,7 @@ func TestNotifierRedriveNotifiesNoLaterSubscriber(t *testing.T) {
 		return rec
 	}
 	eur := func(c int64) schemas.Money { return schemas.Money{Amount: c, Currency: "EUR"} }
-	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	produce := func(recs ...*kgo.Record) {
-		t.Helper()
-		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatalf("produce: %v", err)
-		}
-	}
-
-	var logs testenv.Buffer
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("notifier log:\n%s", tail(logs.String(), 8192))
-		}
-	})
-	st := stack{brokers: brokers, logger: slog.New(slog.NewTextHandler(&logs, nil)), redis: rdb, epoch: redisview.NewEpochReader(rdb, 0)}
+	produce := func(recs ...*kgo.Record) { t.Helper(); w.produce(t, recs...) }
 	nf := notifyFlags{workers: 4, timeout: time.Second, deadAfter: 30 * time.Second, retryMin: 100 * time.Millisecond, retryMax: 300 * time.Millisecond,
 		lease: 3 * time.Second, session: 6 * time.Second, redisPrefix: prefix, group: group, topic: events, dlqTopic: dlq, journal: journal}
 	if err := nf.check(); err != nil {
