@@ -41,10 +41,16 @@ events topic refuses while the decider runs (consumer group
 streamview.decider: serve's decider role, or dev); stop it first, or pass
 --force for products it will never see commands for.
 
-Nor does publish read the log: a product's events must continue what the
-log holds, from its ProductCreated at version 1. An event of a product
-the log has no creation of makes a view without name, price or creation
-time, and a history that answers 503 (it lacks version 1).
+Each event must continue its aggregate's log as the topic holds it: the
+next version, a product's first event its ProductCreated at version 1 (a
+subscription's its SubscriptionCreated), no second creation, nothing after
+a ProductDiscontinued or SubscriptionDeleted. Publish reads the topic once
+to see where the file's aggregates stand (progress on stderr) and names
+each line that does not continue it; then nothing is published, unless
+--skip-invalid is given (the aggregate's later lines are then left out
+too: they would not continue it either). --force does not lift this
+check: an event of a product the log never created makes a view without
+name, price or creation time, and a history that answers 503.
 
 Example line:
 {"eventId":"6f1c…","eventType":"ProductStockChanged","aggregateType":"Product",
@@ -87,15 +93,21 @@ func runPublish(ctx context.Context, e env, args []string) error {
 	}
 
 	// Validate everything first: a file with a bad line publishes nothing.
-	events, bad, err := readEvents(in)
+	events, lines, bad, err := readEvents(in)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	for _, b := range bad {
-		fmt.Fprintf(e.stderr, "%s:%d: %v\n", name, b.line, b.err)
+	report := func(bad []badLine, valid int) error {
+		for _, b := range bad {
+			fmt.Fprintf(e.stderr, "%s:%d: %v\n", name, b.line, b.err)
+		}
+		if len(bad) > 0 && !*skip {
+			return fmt.Errorf("%s: %d invalid line(s), nothing published (fix them, or pass --skip-invalid to publish the %d valid ones)", name, len(bad), valid)
+		}
+		return nil
 	}
-	if len(bad) > 0 && !*skip {
-		return fmt.Errorf("%s: %d invalid line(s), nothing published (fix them, or pass --skip-invalid to publish the %d valid ones)", name, len(bad), len(events))
+	if err := report(bad, len(events)); err != nil {
+		return err
 	}
 
 	reg, err := registry.Load()
@@ -106,7 +118,15 @@ func runPublish(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, err := k.client(ctx, kgo.ProducerLinger(5*time.Millisecond))
+	conn, err := k.settings()
+	if err != nil {
+		return err
+	}
+	kopts, err := conn.Opts()
+	if err != nil {
+		return err
+	}
+	cl, err := newKafkaClient(ctx, conn, kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		return err
 	}
@@ -119,6 +139,28 @@ func runPublish(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("checking whether the decider runs (group %s): %w; pass --force to publish without this check", decider.DefaultGroup, err)
 		}
+	}
+	breaks, err := logBreaks(ctx, kopts, kadm.NewClient(cl), *topic, codec, events, e.stderr)
+	if err != nil {
+		return err
+	}
+	if len(breaks) > 0 {
+		broken := make([]badLine, len(breaks))
+		skipped := map[int]bool{}
+		for i, b := range breaks {
+			broken[i] = badLine{lines[b.Index], b.Err}
+			skipped[b.Index] = true
+		}
+		if err := report(broken, len(events)-len(broken)); err != nil {
+			return fmt.Errorf("%w; these events do not continue their aggregates' logs in %s", err, *topic)
+		}
+		kept := events[:0]
+		for i, ev := range events {
+			if !skipped[i] {
+				kept = append(kept, ev)
+			}
+		}
+		events, bad = kept, append(bad, broken...)
 	}
 	pub := producers.NewPublisher(cl, codec, *topic)
 	n, err := publishAll(ctx, pub, events, e.stderr)
@@ -135,13 +177,10 @@ type badLine struct {
 	err  error
 }
 
-func readEvents(r io.Reader) ([]schemas.Event, []badLine, error) {
+// readEvents reads one event per line; lines[i] is events[i]'s line number.
+func readEvents(r io.Reader) (events []schemas.Event, lines []int, bad []badLine, err error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxLine)
-	var (
-		events []schemas.Event
-		bad    []badLine
-	)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Bytes()
 		if len(trimSpace(line)) == 0 {
@@ -153,14 +192,38 @@ func readEvents(r io.Reader) ([]schemas.Event, []badLine, error) {
 			continue
 		}
 		events = append(events, ev)
+		lines = append(lines, n)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, nil, fmt.Errorf("a line is longer than %d bytes", maxLine)
+			return nil, nil, nil, fmt.Errorf("a line is longer than %d bytes", maxLine)
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return events, bad, nil
+	return events, lines, bad, nil
+}
+
+// logBreaks reads topic to see where the aggregates of events stand and
+// returns the events that do not continue their logs, telling progress
+// of a long read.
+func logBreaks(ctx context.Context, kopts []kgo.Opt, adm *kadm.Client, topic string, dec producers.Decoder, events []schemas.Event, progress io.Writer) ([]producers.Break, error) {
+	want := map[producers.Aggregate]bool{}
+	for _, ev := range events {
+		want[producers.AggregateOf(ev)] = true
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	began := time.Now()
+	heads, err := producers.ReadHeads(ctx, kopts, adm, topic, dec, want, func(read, total int64) {
+		if time.Since(began) >= time.Second {
+			fmt.Fprintf(progress, "reading %s to see where the file's %d aggregates stand: %d/%d records\n", topic, len(want), read, total)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w; nothing published", err)
+	}
+	return producers.Breaks(heads, events), nil
 }
 
 func trimSpace(b []byte) []byte {

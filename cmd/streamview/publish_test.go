@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,14 +120,16 @@ func TestPublishWithABadLinePublishesNothing(t *testing.T) {
 	brokers := testenv.KafkaOrFake(t)
 	adm, topic := newTopic(t, brokers, 3)
 	events := eventgen.Stream(eventgen.Options{Products: 10, Events: 100, Seed: 12})
-	path := writeJSONL(t, events, map[int]string{57: `{"eventId": "not json`})
+	// The last line: with --skip-invalid, a product's events after a
+	// skipped one would not continue its log and be left out too.
+	path := writeJSONL(t, events, map[int]string{100: `{"eventId": "not json`})
 
 	var out, errOut bytes.Buffer
 	err := run(context.Background(), []string{"publish", "--brokers", strings.Join(brokers, ","), "--topic", topic, path}, nil, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "nothing published") {
 		t.Fatalf("publish with a bad line: err %v", err)
 	}
-	if !strings.Contains(errOut.String(), "events.jsonl:57:") {
+	if !strings.Contains(errOut.String(), "events.jsonl:100:") {
 		t.Fatalf("bad line not named: %q", errOut.String())
 	}
 	ends, err := adm.ListEndOffsets(context.Background(), topic)
@@ -147,6 +150,89 @@ func TestPublishWithABadLinePublishesNothing(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "published 99 events") || !strings.Contains(out.String(), "skipped 1 invalid") {
 		t.Fatalf("skip-invalid output: %q", out.String())
+	}
+}
+
+// Events that do not continue their aggregates' logs in the topic (a
+// second creation, a gap, a product never created) are named by line and
+// publish nothing; --skip-invalid publishes the rest.
+func TestPublishRefusesEventsThatDoNotContinueTheLog(t *testing.T) {
+	brokers := testenv.KafkaOrFake(t)
+	adm, topic := newTopic(t, brokers, 3)
+	ctx := context.Background()
+	events := eventgen.Stream(eventgen.Options{Products: 3, Events: 12, Seed: 13})
+	args := []string{"publish", "--brokers", strings.Join(brokers, ","), "--topic", topic}
+	var out, errOut bytes.Buffer
+	if err := run(ctx, append(args, writeJSONL(t, events, nil)), nil, &out, &errOut); err != nil {
+		t.Fatalf("publish of a log from creation: %v\n%s", err, &errOut)
+	}
+	var ids []string
+	last := map[string]schemas.Event{}
+	for _, e := range events {
+		if _, ok := last[e.AggregateID]; !ok {
+			ids = append(ids, e.AggregateID)
+		}
+		last[e.AggregateID] = e
+	}
+	next := func(id string, version int64, data schemas.EventData) schemas.Event {
+		e := last[id]
+		e.ID, e.Version, e.Data = "9a0b1c2d-3e4f-4a5b-8c6d-"+fmt.Sprintf("%012d", version), version, data
+		return e
+	}
+	stock := &schemas.ProductStockChanged{OldQuantity: 1, Quantity: 2}
+	stranger := next(ids[2], 1, stock)
+	stranger.AggregateID = "7e000000-0000-4000-8000-000000000007"
+	again := events[0] // ids[0]'s creation
+	again.ID, again.Version = "9a0b1c2d-3e4f-4a5b-8c6d-000000000100", last[ids[0]].Version+1
+	file := []schemas.Event{
+		again, // 1: created twice
+		next(ids[1], last[ids[1]].Version+2, stock), // 2: a gap
+		stranger, // 3: never created
+		next(ids[2], last[ids[2]].Version+1, stock), // 4: continues
+	}
+	count := func() int64 {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+		return n
+	}
+	before := count()
+	path := writeJSONL(t, file, nil)
+	out.Reset()
+	errOut.Reset()
+	err := run(ctx, append(args, path), nil, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "3 invalid line(s), nothing published") || !strings.Contains(err.Error(), "do not continue") {
+		t.Fatalf("publish of events that do not continue the log: %v", err)
+	}
+	for _, want := range []string{
+		"events.jsonl:1: product " + ids[0] + " exists (version",
+		"events.jsonl:2: product " + ids[1] + " stands at version",
+		"events.jsonl:3: product " + stranger.AggregateID + " has no events in the log: its first must be ProductCreated version 1",
+	} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr does not say %q:\n%s", want, &errOut)
+		}
+	}
+	if strings.Contains(errOut.String(), "events.jsonl:4:") {
+		t.Errorf("line 4 continues its log, but was named:\n%s", &errOut)
+	}
+	if n := count(); n != before {
+		t.Fatalf("the refused publish wrote %d records", n-before)
+	}
+
+	out.Reset()
+	errOut.Reset()
+	if err := run(ctx, append(append(args[:1:1], "--skip-invalid"), append(args[1:], path)...), nil, &out, &errOut); err != nil {
+		t.Fatalf("publish --skip-invalid: %v\n%s", err, &errOut)
+	}
+	if !strings.Contains(out.String(), "published 1 events") || !strings.Contains(out.String(), "skipped 3 invalid") {
+		t.Fatalf("publish --skip-invalid: %q", &out)
+	}
+	if n := count(); n != before+1 {
+		t.Fatalf("publish --skip-invalid wrote %d records, want 1", n-before)
 	}
 }
 
