@@ -434,7 +434,7 @@ func projectionsOverview(ctx context.Context, st stack, names []string, procs []
 		sources = append(sources, rebuild.Source{Target: namedLive{name, live}, Control: rebuildControl(st.redis, name),
 			DeadLetterTopic: dlqs[name]})
 	}
-	rs, err := rebuild.Report(ctx, cl, rebuild.ReportConfig{Topic: topics.Events, Local: func(name string, gen int) (processors.Stats, bool) {
+	rs, err := rebuild.Report(ctx, cl, rebuild.ReportConfig{Topic: topics.Events, Letters: st.letters, Local: func(name string, gen int) (processors.Stats, bool) {
 		p, ok := local[fmt.Sprintf("%s/%d", name, gen)]
 		if !ok {
 			return processors.Stats{}, false

@@ -24,6 +24,7 @@ import (
 	"github.com/streamview/streamview/internal/logkey"
 	"github.com/streamview/streamview/internal/telemetry"
 	"github.com/streamview/streamview/processors"
+	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/processors/productsearch"
 	"github.com/streamview/streamview/processors/productview"
 	"github.com/streamview/streamview/processors/rebuild"
@@ -116,6 +117,9 @@ type stack struct {
 	access access
 	// notifier, when set, runs with the other roles (--roles notifier).
 	notifier interface{ Run(context.Context) error }
+	// letters counts the dead-letter topics for GET /v1/projections,
+	// reading only what arrived since the last call; nil counts them whole.
+	letters *deadletter.Counts
 	// webhookAllow is the API's allowlist of webhook hosts.
 	webhookAllow *subscription.Allowlist
 	// tel holds the metrics (GET /metrics) and, when tracing is on, the
@@ -600,6 +604,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		followersMu.Lock()
 		building, built = ops.Building, ops.Built
 		followersMu.Unlock()
+		st.letters = new(deadletter.Counts)
 		deps := api.Deps{
 			History:    history,
 			Operations: ops,

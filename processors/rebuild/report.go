@@ -2,12 +2,10 @@ package rebuild
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/processors"
@@ -89,6 +87,10 @@ type ReportConfig struct {
 	// Local returns the stats of the processor of generation gen of
 	// projection name when it runs in this process.
 	Local func(name string, gen int) (processors.Stats, bool)
+	// Letters counts the dead-letter topics; a report made often (the API's,
+	// polled by the console) keeps one, so that each reads only the
+	// letters since the last. Nil counts every topic whole.
+	Letters *deadletter.Counts
 }
 
 // Report describes every live and building generation of sources. cl is a
@@ -101,6 +103,10 @@ func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...So
 	out := []GenerationReport{}
 	dlqs := map[string]map[string]int64{} // topic → group → count
 	partial := map[string]bool{}          // topics whose count ran out of time
+	letters := cfg.Letters
+	if letters == nil {
+		letters = new(deadletter.Counts)
+	}
 	for _, src := range sources {
 		name := src.Target.Name()
 		sctx, cancel := storeContext(ctx)
@@ -147,7 +153,7 @@ func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...So
 			// A dead-letter topic is read whole: one of millions of
 			// letters gets part of the time, and the count so far.
 			cctx, cancel := storeContext(ctx)
-			dlqs[dlq], err = countLetters(cctx, cl, dlq)
+			dlqs[dlq], err = countLetters(letters, cctx, cl, dlq)
 			cancel()
 			if err != nil && cctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 				partial[dlq], err = true, nil
@@ -268,37 +274,5 @@ func sampleRates(ctx context.Context, adm *kadm.Client, cfg ReportConfig, rs []G
 	return nil
 }
 
-// countLetters is countDeadLetters, replaced by tests.
-var countLetters = countDeadLetters
-
-// countDeadLetters counts the records of topic's letters per group (their
-// dlq-projection header), each record once: a group read again from the
-// start (a replay, a refill after Redis lost its data) dead-letters the
-// same records again, and a re-driven copy that fails again is the same
-// record (deadletter.Letter.Origin). A letter that does not say where its
-// record was counts alone. A missing topic has none.
-func countDeadLetters(ctx context.Context, cl *kgo.Client, topic string) (map[string]int64, error) {
-	type record struct {
-		group, topic string
-		at           deadletter.Position
-	}
-	out := map[string]int64{}
-	seen := map[record]bool{}
-	for l, err := range deadletter.NewReader(cl, topic).All(ctx) {
-		if errors.Is(err, kerr.UnknownTopicOrPartition) {
-			return out, nil
-		}
-		if err != nil {
-			return out, fmt.Errorf("dead letters of %s: %w", topic, err)
-		}
-		if at, ok := l.Origin(); ok {
-			r := record{l.Projection, l.SourceTopic, at}
-			if seen[r] {
-				continue
-			}
-			seen[r] = true
-		}
-		out[l.Projection]++
-	}
-	return out, nil
-}
+// countLetters is Counts.Count, replaced by tests.
+var countLetters = (*deadletter.Counts).Count

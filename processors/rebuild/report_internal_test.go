@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamview/streamview/processors/deadletter"
 )
 
 type liveAt int
@@ -30,11 +32,11 @@ func TestReportCountsPartOfALongDeadLetterTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	countLetters = func(ctx context.Context, _ *kgo.Client, _ string) (map[string]int64, error) {
+	countLetters = func(_ *deadletter.Counts, ctx context.Context, _ *kgo.Client, _ string) (map[string]int64, error) {
 		<-ctx.Done() // counting on past any deadline, 7 letters of g1 so far
 		return map[string]int64{"streamview.t-view.g1": 7}, fmt.Errorf("dead letters: %w", ctx.Err())
 	}
-	defer func() { countLetters = countDeadLetters }()
+	defer func() { countLetters = (*deadletter.Counts).Count }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
