@@ -40,8 +40,10 @@ A 2xx is delivered. Another answer, a time-out (--timeout) or no connection
 is retried with exponential backoff and jitter (--retry-min..--retry-max),
 for --dead-letter-after (24h), then the notification goes to the
 dead-letter topic catalog.notifier.dlq (streamview dlq list --projection
-notifier). A 410 Gone dead-letters at once and stops deliveries to that
-subscription. A deleted subscription's waiting notifications, retries
+notifier). A 410 Gone is retried like any other answer; with
+--stop-on-gone it dead-letters that notification at once and stops
+deliveries to its subscription (its later notifications are dead-lettered
+unsent). A deleted subscription's waiting notifications, retries
 included, are dropped unsent. A failing receiver parks only its own
 subscription: the others, and the partitions, go on. Each subscription's
 notifications are delivered in order.
@@ -77,6 +79,7 @@ type notifyFlags struct {
 	workers     int
 	timeout     time.Duration
 	deadAfter   time.Duration
+	stopOnGone  bool
 	retryMin    time.Duration
 	retryMax    time.Duration
 	lease       time.Duration
@@ -109,6 +112,7 @@ func (f *notifyFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.workers, "workers", 16, "deliveries at once, each to another subscription")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "time-out of one delivery attempt")
 	fs.DurationVar(&f.deadAfter, "dead-letter-after", webhook.DefaultDeadLetterAfter, "how long a notification is retried before it is dead-lettered; 0 means the default")
+	fs.BoolVar(&f.stopOnGone, "stop-on-gone", false, "take a receiver's 410 Gone as final: that notification is dead-lettered at once and its subscription gets no more deliveries (without it, a 410 is retried as any other answer)")
 	fs.DurationVar(&f.retryMin, "retry-min", time.Second, "first backoff ceiling between attempts of a notification")
 	fs.DurationVar(&f.retryMax, "retry-max", 10*time.Minute, "largest backoff between attempts")
 	fs.DurationVar(&f.lease, "lease", 0, "how long a worker holds a subscription; a crashed one's are free after it (default max(30s, 3×timeout))")
@@ -179,7 +183,7 @@ func (f *notifyFlags) config(e env, st stack, rec webhook.Recovery) (webhook.Con
 	}
 	cfg := webhook.Config{
 		Group: f.group, Topic: f.topic, DeadLetterTopic: f.dlqTopic, Workers: f.workers, Timeout: f.timeout,
-		Retry: backoff.Policy{Min: f.retryMin, Max: f.retryMax}, DeadLetterAfter: f.deadAfter, Lease: f.lease, SessionTimeout: f.session,
+		Retry: backoff.Policy{Min: f.retryMin, Max: f.retryMax}, DeadLetterAfter: f.deadAfter, StopOnGone: f.stopOnGone, Lease: f.lease, SessionTimeout: f.session,
 		Allowed: allow.Allows, Logger: st.logger, Refold: f.refold, Recovery: rec,
 		Horizon: f.horizon, TrimEvery: f.trimEvery, Skew: f.skew,
 	}

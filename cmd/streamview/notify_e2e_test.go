@@ -412,9 +412,12 @@ func TestNotifierWebhooks(t *testing.T) {
 		return missing, reasons
 	}
 
+	// --stop-on-gone: the 410 receiver's subscription stops (without it,
+	// a 410 is retried as any failure: TestNext).
 	args := []string{"--brokers", strings.Join(brokers, ","), "--redis", redisAddr, "--group", group, "--topic", events,
 		"--dlq-topic", dlq, "--journal-topic", journal, "--redis-prefix", prefix, "--workers", strconv.Itoa(workers), "--timeout", "500ms",
-		"--dead-letter-after", deadLetterAfter.String(), "--retry-min", "100ms", "--retry-max", "1s", "--lease", "3s", "--session-timeout", "6s", "--log-level", "info"}
+		"--dead-letter-after", deadLetterAfter.String(), "--retry-min", "100ms", "--retry-max", "1s", "--lease", "3s", "--session-timeout", "6s", "--log-level", "info",
+		"--stop-on-gone"}
 
 	// First half, then the second half; kill -9 the notifier as soon as it
 	// delivers from the second half.

@@ -31,9 +31,10 @@ const (
 	// DeadLetter: give up on this notification (retried for longer than
 	// the dead-letter age), move on to the next.
 	DeadLetter
-	// Gone: the receiver answered 410 Gone: dead-letter this notification
-	// and stop delivering to the subscription; its later notifications go
-	// to the dead-letter topic unsent.
+	// Gone: the receiver answered 410 Gone under Policy.StopOnGone:
+	// dead-letter this notification and stop delivering to the
+	// subscription; its later notifications go to the dead-letter topic
+	// unsent.
 	Gone
 )
 
@@ -47,16 +48,26 @@ const (
 // Reasons lists every reason above.
 func Reasons() []string { return []string{ReasonUndeliverable, ReasonGone, ReasonForbidden} }
 
+// Policy is how a subscription's failed attempts are treated.
+type Policy struct {
+	// DeadAfter is how long a notification is retried before it is
+	// dead-lettered.
+	DeadAfter time.Duration
+	// StopOnGone makes a 410 Gone final: the notification is
+	// dead-lettered at once and the subscription gets no more deliveries
+	// (Gone). Without it a 410 is retried as any other answer.
+	StopOnGone bool
+}
+
 // Next decides what follows an attempt that ended at now with HTTP status
 // (0 when there was no answer: a time-out, a refused connection) and err,
-// given the attempts before it (Count 0 for a first attempt). deadAfter is
-// how long a notification is retried before it is dead-lettered. It
-// returns the action and the updated attempts.
-func Next(a Attempts, status int, err error, now time.Time, deadAfter time.Duration) (Action, Attempts) {
+// given the attempts before it (Count 0 for a first attempt) and the
+// policy. It returns the action and the updated attempts.
+func Next(a Attempts, status int, err error, now time.Time, p Policy) (Action, Attempts) {
 	switch {
 	case err == nil && status >= 200 && status < 300:
 		return Delivered, Attempts{}
-	case err == nil && status == statusGone:
+	case err == nil && status == statusGone && p.StopOnGone:
 		a.Count++
 		a.LastError = "the receiver answered 410 Gone"
 		return Gone, a
@@ -70,7 +81,7 @@ func Next(a Attempts, status int, err error, now time.Time, deadAfter time.Durat
 	} else {
 		a.LastError = fmt.Sprintf("the receiver answered %d", status)
 	}
-	if now.Sub(a.First) >= deadAfter {
+	if now.Sub(a.First) >= p.DeadAfter {
 		return DeadLetter, a
 	}
 	return Retry, a

@@ -161,18 +161,22 @@ func TestNext(t *testing.T) {
 		now    time.Time
 		want   Action
 		count  int
+		stop   bool // Policy.StopOnGone
 	}{
-		{"2xx", Attempts{}, 204, nil, t0, Delivered, 0},
-		{"2xx after failures", Attempts{Count: 3, First: t0}, 200, nil, t0.Add(time.Hour), Delivered, 0},
-		{"500 first", Attempts{}, 500, nil, t0, Retry, 1},
-		{"time-out", Attempts{Count: 1, First: t0}, 0, errors.New("timeout"), t0.Add(time.Minute), Retry, 2},
-		{"redirect is a failure", Attempts{}, 302, nil, t0, Retry, 1},
-		{"too old", Attempts{Count: 9, First: t0}, 503, nil, t0.Add(day), DeadLetter, 10},
-		{"410", Attempts{}, 410, nil, t0, Gone, 1},
+		{"2xx", Attempts{}, 204, nil, t0, Delivered, 0, false},
+		{"2xx after failures", Attempts{Count: 3, First: t0}, 200, nil, t0.Add(time.Hour), Delivered, 0, false},
+		{"500 first", Attempts{}, 500, nil, t0, Retry, 1, false},
+		{"time-out", Attempts{Count: 1, First: t0}, 0, errors.New("timeout"), t0.Add(time.Minute), Retry, 2, false},
+		{"redirect is a failure", Attempts{}, 302, nil, t0, Retry, 1, false},
+		{"too old", Attempts{Count: 9, First: t0}, 503, nil, t0.Add(day), DeadLetter, 10, false},
+		{"410 is a failure", Attempts{}, 410, nil, t0, Retry, 1, false},
+		{"410 too old", Attempts{Count: 9, First: t0}, 410, nil, t0.Add(day), DeadLetter, 10, false},
+		{"410 stops on gone", Attempts{}, 410, nil, t0, Gone, 1, true},
+		{"500 with stop on gone", Attempts{}, 500, nil, t0, Retry, 1, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			act, a := Next(tc.a, tc.status, tc.err, tc.now, day)
+			act, a := Next(tc.a, tc.status, tc.err, tc.now, Policy{DeadAfter: day, StopOnGone: tc.stop})
 			if act != tc.want || a.Count != tc.count {
 				t.Fatalf("Next = %v, %+v; want %v with count %d", act, a, tc.want, tc.count)
 			}

@@ -42,6 +42,11 @@ type Config struct {
 	// DeadLetterAfter is how long a notification is retried before it
 	// goes to the dead-letter topic; 24h when 0.
 	DeadLetterAfter time.Duration
+	// StopOnGone makes a receiver's 410 Gone final: that notification is
+	// dead-lettered at once and its subscription's later ones go to the
+	// dead-letter topic unsent. Off, a 410 is retried as any failure (the
+	// HTTP contract's "other answers retry").
+	StopOnGone bool
 	// Lease is how long a worker holds a subscription it took (no other
 	// notifier instance delivers to it meanwhile, which keeps its order);
 	// a crashed worker's subscriptions are free again after it. At least

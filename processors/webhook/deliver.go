@@ -156,7 +156,7 @@ func (n *Notifier) work(ctx context.Context, client *http.Client, prod *kgo.Clie
 			return // shutting down: the claim ends with its lease
 		}
 		now := time.Now()
-		act, next := notifier.Next(tries, status, perr, now, n.cfg.DeadLetterAfter)
+		act, next := notifier.Next(tries, status, perr, now, notifier.Policy{DeadAfter: n.cfg.DeadLetterAfter, StopOnGone: n.cfg.StopOnGone})
 		switch act {
 		case notifier.Delivered:
 			n.stats.delivered.Add(1)
