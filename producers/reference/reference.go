@@ -3,6 +3,7 @@ package reference
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/streamview/streamview/schemas"
@@ -48,7 +49,8 @@ type FieldError struct{ Field, Message string }
 
 // Check returns the stateless problems of a reference command: a key that
 // is its aggregate's (schemas.ReferenceKey of a valid ID) and a name of
-// 1..MaxNameRunes code points that is not blank.
+// 1..MaxNameRunes code points that is not blank and holds no control
+// character (as a product's categoryName and brandName).
 func Check(c schemas.Command) []FieldError {
 	var out []FieldError
 	typ := schemas.ReferenceAggregate(c.Data)
@@ -66,6 +68,8 @@ func Check(c schemas.Command) []FieldError {
 		out = append(out, FieldError{"name", fmt.Sprintf("must be at most %d characters, got %d", MaxNameRunes, n)})
 	case !utf8.ValidString(name):
 		out = append(out, FieldError{"name", "is not valid UTF-8"})
+	case strings.ContainsFunc(name, unicode.IsControl):
+		out = append(out, FieldError{"name", "must not contain control characters"})
 	}
 	return out
 }

@@ -37,6 +37,8 @@ func TestDecide(t *testing.T) {
 		{"stale If-Match", at2, cmd(books, ptr(3), &schemas.RenameCategory{Name: "X"}), nil, schemas.RejectConflict},
 		{"empty name", at2, cmd(books, nil, &schemas.RenameCategory{Name: ""}), nil, schemas.RejectInvalid},
 		{"blank name", at2, cmd(books, nil, &schemas.RenameCategory{Name: "  "}), nil, schemas.RejectInvalid},
+		{"a control character", at2, cmd(books, nil, &schemas.RenameCategory{Name: "a\x00b"}), nil, schemas.RejectInvalid},
+		{"a line break", at2, cmd(books, nil, &schemas.RenameCategory{Name: "a\nb"}), nil, schemas.RejectInvalid},
 		{"200 runes", at2, cmd(books, nil, &schemas.RenameCategory{Name: strings.Repeat("é", 200)}), &schemas.CategoryRenamed{Name: strings.Repeat("é", 200)}, ""},
 		{"201 runes", at2, cmd(books, nil, &schemas.RenameCategory{Name: strings.Repeat("é", 201)}), nil, schemas.RejectInvalid},
 		{"brand key on a category", at2, cmd(acme, nil, &schemas.RenameCategory{Name: "X"}), nil, schemas.RejectInvalid},
