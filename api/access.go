@@ -215,6 +215,16 @@ func localHost(hostport string) bool {
 // errNoToken is the 401 of a request without a bearer token.
 var errNoToken = errors.New("no bearer token")
 
+// otherScheme is the 401 of a request whose Authorization header is of
+// another scheme (Basic, Digest): like no token, it carries no error code
+// (RFC 6750 §3.1: an unsupported authentication method).
+type otherScheme struct{ scheme string }
+
+func (o otherScheme) Error() string {
+	return fmt.Sprintf("the Authorization header is of the %s scheme, not Bearer", o.scheme)
+}
+func (otherScheme) Is(target error) bool { return target == errNoToken }
+
 // authenticate reads and verifies r's bearer token.
 func (s *Server) authenticate(r *http.Request) (auth.Claims, error) {
 	h := r.Header.Get("Authorization")
@@ -222,6 +232,9 @@ func (s *Server) authenticate(r *http.Request) (auth.Claims, error) {
 		return auth.Claims{}, errNoToken
 	}
 	scheme, token, ok := strings.Cut(h, " ")
+	if ok && scheme != "" && !strings.EqualFold(scheme, "Bearer") {
+		return auth.Claims{}, otherScheme{scheme}
+	}
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return auth.Claims{}, fmt.Errorf("%w: the Authorization header is not \"Bearer <token>\"", auth.ErrInvalid)
 	}
@@ -236,6 +249,11 @@ func unauthorized(w http.ResponseWriter, err error, hint string) {
 	challenge := `Bearer realm="streamview"`
 	detail := "The request needs a bearer token: send Authorization: Bearer <token> (" + hint + ")."
 	msg := "is missing"
+	var other otherScheme
+	if errors.As(err, &other) {
+		msg = other.Error()
+		detail = "The request needs a bearer token: " + msg + "; send Authorization: Bearer <token> (" + hint + ")."
+	}
 	if !errors.Is(err, errNoToken) {
 		challenge += `, error="invalid_token"`
 		msg = strings.TrimPrefix(err.Error(), auth.ErrInvalid.Error()+": ")

@@ -235,6 +235,37 @@ func TestBadTokenOnPublicRead(t *testing.T) {
 	}
 }
 
+// TestChallenges: the 401's WWW-Authenticate names an error only when a
+// bearer token was sent (RFC 6750 §3.1): none for no header, nor for
+// another scheme (Basic), which the detail names.
+func TestChallenges(t *testing.T) {
+	s := authServer(t, Deps{Views: newFakeViews()})
+	path := "/v1/products/" + productID
+	for _, tc := range []struct {
+		name, header, challenge, detail string
+	}{
+		{"no header", "", `Bearer realm="streamview"`, "needs a bearer token"},
+		{"basic", "Basic YWxpY2U6c2VjcmV0", `Bearer realm="streamview"`, "of the Basic scheme, not Bearer"},
+		{"a bad bearer token", "Bearer garbage", `Bearer realm="streamview", error="invalid_token"`, "The bearer token is invalid"},
+		{"bearer without a token", "Bearer", `Bearer realm="streamview", error="invalid_token"`, "the Authorization header is not"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rq := request{method: "GET", path: path}
+			if tc.header != "" {
+				rq.header = map[string]string{"Authorization": tc.header}
+			}
+			w := serve(t, s.Handler(), rq)
+			wantProblem(t, w, http.StatusUnauthorized)
+			if got := w.Header().Get("WWW-Authenticate"); got != tc.challenge {
+				t.Errorf("WWW-Authenticate = %q, want %q", got, tc.challenge)
+			}
+			if !strings.Contains(w.Body.String(), tc.detail) {
+				t.Errorf("body %s does not say %q", w.Body, tc.detail)
+			}
+		})
+	}
+}
+
 // TestUnknownRoutesNeedATokenFirst: with auth on, an unknown path or
 // method does not reveal what exists to a caller without a token.
 func TestUnknownRoutesNeedATokenFirst(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -246,8 +247,16 @@ func (tc *tokenClaims) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	for _, name := range []string{"exp", "nbf", "iat"} {
-		if v, ok := raw[name]; ok && !isJSONNumber(v) {
+		v, ok := raw[name]
+		if !ok {
+			continue
+		}
+		if !isJSONNumber(v) {
 			return &claimTypeError{name, "is not a number of seconds (RFC 7519 NumericDate)"}
+		}
+		// Beyond year 9999 a time does not fit (1e300 read as expired).
+		if f, err := strconv.ParseFloat(string(bytes.TrimSpace(v)), 64); err != nil || f < 0 || f > maxNumericDate {
+			return &claimTypeError{name, "is not a time between 1970 and 9999 in seconds (RFC 7519 NumericDate)"}
 		}
 	}
 	if v, ok := raw["scope"]; ok && !bytes.HasPrefix(bytes.TrimSpace(v), []byte(`"`)) {
@@ -256,6 +265,9 @@ func (tc *tokenClaims) UnmarshalJSON(b []byte) error {
 	type plain tokenClaims // without this method
 	return json.Unmarshal(b, (*plain)(tc))
 }
+
+// maxNumericDate is 9999-12-31T23:59:59Z in Unix seconds.
+const maxNumericDate = 253402300799
 
 // claimTypeError is a claim of the wrong JSON type: a time claim that is
 // not a number, a scope that is not a string.

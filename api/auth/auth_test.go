@@ -157,6 +157,39 @@ func TestVerifyScopeIsAString(t *testing.T) {
 	}
 }
 
+// TestVerifyTimeClaimsInRange: a time claim past year 9999 or before 1970
+// is refused as such; an exp of 1e300 was read as expired.
+func TestVerifyTimeClaimsInRange(t *testing.T) {
+	v, err := auth.NewVerifier(context.Background(), auth.Config{Secret: authtest.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		claim string
+		value any
+	}{{"exp", 1e300}, {"exp", 253402300800}, {"iat", -1}, {"nbf", 1e19}} {
+		claims := jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(time.Hour).Unix(), "scope": "catalog:read"}
+		claims[tc.claim] = tc.value
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(authtest.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(context.Background(), tok)
+		if want := "its " + tc.claim + " claim is not a time between 1970 and 9999"; !errors.Is(err, auth.ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s %v: %v, want ErrInvalid saying %q", tc.claim, tc.value, err, want)
+		}
+	}
+	// The last second of 9999 is a time.
+	claims := jwt.MapClaims{"sub": "alice", "exp": 253402300799, "scope": "catalog:read"}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(authtest.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Errorf("exp at the end of 9999: %v", err)
+	}
+}
+
 // TestVerifyJWKSURL fetches the JWKS from a server, as from an identity
 // provider, and verifies RS256 and ES256 tokens with it.
 func TestVerifyJWKSURL(t *testing.T) {
