@@ -123,6 +123,17 @@ func TestBreaks(t *testing.T) {
 	}
 }
 
+// countingDecoder counts the records it decodes.
+type countingDecoder struct {
+	producers.Decoder
+	n int
+}
+
+func (c *countingDecoder) DecodeEvent(b []byte) (schemas.Event, error) {
+	c.n++
+	return c.Decoder.DecodeEvent(b)
+}
+
 // ReadHeads folds the topic as the decider does, decodes only the
 // aggregates asked for, and marks one whose record does not decode.
 func TestReadHeads(t *testing.T) {
@@ -161,8 +172,14 @@ func TestReadHeads(t *testing.T) {
 	}
 	want := map[producers.Aggregate]bool{product(productA): true, product(productB): true, product(broken): true,
 		product("4f000000-0000-4000-8000-000000000000"): true, {Type: schemas.AggregateSubscription, ID: subA}: true}
+	// Events of a product not asked for are read, not decoded.
+	other := eventgen.UUID(ids)
+	if _, err := pub.Publish(ctx, event(other, 1, created()), event(other, 2, stock(2))); err != nil {
+		t.Fatal(err)
+	}
 	opts := []kgo.Opt{kgo.SeedBrokers(brokers...)}
-	heads, err := producers.ReadHeads(ctx, opts, kadm.NewClient(cl), topic, codec, want, func(read, total int64) {
+	dec := &countingDecoder{Decoder: codec}
+	heads, err := producers.ReadHeads(ctx, opts, kadm.NewClient(cl), topic, dec, want, func(read, total int64) {
 		if read > total {
 			t.Errorf("progress %d/%d", read, total)
 		}
@@ -188,9 +205,33 @@ func TestReadHeads(t *testing.T) {
 	if len(heads) != 4 {
 		t.Errorf("%d heads, want 4: %+v", len(heads), heads)
 	}
+	if dec.n != len(events)+1 {
+		t.Errorf("%d records decoded, want the %d of the aggregates asked for", dec.n, len(events)+1)
+	}
 
 	missing, err := producers.ReadHeads(ctx, opts, kadm.NewClient(cl), topic+".none", codec, want, nil)
 	if err != nil || len(missing) != 0 {
 		t.Fatalf("a missing topic: %v, %v; want no heads, no error", missing, err)
+	}
+}
+
+// Events are keyed as the decider keys them, so that publish puts them on
+// the partition whose decider keeps their aggregate.
+func TestRecordKey(t *testing.T) {
+	sub := schemas.SubscriptionID(productA, "7c9e6679-7425-40de-944b-e07fc1f90ae7")
+	for _, tc := range []struct {
+		name string
+		e    schemas.Event
+		want string
+	}{
+		{"a product's", event(productA, 1, created()), productA},
+		{"a subscription's creation", event(sub, 1, &schemas.SubscriptionCreated{ProductID: productA}), productA},
+		{"a subscription's deletion", event(sub, 2, &schemas.SubscriptionDeleted{ProductID: productA}), productA},
+		{"a subscription's without its product", event(sub, 2, &schemas.SubscriptionDeleted{}), productA},
+		{"a category's", event("lighting", 1, &schemas.CategoryRenamed{Name: "Lighting"}), "category:lighting"},
+	} {
+		if got := producers.RecordKey(tc.e); got != tc.want {
+			t.Errorf("%s: key %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

@@ -19,6 +19,9 @@ type Decoder interface {
 	DecodeEvent([]byte) (schemas.Event, error)
 }
 
+// stableWait bounds ReadHeads' wait for open transactions to end.
+const stableWait = 10 * time.Second
+
 // Progress is told how many of a read's records have been read, at most
 // once a second and once at the end.
 type Progress func(read, total int64)
@@ -32,7 +35,12 @@ type Progress func(read, total int64)
 // Only records whose aggregate-id header names an ID in want (or that have
 // none) are decoded, so the cost is one pass over the topic's records. A
 // record among them that does not decode makes its aggregate's Head
-// Broken, as it makes the decider refuse the aggregate's commands.
+// Broken (by its header, else by its key), as it makes the decider refuse
+// the aggregate's commands.
+//
+// The read goes up to the ends the partitions had when it began, once
+// their open transactions have ended (a decider that stopped just after a
+// commit), and fails when one stays open for 10s: a decider is writing.
 //
 // A topic that does not exist holds no events: the result is empty.
 func ReadHeads(ctx context.Context, opts []kgo.Opt, adm *kadm.Client, topic string, dec Decoder, want map[Aggregate]bool, progress Progress) (map[Aggregate]Head, error) {
@@ -43,6 +51,20 @@ func ReadHeads(ctx context.Context, opts []kgo.Opt, adm *kadm.Client, topic stri
 	}
 	if err != nil {
 		return nil, err
+	}
+	// Up to the ends written before the read, once their transactions
+	// have ended: a decider's commit is answered before its markers are
+	// written, and a read up to the stable offset then would miss it.
+	ends, open, err := topics.StableEnds(ctx, adm, topic, nil, stableWait)
+	if err != nil {
+		return nil, err
+	}
+	if len(open) > 0 {
+		return nil, fmt.Errorf("%s partitions %v hold a transaction open for over %v: a decider is writing; stop it and publish again", topic, open, stableWait)
+	}
+	for p, s := range spans {
+		s.To = ends[p]
+		spans[p] = s
 	}
 	ids := map[string][]Aggregate{}
 	for a := range want {
@@ -56,14 +78,14 @@ func ReadHeads(ctx context.Context, opts []kgo.Opt, adm *kadm.Client, topic stri
 	err = topics.ReadBounded(ctx, opts, topic, spans, func(recs []*kgo.Record) error {
 		for _, r := range recs {
 			id := Header(r, HeaderAggregateID)
-			if id == "" {
-				id = string(r.Key)
-			}
-			if len(ids[id]) == 0 {
+			if id != "" && len(ids[id]) == 0 {
 				continue
 			}
 			e, err := dec.DecodeEvent(r.Value)
 			if err != nil {
+				if id == "" {
+					id = string(r.Key) // as the decider marks a product broken
+				}
 				for _, a := range ids[id] {
 					h := heads[a]
 					h.Broken = fmt.Sprintf("the event at %s partition %d offset %d does not decode: %v", r.Topic, r.Partition, r.Offset, err)

@@ -17,8 +17,10 @@ type Encoder interface {
 	EncodeEvent(schemas.Event) ([]byte, error)
 }
 
-// Publisher writes domain events to Kafka, keyed by aggregate ID so that all
-// events of one aggregate land on one partition in order.
+// Publisher writes domain events to Kafka, keyed as the decider keys them
+// (RecordKey: a product's ID, for a subscription its product's, for a
+// category or brand its reference key) so that all events of one aggregate
+// land on one partition in order.
 //
 // The client must be built with the franz-go defaults for durability, which
 // are what the publisher needs: idempotent writes and acks=all. Publisher
@@ -56,7 +58,34 @@ func (p *Publisher) Record(e schemas.Event) (*kgo.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publish %s event %s of %s: %w", e.Type(), e.ID, e.AggregateID, err)
 	}
-	return &kgo.Record{Topic: p.topic, Key: []byte(e.AggregateID), Value: v, Headers: EventHeaders(e)}, nil
+	return &kgo.Record{Topic: p.topic, Key: []byte(RecordKey(e)), Value: v, Headers: EventHeaders(e)}, nil
+}
+
+// RecordKey is the key of e's record, as the decider writes it: a
+// product's ID; for a subscription the ID of the product it follows (its
+// events live with the product's); for a category or brand its reference
+// key (schemas.ReferenceKey). The partition, and so the decider instance
+// that keeps the aggregate's state, follows from the key.
+func RecordKey(e schemas.Event) string {
+	switch d := e.Data.(type) {
+	case *schemas.SubscriptionCreated:
+		if d != nil && d.ProductID != "" {
+			return d.ProductID
+		}
+	case *schemas.SubscriptionDeleted:
+		if d != nil && d.ProductID != "" {
+			return d.ProductID
+		}
+	}
+	if e.AggregateType == schemas.AggregateSubscription {
+		if p, ok := schemas.SubscriptionProduct(e.AggregateID); ok {
+			return p
+		}
+	}
+	if k := schemas.ReferenceKey(e.AggregateType, e.AggregateID); k != "" {
+		return k
+	}
+	return e.AggregateID
 }
 
 // Publish encodes and produces events and waits until the broker has

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/connect"
@@ -28,8 +29,9 @@ func init() {
 		usage:   "[--topic catalog.product-events] [--skip-invalid] [--brokers host:port] [FILE|-]",
 		help: `Reads one event per line (JSON: eventId, eventType, aggregateType,
 aggregateId, version, timestamp, metadata, data), validates each against its
-Avro schema, and publishes them keyed by aggregate ID with an idempotent
-acks=all producer. A bad line is named by its number; then nothing is
+Avro schema, and publishes them keyed as the decider keys them (a
+product's ID; a subscription's product; a category's or brand's
+reference key, category:ID) with an idempotent acks=all producer. A bad line is named by its number; then nothing is
 published, unless --skip-invalid is given, which publishes the good lines and
 reports the bad ones. Progress goes to stderr; a count ends the run.
 
@@ -140,9 +142,17 @@ func runPublish(ctx context.Context, e env, args []string) error {
 			return fmt.Errorf("checking whether the decider runs (group %s): %w; pass --force to publish without this check", decider.DefaultGroup, err)
 		}
 	}
-	breaks, err := logBreaks(ctx, kopts, kadm.NewClient(cl), *topic, codec, events, e.stderr)
+	adm := kadm.NewClient(cl)
+	breaks, err := logBreaks(ctx, kopts, adm, *topic, codec, events, e.stderr)
 	if err != nil {
 		return err
+	}
+	// The read may have taken a while: the decider may have started
+	// meanwhile, or another writer added events the check did not see.
+	if *topic == topics.Events && !*force {
+		if err := processors.CheckIdle(ctx, adm, decider.DefaultGroup); err != nil {
+			return fmt.Errorf("the decider started while publish read %s (consumer group %s: %w); nothing published", *topic, decider.DefaultGroup, err)
+		}
 	}
 	if len(breaks) > 0 {
 		broken := make([]badLine, len(breaks))
@@ -214,6 +224,10 @@ func logBreaks(ctx context.Context, kopts []kgo.Opt, adm *kadm.Client, topic str
 	if len(want) == 0 {
 		return nil, nil
 	}
+	before, err := endOffsets(ctx, adm, topic)
+	if err != nil {
+		return nil, err
+	}
 	began := time.Now()
 	heads, err := producers.ReadHeads(ctx, kopts, adm, topic, dec, want, func(read, total int64) {
 		if time.Since(began) >= time.Second {
@@ -223,7 +237,34 @@ func logBreaks(ctx context.Context, kopts []kgo.Opt, adm *kadm.Client, topic str
 	if err != nil {
 		return nil, fmt.Errorf("%w; nothing published", err)
 	}
+	after, err := endOffsets(ctx, adm, topic)
+	if err != nil {
+		return nil, err
+	}
+	for p, end := range after {
+		if end != before[p] {
+			return nil, fmt.Errorf("%s was written to while publish read it (partition %d: offset %d, then %d), so where its aggregates stand is not known; publish again once nothing else writes to it; nothing published", topic, p, before[p], end)
+		}
+	}
 	return producers.Breaks(heads, events), nil
+}
+
+// endOffsets lists topic's end offsets by partition; a missing topic has
+// none.
+func endOffsets(ctx context.Context, adm *kadm.Client, topic string) (map[int32]int64, error) {
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return map[int32]int64{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w; nothing published", topic, err)
+	}
+	out := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out, nil
 }
 
 func trimSpace(b []byte) []byte {

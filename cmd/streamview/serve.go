@@ -417,6 +417,8 @@ func splitList(s string) []string {
 
 // serveStack runs the roles on st until ctx ends or one fails.
 func serveStack(ctx context.Context, st stack, roles map[string]bool, addr string, projections []string) error {
+	// Before any goroutine copies st.
+	st.letters = new(deadletter.Counts)
 	codec, err := newCodec(ctx, st.registry)
 	if err != nil {
 		return err
@@ -604,7 +606,6 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		followersMu.Lock()
 		building, built = ops.Building, ops.Built
 		followersMu.Unlock()
-		st.letters = new(deadletter.Counts)
 		deps := api.Deps{
 			History:    history,
 			Operations: ops,

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -26,7 +27,9 @@ import (
 // the letters written since the last one: a report polled every few
 // seconds over a topic of millions of letters costs what arrived in
 // between. When retention deleted letters it had counted, or the topic was
-// deleted and made again, it counts the topic again from its start. A
+// deleted and made again (another topic ID), it counts the topic again
+// from its start (a client's cached metadata may hide a new ID for its
+// MetadataMinAge, 5s by default). A
 // count stopped by its context keeps what it read, and the next one goes
 // on from there.
 //
@@ -49,6 +52,9 @@ type tally struct {
 	seed   maphash.Seed
 	seen   map[uint64]struct{} // hashes of the origins counted: a million letters take tens of MB, not hundreds
 	groups map[string]int64
+	id     [16]byte // the topic's ID when counted: another is the topic made again
+
+	last map[string]int64 // the last count returned, under Counts.mu: for a caller that cannot wait for its turn
 }
 
 type origin struct {
@@ -57,18 +63,29 @@ type origin struct {
 }
 
 // Count returns the letters of topic per group. On an error (ctx ending
-// among them) it returns the counts read so far with it.
+// among them) it returns the counts read so far with it; when ctx ends
+// while another count of topic runs, the last count returned.
 func (c *Counts) Count(ctx context.Context, cl *kgo.Client, topic string) (map[string]int64, error) {
 	t := c.tally(topic)
 	select {
 	case t.turn <- struct{}{}:
 	case <-ctx.Done():
-		return map[string]int64{}, fmt.Errorf("dead letters of %s: %w", topic, ctx.Err())
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return maps.Clone(t.last), fmt.Errorf("dead letters of %s: %w", topic, ctx.Err())
 	}
 	defer func() { <-t.turn }()
+	counts, err := c.count(ctx, cl, t, topic)
+	c.mu.Lock()
+	t.last = counts
+	c.mu.Unlock()
+	return maps.Clone(counts), err
+}
 
-	r := NewReader(cl, topic)
-	now, err := r.bounds(ctx)
+// count reads what t has not read of topic; the caller holds t's turn.
+func (c *Counts) count(ctx context.Context, cl *kgo.Client, t *tally, topic string) (map[string]int64, error) {
+	adm := kadm.NewClient(cl)
+	now, err := topics.Spans(ctx, adm, topic)
 	if errors.Is(err, kerr.UnknownTopicOrPartition) {
 		t.reset()
 		return map[string]int64{}, nil
@@ -76,8 +93,20 @@ func (c *Counts) Count(ctx context.Context, cl *kgo.Client, topic string) (map[s
 	if err != nil {
 		return maps.Clone(t.groups), fmt.Errorf("dead letters of %s: %w", topic, err)
 	}
-	if t.stale(now) {
+	details, err := adm.ListTopics(ctx, topic)
+	if err == nil {
+		err = details.Error()
+	}
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
 		t.reset()
+		return map[string]int64{}, nil
+	}
+	if err != nil {
+		return maps.Clone(t.groups), fmt.Errorf("dead letters of %s: %w", topic, err)
+	}
+	if id := details[topic].ID; id != t.id || t.stale(now) {
+		t.reset()
+		t.id = id
 	}
 	for p, s := range now {
 		if _, ok := t.read[p]; !ok {
@@ -98,6 +127,9 @@ func (c *Counts) Count(ctx context.Context, cl *kgo.Client, topic string) (map[s
 			s.To = rec.Offset + 1
 			t.read[rec.Partition] = s
 		}
+		if afterBatch != nil {
+			afterBatch()
+		}
 		return nil
 	})
 	if err != nil {
@@ -111,6 +143,9 @@ func (c *Counts) Count(ctx context.Context, cl *kgo.Client, topic string) (map[s
 	}
 	return maps.Clone(t.groups), nil
 }
+
+// afterBatch, when set (by tests), runs after each batch a count reads.
+var afterBatch func()
 
 // tally returns topic's tally, made on first use.
 func (c *Counts) tally(topic string) *tally {

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors/deadletter"
 )
 
@@ -78,6 +79,57 @@ func TestCounts(t *testing.T) {
 	// A missing topic has none.
 	if got, err := c.Count(ctx, cl, dlq+".none"); err != nil || len(got) != 0 {
 		t.Fatalf("a missing topic: %v, %v", got, err)
+	}
+}
+
+// A topic deleted and made again under the same name is counted anew,
+// even once it holds as many letters as the old one did: its offsets start
+// again from 0, and only its ID tells it from the old.
+func TestCountsSeeATopicMadeAgain(t *testing.T) {
+	brokers, cl, dlq := newTopic(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	produce := func(recs ...*kgo.Record) {
+		t.Helper()
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var c deadletter.Counts
+	produce(failed(dlq, "g1", 1), failed(dlq, "g1", 2), failed(dlq, "g1", 3))
+	if got, err := c.Count(ctx, cl, dlq); err != nil || !maps.Equal(got, map[string]int64{"g1": 3}) {
+		t.Fatalf("first count: %v, %v", got, err)
+	}
+
+	adm := testenv.Admin(t, brokers)
+	if _, err := adm.DeleteTopic(ctx, dlq); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		res, err := adm.CreateTopic(ctx, 1, 1, nil, dlq)
+		if err == nil {
+			err = res.Err
+		}
+		return err // TopicAlreadyExists while the deletion is under way
+	})
+	// A new producer: the old one keeps the old topic's ID.
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	testenv.Eventually(t, 30*time.Second, func() error {
+		return prod.ProduceSync(ctx, failed(dlq, "g2", 1), failed(dlq, "g2", 2), failed(dlq, "g2", 3), failed(dlq, "g1", 1)).FirstErr()
+	})
+	// A client whose cached metadata does not hide the new topic ID.
+	fresh, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MetadataMinAge(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	got, err := c.Count(ctx, fresh, dlq)
+	if err != nil || !maps.Equal(got, map[string]int64{"g1": 1, "g2": 3}) {
+		t.Fatalf("count of the topic made again: %v, %v; want g1 1, g2 3", got, err)
 	}
 }
 

@@ -150,8 +150,10 @@ func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...So
 			dlq = topics.DeadLetter(name)
 		}
 		if _, ok := dlqs[dlq]; !ok {
-			// A dead-letter topic is read whole: one of millions of
-			// letters gets part of the time, and the count so far.
+			// A dead-letter topic is read whole the first time (and
+			// only what is new after, with cfg.Letters): one of
+			// millions of letters gets part of the time, and the count
+			// so far.
 			cctx, cancel := storeContext(ctx)
 			dlqs[dlq], err = countLetters(letters, cctx, cl, dlq)
 			cancel()

@@ -130,10 +130,16 @@ func (n *Notifier) work(ctx context.Context, client *http.Client, prod *kgo.Clie
 			dropped++
 			continue
 		}
-		gone, err := n.store.IsGone(ctx, sub)
-		if err != nil {
-			log.Warn("cannot read the subscription's state; it is retried when its lease ends", "err", err)
-			return
+		// A subscription marked gone (a 410 under StopOnGone, here or in
+		// an instance sharing the store) stays stopped only while 410s
+		// are final: without StopOnGone its notifications are tried.
+		gone := false
+		if n.cfg.StopOnGone {
+			gone, err = n.store.IsGone(ctx, sub)
+			if err != nil {
+				log.Warn("cannot read the subscription's state; it is retried when its lease ends", "err", err)
+				return
+			}
 		}
 		if gone {
 			if !n.deadLetter(ctx, prod, note, tries, notifier.ReasonGone, "the receiver answered 410 Gone earlier; no more deliveries", true) {
