@@ -89,6 +89,11 @@ token (every server sharing the secret would take it) but the
 // broker can run beside it.
 const devKafkaPort = 19092
 
+// dataLockWait is how long dev waits for --data's lock: a dev killed a
+// moment before (kill -9, a supervisor restarting it at once) holds it
+// until the kernel has torn the process down.
+const dataLockWait = 5 * time.Second
+
 func runDev(ctx context.Context, e env, args []string) (err error) {
 	stopped := false // said so
 	defer func(stop context.Context) {
@@ -139,7 +144,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	if err := makeDataDir(*data, e.stderr); err != nil {
 		return err
 	}
-	release, err := lockData(*data)
+	release, err := lockData(ctx, *data, dataLockWait, e.stderr)
 	if err != nil {
 		return err
 	}
