@@ -110,7 +110,7 @@ func checkURL(raw string, allow *Allowlist) string {
 		return fmt.Sprintf("port %s is out of range: must be 1 to 65535", p)
 	}
 	if allow != nil && !allow.Allows(u) {
-		return fmt.Sprintf("host %s is not allowed (STREAMVIEW_WEBHOOK_ALLOW: %s)", u.Host, allow)
+		return fmt.Sprintf("host %s is not allowed: %s", u.Host, allow.refusal())
 	}
 	return ""
 }
@@ -228,6 +228,16 @@ func (a *Allowlist) Allows(u *url.URL) bool {
 		}
 	}
 	return false
+}
+
+// refusal says why a host is refused, to the API's caller: the default's
+// rule, but not the hosts an operator listed (they may name internal
+// hosts; the operator knows them).
+func (a *Allowlist) refusal() string {
+	if a == nil || len(a.entries) == 0 {
+		return "webhooks go to loopback hosts only (localhost, 127.0.0.0/8, ::1) unless the server's STREAMVIEW_WEBHOOK_ALLOW names others"
+	}
+	return "it is not among the hosts the server's STREAMVIEW_WEBHOOK_ALLOW names; ask its operator"
 }
 
 func (a *Allowlist) String() string {

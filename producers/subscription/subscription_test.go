@@ -103,6 +103,24 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// The refusal of a host outside the allowlist says the default's rule, but
+// never the hosts an operator listed: they may name internal hosts.
+func TestCheckDoesNotShowTheAllowlist(t *testing.T) {
+	c := create("http://example.com/h", schemas.NotifyPriceDrop)
+	errs := Check(c, &Allowlist{})
+	if len(errs) != 1 || !strings.Contains(errs[0].Message, "loopback hosts only") {
+		t.Fatalf("default allowlist: %v, want the loopback rule", errs)
+	}
+	listed, err := ParseAllowlist("hooks.internal.corp:8443,billing.internal.corp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs = Check(c, listed)
+	if len(errs) != 1 || strings.Contains(errs[0].Message, "internal.corp") || !strings.Contains(errs[0].Message, "ask its operator") {
+		t.Fatalf("listed allowlist: %v, want a refusal that names no listed host", errs)
+	}
+}
+
 // ifMatch is c with If-Match's version v.
 func ifMatch(c schemas.Command, v int64) schemas.Command {
 	c.ExpectedVersion = &v
