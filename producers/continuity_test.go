@@ -134,9 +134,10 @@ func (c *countingDecoder) DecodeEvent(b []byte) (schemas.Event, error) {
 	return c.Decoder.DecodeEvent(b)
 }
 
-// ReadHeads folds the topic as the decider does, decodes only the
-// aggregates asked for, and marks one whose record does not decode.
-func TestReadHeads(t *testing.T) {
+// HeadReader folds the topic as the decider does, decodes only the
+// aggregates asked for, marks one whose record does not decode, and reads
+// on from where it stopped.
+func TestHeadReader(t *testing.T) {
 	brokers := testenv.KafkaOrFake(t)
 	topic := testenv.Topic(t, brokers, "t.heads", 3)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
@@ -179,14 +180,15 @@ func TestReadHeads(t *testing.T) {
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(brokers...)}
 	dec := &countingDecoder{Decoder: codec}
-	heads, err := producers.ReadHeads(ctx, opts, kadm.NewClient(cl), topic, dec, want, func(read, total int64) {
+	r := &producers.HeadReader{Opts: opts, Admin: kadm.NewClient(cl), Topic: topic, Decoder: dec, Want: want, Progress: func(read, total int64) {
 		if read > total {
 			t.Errorf("progress %d/%d", read, total)
 		}
-	})
-	if err != nil {
+	}}
+	if err := r.Read(ctx); err != nil {
 		t.Fatal(err)
 	}
+	heads := r.Heads()
 	if h := heads[product(productA)]; h != (producers.Head{Version: 2}) {
 		t.Errorf("product A: %+v, want version 2", h)
 	}
@@ -209,9 +211,24 @@ func TestReadHeads(t *testing.T) {
 		t.Errorf("%d records decoded, want the %d of the aggregates asked for", dec.n, len(events)+1)
 	}
 
-	missing, err := producers.ReadHeads(ctx, opts, kadm.NewClient(cl), topic+".none", codec, want, nil)
-	if err != nil || len(missing) != 0 {
-		t.Fatalf("a missing topic: %v, %v; want no heads, no error", missing, err)
+	// A second read goes on from where the first stopped: it decodes
+	// only what was written since.
+	if _, err := pub.Publish(ctx, event(productA, 3, stock(3)), event(other, 3, stock(3))); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h := r.Heads()[product(productA)]; h.Version != 3 {
+		t.Errorf("product A after the second read: %+v, want version 3", h)
+	}
+	if dec.n != len(events)+1+1 {
+		t.Errorf("%d records decoded after the second read, want one more than the %d before", dec.n, len(events)+1)
+	}
+
+	missing := &producers.HeadReader{Opts: opts, Admin: kadm.NewClient(cl), Topic: topic + ".none", Decoder: codec, Want: want}
+	if err := missing.Read(ctx); err != nil || len(missing.Heads()) != 0 {
+		t.Fatalf("a missing topic: %v, %v; want no heads, no error", missing.Heads(), err)
 	}
 }
 
@@ -232,6 +249,45 @@ func TestRecordKey(t *testing.T) {
 	} {
 		if got := producers.RecordKey(tc.e); got != tc.want {
 			t.Errorf("%s: key %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A record without headers that does not decode stops what the decider
+// would stop by its key: a category by its reference key; a product, and
+// the subscriptions that follow it, by the product's ID.
+func TestHeadReaderBrokenByKey(t *testing.T) {
+	brokers := testenv.KafkaOrFake(t)
+	topic := testenv.Topic(t, brokers, "t.heads", 2)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, key := range []string{"category:lighting", productA} {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(key), Value: []byte{0xff}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := producers.Aggregate{Type: schemas.AggregateSubscription, ID: schemas.SubscriptionID(productA, "7c9e6679-7425-40de-944b-e07fc1f90ae7")}
+	category := producers.Aggregate{Type: schemas.AggregateCategory, ID: "lighting"}
+	brand := producers.Aggregate{Type: schemas.AggregateBrand, ID: "lighting"}
+	product := producers.Aggregate{Type: schemas.AggregateProduct, ID: productA}
+	other := producers.Aggregate{Type: schemas.AggregateProduct, ID: productB}
+	r := &producers.HeadReader{Opts: []kgo.Opt{kgo.SeedBrokers(brokers...)}, Admin: kadm.NewClient(cl), Topic: topic, Decoder: codec,
+		Want: map[producers.Aggregate]bool{sub: true, category: true, brand: true, product: true, other: true}}
+	if err := r.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for a, broken := range map[producers.Aggregate]bool{sub: true, category: true, brand: false, product: true, other: false} {
+		if got := r.Heads()[a].Broken != ""; got != broken {
+			t.Errorf("%s: broken %v, want %v (%+v)", a, got, broken, r.Heads()[a])
 		}
 	}
 }

@@ -42,7 +42,11 @@ func lockData(ctx context.Context, dir string, wait time.Duration, progress io.W
 		if held, _ := os.ReadFile(path); len(bytes.TrimSpace(held)) > 0 {
 			who = "process " + string(bytes.TrimSpace(held))
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			f.Close()
+			return nil, fmt.Errorf("waiting for %s, in use by %s: %w", dir, who, ctx.Err())
+		}
+		if time.Now().After(deadline) {
 			f.Close()
 			return nil, fmt.Errorf("%s is in use by %s (another `streamview dev`?): stop it, or give this one another --data", dir, who)
 		}

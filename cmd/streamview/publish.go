@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -26,14 +27,15 @@ import (
 func init() {
 	commands["publish"] = command{
 		summary: "publish domain events from a JSON Lines file or stdin",
-		usage:   "[--topic catalog.product-events] [--skip-invalid] [--brokers host:port] [FILE|-]",
+		usage:   "[--topic catalog.product-events] [--skip-invalid] [--force] [--brokers host:port] [FILE|-]",
 		help: `Reads one event per line (JSON: eventId, eventType, aggregateType,
 aggregateId, version, timestamp, metadata, data), validates each against its
 Avro schema, and publishes them keyed as the decider keys them (a
 product's ID; a subscription's product; a category's or brand's
-reference key, category:ID) with an idempotent acks=all producer. A bad line is named by its number; then nothing is
-published, unless --skip-invalid is given, which publishes the good lines and
-reports the bad ones. Progress goes to stderr; a count ends the run.
+reference key, category:ID) with an idempotent acks=all producer. A bad
+line is named by its number; then nothing is published, unless
+--skip-invalid is given, which publishes the good lines and reports the
+bad ones. Progress goes to stderr; a count ends the run.
 
 The events go past the decider, which keeps each product's state in memory
 while it runs (it reads the log again when it starts): its next command on
@@ -46,9 +48,11 @@ streamview.decider: serve's decider role, or dev); stop it first, or pass
 Each event must continue its aggregate's log as the topic holds it: the
 next version, a product's first event its ProductCreated at version 1 (a
 subscription's its SubscriptionCreated), no second creation, nothing after
-a ProductDiscontinued or SubscriptionDeleted. Publish reads the topic once
-to see where the file's aggregates stand (progress on stderr) and names
-each line that does not continue it; then nothing is published, unless
+a ProductDiscontinued or SubscriptionDeleted. Publish reads the topic to
+see where the file's aggregates stand (progress on stderr; what was
+written meanwhile is read too, up to three rounds, and a topic still
+written to after them is refused, unless --force) and names each line
+that does not continue it; then nothing is published, unless
 --skip-invalid is given (the aggregate's later lines are then left out
 too: they would not continue it either). --force does not lift this
 check: an event of a product the log never created makes a view without
@@ -143,15 +147,19 @@ func runPublish(ctx context.Context, e env, args []string) error {
 		}
 	}
 	adm := kadm.NewClient(cl)
-	breaks, err := logBreaks(ctx, kopts, adm, *topic, codec, events, e.stderr)
+	breaks, err := logBreaks(ctx, kopts, adm, *topic, codec, events, *force, e.stderr)
 	if err != nil {
 		return err
 	}
 	// The read may have taken a while: the decider may have started
 	// meanwhile, or another writer added events the check did not see.
 	if *topic == topics.Events && !*force {
-		if err := processors.CheckIdle(ctx, adm, decider.DefaultGroup); err != nil {
-			return fmt.Errorf("the decider started while publish read %s (consumer group %s: %w); nothing published", *topic, decider.DefaultGroup, err)
+		err := processors.CheckIdle(ctx, adm, decider.DefaultGroup)
+		if errors.Is(err, processors.ErrGroupActive) {
+			return fmt.Errorf("the decider started while publish read %s (consumer group %s); stop it and publish again, or pass --force; nothing published", *topic, decider.DefaultGroup)
+		}
+		if err != nil {
+			return fmt.Errorf("checking again whether the decider runs (group %s): %w; pass --force to publish without this check; nothing published", decider.DefaultGroup, err)
 		}
 	}
 	if len(breaks) > 0 {
@@ -215,8 +223,10 @@ func readEvents(r io.Reader) (events []schemas.Event, lines []int, bad []badLine
 
 // logBreaks reads topic to see where the aggregates of events stand and
 // returns the events that do not continue their logs, telling progress
-// of a long read.
-func logBreaks(ctx context.Context, kopts []kgo.Opt, adm *kadm.Client, topic string, dec producers.Decoder, events []schemas.Event, progress io.Writer) ([]producers.Break, error) {
+// of a long read. What was written to topic during the read is read too;
+// a topic still written to after three reads is refused, unless force
+// (the decider runs: its commands are for other products).
+func logBreaks(ctx context.Context, kopts []kgo.Opt, adm *kadm.Client, topic string, dec producers.Decoder, events []schemas.Event, force bool, progress io.Writer) ([]producers.Break, error) {
 	want := map[producers.Aggregate]bool{}
 	for _, ev := range events {
 		want[producers.AggregateOf(ev)] = true
@@ -224,29 +234,41 @@ func logBreaks(ctx context.Context, kopts []kgo.Opt, adm *kadm.Client, topic str
 	if len(want) == 0 {
 		return nil, nil
 	}
-	before, err := endOffsets(ctx, adm, topic)
-	if err != nil {
-		return nil, err
-	}
 	began := time.Now()
-	heads, err := producers.ReadHeads(ctx, kopts, adm, topic, dec, want, func(read, total int64) {
+	r := &producers.HeadReader{Opts: kopts, Admin: adm, Topic: topic, Decoder: dec, Want: want, Progress: func(read, total int64) {
 		if time.Since(began) >= time.Second {
 			fmt.Fprintf(progress, "reading %s to see where the file's %d aggregates stand: %d/%d records\n", topic, len(want), read, total)
 		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w; nothing published", err)
-	}
-	after, err := endOffsets(ctx, adm, topic)
-	if err != nil {
-		return nil, err
-	}
-	for p, end := range after {
-		if end != before[p] {
-			return nil, fmt.Errorf("%s was written to while publish read it (partition %d: offset %d, then %d), so where its aggregates stand is not known; publish again once nothing else writes to it; nothing published", topic, p, before[p], end)
+	}}
+	const reads = 3
+	for n := 1; ; n++ {
+		if err := r.Read(ctx); err != nil {
+			return nil, fmt.Errorf("%w; nothing published", err)
+		}
+		now, err := endOffsets(ctx, adm, topic)
+		if err != nil {
+			return nil, err
+		}
+		read := r.Ends()
+		p, moved := movedPartition(read, now)
+		if !moved || n == reads && force {
+			break
+		}
+		if n == reads {
+			return nil, fmt.Errorf("%s is being written to (partition %d: read up to offset %d, now %d), so where its aggregates stand is not known; publish again once nothing else writes to it; nothing published", topic, p, read[p], now[p])
 		}
 	}
-	return producers.Breaks(heads, events), nil
+	return producers.Breaks(r.Heads(), events), nil
+}
+
+// movedPartition returns a partition whose end in now is past read.
+func movedPartition(read, now map[int32]int64) (int32, bool) {
+	for _, p := range slices.Sorted(maps.Keys(now)) {
+		if now[p] > read[p] {
+			return p, true
+		}
+	}
+	return 0, false
 }
 
 // endOffsets lists topic's end offsets by partition; a missing topic has

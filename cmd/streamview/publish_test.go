@@ -236,6 +236,62 @@ func TestPublishRefusesEventsThatDoNotContinueTheLog(t *testing.T) {
 	}
 }
 
+// A topic written to while publish reads it is read again to catch up;
+// one that keeps being written to is refused, unless --force (a running
+// decider writes other products' events all the time).
+func TestPublishWhileTheTopicIsWrittenTo(t *testing.T) {
+	brokers := testenv.KafkaOrFake(t)
+	_, topic := newTopic(t, brokers, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another product's events, produced without linger and without
+	// waiting, until the end: the ends move between any two listings.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0), kgo.MaxBufferedRecords(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	busy := eventgen.Stream(eventgen.Options{Products: 1, Events: 200000, Seed: 14})
+	pub := producers.NewPublisher(cl, codec, topic)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for i := 0; i < len(busy) && ctx.Err() == nil; i++ {
+			rec, err := pub.Record(busy[i])
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			cl.Produce(ctx, rec, nil) // blocks while 100 are buffered
+		}
+	}()
+	defer func() { cancel(); <-written }()
+	testenv.Eventually(t, 30*time.Second, func() error {
+		n, err := endOffsets(ctx, testenv.Admin(t, brokers), topic)
+		if total := n[0] + n[1] + n[2]; err != nil || total < 10 {
+			return testenv.Errorf("%d events written, %v", total, err)
+		}
+		return nil
+	})
+
+	path := writeJSONL(t, eventgen.Stream(eventgen.Options{Products: 2, Events: 6, Seed: 15}), nil)
+	var out, errOut bytes.Buffer
+	err = run(ctx, []string{"publish", "--brokers", strings.Join(brokers, ","), "--topic", topic, path}, nil, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "is being written to") || !strings.Contains(err.Error(), "nothing published") {
+		t.Fatalf("publish to a topic written to all the time: %v, want it refused", err)
+	}
+	if err := run(ctx, []string{"publish", "--force", "--brokers", strings.Join(brokers, ","), "--topic", topic, path}, nil, &out, &errOut); err != nil {
+		t.Fatalf("publish --force to a topic written to all the time: %v\n%s", err, &errOut)
+	}
+	if !strings.Contains(out.String(), "published 6 events") {
+		t.Fatalf("publish --force: %q", &out)
+	}
+}
+
 // publish to the events topic refuses while the decider runs: its next
 // command on a published product would repeat a version the log has, and
 // the views would keep the published event, not the command's. --force
