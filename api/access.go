@@ -52,11 +52,13 @@ var routePolicies = map[string]policy{
 	"POST /v1/products/{id}/subscriptions":      writeScope,
 	"DELETE /v1/subscriptions/{subscriptionId}": writeScope,
 	// Queries and history.
-	"GET /v1/products/{id}":           readScope,
-	"GET /v1/products/search":         readScope,
-	"GET /v1/products/{id}/events":    readScope,
-	"GET /v1/categories/{categoryId}": readScope,
-	"GET /v1/brands/{brandId}":        readScope,
+	"GET /v1/products/{id}":        readScope,
+	"GET /v1/products/search":      readScope,
+	"GET /v1/products/{id}/events": readScope,
+	// Reference data are a query, and API.md also lists them under
+	// catalog:write: either scope reads them.
+	"GET /v1/categories/{categoryId}": {scopes: []auth.Scope{auth.CatalogRead, auth.CatalogWrite}},
+	"GET /v1/brands/{brandId}":        {scopes: []auth.Scope{auth.CatalogRead, auth.CatalogWrite}},
 	// Operations.
 	"GET /v1/projections":                              opsScope,
 	"GET /v1/projections/{name}/dead-letters":          opsScope,
