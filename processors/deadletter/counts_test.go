@@ -21,6 +21,17 @@ func failed(dlq, group string, offset int64) *kgo.Record {
 	return deadletter.Record(src, errors.New("does not decode"), group, dlq)
 }
 
+// producer returns a function producing records with cl, failing t on
+// an error.
+func producer(t *testing.T, ctx context.Context, cl *kgo.Client) func(...*kgo.Record) {
+	return func(recs ...*kgo.Record) {
+		t.Helper()
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Counts counts each failed record once per group, reads only what was
 // written since its last count, and counts again from the start when
 // retention deleted letters it had counted.
@@ -28,12 +39,7 @@ func TestCounts(t *testing.T) {
 	_, cl, dlq := newTopic(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	produce := func(recs ...*kgo.Record) {
-		t.Helper()
-		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	produce := producer(t, ctx, cl)
 	var c deadletter.Counts
 	count := func(want map[string]int64, read int64) {
 		t.Helper()
@@ -89,12 +95,7 @@ func TestCountsSeeATopicMadeAgain(t *testing.T) {
 	brokers, cl, dlq := newTopic(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	produce := func(recs ...*kgo.Record) {
-		t.Helper()
-		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	produce := producer(t, ctx, cl)
 	var c deadletter.Counts
 	produce(failed(dlq, "g1", 1), failed(dlq, "g1", 2), failed(dlq, "g1", 3))
 	if got, err := c.Count(ctx, cl, dlq); err != nil || !maps.Equal(got, map[string]int64{"g1": 3}) {
