@@ -67,20 +67,8 @@ func (p *Publisher) Record(e schemas.Event) (*kgo.Record, error) {
 // key (schemas.ReferenceKey). The partition, and so the decider instance
 // that keeps the aggregate's state, follows from the key.
 func RecordKey(e schemas.Event) string {
-	switch d := e.Data.(type) {
-	case *schemas.SubscriptionCreated:
-		if d != nil && d.ProductID != "" {
-			return d.ProductID
-		}
-	case *schemas.SubscriptionDeleted:
-		if d != nil && d.ProductID != "" {
-			return d.ProductID
-		}
-	}
-	if e.AggregateType == schemas.AggregateSubscription {
-		if p, ok := schemas.SubscriptionProduct(e.AggregateID); ok {
-			return p
-		}
+	if p, ok := schemas.SubscriptionEventProduct(e); ok {
+		return p
 	}
 	if k := schemas.ReferenceKey(e.AggregateType, e.AggregateID); k != "" {
 		return k

@@ -73,6 +73,27 @@ func SubscriptionID(productID, sub string) string {
 	return base64.RawURLEncoding.EncodeToString(append(p[:], s[:]...))
 }
 
+// SubscriptionEventProduct is the product a subscription's event follows
+// (its events live on the product's partition): the product ID its
+// payload names, else the one inside its subscription ID; false for an
+// event that is not a subscription's.
+func SubscriptionEventProduct(e Event) (string, bool) {
+	switch d := e.Data.(type) {
+	case *SubscriptionCreated:
+		if d != nil && d.ProductID != "" {
+			return d.ProductID, true
+		}
+	case *SubscriptionDeleted:
+		if d != nil && d.ProductID != "" {
+			return d.ProductID, true
+		}
+	}
+	if e.AggregateType == AggregateSubscription {
+		return SubscriptionProduct(e.AggregateID)
+	}
+	return "", false
+}
+
 // SubscriptionProduct is the product ID (lower-case UUID) inside a
 // subscription ID, and false when id is not one.
 func SubscriptionProduct(id string) (string, bool) {

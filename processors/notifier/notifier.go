@@ -139,11 +139,8 @@ func Relevant(e schemas.Event) bool {
 // ProductOf is the product whose partition holds e: a subscription event's
 // product, or the product itself.
 func ProductOf(e schemas.Event) string {
-	switch d := e.Data.(type) {
-	case *schemas.SubscriptionCreated:
-		return d.ProductID
-	case *schemas.SubscriptionDeleted:
-		return d.ProductID
+	if p, ok := schemas.SubscriptionEventProduct(e); ok {
+		return p
 	}
 	return e.AggregateID
 }

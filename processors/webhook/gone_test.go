@@ -9,11 +9,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/streamview/streamview/internal/backoff"
-	"github.com/streamview/streamview/schemas"
-	"github.com/streamview/streamview/sinks/redisnotify"
-	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 // Without StopOnGone a receiver's 410 is retried like any failure, as
@@ -31,34 +26,9 @@ func TestGoneIsRetried(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	codec, err := schemas.NewCodec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := redisnotify.New(redistest.Miniredis(t), "")
-	n, err := New(Config{Topic: "events", Retry: backoff.Policy{Min: time.Millisecond, Max: time.Millisecond}}, codec, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	product := schemas.NameUUID([16]byte{1}, "gone product")
-	sub := schemas.SubscriptionID(product, schemas.NameUUID([16]byte{2}, "gone sub"))
-	record := func(i int, aggType, aggID string, version int64, data schemas.EventData) *kgo.Record {
-		e := schemas.Event{ID: schemas.NameUUID([16]byte{3}, aggID+string(rune('a'+i))), AggregateType: aggType, AggregateID: aggID, Version: version,
-			Timestamp: time.Now().UTC().Truncate(time.Millisecond),
-			Metadata:  schemas.Metadata{CorrelationID: "c", CausationID: schemas.NameUUID([16]byte{4}, string(rune('a'+i))), UserID: "test"}, Data: data}
-		b, err := codec.EncodeEvent(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &kgo.Record{Topic: "events", Key: []byte(product), Value: b, Offset: int64(i)}
-	}
-	recs := []*kgo.Record{
-		record(0, schemas.AggregateSubscription, sub, 1, &schemas.SubscriptionCreated{ProductID: product, URL: srv.URL + "/hook",
-			Events: []string{schemas.NotifyPriceDrop}, Secret: "s"}),
-		record(1, schemas.AggregateProduct, product, 2, &schemas.ProductPriceChanged{
-			OldPrice: schemas.Money{Amount: 5000, Currency: "EUR"}, NewPrice: schemas.Money{Amount: 4000, Currency: "EUR"}}),
-	}
-	if err := n.queue(ctx, nil, recs); err != nil {
+	w := newWorld(t, "gone", Config{})
+	n, sub := w.n, w.sub
+	if err := n.queue(ctx, nil, []*kgo.Record{w.subscribed(srv.URL + "/hook"), w.drop(2, 5000, 4000)}); err != nil {
 		t.Fatal(err)
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
