@@ -355,8 +355,8 @@ func (r *renameRun) metadata() schemas.Metadata {
 	return schemas.Metadata{CorrelationID: eventgen.UUID(r.rng), CausationID: eventgen.UUID(r.rng), UserID: "bench-rename"}
 }
 
-// produce writes events and waits for their acknowledgement. A category's
-// events are keyed by its reference key, as the decider writes them.
+// produce writes events and waits for their acknowledgement; the publisher
+// keys a category's events by its reference key, as the decider does.
 func (r *renameRun) produce(ctx context.Context, events ...schemas.Event) (time.Duration, error) {
 	start := time.Now()
 	recs := make([]*kgo.Record, len(events))
@@ -364,9 +364,6 @@ func (r *renameRun) produce(ctx context.Context, events ...schemas.Event) (time.
 		rec, err := r.pub.Record(e)
 		if err != nil {
 			return 0, err
-		}
-		if schemas.IsReference(e.AggregateType) {
-			rec.Key = []byte(schemas.ReferenceKey(e.AggregateType, e.AggregateID))
 		}
 		recs[i] = rec
 	}

@@ -53,9 +53,9 @@ func renamesOf(events []schemas.Event) (v1, v2 []schemas.Event) {
 	return v1, v2
 }
 
-// publishRefs produces reference events keyed as the write side keys them
-// (schemas.ReferenceKey), so that they land on other partitions than their
-// products.
+// publishRefs produces reference events one by one; the publisher keys
+// them as the write side does (schemas.ReferenceKey), so that they land on
+// other partitions than their products.
 func (w *world) publishRefs(t testing.TB, events []schemas.Event) {
 	t.Helper()
 	for _, e := range events {
@@ -63,7 +63,6 @@ func (w *world) publishRefs(t testing.TB, events []schemas.Event) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Key = []byte(schemas.ReferenceKey(e.AggregateType, e.AggregateID))
 		if err := w.cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
