@@ -109,6 +109,13 @@ func (p *Runner) Run(ctx context.Context) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) { ls.stop(revoked, true, true) }),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { ls.stop(lost, false, false) }),
+		// Stats' offsets start from the group's, read at each assignment:
+		// after a reset (a refill runs this runner again from the log's
+		// start) they would otherwise keep the old ones, and the lag 0.
+		kgo.AdjustFetchOffsetsFn(func(_ context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+			p.stats.assigned(offs[p.cfg.Topic])
+			return offs, nil
+		}),
 		// The events are transactional and read with read_committed,
 		// whose empty fetches are not always answered when a commit's
 		// markers land: the bound is then part of a view's freshness.
@@ -442,48 +449,56 @@ func (l *lane) queued() int {
 	return n
 }
 
-// take applies recs, records of tp, unless ctx has ended, and hands them
-// to the committer: the lane goes on with its next records while they are
-// committed.
+// take applies recs, records of tp, unless ctx has ended, and hands each
+// batch of them to the committer once it is stored and its dead letters
+// are written: the lane goes on with its next batch while they are
+// committed. Batch by batch, not once for all of recs: a rebuild that
+// pauses its writes between two batches of one take waits for the first
+// one's commit (rebuild's gate), which must not wait for the second.
 func (ls *lanes) take(ctx context.Context, tp topicPartition, recs []*kgo.Record) {
 	p := ls.p
 	if ctx.Err() != nil || len(recs) == 0 {
 		return // abandoned: the records come again to the next owner
 	}
-	applied, dead, err := p.applyAll(ctx, ls.log, ls.slots, recs)
-	if f := p.cfg.DeadLettered; f != nil {
-		dead = slices.DeleteFunc(dead, func(d *kgo.Record) bool {
-			l := deadletter.FromRecord(d)
-			return f(l.SourcePartition, l.SourceOffset)
-		})
-	}
-	if err == nil && len(dead) > 0 {
-		err = p.produceDead(ctx, ls.cl, ls.log, dead)
-	}
+	err := p.applyAll(ctx, ls.log, ls.slots, recs, func(recs []*kgo.Record, applied int, dead []*kgo.Record) error {
+		if f := p.cfg.DeadLettered; f != nil {
+			dead = slices.DeleteFunc(dead, func(d *kgo.Record) bool {
+				l := deadletter.FromRecord(d)
+				return f(l.SourcePartition, l.SourceOffset)
+			})
+		}
+		if len(dead) > 0 {
+			if err := p.produceDead(ctx, ls.cl, ls.log, dead); err != nil {
+				return err
+			}
+		}
+		// The sink has every event up to the last of recs: their offsets
+		// may be committed, also when Run is stopping (what is stored need
+		// not come again). A failed commit only means the next owner
+		// applies the records again, which the projection tolerates.
+		last := recs[0]
+		for _, r := range recs[1:] {
+			if r.Offset > last.Offset {
+				last = r
+			}
+		}
+		ls.commits.applied(tp, last, dataRecords(recs), applied, len(dead))
+		return nil
+	})
 	if err != nil {
 		ls.log.Info("projection stopping; records abandoned uncommitted", logkey.Topic, tp.topic, logkey.Partition, tp.partition, "records", len(recs))
-		return
 	}
-	// The sink has every event up to the last of recs: their offsets may
-	// be committed, also when Run is stopping (what is stored need not
-	// come again). A failed commit only means the next owner applies the
-	// records again, which the projection tolerates.
-	last := recs[0]
-	for _, r := range recs[1:] {
-		if r.Offset > last.Offset {
-			last = r
-		}
-	}
-	ls.commits.applied(tp, last, dataRecords(recs), applied, len(dead))
 }
 
 // applyAll applies recs, records of one partition, in batches of up to
 // MaxBatch: each decoded, its undecodable records set aside for the
 // dead-letter topic, and applied holding one of slots. Two stages overlap:
-// while the projection applies batch i, batch i+1 is being decoded. It
-// returns the events stored, the dead letters, and an error only when ctx
-// ends first.
-func (p *Runner) applyAll(ctx context.Context, log *slog.Logger, slots chan struct{}, recs []*kgo.Record) (int, []*kgo.Record, error) {
+// while the projection applies batch i, batch i+1 is being decoded. Each
+// batch is then handed to stored with its records, the events stored and
+// its dead letters (undecodable or rejected); applyAll stops at stored's
+// first error. It returns an error only when ctx ends first or stored
+// fails.
+func (p *Runner) applyAll(ctx context.Context, log *slog.Logger, slots chan struct{}, recs []*kgo.Record, stored func(recs []*kgo.Record, applied int, dead []*kgo.Record) error) error {
 	batches := make(chan decodedBatch, 1) // decoded at most one batch ahead
 	stop := make(chan struct{})
 	defer close(stop)
@@ -499,39 +514,40 @@ func (p *Runner) applyAll(ctx context.Context, log *slog.Logger, slots chan stru
 		}
 	}()
 
-	var dead []*kgo.Record
-	applied := 0
 	for b := range batches {
-		dead = append(dead, b.dead...)
-		if len(b.events) == 0 {
-			continue
+		applied, dead := 0, b.dead
+		if len(b.events) > 0 {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			n, more, err := p.apply(ctx, log, b)
+			<-slots
+			if err != nil {
+				return err
+			}
+			applied, dead = n, append(dead, more...)
 		}
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return applied, dead, ctx.Err()
-		}
-		n, more, err := p.apply(ctx, log, b)
-		<-slots
-		dead = append(dead, more...)
-		applied += n
-		if err != nil {
-			return applied, dead, err
+		if err := stored(b.recs, applied, dead); err != nil {
+			return err
 		}
 	}
-	return applied, dead, nil
+	return nil
 }
 
-// decodedBatch is the decoded records of one batch: the events, the record each
-// came from, and the dead letters of the records that did not decode.
+// decodedBatch is the decoded records of one batch: its records, the
+// events, the record each came from, and the dead letters of the records
+// that did not decode.
 type decodedBatch struct {
+	recs   []*kgo.Record
 	events []schemas.Event
 	origin []*kgo.Record
 	dead   []*kgo.Record
 }
 
 func (p *Runner) decodeBatch(log *slog.Logger, recs []*kgo.Record) decodedBatch {
-	b := decodedBatch{events: make([]schemas.Event, 0, len(recs)), origin: make([]*kgo.Record, 0, len(recs))}
+	b := decodedBatch{recs: recs, events: make([]schemas.Event, 0, len(recs)), origin: make([]*kgo.Record, 0, len(recs))}
 	decoded := p.decodeAll(recs)
 	for i, r := range recs {
 		if r.Attrs.IsControl() {
@@ -899,6 +915,21 @@ func (s *stats) highWatermark(partition int32, hwm int64) {
 		s.hwm[partition] = hwm
 	}
 	s.mu.Unlock()
+}
+
+// assigned takes the group's committed offsets of partitions just assigned
+// (the reset offset, negative, where the group has none) as theirs: lower
+// than a committed offset noted before when the group was reset meanwhile.
+func (s *stats) assigned(offsets map[int32]kgo.Offset) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for partition, o := range offsets {
+		if at := o.EpochOffset().Offset; at >= 0 {
+			s.offsets[partition] = at
+		} else {
+			delete(s.offsets, partition)
+		}
+	}
 }
 
 // forget drops partition's end offset: the partition is no longer ours.

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -519,4 +520,85 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// holdingProjection holds Apply while hold is set, after saying so on
+// entered.
+type holdingProjection struct {
+	hold    atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *holdingProjection) Apply(ctx context.Context, _ []schemas.Event) error {
+	if !h.hold.Load() {
+		return nil
+	}
+	select {
+	case h.entered <- struct{}{}:
+	default:
+	}
+	select {
+	case <-h.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// A runner run again after its group was reset to the log's start (what a
+// refill does after Redis lost its data) reports the group's offsets, and
+// so the whole log as its lag, not the offsets it had committed before
+// (helper 90: the lag gauge said 0 during the whole re-read).
+func TestProcessorStatsStartFromTheGroupsOffsets(t *testing.T) {
+	f := newFixture(t)
+	f.publish(t, eventgen.Stream(eventgen.Options{Products: 10, Events: 60, Seed: 5}))
+	name := testenv.Name("reset")
+	proj := &holdingProjection{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	cfg := processors.Config{Name: name, Generation: 1, Topic: f.topic, DeadLetterTopic: f.dlq, MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond}
+	p, err := processors.New(cfg, f.codec, proj, kgo.SeedBrokers(f.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}
+	}
+	stop := run()
+	testenv.Eventually(t, 60*time.Second, func() error {
+		if s := p.Stats(); s.Records != 60 {
+			return testenv.Errorf("records %d of 60", s.Records)
+		}
+		return nil
+	})
+	stop()
+	before := p.Stats().Offsets
+
+	adm := kadm.NewClient(f.cl)
+	testenv.Eventually(t, time.Minute, func() error { // the group empties once the member's leave is seen
+		_, err := processors.ResetToStart(context.Background(), adm, cfg.Group(), f.topic, false)
+		return err
+	})
+	proj.hold.Store(true)
+	stop = run()
+	defer stop()
+	defer close(proj.release)
+	select {
+	case <-proj.entered: // assigned and fetching from the start; nothing committed since
+	case <-time.After(time.Minute):
+		t.Fatal("the second run applied nothing in a minute")
+	}
+	s := p.Stats()
+	for partition, was := range before {
+		if got := s.Offsets[partition]; got != 0 || was == 0 {
+			t.Errorf("partition %d: Stats().Offsets %d after the reset (%d before it), want 0, the group's", partition, got, was)
+		}
+	}
 }

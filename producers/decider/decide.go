@@ -129,21 +129,24 @@ func (d *Decider) decideReference(r *kgo.Record, o *overlay, cmd schemas.Command
 }
 
 // accept turns the payloads of an accepted command on aggregate
-// (aggType, aggID) at version into event records, each followed by
-// evolve, and the command's result.
+// (aggType, aggID) at version into event records and the command's result,
+// then evolves the state by each event. Every event is encoded before the
+// first is evolved: a command rejected because one does not encode leaves
+// the state as it was (helper 90).
 func (d *Decider) accept(r *kgo.Record, o *overlay, cmd schemas.Command, aggType, aggID string, version int64, payloads []schemas.EventData,
 	now time.Time, t *tally, log *slog.Logger, reject func(code, reason string, version int64) []*kgo.Record, evolve func(schemas.Event)) ([]*kgo.Record, error) {
 	correlation := cmd.Metadata.CorrelationID
 	if correlation == "" {
 		correlation = cmd.ID
 	}
-	events := make([]*kgo.Record, 0, len(payloads)+1)
+	events := make([]schemas.Event, len(payloads))
+	records := make([]*kgo.Record, 0, len(payloads)+1)
 	for i, p := range payloads {
 		e := schemas.Event{
 			ID:            EventID(cmd.ID, i),
 			AggregateType: aggType,
 			AggregateID:   aggID,
-			Version:       version + 1,
+			Version:       version + 1 + int64(i),
 			Timestamp:     now,
 			Metadata:      schemas.Metadata{CorrelationID: correlation, CausationID: cmd.ID, UserID: cmd.Metadata.UserID},
 			Data:          p,
@@ -153,7 +156,8 @@ func (d *Decider) accept(r *kgo.Record, o *overlay, cmd schemas.Command, aggType
 			log.Error("event does not encode; rejecting the command", logkey.EventType, e.Type(), "err", err)
 			return reject(schemas.RejectInvalid, fmt.Sprintf("its %s event cannot be encoded: %v", e.Type(), err), version), nil
 		}
-		events = append(events, &kgo.Record{
+		events[i] = e
+		records = append(records, &kgo.Record{
 			Topic:     d.cfg.EventsTopic,
 			Partition: r.Partition,           // co-partitioned: the product's events live where its commands do
 			Key:       []byte(cmd.ProductID), // a subscription's too: they follow its product; a category's is its reference key
@@ -161,17 +165,19 @@ func (d *Decider) accept(r *kgo.Record, o *overlay, cmd schemas.Command, aggType
 			Headers:   producers.EventHeaders(e),
 			Timestamp: now,
 		})
+	}
+	for _, e := range events {
 		version = e.Version
 		evolve(e)
 		log.Debug("event", logkey.EventType, e.Type(), "version", e.Version)
 	}
 	t.accepted++
-	t.events += int64(len(events))
+	t.events += int64(len(records))
 	out := outcome{version: version, at: now.UnixMilli()}
 	o.decide(cmd.ID, out)
 	res := out.result(cmd.ID, cmd.ProductID)
 	res.IdempotencyKey = cmd.IdempotencyKey
-	return append(events, d.resultRecord(r, res, correlation, t)...), nil
+	return append(records, d.resultRecord(r, res, correlation, t)...), nil
 }
 
 // resultRecord is the results-topic record of res, which it notes in t

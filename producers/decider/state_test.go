@@ -1,8 +1,14 @@
 package decider
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/producers/product"
 	"github.com/streamview/streamview/schemas"
@@ -84,5 +90,57 @@ func TestEventID(t *testing.T) {
 	}
 	if len(a) != 36 || a[14] != '5' {
 		t.Errorf("EventID %s is not a version-5 UUID", a)
+	}
+}
+
+// refusesSecondEvent is a codec that cannot encode a command's second
+// event.
+type refusesSecondEvent struct {
+	Codec
+	events int
+}
+
+func (c *refusesSecondEvent) EncodeEvent(e schemas.Event) ([]byte, error) {
+	if c.events++; c.events == 2 {
+		return nil, errors.New("refused")
+	}
+	return c.Codec.EncodeEvent(e)
+}
+
+// A command of several events, one of which does not encode, is rejected
+// at the version it found, and the state evolves by none of its events:
+// the first was evolved before the second failed, so the state ran one
+// version ahead of the log (helper 90; no command makes two events yet).
+func TestAcceptEvolvesOnlyWhenEveryEventEncodes(t *testing.T) {
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Decider{cfg: Config{EventsTopic: "events", ResultsTopic: "results"}.withDefaults(), codec: &refusesSecondEvent{Codec: codec}, log: slog.New(slog.DiscardHandler)}
+	cmd := schemas.Command{ID: "c1", ProductID: "p1"}
+	payloads := []schemas.EventData{&schemas.ProductStockChanged{Quantity: 1}, &schemas.ProductStockChanged{Quantity: 2}}
+	var evolved []int64
+	rejectedAt := int64(-1)
+	reject := func(code, reason string, version int64) []*kgo.Record {
+		rejectedAt = version
+		return nil
+	}
+	_, err = d.accept(&kgo.Record{}, newOverlay(newPartState()), cmd, schemas.AggregateProduct, "p1", 5, payloads, time.Now(), &tally{}, d.log, reject,
+		func(e schemas.Event) { evolved = append(evolved, e.Version) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rejectedAt != 5 || len(evolved) != 0 {
+		t.Fatalf("rejected at version %d with the state evolved by versions %v; want rejected at 5, nothing evolved", rejectedAt, evolved)
+	}
+
+	d.codec = codec // both encode: evolved by 6, then 7
+	recs, err := d.accept(&kgo.Record{}, newOverlay(newPartState()), cmd, schemas.AggregateProduct, "p1", 5, payloads, time.Now(), &tally{}, d.log, reject,
+		func(e schemas.Event) { evolved = append(evolved, e.Version) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || !slices.Equal(evolved, []int64{6, 7}) {
+		t.Fatalf("%d records, evolved by %v; want 2 events and a result, evolved by [6 7]", len(recs), evolved)
 	}
 }
