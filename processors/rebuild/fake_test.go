@@ -685,3 +685,59 @@ func TestJobsSayHowRebuildsEnded(t *testing.T) {
 		t.Errorf("the rebuild that swapped: %+v", e)
 	}
 }
+
+// Two servers asked for a rebuild of one projection at the same moment
+// (two API instances behind one load balancer): one starts it and the
+// other is refused (ErrRunning: a 409), each time. Before the rebuild's
+// lease both started it when the second asked before the first's group had
+// joined: both ran one generation in one group, and each tried to swap
+// (helper 89). Once the rebuild ends its lease is free: the other server
+// starts the next one.
+func TestTwoServersAskedForOneRebuildAtOnce(t *testing.T) {
+	fv := newFakeViews(t, eventgen.Options{Products: 50, Events: 500, Seed: 11}, true)
+	w, vt := fv.w, fv.vt
+	ctx := t.Context()
+	var servers [2]*rebuild.Jobs
+	for i := range servers {
+		servers[i] = rebuild.NewJobs(ctx, func(string) (*rebuild.Rebuilder, error) {
+			return rebuild.New(w.config(), vt, rebuild.NewControl(redisview.RebuildState(fv.rc, fv.store.Projection())))
+		}, nil)
+	}
+	name := vt.Name()
+	ended := func(j *rebuild.Jobs, gen int) {
+		t.Helper()
+		testenv.Eventually(t, time.Minute, func() error {
+			if o, ok := j.Last(name); j.Running(name) || !ok || o.Err != nil || !o.Result.Swapped || o.Result.To != gen {
+				return testenv.Errorf("running %v, last %+v; want swapped to g%d", j.Running(name), o, gen)
+			}
+			return nil
+		})
+	}
+	for gen := 2; gen <= 4; gen++ {
+		var errs [2]error
+		var wg sync.WaitGroup
+		ready := make(chan struct{})
+		for i, j := range servers {
+			wg.Go(func() {
+				<-ready
+				_, errs[i] = j.Start(name)
+			})
+		}
+		close(ready)
+		wg.Wait()
+		winner := slices.IndexFunc(errs[:], func(err error) bool { return err == nil })
+		loser := 1 - winner
+		if winner < 0 || !errors.Is(errs[loser], rebuild.ErrRunning) {
+			t.Fatalf("g%d: the two Starts = %v, %v; want one started and the other ErrRunning", gen, errs[0], errs[1])
+		}
+		ended(servers[winner], gen)
+		if live, err := vt.Live(ctx); err != nil || live != gen {
+			t.Fatalf("live generation %d (%v), want %d", live, err, gen)
+		}
+	}
+	// The lease was released: either server starts the next one alone.
+	if _, err := servers[1].Start(name); err != nil {
+		t.Fatalf("a Start after the rebuilds ended: %v", err)
+	}
+	ended(servers[1], 5)
+}

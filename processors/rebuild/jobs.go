@@ -121,7 +121,12 @@ func (j *Jobs) Start(name string) (Start, error) {
 	r, err := j.make(name)
 	if err == nil {
 		cctx, stop := context.WithTimeout(ctx, 10*time.Second)
-		start, err = r.CanStart(cctx)
+		if start, err = r.CanStart(cctx); err == nil {
+			// Taken before the answer: of two servers asked at once, the
+			// second is refused here rather than both starting (Run
+			// renews it, or it expires).
+			err = r.Claim(cctx)
+		}
 		stop()
 	}
 	if err != nil {

@@ -2,9 +2,11 @@ package rebuild
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +43,9 @@ var (
 	// (Abort, from a process that does not run it); the asker removes
 	// what it built.
 	ErrAborted = errors.New("the rebuild was aborted")
+	// ErrLeaseLost ends a rebuild whose lease another process took: this
+	// one could not renew it in time (paused, or cut off from the store).
+	ErrLeaseLost = errors.New("the rebuild's lease went to another process")
 )
 
 // Rebuilder builds a new generation of one projection beside the live one
@@ -54,6 +59,9 @@ type Rebuilder struct {
 	building atomic.Pointer[processors.Runner]
 	// built is the last processor made here, kept once it has stopped.
 	built atomic.Pointer[processors.Runner]
+	// owner names this Rebuilder as the holder of the rebuild's lease
+	// (Control.Lease).
+	owner string
 }
 
 // Building is the processor of the generation being built while it runs
@@ -83,7 +91,70 @@ func New(cfg Config, target Target, control *Control) (*Rebuilder, error) {
 		}
 		dec = codec
 	}
-	return &Rebuilder{cfg: cfg, target: target, control: control, dec: dec}, nil
+	return &Rebuilder{cfg: cfg, target: target, control: control, dec: dec, owner: leaseOwner()}, nil
+}
+
+// leaseOwner names a Rebuilder as a lease holder: its host and process,
+// and a random part that tells two Rebuilders of one process apart.
+func leaseOwner() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/pid %d/%x", host, os.Getpid(), b)
+}
+
+// Claim takes the rebuild's lease for r (Control.Lease), before Run:
+// Jobs.Start claims it before it answers, so that of two servers asked for
+// a rebuild at once one is refused at once. Run takes it again.
+func (r *Rebuilder) Claim(ctx context.Context) error {
+	if err := r.control.Lease(ctx, r.owner); err != nil {
+		return fmt.Errorf("rebuild %s: %w", r.target.Name(), err)
+	}
+	return nil
+}
+
+// holdLease renews r's lease every leaseTTL/3 while the context it returns
+// lives; that context ends with ErrLeaseLost as its cause when another
+// process turns out to hold the lease. release stops the renewals and
+// gives the lease up.
+func (r *Rebuilder) holdLease(ctx context.Context) (_ context.Context, release func()) {
+	lctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(leaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-t.C:
+			}
+			err := r.control.Lease(lctx, r.owner)
+			switch {
+			case errors.Is(err, ErrRunning):
+				r.log().Error("another process took the rebuild's lease; stopping", "err", err)
+				cancel(fmt.Errorf("rebuild %s: %w", r.target.Name(), ErrLeaseLost))
+				return
+			case err != nil && lctx.Err() == nil:
+				r.log().Warn("renewing the rebuild's lease failed; trying again", "err", err)
+			}
+		}
+	}()
+	return lctx, func() {
+		cancel(nil)
+		<-done
+		r.release(ctx)
+	}
+}
+
+// release gives r's lease up, also when ctx has ended.
+func (r *Rebuilder) release(ctx context.Context) {
+	rctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer stop()
+	if err := r.control.Release(rctx, r.owner); err != nil {
+		r.log().Warn("releasing the rebuild's lease failed; it expires by itself", "in", leaseTTL, "err", err)
+	}
 }
 
 // Result is what a rebuild did.
@@ -133,11 +204,25 @@ func (r *Rebuilder) Run(ctx context.Context) (res Result, err error) {
 	name := r.target.Name()
 	res.Projection = name
 	defer func() { res.Elapsed = time.Since(began) }()
+	if err := r.Claim(ctx); err != nil {
+		if !errors.Is(err, ErrRunning) { // Jobs.Start's claim is this run's
+			r.release(ctx)
+		}
+		return res, err
+	}
+	lctx, release := r.holdLease(ctx)
+	defer release()
 	cl, adm, err := r.admin()
 	if err != nil {
 		return res, err
 	}
 	defer cl.Close()
+	defer func() {
+		if cause := context.Cause(lctx); err != nil && errors.Is(cause, ErrLeaseLost) && !errors.Is(err, ErrLeaseLost) {
+			err = fmt.Errorf("%w: %w", cause, err)
+		}
+	}()
+	ctx = lctx
 	epoch, err := r.storeEpoch(ctx)
 	if err != nil {
 		return res, err
@@ -272,9 +357,20 @@ func (r *Rebuilder) CanStart(ctx context.Context) (Start, error) {
 	if live == 0 {
 		return Start{}, noLive(name)
 	}
-	st, ok, err := r.control.Load(ctx)
-	if err != nil || !ok {
+	holder, err := r.control.LeaseHolder(ctx)
+	if err != nil {
 		return Start{}, err
+	}
+	st, ok, err := r.control.Load(ctx)
+	switch {
+	case err != nil:
+		return Start{}, err
+	case holder != "" && holder != r.owner && ok && st.Generation == live:
+		return Start{}, retiringError(name, st)
+	case holder != "" && holder != r.owner:
+		return Start{}, fmt.Errorf("rebuild %s: %w elsewhere (`streamview rebuild`, or another server: %s holds the rebuild's lease); its progress shows in `streamview projections` and GET /v1/projections", name, ErrRunning, holder)
+	case !ok:
+		return Start{}, nil
 	}
 	if st.Generation == live {
 		if retiringElsewhere(st) {
@@ -872,8 +968,29 @@ func (r *Rebuilder) Abort(ctx context.Context) (AbortResult, error) {
 	}
 	out.Generation = gen
 	group := processors.GroupName(name, gen)
-	err = processors.CheckIdle(ctx, adm, group)
-	if ok && errors.Is(err, processors.ErrGroupActive) {
+	// Another process runs it when it holds the lease, or its group has
+	// members (a build that takes no lease: a store without one).
+	elsewhere := func(ctx context.Context) (bool, error) {
+		holder, err := r.control.LeaseHolder(ctx)
+		if err != nil || (holder != "" && holder != r.owner) {
+			return true, err
+		}
+		err = processors.CheckIdle(ctx, adm, group)
+		if errors.Is(err, processors.ErrGroupActive) {
+			return true, nil
+		}
+		return false, err
+	}
+	running, err := elsewhere(ctx)
+	if err != nil {
+		return out, err
+	}
+	if running && !ok {
+		// It is starting: its state is not recorded yet, and an abort
+		// asked now would be cleared by its start.
+		return out, fmt.Errorf("rebuild %s: %w elsewhere and only starting now; abort it again in a moment", name, ErrRunning)
+	}
+	if running {
 		// It runs in another process (a server's, the CLI's): ask it to
 		// stop, and wait for its group to empty.
 		if err := r.control.RequestAbort(ctx, time.Now()); err != nil {
@@ -882,7 +999,8 @@ func (r *Rebuilder) Abort(ctx context.Context) (AbortResult, error) {
 		r.log().Info("asked the rebuild running in another process to stop", logkey.Generation, gen)
 		wctx, cancel := context.WithTimeout(ctx, r.cfg.AbortTimeout)
 		err = poll(wctx, 100*time.Millisecond, func() (bool, error) {
-			return processors.CheckIdle(wctx, adm, group) == nil, nil
+			running, err := elsewhere(wctx)
+			return err == nil && !running, nil
 		})
 		cancel()
 		// It may have swapped before it saw the request.
@@ -893,7 +1011,9 @@ func (r *Rebuilder) Abort(ctx context.Context) (AbortResult, error) {
 		case aerr != nil:
 			return out, aerr
 		case err != nil:
-			if err = processors.CheckIdle(ctx, adm, group); err == nil {
+			if running, rerr := elsewhere(ctx); rerr != nil {
+				err = rerr
+			} else if !running {
 				err = errors.New("it stopped just now")
 			}
 			return out, fmt.Errorf("rebuild %s: asked the rebuild running in another process to stop; it has not within %v (try again): %w", name, r.cfg.AbortTimeout, err)

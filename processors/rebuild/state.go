@@ -158,3 +158,67 @@ func (c *Control) Clear(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Leaser is a StateStore that also leases the right to run the
+// projection's rebuild to one process at a time (redisview.Hash does).
+// Two processes asked for a rebuild at once (two servers behind one load
+// balancer) could otherwise both start it: each found no rebuild recorded,
+// or the build's group still empty, as neither had joined it yet.
+type Leaser interface {
+	// Lease takes the lease for owner for ttl, or extends it when owner
+	// holds it, and returns the holder: owner, or the one that holds it.
+	Lease(ctx context.Context, owner string, ttl time.Duration) (holder string, err error)
+	// Holder returns the lease's holder, "" when none holds it.
+	Holder(ctx context.Context) (string, error)
+	// Release gives owner's lease up; a lease another holds stays.
+	Release(ctx context.Context, owner string) error
+}
+
+// leaseTTL is how long a lease lasts unless renewed; a running rebuild
+// renews it every leaseTTL/3. A process that stopped without releasing it
+// (killed) holds a rebuild back this long.
+const leaseTTL = 15 * time.Second
+
+// Lease takes or extends the lease for owner: an error wrapping
+// ErrRunning when another process holds it. Without a Leaser store it
+// takes nothing and succeeds.
+func (c *Control) Lease(ctx context.Context, owner string) error {
+	l, ok := c.store.(Leaser)
+	if !ok {
+		return nil
+	}
+	holder, err := l.Lease(ctx, owner, leaseTTL)
+	if err != nil {
+		return fmt.Errorf("rebuild: taking the lease: %w", err)
+	}
+	if holder != owner {
+		return fmt.Errorf("%w elsewhere (`streamview rebuild`, or another server: %s holds the rebuild's lease)", ErrRunning, holder)
+	}
+	return nil
+}
+
+// LeaseHolder returns the lease's holder, "" when none holds it or the
+// store keeps no lease.
+func (c *Control) LeaseHolder(ctx context.Context) (string, error) {
+	l, ok := c.store.(Leaser)
+	if !ok {
+		return "", nil
+	}
+	holder, err := l.Holder(ctx)
+	if err != nil {
+		return "", fmt.Errorf("rebuild: reading the lease: %w", err)
+	}
+	return holder, nil
+}
+
+// Release gives owner's lease up.
+func (c *Control) Release(ctx context.Context, owner string) error {
+	l, ok := c.store.(Leaser)
+	if !ok {
+		return nil
+	}
+	if err := l.Release(ctx, owner); err != nil {
+		return fmt.Errorf("rebuild: releasing the lease: %w", err)
+	}
+	return nil
+}

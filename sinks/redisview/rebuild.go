@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamview/streamview/processors/productview"
@@ -114,6 +115,57 @@ func (h *Hash) Save(ctx context.Context, fields map[string]string) error {
 func (h *Hash) Delete(ctx context.Context) error {
 	if err := h.client.Del(ctx, h.key).Err(); err != nil {
 		return fmt.Errorf("redis del %s: %w", h.key, err)
+	}
+	return nil
+}
+
+// The lease of the right to run the projection's rebuild, held by one
+// process at a time (rebuild.Leaser): a string key beside the hash,
+// <hash key>:lease, whose value names the holder and which expires unless
+// renewed.
+var (
+	leaseScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+return cur`)
+	releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`)
+)
+
+func (h *Hash) leaseKey() string { return h.key + ":lease" }
+
+// Lease takes the lease for owner for ttl, or extends it when owner holds
+// it, and returns the holder: owner, or the process that holds it.
+func (h *Hash) Lease(ctx context.Context, owner string, ttl time.Duration) (string, error) {
+	holder, err := leaseScript.Run(ctx, h.client, []string{h.leaseKey()}, owner, max(ttl.Milliseconds(), 1)).Text()
+	if err != nil {
+		return "", fmt.Errorf("redis lease %s: %w", h.leaseKey(), err)
+	}
+	return holder, nil
+}
+
+// Holder returns the lease's holder, "" when none holds it.
+func (h *Hash) Holder(ctx context.Context) (string, error) {
+	holder, err := h.client.Get(ctx, h.leaseKey()).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("redis get %s: %w", h.leaseKey(), err)
+	}
+	return holder, nil
+}
+
+// Release gives owner's lease up; a lease another holds stays.
+func (h *Hash) Release(ctx context.Context, owner string) error {
+	if err := releaseScript.Run(ctx, h.client, []string{h.leaseKey()}, owner).Err(); err != nil {
+		return fmt.Errorf("redis release %s: %w", h.leaseKey(), err)
 	}
 	return nil
 }
