@@ -80,10 +80,12 @@ func (b *bounded[V]) delete(k string) {
 func (b *bounded[V]) len() int { return len(b.m) }
 
 // compact drops the consumed head and stale entries once they outnumber
-// the live ones, so that overwrites and deletes cannot grow q without
-// bound.
+// the live ones, so that neither overwrites and deletes nor evictions
+// grow q without bound: the consumed head counts, or a full map, whose
+// every put evicts the oldest, would keep it (and copy it on every
+// growth) for good (helper 91).
 func (b *bounded[V]) compact() {
-	if len(b.q)-b.head <= 2*len(b.m)+64 {
+	if len(b.q) <= 2*len(b.m)+64 {
 		return
 	}
 	live := make([]queued, 0, len(b.m))

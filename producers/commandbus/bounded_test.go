@@ -64,3 +64,16 @@ func TestBoundedBytes(t *testing.T) {
 		t.Errorf("len %d, bytes %d after an entry over the budget; want 0, 0", b.len(), b.bytes)
 	}
 }
+
+// A full map evicts its oldest entry at every put; the queue of insertions
+// stays within a small multiple of the entries (it kept every insertion
+// ever made, 24 bytes each, and copied them all at each growth).
+func TestBoundedQueueStaysBoundedWhenFull(t *testing.T) {
+	b := newBounded[int](1000)
+	for i := range 100_000 {
+		b.put(fmt.Sprint(i), i)
+		if len(b.q) > 2*b.len()+64 {
+			t.Fatalf("after %d puts the queue holds %d insertions (head %d) for %d entries", i+1, len(b.q), b.head, b.len())
+		}
+	}
+}
