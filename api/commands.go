@@ -43,6 +43,9 @@ func (s *Server) commandHandler(newBody func() commandBody, optional bool) http.
 // commandHeaders are the headers every command endpoint reads.
 type commandHeaders struct {
 	wait time.Duration // 0: answer at once
+	// received is when the request came: a wait ends wait after it, the
+	// write to Kafka included (RFC 7240 bounds the whole answer).
+	received time.Time
 	// ownWait: wait is the subscription POST's own (defaultSubscribeWait),
 	// not asked for with Prefer: wait, so no Preference-Applied says it
 	// was applied.
@@ -83,6 +86,7 @@ func (s *Server) readCommandHeaders(h http.Header) (ch commandHeaders, err error
 // headers (400), body (400, 413, 415), stateless rules (422), then publish
 // and answer 202, or wait for the outcome with Prefer: wait.
 func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBody, optional bool) {
+	received := time.Now()
 	bus := s.deps.Commands
 	if bus == nil {
 		unavailable(w, "This server does not take commands.")
@@ -129,6 +133,7 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		asHeaderError(w, err)
 		return
 	}
+	h.received = received
 	h.referenceID, h.referencePath = refID, refPath
 	raw, ok := decodeBody(w, r, s.cfg.MaxBodyBytes, body, optional)
 	if !ok {
@@ -173,6 +178,11 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		cmd.Metadata.CorrelationID = cmd.ID
 	}
 
+	if !s.commandsRead(r.Context()) {
+		s.metrics.command(cmd.Type(), "unavailable")
+		commandsUnread(w)
+		return
+	}
 	var fingerprint string
 	if h.key != "" {
 		// The key is bound to this request; see commandbus.Request.
@@ -304,7 +314,14 @@ func keyInFlight(w http.ResponseWriter) {
 // outcome if the decider reaches one in time.
 func (s *Server) awaitOutcome(w http.ResponseWriter, r *http.Request, cmd schemas.Command, create bool, h commandHeaders) {
 	if h.wait > 0 {
-		ctx, cancel := waitContext(r, h.wait)
+		// What is left of the wait once the command is written (at most
+		// the delivery timeout): an outcome known already is still
+		// answered when nothing is left.
+		left := h.wait
+		if !h.received.IsZero() {
+			left = max(h.wait-time.Since(h.received), 0)
+		}
+		ctx, cancel := waitContext(r, left)
 		res, err := s.deps.Commands.Wait(ctx, cmd.ID)
 		cancel()
 		if r.Context().Err() != nil {
@@ -434,6 +451,10 @@ func (s *Server) getCommand(w http.ResponseWriter, r *http.Request) {
 		asHeaderError(w, err)
 		return
 	}
+	if !s.commandsRead(r.Context()) {
+		commandsUnread(w)
+		return
+	}
 	st, known := bus.Status(id)
 	if !known {
 		writeProblem(w, newProblem(http.StatusNotFound, problemNotFound, "No command "+id+" is known."))
@@ -468,4 +489,42 @@ func (s *Server) getCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, answer)
+}
+
+// readier is a CommandBus that tells when it has read what the results
+// and commands topics held at its start (*commandbus.Results.Ready):
+// before, it knows neither the keys nor the outcomes of earlier commands.
+type readier interface{ Ready() <-chan struct{} }
+
+// commandsRead waits, up to Config.QueryTimeout, until the command bus has
+// read the commands and outcomes written before this server started. A
+// command answered before would act on a key bound to another request, and
+// GET /v1/commands/{id} say 404 or pending for a command decided long ago
+// (helper 91: a reuse of a key sent as the server came up was carried
+// out).
+func (s *Server) commandsRead(ctx context.Context) bool {
+	rd, ok := s.deps.Commands.(readier)
+	if !ok {
+		return true
+	}
+	select {
+	case <-rd.Ready():
+		return true
+	default:
+	}
+	t := time.NewTimer(s.cfg.QueryTimeout)
+	defer t.Stop()
+	select {
+	case <-rd.Ready():
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// commandsUnread answers a command request that came before the bus had
+// read the earlier commands (commandsRead).
+func commandsUnread(w http.ResponseWriter) {
+	unavailable(w, "This server is still reading the commands and outcomes written before it started; nothing was published. Retry in a moment.")
 }

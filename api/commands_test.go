@@ -637,3 +637,27 @@ func TestIntegerOutOfRangeSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// Prefer: wait=N bounds the whole answer (RFC 7240), the write to Kafka
+// included: the wait for the outcome gets what is left of N after the
+// write, not N again (helper 91: a write of 1.5 s and wait=1 answered
+// after 2.5 s).
+func TestWaitCountsFromTheRequest(t *testing.T) {
+	bus := newFakeBus()
+	bus.gate = make(chan error)
+	s := testServer(t, Deps{Commands: bus})
+	done := make(chan *httptest.ResponseRecorder)
+	go func() {
+		done <- serve(t, s.Handler(), request{method: "POST", path: "/v1/products", body: createBody, header: map[string]string{"Prefer": "wait=1"}})
+	}()
+	<-bus.sending
+	const held = 300 * time.Millisecond
+	time.Sleep(held) // the write takes this long
+	bus.gate <- nil
+	if w := <-done; w.Code != http.StatusAccepted {
+		t.Fatalf("status %d, want 202 when the wait runs out", w.Code)
+	}
+	if len(bus.waitDeadlines) != 1 || bus.waitDeadlines[0] > time.Second-held {
+		t.Fatalf("the wait for the outcome had %v left; want at most %v (wait=1 less the write's %v)", bus.waitDeadlines, time.Second-held, held)
+	}
+}

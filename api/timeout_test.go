@@ -67,3 +67,54 @@ func TestConfigQueryTimeoutNegative(t *testing.T) {
 		t.Fatalf("Validate: %v", err)
 	}
 }
+
+// unreadBus is a command bus that has not read the earlier commands yet
+// until ready is closed (*commandbus.Results.Ready); each call of Ready is
+// told on asked.
+type unreadBus struct {
+	*fakeBus
+	ready, asked chan struct{}
+}
+
+func (b unreadBus) Ready() <-chan struct{} {
+	select {
+	case b.asked <- struct{}{}:
+	default:
+	}
+	return b.ready
+}
+
+// A command, or GET /v1/commands/{id}, that comes before the bus has read
+// the commands and outcomes written before the start waits for that, up to
+// the query timeout, and is then a 503 with nothing published; once read,
+// the command goes through (helper 91: a key reused at the start acted).
+func TestCommandsWaitForTheEarlierOutcomes(t *testing.T) {
+	bus := unreadBus{newFakeBus(), make(chan struct{}), make(chan struct{}, 100)}
+	s := testServer(t, Deps{Commands: bus}, func(c *Config) { c.QueryTimeout = 50 * time.Millisecond })
+	create := request{method: "POST", path: "/v1/products", body: createBody, header: map[string]string{"Idempotency-Key": "k1"}}
+	p := wantProblem(t, serve(t, s.Handler(), create), http.StatusServiceUnavailable)
+	if !strings.Contains(p.Detail, "still reading") {
+		t.Errorf("detail %q", p.Detail)
+	}
+	wantProblem(t, serve(t, s.Handler(), request{method: "GET", path: "/v1/commands/" + productID}), http.StatusServiceUnavailable)
+	if n := len(bus.commands()); n != 0 {
+		t.Fatalf("%d commands published before the bus had read the earlier ones", n)
+	}
+
+	// Read while the request waits: it goes through.
+	s = testServer(t, Deps{Commands: bus}, func(c *Config) { c.QueryTimeout = time.Minute })
+	for len(bus.asked) > 0 {
+		<-bus.asked
+	}
+	go func() {
+		<-bus.asked // the look at once
+		<-bus.asked // the wait
+		close(bus.ready)
+	}()
+	if w := serve(t, s.Handler(), create); w.Code != http.StatusAccepted {
+		t.Fatalf("the command after the read: %d %s", w.Code, w.Body)
+	}
+	if n := len(bus.commands()); n != 1 {
+		t.Fatalf("%d commands published, want 1", n)
+	}
+}

@@ -611,7 +611,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 			Operations: ops,
 			Commands:   busOf{results, sender},
 			Views:      productview.NewReader(views),
-			Ready:      append(append(readiness(st, readyKafka), liveCheck(st.redis, views)), checks...),
+			Ready:      append(append(readiness(st, readyKafka), liveCheck(st.redis, views), resultsCheck(results)), checks...),
 			Projections: func(ctx context.Context) (any, error) {
 				return projectionsOverview(ctx, st, reportedProjections(st), procs(), ops.Ended())
 			},
@@ -794,6 +794,20 @@ func liveCheck(client redis.UniversalClient, views *redisview.Store) api.Check {
 
 // readiness returns the checks of GET /readyz on st's servers; kafka is
 // the long-lived client that pings the cluster.
+// resultsCheck is GET /readyz's check of the API's command results: not
+// ready until they hold what the topics held at the start (commands wait
+// for that, up to the query timeout, and answer 503 after it).
+func resultsCheck(results *commandbus.Results) api.Check {
+	return api.Check{Name: "command-results", Check: func(context.Context) error {
+		select {
+		case <-results.Ready():
+			return nil
+		default:
+			return errors.New("still reading the commands and outcomes written before this start")
+		}
+	}}
+}
+
 func readiness(st stack, kafka *kgo.Client) []api.Check {
 	checks := []api.Check{
 		{Name: "kafka", Check: kafka.Ping},
