@@ -49,7 +49,10 @@ function say(msg, kind) {
 
 // api calls the JSON API with the session's token; it resolves to
 // {status, body, headers, text} (text: the body as sent, for a page that
-// reads no JSON) and never rejects on an HTTP error status.
+// reads no JSON) and never rejects: not on an HTTP error status, nor when
+// the server cannot be reached (status 0, the reason in body.detail, so
+// that a page shows it as it shows a problem). opts.timeout (ms) gives up
+// on a server that does not answer.
 async function api(path, opts) {
   opts = opts || {};
   const headers = Object.assign({ Accept: "application/json" }, opts.headers || {});
@@ -60,8 +63,14 @@ async function api(path, opts) {
     headers["Content-Type"] = "application/json";
     body = JSON.stringify(opts.json);
   }
-  const resp = await fetch(path, { method: opts.method || "GET", headers, body });
-  const text = await resp.text();
+  let resp, text;
+  try {
+    resp = await fetch(path, { method: opts.method || "GET", headers, body, signal: opts.timeout ? AbortSignal.timeout(opts.timeout) : undefined });
+    text = await resp.text();
+  } catch (err) {
+    const why = err.name === "TimeoutError" ? "no answer within " + opts.timeout / 1000 + " s" : err.message;
+    return { status: 0, body: { detail: "cannot reach the server: " + why }, headers: new Headers(), text: "" };
+  }
   let data = null;
   if (text) {
     try { data = JSON.parse(text); } catch (e) { data = { detail: text }; }
@@ -220,6 +229,15 @@ function viewList(p, compare, prefix) {
   }));
 }
 
+// changedFields lists the fields an event carries, leaving out the null
+// ones: ProductDetailsUpdated sends null for a list it leaves unchanged,
+// and only the fields that changed otherwise.
+function changedFields(d) {
+  const shown = (v) => Array.isArray(v) ? (v.length ? v.join(", ") : "(cleared)")
+    : typeof v === "object" ? JSON.stringify(v, (k, x) => x === null ? undefined : x) : String(v);
+  return Object.entries(d).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => k + ": " + shown(v)).join("; ") || "no change";
+}
+
 function eventSummary(e) {
   const d = e.data || {};
   switch (e.eventType) {
@@ -228,7 +246,7 @@ function eventSummary(e) {
     case "ProductStockChanged": return "stock " + d.quantity;
     case "ProductReviewAdded": return d.rating + "★ by " + d.userId + (d.comment ? ": " + d.comment : "");
     case "ProductDiscontinued": return d.reason || "discontinued";
-    default: return JSON.stringify(d);
+    default: return changedFields(d);
   }
 }
 
@@ -281,7 +299,7 @@ async function productPage(id) {
         result.textContent = "Pending: the decider has not answered yet (" + r.body.commandId + ").";
       } else {
         result.className = "result bad";
-        result.textContent = "Rejected: " + problemText(r);
+        result.textContent = (r.status ? "Rejected: " : "") + problemText(r);
       }
     };
     // Categories and brands are aggregates of their own: a rename is
@@ -296,7 +314,7 @@ async function productPage(id) {
       btn.disabled = false;
       if (r.status !== 200 && r.status !== 201) {
         result.className = "result" + (r.status === 202 ? "" : " bad");
-        result.textContent = r.status === 202 ? "Pending: the decider has not answered yet (" + r.body.commandId + ")." : "Rejected: " + problemText(r);
+        result.textContent = r.status === 202 ? "Pending: the decider has not answered yet (" + r.body.commandId + ")." : (r.status ? "Rejected: " : "") + problemText(r);
         return;
       }
       const field = kind === "categories" ? "categoryName" : "brandName";
@@ -408,10 +426,11 @@ async function projectionsPage() {
   const updated = h("span", { class: "muted", id: "projections-updated" });
   const auto = h("input", { type: "checkbox", id: "auto-refresh", checked: true });
   const result = h("div", { class: "result", id: "ops-result" });
+  const notice = h("div", { class: "result bad", id: "projections-notice", hidden: true });
   show(h("div", { class: "panel" },
     h("div", { class: "toolbar" }, h("h1", {}, "Projections"), h("span", { class: "spacer" }), updated,
       h("label", {}, auto, " refresh every 2 s"), h("button", { class: "secondary", id: "projections-refresh", onclick: () => load() }, "Refresh")),
-    result, table));
+    notice, result, table));
 
   const act = async (method, name) => {
     result.className = "result";
@@ -429,11 +448,35 @@ async function projectionsPage() {
     load();
   };
 
+  let started = 0; // loads begun
+  let answered = 0; // the latest load whose answer shows
+  let busy = false; // a load waits for its answer
+  let readAt = ""; // when the data shown was read; "" before any
+  // A failed load keeps the last data, marked stale, and says why: the
+  // timer tries again, and the page recovers by itself once the server
+  // answers.
+  const failed = (r) => {
+    if (readAt) {
+      table.classList.add("stale");
+      updated.textContent = "stale: updated " + readAt;
+    } else {
+      fill(table, h("div", { class: "empty" }, "No data yet."));
+    }
+    notice.hidden = false;
+    notice.textContent = "Refresh failed at " + new Date().toLocaleTimeString() + ": " + problemText(r) +
+      (readAt ? "; showing the data of " + readAt : "") + (auto.checked ? " — retrying every 2 s." : " — press Refresh to try again.");
+  };
+
   async function load() {
-    const r = await api("/v1/projections");
-    if (!document.body.contains(table)) return;
+    const mine = ++started;
+    busy = true;
+    const r = await api("/v1/projections", { timeout: 10000 });
+    if (mine === started) busy = false;
+    // Gone from the page, or a later load's answer shows already.
+    if (!table.isConnected || mine < answered) return;
+    answered = mine;
     if (r.status !== 200) {
-      fill(table, h("div", { class: "empty" }, problemText(r)));
+      failed(r);
       return;
     }
     const gens = r.body.projections || [];
@@ -468,10 +511,16 @@ async function projectionsPage() {
             h("button", { class: "secondary rebuild", dataset: { projection: g.projection }, onclick: () => act("POST", g.projection) }, "Rebuild") :
             (g.state === "building" || g.state === "handover") ? h("button", { class: "danger abort", dataset: { projection: g.projection }, onclick: () => act("DELETE", g.projection) }, "Abort") : ""));
       }))));
-    updated.textContent = "updated " + new Date().toLocaleTimeString();
+    readAt = new Date().toLocaleTimeString();
+    updated.textContent = "updated " + readAt;
+    table.classList.remove("stale");
+    notice.hidden = true;
+    notice.textContent = "";
   }
+  // Set before the first load, whatever it meets: a page opened while the
+  // server is down fills itself once it answers.
+  refreshTimer = setInterval(() => { if (auto.checked && !busy) load(); }, 2000);
   await load();
-  refreshTimer = setInterval(() => { if (auto.checked) load(); }, 2000);
 }
 
 // ---- dead letters ----

@@ -277,6 +277,25 @@ func consoleTour(t *testing.T, browser, base string, brokers []string, name stri
 		}
 	})
 
+	tr.step("a details change in the history", func() {
+		// PATCH name, tags and category: the event leaves imageUrls null
+		// (unchanged); the history shows what changed, no null.
+		a := call(t, "POST", base+"/v1/products", `{"name":"Haze Humidifier","description":"d","price":{"amount":"42.00","currency":"EUR"},
+			"categoryId":"lamps","categoryName":"Lamps","brandId":"lumen","brandName":"Lumen","stock":1}`, "Prefer", "wait=20")
+		if a.status != 201 {
+			t.Fatalf("create: %d %v", a.status, a.body)
+		}
+		pid := a.body["productId"].(string)
+		cat := "air-" + word
+		if u := call(t, "PATCH", base+"/v1/products/"+pid, fmt.Sprintf(`{"name":"Haze Humidifier Pro","tags":["mist","quiet"],"categoryId":%q,"categoryName":"Air care"}`, cat),
+			"Prefer", "wait=20"); u.status != 200 {
+			t.Fatalf("patch: %d %v", u.status, u.body)
+		}
+		tr.open(base + "/#/product/" + pid)
+		tr.wait(fmt.Sprintf(`document.querySelector('#history tbody tr[data-version="2"] td.data')?.textContent === "name: Haze Humidifier Pro; tags: mist, quiet; categoryId: %s; categoryName: Air care"`, cat))
+		tr.shot("product-details")
+	})
+
 	tr.step("projections and a rebuild", func() {
 		tr.do(chromedp.Navigate(base + "/#/projections"))
 		tr.wait(`document.querySelector('#projections tr[data-projection="product-view"][data-state="live"]') !== null`)

@@ -32,7 +32,8 @@ type Doc struct {
 	CategoryRefVersion int64    `json:"categoryRefVersion,omitempty"`
 	BrandRefVersion    int64    `json:"brandRefVersion,omitempty"`
 	Tags               []string `json:"tags"` // never nil, so that a stored and a folded Doc compare equal
-	// AverageRating is RatingSum / ReviewCount, 0 before any review.
+	// AverageRating is RatingSum / ReviewCount, 0 before any review,
+	// unrounded: the rating sort orders by it. A Hit shows it rounded.
 	AverageRating float64 `json:"averageRating"`
 	ReviewCount   int64   `json:"reviewCount"`
 	RatingSum     int64   `json:"ratingSum"`
@@ -130,7 +131,9 @@ func FoldAll(d Doc, events []schemas.Event) (out Doc, applied, duplicates int) {
 	return d, applied, duplicates
 }
 
-// Hit is the part of d a search answer shows.
+// Hit is the part of d a search answer shows, its rating rounded as a
+// product's view rounds it (schemas.AverageRating), so that both answer
+// the same number.
 func (d Doc) Hit() Hit {
 	return Hit{
 		ID:            d.ID,
@@ -140,7 +143,7 @@ func (d Doc) Hit() Hit {
 		CategoryName:  d.CategoryName,
 		BrandID:       d.BrandID,
 		BrandName:     d.BrandName,
-		AverageRating: d.AverageRating,
+		AverageRating: schemas.AverageRating(d.RatingSum, d.ReviewCount),
 		ReviewCount:   d.ReviewCount,
 		InStock:       d.InStock,
 	}

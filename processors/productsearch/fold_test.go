@@ -119,6 +119,40 @@ func TestFoldAll(t *testing.T) {
 	}
 }
 
+// TestHitRating: a hit shows the rating as the product's view does,
+// rounded half up to 2 decimals, while the document keeps it unrounded for
+// the rating sort.
+func TestHitRating(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ratings []int32
+		doc     float64 // the document's, unrounded
+		hit     float64
+	}{
+		{"no review", nil, 0, 0},
+		{"one", []int32{4}, 4, 4},
+		{"a half", []int32{4, 5}, 4.5, 4.5},
+		{"sevenths", []int32{5, 5, 2, 2, 2, 1, 1}, 18.0 / 7, 2.57},
+		{"thirds up", []int32{5, 5, 4}, 14.0 / 3, 4.67},
+		{"half up", []int32{5, 5, 5, 5, 5, 4, 4, 4}, 4.625, 4.63},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			events := []schemas.Event{createdEvent}
+			for i, r := range tc.ratings {
+				events = append(events, ev(int64(i)+2, &schemas.ProductReviewAdded{Rating: r}))
+			}
+			d, _, _ := productsearch.FoldAll(productsearch.Doc{}, events)
+			if d.AverageRating != tc.doc {
+				t.Errorf("the document's rating is %v, want %v", d.AverageRating, tc.doc)
+			}
+			h := d.Hit()
+			if h.AverageRating != tc.hit || h.AverageRating != schemas.AverageRating(d.RatingSum, d.ReviewCount) || h.ReviewCount != int64(len(tc.ratings)) {
+				t.Errorf("the hit's rating is %v of %d reviews, want %v of %d", h.AverageRating, h.ReviewCount, tc.hit, len(tc.ratings))
+			}
+		})
+	}
+}
+
 // TestFoldGolden folds the first products of the test catalogue and
 // compares the documents with testdata/fold.golden.json.
 func TestFoldGolden(t *testing.T) {

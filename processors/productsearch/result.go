@@ -23,7 +23,7 @@ type Hit struct {
 	CategoryName  string        `json:"categoryName"`
 	BrandID       string        `json:"brandId"`
 	BrandName     string        `json:"brandName"`
-	AverageRating float64       `json:"averageRating"`
+	AverageRating float64       `json:"averageRating"` // rounded half up to 2 decimals (schemas.AverageRating)
 	ReviewCount   int64         `json:"reviewCount"`
 	InStock       bool          `json:"inStock"`
 }

@@ -21,7 +21,7 @@ type View struct {
 	CategoryName  string   `json:"categoryName"`
 	BrandID       string   `json:"brandId"`
 	BrandName     string   `json:"brandName"`
-	AverageRating float64  `json:"averageRating"` // AverageRating(RatingSum, ReviewCount)
+	AverageRating float64  `json:"averageRating"` // schemas.AverageRating(RatingSum, ReviewCount)
 	ReviewCount   int64    `json:"reviewCount"`
 	InStock       bool     `json:"inStock"` // Stock > 0
 	Stock         int64    `json:"stock"`
@@ -92,21 +92,9 @@ func digits(b []byte, v int) {
 	}
 }
 
-// AverageRating is sum/count rounded half up to 2 decimals, and 0 when count
-// is 0. Computed in integers, so equal inputs give the same float on every
-// path, and the JSON shows at most 2 decimals.
-func AverageRating(sum, count int64) float64 {
-	if count <= 0 {
-		return 0
-	}
-	// round(sum*100/count) = floor((200*sum + count) / (2*count)) for sum >= 0.
-	hundredths := (200*sum + count) / (2 * count)
-	return float64(hundredths) / 100
-}
-
 // derive sets the fields that follow from others and the never-nil lists.
 func (v *View) derive() {
-	v.AverageRating = AverageRating(v.RatingSum, v.ReviewCount)
+	v.AverageRating = schemas.AverageRating(v.RatingSum, v.ReviewCount)
 	v.InStock = v.Stock > 0
 	if v.Tags == nil {
 		v.Tags = []string{}

@@ -73,6 +73,7 @@ func Run(t *testing.T, b Backend) {
 		}
 	})
 	t.Run("DuplicatesAndOlderVersionsSkipped", s.testDuplicates)
+	t.Run("HitRatingRounded", s.testHitRating)
 	t.Run("PriceChangeMovesBetweenFilters", s.testPriceChange)
 	t.Run("DiscontinueHidesProduct", s.testDiscontinue)
 	t.Run("RedeliveredBatchesConverge", s.testRedelivery)
@@ -666,6 +667,30 @@ func (s *suite) testDuplicates(t *testing.T) {
 	h := search(t, ix, productsearch.Query{Page: 1, PageSize: 1}).Products[0]
 	if h.ReviewCount != 2 || h.AverageRating != 4.5 || h.Price.Amount != 2000 || !h.InStock {
 		t.Fatalf("hit %+v: want 2 reviews averaging 4.5, price 2000, in stock", h)
+	}
+}
+
+// testHitRating: a hit's averageRating is rounded half up to 2 decimals,
+// as a product's view shows it (schemas.AverageRating), however the index
+// stores the document's.
+func (s *suite) testHitRating(t *testing.T) {
+	ix := s.newIndex(t)
+	a := "00000000-0000-4000-8000-0000000000a7"
+	evs := []schemas.Event{event(a, 1, created("Septimal Lamp", 1000, 1))}
+	for i, r := range []int32{5, 5, 2, 2, 2, 1, 1} { // 18/7 = 2.5714…
+		evs = append(evs, event(a, int64(i)+2, &schemas.ProductReviewAdded{Rating: r}))
+	}
+	m := NewModel(Currency, evs)
+	s.apply(t, ix, evs)
+	s.only(t, ix, m, productsearch.Query{})
+	for _, q := range []productsearch.Query{{Page: 1, PageSize: 1}, {Page: 1, PageSize: 1, Text: "septimal", Sort: productsearch.SortRating}} {
+		r := search(t, ix, q)
+		if len(r.Products) != 1 {
+			t.Fatalf("%s: %d hits, want 1", show(q), len(r.Products))
+		}
+		if h := r.Products[0]; h.AverageRating != 2.57 || h.ReviewCount != 7 {
+			t.Fatalf("%s: hit rated %v of %d reviews, want 2.57 of 7", show(q), h.AverageRating, h.ReviewCount)
+		}
 	}
 }
 
