@@ -501,8 +501,10 @@ async function projectionsPage() {
           h("td", { class: "num lag" }, num(g.lag)),
           h("td", {}, h("div", { class: "lags", title: (g.partitions || []).map(p => p.partition + ": " + p.lag + " behind, committed " + p.committed + " of " + p.end).join("\n") },
             (g.partitions || []).map(p => h("span", { class: "p" + (p.lag > 0 ? " hot" : ""), height: (2 + 24 * p.lag / maxLag) + "px" })))),
-          h("td", { class: "num" }, num(Math.round(g.ratePerSecond || 0))),
-          h("td", { class: "num" }, g.applied ? num(g.applied) : "—"),
+          h("td", { class: "num" }, g.ratePerSecond != null ? num(Math.round(g.ratePerSecond)) :
+            h("span", { class: "muted", title: g.state === "retiring" ? "reads nothing" : "measured from the group's committed offsets from the next refresh on" }, "—")),
+          h("td", { class: "num" }, g.applied ? num(g.applied) :
+            h("span", { class: "muted", title: "counted by a projector in this server: none runs here, or it has applied nothing yet" }, "—")),
           h("td", { class: "num" }, g.deadLettered ? h("a", { href: "#/dead-letters/" + g.projection, title: g.deadLetteredPartial ? "counting ran out of time: at least this many" : null }, (g.deadLetteredPartial ? "≥ " : "") + num(g.deadLettered)) : "0"),
           h("td", {}, g.error ? h("div", { class: "muted" }, g.error) : b ? h("div", { class: "build" },
             h("div", { class: "bar" + (g.state === "handover" ? " warn" : "") }, h("span", { width: Math.min(100, b.percent) + "%" })),

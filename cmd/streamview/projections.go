@@ -38,7 +38,10 @@ is building (or swapping, or retiring): the consumer group and how many
 consumers it has, the lag per partition and in all, the rate in records per
 second (measured over --sample from the committed offsets; 0 skips it), the
 records of the generation in the projection's dead-letter topic, and a
-rebuild's progress. GET /v1/projections answers the same.
+rebuild's progress. GET /v1/projections answers the same; it measures the
+rate of a projector in another process between its requests (none in the
+first), without waiting, and adds the events applied by a projector in
+its own process.
 
 Examples:
   streamview projections
@@ -330,7 +333,7 @@ func runProjections(ctx context.Context, e env, args []string) error {
 			}
 			idle[productview.Name] = start.note()
 		}
-		err = writeProjections(e.stdout, rs, *sample > 0, splitList(*list), idle)
+		err = writeProjections(e.stdout, rs, splitList(*list), idle)
 	}
 	if err != nil {
 		return err
@@ -347,7 +350,7 @@ func runProjections(ctx context.Context, e env, args []string) error {
 // writeProjections prints the report as a table, with a line for each of
 // names that has no generation, which says idle[name] (by default, that
 // the projector's first start makes g1).
-func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool, names []string, idle map[string]string) error {
+func writeProjections(w io.Writer, rs []rebuild.GenerationReport, names []string, idle map[string]string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROJECTION\tGEN\tSTATE\tCONSUMERS\tLAG\tRATE/s\tDEAD\tLAG BY PARTITION\tBUILD")
 	for _, r := range rs {
@@ -355,9 +358,9 @@ func writeProjections(w io.Writer, rs []rebuild.GenerationReport, rates bool, na
 			fmt.Fprintf(tw, "%s\t-\t%s\t\t\t\t\t\t%s\n", r.Projection, r.State, r.Error)
 			continue
 		}
-		rate := "-"
-		if rates || r.RatePerSec > 0 {
-			rate = thousands.Format(int64(r.RatePerSec + 0.5))
+		rate := "-" // unknown: not sampled (--sample 0), or retiring
+		if r.RatePerSec != nil {
+			rate = thousands.Format(int64(*r.RatePerSec + 0.5))
 		}
 		var parts []string
 		for _, p := range r.Partitions {
@@ -406,7 +409,9 @@ func (s viewStart) note() string {
 
 // projectionsOverview answers GET /v1/projections for a serving stack:
 // the live and building generations of every projection of names, with
-// the stats of the processors running in this process (procs).
+// the stats of the processors running in this process (procs); the rate
+// of the others is measured from their committed offsets between calls
+// (st.rates).
 func projectionsOverview(ctx context.Context, st stack, names []string, procs []*processors.Runner, ended []rebuild.Ended) (any, error) {
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...)...)
 	if err != nil {
@@ -421,7 +426,8 @@ func projectionsOverview(ctx context.Context, st stack, names []string, procs []
 	}
 	// Every projection of the stack, whether its projector runs in this
 	// process or in another (an API-only serve reports them all, as
-	// `streamview projections` does); a local processor adds its rate.
+	// `streamview projections` does); a local processor gives its rate and
+	// applied count.
 	dlqs := map[string]string{}
 	for _, p := range procs {
 		dlqs[p.Config().Name] = p.Config().DeadLetterTopic
@@ -434,7 +440,7 @@ func projectionsOverview(ctx context.Context, st stack, names []string, procs []
 		sources = append(sources, rebuild.Source{Target: namedLive{name, live}, Control: rebuildControl(st.redis, name),
 			DeadLetterTopic: dlqs[name]})
 	}
-	rs, err := rebuild.Report(ctx, cl, rebuild.ReportConfig{Topic: topics.Events, Letters: st.letters, Local: func(name string, gen int) (processors.Stats, bool) {
+	rs, err := rebuild.Report(ctx, cl, rebuild.ReportConfig{Topic: topics.Events, Letters: st.letters, Rates: st.rates, Local: func(name string, gen int) (processors.Stats, bool) {
 		p, ok := local[fmt.Sprintf("%s/%d", name, gen)]
 		if !ok {
 			return processors.Stats{}, false

@@ -120,6 +120,10 @@ type stack struct {
 	// letters counts the dead-letter topics for GET /v1/projections,
 	// reading only what arrived since the last call; nil counts them whole.
 	letters *deadletter.Counts
+	// rates measures, for GET /v1/projections, the rate of the
+	// generations whose projector runs in another process, from their
+	// committed offsets between calls; nil gives them none.
+	rates *rebuild.Rates
 	// webhookAllow is the API's allowlist of webhook hosts.
 	webhookAllow *subscription.Allowlist
 	// tel holds the metrics (GET /metrics) and, when tracing is on, the
@@ -419,6 +423,7 @@ func splitList(s string) []string {
 func serveStack(ctx context.Context, st stack, roles map[string]bool, addr string, projections []string) error {
 	// Before any goroutine copies st.
 	st.letters = new(deadletter.Counts)
+	st.rates = new(rebuild.Rates)
 	codec, err := newCodec(ctx, st.registry)
 	if err != nil {
 		return err

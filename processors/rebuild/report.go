@@ -36,15 +36,20 @@ type GenerationReport struct {
 	Partitions []processors.PartitionLag `json:"partitions"`
 	Lag        int64                     `json:"lag"`
 	// RatePerSec is records per second: from the processor when it runs in
-	// the reporting process (over its last processors.RateWindow), else sampled from the committed offsets, else
-	// the rebuild's recorded rate.
-	RatePerSec   float64 `json:"ratePerSecond"`
-	DeadLettered int64   `json:"deadLettered"` // the records this generation dead-lettered, each once
+	// the reporting process (over its last processors.RateWindow), else
+	// measured from the group's committed offsets (ReportConfig.Rates,
+	// ReportConfig.Sample), else a rebuild's recorded rate. Nil (absent
+	// from the JSON) when unknown: no earlier report to measure from yet,
+	// or a retiring generation, which reads nothing.
+	RatePerSec   *float64 `json:"ratePerSecond,omitempty"`
+	DeadLettered int64    `json:"deadLettered"` // the records this generation dead-lettered, each once
 	// DeadLetteredPartial is true when counting the dead-letter topic
 	// took longer than the report could wait: DeadLettered is then a
 	// lower bound.
 	DeadLetteredPartial bool `json:"deadLetteredPartial,omitempty"`
-	// Applied and LastBatch come from a processor in the reporting process.
+	// Applied and LastBatch come from a processor in the reporting process
+	// (its events applied since it started): absent in a process that does
+	// not run the generation's projector.
 	Applied   int64      `json:"applied,omitempty"`
 	LastBatch *time.Time `json:"lastBatch,omitempty"`
 	// Error is why a projection is StateUnreachable.
@@ -82,8 +87,14 @@ type ReportConfig struct {
 	// Topic is the events topic; topics.Events when empty.
 	Topic string
 	// Sample, when positive, measures the rate of generations that do not
-	// run in this process from their committed offsets over this long.
+	// run in this process from their committed offsets over this long:
+	// the report waits for it.
 	Sample time.Duration
+	// Rates, when set, measures the rate of generations that do not run
+	// in this process from their committed offsets since an earlier report
+	// made with it: a report made often (the API's, polled by the console)
+	// keeps one. Nil: no such rate.
+	Rates *Rates
 	// Local returns the stats of the processor of generation gen of
 	// projection name when it runs in this process.
 	Local func(name string, gen int) (processors.Stats, bool)
@@ -107,6 +118,7 @@ func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...So
 	if letters == nil {
 		letters = new(deadletter.Counts)
 	}
+	var remote []int // the generations whose processor runs elsewhere, in out
 	for _, src := range sources {
 		name := src.Target.Name()
 		sctx, cancel := storeContext(ctx)
@@ -169,10 +181,12 @@ func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...So
 			// A retiring generation reads nothing: its group is deleted
 			// at the swap, and a lag of the whole log would look like
 			// an incident.
+			var read time.Time // when the committed offsets were read
 			if g.state != StateRetiring {
 				if r.Partitions, err = processors.Lag(ctx, adm, r.Group, cfg.Topic); err != nil {
 					return nil, err
 				}
+				read = time.Now()
 			}
 			for _, p := range r.Partitions {
 				r.Lag += p.Lag
@@ -183,11 +197,21 @@ func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...So
 			}
 			r.Consumers = len(ms)
 			r.DeadLettered, r.DeadLetteredPartial = dlqs[dlq][r.Group], partial[dlq]
+			local := false
 			if cfg.Local != nil {
-				if s, ok := cfg.Local(name, g.n); ok {
-					r.RatePerSec, r.Applied = s.Rate, s.Applied
+				var s processors.Stats
+				if s, local = cfg.Local(name, g.n); local {
+					r.RatePerSec, r.Applied = &s.Rate, s.Applied
 					if !s.LastBatch.IsZero() {
 						r.LastBatch = &s.LastBatch
+					}
+				}
+			}
+			if !local && g.state != StateRetiring {
+				remote = append(remote, len(out))
+				if cfg.Rates != nil {
+					if rate, ok := cfg.Rates.Rate(r.Group, read, committedOf(r.Partitions)); ok {
+						r.RatePerSec = &rate
 					}
 				}
 			}
@@ -200,15 +224,15 @@ func Report(ctx context.Context, cl *kgo.Client, cfg ReportConfig, sources ...So
 					b.LeftSec = float64(r.Lag) / st.Rate
 				}
 				r.Build = b
-				if r.RatePerSec == 0 {
-					r.RatePerSec = st.Rate
+				if rate := st.Rate; rate > 0 && (r.RatePerSec == nil || *r.RatePerSec == 0) {
+					r.RatePerSec = &rate
 				}
 			}
 			out = append(out, r)
 		}
 	}
 	if cfg.Sample > 0 {
-		if err := sampleRates(ctx, adm, cfg, out); err != nil {
+		if err := sampleRates(ctx, adm, cfg, out, remote); err != nil {
 			return nil, err
 		}
 	}
@@ -232,15 +256,20 @@ func storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // CLI's).
 const maxStoreRead = 10 * time.Second
 
-// sampleRates measures, over cfg.Sample, the committed progress of the
-// generations that have no processor in this process.
-func sampleRates(ctx context.Context, adm *kadm.Client, cfg ReportConfig, rs []GenerationReport) error {
-	var idx []int
-	for i, r := range rs {
-		if r.Applied == 0 && r.LastBatch == nil {
-			idx = append(idx, i)
+// committedOf is the committed offset of each partition of ps that has one.
+func committedOf(ps []processors.PartitionLag) map[int32]int64 {
+	out := make(map[int32]int64, len(ps))
+	for _, p := range ps {
+		if p.Committed >= 0 {
+			out[p.Partition] = p.Committed
 		}
 	}
+	return out
+}
+
+// sampleRates measures, over cfg.Sample, the committed progress of the
+// generations of rs at idx, which have no processor in this process.
+func sampleRates(ctx context.Context, adm *kadm.Client, cfg ReportConfig, rs []GenerationReport, idx []int) error {
 	if len(idx) == 0 {
 		return nil
 	}
@@ -271,7 +300,8 @@ func sampleRates(ctx context.Context, adm *kadm.Client, cfg ReportConfig, rs []G
 		if err != nil {
 			return err
 		}
-		rs[i].RatePerSec = float64(after-before[k]) / dt
+		rate := float64(after-before[k]) / dt
+		rs[i].RatePerSec = &rate
 	}
 	return nil
 }

@@ -7,12 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamview/streamview/internal/eventgen"
 	"github.com/streamview/streamview/internal/testenv"
 	"github.com/streamview/streamview/processors"
 	"github.com/streamview/streamview/processors/deadletter"
 	"github.com/streamview/streamview/processors/rebuild"
+	"github.com/streamview/streamview/sinks/redisview/redistest"
 )
 
 type liveOf struct {
@@ -139,4 +142,76 @@ func TestReportGoesOnPastAStoreThatNeverAnswers(t *testing.T) {
 	if r := rs[1]; r.Projection != "t-up" || r.State != rebuild.StateLive || len(r.Partitions) != 3 {
 		t.Errorf("the reachable one: %+v", r)
 	}
+}
+
+// A process that does not run a generation's projector (an API-only
+// serve) reports its rate from the group's committed offsets between two
+// reports, and no applied count: it answered 0 records/s while a projector
+// in another process committed dozens a second. The first report has
+// nothing to measure from and says so (no rate) rather than 0.
+func TestReportRatesAProjectorElsewhereFake(t *testing.T) {
+	testReportRatesElsewhere(t, fakeKafka(t), redistest.Miniredis(t))
+}
+
+func TestReportRatesAProjectorElsewhere(t *testing.T) {
+	testReportRatesElsewhere(t, testenv.Kafka(t), redistest.RealRedis(t))
+}
+
+func testReportRatesElsewhere(t *testing.T, brokers []string, rc redis.UniversalClient) {
+	w := newWorld(t, brokers)
+	vt, store, _ := views(t, rc)
+	w.cleanupGroups(t, vt.Name())
+	if _, err := store.EnsureLive(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	// Another process's projector: here, a Runner this report knows
+	// nothing of.
+	proc := w.processor(t, vt, 1)
+	background(t, "projector", proc.Run)
+	events := eventgen.Stream(eventgen.Options{Products: 50, Events: 100000, Seed: 9})
+	background(t, "publisher", func(ctx context.Context) error {
+		for len(events) > 0 && ctx.Err() == nil {
+			n := min(len(events), 20)
+			if _, err := w.pub.Publish(ctx, events[:n]...); err != nil {
+				return err
+			}
+			events = events[n:]
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		return nil
+	})
+	rates := new(rebuild.Rates)
+	t0 := time.Now()
+	report := func() rebuild.GenerationReport {
+		t.Helper()
+		rs, err := rebuild.Report(context.Background(), w.cl, rebuild.ReportConfig{Topic: w.topic, Rates: rates},
+			rebuild.Source{Target: vt, DeadLetterTopic: w.dlq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) != 1 || rs[0].Generation != 1 || rs[0].State != rebuild.StateLive {
+			t.Fatalf("report = %+v, want generation 1 live", rs)
+		}
+		return rs[0]
+	}
+	if r := report(); r.RatePerSec != nil {
+		t.Fatalf("the first report's rate = %v, want none (nothing to measure from yet)", *r.RatePerSec)
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		r := report()
+		if r.Applied != 0 || r.LastBatch != nil {
+			t.Fatalf("applied %d, last batch %v: counted by a projector of this process, and none runs here", r.Applied, r.LastBatch)
+		}
+		if proc.Stats().Applied == 0 {
+			return testenv.Errorf("the projector has applied nothing yet")
+		}
+		if r.RatePerSec == nil || *r.RatePerSec <= 0 {
+			return testenv.Errorf("rate %v while the projector commits", r.RatePerSec)
+		}
+		t.Logf("%v: rate %.0f/s from the committed offsets; the projector's own: %.0f/s", time.Since(t0), *r.RatePerSec, proc.Stats().Rate)
+		return nil
+	})
 }
