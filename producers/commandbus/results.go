@@ -29,8 +29,18 @@ type ResultDecoder interface {
 
 // Defaults of ResultsConfig.
 const (
-	DefaultLookBack   = time.Hour
-	DefaultMaxResults = 100_000
+	// DefaultLookBack is the decider's idempotency window
+	// (decider.DefaultIdempotencyWindow): API.md keeps a key's first
+	// outcome for at least 24 hours across restarts of any part, the API's
+	// too. It was an hour: a restarted API forgot the keys of commands
+	// decided 1–24 h before, so that a key reused with another request
+	// acted, and GET /v1/commands/{id} said 404 for them (helper 91).
+	DefaultLookBack = 24 * time.Hour
+	// DefaultMaxResults keeps some 200,000 keys' bindings (about 60 MiB):
+	// past that many keyed commands within the look-back, the oldest
+	// bindings go first, as the decider's remembered command IDs do
+	// (decider.Config.MaxDecided).
+	DefaultMaxResults = 200_000
 	DefaultMaxPending = 100_000
 	// DefaultMaxAcceptedBytes keeps some 170,000 accepted outcomes of
 	// typical size (UUIDs, no reason): ResultBytes measures each.
@@ -66,8 +76,9 @@ type ResultsConfig struct {
 	CommandsTopic string
 	// LookBack is how far back in time Run starts reading, so that a
 	// restarted instance still knows recent outcomes (GET
-	// /v1/commands/{id}); DefaultLookBack (1h) when 0. Negative reads
-	// everything the topics retain.
+	// /v1/commands/{id}) and the keys they bound; DefaultLookBack (24h)
+	// when 0. Negative reads everything the topics retain. Commands wait
+	// until Run has read it (Ready).
 	LookBack time.Duration
 	// MaxResults bounds the Idempotency-Key bindings kept, the oldest
 	// forgotten first; DefaultMaxResults when 0.

@@ -68,6 +68,12 @@ func (f *fixture) results(t *testing.T, cfg commandbus.ResultsConfig) (*commandb
 // commits or aborts it.
 func (f *fixture) decide(t *testing.T, commit bool, rs ...schemas.CommandResult) {
 	t.Helper()
+	f.decideAt(t, time.Time{}, commit, rs...)
+}
+
+// decideAt is decide with records timestamped at, or now when zero.
+func (f *fixture) decideAt(t *testing.T, at time.Time, commit bool, rs ...schemas.CommandResult) {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(f.brokers...), kgo.DefaultProduceTopic(f.result), kgo.TransactionalID(testenv.Name("t.txn")))
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +88,7 @@ func (f *fixture) decide(t *testing.T, commit bool, rs ...schemas.CommandResult)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(r.ProductID), Value: v, Headers: commandbus.ResultHeaders(r, "")}).FirstErr(); err != nil {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(r.ProductID), Value: v, Headers: commandbus.ResultHeaders(r, ""), Timestamp: at}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -189,7 +195,7 @@ func TestResultsAfterRestart(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		lookBack time.Duration
-	}{{"from the start", -1}, {"default hour", 0}} {
+	}{{"from the start", -1}, {"default look-back", 0}} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := f.results(t, commandbus.ResultsConfig{LookBack: tc.lookBack})
 			awaitReady(t, r)
@@ -200,6 +206,26 @@ func TestResultsAfterRestart(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the default look-back is the decider's window", func(t *testing.T) {
+		// Outcomes decided 2 h and 23 h ago are known after a restart, as
+		// API.md keeps them for 24 h (an hour's look-back forgot them).
+		g := newFixture(t)
+		old := []schemas.CommandResult{accepted(commandbus.NewID(), commandbus.NewID(), 1), accepted(commandbus.NewID(), commandbus.NewID(), 1)}
+		g.decideAt(t, time.Now().Add(-23*time.Hour), true, old[0])
+		g.decideAt(t, time.Now().Add(-2*time.Hour), true, old[1])
+		r, _ := g.results(t, commandbus.ResultsConfig{})
+		awaitReady(t, r)
+		for _, want := range old {
+			if _, ok := r.Lookup(want.CommandID); !ok {
+				t.Errorf("Lookup(%s) of an outcome within 24 h: unknown", want.CommandID)
+			}
+		}
+		hour, _ := g.results(t, commandbus.ResultsConfig{LookBack: time.Hour})
+		awaitReady(t, hour)
+		if n := hour.Stats().Results; n != 0 {
+			t.Errorf("an hour's look-back read %d outcomes decided hours ago", n)
+		}
+	})
 	t.Run("look-back excludes older", func(t *testing.T) {
 		r, _ := f.results(t, commandbus.ResultsConfig{LookBack: time.Nanosecond})
 		<-r.Ready()
