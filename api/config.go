@@ -35,6 +35,11 @@ const (
 // Config configures a Server. The zero value serves a EUR catalogue with the
 // defaults of API.md.
 type Config struct {
+	// OpsOnly makes a server of GET /healthz, /readyz and /metrics alone
+	// (with the same authentication): the listener of a serve that runs
+	// no api role (a decider or projector process, --ops-addr), so that
+	// it can be probed and scraped too. Every other path is a 404.
+	OpsOnly bool
 	// Currency is the catalogue's ISO 4217 currency: every price must be in
 	// it. Default DefaultCurrency (EUR).
 	Currency string

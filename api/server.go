@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -99,11 +100,18 @@ func New(cfg Config, deps Deps) *Server {
 		{"GET /{$}", s.consolePage},
 		{"GET /console/{file}", s.consoleAsset},
 	}
+	if cfg.OpsOnly {
+		s.routes = slices.DeleteFunc(s.routes, func(rt route) bool {
+			return rt.pattern != "GET /healthz" && rt.pattern != "GET /readyz" && rt.pattern != "GET /metrics"
+		})
+	}
 	// /v1/products/search is no product ID: DELETE and PATCH there are a
 	// 405, not a command to a product "search" (a 400). Their patterns are
 	// no route of ours, so Allow leaves them out.
 	for _, m := range []string{"DELETE", "PATCH"} {
-		s.mux.HandleFunc(m+" /v1/products/search", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusMethodNotAllowed) })
+		if !cfg.OpsOnly {
+			s.mux.HandleFunc(m+" /v1/products/search", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusMethodNotAllowed) })
+		}
 	}
 	for _, rt := range s.routes {
 		s.mux.HandleFunc(rt.pattern, rt.handle)

@@ -77,6 +77,9 @@ environment or a --config YAML file (flags > environment > file > defaults).`,
 // stack is where the pipeline's parts live: real servers for serve, the
 // embedded ones for dev.
 type stack struct {
+	// opsAddr, when set, is the listen address of health, readiness and
+	// metrics alone (--ops-addr).
+	opsAddr  string
 	brokers  []string
 	kafkaOpt []kgo.Opt
 	// registry, when on, makes the codec write Confluent framing.
@@ -156,6 +159,7 @@ type serveFlags struct {
 	kafka        kafkaFlags
 	roles        string
 	addr         string
+	opsAddr      string
 	projections  string
 	redis        redisFlags
 	es           esFlags
@@ -179,6 +183,9 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	f.kafka.register(fs, e)
 	fs.StringVar(&f.roles, "roles", "api,decider,projector", "roles to run, comma separated")
 	fs.StringVar(&f.addr, "addr", e.or("STREAMVIEW_ADDR", "127.0.0.1:8080"), "HTTP listen address of the api role (env STREAMVIEW_ADDR)")
+	fs.StringVar(&f.opsAddr, "ops-addr", e.getenv("STREAMVIEW_OPS_ADDR"),
+		"HTTP listen address of GET /healthz, /readyz and /metrics alone, for a serve without the api role (a decider or projector process) "+
+			"to be probed and scraped; /readyz checks what its roles use; empty: no such listener (env STREAMVIEW_OPS_ADDR)")
 	fs.StringVar(&f.projections, "projections", productview.Name+","+searchProjection+","+historyProjection, "projections the projector role runs")
 	f.redis.register(fs, e, "127.0.0.1:6379", "")
 	f.es.register(fs, e, "elasticsearch", "http://127.0.0.1:9200", "Elasticsearch URL, without credentials (env ELASTICSEARCH_URL)")
@@ -325,9 +332,17 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if st.access, err = f.access.resolve(); err != nil {
 		return err
 	}
-	if roles["api"] {
-		if err := checkListen(f.addr, st.access.auth.Enabled(), f.access.insecure); err != nil {
-			return err
+	if f.opsAddr != "" {
+		if err := checkListen(f.opsAddr, st.access.auth.Enabled(), f.access.insecure); err != nil {
+			return fmt.Errorf("--ops-addr: %w", err)
+		}
+		st.opsAddr = f.opsAddr
+	}
+	if roles["api"] || st.opsAddr != "" {
+		if roles["api"] {
+			if err := checkListen(f.addr, st.access.auth.Enabled(), f.access.insecure); err != nil {
+				return err
+			}
 		}
 		if err := st.access.start(ctx); err != nil {
 			return err
@@ -648,11 +663,48 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 		g.Go(func() error { return results.Run(ctx) })
 		g.Go(func() error { return srv.Serve(ctx, ln) })
 	}
+	if st.opsAddr != "" {
+		if err := serveOps(ctx, g, st, roles, checks); err != nil {
+			return err
+		}
+	}
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) || errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
+}
+
+// serveOps listens on st.opsAddr with GET /healthz, /readyz and /metrics
+// alone (api.Config.OpsOnly), for a process of other roles than api: its
+// /readyz checks Kafka, and what its roles use besides (Redis and search
+// for the projector and the notifier, the decider's own health: roleChecks).
+func serveOps(ctx context.Context, g *errgroup.Group, st stack, roles map[string]bool, roleChecks []api.Check) error {
+	kafka, err := kgo.NewClient(append(append([]kgo.Opt{kgo.SeedBrokers(st.brokers...)}, st.kafkaOpt...), st.tel.KafkaLog("ops-ready")...)...)
+	if err != nil {
+		return fmt.Errorf("ops listener: kafka client for /readyz: %w", err)
+	}
+	ready := []api.Check{{Name: "kafka", Check: kafka.Ping}}
+	if roles["projector"] || roles["notifier"] {
+		ready = append(ready, api.Check{Name: "redis", Check: func(ctx context.Context) error { return st.redis.Ping(ctx).Err() }})
+	}
+	if roles["projector"] && st.searchReady != nil {
+		ready = append(ready, api.Check{Name: "elasticsearch", Check: st.searchReady})
+	}
+	cfg := api.Config{OpsOnly: true, QueryTimeout: st.queryTimeout, Logger: st.logger}
+	st.access.apply(&cfg)
+	srv := api.New(cfg, api.Deps{Ready: append(ready, roleChecks...), Metrics: st.tel.Registry()})
+	ln, err := net.Listen("tcp", st.opsAddr)
+	if err != nil {
+		kafka.Close()
+		return fmt.Errorf("ops listener: listen on %s: %w (pass another --ops-addr)", st.opsAddr, err)
+	}
+	st.logger.Info("ops listening (health, readiness, metrics)", "addr", "http://"+ln.Addr().String())
+	g.Go(func() error {
+		defer kafka.Close()
+		return srv.Serve(ctx, ln)
+	})
+	return nil
 }
 
 // busOf joins the command sender and the results reader into the API's
