@@ -84,10 +84,11 @@ func (b unreadBus) Ready() <-chan struct{} {
 	return b.ready
 }
 
-// A command, or GET /v1/commands/{id}, that comes before the bus has read
-// the commands and outcomes written before the start waits for that, up to
-// the query timeout, and is then a 503 with nothing published; once read,
-// the command goes through (helper 91: a key reused at the start acted).
+// A keyed command, or GET /v1/commands/{id}, that comes before the bus has
+// read the commands and outcomes written before the start waits for that,
+// up to the query timeout, and is then a 503 with nothing published; once
+// read, the command goes through (helper 91: a key reused at the start
+// acted). A command without a key waits for nothing.
 func TestCommandsWaitForTheEarlierOutcomes(t *testing.T) {
 	bus := unreadBus{newFakeBus(), make(chan struct{}), make(chan struct{}, 100)}
 	s := testServer(t, Deps{Commands: bus}, func(c *Config) { c.QueryTimeout = 50 * time.Millisecond })
@@ -100,6 +101,12 @@ func TestCommandsWaitForTheEarlierOutcomes(t *testing.T) {
 	if n := len(bus.commands()); n != 0 {
 		t.Fatalf("%d commands published before the bus had read the earlier ones", n)
 	}
+	unkeyed := create
+	unkeyed.header = nil
+	if w := serve(t, s.Handler(), unkeyed); w.Code != http.StatusAccepted {
+		t.Fatalf("a command without a key before the read: %d %s", w.Code, w.Body)
+	}
+	bus.fakeBus = newFakeBus()
 
 	// Read while the request waits: it goes through.
 	s = testServer(t, Deps{Commands: bus}, func(c *Config) { c.QueryTimeout = time.Minute })

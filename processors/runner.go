@@ -379,8 +379,8 @@ func (ls *lanes) stopAll() {
 }
 
 // run applies the polls queued on lane l until it is closed (then it
-// applies what is left, unless cancelled) or ctx ends: per poll's records,
-// their batches, then their dead letters, then the hand-over to the
+// applies what is left, unless cancelled) or ctx ends: per batch of the
+// records it takes, the batch, its dead letters, then its hand-over to the
 // committer.
 func (ls *lanes) run(ctx context.Context, l *lane) {
 	for {

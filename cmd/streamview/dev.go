@@ -238,6 +238,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	var redisConn connect.Redis
 	if embeddedViews {
 		mr := miniredis.NewMiniRedis()
+		mr.ClockTTL(true) // keys expire as on Redis (a rebuild's lease of a killed CLI)
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 			return fmt.Errorf("embedded redis: %w", err)
 		}

@@ -264,9 +264,10 @@ func (o *operations) AbortRebuild(ctx context.Context, name string) (api.Aborted
 	if errors.Is(err, rebuild.ErrSwapped) {
 		return api.AbortedRebuild{}, fmt.Errorf("%w: %w", api.ErrRebuildSwapped, err)
 	}
-	if errors.Is(err, processors.ErrGroupActive) {
-		// A rebuild running elsewhere (the CLI's, another server's): a
-		// conflict with its reason, not a failure to retry.
+	if errors.Is(err, processors.ErrGroupActive) || errors.Is(err, rebuild.ErrRunning) {
+		// A rebuild running elsewhere (the CLI's, another server's), or
+		// starting there: a conflict with its reason, not a failure to
+		// retry.
 		return api.AbortedRebuild{}, answeredAs{api.ErrRebuildRunning, err}
 	}
 	if err != nil {

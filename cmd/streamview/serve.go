@@ -77,6 +77,9 @@ environment or a --config YAML file (flags > environment > file > defaults).`,
 // stack is where the pipeline's parts live: real servers for serve, the
 // embedded ones for dev.
 type stack struct {
+	// lookBack is the API's results reader's (commandbus.ResultsConfig);
+	// 0 for its default.
+	lookBack time.Duration
 	// opsAddr, when set, is the listen address of health, readiness and
 	// metrics alone (--ops-addr).
 	opsAddr  string
@@ -160,6 +163,7 @@ type serveFlags struct {
 	roles        string
 	addr         string
 	opsAddr      string
+	lookBack     time.Duration
 	projections  string
 	redis        redisFlags
 	es           esFlags
@@ -183,6 +187,9 @@ func (f *serveFlags) register(e env, name string) *flag.FlagSet {
 	f.kafka.register(fs, e)
 	fs.StringVar(&f.roles, "roles", "api,decider,projector", "roles to run, comma separated")
 	fs.StringVar(&f.addr, "addr", e.or("STREAMVIEW_ADDR", "127.0.0.1:8080"), "HTTP listen address of the api role (env STREAMVIEW_ADDR)")
+	fs.DurationVar(&f.lookBack, "results-look-back", commandbus.DefaultLookBack,
+		"api: how far back the command results and commands are read at the start, for GET /v1/commands/{id} and the Idempotency-Keys' bindings "+
+			"(keyed commands wait until that read is done); API.md keeps a first outcome 24h, the decider's window")
 	fs.StringVar(&f.opsAddr, "ops-addr", e.getenv("STREAMVIEW_OPS_ADDR"),
 		"HTTP listen address of GET /healthz, /readyz and /metrics alone, for a serve without the api role (a decider or projector process) "+
 			"to be probed and scraped; /readyz checks what its roles use; empty: no such listener (env STREAMVIEW_OPS_ADDR)")
@@ -332,6 +339,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if st.access, err = f.access.resolve(); err != nil {
 		return err
 	}
+	if f.lookBack <= 0 {
+		return fmt.Errorf("--results-look-back %v: must be positive (the default is %v)", f.lookBack, commandbus.DefaultLookBack)
+	}
+	st.lookBack = f.lookBack
 	if f.opsAddr != "" {
 		if err := checkListen(f.opsAddr, st.access.auth.Enabled(), f.access.insecure); err != nil {
 			return fmt.Errorf("--ops-addr: %w", err)
@@ -560,7 +571,7 @@ func serveStack(ctx context.Context, st stack, roles map[string]bool, addr strin
 	var checks []api.Check
 	var results *commandbus.Results
 	if roles["api"] {
-		results, err = commandbus.NewResults(commandbus.ResultsConfig{Brokers: st.brokers, Logger: st.logger,
+		results, err = commandbus.NewResults(commandbus.ResultsConfig{Brokers: st.brokers, Logger: st.logger, LookBack: st.lookBack,
 			ClientOpts: append(slices.Clip(st.kafkaOpt), st.tel.Kafka("api-results")...),
 			ReadOpts:   append(slices.Clip(st.kafkaOpt), st.tel.KafkaLog("api-results")...), Decided: st.tel.Decided}, codec)
 		if err != nil {
@@ -849,11 +860,9 @@ func liveCheck(client redis.UniversalClient, views *redisview.Store) api.Check {
 	}}
 }
 
-// readiness returns the checks of GET /readyz on st's servers; kafka is
-// the long-lived client that pings the cluster.
 // resultsCheck is GET /readyz's check of the API's command results: not
-// ready until they hold what the topics held at the start (commands wait
-// for that, up to the query timeout, and answer 503 after it).
+// ready until they hold what the topics held at the start (keyed commands
+// wait for that, up to the query timeout, and answer 503 after it).
 func resultsCheck(results *commandbus.Results) api.Check {
 	return api.Check{Name: "command-results", Check: func(context.Context) error {
 		select {
@@ -865,6 +874,8 @@ func resultsCheck(results *commandbus.Results) api.Check {
 	}}
 }
 
+// readiness returns the checks of GET /readyz on st's servers; kafka is
+// the long-lived client that pings the cluster.
 func readiness(st stack, kafka *kgo.Client) []api.Check {
 	checks := []api.Check{
 		{Name: "kafka", Check: kafka.Ping},

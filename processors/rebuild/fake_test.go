@@ -741,3 +741,29 @@ func TestTwoServersAskedForOneRebuildAtOnce(t *testing.T) {
 	}
 	ended(servers[1], 5)
 }
+
+// An abort while another process holds the rebuild's lease but has
+// recorded no state yet (it is starting) is refused as running elsewhere
+// (ErrRunning: a 409 with its reason), and removes nothing; once the lease
+// is free, the abort finds nothing to abort.
+func TestAbortWhileAnotherProcessStarts(t *testing.T) {
+	fv := newFakeViews(t, eventgen.Options{Products: 20, Events: 100, Seed: 12}, true)
+	ctx := t.Context()
+	lease := redisview.RebuildState(fv.rc, fv.store.Projection())
+	if holder, err := lease.Lease(ctx, "another/pid 1/00", time.Minute); err != nil || holder != "another/pid 1/00" {
+		t.Fatalf("taking the lease: %q, %v", holder, err)
+	}
+	jobs := rebuild.NewJobs(ctx, func(string) (*rebuild.Rebuilder, error) { return rebuild.New(fv.w.config(), fv.vt, fv.vctl) }, nil)
+	if _, err := jobs.Abort(ctx, fv.vt.Name()); !errors.Is(err, rebuild.ErrRunning) || !strings.Contains(err.Error(), "starting") {
+		t.Fatalf("abort while another process starts = %v; want ErrRunning", err)
+	}
+	if _, err := jobs.Start(fv.vt.Name()); !errors.Is(err, rebuild.ErrRunning) || !strings.Contains(err.Error(), "another/pid 1/00") {
+		t.Fatalf("start while another holds the lease = %v; want ErrRunning naming the holder", err)
+	}
+	if err := lease.Release(ctx, "another/pid 1/00"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := jobs.Abort(ctx, fv.vt.Name()); err != nil || res.Recorded {
+		t.Fatalf("abort with the lease free = %+v, %v; want nothing to abort", res, err)
+	}
+}

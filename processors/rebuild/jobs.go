@@ -125,7 +125,9 @@ func (j *Jobs) Start(name string) (Start, error) {
 			// Taken before the answer: of two servers asked at once, the
 			// second is refused here rather than both starting (Run
 			// renews it, or it expires).
-			err = r.Claim(cctx)
+			if err = r.Claim(cctx); err != nil && !errors.Is(err, ErrRunning) {
+				r.release(cctx) // its answer may have been lost after it was taken
+			}
 		}
 		stop()
 	}

@@ -368,7 +368,7 @@ func (r *Rebuilder) CanStart(ctx context.Context) (Start, error) {
 	case holder != "" && holder != r.owner && ok && st.Generation == live:
 		return Start{}, retiringError(name, st)
 	case holder != "" && holder != r.owner:
-		return Start{}, fmt.Errorf("rebuild %s: %w elsewhere (`streamview rebuild`, or another server: %s holds the rebuild's lease); its progress shows in `streamview projections` and GET /v1/projections", name, ErrRunning, holder)
+		return Start{}, fmt.Errorf("rebuild %s: %w elsewhere (`streamview rebuild`, or another server: %s holds the rebuild's lease; a killed process's runs out within %v); its progress shows in `streamview projections` and GET /v1/projections", name, ErrRunning, holder, leaseTTL)
 	case !ok:
 		return Start{}, nil
 	}
@@ -766,6 +766,15 @@ func (r *Rebuilder) swap(ctx context.Context, adm *kadm.Client, rn *runner, tr *
 	if err := tr.checkAbort(ctx, true); err != nil {
 		return projectors, revert(err)
 	}
+	// Still ours, checked now rather than at the last renewal: a run
+	// paused past the lease's end must not swap a generation that another
+	// process resumed.
+	if err := r.Claim(ctx); err != nil {
+		if errors.Is(err, ErrRunning) {
+			err = fmt.Errorf("%w: %w", ErrLeaseLost, err)
+		}
+		return projectors, revert(err)
+	}
 	if err := r.target.Promote(ctx, st.From, st.Generation); err != nil {
 		return projectors, revert(err)
 	}
@@ -836,8 +845,9 @@ func retiringElsewhere(st State) bool {
 // retiringError refuses to start or abort a rebuild of name that another
 // process is retiring.
 func retiringError(name string, st State) error {
-	return fmt.Errorf("rebuild %s: %w elsewhere (`streamview rebuild`, or another server): g%d is live and it is retiring g%d, which it finishes by itself",
-		name, ErrRunning, st.Generation, st.From)
+	return fmt.Errorf("rebuild %s: %w elsewhere (`streamview rebuild`, or another server): g%d is live and it is retiring g%d, which it finishes by itself "+
+		"(if that process was killed, its lease runs out within %v: start the rebuild again then to finish it)",
+		name, ErrRunning, st.Generation, st.From, leaseTTL)
 }
 
 // retire deletes the old generation's group and, after the grace period,
@@ -1016,7 +1026,7 @@ func (r *Rebuilder) Abort(ctx context.Context) (AbortResult, error) {
 			} else if !running {
 				err = errors.New("it stopped just now")
 			}
-			return out, fmt.Errorf("rebuild %s: asked the rebuild running in another process to stop; it has not within %v (try again): %w", name, r.cfg.AbortTimeout, err)
+			return out, fmt.Errorf("rebuild %s: %w elsewhere: asked it to stop; it has not within %v (try again): %w", name, ErrRunning, r.cfg.AbortTimeout, err)
 		}
 		out.Recorded = ok
 	}

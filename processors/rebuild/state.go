@@ -192,7 +192,7 @@ func (c *Control) Lease(ctx context.Context, owner string) error {
 		return fmt.Errorf("rebuild: taking the lease: %w", err)
 	}
 	if holder != owner {
-		return fmt.Errorf("%w elsewhere (`streamview rebuild`, or another server: %s holds the rebuild's lease)", ErrRunning, holder)
+		return fmt.Errorf("%w elsewhere (`streamview rebuild`, or another server: %s holds the rebuild's lease; a killed process's runs out within %v)", ErrRunning, holder, leaseTTL)
 	}
 	return nil
 }

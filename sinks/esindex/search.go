@@ -16,7 +16,7 @@ import (
 var textFields = []string{"name^3", "brandName^2", "categoryName^2", "tags^2", "description"}
 
 // hitFields are the _source fields a Hit needs.
-var hitFields = []string{"id", "name", "price", "currency", "categoryId", "categoryName", "brandId", "brandName", "averageRating", "reviewCount", "inStock"}
+var hitFields = []string{"id", "name", "price", "currency", "categoryId", "categoryName", "brandId", "brandName", "averageRating", "ratingSum", "reviewCount", "inStock"}
 
 // searchable is the filter every read applies.
 func searchable() []any {
