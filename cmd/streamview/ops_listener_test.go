@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/streamview/streamview/internal/testenv"
-	"github.com/streamview/streamview/topics"
 )
 
 // TestServeOpsListener: a serve without the api role (here a decider
@@ -23,12 +21,7 @@ import (
 // so that a split deployment's deciders and projectors could be neither
 // probed nor scraped (helper 89).
 func TestServeOpsListener(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second),
-		kfake.SeedTopics(3, topics.Commands, topics.CommandResults, topics.Events))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	brokers := fakeCatalogKafka(t, 3)
 	mr := miniredis.RunT(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -39,7 +32,7 @@ func TestServeOpsListener(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--roles", "decider", "--brokers", strings.Join(cluster.ListenAddrs(), ","), "--snapshot-every", "-1",
+		done <- run(ctx, []string{"serve", "--roles", "decider", "--brokers", strings.Join(brokers, ","), "--snapshot-every", "-1",
 			"--redis", mr.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--ops-addr", addr, "--log-level", "error"}, nil, io.Discard, io.Discard)
 	}()
 	t.Cleanup(func() {

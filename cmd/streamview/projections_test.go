@@ -29,13 +29,7 @@ import (
 // projections` showed dozens a second. The first answer has nothing to
 // measure from: no rate, rather than 0.
 func TestProjectionsOfAnAPIOnlyServe(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second),
-		kfake.SeedTopics(6, topics.Commands, topics.CommandResults, topics.Events))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
-	brokers := cluster.ListenAddrs()
+	brokers := fakeCatalogKafka(t, 6)
 	mr := miniredis.RunT(t)
 	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer rc.Close()
@@ -131,4 +125,18 @@ func TestProjectionsOfAnAPIOnlyServe(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// fakeCatalogKafka starts an in-process broker for t holding the commands,
+// results and events topics with partitions each, and returns its
+// addresses.
+func fakeCatalogKafka(t *testing.T, partitions int32) []string {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second),
+		kfake.SeedTopics(partitions, topics.Commands, topics.CommandResults, topics.Events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	return cluster.ListenAddrs()
 }

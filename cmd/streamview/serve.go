@@ -695,13 +695,16 @@ func serveOps(ctx context.Context, g *errgroup.Group, st stack, roles map[string
 	if err != nil {
 		return fmt.Errorf("ops listener: kafka client for /readyz: %w", err)
 	}
-	ready := []api.Check{{Name: "kafka", Check: kafka.Ping}}
-	if roles["projector"] || roles["notifier"] {
-		ready = append(ready, api.Check{Name: "redis", Check: func(ctx context.Context) error { return st.redis.Ping(ctx).Err() }})
-	}
-	if roles["projector"] && st.searchReady != nil {
-		ready = append(ready, api.Check{Name: "elasticsearch", Check: st.searchReady})
-	}
+	// Kafka, and each store only when a role of this process writes it.
+	ready := slices.DeleteFunc(readiness(st, kafka), func(c api.Check) bool {
+		switch c.Name {
+		case "redis":
+			return !roles["projector"] && !roles["notifier"]
+		case "elasticsearch":
+			return !roles["projector"]
+		}
+		return false
+	})
 	cfg := api.Config{OpsOnly: true, QueryTimeout: st.queryTimeout, Logger: st.logger}
 	st.access.apply(&cfg)
 	srv := api.New(cfg, api.Deps{Ready: append(ready, roleChecks...), Metrics: st.tel.Registry()})
