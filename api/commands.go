@@ -52,9 +52,12 @@ type commandHeaders struct {
 	ownWait         bool
 	expectedVersion *int64
 	key             string
-	correlationID   string
-	userID          string
-	subscriptionID  string // of a subscription being created
+	// fingerprint binds key to the request (commandbus.Request); "" without
+	// a key.
+	fingerprint    string
+	correlationID  string
+	userID         string
+	subscriptionID string // of a subscription being created
 	// referenceID and referencePath name the category or brand of a
 	// reference command (its ID and /v1/categories/{id}).
 	referenceID, referencePath string
@@ -189,6 +192,7 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		}
 		// The key is bound to this request; see commandbus.Request.
 		fingerprint = commandbus.Request{Caller: callerOf(r), Method: r.Method, Path: path, Body: raw}.Fingerprint()
+		h.fingerprint = fingerprint
 		if b, bound := bus.Bound(commandbus.KeyID(h.key)); bound {
 			switch {
 			case !b.Matches(fingerprint) || b.CommandID != cmd.ID:
@@ -205,6 +209,11 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body commandBod
 		// first attempt is pending (publishing again would be safe, as the
 		// decider carries out a command ID once, but it is not needed).
 		if st, known := bus.Status(cmd.ID); known {
+			if st.State != commandbus.StatePending && decidedForAnother(st.Result, fingerprint) {
+				s.metrics.command(cmd.Type(), "key_reused")
+				keyReused(w)
+				return
+			}
 			s.metrics.command(cmd.Type(), "replayed")
 			if st.State != commandbus.StatePending {
 				if h.wait > 0 && !h.ownWait {
@@ -296,8 +305,17 @@ func (s *Server) asSubject(sub string, h *commandHeaders, body commandBody, errs
 	}
 }
 
+// decidedForAnother reports whether res, the outcome of a keyed request's
+// command, was decided for another request with the same key, method and
+// path (and so the same command ID): the decider answers every request of
+// a command ID with its first outcome, and names the request it was for.
+func decidedForAnother(res schemas.CommandResult, fingerprint string) bool {
+	return fingerprint != "" && res.Fingerprint != "" && res.Fingerprint != fingerprint
+}
+
 // keyReused is the 422 of an Idempotency-Key used again for another
-// request: nothing is published.
+// request: nothing is published, or (sent by an instance that no longer
+// knew the key) nothing is done.
 func keyReused(w http.ResponseWriter) {
 	writeProblem(w, newProblem(http.StatusUnprocessableEntity, problemKeyReused,
 		"The Idempotency-Key was used for another request (method, path, body or caller); use a new key for a new request.",
@@ -328,6 +346,13 @@ func (s *Server) awaitOutcome(w http.ResponseWriter, r *http.Request, cmd schema
 		cancel()
 		if r.Context().Err() != nil {
 			return // the client has gone
+		}
+		if err == nil && decidedForAnother(res, h.fingerprint) {
+			// Sent by an instance that no longer knew the key's binding,
+			// or beside another instance's request with the key.
+			s.metrics.command(cmd.Type(), "key_reused")
+			keyReused(w)
+			return
 		}
 		if !h.ownWait {
 			w.Header().Set("Preference-Applied", preferenceApplied(h.wait))

@@ -248,3 +248,57 @@ func TestReplayAppliesPreferWait(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyReusedOnAnInstanceThatForgotIt: an instance that no longer knows
+// a key's binding (it keeps commandbus.ResultsConfig.MaxResults of them)
+// gets a request that reuses the key with another body. Its command ID is
+// the first request's, whose outcome names the first request's
+// fingerprint: the request is a 422 whether the instance still holds that
+// outcome or sends the command and waits for the decider's answer; the
+// first request is still answered with its outcome.
+func TestKeyReusedOnAnInstanceThatForgotIt(t *testing.T) {
+	path := "/v1/products/" + productID + "/price"
+	first := request{method: "PUT", path: path, body: `{"price":{"amount":"5","currency":"EUR"}}`, header: map[string]string{"Prefer": "wait=5"}}
+	other := first
+	other.body = `{"price":{"amount":"6","currency":"EUR"}}`
+	fp := commandbus.Request{Method: first.method, Path: path, Body: []byte(first.body)}.Fingerprint()
+	id := commandbus.CommandID("k-1", "PUT", path)
+	outcome := schemas.CommandResult{CommandID: id, ProductID: productID, Status: schemas.StatusAccepted, Version: 4, IdempotencyKey: "k-1", Fingerprint: fp}
+	withKey := func(rq request) request {
+		rq.header = map[string]string{"Prefer": "wait=5", "Idempotency-Key": "k-1"}
+		return rq
+	}
+	for _, tc := range []struct {
+		name  string
+		known bool // the instance still holds the outcome
+		sent  int  // commands the two requests publish
+	}{
+		{"outcome held", true, 0},
+		{"outcome forgotten too", false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bus := newFakeBus()
+			if tc.known {
+				bus.decide(outcome)
+			} else {
+				// The decider answers the command ID with its first outcome.
+				bus.decider = func(schemas.Command) schemas.CommandResult { return outcome }
+			}
+			s := testServer(t, Deps{Commands: bus})
+			wantKeyReused(t, serve(t, s.Handler(), withKey(other)))
+			bus.mu.Lock()
+			clear(bus.bindings) // forgotten again: the decider's answer binds it
+			bus.mu.Unlock()
+			w := serve(t, s.Handler(), withKey(first))
+			if w.Code != http.StatusOK {
+				t.Fatalf("the first request again: status %d, want 200; body %s", w.Code, w.Body)
+			}
+			if got := decodeAs[commandStatus](t, w); got.CommandID != id || got.Version != 4 {
+				t.Errorf("the first request again: %+v, want its outcome at version 4", got)
+			}
+			if n := len(bus.commands()); n != tc.sent {
+				t.Errorf("bus got %d commands, want %d", n, tc.sent)
+			}
+		})
+	}
+}

@@ -102,7 +102,7 @@ func (g gen) fill(v reflect.Value) {
 		}
 	case v.Kind() == reflect.Struct:
 		for i := range v.NumField() {
-			if v.Field(i).Kind() != reflect.Interface {
+			if v.Field(i).Kind() != reflect.Interface && v.Type().Field(i).Tag.Get("avro") != "-" {
 				g.fill(v.Field(i))
 			}
 		}

@@ -101,6 +101,9 @@ func (p *planner) record(schema map[string]any, ns string, srcs []reflect.Type) 
 			if f.Type.Kind() == reflect.Interface {
 				continue // Event.Data, Command.Data: the payload is another src
 			}
+			if f.Tag.Get("avro") == "-" {
+				continue // carried beside the record (CommandResult.Fingerprint)
+			}
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 			if name == "" || name == "-" {
 				return nil, fmt.Errorf("%s.%s: no JSON name to match an Avro field", t, f.Name)

@@ -238,4 +238,11 @@ type CommandResult struct {
 	// IdempotencyKey echoes the command's key so that API instances can
 	// answer a retried request from the result stream.
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+	// Fingerprint is the request fingerprint of the command this outcome
+	// was decided for (commandbus.Request.Fingerprint), "" for a command
+	// sent without one. It is not in the Avro record: the result record
+	// carries it in a header, so that an API instance that no longer knows
+	// an Idempotency-Key's binding can tell the first request's outcome
+	// from its own.
+	Fingerprint string `json:"-" avro:"-"`
 }

@@ -17,7 +17,10 @@ const (
 	HeaderStatus      = "status"
 	// HeaderKeyID (KeyID of the Idempotency-Key) and HeaderFingerprint
 	// (Request.Fingerprint) bind a keyed command to the request that made
-	// it; Results reads them from the commands topic.
+	// it; Results reads them from the commands topic. A result record
+	// carries the HeaderFingerprint of the command its outcome was first
+	// decided for (CommandResult.Fingerprint), also when it answers a
+	// retry.
 	HeaderKeyID       = "idempotency-key-id"
 	HeaderFingerprint = "request-fingerprint"
 )
@@ -37,7 +40,7 @@ func CommandHeaders(c schemas.Command) []kgo.RecordHeader {
 // ResultHeaders returns the record headers of r, the outcome of a command
 // with the given correlation ID.
 func ResultHeaders(r schemas.CommandResult, correlationID string) []kgo.RecordHeader {
-	return []kgo.RecordHeader{
+	h := []kgo.RecordHeader{
 		{Key: HeaderCommandID, Value: []byte(r.CommandID)},
 		{Key: HeaderStatus, Value: []byte(r.Status)},
 		{Key: producers.HeaderAggregateID, Value: []byte(r.ProductID)},
@@ -45,4 +48,8 @@ func ResultHeaders(r schemas.CommandResult, correlationID string) []kgo.RecordHe
 		{Key: producers.HeaderContentType, Value: []byte(producers.ContentTypeAvro)},
 		{Key: producers.HeaderTraceparent, Value: []byte(producers.Traceparent(correlationID, r.CommandID))},
 	}
+	if r.Fingerprint != "" {
+		h = append(h, kgo.RecordHeader{Key: HeaderFingerprint, Value: []byte(r.Fingerprint)})
+	}
+	return h
 }

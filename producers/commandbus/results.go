@@ -54,13 +54,14 @@ const (
 // the CommandResult, its map slot and its place in the eviction queue. A
 // heap measurement of 200,000 outcomes (Go 1.25, amd64) gave 365 bytes an
 // entry for 131 bytes of strings, so 234 of overhead; 256 leaves room for
-// a map that has just doubled.
-const resultOverhead = 256
+// a map that has just doubled. The fingerprint's string header added 16.
+const resultOverhead = 272
 
 // ResultBytes is the memory a kept outcome is counted for against
 // ResultsConfig.MaxAcceptedBytes or MaxRejectedBytes.
 func ResultBytes(res schemas.CommandResult) int64 {
-	return int64(resultOverhead + len(res.CommandID) + len(res.ProductID) + len(res.Code) + len(res.Reason) + len(res.IdempotencyKey))
+	return int64(resultOverhead + len(res.CommandID) + len(res.ProductID) + len(res.Code) + len(res.Reason) + len(res.IdempotencyKey) +
+		len(res.Fingerprint))
 }
 
 // ResultsConfig configures Results. The zero value with Brokers set works.
@@ -376,6 +377,9 @@ func (r *Results) bindLocked(keyID string, b KeyBinding) {
 	if old, ok := r.bindings.get(keyID); ok && old.Fingerprint != "" {
 		return
 	}
+	if res, ok := r.results.get(b.CommandID); ok && res.Fingerprint != "" {
+		b.Fingerprint = res.Fingerprint // decided already, for this request (see rebindLocked)
+	}
 	r.bindings.put(keyID, b)
 }
 
@@ -596,7 +600,13 @@ listing:
 		})
 		err := topics.ReadBounded(ctx, readOpts, topic, spans, func(recs []*kgo.Record) error {
 			for _, rec := range recs {
-				r.handle(rec)
+				// The offsets listed by time may start below the look-back:
+				// a broker finds the first batch whose largest timestamp
+				// reaches it, and a transaction's marker is stamped when it
+				// is written, after records stamped earlier.
+				if r.cfg.LookBack < 0 || !rec.Timestamp.Before(began.Add(-r.cfg.LookBack)) {
+					r.handle(rec)
+				}
 			}
 			return nil
 		})
@@ -686,6 +696,7 @@ func (r *Results) handle(rec *kgo.Record) {
 			logkey.AggregateID, string(rec.Key), "err", err)
 		return
 	}
+	res.Fingerprint = producers.Header(rec, HeaderFingerprint)
 	if r.take(res, false) && r.live() {
 		r.readN.Add(1)
 	}
@@ -724,6 +735,7 @@ func (r *Results) live() bool {
 func (r *Results) take(res schemas.CommandResult, local bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.rebindLocked(res)
 	if known, ok := r.results.get(res.CommandID); ok {
 		_, delivered := r.delivered.get(res.CommandID)
 		switch {
@@ -747,6 +759,22 @@ func (r *Results) take(res schemas.CommandResult, local bool) bool {
 		r.delivered.delete(res.CommandID)
 	}
 	return true
+}
+
+// rebindLocked binds res's Idempotency-Key to the request its command was
+// decided for (res.Fingerprint), the decider's word: it overrides a
+// binding to another request of the same command, which this reader took
+// from the commands topic (or its own send) after it had forgotten the
+// key, so that a retry of the first request is answered and the other
+// request's refused.
+func (r *Results) rebindLocked(res schemas.CommandResult) {
+	if res.IdempotencyKey == "" || res.Fingerprint == "" {
+		return
+	}
+	key := KeyID(res.IdempotencyKey)
+	if b, ok := r.bindings.get(key); ok && b.CommandID == res.CommandID && b.Fingerprint != res.Fingerprint {
+		r.bindings.put(key, KeyBinding{CommandID: res.CommandID, Fingerprint: res.Fingerprint})
+	}
 }
 
 // sameOutcome reports whether a and b are one decision: a result record

@@ -52,11 +52,21 @@ func (d *Decider) decide(r *kgo.Record, o *overlay, now time.Time, t *tally) ([]
 	log := d.log.With(logkey.Topic, r.Topic, logkey.Partition, r.Partition, logkey.Offset, r.Offset, logkey.AggregateID, cmd.ProductID,
 		"command_type", cmd.Type(), logkey.CommandID, cmd.ID)
 
+	fp := parseFingerprint(producers.Header(r, commandbus.HeaderFingerprint))
 	if prev, ok := o.outcome(cmd.ID); ok {
-		// A retried request: answer as the first time, change nothing.
+		// A retried request: answer as the first time, change nothing. The
+		// answer carries the first request's fingerprint: when this one's
+		// differs, its Idempotency-Key was used for another request, which
+		// the API answers 422 (an API that forgot the key's binding sends
+		// such a command).
 		t.duplicates++
 		res := prev.result(cmd.ID, cmd.ProductID)
-		log.Debug("command decided before; answering again", "status", res.Status, "version", res.Version)
+		if prev.fp != (fingerprint{}) && fp != (fingerprint{}) && prev.fp != fp {
+			log.Info("command ID decided before for another request (Idempotency-Key reused); answering with the first outcome",
+				"status", res.Status, "version", res.Version)
+		} else {
+			log.Debug("command decided before; answering again", "status", res.Status, "version", res.Version)
+		}
 		res.IdempotencyKey = cmd.IdempotencyKey
 		return d.resultRecord(r, res, cmd.Metadata.CorrelationID, t), nil
 	}
@@ -64,7 +74,7 @@ func (d *Decider) decide(r *kgo.Record, o *overlay, now time.Time, t *tally) ([]
 	reject := func(code, reason string, version int64) []*kgo.Record {
 		t.rejected++
 		log.Debug("command rejected", "code", code, "reason", reason)
-		out := outcome{version: version, at: now.UnixMilli(), rejected: &rejection{code: code, reason: reason}}
+		out := outcome{version: version, at: now.UnixMilli(), rejected: &rejection{code: code, reason: reason}, fp: fp}
 		o.decide(cmd.ID, out)
 		res := out.result(cmd.ID, cmd.ProductID)
 		res.IdempotencyKey = cmd.IdempotencyKey
@@ -173,7 +183,7 @@ func (d *Decider) accept(r *kgo.Record, o *overlay, cmd schemas.Command, aggType
 	}
 	t.accepted++
 	t.events += int64(len(records))
-	out := outcome{version: version, at: now.UnixMilli()}
+	out := outcome{version: version, at: now.UnixMilli(), fp: parseFingerprint(producers.Header(r, commandbus.HeaderFingerprint))}
 	o.decide(cmd.ID, out)
 	res := out.result(cmd.ID, cmd.ProductID)
 	res.IdempotencyKey = cmd.IdempotencyKey

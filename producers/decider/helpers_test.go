@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/testenv"
+	"github.com/streamview/streamview/producers"
 	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/schemas"
 	"github.com/streamview/streamview/topics"
@@ -136,9 +137,13 @@ type bus struct {
 
 func (f *fixture) bus(t testing.TB) *bus {
 	t.Helper()
-	res, err := commandbus.NewResults(commandbus.ResultsConfig{
-		Brokers: f.brokers, Topic: f.result, CommandsTopic: f.commands, LookBack: -1,
-	}, f.codec)
+	return f.busWith(t, commandbus.ResultsConfig{Brokers: f.brokers, Topic: f.result, CommandsTopic: f.commands, LookBack: -1})
+}
+
+// busWith is bus with a results reader configured by cfg.
+func (f *fixture) busWith(t testing.TB, cfg commandbus.ResultsConfig) *bus {
+	t.Helper()
+	res, err := commandbus.NewResults(cfg, f.codec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,6 +311,7 @@ func (f *fixture) readResults(t testing.TB) []schemas.CommandResult {
 			t.Fatalf("result at partition %d offset %d: %v", r.Partition, r.Offset, err)
 		}
 		uncompressed(t, r)
+		res.Fingerprint = producers.Header(r, commandbus.HeaderFingerprint)
 		out = append(out, res)
 	}
 	return out

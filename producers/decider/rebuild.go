@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamview/streamview/internal/logkey"
+	"github.com/streamview/streamview/producers"
+	"github.com/streamview/streamview/producers/commandbus"
 	"github.com/streamview/streamview/producers/product"
 	"github.com/streamview/streamview/producers/reference"
 	"github.com/streamview/streamview/producers/subscription"
@@ -120,8 +122,14 @@ func (d *Decider) rebuildFrom(ctx context.Context, adm *kadm.Client, ps []int32,
 	for p, os := range outcomes {
 		st := states[p]
 		for _, o := range os {
-			if _, ok := st.decided[o.id]; !ok {
+			switch known, ok := st.decided[o.id]; {
+			case !ok:
 				st.remember(o.id, o.out)
+			case known.fp == (fingerprint{}):
+				// Known from its events, which do not carry the request's
+				// fingerprint: its result does.
+				known.fp = o.out.fp
+				st.decided[o.id] = known
 			}
 		}
 		st.forget(oldest, d.cfg.MaxDecided, d.cfg.MaxDecidedBytes)
@@ -270,7 +278,7 @@ func (d *Decider) readResults(ctx context.Context, spans map[int32]topics.Span, 
 			if at < oldest {
 				continue
 			}
-			o := outcome{version: res.Version, at: at}
+			o := outcome{version: res.Version, at: at, fp: parseFingerprint(producers.Header(r, commandbus.HeaderFingerprint))}
 			if res.Status != schemas.StatusAccepted {
 				o.rejected = &rejection{code: res.Code, reason: res.Reason}
 			}
