@@ -235,6 +235,34 @@ func TestResultsAfterRestart(t *testing.T) {
 	})
 }
 
+// TestResultsCatchUpReadsTheNewest: at its start the reader reads a
+// partition's last MaxResults records at most, which is all it could keep:
+// the newest outcomes are known, the older ones not read.
+func TestResultsCatchUpReadsTheNewest(t *testing.T) {
+	f := newFixture(t)
+	product := commandbus.NewID() // one product: one partition
+	var rs []schemas.CommandResult
+	for i := range 30 {
+		rs = append(rs, accepted(commandbus.NewID(), product, int64(i+1)))
+	}
+	for i := 0; i < len(rs); i += 10 {
+		f.decide(t, true, rs[i:i+10]...) // three transactions: 30 results and 3 markers
+	}
+	r, _ := f.results(t, commandbus.ResultsConfig{LookBack: -1, MaxResults: 12})
+	awaitReady(t, r)
+	// The last 12 records: the second transaction's marker, the third's
+	// 10 results and its marker.
+	if seen := r.Stats().Seen; seen != 10 {
+		t.Errorf("read %d results, want the 10 among the last 12 records", seen)
+	}
+	for i, res := range rs {
+		_, known := r.Lookup(res.CommandID)
+		if want := i >= 20; known != want {
+			t.Errorf("result %d of %d known: %v, want %v", i+1, len(rs), known, want)
+		}
+	}
+}
+
 // TestPendingAcrossInstances: the sending instance and another one both
 // answer pending until the result arrives, then its outcome.
 func TestPendingAcrossInstances(t *testing.T) {
