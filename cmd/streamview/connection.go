@@ -144,6 +144,25 @@ func newRedisConn(conn connect.Redis) (redis.UniversalClient, error) {
 	return conn.Client(o)
 }
 
+// newEmbeddedRedisConn is newRedisConn for dev's embedded Redis
+// (miniredis, in this process), with embeddedRedisTimeout to read and
+// write.
+func newEmbeddedRedisConn(conn connect.Redis) (redis.UniversalClient, error) {
+	o := redisOptions()
+	o.DialerRetries = redisDialAttempts
+	o.ReadTimeout, o.WriteTimeout = embeddedRedisTimeout, embeddedRedisTimeout
+	return conn.Client(o)
+}
+
+// embeddedRedisTimeout bounds a read or write to dev's embedded Redis. A
+// server in this process cannot be cut off as a remote one can, but it runs
+// every command under one lock, and it goes on with a pipeline whose client
+// gave up: with serve's 3 s, a rebuild of dev's views on a busy machine
+// (six history lanes of 1,000 HSETNX each) timed out, and every retry
+// added its pipeline to those still running, so that one start took 13
+// minutes instead of 15 s. Callers' contexts still bound each command.
+const embeddedRedisTimeout = 2 * time.Minute
+
 // redisDialAttempts is how many times the pool dials for one attempt of a
 // command (go-redis's DialerRetries; its default is 5).
 const redisDialAttempts = 1

@@ -252,7 +252,11 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		given.redis = &redisConn
 		say("redis: %s", redisConn.Describe())
 	}
-	if st.redis, err = newRedisConn(redisConn); err != nil {
+	newConn := newRedisConn
+	if embeddedViews {
+		newConn = newEmbeddedRedisConn
+	}
+	if st.redis, err = newConn(redisConn); err != nil {
 		return err
 	}
 	defer st.redis.Close()
