@@ -121,9 +121,9 @@ func (f *fakeAPI) command(w http.ResponseWriter, r *http.Request, id string, sta
 	fmt.Fprintf(w, `{"commandId":"c","productId":%q,"status":"accepted","version":%d}`, id, f.versions[id])
 }
 
-// An API run sends exactly rate × duration commands per step, mixed, with
-// Prefer: wait in the first mode only, and samples freshness from the
-// accepted answers.
+// An API run sends rate × duration commands per step (vegeta may leave the
+// last few unsent at a slow moment: see sentAll), mixed, with Prefer: wait
+// in the first mode only, and samples freshness from the accepted answers.
 func TestAPIRun(t *testing.T) {
 	f := &fakeAPI{}
 	srv := httptest.NewServer(f)
@@ -137,8 +137,8 @@ func TestAPIRun(t *testing.T) {
 		t.Fatalf("steps %+v, want one with Prefer: wait, then one without", rep.Steps)
 	}
 	for _, s := range rep.Steps {
-		if s.Latency.Requests != 40 || s.Latency.ErrorCount() != 0 {
-			t.Errorf("step wait=%v: %d commands, errors %v; want 40, none", s.Wait, s.Latency.Requests, s.Latency.Errors)
+		if !sentAll(s.Latency.Requests, 40) || s.Latency.ErrorCount() != 0 {
+			t.Errorf("step wait=%v: %d commands, errors %v; want 35-40 (40/s for 1 s), none", s.Wait, s.Latency.Requests, s.Latency.Errors)
 		}
 	}
 	w := rep.Steps[0]
@@ -189,8 +189,8 @@ func TestAPIRunNoFreshness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Steps) != 1 || rep.Steps[0].Latency.Requests != 40 {
-		t.Fatalf("steps %+v, want one of 40 commands", rep.Steps)
+	if len(rep.Steps) != 1 || !sentAll(rep.Steps[0].Latency.Requests, 40) {
+		t.Fatalf("steps %+v, want one of 35-40 commands (40/s for 1 s)", rep.Steps)
 	}
 	if n := f.reads.Load(); n != 0 {
 		t.Errorf("%d reads, want none", n)
@@ -428,12 +428,12 @@ func TestAPIWarmUp(t *testing.T) {
 					t.Errorf("round %d: warming %+v, want none", i+1, w)
 				}
 			}
-			if len(rep.Steps) != 1 || rep.Steps[0].Latency.Requests != 40 {
-				t.Fatalf("steps %+v, want one of 40 commands after the warm-up", rep.Steps)
+			if len(rep.Steps) != 1 || !sentAll(rep.Steps[0].Latency.Requests, 40) {
+				t.Fatalf("steps %+v, want one of 35-40 commands (40/s for 1 s) after the warm-up", rep.Steps)
 			}
 			// The products, a drain create per round and per step, the
 			// rounds' commands and the step's.
-			if got, want := f.commands.Load(), 5+int64(len(rep.Warmup))+1+warmed+40; got != want {
+			if got, want := f.commands.Load(), 5+int64(len(rep.Warmup))+1+warmed+int64(rep.Steps[0].Latency.Requests); got != want {
 				t.Errorf("the API got %d commands, want %d", got, want)
 			}
 			table := fmt.Sprintf("warm-up before the steps (not in them): %d rounds at 40/s wait, %d commands; p99 ", len(rep.Warmup), warmed)
@@ -532,3 +532,9 @@ func TestAPIWarmUpShort(t *testing.T) {
 		t.Fatalf("%d warm-up rounds, want one of 10 commands (40/s for 250 ms):\n%s", len(rep.Warmup), out.String())
 	}
 }
+
+// sentAll reports whether a step that was to send want commands sent
+// them, but for the last few: vegeta ends an attack at its duration, and
+// at a slow moment on two cores under a full make test it had not yet
+// sent every command due (ci140: 38 of 40).
+func sentAll(got, want int) bool { return got <= want && got >= want-want/8 }
