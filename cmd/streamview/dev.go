@@ -237,12 +237,11 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	embeddedViews := *redisAddr == ""
 	var redisConn connect.Redis
 	if embeddedViews {
-		mr := miniredis.NewMiniRedis()
-		mr.ClockTTL(true) // keys expire as on Redis (a rebuild's lease of a killed CLI)
-		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
-			return fmt.Errorf("embedded redis: %w", err)
+		mr, stopRedis, err := startEmbeddedRedis()
+		if err != nil {
+			return err
 		}
-		defer mr.Close()
+		defer stopRedis()
 		redisConn = connect.Redis{Addr: mr.Addr()}
 		say("redis: embedded at %s (in memory; rebuilt from the log)", mr.Addr())
 	} else {
@@ -703,3 +702,43 @@ Try:
 		fmt.Fprintln(w, "Ctrl-C stops it; the events stay in the Kafka it was given.")
 	}
 }
+
+// startEmbeddedRedis starts dev's embedded Redis (miniredis) on a free
+// loopback port; stop closes it.
+//
+// Its keys expire by the clock, as on Redis (a rebuild's lease left by a
+// killed CLI): once every redisTTLTick the TTLs are aged by the time gone
+// by. Not with miniredis's ClockTTL, which ages them at every command and
+// walks (and sorts) every key to do so: a projector's batch of 2,000
+// writes over a few ten thousand keys then outlasted the client's 3 s read
+// timeout, and the projectors retried it for ever.
+func startEmbeddedRedis() (mr *miniredis.Miniredis, stop func(), err error) {
+	mr = miniredis.NewMiniRedis()
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, nil, fmt.Errorf("embedded redis: %w", err)
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(redisTTLTick)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				mr.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
+	return mr, func() {
+		close(done)
+		<-stopped
+		mr.Close()
+	}, nil
+}
+
+// redisTTLTick is how often the embedded Redis ages its keys' TTLs.
+const redisTTLTick = time.Second
