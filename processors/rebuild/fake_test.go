@@ -767,3 +767,47 @@ func TestAbortWhileAnotherProcessStarts(t *testing.T) {
 		t.Fatalf("abort with the lease free = %+v, %v; want nothing to abort", res, err)
 	}
 }
+
+// blockingTarget is vt whose projector holds every batch until its
+// context ends: a rebuild of it runs until it is stopped.
+func blockingTarget(vt rebuild.Target) rebuild.Target {
+	vt.Projection = func(int) (processors.Projection, error) { return blockingProjection{}, nil }
+	return vt
+}
+
+type blockingProjection struct{}
+
+func (blockingProjection) Apply(ctx context.Context, _ []schemas.Event) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestJobsAbortedRebuildEndsWithoutAnError: a rebuild stopped by
+// Jobs.Abort ends "aborted", with no error: the console shows it as
+// "last rebuild aborted". (It showed the cancellation the abort caused,
+// wherever it struck: "last rebuild aborted: list end offsets of
+// catalog.product-events: request ListOffsets has 1 separate shard
+// errors, first: context canceled".)
+func TestJobsAbortedRebuildEndsWithoutAnError(t *testing.T) {
+	fv := newFakeViews(t, eventgen.Options{Products: 20, Events: 200, Seed: 13}, true)
+	ctx := t.Context()
+	target := blockingTarget(fv.vt)
+	jobs := rebuild.NewJobs(ctx, func(string) (*rebuild.Rebuilder, error) { return rebuild.New(fv.w.config(), target, fv.vctl) }, nil)
+	name := fv.vt.Name()
+	if _, err := jobs.Start(name); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, func() error {
+		if len(jobs.Building()) == 0 {
+			return errors.New("the rebuild's processor has not started")
+		}
+		return nil
+	})
+	if res, err := jobs.Abort(ctx, name); err != nil || res.Generation != 2 {
+		t.Fatalf("Abort = %+v, %v", res, err)
+	}
+	got := jobs.Ended()
+	if len(got) != 1 || got[0].Outcome != "aborted" || got[0].Error != "" || got[0].Generation != 2 || got[0].At.IsZero() {
+		t.Fatalf("Ended after the abort = %+v; want g2 aborted, with no error", got)
+	}
+}

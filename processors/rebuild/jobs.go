@@ -38,6 +38,9 @@ type Outcome struct {
 	Err    error
 	At     time.Time // when it ended
 	r      *Rebuilder
+	// aborted: Abort stopped it; Err is then only the cancellation that
+	// stopped it, wherever it struck.
+	aborted bool
 }
 
 // Ended is how a rebuild ended, as a report shows it: GET /v1/projections
@@ -70,14 +73,14 @@ func (j *Jobs) Ended() []Ended {
 		switch {
 		case o.Result.Swapped: // live, though its retiring may have failed
 			e.Outcome = "swapped"
-		case errors.Is(o.Err, ErrAborted) || errors.Is(o.Err, context.Canceled):
+		case o.aborted || errors.Is(o.Err, ErrAborted) || errors.Is(o.Err, context.Canceled):
 			e.Outcome = "aborted"
 		case o.Err != nil:
 			e.Outcome = "failed"
 		default:
 			e.Outcome = "retired"
 		}
-		if o.Err != nil {
+		if o.Err != nil && !(o.aborted && e.Outcome == "aborted") {
 			e.Error = o.Err.Error()
 		}
 		out = append(out, e)
@@ -87,9 +90,10 @@ func (j *Jobs) Ended() []Ended {
 }
 
 type job struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	r      *Rebuilder // nil while Start checks
+	cancel  context.CancelFunc
+	done    chan struct{}
+	r       *Rebuilder // nil while Start checks
+	aborted bool       // Abort stopped it; guarded by Jobs.mu
 }
 
 // NewJobs returns Jobs whose rebuilds live until ctx ends; newRebuilder
@@ -157,7 +161,7 @@ func (j *Jobs) Start(name string) (Start, error) {
 		}
 		j.mu.Lock()
 		delete(j.running, name)
-		j.last[name] = Outcome{Result: res, Err: err, At: time.Now().UTC(), r: r}
+		j.last[name] = Outcome{Result: res, Err: err, At: time.Now().UTC(), r: r, aborted: jb.aborted}
 		j.mu.Unlock()
 	}()
 	return start, nil
@@ -249,6 +253,9 @@ func (j *Jobs) Abort(ctx context.Context, name string) (AbortResult, error) {
 			}
 			return AbortResult{Projection: name}, err
 		}
+		j.mu.Lock()
+		jb.aborted = true
+		j.mu.Unlock()
 		jb.cancel()
 		select {
 		case <-jb.done:
