@@ -531,6 +531,9 @@ async function deadLettersPage(name) {
   const pr = await api("/v1/projections");
   const names = pr.status === 200 ? [...new Set((pr.body.projections || []).map(g => g.projection))] : ["product-view", "product-search", "product-history"];
   name = name || names[0] || "product-view";
+  // A name the list lacks (the notifier's letters, at #/dead-letters/notifier)
+  // is offered too: the select names the letters the page shows.
+  if (!names.includes(name)) names.push(name);
   const select = h("select", { id: "dl-projection", onchange: () => { location.hash = "#/dead-letters/" + select.value; } },
     names.map(n => h("option", { value: n, selected: n === name }, n)));
   const body = h("div", { id: "dead-letters-body" }, h("div", { class: "empty" }, "Loading…"));

@@ -188,3 +188,53 @@ func (h fixedHistory) Events(_ context.Context, id string, from int64, limit int
 	}
 	return page, 0, true, nil
 }
+
+// TestConsoleDeadLettersOfTheNotifier: the dead-letters page of a name
+// GET /v1/projections does not list (the notifier's, which the API
+// serves at /v1/projections/notifier/dead-letters) says whose letters it
+// shows: its select named the first projection, product-view, above the
+// notifier's letters.
+func TestConsoleDeadLettersOfTheNotifier(t *testing.T) {
+	browser := chromiumPath(t)
+	srv := httptest.NewServer(api.New(api.Config{}, api.Deps{
+		Projections: func(context.Context) (any, error) {
+			return map[string]any{
+				"projections": []map[string]any{{
+					"projection": "product-view", "group": "streamview.product-view.g1", "generation": 1, "state": "live",
+					"consumers": 1, "lag": 0, "partitions": []map[string]any{}, "deadLettered": 0,
+				}},
+				"rebuildable": []string{"product-view"}, "rebuildsEnded": []any{},
+			}, nil
+		},
+		Operations: notifierLetters{},
+	}).Handler())
+	t.Cleanup(srv.Close)
+	tr := newTour(t, browser, srv.URL, "dead-letters-notifier")
+	tr.open(srv.URL + "/#/dead-letters/notifier")
+	tr.wait(`document.querySelectorAll('#dead-letters tbody tr').length === 1`)
+	tr.wait(`document.querySelector('#dl-projection').value === "notifier"`)
+	tr.shot("dead-letters-notifier")
+}
+
+// notifierLetters is api.Operations with one dead letter, the notifier's.
+type notifierLetters struct{}
+
+func (notifierLetters) DeadLetters(_ context.Context, name string, _ int) ([]api.DeadLetter, bool, error) {
+	if name != "notifier" {
+		return nil, false, nil
+	}
+	return []api.DeadLetter{{SourceTopic: "catalog.product-events", Reason: "rejected", Error: "gave up after 24h",
+		EventType: "ProductPriceChanged", AggregateID: "0b7c6d9e-5a4f-4e3b-8c2d-1a0f9e8d7c6b", Time: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), Group: "streamview.notifier"}}, false, nil
+}
+
+func (notifierLetters) Redrive(context.Context, string, []api.DeadLetterOffset, bool) (api.RedriveResult, error) {
+	return api.RedriveResult{}, nil
+}
+
+func (notifierLetters) StartRebuild(context.Context, string) (api.RebuildStarted, error) {
+	return api.RebuildStarted{}, api.ErrNotRebuildable
+}
+
+func (notifierLetters) AbortRebuild(context.Context, string) (api.AbortedRebuild, error) {
+	return api.AbortedRebuild{}, api.ErrNoRebuild
+}
