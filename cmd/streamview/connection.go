@@ -157,10 +157,12 @@ func newEmbeddedRedisConn(conn connect.Redis) (redis.UniversalClient, error) {
 // embeddedRedisTimeout bounds a read or write to dev's embedded Redis. A
 // server in this process cannot be cut off as a remote one can, but it runs
 // every command under one lock, and it goes on with a pipeline whose client
-// gave up: with serve's 3 s, a rebuild of dev's views on a busy machine
-// (six history lanes of 1,000 HSETNX each) timed out, and every retry
-// added its pipeline to those still running, so that one start took 13
-// minutes instead of 15 s. Callers' contexts still bound each command.
+// gave up, so that a retry after a time-out adds its pipeline to those
+// still running: with serve's 3 s, a rebuild of dev's views on a busy
+// machine (six history lanes of 1,000 HSETNX each, while miniredis's
+// ClockTTL aged every key at every command: see startEmbeddedRedis) timed
+// out again and again, and one start took 13 minutes instead of 15 s.
+// Callers' contexts still bound each command.
 const embeddedRedisTimeout = 2 * time.Minute
 
 // redisDialAttempts is how many times the pool dials for one attempt of a
