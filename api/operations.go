@@ -205,6 +205,10 @@ func (o *offsetJSON) UnmarshalJSON(b []byte) error {
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
+		if _, nerr := strconv.ParseFloat(string(b), 64); nerr == nil || errors.Is(nerr, strconv.ErrRange) {
+			// A number, but not an offset (it said "must be a number").
+			return &valueError{field: "offsets", msg: "each must be a whole number from 0 to 9223372036854775807, or a string PARTITION/OFFSET; got " + string(b)}
+		}
 		return &valueError{field: "offsets", msg: "each must be a number, or a string PARTITION/OFFSET"}
 	}
 	ps, os, found := strings.Cut(s, "/")

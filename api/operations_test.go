@@ -112,6 +112,8 @@ func TestRedrive(t *testing.T) {
 		{"bad string", `{"offsets":["x/y"]}`, 400, []string{"offsets"}, nil, false},
 		{"null offset", `{"offsets":[3,null]}`, 400, []string{"offsets[1]"}, nil, false}, // not offset 0
 		{"unknown field", `{"offset":[1]}`, 400, nil, nil, false},
+		{"too large", `{"offsets":[99999999999999999999]}`, 400, []string{"offsets"}, nil, false},
+		{"a fraction", `{"offsets":[1.5]}`, 400, []string{"offsets"}, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +121,13 @@ func TestRedrive(t *testing.T) {
 			s := testServer(t, Deps{Operations: ops})
 			w := serve(t, s.Handler(), request{method: "POST", path: "/v1/projections/product-view/dead-letters/redrive", body: tt.body})
 			if tt.status != 200 {
-				wantProblem(t, w, tt.status, tt.fields...)
+				p := wantProblem(t, w, tt.status, tt.fields...)
+				if strings.HasPrefix(tt.name, "too large") || tt.name == "a fraction" {
+					// It is a number: the answer says which numbers.
+					if len(p.Errors) != 1 || !strings.Contains(p.Errors[0].Message, "whole number from 0 to") {
+						t.Errorf("errors %+v, want the offsets' range", p.Errors)
+					}
+				}
 				if len(ops.redriven) > 0 {
 					t.Errorf("re-drove %v on a refused request", ops.redriven)
 				}

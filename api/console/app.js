@@ -554,8 +554,8 @@ async function deadLettersPage(name) {
     btn.disabled = false;
     if (r.status === 200 || r.status === 207) {
       result.className = "result " + (r.status === 200 ? "ok" : "bad");
-      const skipped = r.body.skipped || [];
-      result.textContent = "Re-drove " + r.body.redriven.length + ": " + r.body.redriven.map(x => x.offset + " → " + x.topic + "[" + x.toPartition + "]@" + x.toOffset).join(", ") +
+      const skipped = r.body.skipped || [], redriven = r.body.redriven || [];
+      result.textContent = (redriven.length ? "Re-drove " + redriven.length + ": " + redriven.map(x => x.offset + " → " + x.topic + "[" + x.toPartition + "]@" + x.toOffset).join(", ") : "Re-drove none") +
         (skipped.length ? "; left out " + skipped.length + ": " + skipped.map(x => x.offset + " (" + x.reason + ")").join("; ") : "") +
         (r.body.error ? " — " + r.body.error : "");
     } else {

@@ -214,6 +214,9 @@ func TestConsoleDeadLettersOfTheNotifier(t *testing.T) {
 	tr.wait(`document.querySelectorAll('#dead-letters tbody tr').length === 1`)
 	tr.wait(`document.querySelector('#dl-projection').value === "notifier"`)
 	tr.shot("dead-letters-notifier")
+	// A re-drive that publishes nothing says so (it said "Re-drove 0: ").
+	tr.click("#redrive-all")
+	tr.wait(`document.querySelector("#redrive-result").textContent === "Re-drove none"`)
 }
 
 // notifierLetters is api.Operations with one dead letter, the notifier's.
