@@ -482,6 +482,9 @@ async function projectionsPage() {
     const gens = r.body.projections || [];
     const rebuildable = (name) => !Array.isArray(r.body.rebuildable) || r.body.rebuildable.includes(name);
     const building = new Set(gens.filter(g => g.state === "building" || g.state === "handover").map(g => g.projection));
+    // Rebuilds some process runs now (it holds the rebuild's lease): the
+    // server would refuse another, so none is offered meanwhile.
+    const underWay = new Map((r.body.rebuilding || []).map(x => [x.projection, x.holder]));
     // A rebuild that failed or was aborted leaves no generation: say so on the live one.
     const unbuilt = new Map((r.body.rebuildsEnded || []).filter(e => e.outcome === "failed" || e.outcome === "aborted").map(e => [e.projection, e]));
     const ended = (g) => {
@@ -509,7 +512,9 @@ async function projectionsPage() {
           h("td", {}, g.error ? h("div", { class: "muted" }, g.error) : b ? h("div", { class: "build" },
             h("div", { class: "bar" + (g.state === "handover" ? " warn" : "") }, h("span", { width: Math.min(100, b.percent) + "%" })),
             h("div", { class: "muted" }, b.percent + "% of " + num(b.total) + " records, replaces g" + b.replaces + (b.secondsLeft ? ", " + Math.ceil(b.secondsLeft) + " s left" : ""))) : ended(g)),
-          h("td", {}, g.state === "live" && !building.has(g.projection) && rebuildable(g.projection) ?
+          h("td", {}, g.state === "live" && !building.has(g.projection) && underWay.has(g.projection) ?
+            h("span", { class: "muted under-way", title: "held by " + underWay.get(g.projection) }, "rebuild under way") :
+            g.state === "live" && !building.has(g.projection) && rebuildable(g.projection) ?
             h("button", { class: "secondary rebuild", dataset: { projection: g.projection }, onclick: () => act("POST", g.projection) }, "Rebuild") :
             (g.state === "building" || g.state === "handover") ? h("button", { class: "danger abort", dataset: { projection: g.projection }, onclick: () => act("DELETE", g.projection) }, "Abort") : ""));
       }))));

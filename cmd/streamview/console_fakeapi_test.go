@@ -241,3 +241,40 @@ func (notifierLetters) StartRebuild(context.Context, string) (api.RebuildStarted
 func (notifierLetters) AbortRebuild(context.Context, string) (api.AbortedRebuild, error) {
 	return api.AbortedRebuild{}, api.ErrNoRebuild
 }
+
+// TestConsoleOffersNoRebuildUnderWay: while some process runs a rebuild
+// of a projection (GET /v1/projections' rebuilding), the projections page
+// says so instead of offering a Rebuild the server would refuse; once it
+// ends the button is back, also beside a generation still retiring (a
+// rebuild started then finishes the retiring).
+func TestConsoleOffersNoRebuildUnderWay(t *testing.T) {
+	browser := chromiumPath(t)
+	var leased atomic.Bool
+	leased.Store(true)
+	srv := httptest.NewServer(api.New(api.Config{}, api.Deps{Projections: func(context.Context) (any, error) {
+		rebuilding := []map[string]any{}
+		if leased.Load() {
+			rebuilding = append(rebuilding, map[string]any{"projection": "product-view", "holder": "host-9/4242/a1b2"})
+		}
+		gen := func(g int, state string) map[string]any {
+			return map[string]any{"projection": "product-view", "group": fmt.Sprintf("streamview.product-view.g%d", g), "generation": g,
+				"state": state, "consumers": 0, "lag": 0, "partitions": []map[string]any{}, "deadLettered": 0}
+		}
+		return map[string]any{
+			"projections": []map[string]any{gen(2, "live"), gen(1, "retiring")},
+			"rebuildable": []string{"product-view"}, "rebuildsEnded": []any{}, "rebuilding": rebuilding,
+		}, nil
+	}}).Handler())
+	t.Cleanup(srv.Close)
+	const (
+		live      = `document.querySelector('#projections tr[data-projection="product-view"][data-state="live"]')`
+		underWay  = live + `?.querySelector(".under-way")?.title === "held by host-9/4242/a1b2" && !` + live + `.querySelector("button.rebuild")`
+		offerable = live + `?.querySelector("button.rebuild") !== null && !` + live + `.querySelector(".under-way")`
+	)
+	tr := newTour(t, browser, srv.URL, "rebuild-under-way")
+	tr.open(srv.URL + "/#/projections")
+	tr.wait(underWay)
+	tr.shot("projections-rebuild-under-way")
+	leased.Store(false)
+	tr.wait(offerable) // the page refreshes every 2 s
+}

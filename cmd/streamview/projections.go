@@ -458,7 +458,37 @@ func projectionsOverview(ctx context.Context, st stack, names []string, procs []
 	if ended == nil {
 		ended = []rebuild.Ended{}
 	}
-	return map[string]any{"projections": rs, "rebuildable": rebuildable, "rebuildsEnded": ended}, nil
+	rebuilding, err := rebuildsUnderWay(ctx, st, rebuildable)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"projections": rs, "rebuildable": rebuildable, "rebuildsEnded": ended, "rebuilding": rebuilding}, nil
+}
+
+// underWay is a rebuild some process runs now: the holder of the
+// projection's rebuild lease (host/pid/…), from the 202 that started it to
+// the end of its run, its old generation's retiring included.
+type underWay struct {
+	Projection string `json:"projection"`
+	Holder     string `json:"holder"`
+}
+
+// rebuildsUnderWay names the rebuilds of names some process runs now, in
+// this server or another: a rebuild asked for meanwhile is refused (409),
+// so the console offers none. A retiring generation whose rebuild no
+// longer runs is finished by starting one, which the console offers.
+func rebuildsUnderWay(ctx context.Context, st stack, names []string) ([]underWay, error) {
+	out := []underWay{}
+	for _, name := range names {
+		holder, err := rebuildControl(st.redis, name).LeaseHolder(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("projection %s: %w", name, err)
+		}
+		if holder != "" {
+			out = append(out, underWay{name, holder})
+		}
+	}
+	return out, nil
 }
 
 // namedLive is a projection's name and live generation, for reports.

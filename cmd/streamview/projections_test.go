@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -139,4 +140,50 @@ func fakeCatalogKafka(t *testing.T, partitions int32) []string {
 	}
 	t.Cleanup(cluster.Close)
 	return cluster.ListenAddrs()
+}
+
+// TestProjectionsNameTheRebuildsUnderWay: GET /v1/projections names the
+// rebuilds some process runs now (the holder of the projection's rebuild
+// lease), so that the console offers no Rebuild the server would refuse:
+// it offered one beside a swapped rebuild's retiring generation, and
+// answered the click with a 409 whose progress showed nowhere (helper 95).
+func TestProjectionsNameTheRebuildsUnderWay(t *testing.T) {
+	brokers := fakeCatalogKafka(t, 6)
+	mr := miniredis.RunT(t)
+	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rc.Close()
+	views, err := redisview.New(rc, redisview.Config{Projection: productview.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := views.EnsureLive(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := startListening(t, []string{"serve", "--roles", "api", "--brokers", strings.Join(brokers, ","),
+		"--redis", mr.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
+	rebuilding := func() string {
+		t.Helper()
+		a := call(t, "GET", base+"/v1/projections", "")
+		if a.status != 200 {
+			t.Fatalf("GET /v1/projections: %d %v", a.status, a.body)
+		}
+		return fmt.Sprint(a.body["rebuilding"])
+	}
+	if got := rebuilding(); got != "[]" {
+		t.Fatalf("rebuilding %s before any rebuild, want []", got)
+	}
+	const holder = "host-9/4242/a1b2"
+	control := rebuildControl(rc, productview.Name)
+	if err := control.Lease(t.Context(), holder); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rebuilding(), "[map[holder:"+holder+" projection:"+productview.Name+"]]"; got != want {
+		t.Fatalf("rebuilding %s while another process holds the lease, want %s", got, want)
+	}
+	if err := control.Release(t.Context(), holder); err != nil {
+		t.Fatal(err)
+	}
+	if got := rebuilding(); got != "[]" {
+		t.Fatalf("rebuilding %s once the lease is released, want []", got)
+	}
 }
