@@ -17,13 +17,7 @@ import (
 // product-history projectors retried it for ever (40,000 events of 2,000
 // products stalled both).
 func TestDevRedisStaysFastWithManyKeys(t *testing.T) {
-	mr, stop, err := startEmbeddedRedis()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rc.Close()
+	rc := embeddedRedisClient(t)
 	ctx := context.Background()
 	const keys = 30000
 	for start := 0; start < keys; start += 1000 {
@@ -55,13 +49,7 @@ func TestDevRedisStaysFastWithManyKeys(t *testing.T) {
 // Keys still expire by the clock in dev's embedded Redis (a rebuild's
 // lease left by a killed CLI), without FastForward.
 func TestDevRedisExpiresKeysByTheClock(t *testing.T) {
-	mr, stop, err := startEmbeddedRedis()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rc.Close()
+	rc := embeddedRedisClient(t)
 	ctx := context.Background()
 	if err := rc.Set(ctx, "lease", "owner", 500*time.Millisecond).Err(); err != nil {
 		t.Fatal(err)
@@ -80,4 +68,18 @@ func TestDevRedisExpiresKeysByTheClock(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// embeddedRedisClient starts dev's embedded Redis for the test and returns
+// a client of it.
+func embeddedRedisClient(t *testing.T) *redis.Client {
+	t.Helper()
+	mr, stop, err := startEmbeddedRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rc.Close() })
+	return rc
 }
