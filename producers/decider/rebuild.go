@@ -123,11 +123,16 @@ func (d *Decider) rebuildFrom(ctx context.Context, adm *kadm.Client, ps []int32,
 		st := states[p]
 		for _, o := range os {
 			switch known, ok := st.decided[o.id]; {
-			case !ok:
+			case !ok || o.out.at > known.at:
+				// Unknown, or decided anew after the decider had
+				// forgotten it (MaxDecided): the later decision is the
+				// one it remembered, with its own request's fingerprint.
 				st.remember(o.id, o.out)
-			case known.fp == (fingerprint{}):
+			case known.fp == (fingerprint{}) && known.at == o.out.at && known.version == o.out.version:
 				// Known from its events, which do not carry the request's
-				// fingerprint: its result does.
+				// fingerprint: its result does. Only this decision's
+				// result: an earlier decision of the command ID (since
+				// forgotten) was for another request.
 				known.fp = o.out.fp
 				st.decided[o.id] = known
 			}
