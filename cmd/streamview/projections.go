@@ -458,10 +458,7 @@ func projectionsOverview(ctx context.Context, st stack, names []string, procs []
 	if ended == nil {
 		ended = []rebuild.Ended{}
 	}
-	rebuilding, err := rebuildsUnderWay(ctx, st, rebuildable)
-	if err != nil {
-		return nil, err
-	}
+	rebuilding := rebuildsUnderWay(ctx, st, rebuildable, rs)
 	return map[string]any{"projections": rs, "rebuildable": rebuildable, "rebuildsEnded": ended, "rebuilding": rebuilding}, nil
 }
 
@@ -477,18 +474,25 @@ type underWay struct {
 // this server or another: a rebuild asked for meanwhile is refused (409),
 // so the console offers none. A retiring generation whose rebuild no
 // longer runs is finished by starting one, which the console offers.
-func rebuildsUnderWay(ctx context.Context, st stack, names []string) ([]underWay, error) {
+//
+// A projection the report rs found unreachable, or whose lease cannot be
+// read, is left out: like the report, the list names what it can learn
+// rather than failing the whole answer (the 409 still refuses a rebuild
+// asked for meanwhile).
+func rebuildsUnderWay(ctx context.Context, st stack, names []string, rs []rebuild.GenerationReport) []underWay {
 	out := []underWay{}
 	for _, name := range names {
-		holder, err := rebuildControl(st.redis, name).LeaseHolder(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("projection %s: %w", name, err)
+		if slices.ContainsFunc(rs, func(r rebuild.GenerationReport) bool {
+			return r.Projection == name && r.State == rebuild.StateUnreachable
+		}) {
+			continue
 		}
-		if holder != "" {
+		holder, err := rebuildControl(st.redis, name).LeaseHolder(ctx)
+		if err == nil && holder != "" {
 			out = append(out, underWay{name, holder})
 		}
 	}
-	return out, nil
+	return out
 }
 
 // namedLive is a projection's name and live generation, for reports.

@@ -187,3 +187,40 @@ func TestProjectionsNameTheRebuildsUnderWay(t *testing.T) {
 		t.Fatalf("rebuilding %s once the lease is released, want []", got)
 	}
 }
+
+// TestProjectionsReportAnUnreachableRedis: with the views' Redis gone, GET
+// /v1/projections still answers, each projection whose store (or rebuild
+// state) does not answer reported unreachable, as openapi.json says; the
+// rebuilds under way it cannot learn are left out, not the whole report.
+func TestProjectionsReportAnUnreachableRedis(t *testing.T) {
+	brokers := fakeCatalogKafka(t, 6)
+	mr := miniredis.RunT(t)
+	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rc.Close()
+	views, err := redisview.New(rc, redisview.Config{Projection: productview.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := views.EnsureLive(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := startListening(t, []string{"serve", "--roles", "api", "--brokers", strings.Join(brokers, ","),
+		"--redis", mr.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
+	mr.Close()
+	a := call(t, "GET", base+"/v1/projections", "")
+	if a.status != 200 {
+		t.Fatalf("GET /v1/projections with Redis gone: %d %v, want 200 naming the unreachable projections", a.status, a.body)
+	}
+	list, _ := a.body["projections"].([]any)
+	states := map[string]string{}
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		states[fmt.Sprint(m["projection"])] = fmt.Sprint(m["state"])
+	}
+	if states[productview.Name] != "unreachable" {
+		t.Errorf("projections %v, want %s unreachable", states, productview.Name)
+	}
+	if got := fmt.Sprint(a.body["rebuilding"]); got != "[]" {
+		t.Errorf("rebuilding %s with Redis gone, want []", got)
+	}
+}
