@@ -588,18 +588,24 @@ listing:
 	r.log.Info("command results reader started", logkey.Topic, r.cfg.Topic, "commands_topic", r.cfg.CommandsTopic, "look_back", r.cfg.LookBack)
 
 	// Catch up: read each topic from the look-back to where it ended at
-	// start, then Ready; then follow from there. A partition is read from
-	// its last MaxResults records at most: this reader keeps no more
-	// bindings than that (and fewer outcomes, by their bytes), so what
-	// came before would be read only to be forgotten (a busy day's 17 M
-	// records took some 40 s, during which keyed commands wait).
+	// start, then Ready; then follow from there. A results partition is
+	// read from its last MaxResults records at most: what came before
+	// would be read only to be forgotten (a busy day's 17 M records took
+	// some 40 s, during which keyed commands wait). Not a commands
+	// partition: MaxResults bounds the keys' bindings, and its last
+	// MaxResults records may hold far fewer keyed commands than that (the
+	// others unkeyed), whose bindings a restart would forget.
 	began := time.Now()
 	for _, topic := range names {
 		spans := map[int32]topics.Span{}
 		ends.Each(func(o kadm.ListedOffset) {
 			if o.Topic == topic {
 				s, _ := starts.Lookup(o.Topic, o.Partition)
-				spans[o.Partition] = topics.Span{From: max(min(s.Offset, o.Offset), o.Offset-int64(r.cfg.MaxResults)), To: o.Offset}
+				from := min(s.Offset, o.Offset)
+				if topic == r.cfg.Topic {
+					from = max(from, o.Offset-int64(r.cfg.MaxResults))
+				}
+				spans[o.Partition] = topics.Span{From: from, To: o.Offset}
 			}
 		})
 		err := topics.ReadBounded(ctx, readOpts, topic, spans, func(recs []*kgo.Record) error {

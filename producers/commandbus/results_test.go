@@ -568,3 +568,40 @@ func TestResultsDeliver(t *testing.T) {
 		t.Errorf("Decided heard %v, want the first claim's outcome and the retry's", decided)
 	}
 }
+
+// TestRestartKeepsABindingBehindUnkeyedCommands: MaxResults bounds the
+// Idempotency-Key bindings, not the commands: a reader restarted after one
+// keyed command and more than MaxResults unkeyed ones on its partition
+// still knows the key's binding (it keeps MaxResults of them), and refuses
+// another request with the key.
+func TestRestartKeepsABindingBehindUnkeyedCommands(t *testing.T) {
+	f := newFixture(t)
+	snd, err := commandbus.NewSender(commandbus.SenderConfig{Brokers: f.brokers, Topic: f.commands}, f.codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close()
+	product := commandbus.NewID() // one product: one partition
+	cmd := keyedCommand("key-before-unkeyed")
+	cmd.ProductID = product
+	fp := commandbus.Request{Method: "DELETE", Path: "/v1/products/p"}.Fingerprint()
+	if _, err := snd.SendBound(waitCtx(t), cmd, fp); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		c := schemas.Command{ID: commandbus.NewID(), ProductID: product, Data: &schemas.DiscontinueProduct{Reason: "old"}}
+		if _, err := snd.Send(waitCtx(t), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, _ := f.results(t, commandbus.ResultsConfig{LookBack: -1, MaxResults: 4})
+	awaitReady(t, r)
+	key := commandbus.KeyID(cmd.IdempotencyKey)
+	if b, ok := r.Bound(key); !ok || b.Fingerprint != fp {
+		t.Errorf("Bound = %+v, %v after a restart; want the key bound to %.8s (1 binding of MaxResults 4)", b, ok, fp)
+	}
+	reuse := commandbus.Claim{CommandID: cmd.ID, ProductID: product, KeyID: key, Fingerprint: "another request"}
+	if err := r.Claim(reuse); !errors.Is(err, commandbus.ErrKeyReused) {
+		t.Errorf("Claim of another request with the key = %v, want ErrKeyReused", err)
+	}
+}
