@@ -25,7 +25,7 @@ const (
 	DefaultIdempotencyWindow  = 24 * time.Hour
 	DefaultMaxDecided         = 250_000
 	// DefaultMaxDecidedBytes holds DefaultMaxDecided outcomes of commands
-	// with UUID IDs (164 bytes each, see decidedBytes), so that the count
+	// with UUID IDs (196 bytes each, see decidedBytes), so that the count
 	// stays the bound for them while longer IDs are bounded by bytes.
 	DefaultMaxDecidedBytes  = DefaultMaxDecided * (36 + decidedOverhead)
 	DefaultRetryMin         = time.Second
@@ -108,8 +108,8 @@ type Config struct {
 	// effective window is shorter than IdempotencyWindow.
 	MaxDecided int
 	// MaxDecidedBytes bounds the memory of the remembered command IDs per
-	// partition (each counted by decidedBytes: its ID's length plus 128),
-	// the oldest forgotten first; DefaultMaxDecidedBytes (some 39 MiB)
+	// partition (each counted by decidedBytes: its ID's length plus 160),
+	// the oldest forgotten first; DefaultMaxDecidedBytes (some 47 MiB)
 	// when 0. A process's whole memory of outcomes is at most this times
 	// the partitions it owns.
 	MaxDecidedBytes int64
