@@ -148,19 +148,7 @@ func fakeCatalogKafka(t *testing.T, partitions int32) []string {
 // it offered one beside a swapped rebuild's retiring generation, and
 // answered the click with a 409 whose progress showed nowhere (helper 95).
 func TestProjectionsNameTheRebuildsUnderWay(t *testing.T) {
-	brokers := fakeCatalogKafka(t, 6)
-	mr := miniredis.RunT(t)
-	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rc.Close()
-	views, err := redisview.New(rc, redisview.Config{Projection: productview.Name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := views.EnsureLive(t.Context(), 1); err != nil {
-		t.Fatal(err)
-	}
-	base, _ := startListening(t, []string{"serve", "--roles", "api", "--brokers", strings.Join(brokers, ","),
-		"--redis", mr.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
+	base, _, rc := apiOnlyServeOverMiniredis(t)
 	rebuilding := func() string {
 		t.Helper()
 		a := call(t, "GET", base+"/v1/projections", "")
@@ -193,19 +181,7 @@ func TestProjectionsNameTheRebuildsUnderWay(t *testing.T) {
 // state) does not answer reported unreachable, as openapi.json says; the
 // rebuilds under way it cannot learn are left out, not the whole report.
 func TestProjectionsReportAnUnreachableRedis(t *testing.T) {
-	brokers := fakeCatalogKafka(t, 6)
-	mr := miniredis.RunT(t)
-	rc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rc.Close()
-	views, err := redisview.New(rc, redisview.Config{Projection: productview.Name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := views.EnsureLive(t.Context(), 1); err != nil {
-		t.Fatal(err)
-	}
-	base, _ := startListening(t, []string{"serve", "--roles", "api", "--brokers", strings.Join(brokers, ","),
-		"--redis", mr.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
+	base, mr, _ := apiOnlyServeOverMiniredis(t)
 	mr.Close()
 	a := call(t, "GET", base+"/v1/projections", "")
 	if a.status != 200 {
@@ -223,4 +199,26 @@ func TestProjectionsReportAnUnreachableRedis(t *testing.T) {
 	if got := fmt.Sprint(a.body["rebuilding"]); got != "[]" {
 		t.Errorf("rebuilding %s with Redis gone, want []", got)
 	}
+}
+
+// apiOnlyServeOverMiniredis starts `serve --roles api` over an in-process
+// Kafka with the catalogue's topics and a miniredis whose product-view g1
+// is live, as a projector elsewhere made it; it returns the API's base URL,
+// the miniredis and a client of it.
+func apiOnlyServeOverMiniredis(t *testing.T) (base string, mr *miniredis.Miniredis, rc *redis.Client) {
+	t.Helper()
+	brokers := fakeCatalogKafka(t, 6)
+	mr = miniredis.RunT(t)
+	rc = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rc.Close() })
+	views, err := redisview.New(rc, redisview.Config{Projection: productview.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := views.EnsureLive(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	base, _ = startListening(t, []string{"serve", "--roles", "api", "--brokers", strings.Join(brokers, ","),
+		"--redis", mr.Addr(), "--elasticsearch", "http://127.0.0.1:1", "--addr", "127.0.0.1:0", "--log-level", "error"}, io.Discard)
+	return base, mr, rc
 }

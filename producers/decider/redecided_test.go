@@ -1,7 +1,6 @@
 package decider
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -47,13 +46,7 @@ func testRedecided(t *testing.T, snapshotEvery int) {
 	pid := commandbus.NewID()
 	b.do(t, createCmd(pid, 100))
 	key := "key-" + pid
-	path := "/v1/products/" + pid + "/price"
-	keyed := func(price int64) (schemas.Command, string) {
-		c := priceCmd(pid, price)
-		c.IdempotencyKey = key
-		c.ID = commandbus.CommandID(key, "PUT", path)
-		return c, commandbus.Request{Method: "PUT", Path: path, Body: fmt.Appendf(nil, `{"price":{"amount":%d,"currency":"EUR"}}`, price)}.Fingerprint()
-	}
+	keyed := func(price int64) (schemas.Command, string) { return keyedPrice(pid, key, price) }
 	// answers waits for n results of the command and returns them.
 	answers := func(id string, n int) []schemas.CommandResult {
 		t.Helper()

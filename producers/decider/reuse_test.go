@@ -37,12 +37,7 @@ func TestKeyReusedAfterTheAPIForgotIt(t *testing.T) {
 
 			key := "key-" + pid
 			path := "/v1/products/" + pid + "/price"
-			keyed := func(price int64) (schemas.Command, string) {
-				c := priceCmd(pid, price)
-				c.IdempotencyKey = key
-				c.ID = commandbus.CommandID(key, "PUT", path)
-				return c, commandbus.Request{Method: "PUT", Path: path, Body: fmt.Appendf(nil, `{"price":{"amount":%d,"currency":"EUR"}}`, price)}.Fingerprint()
-			}
+			keyed := func(price int64) (schemas.Command, string) { return keyedPrice(pid, key, price) }
 			ctx := waitFor(t, 60*time.Second)
 			cmd, fp := keyed(200)
 			if _, err := b.send.SendBound(ctx, cmd, fp); err != nil {
@@ -138,4 +133,15 @@ func (f *fixture) forgetfulBus(t *testing.T) *bus {
 		t.Fatal("the results reader did not catch up in 60 s")
 	}
 	return b
+}
+
+// keyedPrice is the price change of product pid to price that a PUT
+// /v1/products/{pid}/price with Idempotency-Key key makes, and its
+// request's fingerprint: every price with one key is one command ID.
+func keyedPrice(pid, key string, price int64) (schemas.Command, string) {
+	path := "/v1/products/" + pid + "/price"
+	c := priceCmd(pid, price)
+	c.IdempotencyKey = key
+	c.ID = commandbus.CommandID(key, "PUT", path)
+	return c, commandbus.Request{Method: "PUT", Path: path, Body: fmt.Appendf(nil, `{"price":{"amount":%d,"currency":"EUR"}}`, price)}.Fingerprint()
 }
